@@ -14,10 +14,13 @@
 //!   the manifest's `typical_feature` alone) and write the table to `docs/connectors.md`.
 //! - `corpus [--sample N --seed S] [--filter GLOB] [--check] [--json]`: the generator over the public
 //!   APIs.guru corpus, each description in an isolated child process (see `corpus.rs`).
+//! - `naming [--list] [NAME...]`: per connector, the generated types named after an operation other
+//!   than their sole user (must be none; `--list` prints each).
 
 mod conformance;
 mod corpus;
 mod manifest;
+mod naming;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
         Some("vendors") => vendors(rest),
         Some("conformance") => conformance::run(rest),
         Some("connectors-report") => report::run(rest),
+        Some("naming") => naming::run(rest),
         Some("corpus") => corpus::run(&root(), rest),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
@@ -60,6 +64,7 @@ fn print_help() {
          every operation of each connector against Prism (validating mock)\n  \
          connectors-report [NAME]  time cargo check per connector, write docs/connectors.md\n  \
          corpus [OPTIONS]          generate (and --check) the APIs.guru corpus; `corpus --help`\n  \
+         naming [--list] [NAME]    types named after an operation other than their sole user (none)\n  \
          help                      this text"
     );
 }

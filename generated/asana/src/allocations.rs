@@ -118,7 +118,7 @@ pub struct GetAllocation<'a> {
     client: &'a super::Client,
     allocation_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetAllocationOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAssigneeAssigneeNameCreatedBy>>,
     options: rt::CallOptions,
 }
 impl<'a> GetAllocation<'a> {
@@ -131,7 +131,7 @@ impl<'a> GetAllocation<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetAllocationOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAssigneeAssigneeNameCreatedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -153,7 +153,7 @@ impl<'a> GetAllocation<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetAllocationResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataAllocationResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -165,7 +165,7 @@ pub struct UpdateAllocation<'a> {
     client: &'a super::Client,
     allocation_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetAllocationOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAssigneeAssigneeNameCreatedBy>>,
     body: super::models::UpdateAllocationBody,
     options: rt::CallOptions,
 }
@@ -179,7 +179,7 @@ impl<'a> UpdateAllocation<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetAllocationOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAssigneeAssigneeNameCreatedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -202,7 +202,7 @@ impl<'a> UpdateAllocation<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetAllocationResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataAllocationResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -239,10 +239,7 @@ impl<'a> DeleteAllocation<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -374,7 +371,7 @@ impl<'a> GetAllocations<'a> {
 pub struct CreateAllocation<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetAllocationOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAssigneeAssigneeNameCreatedBy>>,
     body: super::models::CreateAllocationBody,
     options: rt::CallOptions,
 }
@@ -388,7 +385,7 @@ impl<'a> CreateAllocation<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetAllocationOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAssigneeAssigneeNameCreatedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -410,7 +407,7 @@ impl<'a> CreateAllocation<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetAllocationResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataAllocationResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -47,7 +47,7 @@ impl<'a> BudgetsApi<'a> {
     /// `POST /budgets` (operation `createBudget`).
     pub fn create_budget(
         &self,
-        body: super::models::CreateBudgetBody,
+        body: super::models::DataBudgetRequestBody,
     ) -> CreateBudget<'a> {
         CreateBudget {
             client: self.client,
@@ -80,7 +80,7 @@ impl<'a> BudgetsApi<'a> {
     pub fn update_budget(
         &self,
         budget_gid: impl Into<String>,
-        body: super::models::CreateBudgetBody,
+        body: super::models::DataBudgetRequestBody,
     ) -> UpdateBudget<'a> {
         UpdateBudget {
             client: self.client,
@@ -150,7 +150,7 @@ impl<'a> GetBudgets<'a> {
 pub struct CreateBudget<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    body: super::models::CreateBudgetBody,
+    body: super::models::DataBudgetRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> CreateBudget<'a> {
@@ -176,7 +176,7 @@ impl<'a> CreateBudget<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateBudgetResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataBudgetResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -188,7 +188,9 @@ pub struct GetBudget<'a> {
     client: &'a super::Client,
     budget_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetBudgetOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemActualActualBillableStatusFilter>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetBudget<'a> {
@@ -201,7 +203,7 @@ impl<'a> GetBudget<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetBudgetOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualActualBillableStatusFilter>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -223,7 +225,7 @@ impl<'a> GetBudget<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateBudgetResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataBudgetResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -235,8 +237,10 @@ pub struct UpdateBudget<'a> {
     client: &'a super::Client,
     budget_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetBudgetOptFieldsItem>>,
-    body: super::models::CreateBudgetBody,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemActualActualBillableStatusFilter>,
+    >,
+    body: super::models::DataBudgetRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> UpdateBudget<'a> {
@@ -249,7 +253,7 @@ impl<'a> UpdateBudget<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetBudgetOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualActualBillableStatusFilter>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -272,7 +276,7 @@ impl<'a> UpdateBudget<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateBudgetResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataBudgetResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -309,10 +313,7 @@ impl<'a> DeleteBudget<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -242,7 +242,7 @@ impl<'a> CustomFieldsApi<'a> {
 pub struct CreateCustomField<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateCustomFieldOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAsanaCreatedFieldCreatedBy>>,
     body: super::models::CreateCustomFieldBody,
     options: rt::CallOptions,
 }
@@ -256,7 +256,7 @@ impl<'a> CreateCustomField<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateCustomFieldOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAsanaCreatedFieldCreatedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -278,7 +278,10 @@ impl<'a> CreateCustomField<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateCustomFieldResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataCustomFieldResponseResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -290,7 +293,7 @@ pub struct GetCustomField<'a> {
     client: &'a super::Client,
     custom_field_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateCustomFieldOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAsanaCreatedFieldCreatedBy>>,
     options: rt::CallOptions,
 }
 impl<'a> GetCustomField<'a> {
@@ -303,7 +306,7 @@ impl<'a> GetCustomField<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateCustomFieldOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAsanaCreatedFieldCreatedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -325,7 +328,10 @@ impl<'a> GetCustomField<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateCustomFieldResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataCustomFieldResponseResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -337,7 +343,7 @@ pub struct UpdateCustomField<'a> {
     client: &'a super::Client,
     custom_field_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateCustomFieldOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAsanaCreatedFieldCreatedBy>>,
     body: Option<super::models::UpdateCustomFieldBody>,
     options: rt::CallOptions,
 }
@@ -351,7 +357,7 @@ impl<'a> UpdateCustomField<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateCustomFieldOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAsanaCreatedFieldCreatedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -381,7 +387,10 @@ impl<'a> UpdateCustomField<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateCustomFieldResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataCustomFieldResponseResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -421,10 +430,7 @@ impl<'a> DeleteCustomField<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -544,7 +550,7 @@ pub struct CreateEnumOptionForCustomField<'a> {
     client: &'a super::Client,
     custom_field_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateEnumOptionForCustomFieldOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorEnabled>>,
     body: Option<super::models::CreateEnumOptionForCustomFieldBody>,
     options: rt::CallOptions,
 }
@@ -558,7 +564,7 @@ impl<'a> CreateEnumOptionForCustomField<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateEnumOptionForCustomFieldOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorEnabled>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -594,10 +600,7 @@ impl<'a> CreateEnumOptionForCustomField<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CreateEnumOptionForCustomFieldResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataEnumOptionResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -609,7 +612,7 @@ pub struct InsertEnumOptionForCustomField<'a> {
     client: &'a super::Client,
     custom_field_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateEnumOptionForCustomFieldOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorEnabled>>,
     body: Option<super::models::InsertEnumOptionForCustomFieldBody>,
     options: rt::CallOptions,
 }
@@ -623,7 +626,7 @@ impl<'a> InsertEnumOptionForCustomField<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateEnumOptionForCustomFieldOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorEnabled>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -659,10 +662,7 @@ impl<'a> InsertEnumOptionForCustomField<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CreateEnumOptionForCustomFieldResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataEnumOptionResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -674,7 +674,7 @@ pub struct UpdateEnumOption<'a> {
     client: &'a super::Client,
     enum_option_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateEnumOptionForCustomFieldOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorEnabled>>,
     body: Option<super::models::UpdateEnumOptionBody>,
     options: rt::CallOptions,
 }
@@ -688,7 +688,7 @@ impl<'a> UpdateEnumOption<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateEnumOptionForCustomFieldOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorEnabled>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -718,10 +718,7 @@ impl<'a> UpdateEnumOption<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CreateEnumOptionForCustomFieldResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataEnumOptionResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

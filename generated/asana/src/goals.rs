@@ -171,7 +171,7 @@ impl<'a> GoalsApi<'a> {
     pub fn add_followers(
         &self,
         goal_gid: impl Into<String>,
-        body: super::models::AddFollowersBody,
+        body: super::models::DataTaskAddFollowersRequestBody,
     ) -> AddFollowers<'a> {
         AddFollowers {
             client: self.client,
@@ -192,7 +192,7 @@ impl<'a> GoalsApi<'a> {
     pub fn remove_followers(
         &self,
         goal_gid: impl Into<String>,
-        body: super::models::AddFollowersBody,
+        body: super::models::DataTaskAddFollowersRequestBody,
     ) -> RemoveFollowers<'a> {
         RemoveFollowers {
             client: self.client,
@@ -232,7 +232,7 @@ impl<'a> GoalsApi<'a> {
     pub fn add_custom_field_setting_for_goal(
         &self,
         goal_gid: impl Into<String>,
-        body: super::models::AddCustomFieldSettingForGoalBody,
+        body: super::models::DataAddCustomFieldSettingRequestBody,
     ) -> AddCustomFieldSettingForGoal<'a> {
         AddCustomFieldSettingForGoal {
             client: self.client,
@@ -252,7 +252,7 @@ impl<'a> GoalsApi<'a> {
     pub fn remove_custom_field_setting_for_goal(
         &self,
         goal_gid: impl Into<String>,
-        body: super::models::RemoveCustomFieldSettingForGoalBody,
+        body: super::models::DataRemoveCustomFieldSettingRequestBody,
     ) -> RemoveCustomFieldSettingForGoal<'a> {
         RemoveCustomFieldSettingForGoal {
             client: self.client,
@@ -270,7 +270,11 @@ pub struct GetGoal<'a> {
     client: &'a super::Client,
     goal_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetGoalOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetGoal<'a> {
@@ -283,7 +287,9 @@ impl<'a> GetGoal<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -305,7 +311,7 @@ impl<'a> GetGoal<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataGoalResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -317,7 +323,11 @@ pub struct UpdateGoal<'a> {
     client: &'a super::Client,
     goal_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetGoalOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
+    >,
     body: super::models::UpdateGoalBody,
     options: rt::CallOptions,
 }
@@ -331,7 +341,9 @@ impl<'a> UpdateGoal<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -354,7 +366,7 @@ impl<'a> UpdateGoal<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataGoalResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -391,10 +403,7 @@ impl<'a> DeleteGoal<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -554,7 +563,11 @@ impl<'a> GetGoals<'a> {
 pub struct CreateGoal<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetGoalOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
+    >,
     body: super::models::CreateGoalBody,
     options: rt::CallOptions,
 }
@@ -568,7 +581,9 @@ impl<'a> CreateGoal<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -590,7 +605,7 @@ impl<'a> CreateGoal<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataGoalResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -602,7 +617,11 @@ pub struct CreateGoalMetric<'a> {
     client: &'a super::Client,
     goal_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetGoalOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
+    >,
     body: super::models::CreateGoalMetricBody,
     options: rt::CallOptions,
 }
@@ -616,7 +635,9 @@ impl<'a> CreateGoalMetric<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -639,7 +660,7 @@ impl<'a> CreateGoalMetric<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataGoalResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -651,7 +672,11 @@ pub struct UpdateGoalMetric<'a> {
     client: &'a super::Client,
     goal_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetGoalOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
+    >,
     body: super::models::UpdateGoalMetricBody,
     options: rt::CallOptions,
 }
@@ -665,7 +690,9 @@ impl<'a> UpdateGoalMetric<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -691,7 +718,7 @@ impl<'a> UpdateGoalMetric<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataGoalResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -703,8 +730,12 @@ pub struct AddFollowers<'a> {
     client: &'a super::Client,
     goal_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetGoalOptFieldsItem>>,
-    body: super::models::AddFollowersBody,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
+    >,
+    body: super::models::DataTaskAddFollowersRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> AddFollowers<'a> {
@@ -717,7 +748,9 @@ impl<'a> AddFollowers<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -740,7 +773,7 @@ impl<'a> AddFollowers<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataGoalResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -752,8 +785,12 @@ pub struct RemoveFollowers<'a> {
     client: &'a super::Client,
     goal_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetGoalOptFieldsItem>>,
-    body: super::models::AddFollowersBody,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
+    >,
+    body: super::models::DataTaskAddFollowersRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> RemoveFollowers<'a> {
@@ -766,7 +803,9 @@ impl<'a> RemoveFollowers<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -789,7 +828,7 @@ impl<'a> RemoveFollowers<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataGoalResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -801,7 +840,11 @@ pub struct GetParentGoalsForGoal<'a> {
     client: &'a super::Client,
     goal_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetGoalOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetParentGoalsForGoal<'a> {
@@ -814,7 +857,9 @@ impl<'a> GetParentGoalsForGoal<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -851,7 +896,7 @@ pub struct AddCustomFieldSettingForGoal<'a> {
     client: &'a super::Client,
     goal_gid: String,
     opt_pretty: Option<bool>,
-    body: super::models::AddCustomFieldSettingForGoalBody,
+    body: super::models::DataAddCustomFieldSettingRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> AddCustomFieldSettingForGoal<'a> {
@@ -882,7 +927,7 @@ impl<'a> AddCustomFieldSettingForGoal<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::AddCustomFieldSettingForGoalResponse200>,
+        rt::Response<super::models::DataCustomFieldSettingResponseResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -896,7 +941,7 @@ pub struct RemoveCustomFieldSettingForGoal<'a> {
     client: &'a super::Client,
     goal_gid: String,
     opt_pretty: Option<bool>,
-    body: super::models::RemoveCustomFieldSettingForGoalBody,
+    body: super::models::DataRemoveCustomFieldSettingRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> RemoveCustomFieldSettingForGoal<'a> {
@@ -926,10 +971,7 @@ impl<'a> RemoveCustomFieldSettingForGoal<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

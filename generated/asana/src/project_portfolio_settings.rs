@@ -110,7 +110,9 @@ pub struct GetProjectPortfolioSetting<'a> {
     client: &'a super::Client,
     project_portfolio_setting_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetProjectPortfolioSettingOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemCreatedAtIsAccessControlInheritedPortfolio>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetProjectPortfolioSetting<'a> {
@@ -123,7 +125,9 @@ impl<'a> GetProjectPortfolioSetting<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetProjectPortfolioSettingOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCreatedAtIsAccessControlInheritedPortfolio,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -154,7 +158,7 @@ impl<'a> GetProjectPortfolioSetting<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetProjectPortfolioSettingResponse200>,
+        rt::Response<super::models::DataProjectPortfolioSettingResponseResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -168,7 +172,9 @@ pub struct UpdateProjectPortfolioSetting<'a> {
     client: &'a super::Client,
     project_portfolio_setting_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetProjectPortfolioSettingOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemCreatedAtIsAccessControlInheritedPortfolio>,
+    >,
     body: super::models::UpdateProjectPortfolioSettingBody,
     options: rt::CallOptions,
 }
@@ -182,7 +188,9 @@ impl<'a> UpdateProjectPortfolioSetting<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetProjectPortfolioSettingOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCreatedAtIsAccessControlInheritedPortfolio,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -214,7 +222,7 @@ impl<'a> UpdateProjectPortfolioSetting<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetProjectPortfolioSettingResponse200>,
+        rt::Response<super::models::DataProjectPortfolioSettingResponseResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -231,7 +239,7 @@ pub struct GetProjectPortfolioSettingsForProject<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     opt_fields: Option<
-        Vec<super::models::GetProjectPortfolioSettingsForProjectOptFieldsItem>,
+        Vec<super::models::OptFieldsItemCreatedAtIsAccessControlInherited>,
     >,
     options: rt::CallOptions,
 }
@@ -258,7 +266,7 @@ impl<'a> GetProjectPortfolioSettingsForProject<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetProjectPortfolioSettingsForProjectOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCreatedAtIsAccessControlInherited>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -296,7 +304,7 @@ impl<'a> GetProjectPortfolioSettingsForProject<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetProjectPortfolioSettingsForProjectResponse200>,
+        rt::Response<super::models::DataProjectPortfolioSettingCompactResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -343,7 +351,7 @@ pub struct GetProjectPortfolioSettingsForPortfolio<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     opt_fields: Option<
-        Vec<super::models::GetProjectPortfolioSettingsForProjectOptFieldsItem>,
+        Vec<super::models::OptFieldsItemCreatedAtIsAccessControlInherited>,
     >,
     options: rt::CallOptions,
 }
@@ -370,7 +378,7 @@ impl<'a> GetProjectPortfolioSettingsForPortfolio<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetProjectPortfolioSettingsForProjectOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCreatedAtIsAccessControlInherited>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -408,7 +416,7 @@ impl<'a> GetProjectPortfolioSettingsForPortfolio<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetProjectPortfolioSettingsForProjectResponse200>,
+        rt::Response<super::models::DataProjectPortfolioSettingCompactResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();

@@ -69,7 +69,7 @@ impl<'a> ProjectsApi<'a> {
     /// `POST /projects` (operation `createProject`).
     pub fn create_project(
         &self,
-        body: super::models::CreateProjectBody,
+        body: super::models::DataProjectRequestBody,
     ) -> CreateProject<'a> {
         CreateProject {
             client: self.client,
@@ -234,7 +234,7 @@ impl<'a> ProjectsApi<'a> {
     pub fn create_project_for_team(
         &self,
         team_gid: impl Into<String>,
-        body: super::models::CreateProjectBody,
+        body: super::models::DataProjectRequestBody,
     ) -> CreateProjectForTeam<'a> {
         CreateProjectForTeam {
             client: self.client,
@@ -283,7 +283,7 @@ impl<'a> ProjectsApi<'a> {
     pub fn create_project_for_workspace(
         &self,
         workspace_gid: impl Into<String>,
-        body: super::models::CreateProjectBody,
+        body: super::models::DataProjectRequestBody,
     ) -> CreateProjectForWorkspace<'a> {
         CreateProjectForWorkspace {
             client: self.client,
@@ -381,7 +381,7 @@ impl<'a> ProjectsApi<'a> {
     pub fn add_custom_field_setting_for_project(
         &self,
         project_gid: impl Into<String>,
-        body: super::models::AddCustomFieldSettingForGoalBody,
+        body: super::models::DataAddCustomFieldSettingRequestBody,
     ) -> AddCustomFieldSettingForProject<'a> {
         AddCustomFieldSettingForProject {
             client: self.client,
@@ -402,7 +402,7 @@ impl<'a> ProjectsApi<'a> {
     pub fn remove_custom_field_setting_for_project(
         &self,
         project_gid: impl Into<String>,
-        body: super::models::RemoveCustomFieldSettingForGoalBody,
+        body: super::models::DataRemoveCustomFieldSettingRequestBody,
     ) -> RemoveCustomFieldSettingForProject<'a> {
         RemoveCustomFieldSettingForProject {
             client: self.client,
@@ -455,7 +455,7 @@ impl<'a> ProjectsApi<'a> {
     pub fn add_members_for_project(
         &self,
         project_gid: impl Into<String>,
-        body: super::models::AddMembersForPortfolioBody,
+        body: super::models::DataAddMembersRequestBody,
     ) -> AddMembersForProject<'a> {
         AddMembersForProject {
             client: self.client,
@@ -475,7 +475,7 @@ impl<'a> ProjectsApi<'a> {
     pub fn remove_members_for_project(
         &self,
         project_gid: impl Into<String>,
-        body: super::models::RemoveMembersForPortfolioBody,
+        body: super::models::DataRemoveMembersRequestBody,
     ) -> RemoveMembersForProject<'a> {
         RemoveMembersForProject {
             client: self.client,
@@ -557,7 +557,7 @@ pub struct GetProjects<'a> {
     workspace: Option<String>,
     team: Option<String>,
     archived: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetItemsForPortfolioOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemArchivedColor>>,
     options: rt::CallOptions,
 }
 impl<'a> GetProjects<'a> {
@@ -598,7 +598,7 @@ impl<'a> GetProjects<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetItemsForPortfolioOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemArchivedColor>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -634,10 +634,7 @@ impl<'a> GetProjects<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetItemsForPortfolioResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataProjectCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -676,8 +673,8 @@ impl<'a> GetProjects<'a> {
 pub struct CreateProject<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateProjectOptFieldsItem>>,
-    body: super::models::CreateProjectBody,
+    opt_fields: Option<Vec<super::models::OptFieldsItem>>,
+    body: super::models::DataProjectRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> CreateProject<'a> {
@@ -688,10 +685,7 @@ impl<'a> CreateProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::OptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -712,7 +706,7 @@ impl<'a> CreateProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataProjectResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -724,7 +718,7 @@ pub struct GetProject<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateProjectOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItem>>,
     options: rt::CallOptions,
 }
 impl<'a> GetProject<'a> {
@@ -735,10 +729,7 @@ impl<'a> GetProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::OptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -759,7 +750,7 @@ impl<'a> GetProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataProjectResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -771,7 +762,7 @@ pub struct UpdateProject<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateProjectOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItem>>,
     body: super::models::UpdateProjectBody,
     options: rt::CallOptions,
 }
@@ -783,10 +774,7 @@ impl<'a> UpdateProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::OptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -808,7 +796,7 @@ impl<'a> UpdateProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataProjectResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -845,10 +833,7 @@ impl<'a> DeleteProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -860,7 +845,9 @@ pub struct DuplicateProject<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetJobOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemNewGraphExportNewGraphExportCompletedAt>,
+    >,
     body: Option<super::models::DuplicateProjectBody>,
     options: rt::CallOptions,
 }
@@ -872,7 +859,10 @@ impl<'a> DuplicateProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetJobOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::OptFieldsItemNewGraphExportNewGraphExportCompletedAt>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -901,7 +891,7 @@ impl<'a> DuplicateProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataJobCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -915,7 +905,7 @@ pub struct GetProjectsForTask<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetItemsForPortfolioOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemArchivedColor>>,
     options: rt::CallOptions,
 }
 impl<'a> GetProjectsForTask<'a> {
@@ -941,7 +931,7 @@ impl<'a> GetProjectsForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetItemsForPortfolioOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemArchivedColor>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -975,10 +965,7 @@ impl<'a> GetProjectsForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetItemsForPortfolioResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataProjectCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1021,7 +1008,7 @@ pub struct GetProjectsForTeam<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     archived: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetItemsForPortfolioOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemArchivedColor>>,
     options: rt::CallOptions,
 }
 impl<'a> GetProjectsForTeam<'a> {
@@ -1052,7 +1039,7 @@ impl<'a> GetProjectsForTeam<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetItemsForPortfolioOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemArchivedColor>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1087,10 +1074,7 @@ impl<'a> GetProjectsForTeam<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetItemsForPortfolioResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataProjectCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1130,8 +1114,8 @@ pub struct CreateProjectForTeam<'a> {
     client: &'a super::Client,
     team_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateProjectOptFieldsItem>>,
-    body: super::models::CreateProjectBody,
+    opt_fields: Option<Vec<super::models::OptFieldsItem>>,
+    body: super::models::DataProjectRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> CreateProjectForTeam<'a> {
@@ -1142,10 +1126,7 @@ impl<'a> CreateProjectForTeam<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::OptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1167,7 +1148,7 @@ impl<'a> CreateProjectForTeam<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataProjectResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1182,7 +1163,7 @@ pub struct GetProjectsForWorkspace<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     archived: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetItemsForPortfolioOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemArchivedColor>>,
     options: rt::CallOptions,
 }
 impl<'a> GetProjectsForWorkspace<'a> {
@@ -1213,7 +1194,7 @@ impl<'a> GetProjectsForWorkspace<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetItemsForPortfolioOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemArchivedColor>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1251,10 +1232,7 @@ impl<'a> GetProjectsForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetItemsForPortfolioResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataProjectCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1294,8 +1272,8 @@ pub struct CreateProjectForWorkspace<'a> {
     client: &'a super::Client,
     workspace_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateProjectOptFieldsItem>>,
-    body: super::models::CreateProjectBody,
+    opt_fields: Option<Vec<super::models::OptFieldsItem>>,
+    body: super::models::DataProjectRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> CreateProjectForWorkspace<'a> {
@@ -1306,10 +1284,7 @@ impl<'a> CreateProjectForWorkspace<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::OptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1334,7 +1309,7 @@ impl<'a> CreateProjectForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataProjectResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1373,7 +1348,7 @@ pub struct SearchProjectsForWorkspace<'a> {
     start_on: Option<chrono::NaiveDate>,
     start_on_before: Option<chrono::NaiveDate>,
     start_on_after: Option<chrono::NaiveDate>,
-    opt_fields: Option<Vec<super::models::CreateProjectOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItem>>,
     options: rt::CallOptions,
 }
 impl<'a> SearchProjectsForWorkspace<'a> {
@@ -1522,10 +1497,7 @@ impl<'a> SearchProjectsForWorkspace<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::OptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1601,8 +1573,12 @@ pub struct AddCustomFieldSettingForProject<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetCustomFieldSettingsForTeamOptFieldsItem>>,
-    body: super::models::AddCustomFieldSettingForGoalBody,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCustomFieldCustomFieldAsanaCreatedFieldCustomFieldCreatedBy,
+        >,
+    >,
+    body: super::models::DataAddCustomFieldSettingRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> AddCustomFieldSettingForProject<'a> {
@@ -1615,7 +1591,9 @@ impl<'a> AddCustomFieldSettingForProject<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetCustomFieldSettingsForTeamOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCustomFieldCustomFieldAsanaCreatedFieldCustomFieldCreatedBy,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1642,7 +1620,7 @@ impl<'a> AddCustomFieldSettingForProject<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::AddCustomFieldSettingForGoalResponse200>,
+        rt::Response<super::models::DataCustomFieldSettingResponseResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1656,7 +1634,7 @@ pub struct RemoveCustomFieldSettingForProject<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    body: super::models::RemoveCustomFieldSettingForGoalBody,
+    body: super::models::DataRemoveCustomFieldSettingRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> RemoveCustomFieldSettingForProject<'a> {
@@ -1686,10 +1664,7 @@ impl<'a> RemoveCustomFieldSettingForProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1751,8 +1726,8 @@ pub struct AddMembersForProject<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateProjectOptFieldsItem>>,
-    body: super::models::AddMembersForPortfolioBody,
+    opt_fields: Option<Vec<super::models::OptFieldsItem>>,
+    body: super::models::DataAddMembersRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> AddMembersForProject<'a> {
@@ -1763,10 +1738,7 @@ impl<'a> AddMembersForProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::OptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1788,7 +1760,7 @@ impl<'a> AddMembersForProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataProjectResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1800,8 +1772,8 @@ pub struct RemoveMembersForProject<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateProjectOptFieldsItem>>,
-    body: super::models::RemoveMembersForPortfolioBody,
+    opt_fields: Option<Vec<super::models::OptFieldsItem>>,
+    body: super::models::DataRemoveMembersRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> RemoveMembersForProject<'a> {
@@ -1812,10 +1784,7 @@ impl<'a> RemoveMembersForProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::OptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1840,7 +1809,7 @@ impl<'a> RemoveMembersForProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataProjectResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1852,7 +1821,7 @@ pub struct AddFollowersForProject<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateProjectOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItem>>,
     body: super::models::AddFollowersForProjectBody,
     options: rt::CallOptions,
 }
@@ -1864,10 +1833,7 @@ impl<'a> AddFollowersForProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::OptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1892,7 +1858,7 @@ impl<'a> AddFollowersForProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataProjectResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1904,7 +1870,7 @@ pub struct RemoveFollowersForProject<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateProjectOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItem>>,
     body: super::models::RemoveFollowersForProjectBody,
     options: rt::CallOptions,
 }
@@ -1916,10 +1882,7 @@ impl<'a> RemoveFollowersForProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::OptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1944,7 +1907,7 @@ impl<'a> RemoveFollowersForProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataProjectResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1956,7 +1919,9 @@ pub struct ProjectSaveAsTemplate<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetJobOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemNewGraphExportNewGraphExportCompletedAt>,
+    >,
     body: super::models::ProjectSaveAsTemplateBody,
     options: rt::CallOptions,
 }
@@ -1968,7 +1933,10 @@ impl<'a> ProjectSaveAsTemplate<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetJobOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::OptFieldsItemNewGraphExportNewGraphExportCompletedAt>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1993,7 +1961,7 @@ impl<'a> ProjectSaveAsTemplate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataJobCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

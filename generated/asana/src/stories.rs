@@ -58,7 +58,7 @@ impl<'a> StoriesApi<'a> {
     pub fn update_story(
         &self,
         story_gid: impl Into<String>,
-        body: super::models::UpdateStoryBody,
+        body: super::models::DataStoryBaseBody,
     ) -> UpdateStory<'a> {
         UpdateStory {
             client: self.client,
@@ -121,7 +121,7 @@ impl<'a> StoriesApi<'a> {
     pub fn create_story_for_task(
         &self,
         task_gid: impl Into<String>,
-        body: super::models::UpdateStoryBody,
+        body: super::models::DataStoryBaseBody,
     ) -> CreateStoryForTask<'a> {
         CreateStoryForTask {
             client: self.client,
@@ -167,7 +167,7 @@ impl<'a> StoriesApi<'a> {
     pub fn create_story_for_goal(
         &self,
         goal_gid: impl Into<String>,
-        body: super::models::UpdateStoryBody,
+        body: super::models::DataStoryBaseBody,
     ) -> CreateStoryForGoal<'a> {
         CreateStoryForGoal {
             client: self.client,
@@ -186,7 +186,7 @@ pub struct GetStory<'a> {
     client: &'a super::Client,
     story_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetStoryOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAssigneeAssigneeName>>,
     options: rt::CallOptions,
 }
 impl<'a> GetStory<'a> {
@@ -199,7 +199,7 @@ impl<'a> GetStory<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetStoryOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAssigneeAssigneeName>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -221,7 +221,7 @@ impl<'a> GetStory<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetStoryResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataStoryResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -233,8 +233,8 @@ pub struct UpdateStory<'a> {
     client: &'a super::Client,
     story_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetStoryOptFieldsItem>>,
-    body: super::models::UpdateStoryBody,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAssigneeAssigneeName>>,
+    body: super::models::DataStoryBaseBody,
     options: rt::CallOptions,
 }
 impl<'a> UpdateStory<'a> {
@@ -247,7 +247,7 @@ impl<'a> UpdateStory<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetStoryOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAssigneeAssigneeName>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -270,7 +270,7 @@ impl<'a> UpdateStory<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetStoryResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataStoryResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -307,10 +307,7 @@ impl<'a> DeleteStory<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -324,7 +321,7 @@ pub struct GetStoriesForTask<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetStoriesForTaskOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAssigneeAssigneeNameCreatedAt>>,
     options: rt::CallOptions,
 }
 impl<'a> GetStoriesForTask<'a> {
@@ -350,7 +347,7 @@ impl<'a> GetStoriesForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetStoriesForTaskOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAssigneeAssigneeNameCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -384,7 +381,7 @@ impl<'a> GetStoriesForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetStoriesForTaskResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataStoryCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -424,8 +421,8 @@ pub struct CreateStoryForTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetStoryOptFieldsItem>>,
-    body: super::models::UpdateStoryBody,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAssigneeAssigneeName>>,
+    body: super::models::DataStoryBaseBody,
     options: rt::CallOptions,
 }
 impl<'a> CreateStoryForTask<'a> {
@@ -438,7 +435,7 @@ impl<'a> CreateStoryForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetStoryOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAssigneeAssigneeName>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -461,7 +458,7 @@ impl<'a> CreateStoryForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetStoryResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataStoryResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -475,7 +472,7 @@ pub struct GetStoriesForGoal<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetStoriesForTaskOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAssigneeAssigneeNameCreatedAt>>,
     options: rt::CallOptions,
 }
 impl<'a> GetStoriesForGoal<'a> {
@@ -501,7 +498,7 @@ impl<'a> GetStoriesForGoal<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetStoriesForTaskOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAssigneeAssigneeNameCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -535,7 +532,7 @@ impl<'a> GetStoriesForGoal<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetStoriesForTaskResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataStoryCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -575,8 +572,8 @@ pub struct CreateStoryForGoal<'a> {
     client: &'a super::Client,
     goal_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetStoryOptFieldsItem>>,
-    body: super::models::UpdateStoryBody,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAssigneeAssigneeName>>,
+    body: super::models::DataStoryBaseBody,
     options: rt::CallOptions,
 }
 impl<'a> CreateStoryForGoal<'a> {
@@ -589,7 +586,7 @@ impl<'a> CreateStoryForGoal<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetStoryOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAssigneeAssigneeName>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -612,7 +609,7 @@ impl<'a> CreateStoryForGoal<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetStoryResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataStoryResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

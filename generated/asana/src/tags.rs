@@ -195,7 +195,7 @@ pub struct GetTags<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     workspace: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTagsOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorCreatedAtFollowers>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTags<'a> {
@@ -226,7 +226,7 @@ impl<'a> GetTags<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTagsOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorCreatedAtFollowers>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -260,7 +260,7 @@ impl<'a> GetTags<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTagsResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTagCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -299,7 +299,7 @@ impl<'a> GetTags<'a> {
 pub struct CreateTag<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTagOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorCreatedAt>>,
     body: super::models::CreateTagBody,
     options: rt::CallOptions,
 }
@@ -313,7 +313,7 @@ impl<'a> CreateTag<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTagOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -335,7 +335,7 @@ impl<'a> CreateTag<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTagResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTagResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -347,7 +347,7 @@ pub struct GetTag<'a> {
     client: &'a super::Client,
     tag_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTagOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorCreatedAt>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTag<'a> {
@@ -360,7 +360,7 @@ impl<'a> GetTag<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTagOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -382,7 +382,7 @@ impl<'a> GetTag<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTagResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTagResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -394,7 +394,7 @@ pub struct UpdateTag<'a> {
     client: &'a super::Client,
     tag_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTagOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorCreatedAt>>,
     body: super::models::UpdateTagBody,
     options: rt::CallOptions,
 }
@@ -408,7 +408,7 @@ impl<'a> UpdateTag<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTagOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -431,7 +431,7 @@ impl<'a> UpdateTag<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTagResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTagResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -468,10 +468,7 @@ impl<'a> DeleteTag<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -485,7 +482,7 @@ pub struct GetTagsForTask<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTagsOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorCreatedAtFollowers>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTagsForTask<'a> {
@@ -511,7 +508,7 @@ impl<'a> GetTagsForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTagsOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorCreatedAtFollowers>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -545,7 +542,7 @@ impl<'a> GetTagsForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTagsResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTagCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -587,7 +584,7 @@ pub struct GetTagsForWorkspace<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTagsOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorCreatedAtFollowers>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTagsForWorkspace<'a> {
@@ -613,7 +610,7 @@ impl<'a> GetTagsForWorkspace<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTagsOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorCreatedAtFollowers>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -647,7 +644,7 @@ impl<'a> GetTagsForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTagsResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTagCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -687,7 +684,7 @@ pub struct CreateTagForWorkspace<'a> {
     client: &'a super::Client,
     workspace_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTagOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorCreatedAt>>,
     body: super::models::CreateTagForWorkspaceBody,
     options: rt::CallOptions,
 }
@@ -701,7 +698,7 @@ impl<'a> CreateTagForWorkspace<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTagOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -724,7 +721,7 @@ impl<'a> CreateTagForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTagResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTagResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -57,7 +57,10 @@ impl<'a> TasksApi<'a> {
     /// explicitly if you specify `projects` or a `parent` task instead.
     ///
     /// `POST /tasks` (operation `createTask`).
-    pub fn create_task(&self, body: super::models::CreateTaskBody) -> CreateTask<'a> {
+    pub fn create_task(
+        &self,
+        body: super::models::DataTaskCreateRequestBody,
+    ) -> CreateTask<'a> {
         CreateTask {
             client: self.client,
             body,
@@ -284,7 +287,7 @@ impl<'a> TasksApi<'a> {
     pub fn create_subtask_for_task(
         &self,
         task_gid: impl Into<String>,
-        body: super::models::CreateTaskBody,
+        body: super::models::DataTaskCreateRequestBody,
     ) -> CreateSubtaskForTask<'a> {
         CreateSubtaskForTask {
             client: self.client,
@@ -349,7 +352,7 @@ impl<'a> TasksApi<'a> {
     pub fn add_dependencies_for_task(
         &self,
         task_gid: impl Into<String>,
-        body: super::models::AddDependenciesForTaskBody,
+        body: super::models::DataModifyDependenciesRequestBody,
     ) -> AddDependenciesForTask<'a> {
         AddDependenciesForTask {
             client: self.client,
@@ -369,7 +372,7 @@ impl<'a> TasksApi<'a> {
     pub fn remove_dependencies_for_task(
         &self,
         task_gid: impl Into<String>,
-        body: super::models::AddDependenciesForTaskBody,
+        body: super::models::DataModifyDependenciesRequestBody,
     ) -> RemoveDependenciesForTask<'a> {
         RemoveDependenciesForTask {
             client: self.client,
@@ -410,7 +413,7 @@ impl<'a> TasksApi<'a> {
     pub fn add_dependents_for_task(
         &self,
         task_gid: impl Into<String>,
-        body: super::models::AddDependentsForTaskBody,
+        body: super::models::DataModifyDependentsRequestBody,
     ) -> AddDependentsForTask<'a> {
         AddDependentsForTask {
             client: self.client,
@@ -430,7 +433,7 @@ impl<'a> TasksApi<'a> {
     pub fn remove_dependents_for_task(
         &self,
         task_gid: impl Into<String>,
-        body: super::models::AddDependentsForTaskBody,
+        body: super::models::DataModifyDependentsRequestBody,
     ) -> RemoveDependentsForTask<'a> {
         RemoveDependentsForTask {
             client: self.client,
@@ -553,7 +556,7 @@ impl<'a> TasksApi<'a> {
     pub fn add_followers_for_task(
         &self,
         task_gid: impl Into<String>,
-        body: super::models::AddFollowersBody,
+        body: super::models::DataTaskAddFollowersRequestBody,
     ) -> AddFollowersForTask<'a> {
         AddFollowersForTask {
             client: self.client,
@@ -747,7 +750,7 @@ pub struct GetTasks<'a> {
     workspace: Option<String>,
     completed_since: Option<chrono::DateTime<chrono::Utc>>,
     modified_since: Option<chrono::DateTime<chrono::Utc>>,
-    opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTasks<'a> {
@@ -812,7 +815,7 @@ impl<'a> GetTasks<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -851,7 +854,7 @@ impl<'a> GetTasks<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -890,8 +893,10 @@ impl<'a> GetTasks<'a> {
 pub struct CreateTask<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTaskOptFieldsItem>>,
-    body: super::models::CreateTaskBody,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
+    >,
+    body: super::models::DataTaskCreateRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> CreateTask<'a> {
@@ -904,7 +909,7 @@ impl<'a> CreateTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -926,7 +931,7 @@ impl<'a> CreateTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -938,7 +943,9 @@ pub struct GetTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTaskOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetTask<'a> {
@@ -951,7 +958,7 @@ impl<'a> GetTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -973,7 +980,7 @@ impl<'a> GetTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -985,7 +992,9 @@ pub struct UpdateTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTaskOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
+    >,
     body: super::models::UpdateTaskBody,
     options: rt::CallOptions,
 }
@@ -999,7 +1008,7 @@ impl<'a> UpdateTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1022,7 +1031,7 @@ impl<'a> UpdateTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1059,10 +1068,7 @@ impl<'a> DeleteTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1074,7 +1080,9 @@ pub struct DuplicateTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetJobOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemNewGraphExportNewGraphExportCompletedAt>,
+    >,
     body: super::models::DuplicateTaskBody,
     options: rt::CallOptions,
 }
@@ -1086,7 +1094,10 @@ impl<'a> DuplicateTask<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetJobOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::OptFieldsItemNewGraphExportNewGraphExportCompletedAt>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1108,7 +1119,7 @@ impl<'a> DuplicateTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataJobCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1123,7 +1134,7 @@ pub struct GetTasksForProject<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTasksForProject<'a> {
@@ -1154,7 +1165,7 @@ impl<'a> GetTasksForProject<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1189,7 +1200,7 @@ impl<'a> GetTasksForProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1232,7 +1243,7 @@ pub struct GetTasksForSection<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     completed_since: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTasksForSection<'a> {
@@ -1263,7 +1274,7 @@ impl<'a> GetTasksForSection<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1298,7 +1309,7 @@ impl<'a> GetTasksForSection<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1340,7 +1351,7 @@ pub struct GetTasksForTag<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTasksForTag<'a> {
@@ -1366,7 +1377,7 @@ impl<'a> GetTasksForTag<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1400,7 +1411,7 @@ impl<'a> GetTasksForTag<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1443,7 +1454,7 @@ pub struct GetTasksForUserTaskList<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTasksForUserTaskList<'a> {
@@ -1474,7 +1485,7 @@ impl<'a> GetTasksForUserTaskList<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1517,7 +1528,7 @@ impl<'a> GetTasksForUserTaskList<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1559,7 +1570,7 @@ pub struct GetSubtasksForTask<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>>,
     options: rt::CallOptions,
 }
 impl<'a> GetSubtasksForTask<'a> {
@@ -1585,7 +1596,7 @@ impl<'a> GetSubtasksForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1619,7 +1630,7 @@ impl<'a> GetSubtasksForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1659,8 +1670,10 @@ pub struct CreateSubtaskForTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTaskOptFieldsItem>>,
-    body: super::models::CreateTaskBody,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
+    >,
+    body: super::models::DataTaskCreateRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> CreateSubtaskForTask<'a> {
@@ -1673,7 +1686,7 @@ impl<'a> CreateSubtaskForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1696,7 +1709,7 @@ impl<'a> CreateSubtaskForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1708,7 +1721,9 @@ pub struct SetParentForTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTaskOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
+    >,
     body: super::models::SetParentForTaskBody,
     options: rt::CallOptions,
 }
@@ -1722,7 +1737,7 @@ impl<'a> SetParentForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1745,7 +1760,7 @@ impl<'a> SetParentForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1759,7 +1774,7 @@ pub struct GetDependenciesForTask<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>>,
     options: rt::CallOptions,
 }
 impl<'a> GetDependenciesForTask<'a> {
@@ -1785,7 +1800,7 @@ impl<'a> GetDependenciesForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1819,7 +1834,7 @@ impl<'a> GetDependenciesForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1859,7 +1874,7 @@ pub struct AddDependenciesForTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    body: super::models::AddDependenciesForTaskBody,
+    body: super::models::DataModifyDependenciesRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> AddDependenciesForTask<'a> {
@@ -1886,10 +1901,7 @@ impl<'a> AddDependenciesForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1901,7 +1913,7 @@ pub struct RemoveDependenciesForTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    body: super::models::AddDependenciesForTaskBody,
+    body: super::models::DataModifyDependenciesRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> RemoveDependenciesForTask<'a> {
@@ -1931,10 +1943,7 @@ impl<'a> RemoveDependenciesForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1948,7 +1957,7 @@ pub struct GetDependentsForTask<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>>,
     options: rt::CallOptions,
 }
 impl<'a> GetDependentsForTask<'a> {
@@ -1974,7 +1983,7 @@ impl<'a> GetDependentsForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -2008,7 +2017,7 @@ impl<'a> GetDependentsForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2048,7 +2057,7 @@ pub struct AddDependentsForTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    body: super::models::AddDependentsForTaskBody,
+    body: super::models::DataModifyDependentsRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> AddDependentsForTask<'a> {
@@ -2075,10 +2084,7 @@ impl<'a> AddDependentsForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2090,7 +2096,7 @@ pub struct RemoveDependentsForTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    body: super::models::AddDependentsForTaskBody,
+    body: super::models::DataModifyDependentsRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> RemoveDependentsForTask<'a> {
@@ -2117,10 +2123,7 @@ impl<'a> RemoveDependentsForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2159,10 +2162,7 @@ impl<'a> AddProjectForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2201,10 +2201,7 @@ impl<'a> RemoveProjectForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2243,10 +2240,7 @@ impl<'a> AddTagForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2285,10 +2279,7 @@ impl<'a> RemoveTagForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2300,8 +2291,10 @@ pub struct AddFollowersForTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTaskOptFieldsItem>>,
-    body: super::models::AddFollowersBody,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
+    >,
+    body: super::models::DataTaskAddFollowersRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> AddFollowersForTask<'a> {
@@ -2314,7 +2307,7 @@ impl<'a> AddFollowersForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -2337,7 +2330,7 @@ impl<'a> AddFollowersForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2349,7 +2342,9 @@ pub struct RemoveFollowerForTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTaskOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
+    >,
     body: super::models::RemoveFollowerForTaskBody,
     options: rt::CallOptions,
 }
@@ -2363,7 +2358,7 @@ impl<'a> RemoveFollowerForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -2386,7 +2381,7 @@ impl<'a> RemoveFollowerForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2420,7 +2415,7 @@ impl<'a> GetTaskForCustomId<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2485,7 +2480,9 @@ pub struct SearchTasksForWorkspace<'a> {
     is_subtask: Option<bool>,
     sort_by: Option<super::models::SearchTasksForWorkspaceSortBy>,
     sort_ascending: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTaskOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> SearchTasksForWorkspace<'a> {
@@ -2769,7 +2766,7 @@ impl<'a> SearchTasksForWorkspace<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self

@@ -117,7 +117,7 @@ pub struct GetTeamMembership<'a> {
     client: &'a super::Client,
     team_membership_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetTeamMembershipOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemIsAdminIsGuestIsLimitedAccess>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTeamMembership<'a> {
@@ -130,7 +130,7 @@ impl<'a> GetTeamMembership<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTeamMembershipOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemIsAdminIsGuestIsLimitedAccess>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -160,7 +160,10 @@ impl<'a> GetTeamMembership<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTeamMembershipResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataTeamMembershipCompactResponse2>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -176,7 +179,7 @@ pub struct GetTeamMemberships<'a> {
     team: Option<String>,
     user: Option<String>,
     workspace: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTeamMembershipsOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemIsAdminIsGuest>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTeamMemberships<'a> {
@@ -217,7 +220,7 @@ impl<'a> GetTeamMemberships<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTeamMembershipsOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemIsAdminIsGuest>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -253,7 +256,10 @@ impl<'a> GetTeamMemberships<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTeamMembershipsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataTeamMembershipCompactResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -295,7 +301,7 @@ pub struct GetTeamMembershipsForTeam<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTeamMembershipsOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemIsAdminIsGuest>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTeamMembershipsForTeam<'a> {
@@ -321,7 +327,7 @@ impl<'a> GetTeamMembershipsForTeam<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTeamMembershipsOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemIsAdminIsGuest>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -355,7 +361,10 @@ impl<'a> GetTeamMembershipsForTeam<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTeamMembershipsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataTeamMembershipCompactResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -398,7 +407,7 @@ pub struct GetTeamMembershipsForUser<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     workspace: String,
-    opt_fields: Option<Vec<super::models::GetTeamMembershipsOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemIsAdminIsGuest>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTeamMembershipsForUser<'a> {
@@ -424,7 +433,7 @@ impl<'a> GetTeamMembershipsForUser<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTeamMembershipsOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemIsAdminIsGuest>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -459,7 +468,10 @@ impl<'a> GetTeamMembershipsForUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTeamMembershipsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataTeamMembershipCompactResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -158,7 +158,7 @@ pub struct GetTimeTrackingEntriesForTask<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     opt_fields: Option<
-        Vec<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem>,
+        Vec<super::models::OptFieldsItemAttributableToAttributableToName>,
     >,
     options: rt::CallOptions,
 }
@@ -185,9 +185,7 @@ impl<'a> GetTimeTrackingEntriesForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<
-            super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem,
-        >,
+        value: Vec<super::models::OptFieldsItemAttributableToAttributableToName>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -225,9 +223,7 @@ impl<'a> GetTimeTrackingEntriesForTask<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<
-            super::models::GetTimeTrackingEntriesForTimeTrackingCategoryResponse200,
-        >,
+        rt::Response<super::models::DataTimeTrackingEntryCompactResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -271,7 +267,7 @@ pub struct CreateTimeTrackingEntry<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTimeTrackingEntryOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemApprovalStatusAttributableTo>>,
     body: super::models::CreateTimeTrackingEntryBody,
     options: rt::CallOptions,
 }
@@ -285,7 +281,7 @@ impl<'a> CreateTimeTrackingEntry<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTimeTrackingEntryOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemApprovalStatusAttributableTo>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -312,7 +308,7 @@ impl<'a> CreateTimeTrackingEntry<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::CreateTimeTrackingEntryResponse201>,
+        rt::Response<super::models::DataTimeTrackingEntryBaseResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -326,7 +322,7 @@ pub struct GetTimeTrackingEntry<'a> {
     client: &'a super::Client,
     time_tracking_entry_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTimeTrackingEntryOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemApprovalStatusAttributableTo>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTimeTrackingEntry<'a> {
@@ -339,7 +335,7 @@ impl<'a> GetTimeTrackingEntry<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTimeTrackingEntryOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemApprovalStatusAttributableTo>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -370,7 +366,7 @@ impl<'a> GetTimeTrackingEntry<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::CreateTimeTrackingEntryResponse201>,
+        rt::Response<super::models::DataTimeTrackingEntryBaseResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -384,7 +380,7 @@ pub struct UpdateTimeTrackingEntry<'a> {
     client: &'a super::Client,
     time_tracking_entry_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTimeTrackingEntryOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemApprovalStatusAttributableTo>>,
     body: super::models::UpdateTimeTrackingEntryBody,
     options: rt::CallOptions,
 }
@@ -398,7 +394,7 @@ impl<'a> UpdateTimeTrackingEntry<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTimeTrackingEntryOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemApprovalStatusAttributableTo>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -430,7 +426,7 @@ impl<'a> UpdateTimeTrackingEntry<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::CreateTimeTrackingEntryResponse201>,
+        rt::Response<super::models::DataTimeTrackingEntryBaseResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -477,10 +473,7 @@ impl<'a> DeleteTimeTrackingEntry<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -502,7 +495,7 @@ pub struct GetTimeTrackingEntries<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     opt_fields: Option<
-        Vec<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem>,
+        Vec<super::models::OptFieldsItemAttributableToAttributableToName>,
     >,
     options: rt::CallOptions,
 }
@@ -569,9 +562,7 @@ impl<'a> GetTimeTrackingEntries<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<
-            super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem,
-        >,
+        value: Vec<super::models::OptFieldsItemAttributableToAttributableToName>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -628,9 +619,7 @@ impl<'a> GetTimeTrackingEntries<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<
-            super::models::GetTimeTrackingEntriesForTimeTrackingCategoryResponse200,
-        >,
+        rt::Response<super::models::DataTimeTrackingEntryCompactResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();

@@ -63,7 +63,7 @@ pub struct GetUserTaskList<'a> {
     client: &'a super::Client,
     user_task_list_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetUserTaskListOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemNameOwner>>,
     options: rt::CallOptions,
 }
 impl<'a> GetUserTaskList<'a> {
@@ -76,7 +76,7 @@ impl<'a> GetUserTaskList<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetUserTaskListOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemNameOwner>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -106,7 +106,10 @@ impl<'a> GetUserTaskList<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetUserTaskListResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataUserTaskListCompactResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -119,7 +122,7 @@ pub struct GetUserTaskListForUser<'a> {
     user_gid: String,
     opt_pretty: Option<bool>,
     workspace: String,
-    opt_fields: Option<Vec<super::models::GetUserTaskListOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemNameOwner>>,
     options: rt::CallOptions,
 }
 impl<'a> GetUserTaskListForUser<'a> {
@@ -132,7 +135,7 @@ impl<'a> GetUserTaskListForUser<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetUserTaskListOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemNameOwner>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -155,7 +158,10 @@ impl<'a> GetUserTaskListForUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetUserTaskListResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataUserTaskListCompactResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -66,7 +66,7 @@ impl<'a> UsersApi<'a> {
     pub fn update_user(
         &self,
         user_gid: impl Into<String>,
-        body: super::models::UpdateUserBody,
+        body: super::models::DataUserUpdateRequestBody,
     ) -> UpdateUser<'a> {
         UpdateUser {
             client: self.client,
@@ -175,7 +175,7 @@ impl<'a> UsersApi<'a> {
         &self,
         workspace_gid: impl Into<String>,
         user_gid: impl Into<String>,
-        body: super::models::UpdateUserBody,
+        body: super::models::DataUserUpdateRequestBody,
     ) -> UpdateUserForWorkspace<'a> {
         UpdateUserForWorkspace {
             client: self.client,
@@ -310,7 +310,9 @@ pub struct GetUser<'a> {
     user_gid: String,
     opt_pretty: Option<bool>,
     workspace: Option<String>,
-    opt_fields: Option<Vec<super::models::GetUserOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetUser<'a> {
@@ -328,7 +330,7 @@ impl<'a> GetUser<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetUserOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -351,7 +353,7 @@ impl<'a> GetUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataUserResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -364,8 +366,10 @@ pub struct UpdateUser<'a> {
     user_gid: String,
     opt_pretty: Option<bool>,
     workspace: Option<String>,
-    opt_fields: Option<Vec<super::models::GetUserOptFieldsItem>>,
-    body: super::models::UpdateUserBody,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
+    >,
+    body: super::models::DataUserUpdateRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> UpdateUser<'a> {
@@ -383,7 +387,7 @@ impl<'a> UpdateUser<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetUserOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -407,7 +411,7 @@ impl<'a> UpdateUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataUserResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -526,7 +530,9 @@ pub struct GetUsersForTeam<'a> {
     team_gid: String,
     opt_pretty: Option<bool>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetUserOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetUsersForTeam<'a> {
@@ -546,7 +552,7 @@ impl<'a> GetUsersForTeam<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetUserOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -569,7 +575,7 @@ impl<'a> GetUsersForTeam<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetUsersForTeamResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataUserCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -605,7 +611,9 @@ pub struct GetUsersForWorkspace<'a> {
     workspace_gid: String,
     opt_pretty: Option<bool>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetUserOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetUsersForWorkspace<'a> {
@@ -625,7 +633,7 @@ impl<'a> GetUsersForWorkspace<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetUserOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -648,7 +656,7 @@ impl<'a> GetUsersForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetUsersForTeamResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataUserCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -684,7 +692,9 @@ pub struct GetUserForWorkspace<'a> {
     workspace_gid: String,
     user_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetUserOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetUserForWorkspace<'a> {
@@ -697,7 +707,7 @@ impl<'a> GetUserForWorkspace<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetUserOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -723,7 +733,7 @@ impl<'a> GetUserForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataUserResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -736,8 +746,10 @@ pub struct UpdateUserForWorkspace<'a> {
     workspace_gid: String,
     user_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetUserOptFieldsItem>>,
-    body: super::models::UpdateUserBody,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
+    >,
+    body: super::models::DataUserUpdateRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> UpdateUserForWorkspace<'a> {
@@ -750,7 +762,7 @@ impl<'a> UpdateUserForWorkspace<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetUserOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -777,7 +789,7 @@ impl<'a> UpdateUserForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataUserResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

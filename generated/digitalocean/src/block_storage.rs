@@ -291,7 +291,7 @@ impl<'a> VolumesCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VolumesCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::VolumeVolumeFullResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -359,10 +359,7 @@ impl<'a> VolumeSnapshotsGetById<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::VolumeSnapshotsGetByIdResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::SnapshotSnapshotsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -421,7 +418,7 @@ impl<'a> VolumesGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VolumesCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::VolumeVolumeFullResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -563,10 +560,7 @@ impl<'a> VolumeSnapshotsCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::VolumeSnapshotsGetByIdResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::SnapshotSnapshotsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

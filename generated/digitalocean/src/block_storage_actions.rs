@@ -204,7 +204,7 @@ impl<'a> VolumeActionsPost<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VolumeActionsPostResponse202>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ActionVolumeActionResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -346,7 +346,7 @@ impl<'a> VolumeActionsPostById<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VolumeActionsPostResponse202>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ActionVolumeActionResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -409,7 +409,7 @@ impl<'a> VolumeActionsGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VolumeActionsPostResponse202>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ActionVolumeActionResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -461,7 +461,7 @@ impl<'a> RegistriesCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::RegistryMultiregistryResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -490,7 +490,7 @@ impl<'a> RegistriesGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::RegistryMultiregistryResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -577,7 +577,7 @@ impl<'a> RegistriesGetSubscription<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesGetSubscriptionResponse200>,
+        rt::Response<super::models::SubscriptionSubscriptionResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -589,15 +589,12 @@ impl<'a> RegistriesGetSubscription<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct RegistriesUpdateSubscription<'a> {
     client: &'a super::Client,
-    body: Option<super::models::RegistriesUpdateSubscriptionBody>,
+    body: Option<super::models::TierSlugBody>,
     options: rt::CallOptions,
 }
 impl<'a> RegistriesUpdateSubscription<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::RegistriesUpdateSubscriptionBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::TierSlugBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -619,7 +616,7 @@ impl<'a> RegistriesUpdateSubscription<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesGetSubscriptionResponse200>,
+        rt::Response<super::models::SubscriptionSubscriptionResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -648,10 +645,7 @@ impl<'a> RegistriesGetOptions<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesGetOptionsResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::OptionsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -684,7 +678,7 @@ impl<'a> RegistriesGetGarbageCollection<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>,
+        rt::Response<super::models::GarbageCollectionGarbageCollectionResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -719,7 +713,7 @@ impl<'a> RegistriesRunGarbageCollection<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>,
+        rt::Response<super::models::GarbageCollectionGarbageCollectionResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -781,7 +775,7 @@ impl<'a> RegistriesListGarbageCollections<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesListGarbageCollectionsResponse200>,
+        rt::Response<super::models::GarbageCollectionsGarbageCollectionResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -853,7 +847,7 @@ impl<'a> RegistriesUpdateGarbageCollection<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>,
+        rt::Response<super::models::GarbageCollectionGarbageCollectionResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -922,7 +916,7 @@ impl<'a> RegistriesListRepositoriesV2<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesListRepositoriesV2Response200>,
+        rt::Response<super::models::RepositoriesRepositoryV2Response>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1045,10 +1039,7 @@ impl<'a> RegistriesListRepositoryTags<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesListRepositoryTagsResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TagsRepositoryTagResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1172,7 +1163,7 @@ impl<'a> RegistriesListRepositoryManifests<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesListRepositoryManifestsResponse200>,
+        rt::Response<super::models::ManifestsRepositoryManifestResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();

@@ -1519,7 +1519,7 @@ impl<'a> DatabasesCreateCluster<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::DatabasesCreateClusterResponse201>,
+        rt::Response<super::models::DatabaseDatabaseClusterReadResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1559,7 +1559,7 @@ impl<'a> DatabasesGetCluster<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::DatabasesCreateClusterResponse201>,
+        rt::Response<super::models::DatabaseDatabaseClusterReadResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -2252,7 +2252,7 @@ impl<'a> DatabasesCreateReplica<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::DatabasesCreateReplicaResponse201>,
+        rt::Response<super::models::ReplicaDatabaseReplicaReadResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -2334,7 +2334,7 @@ impl<'a> DatabasesGetReplica<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::DatabasesCreateReplicaResponse201>,
+        rt::Response<super::models::ReplicaDatabaseReplicaReadResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -2486,7 +2486,7 @@ impl<'a> DatabasesAddUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesAddUserResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::UserDatabaseUserResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2525,7 +2525,7 @@ impl<'a> DatabasesGetUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesAddUserResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::UserDatabaseUserResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2566,7 +2566,7 @@ impl<'a> DatabasesUpdateUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesAddUserResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::UserDatabaseUserResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2644,7 +2644,7 @@ impl<'a> DatabasesResetAuth<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesAddUserResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::UserDatabaseUserResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2720,7 +2720,7 @@ impl<'a> DatabasesAdd<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesAddResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DbDatabaseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2759,7 +2759,7 @@ impl<'a> DatabasesGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesAddResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DbDatabaseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2872,10 +2872,7 @@ impl<'a> DatabasesAddConnectionPool<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesAddConnectionPoolResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::PoolConnectionPoolResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2914,10 +2911,7 @@ impl<'a> DatabasesGetConnectionPool<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesAddConnectionPoolResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::PoolConnectionPoolResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3346,10 +3340,7 @@ impl<'a> DatabasesCreateKafkaTopic<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesCreateKafkaTopicResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TopicKafkaTopicVerboseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3388,10 +3379,7 @@ impl<'a> DatabasesGetKafkaTopic<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesCreateKafkaTopicResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TopicKafkaTopicVerboseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3442,10 +3430,7 @@ impl<'a> DatabasesUpdateKafkaTopic<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesCreateKafkaTopicResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TopicKafkaTopicVerboseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3912,10 +3897,7 @@ impl<'a> DatabasesGetKafkaSchemaConfig<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesGetKafkaSchemaConfigResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::CompatibilityLevelResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3926,15 +3908,12 @@ impl<'a> DatabasesGetKafkaSchemaConfig<'a> {
 pub struct DatabasesUpdateKafkaSchemaConfig<'a> {
     client: &'a super::Client,
     database_cluster_uuid: uuid::Uuid,
-    body: Option<super::models::DatabasesGetKafkaSchemaConfigResponse200>,
+    body: Option<super::models::CompatibilityLevelResponse>,
     options: rt::CallOptions,
 }
 impl<'a> DatabasesUpdateKafkaSchemaConfig<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::DatabasesGetKafkaSchemaConfigResponse200,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::CompatibilityLevelResponse) -> Self {
         self.body = Some(value);
         self
     }
@@ -3964,10 +3943,7 @@ impl<'a> DatabasesUpdateKafkaSchemaConfig<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesGetKafkaSchemaConfigResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::CompatibilityLevelResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4007,7 +3983,7 @@ impl<'a> DatabasesGetKafkaSchemaSubjectConfig<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::DatabasesGetKafkaSchemaSubjectConfigResponse200>,
+        rt::Response<super::models::SubjectNameCompatibilityLevelResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -4021,15 +3997,12 @@ pub struct DatabasesUpdateKafkaSchemaSubjectConfig<'a> {
     client: &'a super::Client,
     database_cluster_uuid: uuid::Uuid,
     subject_name: String,
-    body: Option<super::models::DatabasesGetKafkaSchemaConfigResponse200>,
+    body: Option<super::models::CompatibilityLevelResponse>,
     options: rt::CallOptions,
 }
 impl<'a> DatabasesUpdateKafkaSchemaSubjectConfig<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::DatabasesGetKafkaSchemaConfigResponse200,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::CompatibilityLevelResponse) -> Self {
         self.body = Some(value);
         self
     }
@@ -4061,7 +4034,7 @@ impl<'a> DatabasesUpdateKafkaSchemaSubjectConfig<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::DatabasesGetKafkaSchemaSubjectConfigResponse200>,
+        rt::Response<super::models::SubjectNameCompatibilityLevelResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();

@@ -286,7 +286,7 @@ impl<'a> PartnerAttachmentsCreate<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::PartnerAttachmentsCreateResponse202>,
+        rt::Response<super::models::PartnerAttachmentPartnerAttachmentResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -321,7 +321,7 @@ impl<'a> PartnerAttachmentsGet<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::PartnerAttachmentsCreateResponse202>,
+        rt::Response<super::models::PartnerAttachmentPartnerAttachmentResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -356,7 +356,7 @@ impl<'a> PartnerAttachmentsDelete<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::PartnerAttachmentsCreateResponse202>,
+        rt::Response<super::models::PartnerAttachmentPartnerAttachmentResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -400,7 +400,7 @@ impl<'a> PartnerAttachmentsPatch<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::PartnerAttachmentsCreateResponse202>,
+        rt::Response<super::models::PartnerAttachmentPartnerAttachmentResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();

@@ -355,11 +355,7 @@ impl<'a> BillingGetGithubBillingAiCreditUsageReportOrg<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -545,11 +541,7 @@ impl<'a> BillingGetBudgetOrg<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -590,11 +582,7 @@ impl<'a> BillingDeleteBudgetOrg<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -719,11 +707,7 @@ impl<'a> BillingGetGithubBillingPremiumRequestUsageReportOrg<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -785,11 +769,7 @@ impl<'a> BillingGetGithubBillingUsageReportOrg<'a> {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -869,11 +849,7 @@ impl<'a> BillingGetGithubBillingUsageSummaryReportOrg<'a> {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -947,11 +923,7 @@ impl<'a> BillingGetGithubBillingAiCreditUsageReportUser<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1025,11 +997,7 @@ impl<'a> BillingGetGithubBillingPremiumRequestUsageReportUser<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1091,11 +1059,7 @@ impl<'a> BillingGetGithubBillingUsageReportUser<'a> {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1176,11 +1140,7 @@ impl<'a> BillingGetGithubBillingUsageSummaryReportUser<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);

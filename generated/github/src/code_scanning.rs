@@ -639,9 +639,9 @@ pub struct CodeScanningListAlertsForOrg<'a> {
     after: Option<String>,
     page: Option<i64>,
     per_page: Option<i64>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    direction: Option<super::models::Direction>,
     state: Option<super::models::CodeScanningAlertStateQuery>,
-    sort: Option<super::models::AppsListAccountsForPlanSort>,
+    sort: Option<super::models::Sort>,
     severity: Option<super::models::CodeScanningAlertSeverity>,
     assignees: Option<String>,
     options: rt::CallOptions,
@@ -678,10 +678,7 @@ impl<'a> CodeScanningListAlertsForOrg<'a> {
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -691,7 +688,7 @@ impl<'a> CodeScanningListAlertsForOrg<'a> {
         self
     }
     /// The property by which to sort the results.
-    pub fn sort(mut self, value: super::models::AppsListAccountsForPlanSort) -> Self {
+    pub fn sort(mut self, value: super::models::Sort) -> Self {
         self.sort = Some(value);
         self
     }
@@ -727,11 +724,7 @@ impl<'a> CodeScanningListAlertsForOrg<'a> {
         op.query("assignees", &self.assignees, rt::Style::Form, true);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -783,7 +776,7 @@ pub struct CodeScanningListAlertsForRepo<'a> {
     page: Option<i64>,
     per_page: Option<i64>,
     ref_: Option<String>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    direction: Option<super::models::Direction>,
     sort: Option<super::models::CodeScanningListAlertsForRepoSort>,
     state: Option<super::models::CodeScanningAlertState>,
     options: rt::CallOptions,
@@ -815,10 +808,7 @@ impl<'a> CodeScanningListAlertsForRepo<'a> {
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -858,11 +848,7 @@ impl<'a> CodeScanningListAlertsForRepo<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -928,11 +914,7 @@ impl<'a> CodeScanningGetAlert<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -977,11 +959,7 @@ impl<'a> CodeScanningUpdateAlert<'a> {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1107,11 +1085,7 @@ impl<'a> CodeScanningCommitAutofix<'a> {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1183,11 +1157,7 @@ impl<'a> CodeScanningListAlertInstances<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1245,7 +1215,7 @@ pub struct CodeScanningListRecentAnalyses<'a> {
     pr: Option<i64>,
     ref_: Option<String>,
     sarif_id: Option<String>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    direction: Option<super::models::Direction>,
     sort: Option<String>,
     options: rt::CallOptions,
 }
@@ -1286,10 +1256,7 @@ impl<'a> CodeScanningListRecentAnalyses<'a> {
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1322,11 +1289,7 @@ impl<'a> CodeScanningListRecentAnalyses<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1393,11 +1356,7 @@ impl<'a> CodeScanningGetAnalysis<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1446,11 +1405,7 @@ impl<'a> CodeScanningDeleteAnalysis<'a> {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1489,11 +1444,7 @@ impl<'a> CodeScanningListCodeqlDatabases<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1537,11 +1488,7 @@ impl<'a> CodeScanningGetCodeqlDatabase<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1582,11 +1529,7 @@ impl<'a> CodeScanningDeleteCodeqlDatabase<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1626,11 +1569,7 @@ impl<'a> CodeScanningCreateVariantAnalysis<'a> {
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1675,11 +1614,7 @@ impl<'a> CodeScanningGetVariantAnalysis<'a> {
         );
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1728,11 +1663,7 @@ impl<'a> CodeScanningGetVariantAnalysisRepoTask<'a> {
         op.path("repo_name", &self.repo_name, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1774,11 +1705,7 @@ impl<'a> CodeScanningGetDefaultSetup<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1821,11 +1748,7 @@ impl<'a> CodeScanningUpdateDefaultSetup<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1893,11 +1816,7 @@ impl<'a> CodeScanningUploadSarif<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1937,11 +1856,7 @@ impl<'a> CodeScanningGetSarif<'a> {
         op.path("sarif_id", &self.sarif_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);

@@ -1026,10 +1026,7 @@ impl<'a> CodespacesListInOrganization<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CodespacesListInOrganizationResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountCodespacesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1419,10 +1416,7 @@ impl<'a> CodespacesListSelectedReposForOrgSecret<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountRepositoriesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1608,10 +1602,7 @@ impl<'a> CodespacesGetCodespacesForUserInOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CodespacesListInOrganizationResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountCodespacesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1754,10 +1745,7 @@ impl<'a> CodespacesListInRepositoryForAuthenticatedUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CodespacesListInOrganizationResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountCodespacesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1816,11 +1804,7 @@ impl<'a> CodespacesCreateWithRepoForAuthenticatedUser<'a> {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1971,12 +1955,7 @@ impl<'a> CodespacesRepoMachinesForAuthenticatedUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::CodespacesRepoMachinesForAuthenticatedUserResponse200,
-        >,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountMachinesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2065,11 +2044,7 @@ impl<'a> CodespacesCheckPermissionsForDevcontainer<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -2326,11 +2301,7 @@ impl<'a> CodespacesCreateWithPrForAuthenticatedUser<'a> {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -2387,10 +2358,7 @@ impl<'a> CodespacesListForAuthenticatedUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CodespacesListInOrganizationResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountCodespacesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2444,11 +2412,7 @@ impl<'a> CodespacesCreateForAuthenticatedUser<'a> {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -2678,10 +2642,7 @@ impl<'a> CodespacesListRepositoriesForSecretForAuthenticatedUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountRepositoriesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2982,12 +2943,7 @@ impl<'a> CodespacesCodespaceMachinesForAuthenticatedUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::CodespacesRepoMachinesForAuthenticatedUserResponse200,
-        >,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountMachinesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -255,7 +255,7 @@ impl<'a> OrgsApi<'a> {
     pub fn list_attestations_bulk(
         &self,
         org: impl Into<String>,
-        body: super::models::OrgsListAttestationsBulkBody,
+        body: super::models::SubjectDigestsPredicateTypeBody,
     ) -> OrgsListAttestationsBulk<'a> {
         OrgsListAttestationsBulk {
             client: self.client,
@@ -275,7 +275,7 @@ impl<'a> OrgsApi<'a> {
     pub fn delete_attestations_bulk(
         &self,
         org: impl Into<String>,
-        body: super::models::OrgsDeleteAttestationsBulkBody,
+        body: super::models::SubjectDigestsAttestationIdsBody,
     ) -> OrgsDeleteAttestationsBulk<'a> {
         OrgsDeleteAttestationsBulk {
             client: self.client,
@@ -712,7 +712,7 @@ impl<'a> OrgsApi<'a> {
     pub fn api_insights_get_route_stats_by_actor(
         &self,
         org: impl Into<String>,
-        actor_type: super::models::ApiInsightsGetRouteStatsByActorActorType,
+        actor_type: super::models::ActorType,
         actor_id: i64,
         min_timestamp: impl Into<String>,
     ) -> ApiInsightsGetRouteStatsByActor<'a> {
@@ -808,7 +808,7 @@ impl<'a> OrgsApi<'a> {
     pub fn api_insights_get_summary_stats_by_actor(
         &self,
         org: impl Into<String>,
-        actor_type: super::models::ApiInsightsGetRouteStatsByActorActorType,
+        actor_type: super::models::ActorType,
         actor_id: i64,
         min_timestamp: impl Into<String>,
     ) -> ApiInsightsGetSummaryStatsByActor<'a> {
@@ -878,7 +878,7 @@ impl<'a> OrgsApi<'a> {
     pub fn api_insights_get_time_stats_by_actor(
         &self,
         org: impl Into<String>,
-        actor_type: super::models::ApiInsightsGetRouteStatsByActorActorType,
+        actor_type: super::models::ActorType,
         actor_id: i64,
         min_timestamp: impl Into<String>,
         timestamp_increment: impl Into<String>,
@@ -2494,7 +2494,7 @@ impl<'a> OrgsCreateArtifactDeploymentRecord<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::OrgsCreateArtifactDeploymentRecordResponse200>,
+        rt::Response<super::models::TotalCountDeploymentRecordsResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -2570,7 +2570,7 @@ impl<'a> OrgsSetClusterDeploymentRecords<'a> {
 /// The success answers of `POST /orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}`, by status.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OrgsSetClusterDeploymentRecordsResponse {
-    Status200(super::models::OrgsCreateArtifactDeploymentRecordResponse200),
+    Status200(super::models::TotalCountDeploymentRecordsResponse),
     Status207(super::models::OrgsSetClusterDeploymentRecordsResponse207),
     Other(serde_json::Value),
 }
@@ -2812,7 +2812,7 @@ pub struct OrgsListAttestationsBulk<'a> {
     per_page: Option<i64>,
     before: Option<String>,
     after: Option<String>,
-    body: super::models::OrgsListAttestationsBulkBody,
+    body: super::models::SubjectDigestsPredicateTypeBody,
     options: rt::CallOptions,
 }
 impl<'a> OrgsListAttestationsBulk<'a> {
@@ -2851,7 +2851,7 @@ impl<'a> OrgsListAttestationsBulk<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::OrgsListAttestationsBulkResponse>,
+        rt::Response<super::models::AttestationsSubjectDigestsPageInfoResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -2864,7 +2864,7 @@ impl<'a> OrgsListAttestationsBulk<'a> {
 pub struct OrgsDeleteAttestationsBulk<'a> {
     client: &'a super::Client,
     org: String,
-    body: super::models::OrgsDeleteAttestationsBulkBody,
+    body: super::models::SubjectDigestsAttestationIdsBody,
     options: rt::CallOptions,
 }
 impl<'a> OrgsDeleteAttestationsBulk<'a> {
@@ -3532,15 +3532,12 @@ pub struct OrgsUpdateWebhookConfigForOrg<'a> {
     client: &'a super::Client,
     org: String,
     hook_id: i64,
-    body: Option<super::models::AppsUpdateWebhookConfigForAppBody>,
+    body: Option<super::models::UrlContentTypeBody>,
     options: rt::CallOptions,
 }
 impl<'a> OrgsUpdateWebhookConfigForOrg<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::AppsUpdateWebhookConfigForAppBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::UrlContentTypeBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -3579,7 +3576,7 @@ pub struct OrgsListWebhookDeliveries<'a> {
     hook_id: i64,
     per_page: Option<i64>,
     cursor: Option<String>,
-    status: Option<super::models::AppsListWebhookDeliveriesStatus>,
+    status: Option<super::models::StatusSuccessFailure>,
     options: rt::CallOptions,
 }
 impl<'a> OrgsListWebhookDeliveries<'a> {
@@ -3594,10 +3591,7 @@ impl<'a> OrgsListWebhookDeliveries<'a> {
         self
     }
     /// Returns webhook deliveries filtered by delivery outcome classification based on `status_code` range. A `status` of `success` returns deliveries with a `status_code` in the 200-399 range (inclusive). A `status` of `failure` returns deliveries with a `status_code` in the 400-599 range (inclusive).
-    pub fn status(
-        mut self,
-        value: super::models::AppsListWebhookDeliveriesStatus,
-    ) -> Self {
+    pub fn status(mut self, value: super::models::StatusSuccessFailure) -> Self {
         self.status = Some(value);
         self
     }
@@ -3745,13 +3739,13 @@ impl<'a> OrgsPingWebhook<'a> {
 pub struct ApiInsightsGetRouteStatsByActor<'a> {
     client: &'a super::Client,
     org: String,
-    actor_type: super::models::ApiInsightsGetRouteStatsByActorActorType,
+    actor_type: super::models::ActorType,
     actor_id: i64,
     min_timestamp: String,
     max_timestamp: Option<String>,
     page: Option<i64>,
     per_page: Option<i64>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    direction: Option<super::models::Direction>,
     sort: Option<Vec<super::models::ApiInsightsGetRouteStatsByActorSortItem>>,
     api_route_substring: Option<String>,
     options: rt::CallOptions,
@@ -3773,10 +3767,7 @@ impl<'a> ApiInsightsGetRouteStatsByActor<'a> {
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -3866,8 +3857,8 @@ pub struct ApiInsightsGetSubjectStats<'a> {
     max_timestamp: Option<String>,
     page: Option<i64>,
     per_page: Option<i64>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
-    sort: Option<Vec<super::models::ApiInsightsGetSubjectStatsSortItem>>,
+    direction: Option<super::models::Direction>,
+    sort: Option<Vec<super::models::SortItem>>,
     subject_name_substring: Option<String>,
     options: rt::CallOptions,
 }
@@ -3888,18 +3879,12 @@ impl<'a> ApiInsightsGetSubjectStats<'a> {
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
     /// The property to sort the results by.
-    pub fn sort(
-        mut self,
-        value: Vec<super::models::ApiInsightsGetSubjectStatsSortItem>,
-    ) -> Self {
+    pub fn sort(mut self, value: Vec<super::models::SortItem>) -> Self {
         self.sort = Some(value);
         self
     }
@@ -4060,7 +4045,7 @@ impl<'a> ApiInsightsGetSummaryStatsByUser<'a> {
 pub struct ApiInsightsGetSummaryStatsByActor<'a> {
     client: &'a super::Client,
     org: String,
-    actor_type: super::models::ApiInsightsGetRouteStatsByActorActorType,
+    actor_type: super::models::ActorType,
     actor_id: i64,
     min_timestamp: String,
     max_timestamp: Option<String>,
@@ -4197,7 +4182,7 @@ impl<'a> ApiInsightsGetTimeStatsByUser<'a> {
 pub struct ApiInsightsGetTimeStatsByActor<'a> {
     client: &'a super::Client,
     org: String,
-    actor_type: super::models::ApiInsightsGetRouteStatsByActorActorType,
+    actor_type: super::models::ActorType,
     actor_id: i64,
     min_timestamp: String,
     max_timestamp: Option<String>,
@@ -4253,8 +4238,8 @@ pub struct ApiInsightsGetUserStats<'a> {
     max_timestamp: Option<String>,
     page: Option<i64>,
     per_page: Option<i64>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
-    sort: Option<Vec<super::models::ApiInsightsGetSubjectStatsSortItem>>,
+    direction: Option<super::models::Direction>,
+    sort: Option<Vec<super::models::SortItem>>,
     actor_name_substring: Option<String>,
     options: rt::CallOptions,
 }
@@ -4275,18 +4260,12 @@ impl<'a> ApiInsightsGetUserStats<'a> {
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
     /// The property to sort the results by.
-    pub fn sort(
-        mut self,
-        value: Vec<super::models::ApiInsightsGetSubjectStatsSortItem>,
-    ) -> Self {
+    pub fn sort(mut self, value: Vec<super::models::SortItem>) -> Self {
         self.sort = Some(value);
         self
     }
@@ -4395,7 +4374,7 @@ impl<'a> OrgsListAppInstallations<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::OrgsListAppInstallationsResponse>,
+        rt::Response<super::models::TotalCountInstallationsResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -4951,7 +4930,7 @@ impl<'a> OrgsDeleteIssueType<'a> {
 pub struct OrgsListMembers<'a> {
     client: &'a super::Client,
     org: String,
-    filter: Option<super::models::OrgsListMembersFilter>,
+    filter: Option<super::models::Filter2faDisabled2faInsecure>,
     role: Option<super::models::OrgsListMembersRole>,
     per_page: Option<i64>,
     page: Option<i64>,
@@ -4959,7 +4938,7 @@ pub struct OrgsListMembers<'a> {
 }
 impl<'a> OrgsListMembers<'a> {
     /// Filter members returned in the list. `2fa_disabled` means that only members without [two-factor authentication](https://github.com/blog/1614-two-factor-authentication) enabled will be returned. `2fa_insecure` means that only members with [insecure 2FA methods](https://docs.github.com/organizations/keeping-your-organization-secure/managing-two-factor-authentication-for-your-organization/requiring-two-factor-authentication-in-your-organization#requiring-secure-methods-of-two-factor-authentication-in-your-organization) will be returned. These options are only available for organization owners.
-    pub fn filter(mut self, value: super::models::OrgsListMembersFilter) -> Self {
+    pub fn filter(mut self, value: super::models::Filter2faDisabled2faInsecure) -> Self {
         self.filter = Some(value);
         self
     }
@@ -5594,14 +5573,14 @@ impl<'a> OrgsListOrgRoleUsers<'a> {
 pub struct OrgsListOutsideCollaborators<'a> {
     client: &'a super::Client,
     org: String,
-    filter: Option<super::models::OrgsListMembersFilter>,
+    filter: Option<super::models::Filter2faDisabled2faInsecure>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
 }
 impl<'a> OrgsListOutsideCollaborators<'a> {
     /// Filter the list of outside collaborators. `2fa_disabled` means that only outside collaborators without [two-factor authentication](https://github.com/blog/1614-two-factor-authentication) enabled will be returned. `2fa_insecure` means that only outside collaborators with [insecure 2FA methods](https://docs.github.com/organizations/keeping-your-organization-secure/managing-two-factor-authentication-for-your-organization/requiring-two-factor-authentication-in-your-organization#requiring-secure-methods-of-two-factor-authentication-in-your-organization) will be returned.
-    pub fn filter(mut self, value: super::models::OrgsListMembersFilter) -> Self {
+    pub fn filter(mut self, value: super::models::Filter2faDisabled2faInsecure) -> Self {
         self.filter = Some(value);
         self
     }
@@ -5726,9 +5705,7 @@ impl<'a> OrgsRemoveOutsideCollaborator<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.errors(
-            rt::error_body::<super::models::OrgsRemoveOutsideCollaboratorError422>,
-        );
+        op.errors(rt::error_body::<super::models::MessageDocumentationUrlError>);
         op.apply(self.options);
         (self.client, op)
     }
@@ -5747,7 +5724,7 @@ pub struct OrgsListPatGrantRequests<'a> {
     per_page: Option<i64>,
     page: Option<i64>,
     sort: Option<String>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    direction: Option<super::models::Direction>,
     owner: Option<Vec<String>>,
     repository: Option<String>,
     permission: Option<String>,
@@ -5773,10 +5750,7 @@ impl<'a> OrgsListPatGrantRequests<'a> {
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -6039,7 +6013,7 @@ pub struct OrgsListPatGrants<'a> {
     per_page: Option<i64>,
     page: Option<i64>,
     sort: Option<String>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    direction: Option<super::models::Direction>,
     owner: Option<Vec<String>>,
     repository: Option<String>,
     permission: Option<String>,
@@ -6065,10 +6039,7 @@ impl<'a> OrgsListPatGrants<'a> {
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -7065,10 +7036,7 @@ impl<'a> OrgsGetImmutableReleasesSettingsRepositories<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountRepositoriesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -336,12 +336,12 @@ pub struct UsageAudioSpeeches<'a> {
     client: &'a super::Client,
     start_time: i64,
     end_time: Option<i64>,
-    bucket_width: Option<super::models::UsageAudioSpeechesBucketWidth>,
+    bucket_width: Option<super::models::BucketWidth>,
     project_ids: Option<Vec<String>>,
     user_ids: Option<Vec<String>>,
     api_key_ids: Option<Vec<String>>,
     models: Option<Vec<String>>,
-    group_by: Option<Vec<super::models::UsageAudioSpeechesGroupByItem>>,
+    group_by: Option<Vec<super::models::GroupByItem>>,
     limit: Option<i64>,
     page: Option<String>,
     options: rt::CallOptions,
@@ -353,10 +353,7 @@ impl<'a> UsageAudioSpeeches<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::BucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -381,10 +378,7 @@ impl<'a> UsageAudioSpeeches<'a> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `model` or any combination of them.
-    pub fn group_by(
-        mut self,
-        value: Vec<super::models::UsageAudioSpeechesGroupByItem>,
-    ) -> Self {
+    pub fn group_by(mut self, value: Vec<super::models::GroupByItem>) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -466,12 +460,12 @@ pub struct UsageAudioTranscriptions<'a> {
     client: &'a super::Client,
     start_time: i64,
     end_time: Option<i64>,
-    bucket_width: Option<super::models::UsageAudioSpeechesBucketWidth>,
+    bucket_width: Option<super::models::BucketWidth>,
     project_ids: Option<Vec<String>>,
     user_ids: Option<Vec<String>>,
     api_key_ids: Option<Vec<String>>,
     models: Option<Vec<String>>,
-    group_by: Option<Vec<super::models::UsageAudioSpeechesGroupByItem>>,
+    group_by: Option<Vec<super::models::GroupByItem>>,
     limit: Option<i64>,
     page: Option<String>,
     options: rt::CallOptions,
@@ -483,10 +477,7 @@ impl<'a> UsageAudioTranscriptions<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::BucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -511,10 +502,7 @@ impl<'a> UsageAudioTranscriptions<'a> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `model` or any combination of them.
-    pub fn group_by(
-        mut self,
-        value: Vec<super::models::UsageAudioSpeechesGroupByItem>,
-    ) -> Self {
+    pub fn group_by(mut self, value: Vec<super::models::GroupByItem>) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -599,7 +587,7 @@ pub struct UsageCodeInterpreterSessions<'a> {
     client: &'a super::Client,
     start_time: i64,
     end_time: Option<i64>,
-    bucket_width: Option<super::models::UsageAudioSpeechesBucketWidth>,
+    bucket_width: Option<super::models::BucketWidth>,
     project_ids: Option<Vec<String>>,
     group_by: Option<Vec<String>>,
     limit: Option<i64>,
@@ -613,10 +601,7 @@ impl<'a> UsageCodeInterpreterSessions<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::BucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -708,7 +693,7 @@ pub struct UsageCompletions<'a> {
     client: &'a super::Client,
     start_time: i64,
     end_time: Option<i64>,
-    bucket_width: Option<super::models::UsageAudioSpeechesBucketWidth>,
+    bucket_width: Option<super::models::BucketWidth>,
     project_ids: Option<Vec<String>>,
     user_ids: Option<Vec<String>>,
     api_key_ids: Option<Vec<String>>,
@@ -726,10 +711,7 @@ impl<'a> UsageCompletions<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::BucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -845,12 +827,12 @@ pub struct UsageEmbeddings<'a> {
     client: &'a super::Client,
     start_time: i64,
     end_time: Option<i64>,
-    bucket_width: Option<super::models::UsageAudioSpeechesBucketWidth>,
+    bucket_width: Option<super::models::BucketWidth>,
     project_ids: Option<Vec<String>>,
     user_ids: Option<Vec<String>>,
     api_key_ids: Option<Vec<String>>,
     models: Option<Vec<String>>,
-    group_by: Option<Vec<super::models::UsageAudioSpeechesGroupByItem>>,
+    group_by: Option<Vec<super::models::GroupByItem>>,
     limit: Option<i64>,
     page: Option<String>,
     options: rt::CallOptions,
@@ -862,10 +844,7 @@ impl<'a> UsageEmbeddings<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::BucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -890,10 +869,7 @@ impl<'a> UsageEmbeddings<'a> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `model` or any combination of them.
-    pub fn group_by(
-        mut self,
-        value: Vec<super::models::UsageAudioSpeechesGroupByItem>,
-    ) -> Self {
+    pub fn group_by(mut self, value: Vec<super::models::GroupByItem>) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -975,7 +951,7 @@ pub struct UsageFileSearchCalls<'a> {
     client: &'a super::Client,
     start_time: i64,
     end_time: Option<i64>,
-    bucket_width: Option<super::models::UsageAudioSpeechesBucketWidth>,
+    bucket_width: Option<super::models::BucketWidth>,
     project_ids: Option<Vec<String>>,
     user_ids: Option<Vec<String>>,
     api_key_ids: Option<Vec<String>>,
@@ -992,10 +968,7 @@ impl<'a> UsageFileSearchCalls<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::BucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -1108,7 +1081,7 @@ pub struct UsageImages<'a> {
     client: &'a super::Client,
     start_time: i64,
     end_time: Option<i64>,
-    bucket_width: Option<super::models::UsageAudioSpeechesBucketWidth>,
+    bucket_width: Option<super::models::BucketWidth>,
     sources: Option<Vec<super::models::UsageImagesSourcesItem>>,
     sizes: Option<Vec<super::models::UsageImagesSizesItem>>,
     project_ids: Option<Vec<String>>,
@@ -1127,10 +1100,7 @@ impl<'a> UsageImages<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::BucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -1252,12 +1222,12 @@ pub struct UsageModerations<'a> {
     client: &'a super::Client,
     start_time: i64,
     end_time: Option<i64>,
-    bucket_width: Option<super::models::UsageAudioSpeechesBucketWidth>,
+    bucket_width: Option<super::models::BucketWidth>,
     project_ids: Option<Vec<String>>,
     user_ids: Option<Vec<String>>,
     api_key_ids: Option<Vec<String>>,
     models: Option<Vec<String>>,
-    group_by: Option<Vec<super::models::UsageAudioSpeechesGroupByItem>>,
+    group_by: Option<Vec<super::models::GroupByItem>>,
     limit: Option<i64>,
     page: Option<String>,
     options: rt::CallOptions,
@@ -1269,10 +1239,7 @@ impl<'a> UsageModerations<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::BucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -1297,10 +1264,7 @@ impl<'a> UsageModerations<'a> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `model` or any combination of them.
-    pub fn group_by(
-        mut self,
-        value: Vec<super::models::UsageAudioSpeechesGroupByItem>,
-    ) -> Self {
+    pub fn group_by(mut self, value: Vec<super::models::GroupByItem>) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -1382,7 +1346,7 @@ pub struct UsageVectorStores<'a> {
     client: &'a super::Client,
     start_time: i64,
     end_time: Option<i64>,
-    bucket_width: Option<super::models::UsageAudioSpeechesBucketWidth>,
+    bucket_width: Option<super::models::BucketWidth>,
     project_ids: Option<Vec<String>>,
     group_by: Option<Vec<String>>,
     limit: Option<i64>,
@@ -1396,10 +1360,7 @@ impl<'a> UsageVectorStores<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::BucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -1488,7 +1449,7 @@ pub struct UsageWebSearchCalls<'a> {
     client: &'a super::Client,
     start_time: i64,
     end_time: Option<i64>,
-    bucket_width: Option<super::models::UsageAudioSpeechesBucketWidth>,
+    bucket_width: Option<super::models::BucketWidth>,
     project_ids: Option<Vec<String>>,
     user_ids: Option<Vec<String>>,
     api_key_ids: Option<Vec<String>>,
@@ -1506,10 +1467,7 @@ impl<'a> UsageWebSearchCalls<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::BucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }

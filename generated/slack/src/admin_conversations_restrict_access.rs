@@ -76,14 +76,14 @@ impl<'a> AdminConversationsRestrictAccessAddGroup<'a> {
             "/admin.conversations.restrictAccess.addGroup",
         );
         op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -117,14 +117,14 @@ impl<'a> AdminConversationsRestrictAccessListGroups<'a> {
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("channel_id", &self.channel_id, rt::Style::Form, true);
         op.query("team_id", &self.team_id, rt::Style::Form, true);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -149,14 +149,14 @@ impl<'a> AdminConversationsRestrictAccessRemoveGroup<'a> {
             "/admin.conversations.restrictAccess.removeGroup",
         );
         op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -106,14 +106,14 @@ impl<'a> AdminTeamsSettingsInfo<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.teams.settings.info");
         op.query("team_id", &self.team_id, rt::Style::Form, true);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -138,14 +138,14 @@ impl<'a> AdminTeamsSettingsSetDefaultChannels<'a> {
             "/admin.teams.settings.setDefaultChannels",
         );
         op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -170,14 +170,14 @@ impl<'a> AdminTeamsSettingsSetDescription<'a> {
             "/admin.teams.settings.setDescription",
         );
         op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -202,14 +202,14 @@ impl<'a> AdminTeamsSettingsSetDiscoverability<'a> {
             "/admin.teams.settings.setDiscoverability",
         );
         op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -231,14 +231,14 @@ impl<'a> AdminTeamsSettingsSetIcon<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.teams.settings.setIcon");
         op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -260,14 +260,14 @@ impl<'a> AdminTeamsSettingsSetName<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.teams.settings.setName");
         op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

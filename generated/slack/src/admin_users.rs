@@ -134,14 +134,14 @@ impl<'a> AdminUsersAssign<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.assign");
         op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -163,14 +163,14 @@ impl<'a> AdminUsersInvite<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.invite");
         op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -206,14 +206,14 @@ impl<'a> AdminUsersList<'a> {
         op.query("team_id", &self.team_id, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -235,14 +235,14 @@ impl<'a> AdminUsersRemove<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.remove");
         op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -264,14 +264,14 @@ impl<'a> AdminUsersSetAdmin<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.setAdmin");
         op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -293,14 +293,14 @@ impl<'a> AdminUsersSetExpiration<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.setExpiration");
         op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -322,14 +322,14 @@ impl<'a> AdminUsersSetOwner<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.setOwner");
         op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -351,14 +351,14 @@ impl<'a> AdminUsersSetRegular<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.setRegular");
         op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

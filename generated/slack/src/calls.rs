@@ -71,14 +71,14 @@ impl<'a> CallsAdd<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/calls.add");
         op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -100,14 +100,14 @@ impl<'a> CallsEnd<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/calls.end");
         op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -129,14 +129,14 @@ impl<'a> CallsInfo<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/calls.info");
         op.query("id", &self.id, rt::Style::Form, true);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -158,14 +158,14 @@ impl<'a> CallsUpdate<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/calls.update");
         op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -217,14 +217,14 @@ impl<'a> DndTeamInfo<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/dnd.teamInfo");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("users", &self.users, rt::Style::Form, true);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -108,14 +108,14 @@ impl<'a> FilesRemoteAdd<'a> {
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -156,14 +156,14 @@ impl<'a> FilesRemoteInfo<'a> {
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("file", &self.file, rt::Style::Form, true);
         op.query("external_id", &self.external_id, rt::Style::Form, true);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -225,14 +225,14 @@ impl<'a> FilesRemoteList<'a> {
         op.query("ts_to", &self.ts_to, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -261,14 +261,14 @@ impl<'a> FilesRemoteRemove<'a> {
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -316,14 +316,14 @@ impl<'a> FilesRemoteShare<'a> {
         op.query("file", &self.file, rt::Style::Form, true);
         op.query("external_id", &self.external_id, rt::Style::Form, true);
         op.query("channels", &self.channels, rt::Style::Form, true);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -352,14 +352,14 @@ impl<'a> FilesRemoteUpdate<'a> {
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

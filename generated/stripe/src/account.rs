@@ -412,12 +412,12 @@ impl<'a> GetAccount<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct PostAccount<'a> {
     client: &'a super::Client,
-    body: Option<super::models::PostAccountBody>,
+    body: Option<super::models::AccountTokenBankAccountBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccount<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountBody) -> Self {
+    pub fn body(mut self, value: super::models::AccountTokenBankAccountBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -502,12 +502,15 @@ impl<'a> DeleteAccount<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct PostAccountBankAccounts<'a> {
     client: &'a super::Client,
-    body: Option<super::models::PostAccountBankAccountsBody>,
+    body: Option<super::models::BankAccountDefaultForCurrencyBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountBankAccounts<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountBankAccountsBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::BankAccountDefaultForCurrencyBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -587,12 +590,15 @@ impl<'a> GetAccountBankAccountsId<'a> {
 pub struct PostAccountBankAccountsId<'a> {
     client: &'a super::Client,
     id: String,
-    body: Option<super::models::PostAccountBankAccountsIdBody>,
+    body: Option<super::models::AccountHolderNameAccountHolderTypeBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountBankAccountsId<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountBankAccountsIdBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::AccountHolderNameAccountHolderTypeBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -698,10 +704,7 @@ impl<'a> GetAccountCapabilities<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetAccountCapabilitiesResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::ListAccountCapability>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -760,15 +763,12 @@ impl<'a> GetAccountCapabilitiesCapability<'a> {
 pub struct PostAccountCapabilitiesCapability<'a> {
     client: &'a super::Client,
     capability: String,
-    body: Option<super::models::PostAccountCapabilitiesCapabilityBody>,
+    body: Option<super::models::ExpandRequestedBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountCapabilitiesCapability<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostAccountCapabilitiesCapabilityBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandRequestedBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -857,10 +857,7 @@ impl<'a> GetAccountExternalAccounts<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetAccountExternalAccountsResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::ExternalAccountList>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -870,12 +867,15 @@ impl<'a> GetAccountExternalAccounts<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct PostAccountExternalAccounts<'a> {
     client: &'a super::Client,
-    body: Option<super::models::PostAccountBankAccountsBody>,
+    body: Option<super::models::BankAccountDefaultForCurrencyBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountExternalAccounts<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountBankAccountsBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::BankAccountDefaultForCurrencyBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -955,12 +955,15 @@ impl<'a> GetAccountExternalAccountsId<'a> {
 pub struct PostAccountExternalAccountsId<'a> {
     client: &'a super::Client,
     id: String,
-    body: Option<super::models::PostAccountBankAccountsIdBody>,
+    body: Option<super::models::AccountHolderNameAccountHolderTypeBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountExternalAccountsId<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountBankAccountsIdBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::AccountHolderNameAccountHolderTypeBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1069,7 +1072,7 @@ pub struct GetAccountPeople<'a> {
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
-    relationship: Option<super::models::GetAccountPeopleRelationship>,
+    relationship: Option<super::models::AllPeopleRelationshipSpecs>,
     starting_after: Option<String>,
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
@@ -1093,7 +1096,7 @@ impl<'a> GetAccountPeople<'a> {
     /// Filters on the list of people returned based on the person's relationship to the account's company.
     pub fn relationship(
         mut self,
-        value: super::models::GetAccountPeopleRelationship,
+        value: super::models::AllPeopleRelationshipSpecs,
     ) -> Self {
         self.relationship = Some(value);
         self
@@ -1136,7 +1139,7 @@ impl<'a> GetAccountPeople<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetAccountPeopleResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataPersonResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1175,12 +1178,12 @@ impl<'a> GetAccountPeople<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct PostAccountPeople<'a> {
     client: &'a super::Client,
-    body: Option<super::models::PostAccountPeopleBody>,
+    body: Option<super::models::AccountAddressBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountPeople<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountPeopleBody) -> Self {
+    pub fn body(mut self, value: super::models::AccountAddressBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1272,12 +1275,12 @@ impl<'a> GetAccountPeoplePerson<'a> {
 pub struct PostAccountPeoplePerson<'a> {
     client: &'a super::Client,
     person: String,
-    body: Option<super::models::PostAccountPeopleBody>,
+    body: Option<super::models::AccountAddressBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountPeoplePerson<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountPeopleBody) -> Self {
+    pub fn body(mut self, value: super::models::AccountAddressBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1369,7 +1372,7 @@ pub struct GetAccountPersons<'a> {
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
-    relationship: Option<super::models::GetAccountPeopleRelationship>,
+    relationship: Option<super::models::AllPeopleRelationshipSpecs>,
     starting_after: Option<String>,
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
@@ -1393,7 +1396,7 @@ impl<'a> GetAccountPersons<'a> {
     /// Filters on the list of people returned based on the person's relationship to the account's company.
     pub fn relationship(
         mut self,
-        value: super::models::GetAccountPeopleRelationship,
+        value: super::models::AllPeopleRelationshipSpecs,
     ) -> Self {
         self.relationship = Some(value);
         self
@@ -1436,7 +1439,7 @@ impl<'a> GetAccountPersons<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetAccountPeopleResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataPersonResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1475,12 +1478,12 @@ impl<'a> GetAccountPersons<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct PostAccountPersons<'a> {
     client: &'a super::Client,
-    body: Option<super::models::PostAccountPeopleBody>,
+    body: Option<super::models::AccountAddressBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountPersons<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountPeopleBody) -> Self {
+    pub fn body(mut self, value: super::models::AccountAddressBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1572,12 +1575,12 @@ impl<'a> GetAccountPersonsPerson<'a> {
 pub struct PostAccountPersonsPerson<'a> {
     client: &'a super::Client,
     person: String,
-    body: Option<super::models::PostAccountPeopleBody>,
+    body: Option<super::models::AccountAddressBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountPersonsPerson<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountPeopleBody) -> Self {
+    pub fn body(mut self, value: super::models::AccountAddressBody) -> Self {
         self.body = Some(value);
         self
     }
