@@ -2434,3 +2434,92 @@ pub fn dispatch(api: &Api) -> TokenStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::names;
+
+    /// A description with a tag, a webhook and a security scheme, so the root has all its items.
+    const FULL: &str = r#"
+openapi: 3.1.0
+info: {title: t, version: "1"}
+servers: [{url: "https://{region}.example.com", variables: {region: {default: eu}}}]
+components:
+  securitySchemes:
+    key: {type: apiKey, in: header, name: X-Key}
+paths:
+  /pets:
+    get:
+      tags: [pets]
+      operationId: listPets
+      responses: {"200": {description: ok}}
+webhooks:
+  petAdded:
+    post:
+      requestBody: {content: {application/json: {schema: {type: object}}}}
+      responses: {"200": {description: ok}}
+"#;
+
+    fn root_file() -> (Api, syn::File) {
+        let doc = crate::load::load_str(FULL, None).expect("loads");
+        let (api, _) = crate::lower::lower(&doc, &crate::Settings::default()).expect("lowers");
+        let tokens = lib(&api, "doc", true, false, Layout::Files);
+        let file = syn::parse2(tokens).expect("the root parses");
+        (api, file)
+    }
+
+    #[test]
+    fn the_client_defines_exactly_the_methods_the_names_module_reserves() {
+        let (api, file) = root_file();
+        let accessors: Vec<&str> = api.groups.iter().map(|g| g.module.as_str()).collect();
+        let mut methods = Vec::new();
+        for item in &file.items {
+            if let syn::Item::Impl(i) = item {
+                if matches!(&*i.self_ty, syn::Type::Path(p) if p.path.is_ident("Client")) {
+                    for it in &i.items {
+                        if let syn::ImplItem::Fn(f) = it {
+                            methods.push(f.sig.ident.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        let own: Vec<&str> = methods
+            .iter()
+            .map(String::as_str)
+            .filter(|m| !accessors.contains(m))
+            .collect();
+        assert_eq!(own, names::CLIENT_METHODS);
+        assert_eq!(accessors, ["pets"]);
+    }
+
+    #[test]
+    fn the_root_names_only_modules_the_names_module_reserves() {
+        let (api, file) = root_file();
+        let groups: Vec<&str> = api.groups.iter().map(|g| g.module.as_str()).collect();
+        let mut found = Vec::new();
+        for item in &file.items {
+            match item {
+                syn::Item::Mod(m) if !groups.contains(&m.ident.to_string().as_str()) => {
+                    found.push(m.ident.to_string())
+                }
+                syn::Item::Use(u) => {
+                    if let syn::UseTree::Path(p) = &u.tree {
+                        if let syn::UseTree::Rename(r) = &*p.tree {
+                            found.push(r.rename.to_string());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(found, ["rt", "models", "auth", "webhook_events"]);
+        for f in &found {
+            assert!(
+                names::ROOT_MODULES.contains(&f.as_str()),
+                "{f} is not reserved"
+            );
+        }
+    }
+}

@@ -8,6 +8,7 @@
 // Diagnostics are returned by value on the cold error path; boxing them would only add noise.
 #![allow(clippy::result_large_err)]
 
+pub mod audit;
 pub mod diag;
 pub mod emit;
 pub mod ir;
@@ -96,6 +97,14 @@ fn crate_doc(api: &ir::Api) -> String {
     );
     d.push_str("\n\nGenerated from the API's OpenAPI description by connector-gen; every operation runs through\n`connector-runtime` (auth, retries, rate limits, hooks, structured errors).");
     d
+}
+
+/// The naming audit of the description at `spec` (see [`audit`]): its types and those whose name
+/// embeds an operation other than their sole user.
+pub fn naming_audit(spec: &Path, settings: &Settings) -> Result<audit::Audit, Diagnostic> {
+    let doc = load::load_path(spec)?;
+    let lowered = lower_doc(&doc, settings)?;
+    Ok(audit::audit(&lowered.api))
 }
 
 /// Generate a whole crate from the description at `spec`.

@@ -15,6 +15,8 @@ use crate::load::pointer as ptr;
 use crate::names::{self, Scope};
 use crate::settings::Settings;
 
+mod rename;
+
 /// The fixed operation fields of a Path Item (`query` since 3.2).
 const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace", "query",
@@ -209,6 +211,12 @@ struct Lowerer<'a> {
     authorization_seen: HashSet<String>,
     /// Warnings given (pointer and message), so each is given once.
     warned: HashSet<String>,
+    /// The builder name of the operation whose parts are being lowered (see [`rename`]).
+    current_op: Option<String>,
+    /// Named types whose body is being lowered, innermost last (see [`rename`]).
+    building: Vec<TypeId>,
+    /// Where each inline shape was met (see [`rename`]).
+    met: rename::Meetings,
 }
 
 /// The name of the scheme standing for an uncovered `Authorization` header parameter: `authorization`,
@@ -262,6 +270,9 @@ pub fn lower(doc: &Document, settings: &Settings) -> Result<(Api, Vec<Diagnostic
         authorization_param: None,
         authorization_seen: HashSet::new(),
         warned: HashSet::new(),
+        current_op: None,
+        building: Vec::new(),
+        met: rename::Meetings::default(),
     };
     let info = root.get("info").cloned().unwrap_or(Value::Null);
     let mut api = Api {
@@ -305,6 +316,7 @@ pub fn lower(doc: &Document, settings: &Settings) -> Result<(Api, Vec<Diagnostic
     }
     l.webhooks(&mut api);
     api.types = l.types;
+    rename::by_meaning(&mut api, &l.met, &l.by_shape);
     Ok((api, l.warnings))
 }
 
@@ -583,7 +595,9 @@ impl<'a> Lowerer<'a> {
             kind: TypeKind::Alias(Ty::Any),
         });
         self.by_ref.insert(r.to_owned(), id);
+        self.building.push(id);
         let kind = self.type_kind(target, &name, r);
+        self.building.pop();
         self.types[id.0].kind = kind;
         let ty = Ty::Named(id);
         if type_info(target).nullable {
@@ -596,7 +610,9 @@ impl<'a> Lowerer<'a> {
     /// A new named type (placeholder body) under `key`, or the one already made for that key. The body
     /// is filled by the caller after the id exists, so recursive shapes refer back to it.
     fn reserve(&mut self, key: String, s: &Value, ctx_name: &str, ptr: &str) -> Reserved {
+        let meeting = self.meeting(ctx_name);
         if let Some(id) = self.by_shape.get(&key) {
+            self.met.add(*id, meeting, None);
             return Reserved::Existing(*id);
         }
         let name = self.type_scope.claim(&names::type_name(ctx_name));
@@ -608,7 +624,25 @@ impl<'a> Lowerer<'a> {
             kind: TypeKind::Alias(Ty::Any),
         });
         self.by_shape.insert(key, id);
+        self.met.add(id, meeting, str_of(s, "title"));
         Reserved::New(id, name)
+    }
+
+    /// What met a shape named after `ctx_name`: the named type being lowered whose name it starts
+    /// with, else the operation being lowered whose builder name it starts with.
+    fn meeting(&self, ctx_name: &str) -> rename::Meeting {
+        if let Some(&p) = self.building.last() {
+            if let Some(words) = rename::words_after(ctx_name, &self.types[p.0].name) {
+                return rename::Meeting::Parent(p, words);
+            }
+        }
+        match &self.current_op {
+            Some(b) => match rename::words_after(ctx_name, b) {
+                Some(words) => rename::Meeting::Op(b.clone(), words),
+                None => rename::Meeting::Other,
+            },
+            None => rename::Meeting::Other,
+        }
     }
 
     /// The named type for an inline schema, shared with any structurally identical one.
@@ -618,7 +652,9 @@ impl<'a> Lowerer<'a> {
             Reserved::Existing(id) => return Ty::Named(id),
             Reserved::New(id, name) => (id, name),
         };
+        self.building.push(id);
         let kind = self.type_kind(s, &name, ptr);
+        self.building.pop();
         self.types[id.0].kind = kind;
         Ty::Named(id)
     }
@@ -1372,7 +1408,7 @@ impl<'a> Lowerer<'a> {
             return;
         };
         let mut group_index: HashMap<String, usize> = HashMap::new();
-        let mut module_scope = Scope::with_taken(["models", "client", "all", "default"]);
+        let mut module_scope = Scope::with_taken(names::reserved_module_names());
         let mut builder_scope = Scope::with_taken(["Client"]);
         let mut method_scopes: HashMap<usize, Scope> = HashMap::new();
         let tags = self.tags();
@@ -1424,7 +1460,7 @@ impl<'a> Lowerer<'a> {
                 }
                 let name = method_scopes
                     .entry(group)
-                    .or_insert_with(|| Scope::with_taken(["new", "client"]))
+                    .or_insert_with(|| Scope::with_taken(names::GROUP_MEMBERS.iter().copied()))
                     .claim(&mname);
                 // Emission may add `<Builder>Response` (an enum of success answers by status) beside it.
                 let builder = loop {
@@ -1436,6 +1472,8 @@ impl<'a> Lowerer<'a> {
                     }
                 };
                 self.authorization_param = None;
+                // Inline shapes met from here on are named after this operation until renamed.
+                self.current_op = Some(builder.clone());
                 match self.operation(op, shared_params, &op_ptr, &path, &builder) {
                     Some((params, body, success, errors)) => {
                         let stream = self.stream_out(op, &op_ptr, &builder);
@@ -1488,6 +1526,7 @@ impl<'a> Lowerer<'a> {
                         api.skipped_operations += 1;
                     }
                 }
+                self.current_op = None;
             }
         }
         nest_groups(
@@ -2179,7 +2218,9 @@ impl<'a> Lowerer<'a> {
             Reserved::Existing(id) => return Ty::Named(id),
             Reserved::New(id, name) => (id, name),
         };
+        self.building.push(id);
         let mut kind = self.type_kind(s, &name, ptr);
+        self.building.pop();
         if let TypeKind::Struct(st) = &mut kind {
             for f in st
                 .fields

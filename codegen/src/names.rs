@@ -160,18 +160,143 @@ pub fn snake_name(raw: &str) -> String {
     s
 }
 
-/// `snake_case` module or cargo feature name.
+/// The methods the generated `Client` defines besides one accessor per group (a group module's
+/// name is its accessor's name, so a group may not take one of these). `emit::lib` writes them; a
+/// test there checks the two agree.
+pub const CLIENT_METHODS: &[&str] = &["config", "new", "from_connector", "connector"];
+
+/// What the crate root names in the namespace of group modules: the models, the auth constructors,
+/// the webhook payloads, the alias of the runtime support, and the runtime crate itself (a module
+/// of that name would make the root's `connector_runtime::` paths ambiguous).
+pub const ROOT_MODULES: &[&str] = &[
+    "models",
+    "auth",
+    "webhook_events",
+    "rt",
+    "connector_runtime",
+];
+
+/// What each group accessor type defines besides its operations' methods: the `client` field (and
+/// `new`, kept free so the type can gain a constructor).
+pub const GROUP_MEMBERS: &[&str] = &["client", "new"];
+
+/// Further names a group module may not take: cargo feature names (`all`, `default`), file names
+/// cargo gives a meaning (`src/lib.rs`, `src/main.rs`), the standard crates, and `client`.
+const OTHER_RESERVED_MODULES: &[&str] = &[
+    "client", "all", "default", "lib", "main", "std", "core", "alloc",
+];
+
+/// Every name a group module (and so its accessor and cargo feature) may not take; claimed before
+/// any tag.
+pub fn reserved_module_names() -> impl Iterator<Item = &'static str> + Clone {
+    CLIENT_METHODS
+        .iter()
+        .chain(ROOT_MODULES)
+        .chain(OTHER_RESERVED_MODULES)
+        .copied()
+}
+
+/// `snake_case` module or cargo feature name; a reserved one gets `_api` (`config` -> `config_api`).
 pub fn module_name(raw: &str) -> String {
     let s = snake_name(raw);
-    match s.as_str() {
-        // Names of modules and items every generated crate has (`rt` is its alias of the runtime support),
-        // and file names cargo gives a meaning: `src/lib.rs` is the crate root, `src/main.rs` a binary.
-        "models" | "client" | "auth" | "default" | "std" | "core" | "alloc" | "all" | "rt"
-        | "webhook_events" | "lib" | "main" => {
-            format!("{s}_api")
-        }
-        _ => s,
+    if reserved_module_names().any(|r| r == s) {
+        format!("{s}_api")
+    } else {
+        s
     }
+}
+
+/// The words an operation's part adds to its builder name when naming an inline shape: `Body`,
+/// `Response`, `Error` and `event`, each maybe followed by a status (`Response 200`, `Error 4XX`).
+const ROLES: &[&str] = &["Body", "Response", "Error", "event"];
+
+/// Words that name a position inside a shape rather than a meaning (`Item` of a list, `Value` of a
+/// map, `Variant3` of a union).
+fn is_position_word(w: &str) -> bool {
+    w == "Item"
+        || w == "Value"
+        || w.strip_prefix("Variant")
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn is_status_word(w: &str) -> bool {
+    w == "DEFAULT" || (w.len() == 3 && w.chars().all(|c| c.is_ascii_digit() || c == 'X'))
+}
+
+/// How a shape met in an operation's part reads without the operation: the role of the part
+/// (`Response`, `Error`...; empty for a parameter or property) and the meaningful words (the
+/// parameter or property name, `None` for a body or answer itself).
+///
+/// `Response 200 Item` is (`"ResponseItem"`, `None`); `direction` is (`""`, `Some("direction")`);
+/// `labels Item` is (`""`, `Some("labels Item")`).
+pub fn shape_words(words: &str) -> (String, Option<String>) {
+    let tokens: Vec<&str> = words.split_whitespace().collect();
+    let mut role = String::new();
+    let mut rest: &[&str] = &tokens;
+    if let Some((first, tail)) = tokens.split_first() {
+        if ROLES.contains(first) {
+            // A suffix, never a whole name: `Response` is no clash here.
+            role.push_str(&first.to_upper_camel_case());
+            rest = tail;
+            if let Some((status, tail)) = rest.split_first() {
+                if is_status_word(status) {
+                    rest = tail;
+                }
+            }
+        }
+    }
+    if rest.iter().all(|w| is_position_word(w)) {
+        for w in rest {
+            role.push_str(w);
+        }
+        return (role, None);
+    }
+    (role, Some(rest.join(" ")))
+}
+
+/// The names a shape used by several operations may take, most preferred first: its `title`; the
+/// meaning it was met under (a parameter or property name: `Direction`), then that meaning with
+/// more and more of its content (`DirectionAscDesc` for an enum of `asc` and `desc`); without a
+/// meaning, its content and role (`MessageDocumentationUrlError` for an error body of `message`
+/// and `documentation_url`). Never an operation's name, so a shared type reads the same from every
+/// operation that takes it, and adding an operation that does not use it cannot rename it.
+pub fn shared_type_names(
+    title: Option<&str>,
+    meaning: Option<&str>,
+    role: &str,
+    content: &[String],
+) -> Vec<String> {
+    const MOST_CONTENT_WORDS: usize = 6;
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |n: String| {
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    };
+    if let Some(t) = title.map(str::trim).filter(|t| !t.is_empty()) {
+        push(type_name(t));
+    }
+    let content = &content[..content.len().min(MOST_CONTENT_WORDS)];
+    let counts = [0, 2, 3, 4, content.len()];
+    match meaning {
+        Some(m) => {
+            for n in counts {
+                let n = n.min(content.len());
+                push(type_name(&format!("{m} {}", content[..n].join(" "))));
+            }
+        }
+        None => {
+            let role = if role.is_empty() { "Shape" } else { role };
+            for n in counts {
+                let n = n.min(content.len());
+                if n == 0 && !content.is_empty() {
+                    continue;
+                }
+                push(type_name(&format!("{} {role}", content[..n].join(" "))));
+            }
+        }
+    }
+    out
 }
 
 /// Hands out unique names within one scope, in call order, so output is deterministic.
@@ -258,6 +383,70 @@ mod tests {
         assert_eq!(variant_name("*"), "Star");
         assert_eq!(variant_name("1.0"), "V10");
         assert_eq!(variant_name("unknown"), "UnknownValue");
+    }
+
+    #[test]
+    fn reserved_names_never_become_group_modules() {
+        for r in reserved_module_names() {
+            assert_eq!(module_name(r), format!("{r}_api"));
+        }
+        for m in [
+            "config",
+            "new",
+            "from_connector",
+            "connector",
+            "connector_runtime",
+        ] {
+            assert!(reserved_module_names().any(|r| r == m), "{m}");
+        }
+        assert_eq!(module_name("Config"), "config_api");
+        assert_eq!(module_name("pets"), "pets");
+    }
+
+    #[test]
+    fn shape_words_split_role_from_meaning() {
+        assert_eq!(
+            shape_words("direction"),
+            (String::new(), Some("direction".into()))
+        );
+        assert_eq!(shape_words("Response 200"), ("Response".into(), None));
+        assert_eq!(shape_words("Error DEFAULT"), ("Error".into(), None));
+        assert_eq!(shape_words("Body Item"), ("BodyItem".into(), None));
+        assert_eq!(
+            shape_words("Response 200 owner"),
+            ("Response".into(), Some("owner".into()))
+        );
+        assert_eq!(
+            shape_words("labels Item"),
+            (String::new(), Some("labels Item".into()))
+        );
+        assert_eq!(shape_words("Variant1"), ("Variant1".into(), None));
+    }
+
+    #[test]
+    fn shared_names_say_meaning_then_content() {
+        let asc = ["asc".to_owned(), "desc".to_owned()];
+        assert_eq!(
+            shared_type_names(None, Some("direction"), "", &asc),
+            ["Direction", "DirectionAscDesc"]
+        );
+        let err = [
+            "message".to_owned(),
+            "documentation_url".to_owned(),
+            "code".to_owned(),
+        ];
+        assert_eq!(
+            shared_type_names(None, None, "Error", &err),
+            [
+                "MessageDocumentationUrlError",
+                "MessageDocumentationUrlCodeError"
+            ]
+        );
+        assert_eq!(
+            shared_type_names(Some("Page info"), None, "Response", &[]),
+            ["PageInfo", "ResponseModel"]
+        );
+        assert_eq!(shared_type_names(None, None, "", &[]), ["Shape"]);
     }
 
     #[test]

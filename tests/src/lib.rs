@@ -83,6 +83,9 @@ pub mod ref_siblings;
 #[path = "snapshots/request_bodies.rs"]
 pub mod request_bodies;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/reserved_names.rs"]
+pub mod reserved_names;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/responses.rs"]
 pub mod responses;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it

@@ -112,7 +112,7 @@ async fn github_issues_follow_the_link_header() {
     let numbers: Vec<i64> = client
         .issues()
         .list_for_repo("octo", "hello")
-        .state(github_connector::models::IssuesListState::Open)
+        .state(github_connector::models::State::Open)
         .per_page(20)
         .paginate()
         .map(|i| i.expect("issue").number)

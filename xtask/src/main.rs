@@ -17,10 +17,13 @@
 //!   their packages compiled (`docs/publishing.md`).
 //! - `corpus [--sample N --seed S] [--filter GLOB] [--check] [--json]`: the generator over the public
 //!   APIs.guru corpus, each description in an isolated child process (see `corpus.rs`).
+//! - `naming [--list] [NAME...]`: per connector, the generated types named after an operation other
+//!   than their sole user (must be none; `--list` prints each).
 
 mod conformance;
 mod corpus;
 mod manifest;
+mod naming;
 mod package;
 mod report;
 
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Some("vendors") => vendors(rest),
         Some("conformance") => conformance::run(rest),
         Some("connectors-report") => report::run(rest),
+        Some("naming") => naming::run(rest),
         Some("corpus") => corpus::run(&root(), rest),
         Some("package") => package::run(&root()),
         Some("help") | Some("--help") | Some("-h") | None => {
@@ -67,6 +71,7 @@ fn print_help() {
          corpus [OPTIONS]          generate (and --check) the APIs.guru corpus; `corpus --help`\n  \
          package                   package the runtime and two connectors generated against it\n                            \
          (cargo package), and compile the packaged connectors\n  \
+         naming [--list] [NAME]    types named after an operation other than their sole user (none)\n  \
          help                      this text"
     );
 }

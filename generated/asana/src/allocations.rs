@@ -118,7 +118,7 @@ pub struct GetAllocation<'a> {
     client: &'a super::Client,
     allocation_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetAllocationOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAssigneeAssigneeNameCreatedBy>>,
     options: rt::CallOptions,
 }
 impl<'a> GetAllocation<'a> {
@@ -131,7 +131,7 @@ impl<'a> GetAllocation<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetAllocationOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAssigneeAssigneeNameCreatedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -154,7 +154,7 @@ impl<'a> GetAllocation<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetAllocationResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataAllocationResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -166,7 +166,7 @@ pub struct UpdateAllocation<'a> {
     client: &'a super::Client,
     allocation_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetAllocationOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAssigneeAssigneeNameCreatedBy>>,
     body: super::models::UpdateAllocationBody,
     options: rt::CallOptions,
 }
@@ -180,7 +180,7 @@ impl<'a> UpdateAllocation<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetAllocationOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAssigneeAssigneeNameCreatedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -204,7 +204,7 @@ impl<'a> UpdateAllocation<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetAllocationResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataAllocationResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -242,10 +242,7 @@ impl<'a> DeleteAllocation<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -378,7 +375,7 @@ impl<'a> GetAllocations<'a> {
 pub struct CreateAllocation<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetAllocationOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAssigneeAssigneeNameCreatedBy>>,
     body: super::models::CreateAllocationBody,
     options: rt::CallOptions,
 }
@@ -392,7 +389,7 @@ impl<'a> CreateAllocation<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetAllocationOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAssigneeAssigneeNameCreatedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -415,7 +412,7 @@ impl<'a> CreateAllocation<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetAllocationResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataAllocationResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

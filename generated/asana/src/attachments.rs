@@ -134,7 +134,7 @@ pub struct GetAttachment<'a> {
     client: &'a super::Client,
     attachment_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetAttachmentOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemConnectedToAppCreatedAt>>,
     options: rt::CallOptions,
 }
 impl<'a> GetAttachment<'a> {
@@ -147,7 +147,7 @@ impl<'a> GetAttachment<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetAttachmentOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemConnectedToAppCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -170,7 +170,7 @@ impl<'a> GetAttachment<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetAttachmentResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataAttachmentResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -208,10 +208,7 @@ impl<'a> DeleteAttachment<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -328,7 +325,7 @@ impl<'a> GetAttachmentsForObject<'a> {
 pub struct CreateAttachmentForObject<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetAttachmentOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemConnectedToAppCreatedAt>>,
     body: Option<super::models::CreateAttachmentForObjectBody>,
     options: rt::CallOptions,
 }
@@ -342,7 +339,7 @@ impl<'a> CreateAttachmentForObject<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetAttachmentOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemConnectedToAppCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -388,7 +385,7 @@ impl<'a> CreateAttachmentForObject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetAttachmentResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataAttachmentResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

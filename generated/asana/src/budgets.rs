@@ -47,7 +47,7 @@ impl<'a> BudgetsApi<'a> {
     /// `POST /budgets` (operation `createBudget`).
     pub fn create_budget(
         &self,
-        body: super::models::CreateBudgetBody,
+        body: super::models::DataBudgetRequestBody,
     ) -> CreateBudget<'a> {
         CreateBudget {
             client: self.client,
@@ -80,7 +80,7 @@ impl<'a> BudgetsApi<'a> {
     pub fn update_budget(
         &self,
         budget_gid: impl Into<String>,
-        body: super::models::CreateBudgetBody,
+        body: super::models::DataBudgetRequestBody,
     ) -> UpdateBudget<'a> {
         UpdateBudget {
             client: self.client,
@@ -151,7 +151,7 @@ impl<'a> GetBudgets<'a> {
 pub struct CreateBudget<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    body: super::models::CreateBudgetBody,
+    body: super::models::DataBudgetRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> CreateBudget<'a> {
@@ -178,7 +178,7 @@ impl<'a> CreateBudget<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateBudgetResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataBudgetResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -190,7 +190,9 @@ pub struct GetBudget<'a> {
     client: &'a super::Client,
     budget_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetBudgetOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemActualActualBillableStatusFilter>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetBudget<'a> {
@@ -203,7 +205,7 @@ impl<'a> GetBudget<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetBudgetOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualActualBillableStatusFilter>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -226,7 +228,7 @@ impl<'a> GetBudget<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateBudgetResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataBudgetResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -238,8 +240,10 @@ pub struct UpdateBudget<'a> {
     client: &'a super::Client,
     budget_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetBudgetOptFieldsItem>>,
-    body: super::models::CreateBudgetBody,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemActualActualBillableStatusFilter>,
+    >,
+    body: super::models::DataBudgetRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> UpdateBudget<'a> {
@@ -252,7 +256,7 @@ impl<'a> UpdateBudget<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetBudgetOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualActualBillableStatusFilter>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -276,7 +280,7 @@ impl<'a> UpdateBudget<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateBudgetResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataBudgetResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -314,10 +318,7 @@ impl<'a> DeleteBudget<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

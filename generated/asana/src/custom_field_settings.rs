@@ -108,7 +108,7 @@ pub struct GetCustomFieldSettingsForProject<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     opt_fields: Option<
-        Vec<super::models::GetCustomFieldSettingsForProjectOptFieldsItem>,
+        Vec<super::models::OptFieldsItemCustomFieldCustomFieldAsanaCreatedField>,
     >,
     options: rt::CallOptions,
 }
@@ -135,7 +135,7 @@ impl<'a> GetCustomFieldSettingsForProject<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetCustomFieldSettingsForProjectOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCustomFieldCustomFieldAsanaCreatedField>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -174,7 +174,7 @@ impl<'a> GetCustomFieldSettingsForProject<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetCustomFieldSettingsForProjectResponse200>,
+        rt::Response<super::models::DataCustomFieldSettingResponseNextPageResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -221,7 +221,7 @@ pub struct GetCustomFieldSettingsForPortfolio<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     opt_fields: Option<
-        Vec<super::models::GetCustomFieldSettingsForProjectOptFieldsItem>,
+        Vec<super::models::OptFieldsItemCustomFieldCustomFieldAsanaCreatedField>,
     >,
     options: rt::CallOptions,
 }
@@ -248,7 +248,7 @@ impl<'a> GetCustomFieldSettingsForPortfolio<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetCustomFieldSettingsForProjectOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCustomFieldCustomFieldAsanaCreatedField>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -287,7 +287,7 @@ impl<'a> GetCustomFieldSettingsForPortfolio<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetCustomFieldSettingsForProjectResponse200>,
+        rt::Response<super::models::DataCustomFieldSettingResponseNextPageResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -334,7 +334,7 @@ pub struct GetCustomFieldSettingsForGoal<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     opt_fields: Option<
-        Vec<super::models::GetCustomFieldSettingsForProjectOptFieldsItem>,
+        Vec<super::models::OptFieldsItemCustomFieldCustomFieldAsanaCreatedField>,
     >,
     options: rt::CallOptions,
 }
@@ -361,7 +361,7 @@ impl<'a> GetCustomFieldSettingsForGoal<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetCustomFieldSettingsForProjectOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCustomFieldCustomFieldAsanaCreatedField>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -400,7 +400,7 @@ impl<'a> GetCustomFieldSettingsForGoal<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetCustomFieldSettingsForProjectResponse200>,
+        rt::Response<super::models::DataCustomFieldSettingResponseNextPageResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -444,7 +444,11 @@ pub struct GetCustomFieldSettingsForTeam<'a> {
     client: &'a super::Client,
     team_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetCustomFieldSettingsForTeamOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCustomFieldCustomFieldAsanaCreatedFieldCustomFieldCreatedBy,
+        >,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetCustomFieldSettingsForTeam<'a> {
@@ -457,7 +461,9 @@ impl<'a> GetCustomFieldSettingsForTeam<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetCustomFieldSettingsForTeamOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCustomFieldCustomFieldAsanaCreatedFieldCustomFieldCreatedBy,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self

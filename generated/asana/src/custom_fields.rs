@@ -242,7 +242,7 @@ impl<'a> CustomFieldsApi<'a> {
 pub struct CreateCustomField<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateCustomFieldOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAsanaCreatedFieldCreatedBy>>,
     body: super::models::CreateCustomFieldBody,
     options: rt::CallOptions,
 }
@@ -256,7 +256,7 @@ impl<'a> CreateCustomField<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateCustomFieldOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAsanaCreatedFieldCreatedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -279,7 +279,10 @@ impl<'a> CreateCustomField<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateCustomFieldResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataCustomFieldResponseResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -291,7 +294,7 @@ pub struct GetCustomField<'a> {
     client: &'a super::Client,
     custom_field_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateCustomFieldOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAsanaCreatedFieldCreatedBy>>,
     options: rt::CallOptions,
 }
 impl<'a> GetCustomField<'a> {
@@ -304,7 +307,7 @@ impl<'a> GetCustomField<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateCustomFieldOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAsanaCreatedFieldCreatedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -327,7 +330,10 @@ impl<'a> GetCustomField<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateCustomFieldResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataCustomFieldResponseResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -339,7 +345,7 @@ pub struct UpdateCustomField<'a> {
     client: &'a super::Client,
     custom_field_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateCustomFieldOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAsanaCreatedFieldCreatedBy>>,
     body: Option<super::models::UpdateCustomFieldBody>,
     options: rt::CallOptions,
 }
@@ -353,7 +359,7 @@ impl<'a> UpdateCustomField<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateCustomFieldOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAsanaCreatedFieldCreatedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -384,7 +390,10 @@ impl<'a> UpdateCustomField<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateCustomFieldResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataCustomFieldResponseResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -425,10 +434,7 @@ impl<'a> DeleteCustomField<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -549,7 +555,7 @@ pub struct CreateEnumOptionForCustomField<'a> {
     client: &'a super::Client,
     custom_field_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateEnumOptionForCustomFieldOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorEnabled>>,
     body: Option<super::models::CreateEnumOptionForCustomFieldBody>,
     options: rt::CallOptions,
 }
@@ -563,7 +569,7 @@ impl<'a> CreateEnumOptionForCustomField<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateEnumOptionForCustomFieldOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorEnabled>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -600,10 +606,7 @@ impl<'a> CreateEnumOptionForCustomField<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CreateEnumOptionForCustomFieldResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataEnumOptionResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -615,7 +618,7 @@ pub struct InsertEnumOptionForCustomField<'a> {
     client: &'a super::Client,
     custom_field_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateEnumOptionForCustomFieldOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorEnabled>>,
     body: Option<super::models::InsertEnumOptionForCustomFieldBody>,
     options: rt::CallOptions,
 }
@@ -629,7 +632,7 @@ impl<'a> InsertEnumOptionForCustomField<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateEnumOptionForCustomFieldOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorEnabled>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -666,10 +669,7 @@ impl<'a> InsertEnumOptionForCustomField<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CreateEnumOptionForCustomFieldResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataEnumOptionResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -681,7 +681,7 @@ pub struct UpdateEnumOption<'a> {
     client: &'a super::Client,
     enum_option_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateEnumOptionForCustomFieldOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorEnabled>>,
     body: Option<super::models::UpdateEnumOptionBody>,
     options: rt::CallOptions,
 }
@@ -695,7 +695,7 @@ impl<'a> UpdateEnumOption<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateEnumOptionForCustomFieldOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorEnabled>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -726,10 +726,7 @@ impl<'a> UpdateEnumOption<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CreateEnumOptionForCustomFieldResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataEnumOptionResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

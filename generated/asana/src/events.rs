@@ -115,7 +115,7 @@ impl<'a> GetEvents<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetEventsResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataEventResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -122,7 +122,9 @@ pub struct GetGoalRelationship<'a> {
     client: &'a super::Client,
     goal_relationship_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetGoalRelationshipOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemContributionWeightResourceSubtype>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetGoalRelationship<'a> {
@@ -135,7 +137,7 @@ impl<'a> GetGoalRelationship<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetGoalRelationshipOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemContributionWeightResourceSubtype>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -166,7 +168,10 @@ impl<'a> GetGoalRelationship<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetGoalRelationshipResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataGoalRelationshipResponseResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -178,7 +183,9 @@ pub struct UpdateGoalRelationship<'a> {
     client: &'a super::Client,
     goal_relationship_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetGoalRelationshipOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemContributionWeightResourceSubtype>,
+    >,
     body: super::models::UpdateGoalRelationshipBody,
     options: rt::CallOptions,
 }
@@ -192,7 +199,7 @@ impl<'a> UpdateGoalRelationship<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetGoalRelationshipOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemContributionWeightResourceSubtype>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -224,7 +231,10 @@ impl<'a> UpdateGoalRelationship<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetGoalRelationshipResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataGoalRelationshipResponseResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -351,7 +361,9 @@ pub struct AddSupportingRelationship<'a> {
     client: &'a super::Client,
     goal_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetGoalRelationshipOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemContributionWeightResourceSubtype>,
+    >,
     body: super::models::AddSupportingRelationshipBody,
     options: rt::CallOptions,
 }
@@ -365,7 +377,7 @@ impl<'a> AddSupportingRelationship<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetGoalRelationshipOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemContributionWeightResourceSubtype>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -392,7 +404,10 @@ impl<'a> AddSupportingRelationship<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetGoalRelationshipResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataGoalRelationshipResponseResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -435,10 +450,7 @@ impl<'a> RemoveSupportingRelationship<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

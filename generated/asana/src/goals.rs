@@ -171,7 +171,7 @@ impl<'a> GoalsApi<'a> {
     pub fn add_followers(
         &self,
         goal_gid: impl Into<String>,
-        body: super::models::AddFollowersBody,
+        body: super::models::DataTaskAddFollowersRequestBody,
     ) -> AddFollowers<'a> {
         AddFollowers {
             client: self.client,
@@ -192,7 +192,7 @@ impl<'a> GoalsApi<'a> {
     pub fn remove_followers(
         &self,
         goal_gid: impl Into<String>,
-        body: super::models::AddFollowersBody,
+        body: super::models::DataTaskAddFollowersRequestBody,
     ) -> RemoveFollowers<'a> {
         RemoveFollowers {
             client: self.client,
@@ -232,7 +232,7 @@ impl<'a> GoalsApi<'a> {
     pub fn add_custom_field_setting_for_goal(
         &self,
         goal_gid: impl Into<String>,
-        body: super::models::AddCustomFieldSettingForGoalBody,
+        body: super::models::DataAddCustomFieldSettingRequestBody,
     ) -> AddCustomFieldSettingForGoal<'a> {
         AddCustomFieldSettingForGoal {
             client: self.client,
@@ -252,7 +252,7 @@ impl<'a> GoalsApi<'a> {
     pub fn remove_custom_field_setting_for_goal(
         &self,
         goal_gid: impl Into<String>,
-        body: super::models::RemoveCustomFieldSettingForGoalBody,
+        body: super::models::DataRemoveCustomFieldSettingRequestBody,
     ) -> RemoveCustomFieldSettingForGoal<'a> {
         RemoveCustomFieldSettingForGoal {
             client: self.client,
@@ -270,7 +270,11 @@ pub struct GetGoal<'a> {
     client: &'a super::Client,
     goal_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetGoalOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetGoal<'a> {
@@ -283,7 +287,9 @@ impl<'a> GetGoal<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -306,7 +312,7 @@ impl<'a> GetGoal<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataGoalResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -318,7 +324,11 @@ pub struct UpdateGoal<'a> {
     client: &'a super::Client,
     goal_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetGoalOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
+    >,
     body: super::models::UpdateGoalBody,
     options: rt::CallOptions,
 }
@@ -332,7 +342,9 @@ impl<'a> UpdateGoal<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -356,7 +368,7 @@ impl<'a> UpdateGoal<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataGoalResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -394,10 +406,7 @@ impl<'a> DeleteGoal<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -558,7 +567,11 @@ impl<'a> GetGoals<'a> {
 pub struct CreateGoal<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetGoalOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
+    >,
     body: super::models::CreateGoalBody,
     options: rt::CallOptions,
 }
@@ -572,7 +585,9 @@ impl<'a> CreateGoal<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -595,7 +610,7 @@ impl<'a> CreateGoal<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataGoalResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -607,7 +622,11 @@ pub struct CreateGoalMetric<'a> {
     client: &'a super::Client,
     goal_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetGoalOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
+    >,
     body: super::models::CreateGoalMetricBody,
     options: rt::CallOptions,
 }
@@ -621,7 +640,9 @@ impl<'a> CreateGoalMetric<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -645,7 +666,7 @@ impl<'a> CreateGoalMetric<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataGoalResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -657,7 +678,11 @@ pub struct UpdateGoalMetric<'a> {
     client: &'a super::Client,
     goal_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetGoalOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
+    >,
     body: super::models::UpdateGoalMetricBody,
     options: rt::CallOptions,
 }
@@ -671,7 +696,9 @@ impl<'a> UpdateGoalMetric<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -698,7 +725,7 @@ impl<'a> UpdateGoalMetric<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataGoalResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -710,8 +737,12 @@ pub struct AddFollowers<'a> {
     client: &'a super::Client,
     goal_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetGoalOptFieldsItem>>,
-    body: super::models::AddFollowersBody,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
+    >,
+    body: super::models::DataTaskAddFollowersRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> AddFollowers<'a> {
@@ -724,7 +755,9 @@ impl<'a> AddFollowers<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -748,7 +781,7 @@ impl<'a> AddFollowers<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataGoalResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -760,8 +793,12 @@ pub struct RemoveFollowers<'a> {
     client: &'a super::Client,
     goal_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetGoalOptFieldsItem>>,
-    body: super::models::AddFollowersBody,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
+    >,
+    body: super::models::DataTaskAddFollowersRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> RemoveFollowers<'a> {
@@ -774,7 +811,9 @@ impl<'a> RemoveFollowers<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -798,7 +837,7 @@ impl<'a> RemoveFollowers<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetGoalResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataGoalResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -810,7 +849,11 @@ pub struct GetParentGoalsForGoal<'a> {
     client: &'a super::Client,
     goal_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetGoalOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetParentGoalsForGoal<'a> {
@@ -823,7 +866,9 @@ impl<'a> GetParentGoalsForGoal<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetGoalOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -861,7 +906,7 @@ pub struct AddCustomFieldSettingForGoal<'a> {
     client: &'a super::Client,
     goal_gid: String,
     opt_pretty: Option<bool>,
-    body: super::models::AddCustomFieldSettingForGoalBody,
+    body: super::models::DataAddCustomFieldSettingRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> AddCustomFieldSettingForGoal<'a> {
@@ -893,7 +938,7 @@ impl<'a> AddCustomFieldSettingForGoal<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::AddCustomFieldSettingForGoalResponse200>,
+        rt::Response<super::models::DataCustomFieldSettingResponseResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -907,7 +952,7 @@ pub struct RemoveCustomFieldSettingForGoal<'a> {
     client: &'a super::Client,
     goal_gid: String,
     opt_pretty: Option<bool>,
-    body: super::models::RemoveCustomFieldSettingForGoalBody,
+    body: super::models::DataRemoveCustomFieldSettingRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> RemoveCustomFieldSettingForGoal<'a> {
@@ -938,10 +983,7 @@ impl<'a> RemoveCustomFieldSettingForGoal<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

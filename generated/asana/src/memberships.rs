@@ -120,7 +120,7 @@ pub struct GetMemberships<'a> {
     resource_subtype: Option<String>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetMembershipsOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemOffsetPath>>,
     options: rt::CallOptions,
 }
 impl<'a> GetMemberships<'a> {
@@ -161,7 +161,7 @@ impl<'a> GetMemberships<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetMembershipsOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemOffsetPath>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -271,7 +271,7 @@ impl<'a> CreateMembership<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateMembershipResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataMembershipResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -309,7 +309,7 @@ impl<'a> GetMembership<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateMembershipResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataMembershipResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -387,10 +387,7 @@ impl<'a> DeleteMembership<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

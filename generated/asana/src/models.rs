@@ -8268,7 +8268,7 @@ pub struct CreateAccessRequestResponse201 {
     )
 )]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApproveAccessRequestResponse200 {
+pub struct DataResponse {
     /// An empty object. Some endpoints do not return an object on success. The success is conveyed through a 2-- status code and returning an empty object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<serde_json::Value>,
@@ -8309,15 +8309,15 @@ pub struct GetAgentResponse200 {
 }
 #[cfg(feature = "allocations")]
 connector_runtime::__string_enum! {
-    pub enum GetAllocationOptFieldsItem { Assignee = "assignee", AssigneeName =
-    "assignee.name", CreatedBy = "created_by", CreatedByName = "created_by.name", Effort
-    = "effort", EffortType = "effort.type", EffortValue = "effort.value", EndDate =
-    "end_date", Parent = "parent", ParentName = "parent.name", ResourceSubtype =
-    "resource_subtype", StartDate = "start_date", }
+    pub enum OptFieldsItemAssigneeAssigneeNameCreatedBy { Assignee = "assignee",
+    AssigneeName = "assignee.name", CreatedBy = "created_by", CreatedByName =
+    "created_by.name", Effort = "effort", EffortType = "effort.type", EffortValue =
+    "effort.value", EndDate = "end_date", Parent = "parent", ParentName = "parent.name",
+    ResourceSubtype = "resource_subtype", StartDate = "start_date", }
 }
 #[cfg(feature = "allocations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetAllocationResponse200 {
+pub struct DataAllocationResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AllocationResponse>,
 }
@@ -8374,15 +8374,15 @@ pub struct CreateAllocationBodyData {
 }
 #[cfg(feature = "attachments")]
 connector_runtime::__string_enum! {
-    pub enum GetAttachmentOptFieldsItem { ConnectedToApp = "connected_to_app", CreatedAt
-    = "created_at", DownloadUrl = "download_url", Host = "host", Name = "name", Parent =
-    "parent", ParentCreatedBy = "parent.created_by", ParentName = "parent.name",
+    pub enum OptFieldsItemConnectedToAppCreatedAt { ConnectedToApp = "connected_to_app",
+    CreatedAt = "created_at", DownloadUrl = "download_url", Host = "host", Name = "name",
+    Parent = "parent", ParentCreatedBy = "parent.created_by", ParentName = "parent.name",
     ParentResourceSubtype = "parent.resource_subtype", PermanentUrl = "permanent_url",
     ResourceSubtype = "resource_subtype", Size = "size", ViewUrl = "view_url", }
 }
 #[cfg(feature = "attachments")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetAttachmentResponse200 {
+pub struct DataAttachmentResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AttachmentResponse>,
 }
@@ -8475,30 +8475,30 @@ pub struct GetBudgetsResponse200 {
 }
 #[cfg(feature = "budgets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateBudgetBody {
+pub struct DataBudgetRequestBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::BudgetRequest>,
 }
 #[cfg(feature = "budgets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateBudgetResponse201 {
+pub struct DataBudgetResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::BudgetResponse>,
 }
 #[cfg(feature = "budgets")]
 connector_runtime::__string_enum! {
-    pub enum GetBudgetOptFieldsItem { Actual = "actual", ActualBillableStatusFilter =
-    "actual.billable_status_filter", ActualUnits = "actual.units", ActualValue =
-    "actual.value", BudgetType = "budget_type", Estimate = "estimate",
-    EstimateBillableStatusFilter = "estimate.billable_status_filter", EstimateEnabled =
-    "estimate.enabled", EstimateSource = "estimate.source", EstimateUnits =
-    "estimate.units", EstimateValue = "estimate.value", Parent = "parent", ParentName =
-    "parent.name", Total = "total", TotalEnabled = "total.enabled", TotalUnits =
-    "total.units", TotalValue = "total.value", }
+    pub enum OptFieldsItemActualActualBillableStatusFilter { Actual = "actual",
+    ActualBillableStatusFilter = "actual.billable_status_filter", ActualUnits =
+    "actual.units", ActualValue = "actual.value", BudgetType = "budget_type", Estimate =
+    "estimate", EstimateBillableStatusFilter = "estimate.billable_status_filter",
+    EstimateEnabled = "estimate.enabled", EstimateSource = "estimate.source",
+    EstimateUnits = "estimate.units", EstimateValue = "estimate.value", Parent =
+    "parent", ParentName = "parent.name", Total = "total", TotalEnabled =
+    "total.enabled", TotalUnits = "total.units", TotalValue = "total.value", }
 }
 #[cfg(feature = "custom_field_settings")]
 connector_runtime::__string_enum! {
-    pub enum GetCustomFieldSettingsForProjectOptFieldsItem { CustomField =
+    pub enum OptFieldsItemCustomFieldCustomFieldAsanaCreatedField { CustomField =
     "custom_field", CustomFieldAsanaCreatedField = "custom_field.asana_created_field",
     CustomFieldCreatedBy = "custom_field.created_by", CustomFieldCreatedByName =
     "custom_field.created_by.name", CustomFieldCurrencyCode =
@@ -8542,7 +8542,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "custom_field_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetCustomFieldSettingsForProjectResponse200 {
+pub struct DataCustomFieldSettingResponseNextPageResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::CustomFieldSettingResponse>>,
     /// *Conditional*. This property is only present when a limit query parameter is provided in the request. When making a paginated request, the API will return a number of results as specified by the limit parameter. If more results exist, then the response will contain a next_page attribute, which will include an offset, a relative path attribute, and a full uri attribute. If there are no more pages available, next_page will be null and no offset will be provided. Note that an offset token will expire after some time, as data may have changed.
@@ -8551,10 +8551,10 @@ pub struct GetCustomFieldSettingsForProjectResponse200 {
 }
 #[cfg(any(feature = "custom_field_settings", feature = "projects"))]
 connector_runtime::__string_enum! {
-    pub enum GetCustomFieldSettingsForTeamOptFieldsItem { CustomField = "custom_field",
-    CustomFieldAsanaCreatedField = "custom_field.asana_created_field",
-    CustomFieldCreatedBy = "custom_field.created_by", CustomFieldCreatedByName =
-    "custom_field.created_by.name", CustomFieldCurrencyCode =
+    pub enum OptFieldsItemCustomFieldCustomFieldAsanaCreatedFieldCustomFieldCreatedBy {
+    CustomField = "custom_field", CustomFieldAsanaCreatedField =
+    "custom_field.asana_created_field", CustomFieldCreatedBy = "custom_field.created_by",
+    CustomFieldCreatedByName = "custom_field.created_by.name", CustomFieldCurrencyCode =
     "custom_field.currency_code", CustomFieldCustomLabel = "custom_field.custom_label",
     CustomFieldCustomLabelPosition = "custom_field.custom_label_position",
     CustomFieldDateValue = "custom_field.date_value", CustomFieldDateValueDate =
@@ -8601,9 +8601,9 @@ pub struct GetCustomFieldSettingsForTeamResponse200 {
 }
 #[cfg(feature = "custom_fields")]
 connector_runtime::__string_enum! {
-    pub enum CreateCustomFieldOptFieldsItem { AsanaCreatedField = "asana_created_field",
-    CreatedBy = "created_by", CreatedByName = "created_by.name", CurrencyCode =
-    "currency_code", CustomLabel = "custom_label", CustomLabelPosition =
+    pub enum OptFieldsItemAsanaCreatedFieldCreatedBy { AsanaCreatedField =
+    "asana_created_field", CreatedBy = "created_by", CreatedByName = "created_by.name",
+    CurrencyCode = "currency_code", CustomLabel = "custom_label", CustomLabelPosition =
     "custom_label_position", DateValue = "date_value", DateValueDate = "date_value.date",
     DateValueDateTime = "date_value.date_time", DefaultAccessLevel =
     "default_access_level", Description = "description", DisplayValue = "display_value",
@@ -8631,7 +8631,7 @@ pub struct CreateCustomFieldBody {
 }
 #[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateCustomFieldResponse201 {
+pub struct DataCustomFieldResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CustomFieldResponse>,
 }
@@ -8677,8 +8677,8 @@ pub struct GetCustomFieldsForWorkspaceResponse200 {
 }
 #[cfg(feature = "custom_fields")]
 connector_runtime::__string_enum! {
-    pub enum CreateEnumOptionForCustomFieldOptFieldsItem { Color = "color", Enabled =
-    "enabled", Name = "name", }
+    pub enum OptFieldsItemColorEnabled { Color = "color", Enabled = "enabled", Name =
+    "name", }
 }
 #[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -8688,7 +8688,7 @@ pub struct CreateEnumOptionForCustomFieldBody {
 }
 #[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateEnumOptionForCustomFieldResponse201 {
+pub struct DataEnumOptionResponse {
     /// Enum options are the possible values which an enum custom field can adopt. An enum custom field must contain at least 1 enum option but no more than 500.
     ///
     /// You can add enum options to a custom field by using the `POST /custom_fields/custom_field_gid/enum_options` endpoint.
@@ -8769,7 +8769,7 @@ connector_runtime::__string_enum! {
 #[cfg(any(feature = "events", feature = "workspaces"))]
 /// The full record for all events that have occurred since the sync token was created.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetEventsResponse200 {
+pub struct DataEventResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::EventResponse>>,
     /// A sync token to be used with the next call to the /events endpoint.
@@ -8825,7 +8825,7 @@ pub struct CreateResourceExportResponse201 {
 }
 #[cfg(feature = "goal_relationships")]
 connector_runtime::__string_enum! {
-    pub enum GetGoalRelationshipOptFieldsItem { ContributionWeight =
+    pub enum OptFieldsItemContributionWeightResourceSubtype { ContributionWeight =
     "contribution_weight", ResourceSubtype = "resource_subtype", SupportedGoal =
     "supported_goal", SupportedGoalName = "supported_goal.name", SupportedGoalOwner =
     "supported_goal.owner", SupportedGoalOwnerName = "supported_goal.owner.name",
@@ -8834,7 +8834,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetGoalRelationshipResponse200 {
+pub struct DataGoalRelationshipResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalRelationshipResponse>,
 }
@@ -8877,12 +8877,13 @@ pub struct RemoveSupportingRelationshipBody {
 }
 #[cfg(feature = "goals")]
 connector_runtime::__string_enum! {
-    pub enum GetGoalOptFieldsItem { CurrentStatusUpdate = "current_status_update",
-    CurrentStatusUpdateResourceSubtype = "current_status_update.resource_subtype",
-    CurrentStatusUpdateTitle = "current_status_update.title", CustomFieldSettings =
-    "custom_field_settings", CustomFieldSettingsCustomField =
-    "custom_field_settings.custom_field", CustomFieldSettingsCustomFieldAsanaCreatedField
-    = "custom_field_settings.custom_field.asana_created_field",
+    pub enum OptFieldsItemCurrentStatusUpdateCurrentStatusUpdateResourceSubtype {
+    CurrentStatusUpdate = "current_status_update", CurrentStatusUpdateResourceSubtype =
+    "current_status_update.resource_subtype", CurrentStatusUpdateTitle =
+    "current_status_update.title", CustomFieldSettings = "custom_field_settings",
+    CustomFieldSettingsCustomField = "custom_field_settings.custom_field",
+    CustomFieldSettingsCustomFieldAsanaCreatedField =
+    "custom_field_settings.custom_field.asana_created_field",
     CustomFieldSettingsCustomFieldCreatedBy =
     "custom_field_settings.custom_field.created_by",
     CustomFieldSettingsCustomFieldCreatedByName =
@@ -9014,7 +9015,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetGoalResponse200 {
+pub struct DataGoalResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalResponse>,
 }
@@ -9193,7 +9194,7 @@ pub struct UpdateGoalMetricBody {
 }
 #[cfg(any(feature = "goals", feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AddFollowersBody {
+pub struct DataTaskAddFollowersRequestBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskAddFollowersRequest>,
 }
@@ -9205,19 +9206,19 @@ pub struct GetParentGoalsForGoalResponse200 {
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AddCustomFieldSettingForGoalBody {
+pub struct DataAddCustomFieldSettingRequestBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AddCustomFieldSettingRequest>,
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AddCustomFieldSettingForGoalResponse200 {
+pub struct DataCustomFieldSettingResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CustomFieldSettingResponse>,
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct RemoveCustomFieldSettingForGoalBody {
+pub struct DataRemoveCustomFieldSettingRequestBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RemoveCustomFieldSettingRequest>,
 }
@@ -9232,9 +9233,9 @@ pub struct RemoveCustomFieldSettingForGoalBody {
     )
 )]
 connector_runtime::__string_enum! {
-    pub enum GetJobOptFieldsItem { NewGraphExport = "new_graph_export",
-    NewGraphExportCompletedAt = "new_graph_export.completed_at", NewGraphExportCreatedAt
-    = "new_graph_export.created_at", NewGraphExportDownloadUrl =
+    pub enum OptFieldsItemNewGraphExportNewGraphExportCompletedAt { NewGraphExport =
+    "new_graph_export", NewGraphExportCompletedAt = "new_graph_export.completed_at",
+    NewGraphExportCreatedAt = "new_graph_export.created_at", NewGraphExportDownloadUrl =
     "new_graph_export.download_url", NewPortfolio = "new_portfolio", NewPortfolioName =
     "new_portfolio.name", NewProject = "new_project", NewProjectName =
     "new_project.name", NewProjectTemplate = "new_project_template",
@@ -9258,15 +9259,14 @@ connector_runtime::__string_enum! {
     )
 )]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetJobResponse200 {
+pub struct DataJobCompactResponse {
     /// A *job* is an object representing a process that handles asynchronous work.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::JobCompact>,
 }
 #[cfg(any(feature = "memberships", feature = "rates"))]
 connector_runtime::__string_enum! {
-    pub enum GetMembershipsOptFieldsItem { Offset = "offset", Path = "path", Uri = "uri",
-    }
+    pub enum OptFieldsItemOffsetPath { Offset = "offset", Path = "path", Uri = "uri", }
 }
 #[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -9285,7 +9285,7 @@ pub struct CreateMembershipBody {
 }
 #[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateMembershipResponse201 {
+pub struct DataMembershipResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::MembershipResponse>,
 }
@@ -9303,13 +9303,13 @@ pub struct UpdateMembershipResponse200 {
 }
 #[cfg(feature = "ooo_entries")]
 connector_runtime::__string_enum! {
-    pub enum GetOooEntryOptFieldsItem { CreatedBy = "created_by", CreatedByName =
-    "created_by.name", EndDate = "end_date", StartDate = "start_date", User = "user",
-    UserName = "user.name", }
+    pub enum OptFieldsItemCreatedByCreatedByNameEndDate { CreatedBy = "created_by",
+    CreatedByName = "created_by.name", EndDate = "end_date", StartDate = "start_date",
+    User = "user", UserName = "user.name", }
 }
 #[cfg(feature = "ooo_entries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetOooEntryResponse200 {
+pub struct DataOooEntryResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::OooEntryResponse>,
 }
@@ -9361,8 +9361,8 @@ pub struct CreateOooEntryBodyData {
 }
 #[cfg(feature = "organization_exports")]
 connector_runtime::__string_enum! {
-    pub enum CreateOrganizationExportOptFieldsItem { CreatedAt = "created_at",
-    DownloadUrl = "download_url", Organization = "organization", OrganizationName =
+    pub enum OptFieldsItemCreatedAtDownloadUrl { CreatedAt = "created_at", DownloadUrl =
+    "download_url", Organization = "organization", OrganizationName =
     "organization.name", State = "state", }
 }
 #[cfg(feature = "organization_exports")]
@@ -9374,20 +9374,20 @@ pub struct CreateOrganizationExportBody {
 }
 #[cfg(feature = "organization_exports")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateOrganizationExportResponse201 {
+pub struct DataOrganizationExportCompactResponse {
     /// An *organization_export* object represents a request to export the complete data of an Organization in JSON format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::OrganizationExportCompact>,
 }
 #[cfg(feature = "portfolio_memberships")]
 connector_runtime::__string_enum! {
-    pub enum GetPortfolioMembershipsOptFieldsItem { AccessLevel = "access_level", Offset
-    = "offset", Path = "path", Portfolio = "portfolio", PortfolioName = "portfolio.name",
+    pub enum OptFieldsItemAccessLevelOffset { AccessLevel = "access_level", Offset =
+    "offset", Path = "path", Portfolio = "portfolio", PortfolioName = "portfolio.name",
     Uri = "uri", User = "user", UserName = "user.name", }
 }
 #[cfg(feature = "portfolio_memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetPortfolioMembershipsResponse200 {
+pub struct DataDeprecatedPortfolioMembershipCompactResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::DeprecatedPortfolioMembershipCompact>>,
     /// *Conditional*. This property is only present when a limit query parameter is provided in the request. When making a paginated request, the API will return a number of results as specified by the limit parameter. If more results exist, then the response will contain a next_page attribute, which will include an offset, a relative path attribute, and a full uri attribute. If there are no more pages available, next_page will be null and no offset will be provided. Note that an offset token will expire after some time, as data may have changed.
@@ -9546,8 +9546,8 @@ pub struct GetPortfoliosResponse200 {
 }
 #[cfg(feature = "portfolios")]
 connector_runtime::__string_enum! {
-    pub enum CreatePortfolioOptFieldsItem { Archived = "archived", Color = "color",
-    CreatedAt = "created_at", CreatedBy = "created_by", CreatedByName =
+    pub enum OptFieldsItemArchivedColorCreatedAt { Archived = "archived", Color =
+    "color", CreatedAt = "created_at", CreatedBy = "created_by", CreatedByName =
     "created_by.name", CurrentStatusUpdate = "current_status_update",
     CurrentStatusUpdateResourceSubtype = "current_status_update.resource_subtype",
     CurrentStatusUpdateTitle = "current_status_update.title", CustomFieldSettings =
@@ -9680,7 +9680,7 @@ pub struct CreatePortfolioBody {
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreatePortfolioResponse201 {
+pub struct DataPortfolioResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::PortfolioResponse>,
 }
@@ -9692,7 +9692,7 @@ pub struct UpdatePortfolioBody {
 }
 #[cfg(any(feature = "portfolios", feature = "projects"))]
 connector_runtime::__string_enum! {
-    pub enum GetItemsForPortfolioOptFieldsItem { Archived = "archived", Color = "color",
+    pub enum OptFieldsItemArchivedColor { Archived = "archived", Color = "color",
     Completed = "completed", CompletedAt = "completed_at", CompletedBy = "completed_by",
     CompletedByName = "completed_by.name", CreatedAt = "created_at", CreatedFromTemplate
     = "created_from_template", CreatedFromTemplateName = "created_from_template.name",
@@ -9833,7 +9833,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(any(feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetItemsForPortfolioResponse200 {
+pub struct DataProjectCompactResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::ProjectCompact>>,
     /// *Conditional*. This property is only present when a limit query parameter is provided in the request. When making a paginated request, the API will return a number of results as specified by the limit parameter. If more results exist, then the response will contain a next_page attribute, which will include an offset, a relative path attribute, and a full uri attribute. If there are no more pages available, next_page will be null and no offset will be provided. Note that an offset token will expire after some time, as data may have changed.
@@ -9854,13 +9854,13 @@ pub struct RemoveItemForPortfolioBody {
 }
 #[cfg(any(feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AddMembersForPortfolioBody {
+pub struct DataAddMembersRequestBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AddMembersRequest>,
 }
 #[cfg(any(feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct RemoveMembersForPortfolioBody {
+pub struct DataRemoveMembersRequestBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RemoveMembersRequest>,
 }
@@ -9872,19 +9872,19 @@ pub struct DuplicatePortfolioBody {
 }
 #[cfg(feature = "project_briefs")]
 connector_runtime::__string_enum! {
-    pub enum GetProjectBriefOptFieldsItem { HtmlText = "html_text", PermalinkUrl =
+    pub enum OptFieldsItemHtmlTextPermalinkUrl { HtmlText = "html_text", PermalinkUrl =
     "permalink_url", Project = "project", ProjectName = "project.name", Text = "text",
     Title = "title", }
 }
 #[cfg(feature = "project_briefs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetProjectBriefResponse200 {
+pub struct DataProjectBriefResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectBriefResponse>,
 }
 #[cfg(feature = "project_briefs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UpdateProjectBriefBody {
+pub struct DataProjectBriefRequestBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectBriefRequest>,
 }
@@ -9918,13 +9918,13 @@ pub struct GetProjectMembershipsForProjectResponse200 {
 }
 #[cfg(feature = "project_portfolio_settings")]
 connector_runtime::__string_enum! {
-    pub enum GetProjectPortfolioSettingOptFieldsItem { CreatedAt = "created_at",
-    IsAccessControlInherited = "is_access_control_inherited", Portfolio = "portfolio",
-    Project = "project", }
+    pub enum OptFieldsItemCreatedAtIsAccessControlInheritedPortfolio { CreatedAt =
+    "created_at", IsAccessControlInherited = "is_access_control_inherited", Portfolio =
+    "portfolio", Project = "project", }
 }
 #[cfg(feature = "project_portfolio_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetProjectPortfolioSettingResponse200 {
+pub struct DataProjectPortfolioSettingResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectPortfolioSettingResponse>,
 }
@@ -9936,13 +9936,13 @@ pub struct UpdateProjectPortfolioSettingBody {
 }
 #[cfg(feature = "project_portfolio_settings")]
 connector_runtime::__string_enum! {
-    pub enum GetProjectPortfolioSettingsForProjectOptFieldsItem { CreatedAt =
-    "created_at", IsAccessControlInherited = "is_access_control_inherited", Offset =
-    "offset", Path = "path", Portfolio = "portfolio", Project = "project", Uri = "uri", }
+    pub enum OptFieldsItemCreatedAtIsAccessControlInherited { CreatedAt = "created_at",
+    IsAccessControlInherited = "is_access_control_inherited", Offset = "offset", Path =
+    "path", Portfolio = "portfolio", Project = "project", Uri = "uri", }
 }
 #[cfg(feature = "project_portfolio_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetProjectPortfolioSettingsForProjectResponse200 {
+pub struct DataProjectPortfolioSettingCompactResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::ProjectPortfolioSettingCompact>>,
     /// *Conditional*. This property is only present when a limit query parameter is provided in the request. When making a paginated request, the API will return a number of results as specified by the limit parameter. If more results exist, then the response will contain a next_page attribute, which will include an offset, a relative path attribute, and a full uri attribute. If there are no more pages available, next_page will be null and no offset will be provided. Note that an offset token will expire after some time, as data may have changed.
@@ -9951,14 +9951,14 @@ pub struct GetProjectPortfolioSettingsForProjectResponse200 {
 }
 #[cfg(feature = "project_statuses")]
 connector_runtime::__string_enum! {
-    pub enum GetProjectStatusOptFieldsItem { Author = "author", AuthorName =
+    pub enum OptFieldsItemAuthorAuthorName { Author = "author", AuthorName =
     "author.name", Color = "color", CreatedAt = "created_at", CreatedBy = "created_by",
     CreatedByName = "created_by.name", HtmlText = "html_text", ModifiedAt =
     "modified_at", Text = "text", Title = "title", }
 }
 #[cfg(feature = "project_statuses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetProjectStatusResponse200 {
+pub struct DataProjectStatusResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectStatusResponse>,
 }
@@ -10002,7 +10002,7 @@ pub struct GetProjectTemplateResponse200 {
 }
 #[cfg(feature = "project_templates")]
 connector_runtime::__string_enum! {
-    pub enum GetProjectTemplatesOptFieldsItem { Color = "color", Description =
+    pub enum OptFieldsItemColorDescription { Color = "color", Description =
     "description", HtmlDescription = "html_description", Name = "name", Offset =
     "offset", Owner = "owner", Path = "path", Public = "public", RequestedDates =
     "requested_dates", RequestedDatesDescription = "requested_dates.description",
@@ -10012,7 +10012,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "project_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetProjectTemplatesResponse200 {
+pub struct DataProjectTemplateCompactResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::ProjectTemplateCompact>>,
     /// *Conditional*. This property is only present when a limit query parameter is provided in the request. When making a paginated request, the API will return a number of results as specified by the limit parameter. If more results exist, then the response will contain a next_page attribute, which will include an offset, a relative path attribute, and a full uri attribute. If there are no more pages available, next_page will be null and no offset will be provided. Note that an offset token will expire after some time, as data may have changed.
@@ -10027,8 +10027,8 @@ pub struct InstantiateProjectBody {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
-    pub enum CreateProjectOptFieldsItem { Archived = "archived", Color = "color",
-    Completed = "completed", CompletedAt = "completed_at", CompletedBy = "completed_by",
+    pub enum OptFieldsItem { Archived = "archived", Color = "color", Completed =
+    "completed", CompletedAt = "completed_at", CompletedBy = "completed_by",
     CompletedByName = "completed_by.name", CreatedAt = "created_at", CreatedFromTemplate
     = "created_from_template", CreatedFromTemplateName = "created_from_template.name",
     CurrentStatus = "current_status", CurrentStatusAuthor = "current_status.author",
@@ -10168,13 +10168,13 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateProjectBody {
+pub struct DataProjectRequestBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectRequest>,
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateProjectResponse201 {
+pub struct DataProjectResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectResponse>,
 }
@@ -10245,10 +10245,10 @@ pub struct GetRatesResponse200 {
 }
 #[cfg(feature = "rates")]
 connector_runtime::__string_enum! {
-    pub enum CreateRateOptFieldsItem { CreatedBy = "created_by", CreatedByName =
-    "created_by.name", CurrencyCode = "currency_code", Parent = "parent", ParentName =
-    "parent.name", Rate = "rate", Resource = "resource", ResourceName = "resource.name",
-    }
+    pub enum OptFieldsItemCreatedByCreatedByName { CreatedBy = "created_by",
+    CreatedByName = "created_by.name", CurrencyCode = "currency_code", Parent = "parent",
+    ParentName = "parent.name", Rate = "rate", Resource = "resource", ResourceName =
+    "resource.name", }
 }
 #[cfg(feature = "rates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -10259,7 +10259,7 @@ pub struct CreateRateBody {
 }
 #[cfg(feature = "rates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateRateResponse201 {
+pub struct DataRateResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RateResponse>,
 }
@@ -10324,10 +10324,10 @@ pub struct GetRolesResponse200 {
 }
 #[cfg(feature = "roles")]
 connector_runtime::__string_enum! {
-    pub enum CreateRoleOptFieldsItem { BaseRoleType = "base_role_type", CreationTime =
-    "creation_time", Description = "description", IsStandardRole = "is_standard_role",
-    ModifiedAt = "modified_at", Name = "name", Permissions = "permissions",
-    PermissionsAllowedGuestInvites = "permissions.allowed_guest_invites",
+    pub enum OptFieldsItemBaseRoleTypeCreationTime { BaseRoleType = "base_role_type",
+    CreationTime = "creation_time", Description = "description", IsStandardRole =
+    "is_standard_role", ModifiedAt = "modified_at", Name = "name", Permissions =
+    "permissions", PermissionsAllowedGuestInvites = "permissions.allowed_guest_invites",
     PermissionsAssignRoles = "permissions.assign_roles",
     PermissionsCreateAndEditAiAutomations = "permissions.create_and_edit_ai_automations",
     PermissionsCreateAndEditAiTeammates = "permissions.create_and_edit_ai_teammates",
@@ -10363,7 +10363,7 @@ pub struct CreateRoleBody {
 }
 #[cfg(feature = "roles")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateRoleResponse201 {
+pub struct DataRbacRoleResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RbacRoleResponse>,
 }
@@ -10387,19 +10387,19 @@ pub struct TriggerRuleResponse200 {
 }
 #[cfg(feature = "sections")]
 connector_runtime::__string_enum! {
-    pub enum GetSectionOptFieldsItem { CreatedAt = "created_at", Name = "name", Project =
-    "project", ProjectName = "project.name", Projects = "projects", ProjectsName =
-    "projects.name", }
+    pub enum OptFieldsItemCreatedAtName { CreatedAt = "created_at", Name = "name",
+    Project = "project", ProjectName = "project.name", Projects = "projects",
+    ProjectsName = "projects.name", }
 }
 #[cfg(feature = "sections")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetSectionResponse200 {
+pub struct DataSectionResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::SectionResponse>,
 }
 #[cfg(feature = "sections")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UpdateSectionBody {
+pub struct DataSectionRequestBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::SectionRequest>,
 }
@@ -10432,8 +10432,8 @@ pub struct InsertSectionForProjectBody {
 }
 #[cfg(feature = "status_updates")]
 connector_runtime::__string_enum! {
-    pub enum GetStatusOptFieldsItem { Author = "author", AuthorName = "author.name",
-    CreatedAt = "created_at", CreatedBy = "created_by", CreatedByName =
+    pub enum OptFieldsItemAuthorAuthorNameCreatedAt { Author = "author", AuthorName =
+    "author.name", CreatedAt = "created_at", CreatedBy = "created_by", CreatedByName =
     "created_by.name", Hearted = "hearted", Hearts = "hearts", HeartsUser =
     "hearts.user", HeartsUserName = "hearts.user.name", HtmlText = "html_text", Liked =
     "liked", Likes = "likes", LikesUser = "likes.user", LikesUserName =
@@ -10447,7 +10447,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "status_updates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetStatusResponse200 {
+pub struct DataStatusUpdateResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::StatusUpdateResponse>,
 }
@@ -10483,7 +10483,7 @@ pub struct CreateStatusForObjectBody {
 }
 #[cfg(feature = "stories")]
 connector_runtime::__string_enum! {
-    pub enum GetStoryOptFieldsItem { Assignee = "assignee", AssigneeName =
+    pub enum OptFieldsItemAssigneeAssigneeName { Assignee = "assignee", AssigneeName =
     "assignee.name", CreatedAt = "created_at", CreatedBy = "created_by", CreatedByName =
     "created_by.name", CustomField = "custom_field", CustomFieldDateValue =
     "custom_field.date_value", CustomFieldDateValueDate = "custom_field.date_value.date",
@@ -10563,41 +10563,41 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "stories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetStoryResponse200 {
+pub struct DataStoryResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::StoryResponse>,
 }
 #[cfg(feature = "stories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UpdateStoryBody {
+pub struct DataStoryBaseBody {
     /// A story represents an activity associated with an object in the Asana system.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::StoryBase>,
 }
 #[cfg(feature = "stories")]
 connector_runtime::__string_enum! {
-    pub enum GetStoriesForTaskOptFieldsItem { Assignee = "assignee", AssigneeName =
-    "assignee.name", CreatedAt = "created_at", CreatedBy = "created_by", CreatedByName =
-    "created_by.name", CustomField = "custom_field", CustomFieldDateValue =
-    "custom_field.date_value", CustomFieldDateValueDate = "custom_field.date_value.date",
-    CustomFieldDateValueDateTime = "custom_field.date_value.date_time",
-    CustomFieldDisplayValue = "custom_field.display_value", CustomFieldEnabled =
-    "custom_field.enabled", CustomFieldEnumOptions = "custom_field.enum_options",
-    CustomFieldEnumOptionsColor = "custom_field.enum_options.color",
-    CustomFieldEnumOptionsEnabled = "custom_field.enum_options.enabled",
-    CustomFieldEnumOptionsName = "custom_field.enum_options.name", CustomFieldEnumValue =
-    "custom_field.enum_value", CustomFieldEnumValueColor =
-    "custom_field.enum_value.color", CustomFieldEnumValueEnabled =
-    "custom_field.enum_value.enabled", CustomFieldEnumValueName =
-    "custom_field.enum_value.name", CustomFieldIdPrefix = "custom_field.id_prefix",
-    CustomFieldInputRestrictions = "custom_field.input_restrictions",
-    CustomFieldIsFormulaField = "custom_field.is_formula_field",
-    CustomFieldMultiEnumValues = "custom_field.multi_enum_values",
-    CustomFieldMultiEnumValuesColor = "custom_field.multi_enum_values.color",
-    CustomFieldMultiEnumValuesEnabled = "custom_field.multi_enum_values.enabled",
-    CustomFieldMultiEnumValuesName = "custom_field.multi_enum_values.name",
-    CustomFieldName = "custom_field.name", CustomFieldNumberValue =
-    "custom_field.number_value", CustomFieldRepresentationType =
+    pub enum OptFieldsItemAssigneeAssigneeNameCreatedAt { Assignee = "assignee",
+    AssigneeName = "assignee.name", CreatedAt = "created_at", CreatedBy = "created_by",
+    CreatedByName = "created_by.name", CustomField = "custom_field", CustomFieldDateValue
+    = "custom_field.date_value", CustomFieldDateValueDate =
+    "custom_field.date_value.date", CustomFieldDateValueDateTime =
+    "custom_field.date_value.date_time", CustomFieldDisplayValue =
+    "custom_field.display_value", CustomFieldEnabled = "custom_field.enabled",
+    CustomFieldEnumOptions = "custom_field.enum_options", CustomFieldEnumOptionsColor =
+    "custom_field.enum_options.color", CustomFieldEnumOptionsEnabled =
+    "custom_field.enum_options.enabled", CustomFieldEnumOptionsName =
+    "custom_field.enum_options.name", CustomFieldEnumValue = "custom_field.enum_value",
+    CustomFieldEnumValueColor = "custom_field.enum_value.color",
+    CustomFieldEnumValueEnabled = "custom_field.enum_value.enabled",
+    CustomFieldEnumValueName = "custom_field.enum_value.name", CustomFieldIdPrefix =
+    "custom_field.id_prefix", CustomFieldInputRestrictions =
+    "custom_field.input_restrictions", CustomFieldIsFormulaField =
+    "custom_field.is_formula_field", CustomFieldMultiEnumValues =
+    "custom_field.multi_enum_values", CustomFieldMultiEnumValuesColor =
+    "custom_field.multi_enum_values.color", CustomFieldMultiEnumValuesEnabled =
+    "custom_field.multi_enum_values.enabled", CustomFieldMultiEnumValuesName =
+    "custom_field.multi_enum_values.name", CustomFieldName = "custom_field.name",
+    CustomFieldNumberValue = "custom_field.number_value", CustomFieldRepresentationType =
     "custom_field.representation_type", CustomFieldTextValue = "custom_field.text_value",
     CustomFieldType = "custom_field.type", Dependency = "dependency", DependencyCreatedBy
     = "dependency.created_by", DependencyName = "dependency.name",
@@ -10656,7 +10656,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "stories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetStoriesForTaskResponse200 {
+pub struct DataStoryCompactResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::StoryCompact>>,
     /// *Conditional*. This property is only present when a limit query parameter is provided in the request. When making a paginated request, the API will return a number of results as specified by the limit parameter. If more results exist, then the response will contain a next_page attribute, which will include an offset, a relative path attribute, and a full uri attribute. If there are no more pages available, next_page will be null and no offset will be provided. Note that an offset token will expire after some time, as data may have changed.
@@ -10665,14 +10665,15 @@ pub struct GetStoriesForTaskResponse200 {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__string_enum! {
-    pub enum GetTagsOptFieldsItem { Color = "color", CreatedAt = "created_at", Followers
-    = "followers", FollowersName = "followers.name", Name = "name", Notes = "notes",
-    Offset = "offset", Path = "path", PermalinkUrl = "permalink_url", Uri = "uri",
-    Workspace = "workspace", WorkspaceName = "workspace.name", }
+    pub enum OptFieldsItemColorCreatedAtFollowers { Color = "color", CreatedAt =
+    "created_at", Followers = "followers", FollowersName = "followers.name", Name =
+    "name", Notes = "notes", Offset = "offset", Path = "path", PermalinkUrl =
+    "permalink_url", Uri = "uri", Workspace = "workspace", WorkspaceName =
+    "workspace.name", }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetTagsResponse200 {
+pub struct DataTagCompactResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::TagCompact>>,
     /// *Conditional*. This property is only present when a limit query parameter is provided in the request. When making a paginated request, the API will return a number of results as specified by the limit parameter. If more results exist, then the response will contain a next_page attribute, which will include an offset, a relative path attribute, and a full uri attribute. If there are no more pages available, next_page will be null and no offset will be provided. Note that an offset token will expire after some time, as data may have changed.
@@ -10681,7 +10682,7 @@ pub struct GetTagsResponse200 {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__string_enum! {
-    pub enum CreateTagOptFieldsItem { Color = "color", CreatedAt = "created_at",
+    pub enum OptFieldsItemColorCreatedAt { Color = "color", CreatedAt = "created_at",
     Followers = "followers", FollowersName = "followers.name", Name = "name", Notes =
     "notes", PermalinkUrl = "permalink_url", Workspace = "workspace", WorkspaceName =
     "workspace.name", }
@@ -10694,7 +10695,7 @@ pub struct CreateTagBody {
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateTagResponse201 {
+pub struct DataTagResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TagResponse>,
 }
@@ -10712,7 +10713,7 @@ pub struct CreateTagForWorkspaceBody {
 }
 #[cfg(feature = "task_templates")]
 connector_runtime::__string_enum! {
-    pub enum GetTaskTemplatesOptFieldsItem { CreatedAt = "created_at", CreatedBy =
+    pub enum OptFieldsItemCreatedAtCreatedBy { CreatedAt = "created_at", CreatedBy =
     "created_by", Name = "name", Project = "project", Template = "template", }
 }
 #[cfg(feature = "task_templates")]
@@ -10735,15 +10736,16 @@ pub struct InstantiateTaskBody {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__string_enum! {
-    pub enum GetTasksOptFieldsItem { ActualTimeMinutes = "actual_time_minutes",
-    ApprovalStatus = "approval_status", AssignedBy = "assigned_by", AssignedByName =
-    "assigned_by.name", Assignee = "assignee", AssigneeName = "assignee.name",
-    AssigneeSection = "assignee_section", AssigneeSectionName = "assignee_section.name",
-    AssigneeStatus = "assignee_status", Completed = "completed", CompletedAt =
-    "completed_at", CompletedBy = "completed_by", CompletedByName = "completed_by.name",
-    CreatedAt = "created_at", CreatedBy = "created_by", CustomFields = "custom_fields",
-    CustomFieldsAsanaCreatedField = "custom_fields.asana_created_field",
-    CustomFieldsCreatedBy = "custom_fields.created_by", CustomFieldsCreatedByName =
+    pub enum OptFieldsItemActualTimeMinutesApprovalStatus { ActualTimeMinutes =
+    "actual_time_minutes", ApprovalStatus = "approval_status", AssignedBy =
+    "assigned_by", AssignedByName = "assigned_by.name", Assignee = "assignee",
+    AssigneeName = "assignee.name", AssigneeSection = "assignee_section",
+    AssigneeSectionName = "assignee_section.name", AssigneeStatus = "assignee_status",
+    Completed = "completed", CompletedAt = "completed_at", CompletedBy = "completed_by",
+    CompletedByName = "completed_by.name", CreatedAt = "created_at", CreatedBy =
+    "created_by", CustomFields = "custom_fields", CustomFieldsAsanaCreatedField =
+    "custom_fields.asana_created_field", CustomFieldsCreatedBy =
+    "custom_fields.created_by", CustomFieldsCreatedByName =
     "custom_fields.created_by.name", CustomFieldsCurrencyCode =
     "custom_fields.currency_code", CustomFieldsCustomLabel =
     "custom_fields.custom_label", CustomFieldsCustomLabelPosition =
@@ -10804,7 +10806,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetTasksResponse200 {
+pub struct DataTaskCompactResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::TaskCompact>>,
     /// *Conditional*. This property is only present when a limit query parameter is provided in the request. When making a paginated request, the API will return a number of results as specified by the limit parameter. If more results exist, then the response will contain a next_page attribute, which will include an offset, a relative path attribute, and a full uri attribute. If there are no more pages available, next_page will be null and no offset will be provided. Note that an offset token will expire after some time, as data may have changed.
@@ -10813,15 +10815,16 @@ pub struct GetTasksResponse200 {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__string_enum! {
-    pub enum CreateTaskOptFieldsItem { ActualTimeMinutes = "actual_time_minutes",
-    ApprovalStatus = "approval_status", AssignedBy = "assigned_by", AssignedByName =
-    "assigned_by.name", Assignee = "assignee", AssigneeName = "assignee.name",
-    AssigneeSection = "assignee_section", AssigneeSectionName = "assignee_section.name",
-    AssigneeStatus = "assignee_status", Completed = "completed", CompletedAt =
-    "completed_at", CompletedBy = "completed_by", CompletedByName = "completed_by.name",
-    CreatedAt = "created_at", CreatedBy = "created_by", CustomFields = "custom_fields",
-    CustomFieldsAsanaCreatedField = "custom_fields.asana_created_field",
-    CustomFieldsCreatedBy = "custom_fields.created_by", CustomFieldsCreatedByName =
+    pub enum OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy { ActualTimeMinutes =
+    "actual_time_minutes", ApprovalStatus = "approval_status", AssignedBy =
+    "assigned_by", AssignedByName = "assigned_by.name", Assignee = "assignee",
+    AssigneeName = "assignee.name", AssigneeSection = "assignee_section",
+    AssigneeSectionName = "assignee_section.name", AssigneeStatus = "assignee_status",
+    Completed = "completed", CompletedAt = "completed_at", CompletedBy = "completed_by",
+    CompletedByName = "completed_by.name", CreatedAt = "created_at", CreatedBy =
+    "created_by", CustomFields = "custom_fields", CustomFieldsAsanaCreatedField =
+    "custom_fields.asana_created_field", CustomFieldsCreatedBy =
+    "custom_fields.created_by", CustomFieldsCreatedByName =
     "custom_fields.created_by.name", CustomFieldsCurrencyCode =
     "custom_fields.currency_code", CustomFieldsCustomLabel =
     "custom_fields.custom_label", CustomFieldsCustomLabelPosition =
@@ -10882,13 +10885,13 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateTaskBody {
+pub struct DataTaskCreateRequestBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskCreateRequest>,
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateTaskResponse201 {
+pub struct DataTaskResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskResponse>,
 }
@@ -10912,13 +10915,13 @@ pub struct SetParentForTaskBody {
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AddDependenciesForTaskBody {
+pub struct DataModifyDependenciesRequestBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ModifyDependenciesRequest>,
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AddDependentsForTaskBody {
+pub struct DataModifyDependentsRequestBody {
     /// A set of dependent tasks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ModifyDependentsRequest>,
@@ -10972,27 +10975,26 @@ pub struct SearchTasksForWorkspaceResponse200 {
 }
 #[cfg(any(feature = "team_memberships", feature = "teams"))]
 connector_runtime::__string_enum! {
-    pub enum GetTeamMembershipOptFieldsItem { IsAdmin = "is_admin", IsGuest = "is_guest",
-    IsLimitedAccess = "is_limited_access", Team = "team", TeamName = "team.name", User =
-    "user", UserName = "user.name", }
+    pub enum OptFieldsItemIsAdminIsGuestIsLimitedAccess { IsAdmin = "is_admin", IsGuest =
+    "is_guest", IsLimitedAccess = "is_limited_access", Team = "team", TeamName =
+    "team.name", User = "user", UserName = "user.name", }
 }
 #[cfg(any(feature = "team_memberships", feature = "teams"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetTeamMembershipResponse200 {
+pub struct DataTeamMembershipCompactResponse2 {
     /// This object represents a user's connection to a team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TeamMembershipCompact>,
 }
 #[cfg(feature = "team_memberships")]
 connector_runtime::__string_enum! {
-    pub enum GetTeamMembershipsOptFieldsItem { IsAdmin = "is_admin", IsGuest =
-    "is_guest", IsLimitedAccess = "is_limited_access", Offset = "offset", Path = "path",
-    Team = "team", TeamName = "team.name", Uri = "uri", User = "user", UserName =
-    "user.name", }
+    pub enum OptFieldsItemIsAdminIsGuest { IsAdmin = "is_admin", IsGuest = "is_guest",
+    IsLimitedAccess = "is_limited_access", Offset = "offset", Path = "path", Team =
+    "team", TeamName = "team.name", Uri = "uri", User = "user", UserName = "user.name", }
 }
 #[cfg(feature = "team_memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetTeamMembershipsResponse200 {
+pub struct DataTeamMembershipCompactResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::TeamMembershipCompact>>,
     /// *Conditional*. This property is only present when a limit query parameter is provided in the request. When making a paginated request, the API will return a number of results as specified by the limit parameter. If more results exist, then the response will contain a next_page attribute, which will include an offset, a relative path attribute, and a full uri attribute. If there are no more pages available, next_page will be null and no offset will be provided. Note that an offset token will expire after some time, as data may have changed.
@@ -11001,10 +11003,10 @@ pub struct GetTeamMembershipsResponse200 {
 }
 #[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
-    pub enum CreateTeamOptFieldsItem { CustomFieldSettings = "custom_field_settings",
-    CustomFieldSettingsCustomField = "custom_field_settings.custom_field",
-    CustomFieldSettingsCustomFieldAsanaCreatedField =
-    "custom_field_settings.custom_field.asana_created_field",
+    pub enum OptFieldsItemCustomFieldSettingsCustomFieldSettingsCustomField {
+    CustomFieldSettings = "custom_field_settings", CustomFieldSettingsCustomField =
+    "custom_field_settings.custom_field", CustomFieldSettingsCustomFieldAsanaCreatedField
+    = "custom_field_settings.custom_field.asana_created_field",
     CustomFieldSettingsCustomFieldCreatedBy =
     "custom_field_settings.custom_field.created_by",
     CustomFieldSettingsCustomFieldCreatedByName =
@@ -11108,20 +11110,21 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateTeamBody {
+pub struct DataTeamRequestBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TeamRequest>,
 }
 #[cfg(feature = "teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateTeamResponse201 {
+pub struct DataTeamResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TeamResponse>,
 }
 #[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
-    pub enum GetTeamsForWorkspaceOptFieldsItem { CustomFieldSettings =
-    "custom_field_settings", CustomFieldSettingsCustomField =
+    pub enum
+    OptFieldsItemCustomFieldSettingsCustomFieldSettingsCustomFieldCustomFieldSettingsCustomFieldAsanaCreatedField
+    { CustomFieldSettings = "custom_field_settings", CustomFieldSettingsCustomField =
     "custom_field_settings.custom_field", CustomFieldSettingsCustomFieldAsanaCreatedField
     = "custom_field_settings.custom_field.asana_created_field",
     CustomFieldSettingsCustomFieldCreatedBy =
@@ -11227,7 +11230,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetTeamsForWorkspaceResponse200 {
+pub struct DataTeamCompactResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::TeamCompact>>,
     /// *Conditional*. This property is only present when a limit query parameter is provided in the request. When making a paginated request, the API will return a number of results as specified by the limit parameter. If more results exist, then the response will contain a next_page attribute, which will include an offset, a relative path attribute, and a full uri attribute. If there are no more pages available, next_page will be null and no offset will be provided. Note that an offset token will expire after some time, as data may have changed.
@@ -11280,12 +11283,12 @@ pub struct GetTimePeriodsResponse200 {
 }
 #[cfg(feature = "time_tracking_categories")]
 connector_runtime::__string_enum! {
-    pub enum GetTimeTrackingCategoryOptFieldsItem { Color = "color", IsArchived =
-    "is_archived", Name = "name", }
+    pub enum OptFieldsItemColorIsArchived { Color = "color", IsArchived = "is_archived",
+    Name = "name", }
 }
 #[cfg(feature = "time_tracking_categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetTimeTrackingCategoryResponse200 {
+pub struct DataTimeTrackingCategoryResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TimeTrackingCategoryResponse>,
 }
@@ -11297,8 +11300,8 @@ pub struct UpdateTimeTrackingCategoryBody {
 }
 #[cfg(any(feature = "time_tracking_categories", feature = "time_tracking_entries"))]
 connector_runtime::__string_enum! {
-    pub enum GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem { AttributableTo
-    = "attributable_to", AttributableToName = "attributable_to.name", Categories =
+    pub enum OptFieldsItemAttributableToAttributableToName { AttributableTo =
+    "attributable_to", AttributableToName = "attributable_to.name", Categories =
     "categories", CategoriesColor = "categories.color", CategoriesName =
     "categories.name", CreatedBy = "created_by", CreatedByName = "created_by.name",
     DurationMinutes = "duration_minutes", EnteredOn = "entered_on", Offset = "offset",
@@ -11306,7 +11309,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(any(feature = "time_tracking_categories", feature = "time_tracking_entries"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetTimeTrackingEntriesForTimeTrackingCategoryResponse200 {
+pub struct DataTimeTrackingEntryCompactResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::TimeTrackingEntryCompact>>,
     /// *Conditional*. This property is only present when a limit query parameter is provided in the request. When making a paginated request, the API will return a number of results as specified by the limit parameter. If more results exist, then the response will contain a next_page attribute, which will include an offset, a relative path attribute, and a full uri attribute. If there are no more pages available, next_page will be null and no offset will be provided. Note that an offset token will expire after some time, as data may have changed.
@@ -11335,14 +11338,15 @@ pub struct CreateTimeTrackingCategoryBody {
 }
 #[cfg(feature = "time_tracking_entries")]
 connector_runtime::__string_enum! {
-    pub enum CreateTimeTrackingEntryOptFieldsItem { ApprovalStatus = "approval_status",
-    AttributableTo = "attributable_to", AttributableToName = "attributable_to.name",
-    BillableStatus = "billable_status", Categories = "categories", CategoriesColor =
-    "categories.color", CategoriesName = "categories.name", CreatedAt = "created_at",
-    CreatedBy = "created_by", CreatedByName = "created_by.name", Description =
-    "description", DurationMinutes = "duration_minutes", EnteredOn = "entered_on", Task =
-    "task", TaskCreatedBy = "task.created_by", TaskName = "task.name",
-    TaskResourceSubtype = "task.resource_subtype", }
+    pub enum OptFieldsItemApprovalStatusAttributableTo { ApprovalStatus =
+    "approval_status", AttributableTo = "attributable_to", AttributableToName =
+    "attributable_to.name", BillableStatus = "billable_status", Categories =
+    "categories", CategoriesColor = "categories.color", CategoriesName =
+    "categories.name", CreatedAt = "created_at", CreatedBy = "created_by", CreatedByName
+    = "created_by.name", Description = "description", DurationMinutes =
+    "duration_minutes", EnteredOn = "entered_on", Task = "task", TaskCreatedBy =
+    "task.created_by", TaskName = "task.name", TaskResourceSubtype =
+    "task.resource_subtype", }
 }
 #[cfg(feature = "time_tracking_entries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -11352,7 +11356,7 @@ pub struct CreateTimeTrackingEntryBody {
 }
 #[cfg(feature = "time_tracking_entries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateTimeTrackingEntryResponse201 {
+pub struct DataTimeTrackingEntryBaseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TimeTrackingEntryBase>,
 }
@@ -11364,14 +11368,14 @@ pub struct UpdateTimeTrackingEntryBody {
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 connector_runtime::__string_enum! {
-    pub enum GetTimesheetApprovalStatusOptFieldsItem { ApprovalStatus =
-    "approval_status", CreatedAt = "created_at", EndDate = "end_date", StartDate =
-    "start_date", User = "user", UserName = "user.name", Workspace = "workspace",
-    WorkspaceName = "workspace.name", }
+    pub enum OptFieldsItemApprovalStatusCreatedAt { ApprovalStatus = "approval_status",
+    CreatedAt = "created_at", EndDate = "end_date", StartDate = "start_date", User =
+    "user", UserName = "user.name", Workspace = "workspace", WorkspaceName =
+    "workspace.name", }
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetTimesheetApprovalStatusResponse200 {
+pub struct DataTimesheetApprovalStatusResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TimesheetApprovalStatusResponse>,
 }
@@ -11426,12 +11430,12 @@ pub struct TypeaheadForWorkspaceResponse200 {
 }
 #[cfg(feature = "user_task_lists")]
 connector_runtime::__string_enum! {
-    pub enum GetUserTaskListOptFieldsItem { Name = "name", Owner = "owner", Workspace =
+    pub enum OptFieldsItemNameOwner { Name = "name", Owner = "owner", Workspace =
     "workspace", }
 }
 #[cfg(feature = "user_task_lists")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetUserTaskListResponse200 {
+pub struct DataUserTaskListCompactResponse {
     /// A user task list represents the tasks assigned to a particular user. It provides API access to a user’s [My tasks](https://asana.com/guide/help/fundamentals/my-tasks) view in Asana.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::UserTaskListCompact>,
@@ -11478,16 +11482,16 @@ pub struct GetUsersResponse200 {
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
-    pub enum GetUserOptFieldsItem { CustomFields = "custom_fields", CustomFieldsDateValue
-    = "custom_fields.date_value", CustomFieldsDateValueDate =
-    "custom_fields.date_value.date", CustomFieldsDateValueDateTime =
-    "custom_fields.date_value.date_time", CustomFieldsDisplayValue =
-    "custom_fields.display_value", CustomFieldsEnabled = "custom_fields.enabled",
-    CustomFieldsEnumOptions = "custom_fields.enum_options", CustomFieldsEnumOptionsColor
-    = "custom_fields.enum_options.color", CustomFieldsEnumOptionsEnabled =
-    "custom_fields.enum_options.enabled", CustomFieldsEnumOptionsName =
-    "custom_fields.enum_options.name", CustomFieldsEnumValue =
-    "custom_fields.enum_value", CustomFieldsEnumValueColor =
+    pub enum OptFieldsItemCustomFieldsCustomFieldsDateValue { CustomFields =
+    "custom_fields", CustomFieldsDateValue = "custom_fields.date_value",
+    CustomFieldsDateValueDate = "custom_fields.date_value.date",
+    CustomFieldsDateValueDateTime = "custom_fields.date_value.date_time",
+    CustomFieldsDisplayValue = "custom_fields.display_value", CustomFieldsEnabled =
+    "custom_fields.enabled", CustomFieldsEnumOptions = "custom_fields.enum_options",
+    CustomFieldsEnumOptionsColor = "custom_fields.enum_options.color",
+    CustomFieldsEnumOptionsEnabled = "custom_fields.enum_options.enabled",
+    CustomFieldsEnumOptionsName = "custom_fields.enum_options.name",
+    CustomFieldsEnumValue = "custom_fields.enum_value", CustomFieldsEnumValueColor =
     "custom_fields.enum_value.color", CustomFieldsEnumValueEnabled =
     "custom_fields.enum_value.enabled", CustomFieldsEnumValueName =
     "custom_fields.enum_value.name", CustomFieldsIdPrefix = "custom_fields.id_prefix",
@@ -11509,13 +11513,13 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetUserResponse200 {
+pub struct DataUserResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::UserResponse>,
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UpdateUserBody {
+pub struct DataUserUpdateRequestBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::UserUpdateRequest>,
 }
@@ -11541,7 +11545,7 @@ pub struct GetFavoritesForUserResponse200 {
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetUsersForTeamResponse200 {
+pub struct DataUserCompactResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::UserCompact>>,
 }
@@ -11567,7 +11571,7 @@ pub struct GetWebhooksResponse200 {
 }
 #[cfg(feature = "webhooks")]
 connector_runtime::__string_enum! {
-    pub enum CreateWebhookOptFieldsItem { Active = "active", CreatedAt = "created_at",
+    pub enum OptFieldsItemActiveCreatedAt { Active = "active", CreatedAt = "created_at",
     DeliveryRetryCount = "delivery_retry_count", FailureDeletionTimestamp =
     "failure_deletion_timestamp", Filters = "filters", FiltersAction = "filters.action",
     FiltersFields = "filters.fields", FiltersResourceSubtype =
@@ -11594,7 +11598,7 @@ pub struct CreateWebhookResponse201 {
 }
 #[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetWebhookResponse200 {
+pub struct DataWebhookResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::WebhookResponse>,
 }
@@ -11623,19 +11627,18 @@ pub struct GetWorkspaceMembershipResponse200 {
 }
 #[cfg(feature = "workspace_memberships")]
 connector_runtime::__string_enum! {
-    pub enum GetWorkspaceMembershipsForUserOptFieldsItem { CreatedAt = "created_at",
-    IsActive = "is_active", IsAdmin = "is_admin", IsGuest = "is_guest", IsViewOnly =
-    "is_view_only", Offset = "offset", Path = "path", Uri = "uri", User = "user",
-    UserName = "user.name", UserTaskList = "user_task_list", UserTaskListName =
-    "user_task_list.name", UserTaskListOwner = "user_task_list.owner",
-    UserTaskListWorkspace = "user_task_list.workspace", VacationDates = "vacation_dates",
-    VacationDatesEndOn = "vacation_dates.end_on", VacationDatesStartOn =
-    "vacation_dates.start_on", Workspace = "workspace", WorkspaceName = "workspace.name",
-    }
+    pub enum OptFieldsItemCreatedAtIsActive { CreatedAt = "created_at", IsActive =
+    "is_active", IsAdmin = "is_admin", IsGuest = "is_guest", IsViewOnly = "is_view_only",
+    Offset = "offset", Path = "path", Uri = "uri", User = "user", UserName = "user.name",
+    UserTaskList = "user_task_list", UserTaskListName = "user_task_list.name",
+    UserTaskListOwner = "user_task_list.owner", UserTaskListWorkspace =
+    "user_task_list.workspace", VacationDates = "vacation_dates", VacationDatesEndOn =
+    "vacation_dates.end_on", VacationDatesStartOn = "vacation_dates.start_on", Workspace
+    = "workspace", WorkspaceName = "workspace.name", }
 }
 #[cfg(feature = "workspace_memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetWorkspaceMembershipsForUserResponse200 {
+pub struct DataWorkspaceMembershipCompactResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::WorkspaceMembershipCompact>>,
     /// *Conditional*. This property is only present when a limit query parameter is provided in the request. When making a paginated request, the API will return a number of results as specified by the limit parameter. If more results exist, then the response will contain a next_page attribute, which will include an offset, a relative path attribute, and a full uri attribute. If there are no more pages available, next_page will be null and no offset will be provided. Note that an offset token will expire after some time, as data may have changed.
@@ -11658,12 +11661,12 @@ pub struct GetWorkspacesResponse200 {
 }
 #[cfg(feature = "workspaces")]
 connector_runtime::__string_enum! {
-    pub enum GetWorkspaceOptFieldsItem { EmailDomains = "email_domains", IsOrganization =
-    "is_organization", Name = "name", }
+    pub enum OptFieldsItemEmailDomainsIsOrganization { EmailDomains = "email_domains",
+    IsOrganization = "is_organization", Name = "name", }
 }
 #[cfg(feature = "workspaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetWorkspaceResponse200 {
+pub struct DataWorkspaceResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::WorkspaceResponse>,
 }

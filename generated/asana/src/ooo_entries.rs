@@ -130,7 +130,7 @@ pub struct GetOooEntry<'a> {
     client: &'a super::Client,
     ooo_entry_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetOooEntryOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemCreatedByCreatedByNameEndDate>>,
     options: rt::CallOptions,
 }
 impl<'a> GetOooEntry<'a> {
@@ -143,7 +143,7 @@ impl<'a> GetOooEntry<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetOooEntryOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCreatedByCreatedByNameEndDate>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -166,7 +166,7 @@ impl<'a> GetOooEntry<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetOooEntryResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataOooEntryResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -178,7 +178,7 @@ pub struct UpdateOooEntry<'a> {
     client: &'a super::Client,
     ooo_entry_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetOooEntryOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemCreatedByCreatedByNameEndDate>>,
     body: super::models::UpdateOooEntryBody,
     options: rt::CallOptions,
 }
@@ -192,7 +192,7 @@ impl<'a> UpdateOooEntry<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetOooEntryOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCreatedByCreatedByNameEndDate>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -216,7 +216,7 @@ impl<'a> UpdateOooEntry<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetOooEntryResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataOooEntryResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -254,10 +254,7 @@ impl<'a> DeleteOooEntry<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -387,7 +384,7 @@ impl<'a> GetOooEntries<'a> {
 pub struct CreateOooEntry<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetOooEntryOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemCreatedByCreatedByNameEndDate>>,
     body: super::models::CreateOooEntryBody,
     options: rt::CallOptions,
 }
@@ -401,7 +398,7 @@ impl<'a> CreateOooEntry<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetOooEntryOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCreatedByCreatedByNameEndDate>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -424,7 +421,7 @@ impl<'a> CreateOooEntry<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetOooEntryResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataOooEntryResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -69,7 +69,7 @@ impl<'a> OrganizationExportsApi<'a> {
 pub struct CreateOrganizationExport<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateOrganizationExportOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemCreatedAtDownloadUrl>>,
     body: super::models::CreateOrganizationExportBody,
     options: rt::CallOptions,
 }
@@ -83,7 +83,7 @@ impl<'a> CreateOrganizationExport<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateOrganizationExportOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCreatedAtDownloadUrl>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -107,7 +107,7 @@ impl<'a> CreateOrganizationExport<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::CreateOrganizationExportResponse201>,
+        rt::Response<super::models::DataOrganizationExportCompactResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -121,7 +121,7 @@ pub struct GetOrganizationExport<'a> {
     client: &'a super::Client,
     organization_export_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateOrganizationExportOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemCreatedAtDownloadUrl>>,
     options: rt::CallOptions,
 }
 impl<'a> GetOrganizationExport<'a> {
@@ -134,7 +134,7 @@ impl<'a> GetOrganizationExport<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateOrganizationExportOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCreatedAtDownloadUrl>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -166,7 +166,7 @@ impl<'a> GetOrganizationExport<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::CreateOrganizationExportResponse201>,
+        rt::Response<super::models::DataOrganizationExportCompactResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();

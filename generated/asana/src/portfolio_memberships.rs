@@ -82,7 +82,7 @@ pub struct GetPortfolioMemberships<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetPortfolioMembershipsOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAccessLevelOffset>>,
     options: rt::CallOptions,
 }
 impl<'a> GetPortfolioMemberships<'a> {
@@ -123,7 +123,7 @@ impl<'a> GetPortfolioMemberships<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetPortfolioMembershipsOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAccessLevelOffset>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -161,7 +161,7 @@ impl<'a> GetPortfolioMemberships<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetPortfolioMembershipsResponse200>,
+        rt::Response<super::models::DataDeprecatedPortfolioMembershipCompactResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -267,7 +267,7 @@ pub struct GetPortfolioMembershipsForPortfolio<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetPortfolioMembershipsOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAccessLevelOffset>>,
     options: rt::CallOptions,
 }
 impl<'a> GetPortfolioMembershipsForPortfolio<'a> {
@@ -298,7 +298,7 @@ impl<'a> GetPortfolioMembershipsForPortfolio<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetPortfolioMembershipsOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAccessLevelOffset>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -338,7 +338,7 @@ impl<'a> GetPortfolioMembershipsForPortfolio<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetPortfolioMembershipsResponse200>,
+        rt::Response<super::models::DataDeprecatedPortfolioMembershipCompactResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();

@@ -197,7 +197,7 @@ impl<'a> PortfoliosApi<'a> {
     pub fn add_custom_field_setting_for_portfolio(
         &self,
         portfolio_gid: impl Into<String>,
-        body: super::models::AddCustomFieldSettingForGoalBody,
+        body: super::models::DataAddCustomFieldSettingRequestBody,
     ) -> AddCustomFieldSettingForPortfolio<'a> {
         AddCustomFieldSettingForPortfolio {
             client: self.client,
@@ -217,7 +217,7 @@ impl<'a> PortfoliosApi<'a> {
     pub fn remove_custom_field_setting_for_portfolio(
         &self,
         portfolio_gid: impl Into<String>,
-        body: super::models::RemoveCustomFieldSettingForGoalBody,
+        body: super::models::DataRemoveCustomFieldSettingRequestBody,
     ) -> RemoveCustomFieldSettingForPortfolio<'a> {
         RemoveCustomFieldSettingForPortfolio {
             client: self.client,
@@ -236,7 +236,7 @@ impl<'a> PortfoliosApi<'a> {
     pub fn add_members_for_portfolio(
         &self,
         portfolio_gid: impl Into<String>,
-        body: super::models::AddMembersForPortfolioBody,
+        body: super::models::DataAddMembersRequestBody,
     ) -> AddMembersForPortfolio<'a> {
         AddMembersForPortfolio {
             client: self.client,
@@ -256,7 +256,7 @@ impl<'a> PortfoliosApi<'a> {
     pub fn remove_members_for_portfolio(
         &self,
         portfolio_gid: impl Into<String>,
-        body: super::models::RemoveMembersForPortfolioBody,
+        body: super::models::DataRemoveMembersRequestBody,
     ) -> RemoveMembersForPortfolio<'a> {
         RemoveMembersForPortfolio {
             client: self.client,
@@ -404,7 +404,7 @@ impl<'a> GetPortfolios<'a> {
 pub struct CreatePortfolio<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreatePortfolioOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemArchivedColorCreatedAt>>,
     body: super::models::CreatePortfolioBody,
     options: rt::CallOptions,
 }
@@ -418,7 +418,7 @@ impl<'a> CreatePortfolio<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreatePortfolioOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemArchivedColorCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -441,7 +441,7 @@ impl<'a> CreatePortfolio<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreatePortfolioResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataPortfolioResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -453,7 +453,7 @@ pub struct GetPortfolio<'a> {
     client: &'a super::Client,
     portfolio_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreatePortfolioOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemArchivedColorCreatedAt>>,
     options: rt::CallOptions,
 }
 impl<'a> GetPortfolio<'a> {
@@ -466,7 +466,7 @@ impl<'a> GetPortfolio<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreatePortfolioOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemArchivedColorCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -489,7 +489,7 @@ impl<'a> GetPortfolio<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreatePortfolioResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataPortfolioResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -501,7 +501,7 @@ pub struct UpdatePortfolio<'a> {
     client: &'a super::Client,
     portfolio_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreatePortfolioOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemArchivedColorCreatedAt>>,
     body: super::models::UpdatePortfolioBody,
     options: rt::CallOptions,
 }
@@ -515,7 +515,7 @@ impl<'a> UpdatePortfolio<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreatePortfolioOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemArchivedColorCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -539,7 +539,7 @@ impl<'a> UpdatePortfolio<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreatePortfolioResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataPortfolioResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -577,10 +577,7 @@ impl<'a> DeletePortfolio<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -594,7 +591,7 @@ pub struct GetItemsForPortfolio<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetItemsForPortfolioOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemArchivedColor>>,
     options: rt::CallOptions,
 }
 impl<'a> GetItemsForPortfolio<'a> {
@@ -620,7 +617,7 @@ impl<'a> GetItemsForPortfolio<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetItemsForPortfolioOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemArchivedColor>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -655,10 +652,7 @@ impl<'a> GetItemsForPortfolio<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetItemsForPortfolioResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataProjectCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -729,10 +723,7 @@ impl<'a> AddItemForPortfolio<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -775,10 +766,7 @@ impl<'a> RemoveItemForPortfolio<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -790,7 +778,7 @@ pub struct AddCustomFieldSettingForPortfolio<'a> {
     client: &'a super::Client,
     portfolio_gid: String,
     opt_pretty: Option<bool>,
-    body: super::models::AddCustomFieldSettingForGoalBody,
+    body: super::models::DataAddCustomFieldSettingRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> AddCustomFieldSettingForPortfolio<'a> {
@@ -822,7 +810,7 @@ impl<'a> AddCustomFieldSettingForPortfolio<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::AddCustomFieldSettingForGoalResponse200>,
+        rt::Response<super::models::DataCustomFieldSettingResponseResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -836,7 +824,7 @@ pub struct RemoveCustomFieldSettingForPortfolio<'a> {
     client: &'a super::Client,
     portfolio_gid: String,
     opt_pretty: Option<bool>,
-    body: super::models::RemoveCustomFieldSettingForGoalBody,
+    body: super::models::DataRemoveCustomFieldSettingRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> RemoveCustomFieldSettingForPortfolio<'a> {
@@ -867,10 +855,7 @@ impl<'a> RemoveCustomFieldSettingForPortfolio<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -882,8 +867,8 @@ pub struct AddMembersForPortfolio<'a> {
     client: &'a super::Client,
     portfolio_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreatePortfolioOptFieldsItem>>,
-    body: super::models::AddMembersForPortfolioBody,
+    opt_fields: Option<Vec<super::models::OptFieldsItemArchivedColorCreatedAt>>,
+    body: super::models::DataAddMembersRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> AddMembersForPortfolio<'a> {
@@ -896,7 +881,7 @@ impl<'a> AddMembersForPortfolio<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreatePortfolioOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemArchivedColorCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -923,7 +908,7 @@ impl<'a> AddMembersForPortfolio<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreatePortfolioResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataPortfolioResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -935,8 +920,8 @@ pub struct RemoveMembersForPortfolio<'a> {
     client: &'a super::Client,
     portfolio_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreatePortfolioOptFieldsItem>>,
-    body: super::models::RemoveMembersForPortfolioBody,
+    opt_fields: Option<Vec<super::models::OptFieldsItemArchivedColorCreatedAt>>,
+    body: super::models::DataRemoveMembersRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> RemoveMembersForPortfolio<'a> {
@@ -949,7 +934,7 @@ impl<'a> RemoveMembersForPortfolio<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreatePortfolioOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemArchivedColorCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -976,7 +961,7 @@ impl<'a> RemoveMembersForPortfolio<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreatePortfolioResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataPortfolioResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -988,7 +973,9 @@ pub struct DuplicatePortfolio<'a> {
     client: &'a super::Client,
     portfolio_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetJobOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemNewGraphExportNewGraphExportCompletedAt>,
+    >,
     body: Option<super::models::DuplicatePortfolioBody>,
     options: rt::CallOptions,
 }
@@ -1000,7 +987,10 @@ impl<'a> DuplicatePortfolio<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetJobOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::OptFieldsItemNewGraphExportNewGraphExportCompletedAt>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1033,7 +1023,7 @@ impl<'a> DuplicatePortfolio<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataJobCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

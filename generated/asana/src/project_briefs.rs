@@ -46,7 +46,7 @@ impl<'a> ProjectBriefsApi<'a> {
     pub fn update_project_brief(
         &self,
         project_brief_gid: impl Into<String>,
-        body: super::models::UpdateProjectBriefBody,
+        body: super::models::DataProjectBriefRequestBody,
     ) -> UpdateProjectBrief<'a> {
         UpdateProjectBrief {
             client: self.client,
@@ -85,7 +85,7 @@ impl<'a> ProjectBriefsApi<'a> {
     pub fn create_project_brief(
         &self,
         project_gid: impl Into<String>,
-        body: super::models::UpdateProjectBriefBody,
+        body: super::models::DataProjectBriefRequestBody,
     ) -> CreateProjectBrief<'a> {
         CreateProjectBrief {
             client: self.client,
@@ -104,7 +104,7 @@ pub struct GetProjectBrief<'a> {
     client: &'a super::Client,
     project_brief_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetProjectBriefOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemHtmlTextPermalinkUrl>>,
     options: rt::CallOptions,
 }
 impl<'a> GetProjectBrief<'a> {
@@ -117,7 +117,7 @@ impl<'a> GetProjectBrief<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetProjectBriefOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemHtmlTextPermalinkUrl>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -140,7 +140,10 @@ impl<'a> GetProjectBrief<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetProjectBriefResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataProjectBriefResponseResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -152,8 +155,8 @@ pub struct UpdateProjectBrief<'a> {
     client: &'a super::Client,
     project_brief_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetProjectBriefOptFieldsItem>>,
-    body: super::models::UpdateProjectBriefBody,
+    opt_fields: Option<Vec<super::models::OptFieldsItemHtmlTextPermalinkUrl>>,
+    body: super::models::DataProjectBriefRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> UpdateProjectBrief<'a> {
@@ -166,7 +169,7 @@ impl<'a> UpdateProjectBrief<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetProjectBriefOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemHtmlTextPermalinkUrl>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -190,7 +193,10 @@ impl<'a> UpdateProjectBrief<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetProjectBriefResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataProjectBriefResponseResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -231,10 +237,7 @@ impl<'a> DeleteProjectBrief<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -246,8 +249,8 @@ pub struct CreateProjectBrief<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetProjectBriefOptFieldsItem>>,
-    body: super::models::UpdateProjectBriefBody,
+    opt_fields: Option<Vec<super::models::OptFieldsItemHtmlTextPermalinkUrl>>,
+    body: super::models::DataProjectBriefRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> CreateProjectBrief<'a> {
@@ -260,7 +263,7 @@ impl<'a> CreateProjectBrief<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetProjectBriefOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemHtmlTextPermalinkUrl>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -287,7 +290,10 @@ impl<'a> CreateProjectBrief<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetProjectBriefResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataProjectBriefResponseResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -110,7 +110,9 @@ pub struct GetProjectPortfolioSetting<'a> {
     client: &'a super::Client,
     project_portfolio_setting_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetProjectPortfolioSettingOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemCreatedAtIsAccessControlInheritedPortfolio>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetProjectPortfolioSetting<'a> {
@@ -123,7 +125,9 @@ impl<'a> GetProjectPortfolioSetting<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetProjectPortfolioSettingOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCreatedAtIsAccessControlInheritedPortfolio,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -155,7 +159,7 @@ impl<'a> GetProjectPortfolioSetting<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetProjectPortfolioSettingResponse200>,
+        rt::Response<super::models::DataProjectPortfolioSettingResponseResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -169,7 +173,9 @@ pub struct UpdateProjectPortfolioSetting<'a> {
     client: &'a super::Client,
     project_portfolio_setting_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetProjectPortfolioSettingOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemCreatedAtIsAccessControlInheritedPortfolio>,
+    >,
     body: super::models::UpdateProjectPortfolioSettingBody,
     options: rt::CallOptions,
 }
@@ -183,7 +189,9 @@ impl<'a> UpdateProjectPortfolioSetting<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetProjectPortfolioSettingOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCreatedAtIsAccessControlInheritedPortfolio,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -216,7 +224,7 @@ impl<'a> UpdateProjectPortfolioSetting<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetProjectPortfolioSettingResponse200>,
+        rt::Response<super::models::DataProjectPortfolioSettingResponseResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -233,7 +241,7 @@ pub struct GetProjectPortfolioSettingsForProject<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     opt_fields: Option<
-        Vec<super::models::GetProjectPortfolioSettingsForProjectOptFieldsItem>,
+        Vec<super::models::OptFieldsItemCreatedAtIsAccessControlInherited>,
     >,
     options: rt::CallOptions,
 }
@@ -260,7 +268,7 @@ impl<'a> GetProjectPortfolioSettingsForProject<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetProjectPortfolioSettingsForProjectOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCreatedAtIsAccessControlInherited>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -299,7 +307,7 @@ impl<'a> GetProjectPortfolioSettingsForProject<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetProjectPortfolioSettingsForProjectResponse200>,
+        rt::Response<super::models::DataProjectPortfolioSettingCompactResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -346,7 +354,7 @@ pub struct GetProjectPortfolioSettingsForPortfolio<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     opt_fields: Option<
-        Vec<super::models::GetProjectPortfolioSettingsForProjectOptFieldsItem>,
+        Vec<super::models::OptFieldsItemCreatedAtIsAccessControlInherited>,
     >,
     options: rt::CallOptions,
 }
@@ -373,7 +381,7 @@ impl<'a> GetProjectPortfolioSettingsForPortfolio<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetProjectPortfolioSettingsForProjectOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCreatedAtIsAccessControlInherited>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -412,7 +420,7 @@ impl<'a> GetProjectPortfolioSettingsForPortfolio<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetProjectPortfolioSettingsForProjectResponse200>,
+        rt::Response<super::models::DataProjectPortfolioSettingCompactResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();

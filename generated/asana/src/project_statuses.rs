@@ -115,7 +115,7 @@ pub struct GetProjectStatus<'a> {
     client: &'a super::Client,
     project_status_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetProjectStatusOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAuthorAuthorName>>,
     options: rt::CallOptions,
 }
 impl<'a> GetProjectStatus<'a> {
@@ -128,7 +128,7 @@ impl<'a> GetProjectStatus<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetProjectStatusOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAuthorAuthorName>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -159,7 +159,10 @@ impl<'a> GetProjectStatus<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetProjectStatusResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataProjectStatusResponseResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -205,10 +208,7 @@ impl<'a> DeleteProjectStatus<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -329,7 +329,7 @@ pub struct CreateProjectStatusForProject<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetProjectStatusOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAuthorAuthorName>>,
     body: super::models::CreateProjectStatusForProjectBody,
     options: rt::CallOptions,
 }
@@ -343,7 +343,7 @@ impl<'a> CreateProjectStatusForProject<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetProjectStatusOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAuthorAuthorName>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -370,7 +370,10 @@ impl<'a> CreateProjectStatusForProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetProjectStatusResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataProjectStatusResponseResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

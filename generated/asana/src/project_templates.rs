@@ -221,10 +221,7 @@ impl<'a> DeleteProjectTemplate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -239,7 +236,7 @@ pub struct GetProjectTemplates<'a> {
     team: Option<String>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetProjectTemplatesOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorDescription>>,
     options: rt::CallOptions,
 }
 impl<'a> GetProjectTemplates<'a> {
@@ -275,7 +272,7 @@ impl<'a> GetProjectTemplates<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetProjectTemplatesOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorDescription>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -311,7 +308,10 @@ impl<'a> GetProjectTemplates<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetProjectTemplatesResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataProjectTemplateCompactResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -353,7 +353,7 @@ pub struct GetProjectTemplatesForTeam<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetProjectTemplatesOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorDescription>>,
     options: rt::CallOptions,
 }
 impl<'a> GetProjectTemplatesForTeam<'a> {
@@ -379,7 +379,7 @@ impl<'a> GetProjectTemplatesForTeam<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetProjectTemplatesOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorDescription>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -414,7 +414,10 @@ impl<'a> GetProjectTemplatesForTeam<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetProjectTemplatesResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataProjectTemplateCompactResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -454,7 +457,9 @@ pub struct InstantiateProject<'a> {
     client: &'a super::Client,
     project_template_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetJobOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemNewGraphExportNewGraphExportCompletedAt>,
+    >,
     body: Option<super::models::InstantiateProjectBody>,
     options: rt::CallOptions,
 }
@@ -466,7 +471,10 @@ impl<'a> InstantiateProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetJobOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::OptFieldsItemNewGraphExportNewGraphExportCompletedAt>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -504,7 +512,7 @@ impl<'a> InstantiateProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataJobCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

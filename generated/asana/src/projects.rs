@@ -69,7 +69,7 @@ impl<'a> ProjectsApi<'a> {
     /// `POST /projects` (operation `createProject`).
     pub fn create_project(
         &self,
-        body: super::models::CreateProjectBody,
+        body: super::models::DataProjectRequestBody,
     ) -> CreateProject<'a> {
         CreateProject {
             client: self.client,
@@ -234,7 +234,7 @@ impl<'a> ProjectsApi<'a> {
     pub fn create_project_for_team(
         &self,
         team_gid: impl Into<String>,
-        body: super::models::CreateProjectBody,
+        body: super::models::DataProjectRequestBody,
     ) -> CreateProjectForTeam<'a> {
         CreateProjectForTeam {
             client: self.client,
@@ -283,7 +283,7 @@ impl<'a> ProjectsApi<'a> {
     pub fn create_project_for_workspace(
         &self,
         workspace_gid: impl Into<String>,
-        body: super::models::CreateProjectBody,
+        body: super::models::DataProjectRequestBody,
     ) -> CreateProjectForWorkspace<'a> {
         CreateProjectForWorkspace {
             client: self.client,
@@ -381,7 +381,7 @@ impl<'a> ProjectsApi<'a> {
     pub fn add_custom_field_setting_for_project(
         &self,
         project_gid: impl Into<String>,
-        body: super::models::AddCustomFieldSettingForGoalBody,
+        body: super::models::DataAddCustomFieldSettingRequestBody,
     ) -> AddCustomFieldSettingForProject<'a> {
         AddCustomFieldSettingForProject {
             client: self.client,
@@ -402,7 +402,7 @@ impl<'a> ProjectsApi<'a> {
     pub fn remove_custom_field_setting_for_project(
         &self,
         project_gid: impl Into<String>,
-        body: super::models::RemoveCustomFieldSettingForGoalBody,
+        body: super::models::DataRemoveCustomFieldSettingRequestBody,
     ) -> RemoveCustomFieldSettingForProject<'a> {
         RemoveCustomFieldSettingForProject {
             client: self.client,
@@ -455,7 +455,7 @@ impl<'a> ProjectsApi<'a> {
     pub fn add_members_for_project(
         &self,
         project_gid: impl Into<String>,
-        body: super::models::AddMembersForPortfolioBody,
+        body: super::models::DataAddMembersRequestBody,
     ) -> AddMembersForProject<'a> {
         AddMembersForProject {
             client: self.client,
@@ -475,7 +475,7 @@ impl<'a> ProjectsApi<'a> {
     pub fn remove_members_for_project(
         &self,
         project_gid: impl Into<String>,
-        body: super::models::RemoveMembersForPortfolioBody,
+        body: super::models::DataRemoveMembersRequestBody,
     ) -> RemoveMembersForProject<'a> {
         RemoveMembersForProject {
             client: self.client,
@@ -557,7 +557,7 @@ pub struct GetProjects<'a> {
     workspace: Option<String>,
     team: Option<String>,
     archived: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetItemsForPortfolioOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemArchivedColor>>,
     options: rt::CallOptions,
 }
 impl<'a> GetProjects<'a> {
@@ -598,7 +598,7 @@ impl<'a> GetProjects<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetItemsForPortfolioOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemArchivedColor>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -635,10 +635,7 @@ impl<'a> GetProjects<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetItemsForPortfolioResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataProjectCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -677,8 +674,8 @@ impl<'a> GetProjects<'a> {
 pub struct CreateProject<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateProjectOptFieldsItem>>,
-    body: super::models::CreateProjectBody,
+    opt_fields: Option<Vec<super::models::OptFieldsItem>>,
+    body: super::models::DataProjectRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> CreateProject<'a> {
@@ -689,10 +686,7 @@ impl<'a> CreateProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::OptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -714,7 +708,7 @@ impl<'a> CreateProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataProjectResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -726,7 +720,7 @@ pub struct GetProject<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateProjectOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItem>>,
     options: rt::CallOptions,
 }
 impl<'a> GetProject<'a> {
@@ -737,10 +731,7 @@ impl<'a> GetProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::OptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -762,7 +753,7 @@ impl<'a> GetProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataProjectResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -774,7 +765,7 @@ pub struct UpdateProject<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateProjectOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItem>>,
     body: super::models::UpdateProjectBody,
     options: rt::CallOptions,
 }
@@ -786,10 +777,7 @@ impl<'a> UpdateProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::OptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -812,7 +800,7 @@ impl<'a> UpdateProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataProjectResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -850,10 +838,7 @@ impl<'a> DeleteProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -865,7 +850,9 @@ pub struct DuplicateProject<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetJobOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemNewGraphExportNewGraphExportCompletedAt>,
+    >,
     body: Option<super::models::DuplicateProjectBody>,
     options: rt::CallOptions,
 }
@@ -877,7 +864,10 @@ impl<'a> DuplicateProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetJobOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::OptFieldsItemNewGraphExportNewGraphExportCompletedAt>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -907,7 +897,7 @@ impl<'a> DuplicateProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataJobCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -921,7 +911,7 @@ pub struct GetProjectsForTask<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetItemsForPortfolioOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemArchivedColor>>,
     options: rt::CallOptions,
 }
 impl<'a> GetProjectsForTask<'a> {
@@ -947,7 +937,7 @@ impl<'a> GetProjectsForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetItemsForPortfolioOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemArchivedColor>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -982,10 +972,7 @@ impl<'a> GetProjectsForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetItemsForPortfolioResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataProjectCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1028,7 +1015,7 @@ pub struct GetProjectsForTeam<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     archived: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetItemsForPortfolioOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemArchivedColor>>,
     options: rt::CallOptions,
 }
 impl<'a> GetProjectsForTeam<'a> {
@@ -1059,7 +1046,7 @@ impl<'a> GetProjectsForTeam<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetItemsForPortfolioOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemArchivedColor>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1095,10 +1082,7 @@ impl<'a> GetProjectsForTeam<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetItemsForPortfolioResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataProjectCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1138,8 +1122,8 @@ pub struct CreateProjectForTeam<'a> {
     client: &'a super::Client,
     team_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateProjectOptFieldsItem>>,
-    body: super::models::CreateProjectBody,
+    opt_fields: Option<Vec<super::models::OptFieldsItem>>,
+    body: super::models::DataProjectRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> CreateProjectForTeam<'a> {
@@ -1150,10 +1134,7 @@ impl<'a> CreateProjectForTeam<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::OptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1176,7 +1157,7 @@ impl<'a> CreateProjectForTeam<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataProjectResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1191,7 +1172,7 @@ pub struct GetProjectsForWorkspace<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     archived: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetItemsForPortfolioOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemArchivedColor>>,
     options: rt::CallOptions,
 }
 impl<'a> GetProjectsForWorkspace<'a> {
@@ -1222,7 +1203,7 @@ impl<'a> GetProjectsForWorkspace<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetItemsForPortfolioOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemArchivedColor>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1261,10 +1242,7 @@ impl<'a> GetProjectsForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetItemsForPortfolioResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataProjectCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1304,8 +1282,8 @@ pub struct CreateProjectForWorkspace<'a> {
     client: &'a super::Client,
     workspace_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateProjectOptFieldsItem>>,
-    body: super::models::CreateProjectBody,
+    opt_fields: Option<Vec<super::models::OptFieldsItem>>,
+    body: super::models::DataProjectRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> CreateProjectForWorkspace<'a> {
@@ -1316,10 +1294,7 @@ impl<'a> CreateProjectForWorkspace<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::OptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1345,7 +1320,7 @@ impl<'a> CreateProjectForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataProjectResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1384,7 +1359,7 @@ pub struct SearchProjectsForWorkspace<'a> {
     start_on: Option<chrono::NaiveDate>,
     start_on_before: Option<chrono::NaiveDate>,
     start_on_after: Option<chrono::NaiveDate>,
-    opt_fields: Option<Vec<super::models::CreateProjectOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItem>>,
     options: rt::CallOptions,
 }
 impl<'a> SearchProjectsForWorkspace<'a> {
@@ -1533,10 +1508,7 @@ impl<'a> SearchProjectsForWorkspace<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::OptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1613,8 +1585,12 @@ pub struct AddCustomFieldSettingForProject<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetCustomFieldSettingsForTeamOptFieldsItem>>,
-    body: super::models::AddCustomFieldSettingForGoalBody,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCustomFieldCustomFieldAsanaCreatedFieldCustomFieldCreatedBy,
+        >,
+    >,
+    body: super::models::DataAddCustomFieldSettingRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> AddCustomFieldSettingForProject<'a> {
@@ -1627,7 +1603,9 @@ impl<'a> AddCustomFieldSettingForProject<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetCustomFieldSettingsForTeamOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCustomFieldCustomFieldAsanaCreatedFieldCustomFieldCreatedBy,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1655,7 +1633,7 @@ impl<'a> AddCustomFieldSettingForProject<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::AddCustomFieldSettingForGoalResponse200>,
+        rt::Response<super::models::DataCustomFieldSettingResponseResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1669,7 +1647,7 @@ pub struct RemoveCustomFieldSettingForProject<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    body: super::models::RemoveCustomFieldSettingForGoalBody,
+    body: super::models::DataRemoveCustomFieldSettingRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> RemoveCustomFieldSettingForProject<'a> {
@@ -1700,10 +1678,7 @@ impl<'a> RemoveCustomFieldSettingForProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1766,8 +1741,8 @@ pub struct AddMembersForProject<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateProjectOptFieldsItem>>,
-    body: super::models::AddMembersForPortfolioBody,
+    opt_fields: Option<Vec<super::models::OptFieldsItem>>,
+    body: super::models::DataAddMembersRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> AddMembersForProject<'a> {
@@ -1778,10 +1753,7 @@ impl<'a> AddMembersForProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::OptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1804,7 +1776,7 @@ impl<'a> AddMembersForProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataProjectResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1816,8 +1788,8 @@ pub struct RemoveMembersForProject<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateProjectOptFieldsItem>>,
-    body: super::models::RemoveMembersForPortfolioBody,
+    opt_fields: Option<Vec<super::models::OptFieldsItem>>,
+    body: super::models::DataRemoveMembersRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> RemoveMembersForProject<'a> {
@@ -1828,10 +1800,7 @@ impl<'a> RemoveMembersForProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::OptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1857,7 +1826,7 @@ impl<'a> RemoveMembersForProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataProjectResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1869,7 +1838,7 @@ pub struct AddFollowersForProject<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateProjectOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItem>>,
     body: super::models::AddFollowersForProjectBody,
     options: rt::CallOptions,
 }
@@ -1881,10 +1850,7 @@ impl<'a> AddFollowersForProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::OptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1910,7 +1876,7 @@ impl<'a> AddFollowersForProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataProjectResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1922,7 +1888,7 @@ pub struct RemoveFollowersForProject<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateProjectOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItem>>,
     body: super::models::RemoveFollowersForProjectBody,
     options: rt::CallOptions,
 }
@@ -1934,10 +1900,7 @@ impl<'a> RemoveFollowersForProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(
-        mut self,
-        value: Vec<super::models::CreateProjectOptFieldsItem>,
-    ) -> Self {
+    pub fn opt_fields(mut self, value: Vec<super::models::OptFieldsItem>) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1963,7 +1926,7 @@ impl<'a> RemoveFollowersForProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateProjectResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataProjectResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1975,7 +1938,9 @@ pub struct ProjectSaveAsTemplate<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetJobOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemNewGraphExportNewGraphExportCompletedAt>,
+    >,
     body: super::models::ProjectSaveAsTemplateBody,
     options: rt::CallOptions,
 }
@@ -1987,7 +1952,10 @@ impl<'a> ProjectSaveAsTemplate<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetJobOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::OptFieldsItemNewGraphExportNewGraphExportCompletedAt>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -2013,7 +1981,7 @@ impl<'a> ProjectSaveAsTemplate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataJobCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

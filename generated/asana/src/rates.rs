@@ -109,7 +109,7 @@ pub struct GetRates<'a> {
     resource: Option<String>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetMembershipsOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemOffsetPath>>,
     options: rt::CallOptions,
 }
 impl<'a> GetRates<'a> {
@@ -145,7 +145,7 @@ impl<'a> GetRates<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetMembershipsOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemOffsetPath>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -222,7 +222,7 @@ impl<'a> GetRates<'a> {
 pub struct CreateRate<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateRateOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemCreatedByCreatedByName>>,
     body: super::models::CreateRateBody,
     options: rt::CallOptions,
 }
@@ -236,7 +236,7 @@ impl<'a> CreateRate<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateRateOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCreatedByCreatedByName>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -259,7 +259,7 @@ impl<'a> CreateRate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateRateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataRateResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -271,7 +271,7 @@ pub struct GetRate<'a> {
     client: &'a super::Client,
     rate_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateRateOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemCreatedByCreatedByName>>,
     options: rt::CallOptions,
 }
 impl<'a> GetRate<'a> {
@@ -284,7 +284,7 @@ impl<'a> GetRate<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateRateOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCreatedByCreatedByName>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -307,7 +307,7 @@ impl<'a> GetRate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateRateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataRateResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -319,7 +319,7 @@ pub struct UpdateRate<'a> {
     client: &'a super::Client,
     rate_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateRateOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemCreatedByCreatedByName>>,
     body: super::models::UpdateRateBody,
     options: rt::CallOptions,
 }
@@ -333,7 +333,7 @@ impl<'a> UpdateRate<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateRateOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCreatedByCreatedByName>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -357,7 +357,7 @@ impl<'a> UpdateRate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateRateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataRateResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -395,10 +395,7 @@ impl<'a> DeleteRate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -225,7 +225,7 @@ impl<'a> GetRoles<'a> {
 pub struct CreateRole<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateRoleOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemBaseRoleTypeCreationTime>>,
     body: super::models::CreateRoleBody,
     options: rt::CallOptions,
 }
@@ -239,7 +239,7 @@ impl<'a> CreateRole<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateRoleOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemBaseRoleTypeCreationTime>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -262,7 +262,7 @@ impl<'a> CreateRole<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateRoleResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataRbacRoleResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -274,7 +274,7 @@ pub struct GetRole<'a> {
     client: &'a super::Client,
     role_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateRoleOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemBaseRoleTypeCreationTime>>,
     options: rt::CallOptions,
 }
 impl<'a> GetRole<'a> {
@@ -287,7 +287,7 @@ impl<'a> GetRole<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateRoleOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemBaseRoleTypeCreationTime>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -310,7 +310,7 @@ impl<'a> GetRole<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateRoleResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataRbacRoleResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -322,7 +322,7 @@ pub struct UpdateRole<'a> {
     client: &'a super::Client,
     role_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateRoleOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemBaseRoleTypeCreationTime>>,
     body: super::models::UpdateRoleBody,
     options: rt::CallOptions,
 }
@@ -336,7 +336,7 @@ impl<'a> UpdateRole<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateRoleOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemBaseRoleTypeCreationTime>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -360,7 +360,7 @@ impl<'a> UpdateRole<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateRoleResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataRbacRoleResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -398,10 +398,7 @@ impl<'a> DeleteRole<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

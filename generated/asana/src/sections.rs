@@ -168,7 +168,7 @@ pub struct GetSection<'a> {
     client: &'a super::Client,
     section_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetSectionOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemCreatedAtName>>,
     options: rt::CallOptions,
 }
 impl<'a> GetSection<'a> {
@@ -181,7 +181,7 @@ impl<'a> GetSection<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetSectionOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCreatedAtName>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -204,7 +204,7 @@ impl<'a> GetSection<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetSectionResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataSectionResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -216,8 +216,8 @@ pub struct UpdateSection<'a> {
     client: &'a super::Client,
     section_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetSectionOptFieldsItem>>,
-    body: Option<super::models::UpdateSectionBody>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemCreatedAtName>>,
+    body: Option<super::models::DataSectionRequestBody>,
     options: rt::CallOptions,
 }
 impl<'a> UpdateSection<'a> {
@@ -230,13 +230,13 @@ impl<'a> UpdateSection<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetSectionOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCreatedAtName>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
     }
     /// The section to create.
-    pub fn body(mut self, value: super::models::UpdateSectionBody) -> Self {
+    pub fn body(mut self, value: super::models::DataSectionRequestBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -261,7 +261,7 @@ impl<'a> UpdateSection<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetSectionResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataSectionResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -299,10 +299,7 @@ impl<'a> DeleteSection<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -420,8 +417,8 @@ pub struct CreateSectionForProject<'a> {
     client: &'a super::Client,
     project_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetSectionOptFieldsItem>>,
-    body: Option<super::models::UpdateSectionBody>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemCreatedAtName>>,
+    body: Option<super::models::DataSectionRequestBody>,
     options: rt::CallOptions,
 }
 impl<'a> CreateSectionForProject<'a> {
@@ -434,13 +431,13 @@ impl<'a> CreateSectionForProject<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetSectionOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCreatedAtName>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
     }
     /// The section to create.
-    pub fn body(mut self, value: super::models::UpdateSectionBody) -> Self {
+    pub fn body(mut self, value: super::models::DataSectionRequestBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -465,7 +462,7 @@ impl<'a> CreateSectionForProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetSectionResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataSectionResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -512,10 +509,7 @@ impl<'a> AddTaskForSection<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -565,10 +559,7 @@ impl<'a> InsertSectionForProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -97,7 +97,7 @@ pub struct GetStatus<'a> {
     client: &'a super::Client,
     status_update_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetStatusOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAuthorAuthorNameCreatedAt>>,
     options: rt::CallOptions,
 }
 impl<'a> GetStatus<'a> {
@@ -110,7 +110,7 @@ impl<'a> GetStatus<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetStatusOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAuthorAuthorNameCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -133,7 +133,10 @@ impl<'a> GetStatus<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetStatusResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataStatusUpdateResponseResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -174,10 +177,7 @@ impl<'a> DeleteStatus<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -303,7 +303,7 @@ pub struct CreateStatusForObject<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetStatusOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAuthorAuthorNameCreatedAt>>,
     body: super::models::CreateStatusForObjectBody,
     options: rt::CallOptions,
 }
@@ -330,7 +330,7 @@ impl<'a> CreateStatusForObject<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetStatusOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAuthorAuthorNameCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -365,7 +365,10 @@ impl<'a> CreateStatusForObject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetStatusResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataStatusUpdateResponseResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -58,7 +58,7 @@ impl<'a> StoriesApi<'a> {
     pub fn update_story(
         &self,
         story_gid: impl Into<String>,
-        body: super::models::UpdateStoryBody,
+        body: super::models::DataStoryBaseBody,
     ) -> UpdateStory<'a> {
         UpdateStory {
             client: self.client,
@@ -121,7 +121,7 @@ impl<'a> StoriesApi<'a> {
     pub fn create_story_for_task(
         &self,
         task_gid: impl Into<String>,
-        body: super::models::UpdateStoryBody,
+        body: super::models::DataStoryBaseBody,
     ) -> CreateStoryForTask<'a> {
         CreateStoryForTask {
             client: self.client,
@@ -167,7 +167,7 @@ impl<'a> StoriesApi<'a> {
     pub fn create_story_for_goal(
         &self,
         goal_gid: impl Into<String>,
-        body: super::models::UpdateStoryBody,
+        body: super::models::DataStoryBaseBody,
     ) -> CreateStoryForGoal<'a> {
         CreateStoryForGoal {
             client: self.client,
@@ -186,7 +186,7 @@ pub struct GetStory<'a> {
     client: &'a super::Client,
     story_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetStoryOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAssigneeAssigneeName>>,
     options: rt::CallOptions,
 }
 impl<'a> GetStory<'a> {
@@ -199,7 +199,7 @@ impl<'a> GetStory<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetStoryOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAssigneeAssigneeName>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -222,7 +222,7 @@ impl<'a> GetStory<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetStoryResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataStoryResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -234,8 +234,8 @@ pub struct UpdateStory<'a> {
     client: &'a super::Client,
     story_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetStoryOptFieldsItem>>,
-    body: super::models::UpdateStoryBody,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAssigneeAssigneeName>>,
+    body: super::models::DataStoryBaseBody,
     options: rt::CallOptions,
 }
 impl<'a> UpdateStory<'a> {
@@ -248,7 +248,7 @@ impl<'a> UpdateStory<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetStoryOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAssigneeAssigneeName>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -272,7 +272,7 @@ impl<'a> UpdateStory<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetStoryResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataStoryResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -310,10 +310,7 @@ impl<'a> DeleteStory<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -327,7 +324,7 @@ pub struct GetStoriesForTask<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetStoriesForTaskOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAssigneeAssigneeNameCreatedAt>>,
     options: rt::CallOptions,
 }
 impl<'a> GetStoriesForTask<'a> {
@@ -353,7 +350,7 @@ impl<'a> GetStoriesForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetStoriesForTaskOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAssigneeAssigneeNameCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -388,7 +385,7 @@ impl<'a> GetStoriesForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetStoriesForTaskResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataStoryCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -428,8 +425,8 @@ pub struct CreateStoryForTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetStoryOptFieldsItem>>,
-    body: super::models::UpdateStoryBody,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAssigneeAssigneeName>>,
+    body: super::models::DataStoryBaseBody,
     options: rt::CallOptions,
 }
 impl<'a> CreateStoryForTask<'a> {
@@ -442,7 +439,7 @@ impl<'a> CreateStoryForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetStoryOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAssigneeAssigneeName>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -466,7 +463,7 @@ impl<'a> CreateStoryForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetStoryResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataStoryResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -480,7 +477,7 @@ pub struct GetStoriesForGoal<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetStoriesForTaskOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAssigneeAssigneeNameCreatedAt>>,
     options: rt::CallOptions,
 }
 impl<'a> GetStoriesForGoal<'a> {
@@ -506,7 +503,7 @@ impl<'a> GetStoriesForGoal<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetStoriesForTaskOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAssigneeAssigneeNameCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -541,7 +538,7 @@ impl<'a> GetStoriesForGoal<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetStoriesForTaskResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataStoryCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -581,8 +578,8 @@ pub struct CreateStoryForGoal<'a> {
     client: &'a super::Client,
     goal_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetStoryOptFieldsItem>>,
-    body: super::models::UpdateStoryBody,
+    opt_fields: Option<Vec<super::models::OptFieldsItemAssigneeAssigneeName>>,
+    body: super::models::DataStoryBaseBody,
     options: rt::CallOptions,
 }
 impl<'a> CreateStoryForGoal<'a> {
@@ -595,7 +592,7 @@ impl<'a> CreateStoryForGoal<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetStoryOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemAssigneeAssigneeName>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -619,7 +616,7 @@ impl<'a> CreateStoryForGoal<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetStoryResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataStoryResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

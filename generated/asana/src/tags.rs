@@ -195,7 +195,7 @@ pub struct GetTags<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     workspace: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTagsOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorCreatedAtFollowers>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTags<'a> {
@@ -226,7 +226,7 @@ impl<'a> GetTags<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTagsOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorCreatedAtFollowers>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -261,7 +261,7 @@ impl<'a> GetTags<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTagsResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTagCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -300,7 +300,7 @@ impl<'a> GetTags<'a> {
 pub struct CreateTag<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTagOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorCreatedAt>>,
     body: super::models::CreateTagBody,
     options: rt::CallOptions,
 }
@@ -314,7 +314,7 @@ impl<'a> CreateTag<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTagOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -337,7 +337,7 @@ impl<'a> CreateTag<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTagResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTagResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -349,7 +349,7 @@ pub struct GetTag<'a> {
     client: &'a super::Client,
     tag_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTagOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorCreatedAt>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTag<'a> {
@@ -362,7 +362,7 @@ impl<'a> GetTag<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTagOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -385,7 +385,7 @@ impl<'a> GetTag<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTagResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTagResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -397,7 +397,7 @@ pub struct UpdateTag<'a> {
     client: &'a super::Client,
     tag_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTagOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorCreatedAt>>,
     body: super::models::UpdateTagBody,
     options: rt::CallOptions,
 }
@@ -411,7 +411,7 @@ impl<'a> UpdateTag<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTagOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -435,7 +435,7 @@ impl<'a> UpdateTag<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTagResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTagResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -473,10 +473,7 @@ impl<'a> DeleteTag<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -490,7 +487,7 @@ pub struct GetTagsForTask<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTagsOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorCreatedAtFollowers>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTagsForTask<'a> {
@@ -516,7 +513,7 @@ impl<'a> GetTagsForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTagsOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorCreatedAtFollowers>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -551,7 +548,7 @@ impl<'a> GetTagsForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTagsResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTagCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -593,7 +590,7 @@ pub struct GetTagsForWorkspace<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTagsOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorCreatedAtFollowers>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTagsForWorkspace<'a> {
@@ -619,7 +616,7 @@ impl<'a> GetTagsForWorkspace<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTagsOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorCreatedAtFollowers>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -654,7 +651,7 @@ impl<'a> GetTagsForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTagsResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTagCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -694,7 +691,7 @@ pub struct CreateTagForWorkspace<'a> {
     client: &'a super::Client,
     workspace_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTagOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorCreatedAt>>,
     body: super::models::CreateTagForWorkspaceBody,
     options: rt::CallOptions,
 }
@@ -708,7 +705,7 @@ impl<'a> CreateTagForWorkspace<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTagOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -732,7 +729,7 @@ impl<'a> CreateTagForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTagResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTagResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -97,7 +97,7 @@ pub struct GetTaskTemplates<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     project: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTaskTemplatesOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemCreatedAtCreatedBy>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTaskTemplates<'a> {
@@ -128,7 +128,7 @@ impl<'a> GetTaskTemplates<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTaskTemplatesOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCreatedAtCreatedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -203,7 +203,7 @@ pub struct GetTaskTemplate<'a> {
     client: &'a super::Client,
     task_template_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetTaskTemplatesOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemCreatedAtCreatedBy>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTaskTemplate<'a> {
@@ -216,7 +216,7 @@ impl<'a> GetTaskTemplate<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTaskTemplatesOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCreatedAtCreatedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -280,10 +280,7 @@ impl<'a> DeleteTaskTemplate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -295,7 +292,9 @@ pub struct InstantiateTask<'a> {
     client: &'a super::Client,
     task_template_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetJobOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemNewGraphExportNewGraphExportCompletedAt>,
+    >,
     body: Option<super::models::InstantiateTaskBody>,
     options: rt::CallOptions,
 }
@@ -307,7 +306,10 @@ impl<'a> InstantiateTask<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetJobOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::OptFieldsItemNewGraphExportNewGraphExportCompletedAt>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -340,7 +342,7 @@ impl<'a> InstantiateTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataJobCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

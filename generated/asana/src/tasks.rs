@@ -57,7 +57,10 @@ impl<'a> TasksApi<'a> {
     /// explicitly if you specify `projects` or a `parent` task instead.
     ///
     /// `POST /tasks` (operation `createTask`).
-    pub fn create_task(&self, body: super::models::CreateTaskBody) -> CreateTask<'a> {
+    pub fn create_task(
+        &self,
+        body: super::models::DataTaskCreateRequestBody,
+    ) -> CreateTask<'a> {
         CreateTask {
             client: self.client,
             body,
@@ -284,7 +287,7 @@ impl<'a> TasksApi<'a> {
     pub fn create_subtask_for_task(
         &self,
         task_gid: impl Into<String>,
-        body: super::models::CreateTaskBody,
+        body: super::models::DataTaskCreateRequestBody,
     ) -> CreateSubtaskForTask<'a> {
         CreateSubtaskForTask {
             client: self.client,
@@ -349,7 +352,7 @@ impl<'a> TasksApi<'a> {
     pub fn add_dependencies_for_task(
         &self,
         task_gid: impl Into<String>,
-        body: super::models::AddDependenciesForTaskBody,
+        body: super::models::DataModifyDependenciesRequestBody,
     ) -> AddDependenciesForTask<'a> {
         AddDependenciesForTask {
             client: self.client,
@@ -369,7 +372,7 @@ impl<'a> TasksApi<'a> {
     pub fn remove_dependencies_for_task(
         &self,
         task_gid: impl Into<String>,
-        body: super::models::AddDependenciesForTaskBody,
+        body: super::models::DataModifyDependenciesRequestBody,
     ) -> RemoveDependenciesForTask<'a> {
         RemoveDependenciesForTask {
             client: self.client,
@@ -410,7 +413,7 @@ impl<'a> TasksApi<'a> {
     pub fn add_dependents_for_task(
         &self,
         task_gid: impl Into<String>,
-        body: super::models::AddDependentsForTaskBody,
+        body: super::models::DataModifyDependentsRequestBody,
     ) -> AddDependentsForTask<'a> {
         AddDependentsForTask {
             client: self.client,
@@ -430,7 +433,7 @@ impl<'a> TasksApi<'a> {
     pub fn remove_dependents_for_task(
         &self,
         task_gid: impl Into<String>,
-        body: super::models::AddDependentsForTaskBody,
+        body: super::models::DataModifyDependentsRequestBody,
     ) -> RemoveDependentsForTask<'a> {
         RemoveDependentsForTask {
             client: self.client,
@@ -553,7 +556,7 @@ impl<'a> TasksApi<'a> {
     pub fn add_followers_for_task(
         &self,
         task_gid: impl Into<String>,
-        body: super::models::AddFollowersBody,
+        body: super::models::DataTaskAddFollowersRequestBody,
     ) -> AddFollowersForTask<'a> {
         AddFollowersForTask {
             client: self.client,
@@ -747,7 +750,7 @@ pub struct GetTasks<'a> {
     workspace: Option<String>,
     completed_since: Option<chrono::DateTime<chrono::Utc>>,
     modified_since: Option<chrono::DateTime<chrono::Utc>>,
-    opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTasks<'a> {
@@ -812,7 +815,7 @@ impl<'a> GetTasks<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -852,7 +855,7 @@ impl<'a> GetTasks<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -891,8 +894,10 @@ impl<'a> GetTasks<'a> {
 pub struct CreateTask<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTaskOptFieldsItem>>,
-    body: super::models::CreateTaskBody,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
+    >,
+    body: super::models::DataTaskCreateRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> CreateTask<'a> {
@@ -905,7 +910,7 @@ impl<'a> CreateTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -928,7 +933,7 @@ impl<'a> CreateTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -940,7 +945,9 @@ pub struct GetTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTaskOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetTask<'a> {
@@ -953,7 +960,7 @@ impl<'a> GetTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -976,7 +983,7 @@ impl<'a> GetTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -988,7 +995,9 @@ pub struct UpdateTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTaskOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
+    >,
     body: super::models::UpdateTaskBody,
     options: rt::CallOptions,
 }
@@ -1002,7 +1011,7 @@ impl<'a> UpdateTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1026,7 +1035,7 @@ impl<'a> UpdateTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1064,10 +1073,7 @@ impl<'a> DeleteTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1079,7 +1085,9 @@ pub struct DuplicateTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetJobOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemNewGraphExportNewGraphExportCompletedAt>,
+    >,
     body: super::models::DuplicateTaskBody,
     options: rt::CallOptions,
 }
@@ -1091,7 +1099,10 @@ impl<'a> DuplicateTask<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetJobOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::OptFieldsItemNewGraphExportNewGraphExportCompletedAt>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1114,7 +1125,7 @@ impl<'a> DuplicateTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataJobCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1129,7 +1140,7 @@ pub struct GetTasksForProject<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTasksForProject<'a> {
@@ -1160,7 +1171,7 @@ impl<'a> GetTasksForProject<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1196,7 +1207,7 @@ impl<'a> GetTasksForProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1239,7 +1250,7 @@ pub struct GetTasksForSection<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     completed_since: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTasksForSection<'a> {
@@ -1270,7 +1281,7 @@ impl<'a> GetTasksForSection<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1306,7 +1317,7 @@ impl<'a> GetTasksForSection<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1348,7 +1359,7 @@ pub struct GetTasksForTag<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTasksForTag<'a> {
@@ -1374,7 +1385,7 @@ impl<'a> GetTasksForTag<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1409,7 +1420,7 @@ impl<'a> GetTasksForTag<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1452,7 +1463,7 @@ pub struct GetTasksForUserTaskList<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTasksForUserTaskList<'a> {
@@ -1483,7 +1494,7 @@ impl<'a> GetTasksForUserTaskList<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1527,7 +1538,7 @@ impl<'a> GetTasksForUserTaskList<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1569,7 +1580,7 @@ pub struct GetSubtasksForTask<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>>,
     options: rt::CallOptions,
 }
 impl<'a> GetSubtasksForTask<'a> {
@@ -1595,7 +1606,7 @@ impl<'a> GetSubtasksForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1630,7 +1641,7 @@ impl<'a> GetSubtasksForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1670,8 +1681,10 @@ pub struct CreateSubtaskForTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTaskOptFieldsItem>>,
-    body: super::models::CreateTaskBody,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
+    >,
+    body: super::models::DataTaskCreateRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> CreateSubtaskForTask<'a> {
@@ -1684,7 +1697,7 @@ impl<'a> CreateSubtaskForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1708,7 +1721,7 @@ impl<'a> CreateSubtaskForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1720,7 +1733,9 @@ pub struct SetParentForTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTaskOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
+    >,
     body: super::models::SetParentForTaskBody,
     options: rt::CallOptions,
 }
@@ -1734,7 +1749,7 @@ impl<'a> SetParentForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1758,7 +1773,7 @@ impl<'a> SetParentForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1772,7 +1787,7 @@ pub struct GetDependenciesForTask<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>>,
     options: rt::CallOptions,
 }
 impl<'a> GetDependenciesForTask<'a> {
@@ -1798,7 +1813,7 @@ impl<'a> GetDependenciesForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -1833,7 +1848,7 @@ impl<'a> GetDependenciesForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1873,7 +1888,7 @@ pub struct AddDependenciesForTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    body: super::models::AddDependenciesForTaskBody,
+    body: super::models::DataModifyDependenciesRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> AddDependenciesForTask<'a> {
@@ -1901,10 +1916,7 @@ impl<'a> AddDependenciesForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1916,7 +1928,7 @@ pub struct RemoveDependenciesForTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    body: super::models::AddDependenciesForTaskBody,
+    body: super::models::DataModifyDependenciesRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> RemoveDependenciesForTask<'a> {
@@ -1947,10 +1959,7 @@ impl<'a> RemoveDependenciesForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1964,7 +1973,7 @@ pub struct GetDependentsForTask<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTasksOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>>,
     options: rt::CallOptions,
 }
 impl<'a> GetDependentsForTask<'a> {
@@ -1990,7 +1999,7 @@ impl<'a> GetDependentsForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTasksOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatus>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -2025,7 +2034,7 @@ impl<'a> GetDependentsForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2065,7 +2074,7 @@ pub struct AddDependentsForTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    body: super::models::AddDependentsForTaskBody,
+    body: super::models::DataModifyDependentsRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> AddDependentsForTask<'a> {
@@ -2093,10 +2102,7 @@ impl<'a> AddDependentsForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2108,7 +2114,7 @@ pub struct RemoveDependentsForTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    body: super::models::AddDependentsForTaskBody,
+    body: super::models::DataModifyDependentsRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> RemoveDependentsForTask<'a> {
@@ -2136,10 +2142,7 @@ impl<'a> RemoveDependentsForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2179,10 +2182,7 @@ impl<'a> AddProjectForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2222,10 +2222,7 @@ impl<'a> RemoveProjectForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2265,10 +2262,7 @@ impl<'a> AddTagForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2308,10 +2302,7 @@ impl<'a> RemoveTagForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2323,8 +2314,10 @@ pub struct AddFollowersForTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTaskOptFieldsItem>>,
-    body: super::models::AddFollowersBody,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
+    >,
+    body: super::models::DataTaskAddFollowersRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> AddFollowersForTask<'a> {
@@ -2337,7 +2330,7 @@ impl<'a> AddFollowersForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -2361,7 +2354,7 @@ impl<'a> AddFollowersForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2373,7 +2366,9 @@ pub struct RemoveFollowerForTask<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTaskOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
+    >,
     body: super::models::RemoveFollowerForTaskBody,
     options: rt::CallOptions,
 }
@@ -2387,7 +2382,7 @@ impl<'a> RemoveFollowerForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -2411,7 +2406,7 @@ impl<'a> RemoveFollowerForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2446,7 +2441,7 @@ impl<'a> GetTaskForCustomId<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTaskResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTaskResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2511,7 +2506,9 @@ pub struct SearchTasksForWorkspace<'a> {
     is_subtask: Option<bool>,
     sort_by: Option<super::models::SearchTasksForWorkspaceSortBy>,
     sort_ascending: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTaskOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> SearchTasksForWorkspace<'a> {
@@ -2795,7 +2792,7 @@ impl<'a> SearchTasksForWorkspace<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTaskOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActualTimeMinutesApprovalStatusAssignedBy>,
     ) -> Self {
         self.opt_fields = Some(value);
         self

@@ -117,7 +117,7 @@ pub struct GetTeamMembership<'a> {
     client: &'a super::Client,
     team_membership_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetTeamMembershipOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemIsAdminIsGuestIsLimitedAccess>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTeamMembership<'a> {
@@ -130,7 +130,7 @@ impl<'a> GetTeamMembership<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTeamMembershipOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemIsAdminIsGuestIsLimitedAccess>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -161,7 +161,10 @@ impl<'a> GetTeamMembership<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTeamMembershipResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataTeamMembershipCompactResponse2>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -177,7 +180,7 @@ pub struct GetTeamMemberships<'a> {
     team: Option<String>,
     user: Option<String>,
     workspace: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTeamMembershipsOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemIsAdminIsGuest>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTeamMemberships<'a> {
@@ -218,7 +221,7 @@ impl<'a> GetTeamMemberships<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTeamMembershipsOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemIsAdminIsGuest>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -255,7 +258,10 @@ impl<'a> GetTeamMemberships<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTeamMembershipsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataTeamMembershipCompactResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -297,7 +303,7 @@ pub struct GetTeamMembershipsForTeam<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTeamMembershipsOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemIsAdminIsGuest>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTeamMembershipsForTeam<'a> {
@@ -323,7 +329,7 @@ impl<'a> GetTeamMembershipsForTeam<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTeamMembershipsOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemIsAdminIsGuest>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -358,7 +364,10 @@ impl<'a> GetTeamMembershipsForTeam<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTeamMembershipsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataTeamMembershipCompactResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -401,7 +410,7 @@ pub struct GetTeamMembershipsForUser<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     workspace: String,
-    opt_fields: Option<Vec<super::models::GetTeamMembershipsOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemIsAdminIsGuest>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTeamMembershipsForUser<'a> {
@@ -427,7 +436,7 @@ impl<'a> GetTeamMembershipsForUser<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTeamMembershipsOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemIsAdminIsGuest>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -463,7 +472,10 @@ impl<'a> GetTeamMembershipsForUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTeamMembershipsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataTeamMembershipCompactResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -20,7 +20,10 @@ impl<'a> TeamsApi<'a> {
     /// Creates a team within the current workspace.
     ///
     /// `POST /teams` (operation `createTeam`).
-    pub fn create_team(&self, body: super::models::CreateTeamBody) -> CreateTeam<'a> {
+    pub fn create_team(
+        &self,
+        body: super::models::DataTeamRequestBody,
+    ) -> CreateTeam<'a> {
         CreateTeam {
             client: self.client,
             body,
@@ -53,7 +56,7 @@ impl<'a> TeamsApi<'a> {
     pub fn update_team(
         &self,
         team_gid: impl Into<String>,
-        body: super::models::CreateTeamBody,
+        body: super::models::DataTeamRequestBody,
     ) -> UpdateTeam<'a> {
         UpdateTeam {
             client: self.client,
@@ -154,8 +157,12 @@ impl<'a> TeamsApi<'a> {
 pub struct CreateTeam<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTeamOptFieldsItem>>,
-    body: super::models::CreateTeamBody,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCustomFieldSettingsCustomFieldSettingsCustomField,
+        >,
+    >,
+    body: super::models::DataTeamRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> CreateTeam<'a> {
@@ -168,7 +175,9 @@ impl<'a> CreateTeam<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTeamOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCustomFieldSettingsCustomFieldSettingsCustomField,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -191,7 +200,7 @@ impl<'a> CreateTeam<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTeamResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTeamResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -203,7 +212,11 @@ pub struct GetTeam<'a> {
     client: &'a super::Client,
     team_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTeamOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCustomFieldSettingsCustomFieldSettingsCustomField,
+        >,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetTeam<'a> {
@@ -216,7 +229,9 @@ impl<'a> GetTeam<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTeamOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCustomFieldSettingsCustomFieldSettingsCustomField,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -239,7 +254,7 @@ impl<'a> GetTeam<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTeamResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTeamResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -251,8 +266,12 @@ pub struct UpdateTeam<'a> {
     client: &'a super::Client,
     team_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTeamOptFieldsItem>>,
-    body: super::models::CreateTeamBody,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCustomFieldSettingsCustomFieldSettingsCustomField,
+        >,
+    >,
+    body: super::models::DataTeamRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> UpdateTeam<'a> {
@@ -265,7 +284,9 @@ impl<'a> UpdateTeam<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTeamOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCustomFieldSettingsCustomFieldSettingsCustomField,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -289,7 +310,7 @@ impl<'a> UpdateTeam<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTeamResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataTeamResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -303,7 +324,11 @@ pub struct GetTeamsForWorkspace<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetTeamsForWorkspaceOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCustomFieldSettingsCustomFieldSettingsCustomFieldCustomFieldSettingsCustomFieldAsanaCreatedField,
+        >,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetTeamsForWorkspace<'a> {
@@ -329,7 +354,9 @@ impl<'a> GetTeamsForWorkspace<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTeamsForWorkspaceOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCustomFieldSettingsCustomFieldSettingsCustomFieldCustomFieldSettingsCustomFieldAsanaCreatedField,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -364,10 +391,7 @@ impl<'a> GetTeamsForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetTeamsForWorkspaceResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataTeamCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -410,7 +434,11 @@ pub struct GetTeamsForUser<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     organization: String,
-    opt_fields: Option<Vec<super::models::GetTeamsForWorkspaceOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<
+            super::models::OptFieldsItemCustomFieldSettingsCustomFieldSettingsCustomFieldCustomFieldSettingsCustomFieldAsanaCreatedField,
+        >,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetTeamsForUser<'a> {
@@ -436,7 +464,9 @@ impl<'a> GetTeamsForUser<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTeamsForWorkspaceOptFieldsItem>,
+        value: Vec<
+            super::models::OptFieldsItemCustomFieldSettingsCustomFieldSettingsCustomFieldCustomFieldSettingsCustomFieldAsanaCreatedField,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -472,10 +502,7 @@ impl<'a> GetTeamsForUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetTeamsForWorkspaceResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataTeamCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -515,7 +542,7 @@ pub struct AddUserForTeam<'a> {
     client: &'a super::Client,
     team_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetTeamMembershipOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemIsAdminIsGuestIsLimitedAccess>>,
     body: super::models::AddUserForTeamBody,
     options: rt::CallOptions,
 }
@@ -529,7 +556,7 @@ impl<'a> AddUserForTeam<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTeamMembershipOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemIsAdminIsGuestIsLimitedAccess>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -553,7 +580,10 @@ impl<'a> AddUserForTeam<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTeamMembershipResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataTeamMembershipCompactResponse2>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -593,10 +623,7 @@ impl<'a> RemoveUserForTeam<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

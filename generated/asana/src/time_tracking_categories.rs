@@ -152,7 +152,7 @@ pub struct GetTimeTrackingCategory<'a> {
     client: &'a super::Client,
     time_tracking_category_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetTimeTrackingCategoryOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorIsArchived>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTimeTrackingCategory<'a> {
@@ -165,7 +165,7 @@ impl<'a> GetTimeTrackingCategory<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTimeTrackingCategoryOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorIsArchived>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -197,7 +197,7 @@ impl<'a> GetTimeTrackingCategory<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetTimeTrackingCategoryResponse200>,
+        rt::Response<super::models::DataTimeTrackingCategoryResponseResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -211,7 +211,7 @@ pub struct UpdateTimeTrackingCategory<'a> {
     client: &'a super::Client,
     time_tracking_category_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetTimeTrackingCategoryOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorIsArchived>>,
     body: super::models::UpdateTimeTrackingCategoryBody,
     options: rt::CallOptions,
 }
@@ -225,7 +225,7 @@ impl<'a> UpdateTimeTrackingCategory<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTimeTrackingCategoryOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorIsArchived>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -258,7 +258,7 @@ impl<'a> UpdateTimeTrackingCategory<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetTimeTrackingCategoryResponse200>,
+        rt::Response<super::models::DataTimeTrackingCategoryResponseResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -306,10 +306,7 @@ impl<'a> DeleteTimeTrackingCategory<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -326,7 +323,7 @@ pub struct GetTimeTrackingEntriesForTimeTrackingCategory<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     opt_fields: Option<
-        Vec<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem>,
+        Vec<super::models::OptFieldsItemAttributableToAttributableToName>,
     >,
     options: rt::CallOptions,
 }
@@ -363,9 +360,7 @@ impl<'a> GetTimeTrackingEntriesForTimeTrackingCategory<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<
-            super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem,
-        >,
+        value: Vec<super::models::OptFieldsItemAttributableToAttributableToName>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -411,9 +406,7 @@ impl<'a> GetTimeTrackingEntriesForTimeTrackingCategory<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<
-            super::models::GetTimeTrackingEntriesForTimeTrackingCategoryResponse200,
-        >,
+        rt::Response<super::models::DataTimeTrackingEntryCompactResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -571,7 +564,7 @@ impl<'a> GetTimeTrackingCategories<'a> {
 pub struct CreateTimeTrackingCategory<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetTimeTrackingCategoryOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemColorIsArchived>>,
     body: super::models::CreateTimeTrackingCategoryBody,
     options: rt::CallOptions,
 }
@@ -585,7 +578,7 @@ impl<'a> CreateTimeTrackingCategory<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTimeTrackingCategoryOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemColorIsArchived>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -609,7 +602,7 @@ impl<'a> CreateTimeTrackingCategory<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetTimeTrackingCategoryResponse200>,
+        rt::Response<super::models::DataTimeTrackingCategoryResponseResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();

@@ -158,7 +158,7 @@ pub struct GetTimeTrackingEntriesForTask<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     opt_fields: Option<
-        Vec<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem>,
+        Vec<super::models::OptFieldsItemAttributableToAttributableToName>,
     >,
     options: rt::CallOptions,
 }
@@ -185,9 +185,7 @@ impl<'a> GetTimeTrackingEntriesForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<
-            super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem,
-        >,
+        value: Vec<super::models::OptFieldsItemAttributableToAttributableToName>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -226,9 +224,7 @@ impl<'a> GetTimeTrackingEntriesForTask<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<
-            super::models::GetTimeTrackingEntriesForTimeTrackingCategoryResponse200,
-        >,
+        rt::Response<super::models::DataTimeTrackingEntryCompactResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -272,7 +268,7 @@ pub struct CreateTimeTrackingEntry<'a> {
     client: &'a super::Client,
     task_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTimeTrackingEntryOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemApprovalStatusAttributableTo>>,
     body: super::models::CreateTimeTrackingEntryBody,
     options: rt::CallOptions,
 }
@@ -286,7 +282,7 @@ impl<'a> CreateTimeTrackingEntry<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTimeTrackingEntryOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemApprovalStatusAttributableTo>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -314,7 +310,7 @@ impl<'a> CreateTimeTrackingEntry<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::CreateTimeTrackingEntryResponse201>,
+        rt::Response<super::models::DataTimeTrackingEntryBaseResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -328,7 +324,7 @@ pub struct GetTimeTrackingEntry<'a> {
     client: &'a super::Client,
     time_tracking_entry_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTimeTrackingEntryOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemApprovalStatusAttributableTo>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTimeTrackingEntry<'a> {
@@ -341,7 +337,7 @@ impl<'a> GetTimeTrackingEntry<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTimeTrackingEntryOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemApprovalStatusAttributableTo>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -373,7 +369,7 @@ impl<'a> GetTimeTrackingEntry<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::CreateTimeTrackingEntryResponse201>,
+        rt::Response<super::models::DataTimeTrackingEntryBaseResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -387,7 +383,7 @@ pub struct UpdateTimeTrackingEntry<'a> {
     client: &'a super::Client,
     time_tracking_entry_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateTimeTrackingEntryOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemApprovalStatusAttributableTo>>,
     body: super::models::UpdateTimeTrackingEntryBody,
     options: rt::CallOptions,
 }
@@ -401,7 +397,7 @@ impl<'a> UpdateTimeTrackingEntry<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateTimeTrackingEntryOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemApprovalStatusAttributableTo>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -434,7 +430,7 @@ impl<'a> UpdateTimeTrackingEntry<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::CreateTimeTrackingEntryResponse201>,
+        rt::Response<super::models::DataTimeTrackingEntryBaseResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -482,10 +478,7 @@ impl<'a> DeleteTimeTrackingEntry<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -507,7 +500,7 @@ pub struct GetTimeTrackingEntries<'a> {
     limit: Option<i64>,
     offset: Option<String>,
     opt_fields: Option<
-        Vec<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem>,
+        Vec<super::models::OptFieldsItemAttributableToAttributableToName>,
     >,
     options: rt::CallOptions,
 }
@@ -574,9 +567,7 @@ impl<'a> GetTimeTrackingEntries<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<
-            super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem,
-        >,
+        value: Vec<super::models::OptFieldsItemAttributableToAttributableToName>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -634,9 +625,7 @@ impl<'a> GetTimeTrackingEntries<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<
-            super::models::GetTimeTrackingEntriesForTimeTrackingCategoryResponse200,
-        >,
+        rt::Response<super::models::DataTimeTrackingEntryCompactResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();

@@ -108,7 +108,7 @@ pub struct GetTimesheetApprovalStatus<'a> {
     client: &'a super::Client,
     timesheet_approval_status_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetTimesheetApprovalStatusOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemApprovalStatusCreatedAt>>,
     options: rt::CallOptions,
 }
 impl<'a> GetTimesheetApprovalStatus<'a> {
@@ -121,7 +121,7 @@ impl<'a> GetTimesheetApprovalStatus<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTimesheetApprovalStatusOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemApprovalStatusCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -153,7 +153,7 @@ impl<'a> GetTimesheetApprovalStatus<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetTimesheetApprovalStatusResponse200>,
+        rt::Response<super::models::DataTimesheetApprovalStatusResponseResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -167,7 +167,7 @@ pub struct UpdateTimesheetApprovalStatus<'a> {
     client: &'a super::Client,
     timesheet_approval_status_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetTimesheetApprovalStatusOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemApprovalStatusCreatedAt>>,
     body: super::models::UpdateTimesheetApprovalStatusBody,
     options: rt::CallOptions,
 }
@@ -181,7 +181,7 @@ impl<'a> UpdateTimesheetApprovalStatus<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTimesheetApprovalStatusOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemApprovalStatusCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -214,7 +214,7 @@ impl<'a> UpdateTimesheetApprovalStatus<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetTimesheetApprovalStatusResponse200>,
+        rt::Response<super::models::DataTimesheetApprovalStatusResponseResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -363,7 +363,7 @@ impl<'a> GetTimesheetApprovalStatuses<'a> {
 pub struct CreateTimesheetApprovalStatus<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetTimesheetApprovalStatusOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemApprovalStatusCreatedAt>>,
     body: super::models::CreateTimesheetApprovalStatusBody,
     options: rt::CallOptions,
 }
@@ -377,7 +377,7 @@ impl<'a> CreateTimesheetApprovalStatus<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTimesheetApprovalStatusOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemApprovalStatusCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -401,7 +401,7 @@ impl<'a> CreateTimesheetApprovalStatus<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetTimesheetApprovalStatusResponse200>,
+        rt::Response<super::models::DataTimesheetApprovalStatusResponseResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();

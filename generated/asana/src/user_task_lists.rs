@@ -63,7 +63,7 @@ pub struct GetUserTaskList<'a> {
     client: &'a super::Client,
     user_task_list_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetUserTaskListOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemNameOwner>>,
     options: rt::CallOptions,
 }
 impl<'a> GetUserTaskList<'a> {
@@ -76,7 +76,7 @@ impl<'a> GetUserTaskList<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetUserTaskListOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemNameOwner>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -107,7 +107,10 @@ impl<'a> GetUserTaskList<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetUserTaskListResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataUserTaskListCompactResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -120,7 +123,7 @@ pub struct GetUserTaskListForUser<'a> {
     user_gid: String,
     opt_pretty: Option<bool>,
     workspace: String,
-    opt_fields: Option<Vec<super::models::GetUserTaskListOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemNameOwner>>,
     options: rt::CallOptions,
 }
 impl<'a> GetUserTaskListForUser<'a> {
@@ -133,7 +136,7 @@ impl<'a> GetUserTaskListForUser<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetUserTaskListOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemNameOwner>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -157,7 +160,10 @@ impl<'a> GetUserTaskListForUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetUserTaskListResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DataUserTaskListCompactResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

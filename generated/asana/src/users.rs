@@ -66,7 +66,7 @@ impl<'a> UsersApi<'a> {
     pub fn update_user(
         &self,
         user_gid: impl Into<String>,
-        body: super::models::UpdateUserBody,
+        body: super::models::DataUserUpdateRequestBody,
     ) -> UpdateUser<'a> {
         UpdateUser {
             client: self.client,
@@ -175,7 +175,7 @@ impl<'a> UsersApi<'a> {
         &self,
         workspace_gid: impl Into<String>,
         user_gid: impl Into<String>,
-        body: super::models::UpdateUserBody,
+        body: super::models::DataUserUpdateRequestBody,
     ) -> UpdateUserForWorkspace<'a> {
         UpdateUserForWorkspace {
             client: self.client,
@@ -311,7 +311,9 @@ pub struct GetUser<'a> {
     user_gid: String,
     opt_pretty: Option<bool>,
     workspace: Option<String>,
-    opt_fields: Option<Vec<super::models::GetUserOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetUser<'a> {
@@ -329,7 +331,7 @@ impl<'a> GetUser<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetUserOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -353,7 +355,7 @@ impl<'a> GetUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataUserResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -366,8 +368,10 @@ pub struct UpdateUser<'a> {
     user_gid: String,
     opt_pretty: Option<bool>,
     workspace: Option<String>,
-    opt_fields: Option<Vec<super::models::GetUserOptFieldsItem>>,
-    body: super::models::UpdateUserBody,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
+    >,
+    body: super::models::DataUserUpdateRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> UpdateUser<'a> {
@@ -385,7 +389,7 @@ impl<'a> UpdateUser<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetUserOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -410,7 +414,7 @@ impl<'a> UpdateUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataUserResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -530,7 +534,9 @@ pub struct GetUsersForTeam<'a> {
     team_gid: String,
     opt_pretty: Option<bool>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetUserOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetUsersForTeam<'a> {
@@ -550,7 +556,7 @@ impl<'a> GetUsersForTeam<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetUserOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -574,7 +580,7 @@ impl<'a> GetUsersForTeam<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetUsersForTeamResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataUserCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -610,7 +616,9 @@ pub struct GetUsersForWorkspace<'a> {
     workspace_gid: String,
     opt_pretty: Option<bool>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetUserOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetUsersForWorkspace<'a> {
@@ -630,7 +638,7 @@ impl<'a> GetUsersForWorkspace<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetUserOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -654,7 +662,7 @@ impl<'a> GetUsersForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetUsersForTeamResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataUserCompactResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -690,7 +698,9 @@ pub struct GetUserForWorkspace<'a> {
     workspace_gid: String,
     user_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetUserOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetUserForWorkspace<'a> {
@@ -703,7 +713,7 @@ impl<'a> GetUserForWorkspace<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetUserOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -730,7 +740,7 @@ impl<'a> GetUserForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataUserResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -743,8 +753,10 @@ pub struct UpdateUserForWorkspace<'a> {
     workspace_gid: String,
     user_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetUserOptFieldsItem>>,
-    body: super::models::UpdateUserBody,
+    opt_fields: Option<
+        Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
+    >,
+    body: super::models::DataUserUpdateRequestBody,
     options: rt::CallOptions,
 }
 impl<'a> UpdateUserForWorkspace<'a> {
@@ -757,7 +769,7 @@ impl<'a> UpdateUserForWorkspace<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetUserOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCustomFieldsCustomFieldsDateValue>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -785,7 +797,7 @@ impl<'a> UpdateUserForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataUserResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -281,7 +281,7 @@ impl<'a> GetWebhooks<'a> {
 pub struct CreateWebhook<'a> {
     client: &'a super::Client,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateWebhookOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemActiveCreatedAt>>,
     body: super::models::CreateWebhookBody,
     options: rt::CallOptions,
 }
@@ -295,7 +295,7 @@ impl<'a> CreateWebhook<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateWebhookOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActiveCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -330,7 +330,7 @@ pub struct GetWebhook<'a> {
     client: &'a super::Client,
     webhook_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateWebhookOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemActiveCreatedAt>>,
     options: rt::CallOptions,
 }
 impl<'a> GetWebhook<'a> {
@@ -343,7 +343,7 @@ impl<'a> GetWebhook<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateWebhookOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActiveCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -366,7 +366,7 @@ impl<'a> GetWebhook<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetWebhookResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataWebhookResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -378,7 +378,7 @@ pub struct UpdateWebhook<'a> {
     client: &'a super::Client,
     webhook_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::CreateWebhookOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemActiveCreatedAt>>,
     body: super::models::UpdateWebhookBody,
     options: rt::CallOptions,
 }
@@ -392,7 +392,7 @@ impl<'a> UpdateWebhook<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::CreateWebhookOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemActiveCreatedAt>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -416,7 +416,7 @@ impl<'a> UpdateWebhook<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetWebhookResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataWebhookResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -454,10 +454,7 @@ impl<'a> DeleteWebhook<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

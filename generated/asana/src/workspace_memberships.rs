@@ -140,7 +140,7 @@ pub struct GetWorkspaceMembershipsForUser<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetWorkspaceMembershipsForUserOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemCreatedAtIsActive>>,
     options: rt::CallOptions,
 }
 impl<'a> GetWorkspaceMembershipsForUser<'a> {
@@ -166,7 +166,7 @@ impl<'a> GetWorkspaceMembershipsForUser<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetWorkspaceMembershipsForUserOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCreatedAtIsActive>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -205,7 +205,7 @@ impl<'a> GetWorkspaceMembershipsForUser<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetWorkspaceMembershipsForUserResponse200>,
+        rt::Response<super::models::DataWorkspaceMembershipCompactResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -252,7 +252,7 @@ pub struct GetWorkspaceMembershipsForWorkspace<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetWorkspaceMembershipsForUserOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemCreatedAtIsActive>>,
     options: rt::CallOptions,
 }
 impl<'a> GetWorkspaceMembershipsForWorkspace<'a> {
@@ -283,7 +283,7 @@ impl<'a> GetWorkspaceMembershipsForWorkspace<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetWorkspaceMembershipsForUserOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemCreatedAtIsActive>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -322,7 +322,7 @@ impl<'a> GetWorkspaceMembershipsForWorkspace<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetWorkspaceMembershipsForUserResponse200>,
+        rt::Response<super::models::DataWorkspaceMembershipCompactResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();

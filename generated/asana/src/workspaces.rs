@@ -257,7 +257,7 @@ pub struct GetWorkspace<'a> {
     client: &'a super::Client,
     workspace_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetWorkspaceOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemEmailDomainsIsOrganization>>,
     options: rt::CallOptions,
 }
 impl<'a> GetWorkspace<'a> {
@@ -270,7 +270,7 @@ impl<'a> GetWorkspace<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetWorkspaceOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemEmailDomainsIsOrganization>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -293,7 +293,7 @@ impl<'a> GetWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetWorkspaceResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataWorkspaceResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -305,7 +305,7 @@ pub struct UpdateWorkspace<'a> {
     client: &'a super::Client,
     workspace_gid: String,
     opt_pretty: Option<bool>,
-    opt_fields: Option<Vec<super::models::GetWorkspaceOptFieldsItem>>,
+    opt_fields: Option<Vec<super::models::OptFieldsItemEmailDomainsIsOrganization>>,
     body: super::models::UpdateWorkspaceBody,
     options: rt::CallOptions,
 }
@@ -319,7 +319,7 @@ impl<'a> UpdateWorkspace<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetWorkspaceOptFieldsItem>,
+        value: Vec<super::models::OptFieldsItemEmailDomainsIsOrganization>,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -343,7 +343,7 @@ impl<'a> UpdateWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetWorkspaceResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataWorkspaceResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -439,10 +439,7 @@ impl<'a> RemoveUserForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ApproveAccessRequestResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::DataResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -488,7 +485,7 @@ impl<'a> GetWorkspaceEvents<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetEventsResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataEventResponseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

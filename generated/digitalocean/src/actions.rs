@@ -104,7 +104,7 @@ impl<'a> ActionsList<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ActionsActionResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -164,7 +164,7 @@ impl<'a> ActionsGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsGetResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ActionActionResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

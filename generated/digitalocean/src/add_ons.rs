@@ -253,7 +253,7 @@ impl<'a> AddonsCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AddonsCreateResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ResourceAddonsResourceResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -282,7 +282,7 @@ impl<'a> AddonsGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AddonsCreateResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ResourceAddonsResourceResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -341,7 +341,7 @@ impl<'a> AddonsPatch<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AddonsCreateResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ResourceAddonsResourceResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -375,7 +375,7 @@ impl<'a> AddonsPatchPlan<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AddonsCreateResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ResourceAddonsResourceResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

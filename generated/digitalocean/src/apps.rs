@@ -114,7 +114,7 @@ impl<'a> AppsApi<'a> {
         &self,
         app_id: impl Into<String>,
         component_name: impl Into<String>,
-        type_: super::models::AppsGetLogsActiveDeploymentType,
+        type_: super::models::Type,
     ) -> AppsGetLogsActiveDeployment<'a> {
         AppsGetLogsActiveDeployment {
             client: self.client,
@@ -235,7 +235,7 @@ impl<'a> AppsApi<'a> {
         app_id: impl Into<String>,
         deployment_id: impl Into<String>,
         component_name: impl Into<String>,
-        type_: super::models::AppsGetLogsActiveDeploymentType,
+        type_: super::models::Type,
     ) -> AppsGetLogs<'a> {
         AppsGetLogs {
             client: self.client,
@@ -257,7 +257,7 @@ impl<'a> AppsApi<'a> {
         &self,
         app_id: impl Into<String>,
         deployment_id: impl Into<String>,
-        type_: super::models::AppsGetLogsActiveDeploymentType,
+        type_: super::models::Type,
     ) -> AppsGetLogsAggregate<'a> {
         AppsGetLogsAggregate {
             client: self.client,
@@ -297,7 +297,7 @@ impl<'a> AppsApi<'a> {
     pub fn get_logs_active_deployment_aggregate(
         &self,
         app_id: impl Into<String>,
-        type_: super::models::AppsGetLogsActiveDeploymentType,
+        type_: super::models::Type,
     ) -> AppsGetLogsActiveDeploymentAggregate<'a> {
         AppsGetLogsActiveDeploymentAggregate {
             client: self.client,
@@ -446,7 +446,7 @@ impl<'a> AppsApi<'a> {
         &self,
         app_id: impl Into<String>,
         event_id: impl Into<String>,
-        type_: super::models::AppsGetLogsActiveDeploymentType,
+        type_: super::models::Type,
     ) -> AppsGetEventLogs<'a> {
         AppsGetEventLogs {
             client: self.client,
@@ -912,7 +912,7 @@ pub struct AppsGetLogsActiveDeployment<'a> {
     app_id: String,
     component_name: String,
     follow: Option<bool>,
-    type_: super::models::AppsGetLogsActiveDeploymentType,
+    type_: super::models::Type,
     pod_connection_timeout: Option<String>,
     options: rt::CallOptions,
 }
@@ -1238,7 +1238,7 @@ pub struct AppsGetLogs<'a> {
     deployment_id: String,
     component_name: String,
     follow: Option<bool>,
-    type_: super::models::AppsGetLogsActiveDeploymentType,
+    type_: super::models::Type,
     pod_connection_timeout: Option<String>,
     options: rt::CallOptions,
 }
@@ -1294,7 +1294,7 @@ pub struct AppsGetLogsAggregate<'a> {
     app_id: String,
     deployment_id: String,
     follow: Option<bool>,
-    type_: super::models::AppsGetLogsActiveDeploymentType,
+    type_: super::models::Type,
     pod_connection_timeout: Option<String>,
     options: rt::CallOptions,
 }
@@ -1391,7 +1391,7 @@ pub struct AppsGetLogsActiveDeploymentAggregate<'a> {
     client: &'a super::Client,
     app_id: String,
     follow: Option<bool>,
-    type_: super::models::AppsGetLogsActiveDeploymentType,
+    type_: super::models::Type,
     pod_connection_timeout: Option<String>,
     options: rt::CallOptions,
 }
@@ -1805,7 +1805,7 @@ impl<'a> AppsGetEvent<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AppsGetEventResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::EventAppEventResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1839,7 +1839,7 @@ impl<'a> AppsCancelEvent<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AppsGetEventResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::EventAppEventResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1852,7 +1852,7 @@ pub struct AppsGetEventLogs<'a> {
     app_id: String,
     event_id: String,
     follow: Option<bool>,
-    type_: super::models::AppsGetLogsActiveDeploymentType,
+    type_: super::models::Type,
     pod_connection_timeout: Option<String>,
     options: rt::CallOptions,
 }

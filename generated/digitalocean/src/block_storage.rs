@@ -291,7 +291,7 @@ impl<'a> VolumesCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VolumesCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::VolumeVolumeFullResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -360,10 +360,7 @@ impl<'a> VolumeSnapshotsGetById<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::VolumeSnapshotsGetByIdResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::SnapshotSnapshotsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -423,7 +420,7 @@ impl<'a> VolumesGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VolumesCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::VolumeVolumeFullResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -566,10 +563,7 @@ impl<'a> VolumeSnapshotsCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::VolumeSnapshotsGetByIdResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::SnapshotSnapshotsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -205,7 +205,7 @@ impl<'a> VolumeActionsPost<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VolumeActionsPostResponse202>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ActionVolumeActionResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -349,7 +349,7 @@ impl<'a> VolumeActionsPostById<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VolumeActionsPostResponse202>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ActionVolumeActionResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -413,7 +413,7 @@ impl<'a> VolumeActionsGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VolumeActionsPostResponse202>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ActionVolumeActionResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -261,7 +261,7 @@ impl<'a> ByoipPrefixesGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ByoipPrefixesGetResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ByoipPrefixByoipPrefixResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -326,7 +326,7 @@ impl<'a> ByoipPrefixesPatch<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ByoipPrefixesGetResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ByoipPrefixByoipPrefixResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

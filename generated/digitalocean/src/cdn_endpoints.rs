@@ -237,7 +237,7 @@ impl<'a> CdnCreateEndpoint<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CdnCreateEndpointResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::EndpointCdnEndpointResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -266,7 +266,7 @@ impl<'a> CdnGetEndpoint<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CdnCreateEndpointResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::EndpointCdnEndpointResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -297,7 +297,7 @@ impl<'a> CdnUpdateEndpoints<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CdnCreateEndpointResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::EndpointCdnEndpointResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -200,7 +200,7 @@ impl<'a> CertificatesCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CertificatesCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::CertificateCertificateResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -229,7 +229,7 @@ impl<'a> CertificatesGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CertificatesCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::CertificateCertificateResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

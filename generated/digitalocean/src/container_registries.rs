@@ -461,7 +461,7 @@ impl<'a> RegistriesCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::RegistryMultiregistryResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -490,7 +490,7 @@ impl<'a> RegistriesGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::RegistryMultiregistryResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -578,7 +578,7 @@ impl<'a> RegistriesGetSubscription<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesGetSubscriptionResponse200>,
+        rt::Response<super::models::SubscriptionSubscriptionResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -590,15 +590,12 @@ impl<'a> RegistriesGetSubscription<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct RegistriesUpdateSubscription<'a> {
     client: &'a super::Client,
-    body: Option<super::models::RegistriesUpdateSubscriptionBody>,
+    body: Option<super::models::TierSlugBody>,
     options: rt::CallOptions,
 }
 impl<'a> RegistriesUpdateSubscription<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::RegistriesUpdateSubscriptionBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::TierSlugBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -620,7 +617,7 @@ impl<'a> RegistriesUpdateSubscription<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesGetSubscriptionResponse200>,
+        rt::Response<super::models::SubscriptionSubscriptionResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -649,10 +646,7 @@ impl<'a> RegistriesGetOptions<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesGetOptionsResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::OptionsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -685,7 +679,7 @@ impl<'a> RegistriesGetGarbageCollection<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>,
+        rt::Response<super::models::GarbageCollectionGarbageCollectionResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -720,7 +714,7 @@ impl<'a> RegistriesRunGarbageCollection<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>,
+        rt::Response<super::models::GarbageCollectionGarbageCollectionResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -782,7 +776,7 @@ impl<'a> RegistriesListGarbageCollections<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesListGarbageCollectionsResponse200>,
+        rt::Response<super::models::GarbageCollectionsGarbageCollectionResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -854,7 +848,7 @@ impl<'a> RegistriesUpdateGarbageCollection<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>,
+        rt::Response<super::models::GarbageCollectionGarbageCollectionResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -923,7 +917,7 @@ impl<'a> RegistriesListRepositoriesV2<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesListRepositoriesV2Response200>,
+        rt::Response<super::models::RepositoriesRepositoryV2Response>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1047,10 +1041,7 @@ impl<'a> RegistriesListRepositoryTags<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesListRepositoryTagsResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TagsRepositoryTagResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1175,7 +1166,7 @@ impl<'a> RegistriesListRepositoryManifests<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesListRepositoryManifestsResponse200>,
+        rt::Response<super::models::ManifestsRepositoryManifestResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();

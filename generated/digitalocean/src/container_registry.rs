@@ -485,7 +485,7 @@ impl<'a> RegistryGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistryGetResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::RegistryRegistryResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -515,7 +515,7 @@ impl<'a> RegistryCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistryGetResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::RegistryRegistryResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -569,7 +569,7 @@ impl<'a> RegistryGetSubscription<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesGetSubscriptionResponse200>,
+        rt::Response<super::models::SubscriptionSubscriptionResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -581,15 +581,12 @@ impl<'a> RegistryGetSubscription<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct RegistryUpdateSubscription<'a> {
     client: &'a super::Client,
-    body: Option<super::models::RegistriesUpdateSubscriptionBody>,
+    body: Option<super::models::TierSlugBody>,
     options: rt::CallOptions,
 }
 impl<'a> RegistryUpdateSubscription<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::RegistriesUpdateSubscriptionBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::TierSlugBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -611,7 +608,7 @@ impl<'a> RegistryUpdateSubscription<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesGetSubscriptionResponse200>,
+        rt::Response<super::models::SubscriptionSubscriptionResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -845,7 +842,7 @@ impl<'a> RegistryListRepositoriesV2<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesListRepositoriesV2Response200>,
+        rt::Response<super::models::RepositoriesRepositoryV2Response>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -936,10 +933,7 @@ impl<'a> RegistryListRepositoryTags<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesListRepositoryTagsResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TagsRepositoryTagResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1064,7 +1058,7 @@ impl<'a> RegistryListRepositoryManifests<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesListRepositoryManifestsResponse200>,
+        rt::Response<super::models::ManifestsRepositoryManifestResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1162,7 +1156,7 @@ impl<'a> RegistryGetGarbageCollection<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>,
+        rt::Response<super::models::GarbageCollectionGarbageCollectionResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1206,7 +1200,7 @@ impl<'a> RegistryRunGarbageCollection<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>,
+        rt::Response<super::models::GarbageCollectionGarbageCollectionResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1268,7 +1262,7 @@ impl<'a> RegistryListGarbageCollections<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesListGarbageCollectionsResponse200>,
+        rt::Response<super::models::GarbageCollectionsGarbageCollectionResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1340,7 +1334,7 @@ impl<'a> RegistryUpdateGarbageCollection<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>,
+        rt::Response<super::models::GarbageCollectionGarbageCollectionResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1369,10 +1363,7 @@ impl<'a> RegistryGetOptions<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::RegistriesGetOptionsResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::OptionsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -1519,7 +1519,7 @@ impl<'a> DatabasesCreateCluster<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::DatabasesCreateClusterResponse201>,
+        rt::Response<super::models::DatabaseDatabaseClusterReadResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1559,7 +1559,7 @@ impl<'a> DatabasesGetCluster<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::DatabasesCreateClusterResponse201>,
+        rt::Response<super::models::DatabaseDatabaseClusterReadResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -2261,7 +2261,7 @@ impl<'a> DatabasesCreateReplica<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::DatabasesCreateReplicaResponse201>,
+        rt::Response<super::models::ReplicaDatabaseReplicaReadResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -2343,7 +2343,7 @@ impl<'a> DatabasesGetReplica<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::DatabasesCreateReplicaResponse201>,
+        rt::Response<super::models::ReplicaDatabaseReplicaReadResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -2497,7 +2497,7 @@ impl<'a> DatabasesAddUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesAddUserResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::UserDatabaseUserResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2536,7 +2536,7 @@ impl<'a> DatabasesGetUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesAddUserResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::UserDatabaseUserResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2577,7 +2577,7 @@ impl<'a> DatabasesUpdateUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesAddUserResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::UserDatabaseUserResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2656,7 +2656,7 @@ impl<'a> DatabasesResetAuth<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesAddUserResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::UserDatabaseUserResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2732,7 +2732,7 @@ impl<'a> DatabasesAdd<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesAddResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DbDatabaseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2771,7 +2771,7 @@ impl<'a> DatabasesGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesAddResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DbDatabaseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2885,10 +2885,7 @@ impl<'a> DatabasesAddConnectionPool<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesAddConnectionPoolResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::PoolConnectionPoolResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2927,10 +2924,7 @@ impl<'a> DatabasesGetConnectionPool<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesAddConnectionPoolResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::PoolConnectionPoolResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3365,10 +3359,7 @@ impl<'a> DatabasesCreateKafkaTopic<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesCreateKafkaTopicResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TopicKafkaTopicVerboseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3407,10 +3398,7 @@ impl<'a> DatabasesGetKafkaTopic<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesCreateKafkaTopicResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TopicKafkaTopicVerboseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3461,10 +3449,7 @@ impl<'a> DatabasesUpdateKafkaTopic<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesCreateKafkaTopicResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TopicKafkaTopicVerboseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3935,10 +3920,7 @@ impl<'a> DatabasesGetKafkaSchemaConfig<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesGetKafkaSchemaConfigResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::CompatibilityLevelResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3949,15 +3931,12 @@ impl<'a> DatabasesGetKafkaSchemaConfig<'a> {
 pub struct DatabasesUpdateKafkaSchemaConfig<'a> {
     client: &'a super::Client,
     database_cluster_uuid: uuid::Uuid,
-    body: Option<super::models::DatabasesGetKafkaSchemaConfigResponse200>,
+    body: Option<super::models::CompatibilityLevelResponse>,
     options: rt::CallOptions,
 }
 impl<'a> DatabasesUpdateKafkaSchemaConfig<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::DatabasesGetKafkaSchemaConfigResponse200,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::CompatibilityLevelResponse) -> Self {
         self.body = Some(value);
         self
     }
@@ -3987,10 +3966,7 @@ impl<'a> DatabasesUpdateKafkaSchemaConfig<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::DatabasesGetKafkaSchemaConfigResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::CompatibilityLevelResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4030,7 +4006,7 @@ impl<'a> DatabasesGetKafkaSchemaSubjectConfig<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::DatabasesGetKafkaSchemaSubjectConfigResponse200>,
+        rt::Response<super::models::SubjectNameCompatibilityLevelResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -4044,15 +4020,12 @@ pub struct DatabasesUpdateKafkaSchemaSubjectConfig<'a> {
     client: &'a super::Client,
     database_cluster_uuid: uuid::Uuid,
     subject_name: String,
-    body: Option<super::models::DatabasesGetKafkaSchemaConfigResponse200>,
+    body: Option<super::models::CompatibilityLevelResponse>,
     options: rt::CallOptions,
 }
 impl<'a> DatabasesUpdateKafkaSchemaSubjectConfig<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::DatabasesGetKafkaSchemaConfigResponse200,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::CompatibilityLevelResponse) -> Self {
         self.body = Some(value);
         self
     }
@@ -4084,7 +4057,7 @@ impl<'a> DatabasesUpdateKafkaSchemaSubjectConfig<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::DatabasesGetKafkaSchemaSubjectConfigResponse200>,
+        rt::Response<super::models::SubjectNameCompatibilityLevelResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();

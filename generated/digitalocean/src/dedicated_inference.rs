@@ -279,7 +279,7 @@ impl<'a> DedicatedInferencesGet<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::DedicatedInferencesGetResponse200>,
+        rt::Response<super::models::DedicatedInferenceDedicatedInferenceResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -358,7 +358,7 @@ impl<'a> DedicatedInferencesPatch<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::DedicatedInferencesGetResponse200>,
+        rt::Response<super::models::DedicatedInferenceDedicatedInferenceResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();

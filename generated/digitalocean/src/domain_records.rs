@@ -326,7 +326,10 @@ impl<'a> DomainsGetRecord<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DomainsGetRecordResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DomainRecordDomainRecordResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -369,7 +372,10 @@ impl<'a> DomainsUpdateRecord<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DomainsGetRecordResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DomainRecordDomainRecordResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -445,7 +451,10 @@ impl<'a> DomainsPatchRecord<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DomainsGetRecordResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DomainRecordDomainRecordResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

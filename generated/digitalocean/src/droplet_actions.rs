@@ -182,7 +182,7 @@ impl<'a> DropletActionsList<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ActionsActionResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -253,7 +253,7 @@ impl<'a> DropletActionsPost<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsGetResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ActionActionResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -341,7 +341,7 @@ impl<'a> DropletActionsGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsGetResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ActionActionResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -276,7 +276,7 @@ impl<'a> AutoscalepoolsCreate<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::AutoscalepoolsCreateResponse202>,
+        rt::Response<super::models::AutoscalePoolAutoscalePoolResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -311,7 +311,7 @@ impl<'a> AutoscalepoolsGet<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::AutoscalepoolsCreateResponse202>,
+        rt::Response<super::models::AutoscalePoolAutoscalePoolResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -355,7 +355,7 @@ impl<'a> AutoscalepoolsUpdate<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::AutoscalepoolsCreateResponse202>,
+        rt::Response<super::models::AutoscalePoolAutoscalePoolResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();

@@ -1079,10 +1079,7 @@ impl<'a> DropletsListFirewalls<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::DropletsListFirewallsResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::FirewallsFirewallResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -263,10 +263,7 @@ impl<'a> FirewallsList<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::DropletsListFirewallsResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::FirewallsFirewallResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -333,7 +330,7 @@ impl<'a> FirewallsCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::FirewallsCreateResponse202>, rt::Error> {
+    ) -> Result<rt::Response<super::models::FirewallFirewallResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -362,7 +359,7 @@ impl<'a> FirewallsGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::FirewallsCreateResponse202>, rt::Error> {
+    ) -> Result<rt::Response<super::models::FirewallFirewallResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -403,7 +400,7 @@ impl<'a> FirewallsUpdate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::FirewallsCreateResponse202>, rt::Error> {
+    ) -> Result<rt::Response<super::models::FirewallFirewallResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -596,12 +593,15 @@ impl<'a> FirewallsDeleteTags<'a> {
 pub struct FirewallsAddRules<'a> {
     client: &'a super::Client,
     firewall_id: uuid::Uuid,
-    body: Option<super::models::FirewallsAddRulesBody>,
+    body: Option<super::models::InboundRulesFirewallInboundRulesItemBody>,
     options: rt::CallOptions,
 }
 impl<'a> FirewallsAddRules<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::FirewallsAddRulesBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::InboundRulesFirewallInboundRulesItemBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -633,12 +633,15 @@ impl<'a> FirewallsAddRules<'a> {
 pub struct FirewallsDeleteRules<'a> {
     client: &'a super::Client,
     firewall_id: uuid::Uuid,
-    body: Option<super::models::FirewallsAddRulesBody>,
+    body: Option<super::models::InboundRulesFirewallInboundRulesItemBody>,
     options: rt::CallOptions,
 }
 impl<'a> FirewallsDeleteRules<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::FirewallsAddRulesBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::InboundRulesFirewallInboundRulesItemBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }

@@ -296,10 +296,7 @@ impl<'a> FunctionsCreateNamespace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::FunctionsCreateNamespaceResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::NamespaceNamespaceInfoResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -331,10 +328,7 @@ impl<'a> FunctionsGetNamespace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::FunctionsCreateNamespaceResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::NamespaceNamespaceInfoResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -434,10 +428,7 @@ impl<'a> FunctionsCreateTrigger<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::FunctionsCreateTriggerResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TriggerTriggerInfoResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -471,10 +462,7 @@ impl<'a> FunctionsGetTrigger<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::FunctionsCreateTriggerResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TriggerTriggerInfoResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -510,10 +498,7 @@ impl<'a> FunctionsUpdateTrigger<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::FunctionsCreateTriggerResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TriggerTriggerInfoResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

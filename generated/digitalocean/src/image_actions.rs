@@ -96,7 +96,7 @@ impl<'a> ImageActionsList<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ActionsActionResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -394,7 +394,7 @@ impl<'a> ImagesGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ImagesGetResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ImageImageResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -425,7 +425,7 @@ impl<'a> ImagesUpdate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ImagesGetResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ImageImageResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -671,7 +671,7 @@ impl<'a> KubernetesCreateCluster<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::KubernetesCreateClusterResponse201>,
+        rt::Response<super::models::KubernetesClusterClusterResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -743,7 +743,7 @@ impl<'a> KubernetesUpdateCluster<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::KubernetesCreateClusterResponse201>,
+        rt::Response<super::models::KubernetesClusterClusterResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();

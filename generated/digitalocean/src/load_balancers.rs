@@ -147,7 +147,7 @@ impl<'a> LoadBalancersApi<'a> {
     pub fn add_droplets(
         &self,
         lb_id: impl Into<String>,
-        body: super::models::LoadBalancersAddDropletsBody,
+        body: super::models::DropletIdsBody,
     ) -> LoadBalancersAddDroplets<'a> {
         LoadBalancersAddDroplets {
             client: self.client,
@@ -170,7 +170,7 @@ impl<'a> LoadBalancersApi<'a> {
     pub fn remove_droplets(
         &self,
         lb_id: impl Into<String>,
-        body: super::models::LoadBalancersAddDropletsBody,
+        body: super::models::DropletIdsBody,
     ) -> LoadBalancersRemoveDroplets<'a> {
         LoadBalancersRemoveDroplets {
             client: self.client,
@@ -194,7 +194,7 @@ impl<'a> LoadBalancersApi<'a> {
     pub fn add_forwarding_rules(
         &self,
         lb_id: impl Into<String>,
-        body: super::models::LoadBalancersAddForwardingRulesBody,
+        body: super::models::ForwardingRulesForwardingRuleBody,
     ) -> LoadBalancersAddForwardingRules<'a> {
         LoadBalancersAddForwardingRules {
             client: self.client,
@@ -218,7 +218,7 @@ impl<'a> LoadBalancersApi<'a> {
     pub fn remove_forwarding_rules(
         &self,
         lb_id: impl Into<String>,
-        body: super::models::LoadBalancersAddForwardingRulesBody,
+        body: super::models::ForwardingRulesForwardingRuleBody,
     ) -> LoadBalancersRemoveForwardingRules<'a> {
         LoadBalancersRemoveForwardingRules {
             client: self.client,
@@ -334,7 +334,10 @@ impl<'a> LoadBalancersCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::LoadBalancersCreateResponse202>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::LoadBalancerLoadBalancerResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -363,7 +366,10 @@ impl<'a> LoadBalancersGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::LoadBalancersCreateResponse202>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::LoadBalancerLoadBalancerResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -394,7 +400,10 @@ impl<'a> LoadBalancersUpdate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::LoadBalancersCreateResponse202>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::LoadBalancerLoadBalancerResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -461,7 +470,7 @@ impl<'a> LoadBalancersDeleteCache<'a> {
 pub struct LoadBalancersAddDroplets<'a> {
     client: &'a super::Client,
     lb_id: String,
-    body: super::models::LoadBalancersAddDropletsBody,
+    body: super::models::DropletIdsBody,
     options: rt::CallOptions,
 }
 impl<'a> LoadBalancersAddDroplets<'a> {
@@ -494,7 +503,7 @@ impl<'a> LoadBalancersAddDroplets<'a> {
 pub struct LoadBalancersRemoveDroplets<'a> {
     client: &'a super::Client,
     lb_id: String,
-    body: super::models::LoadBalancersAddDropletsBody,
+    body: super::models::DropletIdsBody,
     options: rt::CallOptions,
 }
 impl<'a> LoadBalancersRemoveDroplets<'a> {
@@ -527,7 +536,7 @@ impl<'a> LoadBalancersRemoveDroplets<'a> {
 pub struct LoadBalancersAddForwardingRules<'a> {
     client: &'a super::Client,
     lb_id: String,
-    body: super::models::LoadBalancersAddForwardingRulesBody,
+    body: super::models::ForwardingRulesForwardingRuleBody,
     options: rt::CallOptions,
 }
 impl<'a> LoadBalancersAddForwardingRules<'a> {
@@ -561,7 +570,7 @@ impl<'a> LoadBalancersAddForwardingRules<'a> {
 pub struct LoadBalancersRemoveForwardingRules<'a> {
     client: &'a super::Client,
     lb_id: String,
-    body: super::models::LoadBalancersAddForwardingRulesBody,
+    body: super::models::ForwardingRulesForwardingRuleBody,
     options: rt::CallOptions,
 }
 impl<'a> LoadBalancersRemoveForwardingRules<'a> {

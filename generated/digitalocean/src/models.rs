@@ -396,14 +396,14 @@ pub struct MetaProperties {
 }
 #[cfg(feature = "ssh_keys")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct SshKeysCreateResponse201 {
+pub struct SshKeySshKeysResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_key: Option<super::models::SshKeys>,
 }
 #[cfg(feature = "ssh_keys")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum SshKeysGetSshKeyIdentifier {
+pub enum SshKeyIdentifier {
     SshKeyId(i64),
     SshKeyFingerprint(String),
     /// A value matching none of the described alternatives.
@@ -418,7 +418,7 @@ pub struct SshKeysUpdateBody {
 }
 #[cfg(any(feature = "actions", feature = "droplet_actions", feature = "image_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActionsListResponse200 {
+pub struct ActionsActionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<super::models::Action>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -514,7 +514,7 @@ pub struct Region {
 }
 #[cfg(any(feature = "actions", feature = "droplet_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActionsGetResponse200 {
+pub struct ActionActionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<super::models::Action>,
 }
@@ -884,7 +884,7 @@ pub struct AddonsResourceNew {
 }
 #[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AddonsCreateResponse200 {
+pub struct ResourceAddonsResourceResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<super::models::AddonsResource>,
 }
@@ -3087,9 +3087,8 @@ impl AppsDeploymentResponse {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
-    pub enum AppsGetLogsActiveDeploymentType { Unspecified = "UNSPECIFIED", Build =
-    "BUILD", Deploy = "DEPLOY", Run = "RUN", RunRestarted = "RUN_RESTARTED",
-    AutoscaleEvent = "AUTOSCALE_EVENT", }
+    pub enum Type { Unspecified = "UNSPECIFIED", Build = "BUILD", Deploy = "DEPLOY", Run
+    = "RUN", RunRestarted = "RUN_RESTARTED", AutoscaleEvent = "AUTOSCALE_EVENT", }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -3377,12 +3376,12 @@ pub struct AppEventAutoscalingComponentsValue {
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AppsGetEventResponse200 {
+pub struct EventAppEventResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<super::models::AppEvent>,
 }
 #[cfg(feature = "apps")]
-impl AppsGetEventResponse200 {
+impl EventAppEventResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.event {
@@ -3833,7 +3832,7 @@ pub struct CdnEndpoint {
 }
 #[cfg(feature = "cdn_endpoints")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CdnCreateEndpointResponse201 {
+pub struct EndpointCdnEndpointResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<super::models::CdnEndpoint>,
 }
@@ -3949,7 +3948,7 @@ pub struct CertificateRequestCustom {
 }
 #[cfg(feature = "certificates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CertificatesCreateResponse201 {
+pub struct CertificateCertificateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<super::models::Certificate>,
 }
@@ -4907,11 +4906,11 @@ pub struct DatabaseBackup {
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DatabasesCreateClusterResponse201 {
+pub struct DatabaseDatabaseClusterReadResponse {
     pub database: super::models::DatabaseClusterRead,
 }
 #[cfg(feature = "databases")]
-impl DatabasesCreateClusterResponse201 {
+impl DatabaseDatabaseClusterReadResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
@@ -7672,12 +7671,12 @@ impl DatabaseReplica {
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct DatabasesCreateReplicaResponse201 {
+pub struct ReplicaDatabaseReplicaReadResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replica: Option<super::models::DatabaseReplicaRead>,
 }
 #[cfg(feature = "databases")]
-impl DatabasesCreateReplicaResponse201 {
+impl ReplicaDatabaseReplicaReadResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.replica {
@@ -7752,7 +7751,7 @@ pub struct DatabasesAddUserBody {
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct DatabasesAddUserResponse201 {
+pub struct UserDatabaseUserResponse {
     pub user: super::models::DatabaseUser,
 }
 #[cfg(feature = "databases")]
@@ -7781,7 +7780,7 @@ pub struct Database {
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct DatabasesAddResponse201 {
+pub struct DbDatabaseResponse {
     pub db: super::models::Database,
 }
 #[cfg(feature = "databases")]
@@ -7816,7 +7815,7 @@ pub struct ConnectionPool {
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct DatabasesAddConnectionPoolResponse201 {
+pub struct PoolConnectionPoolResponse {
     pub pool: super::models::ConnectionPool,
 }
 #[cfg(feature = "databases")]
@@ -8091,12 +8090,12 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct DatabasesCreateKafkaTopicResponse201 {
+pub struct TopicKafkaTopicVerboseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<super::models::KafkaTopicVerbose>,
 }
 #[cfg(feature = "databases")]
-impl DatabasesCreateKafkaTopicResponse201 {
+impl TopicKafkaTopicVerboseResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.topic {
@@ -8488,25 +8487,24 @@ pub struct KafkaSchemaVersionVerbose {
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DatabasesGetKafkaSchemaConfigResponse200 {
+pub struct CompatibilityLevelResponse {
     /// The compatibility level of the schema registry.
-    pub compatibility_level: super::models::DatabasesGetKafkaSchemaConfigResponse200CompatibilityLevel,
+    pub compatibility_level: super::models::CompatibilityLevel,
 }
 #[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc = " The compatibility level of the schema registry."] pub enum
-    DatabasesGetKafkaSchemaConfigResponse200CompatibilityLevel { None = "NONE", Backward
-    = "BACKWARD", BackwardTransitive = "BACKWARD_TRANSITIVE", Forward = "FORWARD",
-    ForwardTransitive = "FORWARD_TRANSITIVE", Full = "FULL", FullTransitive =
-    "FULL_TRANSITIVE", }
+    CompatibilityLevel { None = "NONE", Backward = "BACKWARD", BackwardTransitive =
+    "BACKWARD_TRANSITIVE", Forward = "FORWARD", ForwardTransitive = "FORWARD_TRANSITIVE",
+    Full = "FULL", FullTransitive = "FULL_TRANSITIVE", }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DatabasesGetKafkaSchemaSubjectConfigResponse200 {
+pub struct SubjectNameCompatibilityLevelResponse {
     /// The name of the schema subject.
     pub subject_name: String,
     /// The compatibility level of the schema registry.
-    pub compatibility_level: super::models::DatabasesGetKafkaSchemaConfigResponse200CompatibilityLevel,
+    pub compatibility_level: super::models::CompatibilityLevel,
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -8574,13 +8572,13 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct DedicatedInferencesGetResponse200 {
+pub struct DedicatedInferenceDedicatedInferenceResponse {
     /// A Dedicated Inference instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dedicated_inference: Option<super::models::DedicatedInference>,
 }
 #[cfg(feature = "dedicated_inference")]
-impl DedicatedInferencesGetResponse200 {
+impl DedicatedInferenceDedicatedInferenceResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.dedicated_inference {
@@ -9522,7 +9520,7 @@ pub struct DomainsCreateRecordResponse201 {
 }
 #[cfg(feature = "domain_records")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct DomainsGetRecordResponse200 {
+pub struct DomainRecordDomainRecordResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_record: Option<super::models::DomainRecord>,
 }
@@ -10660,7 +10658,7 @@ pub struct DropletsListKernelsResponse200 {
 }
 #[cfg(any(feature = "droplets", feature = "firewalls"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct DropletsListFirewallsResponse200 {
+pub struct FirewallsFirewallResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firewalls: Option<Vec<super::models::Firewall>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10668,7 +10666,7 @@ pub struct DropletsListFirewallsResponse200 {
     pub meta: super::models::MetaProperties,
 }
 #[cfg(any(feature = "droplets", feature = "firewalls"))]
-impl DropletsListFirewallsResponse200 {
+impl FirewallsFirewallResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.firewalls {
@@ -11159,12 +11157,12 @@ pub struct AutoscalePoolCreate {
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AutoscalepoolsCreateResponse202 {
+pub struct AutoscalePoolAutoscalePoolResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscale_pool: Option<super::models::AutoscalePool>,
 }
 #[cfg(feature = "droplet_autoscale_pools")]
-impl AutoscalepoolsCreateResponse202 {
+impl AutoscalePoolAutoscalePoolResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.autoscale_pool {
@@ -11307,12 +11305,12 @@ impl FirewallsCreateBody {
 }
 #[cfg(feature = "firewalls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct FirewallsCreateResponse202 {
+pub struct FirewallFirewallResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firewall: Option<super::models::Firewall>,
 }
 #[cfg(feature = "firewalls")]
-impl FirewallsCreateResponse202 {
+impl FirewallFirewallResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.firewall {
@@ -11389,7 +11387,7 @@ pub struct FirewallsDeleteTagsBody {
 }
 #[cfg(feature = "firewalls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct FirewallsAddRulesBody {
+pub struct InboundRulesFirewallInboundRulesItemBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub inbound_rules: Option<Option<Vec<super::models::FirewallInboundRulesItem>>>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
@@ -11476,11 +11474,11 @@ pub struct FloatingIPsCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub floating_ip: Option<super::models::FloatingIp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub links: Option<super::models::FloatingIPsCreateResponse202Links>,
+    pub links: Option<super::models::Links>,
 }
 #[cfg(any(feature = "floating_i_ps", feature = "reserved_i_ps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct FloatingIPsCreateResponse202Links {
+pub struct Links {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub droplets: Option<Vec<super::models::ActionLink>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11554,13 +11552,13 @@ pub struct FloatingIpActionAssign {
 }
 #[cfg(feature = "floating_ip_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct FloatingIPsActionPostResponse201 {
+pub struct ActionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<super::models::FloatingIPsActionPostResponse201Action>,
+    pub action: Option<super::models::ActionIdStatus>,
 }
 #[cfg(any(feature = "floating_ip_actions", feature = "reserved_ip_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct FloatingIPsActionPostResponse201Action {
+pub struct ActionIdStatus {
     /// A unique numeric ID that can be used to identify and reference an action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -11637,7 +11635,7 @@ pub struct CreateNamespace {
 }
 #[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct FunctionsCreateNamespaceResponse200 {
+pub struct NamespaceNamespaceInfoResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<super::models::NamespaceInfo>,
 }
@@ -11722,7 +11720,7 @@ pub struct CreateTrigger {
 }
 #[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct FunctionsCreateTriggerResponse200 {
+pub struct TriggerTriggerInfoResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<super::models::TriggerInfo>,
 }
@@ -11885,11 +11883,11 @@ pub enum ImagesGetImageId {
 }
 #[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ImagesGetResponse200 {
+pub struct ImageImageResponse {
     pub image: super::models::Image,
 }
 #[cfg(feature = "images")]
-impl ImagesGetResponse200 {
+impl ImageImageResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
@@ -12481,7 +12479,7 @@ pub struct Cluster {
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct KubernetesCreateClusterResponse201 {
+pub struct KubernetesClusterClusterResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes_cluster: Option<super::models::Cluster>,
 }
@@ -13501,12 +13499,12 @@ impl LoadBalancerCreateVariant1 {
 }
 #[cfg(feature = "load_balancers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct LoadBalancersCreateResponse202 {
+pub struct LoadBalancerLoadBalancerResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_balancer: Option<super::models::LoadBalancer>,
 }
 #[cfg(feature = "load_balancers")]
-impl LoadBalancersCreateResponse202 {
+impl LoadBalancerLoadBalancerResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.load_balancer {
@@ -13517,23 +13515,23 @@ impl LoadBalancersCreateResponse202 {
 }
 #[cfg(feature = "load_balancers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct LoadBalancersAddDropletsBody {
+pub struct DropletIdsBody {
     /// An array containing the IDs of the Droplets assigned to the load balancer.
     pub droplet_ids: Vec<i64>,
 }
 #[cfg(feature = "load_balancers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct LoadBalancersAddForwardingRulesBody {
+pub struct ForwardingRulesForwardingRuleBody {
     pub forwarding_rules: Vec<super::models::ForwardingRule>,
 }
 #[cfg(feature = "load_balancers")]
-impl LoadBalancersAddForwardingRulesBody {
+impl ForwardingRulesForwardingRuleBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.forwarding_rules;
             rt::check::items(
-                "LoadBalancersAddForwardingRulesBody.forwarding_rules",
+                "ForwardingRulesForwardingRuleBody.forwarding_rules",
                 v.len(),
                 Some(1u64),
                 None,
@@ -13671,7 +13669,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct MonitoringCreateAlertPolicyResponse200 {
+pub struct PolicyAlertPolicyResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<super::models::AlertPolicy>,
 }
@@ -13722,8 +13720,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
-    pub enum MonitoringGetDatabaseMysqlCpuUsageAggregate { Avg = "avg", Max = "max", Min
-    = "min", }
+    pub enum Aggregate { Avg = "avg", Max = "max", Min = "min", }
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
@@ -13741,8 +13738,8 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
-    pub enum MonitoringGetDatabaseMysqlSchemaThroughputMetric { Insert = "insert", Fetch
-    = "fetch", Update = "update", Delete = "delete", }
+    pub enum Metric { Insert = "insert", Fetch = "fetch", Update = "update", Delete =
+    "delete", }
 }
 #[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -13851,7 +13848,7 @@ pub struct OpensearchConfigRequestCredentials {
 }
 #[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct MonitoringCreateDestinationResponse200 {
+pub struct DestinationDestinationOmitCredentialsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<super::models::DestinationOmitCredentials>,
 }
@@ -14720,12 +14717,12 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "partner_network_connect")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PartnerAttachmentsCreateResponse202 {
+pub struct PartnerAttachmentPartnerAttachmentResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partner_attachment: Option<super::models::PartnerAttachment>,
 }
 #[cfg(feature = "partner_network_connect")]
-impl PartnerAttachmentsCreateResponse202 {
+impl PartnerAttachmentPartnerAttachmentResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.partner_attachment {
@@ -14999,12 +14996,12 @@ impl ProjectBase {
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ProjectsCreateResponse201 {
+pub struct ProjectProjectResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<super::models::Project>,
 }
 #[cfg(feature = "projects")]
-impl ProjectsCreateResponse201 {
+impl ProjectProjectResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.project {
@@ -15031,7 +15028,7 @@ impl ProjectsGetDefaultResponse200 {
 }
 #[cfg(feature = "project_resources")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ProjectsListResourcesResponse200 {
+pub struct ResourcesResourceResponse {
     /// The resources that are assigned to this project. Only resources that you are authorized to see will be returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<super::models::Resource>>,
@@ -15040,7 +15037,7 @@ pub struct ProjectsListResourcesResponse200 {
     pub meta: super::models::MetaProperties,
 }
 #[cfg(feature = "project_resources")]
-impl ProjectsListResourcesResponse200 {
+impl ResourcesResourceResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.resources {
@@ -15107,13 +15104,13 @@ pub struct ProjectAssignment {
 }
 #[cfg(feature = "project_resources")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ProjectsAssignResourcesResponse200 {
+pub struct ResourcesResourceResponse2 {
     /// All resources, including the ones added in the request, that are assigned to the project. Only resources that you are authorized to see will be returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<super::models::Resource>>,
 }
 #[cfg(feature = "project_resources")]
-impl ProjectsAssignResourcesResponse200 {
+impl ResourcesResourceResponse2 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.resources {
@@ -15274,12 +15271,12 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "container_registries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct RegistriesCreateResponse201 {
+pub struct RegistryMultiregistryResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<super::models::Multiregistry>,
 }
 #[cfg(feature = "container_registries")]
-impl RegistriesCreateResponse201 {
+impl RegistryMultiregistryResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.registry {
@@ -15347,42 +15344,42 @@ pub struct DockerCredentialsAuthsRegistryDigitaloceanCom {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct RegistriesGetSubscriptionResponse200 {
+pub struct SubscriptionSubscriptionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription: Option<super::models::Subscription>,
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct RegistriesUpdateSubscriptionBody {
+pub struct TierSlugBody {
     /// The slug of the subscription tier to sign up for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tier_slug: Option<super::models::RegistriesUpdateSubscriptionBodyTierSlug>,
+    pub tier_slug: Option<super::models::TierSlugBodyTierSlug>,
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__string_enum! {
     #[doc = " The slug of the subscription tier to sign up for."] pub enum
-    RegistriesUpdateSubscriptionBodyTierSlug { Starter = "starter", Basic = "basic",
-    Professional = "professional", }
+    TierSlugBodyTierSlug { Starter = "starter", Basic = "basic", Professional =
+    "professional", }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct RegistriesGetOptionsResponse200 {
+pub struct OptionsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<super::models::RegistriesGetOptionsResponse200Options>,
+    pub options: Option<super::models::OptionsResponseOptions>,
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct RegistriesGetOptionsResponse200Options {
+pub struct OptionsResponseOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_regions: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_tiers: Option<
-        Vec<super::models::RegistriesGetOptionsResponse200OptionsSubscriptionTiersItem>,
+        Vec<super::models::OptionsResponseOptionsSubscriptionTiersItem>,
     >,
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct RegistriesGetOptionsResponse200OptionsSubscriptionTiersItem {
+pub struct OptionsResponseOptionsSubscriptionTiersItem {
     /// The name of the subscription tier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -15414,19 +15411,18 @@ pub struct RegistriesGetOptionsResponse200OptionsSubscriptionTiersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eligibility_reasons: Option<
         Vec<
-            super::models::RegistriesGetOptionsResponse200OptionsSubscriptionTiersItemEligibilityReasonsItem,
+            super::models::OptionsResponseOptionsSubscriptionTiersItemEligibilityReasonsItem,
         >,
     >,
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__string_enum! {
-    pub enum
-    RegistriesGetOptionsResponse200OptionsSubscriptionTiersItemEligibilityReasonsItem {
+    pub enum OptionsResponseOptionsSubscriptionTiersItemEligibilityReasonsItem {
     OverRepositoryLimit = "OverRepositoryLimit", OverStorageLimit = "OverStorageLimit", }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct RegistriesGetGarbageCollectionResponse200 {
+pub struct GarbageCollectionGarbageCollectionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub garbage_collection: Option<super::models::GarbageCollection>,
 }
@@ -15465,7 +15461,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct RegistriesListGarbageCollectionsResponse200 {
+pub struct GarbageCollectionsGarbageCollectionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub garbage_collections: Option<Vec<super::models::GarbageCollection>>,
 }
@@ -15478,7 +15474,7 @@ pub struct UpdateRegistry {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct RegistriesListRepositoriesV2Response200 {
+pub struct RepositoriesRepositoryV2Response {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repositories: Option<Vec<super::models::RepositoryV2>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15543,7 +15539,7 @@ pub struct RepositoryBlob {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct RegistriesListRepositoryTagsResponse200 {
+pub struct TagsRepositoryTagResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<super::models::RepositoryTag>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15577,7 +15573,7 @@ pub struct RepositoryTag {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct RegistriesListRepositoryManifestsResponse200 {
+pub struct ManifestsRepositoryManifestResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifests: Option<Vec<super::models::RepositoryManifest>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15609,12 +15605,12 @@ impl ValidateRegistry {
 }
 #[cfg(feature = "container_registry")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct RegistryGetResponse200 {
+pub struct RegistryRegistryResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<super::models::Registry>,
 }
 #[cfg(feature = "container_registry")]
-impl RegistryGetResponse200 {
+impl RegistryRegistryResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.registry {
@@ -15786,7 +15782,7 @@ pub struct ReservedIPsCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reserved_ip: Option<super::models::ReservedIp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub links: Option<super::models::FloatingIPsCreateResponse202Links>,
+    pub links: Option<super::models::Links>,
 }
 #[cfg(feature = "reserved_i_ps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -15856,9 +15852,9 @@ pub struct ReservedIpActionAssign {
 }
 #[cfg(feature = "reserved_ip_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ReservedIPsActionsPostResponse201 {
+pub struct ActionResponse2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<super::models::FloatingIPsActionPostResponse201Action>,
+    pub action: Option<super::models::ActionIdStatus>,
 }
 #[cfg(feature = "reserved_i_pv6")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -16118,7 +16114,7 @@ pub struct ByoipPrefixesCreateResponse202 {
 }
 #[cfg(feature = "byoip_prefixes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ByoipPrefixesGetResponse200 {
+pub struct ByoipPrefixByoipPrefixResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub byoip_prefix: Option<super::models::ByoipPrefix>,
 }
@@ -16267,14 +16263,14 @@ pub struct ScanFindingsItemMitigationStepsItem {
 }
 #[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct SecurityCreateScanResponse201 {
+pub struct ScanScanResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scan: Option<super::models::Scan>,
 }
 #[cfg(feature = "security")]
 connector_runtime::__string_enum! {
-    pub enum SecurityGetScanSeverity { Low = "LOW", Medium = "MEDIUM", High = "HIGH",
-    Critical = "CRITICAL", }
+    pub enum Severity { Low = "LOW", Medium = "MEDIUM", High = "HIGH", Critical =
+    "CRITICAL", }
 }
 #[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -16520,7 +16516,7 @@ connector_runtime::__string_enum! {
 #[cfg(feature = "snapshots")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum SnapshotsGetSnapshotId {
+pub enum SnapshotId {
     Integer(i64),
     String(String),
     /// A value matching none of the described alternatives.
@@ -16598,7 +16594,7 @@ pub struct SpacesKeyGetResponse200 {
 }
 #[cfg(feature = "spaces_keys")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct SpacesKeyUpdateResponse200 {
+pub struct KeyKeyResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<super::models::Key>,
 }
@@ -17168,7 +17164,7 @@ pub struct VolumesXfs {
 }
 #[cfg(feature = "block_storage")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct VolumesCreateResponse201 {
+pub struct VolumeVolumeFullResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume: Option<super::models::VolumeFull>,
 }
@@ -17236,7 +17232,7 @@ pub struct VolumeActionPostDetach {
 }
 #[cfg(feature = "block_storage_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct VolumeActionsPostResponse202 {
+pub struct ActionVolumeActionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<super::models::VolumeAction>,
 }
@@ -17273,7 +17269,7 @@ pub struct VolumeAction {
 }
 #[cfg(feature = "block_storage")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct VolumeSnapshotsGetByIdResponse200 {
+pub struct SnapshotSnapshotsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<super::models::Snapshots>,
 }
@@ -17475,12 +17471,12 @@ impl VpcsCreateBody {
 }
 #[cfg(feature = "vp_cs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct VpcsCreateResponse201 {
+pub struct VpcVpcResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc: Option<super::models::Vpc>,
 }
 #[cfg(feature = "vp_cs")]
-impl VpcsCreateResponse201 {
+impl VpcVpcResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.vpc {
@@ -17688,12 +17684,12 @@ impl VpcsCreatePeeringsBody {
 }
 #[cfg(feature = "vp_cs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct VpcsCreatePeeringsResponse202 {
+pub struct PeeringVpcPeeringResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peering: Option<super::models::VpcPeering>,
 }
 #[cfg(feature = "vp_cs")]
-impl VpcsCreatePeeringsResponse202 {
+impl PeeringVpcPeeringResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.peering {
@@ -17798,12 +17794,12 @@ impl VpcPeeringsCreateResponse202 {
 }
 #[cfg(feature = "vpc_peerings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct VpcPeeringsGetResponse200 {
+pub struct VpcPeeringVpcPeeringResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_peering: Option<super::models::VpcPeering>,
 }
 #[cfg(feature = "vpc_peerings")]
-impl VpcPeeringsGetResponse200 {
+impl VpcPeeringVpcPeeringResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.vpc_peering {
@@ -18082,7 +18078,7 @@ pub struct CheckUpdatable {
 }
 #[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UptimeCreateCheckResponse201 {
+pub struct CheckCheckResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<super::models::Check>,
 }
@@ -18207,7 +18203,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UptimeCreateAlertResponse201 {
+pub struct AlertAlertResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<super::models::Alert>,
 }

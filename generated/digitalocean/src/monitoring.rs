@@ -1001,7 +1001,7 @@ impl<'a> MonitoringApi<'a> {
     pub fn get_database_mysql_cpu_usage(
         &self,
         db_id: uuid::Uuid,
-        aggregate: super::models::MonitoringGetDatabaseMysqlCpuUsageAggregate,
+        aggregate: super::models::Aggregate,
         start: impl Into<String>,
         end: impl Into<String>,
     ) -> MonitoringGetDatabaseMysqlCpuUsage<'a> {
@@ -1045,7 +1045,7 @@ impl<'a> MonitoringApi<'a> {
     pub fn get_database_mysql_memory_usage(
         &self,
         db_id: uuid::Uuid,
-        aggregate: super::models::MonitoringGetDatabaseMysqlCpuUsageAggregate,
+        aggregate: super::models::Aggregate,
         start: impl Into<String>,
         end: impl Into<String>,
     ) -> MonitoringGetDatabaseMysqlMemoryUsage<'a> {
@@ -1066,7 +1066,7 @@ impl<'a> MonitoringApi<'a> {
     pub fn get_database_mysql_disk_usage(
         &self,
         db_id: uuid::Uuid,
-        aggregate: super::models::MonitoringGetDatabaseMysqlCpuUsageAggregate,
+        aggregate: super::models::Aggregate,
         start: impl Into<String>,
         end: impl Into<String>,
     ) -> MonitoringGetDatabaseMysqlDiskUsage<'a> {
@@ -1185,7 +1185,7 @@ impl<'a> MonitoringApi<'a> {
         &self,
         db_id: uuid::Uuid,
         schema: impl Into<String>,
-        metric: super::models::MonitoringGetDatabaseMysqlSchemaThroughputMetric,
+        metric: super::models::Metric,
         start: impl Into<String>,
         end: impl Into<String>,
     ) -> MonitoringGetDatabaseMysqlSchemaThroughput<'a> {
@@ -1208,7 +1208,7 @@ impl<'a> MonitoringApi<'a> {
         &self,
         db_id: uuid::Uuid,
         schema: impl Into<String>,
-        metric: super::models::MonitoringGetDatabaseMysqlSchemaThroughputMetric,
+        metric: super::models::Metric,
         start: impl Into<String>,
         end: impl Into<String>,
     ) -> MonitoringGetDatabaseMysqlSchemaLatency<'a> {
@@ -1457,10 +1457,7 @@ impl<'a> MonitoringCreateAlertPolicy<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::MonitoringCreateAlertPolicyResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::PolicyAlertPolicyResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1489,10 +1486,7 @@ impl<'a> MonitoringGetAlertPolicy<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::MonitoringCreateAlertPolicyResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::PolicyAlertPolicyResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1523,10 +1517,7 @@ impl<'a> MonitoringUpdateAlertPolicy<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::MonitoringCreateAlertPolicyResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::PolicyAlertPolicyResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3188,7 +3179,7 @@ impl<'a> MonitoringGetDropletAutoscaleTargetMemoryUtilization<'a> {
 pub struct MonitoringGetDatabaseMysqlCpuUsage<'a> {
     client: &'a super::Client,
     db_id: uuid::Uuid,
-    aggregate: super::models::MonitoringGetDatabaseMysqlCpuUsageAggregate,
+    aggregate: super::models::Aggregate,
     start: String,
     end: String,
     options: rt::CallOptions,
@@ -3262,7 +3253,7 @@ impl<'a> MonitoringGetDatabaseMysqlLoad<'a> {
 pub struct MonitoringGetDatabaseMysqlMemoryUsage<'a> {
     client: &'a super::Client,
     db_id: uuid::Uuid,
-    aggregate: super::models::MonitoringGetDatabaseMysqlCpuUsageAggregate,
+    aggregate: super::models::Aggregate,
     start: String,
     end: String,
     options: rt::CallOptions,
@@ -3298,7 +3289,7 @@ impl<'a> MonitoringGetDatabaseMysqlMemoryUsage<'a> {
 pub struct MonitoringGetDatabaseMysqlDiskUsage<'a> {
     client: &'a super::Client,
     db_id: uuid::Uuid,
-    aggregate: super::models::MonitoringGetDatabaseMysqlCpuUsageAggregate,
+    aggregate: super::models::Aggregate,
     start: String,
     end: String,
     options: rt::CallOptions,
@@ -3507,7 +3498,7 @@ pub struct MonitoringGetDatabaseMysqlSchemaThroughput<'a> {
     client: &'a super::Client,
     db_id: uuid::Uuid,
     schema: String,
-    metric: super::models::MonitoringGetDatabaseMysqlSchemaThroughputMetric,
+    metric: super::models::Metric,
     start: String,
     end: String,
     options: rt::CallOptions,
@@ -3545,7 +3536,7 @@ pub struct MonitoringGetDatabaseMysqlSchemaLatency<'a> {
     client: &'a super::Client,
     db_id: uuid::Uuid,
     schema: String,
-    metric: super::models::MonitoringGetDatabaseMysqlSchemaThroughputMetric,
+    metric: super::models::Metric,
     start: String,
     end: String,
     options: rt::CallOptions,
@@ -3631,7 +3622,7 @@ impl<'a> MonitoringCreateDestination<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::MonitoringCreateDestinationResponse200>,
+        rt::Response<super::models::DestinationDestinationOmitCredentialsResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -3666,7 +3657,7 @@ impl<'a> MonitoringGetDestination<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::MonitoringCreateDestinationResponse200>,
+        rt::Response<super::models::DestinationDestinationOmitCredentialsResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();

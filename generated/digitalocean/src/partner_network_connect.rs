@@ -288,7 +288,7 @@ impl<'a> PartnerAttachmentsCreate<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::PartnerAttachmentsCreateResponse202>,
+        rt::Response<super::models::PartnerAttachmentPartnerAttachmentResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -324,7 +324,7 @@ impl<'a> PartnerAttachmentsGet<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::PartnerAttachmentsCreateResponse202>,
+        rt::Response<super::models::PartnerAttachmentPartnerAttachmentResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -360,7 +360,7 @@ impl<'a> PartnerAttachmentsDelete<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::PartnerAttachmentsCreateResponse202>,
+        rt::Response<super::models::PartnerAttachmentPartnerAttachmentResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -405,7 +405,7 @@ impl<'a> PartnerAttachmentsPatch<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::PartnerAttachmentsCreateResponse202>,
+        rt::Response<super::models::PartnerAttachmentPartnerAttachmentResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();

@@ -171,10 +171,7 @@ impl<'a> ProjectsListResources<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ProjectsListResourcesResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::ResourcesResourceResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -237,10 +234,7 @@ impl<'a> ProjectsAssignResources<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ProjectsAssignResourcesResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::ResourcesResourceResponse2>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -268,10 +262,7 @@ impl<'a> ProjectsListResourcesDefault<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ProjectsListResourcesResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::ResourcesResourceResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -301,10 +292,7 @@ impl<'a> ProjectsAssignResourcesDefault<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ProjectsAssignResourcesResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::ResourcesResourceResponse2>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -255,7 +255,7 @@ impl<'a> ProjectsCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ProjectsCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ProjectProjectResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -312,7 +312,7 @@ impl<'a> ProjectsUpdateDefault<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ProjectsCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ProjectProjectResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -342,7 +342,7 @@ impl<'a> ProjectsPatchDefault<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ProjectsCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ProjectProjectResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -371,7 +371,7 @@ impl<'a> ProjectsGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ProjectsCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ProjectProjectResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -403,7 +403,7 @@ impl<'a> ProjectsUpdate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ProjectsCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ProjectProjectResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -463,7 +463,7 @@ impl<'a> ProjectsPatch<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ProjectsCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ProjectProjectResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

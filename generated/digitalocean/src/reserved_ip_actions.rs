@@ -163,10 +163,7 @@ impl<'a> ReservedIPsActionsPost<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ReservedIPsActionsPostResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::ActionResponse2>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -203,10 +200,7 @@ impl<'a> ReservedIPsActionsGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ReservedIPsActionsPostResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::ActionResponse2>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -268,7 +268,7 @@ impl<'a> SecurityCreateScan<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::SecurityCreateScanResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ScanScanResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -279,7 +279,7 @@ impl<'a> SecurityCreateScan<'a> {
 pub struct SecurityGetScan<'a> {
     client: &'a super::Client,
     scan_id: uuid::Uuid,
-    severity: Option<super::models::SecurityGetScanSeverity>,
+    severity: Option<super::models::Severity>,
     per_page: Option<i64>,
     page: Option<i64>,
     type_: Option<String>,
@@ -287,7 +287,7 @@ pub struct SecurityGetScan<'a> {
 }
 impl<'a> SecurityGetScan<'a> {
     /// The finding severity level to include.
-    pub fn severity(mut self, value: super::models::SecurityGetScanSeverity) -> Self {
+    pub fn severity(mut self, value: super::models::Severity) -> Self {
         self.severity = Some(value);
         self
     }
@@ -338,7 +338,7 @@ impl<'a> SecurityGetScan<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::SecurityCreateScanResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ScanScanResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -350,7 +350,7 @@ pub struct SecurityGetLatestScan<'a> {
     client: &'a super::Client,
     per_page: Option<i64>,
     page: Option<i64>,
-    severity: Option<super::models::SecurityGetScanSeverity>,
+    severity: Option<super::models::Severity>,
     type_: Option<String>,
     options: rt::CallOptions,
 }
@@ -366,7 +366,7 @@ impl<'a> SecurityGetLatestScan<'a> {
         self
     }
     /// The finding severity level to include.
-    pub fn severity(mut self, value: super::models::SecurityGetScanSeverity) -> Self {
+    pub fn severity(mut self, value: super::models::Severity) -> Self {
         self.severity = Some(value);
         self
     }
@@ -406,7 +406,7 @@ impl<'a> SecurityGetLatestScan<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::SecurityCreateScanResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::ScanScanResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -65,10 +65,7 @@ impl<'a> SnapshotsApi<'a> {
     /// this will be an snapshot object containing the standard snapshot attributes.
     ///
     /// `GET /v2/snapshots/{snapshot_id}` (operation `snapshots_get`).
-    pub fn get(
-        &self,
-        snapshot_id: super::models::SnapshotsGetSnapshotId,
-    ) -> SnapshotsGet<'a> {
+    pub fn get(&self, snapshot_id: super::models::SnapshotId) -> SnapshotsGet<'a> {
         SnapshotsGet {
             client: self.client,
             snapshot_id,
@@ -85,10 +82,7 @@ impl<'a> SnapshotsApi<'a> {
     /// successfully, but that no response body is needed.
     ///
     /// `DELETE /v2/snapshots/{snapshot_id}` (operation `snapshots_delete`).
-    pub fn delete(
-        &self,
-        snapshot_id: super::models::SnapshotsGetSnapshotId,
-    ) -> SnapshotsDelete<'a> {
+    pub fn delete(&self, snapshot_id: super::models::SnapshotId) -> SnapshotsDelete<'a> {
         SnapshotsDelete {
             client: self.client,
             snapshot_id,
@@ -193,7 +187,7 @@ impl<'a> SnapshotsList<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct SnapshotsGet<'a> {
     client: &'a super::Client,
-    snapshot_id: super::models::SnapshotsGetSnapshotId,
+    snapshot_id: super::models::SnapshotId,
     options: rt::CallOptions,
 }
 impl<'a> SnapshotsGet<'a> {
@@ -222,7 +216,7 @@ impl<'a> SnapshotsGet<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct SnapshotsDelete<'a> {
     client: &'a super::Client,
-    snapshot_id: super::models::SnapshotsGetSnapshotId,
+    snapshot_id: super::models::SnapshotId,
     options: rt::CallOptions,
 }
 impl<'a> SnapshotsDelete<'a> {

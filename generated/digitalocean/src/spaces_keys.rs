@@ -318,7 +318,7 @@ impl<'a> SpacesKeyUpdate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::SpacesKeyUpdateResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::KeyKeyResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -377,7 +377,7 @@ impl<'a> SpacesKeyPatch<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::SpacesKeyUpdateResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::KeyKeyResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -48,7 +48,7 @@ impl<'a> SshKeysApi<'a> {
     /// `GET /v2/account/keys/{ssh_key_identifier}` (operation `sshKeys_get`).
     pub fn get(
         &self,
-        ssh_key_identifier: super::models::SshKeysGetSshKeyIdentifier,
+        ssh_key_identifier: super::models::SshKeyIdentifier,
     ) -> SshKeysGet<'a> {
         SshKeysGet {
             client: self.client,
@@ -63,7 +63,7 @@ impl<'a> SshKeysApi<'a> {
     /// `PUT /v2/account/keys/{ssh_key_identifier}` (operation `sshKeys_update`).
     pub fn update(
         &self,
-        ssh_key_identifier: super::models::SshKeysGetSshKeyIdentifier,
+        ssh_key_identifier: super::models::SshKeyIdentifier,
         body: super::models::SshKeysUpdateBody,
     ) -> SshKeysUpdate<'a> {
         SshKeysUpdate {
@@ -81,7 +81,7 @@ impl<'a> SshKeysApi<'a> {
     /// `DELETE /v2/account/keys/{ssh_key_identifier}` (operation `sshKeys_delete`).
     pub fn delete(
         &self,
-        ssh_key_identifier: super::models::SshKeysGetSshKeyIdentifier,
+        ssh_key_identifier: super::models::SshKeyIdentifier,
     ) -> SshKeysDelete<'a> {
         SshKeysDelete {
             client: self.client,
@@ -196,7 +196,7 @@ impl<'a> SshKeysCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::SshKeysCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::SshKeySshKeysResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -206,7 +206,7 @@ impl<'a> SshKeysCreate<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct SshKeysGet<'a> {
     client: &'a super::Client,
-    ssh_key_identifier: super::models::SshKeysGetSshKeyIdentifier,
+    ssh_key_identifier: super::models::SshKeyIdentifier,
     options: rt::CallOptions,
 }
 impl<'a> SshKeysGet<'a> {
@@ -233,7 +233,7 @@ impl<'a> SshKeysGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::SshKeysCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::SshKeySshKeysResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -243,7 +243,7 @@ impl<'a> SshKeysGet<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct SshKeysUpdate<'a> {
     client: &'a super::Client,
-    ssh_key_identifier: super::models::SshKeysGetSshKeyIdentifier,
+    ssh_key_identifier: super::models::SshKeyIdentifier,
     body: super::models::SshKeysUpdateBody,
     options: rt::CallOptions,
 }
@@ -272,7 +272,7 @@ impl<'a> SshKeysUpdate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::SshKeysCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::SshKeySshKeysResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -282,7 +282,7 @@ impl<'a> SshKeysUpdate<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct SshKeysDelete<'a> {
     client: &'a super::Client,
-    ssh_key_identifier: super::models::SshKeysGetSshKeyIdentifier,
+    ssh_key_identifier: super::models::SshKeyIdentifier,
     options: rt::CallOptions,
 }
 impl<'a> SshKeysDelete<'a> {

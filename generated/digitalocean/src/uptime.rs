@@ -295,7 +295,7 @@ impl<'a> UptimeCreateCheck<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::UptimeCreateCheckResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::CheckCheckResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -324,7 +324,7 @@ impl<'a> UptimeGetCheck<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::UptimeCreateCheckResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::CheckCheckResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -355,7 +355,7 @@ impl<'a> UptimeUpdateCheck<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::UptimeCreateCheckResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::CheckCheckResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -530,7 +530,7 @@ impl<'a> UptimeCreateAlert<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::UptimeCreateAlertResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::AlertAlertResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -564,7 +564,7 @@ impl<'a> UptimeGetAlert<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::UptimeCreateAlertResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::AlertAlertResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -600,7 +600,7 @@ impl<'a> UptimeUpdateAlert<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::UptimeCreateAlertResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::AlertAlertResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

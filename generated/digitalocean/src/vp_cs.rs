@@ -301,7 +301,7 @@ impl<'a> VpcsCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VpcsCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::VpcVpcResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -330,7 +330,7 @@ impl<'a> VpcsGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VpcsCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::VpcVpcResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -362,7 +362,7 @@ impl<'a> VpcsUpdate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VpcsCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::VpcVpcResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -422,7 +422,7 @@ impl<'a> VpcsPatch<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VpcsCreateResponse201>, rt::Error> {
+    ) -> Result<rt::Response<super::models::VpcVpcResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -629,7 +629,7 @@ impl<'a> VpcsCreatePeerings<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VpcsCreatePeeringsResponse202>, rt::Error> {
+    ) -> Result<rt::Response<super::models::PeeringVpcPeeringResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -666,7 +666,7 @@ impl<'a> VpcsPatchPeerings<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VpcsCreatePeeringsResponse202>, rt::Error> {
+    ) -> Result<rt::Response<super::models::PeeringVpcPeeringResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -238,7 +238,7 @@ impl<'a> VpcPeeringsGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VpcPeeringsGetResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::VpcPeeringVpcPeeringResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -304,7 +304,7 @@ impl<'a> VpcPeeringsPatch<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VpcPeeringsGetResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::VpcPeeringVpcPeeringResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

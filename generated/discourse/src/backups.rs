@@ -117,7 +117,7 @@ impl<'a> CreateBackup<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateBackupResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::SuccessResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -95,12 +95,12 @@ impl<'a> AdminListBadges<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct CreateBadge<'a> {
     client: &'a super::Client,
-    body: Option<super::models::CreateBadgeBody>,
+    body: Option<super::models::NameBadgeTypeIdBody>,
     options: rt::CallOptions,
 }
 impl<'a> CreateBadge<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::CreateBadgeBody) -> Self {
+    pub fn body(mut self, value: super::models::NameBadgeTypeIdBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -120,7 +120,7 @@ impl<'a> CreateBadge<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateBadgeResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::BadgeTypesBadgeResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -131,12 +131,12 @@ impl<'a> CreateBadge<'a> {
 pub struct UpdateBadge<'a> {
     client: &'a super::Client,
     id: i64,
-    body: Option<super::models::CreateBadgeBody>,
+    body: Option<super::models::NameBadgeTypeIdBody>,
     options: rt::CallOptions,
 }
 impl<'a> UpdateBadge<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::CreateBadgeBody) -> Self {
+    pub fn body(mut self, value: super::models::NameBadgeTypeIdBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -157,7 +157,7 @@ impl<'a> UpdateBadge<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateBadgeResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::BadgeTypesBadgeResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -113,12 +113,12 @@ impl<'a> ListCategories<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct CreateCategory<'a> {
     client: &'a super::Client,
-    body: Option<super::models::CreateCategoryBody>,
+    body: Option<super::models::NameColorBody>,
     options: rt::CallOptions,
 }
 impl<'a> CreateCategory<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::CreateCategoryBody) -> Self {
+    pub fn body(mut self, value: super::models::NameColorBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -138,7 +138,7 @@ impl<'a> CreateCategory<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateCategoryResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::CategoryResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -149,12 +149,12 @@ impl<'a> CreateCategory<'a> {
 pub struct UpdateCategory<'a> {
     client: &'a super::Client,
     id: i64,
-    body: Option<super::models::CreateCategoryBody>,
+    body: Option<super::models::NameColorBody>,
     options: rt::CallOptions,
 }
 impl<'a> UpdateCategory<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::CreateCategoryBody) -> Self {
+    pub fn body(mut self, value: super::models::NameColorBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -233,7 +233,7 @@ impl<'a> GetCategory<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateCategoryResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::CategoryResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

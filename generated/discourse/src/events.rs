@@ -53,14 +53,14 @@ impl<'a> EventsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ListEvents<'a> {
     client: &'a super::Client,
-    include_details: Option<super::models::ListEventsIncludeDetails>,
+    include_details: Option<super::models::IncludeSubcategories>,
     category_id: Option<i64>,
-    include_subcategories: Option<super::models::ListEventsIncludeDetails>,
+    include_subcategories: Option<super::models::IncludeSubcategories>,
     post_id: Option<i64>,
     attending_user: Option<String>,
     before: Option<chrono::DateTime<chrono::Utc>>,
     after: Option<chrono::DateTime<chrono::Utc>>,
-    order: Option<super::models::ListEventsOrder>,
+    order: Option<super::models::Order>,
     limit: Option<i64>,
     options: rt::CallOptions,
 }
@@ -69,7 +69,7 @@ impl<'a> ListEvents<'a> {
     /// etc.)
     pub fn include_details(
         mut self,
-        value: super::models::ListEventsIncludeDetails,
+        value: super::models::IncludeSubcategories,
     ) -> Self {
         self.include_details = Some(value);
         self
@@ -82,7 +82,7 @@ impl<'a> ListEvents<'a> {
     /// Include events from subcategories when filtering by category
     pub fn include_subcategories(
         mut self,
-        value: super::models::ListEventsIncludeDetails,
+        value: super::models::IncludeSubcategories,
     ) -> Self {
         self.include_subcategories = Some(value);
         self
@@ -109,7 +109,7 @@ impl<'a> ListEvents<'a> {
         self
     }
     /// Sort order for events by start date (default: asc)
-    pub fn order(mut self, value: super::models::ListEventsOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order) -> Self {
         self.order = Some(value);
         self
     }
@@ -166,11 +166,11 @@ impl<'a> ListEvents<'a> {
 pub struct ExportEventsIcs<'a> {
     client: &'a super::Client,
     category_id: Option<i64>,
-    include_subcategories: Option<super::models::ListEventsIncludeDetails>,
+    include_subcategories: Option<super::models::IncludeSubcategories>,
     attending_user: Option<String>,
     before: Option<chrono::DateTime<chrono::Utc>>,
     after: Option<chrono::DateTime<chrono::Utc>>,
-    order: Option<super::models::ListEventsOrder>,
+    order: Option<super::models::Order>,
     limit: Option<i64>,
     options: rt::CallOptions,
 }
@@ -183,7 +183,7 @@ impl<'a> ExportEventsIcs<'a> {
     /// Include events from subcategories when filtering by category
     pub fn include_subcategories(
         mut self,
-        value: super::models::ListEventsIncludeDetails,
+        value: super::models::IncludeSubcategories,
     ) -> Self {
         self.include_subcategories = Some(value);
         self
@@ -205,7 +205,7 @@ impl<'a> ExportEventsIcs<'a> {
         self
     }
     /// Sort order for events by start date (default: asc)
-    pub fn order(mut self, value: super::models::ListEventsOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order) -> Self {
         self.order = Some(value);
         self
     }

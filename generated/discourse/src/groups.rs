@@ -111,12 +111,12 @@ impl<'a> GroupsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct CreateGroup<'a> {
     client: &'a super::Client,
-    body: Option<super::models::CreateGroupBody>,
+    body: Option<super::models::GroupBody>,
     options: rt::CallOptions,
 }
 impl<'a> CreateGroup<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::CreateGroupBody) -> Self {
+    pub fn body(mut self, value: super::models::GroupBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -164,7 +164,7 @@ impl<'a> DeleteGroup<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateBackupResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::SuccessResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -192,7 +192,7 @@ impl<'a> GetGroup<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetGroupResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::GroupExtrasResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -203,12 +203,12 @@ impl<'a> GetGroup<'a> {
 pub struct UpdateGroup<'a> {
     client: &'a super::Client,
     id: i64,
-    body: Option<super::models::CreateGroupBody>,
+    body: Option<super::models::GroupBody>,
     options: rt::CallOptions,
 }
 impl<'a> UpdateGroup<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::CreateGroupBody) -> Self {
+    pub fn body(mut self, value: super::models::GroupBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -229,7 +229,7 @@ impl<'a> UpdateGroup<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateBackupResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::SuccessResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -257,7 +257,7 @@ impl<'a> GetGroupById<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetGroupResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::GroupExtrasResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -296,12 +296,12 @@ impl<'a> ListGroupMembers<'a> {
 pub struct AddGroupMembers<'a> {
     client: &'a super::Client,
     id: i64,
-    body: Option<super::models::AddGroupMembersBody>,
+    body: Option<super::models::UsernamesBody>,
     options: rt::CallOptions,
 }
 impl<'a> AddGroupMembers<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::AddGroupMembersBody) -> Self {
+    pub fn body(mut self, value: super::models::UsernamesBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -333,12 +333,12 @@ impl<'a> AddGroupMembers<'a> {
 pub struct RemoveGroupMembers<'a> {
     client: &'a super::Client,
     id: i64,
-    body: Option<super::models::AddGroupMembersBody>,
+    body: Option<super::models::UsernamesBody>,
     options: rt::CallOptions,
 }
 impl<'a> RemoveGroupMembers<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::AddGroupMembersBody) -> Self {
+    pub fn body(mut self, value: super::models::UsernamesBody) -> Self {
         self.body = Some(value);
         self
     }

@@ -9,11 +9,11 @@
 use connector_runtime::__private as rt;
 #[cfg(any(feature = "events", feature = "topics"))]
 connector_runtime::__string_enum! {
-    pub enum ListEventsIncludeDetails { True = "true", False = "false", }
+    pub enum IncludeSubcategories { True = "true", False = "false", }
 }
 #[cfg(feature = "events")]
 connector_runtime::__string_enum! {
-    pub enum ListEventsOrder { Asc = "asc", Desc = "desc", }
+    pub enum Order { Asc = "asc", Desc = "desc", }
 }
 #[cfg(feature = "events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -192,14 +192,14 @@ pub struct CreateBackupBody {
     any(feature = "backups", feature = "groups", feature = "uploads", feature = "users")
 )]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateBackupResponse {
+pub struct SuccessResponse {
     pub success: String,
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminListBadgesResponse {
     pub badges: Vec<super::models::AdminListBadgesResponseBadgesItem>,
-    pub badge_types: Vec<super::models::AdminListBadgesResponseBadgeTypesItem>,
+    pub badge_types: Vec<super::models::BadgeTypesItem>,
     pub badge_groupings: Vec<super::models::AdminListBadgesResponseBadgeGroupingsItem>,
     pub admin_badges: super::models::AdminListBadgesResponseAdminBadges,
 }
@@ -234,7 +234,7 @@ pub struct AdminListBadgesResponseBadgesItem {
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AdminListBadgesResponseBadgeTypesItem {
+pub struct BadgeTypesItem {
     pub id: i64,
     pub name: String,
     pub sort_order: i64,
@@ -268,7 +268,7 @@ pub struct AdminListBadgesResponseAdminBadgesTriggers {
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateBadgeBody {
+pub struct NameBadgeTypeIdBody {
     /// The name for the new badge.
     pub name: String,
     /// The ID for the badge type. 1 for Gold, 2 for Silver,
@@ -277,13 +277,13 @@ pub struct CreateBadgeBody {
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateBadgeResponse {
-    pub badge_types: Vec<super::models::AdminListBadgesResponseBadgeTypesItem>,
-    pub badge: super::models::CreateBadgeResponseBadge,
+pub struct BadgeTypesBadgeResponse {
+    pub badge_types: Vec<super::models::BadgeTypesItem>,
+    pub badge: super::models::BadgeTypesBadgeResponseBadge,
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateBadgeResponseBadge {
+pub struct BadgeTypesBadgeResponseBadge {
     pub id: i64,
     pub name: String,
     pub description: String,
@@ -373,7 +373,7 @@ pub struct ListCategoriesResponseCategoryListCategoriesItem {
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateCategoryBody {
+pub struct NameColorBody {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
@@ -394,19 +394,19 @@ pub struct CreateCategoryBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic_featured_links_allowed: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<super::models::CreateCategoryBodyPermissions>,
+    pub permissions: Option<super::models::NameColorBodyPermissions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search_priority: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub form_template_ids: Option<Vec<serde_json::Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category_localizations: Option<
-        Vec<super::models::CreateCategoryBodyCategoryLocalizationsItem>,
+        Vec<super::models::NameColorBodyCategoryLocalizationsItem>,
     >,
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateCategoryBodyPermissions {
+pub struct NameColorBodyPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub everyone: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -417,7 +417,7 @@ pub struct CreateCategoryBodyPermissions {
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateCategoryBodyCategoryLocalizationsItem {
+pub struct NameColorBodyCategoryLocalizationsItem {
     /// The unique identifier for an existing localization.
     /// Must be included otherwise the record will be deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -434,12 +434,12 @@ pub struct CreateCategoryBodyCategoryLocalizationsItem {
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateCategoryResponse {
-    pub category: super::models::CreateCategoryResponseCategory,
+pub struct CategoryResponse {
+    pub category: super::models::CategoryResponseCategory,
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateCategoryResponseCategory {
+pub struct CategoryResponseCategory {
     pub id: i64,
     pub name: String,
     pub color: String,
@@ -484,13 +484,9 @@ pub struct CreateCategoryResponseCategory {
     pub allowed_tag_groups: Option<Vec<serde_json::Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_global_tags: Option<bool>,
-    pub required_tag_groups: Vec<
-        super::models::CreateCategoryResponseCategoryRequiredTagGroupsItem,
-    >,
+    pub required_tag_groups: Vec<super::models::RequiredTagGroupsItem>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub category_setting: Option<
-        super::models::CreateCategoryResponseCategoryCategorySetting,
-    >,
+    pub category_setting: Option<super::models::CategorySetting>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category_localizations: Option<Vec<serde_json::Value>>,
     pub read_only_banner: Option<String>,
@@ -499,9 +495,7 @@ pub struct CreateCategoryResponseCategory {
     pub auto_close_based_on_last_post: bool,
     pub allow_unlimited_owner_edits_on_first_post: bool,
     pub default_slow_mode_seconds: Option<String>,
-    pub group_permissions: Vec<
-        super::models::CreateCategoryResponseCategoryGroupPermissionsItem,
-    >,
+    pub group_permissions: Vec<super::models::GroupPermissionsItem>,
     pub email_in: Option<String>,
     pub email_in_allow_strangers: bool,
     pub mailinglist_mirror: bool,
@@ -521,19 +515,17 @@ pub struct CreateCategoryResponseCategory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category_type_settings: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub available_category_types: Option<
-        Vec<super::models::CreateCategoryResponseCategoryAvailableCategoryTypesItem>,
-    >,
+    pub available_category_types: Option<Vec<super::models::AvailableCategoryTypesItem>>,
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateCategoryResponseCategoryRequiredTagGroupsItem {
+pub struct RequiredTagGroupsItem {
     pub name: String,
     pub min_count: i64,
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateCategoryResponseCategoryCategorySetting {
+pub struct CategorySetting {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_bump_cooldown_days: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -551,14 +543,14 @@ pub struct CreateCategoryResponseCategoryCategorySetting {
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateCategoryResponseCategoryGroupPermissionsItem {
+pub struct GroupPermissionsItem {
     pub permission_type: i64,
     pub group_name: String,
     pub group_id: i64,
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateCategoryResponseCategoryAvailableCategoryTypesItem {
+pub struct AvailableCategoryTypesItem {
     pub id: String,
     pub name: String,
     pub title: String,
@@ -623,13 +615,9 @@ pub struct UpdateCategoryResponseCategory {
     pub allowed_tag_groups: Option<Vec<serde_json::Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_global_tags: Option<bool>,
-    pub required_tag_groups: Vec<
-        super::models::CreateCategoryResponseCategoryRequiredTagGroupsItem,
-    >,
+    pub required_tag_groups: Vec<super::models::RequiredTagGroupsItem>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub category_setting: Option<
-        super::models::CreateCategoryResponseCategoryCategorySetting,
-    >,
+    pub category_setting: Option<super::models::CategorySetting>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category_localizations: Option<Vec<serde_json::Value>>,
     pub read_only_banner: Option<String>,
@@ -638,9 +626,7 @@ pub struct UpdateCategoryResponseCategory {
     pub auto_close_based_on_last_post: bool,
     pub allow_unlimited_owner_edits_on_first_post: bool,
     pub default_slow_mode_seconds: Option<String>,
-    pub group_permissions: Vec<
-        super::models::CreateCategoryResponseCategoryGroupPermissionsItem,
-    >,
+    pub group_permissions: Vec<super::models::GroupPermissionsItem>,
     pub email_in: Option<String>,
     pub email_in_allow_strangers: bool,
     pub mailinglist_mirror: bool,
@@ -660,22 +646,20 @@ pub struct UpdateCategoryResponseCategory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category_type_settings: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub available_category_types: Option<
-        Vec<super::models::CreateCategoryResponseCategoryAvailableCategoryTypesItem>,
-    >,
+    pub available_category_types: Option<Vec<super::models::AvailableCategoryTypesItem>>,
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListCategoryTopicsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub users: Option<Vec<super::models::ListCategoryTopicsResponseUsersItem>>,
+    pub users: Option<Vec<super::models::CreatedBy>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_groups: Option<Vec<serde_json::Value>>,
     pub topic_list: super::models::ListCategoryTopicsResponseTopicList,
 }
 #[cfg(any(feature = "categories", feature = "topics", feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListCategoryTopicsResponseUsersItem {
+pub struct CreatedBy {
     pub id: i64,
     pub username: String,
     pub name: String,
@@ -689,9 +673,7 @@ pub struct ListCategoryTopicsResponseTopicList {
     pub can_create_topic: bool,
     pub per_page: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub top_tags: Option<
-        Vec<super::models::ListCategoryTopicsResponseTopicListTopTagsItem>,
-    >,
+    pub top_tags: Option<Vec<super::models::TagsItem>>,
     pub topics: Vec<super::models::ListCategoryTopicsResponseTopicListTopicsItem>,
 }
 #[cfg(
@@ -704,7 +686,7 @@ pub struct ListCategoryTopicsResponseTopicList {
     )
 )]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListCategoryTopicsResponseTopicListTopTagsItem {
+pub struct TagsItem {
     pub id: i64,
     pub name: String,
     pub slug: String,
@@ -755,12 +737,12 @@ pub struct ListCategoryTopicsResponseTopicListTopicsItemPostersItem {
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateGroupBody {
-    pub group: super::models::CreateGroupBodyGroup,
+pub struct GroupBody {
+    pub group: super::models::GroupBodyGroup,
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateGroupBodyGroup {
+pub struct GroupBodyGroup {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_name: Option<String>,
@@ -844,13 +826,13 @@ pub struct CreateGroupResponseBasicGroup {
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetGroupResponse {
-    pub group: super::models::GetGroupResponseGroup,
-    pub extras: super::models::GetGroupResponseExtras,
+pub struct GroupExtrasResponse {
+    pub group: super::models::GroupExtrasResponseGroup,
+    pub extras: super::models::GroupExtrasResponseExtras,
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetGroupResponseGroup {
+pub struct GroupExtrasResponseGroup {
     pub id: i64,
     pub automatic: bool,
     pub name: String,
@@ -922,7 +904,7 @@ pub struct GetGroupResponseGroup {
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetGroupResponseExtras {
+pub struct GroupExtrasResponseExtras {
     pub visible_group_names: Vec<serde_json::Value>,
 }
 #[cfg(feature = "groups")]
@@ -954,7 +936,7 @@ pub struct ListGroupMembersResponseMeta {
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AddGroupMembersBody {
+pub struct UsernamesBody {
     /// comma separated list
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usernames: Option<String>,
@@ -1231,9 +1213,7 @@ pub struct ListPostsResponseLatestPostsItem {
     pub user_title: Option<String>,
     pub bookmarked: bool,
     pub raw: String,
-    pub actions_summary: Vec<
-        super::models::ListPostsResponseLatestPostsItemActionsSummaryItem,
-    >,
+    pub actions_summary: Vec<super::models::ActionsSummaryItem>,
     pub moderator: bool,
     pub admin: bool,
     pub staff: bool,
@@ -1254,7 +1234,7 @@ pub struct ListPostsResponseLatestPostsItem {
 }
 #[cfg(any(feature = "posts", feature = "topics"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListPostsResponseLatestPostsItemActionsSummaryItem {
+pub struct ActionsSummaryItem {
     pub id: i64,
     pub can_act: bool,
 }
@@ -1345,9 +1325,7 @@ pub struct CreateTopicPostPmResponse {
     pub can_wiki: bool,
     pub user_title: Option<String>,
     pub bookmarked: bool,
-    pub actions_summary: Vec<
-        super::models::ListPostsResponseLatestPostsItemActionsSummaryItem,
-    >,
+    pub actions_summary: Vec<super::models::ActionsSummaryItem>,
     pub moderator: bool,
     pub admin: bool,
     pub staff: bool,
@@ -1513,9 +1491,7 @@ pub struct UpdatePostResponsePost {
     pub user_title: Option<String>,
     pub bookmarked: bool,
     pub raw: String,
-    pub actions_summary: Vec<
-        super::models::ListPostsResponseLatestPostsItemActionsSummaryItem,
-    >,
+    pub actions_summary: Vec<super::models::ActionsSummaryItem>,
     pub moderator: bool,
     pub admin: bool,
     pub staff: bool,
@@ -1593,9 +1569,7 @@ pub struct PostRepliesResponseItem {
     pub user_title: Option<String>,
     pub reply_to_user: super::models::PostRepliesResponseItemReplyToUser,
     pub bookmarked: bool,
-    pub actions_summary: Vec<
-        super::models::ListPostsResponseLatestPostsItemActionsSummaryItem,
-    >,
+    pub actions_summary: Vec<super::models::ActionsSummaryItem>,
     pub moderator: bool,
     pub admin: bool,
     pub staff: bool,
@@ -1784,7 +1758,7 @@ pub struct PerformPostActionResponseActionsSummaryItem {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUserPrivateMessagesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub users: Option<Vec<super::models::ListUserPrivateMessagesResponseUsersItem>>,
+    pub users: Option<Vec<super::models::UsersItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_groups: Option<Vec<serde_json::Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1792,7 +1766,7 @@ pub struct ListUserPrivateMessagesResponse {
 }
 #[cfg(any(feature = "private_messages", feature = "topics"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListUserPrivateMessagesResponseUsersItem {
+pub struct UsersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1888,9 +1862,7 @@ pub struct ListUserPrivateMessagesResponseTopicListTopicsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_user_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub posters: Option<
-        Vec<super::models::ListUserPrivateMessagesResponseTopicListTopicsItemPostersItem>,
-    >,
+    pub posters: Option<Vec<super::models::PostersItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub participants: Option<
         Vec<
@@ -1900,7 +1872,7 @@ pub struct ListUserPrivateMessagesResponseTopicListTopicsItem {
 }
 #[cfg(any(feature = "private_messages", feature = "tags", feature = "topics"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListUserPrivateMessagesResponseTopicListTopicsItemPostersItem {
+pub struct PostersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extras: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1926,7 +1898,7 @@ pub struct ListUserPrivateMessagesResponseTopicListTopicsItemParticipantsItem {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUserSentPrivateMessagesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub users: Option<Vec<super::models::GetUserSentPrivateMessagesResponseUsersItem>>,
+    pub users: Option<Vec<super::models::UsersItemIdUsername>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_groups: Option<Vec<serde_json::Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1934,7 +1906,7 @@ pub struct GetUserSentPrivateMessagesResponse {
 }
 #[cfg(any(feature = "private_messages", feature = "tags", feature = "topics"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetUserSentPrivateMessagesResponseUsersItem {
+pub struct UsersItemIdUsername {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2030,9 +2002,7 @@ pub struct GetUserSentPrivateMessagesResponseTopicListTopicsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_user_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub posters: Option<
-        Vec<super::models::ListUserPrivateMessagesResponseTopicListTopicsItemPostersItem>,
-    >,
+    pub posters: Option<Vec<super::models::PostersItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub participants: Option<Vec<serde_json::Value>>,
 }
@@ -2042,7 +2012,7 @@ pub struct SearchResponse {
     pub posts: Vec<serde_json::Value>,
     pub users: Vec<serde_json::Value>,
     pub categories: Vec<serde_json::Value>,
-    pub tags: Vec<super::models::ListCategoryTopicsResponseTopicListTopTagsItem>,
+    pub tags: Vec<super::models::TagsItem>,
     pub groups: Vec<serde_json::Value>,
     pub grouped_search_result: super::models::SearchResponseGroupedSearchResult,
 }
@@ -2094,7 +2064,7 @@ pub struct GetSiteResponse {
     pub can_tag_topics: bool,
     pub can_tag_pms: bool,
     pub tags_filter_regexp: String,
-    pub top_tags: Vec<super::models::ListCategoryTopicsResponseTopicListTopTagsItem>,
+    pub top_tags: Vec<super::models::TagsItem>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wizard_required: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2436,8 +2406,8 @@ pub struct CreateTagGroupResponse {
 pub struct CreateTagGroupResponseTagGroup {
     pub id: i64,
     pub name: String,
-    pub tags: Vec<super::models::ListCategoryTopicsResponseTopicListTopTagsItem>,
-    pub parent_tag: Vec<super::models::ListCategoryTopicsResponseTopicListTopTagsItem>,
+    pub tags: Vec<super::models::TagsItem>,
+    pub parent_tag: Vec<super::models::TagsItem>,
     pub one_per_topic: bool,
     pub permissions: serde_json::Value,
 }
@@ -2445,11 +2415,11 @@ pub struct CreateTagGroupResponseTagGroup {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTagGroupResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tag_group: Option<super::models::GetTagGroupResponseTagGroup>,
+    pub tag_group: Option<super::models::TagGroup>,
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetTagGroupResponseTagGroup {
+pub struct TagGroup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2461,11 +2431,11 @@ pub struct GetTagGroupResponseTagGroup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub one_per_topic: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<super::models::GetTagGroupResponseTagGroupPermissions>,
+    pub permissions: Option<super::models::TagGroupPermissions>,
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetTagGroupResponseTagGroupPermissions {
+pub struct TagGroupPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub everyone: Option<i64>,
 }
@@ -2481,7 +2451,7 @@ pub struct UpdateTagGroupResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tag_group: Option<super::models::GetTagGroupResponseTagGroup>,
+    pub tag_group: Option<super::models::TagGroup>,
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -2517,7 +2487,7 @@ pub struct ListTagsResponseExtras {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTagResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub users: Option<Vec<super::models::GetUserSentPrivateMessagesResponseUsersItem>>,
+    pub users: Option<Vec<super::models::UsersItemIdUsername>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_groups: Option<Vec<serde_json::Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2621,9 +2591,7 @@ pub struct GetTagResponseTopicListTopicsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub featured_link: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub posters: Option<
-        Vec<super::models::ListUserPrivateMessagesResponseTopicListTopicsItemPostersItem>,
-    >,
+    pub posters: Option<Vec<super::models::PostersItem>>,
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -2764,7 +2732,7 @@ pub struct GetTopicResponse {
     pub post_stream: super::models::GetTopicResponsePostStream,
     pub timeline_lookup: Vec<serde_json::Value>,
     pub suggested_topics: Vec<super::models::GetTopicResponseSuggestedTopicsItem>,
-    pub tags: Vec<super::models::ListCategoryTopicsResponseTopicListTopTagsItem>,
+    pub tags: Vec<super::models::TagsItem>,
     pub tags_descriptions: serde_json::Value,
     pub id: i64,
     pub title: String,
@@ -2861,9 +2829,7 @@ pub struct GetTopicResponsePostStreamPostsItem {
     pub read: bool,
     pub user_title: Option<String>,
     pub bookmarked: bool,
-    pub actions_summary: Vec<
-        super::models::ListPostsResponseLatestPostsItemActionsSummaryItem,
-    >,
+    pub actions_summary: Vec<super::models::ActionsSummaryItem>,
     pub moderator: bool,
     pub admin: bool,
     pub staff: bool,
@@ -2913,7 +2879,7 @@ pub struct GetTopicResponseSuggestedTopicsItem {
     pub archived: bool,
     pub bookmarked: Option<String>,
     pub liked: Option<String>,
-    pub tags: Vec<super::models::ListCategoryTopicsResponseTopicListTopTagsItem>,
+    pub tags: Vec<super::models::TagsItem>,
     pub tags_descriptions: serde_json::Value,
     pub like_count: i64,
     pub views: i64,
@@ -2926,7 +2892,7 @@ pub struct GetTopicResponseSuggestedTopicsItem {
 pub struct GetTopicResponseSuggestedTopicsItemPostersItem {
     pub extras: String,
     pub description: String,
-    pub user: super::models::ListCategoryTopicsResponseUsersItem,
+    pub user: super::models::CreatedBy,
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -2968,8 +2934,8 @@ pub struct GetTopicResponseDetails {
     pub participants: Option<
         Vec<super::models::GetTopicResponseDetailsParticipantsItem>,
     >,
-    pub created_by: super::models::ListCategoryTopicsResponseUsersItem,
-    pub last_poster: super::models::ListCategoryTopicsResponseUsersItem,
+    pub created_by: super::models::CreatedBy,
+    pub last_poster: super::models::CreatedBy,
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -3036,7 +3002,7 @@ pub struct InviteToTopicBody {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InviteToTopicResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<super::models::ListUserPrivateMessagesResponseUsersItem>,
+    pub user: Option<super::models::UsersItem>,
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -3066,7 +3032,7 @@ pub struct InviteGroupToTopicResponseGroup {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTopicStatusBody {
     pub status: super::models::UpdateTopicStatusBodyStatus,
-    pub enabled: super::models::ListEventsIncludeDetails,
+    pub enabled: super::models::IncludeSubcategories,
     /// Only required for `pinned` and `pinned_globally`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
@@ -3088,7 +3054,7 @@ pub struct UpdateTopicStatusResponse {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListLatestTopicsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub users: Option<Vec<super::models::GetUserSentPrivateMessagesResponseUsersItem>>,
+    pub users: Option<Vec<super::models::UsersItemIdUsername>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_groups: Option<Vec<serde_json::Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3178,15 +3144,13 @@ pub struct ListLatestTopicsResponseTopicListTopicsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub featured_link: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub posters: Option<
-        Vec<super::models::ListUserPrivateMessagesResponseTopicListTopicsItemPostersItem>,
-    >,
+    pub posters: Option<Vec<super::models::PostersItem>>,
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListTopTopicsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub users: Option<Vec<super::models::ListUserPrivateMessagesResponseUsersItem>>,
+    pub users: Option<Vec<super::models::UsersItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_groups: Option<Vec<serde_json::Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3306,7 +3270,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct SetNotificationLevelResponse {
+pub struct SuccessResponse2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success: Option<String>,
 }
@@ -3346,7 +3310,7 @@ pub struct CreateTopicTimerResponse {
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateUploadBody {
-    pub upload_type: super::models::CreateUploadBodyUploadType,
+    pub upload_type: super::models::UploadType,
     /// required if uploading an avatar
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<i64>,
@@ -3358,13 +3322,13 @@ pub struct CreateUploadBody {
 }
 #[cfg(feature = "uploads")]
 connector_runtime::__string_enum! {
-    pub enum CreateUploadBodyUploadType { Avatar = "avatar", ProfileBackground =
-    "profile_background", CardBackground = "card_background", CustomEmoji =
-    "custom_emoji", Composer = "composer", }
+    pub enum UploadType { Avatar = "avatar", ProfileBackground = "profile_background",
+    CardBackground = "card_background", CustomEmoji = "custom_emoji", Composer =
+    "composer", }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateUploadResponse {
+pub struct IdUrlResponse {
     pub id: i64,
     pub url: String,
     pub original_filename: String,
@@ -3381,13 +3345,13 @@ pub struct CreateUploadResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dominant_color: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub thumbnail: Option<super::models::CreateUploadResponseThumbnail>,
+    pub thumbnail: Option<super::models::IdUrlResponseThumbnail>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub optimized_video: Option<super::models::CreateUploadResponseOptimizedVideo>,
+    pub optimized_video: Option<super::models::IdUrlResponseOptimizedVideo>,
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateUploadResponseThumbnail {
+pub struct IdUrlResponseThumbnail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3405,7 +3369,7 @@ pub struct CreateUploadResponseThumbnail {
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateUploadResponseOptimizedVideo {
+pub struct IdUrlResponseOptimizedVideo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3425,16 +3389,16 @@ pub struct CreateUploadResponseOptimizedVideo {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GeneratePresignedPutBody {
     #[serde(rename = "type")]
-    pub type_: super::models::CreateUploadBodyUploadType,
+    pub type_: super::models::UploadType,
     pub file_name: String,
     /// File size should be represented in bytes.
     pub file_size: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::GeneratePresignedPutBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GeneratePresignedPutBodyMetadata {
+pub struct Metadata {
     /// The SHA1 checksum of the upload binary blob. Optionally
     /// be provided and serves as an additional security check when
     /// later processing the file in complete-external-upload endpoint.
@@ -3484,12 +3448,12 @@ pub struct CompleteExternalUploadBody {
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateMultipartUploadBody {
-    pub upload_type: super::models::CreateUploadBodyUploadType,
+    pub upload_type: super::models::UploadType,
     pub file_name: String,
     /// File size should be represented in bytes.
     pub file_size: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::GeneratePresignedPutBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -3545,7 +3509,7 @@ pub struct ListUserBadgesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub badges: Option<Vec<super::models::ListUserBadgesResponseBadgesItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub badge_types: Option<Vec<super::models::AdminListBadgesResponseBadgeTypesItem>>,
+    pub badge_types: Option<Vec<super::models::BadgeTypesItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub granted_bies: Option<Vec<super::models::ListUserBadgesResponseGrantedBiesItem>>,
     pub user_badges: Vec<super::models::ListUserBadgesResponseUserBadgesItem>,
@@ -3631,13 +3595,13 @@ pub struct CreateUserResponse {
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetUserResponse {
+pub struct UserBadgesUserResponse {
     pub user_badges: Vec<serde_json::Value>,
-    pub user: super::models::GetUserResponseUser,
+    pub user: super::models::UserBadgesUserResponseUser,
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetUserResponseUser {
+pub struct UserBadgesUserResponseUser {
     pub id: i64,
     pub username: String,
     pub name: String,
@@ -3663,8 +3627,8 @@ pub struct GetUserResponseUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub second_factor_backup_enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_fields: Option<super::models::GetUserResponseUserUserFields>,
-    pub custom_fields: super::models::GetUserResponseUserCustomFields,
+    pub user_fields: Option<super::models::UserBadgesUserResponseUserUserFields>,
+    pub custom_fields: super::models::UserBadgesUserResponseUserCustomFields,
     pub time_read: i64,
     pub recent_time_read: i64,
     pub primary_group_id: Option<i64>,
@@ -3674,7 +3638,7 @@ pub struct GetUserResponseUser {
     pub flair_url: Option<String>,
     pub flair_bg_color: Option<String>,
     pub flair_color: Option<String>,
-    pub featured_topic: super::models::GetUserResponseUserFeaturedTopic,
+    pub featured_topic: super::models::UserBadgesUserResponseUserFeaturedTopic,
     pub staged: bool,
     pub can_edit: bool,
     pub can_edit_username: bool,
@@ -3724,18 +3688,20 @@ pub struct GetUserResponseUser {
     pub display_sidebar_tags: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_pick_theme_with_custom_homepage: Option<bool>,
-    pub user_auth_tokens: Vec<super::models::GetUserResponseUserUserAuthTokensItem>,
-    pub user_notification_schedule: super::models::GetUserResponseUserUserNotificationSchedule,
+    pub user_auth_tokens: Vec<
+        super::models::UserBadgesUserResponseUserUserAuthTokensItem,
+    >,
+    pub user_notification_schedule: super::models::UserBadgesUserResponseUserUserNotificationSchedule,
     pub use_logo_small_as_avatar: bool,
     pub featured_user_badge_ids: Vec<serde_json::Value>,
     pub invited_by: Option<String>,
-    pub groups: Vec<super::models::GetUserResponseUserGroupsItem>,
-    pub group_users: Vec<super::models::GetUserResponseUserGroupUsersItem>,
-    pub user_option: super::models::GetUserResponseUserUserOption,
+    pub groups: Vec<super::models::UserBadgesUserResponseUserGroupsItem>,
+    pub group_users: Vec<super::models::UserBadgesUserResponseUserGroupUsersItem>,
+    pub user_option: super::models::UserBadgesUserResponseUserUserOption,
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetUserResponseUserUserFields {
+pub struct UserBadgesUserResponseUserUserFields {
     #[serde(rename = "1")]
     pub n_1: Option<String>,
     #[serde(rename = "2")]
@@ -3743,13 +3709,13 @@ pub struct GetUserResponseUserUserFields {
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetUserResponseUserCustomFields {
+pub struct UserBadgesUserResponseUserCustomFields {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_name: Option<String>,
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetUserResponseUserFeaturedTopic {
+pub struct UserBadgesUserResponseUserFeaturedTopic {
     pub id: i64,
     pub title: String,
     pub fancy_title: String,
@@ -3758,7 +3724,7 @@ pub struct GetUserResponseUserFeaturedTopic {
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetUserResponseUserUserAuthTokensItem {
+pub struct UserBadgesUserResponseUserUserAuthTokensItem {
     pub id: i64,
     pub client_ip: String,
     pub location: String,
@@ -3772,7 +3738,7 @@ pub struct GetUserResponseUserUserAuthTokensItem {
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetUserResponseUserUserNotificationSchedule {
+pub struct UserBadgesUserResponseUserUserNotificationSchedule {
     pub enabled: bool,
     pub day_0_start_time: i64,
     pub day_0_end_time: i64,
@@ -3791,7 +3757,7 @@ pub struct GetUserResponseUserUserNotificationSchedule {
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetUserResponseUserGroupsItem {
+pub struct UserBadgesUserResponseUserGroupsItem {
     pub id: i64,
     pub automatic: bool,
     pub name: String,
@@ -3824,7 +3790,7 @@ pub struct GetUserResponseUserGroupsItem {
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetUserResponseUserGroupUsersItem {
+pub struct UserBadgesUserResponseUserGroupUsersItem {
     pub group_id: i64,
     pub user_id: i64,
     pub notification_level: i64,
@@ -3833,7 +3799,7 @@ pub struct GetUserResponseUserGroupUsersItem {
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetUserResponseUserUserOption {
+pub struct UserBadgesUserResponseUserUserOption {
     pub user_id: i64,
     pub mailing_list_mode: bool,
     pub mailing_list_mode_frequency: i64,
@@ -4214,7 +4180,7 @@ pub struct SuspendUserResponseSuspension {
     pub full_suspend_reason: String,
     pub suspended_till: String,
     pub suspended_at: String,
-    pub suspended_by: super::models::ListCategoryTopicsResponseUsersItem,
+    pub suspended_by: super::models::CreatedBy,
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -4240,7 +4206,7 @@ pub struct SilenceUserResponseSilence {
     pub full_silence_reason: String,
     pub silenced_till: String,
     pub silenced_at: String,
-    pub silenced_by: super::models::ListCategoryTopicsResponseUsersItem,
+    pub silenced_by: super::models::CreatedBy,
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -4256,14 +4222,14 @@ pub struct RefreshGravatarResponse {
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
-    pub enum AdminListUsersOrder { Created = "created", LastEmailed = "last_emailed",
+    pub enum OrderCreatedLastEmailed { Created = "created", LastEmailed = "last_emailed",
     Seen = "seen", Username = "username", Email = "email", TrustLevel = "trust_level",
     DaysVisited = "days_visited", PostsRead = "posts_read", TopicsViewed =
     "topics_viewed", Posts = "posts", ReadTime = "read_time", }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AdminListUsersResponseItem {
+pub struct IdUsernameResponseItem {
     pub id: i64,
     pub username: String,
     pub name: Option<String>,

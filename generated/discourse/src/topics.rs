@@ -570,7 +570,7 @@ impl<'a> SetNotificationLevel<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::SetNotificationLevelResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::SuccessResponse2>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -607,7 +607,7 @@ impl<'a> UpdateTopicTimestamp<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::SetNotificationLevelResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::SuccessResponse2>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

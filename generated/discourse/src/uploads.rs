@@ -214,7 +214,7 @@ impl<'a> CreateUpload<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateUploadResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::IdUrlResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -290,7 +290,7 @@ impl<'a> CompleteExternalUpload<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateUploadResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::IdUrlResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -401,7 +401,7 @@ impl<'a> AbortMultipart<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateBackupResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::SuccessResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -436,7 +436,7 @@ impl<'a> CompleteMultipart<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateUploadResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::IdUrlResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -358,7 +358,7 @@ impl<'a> GetUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetUserResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::UserBadgesUserResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -423,7 +423,7 @@ impl<'a> GetUserExternalId<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetUserResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::UserBadgesUserResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -456,7 +456,7 @@ impl<'a> GetUserIdentiyProviderExternalId<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetUserResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::UserBadgesUserResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -496,7 +496,7 @@ impl<'a> UpdateAvatar<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateBackupResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::SuccessResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -734,7 +734,7 @@ impl<'a> ActivateUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateBackupResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::SuccessResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -762,7 +762,7 @@ impl<'a> DeactivateUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateBackupResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::SuccessResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -892,7 +892,7 @@ impl<'a> LogOutUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateBackupResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::SuccessResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -933,7 +933,7 @@ impl<'a> RefreshGravatar<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminListUsers<'a> {
     client: &'a super::Client,
-    order: Option<super::models::AdminListUsersOrder>,
+    order: Option<super::models::OrderCreatedLastEmailed>,
     asc: Option<String>,
     page: Option<i64>,
     show_emails: Option<bool>,
@@ -944,7 +944,7 @@ pub struct AdminListUsers<'a> {
 }
 impl<'a> AdminListUsers<'a> {
     /// Set `order`.
-    pub fn order(mut self, value: super::models::AdminListUsersOrder) -> Self {
+    pub fn order(mut self, value: super::models::OrderCreatedLastEmailed) -> Self {
         self.order = Some(value);
         self
     }
@@ -999,17 +999,12 @@ impl<'a> AdminListUsers<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<Vec<super::models::AdminListUsersResponseItem>>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<Vec<super::models::IdUsernameResponseItem>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(
-        self,
-    ) -> rt::paginate::Items<super::models::AdminListUsersResponseItem> {
+    pub fn paginate(self) -> rt::paginate::Items<super::models::IdUsernameResponseItem> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
@@ -1019,7 +1014,7 @@ impl<'a> AdminListUsers<'a> {
         configure: impl FnOnce(
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
-    ) -> rt::paginate::Items<super::models::AdminListUsersResponseItem> {
+    ) -> rt::paginate::Items<super::models::IdUsernameResponseItem> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
@@ -1038,7 +1033,7 @@ impl<'a> AdminListUsers<'a> {
 pub struct AdminListUsersFlag<'a> {
     client: &'a super::Client,
     flag: super::models::AdminListUsersFlagFlag,
-    order: Option<super::models::AdminListUsersOrder>,
+    order: Option<super::models::OrderCreatedLastEmailed>,
     asc: Option<String>,
     page: Option<i64>,
     show_emails: Option<bool>,
@@ -1049,7 +1044,7 @@ pub struct AdminListUsersFlag<'a> {
 }
 impl<'a> AdminListUsersFlag<'a> {
     /// Set `order`.
-    pub fn order(mut self, value: super::models::AdminListUsersOrder) -> Self {
+    pub fn order(mut self, value: super::models::OrderCreatedLastEmailed) -> Self {
         self.order = Some(value);
         self
     }
@@ -1105,17 +1100,12 @@ impl<'a> AdminListUsersFlag<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<Vec<super::models::AdminListUsersResponseItem>>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<Vec<super::models::IdUsernameResponseItem>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(
-        self,
-    ) -> rt::paginate::Items<super::models::AdminListUsersResponseItem> {
+    pub fn paginate(self) -> rt::paginate::Items<super::models::IdUsernameResponseItem> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
@@ -1125,7 +1115,7 @@ impl<'a> AdminListUsersFlag<'a> {
         configure: impl FnOnce(
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
-    ) -> rt::paginate::Items<super::models::AdminListUsersResponseItem> {
+    ) -> rt::paginate::Items<super::models::IdUsernameResponseItem> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),

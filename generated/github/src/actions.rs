@@ -1232,7 +1232,7 @@ impl<'a> ActionsApi<'a> {
     pub fn generate_runner_jitconfig_for_org(
         &self,
         org: impl Into<String>,
-        body: super::models::ActionsGenerateRunnerJitconfigForOrgBody,
+        body: super::models::NameRunnerGroupIdBody,
     ) -> ActionsGenerateRunnerJitconfigForOrg<'a> {
         ActionsGenerateRunnerJitconfigForOrg {
             client: self.client,
@@ -1368,7 +1368,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         org: impl Into<String>,
         runner_id: i64,
-        body: super::models::ActionsSetCustomLabelsForSelfHostedRunnerForOrgBody,
+        body: super::models::LabelsBody,
     ) -> ActionsSetCustomLabelsForSelfHostedRunnerForOrg<'a> {
         ActionsSetCustomLabelsForSelfHostedRunnerForOrg {
             client: self.client,
@@ -1391,7 +1391,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         org: impl Into<String>,
         runner_id: i64,
-        body: super::models::ActionsAddCustomLabelsToSelfHostedRunnerForOrgBody,
+        body: super::models::LabelsBody2,
     ) -> ActionsAddCustomLabelsToSelfHostedRunnerForOrg<'a> {
         ActionsAddCustomLabelsToSelfHostedRunnerForOrg {
             client: self.client,
@@ -1756,7 +1756,7 @@ impl<'a> ActionsApi<'a> {
     pub fn create_org_variable(
         &self,
         org: impl Into<String>,
-        body: super::models::ActionsCreateOrgVariableBody,
+        body: super::models::NameValueVisibilityBody,
     ) -> ActionsCreateOrgVariable<'a> {
         ActionsCreateOrgVariable {
             client: self.client,
@@ -1820,7 +1820,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         org: impl Into<String>,
         name: impl Into<String>,
-        body: super::models::ActionsUpdateOrgVariableBody,
+        body: super::models::NameValueVisibilitySelectedRepositoryIdsBody,
     ) -> ActionsUpdateOrgVariable<'a> {
         ActionsUpdateOrgVariable {
             client: self.client,
@@ -1869,7 +1869,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         org: impl Into<String>,
         name: impl Into<String>,
-        body: super::models::ActionsSetSelectedReposForOrgVariableBody,
+        body: super::models::SelectedRepositoryIdsBody,
     ) -> ActionsSetSelectedReposForOrgVariable<'a> {
         ActionsSetSelectedReposForOrgVariable {
             client: self.client,
@@ -2753,7 +2753,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: impl Into<String>,
         repo: impl Into<String>,
-        body: super::models::ActionsGenerateRunnerJitconfigForOrgBody,
+        body: super::models::NameRunnerGroupIdBody,
     ) -> ActionsGenerateRunnerJitconfigForRepo<'a> {
         ActionsGenerateRunnerJitconfigForRepo {
             client: self.client,
@@ -2901,7 +2901,7 @@ impl<'a> ActionsApi<'a> {
         owner: impl Into<String>,
         repo: impl Into<String>,
         runner_id: i64,
-        body: super::models::ActionsSetCustomLabelsForSelfHostedRunnerForOrgBody,
+        body: super::models::LabelsBody,
     ) -> ActionsSetCustomLabelsForSelfHostedRunnerForRepo<'a> {
         ActionsSetCustomLabelsForSelfHostedRunnerForRepo {
             client: self.client,
@@ -2926,7 +2926,7 @@ impl<'a> ActionsApi<'a> {
         owner: impl Into<String>,
         repo: impl Into<String>,
         runner_id: i64,
-        body: super::models::ActionsAddCustomLabelsToSelfHostedRunnerForOrgBody,
+        body: super::models::LabelsBody2,
     ) -> ActionsAddCustomLabelsToSelfHostedRunnerForRepo<'a> {
         ActionsAddCustomLabelsToSelfHostedRunnerForRepo {
             client: self.client,
@@ -3676,7 +3676,7 @@ impl<'a> ActionsApi<'a> {
         &self,
         owner: impl Into<String>,
         repo: impl Into<String>,
-        body: super::models::ActionsCreateRepoVariableBody,
+        body: super::models::NameValueBody,
     ) -> ActionsCreateRepoVariable<'a> {
         ActionsCreateRepoVariable {
             client: self.client,
@@ -3746,7 +3746,7 @@ impl<'a> ActionsApi<'a> {
         owner: impl Into<String>,
         repo: impl Into<String>,
         name: impl Into<String>,
-        body: super::models::ActionsUpdateRepoVariableBody,
+        body: super::models::NameValueBody2,
     ) -> ActionsUpdateRepoVariable<'a> {
         ActionsUpdateRepoVariable {
             client: self.client,
@@ -4101,7 +4101,7 @@ impl<'a> ActionsApi<'a> {
         owner: impl Into<String>,
         repo: impl Into<String>,
         environment_name: impl Into<String>,
-        body: super::models::ActionsCreateRepoVariableBody,
+        body: super::models::NameValueBody,
     ) -> ActionsCreateEnvironmentVariable<'a> {
         ActionsCreateEnvironmentVariable {
             client: self.client,
@@ -4177,7 +4177,7 @@ impl<'a> ActionsApi<'a> {
         repo: impl Into<String>,
         environment_name: impl Into<String>,
         name: impl Into<String>,
-        body: super::models::ActionsUpdateRepoVariableBody,
+        body: super::models::NameValueBody2,
     ) -> ActionsUpdateEnvironmentVariable<'a> {
         ActionsUpdateEnvironmentVariable {
             client: self.client,
@@ -4921,12 +4921,7 @@ impl<'a> ActionsGetHostedRunnersGithubOwnedImagesForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse,
-        >,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountImagesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4957,12 +4952,7 @@ impl<'a> ActionsGetHostedRunnersPartnerImagesForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse,
-        >,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountImagesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6722,10 +6712,7 @@ impl<'a> ActionsListSelfHostedRunnersForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListSelfHostedRunnersForOrgResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountRunnersResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6788,7 +6775,7 @@ impl<'a> ActionsListRunnerApplicationsForOrg<'a> {
 pub struct ActionsGenerateRunnerJitconfigForOrg<'a> {
     client: &'a super::Client,
     org: String,
-    body: super::models::ActionsGenerateRunnerJitconfigForOrgBody,
+    body: super::models::NameRunnerGroupIdBody,
     options: rt::CallOptions,
 }
 impl<'a> ActionsGenerateRunnerJitconfigForOrg<'a> {
@@ -6819,10 +6806,7 @@ impl<'a> ActionsGenerateRunnerJitconfigForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsGenerateRunnerJitconfigForOrgResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::RunnerRunnerResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6982,12 +6966,7 @@ impl<'a> ActionsListLabelsForSelfHostedRunnerForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountLabelsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6999,7 +6978,7 @@ pub struct ActionsSetCustomLabelsForSelfHostedRunnerForOrg<'a> {
     client: &'a super::Client,
     org: String,
     runner_id: i64,
-    body: super::models::ActionsSetCustomLabelsForSelfHostedRunnerForOrgBody,
+    body: super::models::LabelsBody,
     options: rt::CallOptions,
 }
 impl<'a> ActionsSetCustomLabelsForSelfHostedRunnerForOrg<'a> {
@@ -7030,12 +7009,7 @@ impl<'a> ActionsSetCustomLabelsForSelfHostedRunnerForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountLabelsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7047,7 +7021,7 @@ pub struct ActionsAddCustomLabelsToSelfHostedRunnerForOrg<'a> {
     client: &'a super::Client,
     org: String,
     runner_id: i64,
-    body: super::models::ActionsAddCustomLabelsToSelfHostedRunnerForOrgBody,
+    body: super::models::LabelsBody2,
     options: rt::CallOptions,
 }
 impl<'a> ActionsAddCustomLabelsToSelfHostedRunnerForOrg<'a> {
@@ -7078,12 +7052,7 @@ impl<'a> ActionsAddCustomLabelsToSelfHostedRunnerForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountLabelsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7117,12 +7086,7 @@ impl<'a> ActionsRemoveAllCustomLabelsFromSelfHostedRunnerForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountLabelsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7164,12 +7128,7 @@ impl<'a> ActionsRemoveCustomLabelFromSelfHostedRunnerForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountLabelsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7211,7 +7170,10 @@ impl<'a> ActionsListOrgSecrets<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListOrgSecretsResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::TotalCountSecretsOrganizationActionsSecretResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7412,10 +7374,7 @@ impl<'a> ActionsListSelectedReposForOrgSecret<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountRepositoriesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7585,7 +7544,9 @@ impl<'a> ActionsListOrgVariables<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::ActionsListOrgVariablesResponse>,
+        rt::Response<
+            super::models::TotalCountVariablesOrganizationActionsVariableResponse,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -7621,7 +7582,7 @@ impl<'a> ActionsListOrgVariables<'a> {
 pub struct ActionsCreateOrgVariable<'a> {
     client: &'a super::Client,
     org: String,
-    body: super::models::ActionsCreateOrgVariableBody,
+    body: super::models::NameValueVisibilityBody,
     options: rt::CallOptions,
 }
 impl<'a> ActionsCreateOrgVariable<'a> {
@@ -7716,7 +7677,7 @@ pub struct ActionsUpdateOrgVariable<'a> {
     client: &'a super::Client,
     org: String,
     name: String,
-    body: super::models::ActionsUpdateOrgVariableBody,
+    body: super::models::NameValueVisibilitySelectedRepositoryIdsBody,
     options: rt::CallOptions,
 }
 impl<'a> ActionsUpdateOrgVariable<'a> {
@@ -7784,10 +7745,7 @@ impl<'a> ActionsListSelectedReposForOrgVariable<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountRepositoriesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7827,7 +7785,7 @@ pub struct ActionsSetSelectedReposForOrgVariable<'a> {
     client: &'a super::Client,
     org: String,
     name: String,
-    body: super::models::ActionsSetSelectedReposForOrgVariableBody,
+    body: super::models::SelectedRepositoryIdsBody,
     options: rt::CallOptions,
 }
 impl<'a> ActionsSetSelectedReposForOrgVariable<'a> {
@@ -7968,10 +7926,7 @@ impl<'a> ActionsListArtifactsForRepo<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListArtifactsForRepoResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountArtifactsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8289,7 +8244,7 @@ pub struct ActionsGetActionsCacheList<'a> {
     ref_: Option<String>,
     key: Option<String>,
     sort: Option<super::models::ActionsGetActionsCacheListSort>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    direction: Option<super::models::Direction>,
     options: rt::CallOptions,
 }
 impl<'a> ActionsGetActionsCacheList<'a> {
@@ -8319,10 +8274,7 @@ impl<'a> ActionsGetActionsCacheList<'a> {
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -8836,10 +8788,7 @@ impl<'a> ActionsListRepoOrganizationSecrets<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListRepoOrganizationSecretsResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountSecretsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8907,10 +8856,7 @@ impl<'a> ActionsListRepoOrganizationVariables<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListRepoOrganizationVariablesResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountVariablesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9490,10 +9436,7 @@ impl<'a> ActionsListSelfHostedRunnersForRepo<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListSelfHostedRunnersForOrgResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountRunnersResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9559,7 +9502,7 @@ pub struct ActionsGenerateRunnerJitconfigForRepo<'a> {
     client: &'a super::Client,
     owner: String,
     repo: String,
-    body: super::models::ActionsGenerateRunnerJitconfigForOrgBody,
+    body: super::models::NameRunnerGroupIdBody,
     options: rt::CallOptions,
 }
 impl<'a> ActionsGenerateRunnerJitconfigForRepo<'a> {
@@ -9591,10 +9534,7 @@ impl<'a> ActionsGenerateRunnerJitconfigForRepo<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsGenerateRunnerJitconfigForOrgResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::RunnerRunnerResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9764,12 +9704,7 @@ impl<'a> ActionsListLabelsForSelfHostedRunnerForRepo<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountLabelsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9782,7 +9717,7 @@ pub struct ActionsSetCustomLabelsForSelfHostedRunnerForRepo<'a> {
     owner: String,
     repo: String,
     runner_id: i64,
-    body: super::models::ActionsSetCustomLabelsForSelfHostedRunnerForOrgBody,
+    body: super::models::LabelsBody,
     options: rt::CallOptions,
 }
 impl<'a> ActionsSetCustomLabelsForSelfHostedRunnerForRepo<'a> {
@@ -9814,12 +9749,7 @@ impl<'a> ActionsSetCustomLabelsForSelfHostedRunnerForRepo<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountLabelsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9832,7 +9762,7 @@ pub struct ActionsAddCustomLabelsToSelfHostedRunnerForRepo<'a> {
     owner: String,
     repo: String,
     runner_id: i64,
-    body: super::models::ActionsAddCustomLabelsToSelfHostedRunnerForOrgBody,
+    body: super::models::LabelsBody2,
     options: rt::CallOptions,
 }
 impl<'a> ActionsAddCustomLabelsToSelfHostedRunnerForRepo<'a> {
@@ -9864,12 +9794,7 @@ impl<'a> ActionsAddCustomLabelsToSelfHostedRunnerForRepo<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountLabelsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9905,12 +9830,7 @@ impl<'a> ActionsRemoveAllCustomLabelsFromSelfHostedRunnerForRepo<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountLabelsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9954,12 +9874,7 @@ impl<'a> ActionsRemoveCustomLabelFromSelfHostedRunnerForRepo<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
-        >,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountLabelsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9974,7 +9889,7 @@ pub struct ActionsListWorkflowRunsForRepo<'a> {
     actor: Option<String>,
     branch: Option<String>,
     event: Option<String>,
-    status: Option<super::models::ActionsListWorkflowRunsForRepoStatus>,
+    status: Option<super::models::StatusCompletedActionRequired>,
     per_page: Option<i64>,
     page: Option<i64>,
     created: Option<chrono::DateTime<chrono::Utc>>,
@@ -10002,7 +9917,7 @@ impl<'a> ActionsListWorkflowRunsForRepo<'a> {
     /// Returns workflow runs with the check run `status` or `conclusion` that you specify. For example, a conclusion can be `success` or a status can be `in_progress`. Only GitHub Actions can set a status of `waiting`, `pending`, or `requested`.
     pub fn status(
         mut self,
-        value: super::models::ActionsListWorkflowRunsForRepoStatus,
+        value: super::models::StatusCompletedActionRequired,
     ) -> Self {
         self.status = Some(value);
         self
@@ -10067,10 +9982,7 @@ impl<'a> ActionsListWorkflowRunsForRepo<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListWorkflowRunsForRepoResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountWorkflowRunsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10260,7 +10172,7 @@ pub struct ActionsListWorkflowRunArtifacts<'a> {
     per_page: Option<i64>,
     page: Option<i64>,
     name: Option<String>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    direction: Option<super::models::Direction>,
     options: rt::CallOptions,
 }
 impl<'a> ActionsListWorkflowRunArtifacts<'a> {
@@ -10280,10 +10192,7 @@ impl<'a> ActionsListWorkflowRunArtifacts<'a> {
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -10310,10 +10219,7 @@ impl<'a> ActionsListWorkflowRunArtifacts<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListArtifactsForRepoResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountArtifactsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10435,10 +10341,7 @@ impl<'a> ActionsListJobsForWorkflowRunAttempt<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListJobsForWorkflowRunAttemptResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountJobsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10704,17 +10607,14 @@ pub struct ActionsListJobsForWorkflowRun<'a> {
     owner: String,
     repo: String,
     run_id: i64,
-    filter: Option<super::models::ActionsListJobsForWorkflowRunFilter>,
+    filter: Option<super::models::FilterLatestAll>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
 }
 impl<'a> ActionsListJobsForWorkflowRun<'a> {
     /// Filters jobs by their `completed_at` timestamp. `latest` returns jobs from the most recent execution of the workflow run. `all` returns all jobs for a workflow run, including from old executions of the workflow run.
-    pub fn filter(
-        mut self,
-        value: super::models::ActionsListJobsForWorkflowRunFilter,
-    ) -> Self {
+    pub fn filter(mut self, value: super::models::FilterLatestAll) -> Self {
         self.filter = Some(value);
         self
     }
@@ -10750,10 +10650,7 @@ impl<'a> ActionsListJobsForWorkflowRun<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListJobsForWorkflowRunAttemptResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountJobsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10927,15 +10824,12 @@ pub struct ActionsReRunWorkflow<'a> {
     owner: String,
     repo: String,
     run_id: i64,
-    body: Option<Option<super::models::ActionsReRunWorkflowBody>>,
+    body: Option<Option<super::models::EnableDebugLoggingBody>>,
     options: rt::CallOptions,
 }
 impl<'a> ActionsReRunWorkflow<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: Option<super::models::ActionsReRunWorkflowBody>,
-    ) -> Self {
+    pub fn body(mut self, value: Option<super::models::EnableDebugLoggingBody>) -> Self {
         self.body = Some(value);
         self
     }
@@ -10974,15 +10868,12 @@ pub struct ActionsReRunWorkflowFailedJobs<'a> {
     owner: String,
     repo: String,
     run_id: i64,
-    body: Option<Option<super::models::ActionsReRunWorkflowBody>>,
+    body: Option<Option<super::models::EnableDebugLoggingBody>>,
     options: rt::CallOptions,
 }
 impl<'a> ActionsReRunWorkflowFailedJobs<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: Option<super::models::ActionsReRunWorkflowBody>,
-    ) -> Self {
+    pub fn body(mut self, value: Option<super::models::EnableDebugLoggingBody>) -> Self {
         self.body = Some(value);
         self
     }
@@ -11090,10 +10981,7 @@ impl<'a> ActionsListRepoSecrets<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListRepoOrganizationSecretsResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountSecretsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11300,10 +11188,7 @@ impl<'a> ActionsListRepoVariables<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListRepoOrganizationVariablesResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountVariablesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11336,7 +11221,7 @@ pub struct ActionsCreateRepoVariable<'a> {
     client: &'a super::Client,
     owner: String,
     repo: String,
-    body: super::models::ActionsCreateRepoVariableBody,
+    body: super::models::NameValueBody,
     options: rt::CallOptions,
 }
 impl<'a> ActionsCreateRepoVariable<'a> {
@@ -11440,7 +11325,7 @@ pub struct ActionsUpdateRepoVariable<'a> {
     owner: String,
     repo: String,
     name: String,
-    body: super::models::ActionsUpdateRepoVariableBody,
+    body: super::models::NameValueBody2,
     options: rt::CallOptions,
 }
 impl<'a> ActionsUpdateRepoVariable<'a> {
@@ -11688,7 +11573,7 @@ pub struct ActionsListWorkflowRuns<'a> {
     actor: Option<String>,
     branch: Option<String>,
     event: Option<String>,
-    status: Option<super::models::ActionsListWorkflowRunsForRepoStatus>,
+    status: Option<super::models::StatusCompletedActionRequired>,
     per_page: Option<i64>,
     page: Option<i64>,
     created: Option<chrono::DateTime<chrono::Utc>>,
@@ -11716,7 +11601,7 @@ impl<'a> ActionsListWorkflowRuns<'a> {
     /// Returns workflow runs with the check run `status` or `conclusion` that you specify. For example, a conclusion can be `success` or a status can be `in_progress`. Only GitHub Actions can set a status of `waiting`, `pending`, or `requested`.
     pub fn status(
         mut self,
-        value: super::models::ActionsListWorkflowRunsForRepoStatus,
+        value: super::models::StatusCompletedActionRequired,
     ) -> Self {
         self.status = Some(value);
         self
@@ -11785,10 +11670,7 @@ impl<'a> ActionsListWorkflowRuns<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListWorkflowRunsForRepoResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountWorkflowRunsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11895,10 +11777,7 @@ impl<'a> ActionsListEnvironmentSecrets<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListRepoOrganizationSecretsResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountSecretsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -12115,10 +11994,7 @@ impl<'a> ActionsListEnvironmentVariables<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListRepoOrganizationVariablesResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountVariablesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -12152,7 +12028,7 @@ pub struct ActionsCreateEnvironmentVariable<'a> {
     owner: String,
     repo: String,
     environment_name: String,
-    body: super::models::ActionsCreateRepoVariableBody,
+    body: super::models::NameValueBody,
     options: rt::CallOptions,
 }
 impl<'a> ActionsCreateEnvironmentVariable<'a> {
@@ -12262,7 +12138,7 @@ pub struct ActionsUpdateEnvironmentVariable<'a> {
     repo: String,
     environment_name: String,
     name: String,
-    body: super::models::ActionsUpdateRepoVariableBody,
+    body: super::models::NameValueBody2,
     options: rt::CallOptions,
 }
 impl<'a> ActionsUpdateEnvironmentVariable<'a> {

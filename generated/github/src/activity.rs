@@ -640,11 +640,7 @@ impl<'a> ActivityListPublicEvents<'a> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -906,10 +902,7 @@ impl<'a> ActivityMarkNotificationsAsRead<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<Option<super::models::ActivityMarkNotificationsAsReadResponse202>>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<Option<super::models::MessageResponse>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1374,12 +1367,7 @@ impl<'a> ActivityMarkRepoNotificationsAsRead<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            Option<super::models::ActivityMarkRepoNotificationsAsReadResponse202>,
-        >,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<Option<super::models::MessageUrlResponse>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1643,23 +1631,20 @@ impl<'a> ActivityDeleteRepoSubscription<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ActivityListReposStarredByAuthenticatedUser<'a> {
     client: &'a super::Client,
-    sort: Option<super::models::AppsListAccountsForPlanSort>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    sort: Option<super::models::Sort>,
+    direction: Option<super::models::Direction>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
 }
 impl<'a> ActivityListReposStarredByAuthenticatedUser<'a> {
     /// The property to sort the results by. `created` means when the repository was starred. `updated` means when the repository was last pushed to.
-    pub fn sort(mut self, value: super::models::AppsListAccountsForPlanSort) -> Self {
+    pub fn sort(mut self, value: super::models::Sort) -> Self {
         self.sort = Some(value);
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -2216,23 +2201,20 @@ impl<'a> ActivityListReceivedPublicEventsForUser<'a> {
 pub struct ActivityListReposStarredByUser<'a> {
     client: &'a super::Client,
     username: String,
-    sort: Option<super::models::AppsListAccountsForPlanSort>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    sort: Option<super::models::Sort>,
+    direction: Option<super::models::Direction>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
 }
 impl<'a> ActivityListReposStarredByUser<'a> {
     /// The property to sort the results by. `created` means when the repository was starred. `updated` means when the repository was last pushed to.
-    pub fn sort(mut self, value: super::models::AppsListAccountsForPlanSort) -> Self {
+    pub fn sort(mut self, value: super::models::Sort) -> Self {
         self.sort = Some(value);
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }

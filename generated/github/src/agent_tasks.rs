@@ -203,8 +203,8 @@ pub struct AgentTasksListTasksForRepo<'a> {
     repo: String,
     per_page: Option<i64>,
     page: Option<i64>,
-    sort: Option<super::models::AgentTasksListTasksForRepoSort>,
-    direction: Option<super::models::AgentTasksListTasksForRepoDirection>,
+    sort: Option<super::models::SortUpdatedAtCreatedAt>,
+    direction: Option<super::models::Direction2>,
     state: Option<String>,
     is_archived: Option<bool>,
     since: Option<chrono::DateTime<chrono::Utc>>,
@@ -223,15 +223,12 @@ impl<'a> AgentTasksListTasksForRepo<'a> {
         self
     }
     /// The field to sort results by. Can be `updated_at` or `created_at`.
-    pub fn sort(mut self, value: super::models::AgentTasksListTasksForRepoSort) -> Self {
+    pub fn sort(mut self, value: super::models::SortUpdatedAtCreatedAt) -> Self {
         self.sort = Some(value);
         self
     }
     /// The direction to sort results. Can be `asc` or `desc`.
-    pub fn direction(
-        mut self,
-        value: super::models::AgentTasksListTasksForRepoDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction2) -> Self {
         self.direction = Some(value);
         self
     }
@@ -285,26 +282,19 @@ impl<'a> AgentTasksListTasksForRepo<'a> {
         op.query("is_archived", &self.is_archived, rt::Style::Form, true);
         op.query("since", &self.since, rt::Style::Form, true);
         op.query("creator_id", &self.creator_id, rt::Style::Form, true);
-        op.errors(rt::error_body::<super::models::AgentTasksListTasksForRepoError400>);
+        op.errors(rt::error_body::<super::models::MessageErrorsError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::AgentTasksListTasksForRepoResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TasksTotalActiveCountResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(
-        self,
-    ) -> rt::paginate::Items<
-        super::models::AgentTasksListTasksForRepoResponse200TasksItem,
-    > {
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TasksItem> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
@@ -314,9 +304,7 @@ impl<'a> AgentTasksListTasksForRepo<'a> {
         configure: impl FnOnce(
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
-    ) -> rt::paginate::Items<
-        super::models::AgentTasksListTasksForRepoResponse200TasksItem,
-    > {
+    ) -> rt::paginate::Items<super::models::TasksItem> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
@@ -348,17 +336,14 @@ impl<'a> AgentTasksCreateTaskInRepo<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
-        op.errors(rt::error_body::<super::models::AgentTasksListTasksForRepoError400>);
+        op.errors(rt::error_body::<super::models::MessageErrorsError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::AgentTasksListTasksForRepoResponse200TasksItem>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TasksItem>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -387,17 +372,14 @@ impl<'a> AgentTasksGetTaskByRepoAndId<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("task_id", &self.task_id, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::AgentTasksListTasksForRepoError400>);
+        op.errors(rt::error_body::<super::models::MessageErrorsError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::AgentTasksGetTaskByRepoAndIdResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::IdUrlResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -409,8 +391,8 @@ pub struct AgentTasksListTasks<'a> {
     client: &'a super::Client,
     per_page: Option<i64>,
     page: Option<i64>,
-    sort: Option<super::models::AgentTasksListTasksForRepoSort>,
-    direction: Option<super::models::AgentTasksListTasksForRepoDirection>,
+    sort: Option<super::models::SortUpdatedAtCreatedAt>,
+    direction: Option<super::models::Direction2>,
     state: Option<String>,
     is_archived: Option<bool>,
     since: Option<chrono::DateTime<chrono::Utc>>,
@@ -428,15 +410,12 @@ impl<'a> AgentTasksListTasks<'a> {
         self
     }
     /// The field to sort results by. Can be `updated_at` or `created_at`.
-    pub fn sort(mut self, value: super::models::AgentTasksListTasksForRepoSort) -> Self {
+    pub fn sort(mut self, value: super::models::SortUpdatedAtCreatedAt) -> Self {
         self.sort = Some(value);
         self
     }
     /// The direction to sort results. Can be `asc` or `desc`.
-    pub fn direction(
-        mut self,
-        value: super::models::AgentTasksListTasksForRepoDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction2) -> Self {
         self.direction = Some(value);
         self
     }
@@ -482,26 +461,19 @@ impl<'a> AgentTasksListTasks<'a> {
         op.query("state", &self.state, rt::Style::Form, true);
         op.query("is_archived", &self.is_archived, rt::Style::Form, true);
         op.query("since", &self.since, rt::Style::Form, true);
-        op.errors(rt::error_body::<super::models::AgentTasksListTasksForRepoError400>);
+        op.errors(rt::error_body::<super::models::MessageErrorsError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::AgentTasksListTasksForRepoResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TasksTotalActiveCountResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(
-        self,
-    ) -> rt::paginate::Items<
-        super::models::AgentTasksListTasksForRepoResponse200TasksItem,
-    > {
+    pub fn paginate(self) -> rt::paginate::Items<super::models::TasksItem> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
@@ -511,9 +483,7 @@ impl<'a> AgentTasksListTasks<'a> {
         configure: impl FnOnce(
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
-    ) -> rt::paginate::Items<
-        super::models::AgentTasksListTasksForRepoResponse200TasksItem,
-    > {
+    ) -> rt::paginate::Items<super::models::TasksItem> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
@@ -541,17 +511,14 @@ impl<'a> AgentTasksGetTaskById<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/agents/tasks/{task_id}");
         op.path("task_id", &self.task_id, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::AgentTasksListTasksForRepoError400>);
+        op.errors(rt::error_body::<super::models::MessageErrorsError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::AgentTasksGetTaskByRepoAndIdResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::IdUrlResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -253,7 +253,7 @@ impl<'a> AgentsApi<'a> {
     pub fn create_org_variable(
         &self,
         org: impl Into<String>,
-        body: super::models::ActionsCreateOrgVariableBody,
+        body: super::models::NameValueVisibilityBody,
     ) -> AgentsCreateOrgVariable<'a> {
         AgentsCreateOrgVariable {
             client: self.client,
@@ -317,7 +317,7 @@ impl<'a> AgentsApi<'a> {
         &self,
         org: impl Into<String>,
         name: impl Into<String>,
-        body: super::models::ActionsUpdateOrgVariableBody,
+        body: super::models::NameValueVisibilitySelectedRepositoryIdsBody,
     ) -> AgentsUpdateOrgVariable<'a> {
         AgentsUpdateOrgVariable {
             client: self.client,
@@ -366,7 +366,7 @@ impl<'a> AgentsApi<'a> {
         &self,
         org: impl Into<String>,
         name: impl Into<String>,
-        body: super::models::ActionsSetSelectedReposForOrgVariableBody,
+        body: super::models::SelectedRepositoryIdsBody,
     ) -> AgentsSetSelectedReposForOrgVariable<'a> {
         AgentsSetSelectedReposForOrgVariable {
             client: self.client,
@@ -626,7 +626,7 @@ impl<'a> AgentsApi<'a> {
         &self,
         owner: impl Into<String>,
         repo: impl Into<String>,
-        body: super::models::ActionsCreateRepoVariableBody,
+        body: super::models::NameValueBody,
     ) -> AgentsCreateRepoVariable<'a> {
         AgentsCreateRepoVariable {
             client: self.client,
@@ -696,7 +696,7 @@ impl<'a> AgentsApi<'a> {
         owner: impl Into<String>,
         repo: impl Into<String>,
         name: impl Into<String>,
-        body: super::models::ActionsUpdateRepoVariableBody,
+        body: super::models::NameValueBody2,
     ) -> AgentsUpdateRepoVariable<'a> {
         AgentsUpdateRepoVariable {
             client: self.client,
@@ -745,7 +745,10 @@ impl<'a> AgentsListOrgSecrets<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListOrgSecretsResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::TotalCountSecretsOrganizationActionsSecretResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -946,10 +949,7 @@ impl<'a> AgentsListSelectedReposForOrgSecret<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountRepositoriesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1119,7 +1119,9 @@ impl<'a> AgentsListOrgVariables<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::ActionsListOrgVariablesResponse>,
+        rt::Response<
+            super::models::TotalCountVariablesOrganizationActionsVariableResponse,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1155,7 +1157,7 @@ impl<'a> AgentsListOrgVariables<'a> {
 pub struct AgentsCreateOrgVariable<'a> {
     client: &'a super::Client,
     org: String,
-    body: super::models::ActionsCreateOrgVariableBody,
+    body: super::models::NameValueVisibilityBody,
     options: rt::CallOptions,
 }
 impl<'a> AgentsCreateOrgVariable<'a> {
@@ -1247,7 +1249,7 @@ pub struct AgentsUpdateOrgVariable<'a> {
     client: &'a super::Client,
     org: String,
     name: String,
-    body: super::models::ActionsUpdateOrgVariableBody,
+    body: super::models::NameValueVisibilitySelectedRepositoryIdsBody,
     options: rt::CallOptions,
 }
 impl<'a> AgentsUpdateOrgVariable<'a> {
@@ -1315,10 +1317,7 @@ impl<'a> AgentsListSelectedReposForOrgVariable<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountRepositoriesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1358,7 +1357,7 @@ pub struct AgentsSetSelectedReposForOrgVariable<'a> {
     client: &'a super::Client,
     org: String,
     name: String,
-    body: super::models::ActionsSetSelectedReposForOrgVariableBody,
+    body: super::models::SelectedRepositoryIdsBody,
     options: rt::CallOptions,
 }
 impl<'a> AgentsSetSelectedReposForOrgVariable<'a> {
@@ -1492,10 +1491,7 @@ impl<'a> AgentsListRepoOrganizationSecrets<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListRepoOrganizationSecretsResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountSecretsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1563,10 +1559,7 @@ impl<'a> AgentsListRepoOrganizationVariables<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListRepoOrganizationVariablesResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountVariablesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1634,10 +1627,7 @@ impl<'a> AgentsListRepoSecrets<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListRepoOrganizationSecretsResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountSecretsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1844,10 +1834,7 @@ impl<'a> AgentsListRepoVariables<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListRepoOrganizationVariablesResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountVariablesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1880,7 +1867,7 @@ pub struct AgentsCreateRepoVariable<'a> {
     client: &'a super::Client,
     owner: String,
     repo: String,
-    body: super::models::ActionsCreateRepoVariableBody,
+    body: super::models::NameValueBody,
     options: rt::CallOptions,
 }
 impl<'a> AgentsCreateRepoVariable<'a> {
@@ -1984,7 +1971,7 @@ pub struct AgentsUpdateRepoVariable<'a> {
     owner: String,
     repo: String,
     name: String,
-    body: super::models::ActionsUpdateRepoVariableBody,
+    body: super::models::NameValueBody2,
     options: rt::CallOptions,
 }
 impl<'a> AgentsUpdateRepoVariable<'a> {

@@ -65,7 +65,7 @@ impl<'a> AppsApi<'a> {
     /// `PATCH /app/hook/config` (operation `apps/update-webhook-config-for-app`).
     pub fn update_webhook_config_for_app(
         &self,
-        body: super::models::AppsUpdateWebhookConfigForAppBody,
+        body: super::models::UrlContentTypeBody,
     ) -> AppsUpdateWebhookConfigForApp<'a> {
         AppsUpdateWebhookConfigForApp {
             client: self.client,
@@ -251,7 +251,7 @@ impl<'a> AppsApi<'a> {
     pub fn delete_authorization(
         &self,
         client_id: impl Into<String>,
-        body: super::models::AppsDeleteAuthorizationBody,
+        body: super::models::AccessTokenBody2,
     ) -> AppsDeleteAuthorization<'a> {
         AppsDeleteAuthorization {
             client: self.client,
@@ -268,7 +268,7 @@ impl<'a> AppsApi<'a> {
     pub fn check_token(
         &self,
         client_id: impl Into<String>,
-        body: super::models::AppsCheckTokenBody,
+        body: super::models::AccessTokenBody,
     ) -> AppsCheckToken<'a> {
         AppsCheckToken {
             client: self.client,
@@ -285,7 +285,7 @@ impl<'a> AppsApi<'a> {
     pub fn delete_token(
         &self,
         client_id: impl Into<String>,
-        body: super::models::AppsDeleteAuthorizationBody,
+        body: super::models::AccessTokenBody2,
     ) -> AppsDeleteToken<'a> {
         AppsDeleteToken {
             client: self.client,
@@ -302,7 +302,7 @@ impl<'a> AppsApi<'a> {
     pub fn reset_token(
         &self,
         client_id: impl Into<String>,
-        body: super::models::AppsCheckTokenBody,
+        body: super::models::AccessTokenBody,
     ) -> AppsResetToken<'a> {
         AppsResetToken {
             client: self.client,
@@ -735,7 +735,7 @@ impl<'a> AppsGetWebhookConfigForApp<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AppsUpdateWebhookConfigForApp<'a> {
     client: &'a super::Client,
-    body: super::models::AppsUpdateWebhookConfigForAppBody,
+    body: super::models::UrlContentTypeBody,
     options: rt::CallOptions,
 }
 impl<'a> AppsUpdateWebhookConfigForApp<'a> {
@@ -765,7 +765,7 @@ pub struct AppsListWebhookDeliveries<'a> {
     client: &'a super::Client,
     per_page: Option<i64>,
     cursor: Option<String>,
-    status: Option<super::models::AppsListWebhookDeliveriesStatus>,
+    status: Option<super::models::StatusSuccessFailure>,
     options: rt::CallOptions,
 }
 impl<'a> AppsListWebhookDeliveries<'a> {
@@ -780,10 +780,7 @@ impl<'a> AppsListWebhookDeliveries<'a> {
         self
     }
     /// Returns webhook deliveries filtered by delivery outcome classification based on `status_code` range. A `status` of `success` returns deliveries with a `status_code` in the 200-399 range (inclusive). A `status` of `failure` returns deliveries with a `status_code` in the 400-599 range (inclusive).
-    pub fn status(
-        mut self,
-        value: super::models::AppsListWebhookDeliveriesStatus,
-    ) -> Self {
+    pub fn status(mut self, value: super::models::StatusSuccessFailure) -> Self {
         self.status = Some(value);
         self
     }
@@ -1215,7 +1212,7 @@ impl<'a> AppsUnsuspendInstallation<'a> {
 pub struct AppsDeleteAuthorization<'a> {
     client: &'a super::Client,
     client_id: String,
-    body: super::models::AppsDeleteAuthorizationBody,
+    body: super::models::AccessTokenBody2,
     options: rt::CallOptions,
 }
 impl<'a> AppsDeleteAuthorization<'a> {
@@ -1245,7 +1242,7 @@ impl<'a> AppsDeleteAuthorization<'a> {
 pub struct AppsCheckToken<'a> {
     client: &'a super::Client,
     client_id: String,
-    body: super::models::AppsCheckTokenBody,
+    body: super::models::AccessTokenBody,
     options: rt::CallOptions,
 }
 impl<'a> AppsCheckToken<'a> {
@@ -1280,7 +1277,7 @@ impl<'a> AppsCheckToken<'a> {
 pub struct AppsDeleteToken<'a> {
     client: &'a super::Client,
     client_id: String,
-    body: super::models::AppsDeleteAuthorizationBody,
+    body: super::models::AccessTokenBody2,
     options: rt::CallOptions,
 }
 impl<'a> AppsDeleteToken<'a> {
@@ -1310,7 +1307,7 @@ impl<'a> AppsDeleteToken<'a> {
 pub struct AppsResetToken<'a> {
     client: &'a super::Client,
     client_id: String,
-    body: super::models::AppsCheckTokenBody,
+    body: super::models::AccessTokenBody,
     options: rt::CallOptions,
 }
 impl<'a> AppsResetToken<'a> {
@@ -1448,11 +1445,7 @@ impl<'a> AppsListReposAccessibleToInstallation<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(
-        self,
-    ) -> rt::paginate::Items<
-        super::models::AppsListReposAccessibleToInstallationResponse200RepositoriesItem,
-    > {
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RepositoriesItem> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
@@ -1462,9 +1455,7 @@ impl<'a> AppsListReposAccessibleToInstallation<'a> {
         configure: impl FnOnce(
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
-    ) -> rt::paginate::Items<
-        super::models::AppsListReposAccessibleToInstallationResponse200RepositoriesItem,
-    > {
+    ) -> rt::paginate::Items<super::models::RepositoriesItem> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
@@ -1599,23 +1590,20 @@ impl<'a> AppsListPlans<'a> {
 pub struct AppsListAccountsForPlan<'a> {
     client: &'a super::Client,
     plan_id: i64,
-    sort: Option<super::models::AppsListAccountsForPlanSort>,
-    direction: Option<super::models::AppsListAccountsForPlanDirection>,
+    sort: Option<super::models::Sort>,
+    direction: Option<super::models::DirectionAscDesc>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
 }
 impl<'a> AppsListAccountsForPlan<'a> {
     /// The property to sort the results by.
-    pub fn sort(mut self, value: super::models::AppsListAccountsForPlanSort) -> Self {
+    pub fn sort(mut self, value: super::models::Sort) -> Self {
         self.sort = Some(value);
         self
     }
     /// To return the oldest accounts first, set to `asc`. Ignored without the `sort` parameter.
-    pub fn direction(
-        mut self,
-        value: super::models::AppsListAccountsForPlanDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::DirectionAscDesc) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1782,23 +1770,20 @@ impl<'a> AppsListPlansStubbed<'a> {
 pub struct AppsListAccountsForPlanStubbed<'a> {
     client: &'a super::Client,
     plan_id: i64,
-    sort: Option<super::models::AppsListAccountsForPlanSort>,
-    direction: Option<super::models::AppsListAccountsForPlanDirection>,
+    sort: Option<super::models::Sort>,
+    direction: Option<super::models::DirectionAscDesc>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
 }
 impl<'a> AppsListAccountsForPlanStubbed<'a> {
     /// The property to sort the results by.
-    pub fn sort(mut self, value: super::models::AppsListAccountsForPlanSort) -> Self {
+    pub fn sort(mut self, value: super::models::Sort) -> Self {
         self.sort = Some(value);
         self
     }
     /// To return the oldest accounts first, set to `asc`. Ignored without the `sort` parameter.
-    pub fn direction(
-        mut self,
-        value: super::models::AppsListAccountsForPlanDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::DirectionAscDesc) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1956,7 +1941,7 @@ impl<'a> AppsListInstallationsForAuthenticatedUser<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::OrgsListAppInstallationsResponse>,
+        rt::Response<super::models::TotalCountInstallationsResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -2037,11 +2022,7 @@ impl<'a> AppsListInstallationReposForAuthenticatedUser<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(
-        self,
-    ) -> rt::paginate::Items<
-        super::models::AppsListReposAccessibleToInstallationResponse200RepositoriesItem,
-    > {
+    pub fn paginate(self) -> rt::paginate::Items<super::models::RepositoriesItem> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
@@ -2051,9 +2032,7 @@ impl<'a> AppsListInstallationReposForAuthenticatedUser<'a> {
         configure: impl FnOnce(
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
-    ) -> rt::paginate::Items<
-        super::models::AppsListReposAccessibleToInstallationResponse200RepositoriesItem,
-    > {
+    ) -> rt::paginate::Items<super::models::RepositoriesItem> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),

@@ -625,8 +625,8 @@ pub struct ChecksListForSuite<'a> {
     repo: String,
     check_suite_id: i64,
     check_name: Option<String>,
-    status: Option<super::models::ChecksListForSuiteStatus>,
-    filter: Option<super::models::ActionsListJobsForWorkflowRunFilter>,
+    status: Option<super::models::StatusQueuedInProgress>,
+    filter: Option<super::models::FilterLatestAll>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
@@ -638,15 +638,12 @@ impl<'a> ChecksListForSuite<'a> {
         self
     }
     /// Returns check runs with the specified `status`.
-    pub fn status(mut self, value: super::models::ChecksListForSuiteStatus) -> Self {
+    pub fn status(mut self, value: super::models::StatusQueuedInProgress) -> Self {
         self.status = Some(value);
         self
     }
     /// Filters check runs by their `completed_at` timestamp. `latest` returns the most recent check runs.
-    pub fn filter(
-        mut self,
-        value: super::models::ActionsListJobsForWorkflowRunFilter,
-    ) -> Self {
+    pub fn filter(mut self, value: super::models::FilterLatestAll) -> Self {
         self.filter = Some(value);
         self
     }
@@ -684,7 +681,7 @@ impl<'a> ChecksListForSuite<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ChecksListForSuiteResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::TotalCountCheckRunsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -754,8 +751,8 @@ pub struct ChecksListForRef<'a> {
     repo: String,
     ref_: String,
     check_name: Option<String>,
-    status: Option<super::models::ChecksListForSuiteStatus>,
-    filter: Option<super::models::ActionsListJobsForWorkflowRunFilter>,
+    status: Option<super::models::StatusQueuedInProgress>,
+    filter: Option<super::models::FilterLatestAll>,
     per_page: Option<i64>,
     page: Option<i64>,
     app_id: Option<i64>,
@@ -768,15 +765,12 @@ impl<'a> ChecksListForRef<'a> {
         self
     }
     /// Returns check runs with the specified `status`.
-    pub fn status(mut self, value: super::models::ChecksListForSuiteStatus) -> Self {
+    pub fn status(mut self, value: super::models::StatusQueuedInProgress) -> Self {
         self.status = Some(value);
         self
     }
     /// Filters check runs by their `completed_at` timestamp. `latest` returns the most recent check runs.
-    pub fn filter(
-        mut self,
-        value: super::models::ActionsListJobsForWorkflowRunFilter,
-    ) -> Self {
+    pub fn filter(mut self, value: super::models::FilterLatestAll) -> Self {
         self.filter = Some(value);
         self
     }
@@ -820,7 +814,7 @@ impl<'a> ChecksListForRef<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ChecksListForSuiteResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::TotalCountCheckRunsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

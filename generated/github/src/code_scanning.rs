@@ -639,9 +639,9 @@ pub struct CodeScanningListAlertsForOrg<'a> {
     after: Option<String>,
     page: Option<i64>,
     per_page: Option<i64>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    direction: Option<super::models::Direction>,
     state: Option<super::models::CodeScanningAlertStateQuery>,
-    sort: Option<super::models::AppsListAccountsForPlanSort>,
+    sort: Option<super::models::Sort>,
     severity: Option<super::models::CodeScanningAlertSeverity>,
     assignees: Option<String>,
     options: rt::CallOptions,
@@ -678,10 +678,7 @@ impl<'a> CodeScanningListAlertsForOrg<'a> {
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -691,7 +688,7 @@ impl<'a> CodeScanningListAlertsForOrg<'a> {
         self
     }
     /// The property by which to sort the results.
-    pub fn sort(mut self, value: super::models::AppsListAccountsForPlanSort) -> Self {
+    pub fn sort(mut self, value: super::models::Sort) -> Self {
         self.sort = Some(value);
         self
     }
@@ -727,11 +724,7 @@ impl<'a> CodeScanningListAlertsForOrg<'a> {
         op.query("assignees", &self.assignees, rt::Style::Form, true);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -783,7 +776,7 @@ pub struct CodeScanningListAlertsForRepo<'a> {
     page: Option<i64>,
     per_page: Option<i64>,
     ref_: Option<String>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    direction: Option<super::models::Direction>,
     sort: Option<super::models::CodeScanningListAlertsForRepoSort>,
     state: Option<super::models::CodeScanningAlertState>,
     options: rt::CallOptions,
@@ -815,10 +808,7 @@ impl<'a> CodeScanningListAlertsForRepo<'a> {
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -858,11 +848,7 @@ impl<'a> CodeScanningListAlertsForRepo<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -928,11 +914,7 @@ impl<'a> CodeScanningGetAlert<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -978,11 +960,7 @@ impl<'a> CodeScanningUpdateAlert<'a> {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1108,11 +1086,7 @@ impl<'a> CodeScanningCommitAutofix<'a> {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1184,11 +1158,7 @@ impl<'a> CodeScanningListAlertInstances<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1246,7 +1216,7 @@ pub struct CodeScanningListRecentAnalyses<'a> {
     pr: Option<i64>,
     ref_: Option<String>,
     sarif_id: Option<String>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    direction: Option<super::models::Direction>,
     sort: Option<String>,
     options: rt::CallOptions,
 }
@@ -1287,10 +1257,7 @@ impl<'a> CodeScanningListRecentAnalyses<'a> {
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1323,11 +1290,7 @@ impl<'a> CodeScanningListRecentAnalyses<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1395,11 +1358,7 @@ impl<'a> CodeScanningGetAnalysis<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1449,11 +1408,7 @@ impl<'a> CodeScanningDeleteAnalysis<'a> {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1492,11 +1447,7 @@ impl<'a> CodeScanningListCodeqlDatabases<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1540,11 +1491,7 @@ impl<'a> CodeScanningGetCodeqlDatabase<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1586,11 +1533,7 @@ impl<'a> CodeScanningDeleteCodeqlDatabase<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1630,11 +1573,7 @@ impl<'a> CodeScanningCreateVariantAnalysis<'a> {
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1679,11 +1618,7 @@ impl<'a> CodeScanningGetVariantAnalysis<'a> {
         );
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1732,11 +1667,7 @@ impl<'a> CodeScanningGetVariantAnalysisRepoTask<'a> {
         op.path("repo_name", &self.repo_name, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1778,11 +1709,7 @@ impl<'a> CodeScanningGetDefaultSetup<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1825,11 +1752,7 @@ impl<'a> CodeScanningUpdateDefaultSetup<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1897,11 +1820,7 @@ impl<'a> CodeScanningUploadSarif<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1941,11 +1860,7 @@ impl<'a> CodeScanningGetSarif<'a> {
         op.path("sarif_id", &self.sarif_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);

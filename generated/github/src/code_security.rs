@@ -184,7 +184,7 @@ impl<'a> CodeSecurityApi<'a> {
         &self,
         enterprise: impl Into<String>,
         configuration_id: i64,
-        body: super::models::CodeSecuritySetConfigurationAsDefaultForEnterpriseBody,
+        body: super::models::DefaultForNewReposBody,
     ) -> CodeSecuritySetConfigurationAsDefaultForEnterprise<'a> {
         CodeSecuritySetConfigurationAsDefaultForEnterprise {
             client: self.client,
@@ -411,7 +411,7 @@ impl<'a> CodeSecurityApi<'a> {
         &self,
         org: impl Into<String>,
         configuration_id: i64,
-        body: super::models::CodeSecuritySetConfigurationAsDefaultForEnterpriseBody,
+        body: super::models::DefaultForNewReposBody,
     ) -> CodeSecuritySetConfigurationAsDefault<'a> {
         CodeSecuritySetConfigurationAsDefault {
             client: self.client,
@@ -736,7 +736,7 @@ pub struct CodeSecuritySetConfigurationAsDefaultForEnterprise<'a> {
     client: &'a super::Client,
     enterprise: String,
     configuration_id: i64,
-    body: super::models::CodeSecuritySetConfigurationAsDefaultForEnterpriseBody,
+    body: super::models::DefaultForNewReposBody,
     options: rt::CallOptions,
 }
 impl<'a> CodeSecuritySetConfigurationAsDefaultForEnterprise<'a> {
@@ -761,9 +761,7 @@ impl<'a> CodeSecuritySetConfigurationAsDefaultForEnterprise<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<
-            super::models::CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse200,
-        >,
+        rt::Response<super::models::DefaultForNewReposConfigurationResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1149,7 +1147,7 @@ pub struct CodeSecuritySetConfigurationAsDefault<'a> {
     client: &'a super::Client,
     org: String,
     configuration_id: i64,
-    body: super::models::CodeSecuritySetConfigurationAsDefaultForEnterpriseBody,
+    body: super::models::DefaultForNewReposBody,
     options: rt::CallOptions,
 }
 impl<'a> CodeSecuritySetConfigurationAsDefault<'a> {
@@ -1174,9 +1172,7 @@ impl<'a> CodeSecuritySetConfigurationAsDefault<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<
-            super::models::CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse200,
-        >,
+        rt::Response<super::models::DefaultForNewReposConfigurationResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();

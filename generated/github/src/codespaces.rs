@@ -1026,10 +1026,7 @@ impl<'a> CodespacesListInOrganization<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CodespacesListInOrganizationResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountCodespacesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1423,10 +1420,7 @@ impl<'a> CodespacesListSelectedReposForOrgSecret<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountRepositoriesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1615,10 +1609,7 @@ impl<'a> CodespacesGetCodespacesForUserInOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CodespacesListInOrganizationResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountCodespacesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1761,10 +1752,7 @@ impl<'a> CodespacesListInRepositoryForAuthenticatedUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CodespacesListInOrganizationResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountCodespacesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1824,11 +1812,7 @@ impl<'a> CodespacesCreateWithRepoForAuthenticatedUser<'a> {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1980,12 +1964,7 @@ impl<'a> CodespacesRepoMachinesForAuthenticatedUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::CodespacesRepoMachinesForAuthenticatedUserResponse200,
-        >,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountMachinesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2074,11 +2053,7 @@ impl<'a> CodespacesCheckPermissionsForDevcontainer<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -2335,11 +2310,7 @@ impl<'a> CodespacesCreateWithPrForAuthenticatedUser<'a> {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -2396,10 +2367,7 @@ impl<'a> CodespacesListForAuthenticatedUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CodespacesListInOrganizationResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountCodespacesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2453,11 +2421,7 @@ impl<'a> CodespacesCreateForAuthenticatedUser<'a> {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -2687,10 +2651,7 @@ impl<'a> CodespacesListRepositoriesForSecretForAuthenticatedUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountRepositoriesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2994,12 +2955,7 @@ impl<'a> CodespacesCodespaceMachinesForAuthenticatedUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::CodespacesRepoMachinesForAuthenticatedUserResponse200,
-        >,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountMachinesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -1699,10 +1699,7 @@ impl<'a> CopilotSetCopilotContentExclusionForOrganization<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActivityMarkNotificationsAsReadResponse202>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::MessageResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

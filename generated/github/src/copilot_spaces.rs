@@ -198,7 +198,7 @@ impl<'a> CopilotSpacesApi<'a> {
         space_number: i64,
         actor_type: super::models::WebhookDeploymentReviewRequestedReviewersItemType,
         actor_identifier: impl Into<String>,
-        body: super::models::CopilotSpacesUpdateCollaboratorForOrgBody,
+        body: super::models::RoleBody2,
     ) -> CopilotSpacesUpdateCollaboratorForOrg<'a> {
         CopilotSpacesUpdateCollaboratorForOrg {
             client: self.client,
@@ -276,7 +276,7 @@ impl<'a> CopilotSpacesApi<'a> {
         &self,
         org: impl Into<String>,
         space_number: i64,
-        body: super::models::CopilotSpacesCreateResourceForOrgBody,
+        body: super::models::ResourceTypeMetadataBody,
     ) -> CopilotSpacesCreateResourceForOrg<'a> {
         CopilotSpacesCreateResourceForOrg {
             client: self.client,
@@ -325,7 +325,7 @@ impl<'a> CopilotSpacesApi<'a> {
         org: impl Into<String>,
         space_number: i64,
         space_resource_id: i64,
-        body: super::models::CopilotSpacesUpdateResourceForOrgBody,
+        body: super::models::MetadataBody,
     ) -> CopilotSpacesUpdateResourceForOrg<'a> {
         CopilotSpacesUpdateResourceForOrg {
             client: self.client,
@@ -528,7 +528,7 @@ impl<'a> CopilotSpacesApi<'a> {
         space_number: i64,
         actor_type: super::models::WebhookDeploymentReviewRequestedReviewersItemType,
         actor_identifier: impl Into<String>,
-        body: super::models::CopilotSpacesUpdateCollaboratorForOrgBody,
+        body: super::models::RoleBody2,
     ) -> CopilotSpacesUpdateCollaboratorForUser<'a> {
         CopilotSpacesUpdateCollaboratorForUser {
             client: self.client,
@@ -600,7 +600,7 @@ impl<'a> CopilotSpacesApi<'a> {
         &self,
         username: impl Into<String>,
         space_number: i64,
-        body: super::models::CopilotSpacesCreateResourceForOrgBody,
+        body: super::models::ResourceTypeMetadataBody,
     ) -> CopilotSpacesCreateResourceForUser<'a> {
         CopilotSpacesCreateResourceForUser {
             client: self.client,
@@ -645,7 +645,7 @@ impl<'a> CopilotSpacesApi<'a> {
         username: impl Into<String>,
         space_number: i64,
         space_resource_id: i64,
-        body: super::models::CopilotSpacesUpdateResourceForOrgBody,
+        body: super::models::MetadataBody,
     ) -> CopilotSpacesUpdateResourceForUser<'a> {
         CopilotSpacesUpdateResourceForUser {
             client: self.client,
@@ -734,10 +734,7 @@ impl<'a> CopilotSpacesListForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CopilotSpacesListForOrgResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::SpacesCopilotSpaceResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -943,7 +940,7 @@ impl<'a> CopilotSpacesListCollaboratorsForOrg<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::CopilotSpacesListCollaboratorsForOrgResponse200>,
+        rt::Response<super::models::CollaboratorsCopilotSpaceCollaboratorResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1000,7 +997,7 @@ pub struct CopilotSpacesUpdateCollaboratorForOrg<'a> {
     space_number: i64,
     actor_type: super::models::WebhookDeploymentReviewRequestedReviewersItemType,
     actor_identifier: String,
-    body: super::models::CopilotSpacesUpdateCollaboratorForOrgBody,
+    body: super::models::RoleBody2,
     options: rt::CallOptions,
 }
 impl<'a> CopilotSpacesUpdateCollaboratorForOrg<'a> {
@@ -1106,7 +1103,7 @@ impl<'a> CopilotSpacesListResourcesForOrg<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::CopilotSpacesListResourcesForOrgResponse200>,
+        rt::Response<super::models::ResourcesCopilotSpaceResourceResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1120,7 +1117,7 @@ pub struct CopilotSpacesCreateResourceForOrg<'a> {
     client: &'a super::Client,
     org: String,
     space_number: i64,
-    body: super::models::CopilotSpacesCreateResourceForOrgBody,
+    body: super::models::ResourceTypeMetadataBody,
     options: rt::CallOptions,
 }
 impl<'a> CopilotSpacesCreateResourceForOrg<'a> {
@@ -1198,7 +1195,7 @@ pub struct CopilotSpacesUpdateResourceForOrg<'a> {
     org: String,
     space_number: i64,
     space_resource_id: i64,
-    body: super::models::CopilotSpacesUpdateResourceForOrgBody,
+    body: super::models::MetadataBody,
     options: rt::CallOptions,
 }
 impl<'a> CopilotSpacesUpdateResourceForOrg<'a> {
@@ -1323,10 +1320,7 @@ impl<'a> CopilotSpacesListForUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CopilotSpacesListForOrgResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::SpacesCopilotSpaceResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1532,7 +1526,7 @@ impl<'a> CopilotSpacesListCollaboratorsForUser<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::CopilotSpacesListCollaboratorsForOrgResponse200>,
+        rt::Response<super::models::CollaboratorsCopilotSpaceCollaboratorResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1589,7 +1583,7 @@ pub struct CopilotSpacesUpdateCollaboratorForUser<'a> {
     space_number: i64,
     actor_type: super::models::WebhookDeploymentReviewRequestedReviewersItemType,
     actor_identifier: String,
-    body: super::models::CopilotSpacesUpdateCollaboratorForOrgBody,
+    body: super::models::RoleBody2,
     options: rt::CallOptions,
 }
 impl<'a> CopilotSpacesUpdateCollaboratorForUser<'a> {
@@ -1695,7 +1689,7 @@ impl<'a> CopilotSpacesListResourcesForUser<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::CopilotSpacesListResourcesForOrgResponse200>,
+        rt::Response<super::models::ResourcesCopilotSpaceResourceResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1709,7 +1703,7 @@ pub struct CopilotSpacesCreateResourceForUser<'a> {
     client: &'a super::Client,
     username: String,
     space_number: i64,
-    body: super::models::CopilotSpacesCreateResourceForOrgBody,
+    body: super::models::ResourceTypeMetadataBody,
     options: rt::CallOptions,
 }
 impl<'a> CopilotSpacesCreateResourceForUser<'a> {
@@ -1787,7 +1781,7 @@ pub struct CopilotSpacesUpdateResourceForUser<'a> {
     username: String,
     space_number: i64,
     space_resource_id: i64,
-    body: super::models::CopilotSpacesUpdateResourceForOrgBody,
+    body: super::models::MetadataBody,
     options: rt::CallOptions,
 }
 impl<'a> CopilotSpacesUpdateResourceForUser<'a> {

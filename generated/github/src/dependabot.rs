@@ -88,7 +88,7 @@ impl<'a> DependabotApi<'a> {
     pub fn update_repository_access_for_enterprise(
         &self,
         enterprise: impl Into<String>,
-        body: super::models::DependabotUpdateRepositoryAccessForEnterpriseBody,
+        body: super::models::RepositoryIdsToAddRepositoryIdsToRemoveBody,
     ) -> DependabotUpdateRepositoryAccessForEnterprise<'a> {
         DependabotUpdateRepositoryAccessForEnterprise {
             client: self.client,
@@ -109,7 +109,7 @@ impl<'a> DependabotApi<'a> {
     pub fn set_repository_access_default_level_for_enterprise(
         &self,
         enterprise: impl Into<String>,
-        body: super::models::DependabotSetRepositoryAccessDefaultLevelForEnterpriseBody,
+        body: super::models::DefaultLevelBody,
     ) -> DependabotSetRepositoryAccessDefaultLevelForEnterprise<'a> {
         DependabotSetRepositoryAccessDefaultLevelForEnterprise {
             client: self.client,
@@ -195,7 +195,7 @@ impl<'a> DependabotApi<'a> {
     pub fn update_repository_access_for_org(
         &self,
         org: impl Into<String>,
-        body: super::models::DependabotUpdateRepositoryAccessForEnterpriseBody,
+        body: super::models::RepositoryIdsToAddRepositoryIdsToRemoveBody,
     ) -> DependabotUpdateRepositoryAccessForOrg<'a> {
         DependabotUpdateRepositoryAccessForOrg {
             client: self.client,
@@ -218,7 +218,7 @@ impl<'a> DependabotApi<'a> {
     pub fn set_repository_access_default_level(
         &self,
         org: impl Into<String>,
-        body: super::models::DependabotSetRepositoryAccessDefaultLevelForEnterpriseBody,
+        body: super::models::DefaultLevelBody,
     ) -> DependabotSetRepositoryAccessDefaultLevel<'a> {
         DependabotSetRepositoryAccessDefaultLevel {
             client: self.client,
@@ -684,12 +684,12 @@ pub struct DependabotListAlertsForEnterprise<'a> {
     ecosystem: Option<String>,
     package: Option<String>,
     epss_percentage: Option<String>,
-    has: Option<super::models::DependabotListAlertsForEnterpriseHas>,
+    has: Option<super::models::Has>,
     assignee: Option<String>,
-    scope: Option<super::models::DependabotListAlertsForEnterpriseScope>,
+    scope: Option<super::models::Scope>,
     relationship: Option<String>,
-    sort: Option<super::models::DependabotListAlertsForEnterpriseSort>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    sort: Option<super::models::SortCreatedUpdatedEpssPercentage>,
+    direction: Option<super::models::Direction>,
     before: Option<String>,
     after: Option<String>,
     per_page: Option<i64>,
@@ -741,10 +741,7 @@ impl<'a> DependabotListAlertsForEnterprise<'a> {
     }
     /// Filters the list of alerts based on whether the alert has the given value. If specified, only alerts meeting this criterion will be returned.
     /// Multiple `has` filters can be passed to filter for alerts that have all of the values. Currently, only `patch` is supported.
-    pub fn has(
-        mut self,
-        value: super::models::DependabotListAlertsForEnterpriseHas,
-    ) -> Self {
+    pub fn has(mut self, value: super::models::Has) -> Self {
         self.has = Some(value);
         self
     }
@@ -756,10 +753,7 @@ impl<'a> DependabotListAlertsForEnterprise<'a> {
         self
     }
     /// The scope of the vulnerable dependency. If specified, only alerts with this scope will be returned.
-    pub fn scope(
-        mut self,
-        value: super::models::DependabotListAlertsForEnterpriseScope,
-    ) -> Self {
+    pub fn scope(mut self, value: super::models::Scope) -> Self {
         self.scope = Some(value);
         self
     }
@@ -777,16 +771,13 @@ impl<'a> DependabotListAlertsForEnterprise<'a> {
     /// `epss_percentage` sorts alerts by the Exploit Prediction Scoring System (EPSS) percentage.
     pub fn sort(
         mut self,
-        value: super::models::DependabotListAlertsForEnterpriseSort,
+        value: super::models::SortCreatedUpdatedEpssPercentage,
     ) -> Self {
         self.sort = Some(value);
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -951,7 +942,7 @@ impl<'a> DependabotRepositoryAccessForEnterprise<'a> {
 pub struct DependabotUpdateRepositoryAccessForEnterprise<'a> {
     client: &'a super::Client,
     enterprise: String,
-    body: super::models::DependabotUpdateRepositoryAccessForEnterpriseBody,
+    body: super::models::RepositoryIdsToAddRepositoryIdsToRemoveBody,
     options: rt::CallOptions,
 }
 impl<'a> DependabotUpdateRepositoryAccessForEnterprise<'a> {
@@ -984,7 +975,7 @@ impl<'a> DependabotUpdateRepositoryAccessForEnterprise<'a> {
 pub struct DependabotSetRepositoryAccessDefaultLevelForEnterprise<'a> {
     client: &'a super::Client,
     enterprise: String,
-    body: super::models::DependabotSetRepositoryAccessDefaultLevelForEnterpriseBody,
+    body: super::models::DefaultLevelBody,
     options: rt::CallOptions,
 }
 impl<'a> DependabotSetRepositoryAccessDefaultLevelForEnterprise<'a> {
@@ -1028,10 +1019,10 @@ pub struct DependabotListAlertsForOrg<'a> {
     has: Option<super::models::DependabotListAlertsForOrgHas>,
     assignee: Option<String>,
     runtime_risk: Option<String>,
-    scope: Option<super::models::DependabotListAlertsForEnterpriseScope>,
+    scope: Option<super::models::Scope>,
     relationship: Option<String>,
-    sort: Option<super::models::DependabotListAlertsForEnterpriseSort>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    sort: Option<super::models::SortCreatedUpdatedEpssPercentage>,
+    direction: Option<super::models::Direction>,
     before: Option<String>,
     after: Option<String>,
     per_page: Option<i64>,
@@ -1114,10 +1105,7 @@ impl<'a> DependabotListAlertsForOrg<'a> {
         self
     }
     /// The scope of the vulnerable dependency. If specified, only alerts with this scope will be returned.
-    pub fn scope(
-        mut self,
-        value: super::models::DependabotListAlertsForEnterpriseScope,
-    ) -> Self {
+    pub fn scope(mut self, value: super::models::Scope) -> Self {
         self.scope = Some(value);
         self
     }
@@ -1135,16 +1123,13 @@ impl<'a> DependabotListAlertsForOrg<'a> {
     /// `epss_percentage` sorts alerts by the Exploit Prediction Scoring System (EPSS) percentage.
     pub fn sort(
         mut self,
-        value: super::models::DependabotListAlertsForEnterpriseSort,
+        value: super::models::SortCreatedUpdatedEpssPercentage,
     ) -> Self {
         self.sort = Some(value);
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1316,7 +1301,7 @@ impl<'a> DependabotRepositoryAccessForOrg<'a> {
 pub struct DependabotUpdateRepositoryAccessForOrg<'a> {
     client: &'a super::Client,
     org: String,
-    body: super::models::DependabotUpdateRepositoryAccessForEnterpriseBody,
+    body: super::models::RepositoryIdsToAddRepositoryIdsToRemoveBody,
     options: rt::CallOptions,
 }
 impl<'a> DependabotUpdateRepositoryAccessForOrg<'a> {
@@ -1349,7 +1334,7 @@ impl<'a> DependabotUpdateRepositoryAccessForOrg<'a> {
 pub struct DependabotSetRepositoryAccessDefaultLevel<'a> {
     client: &'a super::Client,
     org: String,
-    body: super::models::DependabotSetRepositoryAccessDefaultLevelForEnterpriseBody,
+    body: super::models::DefaultLevelBody,
     options: rt::CallOptions,
 }
 impl<'a> DependabotSetRepositoryAccessDefaultLevel<'a> {
@@ -1617,10 +1602,7 @@ impl<'a> DependabotListSelectedReposForOrgSecret<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountRepositoriesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1766,12 +1748,12 @@ pub struct DependabotListAlertsForRepo<'a> {
     package: Option<String>,
     manifest: Option<String>,
     epss_percentage: Option<String>,
-    has: Option<super::models::DependabotListAlertsForEnterpriseHas>,
+    has: Option<super::models::Has>,
     assignee: Option<String>,
-    scope: Option<super::models::DependabotListAlertsForEnterpriseScope>,
+    scope: Option<super::models::Scope>,
     relationship: Option<String>,
-    sort: Option<super::models::DependabotListAlertsForEnterpriseSort>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    sort: Option<super::models::SortCreatedUpdatedEpssPercentage>,
+    direction: Option<super::models::Direction>,
     before: Option<String>,
     after: Option<String>,
     per_page: Option<i64>,
@@ -1828,10 +1810,7 @@ impl<'a> DependabotListAlertsForRepo<'a> {
     }
     /// Filters the list of alerts based on whether the alert has the given value. If specified, only alerts meeting this criterion will be returned.
     /// Multiple `has` filters can be passed to filter for alerts that have all of the values. Currently, only `patch` is supported.
-    pub fn has(
-        mut self,
-        value: super::models::DependabotListAlertsForEnterpriseHas,
-    ) -> Self {
+    pub fn has(mut self, value: super::models::Has) -> Self {
         self.has = Some(value);
         self
     }
@@ -1843,10 +1822,7 @@ impl<'a> DependabotListAlertsForRepo<'a> {
         self
     }
     /// The scope of the vulnerable dependency. If specified, only alerts with this scope will be returned.
-    pub fn scope(
-        mut self,
-        value: super::models::DependabotListAlertsForEnterpriseScope,
-    ) -> Self {
+    pub fn scope(mut self, value: super::models::Scope) -> Self {
         self.scope = Some(value);
         self
     }
@@ -1864,16 +1840,13 @@ impl<'a> DependabotListAlertsForRepo<'a> {
     /// `epss_percentage` sorts alerts by the Exploit Prediction Scoring System (EPSS) percentage.
     pub fn sort(
         mut self,
-        value: super::models::DependabotListAlertsForEnterpriseSort,
+        value: super::models::SortCreatedUpdatedEpssPercentage,
     ) -> Self {
         self.sort = Some(value);
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }

@@ -152,11 +152,7 @@ impl<'a> DependencyGraphDiffRange<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);

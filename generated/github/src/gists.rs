@@ -147,7 +147,7 @@ impl<'a> GistsApi<'a> {
     pub fn create_comment(
         &self,
         gist_id: impl Into<String>,
-        body: super::models::GistsCreateCommentBody,
+        body: super::models::BodyBody,
     ) -> GistsCreateComment<'a> {
         GistsCreateComment {
             client: self.client,
@@ -205,7 +205,7 @@ impl<'a> GistsApi<'a> {
         &self,
         gist_id: impl Into<String>,
         comment_id: i64,
-        body: super::models::GistsCreateCommentBody,
+        body: super::models::BodyBody,
     ) -> GistsUpdateComment<'a> {
         GistsUpdateComment {
             client: self.client,
@@ -584,7 +584,7 @@ impl<'a> GistsGet<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/gists/{gist_id}");
         op.path("gist_id", &self.gist_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
-            403u16 => rt::error_body::<super::models::GistsGetError403>(status, body),
+            403u16 => rt::error_body::<super::models::BlockMessageError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             _ => None,
         });
@@ -732,7 +732,7 @@ impl<'a> GistsListComments<'a> {
 pub struct GistsCreateComment<'a> {
     client: &'a super::Client,
     gist_id: String,
-    body: super::models::GistsCreateCommentBody,
+    body: super::models::BodyBody,
     options: rt::CallOptions,
 }
 impl<'a> GistsCreateComment<'a> {
@@ -781,7 +781,7 @@ impl<'a> GistsGetComment<'a> {
         op.path("gist_id", &self.gist_id, rt::Style::Simple, false);
         op.path("comment_id", &self.comment_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
-            403u16 => rt::error_body::<super::models::GistsGetError403>(status, body),
+            403u16 => rt::error_body::<super::models::BlockMessageError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             _ => None,
         });
@@ -836,7 +836,7 @@ pub struct GistsUpdateComment<'a> {
     client: &'a super::Client,
     gist_id: String,
     comment_id: i64,
-    body: super::models::GistsCreateCommentBody,
+    body: super::models::BodyBody,
     options: rt::CallOptions,
 }
 impl<'a> GistsUpdateComment<'a> {

@@ -93,7 +93,7 @@ impl<'a> InteractionsApi<'a> {
     pub fn update_pull_request_creation_cap_for_org(
         &self,
         org: impl Into<String>,
-        body: super::models::InteractionsUpdatePullRequestCreationCapForOrgBody,
+        body: super::models::EnabledMaxOpenPullRequestsBody,
     ) -> InteractionsUpdatePullRequestCreationCapForOrg<'a> {
         InteractionsUpdatePullRequestCreationCapForOrg {
             client: self.client,
@@ -256,7 +256,7 @@ impl<'a> InteractionsApi<'a> {
         &self,
         owner: impl Into<String>,
         repo: impl Into<String>,
-        body: super::models::InteractionsUpdatePullRequestCreationCapForOrgBody,
+        body: super::models::EnabledMaxOpenPullRequestsBody,
     ) -> InteractionsUpdatePullRequestCreationCapForRepo<'a> {
         InteractionsUpdatePullRequestCreationCapForRepo {
             client: self.client,
@@ -332,7 +332,7 @@ impl<'a> InteractionsGetRestrictionsForOrg<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::InteractionsGetRestrictionsForOrgResponse>,
+        rt::Response<super::models::InteractionLimitResponseValueResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -424,9 +424,7 @@ impl<'a> InteractionsGetPullRequestCreationCapForOrg<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<
-            super::models::InteractionsGetPullRequestCreationCapForOrgResponse200,
-        >,
+        rt::Response<super::models::EnabledMaxOpenPullRequestsResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -439,7 +437,7 @@ impl<'a> InteractionsGetPullRequestCreationCapForOrg<'a> {
 pub struct InteractionsUpdatePullRequestCreationCapForOrg<'a> {
     client: &'a super::Client,
     org: String,
-    body: super::models::InteractionsUpdatePullRequestCreationCapForOrgBody,
+    body: super::models::EnabledMaxOpenPullRequestsBody,
     options: rt::CallOptions,
 }
 impl<'a> InteractionsUpdatePullRequestCreationCapForOrg<'a> {
@@ -470,9 +468,7 @@ impl<'a> InteractionsUpdatePullRequestCreationCapForOrg<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<
-            super::models::InteractionsGetPullRequestCreationCapForOrgResponse200,
-        >,
+        rt::Response<super::models::EnabledMaxOpenPullRequestsResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -508,7 +504,7 @@ impl<'a> InteractionsGetRestrictionsForRepo<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::InteractionsGetRestrictionsForOrgResponse>,
+        rt::Response<super::models::InteractionLimitResponseValueResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -725,9 +721,7 @@ impl<'a> InteractionsGetPullRequestCreationCapForRepo<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<
-            super::models::InteractionsGetPullRequestCreationCapForOrgResponse200,
-        >,
+        rt::Response<super::models::EnabledMaxOpenPullRequestsResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -741,7 +735,7 @@ pub struct InteractionsUpdatePullRequestCreationCapForRepo<'a> {
     client: &'a super::Client,
     owner: String,
     repo: String,
-    body: super::models::InteractionsUpdatePullRequestCreationCapForOrgBody,
+    body: super::models::EnabledMaxOpenPullRequestsBody,
     options: rt::CallOptions,
 }
 impl<'a> InteractionsUpdatePullRequestCreationCapForRepo<'a> {
@@ -773,9 +767,7 @@ impl<'a> InteractionsUpdatePullRequestCreationCapForRepo<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<
-            super::models::InteractionsGetPullRequestCreationCapForOrgResponse200,
-        >,
+        rt::Response<super::models::EnabledMaxOpenPullRequestsResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -804,7 +796,7 @@ impl<'a> InteractionsGetRestrictionsForAuthenticatedUser<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<Option<super::models::InteractionsGetRestrictionsForOrgResponse>>,
+        rt::Response<Option<super::models::InteractionLimitResponseValueResponse>>,
         rt::Error,
     > {
         let (client, op) = self.build();

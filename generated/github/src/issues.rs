@@ -285,7 +285,7 @@ impl<'a> IssuesApi<'a> {
         owner: impl Into<String>,
         repo: impl Into<String>,
         comment_id: i64,
-        body: super::models::IssuesUpdateCommentBody,
+        body: super::models::BodyBody2,
     ) -> IssuesUpdateComment<'a> {
         IssuesUpdateComment {
             client: self.client,
@@ -559,7 +559,7 @@ impl<'a> IssuesApi<'a> {
         owner: impl Into<String>,
         repo: impl Into<String>,
         issue_number: i64,
-        body: super::models::IssuesUpdateCommentBody,
+        body: super::models::BodyBody2,
     ) -> IssuesCreateComment<'a> {
         IssuesCreateComment {
             client: self.client,
@@ -1450,11 +1450,11 @@ impl<'a> IssuesApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct IssuesList<'a> {
     client: &'a super::Client,
-    filter: Option<super::models::IssuesListFilter>,
-    state: Option<super::models::IssuesListState>,
+    filter: Option<super::models::Filter>,
+    state: Option<super::models::State>,
     labels: Option<String>,
-    sort: Option<super::models::IssuesListSort>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    sort: Option<super::models::SortCreatedUpdated>,
+    direction: Option<super::models::Direction>,
     since: Option<chrono::DateTime<chrono::Utc>>,
     collab: Option<bool>,
     orgs: Option<bool>,
@@ -1466,12 +1466,12 @@ pub struct IssuesList<'a> {
 }
 impl<'a> IssuesList<'a> {
     /// Indicates which sorts of issues to return. `assigned` means issues assigned to you. `created` means issues created by you. `mentioned` means issues mentioning you. `subscribed` means issues you're subscribed to updates for. `all` or `repos` means all issues you can see, regardless of participation or creation.
-    pub fn filter(mut self, value: super::models::IssuesListFilter) -> Self {
+    pub fn filter(mut self, value: super::models::Filter) -> Self {
         self.filter = Some(value);
         self
     }
     /// Indicates the state of the issues to return.
-    pub fn state(mut self, value: super::models::IssuesListState) -> Self {
+    pub fn state(mut self, value: super::models::State) -> Self {
         self.state = Some(value);
         self
     }
@@ -1481,15 +1481,12 @@ impl<'a> IssuesList<'a> {
         self
     }
     /// What to sort results by.
-    pub fn sort(mut self, value: super::models::IssuesListSort) -> Self {
+    pub fn sort(mut self, value: super::models::SortCreatedUpdated) -> Self {
         self.sort = Some(value);
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1590,12 +1587,12 @@ impl<'a> IssuesList<'a> {
 pub struct IssuesListForOrg<'a> {
     client: &'a super::Client,
     org: String,
-    filter: Option<super::models::IssuesListFilter>,
-    state: Option<super::models::IssuesListState>,
+    filter: Option<super::models::Filter>,
+    state: Option<super::models::State>,
     labels: Option<String>,
     type_: Option<String>,
-    sort: Option<super::models::IssuesListSort>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    sort: Option<super::models::SortCreatedUpdated>,
+    direction: Option<super::models::Direction>,
     since: Option<chrono::DateTime<chrono::Utc>>,
     per_page: Option<i64>,
     page: Option<i64>,
@@ -1603,12 +1600,12 @@ pub struct IssuesListForOrg<'a> {
 }
 impl<'a> IssuesListForOrg<'a> {
     /// Indicates which sorts of issues to return. `assigned` means issues assigned to you. `created` means issues created by you. `mentioned` means issues mentioning you. `subscribed` means issues you're subscribed to updates for. `all` or `repos` means all issues you can see, regardless of participation or creation.
-    pub fn filter(mut self, value: super::models::IssuesListFilter) -> Self {
+    pub fn filter(mut self, value: super::models::Filter) -> Self {
         self.filter = Some(value);
         self
     }
     /// Indicates the state of the issues to return.
-    pub fn state(mut self, value: super::models::IssuesListState) -> Self {
+    pub fn state(mut self, value: super::models::State) -> Self {
         self.state = Some(value);
         self
     }
@@ -1623,15 +1620,12 @@ impl<'a> IssuesListForOrg<'a> {
         self
     }
     /// What to sort results by.
-    pub fn sort(mut self, value: super::models::IssuesListSort) -> Self {
+    pub fn sort(mut self, value: super::models::SortCreatedUpdated) -> Self {
         self.sort = Some(value);
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1809,15 +1803,15 @@ pub struct IssuesListForRepo<'a> {
     owner: String,
     repo: String,
     milestone: Option<String>,
-    state: Option<super::models::IssuesListState>,
+    state: Option<super::models::State>,
     assignee: Option<String>,
     type_: Option<String>,
     creator: Option<String>,
     mentioned: Option<String>,
     issue_field_values: Option<String>,
     labels: Option<String>,
-    sort: Option<super::models::IssuesListSort>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    sort: Option<super::models::SortCreatedUpdated>,
+    direction: Option<super::models::Direction>,
     since: Option<chrono::DateTime<chrono::Utc>>,
     per_page: Option<i64>,
     page: Option<i64>,
@@ -1830,7 +1824,7 @@ impl<'a> IssuesListForRepo<'a> {
         self
     }
     /// Indicates the state of the issues to return.
-    pub fn state(mut self, value: super::models::IssuesListState) -> Self {
+    pub fn state(mut self, value: super::models::State) -> Self {
         self.state = Some(value);
         self
     }
@@ -1872,15 +1866,12 @@ impl<'a> IssuesListForRepo<'a> {
         self
     }
     /// What to sort results by.
-    pub fn sort(mut self, value: super::models::IssuesListSort) -> Self {
+    pub fn sort(mut self, value: super::models::SortCreatedUpdated) -> Self {
         self.sort = Some(value);
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1986,11 +1977,7 @@ impl<'a> IssuesCreate<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             410u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -2009,8 +1996,8 @@ pub struct IssuesListCommentsForRepo<'a> {
     client: &'a super::Client,
     owner: String,
     repo: String,
-    sort: Option<super::models::AppsListAccountsForPlanSort>,
-    direction: Option<super::models::AppsListAccountsForPlanDirection>,
+    sort: Option<super::models::Sort>,
+    direction: Option<super::models::DirectionAscDesc>,
     since: Option<chrono::DateTime<chrono::Utc>>,
     per_page: Option<i64>,
     page: Option<i64>,
@@ -2018,15 +2005,12 @@ pub struct IssuesListCommentsForRepo<'a> {
 }
 impl<'a> IssuesListCommentsForRepo<'a> {
     /// The property to sort the results by.
-    pub fn sort(mut self, value: super::models::AppsListAccountsForPlanSort) -> Self {
+    pub fn sort(mut self, value: super::models::Sort) -> Self {
         self.sort = Some(value);
         self
     }
     /// Either `asc` or `desc`. Ignored without the `sort` parameter.
-    pub fn direction(
-        mut self,
-        value: super::models::AppsListAccountsForPlanDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::DirectionAscDesc) -> Self {
         self.direction = Some(value);
         self
     }
@@ -2176,7 +2160,7 @@ pub struct IssuesUpdateComment<'a> {
     owner: String,
     repo: String,
     comment_id: i64,
-    body: super::models::IssuesUpdateCommentBody,
+    body: super::models::BodyBody2,
     options: rt::CallOptions,
 }
 impl<'a> IssuesUpdateComment<'a> {
@@ -2279,11 +2263,7 @@ impl<'a> IssuesUnpinComment<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             410u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -2469,11 +2449,7 @@ impl<'a> IssuesUpdate<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             410u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -2687,7 +2663,7 @@ pub struct IssuesCreateComment<'a> {
     owner: String,
     repo: String,
     issue_number: i64,
-    body: super::models::IssuesUpdateCommentBody,
+    body: super::models::BodyBody2,
     options: rt::CallOptions,
 }
 impl<'a> IssuesCreateComment<'a> {
@@ -3119,11 +3095,7 @@ impl<'a> IssuesSetIssueFieldValues<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -3170,11 +3142,7 @@ impl<'a> IssuesAddIssueFieldValues<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -3219,11 +3187,7 @@ impl<'a> IssuesDeleteIssueFieldValue<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -3783,11 +3747,7 @@ impl<'a> IssuesReprioritizeSubIssue<'a> {
             422u16 => {
                 rt::error_body::<super::models::ValidationErrorSimple>(status, body)
             }
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -4267,7 +4227,7 @@ pub struct IssuesListMilestones<'a> {
     client: &'a super::Client,
     owner: String,
     repo: String,
-    state: Option<super::models::IssuesListState>,
+    state: Option<super::models::State>,
     sort: Option<super::models::IssuesListMilestonesSort>,
     direction: Option<super::models::IssuesListMilestonesDirection>,
     per_page: Option<i64>,
@@ -4276,7 +4236,7 @@ pub struct IssuesListMilestones<'a> {
 }
 impl<'a> IssuesListMilestones<'a> {
     /// The state of the milestone. Either `open`, `closed`, or `all`.
-    pub fn state(mut self, value: super::models::IssuesListState) -> Self {
+    pub fn state(mut self, value: super::models::State) -> Self {
         self.state = Some(value);
         self
     }
@@ -4577,11 +4537,11 @@ impl<'a> IssuesListLabelsForMilestone<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct IssuesListForAuthenticatedUser<'a> {
     client: &'a super::Client,
-    filter: Option<super::models::IssuesListFilter>,
-    state: Option<super::models::IssuesListState>,
+    filter: Option<super::models::Filter>,
+    state: Option<super::models::State>,
     labels: Option<String>,
-    sort: Option<super::models::IssuesListSort>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    sort: Option<super::models::SortCreatedUpdated>,
+    direction: Option<super::models::Direction>,
     since: Option<chrono::DateTime<chrono::Utc>>,
     per_page: Option<i64>,
     page: Option<i64>,
@@ -4589,12 +4549,12 @@ pub struct IssuesListForAuthenticatedUser<'a> {
 }
 impl<'a> IssuesListForAuthenticatedUser<'a> {
     /// Indicates which sorts of issues to return. `assigned` means issues assigned to you. `created` means issues created by you. `mentioned` means issues mentioning you. `subscribed` means issues you're subscribed to updates for. `all` or `repos` means all issues you can see, regardless of participation or creation.
-    pub fn filter(mut self, value: super::models::IssuesListFilter) -> Self {
+    pub fn filter(mut self, value: super::models::Filter) -> Self {
         self.filter = Some(value);
         self
     }
     /// Indicates the state of the issues to return.
-    pub fn state(mut self, value: super::models::IssuesListState) -> Self {
+    pub fn state(mut self, value: super::models::State) -> Self {
         self.state = Some(value);
         self
     }
@@ -4604,15 +4564,12 @@ impl<'a> IssuesListForAuthenticatedUser<'a> {
         self
     }
     /// What to sort results by.
-    pub fn sort(mut self, value: super::models::IssuesListSort) -> Self {
+    pub fn sort(mut self, value: super::models::SortCreatedUpdated) -> Self {
         self.sort = Some(value);
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }

@@ -49537,8 +49537,7 @@ pub enum SecurityAdvisoriesListGlobalAdvisoriesAffects {
     )
 )]
 connector_runtime::__string_enum! {
-    pub enum SecurityAdvisoriesListGlobalAdvisoriesDirection { Asc = "asc", Desc =
-    "desc", }
+    pub enum Direction { Asc = "asc", Desc = "desc", }
 }
 #[cfg(feature = "security_advisories")]
 connector_runtime::__string_enum! {
@@ -49548,18 +49547,18 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "agent_tasks")]
 connector_runtime::__string_enum! {
-    pub enum AgentTasksListTasksForRepoSort { UpdatedAt = "updated_at", CreatedAt =
-    "created_at", }
+    pub enum SortUpdatedAtCreatedAt { UpdatedAt = "updated_at", CreatedAt = "created_at",
+    }
 }
 #[cfg(feature = "agent_tasks")]
 connector_runtime::__string_enum! {
-    pub enum AgentTasksListTasksForRepoDirection { Asc = "asc", Desc = "desc", }
+    pub enum Direction2 { Asc = "asc", Desc = "desc", }
 }
 #[cfg(feature = "agent_tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoResponse200 {
+pub struct TasksTotalActiveCountResponse {
     /// List of tasks
-    pub tasks: Vec<super::models::AgentTasksListTasksForRepoResponse200TasksItem>,
+    pub tasks: Vec<super::models::TasksItem>,
     /// Total count of active (non-archived) tasks
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_active_count: Option<i32>,
@@ -49569,7 +49568,7 @@ pub struct AgentTasksListTasksForRepoResponse200 {
 }
 #[cfg(feature = "agent_tasks")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoResponse200TasksItem {
+pub struct TasksItem {
     /// Unique task identifier
     pub id: String,
     /// API URL for this task
@@ -49583,39 +49582,27 @@ pub struct AgentTasksListTasksForRepoResponse200TasksItem {
     pub name: Option<String>,
     /// The entity who created this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creator: Option<
-        super::models::AgentTasksListTasksForRepoResponse200TasksItemCreator,
-    >,
+    pub creator: Option<super::models::Creator>,
     /// Type of the task creator
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creator_type: Option<
-        super::models::AgentTasksListTasksForRepoResponse200TasksItemCreatorType,
-    >,
+    pub creator_type: Option<super::models::CreatorType>,
     /// User objects of collaborators on this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_collaborators: Option<
-        Vec<super::models::AgentTasksListTasksForRepoResponse200TasksItemCreator>,
-    >,
+    pub user_collaborators: Option<Vec<super::models::Creator>>,
     /// The owner of the repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<
-        super::models::AgentTasksListTasksForRepoResponse200TasksItemOwner,
-    >,
+    pub owner: Option<super::models::Owner>,
     /// The repository this task belongs to
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<
-        super::models::AgentTasksListTasksForRepoResponse200TasksItemRepository,
-    >,
+    pub repository: Option<super::models::RepositoryId>,
     /// Current state of the task, derived from its most recent session
-    pub state: super::models::AgentTasksListTasksForRepoResponse200TasksItemState,
+    pub state: super::models::StateQueuedInProgress,
     /// Number of sessions in this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_count: Option<i32>,
     /// Resources created by this task (PRs, branches, etc.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifacts: Option<
-        Vec<super::models::AgentTasksListTasksForRepoResponse200TasksItemArtifactsItem>,
-    >,
+    pub artifacts: Option<Vec<super::models::ArtifactsItem>>,
     /// Timestamp when the task was archived, null if not archived
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -49626,28 +49613,25 @@ pub struct AgentTasksListTasksForRepoResponse200TasksItem {
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// Custom agent metadata associated with this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_agent: Option<
-        super::models::AgentTasksListTasksForRepoResponse200TasksItemCustomAgent,
-    >,
+    pub custom_agent: Option<super::models::CustomAgent>,
 }
 #[cfg(feature = "agent_tasks")]
 /// A GitHub user
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoResponse200TasksItemCreator {
+pub struct Creator {
     /// The unique identifier of the user
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
 }
 #[cfg(feature = "agent_tasks")]
 connector_runtime::__string_enum! {
-    #[doc = " Type of the task creator"] pub enum
-    AgentTasksListTasksForRepoResponse200TasksItemCreatorType { User = "user",
+    #[doc = " Type of the task creator"] pub enum CreatorType { User = "user",
     Organization = "organization", }
 }
 #[cfg(feature = "agent_tasks")]
 /// The owner of the repository
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoResponse200TasksItemOwner {
+pub struct Owner {
     /// The unique identifier of the user
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -49655,7 +49639,7 @@ pub struct AgentTasksListTasksForRepoResponse200TasksItemOwner {
 #[cfg(feature = "agent_tasks")]
 /// The repository this task belongs to
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoResponse200TasksItemRepository {
+pub struct RepositoryId {
     /// The unique identifier of the repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -49663,47 +49647,41 @@ pub struct AgentTasksListTasksForRepoResponse200TasksItemRepository {
 #[cfg(feature = "agent_tasks")]
 connector_runtime::__string_enum! {
     #[doc = " Current state of the task, derived from its most recent session"] pub enum
-    AgentTasksListTasksForRepoResponse200TasksItemState { Queued = "queued", InProgress =
-    "in_progress", Completed = "completed", Failed = "failed", Idle = "idle",
-    WaitingForUser = "waiting_for_user", TimedOut = "timed_out", Cancelled = "cancelled",
-    }
+    StateQueuedInProgress { Queued = "queued", InProgress = "in_progress", Completed =
+    "completed", Failed = "failed", Idle = "idle", WaitingForUser = "waiting_for_user",
+    TimedOut = "timed_out", Cancelled = "cancelled", }
 }
 #[cfg(feature = "agent_tasks")]
 /// A resource generated by the task
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoResponse200TasksItemArtifactsItem {
+pub struct ArtifactsItem {
     /// Provider namespace
     pub provider: String,
     /// Type of artifact. Available Values: `pull`, `branch`.
     #[serde(rename = "type")]
-    pub type_: super::models::AgentTasksListTasksForRepoResponse200TasksItemArtifactsItemType,
+    pub type_: super::models::ArtifactsItemType,
     /// Resource data (shape depends on type)
-    pub data: super::models::AgentTasksListTasksForRepoResponse200TasksItemArtifactsItemData,
+    pub data: super::models::ArtifactsItemData,
 }
 #[cfg(feature = "agent_tasks")]
 connector_runtime::__string_enum! {
     #[doc = " Type of artifact. Available Values: `pull`, `branch`."] pub enum
-    AgentTasksListTasksForRepoResponse200TasksItemArtifactsItemType { Pull = "pull",
-    Branch = "branch", }
+    ArtifactsItemType { Pull = "pull", Branch = "branch", }
 }
 #[cfg(feature = "agent_tasks")]
 /// Resource data (shape depends on type)
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum AgentTasksListTasksForRepoResponse200TasksItemArtifactsItemData {
-    AgentTasksListTasksForRepoResponse200TasksItemArtifactsItemDataVariant1(
-        super::models::AgentTasksListTasksForRepoResponse200TasksItemArtifactsItemDataVariant1,
-    ),
-    AgentTasksListTasksForRepoResponse200TasksItemArtifactsItemDataVariant0(
-        super::models::AgentTasksListTasksForRepoResponse200TasksItemArtifactsItemDataVariant0,
-    ),
+pub enum ArtifactsItemData {
+    ArtifactsItemDataVariant1(super::models::ArtifactsItemDataVariant1),
+    ArtifactsItemDataVariant0(super::models::ArtifactsItemDataVariant0),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
 #[cfg(feature = "agent_tasks")]
 /// A GitHub resource (pull request, issue, etc.)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoResponse200TasksItemArtifactsItemDataVariant0 {
+pub struct ArtifactsItemDataVariant0 {
     /// GitHub resource ID
     pub id: i64,
     /// GraphQL global ID
@@ -49713,7 +49691,7 @@ pub struct AgentTasksListTasksForRepoResponse200TasksItemArtifactsItemDataVarian
 #[cfg(feature = "agent_tasks")]
 /// A Git branch reference
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoResponse200TasksItemArtifactsItemDataVariant1 {
+pub struct ArtifactsItemDataVariant1 {
     /// Head branch name
     pub head_ref: String,
     /// Base branch name
@@ -49722,7 +49700,7 @@ pub struct AgentTasksListTasksForRepoResponse200TasksItemArtifactsItemDataVarian
 #[cfg(feature = "agent_tasks")]
 /// Custom agent metadata associated with this task
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoResponse200TasksItemCustomAgent {
+pub struct CustomAgent {
     /// The custom agent's filename without the extension - for example, `performance-optimizer` for a `.github/agents/performance-optimizer.agent.md` custom agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -49733,31 +49711,31 @@ pub struct AgentTasksListTasksForRepoResponse200TasksItemCustomAgent {
 /// details; for other error status codes only message and
 /// documentation_url are returned.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoError400 {
+pub struct MessageErrorsError {
     /// Summary message (e.g. "Validation Failed", "Not Found")
     pub message: String,
     /// List of validation errors (present only for 422 responses)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<super::models::AgentTasksListTasksForRepoError400ErrorsItem>>,
+    pub errors: Option<Vec<super::models::MessageErrorsErrorErrorsItem>>,
     /// URL to relevant API documentation
     pub documentation_url: String,
 }
 #[cfg(feature = "agent_tasks")]
 /// A single validation error
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct AgentTasksListTasksForRepoError400ErrorsItem {
+pub struct MessageErrorsErrorErrorsItem {
     /// Machine-readable error code
-    pub code: super::models::AgentTasksListTasksForRepoError400ErrorsItemCode,
+    pub code: super::models::MessageErrorsErrorErrorsItemCode,
     /// Human-readable message (populated when code is "custom")
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 #[cfg(feature = "agent_tasks")]
 connector_runtime::__string_enum! {
-    #[doc = " Machine-readable error code"] pub enum
-    AgentTasksListTasksForRepoError400ErrorsItemCode { Missing = "missing", MissingField
-    = "missing_field", Invalid = "invalid", AlreadyExists = "already_exists",
-    Unprocessable = "unprocessable", Custom = "custom", }
+    #[doc = " Machine-readable error code"] pub enum MessageErrorsErrorErrorsItemCode {
+    Missing = "missing", MissingField = "missing_field", Invalid = "invalid",
+    AlreadyExists = "already_exists", Unprocessable = "unprocessable", Custom = "custom",
+    }
 }
 #[cfg(feature = "agent_tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -49782,7 +49760,7 @@ pub struct AgentTasksCreateTaskInRepoBody {
 }
 #[cfg(feature = "agent_tasks")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdResponse200 {
+pub struct IdUrlResponse {
     /// Unique task identifier
     pub id: String,
     /// API URL for this task
@@ -49796,39 +49774,27 @@ pub struct AgentTasksGetTaskByRepoAndIdResponse200 {
     pub name: Option<String>,
     /// The entity who created this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creator: Option<
-        super::models::AgentTasksListTasksForRepoResponse200TasksItemCreator,
-    >,
+    pub creator: Option<super::models::Creator>,
     /// Type of the task creator
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creator_type: Option<
-        super::models::AgentTasksListTasksForRepoResponse200TasksItemCreatorType,
-    >,
+    pub creator_type: Option<super::models::CreatorType>,
     /// User objects of collaborators on this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_collaborators: Option<
-        Vec<super::models::AgentTasksListTasksForRepoResponse200TasksItemCreator>,
-    >,
+    pub user_collaborators: Option<Vec<super::models::Creator>>,
     /// The owner of the repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<
-        super::models::AgentTasksListTasksForRepoResponse200TasksItemOwner,
-    >,
+    pub owner: Option<super::models::Owner>,
     /// The repository this task belongs to
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<
-        super::models::AgentTasksListTasksForRepoResponse200TasksItemRepository,
-    >,
+    pub repository: Option<super::models::RepositoryId>,
     /// Current state of the task, derived from its most recent session
-    pub state: super::models::AgentTasksListTasksForRepoResponse200TasksItemState,
+    pub state: super::models::StateQueuedInProgress,
     /// Number of sessions in this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_count: Option<i32>,
     /// Resources created by this task (PRs, branches, etc.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifacts: Option<
-        Vec<super::models::AgentTasksListTasksForRepoResponse200TasksItemArtifactsItem>,
-    >,
+    pub artifacts: Option<Vec<super::models::ArtifactsItem>>,
     /// Timestamp when the task was archived, null if not archived
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -49839,19 +49805,15 @@ pub struct AgentTasksGetTaskByRepoAndIdResponse200 {
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// Custom agent metadata associated with this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_agent: Option<
-        super::models::AgentTasksListTasksForRepoResponse200TasksItemCustomAgent,
-    >,
+    pub custom_agent: Option<super::models::CustomAgent>,
     /// Sessions associated with this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sessions: Option<
-        Vec<super::models::AgentTasksGetTaskByRepoAndIdResponse200SessionsItem>,
-    >,
+    pub sessions: Option<Vec<super::models::IdUrlResponseSessionsItem>>,
 }
 #[cfg(feature = "agent_tasks")]
 /// Full session details within a task
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdResponse200SessionsItem {
+pub struct IdUrlResponseSessionsItem {
     /// Session ID
     pub id: String,
     /// Session name
@@ -49859,24 +49821,18 @@ pub struct AgentTasksGetTaskByRepoAndIdResponse200SessionsItem {
     pub name: Option<String>,
     /// The user who created this session
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<
-        super::models::AgentTasksGetTaskByRepoAndIdResponse200SessionsItemUser,
-    >,
+    pub user: Option<super::models::IdUrlResponseSessionsItemUser>,
     /// The owner of the repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<
-        super::models::AgentTasksListTasksForRepoResponse200TasksItemOwner,
-    >,
+    pub owner: Option<super::models::Owner>,
     /// The repository this session belongs to
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<
-        super::models::AgentTasksGetTaskByRepoAndIdResponse200SessionsItemRepository,
-    >,
+    pub repository: Option<super::models::IdUrlResponseSessionsItemRepository>,
     /// Task ID this session belongs to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
     /// Current state of a session
-    pub state: super::models::AgentTasksGetTaskByRepoAndIdResponse200SessionsItemState,
+    pub state: super::models::IdUrlResponseSessionsItemState,
     /// Creation timestamp
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// Last update timestamp
@@ -49899,19 +49855,15 @@ pub struct AgentTasksGetTaskByRepoAndIdResponse200SessionsItem {
     pub model: Option<String>,
     /// Structured information about billing units consumed by the session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<
-        super::models::AgentTasksGetTaskByRepoAndIdResponse200SessionsItemUsage,
-    >,
+    pub usage: Option<super::models::IdUrlResponseSessionsItemUsage>,
     /// Error details for a failed session
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<
-        super::models::AgentTasksGetTaskByRepoAndIdResponse200SessionsItemError,
-    >,
+    pub error: Option<super::models::IdUrlResponseSessionsItemError>,
 }
 #[cfg(feature = "agent_tasks")]
 /// The user who created this session
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdResponse200SessionsItemUser {
+pub struct IdUrlResponseSessionsItemUser {
     /// The unique identifier of the user
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -49919,26 +49871,25 @@ pub struct AgentTasksGetTaskByRepoAndIdResponse200SessionsItemUser {
 #[cfg(feature = "agent_tasks")]
 /// The repository this session belongs to
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdResponse200SessionsItemRepository {
+pub struct IdUrlResponseSessionsItemRepository {
     /// The unique identifier of the repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
 }
 #[cfg(feature = "agent_tasks")]
 connector_runtime::__string_enum! {
-    #[doc = " Current state of a session"] pub enum
-    AgentTasksGetTaskByRepoAndIdResponse200SessionsItemState { Queued = "queued",
-    InProgress = "in_progress", Completed = "completed", Failed = "failed", Idle =
-    "idle", WaitingForUser = "waiting_for_user", TimedOut = "timed_out", Cancelled =
-    "cancelled", }
+    #[doc = " Current state of a session"] pub enum IdUrlResponseSessionsItemState {
+    Queued = "queued", InProgress = "in_progress", Completed = "completed", Failed =
+    "failed", Idle = "idle", WaitingForUser = "waiting_for_user", TimedOut = "timed_out",
+    Cancelled = "cancelled", }
 }
 #[cfg(feature = "agent_tasks")]
 /// Structured information about billing units consumed by the session.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdResponse200SessionsItemUsage {
+pub struct IdUrlResponseSessionsItemUsage {
     /// Billing unit used for this session. New sessions since June 1, 2026 use `ai_credits`, but older sessions use `premium_requests`.
     #[serde(rename = "type")]
-    pub type_: super::models::AgentTasksGetTaskByRepoAndIdResponse200SessionsItemUsageType,
+    pub type_: super::models::IdUrlResponseSessionsItemUsageType,
     /// Number of billing units used by this session. When the `type` is `ai_credits`, the value is a whole number, expressed in nano units. When presenting this to a human, divide by 1,000,000,000 and round to one decimal place. When aggregating (for example, summing usage across sessions), sum the nano values first, and divide once at the end before presenting to a human to avoid losing precision. When the `type` is `premium_requests`, the value may be fractional (for example `1.5`).
     #[serde(deserialize_with = "rt::lenient::number")]
     pub amount: f64,
@@ -49947,13 +49898,13 @@ pub struct AgentTasksGetTaskByRepoAndIdResponse200SessionsItemUsage {
 connector_runtime::__string_enum! {
     #[doc =
     " Billing unit used for this session. New sessions since June 1, 2026 use `ai_credits`, but older sessions use `premium_requests`."]
-    pub enum AgentTasksGetTaskByRepoAndIdResponse200SessionsItemUsageType { AiCredits =
-    "ai_credits", PremiumRequests = "premium_requests", }
+    pub enum IdUrlResponseSessionsItemUsageType { AiCredits = "ai_credits",
+    PremiumRequests = "premium_requests", }
 }
 #[cfg(feature = "agent_tasks")]
 /// Error details for a failed session
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AgentTasksGetTaskByRepoAndIdResponse200SessionsItemError {
+pub struct IdUrlResponseSessionsItemError {
     /// Error message
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -49992,7 +49943,7 @@ pub struct AppsCreateFromManifestResponse201 {
 }
 #[cfg(any(feature = "apps", feature = "orgs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AppsUpdateWebhookConfigForAppBody {
+pub struct UrlContentTypeBody {
     /// The URL to which the payloads will be delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -50007,8 +49958,7 @@ pub struct AppsUpdateWebhookConfigForAppBody {
 }
 #[cfg(any(feature = "apps", feature = "orgs", feature = "repos"))]
 connector_runtime::__string_enum! {
-    pub enum AppsListWebhookDeliveriesStatus { Success = "success", Failure = "failure",
-    }
+    pub enum StatusSuccessFailure { Success = "success", Failure = "failure", }
 }
 #[cfg(feature = "apps")]
 /// Installation
@@ -50288,13 +50238,13 @@ pub struct AppsCreateInstallationAccessTokenBody {
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AppsDeleteAuthorizationBody {
+pub struct AccessTokenBody2 {
     /// The OAuth access token used to authenticate to the GitHub API.
     pub access_token: String,
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AppsCheckTokenBody {
+pub struct AccessTokenBody {
     /// The access_token of the OAuth or GitHub application.
     pub access_token: String,
 }
@@ -50356,46 +50306,36 @@ pub struct CodeSecurityCreateConfigurationForEnterpriseBody {
     /// > [!WARNING]
     /// > `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub advanced_security: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyAdvancedSecurity,
-    >,
+    pub advanced_security: Option<super::models::AdvancedSecurity>,
     /// The enablement status of GitHub Code Security features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_security: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyCodeSecurity,
-    >,
+    pub code_security: Option<super::models::CodeSecurity>,
     /// The enablement status of Dependency Graph
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyDependencyGraph,
-    >,
+    pub dependency_graph: Option<super::models::DependencyGraph>,
     /// The enablement status of Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyDependencyGraphAutosubmitAction,
+        super::models::DependencyGraphAutosubmitAction,
     >,
     /// Feature options for Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action_options: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyDependencyGraphAutosubmitActionOptions,
+        super::models::DependencyGraphAutosubmitActionOptions,
     >,
     /// The enablement status of Dependabot alerts
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_alerts: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyDependabotAlerts,
-    >,
+    pub dependabot_alerts: Option<super::models::DependabotAlerts>,
     /// The enablement status of Dependabot security updates
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_security_updates: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyDependabotSecurityUpdates,
-    >,
+    pub dependabot_security_updates: Option<super::models::DependabotSecurityUpdates>,
     /// Security Configuration feature options for code scanning
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub code_scanning_options: Option<Option<super::models::CodeScanningOptions>>,
     /// The enablement status of code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_default_setup: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyCodeScanningDefaultSetup,
+        super::models::CodeScanningDefaultSetupEnabledDisabled,
     >,
     /// Feature options for code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
@@ -50405,58 +50345,52 @@ pub struct CodeSecurityCreateConfigurationForEnterpriseBody {
     /// The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_delegated_alert_dismissal: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyCodeScanningDelegatedAlertDismissal,
+        super::models::CodeScanningDelegatedAlertDismissal,
     >,
     /// The enablement status of GitHub Secret Protection features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_protection: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodySecretProtection,
-    >,
+    pub secret_protection: Option<super::models::SecretProtection>,
     /// The enablement status of secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodySecretScanning,
-    >,
+    pub secret_scanning: Option<super::models::SecretScanning>,
     /// The enablement status of secret scanning push protection
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_push_protection: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningPushProtection,
+        super::models::SecretScanningPushProtection,
     >,
     /// The enablement status of secret scanning validity checks
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_validity_checks: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningValidityChecks,
+        super::models::SecretScanningValidityChecks,
     >,
     /// The enablement status of secret scanning non provider patterns
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_non_provider_patterns: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningNonProviderPatterns,
+        super::models::SecretScanningNonProviderPatterns,
     >,
     /// The enablement status of Copilot secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_generic_secrets: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningGenericSecrets,
+        super::models::SecretScanningGenericSecrets,
     >,
     /// The enablement status of secret scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_alert_dismissal: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningDelegatedAlertDismissal,
+        super::models::SecretScanningDelegatedAlertDismissal,
     >,
     /// The enablement status of secret scanning extended metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_extended_metadata: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningExtendedMetadata,
+        super::models::SecretScanningExtendedMetadata,
     >,
     /// The enablement status of private vulnerability reporting
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_vulnerability_reporting: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyPrivateVulnerabilityReporting,
+        super::models::PrivateVulnerabilityReporting,
     >,
     /// The enforcement status for a security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enforcement: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyEnforcement,
-    >,
+    pub enforcement: Option<super::models::Enforcement>,
 }
 #[cfg(feature = "code_security")]
 impl CodeSecurityCreateConfigurationForEnterpriseBody {
@@ -50479,120 +50413,112 @@ connector_runtime::__string_enum! {
     " The enablement status of GitHub Advanced Security features. `enabled` will enable both Code Security and Secret Protection features."]
     #[doc = " "] #[doc = " > [!WARNING]"] #[doc =
     " > `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features."]
-    pub enum CodeSecurityCreateConfigurationForEnterpriseBodyAdvancedSecurity { Enabled =
-    "enabled", Disabled = "disabled", CodeSecurity = "code_security", SecretProtection =
-    "secret_protection", }
+    pub enum AdvancedSecurity { Enabled = "enabled", Disabled = "disabled", CodeSecurity
+    = "code_security", SecretProtection = "secret_protection", }
 }
 #[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of GitHub Code Security features."] pub enum
-    CodeSecurityCreateConfigurationForEnterpriseBodyCodeSecurity { Enabled = "enabled",
-    Disabled = "disabled", NotSet = "not_set", }
+    CodeSecurity { Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
 #[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
-    #[doc = " The enablement status of Dependency Graph"] pub enum
-    CodeSecurityCreateConfigurationForEnterpriseBodyDependencyGraph { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
+    #[doc = " The enablement status of Dependency Graph"] pub enum DependencyGraph {
+    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
 #[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of Automatic dependency submission"] pub enum
-    CodeSecurityCreateConfigurationForEnterpriseBodyDependencyGraphAutosubmitAction {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
+    DependencyGraphAutosubmitAction { Enabled = "enabled", Disabled = "disabled", NotSet
+    = "not_set", }
 }
 #[cfg(feature = "code_security")]
 /// Feature options for Automatic dependency submission
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CodeSecurityCreateConfigurationForEnterpriseBodyDependencyGraphAutosubmitActionOptions {
+pub struct DependencyGraphAutosubmitActionOptions {
     /// Whether to use runners labeled with 'dependency-submission' or standard GitHub runners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labeled_runners: Option<bool>,
 }
 #[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
-    #[doc = " The enablement status of Dependabot alerts"] pub enum
-    CodeSecurityCreateConfigurationForEnterpriseBodyDependabotAlerts { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
+    #[doc = " The enablement status of Dependabot alerts"] pub enum DependabotAlerts {
+    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
 #[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of Dependabot security updates"] pub enum
-    CodeSecurityCreateConfigurationForEnterpriseBodyDependabotSecurityUpdates { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
+    DependabotSecurityUpdates { Enabled = "enabled", Disabled = "disabled", NotSet =
+    "not_set", }
 }
 #[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of code scanning default setup"] pub enum
-    CodeSecurityCreateConfigurationForEnterpriseBodyCodeScanningDefaultSetup { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
+    CodeScanningDefaultSetupEnabledDisabled { Enabled = "enabled", Disabled = "disabled",
+    NotSet = "not_set", }
 }
 #[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of code scanning delegated alert dismissal"] pub enum
-    CodeSecurityCreateConfigurationForEnterpriseBodyCodeScanningDelegatedAlertDismissal {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
+    CodeScanningDelegatedAlertDismissal { Enabled = "enabled", Disabled = "disabled",
+    NotSet = "not_set", }
 }
 #[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of GitHub Secret Protection features."] pub enum
-    CodeSecurityCreateConfigurationForEnterpriseBodySecretProtection { Enabled =
-    "enabled", Disabled = "disabled", NotSet = "not_set", }
+    SecretProtection { Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
 #[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
-    #[doc = " The enablement status of secret scanning"] pub enum
-    CodeSecurityCreateConfigurationForEnterpriseBodySecretScanning { Enabled = "enabled",
-    Disabled = "disabled", NotSet = "not_set", }
+    #[doc = " The enablement status of secret scanning"] pub enum SecretScanning {
+    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
 #[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of secret scanning push protection"] pub enum
-    CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningPushProtection {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
+    SecretScanningPushProtection { Enabled = "enabled", Disabled = "disabled", NotSet =
+    "not_set", }
 }
 #[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of secret scanning validity checks"] pub enum
-    CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningValidityChecks {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
+    SecretScanningValidityChecks { Enabled = "enabled", Disabled = "disabled", NotSet =
+    "not_set", }
 }
 #[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of secret scanning non provider patterns"] pub enum
-    CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningNonProviderPatterns {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
+    SecretScanningNonProviderPatterns { Enabled = "enabled", Disabled = "disabled",
+    NotSet = "not_set", }
 }
 #[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of Copilot secret scanning"] pub enum
-    CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningGenericSecrets {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
+    SecretScanningGenericSecrets { Enabled = "enabled", Disabled = "disabled", NotSet =
+    "not_set", }
 }
 #[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of secret scanning delegated alert dismissal"] pub
-    enum
-    CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningDelegatedAlertDismissal
-    { Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
+    enum SecretScanningDelegatedAlertDismissal { Enabled = "enabled", Disabled =
+    "disabled", NotSet = "not_set", }
 }
 #[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of secret scanning extended metadata"] pub enum
-    CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningExtendedMetadata {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
+    SecretScanningExtendedMetadata { Enabled = "enabled", Disabled = "disabled", NotSet =
+    "not_set", }
 }
 #[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of private vulnerability reporting"] pub enum
-    CodeSecurityCreateConfigurationForEnterpriseBodyPrivateVulnerabilityReporting {
-    Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
+    PrivateVulnerabilityReporting { Enabled = "enabled", Disabled = "disabled", NotSet =
+    "not_set", }
 }
 #[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
-    #[doc = " The enforcement status for a security configuration"] pub enum
-    CodeSecurityCreateConfigurationForEnterpriseBodyEnforcement { Enforced = "enforced",
-    Unenforced = "unenforced", }
+    #[doc = " The enforcement status for a security configuration"] pub enum Enforcement
+    { Enforced = "enforced", Unenforced = "unenforced", }
 }
 #[cfg(feature = "code_security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -50608,14 +50534,10 @@ pub struct CodeSecurityUpdateEnterpriseConfigurationBody {
     /// > [!WARNING]
     /// > `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub advanced_security: Option<
-        super::models::CodeSecurityUpdateEnterpriseConfigurationBodyAdvancedSecurity,
-    >,
+    pub advanced_security: Option<super::models::AdvancedSecurityEnabledDisabled>,
     /// The enablement status of GitHub Code Security features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_security: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyCodeSecurity,
-    >,
+    pub code_security: Option<super::models::CodeSecurity>,
     /// The enablement status of Dependency Graph
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph: Option<
@@ -50657,13 +50579,11 @@ pub struct CodeSecurityUpdateEnterpriseConfigurationBody {
     /// The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_delegated_alert_dismissal: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyCodeScanningDelegatedAlertDismissal,
+        super::models::CodeScanningDelegatedAlertDismissal,
     >,
     /// The enablement status of GitHub Secret Protection features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_protection: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodySecretProtection,
-    >,
+    pub secret_protection: Option<super::models::SecretProtection>,
     /// The enablement status of secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning: Option<super::models::CodeSecurityConfigurationSecretScanning>,
@@ -50685,17 +50605,17 @@ pub struct CodeSecurityUpdateEnterpriseConfigurationBody {
     /// The enablement status of Copilot secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_generic_secrets: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningGenericSecrets,
+        super::models::SecretScanningGenericSecrets,
     >,
     /// The enablement status of secret scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_alert_dismissal: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningDelegatedAlertDismissal,
+        super::models::SecretScanningDelegatedAlertDismissal,
     >,
     /// The enablement status of secret scanning extended metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_extended_metadata: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningExtendedMetadata,
+        super::models::SecretScanningExtendedMetadata,
     >,
     /// The enablement status of private vulnerability reporting
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50727,9 +50647,8 @@ connector_runtime::__string_enum! {
     " The enablement status of GitHub Advanced Security features. `enabled` will enable both Code Security and Secret Protection features."]
     #[doc = " "] #[doc = " > [!WARNING]"] #[doc =
     " > `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features."]
-    pub enum CodeSecurityUpdateEnterpriseConfigurationBodyAdvancedSecurity { Enabled =
-    "enabled", Disabled = "disabled", CodeSecurity = "code_security", SecretProtection =
-    "secret_protection", }
+    pub enum AdvancedSecurityEnabledDisabled { Enabled = "enabled", Disabled =
+    "disabled", CodeSecurity = "code_security", SecretProtection = "secret_protection", }
 }
 #[cfg(feature = "code_security")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -50745,28 +50664,27 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "code_security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CodeSecuritySetConfigurationAsDefaultForEnterpriseBody {
+pub struct DefaultForNewReposBody {
     /// Specify which types of repository this security configuration should be applied to by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_for_new_repos: Option<
-        super::models::CodeSecuritySetConfigurationAsDefaultForEnterpriseBodyDefaultForNewRepos,
+        super::models::DefaultForNewReposBodyDefaultForNewRepos,
     >,
 }
 #[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specify which types of repository this security configuration should be applied to by default."]
-    pub enum CodeSecuritySetConfigurationAsDefaultForEnterpriseBodyDefaultForNewRepos {
-    All = "all", None = "none", PrivateAndInternal = "private_and_internal", Public =
-    "public", }
+    pub enum DefaultForNewReposBodyDefaultForNewRepos { All = "all", None = "none",
+    PrivateAndInternal = "private_and_internal", Public = "public", }
 }
 #[cfg(feature = "code_security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse200 {
+pub struct DefaultForNewReposConfigurationResponse {
     /// Specifies which types of repository this security configuration is applied to by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_for_new_repos: Option<
-        super::models::CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse200DefaultForNewRepos,
+        super::models::DefaultForNewReposConfigurationResponseDefaultForNewRepos,
     >,
     /// A code security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50776,10 +50694,8 @@ pub struct CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse200 {
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies which types of repository this security configuration is applied to by default."]
-    pub enum
-    CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse200DefaultForNewRepos { All
-    = "all", None = "none", PrivateAndInternal = "private_and_internal", Public =
-    "public", }
+    pub enum DefaultForNewReposConfigurationResponseDefaultForNewRepos { All = "all",
+    None = "none", PrivateAndInternal = "private_and_internal", Public = "public", }
 }
 #[cfg(feature = "copilot")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -50804,15 +50720,11 @@ pub struct CopilotAddOrganizationsToEnterpriseCodingAgentPolicyBody {
     pub organizations: Option<Vec<String>>,
     /// List of custom property filters to match organizations. Organizations matching any of the specified property name/value pairs will be included. This is a one-time operation, setting the property on an organization in the future will not automatically update its coding agent policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_properties: Option<
-        Vec<
-            super::models::CopilotAddOrganizationsToEnterpriseCodingAgentPolicyBodyCustomPropertiesItem,
-        >,
-    >,
+    pub custom_properties: Option<Vec<super::models::CustomPropertiesItem>>,
 }
 #[cfg(feature = "copilot")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CopilotAddOrganizationsToEnterpriseCodingAgentPolicyBodyCustomPropertiesItem {
+pub struct CustomPropertiesItem {
     /// The name of the custom property to filter by.
     pub property_name: String,
     /// The values of the custom property to match.
@@ -50826,16 +50738,12 @@ pub struct CopilotRemoveOrganizationsFromEnterpriseCodingAgentPolicyBody {
     pub organizations: Option<Vec<String>>,
     /// List of custom property filters to match organizations. Organizations matching any of the specified property name/value pairs will be included. This is a one-time operation, setting the property on an organization in the future will not automatically update its coding agent policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_properties: Option<
-        Vec<
-            super::models::CopilotAddOrganizationsToEnterpriseCodingAgentPolicyBodyCustomPropertiesItem,
-        >,
-    >,
+    pub custom_properties: Option<Vec<super::models::CustomPropertiesItem>>,
 }
 #[cfg(feature = "dependabot")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum DependabotListAlertsForEnterpriseHas {
+pub enum Has {
     List(Vec<String>),
     String(String),
     /// A value matching none of the described alternatives.
@@ -50843,17 +50751,16 @@ pub enum DependabotListAlertsForEnterpriseHas {
 }
 #[cfg(feature = "dependabot")]
 connector_runtime::__string_enum! {
-    pub enum DependabotListAlertsForEnterpriseScope { Development = "development",
-    Runtime = "runtime", }
+    pub enum Scope { Development = "development", Runtime = "runtime", }
 }
 #[cfg(feature = "dependabot")]
 connector_runtime::__string_enum! {
-    pub enum DependabotListAlertsForEnterpriseSort { Created = "created", Updated =
-    "updated", EpssPercentage = "epss_percentage", }
+    pub enum SortCreatedUpdatedEpssPercentage { Created = "created", Updated = "updated",
+    EpssPercentage = "epss_percentage", }
 }
 #[cfg(feature = "dependabot")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct DependabotUpdateRepositoryAccessForEnterpriseBody {
+pub struct RepositoryIdsToAddRepositoryIdsToRemoveBody {
     /// List of repository IDs to add.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_ids_to_add: Option<Vec<i64>>,
@@ -50863,15 +50770,14 @@ pub struct DependabotUpdateRepositoryAccessForEnterpriseBody {
 }
 #[cfg(feature = "dependabot")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DependabotSetRepositoryAccessDefaultLevelForEnterpriseBody {
+pub struct DefaultLevelBody {
     /// The default repository access level for Dependabot updates.
-    pub default_level: super::models::DependabotSetRepositoryAccessDefaultLevelForEnterpriseBodyDefaultLevel,
+    pub default_level: super::models::DefaultLevelBodyDefaultLevel,
 }
 #[cfg(feature = "dependabot")]
 connector_runtime::__string_enum! {
     #[doc = " The default repository access level for Dependabot updates."] pub enum
-    DependabotSetRepositoryAccessDefaultLevelForEnterpriseBodyDefaultLevel { Public =
-    "public", Internal = "internal", }
+    DefaultLevelBodyDefaultLevel { Public = "public", Internal = "internal", }
 }
 #[cfg(feature = "enterprise_teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -51046,7 +50952,7 @@ connector_runtime::__string_enum! {
     )
 )]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActivityListPublicEventsError503 {
+pub struct CodeMessageError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -51089,9 +50995,9 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "gists")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GistsGetError403 {
+pub struct BlockMessageError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub block: Option<super::models::GistsGetError403Block>,
+    pub block: Option<super::models::BlockMessageErrorBlock>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -51099,7 +51005,7 @@ pub struct GistsGetError403 {
 }
 #[cfg(feature = "gists")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GistsGetError403Block {
+pub struct BlockMessageErrorBlock {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -51134,17 +51040,17 @@ pub struct GistsUpdateBodyFilesValue {
 }
 #[cfg(feature = "gists")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GistsCreateCommentBody {
+pub struct BodyBody {
     /// The comment text.
     pub body: String,
 }
 #[cfg(feature = "gists")]
-impl GistsCreateCommentBody {
+impl BodyBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.body;
-            rt::check::length("GistsCreateCommentBody.body", v, None, Some(65535u64))?;
+            rt::check::length("BodyBody.body", v, None, Some(65535u64))?;
         }
         Ok(())
     }
@@ -51153,15 +51059,13 @@ impl GistsCreateCommentBody {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsListReposAccessibleToInstallationResponse200 {
     pub total_count: i64,
-    pub repositories: Vec<
-        super::models::AppsListReposAccessibleToInstallationResponse200RepositoriesItem,
-    >,
+    pub repositories: Vec<super::models::RepositoriesItem>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_selection: Option<String>,
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AppsListReposAccessibleToInstallationResponse200RepositoriesItem {
+pub struct RepositoriesItem {
     /// Unique identifier of the repository
     pub id: i64,
     pub node_id: String,
@@ -51346,16 +51250,16 @@ pub struct AppsListReposAccessibleToInstallationResponse200RepositoriesItem {
 }
 #[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
-    pub enum IssuesListFilter { Assigned = "assigned", Created = "created", Mentioned =
+    pub enum Filter { Assigned = "assigned", Created = "created", Mentioned =
     "mentioned", Subscribed = "subscribed", Repos = "repos", All = "all", }
 }
 #[cfg(any(feature = "issues", feature = "pulls"))]
 connector_runtime::__string_enum! {
-    pub enum IssuesListState { Open = "open", Closed = "closed", All = "all", }
+    pub enum State { Open = "open", Closed = "closed", All = "all", }
 }
 #[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
-    pub enum IssuesListSort { Created = "created", Updated = "updated", Comments =
+    pub enum SortCreatedUpdated { Created = "created", Updated = "updated", Comments =
     "comments", }
 }
 #[cfg(feature = "markdown")]
@@ -51386,11 +51290,11 @@ connector_runtime::__string_enum! {
     )
 )]
 connector_runtime::__string_enum! {
-    pub enum AppsListAccountsForPlanSort { Created = "created", Updated = "updated", }
+    pub enum Sort { Created = "created", Updated = "updated", }
 }
 #[cfg(any(feature = "apps", feature = "issues", feature = "repos", feature = "pulls"))]
 connector_runtime::__string_enum! {
-    pub enum AppsListAccountsForPlanDirection { Asc = "asc", Desc = "desc", }
+    pub enum DirectionAscDesc { Asc = "asc", Desc = "desc", }
 }
 #[cfg(feature = "activity")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -51404,7 +51308,7 @@ pub struct ActivityMarkNotificationsAsReadBody {
 }
 #[cfg(any(feature = "copilot", feature = "activity", feature = "repos"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActivityMarkNotificationsAsReadResponse202 {
+pub struct MessageResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
@@ -51456,9 +51360,7 @@ pub struct BillingCreateOrganizationBudgetBody {
     /// - `ProductPricing`: Covers all SKUs that belong to a product. Set `budget_product_sku` to a product such as `actions` or `packages`.
     /// - `SkuPricing`: Covers a single, specific SKU. Set `budget_product_sku` to a SKU such as `actions_linux`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget_type: Option<
-        super::models::BillingCreateOrganizationBudgetBodyBudgetType,
-    >,
+    pub budget_type: Option<super::models::BudgetType>,
     /// A single product or SKU that will be covered in the budget
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_product_sku: Option<String>,
@@ -51498,7 +51400,7 @@ connector_runtime::__string_enum! {
 /// - `SkuPricing`: Covers a single, specific SKU. Set `budget_product_sku` to a SKU such as `actions_linux`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum BillingCreateOrganizationBudgetBodyBudgetType {
+pub enum BudgetType {
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -51531,9 +51433,7 @@ pub struct BillingUpdateBudgetOrgBody {
     /// - `ProductPricing`: Covers all SKUs that belong to a product. Set `budget_product_sku` to a product such as `actions` or `packages`.
     /// - `SkuPricing`: Covers a single, specific SKU. Set `budget_product_sku` to a SKU such as `actions_linux`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget_type: Option<
-        super::models::BillingCreateOrganizationBudgetBodyBudgetType,
-    >,
+    pub budget_type: Option<super::models::BudgetType>,
     /// A single product or SKU that will be covered in the budget
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_product_sku: Option<String>,
@@ -51788,7 +51688,7 @@ pub struct ActionsListCustomImageVersionsForOrgResponse {
 }
 #[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse {
+pub struct TotalCountImagesResponse {
     pub total_count: i64,
     pub images: Vec<super::models::ActionsHostedRunnerCuratedImage>,
 }
@@ -52015,13 +51915,13 @@ pub struct ActionsSetSelfHostedRunnersInGroupForOrgBody {
 }
 #[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActionsListSelfHostedRunnersForOrgResponse {
+pub struct TotalCountRunnersResponse {
     pub total_count: i64,
     pub runners: Vec<super::models::Runner>,
 }
 #[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActionsGenerateRunnerJitconfigForOrgBody {
+pub struct NameRunnerGroupIdBody {
     /// The name of the new runner.
     pub name: String,
     /// The ID of the runner group to register the runner to.
@@ -52033,13 +51933,13 @@ pub struct ActionsGenerateRunnerJitconfigForOrgBody {
     pub work_folder: Option<String>,
 }
 #[cfg(feature = "actions")]
-impl ActionsGenerateRunnerJitconfigForOrgBody {
+impl NameRunnerGroupIdBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.labels;
             rt::check::items(
-                "ActionsGenerateRunnerJitconfigForOrgBody.labels",
+                "NameRunnerGroupIdBody.labels",
                 v.len(),
                 Some(1u64),
                 Some(100u64),
@@ -52050,7 +51950,7 @@ impl ActionsGenerateRunnerJitconfigForOrgBody {
 }
 #[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActionsGenerateRunnerJitconfigForOrgResponse201 {
+pub struct RunnerRunnerResponse {
     /// Self hosted runners
     ///
     /// A self hosted runner
@@ -52060,57 +51960,47 @@ pub struct ActionsGenerateRunnerJitconfigForOrgResponse201 {
 }
 #[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActionsListLabelsForSelfHostedRunnerForOrgResponse200 {
+pub struct TotalCountLabelsResponse {
     pub total_count: i64,
     pub labels: Vec<super::models::RunnerLabel>,
 }
 #[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActionsSetCustomLabelsForSelfHostedRunnerForOrgBody {
+pub struct LabelsBody {
     /// The names of the custom labels to set for the runner. You can pass an empty array to remove all custom labels.
     pub labels: Vec<String>,
 }
 #[cfg(feature = "actions")]
-impl ActionsSetCustomLabelsForSelfHostedRunnerForOrgBody {
+impl LabelsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.labels;
-            rt::check::items(
-                "ActionsSetCustomLabelsForSelfHostedRunnerForOrgBody.labels",
-                v.len(),
-                Some(0u64),
-                Some(100u64),
-            )?;
+            rt::check::items("LabelsBody.labels", v.len(), Some(0u64), Some(100u64))?;
         }
         Ok(())
     }
 }
 #[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActionsAddCustomLabelsToSelfHostedRunnerForOrgBody {
+pub struct LabelsBody2 {
     /// The names of the custom labels to add to the runner.
     pub labels: Vec<String>,
 }
 #[cfg(feature = "actions")]
-impl ActionsAddCustomLabelsToSelfHostedRunnerForOrgBody {
+impl LabelsBody2 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.labels;
-            rt::check::items(
-                "ActionsAddCustomLabelsToSelfHostedRunnerForOrgBody.labels",
-                v.len(),
-                Some(1u64),
-                Some(100u64),
-            )?;
+            rt::check::items("LabelsBody2.labels", v.len(), Some(1u64), Some(100u64))?;
         }
         Ok(())
     }
 }
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActionsListOrgSecretsResponse {
+pub struct TotalCountSecretsOrganizationActionsSecretResponse {
     pub total_count: i64,
     pub secrets: Vec<super::models::OrganizationActionsSecret>,
 }
@@ -52124,12 +52014,10 @@ pub struct ActionsCreateOrUpdateOrgSecretBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
     /// Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret.
-    pub visibility: super::models::ActionsCreateOrUpdateOrgSecretBodyVisibility,
+    pub visibility: super::models::VisibilityAllPrivate,
     /// An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/reference/actions#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/reference/actions#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/reference/actions#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selected_repository_ids: Option<
-        Vec<super::models::ActionsCreateOrUpdateOrgSecretBodySelectedRepositoryIdsItem>,
-    >,
+    pub selected_repository_ids: Option<Vec<super::models::SelectedRepositoryIdsItem>>,
 }
 #[cfg(feature = "actions")]
 impl ActionsCreateOrUpdateOrgSecretBody {
@@ -52158,13 +52046,13 @@ impl ActionsCreateOrUpdateOrgSecretBody {
 connector_runtime::__string_enum! {
     #[doc =
     " Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret."]
-    pub enum ActionsCreateOrUpdateOrgSecretBodyVisibility { All = "all", Private =
-    "private", Selected = "selected", }
+    pub enum VisibilityAllPrivate { All = "all", Private = "private", Selected =
+    "selected", }
 }
 #[cfg(any(feature = "actions", feature = "codespaces"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum ActionsCreateOrUpdateOrgSecretBodySelectedRepositoryIdsItem {
+pub enum SelectedRepositoryIdsItem {
     Integer(i64),
     String(String),
     /// A value matching none of the described alternatives.
@@ -52180,7 +52068,7 @@ pub enum ActionsCreateOrUpdateOrgSecretBodySelectedRepositoryIdsItem {
     )
 )]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActionsListSelectedReposForOrgSecretResponse {
+pub struct TotalCountRepositoriesResponse {
     pub total_count: i64,
     pub repositories: Vec<super::models::MinimalRepository>,
 }
@@ -52192,19 +52080,19 @@ pub struct ActionsSetSelectedReposForOrgSecretBody {
 }
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActionsListOrgVariablesResponse {
+pub struct TotalCountVariablesOrganizationActionsVariableResponse {
     pub total_count: i64,
     pub variables: Vec<super::models::OrganizationActionsVariable>,
 }
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ActionsCreateOrgVariableBody {
+pub struct NameValueVisibilityBody {
     /// The name of the variable.
     pub name: String,
     /// The value of the variable.
     pub value: String,
     /// The type of repositories in the organization that can access the variable. `selected` means only the repositories specified by `selected_repository_ids` can access the variable.
-    pub visibility: super::models::ActionsCreateOrgVariableBodyVisibility,
+    pub visibility: super::models::Visibility,
     /// An array of repository ids that can access the organization variable. You can only provide a list of repository ids when the `visibility` is set to `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
@@ -52213,12 +52101,11 @@ pub struct ActionsCreateOrgVariableBody {
 connector_runtime::__string_enum! {
     #[doc =
     " The type of repositories in the organization that can access the variable. `selected` means only the repositories specified by `selected_repository_ids` can access the variable."]
-    pub enum ActionsCreateOrgVariableBodyVisibility { All = "all", Private = "private",
-    Selected = "selected", }
+    pub enum Visibility { All = "all", Private = "private", Selected = "selected", }
 }
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActionsUpdateOrgVariableBody {
+pub struct NameValueVisibilitySelectedRepositoryIdsBody {
     /// The name of the variable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -52227,14 +52114,14 @@ pub struct ActionsUpdateOrgVariableBody {
     pub value: Option<String>,
     /// The type of repositories in the organization that can access the variable. `selected` means only the repositories specified by `selected_repository_ids` can access the variable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<super::models::ActionsCreateOrgVariableBodyVisibility>,
+    pub visibility: Option<super::models::Visibility>,
     /// An array of repository ids that can access the organization variable. You can only provide a list of repository ids when the `visibility` is set to `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
 }
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActionsSetSelectedReposForOrgVariableBody {
+pub struct SelectedRepositoryIdsBody {
     /// The IDs of the repositories that can access the organization variable.
     pub selected_repository_ids: Vec<i64>,
 }
@@ -52246,7 +52133,7 @@ pub struct AgentsCreateOrUpdateOrgSecretBody {
     /// ID of the key you used to encrypt the secret.
     pub key_id: String,
     /// Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret.
-    pub visibility: super::models::ActionsCreateOrUpdateOrgSecretBodyVisibility,
+    pub visibility: super::models::VisibilityAllPrivate,
     /// An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/agents/secrets#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/agents/secrets#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/agents/secrets#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
@@ -52411,14 +52298,14 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct OrgsCreateArtifactDeploymentRecordResponse200 {
+pub struct TotalCountDeploymentRecordsResponse {
     /// The number of deployment records created
     pub total_count: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_records: Option<Vec<super::models::ArtifactDeploymentRecord>>,
 }
 #[cfg(feature = "orgs")]
-impl OrgsCreateArtifactDeploymentRecordResponse200 {
+impl TotalCountDeploymentRecordsResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.deployment_records {
@@ -52499,9 +52386,7 @@ pub struct OrgsSetClusterDeploymentRecordsBodyDeploymentsItem {
     pub version: Option<String>,
     /// The deployment status of the artifact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<
-        super::models::OrgsSetClusterDeploymentRecordsBodyDeploymentsItemStatus,
-    >,
+    pub status: Option<super::models::StatusDeployedDecommissioned>,
     /// The unique identifier for the deployment represented by the new record. To accommodate differing
     /// containers and namespaces within a record set, the following format is recommended:
     /// {namespaceName}-{deploymentName}-{containerName}.
@@ -52587,8 +52472,8 @@ impl OrgsSetClusterDeploymentRecordsBodyDeploymentsItem {
 #[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc = " The deployment status of the artifact."] pub enum
-    OrgsSetClusterDeploymentRecordsBodyDeploymentsItemStatus { Deployed = "deployed",
-    Decommissioned = "decommissioned", }
+    StatusDeployedDecommissioned { Deployed = "deployed", Decommissioned =
+    "decommissioned", }
 }
 #[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -52725,9 +52610,7 @@ pub struct OrgsCreateClusterDeploymentRecordsJobBodyDeploymentsItem {
     pub version: Option<String>,
     /// The deployment status of the artifact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<
-        super::models::OrgsSetClusterDeploymentRecordsBodyDeploymentsItemStatus,
-    >,
+    pub status: Option<super::models::StatusDeployedDecommissioned>,
     /// The unique identifier for the deployment represented by the new record.
     pub deployment_name: String,
     /// The name of the GitHub repository associated with the artifact.
@@ -53041,7 +52924,7 @@ pub struct OrgsListArtifactStorageRecordsResponseStorageRecordsItem {
 }
 #[cfg(any(feature = "orgs", feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct OrgsListAttestationsBulkBody {
+pub struct SubjectDigestsPredicateTypeBody {
     /// List of subject digests to fetch attestations for.
     pub subject_digests: Vec<String>,
     /// Optional filter for fetching attestations with a given predicate type.
@@ -53051,13 +52934,13 @@ pub struct OrgsListAttestationsBulkBody {
     pub predicate_type: Option<String>,
 }
 #[cfg(any(feature = "orgs", feature = "users"))]
-impl OrgsListAttestationsBulkBody {
+impl SubjectDigestsPredicateTypeBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.subject_digests;
             rt::check::items(
-                "OrgsListAttestationsBulkBody.subject_digests",
+                "SubjectDigestsPredicateTypeBody.subject_digests",
                 v.len(),
                 Some(1u64),
                 Some(1024u64),
@@ -53068,7 +52951,7 @@ impl OrgsListAttestationsBulkBody {
 }
 #[cfg(any(feature = "orgs", feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct OrgsListAttestationsBulkResponse {
+pub struct AttestationsSubjectDigestsPageInfoResponse {
     /// Mapping of subject digest to bundles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestations_subject_digests: Option<
@@ -53076,22 +52959,24 @@ pub struct OrgsListAttestationsBulkResponse {
             String,
             Option<
                 Vec<
-                    super::models::OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItem,
+                    super::models::AttestationsSubjectDigestsPageInfoResponseAttestationsSubjectDigestsValueItem,
                 >,
             >,
         >,
     >,
     /// Information about the current page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_info: Option<super::models::OrgsListAttestationsBulkResponsePageInfo>,
+    pub page_info: Option<
+        super::models::AttestationsSubjectDigestsPageInfoResponsePageInfo,
+    >,
 }
 #[cfg(any(feature = "orgs", feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItem {
+pub struct AttestationsSubjectDigestsPageInfoResponseAttestationsSubjectDigestsValueItem {
     /// The bundle of the attestation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<
-        super::models::OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle,
+        super::models::AttestationsSubjectDigestsPageInfoResponseAttestationsSubjectDigestsValueItemBundle,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_id: Option<i64>,
@@ -53101,7 +52986,7 @@ pub struct OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItem {
 #[cfg(any(feature = "orgs", feature = "users"))]
 /// The bundle of the attestation.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBundle {
+pub struct AttestationsSubjectDigestsPageInfoResponseAttestationsSubjectDigestsValueItemBundle {
     #[serde(rename = "mediaType")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
@@ -53117,7 +53002,7 @@ pub struct OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBu
 #[cfg(any(feature = "orgs", feature = "users"))]
 /// Information about the current page.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct OrgsListAttestationsBulkResponsePageInfo {
+pub struct AttestationsSubjectDigestsPageInfoResponsePageInfo {
     /// Indicates whether there is a next page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_next: Option<bool>,
@@ -53135,30 +53020,30 @@ pub struct OrgsListAttestationsBulkResponsePageInfo {
 /// The request body must include either `subject_digests` or `attestation_ids`, but not both.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum OrgsDeleteAttestationsBulkBody {
-    OrgsDeleteAttestationsBulkBodyVariant0(
-        super::models::OrgsDeleteAttestationsBulkBodyVariant0,
+pub enum SubjectDigestsAttestationIdsBody {
+    SubjectDigestsAttestationIdsBodyVariant0(
+        super::models::SubjectDigestsAttestationIdsBodyVariant0,
     ),
-    OrgsDeleteAttestationsBulkBodyVariant1(
-        super::models::OrgsDeleteAttestationsBulkBodyVariant1,
+    SubjectDigestsAttestationIdsBodyVariant1(
+        super::models::SubjectDigestsAttestationIdsBodyVariant1,
     ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
 #[cfg(any(feature = "orgs", feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct OrgsDeleteAttestationsBulkBodyVariant0 {
+pub struct SubjectDigestsAttestationIdsBodyVariant0 {
     /// List of subject digests associated with the artifact attestations to delete.
     pub subject_digests: Vec<String>,
 }
 #[cfg(any(feature = "orgs", feature = "users"))]
-impl OrgsDeleteAttestationsBulkBodyVariant0 {
+impl SubjectDigestsAttestationIdsBodyVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.subject_digests;
             rt::check::items(
-                "OrgsDeleteAttestationsBulkBodyVariant0.subject_digests",
+                "SubjectDigestsAttestationIdsBodyVariant0.subject_digests",
                 v.len(),
                 Some(1u64),
                 Some(1024u64),
@@ -53169,18 +53054,18 @@ impl OrgsDeleteAttestationsBulkBodyVariant0 {
 }
 #[cfg(any(feature = "orgs", feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct OrgsDeleteAttestationsBulkBodyVariant1 {
+pub struct SubjectDigestsAttestationIdsBodyVariant1 {
     /// List of unique IDs associated with the artifact attestations to delete.
     pub attestation_ids: Vec<i64>,
 }
 #[cfg(any(feature = "orgs", feature = "users"))]
-impl OrgsDeleteAttestationsBulkBodyVariant1 {
+impl SubjectDigestsAttestationIdsBodyVariant1 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.attestation_ids;
             rt::check::items(
-                "OrgsDeleteAttestationsBulkBodyVariant1.attestation_ids",
+                "SubjectDigestsAttestationIdsBodyVariant1.attestation_ids",
                 v.len(),
                 Some(1u64),
                 Some(1024u64),
@@ -53430,39 +53315,29 @@ pub struct CodeSecurityCreateConfigurationBody {
     /// > [!WARNING]
     /// > `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub advanced_security: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyAdvancedSecurity,
-    >,
+    pub advanced_security: Option<super::models::AdvancedSecurity>,
     /// The enablement status of GitHub Code Security features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_security: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyCodeSecurity,
-    >,
+    pub code_security: Option<super::models::CodeSecurity>,
     /// The enablement status of Dependency Graph
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyDependencyGraph,
-    >,
+    pub dependency_graph: Option<super::models::DependencyGraph>,
     /// The enablement status of Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyDependencyGraphAutosubmitAction,
+        super::models::DependencyGraphAutosubmitAction,
     >,
     /// Feature options for Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph_autosubmit_action_options: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyDependencyGraphAutosubmitActionOptions,
+        super::models::DependencyGraphAutosubmitActionOptions,
     >,
     /// The enablement status of Dependabot alerts
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_alerts: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyDependabotAlerts,
-    >,
+    pub dependabot_alerts: Option<super::models::DependabotAlerts>,
     /// The enablement status of Dependabot security updates
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_security_updates: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyDependabotSecurityUpdates,
-    >,
+    pub dependabot_security_updates: Option<super::models::DependabotSecurityUpdates>,
     /// The enablement status of Dependabot delegated alert dismissal. Requires Dependabot alerts to be enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependabot_delegated_alert_dismissal: Option<
@@ -53474,7 +53349,7 @@ pub struct CodeSecurityCreateConfigurationBody {
     /// The enablement status of code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_default_setup: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyCodeScanningDefaultSetup,
+        super::models::CodeScanningDefaultSetupEnabledDisabled,
     >,
     /// Feature options for code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
@@ -53488,18 +53363,14 @@ pub struct CodeSecurityCreateConfigurationBody {
     >,
     /// The enablement status of GitHub Secret Protection features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_protection: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodySecretProtection,
-    >,
+    pub secret_protection: Option<super::models::SecretProtection>,
     /// The enablement status of secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodySecretScanning,
-    >,
+    pub secret_scanning: Option<super::models::SecretScanning>,
     /// The enablement status of secret scanning push protection
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_push_protection: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningPushProtection,
+        super::models::SecretScanningPushProtection,
     >,
     /// The enablement status of secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53509,22 +53380,22 @@ pub struct CodeSecurityCreateConfigurationBody {
     /// Feature options for secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass_options: Option<
-        super::models::CodeSecurityCreateConfigurationBodySecretScanningDelegatedBypassOptions,
+        super::models::SecretScanningDelegatedBypassOptions,
     >,
     /// The enablement status of secret scanning validity checks
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_validity_checks: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningValidityChecks,
+        super::models::SecretScanningValidityChecks,
     >,
     /// The enablement status of secret scanning non provider patterns
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_non_provider_patterns: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningNonProviderPatterns,
+        super::models::SecretScanningNonProviderPatterns,
     >,
     /// The enablement status of Copilot secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_generic_secrets: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningGenericSecrets,
+        super::models::SecretScanningGenericSecrets,
     >,
     /// The enablement status of secret scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53539,13 +53410,11 @@ pub struct CodeSecurityCreateConfigurationBody {
     /// The enablement status of private vulnerability reporting
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_vulnerability_reporting: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyPrivateVulnerabilityReporting,
+        super::models::PrivateVulnerabilityReporting,
     >,
     /// The enforcement status for a security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enforcement: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyEnforcement,
-    >,
+    pub enforcement: Option<super::models::Enforcement>,
 }
 #[cfg(feature = "code_security")]
 impl CodeSecurityCreateConfigurationBody {
@@ -53584,7 +53453,7 @@ connector_runtime::__string_enum! {
 #[cfg(feature = "code_security")]
 /// Feature options for secret scanning delegated bypass
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CodeSecurityCreateConfigurationBodySecretScanningDelegatedBypassOptions {
+pub struct SecretScanningDelegatedBypassOptions {
     /// The bypass reviewers for secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reviewers: Option<
@@ -53629,14 +53498,10 @@ pub struct CodeSecurityUpdateConfigurationBody {
     /// > [!WARNING]
     /// > `code_security` and `secret_protection` are deprecated values for this field. Prefer the individual `code_security` and `secret_protection` fields to set the status of these features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub advanced_security: Option<
-        super::models::CodeSecurityUpdateEnterpriseConfigurationBodyAdvancedSecurity,
-    >,
+    pub advanced_security: Option<super::models::AdvancedSecurityEnabledDisabled>,
     /// The enablement status of GitHub Code Security features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_security: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyCodeSecurity,
-    >,
+    pub code_security: Option<super::models::CodeSecurity>,
     /// The enablement status of Dependency Graph
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency_graph: Option<
@@ -53683,13 +53548,11 @@ pub struct CodeSecurityUpdateConfigurationBody {
     /// The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_scanning_delegated_alert_dismissal: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodyCodeScanningDelegatedAlertDismissal,
+        super::models::CodeScanningDelegatedAlertDismissal,
     >,
     /// The enablement status of GitHub Secret Protection features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_protection: Option<
-        super::models::CodeSecurityCreateConfigurationForEnterpriseBodySecretProtection,
-    >,
+    pub secret_protection: Option<super::models::SecretProtection>,
     /// The enablement status of secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning: Option<super::models::CodeSecurityConfigurationSecretScanning>,
@@ -53706,7 +53569,7 @@ pub struct CodeSecurityUpdateConfigurationBody {
     /// Feature options for secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_bypass_options: Option<
-        super::models::CodeSecurityCreateConfigurationBodySecretScanningDelegatedBypassOptions,
+        super::models::SecretScanningDelegatedBypassOptions,
     >,
     /// The enablement status of secret scanning validity checks
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53783,7 +53646,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CodespacesListInOrganizationResponse200 {
+pub struct TotalCountCodespacesResponse {
     pub total_count: i64,
     pub codespaces: Vec<super::models::Codespace>,
 }
@@ -53879,7 +53742,7 @@ pub struct CodespacesCreateOrUpdateOrgSecretBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
     /// Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret.
-    pub visibility: super::models::ActionsCreateOrUpdateOrgSecretBodyVisibility,
+    pub visibility: super::models::VisibilityAllPrivate,
     /// An array of repository IDs that can access the organization secret. You can only provide a list of repository IDs when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
@@ -53908,12 +53771,12 @@ pub struct CodespacesSetSelectedReposForOrgSecretBody {
 }
 #[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CopilotSpacesListForOrgResponse200 {
+pub struct SpacesCopilotSpaceResponse {
     /// The list of Copilot Spaces on this page of results.
     pub spaces: Vec<super::models::CopilotSpace>,
 }
 #[cfg(feature = "copilot_spaces")]
-impl CopilotSpacesListForOrgResponse200 {
+impl SpacesCopilotSpaceResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
@@ -53945,9 +53808,7 @@ pub struct CopilotSpacesCreateForOrgBody {
     pub base_role: Option<super::models::CopilotSpacesCreateForOrgBodyBaseRole>,
     /// Resources to attach to the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resources_attributes: Option<
-        Vec<super::models::CopilotSpacesCreateForOrgBodyResourcesAttributesItem>,
-    >,
+    pub resources_attributes: Option<Vec<super::models::ResourcesAttributesItem>>,
 }
 #[cfg(feature = "copilot_spaces")]
 impl CopilotSpacesCreateForOrgBody {
@@ -53977,7 +53838,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CopilotSpacesCreateForOrgBodyResourcesAttributesItem {
+pub struct ResourcesAttributesItem {
     /// The type of resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<
@@ -53985,14 +53846,12 @@ pub struct CopilotSpacesCreateForOrgBodyResourcesAttributesItem {
     >,
     /// Metadata specific to the resource type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<
-        super::models::CopilotSpacesCreateForOrgBodyResourcesAttributesItemMetadata,
-    >,
+    pub metadata: Option<super::models::ResourcesAttributesItemMetadata>,
 }
 #[cfg(feature = "copilot_spaces")]
 /// Metadata specific to the resource type.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CopilotSpacesCreateForOrgBodyResourcesAttributesItemMetadata {
+pub struct ResourcesAttributesItemMetadata {
     /// Repository ID for repository or file resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_id: Option<i64>,
@@ -54030,9 +53889,7 @@ pub struct CopilotSpacesUpdateForOrgBody {
     pub base_role: Option<super::models::CopilotSpacesUpdateForOrgBodyBaseRole>,
     /// Resources to attach to the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resources_attributes: Option<
-        Vec<super::models::CopilotSpacesCreateForOrgBodyResourcesAttributesItem>,
-    >,
+    pub resources_attributes: Option<Vec<super::models::ResourcesAttributesItem>>,
 }
 #[cfg(feature = "copilot_spaces")]
 impl CopilotSpacesUpdateForOrgBody {
@@ -54062,7 +53919,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CopilotSpacesListCollaboratorsForOrgResponse200 {
+pub struct CollaboratorsCopilotSpaceCollaboratorResponse {
     /// The list of collaborators for this Copilot Space.
     pub collaborators: Vec<super::models::CopilotSpaceCollaborator>,
 }
@@ -54074,7 +53931,7 @@ pub struct CopilotSpacesAddCollaboratorForOrgBody {
     /// The username (for users) or team slug (for teams). The numeric ID of a user or team is also accepted.
     pub actor_identifier: String,
     /// The role to grant to the collaborator.
-    pub role: super::models::CopilotSpacesAddCollaboratorForOrgBodyRole,
+    pub role: super::models::RoleReaderWriter,
 }
 #[cfg(feature = "copilot_spaces")]
 connector_runtime::__string_enum! {
@@ -54083,47 +53940,46 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "copilot_spaces")]
 connector_runtime::__string_enum! {
-    #[doc = " The role to grant to the collaborator."] pub enum
-    CopilotSpacesAddCollaboratorForOrgBodyRole { Reader = "reader", Writer = "writer",
-    Admin = "admin", }
+    #[doc = " The role to grant to the collaborator."] pub enum RoleReaderWriter { Reader
+    = "reader", Writer = "writer", Admin = "admin", }
 }
 #[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct CopilotSpacesUpdateCollaboratorForOrgBody {
+pub struct RoleBody2 {
     /// The new role to grant to the collaborator. Use `no_access` to remove the collaborator.
-    pub role: super::models::CopilotSpacesUpdateCollaboratorForOrgBodyRole,
+    pub role: super::models::RoleBody2Role,
 }
 #[cfg(feature = "copilot_spaces")]
 connector_runtime::__string_enum! {
     #[doc =
     " The new role to grant to the collaborator. Use `no_access` to remove the collaborator."]
-    pub enum CopilotSpacesUpdateCollaboratorForOrgBodyRole { Reader = "reader", Writer =
-    "writer", Admin = "admin", NoAccess = "no_access", }
+    pub enum RoleBody2Role { Reader = "reader", Writer = "writer", Admin = "admin",
+    NoAccess = "no_access", }
 }
 #[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CopilotSpacesListResourcesForOrgResponse200 {
+pub struct ResourcesCopilotSpaceResourceResponse {
     /// The list of resources attached to this Copilot Space.
     pub resources: Vec<super::models::CopilotSpaceResource>,
 }
 #[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct CopilotSpacesCreateResourceForOrgBody {
+pub struct ResourceTypeMetadataBody {
     /// The type of resource to create.
-    pub resource_type: super::models::CopilotSpacesCreateResourceForOrgBodyResourceType,
+    pub resource_type: super::models::ResourceTypeMetadataBodyResourceType,
     /// Resource-specific metadata.
     pub metadata: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(feature = "copilot_spaces")]
 connector_runtime::__string_enum! {
     #[doc = " The type of resource to create."] pub enum
-    CopilotSpacesCreateResourceForOrgBodyResourceType { Repository = "repository",
-    GithubFile = "github_file", FreeText = "free_text", GithubIssue = "github_issue",
+    ResourceTypeMetadataBodyResourceType { Repository = "repository", GithubFile =
+    "github_file", FreeText = "free_text", GithubIssue = "github_issue",
     GithubPullRequest = "github_pull_request", }
 }
 #[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CopilotSpacesUpdateResourceForOrgBody {
+pub struct MetadataBody {
     /// Updated resource-specific metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, serde_json::Value>>,
@@ -54253,7 +54109,7 @@ pub struct CopilotCancelCopilotSeatAssignmentForUsersResponse200 {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CopilotGetCopilotCodingAgentPermissionsOrganizationResponse200 {
     /// The policy for which repositories can use Copilot cloud agent. Can be one of `all`, `selected`, or `none`.
-    pub enabled_repositories: super::models::CopilotGetCopilotCodingAgentPermissionsOrganizationResponse200EnabledRepositories,
+    pub enabled_repositories: super::models::EnabledRepositoriesAllSelected,
     /// The URL for the selected repositories endpoint. Only present when `enabled_repositories` is `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
@@ -54262,15 +54118,14 @@ pub struct CopilotGetCopilotCodingAgentPermissionsOrganizationResponse200 {
 connector_runtime::__string_enum! {
     #[doc =
     " The policy for which repositories can use Copilot cloud agent. Can be one of `all`, `selected`, or `none`."]
-    pub enum
-    CopilotGetCopilotCodingAgentPermissionsOrganizationResponse200EnabledRepositories {
-    All = "all", Selected = "selected", None = "none", }
+    pub enum EnabledRepositoriesAllSelected { All = "all", Selected = "selected", None =
+    "none", }
 }
 #[cfg(feature = "copilot")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSetCopilotCodingAgentPermissionsOrganizationBody {
     /// The policy for which repositories can use Copilot cloud agent. Can be one of `all`, `selected`, or `none`.
-    pub enabled_repositories: super::models::CopilotGetCopilotCodingAgentPermissionsOrganizationResponse200EnabledRepositories,
+    pub enabled_repositories: super::models::EnabledRepositoriesAllSelected,
 }
 #[cfg(feature = "copilot")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -54340,7 +54195,7 @@ pub struct DependabotCreateOrUpdateOrgSecretBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
     /// Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret.
-    pub visibility: super::models::ActionsCreateOrUpdateOrgSecretBodyVisibility,
+    pub visibility: super::models::VisibilityAllPrivate,
     /// An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/reference/dependabot#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/reference/dependabot#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/reference/dependabot#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<
@@ -54445,9 +54300,9 @@ pub struct OrgsUpdateWebhookBodyConfig {
 }
 #[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
-    pub enum ApiInsightsGetRouteStatsByActorActorType { Installation = "installation",
-    ClassicPat = "classic_pat", FineGrainedPat = "fine_grained_pat", OauthApp =
-    "oauth_app", GithubAppUserToServer = "github_app_user_to_server", }
+    pub enum ActorType { Installation = "installation", ClassicPat = "classic_pat",
+    FineGrainedPat = "fine_grained_pat", OauthApp = "oauth_app", GithubAppUserToServer =
+    "github_app_user_to_server", }
 }
 #[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
@@ -54458,40 +54313,40 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
-    pub enum ApiInsightsGetSubjectStatsSortItem { LastRateLimitedTimestamp =
-    "last_rate_limited_timestamp", LastRequestTimestamp = "last_request_timestamp",
-    RateLimitedRequestCount = "rate_limited_request_count", SubjectName = "subject_name",
-    TotalRequestCount = "total_request_count", }
+    pub enum SortItem { LastRateLimitedTimestamp = "last_rate_limited_timestamp",
+    LastRequestTimestamp = "last_request_timestamp", RateLimitedRequestCount =
+    "rate_limited_request_count", SubjectName = "subject_name", TotalRequestCount =
+    "total_request_count", }
 }
 #[cfg(any(feature = "apps", feature = "orgs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct OrgsListAppInstallationsResponse {
+pub struct TotalCountInstallationsResponse {
     pub total_count: i64,
     pub installations: Vec<super::models::Installation>,
 }
 #[cfg(feature = "interactions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum InteractionsGetRestrictionsForOrgResponse {
+pub enum InteractionLimitResponseValueResponse {
     InteractionLimitResponse(super::models::InteractionLimitResponse),
     Value(serde_json::Value),
 }
 #[cfg(feature = "interactions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct InteractionsGetPullRequestCreationCapForOrgResponse200 {
+pub struct EnabledMaxOpenPullRequestsResponse {
     /// Whether the pull request creation cap is enabled
     pub enabled: bool,
     /// The maximum number of open pull requests a user can have at one time
     pub max_open_pull_requests: i64,
 }
 #[cfg(feature = "interactions")]
-impl InteractionsGetPullRequestCreationCapForOrgResponse200 {
+impl EnabledMaxOpenPullRequestsResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.max_open_pull_requests;
             rt::check::range(
-                "InteractionsGetPullRequestCreationCapForOrgResponse200.max_open_pull_requests",
+                "EnabledMaxOpenPullRequestsResponse.max_open_pull_requests",
                 *v as f64,
                 Some((1f64, false)),
                 Some((1000f64, false)),
@@ -54502,7 +54357,7 @@ impl InteractionsGetPullRequestCreationCapForOrgResponse200 {
 }
 #[cfg(feature = "interactions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct InteractionsUpdatePullRequestCreationCapForOrgBody {
+pub struct EnabledMaxOpenPullRequestsBody {
     /// Whether the pull request creation cap is enabled
     pub enabled: bool,
     /// The maximum number of open pull requests a user can have at one time
@@ -54510,12 +54365,12 @@ pub struct InteractionsUpdatePullRequestCreationCapForOrgBody {
     pub max_open_pull_requests: Option<i64>,
 }
 #[cfg(feature = "interactions")]
-impl InteractionsUpdatePullRequestCreationCapForOrgBody {
+impl EnabledMaxOpenPullRequestsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.max_open_pull_requests {
             rt::check::range(
-                "InteractionsUpdatePullRequestCreationCapForOrgBody.max_open_pull_requests",
+                "EnabledMaxOpenPullRequestsBody.max_open_pull_requests",
                 *v as f64,
                 Some((1f64, false)),
                 Some((1000f64, false)),
@@ -54570,7 +54425,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
-    pub enum OrgsListMembersFilter { V2faDisabled = "2fa_disabled", V2faInsecure =
+    pub enum Filter2faDisabled2faInsecure { V2faDisabled = "2fa_disabled", V2faInsecure =
     "2fa_insecure", All = "all", }
 }
 #[cfg(feature = "orgs")]
@@ -54643,7 +54498,7 @@ pub struct OrgsConvertMemberToOutsideCollaboratorBody {
 }
 #[cfg(any(feature = "orgs", feature = "repos", feature = "pulls"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct OrgsRemoveOutsideCollaboratorError422 {
+pub struct MessageDocumentationUrlError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54651,14 +54506,12 @@ pub struct OrgsRemoveOutsideCollaboratorError422 {
 }
 #[cfg(feature = "packages")]
 connector_runtime::__string_enum! {
-    pub enum PackagesListPackagesForOrganizationPackageType { Npm = "npm", Maven =
-    "maven", Rubygems = "rubygems", Docker = "docker", Nuget = "nuget", Container =
-    "container", }
+    pub enum PackageType { Npm = "npm", Maven = "maven", Rubygems = "rubygems", Docker =
+    "docker", Nuget = "nuget", Container = "container", }
 }
 #[cfg(feature = "packages")]
 connector_runtime::__string_enum! {
-    pub enum PackagesGetAllPackageVersionsForPackageOwnedByOrgState { Active = "active",
-    Deleted = "deleted", }
+    pub enum StateActiveDeleted { Active = "active", Deleted = "deleted", }
 }
 #[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -54769,7 +54622,7 @@ pub struct PrivateRegistriesListOrgPrivateRegistriesResponse200 {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PrivateRegistriesCreateOrgPrivateRegistryBody {
     /// The registry type.
-    pub registry_type: super::models::PrivateRegistriesCreateOrgPrivateRegistryBodyRegistryType,
+    pub registry_type: super::models::RegistryType,
     /// The URL of the private registry.
     pub url: String,
     /// The username to use when authenticating with the private registry. This field should be omitted if the private registry does not require a username for authentication.
@@ -54785,7 +54638,7 @@ pub struct PrivateRegistriesCreateOrgPrivateRegistryBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
     /// Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry.
-    pub visibility: super::models::PrivateRegistriesCreateOrgPrivateRegistryBodyVisibility,
+    pub visibility: super::models::VisibilityAllPrivateSelected,
     /// An array of repository IDs that can access the organization private registry. You can only provide a list of repository IDs when `visibility` is set to `selected`. You can manage the list of selected repositories using the [Update a private registry for an organization](https://docs.github.com/rest/private-registries/organization-configurations#update-a-private-registry-for-an-organization) endpoint. This field should be omitted if `visibility` is set to `all` or `private`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
@@ -54858,8 +54711,7 @@ impl PrivateRegistriesCreateOrgPrivateRegistryBody {
 }
 #[cfg(feature = "private_registries")]
 connector_runtime::__string_enum! {
-    #[doc = " The registry type."] pub enum
-    PrivateRegistriesCreateOrgPrivateRegistryBodyRegistryType { MavenRepository =
+    #[doc = " The registry type."] pub enum RegistryType { MavenRepository =
     "maven_repository", NugetFeed = "nuget_feed", GoproxyServer = "goproxy_server",
     NpmRegistry = "npm_registry", RubygemsServer = "rubygems_server", CargoRegistry =
     "cargo_registry", ComposerRepository = "composer_repository", DockerRegistry =
@@ -54872,8 +54724,8 @@ connector_runtime::__string_enum! {
 connector_runtime::__string_enum! {
     #[doc =
     " Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry."]
-    pub enum PrivateRegistriesCreateOrgPrivateRegistryBodyVisibility { All = "all",
-    Private = "private", Selected = "selected", }
+    pub enum VisibilityAllPrivateSelected { All = "all", Private = "private", Selected =
+    "selected", }
 }
 #[cfg(feature = "private_registries")]
 connector_runtime::__string_enum! {
@@ -54897,9 +54749,7 @@ pub struct PrivateRegistriesGetOrgPublicKeyResponse200 {
 pub struct PrivateRegistriesUpdateOrgPrivateRegistryBody {
     /// The registry type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub registry_type: Option<
-        super::models::PrivateRegistriesCreateOrgPrivateRegistryBodyRegistryType,
-    >,
+    pub registry_type: Option<super::models::RegistryType>,
     /// The URL of the private registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -54917,9 +54767,7 @@ pub struct PrivateRegistriesUpdateOrgPrivateRegistryBody {
     pub key_id: Option<String>,
     /// Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<
-        super::models::PrivateRegistriesCreateOrgPrivateRegistryBodyVisibility,
-    >,
+    pub visibility: Option<super::models::VisibilityAllPrivateSelected>,
     /// An array of repository IDs that can access the organization private registry. You can only provide a list of repository IDs when `visibility` is set to `selected`. This field should be omitted if `visibility` is set to `all` or `private`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
@@ -55001,7 +54849,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ProjectsCreateDraftItemForOrgBody {
+pub struct TitleBodyBody {
     /// The title of the draft issue item to create in the project.
     pub title: String,
     /// The body content of the draft issue item to create in the project.
@@ -55012,15 +54860,9 @@ pub struct ProjectsCreateDraftItemForOrgBody {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ProjectsAddFieldForOrgBody {
-    ProjectsAddFieldForOrgBodyVariant2(
-        super::models::ProjectsAddFieldForOrgBodyVariant2,
-    ),
-    ProjectsAddFieldForOrgBodyVariant3(
-        super::models::ProjectsAddFieldForOrgBodyVariant3,
-    ),
-    ProjectsAddFieldForOrgBodyVariant1(
-        super::models::ProjectsAddFieldForOrgBodyVariant1,
-    ),
+    NameDataTypeVariant2(super::models::NameDataTypeVariant2),
+    NameDataTypeVariant3(super::models::NameDataTypeVariant3),
+    NameDataTypeVariant1(super::models::NameDataTypeVariant1),
     ProjectsAddFieldForOrgBodyVariant0(
         super::models::ProjectsAddFieldForOrgBodyVariant0,
     ),
@@ -55035,21 +54877,20 @@ pub struct ProjectsAddFieldForOrgBodyVariant0 {
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ProjectsAddFieldForOrgBodyVariant1 {
+pub struct NameDataTypeVariant1 {
     /// The name of the field.
     pub name: String,
     /// The field's data type.
-    pub data_type: super::models::ProjectsAddFieldForOrgBodyVariant1DataType,
+    pub data_type: super::models::NameDataTypeVariant1DataType,
 }
 #[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
-    #[doc = " The field's data type."] pub enum
-    ProjectsAddFieldForOrgBodyVariant1DataType { Text = "text", Number = "number", Date =
-    "date", }
+    #[doc = " The field's data type."] pub enum NameDataTypeVariant1DataType { Text =
+    "text", Number = "number", Date = "date", }
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ProjectsAddFieldForOrgBodyVariant2 {
+pub struct NameDataTypeVariant2 {
     /// The name of the field.
     pub name: String,
     /// The field's data type.
@@ -55059,7 +54900,7 @@ pub struct ProjectsAddFieldForOrgBodyVariant2 {
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ProjectsAddFieldForOrgBodyVariant3 {
+pub struct NameDataTypeVariant3 {
     /// The name of the field.
     pub name: String,
     /// The field's data type.
@@ -55070,7 +54911,7 @@ pub struct ProjectsAddFieldForOrgBodyVariant3 {
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum ProjectsListItemsForOrgFields {
+pub enum Fields {
     List(Vec<String>),
     String(String),
     /// A value matching none of the described alternatives.
@@ -55078,10 +54919,10 @@ pub enum ProjectsListItemsForOrgFields {
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ProjectsAddItemForOrgBody {
+pub struct TypeIdBody {
     /// The type of item to add to the project. Must be either Issue or PullRequest.
     #[serde(rename = "type")]
-    pub type_: super::models::ProjectsAddItemForOrgBodyType,
+    pub type_: super::models::TypeIdBodyType,
     /// The unique identifier of the issue or pull request to add to the project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -55099,24 +54940,24 @@ pub struct ProjectsAddItemForOrgBody {
 connector_runtime::__string_enum! {
     #[doc =
     " The type of item to add to the project. Must be either Issue or PullRequest."] pub
-    enum ProjectsAddItemForOrgBodyType { Issue = "Issue", PullRequest = "PullRequest", }
+    enum TypeIdBodyType { Issue = "Issue", PullRequest = "PullRequest", }
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ProjectsUpdateItemForOrgBody {
+pub struct FieldsBody {
     /// A list of field updates to apply.
-    pub fields: Vec<super::models::ProjectsUpdateItemForOrgBodyFieldsItem>,
+    pub fields: Vec<super::models::FieldsBodyFieldsItem>,
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ProjectsUpdateItemForOrgBodyFieldsItem {
+pub struct FieldsBodyFieldsItem {
     /// The ID of the project field to update.
     pub id: i64,
     /// The new value for the field:
     /// - For text, number, and date fields, provide the new value directly.
     /// - For single select and iteration fields, provide the ID of the option or iteration.
     /// - To clear the field, set this to null.
-    pub value: Option<super::models::ProjectsUpdateItemForOrgBodyFieldsItemValue>,
+    pub value: Option<super::models::FieldsBodyFieldsItemValue>,
 }
 #[cfg(feature = "projects")]
 /// The new value for the field:
@@ -55125,7 +54966,7 @@ pub struct ProjectsUpdateItemForOrgBodyFieldsItem {
 /// - To clear the field, set this to null.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum ProjectsUpdateItemForOrgBodyFieldsItemValue {
+pub enum FieldsBodyFieldsItemValue {
     Number(f64),
     String(String),
     /// A value matching none of the described alternatives.
@@ -55133,11 +54974,11 @@ pub enum ProjectsUpdateItemForOrgBodyFieldsItemValue {
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ProjectsCreateViewForOrgBody {
+pub struct NameLayoutBody {
     /// The name of the view.
     pub name: String,
     /// The layout of the view.
-    pub layout: super::models::ProjectsCreateViewForOrgBodyLayout,
+    pub layout: super::models::NameLayoutBodyLayout,
     /// The filter query for the view. See [Filtering projects](https://docs.github.com/issues/planning-and-tracking-with-projects/customizing-views-in-your-project/filtering-projects) for more information.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
@@ -55156,20 +54997,15 @@ pub struct ProjectsCreateViewForOrgBody {
     pub vertical_group_by: Option<Vec<i64>>,
 }
 #[cfg(feature = "projects")]
-impl ProjectsCreateViewForOrgBody {
+impl NameLayoutBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.group_by {
-            rt::check::items(
-                "ProjectsCreateViewForOrgBody.group_by",
-                v.len(),
-                None,
-                Some(1u64),
-            )?;
+            rt::check::items("NameLayoutBody.group_by", v.len(), None, Some(1u64))?;
         }
         if let Some(v) = &self.vertical_group_by {
             rt::check::items(
-                "ProjectsCreateViewForOrgBody.vertical_group_by",
+                "NameLayoutBody.vertical_group_by",
                 v.len(),
                 None,
                 Some(1u64),
@@ -55180,8 +55016,8 @@ impl ProjectsCreateViewForOrgBody {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
-    #[doc = " The layout of the view."] pub enum ProjectsCreateViewForOrgBodyLayout {
-    Table = "table", Board = "board", Roadmap = "roadmap", }
+    #[doc = " The layout of the view."] pub enum NameLayoutBodyLayout { Table = "table",
+    Board = "board", Roadmap = "roadmap", }
 }
 #[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -55255,7 +55091,7 @@ pub struct ReposCreateInOrgBody {
     pub private: Option<bool>,
     /// The visibility of the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<super::models::ReposCreateInOrgBodyVisibility>,
+    pub visibility: Option<super::models::VisibilityPublicPrivate>,
     /// Either `true` to enable issues for this repository or `false` to disable them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_issues: Option<bool>,
@@ -55308,9 +55144,7 @@ pub struct ReposCreateInOrgBody {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<
-        super::models::ReposCreateInOrgBodySquashMergeCommitTitle,
-    >,
+    pub squash_merge_commit_title: Option<super::models::SquashMergeCommitTitle>,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
@@ -55327,7 +55161,7 @@ pub struct ReposCreateInOrgBody {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<super::models::ReposCreateInOrgBodyMergeCommitTitle>,
+    pub merge_commit_title: Option<super::models::MergeCommitTitle>,
     /// The default value for a merge commit message.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
@@ -55341,8 +55175,8 @@ pub struct ReposCreateInOrgBody {
 }
 #[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
-    #[doc = " The visibility of the repository."] pub enum ReposCreateInOrgBodyVisibility
-    { Public = "public", Private = "private", }
+    #[doc = " The visibility of the repository."] pub enum VisibilityPublicPrivate {
+    Public = "public", Private = "private", }
 }
 #[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
@@ -55350,8 +55184,8 @@ connector_runtime::__string_enum! {
     " The default value for a squash merge commit title:"] #[doc = " "] #[doc =
     " - `PR_TITLE` - default to the pull request's title."] #[doc =
     " - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit)."]
-    pub enum ReposCreateInOrgBodySquashMergeCommitTitle { PrTitle = "PR_TITLE",
-    CommitOrPrTitle = "COMMIT_OR_PR_TITLE", }
+    pub enum SquashMergeCommitTitle { PrTitle = "PR_TITLE", CommitOrPrTitle =
+    "COMMIT_OR_PR_TITLE", }
 }
 #[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
@@ -55359,8 +55193,7 @@ connector_runtime::__string_enum! {
     " The default value for a merge commit title."] #[doc = " "] #[doc =
     " - `PR_TITLE` - default to the pull request's title."] #[doc =
     " - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name)."]
-    pub enum ReposCreateInOrgBodyMergeCommitTitle { PrTitle = "PR_TITLE", MergeMessage =
-    "MERGE_MESSAGE", }
+    pub enum MergeCommitTitle { PrTitle = "PR_TITLE", MergeMessage = "MERGE_MESSAGE", }
 }
 #[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -55394,18 +55227,16 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
-    pub enum ReposGetOrgRuleSuitesTimePeriod { Hour = "hour", Day = "day", Week = "week",
-    Month = "month", }
+    pub enum TimePeriod { Hour = "hour", Day = "day", Week = "week", Month = "month", }
 }
 #[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
-    pub enum ReposGetOrgRuleSuitesRuleSuiteResult { Pass = "pass", Fail = "fail", Bypass
-    = "bypass", All = "all", }
+    pub enum RuleSuiteResult { Pass = "pass", Fail = "fail", Bypass = "bypass", All =
+    "all", }
 }
 #[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
-    pub enum ReposGetOrgRuleSuitesEvaluateStatus { All = "all", Active = "active",
-    Evaluate = "evaluate", }
+    pub enum EvaluateStatus { All = "all", Active = "active", Evaluate = "evaluate", }
 }
 #[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -55436,35 +55267,34 @@ pub struct ReposUpdateOrgRulesetBody {
 }
 #[cfg(feature = "secret_scanning")]
 connector_runtime::__string_enum! {
-    pub enum SecretScanningListAlertsForOrgState { Open = "open", Resolved = "resolved",
-    }
+    pub enum StateOpenResolved { Open = "open", Resolved = "resolved", }
 }
 #[cfg(feature = "secret_scanning")]
 connector_runtime::__string_enum! {
-    pub enum SecretScanningListOrgCustomPatternsState { Published = "published",
-    Unpublished = "unpublished", }
+    pub enum StatePublishedUnpublished { Published = "published", Unpublished =
+    "unpublished", }
 }
 #[cfg(feature = "secret_scanning")]
 connector_runtime::__string_enum! {
-    pub enum SecretScanningListOrgCustomPatternsSort { Created = "created", Updated =
-    "updated", Name = "name", }
+    pub enum SortCreatedUpdatedName { Created = "created", Updated = "updated", Name =
+    "name", }
 }
 #[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct SecretScanningBulkCreateOrgCustomPatternsBody {
+pub struct PatternsSecretScanningCustomPatternToCreateBody {
     /// The list of custom patterns to create.
     pub patterns: Vec<super::models::SecretScanningCustomPatternToCreate>,
 }
 #[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct SecretScanningBulkCreateOrgCustomPatternsResponse201 {
+pub struct CreatedPatternsSecretScanningCustomPatternResponse {
     /// The list of successfully created custom patterns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_patterns: Option<Vec<super::models::SecretScanningCustomPattern>>,
 }
 #[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct SecretScanningBulkCreateOrgCustomPatternsError422 {
+pub struct MessageValidationErrorsError {
     /// A summary message describing the error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -55473,20 +55303,20 @@ pub struct SecretScanningBulkCreateOrgCustomPatternsError422 {
     pub validation_errors: Option<
         std::collections::BTreeMap<
             String,
-            super::models::SecretScanningBulkCreateOrgCustomPatternsError422ValidationErrorsValue,
+            super::models::MessageValidationErrorsErrorValidationErrorsValue,
         >,
     >,
 }
 #[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct SecretScanningBulkCreateOrgCustomPatternsError422ValidationErrorsValue {
+pub struct MessageValidationErrorsErrorValidationErrorsValue {
     /// List of validation errors for this pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<super::models::SecretScanningCustomPatternValidationError>>,
 }
 #[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct SecretScanningBulkDeleteOrgCustomPatternsBody {
+pub struct PatternsSecretScanningCustomPatternToDeleteBody {
     /// The list of custom patterns to delete.
     pub patterns: Vec<super::models::SecretScanningCustomPatternToDelete>,
     /// What to do with alerts associated with the deleted patterns.
@@ -55495,17 +55325,17 @@ pub struct SecretScanningBulkDeleteOrgCustomPatternsBody {
     /// Defaults to `delete_alerts` when not specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_delete_action: Option<
-        super::models::SecretScanningBulkDeleteOrgCustomPatternsBodyPostDeleteAction,
+        super::models::PatternsSecretScanningCustomPatternToDeleteBodyPostDeleteAction,
     >,
 }
 #[cfg(feature = "secret_scanning")]
-impl SecretScanningBulkDeleteOrgCustomPatternsBody {
+impl PatternsSecretScanningCustomPatternToDeleteBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.patterns;
             rt::check::items(
-                "SecretScanningBulkDeleteOrgCustomPatternsBody.patterns",
+                "PatternsSecretScanningCustomPatternToDeleteBody.patterns",
                 v.len(),
                 None,
                 Some(500u64),
@@ -55520,7 +55350,7 @@ connector_runtime::__string_enum! {
     " `delete_alerts` permanently removes the alerts."] #[doc =
     " `resolve_alerts` resolves the alerts as \"pattern deleted\"."] #[doc =
     " Defaults to `delete_alerts` when not specified."] pub enum
-    SecretScanningBulkDeleteOrgCustomPatternsBodyPostDeleteAction { DeleteAlerts =
+    PatternsSecretScanningCustomPatternToDeleteBodyPostDeleteAction { DeleteAlerts =
     "delete_alerts", ResolveAlerts = "resolve_alerts", }
 }
 #[cfg(feature = "secret_scanning")]
@@ -55592,13 +55422,13 @@ pub struct SecretScanningUpdateOrgPatternConfigsResponse200 {
 }
 #[cfg(feature = "security_advisories")]
 connector_runtime::__string_enum! {
-    pub enum SecurityAdvisoriesListOrgRepositoryAdvisoriesSort { Created = "created",
-    Updated = "updated", Published = "published", }
+    pub enum SortCreatedUpdatedPublished { Created = "created", Updated = "updated",
+    Published = "published", }
 }
 #[cfg(feature = "security_advisories")]
 connector_runtime::__string_enum! {
-    pub enum SecurityAdvisoriesListOrgRepositoryAdvisoriesState { Triage = "triage",
-    Draft = "draft", Published = "published", Closed = "closed", }
+    pub enum StateTriageDraft { Triage = "triage", Draft = "draft", Published =
+    "published", Closed = "closed", }
 }
 #[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -55628,9 +55458,7 @@ pub struct HostedComputeCreateNetworkConfigurationForOrgBody {
     pub name: String,
     /// The hosted compute service to use for the network configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compute_service: Option<
-        super::models::HostedComputeCreateNetworkConfigurationForOrgBodyComputeService,
-    >,
+    pub compute_service: Option<super::models::ComputeService>,
     /// A list of identifiers of the network settings resources to use for the network configuration. Exactly one resource identifier must be specified in the list.
     pub network_settings_ids: Vec<String>,
     /// A list of identifiers of the failover network settings resources to use for the network configuration. Exactly one resource identifier must be specified in the list.
@@ -55667,8 +55495,7 @@ impl HostedComputeCreateNetworkConfigurationForOrgBody {
 #[cfg(feature = "hosted_compute")]
 connector_runtime::__string_enum! {
     #[doc = " The hosted compute service to use for the network configuration."] pub enum
-    HostedComputeCreateNetworkConfigurationForOrgBodyComputeService { None = "none",
-    Actions = "actions", }
+    ComputeService { None = "none", Actions = "actions", }
 }
 #[cfg(feature = "hosted_compute")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -55678,9 +55505,7 @@ pub struct HostedComputeUpdateNetworkConfigurationForOrgBody {
     pub name: Option<String>,
     /// The hosted compute service to use for the network configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compute_service: Option<
-        super::models::HostedComputeCreateNetworkConfigurationForOrgBodyComputeService,
-    >,
+    pub compute_service: Option<super::models::ComputeService>,
     /// A list of identifiers of the network settings resources to use for the network configuration. Exactly one resource identifier must be specified in the list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_settings_ids: Option<Vec<String>>,
@@ -55806,12 +55631,10 @@ pub struct TeamsUpdateInOrgBody {
     /// * `notifications_enabled` - team members receive notifications when the team is @mentioned.
     /// * `notifications_disabled` - no one receives notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_setting: Option<
-        super::models::TeamsUpdateInOrgBodyNotificationSetting,
-    >,
+    pub notification_setting: Option<super::models::NotificationSetting>,
     /// **Closing down notice**. The permission that new repositories will be added to the team with when none is specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permission: Option<super::models::TeamsUpdateInOrgBodyPermission>,
+    pub permission: Option<super::models::Permission>,
     /// The ID of a team to set as the parent team.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub parent_team_id: Option<Option<i64>>,
@@ -55837,33 +55660,30 @@ connector_runtime::__string_enum! {
     #[doc =
     " * `notifications_enabled` - team members receive notifications when the team is @mentioned.  "]
     #[doc = " * `notifications_disabled` - no one receives notifications."] pub enum
-    TeamsUpdateInOrgBodyNotificationSetting { NotificationsEnabled =
-    "notifications_enabled", NotificationsDisabled = "notifications_disabled", }
+    NotificationSetting { NotificationsEnabled = "notifications_enabled",
+    NotificationsDisabled = "notifications_disabled", }
 }
 #[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc =
     " **Closing down notice**. The permission that new repositories will be added to the team with when none is specified."]
-    pub enum TeamsUpdateInOrgBodyPermission { Pull = "pull", Push = "push", Admin =
-    "admin", }
+    pub enum Permission { Pull = "pull", Push = "push", Admin = "admin", }
 }
 #[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
-    pub enum TeamsListMembersInOrgRole { Member = "member", Maintainer = "maintainer",
-    All = "all", }
+    pub enum Role { Member = "member", Maintainer = "maintainer", All = "all", }
 }
 #[cfg(feature = "teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct TeamsAddOrUpdateMembershipForUserInOrgBody {
+pub struct RoleBody {
     /// The role that this user should have in the team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<super::models::TeamsAddOrUpdateMembershipForUserInOrgBodyRole>,
+    pub role: Option<super::models::RoleBodyRole>,
 }
 #[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
-    #[doc = " The role that this user should have in the team."] pub enum
-    TeamsAddOrUpdateMembershipForUserInOrgBodyRole { Member = "member", Maintainer =
-    "maintainer", }
+    #[doc = " The role that this user should have in the team."] pub enum RoleBodyRole {
+    Member = "member", Maintainer = "maintainer", }
 }
 #[cfg(feature = "teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -55923,7 +55743,7 @@ pub struct ReposUpdateBody {
     pub private: Option<bool>,
     /// The visibility of the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<super::models::ReposCreateInOrgBodyVisibility>,
+    pub visibility: Option<super::models::VisibilityPublicPrivate>,
     /// Specify which security and analysis features to enable or disable for the repository.
     ///
     /// To use this parameter, you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
@@ -55987,9 +55807,7 @@ pub struct ReposUpdateBody {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<
-        super::models::ReposCreateInOrgBodySquashMergeCommitTitle,
-    >,
+    pub squash_merge_commit_title: Option<super::models::SquashMergeCommitTitle>,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
@@ -56006,7 +55824,7 @@ pub struct ReposUpdateBody {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<super::models::ReposCreateInOrgBodyMergeCommitTitle>,
+    pub merge_commit_title: Option<super::models::MergeCommitTitle>,
     /// The default value for a merge commit message.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
@@ -56179,7 +55997,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActionsListArtifactsForRepoResponse {
+pub struct TotalCountArtifactsResponse {
     pub total_count: i64,
     pub artifacts: Vec<super::models::Artifact>,
 }
@@ -56213,13 +56031,13 @@ pub struct ActionsSetCustomOidcSubClaimForRepoBody {
 }
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActionsListRepoOrganizationSecretsResponse {
+pub struct TotalCountSecretsResponse {
     pub total_count: i64,
     pub secrets: Vec<super::models::ActionsSecret>,
 }
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActionsListRepoOrganizationVariablesResponse {
+pub struct TotalCountVariablesResponse {
     pub total_count: i64,
     pub variables: Vec<super::models::ActionsVariable>,
 }
@@ -56237,21 +56055,21 @@ pub struct ActionsSetGithubActionsPermissionsRepositoryBody {
 }
 #[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
-    pub enum ActionsListWorkflowRunsForRepoStatus { Completed = "completed",
-    ActionRequired = "action_required", Cancelled = "cancelled", Failure = "failure",
-    Neutral = "neutral", Skipped = "skipped", Stale = "stale", Success = "success",
-    TimedOut = "timed_out", InProgress = "in_progress", Queued = "queued", Requested =
-    "requested", Waiting = "waiting", Pending = "pending", }
+    pub enum StatusCompletedActionRequired { Completed = "completed", ActionRequired =
+    "action_required", Cancelled = "cancelled", Failure = "failure", Neutral = "neutral",
+    Skipped = "skipped", Stale = "stale", Success = "success", TimedOut = "timed_out",
+    InProgress = "in_progress", Queued = "queued", Requested = "requested", Waiting =
+    "waiting", Pending = "pending", }
 }
 #[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActionsListWorkflowRunsForRepoResponse {
+pub struct TotalCountWorkflowRunsResponse {
     pub total_count: i64,
     pub workflow_runs: Vec<super::models::WorkflowRun>,
 }
 #[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActionsListJobsForWorkflowRunAttemptResponse200 {
+pub struct TotalCountJobsResponse {
     pub total_count: i64,
     pub jobs: Vec<super::models::Job>,
 }
@@ -56266,7 +56084,7 @@ pub enum ActionsReviewCustomGatesForRunBody {
 }
 #[cfg(any(feature = "actions", feature = "checks"))]
 connector_runtime::__string_enum! {
-    pub enum ActionsListJobsForWorkflowRunFilter { Latest = "latest", All = "all", }
+    pub enum FilterLatestAll { Latest = "latest", All = "all", }
 }
 #[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -56286,7 +56104,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActionsReRunWorkflowBody {
+pub struct EnableDebugLoggingBody {
     /// Whether to enable debug logging for the re-run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_debug_logging: Option<bool>,
@@ -56318,7 +56136,7 @@ impl ActionsCreateOrUpdateRepoSecretBody {
 }
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActionsCreateRepoVariableBody {
+pub struct NameValueBody {
     /// The name of the variable.
     pub name: String,
     /// The value of the variable.
@@ -56326,7 +56144,7 @@ pub struct ActionsCreateRepoVariableBody {
 }
 #[cfg(any(feature = "actions", feature = "agents"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActionsUpdateRepoVariableBody {
+pub struct NameValueBody2 {
     /// The name of the variable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -56394,13 +56212,13 @@ impl AgentsCreateOrUpdateRepoSecretBody {
 pub struct ReposCreateAttestationBody {
     /// The attestation's Sigstore Bundle.
     /// Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.
-    pub bundle: super::models::ReposCreateAttestationBodyBundle,
+    pub bundle: super::models::Bundle,
 }
 #[cfg(any(feature = "repos", feature = "users"))]
 /// The attestation's Sigstore Bundle.
 /// Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ReposCreateAttestationBodyBundle {
+pub struct Bundle {
     #[serde(rename = "mediaType")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
@@ -56422,19 +56240,17 @@ pub struct ReposCreateAttestationResponse201 {
 }
 #[cfg(any(feature = "repos", feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ReposListAttestationsResponse {
+pub struct AttestationsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attestations: Option<
-        Vec<super::models::ReposListAttestationsResponseAttestationsItem>,
-    >,
+    pub attestations: Option<Vec<super::models::AttestationsResponseAttestationsItem>>,
 }
 #[cfg(any(feature = "repos", feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ReposListAttestationsResponseAttestationsItem {
+pub struct AttestationsResponseAttestationsItem {
     /// The attestation's Sigstore Bundle.
     /// Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bundle: Option<super::models::ReposCreateAttestationBodyBundle>,
+    pub bundle: Option<super::models::Bundle>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56500,13 +56316,11 @@ pub struct ReposUpdateBranchProtectionBodyRequiredStatusChecks {
     pub contexts: Vec<String>,
     /// The list of status checks to require in order to merge into this branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<
-        Vec<super::models::ReposUpdateBranchProtectionBodyRequiredStatusChecksChecksItem>,
-    >,
+    pub checks: Option<Vec<super::models::ChecksItem>>,
 }
 #[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ReposUpdateBranchProtectionBodyRequiredStatusChecksChecksItem {
+pub struct ChecksItem {
     /// The name of the required check
     pub context: String,
     /// The ID of the GitHub App that must provide this check. Omit this field to automatically select the GitHub App that has recently provided this check, or any app if it was not set by a GitHub App. Pass -1 to explicitly allow any app to set the status.
@@ -56519,9 +56333,7 @@ pub struct ReposUpdateBranchProtectionBodyRequiredStatusChecksChecksItem {
 pub struct ReposUpdateBranchProtectionBodyRequiredPullRequestReviews {
     /// Specify which users, teams, and apps can dismiss pull request reviews. Pass an empty `dismissal_restrictions` object to disable. User and team `dismissal_restrictions` are only available for organization-owned repositories. Omit this parameter for personal repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dismissal_restrictions: Option<
-        super::models::ReposUpdateBranchProtectionBodyRequiredPullRequestReviewsDismissalRestrictions,
-    >,
+    pub dismissal_restrictions: Option<super::models::DismissalRestrictions>,
     /// Set to `true` if you want to automatically dismiss approving reviews when someone pushes a new commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismiss_stale_reviews: Option<bool>,
@@ -56537,13 +56349,13 @@ pub struct ReposUpdateBranchProtectionBodyRequiredPullRequestReviews {
     /// Allow specific users, teams, or apps to bypass pull request requirements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_pull_request_allowances: Option<
-        super::models::ReposUpdateBranchProtectionBodyRequiredPullRequestReviewsBypassPullRequestAllowances,
+        super::models::BypassPullRequestAllowances,
     >,
 }
 #[cfg(feature = "repos")]
 /// Specify which users, teams, and apps can dismiss pull request reviews. Pass an empty `dismissal_restrictions` object to disable. User and team `dismissal_restrictions` are only available for organization-owned repositories. Omit this parameter for personal repositories.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ReposUpdateBranchProtectionBodyRequiredPullRequestReviewsDismissalRestrictions {
+pub struct DismissalRestrictions {
     /// The list of user `login`s with dismissal access
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<String>>,
@@ -56557,7 +56369,7 @@ pub struct ReposUpdateBranchProtectionBodyRequiredPullRequestReviewsDismissalRes
 #[cfg(feature = "repos")]
 /// Allow specific users, teams, or apps to bypass pull request requirements.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ReposUpdateBranchProtectionBodyRequiredPullRequestReviewsBypassPullRequestAllowances {
+pub struct BypassPullRequestAllowances {
     /// The list of user `login`s allowed to bypass pull request requirements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<String>>,
@@ -56585,9 +56397,7 @@ pub struct ReposUpdateBranchProtectionBodyRestrictions {
 pub struct ReposUpdatePullRequestReviewProtectionBody {
     /// Specify which users, teams, and apps can dismiss pull request reviews. Pass an empty `dismissal_restrictions` object to disable. User and team `dismissal_restrictions` are only available for organization-owned repositories. Omit this parameter for personal repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dismissal_restrictions: Option<
-        super::models::ReposUpdateBranchProtectionBodyRequiredPullRequestReviewsDismissalRestrictions,
-    >,
+    pub dismissal_restrictions: Option<super::models::DismissalRestrictions>,
     /// Set to `true` if you want to automatically dismiss approving reviews when someone pushes a new commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismiss_stale_reviews: Option<bool>,
@@ -56603,7 +56413,7 @@ pub struct ReposUpdatePullRequestReviewProtectionBody {
     /// Allow specific users, teams, or apps to bypass pull request requirements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_pull_request_allowances: Option<
-        super::models::ReposUpdateBranchProtectionBodyRequiredPullRequestReviewsBypassPullRequestAllowances,
+        super::models::BypassPullRequestAllowances,
     >,
 }
 #[cfg(feature = "repos")]
@@ -56617,19 +56427,17 @@ pub struct ReposUpdateStatusCheckProtectionBody {
     pub contexts: Option<Vec<String>>,
     /// The list of status checks to require in order to merge into this branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<
-        Vec<super::models::ReposUpdateBranchProtectionBodyRequiredStatusChecksChecksItem>,
-    >,
+    pub checks: Option<Vec<super::models::ChecksItem>>,
 }
 #[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ReposSetStatusCheckContextsBody {
+pub struct ContextsBody {
     /// The name of the status checks
     pub contexts: Vec<String>,
 }
 #[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ReposSetAppAccessRestrictionsBody {
+pub struct AppsBody {
     /// The GitHub Apps that have push access to this branch. Use the slugified version of the app name. **Note**: The list of users, apps, and teams in total is limited to 100 items.
     pub apps: Vec<String>,
 }
@@ -56641,13 +56449,13 @@ pub struct ReposSetTeamAccessRestrictionsBody {
 }
 #[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ReposAddTeamAccessRestrictionsBody {
+pub struct TeamsBody {
     /// The slug values for teams
     pub teams: Vec<String>,
 }
 #[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ReposSetUserAccessRestrictionsBody {
+pub struct UsersBody {
     /// The username for users
     pub users: Vec<String>,
 }
@@ -56910,12 +56718,12 @@ pub struct ChecksSetSuitesPreferencesBodyAutoTriggerChecksItem {
 }
 #[cfg(feature = "checks")]
 connector_runtime::__string_enum! {
-    pub enum ChecksListForSuiteStatus { Queued = "queued", InProgress = "in_progress",
+    pub enum StatusQueuedInProgress { Queued = "queued", InProgress = "in_progress",
     Completed = "completed", }
 }
 #[cfg(feature = "checks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ChecksListForSuiteResponse {
+pub struct TotalCountCheckRunsResponse {
     pub total_count: i64,
     pub check_runs: Vec<super::models::CheckRun>,
 }
@@ -57070,7 +56878,7 @@ pub struct CodespacesCreateWithRepoForAuthenticatedUserBody {
     pub location: Option<String>,
     /// The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub geo: Option<super::models::CodespacesCreateWithRepoForAuthenticatedUserBodyGeo>,
+    pub geo: Option<super::models::Geo>,
     /// IP for location auto-detection when proxying a request
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
@@ -57100,9 +56908,8 @@ pub struct CodespacesCreateWithRepoForAuthenticatedUserBody {
 connector_runtime::__string_enum! {
     #[doc =
     " The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down."]
-    pub enum CodespacesCreateWithRepoForAuthenticatedUserBodyGeo { EuropeWest =
-    "EuropeWest", SoutheastAsia = "SoutheastAsia", UsEast = "UsEast", UsWest = "UsWest",
-    }
+    pub enum Geo { EuropeWest = "EuropeWest", SoutheastAsia = "SoutheastAsia", UsEast =
+    "UsEast", UsWest = "UsWest", }
 }
 #[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -57123,7 +56930,7 @@ pub struct CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse20
 }
 #[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CodespacesRepoMachinesForAuthenticatedUserResponse200 {
+pub struct TotalCountMachinesResponse {
     pub total_count: i64,
     pub machines: Vec<super::models::CodespaceMachine>,
 }
@@ -57203,9 +57010,8 @@ pub struct ReposUpdateCommitCommentBody {
 }
 #[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
-    pub enum ReactionsListForCommitCommentContent { Plus1 = "+1", Minus1 = "-1", Laugh =
-    "laugh", Confused = "confused", Heart = "heart", Hooray = "hooray", Rocket =
-    "rocket", Eyes = "eyes", }
+    pub enum Content { Plus1 = "+1", Minus1 = "-1", Laugh = "laugh", Confused =
+    "confused", Heart = "heart", Hooray = "hooray", Rocket = "rocket", Eyes = "eyes", }
 }
 #[cfg(feature = "reactions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -58141,13 +57947,13 @@ pub struct IssuesCreateBodyIssueFieldValuesItem {
     /// The ID of the issue field to set
     pub field_id: i64,
     /// The value to set for the field. For multi-select fields, provide an array of option names.
-    pub value: super::models::IssuesCreateBodyIssueFieldValuesItemValue,
+    pub value: super::models::ValueModel,
 }
 #[cfg(feature = "issues")]
 /// The value to set for the field. For multi-select fields, provide an array of option names.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum IssuesCreateBodyIssueFieldValuesItemValue {
+pub enum ValueModel {
     List(Vec<String>),
     Number(f64),
     String(String),
@@ -58156,7 +57962,7 @@ pub enum IssuesCreateBodyIssueFieldValuesItemValue {
 }
 #[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct IssuesUpdateCommentBody {
+pub struct BodyBody2 {
     /// The contents of the comment.
     pub body: String,
 }
@@ -58273,13 +58079,12 @@ pub struct IssuesUpdateBodyLabelsItemVariant1 {
     pub suggest: Option<bool>,
     /// The confidence level for this label choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<super::models::IssuesUpdateBodyLabelsItemVariant1Confidence>,
+    pub confidence: Option<super::models::ConfidenceLowMedium>,
 }
 #[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
-    #[doc = " The confidence level for this label choice."] pub enum
-    IssuesUpdateBodyLabelsItemVariant1Confidence { Low = "low", Medium = "medium", High =
-    "high", }
+    #[doc = " The confidence level for this label choice."] pub enum ConfidenceLowMedium
+    { Low = "low", Medium = "medium", High = "high", }
 }
 #[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -58305,15 +58110,12 @@ pub struct IssuesUpdateBodyAssigneesItemVariant1 {
     pub suggest: Option<bool>,
     /// The confidence level for this assignee choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<
-        super::models::IssuesUpdateBodyAssigneesItemVariant1Confidence,
-    >,
+    pub confidence: Option<super::models::Confidence>,
 }
 #[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
-    #[doc = " The confidence level for this assignee choice."] pub enum
-    IssuesUpdateBodyAssigneesItemVariant1Confidence { Low = "low", Medium = "medium",
-    High = "high", }
+    #[doc = " The confidence level for this assignee choice."] pub enum Confidence { Low
+    = "low", Medium = "medium", High = "high", }
 }
 #[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -58321,7 +58123,7 @@ pub struct IssuesUpdateBodyIssueFieldValuesItem {
     /// The ID of the issue field to set
     pub field_id: i64,
     /// The value to set for the field. For multi-select fields, provide an array of option names.
-    pub value: super::models::IssuesCreateBodyIssueFieldValuesItemValue,
+    pub value: super::models::ValueModel,
     /// Optional reasoning for setting this field value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rationale: Option<String>,
@@ -58666,9 +58468,7 @@ pub struct IssuesAddAssigneesBodyAssigneesItemVariant1 {
     pub suggest: Option<bool>,
     /// The confidence level for this assignee choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<
-        super::models::IssuesUpdateBodyAssigneesItemVariant1Confidence,
-    >,
+    pub confidence: Option<super::models::Confidence>,
 }
 #[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -58883,7 +58683,7 @@ pub struct IssuesAddLabelsBodyLabelsItemVariant1 {
     pub suggest: Option<bool>,
     /// The confidence level for this label choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<super::models::IssuesUpdateBodyLabelsItemVariant1Confidence>,
+    pub confidence: Option<super::models::ConfidenceLowMedium>,
 }
 #[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -59028,7 +58828,7 @@ pub struct IssuesCreateMilestoneBody {
     pub title: String,
     /// The state of the milestone. Either `open` or `closed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<super::models::IssuesCreateMilestoneBodyState>,
+    pub state: Option<super::models::StateOpenClosed>,
     /// A description of the milestone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -59039,7 +58839,7 @@ pub struct IssuesCreateMilestoneBody {
 #[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
     #[doc = " The state of the milestone. Either `open` or `closed`."] pub enum
-    IssuesCreateMilestoneBodyState { Open = "open", Closed = "closed", }
+    StateOpenClosed { Open = "open", Closed = "closed", }
 }
 #[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -59049,7 +58849,7 @@ pub struct IssuesUpdateMilestoneBody {
     pub title: Option<String>,
     /// The state of the milestone. Either `open` or `closed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<super::models::IssuesCreateMilestoneBodyState>,
+    pub state: Option<super::models::StateOpenClosed>,
     /// A description of the milestone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -59066,7 +58866,7 @@ pub struct ActivityMarkRepoNotificationsAsReadBody {
 }
 #[cfg(any(feature = "activity", feature = "pulls"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ActivityMarkRepoNotificationsAsReadResponse202 {
+pub struct MessageUrlResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59285,7 +59085,7 @@ pub struct CodespacesCreateWithPrForAuthenticatedUserBody {
     pub location: Option<String>,
     /// The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub geo: Option<super::models::CodespacesCreateWithRepoForAuthenticatedUserBodyGeo>,
+    pub geo: Option<super::models::Geo>,
     /// IP for location auto-detection when proxying a request
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
@@ -59534,14 +59334,13 @@ pub struct ReposCreateReleaseBody {
     pub generate_release_notes: Option<bool>,
     /// Specifies whether this release should be set as the latest release for the repository. Drafts and prereleases cannot be set as latest. Defaults to `true` for newly published releases. `legacy` specifies that the latest release should be determined based on the release creation date and higher semantic version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub make_latest: Option<super::models::ReposCreateReleaseBodyMakeLatest>,
+    pub make_latest: Option<super::models::MakeLatest>,
 }
 #[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies whether this release should be set as the latest release for the repository. Drafts and prereleases cannot be set as latest. Defaults to `true` for newly published releases. `legacy` specifies that the latest release should be determined based on the release creation date and higher semantic version."]
-    pub enum ReposCreateReleaseBodyMakeLatest { True = "true", False = "false", Legacy =
-    "legacy", }
+    pub enum MakeLatest { True = "true", False = "false", Legacy = "legacy", }
 }
 #[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -59593,7 +59392,7 @@ pub struct ReposUpdateReleaseBody {
     pub prerelease: Option<bool>,
     /// Specifies whether this release should be set as the latest release for the repository. Drafts and prereleases cannot be set as latest. Defaults to `true` for newly published releases. `legacy` specifies that the latest release should be determined based on the release creation date and higher semantic version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub make_latest: Option<super::models::ReposCreateReleaseBodyMakeLatest>,
+    pub make_latest: Option<super::models::MakeLatest>,
     /// If specified, a discussion of the specified category is created and linked to the release. The value must be a category that already exists in the repository. If there is already a discussion linked to the release, this parameter is ignored. For more information, see "[Managing categories for discussions in your repository](https://docs.github.com/discussions/managing-discussions-for-your-community/managing-categories-for-discussions-in-your-repository)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discussion_category_name: Option<String>,
@@ -59730,7 +59529,7 @@ impl PullRequestStacksCreateBody {
 }
 #[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PullRequestStacksCreateResponse201 {
+pub struct IdNumberResponse {
     pub id: i64,
     pub number: i64,
     pub node_id: String,
@@ -59744,15 +59543,15 @@ pub struct PullRequestStacksCreateResponse201 {
 #[cfg(feature = "pulls")]
 /// Validation Error
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PullRequestStacksCreateError422 {
+pub struct MessageDocumentationUrlErrorsError {
     pub message: String,
     pub documentation_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<super::models::PullRequestStacksCreateError422ErrorsItem>>,
+    pub errors: Option<Vec<super::models::MessageDocumentationUrlErrorsErrorErrorsItem>>,
 }
 #[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PullRequestStacksCreateError422ErrorsItem {
+pub struct MessageDocumentationUrlErrorsErrorErrorsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59763,16 +59562,16 @@ pub struct PullRequestStacksCreateError422ErrorsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<super::models::PullRequestStacksCreateError422ErrorsItemValue>,
+    pub value: Option<super::models::MessageDocumentationUrlErrorsErrorErrorsItemValue>,
 }
 #[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PullRequestStacksCreateError422ErrorsItemValue {
+pub enum MessageDocumentationUrlErrorsErrorErrorsItemValue {
     List(
         Option<
             Vec<
-                super::models::PullRequestStacksCreateError422ErrorsItemValueVariant2Item,
+                super::models::MessageDocumentationUrlErrorsErrorErrorsItemValueVariant2Item,
             >,
         >,
     ),
@@ -59784,7 +59583,7 @@ pub enum PullRequestStacksCreateError422ErrorsItemValue {
 #[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PullRequestStacksCreateError422ErrorsItemValueVariant2Item {
+pub enum MessageDocumentationUrlErrorsErrorErrorsItemValueVariant2Item {
     Integer(i64),
     String(String),
     /// A value matching none of the described alternatives.
@@ -59882,7 +59681,7 @@ pub struct ReposReplaceAllTopicsBody {
 }
 #[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
-    pub enum ReposGetClonesPer { Day = "day", Week = "week", }
+    pub enum Per { Day = "day", Week = "week", }
 }
 #[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -59916,7 +59715,7 @@ pub struct ReposCreateUsingTemplateBody {
 }
 #[cfg(feature = "search")]
 connector_runtime::__string_enum! {
-    pub enum SearchCodeOrder { Desc = "desc", Asc = "asc", }
+    pub enum Order { Desc = "desc", Asc = "asc", }
 }
 #[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -60045,12 +59844,10 @@ pub struct TeamsUpdateLegacyBody {
     /// * `notifications_enabled` - team members receive notifications when the team is @mentioned.
     /// * `notifications_disabled` - no one receives notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_setting: Option<
-        super::models::TeamsUpdateInOrgBodyNotificationSetting,
-    >,
+    pub notification_setting: Option<super::models::NotificationSetting>,
     /// **Closing down notice**. The permission that new repositories will be added to the team with when none is specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permission: Option<super::models::TeamsUpdateInOrgBodyPermission>,
+    pub permission: Option<super::models::Permission>,
     /// The ID of a team to set as the parent team.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub parent_team_id: Option<Option<i64>>,
@@ -60088,14 +59885,14 @@ connector_runtime::__string_enum! {
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
-pub enum UsersGetAuthenticatedResponse200 {
+pub enum PrivateUserPublicUserResponse {
     PrivateUser(super::models::PrivateUser),
     PublicUser(super::models::PublicUser),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UsersGetAuthenticatedResponse200 {
+impl<'de> serde::Deserialize<'de> for PrivateUserPublicUserResponse {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
         Ok(
@@ -60170,7 +59967,7 @@ pub struct CodespacesCreateForAuthenticatedUserBodyVariant0 {
     pub location: Option<String>,
     /// The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub geo: Option<super::models::CodespacesCreateWithRepoForAuthenticatedUserBodyGeo>,
+    pub geo: Option<super::models::Geo>,
     /// IP for location auto-detection when proxying a request
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
@@ -60206,7 +60003,7 @@ pub struct CodespacesCreateForAuthenticatedUserBodyVariant1 {
     pub location: Option<String>,
     /// The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub geo: Option<super::models::CodespacesCreateWithRepoForAuthenticatedUserBodyGeo>,
+    pub geo: Option<super::models::Geo>,
     /// Machine type to use for this codespace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<String>,
@@ -60245,9 +60042,7 @@ pub struct CodespacesCreateOrUpdateSecretForAuthenticatedUserBody {
     pub key_id: String,
     /// An array of repository ids that can access the user secret. You can manage the list of selected repositories using the [List selected repositories for a user secret](https://docs.github.com/rest/codespaces/secrets#list-selected-repositories-for-a-user-secret), [Set selected repositories for a user secret](https://docs.github.com/rest/codespaces/secrets#set-selected-repositories-for-a-user-secret), and [Remove a selected repository from a user secret](https://docs.github.com/rest/codespaces/secrets#remove-a-selected-repository-from-a-user-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selected_repository_ids: Option<
-        Vec<super::models::ActionsCreateOrUpdateOrgSecretBodySelectedRepositoryIdsItem>,
-    >,
+    pub selected_repository_ids: Option<Vec<super::models::SelectedRepositoryIdsItem>>,
 }
 #[cfg(feature = "codespaces")]
 impl CodespacesCreateOrUpdateSecretForAuthenticatedUserBody {
@@ -60366,9 +60161,7 @@ pub struct AppsListInstallationReposForAuthenticatedUserResponse200 {
     pub total_count: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_selection: Option<String>,
-    pub repositories: Vec<
-        super::models::AppsListReposAccessibleToInstallationResponse200RepositoriesItem,
-    >,
+    pub repositories: Vec<super::models::RepositoriesItem>,
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -60448,8 +60241,8 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
-    pub enum ReposListForAuthenticatedUserSort { Created = "created", Updated =
-    "updated", Pushed = "pushed", FullName = "full_name", }
+    pub enum SortCreatedUpdatedPushed { Created = "created", Updated = "updated", Pushed
+    = "pushed", FullName = "full_name", }
 }
 #[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -60511,9 +60304,7 @@ pub struct ReposCreateForAuthenticatedUserBody {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<
-        super::models::ReposCreateInOrgBodySquashMergeCommitTitle,
-    >,
+    pub squash_merge_commit_title: Option<super::models::SquashMergeCommitTitle>,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
@@ -60530,7 +60321,7 @@ pub struct ReposCreateForAuthenticatedUserBody {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<super::models::ReposCreateInOrgBodyMergeCommitTitle>,
+    pub merge_commit_title: Option<super::models::MergeCommitTitle>,
     /// The default value for a merge commit message.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
@@ -60602,9 +60393,7 @@ pub struct CopilotSpacesCreateForUserBody {
     pub base_role: Option<super::models::CopilotSpacesCreateForUserBodyBaseRole>,
     /// Resources to attach to the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resources_attributes: Option<
-        Vec<super::models::CopilotSpacesCreateForOrgBodyResourcesAttributesItem>,
-    >,
+    pub resources_attributes: Option<Vec<super::models::ResourcesAttributesItem>>,
 }
 #[cfg(feature = "copilot_spaces")]
 impl CopilotSpacesCreateForUserBody {
@@ -60649,9 +60438,7 @@ pub struct CopilotSpacesUpdateForUserBody {
     pub base_role: Option<super::models::CopilotSpacesUpdateForUserBodyBaseRole>,
     /// Resources to attach to the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resources_attributes: Option<
-        Vec<super::models::CopilotSpacesCreateForOrgBodyResourcesAttributesItem>,
-    >,
+    pub resources_attributes: Option<Vec<super::models::ResourcesAttributesItem>>,
 }
 #[cfg(feature = "copilot_spaces")]
 impl CopilotSpacesUpdateForUserBody {
@@ -60685,7 +60472,7 @@ pub struct CopilotSpacesAddCollaboratorForUserBody {
     /// The username of the collaborator. The numeric user ID is also accepted.
     pub actor_identifier: String,
     /// The role to grant to the collaborator.
-    pub role: super::models::CopilotSpacesAddCollaboratorForOrgBodyRole,
+    pub role: super::models::RoleReaderWriter,
 }
 #[cfg(feature = "copilot_spaces")]
 connector_runtime::__string_enum! {
@@ -60703,15 +60490,9 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ProjectsAddFieldForUserBody {
-    ProjectsAddFieldForOrgBodyVariant2(
-        super::models::ProjectsAddFieldForOrgBodyVariant2,
-    ),
-    ProjectsAddFieldForOrgBodyVariant3(
-        super::models::ProjectsAddFieldForOrgBodyVariant3,
-    ),
-    ProjectsAddFieldForOrgBodyVariant1(
-        super::models::ProjectsAddFieldForOrgBodyVariant1,
-    ),
+    NameDataTypeVariant2(super::models::NameDataTypeVariant2),
+    NameDataTypeVariant3(super::models::NameDataTypeVariant3),
+    NameDataTypeVariant1(super::models::NameDataTypeVariant1),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }

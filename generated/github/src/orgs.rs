@@ -255,7 +255,7 @@ impl<'a> OrgsApi<'a> {
     pub fn list_attestations_bulk(
         &self,
         org: impl Into<String>,
-        body: super::models::OrgsListAttestationsBulkBody,
+        body: super::models::SubjectDigestsPredicateTypeBody,
     ) -> OrgsListAttestationsBulk<'a> {
         OrgsListAttestationsBulk {
             client: self.client,
@@ -275,7 +275,7 @@ impl<'a> OrgsApi<'a> {
     pub fn delete_attestations_bulk(
         &self,
         org: impl Into<String>,
-        body: super::models::OrgsDeleteAttestationsBulkBody,
+        body: super::models::SubjectDigestsAttestationIdsBody,
     ) -> OrgsDeleteAttestationsBulk<'a> {
         OrgsDeleteAttestationsBulk {
             client: self.client,
@@ -712,7 +712,7 @@ impl<'a> OrgsApi<'a> {
     pub fn api_insights_get_route_stats_by_actor(
         &self,
         org: impl Into<String>,
-        actor_type: super::models::ApiInsightsGetRouteStatsByActorActorType,
+        actor_type: super::models::ActorType,
         actor_id: i64,
         min_timestamp: impl Into<String>,
     ) -> ApiInsightsGetRouteStatsByActor<'a> {
@@ -808,7 +808,7 @@ impl<'a> OrgsApi<'a> {
     pub fn api_insights_get_summary_stats_by_actor(
         &self,
         org: impl Into<String>,
-        actor_type: super::models::ApiInsightsGetRouteStatsByActorActorType,
+        actor_type: super::models::ActorType,
         actor_id: i64,
         min_timestamp: impl Into<String>,
     ) -> ApiInsightsGetSummaryStatsByActor<'a> {
@@ -878,7 +878,7 @@ impl<'a> OrgsApi<'a> {
     pub fn api_insights_get_time_stats_by_actor(
         &self,
         org: impl Into<String>,
-        actor_type: super::models::ApiInsightsGetRouteStatsByActorActorType,
+        actor_type: super::models::ActorType,
         actor_id: i64,
         min_timestamp: impl Into<String>,
         timestamp_increment: impl Into<String>,
@@ -2494,7 +2494,7 @@ impl<'a> OrgsCreateArtifactDeploymentRecord<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::OrgsCreateArtifactDeploymentRecordResponse200>,
+        rt::Response<super::models::TotalCountDeploymentRecordsResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -2570,7 +2570,7 @@ impl<'a> OrgsSetClusterDeploymentRecords<'a> {
 /// The success answers of `POST /orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}`, by status.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OrgsSetClusterDeploymentRecordsResponse {
-    Status200(super::models::OrgsCreateArtifactDeploymentRecordResponse200),
+    Status200(super::models::TotalCountDeploymentRecordsResponse),
     Status207(super::models::OrgsSetClusterDeploymentRecordsResponse207),
     Other(serde_json::Value),
 }
@@ -2812,7 +2812,7 @@ pub struct OrgsListAttestationsBulk<'a> {
     per_page: Option<i64>,
     before: Option<String>,
     after: Option<String>,
-    body: super::models::OrgsListAttestationsBulkBody,
+    body: super::models::SubjectDigestsPredicateTypeBody,
     options: rt::CallOptions,
 }
 impl<'a> OrgsListAttestationsBulk<'a> {
@@ -2851,7 +2851,7 @@ impl<'a> OrgsListAttestationsBulk<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::OrgsListAttestationsBulkResponse>,
+        rt::Response<super::models::AttestationsSubjectDigestsPageInfoResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -2864,7 +2864,7 @@ impl<'a> OrgsListAttestationsBulk<'a> {
 pub struct OrgsDeleteAttestationsBulk<'a> {
     client: &'a super::Client,
     org: String,
-    body: super::models::OrgsDeleteAttestationsBulkBody,
+    body: super::models::SubjectDigestsAttestationIdsBody,
     options: rt::CallOptions,
 }
 impl<'a> OrgsDeleteAttestationsBulk<'a> {
@@ -2879,7 +2879,6 @@ impl<'a> OrgsDeleteAttestationsBulk<'a> {
             "/orgs/{org}/attestations/delete-request",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -2913,7 +2912,6 @@ impl<'a> OrgsDeleteAttestationsBySubjectDigest<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("subject_digest", &self.subject_digest, rt::Style::Simple, false);
-        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -3010,7 +3008,6 @@ impl<'a> OrgsDeleteAttestationsById<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("attestation_id", &self.attestation_id, rt::Style::Simple, false);
-        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -3170,7 +3167,6 @@ impl<'a> OrgsCheckBlockedUser<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/blocks/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -3200,7 +3196,6 @@ impl<'a> OrgsBlockUser<'a> {
         let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/blocks/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
         (self.client, op)
@@ -3448,7 +3443,6 @@ impl<'a> OrgsDeleteWebhook<'a> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/hooks/{hook_id}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
-        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -3538,15 +3532,12 @@ pub struct OrgsUpdateWebhookConfigForOrg<'a> {
     client: &'a super::Client,
     org: String,
     hook_id: i64,
-    body: Option<super::models::AppsUpdateWebhookConfigForAppBody>,
+    body: Option<super::models::UrlContentTypeBody>,
     options: rt::CallOptions,
 }
 impl<'a> OrgsUpdateWebhookConfigForOrg<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::AppsUpdateWebhookConfigForAppBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::UrlContentTypeBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -3585,7 +3576,7 @@ pub struct OrgsListWebhookDeliveries<'a> {
     hook_id: i64,
     per_page: Option<i64>,
     cursor: Option<String>,
-    status: Option<super::models::AppsListWebhookDeliveriesStatus>,
+    status: Option<super::models::StatusSuccessFailure>,
     options: rt::CallOptions,
 }
 impl<'a> OrgsListWebhookDeliveries<'a> {
@@ -3600,10 +3591,7 @@ impl<'a> OrgsListWebhookDeliveries<'a> {
         self
     }
     /// Returns webhook deliveries filtered by delivery outcome classification based on `status_code` range. A `status` of `success` returns deliveries with a `status_code` in the 200-399 range (inclusive). A `status` of `failure` returns deliveries with a `status_code` in the 400-599 range (inclusive).
-    pub fn status(
-        mut self,
-        value: super::models::AppsListWebhookDeliveriesStatus,
-    ) -> Self {
+    pub fn status(mut self, value: super::models::StatusSuccessFailure) -> Self {
         self.status = Some(value);
         self
     }
@@ -3622,7 +3610,6 @@ impl<'a> OrgsListWebhookDeliveries<'a> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
-        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -3663,7 +3650,6 @@ impl<'a> OrgsGetWebhookDelivery<'a> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
         op.path("delivery_id", &self.delivery_id, rt::Style::Simple, false);
-        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -3704,7 +3690,6 @@ impl<'a> OrgsRedeliverWebhookDelivery<'a> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
         op.path("delivery_id", &self.delivery_id, rt::Style::Simple, false);
-        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -3738,7 +3723,6 @@ impl<'a> OrgsPingWebhook<'a> {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/hooks/{hook_id}/pings");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
-        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -3755,13 +3739,13 @@ impl<'a> OrgsPingWebhook<'a> {
 pub struct ApiInsightsGetRouteStatsByActor<'a> {
     client: &'a super::Client,
     org: String,
-    actor_type: super::models::ApiInsightsGetRouteStatsByActorActorType,
+    actor_type: super::models::ActorType,
     actor_id: i64,
     min_timestamp: String,
     max_timestamp: Option<String>,
     page: Option<i64>,
     per_page: Option<i64>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    direction: Option<super::models::Direction>,
     sort: Option<Vec<super::models::ApiInsightsGetRouteStatsByActorSortItem>>,
     api_route_substring: Option<String>,
     options: rt::CallOptions,
@@ -3783,10 +3767,7 @@ impl<'a> ApiInsightsGetRouteStatsByActor<'a> {
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -3876,8 +3857,8 @@ pub struct ApiInsightsGetSubjectStats<'a> {
     max_timestamp: Option<String>,
     page: Option<i64>,
     per_page: Option<i64>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
-    sort: Option<Vec<super::models::ApiInsightsGetSubjectStatsSortItem>>,
+    direction: Option<super::models::Direction>,
+    sort: Option<Vec<super::models::SortItem>>,
     subject_name_substring: Option<String>,
     options: rt::CallOptions,
 }
@@ -3898,18 +3879,12 @@ impl<'a> ApiInsightsGetSubjectStats<'a> {
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
     /// The property to sort the results by.
-    pub fn sort(
-        mut self,
-        value: Vec<super::models::ApiInsightsGetSubjectStatsSortItem>,
-    ) -> Self {
+    pub fn sort(mut self, value: Vec<super::models::SortItem>) -> Self {
         self.sort = Some(value);
         self
     }
@@ -4070,7 +4045,7 @@ impl<'a> ApiInsightsGetSummaryStatsByUser<'a> {
 pub struct ApiInsightsGetSummaryStatsByActor<'a> {
     client: &'a super::Client,
     org: String,
-    actor_type: super::models::ApiInsightsGetRouteStatsByActorActorType,
+    actor_type: super::models::ActorType,
     actor_id: i64,
     min_timestamp: String,
     max_timestamp: Option<String>,
@@ -4207,7 +4182,7 @@ impl<'a> ApiInsightsGetTimeStatsByUser<'a> {
 pub struct ApiInsightsGetTimeStatsByActor<'a> {
     client: &'a super::Client,
     org: String,
-    actor_type: super::models::ApiInsightsGetRouteStatsByActorActorType,
+    actor_type: super::models::ActorType,
     actor_id: i64,
     min_timestamp: String,
     max_timestamp: Option<String>,
@@ -4263,8 +4238,8 @@ pub struct ApiInsightsGetUserStats<'a> {
     max_timestamp: Option<String>,
     page: Option<i64>,
     per_page: Option<i64>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
-    sort: Option<Vec<super::models::ApiInsightsGetSubjectStatsSortItem>>,
+    direction: Option<super::models::Direction>,
+    sort: Option<Vec<super::models::SortItem>>,
     actor_name_substring: Option<String>,
     options: rt::CallOptions,
 }
@@ -4285,18 +4260,12 @@ impl<'a> ApiInsightsGetUserStats<'a> {
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
     /// The property to sort the results by.
-    pub fn sort(
-        mut self,
-        value: Vec<super::models::ApiInsightsGetSubjectStatsSortItem>,
-    ) -> Self {
+    pub fn sort(mut self, value: Vec<super::models::SortItem>) -> Self {
         self.sort = Some(value);
         self
     }
@@ -4405,7 +4374,7 @@ impl<'a> OrgsListAppInstallations<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::OrgsListAppInstallationsResponse>,
+        rt::Response<super::models::TotalCountInstallationsResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -4580,7 +4549,6 @@ impl<'a> OrgsCancelInvitation<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("invitation_id", &self.invitation_id, rt::Style::Simple, false);
-        op.accept_types("application/json");
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -4752,7 +4720,6 @@ impl<'a> OrgsDeleteIssueField<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("issue_field_id", &self.issue_field_id, rt::Style::Simple, false);
-        op.accept_types("application/json");
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => {
@@ -4941,7 +4908,6 @@ impl<'a> OrgsDeleteIssueType<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("issue_type_id", &self.issue_type_id, rt::Style::Simple, false);
-        op.accept_types("application/json");
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => {
@@ -4964,7 +4930,7 @@ impl<'a> OrgsDeleteIssueType<'a> {
 pub struct OrgsListMembers<'a> {
     client: &'a super::Client,
     org: String,
-    filter: Option<super::models::OrgsListMembersFilter>,
+    filter: Option<super::models::Filter2faDisabled2faInsecure>,
     role: Option<super::models::OrgsListMembersRole>,
     per_page: Option<i64>,
     page: Option<i64>,
@@ -4972,7 +4938,7 @@ pub struct OrgsListMembers<'a> {
 }
 impl<'a> OrgsListMembers<'a> {
     /// Filter members returned in the list. `2fa_disabled` means that only members without [two-factor authentication](https://github.com/blog/1614-two-factor-authentication) enabled will be returned. `2fa_insecure` means that only members with [insecure 2FA methods](https://docs.github.com/organizations/keeping-your-organization-secure/managing-two-factor-authentication-for-your-organization/requiring-two-factor-authentication-in-your-organization#requiring-secure-methods-of-two-factor-authentication-in-your-organization) will be returned. These options are only available for organization owners.
-    pub fn filter(mut self, value: super::models::OrgsListMembersFilter) -> Self {
+    pub fn filter(mut self, value: super::models::Filter2faDisabled2faInsecure) -> Self {
         self.filter = Some(value);
         self
     }
@@ -5083,7 +5049,6 @@ impl<'a> OrgsRemoveMember<'a> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/members/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -5191,7 +5156,6 @@ impl<'a> OrgsRemoveMembershipForUser<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -5609,14 +5573,14 @@ impl<'a> OrgsListOrgRoleUsers<'a> {
 pub struct OrgsListOutsideCollaborators<'a> {
     client: &'a super::Client,
     org: String,
-    filter: Option<super::models::OrgsListMembersFilter>,
+    filter: Option<super::models::Filter2faDisabled2faInsecure>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
 }
 impl<'a> OrgsListOutsideCollaborators<'a> {
     /// Filter the list of outside collaborators. `2fa_disabled` means that only outside collaborators without [two-factor authentication](https://github.com/blog/1614-two-factor-authentication) enabled will be returned. `2fa_insecure` means that only outside collaborators with [insecure 2FA methods](https://docs.github.com/organizations/keeping-your-organization-secure/managing-two-factor-authentication-for-your-organization/requiring-two-factor-authentication-in-your-organization#requiring-secure-methods-of-two-factor-authentication-in-your-organization) will be returned.
-    pub fn filter(mut self, value: super::models::OrgsListMembersFilter) -> Self {
+    pub fn filter(mut self, value: super::models::Filter2faDisabled2faInsecure) -> Self {
         self.filter = Some(value);
         self
     }
@@ -5741,10 +5705,7 @@ impl<'a> OrgsRemoveOutsideCollaborator<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.accept_types("application/json");
-        op.errors(
-            rt::error_body::<super::models::OrgsRemoveOutsideCollaboratorError422>,
-        );
+        op.errors(rt::error_body::<super::models::MessageDocumentationUrlError>);
         op.apply(self.options);
         (self.client, op)
     }
@@ -5763,7 +5724,7 @@ pub struct OrgsListPatGrantRequests<'a> {
     per_page: Option<i64>,
     page: Option<i64>,
     sort: Option<String>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    direction: Option<super::models::Direction>,
     owner: Option<Vec<String>>,
     repository: Option<String>,
     permission: Option<String>,
@@ -5789,10 +5750,7 @@ impl<'a> OrgsListPatGrantRequests<'a> {
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -5959,7 +5917,6 @@ impl<'a> OrgsReviewPatGrantRequest<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("pat_request_id", &self.pat_request_id, rt::Style::Simple, false);
-        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -6056,7 +6013,7 @@ pub struct OrgsListPatGrants<'a> {
     per_page: Option<i64>,
     page: Option<i64>,
     sort: Option<String>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    direction: Option<super::models::Direction>,
     owner: Option<Vec<String>>,
     repository: Option<String>,
     permission: Option<String>,
@@ -6082,10 +6039,7 @@ impl<'a> OrgsListPatGrants<'a> {
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -6246,7 +6200,6 @@ impl<'a> OrgsUpdatePatAccess<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("pat_id", &self.pat_id, rt::Style::Simple, false);
-        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -6501,7 +6454,6 @@ impl<'a> OrgsCustomPropertiesForReposDeleteOrganizationDefinition<'a> {
             rt::Style::Simple,
             false,
         );
-        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -6606,7 +6558,6 @@ impl<'a> OrgsCustomPropertiesForReposCreateOrUpdateOrganizationValues<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/orgs/{org}/properties/values");
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -6740,7 +6691,6 @@ impl<'a> OrgsSetPublicMembershipForAuthenticatedUser<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -7086,10 +7036,7 @@ impl<'a> OrgsGetImmutableReleasesSettingsRepositories<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::TotalCountRepositoriesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

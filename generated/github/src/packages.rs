@@ -42,7 +42,7 @@ impl<'a> PackagesApi<'a> {
     pub fn list_packages_for_organization(
         &self,
         org: impl Into<String>,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
     ) -> PackagesListPackagesForOrganization<'a> {
         PackagesListPackagesForOrganization {
             client: self.client,
@@ -64,7 +64,7 @@ impl<'a> PackagesApi<'a> {
     pub fn get_package_for_organization(
         &self,
         org: impl Into<String>,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
         package_name: impl Into<String>,
     ) -> PackagesGetPackageForOrganization<'a> {
         PackagesGetPackageForOrganization {
@@ -87,7 +87,7 @@ impl<'a> PackagesApi<'a> {
     pub fn delete_package_for_org(
         &self,
         org: impl Into<String>,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
         package_name: impl Into<String>,
     ) -> PackagesDeletePackageForOrg<'a> {
         PackagesDeletePackageForOrg {
@@ -114,7 +114,7 @@ impl<'a> PackagesApi<'a> {
     pub fn restore_package_for_org(
         &self,
         org: impl Into<String>,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
         package_name: impl Into<String>,
     ) -> PackagesRestorePackageForOrg<'a> {
         PackagesRestorePackageForOrg {
@@ -136,7 +136,7 @@ impl<'a> PackagesApi<'a> {
     pub fn get_all_package_versions_for_package_owned_by_org(
         &self,
         org: impl Into<String>,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
         package_name: impl Into<String>,
     ) -> PackagesGetAllPackageVersionsForPackageOwnedByOrg<'a> {
         PackagesGetAllPackageVersionsForPackageOwnedByOrg {
@@ -160,7 +160,7 @@ impl<'a> PackagesApi<'a> {
     pub fn get_package_version_for_organization(
         &self,
         org: impl Into<String>,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
         package_name: impl Into<String>,
         package_version_id: i64,
     ) -> PackagesGetPackageVersionForOrganization<'a> {
@@ -185,7 +185,7 @@ impl<'a> PackagesApi<'a> {
     pub fn delete_package_version_for_org(
         &self,
         org: impl Into<String>,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
         package_name: impl Into<String>,
         package_version_id: i64,
     ) -> PackagesDeletePackageVersionForOrg<'a> {
@@ -214,7 +214,7 @@ impl<'a> PackagesApi<'a> {
     pub fn restore_package_version_for_org(
         &self,
         org: impl Into<String>,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
         package_name: impl Into<String>,
         package_version_id: i64,
     ) -> PackagesRestorePackageVersionForOrg<'a> {
@@ -251,7 +251,7 @@ impl<'a> PackagesApi<'a> {
     /// `GET /user/packages` (operation `packages/list-packages-for-authenticated-user`).
     pub fn list_packages_for_authenticated_user(
         &self,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
     ) -> PackagesListPackagesForAuthenticatedUser<'a> {
         PackagesListPackagesForAuthenticatedUser {
             client: self.client,
@@ -271,7 +271,7 @@ impl<'a> PackagesApi<'a> {
     /// `GET /user/packages/{package_type}/{package_name}` (operation `packages/get-package-for-authenticated-user`).
     pub fn get_package_for_authenticated_user(
         &self,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
         package_name: impl Into<String>,
     ) -> PackagesGetPackageForAuthenticatedUser<'a> {
         PackagesGetPackageForAuthenticatedUser {
@@ -290,7 +290,7 @@ impl<'a> PackagesApi<'a> {
     /// `DELETE /user/packages/{package_type}/{package_name}` (operation `packages/delete-package-for-authenticated-user`).
     pub fn delete_package_for_authenticated_user(
         &self,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
         package_name: impl Into<String>,
     ) -> PackagesDeletePackageForAuthenticatedUser<'a> {
         PackagesDeletePackageForAuthenticatedUser {
@@ -313,7 +313,7 @@ impl<'a> PackagesApi<'a> {
     /// `POST /user/packages/{package_type}/{package_name}/restore` (operation `packages/restore-package-for-authenticated-user`).
     pub fn restore_package_for_authenticated_user(
         &self,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
         package_name: impl Into<String>,
     ) -> PackagesRestorePackageForAuthenticatedUser<'a> {
         PackagesRestorePackageForAuthenticatedUser {
@@ -333,7 +333,7 @@ impl<'a> PackagesApi<'a> {
     /// `GET /user/packages/{package_type}/{package_name}/versions` (operation `packages/get-all-package-versions-for-package-owned-by-authenticated-user`).
     pub fn get_all_package_versions_for_package_owned_by_authenticated_user(
         &self,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
         package_name: impl Into<String>,
     ) -> PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUser<'a> {
         PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUser {
@@ -355,7 +355,7 @@ impl<'a> PackagesApi<'a> {
     /// `GET /user/packages/{package_type}/{package_name}/versions/{package_version_id}` (operation `packages/get-package-version-for-authenticated-user`).
     pub fn get_package_version_for_authenticated_user(
         &self,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
         package_name: impl Into<String>,
         package_version_id: i64,
     ) -> PackagesGetPackageVersionForAuthenticatedUser<'a> {
@@ -378,7 +378,7 @@ impl<'a> PackagesApi<'a> {
     /// `DELETE /user/packages/{package_type}/{package_name}/versions/{package_version_id}` (operation `packages/delete-package-version-for-authenticated-user`).
     pub fn delete_package_version_for_authenticated_user(
         &self,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
         package_name: impl Into<String>,
         package_version_id: i64,
     ) -> PackagesDeletePackageVersionForAuthenticatedUser<'a> {
@@ -403,7 +403,7 @@ impl<'a> PackagesApi<'a> {
     /// `POST /user/packages/{package_type}/{package_name}/versions/{package_version_id}/restore` (operation `packages/restore-package-version-for-authenticated-user`).
     pub fn restore_package_version_for_authenticated_user(
         &self,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
         package_name: impl Into<String>,
         package_version_id: i64,
     ) -> PackagesRestorePackageVersionForAuthenticatedUser<'a> {
@@ -442,7 +442,7 @@ impl<'a> PackagesApi<'a> {
     pub fn list_packages_for_user(
         &self,
         username: impl Into<String>,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
     ) -> PackagesListPackagesForUser<'a> {
         PackagesListPackagesForUser {
             client: self.client,
@@ -464,7 +464,7 @@ impl<'a> PackagesApi<'a> {
     pub fn get_package_for_user(
         &self,
         username: impl Into<String>,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
         package_name: impl Into<String>,
     ) -> PackagesGetPackageForUser<'a> {
         PackagesGetPackageForUser {
@@ -487,7 +487,7 @@ impl<'a> PackagesApi<'a> {
     pub fn delete_package_for_user(
         &self,
         username: impl Into<String>,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
         package_name: impl Into<String>,
     ) -> PackagesDeletePackageForUser<'a> {
         PackagesDeletePackageForUser {
@@ -514,7 +514,7 @@ impl<'a> PackagesApi<'a> {
     pub fn restore_package_for_user(
         &self,
         username: impl Into<String>,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
         package_name: impl Into<String>,
     ) -> PackagesRestorePackageForUser<'a> {
         PackagesRestorePackageForUser {
@@ -536,7 +536,7 @@ impl<'a> PackagesApi<'a> {
     pub fn get_all_package_versions_for_package_owned_by_user(
         &self,
         username: impl Into<String>,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
         package_name: impl Into<String>,
     ) -> PackagesGetAllPackageVersionsForPackageOwnedByUser<'a> {
         PackagesGetAllPackageVersionsForPackageOwnedByUser {
@@ -557,7 +557,7 @@ impl<'a> PackagesApi<'a> {
     pub fn get_package_version_for_user(
         &self,
         username: impl Into<String>,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
         package_name: impl Into<String>,
         package_version_id: i64,
     ) -> PackagesGetPackageVersionForUser<'a> {
@@ -582,7 +582,7 @@ impl<'a> PackagesApi<'a> {
     pub fn delete_package_version_for_user(
         &self,
         username: impl Into<String>,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
         package_name: impl Into<String>,
         package_version_id: i64,
     ) -> PackagesDeletePackageVersionForUser<'a> {
@@ -611,7 +611,7 @@ impl<'a> PackagesApi<'a> {
     pub fn restore_package_version_for_user(
         &self,
         username: impl Into<String>,
-        package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+        package_type: super::models::PackageType,
         package_name: impl Into<String>,
         package_version_id: i64,
     ) -> PackagesRestorePackageVersionForUser<'a> {
@@ -660,7 +660,7 @@ impl<'a> PackagesListDockerMigrationConflictingPackagesForOrganization<'a> {
 pub struct PackagesListPackagesForOrganization<'a> {
     client: &'a super::Client,
     org: String,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     visibility: Option<super::models::WebhooksPullRequest5BaseRepoVisibility>,
     page: Option<i64>,
     per_page: Option<i64>,
@@ -743,7 +743,7 @@ impl<'a> PackagesListPackagesForOrganization<'a> {
 pub struct PackagesGetPackageForOrganization<'a> {
     client: &'a super::Client,
     org: String,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     package_name: String,
     options: rt::CallOptions,
 }
@@ -776,7 +776,7 @@ impl<'a> PackagesGetPackageForOrganization<'a> {
 pub struct PackagesDeletePackageForOrg<'a> {
     client: &'a super::Client,
     org: String,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     package_name: String,
     options: rt::CallOptions,
 }
@@ -811,7 +811,7 @@ impl<'a> PackagesDeletePackageForOrg<'a> {
 pub struct PackagesRestorePackageForOrg<'a> {
     client: &'a super::Client,
     org: String,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     package_name: String,
     token: Option<String>,
     options: rt::CallOptions,
@@ -853,11 +853,11 @@ impl<'a> PackagesRestorePackageForOrg<'a> {
 pub struct PackagesGetAllPackageVersionsForPackageOwnedByOrg<'a> {
     client: &'a super::Client,
     org: String,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     package_name: String,
     page: Option<i64>,
     per_page: Option<i64>,
-    state: Option<super::models::PackagesGetAllPackageVersionsForPackageOwnedByOrgState>,
+    state: Option<super::models::StateActiveDeleted>,
     options: rt::CallOptions,
 }
 impl<'a> PackagesGetAllPackageVersionsForPackageOwnedByOrg<'a> {
@@ -872,10 +872,7 @@ impl<'a> PackagesGetAllPackageVersionsForPackageOwnedByOrg<'a> {
         self
     }
     /// The state of the package, either active or deleted.
-    pub fn state(
-        mut self,
-        value: super::models::PackagesGetAllPackageVersionsForPackageOwnedByOrgState,
-    ) -> Self {
+    pub fn state(mut self, value: super::models::StateActiveDeleted) -> Self {
         self.state = Some(value);
         self
     }
@@ -938,7 +935,7 @@ impl<'a> PackagesGetAllPackageVersionsForPackageOwnedByOrg<'a> {
 pub struct PackagesGetPackageVersionForOrganization<'a> {
     client: &'a super::Client,
     org: String,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     package_name: String,
     package_version_id: i64,
     options: rt::CallOptions,
@@ -980,7 +977,7 @@ impl<'a> PackagesGetPackageVersionForOrganization<'a> {
 pub struct PackagesDeletePackageVersionForOrg<'a> {
     client: &'a super::Client,
     org: String,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     package_name: String,
     package_version_id: i64,
     options: rt::CallOptions,
@@ -1022,7 +1019,7 @@ impl<'a> PackagesDeletePackageVersionForOrg<'a> {
 pub struct PackagesRestorePackageVersionForOrg<'a> {
     client: &'a super::Client,
     org: String,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     package_name: String,
     package_version_id: i64,
     options: rt::CallOptions,
@@ -1089,7 +1086,7 @@ impl<'a> PackagesListDockerMigrationConflictingPackagesForAuthenticatedUser<'a> 
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct PackagesListPackagesForAuthenticatedUser<'a> {
     client: &'a super::Client,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     visibility: Option<super::models::WebhooksPullRequest5BaseRepoVisibility>,
     page: Option<i64>,
     per_page: Option<i64>,
@@ -1169,7 +1166,7 @@ impl<'a> PackagesListPackagesForAuthenticatedUser<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct PackagesGetPackageForAuthenticatedUser<'a> {
     client: &'a super::Client,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     package_name: String,
     options: rt::CallOptions,
 }
@@ -1200,7 +1197,7 @@ impl<'a> PackagesGetPackageForAuthenticatedUser<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct PackagesDeletePackageForAuthenticatedUser<'a> {
     client: &'a super::Client,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     package_name: String,
     options: rt::CallOptions,
 }
@@ -1233,7 +1230,7 @@ impl<'a> PackagesDeletePackageForAuthenticatedUser<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct PackagesRestorePackageForAuthenticatedUser<'a> {
     client: &'a super::Client,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     package_name: String,
     token: Option<String>,
     options: rt::CallOptions,
@@ -1273,11 +1270,11 @@ impl<'a> PackagesRestorePackageForAuthenticatedUser<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUser<'a> {
     client: &'a super::Client,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     package_name: String,
     page: Option<i64>,
     per_page: Option<i64>,
-    state: Option<super::models::PackagesGetAllPackageVersionsForPackageOwnedByOrgState>,
+    state: Option<super::models::StateActiveDeleted>,
     options: rt::CallOptions,
 }
 impl<'a> PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUser<'a> {
@@ -1292,10 +1289,7 @@ impl<'a> PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUser<'a> {
         self
     }
     /// The state of the package, either active or deleted.
-    pub fn state(
-        mut self,
-        value: super::models::PackagesGetAllPackageVersionsForPackageOwnedByOrgState,
-    ) -> Self {
+    pub fn state(mut self, value: super::models::StateActiveDeleted) -> Self {
         self.state = Some(value);
         self
     }
@@ -1356,7 +1350,7 @@ impl<'a> PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUser<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct PackagesGetPackageVersionForAuthenticatedUser<'a> {
     client: &'a super::Client,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     package_name: String,
     package_version_id: i64,
     options: rt::CallOptions,
@@ -1396,7 +1390,7 @@ impl<'a> PackagesGetPackageVersionForAuthenticatedUser<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct PackagesDeletePackageVersionForAuthenticatedUser<'a> {
     client: &'a super::Client,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     package_name: String,
     package_version_id: i64,
     options: rt::CallOptions,
@@ -1436,7 +1430,7 @@ impl<'a> PackagesDeletePackageVersionForAuthenticatedUser<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct PackagesRestorePackageVersionForAuthenticatedUser<'a> {
     client: &'a super::Client,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     package_name: String,
     package_version_id: i64,
     options: rt::CallOptions,
@@ -1506,7 +1500,7 @@ impl<'a> PackagesListDockerMigrationConflictingPackagesForUser<'a> {
 pub struct PackagesListPackagesForUser<'a> {
     client: &'a super::Client,
     username: String,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     visibility: Option<super::models::WebhooksPullRequest5BaseRepoVisibility>,
     page: Option<i64>,
     per_page: Option<i64>,
@@ -1589,7 +1583,7 @@ impl<'a> PackagesListPackagesForUser<'a> {
 pub struct PackagesGetPackageForUser<'a> {
     client: &'a super::Client,
     username: String,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     package_name: String,
     options: rt::CallOptions,
 }
@@ -1622,7 +1616,7 @@ impl<'a> PackagesGetPackageForUser<'a> {
 pub struct PackagesDeletePackageForUser<'a> {
     client: &'a super::Client,
     username: String,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     package_name: String,
     options: rt::CallOptions,
 }
@@ -1657,7 +1651,7 @@ impl<'a> PackagesDeletePackageForUser<'a> {
 pub struct PackagesRestorePackageForUser<'a> {
     client: &'a super::Client,
     username: String,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     package_name: String,
     token: Option<String>,
     options: rt::CallOptions,
@@ -1699,7 +1693,7 @@ impl<'a> PackagesRestorePackageForUser<'a> {
 pub struct PackagesGetAllPackageVersionsForPackageOwnedByUser<'a> {
     client: &'a super::Client,
     username: String,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     package_name: String,
     options: rt::CallOptions,
 }
@@ -1735,7 +1729,7 @@ impl<'a> PackagesGetAllPackageVersionsForPackageOwnedByUser<'a> {
 pub struct PackagesGetPackageVersionForUser<'a> {
     client: &'a super::Client,
     username: String,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     package_name: String,
     package_version_id: i64,
     options: rt::CallOptions,
@@ -1777,7 +1771,7 @@ impl<'a> PackagesGetPackageVersionForUser<'a> {
 pub struct PackagesDeletePackageVersionForUser<'a> {
     client: &'a super::Client,
     username: String,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     package_name: String,
     package_version_id: i64,
     options: rt::CallOptions,
@@ -1819,7 +1813,7 @@ impl<'a> PackagesDeletePackageVersionForUser<'a> {
 pub struct PackagesRestorePackageVersionForUser<'a> {
     client: &'a super::Client,
     username: String,
-    package_type: super::models::PackagesListPackagesForOrganizationPackageType,
+    package_type: super::models::PackageType,
     package_name: String,
     package_version_id: i64,
     options: rt::CallOptions,

@@ -57,7 +57,7 @@ impl<'a> ProjectsApi<'a> {
         &self,
         org: impl Into<String>,
         project_number: i64,
-        body: super::models::ProjectsCreateDraftItemForOrgBody,
+        body: super::models::TitleBodyBody,
     ) -> ProjectsCreateDraftItemForOrg<'a> {
         ProjectsCreateDraftItemForOrg {
             client: self.client,
@@ -154,7 +154,7 @@ impl<'a> ProjectsApi<'a> {
         &self,
         org: impl Into<String>,
         project_number: i64,
-        body: super::models::ProjectsAddItemForOrgBody,
+        body: super::models::TypeIdBody,
     ) -> ProjectsAddItemForOrg<'a> {
         ProjectsAddItemForOrg {
             client: self.client,
@@ -213,7 +213,7 @@ impl<'a> ProjectsApi<'a> {
         org: impl Into<String>,
         project_number: i64,
         item_id: i64,
-        body: super::models::ProjectsUpdateItemForOrgBody,
+        body: super::models::FieldsBody,
     ) -> ProjectsUpdateItemForOrg<'a> {
         ProjectsUpdateItemForOrg {
             client: self.client,
@@ -233,7 +233,7 @@ impl<'a> ProjectsApi<'a> {
         &self,
         org: impl Into<String>,
         project_number: i64,
-        body: super::models::ProjectsCreateViewForOrgBody,
+        body: super::models::NameLayoutBody,
     ) -> ProjectsCreateViewForOrg<'a> {
         ProjectsCreateViewForOrg {
             client: self.client,
@@ -275,7 +275,7 @@ impl<'a> ProjectsApi<'a> {
         &self,
         user_id: impl Into<String>,
         project_number: i64,
-        body: super::models::ProjectsCreateDraftItemForOrgBody,
+        body: super::models::TitleBodyBody,
     ) -> ProjectsCreateDraftItemForAuthenticatedUser<'a> {
         ProjectsCreateDraftItemForAuthenticatedUser {
             client: self.client,
@@ -294,7 +294,7 @@ impl<'a> ProjectsApi<'a> {
         &self,
         user_id: impl Into<String>,
         project_number: i64,
-        body: super::models::ProjectsCreateViewForOrgBody,
+        body: super::models::NameLayoutBody,
     ) -> ProjectsCreateViewForUser<'a> {
         ProjectsCreateViewForUser {
             client: self.client,
@@ -426,7 +426,7 @@ impl<'a> ProjectsApi<'a> {
         &self,
         username: impl Into<String>,
         project_number: i64,
-        body: super::models::ProjectsAddItemForOrgBody,
+        body: super::models::TypeIdBody,
     ) -> ProjectsAddItemForUser<'a> {
         ProjectsAddItemForUser {
             client: self.client,
@@ -485,7 +485,7 @@ impl<'a> ProjectsApi<'a> {
         username: impl Into<String>,
         project_number: i64,
         item_id: i64,
-        body: super::models::ProjectsUpdateItemForOrgBody,
+        body: super::models::FieldsBody,
     ) -> ProjectsUpdateItemForUser<'a> {
         ProjectsUpdateItemForUser {
             client: self.client,
@@ -639,7 +639,7 @@ pub struct ProjectsCreateDraftItemForOrg<'a> {
     client: &'a super::Client,
     org: String,
     project_number: i64,
-    body: super::models::ProjectsCreateDraftItemForOrgBody,
+    body: super::models::TitleBodyBody,
     options: rt::CallOptions,
 }
 impl<'a> ProjectsCreateDraftItemForOrg<'a> {
@@ -852,7 +852,7 @@ pub struct ProjectsListItemsForOrg<'a> {
     org: String,
     project_number: i64,
     q: Option<String>,
-    fields: Option<super::models::ProjectsListItemsForOrgFields>,
+    fields: Option<super::models::Fields>,
     before: Option<String>,
     after: Option<String>,
     per_page: Option<i64>,
@@ -867,10 +867,7 @@ impl<'a> ProjectsListItemsForOrg<'a> {
     /// Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
     ///
     /// Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`
-    pub fn fields(
-        mut self,
-        value: super::models::ProjectsListItemsForOrgFields,
-    ) -> Self {
+    pub fn fields(mut self, value: super::models::Fields) -> Self {
         self.fields = Some(value);
         self
     }
@@ -948,7 +945,7 @@ pub struct ProjectsAddItemForOrg<'a> {
     client: &'a super::Client,
     org: String,
     project_number: i64,
-    body: super::models::ProjectsAddItemForOrgBody,
+    body: super::models::TypeIdBody,
     options: rt::CallOptions,
 }
 impl<'a> ProjectsAddItemForOrg<'a> {
@@ -985,17 +982,14 @@ pub struct ProjectsGetOrgItem<'a> {
     org: String,
     project_number: i64,
     item_id: i64,
-    fields: Option<super::models::ProjectsListItemsForOrgFields>,
+    fields: Option<super::models::Fields>,
     options: rt::CallOptions,
 }
 impl<'a> ProjectsGetOrgItem<'a> {
     /// Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
     ///
     /// Example: fields[]=123&fields[]=456&fields[]=789 or fields=123,456,789
-    pub fn fields(
-        mut self,
-        value: super::models::ProjectsListItemsForOrgFields,
-    ) -> Self {
+    pub fn fields(mut self, value: super::models::Fields) -> Self {
         self.fields = Some(value);
         self
     }
@@ -1091,7 +1085,7 @@ pub struct ProjectsUpdateItemForOrg<'a> {
     org: String,
     project_number: i64,
     item_id: i64,
-    body: super::models::ProjectsUpdateItemForOrgBody,
+    body: super::models::FieldsBody,
     options: rt::CallOptions,
 }
 impl<'a> ProjectsUpdateItemForOrg<'a> {
@@ -1134,7 +1128,7 @@ pub struct ProjectsCreateViewForOrg<'a> {
     client: &'a super::Client,
     org: String,
     project_number: i64,
-    body: super::models::ProjectsCreateViewForOrgBody,
+    body: super::models::NameLayoutBody,
     options: rt::CallOptions,
 }
 impl<'a> ProjectsCreateViewForOrg<'a> {
@@ -1179,7 +1173,7 @@ pub struct ProjectsListViewItemsForOrg<'a> {
     org: String,
     project_number: i64,
     view_number: i64,
-    fields: Option<super::models::ProjectsListItemsForOrgFields>,
+    fields: Option<super::models::Fields>,
     before: Option<String>,
     after: Option<String>,
     per_page: Option<i64>,
@@ -1190,10 +1184,7 @@ impl<'a> ProjectsListViewItemsForOrg<'a> {
     /// title field will be returned.
     ///
     /// Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`
-    pub fn fields(
-        mut self,
-        value: super::models::ProjectsListItemsForOrgFields,
-    ) -> Self {
+    pub fn fields(mut self, value: super::models::Fields) -> Self {
         self.fields = Some(value);
         self
     }
@@ -1271,7 +1262,7 @@ pub struct ProjectsCreateDraftItemForAuthenticatedUser<'a> {
     client: &'a super::Client,
     user_id: String,
     project_number: i64,
-    body: super::models::ProjectsCreateDraftItemForOrgBody,
+    body: super::models::TitleBodyBody,
     options: rt::CallOptions,
 }
 impl<'a> ProjectsCreateDraftItemForAuthenticatedUser<'a> {
@@ -1307,7 +1298,7 @@ pub struct ProjectsCreateViewForUser<'a> {
     client: &'a super::Client,
     user_id: String,
     project_number: i64,
-    body: super::models::ProjectsCreateViewForOrgBody,
+    body: super::models::NameLayoutBody,
     options: rt::CallOptions,
 }
 impl<'a> ProjectsCreateViewForUser<'a> {
@@ -1643,7 +1634,7 @@ pub struct ProjectsListItemsForUser<'a> {
     after: Option<String>,
     per_page: Option<i64>,
     q: Option<String>,
-    fields: Option<super::models::ProjectsListItemsForOrgFields>,
+    fields: Option<super::models::Fields>,
     options: rt::CallOptions,
 }
 impl<'a> ProjectsListItemsForUser<'a> {
@@ -1670,10 +1661,7 @@ impl<'a> ProjectsListItemsForUser<'a> {
     /// Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
     ///
     /// Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`
-    pub fn fields(
-        mut self,
-        value: super::models::ProjectsListItemsForOrgFields,
-    ) -> Self {
+    pub fn fields(mut self, value: super::models::Fields) -> Self {
         self.fields = Some(value);
         self
     }
@@ -1736,7 +1724,7 @@ pub struct ProjectsAddItemForUser<'a> {
     client: &'a super::Client,
     username: String,
     project_number: i64,
-    body: super::models::ProjectsAddItemForOrgBody,
+    body: super::models::TypeIdBody,
     options: rt::CallOptions,
 }
 impl<'a> ProjectsAddItemForUser<'a> {
@@ -1773,17 +1761,14 @@ pub struct ProjectsGetUserItem<'a> {
     username: String,
     project_number: i64,
     item_id: i64,
-    fields: Option<super::models::ProjectsListItemsForOrgFields>,
+    fields: Option<super::models::Fields>,
     options: rt::CallOptions,
 }
 impl<'a> ProjectsGetUserItem<'a> {
     /// Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
     ///
     /// Example: fields[]=123&fields[]=456&fields[]=789 or fields=123,456,789
-    pub fn fields(
-        mut self,
-        value: super::models::ProjectsListItemsForOrgFields,
-    ) -> Self {
+    pub fn fields(mut self, value: super::models::Fields) -> Self {
         self.fields = Some(value);
         self
     }
@@ -1879,7 +1864,7 @@ pub struct ProjectsUpdateItemForUser<'a> {
     username: String,
     project_number: i64,
     item_id: i64,
-    body: super::models::ProjectsUpdateItemForOrgBody,
+    body: super::models::FieldsBody,
     options: rt::CallOptions,
 }
 impl<'a> ProjectsUpdateItemForUser<'a> {
@@ -1923,7 +1908,7 @@ pub struct ProjectsListViewItemsForUser<'a> {
     username: String,
     project_number: i64,
     view_number: i64,
-    fields: Option<super::models::ProjectsListItemsForOrgFields>,
+    fields: Option<super::models::Fields>,
     before: Option<String>,
     after: Option<String>,
     per_page: Option<i64>,
@@ -1934,10 +1919,7 @@ impl<'a> ProjectsListViewItemsForUser<'a> {
     /// title field will be returned.
     ///
     /// Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`
-    pub fn fields(
-        mut self,
-        value: super::models::ProjectsListItemsForOrgFields,
-    ) -> Self {
+    pub fn fields(mut self, value: super::models::Fields) -> Self {
         self.fields = Some(value);
         self
     }

@@ -947,18 +947,18 @@ pub struct PullsList<'a> {
     client: &'a super::Client,
     owner: String,
     repo: String,
-    state: Option<super::models::IssuesListState>,
+    state: Option<super::models::State>,
     head: Option<String>,
     base: Option<String>,
     sort: Option<super::models::PullsListSort>,
-    direction: Option<super::models::AppsListAccountsForPlanDirection>,
+    direction: Option<super::models::DirectionAscDesc>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
 }
 impl<'a> PullsList<'a> {
     /// Either `open`, `closed`, or `all` to filter by state.
-    pub fn state(mut self, value: super::models::IssuesListState) -> Self {
+    pub fn state(mut self, value: super::models::State) -> Self {
         self.state = Some(value);
         self
     }
@@ -978,10 +978,7 @@ impl<'a> PullsList<'a> {
         self
     }
     /// The direction of the sort. Default: `desc` when sort is `created` or sort is not specified, otherwise `asc`.
-    pub fn direction(
-        mut self,
-        value: super::models::AppsListAccountsForPlanDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::DirectionAscDesc) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1089,7 +1086,7 @@ pub struct PullsListReviewCommentsForRepo<'a> {
     owner: String,
     repo: String,
     sort: Option<super::models::PullsListReviewCommentsForRepoSort>,
-    direction: Option<super::models::AppsListAccountsForPlanDirection>,
+    direction: Option<super::models::DirectionAscDesc>,
     since: Option<chrono::DateTime<chrono::Utc>>,
     per_page: Option<i64>,
     page: Option<i64>,
@@ -1105,10 +1102,7 @@ impl<'a> PullsListReviewCommentsForRepo<'a> {
         self
     }
     /// The direction to sort results. Ignored without `sort` parameter.
-    pub fn direction(
-        mut self,
-        value: super::models::AppsListAccountsForPlanDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::DirectionAscDesc) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1314,11 +1308,7 @@ impl<'a> PullsGet<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             406u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1389,8 +1379,8 @@ pub struct PullsListReviewComments<'a> {
     owner: String,
     repo: String,
     pull_number: i64,
-    sort: Option<super::models::AppsListAccountsForPlanSort>,
-    direction: Option<super::models::AppsListAccountsForPlanDirection>,
+    sort: Option<super::models::Sort>,
+    direction: Option<super::models::DirectionAscDesc>,
     since: Option<chrono::DateTime<chrono::Utc>>,
     per_page: Option<i64>,
     page: Option<i64>,
@@ -1398,15 +1388,12 @@ pub struct PullsListReviewComments<'a> {
 }
 impl<'a> PullsListReviewComments<'a> {
     /// The property to sort the results by.
-    pub fn sort(mut self, value: super::models::AppsListAccountsForPlanSort) -> Self {
+    pub fn sort(mut self, value: super::models::Sort) -> Self {
         self.sort = Some(value);
         self
     }
     /// The direction to sort results. Ignored without `sort` parameter.
-    pub fn direction(
-        mut self,
-        value: super::models::AppsListAccountsForPlanDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::DirectionAscDesc) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1670,11 +1657,7 @@ impl<'a> PullsListFiles<'a> {
         op.errors(|status, body| match status {
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -1780,12 +1763,12 @@ impl<'a> PullsMerge<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             405u16 => {
                 rt::error_body::<
-                    super::models::OrgsRemoveOutsideCollaboratorError422,
+                    super::models::MessageDocumentationUrlError,
                 >(status, body)
             }
             409u16 => {
                 rt::error_body::<
-                    super::models::OrgsRemoveOutsideCollaboratorError422,
+                    super::models::MessageDocumentationUrlError,
                 >(status, body)
             }
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -2471,10 +2454,7 @@ impl<'a> PullsUpdateBranch<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ActivityMarkRepoNotificationsAsReadResponse202>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::MessageUrlResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2588,7 +2568,7 @@ impl<'a> PullRequestStacksCreate<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => {
                 rt::error_body::<
-                    super::models::PullRequestStacksCreateError422,
+                    super::models::MessageDocumentationUrlErrorsError,
                 >(status, body)
             }
             _ => None,
@@ -2599,10 +2579,7 @@ impl<'a> PullRequestStacksCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::PullRequestStacksCreateResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::IdNumberResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2638,10 +2615,7 @@ impl<'a> PullRequestStacksGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::PullRequestStacksCreateResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::IdNumberResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2678,7 +2652,7 @@ impl<'a> PullRequestStacksAdd<'a> {
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => {
                 rt::error_body::<
-                    super::models::PullRequestStacksCreateError422,
+                    super::models::MessageDocumentationUrlErrorsError,
                 >(status, body)
             }
             _ => None,
@@ -2689,10 +2663,7 @@ impl<'a> PullRequestStacksAdd<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::PullRequestStacksCreateResponse201>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::IdNumberResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2733,10 +2704,7 @@ impl<'a> PullRequestStacksUnstack<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<Option<super::models::PullRequestStacksCreateResponse201>>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<Option<super::models::IdNumberResponse>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -359,17 +359,14 @@ pub struct ReactionsListForCommitComment<'a> {
     owner: String,
     repo: String,
     comment_id: i64,
-    content: Option<super::models::ReactionsListForCommitCommentContent>,
+    content: Option<super::models::Content>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
 }
 impl<'a> ReactionsListForCommitComment<'a> {
     /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to a commit comment.
-    pub fn content(
-        mut self,
-        value: super::models::ReactionsListForCommitCommentContent,
-    ) -> Self {
+    pub fn content(mut self, value: super::models::Content) -> Self {
         self.content = Some(value);
         self
     }
@@ -511,17 +508,14 @@ pub struct ReactionsListForIssueComment<'a> {
     owner: String,
     repo: String,
     comment_id: i64,
-    content: Option<super::models::ReactionsListForCommitCommentContent>,
+    content: Option<super::models::Content>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
 }
 impl<'a> ReactionsListForIssueComment<'a> {
     /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to an issue comment.
-    pub fn content(
-        mut self,
-        value: super::models::ReactionsListForCommitCommentContent,
-    ) -> Self {
+    pub fn content(mut self, value: super::models::Content) -> Self {
         self.content = Some(value);
         self
     }
@@ -663,17 +657,14 @@ pub struct ReactionsListForIssue<'a> {
     owner: String,
     repo: String,
     issue_number: i64,
-    content: Option<super::models::ReactionsListForCommitCommentContent>,
+    content: Option<super::models::Content>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
 }
 impl<'a> ReactionsListForIssue<'a> {
     /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to an issue.
-    pub fn content(
-        mut self,
-        value: super::models::ReactionsListForCommitCommentContent,
-    ) -> Self {
+    pub fn content(mut self, value: super::models::Content) -> Self {
         self.content = Some(value);
         self
     }
@@ -815,17 +806,14 @@ pub struct ReactionsListForPullRequestReviewComment<'a> {
     owner: String,
     repo: String,
     comment_id: i64,
-    content: Option<super::models::ReactionsListForCommitCommentContent>,
+    content: Option<super::models::Content>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
 }
 impl<'a> ReactionsListForPullRequestReviewComment<'a> {
     /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to a pull request review comment.
-    pub fn content(
-        mut self,
-        value: super::models::ReactionsListForCommitCommentContent,
-    ) -> Self {
+    pub fn content(mut self, value: super::models::Content) -> Self {
         self.content = Some(value);
         self
     }

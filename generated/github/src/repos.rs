@@ -962,7 +962,7 @@ impl<'a> ReposApi<'a> {
         owner: impl Into<String>,
         repo: impl Into<String>,
         branch: impl Into<String>,
-        body: super::models::ReposSetAppAccessRestrictionsBody,
+        body: super::models::AppsBody,
     ) -> ReposSetAppAccessRestrictions<'a> {
         ReposSetAppAccessRestrictions {
             client: self.client,
@@ -985,7 +985,7 @@ impl<'a> ReposApi<'a> {
         owner: impl Into<String>,
         repo: impl Into<String>,
         branch: impl Into<String>,
-        body: super::models::ReposSetAppAccessRestrictionsBody,
+        body: super::models::AppsBody,
     ) -> ReposAddAppAccessRestrictions<'a> {
         ReposAddAppAccessRestrictions {
             client: self.client,
@@ -1008,7 +1008,7 @@ impl<'a> ReposApi<'a> {
         owner: impl Into<String>,
         repo: impl Into<String>,
         branch: impl Into<String>,
-        body: super::models::ReposSetAppAccessRestrictionsBody,
+        body: super::models::AppsBody,
     ) -> ReposRemoveAppAccessRestrictions<'a> {
         ReposRemoveAppAccessRestrictions {
             client: self.client,
@@ -1143,7 +1143,7 @@ impl<'a> ReposApi<'a> {
         owner: impl Into<String>,
         repo: impl Into<String>,
         branch: impl Into<String>,
-        body: super::models::ReposSetUserAccessRestrictionsBody,
+        body: super::models::UsersBody,
     ) -> ReposSetUserAccessRestrictions<'a> {
         ReposSetUserAccessRestrictions {
             client: self.client,
@@ -1170,7 +1170,7 @@ impl<'a> ReposApi<'a> {
         owner: impl Into<String>,
         repo: impl Into<String>,
         branch: impl Into<String>,
-        body: super::models::ReposSetUserAccessRestrictionsBody,
+        body: super::models::UsersBody,
     ) -> ReposAddUserAccessRestrictions<'a> {
         ReposAddUserAccessRestrictions {
             client: self.client,
@@ -1197,7 +1197,7 @@ impl<'a> ReposApi<'a> {
         owner: impl Into<String>,
         repo: impl Into<String>,
         branch: impl Into<String>,
-        body: super::models::ReposSetUserAccessRestrictionsBody,
+        body: super::models::UsersBody,
     ) -> ReposRemoveUserAccessRestrictions<'a> {
         ReposRemoveUserAccessRestrictions {
             client: self.client,
@@ -4624,7 +4624,7 @@ pub struct ReposListForOrg<'a> {
     org: String,
     type_: Option<super::models::ReposListForOrgType>,
     sort: Option<super::models::ReposListForOrgSort>,
-    direction: Option<super::models::AppsListAccountsForPlanDirection>,
+    direction: Option<super::models::DirectionAscDesc>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
@@ -4641,10 +4641,7 @@ impl<'a> ReposListForOrg<'a> {
         self
     }
     /// The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
-    pub fn direction(
-        mut self,
-        value: super::models::AppsListAccountsForPlanDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::DirectionAscDesc) -> Self {
         self.direction = Some(value);
         self
     }
@@ -4859,10 +4856,10 @@ pub struct ReposGetOrgRuleSuites<'a> {
     org: String,
     ref_: Option<String>,
     repository_name: Option<String>,
-    time_period: Option<super::models::ReposGetOrgRuleSuitesTimePeriod>,
+    time_period: Option<super::models::TimePeriod>,
     actor_name: Option<String>,
-    rule_suite_result: Option<super::models::ReposGetOrgRuleSuitesRuleSuiteResult>,
-    evaluate_status: Option<super::models::ReposGetOrgRuleSuitesEvaluateStatus>,
+    rule_suite_result: Option<super::models::RuleSuiteResult>,
+    evaluate_status: Option<super::models::EvaluateStatus>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
@@ -4881,10 +4878,7 @@ impl<'a> ReposGetOrgRuleSuites<'a> {
     /// The time period to filter by.
     ///
     /// For example, `day` will filter for rule suites that occurred in the past 24 hours, and `week` will filter for rule suites that occurred in the past 7 days (168 hours).
-    pub fn time_period(
-        mut self,
-        value: super::models::ReposGetOrgRuleSuitesTimePeriod,
-    ) -> Self {
+    pub fn time_period(mut self, value: super::models::TimePeriod) -> Self {
         self.time_period = Some(value);
         self
     }
@@ -4894,10 +4888,7 @@ impl<'a> ReposGetOrgRuleSuites<'a> {
         self
     }
     /// The rule suite results to filter on. When specified, only suites with this result will be returned.
-    pub fn rule_suite_result(
-        mut self,
-        value: super::models::ReposGetOrgRuleSuitesRuleSuiteResult,
-    ) -> Self {
+    pub fn rule_suite_result(mut self, value: super::models::RuleSuiteResult) -> Self {
         self.rule_suite_result = Some(value);
         self
     }
@@ -4905,10 +4896,7 @@ impl<'a> ReposGetOrgRuleSuites<'a> {
     /// - `all` - all rule suites will be returned.
     /// - `active` - only rule suites resulting from rulesets in active (non-evaluate) mode will be returned.
     /// - `evaluate` - only rule suites resulting from rulesets in evaluate mode will be returned.
-    pub fn evaluate_status(
-        mut self,
-        value: super::models::ReposGetOrgRuleSuitesEvaluateStatus,
-    ) -> Self {
+    pub fn evaluate_status(mut self, value: super::models::EvaluateStatus) -> Self {
         self.evaluate_status = Some(value);
         self
     }
@@ -5172,7 +5160,7 @@ impl<'a> ReposDelete<'a> {
         op.errors(|status, body| match status {
             403u16 => {
                 rt::error_body::<
-                    super::models::OrgsRemoveOutsideCollaboratorError422,
+                    super::models::MessageDocumentationUrlError,
                 >(status, body)
             }
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -5240,7 +5228,7 @@ pub struct ReposListActivities<'a> {
     client: &'a super::Client,
     owner: String,
     repo: String,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    direction: Option<super::models::Direction>,
     per_page: Option<i64>,
     before: Option<String>,
     after: Option<String>,
@@ -5252,10 +5240,7 @@ pub struct ReposListActivities<'a> {
 }
 impl<'a> ReposListActivities<'a> {
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -5456,7 +5441,7 @@ impl<'a> ReposListAttestations<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ReposListAttestationsResponse>, rt::Error> {
+    ) -> Result<rt::Response<super::models::AttestationsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6410,15 +6395,12 @@ pub struct ReposSetStatusCheckContexts<'a> {
     owner: String,
     repo: String,
     branch: String,
-    body: Option<super::models::ReposSetStatusCheckContextsBody>,
+    body: Option<super::models::ContextsBody>,
     options: rt::CallOptions,
 }
 impl<'a> ReposSetStatusCheckContexts<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ReposSetStatusCheckContextsBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ContextsBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -6460,15 +6442,12 @@ pub struct ReposAddStatusCheckContexts<'a> {
     owner: String,
     repo: String,
     branch: String,
-    body: Option<super::models::ReposSetStatusCheckContextsBody>,
+    body: Option<super::models::ContextsBody>,
     options: rt::CallOptions,
 }
 impl<'a> ReposAddStatusCheckContexts<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ReposSetStatusCheckContextsBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ContextsBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -6511,15 +6490,12 @@ pub struct ReposRemoveStatusCheckContexts<'a> {
     owner: String,
     repo: String,
     branch: String,
-    body: Option<super::models::ReposSetStatusCheckContextsBody>,
+    body: Option<super::models::ContextsBody>,
     options: rt::CallOptions,
 }
 impl<'a> ReposRemoveStatusCheckContexts<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ReposSetStatusCheckContextsBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ContextsBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -6666,7 +6642,7 @@ pub struct ReposSetAppAccessRestrictions<'a> {
     owner: String,
     repo: String,
     branch: String,
-    body: super::models::ReposSetAppAccessRestrictionsBody,
+    body: super::models::AppsBody,
     options: rt::CallOptions,
 }
 impl<'a> ReposSetAppAccessRestrictions<'a> {
@@ -6704,7 +6680,7 @@ pub struct ReposAddAppAccessRestrictions<'a> {
     owner: String,
     repo: String,
     branch: String,
-    body: super::models::ReposSetAppAccessRestrictionsBody,
+    body: super::models::AppsBody,
     options: rt::CallOptions,
 }
 impl<'a> ReposAddAppAccessRestrictions<'a> {
@@ -6742,7 +6718,7 @@ pub struct ReposRemoveAppAccessRestrictions<'a> {
     owner: String,
     repo: String,
     branch: String,
-    body: super::models::ReposSetAppAccessRestrictionsBody,
+    body: super::models::AppsBody,
     options: rt::CallOptions,
 }
 impl<'a> ReposRemoveAppAccessRestrictions<'a> {
@@ -6864,15 +6840,12 @@ pub struct ReposAddTeamAccessRestrictions<'a> {
     owner: String,
     repo: String,
     branch: String,
-    body: Option<super::models::ReposAddTeamAccessRestrictionsBody>,
+    body: Option<super::models::TeamsBody>,
     options: rt::CallOptions,
 }
 impl<'a> ReposAddTeamAccessRestrictions<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ReposAddTeamAccessRestrictionsBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::TeamsBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -6912,15 +6885,12 @@ pub struct ReposRemoveTeamAccessRestrictions<'a> {
     owner: String,
     repo: String,
     branch: String,
-    body: Option<super::models::ReposAddTeamAccessRestrictionsBody>,
+    body: Option<super::models::TeamsBody>,
     options: rt::CallOptions,
 }
 impl<'a> ReposRemoveTeamAccessRestrictions<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::ReposAddTeamAccessRestrictionsBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::TeamsBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -6996,7 +6966,7 @@ pub struct ReposSetUserAccessRestrictions<'a> {
     owner: String,
     repo: String,
     branch: String,
-    body: super::models::ReposSetUserAccessRestrictionsBody,
+    body: super::models::UsersBody,
     options: rt::CallOptions,
 }
 impl<'a> ReposSetUserAccessRestrictions<'a> {
@@ -7034,7 +7004,7 @@ pub struct ReposAddUserAccessRestrictions<'a> {
     owner: String,
     repo: String,
     branch: String,
-    body: super::models::ReposSetUserAccessRestrictionsBody,
+    body: super::models::UsersBody,
     options: rt::CallOptions,
 }
 impl<'a> ReposAddUserAccessRestrictions<'a> {
@@ -7072,7 +7042,7 @@ pub struct ReposRemoveUserAccessRestrictions<'a> {
     owner: String,
     repo: String,
     branch: String,
-    body: super::models::ReposSetUserAccessRestrictionsBody,
+    body: super::models::UsersBody,
     options: rt::CallOptions,
 }
 impl<'a> ReposRemoveUserAccessRestrictions<'a> {
@@ -7980,11 +7950,7 @@ impl<'a> ReposGetCommit<'a> {
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -8221,11 +8187,7 @@ impl<'a> ReposCompareCommitsWithBasehead<'a> {
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -8360,11 +8322,7 @@ impl<'a> ReposDeleteFile<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -8600,7 +8558,7 @@ impl<'a> ReposCreateDeployment<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ReposCreateDeploymentResponse {
     Status201(super::models::Deployment),
-    Status202(super::models::ActivityMarkNotificationsAsReadResponse202),
+    Status202(super::models::MessageResponse),
     Other(serde_json::Value),
 }
 /// Request builder for `GET /repos/{owner}/{repo}/deployments/{deployment_id}`: set optional parameters, then `send()`.
@@ -9989,7 +9947,7 @@ pub struct ReposListWebhookDeliveries<'a> {
     hook_id: i64,
     per_page: Option<i64>,
     cursor: Option<String>,
-    status: Option<super::models::AppsListWebhookDeliveriesStatus>,
+    status: Option<super::models::StatusSuccessFailure>,
     options: rt::CallOptions,
 }
 impl<'a> ReposListWebhookDeliveries<'a> {
@@ -10004,10 +9962,7 @@ impl<'a> ReposListWebhookDeliveries<'a> {
         self
     }
     /// Returns webhook deliveries filtered by delivery outcome classification based on `status_code` range. A `status` of `success` returns deliveries with a `status_code` in the 200-399 range (inclusive). A `status` of `failure` returns deliveries with a `status_code` in the 400-599 range (inclusive).
-    pub fn status(
-        mut self,
-        value: super::models::AppsListWebhookDeliveriesStatus,
-    ) -> Self {
+    pub fn status(mut self, value: super::models::StatusSuccessFailure) -> Self {
         self.status = Some(value);
         self
     }
@@ -12238,10 +12193,10 @@ pub struct ReposGetRepoRuleSuites<'a> {
     owner: String,
     repo: String,
     ref_: Option<String>,
-    time_period: Option<super::models::ReposGetOrgRuleSuitesTimePeriod>,
+    time_period: Option<super::models::TimePeriod>,
     actor_name: Option<String>,
-    rule_suite_result: Option<super::models::ReposGetOrgRuleSuitesRuleSuiteResult>,
-    evaluate_status: Option<super::models::ReposGetOrgRuleSuitesEvaluateStatus>,
+    rule_suite_result: Option<super::models::RuleSuiteResult>,
+    evaluate_status: Option<super::models::EvaluateStatus>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
@@ -12255,10 +12210,7 @@ impl<'a> ReposGetRepoRuleSuites<'a> {
     /// The time period to filter by.
     ///
     /// For example, `day` will filter for rule suites that occurred in the past 24 hours, and `week` will filter for rule suites that occurred in the past 7 days (168 hours).
-    pub fn time_period(
-        mut self,
-        value: super::models::ReposGetOrgRuleSuitesTimePeriod,
-    ) -> Self {
+    pub fn time_period(mut self, value: super::models::TimePeriod) -> Self {
         self.time_period = Some(value);
         self
     }
@@ -12268,10 +12220,7 @@ impl<'a> ReposGetRepoRuleSuites<'a> {
         self
     }
     /// The rule suite results to filter on. When specified, only suites with this result will be returned.
-    pub fn rule_suite_result(
-        mut self,
-        value: super::models::ReposGetOrgRuleSuitesRuleSuiteResult,
-    ) -> Self {
+    pub fn rule_suite_result(mut self, value: super::models::RuleSuiteResult) -> Self {
         self.rule_suite_result = Some(value);
         self
     }
@@ -12279,10 +12228,7 @@ impl<'a> ReposGetRepoRuleSuites<'a> {
     /// - `all` - all rule suites will be returned.
     /// - `active` - only rule suites resulting from rulesets in active (non-evaluate) mode will be returned.
     /// - `evaluate` - only rule suites resulting from rulesets in evaluate mode will be returned.
-    pub fn evaluate_status(
-        mut self,
-        value: super::models::ReposGetOrgRuleSuitesEvaluateStatus,
-    ) -> Self {
+    pub fn evaluate_status(mut self, value: super::models::EvaluateStatus) -> Self {
         self.evaluate_status = Some(value);
         self
     }
@@ -13186,12 +13132,12 @@ pub struct ReposGetClones<'a> {
     client: &'a super::Client,
     owner: String,
     repo: String,
-    per: Option<super::models::ReposGetClonesPer>,
+    per: Option<super::models::Per>,
     options: rt::CallOptions,
 }
 impl<'a> ReposGetClones<'a> {
     /// The time frame to display results for.
-    pub fn per(mut self, value: super::models::ReposGetClonesPer) -> Self {
+    pub fn per(mut self, value: super::models::Per) -> Self {
         self.per = Some(value);
         self
     }
@@ -13295,12 +13241,12 @@ pub struct ReposGetViews<'a> {
     client: &'a super::Client,
     owner: String,
     repo: String,
-    per: Option<super::models::ReposGetClonesPer>,
+    per: Option<super::models::Per>,
     options: rt::CallOptions,
 }
 impl<'a> ReposGetViews<'a> {
     /// The time frame to display results for.
-    pub fn per(mut self, value: super::models::ReposGetClonesPer) -> Self {
+    pub fn per(mut self, value: super::models::Per) -> Self {
         self.per = Some(value);
         self
     }
@@ -13579,8 +13525,8 @@ pub struct ReposListForAuthenticatedUser<'a> {
     visibility: Option<super::models::ReposListForAuthenticatedUserVisibility>,
     affiliation: Option<String>,
     type_: Option<super::models::ReposListForAuthenticatedUserType>,
-    sort: Option<super::models::ReposListForAuthenticatedUserSort>,
-    direction: Option<super::models::AppsListAccountsForPlanDirection>,
+    sort: Option<super::models::SortCreatedUpdatedPushed>,
+    direction: Option<super::models::DirectionAscDesc>,
     per_page: Option<i64>,
     page: Option<i64>,
     since: Option<chrono::DateTime<chrono::Utc>>,
@@ -13613,18 +13559,12 @@ impl<'a> ReposListForAuthenticatedUser<'a> {
         self
     }
     /// The property to sort the results by.
-    pub fn sort(
-        mut self,
-        value: super::models::ReposListForAuthenticatedUserSort,
-    ) -> Self {
+    pub fn sort(mut self, value: super::models::SortCreatedUpdatedPushed) -> Self {
         self.sort = Some(value);
         self
     }
     /// The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
-    pub fn direction(
-        mut self,
-        value: super::models::AppsListAccountsForPlanDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::DirectionAscDesc) -> Self {
         self.direction = Some(value);
         self
     }
@@ -13870,8 +13810,8 @@ pub struct ReposListForUser<'a> {
     client: &'a super::Client,
     username: String,
     type_: Option<super::models::ReposListForUserType>,
-    sort: Option<super::models::ReposListForAuthenticatedUserSort>,
-    direction: Option<super::models::AppsListAccountsForPlanDirection>,
+    sort: Option<super::models::SortCreatedUpdatedPushed>,
+    direction: Option<super::models::DirectionAscDesc>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
@@ -13883,18 +13823,12 @@ impl<'a> ReposListForUser<'a> {
         self
     }
     /// The property to sort the results by.
-    pub fn sort(
-        mut self,
-        value: super::models::ReposListForAuthenticatedUserSort,
-    ) -> Self {
+    pub fn sort(mut self, value: super::models::SortCreatedUpdatedPushed) -> Self {
         self.sort = Some(value);
         self
     }
     /// The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
-    pub fn direction(
-        mut self,
-        value: super::models::AppsListAccountsForPlanDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::DirectionAscDesc) -> Self {
         self.direction = Some(value);
         self
     }

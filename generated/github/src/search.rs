@@ -211,7 +211,7 @@ pub struct SearchCode<'a> {
     client: &'a super::Client,
     q: String,
     sort: Option<String>,
-    order: Option<super::models::SearchCodeOrder>,
+    order: Option<super::models::Order>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
@@ -223,7 +223,7 @@ impl<'a> SearchCode<'a> {
         self
     }
     /// **This field is closing down.** Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
-    pub fn order(mut self, value: super::models::SearchCodeOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order) -> Self {
         self.order = Some(value);
         self
     }
@@ -252,11 +252,7 @@ impl<'a> SearchCode<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -305,7 +301,7 @@ pub struct SearchCommits<'a> {
     client: &'a super::Client,
     q: String,
     sort: Option<super::models::SearchCommitsSort>,
-    order: Option<super::models::SearchCodeOrder>,
+    order: Option<super::models::Order>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
@@ -317,7 +313,7 @@ impl<'a> SearchCommits<'a> {
         self
     }
     /// Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
-    pub fn order(mut self, value: super::models::SearchCodeOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order) -> Self {
         self.order = Some(value);
         self
     }
@@ -389,7 +385,7 @@ pub struct SearchIssuesAndPullRequests<'a> {
     client: &'a super::Client,
     q: String,
     sort: Option<super::models::SearchIssuesAndPullRequestsSort>,
-    order: Option<super::models::SearchCodeOrder>,
+    order: Option<super::models::Order>,
     per_page: Option<i64>,
     page: Option<i64>,
     advanced_search: Option<String>,
@@ -406,7 +402,7 @@ impl<'a> SearchIssuesAndPullRequests<'a> {
         self
     }
     /// Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
-    pub fn order(mut self, value: super::models::SearchCodeOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order) -> Self {
         self.order = Some(value);
         self
     }
@@ -458,11 +454,7 @@ impl<'a> SearchIssuesAndPullRequests<'a> {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -515,7 +507,7 @@ pub struct SearchLabels<'a> {
     repository_id: i64,
     q: String,
     sort: Option<super::models::SearchLabelsSort>,
-    order: Option<super::models::SearchCodeOrder>,
+    order: Option<super::models::Order>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
@@ -527,7 +519,7 @@ impl<'a> SearchLabels<'a> {
         self
     }
     /// Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
-    pub fn order(mut self, value: super::models::SearchCodeOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order) -> Self {
         self.order = Some(value);
         self
     }
@@ -606,7 +598,7 @@ pub struct SearchRepos<'a> {
     client: &'a super::Client,
     q: String,
     sort: Option<super::models::SearchReposSort>,
-    order: Option<super::models::SearchCodeOrder>,
+    order: Option<super::models::Order>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
@@ -618,7 +610,7 @@ impl<'a> SearchRepos<'a> {
         self
     }
     /// Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
-    pub fn order(mut self, value: super::models::SearchCodeOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order) -> Self {
         self.order = Some(value);
         self
     }
@@ -646,11 +638,7 @@ impl<'a> SearchRepos<'a> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(|status, body| match status {
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -769,7 +757,7 @@ pub struct SearchUsers<'a> {
     client: &'a super::Client,
     q: String,
     sort: Option<super::models::SearchUsersSort>,
-    order: Option<super::models::SearchCodeOrder>,
+    order: Option<super::models::Order>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
@@ -781,7 +769,7 @@ impl<'a> SearchUsers<'a> {
         self
     }
     /// Determines whether the first search result returned is the highest number of matches (`desc`) or lowest number of matches (`asc`). This parameter is ignored unless you provide `sort`.
-    pub fn order(mut self, value: super::models::SearchCodeOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order) -> Self {
         self.order = Some(value);
         self
     }
@@ -809,11 +797,7 @@ impl<'a> SearchUsers<'a> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(|status, body| match status {
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);

@@ -89,7 +89,7 @@ impl<'a> SecretScanningApi<'a> {
     pub fn bulk_create_org_custom_patterns(
         &self,
         org: impl Into<String>,
-        body: super::models::SecretScanningBulkCreateOrgCustomPatternsBody,
+        body: super::models::PatternsSecretScanningCustomPatternToCreateBody,
     ) -> SecretScanningBulkCreateOrgCustomPatterns<'a> {
         SecretScanningBulkCreateOrgCustomPatterns {
             client: self.client,
@@ -108,7 +108,7 @@ impl<'a> SecretScanningApi<'a> {
     pub fn bulk_delete_org_custom_patterns(
         &self,
         org: impl Into<String>,
-        body: super::models::SecretScanningBulkDeleteOrgCustomPatternsBody,
+        body: super::models::PatternsSecretScanningCustomPatternToDeleteBody,
     ) -> SecretScanningBulkDeleteOrgCustomPatterns<'a> {
         SecretScanningBulkDeleteOrgCustomPatterns {
             client: self.client,
@@ -329,7 +329,7 @@ impl<'a> SecretScanningApi<'a> {
         &self,
         owner: impl Into<String>,
         repo: impl Into<String>,
-        body: super::models::SecretScanningBulkCreateOrgCustomPatternsBody,
+        body: super::models::PatternsSecretScanningCustomPatternToCreateBody,
     ) -> SecretScanningBulkCreateRepoCustomPatterns<'a> {
         SecretScanningBulkCreateRepoCustomPatterns {
             client: self.client,
@@ -350,7 +350,7 @@ impl<'a> SecretScanningApi<'a> {
         &self,
         owner: impl Into<String>,
         repo: impl Into<String>,
-        body: super::models::SecretScanningBulkDeleteOrgCustomPatternsBody,
+        body: super::models::PatternsSecretScanningCustomPatternToDeleteBody,
     ) -> SecretScanningBulkDeleteRepoCustomPatterns<'a> {
         SecretScanningBulkDeleteRepoCustomPatterns {
             client: self.client,
@@ -435,15 +435,15 @@ impl<'a> SecretScanningApi<'a> {
 pub struct SecretScanningListAlertsForOrg<'a> {
     client: &'a super::Client,
     org: String,
-    state: Option<super::models::SecretScanningListAlertsForOrgState>,
+    state: Option<super::models::StateOpenResolved>,
     secret_type: Option<String>,
     exclude_secret_types: Option<String>,
     exclude_providers: Option<String>,
     providers: Option<String>,
     resolution: Option<String>,
     assignee: Option<String>,
-    sort: Option<super::models::AppsListAccountsForPlanSort>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    sort: Option<super::models::Sort>,
+    direction: Option<super::models::Direction>,
     page: Option<i64>,
     per_page: Option<i64>,
     before: Option<String>,
@@ -459,10 +459,7 @@ pub struct SecretScanningListAlertsForOrg<'a> {
 }
 impl<'a> SecretScanningListAlertsForOrg<'a> {
     /// Set to `open` or `resolved` to only list secret scanning alerts in a specific state.
-    pub fn state(
-        mut self,
-        value: super::models::SecretScanningListAlertsForOrgState,
-    ) -> Self {
+    pub fn state(mut self, value: super::models::StateOpenResolved) -> Self {
         self.state = Some(value);
         self
     }
@@ -503,15 +500,12 @@ impl<'a> SecretScanningListAlertsForOrg<'a> {
         self
     }
     /// The property to sort the results by. `created` means when the alert was created. `updated` means when the alert was updated or resolved.
-    pub fn sort(mut self, value: super::models::AppsListAccountsForPlanSort) -> Self {
+    pub fn sort(mut self, value: super::models::Sort) -> Self {
         self.sort = Some(value);
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -612,11 +606,7 @@ impl<'a> SecretScanningListAlertsForOrg<'a> {
         op.query("owner_email_hash", &self.owner_email_hash, rt::Style::Form, true);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            503u16 => {
-                rt::error_body::<
-                    super::models::ActivityListPublicEventsError503,
-                >(status, body)
-            }
+            503u16 => rt::error_body::<super::models::CodeMessageError>(status, body),
             _ => None,
         });
         op.apply(self.options);
@@ -662,10 +652,10 @@ impl<'a> SecretScanningListAlertsForOrg<'a> {
 pub struct SecretScanningListOrgCustomPatterns<'a> {
     client: &'a super::Client,
     org: String,
-    state: Option<super::models::SecretScanningListOrgCustomPatternsState>,
+    state: Option<super::models::StatePublishedUnpublished>,
     push_protection: Option<super::models::SecurityAndAnalysisAdvancedSecurityStatus>,
-    sort: Option<super::models::SecretScanningListOrgCustomPatternsSort>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    sort: Option<super::models::SortCreatedUpdatedName>,
+    direction: Option<super::models::Direction>,
     page: Option<i64>,
     per_page: Option<i64>,
     before: Option<String>,
@@ -674,10 +664,7 @@ pub struct SecretScanningListOrgCustomPatterns<'a> {
 }
 impl<'a> SecretScanningListOrgCustomPatterns<'a> {
     /// Filter custom patterns by state. When absent, returns patterns in all states.
-    pub fn state(
-        mut self,
-        value: super::models::SecretScanningListOrgCustomPatternsState,
-    ) -> Self {
+    pub fn state(mut self, value: super::models::StatePublishedUnpublished) -> Self {
         self.state = Some(value);
         self
     }
@@ -690,18 +677,12 @@ impl<'a> SecretScanningListOrgCustomPatterns<'a> {
         self
     }
     /// The property to sort the results by.
-    pub fn sort(
-        mut self,
-        value: super::models::SecretScanningListOrgCustomPatternsSort,
-    ) -> Self {
+    pub fn sort(mut self, value: super::models::SortCreatedUpdatedName) -> Self {
         self.sort = Some(value);
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -788,7 +769,7 @@ impl<'a> SecretScanningListOrgCustomPatterns<'a> {
 pub struct SecretScanningBulkCreateOrgCustomPatterns<'a> {
     client: &'a super::Client,
     org: String,
-    body: super::models::SecretScanningBulkCreateOrgCustomPatternsBody,
+    body: super::models::PatternsSecretScanningCustomPatternToCreateBody,
     options: rt::CallOptions,
 }
 impl<'a> SecretScanningBulkCreateOrgCustomPatterns<'a> {
@@ -811,7 +792,7 @@ impl<'a> SecretScanningBulkCreateOrgCustomPatterns<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => {
                 rt::error_body::<
-                    super::models::SecretScanningBulkCreateOrgCustomPatternsError422,
+                    super::models::MessageValidationErrorsError,
                 >(status, body)
             }
             _ => None,
@@ -823,9 +804,7 @@ impl<'a> SecretScanningBulkCreateOrgCustomPatterns<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<
-            super::models::SecretScanningBulkCreateOrgCustomPatternsResponse201,
-        >,
+        rt::Response<super::models::CreatedPatternsSecretScanningCustomPatternResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -838,7 +817,7 @@ impl<'a> SecretScanningBulkCreateOrgCustomPatterns<'a> {
 pub struct SecretScanningBulkDeleteOrgCustomPatterns<'a> {
     client: &'a super::Client,
     org: String,
-    body: super::models::SecretScanningBulkDeleteOrgCustomPatternsBody,
+    body: super::models::PatternsSecretScanningCustomPatternToDeleteBody,
     options: rt::CallOptions,
 }
 impl<'a> SecretScanningBulkDeleteOrgCustomPatterns<'a> {
@@ -997,15 +976,15 @@ pub struct SecretScanningListAlertsForRepo<'a> {
     client: &'a super::Client,
     owner: String,
     repo: String,
-    state: Option<super::models::SecretScanningListAlertsForOrgState>,
+    state: Option<super::models::StateOpenResolved>,
     secret_type: Option<String>,
     exclude_secret_types: Option<String>,
     exclude_providers: Option<String>,
     providers: Option<String>,
     resolution: Option<String>,
     assignee: Option<String>,
-    sort: Option<super::models::AppsListAccountsForPlanSort>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    sort: Option<super::models::Sort>,
+    direction: Option<super::models::Direction>,
     page: Option<i64>,
     per_page: Option<i64>,
     before: Option<String>,
@@ -1021,10 +1000,7 @@ pub struct SecretScanningListAlertsForRepo<'a> {
 }
 impl<'a> SecretScanningListAlertsForRepo<'a> {
     /// Set to `open` or `resolved` to only list secret scanning alerts in a specific state.
-    pub fn state(
-        mut self,
-        value: super::models::SecretScanningListAlertsForOrgState,
-    ) -> Self {
+    pub fn state(mut self, value: super::models::StateOpenResolved) -> Self {
         self.state = Some(value);
         self
     }
@@ -1065,15 +1041,12 @@ impl<'a> SecretScanningListAlertsForRepo<'a> {
         self
     }
     /// The property to sort the results by. `created` means when the alert was created. `updated` means when the alert was updated or resolved.
-    pub fn sort(mut self, value: super::models::AppsListAccountsForPlanSort) -> Self {
+    pub fn sort(mut self, value: super::models::Sort) -> Self {
         self.sort = Some(value);
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1176,7 +1149,7 @@ impl<'a> SecretScanningListAlertsForRepo<'a> {
         op.query("is_bypassed", &self.is_bypassed, rt::Style::Form, true);
         op.query("included_metadata", &self.included_metadata, rt::Style::Form, true);
         op.query("owner_email_hash", &self.owner_email_hash, rt::Style::Form, true);
-        op.errors(rt::error_body::<super::models::ActivityListPublicEventsError503>);
+        op.errors(rt::error_body::<super::models::CodeMessageError>);
         op.apply(self.options);
         (self.client, op)
     }
@@ -1244,7 +1217,7 @@ impl<'a> SecretScanningGetAlert<'a> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("alert_number", &self.alert_number, rt::Style::Simple, false);
         op.query("hide_secret", &self.hide_secret, rt::Style::Form, true);
-        op.errors(rt::error_body::<super::models::ActivityListPublicEventsError503>);
+        op.errors(rt::error_body::<super::models::CodeMessageError>);
         op.apply(self.options);
         (self.client, op)
     }
@@ -1285,7 +1258,7 @@ impl<'a> SecretScanningUpdateAlert<'a> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("alert_number", &self.alert_number, rt::Style::Simple, false);
         op.json("application/json", &self.body);
-        op.errors(rt::error_body::<super::models::ActivityListPublicEventsError503>);
+        op.errors(rt::error_body::<super::models::CodeMessageError>);
         op.apply(self.options);
         (self.client, op)
     }
@@ -1338,7 +1311,7 @@ impl<'a> SecretScanningListLocationsForAlert<'a> {
         op.path("alert_number", &self.alert_number, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
-        op.errors(rt::error_body::<super::models::ActivityListPublicEventsError503>);
+        op.errors(rt::error_body::<super::models::CodeMessageError>);
         op.apply(self.options);
         (self.client, op)
     }
@@ -1378,10 +1351,10 @@ pub struct SecretScanningListRepoCustomPatterns<'a> {
     client: &'a super::Client,
     owner: String,
     repo: String,
-    state: Option<super::models::SecretScanningListOrgCustomPatternsState>,
+    state: Option<super::models::StatePublishedUnpublished>,
     push_protection: Option<super::models::SecurityAndAnalysisAdvancedSecurityStatus>,
-    sort: Option<super::models::SecretScanningListOrgCustomPatternsSort>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    sort: Option<super::models::SortCreatedUpdatedName>,
+    direction: Option<super::models::Direction>,
     page: Option<i64>,
     per_page: Option<i64>,
     before: Option<String>,
@@ -1390,10 +1363,7 @@ pub struct SecretScanningListRepoCustomPatterns<'a> {
 }
 impl<'a> SecretScanningListRepoCustomPatterns<'a> {
     /// Filter custom patterns by state. When absent, returns patterns in all states.
-    pub fn state(
-        mut self,
-        value: super::models::SecretScanningListOrgCustomPatternsState,
-    ) -> Self {
+    pub fn state(mut self, value: super::models::StatePublishedUnpublished) -> Self {
         self.state = Some(value);
         self
     }
@@ -1406,18 +1376,12 @@ impl<'a> SecretScanningListRepoCustomPatterns<'a> {
         self
     }
     /// The property to sort the results by.
-    pub fn sort(
-        mut self,
-        value: super::models::SecretScanningListOrgCustomPatternsSort,
-    ) -> Self {
+    pub fn sort(mut self, value: super::models::SortCreatedUpdatedName) -> Self {
         self.sort = Some(value);
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1506,7 +1470,7 @@ pub struct SecretScanningBulkCreateRepoCustomPatterns<'a> {
     client: &'a super::Client,
     owner: String,
     repo: String,
-    body: super::models::SecretScanningBulkCreateOrgCustomPatternsBody,
+    body: super::models::PatternsSecretScanningCustomPatternToCreateBody,
     options: rt::CallOptions,
 }
 impl<'a> SecretScanningBulkCreateRepoCustomPatterns<'a> {
@@ -1530,7 +1494,7 @@ impl<'a> SecretScanningBulkCreateRepoCustomPatterns<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => {
                 rt::error_body::<
-                    super::models::SecretScanningBulkCreateOrgCustomPatternsError422,
+                    super::models::MessageValidationErrorsError,
                 >(status, body)
             }
             _ => None,
@@ -1542,9 +1506,7 @@ impl<'a> SecretScanningBulkCreateRepoCustomPatterns<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<
-            super::models::SecretScanningBulkCreateOrgCustomPatternsResponse201,
-        >,
+        rt::Response<super::models::CreatedPatternsSecretScanningCustomPatternResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1558,7 +1520,7 @@ pub struct SecretScanningBulkDeleteRepoCustomPatterns<'a> {
     client: &'a super::Client,
     owner: String,
     repo: String,
-    body: super::models::SecretScanningBulkDeleteOrgCustomPatternsBody,
+    body: super::models::PatternsSecretScanningCustomPatternToDeleteBody,
     options: rt::CallOptions,
 }
 impl<'a> SecretScanningBulkDeleteRepoCustomPatterns<'a> {
@@ -1657,7 +1619,7 @@ impl<'a> SecretScanningCreatePushProtectionBypass<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
-        op.errors(rt::error_body::<super::models::ActivityListPublicEventsError503>);
+        op.errors(rt::error_body::<super::models::CodeMessageError>);
         op.apply(self.options);
         (self.client, op)
     }
@@ -1694,7 +1656,7 @@ impl<'a> SecretScanningGetScanHistory<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::ActivityListPublicEventsError503>);
+        op.errors(rt::error_body::<super::models::CodeMessageError>);
         op.apply(self.options);
         (self.client, op)
     }

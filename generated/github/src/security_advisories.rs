@@ -276,7 +276,7 @@ pub struct SecurityAdvisoriesListGlobalAdvisories<'a> {
     epss_percentile: Option<String>,
     before: Option<String>,
     after: Option<String>,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
+    direction: Option<super::models::Direction>,
     per_page: Option<i64>,
     sort: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesSort>,
     options: rt::CallOptions,
@@ -386,10 +386,7 @@ impl<'a> SecurityAdvisoriesListGlobalAdvisories<'a> {
         self
     }
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
@@ -494,28 +491,22 @@ impl<'a> SecurityAdvisoriesGetGlobalAdvisory<'a> {
 pub struct SecurityAdvisoriesListOrgRepositoryAdvisories<'a> {
     client: &'a super::Client,
     org: String,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
-    sort: Option<super::models::SecurityAdvisoriesListOrgRepositoryAdvisoriesSort>,
+    direction: Option<super::models::Direction>,
+    sort: Option<super::models::SortCreatedUpdatedPublished>,
     before: Option<String>,
     after: Option<String>,
     per_page: Option<i64>,
-    state: Option<super::models::SecurityAdvisoriesListOrgRepositoryAdvisoriesState>,
+    state: Option<super::models::StateTriageDraft>,
     options: rt::CallOptions,
 }
 impl<'a> SecurityAdvisoriesListOrgRepositoryAdvisories<'a> {
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
     /// The property to sort the results by.
-    pub fn sort(
-        mut self,
-        value: super::models::SecurityAdvisoriesListOrgRepositoryAdvisoriesSort,
-    ) -> Self {
+    pub fn sort(mut self, value: super::models::SortCreatedUpdatedPublished) -> Self {
         self.sort = Some(value);
         self
     }
@@ -535,10 +526,7 @@ impl<'a> SecurityAdvisoriesListOrgRepositoryAdvisories<'a> {
         self
     }
     /// Filter by the state of the repository advisories. Only advisories of this state will be returned.
-    pub fn state(
-        mut self,
-        value: super::models::SecurityAdvisoriesListOrgRepositoryAdvisoriesState,
-    ) -> Self {
+    pub fn state(mut self, value: super::models::StateTriageDraft) -> Self {
         self.state = Some(value);
         self
     }
@@ -586,28 +574,22 @@ pub struct SecurityAdvisoriesListRepositoryAdvisories<'a> {
     client: &'a super::Client,
     owner: String,
     repo: String,
-    direction: Option<super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection>,
-    sort: Option<super::models::SecurityAdvisoriesListOrgRepositoryAdvisoriesSort>,
+    direction: Option<super::models::Direction>,
+    sort: Option<super::models::SortCreatedUpdatedPublished>,
     before: Option<String>,
     after: Option<String>,
     per_page: Option<i64>,
-    state: Option<super::models::SecurityAdvisoriesListOrgRepositoryAdvisoriesState>,
+    state: Option<super::models::StateTriageDraft>,
     options: rt::CallOptions,
 }
 impl<'a> SecurityAdvisoriesListRepositoryAdvisories<'a> {
     /// The direction to sort the results by.
-    pub fn direction(
-        mut self,
-        value: super::models::SecurityAdvisoriesListGlobalAdvisoriesDirection,
-    ) -> Self {
+    pub fn direction(mut self, value: super::models::Direction) -> Self {
         self.direction = Some(value);
         self
     }
     /// The property to sort the results by.
-    pub fn sort(
-        mut self,
-        value: super::models::SecurityAdvisoriesListOrgRepositoryAdvisoriesSort,
-    ) -> Self {
+    pub fn sort(mut self, value: super::models::SortCreatedUpdatedPublished) -> Self {
         self.sort = Some(value);
         self
     }
@@ -627,10 +609,7 @@ impl<'a> SecurityAdvisoriesListRepositoryAdvisories<'a> {
         self
     }
     /// Filter by state of the repository advisories. Only advisories of this state will be returned.
-    pub fn state(
-        mut self,
-        value: super::models::SecurityAdvisoriesListOrgRepositoryAdvisoriesState,
-    ) -> Self {
+    pub fn state(mut self, value: super::models::StateTriageDraft) -> Self {
         self.state = Some(value);
         self
     }

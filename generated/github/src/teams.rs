@@ -1039,14 +1039,14 @@ pub struct TeamsListMembersInOrg<'a> {
     client: &'a super::Client,
     org: String,
     team_slug: String,
-    role: Option<super::models::TeamsListMembersInOrgRole>,
+    role: Option<super::models::Role>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
 }
 impl<'a> TeamsListMembersInOrg<'a> {
     /// Filters members returned by their role in the team.
-    pub fn role(mut self, value: super::models::TeamsListMembersInOrgRole) -> Self {
+    pub fn role(mut self, value: super::models::Role) -> Self {
         self.role = Some(value);
         self
     }
@@ -1150,15 +1150,12 @@ pub struct TeamsAddOrUpdateMembershipForUserInOrg<'a> {
     org: String,
     team_slug: String,
     username: String,
-    body: Option<super::models::TeamsAddOrUpdateMembershipForUserInOrgBody>,
+    body: Option<super::models::RoleBody>,
     options: rt::CallOptions,
 }
 impl<'a> TeamsAddOrUpdateMembershipForUserInOrg<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::TeamsAddOrUpdateMembershipForUserInOrgBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::RoleBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1633,14 +1630,14 @@ impl<'a> TeamsListPendingInvitationsLegacy<'a> {
 pub struct TeamsListMembersLegacy<'a> {
     client: &'a super::Client,
     team_id: i64,
-    role: Option<super::models::TeamsListMembersInOrgRole>,
+    role: Option<super::models::Role>,
     per_page: Option<i64>,
     page: Option<i64>,
     options: rt::CallOptions,
 }
 impl<'a> TeamsListMembersLegacy<'a> {
     /// Filters members returned by their role in the team.
-    pub fn role(mut self, value: super::models::TeamsListMembersInOrgRole) -> Self {
+    pub fn role(mut self, value: super::models::Role) -> Self {
         self.role = Some(value);
         self
     }
@@ -1828,15 +1825,12 @@ pub struct TeamsAddOrUpdateMembershipForUserLegacy<'a> {
     client: &'a super::Client,
     team_id: i64,
     username: String,
-    body: Option<super::models::TeamsAddOrUpdateMembershipForUserInOrgBody>,
+    body: Option<super::models::RoleBody>,
     options: rt::CallOptions,
 }
 impl<'a> TeamsAddOrUpdateMembershipForUserLegacy<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::TeamsAddOrUpdateMembershipForUserInOrgBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::RoleBody) -> Self {
         self.body = Some(value);
         self
     }

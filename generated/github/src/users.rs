@@ -557,7 +557,7 @@ impl<'a> UsersApi<'a> {
     pub fn list_attestations_bulk(
         &self,
         username: impl Into<String>,
-        body: super::models::OrgsListAttestationsBulkBody,
+        body: super::models::SubjectDigestsPredicateTypeBody,
     ) -> UsersListAttestationsBulk<'a> {
         UsersListAttestationsBulk {
             client: self.client,
@@ -577,7 +577,7 @@ impl<'a> UsersApi<'a> {
     pub fn delete_attestations_bulk(
         &self,
         username: impl Into<String>,
-        body: super::models::OrgsDeleteAttestationsBulkBody,
+        body: super::models::SubjectDigestsAttestationIdsBody,
     ) -> UsersDeleteAttestationsBulk<'a> {
         UsersDeleteAttestationsBulk {
             client: self.client,
@@ -806,10 +806,7 @@ impl<'a> UsersGetAuthenticated<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::UsersGetAuthenticatedResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::PrivateUserPublicUserResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2111,10 +2108,7 @@ impl<'a> UsersGetById<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::UsersGetAuthenticatedResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::PrivateUserPublicUserResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2204,10 +2198,7 @@ impl<'a> UsersGetByUsername<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::UsersGetAuthenticatedResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::PrivateUserPublicUserResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2221,7 +2212,7 @@ pub struct UsersListAttestationsBulk<'a> {
     per_page: Option<i64>,
     before: Option<String>,
     after: Option<String>,
-    body: super::models::OrgsListAttestationsBulkBody,
+    body: super::models::SubjectDigestsPredicateTypeBody,
     options: rt::CallOptions,
 }
 impl<'a> UsersListAttestationsBulk<'a> {
@@ -2263,7 +2254,7 @@ impl<'a> UsersListAttestationsBulk<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::OrgsListAttestationsBulkResponse>,
+        rt::Response<super::models::AttestationsSubjectDigestsPageInfoResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -2276,7 +2267,7 @@ impl<'a> UsersListAttestationsBulk<'a> {
 pub struct UsersDeleteAttestationsBulk<'a> {
     client: &'a super::Client,
     username: String,
-    body: super::models::OrgsDeleteAttestationsBulkBody,
+    body: super::models::SubjectDigestsAttestationIdsBody,
     options: rt::CallOptions,
 }
 impl<'a> UsersDeleteAttestationsBulk<'a> {
@@ -2456,7 +2447,7 @@ impl<'a> UsersListAttestations<'a> {
 /// The success answers of `GET /users/{username}/attestations/{subject_digest}`, by status.
 #[derive(Clone, Debug, PartialEq)]
 pub enum UsersListAttestationsResponse {
-    Status200(super::models::ReposListAttestationsResponse),
+    Status200(super::models::AttestationsResponse),
     Status201(super::models::EmptyObject),
     Status204,
     Other(serde_json::Value),

@@ -358,7 +358,7 @@ impl<'a> AssistantsApi<'a> {
 pub struct ListAssistants<'a> {
     client: &'a super::Client,
     limit: Option<i64>,
-    order: Option<super::models::ListAssistantsOrder>,
+    order: Option<super::models::Order>,
     after: Option<String>,
     before: Option<String>,
     options: rt::CallOptions,
@@ -370,7 +370,7 @@ impl<'a> ListAssistants<'a> {
         self
     }
     /// Sort order by the `created_at` timestamp of the objects. `asc` for ascending order and `desc` for descending order.
-    pub fn order(mut self, value: super::models::ListAssistantsOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order) -> Self {
         self.order = Some(value);
         self
     }
@@ -732,7 +732,7 @@ pub struct ListMessages<'a> {
     client: &'a super::Client,
     thread_id: String,
     limit: Option<i64>,
-    order: Option<super::models::ListAssistantsOrder>,
+    order: Option<super::models::Order>,
     after: Option<String>,
     before: Option<String>,
     run_id: Option<String>,
@@ -745,7 +745,7 @@ impl<'a> ListMessages<'a> {
         self
     }
     /// Sort order by the `created_at` timestamp of the objects. `asc` for ascending order and `desc` for descending order.
-    pub fn order(mut self, value: super::models::ListAssistantsOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order) -> Self {
         self.order = Some(value);
         self
     }
@@ -965,7 +965,7 @@ pub struct ListRuns<'a> {
     client: &'a super::Client,
     thread_id: String,
     limit: Option<i64>,
-    order: Option<super::models::ListAssistantsOrder>,
+    order: Option<super::models::Order>,
     after: Option<String>,
     before: Option<String>,
     options: rt::CallOptions,
@@ -977,7 +977,7 @@ impl<'a> ListRuns<'a> {
         self
     }
     /// Sort order by the `created_at` timestamp of the objects. `asc` for ascending order and `desc` for descending order.
-    pub fn order(mut self, value: super::models::ListAssistantsOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order) -> Self {
         self.order = Some(value);
         self
     }
@@ -1196,7 +1196,7 @@ pub struct ListRunSteps<'a> {
     thread_id: String,
     run_id: String,
     limit: Option<i64>,
-    order: Option<super::models::ListAssistantsOrder>,
+    order: Option<super::models::Order>,
     after: Option<String>,
     before: Option<String>,
     include: Option<Vec<String>>,
@@ -1209,7 +1209,7 @@ impl<'a> ListRunSteps<'a> {
         self
     }
     /// Sort order by the `created_at` timestamp of the objects. `asc` for ascending order and `desc` for descending order.
-    pub fn order(mut self, value: super::models::ListAssistantsOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order) -> Self {
         self.order = Some(value);
         self
     }

@@ -173,7 +173,7 @@ pub struct ListOrganizationCertificates<'a> {
     client: &'a super::Client,
     limit: Option<i64>,
     after: Option<String>,
-    order: Option<super::models::ListAssistantsOrder>,
+    order: Option<super::models::Order>,
     options: rt::CallOptions,
 }
 impl<'a> ListOrganizationCertificates<'a> {
@@ -188,7 +188,7 @@ impl<'a> ListOrganizationCertificates<'a> {
         self
     }
     /// Sort order by the `created_at` timestamp of the objects. `asc` for ascending order and `desc` for descending order.
-    pub fn order(mut self, value: super::models::ListAssistantsOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order) -> Self {
         self.order = Some(value);
         self
     }
@@ -466,7 +466,7 @@ pub struct ListProjectCertificates<'a> {
     project_id: String,
     limit: Option<i64>,
     after: Option<String>,
-    order: Option<super::models::ListAssistantsOrder>,
+    order: Option<super::models::Order>,
     options: rt::CallOptions,
 }
 impl<'a> ListProjectCertificates<'a> {
@@ -481,7 +481,7 @@ impl<'a> ListProjectCertificates<'a> {
         self
     }
     /// Sort order by the `created_at` timestamp of the objects. `asc` for ascending order and `desc` for descending order.
-    pub fn order(mut self, value: super::models::ListAssistantsOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order) -> Self {
         self.order = Some(value);
         self
     }

@@ -133,7 +133,7 @@ pub struct ListChatCompletions<'a> {
     metadata: Option<std::collections::BTreeMap<String, String>>,
     after: Option<String>,
     limit: Option<i64>,
-    order: Option<super::models::ListChatCompletionsOrder>,
+    order: Option<super::models::OrderAscDesc>,
     options: rt::CallOptions,
 }
 impl<'a> ListChatCompletions<'a> {
@@ -163,7 +163,7 @@ impl<'a> ListChatCompletions<'a> {
         self
     }
     /// Sort order for Chat Completions by timestamp. Use `asc` for ascending order or `desc` for descending order. Defaults to `asc`.
-    pub fn order(mut self, value: super::models::ListChatCompletionsOrder) -> Self {
+    pub fn order(mut self, value: super::models::OrderAscDesc) -> Self {
         self.order = Some(value);
         self
     }
@@ -360,7 +360,7 @@ pub struct GetChatCompletionMessages<'a> {
     completion_id: String,
     after: Option<String>,
     limit: Option<i64>,
-    order: Option<super::models::ListChatCompletionsOrder>,
+    order: Option<super::models::OrderAscDesc>,
     options: rt::CallOptions,
 }
 impl<'a> GetChatCompletionMessages<'a> {
@@ -375,7 +375,7 @@ impl<'a> GetChatCompletionMessages<'a> {
         self
     }
     /// Sort order for messages by timestamp. Use `asc` for ascending order or `desc` for descending order. Defaults to `asc`.
-    pub fn order(mut self, value: super::models::ListChatCompletionsOrder) -> Self {
+    pub fn order(mut self, value: super::models::OrderAscDesc) -> Self {
         self.order = Some(value);
         self
     }

@@ -165,7 +165,7 @@ impl<'a> ContainersApi<'a> {
 pub struct ListContainers<'a> {
     client: &'a super::Client,
     limit: Option<i64>,
-    order: Option<super::models::ListAssistantsOrder>,
+    order: Option<super::models::Order>,
     after: Option<String>,
     name: Option<String>,
     options: rt::CallOptions,
@@ -177,7 +177,7 @@ impl<'a> ListContainers<'a> {
         self
     }
     /// Sort order by the `created_at` timestamp of the objects. `asc` for ascending order and `desc` for descending order.
-    pub fn order(mut self, value: super::models::ListAssistantsOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order) -> Self {
         self.order = Some(value);
         self
     }
@@ -343,7 +343,7 @@ pub struct ListContainerFiles<'a> {
     client: &'a super::Client,
     container_id: String,
     limit: Option<i64>,
-    order: Option<super::models::ListAssistantsOrder>,
+    order: Option<super::models::Order>,
     after: Option<String>,
     options: rt::CallOptions,
 }
@@ -354,7 +354,7 @@ impl<'a> ListContainerFiles<'a> {
         self
     }
     /// Sort order by the `created_at` timestamp of the objects. `asc` for ascending order and `desc` for descending order.
-    pub fn order(mut self, value: super::models::ListAssistantsOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order) -> Self {
         self.order = Some(value);
         self
     }

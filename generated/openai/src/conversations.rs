@@ -137,7 +137,7 @@ pub struct ListConversationItems<'a> {
     client: &'a super::Client,
     conversation_id: String,
     limit: Option<i64>,
-    order: Option<super::models::ListConversationItemsOrder>,
+    order: Option<super::models::Order2>,
     after: Option<String>,
     include: Option<Vec<super::models::IncludeEnum>>,
     options: rt::CallOptions,
@@ -152,7 +152,7 @@ impl<'a> ListConversationItems<'a> {
     /// The order to return the input items in. Default is `desc`.
     /// - `asc`: Return the input items in ascending order.
     /// - `desc`: Return the input items in descending order.
-    pub fn order(mut self, value: super::models::ListConversationItemsOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order2) -> Self {
         self.order = Some(value);
         self
     }

@@ -193,7 +193,7 @@ pub struct ListEvals<'a> {
     client: &'a super::Client,
     after: Option<String>,
     limit: Option<i64>,
-    order: Option<super::models::ListChatCompletionsOrder>,
+    order: Option<super::models::OrderAscDesc>,
     order_by: Option<super::models::ListEvalsOrderBy>,
     options: rt::CallOptions,
 }
@@ -209,7 +209,7 @@ impl<'a> ListEvals<'a> {
         self
     }
     /// Sort order for evals by timestamp. Use `asc` for ascending order or `desc` for descending order.
-    pub fn order(mut self, value: super::models::ListChatCompletionsOrder) -> Self {
+    pub fn order(mut self, value: super::models::OrderAscDesc) -> Self {
         self.order = Some(value);
         self
     }
@@ -398,7 +398,7 @@ pub struct GetEvalRuns<'a> {
     eval_id: String,
     after: Option<String>,
     limit: Option<i64>,
-    order: Option<super::models::ListChatCompletionsOrder>,
+    order: Option<super::models::OrderAscDesc>,
     status: Option<super::models::GetEvalRunsStatus>,
     options: rt::CallOptions,
 }
@@ -414,7 +414,7 @@ impl<'a> GetEvalRuns<'a> {
         self
     }
     /// Sort order for runs by timestamp. Use `asc` for ascending order or `desc` for descending order. Defaults to `asc`.
-    pub fn order(mut self, value: super::models::ListChatCompletionsOrder) -> Self {
+    pub fn order(mut self, value: super::models::OrderAscDesc) -> Self {
         self.order = Some(value);
         self
     }
@@ -617,7 +617,7 @@ pub struct GetEvalRunOutputItems<'a> {
     after: Option<String>,
     limit: Option<i64>,
     status: Option<super::models::GetEvalRunOutputItemsStatus>,
-    order: Option<super::models::ListChatCompletionsOrder>,
+    order: Option<super::models::OrderAscDesc>,
     options: rt::CallOptions,
 }
 impl<'a> GetEvalRunOutputItems<'a> {
@@ -638,7 +638,7 @@ impl<'a> GetEvalRunOutputItems<'a> {
         self
     }
     /// Sort order for output items by timestamp. Use `asc` for ascending order or `desc` for descending order. Defaults to `asc`.
-    pub fn order(mut self, value: super::models::ListChatCompletionsOrder) -> Self {
+    pub fn order(mut self, value: super::models::OrderAscDesc) -> Self {
         self.order = Some(value);
         self
     }

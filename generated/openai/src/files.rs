@@ -100,7 +100,7 @@ pub struct ListFiles<'a> {
     client: &'a super::Client,
     purpose: Option<String>,
     limit: Option<i64>,
-    order: Option<super::models::ListAssistantsOrder>,
+    order: Option<super::models::Order>,
     after: Option<String>,
     options: rt::CallOptions,
 }
@@ -116,7 +116,7 @@ impl<'a> ListFiles<'a> {
         self
     }
     /// Sort order by the `created_at` timestamp of the objects. `asc` for ascending order and `desc` for descending order.
-    pub fn order(mut self, value: super::models::ListAssistantsOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order) -> Self {
         self.order = Some(value);
         self
     }

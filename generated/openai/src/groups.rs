@@ -78,7 +78,7 @@ pub struct ListGroups<'a> {
     client: &'a super::Client,
     limit: Option<i64>,
     after: Option<String>,
-    order: Option<super::models::ListChatCompletionsOrder>,
+    order: Option<super::models::OrderAscDesc>,
     options: rt::CallOptions,
 }
 impl<'a> ListGroups<'a> {
@@ -93,7 +93,7 @@ impl<'a> ListGroups<'a> {
         self
     }
     /// Specifies the sort order of the returned groups.
-    pub fn order(mut self, value: super::models::ListChatCompletionsOrder) -> Self {
+    pub fn order(mut self, value: super::models::OrderAscDesc) -> Self {
         self.order = Some(value);
         self
     }

@@ -44335,7 +44335,7 @@ impl<'de> serde::Deserialize<'de> for BetaResponseStreamEvent {
     )
 )]
 connector_runtime::__string_enum! {
-    pub enum ListAssistantsOrder { Asc = "asc", Desc = "desc", }
+    pub enum Order { Asc = "asc", Desc = "desc", }
 }
 #[cfg(feature = "audio")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -44501,7 +44501,7 @@ pub struct CreateVoiceBody {
     )
 )]
 connector_runtime::__string_enum! {
-    pub enum ListChatCompletionsOrder { Asc = "asc", Desc = "desc", }
+    pub enum OrderAscDesc { Asc = "asc", Desc = "desc", }
 }
 #[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -44519,7 +44519,7 @@ pub struct UpdateChatCompletionBody {
     )
 )]
 connector_runtime::__string_enum! {
-    pub enum ListConversationItemsOrder { Asc = "asc", Desc = "desc", }
+    pub enum Order2 { Asc = "asc", Desc = "desc", }
 }
 #[cfg(feature = "conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -44726,12 +44726,12 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "usage")]
 connector_runtime::__string_enum! {
-    pub enum UsageAudioSpeechesBucketWidth { V1m = "1m", V1h = "1h", V1d = "1d", }
+    pub enum BucketWidth { V1m = "1m", V1h = "1h", V1d = "1d", }
 }
 #[cfg(feature = "usage")]
 connector_runtime::__string_enum! {
-    pub enum UsageAudioSpeechesGroupByItem { ProjectId = "project_id", UserId =
-    "user_id", ApiKeyId = "api_key_id", Model = "model", }
+    pub enum GroupByItem { ProjectId = "project_id", UserId = "user_id", ApiKeyId =
+    "api_key_id", Model = "model", }
 }
 #[cfg(feature = "usage")]
 connector_runtime::__string_enum! {
@@ -44778,8 +44778,8 @@ pub struct AddUploadPartBody {
 }
 #[cfg(feature = "vector_stores")]
 connector_runtime::__string_enum! {
-    pub enum ListFilesInVectorStoreBatchFilter { InProgress = "in_progress", Completed =
-    "completed", Failed = "failed", Cancelled = "cancelled", }
+    pub enum Filter { InProgress = "in_progress", Completed = "completed", Failed =
+    "failed", Cancelled = "cancelled", }
 }
 #[cfg(feature = "content_provenance_checks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]

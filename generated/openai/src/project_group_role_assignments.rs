@@ -92,7 +92,7 @@ pub struct ListProjectGroupRoleAssignments<'a> {
     group_id: String,
     limit: Option<i64>,
     after: Option<String>,
-    order: Option<super::models::ListConversationItemsOrder>,
+    order: Option<super::models::Order2>,
     options: rt::CallOptions,
 }
 impl<'a> ListProjectGroupRoleAssignments<'a> {
@@ -107,7 +107,7 @@ impl<'a> ListProjectGroupRoleAssignments<'a> {
         self
     }
     /// Sort order for the returned project roles.
-    pub fn order(mut self, value: super::models::ListConversationItemsOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order2) -> Self {
         self.order = Some(value);
         self
     }

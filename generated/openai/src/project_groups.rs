@@ -84,7 +84,7 @@ pub struct ListProjectGroups<'a> {
     project_id: String,
     limit: Option<i64>,
     after: Option<String>,
-    order: Option<super::models::ListChatCompletionsOrder>,
+    order: Option<super::models::OrderAscDesc>,
     options: rt::CallOptions,
 }
 impl<'a> ListProjectGroups<'a> {
@@ -99,7 +99,7 @@ impl<'a> ListProjectGroups<'a> {
         self
     }
     /// Sort order for the returned groups.
-    pub fn order(mut self, value: super::models::ListChatCompletionsOrder) -> Self {
+    pub fn order(mut self, value: super::models::OrderAscDesc) -> Self {
         self.order = Some(value);
         self
     }

@@ -92,7 +92,7 @@ pub struct ListProjectUserRoleAssignments<'a> {
     user_id: String,
     limit: Option<i64>,
     after: Option<String>,
-    order: Option<super::models::ListConversationItemsOrder>,
+    order: Option<super::models::Order2>,
     options: rt::CallOptions,
 }
 impl<'a> ListProjectUserRoleAssignments<'a> {
@@ -107,7 +107,7 @@ impl<'a> ListProjectUserRoleAssignments<'a> {
         self
     }
     /// Sort order for the returned project roles.
-    pub fn order(mut self, value: super::models::ListConversationItemsOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order2) -> Self {
         self.order = Some(value);
         self
     }

@@ -355,7 +355,7 @@ pub struct ListInputItems<'a> {
     client: &'a super::Client,
     response_id: String,
     limit: Option<i64>,
-    order: Option<super::models::ListConversationItemsOrder>,
+    order: Option<super::models::Order2>,
     after: Option<String>,
     include: Option<Vec<super::models::IncludeEnum>>,
     options: rt::CallOptions,
@@ -370,7 +370,7 @@ impl<'a> ListInputItems<'a> {
     /// The order to return the input items in. Default is `desc`.
     /// - `asc`: Return the input items in ascending order.
     /// - `desc`: Return the input items in descending order.
-    pub fn order(mut self, value: super::models::ListConversationItemsOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order2) -> Self {
         self.order = Some(value);
         self
     }
@@ -659,7 +659,7 @@ pub struct BetaListInputItems<'a> {
     client: &'a super::Client,
     response_id: String,
     limit: Option<i64>,
-    order: Option<super::models::ListConversationItemsOrder>,
+    order: Option<super::models::Order2>,
     after: Option<String>,
     include: Option<Vec<super::models::BetaIncludeEnum>>,
     openai_beta: Option<Vec<String>>,
@@ -675,7 +675,7 @@ impl<'a> BetaListInputItems<'a> {
     /// The order to return the input items in. Default is `desc`.
     /// - `asc`: Return the input items in ascending order.
     /// - `desc`: Return the input items in descending order.
-    pub fn order(mut self, value: super::models::ListConversationItemsOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order2) -> Self {
         self.order = Some(value);
         self
     }

@@ -159,7 +159,7 @@ pub struct ListRoles<'a> {
     client: &'a super::Client,
     limit: Option<i64>,
     after: Option<String>,
-    order: Option<super::models::ListChatCompletionsOrder>,
+    order: Option<super::models::OrderAscDesc>,
     options: rt::CallOptions,
 }
 impl<'a> ListRoles<'a> {
@@ -174,7 +174,7 @@ impl<'a> ListRoles<'a> {
         self
     }
     /// Sort order for the returned roles.
-    pub fn order(mut self, value: super::models::ListChatCompletionsOrder) -> Self {
+    pub fn order(mut self, value: super::models::OrderAscDesc) -> Self {
         self.order = Some(value);
         self
     }
@@ -364,7 +364,7 @@ pub struct ListProjectRoles<'a> {
     project_id: String,
     limit: Option<i64>,
     after: Option<String>,
-    order: Option<super::models::ListChatCompletionsOrder>,
+    order: Option<super::models::OrderAscDesc>,
     options: rt::CallOptions,
 }
 impl<'a> ListProjectRoles<'a> {
@@ -379,7 +379,7 @@ impl<'a> ListProjectRoles<'a> {
         self
     }
     /// Sort order for the returned roles.
-    pub fn order(mut self, value: super::models::ListChatCompletionsOrder) -> Self {
+    pub fn order(mut self, value: super::models::OrderAscDesc) -> Self {
         self.order = Some(value);
         self
     }

@@ -167,7 +167,7 @@ pub struct ListProjectSpendAlerts<'a> {
     client: &'a super::Client,
     project_id: String,
     limit: Option<i64>,
-    order: Option<super::models::ListChatCompletionsOrder>,
+    order: Option<super::models::OrderAscDesc>,
     after: Option<String>,
     before: Option<String>,
     options: rt::CallOptions,
@@ -179,7 +179,7 @@ impl<'a> ListProjectSpendAlerts<'a> {
         self
     }
     /// Sort order for the returned spend alerts.
-    pub fn order(mut self, value: super::models::ListChatCompletionsOrder) -> Self {
+    pub fn order(mut self, value: super::models::OrderAscDesc) -> Self {
         self.order = Some(value);
         self
     }
@@ -408,7 +408,7 @@ impl<'a> DeleteProjectSpendAlert<'a> {
 pub struct ListOrganizationSpendAlerts<'a> {
     client: &'a super::Client,
     limit: Option<i64>,
-    order: Option<super::models::ListChatCompletionsOrder>,
+    order: Option<super::models::OrderAscDesc>,
     after: Option<String>,
     before: Option<String>,
     options: rt::CallOptions,
@@ -420,7 +420,7 @@ impl<'a> ListOrganizationSpendAlerts<'a> {
         self
     }
     /// Sort order for the returned spend alerts.
-    pub fn order(mut self, value: super::models::ListChatCompletionsOrder) -> Self {
+    pub fn order(mut self, value: super::models::OrderAscDesc) -> Self {
         self.order = Some(value);
         self
     }

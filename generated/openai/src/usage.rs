@@ -337,12 +337,12 @@ pub struct UsageAudioSpeeches<'a> {
     client: &'a super::Client,
     start_time: i64,
     end_time: Option<i64>,
-    bucket_width: Option<super::models::UsageAudioSpeechesBucketWidth>,
+    bucket_width: Option<super::models::BucketWidth>,
     project_ids: Option<Vec<String>>,
     user_ids: Option<Vec<String>>,
     api_key_ids: Option<Vec<String>>,
     models: Option<Vec<String>>,
-    group_by: Option<Vec<super::models::UsageAudioSpeechesGroupByItem>>,
+    group_by: Option<Vec<super::models::GroupByItem>>,
     limit: Option<i64>,
     page: Option<String>,
     options: rt::CallOptions,
@@ -354,10 +354,7 @@ impl<'a> UsageAudioSpeeches<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::BucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -382,10 +379,7 @@ impl<'a> UsageAudioSpeeches<'a> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `model` or any combination of them.
-    pub fn group_by(
-        mut self,
-        value: Vec<super::models::UsageAudioSpeechesGroupByItem>,
-    ) -> Self {
+    pub fn group_by(mut self, value: Vec<super::models::GroupByItem>) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -468,12 +462,12 @@ pub struct UsageAudioTranscriptions<'a> {
     client: &'a super::Client,
     start_time: i64,
     end_time: Option<i64>,
-    bucket_width: Option<super::models::UsageAudioSpeechesBucketWidth>,
+    bucket_width: Option<super::models::BucketWidth>,
     project_ids: Option<Vec<String>>,
     user_ids: Option<Vec<String>>,
     api_key_ids: Option<Vec<String>>,
     models: Option<Vec<String>>,
-    group_by: Option<Vec<super::models::UsageAudioSpeechesGroupByItem>>,
+    group_by: Option<Vec<super::models::GroupByItem>>,
     limit: Option<i64>,
     page: Option<String>,
     options: rt::CallOptions,
@@ -485,10 +479,7 @@ impl<'a> UsageAudioTranscriptions<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::BucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -513,10 +504,7 @@ impl<'a> UsageAudioTranscriptions<'a> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `model` or any combination of them.
-    pub fn group_by(
-        mut self,
-        value: Vec<super::models::UsageAudioSpeechesGroupByItem>,
-    ) -> Self {
+    pub fn group_by(mut self, value: Vec<super::models::GroupByItem>) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -602,7 +590,7 @@ pub struct UsageCodeInterpreterSessions<'a> {
     client: &'a super::Client,
     start_time: i64,
     end_time: Option<i64>,
-    bucket_width: Option<super::models::UsageAudioSpeechesBucketWidth>,
+    bucket_width: Option<super::models::BucketWidth>,
     project_ids: Option<Vec<String>>,
     group_by: Option<Vec<String>>,
     limit: Option<i64>,
@@ -616,10 +604,7 @@ impl<'a> UsageCodeInterpreterSessions<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::BucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -712,7 +697,7 @@ pub struct UsageCompletions<'a> {
     client: &'a super::Client,
     start_time: i64,
     end_time: Option<i64>,
-    bucket_width: Option<super::models::UsageAudioSpeechesBucketWidth>,
+    bucket_width: Option<super::models::BucketWidth>,
     project_ids: Option<Vec<String>>,
     user_ids: Option<Vec<String>>,
     api_key_ids: Option<Vec<String>>,
@@ -730,10 +715,7 @@ impl<'a> UsageCompletions<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::BucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -850,12 +832,12 @@ pub struct UsageEmbeddings<'a> {
     client: &'a super::Client,
     start_time: i64,
     end_time: Option<i64>,
-    bucket_width: Option<super::models::UsageAudioSpeechesBucketWidth>,
+    bucket_width: Option<super::models::BucketWidth>,
     project_ids: Option<Vec<String>>,
     user_ids: Option<Vec<String>>,
     api_key_ids: Option<Vec<String>>,
     models: Option<Vec<String>>,
-    group_by: Option<Vec<super::models::UsageAudioSpeechesGroupByItem>>,
+    group_by: Option<Vec<super::models::GroupByItem>>,
     limit: Option<i64>,
     page: Option<String>,
     options: rt::CallOptions,
@@ -867,10 +849,7 @@ impl<'a> UsageEmbeddings<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::BucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -895,10 +874,7 @@ impl<'a> UsageEmbeddings<'a> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `model` or any combination of them.
-    pub fn group_by(
-        mut self,
-        value: Vec<super::models::UsageAudioSpeechesGroupByItem>,
-    ) -> Self {
+    pub fn group_by(mut self, value: Vec<super::models::GroupByItem>) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -981,7 +957,7 @@ pub struct UsageFileSearchCalls<'a> {
     client: &'a super::Client,
     start_time: i64,
     end_time: Option<i64>,
-    bucket_width: Option<super::models::UsageAudioSpeechesBucketWidth>,
+    bucket_width: Option<super::models::BucketWidth>,
     project_ids: Option<Vec<String>>,
     user_ids: Option<Vec<String>>,
     api_key_ids: Option<Vec<String>>,
@@ -998,10 +974,7 @@ impl<'a> UsageFileSearchCalls<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::BucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -1115,7 +1088,7 @@ pub struct UsageImages<'a> {
     client: &'a super::Client,
     start_time: i64,
     end_time: Option<i64>,
-    bucket_width: Option<super::models::UsageAudioSpeechesBucketWidth>,
+    bucket_width: Option<super::models::BucketWidth>,
     sources: Option<Vec<super::models::UsageImagesSourcesItem>>,
     sizes: Option<Vec<super::models::UsageImagesSizesItem>>,
     project_ids: Option<Vec<String>>,
@@ -1134,10 +1107,7 @@ impl<'a> UsageImages<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::BucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -1260,12 +1230,12 @@ pub struct UsageModerations<'a> {
     client: &'a super::Client,
     start_time: i64,
     end_time: Option<i64>,
-    bucket_width: Option<super::models::UsageAudioSpeechesBucketWidth>,
+    bucket_width: Option<super::models::BucketWidth>,
     project_ids: Option<Vec<String>>,
     user_ids: Option<Vec<String>>,
     api_key_ids: Option<Vec<String>>,
     models: Option<Vec<String>>,
-    group_by: Option<Vec<super::models::UsageAudioSpeechesGroupByItem>>,
+    group_by: Option<Vec<super::models::GroupByItem>>,
     limit: Option<i64>,
     page: Option<String>,
     options: rt::CallOptions,
@@ -1277,10 +1247,7 @@ impl<'a> UsageModerations<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::BucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -1305,10 +1272,7 @@ impl<'a> UsageModerations<'a> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `model` or any combination of them.
-    pub fn group_by(
-        mut self,
-        value: Vec<super::models::UsageAudioSpeechesGroupByItem>,
-    ) -> Self {
+    pub fn group_by(mut self, value: Vec<super::models::GroupByItem>) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -1391,7 +1355,7 @@ pub struct UsageVectorStores<'a> {
     client: &'a super::Client,
     start_time: i64,
     end_time: Option<i64>,
-    bucket_width: Option<super::models::UsageAudioSpeechesBucketWidth>,
+    bucket_width: Option<super::models::BucketWidth>,
     project_ids: Option<Vec<String>>,
     group_by: Option<Vec<String>>,
     limit: Option<i64>,
@@ -1405,10 +1369,7 @@ impl<'a> UsageVectorStores<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::BucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -1498,7 +1459,7 @@ pub struct UsageWebSearchCalls<'a> {
     client: &'a super::Client,
     start_time: i64,
     end_time: Option<i64>,
-    bucket_width: Option<super::models::UsageAudioSpeechesBucketWidth>,
+    bucket_width: Option<super::models::BucketWidth>,
     project_ids: Option<Vec<String>>,
     user_ids: Option<Vec<String>>,
     api_key_ids: Option<Vec<String>>,
@@ -1516,10 +1477,7 @@ impl<'a> UsageWebSearchCalls<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(
-        mut self,
-        value: super::models::UsageAudioSpeechesBucketWidth,
-    ) -> Self {
+    pub fn bucket_width(mut self, value: super::models::BucketWidth) -> Self {
         self.bucket_width = Some(value);
         self
     }

@@ -83,7 +83,7 @@ pub struct ListUserRoleAssignments<'a> {
     user_id: String,
     limit: Option<i64>,
     after: Option<String>,
-    order: Option<super::models::ListConversationItemsOrder>,
+    order: Option<super::models::Order2>,
     options: rt::CallOptions,
 }
 impl<'a> ListUserRoleAssignments<'a> {
@@ -98,7 +98,7 @@ impl<'a> ListUserRoleAssignments<'a> {
         self
     }
     /// Sort order for the returned organization roles.
-    pub fn order(mut self, value: super::models::ListConversationItemsOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order2) -> Self {
         self.order = Some(value);
         self
     }

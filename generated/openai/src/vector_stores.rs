@@ -269,7 +269,7 @@ impl<'a> VectorStoresApi<'a> {
 pub struct ListVectorStores<'a> {
     client: &'a super::Client,
     limit: Option<i64>,
-    order: Option<super::models::ListAssistantsOrder>,
+    order: Option<super::models::Order>,
     after: Option<String>,
     before: Option<String>,
     options: rt::CallOptions,
@@ -281,7 +281,7 @@ impl<'a> ListVectorStores<'a> {
         self
     }
     /// Sort order by the `created_at` timestamp of the objects. `asc` for ascending order and `desc` for descending order.
-    pub fn order(mut self, value: super::models::ListAssistantsOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order) -> Self {
         self.order = Some(value);
         self
     }
@@ -586,10 +586,10 @@ pub struct ListFilesInVectorStoreBatch<'a> {
     vector_store_id: String,
     batch_id: String,
     limit: Option<i64>,
-    order: Option<super::models::ListAssistantsOrder>,
+    order: Option<super::models::Order>,
     after: Option<String>,
     before: Option<String>,
-    filter: Option<super::models::ListFilesInVectorStoreBatchFilter>,
+    filter: Option<super::models::Filter>,
     options: rt::CallOptions,
 }
 impl<'a> ListFilesInVectorStoreBatch<'a> {
@@ -599,7 +599,7 @@ impl<'a> ListFilesInVectorStoreBatch<'a> {
         self
     }
     /// Sort order by the `created_at` timestamp of the objects. `asc` for ascending order and `desc` for descending order.
-    pub fn order(mut self, value: super::models::ListAssistantsOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order) -> Self {
         self.order = Some(value);
         self
     }
@@ -614,10 +614,7 @@ impl<'a> ListFilesInVectorStoreBatch<'a> {
         self
     }
     /// Filter by file status. One of `in_progress`, `completed`, `failed`, `cancelled`.
-    pub fn filter(
-        mut self,
-        value: super::models::ListFilesInVectorStoreBatchFilter,
-    ) -> Self {
+    pub fn filter(mut self, value: super::models::Filter) -> Self {
         self.filter = Some(value);
         self
     }
@@ -687,10 +684,10 @@ pub struct ListVectorStoreFiles<'a> {
     client: &'a super::Client,
     vector_store_id: String,
     limit: Option<i64>,
-    order: Option<super::models::ListAssistantsOrder>,
+    order: Option<super::models::Order>,
     after: Option<String>,
     before: Option<String>,
-    filter: Option<super::models::ListFilesInVectorStoreBatchFilter>,
+    filter: Option<super::models::Filter>,
     options: rt::CallOptions,
 }
 impl<'a> ListVectorStoreFiles<'a> {
@@ -700,7 +697,7 @@ impl<'a> ListVectorStoreFiles<'a> {
         self
     }
     /// Sort order by the `created_at` timestamp of the objects. `asc` for ascending order and `desc` for descending order.
-    pub fn order(mut self, value: super::models::ListAssistantsOrder) -> Self {
+    pub fn order(mut self, value: super::models::Order) -> Self {
         self.order = Some(value);
         self
     }
@@ -715,10 +712,7 @@ impl<'a> ListVectorStoreFiles<'a> {
         self
     }
     /// Filter by file status. One of `in_progress`, `completed`, `failed`, `cancelled`.
-    pub fn filter(
-        mut self,
-        value: super::models::ListFilesInVectorStoreBatchFilter,
-    ) -> Self {
+    pub fn filter(mut self, value: super::models::Filter) -> Self {
         self.filter = Some(value);
         self
     }

@@ -18,7 +18,7 @@ impl<'a> AdminInviteRequestsApi<'a> {
     /// `POST /admin.inviteRequests.approve` (operation `admin_inviteRequests_approve`).
     pub fn approve(
         &self,
-        body: super::models::AdminInviteRequestsApproveBody,
+        body: super::models::TeamIdInviteRequestIdBody,
     ) -> AdminInviteRequestsApprove<'a> {
         AdminInviteRequestsApprove {
             client: self.client,
@@ -31,7 +31,7 @@ impl<'a> AdminInviteRequestsApi<'a> {
     /// `POST /admin.inviteRequests.deny` (operation `admin_inviteRequests_deny`).
     pub fn deny(
         &self,
-        body: super::models::AdminInviteRequestsApproveBody,
+        body: super::models::TeamIdInviteRequestIdBody,
     ) -> AdminInviteRequestsDeny<'a> {
         AdminInviteRequestsDeny {
             client: self.client,
@@ -57,7 +57,7 @@ impl<'a> AdminInviteRequestsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminInviteRequestsApprove<'a> {
     client: &'a super::Client,
-    body: super::models::AdminInviteRequestsApproveBody,
+    body: super::models::TeamIdInviteRequestIdBody,
     options: rt::CallOptions,
 }
 impl<'a> AdminInviteRequestsApprove<'a> {
@@ -68,16 +68,15 @@ impl<'a> AdminInviteRequestsApprove<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.inviteRequests.approve");
-        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -87,7 +86,7 @@ impl<'a> AdminInviteRequestsApprove<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminInviteRequestsDeny<'a> {
     client: &'a super::Client,
-    body: super::models::AdminInviteRequestsApproveBody,
+    body: super::models::TeamIdInviteRequestIdBody,
     options: rt::CallOptions,
 }
 impl<'a> AdminInviteRequestsDeny<'a> {
@@ -98,16 +97,15 @@ impl<'a> AdminInviteRequestsDeny<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.inviteRequests.deny");
-        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -148,15 +146,14 @@ impl<'a> AdminInviteRequestsList<'a> {
         op.query("team_id", &self.team_id, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.security(&[&["slackAuth"]]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

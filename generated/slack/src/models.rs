@@ -1267,7 +1267,7 @@ pub struct AdminAppsApproveBody {
 ///
 /// This method either only returns a brief _OK_ response or a verbose schema is not available for this method.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AdminAppsApproveResponse200 {
+pub struct DefaultSuccessTemplate {
     /// default success response
     pub ok: bool,
     /// Properties not described by the schema.
@@ -1313,7 +1313,7 @@ pub struct AdminAppsApproveResponse200 {
 ///
 /// This method either only returns a brief _not OK_ response or a verbose schema is not available for this method.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AdminAppsApproveError {
+pub struct DefaultErrorTemplate {
     /// default failure response
     pub ok: bool,
     /// Properties not described by the schema.
@@ -1599,9 +1599,7 @@ pub struct AdminConversationsGetTeamsResponse200 {
     /// default success response
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_metadata: Option<
-        super::models::AdminConversationsGetTeamsResponse200ResponseMetadata,
-    >,
+    pub response_metadata: Option<super::models::ResponseMetadata>,
     pub team_ids: Vec<String>,
 }
 #[cfg(
@@ -1613,7 +1611,7 @@ pub struct AdminConversationsGetTeamsResponse200 {
     )
 )]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AdminConversationsGetTeamsResponse200ResponseMetadata {
+pub struct ResponseMetadata {
     pub next_cursor: String,
 }
 #[cfg(feature = "admin_conversations")]
@@ -1897,7 +1895,7 @@ pub struct AdminEmojiRenameBody {
 }
 #[cfg(feature = "admin_invite_requests")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AdminInviteRequestsApproveBody {
+pub struct TeamIdInviteRequestIdBody {
     /// ID for the workspace where the invite request was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_id: Option<String>,
@@ -2168,7 +2166,7 @@ pub struct AppsPermissionsInfoError {
     /// Note: PHP callstack is only visible in dev/qa
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
-    pub error: super::models::AppsPermissionsInfoErrorError,
+    pub error: super::models::ErrorModel,
     /// default failure response
     pub ok: bool,
 }
@@ -2183,16 +2181,15 @@ pub struct AppsPermissionsInfoError {
     )
 )]
 connector_runtime::__string_enum! {
-    pub enum AppsPermissionsInfoErrorError { NotAuthed = "not_authed", InvalidAuth =
-    "invalid_auth", AccountInactive = "account_inactive", TokenRevoked = "token_revoked",
-    NoPermission = "no_permission", OrgLoginRequired = "org_login_required", UserIsBot =
-    "user_is_bot", InvalidArgName = "invalid_arg_name", InvalidArrayArg =
-    "invalid_array_arg", InvalidCharset = "invalid_charset", InvalidFormData =
-    "invalid_form_data", InvalidPostType = "invalid_post_type", MissingPostType =
-    "missing_post_type", TeamAddedToOrg = "team_added_to_org", InvalidJson =
-    "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
-    "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
-    }
+    pub enum ErrorModel { NotAuthed = "not_authed", InvalidAuth = "invalid_auth",
+    AccountInactive = "account_inactive", TokenRevoked = "token_revoked", NoPermission =
+    "no_permission", OrgLoginRequired = "org_login_required", UserIsBot = "user_is_bot",
+    InvalidArgName = "invalid_arg_name", InvalidArrayArg = "invalid_array_arg",
+    InvalidCharset = "invalid_charset", InvalidFormData = "invalid_form_data",
+    InvalidPostType = "invalid_post_type", MissingPostType = "missing_post_type",
+    TeamAddedToOrg = "team_added_to_org", InvalidJson = "invalid_json", JsonNotObject =
+    "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
+    "upgrade_required", FatalError = "fatal_error", }
 }
 #[cfg(feature = "apps_permissions")]
 /// apps.permissions.request schema
@@ -2334,7 +2331,7 @@ pub struct AppsPermissionsScopesListError {
     /// Note: PHP callstack is only visible in dev/qa
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
-    pub error: super::models::AppsPermissionsInfoErrorError,
+    pub error: super::models::ErrorModel,
     /// default failure response
     pub ok: bool,
 }
@@ -3314,7 +3311,7 @@ connector_runtime::__string_enum! {
 pub struct ChatScheduledMessagesListResponse200 {
     /// default success response
     pub ok: bool,
-    pub response_metadata: super::models::AdminConversationsGetTeamsResponse200ResponseMetadata,
+    pub response_metadata: super::models::ResponseMetadata,
     pub scheduled_messages: Vec<
         super::models::ChatScheduledMessagesListResponse200ScheduledMessagesItem,
     >,
@@ -4093,9 +4090,7 @@ pub struct ConversationsListResponse200 {
     /// default success response
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_metadata: Option<
-        super::models::AdminConversationsGetTeamsResponse200ResponseMetadata,
-    >,
+    pub response_metadata: Option<super::models::ResponseMetadata>,
 }
 #[cfg(feature = "conversations")]
 /// conversations.list error schema
@@ -4184,7 +4179,7 @@ pub struct ConversationsMembersResponse200 {
     pub members: Vec<String>,
     /// default success response
     pub ok: bool,
-    pub response_metadata: super::models::AdminConversationsGetTeamsResponse200ResponseMetadata,
+    pub response_metadata: super::models::ResponseMetadata,
 }
 #[cfg(feature = "conversations")]
 impl ConversationsMembersResponse200 {
@@ -4406,7 +4401,7 @@ pub struct ConversationsSetPurposeError {
     /// Note: PHP callstack is only visible in dev/qa
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
-    pub error: super::models::ConversationsSetPurposeErrorError,
+    pub error: super::models::ErrorMethodNotSupportedForChannelTypeMissingScope,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needed: Option<String>,
     /// default failure response
@@ -4416,16 +4411,16 @@ pub struct ConversationsSetPurposeError {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
-    pub enum ConversationsSetPurposeErrorError { MethodNotSupportedForChannelType =
-    "method_not_supported_for_channel_type", MissingScope = "missing_scope",
-    ChannelNotFound = "channel_not_found", NotInChannel = "not_in_channel", IsArchived =
-    "is_archived", TooLong = "too_long", UserIsRestricted = "user_is_restricted",
-    NotAuthed = "not_authed", InvalidAuth = "invalid_auth", AccountInactive =
-    "account_inactive", InvalidArgName = "invalid_arg_name", InvalidArrayArg =
-    "invalid_array_arg", InvalidCharset = "invalid_charset", InvalidFormData =
-    "invalid_form_data", InvalidPostType = "invalid_post_type", MissingPostType =
-    "missing_post_type", TeamAddedToOrg = "team_added_to_org", InvalidJson =
-    "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
+    pub enum ErrorMethodNotSupportedForChannelTypeMissingScope {
+    MethodNotSupportedForChannelType = "method_not_supported_for_channel_type",
+    MissingScope = "missing_scope", ChannelNotFound = "channel_not_found", NotInChannel =
+    "not_in_channel", IsArchived = "is_archived", TooLong = "too_long", UserIsRestricted
+    = "user_is_restricted", NotAuthed = "not_authed", InvalidAuth = "invalid_auth",
+    AccountInactive = "account_inactive", InvalidArgName = "invalid_arg_name",
+    InvalidArrayArg = "invalid_array_arg", InvalidCharset = "invalid_charset",
+    InvalidFormData = "invalid_form_data", InvalidPostType = "invalid_post_type",
+    MissingPostType = "missing_post_type", TeamAddedToOrg = "team_added_to_org",
+    InvalidJson = "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
 #[cfg(feature = "conversations")]
@@ -4457,7 +4452,7 @@ pub struct ConversationsSetTopicError {
     /// Note: PHP callstack is only visible in dev/qa
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
-    pub error: super::models::ConversationsSetPurposeErrorError,
+    pub error: super::models::ErrorMethodNotSupportedForChannelTypeMissingScope,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needed: Option<String>,
     /// default failure response
@@ -5653,15 +5648,15 @@ pub struct RemindersDeleteError {
     /// Note: PHP callstack is only visible in dev/qa
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
-    pub error: super::models::RemindersDeleteErrorError,
+    pub error: super::models::ErrorNotFoundNotAuthed,
     /// default failure response
     pub ok: bool,
 }
 #[cfg(feature = "reminders")]
 connector_runtime::__string_enum! {
-    pub enum RemindersDeleteErrorError { NotFound = "not_found", NotAuthed =
-    "not_authed", InvalidAuth = "invalid_auth", AccountInactive = "account_inactive",
-    TokenRevoked = "token_revoked", NoPermission = "no_permission", OrgLoginRequired =
+    pub enum ErrorNotFoundNotAuthed { NotFound = "not_found", NotAuthed = "not_authed",
+    InvalidAuth = "invalid_auth", AccountInactive = "account_inactive", TokenRevoked =
+    "token_revoked", NoPermission = "no_permission", OrgLoginRequired =
     "org_login_required", UserIsBot = "user_is_bot", InvalidArgName = "invalid_arg_name",
     InvalidArrayArg = "invalid_array_arg", InvalidCharset = "invalid_charset",
     InvalidFormData = "invalid_form_data", InvalidPostType = "invalid_post_type",
@@ -5700,7 +5695,7 @@ pub struct RemindersInfoError {
     /// Note: PHP callstack is only visible in dev/qa
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
-    pub error: super::models::RemindersDeleteErrorError,
+    pub error: super::models::ErrorNotFoundNotAuthed,
     /// default failure response
     pub ok: bool,
 }
@@ -5736,7 +5731,7 @@ pub struct RemindersListError {
     /// Note: PHP callstack is only visible in dev/qa
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
-    pub error: super::models::AppsPermissionsInfoErrorError,
+    pub error: super::models::ErrorModel,
     /// default failure response
     pub ok: bool,
 }
@@ -5826,19 +5821,19 @@ pub struct RtmConnectError {
     /// Note: PHP callstack is only visible in dev/qa
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
-    pub error: super::models::RtmConnectErrorError,
+    pub error: super::models::ErrorNotAuthedInvalidAuthAccountInactive,
     /// default failure response
     pub ok: bool,
 }
 #[cfg(any(feature = "rtm", feature = "team"))]
 connector_runtime::__string_enum! {
-    pub enum RtmConnectErrorError { NotAuthed = "not_authed", InvalidAuth =
-    "invalid_auth", AccountInactive = "account_inactive", TokenRevoked = "token_revoked",
-    NoPermission = "no_permission", InvalidArgName = "invalid_arg_name", InvalidArrayArg
-    = "invalid_array_arg", InvalidCharset = "invalid_charset", InvalidFormData =
-    "invalid_form_data", InvalidPostType = "invalid_post_type", MissingPostType =
-    "missing_post_type", TeamAddedToOrg = "team_added_to_org", InvalidJson =
-    "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
+    pub enum ErrorNotAuthedInvalidAuthAccountInactive { NotAuthed = "not_authed",
+    InvalidAuth = "invalid_auth", AccountInactive = "account_inactive", TokenRevoked =
+    "token_revoked", NoPermission = "no_permission", InvalidArgName = "invalid_arg_name",
+    InvalidArrayArg = "invalid_array_arg", InvalidCharset = "invalid_charset",
+    InvalidFormData = "invalid_form_data", InvalidPostType = "invalid_post_type",
+    MissingPostType = "missing_post_type", TeamAddedToOrg = "team_added_to_org",
+    InvalidJson = "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
@@ -5918,7 +5913,7 @@ pub struct StarsListError {
     /// Note: PHP callstack is only visible in dev/qa
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
-    pub error: super::models::AppsPermissionsInfoErrorError,
+    pub error: super::models::ErrorModel,
     /// default failure response
     pub ok: bool,
 }
@@ -6096,7 +6091,7 @@ pub struct TeamInfoError {
     /// Note: PHP callstack is only visible in dev/qa
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
-    pub error: super::models::RtmConnectErrorError,
+    pub error: super::models::ErrorNotAuthedInvalidAuthAccountInactive,
     /// default failure response
     pub ok: bool,
 }
@@ -6208,7 +6203,7 @@ pub struct TeamIntegrationLogsError {
     /// Note: PHP callstack is only visible in dev/qa
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
-    pub error: super::models::AppsPermissionsInfoErrorError,
+    pub error: super::models::ErrorModel,
     /// default failure response
     pub ok: bool,
 }
@@ -6324,21 +6319,21 @@ pub struct UsergroupsCreateError {
     /// Note: PHP callstack is only visible in dev/qa
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
-    pub error: super::models::UsergroupsCreateErrorError,
+    pub error: super::models::ErrorPermissionDeniedNotAuthedInvalidAuth,
     /// default failure response
     pub ok: bool,
 }
 #[cfg(feature = "usergroups")]
 connector_runtime::__string_enum! {
-    pub enum UsergroupsCreateErrorError { PermissionDenied = "permission_denied",
-    NotAuthed = "not_authed", InvalidAuth = "invalid_auth", AccountInactive =
-    "account_inactive", TokenRevoked = "token_revoked", NoPermission = "no_permission",
-    OrgLoginRequired = "org_login_required", UserIsBot = "user_is_bot", UserIsRestricted
-    = "user_is_restricted", InvalidArgName = "invalid_arg_name", InvalidArrayArg =
-    "invalid_array_arg", InvalidCharset = "invalid_charset", InvalidFormData =
-    "invalid_form_data", InvalidPostType = "invalid_post_type", MissingPostType =
-    "missing_post_type", TeamAddedToOrg = "team_added_to_org", InvalidJson =
-    "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
+    pub enum ErrorPermissionDeniedNotAuthedInvalidAuth { PermissionDenied =
+    "permission_denied", NotAuthed = "not_authed", InvalidAuth = "invalid_auth",
+    AccountInactive = "account_inactive", TokenRevoked = "token_revoked", NoPermission =
+    "no_permission", OrgLoginRequired = "org_login_required", UserIsBot = "user_is_bot",
+    UserIsRestricted = "user_is_restricted", InvalidArgName = "invalid_arg_name",
+    InvalidArrayArg = "invalid_array_arg", InvalidCharset = "invalid_charset",
+    InvalidFormData = "invalid_form_data", InvalidPostType = "invalid_post_type",
+    MissingPostType = "missing_post_type", TeamAddedToOrg = "team_added_to_org",
+    InvalidJson = "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
@@ -6382,7 +6377,7 @@ pub struct UsergroupsDisableError {
     /// Note: PHP callstack is only visible in dev/qa
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
-    pub error: super::models::UsergroupsCreateErrorError,
+    pub error: super::models::ErrorPermissionDeniedNotAuthedInvalidAuth,
     /// default failure response
     pub ok: bool,
 }
@@ -6426,13 +6421,13 @@ pub struct UsergroupsEnableError {
     /// Note: PHP callstack is only visible in dev/qa
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
-    pub error: super::models::UsergroupsEnableErrorError,
+    pub error: super::models::ErrorNotAuthedInvalidAuth,
     /// default failure response
     pub ok: bool,
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 connector_runtime::__string_enum! {
-    pub enum UsergroupsEnableErrorError { NotAuthed = "not_authed", InvalidAuth =
+    pub enum ErrorNotAuthedInvalidAuth { NotAuthed = "not_authed", InvalidAuth =
     "invalid_auth", AccountInactive = "account_inactive", TokenRevoked = "token_revoked",
     NoPermission = "no_permission", OrgLoginRequired = "org_login_required", UserIsBot =
     "user_is_bot", UserIsRestricted = "user_is_restricted", InvalidArgName =
@@ -6476,7 +6471,7 @@ pub struct UsergroupsListError {
     /// Note: PHP callstack is only visible in dev/qa
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
-    pub error: super::models::UsergroupsEnableErrorError,
+    pub error: super::models::ErrorNotAuthedInvalidAuth,
     /// default failure response
     pub ok: bool,
 }
@@ -6532,13 +6527,13 @@ pub struct UsergroupsUpdateError {
     /// Note: PHP callstack is only visible in dev/qa
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
-    pub error: super::models::UsergroupsUpdateErrorError,
+    pub error: super::models::ErrorPermissionDeniedNotAuthed,
     /// default failure response
     pub ok: bool,
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 connector_runtime::__string_enum! {
-    pub enum UsergroupsUpdateErrorError { PermissionDenied = "permission_denied",
+    pub enum ErrorPermissionDeniedNotAuthed { PermissionDenied = "permission_denied",
     NotAuthed = "not_authed", InvalidAuth = "invalid_auth", AccountInactive =
     "account_inactive", TokenRevoked = "token_revoked", NoPermission = "no_permission",
     OrgLoginRequired = "org_login_required", UserIsBot = "user_is_bot", UserIsRestricted
@@ -6569,7 +6564,7 @@ pub struct UsergroupsUsersListError {
     /// Note: PHP callstack is only visible in dev/qa
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
-    pub error: super::models::UsergroupsEnableErrorError,
+    pub error: super::models::ErrorNotAuthedInvalidAuth,
     /// default failure response
     pub ok: bool,
 }
@@ -6615,7 +6610,7 @@ pub struct UsergroupsUsersUpdateError {
     /// Note: PHP callstack is only visible in dev/qa
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
-    pub error: super::models::UsergroupsUpdateErrorError,
+    pub error: super::models::ErrorPermissionDeniedNotAuthed,
     /// default failure response
     pub ok: bool,
 }
@@ -6629,9 +6624,7 @@ pub struct UsersConversationsResponse200 {
     /// default success response
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_metadata: Option<
-        super::models::AdminConversationsGetTeamsResponse200ResponseMetadata,
-    >,
+    pub response_metadata: Option<super::models::ResponseMetadata>,
     /// Properties not described by the schema.
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
@@ -6687,7 +6680,7 @@ pub struct UsersDeletePhotoError {
     /// Note: PHP callstack is only visible in dev/qa
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
-    pub error: super::models::AppsPermissionsInfoErrorError,
+    pub error: super::models::ErrorModel,
     /// default failure response
     pub ok: bool,
 }
@@ -6736,7 +6729,7 @@ pub struct UsersIdentityError {
     /// Note: PHP callstack is only visible in dev/qa
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
-    pub error: super::models::AppsPermissionsInfoErrorError,
+    pub error: super::models::ErrorModel,
     /// default failure response
     pub ok: bool,
 }

@@ -92,15 +92,14 @@ impl<'a> OauthAccess<'a> {
         op.query("code", &self.code, rt::Style::Form, true);
         op.query("redirect_uri", &self.redirect_uri, rt::Style::Form, true);
         op.query("single_channel", &self.single_channel, rt::Style::Form, true);
-        op.security(&[&["slackAuth"]]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -155,15 +154,14 @@ impl<'a> OauthToken<'a> {
         op.query("code", &self.code, rt::Style::Form, true);
         op.query("redirect_uri", &self.redirect_uri, rt::Style::Form, true);
         op.query("single_channel", &self.single_channel, rt::Style::Form, true);
-        op.security(&[&["slackAuth"]]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

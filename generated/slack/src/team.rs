@@ -103,7 +103,6 @@ impl<'a> TeamAccessLogs<'a> {
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("count", &self.count, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::TeamAccessLogsError>);
         op.apply(self.options);
         (self.client, op)
@@ -140,15 +139,14 @@ impl<'a> TeamBillableInfo<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/team.billableInfo");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
-        op.security(&[&["slackAuth"]]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -177,7 +175,6 @@ impl<'a> TeamInfo<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/team.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("team", &self.team, rt::Style::Form, true);
-        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::TeamInfoError>);
         op.apply(self.options);
         (self.client, op)
@@ -249,7 +246,6 @@ impl<'a> TeamIntegrationLogs<'a> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("service_id", &self.service_id, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
-        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::TeamIntegrationLogsError>);
         op.apply(self.options);
         (self.client, op)

@@ -89,15 +89,14 @@ impl<'a> WorkflowsStepCompleted<'a> {
             true,
         );
         op.query("outputs", &self.outputs, rt::Style::Form, true);
-        op.security(&[&["slackAuth"]]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -126,15 +125,14 @@ impl<'a> WorkflowsStepFailed<'a> {
             true,
         );
         op.query("error", &self.error, rt::Style::Form, true);
-        op.security(&[&["slackAuth"]]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -189,15 +187,14 @@ impl<'a> WorkflowsUpdateStep<'a> {
         op.query("outputs", &self.outputs, rt::Style::Form, true);
         op.query("step_name", &self.step_name, rt::Style::Form, true);
         op.query("step_image_url", &self.step_image_url, rt::Style::Form, true);
-        op.security(&[&["slackAuth"]]);
-        op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
+        op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AdminAppsApproveResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -413,12 +413,12 @@ impl<'a> GetAccount<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct PostAccount<'a> {
     client: &'a super::Client,
-    body: Option<super::models::PostAccountBody>,
+    body: Option<super::models::AccountTokenBankAccountBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccount<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountBody) -> Self {
+    pub fn body(mut self, value: super::models::AccountTokenBankAccountBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -505,12 +505,15 @@ impl<'a> DeleteAccount<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct PostAccountBankAccounts<'a> {
     client: &'a super::Client,
-    body: Option<super::models::PostAccountBankAccountsBody>,
+    body: Option<super::models::BankAccountDefaultForCurrencyBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountBankAccounts<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountBankAccountsBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::BankAccountDefaultForCurrencyBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -592,12 +595,15 @@ impl<'a> GetAccountBankAccountsId<'a> {
 pub struct PostAccountBankAccountsId<'a> {
     client: &'a super::Client,
     id: String,
-    body: Option<super::models::PostAccountBankAccountsIdBody>,
+    body: Option<super::models::AccountHolderNameAccountHolderTypeBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountBankAccountsId<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountBankAccountsIdBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::AccountHolderNameAccountHolderTypeBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -706,10 +712,7 @@ impl<'a> GetAccountCapabilities<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetAccountCapabilitiesResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::ListAccountCapability>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -769,15 +772,12 @@ impl<'a> GetAccountCapabilitiesCapability<'a> {
 pub struct PostAccountCapabilitiesCapability<'a> {
     client: &'a super::Client,
     capability: String,
-    body: Option<super::models::PostAccountCapabilitiesCapabilityBody>,
+    body: Option<super::models::ExpandRequestedBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountCapabilitiesCapability<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostAccountCapabilitiesCapabilityBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandRequestedBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -868,10 +868,7 @@ impl<'a> GetAccountExternalAccounts<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetAccountExternalAccountsResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::ExternalAccountList>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -881,12 +878,15 @@ impl<'a> GetAccountExternalAccounts<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct PostAccountExternalAccounts<'a> {
     client: &'a super::Client,
-    body: Option<super::models::PostAccountBankAccountsBody>,
+    body: Option<super::models::BankAccountDefaultForCurrencyBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountExternalAccounts<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountBankAccountsBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::BankAccountDefaultForCurrencyBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -968,12 +968,15 @@ impl<'a> GetAccountExternalAccountsId<'a> {
 pub struct PostAccountExternalAccountsId<'a> {
     client: &'a super::Client,
     id: String,
-    body: Option<super::models::PostAccountBankAccountsIdBody>,
+    body: Option<super::models::AccountHolderNameAccountHolderTypeBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountExternalAccountsId<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountBankAccountsIdBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::AccountHolderNameAccountHolderTypeBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1085,7 +1088,7 @@ pub struct GetAccountPeople<'a> {
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
-    relationship: Option<super::models::GetAccountPeopleRelationship>,
+    relationship: Option<super::models::AllPeopleRelationshipSpecs>,
     starting_after: Option<String>,
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
@@ -1109,7 +1112,7 @@ impl<'a> GetAccountPeople<'a> {
     /// Filters on the list of people returned based on the person's relationship to the account's company.
     pub fn relationship(
         mut self,
-        value: super::models::GetAccountPeopleRelationship,
+        value: super::models::AllPeopleRelationshipSpecs,
     ) -> Self {
         self.relationship = Some(value);
         self
@@ -1153,7 +1156,7 @@ impl<'a> GetAccountPeople<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetAccountPeopleResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataPersonResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1192,12 +1195,12 @@ impl<'a> GetAccountPeople<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct PostAccountPeople<'a> {
     client: &'a super::Client,
-    body: Option<super::models::PostAccountPeopleBody>,
+    body: Option<super::models::AccountAddressBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountPeople<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountPeopleBody) -> Self {
+    pub fn body(mut self, value: super::models::AccountAddressBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1291,12 +1294,12 @@ impl<'a> GetAccountPeoplePerson<'a> {
 pub struct PostAccountPeoplePerson<'a> {
     client: &'a super::Client,
     person: String,
-    body: Option<super::models::PostAccountPeopleBody>,
+    body: Option<super::models::AccountAddressBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountPeoplePerson<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountPeopleBody) -> Self {
+    pub fn body(mut self, value: super::models::AccountAddressBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1390,7 +1393,7 @@ pub struct GetAccountPersons<'a> {
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
-    relationship: Option<super::models::GetAccountPeopleRelationship>,
+    relationship: Option<super::models::AllPeopleRelationshipSpecs>,
     starting_after: Option<String>,
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
@@ -1414,7 +1417,7 @@ impl<'a> GetAccountPersons<'a> {
     /// Filters on the list of people returned based on the person's relationship to the account's company.
     pub fn relationship(
         mut self,
-        value: super::models::GetAccountPeopleRelationship,
+        value: super::models::AllPeopleRelationshipSpecs,
     ) -> Self {
         self.relationship = Some(value);
         self
@@ -1458,7 +1461,7 @@ impl<'a> GetAccountPersons<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetAccountPeopleResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataPersonResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1497,12 +1500,12 @@ impl<'a> GetAccountPersons<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct PostAccountPersons<'a> {
     client: &'a super::Client,
-    body: Option<super::models::PostAccountPeopleBody>,
+    body: Option<super::models::AccountAddressBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountPersons<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountPeopleBody) -> Self {
+    pub fn body(mut self, value: super::models::AccountAddressBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1596,12 +1599,12 @@ impl<'a> GetAccountPersonsPerson<'a> {
 pub struct PostAccountPersonsPerson<'a> {
     client: &'a super::Client,
     person: String,
-    body: Option<super::models::PostAccountPeopleBody>,
+    body: Option<super::models::AccountAddressBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountPersonsPerson<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountPeopleBody) -> Self {
+    pub fn body(mut self, value: super::models::AccountAddressBody) -> Self {
         self.body = Some(value);
         self
     }

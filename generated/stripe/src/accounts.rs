@@ -487,7 +487,7 @@ impl<'a> AccountsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetAccounts<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
@@ -497,7 +497,7 @@ pub struct GetAccounts<'a> {
 }
 impl<'a> GetAccounts<'a> {
     /// Set `created`.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
@@ -687,12 +687,12 @@ impl<'a> GetAccountsAccount<'a> {
 pub struct PostAccountsAccount<'a> {
     client: &'a super::Client,
     account: String,
-    body: Option<super::models::PostAccountBody>,
+    body: Option<super::models::AccountTokenBankAccountBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountsAccount<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountBody) -> Self {
+    pub fn body(mut self, value: super::models::AccountTokenBankAccountBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -784,12 +784,15 @@ impl<'a> DeleteAccountsAccount<'a> {
 pub struct PostAccountsAccountBankAccounts<'a> {
     client: &'a super::Client,
     account: String,
-    body: Option<super::models::PostAccountBankAccountsBody>,
+    body: Option<super::models::BankAccountDefaultForCurrencyBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountsAccountBankAccounts<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountBankAccountsBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::BankAccountDefaultForCurrencyBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -885,12 +888,15 @@ pub struct PostAccountsAccountBankAccountsId<'a> {
     client: &'a super::Client,
     account: String,
     id: String,
-    body: Option<super::models::PostAccountBankAccountsIdBody>,
+    body: Option<super::models::AccountHolderNameAccountHolderTypeBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountsAccountBankAccountsId<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountBankAccountsIdBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::AccountHolderNameAccountHolderTypeBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1016,10 +1022,7 @@ impl<'a> GetAccountsAccountCapabilities<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetAccountCapabilitiesResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::ListAccountCapability>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1084,15 +1087,12 @@ pub struct PostAccountsAccountCapabilitiesCapability<'a> {
     client: &'a super::Client,
     account: String,
     capability: String,
-    body: Option<super::models::PostAccountCapabilitiesCapabilityBody>,
+    body: Option<super::models::ExpandRequestedBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountsAccountCapabilitiesCapability<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostAccountCapabilitiesCapabilityBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandRequestedBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1193,10 +1193,7 @@ impl<'a> GetAccountsAccountExternalAccounts<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetAccountExternalAccountsResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::ExternalAccountList>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1207,12 +1204,15 @@ impl<'a> GetAccountsAccountExternalAccounts<'a> {
 pub struct PostAccountsAccountExternalAccounts<'a> {
     client: &'a super::Client,
     account: String,
-    body: Option<super::models::PostAccountBankAccountsBody>,
+    body: Option<super::models::BankAccountDefaultForCurrencyBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountsAccountExternalAccounts<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountBankAccountsBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::BankAccountDefaultForCurrencyBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1308,12 +1308,15 @@ pub struct PostAccountsAccountExternalAccountsId<'a> {
     client: &'a super::Client,
     account: String,
     id: String,
-    body: Option<super::models::PostAccountBankAccountsIdBody>,
+    body: Option<super::models::AccountHolderNameAccountHolderTypeBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountsAccountExternalAccountsId<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountBankAccountsIdBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::AccountHolderNameAccountHolderTypeBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1449,7 +1452,7 @@ pub struct GetAccountsAccountPeople<'a> {
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
-    relationship: Option<super::models::GetAccountPeopleRelationship>,
+    relationship: Option<super::models::AllPeopleRelationshipSpecs>,
     starting_after: Option<String>,
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
@@ -1473,7 +1476,7 @@ impl<'a> GetAccountsAccountPeople<'a> {
     /// Filters on the list of people returned based on the person's relationship to the account's company.
     pub fn relationship(
         mut self,
-        value: super::models::GetAccountPeopleRelationship,
+        value: super::models::AllPeopleRelationshipSpecs,
     ) -> Self {
         self.relationship = Some(value);
         self
@@ -1520,7 +1523,7 @@ impl<'a> GetAccountsAccountPeople<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetAccountPeopleResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataPersonResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1560,12 +1563,12 @@ impl<'a> GetAccountsAccountPeople<'a> {
 pub struct PostAccountsAccountPeople<'a> {
     client: &'a super::Client,
     account: String,
-    body: Option<super::models::PostAccountsAccountPeopleBody>,
+    body: Option<super::models::AddressAddressKanaBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountsAccountPeople<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountsAccountPeopleBody) -> Self {
+    pub fn body(mut self, value: super::models::AddressAddressKanaBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1670,12 +1673,12 @@ pub struct PostAccountsAccountPeoplePerson<'a> {
     client: &'a super::Client,
     account: String,
     person: String,
-    body: Option<super::models::PostAccountsAccountPeopleBody>,
+    body: Option<super::models::AddressAddressKanaBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountsAccountPeoplePerson<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountsAccountPeopleBody) -> Self {
+    pub fn body(mut self, value: super::models::AddressAddressKanaBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1783,7 +1786,7 @@ pub struct GetAccountsAccountPersons<'a> {
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
-    relationship: Option<super::models::GetAccountPeopleRelationship>,
+    relationship: Option<super::models::AllPeopleRelationshipSpecs>,
     starting_after: Option<String>,
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
@@ -1807,7 +1810,7 @@ impl<'a> GetAccountsAccountPersons<'a> {
     /// Filters on the list of people returned based on the person's relationship to the account's company.
     pub fn relationship(
         mut self,
-        value: super::models::GetAccountPeopleRelationship,
+        value: super::models::AllPeopleRelationshipSpecs,
     ) -> Self {
         self.relationship = Some(value);
         self
@@ -1854,7 +1857,7 @@ impl<'a> GetAccountsAccountPersons<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetAccountPeopleResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::DataPersonResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1894,12 +1897,12 @@ impl<'a> GetAccountsAccountPersons<'a> {
 pub struct PostAccountsAccountPersons<'a> {
     client: &'a super::Client,
     account: String,
-    body: Option<super::models::PostAccountsAccountPeopleBody>,
+    body: Option<super::models::AddressAddressKanaBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountsAccountPersons<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountsAccountPeopleBody) -> Self {
+    pub fn body(mut self, value: super::models::AddressAddressKanaBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -2004,12 +2007,12 @@ pub struct PostAccountsAccountPersonsPerson<'a> {
     client: &'a super::Client,
     account: String,
     person: String,
-    body: Option<super::models::PostAccountsAccountPeopleBody>,
+    body: Option<super::models::AddressAddressKanaBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostAccountsAccountPersonsPerson<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountsAccountPeopleBody) -> Self {
+    pub fn body(mut self, value: super::models::AddressAddressKanaBody) -> Self {
         self.body = Some(value);
         self
     }

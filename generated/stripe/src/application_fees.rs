@@ -138,7 +138,7 @@ impl<'a> ApplicationFeesApi<'a> {
 pub struct GetApplicationFees<'a> {
     client: &'a super::Client,
     charge: Option<String>,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
@@ -153,7 +153,7 @@ impl<'a> GetApplicationFees<'a> {
         self
     }
     /// Set `created`.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
@@ -311,15 +311,12 @@ pub struct PostApplicationFeesFeeRefundsId<'a> {
     client: &'a super::Client,
     fee: String,
     id: String,
-    body: Option<super::models::PostApplicationFeesFeeRefundsIdBody>,
+    body: Option<super::models::ExpandMetadataBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostApplicationFeesFeeRefundsId<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostApplicationFeesFeeRefundsIdBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandMetadataBody) -> Self {
         self.body = Some(value);
         self
     }

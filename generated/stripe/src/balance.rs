@@ -111,7 +111,7 @@ impl<'a> GetBalance<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetBalanceHistory<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     currency: Option<String>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
@@ -125,7 +125,7 @@ pub struct GetBalanceHistory<'a> {
 }
 impl<'a> GetBalanceHistory<'a> {
     /// Set `created`.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
@@ -216,7 +216,7 @@ impl<'a> GetBalanceHistory<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetBalanceHistoryResponse200>, rt::Error> {
+    ) -> Result<rt::Response<super::models::BalanceTransactionsList>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -337,10 +337,7 @@ impl<'a> GetBitcoinReceiversReceiverTransactions<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetBitcoinReceiversReceiverTransactionsResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::BitcoinTransactionList>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -460,10 +457,7 @@ impl<'a> GetBitcoinTransactions<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetBitcoinReceiversReceiverTransactionsResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::BitcoinTransactionList>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

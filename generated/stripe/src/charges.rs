@@ -234,7 +234,7 @@ impl<'a> ChargesApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetCharges<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     customer: Option<String>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
@@ -247,7 +247,7 @@ pub struct GetCharges<'a> {
 }
 impl<'a> GetCharges<'a> {
     /// Set `created`.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
@@ -684,12 +684,12 @@ impl<'a> GetChargesChargeDispute<'a> {
 pub struct PostChargesChargeDispute<'a> {
     client: &'a super::Client,
     charge: String,
-    body: Option<super::models::PostChargesChargeDisputeBody>,
+    body: Option<super::models::EvidenceExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostChargesChargeDispute<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeDisputeBody) -> Self {
+    pub fn body(mut self, value: super::models::EvidenceExpandBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -726,15 +726,12 @@ impl<'a> PostChargesChargeDispute<'a> {
 pub struct PostChargesChargeDisputeClose<'a> {
     client: &'a super::Client,
     charge: String,
-    body: Option<super::models::PostChargesChargeDisputeCloseBody>,
+    body: Option<super::models::ExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostChargesChargeDisputeClose<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -768,12 +765,12 @@ impl<'a> PostChargesChargeDisputeClose<'a> {
 pub struct PostChargesChargeRefund<'a> {
     client: &'a super::Client,
     charge: String,
-    body: Option<super::models::PostChargesChargeRefundBody>,
+    body: Option<super::models::AmountExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostChargesChargeRefund<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeRefundBody) -> Self {
+    pub fn body(mut self, value: super::models::AmountExpandBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -909,12 +906,12 @@ impl<'a> GetChargesChargeRefunds<'a> {
 pub struct PostChargesChargeRefunds<'a> {
     client: &'a super::Client,
     charge: String,
-    body: Option<super::models::PostChargesChargeRefundBody>,
+    body: Option<super::models::AmountExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostChargesChargeRefunds<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeRefundBody) -> Self {
+    pub fn body(mut self, value: super::models::AmountExpandBody) -> Self {
         self.body = Some(value);
         self
     }

@@ -318,15 +318,12 @@ impl<'a> GetCheckoutSessionsSession<'a> {
 pub struct PostCheckoutSessionsSessionExpire<'a> {
     client: &'a super::Client,
     session: String,
-    body: Option<super::models::PostChargesChargeDisputeCloseBody>,
+    body: Option<super::models::ExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostCheckoutSessionsSessionExpire<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandBody) -> Self {
         self.body = Some(value);
         self
     }

@@ -86,7 +86,7 @@ impl<'a> CouponsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetCoupons<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
@@ -96,7 +96,7 @@ pub struct GetCoupons<'a> {
 }
 impl<'a> GetCoupons<'a> {
     /// A filter on the list, based on the object `created` field. The value can be a string with an integer Unix timestamp, or it can be a dictionary with a number of different query options.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }

@@ -322,11 +322,11 @@ pub struct GetCreditNotesPreview<'a> {
     credit_amount: Option<i64>,
     expand: Option<Vec<String>>,
     invoice: String,
-    lines: Option<Vec<super::models::PostCreditNotesBodyLinesItem>>,
+    lines: Option<Vec<super::models::CreditNoteLineItemParams>>,
     memo: Option<String>,
     metadata: Option<std::collections::BTreeMap<String, String>>,
     out_of_band_amount: Option<i64>,
-    reason: Option<super::models::GetCreditNotesPreviewReason>,
+    reason: Option<super::models::ReasonDuplicateFraudulent>,
     refund: Option<String>,
     refund_amount: Option<i64>,
     body: Option<serde_json::Value>,
@@ -349,10 +349,7 @@ impl<'a> GetCreditNotesPreview<'a> {
         self
     }
     /// Line items that make up the credit note.
-    pub fn lines(
-        mut self,
-        value: Vec<super::models::PostCreditNotesBodyLinesItem>,
-    ) -> Self {
+    pub fn lines(mut self, value: Vec<super::models::CreditNoteLineItemParams>) -> Self {
         self.lines = Some(value);
         self
     }
@@ -375,7 +372,7 @@ impl<'a> GetCreditNotesPreview<'a> {
         self
     }
     /// Reason for issuing this credit note, one of `duplicate`, `fraudulent`, `order_change`, or `product_unsatisfactory`
-    pub fn reason(mut self, value: super::models::GetCreditNotesPreviewReason) -> Self {
+    pub fn reason(mut self, value: super::models::ReasonDuplicateFraudulent) -> Self {
         self.reason = Some(value);
         self
     }
@@ -444,11 +441,11 @@ pub struct GetCreditNotesPreviewLines<'a> {
     expand: Option<Vec<String>>,
     invoice: String,
     limit: Option<i64>,
-    lines: Option<Vec<super::models::PostCreditNotesBodyLinesItem>>,
+    lines: Option<Vec<super::models::CreditNoteLineItemParams>>,
     memo: Option<String>,
     metadata: Option<std::collections::BTreeMap<String, String>>,
     out_of_band_amount: Option<i64>,
-    reason: Option<super::models::GetCreditNotesPreviewReason>,
+    reason: Option<super::models::ReasonDuplicateFraudulent>,
     refund: Option<String>,
     refund_amount: Option<i64>,
     starting_after: Option<String>,
@@ -482,10 +479,7 @@ impl<'a> GetCreditNotesPreviewLines<'a> {
         self
     }
     /// Line items that make up the credit note.
-    pub fn lines(
-        mut self,
-        value: Vec<super::models::PostCreditNotesBodyLinesItem>,
-    ) -> Self {
+    pub fn lines(mut self, value: Vec<super::models::CreditNoteLineItemParams>) -> Self {
         self.lines = Some(value);
         self
     }
@@ -508,7 +502,7 @@ impl<'a> GetCreditNotesPreviewLines<'a> {
         self
     }
     /// Reason for issuing this credit note, one of `duplicate`, `fraudulent`, `order_change`, or `product_unsatisfactory`
-    pub fn reason(mut self, value: super::models::GetCreditNotesPreviewReason) -> Self {
+    pub fn reason(mut self, value: super::models::ReasonDuplicateFraudulent) -> Self {
         self.reason = Some(value);
         self
     }
@@ -575,10 +569,7 @@ impl<'a> GetCreditNotesPreviewLines<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetCreditNotesPreviewLinesResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::CreditNoteLinesList>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -685,10 +676,7 @@ impl<'a> GetCreditNotesCreditNoteLines<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetCreditNotesPreviewLinesResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::CreditNoteLinesList>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -820,15 +808,12 @@ impl<'a> PostCreditNotesId<'a> {
 pub struct PostCreditNotesIdVoid<'a> {
     client: &'a super::Client,
     id: String,
-    body: Option<super::models::PostChargesChargeDisputeCloseBody>,
+    body: Option<super::models::ExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostCreditNotesIdVoid<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandBody) -> Self {
         self.body = Some(value);
         self
     }

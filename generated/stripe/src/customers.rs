@@ -396,7 +396,7 @@ impl<'a> CustomersApi<'a> {
     pub fn get_customers_customer_payment_methods(
         &self,
         customer: impl Into<String>,
-        type_: super::models::PostCheckoutSessionsBodyPaymentMethodTypesItem,
+        type_: super::models::TypeAcssDebitAfterpayClearpay,
     ) -> GetCustomersCustomerPaymentMethods<'a> {
         GetCustomersCustomerPaymentMethods {
             client: self.client,
@@ -700,7 +700,7 @@ impl<'a> CustomersApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetCustomers<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     email: Option<String>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
@@ -712,7 +712,7 @@ pub struct GetCustomers<'a> {
 }
 impl<'a> GetCustomers<'a> {
     /// Set `created`.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
@@ -1481,15 +1481,12 @@ impl<'a> GetCustomersCustomerBankAccounts<'a> {
 pub struct PostCustomersCustomerBankAccounts<'a> {
     client: &'a super::Client,
     customer: String,
-    body: Option<super::models::PostCustomersCustomerBankAccountsBody>,
+    body: Option<super::models::AlipayAccountBankAccountBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostCustomersCustomerBankAccounts<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostCustomersCustomerBankAccountsBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::AlipayAccountBankAccountBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1587,14 +1584,14 @@ pub struct PostCustomersCustomerBankAccountsId<'a> {
     client: &'a super::Client,
     customer: String,
     id: String,
-    body: Option<super::models::PostCustomersCustomerBankAccountsIdBody>,
+    body: Option<super::models::AccountHolderNameAccountHolderTypeAddressCityBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostCustomersCustomerBankAccountsId<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
-        value: super::models::PostCustomersCustomerBankAccountsIdBody,
+        value: super::models::AccountHolderNameAccountHolderTypeAddressCityBody,
     ) -> Self {
         self.body = Some(value);
         self
@@ -1629,10 +1626,7 @@ impl<'a> PostCustomersCustomerBankAccountsId<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::PostCustomersCustomerBankAccountsIdResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::CardBankAccountResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1644,15 +1638,12 @@ pub struct DeleteCustomersCustomerBankAccountsId<'a> {
     client: &'a super::Client,
     customer: String,
     id: String,
-    body: Option<super::models::PostChargesChargeDisputeCloseBody>,
+    body: Option<super::models::ExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> DeleteCustomersCustomerBankAccountsId<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1682,7 +1673,7 @@ impl<'a> DeleteCustomersCustomerBankAccountsId<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::DeleteCustomersCustomerBankAccountsIdResponse200>,
+        rt::Response<super::models::PaymentSourceDeletedPaymentSourceResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1696,15 +1687,12 @@ pub struct PostCustomersCustomerBankAccountsIdVerify<'a> {
     client: &'a super::Client,
     customer: String,
     id: String,
-    body: Option<super::models::PostCustomersCustomerBankAccountsIdVerifyBody>,
+    body: Option<super::models::AmountsExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostCustomersCustomerBankAccountsIdVerify<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostCustomersCustomerBankAccountsIdVerifyBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::AmountsExpandBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1847,15 +1835,12 @@ impl<'a> GetCustomersCustomerCards<'a> {
 pub struct PostCustomersCustomerCards<'a> {
     client: &'a super::Client,
     customer: String,
-    body: Option<super::models::PostCustomersCustomerBankAccountsBody>,
+    body: Option<super::models::AlipayAccountBankAccountBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostCustomersCustomerCards<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostCustomersCustomerBankAccountsBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::AlipayAccountBankAccountBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1945,14 +1930,14 @@ pub struct PostCustomersCustomerCardsId<'a> {
     client: &'a super::Client,
     customer: String,
     id: String,
-    body: Option<super::models::PostCustomersCustomerBankAccountsIdBody>,
+    body: Option<super::models::AccountHolderNameAccountHolderTypeAddressCityBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostCustomersCustomerCardsId<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
-        value: super::models::PostCustomersCustomerBankAccountsIdBody,
+        value: super::models::AccountHolderNameAccountHolderTypeAddressCityBody,
     ) -> Self {
         self.body = Some(value);
         self
@@ -1987,10 +1972,7 @@ impl<'a> PostCustomersCustomerCardsId<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::PostCustomersCustomerBankAccountsIdResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::CardBankAccountResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2002,15 +1984,12 @@ pub struct DeleteCustomersCustomerCardsId<'a> {
     client: &'a super::Client,
     customer: String,
     id: String,
-    body: Option<super::models::PostChargesChargeDisputeCloseBody>,
+    body: Option<super::models::ExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> DeleteCustomersCustomerCardsId<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -2040,7 +2019,7 @@ impl<'a> DeleteCustomersCustomerCardsId<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::DeleteCustomersCustomerBankAccountsIdResponse200>,
+        rt::Response<super::models::PaymentSourceDeletedPaymentSourceResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -2147,7 +2126,7 @@ pub struct GetCustomersCustomerPaymentMethods<'a> {
     expand: Option<Vec<String>>,
     limit: Option<i64>,
     starting_after: Option<String>,
-    type_: super::models::PostCheckoutSessionsBodyPaymentMethodTypesItem,
+    type_: super::models::TypeAcssDebitAfterpayClearpay,
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
@@ -2331,15 +2310,12 @@ impl<'a> GetCustomersCustomerSources<'a> {
 pub struct PostCustomersCustomerSources<'a> {
     client: &'a super::Client,
     customer: String,
-    body: Option<super::models::PostCustomersCustomerBankAccountsBody>,
+    body: Option<super::models::AlipayAccountBankAccountBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostCustomersCustomerSources<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostCustomersCustomerBankAccountsBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::AlipayAccountBankAccountBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -2434,14 +2410,14 @@ pub struct PostCustomersCustomerSourcesId<'a> {
     client: &'a super::Client,
     customer: String,
     id: String,
-    body: Option<super::models::PostCustomersCustomerBankAccountsIdBody>,
+    body: Option<super::models::AccountHolderNameAccountHolderTypeAddressCityBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostCustomersCustomerSourcesId<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
-        value: super::models::PostCustomersCustomerBankAccountsIdBody,
+        value: super::models::AccountHolderNameAccountHolderTypeAddressCityBody,
     ) -> Self {
         self.body = Some(value);
         self
@@ -2476,10 +2452,7 @@ impl<'a> PostCustomersCustomerSourcesId<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::PostCustomersCustomerBankAccountsIdResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::CardBankAccountResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2491,15 +2464,12 @@ pub struct DeleteCustomersCustomerSourcesId<'a> {
     client: &'a super::Client,
     customer: String,
     id: String,
-    body: Option<super::models::PostChargesChargeDisputeCloseBody>,
+    body: Option<super::models::ExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> DeleteCustomersCustomerSourcesId<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -2529,7 +2499,7 @@ impl<'a> DeleteCustomersCustomerSourcesId<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::DeleteCustomersCustomerBankAccountsIdResponse200>,
+        rt::Response<super::models::PaymentSourceDeletedPaymentSourceResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -2543,15 +2513,12 @@ pub struct PostCustomersCustomerSourcesIdVerify<'a> {
     client: &'a super::Client,
     customer: String,
     id: String,
-    body: Option<super::models::PostCustomersCustomerBankAccountsIdVerifyBody>,
+    body: Option<super::models::AmountsExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostCustomersCustomerSourcesIdVerify<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostCustomersCustomerBankAccountsIdVerifyBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::AmountsExpandBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -2829,16 +2796,14 @@ pub struct PostCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
     client: &'a super::Client,
     customer: String,
     subscription_exposed_id: String,
-    body: Option<
-        super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody,
-    >,
+    body: Option<super::models::AddInvoiceItemsApplicationFeePercentBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
-        value: super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody,
+        value: super::models::AddInvoiceItemsApplicationFeePercentBody,
     ) -> Self {
         self.body = Some(value);
         self

@@ -84,7 +84,7 @@ impl<'a> DisputesApi<'a> {
 pub struct GetDisputes<'a> {
     client: &'a super::Client,
     charge: Option<String>,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
@@ -100,7 +100,7 @@ impl<'a> GetDisputes<'a> {
         self
     }
     /// Set `created`.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
@@ -257,12 +257,12 @@ impl<'a> GetDisputesDispute<'a> {
 pub struct PostDisputesDispute<'a> {
     client: &'a super::Client,
     dispute: String,
-    body: Option<super::models::PostChargesChargeDisputeBody>,
+    body: Option<super::models::EvidenceExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostDisputesDispute<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeDisputeBody) -> Self {
+    pub fn body(mut self, value: super::models::EvidenceExpandBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -299,15 +299,12 @@ impl<'a> PostDisputesDispute<'a> {
 pub struct PostDisputesDisputeClose<'a> {
     client: &'a super::Client,
     dispute: String,
-    body: Option<super::models::PostChargesChargeDisputeCloseBody>,
+    body: Option<super::models::ExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostDisputesDisputeClose<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandBody) -> Self {
         self.body = Some(value);
         self
     }

@@ -84,15 +84,12 @@ impl<'a> PostEphemeralKeys<'a> {
 pub struct DeleteEphemeralKeysKey<'a> {
     client: &'a super::Client,
     key: String,
-    body: Option<super::models::PostChargesChargeDisputeCloseBody>,
+    body: Option<super::models::ExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> DeleteEphemeralKeysKey<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandBody) -> Self {
         self.body = Some(value);
         self
     }

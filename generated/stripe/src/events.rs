@@ -49,7 +49,7 @@ impl<'a> EventsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetEvents<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     delivery_success: Option<bool>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
@@ -62,7 +62,7 @@ pub struct GetEvents<'a> {
 }
 impl<'a> GetEvents<'a> {
     /// Set `created`.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }

@@ -75,7 +75,7 @@ impl<'a> FileLinksApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetFileLinks<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     expired: Option<bool>,
@@ -87,7 +87,7 @@ pub struct GetFileLinks<'a> {
 }
 impl<'a> GetFileLinks<'a> {
     /// Set `created`.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }

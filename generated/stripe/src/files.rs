@@ -59,7 +59,7 @@ impl<'a> FilesApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetFiles<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
@@ -70,7 +70,7 @@ pub struct GetFiles<'a> {
 }
 impl<'a> GetFiles<'a> {
     /// Set `created`.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }

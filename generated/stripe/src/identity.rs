@@ -173,7 +173,7 @@ impl<'a> IdentityApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetIdentityVerificationReports<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
@@ -185,7 +185,7 @@ pub struct GetIdentityVerificationReports<'a> {
 }
 impl<'a> GetIdentityVerificationReports<'a> {
     /// Set `created`.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
@@ -361,7 +361,7 @@ impl<'a> GetIdentityVerificationReportsReport<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetIdentityVerificationSessions<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
@@ -372,7 +372,7 @@ pub struct GetIdentityVerificationSessions<'a> {
 }
 impl<'a> GetIdentityVerificationSessions<'a> {
     /// Set `created`.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
@@ -612,15 +612,12 @@ impl<'a> PostIdentityVerificationSessionsSession<'a> {
 pub struct PostIdentityVerificationSessionsSessionCancel<'a> {
     client: &'a super::Client,
     session: String,
-    body: Option<super::models::PostChargesChargeDisputeCloseBody>,
+    body: Option<super::models::ExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostIdentityVerificationSessionsSessionCancel<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -659,15 +656,12 @@ impl<'a> PostIdentityVerificationSessionsSessionCancel<'a> {
 pub struct PostIdentityVerificationSessionsSessionRedact<'a> {
     client: &'a super::Client,
     session: String,
-    body: Option<super::models::PostChargesChargeDisputeCloseBody>,
+    body: Option<super::models::ExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostIdentityVerificationSessionsSessionRedact<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandBody) -> Self {
         self.body = Some(value);
         self
     }

@@ -93,7 +93,7 @@ impl<'a> InvoiceitemsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetInvoiceitems<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     customer: Option<String>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
@@ -106,7 +106,7 @@ pub struct GetInvoiceitems<'a> {
 }
 impl<'a> GetInvoiceitems<'a> {
     /// Set `created`.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }

@@ -274,10 +274,12 @@ impl<'a> InvoicesApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetInvoices<'a> {
     client: &'a super::Client,
-    collection_method: Option<super::models::GetInvoicesCollectionMethod>,
-    created: Option<super::models::GetAccountsCreated>,
+    collection_method: Option<
+        super::models::CollectionMethodChargeAutomaticallySendInvoice,
+    >,
+    created: Option<super::models::Created>,
     customer: Option<String>,
-    due_date: Option<super::models::GetAccountsCreated>,
+    due_date: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
@@ -291,13 +293,13 @@ impl<'a> GetInvoices<'a> {
     /// The collection method of the invoice to retrieve. Either `charge_automatically` or `send_invoice`.
     pub fn collection_method(
         mut self,
-        value: super::models::GetInvoicesCollectionMethod,
+        value: super::models::CollectionMethodChargeAutomaticallySendInvoice,
     ) -> Self {
         self.collection_method = Some(value);
         self
     }
     /// Set `created`.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
@@ -307,7 +309,7 @@ impl<'a> GetInvoices<'a> {
         self
     }
     /// Set `due_date`.
-    pub fn due_date(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn due_date(mut self, value: super::models::Created) -> Self {
         self.due_date = Some(value);
         self
     }
@@ -570,49 +572,34 @@ impl<'a> GetInvoicesSearch<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetInvoicesUpcoming<'a> {
     client: &'a super::Client,
-    automatic_tax: Option<super::models::GetInvoicesUpcomingAutomaticTax>,
+    automatic_tax: Option<super::models::AutomaticTaxParam2>,
     coupon: Option<String>,
     customer: Option<String>,
-    customer_details: Option<super::models::GetInvoicesUpcomingCustomerDetails>,
-    discounts: Option<super::models::GetInvoicesUpcomingDiscounts>,
+    customer_details: Option<super::models::CustomerDetailsParam>,
+    discounts: Option<super::models::DiscountsListString>,
     expand: Option<Vec<String>>,
-    invoice_items: Option<Vec<super::models::GetInvoicesUpcomingInvoiceItemsItem>>,
+    invoice_items: Option<Vec<super::models::InvoiceItemPreviewParams>>,
     schedule: Option<String>,
     subscription: Option<String>,
     subscription_billing_cycle_anchor: Option<
-        super::models::GetInvoicesUpcomingSubscriptionBillingCycleAnchor,
+        super::models::SubscriptionBillingCycleAnchor,
     >,
-    subscription_cancel_at: Option<
-        super::models::GetInvoicesUpcomingSubscriptionCancelAt,
-    >,
+    subscription_cancel_at: Option<super::models::CanceledAt>,
     subscription_cancel_at_period_end: Option<bool>,
     subscription_cancel_now: Option<bool>,
-    subscription_default_tax_rates: Option<
-        super::models::PostCreditNotesBodyLinesItemTaxRates,
-    >,
-    subscription_items: Option<
-        Vec<
-            super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyItemsItem,
-        >,
-    >,
-    subscription_proration_behavior: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelProrationBehavior,
-    >,
+    subscription_default_tax_rates: Option<super::models::TaxRates>,
+    subscription_items: Option<Vec<super::models::SubscriptionItemUpdateParams>>,
+    subscription_proration_behavior: Option<super::models::ProrationBehavior>,
     subscription_proration_date: Option<i64>,
     subscription_start_date: Option<i64>,
-    subscription_trial_end: Option<
-        super::models::GetInvoicesUpcomingSubscriptionTrialEnd,
-    >,
+    subscription_trial_end: Option<super::models::SubscriptionTrialEnd>,
     subscription_trial_from_plan: Option<bool>,
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
 impl<'a> GetInvoicesUpcoming<'a> {
     /// Settings for automatic tax lookup for this invoice preview.
-    pub fn automatic_tax(
-        mut self,
-        value: super::models::GetInvoicesUpcomingAutomaticTax,
-    ) -> Self {
+    pub fn automatic_tax(mut self, value: super::models::AutomaticTaxParam2) -> Self {
         self.automatic_tax = Some(value);
         self
     }
@@ -629,16 +616,13 @@ impl<'a> GetInvoicesUpcoming<'a> {
     /// Details about the customer you want to invoice or overrides for an existing customer.
     pub fn customer_details(
         mut self,
-        value: super::models::GetInvoicesUpcomingCustomerDetails,
+        value: super::models::CustomerDetailsParam,
     ) -> Self {
         self.customer_details = Some(value);
         self
     }
     /// The coupons to redeem into discounts for the invoice preview. If not specified, inherits the discount from the customer or subscription. This only works for coupons directly applied to the invoice. To apply a coupon to a subscription, you must use the `coupon` parameter instead. Pass an empty string to avoid inheriting any discounts. To preview the upcoming invoice for a subscription that hasn't been created, use `coupon` instead.
-    pub fn discounts(
-        mut self,
-        value: super::models::GetInvoicesUpcomingDiscounts,
-    ) -> Self {
+    pub fn discounts(mut self, value: super::models::DiscountsListString) -> Self {
         self.discounts = Some(value);
         self
     }
@@ -650,7 +634,7 @@ impl<'a> GetInvoicesUpcoming<'a> {
     /// List of invoice items to add or update in the upcoming invoice preview.
     pub fn invoice_items(
         mut self,
-        value: Vec<super::models::GetInvoicesUpcomingInvoiceItemsItem>,
+        value: Vec<super::models::InvoiceItemPreviewParams>,
     ) -> Self {
         self.invoice_items = Some(value);
         self
@@ -668,16 +652,13 @@ impl<'a> GetInvoicesUpcoming<'a> {
     /// For new subscriptions, a future timestamp to anchor the subscription's [billing cycle](https://stripe.com/docs/subscriptions/billing-cycle). This is used to determine the date of the first full invoice, and, for plans with `month` or `year` intervals, the day of the month for subsequent invoices. For existing subscriptions, the value can only be set to `now` or `unchanged`.
     pub fn subscription_billing_cycle_anchor(
         mut self,
-        value: super::models::GetInvoicesUpcomingSubscriptionBillingCycleAnchor,
+        value: super::models::SubscriptionBillingCycleAnchor,
     ) -> Self {
         self.subscription_billing_cycle_anchor = Some(value);
         self
     }
     /// Timestamp indicating when the subscription should be scheduled to cancel. Will prorate if within the current period and prorations have been enabled using `proration_behavior`.
-    pub fn subscription_cancel_at(
-        mut self,
-        value: super::models::GetInvoicesUpcomingSubscriptionCancelAt,
-    ) -> Self {
+    pub fn subscription_cancel_at(mut self, value: super::models::CanceledAt) -> Self {
         self.subscription_cancel_at = Some(value);
         self
     }
@@ -694,7 +675,7 @@ impl<'a> GetInvoicesUpcoming<'a> {
     /// If provided, the invoice returned will preview updating or creating a subscription with these default tax rates. The default tax rates will apply to any line item that does not have `tax_rates` set.
     pub fn subscription_default_tax_rates(
         mut self,
-        value: super::models::PostCreditNotesBodyLinesItemTaxRates,
+        value: super::models::TaxRates,
     ) -> Self {
         self.subscription_default_tax_rates = Some(value);
         self
@@ -702,9 +683,7 @@ impl<'a> GetInvoicesUpcoming<'a> {
     /// A list of up to 20 subscription items, each with an attached price.
     pub fn subscription_items(
         mut self,
-        value: Vec<
-            super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyItemsItem,
-        >,
+        value: Vec<super::models::SubscriptionItemUpdateParams>,
     ) -> Self {
         self.subscription_items = Some(value);
         self
@@ -716,7 +695,7 @@ impl<'a> GetInvoicesUpcoming<'a> {
     /// Prorations can be disabled by passing `none`.
     pub fn subscription_proration_behavior(
         mut self,
-        value: super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelProrationBehavior,
+        value: super::models::ProrationBehavior,
     ) -> Self {
         self.subscription_proration_behavior = Some(value);
         self
@@ -734,7 +713,7 @@ impl<'a> GetInvoicesUpcoming<'a> {
     /// If provided, the invoice returned will preview updating or creating a subscription with that trial end. If set, one of `subscription_items` or `subscription` is required.
     pub fn subscription_trial_end(
         mut self,
-        value: super::models::GetInvoicesUpcomingSubscriptionTrialEnd,
+        value: super::models::SubscriptionTrialEnd,
     ) -> Self {
         self.subscription_trial_end = Some(value);
         self
@@ -867,52 +846,37 @@ impl<'a> GetInvoicesUpcoming<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetInvoicesUpcomingLines<'a> {
     client: &'a super::Client,
-    automatic_tax: Option<super::models::GetInvoicesUpcomingAutomaticTax>,
+    automatic_tax: Option<super::models::AutomaticTaxParam2>,
     coupon: Option<String>,
     customer: Option<String>,
-    customer_details: Option<super::models::GetInvoicesUpcomingCustomerDetails>,
-    discounts: Option<super::models::GetInvoicesUpcomingDiscounts>,
+    customer_details: Option<super::models::CustomerDetailsParam>,
+    discounts: Option<super::models::DiscountsListString>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
-    invoice_items: Option<Vec<super::models::GetInvoicesUpcomingInvoiceItemsItem>>,
+    invoice_items: Option<Vec<super::models::InvoiceItemPreviewParams>>,
     limit: Option<i64>,
     schedule: Option<String>,
     starting_after: Option<String>,
     subscription: Option<String>,
     subscription_billing_cycle_anchor: Option<
-        super::models::GetInvoicesUpcomingSubscriptionBillingCycleAnchor,
+        super::models::SubscriptionBillingCycleAnchor,
     >,
-    subscription_cancel_at: Option<
-        super::models::GetInvoicesUpcomingSubscriptionCancelAt,
-    >,
+    subscription_cancel_at: Option<super::models::CanceledAt>,
     subscription_cancel_at_period_end: Option<bool>,
     subscription_cancel_now: Option<bool>,
-    subscription_default_tax_rates: Option<
-        super::models::PostCreditNotesBodyLinesItemTaxRates,
-    >,
-    subscription_items: Option<
-        Vec<
-            super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyItemsItem,
-        >,
-    >,
-    subscription_proration_behavior: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelProrationBehavior,
-    >,
+    subscription_default_tax_rates: Option<super::models::TaxRates>,
+    subscription_items: Option<Vec<super::models::SubscriptionItemUpdateParams>>,
+    subscription_proration_behavior: Option<super::models::ProrationBehavior>,
     subscription_proration_date: Option<i64>,
     subscription_start_date: Option<i64>,
-    subscription_trial_end: Option<
-        super::models::GetInvoicesUpcomingSubscriptionTrialEnd,
-    >,
+    subscription_trial_end: Option<super::models::SubscriptionTrialEnd>,
     subscription_trial_from_plan: Option<bool>,
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
 impl<'a> GetInvoicesUpcomingLines<'a> {
     /// Settings for automatic tax lookup for this invoice preview.
-    pub fn automatic_tax(
-        mut self,
-        value: super::models::GetInvoicesUpcomingAutomaticTax,
-    ) -> Self {
+    pub fn automatic_tax(mut self, value: super::models::AutomaticTaxParam2) -> Self {
         self.automatic_tax = Some(value);
         self
     }
@@ -929,16 +893,13 @@ impl<'a> GetInvoicesUpcomingLines<'a> {
     /// Details about the customer you want to invoice or overrides for an existing customer.
     pub fn customer_details(
         mut self,
-        value: super::models::GetInvoicesUpcomingCustomerDetails,
+        value: super::models::CustomerDetailsParam,
     ) -> Self {
         self.customer_details = Some(value);
         self
     }
     /// The coupons to redeem into discounts for the invoice preview. If not specified, inherits the discount from the customer or subscription. This only works for coupons directly applied to the invoice. To apply a coupon to a subscription, you must use the `coupon` parameter instead. Pass an empty string to avoid inheriting any discounts. To preview the upcoming invoice for a subscription that hasn't been created, use `coupon` instead.
-    pub fn discounts(
-        mut self,
-        value: super::models::GetInvoicesUpcomingDiscounts,
-    ) -> Self {
+    pub fn discounts(mut self, value: super::models::DiscountsListString) -> Self {
         self.discounts = Some(value);
         self
     }
@@ -955,7 +916,7 @@ impl<'a> GetInvoicesUpcomingLines<'a> {
     /// List of invoice items to add or update in the upcoming invoice preview.
     pub fn invoice_items(
         mut self,
-        value: Vec<super::models::GetInvoicesUpcomingInvoiceItemsItem>,
+        value: Vec<super::models::InvoiceItemPreviewParams>,
     ) -> Self {
         self.invoice_items = Some(value);
         self
@@ -983,16 +944,13 @@ impl<'a> GetInvoicesUpcomingLines<'a> {
     /// For new subscriptions, a future timestamp to anchor the subscription's [billing cycle](https://stripe.com/docs/subscriptions/billing-cycle). This is used to determine the date of the first full invoice, and, for plans with `month` or `year` intervals, the day of the month for subsequent invoices. For existing subscriptions, the value can only be set to `now` or `unchanged`.
     pub fn subscription_billing_cycle_anchor(
         mut self,
-        value: super::models::GetInvoicesUpcomingSubscriptionBillingCycleAnchor,
+        value: super::models::SubscriptionBillingCycleAnchor,
     ) -> Self {
         self.subscription_billing_cycle_anchor = Some(value);
         self
     }
     /// Timestamp indicating when the subscription should be scheduled to cancel. Will prorate if within the current period and prorations have been enabled using `proration_behavior`.
-    pub fn subscription_cancel_at(
-        mut self,
-        value: super::models::GetInvoicesUpcomingSubscriptionCancelAt,
-    ) -> Self {
+    pub fn subscription_cancel_at(mut self, value: super::models::CanceledAt) -> Self {
         self.subscription_cancel_at = Some(value);
         self
     }
@@ -1009,7 +967,7 @@ impl<'a> GetInvoicesUpcomingLines<'a> {
     /// If provided, the invoice returned will preview updating or creating a subscription with these default tax rates. The default tax rates will apply to any line item that does not have `tax_rates` set.
     pub fn subscription_default_tax_rates(
         mut self,
-        value: super::models::PostCreditNotesBodyLinesItemTaxRates,
+        value: super::models::TaxRates,
     ) -> Self {
         self.subscription_default_tax_rates = Some(value);
         self
@@ -1017,9 +975,7 @@ impl<'a> GetInvoicesUpcomingLines<'a> {
     /// A list of up to 20 subscription items, each with an attached price.
     pub fn subscription_items(
         mut self,
-        value: Vec<
-            super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyItemsItem,
-        >,
+        value: Vec<super::models::SubscriptionItemUpdateParams>,
     ) -> Self {
         self.subscription_items = Some(value);
         self
@@ -1031,7 +987,7 @@ impl<'a> GetInvoicesUpcomingLines<'a> {
     /// Prorations can be disabled by passing `none`.
     pub fn subscription_proration_behavior(
         mut self,
-        value: super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelProrationBehavior,
+        value: super::models::ProrationBehavior,
     ) -> Self {
         self.subscription_proration_behavior = Some(value);
         self
@@ -1049,7 +1005,7 @@ impl<'a> GetInvoicesUpcomingLines<'a> {
     /// If provided, the invoice returned will preview updating or creating a subscription with that trial end. If set, one of `subscription_items` or `subscription` is required.
     pub fn subscription_trial_end(
         mut self,
-        value: super::models::GetInvoicesUpcomingSubscriptionTrialEnd,
+        value: super::models::SubscriptionTrialEnd,
     ) -> Self {
         self.subscription_trial_end = Some(value);
         self
@@ -1183,10 +1139,7 @@ impl<'a> GetInvoicesUpcomingLines<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetInvoicesUpcomingLinesResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::InvoiceLinesList>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1475,10 +1428,7 @@ impl<'a> GetInvoicesInvoiceLines<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetInvoicesUpcomingLinesResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::InvoiceLinesList>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1518,15 +1468,12 @@ impl<'a> GetInvoicesInvoiceLines<'a> {
 pub struct PostInvoicesInvoiceMarkUncollectible<'a> {
     client: &'a super::Client,
     invoice: String,
-    body: Option<super::models::PostChargesChargeDisputeCloseBody>,
+    body: Option<super::models::ExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostInvoicesInvoiceMarkUncollectible<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1605,15 +1552,12 @@ impl<'a> PostInvoicesInvoicePay<'a> {
 pub struct PostInvoicesInvoiceSend<'a> {
     client: &'a super::Client,
     invoice: String,
-    body: Option<super::models::PostChargesChargeDisputeCloseBody>,
+    body: Option<super::models::ExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostInvoicesInvoiceSend<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1647,15 +1591,12 @@ impl<'a> PostInvoicesInvoiceSend<'a> {
 pub struct PostInvoicesInvoiceVoid<'a> {
     client: &'a super::Client,
     invoice: String,
-    body: Option<super::models::PostChargesChargeDisputeCloseBody>,
+    body: Option<super::models::ExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostInvoicesInvoiceVoid<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandBody) -> Self {
         self.body = Some(value);
         self
     }

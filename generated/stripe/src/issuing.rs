@@ -384,7 +384,7 @@ pub struct GetIssuingAuthorizations<'a> {
     client: &'a super::Client,
     card: Option<String>,
     cardholder: Option<String>,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
@@ -405,7 +405,7 @@ impl<'a> GetIssuingAuthorizations<'a> {
         self
     }
     /// Only return authorizations that were created during the given date interval.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
@@ -574,15 +574,12 @@ impl<'a> GetIssuingAuthorizationsAuthorization<'a> {
 pub struct PostIssuingAuthorizationsAuthorization<'a> {
     client: &'a super::Client,
     authorization: String,
-    body: Option<super::models::PostApplicationFeesFeeRefundsIdBody>,
+    body: Option<super::models::ExpandMetadataBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostIssuingAuthorizationsAuthorization<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostApplicationFeesFeeRefundsIdBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandMetadataBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -668,15 +665,12 @@ impl<'a> PostIssuingAuthorizationsAuthorizationApprove<'a> {
 pub struct PostIssuingAuthorizationsAuthorizationDecline<'a> {
     client: &'a super::Client,
     authorization: String,
-    body: Option<super::models::PostApplicationFeesFeeRefundsIdBody>,
+    body: Option<super::models::ExpandMetadataBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostIssuingAuthorizationsAuthorizationDecline<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostApplicationFeesFeeRefundsIdBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandMetadataBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -714,7 +708,7 @@ impl<'a> PostIssuingAuthorizationsAuthorizationDecline<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetIssuingCardholders<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     email: Option<String>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
@@ -728,7 +722,7 @@ pub struct GetIssuingCardholders<'a> {
 }
 impl<'a> GetIssuingCardholders<'a> {
     /// Only return cardholders that were created during the given date interval.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
@@ -1005,7 +999,7 @@ impl<'a> PostIssuingCardholdersCardholder<'a> {
 pub struct GetIssuingCards<'a> {
     client: &'a super::Client,
     cardholder: Option<String>,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     exp_month: Option<i64>,
     exp_year: Option<i64>,
@@ -1025,7 +1019,7 @@ impl<'a> GetIssuingCards<'a> {
         self
     }
     /// Only return cards that were issued during the given date interval.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
@@ -1282,7 +1276,7 @@ impl<'a> PostIssuingCardsCard<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetIssuingDisputes<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
@@ -1294,7 +1288,7 @@ pub struct GetIssuingDisputes<'a> {
 }
 impl<'a> GetIssuingDisputes<'a> {
     /// Select Issuing disputes that were created during the given date interval.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
@@ -1527,15 +1521,12 @@ impl<'a> PostIssuingDisputesDispute<'a> {
 pub struct PostIssuingDisputesDisputeSubmit<'a> {
     client: &'a super::Client,
     dispute: String,
-    body: Option<super::models::PostApplicationFeesFeeRefundsIdBody>,
+    body: Option<super::models::ExpandMetadataBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostIssuingDisputesDisputeSubmit<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostApplicationFeesFeeRefundsIdBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandMetadataBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -1573,7 +1564,7 @@ impl<'a> PostIssuingDisputesDisputeSubmit<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetIssuingSettlements<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
@@ -1583,7 +1574,7 @@ pub struct GetIssuingSettlements<'a> {
 }
 impl<'a> GetIssuingSettlements<'a> {
     /// Only return issuing settlements that were created during the given date interval.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
@@ -1735,15 +1726,12 @@ impl<'a> GetIssuingSettlementsSettlement<'a> {
 pub struct PostIssuingSettlementsSettlement<'a> {
     client: &'a super::Client,
     settlement: String,
-    body: Option<super::models::PostIssuingSettlementsSettlementBody>,
+    body: Option<super::models::ExpandMetadataBody2>,
     options: rt::CallOptions,
 }
 impl<'a> PostIssuingSettlementsSettlement<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostIssuingSettlementsSettlementBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandMetadataBody2) -> Self {
         self.body = Some(value);
         self
     }
@@ -1783,7 +1771,7 @@ pub struct GetIssuingTransactions<'a> {
     client: &'a super::Client,
     card: Option<String>,
     cardholder: Option<String>,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
@@ -1804,7 +1792,7 @@ impl<'a> GetIssuingTransactions<'a> {
         self
     }
     /// Only return transactions that were created during the given date interval.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
@@ -1970,15 +1958,12 @@ impl<'a> GetIssuingTransactionsTransaction<'a> {
 pub struct PostIssuingTransactionsTransaction<'a> {
     client: &'a super::Client,
     transaction: String,
-    body: Option<super::models::PostApplicationFeesFeeRefundsIdBody>,
+    body: Option<super::models::ExpandMetadataBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostIssuingTransactionsTransaction<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostApplicationFeesFeeRefundsIdBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandMetadataBody) -> Self {
         self.body = Some(value);
         self
     }

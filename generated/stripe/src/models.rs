@@ -24497,31 +24497,33 @@ impl Post3dSecureBody {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBody {
+pub struct AccountTokenBankAccountBody {
     /// An [account token](https://stripe.com/docs/api#create_account_token), used to securely provide details to the account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_token: Option<String>,
     /// Either a token, like the ones returned by [Stripe.js](https://stripe.com/docs/js), or a dictionary containing a user's bank account details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bank_account: Option<super::models::PostAccountBodyBankAccount>,
+    pub bank_account: Option<
+        super::models::BankAccountAccountHolderNameAccountHolderType,
+    >,
     /// business_profile_specs
     ///
     /// Business information about the account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub business_profile: Option<super::models::PostAccountBodyBusinessProfile>,
+    pub business_profile: Option<super::models::BusinessProfileSpecs>,
     /// The business type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub business_type: Option<super::models::PostAccountBodyBusinessType>,
+    pub business_type: Option<super::models::BusinessType>,
     /// capabilities_param
     ///
     /// Each key of the dictionary represents a capability, and each capability maps to its settings (e.g. whether it has been requested or not). Each capability will be inactive until you have provided its specific requirements and Stripe has verified them. An account may have some of its requested capabilities be active and some be inactive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<super::models::PostAccountBodyCapabilities>,
+    pub capabilities: Option<super::models::CapabilitiesParam>,
     /// company_specs
     ///
     /// Information about the company or business. This field is available for any `business_type`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company: Option<super::models::PostAccountBodyCompany>,
+    pub company: Option<super::models::CompanySpecs>,
     /// Three-letter ISO currency code representing the default currency for the account. This must be a currency that [Stripe supports in the account's country](https://stripe.com/docs/payouts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_currency: Option<String>,
@@ -24529,7 +24531,7 @@ pub struct PostAccountBody {
     ///
     /// Documents that may be submitted to satisfy various informational requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documents: Option<super::models::PostAccountBodyDocuments>,
+    pub documents: Option<super::models::DocumentsSpecs>,
     /// The email address of the account holder. This is only to make the account easier to identify to you. Stripe only emails Custom accounts with your consent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -24543,27 +24545,32 @@ pub struct PostAccountBody {
     ///
     /// Information about the person represented by the account. This field is null unless `business_type` is set to `individual`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub individual: Option<super::models::PostAccountBodyIndividual>,
+    pub individual: Option<super::models::IndividualSpecs>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// settings_specs_update
     ///
     /// Options for customizing how the account functions within Stripe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub settings: Option<super::models::PostAccountBodySettings>,
+    pub settings: Option<super::models::AccountTokenBankAccountBodySettings>,
     /// tos_acceptance_specs
     ///
     /// Details on the account's acceptance of the [Stripe Services Agreement](https://stripe.com/docs/connect/updating-accounts#tos-acceptance).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tos_acceptance: Option<super::models::PostAccountBodyTosAcceptance>,
+    pub tos_acceptance: Option<super::models::TosAcceptanceSpecs>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl PostAccountBody {
+impl AccountTokenBankAccountBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_token {
-            rt::check::length("PostAccountBody.account_token", v, None, Some(5000u64))?;
+            rt::check::length(
+                "AccountTokenBankAccountBody.account_token",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.business_profile {
             v.validate()?;
@@ -24573,7 +24580,7 @@ impl PostAccountBody {
         }
         if let Some(v) = &self.external_account {
             rt::check::length(
-                "PostAccountBody.external_account",
+                "AccountTokenBankAccountBody.external_account",
                 v,
                 None,
                 Some(5000u64),
@@ -24595,9 +24602,9 @@ impl PostAccountBody {
 /// Either a token, like the ones returned by [Stripe.js](https://stripe.com/docs/js), or a dictionary containing a user's bank account details.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostAccountBodyBankAccount {
-    PostAccountBodyBankAccountVariant0(
-        super::models::PostAccountBodyBankAccountVariant0,
+pub enum BankAccountAccountHolderNameAccountHolderType {
+    BankAccountAccountHolderNameAccountHolderTypeVariant0(
+        super::models::BankAccountAccountHolderNameAccountHolderTypeVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -24606,18 +24613,14 @@ pub enum PostAccountBodyBankAccount {
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// external_account_payout_bank_account
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodyBankAccountVariant0 {
+pub struct BankAccountAccountHolderNameAccountHolderTypeVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_holder_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_holder_type: Option<
-        super::models::PostAccountBodyBankAccountVariant0AccountHolderType,
-    >,
+    pub account_holder_type: Option<super::models::AccountHolderType>,
     pub account_number: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_type: Option<
-        super::models::PostAccountBodyBankAccountVariant0AccountType,
-    >,
+    pub account_type: Option<super::models::AccountTypeCheckingFutsu>,
     pub country: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
@@ -24627,12 +24630,12 @@ pub struct PostAccountBodyBankAccountVariant0 {
     pub routing_number: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl PostAccountBodyBankAccountVariant0 {
+impl BankAccountAccountHolderNameAccountHolderTypeVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_holder_name {
             rt::check::length(
-                "PostAccountBodyBankAccountVariant0.account_holder_name",
+                "BankAccountAccountHolderNameAccountHolderTypeVariant0.account_holder_name",
                 v,
                 None,
                 Some(5000u64),
@@ -24641,7 +24644,7 @@ impl PostAccountBodyBankAccountVariant0 {
         {
             let v = &self.account_number;
             rt::check::length(
-                "PostAccountBodyBankAccountVariant0.account_number",
+                "BankAccountAccountHolderNameAccountHolderTypeVariant0.account_number",
                 v,
                 None,
                 Some(5000u64),
@@ -24650,7 +24653,7 @@ impl PostAccountBodyBankAccountVariant0 {
         {
             let v = &self.country;
             rt::check::length(
-                "PostAccountBodyBankAccountVariant0.country",
+                "BankAccountAccountHolderNameAccountHolderTypeVariant0.country",
                 v,
                 None,
                 Some(5000u64),
@@ -24658,7 +24661,7 @@ impl PostAccountBodyBankAccountVariant0 {
         }
         if let Some(v) = &self.object {
             rt::check::length(
-                "PostAccountBodyBankAccountVariant0.object",
+                "BankAccountAccountHolderNameAccountHolderTypeVariant0.object",
                 v,
                 None,
                 Some(5000u64),
@@ -24666,7 +24669,7 @@ impl PostAccountBodyBankAccountVariant0 {
         }
         if let Some(v) = &self.routing_number {
             rt::check::length(
-                "PostAccountBodyBankAccountVariant0.routing_number",
+                "BankAccountAccountHolderNameAccountHolderTypeVariant0.routing_number",
                 v,
                 None,
                 Some(5000u64),
@@ -24684,20 +24687,19 @@ impl PostAccountBodyBankAccountVariant0 {
     )
 )]
 connector_runtime::__string_enum! {
-    pub enum PostAccountBodyBankAccountVariant0AccountHolderType { Company = "company",
-    Individual = "individual", }
+    pub enum AccountHolderType { Company = "company", Individual = "individual", }
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 connector_runtime::__string_enum! {
-    pub enum PostAccountBodyBankAccountVariant0AccountType { Checking = "checking", Futsu
-    = "futsu", Savings = "savings", Toza = "toza", }
+    pub enum AccountTypeCheckingFutsu { Checking = "checking", Futsu = "futsu", Savings =
+    "savings", Toza = "toza", }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// business_profile_specs
 ///
 /// Business information about the account.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodyBusinessProfile {
+pub struct BusinessProfileSpecs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mcc: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -24706,41 +24708,29 @@ pub struct PostAccountBodyBusinessProfile {
     pub product_description: Option<String>,
     /// address_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub support_address: Option<
-        super::models::PostAccountBodyBusinessProfileSupportAddress,
-    >,
+    pub support_address: Option<super::models::AddressCityCountryLine1>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub support_email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub support_phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub support_url: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
+    pub support_url: Option<super::models::AdditionalDocumentation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl PostAccountBodyBusinessProfile {
+impl BusinessProfileSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.mcc {
-            rt::check::length(
-                "PostAccountBodyBusinessProfile.mcc",
-                v,
-                None,
-                Some(4u64),
-            )?;
+            rt::check::length("BusinessProfileSpecs.mcc", v, None, Some(4u64))?;
         }
         if let Some(v) = &self.name {
-            rt::check::length(
-                "PostAccountBodyBusinessProfile.name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("BusinessProfileSpecs.name", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.product_description {
             rt::check::length(
-                "PostAccountBodyBusinessProfile.product_description",
+                "BusinessProfileSpecs.product_description",
                 v,
                 None,
                 Some(40000u64),
@@ -24751,19 +24741,14 @@ impl PostAccountBodyBusinessProfile {
         }
         if let Some(v) = &self.support_phone {
             rt::check::length(
-                "PostAccountBodyBusinessProfile.support_phone",
+                "BusinessProfileSpecs.support_phone",
                 v,
                 None,
                 Some(5000u64),
             )?;
         }
         if let Some(v) = &self.url {
-            rt::check::length(
-                "PostAccountBodyBusinessProfile.url",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("BusinessProfileSpecs.url", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -24771,7 +24756,7 @@ impl PostAccountBodyBusinessProfile {
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// address_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodyBusinessProfileSupportAddress {
+pub struct AddressCityCountryLine1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -24786,56 +24771,36 @@ pub struct PostAccountBodyBusinessProfileSupportAddress {
     pub state: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
-impl PostAccountBodyBusinessProfileSupportAddress {
+impl AddressCityCountryLine1 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.city {
-            rt::check::length(
-                "PostAccountBodyBusinessProfileSupportAddress.city",
-                v,
-                None,
-                Some(100u64),
-            )?;
+            rt::check::length("AddressCityCountryLine1.city", v, None, Some(100u64))?;
         }
         if let Some(v) = &self.country {
             rt::check::length(
-                "PostAccountBodyBusinessProfileSupportAddress.country",
+                "AddressCityCountryLine1.country",
                 v,
                 None,
                 Some(5000u64),
             )?;
         }
         if let Some(v) = &self.line1 {
-            rt::check::length(
-                "PostAccountBodyBusinessProfileSupportAddress.line1",
-                v,
-                None,
-                Some(200u64),
-            )?;
+            rt::check::length("AddressCityCountryLine1.line1", v, None, Some(200u64))?;
         }
         if let Some(v) = &self.line2 {
-            rt::check::length(
-                "PostAccountBodyBusinessProfileSupportAddress.line2",
-                v,
-                None,
-                Some(200u64),
-            )?;
+            rt::check::length("AddressCityCountryLine1.line2", v, None, Some(200u64))?;
         }
         if let Some(v) = &self.postal_code {
             rt::check::length(
-                "PostAccountBodyBusinessProfileSupportAddress.postal_code",
+                "AddressCityCountryLine1.postal_code",
                 v,
                 None,
                 Some(5000u64),
             )?;
         }
         if let Some(v) = &self.state {
-            rt::check::length(
-                "PostAccountBodyBusinessProfileSupportAddress.state",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AddressCityCountryLine1.state", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -24856,166 +24821,126 @@ impl PostAccountBodyBusinessProfileSupportAddress {
 )]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostAccountBodyBusinessProfileSupportUrl {
+pub enum AdditionalDocumentation {
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__string_enum! {
-    #[doc = " The business type."] pub enum PostAccountBodyBusinessType { Company =
-    "company", GovernmentEntity = "government_entity", Individual = "individual",
-    NonProfit = "non_profit", }
+    #[doc = " The business type."] pub enum BusinessType { Company = "company",
+    GovernmentEntity = "government_entity", Individual = "individual", NonProfit =
+    "non_profit", }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// capabilities_param
 ///
 /// Each key of the dictionary represents a capability, and each capability maps to its settings (e.g. whether it has been requested or not). Each capability will be inactive until you have provided its specific requirements and Stripe has verified them. An account may have some of its requested capabilities be active and some be inactive.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodyCapabilities {
+pub struct CapabilitiesParam {
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acss_debit_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub acss_debit_payments: Option<super::models::CapabilitiesParamAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub afterpay_clearpay_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+        super::models::CapabilitiesParamAcssDebitPayments,
     >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub au_becs_debit_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+        super::models::CapabilitiesParamAcssDebitPayments,
     >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bacs_debit_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub bacs_debit_payments: Option<super::models::CapabilitiesParamAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bancontact_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub bancontact_payments: Option<super::models::CapabilitiesParamAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank_transfer_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+        super::models::CapabilitiesParamAcssDebitPayments,
     >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub boleto_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub boleto_payments: Option<super::models::CapabilitiesParamAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_issuing: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub card_issuing: Option<super::models::CapabilitiesParamAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub card_payments: Option<super::models::CapabilitiesParamAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cartes_bancaires_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+        super::models::CapabilitiesParamAcssDebitPayments,
     >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub eps_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub eps_payments: Option<super::models::CapabilitiesParamAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fpx_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub fpx_payments: Option<super::models::CapabilitiesParamAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub giropay_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub giropay_payments: Option<super::models::CapabilitiesParamAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grabpay_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub grabpay_payments: Option<super::models::CapabilitiesParamAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ideal_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub ideal_payments: Option<super::models::CapabilitiesParamAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jcb_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub jcb_payments: Option<super::models::CapabilitiesParamAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub klarna_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub klarna_payments: Option<super::models::CapabilitiesParamAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub konbini_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub konbini_payments: Option<super::models::CapabilitiesParamAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub legacy_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub legacy_payments: Option<super::models::CapabilitiesParamAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub oxxo_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub oxxo_payments: Option<super::models::CapabilitiesParamAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub p24_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub p24_payments: Option<super::models::CapabilitiesParamAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub paynow_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub paynow_payments: Option<super::models::CapabilitiesParamAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sepa_debit_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub sepa_debit_payments: Option<super::models::CapabilitiesParamAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sofort_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
-    >,
+    pub sofort_payments: Option<super::models::CapabilitiesParamAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_reporting_us_1099_k: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+        super::models::CapabilitiesParamAcssDebitPayments,
     >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_reporting_us_1099_misc: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+        super::models::CapabilitiesParamAcssDebitPayments,
     >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfers: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub transfers: Option<super::models::CapabilitiesParamAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub us_bank_account_ach_payments: Option<
-        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+        super::models::CapabilitiesParamAcssDebitPayments,
     >,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// capability_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodyCapabilitiesAcssDebitPayments {
+pub struct CapabilitiesParamAcssDebitPayments {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested: Option<bool>,
 }
@@ -25024,16 +24949,16 @@ pub struct PostAccountBodyCapabilitiesAcssDebitPayments {
 ///
 /// Information about the company or business. This field is available for any `business_type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodyCompany {
+pub struct CompanySpecs {
     /// address_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<super::models::PostAccountBodyBusinessProfileSupportAddress>,
+    pub address: Option<super::models::AddressCityCountryLine1>,
     /// japan_address_kana_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_kana: Option<super::models::PostAccountBodyCompanyAddressKana>,
+    pub address_kana: Option<super::models::AddressKana>,
     /// japan_address_kanji_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_kanji: Option<super::models::PostAccountBodyCompanyAddressKanji>,
+    pub address_kanji: Option<super::models::AddressKanji>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub directors_provided: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25048,15 +24973,13 @@ pub struct PostAccountBodyCompany {
     pub owners_provided: Option<bool>,
     /// company_ownership_declaration
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ownership_declaration: Option<
-        super::models::PostAccountBodyCompanyOwnershipDeclaration,
-    >,
+    pub ownership_declaration: Option<super::models::CompanyOwnershipDeclaration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub structure: Option<super::models::PostAccountBodyCompanyStructure>,
+    pub structure: Option<super::models::Structure>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25065,10 +24988,10 @@ pub struct PostAccountBodyCompany {
     pub vat_id: Option<String>,
     /// verification_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification: Option<super::models::PostAccountBodyCompanyVerification>,
+    pub verification: Option<super::models::VerificationSpecs>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl PostAccountBodyCompany {
+impl CompanySpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.address {
@@ -25081,51 +25004,36 @@ impl PostAccountBodyCompany {
             v.validate()?;
         }
         if let Some(v) = &self.name {
-            rt::check::length("PostAccountBodyCompany.name", v, None, Some(100u64))?;
+            rt::check::length("CompanySpecs.name", v, None, Some(100u64))?;
         }
         if let Some(v) = &self.name_kana {
-            rt::check::length(
-                "PostAccountBodyCompany.name_kana",
-                v,
-                None,
-                Some(100u64),
-            )?;
+            rt::check::length("CompanySpecs.name_kana", v, None, Some(100u64))?;
         }
         if let Some(v) = &self.name_kanji {
-            rt::check::length(
-                "PostAccountBodyCompany.name_kanji",
-                v,
-                None,
-                Some(100u64),
-            )?;
+            rt::check::length("CompanySpecs.name_kanji", v, None, Some(100u64))?;
         }
         if let Some(v) = &self.ownership_declaration {
             v.validate()?;
         }
         if let Some(v) = &self.phone {
-            rt::check::length("PostAccountBodyCompany.phone", v, None, Some(5000u64))?;
+            rt::check::length("CompanySpecs.phone", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.registration_number {
             rt::check::length(
-                "PostAccountBodyCompany.registration_number",
+                "CompanySpecs.registration_number",
                 v,
                 None,
                 Some(5000u64),
             )?;
         }
         if let Some(v) = &self.tax_id {
-            rt::check::length("PostAccountBodyCompany.tax_id", v, None, Some(5000u64))?;
+            rt::check::length("CompanySpecs.tax_id", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.tax_id_registrar {
-            rt::check::length(
-                "PostAccountBodyCompany.tax_id_registrar",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("CompanySpecs.tax_id_registrar", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.vat_id {
-            rt::check::length("PostAccountBodyCompany.vat_id", v, None, Some(5000u64))?;
+            rt::check::length("CompanySpecs.vat_id", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.verification {
             v.validate()?;
@@ -25136,7 +25044,7 @@ impl PostAccountBodyCompany {
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// japan_address_kana_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodyCompanyAddressKana {
+pub struct AddressKana {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25153,64 +25061,29 @@ pub struct PostAccountBodyCompanyAddressKana {
     pub town: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
-impl PostAccountBodyCompanyAddressKana {
+impl AddressKana {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.city {
-            rt::check::length(
-                "PostAccountBodyCompanyAddressKana.city",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AddressKana.city", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.country {
-            rt::check::length(
-                "PostAccountBodyCompanyAddressKana.country",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AddressKana.country", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.line1 {
-            rt::check::length(
-                "PostAccountBodyCompanyAddressKana.line1",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AddressKana.line1", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.line2 {
-            rt::check::length(
-                "PostAccountBodyCompanyAddressKana.line2",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AddressKana.line2", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.postal_code {
-            rt::check::length(
-                "PostAccountBodyCompanyAddressKana.postal_code",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AddressKana.postal_code", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.state {
-            rt::check::length(
-                "PostAccountBodyCompanyAddressKana.state",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AddressKana.state", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.town {
-            rt::check::length(
-                "PostAccountBodyCompanyAddressKana.town",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AddressKana.town", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -25218,7 +25091,7 @@ impl PostAccountBodyCompanyAddressKana {
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// japan_address_kanji_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodyCompanyAddressKanji {
+pub struct AddressKanji {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25235,64 +25108,29 @@ pub struct PostAccountBodyCompanyAddressKanji {
     pub town: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
-impl PostAccountBodyCompanyAddressKanji {
+impl AddressKanji {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.city {
-            rt::check::length(
-                "PostAccountBodyCompanyAddressKanji.city",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AddressKanji.city", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.country {
-            rt::check::length(
-                "PostAccountBodyCompanyAddressKanji.country",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AddressKanji.country", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.line1 {
-            rt::check::length(
-                "PostAccountBodyCompanyAddressKanji.line1",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AddressKanji.line1", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.line2 {
-            rt::check::length(
-                "PostAccountBodyCompanyAddressKanji.line2",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AddressKanji.line2", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.postal_code {
-            rt::check::length(
-                "PostAccountBodyCompanyAddressKanji.postal_code",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AddressKanji.postal_code", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.state {
-            rt::check::length(
-                "PostAccountBodyCompanyAddressKanji.state",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AddressKanji.state", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.town {
-            rt::check::length(
-                "PostAccountBodyCompanyAddressKanji.town",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AddressKanji.town", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -25300,7 +25138,7 @@ impl PostAccountBodyCompanyAddressKanji {
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// company_ownership_declaration
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodyCompanyOwnershipDeclaration {
+pub struct CompanyOwnershipDeclaration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25309,12 +25147,12 @@ pub struct PostAccountBodyCompanyOwnershipDeclaration {
     pub user_agent: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
-impl PostAccountBodyCompanyOwnershipDeclaration {
+impl CompanyOwnershipDeclaration {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.user_agent {
             rt::check::length(
-                "PostAccountBodyCompanyOwnershipDeclaration.user_agent",
+                "CompanyOwnershipDeclaration.user_agent",
                 v,
                 None,
                 Some(5000u64),
@@ -25325,8 +25163,8 @@ impl PostAccountBodyCompanyOwnershipDeclaration {
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 connector_runtime::__string_enum! {
-    pub enum PostAccountBodyCompanyStructure { Empty = "", FreeZoneEstablishment =
-    "free_zone_establishment", FreeZoneLlc = "free_zone_llc", GovernmentInstrumentality =
+    pub enum Structure { Empty = "", FreeZoneEstablishment = "free_zone_establishment",
+    FreeZoneLlc = "free_zone_llc", GovernmentInstrumentality =
     "government_instrumentality", GovernmentalUnit = "governmental_unit",
     IncorporatedNonProfit = "incorporated_non_profit", LimitedLiabilityPartnership =
     "limited_liability_partnership", Llc = "llc", MultiMemberLlc = "multi_member_llc",
@@ -25342,13 +25180,13 @@ connector_runtime::__string_enum! {
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// verification_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodyCompanyVerification {
+pub struct VerificationSpecs {
     /// verification_document_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document: Option<super::models::PostAccountBodyCompanyVerificationDocument>,
+    pub document: Option<super::models::VerificationSpecsDocument>,
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
-impl PostAccountBodyCompanyVerification {
+impl VerificationSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.document {
@@ -25360,31 +25198,21 @@ impl PostAccountBodyCompanyVerification {
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// verification_document_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodyCompanyVerificationDocument {
+pub struct VerificationSpecsDocument {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub back: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub front: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
-impl PostAccountBodyCompanyVerificationDocument {
+impl VerificationSpecsDocument {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.back {
-            rt::check::length(
-                "PostAccountBodyCompanyVerificationDocument.back",
-                v,
-                None,
-                Some(500u64),
-            )?;
+            rt::check::length("VerificationSpecsDocument.back", v, None, Some(500u64))?;
         }
         if let Some(v) = &self.front {
-            rt::check::length(
-                "PostAccountBodyCompanyVerificationDocument.front",
-                v,
-                None,
-                Some(500u64),
-            )?;
+            rt::check::length("VerificationSpecsDocument.front", v, None, Some(500u64))?;
         }
         Ok(())
     }
@@ -25394,47 +25222,33 @@ impl PostAccountBodyCompanyVerificationDocument {
 ///
 /// Documents that may be submitted to satisfy various informational requests.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodyDocuments {
+pub struct DocumentsSpecs {
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bank_account_ownership_verification: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub bank_account_ownership_verification: Option<super::models::DocumentsParam>,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_license: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub company_license: Option<super::models::DocumentsParam>,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_memorandum_of_association: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub company_memorandum_of_association: Option<super::models::DocumentsParam>,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_ministerial_decree: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub company_ministerial_decree: Option<super::models::DocumentsParam>,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_registration_verification: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub company_registration_verification: Option<super::models::DocumentsParam>,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_tax_id_verification: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub company_tax_id_verification: Option<super::models::DocumentsParam>,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proof_of_registration: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub proof_of_registration: Option<super::models::DocumentsParam>,
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// documents_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodyDocumentsBankAccountOwnershipVerification {
+pub struct DocumentsParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<String>>,
 }
@@ -25443,18 +25257,18 @@ pub struct PostAccountBodyDocumentsBankAccountOwnershipVerification {
 ///
 /// Information about the person represented by the account. This field is null unless `business_type` is set to `individual`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodyIndividual {
+pub struct IndividualSpecs {
     /// address_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<super::models::PostAccountBodyBusinessProfileSupportAddress>,
+    pub address: Option<super::models::AddressCityCountryLine1>,
     /// japan_address_kana_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_kana: Option<super::models::PostAccountBodyCompanyAddressKana>,
+    pub address_kana: Option<super::models::AddressKana>,
     /// japan_address_kanji_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_kanji: Option<super::models::PostAccountBodyCompanyAddressKanji>,
+    pub address_kanji: Option<super::models::AddressKanji>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dob: Option<super::models::PostAccountBodyIndividualDob>,
+    pub dob: Option<super::models::DobDayMonth>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25464,9 +25278,7 @@ pub struct PostAccountBodyIndividual {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_name_kanji: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub full_name_aliases: Option<
-        super::models::PostAccountBodyIndividualFullNameAliases,
-    >,
+    pub full_name_aliases: Option<super::models::FullNameAliasesListString>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gender: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25480,21 +25292,19 @@ pub struct PostAccountBodyIndividual {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maiden_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyIndividualMetadata>,
+    pub metadata: Option<super::models::MetadataMapString>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub political_exposure: Option<
-        super::models::PostAccountBodyIndividualPoliticalExposure,
-    >,
+    pub political_exposure: Option<super::models::PoliticalExposure>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssn_last_4: Option<String>,
     /// person_verification_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification: Option<super::models::PostAccountBodyIndividualVerification>,
+    pub verification: Option<super::models::Verification>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl PostAccountBodyIndividual {
+impl IndividualSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.address {
@@ -25507,16 +25317,11 @@ impl PostAccountBodyIndividual {
             v.validate()?;
         }
         if let Some(v) = &self.first_name {
-            rt::check::length(
-                "PostAccountBodyIndividual.first_name",
-                v,
-                None,
-                Some(100u64),
-            )?;
+            rt::check::length("IndividualSpecs.first_name", v, None, Some(100u64))?;
         }
         if let Some(v) = &self.first_name_kana {
             rt::check::length(
-                "PostAccountBodyIndividual.first_name_kana",
+                "IndividualSpecs.first_name_kana",
                 v,
                 None,
                 Some(5000u64),
@@ -25524,59 +25329,34 @@ impl PostAccountBodyIndividual {
         }
         if let Some(v) = &self.first_name_kanji {
             rt::check::length(
-                "PostAccountBodyIndividual.first_name_kanji",
+                "IndividualSpecs.first_name_kanji",
                 v,
                 None,
                 Some(5000u64),
             )?;
         }
         if let Some(v) = &self.id_number {
-            rt::check::length(
-                "PostAccountBodyIndividual.id_number",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("IndividualSpecs.id_number", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.last_name {
-            rt::check::length(
-                "PostAccountBodyIndividual.last_name",
-                v,
-                None,
-                Some(100u64),
-            )?;
+            rt::check::length("IndividualSpecs.last_name", v, None, Some(100u64))?;
         }
         if let Some(v) = &self.last_name_kana {
-            rt::check::length(
-                "PostAccountBodyIndividual.last_name_kana",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("IndividualSpecs.last_name_kana", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.last_name_kanji {
             rt::check::length(
-                "PostAccountBodyIndividual.last_name_kanji",
+                "IndividualSpecs.last_name_kanji",
                 v,
                 None,
                 Some(5000u64),
             )?;
         }
         if let Some(v) = &self.maiden_name {
-            rt::check::length(
-                "PostAccountBodyIndividual.maiden_name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("IndividualSpecs.maiden_name", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.ssn_last_4 {
-            rt::check::length(
-                "PostAccountBodyIndividual.ssn_last_4",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("IndividualSpecs.ssn_last_4", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.verification {
             v.validate()?;
@@ -25587,10 +25367,8 @@ impl PostAccountBodyIndividual {
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostAccountBodyIndividualDob {
-    PostAccountBodyIndividualDobVariant0(
-        super::models::PostAccountBodyIndividualDobVariant0,
-    ),
+pub enum DobDayMonth {
+    DateOfBirthSpecs(super::models::DateOfBirthSpecs),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -25605,7 +25383,7 @@ pub enum PostAccountBodyIndividualDob {
 )]
 /// date_of_birth_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodyIndividualDobVariant0 {
+pub struct DateOfBirthSpecs {
     pub day: i64,
     pub month: i64,
     pub year: i64,
@@ -25613,7 +25391,7 @@ pub struct PostAccountBodyIndividualDobVariant0 {
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostAccountBodyIndividualFullNameAliases {
+pub enum FullNameAliasesListString {
     List(Vec<String>),
     String(String),
     /// A value matching none of the described alternatives.
@@ -25633,7 +25411,7 @@ pub enum PostAccountBodyIndividualFullNameAliases {
 )]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostAccountBodyIndividualMetadata {
+pub enum MetadataMapString {
     Map(std::collections::BTreeMap<String, String>),
     String(String),
     /// A value matching none of the described alternatives.
@@ -25641,26 +25419,21 @@ pub enum PostAccountBodyIndividualMetadata {
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 connector_runtime::__string_enum! {
-    pub enum PostAccountBodyIndividualPoliticalExposure { Existing = "existing", None =
-    "none", }
+    pub enum PoliticalExposure { Existing = "existing", None = "none", }
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// person_verification_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodyIndividualVerification {
+pub struct Verification {
     /// person_verification_document_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_document: Option<
-        super::models::PostAccountBodyIndividualVerificationAdditionalDocument,
-    >,
+    pub additional_document: Option<super::models::PersonVerificationDocumentSpecs>,
     /// person_verification_document_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document: Option<
-        super::models::PostAccountBodyIndividualVerificationAdditionalDocument,
-    >,
+    pub document: Option<super::models::PersonVerificationDocumentSpecs>,
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
-impl PostAccountBodyIndividualVerification {
+impl Verification {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.additional_document {
@@ -25675,19 +25448,19 @@ impl PostAccountBodyIndividualVerification {
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// person_verification_document_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodyIndividualVerificationAdditionalDocument {
+pub struct PersonVerificationDocumentSpecs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub back: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub front: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
-impl PostAccountBodyIndividualVerificationAdditionalDocument {
+impl PersonVerificationDocumentSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.back {
             rt::check::length(
-                "PostAccountBodyIndividualVerificationAdditionalDocument.back",
+                "PersonVerificationDocumentSpecs.back",
                 v,
                 None,
                 Some(500u64),
@@ -25695,7 +25468,7 @@ impl PostAccountBodyIndividualVerificationAdditionalDocument {
         }
         if let Some(v) = &self.front {
             rt::check::length(
-                "PostAccountBodyIndividualVerificationAdditionalDocument.front",
+                "PersonVerificationDocumentSpecs.front",
                 v,
                 None,
                 Some(500u64),
@@ -25745,7 +25518,7 @@ impl PostAccountBodyIndividualVerificationAdditionalDocument {
 /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostAccountBodyMetadata {
+pub enum Metadata {
     Map(std::collections::BTreeMap<String, String>),
     String(String),
     /// A value matching none of the described alternatives.
@@ -25756,25 +25529,25 @@ pub enum PostAccountBodyMetadata {
 ///
 /// Options for customizing how the account functions within Stripe.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodySettings {
+pub struct AccountTokenBankAccountBodySettings {
     /// branding_settings_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub branding: Option<super::models::PostAccountBodySettingsBranding>,
+    pub branding: Option<super::models::BrandingSettingsSpecs>,
     /// card_issuing_settings_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_issuing: Option<super::models::PostAccountBodySettingsCardIssuing>,
+    pub card_issuing: Option<super::models::CardIssuingSettingsSpecs>,
     /// card_payments_settings_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_payments: Option<super::models::PostAccountBodySettingsCardPayments>,
+    pub card_payments: Option<super::models::CardPaymentsSettingsSpecs>,
     /// payments_settings_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payments: Option<super::models::PostAccountBodySettingsPayments>,
+    pub payments: Option<super::models::PaymentsSettingsSpecs>,
     /// payout_settings_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payouts: Option<super::models::PostAccountBodySettingsPayouts>,
+    pub payouts: Option<super::models::PayoutSettingsSpecs>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl PostAccountBodySettings {
+impl AccountTokenBankAccountBodySettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.branding {
@@ -25798,7 +25571,7 @@ impl PostAccountBodySettings {
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// branding_settings_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodySettingsBranding {
+pub struct BrandingSettingsSpecs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub icon: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25809,28 +25582,18 @@ pub struct PostAccountBodySettingsBranding {
     pub secondary_color: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl PostAccountBodySettingsBranding {
+impl BrandingSettingsSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.icon {
-            rt::check::length(
-                "PostAccountBodySettingsBranding.icon",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("BrandingSettingsSpecs.icon", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.logo {
-            rt::check::length(
-                "PostAccountBodySettingsBranding.logo",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("BrandingSettingsSpecs.logo", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.primary_color {
             rt::check::length(
-                "PostAccountBodySettingsBranding.primary_color",
+                "BrandingSettingsSpecs.primary_color",
                 v,
                 None,
                 Some(5000u64),
@@ -25838,7 +25601,7 @@ impl PostAccountBodySettingsBranding {
         }
         if let Some(v) = &self.secondary_color {
             rt::check::length(
-                "PostAccountBodySettingsBranding.secondary_color",
+                "BrandingSettingsSpecs.secondary_color",
                 v,
                 None,
                 Some(5000u64),
@@ -25850,15 +25613,13 @@ impl PostAccountBodySettingsBranding {
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// card_issuing_settings_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodySettingsCardIssuing {
+pub struct CardIssuingSettingsSpecs {
     /// settings_terms_of_service_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tos_acceptance: Option<
-        super::models::PostAccountBodySettingsCardIssuingTosAcceptance,
-    >,
+    pub tos_acceptance: Option<super::models::CardIssuingSettingsSpecsTosAcceptance>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl PostAccountBodySettingsCardIssuing {
+impl CardIssuingSettingsSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.tos_acceptance {
@@ -25870,7 +25631,7 @@ impl PostAccountBodySettingsCardIssuing {
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// settings_terms_of_service_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodySettingsCardIssuingTosAcceptance {
+pub struct CardIssuingSettingsSpecsTosAcceptance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25879,12 +25640,12 @@ pub struct PostAccountBodySettingsCardIssuingTosAcceptance {
     pub user_agent: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl PostAccountBodySettingsCardIssuingTosAcceptance {
+impl CardIssuingSettingsSpecsTosAcceptance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.user_agent {
             rt::check::length(
-                "PostAccountBodySettingsCardIssuingTosAcceptance.user_agent",
+                "CardIssuingSettingsSpecsTosAcceptance.user_agent",
                 v,
                 None,
                 Some(5000u64),
@@ -25896,20 +25657,20 @@ impl PostAccountBodySettingsCardIssuingTosAcceptance {
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// card_payments_settings_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodySettingsCardPayments {
+pub struct CardPaymentsSettingsSpecs {
     /// decline_charge_on_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decline_on: Option<super::models::PostAccountBodySettingsCardPaymentsDeclineOn>,
+    pub decline_on: Option<super::models::CardPaymentsSettingsSpecsDeclineOn>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_descriptor_prefix: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl PostAccountBodySettingsCardPayments {
+impl CardPaymentsSettingsSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.statement_descriptor_prefix {
             rt::check::length(
-                "PostAccountBodySettingsCardPayments.statement_descriptor_prefix",
+                "CardPaymentsSettingsSpecs.statement_descriptor_prefix",
                 v,
                 None,
                 Some(10u64),
@@ -25921,7 +25682,7 @@ impl PostAccountBodySettingsCardPayments {
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// decline_charge_on_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodySettingsCardPaymentsDeclineOn {
+pub struct CardPaymentsSettingsSpecsDeclineOn {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avs_failure: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25930,7 +25691,7 @@ pub struct PostAccountBodySettingsCardPaymentsDeclineOn {
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// payments_settings_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodySettingsPayments {
+pub struct PaymentsSettingsSpecs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_descriptor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25939,12 +25700,12 @@ pub struct PostAccountBodySettingsPayments {
     pub statement_descriptor_kanji: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl PostAccountBodySettingsPayments {
+impl PaymentsSettingsSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.statement_descriptor {
             rt::check::length(
-                "PostAccountBodySettingsPayments.statement_descriptor",
+                "PaymentsSettingsSpecs.statement_descriptor",
                 v,
                 None,
                 Some(22u64),
@@ -25952,7 +25713,7 @@ impl PostAccountBodySettingsPayments {
         }
         if let Some(v) = &self.statement_descriptor_kana {
             rt::check::length(
-                "PostAccountBodySettingsPayments.statement_descriptor_kana",
+                "PaymentsSettingsSpecs.statement_descriptor_kana",
                 v,
                 None,
                 Some(22u64),
@@ -25960,7 +25721,7 @@ impl PostAccountBodySettingsPayments {
         }
         if let Some(v) = &self.statement_descriptor_kanji {
             rt::check::length(
-                "PostAccountBodySettingsPayments.statement_descriptor_kanji",
+                "PaymentsSettingsSpecs.statement_descriptor_kanji",
                 v,
                 None,
                 Some(22u64),
@@ -25972,22 +25733,22 @@ impl PostAccountBodySettingsPayments {
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// payout_settings_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodySettingsPayouts {
+pub struct PayoutSettingsSpecs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub debit_negative_balances: Option<bool>,
     /// transfer_schedule_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schedule: Option<super::models::PostAccountBodySettingsPayoutsSchedule>,
+    pub schedule: Option<super::models::PayoutSettingsSpecsSchedule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_descriptor: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl PostAccountBodySettingsPayouts {
+impl PayoutSettingsSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.statement_descriptor {
             rt::check::length(
-                "PostAccountBodySettingsPayouts.statement_descriptor",
+                "PayoutSettingsSpecs.statement_descriptor",
                 v,
                 None,
                 Some(22u64),
@@ -25999,24 +25760,20 @@ impl PostAccountBodySettingsPayouts {
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// transfer_schedule_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodySettingsPayoutsSchedule {
+pub struct PayoutSettingsSpecsSchedule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delay_days: Option<
-        super::models::PostAccountBodySettingsPayoutsScheduleDelayDays,
-    >,
+    pub delay_days: Option<super::models::PayoutSettingsSpecsScheduleDelayDays>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval: Option<super::models::PostAccountBodySettingsPayoutsScheduleInterval>,
+    pub interval: Option<super::models::PayoutSettingsSpecsScheduleInterval>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monthly_anchor: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weekly_anchor: Option<
-        super::models::PostAccountBodySettingsPayoutsScheduleWeeklyAnchor,
-    >,
+    pub weekly_anchor: Option<super::models::PayoutSettingsSpecsScheduleWeeklyAnchor>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostAccountBodySettingsPayoutsScheduleDelayDays {
+pub enum PayoutSettingsSpecsScheduleDelayDays {
     Integer(i64),
     String(String),
     /// A value matching none of the described alternatives.
@@ -26024,21 +25781,21 @@ pub enum PostAccountBodySettingsPayoutsScheduleDelayDays {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__string_enum! {
-    pub enum PostAccountBodySettingsPayoutsScheduleInterval { Daily = "daily", Manual =
-    "manual", Monthly = "monthly", Weekly = "weekly", }
+    pub enum PayoutSettingsSpecsScheduleInterval { Daily = "daily", Manual = "manual",
+    Monthly = "monthly", Weekly = "weekly", }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__string_enum! {
-    pub enum PostAccountBodySettingsPayoutsScheduleWeeklyAnchor { Friday = "friday",
-    Monday = "monday", Saturday = "saturday", Sunday = "sunday", Thursday = "thursday",
-    Tuesday = "tuesday", Wednesday = "wednesday", }
+    pub enum PayoutSettingsSpecsScheduleWeeklyAnchor { Friday = "friday", Monday =
+    "monday", Saturday = "saturday", Sunday = "sunday", Thursday = "thursday", Tuesday =
+    "tuesday", Wednesday = "wednesday", }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// tos_acceptance_specs
 ///
 /// Details on the account's acceptance of the [Stripe Services Agreement](https://stripe.com/docs/connect/updating-accounts#tos-acceptance).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBodyTosAcceptance {
+pub struct TosAcceptanceSpecs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26049,24 +25806,19 @@ pub struct PostAccountBodyTosAcceptance {
     pub user_agent: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl PostAccountBodyTosAcceptance {
+impl TosAcceptanceSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.service_agreement {
             rt::check::length(
-                "PostAccountBodyTosAcceptance.service_agreement",
+                "TosAcceptanceSpecs.service_agreement",
                 v,
                 None,
                 Some(5000u64),
             )?;
         }
         if let Some(v) = &self.user_agent {
-            rt::check::length(
-                "PostAccountBodyTosAcceptance.user_agent",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("TosAcceptanceSpecs.user_agent", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -26089,10 +25841,12 @@ impl DeleteAccountBody {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBankAccountsBody {
+pub struct BankAccountDefaultForCurrencyBody {
     /// Either a token, like the ones returned by [Stripe.js](https://stripe.com/docs/js), or a dictionary containing a user's bank account details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bank_account: Option<super::models::PostAccountBodyBankAccount>,
+    pub bank_account: Option<
+        super::models::BankAccountAccountHolderNameAccountHolderType,
+    >,
     /// When set to true, or if this is the first external account added in this currency, this account becomes the default external account for its currency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_for_currency: Option<bool>,
@@ -26107,12 +25861,12 @@ pub struct PostAccountBankAccountsBody {
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl PostAccountBankAccountsBody {
+impl BankAccountDefaultForCurrencyBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.external_account {
             rt::check::length(
-                "PostAccountBankAccountsBody.external_account",
+                "BankAccountDefaultForCurrencyBody.external_account",
                 v,
                 None,
                 Some(5000u64),
@@ -26123,18 +25877,20 @@ impl PostAccountBankAccountsBody {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountBankAccountsIdBody {
+pub struct AccountHolderNameAccountHolderTypeBody {
     /// The name of the person or business that owns the bank account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_holder_name: Option<String>,
     /// The type of entity that holds the account. This can be either `individual` or `company`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_holder_type: Option<
-        super::models::PostAccountBankAccountsIdBodyAccountHolderType,
+        super::models::AccountHolderNameAccountHolderTypeBodyAccountHolderType,
     >,
     /// The bank account type. This can only be `checking` or `savings` in most countries. In Japan, this can only be `futsu` or `toza`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_type: Option<super::models::PostAccountBankAccountsIdBodyAccountType>,
+    pub account_type: Option<
+        super::models::AccountHolderNameAccountHolderTypeBodyAccountType,
+    >,
     /// City/District/Suburb/Town/Village.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address_city: Option<String>,
@@ -26167,18 +25923,18 @@ pub struct PostAccountBankAccountsIdBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// Cardholder name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl PostAccountBankAccountsIdBody {
+impl AccountHolderNameAccountHolderTypeBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_holder_name {
             rt::check::length(
-                "PostAccountBankAccountsIdBody.account_holder_name",
+                "AccountHolderNameAccountHolderTypeBody.account_holder_name",
                 v,
                 None,
                 Some(5000u64),
@@ -26186,7 +25942,7 @@ impl PostAccountBankAccountsIdBody {
         }
         if let Some(v) = &self.address_city {
             rt::check::length(
-                "PostAccountBankAccountsIdBody.address_city",
+                "AccountHolderNameAccountHolderTypeBody.address_city",
                 v,
                 None,
                 Some(5000u64),
@@ -26194,7 +25950,7 @@ impl PostAccountBankAccountsIdBody {
         }
         if let Some(v) = &self.address_country {
             rt::check::length(
-                "PostAccountBankAccountsIdBody.address_country",
+                "AccountHolderNameAccountHolderTypeBody.address_country",
                 v,
                 None,
                 Some(5000u64),
@@ -26202,7 +25958,7 @@ impl PostAccountBankAccountsIdBody {
         }
         if let Some(v) = &self.address_line1 {
             rt::check::length(
-                "PostAccountBankAccountsIdBody.address_line1",
+                "AccountHolderNameAccountHolderTypeBody.address_line1",
                 v,
                 None,
                 Some(5000u64),
@@ -26210,7 +25966,7 @@ impl PostAccountBankAccountsIdBody {
         }
         if let Some(v) = &self.address_line2 {
             rt::check::length(
-                "PostAccountBankAccountsIdBody.address_line2",
+                "AccountHolderNameAccountHolderTypeBody.address_line2",
                 v,
                 None,
                 Some(5000u64),
@@ -26218,7 +25974,7 @@ impl PostAccountBankAccountsIdBody {
         }
         if let Some(v) = &self.address_state {
             rt::check::length(
-                "PostAccountBankAccountsIdBody.address_state",
+                "AccountHolderNameAccountHolderTypeBody.address_state",
                 v,
                 None,
                 Some(5000u64),
@@ -26226,7 +25982,7 @@ impl PostAccountBankAccountsIdBody {
         }
         if let Some(v) = &self.address_zip {
             rt::check::length(
-                "PostAccountBankAccountsIdBody.address_zip",
+                "AccountHolderNameAccountHolderTypeBody.address_zip",
                 v,
                 None,
                 Some(5000u64),
@@ -26234,7 +25990,7 @@ impl PostAccountBankAccountsIdBody {
         }
         if let Some(v) = &self.exp_month {
             rt::check::length(
-                "PostAccountBankAccountsIdBody.exp_month",
+                "AccountHolderNameAccountHolderTypeBody.exp_month",
                 v,
                 None,
                 Some(5000u64),
@@ -26242,7 +25998,7 @@ impl PostAccountBankAccountsIdBody {
         }
         if let Some(v) = &self.exp_year {
             rt::check::length(
-                "PostAccountBankAccountsIdBody.exp_year",
+                "AccountHolderNameAccountHolderTypeBody.exp_year",
                 v,
                 None,
                 Some(5000u64),
@@ -26250,7 +26006,7 @@ impl PostAccountBankAccountsIdBody {
         }
         if let Some(v) = &self.name {
             rt::check::length(
-                "PostAccountBankAccountsIdBody.name",
+                "AccountHolderNameAccountHolderTypeBody.name",
                 v,
                 None,
                 Some(5000u64),
@@ -26263,20 +26019,20 @@ impl PostAccountBankAccountsIdBody {
 connector_runtime::__string_enum! {
     #[doc =
     " The type of entity that holds the account. This can be either `individual` or `company`."]
-    pub enum PostAccountBankAccountsIdBodyAccountHolderType { Empty = "", Company =
-    "company", Individual = "individual", }
+    pub enum AccountHolderNameAccountHolderTypeBodyAccountHolderType { Empty = "",
+    Company = "company", Individual = "individual", }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The bank account type. This can only be `checking` or `savings` in most countries. In Japan, this can only be `futsu` or `toza`."]
-    pub enum PostAccountBankAccountsIdBodyAccountType { Checking = "checking", Futsu =
-    "futsu", Savings = "savings", Toza = "toza", }
+    pub enum AccountHolderNameAccountHolderTypeBodyAccountType { Checking = "checking",
+    Futsu = "futsu", Savings = "savings", Toza = "toza", }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// ListAccountCapability
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetAccountCapabilitiesResponse200 {
+pub struct ListAccountCapability {
     pub data: Vec<super::models::Capability>,
     /// True if this list has another page of items after this one that can be fetched.
     pub has_more: bool,
@@ -26286,7 +26042,7 @@ pub struct GetAccountCapabilitiesResponse200 {
     pub url: String,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl GetAccountCapabilitiesResponse200 {
+impl ListAccountCapability {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
@@ -26297,19 +26053,14 @@ impl GetAccountCapabilitiesResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
-                "GetAccountCapabilitiesResponse200.url",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("ListAccountCapability.url", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountCapabilitiesCapabilityBody {
+pub struct ExpandRequestedBody {
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -26320,7 +26071,7 @@ pub struct PostAccountCapabilitiesCapabilityBody {
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// ExternalAccountList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetAccountExternalAccountsResponse200 {
+pub struct ExternalAccountList {
     /// The list contains all external accounts that have been attached to the Stripe account. These may be bank accounts or cards.
     pub data: Vec<super::models::AccountExternalAccountsDataItem>,
     /// True if this list has another page of items after this one that can be fetched.
@@ -26331,17 +26082,12 @@ pub struct GetAccountExternalAccountsResponse200 {
     pub url: String,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl GetAccountExternalAccountsResponse200 {
+impl ExternalAccountList {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.url;
-            rt::check::length(
-                "GetAccountExternalAccountsResponse200.url",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("ExternalAccountList.url", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -26376,7 +26122,7 @@ impl PostAccountLoginLinksBody {
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// all_people_relationship_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetAccountPeopleRelationship {
+pub struct AllPeopleRelationshipSpecs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub director: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26388,7 +26134,7 @@ pub struct GetAccountPeopleRelationship {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetAccountPeopleResponse200 {
+pub struct DataPersonResponse {
     pub data: Vec<super::models::Person>,
     /// True if this list has another page of items after this one that can be fetched.
     pub has_more: bool,
@@ -26398,7 +26144,7 @@ pub struct GetAccountPeopleResponse200 {
     pub url: String,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl GetAccountPeopleResponse200 {
+impl DataPersonResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
@@ -26409,44 +26155,39 @@ impl GetAccountPeopleResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
-                "GetAccountPeopleResponse200.url",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("DataPersonResponse.url", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
 #[cfg(feature = "account")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountPeopleBody {
+pub struct AccountAddressBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
     /// address_specs
     ///
     /// The person's address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<super::models::PostAccountPeopleBodyAddress>,
+    pub address: Option<super::models::AddressSpecs>,
     /// japan_address_kana_specs
     ///
     /// The Kana variation of the person's address (Japan only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_kana: Option<super::models::PostAccountPeopleBodyAddressKana>,
+    pub address_kana: Option<super::models::JapanAddressKanaSpecs>,
     /// japan_address_kanji_specs
     ///
     /// The Kanji variation of the person's address (Japan only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_kanji: Option<super::models::PostAccountPeopleBodyAddressKanji>,
+    pub address_kanji: Option<super::models::JapanAddressKanjiSpecs>,
     /// The person's date of birth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dob: Option<super::models::PostAccountPeopleBodyDob>,
+    pub dob: Option<super::models::Dob>,
     /// person_documents_specs
     ///
     /// Documents that may be submitted to satisfy various informational requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documents: Option<super::models::PostAccountPeopleBodyDocuments>,
+    pub documents: Option<super::models::PersonDocumentsSpecs>,
     /// The person's email address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -26464,7 +26205,7 @@ pub struct PostAccountPeopleBody {
     pub first_name_kanji: Option<String>,
     /// A list of alternate names or aliases that the person is known by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub full_name_aliases: Option<super::models::PostAccountPeopleBodyFullNameAliases>,
+    pub full_name_aliases: Option<super::models::FullNameAliases>,
     /// The person's gender (International regulations require either "male" or "female").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gender: Option<String>,
@@ -26485,7 +26226,7 @@ pub struct PostAccountPeopleBody {
     pub maiden_name: Option<String>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// The country where the person is a national. Two-letter country code ([ISO 3166-1 alpha-2](https://en.wikipedia.org/wiki/ISO_3166-1_alpha-2)), or "XX" if unavailable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nationality: Option<String>,
@@ -26502,7 +26243,7 @@ pub struct PostAccountPeopleBody {
     ///
     /// The relationship that this person has with the account's legal entity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub relationship: Option<super::models::PostAccountPeopleBodyRelationship>,
+    pub relationship: Option<super::models::RelationshipSpecs>,
     /// The last four digits of the person's Social Security number (U.S. only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssn_last_4: Option<String>,
@@ -26510,14 +26251,14 @@ pub struct PostAccountPeopleBody {
     ///
     /// The person's verification status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification: Option<super::models::PostAccountPeopleBodyVerification>,
+    pub verification: Option<super::models::PersonVerificationSpecs>,
 }
 #[cfg(feature = "account")]
-impl PostAccountPeopleBody {
+impl AccountAddressBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account {
-            rt::check::length("PostAccountPeopleBody.account", v, None, Some(5000u64))?;
+            rt::check::length("AccountAddressBody.account", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.address {
             v.validate()?;
@@ -26529,16 +26270,11 @@ impl PostAccountPeopleBody {
             v.validate()?;
         }
         if let Some(v) = &self.first_name {
-            rt::check::length(
-                "PostAccountPeopleBody.first_name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AccountAddressBody.first_name", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.first_name_kana {
             rt::check::length(
-                "PostAccountPeopleBody.first_name_kana",
+                "AccountAddressBody.first_name_kana",
                 v,
                 None,
                 Some(5000u64),
@@ -26546,31 +26282,21 @@ impl PostAccountPeopleBody {
         }
         if let Some(v) = &self.first_name_kanji {
             rt::check::length(
-                "PostAccountPeopleBody.first_name_kanji",
+                "AccountAddressBody.first_name_kanji",
                 v,
                 None,
                 Some(5000u64),
             )?;
         }
         if let Some(v) = &self.id_number {
-            rt::check::length(
-                "PostAccountPeopleBody.id_number",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AccountAddressBody.id_number", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.last_name {
-            rt::check::length(
-                "PostAccountPeopleBody.last_name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AccountAddressBody.last_name", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.last_name_kana {
             rt::check::length(
-                "PostAccountPeopleBody.last_name_kana",
+                "AccountAddressBody.last_name_kana",
                 v,
                 None,
                 Some(5000u64),
@@ -26578,31 +26304,21 @@ impl PostAccountPeopleBody {
         }
         if let Some(v) = &self.last_name_kanji {
             rt::check::length(
-                "PostAccountPeopleBody.last_name_kanji",
+                "AccountAddressBody.last_name_kanji",
                 v,
                 None,
                 Some(5000u64),
             )?;
         }
         if let Some(v) = &self.maiden_name {
-            rt::check::length(
-                "PostAccountPeopleBody.maiden_name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AccountAddressBody.maiden_name", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.nationality {
-            rt::check::length(
-                "PostAccountPeopleBody.nationality",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AccountAddressBody.nationality", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.person_token {
             rt::check::length(
-                "PostAccountPeopleBody.person_token",
+                "AccountAddressBody.person_token",
                 v,
                 None,
                 Some(5000u64),
@@ -26610,7 +26326,7 @@ impl PostAccountPeopleBody {
         }
         if let Some(v) = &self.political_exposure {
             rt::check::length(
-                "PostAccountPeopleBody.political_exposure",
+                "AccountAddressBody.political_exposure",
                 v,
                 None,
                 Some(5000u64),
@@ -26630,7 +26346,7 @@ impl PostAccountPeopleBody {
 ///
 /// The person's address.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountPeopleBodyAddress {
+pub struct AddressSpecs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26645,56 +26361,26 @@ pub struct PostAccountPeopleBodyAddress {
     pub state: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl PostAccountPeopleBodyAddress {
+impl AddressSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.city {
-            rt::check::length(
-                "PostAccountPeopleBodyAddress.city",
-                v,
-                None,
-                Some(100u64),
-            )?;
+            rt::check::length("AddressSpecs.city", v, None, Some(100u64))?;
         }
         if let Some(v) = &self.country {
-            rt::check::length(
-                "PostAccountPeopleBodyAddress.country",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AddressSpecs.country", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.line1 {
-            rt::check::length(
-                "PostAccountPeopleBodyAddress.line1",
-                v,
-                None,
-                Some(200u64),
-            )?;
+            rt::check::length("AddressSpecs.line1", v, None, Some(200u64))?;
         }
         if let Some(v) = &self.line2 {
-            rt::check::length(
-                "PostAccountPeopleBodyAddress.line2",
-                v,
-                None,
-                Some(200u64),
-            )?;
+            rt::check::length("AddressSpecs.line2", v, None, Some(200u64))?;
         }
         if let Some(v) = &self.postal_code {
-            rt::check::length(
-                "PostAccountPeopleBodyAddress.postal_code",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AddressSpecs.postal_code", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.state {
-            rt::check::length(
-                "PostAccountPeopleBodyAddress.state",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AddressSpecs.state", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -26704,7 +26390,7 @@ impl PostAccountPeopleBodyAddress {
 ///
 /// The Kana variation of the person's address (Japan only).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountPeopleBodyAddressKana {
+pub struct JapanAddressKanaSpecs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26721,64 +26407,34 @@ pub struct PostAccountPeopleBodyAddressKana {
     pub town: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl PostAccountPeopleBodyAddressKana {
+impl JapanAddressKanaSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.city {
-            rt::check::length(
-                "PostAccountPeopleBodyAddressKana.city",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("JapanAddressKanaSpecs.city", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.country {
-            rt::check::length(
-                "PostAccountPeopleBodyAddressKana.country",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("JapanAddressKanaSpecs.country", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.line1 {
-            rt::check::length(
-                "PostAccountPeopleBodyAddressKana.line1",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("JapanAddressKanaSpecs.line1", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.line2 {
-            rt::check::length(
-                "PostAccountPeopleBodyAddressKana.line2",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("JapanAddressKanaSpecs.line2", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.postal_code {
             rt::check::length(
-                "PostAccountPeopleBodyAddressKana.postal_code",
+                "JapanAddressKanaSpecs.postal_code",
                 v,
                 None,
                 Some(5000u64),
             )?;
         }
         if let Some(v) = &self.state {
-            rt::check::length(
-                "PostAccountPeopleBodyAddressKana.state",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("JapanAddressKanaSpecs.state", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.town {
-            rt::check::length(
-                "PostAccountPeopleBodyAddressKana.town",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("JapanAddressKanaSpecs.town", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -26788,7 +26444,7 @@ impl PostAccountPeopleBodyAddressKana {
 ///
 /// The Kanji variation of the person's address (Japan only).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountPeopleBodyAddressKanji {
+pub struct JapanAddressKanjiSpecs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26805,64 +26461,34 @@ pub struct PostAccountPeopleBodyAddressKanji {
     pub town: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl PostAccountPeopleBodyAddressKanji {
+impl JapanAddressKanjiSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.city {
-            rt::check::length(
-                "PostAccountPeopleBodyAddressKanji.city",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("JapanAddressKanjiSpecs.city", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.country {
-            rt::check::length(
-                "PostAccountPeopleBodyAddressKanji.country",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("JapanAddressKanjiSpecs.country", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.line1 {
-            rt::check::length(
-                "PostAccountPeopleBodyAddressKanji.line1",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("JapanAddressKanjiSpecs.line1", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.line2 {
-            rt::check::length(
-                "PostAccountPeopleBodyAddressKanji.line2",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("JapanAddressKanjiSpecs.line2", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.postal_code {
             rt::check::length(
-                "PostAccountPeopleBodyAddressKanji.postal_code",
+                "JapanAddressKanjiSpecs.postal_code",
                 v,
                 None,
                 Some(5000u64),
             )?;
         }
         if let Some(v) = &self.state {
-            rt::check::length(
-                "PostAccountPeopleBodyAddressKanji.state",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("JapanAddressKanjiSpecs.state", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.town {
-            rt::check::length(
-                "PostAccountPeopleBodyAddressKanji.town",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("JapanAddressKanjiSpecs.town", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -26871,10 +26497,8 @@ impl PostAccountPeopleBodyAddressKanji {
 /// The person's date of birth.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostAccountPeopleBodyDob {
-    PostAccountBodyIndividualDobVariant0(
-        super::models::PostAccountBodyIndividualDobVariant0,
-    ),
+pub enum Dob {
+    DateOfBirthSpecs(super::models::DateOfBirthSpecs),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -26884,28 +26508,22 @@ pub enum PostAccountPeopleBodyDob {
 ///
 /// Documents that may be submitted to satisfy various informational requests.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountPeopleBodyDocuments {
+pub struct PersonDocumentsSpecs {
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_authorization: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub company_authorization: Option<super::models::DocumentsParam>,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub passport: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub passport: Option<super::models::DocumentsParam>,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visa: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub visa: Option<super::models::DocumentsParam>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// A list of alternate names or aliases that the person is known by.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostAccountPeopleBodyFullNameAliases {
+pub enum FullNameAliases {
     List(Vec<String>),
     String(String),
     /// A value matching none of the described alternatives.
@@ -26916,7 +26534,7 @@ pub enum PostAccountPeopleBodyFullNameAliases {
 ///
 /// The relationship that this person has with the account's legal entity.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountPeopleBodyRelationship {
+pub struct RelationshipSpecs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub director: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26924,25 +26542,18 @@ pub struct PostAccountPeopleBodyRelationship {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub percent_ownership: Option<
-        super::models::PostAccountPeopleBodyRelationshipPercentOwnership,
-    >,
+    pub percent_ownership: Option<super::models::PercentOwnership>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub representative: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl PostAccountPeopleBodyRelationship {
+impl RelationshipSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.title {
-            rt::check::length(
-                "PostAccountPeopleBodyRelationship.title",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("RelationshipSpecs.title", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -26950,7 +26561,7 @@ impl PostAccountPeopleBodyRelationship {
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostAccountPeopleBodyRelationshipPercentOwnership {
+pub enum PercentOwnership {
     Number(f64),
     String(String),
     /// A value matching none of the described alternatives.
@@ -26961,20 +26572,16 @@ pub enum PostAccountPeopleBodyRelationshipPercentOwnership {
 ///
 /// The person's verification status.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountPeopleBodyVerification {
+pub struct PersonVerificationSpecs {
     /// person_verification_document_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_document: Option<
-        super::models::PostAccountBodyIndividualVerificationAdditionalDocument,
-    >,
+    pub additional_document: Option<super::models::PersonVerificationDocumentSpecs>,
     /// person_verification_document_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document: Option<
-        super::models::PostAccountBodyIndividualVerificationAdditionalDocument,
-    >,
+    pub document: Option<super::models::PersonVerificationDocumentSpecs>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
-impl PostAccountPeopleBodyVerification {
+impl PersonVerificationSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.additional_document {
@@ -27074,8 +26681,8 @@ connector_runtime::__string_enum! {
 )]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum GetAccountsCreated {
-    GetAccountsCreatedVariant0(super::models::GetAccountsCreatedVariant0),
+pub enum Created {
+    CreatedVariant0(super::models::CreatedVariant0),
     Integer(i64),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -27122,7 +26729,7 @@ pub enum GetAccountsCreated {
 )]
 /// range_query_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetAccountsCreatedVariant0 {
+pub struct CreatedVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gt: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -27174,25 +26781,27 @@ pub struct PostAccountsBody {
     pub account_token: Option<String>,
     /// Either a token, like the ones returned by [Stripe.js](https://stripe.com/docs/js), or a dictionary containing a user's bank account details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bank_account: Option<super::models::PostAccountBodyBankAccount>,
+    pub bank_account: Option<
+        super::models::BankAccountAccountHolderNameAccountHolderType,
+    >,
     /// business_profile_specs
     ///
     /// Business information about the account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub business_profile: Option<super::models::PostAccountBodyBusinessProfile>,
+    pub business_profile: Option<super::models::BusinessProfileSpecs>,
     /// The business type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub business_type: Option<super::models::PostAccountBodyBusinessType>,
+    pub business_type: Option<super::models::BusinessType>,
     /// capabilities_param
     ///
     /// Each key of the dictionary represents a capability, and each capability maps to its settings (e.g. whether it has been requested or not). Each capability will be inactive until you have provided its specific requirements and Stripe has verified them. An account may have some of its requested capabilities be active and some be inactive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<super::models::PostAccountBodyCapabilities>,
+    pub capabilities: Option<super::models::CapabilitiesParam>,
     /// company_specs
     ///
     /// Information about the company or business. This field is available for any `business_type`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company: Option<super::models::PostAccountBodyCompany>,
+    pub company: Option<super::models::CompanySpecs>,
     /// The country in which the account holder resides, or in which the business is legally established. This should be an ISO 3166-1 alpha-2 country code. For example, if you are in the United States and the business for which you're creating an account is legally represented in Canada, you would use `CA` as the country for the account being created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
@@ -27203,7 +26812,7 @@ pub struct PostAccountsBody {
     ///
     /// Documents that may be submitted to satisfy various informational requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documents: Option<super::models::PostAccountBodyDocuments>,
+    pub documents: Option<super::models::DocumentsSpecs>,
     /// The email address of the account holder. This is only to make the account easier to identify to you. Stripe only emails Custom accounts with your consent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -27217,10 +26826,10 @@ pub struct PostAccountsBody {
     ///
     /// Information about the person represented by the account. This field is null unless `business_type` is set to `individual`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub individual: Option<super::models::PostAccountBodyIndividual>,
+    pub individual: Option<super::models::IndividualSpecs>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// settings_specs
     ///
     /// Options for customizing how the account functions within Stripe.
@@ -27230,7 +26839,7 @@ pub struct PostAccountsBody {
     ///
     /// Details on the account's acceptance of the [Stripe Services Agreement](https://stripe.com/docs/connect/updating-accounts#tos-acceptance).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tos_acceptance: Option<super::models::PostAccountBodyTosAcceptance>,
+    pub tos_acceptance: Option<super::models::TosAcceptanceSpecs>,
     /// The type of Stripe account to create. May be one of `custom`, `express` or `standard`.
     #[serde(rename = "type")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -27280,19 +26889,19 @@ impl PostAccountsBody {
 pub struct PostAccountsBodySettings {
     /// branding_settings_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub branding: Option<super::models::PostAccountBodySettingsBranding>,
+    pub branding: Option<super::models::BrandingSettingsSpecs>,
     /// card_issuing_settings_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_issuing: Option<super::models::PostAccountBodySettingsCardIssuing>,
+    pub card_issuing: Option<super::models::CardIssuingSettingsSpecs>,
     /// card_payments_settings_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_payments: Option<super::models::PostAccountBodySettingsCardPayments>,
+    pub card_payments: Option<super::models::CardPaymentsSettingsSpecs>,
     /// payments_settings_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payments: Option<super::models::PostAccountBodySettingsPayments>,
+    pub payments: Option<super::models::PaymentsSettingsSpecs>,
     /// payout_settings_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payouts: Option<super::models::PostAccountBodySettingsPayouts>,
+    pub payouts: Option<super::models::PayoutSettingsSpecs>,
 }
 #[cfg(feature = "accounts")]
 impl PostAccountsBodySettings {
@@ -27335,30 +26944,30 @@ pub struct PostAccountsAccountLoginLinksBody {
 }
 #[cfg(feature = "accounts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostAccountsAccountPeopleBody {
+pub struct AddressAddressKanaBody {
     /// address_specs
     ///
     /// The person's address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<super::models::PostAccountPeopleBodyAddress>,
+    pub address: Option<super::models::AddressSpecs>,
     /// japan_address_kana_specs
     ///
     /// The Kana variation of the person's address (Japan only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_kana: Option<super::models::PostAccountPeopleBodyAddressKana>,
+    pub address_kana: Option<super::models::JapanAddressKanaSpecs>,
     /// japan_address_kanji_specs
     ///
     /// The Kanji variation of the person's address (Japan only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_kanji: Option<super::models::PostAccountPeopleBodyAddressKanji>,
+    pub address_kanji: Option<super::models::JapanAddressKanjiSpecs>,
     /// The person's date of birth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dob: Option<super::models::PostAccountPeopleBodyDob>,
+    pub dob: Option<super::models::Dob>,
     /// person_documents_specs
     ///
     /// Documents that may be submitted to satisfy various informational requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub documents: Option<super::models::PostAccountPeopleBodyDocuments>,
+    pub documents: Option<super::models::PersonDocumentsSpecs>,
     /// The person's email address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -27376,7 +26985,7 @@ pub struct PostAccountsAccountPeopleBody {
     pub first_name_kanji: Option<String>,
     /// A list of alternate names or aliases that the person is known by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub full_name_aliases: Option<super::models::PostAccountPeopleBodyFullNameAliases>,
+    pub full_name_aliases: Option<super::models::FullNameAliases>,
     /// The person's gender (International regulations require either "male" or "female").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gender: Option<String>,
@@ -27397,7 +27006,7 @@ pub struct PostAccountsAccountPeopleBody {
     pub maiden_name: Option<String>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// The country where the person is a national. Two-letter country code ([ISO 3166-1 alpha-2](https://en.wikipedia.org/wiki/ISO_3166-1_alpha-2)), or "XX" if unavailable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nationality: Option<String>,
@@ -27414,7 +27023,7 @@ pub struct PostAccountsAccountPeopleBody {
     ///
     /// The relationship that this person has with the account's legal entity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub relationship: Option<super::models::PostAccountPeopleBodyRelationship>,
+    pub relationship: Option<super::models::RelationshipSpecs>,
     /// The last four digits of the person's Social Security number (U.S. only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssn_last_4: Option<String>,
@@ -27422,10 +27031,10 @@ pub struct PostAccountsAccountPeopleBody {
     ///
     /// The person's verification status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification: Option<super::models::PostAccountPeopleBodyVerification>,
+    pub verification: Option<super::models::PersonVerificationSpecs>,
 }
 #[cfg(feature = "accounts")]
-impl PostAccountsAccountPeopleBody {
+impl AddressAddressKanaBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.address {
@@ -27439,7 +27048,7 @@ impl PostAccountsAccountPeopleBody {
         }
         if let Some(v) = &self.first_name {
             rt::check::length(
-                "PostAccountsAccountPeopleBody.first_name",
+                "AddressAddressKanaBody.first_name",
                 v,
                 None,
                 Some(5000u64),
@@ -27447,7 +27056,7 @@ impl PostAccountsAccountPeopleBody {
         }
         if let Some(v) = &self.first_name_kana {
             rt::check::length(
-                "PostAccountsAccountPeopleBody.first_name_kana",
+                "AddressAddressKanaBody.first_name_kana",
                 v,
                 None,
                 Some(5000u64),
@@ -27455,7 +27064,7 @@ impl PostAccountsAccountPeopleBody {
         }
         if let Some(v) = &self.first_name_kanji {
             rt::check::length(
-                "PostAccountsAccountPeopleBody.first_name_kanji",
+                "AddressAddressKanaBody.first_name_kanji",
                 v,
                 None,
                 Some(5000u64),
@@ -27463,7 +27072,7 @@ impl PostAccountsAccountPeopleBody {
         }
         if let Some(v) = &self.id_number {
             rt::check::length(
-                "PostAccountsAccountPeopleBody.id_number",
+                "AddressAddressKanaBody.id_number",
                 v,
                 None,
                 Some(5000u64),
@@ -27471,7 +27080,7 @@ impl PostAccountsAccountPeopleBody {
         }
         if let Some(v) = &self.last_name {
             rt::check::length(
-                "PostAccountsAccountPeopleBody.last_name",
+                "AddressAddressKanaBody.last_name",
                 v,
                 None,
                 Some(5000u64),
@@ -27479,7 +27088,7 @@ impl PostAccountsAccountPeopleBody {
         }
         if let Some(v) = &self.last_name_kana {
             rt::check::length(
-                "PostAccountsAccountPeopleBody.last_name_kana",
+                "AddressAddressKanaBody.last_name_kana",
                 v,
                 None,
                 Some(5000u64),
@@ -27487,7 +27096,7 @@ impl PostAccountsAccountPeopleBody {
         }
         if let Some(v) = &self.last_name_kanji {
             rt::check::length(
-                "PostAccountsAccountPeopleBody.last_name_kanji",
+                "AddressAddressKanaBody.last_name_kanji",
                 v,
                 None,
                 Some(5000u64),
@@ -27495,7 +27104,7 @@ impl PostAccountsAccountPeopleBody {
         }
         if let Some(v) = &self.maiden_name {
             rt::check::length(
-                "PostAccountsAccountPeopleBody.maiden_name",
+                "AddressAddressKanaBody.maiden_name",
                 v,
                 None,
                 Some(5000u64),
@@ -27503,7 +27112,7 @@ impl PostAccountsAccountPeopleBody {
         }
         if let Some(v) = &self.nationality {
             rt::check::length(
-                "PostAccountsAccountPeopleBody.nationality",
+                "AddressAddressKanaBody.nationality",
                 v,
                 None,
                 Some(5000u64),
@@ -27511,7 +27120,7 @@ impl PostAccountsAccountPeopleBody {
         }
         if let Some(v) = &self.person_token {
             rt::check::length(
-                "PostAccountsAccountPeopleBody.person_token",
+                "AddressAddressKanaBody.person_token",
                 v,
                 None,
                 Some(5000u64),
@@ -27519,7 +27128,7 @@ impl PostAccountsAccountPeopleBody {
         }
         if let Some(v) = &self.political_exposure {
             rt::check::length(
-                "PostAccountsAccountPeopleBody.political_exposure",
+                "AddressAddressKanaBody.political_exposure",
                 v,
                 None,
                 Some(5000u64),
@@ -27646,13 +27255,13 @@ impl GetApplicationFeesResponse200 {
     )
 )]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostApplicationFeesFeeRefundsIdBody {
+pub struct ExpandMetadataBody {
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "application_fees")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -27731,7 +27340,7 @@ pub struct PostApplicationFeesIdRefundsBody {
 #[cfg(any(feature = "balance", feature = "balance_transactions"))]
 /// BalanceTransactionsList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetBalanceHistoryResponse200 {
+pub struct BalanceTransactionsList {
     pub data: Vec<super::models::BalanceTransaction>,
     /// True if this list has another page of items after this one that can be fetched.
     pub has_more: bool,
@@ -27741,7 +27350,7 @@ pub struct GetBalanceHistoryResponse200 {
     pub url: String,
 }
 #[cfg(any(feature = "balance", feature = "balance_transactions"))]
-impl GetBalanceHistoryResponse200 {
+impl BalanceTransactionsList {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
@@ -27753,7 +27362,7 @@ impl GetBalanceHistoryResponse200 {
         {
             let v = &self.url;
             rt::check::string(
-                "GetBalanceHistoryResponse200.url",
+                "BalanceTransactionsList.url",
                 v,
                 None,
                 Some(5000u64),
@@ -27806,9 +27415,7 @@ pub struct PostBillingPortalConfigurationsBody {
     pub business_profile: super::models::PostBillingPortalConfigurationsBodyBusinessProfile,
     /// The default URL to redirect customers to when they click on the portal's link to return to your website. This can be [overriden](https://stripe.com/docs/api/customer_portal/sessions/create#create_portal_session-return_url) when creating the session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_return_url: Option<
-        super::models::PostBillingPortalConfigurationsBodyDefaultReturnUrl,
-    >,
+    pub default_return_url: Option<super::models::DefaultReturnUrl>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -27863,7 +27470,7 @@ impl PostBillingPortalConfigurationsBodyBusinessProfile {
 /// The default URL to redirect customers to when they click on the portal's link to return to your website. This can be [overriden](https://stripe.com/docs/api/customer_portal/sessions/create#create_portal_session-return_url) when creating the session.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostBillingPortalConfigurationsBodyDefaultReturnUrl {
+pub enum DefaultReturnUrl {
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -27881,14 +27488,10 @@ pub struct PostBillingPortalConfigurationsBodyFeatures {
     >,
     /// invoice_list_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice_history: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesInvoiceHistory,
-    >,
+    pub invoice_history: Option<super::models::InvoiceListParam>,
     /// payment_method_update_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_update: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesPaymentMethodUpdate,
-    >,
+    pub payment_method_update: Option<super::models::PaymentMethodUpdateParam>,
     /// subscription_cancel_creation_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_cancel: Option<
@@ -27896,9 +27499,7 @@ pub struct PostBillingPortalConfigurationsBodyFeatures {
     >,
     /// subscription_pause_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscription_pause: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionPause,
-    >,
+    pub subscription_pause: Option<super::models::SubscriptionPauseParam>,
     /// subscription_update_creation_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_update: Option<
@@ -27909,13 +27510,13 @@ pub struct PostBillingPortalConfigurationsBodyFeatures {
 /// customer_update_creation_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesCustomerUpdate {
-    pub allowed_updates: super::models::PostBillingPortalConfigurationsBodyFeaturesCustomerUpdateAllowedUpdates,
+    pub allowed_updates: super::models::AllowedUpdates,
     pub enabled: bool,
 }
 #[cfg(feature = "billing_portal")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostBillingPortalConfigurationsBodyFeaturesCustomerUpdateAllowedUpdates {
+pub enum AllowedUpdates {
     List(Vec<super::models::PortalCustomerUpdateAllowedUpdatesItem>),
     String(String),
     /// A value matching none of the described alternatives.
@@ -27924,13 +27525,13 @@ pub enum PostBillingPortalConfigurationsBodyFeaturesCustomerUpdateAllowedUpdates
 #[cfg(feature = "billing_portal")]
 /// invoice_list_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostBillingPortalConfigurationsBodyFeaturesInvoiceHistory {
+pub struct InvoiceListParam {
     pub enabled: bool,
 }
 #[cfg(feature = "billing_portal")]
 /// payment_method_update_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostBillingPortalConfigurationsBodyFeaturesPaymentMethodUpdate {
+pub struct PaymentMethodUpdateParam {
     pub enabled: bool,
 }
 #[cfg(feature = "billing_portal")]
@@ -27944,25 +27545,21 @@ pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancel {
     >,
     pub enabled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelMode,
-    >,
+    pub mode: Option<super::models::Mode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proration_behavior: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelProrationBehavior,
-    >,
+    pub proration_behavior: Option<super::models::ProrationBehavior>,
 }
 #[cfg(feature = "billing_portal")]
 /// subscription_cancellation_reason_creation_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellationReason {
     pub enabled: bool,
-    pub options: super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellationReasonOptions,
+    pub options: super::models::Options,
 }
 #[cfg(feature = "billing_portal")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellationReasonOptions {
+pub enum Options {
     List(Vec<super::models::PortalSubscriptionCancellationReasonOptionsItem>),
     String(String),
     /// A value matching none of the described alternatives.
@@ -27970,8 +27567,7 @@ pub enum PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellati
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__string_enum! {
-    pub enum PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelMode {
-    AtPeriodEnd = "at_period_end", Immediately = "immediately", }
+    pub enum Mode { AtPeriodEnd = "at_period_end", Immediately = "immediately", }
 }
 #[cfg(
     any(
@@ -27981,15 +27577,13 @@ connector_runtime::__string_enum! {
     )
 )]
 connector_runtime::__string_enum! {
-    pub enum
-    PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelProrationBehavior {
-    AlwaysInvoice = "always_invoice", CreateProrations = "create_prorations", None =
-    "none", }
+    pub enum ProrationBehavior { AlwaysInvoice = "always_invoice", CreateProrations =
+    "create_prorations", None = "none", }
 }
 #[cfg(feature = "billing_portal")]
 /// subscription_pause_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionPause {
+pub struct SubscriptionPauseParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
@@ -27997,18 +27591,16 @@ pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionPause {
 /// subscription_update_creation_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdate {
-    pub default_allowed_updates: super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateDefaultAllowedUpdates,
+    pub default_allowed_updates: super::models::DefaultAllowedUpdates,
     pub enabled: bool,
-    pub products: super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateProducts,
+    pub products: super::models::Products,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proration_behavior: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelProrationBehavior,
-    >,
+    pub proration_behavior: Option<super::models::ProrationBehavior>,
 }
 #[cfg(feature = "billing_portal")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateDefaultAllowedUpdates {
+pub enum DefaultAllowedUpdates {
     List(Vec<super::models::PortalSubscriptionUpdateDefaultAllowedUpdatesItem>),
     String(String),
     /// A value matching none of the described alternatives.
@@ -28017,12 +27609,8 @@ pub enum PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateDefaultAll
 #[cfg(feature = "billing_portal")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateProducts {
-    List(
-        Vec<
-            super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateProductsVariant0Item,
-        >,
-    ),
+pub enum Products {
+    List(Vec<super::models::ProductsVariant0Item>),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -28030,22 +27618,17 @@ pub enum PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateProducts {
 #[cfg(feature = "billing_portal")]
 /// subscription_update_product_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateProductsVariant0Item {
+pub struct ProductsVariant0Item {
     pub prices: Vec<String>,
     pub product: String,
 }
 #[cfg(feature = "billing_portal")]
-impl PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateProductsVariant0Item {
+impl ProductsVariant0Item {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.product;
-            rt::check::length(
-                "PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateProductsVariant0Item.product",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("ProductsVariant0Item.product", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -28065,9 +27648,7 @@ pub struct PostBillingPortalConfigurationsConfigurationBody {
     >,
     /// The default URL to redirect customers to when they click on the portal's link to return to your website. This can be [overriden](https://stripe.com/docs/api/customer_portal/sessions/create#create_portal_session-return_url) when creating the session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_return_url: Option<
-        super::models::PostBillingPortalConfigurationsBodyDefaultReturnUrl,
-    >,
+    pub default_return_url: Option<super::models::DefaultReturnUrl>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -28080,7 +27661,7 @@ pub struct PostBillingPortalConfigurationsConfigurationBody {
     >,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "billing_portal")]
 impl PostBillingPortalConfigurationsConfigurationBody {
@@ -28101,13 +27682,9 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyBusinessProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headline: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub privacy_policy_url: Option<
-        super::models::PostAccountBodyBusinessProfileSupportUrl,
-    >,
+    pub privacy_policy_url: Option<super::models::AdditionalDocumentation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub terms_of_service_url: Option<
-        super::models::PostAccountBodyBusinessProfileSupportUrl,
-    >,
+    pub terms_of_service_url: Option<super::models::AdditionalDocumentation>,
 }
 #[cfg(feature = "billing_portal")]
 impl PostBillingPortalConfigurationsConfigurationBodyBusinessProfile {
@@ -28137,14 +27714,10 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeatures {
     >,
     /// invoice_list_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice_history: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesInvoiceHistory,
-    >,
+    pub invoice_history: Option<super::models::InvoiceListParam>,
     /// payment_method_update_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_update: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesPaymentMethodUpdate,
-    >,
+    pub payment_method_update: Option<super::models::PaymentMethodUpdateParam>,
     /// subscription_cancel_updating_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_cancel: Option<
@@ -28152,9 +27725,7 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeatures {
     >,
     /// subscription_pause_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscription_pause: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionPause,
-    >,
+    pub subscription_pause: Option<super::models::SubscriptionPauseParam>,
     /// subscription_update_updating_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_update: Option<
@@ -28166,9 +27737,7 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeatures {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesCustomerUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_updates: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesCustomerUpdateAllowedUpdates,
-    >,
+    pub allowed_updates: Option<super::models::AllowedUpdates>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
@@ -28184,13 +27753,9 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionC
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelMode,
-    >,
+    pub mode: Option<super::models::Mode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proration_behavior: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelProrationBehavior,
-    >,
+    pub proration_behavior: Option<super::models::ProrationBehavior>,
 }
 #[cfg(feature = "billing_portal")]
 /// subscription_cancellation_reason_updating_param
@@ -28198,28 +27763,20 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionC
 pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionCancelCancellationReason {
     pub enabled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellationReasonOptions,
-    >,
+    pub options: Option<super::models::Options>,
 }
 #[cfg(feature = "billing_portal")]
 /// subscription_update_updating_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_allowed_updates: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateDefaultAllowedUpdates,
-    >,
+    pub default_allowed_updates: Option<super::models::DefaultAllowedUpdates>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub products: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateProducts,
-    >,
+    pub products: Option<super::models::Products>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proration_behavior: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelProrationBehavior,
-    >,
+    pub proration_behavior: Option<super::models::ProrationBehavior>,
 }
 #[cfg(feature = "billing_portal")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -28316,7 +27873,7 @@ impl GetBitcoinReceiversResponse200 {
 #[cfg(feature = "bitcoin")]
 /// BitcoinTransactionList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetBitcoinReceiversReceiverTransactionsResponse200 {
+pub struct BitcoinTransactionList {
     /// Details about each object.
     pub data: Vec<super::models::BitcoinTransaction>,
     /// True if this list has another page of items after this one that can be fetched.
@@ -28327,7 +27884,7 @@ pub struct GetBitcoinReceiversReceiverTransactionsResponse200 {
     pub url: String,
 }
 #[cfg(feature = "bitcoin")]
-impl GetBitcoinReceiversReceiverTransactionsResponse200 {
+impl BitcoinTransactionList {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
@@ -28338,12 +27895,7 @@ impl GetBitcoinReceiversReceiverTransactionsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
-                "GetBitcoinReceiversReceiverTransactionsResponse200.url",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("BitcoinTransactionList.url", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -28398,7 +27950,7 @@ pub struct PostChargesBody {
     pub capture: Option<bool>,
     /// A token, like the ones returned by [Stripe.js](https://stripe.com/docs/js).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card: Option<super::models::PostChargesBodyCard>,
+    pub card: Option<super::models::CardAddressCityAddressCountry>,
     /// Three-letter [ISO currency code](https://www.iso.org/iso-4217-currency-codes.html), in lowercase. Must be a [supported currency](https://stripe.com/docs/currencies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
@@ -28415,7 +27967,7 @@ pub struct PostChargesBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// The Stripe account ID for which these funds are intended. Automatically set if you use the `destination` parameter. For details, see [Creating Separate Charges and Transfers](https://stripe.com/docs/connect/charges-transfers#on-behalf-of).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_behalf_of: Option<String>,
@@ -28426,7 +27978,7 @@ pub struct PostChargesBody {
     ///
     /// Shipping information for the charge. Helps prevent fraud on charges for physical goods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping: Option<super::models::PostChargesBodyShipping>,
+    pub shipping: Option<super::models::OptionalFieldsShipping>,
     /// A payment source to be charged. This can be the ID of a [card](https://stripe.com/docs/api#cards) (i.e., credit or debit card), a [bank account](https://stripe.com/docs/api#bank_accounts), a [source](https://stripe.com/docs/api#sources), a [token](https://stripe.com/docs/api#tokens), or a [connected account](https://stripe.com/docs/connect/account-debits#charging-a-connected-account). For certain sources---namely, [cards](https://stripe.com/docs/api#cards), [bank accounts](https://stripe.com/docs/api#bank_accounts), and attached [sources](https://stripe.com/docs/api#sources)---you must also pass the ID of the associated customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -28490,8 +28042,10 @@ impl PostChargesBody {
 /// A token, like the ones returned by [Stripe.js](https://stripe.com/docs/js).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostChargesBodyCard {
-    PostChargesBodyCardVariant0(super::models::PostChargesBodyCardVariant0),
+pub enum CardAddressCityAddressCountry {
+    CardAddressCityAddressCountryVariant0(
+        super::models::CardAddressCityAddressCountryVariant0,
+    ),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -28499,7 +28053,7 @@ pub enum PostChargesBodyCard {
 #[cfg(any(feature = "charges", feature = "customers"))]
 /// customer_payment_source_card
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostChargesBodyCardVariant0 {
+pub struct CardAddressCityAddressCountryVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address_city: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -28525,12 +28079,12 @@ pub struct PostChargesBodyCardVariant0 {
     pub object: Option<String>,
 }
 #[cfg(any(feature = "charges", feature = "customers"))]
-impl PostChargesBodyCardVariant0 {
+impl CardAddressCityAddressCountryVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.address_city {
             rt::check::length(
-                "PostChargesBodyCardVariant0.address_city",
+                "CardAddressCityAddressCountryVariant0.address_city",
                 v,
                 None,
                 Some(5000u64),
@@ -28538,7 +28092,7 @@ impl PostChargesBodyCardVariant0 {
         }
         if let Some(v) = &self.address_country {
             rt::check::length(
-                "PostChargesBodyCardVariant0.address_country",
+                "CardAddressCityAddressCountryVariant0.address_country",
                 v,
                 None,
                 Some(5000u64),
@@ -28546,7 +28100,7 @@ impl PostChargesBodyCardVariant0 {
         }
         if let Some(v) = &self.address_line1 {
             rt::check::length(
-                "PostChargesBodyCardVariant0.address_line1",
+                "CardAddressCityAddressCountryVariant0.address_line1",
                 v,
                 None,
                 Some(5000u64),
@@ -28554,7 +28108,7 @@ impl PostChargesBodyCardVariant0 {
         }
         if let Some(v) = &self.address_line2 {
             rt::check::length(
-                "PostChargesBodyCardVariant0.address_line2",
+                "CardAddressCityAddressCountryVariant0.address_line2",
                 v,
                 None,
                 Some(5000u64),
@@ -28562,7 +28116,7 @@ impl PostChargesBodyCardVariant0 {
         }
         if let Some(v) = &self.address_state {
             rt::check::length(
-                "PostChargesBodyCardVariant0.address_state",
+                "CardAddressCityAddressCountryVariant0.address_state",
                 v,
                 None,
                 Some(5000u64),
@@ -28570,7 +28124,7 @@ impl PostChargesBodyCardVariant0 {
         }
         if let Some(v) = &self.address_zip {
             rt::check::length(
-                "PostChargesBodyCardVariant0.address_zip",
+                "CardAddressCityAddressCountryVariant0.address_zip",
                 v,
                 None,
                 Some(5000u64),
@@ -28578,7 +28132,7 @@ impl PostChargesBodyCardVariant0 {
         }
         if let Some(v) = &self.cvc {
             rt::check::length(
-                "PostChargesBodyCardVariant0.cvc",
+                "CardAddressCityAddressCountryVariant0.cvc",
                 v,
                 None,
                 Some(5000u64),
@@ -28586,7 +28140,7 @@ impl PostChargesBodyCardVariant0 {
         }
         if let Some(v) = &self.name {
             rt::check::length(
-                "PostChargesBodyCardVariant0.name",
+                "CardAddressCityAddressCountryVariant0.name",
                 v,
                 None,
                 Some(5000u64),
@@ -28595,7 +28149,7 @@ impl PostChargesBodyCardVariant0 {
         {
             let v = &self.number;
             rt::check::length(
-                "PostChargesBodyCardVariant0.number",
+                "CardAddressCityAddressCountryVariant0.number",
                 v,
                 None,
                 Some(5000u64),
@@ -28603,7 +28157,7 @@ impl PostChargesBodyCardVariant0 {
         }
         if let Some(v) = &self.object {
             rt::check::length(
-                "PostChargesBodyCardVariant0.object",
+                "CardAddressCityAddressCountryVariant0.object",
                 v,
                 None,
                 Some(5000u64),
@@ -28652,9 +28206,9 @@ impl PostChargesBodyDestinationVariant0 {
 ///
 /// Shipping information for the charge. Helps prevent fraud on charges for physical goods.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostChargesBodyShipping {
+pub struct OptionalFieldsShipping {
     /// optional_fields_address
-    pub address: super::models::PostChargesBodyShippingAddress,
+    pub address: super::models::OptionalFieldsAddress,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carrier: Option<String>,
     pub name: String,
@@ -28664,7 +28218,7 @@ pub struct PostChargesBodyShipping {
     pub tracking_number: Option<String>,
 }
 #[cfg(feature = "charges")]
-impl PostChargesBodyShipping {
+impl OptionalFieldsShipping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
@@ -28672,23 +28226,18 @@ impl PostChargesBodyShipping {
             v.validate()?;
         }
         if let Some(v) = &self.carrier {
-            rt::check::length(
-                "PostChargesBodyShipping.carrier",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("OptionalFieldsShipping.carrier", v, None, Some(5000u64))?;
         }
         {
             let v = &self.name;
-            rt::check::length("PostChargesBodyShipping.name", v, None, Some(5000u64))?;
+            rt::check::length("OptionalFieldsShipping.name", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.phone {
-            rt::check::length("PostChargesBodyShipping.phone", v, None, Some(5000u64))?;
+            rt::check::length("OptionalFieldsShipping.phone", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.tracking_number {
             rt::check::length(
-                "PostChargesBodyShipping.tracking_number",
+                "OptionalFieldsShipping.tracking_number",
                 v,
                 None,
                 Some(5000u64),
@@ -28708,7 +28257,7 @@ impl PostChargesBodyShipping {
 )]
 /// optional_fields_address
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostChargesBodyShippingAddress {
+pub struct OptionalFieldsAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -28731,56 +28280,31 @@ pub struct PostChargesBodyShippingAddress {
         feature = "payment_intents"
     )
 )]
-impl PostChargesBodyShippingAddress {
+impl OptionalFieldsAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.city {
-            rt::check::length(
-                "PostChargesBodyShippingAddress.city",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("OptionalFieldsAddress.city", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.country {
-            rt::check::length(
-                "PostChargesBodyShippingAddress.country",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("OptionalFieldsAddress.country", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.line1 {
-            rt::check::length(
-                "PostChargesBodyShippingAddress.line1",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("OptionalFieldsAddress.line1", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.line2 {
-            rt::check::length(
-                "PostChargesBodyShippingAddress.line2",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("OptionalFieldsAddress.line2", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.postal_code {
             rt::check::length(
-                "PostChargesBodyShippingAddress.postal_code",
+                "OptionalFieldsAddress.postal_code",
                 v,
                 None,
                 Some(5000u64),
             )?;
         }
         if let Some(v) = &self.state {
-            rt::check::length(
-                "PostChargesBodyShippingAddress.state",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("OptionalFieldsAddress.state", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -28875,7 +28399,7 @@ pub struct PostChargesChargeBody {
     pub fraud_details: Option<super::models::PostChargesChargeBodyFraudDetails>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// This is the email address that the receipt for this charge will be sent to. If this field is updated, then a new email receipt will be sent to the updated address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt_email: Option<String>,
@@ -28883,7 +28407,7 @@ pub struct PostChargesChargeBody {
     ///
     /// Shipping information for the charge. Helps prevent fraud on charges for physical goods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping: Option<super::models::PostChargesBodyShipping>,
+    pub shipping: Option<super::models::OptionalFieldsShipping>,
     /// A string that identifies this transaction as part of a group. `transfer_group` may only be provided if it has not been set. See the [Connect documentation](https://stripe.com/docs/connect/charges-transfers#transfer-options) for details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_group: Option<String>,
@@ -28997,24 +28521,24 @@ pub struct PostChargesChargeCaptureBodyTransferData {
 }
 #[cfg(any(feature = "charges", feature = "disputes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostChargesChargeDisputeBody {
+pub struct EvidenceExpandBody {
     /// dispute_evidence_params
     ///
     /// Evidence to upload, to respond to a dispute. Updating any field in the hash will submit all fields in the hash for review. The combined character count of all fields is limited to 150,000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evidence: Option<super::models::PostChargesChargeDisputeBodyEvidence>,
+    pub evidence: Option<super::models::EvidenceExpandBodyEvidence>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// Whether to immediately submit evidence to the bank. If `false`, evidence is staged on the dispute. Staged evidence is visible in the API and Dashboard, and can be submitted to the bank by making another request with this attribute set to `true` (the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submit: Option<bool>,
 }
 #[cfg(any(feature = "charges", feature = "disputes"))]
-impl PostChargesChargeDisputeBody {
+impl EvidenceExpandBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.evidence {
@@ -29028,7 +28552,7 @@ impl PostChargesChargeDisputeBody {
 ///
 /// Evidence to upload, to respond to a dispute. Updating any field in the hash will submit all fields in the hash for review. The combined character count of all fields is limited to 150,000.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostChargesChargeDisputeBodyEvidence {
+pub struct EvidenceExpandBodyEvidence {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_activity_log: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -29085,12 +28609,12 @@ pub struct PostChargesChargeDisputeBodyEvidence {
     pub uncategorized_text: Option<String>,
 }
 #[cfg(any(feature = "charges", feature = "disputes"))]
-impl PostChargesChargeDisputeBodyEvidence {
+impl EvidenceExpandBodyEvidence {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.access_activity_log {
             rt::check::length(
-                "PostChargesChargeDisputeBodyEvidence.access_activity_log",
+                "EvidenceExpandBodyEvidence.access_activity_log",
                 v,
                 None,
                 Some(20000u64),
@@ -29098,7 +28622,7 @@ impl PostChargesChargeDisputeBodyEvidence {
         }
         if let Some(v) = &self.billing_address {
             rt::check::length(
-                "PostChargesChargeDisputeBodyEvidence.billing_address",
+                "EvidenceExpandBodyEvidence.billing_address",
                 v,
                 None,
                 Some(5000u64),
@@ -29106,7 +28630,7 @@ impl PostChargesChargeDisputeBodyEvidence {
         }
         if let Some(v) = &self.cancellation_policy_disclosure {
             rt::check::length(
-                "PostChargesChargeDisputeBodyEvidence.cancellation_policy_disclosure",
+                "EvidenceExpandBodyEvidence.cancellation_policy_disclosure",
                 v,
                 None,
                 Some(20000u64),
@@ -29114,7 +28638,7 @@ impl PostChargesChargeDisputeBodyEvidence {
         }
         if let Some(v) = &self.cancellation_rebuttal {
             rt::check::length(
-                "PostChargesChargeDisputeBodyEvidence.cancellation_rebuttal",
+                "EvidenceExpandBodyEvidence.cancellation_rebuttal",
                 v,
                 None,
                 Some(20000u64),
@@ -29122,7 +28646,7 @@ impl PostChargesChargeDisputeBodyEvidence {
         }
         if let Some(v) = &self.customer_email_address {
             rt::check::length(
-                "PostChargesChargeDisputeBodyEvidence.customer_email_address",
+                "EvidenceExpandBodyEvidence.customer_email_address",
                 v,
                 None,
                 Some(5000u64),
@@ -29130,7 +28654,7 @@ impl PostChargesChargeDisputeBodyEvidence {
         }
         if let Some(v) = &self.customer_name {
             rt::check::length(
-                "PostChargesChargeDisputeBodyEvidence.customer_name",
+                "EvidenceExpandBodyEvidence.customer_name",
                 v,
                 None,
                 Some(5000u64),
@@ -29138,7 +28662,7 @@ impl PostChargesChargeDisputeBodyEvidence {
         }
         if let Some(v) = &self.customer_purchase_ip {
             rt::check::length(
-                "PostChargesChargeDisputeBodyEvidence.customer_purchase_ip",
+                "EvidenceExpandBodyEvidence.customer_purchase_ip",
                 v,
                 None,
                 Some(5000u64),
@@ -29146,7 +28670,7 @@ impl PostChargesChargeDisputeBodyEvidence {
         }
         if let Some(v) = &self.duplicate_charge_explanation {
             rt::check::length(
-                "PostChargesChargeDisputeBodyEvidence.duplicate_charge_explanation",
+                "EvidenceExpandBodyEvidence.duplicate_charge_explanation",
                 v,
                 None,
                 Some(20000u64),
@@ -29154,7 +28678,7 @@ impl PostChargesChargeDisputeBodyEvidence {
         }
         if let Some(v) = &self.duplicate_charge_id {
             rt::check::length(
-                "PostChargesChargeDisputeBodyEvidence.duplicate_charge_id",
+                "EvidenceExpandBodyEvidence.duplicate_charge_id",
                 v,
                 None,
                 Some(5000u64),
@@ -29162,7 +28686,7 @@ impl PostChargesChargeDisputeBodyEvidence {
         }
         if let Some(v) = &self.product_description {
             rt::check::length(
-                "PostChargesChargeDisputeBodyEvidence.product_description",
+                "EvidenceExpandBodyEvidence.product_description",
                 v,
                 None,
                 Some(20000u64),
@@ -29170,7 +28694,7 @@ impl PostChargesChargeDisputeBodyEvidence {
         }
         if let Some(v) = &self.refund_policy_disclosure {
             rt::check::length(
-                "PostChargesChargeDisputeBodyEvidence.refund_policy_disclosure",
+                "EvidenceExpandBodyEvidence.refund_policy_disclosure",
                 v,
                 None,
                 Some(20000u64),
@@ -29178,7 +28702,7 @@ impl PostChargesChargeDisputeBodyEvidence {
         }
         if let Some(v) = &self.refund_refusal_explanation {
             rt::check::length(
-                "PostChargesChargeDisputeBodyEvidence.refund_refusal_explanation",
+                "EvidenceExpandBodyEvidence.refund_refusal_explanation",
                 v,
                 None,
                 Some(20000u64),
@@ -29186,7 +28710,7 @@ impl PostChargesChargeDisputeBodyEvidence {
         }
         if let Some(v) = &self.service_date {
             rt::check::length(
-                "PostChargesChargeDisputeBodyEvidence.service_date",
+                "EvidenceExpandBodyEvidence.service_date",
                 v,
                 None,
                 Some(5000u64),
@@ -29194,7 +28718,7 @@ impl PostChargesChargeDisputeBodyEvidence {
         }
         if let Some(v) = &self.shipping_address {
             rt::check::length(
-                "PostChargesChargeDisputeBodyEvidence.shipping_address",
+                "EvidenceExpandBodyEvidence.shipping_address",
                 v,
                 None,
                 Some(5000u64),
@@ -29202,7 +28726,7 @@ impl PostChargesChargeDisputeBodyEvidence {
         }
         if let Some(v) = &self.shipping_carrier {
             rt::check::length(
-                "PostChargesChargeDisputeBodyEvidence.shipping_carrier",
+                "EvidenceExpandBodyEvidence.shipping_carrier",
                 v,
                 None,
                 Some(5000u64),
@@ -29210,7 +28734,7 @@ impl PostChargesChargeDisputeBodyEvidence {
         }
         if let Some(v) = &self.shipping_date {
             rt::check::length(
-                "PostChargesChargeDisputeBodyEvidence.shipping_date",
+                "EvidenceExpandBodyEvidence.shipping_date",
                 v,
                 None,
                 Some(5000u64),
@@ -29218,7 +28742,7 @@ impl PostChargesChargeDisputeBodyEvidence {
         }
         if let Some(v) = &self.shipping_tracking_number {
             rt::check::length(
-                "PostChargesChargeDisputeBodyEvidence.shipping_tracking_number",
+                "EvidenceExpandBodyEvidence.shipping_tracking_number",
                 v,
                 None,
                 Some(5000u64),
@@ -29226,7 +28750,7 @@ impl PostChargesChargeDisputeBodyEvidence {
         }
         if let Some(v) = &self.uncategorized_text {
             rt::check::length(
-                "PostChargesChargeDisputeBodyEvidence.uncategorized_text",
+                "EvidenceExpandBodyEvidence.uncategorized_text",
                 v,
                 None,
                 Some(20000u64),
@@ -29255,14 +28779,14 @@ impl PostChargesChargeDisputeBodyEvidence {
     )
 )]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostChargesChargeDisputeCloseBody {
+pub struct ExpandBody {
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
 #[cfg(feature = "charges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostChargesChargeRefundBody {
+pub struct AmountExpandBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
     /// Specifies which fields in the response should be expanded.
@@ -29270,23 +28794,23 @@ pub struct PostChargesChargeRefundBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_intent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<super::models::PostChargesChargeRefundBodyReason>,
+    pub reason: Option<super::models::Reason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund_application_fee: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reverse_transfer: Option<bool>,
 }
 #[cfg(feature = "charges")]
-impl PostChargesChargeRefundBody {
+impl AmountExpandBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.payment_intent {
             rt::check::length(
-                "PostChargesChargeRefundBody.payment_intent",
+                "AmountExpandBody.payment_intent",
                 v,
                 None,
                 Some(5000u64),
@@ -29297,8 +28821,8 @@ impl PostChargesChargeRefundBody {
 }
 #[cfg(any(feature = "charges", feature = "refunds"))]
 connector_runtime::__string_enum! {
-    pub enum PostChargesChargeRefundBodyReason { Duplicate = "duplicate", Fraudulent =
-    "fraudulent", RequestedByCustomer = "requested_by_customer", }
+    pub enum Reason { Duplicate = "duplicate", Fraudulent = "fraudulent",
+    RequestedByCustomer = "requested_by_customer", }
 }
 #[cfg(feature = "charges")]
 /// RefundList
@@ -29342,7 +28866,7 @@ pub struct PostChargesChargeRefundsRefundBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyIndividualMetadata>,
+    pub metadata: Option<super::models::MetadataMapString>,
 }
 #[cfg(feature = "checkout")]
 /// PaymentPagesCheckoutSessionList
@@ -29498,9 +29022,7 @@ pub struct PostCheckoutSessionsBody {
     /// prioritize the most relevant payment methods based on the customer's location and
     /// other characteristics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_types: Option<
-        Vec<super::models::PostCheckoutSessionsBodyPaymentMethodTypesItem>,
-    >,
+    pub payment_method_types: Option<Vec<super::models::TypeAcssDebitAfterpayClearpay>>,
     /// phone_number_collection_params
     ///
     /// Controls phone number collection settings for the session.
@@ -29735,9 +29257,7 @@ impl PostCheckoutSessionsBodyDiscountsItem {
 pub struct PostCheckoutSessionsBodyLineItemsItem {
     /// adjustable_quantity_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub adjustable_quantity: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemAdjustableQuantity,
-    >,
+    pub adjustable_quantity: Option<super::models::AdjustableQuantityParams>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dynamic_tax_rates: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -29773,7 +29293,7 @@ impl PostCheckoutSessionsBodyLineItemsItem {
 #[cfg(any(feature = "checkout", feature = "payment_links"))]
 /// adjustable_quantity_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCheckoutSessionsBodyLineItemsItemAdjustableQuantity {
+pub struct AdjustableQuantityParams {
     pub enabled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maximum: Option<i64>,
@@ -29794,13 +29314,9 @@ pub struct PostCheckoutSessionsBodyLineItemsItemPriceData {
     >,
     /// recurring_adhoc
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recurring: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurring,
-    >,
+    pub recurring: Option<super::models::RecurringAdhoc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior,
-    >,
+    pub tax_behavior: Option<super::models::TaxBehavior>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -29883,8 +29399,8 @@ impl PostCheckoutSessionsBodyLineItemsItemPriceDataProductData {
 )]
 /// recurring_adhoc
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PostCheckoutSessionsBodyLineItemsItemPriceDataRecurring {
-    pub interval: super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurringInterval,
+pub struct RecurringAdhoc {
+    pub interval: super::models::Interval,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_count: Option<i64>,
 }
@@ -29901,8 +29417,7 @@ pub struct PostCheckoutSessionsBodyLineItemsItemPriceDataRecurring {
     )
 )]
 connector_runtime::__string_enum! {
-    pub enum PostCheckoutSessionsBodyLineItemsItemPriceDataRecurringInterval { Day =
-    "day", Month = "month", Week = "week", Year = "year", }
+    pub enum Interval { Day = "day", Month = "month", Week = "week", Year = "year", }
 }
 #[cfg(
     any(
@@ -29917,8 +29432,8 @@ connector_runtime::__string_enum! {
     )
 )]
 connector_runtime::__string_enum! {
-    pub enum PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior { Exclusive =
-    "exclusive", Inclusive = "inclusive", Unspecified = "unspecified", }
+    pub enum TaxBehavior { Exclusive = "exclusive", Inclusive = "inclusive", Unspecified
+    = "unspecified", }
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
@@ -30022,7 +29537,7 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentIntentDataShipping {
     /// address
-    pub address: super::models::PostCheckoutSessionsBodyPaymentIntentDataShippingAddress,
+    pub address: super::models::AddressCityCountryLine1Line2,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carrier: Option<String>,
     pub name: String,
@@ -30078,7 +29593,7 @@ impl PostCheckoutSessionsBodyPaymentIntentDataShipping {
 #[cfg(any(feature = "checkout", feature = "sources"))]
 /// address
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCheckoutSessionsBodyPaymentIntentDataShippingAddress {
+pub struct AddressCityCountryLine1Line2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -30092,12 +29607,12 @@ pub struct PostCheckoutSessionsBodyPaymentIntentDataShippingAddress {
     pub state: Option<String>,
 }
 #[cfg(any(feature = "checkout", feature = "sources"))]
-impl PostCheckoutSessionsBodyPaymentIntentDataShippingAddress {
+impl AddressCityCountryLine1Line2 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.city {
             rt::check::length(
-                "PostCheckoutSessionsBodyPaymentIntentDataShippingAddress.city",
+                "AddressCityCountryLine1Line2.city",
                 v,
                 None,
                 Some(5000u64),
@@ -30105,7 +29620,7 @@ impl PostCheckoutSessionsBodyPaymentIntentDataShippingAddress {
         }
         if let Some(v) = &self.country {
             rt::check::length(
-                "PostCheckoutSessionsBodyPaymentIntentDataShippingAddress.country",
+                "AddressCityCountryLine1Line2.country",
                 v,
                 None,
                 Some(5000u64),
@@ -30114,7 +29629,7 @@ impl PostCheckoutSessionsBodyPaymentIntentDataShippingAddress {
         {
             let v = &self.line1;
             rt::check::length(
-                "PostCheckoutSessionsBodyPaymentIntentDataShippingAddress.line1",
+                "AddressCityCountryLine1Line2.line1",
                 v,
                 None,
                 Some(5000u64),
@@ -30122,7 +29637,7 @@ impl PostCheckoutSessionsBodyPaymentIntentDataShippingAddress {
         }
         if let Some(v) = &self.line2 {
             rt::check::length(
-                "PostCheckoutSessionsBodyPaymentIntentDataShippingAddress.line2",
+                "AddressCityCountryLine1Line2.line2",
                 v,
                 None,
                 Some(5000u64),
@@ -30130,7 +29645,7 @@ impl PostCheckoutSessionsBodyPaymentIntentDataShippingAddress {
         }
         if let Some(v) = &self.postal_code {
             rt::check::length(
-                "PostCheckoutSessionsBodyPaymentIntentDataShippingAddress.postal_code",
+                "AddressCityCountryLine1Line2.postal_code",
                 v,
                 None,
                 Some(5000u64),
@@ -30138,7 +29653,7 @@ impl PostCheckoutSessionsBodyPaymentIntentDataShippingAddress {
         }
         if let Some(v) = &self.state {
             rt::check::length(
-                "PostCheckoutSessionsBodyPaymentIntentDataShippingAddress.state",
+                "AddressCityCountryLine1Line2.state",
                 v,
                 None,
                 Some(5000u64),
@@ -30208,18 +29723,14 @@ impl PostCheckoutSessionsBodyPaymentMethodOptions {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub currency: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitCurrency,
-    >,
+    pub currency: Option<super::models::Currency>,
     /// mandate_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mandate_options: Option<
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod,
-    >,
+    pub verification_method: Option<super::models::VerificationMethod>,
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit {
@@ -30233,29 +29744,22 @@ impl PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit {
 }
 #[cfg(any(feature = "checkout", feature = "setup_intents"))]
 connector_runtime::__string_enum! {
-    pub enum PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitCurrency { Cad = "cad",
-    Usd = "usd", }
+    pub enum Currency { Cad = "cad", Usd = "usd", }
 }
 #[cfg(feature = "checkout")]
 /// mandate_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_mandate_url: Option<
-        super::models::PostAccountBodyBusinessProfileSupportUrl,
-    >,
+    pub custom_mandate_url: Option<super::models::AdditionalDocumentation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_for: Option<Vec<super::models::MandateAcssDebitDefaultForItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_schedule: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptionsPaymentSchedule,
-    >,
+    pub payment_schedule: Option<super::models::PaymentSchedule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transaction_type: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptionsTransactionType,
-    >,
+    pub transaction_type: Option<super::models::TransactionType>,
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions {
@@ -30274,9 +29778,8 @@ impl PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions {
 }
 #[cfg(any(feature = "checkout", feature = "payment_intents", feature = "setup_intents"))]
 connector_runtime::__string_enum! {
-    pub enum
-    PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptionsPaymentSchedule {
-    Combined = "combined", Interval = "interval", Sporadic = "sporadic", }
+    pub enum PaymentSchedule { Combined = "combined", Interval = "interval", Sporadic =
+    "sporadic", }
 }
 #[cfg(
     any(
@@ -30289,9 +29792,7 @@ connector_runtime::__string_enum! {
     )
 )]
 connector_runtime::__string_enum! {
-    pub enum
-    PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptionsTransactionType {
-    Business = "business", Personal = "personal", }
+    pub enum TransactionType { Business = "business", Personal = "personal", }
 }
 #[cfg(
     any(
@@ -30304,8 +29805,8 @@ connector_runtime::__string_enum! {
     )
 )]
 connector_runtime::__string_enum! {
-    pub enum PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod {
-    Automatic = "automatic", Instant = "instant", Microdeposits = "microdeposits", }
+    pub enum VerificationMethod { Automatic = "automatic", Instant = "instant",
+    Microdeposits = "microdeposits", }
 }
 #[cfg(feature = "checkout")]
 /// payment_method_options_param
@@ -30319,9 +29820,7 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptionsBoleto {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentMethodOptionsKonbini {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_after_days: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays,
-    >,
+    pub expires_after_days: Option<super::models::ExpiresAfterDays>,
 }
 #[cfg(
     any(
@@ -30333,7 +29832,7 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptionsKonbini {
 )]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays {
+pub enum ExpiresAfterDays {
     Integer(i64),
     String(String),
     /// A value matching none of the described alternatives.
@@ -30359,7 +29858,7 @@ connector_runtime::__string_enum! {
 pub struct PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,
-    pub client: super::models::PostCheckoutSessionsBodyPaymentMethodOptionsWechatPayClient,
+    pub client: super::models::ClientModel,
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay {
@@ -30378,18 +29877,17 @@ impl PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay {
 }
 #[cfg(any(feature = "checkout", feature = "payment_intents"))]
 connector_runtime::__string_enum! {
-    pub enum PostCheckoutSessionsBodyPaymentMethodOptionsWechatPayClient { Android =
-    "android", Ios = "ios", Web = "web", }
+    pub enum ClientModel { Android = "android", Ios = "ios", Web = "web", }
 }
 #[cfg(any(feature = "checkout", feature = "customers", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
-    pub enum PostCheckoutSessionsBodyPaymentMethodTypesItem { AcssDebit = "acss_debit",
-    AfterpayClearpay = "afterpay_clearpay", Alipay = "alipay", AuBecsDebit =
-    "au_becs_debit", BacsDebit = "bacs_debit", Bancontact = "bancontact", Boleto =
-    "boleto", Card = "card", Eps = "eps", Fpx = "fpx", Giropay = "giropay", Grabpay =
-    "grabpay", Ideal = "ideal", Klarna = "klarna", Konbini = "konbini", Oxxo = "oxxo",
-    P24 = "p24", Paynow = "paynow", SepaDebit = "sepa_debit", Sofort = "sofort",
-    UsBankAccount = "us_bank_account", WechatPay = "wechat_pay", }
+    pub enum TypeAcssDebitAfterpayClearpay { AcssDebit = "acss_debit", AfterpayClearpay =
+    "afterpay_clearpay", Alipay = "alipay", AuBecsDebit = "au_becs_debit", BacsDebit =
+    "bacs_debit", Bancontact = "bancontact", Boleto = "boleto", Card = "card", Eps =
+    "eps", Fpx = "fpx", Giropay = "giropay", Grabpay = "grabpay", Ideal = "ideal", Klarna
+    = "klarna", Konbini = "konbini", Oxxo = "oxxo", P24 = "p24", Paynow = "paynow",
+    SepaDebit = "sepa_debit", Sofort = "sofort", UsBankAccount = "us_bank_account",
+    WechatPay = "wechat_pay", }
 }
 #[cfg(feature = "checkout")]
 /// phone_number_collection_params
@@ -30488,9 +29986,7 @@ pub struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior,
-    >,
+    pub tax_behavior: Option<super::models::TaxBehavior>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_code: Option<String>,
     #[serde(rename = "type")]
@@ -30519,28 +30015,22 @@ impl PostCheckoutSessionsBodyShippingOptionsItemShippingRateData {
 pub struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimate {
     /// delivery_estimate_bound
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maximum: Option<
-        super::models::PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimateMaximum,
-    >,
+    pub maximum: Option<super::models::DeliveryEstimateBound>,
     /// delivery_estimate_bound
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub minimum: Option<
-        super::models::PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimateMaximum,
-    >,
+    pub minimum: Option<super::models::DeliveryEstimateBound>,
 }
 #[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 /// delivery_estimate_bound
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimateMaximum {
-    pub unit: super::models::PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimateMaximumUnit,
+pub struct DeliveryEstimateBound {
+    pub unit: super::models::DeliveryEstimateBoundUnit,
     pub value: i64,
 }
 #[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 connector_runtime::__string_enum! {
-    pub enum
-    PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimateMaximumUnit
-    { BusinessDay = "business_day", Day = "day", Hour = "hour", Month = "month", Week =
-    "week", }
+    pub enum DeliveryEstimateBoundUnit { BusinessDay = "business_day", Day = "day", Hour
+    = "hour", Month = "month", Week = "week", }
 }
 #[cfg(feature = "checkout")]
 /// fixed_amount
@@ -30579,9 +30069,7 @@ pub struct PostCheckoutSessionsBodySubscriptionData {
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
     /// transfer_data_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_data: Option<
-        super::models::PostCheckoutSessionsBodySubscriptionDataTransferData,
-    >,
+    pub transfer_data: Option<super::models::TransferDataSpecs>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_end: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -30635,7 +30123,7 @@ impl PostCheckoutSessionsBodySubscriptionDataItemsItem {
 )]
 /// transfer_data_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCheckoutSessionsBodySubscriptionDataTransferData {
+pub struct TransferDataSpecs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(deserialize_with = "rt::lenient::optional_number")]
     pub amount_percent: Option<f64>,
@@ -30783,7 +30271,7 @@ pub struct PostCouponsBody {
     pub max_redemptions: Option<i64>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// Name of the coupon displayed to customers on, for instance invoices, or receipts. By default the `id` is shown if `name` is not set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -30832,7 +30320,7 @@ pub struct PostCouponsCouponBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// Name of the coupon displayed to customers on, for instance invoices, or receipts. By default the `id` is shown if `name` is not set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -30892,7 +30380,7 @@ pub struct PostCreditNotesBody {
     pub invoice: String,
     /// Line items that make up the credit note.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lines: Option<Vec<super::models::PostCreditNotesBodyLinesItem>>,
+    pub lines: Option<Vec<super::models::CreditNoteLineItemParams>>,
     /// The credit note's memo appears on the credit note PDF.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memo: Option<String>,
@@ -30934,7 +30422,7 @@ impl PostCreditNotesBody {
 #[cfg(feature = "credit_notes")]
 /// credit_note_line_item_params
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PostCreditNotesBodyLinesItem {
+pub struct CreditNoteLineItemParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -30944,21 +30432,21 @@ pub struct PostCreditNotesBodyLinesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_rates: Option<super::models::PostCreditNotesBodyLinesItemTaxRates>,
+    pub tax_rates: Option<super::models::TaxRates>,
     #[serde(rename = "type")]
-    pub type_: super::models::PostCreditNotesBodyLinesItemType,
+    pub type_: super::models::CreditNoteLineItemParamsType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
 #[cfg(feature = "credit_notes")]
-impl PostCreditNotesBodyLinesItem {
+impl CreditNoteLineItemParams {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.description {
             rt::check::length(
-                "PostCreditNotesBodyLinesItem.description",
+                "CreditNoteLineItemParams.description",
                 v,
                 None,
                 Some(5000u64),
@@ -30966,7 +30454,7 @@ impl PostCreditNotesBodyLinesItem {
         }
         if let Some(v) = &self.invoice_line_item {
             rt::check::length(
-                "PostCreditNotesBodyLinesItem.invoice_line_item",
+                "CreditNoteLineItemParams.invoice_line_item",
                 v,
                 None,
                 Some(5000u64),
@@ -30988,7 +30476,7 @@ impl PostCreditNotesBodyLinesItem {
 )]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCreditNotesBodyLinesItemTaxRates {
+pub enum TaxRates {
     List(Vec<String>),
     String(String),
     /// A value matching none of the described alternatives.
@@ -30996,7 +30484,7 @@ pub enum PostCreditNotesBodyLinesItemTaxRates {
 }
 #[cfg(feature = "credit_notes")]
 connector_runtime::__string_enum! {
-    pub enum PostCreditNotesBodyLinesItemType { CustomLineItem = "custom_line_item",
+    pub enum CreditNoteLineItemParamsType { CustomLineItem = "custom_line_item",
     InvoiceLineItem = "invoice_line_item", }
 }
 #[cfg(feature = "credit_notes")]
@@ -31009,14 +30497,14 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "credit_notes")]
 connector_runtime::__string_enum! {
-    pub enum GetCreditNotesPreviewReason { Duplicate = "duplicate", Fraudulent =
+    pub enum ReasonDuplicateFraudulent { Duplicate = "duplicate", Fraudulent =
     "fraudulent", OrderChange = "order_change", ProductUnsatisfactory =
     "product_unsatisfactory", }
 }
 #[cfg(feature = "credit_notes")]
 /// CreditNoteLinesList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetCreditNotesPreviewLinesResponse200 {
+pub struct CreditNoteLinesList {
     /// Details about each object.
     pub data: Vec<super::models::CreditNoteLineItem>,
     /// True if this list has another page of items after this one that can be fetched.
@@ -31027,7 +30515,7 @@ pub struct GetCreditNotesPreviewLinesResponse200 {
     pub url: String,
 }
 #[cfg(feature = "credit_notes")]
-impl GetCreditNotesPreviewLinesResponse200 {
+impl CreditNoteLinesList {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
@@ -31038,12 +30526,7 @@ impl GetCreditNotesPreviewLinesResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
-                "GetCreditNotesPreviewLinesResponse200.url",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("CreditNoteLinesList.url", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -31110,7 +30593,7 @@ impl GetCustomersResponse200 {
 pub struct PostCustomersBody {
     /// The customer's address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<super::models::PostCustomersBodyAddress>,
+    pub address: Option<super::models::AddressCityCountryString>,
     /// An integer amount in %s that represents the customer's current balance, which affect the customer's future invoices. A negative amount represents a credit that decreases the amount due on an invoice; a positive amount increases the amount due on an invoice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance: Option<i64>,
@@ -31132,10 +30615,10 @@ pub struct PostCustomersBody {
     ///
     /// Default invoice settings for this customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice_settings: Option<super::models::PostCustomersBodyInvoiceSettings>,
+    pub invoice_settings: Option<super::models::CustomerParam>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// The customer's full name or business name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -31155,20 +30638,20 @@ pub struct PostCustomersBody {
     pub promotion_code: Option<String>,
     /// The customer's shipping information. Appears on invoices emailed to this customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping: Option<super::models::PostCustomersBodyShipping>,
+    pub shipping: Option<super::models::ShippingAddressName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// tax_param
     ///
     /// Tax details about the customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax: Option<super::models::PostCustomersBodyTax>,
+    pub tax: Option<super::models::TaxParam>,
     /// The customer's tax exemption. One of `none`, `exempt`, or `reverse`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_exempt: Option<super::models::PostCustomersBodyTaxExempt>,
+    pub tax_exempt: Option<super::models::TaxExempt>,
     /// The customer's tax IDs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_id_data: Option<Vec<super::models::PostCustomersBodyTaxIdDataItem>>,
+    pub tax_id_data: Option<Vec<super::models::DataParams>>,
     /// ID of the test clock to attach to the customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_clock: Option<String>,
@@ -31232,8 +30715,8 @@ impl PostCustomersBody {
 /// The customer's address.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCustomersBodyAddress {
-    PostChargesBodyShippingAddress(super::models::PostChargesBodyShippingAddress),
+pub enum AddressCityCountryString {
+    OptionalFieldsAddress(super::models::OptionalFieldsAddress),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -31243,35 +30726,28 @@ pub enum PostCustomersBodyAddress {
 ///
 /// Default invoice settings for this customer.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersBodyInvoiceSettings {
+pub struct CustomerParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_fields: Option<
-        super::models::PostCustomersBodyInvoiceSettingsCustomFields,
-    >,
+    pub custom_fields: Option<super::models::CustomerParamCustomFields>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_payment_method: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub footer: Option<String>,
 }
 #[cfg(feature = "customers")]
-impl PostCustomersBodyInvoiceSettings {
+impl CustomerParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.default_payment_method {
             rt::check::length(
-                "PostCustomersBodyInvoiceSettings.default_payment_method",
+                "CustomerParam.default_payment_method",
                 v,
                 None,
                 Some(5000u64),
             )?;
         }
         if let Some(v) = &self.footer {
-            rt::check::length(
-                "PostCustomersBodyInvoiceSettings.footer",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("CustomerParam.footer", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -31279,8 +30755,8 @@ impl PostCustomersBodyInvoiceSettings {
 #[cfg(feature = "customers")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCustomersBodyInvoiceSettingsCustomFields {
-    List(Vec<super::models::PostCustomersBodyInvoiceSettingsCustomFieldsVariant0Item>),
+pub enum CustomerParamCustomFields {
+    List(Vec<super::models::CustomFieldParams>),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -31288,31 +30764,21 @@ pub enum PostCustomersBodyInvoiceSettingsCustomFields {
 #[cfg(any(feature = "customers", feature = "invoices"))]
 /// custom_field_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersBodyInvoiceSettingsCustomFieldsVariant0Item {
+pub struct CustomFieldParams {
     pub name: String,
     pub value: String,
 }
 #[cfg(any(feature = "customers", feature = "invoices"))]
-impl PostCustomersBodyInvoiceSettingsCustomFieldsVariant0Item {
+impl CustomFieldParams {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.name;
-            rt::check::length(
-                "PostCustomersBodyInvoiceSettingsCustomFieldsVariant0Item.name",
-                v,
-                None,
-                Some(30u64),
-            )?;
+            rt::check::length("CustomFieldParams.name", v, None, Some(30u64))?;
         }
         {
             let v = &self.value;
-            rt::check::length(
-                "PostCustomersBodyInvoiceSettingsCustomFieldsVariant0Item.value",
-                v,
-                None,
-                Some(30u64),
-            )?;
+            rt::check::length("CustomFieldParams.value", v, None, Some(30u64))?;
         }
         Ok(())
     }
@@ -31321,8 +30787,8 @@ impl PostCustomersBodyInvoiceSettingsCustomFieldsVariant0Item {
 /// The customer's shipping information. Appears on invoices emailed to this customer.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCustomersBodyShipping {
-    PostCustomersBodyShippingVariant0(super::models::PostCustomersBodyShippingVariant0),
+pub enum ShippingAddressName {
+    CustomerShipping(super::models::CustomerShipping),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -31330,15 +30796,15 @@ pub enum PostCustomersBodyShipping {
 #[cfg(any(feature = "customers", feature = "invoices"))]
 /// customer_shipping
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersBodyShippingVariant0 {
+pub struct CustomerShipping {
     /// optional_fields_address
-    pub address: super::models::PostChargesBodyShippingAddress,
+    pub address: super::models::OptionalFieldsAddress,
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
 }
 #[cfg(any(feature = "customers", feature = "invoices"))]
-impl PostCustomersBodyShippingVariant0 {
+impl CustomerShipping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
@@ -31347,20 +30813,10 @@ impl PostCustomersBodyShippingVariant0 {
         }
         {
             let v = &self.name;
-            rt::check::length(
-                "PostCustomersBodyShippingVariant0.name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("CustomerShipping.name", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.phone {
-            rt::check::length(
-                "PostCustomersBodyShippingVariant0.phone",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("CustomerShipping.phone", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -31370,37 +30826,36 @@ impl PostCustomersBodyShippingVariant0 {
 ///
 /// Tax details about the customer.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersBodyTax {
+pub struct TaxParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip_address: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
+    pub ip_address: Option<super::models::AdditionalDocumentation>,
 }
 #[cfg(feature = "customers")]
 connector_runtime::__string_enum! {
     #[doc = " The customer's tax exemption. One of `none`, `exempt`, or `reverse`."] pub
-    enum PostCustomersBodyTaxExempt { Empty = "", Exempt = "exempt", None = "none",
-    Reverse = "reverse", }
+    enum TaxExempt { Empty = "", Exempt = "exempt", None = "none", Reverse = "reverse", }
 }
 #[cfg(any(feature = "customers", feature = "invoices"))]
 /// data_params
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersBodyTaxIdDataItem {
+pub struct DataParams {
     #[serde(rename = "type")]
-    pub type_: super::models::PostCustomersBodyTaxIdDataItemType,
+    pub type_: super::models::DataParamsType,
     pub value: String,
 }
 #[cfg(any(feature = "customers", feature = "invoices"))]
 connector_runtime::__string_enum! {
-    pub enum PostCustomersBodyTaxIdDataItemType { AeTrn = "ae_trn", AuAbn = "au_abn",
-    AuArn = "au_arn", BgUic = "bg_uic", BrCnpj = "br_cnpj", BrCpf = "br_cpf", CaBn =
-    "ca_bn", CaGstHst = "ca_gst_hst", CaPstBc = "ca_pst_bc", CaPstMb = "ca_pst_mb",
-    CaPstSk = "ca_pst_sk", CaQst = "ca_qst", ChVat = "ch_vat", ClTin = "cl_tin", EsCif =
-    "es_cif", EuVat = "eu_vat", GbVat = "gb_vat", GeVat = "ge_vat", HkBr = "hk_br", HuTin
-    = "hu_tin", IdNpwp = "id_npwp", IlVat = "il_vat", InGst = "in_gst", IsVat = "is_vat",
-    JpCn = "jp_cn", JpRn = "jp_rn", KrBrn = "kr_brn", LiUid = "li_uid", MxRfc = "mx_rfc",
-    MyFrp = "my_frp", MyItn = "my_itn", MySst = "my_sst", NoVat = "no_vat", NzGst =
-    "nz_gst", RuInn = "ru_inn", RuKpp = "ru_kpp", SaVat = "sa_vat", SgGst = "sg_gst",
-    SgUen = "sg_uen", SiTin = "si_tin", ThVat = "th_vat", TwVat = "tw_vat", UaVat =
-    "ua_vat", UsEin = "us_ein", ZaVat = "za_vat", }
+    pub enum DataParamsType { AeTrn = "ae_trn", AuAbn = "au_abn", AuArn = "au_arn", BgUic
+    = "bg_uic", BrCnpj = "br_cnpj", BrCpf = "br_cpf", CaBn = "ca_bn", CaGstHst =
+    "ca_gst_hst", CaPstBc = "ca_pst_bc", CaPstMb = "ca_pst_mb", CaPstSk = "ca_pst_sk",
+    CaQst = "ca_qst", ChVat = "ch_vat", ClTin = "cl_tin", EsCif = "es_cif", EuVat =
+    "eu_vat", GbVat = "gb_vat", GeVat = "ge_vat", HkBr = "hk_br", HuTin = "hu_tin",
+    IdNpwp = "id_npwp", IlVat = "il_vat", InGst = "in_gst", IsVat = "is_vat", JpCn =
+    "jp_cn", JpRn = "jp_rn", KrBrn = "kr_brn", LiUid = "li_uid", MxRfc = "mx_rfc", MyFrp
+    = "my_frp", MyItn = "my_itn", MySst = "my_sst", NoVat = "no_vat", NzGst = "nz_gst",
+    RuInn = "ru_inn", RuKpp = "ru_kpp", SaVat = "sa_vat", SgGst = "sg_gst", SgUen =
+    "sg_uen", SiTin = "si_tin", ThVat = "th_vat", TwVat = "tw_vat", UaVat = "ua_vat",
+    UsEin = "us_ein", ZaVat = "za_vat", }
 }
 #[cfg(feature = "customers")]
 /// SearchResult
@@ -31461,16 +30916,18 @@ pub enum GetCustomersCustomerResponse200 {
 pub struct PostCustomersCustomerBody {
     /// The customer's address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<super::models::PostCustomersBodyAddress>,
+    pub address: Option<super::models::AddressCityCountryString>,
     /// An integer amount in %s that represents the customer's current balance, which affect the customer's future invoices. A negative amount represents a credit that decreases the amount due on an invoice; a positive amount increases the amount due on an invoice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance: Option<i64>,
     /// Either a token, like the ones returned by [Stripe.js](https://stripe.com/docs/js), or a dictionary containing a user's bank account details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bank_account: Option<super::models::PostCustomersCustomerBodyBankAccount>,
+    pub bank_account: Option<
+        super::models::BankAccountAccountHolderNameAccountHolderTypeString,
+    >,
     /// A token, like the ones returned by [Stripe.js](https://stripe.com/docs/js).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card: Option<super::models::PostChargesBodyCard>,
+    pub card: Option<super::models::CardAddressCityAddressCountry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupon: Option<String>,
     /// ID of Alipay account to make the customer's new default for invoice payments.
@@ -31505,10 +30962,10 @@ pub struct PostCustomersCustomerBody {
     ///
     /// Default invoice settings for this customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice_settings: Option<super::models::PostCustomersBodyInvoiceSettings>,
+    pub invoice_settings: Option<super::models::CustomerParam>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// The customer's full name or business name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -31526,20 +30983,20 @@ pub struct PostCustomersCustomerBody {
     pub promotion_code: Option<String>,
     /// The customer's shipping information. Appears on invoices emailed to this customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping: Option<super::models::PostCustomersBodyShipping>,
+    pub shipping: Option<super::models::ShippingAddressName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// tax_param
     ///
     /// Tax details about the customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax: Option<super::models::PostCustomersBodyTax>,
+    pub tax: Option<super::models::TaxParam>,
     /// The customer's tax exemption. One of `none`, `exempt`, or `reverse`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_exempt: Option<super::models::PostCustomersBodyTaxExempt>,
+    pub tax_exempt: Option<super::models::TaxExempt>,
     /// Unix timestamp representing the end of the trial period the customer will get before being charged for the first time. This will always overwrite any trials that might apply via a subscribed plan. If set, trial_end will override the default trial period of the plan the customer is being subscribed to. The special value `now` can be provided to end the customer's trial immediately. Can be at most two years from `billing_cycle_anchor`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trial_end: Option<super::models::PostCustomersCustomerBodyTrialEnd>,
+    pub trial_end: Option<super::models::TrialEnd>,
 }
 #[cfg(feature = "customers")]
 impl PostCustomersCustomerBody {
@@ -31636,9 +31093,9 @@ impl PostCustomersCustomerBody {
 /// Either a token, like the ones returned by [Stripe.js](https://stripe.com/docs/js), or a dictionary containing a user's bank account details.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCustomersCustomerBodyBankAccount {
-    PostCustomersCustomerBodyBankAccountVariant0(
-        super::models::PostCustomersCustomerBodyBankAccountVariant0,
+pub enum BankAccountAccountHolderNameAccountHolderTypeString {
+    BankAccountAccountHolderNameAccountHolderTypeStringVariant0(
+        super::models::BankAccountAccountHolderNameAccountHolderTypeStringVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -31647,13 +31104,11 @@ pub enum PostCustomersCustomerBodyBankAccount {
 #[cfg(feature = "customers")]
 /// customer_payment_source_bank_account
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerBodyBankAccountVariant0 {
+pub struct BankAccountAccountHolderNameAccountHolderTypeStringVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_holder_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_holder_type: Option<
-        super::models::PostAccountBodyBankAccountVariant0AccountHolderType,
-    >,
+    pub account_holder_type: Option<super::models::AccountHolderType>,
     pub account_number: String,
     pub country: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31664,12 +31119,12 @@ pub struct PostCustomersCustomerBodyBankAccountVariant0 {
     pub routing_number: Option<String>,
 }
 #[cfg(feature = "customers")]
-impl PostCustomersCustomerBodyBankAccountVariant0 {
+impl BankAccountAccountHolderNameAccountHolderTypeStringVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_holder_name {
             rt::check::length(
-                "PostCustomersCustomerBodyBankAccountVariant0.account_holder_name",
+                "BankAccountAccountHolderNameAccountHolderTypeStringVariant0.account_holder_name",
                 v,
                 None,
                 Some(5000u64),
@@ -31678,7 +31133,7 @@ impl PostCustomersCustomerBodyBankAccountVariant0 {
         {
             let v = &self.account_number;
             rt::check::length(
-                "PostCustomersCustomerBodyBankAccountVariant0.account_number",
+                "BankAccountAccountHolderNameAccountHolderTypeStringVariant0.account_number",
                 v,
                 None,
                 Some(5000u64),
@@ -31687,7 +31142,7 @@ impl PostCustomersCustomerBodyBankAccountVariant0 {
         {
             let v = &self.country;
             rt::check::length(
-                "PostCustomersCustomerBodyBankAccountVariant0.country",
+                "BankAccountAccountHolderNameAccountHolderTypeStringVariant0.country",
                 v,
                 None,
                 Some(5000u64),
@@ -31695,7 +31150,7 @@ impl PostCustomersCustomerBodyBankAccountVariant0 {
         }
         if let Some(v) = &self.object {
             rt::check::length(
-                "PostCustomersCustomerBodyBankAccountVariant0.object",
+                "BankAccountAccountHolderNameAccountHolderTypeStringVariant0.object",
                 v,
                 None,
                 Some(5000u64),
@@ -31703,7 +31158,7 @@ impl PostCustomersCustomerBodyBankAccountVariant0 {
         }
         if let Some(v) = &self.routing_number {
             rt::check::length(
-                "PostCustomersCustomerBodyBankAccountVariant0.routing_number",
+                "BankAccountAccountHolderNameAccountHolderTypeStringVariant0.routing_number",
                 v,
                 None,
                 Some(5000u64),
@@ -31716,7 +31171,7 @@ impl PostCustomersCustomerBodyBankAccountVariant0 {
 /// Unix timestamp representing the end of the trial period the customer will get before being charged for the first time. This will always overwrite any trials that might apply via a subscribed plan. If set, trial_end will override the default trial period of the plan the customer is being subscribed to. The special value `now` can be provided to end the customer's trial immediately. Can be at most two years from `billing_cycle_anchor`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCustomersCustomerBodyTrialEnd {
+pub enum TrialEnd {
     Integer(i64),
     String(String),
     /// A value matching none of the described alternatives.
@@ -31772,7 +31227,7 @@ pub struct PostCustomersCustomerBalanceTransactionsBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "customers")]
 impl PostCustomersCustomerBalanceTransactionsBody {
@@ -31800,7 +31255,7 @@ pub struct PostCustomersCustomerBalanceTransactionsTransactionBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "customers")]
 impl PostCustomersCustomerBalanceTransactionsTransactionBody {
@@ -31854,16 +31309,18 @@ impl GetCustomersCustomerBankAccountsResponse200 {
 }
 #[cfg(feature = "customers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerBankAccountsBody {
+pub struct AlipayAccountBankAccountBody {
     /// A token returned by [Stripe.js](https://stripe.com/docs/js) representing the user’s Alipay account details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alipay_account: Option<String>,
     /// Either a token, like the ones returned by [Stripe.js](https://stripe.com/docs/js), or a dictionary containing a user's bank account details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bank_account: Option<super::models::PostCustomersCustomerBodyBankAccount>,
+    pub bank_account: Option<
+        super::models::BankAccountAccountHolderNameAccountHolderTypeString,
+    >,
     /// A token, like the ones returned by [Stripe.js](https://stripe.com/docs/js).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card: Option<super::models::PostChargesBodyCard>,
+    pub card: Option<super::models::CardAddressCityAddressCountry>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -31875,12 +31332,12 @@ pub struct PostCustomersCustomerBankAccountsBody {
     pub source: Option<String>,
 }
 #[cfg(feature = "customers")]
-impl PostCustomersCustomerBankAccountsBody {
+impl AlipayAccountBankAccountBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.alipay_account {
             rt::check::length(
-                "PostCustomersCustomerBankAccountsBody.alipay_account",
+                "AlipayAccountBankAccountBody.alipay_account",
                 v,
                 None,
                 Some(5000u64),
@@ -31888,7 +31345,7 @@ impl PostCustomersCustomerBankAccountsBody {
         }
         if let Some(v) = &self.source {
             rt::check::length(
-                "PostCustomersCustomerBankAccountsBody.source",
+                "AlipayAccountBankAccountBody.source",
                 v,
                 None,
                 Some(5000u64),
@@ -31899,14 +31356,14 @@ impl PostCustomersCustomerBankAccountsBody {
 }
 #[cfg(feature = "customers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerBankAccountsIdBody {
+pub struct AccountHolderNameAccountHolderTypeAddressCityBody {
     /// The name of the person or business that owns the bank account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_holder_name: Option<String>,
     /// The type of entity that holds the account. This can be either `individual` or `company`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_holder_type: Option<
-        super::models::PostCustomersCustomerBankAccountsIdBodyAccountHolderType,
+        super::models::AccountHolderNameAccountHolderTypeAddressCityBodyAccountHolderType,
     >,
     /// City/District/Suburb/Town/Village.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31937,21 +31394,23 @@ pub struct PostCustomersCustomerBankAccountsIdBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// Cardholder name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// owner
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<super::models::PostCustomersCustomerBankAccountsIdBodyOwner>,
+    pub owner: Option<
+        super::models::AccountHolderNameAccountHolderTypeAddressCityBodyOwner,
+    >,
 }
 #[cfg(feature = "customers")]
-impl PostCustomersCustomerBankAccountsIdBody {
+impl AccountHolderNameAccountHolderTypeAddressCityBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_holder_name {
             rt::check::length(
-                "PostCustomersCustomerBankAccountsIdBody.account_holder_name",
+                "AccountHolderNameAccountHolderTypeAddressCityBody.account_holder_name",
                 v,
                 None,
                 Some(5000u64),
@@ -31959,7 +31418,7 @@ impl PostCustomersCustomerBankAccountsIdBody {
         }
         if let Some(v) = &self.address_city {
             rt::check::length(
-                "PostCustomersCustomerBankAccountsIdBody.address_city",
+                "AccountHolderNameAccountHolderTypeAddressCityBody.address_city",
                 v,
                 None,
                 Some(5000u64),
@@ -31967,7 +31426,7 @@ impl PostCustomersCustomerBankAccountsIdBody {
         }
         if let Some(v) = &self.address_country {
             rt::check::length(
-                "PostCustomersCustomerBankAccountsIdBody.address_country",
+                "AccountHolderNameAccountHolderTypeAddressCityBody.address_country",
                 v,
                 None,
                 Some(5000u64),
@@ -31975,7 +31434,7 @@ impl PostCustomersCustomerBankAccountsIdBody {
         }
         if let Some(v) = &self.address_line1 {
             rt::check::length(
-                "PostCustomersCustomerBankAccountsIdBody.address_line1",
+                "AccountHolderNameAccountHolderTypeAddressCityBody.address_line1",
                 v,
                 None,
                 Some(5000u64),
@@ -31983,7 +31442,7 @@ impl PostCustomersCustomerBankAccountsIdBody {
         }
         if let Some(v) = &self.address_line2 {
             rt::check::length(
-                "PostCustomersCustomerBankAccountsIdBody.address_line2",
+                "AccountHolderNameAccountHolderTypeAddressCityBody.address_line2",
                 v,
                 None,
                 Some(5000u64),
@@ -31991,7 +31450,7 @@ impl PostCustomersCustomerBankAccountsIdBody {
         }
         if let Some(v) = &self.address_state {
             rt::check::length(
-                "PostCustomersCustomerBankAccountsIdBody.address_state",
+                "AccountHolderNameAccountHolderTypeAddressCityBody.address_state",
                 v,
                 None,
                 Some(5000u64),
@@ -31999,7 +31458,7 @@ impl PostCustomersCustomerBankAccountsIdBody {
         }
         if let Some(v) = &self.address_zip {
             rt::check::length(
-                "PostCustomersCustomerBankAccountsIdBody.address_zip",
+                "AccountHolderNameAccountHolderTypeAddressCityBody.address_zip",
                 v,
                 None,
                 Some(5000u64),
@@ -32007,7 +31466,7 @@ impl PostCustomersCustomerBankAccountsIdBody {
         }
         if let Some(v) = &self.exp_month {
             rt::check::length(
-                "PostCustomersCustomerBankAccountsIdBody.exp_month",
+                "AccountHolderNameAccountHolderTypeAddressCityBody.exp_month",
                 v,
                 None,
                 Some(5000u64),
@@ -32015,7 +31474,7 @@ impl PostCustomersCustomerBankAccountsIdBody {
         }
         if let Some(v) = &self.exp_year {
             rt::check::length(
-                "PostCustomersCustomerBankAccountsIdBody.exp_year",
+                "AccountHolderNameAccountHolderTypeAddressCityBody.exp_year",
                 v,
                 None,
                 Some(5000u64),
@@ -32023,7 +31482,7 @@ impl PostCustomersCustomerBankAccountsIdBody {
         }
         if let Some(v) = &self.name {
             rt::check::length(
-                "PostCustomersCustomerBankAccountsIdBody.name",
+                "AccountHolderNameAccountHolderTypeAddressCityBody.name",
                 v,
                 None,
                 Some(5000u64),
@@ -32039,18 +31498,16 @@ impl PostCustomersCustomerBankAccountsIdBody {
 connector_runtime::__string_enum! {
     #[doc =
     " The type of entity that holds the account. This can be either `individual` or `company`."]
-    pub enum PostCustomersCustomerBankAccountsIdBodyAccountHolderType { Company =
-    "company", Individual = "individual", }
+    pub enum AccountHolderNameAccountHolderTypeAddressCityBodyAccountHolderType { Company
+    = "company", Individual = "individual", }
 }
 #[cfg(feature = "customers")]
 /// owner
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerBankAccountsIdBodyOwner {
+pub struct AccountHolderNameAccountHolderTypeAddressCityBodyOwner {
     /// source_address
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<
-        super::models::PostCustomersCustomerBankAccountsIdBodyOwnerAddress,
-    >,
+    pub address: Option<super::models::SourceAddress>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32059,7 +31516,7 @@ pub struct PostCustomersCustomerBankAccountsIdBodyOwner {
     pub phone: Option<String>,
 }
 #[cfg(feature = "customers")]
-impl PostCustomersCustomerBankAccountsIdBodyOwner {
+impl AccountHolderNameAccountHolderTypeAddressCityBodyOwner {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.address {
@@ -32067,7 +31524,7 @@ impl PostCustomersCustomerBankAccountsIdBodyOwner {
         }
         if let Some(v) = &self.name {
             rt::check::length(
-                "PostCustomersCustomerBankAccountsIdBodyOwner.name",
+                "AccountHolderNameAccountHolderTypeAddressCityBodyOwner.name",
                 v,
                 None,
                 Some(5000u64),
@@ -32075,7 +31532,7 @@ impl PostCustomersCustomerBankAccountsIdBodyOwner {
         }
         if let Some(v) = &self.phone {
             rt::check::length(
-                "PostCustomersCustomerBankAccountsIdBodyOwner.phone",
+                "AccountHolderNameAccountHolderTypeAddressCityBodyOwner.phone",
                 v,
                 None,
                 Some(5000u64),
@@ -32087,7 +31544,7 @@ impl PostCustomersCustomerBankAccountsIdBodyOwner {
 #[cfg(any(feature = "customers", feature = "sources"))]
 /// source_address
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerBankAccountsIdBodyOwnerAddress {
+pub struct SourceAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32102,56 +31559,26 @@ pub struct PostCustomersCustomerBankAccountsIdBodyOwnerAddress {
     pub state: Option<String>,
 }
 #[cfg(any(feature = "customers", feature = "sources"))]
-impl PostCustomersCustomerBankAccountsIdBodyOwnerAddress {
+impl SourceAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.city {
-            rt::check::length(
-                "PostCustomersCustomerBankAccountsIdBodyOwnerAddress.city",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("SourceAddress.city", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.country {
-            rt::check::length(
-                "PostCustomersCustomerBankAccountsIdBodyOwnerAddress.country",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("SourceAddress.country", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.line1 {
-            rt::check::length(
-                "PostCustomersCustomerBankAccountsIdBodyOwnerAddress.line1",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("SourceAddress.line1", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.line2 {
-            rt::check::length(
-                "PostCustomersCustomerBankAccountsIdBodyOwnerAddress.line2",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("SourceAddress.line2", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.postal_code {
-            rt::check::length(
-                "PostCustomersCustomerBankAccountsIdBodyOwnerAddress.postal_code",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("SourceAddress.postal_code", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.state {
-            rt::check::length(
-                "PostCustomersCustomerBankAccountsIdBodyOwnerAddress.state",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("SourceAddress.state", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -32159,7 +31586,7 @@ impl PostCustomersCustomerBankAccountsIdBodyOwnerAddress {
 #[cfg(feature = "customers")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCustomersCustomerBankAccountsIdResponse200 {
+pub enum CardBankAccountResponse {
     Source(super::models::Source),
     Card(super::models::Card),
     BankAccount(super::models::BankAccount),
@@ -32169,7 +31596,7 @@ pub enum PostCustomersCustomerBankAccountsIdResponse200 {
 #[cfg(feature = "customers")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum DeleteCustomersCustomerBankAccountsIdResponse200 {
+pub enum PaymentSourceDeletedPaymentSourceResponse {
     PaymentSource(super::models::PaymentSource),
     DeletedPaymentSource(super::models::DeletedPaymentSource),
     /// A value matching none of the described alternatives.
@@ -32177,7 +31604,7 @@ pub enum DeleteCustomersCustomerBankAccountsIdResponse200 {
 }
 #[cfg(feature = "customers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerBankAccountsIdVerifyBody {
+pub struct AmountsExpandBody {
     /// Two positive integers, in *cents*, equal to the values of the microdeposits sent to the bank account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amounts: Option<Vec<i64>>,
@@ -32322,9 +31749,7 @@ impl GetCustomersCustomerSubscriptionsResponse200 {
 pub struct PostCustomersCustomerSubscriptionsBody {
     /// A list of prices and quantities that will generate invoice items appended to the first invoice for this subscription. You may pass up to 20 items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub add_invoice_items: Option<
-        Vec<super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem>,
-    >,
+    pub add_invoice_items: Option<Vec<super::models::AddInvoiceItemEntry>>,
     /// A non-negative decimal between 0 and 100, with at most two decimal places. This represents the percentage of the subscription invoice subtotal that will be transferred to the application owner's Stripe account. The request must be made by a platform account on a connected account in order to set an application fee percentage. For more information, see the application fees [documentation](https://stripe.com/docs/connect/subscriptions#collecting-fees-on-subscriptions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(deserialize_with = "rt::lenient::optional_number")]
@@ -32333,9 +31758,7 @@ pub struct PostCustomersCustomerSubscriptionsBody {
     ///
     /// Automatic tax settings for this subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_tax: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyAutomaticTax,
-    >,
+    pub automatic_tax: Option<super::models::AutomaticTaxConfig>,
     /// For new subscriptions, a past timestamp to backdate the subscription's start date to. If set, the first invoice will contain a proration for the timespan between the start date and the current time. Can be combined with trials and the billing cycle anchor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backdate_start_date: Option<i64>,
@@ -32345,7 +31768,7 @@ pub struct PostCustomersCustomerSubscriptionsBody {
     /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period. Pass an empty string to remove previously-defined thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_thresholds: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyBillingThresholds,
+        super::models::BillingThresholdsAmountGteResetBillingCycleAnchor,
     >,
     /// A timestamp at which the subscription should cancel. If set to a date before the current period ends, this will cause a proration if prorations have been enabled using `proration_behavior`. If set during a future period, this will always cause a proration for that period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32355,9 +31778,7 @@ pub struct PostCustomersCustomerSubscriptionsBody {
     pub cancel_at_period_end: Option<bool>,
     /// Either `charge_automatically`, or `send_invoice`. When charging automatically, Stripe will attempt to pay this subscription at the end of the cycle using the default source attached to the customer. When sending an invoice, Stripe will email your customer an invoice with payment instructions. Defaults to `charge_automatically`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub collection_method: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyCollectionMethod,
-    >,
+    pub collection_method: Option<super::models::CollectionMethod>,
     /// The ID of the coupon to apply to this subscription. A coupon applied to a subscription will only affect invoices created for that particular subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupon: Option<String>,
@@ -32372,20 +31793,16 @@ pub struct PostCustomersCustomerSubscriptionsBody {
     pub default_source: Option<String>,
     /// The tax rates that will apply to any subscription item that does not have `tax_rates` set. Invoices created will have their `default_tax_rates` populated from the subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_tax_rates: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyDefaultTaxRates,
-    >,
+    pub default_tax_rates: Option<super::models::DefaultTaxRatesListString>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
     /// A list of up to 20 subscription items, each with an attached price.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub items: Option<
-        Vec<super::models::PostCustomersCustomerSubscriptionsBodyItemsItem>,
-    >,
+    pub items: Option<Vec<super::models::SubscriptionItemCreateParams>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// Indicates if a customer is on or off-session while an invoice payment is attempted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub off_session: Option<bool>,
@@ -32398,20 +31815,16 @@ pub struct PostCustomersCustomerSubscriptionsBody {
     /// `pending_if_incomplete` is only used with updates and cannot be passed when creating a subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_behavior: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentBehavior,
+        super::models::PaymentBehaviorAllowIncompleteDefaultIncomplete,
     >,
     /// payment_settings
     ///
     /// Payment settings to pass to invoices created by the subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_settings: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettings,
-    >,
+    pub payment_settings: Option<super::models::PaymentSettings>,
     /// Specifies an interval for how often to bill for any pending invoice items. It is analogous to calling [Create an invoice](https://stripe.com/docs/api#create_invoice) for the given subscription at the specified interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_invoice_item_interval: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPendingInvoiceItemInterval,
-    >,
+    pub pending_invoice_item_interval: Option<super::models::PendingInvoiceItemInterval>,
     /// The API ID of a promotion code to apply to this subscription. A promotion code applied to a subscription will only affect invoices created for that particular subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion_code: Option<String>,
@@ -32420,18 +31833,16 @@ pub struct PostCustomersCustomerSubscriptionsBody {
     /// Passing `create_prorations` will cause proration invoice items to be created when applicable. Prorations can be disabled by passing `none`. If no value is passed, the default is `create_prorations`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proration_behavior: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyProrationBehavior,
+        super::models::ProrationBehaviorAlwaysInvoiceCreateProrationsNone,
     >,
     /// transfer_data_specs
     ///
     /// If specified, the funds from the subscription's invoices will be transferred to the destination and the ID of the resulting transfers will be found on the resulting charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_data: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyTransferData,
-    >,
+    pub transfer_data: Option<super::models::TransferDataAmountPercentDestination>,
     /// Unix timestamp representing the end of the trial period the customer will get before being charged for the first time. This will always overwrite any trials that might apply via a subscribed plan. If set, trial_end will override the default trial period of the plan the customer is being subscribed to. The special value `now` can be provided to end the customer's trial immediately. Can be at most two years from `billing_cycle_anchor`. See [Using trial periods on subscriptions](https://stripe.com/docs/billing/subscriptions/trials) to learn more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trial_end: Option<super::models::PostCustomersCustomerSubscriptionsBodyTrialEnd>,
+    pub trial_end: Option<super::models::TrialEndStringInteger>,
     /// Indicates if a plan's `trial_period_days` should be applied to the subscription. Setting `trial_end` per subscription is preferred, and this defaults to `false`. Setting this flag to `true` together with `trial_end` is not allowed. See [Using trial periods on subscriptions](https://stripe.com/docs/billing/subscriptions/trials) to learn more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_from_plan: Option<bool>,
@@ -32497,18 +31908,16 @@ impl PostCustomersCustomerSubscriptionsBody {
 )]
 /// add_invoice_item_entry
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem {
+pub struct AddInvoiceItemEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<String>,
     /// one_time_price_data
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItemPriceData,
-    >,
+    pub price_data: Option<super::models::OneTimePriceData>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_rates: Option<super::models::PostCreditNotesBodyLinesItemTaxRates>,
+    pub tax_rates: Option<super::models::TaxRates>,
 }
 #[cfg(
     any(
@@ -32517,16 +31926,11 @@ pub struct PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem {
         feature = "subscriptions"
     )
 )]
-impl PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem {
+impl AddInvoiceItemEntry {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.price {
-            rt::check::length(
-                "PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem.price",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("AddInvoiceItemEntry.price", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.price_data {
             v.validate()?;
@@ -32544,13 +31948,11 @@ impl PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem {
 )]
 /// one_time_price_data
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItemPriceData {
+pub struct OneTimePriceData {
     pub currency: String,
     pub product: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior,
-    >,
+    pub tax_behavior: Option<super::models::TaxBehavior>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32564,17 +31966,12 @@ pub struct PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItemPriceData {
         feature = "subscriptions"
     )
 )]
-impl PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItemPriceData {
+impl OneTimePriceData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.product;
-            rt::check::length(
-                "PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItemPriceData.product",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("OneTimePriceData.product", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -32584,17 +31981,15 @@ impl PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItemPriceData {
 ///
 /// Automatic tax settings for this subscription.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyAutomaticTax {
+pub struct AutomaticTaxConfig {
     pub enabled: bool,
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period. Pass an empty string to remove previously-defined thresholds.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCustomersCustomerSubscriptionsBodyBillingThresholds {
-    PostCustomersCustomerSubscriptionsBodyBillingThresholdsVariant0(
-        super::models::PostCustomersCustomerSubscriptionsBodyBillingThresholdsVariant0,
-    ),
+pub enum BillingThresholdsAmountGteResetBillingCycleAnchor {
+    BillingThresholdsParam(super::models::BillingThresholdsParam),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -32608,7 +32003,7 @@ pub enum PostCustomersCustomerSubscriptionsBodyBillingThresholds {
 )]
 /// billing_thresholds_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyBillingThresholdsVariant0 {
+pub struct BillingThresholdsParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount_gte: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32618,14 +32013,14 @@ pub struct PostCustomersCustomerSubscriptionsBodyBillingThresholdsVariant0 {
 connector_runtime::__string_enum! {
     #[doc =
     " Either `charge_automatically`, or `send_invoice`. When charging automatically, Stripe will attempt to pay this subscription at the end of the cycle using the default source attached to the customer. When sending an invoice, Stripe will email your customer an invoice with payment instructions. Defaults to `charge_automatically`."]
-    pub enum PostCustomersCustomerSubscriptionsBodyCollectionMethod { ChargeAutomatically
-    = "charge_automatically", SendInvoice = "send_invoice", }
+    pub enum CollectionMethod { ChargeAutomatically = "charge_automatically", SendInvoice
+    = "send_invoice", }
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// The tax rates that will apply to any subscription item that does not have `tax_rates` set. Invoices created will have their `default_tax_rates` populated from the subscription.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCustomersCustomerSubscriptionsBodyDefaultTaxRates {
+pub enum DefaultTaxRatesListString {
     List(Vec<String>),
     String(String),
     /// A value matching none of the described alternatives.
@@ -32634,32 +32029,28 @@ pub enum PostCustomersCustomerSubscriptionsBodyDefaultTaxRates {
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// subscription_item_create_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyItemsItem {
+pub struct SubscriptionItemCreateParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_thresholds: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholds,
-    >,
+    pub billing_thresholds: Option<super::models::BillingThresholds>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<String>,
     /// recurring_price_data
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyItemsItemPriceData,
-    >,
+    pub price_data: Option<super::models::RecurringPriceData>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_rates: Option<super::models::PostCreditNotesBodyLinesItemTaxRates>,
+    pub tax_rates: Option<super::models::TaxRates>,
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
-impl PostCustomersCustomerSubscriptionsBodyItemsItem {
+impl SubscriptionItemCreateParams {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.price {
             rt::check::length(
-                "PostCustomersCustomerSubscriptionsBodyItemsItem.price",
+                "SubscriptionItemCreateParams.price",
                 v,
                 None,
                 Some(5000u64),
@@ -32681,10 +32072,8 @@ impl PostCustomersCustomerSubscriptionsBodyItemsItem {
 )]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholds {
-    PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholdsVariant0(
-        super::models::PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholdsVariant0,
-    ),
+pub enum BillingThresholds {
+    ItemBillingThresholdsParam(super::models::ItemBillingThresholdsParam),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -32700,7 +32089,7 @@ pub enum PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholds {
 )]
 /// item_billing_thresholds_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholdsVariant0 {
+pub struct ItemBillingThresholdsParam {
     pub usage_gte: i64,
 }
 #[cfg(
@@ -32713,15 +32102,13 @@ pub struct PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholdsVaria
 )]
 /// recurring_price_data
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyItemsItemPriceData {
+pub struct RecurringPriceData {
     pub currency: String,
     pub product: String,
     /// recurring_adhoc
-    pub recurring: super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurring,
+    pub recurring: super::models::RecurringAdhoc,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior,
-    >,
+    pub tax_behavior: Option<super::models::TaxBehavior>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32735,17 +32122,12 @@ pub struct PostCustomersCustomerSubscriptionsBodyItemsItemPriceData {
         feature = "subscriptions"
     )
 )]
-impl PostCustomersCustomerSubscriptionsBodyItemsItemPriceData {
+impl RecurringPriceData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.product;
-            rt::check::length(
-                "PostCustomersCustomerSubscriptionsBodyItemsItemPriceData.product",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("RecurringPriceData.product", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -32760,7 +32142,7 @@ connector_runtime::__string_enum! {
     " Use `error_if_incomplete` if you want Stripe to return an HTTP 402 status code if a subscription's first invoice cannot be paid. For example, if a payment method requires 3DS authentication due to SCA regulation and further user action is needed, this parameter does not create a subscription and returns an error instead. This was the default behavior for API versions prior to 2019-03-14. See the [changelog](https://stripe.com/docs/upgrades#2019-03-14) to learn more."]
     #[doc = " "] #[doc =
     " `pending_if_incomplete` is only used with updates and cannot be passed when creating a subscription."]
-    pub enum PostCustomersCustomerSubscriptionsBodyPaymentBehavior { AllowIncomplete =
+    pub enum PaymentBehaviorAllowIncompleteDefaultIncomplete { AllowIncomplete =
     "allow_incomplete", DefaultIncomplete = "default_incomplete", ErrorIfIncomplete =
     "error_if_incomplete", PendingIfIncomplete = "pending_if_incomplete", }
 }
@@ -32769,53 +32151,37 @@ connector_runtime::__string_enum! {
 ///
 /// Payment settings to pass to invoices created by the subscription.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettings {
+pub struct PaymentSettings {
     /// payment_method_options
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_options: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptions,
+        super::models::PaymentSettingsPaymentMethodOptions,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_types: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodTypes,
-    >,
+    pub payment_method_types: Option<super::models::PaymentMethodTypes>,
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// payment_method_options
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptions {
+pub struct PaymentSettingsPaymentMethodOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acss_debit: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsAcssDebit,
-    >,
+    pub acss_debit: Option<super::models::AcssDebit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bancontact: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsBancontact,
-    >,
+    pub bancontact: Option<super::models::Bancontact>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCard,
-    >,
+    pub card: Option<super::models::PaymentSettingsPaymentMethodOptionsCard>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer_balance: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCustomerBalance,
-    >,
+    pub customer_balance: Option<super::models::CustomerBalance>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub konbini: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsKonbini,
-    >,
+    pub konbini: Option<super::models::Konbini>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsUsBankAccount,
-    >,
+    pub us_bank_account: Option<super::models::UsBankAccount>,
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsAcssDebit {
-    PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsAcssDebitVariant0(
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsAcssDebitVariant0,
-    ),
+pub enum AcssDebit {
+    AcssDebitVariant0(super::models::AcssDebitVariant0),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -32823,33 +32189,25 @@ pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptio
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 /// invoice_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsAcssDebitVariant0 {
+pub struct AcssDebitVariant0 {
     /// mandate_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_options: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsAcssDebitVariant0MandateOptions,
-    >,
+    pub mandate_options: Option<super::models::AcssDebitVariant0MandateOptions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod,
-    >,
+    pub verification_method: Option<super::models::VerificationMethod>,
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 /// mandate_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsAcssDebitVariant0MandateOptions {
+pub struct AcssDebitVariant0MandateOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transaction_type: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptionsTransactionType,
-    >,
+    pub transaction_type: Option<super::models::TransactionType>,
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsBancontact {
-    PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsBancontactVariant0(
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsBancontactVariant0,
-    ),
+pub enum Bancontact {
+    BancontactVariant0(super::models::BancontactVariant0),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -32857,11 +32215,9 @@ pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptio
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 /// invoice_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsBancontactVariant0 {
+pub struct BancontactVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preferred_language: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsBancontactVariant0PreferredLanguage,
-    >,
+    pub preferred_language: Option<super::models::PreferredLanguage>,
 }
 #[cfg(
     any(
@@ -32872,16 +32228,14 @@ pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOpt
     )
 )]
 connector_runtime::__string_enum! {
-    pub enum
-    PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsBancontactVariant0PreferredLanguage
-    { De = "de", En = "en", Fr = "fr", Nl = "nl", }
+    pub enum PreferredLanguage { De = "de", En = "en", Fr = "fr", Nl = "nl", }
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCard {
-    PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0(
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0,
+pub enum PaymentSettingsPaymentMethodOptionsCard {
+    PaymentSettingsPaymentMethodOptionsCardVariant0(
+        super::models::PaymentSettingsPaymentMethodOptionsCardVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -32890,19 +32244,17 @@ pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptio
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// subscription_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0 {
+pub struct PaymentSettingsPaymentMethodOptionsCardVariant0 {
     /// mandate_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mandate_options: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0MandateOptions,
+        super::models::PaymentSettingsPaymentMethodOptionsCardVariant0MandateOptions,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_three_d_secure: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0RequestThreeDSecure,
-    >,
+    pub request_three_d_secure: Option<super::models::RequestThreeDSecureAnyAutomatic>,
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
-impl PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0 {
+impl PaymentSettingsPaymentMethodOptionsCardVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.mandate_options {
@@ -32914,23 +32266,21 @@ impl PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCa
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// mandate_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0MandateOptions {
+pub struct PaymentSettingsPaymentMethodOptionsCardVariant0MandateOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amount_type: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0MandateOptionsAmountType,
-    >,
+    pub amount_type: Option<super::models::AmountType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
-impl PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0MandateOptions {
+impl PaymentSettingsPaymentMethodOptionsCardVariant0MandateOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.description {
             rt::check::length(
-                "PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0MandateOptions.description",
+                "PaymentSettingsPaymentMethodOptionsCardVariant0MandateOptions.description",
                 v,
                 None,
                 Some(200u64),
@@ -32948,23 +32298,17 @@ impl PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCa
     )
 )]
 connector_runtime::__string_enum! {
-    pub enum
-    PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0MandateOptionsAmountType
-    { Fixed = "fixed", Maximum = "maximum", }
+    pub enum AmountType { Fixed = "fixed", Maximum = "maximum", }
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 connector_runtime::__string_enum! {
-    pub enum
-    PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0RequestThreeDSecure
-    { Any = "any", Automatic = "automatic", }
+    pub enum RequestThreeDSecureAnyAutomatic { Any = "any", Automatic = "automatic", }
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCustomerBalance {
-    PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCustomerBalanceVariant0(
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCustomerBalanceVariant0,
-    ),
+pub enum CustomerBalance {
+    CustomerBalanceVariant0(super::models::CustomerBalanceVariant0),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -32972,19 +32316,17 @@ pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptio
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 /// invoice_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCustomerBalanceVariant0 {
+pub struct CustomerBalanceVariant0 {
     /// bank_transfer_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bank_transfer: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCustomerBalanceVariant0BankTransfer,
-    >,
+    pub bank_transfer: Option<super::models::CustomerBalanceVariant0BankTransfer>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub funding_type: Option<String>,
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 /// bank_transfer_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCustomerBalanceVariant0BankTransfer {
+pub struct CustomerBalanceVariant0BankTransfer {
     #[serde(rename = "type")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
@@ -32992,17 +32334,15 @@ pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOpt
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsKonbini {
+pub enum Konbini {
     String(String),
     Value(serde_json::Value),
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsUsBankAccount {
-    PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsUsBankAccountVariant0(
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsUsBankAccountVariant0,
-    ),
+pub enum UsBankAccount {
+    UsBankAccountVariant0(super::models::UsBankAccountVariant0),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -33010,16 +32350,14 @@ pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptio
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 /// invoice_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsUsBankAccountVariant0 {
+pub struct UsBankAccountVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod,
-    >,
+    pub verification_method: Option<super::models::VerificationMethod>,
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodTypes {
+pub enum PaymentMethodTypes {
     List(Vec<super::models::InvoicesPaymentSettingsPaymentMethodTypesItem>),
     String(String),
     /// A value matching none of the described alternatives.
@@ -33029,9 +32367,9 @@ pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodTypes
 /// Specifies an interval for how often to bill for any pending invoice items. It is analogous to calling [Create an invoice](https://stripe.com/docs/api#create_invoice) for the given subscription at the specified interval.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCustomersCustomerSubscriptionsBodyPendingInvoiceItemInterval {
-    PostCustomersCustomerSubscriptionsBodyPendingInvoiceItemIntervalVariant0(
-        super::models::PostCustomersCustomerSubscriptionsBodyPendingInvoiceItemIntervalVariant0,
+pub enum PendingInvoiceItemInterval {
+    PendingInvoiceItemIntervalVariant0(
+        super::models::PendingInvoiceItemIntervalVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -33040,8 +32378,8 @@ pub enum PostCustomersCustomerSubscriptionsBodyPendingInvoiceItemInterval {
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// pending_invoice_item_interval_params
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyPendingInvoiceItemIntervalVariant0 {
-    pub interval: super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurringInterval,
+pub struct PendingInvoiceItemIntervalVariant0 {
+    pub interval: super::models::Interval,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_count: Option<i64>,
 }
@@ -33051,7 +32389,7 @@ connector_runtime::__string_enum! {
     " Determines how to handle [prorations](https://stripe.com/docs/subscriptions/billing-cycle#prorations) resulting from the `billing_cycle_anchor`. Valid values are `create_prorations` or `none`."]
     #[doc = " "] #[doc =
     " Passing `create_prorations` will cause proration invoice items to be created when applicable. Prorations can be disabled by passing `none`. If no value is passed, the default is `create_prorations`."]
-    pub enum PostCustomersCustomerSubscriptionsBodyProrationBehavior { AlwaysInvoice =
+    pub enum ProrationBehaviorAlwaysInvoiceCreateProrationsNone { AlwaysInvoice =
     "always_invoice", CreateProrations = "create_prorations", None = "none", }
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
@@ -33059,7 +32397,7 @@ connector_runtime::__string_enum! {
 ///
 /// If specified, the funds from the subscription's invoices will be transferred to the destination and the ID of the resulting transfers will be found on the resulting charges.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyTransferData {
+pub struct TransferDataAmountPercentDestination {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(deserialize_with = "rt::lenient::optional_number")]
     pub amount_percent: Option<f64>,
@@ -33069,7 +32407,7 @@ pub struct PostCustomersCustomerSubscriptionsBodyTransferData {
 /// Unix timestamp representing the end of the trial period the customer will get before being charged for the first time. This will always overwrite any trials that might apply via a subscribed plan. If set, trial_end will override the default trial period of the plan the customer is being subscribed to. The special value `now` can be provided to end the customer's trial immediately. Can be at most two years from `billing_cycle_anchor`. See [Using trial periods on subscriptions](https://stripe.com/docs/billing/subscriptions/trials) to learn more.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCustomersCustomerSubscriptionsBodyTrialEnd {
+pub enum TrialEndStringInteger {
     Integer(i64),
     String(String),
     /// A value matching none of the described alternatives.
@@ -33077,12 +32415,10 @@ pub enum PostCustomersCustomerSubscriptionsBodyTrialEnd {
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
+pub struct AddInvoiceItemsApplicationFeePercentBody {
     /// A list of prices and quantities that will generate invoice items appended to the first invoice for this subscription. You may pass up to 20 items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub add_invoice_items: Option<
-        Vec<super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem>,
-    >,
+    pub add_invoice_items: Option<Vec<super::models::AddInvoiceItemEntry>>,
     /// A non-negative decimal between 0 and 100, with at most two decimal places. This represents the percentage of the subscription invoice subtotal that will be transferred to the application owner's Stripe account. The request must be made by a platform account on a connected account in order to set an application fee percentage. For more information, see the application fees [documentation](https://stripe.com/docs/connect/subscriptions#collecting-fees-on-subscriptions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(deserialize_with = "rt::lenient::optional_number")]
@@ -33091,32 +32427,28 @@ pub struct PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
     ///
     /// Automatic tax settings for this subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_tax: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyAutomaticTax,
-    >,
+    pub automatic_tax: Option<super::models::AutomaticTaxConfig>,
     /// Either `now` or `unchanged`. Setting the value to `now` resets the subscription's billing cycle anchor to the current time. For more information, see the billing cycle [documentation](https://stripe.com/docs/billing/subscriptions/billing-cycle).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_cycle_anchor: Option<
-        super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyBillingCycleAnchor,
+        super::models::AddInvoiceItemsApplicationFeePercentBodyBillingCycleAnchor,
     >,
     /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period. Pass an empty string to remove previously-defined thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_thresholds: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyBillingThresholds,
+        super::models::BillingThresholdsAmountGteResetBillingCycleAnchor,
     >,
     /// A timestamp at which the subscription should cancel. If set to a date before the current period ends, this will cause a proration if prorations have been enabled using `proration_behavior`. If set during a future period, this will always cause a proration for that period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_at: Option<
-        super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyCancelAt,
+        super::models::AddInvoiceItemsApplicationFeePercentBodyCancelAt,
     >,
     /// Boolean indicating whether this subscription should cancel at the end of the current period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_at_period_end: Option<bool>,
     /// Either `charge_automatically`, or `send_invoice`. When charging automatically, Stripe will attempt to pay this subscription at the end of the cycle using the default source attached to the customer. When sending an invoice, Stripe will email your customer an invoice with payment instructions. Defaults to `charge_automatically`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub collection_method: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyCollectionMethod,
-    >,
+    pub collection_method: Option<super::models::CollectionMethod>,
     /// The ID of the coupon to apply to this subscription. A coupon applied to a subscription will only affect invoices created for that particular subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupon: Option<String>,
@@ -33132,28 +32464,24 @@ pub struct PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
     /// The tax rates that will apply to any subscription item that does not have `tax_rates` set. Invoices created will have their `default_tax_rates` populated from the subscription. Pass an empty string to remove previously-defined tax rates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_tax_rates: Option<
-        super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyDefaultTaxRates,
+        super::models::AddInvoiceItemsApplicationFeePercentBodyDefaultTaxRates,
     >,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
     /// A list of up to 20 subscription items, each with an attached price.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub items: Option<
-        Vec<
-            super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyItemsItem,
-        >,
-    >,
+    pub items: Option<Vec<super::models::SubscriptionItemUpdateParams>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// Indicates if a customer is on or off-session while an invoice payment is attempted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub off_session: Option<bool>,
     /// If specified, payment collection for this subscription will be paused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause_collection: Option<
-        super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyPauseCollection,
+        super::models::AddInvoiceItemsApplicationFeePercentBodyPauseCollection,
     >,
     /// Use `allow_incomplete` to transition the subscription to `status=past_due` if a payment is required but cannot be paid. This allows you to manage scenarios where additional user actions are needed to pay a subscription's invoice. For example, SCA regulation may require 3DS authentication to complete payment. See the [SCA Migration Guide](https://stripe.com/docs/billing/migration/strong-customer-authentication) for Billing to learn more. This is the default behavior.
     ///
@@ -33163,21 +32491,15 @@ pub struct PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
     ///
     /// Use `error_if_incomplete` if you want Stripe to return an HTTP 402 status code if a subscription's invoice cannot be paid. For example, if a payment method requires 3DS authentication due to SCA regulation and further user action is needed, this parameter does not update the subscription and returns an error instead. This was the default behavior for API versions prior to 2019-03-14. See the [changelog](https://stripe.com/docs/upgrades#2019-03-14) to learn more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_behavior: Option<
-        super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyPaymentBehavior,
-    >,
+    pub payment_behavior: Option<super::models::PaymentBehavior>,
     /// payment_settings
     ///
     /// Payment settings to pass to invoices created by the subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_settings: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettings,
-    >,
+    pub payment_settings: Option<super::models::PaymentSettings>,
     /// Specifies an interval for how often to bill for any pending invoice items. It is analogous to calling [Create an invoice](https://stripe.com/docs/api#create_invoice) for the given subscription at the specified interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_invoice_item_interval: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPendingInvoiceItemInterval,
-    >,
+    pub pending_invoice_item_interval: Option<super::models::PendingInvoiceItemInterval>,
     /// The promotion code to apply to this subscription. A promotion code applied to a subscription will only affect invoices created for that particular subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion_code: Option<String>,
@@ -33188,7 +32510,7 @@ pub struct PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
     /// Prorations can be disabled by passing `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proration_behavior: Option<
-        super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyProrationBehavior,
+        super::models::ProrationBehaviorAlwaysInvoiceCreateProrations,
     >,
     /// If set, the proration will be calculated as though the subscription was updated at the given time. This can be used to apply exactly the same proration that was previewed with [upcoming invoice](https://stripe.com/docs/api#retrieve_customer_invoice) endpoint. It can also be used to implement custom proration logic, such as prorating by day instead of by second, by providing the time that you wish to use for proration calculations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33196,17 +32518,17 @@ pub struct PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
     /// If specified, the funds from the subscription's invoices will be transferred to the destination and the ID of the resulting transfers will be found on the resulting charges. This will be unset if you POST an empty value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_data: Option<
-        super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyTransferData,
+        super::models::AddInvoiceItemsApplicationFeePercentBodyTransferData,
     >,
     /// Unix timestamp representing the end of the trial period the customer will get before being charged for the first time. This will always overwrite any trials that might apply via a subscribed plan. If set, trial_end will override the default trial period of the plan the customer is being subscribed to. The special value `now` can be provided to end the customer's trial immediately. Can be at most two years from `billing_cycle_anchor`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trial_end: Option<super::models::PostCustomersCustomerBodyTrialEnd>,
+    pub trial_end: Option<super::models::TrialEnd>,
     /// Indicates if a plan's `trial_period_days` should be applied to the subscription. Setting `trial_end` per subscription is preferred, and this defaults to `false`. Setting this flag to `true` together with `trial_end` is not allowed. See [Using trial periods on subscriptions](https://stripe.com/docs/billing/subscriptions/trials) to learn more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_from_plan: Option<bool>,
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
-impl PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
+impl AddInvoiceItemsApplicationFeePercentBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.add_invoice_items {
@@ -33216,7 +32538,7 @@ impl PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
         }
         if let Some(v) = &self.coupon {
             rt::check::length(
-                "PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody.coupon",
+                "AddInvoiceItemsApplicationFeePercentBody.coupon",
                 v,
                 None,
                 Some(5000u64),
@@ -33224,7 +32546,7 @@ impl PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
         }
         if let Some(v) = &self.default_payment_method {
             rt::check::length(
-                "PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody.default_payment_method",
+                "AddInvoiceItemsApplicationFeePercentBody.default_payment_method",
                 v,
                 None,
                 Some(5000u64),
@@ -33232,7 +32554,7 @@ impl PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
         }
         if let Some(v) = &self.default_source {
             rt::check::length(
-                "PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody.default_source",
+                "AddInvoiceItemsApplicationFeePercentBody.default_source",
                 v,
                 None,
                 Some(5000u64),
@@ -33245,7 +32567,7 @@ impl PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
         }
         if let Some(v) = &self.promotion_code {
             rt::check::length(
-                "PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody.promotion_code",
+                "AddInvoiceItemsApplicationFeePercentBody.promotion_code",
                 v,
                 None,
                 Some(5000u64),
@@ -33258,15 +32580,14 @@ impl PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
 connector_runtime::__string_enum! {
     #[doc =
     " Either `now` or `unchanged`. Setting the value to `now` resets the subscription's billing cycle anchor to the current time. For more information, see the billing cycle [documentation](https://stripe.com/docs/billing/subscriptions/billing-cycle)."]
-    pub enum
-    PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyBillingCycleAnchor { Now =
-    "now", Unchanged = "unchanged", }
+    pub enum AddInvoiceItemsApplicationFeePercentBodyBillingCycleAnchor { Now = "now",
+    Unchanged = "unchanged", }
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// A timestamp at which the subscription should cancel. If set to a date before the current period ends, this will cause a proration if prorations have been enabled using `proration_behavior`. If set during a future period, this will always cause a proration for that period.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyCancelAt {
+pub enum AddInvoiceItemsApplicationFeePercentBodyCancelAt {
     Integer(i64),
     String(String),
     /// A value matching none of the described alternatives.
@@ -33276,7 +32597,7 @@ pub enum PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyCancelAt {
 /// The tax rates that will apply to any subscription item that does not have `tax_rates` set. Invoices created will have their `default_tax_rates` populated from the subscription. Pass an empty string to remove previously-defined tax rates.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyDefaultTaxRates {
+pub enum AddInvoiceItemsApplicationFeePercentBodyDefaultTaxRates {
     List(Vec<String>),
     String(String),
     /// A value matching none of the described alternatives.
@@ -33285,11 +32606,9 @@ pub enum PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyDefaultTaxRa
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 /// subscription_item_update_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyItemsItem {
+pub struct SubscriptionItemUpdateParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_thresholds: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholds,
-    >,
+    pub billing_thresholds: Option<super::models::BillingThresholds>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clear_usage: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33297,26 +32616,24 @@ pub struct PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyItemsItem 
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyIndividualMetadata>,
+    pub metadata: Option<super::models::MetadataMapString>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<String>,
     /// recurring_price_data
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyItemsItemPriceData,
-    >,
+    pub price_data: Option<super::models::RecurringPriceData>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_rates: Option<super::models::PostCreditNotesBodyLinesItemTaxRates>,
+    pub tax_rates: Option<super::models::TaxRates>,
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
-impl PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyItemsItem {
+impl SubscriptionItemUpdateParams {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.id {
             rt::check::length(
-                "PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyItemsItem.id",
+                "SubscriptionItemUpdateParams.id",
                 v,
                 None,
                 Some(5000u64),
@@ -33324,7 +32641,7 @@ impl PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyItemsItem {
         }
         if let Some(v) = &self.price {
             rt::check::length(
-                "PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyItemsItem.price",
+                "SubscriptionItemUpdateParams.price",
                 v,
                 None,
                 Some(5000u64),
@@ -33340,9 +32657,9 @@ impl PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyItemsItem {
 /// If specified, payment collection for this subscription will be paused.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyPauseCollection {
-    PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyPauseCollectionVariant0(
-        super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyPauseCollectionVariant0,
+pub enum AddInvoiceItemsApplicationFeePercentBodyPauseCollection {
+    AddInvoiceItemsApplicationFeePercentBodyPauseCollectionVariant0(
+        super::models::AddInvoiceItemsApplicationFeePercentBodyPauseCollectionVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -33351,16 +32668,15 @@ pub enum PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyPauseCollect
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// pause_collection_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyPauseCollectionVariant0 {
-    pub behavior: super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyPauseCollectionVariant0Behavior,
+pub struct AddInvoiceItemsApplicationFeePercentBodyPauseCollectionVariant0 {
+    pub behavior: super::models::AddInvoiceItemsApplicationFeePercentBodyPauseCollectionVariant0Behavior,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumes_at: Option<i64>,
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 connector_runtime::__string_enum! {
-    pub enum
-    PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyPauseCollectionVariant0Behavior
-    { KeepAsDraft = "keep_as_draft", MarkUncollectible = "mark_uncollectible", Void =
+    pub enum AddInvoiceItemsApplicationFeePercentBodyPauseCollectionVariant0Behavior {
+    KeepAsDraft = "keep_as_draft", MarkUncollectible = "mark_uncollectible", Void =
     "void", }
 }
 #[cfg(
@@ -33375,10 +32691,9 @@ connector_runtime::__string_enum! {
     " Use `pending_if_incomplete` to update the subscription using [pending updates](https://stripe.com/docs/billing/subscriptions/pending-updates). When you use `pending_if_incomplete` you can only pass the parameters [supported by pending updates](https://stripe.com/docs/billing/pending-updates-reference#supported-attributes)."]
     #[doc = " "] #[doc =
     " Use `error_if_incomplete` if you want Stripe to return an HTTP 402 status code if a subscription's invoice cannot be paid. For example, if a payment method requires 3DS authentication due to SCA regulation and further user action is needed, this parameter does not update the subscription and returns an error instead. This was the default behavior for API versions prior to 2019-03-14. See the [changelog](https://stripe.com/docs/upgrades#2019-03-14) to learn more."]
-    pub enum PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyPaymentBehavior {
-    AllowIncomplete = "allow_incomplete", DefaultIncomplete = "default_incomplete",
-    ErrorIfIncomplete = "error_if_incomplete", PendingIfIncomplete =
-    "pending_if_incomplete", }
+    pub enum PaymentBehavior { AllowIncomplete = "allow_incomplete", DefaultIncomplete =
+    "default_incomplete", ErrorIfIncomplete = "error_if_incomplete", PendingIfIncomplete
+    = "pending_if_incomplete", }
 }
 #[cfg(
     any(feature = "customers", feature = "subscription_items", feature = "subscriptions")
@@ -33389,18 +32704,15 @@ connector_runtime::__string_enum! {
     #[doc = " "] #[doc =
     " Passing `create_prorations` will cause proration invoice items to be created when applicable. These proration items will only be invoiced immediately under [certain conditions](https://stripe.com/docs/subscriptions/upgrading-downgrading#immediate-payment). In order to always invoice immediately for prorations, pass `always_invoice`."]
     #[doc = " "] #[doc = " Prorations can be disabled by passing `none`."] pub enum
-    PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyProrationBehavior {
-    AlwaysInvoice = "always_invoice", CreateProrations = "create_prorations", None =
-    "none", }
+    ProrationBehaviorAlwaysInvoiceCreateProrations { AlwaysInvoice = "always_invoice",
+    CreateProrations = "create_prorations", None = "none", }
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// If specified, the funds from the subscription's invoices will be transferred to the destination and the ID of the resulting transfers will be found on the resulting charges. This will be unset if you POST an empty value.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyTransferData {
-    PostCheckoutSessionsBodySubscriptionDataTransferData(
-        super::models::PostCheckoutSessionsBodySubscriptionDataTransferData,
-    ),
+pub enum AddInvoiceItemsApplicationFeePercentBodyTransferData {
+    TransferDataSpecs(super::models::TransferDataSpecs),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -33662,7 +32974,7 @@ pub struct PostFileLinksBody {
     pub file: String,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "file_links")]
 impl PostFileLinksBody {
@@ -33686,7 +32998,7 @@ pub struct PostFileLinksLinkBody {
     pub expires_at: Option<super::models::PostFileLinksLinkBodyExpiresAt>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "file_links")]
 /// A future timestamp after which the link will no longer be usable, or `now` to expire the link immediately.
@@ -33770,7 +33082,7 @@ pub struct PostFilesBodyFileLinkData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyIndividualMetadata>,
+    pub metadata: Option<super::models::MetadataMapString>,
 }
 #[cfg(feature = "files")]
 connector_runtime::__string_enum! {
@@ -33873,7 +33185,7 @@ pub struct PostIdentityVerificationSessionsBody {
     ///
     /// A set of options for the session’s verification checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<super::models::PostIdentityVerificationSessionsBodyOptions>,
+    pub options: Option<super::models::SessionOptionsParam>,
     /// The URL that the user will be redirected to upon completing the verification flow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_url: Option<String>,
@@ -33886,18 +33198,16 @@ pub struct PostIdentityVerificationSessionsBody {
 ///
 /// A set of options for the session’s verification checks.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostIdentityVerificationSessionsBodyOptions {
+pub struct SessionOptionsParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document: Option<
-        super::models::PostIdentityVerificationSessionsBodyOptionsDocument,
-    >,
+    pub document: Option<super::models::SessionOptionsParamDocument>,
 }
 #[cfg(feature = "identity")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostIdentityVerificationSessionsBodyOptionsDocument {
-    PostIdentityVerificationSessionsBodyOptionsDocumentVariant0(
-        super::models::PostIdentityVerificationSessionsBodyOptionsDocumentVariant0,
+pub enum SessionOptionsParamDocument {
+    SessionOptionsParamDocumentVariant0(
+        super::models::SessionOptionsParamDocumentVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -33906,7 +33216,7 @@ pub enum PostIdentityVerificationSessionsBodyOptionsDocument {
 #[cfg(feature = "identity")]
 /// document_options
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostIdentityVerificationSessionsBodyOptionsDocumentVariant0 {
+pub struct SessionOptionsParamDocumentVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_types: Option<
         Vec<super::models::GelatoReportDocumentOptionsAllowedTypesItem>,
@@ -33931,7 +33241,7 @@ pub struct PostIdentityVerificationSessionsSessionBody {
     ///
     /// A set of options for the session’s verification checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<super::models::PostIdentityVerificationSessionsBodyOptions>,
+    pub options: Option<super::models::SessionOptionsParam>,
     /// The type of [verification check](https://stripe.com/docs/identity/verification-checks) to be performed.
     #[serde(rename = "type")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33999,12 +33309,12 @@ pub struct PostInvoiceitemsBody {
     pub invoice: Option<String>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// period
     ///
     /// The period associated with this invoice item. When set to different values, the period will be rendered on the invoice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub period: Option<super::models::PostInvoiceitemsBodyPeriod>,
+    pub period: Option<super::models::PeriodEndStart>,
     /// The ID of the price object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<String>,
@@ -34012,7 +33322,7 @@ pub struct PostInvoiceitemsBody {
     ///
     /// Data used to generate a new [Price](https://stripe.com/docs/api/prices) object inline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data: Option<super::models::PostInvoiceitemsBodyPriceData>,
+    pub price_data: Option<super::models::PriceDataCurrencyProduct>,
     /// Non-negative integer. The quantity of units for the invoice item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
@@ -34070,7 +33380,7 @@ impl PostInvoiceitemsBody {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostInvoiceitemsBodyDiscounts {
-    List(Vec<super::models::PostInvoiceitemsBodyDiscountsVariant0Item>),
+    List(Vec<super::models::DiscountsDataParam>),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -34078,31 +33388,21 @@ pub enum PostInvoiceitemsBodyDiscounts {
 #[cfg(any(feature = "invoiceitems", feature = "invoices", feature = "quotes"))]
 /// discounts_data_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostInvoiceitemsBodyDiscountsVariant0Item {
+pub struct DiscountsDataParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupon: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discount: Option<String>,
 }
 #[cfg(any(feature = "invoiceitems", feature = "invoices", feature = "quotes"))]
-impl PostInvoiceitemsBodyDiscountsVariant0Item {
+impl DiscountsDataParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.coupon {
-            rt::check::length(
-                "PostInvoiceitemsBodyDiscountsVariant0Item.coupon",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("DiscountsDataParam.coupon", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.discount {
-            rt::check::length(
-                "PostInvoiceitemsBodyDiscountsVariant0Item.discount",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("DiscountsDataParam.discount", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -34112,7 +33412,7 @@ impl PostInvoiceitemsBodyDiscountsVariant0Item {
 ///
 /// The period associated with this invoice item. When set to different values, the period will be rendered on the invoice.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostInvoiceitemsBodyPeriod {
+pub struct PeriodEndStart {
     pub end: i64,
     pub start: i64,
 }
@@ -34121,26 +33421,24 @@ pub struct PostInvoiceitemsBodyPeriod {
 ///
 /// Data used to generate a new [Price](https://stripe.com/docs/api/prices) object inline.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostInvoiceitemsBodyPriceData {
+pub struct PriceDataCurrencyProduct {
     pub currency: String,
     pub product: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior,
-    >,
+    pub tax_behavior: Option<super::models::TaxBehavior>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
 #[cfg(feature = "invoiceitems")]
-impl PostInvoiceitemsBodyPriceData {
+impl PriceDataCurrencyProduct {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.product;
             rt::check::length(
-                "PostInvoiceitemsBodyPriceData.product",
+                "PriceDataCurrencyProduct.product",
                 v,
                 None,
                 Some(5000u64),
@@ -34169,12 +33467,12 @@ pub struct PostInvoiceitemsInvoiceitemBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// period
     ///
     /// The period associated with this invoice item. When set to different values, the period will be rendered on the invoice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub period: Option<super::models::PostInvoiceitemsBodyPeriod>,
+    pub period: Option<super::models::PeriodEndStart>,
     /// The ID of the price object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<String>,
@@ -34182,7 +33480,7 @@ pub struct PostInvoiceitemsInvoiceitemBody {
     ///
     /// Data used to generate a new [Price](https://stripe.com/docs/api/prices) object inline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data: Option<super::models::PostInvoiceitemsBodyPriceData>,
+    pub price_data: Option<super::models::PriceDataCurrencyProduct>,
     /// Non-negative integer. The quantity of units for the invoice item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
@@ -34227,7 +33525,7 @@ impl PostInvoiceitemsInvoiceitemBody {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostInvoiceitemsInvoiceitemBodyDiscounts {
-    List(Vec<super::models::PostInvoiceitemsBodyDiscountsVariant0Item>),
+    List(Vec<super::models::DiscountsDataParam>),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -34250,8 +33548,8 @@ pub enum PostInvoiceitemsInvoiceitemBodyTaxRates {
     )
 )]
 connector_runtime::__string_enum! {
-    pub enum GetInvoicesCollectionMethod { ChargeAutomatically = "charge_automatically",
-    SendInvoice = "send_invoice", }
+    pub enum CollectionMethodChargeAutomaticallySendInvoice { ChargeAutomatically =
+    "charge_automatically", SendInvoice = "send_invoice", }
 }
 #[cfg(feature = "invoices")]
 connector_runtime::__string_enum! {
@@ -34298,7 +33596,7 @@ impl GetInvoicesResponse200 {
 pub struct PostInvoicesBody {
     /// The account tax IDs associated with the invoice. Only editable when the invoice is a draft.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_tax_ids: Option<super::models::PostInvoicesBodyAccountTaxIds>,
+    pub account_tax_ids: Option<super::models::AccountTaxIds>,
     /// A fee in %s that will be applied to the invoice and transferred to the application owner's Stripe account. The request must be made with an OAuth key or the Stripe-Account header in order to take an application fee. For more information, see the application fees [documentation](https://stripe.com/docs/billing/invoices/connect#collecting-fees).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_fee_amount: Option<i64>,
@@ -34309,7 +33607,7 @@ pub struct PostInvoicesBody {
     ///
     /// Settings for automatic tax lookup for this invoice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_tax: Option<super::models::PostInvoicesBodyAutomaticTax>,
+    pub automatic_tax: Option<super::models::AutomaticTaxParam>,
     /// Either `charge_automatically`, or `send_invoice`. When charging automatically, Stripe will attempt to pay this invoice using the default source attached to the customer. When sending an invoice, Stripe will email this invoice to the customer with payment instructions. Defaults to `charge_automatically`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collection_method: Option<super::models::PostInvoicesBodyCollectionMethod>,
@@ -34348,7 +33646,7 @@ pub struct PostInvoicesBody {
     pub footer: Option<String>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// The account (if any) for which the funds of the invoice payment are intended. If set, the invoice will be presented with the branding and support information of the specified account. See the [Invoices with Connect](https://stripe.com/docs/billing/invoices/connect) documentation for details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_behalf_of: Option<String>,
@@ -34356,7 +33654,9 @@ pub struct PostInvoicesBody {
     ///
     /// Configuration settings for the PaymentIntent that is generated when the invoice is finalized.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_settings: Option<super::models::PostInvoicesBodyPaymentSettings>,
+    pub payment_settings: Option<
+        super::models::PaymentSettingsPaymentMethodOptionsPaymentMethodTypes,
+    >,
     /// How to handle pending invoice items on invoice creation. One of `include`, `exclude`, or `include_and_require`. `include` will include any pending invoice items, and will create an empty draft invoice if no pending invoice items exist. `include_and_require` will include any pending invoice items, if no pending invoice items exist then the request will fail. `exclude` will always create an empty invoice draft regardless if there are pending invoice items or not. Defaults to `include_and_require` if the parameter is omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_invoice_items_behavior: Option<
@@ -34421,7 +33721,7 @@ impl PostInvoicesBody {
 /// The account tax IDs associated with the invoice. Only editable when the invoice is a draft.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostInvoicesBodyAccountTaxIds {
+pub enum AccountTaxIds {
     List(Vec<String>),
     String(String),
     /// A value matching none of the described alternatives.
@@ -34432,7 +33732,7 @@ pub enum PostInvoicesBodyAccountTaxIds {
 ///
 /// Settings for automatic tax lookup for this invoice.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostInvoicesBodyAutomaticTax {
+pub struct AutomaticTaxParam {
     pub enabled: bool,
 }
 #[cfg(feature = "invoices")]
@@ -34447,7 +33747,7 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostInvoicesBodyCustomFields {
-    List(Vec<super::models::PostCustomersBodyInvoiceSettingsCustomFieldsVariant0Item>),
+    List(Vec<super::models::CustomFieldParams>),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -34457,7 +33757,7 @@ pub enum PostInvoicesBodyCustomFields {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostInvoicesBodyDiscounts {
-    List(Vec<super::models::PostInvoiceitemsBodyDiscountsVariant0Item>),
+    List(Vec<super::models::DiscountsDataParam>),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -34467,52 +33767,40 @@ pub enum PostInvoicesBodyDiscounts {
 ///
 /// Configuration settings for the PaymentIntent that is generated when the invoice is finalized.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostInvoicesBodyPaymentSettings {
+pub struct PaymentSettingsPaymentMethodOptionsPaymentMethodTypes {
     /// payment_method_options
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_options: Option<
-        super::models::PostInvoicesBodyPaymentSettingsPaymentMethodOptions,
+        super::models::PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptions,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_types: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodTypes,
-    >,
+    pub payment_method_types: Option<super::models::PaymentMethodTypes>,
 }
 #[cfg(feature = "invoices")]
 /// payment_method_options
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostInvoicesBodyPaymentSettingsPaymentMethodOptions {
+pub struct PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acss_debit: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsAcssDebit,
-    >,
+    pub acss_debit: Option<super::models::AcssDebit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bancontact: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsBancontact,
-    >,
+    pub bancontact: Option<super::models::Bancontact>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card: Option<
-        super::models::PostInvoicesBodyPaymentSettingsPaymentMethodOptionsCard,
+        super::models::PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptionsCard,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer_balance: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCustomerBalance,
-    >,
+    pub customer_balance: Option<super::models::CustomerBalance>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub konbini: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsKonbini,
-    >,
+    pub konbini: Option<super::models::Konbini>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsUsBankAccount,
-    >,
+    pub us_bank_account: Option<super::models::UsBankAccount>,
 }
 #[cfg(feature = "invoices")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostInvoicesBodyPaymentSettingsPaymentMethodOptionsCard {
-    PostInvoicesBodyPaymentSettingsPaymentMethodOptionsCardVariant0(
-        super::models::PostInvoicesBodyPaymentSettingsPaymentMethodOptionsCardVariant0,
+pub enum PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptionsCard {
+    PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptionsCardVariant0(
+        super::models::PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptionsCardVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -34521,11 +33809,9 @@ pub enum PostInvoicesBodyPaymentSettingsPaymentMethodOptionsCard {
 #[cfg(feature = "invoices")]
 /// invoice_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostInvoicesBodyPaymentSettingsPaymentMethodOptionsCardVariant0 {
+pub struct PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptionsCardVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_three_d_secure: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0RequestThreeDSecure,
-    >,
+    pub request_three_d_secure: Option<super::models::RequestThreeDSecureAnyAutomatic>,
 }
 #[cfg(feature = "invoices")]
 connector_runtime::__string_enum! {
@@ -34592,30 +33878,30 @@ impl GetInvoicesSearchResponse200 {
 #[cfg(feature = "invoices")]
 /// automatic_tax_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetInvoicesUpcomingAutomaticTax {
+pub struct AutomaticTaxParam2 {
     pub enabled: bool,
 }
 #[cfg(feature = "invoices")]
 /// customer_details_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetInvoicesUpcomingCustomerDetails {
+pub struct CustomerDetailsParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<super::models::GetInvoicesUpcomingCustomerDetailsAddress>,
+    pub address: Option<super::models::CustomerDetailsParamAddress>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping: Option<super::models::GetInvoicesUpcomingCustomerDetailsShipping>,
+    pub shipping: Option<super::models::CustomerDetailsParamShipping>,
     /// tax_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax: Option<super::models::GetInvoicesUpcomingCustomerDetailsTax>,
+    pub tax: Option<super::models::CustomerDetailsParamTax>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_exempt: Option<super::models::GetInvoicesUpcomingCustomerDetailsTaxExempt>,
+    pub tax_exempt: Option<super::models::CustomerDetailsParamTaxExempt>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_ids: Option<Vec<super::models::PostCustomersBodyTaxIdDataItem>>,
+    pub tax_ids: Option<Vec<super::models::DataParams>>,
 }
 #[cfg(feature = "invoices")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum GetInvoicesUpcomingCustomerDetailsAddress {
-    PostChargesBodyShippingAddress(super::models::PostChargesBodyShippingAddress),
+pub enum CustomerDetailsParamAddress {
+    OptionalFieldsAddress(super::models::OptionalFieldsAddress),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -34623,8 +33909,8 @@ pub enum GetInvoicesUpcomingCustomerDetailsAddress {
 #[cfg(feature = "invoices")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum GetInvoicesUpcomingCustomerDetailsShipping {
-    PostCustomersBodyShippingVariant0(super::models::PostCustomersBodyShippingVariant0),
+pub enum CustomerDetailsParamShipping {
+    CustomerShipping(super::models::CustomerShipping),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -34632,20 +33918,20 @@ pub enum GetInvoicesUpcomingCustomerDetailsShipping {
 #[cfg(feature = "invoices")]
 /// tax_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetInvoicesUpcomingCustomerDetailsTax {
+pub struct CustomerDetailsParamTax {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip_address: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
+    pub ip_address: Option<super::models::AdditionalDocumentation>,
 }
 #[cfg(feature = "invoices")]
 connector_runtime::__string_enum! {
-    pub enum GetInvoicesUpcomingCustomerDetailsTaxExempt { Empty = "", Exempt = "exempt",
-    None = "none", Reverse = "reverse", }
+    pub enum CustomerDetailsParamTaxExempt { Empty = "", Exempt = "exempt", None =
+    "none", Reverse = "reverse", }
 }
 #[cfg(feature = "invoices")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum GetInvoicesUpcomingDiscounts {
-    List(Vec<super::models::PostInvoiceitemsBodyDiscountsVariant0Item>),
+pub enum DiscountsListString {
+    List(Vec<super::models::DiscountsDataParam>),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -34653,7 +33939,7 @@ pub enum GetInvoicesUpcomingDiscounts {
 #[cfg(feature = "invoices")]
 /// invoice_item_preview_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetInvoicesUpcomingInvoiceItemsItem {
+pub struct InvoiceItemPreviewParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -34663,37 +33949,35 @@ pub struct GetInvoicesUpcomingInvoiceItemsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discountable: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discounts: Option<super::models::GetInvoicesUpcomingDiscounts>,
+    pub discounts: Option<super::models::DiscountsListString>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoiceitem: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyIndividualMetadata>,
+    pub metadata: Option<super::models::MetadataMapString>,
     /// period
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub period: Option<super::models::GetInvoicesUpcomingInvoiceItemsItemPeriod>,
+    pub period: Option<super::models::InvoiceItemPreviewParamsPeriod>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<String>,
     /// one_time_price_data
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItemPriceData,
-    >,
+    pub price_data: Option<super::models::OneTimePriceData>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_rates: Option<super::models::PostCreditNotesBodyLinesItemTaxRates>,
+    pub tax_rates: Option<super::models::TaxRates>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
 #[cfg(feature = "invoices")]
-impl GetInvoicesUpcomingInvoiceItemsItem {
+impl InvoiceItemPreviewParams {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.description {
             rt::check::length(
-                "GetInvoicesUpcomingInvoiceItemsItem.description",
+                "InvoiceItemPreviewParams.description",
                 v,
                 None,
                 Some(5000u64),
@@ -34701,19 +33985,14 @@ impl GetInvoicesUpcomingInvoiceItemsItem {
         }
         if let Some(v) = &self.invoiceitem {
             rt::check::length(
-                "GetInvoicesUpcomingInvoiceItemsItem.invoiceitem",
+                "InvoiceItemPreviewParams.invoiceitem",
                 v,
                 None,
                 Some(5000u64),
             )?;
         }
         if let Some(v) = &self.price {
-            rt::check::length(
-                "GetInvoicesUpcomingInvoiceItemsItem.price",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("InvoiceItemPreviewParams.price", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.price_data {
             v.validate()?;
@@ -34724,16 +34003,16 @@ impl GetInvoicesUpcomingInvoiceItemsItem {
 #[cfg(feature = "invoices")]
 /// period
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetInvoicesUpcomingInvoiceItemsItemPeriod {
+pub struct InvoiceItemPreviewParamsPeriod {
     pub end: i64,
     pub start: i64,
 }
 #[cfg(feature = "invoices")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum GetInvoicesUpcomingSubscriptionBillingCycleAnchor {
-    GetInvoicesUpcomingSubscriptionBillingCycleAnchorVariant0(
-        super::models::GetInvoicesUpcomingSubscriptionBillingCycleAnchorVariant0,
+pub enum SubscriptionBillingCycleAnchor {
+    SubscriptionBillingCycleAnchorVariant0(
+        super::models::SubscriptionBillingCycleAnchorVariant0,
     ),
     Integer(i64),
     /// A value matching none of the described alternatives.
@@ -34741,13 +34020,13 @@ pub enum GetInvoicesUpcomingSubscriptionBillingCycleAnchor {
 }
 #[cfg(feature = "invoices")]
 connector_runtime::__string_enum! {
-    pub enum GetInvoicesUpcomingSubscriptionBillingCycleAnchorVariant0 { Now = "now",
-    Unchanged = "unchanged", }
+    pub enum SubscriptionBillingCycleAnchorVariant0 { Now = "now", Unchanged =
+    "unchanged", }
 }
 #[cfg(any(feature = "invoices", feature = "issuing", feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum GetInvoicesUpcomingSubscriptionCancelAt {
+pub enum CanceledAt {
     Integer(i64),
     String(String),
     /// A value matching none of the described alternatives.
@@ -34756,7 +34035,7 @@ pub enum GetInvoicesUpcomingSubscriptionCancelAt {
 #[cfg(feature = "invoices")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum GetInvoicesUpcomingSubscriptionTrialEnd {
+pub enum SubscriptionTrialEnd {
     Integer(i64),
     String(String),
     /// A value matching none of the described alternatives.
@@ -34765,7 +34044,7 @@ pub enum GetInvoicesUpcomingSubscriptionTrialEnd {
 #[cfg(feature = "invoices")]
 /// InvoiceLinesList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetInvoicesUpcomingLinesResponse200 {
+pub struct InvoiceLinesList {
     /// Details about each object.
     pub data: Vec<super::models::LineItem>,
     /// True if this list has another page of items after this one that can be fetched.
@@ -34776,7 +34055,7 @@ pub struct GetInvoicesUpcomingLinesResponse200 {
     pub url: String,
 }
 #[cfg(feature = "invoices")]
-impl GetInvoicesUpcomingLinesResponse200 {
+impl InvoiceLinesList {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
@@ -34787,12 +34066,7 @@ impl GetInvoicesUpcomingLinesResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length(
-                "GetInvoicesUpcomingLinesResponse200.url",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("InvoiceLinesList.url", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -34802,7 +34076,7 @@ impl GetInvoicesUpcomingLinesResponse200 {
 pub struct PostInvoicesInvoiceBody {
     /// The account tax IDs associated with the invoice. Only editable when the invoice is a draft.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_tax_ids: Option<super::models::PostInvoicesBodyAccountTaxIds>,
+    pub account_tax_ids: Option<super::models::AccountTaxIds>,
     /// A fee in %s that will be applied to the invoice and transferred to the application owner's Stripe account. The request must be made with an OAuth key or the Stripe-Account header in order to take an application fee. For more information, see the application fees [documentation](https://stripe.com/docs/billing/invoices/connect#collecting-fees).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_fee_amount: Option<i64>,
@@ -34813,7 +34087,7 @@ pub struct PostInvoicesInvoiceBody {
     ///
     /// Settings for automatic tax lookup for this invoice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_tax: Option<super::models::PostInvoicesBodyAutomaticTax>,
+    pub automatic_tax: Option<super::models::AutomaticTaxParam>,
     /// Either `charge_automatically` or `send_invoice`. This field can be updated only on `draft` invoices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collection_method: Option<
@@ -34851,7 +34125,7 @@ pub struct PostInvoicesInvoiceBody {
     pub footer: Option<String>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// The account (if any) for which the funds of the invoice payment are intended. If set, the invoice will be presented with the branding and support information of the specified account. See the [Invoices with Connect](https://stripe.com/docs/billing/invoices/connect) documentation for details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_behalf_of: Option<super::models::PostInvoicesInvoiceBodyOnBehalfOf>,
@@ -34859,7 +34133,9 @@ pub struct PostInvoicesInvoiceBody {
     ///
     /// Configuration settings for the PaymentIntent that is generated when the invoice is finalized.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_settings: Option<super::models::PostInvoicesBodyPaymentSettings>,
+    pub payment_settings: Option<
+        super::models::PaymentSettingsPaymentMethodOptionsPaymentMethodTypes,
+    >,
     /// Extra information about a charge for the customer's credit card statement. It must contain at least one letter. If not specified and this invoice is part of a subscription, the default `statement_descriptor` will be set to the first subscription item's product's `statement_descriptor`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_descriptor: Option<String>,
@@ -34921,7 +34197,7 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostInvoicesInvoiceBodyCustomFields {
-    List(Vec<super::models::PostCustomersBodyInvoiceSettingsCustomFieldsVariant0Item>),
+    List(Vec<super::models::CustomFieldParams>),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -34941,7 +34217,7 @@ pub enum PostInvoicesInvoiceBodyDefaultTaxRates {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostInvoicesInvoiceBodyDiscounts {
-    List(Vec<super::models::PostInvoiceitemsBodyDiscountsVariant0Item>),
+    List(Vec<super::models::DiscountsDataParam>),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -35117,7 +34393,7 @@ pub struct PostIssuingAuthorizationsAuthorizationApproveBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
@@ -35169,12 +34445,12 @@ pub struct PostIssuingCardholdersBody {
     /// billing_specs
     ///
     /// The cardholder's billing address.
-    pub billing: super::models::PostIssuingCardholdersBodyBilling,
+    pub billing: super::models::BillingSpecs,
     /// company_param
     ///
     /// Additional information about a `company` cardholder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company: Option<super::models::PostIssuingCardholdersBodyCompany>,
+    pub company: Option<super::models::CompanyParam>,
     /// The cardholder's email address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -35185,7 +34461,7 @@ pub struct PostIssuingCardholdersBody {
     ///
     /// Additional information about an `individual` cardholder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub individual: Option<super::models::PostIssuingCardholdersBodyIndividual>,
+    pub individual: Option<super::models::IndividualParam>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
@@ -35198,9 +34474,7 @@ pub struct PostIssuingCardholdersBody {
     ///
     /// Rules that control spending across this cardholder's cards. Refer to our [documentation](https://stripe.com/docs/issuing/controls/spending-controls) for more details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spending_controls: Option<
-        super::models::PostIssuingCardholdersBodySpendingControls,
-    >,
+    pub spending_controls: Option<super::models::AuthorizationControlsParamV2>,
     /// Specifies whether to permit authorizations on this cardholder's cards. Defaults to `active`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::PostIssuingCardholdersBodyStatus>,
@@ -35230,12 +34504,12 @@ impl PostIssuingCardholdersBody {
 ///
 /// The cardholder's billing address.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostIssuingCardholdersBodyBilling {
+pub struct BillingSpecs {
     /// required_address
-    pub address: super::models::PostIssuingCardholdersBodyBillingAddress,
+    pub address: super::models::RequiredAddress,
 }
 #[cfg(feature = "issuing")]
-impl PostIssuingCardholdersBodyBilling {
+impl BillingSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
@@ -35248,7 +34522,7 @@ impl PostIssuingCardholdersBodyBilling {
 #[cfg(feature = "issuing")]
 /// required_address
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostIssuingCardholdersBodyBillingAddress {
+pub struct RequiredAddress {
     pub city: String,
     pub country: String,
     pub line1: String,
@@ -35259,60 +34533,30 @@ pub struct PostIssuingCardholdersBodyBillingAddress {
     pub state: Option<String>,
 }
 #[cfg(feature = "issuing")]
-impl PostIssuingCardholdersBodyBillingAddress {
+impl RequiredAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.city;
-            rt::check::length(
-                "PostIssuingCardholdersBodyBillingAddress.city",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("RequiredAddress.city", v, None, Some(5000u64))?;
         }
         {
             let v = &self.country;
-            rt::check::length(
-                "PostIssuingCardholdersBodyBillingAddress.country",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("RequiredAddress.country", v, None, Some(5000u64))?;
         }
         {
             let v = &self.line1;
-            rt::check::length(
-                "PostIssuingCardholdersBodyBillingAddress.line1",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("RequiredAddress.line1", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.line2 {
-            rt::check::length(
-                "PostIssuingCardholdersBodyBillingAddress.line2",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("RequiredAddress.line2", v, None, Some(5000u64))?;
         }
         {
             let v = &self.postal_code;
-            rt::check::length(
-                "PostIssuingCardholdersBodyBillingAddress.postal_code",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("RequiredAddress.postal_code", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.state {
-            rt::check::length(
-                "PostIssuingCardholdersBodyBillingAddress.state",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("RequiredAddress.state", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -35322,21 +34566,16 @@ impl PostIssuingCardholdersBodyBillingAddress {
 ///
 /// Additional information about a `company` cardholder.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostIssuingCardholdersBodyCompany {
+pub struct CompanyParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_id: Option<String>,
 }
 #[cfg(feature = "issuing")]
-impl PostIssuingCardholdersBodyCompany {
+impl CompanyParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.tax_id {
-            rt::check::length(
-                "PostIssuingCardholdersBodyCompany.tax_id",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("CompanyParam.tax_id", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -35346,39 +34585,27 @@ impl PostIssuingCardholdersBodyCompany {
 ///
 /// Additional information about an `individual` cardholder.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostIssuingCardholdersBodyIndividual {
+pub struct IndividualParam {
     /// date_of_birth_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dob: Option<super::models::PostAccountBodyIndividualDobVariant0>,
+    pub dob: Option<super::models::DateOfBirthSpecs>,
     pub first_name: String,
     pub last_name: String,
     /// person_verification_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification: Option<
-        super::models::PostIssuingCardholdersBodyIndividualVerification,
-    >,
+    pub verification: Option<super::models::IndividualParamVerification>,
 }
 #[cfg(feature = "issuing")]
-impl PostIssuingCardholdersBodyIndividual {
+impl IndividualParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.first_name;
-            rt::check::length(
-                "PostIssuingCardholdersBodyIndividual.first_name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("IndividualParam.first_name", v, None, Some(5000u64))?;
         }
         {
             let v = &self.last_name;
-            rt::check::length(
-                "PostIssuingCardholdersBodyIndividual.last_name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("IndividualParam.last_name", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.verification {
             v.validate()?;
@@ -35389,15 +34616,13 @@ impl PostIssuingCardholdersBodyIndividual {
 #[cfg(feature = "issuing")]
 /// person_verification_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostIssuingCardholdersBodyIndividualVerification {
+pub struct IndividualParamVerification {
     /// person_verification_document_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document: Option<
-        super::models::PostIssuingCardholdersBodyIndividualVerificationDocument,
-    >,
+    pub document: Option<super::models::IndividualParamVerificationDocument>,
 }
 #[cfg(feature = "issuing")]
-impl PostIssuingCardholdersBodyIndividualVerification {
+impl IndividualParamVerification {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.document {
@@ -35409,19 +34634,19 @@ impl PostIssuingCardholdersBodyIndividualVerification {
 #[cfg(feature = "issuing")]
 /// person_verification_document_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostIssuingCardholdersBodyIndividualVerificationDocument {
+pub struct IndividualParamVerificationDocument {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub back: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub front: Option<String>,
 }
 #[cfg(feature = "issuing")]
-impl PostIssuingCardholdersBodyIndividualVerificationDocument {
+impl IndividualParamVerificationDocument {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.back {
             rt::check::length(
-                "PostIssuingCardholdersBodyIndividualVerificationDocument.back",
+                "IndividualParamVerificationDocument.back",
                 v,
                 None,
                 Some(5000u64),
@@ -35429,7 +34654,7 @@ impl PostIssuingCardholdersBodyIndividualVerificationDocument {
         }
         if let Some(v) = &self.front {
             rt::check::length(
-                "PostIssuingCardholdersBodyIndividualVerificationDocument.front",
+                "IndividualParamVerificationDocument.front",
                 v,
                 None,
                 Some(5000u64),
@@ -35443,38 +34668,28 @@ impl PostIssuingCardholdersBodyIndividualVerificationDocument {
 ///
 /// Rules that control spending across this cardholder's cards. Refer to our [documentation](https://stripe.com/docs/issuing/controls/spending-controls) for more details.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostIssuingCardholdersBodySpendingControls {
+pub struct AuthorizationControlsParamV2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_categories: Option<
-        Vec<
-            super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem,
-        >,
-    >,
+    pub allowed_categories: Option<Vec<super::models::AllowedCategoriesItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blocked_categories: Option<
-        Vec<
-            super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem,
-        >,
-    >,
+    pub blocked_categories: Option<Vec<super::models::AllowedCategoriesItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spending_limits: Option<
-        Vec<super::models::PostIssuingCardholdersBodySpendingControlsSpendingLimitsItem>,
-    >,
+    pub spending_limits: Option<Vec<super::models::SpendingLimitsParam>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spending_limits_currency: Option<String>,
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
-    pub enum PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem {
-    AcRefrigerationRepair = "ac_refrigeration_repair", AccountingBookkeepingServices =
-    "accounting_bookkeeping_services", AdvertisingServices = "advertising_services",
-    AgriculturalCooperative = "agricultural_cooperative", AirlinesAirCarriers =
-    "airlines_air_carriers", AirportsFlyingFields = "airports_flying_fields",
-    AmbulanceServices = "ambulance_services", AmusementParksCarnivals =
-    "amusement_parks_carnivals", AntiqueReproductions = "antique_reproductions",
-    AntiqueShops = "antique_shops", Aquariums = "aquariums",
-    ArchitecturalSurveyingServices = "architectural_surveying_services",
-    ArtDealersAndGalleries = "art_dealers_and_galleries", ArtistsSupplyAndCraftShops =
+    pub enum AllowedCategoriesItem { AcRefrigerationRepair = "ac_refrigeration_repair",
+    AccountingBookkeepingServices = "accounting_bookkeeping_services",
+    AdvertisingServices = "advertising_services", AgriculturalCooperative =
+    "agricultural_cooperative", AirlinesAirCarriers = "airlines_air_carriers",
+    AirportsFlyingFields = "airports_flying_fields", AmbulanceServices =
+    "ambulance_services", AmusementParksCarnivals = "amusement_parks_carnivals",
+    AntiqueReproductions = "antique_reproductions", AntiqueShops = "antique_shops",
+    Aquariums = "aquariums", ArchitecturalSurveyingServices =
+    "architectural_surveying_services", ArtDealersAndGalleries =
+    "art_dealers_and_galleries", ArtistsSupplyAndCraftShops =
     "artists_supply_and_craft_shops", AutoAndHomeSupplyStores =
     "auto_and_home_supply_stores", AutoBodyRepairShops = "auto_body_repair_shops",
     AutoPaintShops = "auto_paint_shops", AutoServiceShops = "auto_service_shops",
@@ -35694,21 +34909,17 @@ connector_runtime::__string_enum! {
 #[cfg(feature = "issuing")]
 /// spending_limits_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PostIssuingCardholdersBodySpendingControlsSpendingLimitsItem {
+pub struct SpendingLimitsParam {
     pub amount: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub categories: Option<
-        Vec<
-            super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem,
-        >,
-    >,
-    pub interval: super::models::PostIssuingCardholdersBodySpendingControlsSpendingLimitsItemInterval,
+    pub categories: Option<Vec<super::models::AllowedCategoriesItem>>,
+    pub interval: super::models::SpendingLimitsParamInterval,
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
-    pub enum PostIssuingCardholdersBodySpendingControlsSpendingLimitsItemInterval {
-    AllTime = "all_time", Daily = "daily", Monthly = "monthly", PerAuthorization =
-    "per_authorization", Weekly = "weekly", Yearly = "yearly", }
+    pub enum SpendingLimitsParamInterval { AllTime = "all_time", Daily = "daily", Monthly
+    = "monthly", PerAuthorization = "per_authorization", Weekly = "weekly", Yearly =
+    "yearly", }
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
@@ -35724,12 +34935,12 @@ pub struct PostIssuingCardholdersCardholderBody {
     ///
     /// The cardholder's billing address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing: Option<super::models::PostIssuingCardholdersBodyBilling>,
+    pub billing: Option<super::models::BillingSpecs>,
     /// company_param
     ///
     /// Additional information about a `company` cardholder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company: Option<super::models::PostIssuingCardholdersBodyCompany>,
+    pub company: Option<super::models::CompanyParam>,
     /// The cardholder's email address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -35740,7 +34951,7 @@ pub struct PostIssuingCardholdersCardholderBody {
     ///
     /// Additional information about an `individual` cardholder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub individual: Option<super::models::PostIssuingCardholdersBodyIndividual>,
+    pub individual: Option<super::models::IndividualParam>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
@@ -35751,9 +34962,7 @@ pub struct PostIssuingCardholdersCardholderBody {
     ///
     /// Rules that control spending across this cardholder's cards. Refer to our [documentation](https://stripe.com/docs/issuing/controls/spending-controls) for more details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spending_controls: Option<
-        super::models::PostIssuingCardholdersBodySpendingControls,
-    >,
+    pub spending_controls: Option<super::models::AuthorizationControlsParamV2>,
     /// Specifies whether to permit authorizations on this cardholder's cards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::PostIssuingCardholdersCardholderBodyStatus>,
@@ -35852,7 +35061,7 @@ pub struct PostIssuingCardsBody {
     ///
     /// Rules that control spending for this card. Refer to our [documentation](https://stripe.com/docs/issuing/controls/spending-controls) for more details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spending_controls: Option<super::models::PostIssuingCardsBodySpendingControls>,
+    pub spending_controls: Option<super::models::AuthorizationControlsParam>,
     /// Whether authorizations can be approved on this card. Defaults to `inactive`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::PostIssuingCardsBodyStatus>,
@@ -35900,7 +35109,7 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingCardsBodyShipping {
     /// required_address
-    pub address: super::models::PostIssuingCardholdersBodyBillingAddress,
+    pub address: super::models::RequiredAddress,
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<super::models::PostIssuingCardsBodyShippingService>,
@@ -35943,23 +35152,13 @@ connector_runtime::__string_enum! {
 ///
 /// Rules that control spending for this card. Refer to our [documentation](https://stripe.com/docs/issuing/controls/spending-controls) for more details.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostIssuingCardsBodySpendingControls {
+pub struct AuthorizationControlsParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_categories: Option<
-        Vec<
-            super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem,
-        >,
-    >,
+    pub allowed_categories: Option<Vec<super::models::AllowedCategoriesItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blocked_categories: Option<
-        Vec<
-            super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem,
-        >,
-    >,
+    pub blocked_categories: Option<Vec<super::models::AllowedCategoriesItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spending_limits: Option<
-        Vec<super::models::PostIssuingCardholdersBodySpendingControlsSpendingLimitsItem>,
-    >,
+    pub spending_limits: Option<Vec<super::models::SpendingLimitsParam>>,
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
@@ -35985,7 +35184,7 @@ pub struct PostIssuingCardsCardBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// encrypted_pin_param
     ///
     /// The desired new PIN for this card.
@@ -35995,7 +35194,7 @@ pub struct PostIssuingCardsCardBody {
     ///
     /// Rules that control spending for this card. Refer to our [documentation](https://stripe.com/docs/issuing/controls/spending-controls) for more details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spending_controls: Option<super::models::PostIssuingCardsBodySpendingControls>,
+    pub spending_controls: Option<super::models::AuthorizationControlsParam>,
     /// Dictates whether authorizations can be approved on this card. If this card is being canceled because it was lost or stolen, this information should be provided as `cancellation_reason`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::PostIssuingCardsCardBodyStatus>,
@@ -36093,7 +35292,7 @@ pub struct PostIssuingDisputesBody {
     ///
     /// Evidence provided for the dispute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evidence: Option<super::models::PostIssuingDisputesBodyEvidence>,
+    pub evidence: Option<super::models::EvidenceParam>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -36124,35 +35323,33 @@ impl PostIssuingDisputesBody {
 ///
 /// Evidence provided for the dispute.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostIssuingDisputesBodyEvidence {
+pub struct EvidenceParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub canceled: Option<super::models::PostIssuingDisputesBodyEvidenceCanceled>,
+    pub canceled: Option<super::models::EvidenceParamCanceled>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duplicate: Option<super::models::PostIssuingDisputesBodyEvidenceDuplicate>,
+    pub duplicate: Option<super::models::EvidenceParamDuplicate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fraudulent: Option<super::models::PostIssuingDisputesBodyEvidenceFraudulent>,
+    pub fraudulent: Option<super::models::EvidenceParamFraudulent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merchandise_not_as_described: Option<
-        super::models::PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribed,
+        super::models::EvidenceParamMerchandiseNotAsDescribed,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub not_received: Option<super::models::PostIssuingDisputesBodyEvidenceNotReceived>,
+    pub not_received: Option<super::models::EvidenceParamNotReceived>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub other: Option<super::models::PostIssuingDisputesBodyEvidenceOther>,
+    pub other: Option<super::models::EvidenceParamOther>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<super::models::PostIssuingDisputesBodyEvidenceReason>,
+    pub reason: Option<super::models::EvidenceParamReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_not_as_described: Option<
-        super::models::PostIssuingDisputesBodyEvidenceServiceNotAsDescribed,
+        super::models::EvidenceParamServiceNotAsDescribed,
     >,
 }
 #[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostIssuingDisputesBodyEvidenceCanceled {
-    PostIssuingDisputesBodyEvidenceCanceledVariant0(
-        super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0,
-    ),
+pub enum EvidenceParamCanceled {
+    EvidenceParamCanceledVariant0(super::models::EvidenceParamCanceledVariant0),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -36160,43 +35357,37 @@ pub enum PostIssuingDisputesBodyEvidenceCanceled {
 #[cfg(feature = "issuing")]
 /// canceled
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostIssuingDisputesBodyEvidenceCanceledVariant0 {
+pub struct EvidenceParamCanceledVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<
-        super::models::PostAccountBodyBusinessProfileSupportUrl,
-    >,
+    pub additional_documentation: Option<super::models::AdditionalDocumentation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub canceled_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
+    pub canceled_at: Option<super::models::CanceledAt>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancellation_policy_provided: Option<
-        super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0CancellationPolicyProvided,
+        super::models::EvidenceParamCanceledVariant0CancellationPolicyProvided,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancellation_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expected_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
+    pub expected_at: Option<super::models::CanceledAt>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub product_type: Option<
-        super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ProductType,
-    >,
+    pub product_type: Option<super::models::EvidenceParamCanceledVariant0ProductType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub return_status: Option<
-        super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ReturnStatus,
-    >,
+    pub return_status: Option<super::models::EvidenceParamCanceledVariant0ReturnStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub returned_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
+    pub returned_at: Option<super::models::CanceledAt>,
 }
 #[cfg(feature = "issuing")]
-impl PostIssuingDisputesBodyEvidenceCanceledVariant0 {
+impl EvidenceParamCanceledVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.cancellation_reason {
             rt::check::length(
-                "PostIssuingDisputesBodyEvidenceCanceledVariant0.cancellation_reason",
+                "EvidenceParamCanceledVariant0.cancellation_reason",
                 v,
                 None,
                 Some(1500u64),
@@ -36204,7 +35395,7 @@ impl PostIssuingDisputesBodyEvidenceCanceledVariant0 {
         }
         if let Some(v) = &self.explanation {
             rt::check::length(
-                "PostIssuingDisputesBodyEvidenceCanceledVariant0.explanation",
+                "EvidenceParamCanceledVariant0.explanation",
                 v,
                 None,
                 Some(1500u64),
@@ -36212,7 +35403,7 @@ impl PostIssuingDisputesBodyEvidenceCanceledVariant0 {
         }
         if let Some(v) = &self.product_description {
             rt::check::length(
-                "PostIssuingDisputesBodyEvidenceCanceledVariant0.product_description",
+                "EvidenceParamCanceledVariant0.product_description",
                 v,
                 None,
                 Some(1500u64),
@@ -36224,7 +35415,7 @@ impl PostIssuingDisputesBodyEvidenceCanceledVariant0 {
 #[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostIssuingDisputesBodyEvidenceCanceledVariant0CancellationPolicyProvided {
+pub enum EvidenceParamCanceledVariant0CancellationPolicyProvided {
     Bool(bool),
     String(String),
     /// A value matching none of the described alternatives.
@@ -36232,21 +35423,19 @@ pub enum PostIssuingDisputesBodyEvidenceCanceledVariant0CancellationPolicyProvid
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
-    pub enum PostIssuingDisputesBodyEvidenceCanceledVariant0ProductType { Empty = "",
-    Merchandise = "merchandise", Service = "service", }
+    pub enum EvidenceParamCanceledVariant0ProductType { Empty = "", Merchandise =
+    "merchandise", Service = "service", }
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
-    pub enum PostIssuingDisputesBodyEvidenceCanceledVariant0ReturnStatus { Empty = "",
-    MerchantRejected = "merchant_rejected", Successful = "successful", }
+    pub enum EvidenceParamCanceledVariant0ReturnStatus { Empty = "", MerchantRejected =
+    "merchant_rejected", Successful = "successful", }
 }
 #[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostIssuingDisputesBodyEvidenceDuplicate {
-    PostIssuingDisputesBodyEvidenceDuplicateVariant0(
-        super::models::PostIssuingDisputesBodyEvidenceDuplicateVariant0,
-    ),
+pub enum EvidenceParamDuplicate {
+    EvidenceParamDuplicateVariant0(super::models::EvidenceParamDuplicateVariant0),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -36254,29 +35443,27 @@ pub enum PostIssuingDisputesBodyEvidenceDuplicate {
 #[cfg(feature = "issuing")]
 /// duplicate
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostIssuingDisputesBodyEvidenceDuplicateVariant0 {
+pub struct EvidenceParamDuplicateVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<
-        super::models::PostAccountBodyBusinessProfileSupportUrl,
-    >,
+    pub additional_documentation: Option<super::models::AdditionalDocumentation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_statement: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
+    pub card_statement: Option<super::models::AdditionalDocumentation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cash_receipt: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
+    pub cash_receipt: Option<super::models::AdditionalDocumentation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub check_image: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
+    pub check_image: Option<super::models::AdditionalDocumentation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_transaction: Option<String>,
 }
 #[cfg(feature = "issuing")]
-impl PostIssuingDisputesBodyEvidenceDuplicateVariant0 {
+impl EvidenceParamDuplicateVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.explanation {
             rt::check::length(
-                "PostIssuingDisputesBodyEvidenceDuplicateVariant0.explanation",
+                "EvidenceParamDuplicateVariant0.explanation",
                 v,
                 None,
                 Some(1500u64),
@@ -36284,7 +35471,7 @@ impl PostIssuingDisputesBodyEvidenceDuplicateVariant0 {
         }
         if let Some(v) = &self.original_transaction {
             rt::check::length(
-                "PostIssuingDisputesBodyEvidenceDuplicateVariant0.original_transaction",
+                "EvidenceParamDuplicateVariant0.original_transaction",
                 v,
                 None,
                 Some(5000u64),
@@ -36296,10 +35483,8 @@ impl PostIssuingDisputesBodyEvidenceDuplicateVariant0 {
 #[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostIssuingDisputesBodyEvidenceFraudulent {
-    PostIssuingDisputesBodyEvidenceFraudulentVariant0(
-        super::models::PostIssuingDisputesBodyEvidenceFraudulentVariant0,
-    ),
+pub enum EvidenceParamFraudulent {
+    EvidenceParamFraudulentVariant0(super::models::EvidenceParamFraudulentVariant0),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -36307,21 +35492,19 @@ pub enum PostIssuingDisputesBodyEvidenceFraudulent {
 #[cfg(feature = "issuing")]
 /// fraudulent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostIssuingDisputesBodyEvidenceFraudulentVariant0 {
+pub struct EvidenceParamFraudulentVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<
-        super::models::PostAccountBodyBusinessProfileSupportUrl,
-    >,
+    pub additional_documentation: Option<super::models::AdditionalDocumentation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
 }
 #[cfg(feature = "issuing")]
-impl PostIssuingDisputesBodyEvidenceFraudulentVariant0 {
+impl EvidenceParamFraudulentVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.explanation {
             rt::check::length(
-                "PostIssuingDisputesBodyEvidenceFraudulentVariant0.explanation",
+                "EvidenceParamFraudulentVariant0.explanation",
                 v,
                 None,
                 Some(1500u64),
@@ -36333,9 +35516,9 @@ impl PostIssuingDisputesBodyEvidenceFraudulentVariant0 {
 #[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribed {
-    PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribedVariant0(
-        super::models::PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribedVariant0,
+pub enum EvidenceParamMerchandiseNotAsDescribed {
+    EvidenceParamMerchandiseNotAsDescribedVariant0(
+        super::models::EvidenceParamMerchandiseNotAsDescribedVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -36344,31 +35527,27 @@ pub enum PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribed {
 #[cfg(feature = "issuing")]
 /// merchandise_not_as_described
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribedVariant0 {
+pub struct EvidenceParamMerchandiseNotAsDescribedVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<
-        super::models::PostAccountBodyBusinessProfileSupportUrl,
-    >,
+    pub additional_documentation: Option<super::models::AdditionalDocumentation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub received_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
+    pub received_at: Option<super::models::CanceledAt>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub return_status: Option<
-        super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ReturnStatus,
-    >,
+    pub return_status: Option<super::models::EvidenceParamCanceledVariant0ReturnStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub returned_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
+    pub returned_at: Option<super::models::CanceledAt>,
 }
 #[cfg(feature = "issuing")]
-impl PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribedVariant0 {
+impl EvidenceParamMerchandiseNotAsDescribedVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.explanation {
             rt::check::length(
-                "PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribedVariant0.explanation",
+                "EvidenceParamMerchandiseNotAsDescribedVariant0.explanation",
                 v,
                 None,
                 Some(1500u64),
@@ -36376,7 +35555,7 @@ impl PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribedVariant0 {
         }
         if let Some(v) = &self.return_description {
             rt::check::length(
-                "PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribedVariant0.return_description",
+                "EvidenceParamMerchandiseNotAsDescribedVariant0.return_description",
                 v,
                 None,
                 Some(1500u64),
@@ -36388,10 +35567,8 @@ impl PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribedVariant0 {
 #[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostIssuingDisputesBodyEvidenceNotReceived {
-    PostIssuingDisputesBodyEvidenceNotReceivedVariant0(
-        super::models::PostIssuingDisputesBodyEvidenceNotReceivedVariant0,
-    ),
+pub enum EvidenceParamNotReceived {
+    EvidenceParamNotReceivedVariant0(super::models::EvidenceParamNotReceivedVariant0),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -36399,29 +35576,25 @@ pub enum PostIssuingDisputesBodyEvidenceNotReceived {
 #[cfg(feature = "issuing")]
 /// not_received
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostIssuingDisputesBodyEvidenceNotReceivedVariant0 {
+pub struct EvidenceParamNotReceivedVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<
-        super::models::PostAccountBodyBusinessProfileSupportUrl,
-    >,
+    pub additional_documentation: Option<super::models::AdditionalDocumentation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expected_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
+    pub expected_at: Option<super::models::CanceledAt>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub product_type: Option<
-        super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ProductType,
-    >,
+    pub product_type: Option<super::models::EvidenceParamCanceledVariant0ProductType>,
 }
 #[cfg(feature = "issuing")]
-impl PostIssuingDisputesBodyEvidenceNotReceivedVariant0 {
+impl EvidenceParamNotReceivedVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.explanation {
             rt::check::length(
-                "PostIssuingDisputesBodyEvidenceNotReceivedVariant0.explanation",
+                "EvidenceParamNotReceivedVariant0.explanation",
                 v,
                 None,
                 Some(1500u64),
@@ -36429,7 +35602,7 @@ impl PostIssuingDisputesBodyEvidenceNotReceivedVariant0 {
         }
         if let Some(v) = &self.product_description {
             rt::check::length(
-                "PostIssuingDisputesBodyEvidenceNotReceivedVariant0.product_description",
+                "EvidenceParamNotReceivedVariant0.product_description",
                 v,
                 None,
                 Some(1500u64),
@@ -36441,10 +35614,8 @@ impl PostIssuingDisputesBodyEvidenceNotReceivedVariant0 {
 #[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostIssuingDisputesBodyEvidenceOther {
-    PostIssuingDisputesBodyEvidenceOtherVariant0(
-        super::models::PostIssuingDisputesBodyEvidenceOtherVariant0,
-    ),
+pub enum EvidenceParamOther {
+    EvidenceParamOtherVariant0(super::models::EvidenceParamOtherVariant0),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -36452,27 +35623,23 @@ pub enum PostIssuingDisputesBodyEvidenceOther {
 #[cfg(feature = "issuing")]
 /// other
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostIssuingDisputesBodyEvidenceOtherVariant0 {
+pub struct EvidenceParamOtherVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<
-        super::models::PostAccountBodyBusinessProfileSupportUrl,
-    >,
+    pub additional_documentation: Option<super::models::AdditionalDocumentation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub product_type: Option<
-        super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ProductType,
-    >,
+    pub product_type: Option<super::models::EvidenceParamCanceledVariant0ProductType>,
 }
 #[cfg(feature = "issuing")]
-impl PostIssuingDisputesBodyEvidenceOtherVariant0 {
+impl EvidenceParamOtherVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.explanation {
             rt::check::length(
-                "PostIssuingDisputesBodyEvidenceOtherVariant0.explanation",
+                "EvidenceParamOtherVariant0.explanation",
                 v,
                 None,
                 Some(1500u64),
@@ -36480,7 +35647,7 @@ impl PostIssuingDisputesBodyEvidenceOtherVariant0 {
         }
         if let Some(v) = &self.product_description {
             rt::check::length(
-                "PostIssuingDisputesBodyEvidenceOtherVariant0.product_description",
+                "EvidenceParamOtherVariant0.product_description",
                 v,
                 None,
                 Some(1500u64),
@@ -36491,17 +35658,17 @@ impl PostIssuingDisputesBodyEvidenceOtherVariant0 {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
-    pub enum PostIssuingDisputesBodyEvidenceReason { Canceled = "canceled", Duplicate =
-    "duplicate", Fraudulent = "fraudulent", MerchandiseNotAsDescribed =
+    pub enum EvidenceParamReason { Canceled = "canceled", Duplicate = "duplicate",
+    Fraudulent = "fraudulent", MerchandiseNotAsDescribed =
     "merchandise_not_as_described", NotReceived = "not_received", Other = "other",
     ServiceNotAsDescribed = "service_not_as_described", }
 }
 #[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostIssuingDisputesBodyEvidenceServiceNotAsDescribed {
-    PostIssuingDisputesBodyEvidenceServiceNotAsDescribedVariant0(
-        super::models::PostIssuingDisputesBodyEvidenceServiceNotAsDescribedVariant0,
+pub enum EvidenceParamServiceNotAsDescribed {
+    EvidenceParamServiceNotAsDescribedVariant0(
+        super::models::EvidenceParamServiceNotAsDescribedVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -36510,27 +35677,25 @@ pub enum PostIssuingDisputesBodyEvidenceServiceNotAsDescribed {
 #[cfg(feature = "issuing")]
 /// service_not_as_described
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostIssuingDisputesBodyEvidenceServiceNotAsDescribedVariant0 {
+pub struct EvidenceParamServiceNotAsDescribedVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<
-        super::models::PostAccountBodyBusinessProfileSupportUrl,
-    >,
+    pub additional_documentation: Option<super::models::AdditionalDocumentation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub canceled_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
+    pub canceled_at: Option<super::models::CanceledAt>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancellation_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub received_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
+    pub received_at: Option<super::models::CanceledAt>,
 }
 #[cfg(feature = "issuing")]
-impl PostIssuingDisputesBodyEvidenceServiceNotAsDescribedVariant0 {
+impl EvidenceParamServiceNotAsDescribedVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.cancellation_reason {
             rt::check::length(
-                "PostIssuingDisputesBodyEvidenceServiceNotAsDescribedVariant0.cancellation_reason",
+                "EvidenceParamServiceNotAsDescribedVariant0.cancellation_reason",
                 v,
                 None,
                 Some(1500u64),
@@ -36538,7 +35703,7 @@ impl PostIssuingDisputesBodyEvidenceServiceNotAsDescribedVariant0 {
         }
         if let Some(v) = &self.explanation {
             rt::check::length(
-                "PostIssuingDisputesBodyEvidenceServiceNotAsDescribedVariant0.explanation",
+                "EvidenceParamServiceNotAsDescribedVariant0.explanation",
                 v,
                 None,
                 Some(1500u64),
@@ -36554,13 +35719,13 @@ pub struct PostIssuingDisputesDisputeBody {
     ///
     /// Evidence provided for the dispute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evidence: Option<super::models::PostIssuingDisputesBodyEvidence>,
+    pub evidence: Option<super::models::EvidenceParam>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -36598,7 +35763,7 @@ impl GetIssuingSettlementsResponse200 {
 }
 #[cfg(any(feature = "issuing", feature = "payouts"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostIssuingSettlementsSettlementBody {
+pub struct ExpandMetadataBody2 {
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -36683,13 +35848,13 @@ impl GetOrderReturnsResponse200 {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetOrdersStatusTransitions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub canceled: Option<super::models::GetAccountsCreated>,
+    pub canceled: Option<super::models::Created>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fulfilled: Option<super::models::GetAccountsCreated>,
+    pub fulfilled: Option<super::models::Created>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub paid: Option<super::models::GetAccountsCreated>,
+    pub paid: Option<super::models::Created>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub returned: Option<super::models::GetAccountsCreated>,
+    pub returned: Option<super::models::Created>,
 }
 #[cfg(feature = "orders")]
 /// OrdersLegacyResourceOrderList
@@ -36745,7 +35910,7 @@ pub struct PostOrdersBody {
     pub expand: Option<Vec<String>>,
     /// List of items constituting the order. An order can have up to 25 items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub items: Option<Vec<super::models::PostOrdersBodyItemsItem>>,
+    pub items: Option<Vec<super::models::OrderItemSpecs>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
@@ -36782,7 +35947,7 @@ impl PostOrdersBody {
 #[cfg(any(feature = "orders", feature = "sources"))]
 /// order_item_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostOrdersBodyItemsItem {
+pub struct OrderItemSpecs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36795,30 +35960,25 @@ pub struct PostOrdersBodyItemsItem {
     pub quantity: Option<i64>,
     #[serde(rename = "type")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub type_: Option<super::models::PostOrdersBodyItemsItemType>,
+    pub type_: Option<super::models::TypeDiscountShipping>,
 }
 #[cfg(any(feature = "orders", feature = "sources"))]
-impl PostOrdersBodyItemsItem {
+impl OrderItemSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.description {
-            rt::check::length(
-                "PostOrdersBodyItemsItem.description",
-                v,
-                None,
-                Some(1000u64),
-            )?;
+            rt::check::length("OrderItemSpecs.description", v, None, Some(1000u64))?;
         }
         if let Some(v) = &self.parent {
-            rt::check::length("PostOrdersBodyItemsItem.parent", v, None, Some(5000u64))?;
+            rt::check::length("OrderItemSpecs.parent", v, None, Some(5000u64))?;
         }
         Ok(())
     }
 }
 #[cfg(any(feature = "orders", feature = "sources"))]
 connector_runtime::__string_enum! {
-    pub enum PostOrdersBodyItemsItemType { Discount = "discount", Shipping = "shipping",
-    Sku = "sku", Tax = "tax", }
+    pub enum TypeDiscountShipping { Discount = "discount", Shipping = "shipping", Sku =
+    "sku", Tax = "tax", }
 }
 #[cfg(feature = "orders")]
 /// customer_shipping
@@ -36827,7 +35987,7 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostOrdersBodyShipping {
     /// optional_fields_address
-    pub address: super::models::PostChargesBodyShippingAddress,
+    pub address: super::models::OptionalFieldsAddress,
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
@@ -36861,7 +36021,7 @@ pub struct PostOrdersIdBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// The shipping method to select for fulfilling this order. If specified, must be one of the `id`s of a shipping method in the `shipping_methods` array. If specified, will overwrite the existing selected shipping method, updating `items` as necessary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_shipping_method: Option<String>,
@@ -37008,7 +36168,7 @@ pub struct PostOrdersIdReturnsBodyItemsVariant0Item {
     pub quantity: Option<i64>,
     #[serde(rename = "type")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub type_: Option<super::models::PostOrdersBodyItemsItemType>,
+    pub type_: Option<super::models::TypeDiscountShipping>,
 }
 #[cfg(feature = "orders")]
 impl PostOrdersIdReturnsBodyItemsVariant0Item {
@@ -37137,16 +36297,12 @@ pub struct PostPaymentIntentsBody {
     /// in the [payment_method](https://stripe.com/docs/api/payment_intents/object#payment_intent_object-payment_method)
     /// property on the PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_data: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodData,
-    >,
+    pub payment_method_data: Option<super::models::PaymentMethodDataParams>,
     /// payment_method_options_param
     ///
     /// Payment-method-specific configuration for this PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptions,
-    >,
+    pub payment_method_options: Option<super::models::PaymentMethodOptionsParam>,
     /// The list of payment method types (e.g. card) that this PaymentIntent is allowed to use. If this is not provided, defaults to ["card"].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_types: Option<Vec<String>>,
@@ -37263,7 +36419,7 @@ pub struct PostPaymentIntentsBodyAutomaticPaymentMethods {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyMandateData {
     /// customer_acceptance_param
-    pub customer_acceptance: super::models::PostPaymentIntentsBodyMandateDataCustomerAcceptance,
+    pub customer_acceptance: super::models::CustomerAcceptanceParam,
 }
 #[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsBodyMandateData {
@@ -37279,7 +36435,7 @@ impl PostPaymentIntentsBodyMandateData {
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 /// customer_acceptance_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyMandateDataCustomerAcceptance {
+pub struct CustomerAcceptanceParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepted_at: Option<i64>,
     /// offline_param
@@ -37287,14 +36443,12 @@ pub struct PostPaymentIntentsBodyMandateDataCustomerAcceptance {
     pub offline: Option<serde_json::Value>,
     /// online_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub online: Option<
-        super::models::PostPaymentIntentsBodyMandateDataCustomerAcceptanceOnline,
-    >,
+    pub online: Option<super::models::CustomerAcceptanceParamOnline>,
     #[serde(rename = "type")]
-    pub type_: super::models::PostPaymentIntentsBodyMandateDataCustomerAcceptanceType,
+    pub type_: super::models::Type,
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
-impl PostPaymentIntentsBodyMandateDataCustomerAcceptance {
+impl CustomerAcceptanceParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.online {
@@ -37306,18 +36460,18 @@ impl PostPaymentIntentsBodyMandateDataCustomerAcceptance {
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 /// online_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyMandateDataCustomerAcceptanceOnline {
+pub struct CustomerAcceptanceParamOnline {
     pub ip_address: String,
     pub user_agent: String,
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
-impl PostPaymentIntentsBodyMandateDataCustomerAcceptanceOnline {
+impl CustomerAcceptanceParamOnline {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.user_agent;
             rt::check::length(
-                "PostPaymentIntentsBodyMandateDataCustomerAcceptanceOnline.user_agent",
+                "CustomerAcceptanceParamOnline.user_agent",
                 v,
                 None,
                 Some(5000u64),
@@ -37328,25 +36482,21 @@ impl PostPaymentIntentsBodyMandateDataCustomerAcceptanceOnline {
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents", feature = "sources"))]
 connector_runtime::__string_enum! {
-    pub enum PostPaymentIntentsBodyMandateDataCustomerAcceptanceType { Offline =
-    "offline", Online = "online", }
+    pub enum Type { Offline = "offline", Online = "online", }
 }
 #[cfg(feature = "payment_intents")]
 /// Set to `true` to indicate that the customer is not in your checkout flow during this payment attempt, and therefore is unable to authenticate. This parameter is intended for scenarios where you collect card details and [charge them later](https://stripe.com/docs/payments/cards/charging-saved-cards). This parameter can only be used with [`confirm=true`](https://stripe.com/docs/api/payment_intents/create#create_payment_intent-confirm).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyOffSession {
-    PostPaymentIntentsBodyOffSessionVariant1(
-        super::models::PostPaymentIntentsBodyOffSessionVariant1,
-    ),
+    OneOffRecurringVariant1(super::models::OneOffRecurringVariant1),
     Bool(bool),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
-    pub enum PostPaymentIntentsBodyOffSessionVariant1 { OneOff = "one_off", Recurring =
-    "recurring", }
+    pub enum OneOffRecurringVariant1 { OneOff = "one_off", Recurring = "recurring", }
 }
 #[cfg(feature = "payment_intents")]
 /// payment_method_data_params
@@ -37355,12 +36505,10 @@ connector_runtime::__string_enum! {
 /// in the [payment_method](https://stripe.com/docs/api/payment_intents/object#payment_intent_object-payment_method)
 /// property on the PaymentIntent.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodData {
+pub struct PaymentMethodDataParams {
     /// payment_method_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acss_debit: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataAcssDebit,
-    >,
+    pub acss_debit: Option<super::models::PaymentMethodDataParamsAcssDebit>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub afterpay_clearpay: Option<serde_json::Value>,
@@ -37369,31 +36517,25 @@ pub struct PostPaymentIntentsBodyPaymentMethodData {
     pub alipay: Option<serde_json::Value>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub au_becs_debit: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataAuBecsDebit,
-    >,
+    pub au_becs_debit: Option<super::models::PaymentMethodDataParamsAuBecsDebit>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bacs_debit: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataBacsDebit,
-    >,
+    pub bacs_debit: Option<super::models::PaymentMethodDataParamsBacsDebit>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bancontact: Option<serde_json::Value>,
     /// billing_details_inner_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_details: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataBillingDetails,
-    >,
+    pub billing_details: Option<super::models::PaymentMethodDataParamsBillingDetails>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub boleto: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataBoleto>,
+    pub boleto: Option<super::models::PaymentMethodDataParamsBoleto>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub eps: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataEps>,
+    pub eps: Option<super::models::PaymentMethodDataParamsEps>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fpx: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataFpx>,
+    pub fpx: Option<super::models::PaymentMethodDataParamsFpx>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub giropay: Option<serde_json::Value>,
@@ -37402,13 +36544,13 @@ pub struct PostPaymentIntentsBodyPaymentMethodData {
     pub grabpay: Option<serde_json::Value>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ideal: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataIdeal>,
+    pub ideal: Option<super::models::PaymentMethodDataParamsIdeal>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interac_present: Option<serde_json::Value>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub klarna: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataKlarna>,
+    pub klarna: Option<super::models::PaymentMethodDataParamsKlarna>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub konbini: Option<serde_json::Value>,
@@ -37419,31 +36561,27 @@ pub struct PostPaymentIntentsBodyPaymentMethodData {
     pub oxxo: Option<serde_json::Value>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub p24: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataP24>,
+    pub p24: Option<super::models::PaymentMethodDataParamsP24>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paynow: Option<serde_json::Value>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sepa_debit: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataSepaDebit,
-    >,
+    pub sepa_debit: Option<super::models::PaymentMethodDataParamsSepaDebit>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sofort: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataSofort>,
+    pub sofort: Option<super::models::PaymentMethodDataParamsSofort>,
     #[serde(rename = "type")]
-    pub type_: super::models::PostPaymentIntentsBodyPaymentMethodDataType,
+    pub type_: super::models::PaymentMethodDataParamsType,
     /// payment_method_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataUsBankAccount,
-    >,
+    pub us_bank_account: Option<super::models::PaymentMethodDataParamsUsBankAccount>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wechat_pay: Option<serde_json::Value>,
 }
 #[cfg(feature = "payment_intents")]
-impl PostPaymentIntentsBodyPaymentMethodData {
+impl PaymentMethodDataParams {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.acss_debit {
@@ -37473,19 +36611,19 @@ impl PostPaymentIntentsBodyPaymentMethodData {
 #[cfg(feature = "payment_intents")]
 /// payment_method_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodDataAcssDebit {
+pub struct PaymentMethodDataParamsAcssDebit {
     pub account_number: String,
     pub institution_number: String,
     pub transit_number: String,
 }
 #[cfg(feature = "payment_intents")]
-impl PostPaymentIntentsBodyPaymentMethodDataAcssDebit {
+impl PaymentMethodDataParamsAcssDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.account_number;
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodDataAcssDebit.account_number",
+                "PaymentMethodDataParamsAcssDebit.account_number",
                 v,
                 None,
                 Some(5000u64),
@@ -37494,7 +36632,7 @@ impl PostPaymentIntentsBodyPaymentMethodDataAcssDebit {
         {
             let v = &self.institution_number;
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodDataAcssDebit.institution_number",
+                "PaymentMethodDataParamsAcssDebit.institution_number",
                 v,
                 None,
                 Some(5000u64),
@@ -37503,7 +36641,7 @@ impl PostPaymentIntentsBodyPaymentMethodDataAcssDebit {
         {
             let v = &self.transit_number;
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodDataAcssDebit.transit_number",
+                "PaymentMethodDataParamsAcssDebit.transit_number",
                 v,
                 None,
                 Some(5000u64),
@@ -37515,18 +36653,18 @@ impl PostPaymentIntentsBodyPaymentMethodDataAcssDebit {
 #[cfg(feature = "payment_intents")]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodDataAuBecsDebit {
+pub struct PaymentMethodDataParamsAuBecsDebit {
     pub account_number: String,
     pub bsb_number: String,
 }
 #[cfg(feature = "payment_intents")]
-impl PostPaymentIntentsBodyPaymentMethodDataAuBecsDebit {
+impl PaymentMethodDataParamsAuBecsDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.account_number;
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodDataAuBecsDebit.account_number",
+                "PaymentMethodDataParamsAuBecsDebit.account_number",
                 v,
                 None,
                 Some(5000u64),
@@ -37535,7 +36673,7 @@ impl PostPaymentIntentsBodyPaymentMethodDataAuBecsDebit {
         {
             let v = &self.bsb_number;
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodDataAuBecsDebit.bsb_number",
+                "PaymentMethodDataParamsAuBecsDebit.bsb_number",
                 v,
                 None,
                 Some(5000u64),
@@ -37547,19 +36685,19 @@ impl PostPaymentIntentsBodyPaymentMethodDataAuBecsDebit {
 #[cfg(feature = "payment_intents")]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodDataBacsDebit {
+pub struct PaymentMethodDataParamsBacsDebit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort_code: Option<String>,
 }
 #[cfg(feature = "payment_intents")]
-impl PostPaymentIntentsBodyPaymentMethodDataBacsDebit {
+impl PaymentMethodDataParamsBacsDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_number {
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodDataBacsDebit.account_number",
+                "PaymentMethodDataParamsBacsDebit.account_number",
                 v,
                 None,
                 Some(5000u64),
@@ -37567,7 +36705,7 @@ impl PostPaymentIntentsBodyPaymentMethodDataBacsDebit {
         }
         if let Some(v) = &self.sort_code {
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodDataBacsDebit.sort_code",
+                "PaymentMethodDataParamsBacsDebit.sort_code",
                 v,
                 None,
                 Some(5000u64),
@@ -37579,25 +36717,23 @@ impl PostPaymentIntentsBodyPaymentMethodDataBacsDebit {
 #[cfg(feature = "payment_intents")]
 /// billing_details_inner_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodDataBillingDetails {
+pub struct PaymentMethodDataParamsBillingDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddress,
-    >,
+    pub address: Option<super::models::AddressCityCountry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
+    pub email: Option<super::models::AdditionalDocumentation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
 }
 #[cfg(feature = "payment_intents")]
-impl PostPaymentIntentsBodyPaymentMethodDataBillingDetails {
+impl PaymentMethodDataParamsBillingDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.name {
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodDataBillingDetails.name",
+                "PaymentMethodDataParamsBillingDetails.name",
                 v,
                 None,
                 Some(5000u64),
@@ -37605,7 +36741,7 @@ impl PostPaymentIntentsBodyPaymentMethodDataBillingDetails {
         }
         if let Some(v) = &self.phone {
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodDataBillingDetails.phone",
+                "PaymentMethodDataParamsBillingDetails.phone",
                 v,
                 None,
                 Some(5000u64),
@@ -37617,10 +36753,8 @@ impl PostPaymentIntentsBodyPaymentMethodDataBillingDetails {
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddress {
-    PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddressVariant0(
-        super::models::PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddressVariant0,
-    ),
+pub enum AddressCityCountry {
+    AddressCityCountryVariant0(super::models::AddressCityCountryVariant0),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -37628,7 +36762,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddress {
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 /// billing_details_address
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddressVariant0 {
+pub struct AddressCityCountryVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37643,12 +36777,12 @@ pub struct PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddressVariant0 
     pub state: Option<String>,
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
-impl PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddressVariant0 {
+impl AddressCityCountryVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.city {
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddressVariant0.city",
+                "AddressCityCountryVariant0.city",
                 v,
                 None,
                 Some(5000u64),
@@ -37656,7 +36790,7 @@ impl PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddressVariant0 {
         }
         if let Some(v) = &self.country {
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddressVariant0.country",
+                "AddressCityCountryVariant0.country",
                 v,
                 None,
                 Some(5000u64),
@@ -37664,7 +36798,7 @@ impl PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddressVariant0 {
         }
         if let Some(v) = &self.line1 {
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddressVariant0.line1",
+                "AddressCityCountryVariant0.line1",
                 v,
                 None,
                 Some(5000u64),
@@ -37672,7 +36806,7 @@ impl PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddressVariant0 {
         }
         if let Some(v) = &self.line2 {
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddressVariant0.line2",
+                "AddressCityCountryVariant0.line2",
                 v,
                 None,
                 Some(5000u64),
@@ -37680,7 +36814,7 @@ impl PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddressVariant0 {
         }
         if let Some(v) = &self.postal_code {
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddressVariant0.postal_code",
+                "AddressCityCountryVariant0.postal_code",
                 v,
                 None,
                 Some(5000u64),
@@ -37688,7 +36822,7 @@ impl PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddressVariant0 {
         }
         if let Some(v) = &self.state {
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddressVariant0.state",
+                "AddressCityCountryVariant0.state",
                 v,
                 None,
                 Some(5000u64),
@@ -37700,17 +36834,17 @@ impl PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddressVariant0 {
 #[cfg(feature = "payment_intents")]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodDataBoleto {
+pub struct PaymentMethodDataParamsBoleto {
     pub tax_id: String,
 }
 #[cfg(feature = "payment_intents")]
-impl PostPaymentIntentsBodyPaymentMethodDataBoleto {
+impl PaymentMethodDataParamsBoleto {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.tax_id;
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodDataBoleto.tax_id",
+                "PaymentMethodDataParamsBoleto.tax_id",
                 v,
                 None,
                 Some(5000u64),
@@ -37722,13 +36856,13 @@ impl PostPaymentIntentsBodyPaymentMethodDataBoleto {
 #[cfg(feature = "payment_intents")]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodDataEps {
+pub struct PaymentMethodDataParamsEps {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bank: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataEpsBank>,
+    pub bank: Option<super::models::BankArzteUndApothekerBankAustrianAnadiBankAg>,
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
-    pub enum PostPaymentIntentsBodyPaymentMethodDataEpsBank { ArzteUndApothekerBank =
+    pub enum BankArzteUndApothekerBankAustrianAnadiBankAg { ArzteUndApothekerBank =
     "arzte_und_apotheker_bank", AustrianAnadiBankAg = "austrian_anadi_bank_ag",
     BankAustria = "bank_austria", BankhausCarlSpangler = "bankhaus_carl_spangler",
     BankhausSchelhammerUndSchatteraAg = "bankhaus_schelhammer_und_schattera_ag",
@@ -37750,46 +36884,45 @@ connector_runtime::__string_enum! {
 #[cfg(feature = "payment_intents")]
 /// param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodDataFpx {
-    pub bank: super::models::PostPaymentIntentsBodyPaymentMethodDataFpxBank,
+pub struct PaymentMethodDataParamsFpx {
+    pub bank: super::models::BankAffinBankAgrobank,
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
-    pub enum PostPaymentIntentsBodyPaymentMethodDataFpxBank { AffinBank = "affin_bank",
-    Agrobank = "agrobank", AllianceBank = "alliance_bank", Ambank = "ambank", BankIslam =
-    "bank_islam", BankMuamalat = "bank_muamalat", BankRakyat = "bank_rakyat", Bsn =
-    "bsn", Cimb = "cimb", DeutscheBank = "deutsche_bank", HongLeongBank =
-    "hong_leong_bank", Hsbc = "hsbc", Kfh = "kfh", Maybank2e = "maybank2e", Maybank2u =
-    "maybank2u", Ocbc = "ocbc", PbEnterprise = "pb_enterprise", PublicBank =
-    "public_bank", Rhb = "rhb", StandardChartered = "standard_chartered", Uob = "uob", }
+    pub enum BankAffinBankAgrobank { AffinBank = "affin_bank", Agrobank = "agrobank",
+    AllianceBank = "alliance_bank", Ambank = "ambank", BankIslam = "bank_islam",
+    BankMuamalat = "bank_muamalat", BankRakyat = "bank_rakyat", Bsn = "bsn", Cimb =
+    "cimb", DeutscheBank = "deutsche_bank", HongLeongBank = "hong_leong_bank", Hsbc =
+    "hsbc", Kfh = "kfh", Maybank2e = "maybank2e", Maybank2u = "maybank2u", Ocbc = "ocbc",
+    PbEnterprise = "pb_enterprise", PublicBank = "public_bank", Rhb = "rhb",
+    StandardChartered = "standard_chartered", Uob = "uob", }
 }
 #[cfg(feature = "payment_intents")]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodDataIdeal {
+pub struct PaymentMethodDataParamsIdeal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bank: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataIdealBank>,
+    pub bank: Option<super::models::Bank>,
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
-    pub enum PostPaymentIntentsBodyPaymentMethodDataIdealBank { AbnAmro = "abn_amro",
-    AsnBank = "asn_bank", Bunq = "bunq", Handelsbanken = "handelsbanken", Ing = "ing",
-    Knab = "knab", Moneyou = "moneyou", Rabobank = "rabobank", Regiobank = "regiobank",
-    Revolut = "revolut", SnsBank = "sns_bank", TriodosBank = "triodos_bank", VanLanschot
-    = "van_lanschot", }
+    pub enum Bank { AbnAmro = "abn_amro", AsnBank = "asn_bank", Bunq = "bunq",
+    Handelsbanken = "handelsbanken", Ing = "ing", Knab = "knab", Moneyou = "moneyou",
+    Rabobank = "rabobank", Regiobank = "regiobank", Revolut = "revolut", SnsBank =
+    "sns_bank", TriodosBank = "triodos_bank", VanLanschot = "van_lanschot", }
 }
 #[cfg(feature = "payment_intents")]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodDataKlarna {
+pub struct PaymentMethodDataParamsKlarna {
     /// date_of_birth
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dob: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataKlarnaDob>,
+    pub dob: Option<super::models::DateOfBirth>,
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 /// date_of_birth
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodDataKlarnaDob {
+pub struct DateOfBirth {
     pub day: i64,
     pub month: i64,
     pub year: i64,
@@ -37797,38 +36930,37 @@ pub struct PostPaymentIntentsBodyPaymentMethodDataKlarnaDob {
 #[cfg(feature = "payment_intents")]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodDataP24 {
+pub struct PaymentMethodDataParamsP24 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bank: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataP24Bank>,
+    pub bank: Option<super::models::BankAliorBankBankMillennium>,
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
-    pub enum PostPaymentIntentsBodyPaymentMethodDataP24Bank { AliorBank = "alior_bank",
-    BankMillennium = "bank_millennium", BankNowyBfgSa = "bank_nowy_bfg_sa", BankPekaoSa =
-    "bank_pekao_sa", BankiSpbdzielcze = "banki_spbdzielcze", Blik = "blik", BnpParibas =
-    "bnp_paribas", Boz = "boz", CitiHandlowy = "citi_handlowy", CreditAgricole =
-    "credit_agricole", Envelobank = "envelobank", EtransferPocztowy24 =
-    "etransfer_pocztowy24", GetinBank = "getin_bank", Ideabank = "ideabank", Ing = "ing",
-    Inteligo = "inteligo", MbankMtransfer = "mbank_mtransfer", NestPrzelew =
-    "nest_przelew", NoblePay = "noble_pay", PbacZIpko = "pbac_z_ipko", PlusBank =
-    "plus_bank", SantanderPrzelew24 = "santander_przelew24", TmobileUsbugiBankowe =
-    "tmobile_usbugi_bankowe", ToyotaBank = "toyota_bank", VolkswagenBank =
-    "volkswagen_bank", }
+    pub enum BankAliorBankBankMillennium { AliorBank = "alior_bank", BankMillennium =
+    "bank_millennium", BankNowyBfgSa = "bank_nowy_bfg_sa", BankPekaoSa = "bank_pekao_sa",
+    BankiSpbdzielcze = "banki_spbdzielcze", Blik = "blik", BnpParibas = "bnp_paribas",
+    Boz = "boz", CitiHandlowy = "citi_handlowy", CreditAgricole = "credit_agricole",
+    Envelobank = "envelobank", EtransferPocztowy24 = "etransfer_pocztowy24", GetinBank =
+    "getin_bank", Ideabank = "ideabank", Ing = "ing", Inteligo = "inteligo",
+    MbankMtransfer = "mbank_mtransfer", NestPrzelew = "nest_przelew", NoblePay =
+    "noble_pay", PbacZIpko = "pbac_z_ipko", PlusBank = "plus_bank", SantanderPrzelew24 =
+    "santander_przelew24", TmobileUsbugiBankowe = "tmobile_usbugi_bankowe", ToyotaBank =
+    "toyota_bank", VolkswagenBank = "volkswagen_bank", }
 }
 #[cfg(feature = "payment_intents")]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodDataSepaDebit {
+pub struct PaymentMethodDataParamsSepaDebit {
     pub iban: String,
 }
 #[cfg(feature = "payment_intents")]
-impl PostPaymentIntentsBodyPaymentMethodDataSepaDebit {
+impl PaymentMethodDataParamsSepaDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.iban;
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodDataSepaDebit.iban",
+                "PaymentMethodDataParamsSepaDebit.iban",
                 v,
                 None,
                 Some(5000u64),
@@ -37840,48 +36972,43 @@ impl PostPaymentIntentsBodyPaymentMethodDataSepaDebit {
 #[cfg(feature = "payment_intents")]
 /// param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodDataSofort {
-    pub country: super::models::PostPaymentIntentsBodyPaymentMethodDataSofortCountry,
+pub struct PaymentMethodDataParamsSofort {
+    pub country: super::models::Country,
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
-    pub enum PostPaymentIntentsBodyPaymentMethodDataSofortCountry { At = "AT", Be = "BE",
-    De = "DE", Es = "ES", It = "IT", Nl = "NL", }
+    pub enum Country { At = "AT", Be = "BE", De = "DE", Es = "ES", It = "IT", Nl = "NL",
+    }
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
-    pub enum PostPaymentIntentsBodyPaymentMethodDataType { AcssDebit = "acss_debit",
-    AfterpayClearpay = "afterpay_clearpay", Alipay = "alipay", AuBecsDebit =
-    "au_becs_debit", BacsDebit = "bacs_debit", Bancontact = "bancontact", Boleto =
-    "boleto", Eps = "eps", Fpx = "fpx", Giropay = "giropay", Grabpay = "grabpay", Ideal =
-    "ideal", Klarna = "klarna", Konbini = "konbini", Oxxo = "oxxo", P24 = "p24", Paynow =
-    "paynow", SepaDebit = "sepa_debit", Sofort = "sofort", UsBankAccount =
-    "us_bank_account", WechatPay = "wechat_pay", }
+    pub enum PaymentMethodDataParamsType { AcssDebit = "acss_debit", AfterpayClearpay =
+    "afterpay_clearpay", Alipay = "alipay", AuBecsDebit = "au_becs_debit", BacsDebit =
+    "bacs_debit", Bancontact = "bancontact", Boleto = "boleto", Eps = "eps", Fpx = "fpx",
+    Giropay = "giropay", Grabpay = "grabpay", Ideal = "ideal", Klarna = "klarna", Konbini
+    = "konbini", Oxxo = "oxxo", P24 = "p24", Paynow = "paynow", SepaDebit = "sepa_debit",
+    Sofort = "sofort", UsBankAccount = "us_bank_account", WechatPay = "wechat_pay", }
 }
 #[cfg(feature = "payment_intents")]
 /// payment_method_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodDataUsBankAccount {
+pub struct PaymentMethodDataParamsUsBankAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_holder_type: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataUsBankAccountAccountHolderType,
-    >,
+    pub account_holder_type: Option<super::models::AccountHolderTypeCompanyIndividual>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_type: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataUsBankAccountAccountType,
-    >,
+    pub account_type: Option<super::models::AccountTypeCheckingSavings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_number: Option<String>,
 }
 #[cfg(feature = "payment_intents")]
-impl PostPaymentIntentsBodyPaymentMethodDataUsBankAccount {
+impl PaymentMethodDataParamsUsBankAccount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_number {
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodDataUsBankAccount.account_number",
+                "PaymentMethodDataParamsUsBankAccount.account_number",
                 v,
                 None,
                 Some(5000u64),
@@ -37889,7 +37016,7 @@ impl PostPaymentIntentsBodyPaymentMethodDataUsBankAccount {
         }
         if let Some(v) = &self.routing_number {
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodDataUsBankAccount.routing_number",
+                "PaymentMethodDataParamsUsBankAccount.routing_number",
                 v,
                 None,
                 Some(5000u64),
@@ -37900,97 +37027,76 @@ impl PostPaymentIntentsBodyPaymentMethodDataUsBankAccount {
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
-    pub enum PostPaymentIntentsBodyPaymentMethodDataUsBankAccountAccountHolderType {
-    Company = "company", Individual = "individual", }
+    pub enum AccountHolderTypeCompanyIndividual { Company = "company", Individual =
+    "individual", }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
-    pub enum PostPaymentIntentsBodyPaymentMethodDataUsBankAccountAccountType { Checking =
-    "checking", Savings = "savings", }
+    pub enum AccountTypeCheckingSavings { Checking = "checking", Savings = "savings", }
 }
 #[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 ///
 /// Payment-method-specific configuration for this PaymentIntent.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptions {
+pub struct PaymentMethodOptionsParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acss_debit: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebit,
-    >,
+    pub acss_debit: Option<super::models::PaymentMethodOptionsParamAcssDebit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub afterpay_clearpay: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpay,
+        super::models::PaymentMethodOptionsParamAfterpayClearpay,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alipay: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsAlipay>,
+    pub alipay: Option<super::models::PaymentMethodOptionsParamAlipay>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub au_becs_debit: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAuBecsDebit,
-    >,
+    pub au_becs_debit: Option<super::models::PaymentMethodOptionsParamAuBecsDebit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bacs_debit: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsBacsDebit,
-    >,
+    pub bacs_debit: Option<super::models::PaymentMethodOptionsParamBacsDebit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bancontact: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsBancontact,
-    >,
+    pub bancontact: Option<super::models::PaymentMethodOptionsParamBancontact>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub boleto: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsBoleto>,
+    pub boleto: Option<super::models::PaymentMethodOptionsParamBoleto>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsCard>,
+    pub card: Option<super::models::PaymentMethodOptionsParamCard>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_present: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsCardPresent,
-    >,
+    pub card_present: Option<super::models::PaymentMethodOptionsParamCardPresent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub eps: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsEps>,
+    pub eps: Option<super::models::PaymentMethodOptionsParamEps>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fpx: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsFpx>,
+    pub fpx: Option<super::models::PaymentMethodOptionsParamFpx>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub giropay: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsFpx>,
+    pub giropay: Option<super::models::PaymentMethodOptionsParamFpx>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grabpay: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsFpx>,
+    pub grabpay: Option<super::models::PaymentMethodOptionsParamFpx>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ideal: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsAlipay>,
+    pub ideal: Option<super::models::PaymentMethodOptionsParamAlipay>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interac_present: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsInteracPresent,
-    >,
+    pub interac_present: Option<super::models::PaymentMethodOptionsParamInteracPresent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub klarna: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsKlarna>,
+    pub klarna: Option<super::models::PaymentMethodOptionsParamKlarna>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub konbini: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsKonbini,
-    >,
+    pub konbini: Option<super::models::PaymentMethodOptionsParamKonbini>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub oxxo: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsOxxo>,
+    pub oxxo: Option<super::models::PaymentMethodOptionsParamOxxo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub p24: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsP24>,
+    pub p24: Option<super::models::PaymentMethodOptionsParamP24>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub paynow: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsFpx>,
+    pub paynow: Option<super::models::PaymentMethodOptionsParamFpx>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sepa_debit: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsSepaDebit,
-    >,
+    pub sepa_debit: Option<super::models::PaymentMethodOptionsParamSepaDebit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sofort: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsSofort>,
+    pub sofort: Option<super::models::PaymentMethodOptionsParamSofort>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsUsBankAccount,
-    >,
+    pub us_bank_account: Option<super::models::PaymentMethodOptionsParamUsBankAccount>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wechat_pay: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsWechatPay,
-    >,
+    pub wechat_pay: Option<super::models::PaymentMethodOptionsParamWechatPay>,
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsBodyPaymentMethodOptionsAcssDebit {
-    PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0(
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0,
+pub enum PaymentMethodOptionsParamAcssDebit {
+    PaymentMethodOptionsParamAcssDebitVariant0(
+        super::models::PaymentMethodOptionsParamAcssDebitVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -37999,23 +37105,21 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsAcssDebit {
 #[cfg(feature = "payment_intents")]
 /// payment_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0 {
+pub struct PaymentMethodOptionsParamAcssDebitVariant0 {
     /// payment_intent_payment_method_options_mandate_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mandate_options: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0MandateOptions,
+        super::models::PaymentMethodOptionsParamAcssDebitVariant0MandateOptions,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0SetupFutureUsage,
+        super::models::PaymentMethodOptionsParamAcssDebitVariant0SetupFutureUsage,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod,
-    >,
+    pub verification_method: Option<super::models::VerificationMethod>,
 }
 #[cfg(feature = "payment_intents")]
-impl PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0 {
+impl PaymentMethodOptionsParamAcssDebitVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.mandate_options {
@@ -38027,29 +37131,23 @@ impl PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0 {
 #[cfg(feature = "payment_intents")]
 /// payment_intent_payment_method_options_mandate_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0MandateOptions {
+pub struct PaymentMethodOptionsParamAcssDebitVariant0MandateOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_mandate_url: Option<
-        super::models::PostAccountBodyBusinessProfileSupportUrl,
-    >,
+    pub custom_mandate_url: Option<super::models::AdditionalDocumentation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_schedule: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptionsPaymentSchedule,
-    >,
+    pub payment_schedule: Option<super::models::PaymentSchedule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transaction_type: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptionsTransactionType,
-    >,
+    pub transaction_type: Option<super::models::TransactionType>,
 }
 #[cfg(feature = "payment_intents")]
-impl PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0MandateOptions {
+impl PaymentMethodOptionsParamAcssDebitVariant0MandateOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.interval_description {
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0MandateOptions.interval_description",
+                "PaymentMethodOptionsParamAcssDebitVariant0MandateOptions.interval_description",
                 v,
                 None,
                 Some(500u64),
@@ -38060,15 +37158,15 @@ impl PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0MandateOptions {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
-    pub enum PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0SetupFutureUsage
-    { Empty = "", None = "none", OffSession = "off_session", OnSession = "on_session", }
+    pub enum PaymentMethodOptionsParamAcssDebitVariant0SetupFutureUsage { Empty = "",
+    None = "none", OffSession = "off_session", OnSession = "on_session", }
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpay {
-    PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpayVariant0(
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpayVariant0,
+pub enum PaymentMethodOptionsParamAfterpayClearpay {
+    PaymentMethodOptionsParamAfterpayClearpayVariant0(
+        super::models::PaymentMethodOptionsParamAfterpayClearpayVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -38077,10 +37175,10 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpay {
 #[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpayVariant0 {
+pub struct PaymentMethodOptionsParamAfterpayClearpayVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capture_method: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpayVariant0CaptureMethod,
+        super::models::PaymentMethodOptionsParamAfterpayClearpayVariant0CaptureMethod,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
@@ -38088,12 +37186,12 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpayVariant0 {
     pub setup_future_usage: Option<String>,
 }
 #[cfg(feature = "payment_intents")]
-impl PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpayVariant0 {
+impl PaymentMethodOptionsParamAfterpayClearpayVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.reference {
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpayVariant0.reference",
+                "PaymentMethodOptionsParamAfterpayClearpayVariant0.reference",
                 v,
                 None,
                 Some(128u64),
@@ -38104,16 +37202,15 @@ impl PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpayVariant0 {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
-    pub enum
-    PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpayVariant0CaptureMethod {
-    Empty = "", Manual = "manual", }
+    pub enum PaymentMethodOptionsParamAfterpayClearpayVariant0CaptureMethod { Empty = "",
+    Manual = "manual", }
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsBodyPaymentMethodOptionsAlipay {
-    PostPaymentIntentsBodyPaymentMethodOptionsAlipayVariant0(
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAlipayVariant0,
+pub enum PaymentMethodOptionsParamAlipay {
+    PaymentMethodOptionsParamAlipayVariant0(
+        super::models::PaymentMethodOptionsParamAlipayVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -38122,23 +37219,23 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsAlipay {
 #[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsAlipayVariant0 {
+pub struct PaymentMethodOptionsParamAlipayVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAlipayVariant0SetupFutureUsage,
+        super::models::PaymentMethodOptionsParamAlipayVariant0SetupFutureUsage,
     >,
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
-    pub enum PostPaymentIntentsBodyPaymentMethodOptionsAlipayVariant0SetupFutureUsage {
-    Empty = "", None = "none", OffSession = "off_session", }
+    pub enum PaymentMethodOptionsParamAlipayVariant0SetupFutureUsage { Empty = "", None =
+    "none", OffSession = "off_session", }
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsBodyPaymentMethodOptionsAuBecsDebit {
-    PostPaymentIntentsBodyPaymentMethodOptionsAuBecsDebitVariant0(
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAuBecsDebitVariant0,
+pub enum PaymentMethodOptionsParamAuBecsDebit {
+    PaymentMethodOptionsParamAuBecsDebitVariant0(
+        super::models::PaymentMethodOptionsParamAuBecsDebitVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -38147,18 +37244,18 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsAuBecsDebit {
 #[cfg(feature = "payment_intents")]
 /// payment_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsAuBecsDebitVariant0 {
+pub struct PaymentMethodOptionsParamAuBecsDebitVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0SetupFutureUsage,
+        super::models::PaymentMethodOptionsParamAcssDebitVariant0SetupFutureUsage,
     >,
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsBodyPaymentMethodOptionsBacsDebit {
-    PostPaymentIntentsBodyPaymentMethodOptionsBacsDebitVariant0(
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsBacsDebitVariant0,
+pub enum PaymentMethodOptionsParamBacsDebit {
+    PaymentMethodOptionsParamBacsDebitVariant0(
+        super::models::PaymentMethodOptionsParamBacsDebitVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -38167,18 +37264,18 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsBacsDebit {
 #[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsBacsDebitVariant0 {
+pub struct PaymentMethodOptionsParamBacsDebitVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0SetupFutureUsage,
+        super::models::PaymentMethodOptionsParamAcssDebitVariant0SetupFutureUsage,
     >,
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsBodyPaymentMethodOptionsBancontact {
-    PostPaymentIntentsBodyPaymentMethodOptionsBancontactVariant0(
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsBancontactVariant0,
+pub enum PaymentMethodOptionsParamBancontact {
+    PaymentMethodOptionsParamBancontactVariant0(
+        super::models::PaymentMethodOptionsParamBancontactVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -38187,22 +37284,20 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsBancontact {
 #[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsBancontactVariant0 {
+pub struct PaymentMethodOptionsParamBancontactVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preferred_language: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsBancontactVariant0PreferredLanguage,
-    >,
+    pub preferred_language: Option<super::models::PreferredLanguage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAlipayVariant0SetupFutureUsage,
+        super::models::PaymentMethodOptionsParamAlipayVariant0SetupFutureUsage,
     >,
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsBodyPaymentMethodOptionsBoleto {
-    PostPaymentIntentsBodyPaymentMethodOptionsBoletoVariant0(
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsBoletoVariant0,
+pub enum PaymentMethodOptionsParamBoleto {
+    PaymentMethodOptionsParamBoletoVariant0(
+        super::models::PaymentMethodOptionsParamBoletoVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -38211,20 +37306,20 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsBoleto {
 #[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsBoletoVariant0 {
+pub struct PaymentMethodOptionsParamBoletoVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_after_days: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0SetupFutureUsage,
+        super::models::PaymentMethodOptionsParamAcssDebitVariant0SetupFutureUsage,
     >,
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsBodyPaymentMethodOptionsCard {
-    PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0(
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0,
+pub enum PaymentMethodOptionsParamCard {
+    PaymentMethodOptionsParamCardVariant0(
+        super::models::PaymentMethodOptionsParamCardVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -38233,43 +37328,39 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsCard {
 #[cfg(feature = "payment_intents")]
 /// payment_intent_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0 {
+pub struct PaymentMethodOptionsParamCardVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capture_method: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpayVariant0CaptureMethod,
+        super::models::PaymentMethodOptionsParamAfterpayClearpayVariant0CaptureMethod,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cvc_token: Option<String>,
     /// installments_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installments: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0Installments,
+        super::models::PaymentMethodOptionsParamCardVariant0Installments,
     >,
     /// mandate_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mandate_options: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0MandateOptions,
+        super::models::PaymentMethodOptionsParamCardVariant0MandateOptions,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0Network,
-    >,
+    pub network: Option<super::models::PaymentMethodOptionsParamCardVariant0Network>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_three_d_secure: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0RequestThreeDSecure,
-    >,
+    pub request_three_d_secure: Option<super::models::RequestThreeDSecure>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0SetupFutureUsage,
+        super::models::PaymentMethodOptionsParamAcssDebitVariant0SetupFutureUsage,
     >,
 }
 #[cfg(feature = "payment_intents")]
-impl PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0 {
+impl PaymentMethodOptionsParamCardVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.cvc_token {
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0.cvc_token",
+                "PaymentMethodOptionsParamCardVariant0.cvc_token",
                 v,
                 None,
                 Some(5000u64),
@@ -38284,20 +37375,20 @@ impl PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0 {
 #[cfg(feature = "payment_intents")]
 /// installments_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0Installments {
+pub struct PaymentMethodOptionsParamCardVariant0Installments {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0InstallmentsPlan,
+        super::models::PaymentMethodOptionsParamCardVariant0InstallmentsPlan,
     >,
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0InstallmentsPlan {
-    PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0InstallmentsPlanVariant0(
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0InstallmentsPlanVariant0,
+pub enum PaymentMethodOptionsParamCardVariant0InstallmentsPlan {
+    PaymentMethodOptionsParamCardVariant0InstallmentsPlanVariant0(
+        super::models::PaymentMethodOptionsParamCardVariant0InstallmentsPlanVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -38306,7 +37397,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0InstallmentsPlan 
 #[cfg(feature = "payment_intents")]
 /// installment_plan
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0InstallmentsPlanVariant0 {
+pub struct PaymentMethodOptionsParamCardVariant0InstallmentsPlanVariant0 {
     pub count: i64,
     pub interval: String,
     #[serde(rename = "type")]
@@ -38315,14 +37406,14 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0InstallmentsPla
 #[cfg(feature = "payment_intents")]
 /// mandate_options_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0MandateOptions {
+pub struct PaymentMethodOptionsParamCardVariant0MandateOptions {
     pub amount: i64,
-    pub amount_type: super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0MandateOptionsAmountType,
+    pub amount_type: super::models::AmountType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_date: Option<i64>,
-    pub interval: super::models::PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0MandateOptionsInterval,
+    pub interval: super::models::IntervalDayMonth,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_count: Option<i64>,
     pub reference: String,
@@ -38331,12 +37422,12 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0MandateOptions 
     pub supported_types: Option<Vec<String>>,
 }
 #[cfg(feature = "payment_intents")]
-impl PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0MandateOptions {
+impl PaymentMethodOptionsParamCardVariant0MandateOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.description {
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0MandateOptions.description",
+                "PaymentMethodOptionsParamCardVariant0MandateOptions.description",
                 v,
                 None,
                 Some(200u64),
@@ -38345,7 +37436,7 @@ impl PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0MandateOptions {
         {
             let v = &self.reference;
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0MandateOptions.reference",
+                "PaymentMethodOptionsParamCardVariant0MandateOptions.reference",
                 v,
                 None,
                 Some(80u64),
@@ -38356,28 +37447,26 @@ impl PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0MandateOptions {
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 connector_runtime::__string_enum! {
-    pub enum PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0MandateOptionsInterval
-    { Day = "day", Month = "month", Sporadic = "sporadic", Week = "week", Year = "year",
-    }
+    pub enum IntervalDayMonth { Day = "day", Month = "month", Sporadic = "sporadic", Week
+    = "week", Year = "year", }
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
-    pub enum PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0Network { Amex =
-    "amex", CartesBancaires = "cartes_bancaires", Diners = "diners", Discover =
-    "discover", Interac = "interac", Jcb = "jcb", Mastercard = "mastercard", Unionpay =
-    "unionpay", UnknownValue = "unknown", Visa = "visa", }
+    pub enum PaymentMethodOptionsParamCardVariant0Network { Amex = "amex",
+    CartesBancaires = "cartes_bancaires", Diners = "diners", Discover = "discover",
+    Interac = "interac", Jcb = "jcb", Mastercard = "mastercard", Unionpay = "unionpay",
+    UnknownValue = "unknown", Visa = "visa", }
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 connector_runtime::__string_enum! {
-    pub enum PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0RequestThreeDSecure {
-    Any = "any", Automatic = "automatic", }
+    pub enum RequestThreeDSecure { Any = "any", Automatic = "automatic", }
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsBodyPaymentMethodOptionsCardPresent {
-    PostPaymentIntentsBodyPaymentMethodOptionsCardPresentVariant0(
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsCardPresentVariant0,
+pub enum PaymentMethodOptionsParamCardPresent {
+    PaymentMethodOptionsParamCardPresentVariant0(
+        super::models::PaymentMethodOptionsParamCardPresentVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -38386,7 +37475,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsCardPresent {
 #[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardPresentVariant0 {
+pub struct PaymentMethodOptionsParamCardPresentVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_extended_authorization: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38395,9 +37484,9 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardPresentVariant0 {
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsBodyPaymentMethodOptionsEps {
-    PostPaymentIntentsBodyPaymentMethodOptionsEpsVariant0(
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsEpsVariant0,
+pub enum PaymentMethodOptionsParamEps {
+    PaymentMethodOptionsParamEpsVariant0(
+        super::models::PaymentMethodOptionsParamEpsVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -38406,16 +37495,16 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsEps {
 #[cfg(feature = "payment_intents")]
 /// payment_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsEpsVariant0 {
+pub struct PaymentMethodOptionsParamEpsVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<String>,
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsBodyPaymentMethodOptionsFpx {
-    PostPaymentIntentsBodyPaymentMethodOptionsFpxVariant0(
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsFpxVariant0,
+pub enum PaymentMethodOptionsParamFpx {
+    PaymentMethodOptionsParamFpxVariant0(
+        super::models::PaymentMethodOptionsParamFpxVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -38424,23 +37513,23 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsFpx {
 #[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsFpxVariant0 {
+pub struct PaymentMethodOptionsParamFpxVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<String>,
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsBodyPaymentMethodOptionsInteracPresent {
+pub enum PaymentMethodOptionsParamInteracPresent {
     String(String),
     Value(serde_json::Value),
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsBodyPaymentMethodOptionsKlarna {
-    PostPaymentIntentsBodyPaymentMethodOptionsKlarnaVariant0(
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsKlarnaVariant0,
+pub enum PaymentMethodOptionsParamKlarna {
+    PaymentMethodOptionsParamKlarnaVariant0(
+        super::models::PaymentMethodOptionsParamKlarnaVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -38449,34 +37538,34 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsKlarna {
 #[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsKlarnaVariant0 {
+pub struct PaymentMethodOptionsParamKlarnaVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capture_method: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpayVariant0CaptureMethod,
+        super::models::PaymentMethodOptionsParamAfterpayClearpayVariant0CaptureMethod,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preferred_locale: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsKlarnaVariant0PreferredLocale,
+        super::models::PaymentMethodOptionsParamKlarnaVariant0PreferredLocale,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<String>,
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
-    pub enum PostPaymentIntentsBodyPaymentMethodOptionsKlarnaVariant0PreferredLocale {
-    DaDk = "da-DK", DeAt = "de-AT", DeDe = "de-DE", EnAt = "en-AT", EnBe = "en-BE", EnDe
-    = "en-DE", EnDk = "en-DK", EnEs = "en-ES", EnFi = "en-FI", EnFr = "en-FR", EnGb =
-    "en-GB", EnIe = "en-IE", EnIt = "en-IT", EnNl = "en-NL", EnNo = "en-NO", EnSe =
-    "en-SE", EnUs = "en-US", EsEs = "es-ES", EsUs = "es-US", FiFi = "fi-FI", FrBe =
-    "fr-BE", FrFr = "fr-FR", ItIt = "it-IT", NbNo = "nb-NO", NlBe = "nl-BE", NlNl =
-    "nl-NL", SvFi = "sv-FI", SvSe = "sv-SE", }
+    pub enum PaymentMethodOptionsParamKlarnaVariant0PreferredLocale { DaDk = "da-DK",
+    DeAt = "de-AT", DeDe = "de-DE", EnAt = "en-AT", EnBe = "en-BE", EnDe = "en-DE", EnDk
+    = "en-DK", EnEs = "en-ES", EnFi = "en-FI", EnFr = "en-FR", EnGb = "en-GB", EnIe =
+    "en-IE", EnIt = "en-IT", EnNl = "en-NL", EnNo = "en-NO", EnSe = "en-SE", EnUs =
+    "en-US", EsEs = "es-ES", EsUs = "es-US", FiFi = "fi-FI", FrBe = "fr-BE", FrFr =
+    "fr-FR", ItIt = "it-IT", NbNo = "nb-NO", NlBe = "nl-BE", NlNl = "nl-NL", SvFi =
+    "sv-FI", SvSe = "sv-SE", }
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsBodyPaymentMethodOptionsKonbini {
-    PostPaymentIntentsBodyPaymentMethodOptionsKonbiniVariant0(
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsKonbiniVariant0,
+pub enum PaymentMethodOptionsParamKonbini {
+    PaymentMethodOptionsParamKonbiniVariant0(
+        super::models::PaymentMethodOptionsParamKonbiniVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -38485,27 +37574,25 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsKonbini {
 #[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsKonbiniVariant0 {
+pub struct PaymentMethodOptionsParamKonbiniVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmation_number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_after_days: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays,
-    >,
+    pub expires_after_days: Option<super::models::ExpiresAfterDays>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
+    pub expires_at: Option<super::models::CanceledAt>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<String>,
 }
 #[cfg(feature = "payment_intents")]
-impl PostPaymentIntentsBodyPaymentMethodOptionsKonbiniVariant0 {
+impl PaymentMethodOptionsParamKonbiniVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.confirmation_number {
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodOptionsKonbiniVariant0.confirmation_number",
+                "PaymentMethodOptionsParamKonbiniVariant0.confirmation_number",
                 v,
                 None,
                 Some(11u64),
@@ -38513,7 +37600,7 @@ impl PostPaymentIntentsBodyPaymentMethodOptionsKonbiniVariant0 {
         }
         if let Some(v) = &self.product_description {
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodOptionsKonbiniVariant0.product_description",
+                "PaymentMethodOptionsParamKonbiniVariant0.product_description",
                 v,
                 None,
                 Some(22u64),
@@ -38525,9 +37612,9 @@ impl PostPaymentIntentsBodyPaymentMethodOptionsKonbiniVariant0 {
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsBodyPaymentMethodOptionsOxxo {
-    PostPaymentIntentsBodyPaymentMethodOptionsOxxoVariant0(
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsOxxoVariant0,
+pub enum PaymentMethodOptionsParamOxxo {
+    PaymentMethodOptionsParamOxxoVariant0(
+        super::models::PaymentMethodOptionsParamOxxoVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -38536,7 +37623,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsOxxo {
 #[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsOxxoVariant0 {
+pub struct PaymentMethodOptionsParamOxxoVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_after_days: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38545,9 +37632,9 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsOxxoVariant0 {
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsBodyPaymentMethodOptionsP24 {
-    PostPaymentIntentsBodyPaymentMethodOptionsP24Variant0(
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsP24Variant0,
+pub enum PaymentMethodOptionsParamP24 {
+    PaymentMethodOptionsParamP24Variant0(
+        super::models::PaymentMethodOptionsParamP24Variant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -38556,7 +37643,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsP24 {
 #[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsP24Variant0 {
+pub struct PaymentMethodOptionsParamP24Variant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38565,9 +37652,9 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsP24Variant0 {
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsBodyPaymentMethodOptionsSepaDebit {
-    PostPaymentIntentsBodyPaymentMethodOptionsSepaDebitVariant0(
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsSepaDebitVariant0,
+pub enum PaymentMethodOptionsParamSepaDebit {
+    PaymentMethodOptionsParamSepaDebitVariant0(
+        super::models::PaymentMethodOptionsParamSepaDebitVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -38576,21 +37663,21 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsSepaDebit {
 #[cfg(feature = "payment_intents")]
 /// payment_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsSepaDebitVariant0 {
+pub struct PaymentMethodOptionsParamSepaDebitVariant0 {
     /// payment_method_options_mandate_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mandate_options: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0SetupFutureUsage,
+        super::models::PaymentMethodOptionsParamAcssDebitVariant0SetupFutureUsage,
     >,
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsBodyPaymentMethodOptionsSofort {
-    PostPaymentIntentsBodyPaymentMethodOptionsSofortVariant0(
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsSofortVariant0,
+pub enum PaymentMethodOptionsParamSofort {
+    PaymentMethodOptionsParamSofortVariant0(
+        super::models::PaymentMethodOptionsParamSofortVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -38599,28 +37686,27 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsSofort {
 #[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsSofortVariant0 {
+pub struct PaymentMethodOptionsParamSofortVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preferred_language: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsSofortVariant0PreferredLanguage,
+        super::models::PaymentMethodOptionsParamSofortVariant0PreferredLanguage,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAlipayVariant0SetupFutureUsage,
+        super::models::PaymentMethodOptionsParamAlipayVariant0SetupFutureUsage,
     >,
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
-    pub enum PostPaymentIntentsBodyPaymentMethodOptionsSofortVariant0PreferredLanguage {
-    Empty = "", De = "de", En = "en", Es = "es", Fr = "fr", It = "it", Nl = "nl", Pl =
-    "pl", }
+    pub enum PaymentMethodOptionsParamSofortVariant0PreferredLanguage { Empty = "", De =
+    "de", En = "en", Es = "es", Fr = "fr", It = "it", Nl = "nl", Pl = "pl", }
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsBodyPaymentMethodOptionsUsBankAccount {
-    PostPaymentIntentsBodyPaymentMethodOptionsUsBankAccountVariant0(
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsUsBankAccountVariant0,
+pub enum PaymentMethodOptionsParamUsBankAccount {
+    PaymentMethodOptionsParamUsBankAccountVariant0(
+        super::models::PaymentMethodOptionsParamUsBankAccountVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -38629,22 +37715,20 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsUsBankAccount {
 #[cfg(feature = "payment_intents")]
 /// payment_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsUsBankAccountVariant0 {
+pub struct PaymentMethodOptionsParamUsBankAccountVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0SetupFutureUsage,
+        super::models::PaymentMethodOptionsParamAcssDebitVariant0SetupFutureUsage,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod,
-    >,
+    pub verification_method: Option<super::models::VerificationMethod>,
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsBodyPaymentMethodOptionsWechatPay {
-    PostPaymentIntentsBodyPaymentMethodOptionsWechatPayVariant0(
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsWechatPayVariant0,
+pub enum PaymentMethodOptionsParamWechatPay {
+    PaymentMethodOptionsParamWechatPayVariant0(
+        super::models::PaymentMethodOptionsParamWechatPayVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -38653,20 +37737,20 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsWechatPay {
 #[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsBodyPaymentMethodOptionsWechatPayVariant0 {
+pub struct PaymentMethodOptionsParamWechatPayVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,
-    pub client: super::models::PostCheckoutSessionsBodyPaymentMethodOptionsWechatPayClient,
+    pub client: super::models::ClientModel,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<String>,
 }
 #[cfg(feature = "payment_intents")]
-impl PostPaymentIntentsBodyPaymentMethodOptionsWechatPayVariant0 {
+impl PaymentMethodOptionsParamWechatPayVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.app_id {
             rt::check::length(
-                "PostPaymentIntentsBodyPaymentMethodOptionsWechatPayVariant0.app_id",
+                "PaymentMethodOptionsParamWechatPayVariant0.app_id",
                 v,
                 None,
                 Some(5000u64),
@@ -38693,7 +37777,7 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyShipping {
     /// optional_fields_address
-    pub address: super::models::PostChargesBodyShippingAddress,
+    pub address: super::models::OptionalFieldsAddress,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carrier: Option<String>,
     pub name: String,
@@ -38831,7 +37915,7 @@ pub struct PostPaymentIntentsIntentBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// ID of the payment method (a PaymentMethod, Card, or [compatible Source](https://stripe.com/docs/payments/payment-methods/transitioning#compatibility) object) to attach to this PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method: Option<String>,
@@ -38841,22 +37925,18 @@ pub struct PostPaymentIntentsIntentBody {
     /// in the [payment_method](https://stripe.com/docs/api/payment_intents/object#payment_intent_object-payment_method)
     /// property on the PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_data: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodData,
-    >,
+    pub payment_method_data: Option<super::models::PaymentMethodDataParams>,
     /// payment_method_options_param
     ///
     /// Payment-method-specific configuration for this PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptions,
-    >,
+    pub payment_method_options: Option<super::models::PaymentMethodOptionsParam>,
     /// The list of payment method types (e.g. card) that this PaymentIntent is allowed to use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_types: Option<Vec<String>>,
     /// Email address that the receipt for the resulting payment will be sent to. If `receipt_email` is specified for a payment in live mode, a receipt will be sent regardless of your [email settings](https://dashboard.stripe.com/account/emails).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub receipt_email: Option<super::models::PostPaymentIntentsIntentBodyReceiptEmail>,
+    pub receipt_email: Option<super::models::ReceiptEmail>,
     /// Indicates that you intend to make future payments with this PaymentIntent's payment method.
     ///
     /// Providing this parameter will [attach the payment method](https://stripe.com/docs/payments/save-during-payment) to the PaymentIntent's Customer, if present, after the PaymentIntent is confirmed and any required actions from the user are complete. If no Customer was provided, the payment method can still be [attached](https://stripe.com/docs/api/payment_methods/attach) to a Customer after the transaction completes.
@@ -38865,12 +37945,10 @@ pub struct PostPaymentIntentsIntentBody {
     ///
     /// If `setup_future_usage` is already set and you are performing a request using a publishable key, you may only update the value from `on_session` to `off_session`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<
-        super::models::PostPaymentIntentsIntentBodySetupFutureUsage,
-    >,
+    pub setup_future_usage: Option<super::models::SetupFutureUsage>,
     /// Shipping information for this PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping: Option<super::models::PostPaymentIntentsIntentBodyShipping>,
+    pub shipping: Option<super::models::ShippingAddressCarrier>,
     /// For non-card charges, you can use this value as the complete description that appears on your customers’ statements. Must contain at least one letter, maximum 22 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_descriptor: Option<String>,
@@ -38950,7 +38028,7 @@ pub enum PostPaymentIntentsIntentBodyApplicationFeeAmount {
 /// Email address that the receipt for the resulting payment will be sent to. If `receipt_email` is specified for a payment in live mode, a receipt will be sent regardless of your [email settings](https://dashboard.stripe.com/account/emails).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsIntentBodyReceiptEmail {
+pub enum ReceiptEmail {
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -38965,17 +38043,15 @@ connector_runtime::__string_enum! {
     " When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication)."]
     #[doc = " "] #[doc =
     " If `setup_future_usage` is already set and you are performing a request using a publishable key, you may only update the value from `on_session` to `off_session`."]
-    pub enum PostPaymentIntentsIntentBodySetupFutureUsage { Empty = "", OffSession =
-    "off_session", OnSession = "on_session", }
+    pub enum SetupFutureUsage { Empty = "", OffSession = "off_session", OnSession =
+    "on_session", }
 }
 #[cfg(feature = "payment_intents")]
 /// Shipping information for this PaymentIntent.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsIntentBodyShipping {
-    PostPaymentIntentsIntentBodyShippingVariant0(
-        super::models::PostPaymentIntentsIntentBodyShippingVariant0,
-    ),
+pub enum ShippingAddressCarrier {
+    ShippingAddressCarrierVariant0(super::models::ShippingAddressCarrierVariant0),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -38983,9 +38059,9 @@ pub enum PostPaymentIntentsIntentBodyShipping {
 #[cfg(feature = "payment_intents")]
 /// optional_fields_shipping
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsIntentBodyShippingVariant0 {
+pub struct ShippingAddressCarrierVariant0 {
     /// optional_fields_address
-    pub address: super::models::PostChargesBodyShippingAddress,
+    pub address: super::models::OptionalFieldsAddress,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carrier: Option<String>,
     pub name: String,
@@ -38995,7 +38071,7 @@ pub struct PostPaymentIntentsIntentBodyShippingVariant0 {
     pub tracking_number: Option<String>,
 }
 #[cfg(feature = "payment_intents")]
-impl PostPaymentIntentsIntentBodyShippingVariant0 {
+impl ShippingAddressCarrierVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
@@ -39004,7 +38080,7 @@ impl PostPaymentIntentsIntentBodyShippingVariant0 {
         }
         if let Some(v) = &self.carrier {
             rt::check::length(
-                "PostPaymentIntentsIntentBodyShippingVariant0.carrier",
+                "ShippingAddressCarrierVariant0.carrier",
                 v,
                 None,
                 Some(5000u64),
@@ -39013,7 +38089,7 @@ impl PostPaymentIntentsIntentBodyShippingVariant0 {
         {
             let v = &self.name;
             rt::check::length(
-                "PostPaymentIntentsIntentBodyShippingVariant0.name",
+                "ShippingAddressCarrierVariant0.name",
                 v,
                 None,
                 Some(5000u64),
@@ -39021,7 +38097,7 @@ impl PostPaymentIntentsIntentBodyShippingVariant0 {
         }
         if let Some(v) = &self.phone {
             rt::check::length(
-                "PostPaymentIntentsIntentBodyShippingVariant0.phone",
+                "ShippingAddressCarrierVariant0.phone",
                 v,
                 None,
                 Some(5000u64),
@@ -39029,7 +38105,7 @@ impl PostPaymentIntentsIntentBodyShippingVariant0 {
         }
         if let Some(v) = &self.tracking_number {
             rt::check::length(
-                "PostPaymentIntentsIntentBodyShippingVariant0.tracking_number",
+                "ShippingAddressCarrierVariant0.tracking_number",
                 v,
                 None,
                 Some(5000u64),
@@ -39163,9 +38239,7 @@ pub struct PostPaymentIntentsIntentConfirmBody {
     pub mandate: Option<String>,
     /// This hash contains details about the Mandate to create
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_data: Option<
-        super::models::PostPaymentIntentsIntentConfirmBodyMandateData,
-    >,
+    pub mandate_data: Option<super::models::MandateData>,
     /// Set to `true` to indicate that the customer is not in your checkout flow during this payment attempt, and therefore is unable to authenticate. This parameter is intended for scenarios where you collect card details and [charge them later](https://stripe.com/docs/payments/cards/charging-saved-cards).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub off_session: Option<
@@ -39180,22 +38254,18 @@ pub struct PostPaymentIntentsIntentConfirmBody {
     /// in the [payment_method](https://stripe.com/docs/api/payment_intents/object#payment_intent_object-payment_method)
     /// property on the PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_data: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodData,
-    >,
+    pub payment_method_data: Option<super::models::PaymentMethodDataParams>,
     /// payment_method_options_param
     ///
     /// Payment-method-specific configuration for this PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptions,
-    >,
+    pub payment_method_options: Option<super::models::PaymentMethodOptionsParam>,
     /// The list of payment method types (e.g. card) that this PaymentIntent is allowed to use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_types: Option<Vec<String>>,
     /// Email address that the receipt for the resulting payment will be sent to. If `receipt_email` is specified for a payment in live mode, a receipt will be sent regardless of your [email settings](https://dashboard.stripe.com/account/emails).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub receipt_email: Option<super::models::PostPaymentIntentsIntentBodyReceiptEmail>,
+    pub receipt_email: Option<super::models::ReceiptEmail>,
     /// The URL to redirect your customer back to after they authenticate or cancel their payment on the payment method's app or site.
     /// If you'd prefer to redirect to a mobile application, you can alternatively supply an application URI scheme.
     /// This parameter is only used for cards and other redirect-based payment methods.
@@ -39209,12 +38279,10 @@ pub struct PostPaymentIntentsIntentConfirmBody {
     ///
     /// If `setup_future_usage` is already set and you are performing a request using a publishable key, you may only update the value from `on_session` to `off_session`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<
-        super::models::PostPaymentIntentsIntentBodySetupFutureUsage,
-    >,
+    pub setup_future_usage: Option<super::models::SetupFutureUsage>,
     /// Shipping information for this PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping: Option<super::models::PostPaymentIntentsIntentBodyShipping>,
+    pub shipping: Option<super::models::ShippingAddressCarrier>,
     /// Set to `true` only when using manual confirmation and the iOS or Android SDKs to handle additional authentication steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_stripe_sdk: Option<bool>,
@@ -39257,25 +38325,21 @@ impl PostPaymentIntentsIntentConfirmBody {
 /// This hash contains details about the Mandate to create
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPaymentIntentsIntentConfirmBodyMandateData {
-    PostPaymentIntentsIntentConfirmBodyMandateDataVariant0(
-        super::models::PostPaymentIntentsIntentConfirmBodyMandateDataVariant0,
-    ),
-    PostPaymentIntentsIntentConfirmBodyMandateDataVariant1(
-        super::models::PostPaymentIntentsIntentConfirmBodyMandateDataVariant1,
-    ),
+pub enum MandateData {
+    MandateDataVariant0(super::models::MandateDataVariant0),
+    MandateDataVariant1(super::models::MandateDataVariant1),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 /// secret_key_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsIntentConfirmBodyMandateDataVariant0 {
+pub struct MandateDataVariant0 {
     /// customer_acceptance_param
-    pub customer_acceptance: super::models::PostPaymentIntentsBodyMandateDataCustomerAcceptance,
+    pub customer_acceptance: super::models::CustomerAcceptanceParam,
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
-impl PostPaymentIntentsIntentConfirmBodyMandateDataVariant0 {
+impl MandateDataVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
@@ -39288,12 +38352,12 @@ impl PostPaymentIntentsIntentConfirmBodyMandateDataVariant0 {
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 /// client_key_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsIntentConfirmBodyMandateDataVariant1 {
+pub struct MandateDataVariant1 {
     /// customer_acceptance_param
-    pub customer_acceptance: super::models::PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAcceptance,
+    pub customer_acceptance: super::models::MandateDataVariant1CustomerAcceptance,
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
-impl PostPaymentIntentsIntentConfirmBodyMandateDataVariant1 {
+impl MandateDataVariant1 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
@@ -39306,14 +38370,14 @@ impl PostPaymentIntentsIntentConfirmBodyMandateDataVariant1 {
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 /// customer_acceptance_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAcceptance {
+pub struct MandateDataVariant1CustomerAcceptance {
     /// online_param
-    pub online: super::models::PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAcceptanceOnline,
+    pub online: super::models::MandateDataVariant1CustomerAcceptanceOnline,
     #[serde(rename = "type")]
     pub type_: String,
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
-impl PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAcceptance {
+impl MandateDataVariant1CustomerAcceptance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
@@ -39323,7 +38387,7 @@ impl PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAcceptance {
         {
             let v = &self.type_;
             rt::check::length(
-                "PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAcceptance.type",
+                "MandateDataVariant1CustomerAcceptance.type",
                 v,
                 None,
                 Some(5000u64),
@@ -39335,19 +38399,19 @@ impl PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAcceptance {
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 /// online_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAcceptanceOnline {
+pub struct MandateDataVariant1CustomerAcceptanceOnline {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_address: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
-impl PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAcceptanceOnline {
+impl MandateDataVariant1CustomerAcceptanceOnline {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.user_agent {
             rt::check::length(
-                "PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAcceptanceOnline.user_agent",
+                "MandateDataVariant1CustomerAcceptanceOnline.user_agent",
                 v,
                 None,
                 Some(5000u64),
@@ -39361,9 +38425,7 @@ impl PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAcceptanceOnl
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsIntentConfirmBodyOffSession {
-    PostPaymentIntentsBodyOffSessionVariant1(
-        super::models::PostPaymentIntentsBodyOffSessionVariant1,
-    ),
+    OneOffRecurringVariant1(super::models::OneOffRecurringVariant1),
     Bool(bool),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -39499,7 +38561,7 @@ pub struct PostPaymentLinksBody {
     ///
     /// Behavior after the purchase is complete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after_completion: Option<super::models::PostPaymentLinksBodyAfterCompletion>,
+    pub after_completion: Option<super::models::AfterCompletionParams>,
     /// Enables user redeemable promotion codes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_promotion_codes: Option<bool>,
@@ -39514,7 +38576,7 @@ pub struct PostPaymentLinksBody {
     ///
     /// Configuration for automatic tax collection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_tax: Option<super::models::PostPaymentLinksBodyAutomaticTax>,
+    pub automatic_tax: Option<super::models::AutomaticTaxParams>,
     /// Configuration for collecting the customer's billing address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_address_collection: Option<
@@ -39582,20 +38644,20 @@ impl PostPaymentLinksBody {
 ///
 /// Behavior after the purchase is complete.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentLinksBodyAfterCompletion {
+pub struct AfterCompletionParams {
     /// after_completion_confirmation_page_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosted_confirmation: Option<
-        super::models::PostPaymentLinksBodyAfterCompletionHostedConfirmation,
+        super::models::AfterCompletionParamsHostedConfirmation,
     >,
     /// after_completion_redirect_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redirect: Option<super::models::PostPaymentLinksBodyAfterCompletionRedirect>,
+    pub redirect: Option<super::models::AfterCompletionParamsRedirect>,
     #[serde(rename = "type")]
-    pub type_: super::models::PostPaymentLinksBodyAfterCompletionType,
+    pub type_: super::models::AfterCompletionParamsType,
 }
 #[cfg(feature = "payment_links")]
-impl PostPaymentLinksBodyAfterCompletion {
+impl AfterCompletionParams {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.hosted_confirmation {
@@ -39610,17 +38672,17 @@ impl PostPaymentLinksBodyAfterCompletion {
 #[cfg(feature = "payment_links")]
 /// after_completion_confirmation_page_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentLinksBodyAfterCompletionHostedConfirmation {
+pub struct AfterCompletionParamsHostedConfirmation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_message: Option<String>,
 }
 #[cfg(feature = "payment_links")]
-impl PostPaymentLinksBodyAfterCompletionHostedConfirmation {
+impl AfterCompletionParamsHostedConfirmation {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.custom_message {
             rt::check::length(
-                "PostPaymentLinksBodyAfterCompletionHostedConfirmation.custom_message",
+                "AfterCompletionParamsHostedConfirmation.custom_message",
                 v,
                 None,
                 Some(500u64),
@@ -39632,17 +38694,17 @@ impl PostPaymentLinksBodyAfterCompletionHostedConfirmation {
 #[cfg(feature = "payment_links")]
 /// after_completion_redirect_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentLinksBodyAfterCompletionRedirect {
+pub struct AfterCompletionParamsRedirect {
     pub url: String,
 }
 #[cfg(feature = "payment_links")]
-impl PostPaymentLinksBodyAfterCompletionRedirect {
+impl AfterCompletionParamsRedirect {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.url;
             rt::check::length(
-                "PostPaymentLinksBodyAfterCompletionRedirect.url",
+                "AfterCompletionParamsRedirect.url",
                 v,
                 None,
                 Some(2048u64),
@@ -39653,15 +38715,15 @@ impl PostPaymentLinksBodyAfterCompletionRedirect {
 }
 #[cfg(feature = "payment_links")]
 connector_runtime::__string_enum! {
-    pub enum PostPaymentLinksBodyAfterCompletionType { HostedConfirmation =
-    "hosted_confirmation", Redirect = "redirect", }
+    pub enum AfterCompletionParamsType { HostedConfirmation = "hosted_confirmation",
+    Redirect = "redirect", }
 }
 #[cfg(feature = "payment_links")]
 /// automatic_tax_params
 ///
 /// Configuration for automatic tax collection.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentLinksBodyAutomaticTax {
+pub struct AutomaticTaxParams {
     pub enabled: bool,
 }
 #[cfg(feature = "payment_links")]
@@ -39670,9 +38732,7 @@ pub struct PostPaymentLinksBodyAutomaticTax {
 pub struct PostPaymentLinksBodyLineItemsItem {
     /// adjustable_quantity_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub adjustable_quantity: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemAdjustableQuantity,
-    >,
+    pub adjustable_quantity: Option<super::models::AdjustableQuantityParams>,
     pub price: String,
     pub quantity: i64,
 }
@@ -39741,7 +38801,7 @@ pub struct PostPaymentLinksPaymentLinkBody {
     ///
     /// Behavior after the purchase is complete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after_completion: Option<super::models::PostPaymentLinksBodyAfterCompletion>,
+    pub after_completion: Option<super::models::AfterCompletionParams>,
     /// Enables user redeemable promotion codes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_promotion_codes: Option<bool>,
@@ -39749,7 +38809,7 @@ pub struct PostPaymentLinksPaymentLinkBody {
     ///
     /// Configuration for automatic tax collection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_tax: Option<super::models::PostPaymentLinksBodyAutomaticTax>,
+    pub automatic_tax: Option<super::models::AutomaticTaxParams>,
     /// Configuration for collecting the customer's billing address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_address_collection: Option<
@@ -39798,9 +38858,7 @@ impl PostPaymentLinksPaymentLinkBody {
 pub struct PostPaymentLinksPaymentLinkBodyLineItemsItem {
     /// adjustable_quantity_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub adjustable_quantity: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemAdjustableQuantity,
-    >,
+    pub adjustable_quantity: Option<super::models::AdjustableQuantityParams>,
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
@@ -39958,7 +39016,7 @@ pub struct PostPaymentMethodsBody {
     ///
     /// Billing information associated with the PaymentMethod that may be used or required by particular types of payment methods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_details: Option<super::models::PostPaymentMethodsBodyBillingDetails>,
+    pub billing_details: Option<super::models::BillingDetailsInnerParams>,
     /// param
     ///
     /// If this is a `boleto` PaymentMethod, this hash contains details about the Boleto payment method.
@@ -40220,33 +39278,26 @@ impl PostPaymentMethodsBodyBacsDebit {
 ///
 /// Billing information associated with the PaymentMethod that may be used or required by particular types of payment methods.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostPaymentMethodsBodyBillingDetails {
+pub struct BillingDetailsInnerParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddress,
-    >,
+    pub address: Option<super::models::AddressCityCountry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
+    pub email: Option<super::models::AdditionalDocumentation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
 }
 #[cfg(feature = "payment_methods")]
-impl PostPaymentMethodsBodyBillingDetails {
+impl BillingDetailsInnerParams {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.name {
-            rt::check::length(
-                "PostPaymentMethodsBodyBillingDetails.name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("BillingDetailsInnerParams.name", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.phone {
             rt::check::length(
-                "PostPaymentMethodsBodyBillingDetails.phone",
+                "BillingDetailsInnerParams.phone",
                 v,
                 None,
                 Some(5000u64),
@@ -40356,7 +39407,7 @@ impl PostPaymentMethodsBodyCardVariant1 {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentMethodsBodyEps {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bank: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataEpsBank>,
+    pub bank: Option<super::models::BankArzteUndApothekerBankAustrianAnadiBankAg>,
 }
 #[cfg(feature = "payment_methods")]
 /// param
@@ -40364,7 +39415,7 @@ pub struct PostPaymentMethodsBodyEps {
 /// If this is an `fpx` PaymentMethod, this hash contains details about the FPX payment method.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentMethodsBodyFpx {
-    pub bank: super::models::PostPaymentIntentsBodyPaymentMethodDataFpxBank,
+    pub bank: super::models::BankAffinBankAgrobank,
 }
 #[cfg(feature = "payment_methods")]
 /// param
@@ -40373,7 +39424,7 @@ pub struct PostPaymentMethodsBodyFpx {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentMethodsBodyIdeal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bank: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataIdealBank>,
+    pub bank: Option<super::models::Bank>,
 }
 #[cfg(feature = "payment_methods")]
 /// param
@@ -40383,7 +39434,7 @@ pub struct PostPaymentMethodsBodyIdeal {
 pub struct PostPaymentMethodsBodyKlarna {
     /// date_of_birth
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dob: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataKlarnaDob>,
+    pub dob: Option<super::models::DateOfBirth>,
 }
 #[cfg(feature = "payment_methods")]
 /// param
@@ -40392,7 +39443,7 @@ pub struct PostPaymentMethodsBodyKlarna {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentMethodsBodyP24 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bank: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataP24Bank>,
+    pub bank: Option<super::models::BankAliorBankBankMillennium>,
 }
 #[cfg(feature = "payment_methods")]
 /// param
@@ -40424,7 +39475,7 @@ impl PostPaymentMethodsBodySepaDebit {
 /// If this is a `sofort` PaymentMethod, this hash contains details about the SOFORT payment method.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentMethodsBodySofort {
-    pub country: super::models::PostPaymentIntentsBodyPaymentMethodDataSofortCountry,
+    pub country: super::models::Country,
 }
 #[cfg(feature = "payment_methods")]
 connector_runtime::__string_enum! {
@@ -40445,15 +39496,11 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentMethodsBodyUsBankAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_holder_type: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataUsBankAccountAccountHolderType,
-    >,
+    pub account_holder_type: Option<super::models::AccountHolderTypeCompanyIndividual>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_type: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataUsBankAccountAccountType,
-    >,
+    pub account_type: Option<super::models::AccountTypeCheckingSavings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_number: Option<String>,
 }
@@ -40487,7 +39534,7 @@ pub struct PostPaymentMethodsPaymentMethodBody {
     ///
     /// Billing information associated with the PaymentMethod that may be used or required by particular types of payment methods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_details: Option<super::models::PostPaymentMethodsBodyBillingDetails>,
+    pub billing_details: Option<super::models::BillingDetailsInnerParams>,
     /// update_api_param
     ///
     /// If this is a `card` PaymentMethod, this hash contains the user's card details.
@@ -40498,7 +39545,7 @@ pub struct PostPaymentMethodsPaymentMethodBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// update_param
     ///
     /// If this is an `us_bank_account` PaymentMethod, this hash contains details about the US bank account payment method.
@@ -40535,9 +39582,7 @@ pub struct PostPaymentMethodsPaymentMethodBodyCard {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentMethodsPaymentMethodBodyUsBankAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_holder_type: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodDataUsBankAccountAccountHolderType,
-    >,
+    pub account_holder_type: Option<super::models::AccountHolderTypeCompanyIndividual>,
 }
 #[cfg(feature = "payment_methods")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -40728,7 +39773,7 @@ pub struct PostPlansBody {
     pub interval_count: Option<i64>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// A brief description of the plan, hidden from customers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nickname: Option<String>,
@@ -40736,15 +39781,15 @@ pub struct PostPlansBody {
     pub product: Option<super::models::PostPlansBodyProduct>,
     /// Each element represents a pricing tier. This parameter requires `billing_scheme` to be set to `tiered`. See also the documentation for `billing_scheme`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tiers: Option<Vec<super::models::PostPlansBodyTiersItem>>,
+    pub tiers: Option<Vec<super::models::Tier>>,
     /// Defines if the tiering price should be `graduated` or `volume` based. In `volume`-based tiering, the maximum quantity within a period determines the per unit price, in `graduated` tiering pricing can successively change as the quantity grows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tiers_mode: Option<super::models::PostPlansBodyTiersMode>,
+    pub tiers_mode: Option<super::models::TiersMode>,
     /// transform_usage_param
     ///
     /// Apply a transformation to the reported usage or set quantity before computing the billed price. Cannot be combined with `tiers`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transform_usage: Option<super::models::PostPlansBodyTransformUsage>,
+    pub transform_usage: Option<super::models::TransformUsageParam>,
     /// Default number of trial days when subscribing a customer to this plan using [`trial_from_plan=true`](https://stripe.com/docs/api#create_subscription-trial_from_plan).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_period_days: Option<i64>,
@@ -40858,7 +39903,7 @@ impl PostPlansBodyProductVariant0 {
 #[cfg(any(feature = "plans", feature = "prices"))]
 /// tier
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PostPlansBodyTiersItem {
+pub struct Tier {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flat_amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40867,12 +39912,12 @@ pub struct PostPlansBodyTiersItem {
     pub unit_amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
-    pub up_to: super::models::PostPlansBodyTiersItemUpTo,
+    pub up_to: super::models::TierUpTo,
 }
 #[cfg(any(feature = "plans", feature = "prices"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostPlansBodyTiersItemUpTo {
+pub enum TierUpTo {
     Integer(i64),
     String(String),
     /// A value matching none of the described alternatives.
@@ -40882,20 +39927,20 @@ pub enum PostPlansBodyTiersItemUpTo {
 connector_runtime::__string_enum! {
     #[doc =
     " Defines if the tiering price should be `graduated` or `volume` based. In `volume`-based tiering, the maximum quantity within a period determines the per unit price, in `graduated` tiering pricing can successively change as the quantity grows."]
-    pub enum PostPlansBodyTiersMode { Graduated = "graduated", Volume = "volume", }
+    pub enum TiersMode { Graduated = "graduated", Volume = "volume", }
 }
 #[cfg(any(feature = "plans", feature = "prices"))]
 /// transform_usage_param
 ///
 /// Apply a transformation to the reported usage or set quantity before computing the billed price. Cannot be combined with `tiers`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PostPlansBodyTransformUsage {
+pub struct TransformUsageParam {
     pub divide_by: i64,
-    pub round: super::models::PostPlansBodyTransformUsageRound,
+    pub round: super::models::TransformUsageParamRound,
 }
 #[cfg(any(feature = "plans", feature = "prices"))]
 connector_runtime::__string_enum! {
-    pub enum PostPlansBodyTransformUsageRound { Down = "down", Up = "up", }
+    pub enum TransformUsageParamRound { Down = "down", Up = "up", }
 }
 #[cfg(feature = "plans")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -40908,7 +39953,7 @@ pub struct PostPlansPlanBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// A brief description of the plan, hidden from customers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nickname: Option<String>,
@@ -40937,15 +39982,13 @@ impl PostPlansPlanBody {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPricesRecurring {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurringInterval,
-    >,
+    pub interval: Option<super::models::Interval>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_type: Option<super::models::GetPricesRecurringUsageType>,
+    pub usage_type: Option<super::models::UsageType>,
 }
 #[cfg(feature = "prices")]
 connector_runtime::__string_enum! {
-    pub enum GetPricesRecurringUsageType { Licensed = "licensed", Metered = "metered", }
+    pub enum UsageType { Licensed = "licensed", Metered = "metered", }
 }
 #[cfg(feature = "prices")]
 connector_runtime::__string_enum! {
@@ -41025,13 +40068,13 @@ pub struct PostPricesBody {
     pub recurring: Option<super::models::PostPricesBodyRecurring>,
     /// Specifies whether the price is considered inclusive of taxes or exclusive of taxes. One of `inclusive`, `exclusive`, or `unspecified`. Once specified as either `inclusive` or `exclusive`, it cannot be changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior: Option<super::models::PostPricesBodyTaxBehavior>,
+    pub tax_behavior: Option<super::models::TaxBehaviorExclusiveInclusive>,
     /// Each element represents a pricing tier. This parameter requires `billing_scheme` to be set to `tiered`. See also the documentation for `billing_scheme`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tiers: Option<Vec<super::models::PostPlansBodyTiersItem>>,
+    pub tiers: Option<Vec<super::models::Tier>>,
     /// Defines if the tiering price should be `graduated` or `volume` based. In `volume`-based tiering, the maximum quantity within a period determines the per unit price, in `graduated` tiering pricing can successively change as the quantity grows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tiers_mode: Option<super::models::PostPlansBodyTiersMode>,
+    pub tiers_mode: Option<super::models::TiersMode>,
     /// If set to true, will atomically remove the lookup key from the existing price, and assign it to this price.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_lookup_key: Option<bool>,
@@ -41039,7 +40082,7 @@ pub struct PostPricesBody {
     ///
     /// Apply a transformation to the reported usage or set quantity before computing the billed price. Cannot be combined with `tiers`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transform_quantity: Option<super::models::PostPlansBodyTransformUsage>,
+    pub transform_quantity: Option<super::models::TransformUsageParam>,
     /// A positive integer in %s (or 0 for a free price) representing how much to charge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount: Option<i64>,
@@ -41132,11 +40175,11 @@ impl PostPricesBodyProductData {
 pub struct PostPricesBodyRecurring {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregate_usage: Option<super::models::PostPricesBodyRecurringAggregateUsage>,
-    pub interval: super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurringInterval,
+    pub interval: super::models::Interval,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_type: Option<super::models::GetPricesRecurringUsageType>,
+    pub usage_type: Option<super::models::UsageType>,
 }
 #[cfg(feature = "prices")]
 connector_runtime::__string_enum! {
@@ -41147,7 +40190,7 @@ connector_runtime::__string_enum! {
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies whether the price is considered inclusive of taxes or exclusive of taxes. One of `inclusive`, `exclusive`, or `unspecified`. Once specified as either `inclusive` or `exclusive`, it cannot be changed."]
-    pub enum PostPricesBodyTaxBehavior { Exclusive = "exclusive", Inclusive =
+    pub enum TaxBehaviorExclusiveInclusive { Exclusive = "exclusive", Inclusive =
     "inclusive", Unspecified = "unspecified", }
 }
 #[cfg(feature = "prices")]
@@ -41204,13 +40247,13 @@ pub struct PostPricesPriceBody {
     pub lookup_key: Option<String>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// A brief description of the price, hidden from customers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nickname: Option<String>,
     /// Specifies whether the price is considered inclusive of taxes or exclusive of taxes. One of `inclusive`, `exclusive`, or `unspecified`. Once specified as either `inclusive` or `exclusive`, it cannot be changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior: Option<super::models::PostPricesBodyTaxBehavior>,
+    pub tax_behavior: Option<super::models::TaxBehaviorExclusiveInclusive>,
     /// If set to true, will atomically remove the lookup key from the existing price, and assign it to this price.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_lookup_key: Option<bool>,
@@ -41419,7 +40462,7 @@ pub struct PostProductsIdBody {
     pub images: Option<super::models::PostProductsIdBodyImages>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// The product's name, meant to be displayable to the customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -41489,9 +40532,7 @@ pub enum PostProductsIdBodyImages {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostProductsIdBodyPackageDimensions {
-    PostProductsIdBodyPackageDimensionsVariant0(
-        super::models::PostProductsIdBodyPackageDimensionsVariant0,
-    ),
+    PackageDimensionsSpecs(super::models::PackageDimensionsSpecs),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -41499,7 +40540,7 @@ pub enum PostProductsIdBodyPackageDimensions {
 #[cfg(any(feature = "products", feature = "skus"))]
 /// package_dimensions_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostProductsIdBodyPackageDimensionsVariant0 {
+pub struct PackageDimensionsSpecs {
     #[serde(deserialize_with = "rt::lenient::number")]
     pub height: f64,
     #[serde(deserialize_with = "rt::lenient::number")]
@@ -41639,7 +40680,7 @@ pub struct PostPromotionCodesPromotionCodeBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "quotes")]
 connector_runtime::__string_enum! {
@@ -41685,34 +40726,30 @@ impl GetQuotesResponse200 {
 pub struct PostQuotesBody {
     /// The amount of the application fee (if any) that will be requested to be applied to the payment and transferred to the application owner's Stripe account. There cannot be any line items with recurring prices when using this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_fee_amount: Option<
-        super::models::PostQuotesBodyApplicationFeeAmount,
-    >,
+    pub application_fee_amount: Option<super::models::ApplicationFeeAmount>,
     /// A non-negative decimal between 0 and 100, with at most two decimal places. This represents the percentage of the subscription invoice subtotal that will be transferred to the application owner's Stripe account. There must be at least 1 line item with a recurring price to use this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_fee_percent: Option<
-        super::models::PostQuotesBodyApplicationFeePercent,
-    >,
+    pub application_fee_percent: Option<super::models::ApplicationFeePercent>,
     /// automatic_tax_param
     ///
     /// Settings for automatic tax lookup for this quote and resulting invoices and subscriptions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_tax: Option<super::models::PostQuotesBodyAutomaticTax>,
+    pub automatic_tax: Option<super::models::AutomaticTaxEnabled>,
     /// Either `charge_automatically`, or `send_invoice`. When charging automatically, Stripe will attempt to pay invoices at the end of the subscription cycle or at invoice finalization using the default payment method attached to the subscription or customer. When sending an invoice, Stripe will email your customer an invoice with payment instructions. Defaults to `charge_automatically`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub collection_method: Option<super::models::PostQuotesBodyCollectionMethod>,
+    pub collection_method: Option<super::models::CollectionMethod2>,
     /// The customer for which this quote belongs to. A customer is required before finalizing the quote. Once specified, it cannot be changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer: Option<String>,
     /// The tax rates that will apply to any line item that does not have `tax_rates` set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_tax_rates: Option<super::models::PostQuotesBodyDefaultTaxRates>,
+    pub default_tax_rates: Option<super::models::DefaultTaxRates>,
     /// A description that will be displayed on the quote PDF. If no value is passed, the default description configured in your [quote template settings](https://dashboard.stripe.com/settings/billing/quote) will be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The discounts applied to the quote. You can only set up to one discount.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discounts: Option<super::models::PostQuotesBodyDiscounts>,
+    pub discounts: Option<super::models::Discounts>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -41734,7 +40771,7 @@ pub struct PostQuotesBody {
     ///
     /// All invoices will be billed using the specified settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice_settings: Option<super::models::PostQuotesBodyInvoiceSettings>,
+    pub invoice_settings: Option<super::models::QuoteParam>,
     /// A list of line items the customer is being quoted for. Each line item includes information about the product, the quantity, and the resulting cost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line_items: Option<Vec<super::models::PostQuotesBodyLineItemsItem>>,
@@ -41743,7 +40780,7 @@ pub struct PostQuotesBody {
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
     /// The account on behalf of which to charge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_behalf_of: Option<super::models::PostQuotesBodyOnBehalfOf>,
+    pub on_behalf_of: Option<super::models::OnBehalfOf>,
     /// subscription_data_create_params
     ///
     /// When creating a subscription or subscription schedule, the specified configuration data will be used. There must be at least one line item with a recurring price for a subscription or subscription schedule to be created. A subscription schedule is created if `subscription_data[effective_date]` is present and in the future, otherwise a subscription is created.
@@ -41754,7 +40791,7 @@ pub struct PostQuotesBody {
     pub test_clock: Option<String>,
     /// The data with which to automatically create a Transfer for each of the invoices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_data: Option<super::models::PostQuotesBodyTransferData>,
+    pub transfer_data: Option<super::models::TransferDataAmountAmountPercent>,
 }
 #[cfg(feature = "quotes")]
 impl PostQuotesBody {
@@ -41790,7 +40827,7 @@ impl PostQuotesBody {
 /// The amount of the application fee (if any) that will be requested to be applied to the payment and transferred to the application owner's Stripe account. There cannot be any line items with recurring prices when using this field.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostQuotesBodyApplicationFeeAmount {
+pub enum ApplicationFeeAmount {
     Integer(i64),
     String(String),
     /// A value matching none of the described alternatives.
@@ -41800,7 +40837,7 @@ pub enum PostQuotesBodyApplicationFeeAmount {
 /// A non-negative decimal between 0 and 100, with at most two decimal places. This represents the percentage of the subscription invoice subtotal that will be transferred to the application owner's Stripe account. There must be at least 1 line item with a recurring price to use this field.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostQuotesBodyApplicationFeePercent {
+pub enum ApplicationFeePercent {
     Number(f64),
     String(String),
     /// A value matching none of the described alternatives.
@@ -41811,21 +40848,21 @@ pub enum PostQuotesBodyApplicationFeePercent {
 ///
 /// Settings for automatic tax lookup for this quote and resulting invoices and subscriptions.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostQuotesBodyAutomaticTax {
+pub struct AutomaticTaxEnabled {
     pub enabled: bool,
 }
 #[cfg(feature = "quotes")]
 connector_runtime::__string_enum! {
     #[doc =
     " Either `charge_automatically`, or `send_invoice`. When charging automatically, Stripe will attempt to pay invoices at the end of the subscription cycle or at invoice finalization using the default payment method attached to the subscription or customer. When sending an invoice, Stripe will email your customer an invoice with payment instructions. Defaults to `charge_automatically`."]
-    pub enum PostQuotesBodyCollectionMethod { ChargeAutomatically =
-    "charge_automatically", SendInvoice = "send_invoice", }
+    pub enum CollectionMethod2 { ChargeAutomatically = "charge_automatically",
+    SendInvoice = "send_invoice", }
 }
 #[cfg(feature = "quotes")]
 /// The tax rates that will apply to any line item that does not have `tax_rates` set.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostQuotesBodyDefaultTaxRates {
+pub enum DefaultTaxRates {
     List(Vec<String>),
     String(String),
     /// A value matching none of the described alternatives.
@@ -41835,8 +40872,8 @@ pub enum PostQuotesBodyDefaultTaxRates {
 /// The discounts applied to the quote. You can only set up to one discount.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostQuotesBodyDiscounts {
-    List(Vec<super::models::PostInvoiceitemsBodyDiscountsVariant0Item>),
+pub enum Discounts {
+    List(Vec<super::models::DiscountsDataParam>),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -41867,7 +40904,7 @@ impl PostQuotesBodyFromQuote {
 ///
 /// All invoices will be billed using the specified settings.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostQuotesBodyInvoiceSettings {
+pub struct QuoteParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub days_until_due: Option<i64>,
 }
@@ -41879,11 +40916,11 @@ pub struct PostQuotesBodyLineItemsItem {
     pub price: Option<String>,
     /// price_data
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data: Option<super::models::PostQuotesBodyLineItemsItemPriceData>,
+    pub price_data: Option<super::models::PriceDataCurrencyProductRecurring>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_rates: Option<super::models::PostCreditNotesBodyLinesItemTaxRates>,
+    pub tax_rates: Option<super::models::TaxRates>,
 }
 #[cfg(feature = "quotes")]
 impl PostQuotesBodyLineItemsItem {
@@ -41906,31 +40943,27 @@ impl PostQuotesBodyLineItemsItem {
 #[cfg(feature = "quotes")]
 /// price_data
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostQuotesBodyLineItemsItemPriceData {
+pub struct PriceDataCurrencyProductRecurring {
     pub currency: String,
     pub product: String,
     /// recurring_adhoc
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recurring: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurring,
-    >,
+    pub recurring: Option<super::models::RecurringAdhoc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior,
-    >,
+    pub tax_behavior: Option<super::models::TaxBehavior>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
 #[cfg(feature = "quotes")]
-impl PostQuotesBodyLineItemsItemPriceData {
+impl PriceDataCurrencyProductRecurring {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.product;
             rt::check::length(
-                "PostQuotesBodyLineItemsItemPriceData.product",
+                "PriceDataCurrencyProductRecurring.product",
                 v,
                 None,
                 Some(5000u64),
@@ -41943,7 +40976,7 @@ impl PostQuotesBodyLineItemsItemPriceData {
 /// The account on behalf of which to charge.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostQuotesBodyOnBehalfOf {
+pub enum OnBehalfOf {
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -41955,18 +40988,14 @@ pub enum PostQuotesBodyOnBehalfOf {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostQuotesBodySubscriptionData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub effective_date: Option<
-        super::models::PostQuotesBodySubscriptionDataEffectiveDate,
-    >,
+    pub effective_date: Option<super::models::EffectiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trial_period_days: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays,
-    >,
+    pub trial_period_days: Option<super::models::ExpiresAfterDays>,
 }
 #[cfg(feature = "quotes")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostQuotesBodySubscriptionDataEffectiveDate {
+pub enum EffectiveDate {
     Integer(i64),
     String(String),
     /// A value matching none of the described alternatives.
@@ -41976,9 +41005,9 @@ pub enum PostQuotesBodySubscriptionDataEffectiveDate {
 /// The data with which to automatically create a Transfer for each of the invoices.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostQuotesBodyTransferData {
-    PostQuotesBodyTransferDataVariant0(
-        super::models::PostQuotesBodyTransferDataVariant0,
+pub enum TransferDataAmountAmountPercent {
+    TransferDataAmountAmountPercentVariant0(
+        super::models::TransferDataAmountAmountPercentVariant0,
     ),
     String(String),
     /// A value matching none of the described alternatives.
@@ -41987,7 +41016,7 @@ pub enum PostQuotesBodyTransferData {
 #[cfg(feature = "quotes")]
 /// transfer_data_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostQuotesBodyTransferDataVariant0 {
+pub struct TransferDataAmountAmountPercentVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42000,34 +41029,30 @@ pub struct PostQuotesBodyTransferDataVariant0 {
 pub struct PostQuotesQuoteBody {
     /// The amount of the application fee (if any) that will be requested to be applied to the payment and transferred to the application owner's Stripe account. There cannot be any line items with recurring prices when using this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_fee_amount: Option<
-        super::models::PostQuotesBodyApplicationFeeAmount,
-    >,
+    pub application_fee_amount: Option<super::models::ApplicationFeeAmount>,
     /// A non-negative decimal between 0 and 100, with at most two decimal places. This represents the percentage of the subscription invoice subtotal that will be transferred to the application owner's Stripe account. There must be at least 1 line item with a recurring price to use this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_fee_percent: Option<
-        super::models::PostQuotesBodyApplicationFeePercent,
-    >,
+    pub application_fee_percent: Option<super::models::ApplicationFeePercent>,
     /// automatic_tax_param
     ///
     /// Settings for automatic tax lookup for this quote and resulting invoices and subscriptions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_tax: Option<super::models::PostQuotesBodyAutomaticTax>,
+    pub automatic_tax: Option<super::models::AutomaticTaxEnabled>,
     /// Either `charge_automatically`, or `send_invoice`. When charging automatically, Stripe will attempt to pay invoices at the end of the subscription cycle or at invoice finalization using the default payment method attached to the subscription or customer. When sending an invoice, Stripe will email your customer an invoice with payment instructions. Defaults to `charge_automatically`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub collection_method: Option<super::models::PostQuotesBodyCollectionMethod>,
+    pub collection_method: Option<super::models::CollectionMethod2>,
     /// The customer for which this quote belongs to. A customer is required before finalizing the quote. Once specified, it cannot be changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer: Option<String>,
     /// The tax rates that will apply to any line item that does not have `tax_rates` set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_tax_rates: Option<super::models::PostQuotesBodyDefaultTaxRates>,
+    pub default_tax_rates: Option<super::models::DefaultTaxRates>,
     /// A description that will be displayed on the quote PDF.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The discounts applied to the quote. You can only set up to one discount.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discounts: Option<super::models::PostQuotesBodyDiscounts>,
+    pub discounts: Option<super::models::Discounts>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -42044,7 +41069,7 @@ pub struct PostQuotesQuoteBody {
     ///
     /// All invoices will be billed using the specified settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice_settings: Option<super::models::PostQuotesBodyInvoiceSettings>,
+    pub invoice_settings: Option<super::models::QuoteParam>,
     /// A list of line items the customer is being quoted for. Each line item includes information about the product, the quantity, and the resulting cost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line_items: Option<Vec<super::models::PostQuotesQuoteBodyLineItemsItem>>,
@@ -42053,7 +41078,7 @@ pub struct PostQuotesQuoteBody {
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
     /// The account on behalf of which to charge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_behalf_of: Option<super::models::PostQuotesBodyOnBehalfOf>,
+    pub on_behalf_of: Option<super::models::OnBehalfOf>,
     /// subscription_data_update_params
     ///
     /// When creating a subscription or subscription schedule, the specified configuration data will be used. There must be at least one line item with a recurring price for a subscription or subscription schedule to be created. A subscription schedule is created if `subscription_data[effective_date]` is present and in the future, otherwise a subscription is created.
@@ -42061,7 +41086,7 @@ pub struct PostQuotesQuoteBody {
     pub subscription_data: Option<super::models::PostQuotesQuoteBodySubscriptionData>,
     /// The data with which to automatically create a Transfer for each of the invoices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_data: Option<super::models::PostQuotesBodyTransferData>,
+    pub transfer_data: Option<super::models::TransferDataAmountAmountPercent>,
 }
 #[cfg(feature = "quotes")]
 impl PostQuotesQuoteBody {
@@ -42097,11 +41122,11 @@ pub struct PostQuotesQuoteBodyLineItemsItem {
     pub price: Option<String>,
     /// price_data
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data: Option<super::models::PostQuotesBodyLineItemsItemPriceData>,
+    pub price_data: Option<super::models::PriceDataCurrencyProductRecurring>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_rates: Option<super::models::PostCreditNotesBodyLinesItemTaxRates>,
+    pub tax_rates: Option<super::models::TaxRates>,
 }
 #[cfg(feature = "quotes")]
 impl PostQuotesQuoteBodyLineItemsItem {
@@ -42136,18 +41161,14 @@ impl PostQuotesQuoteBodyLineItemsItem {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostQuotesQuoteBodySubscriptionData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub effective_date: Option<
-        super::models::PostQuotesBodySubscriptionDataEffectiveDate,
-    >,
+    pub effective_date: Option<super::models::EffectiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trial_period_days: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays,
-    >,
+    pub trial_period_days: Option<super::models::ExpiresAfterDays>,
 }
 #[cfg(feature = "quotes")]
 /// QuotesResourceListLineItems
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct GetQuotesQuoteComputedUpfrontLineItemsResponse200 {
+pub struct QuotesResourceListLineItems {
     /// Details about each object.
     pub data: Vec<super::models::Item>,
     /// True if this list has another page of items after this one that can be fetched.
@@ -42158,7 +41179,7 @@ pub struct GetQuotesQuoteComputedUpfrontLineItemsResponse200 {
     pub url: String,
 }
 #[cfg(feature = "quotes")]
-impl GetQuotesQuoteComputedUpfrontLineItemsResponse200 {
+impl QuotesResourceListLineItems {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
@@ -42170,7 +41191,7 @@ impl GetQuotesQuoteComputedUpfrontLineItemsResponse200 {
         {
             let v = &self.url;
             rt::check::length(
-                "GetQuotesQuoteComputedUpfrontLineItemsResponse200.url",
+                "QuotesResourceListLineItems.url",
                 v,
                 None,
                 Some(5000u64),
@@ -42467,7 +41488,7 @@ pub struct PostRecipientsBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// The recipient's full, legal name. For type `individual`, should be in the format `First Last`, `First Middle Last`, or `First M Last` (no prefixes or suffixes). For `corporation`, the full, incorporated name.
     pub name: String,
     /// The recipient's tax ID, as a string. For type `individual`, the full SSN; for type `corporation`, the full EIN.
@@ -42544,7 +41565,7 @@ pub struct PostRecipientsIdBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// The recipient's full, legal name. For type `individual`, should be in the format `First Last`, `First Middle Last`, or `First M Last` (no prefixes or suffixes). For `corporation`, the full, incorporated name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -42641,11 +41662,11 @@ pub struct PostRefundsBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_intent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<super::models::PostChargesChargeRefundBodyReason>,
+    pub reason: Option<super::models::Reason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund_application_fee: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43195,9 +42216,7 @@ pub struct PostSetupIntentsBody {
     ///
     /// Payment-method-specific configuration for this SetupIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<
-        super::models::PostSetupIntentsBodyPaymentMethodOptions,
-    >,
+    pub payment_method_options: Option<super::models::PaymentMethodOptions>,
     /// The list of payment method types (e.g. card) that this SetupIntent is allowed to use. If this is not provided, defaults to ["card"].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_types: Option<Vec<String>>,
@@ -43252,7 +42271,7 @@ impl PostSetupIntentsBody {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsBodyMandateData {
     /// customer_acceptance_param
-    pub customer_acceptance: super::models::PostPaymentIntentsBodyMandateDataCustomerAcceptance,
+    pub customer_acceptance: super::models::CustomerAcceptanceParam,
 }
 #[cfg(feature = "setup_intents")]
 impl PostSetupIntentsBodyMandateData {
@@ -43270,28 +42289,22 @@ impl PostSetupIntentsBodyMandateData {
 ///
 /// Payment-method-specific configuration for this SetupIntent.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostSetupIntentsBodyPaymentMethodOptions {
+pub struct PaymentMethodOptions {
     /// setup_intent_payment_method_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acss_debit: Option<
-        super::models::PostSetupIntentsBodyPaymentMethodOptionsAcssDebit,
-    >,
+    pub acss_debit: Option<super::models::PaymentMethodOptionsAcssDebit>,
     /// setup_intent_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card: Option<super::models::PostSetupIntentsBodyPaymentMethodOptionsCard>,
+    pub card: Option<super::models::PaymentMethodOptionsCard>,
     /// setup_intent_payment_method_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sepa_debit: Option<
-        super::models::PostSetupIntentsBodyPaymentMethodOptionsSepaDebit,
-    >,
+    pub sepa_debit: Option<super::models::PaymentMethodOptionsSepaDebit>,
     /// setup_intent_payment_method_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account: Option<
-        super::models::PostSetupIntentsBodyPaymentMethodOptionsUsBankAccount,
-    >,
+    pub us_bank_account: Option<super::models::PaymentMethodOptionsUsBankAccount>,
 }
 #[cfg(feature = "setup_intents")]
-impl PostSetupIntentsBodyPaymentMethodOptions {
+impl PaymentMethodOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.acss_debit {
@@ -43306,23 +42319,19 @@ impl PostSetupIntentsBodyPaymentMethodOptions {
 #[cfg(feature = "setup_intents")]
 /// setup_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostSetupIntentsBodyPaymentMethodOptionsAcssDebit {
+pub struct PaymentMethodOptionsAcssDebit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub currency: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitCurrency,
-    >,
+    pub currency: Option<super::models::Currency>,
     /// setup_intent_payment_method_options_mandate_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mandate_options: Option<
-        super::models::PostSetupIntentsBodyPaymentMethodOptionsAcssDebitMandateOptions,
+        super::models::PaymentMethodOptionsAcssDebitMandateOptions,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod,
-    >,
+    pub verification_method: Option<super::models::VerificationMethod>,
 }
 #[cfg(feature = "setup_intents")]
-impl PostSetupIntentsBodyPaymentMethodOptionsAcssDebit {
+impl PaymentMethodOptionsAcssDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.mandate_options {
@@ -43334,31 +42343,25 @@ impl PostSetupIntentsBodyPaymentMethodOptionsAcssDebit {
 #[cfg(feature = "setup_intents")]
 /// setup_intent_payment_method_options_mandate_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostSetupIntentsBodyPaymentMethodOptionsAcssDebitMandateOptions {
+pub struct PaymentMethodOptionsAcssDebitMandateOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_mandate_url: Option<
-        super::models::PostAccountBodyBusinessProfileSupportUrl,
-    >,
+    pub custom_mandate_url: Option<super::models::AdditionalDocumentation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_for: Option<Vec<super::models::MandateAcssDebitDefaultForItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_schedule: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptionsPaymentSchedule,
-    >,
+    pub payment_schedule: Option<super::models::PaymentSchedule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transaction_type: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptionsTransactionType,
-    >,
+    pub transaction_type: Option<super::models::TransactionType>,
 }
 #[cfg(feature = "setup_intents")]
-impl PostSetupIntentsBodyPaymentMethodOptionsAcssDebitMandateOptions {
+impl PaymentMethodOptionsAcssDebitMandateOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.interval_description {
             rt::check::length(
-                "PostSetupIntentsBodyPaymentMethodOptionsAcssDebitMandateOptions.interval_description",
+                "PaymentMethodOptionsAcssDebitMandateOptions.interval_description",
                 v,
                 None,
                 Some(500u64),
@@ -43370,19 +42373,15 @@ impl PostSetupIntentsBodyPaymentMethodOptionsAcssDebitMandateOptions {
 #[cfg(feature = "setup_intents")]
 /// setup_intent_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostSetupIntentsBodyPaymentMethodOptionsCard {
+pub struct PaymentMethodOptionsCard {
     /// setup_intent_mandate_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_options: Option<
-        super::models::PostSetupIntentsBodyPaymentMethodOptionsCardMandateOptions,
-    >,
+    pub mandate_options: Option<super::models::PaymentMethodOptionsCardMandateOptions2>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_three_d_secure: Option<
-        super::models::PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0RequestThreeDSecure,
-    >,
+    pub request_three_d_secure: Option<super::models::RequestThreeDSecure>,
 }
 #[cfg(feature = "setup_intents")]
-impl PostSetupIntentsBodyPaymentMethodOptionsCard {
+impl PaymentMethodOptionsCard {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.mandate_options {
@@ -43394,15 +42393,15 @@ impl PostSetupIntentsBodyPaymentMethodOptionsCard {
 #[cfg(feature = "setup_intents")]
 /// setup_intent_mandate_options_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PostSetupIntentsBodyPaymentMethodOptionsCardMandateOptions {
+pub struct PaymentMethodOptionsCardMandateOptions2 {
     pub amount: i64,
-    pub amount_type: super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0MandateOptionsAmountType,
+    pub amount_type: super::models::AmountType,
     pub currency: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_date: Option<i64>,
-    pub interval: super::models::PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0MandateOptionsInterval,
+    pub interval: super::models::IntervalDayMonth,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_count: Option<i64>,
     pub reference: String,
@@ -43411,12 +42410,12 @@ pub struct PostSetupIntentsBodyPaymentMethodOptionsCardMandateOptions {
     pub supported_types: Option<Vec<String>>,
 }
 #[cfg(feature = "setup_intents")]
-impl PostSetupIntentsBodyPaymentMethodOptionsCardMandateOptions {
+impl PaymentMethodOptionsCardMandateOptions2 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.description {
             rt::check::length(
-                "PostSetupIntentsBodyPaymentMethodOptionsCardMandateOptions.description",
+                "PaymentMethodOptionsCardMandateOptions2.description",
                 v,
                 None,
                 Some(200u64),
@@ -43425,7 +42424,7 @@ impl PostSetupIntentsBodyPaymentMethodOptionsCardMandateOptions {
         {
             let v = &self.reference;
             rt::check::length(
-                "PostSetupIntentsBodyPaymentMethodOptionsCardMandateOptions.reference",
+                "PaymentMethodOptionsCardMandateOptions2.reference",
                 v,
                 None,
                 Some(80u64),
@@ -43437,7 +42436,7 @@ impl PostSetupIntentsBodyPaymentMethodOptionsCardMandateOptions {
 #[cfg(feature = "setup_intents")]
 /// setup_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostSetupIntentsBodyPaymentMethodOptionsSepaDebit {
+pub struct PaymentMethodOptionsSepaDebit {
     /// payment_method_options_mandate_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mandate_options: Option<serde_json::Value>,
@@ -43445,11 +42444,9 @@ pub struct PostSetupIntentsBodyPaymentMethodOptionsSepaDebit {
 #[cfg(feature = "setup_intents")]
 /// setup_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostSetupIntentsBodyPaymentMethodOptionsUsBankAccount {
+pub struct PaymentMethodOptionsUsBankAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod,
-    >,
+    pub verification_method: Option<super::models::VerificationMethod>,
 }
 #[cfg(feature = "setup_intents")]
 /// setup_intent_single_use_params
@@ -43483,7 +42480,7 @@ pub struct PostSetupIntentsIntentBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// ID of the payment method (a PaymentMethod, Card, or saved Source object) to attach to this SetupIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method: Option<String>,
@@ -43491,9 +42488,7 @@ pub struct PostSetupIntentsIntentBody {
     ///
     /// Payment-method-specific configuration for this SetupIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<
-        super::models::PostSetupIntentsBodyPaymentMethodOptions,
-    >,
+    pub payment_method_options: Option<super::models::PaymentMethodOptions>,
     /// The list of payment method types (e.g. card) that this SetupIntent is allowed to set up. If this is not provided, defaults to ["card"].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_types: Option<Vec<String>>,
@@ -43563,9 +42558,7 @@ pub struct PostSetupIntentsIntentConfirmBody {
     pub expand: Option<Vec<String>>,
     /// This hash contains details about the Mandate to create
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_data: Option<
-        super::models::PostPaymentIntentsIntentConfirmBodyMandateData,
-    >,
+    pub mandate_data: Option<super::models::MandateData>,
     /// ID of the payment method (a PaymentMethod, Card, or saved Source object) to attach to this SetupIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method: Option<String>,
@@ -43573,9 +42566,7 @@ pub struct PostSetupIntentsIntentConfirmBody {
     ///
     /// Payment-method-specific configuration for this SetupIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<
-        super::models::PostSetupIntentsBodyPaymentMethodOptions,
-    >,
+    pub payment_method_options: Option<super::models::PaymentMethodOptions>,
     /// The URL to redirect your customer back to after they authenticate on the payment method's app or site.
     /// If you'd prefer to redirect to a mobile application, you can alternatively supply an application URI scheme.
     /// This parameter is only used for cards and other redirect-based payment methods.
@@ -43738,14 +42729,10 @@ impl PostShippingRatesBody {
 pub struct PostShippingRatesBodyDeliveryEstimate {
     /// delivery_estimate_bound
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maximum: Option<
-        super::models::PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimateMaximum,
-    >,
+    pub maximum: Option<super::models::DeliveryEstimateBound>,
     /// delivery_estimate_bound
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub minimum: Option<
-        super::models::PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimateMaximum,
-    >,
+    pub minimum: Option<super::models::DeliveryEstimateBound>,
 }
 #[cfg(feature = "shipping_rates")]
 /// fixed_amount
@@ -43774,7 +42761,7 @@ pub struct PostShippingRatesShippingRateTokenBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "sigma")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -43904,19 +42891,19 @@ pub struct PostSkusBodyInventory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     #[serde(rename = "type")]
-    pub type_: super::models::PostSkusBodyInventoryType,
+    pub type_: super::models::TypeBucketFinite,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<super::models::PostSkusBodyInventoryValue>,
+    pub value: Option<super::models::ValueModel>,
 }
 #[cfg(feature = "skus")]
 connector_runtime::__string_enum! {
-    pub enum PostSkusBodyInventoryType { Bucket = "bucket", Finite = "finite", Infinite =
+    pub enum TypeBucketFinite { Bucket = "bucket", Finite = "finite", Infinite =
     "infinite", }
 }
 #[cfg(feature = "skus")]
 connector_runtime::__string_enum! {
-    pub enum PostSkusBodyInventoryValue { Empty = "", InStock = "in_stock", Limited =
-    "limited", OutOfStock = "out_of_stock", }
+    pub enum ValueModel { Empty = "", InStock = "in_stock", Limited = "limited",
+    OutOfStock = "out_of_stock", }
 }
 #[cfg(feature = "skus")]
 /// package_dimensions_specs
@@ -43967,7 +42954,7 @@ pub struct PostSkusIdBody {
     pub inventory: Option<super::models::PostSkusIdBodyInventory>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// The dimensions of this SKU for shipping purposes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package_dimensions: Option<super::models::PostSkusIdBodyPackageDimensions>,
@@ -44001,18 +42988,16 @@ pub struct PostSkusIdBodyInventory {
     pub quantity: Option<i64>,
     #[serde(rename = "type")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub type_: Option<super::models::PostSkusBodyInventoryType>,
+    pub type_: Option<super::models::TypeBucketFinite>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<super::models::PostSkusBodyInventoryValue>,
+    pub value: Option<super::models::ValueModel>,
 }
 #[cfg(feature = "skus")]
 /// The dimensions of this SKU for shipping purposes.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostSkusIdBodyPackageDimensions {
-    PostProductsIdBodyPackageDimensionsVariant0(
-        super::models::PostProductsIdBodyPackageDimensionsVariant0,
-    ),
+    PackageDimensionsSpecs(super::models::PackageDimensionsSpecs),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -44039,7 +43024,7 @@ pub struct PostSourcesBody {
     ///
     /// Information about a mandate possibility attached to a source object (generally for bank debits) as well as its acceptance status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate: Option<super::models::PostSourcesBodyMandate>,
+    pub mandate: Option<super::models::MandateParams>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
     /// The source to share.
@@ -44049,7 +43034,7 @@ pub struct PostSourcesBody {
     ///
     /// Information about the owner of the payment instrument that may be used or required by particular source types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<super::models::PostSourcesBodyOwner>,
+    pub owner: Option<super::models::Owner>,
     /// receiver_params
     ///
     /// Optional parameters for the receiver flow. Can be set only if the source is a receiver (`flow` is `receiver`).
@@ -44131,25 +43116,21 @@ connector_runtime::__string_enum! {
 ///
 /// Information about a mandate possibility attached to a source object (generally for bank debits) as well as its acceptance status.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostSourcesBodyMandate {
+pub struct MandateParams {
     /// mandate_acceptance_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acceptance: Option<super::models::PostSourcesBodyMandateAcceptance>,
+    pub acceptance: Option<super::models::MandateParamsAcceptance>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amount: Option<
-        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays,
-    >,
+    pub amount: Option<super::models::ExpiresAfterDays>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval: Option<super::models::PostSourcesBodyMandateInterval>,
+    pub interval: Option<super::models::MandateParamsInterval>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_method: Option<
-        super::models::PostSourcesBodyMandateNotificationMethod,
-    >,
+    pub notification_method: Option<super::models::MandateParamsNotificationMethod>,
 }
 #[cfg(feature = "sources")]
-impl PostSourcesBodyMandate {
+impl MandateParams {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.acceptance {
@@ -44161,28 +43142,26 @@ impl PostSourcesBodyMandate {
 #[cfg(feature = "sources")]
 /// mandate_acceptance_params
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PostSourcesBodyMandateAcceptance {
+pub struct MandateParamsAcceptance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
     /// mandate_offline_acceptance_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub offline: Option<super::models::PostSourcesBodyMandateAcceptanceOffline>,
+    pub offline: Option<super::models::MandateParamsAcceptanceOffline>,
     /// mandate_online_acceptance_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub online: Option<super::models::PostSourcesBodyMandateAcceptanceOnline>,
-    pub status: super::models::PostSourcesBodyMandateAcceptanceStatus,
+    pub online: Option<super::models::MandateParamsAcceptanceOnline>,
+    pub status: super::models::MandateParamsAcceptanceStatus,
     #[serde(rename = "type")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub type_: Option<
-        super::models::PostPaymentIntentsBodyMandateDataCustomerAcceptanceType,
-    >,
+    pub type_: Option<super::models::Type>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
 }
 #[cfg(feature = "sources")]
-impl PostSourcesBodyMandateAcceptance {
+impl MandateParamsAcceptance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.online {
@@ -44190,7 +43169,7 @@ impl PostSourcesBodyMandateAcceptance {
         }
         if let Some(v) = &self.user_agent {
             rt::check::length(
-                "PostSourcesBodyMandateAcceptance.user_agent",
+                "MandateParamsAcceptance.user_agent",
                 v,
                 None,
                 Some(5000u64),
@@ -44202,13 +43181,13 @@ impl PostSourcesBodyMandateAcceptance {
 #[cfg(feature = "sources")]
 /// mandate_offline_acceptance_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostSourcesBodyMandateAcceptanceOffline {
+pub struct MandateParamsAcceptanceOffline {
     pub contact_email: String,
 }
 #[cfg(feature = "sources")]
 /// mandate_online_acceptance_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostSourcesBodyMandateAcceptanceOnline {
+pub struct MandateParamsAcceptanceOnline {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44217,12 +43196,12 @@ pub struct PostSourcesBodyMandateAcceptanceOnline {
     pub user_agent: Option<String>,
 }
 #[cfg(feature = "sources")]
-impl PostSourcesBodyMandateAcceptanceOnline {
+impl MandateParamsAcceptanceOnline {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.user_agent {
             rt::check::length(
-                "PostSourcesBodyMandateAcceptanceOnline.user_agent",
+                "MandateParamsAcceptanceOnline.user_agent",
                 v,
                 None,
                 Some(5000u64),
@@ -44233,31 +43212,28 @@ impl PostSourcesBodyMandateAcceptanceOnline {
 }
 #[cfg(feature = "sources")]
 connector_runtime::__string_enum! {
-    pub enum PostSourcesBodyMandateAcceptanceStatus { Accepted = "accepted", Pending =
-    "pending", Refused = "refused", Revoked = "revoked", }
+    pub enum MandateParamsAcceptanceStatus { Accepted = "accepted", Pending = "pending",
+    Refused = "refused", Revoked = "revoked", }
 }
 #[cfg(feature = "sources")]
 connector_runtime::__string_enum! {
-    pub enum PostSourcesBodyMandateInterval { OneTime = "one_time", Scheduled =
-    "scheduled", Variable = "variable", }
+    pub enum MandateParamsInterval { OneTime = "one_time", Scheduled = "scheduled",
+    Variable = "variable", }
 }
 #[cfg(feature = "sources")]
 connector_runtime::__string_enum! {
-    pub enum PostSourcesBodyMandateNotificationMethod { DeprecatedNone =
-    "deprecated_none", Email = "email", Manual = "manual", None = "none", StripeEmail =
-    "stripe_email", }
+    pub enum MandateParamsNotificationMethod { DeprecatedNone = "deprecated_none", Email
+    = "email", Manual = "manual", None = "none", StripeEmail = "stripe_email", }
 }
 #[cfg(feature = "sources")]
 /// owner
 ///
 /// Information about the owner of the payment instrument that may be used or required by particular source types.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostSourcesBodyOwner {
+pub struct Owner {
     /// source_address
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<
-        super::models::PostCustomersCustomerBankAccountsIdBodyOwnerAddress,
-    >,
+    pub address: Option<super::models::SourceAddress>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44266,17 +43242,17 @@ pub struct PostSourcesBodyOwner {
     pub phone: Option<String>,
 }
 #[cfg(feature = "sources")]
-impl PostSourcesBodyOwner {
+impl Owner {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.address {
             v.validate()?;
         }
         if let Some(v) = &self.name {
-            rt::check::length("PostSourcesBodyOwner.name", v, None, Some(5000u64))?;
+            rt::check::length("Owner.name", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.phone {
-            rt::check::length("PostSourcesBodyOwner.phone", v, None, Some(5000u64))?;
+            rt::check::length("Owner.phone", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -44312,10 +43288,10 @@ pub struct PostSourcesBodyRedirect {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSourcesBodySourceOrder {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub items: Option<Vec<super::models::PostOrdersBodyItemsItem>>,
+    pub items: Option<Vec<super::models::OrderItemSpecs>>,
     /// order_shipping
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping: Option<super::models::PostSourcesBodySourceOrderShipping>,
+    pub shipping: Option<super::models::OrderShipping>,
 }
 #[cfg(feature = "sources")]
 impl PostSourcesBodySourceOrder {
@@ -44335,9 +43311,9 @@ impl PostSourcesBodySourceOrder {
 #[cfg(feature = "sources")]
 /// order_shipping
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostSourcesBodySourceOrderShipping {
+pub struct OrderShipping {
     /// address
-    pub address: super::models::PostCheckoutSessionsBodyPaymentIntentDataShippingAddress,
+    pub address: super::models::AddressCityCountryLine1Line2,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carrier: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44348,7 +43324,7 @@ pub struct PostSourcesBodySourceOrderShipping {
     pub tracking_number: Option<String>,
 }
 #[cfg(feature = "sources")]
-impl PostSourcesBodySourceOrderShipping {
+impl OrderShipping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
@@ -44356,36 +43332,16 @@ impl PostSourcesBodySourceOrderShipping {
             v.validate()?;
         }
         if let Some(v) = &self.carrier {
-            rt::check::length(
-                "PostSourcesBodySourceOrderShipping.carrier",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("OrderShipping.carrier", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.name {
-            rt::check::length(
-                "PostSourcesBodySourceOrderShipping.name",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("OrderShipping.name", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.phone {
-            rt::check::length(
-                "PostSourcesBodySourceOrderShipping.phone",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("OrderShipping.phone", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.tracking_number {
-            rt::check::length(
-                "PostSourcesBodySourceOrderShipping.tracking_number",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("OrderShipping.tracking_number", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -44407,15 +43363,15 @@ pub struct PostSourcesSourceBody {
     ///
     /// Information about a mandate possibility attached to a source object (generally for bank debits) as well as its acceptance status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate: Option<super::models::PostSourcesBodyMandate>,
+    pub mandate: Option<super::models::MandateParams>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// owner
     ///
     /// Information about the owner of the payment instrument that may be used or required by particular source types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<super::models::PostSourcesBodyOwner>,
+    pub owner: Option<super::models::Owner>,
     /// order_params
     ///
     /// Information about the items and shipping associated with the source. Required for transactional credit (for example Klarna) sources before you can charge it.
@@ -44445,10 +43401,10 @@ impl PostSourcesSourceBody {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSourcesSourceBodySourceOrder {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub items: Option<Vec<super::models::PostOrdersBodyItemsItem>>,
+    pub items: Option<Vec<super::models::OrderItemSpecs>>,
     /// order_shipping
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping: Option<super::models::PostSourcesBodySourceOrderShipping>,
+    pub shipping: Option<super::models::OrderShipping>,
 }
 #[cfg(feature = "sources")]
 impl PostSourcesSourceBodySourceOrder {
@@ -44547,9 +43503,7 @@ impl GetSubscriptionItemsResponse200 {
 pub struct PostSubscriptionItemsBody {
     /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period. When updating, pass an empty string to remove previously-defined thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_thresholds: Option<
-        super::models::PostSubscriptionItemsBodyBillingThresholds,
-    >,
+    pub billing_thresholds: Option<super::models::BillingThresholdsUsageGteString>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -44564,9 +43518,7 @@ pub struct PostSubscriptionItemsBody {
     ///
     /// Use `error_if_incomplete` if you want Stripe to return an HTTP 402 status code if a subscription's invoice cannot be paid. For example, if a payment method requires 3DS authentication due to SCA regulation and further user action is needed, this parameter does not update the subscription and returns an error instead. This was the default behavior for API versions prior to 2019-03-14. See the [changelog](https://stripe.com/docs/upgrades#2019-03-14) to learn more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_behavior: Option<
-        super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyPaymentBehavior,
-    >,
+    pub payment_behavior: Option<super::models::PaymentBehavior>,
     /// The ID of the price object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<String>,
@@ -44574,7 +43526,7 @@ pub struct PostSubscriptionItemsBody {
     ///
     /// Data used to generate a new [Price](https://stripe.com/docs/api/prices) object inline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data: Option<super::models::PostSubscriptionItemsBodyPriceData>,
+    pub price_data: Option<super::models::PriceData>,
     /// Determines how to handle [prorations](https://stripe.com/docs/subscriptions/billing-cycle#prorations) when the billing cycle changes (e.g., when switching plans, resetting `billing_cycle_anchor=now`, or starting a trial), or if an item's `quantity` changes. Valid values are `create_prorations`, `none`, or `always_invoice`.
     ///
     /// Passing `create_prorations` will cause proration invoice items to be created when applicable. These proration items will only be invoiced immediately under [certain conditions](https://stripe.com/docs/subscriptions/upgrading-downgrading#immediate-payment). In order to always invoice immediately for prorations, pass `always_invoice`.
@@ -44582,7 +43534,7 @@ pub struct PostSubscriptionItemsBody {
     /// Prorations can be disabled by passing `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proration_behavior: Option<
-        super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyProrationBehavior,
+        super::models::ProrationBehaviorAlwaysInvoiceCreateProrations,
     >,
     /// If set, the proration will be calculated as though the subscription was updated at the given time. This can be used to apply the same proration that was previewed with the [upcoming invoice](https://stripe.com/docs/api#retrieve_customer_invoice) endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44594,7 +43546,7 @@ pub struct PostSubscriptionItemsBody {
     pub subscription: String,
     /// A list of [Tax Rate](https://stripe.com/docs/api/tax_rates) ids. These Tax Rates will override the [`default_tax_rates`](https://stripe.com/docs/api/subscriptions/create#create_subscription-default_tax_rates) on the Subscription. When updating, pass an empty string to remove previously-defined tax rates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_rates: Option<super::models::PostSubscriptionItemsBodyTaxRates>,
+    pub tax_rates: Option<super::models::TaxRatesListString>,
 }
 #[cfg(feature = "subscription_items")]
 impl PostSubscriptionItemsBody {
@@ -44627,10 +43579,8 @@ impl PostSubscriptionItemsBody {
 /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period. When updating, pass an empty string to remove previously-defined thresholds.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostSubscriptionItemsBodyBillingThresholds {
-    PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholdsVariant0(
-        super::models::PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholdsVariant0,
-    ),
+pub enum BillingThresholdsUsageGteString {
+    ItemBillingThresholdsParam(super::models::ItemBillingThresholdsParam),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -44640,32 +43590,25 @@ pub enum PostSubscriptionItemsBodyBillingThresholds {
 ///
 /// Data used to generate a new [Price](https://stripe.com/docs/api/prices) object inline.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PostSubscriptionItemsBodyPriceData {
+pub struct PriceData {
     pub currency: String,
     pub product: String,
     /// recurring_adhoc
-    pub recurring: super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurring,
+    pub recurring: super::models::RecurringAdhoc,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior: Option<
-        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior,
-    >,
+    pub tax_behavior: Option<super::models::TaxBehavior>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
 #[cfg(feature = "subscription_items")]
-impl PostSubscriptionItemsBodyPriceData {
+impl PriceData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.product;
-            rt::check::length(
-                "PostSubscriptionItemsBodyPriceData.product",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("PriceData.product", v, None, Some(5000u64))?;
         }
         Ok(())
     }
@@ -44674,7 +43617,7 @@ impl PostSubscriptionItemsBodyPriceData {
 /// A list of [Tax Rate](https://stripe.com/docs/api/tax_rates) ids. These Tax Rates will override the [`default_tax_rates`](https://stripe.com/docs/api/subscriptions/create#create_subscription-default_tax_rates) on the Subscription. When updating, pass an empty string to remove previously-defined tax rates.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostSubscriptionItemsBodyTaxRates {
+pub enum TaxRatesListString {
     List(Vec<String>),
     String(String),
     /// A value matching none of the described alternatives.
@@ -44685,15 +43628,13 @@ pub enum PostSubscriptionItemsBodyTaxRates {
 pub struct PostSubscriptionItemsItemBody {
     /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period. When updating, pass an empty string to remove previously-defined thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_thresholds: Option<
-        super::models::PostSubscriptionItemsBodyBillingThresholds,
-    >,
+    pub billing_thresholds: Option<super::models::BillingThresholdsUsageGteString>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// Indicates if a customer is on or off-session while an invoice payment is attempted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub off_session: Option<bool>,
@@ -44705,9 +43646,7 @@ pub struct PostSubscriptionItemsItemBody {
     ///
     /// Use `error_if_incomplete` if you want Stripe to return an HTTP 402 status code if a subscription's invoice cannot be paid. For example, if a payment method requires 3DS authentication due to SCA regulation and further user action is needed, this parameter does not update the subscription and returns an error instead. This was the default behavior for API versions prior to 2019-03-14. See the [changelog](https://stripe.com/docs/upgrades#2019-03-14) to learn more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_behavior: Option<
-        super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyPaymentBehavior,
-    >,
+    pub payment_behavior: Option<super::models::PaymentBehavior>,
     /// The ID of the price object. When changing a subscription item's price, `quantity` is set to 1 unless a `quantity` parameter is provided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<String>,
@@ -44715,7 +43654,7 @@ pub struct PostSubscriptionItemsItemBody {
     ///
     /// Data used to generate a new [Price](https://stripe.com/docs/api/prices) object inline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data: Option<super::models::PostSubscriptionItemsBodyPriceData>,
+    pub price_data: Option<super::models::PriceData>,
     /// Determines how to handle [prorations](https://stripe.com/docs/subscriptions/billing-cycle#prorations) when the billing cycle changes (e.g., when switching plans, resetting `billing_cycle_anchor=now`, or starting a trial), or if an item's `quantity` changes. Valid values are `create_prorations`, `none`, or `always_invoice`.
     ///
     /// Passing `create_prorations` will cause proration invoice items to be created when applicable. These proration items will only be invoiced immediately under [certain conditions](https://stripe.com/docs/subscriptions/upgrading-downgrading#immediate-payment). In order to always invoice immediately for prorations, pass `always_invoice`.
@@ -44723,7 +43662,7 @@ pub struct PostSubscriptionItemsItemBody {
     /// Prorations can be disabled by passing `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proration_behavior: Option<
-        super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyProrationBehavior,
+        super::models::ProrationBehaviorAlwaysInvoiceCreateProrations,
     >,
     /// If set, the proration will be calculated as though the subscription was updated at the given time. This can be used to apply the same proration that was previewed with the [upcoming invoice](https://stripe.com/docs/api#retrieve_customer_invoice) endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44733,7 +43672,7 @@ pub struct PostSubscriptionItemsItemBody {
     pub quantity: Option<i64>,
     /// A list of [Tax Rate](https://stripe.com/docs/api/tax_rates) ids. These Tax Rates will override the [`default_tax_rates`](https://stripe.com/docs/api/subscriptions/create#create_subscription-default_tax_rates) on the Subscription. When updating, pass an empty string to remove previously-defined tax rates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_rates: Option<super::models::PostSubscriptionItemsBodyTaxRates>,
+    pub tax_rates: Option<super::models::TaxRatesListString>,
 }
 #[cfg(feature = "subscription_items")]
 impl PostSubscriptionItemsItemBody {
@@ -44766,7 +43705,7 @@ pub struct DeleteSubscriptionItemsItemBody {
     /// Prorations can be disabled by passing `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proration_behavior: Option<
-        super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyProrationBehavior,
+        super::models::ProrationBehaviorAlwaysInvoiceCreateProrations,
     >,
     /// If set, the proration will be calculated as though the subscription was updated at the given time. This can be used to apply the same proration that was previewed with the [upcoming invoice](https://stripe.com/docs/api#retrieve_customer_invoice) endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44885,12 +43824,10 @@ pub struct PostSubscriptionSchedulesBody {
     ///
     /// Object representing the subscription schedule's default settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_settings: Option<
-        super::models::PostSubscriptionSchedulesBodyDefaultSettings,
-    >,
+    pub default_settings: Option<super::models::DefaultSettingsParams>,
     /// Configures how the subscription schedule behaves when it ends. Possible values are `release` or `cancel` with the default being `release`. `release` will end the subscription schedule and keep the underlying subscription running.`cancel` will end the subscription schedule and cancel the underlying subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_behavior: Option<super::models::PostSubscriptionSchedulesBodyEndBehavior>,
+    pub end_behavior: Option<super::models::EndBehavior>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -44899,7 +43836,7 @@ pub struct PostSubscriptionSchedulesBody {
     pub from_subscription: Option<String>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// List representing phases of the subscription schedule. Each phase can be customized to have different durations, plans, and coupons. If there are multiple phases, the `end_date` of one phase will always equal the `start_date` of the next phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phases: Option<Vec<super::models::PostSubscriptionSchedulesBodyPhasesItem>>,
@@ -44943,44 +43880,40 @@ impl PostSubscriptionSchedulesBody {
 ///
 /// Object representing the subscription schedule's default settings.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostSubscriptionSchedulesBodyDefaultSettings {
+pub struct DefaultSettingsParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(deserialize_with = "rt::lenient::optional_number")]
     pub application_fee_percent: Option<f64>,
     /// automatic_tax_config
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_tax: Option<
-        super::models::PostSubscriptionSchedulesBodyDefaultSettingsAutomaticTax,
-    >,
+    pub automatic_tax: Option<super::models::DefaultSettingsParamsAutomaticTax>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_cycle_anchor: Option<
-        super::models::PostSubscriptionSchedulesBodyDefaultSettingsBillingCycleAnchor,
+        super::models::DefaultSettingsParamsBillingCycleAnchor,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_thresholds: Option<
-        super::models::PostSubscriptionSchedulesBodyDefaultSettingsBillingThresholds,
+        super::models::DefaultSettingsParamsBillingThresholds,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub collection_method: Option<super::models::GetInvoicesCollectionMethod>,
+    pub collection_method: Option<
+        super::models::CollectionMethodChargeAutomaticallySendInvoice,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_payment_method: Option<String>,
     /// subscription_schedules_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice_settings: Option<
-        super::models::PostSubscriptionSchedulesBodyDefaultSettingsInvoiceSettings,
-    >,
+    pub invoice_settings: Option<super::models::DefaultSettingsParamsInvoiceSettings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_data: Option<
-        super::models::PostSubscriptionSchedulesBodyDefaultSettingsTransferData,
-    >,
+    pub transfer_data: Option<super::models::DefaultSettingsParamsTransferData>,
 }
 #[cfg(feature = "subscription_schedules")]
-impl PostSubscriptionSchedulesBodyDefaultSettings {
+impl DefaultSettingsParams {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.default_payment_method {
             rt::check::length(
-                "PostSubscriptionSchedulesBodyDefaultSettings.default_payment_method",
+                "DefaultSettingsParams.default_payment_method",
                 v,
                 None,
                 Some(5000u64),
@@ -44992,21 +43925,19 @@ impl PostSubscriptionSchedulesBodyDefaultSettings {
 #[cfg(feature = "subscription_schedules")]
 /// automatic_tax_config
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostSubscriptionSchedulesBodyDefaultSettingsAutomaticTax {
+pub struct DefaultSettingsParamsAutomaticTax {
     pub enabled: bool,
 }
 #[cfg(feature = "subscription_schedules")]
 connector_runtime::__string_enum! {
-    pub enum PostSubscriptionSchedulesBodyDefaultSettingsBillingCycleAnchor { Automatic =
-    "automatic", PhaseStart = "phase_start", }
+    pub enum DefaultSettingsParamsBillingCycleAnchor { Automatic = "automatic",
+    PhaseStart = "phase_start", }
 }
 #[cfg(feature = "subscription_schedules")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostSubscriptionSchedulesBodyDefaultSettingsBillingThresholds {
-    PostCustomersCustomerSubscriptionsBodyBillingThresholdsVariant0(
-        super::models::PostCustomersCustomerSubscriptionsBodyBillingThresholdsVariant0,
-    ),
+pub enum DefaultSettingsParamsBillingThresholds {
+    BillingThresholdsParam(super::models::BillingThresholdsParam),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -45014,17 +43945,15 @@ pub enum PostSubscriptionSchedulesBodyDefaultSettingsBillingThresholds {
 #[cfg(feature = "subscription_schedules")]
 /// subscription_schedules_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostSubscriptionSchedulesBodyDefaultSettingsInvoiceSettings {
+pub struct DefaultSettingsParamsInvoiceSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub days_until_due: Option<i64>,
 }
 #[cfg(feature = "subscription_schedules")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum PostSubscriptionSchedulesBodyDefaultSettingsTransferData {
-    PostCheckoutSessionsBodySubscriptionDataTransferData(
-        super::models::PostCheckoutSessionsBodySubscriptionDataTransferData,
-    ),
+pub enum DefaultSettingsParamsTransferData {
+    TransferDataSpecs(super::models::TransferDataSpecs),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -45033,60 +43962,52 @@ pub enum PostSubscriptionSchedulesBodyDefaultSettingsTransferData {
 connector_runtime::__string_enum! {
     #[doc =
     " Configures how the subscription schedule behaves when it ends. Possible values are `release` or `cancel` with the default being `release`. `release` will end the subscription schedule and keep the underlying subscription running.`cancel` will end the subscription schedule and cancel the underlying subscription."]
-    pub enum PostSubscriptionSchedulesBodyEndBehavior { Cancel = "cancel", None = "none",
-    Release = "release", Renew = "renew", }
+    pub enum EndBehavior { Cancel = "cancel", None = "none", Release = "release", Renew =
+    "renew", }
 }
 #[cfg(feature = "subscription_schedules")]
 /// phase_configuration_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionSchedulesBodyPhasesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub add_invoice_items: Option<
-        Vec<super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem>,
-    >,
+    pub add_invoice_items: Option<Vec<super::models::AddInvoiceItemEntry>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(deserialize_with = "rt::lenient::optional_number")]
     pub application_fee_percent: Option<f64>,
     /// automatic_tax_config
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_tax: Option<
-        super::models::PostSubscriptionSchedulesBodyDefaultSettingsAutomaticTax,
-    >,
+    pub automatic_tax: Option<super::models::DefaultSettingsParamsAutomaticTax>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_cycle_anchor: Option<
-        super::models::PostSubscriptionSchedulesBodyDefaultSettingsBillingCycleAnchor,
+        super::models::DefaultSettingsParamsBillingCycleAnchor,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_thresholds: Option<
-        super::models::PostSubscriptionSchedulesBodyDefaultSettingsBillingThresholds,
+        super::models::DefaultSettingsParamsBillingThresholds,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub collection_method: Option<super::models::GetInvoicesCollectionMethod>,
+    pub collection_method: Option<
+        super::models::CollectionMethodChargeAutomaticallySendInvoice,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupon: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_payment_method: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_tax_rates: Option<super::models::PostCreditNotesBodyLinesItemTaxRates>,
+    pub default_tax_rates: Option<super::models::TaxRates>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_date: Option<i64>,
     /// subscription_schedules_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice_settings: Option<
-        super::models::PostSubscriptionSchedulesBodyDefaultSettingsInvoiceSettings,
-    >,
-    pub items: Vec<super::models::PostSubscriptionSchedulesBodyPhasesItemItemsItem>,
+    pub invoice_settings: Option<super::models::DefaultSettingsParamsInvoiceSettings>,
+    pub items: Vec<super::models::ConfigurationItemParams>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iterations: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proration_behavior: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelProrationBehavior,
-    >,
+    pub proration_behavior: Option<super::models::ProrationBehavior>,
     /// transfer_data_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_data: Option<
-        super::models::PostCheckoutSessionsBodySubscriptionDataTransferData,
-    >,
+    pub transfer_data: Option<super::models::TransferDataSpecs>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45129,34 +44050,25 @@ impl PostSubscriptionSchedulesBodyPhasesItem {
 #[cfg(feature = "subscription_schedules")]
 /// configuration_item_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostSubscriptionSchedulesBodyPhasesItemItemsItem {
+pub struct ConfigurationItemParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_thresholds: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholds,
-    >,
+    pub billing_thresholds: Option<super::models::BillingThresholds>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<String>,
     /// recurring_price_data
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyItemsItemPriceData,
-    >,
+    pub price_data: Option<super::models::RecurringPriceData>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_rates: Option<super::models::PostCreditNotesBodyLinesItemTaxRates>,
+    pub tax_rates: Option<super::models::TaxRates>,
 }
 #[cfg(feature = "subscription_schedules")]
-impl PostSubscriptionSchedulesBodyPhasesItemItemsItem {
+impl ConfigurationItemParams {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.price {
-            rt::check::length(
-                "PostSubscriptionSchedulesBodyPhasesItemItemsItem.price",
-                v,
-                None,
-                Some(5000u64),
-            )?;
+            rt::check::length("ConfigurationItemParams.price", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.price_data {
             v.validate()?;
@@ -45181,18 +44093,16 @@ pub struct PostSubscriptionSchedulesScheduleBody {
     ///
     /// Object representing the subscription schedule's default settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_settings: Option<
-        super::models::PostSubscriptionSchedulesBodyDefaultSettings,
-    >,
+    pub default_settings: Option<super::models::DefaultSettingsParams>,
     /// Configures how the subscription schedule behaves when it ends. Possible values are `release` or `cancel` with the default being `release`. `release` will end the subscription schedule and keep the underlying subscription running.`cancel` will end the subscription schedule and cancel the underlying subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_behavior: Option<super::models::PostSubscriptionSchedulesBodyEndBehavior>,
+    pub end_behavior: Option<super::models::EndBehavior>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// List representing phases of the subscription schedule. Each phase can be customized to have different durations, plans, and coupons. If there are multiple phases, the `end_date` of one phase will always equal the `start_date` of the next phase. Note that past phases can be omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phases: Option<
@@ -45224,58 +44134,50 @@ impl PostSubscriptionSchedulesScheduleBody {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionSchedulesScheduleBodyPhasesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub add_invoice_items: Option<
-        Vec<super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem>,
-    >,
+    pub add_invoice_items: Option<Vec<super::models::AddInvoiceItemEntry>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(deserialize_with = "rt::lenient::optional_number")]
     pub application_fee_percent: Option<f64>,
     /// automatic_tax_config
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_tax: Option<
-        super::models::PostSubscriptionSchedulesBodyDefaultSettingsAutomaticTax,
-    >,
+    pub automatic_tax: Option<super::models::DefaultSettingsParamsAutomaticTax>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_cycle_anchor: Option<
-        super::models::PostSubscriptionSchedulesBodyDefaultSettingsBillingCycleAnchor,
+        super::models::DefaultSettingsParamsBillingCycleAnchor,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_thresholds: Option<
-        super::models::PostSubscriptionSchedulesBodyDefaultSettingsBillingThresholds,
+        super::models::DefaultSettingsParamsBillingThresholds,
     >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub collection_method: Option<super::models::GetInvoicesCollectionMethod>,
+    pub collection_method: Option<
+        super::models::CollectionMethodChargeAutomaticallySendInvoice,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupon: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_payment_method: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_tax_rates: Option<super::models::PostCreditNotesBodyLinesItemTaxRates>,
+    pub default_tax_rates: Option<super::models::TaxRates>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_date: Option<
         super::models::PostSubscriptionSchedulesScheduleBodyPhasesItemEndDate,
     >,
     /// subscription_schedules_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice_settings: Option<
-        super::models::PostSubscriptionSchedulesBodyDefaultSettingsInvoiceSettings,
-    >,
-    pub items: Vec<super::models::PostSubscriptionSchedulesBodyPhasesItemItemsItem>,
+    pub invoice_settings: Option<super::models::DefaultSettingsParamsInvoiceSettings>,
+    pub items: Vec<super::models::ConfigurationItemParams>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iterations: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proration_behavior: Option<
-        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelProrationBehavior,
-    >,
+    pub proration_behavior: Option<super::models::ProrationBehavior>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_date: Option<
         super::models::PostSubscriptionSchedulesScheduleBodyPhasesItemEndDate,
     >,
     /// transfer_data_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_data: Option<
-        super::models::PostCheckoutSessionsBodySubscriptionDataTransferData,
-    >,
+    pub transfer_data: Option<super::models::TransferDataSpecs>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45402,9 +44304,7 @@ impl GetSubscriptionsResponse200 {
 pub struct PostSubscriptionsBody {
     /// A list of prices and quantities that will generate invoice items appended to the first invoice for this subscription. You may pass up to 20 items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub add_invoice_items: Option<
-        Vec<super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem>,
-    >,
+    pub add_invoice_items: Option<Vec<super::models::AddInvoiceItemEntry>>,
     /// A non-negative decimal between 0 and 100, with at most two decimal places. This represents the percentage of the subscription invoice subtotal that will be transferred to the application owner's Stripe account. The request must be made by a platform account on a connected account in order to set an application fee percentage. For more information, see the application fees [documentation](https://stripe.com/docs/connect/subscriptions#collecting-fees-on-subscriptions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(deserialize_with = "rt::lenient::optional_number")]
@@ -45413,9 +44313,7 @@ pub struct PostSubscriptionsBody {
     ///
     /// Automatic tax settings for this subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_tax: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyAutomaticTax,
-    >,
+    pub automatic_tax: Option<super::models::AutomaticTaxConfig>,
     /// For new subscriptions, a past timestamp to backdate the subscription's start date to. If set, the first invoice will contain a proration for the timespan between the start date and the current time. Can be combined with trials and the billing cycle anchor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backdate_start_date: Option<i64>,
@@ -45425,7 +44323,7 @@ pub struct PostSubscriptionsBody {
     /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period. Pass an empty string to remove previously-defined thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_thresholds: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyBillingThresholds,
+        super::models::BillingThresholdsAmountGteResetBillingCycleAnchor,
     >,
     /// A timestamp at which the subscription should cancel. If set to a date before the current period ends, this will cause a proration if prorations have been enabled using `proration_behavior`. If set during a future period, this will always cause a proration for that period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45435,9 +44333,7 @@ pub struct PostSubscriptionsBody {
     pub cancel_at_period_end: Option<bool>,
     /// Either `charge_automatically`, or `send_invoice`. When charging automatically, Stripe will attempt to pay this subscription at the end of the cycle using the default source attached to the customer. When sending an invoice, Stripe will email your customer an invoice with payment instructions. Defaults to `charge_automatically`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub collection_method: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyCollectionMethod,
-    >,
+    pub collection_method: Option<super::models::CollectionMethod>,
     /// The ID of the coupon to apply to this subscription. A coupon applied to a subscription will only affect invoices created for that particular subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupon: Option<String>,
@@ -45454,20 +44350,16 @@ pub struct PostSubscriptionsBody {
     pub default_source: Option<String>,
     /// The tax rates that will apply to any subscription item that does not have `tax_rates` set. Invoices created will have their `default_tax_rates` populated from the subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_tax_rates: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyDefaultTaxRates,
-    >,
+    pub default_tax_rates: Option<super::models::DefaultTaxRatesListString>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
     /// A list of up to 20 subscription items, each with an attached price.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub items: Option<
-        Vec<super::models::PostCustomersCustomerSubscriptionsBodyItemsItem>,
-    >,
+    pub items: Option<Vec<super::models::SubscriptionItemCreateParams>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// Indicates if a customer is on or off-session while an invoice payment is attempted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub off_session: Option<bool>,
@@ -45480,20 +44372,16 @@ pub struct PostSubscriptionsBody {
     /// `pending_if_incomplete` is only used with updates and cannot be passed when creating a subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_behavior: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentBehavior,
+        super::models::PaymentBehaviorAllowIncompleteDefaultIncomplete,
     >,
     /// payment_settings
     ///
     /// Payment settings to pass to invoices created by the subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_settings: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettings,
-    >,
+    pub payment_settings: Option<super::models::PaymentSettings>,
     /// Specifies an interval for how often to bill for any pending invoice items. It is analogous to calling [Create an invoice](https://stripe.com/docs/api#create_invoice) for the given subscription at the specified interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_invoice_item_interval: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyPendingInvoiceItemInterval,
-    >,
+    pub pending_invoice_item_interval: Option<super::models::PendingInvoiceItemInterval>,
     /// The API ID of a promotion code to apply to this subscription. A promotion code applied to a subscription will only affect invoices created for that particular subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion_code: Option<String>,
@@ -45502,18 +44390,16 @@ pub struct PostSubscriptionsBody {
     /// Passing `create_prorations` will cause proration invoice items to be created when applicable. Prorations can be disabled by passing `none`. If no value is passed, the default is `create_prorations`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proration_behavior: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyProrationBehavior,
+        super::models::ProrationBehaviorAlwaysInvoiceCreateProrationsNone,
     >,
     /// transfer_data_specs
     ///
     /// If specified, the funds from the subscription's invoices will be transferred to the destination and the ID of the resulting transfers will be found on the resulting charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_data: Option<
-        super::models::PostCustomersCustomerSubscriptionsBodyTransferData,
-    >,
+    pub transfer_data: Option<super::models::TransferDataAmountPercentDestination>,
     /// Unix timestamp representing the end of the trial period the customer will get before being charged for the first time. This will always overwrite any trials that might apply via a subscribed plan. If set, trial_end will override the default trial period of the plan the customer is being subscribed to. The special value `now` can be provided to end the customer's trial immediately. Can be at most two years from `billing_cycle_anchor`. See [Using trial periods on subscriptions](https://stripe.com/docs/billing/subscriptions/trials) to learn more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trial_end: Option<super::models::PostCustomersCustomerSubscriptionsBodyTrialEnd>,
+    pub trial_end: Option<super::models::TrialEndStringInteger>,
     /// Indicates if a plan's `trial_period_days` should be applied to the subscription. Setting `trial_end` per subscription is preferred, and this defaults to `false`. Setting this flag to `true` together with `trial_end` is not allowed. See [Using trial periods on subscriptions](https://stripe.com/docs/billing/subscriptions/trials) to learn more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_from_plan: Option<bool>,
@@ -45723,7 +44609,7 @@ pub struct PostTaxRatesBody {
     pub state: Option<String>,
     /// The high-level tax type, such as `vat` or `sales_tax`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_type: Option<super::models::PostTaxRatesBodyTaxType>,
+    pub tax_type: Option<super::models::TaxType>,
 }
 #[cfg(feature = "tax_rates")]
 impl PostTaxRatesBody {
@@ -45750,9 +44636,9 @@ impl PostTaxRatesBody {
 }
 #[cfg(feature = "tax_rates")]
 connector_runtime::__string_enum! {
-    #[doc = " The high-level tax type, such as `vat` or `sales_tax`."] pub enum
-    PostTaxRatesBodyTaxType { Gst = "gst", Hst = "hst", Jct = "jct", Pst = "pst", Qst =
-    "qst", Rst = "rst", SalesTax = "sales_tax", Vat = "vat", }
+    #[doc = " The high-level tax type, such as `vat` or `sales_tax`."] pub enum TaxType {
+    Gst = "gst", Hst = "hst", Jct = "jct", Pst = "pst", Qst = "qst", Rst = "rst",
+    SalesTax = "sales_tax", Vat = "vat", }
 }
 #[cfg(feature = "tax_rates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -45777,13 +44663,13 @@ pub struct PostTaxRatesTaxRateBody {
     pub jurisdiction: Option<String>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// [ISO 3166-2 subdivision code](https://en.wikipedia.org/wiki/ISO_3166-2:US), without country prefix. For example, "NY" for New York, United States.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     /// The high-level tax type, such as `vat` or `sales_tax`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_type: Option<super::models::PostTaxRatesBodyTaxType>,
+    pub tax_type: Option<super::models::TaxType>,
 }
 #[cfg(feature = "tax_rates")]
 impl PostTaxRatesTaxRateBody {
@@ -45901,7 +44787,7 @@ pub struct PostTerminalLocationsBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "terminal")]
 impl PostTerminalLocationsBody {
@@ -46000,7 +44886,7 @@ impl PostTerminalLocationsBodyAddress {
 #[cfg(feature = "terminal")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum GetTerminalLocationsLocationResponse200 {
+pub enum TerminalLocationDeletedTerminalLocationResponse {
     TerminalLocation(super::models::TerminalLocation),
     DeletedTerminalLocation(super::models::DeletedTerminalLocation),
     /// A value matching none of the described alternatives.
@@ -46022,7 +44908,7 @@ pub struct PostTerminalLocationsLocationBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "terminal")]
 impl PostTerminalLocationsLocationBody {
@@ -46175,7 +45061,7 @@ pub struct PostTerminalReadersBody {
     pub location: Option<String>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// A code generated by the reader used for registering to an account.
     pub registration_code: String,
 }
@@ -46209,7 +45095,7 @@ impl PostTerminalReadersBody {
 #[cfg(feature = "terminal")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum GetTerminalReadersReaderResponse200 {
+pub enum TerminalReaderDeletedTerminalReaderResponse {
     TerminalReader(super::models::TerminalReader),
     DeletedTerminalReader(super::models::DeletedTerminalReader),
     /// A value matching none of the described alternatives.
@@ -46226,7 +45112,7 @@ pub struct PostTerminalReadersReaderBody {
     pub label: Option<String>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "terminal")]
 impl PostTerminalReadersReaderBody {
@@ -46612,13 +45498,13 @@ connector_runtime::__string_enum! {
 pub struct PostTokensBodyAccountCompany {
     /// address_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<super::models::PostAccountBodyBusinessProfileSupportAddress>,
+    pub address: Option<super::models::AddressCityCountryLine1>,
     /// japan_address_kana_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_kana: Option<super::models::PostAccountBodyCompanyAddressKana>,
+    pub address_kana: Option<super::models::AddressKana>,
     /// japan_address_kanji_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_kanji: Option<super::models::PostAccountBodyCompanyAddressKanji>,
+    pub address_kanji: Option<super::models::AddressKanji>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub directors_provided: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46633,9 +45519,7 @@ pub struct PostTokensBodyAccountCompany {
     pub owners_provided: Option<bool>,
     /// company_ownership_declaration
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ownership_declaration: Option<
-        super::models::PostAccountBodyCompanyOwnershipDeclaration,
-    >,
+    pub ownership_declaration: Option<super::models::CompanyOwnershipDeclaration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ownership_declaration_shown_and_signed: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46643,7 +45527,7 @@ pub struct PostTokensBodyAccountCompany {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub structure: Option<super::models::PostAccountBodyCompanyStructure>,
+    pub structure: Option<super::models::Structure>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46652,7 +45536,7 @@ pub struct PostTokensBodyAccountCompany {
     pub vat_id: Option<String>,
     /// verification_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification: Option<super::models::PostAccountBodyCompanyVerification>,
+    pub verification: Option<super::models::VerificationSpecs>,
 }
 #[cfg(feature = "tokens")]
 impl PostTokensBodyAccountCompany {
@@ -46746,15 +45630,15 @@ impl PostTokensBodyAccountCompany {
 pub struct PostTokensBodyAccountIndividual {
     /// address_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<super::models::PostAccountBodyBusinessProfileSupportAddress>,
+    pub address: Option<super::models::AddressCityCountryLine1>,
     /// japan_address_kana_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_kana: Option<super::models::PostAccountBodyCompanyAddressKana>,
+    pub address_kana: Option<super::models::AddressKana>,
     /// japan_address_kanji_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_kanji: Option<super::models::PostAccountBodyCompanyAddressKanji>,
+    pub address_kanji: Option<super::models::AddressKanji>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dob: Option<super::models::PostAccountBodyIndividualDob>,
+    pub dob: Option<super::models::DobDayMonth>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46764,9 +45648,7 @@ pub struct PostTokensBodyAccountIndividual {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_name_kanji: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub full_name_aliases: Option<
-        super::models::PostAccountBodyIndividualFullNameAliases,
-    >,
+    pub full_name_aliases: Option<super::models::FullNameAliasesListString>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gender: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46780,18 +45662,16 @@ pub struct PostTokensBodyAccountIndividual {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maiden_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyIndividualMetadata>,
+    pub metadata: Option<super::models::MetadataMapString>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub political_exposure: Option<
-        super::models::PostAccountBodyIndividualPoliticalExposure,
-    >,
+    pub political_exposure: Option<super::models::PoliticalExposure>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssn_last_4: Option<String>,
     /// person_verification_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification: Option<super::models::PostAccountBodyIndividualVerification>,
+    pub verification: Option<super::models::Verification>,
 }
 #[cfg(feature = "tokens")]
 impl PostTokensBodyAccountIndividual {
@@ -46893,14 +45773,10 @@ pub struct PostTokensBodyBankAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_holder_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_holder_type: Option<
-        super::models::PostAccountBodyBankAccountVariant0AccountHolderType,
-    >,
+    pub account_holder_type: Option<super::models::AccountHolderType>,
     pub account_number: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_type: Option<
-        super::models::PostAccountBodyBankAccountVariant0AccountType,
-    >,
+    pub account_type: Option<super::models::AccountTypeCheckingFutsu>,
     pub country: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
@@ -47111,15 +45987,15 @@ impl PostTokensBodyCvcUpdate {
 pub struct PostTokensBodyPerson {
     /// address_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<super::models::PostAccountBodyBusinessProfileSupportAddress>,
+    pub address: Option<super::models::AddressCityCountryLine1>,
     /// japan_address_kana_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_kana: Option<super::models::PostAccountBodyCompanyAddressKana>,
+    pub address_kana: Option<super::models::AddressKana>,
     /// japan_address_kanji_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_kanji: Option<super::models::PostAccountBodyCompanyAddressKanji>,
+    pub address_kanji: Option<super::models::AddressKanji>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dob: Option<super::models::PostAccountBodyIndividualDob>,
+    pub dob: Option<super::models::DobDayMonth>,
     /// person_documents_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub documents: Option<super::models::PostTokensBodyPersonDocuments>,
@@ -47132,7 +46008,7 @@ pub struct PostTokensBodyPerson {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_name_kanji: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub full_name_aliases: Option<super::models::PostCreditNotesBodyLinesItemTaxRates>,
+    pub full_name_aliases: Option<super::models::TaxRates>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gender: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47146,7 +46022,7 @@ pub struct PostTokensBodyPerson {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maiden_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyIndividualMetadata>,
+    pub metadata: Option<super::models::MetadataMapString>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nationality: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47160,7 +46036,7 @@ pub struct PostTokensBodyPerson {
     pub ssn_last_4: Option<String>,
     /// person_verification_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification: Option<super::models::PostAccountBodyIndividualVerification>,
+    pub verification: Option<super::models::Verification>,
 }
 #[cfg(feature = "tokens")]
 impl PostTokensBodyPerson {
@@ -47260,19 +46136,13 @@ impl PostTokensBodyPerson {
 pub struct PostTokensBodyPersonDocuments {
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_authorization: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub company_authorization: Option<super::models::DocumentsParam>,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub passport: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub passport: Option<super::models::DocumentsParam>,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visa: Option<
-        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
-    >,
+    pub visa: Option<super::models::DocumentsParam>,
 }
 #[cfg(feature = "tokens")]
 /// relationship_specs
@@ -47285,9 +46155,7 @@ pub struct PostTokensBodyPersonRelationship {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub percent_ownership: Option<
-        super::models::PostAccountPeopleBodyRelationshipPercentOwnership,
-    >,
+    pub percent_ownership: Option<super::models::PercentOwnership>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub representative: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47382,7 +46250,7 @@ pub struct PostTopupsBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// The ID of a source to transfer funds from. For most users, this should be left unspecified which will use the bank account that was set up in the dashboard for the specified currency. In test mode, this can be a test bank token (see [Testing Top-ups](https://stripe.com/docs/connect/testing#testing-top-ups)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -47416,7 +46284,7 @@ impl PostTopupsBody {
 }
 #[cfg(any(feature = "topups", feature = "transfers"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostTopupsTopupBody {
+pub struct DescriptionExpandBody {
     /// An arbitrary string attached to the object. Often useful for displaying to users.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -47425,15 +46293,15 @@ pub struct PostTopupsTopupBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(any(feature = "topups", feature = "transfers"))]
-impl PostTopupsTopupBody {
+impl DescriptionExpandBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.description {
             rt::check::length(
-                "PostTopupsTopupBody.description",
+                "DescriptionExpandBody.description",
                 v,
                 None,
                 Some(5000u64),
@@ -47573,7 +46441,7 @@ pub struct PostTransfersIdReversalsBody {
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// Boolean indicating whether the application fee should be refunded when reversing this transfer. If a full transfer reversal is given, the full application fee will be refunded. Otherwise, the application fee will be refunded with an amount proportional to the amount of the transfer reversed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund_application_fee: Option<bool>,
@@ -47640,13 +46508,13 @@ pub struct PostWebhookEndpointsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The list of events to enable for this endpoint. You may specify `['*']` to enable all events, except those that require explicit selection.
-    pub enabled_events: Vec<super::models::PostWebhookEndpointsBodyEnabledEventsItem>,
+    pub enabled_events: Vec<super::models::EnabledEventsItem>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// The URL of the webhook endpoint.
     pub url: String,
 }
@@ -47705,21 +46573,21 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "webhook_endpoints")]
 connector_runtime::__string_enum! {
-    pub enum PostWebhookEndpointsBodyEnabledEventsItem { Star = "*",
-    AccountApplicationAuthorized = "account.application.authorized",
-    AccountApplicationDeauthorized = "account.application.deauthorized",
-    AccountExternalAccountCreated = "account.external_account.created",
-    AccountExternalAccountDeleted = "account.external_account.deleted",
-    AccountExternalAccountUpdated = "account.external_account.updated", AccountUpdated =
-    "account.updated", ApplicationFeeCreated = "application_fee.created",
-    ApplicationFeeRefundUpdated = "application_fee.refund.updated",
-    ApplicationFeeRefunded = "application_fee.refunded", BalanceAvailable =
-    "balance.available", BillingPortalConfigurationCreated =
-    "billing_portal.configuration.created", BillingPortalConfigurationUpdated =
-    "billing_portal.configuration.updated", CapabilityUpdated = "capability.updated",
-    CashBalanceFundsAvailable = "cash_balance.funds_available", ChargeCaptured =
-    "charge.captured", ChargeDisputeClosed = "charge.dispute.closed",
-    ChargeDisputeCreated = "charge.dispute.created", ChargeDisputeFundsReinstated =
+    pub enum EnabledEventsItem { Star = "*", AccountApplicationAuthorized =
+    "account.application.authorized", AccountApplicationDeauthorized =
+    "account.application.deauthorized", AccountExternalAccountCreated =
+    "account.external_account.created", AccountExternalAccountDeleted =
+    "account.external_account.deleted", AccountExternalAccountUpdated =
+    "account.external_account.updated", AccountUpdated = "account.updated",
+    ApplicationFeeCreated = "application_fee.created", ApplicationFeeRefundUpdated =
+    "application_fee.refund.updated", ApplicationFeeRefunded =
+    "application_fee.refunded", BalanceAvailable = "balance.available",
+    BillingPortalConfigurationCreated = "billing_portal.configuration.created",
+    BillingPortalConfigurationUpdated = "billing_portal.configuration.updated",
+    CapabilityUpdated = "capability.updated", CashBalanceFundsAvailable =
+    "cash_balance.funds_available", ChargeCaptured = "charge.captured",
+    ChargeDisputeClosed = "charge.dispute.closed", ChargeDisputeCreated =
+    "charge.dispute.created", ChargeDisputeFundsReinstated =
     "charge.dispute.funds_reinstated", ChargeDisputeFundsWithdrawn =
     "charge.dispute.funds_withdrawn", ChargeDisputeUpdated = "charge.dispute.updated",
     ChargeExpired = "charge.expired", ChargeFailed = "charge.failed", ChargePending =
@@ -47846,15 +46714,13 @@ pub struct PostWebhookEndpointsWebhookEndpointBody {
     pub disabled: Option<bool>,
     /// The list of events to enable for this endpoint. You may specify `['*']` to enable all events, except those that require explicit selection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enabled_events: Option<
-        Vec<super::models::PostWebhookEndpointsBodyEnabledEventsItem>,
-    >,
+    pub enabled_events: Option<Vec<super::models::EnabledEventsItem>>,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::PostAccountBodyMetadata>,
+    pub metadata: Option<super::models::Metadata>,
     /// The URL of the webhook endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,

@@ -47,7 +47,7 @@ impl<'a> OrderReturnsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetOrderReturns<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
@@ -58,7 +58,7 @@ pub struct GetOrderReturns<'a> {
 }
 impl<'a> GetOrderReturns<'a> {
     /// Date this return was created.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }

@@ -97,7 +97,7 @@ impl<'a> OrdersApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetOrders<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     customer: Option<String>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
@@ -112,7 +112,7 @@ pub struct GetOrders<'a> {
 }
 impl<'a> GetOrders<'a> {
     /// Date this order was created.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }

@@ -259,7 +259,7 @@ impl<'a> PaymentIntentsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetPaymentIntents<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     customer: Option<String>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
@@ -270,7 +270,7 @@ pub struct GetPaymentIntents<'a> {
 }
 impl<'a> GetPaymentIntents<'a> {
     /// A filter on the list, based on the object `created` field. The value can be a string with an integer Unix timestamp, or it can be a dictionary with a number of different query options.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }

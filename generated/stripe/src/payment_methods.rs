@@ -18,7 +18,7 @@ impl<'a> PaymentMethodsApi<'a> {
     /// `GET /v1/payment_methods` (operation `GetPaymentMethods`).
     pub fn get_payment_methods(
         &self,
-        type_: super::models::PostCheckoutSessionsBodyPaymentMethodTypesItem,
+        type_: super::models::TypeAcssDebitAfterpayClearpay,
     ) -> GetPaymentMethods<'a> {
         GetPaymentMethods {
             client: self.client,
@@ -123,7 +123,7 @@ pub struct GetPaymentMethods<'a> {
     expand: Option<Vec<String>>,
     limit: Option<i64>,
     starting_after: Option<String>,
-    type_: super::models::PostCheckoutSessionsBodyPaymentMethodTypesItem,
+    type_: super::models::TypeAcssDebitAfterpayClearpay,
     body: Option<serde_json::Value>,
     options: rt::CallOptions,
 }
@@ -437,15 +437,12 @@ impl<'a> PostPaymentMethodsPaymentMethodAttach<'a> {
 pub struct PostPaymentMethodsPaymentMethodDetach<'a> {
     client: &'a super::Client,
     payment_method: String,
-    body: Option<super::models::PostChargesChargeDisputeCloseBody>,
+    body: Option<super::models::ExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostPaymentMethodsPaymentMethodDetach<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandBody) -> Self {
         self.body = Some(value);
         self
     }

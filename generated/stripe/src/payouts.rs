@@ -107,8 +107,8 @@ impl<'a> PayoutsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetPayouts<'a> {
     client: &'a super::Client,
-    arrival_date: Option<super::models::GetAccountsCreated>,
-    created: Option<super::models::GetAccountsCreated>,
+    arrival_date: Option<super::models::Created>,
+    created: Option<super::models::Created>,
     destination: Option<String>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
@@ -120,12 +120,12 @@ pub struct GetPayouts<'a> {
 }
 impl<'a> GetPayouts<'a> {
     /// Set `arrival_date`.
-    pub fn arrival_date(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn arrival_date(mut self, value: super::models::Created) -> Self {
         self.arrival_date = Some(value);
         self
     }
     /// Set `created`.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
@@ -314,15 +314,12 @@ impl<'a> GetPayoutsPayout<'a> {
 pub struct PostPayoutsPayout<'a> {
     client: &'a super::Client,
     payout: String,
-    body: Option<super::models::PostApplicationFeesFeeRefundsIdBody>,
+    body: Option<super::models::ExpandMetadataBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostPayoutsPayout<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostApplicationFeesFeeRefundsIdBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandMetadataBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -356,15 +353,12 @@ impl<'a> PostPayoutsPayout<'a> {
 pub struct PostPayoutsPayoutCancel<'a> {
     client: &'a super::Client,
     payout: String,
-    body: Option<super::models::PostChargesChargeDisputeCloseBody>,
+    body: Option<super::models::ExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostPayoutsPayoutCancel<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -398,15 +392,12 @@ impl<'a> PostPayoutsPayoutCancel<'a> {
 pub struct PostPayoutsPayoutReverse<'a> {
     client: &'a super::Client,
     payout: String,
-    body: Option<super::models::PostIssuingSettlementsSettlementBody>,
+    body: Option<super::models::ExpandMetadataBody2>,
     options: rt::CallOptions,
 }
 impl<'a> PostPayoutsPayoutReverse<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostIssuingSettlementsSettlementBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandMetadataBody2) -> Self {
         self.body = Some(value);
         self
     }

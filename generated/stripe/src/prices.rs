@@ -91,7 +91,7 @@ impl<'a> PricesApi<'a> {
 pub struct GetPrices<'a> {
     client: &'a super::Client,
     active: Option<bool>,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     currency: Option<String>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
@@ -111,7 +111,7 @@ impl<'a> GetPrices<'a> {
         self
     }
     /// A filter on the list, based on the object `created` field. The value can be a string with an integer Unix timestamp, or it can be a dictionary with a number of different query options.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }

@@ -106,7 +106,7 @@ impl<'a> ProductsApi<'a> {
 pub struct GetProducts<'a> {
     client: &'a super::Client,
     active: Option<bool>,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     ids: Option<Vec<String>>,
@@ -124,7 +124,7 @@ impl<'a> GetProducts<'a> {
         self
     }
     /// Only return products that were created during the given date interval.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }

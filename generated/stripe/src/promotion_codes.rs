@@ -83,7 +83,7 @@ pub struct GetPromotionCodes<'a> {
     active: Option<bool>,
     code: Option<String>,
     coupon: Option<String>,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     customer: Option<String>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
@@ -109,7 +109,7 @@ impl<'a> GetPromotionCodes<'a> {
         self
     }
     /// A filter on the list, based on the object `created` field. The value can be a string with an integer Unix timestamp, or it can be a dictionary with a number of different query options.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }

@@ -445,15 +445,12 @@ impl<'a> PostQuotesQuote<'a> {
 pub struct PostQuotesQuoteAccept<'a> {
     client: &'a super::Client,
     quote: String,
-    body: Option<super::models::PostChargesChargeDisputeCloseBody>,
+    body: Option<super::models::ExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostQuotesQuoteAccept<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -486,15 +483,12 @@ impl<'a> PostQuotesQuoteAccept<'a> {
 pub struct PostQuotesQuoteCancel<'a> {
     client: &'a super::Client,
     quote: String,
-    body: Option<super::models::PostChargesChargeDisputeCloseBody>,
+    body: Option<super::models::ExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostQuotesQuoteCancel<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -593,10 +587,7 @@ impl<'a> GetQuotesQuoteComputedUpfrontLineItems<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetQuotesQuoteComputedUpfrontLineItemsResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::QuotesResourceListLineItems>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -737,10 +728,7 @@ impl<'a> GetQuotesQuoteLineItems<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetQuotesQuoteComputedUpfrontLineItemsResponse200>,
-        rt::Error,
-    > {
+    ) -> Result<rt::Response<super::models::QuotesResourceListLineItems>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -363,7 +363,7 @@ impl<'a> GetRadarEarlyFraudWarningsEarlyFraudWarning<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetRadarValueListItems<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
@@ -375,7 +375,7 @@ pub struct GetRadarValueListItems<'a> {
 }
 impl<'a> GetRadarValueListItems<'a> {
     /// Set `created`.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
@@ -612,7 +612,7 @@ pub struct GetRadarValueLists<'a> {
     client: &'a super::Client,
     alias: Option<String>,
     contains: Option<String>,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
@@ -632,7 +632,7 @@ impl<'a> GetRadarValueLists<'a> {
         self
     }
     /// Set `created`.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }

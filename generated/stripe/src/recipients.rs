@@ -93,7 +93,7 @@ impl<'a> RecipientsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetRecipients<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
@@ -105,7 +105,7 @@ pub struct GetRecipients<'a> {
 }
 impl<'a> GetRecipients<'a> {
     /// Set `created`.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }

@@ -91,7 +91,7 @@ impl<'a> RefundsApi<'a> {
 pub struct GetRefunds<'a> {
     client: &'a super::Client,
     charge: Option<String>,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
@@ -107,7 +107,7 @@ impl<'a> GetRefunds<'a> {
         self
     }
     /// Set `created`.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
@@ -291,15 +291,12 @@ impl<'a> GetRefundsRefund<'a> {
 pub struct PostRefundsRefund<'a> {
     client: &'a super::Client,
     refund: String,
-    body: Option<super::models::PostApplicationFeesFeeRefundsIdBody>,
+    body: Option<super::models::ExpandMetadataBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostRefundsRefund<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostApplicationFeesFeeRefundsIdBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandMetadataBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -331,15 +328,12 @@ impl<'a> PostRefundsRefund<'a> {
 pub struct PostRefundsRefundCancel<'a> {
     client: &'a super::Client,
     refund: String,
-    body: Option<super::models::PostChargesChargeDisputeCloseBody>,
+    body: Option<super::models::ExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostRefundsRefundCancel<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandBody) -> Self {
         self.body = Some(value);
         self
     }

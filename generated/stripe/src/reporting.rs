@@ -88,7 +88,7 @@ impl<'a> ReportingApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetReportingReportRuns<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
@@ -98,7 +98,7 @@ pub struct GetReportingReportRuns<'a> {
 }
 impl<'a> GetReportingReportRuns<'a> {
     /// Set `created`.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }

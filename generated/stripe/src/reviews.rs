@@ -60,7 +60,7 @@ impl<'a> ReviewsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetReviews<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
@@ -70,7 +70,7 @@ pub struct GetReviews<'a> {
 }
 impl<'a> GetReviews<'a> {
     /// Set `created`.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
@@ -214,15 +214,12 @@ impl<'a> GetReviewsReview<'a> {
 pub struct PostReviewsReviewApprove<'a> {
     client: &'a super::Client,
     review: String,
-    body: Option<super::models::PostChargesChargeDisputeCloseBody>,
+    body: Option<super::models::ExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostReviewsReviewApprove<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandBody) -> Self {
         self.body = Some(value);
         self
     }

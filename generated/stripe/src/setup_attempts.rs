@@ -38,7 +38,7 @@ impl<'a> SetupAttemptsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetSetupAttempts<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
@@ -51,7 +51,7 @@ impl<'a> GetSetupAttempts<'a> {
     /// A filter on the list, based on the object `created` field. The value
     /// can be a string with an integer Unix timestamp, or it can be a
     /// dictionary with a number of different query options.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }

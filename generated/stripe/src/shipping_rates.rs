@@ -79,7 +79,7 @@ impl<'a> ShippingRatesApi<'a> {
 pub struct GetShippingRates<'a> {
     client: &'a super::Client,
     active: Option<bool>,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     currency: Option<String>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
@@ -95,7 +95,7 @@ impl<'a> GetShippingRates<'a> {
         self
     }
     /// A filter on the list, based on the object `created` field. The value can be a string with an integer Unix timestamp, or it can be a dictionary with a number of different query options.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }

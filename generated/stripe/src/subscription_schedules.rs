@@ -106,14 +106,14 @@ impl<'a> SubscriptionSchedulesApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetSubscriptionSchedules<'a> {
     client: &'a super::Client,
-    canceled_at: Option<super::models::GetAccountsCreated>,
-    completed_at: Option<super::models::GetAccountsCreated>,
-    created: Option<super::models::GetAccountsCreated>,
+    canceled_at: Option<super::models::Created>,
+    completed_at: Option<super::models::Created>,
+    created: Option<super::models::Created>,
     customer: Option<String>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
-    released_at: Option<super::models::GetAccountsCreated>,
+    released_at: Option<super::models::Created>,
     scheduled: Option<bool>,
     starting_after: Option<String>,
     body: Option<serde_json::Value>,
@@ -121,17 +121,17 @@ pub struct GetSubscriptionSchedules<'a> {
 }
 impl<'a> GetSubscriptionSchedules<'a> {
     /// Only return subscription schedules that were created canceled the given date interval.
-    pub fn canceled_at(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn canceled_at(mut self, value: super::models::Created) -> Self {
         self.canceled_at = Some(value);
         self
     }
     /// Only return subscription schedules that completed during the given date interval.
-    pub fn completed_at(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn completed_at(mut self, value: super::models::Created) -> Self {
         self.completed_at = Some(value);
         self
     }
     /// Only return subscription schedules that were created during the given date interval.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
@@ -156,7 +156,7 @@ impl<'a> GetSubscriptionSchedules<'a> {
         self
     }
     /// Only return subscription schedules that were released during the given date interval.
-    pub fn released_at(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn released_at(mut self, value: super::models::Created) -> Self {
         self.released_at = Some(value);
         self
     }

@@ -141,10 +141,12 @@ impl<'a> SubscriptionsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetSubscriptions<'a> {
     client: &'a super::Client,
-    collection_method: Option<super::models::GetInvoicesCollectionMethod>,
-    created: Option<super::models::GetAccountsCreated>,
-    current_period_end: Option<super::models::GetAccountsCreated>,
-    current_period_start: Option<super::models::GetAccountsCreated>,
+    collection_method: Option<
+        super::models::CollectionMethodChargeAutomaticallySendInvoice,
+    >,
+    created: Option<super::models::Created>,
+    current_period_end: Option<super::models::Created>,
+    current_period_start: Option<super::models::Created>,
     customer: Option<String>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
@@ -160,29 +162,23 @@ impl<'a> GetSubscriptions<'a> {
     /// The collection method of the subscriptions to retrieve. Either `charge_automatically` or `send_invoice`.
     pub fn collection_method(
         mut self,
-        value: super::models::GetInvoicesCollectionMethod,
+        value: super::models::CollectionMethodChargeAutomaticallySendInvoice,
     ) -> Self {
         self.collection_method = Some(value);
         self
     }
     /// Set `created`.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
     /// Set `current_period_end`.
-    pub fn current_period_end(
-        mut self,
-        value: super::models::GetAccountsCreated,
-    ) -> Self {
+    pub fn current_period_end(mut self, value: super::models::Created) -> Self {
         self.current_period_end = Some(value);
         self
     }
     /// Set `current_period_start`.
-    pub fn current_period_start(
-        mut self,
-        value: super::models::GetAccountsCreated,
-    ) -> Self {
+    pub fn current_period_start(mut self, value: super::models::Created) -> Self {
         self.current_period_start = Some(value);
         self
     }
@@ -525,16 +521,14 @@ impl<'a> GetSubscriptionsSubscriptionExposedId<'a> {
 pub struct PostSubscriptionsSubscriptionExposedId<'a> {
     client: &'a super::Client,
     subscription_exposed_id: String,
-    body: Option<
-        super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody,
-    >,
+    body: Option<super::models::AddInvoiceItemsApplicationFeePercentBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostSubscriptionsSubscriptionExposedId<'a> {
     /// Set the request body.
     pub fn body(
         mut self,
-        value: super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody,
+        value: super::models::AddInvoiceItemsApplicationFeePercentBody,
     ) -> Self {
         self.body = Some(value);
         self

@@ -79,7 +79,7 @@ impl<'a> TaxRatesApi<'a> {
 pub struct GetTaxRates<'a> {
     client: &'a super::Client,
     active: Option<bool>,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     inclusive: Option<bool>,
@@ -95,7 +95,7 @@ impl<'a> GetTaxRates<'a> {
         self
     }
     /// Optional range for filtering created date.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }

@@ -448,7 +448,7 @@ impl<'a> GetTerminalLocationsLocation<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetTerminalLocationsLocationResponse200>,
+        rt::Response<super::models::TerminalLocationDeletedTerminalLocationResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -498,7 +498,7 @@ impl<'a> PostTerminalLocationsLocation<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetTerminalLocationsLocationResponse200>,
+        rt::Response<super::models::TerminalLocationDeletedTerminalLocationResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -751,7 +751,7 @@ impl<'a> GetTerminalReadersReader<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetTerminalReadersReaderResponse200>,
+        rt::Response<super::models::TerminalReaderDeletedTerminalReaderResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -798,7 +798,7 @@ impl<'a> PostTerminalReadersReader<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetTerminalReadersReaderResponse200>,
+        rt::Response<super::models::TerminalReaderDeletedTerminalReaderResponse>,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -852,15 +852,12 @@ impl<'a> DeleteTerminalReadersReader<'a> {
 pub struct PostTerminalReadersReaderCancelAction<'a> {
     client: &'a super::Client,
     reader: String,
-    body: Option<super::models::PostChargesChargeDisputeCloseBody>,
+    body: Option<super::models::ExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostTerminalReadersReaderCancelAction<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandBody) -> Self {
         self.body = Some(value);
         self
     }

@@ -83,8 +83,8 @@ impl<'a> TopupsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetTopups<'a> {
     client: &'a super::Client,
-    amount: Option<super::models::GetAccountsCreated>,
-    created: Option<super::models::GetAccountsCreated>,
+    amount: Option<super::models::Created>,
+    created: Option<super::models::Created>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
     limit: Option<i64>,
@@ -95,12 +95,12 @@ pub struct GetTopups<'a> {
 }
 impl<'a> GetTopups<'a> {
     /// A positive integer representing how much to transfer.
-    pub fn amount(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn amount(mut self, value: super::models::Created) -> Self {
         self.amount = Some(value);
         self
     }
     /// A filter on the list, based on the object `created` field. The value can be a string with an integer Unix timestamp, or it can be a dictionary with a number of different query options.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
@@ -280,12 +280,12 @@ impl<'a> GetTopupsTopup<'a> {
 pub struct PostTopupsTopup<'a> {
     client: &'a super::Client,
     topup: String,
-    body: Option<super::models::PostTopupsTopupBody>,
+    body: Option<super::models::DescriptionExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostTopupsTopup<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostTopupsTopupBody) -> Self {
+    pub fn body(mut self, value: super::models::DescriptionExpandBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -322,15 +322,12 @@ impl<'a> PostTopupsTopup<'a> {
 pub struct PostTopupsTopupCancel<'a> {
     client: &'a super::Client,
     topup: String,
-    body: Option<super::models::PostChargesChargeDisputeCloseBody>,
+    body: Option<super::models::ExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostTopupsTopupCancel<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostChargesChargeDisputeCloseBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandBody) -> Self {
         self.body = Some(value);
         self
     }

@@ -151,7 +151,7 @@ impl<'a> TransfersApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct GetTransfers<'a> {
     client: &'a super::Client,
-    created: Option<super::models::GetAccountsCreated>,
+    created: Option<super::models::Created>,
     destination: Option<String>,
     ending_before: Option<String>,
     expand: Option<Vec<String>>,
@@ -163,7 +163,7 @@ pub struct GetTransfers<'a> {
 }
 impl<'a> GetTransfers<'a> {
     /// Set `created`.
-    pub fn created(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn created(mut self, value: super::models::Created) -> Self {
         self.created = Some(value);
         self
     }
@@ -505,12 +505,12 @@ impl<'a> GetTransfersTransfer<'a> {
 pub struct PostTransfersTransfer<'a> {
     client: &'a super::Client,
     transfer: String,
-    body: Option<super::models::PostTopupsTopupBody>,
+    body: Option<super::models::DescriptionExpandBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostTransfersTransfer<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostTopupsTopupBody) -> Self {
+    pub fn body(mut self, value: super::models::DescriptionExpandBody) -> Self {
         self.body = Some(value);
         self
     }
@@ -603,15 +603,12 @@ pub struct PostTransfersTransferReversalsId<'a> {
     client: &'a super::Client,
     transfer: String,
     id: String,
-    body: Option<super::models::PostApplicationFeesFeeRefundsIdBody>,
+    body: Option<super::models::ExpandMetadataBody>,
     options: rt::CallOptions,
 }
 impl<'a> PostTransfersTransferReversalsId<'a> {
     /// Set the request body.
-    pub fn body(
-        mut self,
-        value: super::models::PostApplicationFeesFeeRefundsIdBody,
-    ) -> Self {
+    pub fn body(mut self, value: super::models::ExpandMetadataBody) -> Self {
         self.body = Some(value);
         self
     }

@@ -6239,7 +6239,7 @@ pub struct CreateApplicationBody {
     /// The HTTP method we should use to call `voice_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_method: Option<super::models::CreateApplicationBodyVoiceMethod>,
+    pub voice_method: Option<super::models::VoiceMethodGetPost>,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6247,9 +6247,7 @@ pub struct CreateApplicationBody {
     /// The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::CreateApplicationBodyVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method: Option<super::models::VoiceFallbackMethodGetPost>,
     /// The URL we should call using the `status_callback_method` to send status information to your application.
     #[serde(rename = "StatusCallback")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6257,9 +6255,7 @@ pub struct CreateApplicationBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::CreateApplicationBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method: Option<super::models::StatusCallbackMethodGetPost>,
     /// Whether we should look up the caller's caller-ID name from the CNAM database (additional charges apply). Can be: `true` or `false`.
     #[serde(rename = "VoiceCallerIdLookup")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6271,7 +6267,7 @@ pub struct CreateApplicationBody {
     /// The HTTP method we should use to call `sms_url`. Can be: `GET` or `POST`.
     #[serde(rename = "SmsMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_method: Option<super::models::CreateApplicationBodySmsMethod>,
+    pub sms_method: Option<super::models::SmsMethodGetPost>,
     /// The URL that we should call when an error occurs while retrieving or executing the TwiML from `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6279,9 +6275,7 @@ pub struct CreateApplicationBody {
     /// The HTTP method we should use to call `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "SmsFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::CreateApplicationBodySmsFallbackMethod,
-    >,
+    pub sms_fallback_method: Option<super::models::SmsFallbackMethodGetPost>,
     /// The URL we should call using a POST method to send status information about SMS messages sent by the application.
     #[serde(rename = "SmsStatusCallback")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6303,30 +6297,30 @@ pub struct CreateApplicationBody {
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `voice_url`. Can be: `GET` or `POST`."] pub
-    enum CreateApplicationBodyVoiceMethod { Get = "GET", Post = "POST", }
+    enum VoiceMethodGetPost { Get = "GET", Post = "POST", }
 }
 #[cfg(any(feature = "api20100401_application", feature = "api20100401_domain"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`."]
-    pub enum CreateApplicationBodyVoiceFallbackMethod { Get = "GET", Post = "POST", }
+    pub enum VoiceFallbackMethodGetPost { Get = "GET", Post = "POST", }
 }
 #[cfg(feature = "api20100401_application")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`."]
-    pub enum CreateApplicationBodyStatusCallbackMethod { Get = "GET", Post = "POST", }
+    pub enum StatusCallbackMethodGetPost { Get = "GET", Post = "POST", }
 }
 #[cfg(feature = "api20100401_application")]
 connector_runtime::__string_enum! {
     #[doc = " The HTTP method we should use to call `sms_url`. Can be: `GET` or `POST`."]
-    pub enum CreateApplicationBodySmsMethod { Get = "GET", Post = "POST", }
+    pub enum SmsMethodGetPost { Get = "GET", Post = "POST", }
 }
 #[cfg(feature = "api20100401_application")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `sms_fallback_url`. Can be: `GET` or `POST`."]
-    pub enum CreateApplicationBodySmsFallbackMethod { Get = "GET", Post = "POST", }
+    pub enum SmsFallbackMethodGetPost { Get = "GET", Post = "POST", }
 }
 #[cfg(feature = "api20100401_application")]
 /// UpdateApplicationRequest
@@ -6347,7 +6341,7 @@ pub struct UpdateApplicationBody {
     /// The HTTP method we should use to call `voice_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_method: Option<super::models::CreateApplicationBodyVoiceMethod>,
+    pub voice_method: Option<super::models::VoiceMethodGetPost>,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6355,9 +6349,7 @@ pub struct UpdateApplicationBody {
     /// The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::CreateApplicationBodyVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method: Option<super::models::VoiceFallbackMethodGetPost>,
     /// The URL we should call using the `status_callback_method` to send status information to your application.
     #[serde(rename = "StatusCallback")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6365,9 +6357,7 @@ pub struct UpdateApplicationBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::CreateApplicationBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method: Option<super::models::StatusCallbackMethodGetPost>,
     /// Whether we should look up the caller's caller-ID name from the CNAM database (additional charges apply). Can be: `true` or `false`.
     #[serde(rename = "VoiceCallerIdLookup")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6379,7 +6369,7 @@ pub struct UpdateApplicationBody {
     /// The HTTP method we should use to call `sms_url`. Can be: `GET` or `POST`.
     #[serde(rename = "SmsMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_method: Option<super::models::CreateApplicationBodySmsMethod>,
+    pub sms_method: Option<super::models::SmsMethodGetPost>,
     /// The URL that we should call when an error occurs while retrieving or executing the TwiML from `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6387,9 +6377,7 @@ pub struct UpdateApplicationBody {
     /// The HTTP method we should use to call `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "SmsFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::CreateApplicationBodySmsFallbackMethod,
-    >,
+    pub sms_fallback_method: Option<super::models::SmsFallbackMethodGetPost>,
     /// Same as message_status_callback: The URL we should call using a POST method to send status information about SMS messages sent by the application. Deprecated, included for backwards compatibility.
     #[serde(rename = "SmsStatusCallback")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6696,7 +6684,7 @@ pub struct CreateCallBody {
     /// The HTTP method that we should use to request the `fallback_url`. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
     #[serde(rename = "FallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fallback_method: Option<super::models::CreateCallBodyFallbackMethod>,
+    pub fallback_method: Option<super::models::FallbackMethod>,
     /// The URL we should call using the `status_callback_method` to send status information to your application. If no `status_callback_event` is specified, we will send the `completed` status. If an `application_sid` parameter is present, this parameter is ignored. URLs must contain a valid hostname (underscores are not permitted).
     #[serde(rename = "StatusCallback")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6863,7 +6851,7 @@ connector_runtime::__string_enum! {
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method that we should use to request the `fallback_url`. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored."]
-    pub enum CreateCallBodyFallbackMethod { Get = "GET", Post = "POST", }
+    pub enum FallbackMethod { Get = "GET", Post = "POST", }
 }
 #[cfg(feature = "api20100401_call")]
 connector_runtime::__string_enum! {
@@ -6905,7 +6893,7 @@ pub struct UpdateCallBody {
     /// The HTTP method that we should use to request the `fallback_url`. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
     #[serde(rename = "FallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fallback_method: Option<super::models::CreateCallBodyFallbackMethod>,
+    pub fallback_method: Option<super::models::FallbackMethod>,
     /// The URL we should call using the `status_callback_method` to send status information to your application. If no `status_callback_event` is specified, we will send the `completed` status. If an `application_sid` parameter is present, this parameter is ignored. URLs must contain a valid hostname (underscores are not permitted).
     #[serde(rename = "StatusCallback")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7341,9 +7329,7 @@ pub struct UpdateIncomingPhoneNumberBody {
     /// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod,
-    >,
+    pub sms_fallback_method: Option<super::models::SmsFallbackMethod>,
     /// The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7351,7 +7337,7 @@ pub struct UpdateIncomingPhoneNumberBody {
     /// The HTTP method that we should use to call `sms_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_method: Option<super::models::UpdateIncomingPhoneNumberBodySmsMethod>,
+    pub sms_method: Option<super::models::SmsMethod>,
     /// The URL we should call when the phone number receives an incoming SMS message.
     #[serde(rename = "SmsUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7363,9 +7349,7 @@ pub struct UpdateIncomingPhoneNumberBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method: Option<super::models::StatusCallbackMethod>,
     /// The SID of the application we should use to handle phone calls to the phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use only those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(rename = "VoiceApplicationSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7377,9 +7361,7 @@ pub struct UpdateIncomingPhoneNumberBody {
     /// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method: Option<super::models::VoiceFallbackMethod>,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7387,7 +7369,7 @@ pub struct UpdateIncomingPhoneNumberBody {
     /// The HTTP method that we should use to call `voice_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_method: Option<super::models::UpdateIncomingPhoneNumberBodyVoiceMethod>,
+    pub voice_method: Option<super::models::VoiceMethod>,
     /// The URL that we should call to answer a call to the phone number. The `voice_url` will not be called if a `voice_application_sid` or a `trunk_sid` is set.
     #[serde(rename = "VoiceUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7512,8 +7494,7 @@ impl UpdateIncomingPhoneNumberBody {
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`."]
-    pub enum UpdateIncomingPhoneNumberBodySmsFallbackMethod { Get = "GET", Post = "POST",
-    }
+    pub enum SmsFallbackMethod { Get = "GET", Post = "POST", }
 }
 #[cfg(
     any(
@@ -7526,7 +7507,7 @@ connector_runtime::__string_enum! {
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method that we should use to call `sms_url`. Can be: `GET` or `POST` and defaults to `POST`."]
-    pub enum UpdateIncomingPhoneNumberBodySmsMethod { Get = "GET", Post = "POST", }
+    pub enum SmsMethod { Get = "GET", Post = "POST", }
 }
 #[cfg(
     any(
@@ -7539,8 +7520,7 @@ connector_runtime::__string_enum! {
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`."]
-    pub enum UpdateIncomingPhoneNumberBodyStatusCallbackMethod { Get = "GET", Post =
-    "POST", }
+    pub enum StatusCallbackMethod { Get = "GET", Post = "POST", }
 }
 #[cfg(
     any(
@@ -7553,8 +7533,7 @@ connector_runtime::__string_enum! {
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`."]
-    pub enum UpdateIncomingPhoneNumberBodyVoiceFallbackMethod { Get = "GET", Post =
-    "POST", }
+    pub enum VoiceFallbackMethod { Get = "GET", Post = "POST", }
 }
 #[cfg(
     any(
@@ -7567,7 +7546,7 @@ connector_runtime::__string_enum! {
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method that we should use to call `voice_url`. Can be: `GET` or `POST` and defaults to `POST`."]
-    pub enum UpdateIncomingPhoneNumberBodyVoiceMethod { Get = "GET", Post = "POST", }
+    pub enum VoiceMethod { Get = "GET", Post = "POST", }
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
 /// ListIncomingPhoneNumberResponse
@@ -7625,9 +7604,7 @@ pub struct CreateIncomingPhoneNumberBody {
     /// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod,
-    >,
+    pub sms_fallback_method: Option<super::models::SmsFallbackMethod>,
     /// The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7635,7 +7612,7 @@ pub struct CreateIncomingPhoneNumberBody {
     /// The HTTP method that we should use to call `sms_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_method: Option<super::models::UpdateIncomingPhoneNumberBodySmsMethod>,
+    pub sms_method: Option<super::models::SmsMethod>,
     /// The URL we should call when the new phone number receives an incoming SMS message.
     #[serde(rename = "SmsUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7647,9 +7624,7 @@ pub struct CreateIncomingPhoneNumberBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method: Option<super::models::StatusCallbackMethod>,
     /// The SID of the application we should use to handle calls to the new phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use only those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(rename = "VoiceApplicationSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7661,9 +7636,7 @@ pub struct CreateIncomingPhoneNumberBody {
     /// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method: Option<super::models::VoiceFallbackMethod>,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7671,7 +7644,7 @@ pub struct CreateIncomingPhoneNumberBody {
     /// The HTTP method that we should use to call `voice_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_method: Option<super::models::UpdateIncomingPhoneNumberBodyVoiceMethod>,
+    pub voice_method: Option<super::models::VoiceMethod>,
     /// The URL that we should call to answer a call to the new phone number. The `voice_url` will not be called if a `voice_application_sid` or a `trunk_sid` is set.
     #[serde(rename = "VoiceUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7946,9 +7919,7 @@ pub struct CreateIncomingPhoneNumberLocalBody {
     /// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod,
-    >,
+    pub sms_fallback_method: Option<super::models::SmsFallbackMethod>,
     /// The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7956,7 +7927,7 @@ pub struct CreateIncomingPhoneNumberLocalBody {
     /// The HTTP method that we should use to call `sms_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_method: Option<super::models::UpdateIncomingPhoneNumberBodySmsMethod>,
+    pub sms_method: Option<super::models::SmsMethod>,
     /// The URL we should call when the new phone number receives an incoming SMS message.
     #[serde(rename = "SmsUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7968,9 +7939,7 @@ pub struct CreateIncomingPhoneNumberLocalBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method: Option<super::models::StatusCallbackMethod>,
     /// The SID of the application we should use to handle calls to the new phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use only those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(rename = "VoiceApplicationSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7982,9 +7951,7 @@ pub struct CreateIncomingPhoneNumberLocalBody {
     /// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method: Option<super::models::VoiceFallbackMethod>,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7992,7 +7959,7 @@ pub struct CreateIncomingPhoneNumberLocalBody {
     /// The HTTP method that we should use to call `voice_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_method: Option<super::models::UpdateIncomingPhoneNumberBodyVoiceMethod>,
+    pub voice_method: Option<super::models::VoiceMethod>,
     /// The URL that we should call to answer a call to the new phone number. The `voice_url` will not be called if a `voice_application_sid` or a `trunk_sid` is set.
     #[serde(rename = "VoiceUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8158,9 +8125,7 @@ pub struct CreateIncomingPhoneNumberMobileBody {
     /// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod,
-    >,
+    pub sms_fallback_method: Option<super::models::SmsFallbackMethod>,
     /// The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8168,7 +8133,7 @@ pub struct CreateIncomingPhoneNumberMobileBody {
     /// The HTTP method that we should use to call `sms_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_method: Option<super::models::UpdateIncomingPhoneNumberBodySmsMethod>,
+    pub sms_method: Option<super::models::SmsMethod>,
     /// The URL we should call when the new phone number receives an incoming SMS message.
     #[serde(rename = "SmsUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8180,9 +8145,7 @@ pub struct CreateIncomingPhoneNumberMobileBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method: Option<super::models::StatusCallbackMethod>,
     /// The SID of the application we should use to handle calls to the new phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use only those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(rename = "VoiceApplicationSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8194,9 +8157,7 @@ pub struct CreateIncomingPhoneNumberMobileBody {
     /// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method: Option<super::models::VoiceFallbackMethod>,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8204,7 +8165,7 @@ pub struct CreateIncomingPhoneNumberMobileBody {
     /// The HTTP method that we should use to call `voice_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_method: Option<super::models::UpdateIncomingPhoneNumberBodyVoiceMethod>,
+    pub voice_method: Option<super::models::VoiceMethod>,
     /// The URL that we should call to answer a call to the new phone number. The `voice_url` will not be called if a `voice_application_sid` or a `trunk_sid` is set.
     #[serde(rename = "VoiceUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8370,9 +8331,7 @@ pub struct CreateIncomingPhoneNumberTollFreeBody {
     /// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod,
-    >,
+    pub sms_fallback_method: Option<super::models::SmsFallbackMethod>,
     /// The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8380,7 +8339,7 @@ pub struct CreateIncomingPhoneNumberTollFreeBody {
     /// The HTTP method that we should use to call `sms_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_method: Option<super::models::UpdateIncomingPhoneNumberBodySmsMethod>,
+    pub sms_method: Option<super::models::SmsMethod>,
     /// The URL we should call when the new phone number receives an incoming SMS message.
     #[serde(rename = "SmsUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8392,9 +8351,7 @@ pub struct CreateIncomingPhoneNumberTollFreeBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method: Option<super::models::StatusCallbackMethod>,
     /// The SID of the application we should use to handle calls to the new phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(rename = "VoiceApplicationSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8406,9 +8363,7 @@ pub struct CreateIncomingPhoneNumberTollFreeBody {
     /// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method: Option<super::models::VoiceFallbackMethod>,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8416,7 +8371,7 @@ pub struct CreateIncomingPhoneNumberTollFreeBody {
     /// The HTTP method that we should use to call `voice_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_method: Option<super::models::UpdateIncomingPhoneNumberBodyVoiceMethod>,
+    pub voice_method: Option<super::models::VoiceMethod>,
     /// The URL that we should call to answer a call to the new phone number. The `voice_url` will not be called if a `voice_application_sid` or a `trunk_sid` is set.
     #[serde(rename = "VoiceUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9053,7 +9008,7 @@ pub struct UpdateParticipantBody {
     /// The HTTP method we should use to call `wait_url`. Can be `GET` or `POST` and the default is `POST`. When using a static audio file, this should be `GET` so that we can cache the file.
     #[serde(rename = "WaitMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wait_method: Option<super::models::UpdateParticipantBodyWaitMethod>,
+    pub wait_method: Option<super::models::WaitMethod>,
     /// Whether to play a notification beep to the conference when the participant exits. Can be: `true` or `false`.
     #[serde(rename = "BeepOnExit")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9103,7 +9058,7 @@ connector_runtime::__string_enum! {
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `wait_url`. Can be `GET` or `POST` and the default is `POST`. When using a static audio file, this should be `GET` so that we can cache the file."]
-    pub enum UpdateParticipantBodyWaitMethod { Get = "GET", Post = "POST", }
+    pub enum WaitMethod { Get = "GET", Post = "POST", }
 }
 #[cfg(feature = "api20100401_participant")]
 /// ListParticipantResponse
@@ -9199,7 +9154,7 @@ pub struct CreateParticipantBody {
     /// The HTTP method we should use to call `wait_url`. Can be `GET` or `POST` and the default is `POST`. When using a static audio file, this should be `GET` so that we can cache the file.
     #[serde(rename = "WaitMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wait_method: Option<super::models::UpdateParticipantBodyWaitMethod>,
+    pub wait_method: Option<super::models::WaitMethod>,
     /// Whether to allow an agent to hear the state of the outbound call, including ringing or disconnect messages. Can be: `true` or `false` and defaults to `true`.
     #[serde(rename = "EarlyMedia")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9591,9 +9546,7 @@ pub struct CreateRealtimeTranscriptionBody {
     /// The http method for the status_callback (one of GET, POST).
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::CreateRealtimeTranscriptionBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method: Option<super::models::StatusCallbackMethod2>,
     /// Friendly name given to the Inbound Track
     #[serde(rename = "InboundTrackLabel")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9654,7 +9607,7 @@ pub struct CreateRealtimeTranscriptionBody {
 #[cfg(any(feature = "api20100401_call_transcription", feature = "api20100401_siprec"))]
 connector_runtime::__string_enum! {
     #[doc = " The http method for the status_callback (one of GET, POST)."] pub enum
-    CreateRealtimeTranscriptionBodyStatusCallbackMethod { Get = "GET", Post = "POST", }
+    StatusCallbackMethod2 { Get = "GET", Post = "POST", }
 }
 #[cfg(feature = "api20100401_call_transcription")]
 /// UpdateRealtimeTranscriptionRequest
@@ -10312,7 +10265,7 @@ pub struct CreateSipDomainBody {
     /// The HTTP method we should use to call `voice_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_method: Option<super::models::CreateApplicationBodyVoiceMethod>,
+    pub voice_method: Option<super::models::VoiceMethodGetPost>,
     /// The URL that we should call when an error occurs while retrieving or executing the TwiML from `voice_url`.
     #[serde(rename = "VoiceFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10320,9 +10273,7 @@ pub struct CreateSipDomainBody {
     /// The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::CreateApplicationBodyVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method: Option<super::models::VoiceFallbackMethodGetPost>,
     /// The URL that we should call to pass status parameters (such as call ended) to your application.
     #[serde(rename = "VoiceStatusCallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10330,9 +10281,7 @@ pub struct CreateSipDomainBody {
     /// The HTTP method we should use to call `voice_status_callback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceStatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_status_callback_method: Option<
-        super::models::CreateSipDomainBodyVoiceStatusCallbackMethod,
-    >,
+    pub voice_status_callback_method: Option<super::models::VoiceStatusCallbackMethod>,
     /// Whether to allow SIP Endpoints to register with the domain to receive calls. Can be `true` or `false`. `true` allows SIP Endpoints to register with the domain to receive calls, `false` does not.
     #[serde(rename = "SipRegistration")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10383,7 +10332,7 @@ impl CreateSipDomainBody {
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `voice_status_callback_url`. Can be: `GET` or `POST`."]
-    pub enum CreateSipDomainBodyVoiceStatusCallbackMethod { Get = "GET", Post = "POST", }
+    pub enum VoiceStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
 #[cfg(feature = "api20100401_domain")]
 /// UpdateSipDomainRequest
@@ -10396,9 +10345,7 @@ pub struct UpdateSipDomainBody {
     /// The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::CreateApplicationBodyVoiceFallbackMethod,
-    >,
+    pub voice_fallback_method: Option<super::models::VoiceFallbackMethodGetPost>,
     /// The URL that we should call when an error occurs while retrieving or executing the TwiML requested by `voice_url`.
     #[serde(rename = "VoiceFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10410,9 +10357,7 @@ pub struct UpdateSipDomainBody {
     /// The HTTP method we should use to call `voice_status_callback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceStatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_status_callback_method: Option<
-        super::models::CreateSipDomainBodyVoiceStatusCallbackMethod,
-    >,
+    pub voice_status_callback_method: Option<super::models::VoiceStatusCallbackMethod>,
     /// The URL that we should call to pass status parameters (such as call ended) to your application.
     #[serde(rename = "VoiceStatusCallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10683,9 +10628,7 @@ pub struct CreateSiprecBody {
     /// The http method for the status_callback (one of GET, POST).
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::CreateRealtimeTranscriptionBodyStatusCallbackMethod,
-    >,
+    pub status_callback_method: Option<super::models::StatusCallbackMethod2>,
     /// Parameter name
     #[serde(rename = "Parameter1.Name")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -12699,7 +12642,7 @@ pub struct UpdateUsageTriggerBody {
     /// The HTTP method we should use to call `callback_url`. Can be: `GET` or `POST` and the default is `POST`.
     #[serde(rename = "CallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callback_method: Option<super::models::UpdateUsageTriggerBodyCallbackMethod>,
+    pub callback_method: Option<super::models::CallbackMethod>,
     /// The URL we should call using `callback_method` when the trigger fires.
     #[serde(rename = "CallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -12713,7 +12656,7 @@ pub struct UpdateUsageTriggerBody {
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `callback_url`. Can be: `GET` or `POST` and the default is `POST`."]
-    pub enum UpdateUsageTriggerBodyCallbackMethod { Get = "GET", Post = "POST", }
+    pub enum CallbackMethod { Get = "GET", Post = "POST", }
 }
 #[cfg(feature = "api20100401_trigger")]
 /// ListUsageTriggerResponse
@@ -12766,7 +12709,7 @@ pub struct CreateUsageTriggerBody {
     /// The HTTP method we should use to call `callback_url`. Can be: `GET` or `POST` and the default is `POST`.
     #[serde(rename = "CallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callback_method: Option<super::models::UpdateUsageTriggerBodyCallbackMethod>,
+    pub callback_method: Option<super::models::CallbackMethod>,
     /// A descriptive string that you create to describe the resource. It can be up to 64 characters long.
     #[serde(rename = "FriendlyName")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
