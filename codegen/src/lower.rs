@@ -1799,8 +1799,8 @@ impl<'a> Lowerer<'a> {
                 }
                 continue;
             }
-            let required = location == ParamLocation::Path
-                || self.bool_field(p, &pp, "required", false);
+            let required =
+                location == ParamLocation::Path || self.bool_field(p, &pp, "required", false);
             if location == ParamLocation::Header {
                 let lower = wire.to_ascii_lowercase();
                 if lower == "authorization" || self.auth_headers.contains(&lower) {

@@ -47,9 +47,6 @@ pub mod naming;
 #[path = "snapshots/nullable.rs"]
 pub mod nullable;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
-#[path = "snapshots/objects.rs"]
-pub mod objects;
-#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/oas32_discriminator.rs"]
 pub mod oas32_discriminator;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
@@ -64,6 +61,9 @@ pub mod oas32_self;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/oas32_tags.rs"]
 pub mod oas32_tags;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/objects.rs"]
+pub mod objects;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/paging.rs"]
 pub mod paging;

@@ -57,6 +57,7 @@ impl<'a> AgentInferenceCreateChatCompletion<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/api/v1/chat/completions");
         op.query("agent", &self.agent, rt::Style::Form, true);
+        op.security(&[&["inference_bearer_auth"]]);
         op.accept_types("application/json, text/event-stream");
         op.check(self.body.validate());
         op.json("application/json", &self.body);

@@ -699,6 +699,7 @@ impl<'a> AppsList<'a> {
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("with_projects", &self.with_projects, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -755,6 +756,7 @@ impl<'a> AppsCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps");
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -793,6 +795,7 @@ impl<'a> AppsGet<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("name", &self.name, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -823,6 +826,7 @@ impl<'a> AppsUpdate<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/apps/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -854,6 +858,7 @@ impl<'a> AppsDelete<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/apps/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -889,6 +894,7 @@ impl<'a> AppsRestart<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/restart");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -947,6 +953,7 @@ impl<'a> AppsGetLogsActiveDeployment<'a> {
             rt::Style::Form,
             true,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -988,6 +995,7 @@ impl<'a> AppsGetExecActiveDeployment<'a> {
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.path("component_name", &self.component_name, rt::Style::Simple, false);
         op.query("instance_name", &self.instance_name, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1017,6 +1025,7 @@ impl<'a> AppsGetInstances<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/instances");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1090,6 +1099,7 @@ impl<'a> AppsListDeployments<'a> {
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("deployment_types", &self.deployment_types, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1148,6 +1158,7 @@ impl<'a> AppsCreateDeployment<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/deployments");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1183,6 +1194,7 @@ impl<'a> AppsGetDeployment<'a> {
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1217,6 +1229,7 @@ impl<'a> AppsCancelDeployment<'a> {
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1274,6 +1287,7 @@ impl<'a> AppsGetLogs<'a> {
             rt::Style::Form,
             true,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1329,6 +1343,7 @@ impl<'a> AppsGetLogsAggregate<'a> {
             rt::Style::Form,
             true,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1372,6 +1387,7 @@ impl<'a> AppsGetExec<'a> {
         op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
         op.path("component_name", &self.component_name, rt::Style::Simple, false);
         op.query("instance_name", &self.instance_name, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1422,6 +1438,7 @@ impl<'a> AppsGetLogsActiveDeploymentAggregate<'a> {
             rt::Style::Form,
             true,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1492,6 +1509,7 @@ impl<'a> AppsListJobInvocations<'a> {
             );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1561,6 +1579,7 @@ impl<'a> AppsGetJobInvocation<'a> {
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.path("job_invocation_id", &self.job_invocation_id, rt::Style::Simple, false);
         op.query("job_name", &self.job_name, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1602,6 +1621,7 @@ impl<'a> AppsCancelJobInvocation<'a> {
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.path("job_invocation_id", &self.job_invocation_id, rt::Style::Simple, false);
         op.query("job_name", &self.job_name, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1673,6 +1693,7 @@ impl<'a> AppsGetJobInvocationLogs<'a> {
             true,
         );
         op.query("tail_lines", &self.tail_lines, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1739,6 +1760,7 @@ impl<'a> AppsListEvents<'a> {
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("event_types", &self.event_types, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1798,6 +1820,7 @@ impl<'a> AppsGetEvent<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/events/{event_id}");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.path("event_id", &self.event_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1832,6 +1855,7 @@ impl<'a> AppsCancelEvent<'a> {
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.path("event_id", &self.event_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1887,6 +1911,7 @@ impl<'a> AppsGetEventLogs<'a> {
             rt::Style::Form,
             true,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1914,6 +1939,7 @@ impl<'a> AppsListInstanceSizes<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/tiers/instance_sizes");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1946,6 +1972,7 @@ impl<'a> AppsGetInstanceSize<'a> {
             "/v2/apps/tiers/instance_sizes/{slug}",
         );
         op.path("slug", &self.slug, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1973,6 +2000,7 @@ impl<'a> AppsListRegions<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/regions");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2001,6 +2029,7 @@ impl<'a> AppsValidateAppSpec<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/propose");
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -2032,6 +2061,7 @@ impl<'a> AppsListAlerts<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/alerts");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2067,6 +2097,7 @@ impl<'a> AppsAssignAlertDestinations<'a> {
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2098,6 +2129,7 @@ impl<'a> AppsCreateRollback<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/rollback");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2132,6 +2164,7 @@ impl<'a> AppsValidateRollback<'a> {
             "/v2/apps/{app_id}/rollback/validate",
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2165,6 +2198,7 @@ impl<'a> AppsCommitRollback<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/rollback/commit");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2193,6 +2227,7 @@ impl<'a> AppsRevertRollback<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/rollback/revert");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2232,6 +2267,7 @@ impl<'a> AppsGetMetricsBandwidthDaily<'a> {
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.query("date", &self.date, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2260,6 +2296,7 @@ impl<'a> AppsListMetricsBandwidthDaily<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/metrics/bandwidth_daily");
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -2291,6 +2328,7 @@ impl<'a> AppsGetHealth<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/health");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -153,6 +153,7 @@ impl<'a> InferenceCreateBatchFile<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/batches/files");
+        op.security(&[&["inference_bearer_auth"]]);
         op.server("https://inference.do-ai.run");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -184,6 +185,7 @@ impl<'a> InferenceUploadBatchFile<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/<upload_url>");
+        op.security(&[]);
         op.accept_types("application/json");
         op.bytes("application/octet-stream", Clone::clone(&self.body));
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -242,6 +244,7 @@ impl<'a> InferenceListBatches<'a> {
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
+        op.security(&[&["inference_bearer_auth"]]);
         op.server("https://inference.do-ai.run");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -271,6 +274,7 @@ impl<'a> InferenceCreateBatch<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/batches");
+        op.security(&[&["inference_bearer_auth"]]);
         op.server("https://inference.do-ai.run");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -300,6 +304,7 @@ impl<'a> InferenceGetBatch<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/batches/{batch_id}");
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
+        op.security(&[&["inference_bearer_auth"]]);
         op.server("https://inference.do-ai.run");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -328,6 +333,7 @@ impl<'a> InferenceGetBatchResults<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/batches/{batch_id}/results");
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
+        op.security(&[&["inference_bearer_auth"]]);
         op.server("https://inference.do-ai.run");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -358,6 +364,7 @@ impl<'a> InferenceCancelBatch<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/batches/{batch_id}/cancel");
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
+        op.security(&[&["inference_bearer_auth"]]);
         op.server("https://inference.do-ai.run");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);

@@ -174,6 +174,7 @@ impl<'a> BalanceGet<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/customers/my/balance");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -199,6 +200,7 @@ impl<'a> BillingHistoryList<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/customers/my/billing_history");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -253,6 +255,7 @@ impl<'a> InvoicesList<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -340,6 +343,7 @@ impl<'a> InvoicesGetByUuid<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -400,6 +404,7 @@ impl<'a> InvoicesGetCsvByUuid<'a> {
             "/v2/customers/my/invoices/{invoice_uuid}/csv",
         );
         op.path("invoice_uuid", &self.invoice_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("text/csv, application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -431,6 +436,7 @@ impl<'a> InvoicesGetPdfByUuid<'a> {
             "/v2/customers/my/invoices/{invoice_uuid}/pdf",
         );
         op.path("invoice_uuid", &self.invoice_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/pdf, application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -462,6 +468,7 @@ impl<'a> InvoicesGetSummaryByUuid<'a> {
             "/v2/customers/my/invoices/{invoice_uuid}/summary",
         );
         op.path("invoice_uuid", &self.invoice_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -525,6 +532,7 @@ impl<'a> BillingInsightsList<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

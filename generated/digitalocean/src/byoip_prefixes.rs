@@ -165,6 +165,7 @@ impl<'a> ByoipPrefixesList<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -221,6 +222,7 @@ impl<'a> ByoipPrefixesCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/byoip_prefixes");
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -254,6 +256,7 @@ impl<'a> ByoipPrefixesGet<'a> {
             "/v2/byoip_prefixes/{byoip_prefix_uuid}",
         );
         op.path("byoip_prefix_uuid", &self.byoip_prefix_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -286,6 +289,7 @@ impl<'a> ByoipPrefixesDelete<'a> {
             "/v2/byoip_prefixes/{byoip_prefix_uuid}",
         );
         op.path("byoip_prefix_uuid", &self.byoip_prefix_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -318,6 +322,7 @@ impl<'a> ByoipPrefixesPatch<'a> {
             "/v2/byoip_prefixes/{byoip_prefix_uuid}",
         );
         op.path("byoip_prefix_uuid", &self.byoip_prefix_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -378,6 +383,7 @@ impl<'a> ByoipPrefixesListResources<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

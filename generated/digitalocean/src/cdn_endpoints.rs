@@ -173,6 +173,7 @@ impl<'a> CdnListEndpoints<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -229,6 +230,7 @@ impl<'a> CdnCreateEndpoint<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/cdn/endpoints");
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -259,6 +261,7 @@ impl<'a> CdnGetEndpoint<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/cdn/endpoints/{cdn_id}");
         op.path("cdn_id", &self.cdn_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -289,6 +292,7 @@ impl<'a> CdnUpdateEndpoints<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/cdn/endpoints/{cdn_id}");
         op.path("cdn_id", &self.cdn_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -319,6 +323,7 @@ impl<'a> CdnDeleteEndpoint<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/cdn/endpoints/{cdn_id}");
         op.path("cdn_id", &self.cdn_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -348,6 +353,7 @@ impl<'a> CdnPurgeCache<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/cdn/endpoints/{cdn_id}/cache");
         op.path("cdn_id", &self.cdn_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);

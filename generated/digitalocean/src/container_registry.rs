@@ -478,6 +478,7 @@ impl<'a> RegistryGet<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registry");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -506,6 +507,7 @@ impl<'a> RegistryCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registry");
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -535,6 +537,7 @@ impl<'a> RegistryDelete<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/registry");
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -561,6 +564,7 @@ impl<'a> RegistryGetSubscription<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registry/subscription");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -597,6 +601,7 @@ impl<'a> RegistryUpdateSubscription<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registry/subscription");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -649,6 +654,7 @@ impl<'a> RegistryGetDockerCredentials<'a> {
         }
         op.query("expiry_seconds", &self.expiry_seconds, rt::Style::Form, true);
         op.query("read_write", &self.read_write, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -677,6 +683,7 @@ impl<'a> RegistryValidateName<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registry/validate-name");
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -737,6 +744,7 @@ impl<'a> RegistryListRepositories<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -834,6 +842,7 @@ impl<'a> RegistryListRepositoriesV2<'a> {
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("page_token", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -926,6 +935,7 @@ impl<'a> RegistryListRepositoryTags<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -990,6 +1000,7 @@ impl<'a> RegistryDeleteRepositoryTag<'a> {
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
         op.path("repository_tag", &self.repository_tag, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1050,6 +1061,7 @@ impl<'a> RegistryListRepositoryManifests<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1117,6 +1129,7 @@ impl<'a> RegistryDeleteRepositoryManifest<'a> {
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
         op.path("manifest_digest", &self.manifest_digest, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1148,6 +1161,7 @@ impl<'a> RegistryGetGarbageCollection<'a> {
             "/v2/registry/{registry_name}/garbage-collection",
         );
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1189,6 +1203,7 @@ impl<'a> RegistryRunGarbageCollection<'a> {
             "/v2/registry/{registry_name}/garbage-collection",
         );
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1254,6 +1269,7 @@ impl<'a> RegistryListGarbageCollections<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1325,6 +1341,7 @@ impl<'a> RegistryUpdateGarbageCollection<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1356,6 +1373,7 @@ impl<'a> RegistryGetOptions<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registry/options");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -1446,6 +1446,7 @@ impl<'a> DatabasesListOptions<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/databases/options");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1478,6 +1479,7 @@ impl<'a> DatabasesListClusters<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/databases");
         op.query("tag_name", &self.tag_name, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1509,6 +1511,7 @@ impl<'a> DatabasesCreateCluster<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/databases");
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1551,6 +1554,7 @@ impl<'a> DatabasesGetCluster<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1591,6 +1595,7 @@ impl<'a> DatabasesDestroyCluster<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1627,6 +1632,7 @@ impl<'a> DatabasesGetConfig<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1665,6 +1671,7 @@ impl<'a> DatabasesPatchConfig<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1702,6 +1709,7 @@ impl<'a> DatabasesGetCa<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1739,6 +1747,7 @@ impl<'a> DatabasesGetMigrationStatus<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1777,6 +1786,7 @@ impl<'a> DatabasesUpdateOnlineMigration<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1817,6 +1827,7 @@ impl<'a> DatabasesDeleteOnlineMigration<'a> {
             false,
         );
         op.path("migration_id", &self.migration_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1854,6 +1865,7 @@ impl<'a> DatabasesUpdateRegion<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1892,6 +1904,7 @@ impl<'a> DatabasesUpdateClusterSize<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1929,6 +1942,7 @@ impl<'a> DatabasesListFirewallRules<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1970,6 +1984,7 @@ impl<'a> DatabasesUpdateFirewallRules<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -2008,6 +2023,7 @@ impl<'a> DatabasesGetDoSettings<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2049,6 +2065,7 @@ impl<'a> DatabasesUpdateDoSettings<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -2088,6 +2105,7 @@ impl<'a> DatabasesUpdateMaintenanceWindow<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -2125,6 +2143,7 @@ impl<'a> DatabasesInstallUpdate<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2161,6 +2180,7 @@ impl<'a> DatabasesListBackups<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2201,6 +2221,7 @@ impl<'a> DatabasesListReplicas<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2247,6 +2268,7 @@ impl<'a> DatabasesCreateReplica<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -2293,6 +2315,7 @@ impl<'a> DatabasesListEventsLogs<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2335,6 +2358,7 @@ impl<'a> DatabasesGetReplica<'a> {
             false,
         );
         op.path("replica_name", &self.replica_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2377,6 +2401,7 @@ impl<'a> DatabasesDestroyReplica<'a> {
             false,
         );
         op.path("replica_name", &self.replica_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2415,6 +2440,7 @@ impl<'a> DatabasesPromoteReplica<'a> {
             false,
         );
         op.path("replica_name", &self.replica_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2451,6 +2477,7 @@ impl<'a> DatabasesListUsers<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2489,6 +2516,7 @@ impl<'a> DatabasesAddUser<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2529,6 +2557,7 @@ impl<'a> DatabasesGetUser<'a> {
             false,
         );
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2569,6 +2598,7 @@ impl<'a> DatabasesUpdateUser<'a> {
             false,
         );
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2609,6 +2639,7 @@ impl<'a> DatabasesDeleteUser<'a> {
             false,
         );
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2648,6 +2679,7 @@ impl<'a> DatabasesResetAuth<'a> {
             false,
         );
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2686,6 +2718,7 @@ impl<'a> DatabasesList<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2724,6 +2757,7 @@ impl<'a> DatabasesAdd<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2764,6 +2798,7 @@ impl<'a> DatabasesGet<'a> {
             false,
         );
         op.path("database_name", &self.database_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2803,6 +2838,7 @@ impl<'a> DatabasesDelete<'a> {
             false,
         );
         op.path("database_name", &self.database_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2839,6 +2875,7 @@ impl<'a> DatabasesListConnectionPools<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2877,6 +2914,7 @@ impl<'a> DatabasesAddConnectionPool<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2917,6 +2955,7 @@ impl<'a> DatabasesGetConnectionPool<'a> {
             false,
         );
         op.path("pool_name", &self.pool_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2957,6 +2996,7 @@ impl<'a> DatabasesUpdateConnectionPool<'a> {
             false,
         );
         op.path("pool_name", &self.pool_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -2996,6 +3036,7 @@ impl<'a> DatabasesDeleteConnectionPool<'a> {
             false,
         );
         op.path("pool_name", &self.pool_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3032,6 +3073,7 @@ impl<'a> DatabasesGetEvictionPolicy<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3073,6 +3115,7 @@ impl<'a> DatabasesUpdateEvictionPolicy<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -3110,6 +3153,7 @@ impl<'a> DatabasesGetSqlMode<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3146,6 +3190,7 @@ impl<'a> DatabasesUpdateSqlMode<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -3184,6 +3229,7 @@ impl<'a> DatabasesUpdateMajorVersion<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -3221,6 +3267,7 @@ impl<'a> DatabasesGetAutoscale<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3262,6 +3309,7 @@ impl<'a> DatabasesUpdateAutoscale<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -3300,6 +3348,7 @@ impl<'a> DatabasesListKafkaTopics<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3346,6 +3395,7 @@ impl<'a> DatabasesCreateKafkaTopic<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -3391,6 +3441,7 @@ impl<'a> DatabasesGetKafkaTopic<'a> {
             false,
         );
         op.path("topic_name", &self.topic_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3436,6 +3487,7 @@ impl<'a> DatabasesUpdateKafkaTopic<'a> {
             false,
         );
         op.path("topic_name", &self.topic_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -3481,6 +3533,7 @@ impl<'a> DatabasesDeleteKafkaTopic<'a> {
             false,
         );
         op.path("topic_name", &self.topic_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3517,6 +3570,7 @@ impl<'a> DatabasesListLogsink<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3558,6 +3612,7 @@ impl<'a> DatabasesCreateLogsink<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3601,6 +3656,7 @@ impl<'a> DatabasesGetLogsink<'a> {
             false,
         );
         op.path("logsink_id", &self.logsink_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3641,6 +3697,7 @@ impl<'a> DatabasesUpdateLogsink<'a> {
             false,
         );
         op.path("logsink_id", &self.logsink_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -3680,6 +3737,7 @@ impl<'a> DatabasesDeleteLogsink<'a> {
             false,
         );
         op.path("logsink_id", &self.logsink_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3716,6 +3774,7 @@ impl<'a> DatabasesListKafkaSchemas<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3757,6 +3816,7 @@ impl<'a> DatabasesCreateKafkaSchema<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3797,6 +3857,7 @@ impl<'a> DatabasesGetKafkaSchema<'a> {
             false,
         );
         op.path("subject_name", &self.subject_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3836,6 +3897,7 @@ impl<'a> DatabasesDeleteKafkaSchema<'a> {
             false,
         );
         op.path("subject_name", &self.subject_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3876,6 +3938,7 @@ impl<'a> DatabasesGetKafkaSchemaVersion<'a> {
         );
         op.path("subject_name", &self.subject_name, rt::Style::Simple, false);
         op.path("version", &self.version, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3913,6 +3976,7 @@ impl<'a> DatabasesGetKafkaSchemaConfig<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3956,6 +4020,7 @@ impl<'a> DatabasesUpdateKafkaSchemaConfig<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -3998,6 +4063,7 @@ impl<'a> DatabasesGetKafkaSchemaSubjectConfig<'a> {
             false,
         );
         op.path("subject_name", &self.subject_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4046,6 +4112,7 @@ impl<'a> DatabasesUpdateKafkaSchemaSubjectConfig<'a> {
             false,
         );
         op.path("subject_name", &self.subject_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -4079,6 +4146,7 @@ impl<'a> DatabasesGetClusterMetricsCredentials<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/databases/metrics/credentials");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4115,6 +4183,7 @@ impl<'a> DatabasesUpdateClusterMetricsCredentials<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/databases/metrics/credentials");
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -4154,6 +4223,7 @@ impl<'a> DatabasesListOpeasearchIndexes<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4196,6 +4266,7 @@ impl<'a> DatabasesDeleteOpensearchIndex<'a> {
             false,
         );
         op.path("index_name", &self.index_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);

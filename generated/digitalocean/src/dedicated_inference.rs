@@ -271,6 +271,7 @@ impl<'a> DedicatedInferencesGet<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -311,6 +312,7 @@ impl<'a> DedicatedInferencesDelete<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -348,6 +350,7 @@ impl<'a> DedicatedInferencesPatch<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -417,6 +420,7 @@ impl<'a> DedicatedInferencesList<'a> {
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("region", &self.region, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -476,6 +480,7 @@ impl<'a> DedicatedInferencesCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/dedicated-inferences");
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -552,6 +557,7 @@ impl<'a> DedicatedInferencesListAccelerators<'a> {
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("slug", &self.slug, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -624,6 +630,7 @@ impl<'a> DedicatedInferencesGetAccelerator<'a> {
             false,
         );
         op.path("accelerator_id", &self.accelerator_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -661,6 +668,7 @@ impl<'a> DedicatedInferencesGetCa<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -728,6 +736,7 @@ impl<'a> DedicatedInferencesListTokens<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -799,6 +808,7 @@ impl<'a> DedicatedInferencesCreateTokens<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -843,6 +853,7 @@ impl<'a> DedicatedInferencesDeleteTokens<'a> {
             false,
         );
         op.path("token_id", &self.token_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -869,6 +880,7 @@ impl<'a> DedicatedInferencesListSizes<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/dedicated-inferences/sizes");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -902,6 +914,7 @@ impl<'a> DedicatedInferencesGetGpuModelConfig<'a> {
             rt::Method::GET,
             "/v2/dedicated-inferences/gpu-model-config",
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -219,6 +219,7 @@ impl<'a> DomainsListRecords<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -282,6 +283,7 @@ impl<'a> DomainsCreateRecord<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/domains/{domain_name}/records");
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"], &["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -319,6 +321,7 @@ impl<'a> DomainsGetRecord<'a> {
         );
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
         op.path("domain_record_id", &self.domain_record_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -362,6 +365,7 @@ impl<'a> DomainsUpdateRecord<'a> {
         );
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
         op.path("domain_record_id", &self.domain_record_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -402,6 +406,7 @@ impl<'a> DomainsDeleteRecord<'a> {
         );
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
         op.path("domain_record_id", &self.domain_record_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"], &["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -441,6 +446,7 @@ impl<'a> DomainsPatchRecord<'a> {
         );
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
         op.path("domain_record_id", &self.domain_record_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }

@@ -204,6 +204,7 @@ impl<'a> AutoscalepoolsList<'a> {
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("name", &self.name, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -265,6 +266,7 @@ impl<'a> AutoscalepoolsCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/droplets/autoscale");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -303,6 +305,7 @@ impl<'a> AutoscalepoolsGet<'a> {
             "/v2/droplets/autoscale/{autoscale_pool_id}",
         );
         op.path("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -344,6 +347,7 @@ impl<'a> AutoscalepoolsUpdate<'a> {
             "/v2/droplets/autoscale/{autoscale_pool_id}",
         );
         op.path("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -382,6 +386,7 @@ impl<'a> AutoscalepoolsDelete<'a> {
             "/v2/droplets/autoscale/{autoscale_pool_id}",
         );
         op.path("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -415,6 +420,7 @@ impl<'a> AutoscalepoolsDeleteDangerous<'a> {
         );
         op.path("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Simple, false);
         op.header("X-Dangerous", &self.x_dangerous, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -473,6 +479,7 @@ impl<'a> AutoscalepoolsListMembers<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -563,6 +570,7 @@ impl<'a> AutoscalepoolsListHistory<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -256,6 +256,7 @@ impl<'a> FirewallsList<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -317,6 +318,7 @@ impl<'a> FirewallsCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/firewalls");
+        op.security(&[&["bearer_auth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -352,6 +354,7 @@ impl<'a> FirewallsGet<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/firewalls/{firewall_id}");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -387,6 +390,7 @@ impl<'a> FirewallsUpdate<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/firewalls/{firewall_id}");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -422,6 +426,7 @@ impl<'a> FirewallsDelete<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/firewalls/{firewall_id}");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -459,6 +464,7 @@ impl<'a> FirewallsAssignDroplets<'a> {
             "/v2/firewalls/{firewall_id}/droplets",
         );
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -499,6 +505,7 @@ impl<'a> FirewallsDeleteDroplets<'a> {
             "/v2/firewalls/{firewall_id}/droplets",
         );
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -536,6 +543,7 @@ impl<'a> FirewallsAddTags<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/firewalls/{firewall_id}/tags");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -573,6 +581,7 @@ impl<'a> FirewallsDeleteTags<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/firewalls/{firewall_id}/tags");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -613,6 +622,7 @@ impl<'a> FirewallsAddRules<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/firewalls/{firewall_id}/rules");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -656,6 +666,7 @@ impl<'a> FirewallsDeleteRules<'a> {
             "/v2/firewalls/{firewall_id}/rules",
         );
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);

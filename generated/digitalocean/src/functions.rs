@@ -257,6 +257,7 @@ impl<'a> FunctionsListNamespaces<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/functions/namespaces");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -288,6 +289,7 @@ impl<'a> FunctionsCreateNamespace<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/functions/namespaces");
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -321,6 +323,7 @@ impl<'a> FunctionsGetNamespace<'a> {
             "/v2/functions/namespaces/{namespace_id}",
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -353,6 +356,7 @@ impl<'a> FunctionsDeleteNamespace<'a> {
             "/v2/functions/namespaces/{namespace_id}",
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -384,6 +388,7 @@ impl<'a> FunctionsListTriggers<'a> {
             "/v2/functions/namespaces/{namespace_id}/triggers",
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -420,6 +425,7 @@ impl<'a> FunctionsCreateTrigger<'a> {
             "/v2/functions/namespaces/{namespace_id}/triggers",
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -455,6 +461,7 @@ impl<'a> FunctionsGetTrigger<'a> {
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
         op.path("trigger_name", &self.trigger_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -490,6 +497,7 @@ impl<'a> FunctionsUpdateTrigger<'a> {
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
         op.path("trigger_name", &self.trigger_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -525,6 +533,7 @@ impl<'a> FunctionsDeleteTrigger<'a> {
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
         op.path("trigger_name", &self.trigger_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -556,6 +565,7 @@ impl<'a> FunctionsAccessKeyList<'a> {
             "/v2/functions/namespaces/{namespace_id}/keys",
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -592,6 +602,7 @@ impl<'a> FunctionsAccessKeyCreate<'a> {
             "/v2/functions/namespaces/{namespace_id}/keys",
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -631,6 +642,7 @@ impl<'a> FunctionsAccessKeyUpdate<'a> {
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
         op.path("key_id", &self.key_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -669,6 +681,7 @@ impl<'a> FunctionsAccessKeyDelete<'a> {
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
         op.path("key_id", &self.key_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

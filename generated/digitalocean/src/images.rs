@@ -301,6 +301,7 @@ impl<'a> ImagesList<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -357,6 +358,7 @@ impl<'a> ImagesCreateCustom<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/images");
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -387,6 +389,7 @@ impl<'a> ImagesGet<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/images/{image_id}");
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -417,6 +420,7 @@ impl<'a> ImagesUpdate<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/images/{image_id}");
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -447,6 +451,7 @@ impl<'a> ImagesDelete<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/images/{image_id}");
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -479,6 +484,7 @@ impl<'a> ImagesPostAccountTransferCreate<'a> {
             "/v2/images/{image_id}/account_transfer",
         );
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -516,6 +522,7 @@ impl<'a> ImagesPostAccountTransferAccept<'a> {
             "/v2/images/{image_id}/account_transfer/accept",
         );
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -549,6 +556,7 @@ impl<'a> ImagesPostAccountTransferCancel<'a> {
             "/v2/images/{image_id}/account_transfer/cancel",
         );
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -582,6 +590,7 @@ impl<'a> ImagesPostAccountTransferDecline<'a> {
             "/v2/images/{image_id}/account_transfer/decline",
         );
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);

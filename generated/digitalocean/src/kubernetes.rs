@@ -603,6 +603,7 @@ impl<'a> KubernetesListClusters<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -662,6 +663,7 @@ impl<'a> KubernetesCreateCluster<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/kubernetes/clusters");
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -698,6 +700,7 @@ impl<'a> KubernetesGetCluster<'a> {
             "/v2/kubernetes/clusters/{cluster_id}",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -734,6 +737,7 @@ impl<'a> KubernetesUpdateCluster<'a> {
             "/v2/kubernetes/clusters/{cluster_id}",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -770,6 +774,7 @@ impl<'a> KubernetesDeleteCluster<'a> {
             "/v2/kubernetes/clusters/{cluster_id}",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -801,6 +806,7 @@ impl<'a> KubernetesListAssociatedResources<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/destroy_with_associated_resources",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -834,6 +840,7 @@ impl<'a> KubernetesDestroyAssociatedResourcesSelective<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/destroy_with_associated_resources/selective",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -866,6 +873,7 @@ impl<'a> KubernetesDestroyAssociatedResourcesDangerous<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/destroy_with_associated_resources/dangerous",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -917,6 +925,7 @@ impl<'a> KubernetesGetKubeconfig<'a> {
         }
         op.query("expiry_seconds", &self.expiry_seconds, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/yaml, application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -960,6 +969,7 @@ impl<'a> KubernetesGetCredentials<'a> {
             );
         }
         op.query("expiry_seconds", &self.expiry_seconds, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -992,6 +1002,7 @@ impl<'a> KubernetesGetAvailableUpgrades<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/upgrades",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1028,6 +1039,7 @@ impl<'a> KubernetesUpgradeCluster<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/upgrade",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1060,6 +1072,7 @@ impl<'a> KubernetesListNodePools<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/node_pools",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1096,6 +1109,7 @@ impl<'a> KubernetesAddNodePool<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/node_pools",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1134,6 +1148,7 @@ impl<'a> KubernetesGetNodePool<'a> {
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.path("node_pool_id", &self.node_pool_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1172,6 +1187,7 @@ impl<'a> KubernetesUpdateNodePool<'a> {
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.path("node_pool_id", &self.node_pool_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1210,6 +1226,7 @@ impl<'a> KubernetesDeleteNodePool<'a> {
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.path("node_pool_id", &self.node_pool_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1279,6 +1296,7 @@ impl<'a> KubernetesDeleteNode<'a> {
             );
         }
         op.query("replace", &self.replace, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1313,6 +1331,7 @@ impl<'a> KubernetesRecycleNodePool<'a> {
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.path("node_pool_id", &self.node_pool_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1345,6 +1364,7 @@ impl<'a> KubernetesGetClusterUser<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/user",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1370,6 +1390,7 @@ impl<'a> KubernetesListOptions<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/kubernetes/options");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1409,6 +1430,7 @@ impl<'a> KubernetesGetClusterLintResults<'a> {
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.query("run_id", &self.run_id, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1447,6 +1469,7 @@ impl<'a> KubernetesRunClusterLint<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/clusterlint",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1486,6 +1509,7 @@ impl<'a> KubernetesAddRegistry<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/kubernetes/registry");
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -1521,6 +1545,7 @@ impl<'a> KubernetesRemoveRegistry<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/kubernetes/registry");
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -1556,6 +1581,7 @@ impl<'a> KubernetesAddRegistries<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/kubernetes/registries");
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -1591,6 +1617,7 @@ impl<'a> KubernetesRemoveRegistries<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/kubernetes/registries");
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -1632,6 +1659,7 @@ impl<'a> KubernetesGetStatusMessages<'a> {
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.query("since", &self.since, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -270,6 +270,7 @@ impl<'a> LoadBalancersList<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -326,6 +327,7 @@ impl<'a> LoadBalancersCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/load_balancers");
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -359,6 +361,7 @@ impl<'a> LoadBalancersGet<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/load_balancers/{lb_id}");
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -392,6 +395,7 @@ impl<'a> LoadBalancersUpdate<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/load_balancers/{lb_id}");
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -425,6 +429,7 @@ impl<'a> LoadBalancersDelete<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/load_balancers/{lb_id}");
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -453,6 +458,7 @@ impl<'a> LoadBalancersDeleteCache<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/load_balancers/{lb_id}/cache");
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -485,6 +491,7 @@ impl<'a> LoadBalancersAddDroplets<'a> {
             "/v2/load_balancers/{lb_id}/droplets",
         );
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -518,6 +525,7 @@ impl<'a> LoadBalancersRemoveDroplets<'a> {
             "/v2/load_balancers/{lb_id}/droplets",
         );
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -551,6 +559,7 @@ impl<'a> LoadBalancersAddForwardingRules<'a> {
             "/v2/load_balancers/{lb_id}/forwarding_rules",
         );
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -585,6 +594,7 @@ impl<'a> LoadBalancersRemoveForwardingRules<'a> {
             "/v2/load_balancers/{lb_id}/forwarding_rules",
         );
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);

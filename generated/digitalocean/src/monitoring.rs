@@ -1390,6 +1390,7 @@ impl<'a> MonitoringListAlertPolicy<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1449,6 +1450,7 @@ impl<'a> MonitoringCreateAlertPolicy<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/monitoring/alerts");
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1479,6 +1481,7 @@ impl<'a> MonitoringGetAlertPolicy<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/alerts/{alert_uuid}");
         op.path("alert_uuid", &self.alert_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1509,6 +1512,7 @@ impl<'a> MonitoringUpdateAlertPolicy<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/monitoring/alerts/{alert_uuid}");
         op.path("alert_uuid", &self.alert_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1542,6 +1546,7 @@ impl<'a> MonitoringDeleteAlertPolicy<'a> {
             "/v2/monitoring/alerts/{alert_uuid}",
         );
         op.path("alert_uuid", &self.alert_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1581,6 +1586,7 @@ impl<'a> MonitoringGetDropletBandwidthMetrics<'a> {
         op.query("direction", &self.direction, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1612,6 +1618,7 @@ impl<'a> MonitoringGetDropletCpuMetrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1646,6 +1653,7 @@ impl<'a> MonitoringGetDropletFilesystemFreeMetrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1680,6 +1688,7 @@ impl<'a> MonitoringGetDropletFilesystemSizeMetrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1714,6 +1723,7 @@ impl<'a> MonitoringGetDropletLoad1Metrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1748,6 +1758,7 @@ impl<'a> MonitoringGetDropletLoad5Metrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1782,6 +1793,7 @@ impl<'a> MonitoringGetDropletLoad15Metrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1816,6 +1828,7 @@ impl<'a> MonitoringGetDropletMemoryCachedMetrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1850,6 +1863,7 @@ impl<'a> MonitoringGetDropletMemoryFreeMetrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1884,6 +1898,7 @@ impl<'a> MonitoringGetDropletMemoryTotalMetrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1918,6 +1933,7 @@ impl<'a> MonitoringGetDropletMemoryAvailableMetrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1959,6 +1975,7 @@ impl<'a> MonitoringGetAppMemoryPercentageMetrics<'a> {
         op.query("app_component", &self.app_component, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2000,6 +2017,7 @@ impl<'a> MonitoringGetAppCpuPercentageMetrics<'a> {
         op.query("app_component", &self.app_component, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2041,6 +2059,7 @@ impl<'a> MonitoringGetAppRestartCountMetricsYml<'a> {
         op.query("app_component", &self.app_component, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2075,6 +2094,7 @@ impl<'a> MonitoringGetLbFrontendConnectionsCurrent<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2109,6 +2129,7 @@ impl<'a> MonitoringGetLbFrontendConnectionsLimit<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2143,6 +2164,7 @@ impl<'a> MonitoringGetLbFrontendCpuUtilization<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2177,6 +2199,7 @@ impl<'a> MonitoringGetLbFrontendFirewallDroppedBytes<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2211,6 +2234,7 @@ impl<'a> MonitoringGetLbFrontendFirewallDroppedPackets<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2245,6 +2269,7 @@ impl<'a> MonitoringGetLbFrontendHttpResponses<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2279,6 +2304,7 @@ impl<'a> MonitoringGetLbFrontendHttpRequestsPerSecond<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2313,6 +2339,7 @@ impl<'a> MonitoringGetLbFrontendNetworkThroughputHttp<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2347,6 +2374,7 @@ impl<'a> MonitoringGetLbFrontendNetworkThroughputUdp<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2381,6 +2409,7 @@ impl<'a> MonitoringGetLbFrontendNetworkThroughputTcp<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2415,6 +2444,7 @@ impl<'a> MonitoringGetLbFrontendNlbTcpNetworkThroughput<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2449,6 +2479,7 @@ impl<'a> MonitoringGetLbFrontendNlbUdpNetworkThroughput<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2483,6 +2514,7 @@ impl<'a> MonitoringGetLbFrontendTlsConnectionsCurrent<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2517,6 +2549,7 @@ impl<'a> MonitoringGetLbFrontendTlsConnectionsLimit<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2551,6 +2584,7 @@ impl<'a> MonitoringGetLbFrontendTlsConnectionsExceedingRateLimit<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2585,6 +2619,7 @@ impl<'a> MonitoringGetLbDropletsHttpSessionDurationAvg<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2619,6 +2654,7 @@ impl<'a> MonitoringGetLbDropletsHttpSessionDuration50p<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2653,6 +2689,7 @@ impl<'a> MonitoringGetLbDropletsHttpSessionDuration95p<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2687,6 +2724,7 @@ impl<'a> MonitoringGetLbDropletsHttpResponseTimeAvg<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2721,6 +2759,7 @@ impl<'a> MonitoringGetLbDropletsHttpResponseTime50p<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2755,6 +2794,7 @@ impl<'a> MonitoringGetLbDropletsHttpResponseTime95p<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2789,6 +2829,7 @@ impl<'a> MonitoringGetLbDropletsHttpResponseTime99p<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2823,6 +2864,7 @@ impl<'a> MonitoringGetLbDropletsQueueSize<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2857,6 +2899,7 @@ impl<'a> MonitoringGetLbDropletsHttpResponses<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2891,6 +2934,7 @@ impl<'a> MonitoringGetLbDropletsConnections<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2925,6 +2969,7 @@ impl<'a> MonitoringGetLbDropletsHealthChecks<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2959,6 +3004,7 @@ impl<'a> MonitoringGetLbDropletsDowntime<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2993,6 +3039,7 @@ impl<'a> MonitoringGetDropletAutoscaleCurrentInstances<'a> {
         op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3027,6 +3074,7 @@ impl<'a> MonitoringGetDropletAutoscaleTargetInstances<'a> {
         op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3061,6 +3109,7 @@ impl<'a> MonitoringGetDropletAutoscaleCurrentCpuUtilizationYml<'a> {
         op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3095,6 +3144,7 @@ impl<'a> MonitoringGetDropletAutoscaleTargetCpuUtilization<'a> {
         op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3129,6 +3179,7 @@ impl<'a> MonitoringGetDropletAutoscaleCurrentMemoryUtilization<'a> {
         op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3163,6 +3214,7 @@ impl<'a> MonitoringGetDropletAutoscaleTargetMemoryUtilization<'a> {
         op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3199,6 +3251,7 @@ impl<'a> MonitoringGetDatabaseMysqlCpuUsage<'a> {
         op.query("aggregate", &self.aggregate, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3237,6 +3290,7 @@ impl<'a> MonitoringGetDatabaseMysqlLoad<'a> {
         op.query("aggregate", &self.aggregate, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3273,6 +3327,7 @@ impl<'a> MonitoringGetDatabaseMysqlMemoryUsage<'a> {
         op.query("aggregate", &self.aggregate, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3309,6 +3364,7 @@ impl<'a> MonitoringGetDatabaseMysqlDiskUsage<'a> {
         op.query("aggregate", &self.aggregate, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3343,6 +3399,7 @@ impl<'a> MonitoringGetDatabaseMysqlThreadsConnected<'a> {
         op.query("db_id", &self.db_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3377,6 +3434,7 @@ impl<'a> MonitoringGetDatabaseMysqlThreadsCreatedRate<'a> {
         op.query("db_id", &self.db_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3411,6 +3469,7 @@ impl<'a> MonitoringGetDatabaseMysqlThreadsActive<'a> {
         op.query("db_id", &self.db_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3445,6 +3504,7 @@ impl<'a> MonitoringGetDatabaseMysqlIndexVsSequentialReads<'a> {
         op.query("db_id", &self.db_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3481,6 +3541,7 @@ impl<'a> MonitoringGetDatabaseMysqlOpRates<'a> {
         op.query("metric", &self.metric, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3519,6 +3580,7 @@ impl<'a> MonitoringGetDatabaseMysqlSchemaThroughput<'a> {
         op.query("metric", &self.metric, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3557,6 +3619,7 @@ impl<'a> MonitoringGetDatabaseMysqlSchemaLatency<'a> {
         op.query("metric", &self.metric, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3582,6 +3645,7 @@ impl<'a> MonitoringListDestinations<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/sinks/destinations");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3613,6 +3677,7 @@ impl<'a> MonitoringCreateDestination<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/monitoring/sinks/destinations");
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3649,6 +3714,7 @@ impl<'a> MonitoringGetDestination<'a> {
             "/v2/monitoring/sinks/destinations/{destination_uuid}",
         );
         op.path("destination_uuid", &self.destination_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3685,6 +3751,7 @@ impl<'a> MonitoringUpdateDestination<'a> {
             "/v2/monitoring/sinks/destinations/{destination_uuid}",
         );
         op.path("destination_uuid", &self.destination_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -3717,6 +3784,7 @@ impl<'a> MonitoringDeleteDestination<'a> {
             "/v2/monitoring/sinks/destinations/{destination_uuid}",
         );
         op.path("destination_uuid", &self.destination_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3761,6 +3829,7 @@ impl<'a> MonitoringListSinks<'a> {
             );
         }
         op.query("resource_id", &self.resource_id, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3789,6 +3858,7 @@ impl<'a> MonitoringCreateSink<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/monitoring/sinks");
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -3819,6 +3889,7 @@ impl<'a> MonitoringGetSink<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/sinks/{sink_uuid}");
         op.path("sink_uuid", &self.sink_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3848,6 +3919,7 @@ impl<'a> MonitoringDeleteSink<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/monitoring/sinks/{sink_uuid}");
         op.path("sink_uuid", &self.sink_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);

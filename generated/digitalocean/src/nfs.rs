@@ -229,6 +229,7 @@ impl<'a> NfsList<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/nfs");
         op.query("region", &self.region, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -257,6 +258,7 @@ impl<'a> NfsCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/nfs");
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -294,6 +296,7 @@ impl<'a> NfsGet<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/nfs/{nfs_id}");
         op.path("nfs_id", &self.nfs_id, rt::Style::Simple, false);
         op.query("region", &self.region, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -330,6 +333,7 @@ impl<'a> NfsDelete<'a> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/nfs/{nfs_id}");
         op.path("nfs_id", &self.nfs_id, rt::Style::Simple, false);
         op.query("region", &self.region, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -370,6 +374,7 @@ impl<'a> NfsListSnapshot<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/nfs/snapshots");
         op.query("region", &self.region, rt::Style::Form, true);
         op.query("share_id", &self.share_id, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -406,6 +411,7 @@ impl<'a> NfsGetSnapshot<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/nfs/snapshots/{nfs_snapshot_id}");
         op.path("nfs_snapshot_id", &self.nfs_snapshot_id, rt::Style::Simple, false);
         op.query("region", &self.region, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -445,6 +451,7 @@ impl<'a> NfsDeleteSnapshot<'a> {
         );
         op.path("nfs_snapshot_id", &self.nfs_snapshot_id, rt::Style::Simple, false);
         op.query("region", &self.region, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -483,6 +490,7 @@ impl<'a> NfsListAccessPoints<'a> {
         );
         op.path("share_id", &self.share_id, rt::Style::Simple, false);
         op.query("status", &self.status, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::NfsApiError>(status, body),
             401u16 => rt::error_body::<super::models::ErrorModel>(status, body),
@@ -523,6 +531,7 @@ impl<'a> NfsCreateAccessPoint<'a> {
             "/v2/nfs/shares/{share_id}/access_points",
         );
         op.path("share_id", &self.share_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::NfsApiError>(status, body),
@@ -564,6 +573,7 @@ impl<'a> NfsGetAccessPoint<'a> {
             "/v2/nfs/access_points/{access_point_id}",
         );
         op.path("access_point_id", &self.access_point_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -596,6 +606,7 @@ impl<'a> NfsDeleteAccessPoint<'a> {
             "/v2/nfs/access_points/{access_point_id}",
         );
         op.path("access_point_id", &self.access_point_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::NfsApiError>(status, body),
             401u16 => rt::error_body::<super::models::ErrorModel>(status, body),

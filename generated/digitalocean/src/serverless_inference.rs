@@ -137,6 +137,7 @@ impl<'a> InferenceCreateChatCompletion<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/chat/completions");
+        op.security(&[&["inference_bearer_auth"]]);
         op.accept_types("application/json, text/event-stream");
         op.server("https://inference.do-ai.run");
         op.check(self.body.validate());
@@ -177,6 +178,7 @@ impl<'a> InferenceCreateMessages<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/messages");
+        op.security(&[&["inference_bearer_auth"]]);
         op.accept_types("application/json, text/event-stream");
         op.server("https://inference.do-ai.run");
         op.check(self.body.validate());
@@ -227,6 +229,7 @@ impl<'a> InferenceCreateEmbedding<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/embeddings");
+        op.security(&[&["inference_bearer_auth"]]);
         op.server("https://inference.do-ai.run");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -257,6 +260,7 @@ impl<'a> InferenceCreateImage<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/images/generations");
+        op.security(&[&["inference_bearer_auth"]]);
         op.accept_types("application/json, text/event-stream");
         op.server("https://inference.do-ai.run");
         op.check(self.body.validate());
@@ -299,6 +303,7 @@ impl<'a> InferenceListModels<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/models");
+        op.security(&[&["inference_bearer_auth"]]);
         op.server("https://inference.do-ai.run");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -328,6 +333,7 @@ impl<'a> InferenceCreateResponse<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/responses");
+        op.security(&[&["inference_bearer_auth"]]);
         op.accept_types("application/json, text/event-stream");
         op.server("https://inference.do-ai.run");
         op.check(self.body.validate());
@@ -371,6 +377,7 @@ impl<'a> InferenceCreateAsyncInvoke<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/async-invoke");
+        op.security(&[&["inference_bearer_auth"]]);
         op.server("https://inference.do-ai.run");
         op.check(self.body.validate());
         op.json("application/json", &self.body);

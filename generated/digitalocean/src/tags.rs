@@ -173,6 +173,7 @@ impl<'a> TagsList<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -229,6 +230,7 @@ impl<'a> TagsCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/tags");
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -270,6 +272,7 @@ impl<'a> TagsGet<'a> {
             rt::check::string("tag_id", v, None, Some(255u64), "^[a-zA-Z0-9_\\-\\:]+$"),
         );
         op.path("tag_id", &self.tag_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -303,6 +306,7 @@ impl<'a> TagsDelete<'a> {
             rt::check::string("tag_id", v, None, Some(255u64), "^[a-zA-Z0-9_\\-\\:]+$"),
         );
         op.path("tag_id", &self.tag_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -336,6 +340,7 @@ impl<'a> TagsAssignResources<'a> {
             rt::check::string("tag_id", v, None, Some(255u64), "^[a-zA-Z0-9_\\-\\:]+$"),
         );
         op.path("tag_id", &self.tag_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -370,6 +375,7 @@ impl<'a> TagsUnassignResources<'a> {
             rt::check::string("tag_id", v, None, Some(255u64), "^[a-zA-Z0-9_\\-\\:]+$"),
         );
         op.path("tag_id", &self.tag_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);

@@ -231,6 +231,7 @@ impl<'a> UptimeListChecks<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -287,6 +288,7 @@ impl<'a> UptimeCreateCheck<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/uptime/checks");
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -317,6 +319,7 @@ impl<'a> UptimeGetCheck<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/uptime/checks/{check_id}");
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -347,6 +350,7 @@ impl<'a> UptimeUpdateCheck<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/uptime/checks/{check_id}");
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -377,6 +381,7 @@ impl<'a> UptimeDeleteCheck<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/uptime/checks/{check_id}");
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -405,6 +410,7 @@ impl<'a> UptimeGetCheckState<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/uptime/checks/{check_id}/state");
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -461,6 +467,7 @@ impl<'a> UptimeListAlerts<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -522,6 +529,7 @@ impl<'a> UptimeCreateAlert<'a> {
             "/v2/uptime/checks/{check_id}/alerts",
         );
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -557,6 +565,7 @@ impl<'a> UptimeGetAlert<'a> {
         );
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
         op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -592,6 +601,7 @@ impl<'a> UptimeUpdateAlert<'a> {
         );
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
         op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -627,6 +637,7 @@ impl<'a> UptimeDeleteAlert<'a> {
         );
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
         op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);

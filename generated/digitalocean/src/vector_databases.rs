@@ -198,6 +198,7 @@ impl<'a> VectorDatabasesList<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vector-databases");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -259,6 +260,7 @@ impl<'a> VectorDatabasesCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/vector-databases");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -291,6 +293,7 @@ impl<'a> VectorDatabasesGet<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vector-databases/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -326,6 +329,7 @@ impl<'a> VectorDatabasesUpdate<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/vector-databases/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -358,6 +362,7 @@ impl<'a> VectorDatabasesDelete<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/vector-databases/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -386,6 +391,7 @@ impl<'a> VectorDatabasesListBackups<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vector-databases/{id}/backups");
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -420,6 +426,7 @@ impl<'a> VectorDatabasesGetRestoreStatus<'a> {
         );
         op.path("id", &self.id, rt::Style::Simple, false);
         op.path("backup_id", &self.backup_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -463,6 +470,7 @@ impl<'a> VectorDatabasesPostRestoreBackup<'a> {
         );
         op.path("id", &self.id, rt::Style::Simple, false);
         op.path("backup_id", &self.backup_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -498,6 +506,7 @@ impl<'a> VectorDatabasesGetCredentials<'a> {
             "/v2/vector-databases/{id}/credentials",
         );
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -536,6 +545,7 @@ impl<'a> VectorDatabasesPostResize<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/vector-databases/{id}/resize");
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -577,6 +587,7 @@ impl<'a> VectorDatabasesUpdateTags<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/vector-databases/{id}/tags");
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }

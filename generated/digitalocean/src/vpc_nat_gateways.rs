@@ -173,6 +173,7 @@ impl<'a> VpcnatgatewaysList<'a> {
         op.query("region", &self.region, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         op.query("name", &self.name, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -234,6 +235,7 @@ impl<'a> VpcnatgatewaysCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/vpc_nat_gateways");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -269,6 +271,7 @@ impl<'a> VpcnatgatewaysGet<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vpc_nat_gateways/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -304,6 +307,7 @@ impl<'a> VpcnatgatewaysUpdate<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/vpc_nat_gateways/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -339,6 +343,7 @@ impl<'a> VpcnatgatewaysDelete<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/vpc_nat_gateways/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);

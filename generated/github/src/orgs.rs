@@ -2879,6 +2879,7 @@ impl<'a> OrgsDeleteAttestationsBulk<'a> {
             "/orgs/{org}/attestations/delete-request",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -2912,6 +2913,7 @@ impl<'a> OrgsDeleteAttestationsBySubjectDigest<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("subject_digest", &self.subject_digest, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -3008,6 +3010,7 @@ impl<'a> OrgsDeleteAttestationsById<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("attestation_id", &self.attestation_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -3167,6 +3170,7 @@ impl<'a> OrgsCheckBlockedUser<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/blocks/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -3196,6 +3200,7 @@ impl<'a> OrgsBlockUser<'a> {
         let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/blocks/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
         (self.client, op)
@@ -3443,6 +3448,7 @@ impl<'a> OrgsDeleteWebhook<'a> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/hooks/{hook_id}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -3610,6 +3616,7 @@ impl<'a> OrgsListWebhookDeliveries<'a> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -3650,6 +3657,7 @@ impl<'a> OrgsGetWebhookDelivery<'a> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
         op.path("delivery_id", &self.delivery_id, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -3690,6 +3698,7 @@ impl<'a> OrgsRedeliverWebhookDelivery<'a> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
         op.path("delivery_id", &self.delivery_id, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -3723,6 +3732,7 @@ impl<'a> OrgsPingWebhook<'a> {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/hooks/{hook_id}/pings");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -4549,6 +4559,7 @@ impl<'a> OrgsCancelInvitation<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("invitation_id", &self.invitation_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -4720,6 +4731,7 @@ impl<'a> OrgsDeleteIssueField<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("issue_field_id", &self.issue_field_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => {
@@ -4908,6 +4920,7 @@ impl<'a> OrgsDeleteIssueType<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("issue_type_id", &self.issue_type_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => {
@@ -5049,6 +5062,7 @@ impl<'a> OrgsRemoveMember<'a> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/members/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -5156,6 +5170,7 @@ impl<'a> OrgsRemoveMembershipForUser<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -5705,6 +5720,7 @@ impl<'a> OrgsRemoveOutsideCollaborator<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::MessageDocumentationUrlError>);
         op.apply(self.options);
         (self.client, op)
@@ -5917,6 +5933,7 @@ impl<'a> OrgsReviewPatGrantRequest<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("pat_request_id", &self.pat_request_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -6200,6 +6217,7 @@ impl<'a> OrgsUpdatePatAccess<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("pat_id", &self.pat_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -6454,6 +6472,7 @@ impl<'a> OrgsCustomPropertiesForReposDeleteOrganizationDefinition<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -6558,6 +6577,7 @@ impl<'a> OrgsCustomPropertiesForReposCreateOrUpdateOrganizationValues<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/orgs/{org}/properties/values");
         op.path("org", &self.org, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -6691,6 +6711,7 @@ impl<'a> OrgsSetPublicMembershipForAuthenticatedUser<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)

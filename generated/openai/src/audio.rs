@@ -175,6 +175,7 @@ impl<'a> CreateSpeech<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/audio/speech");
+        op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("application/octet-stream, text/event-stream, application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -214,6 +215,7 @@ impl<'a> CreateTranscription<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/audio/transcriptions");
+        op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("application/json, text/event-stream");
         op.check(self.body.validate());
         let body = &self.body;
@@ -272,6 +274,7 @@ impl<'a> CreateTranslation<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/audio/translations");
+        op.security(&[&["ApiKeyAuth"]]);
         let body = &self.body;
         let mut mp = op.multipart();
         mp.file("file", &body.file);
@@ -321,6 +324,7 @@ impl<'a> ListVoiceConsents<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/audio/voice_consents");
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -377,6 +381,7 @@ impl<'a> CreateVoiceConsent<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/audio/voice_consents");
+        op.security(&[&["ApiKeyAuth"]]);
         let body = &self.body;
         let mut mp = op.multipart();
         mp.part("name", &body.name);
@@ -411,6 +416,7 @@ impl<'a> GetVoiceConsent<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/audio/voice_consents/{consent_id}");
         op.path("consent_id", &self.consent_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -440,6 +446,7 @@ impl<'a> UpdateVoiceConsent<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/audio/voice_consents/{consent_id}");
         op.path("consent_id", &self.consent_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -472,6 +479,7 @@ impl<'a> DeleteVoiceConsent<'a> {
             "/audio/voice_consents/{consent_id}",
         );
         op.path("consent_id", &self.consent_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -499,6 +507,7 @@ impl<'a> CreateVoice<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/audio/voices");
+        op.security(&[&["ApiKeyAuth"]]);
         let body = &self.body;
         let mut mp = op.multipart();
         mp.part("name", &body.name);

@@ -179,6 +179,7 @@ impl<'a> ListChatCompletions<'a> {
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -237,6 +238,7 @@ impl<'a> CreateChatCompletion<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat/completions");
+        op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("application/json, text/event-stream");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -280,6 +282,7 @@ impl<'a> GetChatCompletion<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/chat/completions/{completion_id}");
         op.path("completion_id", &self.completion_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -309,6 +312,7 @@ impl<'a> UpdateChatCompletion<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat/completions/{completion_id}");
         op.path("completion_id", &self.completion_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -341,6 +345,7 @@ impl<'a> DeleteChatCompletion<'a> {
             "/chat/completions/{completion_id}",
         );
         op.path("completion_id", &self.completion_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -393,6 +398,7 @@ impl<'a> GetChatCompletionMessages<'a> {
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -202,6 +202,7 @@ impl<'a> ListContainers<'a> {
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("name", &self.name, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -264,6 +265,7 @@ impl<'a> CreateContainer<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/containers");
+        op.security(&[&["ApiKeyAuth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -296,6 +298,7 @@ impl<'a> RetrieveContainer<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/containers/{container_id}");
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -325,6 +328,7 @@ impl<'a> DeleteContainer<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/containers/{container_id}");
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -374,6 +378,7 @@ impl<'a> ListContainerFiles<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -433,6 +438,7 @@ impl<'a> CreateContainerFile<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/containers/{container_id}/files");
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -468,6 +474,7 @@ impl<'a> RetrieveContainerFile<'a> {
         );
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -502,6 +509,7 @@ impl<'a> DeleteContainerFile<'a> {
         );
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -535,6 +543,7 @@ impl<'a> RetrieveContainerFileContent<'a> {
         );
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);

@@ -78,6 +78,7 @@ impl<'a> CreateImageEdit<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/images/edits");
+        op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("application/json, text/event-stream");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -116,6 +117,7 @@ impl<'a> CreateImage<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/images/generations");
+        op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("application/json, text/event-stream");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -154,6 +156,7 @@ impl<'a> CreateImageVariation<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/images/variations");
+        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         let body = &self.body;
         let mut mp = op.multipart();

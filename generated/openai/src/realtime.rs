@@ -191,6 +191,7 @@ impl<'a> CreateRealtimeCall<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/calls");
+        op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("application/sdp");
         op.check(self.body.validate());
         let body = &self.body;
@@ -225,6 +226,7 @@ impl<'a> AcceptRealtimeCall<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/calls/{call_id}/accept");
         op.path("call_id", &self.call_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -253,6 +255,7 @@ impl<'a> HangupRealtimeCall<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/calls/{call_id}/hangup");
         op.path("call_id", &self.call_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -280,6 +283,7 @@ impl<'a> ReferRealtimeCall<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/calls/{call_id}/refer");
         op.path("call_id", &self.call_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -314,6 +318,7 @@ impl<'a> RejectRealtimeCall<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/calls/{call_id}/reject");
         op.path("call_id", &self.call_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -342,6 +347,7 @@ impl<'a> CreateRealtimeClientSecret<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/client_secrets");
+        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -374,6 +380,7 @@ impl<'a> CreateRealtimeSession<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/sessions");
+        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -403,6 +410,7 @@ impl<'a> CreateRealtimeTranscriptionSession<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/transcription_sessions");
+        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -438,6 +446,7 @@ impl<'a> CreateRealtimeTranslationClientSecret<'a> {
             rt::Method::POST,
             "/realtime/translations/client_secrets",
         );
+        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);

@@ -188,6 +188,7 @@ impl<'a> CreateResponse<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses");
+        op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("application/json, text/event-stream");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -271,6 +272,7 @@ impl<'a> GetResponse<'a> {
             rt::Style::Form,
             true,
         );
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -300,6 +302,7 @@ impl<'a> DeleteResponse<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/responses/{response_id}");
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("application/json");
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::ErrorModel>(status, body),
@@ -332,6 +335,7 @@ impl<'a> CancelResponse<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses/{response_id}/cancel");
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::ErrorModel>(status, body),
             429u16 => rt::error_body::<super::models::ErrorResponse>(status, body),
@@ -400,6 +404,7 @@ impl<'a> ListInputItems<'a> {
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("include", &self.include, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -464,6 +469,7 @@ impl<'a> BetaCreateResponse<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses");
         op.header("openai-beta", &self.openai_beta, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("application/json, text/event-stream");
         op.fixed_query("beta", "true");
         op.check(self.body.validate());
@@ -558,6 +564,7 @@ impl<'a> BetaGetResponse<'a> {
             true,
         );
         op.header("openai-beta", &self.openai_beta, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.fixed_query("beta", "true");
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -595,6 +602,7 @@ impl<'a> BetaDeleteResponse<'a> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/responses/{response_id}");
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
         op.header("openai-beta", &self.openai_beta, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("application/json");
         op.fixed_query("beta", "true");
         op.errors(|status, body| match status {
@@ -635,6 +643,7 @@ impl<'a> BetaCancelResponse<'a> {
         let mut op = rt::Op::new(rt::Method::POST, "/responses/{response_id}/cancel");
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
         op.header("openai-beta", &self.openai_beta, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.fixed_query("beta", "true");
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BetaError>(status, body),
@@ -711,6 +720,7 @@ impl<'a> BetaListInputItems<'a> {
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("include", &self.include, rt::Style::Form, true);
         op.header("openai-beta", &self.openai_beta, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.fixed_query("beta", "true");
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);

@@ -201,6 +201,7 @@ impl<'a> ListSkills<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -263,6 +264,7 @@ impl<'a> CreateSkill<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/skills");
+        op.security(&[&["ApiKeyAuth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -295,6 +297,7 @@ impl<'a> GetSkill<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/skills/{skill_id}");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -330,6 +333,7 @@ impl<'a> UpdateSkillDefaultVersion<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/skills/{skill_id}");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -362,6 +366,7 @@ impl<'a> DeleteSkill<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/skills/{skill_id}");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -391,6 +396,7 @@ impl<'a> GetSkillContent<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/skills/{skill_id}/content");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("application/zip, application/json");
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -450,6 +456,7 @@ impl<'a> ListSkillVersions<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -514,6 +521,7 @@ impl<'a> CreateSkillVersion<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/skills/{skill_id}/versions");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -551,6 +559,7 @@ impl<'a> GetSkillVersion<'a> {
         );
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         op.path("version", &self.version, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -585,6 +594,7 @@ impl<'a> DeleteSkillVersion<'a> {
         );
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         op.path("version", &self.version, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -619,6 +629,7 @@ impl<'a> GetSkillVersionContent<'a> {
         );
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         op.path("version", &self.version, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("application/zip, application/json");
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);

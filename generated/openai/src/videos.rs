@@ -185,6 +185,7 @@ impl<'a> ListVideos<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -246,6 +247,7 @@ impl<'a> CreateVideo<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/videos");
+        op.security(&[&["ApiKeyAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -284,6 +286,7 @@ impl<'a> CreateVideoCharacter<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/videos/characters");
+        op.security(&[&["ApiKeyAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -321,6 +324,7 @@ impl<'a> GetVideoCharacter<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/videos/characters/{character_id}");
         op.path("character_id", &self.character_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -353,6 +357,7 @@ impl<'a> CreateVideoEdit<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/videos/edits");
+        op.security(&[&["ApiKeyAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -391,6 +396,7 @@ impl<'a> CreateVideoExtend<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/videos/extensions");
+        op.security(&[&["ApiKeyAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -425,6 +431,7 @@ impl<'a> GetVideo<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/videos/{video_id}");
         op.path("video_id", &self.video_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -453,6 +460,7 @@ impl<'a> DeleteVideo<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/videos/{video_id}");
         op.path("video_id", &self.video_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -488,6 +496,7 @@ impl<'a> RetrieveVideoContent<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/videos/{video_id}/content");
         op.path("video_id", &self.video_id, rt::Style::Simple, false);
         op.query("variant", &self.variant, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("video/mp4, image/webp, application/json");
         op.apply(self.options);
         (self.client, op)
@@ -521,6 +530,7 @@ impl<'a> CreateVideoRemix<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/videos/{video_id}/remix");
         op.path("video_id", &self.video_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }

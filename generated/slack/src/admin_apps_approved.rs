@@ -73,6 +73,7 @@ impl<'a> AdminAppsApprovedList<'a> {
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.query("team_id", &self.team_id, rt::Style::Form, true);
         op.query("enterprise_id", &self.enterprise_id, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)

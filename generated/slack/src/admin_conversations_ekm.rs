@@ -79,6 +79,7 @@ impl<'a> AdminConversationsEkmListOriginalConnectedChannelInfo<'a> {
         op.query("team_ids", &self.team_ids, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)

@@ -75,6 +75,7 @@ impl<'a> AdminConversationsRestrictAccessAddGroup<'a> {
             rt::Method::POST,
             "/admin.conversations.restrictAccess.addGroup",
         );
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
@@ -117,6 +118,7 @@ impl<'a> AdminConversationsRestrictAccessListGroups<'a> {
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("channel_id", &self.channel_id, rt::Style::Form, true);
         op.query("team_id", &self.team_id, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
@@ -148,6 +150,7 @@ impl<'a> AdminConversationsRestrictAccessRemoveGroup<'a> {
             rt::Method::POST,
             "/admin.conversations.restrictAccess.removeGroup",
         );
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);

@@ -54,6 +54,7 @@ impl<'a> AdminTeamsCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.teams.create");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
@@ -96,6 +97,7 @@ impl<'a> AdminTeamsList<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.teams.list");
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)

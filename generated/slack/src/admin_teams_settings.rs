@@ -106,6 +106,7 @@ impl<'a> AdminTeamsSettingsInfo<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.teams.settings.info");
         op.query("team_id", &self.team_id, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
@@ -137,6 +138,7 @@ impl<'a> AdminTeamsSettingsSetDefaultChannels<'a> {
             rt::Method::POST,
             "/admin.teams.settings.setDefaultChannels",
         );
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
@@ -169,6 +171,7 @@ impl<'a> AdminTeamsSettingsSetDescription<'a> {
             rt::Method::POST,
             "/admin.teams.settings.setDescription",
         );
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
@@ -201,6 +204,7 @@ impl<'a> AdminTeamsSettingsSetDiscoverability<'a> {
             rt::Method::POST,
             "/admin.teams.settings.setDiscoverability",
         );
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
@@ -230,6 +234,7 @@ impl<'a> AdminTeamsSettingsSetIcon<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.teams.settings.setIcon");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
@@ -259,6 +264,7 @@ impl<'a> AdminTeamsSettingsSetName<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.teams.settings.setName");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);

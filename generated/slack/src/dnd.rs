@@ -79,6 +79,7 @@ impl<'a> DndEndDnd<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/dnd.endDnd");
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DndEndDndError>);
         op.apply(self.options);
         (self.client, op)
@@ -106,6 +107,7 @@ impl<'a> DndEndSnooze<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/dnd.endSnooze");
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DndEndSnoozeError>);
         op.apply(self.options);
         (self.client, op)
@@ -147,6 +149,7 @@ impl<'a> DndInfo<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/dnd.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DndInfoError>);
         op.apply(self.options);
         (self.client, op)
@@ -175,6 +178,7 @@ impl<'a> DndSetSnooze<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/dnd.setSnooze");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::DndSetSnoozeError>);
         op.apply(self.options);
@@ -217,6 +221,7 @@ impl<'a> DndTeamInfo<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/dnd.teamInfo");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("users", &self.users, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)

@@ -92,6 +92,7 @@ impl<'a> OauthAccess<'a> {
         op.query("code", &self.code, rt::Style::Form, true);
         op.query("redirect_uri", &self.redirect_uri, rt::Style::Form, true);
         op.query("single_channel", &self.single_channel, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
@@ -154,6 +155,7 @@ impl<'a> OauthToken<'a> {
         op.query("code", &self.code, rt::Style::Form, true);
         op.query("redirect_uri", &self.redirect_uri, rt::Style::Form, true);
         op.query("single_channel", &self.single_channel, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)

@@ -65,6 +65,7 @@ impl<'a> OauthV2Access<'a> {
         op.query("client_secret", &self.client_secret, rt::Style::Form, true);
         op.query("code", &self.code, rt::Style::Form, true);
         op.query("redirect_uri", &self.redirect_uri, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)

@@ -88,6 +88,7 @@ impl<'a> SearchMessages<'a> {
         op.query("query", &self.query, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);
         op.query("sort_dir", &self.sort_dir, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)

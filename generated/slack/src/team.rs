@@ -103,6 +103,7 @@ impl<'a> TeamAccessLogs<'a> {
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("count", &self.count, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::TeamAccessLogsError>);
         op.apply(self.options);
         (self.client, op)
@@ -139,6 +140,7 @@ impl<'a> TeamBillableInfo<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/team.billableInfo");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
@@ -175,6 +177,7 @@ impl<'a> TeamInfo<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/team.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("team", &self.team, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::TeamInfoError>);
         op.apply(self.options);
         (self.client, op)
@@ -246,6 +249,7 @@ impl<'a> TeamIntegrationLogs<'a> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("service_id", &self.service_id, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::TeamIntegrationLogsError>);
         op.apply(self.options);
         (self.client, op)

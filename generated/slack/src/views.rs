@@ -92,6 +92,7 @@ impl<'a> ViewsOpen<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/views.open");
         op.query("trigger_id", &self.trigger_id, rt::Style::Form, true);
         op.query("view", &self.view, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
@@ -130,6 +131,7 @@ impl<'a> ViewsPublish<'a> {
         op.query("user_id", &self.user_id, rt::Style::Form, true);
         op.query("view", &self.view, rt::Style::Form, true);
         op.query("hash", &self.hash, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
@@ -161,6 +163,7 @@ impl<'a> ViewsPush<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/views.push");
         op.query("trigger_id", &self.trigger_id, rt::Style::Form, true);
         op.query("view", &self.view, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
@@ -216,6 +219,7 @@ impl<'a> ViewsUpdate<'a> {
         op.query("external_id", &self.external_id, rt::Style::Form, true);
         op.query("view", &self.view, rt::Style::Form, true);
         op.query("hash", &self.hash, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)

@@ -89,6 +89,7 @@ impl<'a> WorkflowsStepCompleted<'a> {
             true,
         );
         op.query("outputs", &self.outputs, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
@@ -125,6 +126,7 @@ impl<'a> WorkflowsStepFailed<'a> {
             true,
         );
         op.query("error", &self.error, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)
@@ -187,6 +189,7 @@ impl<'a> WorkflowsUpdateStep<'a> {
         op.query("outputs", &self.outputs, rt::Style::Form, true);
         op.query("step_name", &self.step_name, rt::Style::Form, true);
         op.query("step_image_url", &self.step_image_url, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DefaultErrorTemplate>);
         op.apply(self.options);
         (self.client, op)

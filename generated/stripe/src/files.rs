@@ -123,6 +123,7 @@ impl<'a> GetFiles<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -183,6 +184,7 @@ impl<'a> PostFiles<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/files");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.server("https://files.stripe.com/");
         let body = &self.body;
         let mut mp = op.multipart();
@@ -233,6 +235,7 @@ impl<'a> GetFilesFile<'a> {
         op.check(rt::check::length("file", v, None, Some(5000u64)));
         op.path("file", &self.file, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

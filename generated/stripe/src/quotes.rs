@@ -239,6 +239,7 @@ impl<'a> GetQuotes<'a> {
             op.check(rt::check::length("test_clock", v, None, Some(5000u64)));
         }
         op.query("test_clock", &self.test_clock, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -304,6 +305,7 @@ impl<'a> PostQuotes<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/quotes");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -369,6 +371,7 @@ impl<'a> GetQuotesQuote<'a> {
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
         op.path("quote", &self.quote, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -407,6 +410,7 @@ impl<'a> PostQuotesQuote<'a> {
         let v = &self.quote;
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
         op.path("quote", &self.quote, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -464,6 +468,7 @@ impl<'a> PostQuotesQuoteAccept<'a> {
         let v = &self.quote;
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
         op.path("quote", &self.quote, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -502,6 +507,7 @@ impl<'a> PostQuotesQuoteCancel<'a> {
         let v = &self.quote;
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
         op.path("quote", &self.quote, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -577,6 +583,7 @@ impl<'a> GetQuotesQuoteComputedUpfrontLineItems<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -646,6 +653,7 @@ impl<'a> PostQuotesQuoteFinalize<'a> {
         let v = &self.quote;
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
         op.path("quote", &self.quote, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -718,6 +726,7 @@ impl<'a> GetQuotesQuoteLineItems<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -794,6 +803,7 @@ impl<'a> GetQuotesQuotePdf<'a> {
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
         op.path("quote", &self.quote, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.accept_types("application/pdf, application/json");
         if let Some(body) = &self.body {
             op.form(body, &[]);

@@ -101,6 +101,7 @@ impl<'a> FetchRecordingAddOnResultPayloadData<'a> {
             ),
         );
         op.path("PayloadSid", &self.payload_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.accept_types("application/json");
         op.apply(self.options);
         (self.client, op)

@@ -129,6 +129,7 @@ pub mod notes {
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/notes/{id}");
             op.path("id", &self.id, rt::Style::Simple, false);
+            op.accept_types("application/json, text/plain");
             op.apply(self.options);
             (self.client, op)
         }

@@ -58,6 +58,7 @@ pub mod config_api {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/config");
+            op.security(&[&["key"]]);
             op.apply(self.options);
             (self.client, op)
         }
@@ -108,6 +109,7 @@ pub mod new_api {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/new");
+            op.security(&[&["key"]]);
             op.apply(self.options);
             (self.client, op)
         }
@@ -158,6 +160,7 @@ pub mod from_connector_api {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/from_connector");
+            op.security(&[&["key"]]);
             op.apply(self.options);
             (self.client, op)
         }
@@ -208,6 +211,7 @@ pub mod connector_api {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/connector");
+            op.security(&[&["key"]]);
             op.apply(self.options);
             (self.client, op)
         }
@@ -258,6 +262,7 @@ pub mod models_api {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/models");
+            op.security(&[&["key"]]);
             op.apply(self.options);
             (self.client, op)
         }
@@ -308,6 +313,7 @@ pub mod auth_api {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/auth");
+            op.security(&[&["key"]]);
             op.apply(self.options);
             (self.client, op)
         }
@@ -358,6 +364,7 @@ pub mod webhook_events_api {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/webhook_events");
+            op.security(&[&["key"]]);
             op.apply(self.options);
             (self.client, op)
         }
@@ -408,6 +415,7 @@ pub mod rt_api {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/rt");
+            op.security(&[&["key"]]);
             op.apply(self.options);
             (self.client, op)
         }
@@ -458,6 +466,7 @@ pub mod connector_runtime_api {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/connector_runtime");
+            op.security(&[&["key"]]);
             op.apply(self.options);
             (self.client, op)
         }
@@ -508,6 +517,7 @@ pub mod client_api {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/client");
+            op.security(&[&["key"]]);
             op.apply(self.options);
             (self.client, op)
         }
@@ -558,6 +568,7 @@ pub mod all_api {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/all");
+            op.security(&[&["key"]]);
             op.apply(self.options);
             (self.client, op)
         }
@@ -608,6 +619,7 @@ pub mod default_api {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/default");
+            op.security(&[&["key"]]);
             op.apply(self.options);
             (self.client, op)
         }
@@ -658,6 +670,7 @@ pub mod lib_api {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/lib");
+            op.security(&[&["key"]]);
             op.apply(self.options);
             (self.client, op)
         }
@@ -708,6 +721,7 @@ pub mod main_api {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/main");
+            op.security(&[&["key"]]);
             op.apply(self.options);
             (self.client, op)
         }
@@ -758,6 +772,7 @@ pub mod std_api {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/std");
+            op.security(&[&["key"]]);
             op.apply(self.options);
             (self.client, op)
         }
@@ -808,6 +823,7 @@ pub mod core_api {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/core");
+            op.security(&[&["key"]]);
             op.apply(self.options);
             (self.client, op)
         }
@@ -858,6 +874,7 @@ pub mod alloc_api {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/alloc");
+            op.security(&[&["key"]]);
             op.apply(self.options);
             (self.client, op)
         }
@@ -915,6 +932,7 @@ pub mod things {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/things/new");
+            op.security(&[&["key"]]);
             op.apply(self.options);
             (self.client, op)
         }
@@ -939,6 +957,7 @@ pub mod things {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/things/client");
+            op.security(&[&["key"]]);
             op.apply(self.options);
             (self.client, op)
         }
@@ -966,16 +985,26 @@ pub fn server_url(variables: &[(&str, &str)]) -> String {
     }
     url
 }
-/// The description's security schemes as auth settings: `config.auth = Some(auth::...(...))`.
+/// The description's security schemes as auth settings: `config.auth = Some(auth::...(...))`, or
+/// several at once: `Some(auth::a(..).and(auth::b(..)))`. A credential of a scheme that
+/// operations name in their `security` is sent on the calls that ask for it (the first
+/// alternative whose schemes are all held), none where none is asked, and a call whose
+/// requirements cannot be met fails before sending; calls that declare nothing send the first.
 pub mod auth {
     /// Security scheme `key`: an API key in the header `X-Key`.
+    ///
+    /// Held as the credential of `key`: a call sends it when its operation's security asks
+    /// for it (combine several with `AuthConfig::and`).
     pub fn key(key: impl Into<String>) -> connector_runtime::AuthConfig {
-        connector_runtime::AuthConfig::ApiKey {
-            name: "X-Key".to_owned(),
-            location: connector_runtime::ApiKeyLocation::Header,
-            value: key.into().into(),
-            prefix: None,
-        }
+        connector_runtime::AuthConfig::scheme(
+            "key",
+            connector_runtime::AuthConfig::ApiKey {
+                name: "X-Key".to_owned(),
+                location: connector_runtime::ApiKeyLocation::Header,
+                value: key.into().into(),
+                prefix: None,
+            },
+        )
     }
 }
 pub mod webhook_events {
