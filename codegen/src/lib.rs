@@ -237,8 +237,9 @@ pub struct Harness {
     pub code: String,
     /// Planned calls with their sample arguments (see [`sample::plan`]).
     pub plan: Vec<sample::Call>,
-    /// Placeholder credentials that satisfy the API's first security scheme: (`header` or `query`,
-    /// name, value).
+    /// Placeholder credentials: (`header` or `query`, name, value) sent with every call, or, when
+    /// operations ask for different schemes, (`scheme`, scheme name, an `AuthConfig` as JSON) held
+    /// together so each call sends what its operation asks for.
     pub credentials: Vec<(String, String, String)>,
     /// Operations generated.
     pub operations: usize,
@@ -265,10 +266,55 @@ pub fn conformance_harness(spec: &Path, settings: &Settings) -> Result<Harness, 
         Some(_) => vec![header("Authorization", "Bearer placeholder-token")],
         None => Vec::new(),
     };
+    // Operations that ask for different schemes get each its own: every scheme is held as a named
+    // credential (`scheme` entries, an `AuthConfig` in JSON), and each call sends what its operation's
+    // requirements ask for, as the generated client does for its users.
+    let mut named: Vec<&str> = api
+        .operations
+        .iter()
+        .filter_map(|o| o.security.as_ref())
+        .flatten()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    let credentials = if named.len() > 1 {
+        let scheme = |name: &str, config: serde_json::Value| {
+            ("scheme".to_owned(), name.to_owned(), config.to_string())
+        };
+        api.security
+            .iter()
+            .filter_map(|s| match s {
+                ir::SecurityScheme::ApiKey {
+                    scheme: n,
+                    name,
+                    location,
+                } => Some(scheme(
+                    n,
+                    serde_json::json!({"type": "api_key", "name": name, "in": location, "value": "placeholder-key"}),
+                )),
+                ir::SecurityScheme::Basic { scheme: n } => Some(scheme(
+                    n,
+                    serde_json::json!({"type": "basic", "username": "conformance", "password": "placeholder"}),
+                )),
+                ir::SecurityScheme::Bearer { scheme: n }
+                | ir::SecurityScheme::OAuth2 { scheme: n, .. }
+                | ir::SecurityScheme::DeviceCode { scheme: n, .. } => Some(scheme(
+                    n,
+                    serde_json::json!({"type": "bearer", "token": "placeholder-token"}),
+                )),
+                _ => None,
+            })
+            .collect()
+    } else {
+        credentials
+    };
     let mut credentials = credentials;
     // Operations may name other schemes: a placeholder for each other API key, and an
     // `Authorization` header when the first scheme writes none (basic when a scheme is basic).
-    for scheme in api.security.iter().skip(1) {
+    let per_scheme = named.len() > 1;
+    for scheme in api.security.iter().skip(1).filter(|_| !per_scheme) {
         if let ir::SecurityScheme::ApiKey { name, location, .. } = scheme {
             if !credentials
                 .iter()
@@ -283,6 +329,7 @@ pub fn conformance_harness(spec: &Path, settings: &Settings) -> Result<Harness, 
         .iter()
         .any(ir::SecurityScheme::writes_authorization);
     if writes_authorization
+        && !per_scheme
         && !credentials
             .iter()
             .any(|(_, n, _)| n.eq_ignore_ascii_case("authorization"))

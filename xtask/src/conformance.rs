@@ -902,7 +902,7 @@ const MAIN: &str = r#"//! Conformance harness (written by `cargo xtask conforman
 //! and prints one JSON line per call.
 use std::sync::{Arc, Mutex};
 
-use connector_runtime::{ConnectorConfig, Error, HookType, Response, RetryConfig, hook_fn};
+use connector_runtime::{AuthConfig, ConnectorConfig, Error, HookType, Response, RetryConfig, hook_fn};
 use serde_json::{Map, Value, json};
 
 pub use VENDOR_CRATE::{Client, models};
@@ -1007,13 +1007,22 @@ async fn run() {
     config.max_redirects = 0;
     // Each call is judged on its own: a mock failing one operation must not open the breaker for the rest.
     config.circuit_breaker.enabled = false;
+    let mut held: Option<AuthConfig> = None;
     for c in &argv[3..] {
         let (at, rest) = c.split_once(':').expect("credential");
         let (name, value) = rest.split_once('=').expect("credential");
         match at {
             "query" => { config.default_query.insert(name.into(), value.into()); }
+            "scheme" => {
+                let credential: AuthConfig = serde_json::from_str(value).expect("credential JSON");
+                let named = AuthConfig::scheme(name, credential);
+                held = Some(match held.take() { Some(h) => h.and(named), None => named });
+            }
             _ => { config.default_headers.insert(name.into(), value.into()); }
         }
+    }
+    if held.is_some() {
+        config.auth = held;
     }
     let violations: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let seen = violations.clone();

@@ -149,6 +149,12 @@ fn test(extra: &[String]) -> Result<(), String> {
     )?;
     // The three smallest connectors against Prism, the validating mock server.
     conformance::run(&["--spec".to_owned(), "discourse,slack,twilio".to_owned()])?;
+    // Fixtures of what validating servers used to refuse: per-operation security with several
+    // credentials, versioning headers and declared media types.
+    conformance::run(&[
+        "--fixture".to_owned(),
+        "tests/fixtures/security_per_operation.yaml,tests/fixtures/media_types.yaml".to_owned(),
+    ])?;
     // The openapi-core mock server Stripe is checked against, on its own (Python, about a minute).
     conformance::validator_selftest()?;
     // A small fixed sample of the public corpus, generated and compiled (a few minutes; the corpus is
