@@ -224,7 +224,6 @@ impl Settings {
             let mut chars = name.chars();
             let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
             if !first_ok
-                || name.len() > 64
                 || !name
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -232,9 +231,7 @@ impl Settings {
                 return Err(Diagnostic::error(format!(
                     "settings: crate_name `{name}` is not a valid package name"
                 ))
-                .help(
-                    "start with a letter; use letters, digits, `-` and `_`; at most 64 characters",
-                ));
+                .help("start with a letter; use letters, digits, `-` and `_`"));
             }
         }
         if let Some(list) = &self.crate_publish {
