@@ -7,8 +7,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::ir::{Api, Ty, TypeId};
-use crate::passes::{type_children, walk};
+use crate::ir::{Api, Ty};
+use crate::passes::{operation_roots, reachability};
 
 /// One misleading name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,36 +38,12 @@ pub struct Audit {
 /// For every type, the operations (indices) that reach it through a parameter, body, answer, stream
 /// or page item, directly or through other types.
 pub fn users(api: &Api) -> Vec<BTreeSet<usize>> {
-    let mut reached: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); api.types.len()];
-    for (oi, op) in api.operations.iter().enumerate() {
-        let mut roots: Vec<&Ty> = Vec::new();
-        roots.extend(op.params.iter().map(|p| &p.ty));
-        roots.extend(op.body.iter().map(|b| &b.ty));
-        roots.extend(op.success.iter().chain(&op.errors).map(|r| &r.ty));
-        roots.extend(op.stream.iter().map(|s| &s.ty));
-        roots.extend(op.pagination.iter().map(|p| &p.item));
-        let mut stack: Vec<TypeId> = Vec::new();
-        for t in roots {
-            walk(t, &mut |x| {
-                if let Ty::Named(id) = x {
-                    stack.push(*id);
-                }
-            });
-        }
-        while let Some(id) = stack.pop() {
-            if !reached[id.0].insert(oi) {
-                continue;
-            }
-            for t in type_children(&api.types[id.0]) {
-                walk(t, &mut |x| {
-                    if let Ty::Named(c) = x {
-                        stack.push(*c);
-                    }
-                });
-            }
-        }
-    }
-    reached
+    let sources: Vec<Vec<&Ty>> = api
+        .operations
+        .iter()
+        .map(|op| operation_roots(op).collect())
+        .collect();
+    reachability(api, &sources)
 }
 
 /// Whether `name` starts with the word sequence `prefix` (the next character begins a new word).

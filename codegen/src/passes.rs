@@ -65,6 +65,48 @@ pub fn run(api: &mut Api) -> Facts {
     facts
 }
 
+/// The types an operation names directly: parameters, body, answers, stream events, page items.
+pub(crate) fn operation_roots(op: &Operation) -> impl Iterator<Item = &Ty> {
+    op.params
+        .iter()
+        .map(|p| &p.ty)
+        .chain(op.body.iter().map(|b| &b.ty))
+        .chain(op.success.iter().chain(&op.errors).map(|r| &r.ty))
+        .chain(op.stream.iter().map(|s| &s.ty))
+        .chain(op.pagination.iter().map(|p| &p.item))
+}
+
+/// For every named type, the sources (by index) that reach it from their root types, directly or
+/// through other named types.
+pub(crate) fn reachability(api: &Api, sources: &[Vec<&Ty>]) -> Vec<BTreeSet<usize>> {
+    let mut reached: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); api.types.len()];
+    for (si, roots) in sources.iter().enumerate() {
+        let mut stack: Vec<TypeId> = Vec::new();
+        for t in roots {
+            walk(t, &mut |x| {
+                if let Ty::Named(id) = x {
+                    stack.push(*id);
+                }
+            });
+        }
+        while let Some(id) = stack.pop() {
+            if !reached[id.0].insert(si) {
+                continue;
+            }
+            for t in type_children(&api.types[id.0]) {
+                walk(t, &mut |x| {
+                    if let Ty::Named(c) = x {
+                        if !reached[c.0].contains(&si) {
+                            stack.push(*c);
+                        }
+                    }
+                });
+            }
+        }
+    }
+    reached
+}
+
 /// The types each cargo feature needs, inverted: for every type, the features that reach it (see
 /// [`Facts::gates`]). A type is reached by a group when one of its operations names it in a parameter,
 /// body, answer or stream, directly or through other types; webhook payloads are reached by
@@ -76,12 +118,7 @@ fn feature_gates(api: &Api) -> BTreeMap<TypeId, Vec<String>> {
         .map(|g| (g.module.clone(), Vec::new()))
         .collect();
     for op in &api.operations {
-        let roots = &mut features[op.group].1;
-        roots.extend(op.params.iter().map(|p| &p.ty));
-        roots.extend(op.body.iter().map(|b| &b.ty));
-        roots.extend(op.success.iter().chain(&op.errors).map(|r| &r.ty));
-        roots.extend(op.stream.iter().map(|s| &s.ty));
-        roots.extend(op.pagination.iter().map(|p| &p.item));
+        features[op.group].1.extend(operation_roots(op));
     }
     if !api.webhooks.is_empty() {
         features.push((
@@ -89,31 +126,8 @@ fn feature_gates(api: &Api) -> BTreeMap<TypeId, Vec<String>> {
             api.webhooks.iter().map(|w| &w.ty).collect(),
         ));
     }
-    let mut reached: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); api.types.len()];
-    for (fi, (_, roots)) in features.iter().enumerate() {
-        let mut stack: Vec<TypeId> = Vec::new();
-        for t in roots {
-            walk(t, &mut |x| {
-                if let Ty::Named(id) = x {
-                    stack.push(*id);
-                }
-            });
-        }
-        while let Some(id) = stack.pop() {
-            if !reached[id.0].insert(fi) {
-                continue;
-            }
-            for t in type_children(&api.types[id.0]) {
-                walk(t, &mut |x| {
-                    if let Ty::Named(c) = x {
-                        if !reached[c.0].contains(&fi) {
-                            stack.push(*c);
-                        }
-                    }
-                });
-            }
-        }
-    }
+    let sources: Vec<Vec<&Ty>> = features.iter().map(|(_, roots)| roots.clone()).collect();
+    let reached = reachability(api, &sources);
     let mut gates = BTreeMap::new();
     // No operation and no webhook: a models-only crate declares no features, so nothing is gated.
     if features.is_empty() {
