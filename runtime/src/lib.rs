@@ -22,30 +22,23 @@
 #![warn(missing_docs)]
 
 pub mod auth;
-mod auth_device;
-mod auth_set;
-pub mod batch;
-pub mod bounded;
-pub mod breaker;
-mod cache;
 pub mod config;
-mod connector;
-mod dedup;
 pub mod error;
 pub mod hooks;
+pub mod inbound;
 pub mod observe;
-pub mod paginate;
-mod pipeline;
-pub mod ratelimit;
+pub mod operations;
+pub mod pipeline;
+pub mod policies;
 pub mod redact;
-pub mod request;
-pub mod response;
-pub mod retry;
-pub mod stream;
-mod support;
-pub mod transfer;
-mod transport;
-pub mod webhooks;
+
+// The modules' long-standing paths: each concern's members stay reachable at the crate root.
+pub use inbound::webhooks;
+pub use operations::{batch, paginate, stream, transfer};
+pub use pipeline::{request, response};
+pub use policies::{bounded, breaker, ratelimit, retry};
+use operations::support;
+use pipeline::{cache, connector, dedup, transport};
 
 pub use auth::{
     ApiKey, ApiKeyLocation, AuthConfig, AuthStrategy, Basic, Bearer, ClientCertificate,

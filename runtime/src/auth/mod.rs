@@ -23,8 +23,11 @@ use serde::Deserialize;
 use crate::error::{Error, ErrorCode, ErrorSource};
 use crate::request::RequestParts;
 
-pub use crate::auth_device::{DeviceAuthorization, DeviceCode};
-pub use crate::auth_set::{ClientCertificate, Credentials, Requirements};
+mod device;
+mod set;
+
+pub use device::{DeviceAuthorization, DeviceCode};
+pub use set::{ClientCertificate, Credentials, Requirements};
 
 /// Serialisable auth settings (the strategies that need no code).
 #[derive(Clone, Debug, Deserialize)]

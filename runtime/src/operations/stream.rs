@@ -39,13 +39,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::{Stream, StreamExt};
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::connector::Connector;
 use crate::error::{Error, ErrorCode, ErrorSource};
 use crate::request::RequestOptions;
-use crate::response::ResponseMeta;
+pub use crate::response::{BodyStream, StreamingResponse};
 
 /// The default limit on one event or line: 16 MiB.
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
@@ -57,56 +57,6 @@ pub const DEFAULT_MAX_RECONNECTS: u32 = 5;
 /// The `data` payload that ends an event stream by convention.
 const DONE: &str = "[DONE]";
 const BOM: &[u8] = b"\xEF\xBB\xBF";
-
-/// A response body as a stream of chunks: what [`Connector::request_stream`] hands over unread.
-pub struct BodyStream {
-    inner: Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>,
-}
-
-impl BodyStream {
-    /// Wrap any stream of chunks (the decoders work over any source, e.g. a file or a test's chunks).
-    pub fn new<S>(stream: S) -> Self
-    where
-        S: Stream<Item = Result<Bytes, Error>> + Send + 'static,
-    {
-        BodyStream {
-            inner: Box::pin(stream),
-        }
-    }
-
-    /// A body with no bytes.
-    pub fn empty() -> Self {
-        BodyStream::new(futures_util::stream::empty())
-    }
-}
-
-impl Stream for BodyStream {
-    type Item = Result<Bytes, Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.inner.as_mut().poll_next(cx)
-    }
-}
-
-impl fmt::Debug for BodyStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("BodyStream")
-    }
-}
-
-/// A successful response whose body has not been read: status, headers and meta are known, the body
-/// is a stream. Dropping it (or its body) closes the connection.
-#[derive(Debug)]
-pub struct StreamingResponse {
-    /// HTTP status (< 400).
-    pub status: StatusCode,
-    /// Response headers.
-    pub headers: HeaderMap,
-    /// Call metadata, as of the response headers (`duration` is the time to the headers).
-    pub meta: ResponseMeta,
-    /// The body, chunk by chunk.
-    pub body: BodyStream,
-}
 
 impl StreamingResponse {
     /// Decode the body as server-sent events whose `data` is JSON of type `T`.
@@ -1005,6 +955,8 @@ impl<T> Stream for EventSource<T> {
 
 #[cfg(test)]
 mod tests {
+    use crate::response::ResponseMeta;
+    use http::HeaderMap;
     use super::*;
     use futures_util::FutureExt;
     use std::sync::Arc;

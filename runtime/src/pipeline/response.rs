@@ -2,7 +2,12 @@
 
 use std::time::{Duration, SystemTime};
 
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
+use futures_util::stream::Stream;
 use http::{HeaderMap, Method, StatusCode};
 use serde::de::DeserializeOwned;
 
@@ -139,4 +144,54 @@ impl Response<Bytes> {
             }
         }
     }
+}
+
+/// A response body as a stream of chunks: what [`Connector::request_stream`] hands over unread.
+pub struct BodyStream {
+    inner: Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>,
+}
+
+impl BodyStream {
+    /// Wrap any stream of chunks (the decoders work over any source, e.g. a file or a test's chunks).
+    pub fn new<S>(stream: S) -> Self
+    where
+        S: Stream<Item = Result<Bytes, Error>> + Send + 'static,
+    {
+        BodyStream {
+            inner: Box::pin(stream),
+        }
+    }
+
+    /// A body with no bytes.
+    pub fn empty() -> Self {
+        BodyStream::new(futures_util::stream::empty())
+    }
+}
+
+impl Stream for BodyStream {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+impl fmt::Debug for BodyStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BodyStream")
+    }
+}
+
+/// A successful response whose body has not been read: status, headers and meta are known, the body
+/// is a stream. Dropping it (or its body) closes the connection.
+#[derive(Debug)]
+pub struct StreamingResponse {
+    /// HTTP status (< 400).
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// Call metadata, as of the response headers (`duration` is the time to the headers).
+    pub meta: ResponseMeta,
+    /// The body, chunk by chunk.
+    pub body: BodyStream,
 }

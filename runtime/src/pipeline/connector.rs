@@ -23,7 +23,7 @@ use crate::redact::Redactor;
 use crate::request::{Body, RequestOptions};
 use crate::response::Response;
 use crate::retry::{RetryClassifier, StandardClassifier};
-use crate::stream::StreamingResponse;
+use crate::response::StreamingResponse;
 
 const DISCONNECTED: u8 = 0;
 const CONNECTED: u8 = 1;
@@ -153,7 +153,7 @@ pub(crate) struct Inner {
     idle: Notify,
     pub(crate) shutdown: RwLock<CancellationToken>,
     /// Streamed bodies handed to callers and not yet ended, for `disconnect` to close at its deadline.
-    streams: std::sync::Mutex<Vec<std::sync::Weak<crate::pipeline::OpenBody>>>,
+    streams: std::sync::Mutex<Vec<std::sync::Weak<crate::pipeline::execute::OpenBody>>>,
 }
 
 impl std::fmt::Debug for Connector {
@@ -254,7 +254,7 @@ impl Connector {
             let open: Vec<_> =
                 std::mem::take(&mut *inner.streams.lock().unwrap_or_else(|p| p.into_inner()));
             for body in open.iter().filter_map(std::sync::Weak::upgrade) {
-                crate::pipeline::close(&body);
+                crate::pipeline::execute::close(&body);
             }
             // Calls still running see the token at their next poll. A call whose future is held but
             // never polled again cannot: after one more `deadline` it is left behind, counted as
@@ -290,7 +290,7 @@ impl Connector {
         &self,
         body: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
         in_flight: InFlight,
-    ) -> Arc<crate::pipeline::OpenBody> {
+    ) -> Arc<crate::pipeline::execute::OpenBody> {
         let open = Arc::new(std::sync::Mutex::new(Some((body, in_flight))));
         let mut streams = self.inner.streams.lock().unwrap_or_else(|p| p.into_inner());
         streams.retain(|w| w.strong_count() > 0);

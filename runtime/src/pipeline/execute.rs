@@ -63,7 +63,7 @@ use crate::request::{
 };
 use crate::response::{Response, ResponseMeta};
 use crate::retry::{RetryDecision, RetryPolicy, parse_retry_after};
-use crate::stream::{BodyStream, StreamingResponse};
+use crate::response::{BodyStream, StreamingResponse};
 use crate::{observe, redact::Redactor};
 
 /// Response headers that carry a server-side request id, most specific first.
