@@ -34,11 +34,11 @@ pub mod redact;
 
 // The modules' long-standing paths: each concern's members stay reachable at the crate root.
 pub use inbound::webhooks;
+use operations::support;
 pub use operations::{batch, paginate, stream, transfer};
+use pipeline::{cache, connector, dedup, transport};
 pub use pipeline::{request, response};
 pub use policies::{bounded, breaker, ratelimit, retry};
-use operations::support;
-use pipeline::{cache, connector, dedup, transport};
 
 pub use auth::{
     ApiKey, ApiKeyLocation, AuthConfig, AuthStrategy, Basic, Bearer, ClientCertificate,

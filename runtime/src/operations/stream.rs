@@ -955,10 +955,10 @@ impl<T> Stream for EventSource<T> {
 
 #[cfg(test)]
 mod tests {
-    use crate::response::ResponseMeta;
-    use http::HeaderMap;
     use super::*;
+    use crate::response::ResponseMeta;
     use futures_util::FutureExt;
+    use http::HeaderMap;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 

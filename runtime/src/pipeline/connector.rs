@@ -22,8 +22,8 @@ use crate::ratelimit::RateLimiter;
 use crate::redact::Redactor;
 use crate::request::{Body, RequestOptions};
 use crate::response::Response;
-use crate::retry::{RetryClassifier, StandardClassifier};
 use crate::response::StreamingResponse;
+use crate::retry::{RetryClassifier, StandardClassifier};
 
 const DISCONNECTED: u8 = 0;
 const CONNECTED: u8 = 1;

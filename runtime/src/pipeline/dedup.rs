@@ -153,8 +153,9 @@ pub(crate) async fn shared(conn: &Connector, key: Key, opts: RequestOptions) -> 
             }
         }
     };
-    let endpoint =
-        endpoint.unwrap_or_else(|| crate::pipeline::execute::shown_path(&path, &lock(&conn.inner.redactor)));
+    let endpoint = endpoint.unwrap_or_else(|| {
+        crate::pipeline::execute::shown_path(&path, &lock(&conn.inner.redactor))
+    });
     if follower {
         observe::deduplicated(&method, &endpoint);
         tracing::debug!(

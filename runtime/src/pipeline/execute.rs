@@ -61,9 +61,9 @@ use crate::request::{
     Body, RequestOptions, RequestParts, append_raw_query, call_base, join_url,
     random_idempotency_key,
 };
+use crate::response::{BodyStream, StreamingResponse};
 use crate::response::{Response, ResponseMeta};
 use crate::retry::{RetryDecision, RetryPolicy, parse_retry_after};
-use crate::response::{BodyStream, StreamingResponse};
 use crate::{observe, redact::Redactor};
 
 /// Response headers that carry a server-side request id, most specific first.
