@@ -1063,3 +1063,135 @@ mod violations;
 
 #[cfg(test)]
 mod tests;
+
+/// One corpus description driven through its generated client against Prism
+/// (`cargo xtask corpus --conformance`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CorpusDescription {
+    /// Path under the corpus's `api/` folder.
+    pub spec: String,
+    /// `driven`, `prism-cannot-load` (counted apart), `not-generated`, `harness-does-not-build` or
+    /// `harness-failed` (the last three count every operation as neither accepted nor decoded).
+    pub outcome: String,
+    /// Operations of the description (0 when it did not generate).
+    pub operations: usize,
+    /// Operations whose every call Prism accepted.
+    pub accepted: usize,
+    /// Operations whose every accepted call decoded.
+    pub decoded: usize,
+    /// Why it was not driven, when it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Each failing call: operation, variant, what went wrong.
+    pub failures: Vec<(String, String, String)>,
+}
+
+/// Generate, build and drive each `(path under api/, package name)` against Prism, one at a time;
+/// a description's trouble is recorded in its entry and never stops the run.
+pub fn corpus(api: &Path, jobs: &[(String, String)]) -> Result<Vec<CorpusDescription>, String> {
+    let prism = Mock::Prism(prism()?);
+    let mut out = Vec::new();
+    for (i, (rel, package)) in jobs.iter().enumerate() {
+        let started = Instant::now();
+        let d = corpus_one(&prism, &api.join(rel), rel, package);
+        eprintln!(
+            "xtask: [{}/{}] {rel}: {} ({} operations, {} accepted, {} decoded) in {:.0} s",
+            i + 1,
+            jobs.len(),
+            d.outcome,
+            d.operations,
+            d.accepted,
+            d.decoded,
+            started.elapsed().as_secs_f64()
+        );
+        out.push(d);
+    }
+    Ok(out)
+}
+
+fn corpus_one(prism: &Mock, spec: &Path, rel: &str, package: &str) -> CorpusDescription {
+    let mut d = CorpusDescription {
+        spec: rel.to_owned(),
+        outcome: String::new(),
+        operations: 0,
+        accepted: 0,
+        decoded: 0,
+        detail: None,
+        failures: Vec::new(),
+    };
+    let name = package.to_owned();
+    let settings = connector_codegen::Settings {
+        crate_name: Some(format!("{name}-connector")),
+        runtime: connector_codegen::RuntimeDep::Path(
+            crate::root().join("runtime").display().to_string(),
+        ),
+        ..Default::default()
+    };
+    let generated = std::panic::catch_unwind(|| {
+        let files = connector_codegen::generate(spec, &settings).map_err(|d| d.to_string())?;
+        let harness =
+            connector_codegen::conformance_harness(spec, &settings).map_err(|d| d.to_string())?;
+        Ok::<_, String>((files, harness))
+    });
+    let (files, harness) = match generated {
+        Ok(Ok(pair)) => pair,
+        Ok(Err(diag)) => {
+            d.outcome = "not-generated".into();
+            d.detail = Some(diag);
+            return d;
+        }
+        Err(_) => {
+            d.outcome = "not-generated".into();
+            d.detail = Some("the generator panicked".into());
+            return d;
+        }
+    };
+    d.operations = harness.operations;
+    let dir = cache().join("connector-conformance").join(&name);
+    let crate_dir = dir.join("crate");
+    if let Err(e) = connector_codegen::write_crate(&files, &crate_dir) {
+        d.outcome = "not-generated".into();
+        d.detail = Some(format!("{}: {e}", crate_dir.display()));
+        return d;
+    }
+    let bin = match build(&name, &crate_dir, &harness) {
+        Ok(bin) => bin,
+        Err(e) => {
+            d.outcome = "harness-does-not-build".into();
+            d.detail = Some(e);
+            return d;
+        }
+    };
+    let plan = dir.join("plan.json");
+    if let Err(e) = serde_json::to_string(&harness.plan)
+        .map_err(|e| e.to_string())
+        .and_then(|t| std::fs::write(&plan, t).map_err(|e| e.to_string()))
+    {
+        d.outcome = "harness-failed".into();
+        d.detail = Some(format!("{}: {e}", plan.display()));
+        return d;
+    }
+    // The mock's own failure to start (it cannot load the description) is told apart from the
+    // harness's by nesting the harness's result inside the mock's.
+    let run = with_mock(prism, spec, false, 0, |base| {
+        Ok(drive(&bin, base, &plan, &harness.credentials))
+    });
+    match run {
+        Err(e) => {
+            d.outcome = "prism-cannot-load".into();
+            d.detail = Some(shorten(&e, 300));
+        }
+        Ok(Err(e)) => {
+            d.outcome = "harness-failed".into();
+            d.detail = Some(shorten(&e, 300));
+        }
+        Ok(Ok(lines)) => {
+            let totals = judge(rel, harness.operations, &lines);
+            d.outcome = "driven".into();
+            d.accepted = totals.accepted;
+            d.decoded = totals.decoded;
+            d.failures = totals.failures;
+        }
+    }
+    d
+}

