@@ -1608,6 +1608,8 @@ pub enum Sent {
     Header(String, String),
     /// A query pair.
     Query(String, String),
+    /// A header whose value starts with this text (lowercase name; a signature varies per request).
+    HeaderPrefix(String, String),
 }
 
 /// The placeholder a generated test passes for an auth argument: `test-<argument>`.
@@ -1813,6 +1815,24 @@ pub fn auth_ctors(api: &Api) -> Vec<AuthCtor> {
                 connector_runtime::AuthConfig::ClientCertificate { cert: certificate_chain.into(), key: private_key.into() }
             },
         },
+        SecurityScheme::AwsSigV4 { scheme, signing_name, s3 } => AuthCtor {
+            scheme: scheme.clone(), deprecated: false, example: true, params: None,
+            name: scope.claim(&crate::names::snake_name("aws_sigv4")),
+            args: strings(&["access_key_id", "secret_access_key", "region"]),
+            rank: 2,
+            sends: Some(vec![
+                Sent::HeaderPrefix(
+                    "authorization".into(),
+                    format!("AWS4-HMAC-SHA256 Credential={}/", test_value("access_key_id")),
+                ),
+                Sent::HeaderPrefix("x-amz-date".into(), String::new()),
+            ]),
+            summary: format!("AWS Signature Version 4 for `{signing_name}`; `auth::aws_sigv4_from_env()` reads `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` and `AWS_REGION`"),
+            doc: format!(" Security scheme `{scheme}`: AWS Signature Version 4 for the service `{signing_name}`{}. Every request is\n signed when it is sent (`x-amz-date`, `x-amz-content-sha256`, `Authorization`); add temporary\n credentials' token with `.with_session_token(..)` on the result.\n\n `region` is what signatures are scoped to, and must be the region of the endpoint called: a\n server URL's `region` variable only picks the default base URL (`config.base_url` sets another).", if *s3 { " (S3 rules: the path is signed as sent)" } else { "" }),
+            body: quote! {
+                connector_runtime::AuthConfig::aws_sigv4(access_key_id.into(), connector_runtime::SecretString::from(secret_access_key.into()), region.into(), #signing_name).with_s3_style(#s3)
+            },
+        },
         SecurityScheme::Authorization { scheme } => AuthCtor {
             scheme: scheme.clone(), deprecated: false, example: true, params: None,
             name: scope.claim(&crate::names::snake_name(scheme)),
@@ -1902,12 +1922,32 @@ fn auth_mod(api: &Api) -> TokenStream {
         let deprecated = c
             .deprecated
             .then(|| quote!(#[deprecated = "the API description marks this security scheme as deprecated"]));
+        let from_env = api.security.iter().find_map(|s| match s {
+            SecurityScheme::AwsSigV4 { scheme, signing_name, s3 } if *scheme == c.scheme => {
+                let env = ident(&format!("{}_from_env", c.name));
+                let mut config = quote! {
+                    connector_runtime::AuthConfig::aws_sigv4_from_env(#signing_name)?.with_s3_style(#s3)
+                };
+                if scheme_required(api, scheme) {
+                    config = quote!(connector_runtime::AuthConfig::scheme(#scheme, #config));
+                }
+                let doc = format!(" [`{}`] with the credentials and region of the environment: `AWS_ACCESS_KEY_ID`,\n `AWS_SECRET_ACCESS_KEY`, the optional `AWS_SESSION_TOKEN`, and `AWS_REGION` (else\n `AWS_DEFAULT_REGION`); a missing one is an AUTH_FAILED error naming it.", c.name);
+                Some(quote! {
+                    #[doc = #doc]
+                    pub fn #env() -> Result<connector_runtime::AuthConfig, connector_runtime::Error> {
+                        Ok(#config)
+                    }
+                })
+            }
+            _ => None,
+        });
         quote! {
             #(#[doc = #doc_lines])*
             #deprecated
             pub fn #f(#(#params),*) -> connector_runtime::AuthConfig {
                 #body
             }
+            #from_env
         }
     });
     quote! {
@@ -2122,7 +2162,10 @@ pub fn client_test(
         setup = auth_setup(&krate, a, &values);
         // Closures are bound outside the assertions: macro arguments are printed token by token.
         let sends = a.sends.iter().flatten();
-        if sends.clone().any(|s| matches!(s, Sent::Header(..))) {
+        if sends
+            .clone()
+            .any(|s| matches!(s, Sent::Header(..) | Sent::HeaderPrefix(..)))
+        {
             checks.push_str("let header = |name: &str| sent.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);\n");
         }
         if sends.clone().any(|s| matches!(s, Sent::Query(..))) {
@@ -2132,6 +2175,12 @@ pub fn client_test(
             let (what, name, value) = match sent {
                 Sent::Header(name, value) => ("header", name, value),
                 Sent::Query(name, value) => ("query", name, value),
+                Sent::HeaderPrefix(name, prefix) => {
+                    checks.push_str(&format!(
+                        "assert!(header({name:?}).is_some_and(|v| v.starts_with({prefix:?})), \"the header `{name}` carries the signature\");\n"
+                    ));
+                    continue;
+                }
             };
             checks.push_str(&format!(
                 "assert_eq!({what}({name:?}).as_deref(), Some({value:?}), \"the {what} `{name}` carries the credential\");\n"

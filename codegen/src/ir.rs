@@ -553,7 +553,27 @@ pub enum SecurityScheme {
         /// Scheme name.
         scheme: String,
     },
+    /// AWS Signature Version 4 (`x-amazon-apigateway-authtype: awsSigv4` or `awsS3`).
+    AwsSigV4 {
+        /// Scheme name.
+        scheme: String,
+        /// The service's signing name (`dynamodb`, `s3`).
+        signing_name: String,
+        /// S3's signing rules (path encoded once, not normalised).
+        s3: bool,
+    },
 }
+
+/// The parameters an AWS signature writes (lower case): headers, or query keys of a presigned URL.
+pub const AWS_SIGNATURE_PARAMS: &[&str] = &[
+    "x-amz-date",
+    "x-amz-content-sha256",
+    "x-amz-algorithm",
+    "x-amz-credential",
+    "x-amz-security-token",
+    "x-amz-signature",
+    "x-amz-signedheaders",
+];
 
 impl SecurityScheme {
     /// The request headers this scheme writes (lower case), besides `Authorization`: an API key's
@@ -566,6 +586,21 @@ impl SecurityScheme {
             SecurityScheme::Headers { names, .. } => {
                 names.iter().map(|n| n.to_ascii_lowercase()).collect()
             }
+            SecurityScheme::AwsSigV4 { .. } => std::iter::once("authorization")
+                .chain(AWS_SIGNATURE_PARAMS.iter().copied())
+                .map(str::to_owned)
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The query keys (lower case) the scheme writes: an AWS signature's, for presigned URLs.
+    pub fn query_names(&self) -> Vec<String> {
+        match self {
+            SecurityScheme::AwsSigV4 { .. } => AWS_SIGNATURE_PARAMS
+                .iter()
+                .map(|n| (*n).to_owned())
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -580,7 +615,8 @@ impl SecurityScheme {
             | SecurityScheme::OAuth2 { scheme, .. }
             | SecurityScheme::DeviceCode { scheme, .. }
             | SecurityScheme::MutualTls { scheme }
-            | SecurityScheme::Authorization { scheme } => scheme,
+            | SecurityScheme::Authorization { scheme }
+            | SecurityScheme::AwsSigV4 { scheme, .. } => scheme,
         }
     }
 

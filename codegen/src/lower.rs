@@ -203,6 +203,8 @@ struct Lowerer<'a> {
     inlining: Vec<String>,
     /// Header names (lower case) that auth supplies: not builder parameters.
     auth_headers: Vec<String>,
+    /// Query keys (lower case) that auth supplies (an AWS signature's): not builder parameters.
+    auth_query: Vec<String>,
     /// Whether a security scheme (of the description or the settings) writes `Authorization`.
     authorization_covered: bool,
     /// The operation being lowered has an `Authorization` header parameter no scheme covers: Some(required).
@@ -266,6 +268,7 @@ pub fn lower(doc: &Document, settings: &Settings) -> Result<(Api, Vec<Diagnostic
         depth: 0,
         inlining: Vec::new(),
         auth_headers: Vec::new(),
+        auth_query: Vec::new(),
         authorization_covered: false,
         authorization_param: None,
         authorization_seen: HashSet::new(),
@@ -292,6 +295,11 @@ pub fn lower(doc: &Document, settings: &Settings) -> Result<(Api, Vec<Diagnostic
     api.servers = l.servers();
     l.security_schemes(&mut api);
     l.auth_headers = auth_header_names(&api.security, settings);
+    l.auth_query = api
+        .security
+        .iter()
+        .flat_map(SecurityScheme::query_names)
+        .collect();
     l.authorization_covered = api
         .security
         .iter()
@@ -1235,6 +1243,28 @@ fn server_list(list: Option<&Value>) -> Vec<Server> {
     }
 }
 
+/// The signing name in the first server's host: the label before the `{region}` one
+/// (`dynamodb.{region}.amazonaws.com`, `api.ecr.{region}...`), else the first label up to a `-`,
+/// `.` or `{` (`s3-{region}`, `sqs.us-east-1`).
+fn api_servers_signing_name(servers: &[crate::ir::Server]) -> Option<String> {
+    let url = &servers.first()?.url;
+    let host = url.split_once("://").map_or(url.as_str(), |(_, h)| h);
+    let host = host.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or(host);
+    let labels: Vec<&str> = host.split('.').collect();
+    let plain = |l: &str| {
+        let cut = l.split(['-', '{', ':']).next().unwrap_or("");
+        (!cut.is_empty() && cut.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .then(|| cut.to_ascii_lowercase())
+    };
+    if let Some(i) = labels.iter().position(|l| *l == "{region}") {
+        if let Some(name) = i.checked_sub(1).and_then(|j| plain(labels[j])) {
+            return Some(name);
+        }
+    }
+    plain(labels.first()?)
+}
+
 impl<'a> Lowerer<'a> {
     fn security_schemes(&mut self, api: &mut Api) {
         let out = &mut api.security;
@@ -1246,6 +1276,34 @@ impl<'a> Lowerer<'a> {
             let (s, _) = self.deref(s, &sp);
             let scheme = name.clone();
             let before = out.len();
+            let aws = str_of(s, "x-amazon-apigateway-authtype")
+                .filter(|t| t.eq_ignore_ascii_case("awsSigv4") || t.eq_ignore_ascii_case("awsS3"));
+            if let Some(authtype) = aws {
+                let found = self
+                    .settings
+                    .aws_signing_name
+                    .clone()
+                    .filter(|n| !n.is_empty())
+                    .or_else(|| api_servers_signing_name(&api.servers))
+                    .or_else(|| {
+                        self.root
+                            .pointer("/info/x-serviceName")
+                            .and_then(Value::as_str)
+                            .filter(|n| !n.is_empty())
+                            .map(str::to_owned)
+                    });
+                match found {
+                    Some(signing_name) => {
+                        let s3 = authtype.eq_ignore_ascii_case("awsS3") || signing_name == "s3";
+                        out.push(SecurityScheme::AwsSigV4 { scheme, signing_name, s3 });
+                    }
+                    None => self.warn(
+                        &sp,
+                        format!("AWS signature scheme `{name}` has no signing name (no server host such as `sqs.{{region}}.amazonaws.com`, no `info.x-serviceName`); no auth constructor is generated for it: set `aws_signing_name` in the settings"),
+                    ),
+                }
+                continue;
+            }
             match str_of(s, "type") {
                 Some("apiKey") => {
                     let key = str_of(s, "name").filter(|n| {
@@ -1797,6 +1855,12 @@ impl<'a> Lowerer<'a> {
                         "header parameter `Authorization` is not covered by a security scheme; it is sent from the auth settings instead of a builder argument: `auth::authorization(value)` gives its value",
                     );
                 }
+                continue;
+            }
+            if location == ParamLocation::Query
+                && self.auth_query.contains(&wire.to_ascii_lowercase())
+            {
+                // Written by the signature.
                 continue;
             }
             let required =
@@ -2746,6 +2810,119 @@ pub fn path_template_names(path: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The AWS signature schemes of a description with these servers, `info` and settings, and the
+    /// warnings given.
+    fn aws_schemes(
+        servers: serde_json::Value,
+        info: serde_json::Value,
+        authtype: &str,
+        settings: &Settings,
+    ) -> (Vec<SecurityScheme>, Vec<String>) {
+        let text = serde_json::json!({
+            "openapi": "3.0.0", "info": info, "servers": servers,
+            "paths": {"/x": {"get": {"parameters": [
+                {"name": "X-Amz-Credential", "in": "query", "schema": {"type": "string"}},
+                {"name": "x-amz-date", "in": "header", "schema": {"type": "string"}},
+                {"name": "Keep", "in": "query", "schema": {"type": "string"}}
+            ], "responses": {"200": {"description": "ok"}}}}},
+            "components": {"securitySchemes": {"hmac": {
+                "type": "apiKey", "name": "Authorization", "in": "header",
+                "x-amazon-apigateway-authtype": authtype
+            }}}
+        })
+        .to_string();
+        let doc = crate::load::load_str(&text, None).expect("loads");
+        let (api, warnings) = lower(&doc, settings).expect("lowers");
+        let aws: Vec<SecurityScheme> = api.security.clone();
+        if aws
+            .iter()
+            .any(|s| matches!(s, SecurityScheme::AwsSigV4 { .. }))
+        {
+            let params: Vec<&str> = api.operations[0]
+                .params
+                .iter()
+                .map(|p| p.wire_name.as_str())
+                .collect();
+            assert_eq!(
+                params,
+                ["Keep"],
+                "the signature's parameters are not arguments"
+            );
+        }
+        (aws, warnings.iter().map(|w| w.message.clone()).collect())
+    }
+
+    #[test]
+    fn aws_signing_names_come_from_settings_host_or_service_name() {
+        let info = serde_json::json!({"title": "t", "version": "1", "x-serviceName": "named"});
+        let name =
+            |servers: serde_json::Value, authtype: &str, settings: &Settings| match aws_schemes(
+                servers,
+                info.clone(),
+                authtype,
+                settings,
+            )
+            .0
+            .first()
+            {
+                Some(SecurityScheme::AwsSigV4 {
+                    signing_name, s3, ..
+                }) => (signing_name.clone(), *s3),
+                other => panic!("{other:?}"),
+            };
+        let plain = Settings::default();
+        let url = |u: &str| serde_json::json!([{"url": u}]);
+        assert_eq!(
+            name(
+                url("http://dynamodb.{region}.amazonaws.com"),
+                "awsSigv4",
+                &plain
+            ),
+            ("dynamodb".into(), false)
+        );
+        assert_eq!(
+            name(
+                url("https://api.ecr.{region}.amazonaws.com"),
+                "awsSigv4",
+                &plain
+            ),
+            ("ecr".into(), false)
+        );
+        assert_eq!(
+            name(url("http://s3-{region}.amazonaws.com"), "awsSigv4", &plain),
+            ("s3".into(), true)
+        );
+        assert_eq!(
+            name(url("https://{bucket}.example.com"), "awsS3", &plain),
+            ("named".into(), true)
+        );
+        let set = Settings {
+            aws_signing_name: Some("execute-api".into()),
+            ..Settings::default()
+        };
+        assert_eq!(
+            name(url("http://sqs.{region}.amazonaws.com"), "awsSigv4", &set),
+            ("execute-api".into(), false)
+        );
+    }
+
+    #[test]
+    fn an_aws_scheme_without_a_signing_name_is_warned_about() {
+        let (schemes, warnings) = aws_schemes(
+            serde_json::json!([{"url": "/{stage}"}]),
+            serde_json::json!({"title": "t", "version": "1"}),
+            "awsSigv4",
+            &Settings::default(),
+        );
+        assert!(schemes.is_empty(), "{schemes:?}");
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("AWS signature scheme `hmac` has no signing name")),
+            "{warnings:?}"
+        );
+    }
 
     #[test]
     fn untagged_operations_group_by_first_meaningful_segment() {

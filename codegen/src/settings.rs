@@ -84,6 +84,9 @@ pub struct Settings {
     /// JSON parts) or `brackets` (`key[]`, `key[field]`), for vendors that document the latter while
     /// their description is silent.
     pub multipart_style: crate::ir::MultipartStyle,
+    /// The signing name AWS Signature Version 4 scopes signatures to (`dynamodb`, `s3`...), when the
+    /// one read from the first server's host (or `info.x-serviceName`) is not right.
+    pub aws_signing_name: Option<String>,
 }
 
 /// How one operation pages: `[pagination.listThings] strategy = "cursor", param = "after", next = "/meta/next"`.

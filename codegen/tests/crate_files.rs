@@ -285,3 +285,32 @@ fn nested_tags_live_in_their_parent_module_and_their_feature_enables_the_parent(
     let readme = &g.files["README.md"];
     assert!(!readme.contains("client.orders()"), "{readme}");
 }
+
+#[test]
+fn an_aws_signed_crate_checks_the_signature_and_documents_its_constructors() {
+    let g = generate(
+        &fixture("aws_sigv4.yaml"),
+        "crate_name = \"functions-connector\"\n",
+    );
+    let test = &g.files["tests/client.rs"];
+    let flat: String = test.chars().filter(|c| !c.is_whitespace()).collect();
+    for expected in [
+        "functions_connector::auth::aws_sigv4(\"test-access-key-id\",\"test-secret-access-key\",\"test-region\"",
+        "assert!(header(\"authorization\").is_some_and(|v|v.starts_with(\"AWS4-HMAC-SHA256Credential=test-access-key-id/\"))",
+        "assert!(header(\"x-amz-date\").is_some_and(|v|v.starts_with(\"\"))",
+    ] {
+        assert!(flat.contains(expected), "{expected}\n{test}");
+    }
+    let readme = &g.files["README.md"];
+    assert!(
+        readme.contains("`auth::aws_sigv4` (AWS Signature Version 4 for `lambda`; `auth::aws_sigv4_from_env()` reads"),
+        "{readme}"
+    );
+    // A settings override wins over the server's host.
+    let g = generate(
+        &fixture("aws_sigv4.yaml"),
+        "crate_name = \"functions-connector\"\naws_signing_name = \"execute-api\"\n",
+    );
+    let lib = &g.files["src/lib.rs"];
+    assert!(lib.contains("aws_sigv4_from_env(\"execute-api\")"), "{lib}");
+}

@@ -41,7 +41,7 @@ pub use pipeline::{request, response};
 pub use policies::{bounded, breaker, ratelimit, retry};
 
 pub use auth::{
-    ApiKey, ApiKeyLocation, AuthConfig, AuthStrategy, Basic, Bearer, ClientCertificate,
+    ApiKey, ApiKeyLocation, AuthConfig, AuthStrategy, AwsSigV4, Basic, Bearer, ClientCertificate,
     Credentials, Custom, DeviceAuthorization, DeviceCode, HmacSigner, OAuth2, Signer,
     StaticHeaders, TokenProvider,
 };

@@ -17,6 +17,9 @@ pub mod arrays;
 #[path = "snapshots/auth_headers.rs"]
 pub mod auth_headers;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/aws_sigv4.rs"]
+pub mod aws_sigv4;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/discriminator_mapping.rs"]
 pub mod discriminator_mapping;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it

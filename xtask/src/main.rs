@@ -144,6 +144,28 @@ fn test(extra: &[String]) -> Result<(), String> {
     args.extend(extra.iter().map(String::as_str));
     cargo_in(&root, "tests", &args)?;
     cargo_in(&root, "doc tests", &["test", "--doc"])?;
+    // Signature Version 4 against botocore, which must run here (the plain test run skips it when
+    // no Python with botocore is around).
+    let python = aws_python()?;
+    eprintln!(
+        "xtask: SigV4 cross-check: CONNECTOR_AWS_PYTHON={}",
+        python.display()
+    );
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "test",
+            "-p",
+            "connector-runtime",
+            "--test",
+            "sigv4_botocore",
+        ])
+        .env("CONNECTOR_AWS_PYTHON", &python)
+        .current_dir(&root)
+        .status()
+        .map_err(|e| format!("SigV4 cross-check: could not run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("SigV4 cross-check failed ({status})"));
+    }
     generate(&["--check".to_owned()])?;
     // Connectors packaged as a team publishes them, against the runtime packaged from here.
     package::run(&root)?;
@@ -175,6 +197,55 @@ fn test(extra: &[String]) -> Result<(), String> {
         started.elapsed().as_secs()
     );
     Ok(())
+}
+
+/// The Python virtual environment with the pinned `xtask/aws/requirements.txt` (moto, botocore,
+/// boto3) at `~/.cache/connector-aws/venv`, created or updated when it is missing or stale.
+fn aws_python() -> Result<PathBuf, String> {
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    let dir = home.join(".cache/connector-aws");
+    let python = dir.join("venv/bin/python");
+    let requirements = root().join("xtask/aws/requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements)
+        .map_err(|e| format!("{}: {e}", requirements.display()))?;
+    let stamp = dir.join("installed.txt");
+    let stamped = std::fs::read_to_string(&stamp).ok();
+    if python.is_file() && (stamped.is_none() || stamped.as_deref() == Some(&wanted)) {
+        // A venv made by hand from the same file has no stamp; botocore's presence is the check.
+        let has = Command::new(&python)
+            .args(["-c", "import botocore, moto"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if has {
+            return Ok(python);
+        }
+    }
+    eprintln!(
+        "xtask: installing {} into {}",
+        requirements.display(),
+        dir.display()
+    );
+    let ok = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(dir.join("venv"))
+        .status()
+        .map_err(|e| format!("could not run python3 (is Python 3 installed?): {e}"))?
+        .success()
+        && Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "-r"])
+            .arg(&requirements)
+            .status()
+            .map_err(|e| format!("could not run pip: {e}"))?
+            .success();
+    if !ok {
+        return Err(format!(
+            "installing {} into {} failed",
+            requirements.display(),
+            dir.display()
+        ));
+    }
+    std::fs::write(&stamp, wanted).map_err(|e| format!("{}: {e}", stamp.display()))?;
+    Ok(python)
 }
 
 /// The generator settings of a manifest entry, as `generate` uses them.
