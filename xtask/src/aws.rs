@@ -212,7 +212,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
 /// The virtual environment with the pinned `xtask/aws/requirements.txt`, (re)created when missing
 /// or installed from another version of the file; returns its `bin/` folder.
-fn venv() -> Result<PathBuf, String> {
+pub(crate) fn venv() -> Result<PathBuf, String> {
     let dir = cache().join("venv");
     let bin = dir.join("bin");
     let requirements = crate::root().join("xtask/aws/requirements.txt");

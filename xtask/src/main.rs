@@ -199,53 +199,9 @@ fn test(extra: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// The Python virtual environment with the pinned `xtask/aws/requirements.txt` (moto, botocore,
-/// boto3) at `~/.cache/connector-aws/venv`, created or updated when it is missing or stale.
+/// The Python of the pinned AWS virtual environment (moto, botocore, boto3), installed when missing.
 fn aws_python() -> Result<PathBuf, String> {
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    let dir = home.join(".cache/connector-aws");
-    let python = dir.join("venv/bin/python");
-    let requirements = root().join("xtask/aws/requirements.txt");
-    let wanted = std::fs::read_to_string(&requirements)
-        .map_err(|e| format!("{}: {e}", requirements.display()))?;
-    let stamp = dir.join("installed.txt");
-    let stamped = std::fs::read_to_string(&stamp).ok();
-    if python.is_file() && (stamped.is_none() || stamped.as_deref() == Some(&wanted)) {
-        // A venv made by hand from the same file has no stamp; botocore's presence is the check.
-        let has = Command::new(&python)
-            .args(["-c", "import botocore, moto"])
-            .status()
-            .is_ok_and(|s| s.success());
-        if has {
-            return Ok(python);
-        }
-    }
-    eprintln!(
-        "xtask: installing {} into {}",
-        requirements.display(),
-        dir.display()
-    );
-    let ok = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(dir.join("venv"))
-        .status()
-        .map_err(|e| format!("could not run python3 (is Python 3 installed?): {e}"))?
-        .success()
-        && Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "-r"])
-            .arg(&requirements)
-            .status()
-            .map_err(|e| format!("could not run pip: {e}"))?
-            .success();
-    if !ok {
-        return Err(format!(
-            "installing {} into {} failed",
-            requirements.display(),
-            dir.display()
-        ));
-    }
-    std::fs::write(&stamp, wanted).map_err(|e| format!("{}: {e}", stamp.display()))?;
-    Ok(python)
+    aws::venv().map(|bin| bin.join("python"))
 }
 
 /// The generator settings of a manifest entry, as `generate` uses them.

@@ -37,36 +37,6 @@ impl Args {
     }
 }
 
-/// The credentials every call sends, for the service whose signing name is `service`.
-///
-/// The only place the scenarios choose how they authenticate. `UNSIGNED_PLACEHOLDER`: the
-/// `Authorization` header names the access key and the credential scope (so moto routes the call
-/// and looks the key up) and `X-Amz-Date` a fixed time, but there is no signature, so with IAM
-/// enforcement on every call is refused with 403 (AUTH_FAILED).
-/// Once the runtime signs with SigV4 this becomes
-/// `AuthConfig::scheme("hmac", AuthConfig::strategy(AwsSigV4::new(key, secret, REGION, service)))`,
-/// or each generated crate's `auth::aws_sigv4(key, secret, REGION)`.
-pub fn credentials(service: &str, key: &str, secret: &str) -> AuthConfig {
-    let _ = secret;
-    let header = format!(
-        "AWS4-HMAC-SHA256 Credential={key}/20260101/{REGION}/{service}/aws4_request, \
-         SignedHeaders=host;x-amz-date, Signature=UNSIGNED_PLACEHOLDER"
-    );
-    AuthConfig::scheme(
-        "hmac",
-        AuthConfig::Headers {
-            headers: [
-                ("Authorization".to_owned(), header.into()),
-                (
-                    "X-Amz-Date".to_owned(),
-                    "20260101T000000Z".to_owned().into(),
-                ),
-            ]
-            .into(),
-        },
-    )
-}
-
 /// Connector settings against moto: one attempt per call (a step reports what the server said, not
 /// what a retry made of it), no breaker, no de-duplication, every operation's own server replaced
 /// by moto's URL.

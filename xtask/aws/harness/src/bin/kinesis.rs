@@ -15,7 +15,7 @@ fn target(op: &str) -> String {
 }
 
 async fn client(args: &Args, secret: &str) -> Outcome<Client> {
-    let auth = credentials("kinesis", &args.key, secret);
+    let auth = aws_kinesis::auth::aws_sigv4(args.key.as_str(), secret, REGION);
     Ok(Client::new(config(Client::config(), args, auth)).await?)
 }
 

@@ -9,7 +9,7 @@ const FUNCTIONS: usize = 3;
 const DESCRIPTION: &str = "made by the scenario";
 
 async fn client(args: &Args, secret: &str) -> Outcome<Client> {
-    let auth = credentials("lambda", &args.key, secret);
+    let auth = aws_lambda::auth::aws_sigv4(args.key.as_str(), secret, REGION);
     Ok(Client::new(config(Client::config(), args, auth)).await?)
 }
 

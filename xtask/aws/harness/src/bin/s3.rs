@@ -15,7 +15,7 @@ const PARTS: usize = 8;
 const MAX_GROWTH_KIB: u64 = 16 << 10;
 
 async fn client(args: &Args, secret: &str) -> Outcome<Client> {
-    let auth = credentials("s3", &args.key, secret);
+    let auth = aws_s3::auth::aws_sigv4(args.key.as_str(), secret, REGION);
     Ok(Client::new(config(Client::config(), args, auth)).await?)
 }
 

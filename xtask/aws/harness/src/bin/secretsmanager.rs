@@ -13,7 +13,7 @@ fn target(op: &str) -> String {
 }
 
 async fn client(args: &Args, secret: &str) -> Outcome<Client> {
-    let auth = credentials("secretsmanager", &args.key, secret);
+    let auth = aws_secretsmanager::auth::aws_sigv4(args.key.as_str(), secret, REGION);
     Ok(Client::new(config(Client::config(), args, auth)).await?)
 }
 

@@ -9,7 +9,7 @@ const VERSION: &str = "2010-03-31";
 const TOPICS: usize = 101;
 
 async fn client(args: &Args, secret: &str) -> Outcome<Client> {
-    let auth = credentials("sns", &args.key, secret);
+    let auth = aws_sns::auth::aws_sigv4(args.key.as_str(), secret, REGION);
     Ok(Client::new(config(Client::config(), args, auth)).await?)
 }
 

@@ -7,7 +7,7 @@ const VERSION: &str = "2012-11-05";
 const QUEUES: usize = 5;
 
 async fn client(args: &Args, secret: &str) -> Outcome<Client> {
-    let auth = credentials("sqs", &args.key, secret);
+    let auth = aws_sqs::auth::aws_sigv4(args.key.as_str(), secret, REGION);
     Ok(Client::new(config(Client::config(), args, auth)).await?)
 }
 

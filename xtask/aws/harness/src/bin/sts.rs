@@ -7,7 +7,7 @@ use aws_sts::Client;
 const VERSION: &str = "2011-06-15";
 
 async fn client(args: &Args, secret: &str) -> Outcome<Client> {
-    let auth = credentials("sts", &args.key, secret);
+    let auth = aws_sts::auth::aws_sigv4(args.key.as_str(), secret, REGION);
     Ok(Client::new(config(Client::config(), args, auth)).await?)
 }
 
