@@ -5,6 +5,8 @@
 //! other operation), or when that operation does not use it at all, the name misleads: it is an
 //! offence. `cargo xtask naming` counts offences per vendor connector.
 
+pub mod shapes;
+
 use std::collections::BTreeSet;
 
 use crate::ir::{Api, Ty};

@@ -43,6 +43,8 @@ pub struct Generated {
     pub groups: usize,
     /// Operations of the description that were skipped (each with a warning saying why).
     pub skipped_operations: usize,
+    /// Operations generated with a shape not faithful to the description, by cause.
+    pub unfaithful: audit::shapes::Unfaithful,
 }
 
 struct Lowered {
@@ -102,14 +104,14 @@ fn crate_doc(api: &ir::Api) -> String {
 /// The naming audit of the description at `spec` (see [`audit`]): its types and those whose name
 /// embeds an operation other than their sole user.
 pub fn naming_audit(spec: &Path, settings: &Settings) -> Result<audit::Audit, Diagnostic> {
-    let doc = load::load_path(spec)?;
+    let doc = load::load_path_with_overlays(spec, &settings.overlays)?;
     let lowered = lower_doc(&doc, settings)?;
     Ok(audit::audit(&lowered.api))
 }
 
 /// Generate a whole crate from the description at `spec`.
 pub fn generate(spec: &Path, settings: &Settings) -> Result<Generated, Diagnostic> {
-    let doc = load::load_path(spec)?;
+    let doc = load::load_path_with_overlays(spec, &settings.overlays)?;
     generate_from(doc, settings)
 }
 
@@ -219,6 +221,7 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
         "README.md".to_owned(),
         readme(&api, &crate_name, tag_features, call.as_ref(), has_test),
     );
+    let unfaithful = audit::shapes::unfaithful(&doc.root, &api);
     Ok(Generated {
         crate_name,
         files,
@@ -227,6 +230,7 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
         types: api.types.len(),
         groups: api.groups.len(),
         skipped_operations: api.skipped_operations,
+        unfaithful,
     })
 }
 
@@ -247,7 +251,7 @@ pub struct Harness {
 
 /// The dispatcher, call plan and placeholder credentials for a conformance run.
 pub fn conformance_harness(spec: &Path, settings: &Settings) -> Result<Harness, Diagnostic> {
-    let doc = load::load_path(spec)?;
+    let doc = load::load_path_with_overlays(spec, &settings.overlays)?;
     let Lowered { api, .. } = lower_doc(&doc, settings)?;
     let plan = sample::plan(&doc.root, &api);
     let code = emit::file(emit::dispatch(&api)).map_err(Diagnostic::error)?;
@@ -444,7 +448,7 @@ pub fn generate_tokens(
     spec: &Path,
     settings: &Settings,
 ) -> Result<(proc_macro2::TokenStream, Vec<Diagnostic>), Diagnostic> {
-    let doc = load::load_path(spec)?;
+    let doc = load::load_path_with_overlays(spec, &settings.overlays)?;
     let Lowered {
         api,
         facts,

@@ -2699,7 +2699,7 @@ fn stream_kind(media: &str) -> Option<StreamKind> {
     }
 }
 
-fn is_json(m: &str) -> bool {
+pub(crate) fn is_json(m: &str) -> bool {
     if stream_kind(m).is_some() {
         // A sequence of JSON values is not one JSON document.
         return false;

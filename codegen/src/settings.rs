@@ -1,6 +1,7 @@
 //! Per-spec settings: the knobs a user (TOML file, CLI flags, macro arguments) may turn.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -87,6 +88,11 @@ pub struct Settings {
     /// The signing name AWS Signature Version 4 scopes signatures to (`dynamodb`, `s3`...), when the
     /// one read from the first server's host (or `info.x-serviceName`) is not right.
     pub aws_signing_name: Option<String>,
+    /// OpenAPI Overlay documents applied, in order, to the description as published before it is
+    /// read (`overlays = ["overlays/fix.yaml"]`). Relative paths in a settings file are relative to
+    /// that file ([`Settings::from_toml_file`]); the CLI's `--overlay` to the working directory; the
+    /// macro's `overlay` to the description's directory.
+    pub overlays: Vec<PathBuf>,
 }
 
 /// How one operation pages: `[pagination.listThings] strategy = "cursor", param = "after", next = "/meta/next"`.
@@ -209,6 +215,25 @@ impl Settings {
             Diagnostic::error(format!("invalid settings: {}", e.message().trim()))
                 .help("see the settings table in the README")
         })
+    }
+
+    /// Read settings from a TOML file; relative `overlays` are taken from the file's directory.
+    pub fn from_toml_file(path: &Path) -> Result<Settings, Diagnostic> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Diagnostic::error(format!("cannot read the settings: {e}")).in_file(path)
+        })?;
+        let mut settings = Settings::from_toml(&text).map_err(|d| d.in_file(path))?;
+        settings.resolve_overlays(path.parent().unwrap_or(Path::new("")));
+        Ok(settings)
+    }
+
+    /// Make relative `overlays` paths relative to `base` instead.
+    pub fn resolve_overlays(&mut self, base: &Path) {
+        for o in &mut self.overlays {
+            if o.is_relative() {
+                *o = base.join(&*o);
+            }
+        }
     }
 
     /// The package fields cargo would refuse, as an error naming the setting: a `crate_version` that is
@@ -353,6 +378,16 @@ mod tests {
                 .unwrap_err()
                 .message
                 .contains("`Api Key`")
+        );
+        let dir = std::env::temp_dir().join(format!("connector-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("vendor.toml");
+        std::fs::write(&file, "overlays = [\"fix/one.yaml\", \"/abs/two.yaml\"]\n").unwrap();
+        let read = Settings::from_toml_file(&file).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            read.overlays,
+            [dir.join("fix/one.yaml"), PathBuf::from("/abs/two.yaml")]
         );
         let err = Settings::from_toml("crate_nme = \"x\"").unwrap_err();
         assert!(err.message.contains("crate_nme"), "{}", err.message);

@@ -28,7 +28,7 @@ use syn::{AttrStyle, Expr, ExprLit, Item, ItemMod, Lit, LitStr, Meta, Token};
 /// directory the paths were written against.
 const MANIFEST_DIR_OVERRIDE: &str = "CONNECTOR_MACROS_MANIFEST_DIR";
 
-const ARGUMENTS: &str = "`spec`, `tags`, `exclude_tags`, `base_url`, `idempotency_keys`";
+const ARGUMENTS: &str = "`spec`, `tags`, `exclude_tags`, `base_url`, `idempotency_keys`, `overlay`";
 
 /// Expand an OpenAPI description into the annotated module.
 ///
@@ -52,6 +52,7 @@ const ARGUMENTS: &str = "`spec`, `tags`, `exclude_tags`, `base_url`, `idempotenc
 /// | `exclude_tags` | `["a", "b"]` | leave out operations with these tags |
 /// | `base_url` | string | base URL used instead of the description's first server |
 /// | `idempotency_keys` | `true` or `false` | automatic idempotency keys for unsafe methods (default `false`) |
+/// | `overlay` | string | an OpenAPI Overlay applied to the description before it is read, relative to the description's directory unless absolute (the `overlays` setting) |
 ///
 /// # Dependencies of the crate using the macro
 ///
@@ -69,8 +70,9 @@ const ARGUMENTS: &str = "`spec`, `tags`, `exclude_tags`, `base_url`, `idempotenc
 ///
 /// # Rebuilds, errors and warnings
 ///
-/// The module embeds a hidden `include_bytes!` of the description, so cargo rebuilds the crate when
-/// that file changes (files it reaches through external `$ref`s are not tracked).
+/// The module embeds a hidden `include_bytes!` of the description (and of the overlay), so cargo
+/// rebuilds the crate when that file changes (files it reaches through external `$ref`s are not
+/// tracked).
 ///
 /// Problems are compile errors on the macro's own arguments: a description that cannot be read,
 /// parsed or generated points at the `spec` string; an unknown argument or a value of the wrong type
@@ -108,7 +110,14 @@ fn expand(args: TokenStream, item: TokenStream, base: &Path) -> TokenStream {
 }
 
 fn try_expand(args: TokenStream, item: TokenStream, base: &Path) -> syn::Result<TokenStream> {
-    let (Args { spec, settings }, module) = match (parse_args(args), target_module(item)) {
+    let (
+        Args {
+            spec,
+            overlay,
+            mut settings,
+        },
+        module,
+    ) = match (parse_args(args), target_module(item)) {
         (Ok(args), Ok(module)) => (args, module),
         (Err(mut e), Err(item)) => {
             e.combine(item);
@@ -132,22 +141,50 @@ fn try_expand(args: TokenStream, item: TokenStream, base: &Path) -> syn::Result<
             ),
         ));
     }
-    let (tokens, warnings) = connector_codegen::generate_tokens(&path, &settings)
-        .map_err(|d| syn::Error::new(spec.span(), describe(&d, &written, &path, base)))?;
+    let mut tracked = vec![(spec.clone(), path.clone())];
+    if let Some(overlay) = &overlay {
+        // Relative to the description, like the references inside it.
+        let file = path.parent().unwrap_or(base).join(overlay.value());
+        if !file.is_file() {
+            return Err(syn::Error::new(
+                overlay.span(),
+                format!(
+                    "cannot read the overlay `{}`: file not found\nhelp: a relative `overlay` is resolved against the directory of the description",
+                    overlay.value()
+                ),
+            ));
+        }
+        settings.overlays.push(file.clone());
+        tracked.push((overlay.clone(), file));
+    }
+    let (tokens, warnings) = connector_codegen::generate_tokens(&path, &settings).map_err(|d| {
+        // A problem in the overlay points at the `overlay` argument, any other at `spec`.
+        let canonical = |p: &Path| std::fs::canonicalize(p).ok();
+        let span = match (&d.file, tracked.get(1)) {
+            (Some(f), Some((lit, file))) if canonical(f) == canonical(file) => lit.span(),
+            _ => spec.span(),
+        };
+        syn::Error::new(span, describe(&d, &written, &path, base))
+    })?;
 
-    let tracked = std::fs::canonicalize(&path).unwrap_or(path);
-    let Some(tracked) = tracked.to_str() else {
-        return Err(syn::Error::new(
-            spec.span(),
-            format!("the path of the description `{written}` is not valid UTF-8"),
-        ));
-    };
-    Ok(module_with(module, tokens, &warnings, &written, tracked))
+    let mut files = Vec::new();
+    for (lit, file) in tracked {
+        let file = std::fs::canonicalize(&file).unwrap_or(file);
+        let Some(file) = file.to_str() else {
+            return Err(syn::Error::new(
+                lit.span(),
+                format!("the path `{}` is not valid UTF-8", lit.value()),
+            ));
+        };
+        files.push(file.to_owned());
+    }
+    Ok(module_with(module, tokens, &warnings, &written, &files))
 }
 
 /// Parsed macro arguments.
 struct Args {
     spec: LitStr,
+    overlay: Option<LitStr>,
     settings: Settings,
 }
 
@@ -181,6 +218,7 @@ fn parse_args(args: TokenStream) -> syn::Result<Args> {
     let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args)?;
     let mut errors = Errors::default();
     let mut spec = None;
+    let mut overlay = None;
     let mut settings = Settings::default();
     let mut seen: Vec<String> = Vec::new();
     for meta in metas {
@@ -207,6 +245,7 @@ fn parse_args(args: TokenStream) -> syn::Result<Args> {
         let value = &nv.value;
         let result = match key.as_str() {
             "spec" => string(value).map(|s| spec = Some(s)),
+            "overlay" => string(value).map(|s| overlay = Some(s)),
             "tags" => strings(value).map(|v| settings.tags = v),
             "exclude_tags" => strings(value).map(|v| settings.exclude_tags = v),
             "base_url" => string(value).map(|s| settings.base_url = Some(s.value())),
@@ -227,7 +266,11 @@ fn parse_args(args: TokenStream) -> syn::Result<Args> {
         )));
     };
     errors.finish()?;
-    Ok(Args { spec, settings })
+    Ok(Args {
+        spec,
+        overlay,
+        settings,
+    })
 }
 
 /// The literal inside `value`, looking through the invisible groups `macro_rules!` fragments leave.
@@ -336,13 +379,14 @@ fn shown_file(file: &Path, written: &str, resolved: &Path, base: &Path) -> Strin
 
 /// The user's module with the generated body: the user's inner attributes, the generated inner
 /// attributes (module docs), a "Generator warnings" doc section when there are warnings, the generated
-/// items, and the hidden `include_bytes!` that makes cargo rebuild when the description changes.
+/// items, and the hidden `include_bytes!`s that make cargo rebuild when the description (or its
+/// overlay) changes.
 fn module_with(
     module: ItemMod,
     generated: TokenStream,
     warnings: &[Diagnostic],
     written: &str,
-    tracked: &str,
+    tracked: &[String],
 ) -> TokenStream {
     let (inner, outer): (Vec<_>, Vec<_>) = module
         .attrs
@@ -406,7 +450,7 @@ fn module_with(
             #head
             #(#![doc = #notes])*
             #rest
-            const _: &[u8] = include_bytes!(#tracked);
+            #(const _: &[u8] = include_bytes!(#tracked);)*
         }
     }
 }
@@ -488,6 +532,45 @@ mod tests {
             ),
         );
         assert!(out.contains("fn list_pets") && !out.contains("fn get_inventory"));
+    }
+
+    #[test]
+    fn the_overlay_is_applied_and_tracked() {
+        let dir = std::env::temp_dir().join(format!("connector-macros-ovl-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("api")).unwrap();
+        std::fs::copy(
+            base().join("fixtures/macro_petstore.yaml"),
+            dir.join("api/petstore.yaml"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("api/rename.yaml"),
+            "overlay: 1.0.0\ninfo: {title: t, version: '1'}\nactions:\n  - target: $.paths[*][?@.operationId=='listPets']\n    update: {operationId: browsePets}\n",
+        )
+        .unwrap();
+        let out = expand(
+            quote!(spec = "api/petstore.yaml", overlay = "rename.yaml"),
+            quote!(
+                mod m {}
+            ),
+            &dir,
+        )
+        .to_string();
+        let plain = expand(
+            quote!(spec = "api/petstore.yaml"),
+            quote!(
+                mod m {}
+            ),
+            &dir,
+        )
+        .to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(!out.contains("compile_error"), "{out}");
+        assert!(out.contains("fn browse_pets") && !out.contains("fn list_pets"));
+        assert!(plain.contains("fn list_pets") && !plain.contains("fn browse_pets"));
+        // Both files are tracked, so editing either rebuilds.
+        assert!(out.contains("petstore.yaml\") ;"), "{out}");
+        assert!(out.contains("rename.yaml\") ;"), "{out}");
     }
 
     #[test]

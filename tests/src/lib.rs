@@ -68,6 +68,9 @@ pub mod oas32_tags;
 #[path = "snapshots/objects.rs"]
 pub mod objects;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/overlay_objects.rs"]
+pub mod overlay_objects;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/paging.rs"]
 pub mod paging;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it

@@ -45,11 +45,10 @@ fn fixtures() -> Vec<(String, PathBuf)> {
 /// The fixture's settings: `<fixture>.toml` beside it, else the defaults.
 fn settings(path: &Path) -> Settings {
     let toml = path.with_extension("toml");
-    match std::fs::read_to_string(&toml) {
-        Ok(text) => {
-            Settings::from_toml(&text).unwrap_or_else(|e| panic!("{}: {e}", toml.display()))
-        }
-        Err(_) => Settings::default(),
+    if toml.is_file() {
+        Settings::from_toml_file(&toml).unwrap_or_else(|e| panic!("{}: {e}", toml.display()))
+    } else {
+        Settings::default()
     }
 }
 

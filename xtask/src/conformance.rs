@@ -346,10 +346,12 @@ fn fixture_crate(
         .and_then(|s| s.to_str())
         .ok_or_else(|| format!("{}: not a description file", spec.display()))?;
     let name = format!("fixture-{}", stem.replace('_', "-"));
-    let mut settings = match std::fs::read_to_string(spec.with_extension("toml")) {
-        Ok(text) => connector_codegen::Settings::from_toml(&text)
-            .map_err(|d| format!("{}: {d}", spec.display()))?,
-        Err(_) => connector_codegen::Settings::default(),
+    let toml = spec.with_extension("toml");
+    let mut settings = if toml.is_file() {
+        connector_codegen::Settings::from_toml_file(&toml)
+            .map_err(|d| format!("{}: {d}", spec.display()))?
+    } else {
+        connector_codegen::Settings::default()
     };
     settings.crate_name = Some(format!("{name}-connector"));
     settings.runtime =

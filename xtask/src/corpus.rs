@@ -12,6 +12,8 @@
 //! `cargo check --workspace --keep-going --message-format json` once, attributing each diagnostic to its
 //! package through the message's manifest path.
 
+mod shapes;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal, Write};
@@ -261,6 +263,8 @@ struct Record {
     check_errors: usize,
     check_first: Option<String>,
     check_cause: Option<String>,
+    /// Operations generated with an unfaithful shape, by cause (from the generator's report).
+    unfaithful: BTreeMap<String, shapes::Count>,
 }
 
 /// Group messages that differ only in names and numbers: quoted parts become `…`, digits `N`.
@@ -340,6 +344,7 @@ impl Runner {
             check_errors: 0,
             check_first: None,
             check_cause: None,
+            unfaithful: BTreeMap::new(),
         };
         let stdout_path = self.logs.join(format!("{package}.json"));
         let stderr_path = self.logs.join(format!("{package}.stderr"));
@@ -431,6 +436,7 @@ impl Runner {
                 r.operations = n("operations");
                 r.types = n("types");
                 r.skipped_operations = n("skipped_operations");
+                r.unfaithful = shapes::read(&rep);
                 let warnings: Vec<&str> = rep
                     .get("warnings")
                     .and_then(Value::as_array)
@@ -944,6 +950,8 @@ struct Summary {
     warnings: usize,
     check_seconds: Option<f64>,
     causes: Vec<Cause>,
+    /// Operations generated with a shape unfaithful to their description, by cause.
+    unfaithful: Vec<shapes::Row>,
     slowest: Vec<Value>,
     largest: Vec<Value>,
 }
@@ -1053,6 +1061,7 @@ fn summarise(
         warnings: records.iter().map(|r| r.check_warnings).sum(),
         check_seconds: check_seconds.map(|s| (s * 10.0).round() / 10.0),
         causes,
+        unfaithful: shapes::summarise(records.iter().map(|r| (r.spec.as_str(), &r.unfaithful))),
         slowest: by_time.into_iter().take(10).map(row).collect(),
         largest: by_size.into_iter().take(10).map(row).collect(),
     }
@@ -1091,6 +1100,16 @@ fn print_summary(s: &Summary) {
             s.crates_with_warnings,
             s.warnings,
             s.check_seconds.unwrap_or(0.0)
+        );
+    }
+    let emitted = s.operations - s.skipped_operations;
+    for u in s.unfaithful.iter().filter(|u| u.operations > 0) {
+        eprintln!(
+            "xtask: unfaithful shape: {} operations ({}) in {} descriptions: {}",
+            u.operations,
+            pct(u.operations, emitted),
+            u.descriptions,
+            u.meaning
         );
     }
     for c in s.causes.iter().take(25) {
@@ -1221,6 +1240,13 @@ fn write_docs(
             s.check_seconds.unwrap_or(0.0)
         ));
     }
+    body.push_str(
+        "\n### Operations generated with an unfaithful shape\n\nOperations that are generated but do not do what their description says, by cause (an operation may have several); shares are of the operations emitted.\n\n",
+    );
+    body.push_str(&shapes::table(
+        &s.unfaithful,
+        s.operations - s.skipped_operations,
+    ));
     body.push_str("\n### Failure causes\n\n");
     if s.causes.is_empty() {
         body.push_str("None.\n");

@@ -210,10 +210,10 @@ pub fn entry_settings(
     e: &manifest::Entry,
 ) -> Result<connector_codegen::Settings, String> {
     let mut settings = match &e.settings {
+        // Overlays the settings list are relative to the settings file.
         Some(f) => {
-            let text = std::fs::read_to_string(root.join("specs/settings").join(f))
-                .map_err(|err| format!("{}: settings {f}: {err}", e.name))?;
-            connector_codegen::Settings::from_toml(&text).map_err(|d| format!("{}: {d}", e.name))?
+            connector_codegen::Settings::from_toml_file(&root.join("specs/settings").join(f))
+                .map_err(|d| format!("{}: settings {f}: {d}", e.name))?
         }
         None => connector_codegen::Settings::default(),
     };

@@ -1,6 +1,6 @@
 //! `connector-gen`: the command-line front of the generator.
 //!
-//! Argument parsing is hand-written: four flags do not justify a parser dependency in every build.
+//! Argument parsing is hand-written: a handful of flags do not justify a parser dependency in every build.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,10 +12,11 @@ use connector_codegen::{RuntimeDep, Settings};
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USAGE: &str = "usage: connector-gen generate SPEC --out DIR [--name NAME] [--settings FILE]
-                     [--runtime-path DIR | --runtime-version VERSION] [--json]
+                     [--overlay FILE]... [--runtime-path DIR | --runtime-version VERSION] [--json]
 
 Generates a typed Rust client crate from an OpenAPI description (Swagger 2.0, OpenAPI 3.0 or 3.1,
-JSON or YAML, external $refs followed).
+JSON or YAML, external $refs followed). Each --overlay (an OpenAPI Overlay 1.x document) is applied
+to the description, after those the settings file lists.
 
 exit codes: 0 generated; 1 the description could not be turned into a crate; 2 bad arguments;
             3 the crate could not be written";
@@ -25,6 +26,7 @@ struct Args {
     out: PathBuf,
     name: Option<String>,
     settings: Option<PathBuf>,
+    overlays: Vec<PathBuf>,
     runtime: Option<RuntimeDep>,
     json: bool,
 }
@@ -38,12 +40,14 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     }
     let (mut spec, mut out, mut name, mut settings, mut runtime, mut json) =
         (None, None, None, None, None, false);
+    let mut overlays = Vec::new();
     while let Some(a) = it.next() {
         let mut value = |flag: &str| it.next().ok_or_else(|| format!("{flag} needs a value"));
         match a.as_str() {
             "--out" | "-o" => out = Some(PathBuf::from(value("--out")?)),
             "--name" => name = Some(value("--name")?),
             "--settings" => settings = Some(PathBuf::from(value("--settings")?)),
+            "--overlay" => overlays.push(PathBuf::from(value("--overlay")?)),
             "--runtime-path" => runtime = Some(RuntimeDep::Path(value("--runtime-path")?)),
             "--runtime-version" => runtime = Some(RuntimeDep::Version(value("--runtime-version")?)),
             "--json" => json = true,
@@ -58,6 +62,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         out: out.ok_or("missing --out DIR")?,
         name,
         settings,
+        overlays,
         runtime,
         json,
     })
@@ -90,18 +95,16 @@ fn main() -> ExitCode {
         }
     };
     let mut settings = match &args.settings {
-        Some(p) => match std::fs::read_to_string(p)
-            .map_err(|e| e.to_string())
-            .and_then(|t| Settings::from_toml(&t).map_err(|d| d.to_string()))
-        {
+        Some(p) => match Settings::from_toml_file(p) {
             Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: settings file {}: {e}", p.display());
+            Err(d) => {
+                eprintln!("error: settings file {}: {d}", p.display());
                 return ExitCode::from(2);
             }
         },
         None => Settings::default(),
     };
+    settings.overlays.extend(args.overlays);
     if let Some(n) = args.name {
         settings.crate_name = Some(n);
     }
@@ -153,13 +156,14 @@ fn main() -> ExitCode {
             .map(|w| json_str(&w.to_string()))
             .collect();
         println!(
-            "{{\"ok\":true,\"crate\":{},\"out\":{},\"operations\":{},\"types\":{},\"groups\":{},\"skipped_operations\":{},\"files\":{},\"millis\":{ms},\"warnings\":[{}]}}",
+            "{{\"ok\":true,\"crate\":{},\"out\":{},\"operations\":{},\"types\":{},\"groups\":{},\"skipped_operations\":{},\"unfaithful\":{},\"files\":{},\"millis\":{ms},\"warnings\":[{}]}}",
             json_str(&generated.crate_name),
             json_str(&args.out.display().to_string()),
             generated.operations,
             generated.types,
             generated.groups,
             generated.skipped_operations,
+            serde_json::to_string(&generated.unfaithful).unwrap_or_else(|_| "null".to_owned()),
             generated.files.len(),
             warnings.join(",")
         );

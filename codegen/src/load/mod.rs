@@ -1,9 +1,10 @@
-//! Loading a description: parse JSON or YAML, check the version, bundle external refs, bring Swagger 2.0 to 3.0 shape.
+//! Loading a description: parse JSON or YAML, apply overlays, check the version, bundle external refs, bring Swagger 2.0 to 3.0 shape.
 //!
 //! Nothing after this module sees a parser's types: the result is a plain [`serde_json::Value`] tree.
 
 mod bundle;
 mod data;
+pub mod overlay;
 mod parse;
 pub(crate) mod pointer;
 mod swagger2;
@@ -36,6 +37,12 @@ pub struct Document {
 
 /// Load from a file (JSON or YAML, by content; `.json`/`.yaml`/`.yml` extension only a hint), following external refs relative to it.
 pub fn load_path(path: &Path) -> Result<Document, Diagnostic> {
+    load_path_with_overlays(path, &[])
+}
+
+/// [`load_path`], with the OpenAPI Overlays at `overlays` applied in order to the description as
+/// published: to the parsed file, before the version check, bundling and Swagger 2.0 conversion.
+pub fn load_path_with_overlays(path: &Path, overlays: &[PathBuf]) -> Result<Document, Diagnostic> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Diagnostic::error(format!("cannot read the description: {e}"))
             .in_file(path)
@@ -47,14 +54,18 @@ pub fn load_path(path: &Path) -> Result<Document, Diagnostic> {
         .unwrap_or(path)
         .parent()
         .map(Path::to_path_buf);
-    load(&text, Some(path), canonical, base_dir)
+    let overlays = overlays
+        .iter()
+        .map(|o| overlay::read(o))
+        .collect::<Result<Vec<_>, _>>()?;
+    load(&text, Some(path), canonical, base_dir, &overlays)
 }
 
 /// Load from text already in memory (external refs resolved relative to `base_dir` when given, else an error diagnostic if any appear).
 pub fn load_str(text: &str, base_dir: Option<&Path>) -> Result<Document, Diagnostic> {
     let base_dir =
         base_dir.map(|dir| std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()));
-    load(text, None, None, base_dir)
+    load(text, None, None, base_dir, &[])
 }
 
 fn load(
@@ -62,15 +73,20 @@ fn load(
     file: Option<&Path>,
     root_file: Option<PathBuf>,
     base_dir: Option<PathBuf>,
+    overlays: &[overlay::Overlay],
 ) -> Result<Document, Diagnostic> {
     let in_file = |diag: Diagnostic| match file {
         Some(file) if diag.file.is_none() => diag.in_file(file),
         _ => diag,
     };
     let mut root = parse::parse(text, file)?;
+    let mut warnings = Vec::new();
+    for o in overlays {
+        warnings.extend(o.apply(&mut root)?);
+    }
     let (source_version, swagger) = version(&root).map_err(in_file)?;
     let bundled = bundle::bundle(&mut root, root_file, base_dir).map_err(in_file)?;
-    let mut warnings = bundled.warnings;
+    warnings.extend(bundled.warnings);
     if !bundled.entries.is_empty() {
         if let Value::Object(doc) = &mut root {
             match doc.get_mut(bundle::BUNDLE_KEY) {
