@@ -139,7 +139,10 @@ pub fn models(api: &Api, facts: &Facts, tag_features: bool) -> TokenStream {
     let mut items = Vec::with_capacity(api.types.len());
     for (i, td) in api.types.iter().enumerate() {
         let id = TypeId(i);
-        let def = type_def(api, facts, id, td);
+        let mut def = type_def(api, facts, id, td);
+        if let Some(x) = facts.xml.types.get(&id) {
+            def.extend(xml_static(api, td, x));
+        }
         match facts.gates.get(&id).filter(|_| tag_features) {
             Some(features) => items.push(gated(def, features)),
             None => items.push(def),
@@ -183,6 +186,7 @@ fn item_attrs(item: &mut syn::Item) -> Option<&mut Vec<syn::Attribute>> {
         Item::Type(i) => &mut i.attrs,
         Item::Fn(i) => &mut i.attrs,
         Item::Const(i) => &mut i.attrs,
+        Item::Static(i) => &mut i.attrs,
         Item::Mod(i) => &mut i.attrs,
         Item::Macro(i) => &mut i.attrs,
         Item::Use(i) => &mut i.attrs,
@@ -504,6 +508,135 @@ fn union(api: &Api, name: &Ident, doc: TokenStream, u: &Union) -> TokenStream {
     }
 }
 
+/// The static holding the XML shape of a model type (see `connector_runtime::xml`).
+fn xml_static(api: &Api, td: &TypeDef, x: &crate::xml::XmlType) -> TokenStream {
+    let name = format_ident!("{}", crate::names::xml_shape_name(&td.name));
+    let doc = format!(" The XML form of [`{}`].", td.name);
+    let value = match &x.fields {
+        Some(fields) => {
+            let root = &x.name;
+            let opt = |o: &Option<String>| match o {
+                Some(s) => quote!(Some(#s)),
+                None => quote!(None),
+            };
+            let (ns, prefix) = (opt(&x.namespace), opt(&x.prefix));
+            let fields = fields.iter().map(|f| {
+                let (xml, field, attribute) = (&f.xml, &f.field, f.attribute);
+                let shape = xml_shape_ref(api, &f.shape, true);
+                quote!(rt::XmlField { xml: #xml, field: #field, attribute: #attribute, shape: #shape },)
+            });
+            quote! {
+                rt::XmlShape::Struct(rt::XmlStruct {
+                    name: #root, namespace: #ns, prefix: #prefix, fields: &[#(#fields)*],
+                })
+            }
+        }
+        None => xml_shape_value(api, &x.other, true),
+    };
+    quote! {
+        #[doc = #doc]
+        pub static #name: rt::XmlShape = #value;
+    }
+}
+
+/// A named type's XML shape static, from models (`in_models`) or from a group module.
+fn xml_static_path(api: &Api, id: TypeId, in_models: bool) -> TokenStream {
+    let name = format_ident!("{}", crate::names::xml_shape_name(&api.types[id.0].name));
+    if in_models {
+        quote!(#name)
+    } else {
+        quote!(super::models::#name)
+    }
+}
+
+/// An `XmlShape` value expression (valid in a static's initialiser).
+fn xml_shape_value(api: &Api, s: &crate::xml::ShapeRef, in_models: bool) -> TokenStream {
+    use crate::xml::ShapeRef;
+    match s {
+        ShapeRef::Scalar(k) => {
+            let k = format_ident!(
+                "{}",
+                match *k {
+                    "BOOLEAN" => "Boolean",
+                    "INTEGER" => "Integer",
+                    "NUMBER" => "Number",
+                    "TIMESTAMP" => "Timestamp",
+                    "BLOB" => "Blob",
+                    _ => "String",
+                }
+            );
+            quote!(rt::XmlShape::Scalar(rt::XmlScalar::#k))
+        }
+        ShapeRef::Named(id) => {
+            let path = xml_static_path(api, *id, in_models);
+            quote!(rt::XmlShape::Ref(|| &#path))
+        }
+        ShapeRef::List {
+            item,
+            flattened,
+            inner,
+        } => {
+            let inner = xml_shape_ref(api, inner, in_models);
+            quote!(rt::XmlShape::List(rt::XmlList { item: #item, flattened: #flattened, shape: #inner }))
+        }
+        ShapeRef::Map(inner) => {
+            let inner = xml_shape_ref(api, inner, in_models);
+            quote!(rt::XmlShape::Map(rt::XmlMap {
+                entry: "entry", key: "key", value: "value", flattened: false, shape: #inner,
+            }))
+        }
+        ShapeRef::Any => quote!(rt::XmlShape::Any),
+    }
+}
+
+/// A `&'static XmlShape` expression (valid in a static's initialiser).
+fn xml_shape_ref(api: &Api, s: &crate::xml::ShapeRef, in_models: bool) -> TokenStream {
+    use crate::xml::ShapeRef;
+    match s {
+        ShapeRef::Scalar(k) => {
+            let k = format_ident!("{}", k);
+            quote!(&rt::#k)
+        }
+        ShapeRef::Any => quote!(&rt::ANY),
+        other => {
+            let v = xml_shape_value(api, other, in_models);
+            quote!(&#v)
+        }
+    }
+}
+
+/// The `&'static XmlShape` of a body, answer or parameter of type `t` in a group module: a named
+/// type's static, or a local static for anything else.
+fn xml_root(api: &Api, facts: &Facts, t: &Ty, name: &str) -> TokenStream {
+    match passes::strip(t) {
+        Ty::Named(id) if facts.xml.types.contains_key(id) => {
+            let path = xml_static_path(api, *id, false);
+            quote!(&#path)
+        }
+        other => {
+            let shape = crate::xml::param_shape(api, other, name, &facts.xml);
+            let v = xml_shape_value(api, &shape, false);
+            quote!({
+                static SHAPE: rt::XmlShape = #v;
+                &SHAPE
+            })
+        }
+    }
+}
+
+/// Whether an error answer is told apart by the provider's code rather than its status: AWS gives
+/// such answers invented statuses (480..=499) described by the error shape's name.
+fn error_by_code(e: &ResponseCase) -> Option<&str> {
+    let status: u16 = e.status.parse().ok()?;
+    let code = e.doc.as_deref()?.trim();
+    let ident_like = !code.is_empty()
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':'));
+    ((480..=499).contains(&status) && ident_like && !matches!(e.ty, Ty::Any | Ty::Unit))
+        .then_some(code)
+}
+
 fn style_tokens(s: ParamStyle) -> TokenStream {
     match s {
         ParamStyle::Form => quote!(rt::Style::Form),
@@ -520,6 +653,7 @@ fn style_tokens(s: ParamStyle) -> TokenStream {
 enum Success {
     Unit,
     Json(Ty, bool),
+    Xml(Ty, bool),
     Text,
     Bytes,
     ByStatus(Vec<(String, ResponseKind, Ty, Option<String>)>),
@@ -538,6 +672,7 @@ fn success_of(op: &Operation) -> Success {
     match distinct.as_slice() {
         [] => Success::Unit,
         [(ResponseKind::Json, t)] => Success::Json(t.clone(), has_empty),
+        [(ResponseKind::Xml, t)] => Success::Xml(t.clone(), has_empty),
         [(ResponseKind::Text, _)] => Success::Text,
         [(ResponseKind::Bytes | ResponseKind::EventStream, _)] => Success::Bytes,
         _ => Success::ByStatus(
@@ -668,6 +803,19 @@ fn group_body(
     }
 }
 
+/// Whether a query parameter's value is a list, map or object (flattened in the query protocol).
+fn is_structured(api: &Api, t: &Ty) -> bool {
+    match passes::strip(t) {
+        Ty::Vec(_) | Ty::Map(_) => true,
+        Ty::Named(id) => match &api.types[id.0].kind {
+            TypeKind::Struct(_) => true,
+            TypeKind::Alias(t) => is_structured(api, t),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 fn is_stringish(t: &Ty) -> bool {
     matches!(t, Ty::String)
 }
@@ -746,6 +894,7 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
     let mut fields = Vec::new();
     let mut setters = Vec::new();
     let mut steps = Vec::new();
+    let query_protocol = facts.xml.query_ops.contains(&op.origin);
     for p in &op.params {
         let n = ident(&p.name);
         let t = ty_tokens(api, &p.ty, Place::Field);
@@ -793,6 +942,10 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
                 quote!(op.header(#wire, self.#n.as_deref().unwrap_or(#d), #explode);)
             }
             (ParamLocation::Path, _) => quote!(op.path(#wire, &self.#n, #style, #explode);),
+            (ParamLocation::Query, _) if query_protocol && is_structured(api, &p.ty) => {
+                let shape = xml_root(api, facts, &p.ty, &p.wire_name);
+                quote!(op.query_flat(#wire, &self.#n, #shape);)
+            }
             (ParamLocation::Query, _) => quote!(op.query(#wire, &self.#n, #style, #explode);),
             (ParamLocation::Header, _) => quote!(op.header(#wire, &self.#n, #explode);),
             (ParamLocation::Cookie, _) => quote!(op.cookie(#wire, &self.#n);),
@@ -857,6 +1010,14 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
                 BodyKind::Multipart { files, deep } => multipart_steps(api, b, files, deep, val),
                 BodyKind::Bytes => quote!(op.bytes(#mt, Clone::clone(#val));),
                 BodyKind::Text => quote!(op.text(#mt, Clone::clone(#val));),
+                BodyKind::Xml => {
+                    let shape = xml_root(api, facts, &b.ty, "body");
+                    quote!(op.xml(#mt, #val, #shape);)
+                }
+                BodyKind::AwsQuery { action, version } => {
+                    let shape = xml_root(api, facts, &b.ty, "body");
+                    quote!(op.query_protocol(#action, #version, #val, #shape);)
+                }
             }
         };
         if b.required {
@@ -866,36 +1027,87 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
             steps.push(quote! { if let Some(body) = &self.body { #e } });
         }
     }
-    // Typed error bodies: one type for all, or by status (exact codes, then ranges, then default).
-    let mut typed: Vec<(&str, &Ty)> = op
+    // Typed error bodies: one type for all, or by the provider's code (AWS's invented statuses), then
+    // by status (exact codes, then ranges, then default).
+    let decode_error = |kind: ResponseKind, ty: &Ty| -> TokenStream {
+        let t = ty_tokens(api, ty, Place::Value);
+        if kind == ResponseKind::Xml {
+            let shape = xml_root(api, facts, ty, "error");
+            quote!(rt::xml_error_body::<#t>(body, #shape))
+        } else {
+            quote!(rt::error_body::<#t>(status, body))
+        }
+    };
+    let typed_kinds = |k: ResponseKind| matches!(k, ResponseKind::Json | ResponseKind::Xml);
+    let by_code: Vec<(&str, ResponseKind, &Ty)> = op
         .errors
         .iter()
-        .filter(|e| e.kind == ResponseKind::Json && !matches!(e.ty, Ty::Any | Ty::Unit))
-        .map(|e| (e.status.as_str(), &e.ty))
+        .filter(|e| typed_kinds(e.kind))
+        .filter_map(|e| error_by_code(e).map(|c| (c, e.kind, &e.ty)))
         .collect();
-    typed.sort_by_key(|(st, _)| match status_pattern(st).to_string().as_str() {
+    let mut typed: Vec<(&str, ResponseKind, &Ty)> = op
+        .errors
+        .iter()
+        .filter(|e| typed_kinds(e.kind) && !matches!(e.ty, Ty::Any | Ty::Unit))
+        .filter(|e| error_by_code(e).is_none())
+        .map(|e| (e.status.as_str(), e.kind, &e.ty))
+        .collect();
+    typed.sort_by_key(|(st, _, _)| match status_pattern(st).to_string().as_str() {
         "_" => 2,
         p if p.contains("..=") => 1,
         _ => 0,
     });
-    if let Some((_, first)) = typed.first() {
-        if typed.iter().all(|(_, t)| t == first) {
-            let t = ty_tokens(api, first, Place::Value);
-            steps.push(quote!(op.errors(rt::error_body::<#t>);));
-        } else {
-            let arms = typed.iter().map(|(st, t)| {
-                let t = ty_tokens(api, t, Place::Value);
-                let pat = status_pattern(st);
-                quote! { #pat => rt::error_body::<#t>(status, body), }
-            });
-            let has_wildcard = typed
+    let one_json = typed.first().filter(|(_, k, first)| {
+        by_code.is_empty()
+            && *k == ResponseKind::Json
+            && typed
                 .iter()
-                .any(|(st, _)| status_pattern(st).to_string() == "_");
-            let fallback = (!has_wildcard).then(|| quote!(_ => None,));
+                .all(|(_, k2, t)| t == first && *k2 == ResponseKind::Json)
+    });
+    if let Some((_, _, first)) = one_json {
+        let t = ty_tokens(api, first, Place::Value);
+        steps.push(quote!(op.errors(rt::error_body::<#t>);));
+    } else if !typed.is_empty() || !by_code.is_empty() {
+        let arms = typed.iter().map(|(st, k, t)| {
+            let pat = status_pattern(st);
+            let d = decode_error(*k, t);
+            quote! { #pat => #d, }
+        });
+        let has_wildcard = typed
+            .iter()
+            .any(|(st, _, _)| status_pattern(st).to_string() == "_");
+        let fallback = (!has_wildcard).then(|| quote!(_ => None,));
+        let by_status = quote! {
+            match status {
+                #(#arms)*
+                #fallback
+            }
+        };
+        if by_code.is_empty() {
             steps.push(quote! {
-                op.errors(|status, body| match status {
-                    #(#arms)*
-                    #fallback
+                op.errors(|status, body| #by_status);
+            });
+        } else {
+            let code_arms = by_code.iter().map(|(code, k, t)| {
+                let d = decode_error(*k, t);
+                quote! { Some(#code) => #d, }
+            });
+            // Only cases told apart by code: no status is looked at.
+            let (status, by_status) = if typed.is_empty() {
+                (quote!(_), quote!(None))
+            } else {
+                (quote!(status), by_status)
+            };
+            let decoder_uses_status = by_code.iter().any(|(_, k, _)| *k == ResponseKind::Json);
+            let status = if decoder_uses_status {
+                quote!(status)
+            } else {
+                status
+            };
+            steps.push(quote! {
+                op.errors(|#status, body| match rt::error_code(body).as_deref() {
+                    #(#code_arms)*
+                    _ => #by_status,
                 });
             });
         }
@@ -909,6 +1121,15 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
             let t = ty_tokens(api, &t, Place::Value);
             let t = if has_empty { quote!(Option<#t>) } else { t };
             (t, quote!(rt::send_json(client.connector(), op).await))
+        }
+        Success::Xml(t, has_empty) => {
+            let shape = xml_root(api, facts, &t, "answer");
+            let t = ty_tokens(api, &t, Place::Value);
+            let t = if has_empty { quote!(Option<#t>) } else { t };
+            (
+                t,
+                quote!(rt::send_xml(client.connector(), op, #shape).await),
+            )
         }
         Success::Text => (
             quote!(String),
@@ -938,6 +1159,14 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
                         defs.push(quote!(#vn(#t),));
                         arms.push(
                             quote!(#pat => serde_json::from_slice(body).map(#enum_name::#vn),),
+                        );
+                    }
+                    ResponseKind::Xml => {
+                        let shape = xml_root(api, facts, ty, "answer");
+                        let t = ty_tokens(api, ty, Place::Value);
+                        defs.push(quote!(#vn(#t),));
+                        arms.push(
+                            quote!(#pat => rt::xml_decode(body, #shape).map(#enum_name::#vn),),
                         );
                     }
                     ResponseKind::Empty => {
@@ -975,12 +1204,12 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
                         _ => serde_json::from_slice(body).map(#enum_name::Other),
                     }).await
                 },
-                extras(api, op),
+                extras(api, facts, op),
                 Some(def),
             );
         }
     };
-    let more = extras(api, op);
+    let more = extras(api, facts, op);
     builder_tokens(
         &builder, &bdoc, &fields, &setters, &steps, op, ret, send, more, None,
     )
@@ -998,6 +1227,7 @@ fn declared_accept(op: &Operation) -> Option<String> {
     let joined = op.accept.join(", ");
     let implied = match success_of(op) {
         Success::Json(..) | Success::ByStatus(_) => "application/json",
+        Success::Xml(..) => "application/xml, text/xml",
         _ => "",
     };
     (!joined.is_empty() && joined != implied).then_some(joined)
@@ -1012,10 +1242,10 @@ fn own_server(api: &Api, op: &Operation) -> Option<String> {
 }
 
 /// The builder methods beyond `send()`: `paginate()` for list operations, `stream()` for streams.
-fn extras(api: &Api, op: &Operation) -> TokenStream {
+fn extras(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
     let mut more = TokenStream::new();
     if let Some(p) = &op.pagination {
-        more.extend(paginate_tokens(api, p));
+        more.extend(paginate_tokens(api, facts, op, p));
     }
     if let Some(st) = &op.stream {
         more.extend(stream_tokens(api, op, st));
@@ -1098,7 +1328,7 @@ fn builder_tokens(
 }
 
 /// `paginate()` and `paginate_with()` for an operation that pages.
-fn paginate_tokens(api: &Api, p: &Pagination) -> TokenStream {
+fn paginate_tokens(api: &Api, facts: &Facts, op: &Operation, p: &Pagination) -> TokenStream {
     let item = ty_tokens(api, &p.item, Place::Value);
     let opt = |o: &Option<String>| match o {
         Some(s) => quote!(Some(#s.into())),
@@ -1145,6 +1375,15 @@ fn paginate_tokens(api: &Api, p: &Pagination) -> TokenStream {
         ),
     };
     let items = &p.items_pointer;
+    // Pages of an XML answer are read into their JSON form first.
+    let xml_pages = op
+        .success
+        .iter()
+        .find(|r| r.kind == ResponseKind::Xml)
+        .map(|r| {
+            let shape = xml_root(api, facts, &r.ty, "answer");
+            quote!(.xml_pages(#shape))
+        });
     let size = p
         .page_size_param
         .as_ref()
@@ -1178,7 +1417,7 @@ fn paginate_tokens(api: &Api, p: &Pagination) -> TokenStream {
                 client.connector(),
                 op,
                 #strategy,
-                |options| options.items_pointer(#items) #param_setter #size,
+                |options| options.items_pointer(#items) #param_setter #size #xml_pages,
                 configure,
             )
         }

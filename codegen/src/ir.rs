@@ -268,6 +268,17 @@ pub enum BodyKind {
     Bytes,
     /// Plain text.
     Text,
+    /// An XML document (`application/xml`, `text/xml`, `+xml`) written from the value by its type's
+    /// XML shape.
+    Xml,
+    /// The AWS query protocol: a form of `Action`, `Version` and the value's fields flattened
+    /// (`Name.member.N`); what a query protocol operation's `text/xml` body really is.
+    AwsQuery {
+        /// The `Action`.
+        action: String,
+        /// The API `Version`.
+        version: String,
+    },
 }
 
 /// A request body.
@@ -298,6 +309,8 @@ pub enum ResponseKind {
     Empty,
     /// `text/event-stream`.
     EventStream,
+    /// An XML document read into a type by its XML shape.
+    Xml,
 }
 
 /// A response of one status (or range, or default).

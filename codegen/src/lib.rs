@@ -19,6 +19,7 @@ pub mod paging;
 pub mod passes;
 pub mod sample;
 pub mod settings;
+pub mod xml;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -71,8 +72,11 @@ fn lower_doc(doc: &load::Document, settings: &Settings) -> Result<Lowered, Diagn
         let scheme = hint.to_scheme()?;
         api.security.push(scheme);
     }
+    let (xml, w) = xml::analyse(&doc.root, &mut api);
+    warnings.extend(w);
     warnings.extend(paging::detect(&doc.root, settings, &mut api));
-    let facts = passes::run(&mut api);
+    let mut facts = passes::run(&mut api);
+    facts.xml = xml;
     Ok(Lowered {
         api,
         facts,

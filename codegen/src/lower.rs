@@ -2169,6 +2169,7 @@ impl<'a> Lowerer<'a> {
                 is_json,
                 |m| m == "application/x-www-form-urlencoded",
                 |m| m.starts_with("multipart/"),
+                crate::xml::is_xml,
                 |m| m.starts_with("text/"),
                 |_| true,
             ],
@@ -2253,6 +2254,11 @@ impl<'a> Lowerer<'a> {
                     .collect();
                 (BodyKind::Form { deep }, ty)
             }
+        } else if crate::xml::is_xml(pick) && schema.is_some() {
+            let ty = schema
+                .map(|s| self.schema_ty(s, &ctx_name, &format!("{mptr}/schema"), Ctx::Json))
+                .unwrap_or(Ty::Any);
+            (BodyKind::Xml, ty)
         } else if pick.starts_with("text/") {
             (BodyKind::Text, Ty::String)
         } else {
@@ -2461,6 +2467,7 @@ impl<'a> Lowerer<'a> {
             &[
                 is_json,
                 |m| m == "text/event-stream",
+                crate::xml::is_xml,
                 |m| m.starts_with("text/"),
                 |_| true,
             ],
@@ -2495,6 +2502,9 @@ impl<'a> Lowerer<'a> {
             (ResponseKind::Json, ty)
         } else if pick == "text/event-stream" {
             (ResponseKind::EventStream, Ty::Binary)
+        } else if let Some(s) = media.get("schema").filter(|_| crate::xml::is_xml(pick)) {
+            let ty = self.schema_ty(s, ctx_name, &format!("{mptr}/schema"), Ctx::Json);
+            (ResponseKind::Xml, ty)
         } else if pick.starts_with("text/") {
             (ResponseKind::Text, Ty::String)
         } else {

@@ -142,6 +142,12 @@ pub fn variant_name(raw: &str) -> String {
     s
 }
 
+/// The name of the static holding a model type's XML shape: `ListBucketResult` → `LIST_BUCKET_RESULT_XML`
+/// (type names are UpperCamelCase and unique, so these are too, and no other item is upper case).
+pub fn xml_shape_name(type_name: &str) -> String {
+    format!("{}_XML", type_name.to_snake_case().to_ascii_uppercase())
+}
+
 /// `snake_case` field, parameter or method name. Keywords get a trailing `_`.
 pub fn snake_name(raw: &str) -> String {
     let mut s = plain(raw).to_snake_case();

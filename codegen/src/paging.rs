@@ -69,7 +69,7 @@ fn resolve<'a>(root: &'a Value, origin: &str) -> Option<&'a Value> {
 fn page_type(op: &Operation) -> Option<&Ty> {
     op.success
         .iter()
-        .find(|r| r.kind == ResponseKind::Json)
+        .find(|r| matches!(r.kind, ResponseKind::Json | ResponseKind::Xml))
         .map(|r| strip(&r.ty))
 }
 
@@ -147,6 +147,7 @@ const SIZE_PARAMS: &[&str] = &[
 ];
 const ITEM_FIELDS: &[&str] = &[
     "data", "items", "results", "entries", "records", "values", "value", "elements", "nodes",
+    "Contents", "Items", "Versions",
 ];
 const NEXT_URL_FIELDS: &[&str] = &[
     "/next_page_uri",
@@ -182,7 +183,12 @@ const NEXT_CURSOR_FIELDS: &[&str] = &[
     "/cursor",
     "/next_page",
     "/next",
+    "/NextContinuationToken",
+    "/NextToken",
+    "/NextMarker",
 ];
+/// Booleans saying another page follows (`has_more`; S3's `IsTruncated`).
+const HAS_MORE_FIELDS: &[&str] = &["/has_more", "/IsTruncated"];
 const CURSOR_PARAMS: &[&str] = &[
     "cursor",
     "page_token",
@@ -193,6 +199,7 @@ const CURSOR_PARAMS: &[&str] = &[
     "after",
     "continuation_token",
     "continuationToken",
+    "continuation-token",
     "marker",
 ];
 
@@ -317,7 +324,10 @@ fn infer(api: &Api, op: &Operation, raw: Option<&Value>) -> Option<Pagination> {
             .filter(|p| !is_integer_param(op, p) && is_text(api, page, "/next_page"))
     });
     if let Some(param) = cursor_param {
-        let has_more = is_bool(api, page, "/has_more").then(|| "/has_more".to_owned());
+        let has_more = HAS_MORE_FIELDS
+            .iter()
+            .find(|p| is_bool(api, page, p))
+            .map(|p| (*p).to_owned());
         if let Some(ptr) = NEXT_CURSOR_FIELDS.iter().find(|p| is_text(api, page, p)) {
             return done(
                 PageStrategy::Cursor {

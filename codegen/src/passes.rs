@@ -26,6 +26,9 @@ pub struct Facts {
     /// (and `webhook_events`) whose operations reach it, or `all` for types nothing reaches. Types
     /// every feature reaches are absent (always compiled).
     pub gates: BTreeMap<TypeId, Vec<String>>,
+    /// The XML form of the types XML bodies and answers reach, and the query protocol operations
+    /// (filled by the `xml` pass).
+    pub xml: crate::xml::XmlFacts,
 }
 
 /// Run all passes.

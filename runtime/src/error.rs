@@ -38,6 +38,9 @@ pub enum ErrorCode {
     Cancelled,
     /// The operation is not supported by the target API or this connector.
     Unsupported,
+    /// The resource does not exist, as the provider's own error code says (`NoSuchKey`,
+    /// `ResourceNotFoundException`...; a bare 404 stays INVALID_REQUEST).
+    NotFound,
 }
 
 impl ErrorCode {
@@ -54,6 +57,7 @@ impl ErrorCode {
             ErrorCode::ValidationError => "VALIDATION_ERROR",
             ErrorCode::Cancelled => "CANCELLED",
             ErrorCode::Unsupported => "UNSUPPORTED",
+            ErrorCode::NotFound => "NOT_FOUND",
         }
     }
 }
@@ -173,15 +177,28 @@ impl Error {
     /// The error the server's status code stands for, per the specification's enrichment rules:
     /// 401/403 are AUTH_FAILED, 429 RATE_LIMIT, 408 TIMEOUT, other 4xx INVALID_REQUEST, 5xx SERVER_ERROR;
     /// 408, 425, 429 and every 5xx are retryable.
+    ///
+    /// The provider's own error code, when the body or headers carry one (see
+    /// [`Error::provider_code`]), refines this: a throttling code is RATE_LIMIT, a not-found code
+    /// NOT_FOUND, and both throttling and the codes that say "try again" are retryable.
     pub fn from_status(status: StatusCode, headers: HeaderMap, body: Bytes) -> Self {
-        let (code, source) = match status.as_u16() {
+        let (mut code, mut source) = match status.as_u16() {
             401 | 403 => (ErrorCode::AuthFailed, ErrorSource::Auth),
             429 => (ErrorCode::RateLimit, ErrorSource::RateLimit),
             408 => (ErrorCode::Timeout, ErrorSource::Transport),
             500..=599 => (ErrorCode::ServerError, ErrorSource::Transport),
             _ => (ErrorCode::InvalidRequest, ErrorSource::Transport),
         };
-        let retryable = matches!(status.as_u16(), 408 | 425 | 429 | 500..=599);
+        let mut retryable = matches!(status.as_u16(), 408 | 425 | 429 | 500..=599);
+        let provider = provider::code_and_message(&headers, &body);
+        if let Some((c, _)) = &provider {
+            if provider::is_throttling(c) {
+                (code, source) = (ErrorCode::RateLimit, ErrorSource::RateLimit);
+            } else if provider::is_not_found(c) {
+                code = ErrorCode::NotFound;
+            }
+            retryable |= provider::is_retryable(c);
+        }
         let reason = status.canonical_reason().unwrap_or("unknown status");
         let mut err = Error::new(
             code,
@@ -189,6 +206,12 @@ impl Error {
             format!("server answered {} {}", status.as_u16(), reason),
         )
         .with_retryable(retryable);
+        if let Some((c, m)) = provider {
+            err = err.with_detail("provider_code", c);
+            if let Some(m) = m {
+                err = err.with_detail("provider_message", m);
+            }
+        }
         err.inner.status = Some(status);
         err.inner.headers = Some(headers);
         err.inner.raw_body = Some(body);
@@ -346,6 +369,15 @@ impl Error {
     pub fn has_typed_body(&self) -> bool {
         self.inner.typed_body.is_some()
     }
+    /// The provider's own error code, when its answer carried one: AWS's `<Code>` (rest-xml
+    /// `<Error>`, query `<ErrorResponse>`), a JSON `__type` (after its `#`), or the
+    /// `x-amzn-ErrorType` header. Kept in [`Error::details`] as `provider_code`.
+    pub fn provider_code(&self) -> Option<&str> {
+        self.inner
+            .details
+            .get("provider_code")
+            .and_then(Value::as_str)
+    }
     /// A hint from the server of how long to wait before retrying, if it gave one.
     pub fn retry_after(&self) -> Option<Duration> {
         self.inner
@@ -468,6 +500,181 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// Provider error codes in answers: where AWS (and APIs shaped like it) put them, and what they mean.
+pub(crate) mod provider {
+    use http::HeaderMap;
+    use quick_xml::Reader;
+    use quick_xml::events::Event;
+    use serde_json::Value;
+
+    /// Error bodies larger than this are not searched for a code.
+    const MAX_ERROR_BODY: usize = 1024 * 1024;
+
+    /// Error documents nested deeper than this are not searched for a code.
+    const MAX_DEPTH: usize = 64;
+
+    /// Codes that mean the caller is being throttled (RATE_LIMIT, retryable).
+    pub const THROTTLING: &[&str] = &[
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "SlowDown",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "RequestLimitExceededException",
+        "BandwidthLimitExceeded",
+    ];
+
+    /// Codes that say the same request may succeed later, without being throttling.
+    pub const TRANSIENT: &[&str] = &["TransactionInProgressException", "PriorRequestNotComplete"];
+
+    /// Codes that say the resource does not exist (NOT_FOUND).
+    pub const NOT_FOUND: &[&str] = &[
+        "NoSuchKey",
+        "NoSuchBucket",
+        "NoSuchUpload",
+        "NoSuchVersion",
+        "ResourceNotFoundException",
+        "QueueDoesNotExist",
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "NotFound",
+        "NotFoundException",
+    ];
+
+    /// Whether `code` says the caller is throttled.
+    pub fn is_throttling(code: &str) -> bool {
+        THROTTLING.contains(&code)
+    }
+
+    /// Whether `code` says the resource does not exist.
+    pub fn is_not_found(code: &str) -> bool {
+        NOT_FOUND.contains(&code)
+    }
+
+    /// Whether a request answered with `code` may succeed when sent again.
+    pub fn is_retryable(code: &str) -> bool {
+        is_throttling(code) || TRANSIENT.contains(&code)
+    }
+
+    /// `com.amazonaws.dynamodb.v20120810#ResourceNotFoundException` or
+    /// `ResourceNotFoundException:http://internal.amazon.com/...`: the name alone.
+    pub fn bare(code: &str) -> &str {
+        let code = code.rsplit('#').next().unwrap_or(code);
+        code.split(':').next().unwrap_or(code).trim()
+    }
+
+    /// The provider's code and message in an error answer, if it carries a code.
+    pub fn code_and_message(headers: &HeaderMap, body: &[u8]) -> Option<(String, Option<String>)> {
+        let from_header = headers
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| bare(v).to_owned())
+            .filter(|c| !c.is_empty());
+        let from_body = if body.len() > MAX_ERROR_BODY {
+            None
+        } else {
+            match body.iter().find(|b| !b.is_ascii_whitespace()) {
+                Some(b'<') => from_xml(body),
+                Some(b'{') => from_json(body),
+                _ => None,
+            }
+        };
+        match (from_header, from_body) {
+            (Some(c), Some((_, m))) => Some((c, m)),
+            (Some(c), None) => Some((c, None)),
+            (None, b) => b,
+        }
+    }
+
+    fn from_json(body: &[u8]) -> Option<(String, Option<String>)> {
+        let v: Value = serde_json::from_slice(body).ok()?;
+        let text = |keys: &[&str]| {
+            keys.iter()
+                .find_map(|k| v.get(*k).and_then(Value::as_str))
+                .map(str::to_owned)
+        };
+        let code = text(&["__type"]).map(|c| bare(&c).to_owned())?;
+        (!code.is_empty()).then(|| (code, text(&["message", "Message"])))
+    }
+
+    /// The text of the first `Code` and `Message` elements (any depth, prefixes ignored).
+    fn from_xml(body: &[u8]) -> Option<(String, Option<String>)> {
+        let text = std::str::from_utf8(body).ok()?;
+        let mut reader = Reader::from_str(text);
+        let (mut code, mut message) = (None::<String>, None::<String>);
+        let mut inside: Option<&'static str> = None;
+        let mut depth = 0usize;
+        loop {
+            match reader.read_event().ok()? {
+                Event::Start(e) => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return None;
+                    }
+                    inside = match e.local_name().as_ref() {
+                        b"Code" if code.is_none() => Some("Code"),
+                        b"Message" if message.is_none() => Some("Message"),
+                        _ => None,
+                    };
+                    if let Some(which) = inside {
+                        let slot = if which == "Code" {
+                            &mut code
+                        } else {
+                            &mut message
+                        };
+                        *slot = Some(String::new());
+                    }
+                }
+                Event::End(_) => {
+                    depth = depth.saturating_sub(1);
+                    inside = None;
+                }
+                Event::Text(t) => {
+                    if let Some(which) = inside {
+                        let s = t.xml10_content().ok()?;
+                        let slot = if which == "Code" {
+                            &mut code
+                        } else {
+                            &mut message
+                        };
+                        if let Some(slot) = slot {
+                            slot.push_str(&s);
+                        }
+                    }
+                }
+                Event::GeneralRef(r) => {
+                    if let Some(which) = inside {
+                        let c = match r.resolve_char_ref().ok()? {
+                            Some(c) => c.to_string(),
+                            None => {
+                                quick_xml::escape::resolve_predefined_entity(&r.decode().ok()?)?
+                                    .to_owned()
+                            }
+                        };
+                        let slot = if which == "Code" {
+                            &mut code
+                        } else {
+                            &mut message
+                        };
+                        if let Some(slot) = slot {
+                            slot.push_str(&c);
+                        }
+                    }
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        let code = code
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty())?;
+        Some((code, message.map(|m| m.trim().to_owned())))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -529,5 +736,59 @@ mod tests {
         assert!(e.body::<String>().is_none());
         assert_eq!(e.code().as_str(), "INVALID_REQUEST");
         assert_eq!(ErrorSource::RateLimit.as_str(), "rateLimit");
+    }
+
+    #[test]
+    fn provider_codes_refine_the_status_mapping() {
+        let xml = |code: &str| {
+            Bytes::from(format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>m &amp; n</Message></Error></ErrorResponse>"
+            ))
+        };
+        let e = Error::from_status(StatusCode::BAD_REQUEST, HeaderMap::new(), xml("Throttling"));
+        assert_eq!(e.code(), ErrorCode::RateLimit);
+        assert!(e.is_retryable());
+        assert_eq!(e.provider_code(), Some("Throttling"));
+        assert_eq!(e.details()["provider_message"], "m & n");
+        let e = Error::from_status(
+            StatusCode::NOT_FOUND,
+            HeaderMap::new(),
+            Bytes::from("<Error><Code>NoSuchKey</Code><Message>none</Message></Error>"),
+        );
+        assert_eq!(e.code(), ErrorCode::NotFound);
+        assert_eq!(e.code().as_str(), "NOT_FOUND");
+        assert!(!e.is_retryable());
+        let e = Error::from_status(
+            StatusCode::CONFLICT,
+            HeaderMap::new(),
+            xml("PriorRequestNotComplete"),
+        );
+        assert_eq!(e.code(), ErrorCode::InvalidRequest);
+        assert!(e.is_retryable());
+        let json = Bytes::from(
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"gone"}"#,
+        );
+        let e = Error::from_status(StatusCode::BAD_REQUEST, HeaderMap::new(), json);
+        assert_eq!(e.provider_code(), Some("ResourceNotFoundException"));
+        assert_eq!(e.code(), ErrorCode::NotFound);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-amzn-errortype",
+            "ThrottlingException:http://internal.example/"
+                .parse()
+                .unwrap(),
+        );
+        let e = Error::from_status(StatusCode::BAD_REQUEST, headers, Bytes::new());
+        assert_eq!(e.provider_code(), Some("ThrottlingException"));
+        assert_eq!(e.code(), ErrorCode::RateLimit);
+        for plain in [&b"not xml"[..], b"<a><b>", b"{\"error\": 1}", b""] {
+            let e = Error::from_status(
+                StatusCode::BAD_REQUEST,
+                HeaderMap::new(),
+                Bytes::from_static(plain),
+            );
+            assert_eq!(e.provider_code(), None);
+            assert_eq!(e.code(), ErrorCode::InvalidRequest);
+        }
     }
 }

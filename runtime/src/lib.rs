@@ -35,7 +35,7 @@ pub mod redact;
 // The modules' long-standing paths: each concern's members stay reachable at the crate root.
 pub use inbound::webhooks;
 use operations::support;
-pub use operations::{batch, paginate, stream, transfer};
+pub use operations::{batch, paginate, stream, transfer, xml};
 use pipeline::{cache, connector, dedup, transport};
 pub use pipeline::{request, response};
 pub use policies::{bounded, breaker, ratelimit, retry};
@@ -66,6 +66,10 @@ pub use tokio_util::sync::CancellationToken;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::support::*;
+    pub use crate::xml::{
+        ANY, BLOB, BOOLEAN, INTEGER, NUMBER, STRING, TIMESTAMP, XmlField, XmlList, XmlMap,
+        XmlScalar, XmlShape, XmlStruct,
+    };
     pub use crate::{Connector, ConnectorConfig, Error, Response};
     pub use crate::{paginate, stream};
     pub use bytes;

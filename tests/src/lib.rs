@@ -14,6 +14,9 @@ pub mod all_of;
 #[path = "snapshots/arrays.rs"]
 pub mod arrays;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/aws_query.rs"]
+pub mod aws_query;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/auth_headers.rs"]
 pub mod auth_headers;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
@@ -121,3 +124,6 @@ pub mod swagger2;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/untagged_unions.rs"]
 pub mod untagged_unions;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/xml_bodies.rs"]
+pub mod xml_bodies;

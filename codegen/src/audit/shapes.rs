@@ -117,6 +117,9 @@ enum KindOfBody {
     Multipart,
     Bytes,
     Text,
+    Xml,
+    /// The AWS query protocol's form body (what its `text/xml` request bodies mean).
+    AwsQuery,
 }
 
 impl Kind {
@@ -137,6 +140,7 @@ fn request_reads_xml(kind: KindOfBody) -> bool {
         | KindOfBody::Multipart
         | KindOfBody::Bytes
         | KindOfBody::Text => false,
+        KindOfBody::Xml | KindOfBody::AwsQuery => true,
     }
 }
 
@@ -148,6 +152,7 @@ fn response_reads_xml(kind: ResponseKind) -> bool {
         | ResponseKind::Bytes
         | ResponseKind::Empty
         | ResponseKind::EventStream => false,
+        ResponseKind::Xml => true,
     }
 }
 
@@ -158,6 +163,8 @@ fn kind_of(kind: &BodyKind) -> KindOfBody {
         BodyKind::Multipart { .. } => KindOfBody::Multipart,
         BodyKind::Bytes => KindOfBody::Bytes,
         BodyKind::Text => KindOfBody::Text,
+        BodyKind::Xml => KindOfBody::Xml,
+        BodyKind::AwsQuery { .. } => KindOfBody::AwsQuery,
     }
 }
 

@@ -199,6 +199,8 @@ pub struct PaginateOptions {
     has_next_page: Option<HasNextPage>,
     /// Typed error bodies of the generated operation this listing pages through.
     pub(crate) errors: Option<crate::support::ErrorDecoder>,
+    /// Pages are XML documents of this shape, read into the JSON value pointers look into.
+    xml: Option<&'static crate::xml::XmlShape>,
 }
 
 impl fmt::Debug for PaginateOptions {
@@ -239,6 +241,7 @@ impl PaginateOptions {
             extract_next_cursor: None,
             has_next_page: None,
             errors: None,
+            xml: None,
         }
     }
 
@@ -323,6 +326,13 @@ impl PaginateOptions {
     /// checkpoint points at that page again.
     pub fn max_items(mut self, n: u64) -> Self {
         self.max_items = Some(n);
+        self
+    }
+
+    /// Pages are XML documents of `shape` (S3's `ListBucketResult`, a query protocol answer): each is
+    /// read into its JSON form, where the items pointer and the strategy's pointers look.
+    pub fn xml_pages(mut self, shape: &'static crate::xml::XmlShape) -> Self {
+        self.xml = Some(shape);
         self
     }
 
@@ -530,7 +540,11 @@ impl Paginator {
 
     /// Read a page: its items, and where the next one is.
     fn on_page(&mut self, url: &Url, response: Response<Bytes>) -> Result<Page, Error> {
-        let mut body = response.clone().json::<Value>()?.data;
+        let mut body = match self.options.xml {
+            Some(shape) => crate::xml::read_value(&response.data, shape)
+                .map_err(|e| response.meta.fail(e.with_status(response.status)))?,
+            None => response.clone().json::<Value>()?.data,
+        };
         let o = &self.options;
         let position = self.next.clone();
         // Everything read from the body is read before the items are moved out of it.

@@ -42,7 +42,14 @@ impl StandardClassifier {
 impl RetryClassifier for StandardClassifier {
     fn is_retryable(&self, error: &Error) -> bool {
         match error.status() {
-            Some(s) => self.statuses.contains(&s.as_u16()),
+            // A provider code that says "throttled" or "try again" is retryable whatever the status
+            // it came with (AWS throttles with 400).
+            Some(s) => {
+                self.statuses.contains(&s.as_u16())
+                    || error
+                        .provider_code()
+                        .is_some_and(crate::error::provider::is_retryable)
+            }
             None => error.is_retryable() && self.codes.contains(&error.code()),
         }
     }
@@ -61,6 +68,7 @@ pub fn parse_code(s: &str) -> Option<ErrorCode> {
         "VALIDATION_ERROR" => ErrorCode::ValidationError,
         "CANCELLED" => ErrorCode::Cancelled,
         "UNSUPPORTED" => ErrorCode::Unsupported,
+        "NOT_FOUND" => ErrorCode::NotFound,
         _ => return None,
     })
 }
