@@ -142,6 +142,11 @@ pub fn variant_name(raw: &str) -> String {
     s
 }
 
+/// The type of an operation's typed response headers: `<Builder>Headers`.
+pub fn headers_type_name(builder: &str) -> String {
+    format!("{builder}Headers")
+}
+
 /// `snake_case` field, parameter or method name. Keywords get a trailing `_`.
 pub fn snake_name(raw: &str) -> String {
     let mut s = plain(raw).to_snake_case();

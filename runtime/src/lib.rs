@@ -66,6 +66,7 @@ pub use tokio_util::sync::CancellationToken;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::support::*;
+    pub use crate::{Body, BodySource, DownloadReport};
     pub use crate::{Connector, ConnectorConfig, Error, Response};
     pub use crate::{paginate, stream};
     pub use bytes;

@@ -17,6 +17,9 @@ pub mod arrays;
 #[path = "snapshots/auth_headers.rs"]
 pub mod auth_headers;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/binary_bodies.rs"]
+pub mod binary_bodies;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/discriminator_mapping.rs"]
 pub mod discriminator_mapping;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
@@ -68,6 +71,12 @@ pub mod objects;
 #[path = "snapshots/paging.rs"]
 pub mod paging;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/path_markers.rs"]
+pub mod path_markers;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/paging_headers.rs"]
+pub mod paging_headers;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/param_styles.rs"]
 pub mod param_styles;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
@@ -85,6 +94,9 @@ pub mod request_bodies;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/reserved_names.rs"]
 pub mod reserved_names;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/response_headers.rs"]
+pub mod response_headers;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/responses.rs"]
 pub mod responses;
