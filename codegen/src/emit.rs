@@ -832,8 +832,16 @@ fn required_args(api: &Api, op: &Operation) -> Vec<(Ident, TokenStream, TokenStr
         }
     }
     if let Some(b) = op.body.as_ref().filter(|b| b.required) {
-        let t = ty_tokens(api, &b.ty, Place::Value);
-        out.push((ident("body"), t, quote!(body)));
+        if matches!(b.kind, BodyKind::Binary { .. }) {
+            out.push((
+                ident("body"),
+                quote!(impl Into<rt::Body>),
+                quote!(body.into()),
+            ));
+        } else {
+            let t = ty_tokens(api, &b.ty, Place::Value);
+            out.push((ident("body"), t, quote!(body)));
+        }
     }
     out
 }
@@ -887,10 +895,11 @@ fn accessor(api: &Api, op: &Operation) -> TokenStream {
 
 fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
     let builder = ident(&op.builder);
-    let bdoc = format!(
+    let mut bdoc = format!(
         " Request builder for `{} {}`: set optional parameters, then `send()`.",
         op.method, op.path
     );
+    bdoc.push_str(&fixed_values_doc(op));
     let mut fields = Vec::new();
     let mut setters = Vec::new();
     let mut steps = Vec::new();
@@ -976,7 +985,16 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
     for (k, v) in &op.fixed_query {
         steps.push(quote!(op.fixed_query(#k, #v);));
     }
-    if let Some(b) = &op.body {
+    for (k, v) in &op.fixed_headers {
+        steps.push(quote!(op.fixed_header(#k, #v);));
+    }
+    if let Some(b) = op
+        .body
+        .as_ref()
+        .filter(|b| matches!(b.kind, BodyKind::Binary { .. }))
+    {
+        binary_body(b, &mut fields, &mut setters, &mut steps);
+    } else if let Some(b) = &op.body {
         let t = ty_tokens(api, &b.ty, Place::Value);
         if b.required {
             fields.push(quote!(body: #t,));
@@ -1009,6 +1027,7 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
                 BodyKind::Form { deep } => quote!(op.form(#val, &[#(#deep),*]);),
                 BodyKind::Multipart { files, deep } => multipart_steps(api, b, files, deep, val),
                 BodyKind::Bytes => quote!(op.bytes(#mt, Clone::clone(#val));),
+                BodyKind::Binary { .. } => TokenStream::new(),
                 BodyKind::Text => quote!(op.text(#mt, Clone::clone(#val));),
                 BodyKind::Xml => {
                     let shape = xml_root(api, facts, &b.ty, "body");
@@ -1215,6 +1234,92 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
     )
 }
 
+/// The field, setter and step of a binary body: the runtime's `Body` (bytes, or streamed from a
+/// file or reader), moved into the request as it is.
+fn binary_body(
+    b: &RequestBody,
+    fields: &mut Vec<TokenStream>,
+    setters: &mut Vec<TokenStream>,
+    steps: &mut Vec<TokenStream>,
+) {
+    let BodyKind::Binary { declared } = b.kind else {
+        return;
+    };
+    let mt = &b.media_type;
+    let ct = if declared {
+        quote!(Some(#mt))
+    } else {
+        quote!(None)
+    };
+    if b.required {
+        fields.push(quote!(body: rt::Body,));
+        steps.push(quote!(op.body(#ct, self.body);));
+    } else {
+        fields.push(quote!(body: Option<rt::Body>,));
+        let text = format!(
+            "{}\n\nBytes in memory, or streamed without buffering: `rt::Body::file(path)`, `Body::reader_factory`, a `BodySource`.",
+            b.doc.as_deref().unwrap_or("Set the request body.")
+        );
+        let doc = doc_attr(Some(&text));
+        setters.push(quote! {
+            #doc
+            pub fn body(mut self, value: impl Into<rt::Body>) -> Self {
+                self.body = Some(value.into());
+                self
+            }
+        });
+        steps.push(quote!(if let Some(body) = self.body { op.body(#ct, body); }));
+    }
+}
+
+/// Whether every answer with a body is binary: the builder then offers `send_stream()` and
+/// `download_to()` beside `send()`.
+fn binary_answer(op: &Operation) -> bool {
+    let mut bodies = op.success.iter().filter(|r| r.kind != ResponseKind::Empty);
+    let first = bodies.next();
+    first.is_some_and(|r| r.kind == ResponseKind::Bytes)
+        && bodies.all(|r| r.kind == ResponseKind::Bytes)
+}
+
+/// `send_stream()` and `download_to()` for an operation whose answer is binary.
+fn binary_answer_tokens() -> TokenStream {
+    quote! {
+        /// Send the request and hand the answer's body over unread, chunk by chunk, in bounded memory.
+        pub async fn send_stream(self) -> Result<rt::stream::StreamingResponse, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_stream(client.connector(), op).await
+        }
+        /// Send the request and write the answer's body to the file at `path` (through a temporary
+        /// sibling; resumed with `Range` after a dropped connection; checked against the server's
+        /// sha-256 digest header when it sends one).
+        pub async fn download_to(self, path: impl Into<std::path::PathBuf>) -> Result<rt::DownloadReport, rt::Error> {
+            let (client, op) = self.build();
+            rt::download_to(client.connector(), op, path.into()).await
+        }
+    }
+}
+
+/// What the builder always sends, for its docs: the fixed query pairs and headers.
+fn fixed_values_doc(op: &Operation) -> String {
+    let mut parts: Vec<String> = op
+        .fixed_query
+        .iter()
+        .map(|(k, v)| format!("query `{k}={v}`"))
+        .collect();
+    parts.extend(
+        op.fixed_headers
+            .iter()
+            .map(|(k, v)| format!("header `{k}: {v}`")),
+    );
+    if parts.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\n\n Always sends {} (fixed by the description; `CallOptions` headers replace a header).",
+        parts.join(", ")
+    )
+}
+
 /// Whether a media type is JSON (`application/json`, `+json`), as the runtime encodes it.
 fn media_is_json(m: &str) -> bool {
     let m = m.split(';').next().unwrap_or(m).trim().to_ascii_lowercase();
@@ -1250,6 +1355,9 @@ fn extras(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
     if let Some(st) = &op.stream {
         more.extend(stream_tokens(api, op, st));
     }
+    if binary_answer(op) && op.stream.is_none() {
+        more.extend(binary_answer_tokens());
+    }
     more
 }
 
@@ -1282,6 +1390,10 @@ fn builder_tokens(
 ) -> TokenStream {
     let method = method_tokens(&op.method);
     let path = &op.path;
+    let (with_headers, headers_def) = match &op.response_headers {
+        Some(h) => response_headers_tokens(op, h, &ret, &send),
+        None => (TokenStream::new(), TokenStream::new()),
+    };
     // The responses' `summary` (3.2), one line per documented answer.
     let mut send_doc = vec![" Send the request.".to_owned()];
     for r in op.success.iter().chain(&op.errors) {
@@ -1293,8 +1405,9 @@ fn builder_tokens(
             send_doc.push(format!(" - `{}`: {line}", r.status));
         }
     }
+    let bdoc = bdoc.split('\n');
     quote! {
-        #[doc = #bdoc]
+        #(#[doc = #bdoc])*
         #[derive(Debug)]
         #[must_use = "a request does nothing until `send()` is awaited"]
         pub struct #builder<'a> {
@@ -1321,10 +1434,86 @@ fn builder_tokens(
                 let (client, op) = self.build();
                 #send
             }
+            #with_headers
             #more
         }
         #extra
+        #headers_def
     }
+}
+
+/// The typed headers of an operation's success answers: the `<Builder>Headers` struct and the
+/// builder's `send_with_headers()`, which answers the body with them (only them when there is no
+/// body); `send()` stays as it is.
+fn response_headers_tokens(
+    op: &Operation,
+    h: &ResponseHeaders,
+    ret: &TokenStream,
+    send: &TokenStream,
+) -> (TokenStream, TokenStream) {
+    let name = ident(&h.type_name);
+    let mut fields = Vec::new();
+    let mut reads = Vec::new();
+    for f in &h.fields {
+        let n = ident(&f.name);
+        let wire = &f.wire_name;
+        let t = match &f.ty {
+            Ty::Bool => quote!(bool),
+            Ty::Int(IntKind::I32) => quote!(i32),
+            Ty::Int(IntKind::I64) => quote!(i64),
+            Ty::Int(IntKind::U32) => quote!(u32),
+            Ty::Int(IntKind::U64) => quote!(u64),
+            Ty::Float(_) => quote!(f64),
+            _ => quote!(String),
+        };
+        let text = match &f.doc {
+            Some(d) => format!("{d}\n\n`{wire}`."),
+            None => format!("`{wire}`."),
+        };
+        let doc = doc_attr(Some(&text));
+        if f.required {
+            fields.push(quote!(#doc pub #n: #t,));
+            reads.push(quote!(#n: rt::required_header::<#t>(headers, #wire)?,));
+        } else {
+            fields.push(quote!(#doc pub #n: Option<#t>,));
+            reads.push(quote!(#n: rt::header::<#t>(headers, #wire)?,));
+        }
+    }
+    let sdoc = format!(
+        " The headers the success answers of `{} {}` declare.",
+        op.method, op.path
+    );
+    let def = quote! {
+        #[doc = #sdoc]
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct #name { #(#fields)* }
+        impl #name {
+            /// Read the typed headers of an answer: an absent optional header is `None`; one that
+            /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+            pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+                Ok(Self { #(#reads)* })
+            }
+        }
+    };
+    let unit = ret.to_string() == "()";
+    let method = if unit {
+        quote! {
+            /// Send the request; the answer carries no body, so it is the typed headers.
+            pub async fn send_with_headers(self) -> Result<rt::Response<#name>, rt::Error> {
+                let (client, op) = self.build();
+                rt::with_headers(#send?, #name::from_headers).map(|r| r.map(|(_, h)| h))
+            }
+        }
+    } else {
+        quote! {
+            /// Send the request; the answer's body with its typed headers.
+            pub async fn send_with_headers(self) -> Result<rt::Response<(#ret, #name)>, rt::Error> {
+                let (client, op) = self.build();
+                rt::with_headers(#send?, #name::from_headers)
+            }
+        }
+    };
+    (method, def)
 }
 
 /// `paginate()` and `paginate_with()` for an operation that pages.
@@ -1369,6 +1558,18 @@ fn paginate_tokens(api: &Api, facts: &Facts, op: &Operation, p: &Pagination) -> 
             )
         }
         PageStrategy::LinkHeader => (quote!(rt::paginate::Strategy::LinkHeader), quote!()),
+        PageStrategy::HeaderCursor {
+            header,
+            param,
+            in_header,
+        } => (
+            quote!(rt::paginate::Strategy::header_cursor(#header)),
+            if *in_header {
+                quote!(.cursor_header(#param))
+            } else {
+                quote!(.cursor_param(#param))
+            },
+        ),
         PageStrategy::NextUrl(ptr) => (
             quote!(rt::paginate::Strategy::NextUrl(#ptr.into())),
             quote!(),
@@ -1393,6 +1594,9 @@ fn paginate_tokens(api: &Api, facts: &Facts, op: &Operation, p: &Pagination) -> 
         PageStrategy::Offset { param, .. } => format!("an offset sent as `{param}`"),
         PageStrategy::Page { param, .. } => format!("page numbers sent as `{param}`"),
         PageStrategy::LinkHeader => "the `Link` header's `rel=\"next\"`".to_owned(),
+        PageStrategy::HeaderCursor { header, param, .. } => {
+            format!("a cursor from the `{header}` response header, sent as `{param}`")
+        }
         PageStrategy::NextUrl(ptr) => format!("the next URL at `{ptr}`"),
     };
     let doc = format!(

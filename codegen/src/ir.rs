@@ -266,6 +266,14 @@ pub enum BodyKind {
     },
     /// Raw bytes of a media type.
     Bytes,
+    /// A body that may be large (`application/octet-stream`, images, archives, `*/*`, or a
+    /// `format: binary` string): the builder takes the runtime's `Body`, bytes or streamed from a
+    /// file or reader without buffering.
+    Binary {
+        /// The description names the media type (sent as `Content-Type`); false when it allows any
+        /// (`*/*`), and the body's own type is sent.
+        declared: bool,
+    },
     /// Plain text.
     Text,
     /// An XML document (`application/xml`, `text/xml`, `+xml`) written from the value by its type's
@@ -341,8 +349,13 @@ pub struct Operation {
     pub method: String,
     /// Path template (`/users/{id}`), without any query part.
     pub path: String,
-    /// Fixed query pairs that were part of the path key (`/responses?beta=true`).
+    /// Fixed query pairs, in order: those of the path key's marker (`/{Bucket}#list-type=2`, a bare
+    /// `#uploads` as `uploads` with an empty value) and of required query parameters that allow one
+    /// value only (`Action`, `Version`).
     pub fixed_query: Vec<(String, String)>,
+    /// Fixed headers: a path key's `#X-Amz-Target=...` and required header parameters that allow
+    /// one value only; sent unless a header parameter or a per-call header sets the same name.
+    pub fixed_headers: Vec<(String, String)>,
     /// Group (module) this operation is in; index into [`Api::groups`].
     pub group: usize,
     /// Summary and description.
@@ -367,10 +380,36 @@ pub struct Operation {
     pub servers: Vec<Server>,
     /// Where it came from.
     pub origin: String,
+    /// The headers the success responses declare, as the typed struct `send_with_headers()` returns.
+    pub response_headers: Option<ResponseHeaders>,
     /// Security requirements (the operation's `security`, else the description's): alternatives, each
     /// the scheme names whose credentials are sent together. None when neither declares any; an
     /// empty list when the operation takes no credentials.
     pub security: Option<Vec<Vec<String>>>,
+}
+
+/// The typed headers of an operation's success answers (`<Builder>Headers`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseHeaders {
+    /// Rust type name (UpperCamelCase, unique crate-wide).
+    pub type_name: String,
+    /// One field per declared header, in document order (success responses in status order).
+    pub fields: Vec<ResponseHeader>,
+}
+
+/// One declared response header.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseHeader {
+    /// Header name as the description spells it.
+    pub wire_name: String,
+    /// Rust field name (snake_case, unique in the struct).
+    pub name: String,
+    /// Value type: `Bool`, `Int`, `Float` or `String` (date-times stay text), never optional.
+    pub ty: Ty,
+    /// The description says every success answer carries it (absent: PARSING_ERROR).
+    pub required: bool,
+    /// Docs.
+    pub doc: Option<String>,
 }
 
 /// How a list operation pages: where the items are and how the next page is asked for.
@@ -420,6 +459,16 @@ pub enum PageStrategy {
     },
     /// The `Link` header's `rel="next"`.
     LinkHeader,
+    /// A cursor read from the response header `header` (ending when it is absent or empty), sent back
+    /// as the query parameter `param`, or as the request header `param` when `in_header`.
+    HeaderCursor {
+        /// Response header carrying the next cursor.
+        header: String,
+        /// Parameter taking it back.
+        param: String,
+        /// `param` is a request header (else a query parameter).
+        in_header: bool,
+    },
     /// A next URL in the body at this JSON pointer.
     NextUrl(String),
 }

@@ -15,6 +15,7 @@ use crate::load::pointer as ptr;
 use crate::names::{self, Scope};
 use crate::settings::Settings;
 
+mod markers;
 mod rename;
 
 /// The fixed operation fields of a Path Item (`query` since 3.2).
@@ -219,6 +220,9 @@ struct Lowerer<'a> {
     building: Vec<TypeId>,
     /// Where each inline shape was met (see [`rename`]).
     met: rename::Meetings,
+    /// The one value each parameter of the operation being lowered allows, when its schema allows
+    /// one only (`enum: [x]`, `const: x`): (location, wire name, value).
+    single_values: Vec<(ParamLocation, String, String)>,
 }
 
 /// The name of the scheme standing for an uncovered `Authorization` header parameter: `authorization`,
@@ -276,6 +280,7 @@ pub fn lower(doc: &Document, settings: &Settings) -> Result<(Api, Vec<Diagnostic
         current_op: None,
         building: Vec::new(),
         met: rename::Meetings::default(),
+        single_values: Vec::new(),
     };
     let info = root.get("info").cloned().unwrap_or(Value::Null);
     let mut api = Api {
@@ -1476,7 +1481,7 @@ impl<'a> Lowerer<'a> {
             let Some(item_map) = item.as_object() else {
                 continue;
             };
-            let (path, fixed_query) = split_path(path_key);
+            let (path, marker_parts) = markers::split_key(path_key);
             let shared_params = item.get("parameters");
             if let Some(other) = shared_params.filter(|v| !v.is_array()) {
                 self.warn(
@@ -1530,10 +1535,22 @@ impl<'a> Lowerer<'a> {
                     }
                 };
                 self.authorization_param = None;
+                self.single_values.clear();
                 // Inline shapes met from here on are named after this operation until renamed.
                 self.current_op = Some(builder.clone());
                 match self.operation(op, shared_params, &op_ptr, &path, &builder) {
-                    Some((params, body, success, errors)) => {
+                    Some((mut params, body, success, errors)) => {
+                        let singles = std::mem::take(&mut self.single_values);
+                        let single = |p: &Param| {
+                            singles
+                                .iter()
+                                .find(|(l, w, _)| *l == p.location && *w == p.wire_name)
+                                .map(|(_, _, v)| v.clone())
+                        };
+                        let fixed = markers::apply(&marker_parts, &mut params, &single);
+                        for w in fixed.warnings {
+                            self.warn(&item_ptr, w);
+                        }
                         let stream = self.stream_out(op, &op_ptr, &builder);
                         let mut security = self.security_of(op, &op_ptr);
                         if self.authorization_param == Some(true) {
@@ -1549,6 +1566,12 @@ impl<'a> Lowerer<'a> {
                             security = Some(alts);
                         }
                         let accept = self.declared_accept(op, &op_ptr);
+                        let header_fields = self.response_headers(op, &op_ptr);
+                        let response_headers =
+                            (!header_fields.is_empty()).then(|| ResponseHeaders {
+                                type_name: builder_scope.claim(&names::headers_type_name(&builder)),
+                                fields: header_fields,
+                            });
                         // The operation's own servers, else its path item's (empty: the root's).
                         let servers = match server_list(op.get("servers")) {
                             own if !own.is_empty() => self.usable_servers(own, &op_ptr),
@@ -1563,7 +1586,8 @@ impl<'a> Lowerer<'a> {
                             operation_id: op_id,
                             method,
                             path: path.clone(),
-                            fixed_query: fixed_query.clone(),
+                            fixed_query: fixed.query,
+                            fixed_headers: fixed.headers,
                             group,
                             doc: with_redirect_note(doc_of_op(op), &success),
                             deprecated: self.bool_field(op, &op_ptr, "deprecated", false),
@@ -1577,6 +1601,7 @@ impl<'a> Lowerer<'a> {
                             servers,
                             origin: op_ptr,
                             security,
+                            response_headers,
                         })
                     }
                     None => {
@@ -1802,6 +1827,9 @@ impl<'a> Lowerer<'a> {
             "paginate",
             "paginate_with",
             "stream",
+            "send_stream",
+            "download_to",
+            "send_with_headers",
         ]);
         let mut params = Vec::new();
         for (p, pp) in raw {
@@ -1936,6 +1964,9 @@ impl<'a> Lowerer<'a> {
                 }
             };
             let explode = self.bool_field(p, &pp, "explode", style == ParamStyle::Form);
+            if let Some(v) = schema.and_then(|s| self.single_value(s, &format!("{pp}/schema"))) {
+                self.single_values.push((location, wire.to_owned(), v));
+            }
             params.push(Param {
                 name: scope.claim(&names::snake_name(wire)),
                 wire_name: wire.to_owned(),
@@ -2038,6 +2069,112 @@ impl<'a> Lowerer<'a> {
             }
         }
         Some((params, body, success, errors))
+    }
+
+    /// The headers the success responses declare (in status order, each name once, `Content-Type`
+    /// left out as OpenAPI says), typed from their schemas: integers, numbers and booleans as such,
+    /// everything else (date-times included) as the header's text. Object-valued headers are left out
+    /// with one warning for the operation; lists are kept as their text, with a warning.
+    fn response_headers(&mut self, op: &'a Value, ptr: &str) -> Vec<ResponseHeader> {
+        let mut out: Vec<ResponseHeader> = Vec::new();
+        let Some(Value::Object(responses)) = op.get("responses") else {
+            return out;
+        };
+        let mut scope = Scope::default();
+        let mut objects: Vec<(String, String)> = Vec::new();
+        let has_2xx = responses.keys().any(|k| k.starts_with('2'));
+        for (status, r) in responses {
+            let st = status.to_ascii_uppercase();
+            if !(st.starts_with('2') || (!has_2xx && st == "DEFAULT")) {
+                continue;
+            }
+            let rptr = format!("{ptr}/responses/{}", escape(status));
+            let (r, _) = self.deref(r, &rptr);
+            let Some(Value::Object(headers)) = r.get("headers") else {
+                continue;
+            };
+            for (wire, h) in headers {
+                let known = out.iter().any(|f| f.wire_name.eq_ignore_ascii_case(wire));
+                if known || wire.eq_ignore_ascii_case("content-type") {
+                    continue;
+                }
+                let hptr = format!("{rptr}/headers/{}", escape(wire));
+                let (h, _) = self.deref(h, &hptr);
+                let schema = h.get("schema").or_else(|| {
+                    h.get("content")
+                        .and_then(Value::as_object)
+                        .and_then(|c| c.values().next())
+                        .and_then(|m| m.get("schema"))
+                });
+                let schema = schema.map(|sc| self.deref(sc, &format!("{hptr}/schema")).0);
+                let info = schema.map(type_info);
+                let kind = info
+                    .as_ref()
+                    .and_then(|i| (i.types.len() == 1).then(|| i.types[0].as_str()));
+                let object = schema.is_some_and(|sc| sc.get("properties").is_some());
+                let ty = match kind {
+                    _ if object => None,
+                    Some("object") => None,
+                    Some("integer") => Some(
+                        if schema.and_then(|sc| str_of(sc, "format")) == Some("int32") {
+                            Ty::Int(IntKind::I32)
+                        } else {
+                            Ty::Int(IntKind::I64)
+                        },
+                    ),
+                    Some("number") => Some(Ty::Float(false)),
+                    Some("boolean") => Some(Ty::Bool),
+                    Some("array") => {
+                        self.warn(
+                            &hptr,
+                            format!("response header `{wire}` is a list; its field holds the header's text as sent"),
+                        );
+                        Some(Ty::String)
+                    }
+                    _ => Some(Ty::String),
+                };
+                let Some(ty) = ty else {
+                    objects.push((hptr, wire.clone()));
+                    continue;
+                };
+                out.push(ResponseHeader {
+                    wire_name: wire.clone(),
+                    name: scope.claim(&names::snake_name(wire)),
+                    ty,
+                    required: h.get("required").and_then(Value::as_bool) == Some(true),
+                    doc: doc_of(h),
+                });
+            }
+        }
+        if let Some((first, _)) = objects.first() {
+            let list: Vec<String> = objects.iter().map(|(_, w)| format!("`{w}`")).collect();
+            self.warn(
+                first,
+                format!(
+                    "response header{} {} {} an object schema; left out of the typed headers (read {} from `Response::headers`)",
+                    if list.len() == 1 { "" } else { "s" },
+                    list.join(", "),
+                    if list.len() == 1 { "has" } else { "have" },
+                    if list.len() == 1 { "it" } else { "them" },
+                ),
+            );
+        }
+        out
+    }
+
+    /// The one value a parameter schema allows (`enum` of one scalar, or a scalar `const`), as text.
+    fn single_value(&mut self, s: &'a Value, ptr: &str) -> Option<String> {
+        let (s, _) = self.deref(s, ptr);
+        let text = |v: &Value| match v {
+            Value::String(t) => Some(t.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        match s.get("enum") {
+            Some(Value::Array(e)) if e.len() == 1 => text(&e[0]),
+            _ => s.get("const").and_then(text),
+        }
     }
 
     /// A required `Accept` or `Content-Type` header parameter: its default (or single allowed value)
@@ -2264,6 +2401,22 @@ impl<'a> Lowerer<'a> {
         } else {
             (BodyKind::Bytes, Ty::Binary)
         };
+        // Binary content goes as the runtime's `Body` (bytes, or streamed from a file); XML stays
+        // what it is above.
+        let binary = !crate::xml::is_xml(pick)
+            && !pick.starts_with("multipart/")
+            && pick != "application/x-www-form-urlencoded"
+            && self.is_binary_content(pick, schema, &mptr);
+        let (kind, ty) = if binary {
+            (
+                BodyKind::Binary {
+                    declared: !pick.contains('*'),
+                },
+                Ty::Binary,
+            )
+        } else {
+            (kind, ty)
+        };
         // A wildcard names no media type a server can be sent.
         let media_type = match (&kind, pick.contains('*')) {
             (_, false) => pick.to_owned(),
@@ -2277,6 +2430,30 @@ impl<'a> Lowerer<'a> {
             required: self.bool_field(b, ptr, "required", false),
             doc: doc_of(b),
         })
+    }
+
+    /// Whether content of media type `media` with `schema` is binary data: a `format: binary` string
+    /// (3.0), a string with a `contentMediaType` and no `contentEncoding` (3.1), a media type that is
+    /// neither JSON nor text (`application/octet-stream`, `image/png`), or a wildcard (`*/*`) whose
+    /// schema is absent or a string.
+    fn is_binary_content(&mut self, media: &str, schema: Option<&'a Value>, ptr: &str) -> bool {
+        let schema = schema.map(|s| self.deref(s, &format!("{ptr}/schema")).0);
+        let string = schema.is_some_and(|s| str_of(s, "type") == Some("string"));
+        let binary_schema = schema.is_some_and(|s| {
+            string
+                && (str_of(s, "format") == Some("binary")
+                    || (s.get("contentMediaType").is_some() && s.get("contentEncoding").is_none()))
+        });
+        let m = media
+            .split(';')
+            .next()
+            .unwrap_or(media)
+            .trim()
+            .to_ascii_lowercase();
+        let wildcard = m.contains('*');
+        let textual =
+            m.starts_with("text/") || (is_json(&m) && !wildcard) || stream_kind(&m).is_some();
+        binary_schema || (wildcard && (schema.is_none() || string)) || (!textual && !wildcard)
     }
 
     /// The type of a multipart body with files: the object's fields, with the `files` among them
@@ -2494,7 +2671,12 @@ impl<'a> Lowerer<'a> {
         };
         let media = &content[pick];
         let mptr = format!("{ptr}/content/{}", escape(pick));
-        let (kind, ty) = if is_json(pick) {
+        let binary = !crate::xml::is_xml(pick)
+            && pick != "text/event-stream"
+            && self.is_binary_content(pick, media.get("schema"), &mptr);
+        let (kind, ty) = if binary {
+            (ResponseKind::Bytes, Ty::Binary)
+        } else if is_json(pick) {
             let ty = media
                 .get("schema")
                 .map(|s| self.schema_ty(s, ctx_name, &format!("{mptr}/schema"), Ctx::Json))
@@ -2766,24 +2948,6 @@ fn doc_of_op(op: &Value) -> Option<String> {
     }
 }
 
-/// Split `/responses?beta=true` into the path and its fixed query pairs.
-fn split_path(key: &str) -> (String, Vec<(String, String)>) {
-    match key.split_once('?') {
-        Some((p, q)) => {
-            let pairs = q
-                .split('&')
-                .filter(|s| !s.is_empty())
-                .map(|kv| match kv.split_once('=') {
-                    Some((k, v)) => (k.to_owned(), v.to_owned()),
-                    None => (kv.to_owned(), String::new()),
-                })
-                .collect();
-            (p.to_owned(), pairs)
-        }
-        None => (key.to_owned(), Vec::new()),
-    }
-}
-
 /// A group for an untagged operation: the first path segment that is neither a version (`v1`,
 /// `2010-04-01`) nor a parameter, so `/v1/customers/{id}` groups under `customers`.
 fn path_group(path: &str) -> String {
@@ -2983,8 +3147,14 @@ mod tests {
     #[test]
     fn path_keys_split_fixed_query_and_template_names() {
         assert_eq!(
-            split_path("/responses?beta=true"),
-            ("/responses".into(), vec![("beta".into(), "true".into())])
+            markers::split_key("/responses?beta=true"),
+            (
+                "/responses".into(),
+                vec![markers::Marker {
+                    name: "beta".into(),
+                    value: Some("true".into())
+                }]
+            )
         );
         assert_eq!(
             path_template_names("/a/{x}/b/{y}/{x}"),

@@ -148,6 +148,11 @@ pub fn xml_shape_name(type_name: &str) -> String {
     format!("{}_XML", type_name.to_snake_case().to_ascii_uppercase())
 }
 
+/// The type of an operation's typed response headers: `<Builder>Headers`.
+pub fn headers_type_name(builder: &str) -> String {
+    format!("{builder}Headers")
+}
+
 /// `snake_case` field, parameter or method name. Keywords get a trailing `_`.
 pub fn snake_name(raw: &str) -> String {
     let mut s = plain(raw).to_snake_case();

@@ -7,6 +7,7 @@
 //! | pattern | strategy |
 //! |---|---|
 //! | a `Link` response header | `rel="next"` links (GitHub) |
+//! | a continuation response header (`x-ms-continuation`, `x-next-token`, `next-page-token`) and a parameter taking it | cursor from the header (Azure) |
 //! | a `links.pages` object and a `page` parameter | page numbers while `links.pages.next` (DigitalOcean) |
 //! | a next URL field (`next_page_uri`, `meta.next_page_url`, `nextLink`, ...) | follow it (Twilio) |
 //! | `has_more` with `starting_after` / `after` | last item's id, or `last_id` (Stripe, OpenAI) |
@@ -250,6 +251,67 @@ fn declares_link_header(raw: Option<&Value>) -> bool {
         .any(|h| h.keys().any(|k| k.eq_ignore_ascii_case("link")))
 }
 
+/// Whether a response header name says it carries the next cursor (`x-ms-continuation`,
+/// `x-next-token`, `next-page-token`, `x-continuation-token`). Names that carry one half of a pair
+/// (`x-ms-continuation-NextPartitionKey`) do not: one cursor cannot send both back.
+fn is_continuation_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "continuation",
+        "continuation-token",
+        "continuationtoken",
+        "next-token",
+        "nexttoken",
+        "next-page-token",
+        "next-cursor",
+    ]
+    .iter()
+    .any(|end| n == *end || n.ends_with(&format!("-{end}")))
+}
+
+/// Parameters that take a cursor back, besides one named like the header itself.
+const CONTINUATION_PARAMS: &[&str] = &[
+    "continuation",
+    "continuationToken",
+    "continuation_token",
+    "marker",
+    "next_token",
+    "nextToken",
+    "page_token",
+    "pageToken",
+    "cursor",
+    "token",
+];
+
+/// A declared continuation response header and the parameter that takes it back: (header, parameter,
+/// the parameter is a header). A header parameter of the same name comes first, then a query
+/// parameter of that name, then the conventional names.
+fn header_cursor(op: &Operation) -> Option<(String, String, bool)> {
+    let headers = op.response_headers.as_ref()?;
+    let h = headers
+        .fields
+        .iter()
+        .find(|f| is_continuation_header(&f.wire_name))?;
+    let wire = &h.wire_name;
+    let by_name = |loc: ParamLocation, name: &str| {
+        op.params
+            .iter()
+            .find(|p| p.location == loc && p.wire_name.eq_ignore_ascii_case(name))
+            .map(|p| p.wire_name.clone())
+    };
+    if let Some(p) = by_name(ParamLocation::Header, wire) {
+        return Some((wire.clone(), p, true));
+    }
+    if let Some(p) = by_name(ParamLocation::Query, wire) {
+        return Some((wire.clone(), p, false));
+    }
+    CONTINUATION_PARAMS.iter().find_map(|n| {
+        by_name(ParamLocation::Query, n)
+            .map(|p| (wire.clone(), p, false))
+            .or_else(|| by_name(ParamLocation::Header, n).map(|p| (wire.clone(), p, true)))
+    })
+}
+
 fn item_has_id(api: &Api, item: &Ty) -> bool {
     exists(api, item, "/id")
 }
@@ -272,6 +334,17 @@ fn infer(api: &Api, op: &Operation, raw: Option<&Value>) -> Option<Pagination> {
     let page_param = query_param(op, &["page"]).filter(|p| is_integer_param(op, p));
     if declares_link_header(raw) {
         return done(PageStrategy::LinkHeader, "a `Link` response header");
+    }
+    if let Some((header, param, in_header)) = header_cursor(op) {
+        let source = format!("a `{header}` response header");
+        return done(
+            PageStrategy::HeaderCursor {
+                header,
+                param,
+                in_header,
+            },
+            &source,
+        );
     }
     if let Some(param) = &page_param {
         if exists(api, page, "/links/pages") {
@@ -481,6 +554,17 @@ fn from_hint(api: &Api, op: &Operation, h: &PagingHint) -> Result<Option<Paginat
     };
     let strategy = match h.strategy.as_str() {
         "none" => return Ok(None),
+        "cursor" if h.header.is_some() => {
+            let param = need(&h.param, "param")?;
+            let in_header = op.params.iter().any(|p| {
+                p.location == ParamLocation::Header && p.wire_name.eq_ignore_ascii_case(&param)
+            });
+            PageStrategy::HeaderCursor {
+                header: need(&h.header, "header")?,
+                param,
+                in_header,
+            }
+        }
         "cursor" => PageStrategy::Cursor {
             param: need(&h.param, "param")?,
             next: h.next.clone(),
@@ -533,6 +617,28 @@ fn from_hint(api: &Api, op: &Operation, h: &PagingHint) -> Result<Option<Paginat
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn continuation_headers_are_told_from_halves_of_a_pair() {
+        for yes in [
+            "x-ms-continuation",
+            "X-Next-Token",
+            "next-page-token",
+            "x-continuation-token",
+            "Continuation",
+        ] {
+            assert!(is_continuation_header(yes), "{yes}");
+        }
+        for no in [
+            "x-ms-continuation-NextPartitionKey",
+            "x-ms-request-id",
+            "ETag",
+            "Link",
+            "x-discontinuation",
+        ] {
+            assert!(!is_continuation_header(no), "{no}");
+        }
+    }
 
     #[test]
     fn json_paths_become_pointers() {

@@ -108,6 +108,10 @@ pub struct PagingHint {
     /// Pointer to the next cursor, offset token or URL.
     #[serde(default)]
     pub next: Option<String>,
+    /// A response header carrying the next cursor (`cursor` strategy, instead of `next`): Azure's
+    /// `x-ms-continuation`. `param` then names the query or header parameter that takes it back.
+    #[serde(default)]
+    pub header: Option<String>,
     /// Pointer, relative to an item, of the field that is the next cursor (`/id`).
     #[serde(default)]
     pub last_item: Option<String>,

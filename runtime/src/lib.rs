@@ -70,6 +70,7 @@ pub mod __private {
         ANY, BLOB, BOOLEAN, INTEGER, NUMBER, STRING, TIMESTAMP, XmlField, XmlList, XmlMap,
         XmlScalar, XmlShape, XmlStruct,
     };
+    pub use crate::{Body, BodySource, DownloadReport};
     pub use crate::{Connector, ConnectorConfig, Error, Response};
     pub use crate::{paginate, stream};
     pub use bytes;

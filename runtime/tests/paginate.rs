@@ -1,5 +1,5 @@
-//! Pagination against real servers on loopback answering in each vendor's shape (Stripe, Slack, Asana,
-//! DigitalOcean, GitHub, Twilio): items in order, the exact requests and their parameters, no request
+//! Pagination against real servers on loopback answering in each vendor's shape (Stripe, Slack, Azure
+//! Cosmos DB, Asana, DigitalOcean, GitHub, Twilio): items in order, the exact requests and their parameters, no request
 //! past the end, lazy fetching with bounded memory over a million items, resuming from a checkpoint
 //! after a failure, custom extractors, limits, and every page going through the pipeline.
 
@@ -224,6 +224,111 @@ async fn slack_next_cursor_is_sent_back_and_an_empty_cursor_ends() {
     let c = connected(config(&server.url())).await;
     assert_eq!(collect_items(&c, slack_options()).await.len(), 4);
     assert_eq!(server.requests().len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Azure Cosmos DB: the next cursor in the `x-ms-continuation` response header, sent back as the same
+// request header (or, for APIs that take it so, as a `continuation` query parameter); absent or empty
+// on the last page.
+
+/// `total` documents, two a page; the last page sends the header empty when `empty_at_end`, else not
+/// at all. The cursor is read from the request header, or from `continuation` in the query.
+async fn cosmos(total: usize, empty_at_end: bool) -> CountingServer {
+    CountingServer::start(move |s, _| async move {
+        let cursor = s
+            .headers
+            .get("x-ms-continuation")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .or_else(|| param(&s, "continuation"));
+        let from: usize = cursor.map_or(0, |c| c.strip_prefix("+RID:~").unwrap().parse().unwrap());
+        let end = (from + 2).min(total);
+        let docs: Vec<Value> = (from..end)
+            .map(|i| json!({"id": format!("doc-{i}")}))
+            .collect();
+        let mut r = json_reply(json!({"_rid": "x", "Documents": docs, "_count": end - from}));
+        if end < total {
+            r.headers_mut()
+                .insert("x-ms-continuation", format!("+RID:~{end}").parse().unwrap());
+        } else if empty_at_end {
+            r.headers_mut()
+                .insert("x-ms-continuation", "".parse().unwrap());
+        }
+        r
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_cursor_in_a_response_header_is_sent_back_as_a_header_until_it_is_absent() {
+    let server = cosmos(6, false).await;
+    let c = connected(config(&server.url())).await;
+    let options = PaginateOptions::new(
+        get("/dbs/db/colls/c/docs"),
+        Strategy::header_cursor("x-ms-continuation"),
+    )
+    .items_pointer("/Documents")
+    .cursor_header("x-ms-continuation");
+    let mut pages = c.paginate(options);
+    let mut seen = Vec::new();
+    while let Some(page) = pages.next().await {
+        seen.push(field(&page.unwrap().items, "id"));
+    }
+    assert_eq!(
+        seen,
+        [
+            vec!["doc-0", "doc-1"],
+            vec!["doc-2", "doc-3"],
+            vec!["doc-4", "doc-5"]
+        ]
+    );
+    let sent: Vec<Option<String>> = server
+        .requests()
+        .iter()
+        .map(|r| {
+            r.headers
+                .get("x-ms-continuation")
+                .map(|v| v.to_str().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(sent, [None, Some("+RID:~2".into()), Some("+RID:~4".into())]);
+    assert!(server.requests().iter().all(|r| query(r).is_empty()));
+    assert_eq!(pages.checkpoint(), Checkpoint::Done);
+}
+
+#[tokio::test]
+async fn a_header_cursor_can_go_back_as_a_query_parameter_and_an_empty_header_ends() {
+    let server = cosmos(5, true).await;
+    let c = connected(config(&server.url())).await;
+    let options = PaginateOptions::new(get("/docs"), Strategy::header_cursor("x-ms-continuation"))
+        .items_pointer("/Documents")
+        .cursor_param("continuation");
+    let items = collect_items(&c, options).await;
+    assert_eq!(
+        field(&items, "id"),
+        ["doc-0", "doc-1", "doc-2", "doc-3", "doc-4"]
+    );
+    assert_eq!(
+        queries(&server),
+        vec![
+            vec![],
+            pairs(&[("continuation", "+RID:~2")]),
+            pairs(&[("continuation", "+RID:~4")]),
+        ]
+    );
+    // Resuming from a cursor given in the first request's header starts there.
+    let server = cosmos(6, false).await;
+    let c = connected(config(&server.url())).await;
+    let options = PaginateOptions::new(
+        get("/docs").header("x-ms-continuation", "+RID:~4"),
+        Strategy::header_cursor("x-ms-continuation"),
+    )
+    .items_pointer("/Documents")
+    .cursor_header("x-ms-continuation");
+    assert_eq!(
+        field(&collect_items(&c, options).await, "id"),
+        ["doc-4", "doc-5"]
+    );
+    assert_eq!(server.requests().len(), 1);
 }
 
 #[tokio::test]

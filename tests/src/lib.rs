@@ -14,14 +14,17 @@ pub mod all_of;
 #[path = "snapshots/arrays.rs"]
 pub mod arrays;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
-#[path = "snapshots/aws_query.rs"]
-pub mod aws_query;
-#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/auth_headers.rs"]
 pub mod auth_headers;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/aws_query.rs"]
+pub mod aws_query;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/aws_sigv4.rs"]
 pub mod aws_sigv4;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/binary_bodies.rs"]
+pub mod binary_bodies;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/discriminator_mapping.rs"]
 pub mod discriminator_mapping;
@@ -77,8 +80,14 @@ pub mod overlay_objects;
 #[path = "snapshots/paging.rs"]
 pub mod paging;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/paging_headers.rs"]
+pub mod paging_headers;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/param_styles.rs"]
 pub mod param_styles;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/path_markers.rs"]
+pub mod path_markers;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/querystring.rs"]
 pub mod querystring;
@@ -94,6 +103,9 @@ pub mod request_bodies;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/reserved_names.rs"]
 pub mod reserved_names;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/response_headers.rs"]
+pub mod response_headers;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/responses.rs"]
 pub mod responses;

@@ -146,7 +146,7 @@ async fn a_query_protocol_body_is_a_flattened_form_and_the_wrapped_answer_is_unw
     };
     let created = client
         .queues()
-        .post_create_queue("CreateQueue", "2012-11-05", body)
+        .post_create_queue(body)
         .send()
         .await
         .unwrap()
@@ -174,7 +174,7 @@ async fn query_parameters_of_a_query_protocol_operation_are_flattened() {
     let client = aws_query::Client::new(config(&server, 1)).await.unwrap();
     let attrs = client
         .queues()
-        .get_get_queue_attributes(123, "jobs", "GetQueueAttributes", "2012-11-05")
+        .get_get_queue_attributes(123, "jobs")
         .attribute_names(vec!["All".into(), "Policy".into()])
         .send()
         .await
@@ -200,7 +200,7 @@ async fn an_error_with_an_invented_status_is_typed_by_its_code() {
     let client = aws_query::Client::new(config(&server, 1)).await.unwrap();
     let e = client
         .queues()
-        .get_get_queue_attributes(123, "gone", "GetQueueAttributes", "2012-11-05")
+        .get_get_queue_attributes(123, "gone")
         .send()
         .await
         .unwrap_err();
@@ -229,7 +229,7 @@ async fn an_error_with_an_invented_status_is_typed_by_its_code() {
     };
     let e = client
         .queues()
-        .post_create_queue("CreateQueue", "2012-11-05", body)
+        .post_create_queue(body)
         .send()
         .await
         .unwrap_err();
@@ -268,13 +268,7 @@ async fn a_throttling_code_is_retried() {
         .mount(&server)
         .await;
     let client = aws_query::Client::new(config(&server, 3)).await.unwrap();
-    let page = client
-        .queues()
-        .get_list_queues("ListQueues", "2012-11-05")
-        .send()
-        .await
-        .unwrap()
-        .data;
+    let page = client.queues().get_list_queues().send().await.unwrap().data;
     assert_eq!(page.queue_urls, Some(vec!["u1".to_owned()]));
     assert_eq!(hits.load(Ordering::SeqCst), 2);
     // Without retries the same answer is RATE_LIMIT with the provider's code.
@@ -285,12 +279,7 @@ async fn a_throttling_code_is_retried() {
         .mount(&server)
         .await;
     let client = aws_query::Client::new(config(&server, 1)).await.unwrap();
-    let e = client
-        .queues()
-        .get_list_queues("ListQueues", "2012-11-05")
-        .send()
-        .await
-        .unwrap_err();
+    let e = client.queues().get_list_queues().send().await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::RateLimit);
     assert_eq!(e.provider_code(), Some("Throttling"));
 }
@@ -346,7 +335,7 @@ async fn xml_answers_page_by_their_next_token() {
     let client = aws_query::Client::new(config(&server, 1)).await.unwrap();
     let items: Vec<String> = client
         .queues()
-        .get_list_queues("ListQueues", "2012-11-05")
+        .get_list_queues()
         .paginate()
         .map(|r| r.unwrap())
         .collect()

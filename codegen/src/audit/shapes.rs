@@ -79,14 +79,13 @@ pub fn unfaithful(root: &Value, api: &Api) -> Unfaithful {
         let bodies = bodies(root, op);
         if bodies
             .iter()
-            .any(|b| is_xml(&b.media) && !b.kind.reads_xml())
+            .any(|b| crate::xml::is_xml(&b.media) && !b.kind.reads_xml())
         {
             out.xml_body.add(op);
         }
-        if bodies
-            .iter()
-            .any(|b| !is_xml(&b.media) && is_binary(&b.media, b.schema) && is_string(b.ty))
-        {
+        if bodies.iter().any(|b| {
+            !crate::xml::is_xml(&b.media) && is_binary(&b.media, b.schema) && is_string(b.ty)
+        }) {
             out.binary_as_string.add(op);
         }
         if unsigned_aws(root, api, op) {
@@ -161,7 +160,7 @@ fn kind_of(kind: &BodyKind) -> KindOfBody {
         BodyKind::Json => KindOfBody::Json,
         BodyKind::Form { .. } => KindOfBody::Form,
         BodyKind::Multipart { .. } => KindOfBody::Multipart,
-        BodyKind::Bytes => KindOfBody::Bytes,
+        BodyKind::Bytes | BodyKind::Binary { .. } => KindOfBody::Bytes,
         BodyKind::Text => KindOfBody::Text,
         BodyKind::Xml => KindOfBody::Xml,
         BodyKind::AwsQuery { .. } => KindOfBody::AwsQuery,
@@ -261,17 +260,6 @@ fn response_media<'a>(
         }
     }
     Some((key.clone(), schema(key)))
-}
-
-/// `application/xml`, `text/xml`, or any `+xml` type.
-fn is_xml(media: &str) -> bool {
-    let m = media
-        .split(';')
-        .next()
-        .unwrap_or(media)
-        .trim()
-        .to_ascii_lowercase();
-    m == "application/xml" || m == "text/xml" || m.ends_with("+xml")
 }
 
 /// (c) Binary content: an octet stream, a wildcard carrying a string, or a `format: binary` string.

@@ -490,6 +490,46 @@ impl<'a> RegistryGet<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::RegistryRegistryResponse, RegistryGetHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            RegistryGetHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/registry` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryGetHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl RegistryGetHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `POST /v2/registry`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -521,6 +561,46 @@ impl<'a> RegistryCreate<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::RegistryRegistryResponse, RegistryCreateHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            RegistryCreateHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /v2/registry` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryCreateHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl RegistryCreateHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `DELETE /v2/registry`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -547,6 +627,44 @@ impl<'a> RegistryDelete<'a> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
+    }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<RegistryDeleteHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                RegistryDeleteHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `DELETE /v2/registry` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryDeleteHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl RegistryDeleteHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/registry/subscription`: set optional parameters, then `send()`.
@@ -578,6 +696,51 @@ impl<'a> RegistryGetSubscription<'a> {
     > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::SubscriptionSubscriptionResponse,
+                RegistryGetSubscriptionHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            RegistryGetSubscriptionHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/registry/subscription` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryGetSubscriptionHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl RegistryGetSubscriptionHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `POST /v2/registry/subscription`: set optional parameters, then `send()`.
@@ -618,6 +781,51 @@ impl<'a> RegistryUpdateSubscription<'a> {
     > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::SubscriptionSubscriptionResponse,
+                RegistryUpdateSubscriptionHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            RegistryUpdateSubscriptionHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /v2/registry/subscription` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryUpdateSubscriptionHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl RegistryUpdateSubscriptionHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/registry/docker-credentials`: set optional parameters, then `send()`.
@@ -666,6 +874,48 @@ impl<'a> RegistryGetDockerCredentials<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::DockerCredentials, RegistryGetDockerCredentialsHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            RegistryGetDockerCredentialsHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/registry/docker-credentials` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryGetDockerCredentialsHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl RegistryGetDockerCredentialsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `POST /v2/registry/validate-name`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -695,6 +945,44 @@ impl<'a> RegistryValidateName<'a> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
+    }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<RegistryValidateNameHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                RegistryValidateNameHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `POST /v2/registry/validate-name` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryValidateNameHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl RegistryValidateNameHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/registry/{registry_name}/repositories`: set optional parameters, then `send()`.
@@ -759,6 +1047,24 @@ impl<'a> RegistryListRepositories<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::RegistryListRepositoriesResponse200,
+                RegistryListRepositoriesHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            RegistryListRepositoriesHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Repository> {
         self.paginate_with(|options| options)
@@ -786,6 +1092,33 @@ impl<'a> RegistryListRepositories<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /v2/registry/{registry_name}/repositories` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryListRepositoriesHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl RegistryListRepositoriesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/registry/{registry_name}/repositoriesV2`: set optional parameters, then `send()`.
@@ -857,6 +1190,24 @@ impl<'a> RegistryListRepositoriesV2<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::RepositoriesRepositoryV2Response,
+                RegistryListRepositoriesV2Headers,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            RegistryListRepositoriesV2Headers::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::RepositoryV2> {
         self.paginate_with(|options| options)
@@ -884,6 +1235,33 @@ impl<'a> RegistryListRepositoriesV2<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /v2/registry/{registry_name}/repositoriesV2` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryListRepositoriesV2Headers {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl RegistryListRepositoriesV2Headers {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/registry/{registry_name}/repositories/{repository_name}/tags`: set optional parameters, then `send()`.
@@ -947,6 +1325,21 @@ impl<'a> RegistryListRepositoryTags<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::TagsRepositoryTagResponse, RegistryListRepositoryTagsHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            RegistryListRepositoryTagsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::RepositoryTag> {
         self.paginate_with(|options| options)
@@ -974,6 +1367,33 @@ impl<'a> RegistryListRepositoryTags<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /v2/registry/{registry_name}/repositories/{repository_name}/tags` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryListRepositoryTagsHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl RegistryListRepositoryTagsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `DELETE /v2/registry/{registry_name}/repositories/{repository_name}/tags/{repository_tag}`: set optional parameters, then `send()`.
@@ -1010,6 +1430,44 @@ impl<'a> RegistryDeleteRepositoryTag<'a> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
+    }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<RegistryDeleteRepositoryTagHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                RegistryDeleteRepositoryTagHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `DELETE /v2/registry/{registry_name}/repositories/{repository_name}/tags/{repository_tag}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryDeleteRepositoryTagHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl RegistryDeleteRepositoryTagHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/registry/{registry_name}/repositories/{repository_name}/digests`: set optional parameters, then `send()`.
@@ -1076,6 +1534,24 @@ impl<'a> RegistryListRepositoryManifests<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::ManifestsRepositoryManifestResponse,
+                RegistryListRepositoryManifestsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            RegistryListRepositoryManifestsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::RepositoryManifest> {
         self.paginate_with(|options| options)
@@ -1103,6 +1579,33 @@ impl<'a> RegistryListRepositoryManifests<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /v2/registry/{registry_name}/repositories/{repository_name}/digests` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryListRepositoryManifestsHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl RegistryListRepositoryManifestsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `DELETE /v2/registry/{registry_name}/repositories/{repository_name}/digests/{manifest_digest}`: set optional parameters, then `send()`.
@@ -1140,6 +1643,44 @@ impl<'a> RegistryDeleteRepositoryManifest<'a> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
     }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<RegistryDeleteRepositoryManifestHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                RegistryDeleteRepositoryManifestHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `DELETE /v2/registry/{registry_name}/repositories/{repository_name}/digests/{manifest_digest}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryDeleteRepositoryManifestHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl RegistryDeleteRepositoryManifestHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/registry/{registry_name}/garbage-collection`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -1175,6 +1716,51 @@ impl<'a> RegistryGetGarbageCollection<'a> {
     > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::GarbageCollectionGarbageCollectionResponse,
+                RegistryGetGarbageCollectionHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            RegistryGetGarbageCollectionHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/registry/{registry_name}/garbage-collection` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryGetGarbageCollectionHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl RegistryGetGarbageCollectionHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `POST /v2/registry/{registry_name}/garbage-collection`: set optional parameters, then `send()`.
@@ -1220,6 +1806,51 @@ impl<'a> RegistryRunGarbageCollection<'a> {
     > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::GarbageCollectionGarbageCollectionResponse,
+                RegistryRunGarbageCollectionHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            RegistryRunGarbageCollectionHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /v2/registry/{registry_name}/garbage-collection` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryRunGarbageCollectionHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl RegistryRunGarbageCollectionHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/registry/{registry_name}/garbage-collections`: set optional parameters, then `send()`.
@@ -1284,6 +1915,24 @@ impl<'a> RegistryListGarbageCollections<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::GarbageCollectionsGarbageCollectionResponse,
+                RegistryListGarbageCollectionsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            RegistryListGarbageCollectionsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::GarbageCollection> {
         self.paginate_with(|options| options)
@@ -1311,6 +1960,33 @@ impl<'a> RegistryListGarbageCollections<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /v2/registry/{registry_name}/garbage-collections` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryListGarbageCollectionsHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl RegistryListGarbageCollectionsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `PUT /v2/registry/{registry_name}/garbage-collection/{garbage_collection_uuid}`: set optional parameters, then `send()`.
@@ -1357,6 +2033,51 @@ impl<'a> RegistryUpdateGarbageCollection<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::GarbageCollectionGarbageCollectionResponse,
+                RegistryUpdateGarbageCollectionHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            RegistryUpdateGarbageCollectionHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `PUT /v2/registry/{registry_name}/garbage-collection/{garbage_collection_uuid}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryUpdateGarbageCollectionHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl RegistryUpdateGarbageCollectionHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/registry/options`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -1384,5 +2105,45 @@ impl<'a> RegistryGetOptions<'a> {
     ) -> Result<rt::Response<super::models::OptionsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::OptionsResponse, RegistryGetOptionsHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            RegistryGetOptionsHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/registry/options` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryGetOptionsHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl RegistryGetOptionsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }

@@ -1456,6 +1456,46 @@ impl<'a> DatabasesListOptions<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::Options, DatabasesListOptionsHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesListOptionsHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/options` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesListOptionsHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesListOptionsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/databases`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -1494,6 +1534,51 @@ impl<'a> DatabasesListClusters<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::DatabasesListClustersResponse200,
+                DatabasesListClustersHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesListClustersHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesListClustersHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesListClustersHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `POST /v2/databases`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -1527,6 +1612,51 @@ impl<'a> DatabasesCreateCluster<'a> {
     > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::DatabaseDatabaseClusterReadResponse,
+                DatabasesCreateClusterHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesCreateClusterHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /v2/databases` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesCreateClusterHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesCreateClusterHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}`: set optional parameters, then `send()`.
@@ -1569,6 +1699,51 @@ impl<'a> DatabasesGetCluster<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::DatabaseDatabaseClusterReadResponse,
+                DatabasesGetClusterHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesGetClusterHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesGetClusterHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesGetClusterHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `DELETE /v2/databases/{database_cluster_uuid}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -1605,6 +1780,44 @@ impl<'a> DatabasesDestroyCluster<'a> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
+    }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesDestroyClusterHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesDestroyClusterHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `DELETE /v2/databases/{database_cluster_uuid}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesDestroyClusterHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesDestroyClusterHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/config`: set optional parameters, then `send()`.
@@ -1643,6 +1856,48 @@ impl<'a> DatabasesGetConfig<'a> {
     ) -> Result<rt::Response<super::models::DatabasesGetConfigResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::DatabasesGetConfigResponse200, DatabasesGetConfigHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesGetConfigHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/config` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesGetConfigHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesGetConfigHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `PATCH /v2/databases/{database_cluster_uuid}/config`: set optional parameters, then `send()`.
@@ -1683,6 +1938,44 @@ impl<'a> DatabasesPatchConfig<'a> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
     }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesPatchConfigHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesPatchConfigHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `PATCH /v2/databases/{database_cluster_uuid}/config` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesPatchConfigHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesPatchConfigHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/ca`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -1721,6 +2014,46 @@ impl<'a> DatabasesGetCa<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::DatabasesGetCaResponse200, DatabasesGetCaHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesGetCaHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/ca` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesGetCaHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesGetCaHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/online-migration`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -1758,6 +2091,48 @@ impl<'a> DatabasesGetMigrationStatus<'a> {
     ) -> Result<rt::Response<super::models::OnlineMigration>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::OnlineMigration, DatabasesGetMigrationStatusHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesGetMigrationStatusHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/online-migration` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesGetMigrationStatusHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesGetMigrationStatusHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/online-migration`: set optional parameters, then `send()`.
@@ -1799,6 +2174,48 @@ impl<'a> DatabasesUpdateOnlineMigration<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::OnlineMigration, DatabasesUpdateOnlineMigrationHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesUpdateOnlineMigrationHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `PUT /v2/databases/{database_cluster_uuid}/online-migration` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesUpdateOnlineMigrationHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesUpdateOnlineMigrationHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `DELETE /v2/databases/{database_cluster_uuid}/online-migration/{migration_id}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -1837,6 +2254,44 @@ impl<'a> DatabasesDeleteOnlineMigration<'a> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
+    }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesDeleteOnlineMigrationHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesDeleteOnlineMigrationHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `DELETE /v2/databases/{database_cluster_uuid}/online-migration/{migration_id}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesDeleteOnlineMigrationHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesDeleteOnlineMigrationHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/migrate`: set optional parameters, then `send()`.
@@ -1877,6 +2332,44 @@ impl<'a> DatabasesUpdateRegion<'a> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
     }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesUpdateRegionHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesUpdateRegionHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `PUT /v2/databases/{database_cluster_uuid}/migrate` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesUpdateRegionHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesUpdateRegionHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/resize`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -1915,6 +2408,44 @@ impl<'a> DatabasesUpdateClusterSize<'a> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
+    }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesUpdateClusterSizeHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesUpdateClusterSizeHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `PUT /v2/databases/{database_cluster_uuid}/resize` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesUpdateClusterSizeHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesUpdateClusterSizeHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/firewall`: set optional parameters, then `send()`.
@@ -1957,6 +2488,51 @@ impl<'a> DatabasesListFirewallRules<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::DatabasesListFirewallRulesResponse200,
+                DatabasesListFirewallRulesHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesListFirewallRulesHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/firewall` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesListFirewallRulesHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesListFirewallRulesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/firewall`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -1996,6 +2572,44 @@ impl<'a> DatabasesUpdateFirewallRules<'a> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
+    }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesUpdateFirewallRulesHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesUpdateFirewallRulesHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `PUT /v2/databases/{database_cluster_uuid}/firewall` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesUpdateFirewallRulesHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesUpdateFirewallRulesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/do_settings`: set optional parameters, then `send()`.
@@ -2038,6 +2652,51 @@ impl<'a> DatabasesGetDoSettings<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::DatabasesGetDoSettingsResponse200,
+                DatabasesGetDoSettingsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesGetDoSettingsHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/do_settings` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesGetDoSettingsHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesGetDoSettingsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/do_settings`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -2078,6 +2737,44 @@ impl<'a> DatabasesUpdateDoSettings<'a> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
     }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesUpdateDoSettingsHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesUpdateDoSettingsHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `PUT /v2/databases/{database_cluster_uuid}/do_settings` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesUpdateDoSettingsHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesUpdateDoSettingsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/maintenance`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -2117,6 +2814,44 @@ impl<'a> DatabasesUpdateMaintenanceWindow<'a> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
     }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesUpdateMaintenanceWindowHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesUpdateMaintenanceWindowHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `PUT /v2/databases/{database_cluster_uuid}/maintenance` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesUpdateMaintenanceWindowHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesUpdateMaintenanceWindowHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/install_update`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -2153,6 +2888,44 @@ impl<'a> DatabasesInstallUpdate<'a> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
+    }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesInstallUpdateHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesInstallUpdateHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `PUT /v2/databases/{database_cluster_uuid}/install_update` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesInstallUpdateHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesInstallUpdateHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/backups`: set optional parameters, then `send()`.
@@ -2195,6 +2968,48 @@ impl<'a> DatabasesListBackups<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::DatabasesListBackupsResponse200, DatabasesListBackupsHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesListBackupsHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/backups` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesListBackupsHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesListBackupsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/replicas`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -2235,6 +3050,51 @@ impl<'a> DatabasesListReplicas<'a> {
     > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::DatabasesListReplicasResponse200,
+                DatabasesListReplicasHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesListReplicasHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/replicas` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesListReplicasHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesListReplicasHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `POST /v2/databases/{database_cluster_uuid}/replicas`: set optional parameters, then `send()`.
@@ -2289,6 +3149,51 @@ impl<'a> DatabasesCreateReplica<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::ReplicaDatabaseReplicaReadResponse,
+                DatabasesCreateReplicaHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesCreateReplicaHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /v2/databases/{database_cluster_uuid}/replicas` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesCreateReplicaHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesCreateReplicaHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/events`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -2329,6 +3234,51 @@ impl<'a> DatabasesListEventsLogs<'a> {
     > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::DatabasesListEventsLogsResponse200,
+                DatabasesListEventsLogsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesListEventsLogsHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/events` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesListEventsLogsHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesListEventsLogsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/replicas/{replica_name}`: set optional parameters, then `send()`.
@@ -2373,6 +3323,51 @@ impl<'a> DatabasesGetReplica<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::ReplicaDatabaseReplicaReadResponse,
+                DatabasesGetReplicaHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesGetReplicaHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/replicas/{replica_name}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesGetReplicaHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesGetReplicaHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `DELETE /v2/databases/{database_cluster_uuid}/replicas/{replica_name}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -2411,6 +3406,44 @@ impl<'a> DatabasesDestroyReplica<'a> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
+    }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesDestroyReplicaHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesDestroyReplicaHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `DELETE /v2/databases/{database_cluster_uuid}/replicas/{replica_name}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesDestroyReplicaHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesDestroyReplicaHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/replicas/{replica_name}/promote`: set optional parameters, then `send()`.
@@ -2451,6 +3484,44 @@ impl<'a> DatabasesPromoteReplica<'a> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
     }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesPromoteReplicaHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesPromoteReplicaHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `PUT /v2/databases/{database_cluster_uuid}/replicas/{replica_name}/promote` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesPromoteReplicaHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesPromoteReplicaHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/users`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -2488,6 +3559,48 @@ impl<'a> DatabasesListUsers<'a> {
     ) -> Result<rt::Response<super::models::DatabasesListUsersResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::DatabasesListUsersResponse200, DatabasesListUsersHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesListUsersHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/users` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesListUsersHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesListUsersHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `POST /v2/databases/{database_cluster_uuid}/users`: set optional parameters, then `send()`.
@@ -2529,6 +3642,46 @@ impl<'a> DatabasesAddUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::UserDatabaseUserResponse, DatabasesAddUserHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesAddUserHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /v2/databases/{database_cluster_uuid}/users` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesAddUserHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesAddUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/users/{username}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -2568,6 +3721,46 @@ impl<'a> DatabasesGetUser<'a> {
     ) -> Result<rt::Response<super::models::UserDatabaseUserResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::UserDatabaseUserResponse, DatabasesGetUserHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesGetUserHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/users/{username}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesGetUserHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesGetUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/users/{username}`: set optional parameters, then `send()`.
@@ -2611,6 +3804,48 @@ impl<'a> DatabasesUpdateUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::UserDatabaseUserResponse, DatabasesUpdateUserHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesUpdateUserHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `PUT /v2/databases/{database_cluster_uuid}/users/{username}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesUpdateUserHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesUpdateUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `DELETE /v2/databases/{database_cluster_uuid}/users/{username}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -2649,6 +3884,44 @@ impl<'a> DatabasesDeleteUser<'a> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
+    }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesDeleteUserHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesDeleteUserHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `DELETE /v2/databases/{database_cluster_uuid}/users/{username}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesDeleteUserHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesDeleteUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `POST /v2/databases/{database_cluster_uuid}/users/{username}/reset_auth`: set optional parameters, then `send()`.
@@ -2692,6 +3965,48 @@ impl<'a> DatabasesResetAuth<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::UserDatabaseUserResponse, DatabasesResetAuthHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesResetAuthHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /v2/databases/{database_cluster_uuid}/users/{username}/reset_auth` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesResetAuthHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesResetAuthHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/dbs`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -2729,6 +4044,46 @@ impl<'a> DatabasesList<'a> {
     ) -> Result<rt::Response<super::models::DatabasesListResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::DatabasesListResponse200, DatabasesListHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesListHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/dbs` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesListHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesListHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `POST /v2/databases/{database_cluster_uuid}/dbs`: set optional parameters, then `send()`.
@@ -2770,6 +4125,46 @@ impl<'a> DatabasesAdd<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::DbDatabaseResponse, DatabasesAddHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesAddHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /v2/databases/{database_cluster_uuid}/dbs` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesAddHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesAddHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/dbs/{database_name}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -2810,6 +4205,46 @@ impl<'a> DatabasesGet<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::DbDatabaseResponse, DatabasesGetHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesGetHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/dbs/{database_name}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesGetHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesGetHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `DELETE /v2/databases/{database_cluster_uuid}/dbs/{database_name}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -2849,6 +4284,44 @@ impl<'a> DatabasesDelete<'a> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
     }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesDeleteHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesDeleteHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `DELETE /v2/databases/{database_cluster_uuid}/dbs/{database_name}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesDeleteHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesDeleteHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/pools`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -2886,6 +4359,48 @@ impl<'a> DatabasesListConnectionPools<'a> {
     ) -> Result<rt::Response<super::models::ConnectionPools>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::ConnectionPools, DatabasesListConnectionPoolsHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesListConnectionPoolsHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/pools` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesListConnectionPoolsHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesListConnectionPoolsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `POST /v2/databases/{database_cluster_uuid}/pools`: set optional parameters, then `send()`.
@@ -2927,6 +4442,51 @@ impl<'a> DatabasesAddConnectionPool<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::PoolConnectionPoolResponse,
+                DatabasesAddConnectionPoolHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesAddConnectionPoolHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /v2/databases/{database_cluster_uuid}/pools` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesAddConnectionPoolHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesAddConnectionPoolHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/pools/{pool_name}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -2966,6 +4526,51 @@ impl<'a> DatabasesGetConnectionPool<'a> {
     ) -> Result<rt::Response<super::models::PoolConnectionPoolResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::PoolConnectionPoolResponse,
+                DatabasesGetConnectionPoolHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesGetConnectionPoolHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/pools/{pool_name}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesGetConnectionPoolHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesGetConnectionPoolHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/pools/{pool_name}`: set optional parameters, then `send()`.
@@ -3008,6 +4613,44 @@ impl<'a> DatabasesUpdateConnectionPool<'a> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
     }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesUpdateConnectionPoolHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesUpdateConnectionPoolHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `PUT /v2/databases/{database_cluster_uuid}/pools/{pool_name}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesUpdateConnectionPoolHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesUpdateConnectionPoolHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `DELETE /v2/databases/{database_cluster_uuid}/pools/{pool_name}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -3046,6 +4689,44 @@ impl<'a> DatabasesDeleteConnectionPool<'a> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
+    }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesDeleteConnectionPoolHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesDeleteConnectionPoolHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `DELETE /v2/databases/{database_cluster_uuid}/pools/{pool_name}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesDeleteConnectionPoolHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesDeleteConnectionPoolHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/eviction_policy`: set optional parameters, then `send()`.
@@ -3088,6 +4769,51 @@ impl<'a> DatabasesGetEvictionPolicy<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::DatabasesGetEvictionPolicyResponse200,
+                DatabasesGetEvictionPolicyHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesGetEvictionPolicyHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/eviction_policy` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesGetEvictionPolicyHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesGetEvictionPolicyHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/eviction_policy`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -3127,6 +4853,44 @@ impl<'a> DatabasesUpdateEvictionPolicy<'a> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
     }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesUpdateEvictionPolicyHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesUpdateEvictionPolicyHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `PUT /v2/databases/{database_cluster_uuid}/eviction_policy` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesUpdateEvictionPolicyHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesUpdateEvictionPolicyHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/sql_mode`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -3162,6 +4926,46 @@ impl<'a> DatabasesGetSqlMode<'a> {
     pub async fn send(self) -> Result<rt::Response<super::models::SqlMode>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::SqlMode, DatabasesGetSqlModeHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesGetSqlModeHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/sql_mode` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesGetSqlModeHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesGetSqlModeHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/sql_mode`: set optional parameters, then `send()`.
@@ -3202,6 +5006,44 @@ impl<'a> DatabasesUpdateSqlMode<'a> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
     }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesUpdateSqlModeHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesUpdateSqlModeHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `PUT /v2/databases/{database_cluster_uuid}/sql_mode` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesUpdateSqlModeHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesUpdateSqlModeHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/upgrade`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -3240,6 +5082,44 @@ impl<'a> DatabasesUpdateMajorVersion<'a> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
+    }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesUpdateMajorVersionHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesUpdateMajorVersionHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `PUT /v2/databases/{database_cluster_uuid}/upgrade` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesUpdateMajorVersionHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesUpdateMajorVersionHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/autoscale`: set optional parameters, then `send()`.
@@ -3282,6 +5162,51 @@ impl<'a> DatabasesGetAutoscale<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::DatabasesGetAutoscaleResponse200,
+                DatabasesGetAutoscaleHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesGetAutoscaleHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/autoscale` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesGetAutoscaleHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesGetAutoscaleHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/autoscale`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -3321,6 +5246,44 @@ impl<'a> DatabasesUpdateAutoscale<'a> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
+    }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesUpdateAutoscaleHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesUpdateAutoscaleHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `PUT /v2/databases/{database_cluster_uuid}/autoscale` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesUpdateAutoscaleHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesUpdateAutoscaleHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/topics`: set optional parameters, then `send()`.
@@ -3362,6 +5325,51 @@ impl<'a> DatabasesListKafkaTopics<'a> {
     > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::DatabasesListKafkaTopicsResponse200,
+                DatabasesListKafkaTopicsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesListKafkaTopicsHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/topics` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesListKafkaTopicsHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesListKafkaTopicsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `POST /v2/databases/{database_cluster_uuid}/topics`: set optional parameters, then `send()`.
@@ -3413,6 +5421,51 @@ impl<'a> DatabasesCreateKafkaTopic<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TopicKafkaTopicVerboseResponse,
+                DatabasesCreateKafkaTopicHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesCreateKafkaTopicHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /v2/databases/{database_cluster_uuid}/topics` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesCreateKafkaTopicHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesCreateKafkaTopicHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/topics/{topic_name}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -3452,6 +5505,51 @@ impl<'a> DatabasesGetKafkaTopic<'a> {
     ) -> Result<rt::Response<super::models::TopicKafkaTopicVerboseResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TopicKafkaTopicVerboseResponse,
+                DatabasesGetKafkaTopicHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesGetKafkaTopicHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/topics/{topic_name}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesGetKafkaTopicHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesGetKafkaTopicHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/topics/{topic_name}`: set optional parameters, then `send()`.
@@ -3505,6 +5603,51 @@ impl<'a> DatabasesUpdateKafkaTopic<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TopicKafkaTopicVerboseResponse,
+                DatabasesUpdateKafkaTopicHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesUpdateKafkaTopicHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `PUT /v2/databases/{database_cluster_uuid}/topics/{topic_name}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesUpdateKafkaTopicHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesUpdateKafkaTopicHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `DELETE /v2/databases/{database_cluster_uuid}/topics/{topic_name}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -3543,6 +5686,44 @@ impl<'a> DatabasesDeleteKafkaTopic<'a> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
+    }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesDeleteKafkaTopicHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesDeleteKafkaTopicHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `DELETE /v2/databases/{database_cluster_uuid}/topics/{topic_name}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesDeleteKafkaTopicHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesDeleteKafkaTopicHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/logsink`: set optional parameters, then `send()`.
@@ -3584,6 +5765,48 @@ impl<'a> DatabasesListLogsink<'a> {
     > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::DatabasesListLogsinkResponse200, DatabasesListLogsinkHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesListLogsinkHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/logsink` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesListLogsinkHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesListLogsinkHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `POST /v2/databases/{database_cluster_uuid}/logsink`: set optional parameters, then `send()`.
@@ -3628,6 +5851,51 @@ impl<'a> DatabasesCreateLogsink<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::DatabasesCreateLogsinkResponse201,
+                DatabasesCreateLogsinkHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesCreateLogsinkHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /v2/databases/{database_cluster_uuid}/logsink` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesCreateLogsinkHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesCreateLogsinkHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/logsink/{logsink_id}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -3667,6 +5935,46 @@ impl<'a> DatabasesGetLogsink<'a> {
     ) -> Result<rt::Response<super::models::LogsinkSchema>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::LogsinkSchema, DatabasesGetLogsinkHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesGetLogsinkHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/logsink/{logsink_id}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesGetLogsinkHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesGetLogsinkHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/logsink/{logsink_id}`: set optional parameters, then `send()`.
@@ -3709,6 +6017,44 @@ impl<'a> DatabasesUpdateLogsink<'a> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
     }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesUpdateLogsinkHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesUpdateLogsinkHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `PUT /v2/databases/{database_cluster_uuid}/logsink/{logsink_id}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesUpdateLogsinkHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesUpdateLogsinkHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `DELETE /v2/databases/{database_cluster_uuid}/logsink/{logsink_id}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -3747,6 +6093,44 @@ impl<'a> DatabasesDeleteLogsink<'a> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
+    }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesDeleteLogsinkHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesDeleteLogsinkHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `DELETE /v2/databases/{database_cluster_uuid}/logsink/{logsink_id}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesDeleteLogsinkHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesDeleteLogsinkHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/schema-registry`: set optional parameters, then `send()`.
@@ -3789,6 +6173,51 @@ impl<'a> DatabasesListKafkaSchemas<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::DatabasesListKafkaSchemasResponse200,
+                DatabasesListKafkaSchemasHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesListKafkaSchemasHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/schema-registry` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesListKafkaSchemasHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesListKafkaSchemasHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `POST /v2/databases/{database_cluster_uuid}/schema-registry`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -3828,6 +6257,48 @@ impl<'a> DatabasesCreateKafkaSchema<'a> {
     ) -> Result<rt::Response<super::models::KafkaSchemaVerbose>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::KafkaSchemaVerbose, DatabasesCreateKafkaSchemaHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesCreateKafkaSchemaHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /v2/databases/{database_cluster_uuid}/schema-registry` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesCreateKafkaSchemaHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesCreateKafkaSchemaHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/schema-registry/{subject_name}`: set optional parameters, then `send()`.
@@ -3869,6 +6340,48 @@ impl<'a> DatabasesGetKafkaSchema<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::KafkaSchemaVersionVerbose, DatabasesGetKafkaSchemaHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesGetKafkaSchemaHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/schema-registry/{subject_name}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesGetKafkaSchemaHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesGetKafkaSchemaHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `DELETE /v2/databases/{database_cluster_uuid}/schema-registry/{subject_name}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -3907,6 +6420,44 @@ impl<'a> DatabasesDeleteKafkaSchema<'a> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
+    }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesDeleteKafkaSchemaHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesDeleteKafkaSchemaHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `DELETE /v2/databases/{database_cluster_uuid}/schema-registry/{subject_name}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesDeleteKafkaSchemaHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesDeleteKafkaSchemaHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/schema-registry/{subject_name}/versions/{version}`: set optional parameters, then `send()`.
@@ -3950,6 +6501,51 @@ impl<'a> DatabasesGetKafkaSchemaVersion<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::KafkaSchemaVersionVerbose,
+                DatabasesGetKafkaSchemaVersionHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesGetKafkaSchemaVersionHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/schema-registry/{subject_name}/versions/{version}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesGetKafkaSchemaVersionHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesGetKafkaSchemaVersionHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/schema-registry/config`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -3987,6 +6583,51 @@ impl<'a> DatabasesGetKafkaSchemaConfig<'a> {
     ) -> Result<rt::Response<super::models::CompatibilityLevelResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::CompatibilityLevelResponse,
+                DatabasesGetKafkaSchemaConfigHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesGetKafkaSchemaConfigHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/schema-registry/config` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesGetKafkaSchemaConfigHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesGetKafkaSchemaConfigHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/schema-registry/config`: set optional parameters, then `send()`.
@@ -4035,6 +6676,51 @@ impl<'a> DatabasesUpdateKafkaSchemaConfig<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::CompatibilityLevelResponse,
+                DatabasesUpdateKafkaSchemaConfigHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesUpdateKafkaSchemaConfigHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `PUT /v2/databases/{database_cluster_uuid}/schema-registry/config` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesUpdateKafkaSchemaConfigHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesUpdateKafkaSchemaConfigHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/schema-registry/config/{subject_name}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -4077,6 +6763,51 @@ impl<'a> DatabasesGetKafkaSchemaSubjectConfig<'a> {
     > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::SubjectNameCompatibilityLevelResponse,
+                DatabasesGetKafkaSchemaSubjectConfigHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesGetKafkaSchemaSubjectConfigHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/schema-registry/config/{subject_name}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesGetKafkaSchemaSubjectConfigHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesGetKafkaSchemaSubjectConfigHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `PUT /v2/databases/{database_cluster_uuid}/schema-registry/config/{subject_name}`: set optional parameters, then `send()`.
@@ -4130,6 +6861,51 @@ impl<'a> DatabasesUpdateKafkaSchemaSubjectConfig<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::SubjectNameCompatibilityLevelResponse,
+                DatabasesUpdateKafkaSchemaSubjectConfigHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesUpdateKafkaSchemaSubjectConfigHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `PUT /v2/databases/{database_cluster_uuid}/schema-registry/config/{subject_name}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesUpdateKafkaSchemaSubjectConfigHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesUpdateKafkaSchemaSubjectConfigHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/databases/metrics/credentials`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -4160,6 +6936,51 @@ impl<'a> DatabasesGetClusterMetricsCredentials<'a> {
     > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::DatabasesGetClusterMetricsCredentialsResponse200,
+                DatabasesGetClusterMetricsCredentialsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesGetClusterMetricsCredentialsHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/metrics/credentials` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesGetClusterMetricsCredentialsHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesGetClusterMetricsCredentialsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `PUT /v2/databases/metrics/credentials`: set optional parameters, then `send()`.
@@ -4196,6 +7017,47 @@ impl<'a> DatabasesUpdateClusterMetricsCredentials<'a> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
+    }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<DatabasesUpdateClusterMetricsCredentialsHeaders>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesUpdateClusterMetricsCredentialsHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `PUT /v2/databases/metrics/credentials` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesUpdateClusterMetricsCredentialsHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesUpdateClusterMetricsCredentialsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/databases/{database_cluster_uuid}/indexes`: set optional parameters, then `send()`.
@@ -4238,6 +7100,51 @@ impl<'a> DatabasesListOpeasearchIndexes<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::DatabasesListOpeasearchIndexesResponse200,
+                DatabasesListOpeasearchIndexesHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DatabasesListOpeasearchIndexesHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/databases/{database_cluster_uuid}/indexes` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesListOpeasearchIndexesHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesListOpeasearchIndexesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `DELETE /v2/databases/{database_cluster_uuid}/indexes/{index_name}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -4276,5 +7183,43 @@ impl<'a> DatabasesDeleteOpensearchIndex<'a> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
+    }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DatabasesDeleteOpensearchIndexHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DatabasesDeleteOpensearchIndexHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `DELETE /v2/databases/{database_cluster_uuid}/indexes/{index_name}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabasesDeleteOpensearchIndexHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DatabasesDeleteOpensearchIndexHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }

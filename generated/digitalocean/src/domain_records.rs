@@ -231,6 +231,21 @@ impl<'a> DomainsListRecords<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::DomainsListRecordsResponse200, DomainsListRecordsHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DomainsListRecordsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::DomainRecord> {
         self.paginate_with(|options| options)
@@ -258,6 +273,33 @@ impl<'a> DomainsListRecords<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /v2/domains/{domain_name}/records` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DomainsListRecordsHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DomainsListRecordsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `POST /v2/domains/{domain_name}/records`: set optional parameters, then `send()`.
@@ -298,6 +340,48 @@ impl<'a> DomainsCreateRecord<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::DomainsCreateRecordResponse201, DomainsCreateRecordHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DomainsCreateRecordHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /v2/domains/{domain_name}/records` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DomainsCreateRecordHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DomainsCreateRecordHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/domains/{domain_name}/records/{domain_record_id}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -335,6 +419,48 @@ impl<'a> DomainsGetRecord<'a> {
     > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::DomainRecordDomainRecordResponse, DomainsGetRecordHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DomainsGetRecordHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/domains/{domain_name}/records/{domain_record_id}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DomainsGetRecordHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DomainsGetRecordHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `PUT /v2/domains/{domain_name}/records/{domain_record_id}`: set optional parameters, then `send()`.
@@ -383,6 +509,48 @@ impl<'a> DomainsUpdateRecord<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::DomainRecordDomainRecordResponse, DomainsUpdateRecordHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DomainsUpdateRecordHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `PUT /v2/domains/{domain_name}/records/{domain_record_id}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DomainsUpdateRecordHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DomainsUpdateRecordHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `DELETE /v2/domains/{domain_name}/records/{domain_record_id}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -416,6 +584,44 @@ impl<'a> DomainsDeleteRecord<'a> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
+    }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DomainsDeleteRecordHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DomainsDeleteRecordHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `DELETE /v2/domains/{domain_name}/records/{domain_record_id}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DomainsDeleteRecordHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DomainsDeleteRecordHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `PATCH /v2/domains/{domain_name}/records/{domain_record_id}`: set optional parameters, then `send()`.
@@ -463,5 +669,47 @@ impl<'a> DomainsPatchRecord<'a> {
     > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::DomainRecordDomainRecordResponse, DomainsPatchRecordHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DomainsPatchRecordHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `PATCH /v2/domains/{domain_name}/records/{domain_record_id}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DomainsPatchRecordHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DomainsPatchRecordHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }

@@ -485,6 +485,19 @@ impl<'a> DropletsList<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::DropletsListResponse200, DropletsListHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DropletsListHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Droplet> {
         self.paginate_with(|options| options)
@@ -512,6 +525,33 @@ impl<'a> DropletsList<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /v2/droplets` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DropletsListHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DropletsListHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `POST /v2/droplets`: set optional parameters, then `send()`.
@@ -550,6 +590,46 @@ impl<'a> DropletsCreate<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::DropletsCreateResponse202, DropletsCreateHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DropletsCreateHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /v2/droplets` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DropletsCreateHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DropletsCreateHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `DELETE /v2/droplets`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -578,6 +658,44 @@ impl<'a> DropletsDestroyByTag<'a> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
+    }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DropletsDestroyByTagHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DropletsDestroyByTagHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `DELETE /v2/droplets` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DropletsDestroyByTagHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DropletsDestroyByTagHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/droplets/{droplet_id}`: set optional parameters, then `send()`.
@@ -611,6 +729,46 @@ impl<'a> DropletsGet<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::DropletsGetResponse200, DropletsGetHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DropletsGetHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/droplets/{droplet_id}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DropletsGetHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DropletsGetHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `DELETE /v2/droplets/{droplet_id}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -641,6 +799,44 @@ impl<'a> DropletsDestroy<'a> {
     pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
+    }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<DropletsDestroyHeaders>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DropletsDestroyHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `DELETE /v2/droplets/{droplet_id}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DropletsDestroyHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DropletsDestroyHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/droplets/{droplet_id}/backups`: set optional parameters, then `send()`.
@@ -701,6 +897,21 @@ impl<'a> DropletsListBackups<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::DropletsListBackupsResponse200, DropletsListBackupsHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DropletsListBackupsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::DropletSnapshot> {
         self.paginate_with(|options| options)
@@ -728,6 +939,33 @@ impl<'a> DropletsListBackups<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /v2/droplets/{droplet_id}/backups` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DropletsListBackupsHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DropletsListBackupsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/droplets/{droplet_id}/backups/policy`: set optional parameters, then `send()`.
@@ -766,6 +1004,51 @@ impl<'a> DropletsGetBackupPolicy<'a> {
     > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::DropletsGetBackupPolicyResponse200,
+                DropletsGetBackupPolicyHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DropletsGetBackupPolicyHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/droplets/{droplet_id}/backups/policy` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DropletsGetBackupPolicyHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DropletsGetBackupPolicyHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/droplets/backups/policies`: set optional parameters, then `send()`.
@@ -825,6 +1108,51 @@ impl<'a> DropletsListBackupPolicies<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::DropletsListBackupPoliciesResponse200,
+                DropletsListBackupPoliciesHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DropletsListBackupPoliciesHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/droplets/backups/policies` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DropletsListBackupPoliciesHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DropletsListBackupPoliciesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/droplets/backups/supported_policies`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -858,6 +1186,51 @@ impl<'a> DropletsListSupportedBackupPolicies<'a> {
     > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::DropletsListSupportedBackupPoliciesResponse200,
+                DropletsListSupportedBackupPoliciesHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DropletsListSupportedBackupPoliciesHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/droplets/backups/supported_policies` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DropletsListSupportedBackupPoliciesHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DropletsListSupportedBackupPoliciesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/droplets/{droplet_id}/snapshots`: set optional parameters, then `send()`.
@@ -921,6 +1294,24 @@ impl<'a> DropletsListSnapshots<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::DropletsListSnapshotsResponse200,
+                DropletsListSnapshotsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DropletsListSnapshotsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::DropletSnapshot> {
         self.paginate_with(|options| options)
@@ -948,6 +1339,33 @@ impl<'a> DropletsListSnapshots<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /v2/droplets/{droplet_id}/snapshots` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DropletsListSnapshotsHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DropletsListSnapshotsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/droplets/{droplet_id}/kernels`: set optional parameters, then `send()`.
@@ -1008,6 +1426,21 @@ impl<'a> DropletsListKernels<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::DropletsListKernelsResponse200, DropletsListKernelsHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DropletsListKernelsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Kernel> {
         self.paginate_with(|options| options)
@@ -1035,6 +1468,33 @@ impl<'a> DropletsListKernels<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /v2/droplets/{droplet_id}/kernels` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DropletsListKernelsHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DropletsListKernelsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/droplets/{droplet_id}/firewalls`: set optional parameters, then `send()`.
@@ -1095,6 +1555,21 @@ impl<'a> DropletsListFirewalls<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::FirewallsFirewallResponse, DropletsListFirewallsHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DropletsListFirewallsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Firewall> {
         self.paginate_with(|options| options)
@@ -1122,6 +1597,33 @@ impl<'a> DropletsListFirewalls<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /v2/droplets/{droplet_id}/firewalls` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DropletsListFirewallsHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DropletsListFirewallsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/droplets/{droplet_id}/neighbors`: set optional parameters, then `send()`.
@@ -1157,6 +1659,51 @@ impl<'a> DropletsListNeighbors<'a> {
     > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::DropletsListNeighborsResponse200,
+                DropletsListNeighborsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DropletsListNeighborsHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/droplets/{droplet_id}/neighbors` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DropletsListNeighborsHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DropletsListNeighborsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `GET /v2/droplets/{droplet_id}/destroy_with_associated_resources`: set optional parameters, then `send()`.
@@ -1195,6 +1742,51 @@ impl<'a> DropletsListAssociatedResources<'a> {
     > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::DropletsListAssociatedResourcesResponse200,
+                DropletsListAssociatedResourcesHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DropletsListAssociatedResourcesHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/droplets/{droplet_id}/destroy_with_associated_resources` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DropletsListAssociatedResourcesHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DropletsListAssociatedResourcesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `DELETE /v2/droplets/{droplet_id}/destroy_with_associated_resources/selective`: set optional parameters, then `send()`.
@@ -1242,6 +1834,47 @@ impl<'a> DropletsDestroyWithAssociatedResourcesSelective<'a> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
     }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<DropletsDestroyWithAssociatedResourcesSelectiveHeaders>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DropletsDestroyWithAssociatedResourcesSelectiveHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `DELETE /v2/droplets/{droplet_id}/destroy_with_associated_resources/selective` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DropletsDestroyWithAssociatedResourcesSelectiveHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DropletsDestroyWithAssociatedResourcesSelectiveHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `DELETE /v2/droplets/{droplet_id}/destroy_with_associated_resources/dangerous`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -1278,6 +1911,47 @@ impl<'a> DropletsDestroyWithAssociatedResourcesDangerous<'a> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
     }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<DropletsDestroyWithAssociatedResourcesDangerousHeaders>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DropletsDestroyWithAssociatedResourcesDangerousHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `DELETE /v2/droplets/{droplet_id}/destroy_with_associated_resources/dangerous` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DropletsDestroyWithAssociatedResourcesDangerousHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DropletsDestroyWithAssociatedResourcesDangerousHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/droplets/{droplet_id}/destroy_with_associated_resources/status`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -1313,6 +1987,51 @@ impl<'a> DropletsGetDestroyAssociatedResourcesStatus<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::AssociatedResourceStatus,
+                DropletsGetDestroyAssociatedResourcesStatusHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DropletsGetDestroyAssociatedResourcesStatusHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/droplets/{droplet_id}/destroy_with_associated_resources/status` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DropletsGetDestroyAssociatedResourcesStatusHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DropletsGetDestroyAssociatedResourcesStatusHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `POST /v2/droplets/{droplet_id}/destroy_with_associated_resources/retry`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -1347,6 +2066,47 @@ impl<'a> DropletsDestroyRetryWithAssociatedResources<'a> {
         let (client, op) = self.build();
         rt::send_unit(client.connector(), op).await
     }
+    /// Send the request; the answer carries no body, so it is the typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<DropletsDestroyRetryWithAssociatedResourcesHeaders>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+                rt::send_unit(client.connector(), op).await?,
+                DropletsDestroyRetryWithAssociatedResourcesHeaders::from_headers,
+            )
+            .map(|r| r.map(|(_, h)| h))
+    }
+}
+/// The headers the success answers of `POST /v2/droplets/{droplet_id}/destroy_with_associated_resources/retry` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DropletsDestroyRetryWithAssociatedResourcesHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DropletsDestroyRetryWithAssociatedResourcesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/reports/droplet_neighbors_ids`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -1374,5 +2134,45 @@ impl<'a> DropletsListNeighborsIds<'a> {
     ) -> Result<rt::Response<super::models::NeighborIds>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::NeighborIds, DropletsListNeighborsIdsHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DropletsListNeighborsIdsHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/reports/droplet_neighbors_ids` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DropletsListNeighborsIdsHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl DropletsListNeighborsIdsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }

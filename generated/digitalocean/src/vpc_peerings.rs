@@ -153,6 +153,21 @@ impl<'a> VpcPeeringsList<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::VpcPeeringsListResponse200, VpcPeeringsListHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            VpcPeeringsListHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::VpcPeering> {
         self.paginate_with(|options| options)
@@ -180,6 +195,33 @@ impl<'a> VpcPeeringsList<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /v2/vpc_peerings` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VpcPeeringsListHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl VpcPeeringsListHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `POST /v2/vpc_peerings`: set optional parameters, then `send()`.
@@ -212,6 +254,48 @@ impl<'a> VpcPeeringsCreate<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::VpcPeeringsCreateResponse202, VpcPeeringsCreateHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            VpcPeeringsCreateHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /v2/vpc_peerings` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VpcPeeringsCreateHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl VpcPeeringsCreateHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `GET /v2/vpc_peerings/{vpc_peering_id}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -241,6 +325,48 @@ impl<'a> VpcPeeringsGet<'a> {
     ) -> Result<rt::Response<super::models::VpcPeeringVpcPeeringResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::VpcPeeringVpcPeeringResponse, VpcPeeringsGetHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            VpcPeeringsGetHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /v2/vpc_peerings/{vpc_peering_id}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VpcPeeringsGetHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl VpcPeeringsGetHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }
 /// Request builder for `DELETE /v2/vpc_peerings/{vpc_peering_id}`: set optional parameters, then `send()`.
@@ -275,6 +401,48 @@ impl<'a> VpcPeeringsDelete<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::VpcPeeringsDeleteResponse202, VpcPeeringsDeleteHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            VpcPeeringsDeleteHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `DELETE /v2/vpc_peerings/{vpc_peering_id}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VpcPeeringsDeleteHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl VpcPeeringsDeleteHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
+    }
 }
 /// Request builder for `PATCH /v2/vpc_peerings/{vpc_peering_id}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -307,5 +475,47 @@ impl<'a> VpcPeeringsPatch<'a> {
     ) -> Result<rt::Response<super::models::VpcPeeringVpcPeeringResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::VpcPeeringVpcPeeringResponse, VpcPeeringsPatchHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            VpcPeeringsPatchHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `PATCH /v2/vpc_peerings/{vpc_peering_id}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VpcPeeringsPatchHeaders {
+    /// The default limit on number of requests that can be made per hour and per minute. Current rate limits are 5000 requests per hour and 250 requests per minute.
+    ///
+    /// `ratelimit-limit`.
+    pub ratelimit_limit: Option<i64>,
+    /// The number of requests in your hourly quota that remain before you hit your request limit. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-remaining`.
+    pub ratelimit_remaining: Option<i64>,
+    /// The time when the oldest request will expire. The value is given in Unix epoch time. See https://developers.digitalocean.com/documentation/v2/#rate-limit for information about how requests expire.
+    ///
+    /// `ratelimit-reset`.
+    pub ratelimit_reset: Option<i64>,
+}
+impl VpcPeeringsPatchHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            ratelimit_limit: rt::header::<i64>(headers, "ratelimit-limit")?,
+            ratelimit_remaining: rt::header::<i64>(headers, "ratelimit-remaining")?,
+            ratelimit_reset: rt::header::<i64>(headers, "ratelimit-reset")?,
+        })
     }
 }

@@ -4489,6 +4489,39 @@ impl<'a> ActionsGetActionsCacheUsageForOrg<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::ActionsCacheUsageOrgEnterprise,
+                ActionsGetActionsCacheUsageForOrgHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsGetActionsCacheUsageForOrgHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/actions/cache/usage` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsGetActionsCacheUsageForOrgHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsGetActionsCacheUsageForOrgHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
+    }
 }
 /// Request builder for `GET /orgs/{org}/actions/cache/usage-by-repository`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -4537,6 +4570,24 @@ impl<'a> ActionsGetActionsCacheUsageByRepoForOrg<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::ActionsGetActionsCacheUsageByRepoForOrgResponse,
+                ActionsGetActionsCacheUsageByRepoForOrgHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsGetActionsCacheUsageByRepoForOrgHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -4563,6 +4614,21 @@ impl<'a> ActionsGetActionsCacheUsageByRepoForOrg<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/actions/cache/usage-by-repository` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsGetActionsCacheUsageByRepoForOrgHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsGetActionsCacheUsageByRepoForOrgHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/hosted-runners`: set optional parameters, then `send()`.
@@ -4609,6 +4675,24 @@ impl<'a> ActionsListHostedRunnersForOrg<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::ActionsListHostedRunnersForOrgResponse,
+                ActionsListHostedRunnersForOrgHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsListHostedRunnersForOrgHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsHostedRunner> {
         self.paginate_with(|options| options)
@@ -4629,6 +4713,21 @@ impl<'a> ActionsListHostedRunnersForOrg<'a> {
             |options| options.items_pointer("/runners").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/actions/hosted-runners` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsListHostedRunnersForOrgHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsListHostedRunnersForOrgHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /orgs/{org}/actions/hosted-runners`: set optional parameters, then `send()`.
@@ -5088,6 +5187,21 @@ impl<'a> ActionsGetHostedRunnerForOrg<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::ActionsHostedRunner, ActionsGetHostedRunnerForOrgHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsGetHostedRunnerForOrgHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::PublicIp> {
         self.paginate_with(|options| options)
@@ -5108,6 +5222,21 @@ impl<'a> ActionsGetHostedRunnerForOrg<'a> {
             |options| options.items_pointer("/public_ips"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/actions/hosted-runners/{hosted_runner_id}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsGetHostedRunnerForOrgHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsGetHostedRunnerForOrgHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `DELETE /orgs/{org}/actions/hosted-runners/{hosted_runner_id}`: set optional parameters, then `send()`.
@@ -6297,6 +6426,24 @@ impl<'a> ActionsListGithubHostedRunnersInGroupForOrg<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::ActionsListGithubHostedRunnersInGroupForOrgResponse,
+                ActionsListGithubHostedRunnersInGroupForOrgHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsListGithubHostedRunnersInGroupForOrgHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsHostedRunner> {
         self.paginate_with(|options| options)
@@ -6317,6 +6464,21 @@ impl<'a> ActionsListGithubHostedRunnersInGroupForOrg<'a> {
             |options| options.items_pointer("/runners").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/actions/runner-groups/{runner_group_id}/hosted-runners` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsListGithubHostedRunnersInGroupForOrgHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsListGithubHostedRunnersInGroupForOrgHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories`: set optional parameters, then `send()`.
@@ -6547,6 +6709,24 @@ impl<'a> ActionsListSelfHostedRunnersInGroupForOrg<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::ActionsListSelfHostedRunnersInGroupForOrgResponse,
+                ActionsListSelfHostedRunnersInGroupForOrgHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsListSelfHostedRunnersInGroupForOrgHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Runner> {
         self.paginate_with(|options| options)
@@ -6567,6 +6747,21 @@ impl<'a> ActionsListSelfHostedRunnersInGroupForOrg<'a> {
             |options| options.items_pointer("/runners").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/actions/runner-groups/{runner_group_id}/runners` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsListSelfHostedRunnersInGroupForOrgHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsListSelfHostedRunnersInGroupForOrgHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/runner-groups/{runner_group_id}/runners`: set optional parameters, then `send()`.
@@ -6716,6 +6911,24 @@ impl<'a> ActionsListSelfHostedRunnersForOrg<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TotalCountRunnersResponse,
+                ActionsListSelfHostedRunnersForOrgHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsListSelfHostedRunnersForOrgHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Runner> {
         self.paginate_with(|options| options)
@@ -6736,6 +6949,21 @@ impl<'a> ActionsListSelfHostedRunnersForOrg<'a> {
             |options| options.items_pointer("/runners").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/actions/runners` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsListSelfHostedRunnersForOrgHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsListSelfHostedRunnersForOrgHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/runners/downloads`: set optional parameters, then `send()`.
@@ -7177,6 +7405,24 @@ impl<'a> ActionsListOrgSecrets<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TotalCountSecretsOrganizationActionsSecretResponse,
+                ActionsListOrgSecretsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsListOrgSecretsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -7199,6 +7445,21 @@ impl<'a> ActionsListOrgSecrets<'a> {
             |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/actions/secrets` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsListOrgSecretsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsListOrgSecretsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/secrets/public-key`: set optional parameters, then `send()`.
@@ -7552,6 +7813,24 @@ impl<'a> ActionsListOrgVariables<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TotalCountVariablesOrganizationActionsVariableResponse,
+                ActionsListOrgVariablesHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsListOrgVariablesHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -7574,6 +7853,21 @@ impl<'a> ActionsListOrgVariables<'a> {
             |options| options.items_pointer("/variables").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/actions/variables` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsListOrgVariablesHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsListOrgVariablesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /orgs/{org}/actions/variables`: set optional parameters, then `send()`.
@@ -7930,6 +8224,24 @@ impl<'a> ActionsListArtifactsForRepo<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TotalCountArtifactsResponse,
+                ActionsListArtifactsForRepoHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsListArtifactsForRepoHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Artifact> {
         self.paginate_with(|options| options)
@@ -7950,6 +8262,21 @@ impl<'a> ActionsListArtifactsForRepo<'a> {
             |options| options.items_pointer("/artifacts").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/actions/artifacts` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsListArtifactsForRepoHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsListArtifactsForRepoHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}`: set optional parameters, then `send()`.
@@ -8053,6 +8380,21 @@ impl<'a> ActionsDownloadArtifact<'a> {
     pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
         let (client, op) = self.build();
         rt::send_bytes(client.connector(), op).await
+    }
+    /// Send the request and hand the answer's body over unread, chunk by chunk, in bounded memory.
+    pub async fn send_stream(self) -> Result<rt::stream::StreamingResponse, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_stream(client.connector(), op).await
+    }
+    /// Send the request and write the answer's body to the file at `path` (through a temporary
+    /// sibling; resumed with `Range` after a dropped connection; checked against the server's
+    /// sha-256 digest header when it sends one).
+    pub async fn download_to(
+        self,
+        path: impl Into<std::path::PathBuf>,
+    ) -> Result<rt::DownloadReport, rt::Error> {
+        let (client, op) = self.build();
+        rt::download_to(client.connector(), op, path.into()).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/cache/retention-limit`: set optional parameters, then `send()`.
@@ -8306,6 +8648,21 @@ impl<'a> ActionsGetActionsCacheList<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::ActionsCacheList, ActionsGetActionsCacheListHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsGetActionsCacheListHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -8330,6 +8687,21 @@ impl<'a> ActionsGetActionsCacheList<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/actions/caches` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsGetActionsCacheListHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsGetActionsCacheListHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/actions/caches`: set optional parameters, then `send()`.
@@ -8454,6 +8826,24 @@ impl<'a> ActionsListConcurrencyGroupsForRepository<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::ConcurrencyGroupList,
+                ActionsListConcurrencyGroupsForRepositoryHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsListConcurrencyGroupsForRepositoryHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -8478,6 +8868,21 @@ impl<'a> ActionsListConcurrencyGroupsForRepository<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/actions/concurrency_groups` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsListConcurrencyGroupsForRepositoryHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsListConcurrencyGroupsForRepositoryHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/concurrency_groups/{concurrency_group_name}`: set optional parameters, then `send()`.
@@ -8617,6 +9022,21 @@ impl<'a> ActionsDownloadJobLogsForWorkflowRun<'a> {
     pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
         let (client, op) = self.build();
         rt::send_bytes(client.connector(), op).await
+    }
+    /// Send the request and hand the answer's body over unread, chunk by chunk, in bounded memory.
+    pub async fn send_stream(self) -> Result<rt::stream::StreamingResponse, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_stream(client.connector(), op).await
+    }
+    /// Send the request and write the answer's body to the file at `path` (through a temporary
+    /// sibling; resumed with `Range` after a dropped connection; checked against the server's
+    /// sha-256 digest header when it sends one).
+    pub async fn download_to(
+        self,
+        path: impl Into<std::path::PathBuf>,
+    ) -> Result<rt::DownloadReport, rt::Error> {
+        let (client, op) = self.build();
+        rt::download_to(client.connector(), op, path.into()).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/actions/jobs/{job_id}/rerun`: set optional parameters, then `send()`.
@@ -8792,6 +9212,24 @@ impl<'a> ActionsListRepoOrganizationSecrets<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TotalCountSecretsResponse,
+                ActionsListRepoOrganizationSecretsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsListRepoOrganizationSecretsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsSecret> {
         self.paginate_with(|options| options)
@@ -8812,6 +9250,21 @@ impl<'a> ActionsListRepoOrganizationSecrets<'a> {
             |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/actions/organization-secrets` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsListRepoOrganizationSecretsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsListRepoOrganizationSecretsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/organization-variables`: set optional parameters, then `send()`.
@@ -8860,6 +9313,24 @@ impl<'a> ActionsListRepoOrganizationVariables<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TotalCountVariablesResponse,
+                ActionsListRepoOrganizationVariablesHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsListRepoOrganizationVariablesHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsVariable> {
         self.paginate_with(|options| options)
@@ -8880,6 +9351,21 @@ impl<'a> ActionsListRepoOrganizationVariables<'a> {
             |options| options.items_pointer("/variables").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/actions/organization-variables` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsListRepoOrganizationVariablesHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsListRepoOrganizationVariablesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/permissions`: set optional parameters, then `send()`.
@@ -9440,6 +9926,24 @@ impl<'a> ActionsListSelfHostedRunnersForRepo<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TotalCountRunnersResponse,
+                ActionsListSelfHostedRunnersForRepoHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsListSelfHostedRunnersForRepoHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Runner> {
         self.paginate_with(|options| options)
@@ -9460,6 +9964,21 @@ impl<'a> ActionsListSelfHostedRunnersForRepo<'a> {
             |options| options.items_pointer("/runners").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/actions/runners` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsListSelfHostedRunnersForRepoHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsListSelfHostedRunnersForRepoHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/runners/downloads`: set optional parameters, then `send()`.
@@ -9986,6 +10505,24 @@ impl<'a> ActionsListWorkflowRunsForRepo<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TotalCountWorkflowRunsResponse,
+                ActionsListWorkflowRunsForRepoHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsListWorkflowRunsForRepoHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::WorkflowRun> {
         self.paginate_with(|options| options)
@@ -10008,6 +10545,21 @@ impl<'a> ActionsListWorkflowRunsForRepo<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/actions/runs` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsListWorkflowRunsForRepoHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsListWorkflowRunsForRepoHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/runs/{run_id}`: set optional parameters, then `send()`.
@@ -10223,6 +10775,24 @@ impl<'a> ActionsListWorkflowRunArtifacts<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TotalCountArtifactsResponse,
+                ActionsListWorkflowRunArtifactsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsListWorkflowRunArtifactsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Artifact> {
         self.paginate_with(|options| options)
@@ -10243,6 +10813,21 @@ impl<'a> ActionsListWorkflowRunArtifacts<'a> {
             |options| options.items_pointer("/artifacts").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsListWorkflowRunArtifactsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsListWorkflowRunArtifactsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}`: set optional parameters, then `send()`.
@@ -10345,6 +10930,24 @@ impl<'a> ActionsListJobsForWorkflowRunAttempt<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TotalCountJobsResponse,
+                ActionsListJobsForWorkflowRunAttemptHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsListJobsForWorkflowRunAttemptHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Job> {
         self.paginate_with(|options| options)
@@ -10365,6 +10968,21 @@ impl<'a> ActionsListJobsForWorkflowRunAttempt<'a> {
             |options| options.items_pointer("/jobs").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/jobs` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsListJobsForWorkflowRunAttemptHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsListJobsForWorkflowRunAttemptHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/logs`: set optional parameters, then `send()`.
@@ -10400,6 +11018,21 @@ impl<'a> ActionsDownloadWorkflowRunAttemptLogs<'a> {
     pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
         let (client, op) = self.build();
         rt::send_bytes(client.connector(), op).await
+    }
+    /// Send the request and hand the answer's body over unread, chunk by chunk, in bounded memory.
+    pub async fn send_stream(self) -> Result<rt::stream::StreamingResponse, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_stream(client.connector(), op).await
+    }
+    /// Send the request and write the answer's body to the file at `path` (through a temporary
+    /// sibling; resumed with `Range` after a dropped connection; checked against the server's
+    /// sha-256 digest header when it sends one).
+    pub async fn download_to(
+        self,
+        path: impl Into<std::path::PathBuf>,
+    ) -> Result<rt::DownloadReport, rt::Error> {
+        let (client, op) = self.build();
+        rt::download_to(client.connector(), op, path.into()).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel`: set optional parameters, then `send()`.
@@ -10498,6 +11131,24 @@ impl<'a> ActionsListConcurrencyGroupsForWorkflowRun<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::ConcurrencyGroupRunList,
+                ActionsListConcurrencyGroupsForWorkflowRunHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsListConcurrencyGroupsForWorkflowRunHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -10526,6 +11177,21 @@ impl<'a> ActionsListConcurrencyGroupsForWorkflowRun<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/actions/runs/{run_id}/concurrency_groups` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsListConcurrencyGroupsForWorkflowRunHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsListConcurrencyGroupsForWorkflowRunHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule`: set optional parameters, then `send()`.
@@ -10654,6 +11320,21 @@ impl<'a> ActionsListJobsForWorkflowRun<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::TotalCountJobsResponse, ActionsListJobsForWorkflowRunHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsListJobsForWorkflowRunHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Job> {
         self.paginate_with(|options| options)
@@ -10674,6 +11355,21 @@ impl<'a> ActionsListJobsForWorkflowRun<'a> {
             |options| options.items_pointer("/jobs").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsListJobsForWorkflowRunHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsListJobsForWorkflowRunHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/runs/{run_id}/logs`: set optional parameters, then `send()`.
@@ -10707,6 +11403,21 @@ impl<'a> ActionsDownloadWorkflowRunLogs<'a> {
     pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
         let (client, op) = self.build();
         rt::send_bytes(client.connector(), op).await
+    }
+    /// Send the request and hand the answer's body over unread, chunk by chunk, in bounded memory.
+    pub async fn send_stream(self) -> Result<rt::stream::StreamingResponse, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_stream(client.connector(), op).await
+    }
+    /// Send the request and write the answer's body to the file at `path` (through a temporary
+    /// sibling; resumed with `Range` after a dropped connection; checked against the server's
+    /// sha-256 digest header when it sends one).
+    pub async fn download_to(
+        self,
+        path: impl Into<std::path::PathBuf>,
+    ) -> Result<rt::DownloadReport, rt::Error> {
+        let (client, op) = self.build();
+        rt::download_to(client.connector(), op, path.into()).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/actions/runs/{run_id}/logs`: set optional parameters, then `send()`.
@@ -10985,6 +11696,21 @@ impl<'a> ActionsListRepoSecrets<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::TotalCountSecretsResponse, ActionsListRepoSecretsHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsListRepoSecretsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsSecret> {
         self.paginate_with(|options| options)
@@ -11005,6 +11731,21 @@ impl<'a> ActionsListRepoSecrets<'a> {
             |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/actions/secrets` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsListRepoSecretsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsListRepoSecretsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/secrets/public-key`: set optional parameters, then `send()`.
@@ -11192,6 +11933,21 @@ impl<'a> ActionsListRepoVariables<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::TotalCountVariablesResponse, ActionsListRepoVariablesHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsListRepoVariablesHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsVariable> {
         self.paginate_with(|options| options)
@@ -11212,6 +11968,21 @@ impl<'a> ActionsListRepoVariables<'a> {
             |options| options.items_pointer("/variables").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/actions/variables` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsListRepoVariablesHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsListRepoVariablesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/actions/variables`: set optional parameters, then `send()`.
@@ -11401,6 +12172,24 @@ impl<'a> ActionsListRepoWorkflows<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::ActionsListRepoWorkflowsResponse,
+                ActionsListRepoWorkflowsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsListRepoWorkflowsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Workflow> {
         self.paginate_with(|options| options)
@@ -11421,6 +12210,21 @@ impl<'a> ActionsListRepoWorkflows<'a> {
             |options| options.items_pointer("/workflows").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/actions/workflows` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsListRepoWorkflowsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsListRepoWorkflowsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}`: set optional parameters, then `send()`.
@@ -11674,6 +12478,24 @@ impl<'a> ActionsListWorkflowRuns<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TotalCountWorkflowRunsResponse,
+                ActionsListWorkflowRunsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsListWorkflowRunsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::WorkflowRun> {
         self.paginate_with(|options| options)
@@ -11696,6 +12518,21 @@ impl<'a> ActionsListWorkflowRuns<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsListWorkflowRunsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsListWorkflowRunsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/timing`: set optional parameters, then `send()`.
@@ -11781,6 +12618,24 @@ impl<'a> ActionsListEnvironmentSecrets<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TotalCountSecretsResponse,
+                ActionsListEnvironmentSecretsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsListEnvironmentSecretsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsSecret> {
         self.paginate_with(|options| options)
@@ -11801,6 +12656,21 @@ impl<'a> ActionsListEnvironmentSecrets<'a> {
             |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/environments/{environment_name}/secrets` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsListEnvironmentSecretsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsListEnvironmentSecretsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/public-key`: set optional parameters, then `send()`.
@@ -11998,6 +12868,24 @@ impl<'a> ActionsListEnvironmentVariables<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TotalCountVariablesResponse,
+                ActionsListEnvironmentVariablesHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActionsListEnvironmentVariablesHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsVariable> {
         self.paginate_with(|options| options)
@@ -12018,6 +12906,21 @@ impl<'a> ActionsListEnvironmentVariables<'a> {
             |options| options.items_pointer("/variables").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/environments/{environment_name}/variables` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsListEnvironmentVariablesHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActionsListEnvironmentVariablesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/environments/{environment_name}/variables`: set optional parameters, then `send()`.

@@ -846,6 +846,24 @@ impl<'a> ActivityListNotificationsForAuthenticatedUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::Thread>,
+                ActivityListNotificationsForAuthenticatedUserHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActivityListNotificationsForAuthenticatedUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Thread> {
         self.paginate_with(|options| options)
@@ -866,6 +884,21 @@ impl<'a> ActivityListNotificationsForAuthenticatedUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /notifications` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActivityListNotificationsForAuthenticatedUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActivityListNotificationsForAuthenticatedUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `PUT /notifications`: set optional parameters, then `send()`.
@@ -1308,6 +1341,24 @@ impl<'a> ActivityListRepoNotificationsForAuthenticatedUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::Thread>,
+                ActivityListRepoNotificationsForAuthenticatedUserHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActivityListRepoNotificationsForAuthenticatedUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Thread> {
         self.paginate_with(|options| options)
@@ -1328,6 +1379,21 @@ impl<'a> ActivityListRepoNotificationsForAuthenticatedUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/notifications` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActivityListRepoNotificationsForAuthenticatedUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActivityListRepoNotificationsForAuthenticatedUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/notifications`: set optional parameters, then `send()`.
@@ -1419,6 +1485,39 @@ impl<'a> ActivityListStargazersForRepo<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::ActivityListStargazersForRepoResponse200,
+                ActivityListStargazersForRepoHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActivityListStargazersForRepoHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/stargazers` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActivityListStargazersForRepoHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActivityListStargazersForRepoHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
+    }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/stargazers/count`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -1500,6 +1599,21 @@ impl<'a> ActivityListWatchersForRepo<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::SimpleUser>, ActivityListWatchersForRepoHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActivityListWatchersForRepoHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
         self.paginate_with(|options| options)
@@ -1520,6 +1634,21 @@ impl<'a> ActivityListWatchersForRepo<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/subscribers` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActivityListWatchersForRepoHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActivityListWatchersForRepoHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/subscription`: set optional parameters, then `send()`.
@@ -1681,6 +1810,24 @@ impl<'a> ActivityListReposStarredByAuthenticatedUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::Repository>,
+                ActivityListReposStarredByAuthenticatedUserHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActivityListReposStarredByAuthenticatedUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Repository> {
         self.paginate_with(|options| options)
@@ -1701,6 +1848,21 @@ impl<'a> ActivityListReposStarredByAuthenticatedUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /user/starred` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActivityListReposStarredByAuthenticatedUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActivityListReposStarredByAuthenticatedUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /user/starred/{owner}/{repo}`: set optional parameters, then `send()`.
@@ -1833,6 +1995,24 @@ impl<'a> ActivityListWatchedReposForAuthenticatedUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::MinimalRepository>,
+                ActivityListWatchedReposForAuthenticatedUserHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActivityListWatchedReposForAuthenticatedUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
         self.paginate_with(|options| options)
@@ -1853,6 +2033,21 @@ impl<'a> ActivityListWatchedReposForAuthenticatedUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /user/subscriptions` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActivityListWatchedReposForAuthenticatedUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActivityListWatchedReposForAuthenticatedUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /users/{username}/events`: set optional parameters, then `send()`.
@@ -2253,6 +2448,39 @@ impl<'a> ActivityListReposStarredByUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::ActivityListReposStarredByUserResponse,
+                ActivityListReposStarredByUserHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActivityListReposStarredByUserHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /users/{username}/starred` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActivityListReposStarredByUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActivityListReposStarredByUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
+    }
 }
 /// Request builder for `GET /users/{username}/subscriptions`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -2295,6 +2523,24 @@ impl<'a> ActivityListReposWatchedByUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::MinimalRepository>,
+                ActivityListReposWatchedByUserHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ActivityListReposWatchedByUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
         self.paginate_with(|options| options)
@@ -2315,5 +2561,20 @@ impl<'a> ActivityListReposWatchedByUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /users/{username}/subscriptions` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActivityListReposWatchedByUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ActivityListReposWatchedByUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }

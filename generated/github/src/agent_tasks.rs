@@ -293,6 +293,24 @@ impl<'a> AgentTasksListTasksForRepo<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TasksTotalActiveCountResponse,
+                AgentTasksListTasksForRepoHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            AgentTasksListTasksForRepoHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::TasksItem> {
         self.paginate_with(|options| options)
@@ -313,6 +331,25 @@ impl<'a> AgentTasksListTasksForRepo<'a> {
             |options| options.items_pointer("/tasks").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /agents/repos/{owner}/{repo}/tasks` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentTasksListTasksForRepoHeaders {
+    /// Pagination links. Contains rel="first" (always),
+    /// rel="prev" (when current page > 1),
+    /// rel="next" (when more pages exist), and rel="last" (when on the final page).
+    ///
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl AgentTasksListTasksForRepoHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /agents/repos/{owner}/{repo}/tasks`: set optional parameters, then `send()`.
@@ -472,6 +509,21 @@ impl<'a> AgentTasksListTasks<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::TasksTotalActiveCountResponse, AgentTasksListTasksHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            AgentTasksListTasksHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::TasksItem> {
         self.paginate_with(|options| options)
@@ -492,6 +544,24 @@ impl<'a> AgentTasksListTasks<'a> {
             |options| options.items_pointer("/tasks").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /agents/tasks` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentTasksListTasksHeaders {
+    /// Pagination links. Contains rel="first" (always),
+    /// rel="next" (when more pages exist), and rel="last" (when on the final page).
+    ///
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl AgentTasksListTasksHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /agents/tasks/{task_id}`: set optional parameters, then `send()`.

@@ -752,6 +752,24 @@ impl<'a> AgentsListOrgSecrets<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TotalCountSecretsOrganizationActionsSecretResponse,
+                AgentsListOrgSecretsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            AgentsListOrgSecretsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -774,6 +792,21 @@ impl<'a> AgentsListOrgSecrets<'a> {
             |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/agents/secrets` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentsListOrgSecretsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl AgentsListOrgSecretsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/agents/secrets/public-key`: set optional parameters, then `send()`.
@@ -1127,6 +1160,24 @@ impl<'a> AgentsListOrgVariables<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TotalCountVariablesOrganizationActionsVariableResponse,
+                AgentsListOrgVariablesHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            AgentsListOrgVariablesHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -1149,6 +1200,21 @@ impl<'a> AgentsListOrgVariables<'a> {
             |options| options.items_pointer("/variables").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/agents/variables` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentsListOrgVariablesHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl AgentsListOrgVariablesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /orgs/{org}/agents/variables`: set optional parameters, then `send()`.
@@ -1495,6 +1561,24 @@ impl<'a> AgentsListRepoOrganizationSecrets<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TotalCountSecretsResponse,
+                AgentsListRepoOrganizationSecretsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            AgentsListRepoOrganizationSecretsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsSecret> {
         self.paginate_with(|options| options)
@@ -1515,6 +1599,21 @@ impl<'a> AgentsListRepoOrganizationSecrets<'a> {
             |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/agents/organization-secrets` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentsListRepoOrganizationSecretsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl AgentsListRepoOrganizationSecretsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/agents/organization-variables`: set optional parameters, then `send()`.
@@ -1563,6 +1662,24 @@ impl<'a> AgentsListRepoOrganizationVariables<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TotalCountVariablesResponse,
+                AgentsListRepoOrganizationVariablesHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            AgentsListRepoOrganizationVariablesHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsVariable> {
         self.paginate_with(|options| options)
@@ -1583,6 +1700,21 @@ impl<'a> AgentsListRepoOrganizationVariables<'a> {
             |options| options.items_pointer("/variables").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/agents/organization-variables` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentsListRepoOrganizationVariablesHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl AgentsListRepoOrganizationVariablesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/agents/secrets`: set optional parameters, then `send()`.
@@ -1631,6 +1763,21 @@ impl<'a> AgentsListRepoSecrets<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::TotalCountSecretsResponse, AgentsListRepoSecretsHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            AgentsListRepoSecretsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsSecret> {
         self.paginate_with(|options| options)
@@ -1651,6 +1798,21 @@ impl<'a> AgentsListRepoSecrets<'a> {
             |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/agents/secrets` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentsListRepoSecretsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl AgentsListRepoSecretsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/agents/secrets/public-key`: set optional parameters, then `send()`.
@@ -1838,6 +2000,21 @@ impl<'a> AgentsListRepoVariables<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::TotalCountVariablesResponse, AgentsListRepoVariablesHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            AgentsListRepoVariablesHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsVariable> {
         self.paginate_with(|options| options)
@@ -1858,6 +2035,21 @@ impl<'a> AgentsListRepoVariables<'a> {
             |options| options.items_pointer("/variables").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/agents/variables` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentsListRepoVariablesHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl AgentsListRepoVariablesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/agents/variables`: set optional parameters, then `send()`.

@@ -1007,6 +1007,24 @@ impl<'a> AppsListInstallations<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::AppsListInstallationsResponseItem>,
+                AppsListInstallationsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            AppsListInstallationsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -1029,6 +1047,21 @@ impl<'a> AppsListInstallations<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /app/installations` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppsListInstallationsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl AppsListInstallationsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /app/installations/{installation_id}`: set optional parameters, then `send()`.
@@ -1444,6 +1477,24 @@ impl<'a> AppsListReposAccessibleToInstallation<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::AppsListReposAccessibleToInstallationResponse200,
+                AppsListReposAccessibleToInstallationHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            AppsListReposAccessibleToInstallationHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::RepositoriesItem> {
         self.paginate_with(|options| options)
@@ -1464,6 +1515,21 @@ impl<'a> AppsListReposAccessibleToInstallation<'a> {
             |options| options.items_pointer("/repositories").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /installation/repositories` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppsListReposAccessibleToInstallationHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl AppsListReposAccessibleToInstallationHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `DELETE /installation/token`: set optional parameters, then `send()`.
@@ -1562,6 +1628,19 @@ impl<'a> AppsListPlans<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::MarketplaceListingPlan>, AppsListPlansHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            AppsListPlansHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::MarketplaceListingPlan> {
         self.paginate_with(|options| options)
@@ -1582,6 +1661,21 @@ impl<'a> AppsListPlans<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /marketplace_listing/plans` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppsListPlansHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl AppsListPlansHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /marketplace_listing/plans/{plan_id}/accounts`: set optional parameters, then `send()`.
@@ -1648,6 +1742,21 @@ impl<'a> AppsListAccountsForPlan<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::MarketplacePurchase>, AppsListAccountsForPlanHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            AppsListAccountsForPlanHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::MarketplacePurchase> {
         self.paginate_with(|options| options)
@@ -1668,6 +1777,21 @@ impl<'a> AppsListAccountsForPlan<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /marketplace_listing/plans/{plan_id}/accounts` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppsListAccountsForPlanHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl AppsListAccountsForPlanHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /marketplace_listing/stubbed/accounts/{account_id}`: set optional parameters, then `send()`.
@@ -1742,6 +1866,21 @@ impl<'a> AppsListPlansStubbed<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::MarketplaceListingPlan>, AppsListPlansStubbedHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            AppsListPlansStubbedHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::MarketplaceListingPlan> {
         self.paginate_with(|options| options)
@@ -1762,6 +1901,21 @@ impl<'a> AppsListPlansStubbed<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /marketplace_listing/stubbed/plans` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppsListPlansStubbedHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl AppsListPlansStubbedHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /marketplace_listing/stubbed/plans/{plan_id}/accounts`: set optional parameters, then `send()`.
@@ -1823,6 +1977,24 @@ impl<'a> AppsListAccountsForPlanStubbed<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::MarketplacePurchase>,
+                AppsListAccountsForPlanStubbedHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            AppsListAccountsForPlanStubbedHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::MarketplacePurchase> {
         self.paginate_with(|options| options)
@@ -1843,6 +2015,21 @@ impl<'a> AppsListAccountsForPlanStubbed<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /marketplace_listing/stubbed/plans/{plan_id}/accounts` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppsListAccountsForPlanStubbedHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl AppsListAccountsForPlanStubbedHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/installation`: set optional parameters, then `send()`.
@@ -1947,6 +2134,24 @@ impl<'a> AppsListInstallationsForAuthenticatedUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TotalCountInstallationsResponse,
+                AppsListInstallationsForAuthenticatedUserHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            AppsListInstallationsForAuthenticatedUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Installation> {
         self.paginate_with(|options| options)
@@ -1969,6 +2174,21 @@ impl<'a> AppsListInstallationsForAuthenticatedUser<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /user/installations` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppsListInstallationsForAuthenticatedUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl AppsListInstallationsForAuthenticatedUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /user/installations/{installation_id}/repositories`: set optional parameters, then `send()`.
@@ -2021,6 +2241,24 @@ impl<'a> AppsListInstallationReposForAuthenticatedUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::AppsListInstallationReposForAuthenticatedUserResponse200,
+                AppsListInstallationReposForAuthenticatedUserHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            AppsListInstallationReposForAuthenticatedUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::RepositoriesItem> {
         self.paginate_with(|options| options)
@@ -2041,6 +2279,21 @@ impl<'a> AppsListInstallationReposForAuthenticatedUser<'a> {
             |options| options.items_pointer("/repositories").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /user/installations/{installation_id}/repositories` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppsListInstallationReposForAuthenticatedUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl AppsListInstallationReposForAuthenticatedUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `PUT /user/installations/{installation_id}/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -2149,6 +2402,24 @@ impl<'a> AppsListSubscriptionsForAuthenticatedUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::UserMarketplacePurchase>,
+                AppsListSubscriptionsForAuthenticatedUserHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            AppsListSubscriptionsForAuthenticatedUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -2171,6 +2442,21 @@ impl<'a> AppsListSubscriptionsForAuthenticatedUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /user/marketplace_purchases` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppsListSubscriptionsForAuthenticatedUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl AppsListSubscriptionsForAuthenticatedUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /user/marketplace_purchases/stubbed`: set optional parameters, then `send()`.
@@ -2213,6 +2499,24 @@ impl<'a> AppsListSubscriptionsForAuthenticatedUserStubbed<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::UserMarketplacePurchase>,
+                AppsListSubscriptionsForAuthenticatedUserStubbedHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            AppsListSubscriptionsForAuthenticatedUserStubbedHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -2235,6 +2539,21 @@ impl<'a> AppsListSubscriptionsForAuthenticatedUserStubbed<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /user/marketplace_purchases/stubbed` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppsListSubscriptionsForAuthenticatedUserStubbedHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl AppsListSubscriptionsForAuthenticatedUserStubbedHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /users/{username}/installation`: set optional parameters, then `send()`.

@@ -456,6 +456,21 @@ impl<'a> ChecksListAnnotations<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::CheckAnnotation>, ChecksListAnnotationsHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ChecksListAnnotationsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::CheckAnnotation> {
         self.paginate_with(|options| options)
@@ -476,6 +491,21 @@ impl<'a> ChecksListAnnotations<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChecksListAnnotationsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ChecksListAnnotationsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/check-runs/{check_run_id}/rerequest`: set optional parameters, then `send()`.
@@ -685,6 +715,21 @@ impl<'a> ChecksListForSuite<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::TotalCountCheckRunsResponse, ChecksListForSuiteHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ChecksListForSuiteHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::CheckRun> {
         self.paginate_with(|options| options)
@@ -705,6 +750,21 @@ impl<'a> ChecksListForSuite<'a> {
             |options| options.items_pointer("/check_runs").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/check-suites/{check_suite_id}/check-runs` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChecksListForSuiteHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ChecksListForSuiteHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/check-suites/{check_suite_id}/rerequest`: set optional parameters, then `send()`.
@@ -818,6 +878,21 @@ impl<'a> ChecksListForRef<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::TotalCountCheckRunsResponse, ChecksListForRefHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ChecksListForRefHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::CheckRun> {
         self.paginate_with(|options| options)
@@ -838,6 +913,21 @@ impl<'a> ChecksListForRef<'a> {
             |options| options.items_pointer("/check_runs").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/commits/{ref}/check-runs` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChecksListForRefHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ChecksListForRefHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/commits/{ref}/check-suites`: set optional parameters, then `send()`.
@@ -902,6 +992,24 @@ impl<'a> ChecksListSuitesForRef<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::ChecksListSuitesForRefResponse,
+                ChecksListSuitesForRefHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ChecksListSuitesForRefHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::CheckSuite> {
         self.paginate_with(|options| options)
@@ -922,5 +1030,20 @@ impl<'a> ChecksListSuitesForRef<'a> {
             |options| options.items_pointer("/check_suites").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/commits/{ref}/check-suites` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChecksListSuitesForRefHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ChecksListSuitesForRefHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }

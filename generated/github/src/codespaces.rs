@@ -1217,6 +1217,24 @@ impl<'a> CodespacesListOrgSecrets<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::CodespacesListOrgSecretsResponse,
+                CodespacesListOrgSecretsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            CodespacesListOrgSecretsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::CodespacesOrgSecret> {
         self.paginate_with(|options| options)
@@ -1237,6 +1255,21 @@ impl<'a> CodespacesListOrgSecrets<'a> {
             |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/codespaces/secrets` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CodespacesListOrgSecretsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl CodespacesListOrgSecretsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/codespaces/secrets/public-key`: set optional parameters, then `send()`.
@@ -1301,6 +1334,36 @@ impl<'a> CodespacesGetOrgSecret<'a> {
     ) -> Result<rt::Response<super::models::CodespacesOrgSecret>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::CodespacesOrgSecret, CodespacesGetOrgSecretHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            CodespacesGetOrgSecretHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/codespaces/secrets/{secret_name}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CodespacesGetOrgSecretHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl CodespacesGetOrgSecretHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `PUT /orgs/{org}/codespaces/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -2119,6 +2182,24 @@ impl<'a> CodespacesListRepoSecrets<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::CodespacesListRepoSecretsResponse,
+                CodespacesListRepoSecretsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            CodespacesListRepoSecretsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::RepoCodespacesSecret> {
         self.paginate_with(|options| options)
@@ -2139,6 +2220,21 @@ impl<'a> CodespacesListRepoSecrets<'a> {
             |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/codespaces/secrets` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CodespacesListRepoSecretsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl CodespacesListRepoSecretsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/codespaces/secrets/public-key`: set optional parameters, then `send()`.
@@ -2477,6 +2573,24 @@ impl<'a> CodespacesListSecretsForAuthenticatedUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::CodespacesListSecretsForAuthenticatedUserResponse,
+                CodespacesListSecretsForAuthenticatedUserHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            CodespacesListSecretsForAuthenticatedUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::CodespacesSecret> {
         self.paginate_with(|options| options)
@@ -2497,6 +2611,21 @@ impl<'a> CodespacesListSecretsForAuthenticatedUser<'a> {
             |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /user/codespaces/secrets` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CodespacesListSecretsForAuthenticatedUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl CodespacesListSecretsForAuthenticatedUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /user/codespaces/secrets/public-key`: set optional parameters, then `send()`.

@@ -738,6 +738,21 @@ impl<'a> CopilotSpacesListForOrg<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::SpacesCopilotSpaceResponse, CopilotSpacesListForOrgHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            CopilotSpacesListForOrgHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::CopilotSpace> {
         self.paginate_with(|options| options)
@@ -758,6 +773,21 @@ impl<'a> CopilotSpacesListForOrg<'a> {
             |options| options.items_pointer("/spaces").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/copilot-spaces` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CopilotSpacesListForOrgHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl CopilotSpacesListForOrgHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /orgs/{org}/copilot-spaces`: set optional parameters, then `send()`.
@@ -1324,6 +1354,21 @@ impl<'a> CopilotSpacesListForUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::SpacesCopilotSpaceResponse, CopilotSpacesListForUserHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            CopilotSpacesListForUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::CopilotSpace> {
         self.paginate_with(|options| options)
@@ -1344,6 +1389,21 @@ impl<'a> CopilotSpacesListForUser<'a> {
             |options| options.items_pointer("/spaces").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /users/{username}/copilot-spaces` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CopilotSpacesListForUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl CopilotSpacesListForUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /users/{username}/copilot-spaces`: set optional parameters, then `send()`.

@@ -1405,6 +1405,24 @@ impl<'a> DependabotListOrgSecrets<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::DependabotListOrgSecretsResponse,
+                DependabotListOrgSecretsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DependabotListOrgSecretsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -1427,6 +1445,21 @@ impl<'a> DependabotListOrgSecrets<'a> {
             |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/dependabot/secrets` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DependabotListOrgSecretsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl DependabotListOrgSecretsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/dependabot/secrets/public-key`: set optional parameters, then `send()`.
@@ -2048,6 +2081,24 @@ impl<'a> DependabotListRepoSecrets<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::DependabotListRepoSecretsResponse,
+                DependabotListRepoSecretsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DependabotListRepoSecretsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::DependabotSecret> {
         self.paginate_with(|options| options)
@@ -2068,6 +2119,21 @@ impl<'a> DependabotListRepoSecrets<'a> {
             |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/dependabot/secrets` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DependabotListRepoSecretsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl DependabotListRepoSecretsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/dependabot/secrets/public-key`: set optional parameters, then `send()`.

@@ -165,6 +165,24 @@ impl<'a> DependencyGraphDiffRange<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::DependencyGraphDiffItem>,
+                DependencyGraphDiffRangeHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DependencyGraphDiffRangeHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -187,6 +205,21 @@ impl<'a> DependencyGraphDiffRange<'a> {
             |options| options.items_pointer(""),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/dependency-graph/compare/{basehead}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DependencyGraphDiffRangeHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl DependencyGraphDiffRangeHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/dependency-graph/sbom`: set optional parameters, then `send()`.
@@ -221,6 +254,36 @@ impl<'a> DependencyGraphExportSbom<'a> {
     ) -> Result<rt::Response<super::models::DependencyGraphSpdxSbom>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::DependencyGraphSpdxSbom, DependencyGraphExportSbomHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            DependencyGraphExportSbomHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/dependency-graph/sbom` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DependencyGraphExportSbomHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl DependencyGraphExportSbomHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/dependency-graph/sbom/fetch-report/{sbom_uuid}`: set optional parameters, then `send()`.

@@ -144,6 +144,19 @@ impl<'a> EnterpriseTeamsList<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::EnterpriseTeam>, EnterpriseTeamsListHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            EnterpriseTeamsListHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::EnterpriseTeam> {
         self.paginate_with(|options| options)
@@ -164,6 +177,21 @@ impl<'a> EnterpriseTeamsList<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /enterprises/{enterprise}/teams` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnterpriseTeamsListHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl EnterpriseTeamsListHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /enterprises/{enterprise}/teams`: set optional parameters, then `send()`.
@@ -228,6 +256,34 @@ impl<'a> EnterpriseTeamsGet<'a> {
     ) -> Result<rt::Response<super::models::EnterpriseTeam>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::EnterpriseTeam, EnterpriseTeamsGetHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            EnterpriseTeamsGetHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /enterprises/{enterprise}/teams/{team_slug}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnterpriseTeamsGetHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl EnterpriseTeamsGetHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `DELETE /enterprises/{enterprise}/teams/{team_slug}`: set optional parameters, then `send()`.
@@ -297,5 +353,33 @@ impl<'a> EnterpriseTeamsUpdate<'a> {
     ) -> Result<rt::Response<super::models::EnterpriseTeam>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::EnterpriseTeam, EnterpriseTeamsUpdateHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            EnterpriseTeamsUpdateHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `PATCH /enterprises/{enterprise}/teams/{team_slug}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnterpriseTeamsUpdateHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl EnterpriseTeamsUpdateHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }

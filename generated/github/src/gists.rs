@@ -368,6 +368,19 @@ impl<'a> GistsList<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::BaseGist>, GistsListHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            GistsListHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::BaseGist> {
         self.paginate_with(|options| options)
@@ -388,6 +401,21 @@ impl<'a> GistsList<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /gists` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GistsListHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl GistsListHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /gists`: set optional parameters, then `send()`.
@@ -422,6 +450,34 @@ impl<'a> GistsCreate<'a> {
     ) -> Result<rt::Response<super::models::GistSimple>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::GistSimple, GistsCreateHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            GistsCreateHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /gists` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GistsCreateHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl GistsCreateHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
     }
 }
 /// Request builder for `GET /gists/public`: set optional parameters, then `send()`.
@@ -475,6 +531,19 @@ impl<'a> GistsListPublic<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::BaseGist>, GistsListPublicHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            GistsListPublicHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::BaseGist> {
         self.paginate_with(|options| options)
@@ -495,6 +564,21 @@ impl<'a> GistsListPublic<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /gists/public` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GistsListPublicHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl GistsListPublicHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /gists/starred`: set optional parameters, then `send()`.
@@ -544,6 +628,19 @@ impl<'a> GistsListStarred<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::BaseGist>, GistsListStarredHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            GistsListStarredHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::BaseGist> {
         self.paginate_with(|options| options)
@@ -564,6 +661,21 @@ impl<'a> GistsListStarred<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /gists/starred` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GistsListStarredHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl GistsListStarredHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /gists/{gist_id}`: set optional parameters, then `send()`.
@@ -704,6 +816,19 @@ impl<'a> GistsListComments<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::GistComment>, GistsListCommentsHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            GistsListCommentsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::GistComment> {
         self.paginate_with(|options| options)
@@ -724,6 +849,21 @@ impl<'a> GistsListComments<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /gists/{gist_id}/comments` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GistsListCommentsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl GistsListCommentsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /gists/{gist_id}/comments`: set optional parameters, then `send()`.
@@ -756,6 +896,34 @@ impl<'a> GistsCreateComment<'a> {
     ) -> Result<rt::Response<super::models::GistComment>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::GistComment, GistsCreateCommentHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            GistsCreateCommentHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /gists/{gist_id}/comments` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GistsCreateCommentHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl GistsCreateCommentHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
     }
 }
 /// Request builder for `GET /gists/{gist_id}/comments/{comment_id}`: set optional parameters, then `send()`.
@@ -908,6 +1076,19 @@ impl<'a> GistsListCommits<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::GistCommit>, GistsListCommitsHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            GistsListCommitsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::GistCommit> {
         self.paginate_with(|options| options)
@@ -928,6 +1109,21 @@ impl<'a> GistsListCommits<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /gists/{gist_id}/commits` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GistsListCommitsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl GistsListCommitsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /gists/{gist_id}/forks`: set optional parameters, then `send()`.
@@ -972,6 +1168,19 @@ impl<'a> GistsListForks<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::GistSimple>, GistsListForksHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            GistsListForksHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::GistSimple> {
         self.paginate_with(|options| options)
@@ -992,6 +1201,21 @@ impl<'a> GistsListForks<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /gists/{gist_id}/forks` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GistsListForksHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl GistsListForksHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /gists/{gist_id}/forks`: set optional parameters, then `send()`.
@@ -1024,6 +1248,31 @@ impl<'a> GistsFork<'a> {
     pub async fn send(self) -> Result<rt::Response<super::models::BaseGist>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<(super::models::BaseGist, GistsForkHeaders)>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            GistsForkHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /gists/{gist_id}/forks` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GistsForkHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl GistsForkHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
     }
 }
 /// Request builder for `GET /gists/{gist_id}/star`: set optional parameters, then `send()`.
@@ -1195,6 +1444,19 @@ impl<'a> GistsListForUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::BaseGist>, GistsListForUserHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            GistsListForUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::BaseGist> {
         self.paginate_with(|options| options)
@@ -1215,5 +1477,20 @@ impl<'a> GistsListForUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /users/{username}/gists` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GistsListForUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl GistsListForUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }

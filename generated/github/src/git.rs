@@ -450,6 +450,34 @@ impl<'a> GitCreateBlob<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::ShortBlob, GitCreateBlobHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            GitCreateBlobHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /repos/{owner}/{repo}/git/blobs` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GitCreateBlobHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl GitCreateBlobHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
+    }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/git/blobs/{file_sha}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -528,6 +556,34 @@ impl<'a> GitCreateCommit<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::GitCommit, GitCreateCommitHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            GitCreateCommitHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /repos/{owner}/{repo}/git/commits` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GitCreateCommitHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl GitCreateCommitHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
+    }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/git/commits/{commit_sha}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -600,6 +656,19 @@ impl<'a> GitListMatchingRefs<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::GitRef>, GitListMatchingRefsHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            GitListMatchingRefsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::GitRef> {
         self.paginate_with(|options| options)
@@ -620,6 +689,21 @@ impl<'a> GitListMatchingRefs<'a> {
             |options| options.items_pointer(""),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/git/matching-refs/{ref}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GitListMatchingRefsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl GitListMatchingRefsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/git/ref/{ref}`: set optional parameters, then `send()`.
@@ -686,6 +770,31 @@ impl<'a> GitCreateRef<'a> {
     pub async fn send(self) -> Result<rt::Response<super::models::GitRef>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<(super::models::GitRef, GitCreateRefHeaders)>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            GitCreateRefHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /repos/{owner}/{repo}/git/refs` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GitCreateRefHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl GitCreateRefHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/git/refs/{ref}`: set optional parameters, then `send()`.
@@ -797,6 +906,31 @@ impl<'a> GitCreateTag<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<(super::models::GitTag, GitCreateTagHeaders)>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            GitCreateTagHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /repos/{owner}/{repo}/git/tags` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GitCreateTagHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl GitCreateTagHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
+    }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/git/tags/{tag_sha}`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -867,6 +1001,34 @@ impl<'a> GitCreateTree<'a> {
     pub async fn send(self) -> Result<rt::Response<super::models::GitTree>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::GitTree, GitCreateTreeHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            GitCreateTreeHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /repos/{owner}/{repo}/git/trees` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GitCreateTreeHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl GitCreateTreeHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/git/trees/{tree_sha}`: set optional parameters, then `send()`.

@@ -181,6 +181,24 @@ impl<'a> HostedComputeListNetworkConfigurationsForOrg<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::HostedComputeListNetworkConfigurationsForOrgResponse,
+                HostedComputeListNetworkConfigurationsForOrgHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            HostedComputeListNetworkConfigurationsForOrgHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::NetworkConfiguration> {
         self.paginate_with(|options| options)
@@ -205,6 +223,21 @@ impl<'a> HostedComputeListNetworkConfigurationsForOrg<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/settings/network-configurations` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostedComputeListNetworkConfigurationsForOrgHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl HostedComputeListNetworkConfigurationsForOrgHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /orgs/{org}/settings/network-configurations`: set optional parameters, then `send()`.
@@ -277,6 +310,39 @@ impl<'a> HostedComputeGetNetworkConfigurationForOrg<'a> {
     ) -> Result<rt::Response<super::models::NetworkConfiguration>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::NetworkConfiguration,
+                HostedComputeGetNetworkConfigurationForOrgHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            HostedComputeGetNetworkConfigurationForOrgHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/settings/network-configurations/{network_configuration_id}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostedComputeGetNetworkConfigurationForOrgHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl HostedComputeGetNetworkConfigurationForOrgHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `DELETE /orgs/{org}/settings/network-configurations/{network_configuration_id}`: set optional parameters, then `send()`.
@@ -392,5 +458,38 @@ impl<'a> HostedComputeGetNetworkSettingsForOrg<'a> {
     ) -> Result<rt::Response<super::models::NetworkSettings>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::NetworkSettings,
+                HostedComputeGetNetworkSettingsForOrgHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            HostedComputeGetNetworkSettingsForOrgHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/settings/network-settings/{network_settings_id}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostedComputeGetNetworkSettingsForOrgHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl HostedComputeGetNetworkSettingsForOrgHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }

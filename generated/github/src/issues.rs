@@ -1559,6 +1559,19 @@ impl<'a> IssuesList<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Issue>, IssuesListHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesListHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Issue> {
         self.paginate_with(|options| options)
@@ -1579,6 +1592,21 @@ impl<'a> IssuesList<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /issues` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesListHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl IssuesListHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/issues`: set optional parameters, then `send()`.
@@ -1672,6 +1700,19 @@ impl<'a> IssuesListForOrg<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Issue>, IssuesListForOrgHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesListForOrgHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Issue> {
         self.paginate_with(|options| options)
@@ -1692,6 +1733,21 @@ impl<'a> IssuesListForOrg<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/issues` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesListForOrgHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl IssuesListForOrgHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/assignees`: set optional parameters, then `send()`.
@@ -1738,6 +1794,19 @@ impl<'a> IssuesListAssignees<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::SimpleUser>, IssuesListAssigneesHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesListAssigneesHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
         self.paginate_with(|options| options)
@@ -1758,6 +1827,21 @@ impl<'a> IssuesListAssignees<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/assignees` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesListAssigneesHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl IssuesListAssigneesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/assignees/{assignee}`: set optional parameters, then `send()`.
@@ -1927,6 +2011,19 @@ impl<'a> IssuesListForRepo<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Issue>, IssuesListForRepoHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesListForRepoHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Issue> {
         self.paginate_with(|options| options)
@@ -1947,6 +2044,21 @@ impl<'a> IssuesListForRepo<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/issues` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesListForRepoHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl IssuesListForRepoHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/issues`: set optional parameters, then `send()`.
@@ -1987,6 +2099,31 @@ impl<'a> IssuesCreate<'a> {
     pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<(super::models::Issue, IssuesCreateHeaders)>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesCreateHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /repos/{owner}/{repo}/issues` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesCreateHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl IssuesCreateHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/comments`: set optional parameters, then `send()`.
@@ -2061,6 +2198,21 @@ impl<'a> IssuesListCommentsForRepo<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::IssueComment>, IssuesListCommentsForRepoHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesListCommentsForRepoHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::IssueComment> {
         self.paginate_with(|options| options)
@@ -2081,6 +2233,21 @@ impl<'a> IssuesListCommentsForRepo<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/issues/comments` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesListCommentsForRepoHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl IssuesListCommentsForRepoHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/comments/{comment_id}`: set optional parameters, then `send()`.
@@ -2319,6 +2486,19 @@ impl<'a> IssuesListEventsForRepo<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::IssueEvent>, IssuesListEventsForRepoHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesListEventsForRepoHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::IssueEvent> {
         self.paginate_with(|options| options)
@@ -2339,6 +2519,21 @@ impl<'a> IssuesListEventsForRepo<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/issues/events` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesListEventsForRepoHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl IssuesListEventsForRepoHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/events/{event_id}`: set optional parameters, then `send()`.
@@ -2633,6 +2828,19 @@ impl<'a> IssuesListComments<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::IssueComment>, IssuesListCommentsHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesListCommentsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::IssueComment> {
         self.paginate_with(|options| options)
@@ -2653,6 +2861,21 @@ impl<'a> IssuesListComments<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/issues/{issue_number}/comments` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesListCommentsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl IssuesListCommentsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/issues/{issue_number}/comments`: set optional parameters, then `send()`.
@@ -2697,6 +2920,34 @@ impl<'a> IssuesCreateComment<'a> {
     ) -> Result<rt::Response<super::models::IssueComment>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::IssueComment, IssuesCreateCommentHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesCreateCommentHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /repos/{owner}/{repo}/issues/{issue_number}/comments` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesCreateCommentHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl IssuesCreateCommentHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by`: set optional parameters, then `send()`.
@@ -2748,6 +2999,21 @@ impl<'a> IssuesListDependenciesBlockedBy<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::Issue>, IssuesListDependenciesBlockedByHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesListDependenciesBlockedByHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Issue> {
         self.paginate_with(|options| options)
@@ -2768,6 +3034,21 @@ impl<'a> IssuesListDependenciesBlockedBy<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesListDependenciesBlockedByHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl IssuesListDependenciesBlockedByHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by`: set optional parameters, then `send()`.
@@ -2810,6 +3091,34 @@ impl<'a> IssuesAddBlockedByDependency<'a> {
     pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::Issue, IssuesAddBlockedByDependencyHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesAddBlockedByDependencyHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesAddBlockedByDependencyHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl IssuesAddBlockedByDependencyHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by/{issue_id}`: set optional parameters, then `send()`.
@@ -2898,6 +3207,19 @@ impl<'a> IssuesListDependenciesBlocking<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Issue>, IssuesListDependenciesBlockingHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesListDependenciesBlockingHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Issue> {
         self.paginate_with(|options| options)
@@ -2918,6 +3240,21 @@ impl<'a> IssuesListDependenciesBlocking<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocking` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesListDependenciesBlockingHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl IssuesListDependenciesBlockingHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/{issue_number}/events`: set optional parameters, then `send()`.
@@ -2969,6 +3306,19 @@ impl<'a> IssuesListEvents<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::IssueEventForIssue>, IssuesListEventsHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesListEventsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::IssueEventForIssue> {
         self.paginate_with(|options| options)
@@ -2989,6 +3339,21 @@ impl<'a> IssuesListEvents<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/issues/{issue_number}/events` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesListEventsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl IssuesListEventsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/{issue_number}/issue-field-values`: set optional parameters, then `send()`.
@@ -3040,6 +3405,24 @@ impl<'a> IssuesListIssueFieldValuesForIssue<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::IssueFieldValue>,
+                IssuesListIssueFieldValuesForIssueHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesListIssueFieldValuesForIssueHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::IssueFieldValue> {
         self.paginate_with(|options| options)
@@ -3060,6 +3443,21 @@ impl<'a> IssuesListIssueFieldValuesForIssue<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/issues/{issue_number}/issue-field-values` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesListIssueFieldValuesForIssueHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl IssuesListIssueFieldValuesForIssueHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/issues/{issue_number}/issue-field-values`: set optional parameters, then `send()`.
@@ -3248,6 +3646,19 @@ impl<'a> IssuesListLabelsOnIssue<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Label>, IssuesListLabelsOnIssueHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesListLabelsOnIssueHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Label> {
         self.paginate_with(|options| options)
@@ -3268,6 +3679,21 @@ impl<'a> IssuesListLabelsOnIssue<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/issues/{issue_number}/labels` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesListLabelsOnIssueHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl IssuesListLabelsOnIssueHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/issues/{issue_number}/labels`: set optional parameters, then `send()`.
@@ -3601,6 +4027,34 @@ impl<'a> IssuesRemoveSubIssue<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::Issue, IssuesRemoveSubIssueHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesRemoveSubIssueHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `DELETE /repos/{owner}/{repo}/issues/{issue_number}/sub_issue` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesRemoveSubIssueHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl IssuesRemoveSubIssueHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
+    }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/issues/{issue_number}/sub_issues`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -3651,6 +4105,19 @@ impl<'a> IssuesListSubIssues<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Issue>, IssuesListSubIssuesHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesListSubIssuesHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Issue> {
         self.paginate_with(|options| options)
@@ -3671,6 +4138,21 @@ impl<'a> IssuesListSubIssues<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/issues/{issue_number}/sub_issues` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesListSubIssuesHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl IssuesListSubIssuesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/issues/{issue_number}/sub_issues`: set optional parameters, then `send()`.
@@ -3713,6 +4195,34 @@ impl<'a> IssuesAddSubIssue<'a> {
     pub async fn send(self) -> Result<rt::Response<super::models::Issue>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::Issue, IssuesAddSubIssueHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesAddSubIssueHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /repos/{owner}/{repo}/issues/{issue_number}/sub_issues` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesAddSubIssueHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl IssuesAddSubIssueHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/issues/{issue_number}/sub_issues/priority`: set optional parameters, then `send()`.
@@ -3826,6 +4336,21 @@ impl<'a> IssuesListSuggestions<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::IssueSuggestion>, IssuesListSuggestionsHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesListSuggestionsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::IssueSuggestion> {
         self.paginate_with(|options| options)
@@ -3846,6 +4371,21 @@ impl<'a> IssuesListSuggestions<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/issues/{issue_number}/suggestions` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesListSuggestionsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl IssuesListSuggestionsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/issues/{issue_number}/suggestions/{suggestion_id}/approve`: set optional parameters, then `send()`.
@@ -3991,6 +4531,21 @@ impl<'a> IssuesListEventsForTimeline<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::TimelineIssueEvents>, IssuesListEventsForTimelineHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesListEventsForTimelineHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::TimelineIssueEvents> {
         self.paginate_with(|options| options)
@@ -4011,6 +4566,21 @@ impl<'a> IssuesListEventsForTimeline<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/issues/{issue_number}/timeline` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesListEventsForTimelineHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl IssuesListEventsForTimelineHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/labels`: set optional parameters, then `send()`.
@@ -4057,6 +4627,19 @@ impl<'a> IssuesListLabelsForRepo<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Label>, IssuesListLabelsForRepoHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesListLabelsForRepoHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Label> {
         self.paginate_with(|options| options)
@@ -4077,6 +4660,21 @@ impl<'a> IssuesListLabelsForRepo<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/labels` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesListLabelsForRepoHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl IssuesListLabelsForRepoHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/labels`: set optional parameters, then `send()`.
@@ -4112,6 +4710,34 @@ impl<'a> IssuesCreateLabel<'a> {
     pub async fn send(self) -> Result<rt::Response<super::models::Label>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::Label, IssuesCreateLabelHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesCreateLabelHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /repos/{owner}/{repo}/labels` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesCreateLabelHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl IssuesCreateLabelHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/labels/{name}`: set optional parameters, then `send()`.
@@ -4288,6 +4914,19 @@ impl<'a> IssuesListMilestones<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Milestone>, IssuesListMilestonesHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesListMilestonesHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Milestone> {
         self.paginate_with(|options| options)
@@ -4308,6 +4947,21 @@ impl<'a> IssuesListMilestones<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/milestones` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesListMilestonesHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl IssuesListMilestonesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/milestones`: set optional parameters, then `send()`.
@@ -4345,6 +4999,34 @@ impl<'a> IssuesCreateMilestone<'a> {
     ) -> Result<rt::Response<super::models::Milestone>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::Milestone, IssuesCreateMilestoneHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesCreateMilestoneHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /repos/{owner}/{repo}/milestones` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesCreateMilestoneHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl IssuesCreateMilestoneHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/milestones/{milestone_number}`: set optional parameters, then `send()`.
@@ -4510,6 +5192,19 @@ impl<'a> IssuesListLabelsForMilestone<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Label>, IssuesListLabelsForMilestoneHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesListLabelsForMilestoneHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Label> {
         self.paginate_with(|options| options)
@@ -4530,6 +5225,21 @@ impl<'a> IssuesListLabelsForMilestone<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/milestones/{milestone_number}/labels` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesListLabelsForMilestoneHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl IssuesListLabelsForMilestoneHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /user/issues`: set optional parameters, then `send()`.
@@ -4614,6 +5324,19 @@ impl<'a> IssuesListForAuthenticatedUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Issue>, IssuesListForAuthenticatedUserHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            IssuesListForAuthenticatedUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Issue> {
         self.paginate_with(|options| options)
@@ -4634,5 +5357,20 @@ impl<'a> IssuesListForAuthenticatedUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /user/issues` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuesListForAuthenticatedUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl IssuesListForAuthenticatedUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }

@@ -66,6 +66,36 @@ impl<'a> MarkdownRender<'a> {
         let (client, op) = self.build();
         rt::send_text(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<(String, MarkdownRenderHeaders)>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_text(client.connector(), op).await?,
+            MarkdownRenderHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /markdown` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MarkdownRenderHeaders {
+    /// `Content-Length`.
+    pub content_length: Option<String>,
+    /// `X-CommonMarker-Version`.
+    pub x_common_marker_version: Option<String>,
+}
+impl MarkdownRenderHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            content_length: rt::header::<String>(headers, "Content-Length")?,
+            x_common_marker_version: rt::header::<
+                String,
+            >(headers, "X-CommonMarker-Version")?,
+        })
+    }
 }
 /// Request builder for `POST /markdown/raw`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -99,5 +129,32 @@ impl<'a> MarkdownRenderRaw<'a> {
     pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
         let (client, op) = self.build();
         rt::send_text(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<(String, MarkdownRenderRawHeaders)>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_text(client.connector(), op).await?,
+            MarkdownRenderRawHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /markdown/raw` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MarkdownRenderRawHeaders {
+    /// `X-CommonMarker-Version`.
+    pub x_common_marker_version: Option<String>,
+}
+impl MarkdownRenderRawHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            x_common_marker_version: rt::header::<
+                String,
+            >(headers, "X-CommonMarker-Version")?,
+        })
     }
 }

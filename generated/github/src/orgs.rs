@@ -2343,6 +2343,19 @@ impl<'a> OrgsList<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::OrganizationSimple>, OrgsListHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            OrgsListHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationSimple> {
         self.paginate_with(|options| options)
@@ -2363,6 +2376,21 @@ impl<'a> OrgsList<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /organizations` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrgsListHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl OrgsListHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}`: set optional parameters, then `send()`.
@@ -3281,6 +3309,24 @@ impl<'a> OrgsListFailedInvitations<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::OrganizationInvitation>,
+                OrgsListFailedInvitationsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            OrgsListFailedInvitationsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationInvitation> {
         self.paginate_with(|options| options)
@@ -3301,6 +3347,21 @@ impl<'a> OrgsListFailedInvitations<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/failed_invitations` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrgsListFailedInvitationsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl OrgsListFailedInvitationsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/hooks`: set optional parameters, then `send()`.
@@ -3345,6 +3406,19 @@ impl<'a> OrgsListWebhooks<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::OrgHook>, OrgsListWebhooksHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            OrgsListWebhooksHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::OrgHook> {
         self.paginate_with(|options| options)
@@ -3365,6 +3439,21 @@ impl<'a> OrgsListWebhooks<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/hooks` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrgsListWebhooksHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl OrgsListWebhooksHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /orgs/{org}/hooks`: set optional parameters, then `send()`.
@@ -3398,6 +3487,34 @@ impl<'a> OrgsCreateWebhook<'a> {
     pub async fn send(self) -> Result<rt::Response<super::models::OrgHook>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::OrgHook, OrgsCreateWebhookHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            OrgsCreateWebhookHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /orgs/{org}/hooks` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrgsCreateWebhookHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl OrgsCreateWebhookHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/hooks/{hook_id}`: set optional parameters, then `send()`.
@@ -4390,6 +4507,24 @@ impl<'a> OrgsListAppInstallations<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::TotalCountInstallationsResponse,
+                OrgsListAppInstallationsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            OrgsListAppInstallationsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Installation> {
         self.paginate_with(|options| options)
@@ -4412,6 +4547,21 @@ impl<'a> OrgsListAppInstallations<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/installations` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrgsListAppInstallationsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl OrgsListAppInstallationsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/invitations`: set optional parameters, then `send()`.
@@ -4473,6 +4623,24 @@ impl<'a> OrgsListPendingInvitations<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::OrganizationInvitation>,
+                OrgsListPendingInvitationsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            OrgsListPendingInvitationsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationInvitation> {
         self.paginate_with(|options| options)
@@ -4493,6 +4661,21 @@ impl<'a> OrgsListPendingInvitations<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/invitations` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrgsListPendingInvitationsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl OrgsListPendingInvitationsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /orgs/{org}/invitations`: set optional parameters, then `send()`.
@@ -4621,6 +4804,19 @@ impl<'a> OrgsListInvitationTeams<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Team>, OrgsListInvitationTeamsHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            OrgsListInvitationTeamsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Team> {
         self.paginate_with(|options| options)
@@ -4641,6 +4837,21 @@ impl<'a> OrgsListInvitationTeams<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/invitations/{invitation_id}/teams` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrgsListInvitationTeamsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl OrgsListInvitationTeamsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/issue-fields`: set optional parameters, then `send()`.
@@ -4993,6 +5204,19 @@ impl<'a> OrgsListMembers<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::SimpleUser>, OrgsListMembersHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            OrgsListMembersHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
         self.paginate_with(|options| options)
@@ -5013,6 +5237,21 @@ impl<'a> OrgsListMembers<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/members` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrgsListMembersHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl OrgsListMembersHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/members/{username}`: set optional parameters, then `send()`.
@@ -5492,6 +5731,21 @@ impl<'a> OrgsListOrgRoleTeams<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::TeamRoleAssignment>, OrgsListOrgRoleTeamsHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            OrgsListOrgRoleTeamsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::TeamRoleAssignment> {
         self.paginate_with(|options| options)
@@ -5512,6 +5766,21 @@ impl<'a> OrgsListOrgRoleTeams<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/organization-roles/{role_id}/teams` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrgsListOrgRoleTeamsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl OrgsListOrgRoleTeamsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/organization-roles/{role_id}/users`: set optional parameters, then `send()`.
@@ -5560,6 +5829,21 @@ impl<'a> OrgsListOrgRoleUsers<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::UserRoleAssignment>, OrgsListOrgRoleUsersHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            OrgsListOrgRoleUsersHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::UserRoleAssignment> {
         self.paginate_with(|options| options)
@@ -5580,6 +5864,21 @@ impl<'a> OrgsListOrgRoleUsers<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/organization-roles/{role_id}/users` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrgsListOrgRoleUsersHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl OrgsListOrgRoleUsersHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/outside_collaborators`: set optional parameters, then `send()`.
@@ -5630,6 +5929,21 @@ impl<'a> OrgsListOutsideCollaborators<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::SimpleUser>, OrgsListOutsideCollaboratorsHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            OrgsListOutsideCollaboratorsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
         self.paginate_with(|options| options)
@@ -5650,6 +5964,21 @@ impl<'a> OrgsListOutsideCollaborators<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/outside_collaborators` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrgsListOutsideCollaboratorsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl OrgsListOutsideCollaboratorsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `PUT /orgs/{org}/outside_collaborators/{username}`: set optional parameters, then `send()`.
@@ -5847,6 +6176,24 @@ impl<'a> OrgsListPatGrantRequests<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::OrganizationProgrammaticAccessGrantRequest>,
+                OrgsListPatGrantRequestsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            OrgsListPatGrantRequestsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -5869,6 +6216,21 @@ impl<'a> OrgsListPatGrantRequests<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/personal-access-token-requests` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrgsListPatGrantRequestsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl OrgsListPatGrantRequestsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /orgs/{org}/personal-access-token-requests`: set optional parameters, then `send()`.
@@ -5999,6 +6361,24 @@ impl<'a> OrgsListPatGrantRequestRepositories<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::MinimalRepository>,
+                OrgsListPatGrantRequestRepositoriesHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            OrgsListPatGrantRequestRepositoriesHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
         self.paginate_with(|options| options)
@@ -6019,6 +6399,21 @@ impl<'a> OrgsListPatGrantRequestRepositories<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/personal-access-token-requests/{pat_request_id}/repositories` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrgsListPatGrantRequestRepositoriesHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl OrgsListPatGrantRequestRepositoriesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/personal-access-tokens`: set optional parameters, then `send()`.
@@ -6134,6 +6529,24 @@ impl<'a> OrgsListPatGrants<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::OrganizationProgrammaticAccessGrant>,
+                OrgsListPatGrantsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            OrgsListPatGrantsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -6156,6 +6569,21 @@ impl<'a> OrgsListPatGrants<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/personal-access-tokens` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrgsListPatGrantsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl OrgsListPatGrantsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /orgs/{org}/personal-access-tokens`: set optional parameters, then `send()`.
@@ -6282,6 +6710,21 @@ impl<'a> OrgsListPatGrantRepositories<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::MinimalRepository>, OrgsListPatGrantRepositoriesHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            OrgsListPatGrantRepositoriesHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
         self.paginate_with(|options| options)
@@ -6302,6 +6745,21 @@ impl<'a> OrgsListPatGrantRepositories<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/personal-access-tokens/{pat_id}/repositories` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrgsListPatGrantRepositoriesHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl OrgsListPatGrantRepositoriesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/properties/schema`: set optional parameters, then `send()`.
@@ -6535,6 +6993,24 @@ impl<'a> OrgsCustomPropertiesForReposGetOrganizationValues<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::OrgRepoCustomPropertyValues>,
+                OrgsCustomPropertiesForReposGetOrganizationValuesHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            OrgsCustomPropertiesForReposGetOrganizationValuesHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -6557,6 +7033,21 @@ impl<'a> OrgsCustomPropertiesForReposGetOrganizationValues<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/properties/values` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrgsCustomPropertiesForReposGetOrganizationValuesHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl OrgsCustomPropertiesForReposGetOrganizationValuesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `PATCH /orgs/{org}/properties/values`: set optional parameters, then `send()`.
@@ -6636,6 +7127,19 @@ impl<'a> OrgsListPublicMembers<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::SimpleUser>, OrgsListPublicMembersHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            OrgsListPublicMembersHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
         self.paginate_with(|options| options)
@@ -6656,6 +7160,21 @@ impl<'a> OrgsListPublicMembers<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/public_members` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrgsListPublicMembersHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl OrgsListPublicMembersHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/public_members/{username}`: set optional parameters, then `send()`.
@@ -7283,6 +7802,24 @@ impl<'a> OrgsListMembershipsForAuthenticatedUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::OrgMembership>,
+                OrgsListMembershipsForAuthenticatedUserHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            OrgsListMembershipsForAuthenticatedUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::OrgMembership> {
         self.paginate_with(|options| options)
@@ -7303,6 +7840,21 @@ impl<'a> OrgsListMembershipsForAuthenticatedUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /user/memberships/orgs` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrgsListMembershipsForAuthenticatedUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl OrgsListMembershipsForAuthenticatedUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /user/memberships/orgs/{org}`: set optional parameters, then `send()`.
@@ -7410,6 +7962,21 @@ impl<'a> OrgsListForAuthenticatedUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::OrganizationSimple>, OrgsListForAuthenticatedUserHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            OrgsListForAuthenticatedUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationSimple> {
         self.paginate_with(|options| options)
@@ -7430,6 +7997,21 @@ impl<'a> OrgsListForAuthenticatedUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /user/orgs` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrgsListForAuthenticatedUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl OrgsListForAuthenticatedUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /users/{username}/orgs`: set optional parameters, then `send()`.
@@ -7473,6 +8055,19 @@ impl<'a> OrgsListForUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::OrganizationSimple>, OrgsListForUserHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            OrgsListForUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationSimple> {
         self.paginate_with(|options| options)
@@ -7493,6 +8088,21 @@ impl<'a> OrgsListForUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /users/{username}/orgs` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrgsListForUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl OrgsListForUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/organization-fine-grained-permissions`: set optional parameters, then `send()`.

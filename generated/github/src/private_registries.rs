@@ -181,6 +181,24 @@ impl<'a> PrivateRegistriesListOrgPrivateRegistries<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::PrivateRegistriesListOrgPrivateRegistriesResponse200,
+                PrivateRegistriesListOrgPrivateRegistriesHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            PrivateRegistriesListOrgPrivateRegistriesHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -205,6 +223,21 @@ impl<'a> PrivateRegistriesListOrgPrivateRegistries<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/private-registries` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrivateRegistriesListOrgPrivateRegistriesHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl PrivateRegistriesListOrgPrivateRegistriesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /orgs/{org}/private-registries`: set optional parameters, then `send()`.
@@ -281,6 +314,39 @@ impl<'a> PrivateRegistriesGetOrgPublicKey<'a> {
     > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::PrivateRegistriesGetOrgPublicKeyResponse200,
+                PrivateRegistriesGetOrgPublicKeyHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            PrivateRegistriesGetOrgPublicKeyHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/private-registries/public-key` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrivateRegistriesGetOrgPublicKeyHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl PrivateRegistriesGetOrgPublicKeyHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/private-registries/{secret_name}`: set optional parameters, then `send()`.

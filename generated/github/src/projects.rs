@@ -576,6 +576,19 @@ impl<'a> ProjectsListForOrg<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::ProjectsV2>, ProjectsListForOrgHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ProjectsListForOrgHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectsV2> {
         self.paginate_with(|options| options)
@@ -596,6 +609,21 @@ impl<'a> ProjectsListForOrg<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/projectsV2` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectsListForOrgHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ProjectsListForOrgHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/projectsV2/{project_number}`: set optional parameters, then `send()`.
@@ -630,6 +658,34 @@ impl<'a> ProjectsGetForOrg<'a> {
     ) -> Result<rt::Response<super::models::ProjectsV2>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::ProjectsV2, ProjectsGetForOrgHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ProjectsGetForOrgHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/projectsV2/{project_number}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectsGetForOrgHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ProjectsGetForOrgHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /orgs/{org}/projectsV2/{project_number}/drafts`: set optional parameters, then `send()`.
@@ -722,6 +778,21 @@ impl<'a> ProjectsListFieldsForOrg<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::ProjectsV2Field>, ProjectsListFieldsForOrgHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ProjectsListFieldsForOrgHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectsV2Field> {
         self.paginate_with(|options| options)
@@ -742,6 +813,21 @@ impl<'a> ProjectsListFieldsForOrg<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/projectsV2/{project_number}/fields` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectsListFieldsForOrgHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ProjectsListFieldsForOrgHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /orgs/{org}/projectsV2/{project_number}/fields`: set optional parameters, then `send()`.
@@ -820,6 +906,19 @@ impl<'a> ProjectsGetFieldForOrg<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::ProjectsV2Field, ProjectsGetFieldForOrgHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ProjectsGetFieldForOrgHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -842,6 +941,21 @@ impl<'a> ProjectsGetFieldForOrg<'a> {
             |options| options.items_pointer("/options"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/projectsV2/{project_number}/fields/{field_id}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectsGetFieldForOrgHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ProjectsGetFieldForOrgHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/projectsV2/{project_number}/items`: set optional parameters, then `send()`.
@@ -914,6 +1028,24 @@ impl<'a> ProjectsListItemsForOrg<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::ProjectsV2ItemWithContent>,
+                ProjectsListItemsForOrgHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ProjectsListItemsForOrgHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -936,6 +1068,21 @@ impl<'a> ProjectsListItemsForOrg<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/projectsV2/{project_number}/items` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectsListItemsForOrgHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ProjectsListItemsForOrgHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /orgs/{org}/projectsV2/{project_number}/items`: set optional parameters, then `send()`.
@@ -1018,6 +1165,21 @@ impl<'a> ProjectsGetOrgItem<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::ProjectsV2ItemWithContent, ProjectsGetOrgItemHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ProjectsGetOrgItemHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -1040,6 +1202,21 @@ impl<'a> ProjectsGetOrgItem<'a> {
             |options| options.items_pointer("/fields"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/projectsV2/{project_number}/items/{item_id}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectsGetOrgItemHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ProjectsGetOrgItemHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `DELETE /orgs/{org}/projectsV2/{project_number}/items/{item_id}`: set optional parameters, then `send()`.
@@ -1231,6 +1408,24 @@ impl<'a> ProjectsListViewItemsForOrg<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::ProjectsV2ItemWithContent>,
+                ProjectsListViewItemsForOrgHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ProjectsListViewItemsForOrgHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -1253,6 +1448,21 @@ impl<'a> ProjectsListViewItemsForOrg<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/projectsV2/{project_number}/views/{view_number}/items` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectsListViewItemsForOrgHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ProjectsListViewItemsForOrgHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /user/{user_id}/projectsV2/{project_number}/drafts`: set optional parameters, then `send()`.
@@ -1391,6 +1601,19 @@ impl<'a> ProjectsListForUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::ProjectsV2>, ProjectsListForUserHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ProjectsListForUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectsV2> {
         self.paginate_with(|options| options)
@@ -1411,6 +1634,21 @@ impl<'a> ProjectsListForUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /users/{username}/projectsV2` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectsListForUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ProjectsListForUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /users/{username}/projectsV2/{project_number}`: set optional parameters, then `send()`.
@@ -1445,6 +1683,34 @@ impl<'a> ProjectsGetForUser<'a> {
     ) -> Result<rt::Response<super::models::ProjectsV2>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::ProjectsV2, ProjectsGetForUserHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ProjectsGetForUserHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /users/{username}/projectsV2/{project_number}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectsGetForUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ProjectsGetForUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /users/{username}/projectsV2/{project_number}/fields`: set optional parameters, then `send()`.
@@ -1501,6 +1767,21 @@ impl<'a> ProjectsListFieldsForUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::ProjectsV2Field>, ProjectsListFieldsForUserHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ProjectsListFieldsForUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectsV2Field> {
         self.paginate_with(|options| options)
@@ -1521,6 +1802,21 @@ impl<'a> ProjectsListFieldsForUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /users/{username}/projectsV2/{project_number}/fields` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectsListFieldsForUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ProjectsListFieldsForUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /users/{username}/projectsV2/{project_number}/fields`: set optional parameters, then `send()`.
@@ -1599,6 +1895,19 @@ impl<'a> ProjectsGetFieldForUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::ProjectsV2Field, ProjectsGetFieldForUserHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ProjectsGetFieldForUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -1621,6 +1930,21 @@ impl<'a> ProjectsGetFieldForUser<'a> {
             |options| options.items_pointer("/options"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /users/{username}/projectsV2/{project_number}/fields/{field_id}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectsGetFieldForUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ProjectsGetFieldForUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /users/{username}/projectsV2/{project_number}/items`: set optional parameters, then `send()`.
@@ -1693,6 +2017,24 @@ impl<'a> ProjectsListItemsForUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::ProjectsV2ItemWithContent>,
+                ProjectsListItemsForUserHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ProjectsListItemsForUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -1715,6 +2057,21 @@ impl<'a> ProjectsListItemsForUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /users/{username}/projectsV2/{project_number}/items` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectsListItemsForUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ProjectsListItemsForUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /users/{username}/projectsV2/{project_number}/items`: set optional parameters, then `send()`.
@@ -1797,6 +2154,21 @@ impl<'a> ProjectsGetUserItem<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::ProjectsV2ItemWithContent, ProjectsGetUserItemHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ProjectsGetUserItemHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -1819,6 +2191,21 @@ impl<'a> ProjectsGetUserItem<'a> {
             |options| options.items_pointer("/fields"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /users/{username}/projectsV2/{project_number}/items/{item_id}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectsGetUserItemHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ProjectsGetUserItemHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `DELETE /users/{username}/projectsV2/{project_number}/items/{item_id}`: set optional parameters, then `send()`.
@@ -1966,6 +2353,24 @@ impl<'a> ProjectsListViewItemsForUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::ProjectsV2ItemWithContent>,
+                ProjectsListViewItemsForUserHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ProjectsListViewItemsForUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -1988,5 +2393,20 @@ impl<'a> ProjectsListViewItemsForUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /users/{username}/projectsV2/{project_number}/views/{view_number}/items` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectsListViewItemsForUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ProjectsListViewItemsForUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }

@@ -1019,6 +1019,19 @@ impl<'a> PullsList<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::PullRequestSimple>, PullsListHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            PullsListHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::PullRequestSimple> {
         self.paginate_with(|options| options)
@@ -1039,6 +1052,21 @@ impl<'a> PullsList<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/pulls` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PullsListHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl PullsListHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/pulls`: set optional parameters, then `send()`.
@@ -1076,6 +1104,34 @@ impl<'a> PullsCreate<'a> {
     ) -> Result<rt::Response<super::models::PullRequest>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::PullRequest, PullsCreateHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            PullsCreateHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /repos/{owner}/{repo}/pulls` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PullsCreateHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl PullsCreateHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pulls/comments`: set optional parameters, then `send()`.
@@ -1148,6 +1204,24 @@ impl<'a> PullsListReviewCommentsForRepo<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::PullRequestReviewComment>,
+                PullsListReviewCommentsForRepoHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            PullsListReviewCommentsForRepoHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -1170,6 +1244,21 @@ impl<'a> PullsListReviewCommentsForRepo<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/pulls/comments` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PullsListReviewCommentsForRepoHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl PullsListReviewCommentsForRepoHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pulls/comments/{comment_id}`: set optional parameters, then `send()`.
@@ -1440,6 +1529,24 @@ impl<'a> PullsListReviewComments<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::PullRequestReviewComment>,
+                PullsListReviewCommentsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            PullsListReviewCommentsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -1462,6 +1569,21 @@ impl<'a> PullsListReviewComments<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/pulls/{pull_number}/comments` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PullsListReviewCommentsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl PullsListReviewCommentsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/pulls/{pull_number}/comments`: set optional parameters, then `send()`.
@@ -1505,6 +1627,36 @@ impl<'a> PullsCreateReviewComment<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::PullRequestReviewComment, PullsCreateReviewCommentHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            PullsCreateReviewCommentHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /repos/{owner}/{repo}/pulls/{pull_number}/comments` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PullsCreateReviewCommentHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl PullsCreateReviewCommentHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
+    }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -1544,6 +1696,39 @@ impl<'a> PullsCreateReplyForReviewComment<'a> {
     ) -> Result<rt::Response<super::models::PullRequestReviewComment>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::PullRequestReviewComment,
+                PullsCreateReplyForReviewCommentHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            PullsCreateReplyForReviewCommentHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PullsCreateReplyForReviewCommentHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl PullsCreateReplyForReviewCommentHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pulls/{pull_number}/commits`: set optional parameters, then `send()`.
@@ -1594,6 +1779,19 @@ impl<'a> PullsListCommits<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Commit>, PullsListCommitsHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            PullsListCommitsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Commit> {
         self.paginate_with(|options| options)
@@ -1614,6 +1812,21 @@ impl<'a> PullsListCommits<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/pulls/{pull_number}/commits` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PullsListCommitsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl PullsListCommitsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pulls/{pull_number}/files`: set optional parameters, then `send()`.
@@ -1670,6 +1883,19 @@ impl<'a> PullsListFiles<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::DiffEntry>, PullsListFilesHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            PullsListFilesHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::DiffEntry> {
         self.paginate_with(|options| options)
@@ -1690,6 +1916,21 @@ impl<'a> PullsListFiles<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/pulls/{pull_number}/files` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PullsListFilesHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl PullsListFilesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/pulls/{pull_number}/merge`: set optional parameters, then `send()`.
@@ -1917,6 +2158,36 @@ impl<'a> PullsListRequestedReviewers<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::PullRequestReviewRequest, PullsListRequestedReviewersHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            PullsListRequestedReviewersHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PullsListRequestedReviewersHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl PullsListRequestedReviewersHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
+    }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -2049,6 +2320,19 @@ impl<'a> PullsListReviews<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::PullRequestReview>, PullsListReviewsHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            PullsListReviewsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::PullRequestReview> {
         self.paginate_with(|options| options)
@@ -2069,6 +2353,21 @@ impl<'a> PullsListReviews<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PullsListReviewsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl PullsListReviewsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews`: set optional parameters, then `send()`.
@@ -2295,6 +2594,21 @@ impl<'a> PullsListCommentsForReview<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::ReviewComment>, PullsListCommentsForReviewHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            PullsListCommentsForReviewHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::ReviewComment> {
         self.paginate_with(|options| options)
@@ -2315,6 +2629,21 @@ impl<'a> PullsListCommentsForReview<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/comments` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PullsListCommentsForReviewHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl PullsListCommentsForReviewHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/dismissals`: set optional parameters, then `send()`.

@@ -68,4 +68,38 @@ impl<'a> RateLimitGet<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::RateLimitOverview, RateLimitGetHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            RateLimitGetHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /rate_limit` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateLimitGetHeaders {
+    /// `X-RateLimit-Limit`.
+    pub x_rate_limit_limit: Option<i64>,
+    /// `X-RateLimit-Remaining`.
+    pub x_rate_limit_remaining: Option<i64>,
+    /// `X-RateLimit-Reset`.
+    pub x_rate_limit_reset: Option<i64>,
+}
+impl RateLimitGetHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            x_rate_limit_limit: rt::header::<i64>(headers, "X-RateLimit-Limit")?,
+            x_rate_limit_remaining: rt::header::<i64>(headers, "X-RateLimit-Remaining")?,
+            x_rate_limit_reset: rt::header::<i64>(headers, "X-RateLimit-Reset")?,
+        })
+    }
 }

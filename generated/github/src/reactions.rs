@@ -407,6 +407,21 @@ impl<'a> ReactionsListForCommitComment<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::Reaction>, ReactionsListForCommitCommentHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReactionsListForCommitCommentHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Reaction> {
         self.paginate_with(|options| options)
@@ -427,6 +442,21 @@ impl<'a> ReactionsListForCommitComment<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/comments/{comment_id}/reactions` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReactionsListForCommitCommentHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReactionsListForCommitCommentHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/comments/{comment_id}/reactions`: set optional parameters, then `send()`.
@@ -556,6 +586,21 @@ impl<'a> ReactionsListForIssueComment<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::Reaction>, ReactionsListForIssueCommentHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReactionsListForIssueCommentHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Reaction> {
         self.paginate_with(|options| options)
@@ -576,6 +621,21 @@ impl<'a> ReactionsListForIssueComment<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReactionsListForIssueCommentHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReactionsListForIssueCommentHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions`: set optional parameters, then `send()`.
@@ -705,6 +765,19 @@ impl<'a> ReactionsListForIssue<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Reaction>, ReactionsListForIssueHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReactionsListForIssueHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Reaction> {
         self.paginate_with(|options| options)
@@ -725,6 +798,21 @@ impl<'a> ReactionsListForIssue<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/issues/{issue_number}/reactions` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReactionsListForIssueHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReactionsListForIssueHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/issues/{issue_number}/reactions`: set optional parameters, then `send()`.
@@ -854,6 +942,24 @@ impl<'a> ReactionsListForPullRequestReviewComment<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::Reaction>,
+                ReactionsListForPullRequestReviewCommentHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReactionsListForPullRequestReviewCommentHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Reaction> {
         self.paginate_with(|options| options)
@@ -874,6 +980,21 @@ impl<'a> ReactionsListForPullRequestReviewComment<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReactionsListForPullRequestReviewCommentHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReactionsListForPullRequestReviewCommentHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions`: set optional parameters, then `send()`.
@@ -1006,6 +1127,19 @@ impl<'a> ReactionsListForRelease<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Reaction>, ReactionsListForReleaseHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReactionsListForReleaseHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Reaction> {
         self.paginate_with(|options| options)
@@ -1026,6 +1160,21 @@ impl<'a> ReactionsListForRelease<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/releases/{release_id}/reactions` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReactionsListForReleaseHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReactionsListForReleaseHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/releases/{release_id}/reactions`: set optional parameters, then `send()`.

@@ -4678,6 +4678,19 @@ impl<'a> ReposListForOrg<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::MinimalRepository>, ReposListForOrgHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListForOrgHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
         self.paginate_with(|options| options)
@@ -4698,6 +4711,21 @@ impl<'a> ReposListForOrg<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/repos` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListForOrgHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListForOrgHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /orgs/{org}/repos`: set optional parameters, then `send()`.
@@ -4733,6 +4761,34 @@ impl<'a> ReposCreateInOrg<'a> {
     ) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::FullRepository, ReposCreateInOrgHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposCreateInOrgHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /orgs/{org}/repos` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposCreateInOrgHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl ReposCreateInOrgHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/rulesets`: set optional parameters, then `send()`.
@@ -5319,6 +5375,19 @@ impl<'a> ReposListActivities<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Activity>, ReposListActivitiesHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListActivitiesHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Activity> {
         self.paginate_with(|options| options)
@@ -5339,6 +5408,21 @@ impl<'a> ReposListActivities<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/activity` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListActivitiesHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListActivitiesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/attestations`: set optional parameters, then `send()`.
@@ -5505,6 +5589,34 @@ impl<'a> ReposCreateAutolink<'a> {
     pub async fn send(self) -> Result<rt::Response<super::models::Autolink>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::Autolink, ReposCreateAutolinkHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposCreateAutolinkHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /repos/{owner}/{repo}/autolinks` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposCreateAutolinkHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl ReposCreateAutolinkHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/autolinks/{autolink_id}`: set optional parameters, then `send()`.
@@ -5722,6 +5834,19 @@ impl<'a> ReposListBranches<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::ShortBranch>, ReposListBranchesHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListBranchesHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::ShortBranch> {
         self.paginate_with(|options| options)
@@ -5742,6 +5867,21 @@ impl<'a> ReposListBranches<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/branches` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListBranchesHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListBranchesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/branches/{branch}`: set optional parameters, then `send()`.
@@ -7219,6 +7359,19 @@ impl<'a> ReposListCollaborators<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Collaborator>, ReposListCollaboratorsHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListCollaboratorsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Collaborator> {
         self.paginate_with(|options| options)
@@ -7239,6 +7392,21 @@ impl<'a> ReposListCollaborators<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/collaborators` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListCollaboratorsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListCollaboratorsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/collaborators/{username}`: set optional parameters, then `send()`.
@@ -7444,6 +7612,21 @@ impl<'a> ReposListCommitCommentsForRepo<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::CommitComment>, ReposListCommitCommentsForRepoHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListCommitCommentsForRepoHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::CommitComment> {
         self.paginate_with(|options| options)
@@ -7464,6 +7647,21 @@ impl<'a> ReposListCommitCommentsForRepo<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/comments` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListCommitCommentsForRepoHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListCommitCommentsForRepoHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/comments/{comment_id}`: set optional parameters, then `send()`.
@@ -7662,6 +7860,19 @@ impl<'a> ReposListCommits<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Commit>, ReposListCommitsHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListCommitsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Commit> {
         self.paginate_with(|options| options)
@@ -7682,6 +7893,21 @@ impl<'a> ReposListCommits<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/commits` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListCommitsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListCommitsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/commits/{commit_sha}/branches-where-head`: set optional parameters, then `send()`.
@@ -7772,6 +7998,21 @@ impl<'a> ReposListCommentsForCommit<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::CommitComment>, ReposListCommentsForCommitHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListCommentsForCommitHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::CommitComment> {
         self.paginate_with(|options| options)
@@ -7792,6 +8033,21 @@ impl<'a> ReposListCommentsForCommit<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/commits/{commit_sha}/comments` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListCommentsForCommitHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListCommentsForCommitHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/commits/{commit_sha}/comments`: set optional parameters, then `send()`.
@@ -7834,6 +8090,34 @@ impl<'a> ReposCreateCommitComment<'a> {
     ) -> Result<rt::Response<super::models::CommitComment>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::CommitComment, ReposCreateCommitCommentHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposCreateCommitCommentHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /repos/{owner}/{repo}/commits/{commit_sha}/comments` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposCreateCommitCommentHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl ReposCreateCommitCommentHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls`: set optional parameters, then `send()`.
@@ -7885,6 +8169,24 @@ impl<'a> ReposListPullRequestsAssociatedWithCommit<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::PullRequestSimple>,
+                ReposListPullRequestsAssociatedWithCommitHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListPullRequestsAssociatedWithCommitHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::PullRequestSimple> {
         self.paginate_with(|options| options)
@@ -7905,6 +8207,21 @@ impl<'a> ReposListPullRequestsAssociatedWithCommit<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListPullRequestsAssociatedWithCommitHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListPullRequestsAssociatedWithCommitHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/commits/{ref}`: set optional parameters, then `send()`.
@@ -8088,6 +8405,19 @@ impl<'a> ReposListCommitStatusesForRef<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Status>, ReposListCommitStatusesForRefHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListCommitStatusesForRefHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Status> {
         self.paginate_with(|options| options)
@@ -8108,6 +8438,21 @@ impl<'a> ReposListCommitStatusesForRef<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/commits/{ref}/statuses` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListCommitStatusesForRefHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListCommitStatusesForRefHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/community/profile`: set optional parameters, then `send()`.
@@ -8387,6 +8732,21 @@ impl<'a> ReposListContributors<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Option<Vec<super::models::Contributor>>, ReposListContributorsHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListContributorsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Contributor> {
         self.paginate_with(|options| options)
@@ -8407,6 +8767,21 @@ impl<'a> ReposListContributors<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/contributors` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListContributorsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListContributorsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/deployments`: set optional parameters, then `send()`.
@@ -8480,6 +8855,19 @@ impl<'a> ReposListDeployments<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Deployment>, ReposListDeploymentsHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListDeploymentsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Deployment> {
         self.paginate_with(|options| options)
@@ -8500,6 +8888,21 @@ impl<'a> ReposListDeployments<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/deployments` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListDeploymentsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListDeploymentsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/deployments`: set optional parameters, then `send()`.
@@ -8687,6 +9090,21 @@ impl<'a> ReposListDeploymentStatuses<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::DeploymentStatus>, ReposListDeploymentStatusesHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListDeploymentStatusesHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::DeploymentStatus> {
         self.paginate_with(|options| options)
@@ -8707,6 +9125,21 @@ impl<'a> ReposListDeploymentStatuses<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListDeploymentStatusesHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListDeploymentStatusesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses`: set optional parameters, then `send()`.
@@ -8745,6 +9178,36 @@ impl<'a> ReposCreateDeploymentStatus<'a> {
     ) -> Result<rt::Response<super::models::DeploymentStatus>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::DeploymentStatus, ReposCreateDeploymentStatusHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposCreateDeploymentStatusHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposCreateDeploymentStatusHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl ReposCreateDeploymentStatusHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses/{status_id}`: set optional parameters, then `send()`.
@@ -9534,6 +9997,19 @@ impl<'a> ReposListForks<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::MinimalRepository>, ReposListForksHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListForksHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
         self.paginate_with(|options| options)
@@ -9554,6 +10030,21 @@ impl<'a> ReposListForks<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/forks` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListForksHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListForksHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/forks`: set optional parameters, then `send()`.
@@ -9681,6 +10172,19 @@ impl<'a> ReposListWebhooks<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Hook>, ReposListWebhooksHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListWebhooksHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Hook> {
         self.paginate_with(|options| options)
@@ -9701,6 +10205,21 @@ impl<'a> ReposListWebhooks<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/hooks` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListWebhooksHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListWebhooksHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/hooks`: set optional parameters, then `send()`.
@@ -9744,6 +10263,34 @@ impl<'a> ReposCreateWebhook<'a> {
     pub async fn send(self) -> Result<rt::Response<super::models::Hook>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::Hook, ReposCreateWebhookHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposCreateWebhookHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /repos/{owner}/{repo}/hooks` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposCreateWebhookHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl ReposCreateWebhookHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/hooks/{hook_id}`: set optional parameters, then `send()`.
@@ -10295,6 +10842,21 @@ impl<'a> ReposListInvitations<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::RepositoryInvitation>, ReposListInvitationsHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListInvitationsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::RepositoryInvitation> {
         self.paginate_with(|options| options)
@@ -10315,6 +10877,21 @@ impl<'a> ReposListInvitations<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/invitations` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListInvitationsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListInvitationsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/invitations/{invitation_id}`: set optional parameters, then `send()`.
@@ -10468,6 +11045,19 @@ impl<'a> ReposListDeployKeys<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::DeployKey>, ReposListDeployKeysHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListDeployKeysHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::DeployKey> {
         self.paginate_with(|options| options)
@@ -10488,6 +11078,21 @@ impl<'a> ReposListDeployKeys<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/keys` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListDeployKeysHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListDeployKeysHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/keys`: set optional parameters, then `send()`.
@@ -10521,6 +11126,34 @@ impl<'a> ReposCreateDeployKey<'a> {
     ) -> Result<rt::Response<super::models::DeployKey>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::DeployKey, ReposCreateDeployKeyHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposCreateDeployKeyHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /repos/{owner}/{repo}/keys` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposCreateDeployKeyHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl ReposCreateDeployKeyHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/keys/{key_id}`: set optional parameters, then `send()`.
@@ -10870,6 +11503,19 @@ impl<'a> ReposListPagesBuilds<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::PageBuild>, ReposListPagesBuildsHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListPagesBuildsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::PageBuild> {
         self.paginate_with(|options| options)
@@ -10890,6 +11536,21 @@ impl<'a> ReposListPagesBuilds<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/pages/builds` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListPagesBuildsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListPagesBuildsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/pages/builds`: set optional parameters, then `send()`.
@@ -11478,6 +12139,19 @@ impl<'a> ReposListReleases<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Release>, ReposListReleasesHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListReleasesHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Release> {
         self.paginate_with(|options| options)
@@ -11498,6 +12172,21 @@ impl<'a> ReposListReleases<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/releases` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListReleasesHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListReleasesHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/releases`: set optional parameters, then `send()`.
@@ -11533,6 +12222,34 @@ impl<'a> ReposCreateRelease<'a> {
     pub async fn send(self) -> Result<rt::Response<super::models::Release>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::Release, ReposCreateReleaseHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposCreateReleaseHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /repos/{owner}/{repo}/releases` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposCreateReleaseHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl ReposCreateReleaseHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/releases/assets/{asset_id}`: set optional parameters, then `send()`.
@@ -11911,6 +12628,19 @@ impl<'a> ReposListReleaseAssets<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::ReleaseAsset>, ReposListReleaseAssetsHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListReleaseAssetsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::ReleaseAsset> {
         self.paginate_with(|options| options)
@@ -11933,6 +12663,21 @@ impl<'a> ReposListReleaseAssets<'a> {
         )
     }
 }
+/// The headers the success answers of `GET /repos/{owner}/{repo}/releases/{release_id}/assets` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListReleaseAssetsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListReleaseAssetsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
+    }
+}
 /// Request builder for `POST /repos/{owner}/{repo}/releases/{release_id}/assets`: set optional parameters, then `send()`.
 #[derive(Debug)]
 #[must_use = "a request does nothing until `send()` is awaited"]
@@ -11943,7 +12688,7 @@ pub struct ReposUploadReleaseAsset<'a> {
     release_id: i64,
     name: String,
     label: Option<String>,
-    body: Option<rt::bytes::Bytes>,
+    body: Option<rt::Body>,
     options: rt::CallOptions,
 }
 impl<'a> ReposUploadReleaseAsset<'a> {
@@ -11953,8 +12698,10 @@ impl<'a> ReposUploadReleaseAsset<'a> {
         self
     }
     /// Set the request body.
-    pub fn body(mut self, value: rt::bytes::Bytes) -> Self {
-        self.body = Some(value);
+    ///
+    /// Bytes in memory, or streamed without buffering: `rt::Body::file(path)`, `Body::reader_factory`, a `BodySource`.
+    pub fn body(mut self, value: impl Into<rt::Body>) -> Self {
+        self.body = Some(value.into());
         self
     }
     /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
@@ -11973,8 +12720,8 @@ impl<'a> ReposUploadReleaseAsset<'a> {
         op.query("name", &self.name, rt::Style::Form, true);
         op.query("label", &self.label, rt::Style::Form, true);
         op.server("https://uploads.github.com");
-        if let Some(body) = &self.body {
-            op.bytes("application/octet-stream", Clone::clone(body));
+        if let Some(body) = self.body {
+            op.body(Some("application/octet-stream"), body);
         }
         op.apply(self.options);
         (self.client, op)
@@ -12857,6 +13604,34 @@ impl<'a> ReposCreateCommitStatus<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::Status, ReposCreateCommitStatusHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposCreateCommitStatusHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /repos/{owner}/{repo}/statuses/{sha}` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposCreateCommitStatusHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl ReposCreateCommitStatusHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
+    }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/tags`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -12899,6 +13674,19 @@ impl<'a> ReposListTags<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Tag>, ReposListTagsHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListTagsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Tag> {
         self.paginate_with(|options| options)
@@ -12919,6 +13707,21 @@ impl<'a> ReposListTags<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/tags` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListTagsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListTagsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/tarball/{ref}`: set optional parameters, then `send()`.
@@ -12949,6 +13752,21 @@ impl<'a> ReposDownloadTarballArchive<'a> {
     pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
         let (client, op) = self.build();
         rt::send_bytes(client.connector(), op).await
+    }
+    /// Send the request and hand the answer's body over unread, chunk by chunk, in bounded memory.
+    pub async fn send_stream(self) -> Result<rt::stream::StreamingResponse, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_stream(client.connector(), op).await
+    }
+    /// Send the request and write the answer's body to the file at `path` (through a temporary
+    /// sibling; resumed with `Range` after a dropped connection; checked against the server's
+    /// sha-256 digest header when it sends one).
+    pub async fn download_to(
+        self,
+        path: impl Into<std::path::PathBuf>,
+    ) -> Result<rt::DownloadReport, rt::Error> {
+        let (client, op) = self.build();
+        rt::download_to(client.connector(), op, path.into()).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/teams`: set optional parameters, then `send()`.
@@ -12995,6 +13813,19 @@ impl<'a> ReposListTeams<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::Team>, ReposListTeamsHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListTeamsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Team> {
         self.paginate_with(|options| options)
@@ -13015,6 +13846,21 @@ impl<'a> ReposListTeams<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/teams` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListTeamsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListTeamsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/topics`: set optional parameters, then `send()`.
@@ -13426,6 +14272,21 @@ impl<'a> ReposDownloadZipballArchive<'a> {
         let (client, op) = self.build();
         rt::send_bytes(client.connector(), op).await
     }
+    /// Send the request and hand the answer's body over unread, chunk by chunk, in bounded memory.
+    pub async fn send_stream(self) -> Result<rt::stream::StreamingResponse, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_stream(client.connector(), op).await
+    }
+    /// Send the request and write the answer's body to the file at `path` (through a temporary
+    /// sibling; resumed with `Range` after a dropped connection; checked against the server's
+    /// sha-256 digest header when it sends one).
+    pub async fn download_to(
+        self,
+        path: impl Into<std::path::PathBuf>,
+    ) -> Result<rt::DownloadReport, rt::Error> {
+        let (client, op) = self.build();
+        rt::download_to(client.connector(), op, path.into()).await
+    }
 }
 /// Request builder for `POST /repos/{template_owner}/{template_repo}/generate`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -13461,6 +14322,34 @@ impl<'a> ReposCreateUsingTemplate<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::FullRepository, ReposCreateUsingTemplateHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposCreateUsingTemplateHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /repos/{template_owner}/{template_repo}/generate` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposCreateUsingTemplateHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl ReposCreateUsingTemplateHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
+    }
 }
 /// Request builder for `GET /repositories`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -13495,6 +14384,19 @@ impl<'a> ReposListPublic<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::MinimalRepository>, ReposListPublicHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListPublicHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
         self.paginate_with(|options| options)
@@ -13515,6 +14417,21 @@ impl<'a> ReposListPublic<'a> {
             |options| options.items_pointer(""),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repositories` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListPublicHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListPublicHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /user/repos`: set optional parameters, then `send()`.
@@ -13620,6 +14537,21 @@ impl<'a> ReposListForAuthenticatedUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::Repository>, ReposListForAuthenticatedUserHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListForAuthenticatedUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Repository> {
         self.paginate_with(|options| options)
@@ -13640,6 +14572,21 @@ impl<'a> ReposListForAuthenticatedUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /user/repos` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListForAuthenticatedUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListForAuthenticatedUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /user/repos`: set optional parameters, then `send()`.
@@ -13677,6 +14624,36 @@ impl<'a> ReposCreateForAuthenticatedUser<'a> {
     ) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::FullRepository, ReposCreateForAuthenticatedUserHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposCreateForAuthenticatedUserHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /user/repos` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposCreateForAuthenticatedUserHeaders {
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl ReposCreateForAuthenticatedUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
     }
 }
 /// Request builder for `GET /user/repository_invitations`: set optional parameters, then `send()`.
@@ -13719,6 +14696,24 @@ impl<'a> ReposListInvitationsForAuthenticatedUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::RepositoryInvitation>,
+                ReposListInvitationsForAuthenticatedUserHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListInvitationsForAuthenticatedUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::RepositoryInvitation> {
         self.paginate_with(|options| options)
@@ -13739,6 +14734,21 @@ impl<'a> ReposListInvitationsForAuthenticatedUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /user/repository_invitations` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListInvitationsForAuthenticatedUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListInvitationsForAuthenticatedUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `DELETE /user/repository_invitations/{invitation_id}`: set optional parameters, then `send()`.
@@ -13865,6 +14875,19 @@ impl<'a> ReposListForUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::MinimalRepository>, ReposListForUserHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ReposListForUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
         self.paginate_with(|options| options)
@@ -13885,6 +14908,21 @@ impl<'a> ReposListForUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /users/{username}/repos` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReposListForUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl ReposListForUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/compare/{base}...{head}`: set optional parameters, then `send()`.

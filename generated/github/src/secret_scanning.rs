@@ -622,6 +622,24 @@ impl<'a> SecretScanningListAlertsForOrg<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::OrganizationSecretScanningAlert>,
+                SecretScanningListAlertsForOrgHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            SecretScanningListAlertsForOrgHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -644,6 +662,21 @@ impl<'a> SecretScanningListAlertsForOrg<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/secret-scanning/alerts` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecretScanningListAlertsForOrgHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl SecretScanningListAlertsForOrgHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /orgs/{org}/secret-scanning/custom-patterns`: set optional parameters, then `send()`.
@@ -739,6 +772,24 @@ impl<'a> SecretScanningListOrgCustomPatterns<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::SecretScanningCustomPattern>,
+                SecretScanningListOrgCustomPatternsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            SecretScanningListOrgCustomPatternsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -761,6 +812,21 @@ impl<'a> SecretScanningListOrgCustomPatterns<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /orgs/{org}/secret-scanning/custom-patterns` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecretScanningListOrgCustomPatternsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl SecretScanningListOrgCustomPatternsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /orgs/{org}/secret-scanning/custom-patterns`: set optional parameters, then `send()`.
@@ -1322,6 +1388,24 @@ impl<'a> SecretScanningListLocationsForAlert<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::SecretScanningLocation>,
+                SecretScanningListLocationsForAlertHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            SecretScanningListLocationsForAlertHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::SecretScanningLocation> {
         self.paginate_with(|options| options)
@@ -1342,6 +1426,21 @@ impl<'a> SecretScanningListLocationsForAlert<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}/locations` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecretScanningListLocationsForAlertHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl SecretScanningListLocationsForAlertHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/secret-scanning/custom-patterns`: set optional parameters, then `send()`.
@@ -1439,6 +1538,24 @@ impl<'a> SecretScanningListRepoCustomPatterns<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::SecretScanningCustomPattern>,
+                SecretScanningListRepoCustomPatternsHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            SecretScanningListRepoCustomPatternsHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -1461,6 +1578,21 @@ impl<'a> SecretScanningListRepoCustomPatterns<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /repos/{owner}/{repo}/secret-scanning/custom-patterns` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecretScanningListRepoCustomPatternsHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl SecretScanningListRepoCustomPatternsHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/secret-scanning/custom-patterns`: set optional parameters, then `send()`.

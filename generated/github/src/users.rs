@@ -1084,6 +1084,21 @@ impl<'a> UsersListEmailsForAuthenticatedUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::Email>, UsersListEmailsForAuthenticatedUserHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            UsersListEmailsForAuthenticatedUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Email> {
         self.paginate_with(|options| options)
@@ -1104,6 +1119,21 @@ impl<'a> UsersListEmailsForAuthenticatedUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /user/emails` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsersListEmailsForAuthenticatedUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl UsersListEmailsForAuthenticatedUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /user/emails`: set optional parameters, then `send()`.
@@ -1241,6 +1271,24 @@ impl<'a> UsersListFollowersForAuthenticatedUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::SimpleUser>,
+                UsersListFollowersForAuthenticatedUserHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            UsersListFollowersForAuthenticatedUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
         self.paginate_with(|options| options)
@@ -1261,6 +1309,21 @@ impl<'a> UsersListFollowersForAuthenticatedUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /user/followers` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsersListFollowersForAuthenticatedUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl UsersListFollowersForAuthenticatedUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /user/following`: set optional parameters, then `send()`.
@@ -1303,6 +1366,21 @@ impl<'a> UsersListFollowedByAuthenticatedUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::SimpleUser>, UsersListFollowedByAuthenticatedUserHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            UsersListFollowedByAuthenticatedUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
         self.paginate_with(|options| options)
@@ -1323,6 +1401,21 @@ impl<'a> UsersListFollowedByAuthenticatedUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /user/following` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsersListFollowedByAuthenticatedUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl UsersListFollowedByAuthenticatedUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /user/following/{username}`: set optional parameters, then `send()`.
@@ -1455,6 +1548,21 @@ impl<'a> UsersListGpgKeysForAuthenticatedUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::GpgKey>, UsersListGpgKeysForAuthenticatedUserHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            UsersListGpgKeysForAuthenticatedUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::GpgKey> {
         self.paginate_with(|options| options)
@@ -1475,6 +1583,21 @@ impl<'a> UsersListGpgKeysForAuthenticatedUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /user/gpg_keys` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsersListGpgKeysForAuthenticatedUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl UsersListGpgKeysForAuthenticatedUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /user/gpg_keys`: set optional parameters, then `send()`.
@@ -1609,6 +1732,21 @@ impl<'a> UsersListPublicSshKeysForAuthenticatedUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::Key>, UsersListPublicSshKeysForAuthenticatedUserHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            UsersListPublicSshKeysForAuthenticatedUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Key> {
         self.paginate_with(|options| options)
@@ -1629,6 +1767,21 @@ impl<'a> UsersListPublicSshKeysForAuthenticatedUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /user/keys` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsersListPublicSshKeysForAuthenticatedUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl UsersListPublicSshKeysForAuthenticatedUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /user/keys`: set optional parameters, then `send()`.
@@ -1760,6 +1913,21 @@ impl<'a> UsersListPublicEmailsForAuthenticatedUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::Email>, UsersListPublicEmailsForAuthenticatedUserHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            UsersListPublicEmailsForAuthenticatedUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Email> {
         self.paginate_with(|options| options)
@@ -1780,6 +1948,21 @@ impl<'a> UsersListPublicEmailsForAuthenticatedUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /user/public_emails` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsersListPublicEmailsForAuthenticatedUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl UsersListPublicEmailsForAuthenticatedUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /user/social_accounts`: set optional parameters, then `send()`.
@@ -1822,6 +2005,24 @@ impl<'a> UsersListSocialAccountsForAuthenticatedUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::SocialAccount>,
+                UsersListSocialAccountsForAuthenticatedUserHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            UsersListSocialAccountsForAuthenticatedUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::SocialAccount> {
         self.paginate_with(|options| options)
@@ -1842,6 +2043,21 @@ impl<'a> UsersListSocialAccountsForAuthenticatedUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /user/social_accounts` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsersListSocialAccountsForAuthenticatedUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl UsersListSocialAccountsForAuthenticatedUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /user/social_accounts`: set optional parameters, then `send()`.
@@ -1953,6 +2169,24 @@ impl<'a> UsersListSshSigningKeysForAuthenticatedUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                Vec<super::models::SshSigningKey>,
+                UsersListSshSigningKeysForAuthenticatedUserHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            UsersListSshSigningKeysForAuthenticatedUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::SshSigningKey> {
         self.paginate_with(|options| options)
@@ -1973,6 +2207,21 @@ impl<'a> UsersListSshSigningKeysForAuthenticatedUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /user/ssh_signing_keys` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsersListSshSigningKeysForAuthenticatedUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl UsersListSshSigningKeysForAuthenticatedUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `POST /user/ssh_signing_keys`: set optional parameters, then `send()`.
@@ -2152,6 +2401,19 @@ impl<'a> UsersList<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::SimpleUser>, UsersListHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            UsersListHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
         self.paginate_with(|options| options)
@@ -2172,6 +2434,21 @@ impl<'a> UsersList<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /users` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsersListHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl UsersListHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /users/{username}`: set optional parameters, then `send()`.
@@ -2493,6 +2770,19 @@ impl<'a> UsersListFollowersForUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::SimpleUser>, UsersListFollowersForUserHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            UsersListFollowersForUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
         self.paginate_with(|options| options)
@@ -2513,6 +2803,21 @@ impl<'a> UsersListFollowersForUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /users/{username}/followers` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsersListFollowersForUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl UsersListFollowersForUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /users/{username}/following`: set optional parameters, then `send()`.
@@ -2556,6 +2861,19 @@ impl<'a> UsersListFollowingForUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::SimpleUser>, UsersListFollowingForUserHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            UsersListFollowingForUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleUser> {
         self.paginate_with(|options| options)
@@ -2576,6 +2894,21 @@ impl<'a> UsersListFollowingForUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /users/{username}/following` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsersListFollowingForUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl UsersListFollowingForUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /users/{username}/following/{target_user}`: set optional parameters, then `send()`.
@@ -2650,6 +2983,19 @@ impl<'a> UsersListGpgKeysForUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::GpgKey>, UsersListGpgKeysForUserHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            UsersListGpgKeysForUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::GpgKey> {
         self.paginate_with(|options| options)
@@ -2670,6 +3016,21 @@ impl<'a> UsersListGpgKeysForUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /users/{username}/gpg_keys` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsersListGpgKeysForUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl UsersListGpgKeysForUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /users/{username}/hovercard`: set optional parameters, then `send()`.
@@ -2763,6 +3124,19 @@ impl<'a> UsersListPublicKeysForUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(Vec<super::models::KeySimple>, UsersListPublicKeysForUserHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            UsersListPublicKeysForUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::KeySimple> {
         self.paginate_with(|options| options)
@@ -2783,6 +3157,21 @@ impl<'a> UsersListPublicKeysForUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /users/{username}/keys` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsersListPublicKeysForUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl UsersListPublicKeysForUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /users/{username}/social_accounts`: set optional parameters, then `send()`.
@@ -2826,6 +3215,21 @@ impl<'a> UsersListSocialAccountsForUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::SocialAccount>, UsersListSocialAccountsForUserHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            UsersListSocialAccountsForUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::SocialAccount> {
         self.paginate_with(|options| options)
@@ -2846,6 +3250,21 @@ impl<'a> UsersListSocialAccountsForUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /users/{username}/social_accounts` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsersListSocialAccountsForUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl UsersListSocialAccountsForUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }
 /// Request builder for `GET /users/{username}/ssh_signing_keys`: set optional parameters, then `send()`.
@@ -2889,6 +3308,21 @@ impl<'a> UsersListSshSigningKeysForUser<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (Vec<super::models::SshSigningKey>, UsersListSshSigningKeysForUserHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            UsersListSshSigningKeysForUserHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::SshSigningKey> {
         self.paginate_with(|options| options)
@@ -2909,5 +3343,20 @@ impl<'a> UsersListSshSigningKeysForUser<'a> {
             |options| options.items_pointer("").page_size_param("per_page"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /users/{username}/ssh_signing_keys` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsersListSshSigningKeysForUserHeaders {
+    /// `Link`.
+    pub link: Option<String>,
+}
+impl UsersListSshSigningKeysForUserHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            link: rt::header::<String>(headers, "Link")?,
+        })
     }
 }

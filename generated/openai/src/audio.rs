@@ -188,6 +188,16 @@ impl<'a> CreateSpeech<'a> {
         let (client, op) = self.build();
         rt::send_bytes(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<(rt::bytes::Bytes, CreateSpeechHeaders)>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_bytes(client.connector(), op).await?,
+            CreateSpeechHeaders::from_headers,
+        )
+    }
     /// Send the request and read the answer as a stream of server-sent events, each event's data decoded (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection.
     pub async fn stream(
         self,
@@ -197,6 +207,23 @@ impl<'a> CreateSpeech<'a> {
     > {
         let (client, op) = self.build();
         rt::send_sse(client.connector(), op).await
+    }
+}
+/// The headers the success answers of `POST /audio/speech` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateSpeechHeaders {
+    /// chunked
+    ///
+    /// `Transfer-Encoding`.
+    pub transfer_encoding: Option<String>,
+}
+impl CreateSpeechHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            transfer_encoding: rt::header::<String>(headers, "Transfer-Encoding")?,
+        })
     }
 }
 /// Request builder for `POST /audio/transcriptions`: set optional parameters, then `send()`.

@@ -207,6 +207,48 @@ impl<'a> CreateRealtimeCall<'a> {
         let (client, op) = self.build();
         rt::send_bytes(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<rt::Response<(rt::bytes::Bytes, CreateRealtimeCallHeaders)>, rt::Error> {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_bytes(client.connector(), op).await?,
+            CreateRealtimeCallHeaders::from_headers,
+        )
+    }
+    /// Send the request and hand the answer's body over unread, chunk by chunk, in bounded memory.
+    pub async fn send_stream(self) -> Result<rt::stream::StreamingResponse, rt::Error> {
+        let (client, op) = self.build();
+        rt::send_stream(client.connector(), op).await
+    }
+    /// Send the request and write the answer's body to the file at `path` (through a temporary
+    /// sibling; resumed with `Range` after a dropped connection; checked against the server's
+    /// sha-256 digest header when it sends one).
+    pub async fn download_to(
+        self,
+        path: impl Into<std::path::PathBuf>,
+    ) -> Result<rt::DownloadReport, rt::Error> {
+        let (client, op) = self.build();
+        rt::download_to(client.connector(), op, path.into()).await
+    }
+}
+/// The headers the success answers of `POST /realtime/calls` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateRealtimeCallHeaders {
+    /// Relative URL containing the call ID for subsequent control requests.
+    ///
+    /// `Location`.
+    pub location: Option<String>,
+}
+impl CreateRealtimeCallHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            location: rt::header::<String>(headers, "Location")?,
+        })
+    }
 }
 /// Request builder for `POST /realtime/calls/{call_id}/accept`: set optional parameters, then `send()`.
 #[derive(Debug)]

@@ -447,6 +447,8 @@ impl<'a> ListInputItems<'a> {
     }
 }
 /// Request builder for `POST /responses`: set optional parameters, then `send()`.
+///
+/// Always sends query `beta=true` (fixed by the description; `CallOptions` headers replace a header).
 #[derive(Debug)]
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct BetaCreateResponse<'a> {
@@ -498,6 +500,8 @@ impl<'a> BetaCreateResponse<'a> {
     }
 }
 /// Request builder for `GET /responses/{response_id}`: set optional parameters, then `send()`.
+///
+/// Always sends query `beta=true` (fixed by the description; `CallOptions` headers replace a header).
 #[derive(Debug)]
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct BetaGetResponse<'a> {
@@ -579,6 +583,8 @@ impl<'a> BetaGetResponse<'a> {
     }
 }
 /// Request builder for `DELETE /responses/{response_id}`: set optional parameters, then `send()`.
+///
+/// Always sends query `beta=true` (fixed by the description; `CallOptions` headers replace a header).
 #[derive(Debug)]
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct BetaDeleteResponse<'a> {
@@ -620,6 +626,8 @@ impl<'a> BetaDeleteResponse<'a> {
     }
 }
 /// Request builder for `POST /responses/{response_id}/cancel`: set optional parameters, then `send()`.
+///
+/// Always sends query `beta=true` (fixed by the description; `CallOptions` headers replace a header).
 #[derive(Debug)]
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct BetaCancelResponse<'a> {
@@ -662,6 +670,8 @@ impl<'a> BetaCancelResponse<'a> {
     }
 }
 /// Request builder for `GET /responses/{response_id}/input_items`: set optional parameters, then `send()`.
+///
+/// Always sends query `beta=true` (fixed by the description; `CallOptions` headers replace a header).
 #[derive(Debug)]
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct BetaListInputItems<'a> {

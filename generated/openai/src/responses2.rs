@@ -142,6 +142,8 @@ impl<'a> Compactconversation<'a> {
     }
 }
 /// Request builder for `POST /responses/compact`: set optional parameters, then `send()`.
+///
+/// Always sends query `beta=true` (fixed by the description; `CallOptions` headers replace a header).
 #[derive(Debug)]
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct BetaCompactconversation<'a> {
@@ -190,6 +192,8 @@ impl<'a> BetaCompactconversation<'a> {
     }
 }
 /// Request builder for `POST /responses/input_tokens`: set optional parameters, then `send()`.
+///
+/// Always sends query `beta=true` (fixed by the description; `CallOptions` headers replace a header).
 #[derive(Debug)]
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct BetaGetinputtokencounts<'a> {

@@ -250,6 +250,19 @@ impl<'a> ListCall<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::ListCallResponse, ListCallHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ListCallHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::ApiV2010AccountCall> {
         self.paginate_with(|options| options)
@@ -270,6 +283,53 @@ impl<'a> ListCall<'a> {
             |options| options.items_pointer("/calls").page_size_param("PageSize"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /2010-04-01/Accounts/{AccountSid}/Calls.json` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListCallHeaders {
+    /// Specify the origin(s) allowed to access the resource
+    ///
+    /// `Access-Control-Allow-Origin`.
+    pub access_control_allow_origin: Option<String>,
+    /// Specify the HTTP methods allowed when accessing the resource
+    ///
+    /// `Access-Control-Allow-Methods`.
+    pub access_control_allow_methods: Option<String>,
+    /// Specify the headers allowed when accessing the resource
+    ///
+    /// `Access-Control-Allow-Headers`.
+    pub access_control_allow_headers: Option<String>,
+    /// Indicates whether the browser should include credentials
+    ///
+    /// `Access-Control-Allow-Credentials`.
+    pub access_control_allow_credentials: Option<bool>,
+    /// Headers exposed to the client
+    ///
+    /// `Access-Control-Expose-Headers`.
+    pub access_control_expose_headers: Option<String>,
+}
+impl ListCallHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            access_control_allow_origin: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Origin")?,
+            access_control_allow_methods: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Methods")?,
+            access_control_allow_headers: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Headers")?,
+            access_control_allow_credentials: rt::header::<
+                bool,
+            >(headers, "Access-Control-Allow-Credentials")?,
+            access_control_expose_headers: rt::header::<
+                String,
+            >(headers, "Access-Control-Expose-Headers")?,
+        })
     }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/Calls.json`: set optional parameters, then `send()`.
@@ -325,6 +385,66 @@ impl<'a> CreateCall<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::ApiV2010AccountCall, CreateCallHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            CreateCallHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /2010-04-01/Accounts/{AccountSid}/Calls.json` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateCallHeaders {
+    /// Specify the origin(s) allowed to access the resource
+    ///
+    /// `Access-Control-Allow-Origin`.
+    pub access_control_allow_origin: Option<String>,
+    /// Specify the HTTP methods allowed when accessing the resource
+    ///
+    /// `Access-Control-Allow-Methods`.
+    pub access_control_allow_methods: Option<String>,
+    /// Specify the headers allowed when accessing the resource
+    ///
+    /// `Access-Control-Allow-Headers`.
+    pub access_control_allow_headers: Option<String>,
+    /// Indicates whether the browser should include credentials
+    ///
+    /// `Access-Control-Allow-Credentials`.
+    pub access_control_allow_credentials: Option<bool>,
+    /// Headers exposed to the client
+    ///
+    /// `Access-Control-Expose-Headers`.
+    pub access_control_expose_headers: Option<String>,
+}
+impl CreateCallHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            access_control_allow_origin: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Origin")?,
+            access_control_allow_methods: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Methods")?,
+            access_control_allow_headers: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Headers")?,
+            access_control_allow_credentials: rt::header::<
+                bool,
+            >(headers, "Access-Control-Allow-Credentials")?,
+            access_control_expose_headers: rt::header::<
+                String,
+            >(headers, "Access-Control-Expose-Headers")?,
+        })
+    }
 }
 /// Request builder for `GET /2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -372,6 +492,66 @@ impl<'a> FetchCall<'a> {
     ) -> Result<rt::Response<super::models::ApiV2010AccountCall>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::ApiV2010AccountCall, FetchCallHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            FetchCallHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FetchCallHeaders {
+    /// Specify the origin(s) allowed to access the resource
+    ///
+    /// `Access-Control-Allow-Origin`.
+    pub access_control_allow_origin: Option<String>,
+    /// Specify the HTTP methods allowed when accessing the resource
+    ///
+    /// `Access-Control-Allow-Methods`.
+    pub access_control_allow_methods: Option<String>,
+    /// Specify the headers allowed when accessing the resource
+    ///
+    /// `Access-Control-Allow-Headers`.
+    pub access_control_allow_headers: Option<String>,
+    /// Indicates whether the browser should include credentials
+    ///
+    /// `Access-Control-Allow-Credentials`.
+    pub access_control_allow_credentials: Option<bool>,
+    /// Headers exposed to the client
+    ///
+    /// `Access-Control-Expose-Headers`.
+    pub access_control_expose_headers: Option<String>,
+}
+impl FetchCallHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            access_control_allow_origin: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Origin")?,
+            access_control_allow_methods: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Methods")?,
+            access_control_allow_headers: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Headers")?,
+            access_control_allow_credentials: rt::header::<
+                bool,
+            >(headers, "Access-Control-Allow-Credentials")?,
+            access_control_expose_headers: rt::header::<
+                String,
+            >(headers, "Access-Control-Expose-Headers")?,
+        })
     }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json`: set optional parameters, then `send()`.
@@ -429,6 +609,66 @@ impl<'a> UpdateCall<'a> {
     ) -> Result<rt::Response<super::models::ApiV2010AccountCall>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::ApiV2010AccountCall, UpdateCallHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            UpdateCallHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpdateCallHeaders {
+    /// Specify the origin(s) allowed to access the resource
+    ///
+    /// `Access-Control-Allow-Origin`.
+    pub access_control_allow_origin: Option<String>,
+    /// Specify the HTTP methods allowed when accessing the resource
+    ///
+    /// `Access-Control-Allow-Methods`.
+    pub access_control_allow_methods: Option<String>,
+    /// Specify the headers allowed when accessing the resource
+    ///
+    /// `Access-Control-Allow-Headers`.
+    pub access_control_allow_headers: Option<String>,
+    /// Indicates whether the browser should include credentials
+    ///
+    /// `Access-Control-Allow-Credentials`.
+    pub access_control_allow_credentials: Option<bool>,
+    /// Headers exposed to the client
+    ///
+    /// `Access-Control-Expose-Headers`.
+    pub access_control_expose_headers: Option<String>,
+}
+impl UpdateCallHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            access_control_allow_origin: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Origin")?,
+            access_control_allow_methods: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Methods")?,
+            access_control_allow_headers: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Headers")?,
+            access_control_allow_credentials: rt::header::<
+                bool,
+            >(headers, "Access-Control-Allow-Credentials")?,
+            access_control_expose_headers: rt::header::<
+                String,
+            >(headers, "Access-Control-Expose-Headers")?,
+        })
     }
 }
 /// Request builder for `DELETE /2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json`: set optional parameters, then `send()`.

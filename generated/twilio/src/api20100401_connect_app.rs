@@ -123,6 +123,66 @@ impl<'a> FetchConnectApp<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::ApiV2010AccountConnectApp, FetchConnectAppHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            FetchConnectAppHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /2010-04-01/Accounts/{AccountSid}/ConnectApps/{Sid}.json` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FetchConnectAppHeaders {
+    /// Specify the origin(s) allowed to access the resource
+    ///
+    /// `Access-Control-Allow-Origin`.
+    pub access_control_allow_origin: Option<String>,
+    /// Specify the HTTP methods allowed when accessing the resource
+    ///
+    /// `Access-Control-Allow-Methods`.
+    pub access_control_allow_methods: Option<String>,
+    /// Specify the headers allowed when accessing the resource
+    ///
+    /// `Access-Control-Allow-Headers`.
+    pub access_control_allow_headers: Option<String>,
+    /// Indicates whether the browser should include credentials
+    ///
+    /// `Access-Control-Allow-Credentials`.
+    pub access_control_allow_credentials: Option<bool>,
+    /// Headers exposed to the client
+    ///
+    /// `Access-Control-Expose-Headers`.
+    pub access_control_expose_headers: Option<String>,
+}
+impl FetchConnectAppHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            access_control_allow_origin: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Origin")?,
+            access_control_allow_methods: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Methods")?,
+            access_control_allow_headers: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Headers")?,
+            access_control_allow_credentials: rt::header::<
+                bool,
+            >(headers, "Access-Control-Allow-Credentials")?,
+            access_control_expose_headers: rt::header::<
+                String,
+            >(headers, "Access-Control-Expose-Headers")?,
+        })
+    }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/ConnectApps/{Sid}.json`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -179,6 +239,68 @@ impl<'a> UpdateConnectApp<'a> {
     ) -> Result<rt::Response<super::models::ApiV2010AccountConnectApp>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (super::models::ApiV2010AccountConnectApp, UpdateConnectAppHeaders),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            UpdateConnectAppHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /2010-04-01/Accounts/{AccountSid}/ConnectApps/{Sid}.json` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpdateConnectAppHeaders {
+    /// Specify the origin(s) allowed to access the resource
+    ///
+    /// `Access-Control-Allow-Origin`.
+    pub access_control_allow_origin: Option<String>,
+    /// Specify the HTTP methods allowed when accessing the resource
+    ///
+    /// `Access-Control-Allow-Methods`.
+    pub access_control_allow_methods: Option<String>,
+    /// Specify the headers allowed when accessing the resource
+    ///
+    /// `Access-Control-Allow-Headers`.
+    pub access_control_allow_headers: Option<String>,
+    /// Indicates whether the browser should include credentials
+    ///
+    /// `Access-Control-Allow-Credentials`.
+    pub access_control_allow_credentials: Option<bool>,
+    /// Headers exposed to the client
+    ///
+    /// `Access-Control-Expose-Headers`.
+    pub access_control_expose_headers: Option<String>,
+}
+impl UpdateConnectAppHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            access_control_allow_origin: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Origin")?,
+            access_control_allow_methods: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Methods")?,
+            access_control_allow_headers: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Headers")?,
+            access_control_allow_credentials: rt::header::<
+                bool,
+            >(headers, "Access-Control-Allow-Credentials")?,
+            access_control_expose_headers: rt::header::<
+                String,
+            >(headers, "Access-Control-Expose-Headers")?,
+        })
     }
 }
 /// Request builder for `DELETE /2010-04-01/Accounts/{AccountSid}/ConnectApps/{Sid}.json`: set optional parameters, then `send()`.
@@ -302,6 +424,19 @@ impl<'a> ListConnectApp<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::ListConnectAppResponse, ListConnectAppHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ListConnectAppHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -324,5 +459,52 @@ impl<'a> ListConnectApp<'a> {
             |options| options.items_pointer("/connect_apps").page_size_param("PageSize"),
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /2010-04-01/Accounts/{AccountSid}/ConnectApps.json` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListConnectAppHeaders {
+    /// Specify the origin(s) allowed to access the resource
+    ///
+    /// `Access-Control-Allow-Origin`.
+    pub access_control_allow_origin: Option<String>,
+    /// Specify the HTTP methods allowed when accessing the resource
+    ///
+    /// `Access-Control-Allow-Methods`.
+    pub access_control_allow_methods: Option<String>,
+    /// Specify the headers allowed when accessing the resource
+    ///
+    /// `Access-Control-Allow-Headers`.
+    pub access_control_allow_headers: Option<String>,
+    /// Indicates whether the browser should include credentials
+    ///
+    /// `Access-Control-Allow-Credentials`.
+    pub access_control_allow_credentials: Option<bool>,
+    /// Headers exposed to the client
+    ///
+    /// `Access-Control-Expose-Headers`.
+    pub access_control_expose_headers: Option<String>,
+}
+impl ListConnectAppHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            access_control_allow_origin: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Origin")?,
+            access_control_allow_methods: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Methods")?,
+            access_control_allow_headers: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Headers")?,
+            access_control_allow_credentials: rt::header::<
+                bool,
+            >(headers, "Access-Control-Allow-Credentials")?,
+            access_control_expose_headers: rt::header::<
+                String,
+            >(headers, "Access-Control-Expose-Headers")?,
+        })
     }
 }

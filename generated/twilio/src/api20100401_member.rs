@@ -122,6 +122,66 @@ impl<'a> FetchMember<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::ApiV2010AccountQueueMember, FetchMemberHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            FetchMemberHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `GET /2010-04-01/Accounts/{AccountSid}/Queues/{QueueSid}/Members/{CallSid}.json` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FetchMemberHeaders {
+    /// Specify the origin(s) allowed to access the resource
+    ///
+    /// `Access-Control-Allow-Origin`.
+    pub access_control_allow_origin: Option<String>,
+    /// Specify the HTTP methods allowed when accessing the resource
+    ///
+    /// `Access-Control-Allow-Methods`.
+    pub access_control_allow_methods: Option<String>,
+    /// Specify the headers allowed when accessing the resource
+    ///
+    /// `Access-Control-Allow-Headers`.
+    pub access_control_allow_headers: Option<String>,
+    /// Indicates whether the browser should include credentials
+    ///
+    /// `Access-Control-Allow-Credentials`.
+    pub access_control_allow_credentials: Option<bool>,
+    /// Headers exposed to the client
+    ///
+    /// `Access-Control-Expose-Headers`.
+    pub access_control_expose_headers: Option<String>,
+}
+impl FetchMemberHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            access_control_allow_origin: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Origin")?,
+            access_control_allow_methods: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Methods")?,
+            access_control_allow_headers: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Headers")?,
+            access_control_allow_credentials: rt::header::<
+                bool,
+            >(headers, "Access-Control-Allow-Credentials")?,
+            access_control_expose_headers: rt::header::<
+                String,
+            >(headers, "Access-Control-Expose-Headers")?,
+        })
+    }
 }
 /// Request builder for `POST /2010-04-01/Accounts/{AccountSid}/Queues/{QueueSid}/Members/{CallSid}.json`: set optional parameters, then `send()`.
 #[derive(Debug)]
@@ -186,6 +246,66 @@ impl<'a> UpdateMember<'a> {
     ) -> Result<rt::Response<super::models::ApiV2010AccountQueueMember>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
+    }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::ApiV2010AccountQueueMember, UpdateMemberHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            UpdateMemberHeaders::from_headers,
+        )
+    }
+}
+/// The headers the success answers of `POST /2010-04-01/Accounts/{AccountSid}/Queues/{QueueSid}/Members/{CallSid}.json` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpdateMemberHeaders {
+    /// Specify the origin(s) allowed to access the resource
+    ///
+    /// `Access-Control-Allow-Origin`.
+    pub access_control_allow_origin: Option<String>,
+    /// Specify the HTTP methods allowed when accessing the resource
+    ///
+    /// `Access-Control-Allow-Methods`.
+    pub access_control_allow_methods: Option<String>,
+    /// Specify the headers allowed when accessing the resource
+    ///
+    /// `Access-Control-Allow-Headers`.
+    pub access_control_allow_headers: Option<String>,
+    /// Indicates whether the browser should include credentials
+    ///
+    /// `Access-Control-Allow-Credentials`.
+    pub access_control_allow_credentials: Option<bool>,
+    /// Headers exposed to the client
+    ///
+    /// `Access-Control-Expose-Headers`.
+    pub access_control_expose_headers: Option<String>,
+}
+impl UpdateMemberHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            access_control_allow_origin: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Origin")?,
+            access_control_allow_methods: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Methods")?,
+            access_control_allow_headers: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Headers")?,
+            access_control_allow_credentials: rt::header::<
+                bool,
+            >(headers, "Access-Control-Allow-Credentials")?,
+            access_control_expose_headers: rt::header::<
+                String,
+            >(headers, "Access-Control-Expose-Headers")?,
+        })
     }
 }
 /// Request builder for `GET /2010-04-01/Accounts/{AccountSid}/Queues/{QueueSid}/Members.json`: set optional parameters, then `send()`.
@@ -275,6 +395,19 @@ impl<'a> ListMember<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<(super::models::ListMemberResponse, ListMemberHeaders)>,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ListMemberHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -299,5 +432,52 @@ impl<'a> ListMember<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /2010-04-01/Accounts/{AccountSid}/Queues/{QueueSid}/Members.json` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListMemberHeaders {
+    /// Specify the origin(s) allowed to access the resource
+    ///
+    /// `Access-Control-Allow-Origin`.
+    pub access_control_allow_origin: Option<String>,
+    /// Specify the HTTP methods allowed when accessing the resource
+    ///
+    /// `Access-Control-Allow-Methods`.
+    pub access_control_allow_methods: Option<String>,
+    /// Specify the headers allowed when accessing the resource
+    ///
+    /// `Access-Control-Allow-Headers`.
+    pub access_control_allow_headers: Option<String>,
+    /// Indicates whether the browser should include credentials
+    ///
+    /// `Access-Control-Allow-Credentials`.
+    pub access_control_allow_credentials: Option<bool>,
+    /// Headers exposed to the client
+    ///
+    /// `Access-Control-Expose-Headers`.
+    pub access_control_expose_headers: Option<String>,
+}
+impl ListMemberHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            access_control_allow_origin: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Origin")?,
+            access_control_allow_methods: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Methods")?,
+            access_control_allow_headers: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Headers")?,
+            access_control_allow_credentials: rt::header::<
+                bool,
+            >(headers, "Access-Control-Allow-Credentials")?,
+            access_control_expose_headers: rt::header::<
+                String,
+            >(headers, "Access-Control-Expose-Headers")?,
+        })
     }
 }

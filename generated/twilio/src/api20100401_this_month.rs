@@ -138,6 +138,24 @@ impl<'a> ListUsageRecordThisMonth<'a> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
+    /// Send the request; the answer's body with its typed headers.
+    pub async fn send_with_headers(
+        self,
+    ) -> Result<
+        rt::Response<
+            (
+                super::models::ListUsageRecordThisMonthResponse,
+                ListUsageRecordThisMonthHeaders,
+            ),
+        >,
+        rt::Error,
+    > {
+        let (client, op) = self.build();
+        rt::with_headers(
+            rt::send_json(client.connector(), op).await?,
+            ListUsageRecordThisMonthHeaders::from_headers,
+        )
+    }
     /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
@@ -166,5 +184,52 @@ impl<'a> ListUsageRecordThisMonth<'a> {
             },
             configure,
         )
+    }
+}
+/// The headers the success answers of `GET /2010-04-01/Accounts/{AccountSid}/Usage/Records/ThisMonth.json` declare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListUsageRecordThisMonthHeaders {
+    /// Specify the origin(s) allowed to access the resource
+    ///
+    /// `Access-Control-Allow-Origin`.
+    pub access_control_allow_origin: Option<String>,
+    /// Specify the HTTP methods allowed when accessing the resource
+    ///
+    /// `Access-Control-Allow-Methods`.
+    pub access_control_allow_methods: Option<String>,
+    /// Specify the headers allowed when accessing the resource
+    ///
+    /// `Access-Control-Allow-Headers`.
+    pub access_control_allow_headers: Option<String>,
+    /// Indicates whether the browser should include credentials
+    ///
+    /// `Access-Control-Allow-Credentials`.
+    pub access_control_allow_credentials: Option<bool>,
+    /// Headers exposed to the client
+    ///
+    /// `Access-Control-Expose-Headers`.
+    pub access_control_expose_headers: Option<String>,
+}
+impl ListUsageRecordThisMonthHeaders {
+    /// Read the typed headers of an answer: an absent optional header is `None`; one that
+    /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+    pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+        Ok(Self {
+            access_control_allow_origin: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Origin")?,
+            access_control_allow_methods: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Methods")?,
+            access_control_allow_headers: rt::header::<
+                String,
+            >(headers, "Access-Control-Allow-Headers")?,
+            access_control_allow_credentials: rt::header::<
+                bool,
+            >(headers, "Access-Control-Allow-Credentials")?,
+            access_control_expose_headers: rt::header::<
+                String,
+            >(headers, "Access-Control-Expose-Headers")?,
+        })
     }
 }

@@ -1,5 +1,6 @@
-//! Pagination over `Connector::request`: a lazy stream of pages (cursor, offset, page number, `Link`
-//! header, next URL in the body), an items adapter, typed decoding at the edge, and checkpoints to resume.
+//! Pagination over `Connector::request`: a lazy stream of pages (cursor in the body or in a response
+//! header, offset, page number, `Link` header, next URL in the body), an items adapter, typed decoding
+//! at the edge, and checkpoints to resume.
 //!
 //! Every page is one call through the whole pipeline (auth, rate limit, hooks, retry, metrics). Pages are
 //! fetched on demand, one at a time: the [`Paginator`] holds no items, and [`Items`] holds at most the
@@ -69,6 +70,10 @@ pub enum CursorSource {
     /// A field of the page's last item at this JSON pointer, relative to the item (Stripe: `/id`, sent
     /// as `starting_after`).
     LastItem(String),
+    /// A response header (Azure: `x-ms-continuation`). Absent or empty means the end of the listing.
+    /// The cursor goes back as the cursor parameter, or as a request header with
+    /// [`PaginateOptions::cursor_header`].
+    Header(String),
 }
 
 /// How the next page is found and asked for.
@@ -123,6 +128,16 @@ impl Strategy {
         Strategy::Cursor {
             next_cursor: CursorSource::LastItem(item_pointer.into()),
             has_more: Some(has_more.into()),
+        }
+    }
+
+    /// A cursor in the response header `name`; the end is an absent or empty header (Azure:
+    /// `x-ms-continuation`, sent back as the `continuation` parameter or, with
+    /// [`PaginateOptions::cursor_header`], as a header).
+    pub fn header_cursor(name: impl Into<String>) -> Strategy {
+        Strategy::Cursor {
+            next_cursor: CursorSource::Header(name.into()),
+            has_more: None,
         }
     }
 
@@ -188,6 +203,8 @@ pub struct PaginateOptions {
     page_size: Option<u64>,
     page_size_param: Option<String>,
     cursor_param: String,
+    /// Send the cursor as this request header instead of the cursor query parameter.
+    cursor_header: Option<String>,
     offset_param: String,
     page_param: String,
     items_pointer: String,
@@ -231,6 +248,7 @@ impl PaginateOptions {
             page_size: None,
             page_size_param: None,
             cursor_param: "cursor".to_owned(),
+            cursor_header: None,
             offset_param: "offset".to_owned(),
             page_param: "page".to_owned(),
             items_pointer: "/data".to_owned(),
@@ -270,6 +288,14 @@ impl PaginateOptions {
     /// Name of the cursor parameter (default `cursor`; Stripe: `starting_after`).
     pub fn cursor_param(mut self, name: impl Into<String>) -> Self {
         self.cursor_param = name.into();
+        self
+    }
+
+    /// Send the cursor of a [`Strategy::Cursor`] as the request header `name` instead of the cursor
+    /// query parameter (Azure Cosmos DB: `x-ms-continuation` both ways). A value the first request
+    /// already carries in that header is where the listing starts.
+    pub fn cursor_header(mut self, name: impl Into<String>) -> Self {
+        self.cursor_header = Some(name.into());
         self
     }
 
@@ -520,12 +546,26 @@ impl Paginator {
             Checkpoint::Page(n) => Some(Some((&o.page_param, n.to_string()))),
             Checkpoint::Done => unreachable!("no request once the listing is done"),
         };
+        let in_header = match (&o.cursor_header, &o.strategy) {
+            (Some(h), Strategy::Cursor { .. }) => Some(h),
+            _ => None,
+        };
         if let Some(position) = position {
             if let Some(n) = o.page_size {
                 req.query.push((o.size_param().to_owned(), n.to_string()));
             }
-            if let Some((name, value)) = position {
-                req.query.push((name.clone(), value));
+            match (position, in_header) {
+                (Some((_, value)), Some(header)) => {
+                    let name = http::HeaderName::from_bytes(header.as_bytes())
+                        .map_err(|e| Error::validation("cursor header", e))?;
+                    // A cursor is the server's own text; one that is not a valid header value
+                    // cannot be sent back.
+                    let value = http::HeaderValue::from_str(&value)
+                        .map_err(|e| Error::validation("cursor header value", e))?;
+                    req.headers.insert(name, value);
+                }
+                (Some((name, value)), None) => req.query.push((name.clone(), value)),
+                (None, _) => {}
             }
         }
         let inner = &self.connector.inner;
@@ -562,6 +602,15 @@ impl Paginator {
                 next_cursor: CursorSource::Body(p),
                 ..
             } => text_at(&body, p).map(Checkpoint::Token),
+            Strategy::Cursor {
+                next_cursor: CursorSource::Header(h),
+                ..
+            } => response
+                .headers
+                .get(h.as_str())
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| Checkpoint::Token(v.to_owned())),
             Strategy::Offset {
                 next_offset: Some(p),
             } => match body.pointer(p) {
@@ -799,8 +848,17 @@ fn adopt_query_position(o: &mut PaginateOptions) {
         Some(query.remove(i).1)
     };
     if o.start == Checkpoint::Start {
+        let from_header = match (&o.cursor_header, &o.strategy) {
+            (Some(h), Strategy::Cursor { .. }) => o
+                .request
+                .headers
+                .remove(h.as_str())
+                .and_then(|v| v.to_str().ok().map(str::to_owned)),
+            _ => None,
+        };
         let q = &mut o.request.query;
         let start = match &o.strategy {
+            _ if from_header.is_some() => from_header.map(Checkpoint::Token),
             Strategy::Cursor { .. } => take(q, &o.cursor_param).map(Checkpoint::Token),
             Strategy::Offset { .. } => take(q, &o.offset_param).map(|v| match v.parse::<u64>() {
                 Ok(n) => Checkpoint::Offset(n),

@@ -328,9 +328,31 @@ impl Op {
         }
     }
 
-    /// Add a fixed query pair (from a path key like `/responses?beta=true`).
+    /// Add a fixed query pair (from a path key like `/responses?beta=true` or `/{Bucket}#list-type=2`,
+    /// or a required parameter that allows one value). Pairs go out in the order they are added,
+    /// form-encoded; a flag (`#uploads`) has an empty value and goes out as `uploads=`, which servers
+    /// that test for the flag's presence (S3) read as the bare `uploads`.
     pub fn fixed_query(&mut self, name: &str, value: &str) {
         self.opts.query.push((name.to_owned(), value.to_owned()));
+    }
+
+    /// Send a fixed header (a path key's `#X-Amz-Target=...`, or a required header parameter that
+    /// allows one value) unless a header parameter already set that name; a per-call header of the
+    /// same name (`CallOptions::headers`) replaces it.
+    pub fn fixed_header(&mut self, name: &str, value: &str) {
+        let name = match http::HeaderName::from_bytes(name.as_bytes()) {
+            Ok(n) => n,
+            Err(e) => return self.fail(Error::validation(name, e)),
+        };
+        if self.opts.headers.contains_key(&name) {
+            return;
+        }
+        match HeaderValue::from_str(value) {
+            Ok(v) => {
+                self.opts.headers.insert(name, v);
+            }
+            Err(e) => self.fail(Error::validation(name.as_str(), e)),
+        }
     }
 
     /// Add a header parameter (None/null values are left out).
@@ -493,6 +515,28 @@ impl Op {
     /// Send raw bytes.
     pub fn bytes(&mut self, content_type: &str, data: Bytes) {
         self.set_body(content_type, data);
+    }
+
+    /// Send a body that may be large: bytes, or streamed from a file, a reader or a [`BodySource`]
+    /// without being held in memory. With `content_type` the body goes out as that media type (the
+    /// one the description declares); without (the description allows any), as the body's own
+    /// (`application/octet-stream` for bytes and files). A per-call `Content-Type` header wins.
+    pub fn body(&mut self, content_type: Option<&str>, body: Body) {
+        let declared = match content_type.map(HeaderValue::from_str).transpose() {
+            Ok(ct) => ct,
+            Err(e) => return self.fail(Error::validation("content-type", e)),
+        };
+        self.opts.body = match (body, declared) {
+            (Body::Bytes { data, .. }, Some(ct)) => Body::Bytes {
+                content_type: ct,
+                data,
+            },
+            (Body::Stream { source, .. }, Some(ct)) => Body::Stream {
+                content_type: Some(ct),
+                source,
+            },
+            (body, _) => body,
+        };
     }
 
     /// Send text.
@@ -887,6 +931,142 @@ pub async fn send_text(c: &Connector, op: Op) -> Result<Response<String>, Error>
 /// Send and return the body as bytes.
 pub async fn send_bytes(c: &Connector, op: Op) -> Result<Response<Bytes>, Error> {
     op.run(c).await
+}
+
+/// Send and hand the answer's body over unread, chunk by chunk (bounded memory): a binary answer
+/// of any size. Error statuses are read in full and decoded as usual.
+pub async fn send_stream(c: &Connector, op: Op) -> Result<crate::stream::StreamingResponse, Error> {
+    let (request, errors) = op.into_request()?;
+    c.request_stream(request)
+        .await
+        .map_err(|e| typed_error(errors, e))
+}
+
+/// Send and write the answer's body to the file at `path` with [`Connector::download`]: through a
+/// temporary sibling, resumed with `Range` + `If-Range` after a dropped connection, checked against
+/// a sha-256 digest header when the server sends one.
+pub async fn download_to(
+    c: &Connector,
+    op: Op,
+    path: std::path::PathBuf,
+) -> Result<crate::transfer::DownloadReport, Error> {
+    let (request, errors) = op.into_request()?;
+    c.download(crate::transfer::DownloadOptions::to_file(request, path))
+        .await
+        .map_err(|e| typed_error(errors, e))
+}
+
+/// A value a typed response header holds: how its text is read. Numbers go through
+/// [`crate::bounded`] (integers saturate at their type's bounds instead of failing).
+pub trait HeaderField: Sized {
+    /// What the value is, for the error when the text is not one (`an integer`).
+    const KIND: &'static str;
+    /// The value of the header's text, or None when the text is not one.
+    fn parse_header(text: &str) -> Option<Self>;
+}
+
+impl HeaderField for String {
+    const KIND: &'static str = "text";
+    fn parse_header(text: &str) -> Option<Self> {
+        Some(text.to_owned())
+    }
+}
+
+impl HeaderField for bool {
+    const KIND: &'static str = "a boolean";
+    fn parse_header(text: &str) -> Option<Self> {
+        match text.trim() {
+            t if t.eq_ignore_ascii_case("true") => Some(true),
+            t if t.eq_ignore_ascii_case("false") => Some(false),
+            _ => None,
+        }
+    }
+}
+
+impl HeaderField for i64 {
+    const KIND: &'static str = "an integer";
+    fn parse_header(text: &str) -> Option<Self> {
+        crate::bounded::parse_i64(text)
+    }
+}
+
+impl HeaderField for i32 {
+    const KIND: &'static str = "an integer";
+    fn parse_header(text: &str) -> Option<Self> {
+        let n = crate::bounded::parse_i64(text)?;
+        Some(n.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32)
+    }
+}
+
+impl HeaderField for u64 {
+    const KIND: &'static str = "a non-negative integer";
+    fn parse_header(text: &str) -> Option<Self> {
+        crate::bounded::parse_u64(text)
+    }
+}
+
+impl HeaderField for u32 {
+    const KIND: &'static str = "a non-negative integer";
+    fn parse_header(text: &str) -> Option<Self> {
+        Some(crate::bounded::parse_u64(text)?.min(u64::from(u32::MAX)) as u32)
+    }
+}
+
+impl HeaderField for f64 {
+    const KIND: &'static str = "a number";
+    fn parse_header(text: &str) -> Option<Self> {
+        text.trim().parse::<f64>().ok().filter(|f| f.is_finite())
+    }
+}
+
+/// The typed value of the response header `name` (the first, when it is repeated): None when it is
+/// absent; a PARSING_ERROR naming the header when its text is not UTF-8 or not a `T`.
+pub fn header<T: HeaderField>(headers: &http::HeaderMap, name: &str) -> Result<Option<T>, Error> {
+    let Some(value) = headers.get(name) else {
+        return Ok(None);
+    };
+    let bad = |why: String| {
+        Error::new(
+            ErrorCode::ParsingError,
+            ErrorSource::Deserialize,
+            format!("response header `{name}` {why}"),
+        )
+        .with_detail("header", name.to_owned())
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| bad("is not visible ASCII text".to_owned()))?;
+    match T::parse_header(text) {
+        Some(v) => Ok(Some(v)),
+        None => Err(bad(format!("is {text:?}, not {}", T::KIND))),
+    }
+}
+
+/// Like [`header`], for a header the description says is always sent: its absence is a
+/// PARSING_ERROR naming it.
+pub fn required_header<T: HeaderField>(headers: &http::HeaderMap, name: &str) -> Result<T, Error> {
+    header(headers, name)?.ok_or_else(|| {
+        Error::new(
+            ErrorCode::ParsingError,
+            ErrorSource::Deserialize,
+            format!("response header `{name}` is required by the description but absent"),
+        )
+        .with_detail("header", name.to_owned())
+    })
+}
+
+/// A decoded answer with its typed headers read by `parse` (a generated `<Operation>Headers`); a
+/// header that does not parse fails the call with the answer's context.
+pub fn with_headers<T, H>(
+    response: Response<T>,
+    parse: fn(&http::HeaderMap) -> Result<H, Error>,
+) -> Result<Response<(T, H)>, Error> {
+    match parse(&response.headers) {
+        Ok(h) => Ok(response.map(|data| (data, h))),
+        Err(e) => Err(response
+            .meta
+            .fail(e.with_status(response.status).with_request_sent(true))),
+    }
 }
 
 /// A `multipart/form-data` body under construction.
@@ -1369,6 +1549,49 @@ mod tests {
         list.iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn typed_headers_parse_saturate_and_name_the_header_that_does_not() {
+        let mut h = http::HeaderMap::new();
+        h.insert("content-length", "99999999999999999999999".parse().unwrap());
+        h.insert("x-count", "-12".parse().unwrap());
+        h.insert("x-flag", "TRUE".parse().unwrap());
+        h.insert("x-ratio", "0.5".parse().unwrap());
+        h.insert("etag", "\"v1\"".parse().unwrap());
+        h.insert("x-bad", "twelve".parse().unwrap());
+        h.insert("x-binary", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        assert_eq!(header::<u64>(&h, "content-length").unwrap(), Some(u64::MAX));
+        assert_eq!(header::<u32>(&h, "content-length").unwrap(), Some(u32::MAX));
+        assert_eq!(header::<i32>(&h, "x-count").unwrap(), Some(-12));
+        assert_eq!(header::<bool>(&h, "x-flag").unwrap(), Some(true));
+        assert_eq!(header::<f64>(&h, "x-ratio").unwrap(), Some(0.5));
+        assert_eq!(
+            header::<String>(&h, "ETag").unwrap().as_deref(),
+            Some("\"v1\"")
+        );
+        assert_eq!(header::<i64>(&h, "x-absent").unwrap(), None);
+        let e = header::<i64>(&h, "x-bad").unwrap_err();
+        assert_eq!(e.code(), ErrorCode::ParsingError);
+        assert!(e.to_string().contains("`x-bad`"), "{e}");
+        let e = header::<String>(&h, "x-binary").unwrap_err();
+        assert_eq!(e.code(), ErrorCode::ParsingError);
+        let e = required_header::<String>(&h, "x-request-id").unwrap_err();
+        assert_eq!(e.code(), ErrorCode::ParsingError);
+        assert!(e.to_string().contains("`x-request-id`"), "{e}");
+    }
+
+    #[test]
+    fn a_fixed_header_yields_to_a_header_parameter_and_an_invalid_one_fails_the_call() {
+        let mut op = Op::new(Method::POST, "/");
+        op.header("X-Amz-Target", &"Custom.Op", false);
+        op.fixed_header("X-Amz-Target", "Svc.Op");
+        op.fixed_header("X-Other", "fixed");
+        assert_eq!(op.opts.headers.get_all("x-amz-target").iter().count(), 1);
+        assert_eq!(op.opts.headers["x-amz-target"], "Custom.Op");
+        assert_eq!(op.opts.headers["x-other"], "fixed");
+        op.fixed_header("X-Bad", "line\nbreak");
+        assert!(op.into_request().is_err());
     }
 
     #[test]

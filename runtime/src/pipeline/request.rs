@@ -159,6 +159,50 @@ impl Body {
     }
 }
 
+/// Bytes in memory, sent as `application/octet-stream` unless the operation declares a media type.
+impl From<Bytes> for Body {
+    fn from(data: Bytes) -> Body {
+        Body::Bytes {
+            content_type: HeaderValue::from_static("application/octet-stream"),
+            data,
+        }
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(data: Vec<u8>) -> Body {
+        Body::from(Bytes::from(data))
+    }
+}
+
+impl From<&'static [u8]> for Body {
+    fn from(data: &'static [u8]) -> Body {
+        Body::from(Bytes::from_static(data))
+    }
+}
+
+impl From<String> for Body {
+    fn from(data: String) -> Body {
+        Body::from(Bytes::from(data))
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(data: &'static str) -> Body {
+        Body::from(Bytes::from_static(data.as_bytes()))
+    }
+}
+
+/// A streamed source, with no content type of its own.
+impl From<BodySource> for Body {
+    fn from(source: BodySource) -> Body {
+        Body::Stream {
+            content_type: None,
+            source,
+        }
+    }
+}
+
 fn content_type_value(content_type: &str) -> Result<HeaderValue, Error> {
     HeaderValue::from_str(content_type).map_err(|e| {
         Error::new(

@@ -42,6 +42,24 @@ pub fn parse_u64(text: &str) -> Option<u64> {
     }))
 }
 
+/// A decimal integer with an optional sign, saturating at `i64::MIN`/`i64::MAX` when it has more
+/// digits than fit. Leading and trailing spaces are ignored; anything else is `None`.
+pub fn parse_i64(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let (negative, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let magnitude = parse_u64(digits)?;
+    Some(if negative {
+        // -(2^63) is the one magnitude past i64::MAX that fits.
+        0i64.saturating_sub_unsigned(magnitude)
+    } else {
+        i64::try_from(magnitude).unwrap_or(i64::MAX)
+    })
+}
+
 /// A count that may also be written as a decimal (`"99.5"`, `"1e3"`): integers saturate, finite
 /// non-negative decimals round up and saturate, anything else is `None`.
 pub fn parse_count(text: &str) -> Option<u64> {
@@ -124,6 +142,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn signed_integers_saturate_at_both_ends() {
+        assert_eq!(parse_i64("-42"), Some(-42));
+        assert_eq!(parse_i64(" +7 "), Some(7));
+        assert_eq!(parse_i64("9223372036854775808"), Some(i64::MAX));
+        assert_eq!(parse_i64("-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64("-99999999999999999999999"), Some(i64::MIN));
+        assert_eq!(parse_i64("--1"), None);
+        assert_eq!(parse_i64("-"), None);
+        assert_eq!(parse_i64("1e3"), None);
+    }
+
+    #[test]
     fn integers_saturate_instead_of_failing() {
         assert_eq!(parse_u64("42"), Some(42));
         assert_eq!(parse_u64(" 7 "), Some(7));
@@ -194,6 +224,12 @@ mod tests {
                     prop_assert!(d <= CEILING);
                 }
                 let _ = parse_count(&text);
+                let _ = parse_i64(&text);
+            }
+
+            #[test]
+            fn signed_integers_read_back_exactly(n in any::<i64>()) {
+                prop_assert_eq!(parse_i64(&n.to_string()), Some(n));
             }
 
             #[test]

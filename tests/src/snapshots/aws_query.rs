@@ -248,63 +248,49 @@ pub mod queues {
         pub(crate) client: &'a super::Client,
     }
     impl<'a> QueuesApi<'a> {
-        /// `POST /#Action=CreateQueue` (operation `POST_CreateQueue`).
+        /// `POST /` (operation `POST_CreateQueue`).
         pub fn post_create_queue(
             &self,
-            action: impl Into<String>,
-            version: impl Into<String>,
             body: super::models::CreateQueueRequest,
         ) -> PostCreateQueue<'a> {
             PostCreateQueue {
                 client: self.client,
-                action: action.into(),
-                version: version.into(),
                 body,
                 options: rt::CallOptions::default(),
             }
         }
-        /// `GET /#Action=ListQueues` (operation `GET_ListQueues`).
-        pub fn get_list_queues(
-            &self,
-            action: impl Into<String>,
-            version: impl Into<String>,
-        ) -> GetListQueues<'a> {
+        /// `GET /` (operation `GET_ListQueues`).
+        pub fn get_list_queues(&self) -> GetListQueues<'a> {
             GetListQueues {
                 client: self.client,
-                action: action.into(),
-                version: version.into(),
                 queue_name_prefix: None,
                 next_token: None,
                 max_results: None,
                 options: rt::CallOptions::default(),
             }
         }
-        /// `GET /{AccountNumber}/{QueueName}/#Action=GetQueueAttributes` (operation `GET_GetQueueAttributes`).
+        /// `GET /{AccountNumber}/{QueueName}/` (operation `GET_GetQueueAttributes`).
         pub fn get_get_queue_attributes(
             &self,
             account_number: i64,
             queue_name: impl Into<String>,
-            action: impl Into<String>,
-            version: impl Into<String>,
         ) -> GetGetQueueAttributes<'a> {
             GetGetQueueAttributes {
                 client: self.client,
                 account_number,
                 queue_name: queue_name.into(),
-                action: action.into(),
-                version: version.into(),
                 attribute_names: None,
                 options: rt::CallOptions::default(),
             }
         }
     }
-    /// Request builder for `POST /#Action=CreateQueue`: set optional parameters, then `send()`.
+    /// Request builder for `POST /`: set optional parameters, then `send()`.
+    ///
+    /// Always sends query `Action=CreateQueue`, query `Version=2012-11-05` (fixed by the description; `CallOptions` headers replace a header).
     #[derive(Debug)]
     #[must_use = "a request does nothing until `send()` is awaited"]
     pub struct PostCreateQueue<'a> {
         client: &'a super::Client,
-        action: String,
-        version: String,
         body: super::models::CreateQueueRequest,
         options: rt::CallOptions,
     }
@@ -315,10 +301,10 @@ pub mod queues {
             self
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
-            let mut op = rt::Op::new(rt::Method::POST, "/#Action=CreateQueue");
-            op.query("Action", &self.action, rt::Style::Form, true);
-            op.query("Version", &self.version, rt::Style::Form, true);
+            let mut op = rt::Op::new(rt::Method::POST, "/");
             op.accept_types("text/xml");
+            op.fixed_query("Action", "CreateQueue");
+            op.fixed_query("Version", "2012-11-05");
             op.query_protocol(
                 "CreateQueue",
                 "2012-11-05",
@@ -345,7 +331,9 @@ pub mod queues {
                 .await
         }
     }
-    /// Request builder for `GET /#Action=ListQueues`: set optional parameters, then `send()`.
+    /// Request builder for `GET /`: set optional parameters, then `send()`.
+    ///
+    /// Always sends query `Action=ListQueues`, query `Version=2012-11-05` (fixed by the description; `CallOptions` headers replace a header).
     #[derive(Debug)]
     #[must_use = "a request does nothing until `send()` is awaited"]
     pub struct GetListQueues<'a> {
@@ -353,8 +341,6 @@ pub mod queues {
         queue_name_prefix: Option<String>,
         next_token: Option<String>,
         max_results: Option<i64>,
-        action: String,
-        version: String,
         options: rt::CallOptions,
     }
     impl<'a> GetListQueues<'a> {
@@ -379,13 +365,13 @@ pub mod queues {
             self
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
-            let mut op = rt::Op::new(rt::Method::GET, "/#Action=ListQueues");
+            let mut op = rt::Op::new(rt::Method::GET, "/");
             op.query("QueueNamePrefix", &self.queue_name_prefix, rt::Style::Form, true);
             op.query("NextToken", &self.next_token, rt::Style::Form, true);
             op.query("MaxResults", &self.max_results, rt::Style::Form, true);
-            op.query("Action", &self.action, rt::Style::Form, true);
-            op.query("Version", &self.version, rt::Style::Form, true);
             op.accept_types("text/xml");
+            op.fixed_query("Action", "ListQueues");
+            op.fixed_query("Version", "2012-11-05");
             op.apply(self.options);
             (self.client, op)
         }
@@ -428,7 +414,9 @@ pub mod queues {
             )
         }
     }
-    /// Request builder for `GET /{AccountNumber}/{QueueName}/#Action=GetQueueAttributes`: set optional parameters, then `send()`.
+    /// Request builder for `GET /{AccountNumber}/{QueueName}/`: set optional parameters, then `send()`.
+    ///
+    /// Always sends query `Action=GetQueueAttributes`, query `Version=2012-11-05` (fixed by the description; `CallOptions` headers replace a header).
     #[derive(Debug)]
     #[must_use = "a request does nothing until `send()` is awaited"]
     pub struct GetGetQueueAttributes<'a> {
@@ -436,8 +424,6 @@ pub mod queues {
         account_number: i64,
         queue_name: String,
         attribute_names: Option<Vec<String>>,
-        action: String,
-        version: String,
         options: rt::CallOptions,
     }
     impl<'a> GetGetQueueAttributes<'a> {
@@ -452,10 +438,7 @@ pub mod queues {
             self
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
-            let mut op = rt::Op::new(
-                rt::Method::GET,
-                "/{AccountNumber}/{QueueName}/#Action=GetQueueAttributes",
-            );
+            let mut op = rt::Op::new(rt::Method::GET, "/{AccountNumber}/{QueueName}/");
             op.path("AccountNumber", &self.account_number, rt::Style::Simple, false);
             op.path("QueueName", &self.queue_name, rt::Style::Simple, false);
             op.query_flat(
@@ -470,9 +453,9 @@ pub mod queues {
                     &SHAPE
                 },
             );
-            op.query("Action", &self.action, rt::Style::Form, true);
-            op.query("Version", &self.version, rt::Style::Form, true);
             op.accept_types("text/xml");
+            op.fixed_query("Action", "GetQueueAttributes");
+            op.fixed_query("Version", "2012-11-05");
             op.errors(|_, body| match rt::error_code(body).as_deref() {
                 Some("QueueDoesNotExist") => {
                     rt::xml_error_body::<

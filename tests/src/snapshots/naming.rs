@@ -414,6 +414,8 @@ pub mod naming {
         }
     }
     /// Request builder for `GET /responses`: set optional parameters, then `send()`.
+    ///
+    /// Always sends query `beta=true` (fixed by the description; `CallOptions` headers replace a header).
     #[derive(Debug)]
     #[must_use = "a request does nothing until `send()` is awaited"]
     pub struct GetResponses2<'a> {

@@ -64,13 +64,13 @@ pub mod objects {
             &self,
             bucket: impl Into<String>,
             key: impl Into<String>,
-            body: rt::bytes::Bytes,
+            body: impl Into<rt::Body>,
         ) -> PutObject<'a> {
             PutObject {
                 client: self.client,
                 bucket: bucket.into(),
                 key: key.into(),
-                body,
+                body: body.into(),
                 options: rt::CallOptions::default(),
             }
         }
@@ -117,6 +117,23 @@ pub mod objects {
             let (client, op) = self.build();
             rt::send_bytes(client.connector(), op).await
         }
+        /// Send the request and hand the answer's body over unread, chunk by chunk, in bounded memory.
+        pub async fn send_stream(
+            self,
+        ) -> Result<rt::stream::StreamingResponse, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_stream(client.connector(), op).await
+        }
+        /// Send the request and write the answer's body to the file at `path` (through a temporary
+        /// sibling; resumed with `Range` after a dropped connection; checked against the server's
+        /// sha-256 digest header when it sends one).
+        pub async fn download_to(
+            self,
+            path: impl Into<std::path::PathBuf>,
+        ) -> Result<rt::DownloadReport, rt::Error> {
+            let (client, op) = self.build();
+            rt::download_to(client.connector(), op, path.into()).await
+        }
     }
     /// Request builder for `PUT /{Bucket}/{Key}`: set optional parameters, then `send()`.
     #[derive(Debug)]
@@ -125,7 +142,7 @@ pub mod objects {
         client: &'a super::Client,
         bucket: String,
         key: String,
-        body: rt::bytes::Bytes,
+        body: rt::Body,
         options: rt::CallOptions,
     }
     impl<'a> PutObject<'a> {
@@ -138,7 +155,7 @@ pub mod objects {
             let mut op = rt::Op::new(rt::Method::PUT, "/{Bucket}/{Key}");
             op.path("Bucket", &self.bucket, rt::Style::Simple, false);
             op.path("Key", &self.key, rt::Style::Simple, false);
-            op.bytes("application/octet-stream", Clone::clone(&self.body));
+            op.body(Some("application/octet-stream"), self.body);
             op.apply(self.options);
             (self.client, op)
         }

@@ -276,12 +276,12 @@ pub mod blobs {
         pub fn put_blob(
             &self,
             name: impl Into<String>,
-            body: rt::bytes::Bytes,
+            body: impl Into<rt::Body>,
         ) -> PutBlob<'a> {
             PutBlob {
                 client: self.client,
                 name: name.into(),
-                body,
+                body: body.into(),
                 options: rt::CallOptions::default(),
             }
         }
@@ -292,7 +292,7 @@ pub mod blobs {
     pub struct PutBlob<'a> {
         client: &'a super::Client,
         name: String,
-        body: rt::bytes::Bytes,
+        body: rt::Body,
         options: rt::CallOptions,
     }
     impl<'a> PutBlob<'a> {
@@ -304,7 +304,7 @@ pub mod blobs {
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::PUT, "/blobs/{name}");
             op.path("name", &self.name, rt::Style::Simple, false);
-            op.bytes("application/octet-stream", Clone::clone(&self.body));
+            op.body(Some("application/octet-stream"), self.body);
             op.apply(self.options);
             (self.client, op)
         }
