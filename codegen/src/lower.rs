@@ -15,6 +15,7 @@ use crate::load::pointer as ptr;
 use crate::names::{self, Scope};
 use crate::settings::Settings;
 
+mod aws_json;
 mod markers;
 mod rename;
 
@@ -1539,7 +1540,7 @@ impl<'a> Lowerer<'a> {
                 // Inline shapes met from here on are named after this operation until renamed.
                 self.current_op = Some(builder.clone());
                 match self.operation(op, shared_params, &op_ptr, &path, &builder) {
-                    Some((mut params, body, success, errors)) => {
+                    Some((mut params, mut body, success, errors)) => {
                         let singles = std::mem::take(&mut self.single_values);
                         let single = |p: &Param| {
                             singles
@@ -1551,6 +1552,7 @@ impl<'a> Lowerer<'a> {
                         for w in fixed.warnings {
                             self.warn(&item_ptr, w);
                         }
+                        aws_json::adjust(&mut body, &fixed.headers);
                         let stream = self.stream_out(op, &op_ptr, &builder);
                         let mut security = self.security_of(op, &op_ptr);
                         if self.authorization_param == Some(true) {

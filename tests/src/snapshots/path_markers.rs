@@ -373,7 +373,7 @@ pub mod items {
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/");
             op.fixed_header("X-Amz-Target", "Store_20240101.GetItem");
-            op.json("application/json", &self.body);
+            op.json("application/x-amz-json-1.1", &self.body);
             op.apply(self.options);
             (self.client, op)
         }
