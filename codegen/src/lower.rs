@@ -2405,7 +2405,7 @@ impl<'a> Lowerer<'a> {
         };
         // Binary content goes as the runtime's `Body` (bytes, or streamed from a file); XML stays
         // what it is above.
-        let binary = !crate::xml::is_xml(pick)
+        let binary = (!crate::xml::is_xml(pick) || self.is_binary_schema(schema, &mptr))
             && !pick.starts_with("multipart/")
             && pick != "application/x-www-form-urlencoded"
             && self.is_binary_content(pick, schema, &mptr);
@@ -2439,13 +2439,9 @@ impl<'a> Lowerer<'a> {
     /// neither JSON nor text (`application/octet-stream`, `image/png`), or a wildcard (`*/*`) whose
     /// schema is absent or a string.
     fn is_binary_content(&mut self, media: &str, schema: Option<&'a Value>, ptr: &str) -> bool {
+        let binary_schema = self.is_binary_schema(schema, ptr);
         let schema = schema.map(|s| self.deref(s, &format!("{ptr}/schema")).0);
         let string = schema.is_some_and(|s| str_of(s, "type") == Some("string"));
-        let binary_schema = schema.is_some_and(|s| {
-            string
-                && (str_of(s, "format") == Some("binary")
-                    || (s.get("contentMediaType").is_some() && s.get("contentEncoding").is_none()))
-        });
         let m = media
             .split(';')
             .next()
@@ -2456,6 +2452,18 @@ impl<'a> Lowerer<'a> {
         let textual =
             m.starts_with("text/") || (is_json(&m) && !wildcard) || stream_kind(&m).is_some();
         binary_schema || (wildcard && (schema.is_none() || string)) || (!textual && !wildcard)
+    }
+
+    /// Whether a media type's schema says its content is bytes: a string of `format: binary`, or (3.1)
+    /// with a `contentMediaType` and no `contentEncoding`. An XML media type with such a schema
+    /// (`image/svg+xml` served as a file) is bytes too, not a document to type.
+    fn is_binary_schema(&mut self, schema: Option<&'a Value>, ptr: &str) -> bool {
+        let schema = schema.map(|s| self.deref(s, &format!("{ptr}/schema")).0);
+        schema.is_some_and(|s| {
+            str_of(s, "type") == Some("string")
+                && (str_of(s, "format") == Some("binary")
+                    || (s.get("contentMediaType").is_some() && s.get("contentEncoding").is_none()))
+        })
     }
 
     /// The type of a multipart body with files: the object's fields, with the `files` among them
@@ -2673,7 +2681,8 @@ impl<'a> Lowerer<'a> {
         };
         let media = &content[pick];
         let mptr = format!("{ptr}/content/{}", escape(pick));
-        let binary = !crate::xml::is_xml(pick)
+        let binary = (!crate::xml::is_xml(pick)
+            || self.is_binary_schema(media.get("schema"), &mptr))
             && pick != "text/event-stream"
             && self.is_binary_content(pick, media.get("schema"), &mptr);
         let (kind, ty) = if binary {

@@ -77,7 +77,9 @@ fn overlay_flag_corrects_the_description_and_the_counts_follow() {
     // Corrected: bytes both ways, a JSON error under 404.
     let after = sources(&fixed_dir);
     assert!(after.contains(store_error) && !after.contains("NoSuchKey"));
-    assert!(after.contains("op.body(Some(\"application/octet-stream\")") && !after.contains("op.xml("));
+    assert!(
+        after.contains("op.body(Some(\"application/octet-stream\")") && !after.contains("op.xml(")
+    );
     let r = report(&fixed);
     assert_eq!(r["unfaithful"]["xml_body"]["operations"], 0, "{r}");
     assert_eq!(r["unfaithful"]["binary_as_string"]["operations"], 0, "{r}");

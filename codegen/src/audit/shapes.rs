@@ -77,14 +77,15 @@ pub fn unfaithful(root: &Value, api: &Api) -> Unfaithful {
             out.path_marker.add(op);
         }
         let bodies = bodies(root, op);
-        if bodies
-            .iter()
-            .any(|b| crate::xml::is_xml(&b.media) && !b.kind.reads_xml())
-        {
+        if bodies.iter().any(|b| {
+            crate::xml::is_xml(&b.media) && !binary_string(b.schema) && !b.kind.reads_xml()
+        }) {
             out.xml_body.add(op);
         }
         if bodies.iter().any(|b| {
-            !crate::xml::is_xml(&b.media) && is_binary(&b.media, b.schema) && is_string(b.ty)
+            (!crate::xml::is_xml(&b.media) || binary_string(b.schema))
+                && is_binary(&b.media, b.schema)
+                && is_string(b.ty)
         }) {
             out.binary_as_string.add(op);
         }
@@ -276,6 +277,15 @@ fn is_binary(media: &str, schema: Option<&Value>) -> bool {
     m == "application/octet-stream" || (m.ends_with("/*") && string) || (string && binary_format)
 }
 
+/// (b, c) A `type: string, format: binary` schema: the content is bytes, even under an XML media type
+/// (`image/svg+xml` served as a file), so it belongs to (c), not (b).
+fn binary_string(schema: Option<&Value>) -> bool {
+    schema.is_some_and(|s| {
+        s.get("type").and_then(Value::as_str) == Some("string")
+            && s.get("format").and_then(Value::as_str) == Some("binary")
+    })
+}
+
 /// (c) Whether the IR types the body as text.
 fn is_string(ty: &Ty) -> bool {
     match ty {
@@ -428,7 +438,9 @@ mod tests {
                 "requestBody": {"content": {"application/octet-stream": {"schema": bin}}},
                 "responses": {"200": {"description": "ok", "content": {"application/octet-stream": {"schema": bin}}}}}},
             "/string": {"get": {"operationId": "Plain", "responses": {
-                "200": {"description": "ok", "content": {"text/plain": {"schema": {"type": "string"}}}}}}}
+                "200": {"description": "ok", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+            "/svg": {"get": {"operationId": "Svg", "responses": {
+                "200": {"description": "ok", "content": {"image/svg+xml": {"schema": bin}}}}}}
         }}));
         // `*/*`, `format: binary` under text and octet-stream are all bytes now; plain text stays text.
         assert_eq!(c.binary_as_string, Cause::default());
