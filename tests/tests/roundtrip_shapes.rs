@@ -121,7 +121,10 @@ async fn path_key_markers_become_query_pairs_flags_and_headers_in_order() {
     assert_eq!(header(&seen[5], "x-amz-target"), ["Store_20240101.GetItem"]);
     // An X-Amz-Target operation's JSON is the AWS JSON protocol's media type, whatever the
     // description says (`application/json` reads as another protocol to those services).
-    assert_eq!(header(&seen[5], "content-type"), ["application/x-amz-json-1.1"]);
+    assert_eq!(
+        header(&seen[5], "content-type"),
+        ["application/x-amz-json-1.1"]
+    );
     assert_eq!(header(&seen[6], "x-api-flavour"), ["plain"]);
 }
 

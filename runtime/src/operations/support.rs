@@ -855,17 +855,23 @@ pub async fn send_xml<T: DeserializeOwned>(
 ) -> Result<Response<T>, Error> {
     op.accept_answer("application/xml, text/xml");
     let resp = op.run(c).await?;
-    // An empty answer (a documented 204 beside the XML one) is `None`.
+    // An empty answer (a documented 204 beside the XML one) is `None`; for a document whose
+    // fields are all optional it is the document with none of them (S3 answers many operations
+    // with headers only).
     let read = if resp.data.iter().all(u8::is_ascii_whitespace) {
-        serde_json::from_value::<T>(Value::Null).map_err(|e| {
-            Error::new(
-                ErrorCode::ParsingError,
-                ErrorSource::Deserialize,
-                format!("the XML answer is empty: {e}"),
-            )
-            .with_request_sent(true)
-            .with_raw_body(resp.data.clone())
-        })
+        serde_json::from_value::<T>(Value::Null)
+            .or_else(|e| {
+                serde_json::from_value::<T>(Value::Object(serde_json::Map::new())).map_err(|_| e)
+            })
+            .map_err(|e| {
+                Error::new(
+                    ErrorCode::ParsingError,
+                    ErrorSource::Deserialize,
+                    format!("the XML answer is empty: {e}"),
+                )
+                .with_request_sent(true)
+                .with_raw_body(resp.data.clone())
+            })
     } else {
         crate::xml::read::<T>(&resp.data, shape)
     };

@@ -416,12 +416,23 @@ fn parsing_error(message: String, body: &[u8]) -> Error {
 
 /// The element a document's value is read from: the root when it is named like `shape`, else the
 /// first element with that name (a query protocol answer wraps `<XResult>` in `<XResponse>`), else
-/// the root.
+/// the root. A query protocol answer read by a shape named `XResponse` is read from its
+/// `<XResult>` child when the shape has no field of that name (SNS and STS name their answers so).
 fn root_for<'n>(root: &'n Node, shape: &'static XmlShape) -> &'n Node {
     match resolve(shape) {
         XmlShape::Struct(s) if root.name != s.name => root.find(s.name).unwrap_or(root),
+        XmlShape::Struct(s) => query_result(root, s).unwrap_or(root),
         _ => root,
     }
+}
+
+/// The `<XResult>` child of a `<XResponse>` root read by `s`, unless `s` has a field named so.
+fn query_result<'n>(root: &'n Node, s: &XmlStruct) -> Option<&'n Node> {
+    let result = format!("{}Result", root.name.strip_suffix("Response")?);
+    if s.fields.iter().any(|f| f.xml == result) {
+        return None;
+    }
+    root.child(&result)
 }
 
 /// Read an XML document as a JSON value guided by `shape`.
@@ -894,6 +905,51 @@ mod tests {
         assert_eq!(
             read_ok("<Other><Label>root</Label></Other>", &NODE),
             json!({"label": "root"})
+        );
+    }
+
+    static TOPIC_RESPONSE: XmlShape = XmlShape::Struct(XmlStruct {
+        name: "CreateTopicResponse",
+        namespace: None,
+        prefix: None,
+        fields: &[XmlField {
+            xml: "TopicArn",
+            field: "TopicArn",
+            attribute: false,
+            shape: &STRING,
+        }],
+    });
+
+    static RESULT_FIELD: XmlShape = XmlShape::Struct(XmlStruct {
+        name: "CreateTopicResponse",
+        namespace: None,
+        prefix: None,
+        fields: &[XmlField {
+            xml: "CreateTopicResult",
+            field: "Result",
+            attribute: false,
+            shape: &XmlShape::Ref(|| &TOPIC_RESPONSE),
+        }],
+    });
+
+    #[test]
+    fn a_query_answer_named_like_its_wrapper_is_read_from_the_result_element() {
+        let xml = "<CreateTopicResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\">\
+                   <CreateTopicResult><TopicArn>arn:t</TopicArn></CreateTopicResult>\
+                   <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></CreateTopicResponse>";
+        assert_eq!(read_ok(xml, &TOPIC_RESPONSE), json!({"TopicArn": "arn:t"}));
+        // Fields directly under the root are still read there.
+        assert_eq!(
+            read_ok(
+                "<CreateTopicResponse><TopicArn>arn:u</TopicArn></CreateTopicResponse>",
+                &TOPIC_RESPONSE
+            ),
+            json!({"TopicArn": "arn:u"})
+        );
+        // A shape that names the result element reads it as its field.
+        assert_eq!(
+            read_ok(xml, &RESULT_FIELD),
+            json!({"Result": {"TopicArn": "arn:t"}})
         );
     }
 

@@ -159,3 +159,23 @@ fn the_manifest_gates_each_client_and_program_by_its_feature() {
         assert!(HARNESS_FILES.iter().any(|(p, _)| *p == path), "{path}");
     }
 }
+
+#[test]
+fn overlays_follow_the_protocol_and_the_service() {
+    let root = crate::root();
+    let named = |name: &str| -> Vec<String> {
+        let s = SERVICES.iter().find(|s| s.name == name).unwrap();
+        overlays(&root, s)
+            .iter()
+            .map(|p| {
+                assert!(p.is_file(), "{} is missing", p.display());
+                p.file_name().unwrap().to_string_lossy().into_owned()
+            })
+            .collect()
+    };
+    assert_eq!(named("s3"), ["s3.yaml"]);
+    assert_eq!(named("dynamodb"), ["json-timestamps.yaml"]);
+    assert_eq!(named("kinesis"), ["json-timestamps.yaml"]);
+    assert_eq!(named("secretsmanager"), ["json-timestamps.yaml"]);
+    assert!(named("sqs").is_empty() && named("lambda").is_empty());
+}

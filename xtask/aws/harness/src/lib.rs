@@ -1,5 +1,5 @@
 //! What every AWS scenario program shares: its arguments, the connector settings, the credentials,
-//! running named steps that report their call, status and error, and reading fields from answers.
+//! running named steps that report their call, status and error, and the checks they make.
 
 use std::future::Future;
 use std::time::Instant;
@@ -157,100 +157,21 @@ pub fn needs<T>(value: Option<T>, what: &str) -> Outcome<T> {
     value.ok_or_else(|| fail(format!("skipped: needs {what} from an earlier step")))
 }
 
-/// The text of every field named `name` in an answer, in document order: an object's keys at any
-/// depth for typed answers, or the elements `<name>text</name>` for answers still held as XML text.
-pub fn fields(answer: &impl Serialize, name: &str) -> Vec<String> {
-    let value = serde_json::to_value(answer).unwrap_or(Value::Null);
-    let mut out = Vec::new();
-    collect(&value, name, &mut out);
-    out
-}
-
-/// The first field named `name` (see [`fields`]).
-pub fn field(answer: &impl Serialize, name: &str) -> Option<String> {
-    fields(answer, name).into_iter().next()
-}
-
-fn collect(value: &Value, name: &str, out: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                if k == name {
-                    match v {
-                        Value::String(s) => out.push(s.clone()),
-                        Value::Array(items) => {
-                            for i in items {
-                                match i {
-                                    Value::String(s) => out.push(s.clone()),
-                                    other => out.push(other.to_string()),
-                                }
-                            }
-                        }
-                        Value::Null => {}
-                        other => out.push(other.to_string()),
-                    }
-                } else {
-                    collect(v, name, out);
-                }
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|i| collect(i, name, out)),
-        Value::String(text) => xml_elements(text, name, out),
-        _ => {}
-    }
-}
-
-/// The text of each `<name>...</name>` (attributes allowed) in an XML text, entities decoded.
-pub fn xml_elements(text: &str, name: &str, out: &mut Vec<String>) {
-    let open = format!("<{name}");
-    let close = format!("</{name}>");
-    let mut rest = text;
-    while let Some(at) = rest.find(&open) {
-        let after = &rest[at + open.len()..];
-        // `<NameSuffix>` is another element.
-        if !after.starts_with('>') && !after.starts_with(' ') {
-            rest = after;
-            continue;
-        }
-        let Some(gt) = after.find('>') else { break };
-        let body = &after[gt + 1..];
-        let Some(end) = body.find(&close) else { break };
-        out.push(unescape(&body[..end]));
-        rest = &body[end + close.len()..];
-    }
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&#34;", "\"")
-        .replace("&amp;", "&")
-}
-
-/// An answer that must be the provider's "not found" for a missing resource: an error status below
-/// 500 that is not an authentication failure, whose body names `provider_code`.
+/// An answer that must be the provider's "not found" for a missing resource: the typed error
+/// NOT_FOUND, with the provider's own error code `provider_code`.
 pub fn expect_not_found<T>(result: Result<T, Error>, provider_code: &str) -> Outcome<()> {
     match result {
         Ok(_) => Err(fail(format!(
             "expected the error {provider_code}, the call succeeded"
         ))),
+        Err(e) if e.code() == ErrorCode::NotFound && e.provider_code() == Some(provider_code) => {
+            Ok(())
+        }
         Err(e) => {
-            let status = e.status().map(|s| s.as_u16());
-            let body = e
-                .raw_body()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .unwrap_or_default();
-            let named = body.contains(provider_code) || e.message().contains(provider_code);
-            let client_error = matches!(status, Some(400..=499));
-            if e.code() != ErrorCode::AuthFailed && client_error && named {
-                Ok(())
-            } else {
-                let mut f = Failure::from(e);
-                f.error = format!("expected {provider_code}; got {}", f.error);
-                Err(f)
-            }
+            let got = e.provider_code().unwrap_or("no provider code").to_owned();
+            let mut f = Failure::from(e);
+            f.error = format!("expected NOT_FOUND {provider_code}; got {got}, {}", f.error);
+            Err(f)
         }
     }
 }
@@ -330,19 +251,4 @@ where
 pub fn input<T: serde::de::DeserializeOwned>(value: Value) -> Outcome<T> {
     serde_json::from_value(value)
         .map_err(|e| fail(format!("the request does not fit its type: {e}")))
-}
-
-/// An answer body as text: a string as is, bytes (a JSON array of numbers) decoded as UTF-8.
-pub fn text(answer: &impl Serialize) -> Option<String> {
-    match serde_json::to_value(answer).ok()? {
-        Value::String(s) => Some(s),
-        Value::Array(items) => {
-            let bytes: Option<Vec<u8>> = items
-                .iter()
-                .map(|i| i.as_u64().and_then(|n| u8::try_from(n).ok()))
-                .collect();
-            String::from_utf8(bytes?).ok()
-        }
-        _ => None,
-    }
 }

@@ -8,10 +8,6 @@ use serde_json::json;
 const ITEMS: usize = 7;
 const TABLE: &str = "harness-table";
 
-fn target(op: &str) -> String {
-    format!("DynamoDB_20120810.{op}")
-}
-
 async fn client(args: &Args, secret: &str) -> Outcome<Client> {
     let auth = aws_dynamodb::auth::aws_sigv4(args.key.as_str(), secret, REGION);
     Ok(Client::new(config(Client::config(), args, auth)).await?)
@@ -31,12 +27,9 @@ async fn scenario(args: Args) -> Run {
             "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
             "BillingMode": "PAY_PER_REQUEST"
         }))?;
-        let r = c
-            .x_amz_target_dynamo_db_20120810()
-            .create_table(target("CreateTable"), body)
-            .send()
-            .await?;
-        same("TableName", field(&r.data, "TableName"), TABLE)
+        let r = c.general().create_table(body).send().await?;
+        let table = r.data.table_description.and_then(|t| t.table_name);
+        same("TableDescription.TableName", table, TABLE)
     })
     .await;
     run.step("write items", "PutItem x7", async {
@@ -46,10 +39,7 @@ async fn scenario(args: Args) -> Run {
                 "TableName": TABLE,
                 "Item": {"id": {"S": format!("item-{i}")}, "note": {"S": format!("note {i}")}}
             }))?;
-            c.x_amz_target_dynamo_db_20120810()
-                .put_item(target("PutItem"), body)
-                .send()
-                .await?;
+            c.general().put_item(body).send().await?;
         }
         Ok(())
     })
@@ -57,15 +47,12 @@ async fn scenario(args: Args) -> Run {
     run.step("read an item back", "GetItem", async {
         let c = needs(c, "a client")?;
         let body = input(json!({"TableName": TABLE, "Key": {"id": {"S": "item-3"}}}))?;
-        let r = c
-            .x_amz_target_dynamo_db_20120810()
-            .get_item(target("GetItem"), body)
-            .send()
-            .await?;
-        let note = serde_json::to_value(&r.data).ok().and_then(|v| {
-            v.pointer("/Item/note/S")
-                .and_then(|s| s.as_str().map(str::to_owned))
-        });
+        let r = c.general().get_item(body).send().await?;
+        let note = r
+            .data
+            .item
+            .and_then(|mut item| item.remove("note"))
+            .and_then(|v| v.s);
         same("Item.note", note, "note 3")
     })
     .await;
@@ -74,21 +61,17 @@ async fn scenario(args: Args) -> Run {
         "Scan(Limit=3, ExclusiveStartKey)",
         async {
             let c = needs(c, "a client")?;
-            let (mut pages, mut seen, mut start) = (0, 0, None::<serde_json::Value>);
+            let (mut pages, mut seen, mut start) = (0, 0, None);
             loop {
                 let mut request = json!({"TableName": TABLE, "Limit": 3});
                 if let Some(key) = start.take() {
-                    request["ExclusiveStartKey"] = key;
+                    request["ExclusiveStartKey"] = serde_json::to_value(key)
+                        .map_err(|e| fail(format!("LastEvaluatedKey: {e}")))?;
                 }
-                let r = c
-                    .x_amz_target_dynamo_db_20120810()
-                    .scan(target("Scan"), input(request)?)
-                    .send()
-                    .await?;
-                let v = serde_json::to_value(&r.data).unwrap_or_default();
+                let r = c.general().scan(input(request)?).send().await?;
                 pages += 1;
-                seen += v["Items"].as_array().map_or(0, Vec::len);
-                start = v.get("LastEvaluatedKey").filter(|k| !k.is_null()).cloned();
+                seen += r.data.items.map_or(0, |items| items.len());
+                start = r.data.last_evaluated_key.filter(|k| !k.is_empty());
                 if start.is_none() || pages > ITEMS {
                     break;
                 }
@@ -100,20 +83,14 @@ async fn scenario(args: Args) -> Run {
     run.step("delete an item", "DeleteItem", async {
         let c = needs(c, "a client")?;
         let body = input(json!({"TableName": TABLE, "Key": {"id": {"S": "item-0"}}}))?;
-        c.x_amz_target_dynamo_db_20120810()
-            .delete_item(target("DeleteItem"), body)
-            .send()
-            .await?;
+        c.general().delete_item(body).send().await?;
         Ok(())
     })
     .await;
     run.step("delete the table", "DeleteTable", async {
         let c = needs(c, "a client")?;
         let body = input(json!({"TableName": TABLE}))?;
-        c.x_amz_target_dynamo_db_20120810()
-            .delete_table(target("DeleteTable"), body)
-            .send()
-            .await?;
+        c.general().delete_table(body).send().await?;
         Ok(())
     })
     .await;
@@ -123,8 +100,8 @@ async fn scenario(args: Args) -> Run {
         async {
             let c = needs(c, "a client")?;
             let r = c
-                .x_amz_target_dynamo_db_20120810()
-                .describe_table(target("DescribeTable"), input(json!({"TableName": TABLE}))?)
+                .general()
+                .describe_table(input(json!({"TableName": TABLE}))?)
                 .send()
                 .await;
             expect_not_found(r, "ResourceNotFoundException")
@@ -136,11 +113,7 @@ async fn scenario(args: Args) -> Run {
         "ListTables (wrong secret)",
         async {
             let wrong = client(&args, "wrong-secret").await?;
-            let r = wrong
-                .x_amz_target_dynamo_db_20120810()
-                .list_tables(target("ListTables"), input(json!({}))?)
-                .send()
-                .await;
+            let r = wrong.general().list_tables(input(json!({}))?).send().await;
             expect_auth_failed(r)
         },
     )

@@ -10,10 +10,6 @@ const STREAMS: usize = 4;
 /// `hello kinesis`, base64 as the wire carries blobs.
 const DATA: &str = "aGVsbG8ga2luZXNpcw==";
 
-fn target(op: &str) -> String {
-    format!("Kinesis_20131202.{op}")
-}
-
 async fn client(args: &Args, secret: &str) -> Outcome<Client> {
     let auth = aws_kinesis::auth::aws_sigv4(args.key.as_str(), secret, REGION);
     Ok(Client::new(config(Client::config(), args, auth)).await?)
@@ -28,24 +24,18 @@ async fn scenario(args: Args) -> Run {
     run.step("create a stream", "CreateStream", async {
         let c = needs(c, "a client")?;
         let body = input(json!({"StreamName": STREAM, "ShardCount": 1}))?;
-        c.x_amz_target_kinesis_20131202()
-            .create_stream(target("CreateStream"), body)
-            .send()
-            .await?;
+        c.general().create_stream(body).send().await?;
         Ok(())
     })
     .await;
     run.step("write a record", "PutRecord", async {
         let c = needs(c, "a client")?;
         let body = input(json!({"StreamName": STREAM, "Data": DATA, "PartitionKey": "p"}))?;
-        let r = c
-            .x_amz_target_kinesis_20131202()
-            .put_record(target("PutRecord"), body)
-            .send()
-            .await?;
-        field(&r.data, "SequenceNumber")
-            .map(|_| ())
-            .ok_or_else(|| fail("no SequenceNumber in the answer"))
+        let r = c.general().put_record(body).send().await?;
+        if r.data.sequence_number.is_empty() {
+            return Err(fail("an empty SequenceNumber in the answer"));
+        }
+        Ok(())
     })
     .await;
     run.step("read it back", "GetShardIterator, GetRecords", async {
@@ -55,21 +45,27 @@ async fn scenario(args: Args) -> Run {
             "ShardId": "shardId-000000000000",
             "ShardIteratorType": "TRIM_HORIZON"
         }))?;
+        let r = c.general().get_shard_iterator(body).send().await?;
+        let iterator = r
+            .data
+            .shard_iterator
+            .ok_or_else(|| fail("no ShardIterator"))?;
         let r = c
-            .x_amz_target_kinesis_20131202()
-            .get_shard_iterator(target("GetShardIterator"), body)
+            .general()
+            .get_records(input(json!({"ShardIterator": iterator}))?)
             .send()
             .await?;
-        let iterator = field(&r.data, "ShardIterator").ok_or_else(|| fail("no ShardIterator"))?;
-        let r = c
-            .x_amz_target_kinesis_20131202()
-            .get_records(
-                target("GetRecords"),
-                input(json!({"ShardIterator": iterator}))?,
-            )
-            .send()
-            .await?;
-        same("Data", field(&r.data, "Data"), DATA)
+        if r.data.records.len() != 1 {
+            return Err(fail(format!(
+                "read {} records, wrote 1",
+                r.data.records.len()
+            )));
+        }
+        same(
+            "Record.Data",
+            r.data.records.into_iter().next().map(|r| r.data),
+            DATA,
+        )
     })
     .await;
     run.step(
@@ -80,10 +76,7 @@ async fn scenario(args: Args) -> Run {
             for i in 0..STREAMS {
                 let body =
                     input(json!({"StreamName": format!("harness-page-{i}"), "ShardCount": 1}))?;
-                c.x_amz_target_kinesis_20131202()
-                    .create_stream(target("CreateStream"), body)
-                    .send()
-                    .await?;
+                c.general().create_stream(body).send().await?;
             }
             // The stream created first is listed too: STREAMS + 1 in all.
             let (mut pages, mut seen, mut start) = (0, 0, None::<String>);
@@ -92,15 +85,11 @@ async fn scenario(args: Args) -> Run {
                 if let Some(s) = start.take() {
                     request["ExclusiveStartStreamName"] = json!(s);
                 }
-                let r = c
-                    .x_amz_target_kinesis_20131202()
-                    .list_streams(target("ListStreams"), input(request)?)
-                    .send()
-                    .await?;
+                let r = c.general().list_streams(input(request)?).send().await?;
                 pages += 1;
-                let names = fields(&r.data, "StreamNames");
+                let names = r.data.stream_names;
                 seen += names.len();
-                let more = field(&r.data, "HasMoreStreams").as_deref() == Some("true");
+                let more = r.data.has_more_streams;
                 start = names.last().cloned().filter(|_| more);
                 if start.is_none() || pages > STREAMS + 1 {
                     break;
@@ -112,11 +101,8 @@ async fn scenario(args: Args) -> Run {
     .await;
     run.step("delete the stream", "DeleteStream", async {
         let c = needs(c, "a client")?;
-        c.x_amz_target_kinesis_20131202()
-            .delete_stream(
-                target("DeleteStream"),
-                input(json!({"StreamName": STREAM}))?,
-            )
+        c.general()
+            .delete_stream(input(json!({"StreamName": STREAM}))?)
             .send()
             .await?;
         Ok(())
@@ -128,11 +114,8 @@ async fn scenario(args: Args) -> Run {
         async {
             let c = needs(c, "a client")?;
             let r = c
-                .x_amz_target_kinesis_20131202()
-                .describe_stream(
-                    target("DescribeStream"),
-                    input(json!({"StreamName": STREAM}))?,
-                )
+                .general()
+                .describe_stream(input(json!({"StreamName": STREAM}))?)
                 .send()
                 .await;
             expect_not_found(r, "ResourceNotFoundException")
@@ -144,11 +127,7 @@ async fn scenario(args: Args) -> Run {
         "ListStreams (wrong secret)",
         async {
             let wrong = client(&args, "wrong-secret").await?;
-            let r = wrong
-                .x_amz_target_kinesis_20131202()
-                .list_streams(target("ListStreams"), input(json!({}))?)
-                .send()
-                .await;
+            let r = wrong.general().list_streams(input(json!({}))?).send().await;
             expect_auth_failed(r)
         },
     )

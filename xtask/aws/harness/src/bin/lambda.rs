@@ -123,7 +123,8 @@ async fn scenario(args: Args) -> Run {
     run.step("read it back", "GetFunction", async {
         let c = needs(c, "a client")?;
         let r = c.functions().get_function(FUNCTION).send().await?;
-        same("Description", field(&r.data, "Description"), DESCRIPTION)
+        let description = r.data.configuration.and_then(|f| f.description);
+        same("Configuration.Description", description, DESCRIPTION)
     })
     .await;
     run.step(
@@ -142,11 +143,15 @@ async fn scenario(args: Args) -> Run {
                 }
                 let r = call.send().await?;
                 pages += 1;
-                seen += fields(&r.data, "FunctionName")
+                seen += r
+                    .data
+                    .functions
+                    .unwrap_or_default()
                     .iter()
+                    .filter_map(|f| f.function_name.as_deref())
                     .filter(|n| n.starts_with("harness-page-"))
                     .count();
-                marker = field(&r.data, "NextMarker").filter(|m| !m.is_empty());
+                marker = r.data.next_marker.filter(|m| !m.is_empty());
                 if marker.is_none() || pages > FUNCTIONS + 1 {
                     break;
                 }

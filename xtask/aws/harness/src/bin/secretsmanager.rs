@@ -8,10 +8,6 @@ use serde_json::json;
 const SECRET: &str = "harness-secret";
 const SECRETS: usize = 5;
 
-fn target(op: &str) -> String {
-    format!("secretsmanager.{op}")
-}
-
 async fn client(args: &Args, secret: &str) -> Outcome<Client> {
     let auth = aws_secretsmanager::auth::aws_sigv4(args.key.as_str(), secret, REGION);
     Ok(Client::new(config(Client::config(), args, auth)).await?)
@@ -26,35 +22,25 @@ async fn scenario(args: Args) -> Run {
     run.step("create a secret", "CreateSecret", async {
         let c = needs(c, "a client")?;
         let body = input(json!({"Name": SECRET, "SecretString": "first"}))?;
-        let r = c
-            .x_amz_target_secretsmanager()
-            .create_secret(target("CreateSecret"), body)
-            .send()
-            .await?;
-        same("Name", field(&r.data, "Name"), SECRET)
+        let r = c.general().create_secret(body).send().await?;
+        same("Name", r.data.name, SECRET)
     })
     .await;
     run.step("write a new value", "PutSecretValue", async {
         let c = needs(c, "a client")?;
         let body = input(json!({"SecretId": SECRET, "SecretString": "second"}))?;
-        c.x_amz_target_secretsmanager()
-            .put_secret_value(target("PutSecretValue"), body)
-            .send()
-            .await?;
+        c.general().put_secret_value(body).send().await?;
         Ok(())
     })
     .await;
     run.step("read it back", "GetSecretValue", async {
         let c = needs(c, "a client")?;
         let r = c
-            .x_amz_target_secretsmanager()
-            .get_secret_value(
-                target("GetSecretValue"),
-                input(json!({"SecretId": SECRET}))?,
-            )
+            .general()
+            .get_secret_value(input(json!({"SecretId": SECRET}))?)
             .send()
             .await?;
-        same("SecretString", field(&r.data, "SecretString"), "second")
+        same("SecretString", r.data.secret_string, "second")
     })
     .await;
     run.step(
@@ -65,10 +51,7 @@ async fn scenario(args: Args) -> Run {
             for i in 0..SECRETS {
                 let body =
                     input(json!({"Name": format!("harness-page-{i}"), "SecretString": "v"}))?;
-                c.x_amz_target_secretsmanager()
-                    .create_secret(target("CreateSecret"), body)
-                    .send()
-                    .await?;
+                c.general().create_secret(body).send().await?;
             }
             let (mut pages, mut seen, mut token) = (0, 0, None::<String>);
             loop {
@@ -79,14 +62,18 @@ async fn scenario(args: Args) -> Run {
                 if let Some(t) = token.take() {
                     request["NextToken"] = json!(t);
                 }
-                let r = c
-                    .x_amz_target_secretsmanager()
-                    .list_secrets(target("ListSecrets"), input(request)?)
-                    .send()
-                    .await?;
+                let r = c.general().list_secrets(input(request)?).send().await?;
                 pages += 1;
-                seen += fields(&r.data, "ARN").len();
-                token = field(&r.data, "NextToken").filter(|t| !t.is_empty());
+                let listed = r.data.secret_list.unwrap_or_default();
+                if let Some(other) = listed.iter().find(|e| {
+                    !e.name
+                        .as_deref()
+                        .is_some_and(|n| n.starts_with("harness-page-"))
+                }) {
+                    return Err(fail(format!("listed {:?}, outside the filter", other.name)));
+                }
+                seen += listed.len();
+                token = r.data.next_token.filter(|t| !t.is_empty());
                 if token.is_none() || pages > SECRETS {
                     break;
                 }
@@ -98,10 +85,7 @@ async fn scenario(args: Args) -> Run {
     run.step("delete the secret", "DeleteSecret", async {
         let c = needs(c, "a client")?;
         let body = input(json!({"SecretId": SECRET, "ForceDeleteWithoutRecovery": true}))?;
-        c.x_amz_target_secretsmanager()
-            .delete_secret(target("DeleteSecret"), body)
-            .send()
-            .await?;
+        c.general().delete_secret(body).send().await?;
         Ok(())
     })
     .await;
@@ -111,11 +95,8 @@ async fn scenario(args: Args) -> Run {
         async {
             let c = needs(c, "a client")?;
             let r = c
-                .x_amz_target_secretsmanager()
-                .get_secret_value(
-                    target("GetSecretValue"),
-                    input(json!({"SecretId": SECRET}))?,
-                )
+                .general()
+                .get_secret_value(input(json!({"SecretId": SECRET}))?)
                 .send()
                 .await;
             expect_not_found(r, "ResourceNotFoundException")
@@ -127,11 +108,7 @@ async fn scenario(args: Args) -> Run {
         "ListSecrets (wrong secret)",
         async {
             let wrong = client(&args, "wrong-secret").await?;
-            let r = wrong
-                .x_amz_target_secretsmanager()
-                .list_secrets(target("ListSecrets"), input(json!({}))?)
-                .send()
-                .await;
+            let r = wrong.general().list_secrets(input(json!({}))?).send().await;
             expect_auth_failed(r)
         },
     )

@@ -3,8 +3,8 @@
 
 use aws_scenarios::*;
 use aws_sns::Client;
+use serde_json::json;
 
-const VERSION: &str = "2010-03-31";
 /// One more than moto's page of topics, so the listing spans two pages.
 const TOPICS: usize = 101;
 
@@ -23,20 +23,27 @@ async fn scenario(args: Args) -> Run {
         .step("create a topic", "CreateTopic", async {
             let c = needs(c, "a client")?;
             let r = c
-                .action_create_topic()
-                .get_create_topic("harness-topic", "CreateTopic", VERSION)
+                .general()
+                .post_create_topic()
+                .body(input(json!({"Name": "harness-topic"}))?)
                 .send()
                 .await?;
-            field(&r.data, "TopicArn").ok_or_else(|| fail("no TopicArn in the answer"))
+            r.data
+                .topic_arn
+                .ok_or_else(|| fail("no TopicArn in the answer"))
         })
         .await;
     let arn = arn.as_deref();
     run.step("write an attribute", "SetTopicAttributes", async {
         let c = needs(c, "a client")?;
         let arn = needs(arn, "the topic's ARN")?;
-        c.action_set_topic_attributes()
-            .get_set_topic_attributes(arn, "DisplayName", "SetTopicAttributes", VERSION)
-            .attribute_value("Harness")
+        c.general()
+            .post_set_topic_attributes()
+            .body(input(json!({
+                "TopicArn": arn,
+                "AttributeName": "DisplayName",
+                "AttributeValue": "Harness"
+            }))?)
             .send()
             .await?;
         Ok(())
@@ -46,16 +53,12 @@ async fn scenario(args: Args) -> Run {
         let c = needs(c, "a client")?;
         let arn = needs(arn, "the topic's ARN")?;
         let r = c
-            .action_get_topic_attributes()
-            .get_get_topic_attributes(arn, "GetTopicAttributes", VERSION)
+            .general()
+            .post_get_topic_attributes()
+            .body(input(json!({"TopicArn": arn}))?)
             .send()
             .await?;
-        let keys = fields(&r.data, "key");
-        let values = fields(&r.data, "value");
-        let display = keys
-            .iter()
-            .position(|k| k == "DisplayName")
-            .and_then(|i| values.get(i).cloned());
+        let display = r.data.attributes.and_then(|mut a| a.remove("DisplayName"));
         same("DisplayName", display, "Harness")
     })
     .await;
@@ -63,12 +66,16 @@ async fn scenario(args: Args) -> Run {
         let c = needs(c, "a client")?;
         let arn = needs(arn, "the topic's ARN")?;
         let r = c
-            .action_publish()
-            .get_publish("hello from the generated client", "Publish", VERSION)
-            .topic_arn(arn)
+            .general()
+            .post_publish()
+            .body(input(json!({
+                "TopicArn": arn,
+                "Message": "hello from the generated client"
+            }))?)
             .send()
             .await?;
-        field(&r.data, "MessageId")
+        r.data
+            .message_id
             .map(|_| ())
             .ok_or_else(|| fail("no MessageId in the answer"))
     })
@@ -79,26 +86,34 @@ async fn scenario(args: Args) -> Run {
         async {
             let c = needs(c, "a client")?;
             for i in 0..TOPICS {
-                c.action_create_topic()
-                    .get_create_topic(format!("harness-page-{i}"), "CreateTopic", VERSION)
+                c.general()
+                    .post_create_topic()
+                    .body(input(json!({"Name": format!("harness-page-{i}")}))?)
                     .send()
                     .await?;
             }
             let (mut pages, mut seen, mut token) = (0, 0, None::<String>);
             loop {
-                let mut call = c
-                    .action_list_topics()
-                    .get_list_topics("ListTopics", VERSION);
+                let mut request = json!({});
                 if let Some(t) = token.take() {
-                    call = call.next_token(t);
+                    request["NextToken"] = json!(t);
                 }
-                let r = call.send().await?;
+                let r = c
+                    .general()
+                    .post_list_topics()
+                    .body(input(request)?)
+                    .send()
+                    .await?;
                 pages += 1;
-                seen += fields(&r.data, "TopicArn")
+                seen += r
+                    .data
+                    .topics
+                    .unwrap_or_default()
                     .iter()
+                    .filter_map(|t| t.topic_arn.as_deref())
                     .filter(|a| a.contains(":harness-page-"))
                     .count();
-                token = field(&r.data, "NextToken").filter(|t| !t.is_empty());
+                token = r.data.next_token.filter(|t| !t.is_empty());
                 if token.is_none() || pages > TOPICS {
                     break;
                 }
@@ -110,8 +125,9 @@ async fn scenario(args: Args) -> Run {
     run.step("delete the topic", "DeleteTopic", async {
         let c = needs(c, "a client")?;
         let arn = needs(arn, "the topic's ARN")?;
-        c.action_delete_topic()
-            .get_delete_topic(arn, "DeleteTopic", VERSION)
+        c.general()
+            .post_delete_topic()
+            .body(input(json!({"TopicArn": arn}))?)
             .send()
             .await?;
         Ok(())
@@ -124,8 +140,9 @@ async fn scenario(args: Args) -> Run {
             let c = needs(c, "a client")?;
             let arn = needs(arn, "the topic's ARN")?;
             let r = c
-                .action_get_topic_attributes()
-                .get_get_topic_attributes(arn, "GetTopicAttributes", VERSION)
+                .general()
+                .post_get_topic_attributes()
+                .body(input(json!({"TopicArn": arn}))?)
                 .send()
                 .await;
             expect_not_found(r, "NotFound")
@@ -137,11 +154,7 @@ async fn scenario(args: Args) -> Run {
         "ListTopics (wrong secret)",
         async {
             let wrong = client(&args, "wrong-secret").await?;
-            let r = wrong
-                .action_list_topics()
-                .get_list_topics("ListTopics", VERSION)
-                .send()
-                .await;
+            let r = wrong.general().post_list_topics().send().await;
             expect_auth_failed(r)
         },
     )

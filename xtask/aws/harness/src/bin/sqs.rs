@@ -2,8 +2,8 @@
 
 use aws_scenarios::*;
 use aws_sqs::Client;
+use serde_json::json;
 
-const VERSION: &str = "2012-11-05";
 const QUEUES: usize = 5;
 
 async fn client(args: &Args, secret: &str) -> Outcome<Client> {
@@ -18,41 +18,59 @@ async fn scenario(args: Args) -> Run {
         .await;
     let c = c.as_ref();
     let queue = "harness-queue";
-    run.step("create a queue", "CreateQueue", async {
-        let c = needs(c, "a client")?;
-        let r = c
-            .action_create_queue()
-            .get_create_queue(queue, "CreateQueue", VERSION)
-            .send()
-            .await?;
-        field(&r.data, "QueueUrl")
-            .filter(|u| u.ends_with(queue))
-            .map(|_| ())
-            .ok_or_else(|| fail("no QueueUrl naming the queue in the answer"))
-    })
-    .await;
+    let url = run
+        .step("create a queue", "CreateQueue", async {
+            let c = needs(c, "a client")?;
+            let r = c
+                .general()
+                .post_create_queue()
+                .body(input(json!({"QueueName": queue}))?)
+                .send()
+                .await?;
+            r.data
+                .queue_url
+                .filter(|u| u.ends_with(queue))
+                .ok_or_else(|| fail("no QueueUrl naming the queue in the answer"))
+        })
+        .await;
+    let url = url.as_deref();
     let body = "hello from the generated client";
     run.step("send a message", "SendMessage", async {
         let c = needs(c, "a client")?;
+        let url = needs(url, "the queue's URL")?;
         let r = c
-            .action_send_message()
-            .get_send_message(ACCOUNT, queue, body, "SendMessage", VERSION)
+            .general()
+            .post_send_message()
+            .body(input(json!({"QueueUrl": url, "MessageBody": body}))?)
             .send()
             .await?;
-        field(&r.data, "MessageId")
+        r.data
+            .message_id
             .map(|_| ())
             .ok_or_else(|| fail("no MessageId in the answer"))
     })
     .await;
     run.step("receive it back", "ReceiveMessage", async {
         let c = needs(c, "a client")?;
+        let url = needs(url, "the queue's URL")?;
         let r = c
-            .action_receive_message()
-            .get_receive_message(ACCOUNT, queue, "ReceiveMessage", VERSION)
-            .max_number_of_messages(1)
+            .general()
+            .post_receive_message()
+            .body(input(json!({"QueueUrl": url, "MaxNumberOfMessages": 1}))?)
             .send()
             .await?;
-        same("Body", field(&r.data, "Body"), body)
+        let messages = r.data.messages.unwrap_or_default();
+        if messages.len() != 1 {
+            return Err(fail(format!(
+                "received {} messages, sent 1",
+                messages.len()
+            )));
+        }
+        same(
+            "Message.Body",
+            messages.into_iter().next().and_then(|m| m.body),
+            body,
+        )
     })
     .await;
     run.step(
@@ -61,25 +79,27 @@ async fn scenario(args: Args) -> Run {
         async {
             let c = needs(c, "a client")?;
             for i in 0..QUEUES {
-                c.action_create_queue()
-                    .get_create_queue(format!("harness-page-{i}"), "CreateQueue", VERSION)
+                c.general()
+                    .post_create_queue()
+                    .body(input(json!({"QueueName": format!("harness-page-{i}")}))?)
                     .send()
                     .await?;
             }
             let (mut pages, mut seen, mut token) = (0, 0, None::<String>);
             loop {
-                let mut call = c
-                    .action_list_queues()
-                    .get_list_queues("ListQueues", VERSION)
-                    .queue_name_prefix("harness-page-")
-                    .max_results(2);
+                let mut request = json!({"QueueNamePrefix": "harness-page-", "MaxResults": 2});
                 if let Some(t) = token.take() {
-                    call = call.next_token(t);
+                    request["NextToken"] = json!(t);
                 }
-                let r = call.send().await?;
+                let r = c
+                    .general()
+                    .post_list_queues()
+                    .body(input(request)?)
+                    .send()
+                    .await?;
                 pages += 1;
-                seen += fields(&r.data, "QueueUrl").len();
-                token = field(&r.data, "NextToken").filter(|t| !t.is_empty());
+                seen += r.data.queue_urls.map_or(0, |urls| urls.len());
+                token = r.data.next_token.filter(|t| !t.is_empty());
                 if token.is_none() || pages > QUEUES {
                     break;
                 }
@@ -90,8 +110,10 @@ async fn scenario(args: Args) -> Run {
     .await;
     run.step("delete the queue", "DeleteQueue", async {
         let c = needs(c, "a client")?;
-        c.action_delete_queue()
-            .get_delete_queue(ACCOUNT, queue, "DeleteQueue", VERSION)
+        let url = needs(url, "the queue's URL")?;
+        c.general()
+            .post_delete_queue()
+            .body(input(json!({"QueueUrl": url}))?)
             .send()
             .await?;
         Ok(())
@@ -103,11 +125,12 @@ async fn scenario(args: Args) -> Run {
         async {
             let c = needs(c, "a client")?;
             let r = c
-                .action_get_queue_url()
-                .get_get_queue_url(queue, "GetQueueUrl", VERSION)
+                .general()
+                .post_get_queue_url()
+                .body(input(json!({"QueueName": queue}))?)
                 .send()
                 .await;
-            expect_not_found(r, "NonExistentQueue")
+            expect_not_found(r, "AWS.SimpleQueueService.NonExistentQueue")
         },
     )
     .await;
@@ -116,11 +139,7 @@ async fn scenario(args: Args) -> Run {
         "ListQueues (wrong secret)",
         async {
             let wrong = client(&args, "wrong-secret").await?;
-            let r = wrong
-                .action_list_queues()
-                .get_list_queues("ListQueues", VERSION)
-                .send()
-                .await;
+            let r = wrong.general().post_list_queues().send().await;
             expect_auth_failed(r)
         },
     )

@@ -3,8 +3,7 @@
 
 use aws_scenarios::*;
 use aws_sts::Client;
-
-const VERSION: &str = "2011-06-15";
+use serde_json::json;
 
 async fn client(args: &Args, secret: &str) -> Outcome<Client> {
     let auth = aws_sts::auth::aws_sigv4(args.key.as_str(), secret, REGION);
@@ -22,14 +21,10 @@ async fn scenario(args: Args) -> Run {
         "GetCallerIdentity",
         async {
             let c = needs(c, "a client")?;
-            let r = c
-                .action_get_caller_identity()
-                .get_get_caller_identity("GetCallerIdentity", VERSION)
-                .send()
-                .await?;
+            let r = c.general().post_get_caller_identity().send().await?;
             same(
                 "Arn",
-                field(&r.data, "Arn"),
+                r.data.arn,
                 &format!("arn:aws:iam::{ACCOUNT}:user/connector-harness"),
             )
         },
@@ -37,16 +32,9 @@ async fn scenario(args: Args) -> Run {
     .await;
     run.step("issue a session token", "GetSessionToken", async {
         let c = needs(c, "a client")?;
-        let r = c
-            .action_get_session_token()
-            .get_get_session_token("GetSessionToken", VERSION)
-            .send()
-            .await?;
-        match (
-            field(&r.data, "AccessKeyId"),
-            field(&r.data, "SessionToken"),
-        ) {
-            (Some(_), Some(_)) => Ok(()),
+        let r = c.general().post_get_session_token().send().await?;
+        match r.data.credentials {
+            Some(c) if !c.access_key_id.is_empty() && !c.session_token.is_empty() => Ok(()),
             _ => Err(fail("no AccessKeyId and SessionToken in the answer")),
         }
     })
@@ -54,11 +42,12 @@ async fn scenario(args: Args) -> Run {
     run.step("look up the key's account", "GetAccessKeyInfo", async {
         let c = needs(c, "a client")?;
         let r = c
-            .action_get_access_key_info()
-            .get_get_access_key_info(args.key.clone(), "GetAccessKeyInfo", VERSION)
+            .general()
+            .post_get_access_key_info()
+            .body(input(json!({"AccessKeyId": args.key}))?)
             .send()
             .await?;
-        same("Account", field(&r.data, "Account"), &ACCOUNT.to_string())
+        same("Account", r.data.account, &ACCOUNT.to_string())
     })
     .await;
     run.step(
@@ -66,11 +55,7 @@ async fn scenario(args: Args) -> Run {
         "GetCallerIdentity (wrong secret)",
         async {
             let wrong = client(&args, "wrong-secret").await?;
-            let r = wrong
-                .action_get_caller_identity()
-                .get_get_caller_identity("GetCallerIdentity", VERSION)
-                .send()
-                .await;
+            let r = wrong.general().post_get_caller_identity().send().await;
             expect_auth_failed(r)
         },
     )
