@@ -185,6 +185,9 @@ fn test(extra: &[String]) -> Result<(), String> {
     ])?;
     // The openapi-core mock server Stripe is checked against, on its own (Python, about a minute).
     conformance::validator_selftest()?;
+    // Generated AWS clients (S3: REST-XML, DynamoDB: JSON, SQS: query) against moto with IAM
+    // authentication on, so only correctly signed requests are served (about two minutes).
+    aws::run(&["--services".to_owned(), "s3,dynamodb,sqs".to_owned()])?;
     // A small fixed sample of the public corpus, generated and compiled (a few minutes; the corpus is
     // installed once into ~/.cache/connector-corpus).
     let started = std::time::Instant::now();
