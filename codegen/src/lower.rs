@@ -2661,7 +2661,8 @@ impl<'a> Lowerer<'a> {
         )
         .unwrap_or("application/json");
         // A JSON alternative that is only a string beside binary media (`video/mp4` or
-        // `application/json: {type: string}`) describes the same bytes: the answer is the bytes.
+        // `application/json: {type: string}`) describes the same bytes: the answer is the bytes. XML
+        // beside it is another document format, not bytes: the JSON string stands.
         let pick = match content.get(pick).and_then(|m| m.get("schema")) {
             Some(schema) if is_json(pick) => {
                 let (schema, _) = self.deref(schema, &format!("{ptr}/content"));
@@ -2671,7 +2672,7 @@ impl<'a> Lowerer<'a> {
                 let binary = content
                     .keys()
                     .map(String::as_str)
-                    .find(|m| !is_json(m) && !m.starts_with("text/"));
+                    .find(|m| !is_json(m) && !m.starts_with("text/") && !crate::xml::is_xml(m));
                 match binary {
                     Some(b) if plain_string => b,
                     _ => pick,

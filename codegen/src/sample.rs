@@ -126,9 +126,13 @@ fn args(root: &Value, raw: Option<&Value>, op: &Operation, full: bool) -> Map<St
     if let Some(b) = &op.body {
         if b.required || full {
             let body = raw.get("requestBody").map(|r| deref(root, r));
-            let media = body
-                .and_then(|r| r.get("content"))
-                .and_then(|c| c.get(&b.media_type));
+            // The IR's media type may be what the body is sent as rather than what the description
+            // says (the AWS JSON protocol's `application/x-amz-json-1.1` for `application/json`).
+            let media = body.and_then(|r| r.get("content")).and_then(|c| {
+                c.get(&b.media_type)
+                    .or_else(|| c.get("application/json"))
+                    .or_else(|| c.as_object().and_then(|m| m.values().next()))
+            });
             if let Some(m) = media {
                 let schema = m.get("schema").unwrap_or(&Value::Null);
                 let v = example_of(root, m, schema)
@@ -165,7 +169,8 @@ fn example_of(root: &Value, v: &Value, schema: &Value) -> Option<Value> {
 }
 
 /// Whether `v` has a JSON type the schema allows, recursively through object properties and array
-/// items, and whether a `date-time` / `date` string looks like RFC 3339 (schemas without a type, and
+/// items, is one of its `enum` values when it lists some, has a string length within bounds, and
+/// whether a `date-time` / `date` string looks like RFC 3339 (schemas without a type, and
 /// compositions, accept anything).
 fn fits(root: &Value, schema: &Value, v: &Value) -> bool {
     fits_at(root, schema, v, 0)
@@ -179,6 +184,21 @@ fn fits_at(root: &Value, schema: &Value, v: &Value, depth: usize) -> bool {
     let nullable = s.get("nullable").and_then(Value::as_bool) == Some(true);
     if v.is_null() && nullable {
         return true;
+    }
+    // An example outside the listed values (`"resource,share,user"` for one of `resource`, `share`,
+    // `user`) would be refused.
+    if let Some(Value::Array(allowed)) = s.get("enum") {
+        if !allowed.is_empty() && !allowed.contains(v) {
+            return false;
+        }
+    }
+    if let Value::String(text) = v {
+        let n = text.chars().count() as u64;
+        let below = s.get("minLength").and_then(Value::as_u64).is_some_and(|m| n < m);
+        let above = s.get("maxLength").and_then(Value::as_u64).is_some_and(|m| n > m);
+        if below || above {
+            return false;
+        }
     }
     let types: Vec<&str> = match s.get("type") {
         Some(Value::String(t)) => vec![t.as_str()],
@@ -408,9 +428,14 @@ impl<'a> Sampler<'a> {
             let mut merged = Map::new();
             let mut other = None;
             for part in all {
+                // A part that only annotates (`{description: ..}` beside a `$ref`) has no value of
+                // its own; sampling it would make a string that replaces the real one.
+                if annotation_only(deref(self.root, part)) {
+                    continue;
+                }
                 match self.value(part, depth + 1) {
                     Value::Object(m) => merged.extend(m),
-                    v if !v.is_null() => other = Some(v),
+                    v if !v.is_null() && other.is_none() => other = Some(v),
                     _ => {}
                 }
             }
@@ -539,7 +564,14 @@ impl<'a> Sampler<'a> {
         let mut props = Map::new();
         let mut required: Vec<Value> = Vec::new();
         let mut alternatives: Option<(&str, Value)> = None;
+        // What makes a part a map, kept for the merged object.
+        let mut map_keys = Map::new();
         let mut add = |part: &Value, props: &mut Map<String, Value>, required: &mut Vec<Value>| {
+            for key in ["additionalProperties", "minProperties", "propertyNames"] {
+                if let Some(v) = part.get(key) {
+                    map_keys.entry(key).or_insert_with(|| v.clone());
+                }
+            }
             if let Some(Value::Object(p)) = part.get("properties") {
                 for (k, v) in p {
                     props.entry(k.clone()).or_insert_with(|| v.clone());
@@ -585,6 +617,7 @@ impl<'a> Sampler<'a> {
         if let Some((key, alts)) = alternatives {
             out.insert(key.into(), alts);
         }
+        out.extend(map_keys);
         Some(Value::Object(out))
     }
 
@@ -631,8 +664,62 @@ impl<'a> Sampler<'a> {
                 }
             }
         }
+        // A map (`additionalProperties: {schema}`) gets entries up to its `minProperties` (at most
+        // three), keyed `key1`, `key2`... or by a `propertyNames` pattern.
+        let min = s
+            .get("minProperties")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            .min(3) as usize;
+        if out.len() < min {
+            let values = match s.get("additionalProperties") {
+                Some(Value::Bool(false)) => None,
+                Some(v @ Value::Object(_)) => Some(v),
+                _ => Some(&Value::Null),
+            };
+            if let Some(values) = values {
+                let pattern = s
+                    .get("propertyNames")
+                    .map(|p| deref(self.root, p))
+                    .and_then(|p| p.get("pattern"))
+                    .and_then(Value::as_str);
+                for i in 1..=min {
+                    if out.len() >= min {
+                        break;
+                    }
+                    let key = pattern
+                        .and_then(|p| from_pattern(p, u32::try_from(i).unwrap_or(1)))
+                        .filter(|k| !out.contains_key(k))
+                        .unwrap_or_else(|| format!("key{i}"));
+                    let v = if values.is_null() {
+                        json!("sample")
+                    } else {
+                        self.value(values, depth + 1)
+                    };
+                    out.insert(key, v);
+                }
+            }
+        }
         Value::Object(out)
     }
+}
+
+/// A schema that only annotates (description, title, deprecation...), constraining nothing.
+fn annotation_only(s: &Value) -> bool {
+    const NOTES: [&str; 9] = [
+        "description",
+        "title",
+        "deprecated",
+        "externalDocs",
+        "example",
+        "examples",
+        "readOnly",
+        "writeOnly",
+        "xml",
+    ];
+    s.as_object().is_some_and(|m| {
+        !m.is_empty() && m.keys().all(|k| NOTES.contains(&k.as_str()) || k.starts_with("x-"))
+    })
 }
 
 /// A schema that adds constraints only (`required`, bounds) and no shape of its own.
@@ -675,11 +762,12 @@ fn number(s: &Value) -> f64 {
 const MAX_TEXT: usize = 1 << 16;
 
 /// A string the regular expression matches: the shortest choice at every step (first alternative,
-/// fewest repetitions, an alphanumeric member of each class), checked against the expression. None
-/// when that string would be longer than [`MAX_TEXT`].
-fn from_pattern(pattern: &str) -> Option<String> {
+/// fewest repetitions, an alphanumeric member of each class), except that every repetition is taken
+/// at least `at_least` times where its bounds allow (a longer string, for `minLength`, or another map
+/// key), checked against the expression. None when that string would be longer than [`MAX_TEXT`].
+fn from_pattern(pattern: &str, at_least: u32) -> Option<String> {
     use regex_syntax::hir::{Class, Hir, HirKind};
-    fn walk(h: &Hir, out: &mut String, steps: &mut usize) -> Option<()> {
+    fn walk(h: &Hir, out: &mut String, steps: &mut usize, at_least: u32) -> Option<()> {
         *steps = steps.checked_sub(1)?;
         if out.len() > MAX_TEXT {
             return None;
@@ -700,24 +788,25 @@ fn from_pattern(pattern: &str) -> Option<String> {
                 out.push(char::from(b));
             }
             HirKind::Repetition(r) => {
-                for _ in 0..r.min.min(256) {
-                    walk(&r.sub, out, steps)?;
+                let times = r.min.max(r.max.map_or(at_least, |m| at_least.min(m)));
+                for _ in 0..times.min(256) {
+                    walk(&r.sub, out, steps, at_least)?;
                 }
             }
-            HirKind::Capture(c) => walk(&c.sub, out, steps)?,
+            HirKind::Capture(c) => walk(&c.sub, out, steps, at_least)?,
             HirKind::Concat(parts) => {
                 for p in parts {
-                    walk(p, out, steps)?;
+                    walk(p, out, steps, at_least)?;
                 }
             }
-            HirKind::Alternation(alts) => walk(alts.first()?, out, steps)?,
+            HirKind::Alternation(alts) => walk(alts.first()?, out, steps, at_least)?,
         }
         Some(())
     }
     let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
     let mut out = String::new();
     let mut steps = MAX_TEXT;
-    walk(&hir, &mut out, &mut steps)?;
+    walk(&hir, &mut out, &mut steps, at_least)?;
     let re = regex_lite::Regex::new(pattern).ok()?;
     re.is_match(&out).then_some(out)
 }
@@ -725,12 +814,30 @@ fn from_pattern(pattern: &str) -> Option<String> {
 /// A string of the schema's format, within its length bounds (a `minLength` beyond [`MAX_TEXT`] is
 /// not met).
 fn string(s: &Value) -> String {
-    if let Some(text) = s
-        .get("pattern")
-        .and_then(Value::as_str)
-        .and_then(from_pattern)
-    {
-        return text;
+    let min = s.get("minLength").and_then(Value::as_u64).unwrap_or(0) as usize;
+    let max = s
+        .get("maxLength")
+        .and_then(Value::as_u64)
+        .map(|m| m as usize);
+    if let Some(pattern) = s.get("pattern").and_then(Value::as_str) {
+        // The shortest match first; while it is under `minLength`, each repetition taken more often.
+        let fits = |t: &String| {
+            let n = t.chars().count();
+            n >= min.min(MAX_TEXT) && max.is_none_or(|m| n <= m)
+        };
+        let mut first = None;
+        for at_least in [0, 1, 2, 4, 8, 16, 64, 256] {
+            match from_pattern(pattern, at_least) {
+                Some(t) if fits(&t) => return t,
+                Some(t) => {
+                    first.get_or_insert(t);
+                }
+                None => break,
+            }
+        }
+        if let Some(t) = first {
+            return t;
+        }
     }
     let base = match s.get("format").and_then(Value::as_str) {
         Some("date-time") => "2024-01-02T03:04:05Z".to_owned(),
@@ -743,13 +850,10 @@ fn string(s: &Value) -> String {
         Some("ipv4") => "192.0.2.1".to_owned(),
         Some("ipv6") => "2001:db8::1".to_owned(),
         Some("byte") => "c2FtcGxl".to_owned(),
+        // ISO 8601 durations (Azure's `format: duration`).
+        Some("duration") => "PT1H".to_owned(),
         _ => "sample".to_owned(),
     };
-    let min = s.get("minLength").and_then(Value::as_u64).unwrap_or(0) as usize;
-    let max = s
-        .get("maxLength")
-        .and_then(Value::as_u64)
-        .map(|m| m as usize);
     let mut text = base;
     let (have, want) = (text.chars().count(), min.min(MAX_TEXT));
     if want > have {
@@ -792,7 +896,7 @@ mod tests {
             json!(format!("AC{}", "0".repeat(32)))
         );
         assert_eq!(
-            from_pattern("^(foo|bar)-[a-z]+\\d{2}$").as_deref(),
+            from_pattern("^(foo|bar)-[a-z]+\\d{2}$", 0).as_deref(),
             Some("foo-a00")
         );
         let list = json!({"type": "array", "items": {"type": ["null", "number"], "maximum": 0.5}});
@@ -921,10 +1025,10 @@ mod tests {
             "samplexx"
         );
         let started = std::time::Instant::now();
-        assert_eq!(from_pattern("((a{256}){256}){256}"), None);
-        assert_eq!(from_pattern("(((\\b{256}){256}){256}){256}"), None);
+        assert_eq!(from_pattern("((a{256}){256}){256}", 0), None);
+        assert_eq!(from_pattern("(((\\b{256}){256}){256}){256}", 0), None);
         assert!(started.elapsed() < std::time::Duration::from_secs(10));
-        assert_eq!(from_pattern("^x{3}$").as_deref(), Some("xxx"));
+        assert_eq!(from_pattern("^x{3}$", 0).as_deref(), Some("xxx"));
     }
 
     #[test]
@@ -966,5 +1070,56 @@ mod tests {
             sampler.value(&json!({"$ref": "#/components/schemas/Node"}), 0),
             json!({"id": 1, "label": "sample", "child": {"id": 1, "label": "sample", "child": {"id": 1}}})
         );
+    }
+
+    #[test]
+    fn annotations_beside_a_ref_keep_its_value_and_maps_meet_min_properties() {
+        let root = json!({"components": {"schemas": {
+            "Network": {"type": "string", "enum": ["ETHEREUM_MAINNET"]},
+            "Flag": {"type": "boolean"},
+            "Stamp": {"type": "string", "format": "date-time"},
+            "Tags": {"type": "array", "items": {"type": "string"}},
+            "Regions": {"type": "object", "minProperties": 2,
+                        "additionalProperties": {"type": "integer", "minimum": 5}},
+            "Labels": {"type": "object", "minProperties": 1,
+                       "propertyNames": {"pattern": "^[a-z]{3}$"},
+                       "additionalProperties": {"type": "string"}}
+        }}});
+        let with_note = |name: &str| {
+            json!({"allOf": [{"$ref": format!("#/components/schemas/{name}")},
+                             {"description": "What the field means."}]})
+        };
+        let s = Sampler::new(&root, false);
+        assert_eq!(s.value(&with_note("Network"), 0), json!("ETHEREUM_MAINNET"));
+        assert_eq!(s.value(&with_note("Flag"), 0), json!(true));
+        assert_eq!(s.value(&with_note("Stamp"), 0), json!("2024-01-02T03:04:05Z"));
+        assert_eq!(s.value(&with_note("Tags"), 0), json!(["sample"]));
+        assert_eq!(
+            s.value(&with_note("Regions"), 0),
+            json!({"key1": 5, "key2": 5})
+        );
+        assert_eq!(s.value(&with_note("Labels"), 0), json!({"aaa": "sample"}));
+    }
+
+    #[test]
+    fn examples_outside_the_enum_or_length_bounds_do_not_fit() {
+        let root = json!({});
+        let include = json!({"type": "string", "enum": ["resource", "share", "user"]});
+        assert!(!fits(&root, &include, &json!("resource,share,user")));
+        assert!(fits(&root, &include, &json!("share")));
+        let short = json!({"type": "string", "minLength": 3, "maxLength": 4});
+        assert!(!fits(&root, &short, &json!("ab")));
+        assert!(!fits(&root, &short, &json!("abcde")));
+        assert!(fits(&root, &short, &json!("abc")));
+    }
+
+    #[test]
+    fn patterns_are_repeated_until_min_length_and_durations_are_iso_8601() {
+        let token = json!({"type": "string", "minLength": 1, "maxLength": 100,
+            "pattern": "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"});
+        assert_eq!(string(&token), "000000==");
+        let bounded = json!({"type": "string", "minLength": 6, "pattern": "^x(ab)*$"});
+        assert_eq!(string(&bounded), "xabababab");
+        assert_eq!(string(&json!({"type": "string", "format": "duration"})), "PT1H");
     }
 }

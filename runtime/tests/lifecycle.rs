@@ -306,6 +306,24 @@ async fn undecodable_body_is_parsing_error_with_raw_body_kept() {
     let server = CountingServer::start(|_, _| async move { reply(204, "") }).await;
     let c = connected(ConnectorConfig::new(server.url())).await;
     c.delete("/x").await.unwrap().json::<()>().unwrap();
+    // ...and, for a type whose fields are all optional, as an empty object; a type with a required
+    // field is still refused.
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct AllOptional {
+        name: Option<String>,
+    }
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Required {
+        name: String,
+    }
+    let server = CountingServer::start(|_, _| async move { reply(200, "") }).await;
+    let c = connected(ConnectorConfig::new(server.url())).await;
+    let r = c.delete("/x").await.unwrap().json::<AllOptional>().unwrap();
+    assert_eq!(r.data, AllOptional { name: None });
+    let e = c.delete("/x").await.unwrap().json::<Required>().unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ParsingError);
+    assert!(e.message().contains("null"), "{}", e.message());
 }
 
 #[tokio::test]

@@ -190,6 +190,13 @@ struct Line {
     response_violations: Vec<String>,
     decoded: bool,
     error: Option<String>,
+    /// `dynamic` when the call was made again for a schema-valid answer, because the description's own
+    /// static answer violated it (corpus runs only; the fields above are the second call's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    answer: Option<String>,
+    /// What went wrong with the description's own answer, when the call was made again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    static_error: Option<String>,
 }
 
 /// Totals for one connector (and one run).
@@ -388,14 +395,14 @@ fn check_one(
     std::fs::write(&plan, text).map_err(|err| format!("{}: {err}", plan.display()))?;
 
     let lines = with_mock(mock, spec, false, 0, |base| {
-        drive(&bin, base, &plan, &harness.credentials)
+        drive(&bin, base, &plan, &harness.credentials, false)
     })?;
     let mut totals = judge(name, harness.operations, &lines);
     totals.mock = mock.describe();
     if o.dynamic {
         for run in 0..o.runs {
             let lines = with_mock(mock, spec, true, run, |base| {
-                drive(&bin, base, &plan, &harness.credentials)
+                drive(&bin, base, &plan, &harness.credentials, false)
             })?;
             judge_dynamic(&mut totals, run, &lines);
         }
@@ -479,9 +486,19 @@ fn is_dynamic_variant(variant: &str) -> bool {
 
 /// Whether the mock took a call as valid: an answer came back (a call without one was not built, was
 /// refused by the client, or lost its connection), Prism reported no request violation, and the
-/// answer is not a 422 refusal.
+/// answer is not a 422 or another refusal of Prism's own.
 fn accepted(l: &Line) -> bool {
-    l.status.is_some() && l.violations.is_empty() && l.status != Some(422)
+    l.status.is_some() && l.violations.is_empty() && l.status != Some(422) && !mock_refused(l)
+}
+
+/// Whether the answer is the mock's own refusal of the request (a 4xx with one of Prism's problem
+/// types: no route, no method, a content type or `Accept` it does not take...), not an answer of
+/// the description's.
+fn mock_refused(l: &Line) -> bool {
+    l.status.is_some_and(|s| (400..500).contains(&s))
+        && l.error
+            .as_deref()
+            .is_some_and(|e| e.contains("stoplight.io/prism/errors#"))
 }
 
 /// Whether the mock failed to make an answer for an accepted dynamic call: Prism's own 500 with its
@@ -519,7 +536,11 @@ fn judge(spec: &str, operations: usize, lines: &[Line]) -> Totals {
             ));
         } else if !l.decoded {
             // When Prism itself says its answer breaks the description, the description is at fault.
-            let proof = if l.response_violations.is_empty() {
+            let proof = if let Some(first) = &l.static_error {
+                format!(
+                    " [asked again for a schema-valid answer, since the description's own broke it: {first}]"
+                )
+            } else if l.response_violations.is_empty() {
                 String::new()
             } else {
                 format!(
@@ -764,9 +785,13 @@ fn drive(
     base: &str,
     plan: &Path,
     credentials: &[(String, String, String)],
+    dynamic_fallback: bool,
 ) -> Result<Vec<Line>, String> {
     let mut cmd = Command::new(bin);
     cmd.arg(base).arg(plan);
+    if dynamic_fallback {
+        cmd.env("CONFORMANCE_DYNAMIC_FALLBACK", "1");
+    }
     for (at, name, value) in credentials {
         cmd.arg(format!("{at}:{name}={value}"));
     }
@@ -902,6 +927,7 @@ const VIOLATIONS: &str = include_str!("conformance/violations.rs");
 /// The harness program: `harness BASE_URL PLAN.json [header:Name=value | query:name=value]...`.
 const MAIN: &str = r#"//! Conformance harness (written by `cargo xtask conformance`): runs a plan of calls against a base URL
 //! and prints one JSON line per call.
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use connector_runtime::{AuthConfig, ConnectorConfig, Error, HookType, Response, RetryConfig, hook_fn};
@@ -1034,8 +1060,30 @@ async fn run() {
         }
         Ok(())
     });
+    // Routes and dynamic answers (corpus runs): a call's `route` is appended to its request path (the
+    // mock serves marker path keys under their own paths), and a call made again for a schema-valid
+    // answer asks Prism for one with `Prefer: dynamic=true`.
+    let route: Arc<Mutex<String>> = Arc::default();
+    let prefer_dynamic = Arc::new(AtomicBool::new(false));
+    let (to, dynamic) = (route.clone(), prefer_dynamic.clone());
+    let reroute = hook_fn("route", 0, move |ctx| {
+        let suffix = to.lock().unwrap().clone();
+        let dynamic = dynamic.load(Ordering::SeqCst);
+        ctx.modify_request(|r| {
+            if !suffix.is_empty() {
+                let path = format!("{}{suffix}", r.url.path().trim_end_matches('/'));
+                r.url.set_path(&path);
+            }
+            if dynamic {
+                let _ = r.set_header("Prefer", "dynamic=true");
+            }
+        });
+        Ok(())
+    });
+    let fallback = std::env::var_os("CONFORMANCE_DYNAMIC_FALLBACK").is_some();
     let connector = connector_runtime::Connector::builder(config)
         .hook(HookType::AfterResponse, hook)
+        .hook(HookType::BeforeRequest, reroute)
         .build()
         .expect("connector");
     connector.connect().await.expect("connect");
@@ -1046,14 +1094,32 @@ async fn run() {
         let variant = call["variant"].as_str().unwrap_or_default();
         let empty = Map::new();
         let args = call["args"].as_object().unwrap_or(&empty);
+        *route.lock().unwrap() = call["route"].as_str().unwrap_or_default().to_owned();
         let outcome = dispatch::call(&client, op, args).await;
         let all = std::mem::take(&mut *violations.lock().unwrap());
-        let pick = |at: &str| -> Vec<String> { all.iter().filter(|(a, _)| a == at).map(|(_, m)| m.clone()).collect() };
-        let (v, r) = (pick("request"), pick("response"));
-        let line = match outcome {
+        let pick = |all: &[(String, String)], at: &str| -> Vec<String> { all.iter().filter(|(a, _)| a == at).map(|(_, m)| m.clone()).collect() };
+        let (v, r) = (pick(&all, "request"), pick(&all, "response"));
+        let mut line = match outcome {
             Ok(o) => json!({"operation": op, "variant": variant, "status": o.status, "violations": v, "response_violations": r, "decoded": o.decoded, "error": o.error}),
             Err(e) => json!({"operation": op, "variant": variant, "status": null, "violations": v, "response_violations": r, "decoded": false, "error": format!("harness: {e}")}),
         };
+        // The description's own answer breaks it (Prism says so) and did not decode: the call is
+        // made again for an answer that follows the schema.
+        if fallback && line["decoded"] == false && !r.is_empty() && line["status"].is_u64() {
+            prefer_dynamic.store(true, Ordering::SeqCst);
+            let again = dispatch::call(&client, op, args).await;
+            prefer_dynamic.store(false, Ordering::SeqCst);
+            let all = std::mem::take(&mut *violations.lock().unwrap());
+            let (v2, r2) = (pick(&all, "request"), pick(&all, "response"));
+            let first = line["error"].clone();
+            line = match again {
+                Ok(o) => json!({"operation": op, "variant": variant, "status": o.status, "violations": v2, "response_violations": r2, "decoded": o.decoded, "error": o.error}),
+                Err(e) => json!({"operation": op, "variant": variant, "status": null, "violations": v2, "response_violations": r2, "decoded": false, "error": format!("harness: {e}")}),
+            };
+            line["answer"] = json!("dynamic");
+            line["static_error"] = first;
+        }
+        *route.lock().unwrap() = String::new();
         println!("{line}");
     }
 }
@@ -1065,6 +1131,8 @@ mod violations;
 
 #[cfg(test)]
 mod tests;
+
+mod prism_view;
 
 /// One corpus description driven through its generated client against Prism
 /// (`cargo xtask corpus --conformance`).
@@ -1081,6 +1149,9 @@ pub struct CorpusDescription {
     pub accepted: usize,
     /// Operations whose every accepted call decoded.
     pub decoded: usize,
+    /// Calls answered a second time with a schema-valid body, because the description's own answer
+    /// broke its schema (Prism's `sl-violations`) and did not decode.
+    pub dynamic_answers: usize,
     /// Why it was not driven, when it was not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -1118,6 +1189,7 @@ fn corpus_one(prism: &Mock, spec: &Path, rel: &str, package: &str) -> CorpusDesc
         operations: 0,
         accepted: 0,
         decoded: 0,
+        dynamic_answers: 0,
         detail: None,
         failures: Vec::new(),
     };
@@ -1164,8 +1236,29 @@ fn corpus_one(prism: &Mock, spec: &Path, rel: &str, package: &str) -> CorpusDesc
             return d;
         }
     };
+    // What Prism serves: the description with what it cannot mock rewritten (see `prism_view`), and
+    // the routes of the operations it could not otherwise tell apart.
+    let (served, routes) = match prism_view::write(spec, &dir) {
+        Ok(view) => view,
+        Err(e) => {
+            d.outcome = "harness-failed".into();
+            d.detail = Some(e);
+            return d;
+        }
+    };
     let plan = dir.join("plan.json");
-    if let Err(e) = serde_json::to_string(&harness.plan)
+    let calls: Vec<serde_json::Value> = harness
+        .plan
+        .iter()
+        .map(|call| {
+            let mut v = serde_json::to_value(call).unwrap_or_default();
+            if let (Some(route), Some(m)) = (routes.get(&call.operation), v.as_object_mut()) {
+                m.insert("route".into(), serde_json::Value::String(route.clone()));
+            }
+            v
+        })
+        .collect();
+    if let Err(e) = serde_json::to_string(&calls)
         .map_err(|e| e.to_string())
         .and_then(|t| std::fs::write(&plan, t).map_err(|e| e.to_string()))
     {
@@ -1175,8 +1268,8 @@ fn corpus_one(prism: &Mock, spec: &Path, rel: &str, package: &str) -> CorpusDesc
     }
     // The mock's own failure to start (it cannot load the description) is told apart from the
     // harness's by nesting the harness's result inside the mock's.
-    let run = with_mock(prism, spec, false, 0, |base| {
-        Ok(drive(&bin, base, &plan, &harness.credentials))
+    let run = with_mock(prism, &served, false, 0, |base| {
+        Ok(drive(&bin, base, &plan, &harness.credentials, true))
     });
     match run {
         Err(e) => {
@@ -1189,6 +1282,10 @@ fn corpus_one(prism: &Mock, spec: &Path, rel: &str, package: &str) -> CorpusDesc
         }
         Ok(Ok(lines)) => {
             let totals = judge(rel, harness.operations, &lines);
+            d.dynamic_answers = lines
+                .iter()
+                .filter(|l| l.answer.as_deref() == Some("dynamic"))
+                .count();
             d.outcome = "driven".into();
             d.accepted = totals.accepted;
             d.decoded = totals.decoded;

@@ -94,14 +94,16 @@ impl<T> Response<T> {
 
 impl Response<Bytes> {
     /// Decode the body as JSON into `T`. An empty body decodes as JSON `null` (so `()` and `Option`
-    /// work for 204 answers). On failure: PARSING_ERROR with the raw body kept.
+    /// work for 204 answers), else as an empty object: a type whose fields are all optional is what
+    /// an answer with nothing in it says (AWS answers `Delete*` calls with an empty 200). On failure:
+    /// PARSING_ERROR with the raw body kept.
     pub fn json<T: DeserializeOwned>(self) -> Result<Response<T>, Error> {
-        let body: &[u8] = if self.data.is_empty() {
-            b"null"
+        let decoded = if self.data.is_empty() {
+            serde_json::from_slice::<T>(b"null").or_else(|e| serde_json::from_slice::<T>(b"{}").map_err(|_| e))
         } else {
-            &self.data
+            serde_json::from_slice::<T>(&self.data)
         };
-        match serde_json::from_slice::<T>(body) {
+        match decoded {
             Ok(v) => Ok(Response {
                 data: v,
                 status: self.status,

@@ -28,6 +28,8 @@ fn ok(op: &str, variant: &str) -> Line {
         response_violations: Vec::new(),
         decoded: true,
         error: None,
+        answer: None,
+        static_error: None,
     }
 }
 
@@ -704,4 +706,35 @@ fn shortening_counts_characters_and_marks_cuts() {
     assert_eq!(shorten("déjà vu", 7), "déjà vu");
     assert_eq!(shorten("déjà vu", 4), "déjà...");
     assert_eq!(shorten("", 3), "");
+}
+
+#[test]
+fn prism_refusals_are_not_accepted_but_documented_error_answers_are() {
+    let no_route = undecoded(
+        "GetThing",
+        "required",
+        404,
+        "InvalidRequest: server answered 404 Not Found | body: {\"type\":\"https://stoplight.io/prism/errors#NO_PATH_MATCHED_ERROR\"}",
+    );
+    let media = undecoded(
+        "PutThing",
+        "required",
+        415,
+        "InvalidRequest: server answered 415 Unsupported Media Type | body: {\"type\":\"https://stoplight.io/prism/errors#INVALID_CONTENT_TYPE\"}",
+    );
+    let documented = undecoded(
+        "DeleteThing",
+        "required",
+        404,
+        "InvalidRequest: server answered 404 Not Found | body: {\"message\":\"gone\"}",
+    );
+    let t = judge("aws", 3, &[no_route, media, documented]);
+    assert_eq!((t.accepted, t.decoded), (1, 0));
+    assert_eq!(
+        t.failures
+            .iter()
+            .filter(|(_, _, why)| why.starts_with("refused"))
+            .count(),
+        2
+    );
 }
