@@ -67,6 +67,14 @@ pub mod files {
                 options: rt::CallOptions::default(),
             }
         }
+        /// `GET /files/{id}/label` (operation `getFileLabel`).
+        pub fn get_file_label(&self, id: impl Into<String>) -> GetFileLabel<'a> {
+            GetFileLabel {
+                client: self.client,
+                id: id.into(),
+                options: rt::CallOptions::default(),
+            }
+        }
     }
     /// Request builder for `POST /files`: set optional parameters, then `send()`.
     #[derive(Debug)]
@@ -144,6 +152,33 @@ pub mod files {
         ) -> Result<rt::DownloadReport, rt::Error> {
             let (client, op) = self.build();
             rt::download_to(client.connector(), op, path.into()).await
+        }
+    }
+    /// Request builder for `GET /files/{id}/label`: set optional parameters, then `send()`.
+    #[derive(Debug)]
+    #[must_use = "a request does nothing until `send()` is awaited"]
+    pub struct GetFileLabel<'a> {
+        client: &'a super::Client,
+        id: String,
+        options: rt::CallOptions,
+    }
+    impl<'a> GetFileLabel<'a> {
+        /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
+        pub fn options(mut self, options: rt::CallOptions) -> Self {
+            self.options = options;
+            self
+        }
+        fn build(self) -> (&'a super::Client, rt::Op) {
+            let mut op = rt::Op::new(rt::Method::GET, "/files/{id}/label");
+            op.path("id", &self.id, rt::Style::Simple, false);
+            op.accept_types("application/json, application/xml, text/plain");
+            op.apply(self.options);
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op).await
         }
     }
 }
