@@ -1062,7 +1062,9 @@ async fn run() {
     });
     // Routes and dynamic answers (corpus runs): a call's `route` is appended to its request path (the
     // mock serves marker path keys under their own paths), and a call made again for a schema-valid
-    // answer asks Prism for one with `Prefer: dynamic=true`.
+    // answer asks Prism for one with `Prefer: dynamic=true`. AWS JSON-protocol bodies go to the mock
+    // as `application/json`, the media type their descriptions name: Prism reads no other type as JSON
+    // (the services read only `application/x-amz-json-1.0`/`-1.1`, which the client sends them).
     let route: Arc<Mutex<String>> = Arc::default();
     let prefer_dynamic = Arc::new(AtomicBool::new(false));
     let (to, dynamic) = (route.clone(), prefer_dynamic.clone());
@@ -1076,6 +1078,10 @@ async fn run() {
             }
             if dynamic {
                 let _ = r.set_header("Prefer", "dynamic=true");
+            }
+            let aws_json = r.headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/x-amz-json-"));
+            if aws_json {
+                let _ = r.set_header("Content-Type", "application/json");
             }
         });
         Ok(())

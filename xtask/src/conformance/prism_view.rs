@@ -11,9 +11,6 @@
 //!   operations all share `POST /`). Each such key becomes `<path before the marker>/~<n>`, and the
 //!   harness appends `/~<n>` to the request path of the operations under it (a `route` in the plan):
 //!   everything else (parameters, headers, body) is what the client sent.
-//! - AWS JSON-protocol bodies: the services read them only as `application/x-amz-json-1.0` or `-1.1`,
-//!   which the client sends, while the descriptions say `application/json`, so Prism answers 415. The
-//!   request bodies of operations that name an `X-Amz-Target` also accept those two media types.
 //! - `*/*` answers with an object schema: Prism cannot serialise an object "as text" and answers 500.
 //!   They become `application/json`, which is what the client decodes them as.
 //! - Answer headers that describe the transport (`Content-Encoding`, `Transfer-Encoding`,
@@ -98,16 +95,9 @@ fn rewrite(root: &mut Value) -> (bool, BTreeMap<String, String>) {
                 break s;
             }
         };
-        let Some(mut item) = paths.remove(&key) else {
+        let Some(item) = paths.remove(&key) else {
             continue;
         };
-        if key.contains("X-Amz-Target=") {
-            for method in METHODS {
-                if let Some(body) = item.get_mut(method).and_then(|op| op.get_mut("requestBody")) {
-                    add_aws_json_media(body);
-                }
-            }
-        }
         for method in METHODS {
             if let Some(id) = item
                 .get(method)
@@ -145,20 +135,6 @@ fn rewrite(root: &mut Value) -> (bool, BTreeMap<String, String>) {
     (changed, routes)
 }
 
-/// Lets an inline request body's `application/json` content also arrive as the AWS JSON protocol's
-/// media types.
-fn add_aws_json_media(body: &mut Value) {
-    let Some(content) = body.get_mut("content").and_then(Value::as_object_mut) else {
-        return;
-    };
-    let Some(json) = content.get("application/json").cloned() else {
-        return;
-    };
-    for media in ["application/x-amz-json-1.0", "application/x-amz-json-1.1"] {
-        content.entry(media).or_insert_with(|| json.clone());
-    }
-}
-
 fn rewrite_response(response: &mut Value) -> bool {
     let mut changed = false;
     if let Some(headers) = response.get_mut("headers").and_then(Value::as_object_mut) {
@@ -189,8 +165,7 @@ mod tests {
     #[test]
     fn marker_keys_get_routes_and_unmockable_answers_are_rewritten() {
         let mut doc = json!({"paths": {
-            "/#X-Amz-Target=Svc.A": {"post": {"operationId": "A", "responses": {},
-                "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}}},
+            "/#X-Amz-Target=Svc.A": {"post": {"operationId": "A", "responses": {}}},
             "/#X-Amz-Target=Svc.B": {"post": {"operationId": "B", "responses": {}}},
             "/{Bucket}?list-type=2": {"get": {"operationId": "List", "responses": {}}},
             "/plain": {"get": {"operationId": "Plain", "responses": {"200": {
@@ -208,9 +183,6 @@ mod tests {
         assert!(paths.contains_key(&route("B")));
         assert!(paths.contains_key(&format!("/{{Bucket}}{}", route("List"))));
         assert!(!routes.contains_key("Plain"));
-        let a = &doc["paths"][route("A")]["post"]["requestBody"]["content"];
-        assert_eq!(a["application/x-amz-json-1.1"], a["application/json"]);
-        assert_eq!(a["application/x-amz-json-1.0"], a["application/json"]);
         let ok = &doc["paths"]["/plain"]["get"]["responses"]["200"];
         assert!(ok["headers"].get("Content-Encoding").is_none());
         assert!(ok["headers"].get("X-Kept").is_some());
