@@ -41,6 +41,9 @@ pub enum ErrorCode {
     /// The resource does not exist, as the provider's own error code says (`NoSuchKey`,
     /// `ResourceNotFoundException`...; a bare 404 stays INVALID_REQUEST).
     NotFound,
+    /// The resource changed or a constraint refused the write: a database unique or foreign-key
+    /// violation, a serialization failure or deadlock (those two retryable).
+    Conflict,
 }
 
 impl ErrorCode {
@@ -58,6 +61,7 @@ impl ErrorCode {
             ErrorCode::Cancelled => "CANCELLED",
             ErrorCode::Unsupported => "UNSUPPORTED",
             ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::Conflict => "CONFLICT",
         }
     }
 }

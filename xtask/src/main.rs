@@ -21,6 +21,9 @@
 //!   server with IAM authentication on (see `aws.rs`); writes `docs/aws.md` when all eight ran.
 //! - `naming [--list] [NAME...]`: per connector, the generated types named after an operation other
 //!   than their sole user (must be none; `--list` prints each).
+//! - `db-bench`: the database connector's bulk-load benchmark (1,000,000 rows through
+//!   `upsert_batch`, `copy_in` and `psql \copy` into a throwaway PostgreSQL cluster), in release
+//!   mode; see `docs/database.md`.
 
 mod aws;
 mod conformance;
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Some("corpus") => corpus::run(&root(), rest),
         Some("package") => package::run(&root()),
         Some("aws") => aws::run(rest),
+        Some("db-bench") => db_bench(rest),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -78,6 +82,7 @@ fn print_help() {
          aws [--json] [--services s3,dynamodb,sqs]\n                            \
          generated AWS clients against moto with IAM auth on (docs/aws.md)\n  \
          naming [--list] [NAME]    types named after an operation other than their sole user (none)\n  \
+         db-bench                  bulk loads through upsert_batch, copy_in and psql \\copy (docs/database.md)\n  \
          help                      this text"
     );
 }
@@ -131,6 +136,8 @@ fn test(extra: &[String]) -> Result<(), String> {
             "connector-tests",
             "-p",
             "xtask",
+            "-p",
+            "connector-db",
             "--",
             "--check",
         ],
@@ -200,6 +207,29 @@ fn test(extra: &[String]) -> Result<(), String> {
         started.elapsed().as_secs()
     );
     Ok(())
+}
+
+/// The database bulk-load benchmark (release build; it starts its own PostgreSQL cluster unless
+/// `CONNECTOR_DB_BENCH_URL` names a server).
+fn db_bench(extra: &[String]) -> Result<(), String> {
+    if !extra.is_empty() {
+        return Err(
+            "db-bench takes no arguments (CONNECTOR_DB_BENCH_ROWS and CONNECTOR_DB_BENCH_URL set the row count and the server)"
+                .into(),
+        );
+    }
+    cargo_in(
+        &root(),
+        "database bulk-load benchmark",
+        &[
+            "run",
+            "--release",
+            "-p",
+            "connector-db",
+            "--example",
+            "bulk_load",
+        ],
+    )
 }
 
 /// The Python of the pinned AWS virtual environment (moto, botocore, boto3), installed when missing.

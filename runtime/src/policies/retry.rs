@@ -69,6 +69,7 @@ pub fn parse_code(s: &str) -> Option<ErrorCode> {
         "CANCELLED" => ErrorCode::Cancelled,
         "UNSUPPORTED" => ErrorCode::Unsupported,
         "NOT_FOUND" => ErrorCode::NotFound,
+        "CONFLICT" => ErrorCode::Conflict,
         _ => return None,
     })
 }
@@ -272,6 +273,28 @@ mod tests {
             policy(|c| c.max_delay_ms = 4000).decide(&hinted, true, 1, Duration::ZERO),
             RetryDecision::Stop("Retry-After exceeds max_delay_ms")
         );
+    }
+
+    #[test]
+    fn every_code_parses_from_its_spelling() {
+        for code in [
+            ErrorCode::NetworkError,
+            ErrorCode::Timeout,
+            ErrorCode::AuthFailed,
+            ErrorCode::RateLimit,
+            ErrorCode::InvalidRequest,
+            ErrorCode::ServerError,
+            ErrorCode::ParsingError,
+            ErrorCode::ValidationError,
+            ErrorCode::Cancelled,
+            ErrorCode::Unsupported,
+            ErrorCode::NotFound,
+            ErrorCode::Conflict,
+        ] {
+            assert_eq!(parse_code(code.as_str()), Some(code));
+        }
+        assert_eq!(ErrorCode::Conflict.as_str(), "CONFLICT");
+        assert_eq!(parse_code("conflict"), None);
     }
 
     #[test]
