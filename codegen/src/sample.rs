@@ -194,8 +194,14 @@ fn fits_at(root: &Value, schema: &Value, v: &Value, depth: usize) -> bool {
     }
     if let Value::String(text) = v {
         let n = text.chars().count() as u64;
-        let below = s.get("minLength").and_then(Value::as_u64).is_some_and(|m| n < m);
-        let above = s.get("maxLength").and_then(Value::as_u64).is_some_and(|m| n > m);
+        let below = s
+            .get("minLength")
+            .and_then(Value::as_u64)
+            .is_some_and(|m| n < m);
+        let above = s
+            .get("maxLength")
+            .and_then(Value::as_u64)
+            .is_some_and(|m| n > m);
         if below || above {
             return false;
         }
@@ -718,7 +724,9 @@ fn annotation_only(s: &Value) -> bool {
         "xml",
     ];
     s.as_object().is_some_and(|m| {
-        !m.is_empty() && m.keys().all(|k| NOTES.contains(&k.as_str()) || k.starts_with("x-"))
+        !m.is_empty()
+            && m.keys()
+                .all(|k| NOTES.contains(&k.as_str()) || k.starts_with("x-"))
     })
 }
 
@@ -1092,7 +1100,10 @@ mod tests {
         let s = Sampler::new(&root, false);
         assert_eq!(s.value(&with_note("Network"), 0), json!("ETHEREUM_MAINNET"));
         assert_eq!(s.value(&with_note("Flag"), 0), json!(true));
-        assert_eq!(s.value(&with_note("Stamp"), 0), json!("2024-01-02T03:04:05Z"));
+        assert_eq!(
+            s.value(&with_note("Stamp"), 0),
+            json!("2024-01-02T03:04:05Z")
+        );
         assert_eq!(s.value(&with_note("Tags"), 0), json!(["sample"]));
         assert_eq!(
             s.value(&with_note("Regions"), 0),
@@ -1120,6 +1131,9 @@ mod tests {
         assert_eq!(string(&token), "000000==");
         let bounded = json!({"type": "string", "minLength": 6, "pattern": "^x(ab)*$"});
         assert_eq!(string(&bounded), "xabababab");
-        assert_eq!(string(&json!({"type": "string", "format": "duration"})), "PT1H");
+        assert_eq!(
+            string(&json!({"type": "string", "format": "duration"})),
+            "PT1H"
+        );
     }
 }

@@ -321,7 +321,12 @@ async fn undecodable_body_is_parsing_error_with_raw_body_kept() {
     let c = connected(ConnectorConfig::new(server.url())).await;
     let r = c.delete("/x").await.unwrap().json::<AllOptional>().unwrap();
     assert_eq!(r.data, AllOptional { name: None });
-    let e = c.delete("/x").await.unwrap().json::<Required>().unwrap_err();
+    let e = c
+        .delete("/x")
+        .await
+        .unwrap()
+        .json::<Required>()
+        .unwrap_err();
     assert_eq!(e.code(), ErrorCode::ParsingError);
     assert!(e.message().contains("null"), "{}", e.message());
 }

@@ -99,7 +99,8 @@ impl Response<Bytes> {
     /// PARSING_ERROR with the raw body kept.
     pub fn json<T: DeserializeOwned>(self) -> Result<Response<T>, Error> {
         let decoded = if self.data.is_empty() {
-            serde_json::from_slice::<T>(b"null").or_else(|e| serde_json::from_slice::<T>(b"{}").map_err(|_| e))
+            serde_json::from_slice::<T>(b"null")
+                .or_else(|e| serde_json::from_slice::<T>(b"{}").map_err(|_| e))
         } else {
             serde_json::from_slice::<T>(&self.data)
         };

@@ -147,11 +147,12 @@ fn rewrite_response(response: &mut Value) -> bool {
             let schema = m.get("schema");
             schema.is_some_and(|s| s.get("type").and_then(Value::as_str) != Some("string"))
         });
-        if object && !content.contains_key("application/json") {
-            if let Some(m) = content.remove("*/*") {
-                content.insert("application/json".into(), m);
-                changed = true;
-            }
+        if object
+            && !content.contains_key("application/json")
+            && let Some(m) = content.remove("*/*")
+        {
+            content.insert("application/json".into(), m);
+            changed = true;
         }
     }
     changed
