@@ -254,7 +254,7 @@ fn response_media<'a>(
         });
         if let Some(b) = content
             .keys()
-            .find(|m| !is_json(m) && !m.starts_with("text/"))
+            .find(|m| !is_json(m) && !m.starts_with("text/") && !crate::xml::is_xml(m))
             .filter(|_| plain_string)
         {
             key = b;
