@@ -285,6 +285,15 @@ impl PaginateOptions {
         }
     }
 
+    /// Send the query parameter `name` = `value` on every page request that is not a next URL,
+    /// replacing a value the first request already carries (a sync's `since` filter).
+    pub fn query_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let name = name.into();
+        self.request.query.retain(|(k, _)| *k != name);
+        self.request.query.push((name, value.into()));
+        self
+    }
+
     /// Name of the cursor parameter (default `cursor`; Stripe: `starting_after`).
     pub fn cursor_param(mut self, name: impl Into<String>) -> Self {
         self.cursor_param = name.into();

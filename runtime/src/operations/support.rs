@@ -678,6 +678,30 @@ pub fn paginate_op<T: DeserializeOwned>(
     }
 }
 
+/// The pages of a paginated operation as JSON items (see [`paginate_op`]), for callers that check
+/// each item themselves and keep the page's position (a sync's checkpoint per page).
+pub fn paginate_op_pages(
+    c: &Connector,
+    op: Op,
+    strategy: crate::paginate::Strategy,
+    setup: impl FnOnce(crate::paginate::PaginateOptions) -> crate::paginate::PaginateOptions,
+    configure: impl FnOnce(crate::paginate::PaginateOptions) -> crate::paginate::PaginateOptions,
+) -> crate::paginate::Paginator {
+    use crate::paginate::PaginateOptions;
+    match op.into_request() {
+        Ok((request, errors)) => {
+            let mut options = configure(setup(PaginateOptions::new(request, strategy)));
+            options.errors = errors;
+            c.paginate(options)
+        }
+        Err(e) => {
+            let placeholder = RequestOptions::new(Method::GET, "");
+            c.paginate(PaginateOptions::new(placeholder, strategy))
+                .failing(e)
+        }
+    }
+}
+
 /// Send an operation answered with `text/event-stream` and decode its events' data as `T`.
 pub async fn send_sse<T: DeserializeOwned>(
     c: &Connector,

@@ -1,0 +1,12 @@
+//! `connector-sync`: keeps tables in a store up to date from a generated connector's list
+//! operations: full, then incremental from a stored cursor, idempotent, resumable after a crash at
+//! any instant.
+#![warn(missing_docs)]
+
+pub mod catalog;
+
+pub use catalog::{
+    Catalog, CheckFn, Column, ColumnKind, Cursor, CursorFilter, CursorKind, Deletes, FetchArgs,
+    FetchFn, Param, ParamSource, StreamDef,
+};
+pub use connector_runtime as runtime;
