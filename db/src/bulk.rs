@@ -40,6 +40,21 @@ const STAGE_TABLE: &str = "connector_db_upsert_stage";
 /// Bytes of COPY data sent per message.
 const COPY_CHUNK: usize = 1 << 20;
 
+/// When an upsert replaces the stored row of a conflicting key (by default, always). Both
+/// conditions are checked by the engine in the same statement, so a replayed batch is a no-op.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UpsertWhen {
+    /// Only when this column's proposed value differs from the stored one (`IS DISTINCT FROM`):
+    /// with a content hash here, an identical row is not rewritten and counts as not affected.
+    pub changed: Option<String>,
+    /// Only when this column's proposed value is not older than the stored one (`>=`; a NULL on
+    /// either side counts as not older): a late replay of an older version loses.
+    pub not_older: Option<String>,
+}
+
+/// The name the conflicting stored row goes by in the conflict clause.
+const CURRENT: &str = "connector_db_current";
+
 /// Rows per statement for `ncols` columns on `engine`.
 pub(crate) fn rows_per_statement(engine: Engine, ncols: usize) -> usize {
     let limit = match engine {
@@ -98,10 +113,16 @@ pub(crate) fn insert_sql(
     table: &str,
     columns: &[&str],
     keys: Option<&[&str]>,
+    when: &UpsertWhen,
     nrows: usize,
 ) -> Result<String, Error> {
+    let alias = if keys.is_some() && *when != UpsertWhen::default() {
+        format!(" AS {CURRENT}")
+    } else {
+        String::new()
+    };
     let mut sql = format!(
-        "INSERT INTO {} ({}) VALUES ",
+        "INSERT INTO {}{alias} ({}) VALUES ",
         quote_table(table)?,
         quote_list(columns)?
     );
@@ -122,14 +143,15 @@ pub(crate) fn insert_sql(
         sql.push(')');
     }
     if let Some(keys) = keys {
-        sql.push_str(&conflict_clause(columns, keys)?);
+        sql.push_str(&conflict_clause(columns, keys, when)?);
     }
     Ok(sql)
 }
 
-/// ` ON CONFLICT (keys) DO UPDATE SET c = excluded.c, …`, or `DO NOTHING` when every column is a
-/// key.
-fn conflict_clause(columns: &[&str], keys: &[&str]) -> Result<String, Error> {
+/// ` ON CONFLICT (keys) DO UPDATE SET c = excluded.c, … [WHERE …]`, or `DO NOTHING` when every
+/// column is a key. The statement names the target `AS connector_db_current` when `when` has a
+/// condition.
+fn conflict_clause(columns: &[&str], keys: &[&str], when: &UpsertWhen) -> Result<String, Error> {
     let mut sql = format!(" ON CONFLICT ({}) DO ", quote_list(keys)?);
     let updates: Vec<&&str> = columns.iter().filter(|c| !keys.contains(c)).collect();
     if updates.is_empty() {
@@ -142,6 +164,21 @@ fn conflict_clause(columns: &[&str], keys: &[&str]) -> Result<String, Error> {
             }
             let q = quote_ident(c)?;
             let _ = write!(sql, "{q} = excluded.{q}");
+        }
+        let mut conds = Vec::new();
+        if let Some(c) = &when.changed {
+            let q = quote_ident(c)?;
+            conds.push(format!("excluded.{q} IS DISTINCT FROM {CURRENT}.{q}"));
+        }
+        if let Some(c) = &when.not_older {
+            let q = quote_ident(c)?;
+            conds.push(format!(
+                "({CURRENT}.{q} IS NULL OR excluded.{q} IS NULL OR excluded.{q} >= {CURRENT}.{q})"
+            ));
+        }
+        if !conds.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conds.join(" AND "));
         }
     }
     Ok(sql)
@@ -290,6 +327,7 @@ impl Lease {
         table: &str,
         columns: &[&str],
         keys: Option<&[&str]>,
+        when: &UpsertWhen,
         rows: &[R],
         opts: &QueryOptions,
     ) -> Result<u64, Error> {
@@ -314,7 +352,7 @@ impl Lease {
             let sql = match statements.get(&picked.len()) {
                 Some(s) => s,
                 None => {
-                    let s = insert_sql(engine, table, columns, keys, picked.len())?;
+                    let s = insert_sql(engine, table, columns, keys, when, picked.len())?;
                     statements.entry(picked.len()).or_insert(s)
                 }
             };
@@ -392,6 +430,7 @@ impl Lease {
         table: &str,
         columns: &[&str],
         keys: &[&str],
+        when: &UpsertWhen,
         rows: &[R],
         opts: &QueryOptions,
     ) -> Result<u64, Error> {
@@ -407,9 +446,10 @@ impl Lease {
         }
         let own = self.begin_own().await?;
         let r = if self.engine() == Engine::Postgres && rows.len() >= PG_STAGED_UPSERT_ROWS {
-            self.upsert_staged(table, columns, keys, rows, opts).await
+            self.upsert_staged(table, columns, keys, when, rows, opts)
+                .await
         } else {
-            self.write_batches(table, columns, Some(keys), rows, opts)
+            self.write_batches(table, columns, Some(keys), when, rows, opts)
                 .await
         };
         self.end_own(own, r).await
@@ -424,6 +464,7 @@ impl Lease {
         table: &str,
         columns: &[&str],
         keys: &[&str],
+        when: &UpsertWhen,
         rows: &[R],
         opts: &QueryOptions,
     ) -> Result<u64, Error> {
@@ -436,6 +477,11 @@ impl Lease {
             .map(|i| rows[i].as_ref())
             .collect();
         let target = quote_table(table)?;
+        let alias = if *when != UpsertWhen::default() {
+            format!(" AS {CURRENT}")
+        } else {
+            String::new()
+        };
         let cols = quote_list(columns)?;
         let stage = quote_ident(STAGE_TABLE)?;
         self.execute(
@@ -448,8 +494,8 @@ impl Lease {
         let written = self
             .execute(
                 &format!(
-                    "INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}{}",
-                    conflict_clause(columns, keys)?
+                    "INSERT INTO {target}{alias} ({cols}) SELECT {cols} FROM {stage}{}",
+                    conflict_clause(columns, keys, when)?
                 ),
                 &[],
                 opts,
@@ -473,7 +519,9 @@ impl Lease {
         }
         if self.engine() == Engine::Sqlite {
             let own = self.begin_own().await?;
-            let r = self.write_batches(table, columns, None, rows, opts).await;
+            let r = self
+                .write_batches(table, columns, None, &UpsertWhen::default(), rows, opts)
+                .await;
             return self.end_own(own, r).await;
         }
         self.copy_pg(&quote_table(table)?, columns, rows, opts)
@@ -528,19 +576,56 @@ mod tests {
 
     #[test]
     fn upsert_statements_bind_every_value() {
-        let sql = insert_sql(Engine::Postgres, "t", &["id", "name"], Some(&["id"]), 2).unwrap();
+        let sql = insert_sql(
+            Engine::Postgres,
+            "t",
+            &["id", "name"],
+            Some(&["id"]),
+            &UpsertWhen::default(),
+            2,
+        )
+        .unwrap();
         assert_eq!(
             sql,
             "INSERT INTO \"t\" (\"id\", \"name\") VALUES ($1, $2), ($3, $4) ON CONFLICT (\"id\") DO UPDATE SET \"name\" = excluded.\"name\""
         );
-        let sql = insert_sql(Engine::Sqlite, "t", &["id"], Some(&["id"]), 1).unwrap();
+        let sql = insert_sql(
+            Engine::Sqlite,
+            "t",
+            &["id"],
+            Some(&["id"]),
+            &UpsertWhen::default(),
+            1,
+        )
+        .unwrap();
         assert_eq!(
             sql,
             "INSERT INTO \"t\" (\"id\") VALUES (?) ON CONFLICT (\"id\") DO NOTHING"
         );
         assert_eq!(
-            insert_sql(Engine::Sqlite, "t", &["a"], None, 1).unwrap(),
+            insert_sql(Engine::Sqlite, "t", &["a"], None, &UpsertWhen::default(), 1).unwrap(),
             "INSERT INTO \"t\" (\"a\") VALUES (?)"
+        );
+    }
+
+    #[test]
+    fn conditional_upserts_compare_with_the_stored_row() {
+        let when = UpsertWhen {
+            changed: Some("_hash".into()),
+            not_older: Some("_cursor".into()),
+        };
+        let sql = insert_sql(
+            Engine::Sqlite,
+            "t",
+            &["id", "_hash", "_cursor"],
+            Some(&["id"]),
+            &when,
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            sql,
+            "INSERT INTO \"t\" AS connector_db_current (\"id\", \"_hash\", \"_cursor\") VALUES (?, ?, ?) ON CONFLICT (\"id\") DO UPDATE SET \"_hash\" = excluded.\"_hash\", \"_cursor\" = excluded.\"_cursor\" WHERE excluded.\"_hash\" IS DISTINCT FROM connector_db_current.\"_hash\" AND (connector_db_current.\"_cursor\" IS NULL OR excluded.\"_cursor\" IS NULL OR excluded.\"_cursor\" >= connector_db_current.\"_cursor\")"
         );
     }
 

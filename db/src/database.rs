@@ -14,6 +14,7 @@ use connector_runtime::{Error, ErrorCode};
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
+use crate::bulk::UpsertWhen;
 use crate::config::{DbConfig, Engine};
 use crate::exec::QueryOptions;
 use crate::observe::{self, Timer, query_span};
@@ -325,10 +326,25 @@ impl Database {
         key_columns: &[&str],
         rows: &[R],
     ) -> Result<u64, Error> {
+        self.upsert_batch_when(table, columns, key_columns, &UpsertWhen::default(), rows)
+            .await
+    }
+
+    /// [`Database::upsert_batch`], replacing a stored row only under the conditions of `when`
+    /// (a changed content hash, a cursor not older); rows left alone do not count as affected.
+    pub async fn upsert_batch_when<R: AsRef<[Value]> + Sync>(
+        &self,
+        table: &str,
+        columns: &[&str],
+        key_columns: &[&str],
+        when: &UpsertWhen,
+        rows: &[R],
+    ) -> Result<u64, Error> {
         let opts = QueryOptions::default();
-        let sql = crate::bulk::insert_sql(self.engine(), table, columns, Some(key_columns), 1)?;
+        let sql =
+            crate::bulk::insert_sql(self.engine(), table, columns, Some(key_columns), when, 1)?;
         traced!(self, "upsert", &sql, &[], |n| *n, true, |l| l
-            .upsert(table, columns, key_columns, rows, &opts)
+            .upsert(table, columns, key_columns, when, rows, &opts)
             .await)
     }
 

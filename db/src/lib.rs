@@ -45,7 +45,7 @@ mod stream;
 mod transaction;
 mod value;
 
-pub use bulk::{PG_MAX_PARAMS, SQLITE_MAX_PARAMS};
+pub use bulk::{PG_MAX_PARAMS, SQLITE_MAX_PARAMS, UpsertWhen};
 pub use config::{DbConfig, Engine, PoolConfig, SslMode};
 pub use connector_runtime::{CancellationToken, Error, ErrorCode, ErrorSource};
 pub use database::{Database, Health};

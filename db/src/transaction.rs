@@ -10,6 +10,7 @@ use connector_runtime::{Error, ErrorCode, ErrorSource};
 use serde::de::DeserializeOwned;
 use tracing::{Instrument, Span};
 
+use crate::bulk::UpsertWhen;
 use crate::config::Engine;
 use crate::exec::QueryOptions;
 use crate::ident::quote_ident;
@@ -166,10 +167,25 @@ impl Transaction {
         key_columns: &[&str],
         rows: &[R],
     ) -> Result<u64, Error> {
+        self.upsert_batch_when(table, columns, key_columns, &UpsertWhen::default(), rows)
+            .await
+    }
+
+    /// The conditional upsert inside this transaction (see
+    /// [`Database::upsert_batch_when`](crate::Database::upsert_batch_when)).
+    pub async fn upsert_batch_when<R: AsRef<[Value]>>(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        key_columns: &[&str],
+        when: &UpsertWhen,
+        rows: &[R],
+    ) -> Result<u64, Error> {
         let opts = QueryOptions::default();
-        let sql = crate::bulk::insert_sql(self.engine(), table, columns, Some(key_columns), 1)?;
+        let sql =
+            crate::bulk::insert_sql(self.engine(), table, columns, Some(key_columns), when, 1)?;
         tx_traced!(self, "upsert", &sql, &[], |n| *n, true, |l| l
-            .upsert(table, columns, key_columns, rows, &opts)
+            .upsert(table, columns, key_columns, when, rows, &opts)
             .await)
     }
 
