@@ -192,7 +192,9 @@ async fn execute(catalog: Catalog, args: Args) -> Result<(), String> {
             });
         }
         _ if args.token_env.is_some() => {
-            return Err(format!("the environment variable `{token_env}` holds no token"));
+            return Err(format!(
+                "the environment variable `{token_env}` holds no token"
+            ));
         }
         _ => {}
     }
@@ -242,7 +244,9 @@ async fn execute(catalog: Catalog, args: Args) -> Result<(), String> {
         );
     } else {
         println!("run {} ({:.1} s)", report.run_id, report.duration_seconds);
-        println!("stream\tpartitions\tpages\tread\twritten\tdeleted\tdead letters\tduplicates\tretries\tlag s");
+        println!(
+            "stream\tpartitions\tpages\tread\twritten\tdeleted\tdead letters\tduplicates\tretries\tlag s"
+        );
         for s in &report.streams {
             println!(
                 "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
@@ -281,8 +285,9 @@ async fn status(catalog: &Catalog, dest: &DbDestination, json: bool) -> Result<(
     println!("stream\tpartition\tcursor\tstate\tupdated");
     for s in &states {
         let cursor = match (catalog.stream(&s.stream).and_then(|d| d.cursor), s.cursor) {
-            (Some(c), Some(k)) => crate::transform::cursor_time(c.kind, k)
-                .map_or(k.to_string(), |t| t.to_rfc3339()),
+            (Some(c), Some(k)) => {
+                crate::transform::cursor_time(c.kind, k).map_or(k.to_string(), |t| t.to_rfc3339())
+            }
             (_, Some(k)) => k.to_string(),
             _ => "-".into(),
         };
@@ -309,7 +314,9 @@ async fn status(catalog: &Catalog, dest: &DbDestination, json: bool) -> Result<(
             r.rows_read,
             r.rows_written,
             r.dead_letters,
-            r.error.as_ref().map_or(String::new(), |e| format!("\terror: {e}"))
+            r.error
+                .as_ref()
+                .map_or(String::new(), |e| format!("\terror: {e}"))
         );
     }
     Ok(())
@@ -358,15 +365,17 @@ fn print_streams(catalog: &Catalog, json: bool) {
             s.primary_key.join(","),
             s.cursor
                 .map_or("-".into(), |c| format!("{} ({})", c.field, kind(c.kind))),
-            s.cursor
-                .and_then(|c| c.filter)
-                .map_or("-", |f| f.param),
+            s.cursor.and_then(|c| c.filter).map_or("-", |f| f.param),
             s.parent.unwrap_or("-"),
             match s.deletes {
                 Deletes::Unreported => "unreported".to_owned(),
                 Deletes::Soft { flag, at } => format!(
                     "soft ({})",
-                    [flag, at].into_iter().flatten().collect::<Vec<_>>().join(", ")
+                    [flag, at]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 Deletes::Tombstone { flag } => format!("tombstone ({flag})"),
             },
@@ -394,8 +403,16 @@ mod tests {
         assert_eq!(a.lookback, Duration::from_secs(60));
         assert_eq!(a.redactions.len(), 1);
         assert!(args("sync").unwrap_err().contains("at least one stream"));
-        assert!(args("sync x --page-size 0").unwrap_err().contains("positive"));
-        assert!(args("sync x --param nope").unwrap_err().contains("NAME=VALUE"));
+        assert!(
+            args("sync x --page-size 0")
+                .unwrap_err()
+                .contains("positive")
+        );
+        assert!(
+            args("sync x --param nope")
+                .unwrap_err()
+                .contains("NAME=VALUE")
+        );
         assert!(args("fly").unwrap_err().contains("unknown command"));
         assert!(args("status --dest").unwrap_err().contains("needs a value"));
     }

@@ -287,7 +287,15 @@ impl DbDestination {
             .collect();
         tx.upsert_batch(
             DEAD,
-            &["connector", "stream", "key", "error", "payload", "run_id", "seen_at"],
+            &[
+                "connector",
+                "stream",
+                "key",
+                "error",
+                "payload",
+                "run_id",
+                "seen_at",
+            ],
             &["connector", "stream", "key"],
             &rows,
         )
@@ -460,7 +468,9 @@ impl Destination for DbDestination {
             run_max: int("run_max"),
             full_refresh: matches!(r.get("full_refresh"), Some(Value::Bool(true)))
                 || int("full_refresh") == Some(1),
-            pages: int("pages").and_then(|p| u64::try_from(p).ok()).unwrap_or(0),
+            pages: int("pages")
+                .and_then(|p| u64::try_from(p).ok())
+                .unwrap_or(0),
         })
     }
 
@@ -545,8 +555,15 @@ impl Destination for DbDestination {
                 .execute(&sql, &[Value::from(partition), Value::from(run)])
                 .await?;
         }
-        self.write_state(&mut tx, connector, &table.name, partition, state, Utc::now())
-            .await?;
+        self.write_state(
+            &mut tx,
+            connector,
+            &table.name,
+            partition,
+            state,
+            Utc::now(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(deleted)
     }
@@ -660,10 +677,21 @@ impl Destination for DbDestination {
             .await?
             .into_iter()
             .map(|r| StateRow {
-                stream: r.get("stream").and_then(Value::as_str).unwrap_or("").to_owned(),
-                partition: r.get("partition").and_then(Value::as_str).unwrap_or("").to_owned(),
+                stream: r
+                    .get("stream")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+                partition: r
+                    .get("partition")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
                 cursor: r.get("cursor").and_then(Value::as_i64),
-                checkpoint: r.get("checkpoint").and_then(Value::as_str).map(str::to_owned),
+                checkpoint: r
+                    .get("checkpoint")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
                 updated_at: timestamp(r.get("updated_at")),
             })
             .collect();

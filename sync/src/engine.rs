@@ -188,7 +188,10 @@ impl<D: Destination> Syncer<D> {
                 }
             }
             if ordered.len() == before {
-                return Err(Error::validation("stream", "the streams' parents form a cycle"));
+                return Err(Error::validation(
+                    "stream",
+                    "the streams' parents form a cycle",
+                ));
             }
         }
         Ok(ordered)
@@ -265,7 +268,12 @@ impl<D: Destination> Syncer<D> {
         }
         report.duration_seconds = started.elapsed().as_secs_f64();
         record.finished_at = Some(Utc::now());
-        record.status = if failure.is_some() { "failed" } else { "succeeded" }.into();
+        record.status = if failure.is_some() {
+            "failed"
+        } else {
+            "succeeded"
+        }
+        .into();
         record.error = failure.as_ref().map(|e| e.to_string());
         if !plan.is_empty() {
             self.dest.record_run(&record).await?;
@@ -306,14 +314,20 @@ impl<D: Destination> Syncer<D> {
                 let pdef = self.catalog.stream(parent).ok_or_else(|| {
                     Error::validation(
                         "stream",
-                        format!("`{}` names a parent `{parent}` the catalog lacks", stream.name),
+                        format!(
+                            "`{}` names a parent `{parent}` the catalog lacks",
+                            stream.name
+                        ),
                     )
                 })?;
                 let ptable = TableSpec::of(pdef);
                 let rows = self.dest.parent_rows(&ptable).await.map_err(|e| {
                     Error::validation(
                         "stream",
-                        format!("`{}` needs its parent `{parent}` synced first ({e})", stream.name),
+                        format!(
+                            "`{}` needs its parent `{parent}` synced first ({e})",
+                            stream.name
+                        ),
                     )
                 })?;
                 let mut out = Vec::with_capacity(rows.len());
@@ -440,7 +454,11 @@ impl<D: Destination> Syncer<D> {
                 let page_no = state.pages + 1;
                 let next = pager
                     .next()
-                    .instrument(tracing::info_span!("sync.fetch", stream = stream.name, page = page_no))
+                    .instrument(tracing::info_span!(
+                        "sync.fetch",
+                        stream = stream.name,
+                        page = page_no
+                    ))
                     .await;
                 let Some(page) = next else { break };
                 let page = page?;
@@ -448,8 +466,9 @@ impl<D: Destination> Syncer<D> {
                 let checkpoint = pager.checkpoint();
                 let now = Utc::now();
                 let batch = {
-                    let _s = tracing::info_span!("sync.transform", stream = stream.name, page = page_no)
-                        .entered();
+                    let _s =
+                        tracing::info_span!("sync.transform", stream = stream.name, page = page_no)
+                            .entered();
                     let ctx = Context {
                         stream,
                         table,
@@ -479,7 +498,11 @@ impl<D: Destination> Syncer<D> {
                         run_id: &writer_run,
                         now,
                     })
-                    .instrument(tracing::info_span!("sync.load", stream = stream.name, page = page_no))
+                    .instrument(tracing::info_span!(
+                        "sync.load",
+                        stream = stream.name,
+                        page = page_no
+                    ))
                     .await?;
                 has_dead |= !batch.dead.is_empty();
                 let rows = batch.rows.len() as u64;

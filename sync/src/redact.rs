@@ -151,7 +151,8 @@ mod tests {
         let drop = Redaction::parse("phone=drop").unwrap();
         assert!(Redaction::parse("x=scramble").is_err());
         assert!(hash.applies("users") && !hash.applies("issues") && mask.applies("issues"));
-        let mut item = json!({"email": "a@b.c", "phone": "555", "owner": {"login": "octo"}, "n": 1});
+        let mut item =
+            json!({"email": "a@b.c", "phone": "555", "owner": {"login": "octo"}, "n": 1});
         let seen = apply(&[&mask, &hash, &drop], &mut item);
         assert_eq!(item["email"], "***");
         assert!(item.get("phone").is_none());

@@ -3,7 +3,7 @@
 //!
 //! | column | type | meaning |
 //! |---|---|---|
-//! | item columns | by field | the item's top-level scalars (a name taken by a column below gets `src_`) |
+//! | item columns | by field | the item's top-level scalars (a name taken by a column below gets `src_`, unless that column holds the same value: the date-time cursor `updated_at`, the soft-delete fields) |
 //! | `updated_at` | timestamp | the source's clock: the cursor value when it is a time |
 //! | `ingested_at` | timestamp | the connector's clock (UTC) when the row was last written |
 //! | `is_deleted`, `deleted_at` | bool, timestamp | soft deletes as the source reports them |
@@ -15,7 +15,7 @@
 
 use connector_db::{ColumnDef, ColumnType, TableDef};
 
-use crate::catalog::{ColumnKind, StreamDef};
+use crate::catalog::{ColumnKind, Deletes, StreamDef};
 
 /// Columns every synced table has, in order after the item columns.
 pub const SYSTEM_COLUMNS: [&str; 9] = [
@@ -71,6 +71,22 @@ impl TableSpec {
     pub fn of(stream: &StreamDef) -> TableSpec {
         let mut columns: Vec<TableColumn> = Vec::new();
         for c in stream.columns {
+            // The system column already holds the same value.
+            let same = match c.name {
+                "updated_at" => stream.cursor.is_some_and(|k| {
+                    k.field == c.wire && k.kind == crate::catalog::CursorKind::DateTime
+                }),
+                "deleted_at" => {
+                    matches!(stream.deletes, Deletes::Soft { at: Some(a), .. } if a == c.wire)
+                }
+                "is_deleted" => {
+                    matches!(stream.deletes, Deletes::Soft { flag: Some(f), .. } if f == c.wire)
+                }
+                _ => false,
+            };
+            if same {
+                continue;
+            }
             let mut name = c.name.to_owned();
             if SYSTEM_COLUMNS.contains(&name.as_str()) {
                 name = format!("src_{name}");
@@ -89,7 +105,8 @@ impl TableSpec {
         for k in stream.primary_key {
             if !columns.iter().any(|c| c.wire == Some(*k)) {
                 let mut name = crate::names::column_name(k);
-                if SYSTEM_COLUMNS.contains(&name.as_str()) || columns.iter().any(|c| c.name == name) {
+                if SYSTEM_COLUMNS.contains(&name.as_str()) || columns.iter().any(|c| c.name == name)
+                {
                     name = format!("src_{name}");
                 }
                 columns.push(TableColumn {

@@ -146,15 +146,20 @@ fn column_value(kind: Option<ColumnKind>, v: Option<&Json>) -> Result<Value, Str
             _ => return bad("text"),
         },
         Some(ColumnKind::DateTime) => {
-            match v.as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()) {
+            match v
+                .as_str()
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            {
                 Some(t) => Value::Timestamp(t.with_timezone(&Utc)),
                 None => return bad("an RFC 3339 date-time"),
             }
         }
-        Some(ColumnKind::UnixSeconds) => match v.as_i64().and_then(|s| DateTime::from_timestamp(s, 0)) {
-            Some(t) => Value::Timestamp(t),
-            None => return bad("a Unix time in seconds"),
-        },
+        Some(ColumnKind::UnixSeconds) => {
+            match v.as_i64().and_then(|s| DateTime::from_timestamp(s, 0)) {
+                Some(t) => Value::Timestamp(t),
+                None => return bad("a Unix time in seconds"),
+            }
+        }
         Some(ColumnKind::Date) => match v.as_str().and_then(|s| s.parse::<NaiveDate>().ok()) {
             Some(d) => Value::Date(d),
             None => return bad("a date"),
@@ -177,7 +182,9 @@ fn key_of(ctx: &Context<'_>, item: &Json) -> Result<(Vec<Value>, String), String
         let Some(raw) = v else {
             return Err(format!("primary key field `{k}` is missing"));
         };
-        values.push(column_value(col.kind, Some(raw)).map_err(|e| format!("primary key `{k}`: {e}"))?);
+        values.push(
+            column_value(col.kind, Some(raw)).map_err(|e| format!("primary key `{k}`: {e}"))?,
+        );
         text.push(raw.clone());
     }
     Ok((values, Json::Array(text).to_string()))
@@ -263,10 +270,9 @@ fn row(ctx: &Context<'_>, item: &Json) -> Result<(Vec<Value>, Option<i64>), Stri
     let mut row = Vec::with_capacity(ctx.table.columns.len());
     let cursor = match &stream.cursor {
         Some(c) => match item.get(c.field).filter(|v| !v.is_null()) {
-            Some(v) => Some(
-                cursor_key(c.kind, v)
-                    .ok_or_else(|| format!("cursor field `{}`: `{v}` does not read as one", c.field))?,
-            ),
+            Some(v) => Some(cursor_key(c.kind, v).ok_or_else(|| {
+                format!("cursor field `{}`: `{v}` does not read as one", c.field)
+            })?),
             None => None,
         },
         None => None,
@@ -289,9 +295,13 @@ fn row(ctx: &Context<'_>, item: &Json) -> Result<(Vec<Value>, Option<i64>), Stri
     let hash = redact::sha256_hex(raw.as_bytes());
     for c in &ctx.table.columns {
         let v = match (c.wire, c.name.as_str()) {
-            (Some(w), _) => column_value(c.kind, item.get(w)).map_err(|e| format!("field `{w}`: {e}"))?,
+            (Some(w), _) => {
+                column_value(c.kind, item.get(w)).map_err(|e| format!("field `{w}`: {e}"))?
+            }
             (None, "updated_at") => match (&stream.cursor, cursor) {
-                (Some(cur), Some(k)) => cursor_time(cur.kind, k).map_or(Value::Null, Value::Timestamp),
+                (Some(cur), Some(k)) => {
+                    cursor_time(cur.kind, k).map_or(Value::Null, Value::Timestamp)
+                }
                 _ => Value::Null,
             },
             (None, "ingested_at") => Value::Timestamp(ctx.now),
@@ -307,4 +317,209 @@ fn row(ctx: &Context<'_>, item: &Json) -> Result<(Vec<Value>, Option<i64>), Stri
         row.push(v);
     }
     Ok((row, cursor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Column, Cursor, CursorFilter, FetchArgs, StreamDef};
+    use serde_json::json;
+
+    fn fetch(
+        _: &connector_runtime::Connector,
+        _: &FetchArgs,
+    ) -> Result<connector_runtime::paginate::Paginator, connector_runtime::Error> {
+        Err(connector_runtime::Error::validation(
+            "fetch",
+            "not used here",
+        ))
+    }
+
+    fn check(v: &Json) -> Result<(), String> {
+        match v.get("n") {
+            Some(n) if !n.is_i64() => Err(format!("n: invalid type {n}")),
+            _ => Ok(()),
+        }
+    }
+
+    fn stream(deletes: Deletes) -> StreamDef {
+        StreamDef {
+            name: "things",
+            operation: "listThings",
+            method: "GET",
+            path: "/things",
+            item_type: "Thing",
+            primary_key: &["id"],
+            cursor: Some(Cursor {
+                field: "updated_at",
+                kind: CursorKind::DateTime,
+                filter: Some(CursorFilter {
+                    param: "since",
+                    format: CursorKind::DateTime,
+                    inclusive: true,
+                }),
+            }),
+            columns: &[
+                Column {
+                    name: "id",
+                    wire: "id",
+                    kind: ColumnKind::Int,
+                    required: true,
+                },
+                Column {
+                    name: "n",
+                    wire: "n",
+                    kind: ColumnKind::Int,
+                    required: false,
+                },
+                Column {
+                    name: "updated_at",
+                    wire: "updated_at",
+                    kind: ColumnKind::DateTime,
+                    required: true,
+                },
+                Column {
+                    name: "when",
+                    wire: "when",
+                    kind: ColumnKind::UnixSeconds,
+                    required: false,
+                },
+            ],
+            params: &[],
+            parent: None,
+            deletes,
+            source: "detected",
+            paging: "link header",
+            fetch,
+            check,
+        }
+    }
+
+    fn run(s: &StreamDef, items: Vec<Json>) -> (Batch, TableSpec) {
+        let table = TableSpec::of(s);
+        let ctx = Context {
+            stream: s,
+            table: &table,
+            partition: "{}",
+            run_id: "r1",
+            now: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            redactions: vec![],
+        };
+        let b = transform(&ctx, items);
+        (b, table)
+    }
+
+    #[test]
+    fn rows_dead_letters_and_tombstones_are_told_apart() {
+        let s = stream(Deletes::Tombstone { flag: "deleted" });
+        let (b, table) = run(
+            &s,
+            vec![
+                json!({"id": 1, "n": 5, "updated_at": "2026-01-01T00:00:10Z", "when": 1_700_000_000}),
+                json!({"id": 2, "n": "five", "updated_at": "2026-01-01T00:00:11Z"}),
+                json!({"n": 3, "updated_at": "2026-01-01T00:00:12Z"}),
+                json!({"id": 4, "updated_at": "not a time"}),
+                json!({"id": 5, "deleted": true}),
+                json!({"id": 6, "updated_at": "2026-01-01T00:00:30+02:00", "when": "soon"}),
+            ],
+        );
+        assert_eq!(b.read, 6);
+        assert_eq!(b.rows.len(), 1);
+        assert_eq!(b.deletes, vec![vec![Value::I64(5)]]);
+        let dead: Vec<(&str, &str)> = b
+            .dead
+            .iter()
+            .map(|d| (d.key.as_str(), d.error.as_str()))
+            .collect();
+        assert_eq!(dead.len(), 4, "{dead:?}");
+        assert_eq!(dead[0].0, "[2]");
+        assert!(dead[0].1.contains("does not match the item type"));
+        assert!(dead[1].0.starts_with("sha256:") && dead[1].1.contains("`id` is missing"));
+        assert!(
+            dead[2].1.contains("cursor field `updated_at`"),
+            "{}",
+            dead[2].1
+        );
+        assert!(dead[3].1.contains("field `when`"), "{}", dead[3].1);
+        // The cursor key is microseconds; the source's `updated_at` is the required column's.
+        let row = &b.rows[0];
+        let at = |c: &str| row[table.index(c).unwrap()].clone();
+        assert_eq!(b.max_cursor, Some(1_767_225_610_000_000));
+        assert_eq!(
+            at("updated_at"),
+            Value::Timestamp(DateTime::from_timestamp(1_767_225_610, 0).unwrap())
+        );
+        assert_eq!(
+            at("when"),
+            Value::Timestamp(DateTime::from_timestamp(1_700_000_000, 0).unwrap())
+        );
+        assert_eq!(
+            at("ingested_at"),
+            Value::Timestamp(DateTime::from_timestamp(1_800_000_000, 0).unwrap())
+        );
+        assert_eq!(at("is_deleted"), Value::Bool(false));
+        assert_eq!(at("_sync_run"), Value::from("r1"));
+        assert_eq!(table.key, ["id"]);
+        // The date-time cursor named `updated_at` is the system column itself.
+        assert!(table.index("src_updated_at").is_none());
+        let s = StreamDef { cursor: None, ..s };
+        assert!(TableSpec::of(&s).index("src_updated_at").is_some());
+    }
+
+    #[test]
+    fn soft_deletes_are_flagged_with_their_time() {
+        let s = stream(Deletes::Soft {
+            flag: None,
+            at: Some("deleted_at"),
+        });
+        let (b, table) = run(
+            &s,
+            vec![
+                json!({"id": 1, "updated_at": "2026-01-01T00:00:10Z", "deleted_at": "2026-01-01T00:00:10Z"}),
+                json!({"id": 2, "updated_at": "2026-01-01T00:00:11Z", "deleted_at": null}),
+            ],
+        );
+        let i = table.index("is_deleted").unwrap();
+        let d = table.index("deleted_at").unwrap();
+        assert_eq!(b.rows[0][i], Value::Bool(true));
+        assert!(matches!(b.rows[0][d], Value::Timestamp(_)));
+        assert_eq!(b.rows[1][i], Value::Bool(false));
+        assert_eq!(b.rows[1][d], Value::Null);
+    }
+
+    #[test]
+    fn filters_are_sent_in_the_servers_format() {
+        let k = 1_767_225_610_000_000; // 2026-01-01T00:00:10Z in microseconds
+        assert_eq!(
+            filter_value(CursorKind::DateTime, CursorKind::DateTime, true, k),
+            "2026-01-01T00:00:10Z"
+        );
+        assert_eq!(
+            filter_value(CursorKind::DateTime, CursorKind::DateTime, false, k),
+            "2026-01-01T00:00:09Z"
+        );
+        assert_eq!(
+            filter_value(CursorKind::DateTime, CursorKind::UnixSeconds, true, k),
+            "1767225610"
+        );
+        assert_eq!(
+            filter_value(CursorKind::UnixSeconds, CursorKind::UnixSeconds, false, 100),
+            "99"
+        );
+        assert_eq!(
+            filter_value(CursorKind::UnixSeconds, CursorKind::DateTime, true, 0),
+            "1970-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            filter_value(CursorKind::Integer, CursorKind::Integer, true, i64::MIN),
+            i64::MIN.to_string()
+        );
+        assert_eq!(cursor_key(CursorKind::UnixSeconds, &json!("42")), Some(42));
+        assert_eq!(cursor_key(CursorKind::DateTime, &json!(42)), None);
+        // Far-out values never panic.
+        assert_eq!(
+            filter_value(CursorKind::DateTime, CursorKind::DateTime, false, i64::MAX).len() > 0,
+            true
+        );
+    }
 }
