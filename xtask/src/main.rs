@@ -24,6 +24,8 @@
 //! - `db-bench`: the database connector's bulk-load benchmark (1,000,000 rows through
 //!   `upsert_batch`, `copy_in` and `psql \copy` into a throwaway PostgreSQL cluster), in release
 //!   mode; see `docs/database.md`.
+//! - `sync-bench [--rows N] [--no-dlt]`: the sync engine's throughput and peak memory into SQLite
+//!   and PostgreSQL beside dlt (see `sync_bench.rs`, `docs/sync.md`).
 
 mod aws;
 mod conformance;
@@ -32,6 +34,7 @@ mod manifest;
 mod naming;
 mod package;
 mod report;
+mod sync_bench;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Some("package") => package::run(&root()),
         Some("aws") => aws::run(rest),
         Some("db-bench") => db_bench(rest),
+        Some("sync-bench") => sync_bench::run(rest),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -83,6 +87,8 @@ fn print_help() {
          generated AWS clients against moto with IAM auth on (docs/aws.md)\n  \
          naming [--list] [NAME]    types named after an operation other than their sole user (none)\n  \
          db-bench                  bulk loads through upsert_batch, copy_in and psql \\copy (docs/database.md)\n  \
+         sync-bench [--rows N] [--no-dlt]\n                            \
+         sync throughput and peak memory into SQLite and PostgreSQL, beside dlt (docs/sync.md)\n  \
          help                      this text"
     );
 }
@@ -138,6 +144,8 @@ fn test(extra: &[String]) -> Result<(), String> {
             "xtask",
             "-p",
             "connector-db",
+            "-p",
+            "connector-sync",
             "--",
             "--check",
         ],
