@@ -52,6 +52,7 @@ both_engines!(
     dropping_the_future_stops_the_statement,
     streams_end_early_and_give_the_connection_back,
     upsert_batch_writes_updates_and_keeps_the_last_row_of_a_key,
+    conditional_upserts_skip_unchanged_and_older_rows,
     copy_in_loads_rows_of_every_type,
     bulk_writes_refuse_malformed_batches_whole,
     concurrent_callers_share_the_pool,
@@ -1022,6 +1023,81 @@ const BULK_COLUMNS: [&str; 10] = [
     "uid",
     "payload",
 ];
+
+async fn conditional_upserts_skip_unchanged_and_older_rows(engine: Engine) {
+    let db = support::fresh_db(engine, "upsert_when", |_| {}).await;
+    let table = TableDef::new("versions")
+        .column(ColumnDef::new("id", ColumnType::I64).not_null())
+        .column(ColumnDef::new("hash", ColumnType::Text))
+        .column(ColumnDef::new("version", ColumnType::I64))
+        .primary_key(["id"]);
+    db.create_table(&table).await.expect("create");
+    let when = connector_db::UpsertWhen {
+        changed: Some("hash".into()),
+        not_older: Some("version".into()),
+    };
+    let cols = ["id", "hash", "version"];
+    // Small batches (VALUES statements) and, on PostgreSQL, a staged one of 6,000 rows.
+    for n in [10i64, 6_000] {
+        let rows = |h: &str, v: i64| -> Vec<Vec<Value>> {
+            (0..n)
+                .map(|i| vec![Value::I64(i), Value::from(h), Value::I64(v)])
+                .collect()
+        };
+        db.execute("DELETE FROM versions", &[])
+            .await
+            .expect("clear");
+        let w = db
+            .upsert_batch_when("versions", &cols, &["id"], &when, &rows("a", 2))
+            .await;
+        assert_eq!(w.expect("insert"), n as u64, "{engine} {n}: inserted");
+        let w = db
+            .upsert_batch_when("versions", &cols, &["id"], &when, &rows("a", 2))
+            .await;
+        assert_eq!(
+            w.expect("replay"),
+            0,
+            "{engine} {n}: an identical replay writes nothing"
+        );
+        let w = db
+            .upsert_batch_when("versions", &cols, &["id"], &when, &rows("b", 1))
+            .await;
+        assert_eq!(w.expect("older"), 0, "{engine} {n}: an older version loses");
+        let mut newer = rows("a", 3);
+        newer[0][1] = Value::from("c");
+        let w = db
+            .upsert_batch_when("versions", &cols, &["id"], &when, &newer)
+            .await;
+        assert_eq!(
+            w.expect("newer"),
+            1,
+            "{engine} {n}: only the changed row is written"
+        );
+        let kept: Vec<(i64, String, i64)> = db
+            .query_as(
+                "SELECT id, hash, version FROM versions WHERE id < 2 ORDER BY id",
+                &[],
+            )
+            .await
+            .expect("read");
+        assert_eq!(
+            kept,
+            vec![(0, "c".to_owned(), 3), (1, "a".to_owned(), 2)],
+            "{engine} {n}"
+        );
+        // NULL versions never block a change.
+        let w = db
+            .upsert_batch_when(
+                "versions",
+                &cols,
+                &["id"],
+                &when,
+                &[vec![Value::I64(1), Value::from("d"), Value::Null]],
+            )
+            .await;
+        assert_eq!(w.expect("null version"), 1, "{engine} {n}");
+    }
+}
 
 async fn upsert_batch_writes_updates_and_keeps_the_last_row_of_a_key(engine: Engine) {
     let db = support::fresh_db(engine, "upsert", |_| {}).await;
