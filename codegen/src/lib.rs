@@ -19,6 +19,7 @@ pub mod paging;
 pub mod passes;
 pub mod sample;
 pub mod settings;
+pub mod streams;
 pub mod xml;
 
 use std::collections::BTreeMap;
@@ -75,6 +76,7 @@ fn lower_doc(doc: &load::Document, settings: &Settings) -> Result<Lowered, Diagn
     let (xml, w) = xml::analyse(&doc.root, &mut api);
     warnings.extend(w);
     warnings.extend(paging::detect(&doc.root, settings, &mut api));
+    warnings.extend(streams::detect(settings, &mut api)?);
     let mut facts = passes::run(&mut api);
     facts.xml = xml;
     Ok(Lowered {
@@ -111,6 +113,17 @@ pub fn naming_audit(spec: &Path, settings: &Settings) -> Result<audit::Audit, Di
     let doc = load::load_path_with_overlays(spec, &settings.overlays)?;
     let lowered = lower_doc(&doc, settings)?;
     Ok(audit::audit(&lowered.api))
+}
+
+/// The sync streams detected in the description at `spec` (see [`streams`]), and the generator's
+/// warnings.
+pub fn streams_report(
+    spec: &Path,
+    settings: &Settings,
+) -> Result<(streams::Report, Vec<Diagnostic>), Diagnostic> {
+    let doc = load::load_path_with_overlays(spec, &settings.overlays)?;
+    let lowered = lower_doc(&doc, settings)?;
+    Ok((streams::report(&lowered.api), lowered.warnings))
 }
 
 /// Generate a whole crate from the description at `spec`.
