@@ -10,3 +10,12 @@ pub use catalog::{
     FetchFn, Param, ParamSource, StreamDef,
 };
 pub use connector_runtime as runtime;
+
+/// The `<vendor>-sync` command of generated connectors (placeholder until the engine's command line
+/// lands: it reports failure).
+pub mod cli {
+    /// Run the command over `catalog`.
+    pub fn main(_: crate::Catalog) -> std::process::ExitCode {
+        std::process::ExitCode::FAILURE
+    }
+}
