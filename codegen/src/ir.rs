@@ -152,6 +152,9 @@ pub struct Field {
     pub doc: Option<String>,
     /// Constraints on the value.
     pub constraints: Constraints,
+    /// The schema's `format` as written (`unix-time`, `int64`), for passes that read a meaning from
+    /// it beyond the Rust type (the `streams` pass: Unix-time integers).
+    pub format: Option<String>,
 }
 
 /// A string enum.
@@ -723,6 +726,148 @@ pub struct Api {
     pub skipped_operations: usize,
     /// How multipart bodies frame arrays and objects.
     pub multipart_style: MultipartStyle,
+    /// The tables a sync engine can keep from the list operations (filled by the `streams` pass).
+    pub streams: Vec<SyncStream>,
+    /// The list operations that became no stream, with the reason (filled by the `streams` pass).
+    pub stream_skips: Vec<StreamSkip>,
+}
+
+/// One table kept up to date from one list operation (`connector_sync::StreamDef`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncStream {
+    /// Table name (snake_case, unique among the streams).
+    pub table: String,
+    /// The operation listing it; index into [`Api::operations`].
+    pub op: usize,
+    /// Type of one item (a struct, maybe through aliases).
+    pub item: Ty,
+    /// The struct the item is.
+    pub item_struct: TypeId,
+    /// Wire names of the fields that identify a row.
+    pub primary_key: Vec<String>,
+    /// The change-ordering field.
+    pub cursor: Option<SyncCursor>,
+    /// Scalar top-level fields kept as typed columns.
+    pub columns: Vec<SyncColumn>,
+    /// Parameters the operation needs and where their values come from.
+    pub params: Vec<SyncParam>,
+    /// The stream whose rows give this one's parameters; index into [`Api::streams`].
+    pub parent: Option<usize>,
+    /// How deleted rows show.
+    pub deletes: SyncDeletes,
+    /// Some of key, cursor, filter, parent or table came from settings.
+    pub from_settings: bool,
+}
+
+/// The change-ordering field of a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncCursor {
+    /// Wire name of the top-level item field.
+    pub field: String,
+    /// How its values read.
+    pub kind: CursorKind,
+    /// The query parameter asking the server for changes from a value on.
+    pub filter: Option<SyncFilter>,
+}
+
+/// How cursor values are written (`connector_sync::CursorKind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CursorKind {
+    /// RFC 3339 date-time text.
+    DateTime,
+    /// Seconds since the Unix epoch.
+    UnixSeconds,
+    /// Another integer that grows with each change.
+    Integer,
+}
+
+/// The query parameter filtering a listing by cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncFilter {
+    /// Query parameter as sent (`since`, `created[gte]`).
+    pub param: String,
+    /// How the value is sent.
+    pub format: CursorKind,
+    /// The server includes items equal to the value.
+    pub inclusive: bool,
+}
+
+/// One scalar column of a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncColumn {
+    /// Column name (snake_case, unique in the table, never one of the engine's own columns).
+    pub name: String,
+    /// Wire name of the item field.
+    pub wire: String,
+    /// Value type.
+    pub kind: ColumnKind,
+    /// The item type requires the field.
+    pub required: bool,
+}
+
+/// Column value types (`connector_sync::ColumnKind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// Boolean.
+    Bool,
+    /// 64-bit integer.
+    Int,
+    /// Double.
+    Float,
+    /// Text (string enums and UUIDs included).
+    Text,
+    /// RFC 3339 date-time.
+    DateTime,
+    /// Seconds since the Unix epoch.
+    UnixSeconds,
+    /// Calendar date.
+    Date,
+}
+
+/// A parameter a stream's operation needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncParam {
+    /// Wire name.
+    pub wire: String,
+    /// Where its value comes from.
+    pub from: SyncParamSource,
+}
+
+/// Where a stream parameter's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncParamSource {
+    /// The user's configuration (or, in a child stream, the parent partition's parameter).
+    Config,
+    /// A field of each parent row, as a JSON pointer (`/number`).
+    Parent(String),
+}
+
+/// How deleted rows show in the source (`connector_sync::Deletes`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncDeletes {
+    /// Not reported.
+    Unreported,
+    /// Listed with a flag and/or a deletion time.
+    Soft {
+        /// Wire name of a boolean field.
+        flag: Option<String>,
+        /// Wire name of a date-time field.
+        at: Option<String>,
+    },
+    /// Tombstone items with this boolean field true.
+    Tombstone {
+        /// Wire name of the boolean field.
+        flag: String,
+    },
+}
+
+/// A list operation that became no stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSkip {
+    /// Index into [`Api::operations`].
+    pub op: usize,
+    /// Why.
+    pub reason: String,
 }
 
 /// How a multipart body frames fields that are arrays or objects.

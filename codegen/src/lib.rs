@@ -19,6 +19,7 @@ pub mod paging;
 pub mod passes;
 pub mod sample;
 pub mod settings;
+pub mod streams;
 pub mod xml;
 
 use std::collections::BTreeMap;
@@ -75,6 +76,7 @@ fn lower_doc(doc: &load::Document, settings: &Settings) -> Result<Lowered, Diagn
     let (xml, w) = xml::analyse(&doc.root, &mut api);
     warnings.extend(w);
     warnings.extend(paging::detect(&doc.root, settings, &mut api));
+    warnings.extend(streams::detect(settings, &mut api)?);
     let mut facts = passes::run(&mut api);
     facts.xml = xml;
     Ok(Lowered {
@@ -113,6 +115,17 @@ pub fn naming_audit(spec: &Path, settings: &Settings) -> Result<audit::Audit, Di
     Ok(audit::audit(&lowered.api))
 }
 
+/// The sync streams detected in the description at `spec` (see [`streams`]), and the generator's
+/// warnings.
+pub fn streams_report(
+    spec: &Path,
+    settings: &Settings,
+) -> Result<(streams::Report, Vec<Diagnostic>), Diagnostic> {
+    let doc = load::load_path_with_overlays(spec, &settings.overlays)?;
+    let lowered = lower_doc(&doc, settings)?;
+    Ok((streams::report(&lowered.api), lowered.warnings))
+}
+
 /// Generate a whole crate from the description at `spec`.
 pub fn generate(spec: &Path, settings: &Settings) -> Result<Generated, Diagnostic> {
     let doc = load::load_path_with_overlays(spec, &settings.overlays)?;
@@ -146,14 +159,29 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
     for (path, text) in render_modules(&api, &facts, tag_features, threads) {
         files.insert(path, text.map_err(internal)?);
     }
+    // The sync catalog, behind the `sync` feature, when some list operation is a stream.
+    let sync = !api.streams.is_empty();
     let lib = emit::lib(
         &api,
         &crate_doc(&api),
         tag_features,
         settings.idempotency_keys,
-        emit::Layout::Files,
+        emit::Layout::Files { sync },
     );
     files.insert("src/lib.rs".to_owned(), emit::file(lib).map_err(internal)?);
+    if sync {
+        let vendor = emit::catalog::vendor_name(&crate_name);
+        let module = emit::catalog::module(&api, &facts, vendor, tag_features);
+        files.insert(
+            "src/sync.rs".to_owned(),
+            emit::file(module).map_err(internal)?,
+        );
+        files.insert(
+            "src/bin/sync.rs".to_owned(),
+            emit::catalog::bin(&crate_name).map_err(internal)?,
+        );
+        files.insert("SYNC.md".to_owned(), emit::catalog::docs(&api, &crate_name));
+    }
     let runtime = match &settings.runtime {
         RuntimeDep::Path(p) => format!(
             "{{ path = \"{}\", version = \"{}\" }}",
@@ -162,6 +190,22 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
         ),
         RuntimeDep::Version(v) => format!("\"{v}\""),
     };
+    // `connector-sync` sits beside the runtime (`../../runtime` → `../../sync`), or is the same version.
+    let sync_dep = sync.then(|| match &settings.runtime {
+        RuntimeDep::Path(p) => {
+            let p = p.replace('\\', "/");
+            let p = p.trim_end_matches('/');
+            let sibling = match p.rsplit_once('/') {
+                Some((parent, _)) => format!("{parent}/sync"),
+                None => "sync".to_owned(),
+            };
+            format!(
+                "{{ path = \"{sibling}\", version = \"{}\", optional = true }}",
+                env!("CARGO_PKG_VERSION")
+            )
+        }
+        RuntimeDep::Version(v) => format!("{{ version = \"{v}\", optional = true }}"),
+    });
     let version = settings
         .crate_version
         .clone()
@@ -216,7 +260,17 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
         documentation: settings.crate_documentation.as_deref(),
         publish: settings.crate_publish.as_deref(),
     };
-    let mut manifest = emit::cargo_toml(&package, &runtime, &api, &facts, tag_features);
+    let mut manifest = emit::cargo_toml(
+        &package,
+        &runtime,
+        sync_dep.as_deref(),
+        &api,
+        &facts,
+        tag_features,
+    );
+    if sync {
+        manifest.push_str(&emit::catalog::cargo_toml_bin(&crate_name));
+    }
     if let Some((_, feature)) = &example {
         manifest.push_str(&emit::cargo_toml_example(feature, tag_features, has_test));
     }
@@ -460,12 +514,23 @@ pub fn generate_tokens(
     } = lower_doc(&doc, settings)?;
     let models = emit::models(&api, &facts, false);
     let groups = emit::inline_groups(&api, &facts, false);
+    let sync = settings.sync.then(|| {
+        let crate_name = settings
+            .crate_name
+            .clone()
+            .unwrap_or_else(|| default_crate_name(&api.title));
+        emit::catalog::module(&api, &facts, emit::catalog::vendor_name(&crate_name), false)
+    });
     let tokens = emit::lib(
         &api,
         &crate_doc(&api),
         false,
         settings.idempotency_keys,
-        emit::Layout::Inline(&models, &groups),
+        emit::Layout::Inline {
+            models: &models,
+            groups: &groups,
+            sync: sync.as_ref(),
+        },
     );
     Ok((tokens, warnings))
 }
@@ -490,14 +555,17 @@ pub fn write_crate(generated: &Generated, out: &Path) -> std::io::Result<Vec<Pat
             }
         }
     }
-    // `tests/` may hold the user's own tests beside the generated ones: only files that say they
-    // were generated are removed when no longer generated.
-    let tests = out.join("tests");
-    if tests.is_dir() {
-        for entry in std::fs::read_dir(&tests)? {
+    // `tests/` and `src/bin/` may hold the user's own files beside the generated ones: only files
+    // that say they were generated are removed when no longer generated.
+    for folder in ["tests", "src/bin"] {
+        let dir = out.join(folder);
+        if !dir.is_dir() {
+            continue;
+        }
+        for entry in std::fs::read_dir(&dir)? {
             let p = entry?.path();
             let rel = format!(
-                "tests/{}",
+                "{folder}/{}",
                 p.file_name().and_then(|n| n.to_str()).unwrap_or("")
             );
             let generated_here = std::fs::read_to_string(&p)
@@ -694,6 +762,13 @@ fn readme(
             ));
         }
         s.push('\n');
+    }
+    if !api.streams.is_empty() {
+        s.push_str(&format!(
+            "## Sync\n\nThe `sync` feature adds `{krate}::sync::catalog()`: the {} tables `connector-sync` can keep up to date\nin SQLite or PostgreSQL from the list operations, and the `{}` command that runs it. `SYNC.md`\nlists the streams, their keys, cursors, filters and columns.\n\n",
+            api.streams.len(),
+            emit::catalog::bin_name(crate_name)
+        ));
     }
     s.push_str(&format!(
         "{} operations, {} types.\n",

@@ -910,6 +910,9 @@ impl<'a> Lowerer<'a> {
                 required: is_required,
                 doc: doc_of(ps).or_else(|| doc_of(deref)),
                 constraints: self.constraints(ps, &pptr),
+                format: str_of(ps, "format")
+                    .or_else(|| str_of(deref, "format"))
+                    .map(str::to_owned),
             });
         }
         let additional = additional.map(|a| {

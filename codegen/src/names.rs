@@ -177,14 +177,16 @@ pub fn snake_name(raw: &str) -> String {
 pub const CLIENT_METHODS: &[&str] = &["config", "new", "from_connector", "connector"];
 
 /// What the crate root names in the namespace of group modules: the models, the auth constructors,
-/// the webhook payloads, the alias of the runtime support, and the runtime crate itself (a module
-/// of that name would make the root's `connector_runtime::` paths ambiguous).
+/// the webhook payloads, the alias of the runtime support, the runtime crate itself (a module
+/// of that name would make the root's `connector_runtime::` paths ambiguous), and the sync catalog
+/// (also the name of its cargo feature).
 pub const ROOT_MODULES: &[&str] = &[
     "models",
     "auth",
     "webhook_events",
     "rt",
     "connector_runtime",
+    "sync",
 ];
 
 /// What each group accessor type defines besides its operations' methods: the `client` field (and
@@ -308,6 +310,119 @@ pub fn shared_type_names(
         }
     }
     out
+}
+
+/// The singular of an English plural as API paths spell them: `issues` → `issue`, `statuses` →
+/// `status`, `entries` → `entry`, `addresses` → `address`; a word that does not read as a plural is
+/// returned as is.
+pub fn singular(word: &str) -> String {
+    let w = word;
+    let lower = w.to_ascii_lowercase();
+    let keep = |n: usize| w[..w.len() - n].to_owned();
+    if lower.len() <= 3 || lower.ends_with("ss") || lower.ends_with("us") || lower.ends_with("is") {
+        return w.to_owned();
+    }
+    if lower.ends_with("ies") {
+        return format!("{}y", keep(3));
+    }
+    for end in ["sses", "xes", "ches", "shes", "zzes", "uses"] {
+        if lower.ends_with(end) {
+            return keep(2);
+        }
+    }
+    if lower.ends_with('s') {
+        return keep(1);
+    }
+    w.to_owned()
+}
+
+/// A path segment as a word of a table name: snake_case, without a file extension (`Calls.json` →
+/// `calls`); `None` for a parameter (`{id}`), an empty segment, or one that only versions or roots
+/// the API (`v1`, `v2beta`, `2010-04-01`, `api`).
+pub fn path_word(segment: &str) -> Option<String> {
+    if segment.is_empty() || segment.contains('{') {
+        return None;
+    }
+    let stem = segment
+        .rsplit_once('.')
+        .filter(|(_, ext)| matches!(*ext, "json" | "xml" | "csv"))
+        .map_or(segment, |(stem, _)| stem);
+    let lower = stem.to_ascii_lowercase();
+    let versioned = lower
+        .strip_prefix('v')
+        .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+        || lower.starts_with(|c: char| c.is_ascii_digit())
+        || lower == "api";
+    if versioned {
+        return None;
+    }
+    let word = snake_name(stem);
+    (!word.is_empty()).then_some(word.trim_end_matches('_').to_owned())
+}
+
+/// The table names a stream may take, most preferred first: the last word of its path (`issues`), or
+/// for a listing under a parent item, the parent's singular and that word (`issue_comments`); then
+/// the same with more and more of the path's earlier words in front (`repos_issues_comments`), on a
+/// collision; then the operation's own name. `words` are the path's words ([`path_word`]) in order;
+/// `parent_word` is the word naming the parent's items, when there is a parent.
+pub fn stream_table_names(
+    words: &[String],
+    parent_word: Option<&str>,
+    operation_id: &str,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some((last, before)) = words.split_last() {
+        let (base, mut earlier) = match parent_word {
+            Some(p) => {
+                let at = before.iter().rposition(|w| w == p).unwrap_or(before.len());
+                (format!("{}_{last}", singular(p)), before[..at].to_vec())
+            }
+            None => (last.clone(), before.to_vec()),
+        };
+        out.push(base.clone());
+        let mut name = base;
+        while let Some(w) = earlier.pop() {
+            name = format!("{w}_{name}");
+            out.push(name.clone());
+        }
+    }
+    out.push(snake_name(operation_id).trim_end_matches('_').to_owned());
+    out
+}
+
+/// The columns a sync engine adds to every table besides the item's: the item fields' columns never
+/// take these names.
+pub const SYNC_ENGINE_COLUMNS: &[&str] = &[
+    "updated_at",
+    "ingested_at",
+    "is_deleted",
+    "deleted_at",
+    "_raw",
+    "_hash",
+];
+
+/// Column names for item fields (wire names, in order): snake_case, unique; a field named like one of
+/// the engine's own columns is prefixed with `item_` (`updated_at` → `item_updated_at`).
+pub fn sync_column_names<'a>(wires: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut scope = Scope::with_taken(SYNC_ENGINE_COLUMNS.iter().copied());
+    wires
+        .into_iter()
+        .map(|w| {
+            let mut n = snake_name(w).trim_end_matches('_').to_owned();
+            if n.is_empty() {
+                n = "value".into();
+            }
+            if SYNC_ENGINE_COLUMNS.contains(&n.as_str()) {
+                n = format!("item_{n}");
+            }
+            scope.claim(&n)
+        })
+        .collect()
+}
+
+/// The generated functions of a stream in the sync module: `fetch_<table>` and `check_<table>`.
+pub fn sync_fn_names(table: &str) -> (String, String) {
+    (format!("fetch_{table}"), format!("check_{table}"))
 }
 
 /// Hands out unique names within one scope, in call order, so output is deterministic.
@@ -458,6 +573,78 @@ mod tests {
             ["PageInfo", "ResponseModel"]
         );
         assert_eq!(shared_type_names(None, None, "", &[]), ["Shape"]);
+    }
+
+    #[test]
+    fn plurals_become_singular() {
+        for (plural, one) in [
+            ("issues", "issue"),
+            ("comments", "comment"),
+            ("entries", "entry"),
+            ("statuses", "status"),
+            ("addresses", "address"),
+            ("boxes", "box"),
+            ("branches", "branch"),
+            ("status", "status"),
+            ("data", "data"),
+            ("Accounts", "Account"),
+        ] {
+            assert_eq!(singular(plural), one, "{plural}");
+        }
+    }
+
+    #[test]
+    fn path_words_drop_parameters_versions_and_extensions() {
+        assert_eq!(path_word("issues").as_deref(), Some("issues"));
+        assert_eq!(path_word("Calls.json").as_deref(), Some("calls"));
+        assert_eq!(
+            path_word("balance_transactions").as_deref(),
+            Some("balance_transactions")
+        );
+        assert_eq!(path_word("ssh-keys").as_deref(), Some("ssh_keys"));
+        for none in ["{owner}", "v1", "v2beta", "2010-04-01", "api", ""] {
+            assert_eq!(path_word(none), None, "{none}");
+        }
+    }
+
+    #[test]
+    fn table_names_go_from_short_to_specific() {
+        let w = |s: &[&str]| s.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            stream_table_names(&w(&["repos", "issues"]), None, "issues/list-for-repo"),
+            ["issues", "repos_issues", "issues_list_for_repo"]
+        );
+        assert_eq!(
+            stream_table_names(
+                &w(&["repos", "issues", "comments"]),
+                Some("issues"),
+                "issues/list-comments"
+            ),
+            [
+                "issue_comments",
+                "repos_issue_comments",
+                "issues_list_comments"
+            ]
+        );
+        assert_eq!(
+            stream_table_names(&w(&["charges"]), None, "GetCharges"),
+            ["charges", "get_charges"]
+        );
+    }
+
+    #[test]
+    fn columns_are_unique_and_leave_the_engine_its_own() {
+        assert_eq!(
+            sync_column_names(["id", "updatedAt", "updated_at", "_raw", "type", "Type"]),
+            [
+                "id",
+                "item_updated_at",
+                "item_updated_at2",
+                "raw",
+                "type",
+                "type2"
+            ]
+        );
     }
 
     #[test]

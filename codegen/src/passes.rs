@@ -436,6 +436,7 @@ mod tests {
             tri_state: false,
             doc: None,
             constraints: Constraints::default(),
+            format: None,
         }
     }
 

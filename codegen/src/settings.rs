@@ -93,6 +93,39 @@ pub struct Settings {
     /// that file ([`Settings::from_toml_file`]); the CLI's `--overlay` to the working directory; the
     /// macro's `overlay` to the description's directory.
     pub overlays: Vec<PathBuf>,
+    /// What the sync catalog says about list operations, by operationId, overriding what the
+    /// `streams` pass detects: `[streams."issues/list-for-repo"] cursor = "updated_at"`.
+    pub streams: BTreeMap<String, StreamHint>,
+    /// Expand the sync catalog (`pub mod sync`, for `connector-sync`) into the module
+    /// [`crate::generate_tokens`] returns, without a cargo feature: for the `#[connector]` macro
+    /// and `build.rs`, whose crate then depends on `connector-sync`. Generated crates always have it,
+    /// behind their `sync` feature.
+    pub sync: bool,
+}
+
+/// How one list operation is synced: `[streams."<operationId>"]`. Every key is optional; any key
+/// given makes the stream's `source` `settings`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StreamHint {
+    /// Table name (snake_case is applied).
+    pub table: Option<String>,
+    /// Wire names of the item fields identifying a row.
+    pub primary_key: Option<Vec<String>>,
+    /// Wire name of the cursor field, or `"none"` for a stream synced by full refresh only.
+    pub cursor: Option<String>,
+    /// The query parameter filtering by the cursor as sent (`since`, `updated[gte]`), or `"none"`.
+    pub cursor_param: Option<String>,
+    /// Whether the server includes items equal to the filter value (default: `true` unless the
+    /// parameter reads as exclusive, `..._after`, `[gt]`).
+    pub cursor_inclusive: Option<bool>,
+    /// The operationId of the parent stream (whose rows give this one's parameters), or `"none"`.
+    pub parent: Option<String>,
+    /// Parameters taken from each parent row: wire name to a JSON pointer into the parent item
+    /// (`issue_number = "/number"`).
+    pub parent_params: Option<BTreeMap<String, String>>,
+    /// No stream for this operation.
+    pub skip: bool,
 }
 
 /// How one operation pages: `[pagination.listThings] strategy = "cursor", param = "after", next = "/meta/next"`.

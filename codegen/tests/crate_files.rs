@@ -314,3 +314,72 @@ fn an_aws_signed_crate_checks_the_signature_and_documents_its_constructors() {
     let lib = &g.files["src/lib.rs"];
     assert!(lib.contains("aws_sigv4_from_env(\"execute-api\")"), "{lib}");
 }
+
+#[test]
+fn a_crate_with_streams_has_its_sync_catalog_behind_a_feature_with_a_command_and_docs() {
+    let g = generate(
+        &fixture("sync_issues.yaml"),
+        "crate_name = \"tracker-connector\"\nruntime = { path = \"../../runtime\" }\n",
+    );
+    let manifest = &g.files["Cargo.toml"];
+    assert!(
+        manifest.contains(
+            "connector-sync = { path = \"../../sync\", version = \"0.1.0\", optional = true }\n"
+        ),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains("\nsync = [\"dep:connector-sync\"]\n"),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains(
+            "\n[[bin]]\nname = \"tracker-sync\"\npath = \"src/bin/sync.rs\"\nrequired-features = [\"sync\"]\n"
+        ),
+        "{manifest}"
+    );
+    let lib = &g.files["src/lib.rs"];
+    assert!(
+        lib.contains("#[cfg(feature = \"sync\")]\npub mod sync;"),
+        "{lib}"
+    );
+    let module = &g.files["src/sync.rs"];
+    assert!(module.contains("connector: \"tracker\""), "{module}");
+    assert!(module.contains("#[cfg(feature = \"issues\")]"), "{module}");
+    assert!(module.contains("fn fetch_issue_comments("), "{module}");
+    let bin = &g.files["src/bin/sync.rs"];
+    assert!(
+        bin.contains("connector_sync::cli::main(tracker_connector::sync::catalog())"),
+        "{bin}"
+    );
+    let docs = &g.files["SYNC.md"];
+    for part in [
+        "| `issues` | `issues/list-for-repo` | `id` | `updated_at` (DateTime) | `since` (inclusive) |  | soft (at deleted_at) | every 15 minutes, incremental |",
+        "CREATE TABLE issues (\n  id bigint,",
+        "  item_updated_at timestamptz,",
+        "  _hash text,\n  PRIMARY KEY (id)\n);",
+        "`issue_number` from each `issues` row's `/number`",
+        "## Recovery",
+        "_sync_dead_letter",
+        "--full-refresh",
+    ] {
+        assert!(docs.contains(part), "missing {part:?} in:\n{docs}");
+    }
+    assert!(g.files["README.md"].contains("## Sync"));
+
+    // A version dependency on the runtime gives the same version of the sync engine.
+    let g = generate(
+        &fixture("sync_charges.yaml"),
+        "crate_name = \"pay-connector\"\nruntime = { version = \"0.3.1\" }\n",
+    );
+    assert!(
+        g.files["Cargo.toml"]
+            .contains("connector-sync = { version = \"0.3.1\", optional = true }\n"),
+        "{}",
+        g.files["Cargo.toml"]
+    );
+    // Without a stream there is no catalog.
+    let g = generate(&fixture("objects.yaml"), "");
+    assert!(!g.files.contains_key("src/sync.rs") && !g.files.contains_key("SYNC.md"));
+    assert!(!g.files["Cargo.toml"].contains("connector-sync"));
+}

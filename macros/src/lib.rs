@@ -28,7 +28,8 @@ use syn::{AttrStyle, Expr, ExprLit, Item, ItemMod, Lit, LitStr, Meta, Token};
 /// directory the paths were written against.
 const MANIFEST_DIR_OVERRIDE: &str = "CONNECTOR_MACROS_MANIFEST_DIR";
 
-const ARGUMENTS: &str = "`spec`, `tags`, `exclude_tags`, `base_url`, `idempotency_keys`, `overlay`";
+const ARGUMENTS: &str =
+    "`spec`, `tags`, `exclude_tags`, `base_url`, `idempotency_keys`, `overlay`, `sync`";
 
 /// Expand an OpenAPI description into the annotated module.
 ///
@@ -53,6 +54,7 @@ const ARGUMENTS: &str = "`spec`, `tags`, `exclude_tags`, `base_url`, `idempotenc
 /// | `base_url` | string | base URL used instead of the description's first server |
 /// | `idempotency_keys` | `true` or `false` | automatic idempotency keys for unsafe methods (default `false`) |
 /// | `overlay` | string | an OpenAPI Overlay applied to the description before it is read, relative to the description's directory unless absolute (the `overlays` setting) |
+/// | `sync` | `true` or `false` | expand the sync catalog too: `pub mod sync` with `catalog()`, the streams `connector-sync` keeps tables of (default `false`; the crate then depends on `connector-sync`) |
 ///
 /// # Dependencies of the crate using the macro
 ///
@@ -66,6 +68,8 @@ const ARGUMENTS: &str = "`spec`, `tags`, `exclude_tags`, `base_url`, `idempotenc
 /// chrono = { version = "0.4", default-features = false, features = ["serde", "std"] }
 /// # only when it has `format: uuid` strings:
 /// uuid = { version = "1", features = ["serde"] }
+/// # only with `sync = true`:
+/// connector-sync = "0.1"
 /// ```
 ///
 /// # Rebuilds, errors and warnings
@@ -250,6 +254,7 @@ fn parse_args(args: TokenStream) -> syn::Result<Args> {
             "exclude_tags" => strings(value).map(|v| settings.exclude_tags = v),
             "base_url" => string(value).map(|s| settings.base_url = Some(s.value())),
             "idempotency_keys" => boolean(value).map(|b| settings.idempotency_keys = b),
+            "sync" => boolean(value).map(|b| settings.sync = b),
             _ => Err(syn::Error::new_spanned(
                 &nv.path,
                 format!("unknown argument `{key}`; arguments are {ARGUMENTS}"),
@@ -532,6 +537,37 @@ mod tests {
             ),
         );
         assert!(out.contains("fn list_pets") && !out.contains("fn get_inventory"));
+    }
+
+    #[test]
+    fn sync_expands_the_catalog_without_a_feature() {
+        let out = expand_str(
+            quote!(spec = "fixtures/sync_issues.yaml", sync = true),
+            quote!(
+                mod m {}
+            ),
+        );
+        assert!(out.contains("pub mod sync {"), "{out}");
+        assert!(
+            out.contains("pub fn catalog () -> connector_sync :: Catalog"),
+            "{out}"
+        );
+        assert!(out.contains("fn fetch_issue_comments"), "{out}");
+        assert!(!out.contains("feature = \"sync\""), "{out}");
+        let plain = expand_str(
+            quote!(spec = "fixtures/sync_issues.yaml", sync = false),
+            quote!(
+                mod m {}
+            ),
+        );
+        assert!(!plain.contains("pub mod sync"), "{plain}");
+        let bad = expand_str(
+            quote!(spec = "fixtures/sync_issues.yaml", sync = "yes"),
+            quote!(
+                mod m {}
+            ),
+        );
+        assert!(bad.contains("expected `true` or `false`"), "{bad}");
     }
 
     #[test]

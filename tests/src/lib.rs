@@ -134,6 +134,12 @@ pub mod string_enums;
 #[path = "snapshots/swagger2.rs"]
 pub mod swagger2;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/sync_charges.rs"]
+pub mod sync_charges;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/sync_issues.rs"]
+pub mod sync_issues;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/untagged_unions.rs"]
 pub mod untagged_unions;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it

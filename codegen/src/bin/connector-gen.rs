@@ -13,12 +13,17 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USAGE: &str = "usage: connector-gen generate SPEC --out DIR [--name NAME] [--settings FILE]
                      [--overlay FILE]... [--runtime-path DIR | --runtime-version VERSION] [--json]
+       connector-gen streams SPEC [--settings FILE] [--overlay FILE]... [--json]
 
-Generates a typed Rust client crate from an OpenAPI description (Swagger 2.0, OpenAPI 3.0 or 3.1,
+generate: a typed Rust client crate from an OpenAPI description (Swagger 2.0, OpenAPI 3.0 or 3.1,
 JSON or YAML, external $refs followed). Each --overlay (an OpenAPI Overlay 1.x document) is applied
 to the description, after those the settings file lists.
 
-exit codes: 0 generated; 1 the description could not be turned into a crate; 2 bad arguments;
+streams: the sync streams detected in the description (table, operation, key, cursor and its kind,
+server filter, parent and parameters, deletes, columns, source), and the list operations that are
+no stream, with the reason.
+
+exit codes: 0 done; 1 the description could not be read or turned into a crate; 2 bad arguments;
             3 the crate could not be written";
 
 struct Args {
@@ -29,6 +34,46 @@ struct Args {
     overlays: Vec<PathBuf>,
     runtime: Option<RuntimeDep>,
     json: bool,
+}
+
+/// The arguments of `streams`.
+struct StreamsArgs {
+    spec: PathBuf,
+    settings: Option<PathBuf>,
+    overlays: Vec<PathBuf>,
+    json: bool,
+}
+
+enum Command {
+    Generate(Args),
+    Streams(StreamsArgs),
+}
+
+fn parse_command(args: Vec<String>) -> Result<Command, String> {
+    if args.first().map(String::as_str) != Some("streams") {
+        return parse(args.into_iter()).map(Command::Generate);
+    }
+    let mut it = args.into_iter().skip(1);
+    let (mut spec, mut settings, mut json) = (None, None, false);
+    let mut overlays = Vec::new();
+    while let Some(a) = it.next() {
+        let mut value = |flag: &str| it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match a.as_str() {
+            "--settings" => settings = Some(PathBuf::from(value("--settings")?)),
+            "--overlay" => overlays.push(PathBuf::from(value("--overlay")?)),
+            "--json" => json = true,
+            "-h" | "--help" => return Err(String::new()),
+            s if s.starts_with('-') => return Err(format!("unknown flag `{s}`")),
+            s if spec.is_none() => spec = Some(PathBuf::from(s)),
+            s => return Err(format!("unexpected argument `{s}`")),
+        }
+    }
+    Ok(Command::Streams(StreamsArgs {
+        spec: spec.ok_or("missing SPEC")?,
+        settings,
+        overlays,
+        json,
+    }))
 }
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -84,8 +129,9 @@ fn json_str(s: &str) -> String {
 }
 
 fn main() -> ExitCode {
-    let args = match parse(std::env::args().skip(1)) {
-        Ok(a) => a,
+    let args = match parse_command(std::env::args().skip(1).collect()) {
+        Ok(Command::Generate(a)) => a,
+        Ok(Command::Streams(a)) => return streams(a),
         Err(e) => {
             if !e.is_empty() {
                 eprintln!("error: {e}\n");
@@ -179,4 +225,91 @@ fn main() -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+/// `connector-gen streams`: the detected streams as a table (or JSON), then the list operations
+/// that are none.
+fn streams(args: StreamsArgs) -> ExitCode {
+    let mut settings = match &args.settings {
+        Some(p) => match Settings::from_toml_file(p) {
+            Ok(s) => s,
+            Err(d) => {
+                eprintln!("error: settings file {}: {d}", p.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => Settings::default(),
+    };
+    settings.overlays.extend(args.overlays);
+    let (report, _warnings) = match connector_codegen::streams_report(&args.spec, &settings) {
+        Ok(r) => r,
+        Err(d) => {
+            let d = if d.file.is_none() {
+                d.in_file(&args.spec)
+            } else {
+                d
+            };
+            eprintln!("{d}");
+            if args.json {
+                println!("{{\"ok\":false,\"error\":{}}}", json_str(&d.message));
+            }
+            return ExitCode::from(1);
+        }
+    };
+    if args.json {
+        let body = serde_json::to_string(&report).unwrap_or_else(|_| "null".to_owned());
+        println!("{{\"ok\":true,\"report\":{body}}}");
+        return ExitCode::SUCCESS;
+    }
+    print!("{}", render_streams(&report));
+    ExitCode::SUCCESS
+}
+
+/// The report as text: one block per stream, then the skipped operations.
+fn render_streams(r: &connector_codegen::streams::Report) -> String {
+    let mut out = format!("{} streams\n", r.streams.len());
+    for s in &r.streams {
+        let cursor = match (&s.cursor, &s.cursor_kind) {
+            (Some(c), Some(k)) => format!("{c} ({k})"),
+            _ => "none".to_owned(),
+        };
+        let filter = match (&s.filter, s.filter_inclusive) {
+            (Some(f), Some(true)) => format!("{f} (inclusive)"),
+            (Some(f), _) => format!("{f} (exclusive)"),
+            _ => "none".to_owned(),
+        };
+        out.push_str(&format!(
+            "\n{}  {} [{}]\n  {}\n  key {}; cursor {cursor}; filter {filter}\n",
+            s.table,
+            s.operation,
+            s.source,
+            s.endpoint,
+            s.primary_key.join(", "),
+        ));
+        if s.parent.is_some() || !s.params.is_empty() {
+            out.push_str(&format!(
+                "  parent {}; params {}\n",
+                s.parent.as_deref().unwrap_or("none"),
+                if s.params.is_empty() {
+                    "none".to_owned()
+                } else {
+                    s.params.join(", ")
+                }
+            ));
+        }
+        out.push_str(&format!("  deletes {}; {} columns\n", s.deletes, s.columns));
+    }
+    if !r.skipped.is_empty() {
+        out.push_str(&format!(
+            "\n{} list operations are no stream:\n",
+            r.skipped.len()
+        ));
+        for k in &r.skipped {
+            out.push_str(&format!(
+                "  {} ({}): {}\n",
+                k.operation, k.endpoint, k.reason
+            ));
+        }
+    }
+    out
 }

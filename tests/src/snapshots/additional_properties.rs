@@ -95,7 +95,7 @@ pub mod settings {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::PUT, "/settings");
             op.json("application/json", &self.body);
             op.apply(self.options);

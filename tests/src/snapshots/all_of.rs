@@ -146,7 +146,7 @@ pub mod people {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/people");
             op.check(self.body.validate());
             op.json("application/json", &self.body);

@@ -72,7 +72,7 @@ pub mod grids {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/grids");
             op.json("application/json", &self.body);
             op.apply(self.options);
@@ -123,7 +123,7 @@ pub mod matrix {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/matrix");
             op.json("application/json", &self.body);
             op.apply(self.options);

@@ -65,7 +65,7 @@ pub mod posts {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/posts");
             op.header("X-Request-Tag", &self.x_request_tag, false);
             op.query("page", &self.page, rt::Style::Form, true);

@@ -300,7 +300,7 @@ pub mod queues {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/");
             op.accept_types("text/xml");
             op.fixed_query("Action", "CreateQueue");
@@ -364,7 +364,7 @@ pub mod queues {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/");
             op.query("QueueNamePrefix", &self.queue_name_prefix, rt::Style::Form, true);
             op.query("NextToken", &self.next_token, rt::Style::Form, true);
@@ -437,7 +437,7 @@ pub mod queues {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/{AccountNumber}/{QueueName}/");
             op.path("AccountNumber", &self.account_number, rt::Style::Simple, false);
             op.path("QueueName", &self.queue_name, rt::Style::Simple, false);

@@ -88,7 +88,7 @@ pub mod functions {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(
                 rt::Method::GET,
                 "/2015-03-31/functions/{FunctionName}",
@@ -121,7 +121,7 @@ pub mod functions {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/2015-03-31/functions");
             op.security(&[&["hmac"]]);
             op.json("application/json", &self.body);

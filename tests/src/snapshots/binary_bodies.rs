@@ -100,7 +100,7 @@ pub mod objects {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/objects/{key}");
             op.path("key", &self.key, rt::Style::Simple, false);
             op.accept_types("application/octet-stream");
@@ -145,7 +145,7 @@ pub mod objects {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::PUT, "/objects/{key}");
             op.path("key", &self.key, rt::Style::Simple, false);
             op.body(Some("application/octet-stream"), self.body);
@@ -181,7 +181,7 @@ pub mod objects {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/images");
             if let Some(body) = self.body {
                 op.body(Some("image/png"), body);
@@ -210,7 +210,7 @@ pub mod objects {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::PUT, "/any/{key}");
             op.path("key", &self.key, rt::Style::Simple, false);
             op.body(None, self.body);
@@ -237,7 +237,7 @@ pub mod objects {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/raw/{key}");
             op.path("key", &self.key, rt::Style::Simple, false);
             op.accept_types("application/json");
@@ -306,7 +306,7 @@ pub mod notes {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/notes");
             op.accept_types("text/plain");
             op.text("text/plain", Clone::clone(&self.body));

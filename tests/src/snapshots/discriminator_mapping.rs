@@ -114,7 +114,7 @@ pub mod pets {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/pets/{id}");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.apply(self.options);
@@ -140,7 +140,7 @@ pub mod pets {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/pets");
             op.json("application/json", &self.body);
             op.apply(self.options);

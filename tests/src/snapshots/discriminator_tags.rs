@@ -117,7 +117,7 @@ pub mod events {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/events");
             op.apply(self.options);
             (self.client, op)

@@ -98,7 +98,7 @@ pub mod samples {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::PUT, "/samples/{id}");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.query("since", &self.since, rt::Style::Form, true);

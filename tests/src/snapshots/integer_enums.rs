@@ -68,7 +68,7 @@ pub mod tasks {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/tasks");
             op.query("priority", &self.priority, rt::Style::Form, true);
             op.json("application/json", &self.body);

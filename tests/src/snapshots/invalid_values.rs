@@ -110,7 +110,7 @@ pub mod things {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/things/{id}");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.query("filter", &self.filter, rt::Style::Form, true);
@@ -145,7 +145,7 @@ pub mod things {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::PUT, "/things/{id}");
             op.path("id", &self.id, rt::Style::Simple, false);
             if let Some(body) = &self.body {

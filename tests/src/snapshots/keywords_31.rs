@@ -84,7 +84,7 @@ pub mod envelopes {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/envelopes");
             op.check(self.body.validate());
             op.json("application/json", &self.body);

@@ -81,7 +81,7 @@ pub mod reports {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/reports/{id}");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.accept_types(
@@ -136,7 +136,7 @@ pub mod exports {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/exports");
             op.accept_types("text/csv");
             op.apply(self.options);
@@ -200,7 +200,7 @@ pub mod widgets {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/widgets");
             op.accept_types("application/hal+json");
             op.json("application/vnd.api+json", &self.body);
@@ -230,7 +230,7 @@ pub mod widgets {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::PATCH, "/widgets/{id}");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.json("application/merge-patch+json", &self.body);
@@ -300,7 +300,7 @@ pub mod versioned {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/versioned");
             op.header(
                 "Accept",
@@ -341,7 +341,7 @@ pub mod versioned {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::PUT, "/versioned");
             op.header(
                 "Content-Type",
@@ -403,7 +403,7 @@ pub mod negotiated {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/negotiated");
             op.header("Content-Type", &self.content_type, false);
             op.json("application/vnd.acme.v1+json", &self.body);

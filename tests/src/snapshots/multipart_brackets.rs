@@ -90,7 +90,7 @@ pub mod files {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/files");
             let body = &self.body;
             let mut mp = op.multipart();
@@ -124,7 +124,7 @@ pub mod files {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/files/{id}/content");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.accept_types("video/mp4, application/json");
@@ -168,7 +168,7 @@ pub mod files {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/files/{id}/label");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.accept_types("application/json, application/xml, text/plain");

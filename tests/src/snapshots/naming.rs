@@ -203,7 +203,7 @@ pub mod naming {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/users");
             op.apply(self.options);
             (self.client, op)
@@ -230,7 +230,7 @@ pub mod naming {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/users/{id}");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.apply(self.options);
@@ -258,7 +258,7 @@ pub mod naming {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/user-by-name/{name}");
             op.path("name", &self.name, rt::Style::Simple, false);
             op.apply(self.options);
@@ -286,7 +286,7 @@ pub mod naming {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/user-by-email/{email}");
             op.path("email", &self.email, rt::Style::Simple, false);
             op.apply(self.options);
@@ -366,7 +366,7 @@ pub mod naming {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/match");
             op.query("type", &self.type_, rt::Style::Form, true);
             op.query("self", &self.self_, rt::Style::Form, true);
@@ -402,7 +402,7 @@ pub mod naming {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/responses");
             op.apply(self.options);
             (self.client, op)
@@ -428,7 +428,7 @@ pub mod naming {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/responses");
             op.fixed_query("beta", "true");
             op.apply(self.options);
@@ -453,7 +453,7 @@ pub mod naming {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/new");
             op.apply(self.options);
             (self.client, op)
@@ -477,7 +477,7 @@ pub mod naming {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/things/raw");
             op.apply(self.options);
             (self.client, op)
@@ -501,7 +501,7 @@ pub mod naming {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/things");
             op.apply(self.options);
             (self.client, op)
@@ -572,7 +572,7 @@ pub mod self_ {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/self");
             op.apply(self.options);
             (self.client, op)
@@ -622,7 +622,7 @@ pub mod rt_api {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/type");
             op.apply(self.options);
             (self.client, op)
@@ -672,7 +672,7 @@ pub mod main_api {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/entry");
             op.apply(self.options);
             (self.client, op)
@@ -720,7 +720,7 @@ pub mod lib_api {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/library");
             op.apply(self.options);
             (self.client, op)

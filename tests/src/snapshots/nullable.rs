@@ -113,7 +113,7 @@ pub mod records {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::PUT, "/records");
             op.check(self.body.validate());
             op.json("application/json", &self.body);

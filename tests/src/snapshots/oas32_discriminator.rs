@@ -164,7 +164,7 @@ pub mod pets {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/pets/{id}");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.apply(self.options);
@@ -213,7 +213,7 @@ pub mod events {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/events");
             op.apply(self.options);
             (self.client, op)

@@ -91,7 +91,7 @@ pub mod notes {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/notes");
             op.header("X-Trace", &self.x_trace, false);
             op.json("application/json", &self.body);
@@ -126,7 +126,7 @@ pub mod notes {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/notes/{id}");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.accept_types("application/json, text/plain");

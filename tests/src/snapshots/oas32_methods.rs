@@ -93,7 +93,7 @@ pub mod items {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(
                 rt::Method::from_bytes(b"QUERY").expect("an HTTP method token"),
                 "/search",
@@ -124,7 +124,7 @@ pub mod items {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/items/{id}");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.apply(self.options);
@@ -151,7 +151,7 @@ pub mod items {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(
                 rt::Method::from_bytes(b"COPY").expect("an HTTP method token"),
                 "/items/{id}",
@@ -181,7 +181,7 @@ pub mod items {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(
                 rt::Method::from_bytes(b"PURGE").expect("an HTTP method token"),
                 "/items/{id}",

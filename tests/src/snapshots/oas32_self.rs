@@ -80,7 +80,7 @@ pub mod owners {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/owners/{id}");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.apply(self.options);
@@ -108,7 +108,7 @@ pub mod owners {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/owners/{id}/pets");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.apply(self.options);

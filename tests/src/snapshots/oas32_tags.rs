@@ -67,7 +67,7 @@ pub mod store {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/store/inventory");
             op.apply(self.options);
             (self.client, op)
@@ -128,7 +128,7 @@ pub mod store {
                 self.options = options;
                 self
             }
-            fn build(self) -> (&'a super::Client, rt::Op) {
+            pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
                 let mut op = rt::Op::new(rt::Method::GET, "/store/orders/{id}");
                 op.path("id", &self.id, rt::Style::Simple, false);
                 op.apply(self.options);
@@ -180,7 +180,7 @@ pub mod store {
                     self.options = options;
                     self
                 }
-                fn build(self) -> (&'a super::Client, rt::Op) {
+                pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
                     let mut op = rt::Op::new(
                         rt::Method::POST,
                         "/store/orders/{id}/refunds",
@@ -234,7 +234,7 @@ pub mod catalog {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/catalog");
             op.apply(self.options);
             (self.client, op)
@@ -307,7 +307,7 @@ pub mod pong {
                 self.options = options;
                 self
             }
-            fn build(self) -> (&'a super::Client, rt::Op) {
+            pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
                 let mut op = rt::Op::new(rt::Method::GET, "/ping");
                 op.apply(self.options);
                 (self.client, op)

@@ -127,7 +127,7 @@ pub mod widgets {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/widgets");
             op.check(self.body.validate());
             op.json("application/json", &self.body);

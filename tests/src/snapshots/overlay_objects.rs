@@ -103,7 +103,7 @@ pub mod objects {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/{Bucket}/{Key}");
             op.path("Bucket", &self.bucket, rt::Style::Simple, false);
             op.path("Key", &self.key, rt::Style::Simple, false);
@@ -151,7 +151,7 @@ pub mod objects {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::PUT, "/{Bucket}/{Key}");
             op.path("Bucket", &self.bucket, rt::Style::Simple, false);
             op.path("Key", &self.key, rt::Style::Simple, false);
@@ -180,7 +180,7 @@ pub mod objects {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::DELETE, "/{Bucket}/{Key}");
             op.path("Bucket", &self.bucket, rt::Style::Simple, false);
             op.path("Key", &self.key, rt::Style::Simple, false);

@@ -208,7 +208,7 @@ pub mod linked {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/repos");
             op.query("per_page", &self.per_page, rt::Style::Form, true);
             op.query("page", &self.page, rt::Style::Form, true);
@@ -332,7 +332,7 @@ pub mod cursors {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/customers");
             op.query("limit", &self.limit, rt::Style::Form, true);
             op.query("starting_after", &self.starting_after, rt::Style::Form, true);
@@ -401,7 +401,7 @@ pub mod cursors {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/channels");
             op.query("limit", &self.limit, rt::Style::Form, true);
             op.query("cursor", &self.cursor, rt::Style::Form, true);
@@ -498,7 +498,7 @@ pub mod offsets {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/tasks");
             op.query("limit", &self.limit, rt::Style::Form, true);
             op.query("offset", &self.offset, rt::Style::Form, true);
@@ -592,7 +592,7 @@ pub mod pages {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/droplets");
             op.query("per_page", &self.per_page, rt::Style::Form, true);
             op.query("page", &self.page, rt::Style::Form, true);
@@ -686,7 +686,7 @@ pub mod urls {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/calls");
             op.query("PageSize", &self.page_size, rt::Style::Form, true);
             op.query("PageToken", &self.page_token, rt::Style::Form, true);
@@ -788,7 +788,7 @@ pub mod extensions {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/widgets");
             op.query("token", &self.token, rt::Style::Form, true);
             op.query("max", &self.max, rt::Style::Form, true);
@@ -845,7 +845,7 @@ pub mod extensions {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/vaults");
             op.apply(self.options);
             (self.client, op)
@@ -898,7 +898,7 @@ pub mod extensions {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/single");
             op.query("page", &self.page, rt::Style::Form, true);
             op.apply(self.options);
@@ -968,7 +968,7 @@ pub mod streams {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/chat");
             op.accept_types("application/json, text/event-stream");
             op.json("application/json", &self.body);
@@ -1004,7 +1004,7 @@ pub mod streams {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/logs");
             op.accept_types("application/x-ndjson");
             op.apply(self.options);
@@ -1036,7 +1036,7 @@ pub mod streams {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/ticker");
             op.accept_types("text/event-stream");
             op.apply(self.options);

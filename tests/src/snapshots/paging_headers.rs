@@ -92,7 +92,7 @@ pub mod documents {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/dbs/{db}/docs");
             op.path("db", &self.db, rt::Style::Simple, false);
             op.header("x-ms-max-item-count", &self.x_ms_max_item_count, false);
@@ -188,7 +188,7 @@ pub mod documents {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/items");
             op.query("marker", &self.marker, rt::Style::Form, true);
             op.query("limit", &self.limit, rt::Style::Form, true);
@@ -301,7 +301,7 @@ pub mod logs {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/logs");
             op.query("after", &self.after, rt::Style::Form, true);
             op.apply(self.options);

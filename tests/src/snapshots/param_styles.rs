@@ -172,7 +172,7 @@ pub mod items {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(
                 rt::Method::GET,
                 "/items/{ids}/{label}/{matrix}/{point}",
@@ -256,7 +256,7 @@ pub mod cells {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/cells/{coords}/{ids}/{more}");
             op.path("coords", &self.coords, rt::Style::Label, true);
             op.path("ids", &self.ids, rt::Style::Matrix, true);

@@ -107,7 +107,7 @@ pub mod buckets {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/{Bucket}");
             op.path("Bucket", &self.bucket, rt::Style::Simple, false);
             op.query("prefix", &self.prefix, rt::Style::Form, true);
@@ -137,7 +137,7 @@ pub mod buckets {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/{Bucket}");
             op.path("Bucket", &self.bucket, rt::Style::Simple, false);
             op.fixed_query("uploads", "");
@@ -167,7 +167,7 @@ pub mod buckets {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/{Bucket}");
             op.path("Bucket", &self.bucket, rt::Style::Simple, false);
             op.query("id", &self.id, rt::Style::Form, true);
@@ -197,7 +197,7 @@ pub mod buckets {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/{Bucket}");
             op.path("Bucket", &self.bucket, rt::Style::Simple, false);
             op.fixed_query("lifecycle", "");
@@ -272,7 +272,7 @@ pub mod objects {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::PUT, "/{Bucket}/{Key}");
             op.path("Bucket", &self.bucket, rt::Style::Simple, false);
             op.path("Key", &self.key, rt::Style::Simple, false);
@@ -307,7 +307,7 @@ pub mod objects {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::PUT, "/{Bucket}/{Key}");
             op.path("Bucket", &self.bucket, rt::Style::Simple, false);
             op.path("Key", &self.key, rt::Style::Simple, false);
@@ -370,7 +370,7 @@ pub mod items {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/");
             op.fixed_header("X-Amz-Target", "Store_20240101.GetItem");
             op.json("application/x-amz-json-1.1", &self.body);
@@ -406,7 +406,7 @@ pub mod items {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/");
             op.header("X-Amz-Target", &self.x_amz_target, false);
             op.fixed_header("X-Amz-Target", "Store_20240101.PutItem");
@@ -460,7 +460,7 @@ pub mod queues {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/");
             op.query("QueueName", &self.queue_name, rt::Style::Form, true);
             op.fixed_query("Action", "CreateQueue");

@@ -68,7 +68,7 @@ pub mod search {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/search");
             op.querystring_form(&self.filter);
             op.apply(self.options);
@@ -124,7 +124,7 @@ pub mod lookup {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/lookup");
             if let Some(v) = &self.selector {
                 op.querystring_json(v);
@@ -182,7 +182,7 @@ pub mod raw {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/raw");
             op.querystring_form(&self.expression);
             op.apply(self.options);

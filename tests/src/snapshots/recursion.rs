@@ -125,7 +125,7 @@ pub mod trees {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/trees");
             op.json("application/json", &self.body);
             op.apply(self.options);

@@ -86,7 +86,7 @@ pub mod docs {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::PATCH, "/docs/{docId}");
             let v = &self.doc_id;
             op.check(rt::check::length("docId", v, Some(2u64), None));

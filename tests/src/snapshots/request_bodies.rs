@@ -127,7 +127,7 @@ pub mod json {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/json");
             if let Some(body) = &self.body {
                 op.json("application/merge-patch+json", body);
@@ -180,7 +180,7 @@ pub mod form {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/form");
             op.form(&self.body, &["metadata", "shipping"]);
             op.apply(self.options);
@@ -231,7 +231,7 @@ pub mod upload {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/upload");
             let body = &self.body;
             let mut mp = op.multipart();
@@ -301,7 +301,7 @@ pub mod blobs {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::PUT, "/blobs/{name}");
             op.path("name", &self.name, rt::Style::Simple, false);
             op.body(Some("application/octet-stream"), self.body);
@@ -358,7 +358,7 @@ pub mod scans {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/scans");
             if let Some(body) = &self.body {
                 let mut mp = op.multipart();
@@ -420,7 +420,7 @@ pub mod notes {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/notes");
             op.text("text/plain", Clone::clone(&self.body));
             op.apply(self.options);
@@ -474,7 +474,7 @@ pub mod links {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/links");
             let body = &self.body;
             let mut mp = op.multipart();

@@ -56,7 +56,7 @@ pub mod config_api {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/config");
             op.security(&[&["key"]]);
             op.apply(self.options);
@@ -107,7 +107,7 @@ pub mod new_api {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/new");
             op.security(&[&["key"]]);
             op.apply(self.options);
@@ -158,7 +158,7 @@ pub mod from_connector_api {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/from_connector");
             op.security(&[&["key"]]);
             op.apply(self.options);
@@ -209,7 +209,7 @@ pub mod connector_api {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/connector");
             op.security(&[&["key"]]);
             op.apply(self.options);
@@ -260,7 +260,7 @@ pub mod models_api {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/models");
             op.security(&[&["key"]]);
             op.apply(self.options);
@@ -311,7 +311,7 @@ pub mod auth_api {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/auth");
             op.security(&[&["key"]]);
             op.apply(self.options);
@@ -362,7 +362,7 @@ pub mod webhook_events_api {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/webhook_events");
             op.security(&[&["key"]]);
             op.apply(self.options);
@@ -413,7 +413,7 @@ pub mod rt_api {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/rt");
             op.security(&[&["key"]]);
             op.apply(self.options);
@@ -464,7 +464,7 @@ pub mod connector_runtime_api {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/connector_runtime");
             op.security(&[&["key"]]);
             op.apply(self.options);
@@ -515,7 +515,7 @@ pub mod client_api {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/client");
             op.security(&[&["key"]]);
             op.apply(self.options);
@@ -566,7 +566,7 @@ pub mod all_api {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/all");
             op.security(&[&["key"]]);
             op.apply(self.options);
@@ -617,7 +617,7 @@ pub mod default_api {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/default");
             op.security(&[&["key"]]);
             op.apply(self.options);
@@ -668,7 +668,7 @@ pub mod lib_api {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/lib");
             op.security(&[&["key"]]);
             op.apply(self.options);
@@ -719,7 +719,7 @@ pub mod main_api {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/main");
             op.security(&[&["key"]]);
             op.apply(self.options);
@@ -770,7 +770,7 @@ pub mod std_api {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/std");
             op.security(&[&["key"]]);
             op.apply(self.options);
@@ -821,7 +821,7 @@ pub mod core_api {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/core");
             op.security(&[&["key"]]);
             op.apply(self.options);
@@ -872,7 +872,7 @@ pub mod alloc_api {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/alloc");
             op.security(&[&["key"]]);
             op.apply(self.options);
@@ -930,7 +930,7 @@ pub mod things {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/things/new");
             op.security(&[&["key"]]);
             op.apply(self.options);
@@ -955,7 +955,7 @@ pub mod things {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/things/client");
             op.security(&[&["key"]]);
             op.apply(self.options);

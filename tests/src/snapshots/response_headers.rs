@@ -66,7 +66,7 @@ pub mod objects {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/objects/{key}");
             op.path("key", &self.key, rt::Style::Simple, false);
             op.apply(self.options);
@@ -127,7 +127,7 @@ pub mod objects {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::HEAD, "/objects/{key}");
             op.path("key", &self.key, rt::Style::Simple, false);
             op.apply(self.options);

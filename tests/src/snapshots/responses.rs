@@ -143,7 +143,7 @@ pub mod things {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/things");
             op.json("application/json", &self.body);
             op.errors(|status, body| match status {
@@ -205,7 +205,7 @@ pub mod things {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::PUT, "/things/{id}");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.accept_types("application/json");
@@ -238,7 +238,7 @@ pub mod things {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::DELETE, "/things/{id}");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.errors(rt::error_body::<super::models::Problem>);
@@ -267,7 +267,7 @@ pub mod things {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/things/{id}/report");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.accept_types("text/plain, application/json");
@@ -295,7 +295,7 @@ pub mod things {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/things/{id}/image");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.accept_types("image/png");
@@ -339,7 +339,7 @@ pub mod things {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/things/{id}/export");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.accept_types("application/json, application/octet-stream");
@@ -392,7 +392,7 @@ pub mod things {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/things/{id}/archive");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.apply(self.options);
@@ -458,7 +458,7 @@ pub mod health {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/health");
             op.apply(self.options);
             (self.client, op)

@@ -65,7 +65,7 @@ pub mod notes {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/notes");
             op.query("limit", &self.limit, rt::Style::Form, true);
             op.security(&[&["authorization"]]);
@@ -91,7 +91,7 @@ pub mod notes {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/notes");
             op.security(&[&["authorization"]]);
             op.apply(self.options);
@@ -140,7 +140,7 @@ pub mod status {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/status");
             op.security(&[&["authorization"]]);
             op.apply(self.options);
@@ -189,7 +189,7 @@ pub mod open {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/open");
             op.apply(self.options);
             (self.client, op)

@@ -51,7 +51,7 @@ pub mod programmes {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/programmes");
             op.security(&[&["tv"], &["partner"]]);
             op.apply(self.options);
@@ -100,7 +100,7 @@ pub mod internal {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/internal");
             op.security(&[&["client_cert"]]);
             op.apply(self.options);
@@ -149,7 +149,7 @@ pub mod profile {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/profile");
             op.security(&[&["token"], &["legacy_key"]]);
             op.apply(self.options);

@@ -57,7 +57,7 @@ pub mod keyed {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/keyed");
             op.security(&[&["api_key"]]);
             op.apply(self.options);
@@ -110,7 +110,7 @@ pub mod reports {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/reports");
             op.security(&[&["machine"]]);
             op.apply(self.options);
@@ -163,7 +163,7 @@ pub mod account {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/account");
             op.security(&[&["basic"]]);
             op.apply(self.options);
@@ -216,7 +216,7 @@ pub mod transfers {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/transfers");
             op.security(&[&["api_key", "signed"]]);
             op.apply(self.options);
@@ -269,7 +269,7 @@ pub mod health {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/health");
             op.security(&[]);
             op.apply(self.options);
@@ -322,7 +322,7 @@ pub mod catalog {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/catalog");
             op.security(&[&["basic"], &[]]);
             op.apply(self.options);
@@ -375,7 +375,7 @@ pub mod exports {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/exports");
             op.security(&[&["machine"], &["basic"]]);
             op.apply(self.options);
@@ -428,7 +428,7 @@ pub mod sessions {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/sessions");
             op.security(&[&["basic"]]);
             op.apply(self.options);

@@ -51,7 +51,7 @@ pub mod things {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/things");
             op.security(&[&["token"]]);
             op.apply(self.options);
@@ -100,7 +100,7 @@ pub mod others {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/others");
             op.apply(self.options);
             (self.client, op)

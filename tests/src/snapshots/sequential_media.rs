@@ -62,7 +62,7 @@ pub mod ticks {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/ticks");
             op.accept_types("text/event-stream");
             op.apply(self.options);
@@ -118,7 +118,7 @@ pub mod messages {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/messages");
             op.accept_types("text/event-stream");
             op.apply(self.options);
@@ -172,7 +172,7 @@ pub mod logs {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/logs");
             op.accept_types("application/jsonl");
             op.apply(self.options);
@@ -228,7 +228,7 @@ pub mod exports {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/exports");
             op.accept_types("application/x-ndjson");
             op.apply(self.options);
@@ -284,7 +284,7 @@ pub mod records {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/records");
             op.accept_types("application/json-seq");
             op.apply(self.options);

@@ -65,7 +65,7 @@ pub mod items {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/items");
             op.apply(self.options);
             (self.client, op)
@@ -124,7 +124,7 @@ pub mod uploads {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/uploads");
             op.server("https://eu.files.example.com/v3");
             op.apply(self.options);
@@ -150,7 +150,7 @@ pub mod uploads {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/uploads");
             op.server("https://uploads.example.com/v2");
             op.json("application/json", &self.body);
@@ -202,7 +202,7 @@ pub mod things {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/things");
             op.server("/beta-api");
             op.apply(self.options);
@@ -253,7 +253,7 @@ pub mod agents {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/agents/chat");
             op.apply(self.options);
             (self.client, op)
@@ -301,7 +301,7 @@ pub mod same {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/same");
             op.apply(self.options);
             (self.client, op)

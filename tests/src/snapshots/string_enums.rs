@@ -76,7 +76,7 @@ pub mod votes {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/votes/{vote}");
             op.path("vote", &self.vote, rt::Style::Simple, false);
             op.query("also", &self.also, rt::Style::Form, true);
@@ -130,7 +130,7 @@ pub mod ballots {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/ballots");
             op.json("application/json", &self.body);
             op.apply(self.options);

@@ -137,7 +137,7 @@ pub mod pets {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/pets");
             op.query("tags", &self.tags, rt::Style::Form, false);
             op.query("status", &self.status, rt::Style::Form, true);
@@ -167,7 +167,7 @@ pub mod pets {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/pets");
             op.json("application/json", &self.body);
             op.errors(rt::error_body::<super::models::ApiError>);
@@ -195,7 +195,7 @@ pub mod pets {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/pets/{petId}/photo");
             op.path("petId", &self.pet_id, rt::Style::Simple, false);
             let body = &self.body;
@@ -228,7 +228,7 @@ pub mod pets {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/pets/{petId}");
             op.path("petId", &self.pet_id, rt::Style::Simple, false);
             op.accept_types("application/xml, application/json");
@@ -280,7 +280,7 @@ pub mod login {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/login");
             op.form(&self.body, &[]);
             op.apply(self.options);
@@ -329,7 +329,7 @@ pub mod export {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/export");
             op.accept_types("text/csv");
             op.apply(self.options);

@@ -114,7 +114,7 @@ pub mod values {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/values");
             op.json("application/json", &self.body);
             op.apply(self.options);

@@ -212,7 +212,7 @@ pub mod books {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/books/{id}");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.accept_types("application/xml");
@@ -248,7 +248,7 @@ pub mod books {
             self.options = options;
             self
         }
-        fn build(self) -> (&'a super::Client, rt::Op) {
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::PUT, "/books/{id}");
             op.path("id", &self.id, rt::Style::Simple, false);
             op.xml("application/xml", &self.body, &super::models::BOOK_XML);

@@ -1,0 +1,724 @@
+//! The sync catalog's emission: the `sync` module (`catalog()`, one `fetch_<table>` and one
+//! `check_<table>` per stream), the `<vendor>-sync` binary, and `SYNC.md`, from [`Api::streams`].
+//!
+//! The fetch functions page through `rt::paginate_op_pages` with the same strategy and setup the
+//! builder's `paginate_with()` uses ([`super::paging_parts`]), after building the request with the
+//! builder itself, so a stream sends exactly what the typed client sends.
+
+use std::collections::BTreeSet;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{Place, ident, is_stringish, paging_how, paging_parts, ty_tokens};
+use crate::ir::*;
+use crate::names;
+use crate::passes::Facts;
+use crate::streams::{deletes_text, kind_name};
+
+/// The groups (cargo features) a stream needs: its operation's, and those of the streams above it.
+fn stream_features(api: &Api, s: &SyncStream) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut at = Some(s);
+    let mut steps = 0;
+    while let Some(st) = at.filter(|_| steps <= api.streams.len()) {
+        out.insert(api.groups[api.operations[st.op].group].module.clone());
+        at = st.parent.map(|p| &api.streams[p]);
+        steps += 1;
+    }
+    out
+}
+
+fn stream_cfg(api: &Api, s: &SyncStream, tag_features: bool) -> TokenStream {
+    if !tag_features {
+        return TokenStream::new();
+    }
+    let features: Vec<String> = stream_features(api, s).into_iter().collect();
+    match features.as_slice() {
+        [one] => quote!(#[cfg(feature = #one)]),
+        many => quote!(#[cfg(all(#(feature = #many),*))]),
+    }
+}
+
+fn cursor_kind_tokens(k: CursorKind) -> TokenStream {
+    match k {
+        CursorKind::DateTime => quote!(connector_sync::CursorKind::DateTime),
+        CursorKind::UnixSeconds => quote!(connector_sync::CursorKind::UnixSeconds),
+        CursorKind::Integer => quote!(connector_sync::CursorKind::Integer),
+    }
+}
+
+fn column_kind_tokens(k: ColumnKind) -> TokenStream {
+    match k {
+        ColumnKind::Bool => quote!(connector_sync::ColumnKind::Bool),
+        ColumnKind::Int => quote!(connector_sync::ColumnKind::Int),
+        ColumnKind::Float => quote!(connector_sync::ColumnKind::Float),
+        ColumnKind::Text => quote!(connector_sync::ColumnKind::Text),
+        ColumnKind::DateTime => quote!(connector_sync::ColumnKind::DateTime),
+        ColumnKind::UnixSeconds => quote!(connector_sync::ColumnKind::UnixSeconds),
+        ColumnKind::Date => quote!(connector_sync::ColumnKind::Date),
+    }
+}
+
+fn opt_str(s: Option<&String>) -> TokenStream {
+    match s {
+        Some(s) => quote!(Some(#s)),
+        None => quote!(None),
+    }
+}
+
+/// The Rust name of a stream's item type, for docs.
+fn item_name(api: &Api, s: &SyncStream) -> String {
+    match passes_strip(&s.item) {
+        Ty::Named(id) => api.types[id.0].name.clone(),
+        _ => api.types[s.item_struct.0].name.clone(),
+    }
+}
+
+fn passes_strip(t: &Ty) -> &Ty {
+    crate::passes::strip(t)
+}
+
+/// The `StreamDef` literal of one stream.
+fn stream_def(api: &Api, s: &SyncStream) -> TokenStream {
+    let op = &api.operations[s.op];
+    let name = &s.table;
+    let operation = &op.operation_id;
+    let method = &op.method;
+    let path = &op.path;
+    let item = item_name(api, s);
+    let keys = &s.primary_key;
+    let cursor = match &s.cursor {
+        Some(c) => {
+            let field = &c.field;
+            let kind = cursor_kind_tokens(c.kind);
+            let filter = match &c.filter {
+                Some(f) => {
+                    let param = &f.param;
+                    let format = cursor_kind_tokens(f.format);
+                    let inclusive = f.inclusive;
+                    quote!(Some(connector_sync::CursorFilter { param: #param, format: #format, inclusive: #inclusive }))
+                }
+                None => quote!(None),
+            };
+            quote!(Some(connector_sync::Cursor { field: #field, kind: #kind, filter: #filter }))
+        }
+        None => quote!(None),
+    };
+    let columns = s.columns.iter().map(|c| {
+        let (n, w, r) = (&c.name, &c.wire, c.required);
+        let k = column_kind_tokens(c.kind);
+        quote!(connector_sync::Column { name: #n, wire: #w, kind: #k, required: #r })
+    });
+    let params = s.params.iter().map(|p| {
+        let n = &p.wire;
+        let from = match &p.from {
+            SyncParamSource::Config => quote!(connector_sync::ParamSource::Config),
+            SyncParamSource::Parent(ptr) => quote!(connector_sync::ParamSource::Parent(#ptr)),
+        };
+        quote!(connector_sync::Param { name: #n, from: #from })
+    });
+    let parent = opt_str(s.parent.map(|p| &api.streams[p].table));
+    let deletes = match &s.deletes {
+        SyncDeletes::Unreported => quote!(connector_sync::Deletes::Unreported),
+        SyncDeletes::Soft { flag, at } => {
+            let (flag, at) = (opt_str(flag.as_ref()), opt_str(at.as_ref()));
+            quote!(connector_sync::Deletes::Soft { flag: #flag, at: #at })
+        }
+        SyncDeletes::Tombstone { flag } => {
+            quote!(connector_sync::Deletes::Tombstone { flag: #flag })
+        }
+    };
+    let source = if s.from_settings {
+        "settings"
+    } else {
+        "detected"
+    };
+    let paging = op
+        .pagination
+        .as_ref()
+        .map(|p| paging_how(p).replace(['`', '"'], ""))
+        .unwrap_or_default();
+    let (fetch, check) = names::sync_fn_names(&s.table);
+    let (fetch, check) = (ident(&fetch), ident(&check));
+    quote! {
+        connector_sync::StreamDef {
+            name: #name,
+            operation: #operation,
+            method: #method,
+            path: #path,
+            item_type: #item,
+            primary_key: &[#(#keys),*],
+            cursor: #cursor,
+            columns: &[#(#columns),*],
+            params: &[#(#params),*],
+            parent: #parent,
+            deletes: #deletes,
+            source: #source,
+            paging: #paging,
+            fetch: #fetch,
+            check: #check,
+        }
+    }
+}
+
+/// `fetch_<table>` and `check_<table>` of one stream.
+fn stream_fns(api: &Api, facts: &Facts, s: &SyncStream, cfg: &TokenStream) -> TokenStream {
+    let op = &api.operations[s.op];
+    let Some(p) = &op.pagination else {
+        return TokenStream::new();
+    };
+    let (fetch, check) = names::sync_fn_names(&s.table);
+    let (fetch, check) = (ident(&fetch), ident(&check));
+    let path: Vec<_> = api.group_path(op.group).into_iter().map(ident).collect();
+    let method = ident(&op.name);
+    let args = op.params.iter().filter(|p| p.required).map(|p| {
+        let wire = &p.wire_name;
+        let t = if is_stringish(&p.ty) {
+            quote!(String)
+        } else {
+            ty_tokens(api, &p.ty, Place::Field)
+        };
+        quote!(args.get::<#t>(#wire)?)
+    });
+    let (strategy, setup) = paging_parts(api, facts, op, p);
+    let item = ty_tokens(api, &s.item, Place::Value);
+    let fetch_doc = format!(
+        " Opens a listing of `{}` (`{} {}`) with the partition's parameters and the engine's options.",
+        s.table, op.method, op.path
+    );
+    let check_doc = format!(
+        " Checks that an item of `{}` decodes as the generated item type.",
+        s.table
+    );
+    quote! {
+        #cfg
+        #[doc = #fetch_doc]
+        #[allow(deprecated)]
+        fn #fetch(c: &rt::Connector, args: &connector_sync::FetchArgs) -> Result<rt::paginate::Paginator, rt::Error> {
+            let client = super::Client::from_connector(c.clone());
+            let (client, op) = client.#(#path()).*.#method(#(#args),*).build();
+            Ok(rt::paginate_op_pages(
+                client.connector(),
+                op,
+                #strategy,
+                #setup,
+                |options| args.configure(options),
+            ))
+        }
+
+        #cfg
+        #[doc = #check_doc]
+        fn #check(v: &serde_json::Value) -> Result<(), String> {
+            <#item as serde::Deserialize>::deserialize(v)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// The body of the `sync` module: `catalog()` and each stream's functions. `connector` is the name
+/// the engine keeps state under (the vendor's). With `tag_features`, a stream is compiled under the
+/// features of its operation and of the streams above it.
+pub fn module(api: &Api, facts: &Facts, connector: &str, tag_features: bool) -> TokenStream {
+    let mut pushes = Vec::new();
+    let mut fns = Vec::new();
+    for s in &api.streams {
+        let cfg = stream_cfg(api, s, tag_features);
+        let def = stream_def(api, s);
+        pushes.push(quote! { #cfg streams.push(#def); });
+        fns.push(stream_fns(api, facts, s, &cfg));
+    }
+    let listed: Vec<String> = api
+        .streams
+        .iter()
+        .map(|s| {
+            let op = &api.operations[s.op];
+            format!(" - `{}`: `{} {}`", s.table, op.method, op.path)
+        })
+        .collect();
+    let mut doc = vec![
+        " The sync catalog: the tables `connector-sync` keeps up to date from this API's list"
+            .to_owned(),
+        " operations, and how it reads each (key, cursor, server filter, parent, deletes)."
+            .to_owned(),
+    ];
+    if !listed.is_empty() {
+        doc.push(String::new());
+        doc.push(" Streams:".to_owned());
+        doc.extend(listed);
+    }
+    // With per-tag features, a build may enable no stream's feature.
+    let unused = (tag_features || api.streams.is_empty()).then(|| quote!(#[allow(unused_imports)]));
+    quote! {
+        #(#![doc = #doc])*
+        #![allow(clippy::too_many_lines)]
+        #unused
+        use connector_runtime::__private as rt;
+
+        /// Every stream of the API, in the description's order (those of the enabled features).
+        pub fn catalog() -> connector_sync::Catalog {
+            #[allow(unused_mut)]
+            let mut streams = Vec::new();
+            #(#pushes)*
+            connector_sync::Catalog {
+                connector: #connector,
+                config: super::Client::config,
+                streams,
+            }
+        }
+
+        #(#fns)*
+    }
+}
+
+/// `src/bin/sync.rs`: the `<vendor>-sync` command over the catalog.
+pub fn bin(crate_name: &str) -> Result<String, String> {
+    let krate = ident(&crate_name.replace('-', "_"));
+    let doc = format!(
+        " `{}`: keeps tables in SQLite or PostgreSQL up to date from this API (see `SYNC.md`).",
+        bin_name(crate_name)
+    );
+    super::file(quote! {
+        #![doc = #doc]
+        fn main() -> std::process::ExitCode {
+            connector_sync::cli::main(#krate::sync::catalog())
+        }
+    })
+}
+
+/// The vendor name of a crate: its name without `-connector` (`github-connector` → `github`).
+pub fn vendor_name(crate_name: &str) -> &str {
+    crate_name
+        .strip_suffix("-connector")
+        .filter(|v| !v.is_empty())
+        .unwrap_or(crate_name)
+}
+
+/// The binary's name: `<vendor>-sync`.
+pub fn bin_name(crate_name: &str) -> String {
+    format!("{}-sync", vendor_name(crate_name))
+}
+
+/// The `[[bin]]` table `Cargo.toml` adds for the catalog's command, built with the `sync` feature.
+pub fn cargo_toml_bin(crate_name: &str) -> String {
+    format!(
+        "\n[[bin]]\nname = \"{}\"\npath = \"src/bin/sync.rs\"\nrequired-features = [\"sync\"]\n",
+        bin_name(crate_name)
+    )
+}
+
+/// SQL words an example statement must quote as identifiers (PostgreSQL's reserved key words and
+/// SQLite's that clash with common field names).
+const SQL_RESERVED: &[&str] = &[
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "both",
+    "case",
+    "cast",
+    "check",
+    "collate",
+    "column",
+    "constraint",
+    "create",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "default",
+    "deferrable",
+    "desc",
+    "distinct",
+    "do",
+    "else",
+    "end",
+    "except",
+    "false",
+    "fetch",
+    "for",
+    "foreign",
+    "from",
+    "grant",
+    "group",
+    "having",
+    "in",
+    "index",
+    "initially",
+    "intersect",
+    "into",
+    "is",
+    "key",
+    "lateral",
+    "leading",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "not",
+    "null",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "placing",
+    "primary",
+    "references",
+    "returning",
+    "select",
+    "session_user",
+    "some",
+    "symmetric",
+    "table",
+    "then",
+    "to",
+    "trailing",
+    "true",
+    "union",
+    "unique",
+    "user",
+    "using",
+    "values",
+    "variadic",
+    "when",
+    "where",
+    "window",
+    "with",
+];
+
+/// A name as an example statement writes it: bare when it is a plain lower-case word, else quoted.
+fn sql(name: &str) -> String {
+    let plain = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain && !SQL_RESERVED.contains(&name) {
+        name.to_owned()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+fn sql_type(k: ColumnKind) -> &'static str {
+    match k {
+        ColumnKind::Bool => "boolean",
+        ColumnKind::Int => "bigint",
+        ColumnKind::Float => "double precision",
+        ColumnKind::Text => "text",
+        ColumnKind::DateTime | ColumnKind::UnixSeconds => "timestamptz",
+        ColumnKind::Date => "date",
+    }
+}
+
+fn kind_text(k: ColumnKind) -> &'static str {
+    match k {
+        ColumnKind::Bool => "bool",
+        ColumnKind::Int => "int",
+        ColumnKind::Float => "float",
+        ColumnKind::Text => "text",
+        ColumnKind::DateTime => "date-time",
+        ColumnKind::UnixSeconds => "Unix seconds",
+        ColumnKind::Date => "date",
+    }
+}
+
+fn md(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The engine's own columns of every table, with their types (after the item's columns).
+const ENGINE_COLUMNS: &[(&str, &str)] = &[
+    ("updated_at", "timestamptz"),
+    ("ingested_at", "timestamptz"),
+    ("is_deleted", "boolean"),
+    ("deleted_at", "timestamptz"),
+    ("_raw", "json"),
+    ("_hash", "text"),
+];
+
+/// The example `CREATE TABLE` of a stream.
+pub fn create_table(s: &SyncStream) -> String {
+    let mut lines: Vec<String> = s
+        .columns
+        .iter()
+        .map(|c| format!("  {} {}", sql(&c.name), sql_type(c.kind)))
+        .collect();
+    lines.extend(
+        ENGINE_COLUMNS
+            .iter()
+            .map(|(n, t)| format!("  {} {t}", sql(n))),
+    );
+    let keys: Vec<String> = s
+        .primary_key
+        .iter()
+        .map(|k| {
+            s.columns
+                .iter()
+                .find(|c| &c.wire == k)
+                .map_or_else(|| sql(k), |c| sql(&c.name))
+        })
+        .collect();
+    lines.push(format!("  PRIMARY KEY ({})", keys.join(", ")));
+    format!(
+        "CREATE TABLE {} (\n{}\n);",
+        sql(&s.table),
+        lines.join(",\n")
+    )
+}
+
+/// Limits the description states for the streams' operations: rate-limit response headers, 429
+/// answers, and the largest page size.
+fn limits(api: &Api) -> Vec<String> {
+    let mut headers = BTreeSet::new();
+    let mut throttled = Vec::new();
+    let mut pages = Vec::new();
+    for s in &api.streams {
+        let op = &api.operations[s.op];
+        if let Some(h) = &op.response_headers {
+            for f in &h.fields {
+                let n = f.wire_name.to_ascii_lowercase();
+                if n.contains("ratelimit") || n.contains("rate-limit") || n == "retry-after" {
+                    headers.insert(f.wire_name.clone());
+                }
+            }
+        }
+        if let Some(e) = op.errors.iter().find(|e| e.status == "429") {
+            let why = e
+                .doc
+                .as_deref()
+                .map(|d| format!(": {}", md(d.lines().next().unwrap_or(""))))
+                .unwrap_or_default();
+            throttled.push(format!("`{}`{why}", s.table));
+        }
+        let size = op.pagination.as_ref().and_then(|p| {
+            let name = p.page_size_param.as_ref()?;
+            let param = op.params.iter().find(|q| &q.wire_name == name)?;
+            Some((name.clone(), param.constraints.maximum))
+        });
+        if let Some((name, Some(max))) = size {
+            pages.push(format!("`{}` up to {max} items (`{name}`)", s.table));
+        }
+    }
+    let mut out = Vec::new();
+    if !headers.is_empty() {
+        let list: Vec<String> = headers.iter().map(|h| format!("`{h}`")).collect();
+        out.push(format!(
+            "The listings answer with rate-limit headers ({}); the runtime's rate limiter reads them and waits when the quota is spent.",
+            list.join(", ")
+        ));
+    }
+    if !throttled.is_empty() {
+        out.push(format!(
+            "A `429 Too Many Requests` answer is documented for {}; it is retried after the server's `Retry-After`.",
+            throttled.join(", ")
+        ));
+    }
+    if !pages.is_empty() {
+        out.push(format!("Page sizes: {}.", pages.join(", ")));
+    }
+    if out.is_empty() {
+        out.push("The description states no rate limits or quotas for these listings; the runtime's defaults apply (retries with backoff, `Retry-After` honoured).".to_owned());
+    }
+    out
+}
+
+/// `SYNC.md`: the streams, their keys, cursors, filters and columns, an example table, limits,
+/// cadence, queries and recovery.
+pub fn docs(api: &Api, crate_name: &str) -> String {
+    let bin = bin_name(crate_name);
+    let mut s = format!(
+        "# Syncing {} into a database\n\n<!-- @generated by connector-gen. Do not edit by hand: regenerate instead. -->\n\n",
+        api.title
+    );
+    s.push_str(&format!(
+        "`{crate_name}` describes the tables `connector-sync` can keep up to date from {}'s list operations\n\
+         (`{krate}::sync::catalog()`, behind the `sync` cargo feature). The `{bin}` command runs the engine over it:\n\n\
+         ```sh\ncargo run --release --features sync --bin {bin} -- --help\n```\n\n",
+        api.title,
+        krate = crate_name.replace('-', "_"),
+    ));
+    s.push_str(&format!("## Streams\n\n{} streams", api.streams.len()));
+    let children = api.streams.iter().filter(|x| x.parent.is_some()).count();
+    let filtered = api
+        .streams
+        .iter()
+        .filter(|x| x.cursor.as_ref().is_some_and(|c| c.filter.is_some()))
+        .count();
+    s.push_str(&format!(
+        " ({filtered} with a server-side filter, {children} under a parent stream).\n\n"
+    ));
+    s.push_str("| table | operation | key | cursor | server filter | parent | deletes | cadence |\n|---|---|---|---|---|---|---|---|\n");
+    for st in &api.streams {
+        let op = &api.operations[st.op];
+        let cursor = st
+            .cursor
+            .as_ref()
+            .map_or("none (full refresh)".to_owned(), |c| {
+                format!("`{}` ({})", c.field, kind_name(c.kind))
+            });
+        let filter =
+            st.cursor
+                .as_ref()
+                .and_then(|c| c.filter.as_ref())
+                .map_or("none".to_owned(), |f| {
+                    format!(
+                        "`{}` ({})",
+                        f.param,
+                        if f.inclusive {
+                            "inclusive"
+                        } else {
+                            "exclusive"
+                        }
+                    )
+                });
+        let parent = st
+            .parent
+            .map_or("".to_owned(), |p| format!("`{}`", api.streams[p].table));
+        let keys: Vec<String> = st.primary_key.iter().map(|k| format!("`{k}`")).collect();
+        s.push_str(&format!(
+            "| `{}` | `{}` | {} | {cursor} | {filter} | {parent} | {} | {} |\n",
+            st.table,
+            md(&op.operation_id),
+            keys.join(", "),
+            deletes_text(&st.deletes),
+            cadence(st)
+        ));
+    }
+    s.push_str("\nThe key, cursor and filter of a stream marked `settings` below come from the connector's settings\n(`[streams.\"<operationId>\"]`); the others were detected from the description.\n");
+    if !api.stream_skips.is_empty() {
+        s.push_str(&format!(
+            "\n{} list operations are no stream:\n\n",
+            api.stream_skips.len()
+        ));
+        for k in &api.stream_skips {
+            let op = &api.operations[k.op];
+            s.push_str(&format!(
+                "- `{}` (`{} {}`): {}\n",
+                md(&op.operation_id),
+                op.method,
+                md(&op.path),
+                k.reason
+            ));
+        }
+    }
+    s.push_str("\n## Tables\n\nEach table has the item's scalar fields as columns (nested objects and lists stay in `_raw`),\nthen the engine's own: `updated_at` (the cursor's value), `ingested_at`, `is_deleted`, `deleted_at`,\n`_raw` (the item as the API sent it) and `_hash`. An item field named like one of these is kept as\n`item_<name>`.\n");
+    for st in &api.streams {
+        let op = &api.operations[st.op];
+        s.push_str(&format!(
+            "\n### `{}`\n\n`{} {}` (`{}`, items `{}`), pages follow {}; source: {}.\n\n",
+            st.table,
+            op.method,
+            md(&op.path),
+            md(&op.operation_id),
+            item_name(api, st),
+            op.pagination.as_ref().map(paging_how).unwrap_or_default(),
+            if st.from_settings {
+                "settings"
+            } else {
+                "detected"
+            }
+        ));
+        if !st.params.is_empty() {
+            let params: Vec<String> = st
+                .params
+                .iter()
+                .map(|p| match &p.from {
+                    SyncParamSource::Config => format!("`{}` (`--param {}=...`)", p.wire, p.wire),
+                    SyncParamSource::Parent(ptr) => format!(
+                        "`{}` from each `{}` row's `{ptr}`",
+                        p.wire,
+                        st.parent
+                            .map_or("parent", |x| api.streams[x].table.as_str())
+                    ),
+                })
+                .collect();
+            s.push_str(&format!("Parameters: {}.\n\n", params.join(", ")));
+        }
+        s.push_str("| column | field | type | required |\n|---|---|---|---|\n");
+        for c in &st.columns {
+            s.push_str(&format!(
+                "| `{}` | `{}` | {} | {} |\n",
+                c.name,
+                md(&c.wire),
+                kind_text(c.kind),
+                if c.required { "yes" } else { "" }
+            ));
+        }
+        s.push_str(&format!("\n```sql\n{}\n```\n", create_table(st)));
+    }
+    s.push_str("\n## Limits and quotas\n\n");
+    for l in limits(api) {
+        s.push_str(&format!("- {l}\n"));
+    }
+    s.push_str("\n## Cadence\n\nA stream with a server-side filter syncs incrementally: every 15 minutes asks only for what changed\nsince the last committed cursor. A stream without one lists everything each time and skips what is not\nnewer: a daily full refresh is enough for most uses. The table above gives each stream's.\n");
+    if let Some(first) = api.streams.first() {
+        s.push_str(&sample_queries(api, first));
+    }
+    s.push_str(&format!(
+        "\n## Recovery\n\n\
+         - A run that stops (crash, network, Ctrl-C) loses nothing: re-running `{bin}` resumes each stream from\n  the last page it committed.\n\
+         - `--full-refresh` rebuilds a table from a complete listing (rows no longer listed are marked\n  deleted).\n\
+         - Items that do not decode as the generated type are not written to their table: they go to\n  `_sync_dead_letter` with the error, to inspect and replay.\n"
+    ));
+    s
+}
+
+fn cadence(s: &SyncStream) -> &'static str {
+    if s.cursor.as_ref().is_some_and(|c| c.filter.is_some()) {
+        "every 15 minutes, incremental"
+    } else {
+        "daily, full refresh"
+    }
+}
+
+/// A few queries over a stream's table.
+fn sample_queries(api: &Api, s: &SyncStream) -> String {
+    let table = sql(&s.table);
+    let shown: Vec<String> = s
+        .primary_key
+        .iter()
+        .filter_map(|k| s.columns.iter().find(|c| &c.wire == k))
+        .chain(
+            s.columns
+                .iter()
+                .filter(|c| c.kind == ColumnKind::Text && !s.primary_key.contains(&c.wire))
+                .take(2),
+        )
+        .map(|c| sql(&c.name))
+        .collect();
+    let shown = if shown.is_empty() {
+        "*".to_owned()
+    } else {
+        shown.join(", ")
+    };
+    let mut q = format!(
+        "\n## Sample queries\n\n```sql\n-- the latest changes to `{}`\nSELECT {shown}, updated_at\nFROM {table}\nWHERE NOT is_deleted\nORDER BY updated_at DESC\nLIMIT 20;\n\n-- rows written per day by the sync\nSELECT date(ingested_at) AS day, count(*) AS rows\nFROM {table}\nGROUP BY 1\nORDER BY 1 DESC;\n",
+        s.table
+    );
+    let nested = match &api.types[s.item_struct.0].kind {
+        TypeKind::Struct(st) => st
+            .fields
+            .iter()
+            .find(|f| !s.columns.iter().any(|c| c.wire == f.wire_name))
+            .map(|f| f.wire_name.clone()),
+        _ => None,
+    };
+    if let Some(n) = nested {
+        q.push_str(&format!(
+            "\n-- a nested value from the raw item (PostgreSQL; SQLite: json_extract(_raw, '$.{n}'))\nSELECT {shown}, _raw -> '{n}' AS {}\nFROM {table}\nLIMIT 20;\n",
+            sql(names::snake_name(&n).trim_end_matches('_'))
+        ));
+    }
+    q.push_str(
+        "\n-- items the sync could not decode\nSELECT * FROM _sync_dead_letter LIMIT 20;\n```\n",
+    );
+    q
+}
