@@ -39,6 +39,10 @@ pub struct PartitionState {
     pub full_refresh: bool,
     /// Pages the run in progress has committed.
     pub pages: u64,
+    /// The source's clock (its `Date` header) when the run in progress got its first page, as a
+    /// cursor ordering key: changes from then on may lie behind the listing's position, so the
+    /// committed cursor never passes it.
+    pub run_clock: Option<i64>,
 }
 
 /// One page to commit.
@@ -221,6 +225,7 @@ impl DbDestination {
                 .column(col("run_max", I64))
                 .column(col("full_refresh", Bool))
                 .column(col("pages", I64))
+                .column(col("run_clock", I64))
                 .column(col("updated_at", Timestamp))
                 .primary_key(["connector", "stream", "partition"]),
             TableDef::new(DEAD)
@@ -330,6 +335,7 @@ impl DbDestination {
             opt(s.run_max),
             Value::Bool(s.full_refresh),
             Value::I64(i64::try_from(s.pages).unwrap_or(i64::MAX)),
+            opt(s.run_clock),
             Value::Timestamp(now),
         ];
         tx.upsert_batch(
@@ -345,6 +351,7 @@ impl DbDestination {
                 "run_max",
                 "full_refresh",
                 "pages",
+                "run_clock",
                 "updated_at",
             ],
             &["connector", "stream", "partition"],
@@ -431,7 +438,7 @@ impl Destination for DbDestination {
         partition: &str,
     ) -> Result<PartitionState, Error> {
         let sql = format!(
-            "SELECT cursor, checkpoint, run_id, run_filter, run_max, full_refresh, pages FROM {STATE} WHERE connector = {} AND stream = {} AND partition = {}",
+            "SELECT cursor, checkpoint, run_id, run_filter, run_max, full_refresh, pages, run_clock FROM {STATE} WHERE connector = {} AND stream = {} AND partition = {}",
             self.ph(1),
             self.ph(2),
             self.ph(3)
@@ -471,6 +478,7 @@ impl Destination for DbDestination {
             pages: int("pages")
                 .and_then(|p| u64::try_from(p).ok())
                 .unwrap_or(0),
+            run_clock: int("run_clock"),
         })
     }
 

@@ -9,7 +9,8 @@
 //! next run resumes that listing with the same filter before it starts a new one.
 //!
 //! Architecture Invariant: the committed cursor only moves when a partition's listing is
-//! exhausted, so a run that dies early never skips what it had not read.
+//! exhausted, and never past the source's clock when the listing began, so neither a run that
+//! dies early nor a change behind the listing's position is skipped.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -411,6 +412,7 @@ impl<D: Destination> Syncer<D> {
             state.run_id = Some(run_id.to_owned());
             state.run_max = None;
             state.pages = 0;
+            state.run_clock = None;
         }
         let writer_run = state.run_id.clone().unwrap_or_else(|| run_id.to_owned());
         let filter = match (stream.cursor, state.run_filter) {
@@ -463,6 +465,11 @@ impl<D: Destination> Syncer<D> {
                 let Some(page) = next else { break };
                 let page = page?;
                 let retries = u64::from(page.response.meta.retry_count);
+                if state.run_clock.is_none() {
+                    state.run_clock = stream
+                        .cursor
+                        .and_then(|c| source_clock(c.kind, &page.response.headers));
+                }
                 let checkpoint = pager.checkpoint();
                 let now = Utc::now();
                 let batch = {
@@ -542,10 +549,17 @@ impl<D: Destination> Syncer<D> {
                 }
             }
         }
+        // Items changed after the listing began may sit behind its position (a newest-first
+        // listing, a row updated after its page was read): the cursor stops at the source's clock
+        // when the run began, so the next run lists them.
+        let reached = match (state.run_max, state.run_clock) {
+            (Some(m), Some(c)) => Some(m.min(c)),
+            (m, _) => m,
+        };
         let cursor = if state.full_refresh {
-            state.run_max.or(stored.cursor)
+            reached.or(stored.cursor)
         } else {
-            match (stored.cursor, state.run_max) {
+            match (stored.cursor, reached) {
                 (Some(a), Some(b)) => Some(a.max(b)),
                 (a, b) => a.or(b),
             }
@@ -568,6 +582,29 @@ impl<D: Destination> Syncer<D> {
         }
         Ok(())
     }
+}
+
+/// The source's clock from an answer's `Date` header, as an ordering key of `kind` (none for
+/// version cursors, which no clock orders).
+fn source_clock(
+    kind: crate::catalog::CursorKind,
+    headers: &connector_runtime::HeaderMap,
+) -> Option<i64> {
+    let date = headers
+        .get(http_date_header())
+        .and_then(|v| v.to_str().ok())?;
+    let t = chrono::DateTime::parse_from_rfc2822(date.trim())
+        .ok()?
+        .timestamp();
+    match kind {
+        crate::catalog::CursorKind::DateTime => t.checked_mul(1_000_000),
+        crate::catalog::CursorKind::UnixSeconds => Some(t),
+        crate::catalog::CursorKind::Integer => None,
+    }
+}
+
+fn http_date_header() -> &'static str {
+    "date"
 }
 
 fn sat(n: u64) -> i64 {

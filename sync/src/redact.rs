@@ -108,6 +108,7 @@ pub fn apply(rules: &[&Redaction], item: &mut Value) -> Vec<String> {
         };
         match &*v {
             Value::String(s) => seen.push(s.clone()),
+            Value::Null if r.mode == RedactMode::Drop => {}
             Value::Null => continue,
             other => seen.push(other.to_string()),
         }

@@ -342,7 +342,7 @@ impl Data {
         let all: Vec<&Json> = self
             .comments
             .get(&number)
-            .map(|c| c.iter().collect())
+            .map(|c| c.iter().collect::<Vec<_>>())
             .unwrap_or_default()
             .into_iter()
             .filter(|v: &&Json| {
@@ -520,10 +520,21 @@ impl Source {
     }
 }
 
-fn respond(status: u16, body: Json, link: Option<String>) -> http::Response<Full<Bytes>> {
+fn respond(
+    status: u16,
+    body: Json,
+    link: Option<String>,
+    clock: i64,
+) -> http::Response<Full<Bytes>> {
+    // The source's own clock, as a vendor's `Date` and its timestamps share one.
+    let date = DateTime::<Utc>::from_timestamp(EPOCH + clock, 0)
+        .expect("in range")
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
     let mut b = http::Response::builder()
         .status(status)
-        .header("content-type", "application/json");
+        .header("content-type", "application/json")
+        .header("date", date);
     if let Some(l) = link {
         b = b.header("link", l);
     }
@@ -547,25 +558,28 @@ fn answer(
             .collect();
     let n = *answered.borrow() + 1;
     let response = if failing_from.lock().unwrap().is_some_and(|f| n >= f) {
-        respond(500, json!({"message": "source outage"}), None)
+        respond(500, json!({"message": "source outage"}), None, 0)
     } else {
         let mut d = data.lock().unwrap();
         let base = format!("http://{addr}");
         let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let clock = d.clock;
         let r = match segs.as_slice() {
             ["repos", _, _, "issues"] => d
                 .list_issues(&q, &base, &path)
-                .map(|(items, link)| respond(200, Json::Array(items), link)),
+                .map(|(items, link)| respond(200, Json::Array(items), link, clock)),
             ["repos", _, _, "issues", num, "comments"] => match num.parse::<i64>() {
                 Ok(num) => d
                     .list_comments(num, &q, &base, &path)
-                    .map(|(items, link)| respond(200, Json::Array(items), link)),
+                    .map(|(items, link)| respond(200, Json::Array(items), link, clock)),
                 Err(_) => Err(format!("issue number `{num}`")),
             },
-            ["v1", "charges"] => d.list_charges(&q).map(|body| respond(200, body, None)),
-            _ => return respond(404, json!({"message": "Not Found"}), None),
+            ["v1", "charges"] => d
+                .list_charges(&q)
+                .map(|body| respond(200, body, None, clock)),
+            _ => return respond(404, json!({"message": "Not Found"}), None, clock),
         };
-        let resp = r.unwrap_or_else(|e| respond(400, json!({"message": e}), None));
+        let resp = r.unwrap_or_else(|e| respond(400, json!({"message": e}), None, clock));
         let due: Vec<Hook> = {
             let mut h = hooks.lock().unwrap();
             let (now, later): (Vec<_>, Vec<_>) = h.drain(..).partition(|(at, _)| *at <= n);
