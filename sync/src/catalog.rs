@@ -190,6 +190,9 @@ pub struct FetchArgs {
     pub resume: Option<Checkpoint>,
     /// Items per page to ask for.
     pub page_size: Option<u64>,
+    /// Further query parameters sent on every page (`state=all` for a listing whose default
+    /// leaves closed items out).
+    pub query: Vec<(String, String)>,
 }
 
 impl FetchArgs {
@@ -211,6 +214,9 @@ impl FetchArgs {
 
     /// Apply the filter, resume point and page size to the operation's paginate options.
     pub fn configure(&self, mut options: PaginateOptions) -> PaginateOptions {
+        for (k, v) in &self.query {
+            options = options.query_param(k.clone(), v.clone());
+        }
         if let Some((param, value)) = &self.filter {
             options = options.query_param(param.clone(), value.clone());
         }

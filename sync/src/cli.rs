@@ -22,7 +22,7 @@ use crate::redact::Redaction;
 
 const USAGE: &str = "usage:
   {bin} streams [--json]
-  {bin} sync STREAM... [--dest URL] [--full-refresh] [--param NAME=VALUE]... [--base-url URL]
+  {bin} sync STREAM... [--dest URL] [--full-refresh] [--param NAME=VALUE]... [--query NAME=VALUE]... [--base-url URL]
         [--token-env VAR] [--page-size N] [--lookback SECONDS] [--redact [STREAM:]FIELD[=mask|hash|drop]]...
         [--json] [--log-json] [--quiet]
   {bin} status [--dest URL] [--json]
@@ -39,6 +39,7 @@ struct Args {
     dest: Option<String>,
     full_refresh: bool,
     params: BTreeMap<String, String>,
+    query: Vec<(String, String)>,
     base_url: Option<String>,
     token_env: Option<String>,
     page_size: Option<u64>,
@@ -68,6 +69,13 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                     .split_once('=')
                     .ok_or(format!("--param `{v}` is not NAME=VALUE"))?;
                 a.params.insert(k.to_owned(), val.to_owned());
+            }
+            "--query" => {
+                let v = value("--query")?;
+                let (k, val) = v
+                    .split_once('=')
+                    .ok_or(format!("--query `{v}` is not NAME=VALUE"))?;
+                a.query.push((k.to_owned(), val.to_owned()));
             }
             "--base-url" => a.base_url = Some(value("--base-url")?),
             "--token-env" => a.token_env = Some(value("--token-env")?),
@@ -129,7 +137,7 @@ pub fn run(catalog: Catalog, bin: &str, args: impl Iterator<Item = String>) -> E
     };
     init_logs(args.log_json);
     if args.command == "streams" {
-        print_streams(&catalog, args.json);
+        print!("{}", streams_report(&catalog, args.json));
         return ExitCode::SUCCESS;
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -177,7 +185,8 @@ async fn open_dest(catalog: &Catalog, dest: Option<&str>) -> Result<DbDestinatio
 async fn execute(catalog: Catalog, args: Args) -> Result<(), String> {
     let dest = open_dest(&catalog, args.dest.as_deref()).await?;
     if args.command == "status" {
-        return status(&catalog, &dest, args.json).await;
+        print!("{}", status_report(&catalog, &dest, args.json).await?);
+        return Ok(());
     }
     let mut config = (catalog.config)();
     if let Some(u) = &args.base_url {
@@ -225,6 +234,7 @@ async fn execute(catalog: Catalog, args: Args) -> Result<(), String> {
     let opts = SyncOptions {
         streams: args.streams.clone(),
         params: args.params.clone(),
+        query: args.query.clone(),
         full_refresh: args.full_refresh,
         lookback: args.lookback,
         page_size: args.page_size,
@@ -269,20 +279,29 @@ async fn execute(catalog: Catalog, args: Args) -> Result<(), String> {
     Ok(())
 }
 
-async fn status(catalog: &Catalog, dest: &DbDestination, json: bool) -> Result<(), String> {
+/// What `status` prints: each partition's cursor and whether a run is interrupted, and the
+/// latest runs.
+pub async fn status_report<D: Destination>(
+    catalog: &Catalog,
+    dest: &D,
+    json: bool,
+) -> Result<String, String> {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let (states, runs) = dest
         .status(catalog.connector, 10)
         .await
         .map_err(|e| e.to_string())?;
     if json {
         let v = serde_json::json!({ "partitions": states, "runs": runs });
-        println!(
+        let _ = writeln!(
+            out,
             "{}",
             serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
         );
-        return Ok(());
+        return Ok(out);
     }
-    println!("stream\tpartition\tcursor\tstate\tupdated");
+    let _ = writeln!(out, "stream\tpartition\tcursor\tstate\tupdated");
     for s in &states {
         let cursor = match (catalog.stream(&s.stream).and_then(|d| d.cursor), s.cursor) {
             (Some(c), Some(k)) => {
@@ -291,7 +310,8 @@ async fn status(catalog: &Catalog, dest: &DbDestination, json: bool) -> Result<(
             (_, Some(k)) => k.to_string(),
             _ => "-".into(),
         };
-        println!(
+        let _ = writeln!(
+            out,
             "{}\t{}\t{}\t{}\t{}",
             s.stream,
             s.partition,
@@ -304,9 +324,10 @@ async fn status(catalog: &Catalog, dest: &DbDestination, json: bool) -> Result<(
             s.updated_at.map_or("-".into(), |t| t.to_rfc3339())
         );
     }
-    println!("\nrecent runs:");
+    let _ = writeln!(out, "\nrecent runs:");
     for r in &runs {
-        println!(
+        let _ = writeln!(
+            out,
             "{}\t{}\t{}\tread {}\twritten {}\tdead letters {}{}",
             r.run_id,
             r.started_at.map_or("-".into(), |t| t.to_rfc3339()),
@@ -319,10 +340,13 @@ async fn status(catalog: &Catalog, dest: &DbDestination, json: bool) -> Result<(
                 .map_or(String::new(), |e| format!("\terror: {e}"))
         );
     }
-    Ok(())
+    Ok(out)
 }
 
-fn print_streams(catalog: &Catalog, json: bool) {
+/// What `streams` prints: each stream's key, cursor, filter, parent and deletes.
+pub fn streams_report(catalog: &Catalog, json: bool) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let kind = |k: CursorKind| match k {
         CursorKind::DateTime => "date-time",
         CursorKind::UnixSeconds => "unix seconds",
@@ -354,12 +378,20 @@ fn print_streams(catalog: &Catalog, json: bool) {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-        return;
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        );
+        return out;
     }
-    println!("stream\tkey\tcursor\tfilter\tparent\tdeletes\toperation");
+    let _ = writeln!(
+        out,
+        "stream\tkey\tcursor\tfilter\tparent\tdeletes\toperation"
+    );
     for s in &catalog.streams {
-        println!(
+        let _ = writeln!(
+            out,
             "{}\t{}\t{}\t{}\t{}\t{}\t{} {}",
             s.name,
             s.primary_key.join(","),
@@ -383,6 +415,7 @@ fn print_streams(catalog: &Catalog, json: bool) {
             s.path
         );
     }
+    out
 }
 
 #[cfg(test)]

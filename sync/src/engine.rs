@@ -37,6 +37,8 @@ pub struct SyncOptions {
     pub streams: Vec<String>,
     /// Parameter values (`owner`, `repo`) for the operations that need them.
     pub params: BTreeMap<String, String>,
+    /// Query parameters sent on every page of every stream (`state=all`).
+    pub query: Vec<(String, String)>,
     /// List everything again and delete the rows the listing no longer has.
     pub full_refresh: bool,
     /// How far before the committed cursor an incremental run starts.
@@ -450,6 +452,7 @@ impl<D: Destination> Syncer<D> {
                 filter,
                 resume: resume.clone(),
                 page_size: opts.page_size,
+                query: opts.query.clone(),
             };
             let mut pager = (stream.fetch)(&self.connector, &args)?;
             loop {

@@ -455,3 +455,54 @@ async fn redacted_fields_never_reach_the_store() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_lists_streams_and_reports_status() {
+    let catalog = issues::sync::catalog();
+    let text = connector_sync::cli::streams_report(&catalog, false);
+    assert!(
+        text.contains("issues\tid\tupdated_at (date-time)\tsince\t-\tsoft (deleted_at)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("issue_comments\tid\tupdated_at (date-time)\tsince\tissues"),
+        "{text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&connector_sync::cli::streams_report(
+        &charges::sync::catalog(),
+        true,
+    ))
+    .expect("JSON");
+    assert_eq!(json[0]["cursor"]["filter"], "updated[gte]");
+    assert_eq!(json[0]["cursor"]["kind"], "unix seconds");
+
+    let mut data = Data::new(4);
+    data.seed(40, 0);
+    let source = Source::start(data).await;
+    let db = support::fresh(Engine::Sqlite, "cli").await;
+    let si = syncer(issues::sync::catalog(), &source, &db).await;
+    source.fail_from(Some(2));
+    let mut opts = issue_opts();
+    opts.page_size = Some(10);
+    assert!(si.run(&opts).await.is_err());
+    let status = connector_sync::cli::status_report(&catalog, si.destination(), false)
+        .await
+        .expect("status");
+    assert!(
+        status.contains("interrupted: the next sync resumes it"),
+        "{status}"
+    );
+    assert!(status.contains("\tfailed\t"), "{status}");
+    source.fail_from(None);
+    si.run(&opts).await.expect("resumed");
+    let status = connector_sync::cli::status_report(&catalog, si.destination(), true)
+        .await
+        .expect("status");
+    let v: serde_json::Value = serde_json::from_str(&status).expect("JSON status");
+    assert!(v["partitions"][0]["checkpoint"].is_null(), "{v}");
+    assert_eq!(v["runs"][0]["status"], "succeeded", "{v}");
+    assert_eq!(
+        v["partitions"][0]["partition"],
+        r#"{"owner":"octo","repo":"hello"}"#
+    );
+}
