@@ -530,7 +530,7 @@ impl<D: Destination> Syncer<D> {
                 metrics::counter!("sync_retries", &labels).increment(retries);
                 metrics::counter!("sync_pages", &labels).increment(1);
                 metrics::counter!("sync_dead_letters", &labels).increment(batch.dead.len() as u64);
-                tracing::debug!(
+                tracing::info!(
                     target: "connector_sync",
                     run_id,
                     stream = stream.name,
