@@ -7,7 +7,7 @@
 //!
 //! | what | rule |
 //! |---|---|
-//! | key | `id`, else `<singular>_id`, `gid`, `uuid`, `sid`, `key` (a scalar field); none: no stream |
+//! | key | `id`, else `<singular>_id`, `gid`, `uuid`, `sid`, `sha`, `slug`, `key` (a scalar field; never `name`, which is rarely stable); none: no stream |
 //! | cursor | an update time (`updated_at`, `updated`, `modified_at`, ...), else an event or creation time (`created_at`, `created`, `timestamp`, ...): a `date-time` string, or an integer (seconds since the epoch) |
 //! | filter | `since`; a `deepObject` parameter named like the cursor with `gte` (inclusive) or `gt`; `<field>_after` (exclusive), `<field>_since`, `<field>.gte`, `<field>_gte`, `min_<field>` (inclusive) |
 //! | parent | a stream whose path is this one's up to one path parameter (`.../issues` for `.../issues/{issue_number}/comments`): the parameter comes from each parent row |
@@ -319,7 +319,16 @@ fn candidate(
         }
         None => {
             let own = format!("{}_id", names::singular(&word));
-            let names = ["id", own.as_str(), "gid", "uuid", "sid", "key"];
+            let names = [
+                "id",
+                own.as_str(),
+                "gid",
+                "uuid",
+                "sid",
+                "sha",
+                "slug",
+                "key",
+            ];
             let key = names.iter().find_map(|n| {
                 field_named(s, n)
                     .filter(|f| {
@@ -353,10 +362,12 @@ fn candidate(
                     field_list(s),
                 ));
             };
-            let Some(kind) = cursor_kind(api, f) else {
+            // Settings may name a date-time the description types as plain text.
+            let text = matches!(scalar(api, &f.ty), Some(Ty::String));
+            let Some(kind) = cursor_kind(api, f).or(text.then_some(CursorKind::DateTime)) else {
                 return Err(setting_error(
                     op,
-                    format!("cursor `{c}` is neither a date-time string nor an integer"),
+                    format!("cursor `{c}` is neither a date-time (or text) nor an integer"),
                     "a cursor orders changes: name a date-time or integer field, or `none`".into(),
                 ));
             };
@@ -640,13 +651,13 @@ fn shape(path: &str) -> Vec<String> {
 
 /// The path parameter through which `child` hangs off `parent` (`issue_number` for
 /// `.../issues/{issue_number}/comments` under `.../issues`): the child's path is the parent's, one
-/// parameter segment, then at least one more word.
+/// parameter segment, then a word (and maybe more).
 fn hangs_off(parent: &str, child: &str) -> Option<String> {
     let (p, c) = (shape(parent), shape(child));
     if c.len() < p.len() + 2 || c[..p.len()] != p[..] || c[p.len()] != "{}" {
         return None;
     }
-    if !c[p.len() + 1..].iter().any(|s| s != "{}") {
+    if c[p.len() + 1] == "{}" {
         return None;
     }
     let raw: Vec<&str> = child.split('/').filter(|s| !s.is_empty()).collect();

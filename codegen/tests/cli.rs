@@ -190,3 +190,56 @@ fn a_bad_overlay_is_an_error_naming_its_file() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("--overlay needs a value"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn streams_lists_what_a_sync_engine_can_keep_and_what_it_cannot() {
+    let spec = fixtures().join("sync_issues.yaml");
+    let spec = spec.to_str().expect("UTF-8 path");
+    let out = run(&["streams", spec]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for part in [
+        "2 streams",
+        "issues  issues/list-for-repo [detected]",
+        "key id; cursor updated_at (DateTime); filter since (inclusive)",
+        "parent issues; params owner, repo, issue_number<-/number",
+        "deletes soft (at deleted_at); 12 columns",
+    ] {
+        assert!(text.contains(part), "missing {part:?} in:\n{text}");
+    }
+
+    let out = run(&["streams", spec, "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let r = report(&out);
+    assert_eq!(r["ok"], true);
+    assert_eq!(r["report"]["streams"][1]["table"], "issue_comments");
+    assert_eq!(r["report"]["streams"][1]["parent"], "issues");
+
+    // A setting naming a missing field is an error naming it.
+    let dir = scratch("streams-settings");
+    let settings = dir.join("s.toml");
+    std::fs::write(
+        &settings,
+        "[streams.\"issues/list-for-repo\"]\ncursor = \"touched_at\"\n",
+    )
+    .expect("write settings");
+    let out = run(&[
+        "streams",
+        spec,
+        "--settings",
+        settings.to_str().expect("UTF-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cursor names `touched_at`"), "{err}");
+
+    // The list operations that are no stream, with why.
+    let spec = fixtures().join("paging.yaml");
+    let out = run(&["streams", spec.to_str().expect("UTF-8")]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1 list operations are no stream:\n  listWidgets (GET /widgets): its items are not objects"),
+        "{text}"
+    );
+}

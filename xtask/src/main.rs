@@ -21,6 +21,9 @@
 //!   server with IAM authentication on (see `aws.rs`); writes `docs/aws.md` when all eight ran.
 //! - `naming [--list] [NAME...]`: per connector, the generated types named after an operation other
 //!   than their sole user (must be none; `--list` prints each).
+//! - `streams [--json] [--write-docs]`: the generator's sync stream detection on each connector,
+//!   measured against the hand-labelled `specs/streams-expected.toml` (see `streams.rs`); the table
+//!   goes into `docs/sync.md` with `--write-docs`.
 //! - `db-bench`: the database connector's bulk-load benchmark (1,000,000 rows through
 //!   `upsert_batch`, `copy_in` and `psql \copy` into a throwaway PostgreSQL cluster), in release
 //!   mode; see `docs/database.md`.
@@ -34,6 +37,7 @@ mod manifest;
 mod naming;
 mod package;
 mod report;
+mod streams;
 mod sync_bench;
 
 use std::path::{Path, PathBuf};
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
         Some("conformance") => conformance::run(rest),
         Some("connectors-report") => report::run(rest),
         Some("naming") => naming::run(rest),
+        Some("streams") => streams::run(rest),
         Some("corpus") => corpus::run(&root(), rest),
         Some("package") => package::run(&root()),
         Some("aws") => aws::run(rest),
@@ -86,6 +91,8 @@ fn print_help() {
          aws [--json] [--services s3,dynamodb,sqs]\n                            \
          generated AWS clients against moto with IAM auth on (docs/aws.md)\n  \
          naming [--list] [NAME]    types named after an operation other than their sole user (none)\n  \
+         streams [--json] [--write-docs]\n                            \
+         sync stream detection per connector against specs/streams-expected.toml (docs/sync.md)\n  \
          db-bench                  bulk loads through upsert_batch, copy_in and psql \\copy (docs/database.md)\n  \
          sync-bench [--rows N] [--no-dlt]\n                            \
          sync throughput and peak memory into SQLite and PostgreSQL, beside dlt (docs/sync.md)\n  \

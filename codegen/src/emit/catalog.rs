@@ -252,7 +252,7 @@ pub fn module(api: &Api, facts: &Facts, connector: &str, tag_features: bool) -> 
     let unused = (tag_features || api.streams.is_empty()).then(|| quote!(#[allow(unused_imports)]));
     quote! {
         #(#![doc = #doc])*
-        #![allow(clippy::too_many_lines)]
+        #![allow(clippy::too_many_lines, clippy::vec_init_then_push)]
         #unused
         use connector_runtime::__private as rt;
 
@@ -474,12 +474,28 @@ pub fn create_table(s: &SyncStream) -> String {
     )
 }
 
+/// Tables listed by name, or the first few and a count when there are many.
+fn some_tables(tables: &[&str]) -> String {
+    const SHOWN: usize = 6;
+    let named: Vec<String> = tables
+        .iter()
+        .take(SHOWN)
+        .map(|t| format!("`{t}`"))
+        .collect();
+    if tables.len() > SHOWN {
+        format!("{} and {} more", named.join(", "), tables.len() - SHOWN)
+    } else {
+        named.join(", ")
+    }
+}
+
 /// Limits the description states for the streams' operations: rate-limit response headers, 429
-/// answers, and the largest page size.
+/// answers, and the largest page sizes.
 fn limits(api: &Api) -> Vec<String> {
     let mut headers = BTreeSet::new();
-    let mut throttled = Vec::new();
-    let mut pages = Vec::new();
+    // 429 answers by their description, page size limits by (maximum, parameter): the tables.
+    let mut throttled: Vec<(String, Vec<&str>)> = Vec::new();
+    let mut pages: Vec<((String, String), Vec<&str>)> = Vec::new();
     for s in &api.streams {
         let op = &api.operations[s.op];
         if let Some(h) = &op.response_headers {
@@ -494,17 +510,24 @@ fn limits(api: &Api) -> Vec<String> {
             let why = e
                 .doc
                 .as_deref()
-                .map(|d| format!(": {}", md(d.lines().next().unwrap_or(""))))
+                .and_then(|d| d.lines().next())
+                .map(|d| md(d.trim()))
                 .unwrap_or_default();
-            throttled.push(format!("`{}`{why}", s.table));
+            match throttled.iter_mut().find(|(w, _)| *w == why) {
+                Some((_, tables)) => tables.push(&s.table),
+                None => throttled.push((why, vec![&s.table])),
+            }
         }
         let size = op.pagination.as_ref().and_then(|p| {
             let name = p.page_size_param.as_ref()?;
             let param = op.params.iter().find(|q| &q.wire_name == name)?;
-            Some((name.clone(), param.constraints.maximum))
+            Some((format!("{}", param.constraints.maximum?), name.clone()))
         });
-        if let Some((name, Some(max))) = size {
-            pages.push(format!("`{}` up to {max} items (`{name}`)", s.table));
+        if let Some(key) = size {
+            match pages.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, tables)) => tables.push(&s.table),
+                None => pages.push((key, vec![&s.table])),
+            }
         }
     }
     let mut out = Vec::new();
@@ -515,14 +538,22 @@ fn limits(api: &Api) -> Vec<String> {
             list.join(", ")
         ));
     }
-    if !throttled.is_empty() {
+    for (why, tables) in &throttled {
+        let why = if why.is_empty() {
+            String::new()
+        } else {
+            format!(" (\"{why}\")")
+        };
         out.push(format!(
-            "A `429 Too Many Requests` answer is documented for {}; it is retried after the server's `Retry-After`.",
-            throttled.join(", ")
+            "A `429 Too Many Requests` answer{why} is documented for {}; it is retried after the server's `Retry-After`.",
+            some_tables(tables)
         ));
     }
-    if !pages.is_empty() {
-        out.push(format!("Page sizes: {}.", pages.join(", ")));
+    for ((max, param), tables) in &pages {
+        out.push(format!(
+            "Up to {max} items per page (`{param}`): {}.",
+            some_tables(tables)
+        ));
     }
     if out.is_empty() {
         out.push("The description states no rate limits or quotas for these listings; the runtime's defaults apply (retries with backoff, `Retry-After` honoured).".to_owned());

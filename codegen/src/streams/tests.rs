@@ -576,10 +576,7 @@ fn settings_override_and_are_checked() {
             "primary_key names `nope`",
         ),
         ("[streams.list]\ncursor = \"nope\"\n", "cursor names `nope`"),
-        (
-            "[streams.list]\ncursor = \"code\"\n",
-            "neither a date-time string nor an integer",
-        ),
+        ("[streams.list]\nprimary_key = []\n", "primary_key is empty"),
         (
             "[streams.list]\ncursor = \"seen\"\ncursor_param = \"before\"\n",
             "cursor_param names `before`",
@@ -596,6 +593,17 @@ fn settings_override_and_are_checked() {
     assert!(
         Settings::from_toml("[streams.list]\nkey = [\"id\"]\n").is_err(),
         "unknown keys are refused"
+    );
+    // Settings may name a date-time the description types as plain text.
+    let api = detect_in(
+        &s,
+        "[streams.list]\ncursor = \"code\"\ncursor_param = \"none\"\n",
+    )
+    .expect("detects");
+    let c = api.streams[0].cursor.clone().expect("a cursor");
+    assert_eq!(
+        (c.field.as_str(), c.kind, c.filter),
+        ("code", CursorKind::DateTime, None)
     );
     let api = detect_in(&s, "[streams.missing]\nskip = true\n").expect("a warning only");
     assert_eq!(api.streams.len(), 2);
@@ -768,4 +776,36 @@ fn the_charges_fixture_has_tombstones_and_a_deep_object_filter() {
         .find(|c| c.wire == "created")
         .expect("created");
     assert_eq!(created.kind, ColumnKind::UnixSeconds);
+}
+
+#[test]
+fn a_child_path_is_the_parents_one_parameter_and_a_word() {
+    assert_eq!(
+        hangs_off(
+            "/repos/{owner}/{repo}/issues",
+            "/repos/{owner}/{repo}/issues/{issue_number}/comments"
+        ),
+        Some("issue_number".to_owned())
+    );
+    assert_eq!(
+        hangs_off(
+            "/2010-04-01/Accounts.json",
+            "/2010-04-01/Accounts/{AccountSid}/Calls.json"
+        ),
+        Some("AccountSid".to_owned())
+    );
+    // Two parameters in a row: the parent gives only one of them.
+    assert_eq!(
+        hangs_off(
+            "/orgs/{org}/packages",
+            "/orgs/{org}/packages/{type}/{name}/versions"
+        ),
+        None
+    );
+    // The parent's own item, not a listing under it.
+    assert_eq!(hangs_off("/v1/customers", "/v1/customers/{customer}"), None);
+    assert_eq!(
+        hangs_off("/v1/customers", "/v1/charges/{charge}/refunds"),
+        None
+    );
 }

@@ -115,7 +115,7 @@ impl<'a> GetAccessRequests<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/access_requests");
         op.query("target", &self.target, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
@@ -148,7 +148,7 @@ impl<'a> CreateAccessRequest<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/access_requests");
         op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
@@ -178,7 +178,7 @@ impl<'a> ApproveAccessRequest<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/access_requests/{access_request_gid}/approve",
@@ -216,7 +216,7 @@ impl<'a> RejectAccessRequest<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/access_requests/{access_request_gid}/reject",

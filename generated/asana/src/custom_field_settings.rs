@@ -145,7 +145,7 @@ impl<'a> GetCustomFieldSettingsForProject<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/projects/{project_gid}/custom_field_settings",
@@ -258,7 +258,7 @@ impl<'a> GetCustomFieldSettingsForPortfolio<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/portfolios/{portfolio_gid}/custom_field_settings",
@@ -371,7 +371,7 @@ impl<'a> GetCustomFieldSettingsForGoal<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/goals/{goal_gid}/custom_field_settings",
@@ -473,7 +473,7 @@ impl<'a> GetCustomFieldSettingsForTeam<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/teams/{team_gid}/custom_field_settings",

@@ -93,7 +93,7 @@ impl<'a> GetEvents<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/events");
         op.query("resource", &self.resource, rt::Style::Form, true);
         op.query("sync", &self.sync, rt::Style::Form, true);

@@ -147,7 +147,7 @@ impl<'a> CreateGraphExport<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/exports/graph");
         op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
@@ -177,7 +177,7 @@ impl<'a> CreateResourceExport<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/exports/resource");
         op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);

@@ -102,6 +102,8 @@ pub mod webhooks;
 pub mod workspace_memberships;
 #[cfg(feature = "workspaces")]
 pub mod workspaces;
+#[cfg(feature = "sync")]
+pub mod sync;
 pub use connector_runtime::{ConnectorConfig, Error, ErrorCode, Response};
 /// Base URLs of the API's servers, first one the default (server variables at their defaults).
 pub const SERVERS: &[&str] = &["https://app.asana.com/api/1.0"];

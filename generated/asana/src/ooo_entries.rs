@@ -153,7 +153,7 @@ impl<'a> GetOooEntry<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/ooo_entries/{ooo_entry_gid}");
         op.path("ooo_entry_gid", &self.ooo_entry_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
@@ -202,7 +202,7 @@ impl<'a> UpdateOooEntry<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/ooo_entries/{ooo_entry_gid}");
         op.path("ooo_entry_gid", &self.ooo_entry_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
@@ -242,7 +242,7 @@ impl<'a> DeleteOooEntry<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/ooo_entries/{ooo_entry_gid}");
         op.path("ooo_entry_gid", &self.ooo_entry_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
@@ -317,7 +317,7 @@ impl<'a> GetOooEntries<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/ooo_entries");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
@@ -408,7 +408,7 @@ impl<'a> CreateOooEntry<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/ooo_entries");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);

@@ -133,7 +133,7 @@ impl<'a> GetPortfolioMemberships<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/portfolio_memberships");
         op.query("portfolio", &self.portfolio, rt::Style::Form, true);
         op.query("workspace", &self.workspace, rt::Style::Form, true);
@@ -228,7 +228,7 @@ impl<'a> GetPortfolioMembership<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/portfolio_memberships/{portfolio_membership_gid}",
@@ -308,7 +308,7 @@ impl<'a> GetPortfolioMembershipsForPortfolio<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/portfolios/{portfolio_gid}/portfolio_memberships",

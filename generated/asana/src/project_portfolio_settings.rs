@@ -137,7 +137,7 @@ impl<'a> GetProjectPortfolioSetting<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/project_portfolio_settings/{project_portfolio_setting_gid}",
@@ -201,7 +201,7 @@ impl<'a> UpdateProjectPortfolioSetting<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/project_portfolio_settings/{project_portfolio_setting_gid}",
@@ -278,7 +278,7 @@ impl<'a> GetProjectPortfolioSettingsForProject<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/projects/{project_gid}/project_portfolio_settings",
@@ -391,7 +391,7 @@ impl<'a> GetProjectPortfolioSettingsForPortfolio<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/portfolios/{portfolio_gid}/project_portfolio_settings",

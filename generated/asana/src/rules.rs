@@ -55,7 +55,7 @@ impl<'a> TriggerRule<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/rule_triggers/{rule_trigger_gid}/run",

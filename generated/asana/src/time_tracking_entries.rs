@@ -195,7 +195,7 @@ impl<'a> GetTimeTrackingEntriesForTask<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/tasks/{task_gid}/time_tracking_entries",
@@ -292,7 +292,7 @@ impl<'a> CreateTimeTrackingEntry<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/tasks/{task_gid}/time_tracking_entries",
@@ -347,7 +347,7 @@ impl<'a> GetTimeTrackingEntry<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/time_tracking_entries/{time_tracking_entry_gid}",
@@ -407,7 +407,7 @@ impl<'a> UpdateTimeTrackingEntry<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/time_tracking_entries/{time_tracking_entry_gid}",
@@ -458,7 +458,7 @@ impl<'a> DeleteTimeTrackingEntry<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/time_tracking_entries/{time_tracking_entry_gid}",
@@ -577,7 +577,7 @@ impl<'a> GetTimeTrackingEntries<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/time_tracking_entries");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("task", &self.task, rt::Style::Form, true);

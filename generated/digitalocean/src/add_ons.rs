@@ -153,7 +153,7 @@ impl<'a> AddonsGetApp<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/add-ons/apps");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -222,7 +222,7 @@ impl<'a> AddonsGetAppMetadata<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/add-ons/apps/{app_slug}/metadata",
@@ -299,7 +299,7 @@ impl<'a> AddonsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/add-ons/saas");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -368,7 +368,7 @@ impl<'a> AddonsCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/add-ons/saas");
         op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
@@ -440,7 +440,7 @@ impl<'a> AddonsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/add-ons/saas/{resource_uuid}");
         op.path("resource_uuid", &self.resource_uuid, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -510,7 +510,7 @@ impl<'a> AddonsDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/add-ons/saas/{resource_uuid}");
         op.path("resource_uuid", &self.resource_uuid, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -578,7 +578,7 @@ impl<'a> AddonsPatch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/v2/add-ons/saas/{resource_uuid}");
         op.path("resource_uuid", &self.resource_uuid, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -652,7 +652,7 @@ impl<'a> AddonsPatchPlan<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/v2/add-ons/saas/{resource_uuid}/plan",

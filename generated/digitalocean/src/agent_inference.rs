@@ -54,7 +54,7 @@ impl<'a> AgentInferenceCreateChatCompletion<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/api/v1/chat/completions");
         op.query("agent", &self.agent, rt::Style::Form, true);
         op.security(&[&["inference_bearer_auth"]]);

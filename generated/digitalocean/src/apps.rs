@@ -679,7 +679,7 @@ impl<'a> AppsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps");
         if let Some(v) = &self.page {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
@@ -792,7 +792,7 @@ impl<'a> AppsCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps");
         op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
@@ -869,7 +869,7 @@ impl<'a> AppsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("name", &self.name, rt::Style::Form, true);
@@ -938,7 +938,7 @@ impl<'a> AppsUpdate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/apps/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -1010,7 +1010,7 @@ impl<'a> AppsDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/apps/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -1086,7 +1086,7 @@ impl<'a> AppsRestart<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/restart");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -1173,7 +1173,7 @@ impl<'a> AppsGetLogsActiveDeployment<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/apps/{app_id}/components/{component_name}/logs",
@@ -1264,7 +1264,7 @@ impl<'a> AppsGetExecActiveDeployment<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/apps/{app_id}/components/{component_name}/exec",
@@ -1341,7 +1341,7 @@ impl<'a> AppsGetInstances<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/instances");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -1439,7 +1439,7 @@ impl<'a> AppsListDeployments<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/deployments");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         if let Some(v) = &self.page {
@@ -1556,7 +1556,7 @@ impl<'a> AppsCreateDeployment<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/deployments");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -1630,7 +1630,7 @@ impl<'a> AppsGetDeployment<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/apps/{app_id}/deployments/{deployment_id}",
@@ -1705,7 +1705,7 @@ impl<'a> AppsCancelDeployment<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/apps/{app_id}/deployments/{deployment_id}/cancel",
@@ -1796,7 +1796,7 @@ impl<'a> AppsGetLogs<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/apps/{app_id}/deployments/{deployment_id}/components/{component_name}/logs",
@@ -1893,7 +1893,7 @@ impl<'a> AppsGetLogsAggregate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/apps/{app_id}/deployments/{deployment_id}/logs",
@@ -1983,7 +1983,7 @@ impl<'a> AppsGetExec<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/apps/{app_id}/deployments/{deployment_id}/components/{component_name}/exec",
@@ -2072,7 +2072,7 @@ impl<'a> AppsGetLogsActiveDeploymentAggregate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/logs");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.query("follow", &self.follow, rt::Style::Form, true);
@@ -2179,7 +2179,7 @@ impl<'a> AppsListJobInvocations<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/job-invocations");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.query("job_names", &self.job_names, rt::Style::Form, true);
@@ -2301,7 +2301,7 @@ impl<'a> AppsGetJobInvocation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/apps/{app_id}/job-invocations/{job_invocation_id}",
@@ -2383,7 +2383,7 @@ impl<'a> AppsCancelJobInvocation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/apps/{app_id}/job-invocations/{job_invocation_id}/cancel",
@@ -2486,7 +2486,7 @@ impl<'a> AppsGetJobInvocationLogs<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/apps/{app_id}/jobs/{job_name}/invocations/{job_invocation_id}/logs",
@@ -2594,7 +2594,7 @@ impl<'a> AppsListEvents<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/events");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         if let Some(v) = &self.page {
@@ -2709,7 +2709,7 @@ impl<'a> AppsGetEvent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/events/{event_id}");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.path("event_id", &self.event_id, rt::Style::Simple, false);
@@ -2781,7 +2781,7 @@ impl<'a> AppsCancelEvent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/apps/{app_id}/events/{event_id}/cancel",
@@ -2869,7 +2869,7 @@ impl<'a> AppsGetEventLogs<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/apps/{app_id}/events/{event_id}/logs",
@@ -2950,7 +2950,7 @@ impl<'a> AppsListInstanceSizes<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/tiers/instance_sizes");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -3021,7 +3021,7 @@ impl<'a> AppsGetInstanceSize<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/apps/tiers/instance_sizes/{slug}",
@@ -3095,7 +3095,7 @@ impl<'a> AppsListRegions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/regions");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -3164,7 +3164,7 @@ impl<'a> AppsValidateAppSpec<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/propose");
         op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
@@ -3235,7 +3235,7 @@ impl<'a> AppsListAlerts<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/alerts");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -3307,7 +3307,7 @@ impl<'a> AppsAssignAlertDestinations<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/apps/{app_id}/alerts/{alert_id}/destinations",
@@ -3385,7 +3385,7 @@ impl<'a> AppsCreateRollback<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/rollback");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -3457,7 +3457,7 @@ impl<'a> AppsValidateRollback<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/apps/{app_id}/rollback/validate",
@@ -3536,7 +3536,7 @@ impl<'a> AppsCommitRollback<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/rollback/commit");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -3603,7 +3603,7 @@ impl<'a> AppsRevertRollback<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/rollback/revert");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -3679,7 +3679,7 @@ impl<'a> AppsGetMetricsBandwidthDaily<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/apps/{app_id}/metrics/bandwidth_daily",
@@ -3758,7 +3758,7 @@ impl<'a> AppsListMetricsBandwidthDaily<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/metrics/bandwidth_daily");
         op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
@@ -3834,7 +3834,7 @@ impl<'a> AppsGetHealth<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/health");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);

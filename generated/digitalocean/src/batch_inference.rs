@@ -151,7 +151,7 @@ impl<'a> InferenceCreateBatchFile<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/batches/files");
         op.security(&[&["inference_bearer_auth"]]);
         op.server("https://inference.do-ai.run");
@@ -225,7 +225,7 @@ impl<'a> InferenceUploadBatchFile<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/<upload_url>");
         op.security(&[]);
         op.accept_types("application/json");
@@ -309,7 +309,7 @@ impl<'a> InferenceListBatches<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/batches");
         op.query("after", &self.after, rt::Style::Form, true);
         if let Some(v) = &self.limit {
@@ -392,7 +392,7 @@ impl<'a> InferenceCreateBatch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/batches");
         op.security(&[&["inference_bearer_auth"]]);
         op.server("https://inference.do-ai.run");
@@ -461,7 +461,7 @@ impl<'a> InferenceGetBatch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/batches/{batch_id}");
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
         op.security(&[&["inference_bearer_auth"]]);
@@ -530,7 +530,7 @@ impl<'a> InferenceGetBatchResults<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/batches/{batch_id}/results");
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
         op.security(&[&["inference_bearer_auth"]]);
@@ -603,7 +603,7 @@ impl<'a> InferenceCancelBatch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/batches/{batch_id}/cancel");
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
         op.security(&[&["inference_bearer_auth"]]);

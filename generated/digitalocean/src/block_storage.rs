@@ -208,7 +208,7 @@ impl<'a> VolumesList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/volumes");
         op.query("name", &self.name, rt::Style::Form, true);
         op.query("region", &self.region, rt::Style::Form, true);
@@ -322,7 +322,7 @@ impl<'a> VolumesCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/volumes");
         op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
@@ -403,7 +403,7 @@ impl<'a> VolumesDeleteByName<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/volumes");
         op.query("name", &self.name, rt::Style::Form, true);
         op.query("region", &self.region, rt::Style::Form, true);
@@ -471,7 +471,7 @@ impl<'a> VolumeSnapshotsGetById<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/volumes/snapshots/{snapshot_id}");
         op.path("snapshot_id", &self.snapshot_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -543,7 +543,7 @@ impl<'a> VolumeSnapshotsDeleteById<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/volumes/snapshots/{snapshot_id}",
@@ -613,7 +613,7 @@ impl<'a> VolumesGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/volumes/{volume_id}");
         op.path("volume_id", &self.volume_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -683,7 +683,7 @@ impl<'a> VolumesDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/volumes/{volume_id}");
         op.path("volume_id", &self.volume_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -762,7 +762,7 @@ impl<'a> VolumeSnapshotsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/volumes/{volume_id}/snapshots");
         op.path("volume_id", &self.volume_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
@@ -878,7 +878,7 @@ impl<'a> VolumeSnapshotsCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/volumes/{volume_id}/snapshots");
         op.path("volume_id", &self.volume_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);

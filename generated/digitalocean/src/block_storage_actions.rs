@@ -179,7 +179,7 @@ impl<'a> VolumeActionsPost<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/volumes/actions");
         if let Some(v) = &self.per_page {
             op.check(
@@ -278,7 +278,7 @@ impl<'a> VolumeActionsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/volumes/{volume_id}/actions");
         op.path("volume_id", &self.volume_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
@@ -406,7 +406,7 @@ impl<'a> VolumeActionsPostById<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/volumes/{volume_id}/actions");
         op.path("volume_id", &self.volume_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
@@ -507,7 +507,7 @@ impl<'a> VolumeActionsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/volumes/{volume_id}/actions/{action_id}",

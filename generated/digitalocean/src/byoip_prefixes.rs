@@ -148,7 +148,7 @@ impl<'a> ByoipPrefixesList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/byoip_prefixes");
         if let Some(v) = &self.per_page {
             op.check(
@@ -262,7 +262,7 @@ impl<'a> ByoipPrefixesCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/byoip_prefixes");
         op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
@@ -334,7 +334,7 @@ impl<'a> ByoipPrefixesGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/byoip_prefixes/{byoip_prefix_uuid}",
@@ -409,7 +409,7 @@ impl<'a> ByoipPrefixesDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/byoip_prefixes/{byoip_prefix_uuid}",
@@ -480,7 +480,7 @@ impl<'a> ByoipPrefixesPatch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/v2/byoip_prefixes/{byoip_prefix_uuid}",
@@ -568,7 +568,7 @@ impl<'a> ByoipPrefixesListResources<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/byoip_prefixes/{byoip_prefix_uuid}/ips",

@@ -156,7 +156,7 @@ impl<'a> CdnListEndpoints<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/cdn/endpoints");
         if let Some(v) = &self.per_page {
             op.check(
@@ -270,7 +270,7 @@ impl<'a> CdnCreateEndpoint<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/cdn/endpoints");
         op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
@@ -342,7 +342,7 @@ impl<'a> CdnGetEndpoint<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/cdn/endpoints/{cdn_id}");
         op.path("cdn_id", &self.cdn_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -415,7 +415,7 @@ impl<'a> CdnUpdateEndpoints<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/cdn/endpoints/{cdn_id}");
         op.path("cdn_id", &self.cdn_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -488,7 +488,7 @@ impl<'a> CdnDeleteEndpoint<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/cdn/endpoints/{cdn_id}");
         op.path("cdn_id", &self.cdn_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -556,7 +556,7 @@ impl<'a> CdnPurgeCache<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/cdn/endpoints/{cdn_id}/cache");
         op.path("cdn_id", &self.cdn_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);

@@ -118,7 +118,7 @@ impl<'a> CertificatesList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/certificates");
         if let Some(v) = &self.per_page {
             op.check(
@@ -233,7 +233,7 @@ impl<'a> CertificatesCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/certificates");
         op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
@@ -305,7 +305,7 @@ impl<'a> CertificatesGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/certificates/{certificate_id}");
         op.path("certificate_id", &self.certificate_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -377,7 +377,7 @@ impl<'a> CertificatesDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/certificates/{certificate_id}",

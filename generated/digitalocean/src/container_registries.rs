@@ -422,7 +422,7 @@ impl<'a> RegistriesList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registries");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -491,7 +491,7 @@ impl<'a> RegistriesCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registries");
         op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
@@ -564,7 +564,7 @@ impl<'a> RegistriesGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registries/{registry_name}");
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -636,7 +636,7 @@ impl<'a> RegistriesDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/registries/{registry_name}");
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -703,7 +703,7 @@ impl<'a> RegistriesGetDockerCredentials<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registries/{registry_name}/docker-credentials",
@@ -777,7 +777,7 @@ impl<'a> RegistriesGetSubscription<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registries/subscription");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -859,7 +859,7 @@ impl<'a> RegistriesUpdateSubscription<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registries/subscription");
         op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
@@ -938,7 +938,7 @@ impl<'a> RegistriesGetOptions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registries/options");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1007,7 +1007,7 @@ impl<'a> RegistriesGetGarbageCollection<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registries/{registry_name}/garbage-collection",
@@ -1088,7 +1088,7 @@ impl<'a> RegistriesRunGarbageCollection<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/registries/{registry_name}/garbage-collection",
@@ -1181,7 +1181,7 @@ impl<'a> RegistriesListGarbageCollections<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registries/{registry_name}/garbage-collections",
@@ -1307,7 +1307,7 @@ impl<'a> RegistriesUpdateGarbageCollection<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/registries/{registry_name}/garbage-collection/{garbage_collection_uuid}",
@@ -1413,7 +1413,7 @@ impl<'a> RegistriesListRepositoriesV2<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registries/{registry_name}/repositoriesV2",
@@ -1539,7 +1539,7 @@ impl<'a> RegistriesDeleteRepository<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/registries/{registry_name}/repositories/{repository_name}",
@@ -1623,7 +1623,7 @@ impl<'a> RegistriesListRepositoryTags<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registries/{registry_name}/repositories/{repository_name}/tags",
@@ -1747,7 +1747,7 @@ impl<'a> RegistriesDeleteRepositoryTag<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/registries/{registry_name}/repositories/{repository_name}/tags/{repository_tag}",
@@ -1832,7 +1832,7 @@ impl<'a> RegistriesListRepositoryManifests<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registries/{registry_name}/repositories/{repository_name}/digests",
@@ -1959,7 +1959,7 @@ impl<'a> RegistriesDeleteRepositoryManifest<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/registries/{registry_name}/repositories/{repository_name}/digests/{manifest_digest}",
@@ -2031,7 +2031,7 @@ impl<'a> RegistriesValidateName<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registries/validate-name");
         op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");

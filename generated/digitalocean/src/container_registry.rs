@@ -476,7 +476,7 @@ impl<'a> RegistryGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registry");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -545,7 +545,7 @@ impl<'a> RegistryCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registry");
         op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
@@ -615,7 +615,7 @@ impl<'a> RegistryDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/registry");
         op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
@@ -680,7 +680,7 @@ impl<'a> RegistryGetSubscription<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registry/subscription");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -762,7 +762,7 @@ impl<'a> RegistryUpdateSubscription<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registry/subscription");
         op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
@@ -853,7 +853,7 @@ impl<'a> RegistryGetDockerCredentials<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registry/docker-credentials");
         if let Some(v) = &self.expiry_seconds {
             op.check(
@@ -931,7 +931,7 @@ impl<'a> RegistryValidateName<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registry/validate-name");
         op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
@@ -1011,7 +1011,7 @@ impl<'a> RegistryListRepositories<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registry/{registry_name}/repositories",
@@ -1153,7 +1153,7 @@ impl<'a> RegistryListRepositoriesV2<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registry/{registry_name}/repositoriesV2",
@@ -1291,7 +1291,7 @@ impl<'a> RegistryListRepositoryTags<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registry/{registry_name}/repositories/{repository_name}/tags",
@@ -1412,7 +1412,7 @@ impl<'a> RegistryDeleteRepositoryTag<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/registry/{registry_name}/repositories/{repository_name}/tags/{repository_tag}",
@@ -1497,7 +1497,7 @@ impl<'a> RegistryListRepositoryManifests<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registry/{registry_name}/repositories/{repository_name}/digests",
@@ -1624,7 +1624,7 @@ impl<'a> RegistryDeleteRepositoryManifest<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/registry/{registry_name}/repositories/{repository_name}/digests/{manifest_digest}",
@@ -1696,7 +1696,7 @@ impl<'a> RegistryGetGarbageCollection<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registry/{registry_name}/garbage-collection",
@@ -1783,7 +1783,7 @@ impl<'a> RegistryRunGarbageCollection<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/registry/{registry_name}/garbage-collection",
@@ -1879,7 +1879,7 @@ impl<'a> RegistryListGarbageCollections<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/registry/{registry_name}/garbage-collections",
@@ -2005,7 +2005,7 @@ impl<'a> RegistryUpdateGarbageCollection<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/registry/{registry_name}/garbage-collection/{garbage_collection_uuid}",
@@ -2092,7 +2092,7 @@ impl<'a> RegistryGetOptions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registry/options");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);

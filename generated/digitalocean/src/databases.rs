@@ -1444,7 +1444,7 @@ impl<'a> DatabasesListOptions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/databases/options");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1516,7 +1516,7 @@ impl<'a> DatabasesListClusters<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/databases");
         op.query("tag_name", &self.tag_name, rt::Style::Form, true);
         op.security(&[&["bearer_auth"]]);
@@ -1594,7 +1594,7 @@ impl<'a> DatabasesCreateCluster<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/databases");
         op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
@@ -1673,7 +1673,7 @@ impl<'a> DatabasesGetCluster<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}",
@@ -1759,7 +1759,7 @@ impl<'a> DatabasesDestroyCluster<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/databases/{database_cluster_uuid}",
@@ -1834,7 +1834,7 @@ impl<'a> DatabasesGetConfig<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/config",
@@ -1915,7 +1915,7 @@ impl<'a> DatabasesPatchConfig<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/v2/databases/{database_cluster_uuid}/config",
@@ -1991,7 +1991,7 @@ impl<'a> DatabasesGetCa<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/ca",
@@ -2069,7 +2069,7 @@ impl<'a> DatabasesGetMigrationStatus<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/online-migration",
@@ -2150,7 +2150,7 @@ impl<'a> DatabasesUpdateOnlineMigration<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/online-migration",
@@ -2232,7 +2232,7 @@ impl<'a> DatabasesDeleteOnlineMigration<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/databases/{database_cluster_uuid}/online-migration/{migration_id}",
@@ -2309,7 +2309,7 @@ impl<'a> DatabasesUpdateRegion<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/migrate",
@@ -2386,7 +2386,7 @@ impl<'a> DatabasesUpdateClusterSize<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/resize",
@@ -2462,7 +2462,7 @@ impl<'a> DatabasesListFirewallRules<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/firewall",
@@ -2549,7 +2549,7 @@ impl<'a> DatabasesUpdateFirewallRules<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/firewall",
@@ -2626,7 +2626,7 @@ impl<'a> DatabasesGetDoSettings<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/do_settings",
@@ -2713,7 +2713,7 @@ impl<'a> DatabasesUpdateDoSettings<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/do_settings",
@@ -2791,7 +2791,7 @@ impl<'a> DatabasesUpdateMaintenanceWindow<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/maintenance",
@@ -2867,7 +2867,7 @@ impl<'a> DatabasesInstallUpdate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/install_update",
@@ -2942,7 +2942,7 @@ impl<'a> DatabasesListBackups<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/backups",
@@ -3025,7 +3025,7 @@ impl<'a> DatabasesListReplicas<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/replicas",
@@ -3117,7 +3117,7 @@ impl<'a> DatabasesCreateReplica<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/databases/{database_cluster_uuid}/replicas",
@@ -3209,7 +3209,7 @@ impl<'a> DatabasesListEventsLogs<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/events",
@@ -3296,7 +3296,7 @@ impl<'a> DatabasesGetReplica<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/replicas/{replica_name}",
@@ -3384,7 +3384,7 @@ impl<'a> DatabasesDestroyReplica<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/databases/{database_cluster_uuid}/replicas/{replica_name}",
@@ -3461,7 +3461,7 @@ impl<'a> DatabasesPromoteReplica<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/replicas/{replica_name}/promote",
@@ -3537,7 +3537,7 @@ impl<'a> DatabasesListUsers<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/users",
@@ -3618,7 +3618,7 @@ impl<'a> DatabasesAddUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/databases/{database_cluster_uuid}/users",
@@ -3698,7 +3698,7 @@ impl<'a> DatabasesGetUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/users/{username}",
@@ -3779,7 +3779,7 @@ impl<'a> DatabasesUpdateUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/users/{username}",
@@ -3862,7 +3862,7 @@ impl<'a> DatabasesDeleteUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/databases/{database_cluster_uuid}/users/{username}",
@@ -3940,7 +3940,7 @@ impl<'a> DatabasesResetAuth<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/databases/{database_cluster_uuid}/users/{username}/reset_auth",
@@ -4022,7 +4022,7 @@ impl<'a> DatabasesList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/dbs",
@@ -4101,7 +4101,7 @@ impl<'a> DatabasesAdd<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/databases/{database_cluster_uuid}/dbs",
@@ -4181,7 +4181,7 @@ impl<'a> DatabasesGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/dbs/{database_name}",
@@ -4261,7 +4261,7 @@ impl<'a> DatabasesDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/databases/{database_cluster_uuid}/dbs/{database_name}",
@@ -4337,7 +4337,7 @@ impl<'a> DatabasesListConnectionPools<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/pools",
@@ -4418,7 +4418,7 @@ impl<'a> DatabasesAddConnectionPool<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/databases/{database_cluster_uuid}/pools",
@@ -4503,7 +4503,7 @@ impl<'a> DatabasesGetConnectionPool<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/pools/{pool_name}",
@@ -4589,7 +4589,7 @@ impl<'a> DatabasesUpdateConnectionPool<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/pools/{pool_name}",
@@ -4667,7 +4667,7 @@ impl<'a> DatabasesDeleteConnectionPool<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/databases/{database_cluster_uuid}/pools/{pool_name}",
@@ -4743,7 +4743,7 @@ impl<'a> DatabasesGetEvictionPolicy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/eviction_policy",
@@ -4830,7 +4830,7 @@ impl<'a> DatabasesUpdateEvictionPolicy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/eviction_policy",
@@ -4906,7 +4906,7 @@ impl<'a> DatabasesGetSqlMode<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/sql_mode",
@@ -4983,7 +4983,7 @@ impl<'a> DatabasesUpdateSqlMode<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/sql_mode",
@@ -5060,7 +5060,7 @@ impl<'a> DatabasesUpdateMajorVersion<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/upgrade",
@@ -5136,7 +5136,7 @@ impl<'a> DatabasesGetAutoscale<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/autoscale",
@@ -5223,7 +5223,7 @@ impl<'a> DatabasesUpdateAutoscale<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/autoscale",
@@ -5300,7 +5300,7 @@ impl<'a> DatabasesListKafkaTopics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/topics",
@@ -5392,7 +5392,7 @@ impl<'a> DatabasesCreateKafkaTopic<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/databases/{database_cluster_uuid}/topics",
@@ -5482,7 +5482,7 @@ impl<'a> DatabasesGetKafkaTopic<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/topics/{topic_name}",
@@ -5573,7 +5573,7 @@ impl<'a> DatabasesUpdateKafkaTopic<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/topics/{topic_name}",
@@ -5664,7 +5664,7 @@ impl<'a> DatabasesDeleteKafkaTopic<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/databases/{database_cluster_uuid}/topics/{topic_name}",
@@ -5740,7 +5740,7 @@ impl<'a> DatabasesListLogsink<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/logsink",
@@ -5824,7 +5824,7 @@ impl<'a> DatabasesCreateLogsink<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/databases/{database_cluster_uuid}/logsink",
@@ -5912,7 +5912,7 @@ impl<'a> DatabasesGetLogsink<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/logsink/{logsink_id}",
@@ -5993,7 +5993,7 @@ impl<'a> DatabasesUpdateLogsink<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/logsink/{logsink_id}",
@@ -6071,7 +6071,7 @@ impl<'a> DatabasesDeleteLogsink<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/databases/{database_cluster_uuid}/logsink/{logsink_id}",
@@ -6147,7 +6147,7 @@ impl<'a> DatabasesListKafkaSchemas<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/schema-registry",
@@ -6234,7 +6234,7 @@ impl<'a> DatabasesCreateKafkaSchema<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/databases/{database_cluster_uuid}/schema-registry",
@@ -6316,7 +6316,7 @@ impl<'a> DatabasesGetKafkaSchema<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/schema-registry/{subject_name}",
@@ -6398,7 +6398,7 @@ impl<'a> DatabasesDeleteKafkaSchema<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/databases/{database_cluster_uuid}/schema-registry/{subject_name}",
@@ -6476,7 +6476,7 @@ impl<'a> DatabasesGetKafkaSchemaVersion<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/schema-registry/{subject_name}/versions/{version}",
@@ -6561,7 +6561,7 @@ impl<'a> DatabasesGetKafkaSchemaConfig<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/schema-registry/config",
@@ -6650,7 +6650,7 @@ impl<'a> DatabasesUpdateKafkaSchemaConfig<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/schema-registry/config",
@@ -6737,7 +6737,7 @@ impl<'a> DatabasesGetKafkaSchemaSubjectConfig<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/schema-registry/config/{subject_name}",
@@ -6831,7 +6831,7 @@ impl<'a> DatabasesUpdateKafkaSchemaSubjectConfig<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/databases/{database_cluster_uuid}/schema-registry/config/{subject_name}",
@@ -6920,7 +6920,7 @@ impl<'a> DatabasesGetClusterMetricsCredentials<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/databases/metrics/credentials");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -7002,7 +7002,7 @@ impl<'a> DatabasesUpdateClusterMetricsCredentials<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/databases/metrics/credentials");
         op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
@@ -7074,7 +7074,7 @@ impl<'a> DatabasesListOpeasearchIndexes<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/databases/{database_cluster_uuid}/indexes",
@@ -7161,7 +7161,7 @@ impl<'a> DatabasesDeleteOpensearchIndex<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/databases/{database_cluster_uuid}/indexes/{index_name}",

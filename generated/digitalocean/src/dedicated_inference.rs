@@ -260,7 +260,7 @@ impl<'a> DedicatedInferencesGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/dedicated-inferences/{dedicated_inference_id}",
@@ -346,7 +346,7 @@ impl<'a> DedicatedInferencesDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/dedicated-inferences/{dedicated_inference_id}",
@@ -422,7 +422,7 @@ impl<'a> DedicatedInferencesPatch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/v2/dedicated-inferences/{dedicated_inference_id}",
@@ -530,7 +530,7 @@ impl<'a> DedicatedInferencesList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/dedicated-inferences");
         if let Some(v) = &self.per_page {
             op.check(
@@ -651,7 +651,7 @@ impl<'a> DedicatedInferencesCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/dedicated-inferences");
         op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
@@ -748,7 +748,7 @@ impl<'a> DedicatedInferencesListAccelerators<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/dedicated-inferences/{dedicated_inference_id}/accelerators",
@@ -881,7 +881,7 @@ impl<'a> DedicatedInferencesGetAccelerator<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/dedicated-inferences/{dedicated_inference_id}/accelerators/{accelerator_id}",
@@ -965,7 +965,7 @@ impl<'a> DedicatedInferencesGetCa<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/dedicated-inferences/{dedicated_inference_id}/ca",
@@ -1063,7 +1063,7 @@ impl<'a> DedicatedInferencesListTokens<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/dedicated-inferences/{dedicated_inference_id}/tokens",
@@ -1195,7 +1195,7 @@ impl<'a> DedicatedInferencesCreateTokens<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/dedicated-inferences/{dedicated_inference_id}/tokens",
@@ -1284,7 +1284,7 @@ impl<'a> DedicatedInferencesDeleteTokens<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/dedicated-inferences/{dedicated_inference_id}/tokens/{token_id}",
@@ -1359,7 +1359,7 @@ impl<'a> DedicatedInferencesListSizes<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/dedicated-inferences/sizes");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1435,7 +1435,7 @@ impl<'a> DedicatedInferencesGetGpuModelConfig<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/dedicated-inferences/gpu-model-config",

@@ -199,7 +199,7 @@ impl<'a> DomainsListRecords<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/domains/{domain_name}/records");
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
         op.query("name", &self.name, rt::Style::Form, true);
@@ -322,7 +322,7 @@ impl<'a> DomainsCreateRecord<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/domains/{domain_name}/records");
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"], &["bearer_auth"]]);
@@ -398,7 +398,7 @@ impl<'a> DomainsGetRecord<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/domains/{domain_name}/records/{domain_record_id}",
@@ -484,7 +484,7 @@ impl<'a> DomainsUpdateRecord<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/domains/{domain_name}/records/{domain_record_id}",
@@ -567,7 +567,7 @@ impl<'a> DomainsDeleteRecord<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/domains/{domain_name}/records/{domain_record_id}",
@@ -645,7 +645,7 @@ impl<'a> DomainsPatchRecord<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/v2/domains/{domain_name}/records/{domain_record_id}",

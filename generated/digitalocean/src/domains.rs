@@ -99,7 +99,7 @@ impl<'a> DomainsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/domains");
         if let Some(v) = &self.per_page {
             op.check(
@@ -216,7 +216,7 @@ impl<'a> DomainsCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/domains");
         op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
@@ -288,7 +288,7 @@ impl<'a> DomainsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/domains/{domain_name}");
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -358,7 +358,7 @@ impl<'a> DomainsDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/domains/{domain_name}");
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);

@@ -154,7 +154,7 @@ impl<'a> DropletActionsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}/actions");
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
@@ -277,7 +277,7 @@ impl<'a> DropletActionsPost<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/droplets/{droplet_id}/actions");
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
@@ -365,7 +365,7 @@ impl<'a> DropletActionsPostByTag<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/droplets/actions");
         op.query("tag_name", &self.tag_name, rt::Style::Form, true);
         op.security(&[&["bearer_auth"]]);
@@ -447,7 +447,7 @@ impl<'a> DropletActionsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/droplets/{droplet_id}/actions/{action_id}",

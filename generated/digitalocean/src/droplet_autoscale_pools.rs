@@ -186,7 +186,7 @@ impl<'a> AutoscalepoolsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/autoscale");
         if let Some(v) = &self.per_page {
             op.check(
@@ -306,7 +306,7 @@ impl<'a> AutoscalepoolsCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/droplets/autoscale");
         op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
@@ -386,7 +386,7 @@ impl<'a> AutoscalepoolsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/droplets/autoscale/{autoscale_pool_id}",
@@ -470,7 +470,7 @@ impl<'a> AutoscalepoolsUpdate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/droplets/autoscale/{autoscale_pool_id}",
@@ -554,7 +554,7 @@ impl<'a> AutoscalepoolsDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/droplets/autoscale/{autoscale_pool_id}",
@@ -625,7 +625,7 @@ impl<'a> AutoscalepoolsDeleteDangerous<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/droplets/autoscale/{autoscale_pool_id}/dangerous",
@@ -708,7 +708,7 @@ impl<'a> AutoscalepoolsListMembers<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/droplets/autoscale/{autoscale_pool_id}/members",
@@ -844,7 +844,7 @@ impl<'a> AutoscalepoolsListHistory<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/droplets/autoscale/{autoscale_pool_id}/history",

@@ -453,7 +453,7 @@ impl<'a> DropletsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets");
         if let Some(v) = &self.per_page {
             op.check(
@@ -573,7 +573,7 @@ impl<'a> DropletsCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/droplets");
         op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
@@ -645,7 +645,7 @@ impl<'a> DropletsDestroyByTag<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/droplets");
         op.query("tag_name", &self.tag_name, rt::Style::Form, true);
         op.security(&[&["bearer_auth"]]);
@@ -712,7 +712,7 @@ impl<'a> DropletsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}");
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
@@ -784,7 +784,7 @@ impl<'a> DropletsDestroy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/droplets/{droplet_id}");
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
@@ -865,7 +865,7 @@ impl<'a> DropletsListBackups<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}/backups");
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
@@ -982,7 +982,7 @@ impl<'a> DropletsGetBackupPolicy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/droplets/{droplet_id}/backups/policy",
@@ -1076,7 +1076,7 @@ impl<'a> DropletsListBackupPolicies<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/backups/policies");
         if let Some(v) = &self.per_page {
             op.check(
@@ -1167,7 +1167,7 @@ impl<'a> DropletsListSupportedBackupPolicies<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/droplets/backups/supported_policies",
@@ -1259,7 +1259,7 @@ impl<'a> DropletsListSnapshots<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}/snapshots");
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
@@ -1394,7 +1394,7 @@ impl<'a> DropletsListKernels<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}/kernels");
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
@@ -1523,7 +1523,7 @@ impl<'a> DropletsListFirewalls<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}/firewalls");
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
@@ -1640,7 +1640,7 @@ impl<'a> DropletsListNeighbors<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}/neighbors");
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
@@ -1720,7 +1720,7 @@ impl<'a> DropletsListAssociatedResources<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/droplets/{droplet_id}/destroy_with_associated_resources",
@@ -1812,7 +1812,7 @@ impl<'a> DropletsDestroyWithAssociatedResourcesSelective<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/droplets/{droplet_id}/destroy_with_associated_resources/selective",
@@ -1891,7 +1891,7 @@ impl<'a> DropletsDestroyWithAssociatedResourcesDangerous<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/droplets/{droplet_id}/destroy_with_associated_resources/dangerous",
@@ -1967,7 +1967,7 @@ impl<'a> DropletsGetDestroyAssociatedResourcesStatus<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/droplets/{droplet_id}/destroy_with_associated_resources/status",
@@ -2047,7 +2047,7 @@ impl<'a> DropletsDestroyRetryWithAssociatedResources<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/droplets/{droplet_id}/destroy_with_associated_resources/retry",
@@ -2121,7 +2121,7 @@ impl<'a> DropletsListNeighborsIds<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/reports/droplet_neighbors_ids");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);

@@ -239,7 +239,7 @@ impl<'a> FirewallsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/firewalls");
         if let Some(v) = &self.per_page {
             op.check(
@@ -356,7 +356,7 @@ impl<'a> FirewallsCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/firewalls");
         op.security(&[&["bearer_auth"]]);
         if let Some(b) = &self.body {
@@ -431,7 +431,7 @@ impl<'a> FirewallsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/firewalls/{firewall_id}");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -507,7 +507,7 @@ impl<'a> FirewallsUpdate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/firewalls/{firewall_id}");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -583,7 +583,7 @@ impl<'a> FirewallsDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/firewalls/{firewall_id}");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -656,7 +656,7 @@ impl<'a> FirewallsAssignDroplets<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/firewalls/{firewall_id}/droplets",
@@ -735,7 +735,7 @@ impl<'a> FirewallsDeleteDroplets<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/firewalls/{firewall_id}/droplets",
@@ -814,7 +814,7 @@ impl<'a> FirewallsAddTags<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/firewalls/{firewall_id}/tags");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -890,7 +890,7 @@ impl<'a> FirewallsDeleteTags<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/firewalls/{firewall_id}/tags");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -969,7 +969,7 @@ impl<'a> FirewallsAddRules<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/firewalls/{firewall_id}/rules");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -1048,7 +1048,7 @@ impl<'a> FirewallsDeleteRules<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/firewalls/{firewall_id}/rules",

@@ -120,7 +120,7 @@ impl<'a> FloatingIPsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/floating_ips");
         if let Some(v) = &self.per_page {
             op.check(
@@ -234,7 +234,7 @@ impl<'a> FloatingIPsCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/floating_ips");
         op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
@@ -306,7 +306,7 @@ impl<'a> FloatingIPsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/floating_ips/{floating_ip}");
         op.path("floating_ip", &self.floating_ip, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -376,7 +376,7 @@ impl<'a> FloatingIPsDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/floating_ips/{floating_ip}");
         op.path("floating_ip", &self.floating_ip, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);

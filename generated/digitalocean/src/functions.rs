@@ -255,7 +255,7 @@ impl<'a> FunctionsListNamespaces<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/functions/namespaces");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -332,7 +332,7 @@ impl<'a> FunctionsCreateNamespace<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/functions/namespaces");
         op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
@@ -407,7 +407,7 @@ impl<'a> FunctionsGetNamespace<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/functions/namespaces/{namespace_id}",
@@ -482,7 +482,7 @@ impl<'a> FunctionsDeleteNamespace<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/functions/namespaces/{namespace_id}",
@@ -552,7 +552,7 @@ impl<'a> FunctionsListTriggers<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/functions/namespaces/{namespace_id}/triggers",
@@ -634,7 +634,7 @@ impl<'a> FunctionsCreateTrigger<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/functions/namespaces/{namespace_id}/triggers",
@@ -711,7 +711,7 @@ impl<'a> FunctionsGetTrigger<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/functions/namespaces/{namespace_id}/triggers/{trigger_name}",
@@ -789,7 +789,7 @@ impl<'a> FunctionsUpdateTrigger<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/functions/namespaces/{namespace_id}/triggers/{trigger_name}",
@@ -867,7 +867,7 @@ impl<'a> FunctionsDeleteTrigger<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/functions/namespaces/{namespace_id}/triggers/{trigger_name}",
@@ -938,7 +938,7 @@ impl<'a> FunctionsAccessKeyList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/functions/namespaces/{namespace_id}/keys",
@@ -1020,7 +1020,7 @@ impl<'a> FunctionsAccessKeyCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/functions/namespaces/{namespace_id}/keys",
@@ -1104,7 +1104,7 @@ impl<'a> FunctionsAccessKeyUpdate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/functions/namespaces/{namespace_id}/keys/{key_id}",
@@ -1188,7 +1188,7 @@ impl<'a> FunctionsAccessKeyDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/functions/namespaces/{namespace_id}/keys/{key_id}",

@@ -1824,7 +1824,7 @@ impl<'a> GenaiListAgents<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/agents");
         op.query("only_deployed", &self.only_deployed, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -1929,7 +1929,7 @@ impl<'a> GenaiCreateAgent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/agents");
         op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
@@ -2013,7 +2013,7 @@ impl<'a> GenaiListAgentApiKeys<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/agents/{agent_uuid}/api_keys",
@@ -2127,7 +2127,7 @@ impl<'a> GenaiCreateAgentApiKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/gen-ai/agents/{agent_uuid}/api_keys",
@@ -2215,7 +2215,7 @@ impl<'a> GenaiUpdateAgentApiKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/agents/{agent_uuid}/api_keys/{api_key_uuid}",
@@ -2295,7 +2295,7 @@ impl<'a> GenaiDeleteAgentApiKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/agents/{agent_uuid}/api_keys/{api_key_uuid}",
@@ -2372,7 +2372,7 @@ impl<'a> GenaiRegenerateAgentApiKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/agents/{agent_uuid}/api_keys/{api_key_uuid}/regenerate",
@@ -2460,7 +2460,7 @@ impl<'a> GenaiAttachAgentFunction<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/gen-ai/agents/{agent_uuid}/functions",
@@ -2548,7 +2548,7 @@ impl<'a> GenaiUpdateAgentFunction<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/agents/{agent_uuid}/functions/{function_uuid}",
@@ -2631,7 +2631,7 @@ impl<'a> GenaiDetachAgentFunction<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/agents/{agent_uuid}/functions/{function_uuid}",
@@ -2719,7 +2719,7 @@ impl<'a> GenaiAttachAgentGuardrails<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/gen-ai/agents/{agent_uuid}/guardrails",
@@ -2801,7 +2801,7 @@ impl<'a> GenaiDetachAgentGuardrail<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/agents/{agent_uuid}/guardrails/{guardrail_uuid}",
@@ -2880,7 +2880,7 @@ impl<'a> GenaiAttachKnowledgeBases<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/gen-ai/agents/{agent_uuid}/knowledge_bases",
@@ -2956,7 +2956,7 @@ impl<'a> GenaiAttachKnowledgeBase<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/gen-ai/agents/{agent_uuid}/knowledge_bases/{knowledge_base_uuid}",
@@ -3038,7 +3038,7 @@ impl<'a> GenaiDetachKnowledgeBase<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/agents/{agent_uuid}/knowledge_bases/{knowledge_base_uuid}",
@@ -3132,7 +3132,7 @@ impl<'a> GenaiUpdateAttachedAgent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/agents/{parent_agent_uuid}/child_agents/{child_agent_uuid}",
@@ -3218,7 +3218,7 @@ impl<'a> GenaiAttachAgent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/gen-ai/agents/{parent_agent_uuid}/child_agents/{child_agent_uuid}",
@@ -3296,7 +3296,7 @@ impl<'a> GenaiDetachAgent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/agents/{parent_agent_uuid}/child_agents/{child_agent_uuid}",
@@ -3370,7 +3370,7 @@ impl<'a> GenaiGetAgent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/agents/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -3446,7 +3446,7 @@ impl<'a> GenaiUpdateAgent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/gen-ai/agents/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -3519,7 +3519,7 @@ impl<'a> GenaiDeleteAgent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/gen-ai/agents/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -3589,7 +3589,7 @@ impl<'a> GenaiGetAgentChildren<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/agents/{uuid}/child_agents",
@@ -3673,7 +3673,7 @@ impl<'a> GenaiUpdateAgentDeploymentVisibility<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/agents/{uuid}/deployment_visibility",
@@ -3769,7 +3769,7 @@ impl<'a> GenaiGetAgentUsage<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/agents/{uuid}/usage");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.query("start", &self.start, rt::Style::Form, true);
@@ -3853,7 +3853,7 @@ impl<'a> GenaiListAgentVersions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/agents/{uuid}/versions");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -3964,7 +3964,7 @@ impl<'a> GenaiRollbackToAgentVersion<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/gen-ai/agents/{uuid}/versions");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -4056,7 +4056,7 @@ impl<'a> GenaiListAnthropicApiKeys<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/anthropic/keys");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -4168,7 +4168,7 @@ impl<'a> GenaiCreateAnthropicApiKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/anthropic/keys");
         op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
@@ -4245,7 +4245,7 @@ impl<'a> GenaiGetAnthropicApiKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/anthropic/keys/{api_key_uuid}",
@@ -4329,7 +4329,7 @@ impl<'a> GenaiUpdateAnthropicApiKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/anthropic/keys/{api_key_uuid}",
@@ -4410,7 +4410,7 @@ impl<'a> GenaiDeleteAnthropicApiKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/anthropic/keys/{api_key_uuid}",
@@ -4500,7 +4500,7 @@ impl<'a> GenaiListAgentsByAnthropicKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/anthropic/keys/{uuid}/agents",
@@ -4628,7 +4628,7 @@ impl<'a> GenaiListCustomModels<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/custom_models");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -4744,7 +4744,7 @@ impl<'a> GenaiImportCustomModel<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/custom_models/import");
         op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
@@ -4824,7 +4824,7 @@ impl<'a> GenaiGetCustomModel<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/custom_models/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -4896,7 +4896,7 @@ impl<'a> GenaiDeleteCustomModel<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/gen-ai/custom_models/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -4983,7 +4983,7 @@ impl<'a> GenaiUpdateCustomModelMetadata<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/v2/gen-ai/custom_models/{uuid}/metadata",
@@ -5075,7 +5075,7 @@ impl<'a> GenaiListEvaluationDatasets<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/evaluation_datasets");
         op.query("dataset_type", &self.dataset_type, rt::Style::Form, true);
         op.security(&[&["bearer_auth"]]);
@@ -5161,7 +5161,7 @@ impl<'a> GenaiCreateEvaluationDataset<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/evaluation_datasets");
         op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
@@ -5249,7 +5249,7 @@ impl<'a> GenaiCreateEvaluationDatasetFileUploadPresignedUrls<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/gen-ai/evaluation_datasets/file_upload_presigned_urls",
@@ -5332,7 +5332,7 @@ impl<'a> GenaiDeleteEvaluationDataset<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/evaluation_datasets/{dataset_uuid}",
@@ -5403,7 +5403,7 @@ impl<'a> GenaiGetEvaluationDatasetDownloadUrl<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/evaluation_datasets/{dataset_uuid}/download_url",
@@ -5483,7 +5483,7 @@ impl<'a> GenaiListEvaluationMetrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/evaluation_metrics");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -5565,7 +5565,7 @@ impl<'a> GenaiCreateCustomEvaluationMetric<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/gen-ai/custom_evaluation_metrics",
@@ -5657,7 +5657,7 @@ impl<'a> GenaiUpdateCustomEvaluationMetric<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/custom_evaluation_metrics/{metric_uuid}",
@@ -5741,7 +5741,7 @@ impl<'a> GenaiDeleteCustomEvaluationMetric<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/custom_evaluation_metrics/{metric_uuid}",
@@ -5820,7 +5820,7 @@ impl<'a> GenaiRunEvaluationTestCase<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/evaluation_runs");
         op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
@@ -5897,7 +5897,7 @@ impl<'a> GenaiGetEvaluationRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/evaluation_runs/{evaluation_run_uuid}",
@@ -5989,7 +5989,7 @@ impl<'a> GenaiGetEvaluationRunResults<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/evaluation_runs/{evaluation_run_uuid}/results",
@@ -6106,7 +6106,7 @@ impl<'a> GenaiGetEvaluationRunPromptResults<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/evaluation_runs/{evaluation_run_uuid}/results/{prompt_id}",
@@ -6192,7 +6192,7 @@ impl<'a> GenaiListEvaluationTestCases<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/evaluation_test_cases");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -6277,7 +6277,7 @@ impl<'a> GenaiCreateEvaluationTestCase<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/evaluation_test_cases");
         op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
@@ -6363,7 +6363,7 @@ impl<'a> GenaiListEvaluationRunsByTestCase<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/evaluation_test_cases/{evaluation_test_case_uuid}/evaluation_runs",
@@ -6461,7 +6461,7 @@ impl<'a> GenaiGetEvaluationTestCase<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/evaluation_test_cases/{test_case_uuid}",
@@ -6554,7 +6554,7 @@ impl<'a> GenaiUpdateEvaluationTestCase<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/evaluation_test_cases/{test_case_uuid}",
@@ -6649,7 +6649,7 @@ impl<'a> GenaiListIndexingJobs<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/indexing_jobs");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -6764,7 +6764,7 @@ impl<'a> GenaiCreateIndexingJob<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/indexing_jobs");
         op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
@@ -6844,7 +6844,7 @@ impl<'a> GenaiListIndexingJobDataSources<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/indexing_jobs/{indexing_job_uuid}/data_sources",
@@ -6925,7 +6925,7 @@ impl<'a> GenaiGetIndexingJobDetailsSignedUrl<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/indexing_jobs/{indexing_job_uuid}/details_signed_url",
@@ -7006,7 +7006,7 @@ impl<'a> GenaiGetIndexingJob<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/indexing_jobs/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -7093,7 +7093,7 @@ impl<'a> GenaiCancelIndexingJob<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/indexing_jobs/{uuid}/cancel",
@@ -7188,7 +7188,7 @@ impl<'a> GenaiListKnowledgeBases<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/knowledge_bases");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -7297,7 +7297,7 @@ impl<'a> GenaiCreateKnowledgeBase<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/knowledge_bases");
         op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
@@ -7382,7 +7382,7 @@ impl<'a> GenaiCreateDataSourceFileUploadPresignedUrls<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/gen-ai/knowledge_bases/data_sources/file_upload_presigned_urls",
@@ -7477,7 +7477,7 @@ impl<'a> GenaiListKnowledgeBaseDataSources<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/knowledge_bases/{knowledge_base_uuid}/data_sources",
@@ -7604,7 +7604,7 @@ impl<'a> GenaiCreateKnowledgeBaseDataSource<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/gen-ai/knowledge_bases/{knowledge_base_uuid}/data_sources",
@@ -7703,7 +7703,7 @@ impl<'a> GenaiUpdateKnowledgeBaseDataSource<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/knowledge_bases/{knowledge_base_uuid}/data_sources/{data_source_uuid}",
@@ -7794,7 +7794,7 @@ impl<'a> GenaiDeleteKnowledgeBaseDataSource<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/knowledge_bases/{knowledge_base_uuid}/data_sources/{data_source_uuid}",
@@ -7881,7 +7881,7 @@ impl<'a> GenaiListIndexingJobsByKnowledgeBase<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/knowledge_bases/{knowledge_base_uuid}/indexing_jobs",
@@ -7967,7 +7967,7 @@ impl<'a> GenaiGetKnowledgeBase<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/knowledge_bases/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -8048,7 +8048,7 @@ impl<'a> GenaiUpdateKnowledgeBase<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/gen-ai/knowledge_bases/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -8126,7 +8126,7 @@ impl<'a> GenaiDeleteKnowledgeBase<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/knowledge_bases/{uuid}",
@@ -8212,7 +8212,7 @@ impl<'a> GenaiCreateModelEvalDatasetUploadPresignedUrls<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/gen-ai/model_evaluation/datasets/file_upload_presigned_urls",
@@ -8294,7 +8294,7 @@ impl<'a> GenaiListModelEvaluationMetrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/model_evaluation_metrics");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -8370,7 +8370,7 @@ impl<'a> GenaiListModelEvaluationPresets<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/model_evaluation_presets");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -8447,7 +8447,7 @@ impl<'a> GenaiGetModelEvaluationPreset<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/model_evaluation_presets/{eval_preset_uuid}",
@@ -8528,7 +8528,7 @@ impl<'a> GenaiDeleteModelEvaluationPreset<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/model_evaluation_presets/{eval_preset_uuid}",
@@ -8671,7 +8671,7 @@ impl<'a> GenaiListModelEvaluationRuns<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/model_evaluation_runs");
         op.query("eval_preset_uuid", &self.eval_preset_uuid, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
@@ -8765,7 +8765,7 @@ impl<'a> GenaiCreateModelEvaluationRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/model_evaluation_runs");
         op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
@@ -8857,7 +8857,7 @@ impl<'a> GenaiGetModelEvaluationRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/model_evaluation_runs/{eval_run_uuid}",
@@ -8967,7 +8967,7 @@ impl<'a> GenaiDeleteModelEvaluationRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/model_evaluation_runs/{eval_run_uuid}",
@@ -9057,7 +9057,7 @@ impl<'a> GenaiUpdateModelEvaluationRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/v2/gen-ai/model_evaluation_runs/{eval_run_uuid}",
@@ -9150,7 +9150,7 @@ impl<'a> GenaiCancelModelEvaluationRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/model_evaluation_runs/{eval_run_uuid}/cancel",
@@ -9234,7 +9234,7 @@ impl<'a> GenaiGetModelEvaluationRunResultsDownloadUrl<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/model_evaluation_runs/{eval_run_uuid}/results/download_url",
@@ -9349,7 +9349,7 @@ impl<'a> GenaiListModels<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/models");
         op.query("usecases", &self.usecases, rt::Style::Form, true);
         op.query("public_only", &self.public_only, rt::Style::Form, true);
@@ -9461,7 +9461,7 @@ impl<'a> GenaiListModelApiKeys<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/models/api_keys");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -9570,7 +9570,7 @@ impl<'a> GenaiCreateModelApiKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/models/api_keys");
         op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
@@ -9651,7 +9651,7 @@ impl<'a> GenaiUpdateModelApiKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/models/api_keys/{api_key_uuid}",
@@ -9729,7 +9729,7 @@ impl<'a> GenaiDeleteModelApiKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/models/api_keys/{api_key_uuid}",
@@ -9804,7 +9804,7 @@ impl<'a> GenaiRegenerateModelApiKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/models/api_keys/{api_key_uuid}/regenerate",
@@ -9893,7 +9893,7 @@ impl<'a> GenaiListModelCatalog<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/models/catalog");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -10000,7 +10000,7 @@ impl<'a> GenaiGetModelCatalogCard<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/models/catalog/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("model_id", &self.model_id, rt::Style::Form, true);
@@ -10087,7 +10087,7 @@ impl<'a> GenaiListModelRouters<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/models/routers");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -10196,7 +10196,7 @@ impl<'a> GenaiCreateModelRouter<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/models/routers");
         op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
@@ -10281,7 +10281,7 @@ impl<'a> GenaiListModelRouterPresets<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/models/routers/presets");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -10399,7 +10399,7 @@ impl<'a> GenaiListModelRouterTaskPresets<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/models/routers/tasks/presets",
@@ -10511,7 +10511,7 @@ impl<'a> GenaiGetModelRouter<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/models/routers/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -10592,7 +10592,7 @@ impl<'a> GenaiUpdateModelRouter<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/gen-ai/models/routers/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -10667,7 +10667,7 @@ impl<'a> GenaiDeleteModelRouter<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/gen-ai/models/routers/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -10744,7 +10744,7 @@ impl<'a> GenaiCreateOauth2DropboxTokens<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/oauth2/dropbox/tokens");
         op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
@@ -10835,7 +10835,7 @@ impl<'a> GenaiGetOauth2Url<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/oauth2/url");
         op.query("type", &self.type_, rt::Style::Form, true);
         op.query("redirect_url", &self.redirect_url, rt::Style::Form, true);
@@ -10919,7 +10919,7 @@ impl<'a> GenaiListOpenaiApiKeys<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/openai/keys");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -11028,7 +11028,7 @@ impl<'a> GenaiCreateOpenaiApiKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/openai/keys");
         op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
@@ -11102,7 +11102,7 @@ impl<'a> GenaiGetOpenaiApiKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/openai/keys/{api_key_uuid}",
@@ -11186,7 +11186,7 @@ impl<'a> GenaiUpdateOpenaiApiKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/openai/keys/{api_key_uuid}",
@@ -11264,7 +11264,7 @@ impl<'a> GenaiDeleteOpenaiApiKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/openai/keys/{api_key_uuid}",
@@ -11351,7 +11351,7 @@ impl<'a> GenaiListAgentsByOpenaiKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/openai/keys/{uuid}/agents",
@@ -11470,7 +11470,7 @@ impl<'a> GenaiListDatacenterRegions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/regions");
         op.query("serves_inference", &self.serves_inference, rt::Style::Form, true);
         op.query("serves_batch", &self.serves_batch, rt::Style::Form, true);
@@ -11551,7 +11551,7 @@ impl<'a> GenaiCreateScheduledIndexing<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/scheduled-indexing");
         op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
@@ -11631,7 +11631,7 @@ impl<'a> GenaiGetScheduledIndexing<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/scheduled-indexing/knowledge-base/{knowledge_base_uuid}",
@@ -11714,7 +11714,7 @@ impl<'a> GenaiDeleteScheduledIndexing<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/scheduled-indexing/{uuid}",
@@ -11794,7 +11794,7 @@ impl<'a> GenaiListWorkspaces<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/workspaces");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -11870,7 +11870,7 @@ impl<'a> GenaiCreateWorkspace<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/workspaces");
         op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
@@ -11944,7 +11944,7 @@ impl<'a> GenaiGetWorkspace<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/workspaces/{workspace_uuid}",
@@ -12023,7 +12023,7 @@ impl<'a> GenaiUpdateWorkspace<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/workspaces/{workspace_uuid}",
@@ -12101,7 +12101,7 @@ impl<'a> GenaiDeleteWorkspace<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/gen-ai/workspaces/{workspace_uuid}",
@@ -12194,7 +12194,7 @@ impl<'a> GenaiListAgentsByWorkspace<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/workspaces/{workspace_uuid}/agents",
@@ -12312,7 +12312,7 @@ impl<'a> GenaiUpdateAgentsWorkspace<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/gen-ai/workspaces/{workspace_uuid}/agents",
@@ -12393,7 +12393,7 @@ impl<'a> GenaiListEvaluationTestCasesByWorkspace<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/gen-ai/workspaces/{workspace_uuid}/evaluation_test_cases",

@@ -85,7 +85,7 @@ impl<'a> ImageActionsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/images/{image_id}/actions");
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -161,7 +161,7 @@ impl<'a> ImageActionsPost<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/images/{image_id}/actions");
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -233,7 +233,7 @@ impl<'a> ImageActionsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/images/{image_id}/actions/{action_id}",

@@ -281,7 +281,7 @@ impl<'a> ImagesList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/images");
         op.query("type", &self.type_, rt::Style::Form, true);
         op.query("private", &self.private, rt::Style::Form, true);
@@ -396,7 +396,7 @@ impl<'a> ImagesCreateCustom<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/images");
         op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
@@ -468,7 +468,7 @@ impl<'a> ImagesGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/images/{image_id}");
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -539,7 +539,7 @@ impl<'a> ImagesUpdate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/images/{image_id}");
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -610,7 +610,7 @@ impl<'a> ImagesDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/images/{image_id}");
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -678,7 +678,7 @@ impl<'a> ImagesPostAccountTransferCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/images/{image_id}/account_transfer",
@@ -761,7 +761,7 @@ impl<'a> ImagesPostAccountTransferAccept<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/images/{image_id}/account_transfer/accept",
@@ -833,7 +833,7 @@ impl<'a> ImagesPostAccountTransferCancel<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/images/{image_id}/account_transfer/cancel",
@@ -905,7 +905,7 @@ impl<'a> ImagesPostAccountTransferDecline<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/images/{image_id}/account_transfer/decline",

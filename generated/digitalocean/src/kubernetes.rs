@@ -586,7 +586,7 @@ impl<'a> KubernetesListClusters<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/kubernetes/clusters");
         if let Some(v) = &self.per_page {
             op.check(
@@ -706,7 +706,7 @@ impl<'a> KubernetesCreateCluster<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/kubernetes/clusters");
         op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
@@ -784,7 +784,7 @@ impl<'a> KubernetesGetCluster<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/kubernetes/clusters/{cluster_id}",
@@ -863,7 +863,7 @@ impl<'a> KubernetesUpdateCluster<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/kubernetes/clusters/{cluster_id}",
@@ -945,7 +945,7 @@ impl<'a> KubernetesDeleteCluster<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/kubernetes/clusters/{cluster_id}",
@@ -1015,7 +1015,7 @@ impl<'a> KubernetesListAssociatedResources<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/kubernetes/clusters/{cluster_id}/destroy_with_associated_resources",
@@ -1094,7 +1094,7 @@ impl<'a> KubernetesDestroyAssociatedResourcesSelective<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/kubernetes/clusters/{cluster_id}/destroy_with_associated_resources/selective",
@@ -1168,7 +1168,7 @@ impl<'a> KubernetesDestroyAssociatedResourcesDangerous<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/kubernetes/clusters/{cluster_id}/destroy_with_associated_resources/dangerous",
@@ -1254,7 +1254,7 @@ impl<'a> KubernetesGetKubeconfig<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/kubernetes/clusters/{cluster_id}/kubeconfig",
@@ -1354,7 +1354,7 @@ impl<'a> KubernetesGetCredentials<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/kubernetes/clusters/{cluster_id}/credentials",
@@ -1433,7 +1433,7 @@ impl<'a> KubernetesGetAvailableUpgrades<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/kubernetes/clusters/{cluster_id}/upgrades",
@@ -1515,7 +1515,7 @@ impl<'a> KubernetesUpgradeCluster<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/kubernetes/clusters/{cluster_id}/upgrade",
@@ -1586,7 +1586,7 @@ impl<'a> KubernetesListNodePools<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/kubernetes/clusters/{cluster_id}/node_pools",
@@ -1668,7 +1668,7 @@ impl<'a> KubernetesAddNodePool<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/kubernetes/clusters/{cluster_id}/node_pools",
@@ -1751,7 +1751,7 @@ impl<'a> KubernetesGetNodePool<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/kubernetes/clusters/{cluster_id}/node_pools/{node_pool_id}",
@@ -1835,7 +1835,7 @@ impl<'a> KubernetesUpdateNodePool<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/kubernetes/clusters/{cluster_id}/node_pools/{node_pool_id}",
@@ -1919,7 +1919,7 @@ impl<'a> KubernetesDeleteNodePool<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/kubernetes/clusters/{cluster_id}/node_pools/{node_pool_id}",
@@ -2004,7 +2004,7 @@ impl<'a> KubernetesDeleteNode<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/kubernetes/clusters/{cluster_id}/node_pools/{node_pool_id}/nodes/{node_id}",
@@ -2100,7 +2100,7 @@ impl<'a> KubernetesRecycleNodePool<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/kubernetes/clusters/{cluster_id}/node_pools/{node_pool_id}/recycle",
@@ -2172,7 +2172,7 @@ impl<'a> KubernetesGetClusterUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/kubernetes/clusters/{cluster_id}/user",
@@ -2242,7 +2242,7 @@ impl<'a> KubernetesListOptions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/kubernetes/options");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -2317,7 +2317,7 @@ impl<'a> KubernetesGetClusterLintResults<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/kubernetes/clusters/{cluster_id}/clusterlint",
@@ -2399,7 +2399,7 @@ impl<'a> KubernetesRunClusterLint<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/kubernetes/clusters/{cluster_id}/clusterlint",
@@ -2488,7 +2488,7 @@ impl<'a> KubernetesAddRegistry<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/kubernetes/registry");
         op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
@@ -2562,7 +2562,7 @@ impl<'a> KubernetesRemoveRegistry<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/kubernetes/registry");
         op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
@@ -2636,7 +2636,7 @@ impl<'a> KubernetesAddRegistries<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/kubernetes/registries");
         op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
@@ -2710,7 +2710,7 @@ impl<'a> KubernetesRemoveRegistries<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/kubernetes/registries");
         op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
@@ -2785,7 +2785,7 @@ impl<'a> KubernetesGetStatusMessages<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/kubernetes/clusters/{cluster_id}/status_messages",

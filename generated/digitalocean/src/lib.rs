@@ -116,6 +116,8 @@ pub mod serverless_inference;
 pub mod agent_inference;
 #[cfg(feature = "batch_inference")]
 pub mod batch_inference;
+#[cfg(feature = "sync")]
+pub mod sync;
 pub use connector_runtime::{ConnectorConfig, Error, ErrorCode, Response};
 /// Base URLs of the API's servers, first one the default (server variables at their defaults).
 pub const SERVERS: &[&str] = &["https://api.digitalocean.com"];

@@ -253,7 +253,7 @@ impl<'a> LoadBalancersList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/load_balancers");
         if let Some(v) = &self.per_page {
             op.check(
@@ -367,7 +367,7 @@ impl<'a> LoadBalancersCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/load_balancers");
         op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
@@ -442,7 +442,7 @@ impl<'a> LoadBalancersGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/load_balancers/{lb_id}");
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -518,7 +518,7 @@ impl<'a> LoadBalancersUpdate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/load_balancers/{lb_id}");
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -594,7 +594,7 @@ impl<'a> LoadBalancersDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/load_balancers/{lb_id}");
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -661,7 +661,7 @@ impl<'a> LoadBalancersDeleteCache<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/load_balancers/{lb_id}/cache");
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -729,7 +729,7 @@ impl<'a> LoadBalancersAddDroplets<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/load_balancers/{lb_id}/droplets",
@@ -801,7 +801,7 @@ impl<'a> LoadBalancersRemoveDroplets<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/load_balancers/{lb_id}/droplets",
@@ -873,7 +873,7 @@ impl<'a> LoadBalancersAddForwardingRules<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/load_balancers/{lb_id}/forwarding_rules",
@@ -946,7 +946,7 @@ impl<'a> LoadBalancersRemoveForwardingRules<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/load_balancers/{lb_id}/forwarding_rules",

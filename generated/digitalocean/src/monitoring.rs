@@ -1373,7 +1373,7 @@ impl<'a> MonitoringListAlertPolicy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/alerts");
         if let Some(v) = &self.per_page {
             op.check(
@@ -1493,7 +1493,7 @@ impl<'a> MonitoringCreateAlertPolicy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/monitoring/alerts");
         op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
@@ -1568,7 +1568,7 @@ impl<'a> MonitoringGetAlertPolicy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/alerts/{alert_uuid}");
         op.path("alert_uuid", &self.alert_uuid, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -1641,7 +1641,7 @@ impl<'a> MonitoringUpdateAlertPolicy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/monitoring/alerts/{alert_uuid}");
         op.path("alert_uuid", &self.alert_uuid, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -1717,7 +1717,7 @@ impl<'a> MonitoringDeleteAlertPolicy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/monitoring/alerts/{alert_uuid}",
@@ -1791,7 +1791,7 @@ impl<'a> MonitoringGetDropletBandwidthMetrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet/bandwidth",
@@ -1870,7 +1870,7 @@ impl<'a> MonitoringGetDropletCpuMetrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/metrics/droplet/cpu");
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
@@ -1942,7 +1942,7 @@ impl<'a> MonitoringGetDropletFilesystemFreeMetrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet/filesystem_free",
@@ -2019,7 +2019,7 @@ impl<'a> MonitoringGetDropletFilesystemSizeMetrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet/filesystem_size",
@@ -2096,7 +2096,7 @@ impl<'a> MonitoringGetDropletLoad1Metrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet/load_1",
@@ -2171,7 +2171,7 @@ impl<'a> MonitoringGetDropletLoad5Metrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet/load_5",
@@ -2246,7 +2246,7 @@ impl<'a> MonitoringGetDropletLoad15Metrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet/load_15",
@@ -2321,7 +2321,7 @@ impl<'a> MonitoringGetDropletMemoryCachedMetrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet/memory_cached",
@@ -2398,7 +2398,7 @@ impl<'a> MonitoringGetDropletMemoryFreeMetrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet/memory_free",
@@ -2475,7 +2475,7 @@ impl<'a> MonitoringGetDropletMemoryTotalMetrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet/memory_total",
@@ -2552,7 +2552,7 @@ impl<'a> MonitoringGetDropletMemoryAvailableMetrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet/memory_available",
@@ -2635,7 +2635,7 @@ impl<'a> MonitoringGetAppMemoryPercentageMetrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/apps/memory_percentage",
@@ -2719,7 +2719,7 @@ impl<'a> MonitoringGetAppCpuPercentageMetrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/apps/cpu_percentage",
@@ -2803,7 +2803,7 @@ impl<'a> MonitoringGetAppRestartCountMetricsYml<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/apps/restart_count",
@@ -2881,7 +2881,7 @@ impl<'a> MonitoringGetLbFrontendConnectionsCurrent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_connections_current",
@@ -2958,7 +2958,7 @@ impl<'a> MonitoringGetLbFrontendConnectionsLimit<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_connections_limit",
@@ -3035,7 +3035,7 @@ impl<'a> MonitoringGetLbFrontendCpuUtilization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_cpu_utilization",
@@ -3112,7 +3112,7 @@ impl<'a> MonitoringGetLbFrontendFirewallDroppedBytes<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_firewall_dropped_bytes",
@@ -3189,7 +3189,7 @@ impl<'a> MonitoringGetLbFrontendFirewallDroppedPackets<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_firewall_dropped_packets",
@@ -3269,7 +3269,7 @@ impl<'a> MonitoringGetLbFrontendHttpResponses<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_http_responses",
@@ -3346,7 +3346,7 @@ impl<'a> MonitoringGetLbFrontendHttpRequestsPerSecond<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_http_requests_per_second",
@@ -3423,7 +3423,7 @@ impl<'a> MonitoringGetLbFrontendNetworkThroughputHttp<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_network_throughput_http",
@@ -3500,7 +3500,7 @@ impl<'a> MonitoringGetLbFrontendNetworkThroughputUdp<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_network_throughput_udp",
@@ -3577,7 +3577,7 @@ impl<'a> MonitoringGetLbFrontendNetworkThroughputTcp<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_network_throughput_tcp",
@@ -3654,7 +3654,7 @@ impl<'a> MonitoringGetLbFrontendNlbTcpNetworkThroughput<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_nlb_tcp_network_throughput",
@@ -3734,7 +3734,7 @@ impl<'a> MonitoringGetLbFrontendNlbUdpNetworkThroughput<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_nlb_udp_network_throughput",
@@ -3814,7 +3814,7 @@ impl<'a> MonitoringGetLbFrontendTlsConnectionsCurrent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_tls_connections_current",
@@ -3891,7 +3891,7 @@ impl<'a> MonitoringGetLbFrontendTlsConnectionsLimit<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_tls_connections_limit",
@@ -3968,7 +3968,7 @@ impl<'a> MonitoringGetLbFrontendTlsConnectionsExceedingRateLimit<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/frontend_tls_connections_exceeding_rate_limit",
@@ -4048,7 +4048,7 @@ impl<'a> MonitoringGetLbDropletsHttpSessionDurationAvg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_http_session_duration_avg",
@@ -4128,7 +4128,7 @@ impl<'a> MonitoringGetLbDropletsHttpSessionDuration50p<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_http_session_duration_50p",
@@ -4208,7 +4208,7 @@ impl<'a> MonitoringGetLbDropletsHttpSessionDuration95p<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_http_session_duration_95p",
@@ -4288,7 +4288,7 @@ impl<'a> MonitoringGetLbDropletsHttpResponseTimeAvg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_http_response_time_avg",
@@ -4365,7 +4365,7 @@ impl<'a> MonitoringGetLbDropletsHttpResponseTime50p<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_http_response_time_50p",
@@ -4442,7 +4442,7 @@ impl<'a> MonitoringGetLbDropletsHttpResponseTime95p<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_http_response_time_95p",
@@ -4519,7 +4519,7 @@ impl<'a> MonitoringGetLbDropletsHttpResponseTime99p<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_http_response_time_99p",
@@ -4596,7 +4596,7 @@ impl<'a> MonitoringGetLbDropletsQueueSize<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_queue_size",
@@ -4671,7 +4671,7 @@ impl<'a> MonitoringGetLbDropletsHttpResponses<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_http_responses",
@@ -4748,7 +4748,7 @@ impl<'a> MonitoringGetLbDropletsConnections<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_connections",
@@ -4825,7 +4825,7 @@ impl<'a> MonitoringGetLbDropletsHealthChecks<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_health_checks",
@@ -4902,7 +4902,7 @@ impl<'a> MonitoringGetLbDropletsDowntime<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/load_balancer/droplets_downtime",
@@ -4977,7 +4977,7 @@ impl<'a> MonitoringGetDropletAutoscaleCurrentInstances<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet_autoscale/current_instances",
@@ -5057,7 +5057,7 @@ impl<'a> MonitoringGetDropletAutoscaleTargetInstances<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet_autoscale/target_instances",
@@ -5134,7 +5134,7 @@ impl<'a> MonitoringGetDropletAutoscaleCurrentCpuUtilizationYml<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet_autoscale/current_cpu_utilization",
@@ -5214,7 +5214,7 @@ impl<'a> MonitoringGetDropletAutoscaleTargetCpuUtilization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet_autoscale/target_cpu_utilization",
@@ -5294,7 +5294,7 @@ impl<'a> MonitoringGetDropletAutoscaleCurrentMemoryUtilization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet_autoscale/current_memory_utilization",
@@ -5374,7 +5374,7 @@ impl<'a> MonitoringGetDropletAutoscaleTargetMemoryUtilization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet_autoscale/target_memory_utilization",
@@ -5455,7 +5455,7 @@ impl<'a> MonitoringGetDatabaseMysqlCpuUsage<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/database/mysql/cpu_usage",
@@ -5535,7 +5535,7 @@ impl<'a> MonitoringGetDatabaseMysqlLoad<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/database/mysql/load",
@@ -5613,7 +5613,7 @@ impl<'a> MonitoringGetDatabaseMysqlMemoryUsage<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/database/mysql/memory_usage",
@@ -5692,7 +5692,7 @@ impl<'a> MonitoringGetDatabaseMysqlDiskUsage<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/database/mysql/disk_usage",
@@ -5770,7 +5770,7 @@ impl<'a> MonitoringGetDatabaseMysqlThreadsConnected<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/database/mysql/threads_connected",
@@ -5847,7 +5847,7 @@ impl<'a> MonitoringGetDatabaseMysqlThreadsCreatedRate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/database/mysql/threads_created_rate",
@@ -5924,7 +5924,7 @@ impl<'a> MonitoringGetDatabaseMysqlThreadsActive<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/database/mysql/threads_active",
@@ -6001,7 +6001,7 @@ impl<'a> MonitoringGetDatabaseMysqlIndexVsSequentialReads<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/database/mysql/index_vs_sequential_reads",
@@ -6082,7 +6082,7 @@ impl<'a> MonitoringGetDatabaseMysqlOpRates<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/database/mysql/op_rates",
@@ -6160,7 +6160,7 @@ impl<'a> MonitoringGetDatabaseMysqlSchemaThroughput<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/database/mysql/schema_throughput",
@@ -6241,7 +6241,7 @@ impl<'a> MonitoringGetDatabaseMysqlSchemaLatency<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/metrics/database/mysql/schema_latency",
@@ -6317,7 +6317,7 @@ impl<'a> MonitoringListDestinations<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/sinks/destinations");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -6394,7 +6394,7 @@ impl<'a> MonitoringCreateDestination<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/monitoring/sinks/destinations");
         op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
@@ -6472,7 +6472,7 @@ impl<'a> MonitoringGetDestination<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/monitoring/sinks/destinations/{destination_uuid}",
@@ -6554,7 +6554,7 @@ impl<'a> MonitoringUpdateDestination<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/monitoring/sinks/destinations/{destination_uuid}",
@@ -6625,7 +6625,7 @@ impl<'a> MonitoringDeleteDestination<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/monitoring/sinks/destinations/{destination_uuid}",
@@ -6700,7 +6700,7 @@ impl<'a> MonitoringListSinks<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/sinks");
         if let Some(v) = &self.resource_id {
             op.check(
@@ -6783,7 +6783,7 @@ impl<'a> MonitoringCreateSink<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/monitoring/sinks");
         op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
@@ -6851,7 +6851,7 @@ impl<'a> MonitoringGetSink<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/sinks/{sink_uuid}");
         op.path("sink_uuid", &self.sink_uuid, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -6923,7 +6923,7 @@ impl<'a> MonitoringDeleteSink<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/monitoring/sinks/{sink_uuid}");
         op.path("sink_uuid", &self.sink_uuid, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);

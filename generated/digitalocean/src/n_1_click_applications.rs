@@ -72,7 +72,7 @@ impl<'a> OneClicksList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/1-clicks");
         op.query("type", &self.type_, rt::Style::Form, true);
         op.security(&[&["bearer_auth"]]);
@@ -142,7 +142,7 @@ impl<'a> OneClicksInstallKubernetes<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/1-clicks/kubernetes");
         op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);

@@ -226,7 +226,7 @@ impl<'a> NfsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/nfs");
         op.query("region", &self.region, rt::Style::Form, true);
         op.security(&[&["bearer_auth"]]);
@@ -296,7 +296,7 @@ impl<'a> NfsCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/nfs");
         op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
@@ -372,7 +372,7 @@ impl<'a> NfsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/nfs/{nfs_id}");
         op.path("nfs_id", &self.nfs_id, rt::Style::Simple, false);
         op.query("region", &self.region, rt::Style::Form, true);
@@ -449,7 +449,7 @@ impl<'a> NfsDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/nfs/{nfs_id}");
         op.path("nfs_id", &self.nfs_id, rt::Style::Simple, false);
         op.query("region", &self.region, rt::Style::Form, true);
@@ -528,7 +528,7 @@ impl<'a> NfsListSnapshot<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/nfs/snapshots");
         op.query("region", &self.region, rt::Style::Form, true);
         op.query("share_id", &self.share_id, rt::Style::Form, true);
@@ -605,7 +605,7 @@ impl<'a> NfsGetSnapshot<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/nfs/snapshots/{nfs_snapshot_id}");
         op.path("nfs_snapshot_id", &self.nfs_snapshot_id, rt::Style::Simple, false);
         op.query("region", &self.region, rt::Style::Form, true);
@@ -682,7 +682,7 @@ impl<'a> NfsDeleteSnapshot<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/nfs/snapshots/{nfs_snapshot_id}",
@@ -759,7 +759,7 @@ impl<'a> NfsListAccessPoints<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/nfs/shares/{share_id}/access_points",
@@ -843,7 +843,7 @@ impl<'a> NfsCreateAccessPoint<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/nfs/shares/{share_id}/access_points",
@@ -927,7 +927,7 @@ impl<'a> NfsGetAccessPoint<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/nfs/access_points/{access_point_id}",
@@ -1000,7 +1000,7 @@ impl<'a> NfsDeleteAccessPoint<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/nfs/access_points/{access_point_id}",

@@ -60,7 +60,7 @@ impl<'a> NfsCreateAction<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/nfs/{nfs_id}/actions");
         op.path("nfs_id", &self.nfs_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);

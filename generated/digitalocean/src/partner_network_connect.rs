@@ -185,7 +185,7 @@ impl<'a> PartnerAttachmentsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/partner_network_connect/attachments",
@@ -313,7 +313,7 @@ impl<'a> PartnerAttachmentsCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/partner_network_connect/attachments",
@@ -399,7 +399,7 @@ impl<'a> PartnerAttachmentsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/partner_network_connect/attachments/{pa_id}",
@@ -480,7 +480,7 @@ impl<'a> PartnerAttachmentsDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/partner_network_connect/attachments/{pa_id}",
@@ -567,7 +567,7 @@ impl<'a> PartnerAttachmentsPatch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/v2/partner_network_connect/attachments/{pa_id}",
@@ -651,7 +651,7 @@ impl<'a> PartnerAttachmentsGetBgpAuthKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/partner_network_connect/attachments/{pa_id}/bgp_auth_key",
@@ -744,7 +744,7 @@ impl<'a> PartnerAttachmentsListRemoteRoutes<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/partner_network_connect/attachments/{pa_id}/remote_routes",
@@ -870,7 +870,7 @@ impl<'a> PartnerAttachmentsGetServiceKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/partner_network_connect/attachments/{pa_id}/service_key",
@@ -951,7 +951,7 @@ impl<'a> PartnerAttachmentsCreateServiceKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/partner_network_connect/attachments/{pa_id}/service_key",

@@ -145,7 +145,7 @@ impl<'a> ProjectsListResources<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/projects/{project_id}/resources");
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
@@ -261,7 +261,7 @@ impl<'a> ProjectsAssignResources<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/projects/{project_id}/resources",
@@ -336,7 +336,7 @@ impl<'a> ProjectsListResourcesDefault<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/projects/default/resources");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -410,7 +410,7 @@ impl<'a> ProjectsAssignResourcesDefault<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/projects/default/resources");
         op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);

@@ -173,7 +173,7 @@ impl<'a> ProjectsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/projects");
         if let Some(v) = &self.per_page {
             op.check(
@@ -285,7 +285,7 @@ impl<'a> ProjectsCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/projects");
         op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
@@ -355,7 +355,7 @@ impl<'a> ProjectsGetDefault<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/projects/default");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -426,7 +426,7 @@ impl<'a> ProjectsUpdateDefault<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/projects/default");
         op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
@@ -499,7 +499,7 @@ impl<'a> ProjectsPatchDefault<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/v2/projects/default");
         op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
@@ -572,7 +572,7 @@ impl<'a> ProjectsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/projects/{project_id}");
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -643,7 +643,7 @@ impl<'a> ProjectsUpdate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/projects/{project_id}");
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -715,7 +715,7 @@ impl<'a> ProjectsDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/projects/{project_id}");
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -783,7 +783,7 @@ impl<'a> ProjectsPatch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/v2/projects/{project_id}");
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);

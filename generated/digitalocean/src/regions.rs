@@ -55,7 +55,7 @@ impl<'a> RegionsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/regions");
         if let Some(v) = &self.per_page {
             op.check(

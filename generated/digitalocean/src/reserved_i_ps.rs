@@ -119,7 +119,7 @@ impl<'a> ReservedIPsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/reserved_ips");
         if let Some(v) = &self.per_page {
             op.check(
@@ -233,7 +233,7 @@ impl<'a> ReservedIPsCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/reserved_ips");
         op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
@@ -305,7 +305,7 @@ impl<'a> ReservedIPsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/reserved_ips/{reserved_ip}");
         op.path("reserved_ip", &self.reserved_ip, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -375,7 +375,7 @@ impl<'a> ReservedIPsDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/reserved_ips/{reserved_ip}");
         op.path("reserved_ip", &self.reserved_ip, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);

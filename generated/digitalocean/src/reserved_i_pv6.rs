@@ -103,7 +103,7 @@ impl<'a> ReservedIPv6List<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/reserved_ipv6");
         if let Some(v) = &self.per_page {
             op.check(
@@ -223,7 +223,7 @@ impl<'a> ReservedIPv6Create<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/reserved_ipv6");
         op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
@@ -295,7 +295,7 @@ impl<'a> ReservedIPv6Get<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/reserved_ipv6/{reserved_ipv6}");
         op.path("reserved_ipv6", &self.reserved_ipv6, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -367,7 +367,7 @@ impl<'a> ReservedIPv6Delete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/reserved_ipv6/{reserved_ipv6}",

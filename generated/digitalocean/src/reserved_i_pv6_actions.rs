@@ -61,7 +61,7 @@ impl<'a> ReservedIPv6ActionsPost<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/reserved_ipv6/{reserved_ipv6}/actions",

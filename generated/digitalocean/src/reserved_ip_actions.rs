@@ -103,7 +103,7 @@ impl<'a> ReservedIPsActionsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/reserved_ips/{reserved_ip}/actions",
@@ -191,7 +191,7 @@ impl<'a> ReservedIPsActionsPost<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/reserved_ips/{reserved_ip}/actions",
@@ -268,7 +268,7 @@ impl<'a> ReservedIPsActionsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/reserved_ips/{reserved_ip}/actions/{action_id}",

@@ -189,7 +189,7 @@ impl<'a> SecurityListScans<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/security/scans");
         if let Some(v) = &self.per_page {
             op.check(
@@ -302,7 +302,7 @@ impl<'a> SecurityCreateScan<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/security/scans");
         op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -395,7 +395,7 @@ impl<'a> SecurityGetScan<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/security/scans/{scan_id}");
         op.path("scan_id", &self.scan_id, rt::Style::Simple, false);
         op.query("severity", &self.severity, rt::Style::Form, true);
@@ -505,7 +505,7 @@ impl<'a> SecurityGetLatestScan<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/security/scans/latest");
         if let Some(v) = &self.per_page {
             op.check(
@@ -591,7 +591,7 @@ impl<'a> SecurityCreateScanRule<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/security/scans/rules");
         op.security(&[&["bearer_auth"]]);
         op.accept_types("application/json");
@@ -671,7 +671,7 @@ impl<'a> SecurityListScanFindingAffectedResources<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/security/scans/{scan_id}/findings/{finding_uuid}/affected_resources",
@@ -807,7 +807,7 @@ impl<'a> SecurityListSettings<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/security/settings");
         if let Some(v) = &self.per_page {
             op.check(
@@ -889,7 +889,7 @@ impl<'a> SecurityUpdateSettingsPlan<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/security/settings/plan");
         op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
@@ -967,7 +967,7 @@ impl<'a> SecurityCreateSuppression<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/security/settings/suppressions");
         op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
@@ -1039,7 +1039,7 @@ impl<'a> SecurityDeleteSuppression<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/security/settings/suppressions/{suppression_uuid}",

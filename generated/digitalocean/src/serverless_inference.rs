@@ -135,7 +135,7 @@ impl<'a> InferenceCreateChatCompletion<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/chat/completions");
         op.security(&[&["inference_bearer_auth"]]);
         op.accept_types("application/json, text/event-stream");
@@ -218,7 +218,7 @@ impl<'a> InferenceCreateMessages<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/messages");
         op.security(&[&["inference_bearer_auth"]]);
         op.accept_types("application/json, text/event-stream");
@@ -311,7 +311,7 @@ impl<'a> InferenceCreateEmbedding<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/embeddings");
         op.security(&[&["inference_bearer_auth"]]);
         op.server("https://inference.do-ai.run");
@@ -384,7 +384,7 @@ impl<'a> InferenceCreateImage<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/images/generations");
         op.security(&[&["inference_bearer_auth"]]);
         op.accept_types("application/json, text/event-stream");
@@ -467,7 +467,7 @@ impl<'a> InferenceListModels<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/models");
         op.security(&[&["inference_bearer_auth"]]);
         op.server("https://inference.do-ai.run");
@@ -537,7 +537,7 @@ impl<'a> InferenceCreateResponse<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/responses");
         op.security(&[&["inference_bearer_auth"]]);
         op.accept_types("application/json, text/event-stream");
@@ -623,7 +623,7 @@ impl<'a> InferenceCreateAsyncInvoke<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/async-invoke");
         op.security(&[&["inference_bearer_auth"]]);
         op.server("https://inference.do-ai.run");

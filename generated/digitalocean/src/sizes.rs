@@ -62,7 +62,7 @@ impl<'a> SizesList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/sizes");
         if let Some(v) = &self.per_page {
             op.check(

@@ -124,7 +124,7 @@ impl<'a> SnapshotsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/snapshots");
         if let Some(v) = &self.per_page {
             op.check(
@@ -237,7 +237,7 @@ impl<'a> SnapshotsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/snapshots/{snapshot_id}");
         op.path("snapshot_id", &self.snapshot_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -307,7 +307,7 @@ impl<'a> SnapshotsDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/snapshots/{snapshot_id}");
         op.path("snapshot_id", &self.snapshot_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);

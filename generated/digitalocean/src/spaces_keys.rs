@@ -172,7 +172,7 @@ impl<'a> SpacesKeyList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/spaces/keys");
         if let Some(v) = &self.per_page {
             op.check(
@@ -289,7 +289,7 @@ impl<'a> SpacesKeyCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/spaces/keys");
         op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
@@ -361,7 +361,7 @@ impl<'a> SpacesKeyGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/spaces/keys/{access_key}");
         op.path("access_key", &self.access_key, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -432,7 +432,7 @@ impl<'a> SpacesKeyUpdate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/spaces/keys/{access_key}");
         op.path("access_key", &self.access_key, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -503,7 +503,7 @@ impl<'a> SpacesKeyDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/spaces/keys/{access_key}");
         op.path("access_key", &self.access_key, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -571,7 +571,7 @@ impl<'a> SpacesKeyPatch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/v2/spaces/keys/{access_key}");
         op.path("access_key", &self.access_key, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);

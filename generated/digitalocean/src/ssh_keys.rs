@@ -115,7 +115,7 @@ impl<'a> SshKeysList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/account/keys");
         if let Some(v) = &self.per_page {
             op.check(
@@ -227,7 +227,7 @@ impl<'a> SshKeysCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/account/keys");
         op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
@@ -297,7 +297,7 @@ impl<'a> SshKeysGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/account/keys/{ssh_key_identifier}",
@@ -376,7 +376,7 @@ impl<'a> SshKeysUpdate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/account/keys/{ssh_key_identifier}",
@@ -455,7 +455,7 @@ impl<'a> SshKeysDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/account/keys/{ssh_key_identifier}",

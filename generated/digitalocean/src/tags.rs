@@ -156,7 +156,7 @@ impl<'a> TagsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/tags");
         if let Some(v) = &self.per_page {
             op.check(
@@ -268,7 +268,7 @@ impl<'a> TagsCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/tags");
         op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
@@ -345,7 +345,7 @@ impl<'a> TagsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/tags/{tag_id}");
         let v = &self.tag_id;
         op.check(
@@ -419,7 +419,7 @@ impl<'a> TagsDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/tags/{tag_id}");
         let v = &self.tag_id;
         op.check(
@@ -491,7 +491,7 @@ impl<'a> TagsAssignResources<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/tags/{tag_id}/resources");
         let v = &self.tag_id;
         op.check(
@@ -564,7 +564,7 @@ impl<'a> TagsUnassignResources<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/tags/{tag_id}/resources");
         let v = &self.tag_id;
         op.check(

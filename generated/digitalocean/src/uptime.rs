@@ -214,7 +214,7 @@ impl<'a> UptimeListChecks<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/uptime/checks");
         if let Some(v) = &self.per_page {
             op.check(
@@ -328,7 +328,7 @@ impl<'a> UptimeCreateCheck<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/uptime/checks");
         op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
@@ -398,7 +398,7 @@ impl<'a> UptimeGetCheck<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/uptime/checks/{check_id}");
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -469,7 +469,7 @@ impl<'a> UptimeUpdateCheck<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/uptime/checks/{check_id}");
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -540,7 +540,7 @@ impl<'a> UptimeDeleteCheck<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/uptime/checks/{check_id}");
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -607,7 +607,7 @@ impl<'a> UptimeGetCheckState<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/uptime/checks/{check_id}/state");
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -691,7 +691,7 @@ impl<'a> UptimeListAlerts<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/uptime/checks/{check_id}/alerts");
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
@@ -807,7 +807,7 @@ impl<'a> UptimeCreateAlert<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/uptime/checks/{check_id}/alerts",
@@ -882,7 +882,7 @@ impl<'a> UptimeGetAlert<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/uptime/checks/{check_id}/alerts/{alert_id}",
@@ -958,7 +958,7 @@ impl<'a> UptimeUpdateAlert<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/v2/uptime/checks/{check_id}/alerts/{alert_id}",
@@ -1034,7 +1034,7 @@ impl<'a> UptimeDeleteAlert<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/uptime/checks/{check_id}/alerts/{alert_id}",

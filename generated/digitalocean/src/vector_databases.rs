@@ -194,7 +194,7 @@ impl<'a> VectorDatabasesList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vector-databases");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -300,7 +300,7 @@ impl<'a> VectorDatabasesCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/vector-databases");
         op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
@@ -374,7 +374,7 @@ impl<'a> VectorDatabasesGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vector-databases/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -452,7 +452,7 @@ impl<'a> VectorDatabasesUpdate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/vector-databases/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -527,7 +527,7 @@ impl<'a> VectorDatabasesDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/vector-databases/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -594,7 +594,7 @@ impl<'a> VectorDatabasesListBackups<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vector-databases/{id}/backups");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -670,7 +670,7 @@ impl<'a> VectorDatabasesGetRestoreStatus<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/vector-databases/{id}/backups/{backup_id}/restore",
@@ -759,7 +759,7 @@ impl<'a> VectorDatabasesPostRestoreBackup<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v2/vector-databases/{id}/backups/{backup_id}/restore",
@@ -841,7 +841,7 @@ impl<'a> VectorDatabasesGetCredentials<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v2/vector-databases/{id}/credentials",
@@ -928,7 +928,7 @@ impl<'a> VectorDatabasesPostResize<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/vector-databases/{id}/resize");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -1015,7 +1015,7 @@ impl<'a> VectorDatabasesUpdateTags<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/vector-databases/{id}/tags");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);

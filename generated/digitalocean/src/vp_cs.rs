@@ -219,7 +219,7 @@ impl<'a> VpcsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vpcs");
         if let Some(v) = &self.per_page {
             op.check(
@@ -331,7 +331,7 @@ impl<'a> VpcsCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/vpcs");
         op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
@@ -402,7 +402,7 @@ impl<'a> VpcsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vpcs/{vpc_id}");
         op.path("vpc_id", &self.vpc_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -473,7 +473,7 @@ impl<'a> VpcsUpdate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/vpcs/{vpc_id}");
         op.path("vpc_id", &self.vpc_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -545,7 +545,7 @@ impl<'a> VpcsDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/vpcs/{vpc_id}");
         op.path("vpc_id", &self.vpc_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -613,7 +613,7 @@ impl<'a> VpcsPatch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/v2/vpcs/{vpc_id}");
         op.path("vpc_id", &self.vpc_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -703,7 +703,7 @@ impl<'a> VpcsListMembers<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vpcs/{vpc_id}/members");
         op.path("vpc_id", &self.vpc_id, rt::Style::Simple, false);
         op.query("resource_type", &self.resource_type, rt::Style::Form, true);
@@ -831,7 +831,7 @@ impl<'a> VpcsListPeerings<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vpcs/{vpc_id}/peerings");
         op.path("vpc_id", &self.vpc_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
@@ -947,7 +947,7 @@ impl<'a> VpcsCreatePeerings<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/vpcs/{vpc_id}/peerings");
         op.path("vpc_id", &self.vpc_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -1023,7 +1023,7 @@ impl<'a> VpcsPatchPeerings<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/v2/vpcs/{vpc_id}/peerings/{vpc_peering_id}",

@@ -152,7 +152,7 @@ impl<'a> VpcnatgatewaysList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vpc_nat_gateways");
         if let Some(v) = &self.per_page {
             op.check(
@@ -275,7 +275,7 @@ impl<'a> VpcnatgatewaysCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/vpc_nat_gateways");
         op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
@@ -352,7 +352,7 @@ impl<'a> VpcnatgatewaysGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vpc_nat_gateways/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -430,7 +430,7 @@ impl<'a> VpcnatgatewaysUpdate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/vpc_nat_gateways/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -508,7 +508,7 @@ impl<'a> VpcnatgatewaysDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/vpc_nat_gateways/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);

@@ -123,7 +123,7 @@ impl<'a> VpcPeeringsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vpc_peerings");
         if let Some(v) = &self.per_page {
             op.check(
@@ -238,7 +238,7 @@ impl<'a> VpcPeeringsCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/vpc_peerings");
         op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
@@ -311,7 +311,7 @@ impl<'a> VpcPeeringsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vpc_peerings/{vpc_peering_id}");
         op.path("vpc_peering_id", &self.vpc_peering_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);
@@ -383,7 +383,7 @@ impl<'a> VpcPeeringsDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v2/vpc_peerings/{vpc_peering_id}",
@@ -459,7 +459,7 @@ impl<'a> VpcPeeringsPatch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/v2/vpc_peerings/{vpc_peering_id}");
         op.path("vpc_peering_id", &self.vpc_peering_id, rt::Style::Simple, false);
         op.security(&[&["bearer_auth"]]);

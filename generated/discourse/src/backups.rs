@@ -74,7 +74,7 @@ impl<'a> GetBackups<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin/backups.json");
         op.apply(self.options);
         (self.client, op)
@@ -106,7 +106,7 @@ impl<'a> CreateBackup<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin/backups.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -137,7 +137,7 @@ impl<'a> DownloadBackup<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin/backups/{filename}");
         op.path("filename", &self.filename, rt::Style::Simple, false);
         op.query("token", &self.token, rt::Style::Form, true);
@@ -164,7 +164,7 @@ impl<'a> SendDownloadBackupEmail<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/admin/backups/{filename}");
         op.path("filename", &self.filename, rt::Style::Simple, false);
         op.apply(self.options);

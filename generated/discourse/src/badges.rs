@@ -77,7 +77,7 @@ impl<'a> AdminListBadges<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin/badges.json");
         op.apply(self.options);
         (self.client, op)
@@ -109,7 +109,7 @@ impl<'a> CreateBadge<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin/badges.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -145,7 +145,7 @@ impl<'a> UpdateBadge<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/admin/badges/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -176,7 +176,7 @@ impl<'a> DeleteBadge<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/admin/badges/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.apply(self.options);
@@ -202,7 +202,7 @@ impl<'a> ListUserBadges<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user-badges/{username}.json");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);

@@ -89,7 +89,7 @@ impl<'a> ListCategories<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/categories.json");
         op.query(
             "include_subcategories",
@@ -127,7 +127,7 @@ impl<'a> CreateCategory<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/categories.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -163,7 +163,7 @@ impl<'a> UpdateCategory<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/categories/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -195,7 +195,7 @@ impl<'a> ListCategoryTopics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/c/{slug}/{id}.json");
         op.path("slug", &self.slug, rt::Style::Simple, false);
         op.path("id", &self.id, rt::Style::Simple, false);
@@ -224,7 +224,7 @@ impl<'a> GetCategory<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/c/{id}/show.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.apply(self.options);

@@ -123,7 +123,7 @@ impl<'a> ListEvents<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/discourse-post-event/events.json");
         op.query("include_details", &self.include_details, rt::Style::Form, true);
         op.query("category_id", &self.category_id, rt::Style::Form, true);
@@ -219,7 +219,7 @@ impl<'a> ExportEventsIcs<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/discourse-post-event/events.ics");
         op.query("category_id", &self.category_id, rt::Style::Form, true);
         op.query(

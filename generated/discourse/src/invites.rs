@@ -53,7 +53,7 @@ impl<'a> CreateInvite<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/invites.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -88,7 +88,7 @@ impl<'a> CreateMultipleInvites<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/invites/create-multiple.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);

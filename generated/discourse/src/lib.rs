@@ -36,6 +36,8 @@ pub mod topics;
 pub mod uploads;
 #[cfg(feature = "users")]
 pub mod users;
+#[cfg(feature = "sync")]
+pub mod sync;
 pub use connector_runtime::{ConnectorConfig, Error, ErrorCode, Response};
 /// Base URLs of the API's servers, first one the default (server variables at their defaults).
 pub const SERVERS: &[&str] = &["https://discourse.example.com"];

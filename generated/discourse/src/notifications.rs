@@ -46,7 +46,7 @@ impl<'a> GetNotifications<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/notifications.json");
         op.apply(self.options);
         (self.client, op)
@@ -78,7 +78,7 @@ impl<'a> MarkNotificationsAsRead<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/notifications/mark-read.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);

@@ -122,7 +122,7 @@ impl<'a> ListPosts<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/posts.json");
         op.query("before", &self.before, rt::Style::Form, true);
         op.apply(self.options);
@@ -155,7 +155,7 @@ impl<'a> CreateTopicPostPm<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/posts.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -185,7 +185,7 @@ impl<'a> GetPost<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/posts/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.apply(self.options);
@@ -219,7 +219,7 @@ impl<'a> UpdatePost<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/posts/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -256,7 +256,7 @@ impl<'a> DeletePost<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/posts/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -285,7 +285,7 @@ impl<'a> PostReplies<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/posts/{id}/replies.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.apply(self.options);
@@ -319,7 +319,7 @@ impl<'a> LockPost<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/posts/{id}/locked.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -355,7 +355,7 @@ impl<'a> PerformPostAction<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/post_actions.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);

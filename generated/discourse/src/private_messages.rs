@@ -54,7 +54,7 @@ impl<'a> ListUserPrivateMessages<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/topics/private-messages/{username}.json",
@@ -88,7 +88,7 @@ impl<'a> GetUserSentPrivateMessages<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/topics/private-messages-sent/{username}.json",

@@ -74,7 +74,7 @@ impl<'a> Search<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/search.json");
         op.query("q", &self.q, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);

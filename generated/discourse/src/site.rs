@@ -49,7 +49,7 @@ impl<'a> GetSite<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/site.json");
         op.apply(self.options);
         (self.client, op)
@@ -75,7 +75,7 @@ impl<'a> GetSiteBasicInfo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/site/basic-info.json");
         op.apply(self.options);
         (self.client, op)

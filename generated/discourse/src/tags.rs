@@ -86,7 +86,7 @@ impl<'a> ListTagGroups<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/tag_groups.json");
         op.apply(self.options);
         (self.client, op)
@@ -118,7 +118,7 @@ impl<'a> CreateTagGroup<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/tag_groups.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -148,7 +148,7 @@ impl<'a> GetTagGroup<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/tag_groups/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.apply(self.options);
@@ -182,7 +182,7 @@ impl<'a> UpdateTagGroup<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/tag_groups/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -212,7 +212,7 @@ impl<'a> ListTags<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/tags.json");
         op.apply(self.options);
         (self.client, op)
@@ -239,7 +239,7 @@ impl<'a> GetTag<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/tag/{name}.json");
         op.path("name", &self.name, rt::Style::Simple, false);
         op.apply(self.options);

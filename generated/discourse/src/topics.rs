@@ -202,7 +202,7 @@ impl<'a> GetSpecificPostsFromTopic<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/t/{id}/posts.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -236,7 +236,7 @@ impl<'a> GetTopic<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/t/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.apply(self.options);
@@ -264,7 +264,7 @@ impl<'a> RemoveTopic<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/t/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.apply(self.options);
@@ -296,7 +296,7 @@ impl<'a> UpdateTopic<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/t/-/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -333,7 +333,7 @@ impl<'a> InviteToTopic<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/t/{id}/invite.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -370,7 +370,7 @@ impl<'a> InviteGroupToTopic<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/t/{id}/invite-group.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -401,7 +401,7 @@ impl<'a> BookmarkTopic<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/t/{id}/bookmark.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.apply(self.options);
@@ -433,7 +433,7 @@ impl<'a> UpdateTopicStatus<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/t/{id}/status.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -482,7 +482,7 @@ impl<'a> ListLatestTopics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/latest.json");
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("ascending", &self.ascending, rt::Style::Form, true);
@@ -523,7 +523,7 @@ impl<'a> ListTopTopics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/top.json");
         op.query("period", &self.period, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -558,7 +558,7 @@ impl<'a> SetNotificationLevel<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/t/{id}/notifications.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -595,7 +595,7 @@ impl<'a> UpdateTopicTimestamp<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/t/{id}/change-timestamp.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -632,7 +632,7 @@ impl<'a> CreateTopicTimer<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/t/{id}/timer.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -663,7 +663,7 @@ impl<'a> GetTopicByExternalId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/t/external_id/{external_id}.json");
         op.path("external_id", &self.external_id, rt::Style::Simple, false);
         op.apply(self.options);

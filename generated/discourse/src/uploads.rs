@@ -198,7 +198,7 @@ impl<'a> CreateUpload<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/uploads.json");
         if let Some(body) = &self.body {
             let mut mp = op.multipart();
@@ -238,7 +238,7 @@ impl<'a> GeneratePresignedPut<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/uploads/generate-presigned-put.json",
@@ -276,7 +276,7 @@ impl<'a> CompleteExternalUpload<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/uploads/complete-external-upload.json",
@@ -314,7 +314,7 @@ impl<'a> CreateMultipartUpload<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/uploads/create-multipart.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -349,7 +349,7 @@ impl<'a> BatchPresignMultipartParts<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/uploads/batch-presign-multipart-parts.json",
@@ -390,7 +390,7 @@ impl<'a> AbortMultipart<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/uploads/abort-multipart.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -425,7 +425,7 @@ impl<'a> CompleteMultipart<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/uploads/complete-multipart.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);

@@ -319,7 +319,7 @@ impl<'a> CreateUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -349,7 +349,7 @@ impl<'a> GetUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/u/{username}.json");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);
@@ -383,7 +383,7 @@ impl<'a> UpdateUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/u/{username}.json");
         op.path("username", &self.username, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -414,7 +414,7 @@ impl<'a> GetUserExternalId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/u/by-external/{external_id}.json");
         op.path("external_id", &self.external_id, rt::Style::Simple, false);
         op.apply(self.options);
@@ -443,7 +443,7 @@ impl<'a> GetUserIdentiyProviderExternalId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/u/by-external/{provider}/{external_id}.json",
@@ -481,7 +481,7 @@ impl<'a> UpdateAvatar<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/u/{username}/preferences/avatar/pick.json",
@@ -521,7 +521,7 @@ impl<'a> UpdateEmail<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/u/{username}/preferences/email.json",
@@ -559,7 +559,7 @@ impl<'a> UpdateUsername<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/u/{username}/preferences/username.json",
@@ -604,7 +604,7 @@ impl<'a> ListUsersPublic<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/directory_items.json");
         op.query("period", &self.period, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -660,7 +660,7 @@ impl<'a> AdminGetUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin/users/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.apply(self.options);
@@ -694,7 +694,7 @@ impl<'a> DeleteUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/admin/users/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -725,7 +725,7 @@ impl<'a> ActivateUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/admin/users/{id}/activate.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.apply(self.options);
@@ -753,7 +753,7 @@ impl<'a> DeactivateUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/admin/users/{id}/deactivate.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.apply(self.options);
@@ -787,7 +787,7 @@ impl<'a> SuspendUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/admin/users/{id}/suspend.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -824,7 +824,7 @@ impl<'a> SilenceUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/admin/users/{id}/silence.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -855,7 +855,7 @@ impl<'a> AnonymizeUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/admin/users/{id}/anonymize.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.apply(self.options);
@@ -883,7 +883,7 @@ impl<'a> LogOutUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin/users/{id}/log_out.json");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.apply(self.options);
@@ -911,7 +911,7 @@ impl<'a> RefreshGravatar<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/user_avatar/{username}/refresh_gravatar.json",
@@ -984,7 +984,7 @@ impl<'a> AdminListUsers<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin/users.json");
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("asc", &self.asc, rt::Style::Form, true);
@@ -1084,7 +1084,7 @@ impl<'a> AdminListUsersFlag<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin/users/list/{flag}.json");
         op.path("flag", &self.flag, rt::Style::Simple, false);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -1144,7 +1144,7 @@ impl<'a> ListUserActions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user_actions.json");
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("username", &self.username, rt::Style::Form, true);
@@ -1204,7 +1204,7 @@ impl<'a> SendPasswordResetEmail<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/session/forgot_password.json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -1240,7 +1240,7 @@ impl<'a> ChangePassword<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/users/password-reset/{token}.json");
         op.path("token", &self.token, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -1269,7 +1269,7 @@ impl<'a> GetUserEmails<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/u/{username}/emails.json");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);

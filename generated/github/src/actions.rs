@@ -4204,7 +4204,7 @@ impl<'a> ActionsGetActionsCacheRetentionLimitForEnterprise<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/actions/cache/retention-limit",
@@ -4240,7 +4240,7 @@ impl<'a> ActionsSetActionsCacheRetentionLimitForEnterprise<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/enterprises/{enterprise}/actions/cache/retention-limit",
@@ -4272,7 +4272,7 @@ impl<'a> ActionsGetActionsCacheStorageLimitForEnterprise<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/actions/cache/storage-limit",
@@ -4308,7 +4308,7 @@ impl<'a> ActionsSetActionsCacheStorageLimitForEnterprise<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/enterprises/{enterprise}/actions/cache/storage-limit",
@@ -4340,7 +4340,7 @@ impl<'a> ActionsGetActionsCacheRetentionLimitForOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organizations/{org}/actions/cache/retention-limit",
@@ -4376,7 +4376,7 @@ impl<'a> ActionsSetActionsCacheRetentionLimitForOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/organizations/{org}/actions/cache/retention-limit",
@@ -4408,7 +4408,7 @@ impl<'a> ActionsGetActionsCacheStorageLimitForOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organizations/{org}/actions/cache/storage-limit",
@@ -4444,7 +4444,7 @@ impl<'a> ActionsSetActionsCacheStorageLimitForOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/organizations/{org}/actions/cache/storage-limit",
@@ -4476,7 +4476,7 @@ impl<'a> ActionsGetActionsCacheUsageForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/cache/usage");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
@@ -4549,7 +4549,7 @@ impl<'a> ActionsGetActionsCacheUsageByRepoForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/cache/usage-by-repository",
@@ -4657,7 +4657,7 @@ impl<'a> ActionsListHostedRunnersForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/hosted-runners");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -4745,7 +4745,7 @@ impl<'a> ActionsCreateHostedRunnerForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/actions/hosted-runners");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -4774,7 +4774,7 @@ impl<'a> ActionsListCustomImagesForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/hosted-runners/images/custom",
@@ -4809,7 +4809,7 @@ impl<'a> ActionsGetCustomImageForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}",
@@ -4847,7 +4847,7 @@ impl<'a> ActionsDeleteCustomImageFromOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}",
@@ -4883,7 +4883,7 @@ impl<'a> ActionsListCustomImageVersionsForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions",
@@ -4925,7 +4925,7 @@ impl<'a> ActionsGetCustomImageVersionForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions/{version}",
@@ -4970,7 +4970,7 @@ impl<'a> ActionsDeleteCustomImageVersionFromOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions/{version}",
@@ -5008,7 +5008,7 @@ impl<'a> ActionsGetHostedRunnersGithubOwnedImagesForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/hosted-runners/images/github-owned",
@@ -5039,7 +5039,7 @@ impl<'a> ActionsGetHostedRunnersPartnerImagesForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/hosted-runners/images/partner",
@@ -5070,7 +5070,7 @@ impl<'a> ActionsGetHostedRunnersLimitsForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/hosted-runners/limits",
@@ -5101,7 +5101,7 @@ impl<'a> ActionsGetHostedRunnersMachineSpecsForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/hosted-runners/machine-sizes",
@@ -5135,7 +5135,7 @@ impl<'a> ActionsGetHostedRunnersPlatformsForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/hosted-runners/platforms",
@@ -5170,7 +5170,7 @@ impl<'a> ActionsGetHostedRunnerForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/hosted-runners/{hosted_runner_id}",
@@ -5254,7 +5254,7 @@ impl<'a> ActionsDeleteHostedRunnerForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/hosted-runners/{hosted_runner_id}",
@@ -5288,7 +5288,7 @@ impl<'a> ActionsUpdateHostedRunnerForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/actions/hosted-runners/{hosted_runner_id}",
@@ -5321,7 +5321,7 @@ impl<'a> ActionsGetGithubActionsPermissionsOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/permissions");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
@@ -5350,7 +5350,7 @@ impl<'a> ActionsSetGithubActionsPermissionsOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/actions/permissions");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -5377,7 +5377,7 @@ impl<'a> ActionsGetArtifactAndLogRetentionSettingsOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/permissions/artifact-and-log-retention",
@@ -5413,7 +5413,7 @@ impl<'a> ActionsSetArtifactAndLogRetentionSettingsOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/permissions/artifact-and-log-retention",
@@ -5451,7 +5451,7 @@ impl<'a> ActionsGetForkPrContributorApprovalPermissionsOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/permissions/fork-pr-contributor-approval",
@@ -5487,7 +5487,7 @@ impl<'a> ActionsSetForkPrContributorApprovalPermissionsOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/permissions/fork-pr-contributor-approval",
@@ -5523,7 +5523,7 @@ impl<'a> ActionsGetPrivateRepoForkPrWorkflowsSettingsOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/permissions/fork-pr-workflows-private-repos",
@@ -5559,7 +5559,7 @@ impl<'a> ActionsSetPrivateRepoForkPrWorkflowsSettingsOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/permissions/fork-pr-workflows-private-repos",
@@ -5608,7 +5608,7 @@ impl<'a> ActionsListSelectedRepositoriesEnabledGithubActionsOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/permissions/repositories",
@@ -5675,7 +5675,7 @@ impl<'a> ActionsSetSelectedRepositoriesEnabledGithubActionsOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/permissions/repositories",
@@ -5706,7 +5706,7 @@ impl<'a> ActionsEnableSelectedRepositoryGithubActionsOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/permissions/repositories/{repository_id}",
@@ -5737,7 +5737,7 @@ impl<'a> ActionsDisableSelectedRepositoryGithubActionsOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/permissions/repositories/{repository_id}",
@@ -5767,7 +5767,7 @@ impl<'a> ActionsGetAllowedActionsOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/permissions/selected-actions",
@@ -5804,7 +5804,7 @@ impl<'a> ActionsSetAllowedActionsOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/permissions/selected-actions",
@@ -5836,7 +5836,7 @@ impl<'a> ActionsGetSelfHostedRunnersPermissionsOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/permissions/self-hosted-runners",
@@ -5869,7 +5869,7 @@ impl<'a> ActionsSetSelfHostedRunnersPermissionsOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/permissions/self-hosted-runners",
@@ -5919,7 +5919,7 @@ impl<'a> ActionsListSelectedRepositoriesSelfHostedRunnersOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/permissions/self-hosted-runners/repositories",
@@ -5987,7 +5987,7 @@ impl<'a> ActionsSetSelectedRepositoriesSelfHostedRunnersOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/permissions/self-hosted-runners/repositories",
@@ -6025,7 +6025,7 @@ impl<'a> ActionsEnableSelectedRepositorySelfHostedRunnersOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/permissions/self-hosted-runners/repositories/{repository_id}",
@@ -6064,7 +6064,7 @@ impl<'a> ActionsDisableSelectedRepositorySelfHostedRunnersOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/permissions/self-hosted-runners/repositories/{repository_id}",
@@ -6102,7 +6102,7 @@ impl<'a> ActionsGetGithubActionsDefaultWorkflowPermissionsOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/permissions/workflow",
@@ -6145,7 +6145,7 @@ impl<'a> ActionsSetGithubActionsDefaultWorkflowPermissionsOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/permissions/workflow",
@@ -6195,7 +6195,7 @@ impl<'a> ActionsListSelfHostedRunnerGroupsForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/runner-groups");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -6263,7 +6263,7 @@ impl<'a> ActionsCreateSelfHostedRunnerGroupForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/actions/runner-groups");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -6293,7 +6293,7 @@ impl<'a> ActionsGetSelfHostedRunnerGroupForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/runner-groups/{runner_group_id}",
@@ -6326,7 +6326,7 @@ impl<'a> ActionsDeleteSelfHostedRunnerGroupFromOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/runner-groups/{runner_group_id}",
@@ -6358,7 +6358,7 @@ impl<'a> ActionsUpdateSelfHostedRunnerGroupForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/actions/runner-groups/{runner_group_id}",
@@ -6404,7 +6404,7 @@ impl<'a> ActionsListGithubHostedRunnersInGroupForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/hosted-runners",
@@ -6508,7 +6508,7 @@ impl<'a> ActionsListRepoAccessToSelfHostedRunnerGroupInOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/repositories",
@@ -6577,7 +6577,7 @@ impl<'a> ActionsSetRepoAccessToSelfHostedRunnerGroupInOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/repositories",
@@ -6610,7 +6610,7 @@ impl<'a> ActionsAddRepoAccessToSelfHostedRunnerGroupInOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/repositories/{repository_id}",
@@ -6643,7 +6643,7 @@ impl<'a> ActionsRemoveRepoAccessToSelfHostedRunnerGroupInOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/repositories/{repository_id}",
@@ -6687,7 +6687,7 @@ impl<'a> ActionsListSelfHostedRunnersInGroupForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/runners",
@@ -6780,7 +6780,7 @@ impl<'a> ActionsSetSelfHostedRunnersInGroupForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/runners",
@@ -6813,7 +6813,7 @@ impl<'a> ActionsAddSelfHostedRunnerToGroupForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/runners/{runner_id}",
@@ -6846,7 +6846,7 @@ impl<'a> ActionsRemoveSelfHostedRunnerFromGroupForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/runners/{runner_id}",
@@ -6895,7 +6895,7 @@ impl<'a> ActionsListSelfHostedRunnersForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/runners");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("name", &self.name, rt::Style::Form, true);
@@ -6980,7 +6980,7 @@ impl<'a> ActionsListRunnerApplicationsForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/runners/downloads",
@@ -7012,7 +7012,7 @@ impl<'a> ActionsGenerateRunnerJitconfigForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/actions/runners/generate-jitconfig",
@@ -7053,7 +7053,7 @@ impl<'a> ActionsCreateRegistrationTokenForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/actions/runners/registration-token",
@@ -7084,7 +7084,7 @@ impl<'a> ActionsCreateRemoveTokenForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/actions/runners/remove-token",
@@ -7116,7 +7116,7 @@ impl<'a> ActionsGetSelfHostedRunnerForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/runners/{runner_id}",
@@ -7147,7 +7147,7 @@ impl<'a> ActionsDeleteSelfHostedRunnerFromOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/runners/{runner_id}",
@@ -7180,7 +7180,7 @@ impl<'a> ActionsListLabelsForSelfHostedRunnerForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/runners/{runner_id}/labels",
@@ -7215,7 +7215,7 @@ impl<'a> ActionsSetCustomLabelsForSelfHostedRunnerForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/runners/{runner_id}/labels",
@@ -7258,7 +7258,7 @@ impl<'a> ActionsAddCustomLabelsToSelfHostedRunnerForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/actions/runners/{runner_id}/labels",
@@ -7300,7 +7300,7 @@ impl<'a> ActionsRemoveAllCustomLabelsFromSelfHostedRunnerForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/runners/{runner_id}/labels",
@@ -7335,7 +7335,7 @@ impl<'a> ActionsRemoveCustomLabelFromSelfHostedRunnerForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/runners/{runner_id}/labels/{name}",
@@ -7387,7 +7387,7 @@ impl<'a> ActionsListOrgSecrets<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/secrets");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -7476,7 +7476,7 @@ impl<'a> ActionsGetOrgPublicKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/secrets/public-key",
@@ -7508,7 +7508,7 @@ impl<'a> ActionsGetOrgSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/secrets/{secret_name}",
@@ -7542,7 +7542,7 @@ impl<'a> ActionsCreateOrUpdateOrgSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/secrets/{secret_name}",
@@ -7577,7 +7577,7 @@ impl<'a> ActionsDeleteOrgSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/secrets/{secret_name}",
@@ -7620,7 +7620,7 @@ impl<'a> ActionsListSelectedReposForOrgSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/secrets/{secret_name}/repositories",
@@ -7684,7 +7684,7 @@ impl<'a> ActionsSetSelectedReposForOrgSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/secrets/{secret_name}/repositories",
@@ -7717,7 +7717,7 @@ impl<'a> ActionsAddSelectedRepoToOrgSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/secrets/{secret_name}/repositories/{repository_id}",
@@ -7750,7 +7750,7 @@ impl<'a> ActionsRemoveSelectedRepoFromOrgSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/secrets/{secret_name}/repositories/{repository_id}",
@@ -7793,7 +7793,7 @@ impl<'a> ActionsListOrgVariables<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/variables");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -7885,7 +7885,7 @@ impl<'a> ActionsCreateOrgVariable<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/actions/variables");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -7915,7 +7915,7 @@ impl<'a> ActionsGetOrgVariable<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/variables/{name}",
@@ -7948,7 +7948,7 @@ impl<'a> ActionsDeleteOrgVariable<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/variables/{name}",
@@ -7980,7 +7980,7 @@ impl<'a> ActionsUpdateOrgVariable<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/actions/variables/{name}",
@@ -8024,7 +8024,7 @@ impl<'a> ActionsListSelectedReposForOrgVariable<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/variables/{name}/repositories",
@@ -8088,7 +8088,7 @@ impl<'a> ActionsSetSelectedReposForOrgVariable<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/variables/{name}/repositories",
@@ -8121,7 +8121,7 @@ impl<'a> ActionsAddSelectedRepoToOrgVariable<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/variables/{name}/repositories/{repository_id}",
@@ -8154,7 +8154,7 @@ impl<'a> ActionsRemoveSelectedRepoFromOrgVariable<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/variables/{name}/repositories/{repository_id}",
@@ -8204,7 +8204,7 @@ impl<'a> ActionsListArtifactsForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/artifacts",
@@ -8295,7 +8295,7 @@ impl<'a> ActionsGetArtifact<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/artifacts/{artifact_id}",
@@ -8328,7 +8328,7 @@ impl<'a> ActionsDeleteArtifact<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/actions/artifacts/{artifact_id}",
@@ -8362,7 +8362,7 @@ impl<'a> ActionsDownloadArtifact<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}",
@@ -8412,7 +8412,7 @@ impl<'a> ActionsGetActionsCacheRetentionLimitForRepository<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/cache/retention-limit",
@@ -8450,7 +8450,7 @@ impl<'a> ActionsSetActionsCacheRetentionLimitForRepository<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/cache/retention-limit",
@@ -8484,7 +8484,7 @@ impl<'a> ActionsGetActionsCacheStorageLimitForRepository<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/cache/storage-limit",
@@ -8522,7 +8522,7 @@ impl<'a> ActionsSetActionsCacheStorageLimitForRepository<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/cache/storage-limit",
@@ -8556,7 +8556,7 @@ impl<'a> ActionsGetActionsCacheUsage<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/cache/usage",
@@ -8625,7 +8625,7 @@ impl<'a> ActionsGetActionsCacheList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/caches",
@@ -8726,7 +8726,7 @@ impl<'a> ActionsDeleteActionsCacheByKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/actions/caches",
@@ -8762,7 +8762,7 @@ impl<'a> ActionsDeleteActionsCacheById<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/actions/caches/{cache_id}",
@@ -8806,7 +8806,7 @@ impl<'a> ActionsListConcurrencyGroupsForRepository<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/concurrency_groups",
@@ -8917,7 +8917,7 @@ impl<'a> ActionsGetConcurrencyGroupForRepository<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/concurrency_groups/{concurrency_group_name}",
@@ -8974,7 +8974,7 @@ impl<'a> ActionsGetJobForWorkflowRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/jobs/{job_id}",
@@ -9007,7 +9007,7 @@ impl<'a> ActionsDownloadJobLogsForWorkflowRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/jobs/{job_id}/logs",
@@ -9064,7 +9064,7 @@ impl<'a> ActionsReRunJobForWorkflowRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/jobs/{job_id}/rerun",
@@ -9102,7 +9102,7 @@ impl<'a> ActionsGetCustomOidcSubClaimForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/oidc/customization/sub",
@@ -9138,7 +9138,7 @@ impl<'a> ActionsSetCustomOidcSubClaimForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/oidc/customization/sub",
@@ -9193,7 +9193,7 @@ impl<'a> ActionsListRepoOrganizationSecrets<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/organization-secrets",
@@ -9294,7 +9294,7 @@ impl<'a> ActionsListRepoOrganizationVariables<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/organization-variables",
@@ -9383,7 +9383,7 @@ impl<'a> ActionsGetGithubActionsPermissionsRepository<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/permissions",
@@ -9417,7 +9417,7 @@ impl<'a> ActionsSetGithubActionsPermissionsRepository<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/permissions",
@@ -9449,7 +9449,7 @@ impl<'a> ActionsGetWorkflowAccessToRepository<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/permissions/access",
@@ -9486,7 +9486,7 @@ impl<'a> ActionsSetWorkflowAccessToRepository<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/permissions/access",
@@ -9518,7 +9518,7 @@ impl<'a> ActionsGetArtifactAndLogRetentionSettingsRepository<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/permissions/artifact-and-log-retention",
@@ -9556,7 +9556,7 @@ impl<'a> ActionsSetArtifactAndLogRetentionSettingsRepository<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/permissions/artifact-and-log-retention",
@@ -9594,7 +9594,7 @@ impl<'a> ActionsGetForkPrContributorApprovalPermissionsRepository<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/permissions/fork-pr-contributor-approval",
@@ -9632,7 +9632,7 @@ impl<'a> ActionsSetForkPrContributorApprovalPermissionsRepository<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/permissions/fork-pr-contributor-approval",
@@ -9670,7 +9670,7 @@ impl<'a> ActionsGetPrivateRepoForkPrWorkflowsSettingsRepository<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/permissions/fork-pr-workflows-private-repos",
@@ -9708,7 +9708,7 @@ impl<'a> ActionsSetPrivateRepoForkPrWorkflowsSettingsRepository<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/permissions/fork-pr-workflows-private-repos",
@@ -9746,7 +9746,7 @@ impl<'a> ActionsGetAllowedActionsRepository<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/permissions/selected-actions",
@@ -9785,7 +9785,7 @@ impl<'a> ActionsSetAllowedActionsRepository<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/permissions/selected-actions",
@@ -9819,7 +9819,7 @@ impl<'a> ActionsGetGithubActionsDefaultWorkflowPermissionsRepository<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/permissions/workflow",
@@ -9856,7 +9856,7 @@ impl<'a> ActionsSetGithubActionsDefaultWorkflowPermissionsRepository<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/permissions/workflow",
@@ -9906,7 +9906,7 @@ impl<'a> ActionsListSelfHostedRunnersForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runners",
@@ -9996,7 +9996,7 @@ impl<'a> ActionsListRunnerApplicationsForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runners/downloads",
@@ -10030,7 +10030,7 @@ impl<'a> ActionsGenerateRunnerJitconfigForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/runners/generate-jitconfig",
@@ -10073,7 +10073,7 @@ impl<'a> ActionsCreateRegistrationTokenForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/runners/registration-token",
@@ -10106,7 +10106,7 @@ impl<'a> ActionsCreateRemoveTokenForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/runners/remove-token",
@@ -10140,7 +10140,7 @@ impl<'a> ActionsGetSelfHostedRunnerForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runners/{runner_id}",
@@ -10173,7 +10173,7 @@ impl<'a> ActionsDeleteSelfHostedRunnerFromRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/actions/runners/{runner_id}",
@@ -10208,7 +10208,7 @@ impl<'a> ActionsListLabelsForSelfHostedRunnerForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runners/{runner_id}/labels",
@@ -10245,7 +10245,7 @@ impl<'a> ActionsSetCustomLabelsForSelfHostedRunnerForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/runners/{runner_id}/labels",
@@ -10290,7 +10290,7 @@ impl<'a> ActionsAddCustomLabelsToSelfHostedRunnerForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/runners/{runner_id}/labels",
@@ -10334,7 +10334,7 @@ impl<'a> ActionsRemoveAllCustomLabelsFromSelfHostedRunnerForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/actions/runners/{runner_id}/labels",
@@ -10371,7 +10371,7 @@ impl<'a> ActionsRemoveCustomLabelFromSelfHostedRunnerForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/actions/runners/{runner_id}/labels/{name}",
@@ -10476,7 +10476,7 @@ impl<'a> ActionsListWorkflowRunsForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/actions/runs");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -10584,7 +10584,7 @@ impl<'a> ActionsGetWorkflowRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runs/{run_id}",
@@ -10625,7 +10625,7 @@ impl<'a> ActionsDeleteWorkflowRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/actions/runs/{run_id}",
@@ -10658,7 +10658,7 @@ impl<'a> ActionsGetReviewsForRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/approvals",
@@ -10693,7 +10693,7 @@ impl<'a> ActionsApproveWorkflowRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/approve",
@@ -10753,7 +10753,7 @@ impl<'a> ActionsListWorkflowRunArtifacts<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts",
@@ -10853,7 +10853,7 @@ impl<'a> ActionsGetWorkflowRunAttempt<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}",
@@ -10908,7 +10908,7 @@ impl<'a> ActionsListJobsForWorkflowRunAttempt<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/jobs",
@@ -11002,7 +11002,7 @@ impl<'a> ActionsDownloadWorkflowRunAttemptLogs<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/logs",
@@ -11051,7 +11051,7 @@ impl<'a> ActionsCancelWorkflowRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/cancel",
@@ -11105,7 +11105,7 @@ impl<'a> ActionsListConcurrencyGroupsForWorkflowRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/concurrency_groups",
@@ -11211,7 +11211,7 @@ impl<'a> ActionsReviewCustomGatesForRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule",
@@ -11245,7 +11245,7 @@ impl<'a> ActionsForceCancelWorkflowRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/force-cancel",
@@ -11299,7 +11299,7 @@ impl<'a> ActionsListJobsForWorkflowRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs",
@@ -11388,7 +11388,7 @@ impl<'a> ActionsDownloadWorkflowRunLogs<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/logs",
@@ -11436,7 +11436,7 @@ impl<'a> ActionsDeleteWorkflowRunLogs<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/logs",
@@ -11471,7 +11471,7 @@ impl<'a> ActionsGetPendingDeploymentsForRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments",
@@ -11507,7 +11507,7 @@ impl<'a> ActionsReviewPendingDeploymentsForRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments",
@@ -11549,7 +11549,7 @@ impl<'a> ActionsReRunWorkflow<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/rerun",
@@ -11593,7 +11593,7 @@ impl<'a> ActionsReRunWorkflowFailedJobs<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs",
@@ -11631,7 +11631,7 @@ impl<'a> ActionsGetWorkflowRunUsage<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/timing",
@@ -11677,7 +11677,7 @@ impl<'a> ActionsListRepoSecrets<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/secrets",
@@ -11763,7 +11763,7 @@ impl<'a> ActionsGetRepoPublicKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/secrets/public-key",
@@ -11797,7 +11797,7 @@ impl<'a> ActionsGetRepoSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/secrets/{secret_name}",
@@ -11833,7 +11833,7 @@ impl<'a> ActionsCreateOrUpdateRepoSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/secrets/{secret_name}",
@@ -11870,7 +11870,7 @@ impl<'a> ActionsDeleteRepoSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/actions/secrets/{secret_name}",
@@ -11914,7 +11914,7 @@ impl<'a> ActionsListRepoVariables<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/variables",
@@ -12001,7 +12001,7 @@ impl<'a> ActionsCreateRepoVariable<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/variables",
@@ -12036,7 +12036,7 @@ impl<'a> ActionsGetRepoVariable<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/variables/{name}",
@@ -12071,7 +12071,7 @@ impl<'a> ActionsDeleteRepoVariable<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/actions/variables/{name}",
@@ -12105,7 +12105,7 @@ impl<'a> ActionsUpdateRepoVariable<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/actions/variables/{name}",
@@ -12150,7 +12150,7 @@ impl<'a> ActionsListRepoWorkflows<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/workflows",
@@ -12243,7 +12243,7 @@ impl<'a> ActionsGetWorkflow<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/workflows/{workflow_id}",
@@ -12276,7 +12276,7 @@ impl<'a> ActionsDisableWorkflow<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/disable",
@@ -12310,7 +12310,7 @@ impl<'a> ActionsCreateWorkflowDispatch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches",
@@ -12349,7 +12349,7 @@ impl<'a> ActionsEnableWorkflow<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/enable",
@@ -12445,7 +12445,7 @@ impl<'a> ActionsListWorkflowRuns<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs",
@@ -12551,7 +12551,7 @@ impl<'a> ActionsGetWorkflowUsage<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/timing",
@@ -12598,7 +12598,7 @@ impl<'a> ActionsListEnvironmentSecrets<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/environments/{environment_name}/secrets",
@@ -12689,7 +12689,7 @@ impl<'a> ActionsGetEnvironmentPublicKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/environments/{environment_name}/secrets/public-key",
@@ -12725,7 +12725,7 @@ impl<'a> ActionsGetEnvironmentSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}",
@@ -12763,7 +12763,7 @@ impl<'a> ActionsCreateOrUpdateEnvironmentSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}",
@@ -12802,7 +12802,7 @@ impl<'a> ActionsDeleteEnvironmentSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}",
@@ -12848,7 +12848,7 @@ impl<'a> ActionsListEnvironmentVariables<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/environments/{environment_name}/variables",
@@ -12940,7 +12940,7 @@ impl<'a> ActionsCreateEnvironmentVariable<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/environments/{environment_name}/variables",
@@ -12977,7 +12977,7 @@ impl<'a> ActionsGetEnvironmentVariable<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/environments/{environment_name}/variables/{name}",
@@ -13014,7 +13014,7 @@ impl<'a> ActionsDeleteEnvironmentVariable<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/environments/{environment_name}/variables/{name}",
@@ -13050,7 +13050,7 @@ impl<'a> ActionsUpdateEnvironmentVariable<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/environments/{environment_name}/variables/{name}",

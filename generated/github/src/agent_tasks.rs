@@ -257,7 +257,7 @@ impl<'a> AgentTasksListTasksForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/agents/repos/{owner}/{repo}/tasks");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -368,7 +368,7 @@ impl<'a> AgentTasksCreateTaskInRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/agents/repos/{owner}/{repo}/tasks");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -401,7 +401,7 @@ impl<'a> AgentTasksGetTaskByRepoAndId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/agents/repos/{owner}/{repo}/tasks/{task_id}",
@@ -476,7 +476,7 @@ impl<'a> AgentTasksListTasks<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/agents/tasks");
         if let Some(v) = &self.per_page {
             op.check(
@@ -578,7 +578,7 @@ impl<'a> AgentTasksGetTaskById<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/agents/tasks/{task_id}");
         op.path("task_id", &self.task_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::MessageErrorsError>);

@@ -653,7 +653,7 @@ impl<'a> AppsGetAuthenticated<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/app");
         op.apply(self.options);
         (self.client, op)
@@ -680,7 +680,7 @@ impl<'a> AppsCreateFromManifest<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/app-manifests/{code}/conversions");
         op.path("code", &self.code, rt::Style::Simple, false);
         op.errors(|status, body| match status {
@@ -717,7 +717,7 @@ impl<'a> AppsGetWebhookConfigForApp<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/app/hook/config");
         op.apply(self.options);
         (self.client, op)
@@ -744,7 +744,7 @@ impl<'a> AppsUpdateWebhookConfigForApp<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/app/hook/config");
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -789,7 +789,7 @@ impl<'a> AppsListWebhookDeliveries<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/app/hook/deliveries");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
@@ -825,7 +825,7 @@ impl<'a> AppsGetWebhookDelivery<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/app/hook/deliveries/{delivery_id}");
         op.path("delivery_id", &self.delivery_id, rt::Style::Simple, false);
         op.accept_types("application/json, application/scim+json");
@@ -859,7 +859,7 @@ impl<'a> AppsRedeliverWebhookDelivery<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/app/hook/deliveries/{delivery_id}/attempts",
@@ -905,7 +905,7 @@ impl<'a> AppsListInstallationRequestsForAuthenticatedApp<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/app/installation-requests");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -988,7 +988,7 @@ impl<'a> AppsListInstallations<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/app/installations");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -1078,7 +1078,7 @@ impl<'a> AppsGetInstallation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/app/installations/{installation_id}",
@@ -1110,7 +1110,7 @@ impl<'a> AppsDeleteInstallation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/app/installations/{installation_id}",
@@ -1150,7 +1150,7 @@ impl<'a> AppsCreateInstallationAccessToken<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/app/installations/{installation_id}/access_tokens",
@@ -1191,7 +1191,7 @@ impl<'a> AppsSuspendInstallation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/app/installations/{installation_id}/suspended",
@@ -1222,7 +1222,7 @@ impl<'a> AppsUnsuspendInstallation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/app/installations/{installation_id}/suspended",
@@ -1254,7 +1254,7 @@ impl<'a> AppsDeleteAuthorization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/applications/{client_id}/grant");
         op.path("client_id", &self.client_id, rt::Style::Simple, false);
         op.accept_types("application/json");
@@ -1284,7 +1284,7 @@ impl<'a> AppsCheckToken<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/applications/{client_id}/token");
         op.path("client_id", &self.client_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -1319,7 +1319,7 @@ impl<'a> AppsDeleteToken<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/applications/{client_id}/token");
         op.path("client_id", &self.client_id, rt::Style::Simple, false);
         op.accept_types("application/json");
@@ -1349,7 +1349,7 @@ impl<'a> AppsResetToken<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/applications/{client_id}/token");
         op.path("client_id", &self.client_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -1380,7 +1380,7 @@ impl<'a> AppsScopeToken<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/applications/{client_id}/token/scoped",
@@ -1419,7 +1419,7 @@ impl<'a> AppsGetBySlug<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/apps/{app_slug}");
         op.path("app_slug", &self.app_slug, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -1459,7 +1459,7 @@ impl<'a> AppsListReposAccessibleToInstallation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/installation/repositories");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -1545,7 +1545,7 @@ impl<'a> AppsRevokeInstallationAccessToken<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/installation/token");
         op.apply(self.options);
         (self.client, op)
@@ -1570,7 +1570,7 @@ impl<'a> AppsGetSubscriptionPlanForAccount<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/marketplace_listing/accounts/{account_id}",
@@ -1613,7 +1613,7 @@ impl<'a> AppsListPlans<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/marketplace_listing/plans");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -1716,7 +1716,7 @@ impl<'a> AppsListAccountsForPlan<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/marketplace_listing/plans/{plan_id}/accounts",
@@ -1808,7 +1808,7 @@ impl<'a> AppsGetSubscriptionPlanForAccountStubbed<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/marketplace_listing/stubbed/accounts/{account_id}",
@@ -1851,7 +1851,7 @@ impl<'a> AppsListPlansStubbed<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/marketplace_listing/stubbed/plans");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -1956,7 +1956,7 @@ impl<'a> AppsListAccountsForPlanStubbed<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/marketplace_listing/stubbed/plans/{plan_id}/accounts",
@@ -2046,7 +2046,7 @@ impl<'a> AppsGetOrgInstallation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/installation");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
@@ -2075,7 +2075,7 @@ impl<'a> AppsGetRepoInstallation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/installation");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -2116,7 +2116,7 @@ impl<'a> AppsListInstallationsForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/installations");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -2217,7 +2217,7 @@ impl<'a> AppsListInstallationReposForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/user/installations/{installation_id}/repositories",
@@ -2311,7 +2311,7 @@ impl<'a> AppsAddRepoToInstallationForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/user/installations/{installation_id}/repositories/{repository_id}",
@@ -2344,7 +2344,7 @@ impl<'a> AppsRemoveRepoFromInstallationForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/user/installations/{installation_id}/repositories/{repository_id}",
@@ -2387,7 +2387,7 @@ impl<'a> AppsListSubscriptionsForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/marketplace_purchases");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -2484,7 +2484,7 @@ impl<'a> AppsListSubscriptionsForAuthenticatedUserStubbed<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/marketplace_purchases/stubbed");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -2570,7 +2570,7 @@ impl<'a> AppsGetUserInstallation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/installation");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);

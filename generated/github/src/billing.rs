@@ -338,7 +338,7 @@ impl<'a> BillingGetGithubBillingAiCreditUsageReportOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organizations/{org}/settings/billing/ai_credit/usage",
@@ -413,7 +413,7 @@ impl<'a> BillingGetAllBudgetsOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organizations/{org}/settings/billing/budgets",
@@ -486,7 +486,7 @@ impl<'a> BillingCreateOrganizationBudget<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organizations/{org}/settings/billing/budgets",
@@ -531,7 +531,7 @@ impl<'a> BillingGetBudgetOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organizations/{org}/settings/billing/budgets/{budget_id}",
@@ -573,7 +573,7 @@ impl<'a> BillingDeleteBudgetOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/organizations/{org}/settings/billing/budgets/{budget_id}",
@@ -616,7 +616,7 @@ impl<'a> BillingUpdateBudgetOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/organizations/{org}/settings/billing/budgets/{budget_id}",
@@ -695,7 +695,7 @@ impl<'a> BillingGetGithubBillingPremiumRequestUsageReportOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organizations/{org}/settings/billing/premium_request/usage",
@@ -762,7 +762,7 @@ impl<'a> BillingGetGithubBillingUsageReportOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organizations/{org}/settings/billing/usage",
@@ -840,7 +840,7 @@ impl<'a> BillingGetGithubBillingUsageSummaryReportOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organizations/{org}/settings/billing/usage/summary",
@@ -915,7 +915,7 @@ impl<'a> BillingGetGithubBillingAiCreditUsageReportUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/settings/billing/ai_credit/usage",
@@ -990,7 +990,7 @@ impl<'a> BillingGetGithubBillingPremiumRequestUsageReportUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/settings/billing/premium_request/usage",
@@ -1056,7 +1056,7 @@ impl<'a> BillingGetGithubBillingUsageReportUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/settings/billing/usage",
@@ -1134,7 +1134,7 @@ impl<'a> BillingGetGithubBillingUsageSummaryReportUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/settings/billing/usage/summary",

@@ -173,7 +173,7 @@ impl<'a> CampaignsListOrgCampaigns<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/campaigns");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -263,7 +263,7 @@ impl<'a> CampaignsCreateCampaign<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/campaigns");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.check(self.body.validate());
@@ -301,7 +301,7 @@ impl<'a> CampaignsGetCampaignSummary<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/campaigns/{campaign_number}",
@@ -340,7 +340,7 @@ impl<'a> CampaignsDeleteCampaign<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/campaigns/{campaign_number}",
@@ -378,7 +378,7 @@ impl<'a> CampaignsUpdateCampaign<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/campaigns/{campaign_number}",

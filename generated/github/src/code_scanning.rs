@@ -708,7 +708,7 @@ impl<'a> CodeScanningListAlertsForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/code-scanning/alerts");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("tool_name", &self.tool_name, rt::Style::Form, true);
@@ -863,7 +863,7 @@ impl<'a> CodeScanningListAlertsForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/alerts",
@@ -936,7 +936,7 @@ impl<'a> CodeScanningGetAlert<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/alerts/{alert_number}",
@@ -978,7 +978,7 @@ impl<'a> CodeScanningUpdateAlert<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/code-scanning/alerts/{alert_number}",
@@ -1023,7 +1023,7 @@ impl<'a> CodeScanningGetAutofix<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix",
@@ -1059,7 +1059,7 @@ impl<'a> CodeScanningCreateAutofix<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix",
@@ -1104,7 +1104,7 @@ impl<'a> CodeScanningCommitAutofix<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix/commits",
@@ -1176,7 +1176,7 @@ impl<'a> CodeScanningListAlertInstances<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/instances",
@@ -1304,7 +1304,7 @@ impl<'a> CodeScanningListRecentAnalyses<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/analyses",
@@ -1378,7 +1378,7 @@ impl<'a> CodeScanningGetAnalysis<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/analyses/{analysis_id}",
@@ -1427,7 +1427,7 @@ impl<'a> CodeScanningDeleteAnalysis<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/code-scanning/analyses/{analysis_id}",
@@ -1470,7 +1470,7 @@ impl<'a> CodeScanningListCodeqlDatabases<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/codeql/databases",
@@ -1513,7 +1513,7 @@ impl<'a> CodeScanningGetCodeqlDatabase<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/codeql/databases/{language}",
@@ -1554,7 +1554,7 @@ impl<'a> CodeScanningDeleteCodeqlDatabase<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/code-scanning/codeql/databases/{language}",
@@ -1594,7 +1594,7 @@ impl<'a> CodeScanningCreateVariantAnalysis<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/code-scanning/codeql/variant-analyses",
@@ -1636,7 +1636,7 @@ impl<'a> CodeScanningGetVariantAnalysis<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/codeql/variant-analyses/{codeql_variant_analysis_id}",
@@ -1683,7 +1683,7 @@ impl<'a> CodeScanningGetVariantAnalysisRepoTask<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/codeql/variant-analyses/{codeql_variant_analysis_id}/repos/{repo_owner}/{repo_name}",
@@ -1732,7 +1732,7 @@ impl<'a> CodeScanningGetDefaultSetup<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/default-setup",
@@ -1772,7 +1772,7 @@ impl<'a> CodeScanningUpdateDefaultSetup<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/code-scanning/default-setup",
@@ -1841,7 +1841,7 @@ impl<'a> CodeScanningUploadSarif<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/code-scanning/sarifs",
@@ -1883,7 +1883,7 @@ impl<'a> CodeScanningGetSarif<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-scanning/sarifs/{sarif_id}",

@@ -500,7 +500,7 @@ impl<'a> CodeSecurityGetConfigurationsForEnterprise<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/code-security/configurations",
@@ -536,7 +536,7 @@ impl<'a> CodeSecurityCreateConfigurationForEnterprise<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/enterprises/{enterprise}/code-security/configurations",
@@ -571,7 +571,7 @@ impl<'a> CodeSecurityGetDefaultConfigurationsForEnterprise<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/code-security/configurations/defaults",
@@ -606,7 +606,7 @@ impl<'a> CodeSecurityGetSingleConfigurationForEnterprise<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/code-security/configurations/{configuration_id}",
@@ -640,7 +640,7 @@ impl<'a> CodeSecurityDeleteConfigurationForEnterprise<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/enterprises/{enterprise}/code-security/configurations/{configuration_id}",
@@ -674,7 +674,7 @@ impl<'a> CodeSecurityUpdateEnterpriseConfiguration<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/enterprises/{enterprise}/code-security/configurations/{configuration_id}",
@@ -711,7 +711,7 @@ impl<'a> CodeSecurityAttachEnterpriseConfiguration<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/enterprises/{enterprise}/code-security/configurations/{configuration_id}/attach",
@@ -745,7 +745,7 @@ impl<'a> CodeSecuritySetConfigurationAsDefaultForEnterprise<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/enterprises/{enterprise}/code-security/configurations/{configuration_id}/defaults",
@@ -809,7 +809,7 @@ impl<'a> CodeSecurityGetRepositoriesForEnterpriseConfiguration<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/code-security/configurations/{configuration_id}/repositories",
@@ -876,7 +876,7 @@ impl<'a> CodeSecurityGetConfigurationsForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/code-security/configurations",
@@ -913,7 +913,7 @@ impl<'a> CodeSecurityCreateConfiguration<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/code-security/configurations",
@@ -946,7 +946,7 @@ impl<'a> CodeSecurityGetDefaultConfigurations<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/code-security/configurations/defaults",
@@ -982,7 +982,7 @@ impl<'a> CodeSecurityDetachConfiguration<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/code-security/configurations/detach",
@@ -1016,7 +1016,7 @@ impl<'a> CodeSecurityGetConfiguration<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/code-security/configurations/{configuration_id}",
@@ -1050,7 +1050,7 @@ impl<'a> CodeSecurityDeleteConfiguration<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/code-security/configurations/{configuration_id}",
@@ -1084,7 +1084,7 @@ impl<'a> CodeSecurityUpdateConfiguration<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/code-security/configurations/{configuration_id}",
@@ -1123,7 +1123,7 @@ impl<'a> CodeSecurityAttachConfiguration<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/code-security/configurations/{configuration_id}/attach",
@@ -1156,7 +1156,7 @@ impl<'a> CodeSecuritySetConfigurationAsDefault<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/code-security/configurations/{configuration_id}/defaults",
@@ -1220,7 +1220,7 @@ impl<'a> CodeSecurityGetRepositoriesForConfiguration<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/code-security/configurations/{configuration_id}/repositories",
@@ -1261,7 +1261,7 @@ impl<'a> CodeSecurityGetConfigurationForRepository<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/code-security-configuration",

@@ -55,7 +55,7 @@ impl<'a> CodesOfConductGetAllCodesOfConduct<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/codes_of_conduct");
         op.apply(self.options);
         (self.client, op)
@@ -82,7 +82,7 @@ impl<'a> CodesOfConductGetConductCode<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/codes_of_conduct/{key}");
         op.path("key", &self.key, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);

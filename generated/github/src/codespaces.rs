@@ -1014,7 +1014,7 @@ impl<'a> CodespacesListInOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/codespaces");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -1074,7 +1074,7 @@ impl<'a> CodespacesSetCodespacesAccess<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/codespaces/access");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.accept_types("application/json");
@@ -1110,7 +1110,7 @@ impl<'a> CodespacesSetCodespacesAccessUsers<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/codespaces/access/selected_users",
@@ -1149,7 +1149,7 @@ impl<'a> CodespacesDeleteCodespacesAccessUsers<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/codespaces/access/selected_users",
@@ -1199,7 +1199,7 @@ impl<'a> CodespacesListOrgSecrets<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/codespaces/secrets");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -1286,7 +1286,7 @@ impl<'a> CodespacesGetOrgPublicKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/codespaces/secrets/public-key",
@@ -1318,7 +1318,7 @@ impl<'a> CodespacesGetOrgSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/codespaces/secrets/{secret_name}",
@@ -1382,7 +1382,7 @@ impl<'a> CodespacesCreateOrUpdateOrgSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/codespaces/secrets/{secret_name}",
@@ -1422,7 +1422,7 @@ impl<'a> CodespacesDeleteOrgSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/codespaces/secrets/{secret_name}",
@@ -1467,7 +1467,7 @@ impl<'a> CodespacesListSelectedReposForOrgSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/codespaces/secrets/{secret_name}/repositories",
@@ -1532,7 +1532,7 @@ impl<'a> CodespacesSetSelectedReposForOrgSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/codespaces/secrets/{secret_name}/repositories",
@@ -1567,7 +1567,7 @@ impl<'a> CodespacesAddSelectedRepoToOrgSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/codespaces/secrets/{secret_name}/repositories/{repository_id}",
@@ -1606,7 +1606,7 @@ impl<'a> CodespacesRemoveSelectedRepoFromOrgSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/codespaces/secrets/{secret_name}/repositories/{repository_id}",
@@ -1656,7 +1656,7 @@ impl<'a> CodespacesGetCodespacesForUserInOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/members/{username}/codespaces",
@@ -1721,7 +1721,7 @@ impl<'a> CodespacesDeleteFromOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/members/{username}/codespaces/{codespace_name}",
@@ -1755,7 +1755,7 @@ impl<'a> CodespacesStopInOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/members/{username}/codespaces/{codespace_name}/stop",
@@ -1802,7 +1802,7 @@ impl<'a> CodespacesListInRepositoryForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/codespaces");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -1864,7 +1864,7 @@ impl<'a> CodespacesCreateWithRepoForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/codespaces");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -1916,7 +1916,7 @@ impl<'a> CodespacesListDevcontainersInRepositoryForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/codespaces/devcontainers",
@@ -2010,7 +2010,7 @@ impl<'a> CodespacesRepoMachinesForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/codespaces/machines",
@@ -2059,7 +2059,7 @@ impl<'a> CodespacesPreFlightWithRepoForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/codespaces/new",
@@ -2102,7 +2102,7 @@ impl<'a> CodespacesCheckPermissionsForDevcontainer<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/codespaces/permissions_check",
@@ -2160,7 +2160,7 @@ impl<'a> CodespacesListRepoSecrets<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/codespaces/secrets",
@@ -2252,7 +2252,7 @@ impl<'a> CodespacesGetRepoPublicKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/codespaces/secrets/public-key",
@@ -2286,7 +2286,7 @@ impl<'a> CodespacesGetRepoSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/codespaces/secrets/{secret_name}",
@@ -2322,7 +2322,7 @@ impl<'a> CodespacesCreateOrUpdateRepoSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/codespaces/secrets/{secret_name}",
@@ -2359,7 +2359,7 @@ impl<'a> CodespacesDeleteRepoSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/codespaces/secrets/{secret_name}",
@@ -2393,7 +2393,7 @@ impl<'a> CodespacesCreateWithPrForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/pulls/{pull_number}/codespaces",
@@ -2451,7 +2451,7 @@ impl<'a> CodespacesListForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/codespaces");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -2510,7 +2510,7 @@ impl<'a> CodespacesCreateForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/user/codespaces");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -2556,7 +2556,7 @@ impl<'a> CodespacesListSecretsForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/codespaces/secrets");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -2641,7 +2641,7 @@ impl<'a> CodespacesGetPublicKeyForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/codespaces/secrets/public-key");
         op.apply(self.options);
         (self.client, op)
@@ -2668,7 +2668,7 @@ impl<'a> CodespacesGetSecretForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/user/codespaces/secrets/{secret_name}",
@@ -2700,7 +2700,7 @@ impl<'a> CodespacesCreateOrUpdateSecretForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/user/codespaces/secrets/{secret_name}",
@@ -2738,7 +2738,7 @@ impl<'a> CodespacesDeleteSecretForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/user/codespaces/secrets/{secret_name}",
@@ -2767,7 +2767,7 @@ impl<'a> CodespacesListRepositoriesForSecretForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/user/codespaces/secrets/{secret_name}/repositories",
@@ -2800,7 +2800,7 @@ impl<'a> CodespacesSetRepositoriesForSecretForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/user/codespaces/secrets/{secret_name}/repositories",
@@ -2833,7 +2833,7 @@ impl<'a> CodespacesAddRepositoryForSecretForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/user/codespaces/secrets/{secret_name}/repositories/{repository_id}",
@@ -2866,7 +2866,7 @@ impl<'a> CodespacesRemoveRepositoryForSecretForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/user/codespaces/secrets/{secret_name}/repositories/{repository_id}",
@@ -2898,7 +2898,7 @@ impl<'a> CodespacesGetForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/codespaces/{codespace_name}");
         op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -2927,7 +2927,7 @@ impl<'a> CodespacesDeleteForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/user/codespaces/{codespace_name}",
@@ -2966,7 +2966,7 @@ impl<'a> CodespacesUpdateForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/user/codespaces/{codespace_name}");
         op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -2998,7 +2998,7 @@ impl<'a> CodespacesExportForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/user/codespaces/{codespace_name}/exports",
@@ -3038,7 +3038,7 @@ impl<'a> CodespacesGetExportDetailsForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/user/codespaces/{codespace_name}/exports/{export_id}",
@@ -3071,7 +3071,7 @@ impl<'a> CodespacesCodespaceMachinesForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/user/codespaces/{codespace_name}/machines",
@@ -3104,7 +3104,7 @@ impl<'a> CodespacesPublishForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/user/codespaces/{codespace_name}/publish",
@@ -3143,7 +3143,7 @@ impl<'a> CodespacesStartForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/user/codespaces/{codespace_name}/start",
@@ -3176,7 +3176,7 @@ impl<'a> CodespacesStopForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/user/codespaces/{codespace_name}/stop",

@@ -812,7 +812,7 @@ impl<'a> CopilotCopilotEnterpriseOneDayUsageMetrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/copilot/metrics/reports/enterprise-1-day",
@@ -845,7 +845,7 @@ impl<'a> CopilotCopilotEnterpriseUsageMetrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/copilot/metrics/reports/enterprise-28-day/latest",
@@ -878,7 +878,7 @@ impl<'a> CopilotCopilotEnterpriseReposOneDayReport<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/copilot/metrics/reports/repos-1-day",
@@ -915,7 +915,7 @@ impl<'a> CopilotCopilotEnterpriseUserTeamsOneDayReport<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/copilot/metrics/reports/user-teams-1-day",
@@ -949,7 +949,7 @@ impl<'a> CopilotCopilotUsersOneDayUsageMetrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/copilot/metrics/reports/users-1-day",
@@ -982,7 +982,7 @@ impl<'a> CopilotCopilotUsersUsageMetrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/copilot/metrics/reports/users-28-day/latest",
@@ -1015,7 +1015,7 @@ impl<'a> CopilotSetEnterpriseCodingAgentPolicy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/enterprises/{enterprise}/copilot/policies/coding_agent",
@@ -1048,7 +1048,7 @@ impl<'a> CopilotAddOrganizationsToEnterpriseCodingAgentPolicy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/enterprises/{enterprise}/copilot/policies/coding_agent/organizations",
@@ -1081,7 +1081,7 @@ impl<'a> CopilotRemoveOrganizationsFromEnterpriseCodingAgentPolicy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/enterprises/{enterprise}/copilot/policies/coding_agent/organizations",
@@ -1113,7 +1113,7 @@ impl<'a> CopilotGetCopilotOrganizationDetails<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/copilot/billing");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -1154,7 +1154,7 @@ impl<'a> CopilotListCopilotSeats<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/copilot/billing/seats");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -1243,7 +1243,7 @@ impl<'a> CopilotAddCopilotSeatsForTeams<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/copilot/billing/selected_teams",
@@ -1281,7 +1281,7 @@ impl<'a> CopilotCancelCopilotSeatAssignmentForTeams<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/copilot/billing/selected_teams",
@@ -1321,7 +1321,7 @@ impl<'a> CopilotAddCopilotSeatsForUsers<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/copilot/billing/selected_users",
@@ -1359,7 +1359,7 @@ impl<'a> CopilotCancelCopilotSeatAssignmentForUsers<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/copilot/billing/selected_users",
@@ -1398,7 +1398,7 @@ impl<'a> CopilotGetCopilotCodingAgentPermissionsOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot/coding-agent/permissions",
@@ -1436,7 +1436,7 @@ impl<'a> CopilotSetCopilotCodingAgentPermissionsOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/copilot/coding-agent/permissions",
@@ -1487,7 +1487,7 @@ impl<'a> CopilotListCopilotCodingAgentSelectedRepositoriesForOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot/coding-agent/permissions/repositories",
@@ -1555,7 +1555,7 @@ impl<'a> CopilotSetCopilotCodingAgentSelectedRepositoriesForOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/copilot/coding-agent/permissions/repositories",
@@ -1596,7 +1596,7 @@ impl<'a> CopilotEnableCopilotCodingAgentForRepositoryInOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/copilot/coding-agent/permissions/repositories/{repository_id}",
@@ -1637,7 +1637,7 @@ impl<'a> CopilotDisableCopilotCodingAgentForRepositoryInOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/copilot/coding-agent/permissions/repositories/{repository_id}",
@@ -1669,7 +1669,7 @@ impl<'a> CopilotCopilotContentExclusionForOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot/content_exclusion",
@@ -1708,7 +1708,7 @@ impl<'a> CopilotSetCopilotContentExclusionForOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/copilot/content_exclusion",
@@ -1752,7 +1752,7 @@ impl<'a> CopilotCopilotOrganizationOneDayUsageMetrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot/metrics/reports/organization-1-day",
@@ -1788,7 +1788,7 @@ impl<'a> CopilotCopilotOrganizationUsageMetrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot/metrics/reports/organization-28-day/latest",
@@ -1821,7 +1821,7 @@ impl<'a> CopilotCopilotOrganizationReposOneDayReport<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot/metrics/reports/repos-1-day",
@@ -1858,7 +1858,7 @@ impl<'a> CopilotCopilotOrganizationUserTeamsOneDayReport<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot/metrics/reports/user-teams-1-day",
@@ -1895,7 +1895,7 @@ impl<'a> CopilotCopilotOrganizationUsersOneDayUsageMetrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot/metrics/reports/users-1-day",
@@ -1931,7 +1931,7 @@ impl<'a> CopilotCopilotOrganizationUsersUsageMetrics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot/metrics/reports/users-28-day/latest",
@@ -1964,7 +1964,7 @@ impl<'a> CopilotGetCopilotSeatDetailsForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/members/{username}/copilot",
@@ -1998,7 +1998,7 @@ impl<'a> CopilotGetCopilotCloudAgentConfiguration<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/copilot/cloud-agent/configuration",

@@ -711,7 +711,7 @@ impl<'a> CopilotSpacesListForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/copilot-spaces");
         op.path("org", &self.org, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
@@ -805,7 +805,7 @@ impl<'a> CopilotSpacesCreateForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/copilot-spaces");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.check(self.body.validate());
@@ -842,7 +842,7 @@ impl<'a> CopilotSpacesGetForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot-spaces/{space_number}",
@@ -877,7 +877,7 @@ impl<'a> CopilotSpacesUpdateForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/copilot-spaces/{space_number}",
@@ -918,7 +918,7 @@ impl<'a> CopilotSpacesDeleteForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/copilot-spaces/{space_number}",
@@ -955,7 +955,7 @@ impl<'a> CopilotSpacesListCollaboratorsForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot-spaces/{space_number}/collaborators",
@@ -993,7 +993,7 @@ impl<'a> CopilotSpacesAddCollaboratorForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/copilot-spaces/{space_number}/collaborators",
@@ -1036,7 +1036,7 @@ impl<'a> CopilotSpacesUpdateCollaboratorForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}",
@@ -1083,7 +1083,7 @@ impl<'a> CopilotSpacesRemoveCollaboratorForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}",
@@ -1118,7 +1118,7 @@ impl<'a> CopilotSpacesListResourcesForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot-spaces/{space_number}/resources",
@@ -1156,7 +1156,7 @@ impl<'a> CopilotSpacesCreateResourceForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/copilot-spaces/{space_number}/resources",
@@ -1197,7 +1197,7 @@ impl<'a> CopilotSpacesGetResourceForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/copilot-spaces/{space_number}/resources/{space_resource_id}",
@@ -1234,7 +1234,7 @@ impl<'a> CopilotSpacesUpdateResourceForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/copilot-spaces/{space_number}/resources/{space_resource_id}",
@@ -1276,7 +1276,7 @@ impl<'a> CopilotSpacesDeleteResourceForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/copilot-spaces/{space_number}/resources/{space_resource_id}",
@@ -1327,7 +1327,7 @@ impl<'a> CopilotSpacesListForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/copilot-spaces");
         op.path("username", &self.username, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
@@ -1421,7 +1421,7 @@ impl<'a> CopilotSpacesCreateForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users/{username}/copilot-spaces");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.check(self.body.validate());
@@ -1458,7 +1458,7 @@ impl<'a> CopilotSpacesGetForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/copilot-spaces/{space_number}",
@@ -1493,7 +1493,7 @@ impl<'a> CopilotSpacesUpdateForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/users/{username}/copilot-spaces/{space_number}",
@@ -1534,7 +1534,7 @@ impl<'a> CopilotSpacesDeleteForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/users/{username}/copilot-spaces/{space_number}",
@@ -1571,7 +1571,7 @@ impl<'a> CopilotSpacesListCollaboratorsForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/copilot-spaces/{space_number}/collaborators",
@@ -1609,7 +1609,7 @@ impl<'a> CopilotSpacesAddCollaboratorForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/users/{username}/copilot-spaces/{space_number}/collaborators",
@@ -1652,7 +1652,7 @@ impl<'a> CopilotSpacesUpdateCollaboratorForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/users/{username}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}",
@@ -1699,7 +1699,7 @@ impl<'a> CopilotSpacesRemoveCollaboratorForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/users/{username}/copilot-spaces/{space_number}/collaborators/{actor_type}/{actor_identifier}",
@@ -1734,7 +1734,7 @@ impl<'a> CopilotSpacesListResourcesForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/copilot-spaces/{space_number}/resources",
@@ -1772,7 +1772,7 @@ impl<'a> CopilotSpacesCreateResourceForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/users/{username}/copilot-spaces/{space_number}/resources",
@@ -1813,7 +1813,7 @@ impl<'a> CopilotSpacesGetResourceForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/copilot-spaces/{space_number}/resources/{space_resource_id}",
@@ -1850,7 +1850,7 @@ impl<'a> CopilotSpacesUpdateResourceForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/users/{username}/copilot-spaces/{space_number}/resources/{space_resource_id}",
@@ -1892,7 +1892,7 @@ impl<'a> CopilotSpacesDeleteResourceForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/users/{username}/copilot-spaces/{space_number}/resources/{space_resource_id}",

@@ -61,7 +61,7 @@ impl<'a> CredentialsRevoke<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/credentials/revoke");
         op.check(self.body.validate());
         op.json("application/json", &self.body);

@@ -801,7 +801,7 @@ impl<'a> DependabotListAlertsForEnterprise<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/dependabot/alerts",
@@ -870,7 +870,7 @@ impl<'a> DependabotRepositoryAccessForEnterprise<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/dependabot/repository-access",
@@ -951,7 +951,7 @@ impl<'a> DependabotUpdateRepositoryAccessForEnterprise<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/enterprises/{enterprise}/dependabot/repository-access",
@@ -984,7 +984,7 @@ impl<'a> DependabotSetRepositoryAccessDefaultLevelForEnterprise<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/enterprises/{enterprise}/dependabot/repository-access/default-level",
@@ -1153,7 +1153,7 @@ impl<'a> DependabotListAlertsForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/dependabot/alerts");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("classification", &self.classification, rt::Style::Form, true);
@@ -1229,7 +1229,7 @@ impl<'a> DependabotRepositoryAccessForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/dependabot/repository-access",
@@ -1310,7 +1310,7 @@ impl<'a> DependabotUpdateRepositoryAccessForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/dependabot/repository-access",
@@ -1343,7 +1343,7 @@ impl<'a> DependabotSetRepositoryAccessDefaultLevel<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/dependabot/repository-access/default-level",
@@ -1387,7 +1387,7 @@ impl<'a> DependabotListOrgSecrets<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/dependabot/secrets");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -1476,7 +1476,7 @@ impl<'a> DependabotGetOrgPublicKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/dependabot/secrets/public-key",
@@ -1508,7 +1508,7 @@ impl<'a> DependabotGetOrgSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/dependabot/secrets/{secret_name}",
@@ -1542,7 +1542,7 @@ impl<'a> DependabotCreateOrUpdateOrgSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/dependabot/secrets/{secret_name}",
@@ -1577,7 +1577,7 @@ impl<'a> DependabotDeleteOrgSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/dependabot/secrets/{secret_name}",
@@ -1620,7 +1620,7 @@ impl<'a> DependabotListSelectedReposForOrgSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/dependabot/secrets/{secret_name}/repositories",
@@ -1684,7 +1684,7 @@ impl<'a> DependabotSetSelectedReposForOrgSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/dependabot/secrets/{secret_name}/repositories",
@@ -1717,7 +1717,7 @@ impl<'a> DependabotAddSelectedRepoToOrgSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/dependabot/secrets/{secret_name}/repositories/{repository_id}",
@@ -1750,7 +1750,7 @@ impl<'a> DependabotRemoveSelectedRepoFromOrgSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/dependabot/secrets/{secret_name}/repositories/{repository_id}",
@@ -1903,7 +1903,7 @@ impl<'a> DependabotListAlertsForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/dependabot/alerts",
@@ -1963,7 +1963,7 @@ impl<'a> DependabotGetAlert<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/dependabot/alerts/{alert_number}",
@@ -2000,7 +2000,7 @@ impl<'a> DependabotUpdateAlert<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/dependabot/alerts/{alert_number}",
@@ -2059,7 +2059,7 @@ impl<'a> DependabotListRepoSecrets<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/dependabot/secrets",
@@ -2151,7 +2151,7 @@ impl<'a> DependabotGetRepoPublicKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/dependabot/secrets/public-key",
@@ -2185,7 +2185,7 @@ impl<'a> DependabotGetRepoSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/dependabot/secrets/{secret_name}",
@@ -2221,7 +2221,7 @@ impl<'a> DependabotCreateOrUpdateRepoSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/dependabot/secrets/{secret_name}",
@@ -2258,7 +2258,7 @@ impl<'a> DependabotDeleteRepoSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/dependabot/secrets/{secret_name}",

@@ -137,7 +137,7 @@ impl<'a> DependencyGraphDiffRange<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/dependency-graph/compare/{basehead}",
@@ -237,7 +237,7 @@ impl<'a> DependencyGraphExportSbom<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/dependency-graph/sbom",
@@ -302,7 +302,7 @@ impl<'a> DependencyGraphFetchSbomReport<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/dependency-graph/sbom/fetch-report/{sbom_uuid}",
@@ -336,7 +336,7 @@ impl<'a> DependencyGraphGenerateSbomReport<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/dependency-graph/sbom/generate-report",
@@ -374,7 +374,7 @@ impl<'a> DependencyGraphCreateRepositorySnapshot<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/dependency-graph/snapshots",

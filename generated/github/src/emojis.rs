@@ -40,7 +40,7 @@ impl<'a> EmojisGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/emojis");
         op.apply(self.options);
         (self.client, op)

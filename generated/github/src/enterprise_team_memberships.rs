@@ -157,7 +157,7 @@ impl<'a> EnterpriseTeamMembershipsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/teams/{enterprise-team}/memberships",
@@ -244,7 +244,7 @@ impl<'a> EnterpriseTeamMembershipsBulkAdd<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/enterprises/{enterprise}/teams/{enterprise-team}/memberships/add",
@@ -279,7 +279,7 @@ impl<'a> EnterpriseTeamMembershipsBulkRemove<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/enterprises/{enterprise}/teams/{enterprise-team}/memberships/remove",
@@ -314,7 +314,7 @@ impl<'a> EnterpriseTeamMembershipsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}",
@@ -349,7 +349,7 @@ impl<'a> EnterpriseTeamMembershipsAdd<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}",
@@ -384,7 +384,7 @@ impl<'a> EnterpriseTeamMembershipsRemove<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}",

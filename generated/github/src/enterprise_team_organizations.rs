@@ -157,7 +157,7 @@ impl<'a> EnterpriseTeamOrganizationsGetAssignments<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/teams/{enterprise-team}/organizations",
@@ -218,7 +218,7 @@ impl<'a> EnterpriseTeamOrganizationsBulkAdd<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/enterprises/{enterprise}/teams/{enterprise-team}/organizations/add",
@@ -253,7 +253,7 @@ impl<'a> EnterpriseTeamOrganizationsBulkRemove<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/enterprises/{enterprise}/teams/{enterprise-team}/organizations/remove",
@@ -286,7 +286,7 @@ impl<'a> EnterpriseTeamOrganizationsGetAssignment<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}",
@@ -321,7 +321,7 @@ impl<'a> EnterpriseTeamOrganizationsAdd<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}",
@@ -356,7 +356,7 @@ impl<'a> EnterpriseTeamOrganizationsDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}",

@@ -128,7 +128,7 @@ impl<'a> EnterpriseTeamsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/enterprises/{enterprise}/teams");
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -209,7 +209,7 @@ impl<'a> EnterpriseTeamsCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/enterprises/{enterprise}/teams");
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -239,7 +239,7 @@ impl<'a> EnterpriseTeamsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/teams/{team_slug}",
@@ -301,7 +301,7 @@ impl<'a> EnterpriseTeamsDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/enterprises/{enterprise}/teams/{team_slug}",
@@ -335,7 +335,7 @@ impl<'a> EnterpriseTeamsUpdate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/enterprises/{enterprise}/teams/{team_slug}",

@@ -352,7 +352,7 @@ impl<'a> GistsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/gists");
         op.query("since", &self.since, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -432,7 +432,7 @@ impl<'a> GistsCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/gists");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -511,7 +511,7 @@ impl<'a> GistsListPublic<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/gists/public");
         op.query("since", &self.since, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -612,7 +612,7 @@ impl<'a> GistsListStarred<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/gists/starred");
         op.query("since", &self.since, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -692,7 +692,7 @@ impl<'a> GistsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/gists/{gist_id}");
         op.path("gist_id", &self.gist_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
@@ -725,7 +725,7 @@ impl<'a> GistsDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/gists/{gist_id}");
         op.path("gist_id", &self.gist_id, rt::Style::Simple, false);
         op.accept_types("application/json");
@@ -754,7 +754,7 @@ impl<'a> GistsUpdate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/gists/{gist_id}");
         op.path("gist_id", &self.gist_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -800,7 +800,7 @@ impl<'a> GistsListComments<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/gists/{gist_id}/comments");
         op.path("gist_id", &self.gist_id, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -881,7 +881,7 @@ impl<'a> GistsCreateComment<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/gists/{gist_id}/comments");
         op.path("gist_id", &self.gist_id, rt::Style::Simple, false);
         op.check(self.body.validate());
@@ -941,7 +941,7 @@ impl<'a> GistsGetComment<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/gists/{gist_id}/comments/{comment_id}",
@@ -979,7 +979,7 @@ impl<'a> GistsDeleteComment<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/gists/{gist_id}/comments/{comment_id}",
@@ -1013,7 +1013,7 @@ impl<'a> GistsUpdateComment<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/gists/{gist_id}/comments/{comment_id}",
@@ -1060,7 +1060,7 @@ impl<'a> GistsListCommits<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/gists/{gist_id}/commits");
         op.path("gist_id", &self.gist_id, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -1152,7 +1152,7 @@ impl<'a> GistsListForks<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/gists/{gist_id}/forks");
         op.path("gist_id", &self.gist_id, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -1232,7 +1232,7 @@ impl<'a> GistsFork<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/gists/{gist_id}/forks");
         op.path("gist_id", &self.gist_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
@@ -1289,7 +1289,7 @@ impl<'a> GistsCheckIsStarred<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/gists/{gist_id}/star");
         op.path("gist_id", &self.gist_id, rt::Style::Simple, false);
         op.accept_types("application/json");
@@ -1317,7 +1317,7 @@ impl<'a> GistsStar<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/gists/{gist_id}/star");
         op.path("gist_id", &self.gist_id, rt::Style::Simple, false);
         op.accept_types("application/json");
@@ -1345,7 +1345,7 @@ impl<'a> GistsUnstar<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/gists/{gist_id}/star");
         op.path("gist_id", &self.gist_id, rt::Style::Simple, false);
         op.accept_types("application/json");
@@ -1374,7 +1374,7 @@ impl<'a> GistsGetRevision<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/gists/{gist_id}/{sha}");
         op.path("gist_id", &self.gist_id, rt::Style::Simple, false);
         op.path("sha", &self.sha, rt::Style::Simple, false);
@@ -1427,7 +1427,7 @@ impl<'a> GistsListForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/gists");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("since", &self.since, rt::Style::Form, true);

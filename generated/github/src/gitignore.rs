@@ -56,7 +56,7 @@ impl<'a> GitignoreGetAllTemplates<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/gitignore/templates");
         op.apply(self.options);
         (self.client, op)
@@ -81,7 +81,7 @@ impl<'a> GitignoreGetTemplate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/gitignore/templates/{name}");
         op.path("name", &self.name, rt::Style::Simple, false);
         op.apply(self.options);

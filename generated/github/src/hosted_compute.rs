@@ -158,7 +158,7 @@ impl<'a> HostedComputeListNetworkConfigurationsForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/settings/network-configurations",
@@ -255,7 +255,7 @@ impl<'a> HostedComputeCreateNetworkConfigurationForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/settings/network-configurations",
@@ -289,7 +289,7 @@ impl<'a> HostedComputeGetNetworkConfigurationForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/settings/network-configurations/{network_configuration_id}",
@@ -360,7 +360,7 @@ impl<'a> HostedComputeDeleteNetworkConfigurationFromOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/settings/network-configurations/{network_configuration_id}",
@@ -397,7 +397,7 @@ impl<'a> HostedComputeUpdateNetworkConfigurationForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/settings/network-configurations/{network_configuration_id}",
@@ -437,7 +437,7 @@ impl<'a> HostedComputeGetNetworkSettingsForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/settings/network-settings/{network_settings_id}",

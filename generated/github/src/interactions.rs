@@ -322,7 +322,7 @@ impl<'a> InteractionsGetRestrictionsForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/interaction-limits");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
@@ -354,7 +354,7 @@ impl<'a> InteractionsSetRestrictionsForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/interaction-limits");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -384,7 +384,7 @@ impl<'a> InteractionsRemoveRestrictionsForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/interaction-limits");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
@@ -410,7 +410,7 @@ impl<'a> InteractionsGetPullRequestCreationCapForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/interaction-limits/pulls/creation-cap",
@@ -446,7 +446,7 @@ impl<'a> InteractionsUpdatePullRequestCreationCapForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/interaction-limits/pulls/creation-cap",
@@ -490,7 +490,7 @@ impl<'a> InteractionsGetRestrictionsForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/interaction-limits",
@@ -527,7 +527,7 @@ impl<'a> InteractionsSetRestrictionsForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/interaction-limits",
@@ -561,7 +561,7 @@ impl<'a> InteractionsRemoveRestrictionsForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/interaction-limits",
@@ -592,7 +592,7 @@ impl<'a> InteractionsGetPullRequestBypassListForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/interaction-limits/pulls/bypass-list",
@@ -627,7 +627,7 @@ impl<'a> InteractionsSetPullRequestBypassListForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/repos/{owner}/{repo}/interaction-limits/pulls/bypass-list",
@@ -667,7 +667,7 @@ impl<'a> InteractionsRemovePullRequestBypassListForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/interaction-limits/pulls/bypass-list",
@@ -706,7 +706,7 @@ impl<'a> InteractionsGetPullRequestCreationCapForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/interaction-limits/pulls/creation-cap",
@@ -744,7 +744,7 @@ impl<'a> InteractionsUpdatePullRequestCreationCapForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/interaction-limits/pulls/creation-cap",
@@ -787,7 +787,7 @@ impl<'a> InteractionsGetRestrictionsForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/interaction-limits");
         op.apply(self.options);
         (self.client, op)
@@ -817,7 +817,7 @@ impl<'a> InteractionsSetRestrictionsForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/user/interaction-limits");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
@@ -845,7 +845,7 @@ impl<'a> InteractionsRemoveRestrictionsForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/user/interaction-limits");
         op.apply(self.options);
         (self.client, op)

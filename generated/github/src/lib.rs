@@ -100,6 +100,8 @@ pub mod pulls;
 pub mod search;
 #[cfg(feature = "users")]
 pub mod users;
+#[cfg(feature = "sync")]
+pub mod sync;
 pub use connector_runtime::{ConnectorConfig, Error, ErrorCode, Response};
 /// Base URLs of the API's servers, first one the default (server variables at their defaults).
 pub const SERVERS: &[&str] = &["https://api.github.com"];

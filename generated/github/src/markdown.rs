@@ -54,7 +54,7 @@ impl<'a> MarkdownRender<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/markdown");
         op.accept_types("text/html");
         op.json("application/json", &self.body);
@@ -116,7 +116,7 @@ impl<'a> MarkdownRenderRaw<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/markdown/raw");
         op.accept_types("text/html");
         if let Some(body) = &self.body {

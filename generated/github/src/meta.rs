@@ -92,7 +92,7 @@ impl<'a> MetaRoot<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/");
         op.apply(self.options);
         (self.client, op)
@@ -116,7 +116,7 @@ impl<'a> MetaGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/meta");
         op.apply(self.options);
         (self.client, op)
@@ -148,7 +148,7 @@ impl<'a> MetaGetOctocat<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/octocat");
         op.query("s", &self.s, rt::Style::Form, true);
         op.accept_types("application/octocat-stream");
@@ -189,7 +189,7 @@ impl<'a> MetaGetAllVersions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/versions");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -214,7 +214,7 @@ impl<'a> MetaGetZen<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/zen");
         op.accept_types("text/plain");
         op.apply(self.options);

@@ -176,7 +176,7 @@ impl<'a> OidcListOidcCustomPropertyInclusionsForEnterprise<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/enterprises/{enterprise}/actions/oidc/customization/properties/repo",
@@ -212,7 +212,7 @@ impl<'a> OidcCreateOidcCustomPropertyInclusionForEnterprise<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/enterprises/{enterprise}/actions/oidc/customization/properties/repo",
@@ -246,7 +246,7 @@ impl<'a> OidcDeleteOidcCustomPropertyInclusionForEnterprise<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/enterprises/{enterprise}/actions/oidc/customization/properties/repo/{custom_property_name}",
@@ -283,7 +283,7 @@ impl<'a> OidcListOidcCustomPropertyInclusionsForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/oidc/customization/properties/repo",
@@ -319,7 +319,7 @@ impl<'a> OidcCreateOidcCustomPropertyInclusionForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/actions/oidc/customization/properties/repo",
@@ -353,7 +353,7 @@ impl<'a> OidcDeleteOidcCustomPropertyInclusionForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/actions/oidc/customization/properties/repo/{custom_property_name}",
@@ -390,7 +390,7 @@ impl<'a> OidcGetOidcCustomSubTemplateForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/actions/oidc/customization/sub",
@@ -422,7 +422,7 @@ impl<'a> OidcUpdateOidcCustomSubTemplateForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/actions/oidc/customization/sub",

@@ -2329,7 +2329,7 @@ impl<'a> OrgsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organizations");
         op.query("since", &self.since, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -2407,7 +2407,7 @@ impl<'a> OrgsGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -2436,7 +2436,7 @@ impl<'a> OrgsDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -2469,7 +2469,7 @@ impl<'a> OrgsUpdate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/orgs/{org}");
         op.path("org", &self.org, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -2506,7 +2506,7 @@ impl<'a> OrgsCreateArtifactDeploymentRecord<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/artifacts/metadata/deployment-record",
@@ -2545,7 +2545,7 @@ impl<'a> OrgsSetClusterDeploymentRecords<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}",
@@ -2618,7 +2618,7 @@ impl<'a> OrgsCreateClusterDeploymentRecordsJob<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}/jobs",
@@ -2668,7 +2668,7 @@ impl<'a> OrgsGetClusterDeploymentRecordsJob<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}/jobs/{job_id}",
@@ -2716,7 +2716,7 @@ impl<'a> OrgsCreateArtifactStorageRecord<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/artifacts/metadata/storage-record",
@@ -2754,7 +2754,7 @@ impl<'a> OrgsListArtifactDeploymentRecords<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/artifacts/{subject_digest}/metadata/deployment-records",
@@ -2800,7 +2800,7 @@ impl<'a> OrgsListArtifactStorageRecords<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/artifacts/{subject_digest}/metadata/storage-records",
@@ -2864,7 +2864,7 @@ impl<'a> OrgsListAttestationsBulk<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/attestations/bulk-list");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -2901,7 +2901,7 @@ impl<'a> OrgsDeleteAttestationsBulk<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/attestations/delete-request",
@@ -2934,7 +2934,7 @@ impl<'a> OrgsDeleteAttestationsBySubjectDigest<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/attestations/digest/{subject_digest}",
@@ -2992,7 +2992,7 @@ impl<'a> OrgsListAttestationRepositories<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/attestations/repositories",
@@ -3031,7 +3031,7 @@ impl<'a> OrgsDeleteAttestationsById<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/attestations/{attestation_id}",
@@ -3090,7 +3090,7 @@ impl<'a> OrgsListAttestations<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/attestations/{subject_digest}",
@@ -3138,7 +3138,7 @@ impl<'a> OrgsListBlockedUsers<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/blocks");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -3194,7 +3194,7 @@ impl<'a> OrgsCheckBlockedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/blocks/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
@@ -3224,7 +3224,7 @@ impl<'a> OrgsBlockUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/blocks/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
@@ -3254,7 +3254,7 @@ impl<'a> OrgsUnblockUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/blocks/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
@@ -3293,7 +3293,7 @@ impl<'a> OrgsListFailedInvitations<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/failed_invitations");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -3390,7 +3390,7 @@ impl<'a> OrgsListWebhooks<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/hooks");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -3471,7 +3471,7 @@ impl<'a> OrgsCreateWebhook<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/hooks");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -3532,7 +3532,7 @@ impl<'a> OrgsGetWebhook<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/hooks/{hook_id}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
@@ -3561,7 +3561,7 @@ impl<'a> OrgsDeleteWebhook<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/hooks/{hook_id}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
@@ -3597,7 +3597,7 @@ impl<'a> OrgsUpdateWebhook<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/orgs/{org}/hooks/{hook_id}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
@@ -3633,7 +3633,7 @@ impl<'a> OrgsGetWebhookConfigForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/hooks/{hook_id}/config");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
@@ -3669,7 +3669,7 @@ impl<'a> OrgsUpdateWebhookConfigForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/hooks/{hook_id}/config",
@@ -3723,7 +3723,7 @@ impl<'a> OrgsListWebhookDeliveries<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/hooks/{hook_id}/deliveries",
@@ -3766,7 +3766,7 @@ impl<'a> OrgsGetWebhookDelivery<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}",
@@ -3807,7 +3807,7 @@ impl<'a> OrgsRedeliverWebhookDelivery<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}/attempts",
@@ -3845,7 +3845,7 @@ impl<'a> OrgsPingWebhook<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/hooks/{hook_id}/pings");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
@@ -3916,7 +3916,7 @@ impl<'a> ApiInsightsGetRouteStatsByActor<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/insights/api/route-stats/{actor_type}/{actor_id}",
@@ -4025,7 +4025,7 @@ impl<'a> ApiInsightsGetSubjectStats<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/insights/api/subject-stats",
@@ -4105,7 +4105,7 @@ impl<'a> ApiInsightsGetSummaryStats<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/insights/api/summary-stats",
@@ -4146,7 +4146,7 @@ impl<'a> ApiInsightsGetSummaryStatsByUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/insights/api/summary-stats/users/{user_id}",
@@ -4189,7 +4189,7 @@ impl<'a> ApiInsightsGetSummaryStatsByActor<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/insights/api/summary-stats/{actor_type}/{actor_id}",
@@ -4232,7 +4232,7 @@ impl<'a> ApiInsightsGetTimeStats<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/insights/api/time-stats");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("min_timestamp", &self.min_timestamp, rt::Style::Form, true);
@@ -4277,7 +4277,7 @@ impl<'a> ApiInsightsGetTimeStatsByUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/insights/api/time-stats/users/{user_id}",
@@ -4327,7 +4327,7 @@ impl<'a> ApiInsightsGetTimeStatsByActor<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/insights/api/time-stats/{actor_type}/{actor_id}",
@@ -4406,7 +4406,7 @@ impl<'a> ApiInsightsGetUserStats<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/insights/api/user-stats/{user_id}",
@@ -4489,7 +4489,7 @@ impl<'a> OrgsListAppInstallations<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/installations");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -4605,7 +4605,7 @@ impl<'a> OrgsListPendingInvitations<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/invitations");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -4698,7 +4698,7 @@ impl<'a> OrgsCreateInvitation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/invitations");
         op.path("org", &self.org, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -4735,7 +4735,7 @@ impl<'a> OrgsCancelInvitation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/invitations/{invitation_id}",
@@ -4784,7 +4784,7 @@ impl<'a> OrgsListInvitationTeams<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/invitations/{invitation_id}/teams",
@@ -4868,7 +4868,7 @@ impl<'a> OrgsListIssueFields<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/issue-fields");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -4898,7 +4898,7 @@ impl<'a> OrgsCreateIssueField<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/issue-fields");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -4935,7 +4935,7 @@ impl<'a> OrgsDeleteIssueField<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/issue-fields/{issue_field_id}",
@@ -4975,7 +4975,7 @@ impl<'a> OrgsUpdateIssueField<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/issue-fields/{issue_field_id}",
@@ -5015,7 +5015,7 @@ impl<'a> OrgsListIssueTypes<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/issue-types");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -5045,7 +5045,7 @@ impl<'a> OrgsCreateIssueType<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/issue-types");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -5083,7 +5083,7 @@ impl<'a> OrgsUpdateIssueType<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/issue-types/{issue_type_id}",
@@ -5124,7 +5124,7 @@ impl<'a> OrgsDeleteIssueType<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/issue-types/{issue_type_id}",
@@ -5186,7 +5186,7 @@ impl<'a> OrgsListMembers<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/members");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("filter", &self.filter, rt::Style::Form, true);
@@ -5269,7 +5269,7 @@ impl<'a> OrgsCheckMembershipForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/members/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
@@ -5297,7 +5297,7 @@ impl<'a> OrgsRemoveMember<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/members/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
@@ -5327,7 +5327,7 @@ impl<'a> OrgsGetMembershipForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/memberships/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
@@ -5364,7 +5364,7 @@ impl<'a> OrgsSetMembershipForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/memberships/{username}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
@@ -5402,7 +5402,7 @@ impl<'a> OrgsRemoveMembershipForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/memberships/{username}",
@@ -5434,7 +5434,7 @@ impl<'a> OrgsListOrgRoles<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/organization-roles");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(|status, body| match status {
@@ -5468,7 +5468,7 @@ impl<'a> OrgsRevokeAllOrgRolesTeam<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/organization-roles/teams/{team_slug}",
@@ -5500,7 +5500,7 @@ impl<'a> OrgsAssignTeamToOrgRole<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/organization-roles/teams/{team_slug}/{role_id}",
@@ -5533,7 +5533,7 @@ impl<'a> OrgsRevokeOrgRoleTeam<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/organization-roles/teams/{team_slug}/{role_id}",
@@ -5565,7 +5565,7 @@ impl<'a> OrgsRevokeAllOrgRolesUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/organization-roles/users/{username}",
@@ -5597,7 +5597,7 @@ impl<'a> OrgsAssignUserToOrgRole<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/organization-roles/users/{username}/{role_id}",
@@ -5630,7 +5630,7 @@ impl<'a> OrgsRevokeOrgRoleUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/organization-roles/users/{username}/{role_id}",
@@ -5662,7 +5662,7 @@ impl<'a> OrgsGetOrgRole<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/organization-roles/{role_id}",
@@ -5712,7 +5712,7 @@ impl<'a> OrgsListOrgRoleTeams<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/organization-roles/{role_id}/teams",
@@ -5810,7 +5810,7 @@ impl<'a> OrgsListOrgRoleUsers<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/organization-roles/{role_id}/users",
@@ -5913,7 +5913,7 @@ impl<'a> OrgsListOutsideCollaborators<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/outside_collaborators");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("filter", &self.filter, rt::Style::Form, true);
@@ -6005,7 +6005,7 @@ impl<'a> OrgsConvertMemberToOutsideCollaborator<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/outside_collaborators/{username}",
@@ -6042,7 +6042,7 @@ impl<'a> OrgsRemoveOutsideCollaborator<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/outside_collaborators/{username}",
@@ -6134,7 +6134,7 @@ impl<'a> OrgsListPatGrantRequests<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/personal-access-token-requests",
@@ -6248,7 +6248,7 @@ impl<'a> OrgsReviewPatGrantRequestsInBulk<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/personal-access-token-requests",
@@ -6288,7 +6288,7 @@ impl<'a> OrgsReviewPatGrantRequest<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/personal-access-token-requests/{pat_request_id}",
@@ -6341,7 +6341,7 @@ impl<'a> OrgsListPatGrantRequestRepositories<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/personal-access-token-requests/{pat_request_id}/repositories",
@@ -6490,7 +6490,7 @@ impl<'a> OrgsListPatGrants<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/personal-access-tokens");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -6601,7 +6601,7 @@ impl<'a> OrgsUpdatePatAccesses<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/personal-access-tokens");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.check(self.body.validate());
@@ -6638,7 +6638,7 @@ impl<'a> OrgsUpdatePatAccess<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/personal-access-tokens/{pat_id}",
@@ -6690,7 +6690,7 @@ impl<'a> OrgsListPatGrantRepositories<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/personal-access-tokens/{pat_id}/repositories",
@@ -6776,7 +6776,7 @@ impl<'a> OrgsCustomPropertiesForReposGetOrganizationDefinitions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/properties/schema");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -6806,7 +6806,7 @@ impl<'a> OrgsCustomPropertiesForReposCreateOrUpdateOrganizationDefinitions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/orgs/{org}/properties/schema");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.check(self.body.validate());
@@ -6838,7 +6838,7 @@ impl<'a> OrgsCustomPropertiesForReposGetOrganizationDefinition<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/properties/schema/{custom_property_name}",
@@ -6878,7 +6878,7 @@ impl<'a> OrgsCustomPropertiesForReposCreateOrUpdateOrganizationDefinition<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/properties/schema/{custom_property_name}",
@@ -6918,7 +6918,7 @@ impl<'a> OrgsCustomPropertiesForReposDeleteOrganizationDefinition<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/properties/schema/{custom_property_name}",
@@ -6973,7 +6973,7 @@ impl<'a> OrgsCustomPropertiesForReposGetOrganizationValues<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/properties/values");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -7065,7 +7065,7 @@ impl<'a> OrgsCustomPropertiesForReposCreateOrUpdateOrganizationValues<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/orgs/{org}/properties/values");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.accept_types("application/json");
@@ -7112,7 +7112,7 @@ impl<'a> OrgsListPublicMembers<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/public_members");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -7192,7 +7192,7 @@ impl<'a> OrgsCheckPublicMembershipForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/public_members/{username}",
@@ -7223,7 +7223,7 @@ impl<'a> OrgsSetPublicMembershipForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/public_members/{username}",
@@ -7256,7 +7256,7 @@ impl<'a> OrgsRemovePublicMembershipForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/public_members/{username}",
@@ -7299,7 +7299,7 @@ impl<'a> OrgsGetOrgRulesetHistory<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/rulesets/{ruleset_id}/history",
@@ -7361,7 +7361,7 @@ impl<'a> OrgsGetOrgRulesetVersion<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/rulesets/{ruleset_id}/history/{version_id}",
@@ -7395,7 +7395,7 @@ impl<'a> OrgsListSecurityManagerTeams<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/security-managers");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
@@ -7424,7 +7424,7 @@ impl<'a> OrgsAddSecurityManagerTeam<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/security-managers/teams/{team_slug}",
@@ -7455,7 +7455,7 @@ impl<'a> OrgsRemoveSecurityManagerTeam<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/security-managers/teams/{team_slug}",
@@ -7485,7 +7485,7 @@ impl<'a> OrgsGetImmutableReleasesSettings<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/settings/immutable-releases",
@@ -7520,7 +7520,7 @@ impl<'a> OrgsSetImmutableReleasesSettings<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/settings/immutable-releases",
@@ -7562,7 +7562,7 @@ impl<'a> OrgsGetImmutableReleasesSettingsRepositories<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/settings/immutable-releases/repositories",
@@ -7624,7 +7624,7 @@ impl<'a> OrgsSetImmutableReleasesSettingsRepositories<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/settings/immutable-releases/repositories",
@@ -7655,7 +7655,7 @@ impl<'a> OrgsEnableSelectedRepositoryImmutableReleasesOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/settings/immutable-releases/repositories/{repository_id}",
@@ -7686,7 +7686,7 @@ impl<'a> OrgsDisableSelectedRepositoryImmutableReleasesOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/settings/immutable-releases/repositories/{repository_id}",
@@ -7727,7 +7727,7 @@ impl<'a> OrgsEnableOrDisableSecurityProductOnAllOrgRepos<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/{security_product}/{enablement}",
@@ -7781,7 +7781,7 @@ impl<'a> OrgsListMembershipsForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/memberships/orgs");
         op.query("state", &self.state, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -7871,7 +7871,7 @@ impl<'a> OrgsGetMembershipForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/memberships/orgs/{org}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -7901,7 +7901,7 @@ impl<'a> OrgsUpdateMembershipForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/user/memberships/orgs/{org}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -7947,7 +7947,7 @@ impl<'a> OrgsListForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/orgs");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -8040,7 +8040,7 @@ impl<'a> OrgsListForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/orgs");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -8119,7 +8119,7 @@ impl<'a> OrgsListOrganizationFineGrainedPermissions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/organization-fine-grained-permissions",

@@ -639,7 +639,7 @@ impl<'a> PackagesListDockerMigrationConflictingPackagesForOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/docker/conflicts");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -693,7 +693,7 @@ impl<'a> PackagesListPackagesForOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/packages");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("package_type", &self.package_type, rt::Style::Form, true);
@@ -753,7 +753,7 @@ impl<'a> PackagesGetPackageForOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/packages/{package_type}/{package_name}",
@@ -786,7 +786,7 @@ impl<'a> PackagesDeletePackageForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/packages/{package_type}/{package_name}",
@@ -827,7 +827,7 @@ impl<'a> PackagesRestorePackageForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/packages/{package_type}/{package_name}/restore",
@@ -881,7 +881,7 @@ impl<'a> PackagesGetAllPackageVersionsForPackageOwnedByOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/packages/{package_type}/{package_name}/versions",
@@ -946,7 +946,7 @@ impl<'a> PackagesGetPackageVersionForOrganization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}",
@@ -988,7 +988,7 @@ impl<'a> PackagesDeletePackageVersionForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}",
@@ -1030,7 +1030,7 @@ impl<'a> PackagesRestorePackageVersionForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}/restore",
@@ -1068,7 +1068,7 @@ impl<'a> PackagesListDockerMigrationConflictingPackagesForAuthenticatedUser<'a> 
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/docker/conflicts");
         op.apply(self.options);
         (self.client, op)
@@ -1119,7 +1119,7 @@ impl<'a> PackagesListPackagesForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/packages");
         op.query("package_type", &self.package_type, rt::Style::Form, true);
         op.query("visibility", &self.visibility, rt::Style::Form, true);
@@ -1176,7 +1176,7 @@ impl<'a> PackagesGetPackageForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/user/packages/{package_type}/{package_name}",
@@ -1207,7 +1207,7 @@ impl<'a> PackagesDeletePackageForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/user/packages/{package_type}/{package_name}",
@@ -1246,7 +1246,7 @@ impl<'a> PackagesRestorePackageForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/user/packages/{package_type}/{package_name}/restore",
@@ -1298,7 +1298,7 @@ impl<'a> PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/user/packages/{package_type}/{package_name}/versions",
@@ -1361,7 +1361,7 @@ impl<'a> PackagesGetPackageVersionForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/user/packages/{package_type}/{package_name}/versions/{package_version_id}",
@@ -1401,7 +1401,7 @@ impl<'a> PackagesDeletePackageVersionForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/user/packages/{package_type}/{package_name}/versions/{package_version_id}",
@@ -1441,7 +1441,7 @@ impl<'a> PackagesRestorePackageVersionForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/user/packages/{package_type}/{package_name}/versions/{package_version_id}/restore",
@@ -1479,7 +1479,7 @@ impl<'a> PackagesListDockerMigrationConflictingPackagesForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/docker/conflicts");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -1533,7 +1533,7 @@ impl<'a> PackagesListPackagesForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/packages");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("package_type", &self.package_type, rt::Style::Form, true);
@@ -1593,7 +1593,7 @@ impl<'a> PackagesGetPackageForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/packages/{package_type}/{package_name}",
@@ -1626,7 +1626,7 @@ impl<'a> PackagesDeletePackageForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/users/{username}/packages/{package_type}/{package_name}",
@@ -1667,7 +1667,7 @@ impl<'a> PackagesRestorePackageForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/users/{username}/packages/{package_type}/{package_name}/restore",
@@ -1703,7 +1703,7 @@ impl<'a> PackagesGetAllPackageVersionsForPackageOwnedByUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/packages/{package_type}/{package_name}/versions",
@@ -1740,7 +1740,7 @@ impl<'a> PackagesGetPackageVersionForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}",
@@ -1782,7 +1782,7 @@ impl<'a> PackagesDeletePackageVersionForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}",
@@ -1824,7 +1824,7 @@ impl<'a> PackagesRestorePackageVersionForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}/restore",

@@ -159,7 +159,7 @@ impl<'a> PrivateRegistriesListOrgPrivateRegistries<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/private-registries");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -255,7 +255,7 @@ impl<'a> PrivateRegistriesCreateOrgPrivateRegistry<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/private-registries");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.check(self.body.validate());
@@ -295,7 +295,7 @@ impl<'a> PrivateRegistriesGetOrgPublicKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/private-registries/public-key",
@@ -364,7 +364,7 @@ impl<'a> PrivateRegistriesGetOrgPrivateRegistry<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/private-registries/{secret_name}",
@@ -401,7 +401,7 @@ impl<'a> PrivateRegistriesDeleteOrgPrivateRegistry<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/private-registries/{secret_name}",
@@ -435,7 +435,7 @@ impl<'a> PrivateRegistriesUpdateOrgPrivateRegistry<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/private-registries/{secret_name}",

@@ -558,7 +558,7 @@ impl<'a> ProjectsListForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/projectsV2");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("q", &self.q, rt::Style::Form, true);
@@ -641,7 +641,7 @@ impl<'a> ProjectsGetForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/projectsV2/{project_number}",
@@ -704,7 +704,7 @@ impl<'a> ProjectsCreateDraftItemForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/projectsV2/{project_number}/drafts",
@@ -757,7 +757,7 @@ impl<'a> ProjectsListFieldsForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/projectsV2/{project_number}/fields",
@@ -846,7 +846,7 @@ impl<'a> ProjectsAddFieldForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/projectsV2/{project_number}/fields",
@@ -887,7 +887,7 @@ impl<'a> ProjectsGetFieldForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/projectsV2/{project_number}/fields/{field_id}",
@@ -1005,7 +1005,7 @@ impl<'a> ProjectsListItemsForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/projectsV2/{project_number}/items",
@@ -1101,7 +1101,7 @@ impl<'a> ProjectsAddItemForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/projectsV2/{project_number}/items",
@@ -1145,7 +1145,7 @@ impl<'a> ProjectsGetOrgItem<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/projectsV2/{project_number}/items/{item_id}",
@@ -1235,7 +1235,7 @@ impl<'a> ProjectsDeleteItemForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/projectsV2/{project_number}/items/{item_id}",
@@ -1271,7 +1271,7 @@ impl<'a> ProjectsUpdateItemForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/projectsV2/{project_number}/items/{item_id}",
@@ -1314,7 +1314,7 @@ impl<'a> ProjectsCreateViewForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/projectsV2/{project_number}/views",
@@ -1385,7 +1385,7 @@ impl<'a> ProjectsListViewItemsForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/projectsV2/{project_number}/views/{view_number}/items",
@@ -1481,7 +1481,7 @@ impl<'a> ProjectsCreateDraftItemForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/user/{user_id}/projectsV2/{project_number}/drafts",
@@ -1517,7 +1517,7 @@ impl<'a> ProjectsCreateViewForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/users/{user_id}/projectsV2/{project_number}/views",
@@ -1583,7 +1583,7 @@ impl<'a> ProjectsListForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/projectsV2");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("q", &self.q, rt::Style::Form, true);
@@ -1666,7 +1666,7 @@ impl<'a> ProjectsGetForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/projectsV2/{project_number}",
@@ -1746,7 +1746,7 @@ impl<'a> ProjectsListFieldsForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/projectsV2/{project_number}/fields",
@@ -1835,7 +1835,7 @@ impl<'a> ProjectsAddFieldForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/users/{username}/projectsV2/{project_number}/fields",
@@ -1876,7 +1876,7 @@ impl<'a> ProjectsGetFieldForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/projectsV2/{project_number}/fields/{field_id}",
@@ -1994,7 +1994,7 @@ impl<'a> ProjectsListItemsForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/projectsV2/{project_number}/items",
@@ -2090,7 +2090,7 @@ impl<'a> ProjectsAddItemForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/users/{username}/projectsV2/{project_number}/items",
@@ -2134,7 +2134,7 @@ impl<'a> ProjectsGetUserItem<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/projectsV2/{project_number}/items/{item_id}",
@@ -2224,7 +2224,7 @@ impl<'a> ProjectsDeleteItemForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/users/{username}/projectsV2/{project_number}/items/{item_id}",
@@ -2260,7 +2260,7 @@ impl<'a> ProjectsUpdateItemForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/users/{username}/projectsV2/{project_number}/items/{item_id}",
@@ -2330,7 +2330,7 @@ impl<'a> ProjectsListViewItemsForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/projectsV2/{project_number}/views/{view_number}/items",

@@ -55,7 +55,7 @@ impl<'a> RateLimitGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/rate_limit");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);

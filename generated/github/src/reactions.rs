@@ -385,7 +385,7 @@ impl<'a> ReactionsListForCommitComment<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/comments/{comment_id}/reactions",
@@ -476,7 +476,7 @@ impl<'a> ReactionsCreateForCommitComment<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/comments/{comment_id}/reactions",
@@ -512,7 +512,7 @@ impl<'a> ReactionsDeleteForCommitComment<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/comments/{comment_id}/reactions/{reaction_id}",
@@ -564,7 +564,7 @@ impl<'a> ReactionsListForIssueComment<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
@@ -655,7 +655,7 @@ impl<'a> ReactionsCreateForIssueComment<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
@@ -691,7 +691,7 @@ impl<'a> ReactionsDeleteForIssueComment<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions/{reaction_id}",
@@ -743,7 +743,7 @@ impl<'a> ReactionsListForIssue<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/issues/{issue_number}/reactions",
@@ -832,7 +832,7 @@ impl<'a> ReactionsCreateForIssue<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/issues/{issue_number}/reactions",
@@ -868,7 +868,7 @@ impl<'a> ReactionsDeleteForIssue<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/issues/{issue_number}/reactions/{reaction_id}",
@@ -920,7 +920,7 @@ impl<'a> ReactionsListForPullRequestReviewComment<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions",
@@ -1014,7 +1014,7 @@ impl<'a> ReactionsCreateForPullRequestReviewComment<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions",
@@ -1050,7 +1050,7 @@ impl<'a> ReactionsDeleteForPullRequestComment<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions/{reaction_id}",
@@ -1105,7 +1105,7 @@ impl<'a> ReactionsListForRelease<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/releases/{release_id}/reactions",
@@ -1194,7 +1194,7 @@ impl<'a> ReactionsCreateForRelease<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/releases/{release_id}/reactions",
@@ -1230,7 +1230,7 @@ impl<'a> ReactionsDeleteForRelease<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/releases/{release_id}/reactions/{reaction_id}",

@@ -242,7 +242,7 @@ impl<'a> SearchCode<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/search/code");
         op.query("q", &self.q, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);
@@ -332,7 +332,7 @@ impl<'a> SearchCommits<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/search/commits");
         op.query("q", &self.q, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);
@@ -441,7 +441,7 @@ impl<'a> SearchIssuesAndPullRequests<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/search/issues");
         op.query("q", &self.q, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);
@@ -538,7 +538,7 @@ impl<'a> SearchLabels<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/search/labels");
         op.query("repository_id", &self.repository_id, rt::Style::Form, true);
         op.query("q", &self.q, rt::Style::Form, true);
@@ -629,7 +629,7 @@ impl<'a> SearchRepos<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/search/repositories");
         op.query("q", &self.q, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);
@@ -706,7 +706,7 @@ impl<'a> SearchTopics<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/search/topics");
         op.query("q", &self.q, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -788,7 +788,7 @@ impl<'a> SearchUsers<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/search/users");
         op.query("q", &self.q, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);

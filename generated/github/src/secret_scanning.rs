@@ -576,7 +576,7 @@ impl<'a> SecretScanningListAlertsForOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/secret-scanning/alerts");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("state", &self.state, rt::Style::Form, true);
@@ -744,7 +744,7 @@ impl<'a> SecretScanningListOrgCustomPatterns<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/secret-scanning/custom-patterns",
@@ -844,7 +844,7 @@ impl<'a> SecretScanningBulkCreateOrgCustomPatterns<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/orgs/{org}/secret-scanning/custom-patterns",
@@ -892,7 +892,7 @@ impl<'a> SecretScanningBulkDeleteOrgCustomPatterns<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/secret-scanning/custom-patterns",
@@ -927,7 +927,7 @@ impl<'a> SecretScanningUpdateOrgCustomPattern<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/secret-scanning/custom-patterns/{pattern_id}",
@@ -969,7 +969,7 @@ impl<'a> SecretScanningListOrgPatternConfigs<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/secret-scanning/pattern-configurations",
@@ -1005,7 +1005,7 @@ impl<'a> SecretScanningUpdateOrgPatternConfigs<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/orgs/{org}/secret-scanning/pattern-configurations",
@@ -1183,7 +1183,7 @@ impl<'a> SecretScanningListAlertsForRepo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/secret-scanning/alerts",
@@ -1274,7 +1274,7 @@ impl<'a> SecretScanningGetAlert<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}",
@@ -1315,7 +1315,7 @@ impl<'a> SecretScanningUpdateAlert<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}",
@@ -1367,7 +1367,7 @@ impl<'a> SecretScanningListLocationsForAlert<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}/locations",
@@ -1509,7 +1509,7 @@ impl<'a> SecretScanningListRepoCustomPatterns<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/secret-scanning/custom-patterns",
@@ -1611,7 +1611,7 @@ impl<'a> SecretScanningBulkCreateRepoCustomPatterns<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/secret-scanning/custom-patterns",
@@ -1661,7 +1661,7 @@ impl<'a> SecretScanningBulkDeleteRepoCustomPatterns<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/repos/{owner}/{repo}/secret-scanning/custom-patterns",
@@ -1698,7 +1698,7 @@ impl<'a> SecretScanningUpdateRepoCustomPattern<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/secret-scanning/custom-patterns/{pattern_id}",
@@ -1743,7 +1743,7 @@ impl<'a> SecretScanningCreatePushProtectionBypass<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/secret-scanning/push-protection-bypasses",
@@ -1781,7 +1781,7 @@ impl<'a> SecretScanningGetScanHistory<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/secret-scanning/scan-history",

@@ -408,7 +408,7 @@ impl<'a> SecurityAdvisoriesListGlobalAdvisories<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/advisories");
         op.query("ghsa_id", &self.ghsa_id, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
@@ -470,7 +470,7 @@ impl<'a> SecurityAdvisoriesGetGlobalAdvisory<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/advisories/{ghsa_id}");
         op.path("ghsa_id", &self.ghsa_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -535,7 +535,7 @@ impl<'a> SecurityAdvisoriesListOrgRepositoryAdvisories<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/security-advisories");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("direction", &self.direction, rt::Style::Form, true);
@@ -618,7 +618,7 @@ impl<'a> SecurityAdvisoriesListRepositoryAdvisories<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/security-advisories",
@@ -670,7 +670,7 @@ impl<'a> SecurityAdvisoriesCreateRepositoryAdvisory<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/security-advisories",
@@ -712,7 +712,7 @@ impl<'a> SecurityAdvisoriesCreatePrivateVulnerabilityReport<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/security-advisories/reports",
@@ -754,7 +754,7 @@ impl<'a> SecurityAdvisoriesGetRepositoryAdvisory<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/repos/{owner}/{repo}/security-advisories/{ghsa_id}",
@@ -791,7 +791,7 @@ impl<'a> SecurityAdvisoriesUpdateRepositoryAdvisory<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PATCH,
             "/repos/{owner}/{repo}/security-advisories/{ghsa_id}",
@@ -834,7 +834,7 @@ impl<'a> SecurityAdvisoriesCreateRepositoryAdvisoryCveRequest<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/security-advisories/{ghsa_id}/cve",
@@ -875,7 +875,7 @@ impl<'a> SecurityAdvisoriesCreateFork<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/repos/{owner}/{repo}/security-advisories/{ghsa_id}/forks",

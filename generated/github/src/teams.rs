@@ -792,7 +792,7 @@ impl<'a> TeamsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/teams");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -871,7 +871,7 @@ impl<'a> TeamsCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/teams");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -904,7 +904,7 @@ impl<'a> TeamsGetByName<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/teams/{team_slug}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
@@ -933,7 +933,7 @@ impl<'a> TeamsDeleteInOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/teams/{team_slug}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
@@ -967,7 +967,7 @@ impl<'a> TeamsUpdateInOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/orgs/{org}/teams/{team_slug}");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
@@ -1016,7 +1016,7 @@ impl<'a> TeamsListPendingInvitationsInOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/teams/{team_slug}/invitations",
@@ -1123,7 +1123,7 @@ impl<'a> TeamsListMembersInOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/teams/{team_slug}/members",
@@ -1209,7 +1209,7 @@ impl<'a> TeamsGetMembershipForUserInOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/teams/{team_slug}/memberships/{username}",
@@ -1250,7 +1250,7 @@ impl<'a> TeamsAddOrUpdateMembershipForUserInOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/teams/{team_slug}/memberships/{username}",
@@ -1288,7 +1288,7 @@ impl<'a> TeamsRemoveMembershipForUserInOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/teams/{team_slug}/memberships/{username}",
@@ -1332,7 +1332,7 @@ impl<'a> TeamsListReposInOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/teams/{team_slug}/repos");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
@@ -1417,7 +1417,7 @@ impl<'a> TeamsCheckPermissionsForRepoInOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}",
@@ -1463,7 +1463,7 @@ impl<'a> TeamsAddOrUpdateRepoPermissionsInOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}",
@@ -1501,7 +1501,7 @@ impl<'a> TeamsRemoveRepoInOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}",
@@ -1546,7 +1546,7 @@ impl<'a> TeamsListChildInOrg<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/teams/{team_slug}/teams");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
@@ -1626,7 +1626,7 @@ impl<'a> TeamsGetLegacy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/teams/{team_id}");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -1653,7 +1653,7 @@ impl<'a> TeamsDeleteLegacy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/teams/{team_id}");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.accept_types("application/json");
@@ -1686,7 +1686,7 @@ impl<'a> TeamsUpdateLegacy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/teams/{team_id}");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -1731,7 +1731,7 @@ impl<'a> TeamsListPendingInvitationsLegacy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/teams/{team_id}/invitations");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -1833,7 +1833,7 @@ impl<'a> TeamsListMembersLegacy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/teams/{team_id}/members");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.query("role", &self.role, rt::Style::Form, true);
@@ -1915,7 +1915,7 @@ impl<'a> TeamsGetMemberLegacy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/teams/{team_id}/members/{username}");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
@@ -1943,7 +1943,7 @@ impl<'a> TeamsAddMemberLegacy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/teams/{team_id}/members/{username}");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
@@ -1973,7 +1973,7 @@ impl<'a> TeamsRemoveMemberLegacy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/teams/{team_id}/members/{username}",
@@ -2004,7 +2004,7 @@ impl<'a> TeamsGetMembershipForUserLegacy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/teams/{team_id}/memberships/{username}",
@@ -2044,7 +2044,7 @@ impl<'a> TeamsAddOrUpdateMembershipForUserLegacy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/teams/{team_id}/memberships/{username}",
@@ -2081,7 +2081,7 @@ impl<'a> TeamsRemoveMembershipForUserLegacy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/teams/{team_id}/memberships/{username}",
@@ -2123,7 +2123,7 @@ impl<'a> TeamsListReposLegacy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/teams/{team_id}/repos");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -2207,7 +2207,7 @@ impl<'a> TeamsCheckPermissionsForRepoLegacy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/teams/{team_id}/repos/{owner}/{repo}",
@@ -2251,7 +2251,7 @@ impl<'a> TeamsAddOrUpdateRepoPermissionsLegacy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::PUT,
             "/teams/{team_id}/repos/{owner}/{repo}",
@@ -2293,7 +2293,7 @@ impl<'a> TeamsRemoveRepoLegacy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/teams/{team_id}/repos/{owner}/{repo}",
@@ -2336,7 +2336,7 @@ impl<'a> TeamsListChildLegacy<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/teams/{team_id}/teams");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -2432,7 +2432,7 @@ impl<'a> TeamsListForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/teams");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);

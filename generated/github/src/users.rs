@@ -797,7 +797,7 @@ impl<'a> UsersGetAuthenticated<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -830,7 +830,7 @@ impl<'a> UsersUpdateAuthenticated<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/user");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -878,7 +878,7 @@ impl<'a> UsersListBlockedByAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/blocks");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -933,7 +933,7 @@ impl<'a> UsersCheckBlocked<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/blocks/{username}");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.accept_types("application/json");
@@ -961,7 +961,7 @@ impl<'a> UsersBlock<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/user/blocks/{username}");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.accept_types("application/json");
@@ -995,7 +995,7 @@ impl<'a> UsersUnblock<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/user/blocks/{username}");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.accept_types("application/json");
@@ -1023,7 +1023,7 @@ impl<'a> UsersSetPrimaryEmailVisibilityForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/user/email/visibility");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -1069,7 +1069,7 @@ impl<'a> UsersListEmailsForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/emails");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -1158,7 +1158,7 @@ impl<'a> UsersAddEmailForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/user/emails");
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -1206,7 +1206,7 @@ impl<'a> UsersDeleteEmailForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/user/emails");
         op.accept_types("application/json");
         if let Some(b) = &self.body {
@@ -1256,7 +1256,7 @@ impl<'a> UsersListFollowersForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/followers");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -1351,7 +1351,7 @@ impl<'a> UsersListFollowedByAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/following");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -1432,7 +1432,7 @@ impl<'a> UsersCheckPersonIsFollowedByAuthenticated<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/following/{username}");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.accept_types("application/json");
@@ -1460,7 +1460,7 @@ impl<'a> UsersFollow<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/user/following/{username}");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.accept_types("application/json");
@@ -1494,7 +1494,7 @@ impl<'a> UsersUnfollow<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/user/following/{username}");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.accept_types("application/json");
@@ -1533,7 +1533,7 @@ impl<'a> UsersListGpgKeysForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/gpg_keys");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -1614,7 +1614,7 @@ impl<'a> UsersCreateGpgKeyForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/user/gpg_keys");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -1647,7 +1647,7 @@ impl<'a> UsersGetGpgKeyForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/gpg_keys/{gpg_key_id}");
         op.path("gpg_key_id", &self.gpg_key_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -1674,7 +1674,7 @@ impl<'a> UsersDeleteGpgKeyForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/user/gpg_keys/{gpg_key_id}");
         op.path("gpg_key_id", &self.gpg_key_id, rt::Style::Simple, false);
         op.accept_types("application/json");
@@ -1719,7 +1719,7 @@ impl<'a> UsersListPublicSshKeysForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/keys");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -1798,7 +1798,7 @@ impl<'a> UsersCreatePublicSshKeyForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/user/keys");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -1832,7 +1832,7 @@ impl<'a> UsersGetPublicSshKeyForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/keys/{key_id}");
         op.path("key_id", &self.key_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -1859,7 +1859,7 @@ impl<'a> UsersDeletePublicSshKeyForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/user/keys/{key_id}");
         op.path("key_id", &self.key_id, rt::Style::Simple, false);
         op.accept_types("application/json");
@@ -1898,7 +1898,7 @@ impl<'a> UsersListPublicEmailsForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/public_emails");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -1990,7 +1990,7 @@ impl<'a> UsersListSocialAccountsForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/social_accounts");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -2074,7 +2074,7 @@ impl<'a> UsersAddSocialAccountForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/user/social_accounts");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -2109,7 +2109,7 @@ impl<'a> UsersDeleteSocialAccountForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/user/social_accounts");
         op.accept_types("application/json");
         op.json("application/json", &self.body);
@@ -2154,7 +2154,7 @@ impl<'a> UsersListSshSigningKeysForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/ssh_signing_keys");
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -2238,7 +2238,7 @@ impl<'a> UsersCreateSshSigningKeyForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/user/ssh_signing_keys");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -2274,7 +2274,7 @@ impl<'a> UsersGetSshSigningKeyForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/user/ssh_signing_keys/{ssh_signing_key_id}",
@@ -2311,7 +2311,7 @@ impl<'a> UsersDeleteSshSigningKeyForAuthenticatedUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/user/ssh_signing_keys/{ssh_signing_key_id}",
@@ -2347,7 +2347,7 @@ impl<'a> UsersGetById<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/{account_id}");
         op.path("account_id", &self.account_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -2387,7 +2387,7 @@ impl<'a> UsersList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users");
         op.query("since", &self.since, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -2465,7 +2465,7 @@ impl<'a> UsersGetByUsername<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -2513,7 +2513,7 @@ impl<'a> UsersListAttestationsBulk<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/users/{username}/attestations/bulk-list",
@@ -2553,7 +2553,7 @@ impl<'a> UsersDeleteAttestationsBulk<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/users/{username}/attestations/delete-request",
@@ -2586,7 +2586,7 @@ impl<'a> UsersDeleteAttestationsBySubjectDigest<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/users/{username}/attestations/digest/{subject_digest}",
@@ -2619,7 +2619,7 @@ impl<'a> UsersDeleteAttestationsById<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/users/{username}/attestations/{attestation_id}",
@@ -2678,7 +2678,7 @@ impl<'a> UsersListAttestations<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/attestations/{subject_digest}",
@@ -2755,7 +2755,7 @@ impl<'a> UsersListFollowersForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/followers");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -2846,7 +2846,7 @@ impl<'a> UsersListFollowingForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/following");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -2926,7 +2926,7 @@ impl<'a> UsersCheckFollowingForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/users/{username}/following/{target_user}",
@@ -2968,7 +2968,7 @@ impl<'a> UsersListGpgKeysForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/gpg_keys");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -3062,7 +3062,7 @@ impl<'a> UsersGetContextForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/hovercard");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("subject_type", &self.subject_type, rt::Style::Form, true);
@@ -3109,7 +3109,7 @@ impl<'a> UsersListPublicKeysForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/keys");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -3200,7 +3200,7 @@ impl<'a> UsersListSocialAccountsForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/social_accounts");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -3293,7 +3293,7 @@ impl<'a> UsersListSshSigningKeysForUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/ssh_signing_keys");
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);

@@ -389,7 +389,7 @@ impl<'a> ListAssistants<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/assistants");
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -451,7 +451,7 @@ impl<'a> CreateAssistant<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/assistants");
         op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
@@ -482,7 +482,7 @@ impl<'a> GetAssistant<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/assistants/{assistant_id}");
         op.path("assistant_id", &self.assistant_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -513,7 +513,7 @@ impl<'a> ModifyAssistant<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/assistants/{assistant_id}");
         op.path("assistant_id", &self.assistant_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -545,7 +545,7 @@ impl<'a> DeleteAssistant<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/assistants/{assistant_id}");
         op.path("assistant_id", &self.assistant_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -580,7 +580,7 @@ impl<'a> CreateThread<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/threads");
         op.security(&[&["ApiKeyAuth"]]);
         if let Some(b) = &self.body {
@@ -615,7 +615,7 @@ impl<'a> CreateThreadAndRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/threads/runs");
         op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
@@ -646,7 +646,7 @@ impl<'a> GetThread<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/threads/{thread_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -677,7 +677,7 @@ impl<'a> ModifyThread<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/threads/{thread_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -709,7 +709,7 @@ impl<'a> DeleteThread<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/threads/{thread_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -769,7 +769,7 @@ impl<'a> ListMessages<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/threads/{thread_id}/messages");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -834,7 +834,7 @@ impl<'a> CreateMessage<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/threads/{thread_id}/messages");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -866,7 +866,7 @@ impl<'a> GetMessage<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/threads/{thread_id}/messages/{message_id}",
@@ -902,7 +902,7 @@ impl<'a> ModifyMessage<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/threads/{thread_id}/messages/{message_id}",
@@ -938,7 +938,7 @@ impl<'a> DeleteMessage<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/threads/{thread_id}/messages/{message_id}",
@@ -996,7 +996,7 @@ impl<'a> ListRuns<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/threads/{thread_id}/runs");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -1068,7 +1068,7 @@ impl<'a> CreateRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/threads/{thread_id}/runs");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.query("include[]", &self.include, rt::Style::Form, true);
@@ -1102,7 +1102,7 @@ impl<'a> GetRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/threads/{thread_id}/runs/{run_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
@@ -1135,7 +1135,7 @@ impl<'a> ModifyRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/threads/{thread_id}/runs/{run_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
@@ -1168,7 +1168,7 @@ impl<'a> CancelRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/threads/{thread_id}/runs/{run_id}/cancel",
@@ -1235,7 +1235,7 @@ impl<'a> ListRunSteps<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/threads/{thread_id}/runs/{run_id}/steps",
@@ -1313,7 +1313,7 @@ impl<'a> GetRunStep<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/threads/{thread_id}/runs/{run_id}/steps/{step_id}",
@@ -1351,7 +1351,7 @@ impl<'a> SubmitToolOuputsToRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/threads/{thread_id}/runs/{run_id}/submit_tool_outputs",

@@ -173,7 +173,7 @@ impl<'a> CreateSpeech<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/audio/speech");
         op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("application/octet-stream, text/event-stream, application/json");
@@ -240,7 +240,7 @@ impl<'a> CreateTranscription<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/audio/transcriptions");
         op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("application/json, text/event-stream");
@@ -299,7 +299,7 @@ impl<'a> CreateTranslation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/audio/translations");
         op.security(&[&["ApiKeyAuth"]]);
         let body = &self.body;
@@ -347,7 +347,7 @@ impl<'a> ListVoiceConsents<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/audio/voice_consents");
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -406,7 +406,7 @@ impl<'a> CreateVoiceConsent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/audio/voice_consents");
         op.security(&[&["ApiKeyAuth"]]);
         let body = &self.body;
@@ -440,7 +440,7 @@ impl<'a> GetVoiceConsent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/audio/voice_consents/{consent_id}");
         op.path("consent_id", &self.consent_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -470,7 +470,7 @@ impl<'a> UpdateVoiceConsent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/audio/voice_consents/{consent_id}");
         op.path("consent_id", &self.consent_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -500,7 +500,7 @@ impl<'a> DeleteVoiceConsent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/audio/voice_consents/{consent_id}",
@@ -532,7 +532,7 @@ impl<'a> CreateVoice<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/audio/voices");
         op.security(&[&["ApiKeyAuth"]]);
         let body = &self.body;

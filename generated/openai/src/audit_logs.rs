@@ -111,7 +111,7 @@ impl<'a> ListAuditLogs<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/audit_logs");
         op.query("effective_at", &self.effective_at, rt::Style::Form, true);
         op.query("project_ids[]", &self.project_ids, rt::Style::Form, true);

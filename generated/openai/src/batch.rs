@@ -85,7 +85,7 @@ impl<'a> ListBatches<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/batches");
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -144,7 +144,7 @@ impl<'a> CreateBatch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/batches");
         op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
@@ -172,7 +172,7 @@ impl<'a> RetrieveBatch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/batches/{batch_id}");
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -199,7 +199,7 @@ impl<'a> CancelBatch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/batches/{batch_id}/cancel");
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);

@@ -172,7 +172,7 @@ impl<'a> ListChatCompletions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/chat/completions");
         op.query("model", &self.model, rt::Style::Form, true);
         op.query("metadata", &self.metadata, rt::Style::Form, true);
@@ -236,7 +236,7 @@ impl<'a> CreateChatCompletion<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat/completions");
         op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("application/json, text/event-stream");
@@ -279,7 +279,7 @@ impl<'a> GetChatCompletion<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/chat/completions/{completion_id}");
         op.path("completion_id", &self.completion_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -309,7 +309,7 @@ impl<'a> UpdateChatCompletion<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat/completions/{completion_id}");
         op.path("completion_id", &self.completion_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -339,7 +339,7 @@ impl<'a> DeleteChatCompletion<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/chat/completions/{completion_id}",
@@ -389,7 +389,7 @@ impl<'a> GetChatCompletionMessages<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/chat/completions/{completion_id}/messages",

@@ -110,7 +110,7 @@ impl<'a> CancelChatSessionMethod<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/chatkit/sessions/{session_id}/cancel",
@@ -147,7 +147,7 @@ impl<'a> CreateChatSessionMethod<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chatkit/sessions");
         op.security(&[&["ApiKeyAuth"]]);
         if let Some(b) = &self.body {
@@ -205,7 +205,7 @@ impl<'a> ListThreadItemsMethod<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/chatkit/threads/{thread_id}/items");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         if let Some(v) = &self.limit {
@@ -277,7 +277,7 @@ impl<'a> GetThreadMethod<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/chatkit/threads/{thread_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -306,7 +306,7 @@ impl<'a> DeleteThreadMethod<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/chatkit/threads/{thread_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -364,7 +364,7 @@ impl<'a> ListThreadsMethod<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/chatkit/threads");
         if let Some(v) = &self.limit {
             op.check(

@@ -45,7 +45,7 @@ impl<'a> CreateCompletion<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/completions");
         op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());

@@ -196,7 +196,7 @@ impl<'a> ListContainers<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/containers");
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -263,7 +263,7 @@ impl<'a> CreateContainer<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/containers");
         op.security(&[&["ApiKeyAuth"]]);
         if let Some(body) = &self.body {
@@ -295,7 +295,7 @@ impl<'a> RetrieveContainer<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/containers/{container_id}");
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -325,7 +325,7 @@ impl<'a> DeleteContainer<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/containers/{container_id}");
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -372,7 +372,7 @@ impl<'a> ListContainerFiles<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/containers/{container_id}/files");
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -435,7 +435,7 @@ impl<'a> CreateContainerFile<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/containers/{container_id}/files");
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -467,7 +467,7 @@ impl<'a> RetrieveContainerFile<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/containers/{container_id}/files/{file_id}",
@@ -502,7 +502,7 @@ impl<'a> DeleteContainerFile<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/containers/{container_id}/files/{file_id}",
@@ -536,7 +536,7 @@ impl<'a> RetrieveContainerFileContent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/containers/{container_id}/files/{file_id}/content",

@@ -48,7 +48,7 @@ impl<'a> Createcontentprovenancecheck<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/content_provenance_checks");
         op.security(&[&["ApiKeyAuth"]]);
         if let Some(body) = &self.body {

@@ -178,7 +178,7 @@ impl<'a> ListConversationItems<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/conversations/{conversation_id}/items",
@@ -252,7 +252,7 @@ impl<'a> CreateConversationItems<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/conversations/{conversation_id}/items",
@@ -296,7 +296,7 @@ impl<'a> GetConversationItem<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/conversations/{conversation_id}/items/{item_id}",
@@ -332,7 +332,7 @@ impl<'a> DeleteConversationItem<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/conversations/{conversation_id}/items/{item_id}",
@@ -371,7 +371,7 @@ impl<'a> CreateConversation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations");
         op.security(&[&["ApiKeyAuth"]]);
         if let Some(body) = &self.body {
@@ -403,7 +403,7 @@ impl<'a> GetConversation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/conversations/{conversation_id}");
         op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -439,7 +439,7 @@ impl<'a> UpdateConversation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations/{conversation_id}");
         op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -472,7 +472,7 @@ impl<'a> DeleteConversation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/conversations/{conversation_id}");
         op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);

@@ -79,7 +79,7 @@ impl<'a> RetrieveOrganizationDataRetention<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/data_retention");
         op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
@@ -107,7 +107,7 @@ impl<'a> UpdateOrganizationDataRetention<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/data_retention");
         op.security(&[&["AdminApiKeyAuth"]]);
         op.json("application/json", &self.body);
@@ -136,7 +136,7 @@ impl<'a> RetrieveProjectDataRetention<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/projects/{project_id}/data_retention",
@@ -169,7 +169,7 @@ impl<'a> UpdateProjectDataRetention<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/projects/{project_id}/data_retention",

@@ -43,7 +43,7 @@ impl<'a> CreateEmbedding<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/embeddings");
         op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());

@@ -224,7 +224,7 @@ impl<'a> ListEvals<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/evals");
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -284,7 +284,7 @@ impl<'a> CreateEval<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/evals");
         op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);
@@ -312,7 +312,7 @@ impl<'a> GetEval<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/evals/{eval_id}");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -341,7 +341,7 @@ impl<'a> UpdateEval<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/evals/{eval_id}");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -370,7 +370,7 @@ impl<'a> DeleteEval<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/evals/{eval_id}");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -428,7 +428,7 @@ impl<'a> GetEvalRuns<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/evals/{eval_id}/runs");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
         op.query("after", &self.after, rt::Style::Form, true);
@@ -492,7 +492,7 @@ impl<'a> CreateEvalRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/evals/{eval_id}/runs");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -526,7 +526,7 @@ impl<'a> GetEvalRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/evals/{eval_id}/runs/{run_id}");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
@@ -556,7 +556,7 @@ impl<'a> CancelEvalRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/evals/{eval_id}/runs/{run_id}");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
@@ -586,7 +586,7 @@ impl<'a> DeleteEvalRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/evals/{eval_id}/runs/{run_id}");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
@@ -647,7 +647,7 @@ impl<'a> GetEvalRunOutputItems<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/evals/{eval_id}/runs/{run_id}/output_items",
@@ -716,7 +716,7 @@ impl<'a> GetEvalRunOutputItem<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/evals/{eval_id}/runs/{run_id}/output_items/{output_item_id}",

@@ -130,7 +130,7 @@ impl<'a> ListFiles<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/files");
         op.query("purpose", &self.purpose, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -191,7 +191,7 @@ impl<'a> CreateFile<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files");
         op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
@@ -226,7 +226,7 @@ impl<'a> RetrieveFile<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/files/{file_id}");
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -255,7 +255,7 @@ impl<'a> DeleteFile<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/files/{file_id}");
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -284,7 +284,7 @@ impl<'a> DownloadFile<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/files/{file_id}/content");
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);

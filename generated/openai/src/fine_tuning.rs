@@ -219,7 +219,7 @@ impl<'a> RunGrader<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/fine_tuning/alpha/graders/run");
         op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);
@@ -248,7 +248,7 @@ impl<'a> ValidateGrader<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/fine_tuning/alpha/graders/validate",
@@ -307,7 +307,7 @@ impl<'a> ListFineTuningCheckpointPermissions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions",
@@ -383,7 +383,7 @@ impl<'a> CreateFineTuningCheckpointPermission<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions",
@@ -425,7 +425,7 @@ impl<'a> DeleteFineTuningCheckpointPermission<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions/{permission_id}",
@@ -486,7 +486,7 @@ impl<'a> ListPaginatedFineTuningJobs<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/fine_tuning/jobs");
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -549,7 +549,7 @@ impl<'a> CreateFineTuningJob<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/fine_tuning/jobs");
         op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
@@ -579,7 +579,7 @@ impl<'a> RetrieveFineTuningJob<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/fine_tuning/jobs/{fine_tuning_job_id}",
@@ -616,7 +616,7 @@ impl<'a> CancelFineTuningJob<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/fine_tuning/jobs/{fine_tuning_job_id}/cancel",
@@ -665,7 +665,7 @@ impl<'a> ListFineTuningJobCheckpoints<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/fine_tuning/jobs/{fine_tuning_job_id}/checkpoints",
@@ -750,7 +750,7 @@ impl<'a> ListFineTuningEvents<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/fine_tuning/jobs/{fine_tuning_job_id}/events",
@@ -821,7 +821,7 @@ impl<'a> PauseFineTuningJob<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/fine_tuning/jobs/{fine_tuning_job_id}/pause",
@@ -858,7 +858,7 @@ impl<'a> ResumeFineTuningJob<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/fine_tuning/jobs/{fine_tuning_job_id}/resume",

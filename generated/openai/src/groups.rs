@@ -102,7 +102,7 @@ impl<'a> ListGroups<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/groups");
         if let Some(v) = &self.limit {
             op.check(
@@ -173,7 +173,7 @@ impl<'a> CreateGroup<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/groups");
         op.security(&[&["AdminApiKeyAuth"]]);
         op.check(self.body.validate());
@@ -204,7 +204,7 @@ impl<'a> RetrieveGroup<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/groups/{group_id}");
         op.path("group_id", &self.group_id, rt::Style::Simple, false);
         op.security(&[&["AdminApiKeyAuth"]]);
@@ -235,7 +235,7 @@ impl<'a> UpdateGroup<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/groups/{group_id}");
         op.path("group_id", &self.group_id, rt::Style::Simple, false);
         op.security(&[&["AdminApiKeyAuth"]]);
@@ -267,7 +267,7 @@ impl<'a> DeleteGroup<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/organization/groups/{group_id}");
         op.path("group_id", &self.group_id, rt::Style::Simple, false);
         op.security(&[&["AdminApiKeyAuth"]]);

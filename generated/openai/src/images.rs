@@ -76,7 +76,7 @@ impl<'a> CreateImageEdit<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/images/edits");
         op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("application/json, text/event-stream");
@@ -115,7 +115,7 @@ impl<'a> CreateImage<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/images/generations");
         op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("application/json, text/event-stream");
@@ -154,7 +154,7 @@ impl<'a> CreateImageVariation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/images/variations");
         op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());

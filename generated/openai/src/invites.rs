@@ -80,7 +80,7 @@ impl<'a> ListInvites<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/invites");
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
@@ -139,7 +139,7 @@ impl<'a> InviteUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/invites");
         op.security(&[&["AdminApiKeyAuth"]]);
         op.json("application/json", &self.body);
@@ -166,7 +166,7 @@ impl<'a> RetrieveInvite<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/invites/{invite_id}");
         op.path("invite_id", &self.invite_id, rt::Style::Simple, false);
         op.security(&[&["AdminApiKeyAuth"]]);
@@ -193,7 +193,7 @@ impl<'a> DeleteInvite<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/organization/invites/{invite_id}",

@@ -88,6 +88,8 @@ pub mod responses2;
 pub mod skills;
 #[cfg(feature = "chatkit")]
 pub mod chatkit;
+#[cfg(feature = "sync")]
+pub mod sync;
 pub use connector_runtime::{ConnectorConfig, Error, ErrorCode, Response};
 /// Base URLs of the API's servers, first one the default (server variables at their defaults).
 pub const SERVERS: &[&str] = &["https://api.openai.com/v1"];

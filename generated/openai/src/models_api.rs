@@ -58,7 +58,7 @@ impl<'a> ListModels<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/models");
         op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
@@ -86,7 +86,7 @@ impl<'a> RetrieveModel<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/models/{model}");
         op.path("model", &self.model, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -113,7 +113,7 @@ impl<'a> DeleteModel<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/models/{model}");
         op.path("model", &self.model, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);

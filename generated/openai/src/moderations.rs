@@ -44,7 +44,7 @@ impl<'a> CreateModeration<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/moderations");
         op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);

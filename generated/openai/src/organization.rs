@@ -189,7 +189,7 @@ impl<'a> AdminApiKeysList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/admin_api_keys");
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -249,7 +249,7 @@ impl<'a> AdminApiKeysCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/admin_api_keys");
         op.security(&[&["AdminApiKeyAuth"]]);
         op.check(self.body.validate());
@@ -279,7 +279,7 @@ impl<'a> AdminApiKeysGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/admin_api_keys/{key_id}",
@@ -311,7 +311,7 @@ impl<'a> AdminApiKeysDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/organization/admin_api_keys/{key_id}",
@@ -342,7 +342,7 @@ impl<'a> Getorganizationspendlimit<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/spend_limit");
         op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
@@ -370,7 +370,7 @@ impl<'a> Updateorganizationspendlimit<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/spend_limit");
         op.security(&[&["AdminApiKeyAuth"]]);
         op.check(self.body.validate());
@@ -399,7 +399,7 @@ impl<'a> Deleteorganizationspendlimit<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/organization/spend_limit");
         op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
@@ -430,7 +430,7 @@ impl<'a> Getprojectspendlimit<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/projects/{project_id}/spend_limit",
@@ -463,7 +463,7 @@ impl<'a> Updateprojectspendlimit<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/projects/{project_id}/spend_limit",
@@ -497,7 +497,7 @@ impl<'a> Deleteprojectspendlimit<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/organization/projects/{project_id}/spend_limit",
@@ -542,7 +542,7 @@ impl<'a> CreateanApIkeyforaserviceaccount<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/projects/{project_id}/service_accounts/{service_account_id}/api_keys",

@@ -116,7 +116,7 @@ impl<'a> ListProjectUserRoleAssignments<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/projects/{project_id}/users/{user_id}/roles",
@@ -194,7 +194,7 @@ impl<'a> AssignProjectUserRole<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/projects/{project_id}/users/{user_id}/roles",
@@ -231,7 +231,7 @@ impl<'a> RetrieveProjectUserRole<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/projects/{project_id}/users/{user_id}/roles/{role_id}",
@@ -268,7 +268,7 @@ impl<'a> UnassignProjectUserRole<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/projects/{project_id}/users/{user_id}/roles/{role_id}",

@@ -189,7 +189,7 @@ impl<'a> CreateRealtimeCall<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/calls");
         op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("application/sdp");
@@ -265,7 +265,7 @@ impl<'a> AcceptRealtimeCall<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/calls/{call_id}/accept");
         op.path("call_id", &self.call_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -294,7 +294,7 @@ impl<'a> HangupRealtimeCall<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/calls/{call_id}/hangup");
         op.path("call_id", &self.call_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -322,7 +322,7 @@ impl<'a> ReferRealtimeCall<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/calls/{call_id}/refer");
         op.path("call_id", &self.call_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -357,7 +357,7 @@ impl<'a> RejectRealtimeCall<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/calls/{call_id}/reject");
         op.path("call_id", &self.call_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -387,7 +387,7 @@ impl<'a> CreateRealtimeClientSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/client_secrets");
         op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
@@ -420,7 +420,7 @@ impl<'a> CreateRealtimeSession<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/sessions");
         op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
@@ -450,7 +450,7 @@ impl<'a> CreateRealtimeTranscriptionSession<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/transcription_sessions");
         op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
@@ -483,7 +483,7 @@ impl<'a> CreateRealtimeTranslationClientSecret<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/realtime/translations/client_secrets",

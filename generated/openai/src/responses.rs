@@ -186,7 +186,7 @@ impl<'a> CreateResponse<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses");
         op.security(&[&["ApiKeyAuth"]]);
         op.accept_types("application/json, text/event-stream");
@@ -260,7 +260,7 @@ impl<'a> GetResponse<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/responses/{response_id}");
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
         op.query("include", &self.include, rt::Style::Form, true);
@@ -299,7 +299,7 @@ impl<'a> DeleteResponse<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/responses/{response_id}");
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -332,7 +332,7 @@ impl<'a> CancelResponse<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses/{response_id}/cancel");
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -394,7 +394,7 @@ impl<'a> ListInputItems<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/responses/{response_id}/input_items",
@@ -468,7 +468,7 @@ impl<'a> BetaCreateResponse<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses");
         op.header("openai-beta", &self.openai_beta, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -555,7 +555,7 @@ impl<'a> BetaGetResponse<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/responses/{response_id}");
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
         op.query("include", &self.include, rt::Style::Form, true);
@@ -604,7 +604,7 @@ impl<'a> BetaDeleteResponse<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/responses/{response_id}");
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
         op.header("openai-beta", &self.openai_beta, false);
@@ -647,7 +647,7 @@ impl<'a> BetaCancelResponse<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses/{response_id}/cancel");
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
         op.header("openai-beta", &self.openai_beta, false);
@@ -719,7 +719,7 @@ impl<'a> BetaListInputItems<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/responses/{response_id}/input_items",

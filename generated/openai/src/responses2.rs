@@ -83,7 +83,7 @@ impl<'a> Getinputtokencounts<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses/input_tokens");
         op.security(&[&["ApiKeyAuth"]]);
         if let Some(body) = &self.body {
@@ -123,7 +123,7 @@ impl<'a> Compactconversation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses/compact");
         op.security(&[&["ApiKeyAuth"]]);
         if let Some(body) = &self.body {
@@ -171,7 +171,7 @@ impl<'a> BetaCompactconversation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses/compact");
         op.header("openai-beta", &self.openai_beta, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -218,7 +218,7 @@ impl<'a> BetaGetinputtokencounts<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses/input_tokens");
         op.header("openai-beta", &self.openai_beta, false);
         op.security(&[&["ApiKeyAuth"]]);

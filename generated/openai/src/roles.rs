@@ -183,7 +183,7 @@ impl<'a> ListRoles<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/roles");
         if let Some(v) = &self.limit {
             op.check(
@@ -254,7 +254,7 @@ impl<'a> CreateRole<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/roles");
         op.security(&[&["AdminApiKeyAuth"]]);
         op.json("application/json", &self.body);
@@ -282,7 +282,7 @@ impl<'a> RetrieveRole<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/roles/{role_id}");
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
         op.security(&[&["AdminApiKeyAuth"]]);
@@ -311,7 +311,7 @@ impl<'a> UpdateRole<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/roles/{role_id}");
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
         op.security(&[&["AdminApiKeyAuth"]]);
@@ -340,7 +340,7 @@ impl<'a> DeleteRole<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/organization/roles/{role_id}");
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
         op.security(&[&["AdminApiKeyAuth"]]);
@@ -388,7 +388,7 @@ impl<'a> ListProjectRoles<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/projects/{project_id}/roles");
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         if let Some(v) = &self.limit {
@@ -461,7 +461,7 @@ impl<'a> CreateProjectRole<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/projects/{project_id}/roles");
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.security(&[&["AdminApiKeyAuth"]]);
@@ -491,7 +491,7 @@ impl<'a> RetrieveProjectRole<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/projects/{project_id}/roles/{role_id}",
@@ -525,7 +525,7 @@ impl<'a> UpdateProjectRole<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/projects/{project_id}/roles/{role_id}",
@@ -559,7 +559,7 @@ impl<'a> DeleteProjectRole<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/projects/{project_id}/roles/{role_id}",

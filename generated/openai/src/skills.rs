@@ -186,7 +186,7 @@ impl<'a> ListSkills<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/skills");
         if let Some(v) = &self.limit {
             op.check(
@@ -262,7 +262,7 @@ impl<'a> CreateSkill<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/skills");
         op.security(&[&["ApiKeyAuth"]]);
         if let Some(body) = &self.body {
@@ -294,7 +294,7 @@ impl<'a> GetSkill<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/skills/{skill_id}");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -330,7 +330,7 @@ impl<'a> UpdateSkillDefaultVersion<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/skills/{skill_id}");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -363,7 +363,7 @@ impl<'a> DeleteSkill<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/skills/{skill_id}");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -393,7 +393,7 @@ impl<'a> GetSkillContent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/skills/{skill_id}/content");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -455,7 +455,7 @@ impl<'a> ListSkillVersions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/skills/{skill_id}/versions");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         if let Some(v) = &self.limit {
@@ -533,7 +533,7 @@ impl<'a> CreateSkillVersion<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/skills/{skill_id}/versions");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -567,7 +567,7 @@ impl<'a> GetSkillVersion<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/skills/{skill_id}/versions/{version}",
@@ -602,7 +602,7 @@ impl<'a> DeleteSkillVersion<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/skills/{skill_id}/versions/{version}",
@@ -637,7 +637,7 @@ impl<'a> GetSkillVersionContent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/skills/{skill_id}/versions/{version}/content",

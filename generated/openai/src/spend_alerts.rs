@@ -198,7 +198,7 @@ impl<'a> ListProjectSpendAlerts<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/projects/{project_id}/spend_alerts",
@@ -274,7 +274,7 @@ impl<'a> CreateProjectSpendAlert<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/projects/{project_id}/spend_alerts",
@@ -309,7 +309,7 @@ impl<'a> RetrieveProjectSpendAlert<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/projects/{project_id}/spend_alerts/{alert_id}",
@@ -344,7 +344,7 @@ impl<'a> UpdateProjectSpendAlert<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/projects/{project_id}/spend_alerts/{alert_id}",
@@ -380,7 +380,7 @@ impl<'a> DeleteProjectSpendAlert<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/organization/projects/{project_id}/spend_alerts/{alert_id}",
@@ -439,7 +439,7 @@ impl<'a> ListOrganizationSpendAlerts<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/spend_alerts");
         if let Some(v) = &self.limit {
             op.check(
@@ -513,7 +513,7 @@ impl<'a> CreateOrganizationSpendAlert<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/spend_alerts");
         op.security(&[&["AdminApiKeyAuth"]]);
         op.check(self.body.validate());
@@ -543,7 +543,7 @@ impl<'a> RetrieveOrganizationSpendAlert<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/spend_alerts/{alert_id}",
@@ -576,7 +576,7 @@ impl<'a> UpdateOrganizationSpendAlert<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/spend_alerts/{alert_id}",
@@ -610,7 +610,7 @@ impl<'a> DeleteOrganizationSpendAlert<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/organization/spend_alerts/{alert_id}",

@@ -114,7 +114,7 @@ impl<'a> CreateUpload<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/uploads");
         op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
@@ -142,7 +142,7 @@ impl<'a> CancelUpload<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/uploads/{upload_id}/cancel");
         op.path("upload_id", &self.upload_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -170,7 +170,7 @@ impl<'a> CompleteUpload<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/uploads/{upload_id}/complete");
         op.path("upload_id", &self.upload_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -199,7 +199,7 @@ impl<'a> AddUploadPart<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/uploads/{upload_id}/parts");
         op.path("upload_id", &self.upload_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);

@@ -278,7 +278,7 @@ impl<'a> UsageCosts<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/costs");
         op.query("start_time", &self.start_time, rt::Style::Form, true);
         op.query("end_time", &self.end_time, rt::Style::Form, true);
@@ -401,7 +401,7 @@ impl<'a> UsageAudioSpeeches<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/usage/audio_speeches");
         op.query("start_time", &self.start_time, rt::Style::Form, true);
         op.query("end_time", &self.end_time, rt::Style::Form, true);
@@ -526,7 +526,7 @@ impl<'a> UsageAudioTranscriptions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/usage/audio_transcriptions",
@@ -636,7 +636,7 @@ impl<'a> UsageCodeInterpreterSessions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/usage/code_interpreter_sessions",
@@ -770,7 +770,7 @@ impl<'a> UsageCompletions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/usage/completions");
         op.query("start_time", &self.start_time, rt::Style::Form, true);
         op.query("end_time", &self.end_time, rt::Style::Form, true);
@@ -896,7 +896,7 @@ impl<'a> UsageEmbeddings<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/usage/embeddings");
         op.query("start_time", &self.start_time, rt::Style::Form, true);
         op.query("end_time", &self.end_time, rt::Style::Form, true);
@@ -1024,7 +1024,7 @@ impl<'a> UsageFileSearchCalls<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/usage/file_search_calls",
@@ -1167,7 +1167,7 @@ impl<'a> UsageImages<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/usage/images");
         op.query("start_time", &self.start_time, rt::Style::Form, true);
         op.query("end_time", &self.end_time, rt::Style::Form, true);
@@ -1294,7 +1294,7 @@ impl<'a> UsageModerations<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/usage/moderations");
         op.query("start_time", &self.start_time, rt::Style::Form, true);
         op.query("end_time", &self.end_time, rt::Style::Form, true);
@@ -1401,7 +1401,7 @@ impl<'a> UsageVectorStores<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/usage/vector_stores");
         op.query("start_time", &self.start_time, rt::Style::Form, true);
         op.query("end_time", &self.end_time, rt::Style::Form, true);
@@ -1535,7 +1535,7 @@ impl<'a> UsageWebSearchCalls<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/usage/web_search_calls",

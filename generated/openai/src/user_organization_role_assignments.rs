@@ -107,7 +107,7 @@ impl<'a> ListUserRoleAssignments<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/users/{user_id}/roles");
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
         if let Some(v) = &self.limit {
@@ -180,7 +180,7 @@ impl<'a> AssignUserRole<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/organization/users/{user_id}/roles",
@@ -215,7 +215,7 @@ impl<'a> RetrieveUserRole<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/organization/users/{user_id}/roles/{role_id}",
@@ -250,7 +250,7 @@ impl<'a> UnassignUserRole<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/organization/users/{user_id}/roles/{role_id}",

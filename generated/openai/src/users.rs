@@ -92,7 +92,7 @@ impl<'a> ListUsers<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/users");
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
@@ -152,7 +152,7 @@ impl<'a> RetrieveUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/users/{user_id}");
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
         op.security(&[&["AdminApiKeyAuth"]]);
@@ -180,7 +180,7 @@ impl<'a> ModifyUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/users/{user_id}");
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
         op.security(&[&["AdminApiKeyAuth"]]);
@@ -208,7 +208,7 @@ impl<'a> DeleteUser<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/organization/users/{user_id}");
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
         op.security(&[&["AdminApiKeyAuth"]]);

@@ -300,7 +300,7 @@ impl<'a> ListVectorStores<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/vector_stores");
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -362,7 +362,7 @@ impl<'a> CreateVectorStore<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/vector_stores");
         op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
@@ -393,7 +393,7 @@ impl<'a> GetVectorStore<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/vector_stores/{vector_store_id}");
         op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -424,7 +424,7 @@ impl<'a> ModifyVectorStore<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/vector_stores/{vector_store_id}");
         op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -456,7 +456,7 @@ impl<'a> DeleteVectorStore<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/vector_stores/{vector_store_id}");
         op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -487,7 +487,7 @@ impl<'a> CreateVectorStoreFileBatch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/vector_stores/{vector_store_id}/file_batches",
@@ -523,7 +523,7 @@ impl<'a> GetVectorStoreFileBatch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/vector_stores/{vector_store_id}/file_batches/{batch_id}",
@@ -558,7 +558,7 @@ impl<'a> CancelVectorStoreFileBatch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel",
@@ -623,7 +623,7 @@ impl<'a> ListFilesInVectorStoreBatch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/vector_stores/{vector_store_id}/file_batches/{batch_id}/files",
@@ -721,7 +721,7 @@ impl<'a> ListVectorStoreFiles<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/vector_stores/{vector_store_id}/files",
@@ -789,7 +789,7 @@ impl<'a> CreateVectorStoreFile<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/vector_stores/{vector_store_id}/files",
@@ -824,7 +824,7 @@ impl<'a> GetVectorStoreFile<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/vector_stores/{vector_store_id}/files/{file_id}",
@@ -860,7 +860,7 @@ impl<'a> UpdateVectorStoreFileAttributes<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/vector_stores/{vector_store_id}/files/{file_id}",
@@ -896,7 +896,7 @@ impl<'a> DeleteVectorStoreFile<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/vector_stores/{vector_store_id}/files/{file_id}",
@@ -931,7 +931,7 @@ impl<'a> RetrieveVectorStoreFileContent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/vector_stores/{vector_store_id}/files/{file_id}/content",
@@ -966,7 +966,7 @@ impl<'a> SearchVectorStore<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/vector_stores/{vector_store_id}/search",

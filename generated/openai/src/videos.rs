@@ -170,7 +170,7 @@ impl<'a> ListVideos<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/videos");
         if let Some(v) = &self.limit {
             op.check(
@@ -245,7 +245,7 @@ impl<'a> CreateVideo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/videos");
         op.security(&[&["ApiKeyAuth"]]);
         if let Some(b) = &self.body {
@@ -284,7 +284,7 @@ impl<'a> CreateVideoCharacter<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/videos/characters");
         op.security(&[&["ApiKeyAuth"]]);
         if let Some(b) = &self.body {
@@ -321,7 +321,7 @@ impl<'a> GetVideoCharacter<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/videos/characters/{character_id}");
         op.path("character_id", &self.character_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -355,7 +355,7 @@ impl<'a> CreateVideoEdit<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/videos/edits");
         op.security(&[&["ApiKeyAuth"]]);
         if let Some(b) = &self.body {
@@ -394,7 +394,7 @@ impl<'a> CreateVideoExtend<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/videos/extensions");
         op.security(&[&["ApiKeyAuth"]]);
         if let Some(b) = &self.body {
@@ -428,7 +428,7 @@ impl<'a> GetVideo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/videos/{video_id}");
         op.path("video_id", &self.video_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -457,7 +457,7 @@ impl<'a> DeleteVideo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/videos/{video_id}");
         op.path("video_id", &self.video_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);
@@ -492,7 +492,7 @@ impl<'a> RetrieveVideoContent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/videos/{video_id}/content");
         op.path("video_id", &self.video_id, rt::Style::Simple, false);
         op.query("variant", &self.variant, rt::Style::Form, true);
@@ -542,7 +542,7 @@ impl<'a> CreateVideoRemix<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/videos/{video_id}/remix");
         op.path("video_id", &self.video_id, rt::Style::Simple, false);
         op.security(&[&["ApiKeyAuth"]]);

@@ -53,7 +53,7 @@ impl<'a> AdminAppsApprove<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.apps.approve");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -90,7 +90,7 @@ impl<'a> AdminAppsRestrict<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.apps.restrict");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {

@@ -59,7 +59,7 @@ impl<'a> AdminAppsRequestsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.apps.requests.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);

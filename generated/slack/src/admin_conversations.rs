@@ -202,7 +202,7 @@ impl<'a> AdminConversationsArchive<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.archive");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -235,7 +235,7 @@ impl<'a> AdminConversationsConvertToPrivate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/admin.conversations.convertToPrivate",
@@ -273,7 +273,7 @@ impl<'a> AdminConversationsCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.create");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -306,7 +306,7 @@ impl<'a> AdminConversationsDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.delete");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -339,7 +339,7 @@ impl<'a> AdminConversationsDisconnectShared<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/admin.conversations.disconnectShared",
@@ -377,7 +377,7 @@ impl<'a> AdminConversationsGetConversationPrefs<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/admin.conversations.getConversationPrefs",
@@ -427,7 +427,7 @@ impl<'a> AdminConversationsGetTeams<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.conversations.getTeams");
         op.query("channel_id", &self.channel_id, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
@@ -493,7 +493,7 @@ impl<'a> AdminConversationsInvite<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.invite");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -526,7 +526,7 @@ impl<'a> AdminConversationsRename<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.rename");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -600,7 +600,7 @@ impl<'a> AdminConversationsSearch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.conversations.search");
         op.query("team_ids", &self.team_ids, rt::Style::Form, true);
         op.query("query", &self.query, rt::Style::Form, true);
@@ -673,7 +673,7 @@ impl<'a> AdminConversationsSetConversationPrefs<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/admin.conversations.setConversationPrefs",
@@ -711,7 +711,7 @@ impl<'a> AdminConversationsSetTeams<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.setTeams");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -741,7 +741,7 @@ impl<'a> AdminConversationsUnarchive<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.unarchive");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);

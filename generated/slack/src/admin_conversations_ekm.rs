@@ -69,7 +69,7 @@ impl<'a> AdminConversationsEkmListOriginalConnectedChannelInfo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/admin.conversations.ekm.listOriginalConnectedChannelInfo",

@@ -70,7 +70,7 @@ impl<'a> AdminConversationsRestrictAccessAddGroup<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/admin.conversations.restrictAccess.addGroup",
@@ -110,7 +110,7 @@ impl<'a> AdminConversationsRestrictAccessListGroups<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/admin.conversations.restrictAccess.listGroups",
@@ -145,7 +145,7 @@ impl<'a> AdminConversationsRestrictAccessRemoveGroup<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/admin.conversations.restrictAccess.removeGroup",

@@ -89,7 +89,7 @@ impl<'a> AdminEmojiAdd<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.emoji.add");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -119,7 +119,7 @@ impl<'a> AdminEmojiAddAlias<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.emoji.addAlias");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -161,7 +161,7 @@ impl<'a> AdminEmojiList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.emoji.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
@@ -193,7 +193,7 @@ impl<'a> AdminEmojiRemove<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.emoji.remove");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -223,7 +223,7 @@ impl<'a> AdminEmojiRename<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.emoji.rename");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);

@@ -66,7 +66,7 @@ impl<'a> AdminInviteRequestsApprove<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.inviteRequests.approve");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -96,7 +96,7 @@ impl<'a> AdminInviteRequestsDeny<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.inviteRequests.deny");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -143,7 +143,7 @@ impl<'a> AdminInviteRequestsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.inviteRequests.list");
         op.query("team_id", &self.team_id, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);

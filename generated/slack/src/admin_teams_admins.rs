@@ -58,7 +58,7 @@ impl<'a> AdminTeamsAdminsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.teams.admins.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);

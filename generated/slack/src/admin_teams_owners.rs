@@ -58,7 +58,7 @@ impl<'a> AdminTeamsOwnersList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.teams.owners.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("team_id", &self.team_id, rt::Style::Form, true);

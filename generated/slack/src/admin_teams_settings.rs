@@ -103,7 +103,7 @@ impl<'a> AdminTeamsSettingsInfo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.teams.settings.info");
         op.query("team_id", &self.team_id, rt::Style::Form, true);
         op.security(&[&["slackAuth"]]);
@@ -133,7 +133,7 @@ impl<'a> AdminTeamsSettingsSetDefaultChannels<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/admin.teams.settings.setDefaultChannels",
@@ -166,7 +166,7 @@ impl<'a> AdminTeamsSettingsSetDescription<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/admin.teams.settings.setDescription",
@@ -199,7 +199,7 @@ impl<'a> AdminTeamsSettingsSetDiscoverability<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/admin.teams.settings.setDiscoverability",
@@ -232,7 +232,7 @@ impl<'a> AdminTeamsSettingsSetIcon<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.teams.settings.setIcon");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -262,7 +262,7 @@ impl<'a> AdminTeamsSettingsSetName<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.teams.settings.setName");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);

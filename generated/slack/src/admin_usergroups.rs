@@ -82,7 +82,7 @@ impl<'a> AdminUsergroupsAddChannels<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.usergroups.addChannels");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -112,7 +112,7 @@ impl<'a> AdminUsergroupsAddTeams<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.usergroups.addTeams");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -154,7 +154,7 @@ impl<'a> AdminUsergroupsListChannels<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.usergroups.listChannels");
         op.query("usergroup_id", &self.usergroup_id, rt::Style::Form, true);
         op.query("team_id", &self.team_id, rt::Style::Form, true);
@@ -191,7 +191,7 @@ impl<'a> AdminUsergroupsRemoveChannels<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.usergroups.removeChannels");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);

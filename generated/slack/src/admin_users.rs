@@ -131,7 +131,7 @@ impl<'a> AdminUsersAssign<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.assign");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -161,7 +161,7 @@ impl<'a> AdminUsersInvite<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.invite");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -203,7 +203,7 @@ impl<'a> AdminUsersList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.users.list");
         op.query("team_id", &self.team_id, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
@@ -235,7 +235,7 @@ impl<'a> AdminUsersRemove<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.remove");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -265,7 +265,7 @@ impl<'a> AdminUsersSetAdmin<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.setAdmin");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -295,7 +295,7 @@ impl<'a> AdminUsersSetExpiration<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.setExpiration");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -325,7 +325,7 @@ impl<'a> AdminUsersSetOwner<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.setOwner");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -355,7 +355,7 @@ impl<'a> AdminUsersSetRegular<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.setRegular");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);

@@ -54,7 +54,7 @@ impl<'a> AdminUsersSessionInvalidate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.session.invalidate");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -84,7 +84,7 @@ impl<'a> AdminUsersSessionReset<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.session.reset");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);

@@ -50,7 +50,7 @@ impl<'a> ApiTest<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/api.test");
         op.query("error", &self.error, rt::Style::Form, true);
         op.query("foo", &self.foo, rt::Style::Form, true);

@@ -57,7 +57,7 @@ impl<'a> AppsUninstall<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/apps.uninstall");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("client_id", &self.client_id, rt::Style::Form, true);

@@ -55,7 +55,7 @@ impl<'a> AppsEventAuthorizationsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/apps.event.authorizations.list");
         op.query("event_context", &self.event_context, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);

@@ -60,7 +60,7 @@ impl<'a> AppsPermissionsInfo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/apps.permissions.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.security(&[&["slackAuth"]]);
@@ -92,7 +92,7 @@ impl<'a> AppsPermissionsRequest<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/apps.permissions.request");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("scopes", &self.scopes, rt::Style::Form, true);

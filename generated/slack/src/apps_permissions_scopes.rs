@@ -38,7 +38,7 @@ impl<'a> AppsPermissionsScopesList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/apps.permissions.scopes.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.security(&[&["slackAuth"]]);

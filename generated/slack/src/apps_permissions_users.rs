@@ -71,7 +71,7 @@ impl<'a> AppsPermissionsUsersList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/apps.permissions.users.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
@@ -106,7 +106,7 @@ impl<'a> AppsPermissionsUsersRequest<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/apps.permissions.users.request");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("scopes", &self.scopes, rt::Style::Form, true);

@@ -54,7 +54,7 @@ impl<'a> AuthRevoke<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/auth.revoke");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("test", &self.test, rt::Style::Form, true);
@@ -84,7 +84,7 @@ impl<'a> AuthTest<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/auth.test");
         op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::AuthTestError>);

@@ -45,7 +45,7 @@ impl<'a> BotsInfo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/bots.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("bot", &self.bot, rt::Style::Form, true);

@@ -68,7 +68,7 @@ impl<'a> CallsAdd<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/calls.add");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -98,7 +98,7 @@ impl<'a> CallsEnd<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/calls.end");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -128,7 +128,7 @@ impl<'a> CallsInfo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/calls.info");
         op.query("id", &self.id, rt::Style::Form, true);
         op.security(&[&["slackAuth"]]);
@@ -158,7 +158,7 @@ impl<'a> CallsUpdate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/calls.update");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);

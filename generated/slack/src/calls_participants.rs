@@ -54,7 +54,7 @@ impl<'a> CallsParticipantsAdd<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/calls.participants.add");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -84,7 +84,7 @@ impl<'a> CallsParticipantsRemove<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/calls.participants.remove");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);

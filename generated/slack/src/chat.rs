@@ -139,7 +139,7 @@ impl<'a> ChatDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.delete");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -171,7 +171,7 @@ impl<'a> ChatDeleteScheduledMessage<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.deleteScheduledMessage");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -206,7 +206,7 @@ impl<'a> ChatGetPermalink<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/chat.getPermalink");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("channel", &self.channel, rt::Style::Form, true);
@@ -243,7 +243,7 @@ impl<'a> ChatMeMessage<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.meMessage");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -275,7 +275,7 @@ impl<'a> ChatPostEphemeral<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.postEphemeral");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -305,7 +305,7 @@ impl<'a> ChatPostMessage<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.postMessage");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -340,7 +340,7 @@ impl<'a> ChatScheduleMessage<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.scheduleMessage");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -372,7 +372,7 @@ impl<'a> ChatUnfurl<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.unfurl");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -402,7 +402,7 @@ impl<'a> ChatUpdate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.update");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);

@@ -71,7 +71,7 @@ impl<'a> ChatScheduledMessagesList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/chat.scheduledMessages.list");
         op.query("channel", &self.channel, rt::Style::Form, true);
         op.query("latest", &self.latest, rt::Style::Form, true);

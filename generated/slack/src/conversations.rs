@@ -236,7 +236,7 @@ impl<'a> ConversationsArchive<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.archive");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -276,7 +276,7 @@ impl<'a> ConversationsClose<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.close");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -313,7 +313,7 @@ impl<'a> ConversationsCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.create");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -386,7 +386,7 @@ impl<'a> ConversationsHistory<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/conversations.history");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("channel", &self.channel, rt::Style::Form, true);
@@ -448,7 +448,7 @@ impl<'a> ConversationsInfo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/conversations.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("channel", &self.channel, rt::Style::Form, true);
@@ -491,7 +491,7 @@ impl<'a> ConversationsInvite<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.invite");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -528,7 +528,7 @@ impl<'a> ConversationsJoin<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.join");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -565,7 +565,7 @@ impl<'a> ConversationsKick<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.kick");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -602,7 +602,7 @@ impl<'a> ConversationsLeave<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.leave");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -663,7 +663,7 @@ impl<'a> ConversationsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/conversations.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("exclude_archived", &self.exclude_archived, rt::Style::Form, true);
@@ -733,7 +733,7 @@ impl<'a> ConversationsMark<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.mark");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -788,7 +788,7 @@ impl<'a> ConversationsMembers<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/conversations.members");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("channel", &self.channel, rt::Style::Form, true);
@@ -860,7 +860,7 @@ impl<'a> ConversationsOpen<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.open");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -897,7 +897,7 @@ impl<'a> ConversationsRename<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.rename");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -976,7 +976,7 @@ impl<'a> ConversationsReplies<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/conversations.replies");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("channel", &self.channel, rt::Style::Form, true);
@@ -1021,7 +1021,7 @@ impl<'a> ConversationsSetPurpose<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.setPurpose");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -1061,7 +1061,7 @@ impl<'a> ConversationsSetTopic<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.setTopic");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -1101,7 +1101,7 @@ impl<'a> ConversationsUnarchive<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.unarchive");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {

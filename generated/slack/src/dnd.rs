@@ -77,7 +77,7 @@ impl<'a> DndEndDnd<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/dnd.endDnd");
         op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DndEndDndError>);
@@ -105,7 +105,7 @@ impl<'a> DndEndSnooze<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/dnd.endSnooze");
         op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DndEndSnoozeError>);
@@ -145,7 +145,7 @@ impl<'a> DndInfo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/dnd.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
@@ -176,7 +176,7 @@ impl<'a> DndSetSnooze<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/dnd.setSnooze");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -217,7 +217,7 @@ impl<'a> DndTeamInfo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/dnd.teamInfo");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("users", &self.users, rt::Style::Form, true);

@@ -106,7 +106,7 @@ impl<'a> FilesDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.delete");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -173,7 +173,7 @@ impl<'a> FilesInfo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/files.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("file", &self.file, rt::Style::Form, true);
@@ -261,7 +261,7 @@ impl<'a> FilesList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/files.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
@@ -309,7 +309,7 @@ impl<'a> FilesRevokePublicUrl<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.revokePublicURL");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -349,7 +349,7 @@ impl<'a> FilesSharedPublicUrl<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.sharedPublicURL");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -389,7 +389,7 @@ impl<'a> FilesUpload<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.upload");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {

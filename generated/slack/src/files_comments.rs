@@ -43,7 +43,7 @@ impl<'a> FilesCommentsDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.comments.delete");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {

@@ -103,7 +103,7 @@ impl<'a> FilesRemoteAdd<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.remote.add");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -152,7 +152,7 @@ impl<'a> FilesRemoteInfo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/files.remote.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("file", &self.file, rt::Style::Form, true);
@@ -219,7 +219,7 @@ impl<'a> FilesRemoteList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/files.remote.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("channel", &self.channel, rt::Style::Form, true);
@@ -259,7 +259,7 @@ impl<'a> FilesRemoteRemove<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.remote.remove");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -314,7 +314,7 @@ impl<'a> FilesRemoteShare<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/files.remote.share");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("file", &self.file, rt::Style::Form, true);
@@ -352,7 +352,7 @@ impl<'a> FilesRemoteUpdate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.remote.update");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {

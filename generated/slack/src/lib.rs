@@ -116,6 +116,8 @@ pub mod users_profile;
 pub mod views;
 #[cfg(feature = "workflows")]
 pub mod workflows;
+#[cfg(feature = "sync")]
+pub mod sync;
 pub use connector_runtime::{ConnectorConfig, Error, ErrorCode, Response};
 /// Base URLs of the API's servers, first one the default (server variables at their defaults).
 pub const SERVERS: &[&str] = &["https://slack.com/api"];

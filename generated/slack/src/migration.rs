@@ -58,7 +58,7 @@ impl<'a> MigrationExchange<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/migration.exchange");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("users", &self.users, rt::Style::Form, true);

@@ -85,7 +85,7 @@ impl<'a> OauthAccess<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/oauth.access");
         op.query("client_id", &self.client_id, rt::Style::Form, true);
         op.query("client_secret", &self.client_secret, rt::Style::Form, true);
@@ -148,7 +148,7 @@ impl<'a> OauthToken<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/oauth.token");
         op.query("client_id", &self.client_id, rt::Style::Form, true);
         op.query("client_secret", &self.client_secret, rt::Style::Form, true);

@@ -79,7 +79,7 @@ impl<'a> RemindersAdd<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/reminders.add");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -114,7 +114,7 @@ impl<'a> RemindersComplete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/reminders.complete");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -151,7 +151,7 @@ impl<'a> RemindersDelete<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/reminders.delete");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -194,7 +194,7 @@ impl<'a> RemindersInfo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/reminders.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("reminder", &self.reminder, rt::Style::Form, true);
@@ -230,7 +230,7 @@ impl<'a> RemindersList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/reminders.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.security(&[&["slackAuth"]]);

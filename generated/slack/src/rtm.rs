@@ -52,7 +52,7 @@ impl<'a> RtmConnect<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/rtm.connect");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query(

@@ -79,7 +79,7 @@ impl<'a> SearchMessages<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/search.messages");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("count", &self.count, rt::Style::Form, true);

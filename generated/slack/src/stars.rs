@@ -67,7 +67,7 @@ impl<'a> StarsAdd<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/stars.add");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
@@ -128,7 +128,7 @@ impl<'a> StarsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/stars.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("count", &self.count, rt::Style::Form, true);
@@ -167,7 +167,7 @@ impl<'a> StarsRemove<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/stars.remove");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {

@@ -97,7 +97,7 @@ impl<'a> TeamAccessLogs<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/team.accessLogs");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
@@ -136,7 +136,7 @@ impl<'a> TeamBillableInfo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/team.billableInfo");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
@@ -173,7 +173,7 @@ impl<'a> TeamInfo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/team.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("team", &self.team, rt::Style::Form, true);
@@ -240,7 +240,7 @@ impl<'a> TeamIntegrationLogs<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/team.integrationLogs");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("app_id", &self.app_id, rt::Style::Form, true);

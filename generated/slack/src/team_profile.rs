@@ -45,7 +45,7 @@ impl<'a> TeamProfileGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/team.profile.get");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("visibility", &self.visibility, rt::Style::Form, true);

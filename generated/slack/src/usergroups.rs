@@ -93,7 +93,7 @@ impl<'a> UsergroupsCreate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/usergroups.create");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -123,7 +123,7 @@ impl<'a> UsergroupsDisable<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/usergroups.disable");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -153,7 +153,7 @@ impl<'a> UsergroupsEnable<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/usergroups.enable");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -201,7 +201,7 @@ impl<'a> UsergroupsList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/usergroups.list");
         op.query("include_users", &self.include_users, rt::Style::Form, true);
         op.query("token", &self.token, rt::Style::Form, true);
@@ -234,7 +234,7 @@ impl<'a> UsergroupsUpdate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/usergroups.update");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);

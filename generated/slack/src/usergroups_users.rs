@@ -64,7 +64,7 @@ impl<'a> UsergroupsUsersList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/usergroups.users.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("include_disabled", &self.include_disabled, rt::Style::Form, true);
@@ -96,7 +96,7 @@ impl<'a> UsergroupsUsersUpdate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/usergroups.users.update");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);

@@ -187,7 +187,7 @@ impl<'a> UsersConversations<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users.conversations");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
@@ -253,7 +253,7 @@ impl<'a> UsersDeletePhoto<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users.deletePhoto");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -289,7 +289,7 @@ impl<'a> UsersGetPresence<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users.getPresence");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
@@ -325,7 +325,7 @@ impl<'a> UsersIdentity<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users.identity");
         op.query("token", &self.token, rt::Style::Form, true);
         op.security(&[&["slackAuth"]]);
@@ -365,7 +365,7 @@ impl<'a> UsersInfo<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("include_locale", &self.include_locale, rt::Style::Form, true);
@@ -420,7 +420,7 @@ impl<'a> UsersList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -454,7 +454,7 @@ impl<'a> UsersLookupByEmail<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users.lookupByEmail");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("email", &self.email, rt::Style::Form, true);
@@ -484,7 +484,7 @@ impl<'a> UsersSetActive<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users.setActive");
         op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::UsersSetActiveError>);
@@ -513,7 +513,7 @@ impl<'a> UsersSetPhoto<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users.setPhoto");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
@@ -543,7 +543,7 @@ impl<'a> UsersSetPresence<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users.setPresence");
         op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);

@@ -62,7 +62,7 @@ impl<'a> UsersProfileGet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users.profile.get");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("include_labels", &self.include_labels, rt::Style::Form, true);
@@ -99,7 +99,7 @@ impl<'a> UsersProfileSet<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users.profile.set");
         op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {

@@ -88,7 +88,7 @@ impl<'a> ViewsOpen<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/views.open");
         op.query("trigger_id", &self.trigger_id, rt::Style::Form, true);
         op.query("view", &self.view, rt::Style::Form, true);
@@ -126,7 +126,7 @@ impl<'a> ViewsPublish<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/views.publish");
         op.query("user_id", &self.user_id, rt::Style::Form, true);
         op.query("view", &self.view, rt::Style::Form, true);
@@ -159,7 +159,7 @@ impl<'a> ViewsPush<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/views.push");
         op.query("trigger_id", &self.trigger_id, rt::Style::Form, true);
         op.query("view", &self.view, rt::Style::Form, true);
@@ -213,7 +213,7 @@ impl<'a> ViewsUpdate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/views.update");
         op.query("view_id", &self.view_id, rt::Style::Form, true);
         op.query("external_id", &self.external_id, rt::Style::Form, true);

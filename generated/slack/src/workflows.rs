@@ -80,7 +80,7 @@ impl<'a> WorkflowsStepCompleted<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/workflows.stepCompleted");
         op.query(
             "workflow_step_execute_id",
@@ -117,7 +117,7 @@ impl<'a> WorkflowsStepFailed<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/workflows.stepFailed");
         op.query(
             "workflow_step_execute_id",
@@ -177,7 +177,7 @@ impl<'a> WorkflowsUpdateStep<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/workflows.updateStep");
         op.query(
             "workflow_step_edit_id",

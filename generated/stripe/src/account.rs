@@ -391,7 +391,7 @@ impl<'a> GetAccount<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/account");
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
@@ -427,7 +427,7 @@ impl<'a> PostAccount<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
@@ -479,7 +479,7 @@ impl<'a> DeleteAccount<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/account");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
@@ -522,7 +522,7 @@ impl<'a> PostAccountBankAccounts<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/bank_accounts");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
@@ -569,7 +569,7 @@ impl<'a> GetAccountBankAccountsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/account/bank_accounts/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
@@ -612,7 +612,7 @@ impl<'a> PostAccountBankAccountsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/bank_accounts/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
@@ -654,7 +654,7 @@ impl<'a> DeleteAccountBankAccountsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/account/bank_accounts/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
@@ -698,7 +698,7 @@ impl<'a> GetAccountCapabilities<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/account/capabilities");
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
@@ -743,7 +743,7 @@ impl<'a> GetAccountCapabilitiesCapability<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/account/capabilities/{capability}",
@@ -786,7 +786,7 @@ impl<'a> PostAccountCapabilitiesCapability<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/account/capabilities/{capability}",
@@ -851,7 +851,7 @@ impl<'a> GetAccountExternalAccounts<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/account/external_accounts");
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
@@ -895,7 +895,7 @@ impl<'a> PostAccountExternalAccounts<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/external_accounts");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
@@ -942,7 +942,7 @@ impl<'a> GetAccountExternalAccountsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/account/external_accounts/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
@@ -985,7 +985,7 @@ impl<'a> PostAccountExternalAccountsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/external_accounts/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
@@ -1027,7 +1027,7 @@ impl<'a> DeleteAccountExternalAccountsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/account/external_accounts/{id}",
@@ -1063,7 +1063,7 @@ impl<'a> PostAccountLoginLinks<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/login_links");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -1132,7 +1132,7 @@ impl<'a> GetAccountPeople<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/account/people");
         if let Some(v) = &self.ending_before {
             op.check(rt::check::length("ending_before", v, None, Some(5000u64)));
@@ -1209,7 +1209,7 @@ impl<'a> PostAccountPeople<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/people");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
@@ -1268,7 +1268,7 @@ impl<'a> GetAccountPeoplePerson<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/account/people/{person}");
         let v = &self.person;
         op.check(rt::check::length("person", v, None, Some(5000u64)));
@@ -1308,7 +1308,7 @@ impl<'a> PostAccountPeoplePerson<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/people/{person}");
         let v = &self.person;
         op.check(rt::check::length("person", v, None, Some(5000u64)));
@@ -1364,7 +1364,7 @@ impl<'a> DeleteAccountPeoplePerson<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/account/people/{person}");
         let v = &self.person;
         op.check(rt::check::length("person", v, None, Some(5000u64)));
@@ -1437,7 +1437,7 @@ impl<'a> GetAccountPersons<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/account/persons");
         if let Some(v) = &self.ending_before {
             op.check(rt::check::length("ending_before", v, None, Some(5000u64)));
@@ -1514,7 +1514,7 @@ impl<'a> PostAccountPersons<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/persons");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
@@ -1573,7 +1573,7 @@ impl<'a> GetAccountPersonsPerson<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/account/persons/{person}");
         let v = &self.person;
         op.check(rt::check::length("person", v, None, Some(5000u64)));
@@ -1613,7 +1613,7 @@ impl<'a> PostAccountPersonsPerson<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/persons/{person}");
         let v = &self.person;
         op.check(rt::check::length("person", v, None, Some(5000u64)));
@@ -1669,7 +1669,7 @@ impl<'a> DeleteAccountPersonsPerson<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/account/persons/{person}");
         let v = &self.person;
         op.check(rt::check::length("person", v, None, Some(5000u64)));

@@ -41,7 +41,7 @@ impl<'a> PostAccountLinks<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account_links");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());

@@ -531,7 +531,7 @@ impl<'a> GetAccounts<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/accounts");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
@@ -602,7 +602,7 @@ impl<'a> PostAccounts<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/accounts");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
@@ -661,7 +661,7 @@ impl<'a> GetAccountsAccount<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/accounts/{account}");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
@@ -701,7 +701,7 @@ impl<'a> PostAccountsAccount<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/accounts/{account}");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
@@ -757,7 +757,7 @@ impl<'a> DeleteAccountsAccount<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/accounts/{account}");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
@@ -801,7 +801,7 @@ impl<'a> PostAccountsAccountBankAccounts<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/accounts/{account}/bank_accounts",
@@ -855,7 +855,7 @@ impl<'a> GetAccountsAccountBankAccountsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/accounts/{account}/bank_accounts/{id}",
@@ -905,7 +905,7 @@ impl<'a> PostAccountsAccountBankAccountsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/accounts/{account}/bank_accounts/{id}",
@@ -954,7 +954,7 @@ impl<'a> DeleteAccountsAccountBankAccountsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/accounts/{account}/bank_accounts/{id}",
@@ -1005,7 +1005,7 @@ impl<'a> GetAccountsAccountCapabilities<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/accounts/{account}/capabilities");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
@@ -1054,7 +1054,7 @@ impl<'a> GetAccountsAccountCapabilitiesCapability<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/accounts/{account}/capabilities/{capability}",
@@ -1101,7 +1101,7 @@ impl<'a> PostAccountsAccountCapabilitiesCapability<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/accounts/{account}/capabilities/{capability}",
@@ -1170,7 +1170,7 @@ impl<'a> GetAccountsAccountExternalAccounts<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/accounts/{account}/external_accounts",
@@ -1221,7 +1221,7 @@ impl<'a> PostAccountsAccountExternalAccounts<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/accounts/{account}/external_accounts",
@@ -1275,7 +1275,7 @@ impl<'a> GetAccountsAccountExternalAccountsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/accounts/{account}/external_accounts/{id}",
@@ -1325,7 +1325,7 @@ impl<'a> PostAccountsAccountExternalAccountsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/accounts/{account}/external_accounts/{id}",
@@ -1374,7 +1374,7 @@ impl<'a> DeleteAccountsAccountExternalAccountsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/accounts/{account}/external_accounts/{id}",
@@ -1422,7 +1422,7 @@ impl<'a> PostAccountsAccountLoginLinks<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/accounts/{account}/login_links");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
@@ -1496,7 +1496,7 @@ impl<'a> GetAccountsAccountPeople<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/accounts/{account}/people");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
@@ -1577,7 +1577,7 @@ impl<'a> PostAccountsAccountPeople<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/accounts/{account}/people");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
@@ -1640,7 +1640,7 @@ impl<'a> GetAccountsAccountPeoplePerson<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/accounts/{account}/people/{person}",
@@ -1687,7 +1687,7 @@ impl<'a> PostAccountsAccountPeoplePerson<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/accounts/{account}/people/{person}",
@@ -1750,7 +1750,7 @@ impl<'a> DeleteAccountsAccountPeoplePerson<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/accounts/{account}/people/{person}",
@@ -1830,7 +1830,7 @@ impl<'a> GetAccountsAccountPersons<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/accounts/{account}/persons");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
@@ -1911,7 +1911,7 @@ impl<'a> PostAccountsAccountPersons<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/accounts/{account}/persons");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
@@ -1974,7 +1974,7 @@ impl<'a> GetAccountsAccountPersonsPerson<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/accounts/{account}/persons/{person}",
@@ -2021,7 +2021,7 @@ impl<'a> PostAccountsAccountPersonsPerson<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/accounts/{account}/persons/{person}",
@@ -2084,7 +2084,7 @@ impl<'a> DeleteAccountsAccountPersonsPerson<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/accounts/{account}/persons/{person}",
@@ -2126,7 +2126,7 @@ impl<'a> PostAccountsAccountReject<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/accounts/{account}/reject");
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));

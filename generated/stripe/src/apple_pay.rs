@@ -120,7 +120,7 @@ impl<'a> GetApplePayDomains<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/apple_pay/domains");
         if let Some(v) = &self.domain_name {
             op.check(rt::check::length("domain_name", v, None, Some(5000u64)));
@@ -195,7 +195,7 @@ impl<'a> PostApplePayDomains<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/apple_pay/domains");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.form(&self.body, &["expand"]);
@@ -237,7 +237,7 @@ impl<'a> GetApplePayDomainsDomain<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/apple_pay/domains/{domain}");
         let v = &self.domain;
         op.check(rt::check::length("domain", v, None, Some(5000u64)));
@@ -279,7 +279,7 @@ impl<'a> DeleteApplePayDomainsDomain<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/apple_pay/domains/{domain}");
         let v = &self.domain;
         op.check(rt::check::length("domain", v, None, Some(5000u64)));

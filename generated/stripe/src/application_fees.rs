@@ -187,7 +187,7 @@ impl<'a> GetApplicationFees<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/application_fees");
         if let Some(v) = &self.charge {
             op.check(rt::check::length("charge", v, None, Some(5000u64)));
@@ -276,7 +276,7 @@ impl<'a> GetApplicationFeesFeeRefundsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/application_fees/{fee}/refunds/{id}",
@@ -325,7 +325,7 @@ impl<'a> PostApplicationFeesFeeRefundsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/application_fees/{fee}/refunds/{id}",
@@ -378,7 +378,7 @@ impl<'a> GetApplicationFeesId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/application_fees/{id}");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -423,7 +423,7 @@ impl<'a> PostApplicationFeesIdRefund<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/application_fees/{id}/refund");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -491,7 +491,7 @@ impl<'a> GetApplicationFeesIdRefunds<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/application_fees/{id}/refunds");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -577,7 +577,7 @@ impl<'a> PostApplicationFeesIdRefunds<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/application_fees/{id}/refunds");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));

@@ -89,7 +89,7 @@ impl<'a> GetBalance<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/balance");
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
@@ -179,7 +179,7 @@ impl<'a> GetBalanceHistory<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/balance/history");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         op.query("currency", &self.currency, rt::Style::Form, true);
@@ -276,7 +276,7 @@ impl<'a> GetBalanceHistoryId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/balance/history/{id}");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));

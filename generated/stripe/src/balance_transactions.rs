@@ -125,7 +125,7 @@ impl<'a> GetBalanceTransactions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/balance_transactions");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         op.query("currency", &self.currency, rt::Style::Form, true);
@@ -222,7 +222,7 @@ impl<'a> GetBalanceTransactionsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/balance_transactions/{id}");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));

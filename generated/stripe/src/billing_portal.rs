@@ -142,7 +142,7 @@ impl<'a> GetBillingPortalConfigurations<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/billing_portal/configurations");
         op.query("active", &self.active, rt::Style::Form, true);
         if let Some(v) = &self.ending_before {
@@ -220,7 +220,7 @@ impl<'a> PostBillingPortalConfigurations<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/billing_portal/configurations");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -266,7 +266,7 @@ impl<'a> GetBillingPortalConfigurationsConfiguration<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/billing_portal/configurations/{configuration}",
@@ -314,7 +314,7 @@ impl<'a> PostBillingPortalConfigurationsConfiguration<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/billing_portal/configurations/{configuration}",
@@ -364,7 +364,7 @@ impl<'a> PostBillingPortalSessions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/billing_portal/sessions");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());

@@ -296,7 +296,7 @@ impl<'a> GetCharges<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/charges");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.customer {
@@ -379,7 +379,7 @@ impl<'a> PostCharges<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/charges");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
@@ -446,7 +446,7 @@ impl<'a> GetChargesSearch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/charges/search");
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -528,7 +528,7 @@ impl<'a> GetChargesCharge<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/charges/{charge}");
         let v = &self.charge;
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
@@ -568,7 +568,7 @@ impl<'a> PostChargesCharge<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/charges/{charge}");
         let v = &self.charge;
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
@@ -610,7 +610,7 @@ impl<'a> PostChargesChargeCapture<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/charges/{charge}/capture");
         let v = &self.charge;
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
@@ -658,7 +658,7 @@ impl<'a> GetChargesChargeDispute<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/charges/{charge}/dispute");
         let v = &self.charge;
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
@@ -698,7 +698,7 @@ impl<'a> PostChargesChargeDispute<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/charges/{charge}/dispute");
         let v = &self.charge;
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
@@ -740,7 +740,7 @@ impl<'a> PostChargesChargeDisputeClose<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/charges/{charge}/dispute/close");
         let v = &self.charge;
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
@@ -779,7 +779,7 @@ impl<'a> PostChargesChargeRefund<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/charges/{charge}/refund");
         let v = &self.charge;
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
@@ -845,7 +845,7 @@ impl<'a> GetChargesChargeRefunds<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/charges/{charge}/refunds");
         op.path("charge", &self.charge, rt::Style::Simple, false);
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
@@ -920,7 +920,7 @@ impl<'a> PostChargesChargeRefunds<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/charges/{charge}/refunds");
         let v = &self.charge;
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
@@ -969,7 +969,7 @@ impl<'a> GetChargesChargeRefundsRefund<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/charges/{charge}/refunds/{refund}",
@@ -1015,7 +1015,7 @@ impl<'a> PostChargesChargeRefundsRefund<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/charges/{charge}/refunds/{refund}",

@@ -147,7 +147,7 @@ impl<'a> GetCheckoutSessions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/checkout/sessions");
         if let Some(v) = &self.ending_before {
             op.check(rt::check::length("ending_before", v, None, Some(5000u64)));
@@ -226,7 +226,7 @@ impl<'a> PostCheckoutSessions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/checkout/sessions");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -290,7 +290,7 @@ impl<'a> GetCheckoutSessionsSession<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/checkout/sessions/{session}");
         let v = &self.session;
         op.check(rt::check::length("session", v, None, Some(66u64)));
@@ -332,7 +332,7 @@ impl<'a> PostCheckoutSessionsSessionExpire<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/checkout/sessions/{session}/expire",
@@ -400,7 +400,7 @@ impl<'a> GetCheckoutSessionsSessionLineItems<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/checkout/sessions/{session}/line_items",

@@ -130,7 +130,7 @@ impl<'a> GetCoupons<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/coupons");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.ending_before {
@@ -207,7 +207,7 @@ impl<'a> PostCoupons<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/coupons");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
@@ -252,7 +252,7 @@ impl<'a> GetCouponsCoupon<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/coupons/{coupon}");
         let v = &self.coupon;
         op.check(rt::check::length("coupon", v, None, Some(5000u64)));
@@ -292,7 +292,7 @@ impl<'a> PostCouponsCoupon<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/coupons/{coupon}");
         let v = &self.coupon;
         op.check(rt::check::length("coupon", v, None, Some(5000u64)));
@@ -334,7 +334,7 @@ impl<'a> DeleteCouponsCoupon<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/coupons/{coupon}");
         let v = &self.coupon;
         op.check(rt::check::length("coupon", v, None, Some(5000u64)));

@@ -217,7 +217,7 @@ impl<'a> GetCreditNotes<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/credit_notes");
         if let Some(v) = &self.customer {
             op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -296,7 +296,7 @@ impl<'a> PostCreditNotes<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/credit_notes");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -396,7 +396,7 @@ impl<'a> GetCreditNotesPreview<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/credit_notes/preview");
         op.query("amount", &self.amount, rt::Style::Form, true);
         op.query("credit_amount", &self.credit_amount, rt::Style::Form, true);
@@ -531,7 +531,7 @@ impl<'a> GetCreditNotesPreviewLines<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/credit_notes/preview/lines");
         op.query("amount", &self.amount, rt::Style::Form, true);
         op.query("credit_amount", &self.credit_amount, rt::Style::Form, true);
@@ -647,7 +647,7 @@ impl<'a> GetCreditNotesCreditNoteLines<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/credit_notes/{credit_note}/lines",
@@ -736,7 +736,7 @@ impl<'a> GetCreditNotesId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/credit_notes/{id}");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -778,7 +778,7 @@ impl<'a> PostCreditNotesId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/credit_notes/{id}");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -822,7 +822,7 @@ impl<'a> PostCreditNotesIdVoid<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/credit_notes/{id}/void");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));

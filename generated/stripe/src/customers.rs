@@ -756,7 +756,7 @@ impl<'a> GetCustomers<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/customers");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.email {
@@ -841,7 +841,7 @@ impl<'a> PostCustomers<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/customers");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
@@ -910,7 +910,7 @@ impl<'a> GetCustomersSearch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/search");
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -992,7 +992,7 @@ impl<'a> GetCustomersCustomer<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/{customer}");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -1037,7 +1037,7 @@ impl<'a> PostCustomersCustomer<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/customers/{customer}");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -1093,7 +1093,7 @@ impl<'a> DeleteCustomersCustomer<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/customers/{customer}");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -1158,7 +1158,7 @@ impl<'a> GetCustomersCustomerBalanceTransactions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/customers/{customer}/balance_transactions",
@@ -1241,7 +1241,7 @@ impl<'a> PostCustomersCustomerBalanceTransactions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/customers/{customer}/balance_transactions",
@@ -1291,7 +1291,7 @@ impl<'a> GetCustomersCustomerBalanceTransactionsTransaction<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/customers/{customer}/balance_transactions/{transaction}",
@@ -1341,7 +1341,7 @@ impl<'a> PostCustomersCustomerBalanceTransactionsTransaction<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/customers/{customer}/balance_transactions/{transaction}",
@@ -1415,7 +1415,7 @@ impl<'a> GetCustomersCustomerBankAccounts<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/customers/{customer}/bank_accounts",
@@ -1495,7 +1495,7 @@ impl<'a> PostCustomersCustomerBankAccounts<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/customers/{customer}/bank_accounts",
@@ -1549,7 +1549,7 @@ impl<'a> GetCustomersCustomerBankAccountsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/customers/{customer}/bank_accounts/{id}",
@@ -1601,7 +1601,7 @@ impl<'a> PostCustomersCustomerBankAccountsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/customers/{customer}/bank_accounts/{id}",
@@ -1652,7 +1652,7 @@ impl<'a> DeleteCustomersCustomerBankAccountsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/customers/{customer}/bank_accounts/{id}",
@@ -1701,7 +1701,7 @@ impl<'a> PostCustomersCustomerBankAccountsIdVerify<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/customers/{customer}/bank_accounts/{id}/verify",
@@ -1772,7 +1772,7 @@ impl<'a> GetCustomersCustomerCards<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/{customer}/cards");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -1849,7 +1849,7 @@ impl<'a> PostCustomersCustomerCards<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/customers/{customer}/cards");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -1900,7 +1900,7 @@ impl<'a> GetCustomersCustomerCardsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/{customer}/cards/{id}");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -1947,7 +1947,7 @@ impl<'a> PostCustomersCustomerCardsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/customers/{customer}/cards/{id}",
@@ -1998,7 +1998,7 @@ impl<'a> DeleteCustomersCustomerCardsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/customers/{customer}/cards/{id}",
@@ -2052,7 +2052,7 @@ impl<'a> GetCustomersCustomerDiscount<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/{customer}/discount");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -2092,7 +2092,7 @@ impl<'a> DeleteCustomersCustomerDiscount<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/customers/{customer}/discount",
@@ -2161,7 +2161,7 @@ impl<'a> GetCustomersCustomerPaymentMethods<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/customers/{customer}/payment_methods",
@@ -2272,7 +2272,7 @@ impl<'a> GetCustomersCustomerSources<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/{customer}/sources");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -2324,7 +2324,7 @@ impl<'a> PostCustomersCustomerSources<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/customers/{customer}/sources");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -2375,7 +2375,7 @@ impl<'a> GetCustomersCustomerSourcesId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/customers/{customer}/sources/{id}",
@@ -2427,7 +2427,7 @@ impl<'a> PostCustomersCustomerSourcesId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/customers/{customer}/sources/{id}",
@@ -2478,7 +2478,7 @@ impl<'a> DeleteCustomersCustomerSourcesId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/customers/{customer}/sources/{id}",
@@ -2527,7 +2527,7 @@ impl<'a> PostCustomersCustomerSourcesIdVerify<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/customers/{customer}/sources/{id}/verify",
@@ -2598,7 +2598,7 @@ impl<'a> GetCustomersCustomerSubscriptions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/customers/{customer}/subscriptions",
@@ -2687,7 +2687,7 @@ impl<'a> PostCustomersCustomerSubscriptions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/customers/{customer}/subscriptions",
@@ -2756,7 +2756,7 @@ impl<'a> GetCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/customers/{customer}/subscriptions/{subscription_exposed_id}",
@@ -2813,7 +2813,7 @@ impl<'a> PostCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/customers/{customer}/subscriptions/{subscription_exposed_id}",
@@ -2891,7 +2891,7 @@ impl<'a> DeleteCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/customers/{customer}/subscriptions/{subscription_exposed_id}",
@@ -2950,7 +2950,7 @@ impl<'a> GetCustomersCustomerSubscriptionsSubscriptionExposedIdDiscount<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/customers/{customer}/subscriptions/{subscription_exposed_id}/discount",
@@ -3002,7 +3002,7 @@ impl<'a> DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdDiscount<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/customers/{customer}/subscriptions/{subscription_exposed_id}/discount",
@@ -3078,7 +3078,7 @@ impl<'a> GetCustomersCustomerTaxIds<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/{customer}/tax_ids");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -3156,7 +3156,7 @@ impl<'a> PostCustomersCustomerTaxIds<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/customers/{customer}/tax_ids");
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -3200,7 +3200,7 @@ impl<'a> GetCustomersCustomerTaxIdsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/customers/{customer}/tax_ids/{id}",
@@ -3245,7 +3245,7 @@ impl<'a> DeleteCustomersCustomerTaxIdsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/customers/{customer}/tax_ids/{id}",

@@ -139,7 +139,7 @@ impl<'a> GetDisputes<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/disputes");
         if let Some(v) = &self.charge {
             op.check(rt::check::length("charge", v, None, Some(5000u64)));
@@ -231,7 +231,7 @@ impl<'a> GetDisputesDispute<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/disputes/{dispute}");
         let v = &self.dispute;
         op.check(rt::check::length("dispute", v, None, Some(5000u64)));
@@ -271,7 +271,7 @@ impl<'a> PostDisputesDispute<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/disputes/{dispute}");
         let v = &self.dispute;
         op.check(rt::check::length("dispute", v, None, Some(5000u64)));
@@ -313,7 +313,7 @@ impl<'a> PostDisputesDisputeClose<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/disputes/{dispute}/close");
         let v = &self.dispute;
         op.check(rt::check::length("dispute", v, None, Some(5000u64)));

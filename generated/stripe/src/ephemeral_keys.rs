@@ -57,7 +57,7 @@ impl<'a> PostEphemeralKeys<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/ephemeral_keys");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
@@ -98,7 +98,7 @@ impl<'a> DeleteEphemeralKeysKey<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/ephemeral_keys/{key}");
         let v = &self.key;
         op.check(rt::check::length("key", v, None, Some(5000u64)));

@@ -111,7 +111,7 @@ impl<'a> GetEvents<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/events");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         op.query("delivery_success", &self.delivery_success, rt::Style::Form, true);
@@ -201,7 +201,7 @@ impl<'a> GetEventsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/events/{id}");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));

@@ -86,7 +86,7 @@ impl<'a> GetExchangeRates<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/exchange_rates");
         if let Some(v) = &self.ending_before {
             op.check(rt::check::length("ending_before", v, None, Some(5000u64)));
@@ -169,7 +169,7 @@ impl<'a> GetExchangeRatesRateId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/exchange_rates/{rate_id}");
         let v = &self.rate_id;
         op.check(rt::check::length("rate_id", v, None, Some(5000u64)));

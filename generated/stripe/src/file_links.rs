@@ -131,7 +131,7 @@ impl<'a> GetFileLinks<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/file_links");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
@@ -202,7 +202,7 @@ impl<'a> PostFileLinks<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/file_links");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -243,7 +243,7 @@ impl<'a> GetFileLinksLink<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/file_links/{link}");
         op.path("link", &self.link, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
@@ -281,7 +281,7 @@ impl<'a> PostFileLinksLink<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/file_links/{link}");
         op.path("link", &self.link, rt::Style::Simple, false);
         op.security(&[&["basicAuth"], &["bearerAuth"]]);

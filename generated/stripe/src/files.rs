@@ -109,7 +109,7 @@ impl<'a> GetFiles<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/files");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.ending_before {
@@ -182,7 +182,7 @@ impl<'a> PostFiles<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/files");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.server("https://files.stripe.com/");
@@ -229,7 +229,7 @@ impl<'a> GetFilesFile<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/files/{file}");
         let v = &self.file;
         op.check(rt::check::length("file", v, None, Some(5000u64)));

@@ -232,7 +232,7 @@ impl<'a> GetIdentityVerificationReports<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/identity/verification_reports");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.ending_before {
@@ -331,7 +331,7 @@ impl<'a> GetIdentityVerificationReportsReport<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/identity/verification_reports/{report}",
@@ -414,7 +414,7 @@ impl<'a> GetIdentityVerificationSessions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/identity/verification_sessions");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.ending_before {
@@ -492,7 +492,7 @@ impl<'a> PostIdentityVerificationSessions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/identity/verification_sessions");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.form(&self.body, &["expand", "metadata", "options"]);
@@ -534,7 +534,7 @@ impl<'a> GetIdentityVerificationSessionsSession<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/identity/verification_sessions/{session}",
@@ -582,7 +582,7 @@ impl<'a> PostIdentityVerificationSessionsSession<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/identity/verification_sessions/{session}",
@@ -626,7 +626,7 @@ impl<'a> PostIdentityVerificationSessionsSessionCancel<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/identity/verification_sessions/{session}/cancel",
@@ -670,7 +670,7 @@ impl<'a> PostIdentityVerificationSessionsSessionRedact<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/identity/verification_sessions/{session}/redact",

@@ -155,7 +155,7 @@ impl<'a> GetInvoiceitems<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/invoiceitems");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.customer {
@@ -236,7 +236,7 @@ impl<'a> PostInvoiceitems<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/invoiceitems");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -282,7 +282,7 @@ impl<'a> GetInvoiceitemsInvoiceitem<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/invoiceitems/{invoiceitem}");
         let v = &self.invoiceitem;
         op.check(rt::check::length("invoiceitem", v, None, Some(5000u64)));
@@ -327,7 +327,7 @@ impl<'a> PostInvoiceitemsInvoiceitem<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/invoiceitems/{invoiceitem}");
         let v = &self.invoiceitem;
         op.check(rt::check::length("invoiceitem", v, None, Some(5000u64)));
@@ -374,7 +374,7 @@ impl<'a> DeleteInvoiceitemsInvoiceitem<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/invoiceitems/{invoiceitem}");
         let v = &self.invoiceitem;
         op.check(rt::check::length("invoiceitem", v, None, Some(5000u64)));

@@ -353,7 +353,7 @@ impl<'a> GetInvoices<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/invoices");
         op.query("collection_method", &self.collection_method, rt::Style::Form, true);
         op.query("created", &self.created, rt::Style::DeepObject, true);
@@ -441,7 +441,7 @@ impl<'a> PostInvoices<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/invoices");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
@@ -511,7 +511,7 @@ impl<'a> GetInvoicesSearch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/invoices/search");
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -733,7 +733,7 @@ impl<'a> GetInvoicesUpcoming<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/invoices/upcoming");
         op.query("automatic_tax", &self.automatic_tax, rt::Style::DeepObject, true);
         if let Some(v) = &self.coupon {
@@ -1025,7 +1025,7 @@ impl<'a> GetInvoicesUpcomingLines<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/invoices/upcoming/lines");
         op.query("automatic_tax", &self.automatic_tax, rt::Style::DeepObject, true);
         if let Some(v) = &self.coupon {
@@ -1199,7 +1199,7 @@ impl<'a> GetInvoicesInvoice<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/invoices/{invoice}");
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
@@ -1239,7 +1239,7 @@ impl<'a> PostInvoicesInvoice<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/invoices/{invoice}");
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
@@ -1295,7 +1295,7 @@ impl<'a> DeleteInvoicesInvoice<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/invoices/{invoice}");
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
@@ -1339,7 +1339,7 @@ impl<'a> PostInvoicesInvoiceFinalize<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/invoices/{invoice}/finalize");
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
@@ -1402,7 +1402,7 @@ impl<'a> GetInvoicesInvoiceLines<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/invoices/{invoice}/lines");
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
@@ -1482,7 +1482,7 @@ impl<'a> PostInvoicesInvoiceMarkUncollectible<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/invoices/{invoice}/mark_uncollectible",
@@ -1524,7 +1524,7 @@ impl<'a> PostInvoicesInvoicePay<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/invoices/{invoice}/pay");
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
@@ -1566,7 +1566,7 @@ impl<'a> PostInvoicesInvoiceSend<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/invoices/{invoice}/send");
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
@@ -1605,7 +1605,7 @@ impl<'a> PostInvoicesInvoiceVoid<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/invoices/{invoice}/void");
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));

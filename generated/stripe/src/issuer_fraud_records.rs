@@ -97,7 +97,7 @@ impl<'a> GetIssuerFraudRecords<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/issuer_fraud_records");
         op.query("charge", &self.charge, rt::Style::Form, true);
         if let Some(v) = &self.ending_before {
@@ -184,7 +184,7 @@ impl<'a> GetIssuerFraudRecordsIssuerFraudRecord<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/issuer_fraud_records/{issuer_fraud_record}",

@@ -447,7 +447,7 @@ impl<'a> GetIssuingAuthorizations<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/issuing/authorizations");
         if let Some(v) = &self.card {
             op.check(rt::check::length("card", v, None, Some(5000u64)));
@@ -543,7 +543,7 @@ impl<'a> GetIssuingAuthorizationsAuthorization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/issuing/authorizations/{authorization}",
@@ -588,7 +588,7 @@ impl<'a> PostIssuingAuthorizationsAuthorization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/issuing/authorizations/{authorization}",
@@ -635,7 +635,7 @@ impl<'a> PostIssuingAuthorizationsAuthorizationApprove<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/issuing/authorizations/{authorization}/approve",
@@ -679,7 +679,7 @@ impl<'a> PostIssuingAuthorizationsAuthorizationDecline<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/issuing/authorizations/{authorization}/decline",
@@ -776,7 +776,7 @@ impl<'a> GetIssuingCardholders<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/issuing/cardholders");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         op.query("email", &self.email, rt::Style::Form, true);
@@ -855,7 +855,7 @@ impl<'a> PostIssuingCardholders<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/issuing/cardholders");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -908,7 +908,7 @@ impl<'a> GetIssuingCardholdersCardholder<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/issuing/cardholders/{cardholder}",
@@ -956,7 +956,7 @@ impl<'a> PostIssuingCardholdersCardholder<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/issuing/cardholders/{cardholder}",
@@ -1078,7 +1078,7 @@ impl<'a> GetIssuingCards<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/issuing/cards");
         if let Some(v) = &self.cardholder {
             op.check(rt::check::length("cardholder", v, None, Some(5000u64)));
@@ -1162,7 +1162,7 @@ impl<'a> PostIssuingCards<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/issuing/cards");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -1205,7 +1205,7 @@ impl<'a> GetIssuingCardsCard<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/issuing/cards/{card}");
         let v = &self.card;
         op.check(rt::check::length("card", v, None, Some(5000u64)));
@@ -1247,7 +1247,7 @@ impl<'a> PostIssuingCardsCard<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/issuing/cards/{card}");
         let v = &self.card;
         op.check(rt::check::length("card", v, None, Some(5000u64)));
@@ -1332,7 +1332,7 @@ impl<'a> GetIssuingDisputes<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/issuing/disputes");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.ending_before {
@@ -1409,7 +1409,7 @@ impl<'a> PostIssuingDisputes<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/issuing/disputes");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -1452,7 +1452,7 @@ impl<'a> GetIssuingDisputesDispute<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/issuing/disputes/{dispute}");
         let v = &self.dispute;
         op.check(rt::check::length("dispute", v, None, Some(5000u64)));
@@ -1494,7 +1494,7 @@ impl<'a> PostIssuingDisputesDispute<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/issuing/disputes/{dispute}");
         let v = &self.dispute;
         op.check(rt::check::length("dispute", v, None, Some(5000u64)));
@@ -1535,7 +1535,7 @@ impl<'a> PostIssuingDisputesDisputeSubmit<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/issuing/disputes/{dispute}/submit",
@@ -1608,7 +1608,7 @@ impl<'a> GetIssuingSettlements<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/issuing/settlements");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.ending_before {
@@ -1695,7 +1695,7 @@ impl<'a> GetIssuingSettlementsSettlement<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/issuing/settlements/{settlement}",
@@ -1740,7 +1740,7 @@ impl<'a> PostIssuingSettlementsSettlement<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/issuing/settlements/{settlement}",
@@ -1831,7 +1831,7 @@ impl<'a> GetIssuingTransactions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/issuing/transactions");
         if let Some(v) = &self.card {
             op.check(rt::check::length("card", v, None, Some(5000u64)));
@@ -1927,7 +1927,7 @@ impl<'a> GetIssuingTransactionsTransaction<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/issuing/transactions/{transaction}",
@@ -1972,7 +1972,7 @@ impl<'a> PostIssuingTransactionsTransaction<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/issuing/transactions/{transaction}",

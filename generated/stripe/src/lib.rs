@@ -128,6 +128,8 @@ pub mod topups;
 pub mod transfers;
 #[cfg(feature = "webhook_endpoints")]
 pub mod webhook_endpoints;
+#[cfg(feature = "sync")]
+pub mod sync;
 pub use connector_runtime::{ConnectorConfig, Error, ErrorCode, Response};
 /// Base URLs of the API's servers, first one the default (server variables at their defaults).
 pub const SERVERS: &[&str] = &["https://api.stripe.com/"];

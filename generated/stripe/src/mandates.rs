@@ -55,7 +55,7 @@ impl<'a> GetMandatesMandate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/mandates/{mandate}");
         op.path("mandate", &self.mandate, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);

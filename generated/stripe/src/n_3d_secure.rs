@@ -56,7 +56,7 @@ impl<'a> Post3dSecure<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/3d_secure");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -99,7 +99,7 @@ impl<'a> Get3dSecureThreeDSecure<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/3d_secure/{three_d_secure}");
         let v = &self.three_d_secure;
         op.check(rt::check::length("three_d_secure", v, None, Some(5000u64)));

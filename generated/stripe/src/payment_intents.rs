@@ -309,7 +309,7 @@ impl<'a> GetPaymentIntents<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/payment_intents");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.customer {
@@ -385,7 +385,7 @@ impl<'a> PostPaymentIntents<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/payment_intents");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -454,7 +454,7 @@ impl<'a> GetPaymentIntentsSearch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/payment_intents/search");
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -545,7 +545,7 @@ impl<'a> GetPaymentIntentsIntent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/payment_intents/{intent}");
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
@@ -591,7 +591,7 @@ impl<'a> PostPaymentIntentsIntent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/payment_intents/{intent}");
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
@@ -651,7 +651,7 @@ impl<'a> PostPaymentIntentsIntentApplyCustomerBalance<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/payment_intents/{intent}/apply_customer_balance",
@@ -698,7 +698,7 @@ impl<'a> PostPaymentIntentsIntentCancel<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/payment_intents/{intent}/cancel",
@@ -745,7 +745,7 @@ impl<'a> PostPaymentIntentsIntentCapture<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/payment_intents/{intent}/capture",
@@ -795,7 +795,7 @@ impl<'a> PostPaymentIntentsIntentConfirm<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/payment_intents/{intent}/confirm",
@@ -849,7 +849,7 @@ impl<'a> PostPaymentIntentsIntentIncrementAuthorization<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/payment_intents/{intent}/increment_authorization",
@@ -895,7 +895,7 @@ impl<'a> PostPaymentIntentsIntentVerifyMicrodeposits<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/payment_intents/{intent}/verify_microdeposits",

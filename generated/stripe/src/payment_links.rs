@@ -138,7 +138,7 @@ impl<'a> GetPaymentLinks<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/payment_links");
         op.query("active", &self.active, rt::Style::Form, true);
         if let Some(v) = &self.ending_before {
@@ -210,7 +210,7 @@ impl<'a> PostPaymentLinks<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/payment_links");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -267,7 +267,7 @@ impl<'a> GetPaymentLinksPaymentLink<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/payment_links/{payment_link}");
         let v = &self.payment_link;
         op.check(rt::check::length("payment_link", v, None, Some(5000u64)));
@@ -312,7 +312,7 @@ impl<'a> PostPaymentLinksPaymentLink<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/payment_links/{payment_link}");
         let v = &self.payment_link;
         op.check(rt::check::length("payment_link", v, None, Some(5000u64)));
@@ -391,7 +391,7 @@ impl<'a> GetPaymentLinksPaymentLinkLineItems<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/payment_links/{payment_link}/line_items",

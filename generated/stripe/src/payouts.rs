@@ -169,7 +169,7 @@ impl<'a> GetPayouts<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/payouts");
         op.query("arrival_date", &self.arrival_date, rt::Style::DeepObject, true);
         op.query("created", &self.created, rt::Style::DeepObject, true);
@@ -247,7 +247,7 @@ impl<'a> PostPayouts<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/payouts");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -288,7 +288,7 @@ impl<'a> GetPayoutsPayout<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/payouts/{payout}");
         let v = &self.payout;
         op.check(rt::check::length("payout", v, None, Some(5000u64)));
@@ -328,7 +328,7 @@ impl<'a> PostPayoutsPayout<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/payouts/{payout}");
         let v = &self.payout;
         op.check(rt::check::length("payout", v, None, Some(5000u64)));
@@ -367,7 +367,7 @@ impl<'a> PostPayoutsPayoutCancel<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/payouts/{payout}/cancel");
         let v = &self.payout;
         op.check(rt::check::length("payout", v, None, Some(5000u64)));
@@ -406,7 +406,7 @@ impl<'a> PostPayoutsPayoutReverse<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/payouts/{payout}/reverse");
         let v = &self.payout;
         op.check(rt::check::length("payout", v, None, Some(5000u64)));

@@ -136,7 +136,7 @@ impl<'a> GetPlans<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/plans");
         op.query("active", &self.active, rt::Style::Form, true);
         op.query("created", &self.created, rt::Style::DeepObject, true);
@@ -213,7 +213,7 @@ impl<'a> PostPlans<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/plans");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -257,7 +257,7 @@ impl<'a> GetPlansPlan<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/plans/{plan}");
         let v = &self.plan;
         op.check(rt::check::length("plan", v, None, Some(5000u64)));
@@ -297,7 +297,7 @@ impl<'a> PostPlansPlan<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/plans/{plan}");
         let v = &self.plan;
         op.check(rt::check::length("plan", v, None, Some(5000u64)));
@@ -339,7 +339,7 @@ impl<'a> DeletePlansPlan<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/plans/{plan}");
         let v = &self.plan;
         op.check(rt::check::length("plan", v, None, Some(5000u64)));

@@ -148,7 +148,7 @@ impl<'a> GetPromotionCodes<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/promotion_codes");
         op.query("active", &self.active, rt::Style::Form, true);
         if let Some(v) = &self.code {
@@ -233,7 +233,7 @@ impl<'a> PostPromotionCodes<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/promotion_codes");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -276,7 +276,7 @@ impl<'a> GetPromotionCodesPromotionCode<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/promotion_codes/{promotion_code}",
@@ -324,7 +324,7 @@ impl<'a> PostPromotionCodesPromotionCode<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/promotion_codes/{promotion_code}",

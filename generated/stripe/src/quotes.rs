@@ -218,7 +218,7 @@ impl<'a> GetQuotes<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/quotes");
         if let Some(v) = &self.customer {
             op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -303,7 +303,7 @@ impl<'a> PostQuotes<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/quotes");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
@@ -365,7 +365,7 @@ impl<'a> GetQuotesQuote<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/quotes/{quote}");
         let v = &self.quote;
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
@@ -405,7 +405,7 @@ impl<'a> PostQuotesQuote<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/quotes/{quote}");
         let v = &self.quote;
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
@@ -463,7 +463,7 @@ impl<'a> PostQuotesQuoteAccept<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/quotes/{quote}/accept");
         let v = &self.quote;
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
@@ -502,7 +502,7 @@ impl<'a> PostQuotesQuoteCancel<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/quotes/{quote}/cancel");
         let v = &self.quote;
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
@@ -565,7 +565,7 @@ impl<'a> GetQuotesQuoteComputedUpfrontLineItems<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/quotes/{quote}/computed_upfront_line_items",
@@ -648,7 +648,7 @@ impl<'a> PostQuotesQuoteFinalize<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/quotes/{quote}/finalize");
         let v = &self.quote;
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
@@ -711,7 +711,7 @@ impl<'a> GetQuotesQuoteLineItems<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/quotes/{quote}/line_items");
         let v = &self.quote;
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
@@ -797,7 +797,7 @@ impl<'a> GetQuotesQuotePdf<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/quotes/{quote}/pdf");
         let v = &self.quote;
         op.check(rt::check::length("quote", v, None, Some(5000u64)));

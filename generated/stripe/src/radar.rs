@@ -237,7 +237,7 @@ impl<'a> GetRadarEarlyFraudWarnings<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/radar/early_fraud_warnings");
         op.query("charge", &self.charge, rt::Style::Form, true);
         if let Some(v) = &self.ending_before {
@@ -328,7 +328,7 @@ impl<'a> GetRadarEarlyFraudWarningsEarlyFraudWarning<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/radar/early_fraud_warnings/{early_fraud_warning}",
@@ -414,7 +414,7 @@ impl<'a> GetRadarValueListItems<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/radar/value_list_items");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.ending_before {
@@ -496,7 +496,7 @@ impl<'a> PostRadarValueListItems<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/radar/value_list_items");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -539,7 +539,7 @@ impl<'a> GetRadarValueListItemsItem<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/radar/value_list_items/{item}");
         let v = &self.item;
         op.check(rt::check::length("item", v, None, Some(5000u64)));
@@ -581,7 +581,7 @@ impl<'a> DeleteRadarValueListItemsItem<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/radar/value_list_items/{item}",
@@ -666,7 +666,7 @@ impl<'a> GetRadarValueLists<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/radar/value_lists");
         if let Some(v) = &self.alias {
             op.check(rt::check::length("alias", v, None, Some(100u64)));
@@ -746,7 +746,7 @@ impl<'a> PostRadarValueLists<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/radar/value_lists");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -789,7 +789,7 @@ impl<'a> GetRadarValueListsValueList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/radar/value_lists/{value_list}");
         let v = &self.value_list;
         op.check(rt::check::length("value_list", v, None, Some(5000u64)));
@@ -834,7 +834,7 @@ impl<'a> PostRadarValueListsValueList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/radar/value_lists/{value_list}");
         let v = &self.value_list;
         op.check(rt::check::length("value_list", v, None, Some(5000u64)));
@@ -878,7 +878,7 @@ impl<'a> DeleteRadarValueListsValueList<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/radar/value_lists/{value_list}",

@@ -146,7 +146,7 @@ impl<'a> GetRefunds<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/refunds");
         op.query("charge", &self.charge, rt::Style::Form, true);
         op.query("created", &self.created, rt::Style::DeepObject, true);
@@ -222,7 +222,7 @@ impl<'a> PostRefunds<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/refunds");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
@@ -267,7 +267,7 @@ impl<'a> GetRefundsRefund<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/refunds/{refund}");
         op.path("refund", &self.refund, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
@@ -305,7 +305,7 @@ impl<'a> PostRefundsRefund<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/refunds/{refund}");
         op.path("refund", &self.refund, rt::Style::Simple, false);
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
@@ -342,7 +342,7 @@ impl<'a> PostRefundsRefundCancel<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/refunds/{refund}/cancel");
         op.path("refund", &self.refund, rt::Style::Simple, false);
         op.security(&[&["basicAuth"], &["bearerAuth"]]);

@@ -132,7 +132,7 @@ impl<'a> GetReportingReportRuns<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/reporting/report_runs");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.ending_before {
@@ -207,7 +207,7 @@ impl<'a> PostReportingReportRuns<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/reporting/report_runs");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.form(&self.body, &["expand", "parameters"]);
@@ -249,7 +249,7 @@ impl<'a> GetReportingReportRunsReportRun<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/reporting/report_runs/{report_run}",
@@ -299,7 +299,7 @@ impl<'a> GetReportingReportTypes<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/reporting/report_types");
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
@@ -347,7 +347,7 @@ impl<'a> GetReportingReportTypesReportType<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/reporting/report_types/{report_type}",

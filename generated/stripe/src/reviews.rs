@@ -104,7 +104,7 @@ impl<'a> GetReviews<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/reviews");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.ending_before {
@@ -188,7 +188,7 @@ impl<'a> GetReviewsReview<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/reviews/{review}");
         let v = &self.review;
         op.check(rt::check::length("review", v, None, Some(5000u64)));
@@ -228,7 +228,7 @@ impl<'a> PostReviewsReviewApprove<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/reviews/{review}/approve");
         let v = &self.review;
         op.check(rt::check::length("review", v, None, Some(5000u64)));

@@ -195,7 +195,7 @@ impl<'a> GetSetupIntents<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/setup_intents");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.customer {
@@ -280,7 +280,7 @@ impl<'a> PostSetupIntents<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/setup_intents");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
@@ -343,7 +343,7 @@ impl<'a> GetSetupIntentsIntent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/setup_intents/{intent}");
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
@@ -389,7 +389,7 @@ impl<'a> PostSetupIntentsIntent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/setup_intents/{intent}");
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
@@ -439,7 +439,7 @@ impl<'a> PostSetupIntentsIntentCancel<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/setup_intents/{intent}/cancel");
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
@@ -483,7 +483,7 @@ impl<'a> PostSetupIntentsIntentConfirm<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/setup_intents/{intent}/confirm");
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
@@ -530,7 +530,7 @@ impl<'a> PostSetupIntentsIntentVerifyMicrodeposits<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/setup_intents/{intent}/verify_microdeposits",

@@ -134,7 +134,7 @@ impl<'a> GetShippingRates<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/shipping_rates");
         op.query("active", &self.active, rt::Style::Form, true);
         op.query("created", &self.created, rt::Style::DeepObject, true);
@@ -208,7 +208,7 @@ impl<'a> PostShippingRates<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/shipping_rates");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -254,7 +254,7 @@ impl<'a> GetShippingRatesShippingRateToken<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/shipping_rates/{shipping_rate_token}",
@@ -307,7 +307,7 @@ impl<'a> PostShippingRatesShippingRateToken<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/shipping_rates/{shipping_rate_token}",

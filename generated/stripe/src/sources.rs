@@ -139,7 +139,7 @@ impl<'a> PostSources<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/sources");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
@@ -201,7 +201,7 @@ impl<'a> GetSourcesSource<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/sources/{source}");
         let v = &self.source;
         op.check(rt::check::length("source", v, None, Some(5000u64)));
@@ -245,7 +245,7 @@ impl<'a> PostSourcesSource<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/sources/{source}");
         let v = &self.source;
         op.check(rt::check::length("source", v, None, Some(5000u64)));
@@ -294,7 +294,7 @@ impl<'a> GetSourcesSourceMandateNotificationsMandateNotification<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/sources/{source}/mandate_notifications/{mandate_notification}",
@@ -371,7 +371,7 @@ impl<'a> GetSourcesSourceSourceTransactions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/sources/{source}/source_transactions",
@@ -464,7 +464,7 @@ impl<'a> GetSourcesSourceSourceTransactionsSourceTransaction<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/sources/{source}/source_transactions/{source_transaction}",
@@ -512,7 +512,7 @@ impl<'a> PostSourcesSourceVerify<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/sources/{source}/verify");
         let v = &self.source;
         op.check(rt::check::length("source", v, None, Some(5000u64)));

@@ -173,7 +173,7 @@ impl<'a> GetSubscriptionItems<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/subscription_items");
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
@@ -244,7 +244,7 @@ impl<'a> PostSubscriptionItems<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/subscription_items");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -290,7 +290,7 @@ impl<'a> GetSubscriptionItemsItem<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/subscription_items/{item}");
         let v = &self.item;
         op.check(rt::check::length("item", v, None, Some(5000u64)));
@@ -332,7 +332,7 @@ impl<'a> PostSubscriptionItemsItem<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/subscription_items/{item}");
         let v = &self.item;
         op.check(rt::check::length("item", v, None, Some(5000u64)));
@@ -382,7 +382,7 @@ impl<'a> DeleteSubscriptionItemsItem<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/subscription_items/{item}");
         let v = &self.item;
         op.check(rt::check::length("item", v, None, Some(5000u64)));
@@ -447,7 +447,7 @@ impl<'a> GetSubscriptionItemsSubscriptionItemUsageRecordSummaries<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/subscription_items/{subscription_item}/usage_record_summaries",
@@ -528,7 +528,7 @@ impl<'a> PostSubscriptionItemsSubscriptionItemUsageRecords<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/subscription_items/{subscription_item}/usage_records",

@@ -180,7 +180,7 @@ impl<'a> GetSubscriptionSchedules<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/subscription_schedules");
         op.query("canceled_at", &self.canceled_at, rt::Style::DeepObject, true);
         op.query("completed_at", &self.completed_at, rt::Style::DeepObject, true);
@@ -268,7 +268,7 @@ impl<'a> PostSubscriptionSchedules<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/subscription_schedules");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
@@ -318,7 +318,7 @@ impl<'a> GetSubscriptionSchedulesSchedule<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/subscription_schedules/{schedule}",
@@ -366,7 +366,7 @@ impl<'a> PostSubscriptionSchedulesSchedule<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/subscription_schedules/{schedule}",
@@ -416,7 +416,7 @@ impl<'a> PostSubscriptionSchedulesScheduleCancel<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/subscription_schedules/{schedule}/cancel",
@@ -463,7 +463,7 @@ impl<'a> PostSubscriptionSchedulesScheduleRelease<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/subscription_schedules/{schedule}/release",

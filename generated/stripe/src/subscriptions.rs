@@ -232,7 +232,7 @@ impl<'a> GetSubscriptions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/subscriptions");
         op.query("collection_method", &self.collection_method, rt::Style::Form, true);
         op.query("created", &self.created, rt::Style::DeepObject, true);
@@ -330,7 +330,7 @@ impl<'a> PostSubscriptions<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/subscriptions");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -400,7 +400,7 @@ impl<'a> GetSubscriptionsSearch<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/subscriptions/search");
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -485,7 +485,7 @@ impl<'a> GetSubscriptionsSubscriptionExposedId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/subscriptions/{subscription_exposed_id}",
@@ -538,7 +538,7 @@ impl<'a> PostSubscriptionsSubscriptionExposedId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/subscriptions/{subscription_exposed_id}",
@@ -610,7 +610,7 @@ impl<'a> DeleteSubscriptionsSubscriptionExposedId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/subscriptions/{subscription_exposed_id}",
@@ -659,7 +659,7 @@ impl<'a> DeleteSubscriptionsSubscriptionExposedIdDiscount<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/subscriptions/{subscription_exposed_id}/discount",

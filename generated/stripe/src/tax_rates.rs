@@ -134,7 +134,7 @@ impl<'a> GetTaxRates<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/tax_rates");
         op.query("active", &self.active, rt::Style::Form, true);
         op.query("created", &self.created, rt::Style::DeepObject, true);
@@ -208,7 +208,7 @@ impl<'a> PostTaxRates<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/tax_rates");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -249,7 +249,7 @@ impl<'a> GetTaxRatesTaxRate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/tax_rates/{tax_rate}");
         let v = &self.tax_rate;
         op.check(rt::check::length("tax_rate", v, None, Some(5000u64)));
@@ -289,7 +289,7 @@ impl<'a> PostTaxRatesTaxRate<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/tax_rates/{tax_rate}");
         let v = &self.tax_rate;
         op.check(rt::check::length("tax_rate", v, None, Some(5000u64)));

@@ -249,7 +249,7 @@ impl<'a> PostTerminalConnectionTokens<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/terminal/connection_tokens");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
@@ -313,7 +313,7 @@ impl<'a> GetTerminalLocations<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/terminal/locations");
         if let Some(v) = &self.ending_before {
             op.check(rt::check::length("ending_before", v, None, Some(5000u64)));
@@ -387,7 +387,7 @@ impl<'a> PostTerminalLocations<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/terminal/locations");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -430,7 +430,7 @@ impl<'a> GetTerminalLocationsLocation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/terminal/locations/{location}");
         let v = &self.location;
         op.check(rt::check::length("location", v, None, Some(5000u64)));
@@ -478,7 +478,7 @@ impl<'a> PostTerminalLocationsLocation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/terminal/locations/{location}");
         let v = &self.location;
         op.check(rt::check::length("location", v, None, Some(5000u64)));
@@ -525,7 +525,7 @@ impl<'a> DeleteTerminalLocationsLocation<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/terminal/locations/{location}",
@@ -613,7 +613,7 @@ impl<'a> GetTerminalReaders<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/terminal/readers");
         op.query("device_type", &self.device_type, rt::Style::Form, true);
         if let Some(v) = &self.ending_before {
@@ -690,7 +690,7 @@ impl<'a> PostTerminalReaders<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/terminal/readers");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -733,7 +733,7 @@ impl<'a> GetTerminalReadersReader<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/terminal/readers/{reader}");
         let v = &self.reader;
         op.check(rt::check::length("reader", v, None, Some(5000u64)));
@@ -778,7 +778,7 @@ impl<'a> PostTerminalReadersReader<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/terminal/readers/{reader}");
         let v = &self.reader;
         op.check(rt::check::length("reader", v, None, Some(5000u64)));
@@ -825,7 +825,7 @@ impl<'a> DeleteTerminalReadersReader<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/terminal/readers/{reader}");
         let v = &self.reader;
         op.check(rt::check::length("reader", v, None, Some(5000u64)));
@@ -866,7 +866,7 @@ impl<'a> PostTerminalReadersReaderCancelAction<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/terminal/readers/{reader}/cancel_action",
@@ -905,7 +905,7 @@ impl<'a> PostTerminalReadersReaderProcessPaymentIntent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/terminal/readers/{reader}/process_payment_intent",
@@ -943,7 +943,7 @@ impl<'a> PostTerminalReadersReaderProcessSetupIntent<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/terminal/readers/{reader}/process_setup_intent",
@@ -981,7 +981,7 @@ impl<'a> PostTerminalReadersReaderSetReaderDisplay<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/terminal/readers/{reader}/set_reader_display",

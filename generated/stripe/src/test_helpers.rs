@@ -124,7 +124,7 @@ impl<'a> PostTestHelpersTerminalReadersReaderPresentPaymentMethod<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/test_helpers/terminal/readers/{reader}/present_payment_method",
@@ -194,7 +194,7 @@ impl<'a> GetTestHelpersTestClocks<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/test_helpers/test_clocks");
         if let Some(v) = &self.ending_before {
             op.check(rt::check::length("ending_before", v, None, Some(5000u64)));
@@ -268,7 +268,7 @@ impl<'a> PostTestHelpersTestClocks<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/test_helpers/test_clocks");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -311,7 +311,7 @@ impl<'a> GetTestHelpersTestClocksTestClock<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/test_helpers/test_clocks/{test_clock}",
@@ -356,7 +356,7 @@ impl<'a> DeleteTestHelpersTestClocksTestClock<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/v1/test_helpers/test_clocks/{test_clock}",
@@ -395,7 +395,7 @@ impl<'a> PostTestHelpersTestClocksTestClockAdvance<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/test_helpers/test_clocks/{test_clock}/advance",

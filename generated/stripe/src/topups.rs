@@ -139,7 +139,7 @@ impl<'a> GetTopups<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/topups");
         op.query("amount", &self.amount, rt::Style::DeepObject, true);
         op.query("created", &self.created, rt::Style::DeepObject, true);
@@ -213,7 +213,7 @@ impl<'a> PostTopups<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/topups");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -254,7 +254,7 @@ impl<'a> GetTopupsTopup<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/topups/{topup}");
         let v = &self.topup;
         op.check(rt::check::length("topup", v, None, Some(5000u64)));
@@ -294,7 +294,7 @@ impl<'a> PostTopupsTopup<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/topups/{topup}");
         let v = &self.topup;
         op.check(rt::check::length("topup", v, None, Some(5000u64)));
@@ -336,7 +336,7 @@ impl<'a> PostTopupsTopupCancel<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/topups/{topup}/cancel");
         let v = &self.topup;
         op.check(rt::check::length("topup", v, None, Some(5000u64)));

@@ -207,7 +207,7 @@ impl<'a> GetTransfers<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/transfers");
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.destination {
@@ -287,7 +287,7 @@ impl<'a> PostTransfers<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/transfers");
         op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
@@ -346,7 +346,7 @@ impl<'a> GetTransfersIdReversals<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/transfers/{id}/reversals");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -429,7 +429,7 @@ impl<'a> PostTransfersIdReversals<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/transfers/{id}/reversals");
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
@@ -479,7 +479,7 @@ impl<'a> GetTransfersTransfer<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/transfers/{transfer}");
         let v = &self.transfer;
         op.check(rt::check::length("transfer", v, None, Some(5000u64)));
@@ -519,7 +519,7 @@ impl<'a> PostTransfersTransfer<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/transfers/{transfer}");
         let v = &self.transfer;
         op.check(rt::check::length("transfer", v, None, Some(5000u64)));
@@ -568,7 +568,7 @@ impl<'a> GetTransfersTransferReversalsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/v1/transfers/{transfer}/reversals/{id}",
@@ -617,7 +617,7 @@ impl<'a> PostTransfersTransferReversalsId<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/v1/transfers/{transfer}/reversals/{id}",

@@ -102,7 +102,7 @@ impl<'a> ListAccount<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/2010-04-01/Accounts.json");
         op.query("FriendlyName", &self.friendly_name, rt::Style::Form, true);
         op.query("Status", &self.status, rt::Style::Form, true);
@@ -234,7 +234,7 @@ impl<'a> CreateAccount<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/2010-04-01/Accounts.json");
         op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
@@ -325,7 +325,7 @@ impl<'a> FetchAccount<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/2010-04-01/Accounts/{Sid}.json");
         let v = &self.sid;
         op.check(
@@ -424,7 +424,7 @@ impl<'a> UpdateAccount<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/2010-04-01/Accounts/{Sid}.json");
         let v = &self.sid;
         op.check(

@@ -134,7 +134,7 @@ impl<'a> ListAddress<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/Addresses.json",
@@ -283,7 +283,7 @@ impl<'a> CreateAddress<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/Addresses.json",
@@ -389,7 +389,7 @@ impl<'a> FetchAddress<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/Addresses/{Sid}.json",
@@ -503,7 +503,7 @@ impl<'a> UpdateAddress<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/Addresses/{Sid}.json",
@@ -614,7 +614,7 @@ impl<'a> DeleteAddress<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/2010-04-01/Accounts/{AccountSid}/Addresses/{Sid}.json",

@@ -119,7 +119,7 @@ impl<'a> ListSipDomain<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains.json",
@@ -266,7 +266,7 @@ impl<'a> CreateSipDomain<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains.json",
@@ -377,7 +377,7 @@ impl<'a> FetchSipDomain<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{Sid}.json",
@@ -493,7 +493,7 @@ impl<'a> UpdateSipDomain<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{Sid}.json",
@@ -609,7 +609,7 @@ impl<'a> DeleteSipDomain<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::DELETE,
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{Sid}.json",

@@ -100,7 +100,7 @@ impl<'a> ListIncomingPhoneNumberMobile<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile.json",
@@ -270,7 +270,7 @@ impl<'a> CreateIncomingPhoneNumberMobile<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::POST,
             "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile.json",

@@ -64,7 +64,7 @@ impl<'a> FetchNotification<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/Notifications/{Sid}.json",
@@ -221,7 +221,7 @@ impl<'a> ListNotification<'a> {
         self.options = options;
         self
     }
-    fn build(self) -> (&'a super::Client, rt::Op) {
+    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(
             rt::Method::GET,
             "/2010-04-01/Accounts/{AccountSid}/Notifications.json",

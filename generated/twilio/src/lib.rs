@@ -156,6 +156,8 @@ pub mod api20100401_trigger;
 pub mod api20100401_user_defined_message;
 #[cfg(feature = "api20100401_user_defined_message_subscription")]
 pub mod api20100401_user_defined_message_subscription;
+#[cfg(feature = "sync")]
+pub mod sync;
 pub use connector_runtime::{ConnectorConfig, Error, ErrorCode, Response};
 /// Base URLs of the API's servers, first one the default (server variables at their defaults).
 pub const SERVERS: &[&str] = &["https://api.twilio.com"];

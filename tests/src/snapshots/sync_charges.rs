@@ -220,7 +220,7 @@ pub mod sync {
     //!
     //! Streams:
     //! - `charges`: `GET /v1/charges`
-    #![allow(clippy::too_many_lines)]
+    #![allow(clippy::too_many_lines, clippy::vec_init_then_push)]
     use connector_runtime::__private as rt;
     /// Every stream of the API, in the description's order (those of the enabled features).
     pub fn catalog() -> connector_sync::Catalog {

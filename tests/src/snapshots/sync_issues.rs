@@ -398,7 +398,7 @@ pub mod sync {
     //! Streams:
     //! - `issues`: `GET /repos/{owner}/{repo}/issues`
     //! - `issue_comments`: `GET /repos/{owner}/{repo}/issues/{issue_number}/comments`
-    #![allow(clippy::too_many_lines)]
+    #![allow(clippy::too_many_lines, clippy::vec_init_then_push)]
     use connector_runtime::__private as rt;
     /// Every stream of the API, in the description's order (those of the enabled features).
     pub fn catalog() -> connector_sync::Catalog {
