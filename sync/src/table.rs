@@ -72,7 +72,8 @@ impl TableSpec {
         let mut columns: Vec<TableColumn> = Vec::new();
         for c in stream.columns {
             // The system column already holds the same value.
-            let same = match c.name {
+            // (The generator names an item field that shares a system column's name `item_<name>`.)
+            let same = match c.name.strip_prefix("item_").unwrap_or(c.name) {
                 "updated_at" => stream.cursor.is_some_and(|k| {
                     k.field == c.wire && k.kind == crate::catalog::CursorKind::DateTime
                 }),

@@ -1,8 +1,9 @@
 //! `cargo xtask package`: generated connectors packaged as a team publishes them, against the runtime
 //! packaged from this workspace instead of a registry copy.
 //!
-//! The runtime is packaged with `cargo package`; its dependencies (the workspace's, vendored from the
-//! local cargo cache) and the packaged runtime form a directory source that replaces crates.io, so the
+//! The runtime, `connector-db` and `connector-sync` (which a connector's optional `sync` feature
+//! names) are packaged together with `cargo package`; the workspace's dependencies (vendored from the
+//! local cargo cache) and the packaged crates form a directory source that replaces crates.io, so the
 //! connectors resolve `connector-runtime = "<version>"` to exactly what this workspace would publish. Each
 //! connector is generated with that version requirement, packaged with `cargo package` (which must not
 //! warn), and the packaged tarball itself, unpacked, is compiled with all features and targets and its
@@ -15,6 +16,9 @@ use std::process::{Command, Stdio};
 use sha2::{Digest, Sha256};
 
 use crate::manifest;
+
+/// The workspace crates published with the runtime: those a generated connector may depend on.
+const PUBLISHED: [&str; 3] = ["connector-runtime", "connector-db", "connector-sync"];
 
 /// Where the vendored sources, generated crates and unpacked packages live between runs.
 fn cache() -> PathBuf {
@@ -151,30 +155,24 @@ pub fn run(root: &Path) -> Result<(), String> {
     let cache = cache();
     let vendor = cache.join("vendor");
 
-    // 1. The runtime, as `cargo publish` would upload it.
+    // 1. The runtime and the crates a connector's optional features name (the sync engine and the
+    // database connector under it), as `cargo publish` would upload them: packaged together, so each
+    // resolves the others at this version.
+    let mut args = vec!["package", "--no-verify", "--allow-dirty"];
+    for p in PUBLISHED {
+        args.extend(["-p", p]);
+    }
     let stderr = cargo(
         root,
-        "package the runtime",
-        &[
-            "package",
-            "-p",
-            "connector-runtime",
-            "--no-verify",
-            "--allow-dirty",
-        ],
+        "package the runtime, connector-db and connector-sync",
+        &args,
     )?;
     let warned = warnings_of(&stderr);
     if !warned.is_empty() {
-        return Err(format!(
-            "packaging connector-runtime warns:\n{}",
-            warned.join("\n")
-        ));
+        return Err(format!("packaging warns:\n{}", warned.join("\n")));
     }
-    let runtime_crate = target
-        .join("package")
-        .join(format!("connector-runtime-{version}.crate"));
 
-    // 2. A directory source: the workspace's registry dependencies plus the packaged runtime.
+    // 2. A directory source: the workspace's registry dependencies plus the packaged crates.
     // Both steps are skipped when their input did not change: cargo rebuilds whatever a fresh copy
     // touches, and the runs of one machine share their builds.
     std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
@@ -189,15 +187,18 @@ pub fn run(root: &Path) -> Result<(), String> {
         )?;
         std::fs::write(&stamp, &lock).map_err(|e| format!("{}: {e}", stamp.display()))?;
     }
-    let runtime_sum = sha256_of(&runtime_crate)?;
-    let unpacked_runtime = vendor.join(format!("connector-runtime-{version}"));
-    let checksum = format!("{{\"files\":{{}},\"package\":\"{runtime_sum}\"}}");
-    let checksum_file = unpacked_runtime.join(".cargo-checksum.json");
-    if std::fs::read_to_string(&checksum_file).ok().as_deref() != Some(checksum.as_str()) {
-        let _ = std::fs::remove_dir_all(&unpacked_runtime);
-        unpack(&runtime_crate, &vendor)?;
-        std::fs::write(&checksum_file, checksum)
-            .map_err(|e| format!("{}: {e}", checksum_file.display()))?;
+    for p in PUBLISHED {
+        let packaged = target.join("package").join(format!("{p}-{version}.crate"));
+        let sum = sha256_of(&packaged)?;
+        let unpacked = vendor.join(format!("{p}-{version}"));
+        let checksum = format!("{{\"files\":{{}},\"package\":\"{sum}\"}}");
+        let checksum_file = unpacked.join(".cargo-checksum.json");
+        if std::fs::read_to_string(&checksum_file).ok().as_deref() != Some(checksum.as_str()) {
+            let _ = std::fs::remove_dir_all(&unpacked);
+            unpack(&packaged, &vendor)?;
+            std::fs::write(&checksum_file, checksum)
+                .map_err(|e| format!("{}: {e}", checksum_file.display()))?;
+        }
     }
     let source = source_args(&vendor);
 
