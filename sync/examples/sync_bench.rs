@@ -242,6 +242,7 @@ fn main() {
                 let dest = if engine == "SQLite" { sqlite() } else { pg(format!("bench_{label}")).await };
                 eprintln!("connector-sync → {engine}, {n} rows ...");
                 let r = run_child(&["--base", &base, "--dest", &dest, "--page-size", &page_s]);
+                eprintln!("  {r}");
                 results.push(json!({"tool": "connector-sync", "engine": engine, "rows": n, "set": label, "result": r}));
             }
             if let (Some(py), "full") = (&dlt, label) {
@@ -255,6 +256,7 @@ fn main() {
                 if out.status.success() {
                     let text = String::from_utf8_lossy(&out.stdout);
                     let r: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or("")).unwrap_or(json!(null));
+                    eprintln!("  {r}");
                     results.push(json!({"tool": "dlt", "engine": "PostgreSQL", "rows": n, "set": label, "result": r}));
                 } else {
                     eprintln!("dlt failed: {}", out.status);

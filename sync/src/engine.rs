@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use connector_runtime::paginate::Checkpoint;
+use connector_runtime::paginate::{Checkpoint, Page, Paginator};
 use connector_runtime::{Connector, Error};
 use futures_util::StreamExt;
 use serde_json::Value as Json;
@@ -454,26 +454,20 @@ impl<D: Destination> Syncer<D> {
                 page_size: opts.page_size,
                 query: opts.query.clone(),
             };
-            let mut pager = (stream.fetch)(&self.connector, &args)?;
+            let pager = (stream.fetch)(&self.connector, &args)?;
+            let mut pages = prefetch(pager, stream.name, state.pages);
             loop {
                 let page_no = state.pages + 1;
-                let next = pager
-                    .next()
-                    .instrument(tracing::info_span!(
-                        "sync.fetch",
-                        stream = stream.name,
-                        page = page_no
-                    ))
-                    .await;
-                let Some(page) = next else { break };
-                let page = page?;
+                let Some(next) = pages.next().await else {
+                    break;
+                };
+                let (page, checkpoint) = next?;
                 let retries = u64::from(page.response.meta.retry_count);
                 if state.run_clock.is_none() {
                     state.run_clock = stream
                         .cursor
                         .and_then(|c| source_clock(c.kind, &page.response.headers));
                 }
-                let checkpoint = pager.checkpoint();
                 let now = Utc::now();
                 let batch = {
                     let _s =
@@ -584,6 +578,49 @@ impl<D: Destination> Syncer<D> {
             }
         }
         Ok(())
+    }
+}
+
+/// Pages of `pager` with the checkpoint after each, fetched one page ahead by a task of their own,
+/// so the next request is in flight while a page is transformed and written. At most three pages
+/// are held (the one being written, one waiting, one arriving); the task stops when the receiver is
+/// dropped.
+fn prefetch(mut pager: Paginator, stream: &'static str, done: u64) -> Prefetch {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<(Page, Checkpoint), Error>>(1);
+    let task = tokio::spawn(async move {
+        let mut page_no = done;
+        loop {
+            page_no += 1;
+            let next = pager
+                .next()
+                .instrument(tracing::info_span!("sync.fetch", stream, page = page_no))
+                .await;
+            let Some(next) = next else { break };
+            let item = next.map(|page| (page, pager.checkpoint()));
+            let failed = item.is_err();
+            if tx.send(item).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    Prefetch { rx, task }
+}
+
+/// The receiving end of [`prefetch`]; dropping it stops the fetching task.
+struct Prefetch {
+    rx: tokio::sync::mpsc::Receiver<Result<(Page, Checkpoint), Error>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Prefetch {
+    async fn next(&mut self) -> Option<Result<(Page, Checkpoint), Error>> {
+        self.rx.recv().await
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
