@@ -30,6 +30,9 @@ use crate::redact::Redaction;
 use crate::table::TableSpec;
 use crate::transform::{self, Context, cursor_time, filter_value, units_per_second};
 
+/// A callback told of each committed page.
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
 /// What a sync run is asked to do.
 #[derive(Clone, Default)]
 pub struct SyncOptions {
@@ -50,7 +53,7 @@ pub struct SyncOptions {
     /// The run's id (default: a new UUID).
     pub run_id: Option<String>,
     /// Called after every committed page.
-    pub progress: Option<Arc<dyn Fn(&Progress) + Send + Sync>>,
+    pub progress: Option<ProgressFn>,
 }
 
 impl std::fmt::Debug for SyncOptions {
