@@ -140,17 +140,10 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.is_empty() { 0 } else { 2 });
         }
     };
-    let mut settings = match &args.settings {
-        Some(p) => match Settings::from_toml_file(p) {
-            Ok(s) => s,
-            Err(d) => {
-                eprintln!("error: settings file {}: {d}", p.display());
-                return ExitCode::from(2);
-            }
-        },
-        None => Settings::default(),
+    let mut settings = match load_settings(args.settings.as_deref(), args.overlays) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
-    settings.overlays.extend(args.overlays);
     if let Some(n) = args.name {
         settings.crate_name = Some(n);
     }
@@ -227,20 +220,30 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The settings file (or the defaults) with the `--overlay` files after those it lists; a file that
+/// does not read is reported and exit code 2.
+fn load_settings(
+    path: Option<&std::path::Path>,
+    overlays: Vec<PathBuf>,
+) -> Result<Settings, ExitCode> {
+    let mut settings = match path {
+        Some(p) => Settings::from_toml_file(p).map_err(|d| {
+            eprintln!("error: settings file {}: {d}", p.display());
+            ExitCode::from(2)
+        })?,
+        None => Settings::default(),
+    };
+    settings.overlays.extend(overlays);
+    Ok(settings)
+}
+
 /// `connector-gen streams`: the detected streams as a table (or JSON), then the list operations
 /// that are none.
 fn streams(args: StreamsArgs) -> ExitCode {
-    let mut settings = match &args.settings {
-        Some(p) => match Settings::from_toml_file(p) {
-            Ok(s) => s,
-            Err(d) => {
-                eprintln!("error: settings file {}: {d}", p.display());
-                return ExitCode::from(2);
-            }
-        },
-        None => Settings::default(),
+    let settings = match load_settings(args.settings.as_deref(), args.overlays) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
-    settings.overlays.extend(args.overlays);
     let (report, _warnings) = match connector_codegen::streams_report(&args.spec, &settings) {
         Ok(r) => r,
         Err(d) => {
