@@ -150,20 +150,26 @@ pub fn azurite() -> Result<Azurite, String> {
         },
         "Azurite Blob service successfully listens on http://127.0.0.1:",
     )?;
-    // SharedKey is checked: creating a container without a signature is refused.
-    let path = format!("/{AZURITE_ACCOUNT}/unsigned-probe?restype=container");
-    let (status, body) = request(port, "PUT", &path, &[("x-ms-version", "2021-12-02")], b"")
-        .map_err(|e| {
+    // SharedKey is checked: creating a container is refused without a signature and with a
+    // forged one. (The name must be a valid container name: Azurite checks names first, and
+    // answers 400 to a name such as `x` whatever the signature.)
+    let path = format!("/{AZURITE_ACCOUNT}/auth-probe?restype=container");
+    let forged = format!("SharedKey {AZURITE_ACCOUNT}:{}=", "A".repeat(43));
+    for (what, authorization) in [("unsigned", None), ("forged", Some(forged.as_str()))] {
+        let mut headers = vec![("x-ms-version", "2021-12-02")];
+        headers.extend(authorization.map(|a| ("Authorization", a)));
+        let (status, body) = request(port, "PUT", &path, &headers, b"").map_err(|e| {
             format!(
-                "azurite: unsigned PUT {path}: {e}; see {}",
+                "azurite: {what} PUT {path}: {e}; see {}",
                 process.log.display()
             )
         })?;
-    if !(400..500).contains(&status) {
-        return Err(format!(
-            "azurite: an unsigned PUT {path} answered {status}, not a refusal: {body}; see {}",
-            process.log.display()
-        ));
+        if status != 401 && status != 403 {
+            return Err(format!(
+                "azurite: a PUT {path} {what} answered {status}, not 401 or 403: {body}; see {}",
+                process.log.display()
+            ));
+        }
     }
     Ok(Azurite {
         endpoint: format!("http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"),
