@@ -124,7 +124,8 @@ pub fn moto() -> Result<Moto, String> {
     })
 }
 
-/// Starts Azurite's blob service; returns once it answers and refuses an unsigned request.
+/// Starts Azurite's blob service; returns once it answers and refuses unsigned and forged
+/// requests.
 pub fn azurite() -> Result<Azurite, String> {
     let program = azurite_install()?;
     let (process, port) = launch(
