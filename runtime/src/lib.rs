@@ -41,9 +41,9 @@ pub use pipeline::{request, response};
 pub use policies::{bounded, breaker, ratelimit, retry};
 
 pub use auth::{
-    ApiKey, ApiKeyLocation, AuthConfig, AuthStrategy, AwsSigV4, Basic, Bearer, ClientCertificate,
-    Credentials, Custom, DeviceAuthorization, DeviceCode, HmacSigner, OAuth2, Signer,
-    StaticHeaders, TokenProvider,
+    ApiKey, ApiKeyLocation, AuthConfig, AuthStrategy, AwsSigV4, AzureSharedKey, Basic, Bearer,
+    ClientCertificate, Credentials, Custom, DeviceAuthorization, DeviceCode, HmacSigner, OAuth2,
+    Signer, StaticHeaders, TokenProvider,
 };
 pub use config::{
     CacheConfig, CompressionConfig, ConnectorConfig, DedupConfig, RateLimitConfig, RetryConfig,

@@ -33,9 +33,10 @@ pub const MAX_PATH_LABELS: usize = 256;
 /// The label of calls past [`MAX_PATH_LABELS`].
 pub const OTHER_ENDPOINT: &str = "{other}";
 
-/// The metric label for an endpoint: a template as it is, a concrete path normalised and capped.
+/// The metric label for an endpoint: a template or an operation name (no `/`, e.g.
+/// `s3:PutObject`) as it is, a concrete path normalised and capped.
 pub fn endpoint_label(endpoint: &str) -> Cow<'_, str> {
-    if endpoint.contains('{') {
+    if endpoint.contains('{') || !endpoint.contains('/') {
         return Cow::Borrowed(endpoint);
     }
     let label = path_label(endpoint);
@@ -153,6 +154,8 @@ mod tests {
             endpoint_label("/repos/{owner}/{repo}"),
             "/repos/{owner}/{repo}"
         );
+        // Operation names are kept, even when they look like ids (`s3:` has a digit).
+        assert_eq!(endpoint_label("s3:PutObject"), "s3:PutObject");
         assert_eq!(path_label("/users/42?page=2"), "/users/{id}");
         assert_eq!(
             path_label("/v1/customers/cus_NffrFeUfNV2Hib"),

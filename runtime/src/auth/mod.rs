@@ -1,5 +1,5 @@
 //! Authentication strategies: API key, several static headers, bearer (static or refreshed), basic,
-//! OAuth2 and custom signing.
+//! OAuth2, AWS Signature Version 4, Azure Shared Key and custom signing.
 //!
 //! [`AuthStrategy`] is the trait the pipeline calls; the structs here are its default implementations.
 //! Tokens that expire live in a [`TokenCache`] that refreshes ahead of expiry with exactly one fetch in
@@ -23,10 +23,12 @@ use serde::Deserialize;
 use crate::error::{Error, ErrorCode, ErrorSource};
 use crate::request::RequestParts;
 
+pub mod azure;
 mod device;
 mod set;
 pub mod sigv4;
 
+pub use azure::AzureSharedKey;
 pub use device::{DeviceAuthorization, DeviceCode};
 pub use set::{ClientCertificate, Credentials, Requirements};
 pub use sigv4::AwsSigV4;
