@@ -19,6 +19,7 @@ use object_store::list::PaginatedListStore;
 use object_store::{ObjectStore, RetryConfig};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::gcs::{GcsJson, Token};
 use crate::transport::PipelineConnector;
 
 /// The three providers.
@@ -529,27 +530,38 @@ impl BlobConfig {
                 Ok(Built::new(store))
             }
             Provider::Gcs => {
-                let mut b = GoogleCloudStorageBuilder::new()
-                    .with_bucket_name(bucket)
-                    .with_retry(no_retries)
-                    .with_http_connector(pipeline);
-                if let Some(endpoint) = &self.endpoint {
-                    b = b.with_base_url(endpoint.trim_end_matches('/'));
-                }
-                b = match &self.credentials {
+                // GCS speaks its JSON API through our own store (see gcs.rs); object_store's
+                // GCS client only turns a service account key into tokens.
+                let token = match &self.credentials {
                     Credentials::GcsServiceAccount { key_json } => {
-                        b.with_service_account_key(key_json.expose_secret())
+                        let sa = GoogleCloudStorageBuilder::new()
+                            .with_bucket_name(bucket)
+                            .with_retry(no_retries)
+                            .with_http_connector(pipeline.clone())
+                            .with_service_account_key(key_json.expose_secret())
+                            .build()
+                            .map_err(built)?;
+                        Token::ServiceAccount(sa.credentials().clone())
                     }
-                    Credentials::Bearer { token, .. } => b.with_bearer_token(token.expose_secret()),
-                    Credentials::Anonymous => b.with_skip_signature(true),
+                    Credentials::Bearer { token, .. } => Token::Static(token.clone()),
+                    Credentials::Anonymous => Token::None,
                     Credentials::FromEnv => return Err(invalid("credentials were not resolved")),
                     _ => return Err(wrong("these")),
                 };
-                let store = Arc::new(b.build().map_err(built)?);
-                let credentials = matches!(self.credentials, Credentials::GcsServiceAccount { .. })
-                    .then(|| store.credentials().clone());
+                let base = self
+                    .endpoint
+                    .clone()
+                    .unwrap_or_else(|| "https://storage.googleapis.com".to_owned());
+                let store = Arc::new(GcsJson::new(
+                    pipeline.connector().clone(),
+                    &base,
+                    bucket,
+                    token.clone(),
+                ));
                 let mut out = Built::new(store);
-                out.gcs_credentials = credentials;
+                if let Token::ServiceAccount(p) = token {
+                    out.gcs_credentials = Some(p);
+                }
                 Ok(out)
             }
         }

@@ -24,6 +24,7 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod gcs;
 pub mod store;
 pub mod transport;
 

@@ -314,9 +314,20 @@ impl BlobStore {
     }
 
     /// A lazily paged listing: each page is asked for when the previous one is consumed.
+    /// A common prefix that spans pages is listed once (some servers repeat it on every page).
     pub fn list(&self, options: ListOptions) -> BoxStream<'static, Result<Entry, Error>> {
+        let mut seen = std::collections::HashSet::new();
         self.list_pages(options)
-            .map_ok(|page| stream::iter(page.into_iter().map(Ok)))
+            .map_ok(move |page| {
+                let fresh: Vec<Entry> = page
+                    .into_iter()
+                    .filter(|e| match e {
+                        Entry::Prefix(p) => seen.insert(p.clone()),
+                        Entry::Object(_) => true,
+                    })
+                    .collect();
+                stream::iter(fresh.into_iter().map(Ok))
+            })
             .try_flatten()
             .boxed()
     }

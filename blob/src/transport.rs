@@ -51,6 +51,13 @@ impl PipelineConnector {
     }
 }
 
+impl PipelineConnector {
+    /// The runtime connector requests go through.
+    pub(crate) fn connector(&self) -> &Connector {
+        &self.connector
+    }
+}
+
 impl HttpConnector for PipelineConnector {
     fn connect(&self, _: &ClientOptions) -> object_store::Result<HttpClient> {
         Ok(HttpClient::new(PipelineService {
