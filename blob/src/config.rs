@@ -209,7 +209,7 @@ impl fmt::Debug for Credentials {
 #[derive(Debug, Clone, Copy)]
 pub struct UploadConfig {
     /// Writes of at least this many bytes (and streamed writes that reach it) become multipart,
-    /// block or resumable uploads; smaller ones are one request. Default 8 MiB.
+    /// block or composite uploads; smaller ones are one request. Default 8 MiB.
     pub multipart_threshold: usize,
     /// The size of each part. Default 8 MiB (S3's minimum is 5 MiB).
     pub part_size: usize,

@@ -1,7 +1,7 @@
 //! `connector-blob`: blob storage connectors. One [`BlobStore`] over Amazon S3 (and S3-compatible
 //! servers), Azure Blob Storage and Google Cloud Storage: lazily paged listings with prefixes and
 //! delimiters, metadata, whole, ranged and streamed reads (resumed when a connection drops),
-//! writes from bytes or streams (multipart, block or resumable uploads above a threshold, with
+//! writes from bytes or streams (multipart, block or composite uploads above a threshold, with
 //! bounded memory and concurrency), conditional writes, batch deletes, copies, ACLs and bucket
 //! creation.
 //!

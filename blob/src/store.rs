@@ -132,7 +132,7 @@ pub struct WriteResult {
     pub version: Option<String>,
     /// Bytes written.
     pub size: u64,
-    /// Whether it went as a multipart / block / resumable upload.
+    /// Whether it went as a multipart / block / composite (GCS) upload.
     pub multipart: bool,
 }
 
@@ -485,7 +485,7 @@ impl BlobStore {
     }
 
     /// Write `data` to `key`: one request below the multipart threshold (and for conditional
-    /// writes), a multipart / block / resumable upload above it.
+    /// writes), a multipart / block / composite (GCS) upload above it.
     pub async fn write(
         &self,
         key: &str,
@@ -542,6 +542,7 @@ impl BlobStore {
         let path = self.path(key)?;
         let opts = PutMultipartOptions {
             attributes: attributes(&options),
+            extensions: self.gcs_acl(&options),
             ..Default::default()
         };
         let upload = self
@@ -581,7 +582,7 @@ impl BlobStore {
             .finish()
             .await
             .map_err(|e| self.provider_err(e, "write", key))?;
-        if let Some(acl) = &options.acl {
+        if let (Some(acl), false) = (&options.acl, self.provider() == Provider::Gcs) {
             self.apply_acl(key, acl).await?;
         }
         Ok(WriteResult {
@@ -641,6 +642,7 @@ impl BlobStore {
         let opts = PutOptions {
             mode,
             attributes: attributes(options),
+            extensions: self.gcs_acl(options),
             ..Default::default()
         };
         let done = self
@@ -649,7 +651,7 @@ impl BlobStore {
             .put_opts(&path, payload, opts)
             .await
             .map_err(|e| self.provider_err(e, "write", key))?;
-        if let Some(acl) = &options.acl {
+        if let (Some(acl), false) = (&options.acl, self.provider() == Provider::Gcs) {
             self.apply_acl(key, acl).await?;
         }
         Ok(WriteResult {
@@ -777,8 +779,19 @@ impl BlobStore {
         }
     }
 
+    /// GCS takes a write's predefined ACL with the write itself (`predefinedAcl` on the upload or
+    /// the composition), so it is atomic with it there.
+    fn gcs_acl(&self, options: &WriteOptions) -> http::Extensions {
+        let mut extensions = http::Extensions::new();
+        if let (Some(acl), Provider::Gcs) = (&options.acl, self.provider()) {
+            extensions.insert(crate::gcs::PredefinedAcl(gcs_acl_name(acl).to_owned()));
+        }
+        extensions
+    }
+
     /// Set an object's access control after it was written (S3 `PutObjectAcl`, GCS
-    /// `objects.patch` with `predefinedAcl`). Azure has none per blob: UNSUPPORTED.
+    /// `objects.patch` with `predefinedAcl`; a GCS write with an ACL passes it with the upload instead).
+    /// Azure has none per blob: UNSUPPORTED.
     pub async fn apply_acl(&self, key: &str, acl: &Acl) -> Result<(), Error> {
         let base = self
             .inner
@@ -805,11 +818,7 @@ impl BlobStore {
                 .header("x-amz-acl", name)
             }
             Provider::Gcs => {
-                let name = match acl {
-                    Acl::Private => "private",
-                    Acl::PublicRead => "publicRead",
-                    Acl::Named(n) => n.as_str(),
-                };
+                let name = gcs_acl_name(acl);
                 RequestOptions::new(
                     Method::PATCH,
                     format!("{base}/storage/v1/b/{bucket}/o/{}", encode_all(&full)),
@@ -930,6 +939,15 @@ impl Stream for ObjectReader {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.stream.as_mut().poll_next(cx)
+    }
+}
+
+/// GCS's name of a predefined ACL.
+fn gcs_acl_name(acl: &Acl) -> &str {
+    match acl {
+        Acl::Private => "private",
+        Acl::PublicRead => "publicRead",
+        Acl::Named(n) => n.as_str(),
     }
 }
 

@@ -232,6 +232,18 @@ async fn suite(provider: Provider) {
         ensure(got == want && n == 24 * MIB, || {
             format!("{n} bytes read back, digest differs: {}", got != want)
         })?;
+        // A GCS composite upload leaves none of its parts behind.
+        let leftovers: Vec<Entry> = store
+            .list(ListOptions {
+                prefix: connector_blob::gcs::PARTS.into(),
+                ..Default::default()
+            })
+            .try_collect()
+            .await
+            .map_err(e2s)?;
+        ensure(leftovers.is_empty(), || {
+            format!("{} parts left", leftovers.len())
+        })?;
         Ok(format!(
             "{} parts' upload, SHA-256 equal",
             (24 * MIB).div_ceil(8 * MIB)
@@ -562,7 +574,18 @@ async fn suite(provider: Provider) {
                     )
                     .await
                     .map_err(e2s)?;
-                Ok("publicRead applied with objects.patch".into())
+                let c = Connector::initialize(ConnectorConfig::new(&emu.endpoint())).map_err(e2s)?;
+                c.connect().await.map_err(e2s)?;
+                let answer = c
+                    .request(
+                        connector_runtime::RequestOptions::new(Method::GET, format!("/storage/v1/b/{bucket}/o/acl%2Fpublic"))
+                            .query("projection", "full"),
+                    )
+                    .await
+                    .map_err(e2s)?;
+                let text = String::from_utf8_lossy(&answer.data);
+                ensure(text.contains("allUsers") && text.contains("READER"), || format!("resource {text}"))?;
+                Ok("publicRead sent with the upload; the object's ACL lists allUsers READER".into())
             }
         }
     })

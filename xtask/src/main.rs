@@ -29,6 +29,9 @@
 //!   mode; see `docs/database.md`.
 //! - `sync-bench [--rows N] [--no-dlt]`: the sync engine's throughput and peak memory into SQLite
 //!   and PostgreSQL beside dlt (see `sync_bench.rs`, `docs/sync.md`).
+//! - `blob-bench [--size-mib N] [--providers s3,azure,gcs] [--no-sdk]`: upload and download
+//!   throughput of `connector-blob` against moto, Azurite and fake-gcs-server beside each
+//!   provider's Python SDK (`blob/examples/blob_bench.rs`, release build; `docs/blob.md`).
 
 mod aws;
 mod conformance;
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Some("aws") => aws::run(rest),
         Some("db-bench") => db_bench(rest),
         Some("sync-bench") => sync_bench::run(rest),
+        Some("blob-bench") => blob_bench(rest),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -96,6 +100,8 @@ fn print_help() {
          db-bench                  bulk loads through upsert_batch, copy_in and psql \\copy (docs/database.md)\n  \
          sync-bench [--rows N] [--no-dlt]\n                            \
          sync throughput and peak memory into SQLite and PostgreSQL, beside dlt (docs/sync.md)\n  \
+         blob-bench [--size-mib N] [--providers s3,azure,gcs] [--no-sdk]\n                            \
+         blob upload and download throughput beside each provider's SDK (docs/blob.md)\n  \
          help                      this text"
     );
 }
@@ -153,6 +159,8 @@ fn test(extra: &[String]) -> Result<(), String> {
             "connector-db",
             "-p",
             "connector-sync",
+            "-p",
+            "connector-blob",
             "--",
             "--check",
         ],
@@ -245,6 +253,22 @@ fn db_bench(extra: &[String]) -> Result<(), String> {
             "bulk_load",
         ],
     )
+}
+
+/// The blob throughput benchmark (release build; the emulators and SDKs are installed on first use
+/// under ~/.cache).
+fn blob_bench(extra: &[String]) -> Result<(), String> {
+    let mut args: Vec<&str> = vec![
+        "run",
+        "--release",
+        "-p",
+        "connector-blob",
+        "--example",
+        "blob_bench",
+        "--",
+    ];
+    args.extend(extra.iter().map(String::as_str));
+    cargo_in(&root(), "blob throughput benchmark", &args)
 }
 
 /// The Python of the pinned AWS virtual environment (moto, botocore, boto3), installed when missing.
