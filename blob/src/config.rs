@@ -440,8 +440,7 @@ impl BlobConfig {
                 self.url.provider
             ))
         };
-        let built =
-            |e: object_store::Error| crate::error::from_store(e, "open", self.url.provider, "");
+        let built = |e: object_store::Error| open_error(e, self.url.provider);
         match self.url.provider {
             Provider::S3 => {
                 let mut b = AmazonS3Builder::new()
@@ -584,6 +583,28 @@ impl Built {
             gcs_credentials: None,
         }
     }
+}
+
+/// A client that could not be built: credentials that cannot be used (a malformed key, a key file
+/// that does not parse) are AUTH_FAILED, anything else a VALIDATION_ERROR; nothing was sent.
+fn open_error(e: object_store::Error, provider: Provider) -> Error {
+    let text = e.to_string();
+    let lower = text.to_ascii_lowercase();
+    let credential = ["key", "credential", "token", "pem", "secret", "sas"]
+        .iter()
+        .any(|w| lower.contains(w));
+    let (code, source) = if credential {
+        (ErrorCode::AuthFailed, ErrorSource::Auth)
+    } else {
+        (ErrorCode::ValidationError, ErrorSource::Unknown)
+    };
+    Error::new(
+        code,
+        source,
+        format!("the {provider} store cannot be opened: {text}"),
+    )
+    .with_detail("provider", provider.as_str())
+    .with_cause(e)
 }
 
 /// `Key=Value;Key=Value` pairs of an Azure connection string, keys lower-cased.

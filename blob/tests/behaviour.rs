@@ -34,9 +34,10 @@ fn snapshotter() -> &'static Snapshotter {
 
 /// Every counter series seen so far, summed over snapshots (a snapshot drains the recorder, and
 /// the three providers' tests read it concurrently): name and labels to total.
-fn totals() -> &'static std::sync::Mutex<BTreeMap<(String, Vec<(String, String)>), u64>> {
-    static T: OnceLock<std::sync::Mutex<BTreeMap<(String, Vec<(String, String)>), u64>>> =
-        OnceLock::new();
+type Totals = std::sync::Mutex<BTreeMap<(String, Vec<(String, String)>), u64>>;
+
+fn totals() -> &'static Totals {
+    static T: OnceLock<Totals> = OnceLock::new();
     T.get_or_init(Default::default)
 }
 
@@ -574,7 +575,7 @@ async fn suite(provider: Provider) {
                     )
                     .await
                     .map_err(e2s)?;
-                let c = Connector::initialize(ConnectorConfig::new(&emu.endpoint())).map_err(e2s)?;
+                let c = Connector::initialize(ConnectorConfig::new(emu.endpoint())).map_err(e2s)?;
                 c.connect().await.map_err(e2s)?;
                 let answer = c
                     .request(
@@ -661,4 +662,39 @@ async fn azure_against_azurite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gcs_against_fake_gcs_server() {
     suite(Provider::Gcs).await;
+}
+
+#[tokio::test]
+async fn unusable_credentials_fail_at_open_as_auth_errors() {
+    // A service account whose key is not an RSA key: refused before anything is sent.
+    let mut c = connector_blob::BlobConfig::new("gs://b")
+        .unwrap()
+        .endpoint("http://127.0.0.1:9");
+    c.credentials = Credentials::GcsServiceAccount {
+        key_json: secrecy::SecretString::from(
+            r#"{"private_key":"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n","private_key_id":"k1","client_email":"sa@example.iam.gserviceaccount.com"}"#.to_owned(),
+        ),
+    };
+    let e = BlobStore::open(c).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::AuthFailed, "{e}");
+    // A key file that is not JSON.
+    let mut c = connector_blob::BlobConfig::new("gs://b").unwrap();
+    c.credentials = Credentials::GcsServiceAccount {
+        key_json: secrecy::SecretString::from("not json".to_owned()),
+    };
+    assert_eq!(
+        BlobStore::open(c).await.unwrap_err().code(),
+        ErrorCode::AuthFailed
+    );
+    // An Azure key that is not base64.
+    let mut c = connector_blob::BlobConfig::new("az://c")
+        .unwrap()
+        .endpoint("http://127.0.0.1:9/acct");
+    c.credentials = Credentials::AzureSharedKey {
+        account: "acct".into(),
+        key: secrecy::SecretString::from("not base64!".to_owned()),
+    };
+    let e = BlobStore::open(c).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::AuthFailed, "{e}");
+    assert!(!e.to_string().contains("not base64!"), "{e}");
 }
