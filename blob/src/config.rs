@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connector_runtime::{ConnectorConfig, Error, ErrorCode, ErrorSource};
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3Builder, S3CopyIfNotExists};
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::list::PaginatedListStore;
@@ -211,10 +211,10 @@ pub struct UploadConfig {
     /// Writes of at least this many bytes (and streamed writes that reach it) become multipart,
     /// block or composite uploads; smaller ones are one request. Default 8 MiB.
     pub multipart_threshold: usize,
-    /// The size of each part. Default 8 MiB (S3's minimum is 5 MiB).
+    /// The size of each part. Default 6 MiB (S3's minimum is 5 MiB).
     pub part_size: usize,
     /// Parts in flight at once. Default 4. Memory held by a streamed upload is about
-    /// `part_size * (concurrency + 1)`.
+    /// `part_size * (concurrency + 1)`: 30 MiB at the defaults.
     pub concurrency: usize,
 }
 
@@ -222,7 +222,7 @@ impl Default for UploadConfig {
     fn default() -> Self {
         UploadConfig {
             multipart_threshold: 8 << 20,
-            part_size: 8 << 20,
+            part_size: 6 << 20,
             concurrency: 4,
         }
     }
@@ -447,6 +447,9 @@ impl BlobConfig {
                     .with_bucket_name(bucket)
                     .with_region(self.region.clone().unwrap_or_else(|| "us-east-1".into()))
                     .with_retry(no_retries)
+                    // Copy-if-absent as a one-part multipart upload completed with
+                    // `If-None-Match: *` (S3 has honoured it since 2024).
+                    .with_copy_if_not_exists(S3CopyIfNotExists::Multipart)
                     .with_http_connector(pipeline);
                 if let Some(endpoint) = &self.endpoint {
                     b = b

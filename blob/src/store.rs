@@ -494,7 +494,9 @@ impl BlobStore {
     ) -> Result<WriteResult, Error> {
         let upload = self.inner.config.upload;
         if data.len() < upload.multipart_threshold || options.condition != Condition::None {
-            return self.put_one(key, data, &options).await;
+            return self
+                .put_payload(key, PutPayload::from_bytes(data), &options)
+                .await;
         }
         self.write_stream(key, stream::iter([Ok::<_, std::io::Error>(data)]), options)
             .await
@@ -534,10 +536,7 @@ impl BlobStore {
         }
         if ended {
             let payload: PutPayload = head.into_iter().collect();
-            let size = payload.content_length() as u64;
-            let mut result = self.put_payload(key, payload, &options).await?;
-            result.size = size;
-            return Ok(result);
+            return self.put_payload(key, payload, &options).await;
         }
         let path = self.path(key)?;
         let opts = PutMultipartOptions {
@@ -578,10 +577,20 @@ impl BlobStore {
             let _ = writer.abort().await;
             return Err(e);
         }
-        let done = writer
-            .finish()
-            .await
-            .map_err(|e| self.provider_err(e, "write", key))?;
+        let done = writer.finish().await;
+        self.written(key, &options, done, size, true).await
+    }
+
+    /// A write's result, once the ACL it asked for is applied where the write could not carry it.
+    async fn written(
+        &self,
+        key: &str,
+        options: &WriteOptions,
+        done: object_store::Result<object_store::PutResult>,
+        size: u64,
+        multipart: bool,
+    ) -> Result<WriteResult, Error> {
+        let done = done.map_err(|e| self.provider_err(e, "write", key))?;
         if let (Some(acl), false) = (&options.acl, self.provider() == Provider::Gcs) {
             self.apply_acl(key, acl).await?;
         }
@@ -589,7 +598,7 @@ impl BlobStore {
             etag: done.e_tag,
             version: done.version,
             size,
-            multipart: true,
+            multipart,
         })
     }
 
@@ -608,20 +617,6 @@ impl BlobStore {
             )
         })?;
         self.write_stream(key, file_chunks(file), options).await
-    }
-
-    async fn put_one(
-        &self,
-        key: &str,
-        data: Bytes,
-        options: &WriteOptions,
-    ) -> Result<WriteResult, Error> {
-        let size = data.len() as u64;
-        let mut result = self
-            .put_payload(key, PutPayload::from_bytes(data), options)
-            .await?;
-        result.size = size;
-        Ok(result)
     }
 
     async fn put_payload(
@@ -645,21 +640,9 @@ impl BlobStore {
             extensions: self.gcs_acl(options),
             ..Default::default()
         };
-        let done = self
-            .inner
-            .store
-            .put_opts(&path, payload, opts)
-            .await
-            .map_err(|e| self.provider_err(e, "write", key))?;
-        if let (Some(acl), false) = (&options.acl, self.provider() == Provider::Gcs) {
-            self.apply_acl(key, acl).await?;
-        }
-        Ok(WriteResult {
-            etag: done.e_tag,
-            version: done.version,
-            size: 0,
-            multipart: false,
-        })
+        let size = payload.content_length() as u64;
+        let done = self.inner.store.put_opts(&path, payload, opts).await;
+        self.written(key, options, done, size, false).await
     }
 
     /// Delete `key`. Deleting a key that does not exist succeeds, on every provider.

@@ -232,6 +232,9 @@ pub fn operation_name(
             Method::GET => "s3:GetObject",
             Method::HEAD => "s3:HeadObject",
             Method::PUT if has("acl") => "s3:PutObjectAcl",
+            Method::PUT if has("partNumber") && headers.contains_key("x-amz-copy-source") => {
+                "s3:UploadPartCopy"
+            }
             Method::PUT if has("partNumber") => "s3:UploadPart",
             Method::PUT if headers.contains_key("x-amz-copy-source") => "s3:CopyObject",
             Method::PUT => "s3:PutObject",
@@ -319,6 +322,15 @@ mod tests {
         assert_eq!(
             op(s3, Method::PUT, "http://h/b/k", Some("x-amz-copy-source")),
             "s3:CopyObject"
+        );
+        assert_eq!(
+            op(
+                s3,
+                Method::PUT,
+                "http://h/b/k?partNumber=1&uploadId=x",
+                Some("x-amz-copy-source")
+            ),
+            "s3:UploadPartCopy"
         );
         assert_eq!(
             op(s3, Method::POST, "http://h/b?delete", None),
