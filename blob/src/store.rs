@@ -268,8 +268,17 @@ impl BlobStore {
         from_store(e, operation, self.provider(), key)
     }
 
+    /// The object path of `key`. Keys object_store would change (a trailing `/` it strips, `a//b`,
+    /// `.` and `..` segments, control characters) are refused, never rewritten.
     fn path(&self, key: &str) -> Result<Path, Error> {
         let full = self.url().key(key);
+        if full.ends_with('/') {
+            return Err(Error::new(
+                ErrorCode::ValidationError,
+                ErrorSource::Unknown,
+                format!("`{key}` ends with `/`: directory-marker keys are not supported"),
+            ));
+        }
         Path::parse(&full).map_err(|e| {
             Error::new(
                 ErrorCode::ValidationError,

@@ -715,3 +715,24 @@ async fn unusable_credentials_fail_at_open_as_auth_errors() {
     assert_eq!(e.code(), ErrorCode::AuthFailed, "{e}");
     assert!(!e.to_string().contains("not base64!"), "{e}");
 }
+
+#[tokio::test]
+async fn keys_object_store_would_change_are_refused_before_sending() {
+    // Nothing listens on port 9: anything sent would fail as a network error instead.
+    let mut c = connector_blob::BlobConfig::new("gs://b")
+        .unwrap()
+        .endpoint("http://127.0.0.1:9");
+    c.credentials = Credentials::Anonymous;
+    c.runtime.retry.max_attempts = 1;
+    let store = BlobStore::open(c).await.unwrap();
+    for key in ["dir/", "a//b", "a/../b", "./a", "tab\tkey"] {
+        let e = store
+            .write(key, Bytes::from_static(b"x"), WriteOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::ValidationError, "{key}: {e}");
+    }
+    // Characters object_store keeps as they are pass the check (and fail later, on the network).
+    let e = store.stat("100%#[ok]").await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::NetworkError, "{e}");
+}
