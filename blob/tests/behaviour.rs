@@ -526,6 +526,38 @@ async fn suite(provider: Provider) {
     })
     .await;
 
+    r.check("a transient 503 is retried by the runtime", async {
+        let proxy = CuttingProxy::start(&emu.endpoint()).await;
+        let path = emu
+            .endpoint()
+            .splitn(4, '/')
+            .nth(3)
+            .map(|p| format!("/{p}"))
+            .unwrap_or_default();
+        let via =
+            BlobStore::open(emu.config_at(bucket, &format!("{}{path}", proxy.endpoint), false))
+                .await
+                .map_err(e2s)?;
+        let marker = match provider {
+            Provider::Gcs => "docs%2Fsmall.txt",
+            _ => "docs/small.txt",
+        };
+        let before = counter(connector_runtime::observe::RETRIES_TOTAL, &[]);
+        proxy.refuse(marker);
+        let back = via.read("docs/small.txt").await.map_err(e2s)?;
+        let refused = proxy.refused.load(std::sync::atomic::Ordering::SeqCst);
+        let retries = counter(connector_runtime::observe::RETRIES_TOTAL, &[]) - before;
+        ensure(
+            &back[..] == b"hello, blob" && refused == 1 && retries >= 1,
+            || format!("read {back:?}, {refused} refused, {retries} retries counted"),
+        )?;
+        Ok(
+            "a 503 from a proxy in front of the emulator, retried by the runtime's policy; read in full"
+                .into(),
+        )
+    })
+    .await;
+
     r.check("access control", async {
         let public_write = || {
             store.write(

@@ -152,11 +152,15 @@ where
 
 /// A TCP proxy on loopback in front of `upstream` (`host:port`). Once armed with a marker, the
 /// first request whose head contains the marker has its answer cut after `after` bytes: the
-/// connection is closed mid-body, as a dropped network would.
+/// connection is closed mid-body, as a dropped network would. Armed with [`CuttingProxy::refuse`],
+/// the first GET whose head contains the marker is answered `503` by the proxy itself.
 pub struct CuttingProxy {
     /// `http://127.0.0.1:port`.
     pub endpoint: String,
     armed: Arc<std::sync::Mutex<Option<(String, usize)>>>,
+    refusing: Arc<std::sync::Mutex<Option<String>>>,
+    /// Requests answered 503 by the proxy so far.
+    pub refused: Arc<AtomicUsize>,
     /// Connections cut so far.
     pub cuts: Arc<AtomicUsize>,
     /// Requests whose head contained an armed marker, cut or not.
@@ -178,6 +182,8 @@ impl CuttingProxy {
         let proxy = CuttingProxy {
             endpoint: format!("http://127.0.0.1:{port}"),
             armed: Arc::new(std::sync::Mutex::new(None)),
+            refusing: Arc::new(std::sync::Mutex::new(None)),
+            refused: Arc::new(AtomicUsize::new(0)),
             cuts: Arc::new(AtomicUsize::new(0)),
             matched: Arc::new(AtomicUsize::new(0)),
             stop: Arc::new(AtomicBool::new(false)),
@@ -188,16 +194,23 @@ impl CuttingProxy {
             proxy.matched.clone(),
             proxy.stop.clone(),
         );
+        let (refusing, refused) = (proxy.refusing.clone(), proxy.refused.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
                 let upstream = upstream.clone();
-                let (armed, cuts, matched) = (armed.clone(), cuts.clone(), matched.clone());
+                let plan = Plan {
+                    armed: armed.clone(),
+                    cuts: cuts.clone(),
+                    matched: matched.clone(),
+                    refusing: refusing.clone(),
+                    refused: refused.clone(),
+                };
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(&upstream).await {
-                        relay(client, server, armed, cuts, matched).await;
+                        relay(client, server, plan).await;
                     }
                 });
             }
@@ -208,6 +221,11 @@ impl CuttingProxy {
     /// Cut the answer to the next request whose head contains `marker` after `after` bytes.
     pub fn arm(&self, marker: &str, after: usize) {
         *self.armed.lock().unwrap() = Some((marker.to_owned(), after));
+    }
+
+    /// Answer the next GET whose head contains `marker` with `503 Service Unavailable`.
+    pub fn refuse(&self, marker: &str) {
+        *self.refusing.lock().unwrap() = Some(marker.to_owned());
     }
 
     /// Whether an armed cut is still waiting for its request.
@@ -222,14 +240,27 @@ impl Drop for CuttingProxy {
     }
 }
 
-async fn relay(
-    client: TcpStream,
-    server: TcpStream,
+/// What the proxy does to the requests it relays.
+struct Plan {
     armed: Arc<std::sync::Mutex<Option<(String, usize)>>>,
     cuts: Arc<AtomicUsize>,
     matched: Arc<AtomicUsize>,
-) {
-    let (mut cr, mut cw) = client.into_split();
+    refusing: Arc<std::sync::Mutex<Option<String>>>,
+    refused: Arc<AtomicUsize>,
+}
+
+async fn relay(client: TcpStream, server: TcpStream, plan: Plan) {
+    let Plan {
+        armed,
+        cuts,
+        matched,
+        refusing,
+        refused,
+    } = plan;
+    let (mut cr, cw) = client.into_split();
+    // Both directions write to the client: the proxy's own 503s and the server's answers.
+    let cw = Arc::new(tokio::sync::Mutex::new(cw));
+    let up_cw = cw.clone();
     let (mut sr, mut sw) = server.into_split();
     // Budget of answer bytes left on this connection before the cut (None: no cut pending).
     let budget: Arc<std::sync::Mutex<Option<usize>>> = Arc::new(std::sync::Mutex::new(None));
@@ -242,6 +273,24 @@ async fn relay(
                 Ok(n) => n,
             };
             let head = String::from_utf8_lossy(&buf[..n.min(4096)]).into_owned();
+            let refuse = {
+                let mut r = refusing.lock().unwrap();
+                let hit = r
+                    .as_ref()
+                    .is_some_and(|m| head.starts_with("GET ") && head.contains(m.as_str()));
+                if hit {
+                    *r = None;
+                }
+                hit
+            };
+            if refuse {
+                refused.fetch_add(1, Ordering::SeqCst);
+                let answer = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+                if up_cw.lock().await.write_all(answer).await.is_err() {
+                    break;
+                }
+                continue;
+            }
             {
                 let mut a = armed.lock().unwrap();
                 if let Some((marker, after)) = a.as_ref() {
@@ -268,7 +317,7 @@ async fn relay(
             let left = budget.lock().unwrap().take();
             let send = match left {
                 Some(left) if left <= n => {
-                    let _ = cw.write_all(&buf[..left]).await;
+                    let _ = cw.lock().await.write_all(&buf[..left]).await;
                     cuts.fetch_add(1, Ordering::SeqCst);
                     return;
                 }
@@ -278,11 +327,11 @@ async fn relay(
                 }
                 None => n,
             };
-            if cw.write_all(&buf[..send]).await.is_err() {
+            if cw.lock().await.write_all(&buf[..send]).await.is_err() {
                 break;
             }
         }
-        let _ = cw.shutdown().await;
+        let _ = cw.lock().await.shutdown().await;
     };
     // When the answer is cut, the whole connection goes: both halves are dropped.
     tokio::select! {
