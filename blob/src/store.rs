@@ -704,17 +704,17 @@ impl BlobStore {
         result.map_err(|e| self.provider_err(e, "copy", from))
     }
 
+    /// The service endpoint the control calls are made against, without a trailing `/`.
+    fn base(&self) -> String {
+        let base = &self.inner.connector.config().base_url;
+        base.trim_end_matches('/').to_owned()
+    }
+
     /// Create the bucket (S3, GCS) or container (Azure) the URL names, with public read access if
     /// asked. An existing one owned by the caller is not an error.
     pub async fn create_container(&self, public: PublicAccess) -> Result<(), Error> {
         let url = self.url();
-        let base = self
-            .inner
-            .connector
-            .config()
-            .base_url
-            .trim_end_matches('/')
-            .to_owned();
+        let base = self.base();
         let mut request = match self.provider() {
             Provider::S3 => {
                 let mut r = RequestOptions::new(Method::PUT, format!("{base}/{}", url.bucket))
@@ -785,13 +785,7 @@ impl BlobStore {
     /// `objects.patch` with `predefinedAcl`; a GCS write with an ACL passes it with the upload instead).
     /// Azure has none per blob: UNSUPPORTED.
     pub async fn apply_acl(&self, key: &str, acl: &Acl) -> Result<(), Error> {
-        let base = self
-            .inner
-            .connector
-            .config()
-            .base_url
-            .trim_end_matches('/')
-            .to_owned();
+        let base = self.base();
         let full = self.url().key(key);
         let bucket = &self.url().bucket;
         let request = match self.provider() {

@@ -485,17 +485,7 @@ async fn suite(provider: Provider) {
 
     r.check("a dropped connection mid-download is resumed", async {
         let proxy = CuttingProxy::start(&emu.endpoint()).await;
-        // The proxy stands where the emulator is; Azurite's endpoint also names the account.
-        let path = emu
-            .endpoint()
-            .splitn(4, '/')
-            .nth(3)
-            .map(|p| format!("/{p}"))
-            .unwrap_or_default();
-        let via =
-            BlobStore::open(emu.config_at(bucket, &format!("{}{path}", proxy.endpoint), false))
-                .await
-                .map_err(e2s)?;
+        let via = through(&emu, bucket, &proxy).await?;
         let (want, _) = digest(data(7, 24 * MIB)).await.map_err(|e| e.to_string())?;
         let before = counter(
             connector_blob::store::RESUMED,
@@ -528,16 +518,7 @@ async fn suite(provider: Provider) {
 
     r.check("a transient 503 is retried by the runtime", async {
         let proxy = CuttingProxy::start(&emu.endpoint()).await;
-        let path = emu
-            .endpoint()
-            .splitn(4, '/')
-            .nth(3)
-            .map(|p| format!("/{p}"))
-            .unwrap_or_default();
-        let via =
-            BlobStore::open(emu.config_at(bucket, &format!("{}{path}", proxy.endpoint), false))
-                .await
-                .map_err(e2s)?;
+        let via = through(&emu, bucket, &proxy).await?;
         let marker = match provider {
             Provider::Gcs => "docs%2Fsmall.txt",
             _ => "docs/small.txt",
@@ -661,6 +642,20 @@ async fn suite(provider: Provider) {
     .await;
 
     r.finish();
+}
+
+/// A store of `bucket` reached through `proxy`, which stands where the emulator is (Azurite's
+/// endpoint also names the account, kept after the proxy's address).
+async fn through(emu: &Emulator, bucket: &str, proxy: &CuttingProxy) -> Result<BlobStore, String> {
+    let endpoint = emu.endpoint();
+    let path = endpoint
+        .splitn(4, '/')
+        .nth(3)
+        .map(|p| format!("/{p}"))
+        .unwrap_or_default();
+    BlobStore::open(emu.config_at(bucket, &format!("{}{path}", proxy.endpoint), false))
+        .await
+        .map_err(e2s)
 }
 
 /// The provider's name for a one-request upload.
