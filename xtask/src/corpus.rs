@@ -489,7 +489,7 @@ impl Runner {
 
 /// Wait for `pid` up to `timeout` (SIGKILL after it), returning its wait status, rusage and whether
 /// it was killed for time.
-fn wait_with_timeout(pid: libc::pid_t, timeout: Duration) -> (i32, libc::rusage, bool) {
+pub(crate) fn wait_with_timeout(pid: libc::pid_t, timeout: Duration) -> (i32, libc::rusage, bool) {
     let started = Instant::now();
     let mut pause = Duration::from_millis(1);
     loop {

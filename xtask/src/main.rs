@@ -3,7 +3,7 @@
 //! Commands:
 //! - `test`: everything CI checks: formatting, clippy with warnings denied, every test of the default
 //!   workspace members, `generate --check`, the conformance of the smallest connector (Discourse) and
-//!   two fixtures against Prism, and a 20-description sample of the corpus, compiled.
+//!   two fixtures against Prism, a 20-description sample of the corpus, compiled, and `bench --quick`.
 //! - `generate [--check] [NAME...]`: regenerate `generated/<name>/` for the entries of
 //!   `specs/manifest.toml`; with `--check`, regenerate in memory and fail listing files that differ.
 //! - `vendors [NAME...]`: `cargo clippy -D warnings` and `cargo test` on each generated connector (slow:
@@ -32,8 +32,12 @@
 //! - `blob-bench [--size-mib N] [--providers s3,azure,gcs] [--no-sdk]`: upload and download
 //!   throughput of `connector-blob` against moto, Azurite and fake-gcs-server beside each
 //!   provider's Python SDK (`blob/examples/blob_bench.rs`, release build; `docs/blob.md`).
+//! - `bench [--quick] [--json] [--only SECTIONS]`: the performance suite: generation, compile and call
+//!   cost beside OpenAPI Generator, progenitor and plain reqwest, judged against the goals of
+//!   `docs/performance.md` (see `bench.rs`); `--quick` runs in `test`.
 
 mod aws;
+mod bench;
 mod conformance;
 mod corpus;
 mod manifest;
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
         Some("db-bench") => db_bench(rest),
         Some("sync-bench") => sync_bench::run(rest),
         Some("blob-bench") => blob_bench(rest),
+        Some("bench") => bench::run(rest),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -102,6 +107,9 @@ fn print_help() {
          sync throughput and peak memory into SQLite and PostgreSQL, beside dlt (docs/sync.md)\n  \
          blob-bench [--size-mib N] [--providers s3,azure,gcs] [--no-sdk]\n                            \
          blob upload and download throughput beside each provider's SDK (docs/blob.md)\n  \
+         bench [--quick] [--json] [--only SECTIONS]\n                            \
+         generation, compile and call cost beside OpenAPI Generator, progenitor and plain\n                            \
+         reqwest (docs/performance.md)\n  \
          help                      this text"
     );
 }
@@ -230,6 +238,11 @@ fn test(extra: &[String]) -> Result<(), String> {
         "xtask: corpus sample took {} s",
         started.elapsed().as_secs()
     );
+    // The performance suite, scaled down: GitHub's generation beside serde_json and OpenAPI
+    // Generator, and the call benchmarks against plain reqwest; prints the ratios (docs/performance.md).
+    let started = std::time::Instant::now();
+    bench::run(&["--quick".to_owned()])?;
+    eprintln!("xtask: quick bench took {} s", started.elapsed().as_secs());
     Ok(())
 }
 
