@@ -561,6 +561,10 @@ fn build_ours(b: &mut Bench) -> Result<Ours, String> {
             ][..],
         ),
         (
+            "release build of the serde_json floor",
+            &["build", "--release", "--quiet", "-p", "connector-codegen", "--example", "json_floor"][..],
+        ),
+        (
             "release build of connector-bench",
             &[
                 "build",
@@ -595,7 +599,7 @@ fn generation(
     for input in inputs {
         let key = input.key;
         let floor = if input.path.extension().is_some_and(|e| e == "json") {
-            let bin = ours.bench_bin.join("json-parse");
+            let bin = ours.bench_bin.join("examples/json_floor");
             let spec = input.path.clone();
             let s = b.repeat(
                 &format!("{key}: serde_json parse"),
