@@ -173,7 +173,18 @@ fn scalar<'a>(api: &'a Api, t: &'a Ty) -> Option<&'a Ty> {
 
 /// A field's name compared with the conventional names: snake_case (`updatedAt` is `updated_at`).
 fn norm(wire: &str) -> String {
-    names::snake_name(wire).trim_end_matches('_').to_owned()
+    // The same wire names come back for every stream and every rule: each is converted once.
+    thread_local! {
+        static NORMS: std::cell::RefCell<HashMap<String, String>> = Default::default();
+    }
+    NORMS.with(|cache| {
+        if let Some(n) = cache.borrow().get(wire) {
+            return n.clone();
+        }
+        let n = names::snake_name(wire).trim_end_matches('_').to_owned();
+        cache.borrow_mut().insert(wire.to_owned(), n.clone());
+        n
+    })
 }
 
 fn field<'a>(s: &'a Struct, wire: &str) -> Option<&'a Field> {
