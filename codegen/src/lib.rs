@@ -129,7 +129,6 @@ pub fn streams_report(
 /// Generate a whole crate from the description at `spec`.
 pub fn generate(spec: &Path, settings: &Settings) -> Result<Generated, Diagnostic> {
     let doc = load::load_path_with_overlays(spec, &settings.overlays)?;
-    tmp_phase("loaded");
     generate_from(doc, settings)
 }
 
@@ -141,7 +140,6 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
         facts,
         warnings,
     } = lower_doc(&doc, settings)?;
-    tmp_phase("lowered");
     let crate_name = settings
         .crate_name
         .clone()
@@ -160,7 +158,6 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
         .and_then(|call| sample::answer(&doc.root, &api.operations[call.op]));
     let unfaithful = audit::shapes::unfaithful(&doc.root, &api);
     drop(doc);
-    tmp_phase("dropped");
     let mut files = BTreeMap::new();
     // Small descriptions render on this thread; spawning would cost more than it saves.
     let threads = if api.operations.len() + api.types.len() < 400 {
@@ -190,7 +187,6 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
     for (path, text) in render_modules(&api, &facts, tag_features, threads, &whole) {
         files.insert(path, text.map_err(internal)?);
     }
-    tmp_phase("rendered");
     if sync {
         files.insert(
             "src/bin/sync.rs".to_owned(),
@@ -951,10 +947,3 @@ mod tests {
     }
 }
 
-fn tmp_phase(what: &str) {
-    if std::env::var_os("TMP_PHASES").is_some() {
-        let st = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        let get = |k: &str| st.lines().find(|l| l.starts_with(k)).unwrap_or("").to_owned();
-        eprintln!("PHASE {what} {:?} {} {}", std::time::SystemTime::now(), get("VmRSS"), get("VmHWM"));
-    }
-}
