@@ -169,7 +169,13 @@ pub fn model_items(
     range: std::ops::Range<usize>,
 ) -> TokenStream {
     let mut items = Vec::with_capacity(range.len());
-    for (i, td) in api.types.iter().enumerate().take(range.end).skip(range.start) {
+    for (i, td) in api
+        .types
+        .iter()
+        .enumerate()
+        .take(range.end)
+        .skip(range.start)
+    {
         let id = TypeId(i);
         let mut def = type_def(api, facts, id, td);
         if let Some(x) = facts.xml.types.get(&id) {

@@ -479,7 +479,11 @@ fn render_modules(
     let mut jobs: Vec<Job> = whole.iter().map(Job::Whole).collect();
     jobs.push(Job::ModelsHead);
     let n = api.types.len();
-    jobs.extend((0..n).step_by(MODEL_CHUNK).map(|a| Job::Models(a..(a + MODEL_CHUNK).min(n))));
+    jobs.extend(
+        (0..n)
+            .step_by(MODEL_CHUNK)
+            .map(|a| Job::Models(a..(a + MODEL_CHUNK).min(n))),
+    );
     jobs.extend((0..api.groups.len()).map(Job::Group));
     let render = |job: &Job| match job {
         Job::Whole((_, tokens)) => emit::file(tokens()),
@@ -946,4 +950,3 @@ mod tests {
         assert!(one.iter().all(|(_, text)| text.is_ok()));
     }
 }
-

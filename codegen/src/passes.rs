@@ -118,7 +118,12 @@ pub(crate) fn reachability(api: &Api, sources: &[Vec<&Ty>]) -> Vec<BTreeSet<usiz
             }
             seen[id] = si;
             reached[id].push(si);
-            stack.extend(children[id].iter().copied().filter(|c| seen.get(*c) != Some(&si)));
+            stack.extend(
+                children[id]
+                    .iter()
+                    .copied()
+                    .filter(|c| seen.get(*c) != Some(&si)),
+            );
         }
     }
     reached.into_iter().map(BTreeSet::from_iter).collect()
