@@ -548,16 +548,15 @@ fn render_modules(
     // The models: the opening, then each part in order; the first error stands for the file.
     let first = whole.len();
     let parts = n.div_ceil(MODEL_CHUNK);
-    let mut models = take(first);
-    for i in first + 1..=first + parts {
-        let part = take(i);
-        models = models.and_then(|mut text| {
-            part.map(|p| {
-                text.push_str(&p);
-                text
-            })
-        });
-    }
+    // Joined into one allocation of the exact size: the models of a huge description are tens of MB.
+    let models: Result<Vec<String>, String> = (first..=first + parts).map(&mut take).collect();
+    let models = models.map(|pieces| {
+        let mut text = String::with_capacity(pieces.iter().map(String::len).sum());
+        for part in pieces {
+            text.push_str(&part);
+        }
+        text
+    });
     files.push(("src/models.rs".to_owned(), models));
     for (g, group) in api.groups.iter().enumerate() {
         files.push((
