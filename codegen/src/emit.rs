@@ -128,9 +128,16 @@ fn ty_tokens(api: &Api, t: &Ty, place: Place) -> TokenStream {
 
 /// Render tokens as a formatted file with the header.
 pub fn file(tokens: TokenStream) -> Result<String, String> {
+    Ok(format!("{HEADER}{}", file_part(tokens)?))
+}
+
+/// A run of items (and, first in a file, inner attributes) formatted without the header: the
+/// formatter ends every item with a line break at the outer level, so a file formatted part by part
+/// and joined is the file [`file`] formats whole.
+pub fn file_part(tokens: TokenStream) -> Result<String, String> {
     let parsed: syn::File =
         syn::parse2(tokens).map_err(|e| format!("internal: generated tokens do not parse: {e}"))?;
-    Ok(format!("{HEADER}{}", prettyplease::unparse(&parsed)))
+    Ok(prettyplease::unparse(&parsed))
 }
 
 /// Tokens of the `models` module.
@@ -138,8 +145,37 @@ pub fn file(tokens: TokenStream) -> Result<String, String> {
 /// With `tag_features`, a type not every feature needs is compiled only under the features that
 /// reach it ([`Facts::gates`]), so a crate built for one tag compiles that tag's types only.
 pub fn models(api: &Api, facts: &Facts, tag_features: bool) -> TokenStream {
-    let mut items = Vec::with_capacity(api.types.len());
-    for (i, td) in api.types.iter().enumerate() {
+    let head = models_head();
+    let items = model_items(api, facts, tag_features, 0..api.types.len());
+    quote! { #head #items }
+}
+
+/// The opening of the `models` module (its docs, lints and imports): [`models`] is this, then
+/// [`model_items`] of every type.
+pub fn models_head() -> TokenStream {
+    quote! {
+        //! Types of the API's schemas.
+        #![allow(clippy::large_enum_variant, clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
+        #[allow(unused_imports)]
+        use connector_runtime::__private as rt;
+    }
+}
+
+/// The items of the types in `range`, in order (see [`models`]).
+pub fn model_items(
+    api: &Api,
+    facts: &Facts,
+    tag_features: bool,
+    range: std::ops::Range<usize>,
+) -> TokenStream {
+    let mut items = Vec::with_capacity(range.len());
+    for (i, td) in api
+        .types
+        .iter()
+        .enumerate()
+        .take(range.end)
+        .skip(range.start)
+    {
         let id = TypeId(i);
         let mut def = type_def(api, facts, id, td);
         if let Some(x) = facts.xml.types.get(&id) {
@@ -150,13 +186,7 @@ pub fn models(api: &Api, facts: &Facts, tag_features: bool) -> TokenStream {
             None => items.push(def),
         }
     }
-    quote! {
-        //! Types of the API's schemas.
-        #![allow(clippy::large_enum_variant, clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
-        #[allow(unused_imports)]
-        use connector_runtime::__private as rt;
-        #(#items)*
-    }
+    quote! { #(#items)* }
 }
 
 /// Every item of `def` under `#[cfg(any(feature = ...))]`.

@@ -149,33 +149,45 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
         Diagnostic::error(e)
             .help("this is a bug in connector-gen; please report it with the description")
     };
+    // What needs the document is taken from it before rendering, so it is dropped before the
+    // rendered files and their syntax trees exist: the example call's answer and the audit.
+    let preferred = settings.example_operation.as_deref();
+    let call = emit::example_call(&api, preferred);
+    let answer = call
+        .as_ref()
+        .and_then(|call| sample::answer(&doc.root, &api.operations[call.op]));
+    let unfaithful = audit::shapes::unfaithful(&doc.root, &api);
+    drop(doc);
     let mut files = BTreeMap::new();
     // Small descriptions render on this thread; spawning would cost more than it saves.
-    let threads = if api.operations.len() < 200 {
+    let threads = if api.operations.len() + api.types.len() < 400 {
         1
     } else {
         std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
     };
-    for (path, text) in render_modules(&api, &facts, tag_features, threads) {
-        files.insert(path, text.map_err(internal)?);
-    }
     // The sync catalog, behind the `sync` feature, when some list operation is a stream.
     let sync = !api.streams.is_empty();
-    let lib = emit::lib(
-        &api,
-        &crate_doc(&api),
-        tag_features,
-        settings.idempotency_keys,
-        emit::Layout::Files { sync },
-    );
-    files.insert("src/lib.rs".to_owned(), emit::file(lib).map_err(internal)?);
+    let doc_text = crate_doc(&api);
+    let lib = || {
+        emit::lib(
+            &api,
+            &doc_text,
+            tag_features,
+            settings.idempotency_keys,
+            emit::Layout::Files { sync },
+        )
+    };
+    let vendor = emit::catalog::vendor_name(&crate_name);
+    let catalog = || emit::catalog::module(&api, &facts, vendor, tag_features);
+    let mut whole: Vec<WholeFile> = Vec::new();
     if sync {
-        let vendor = emit::catalog::vendor_name(&crate_name);
-        let module = emit::catalog::module(&api, &facts, vendor, tag_features);
-        files.insert(
-            "src/sync.rs".to_owned(),
-            emit::file(module).map_err(internal)?,
-        );
+        whole.push(("src/sync.rs".to_owned(), &catalog));
+    }
+    whole.push(("src/lib.rs".to_owned(), &lib));
+    for (path, text) in render_modules(&api, &facts, tag_features, threads, &whole) {
+        files.insert(path, text.map_err(internal)?);
+    }
+    if sync {
         files.insert(
             "src/bin/sync.rs".to_owned(),
             emit::catalog::bin(&crate_name).map_err(internal)?,
@@ -210,9 +222,7 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
         .crate_version
         .clone()
         .unwrap_or_else(|| "0.1.0".to_owned());
-    let preferred = settings.example_operation.as_deref();
     let mut warnings = warnings;
-    let call = emit::example_call(&api, preferred);
     if let Some(id) = preferred {
         let usable = call
             .as_ref()
@@ -237,8 +247,8 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
     // loopback server sends back.
     let mut has_test = false;
     if let Some(call) = &call {
-        if let Some(answer) = sample::answer(&doc.root, &api.operations[call.op]) {
-            let text = emit::client_test(&api, &crate_name, call, &answer).map_err(internal)?;
+        if let Some(answer) = &answer {
+            let text = emit::client_test(&api, &crate_name, call, answer).map_err(internal)?;
             files.insert("tests/client.rs".to_owned(), text);
             has_test = true;
         }
@@ -279,7 +289,6 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
         "README.md".to_owned(),
         readme(&api, &crate_name, tag_features, call.as_ref(), has_test),
     );
-    let unfaithful = audit::shapes::unfaithful(&doc.root, &api);
     Ok(Generated {
         crate_name,
         files,
@@ -429,76 +438,136 @@ pub fn conformance_harness(spec: &Path, settings: &Settings) -> Result<Harness, 
 /// A rendered file: its path in the crate, and its text or an internal error.
 type Rendered = (String, Result<String, String>);
 
+/// A whole file rendered by one job: its path and what makes its tokens (called on the rendering
+/// thread: token streams cannot cross threads).
+type WholeFile<'a> = (String, &'a (dyn Fn() -> proc_macro2::TokenStream + Sync));
+
 /// The stack of each rendering thread: a main thread's. Emission, syn and prettyplease recurse once
 /// per level of a type (`Option<Vec<Option<...>>>`, as deep as lowering's depth limit allows), which
 /// takes several MiB in a debug build; a spawned thread's default of 2 MiB overflows.
 const RENDER_STACK: usize = 8 << 20;
 
-/// `src/models.rs` and one file per group, rendered on a few threads: emission and pretty-printing
-/// dominate generation time for large descriptions, and each file is independent. The result does not
-/// depend on the number of threads (files are keyed by path).
+/// Types per rendering job of `src/models.rs`: enough to keep each job's own cost above its
+/// scheduling, few enough that a huge description's models spread over every thread and no job
+/// holds a large syntax tree.
+const MODEL_CHUNK: usize = 128;
+
+/// One unit of rendering work.
+enum Job<'a> {
+    /// A file of its own (`src/lib.rs`, `src/sync.rs`).
+    Whole(&'a WholeFile<'a>),
+    /// The opening of `src/models.rs`, with the file header.
+    ModelsHead,
+    /// The types of a range, formatted as a part of `src/models.rs`.
+    Models(std::ops::Range<usize>),
+    /// The file of group `i`.
+    Group(usize),
+}
+
+/// `src/models.rs` (in parts of [`MODEL_CHUNK`] types), one file per group and the `whole` files,
+/// rendered on a few threads: emission and pretty-printing dominate generation time for large
+/// descriptions, and each part is independent. The result does not depend on the number of threads
+/// (parts are joined in order, files keyed by path): the models, the groups, then `whole`.
 fn render_modules(
     api: &ir::Api,
     facts: &passes::Facts,
     tag_features: bool,
     threads: usize,
+    whole: &[WholeFile<'_>],
 ) -> Vec<Rendered> {
-    // File 0 is the models, file i + 1 the group i.
-    let count = api.groups.len() + 1;
-    let render = |i: usize| {
-        if i == 0 {
-            let tokens = emit::models(api, facts, tag_features);
-            ("src/models.rs".to_owned(), emit::file(tokens))
-        } else {
-            let tokens = emit::group(api, facts, i - 1, tag_features);
-            (
-                format!("src/{}.rs", api.groups[i - 1].module),
-                emit::file(tokens),
-            )
+    // The largest single files first, so no thread is left with one at the end.
+    let mut jobs: Vec<Job> = whole.iter().map(Job::Whole).collect();
+    jobs.push(Job::ModelsHead);
+    let n = api.types.len();
+    jobs.extend(
+        (0..n)
+            .step_by(MODEL_CHUNK)
+            .map(|a| Job::Models(a..(a + MODEL_CHUNK).min(n))),
+    );
+    jobs.extend((0..api.groups.len()).map(Job::Group));
+    let render = |job: &Job| match job {
+        Job::Whole((_, tokens)) => emit::file(tokens()),
+        Job::ModelsHead => emit::file(emit::models_head()),
+        Job::Models(range) => {
+            emit::file_part(emit::model_items(api, facts, tag_features, range.clone()))
         }
+        Job::Group(g) => emit::file(emit::group(api, facts, *g, tag_features)),
     };
+    let count = jobs.len();
     let threads = threads.min(count);
-    if threads <= 1 {
-        return (0..count).map(render).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let work = || {
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if i >= count {
-                break done;
+    let mut texts: Vec<Option<Result<String, String>>> = if threads <= 1 {
+        jobs.iter().map(|j| Some(render(j))).collect()
+    } else {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= count {
+                    break done;
+                }
+                done.push((i, render(&jobs[i])));
             }
-            done.push((i, render(i)));
-        }
-    };
-    let mut out: Vec<(usize, Rendered)> = std::thread::scope(|s| {
-        // A thread that cannot start leaves its share to the others.
-        let workers: Vec<_> = (0..threads)
-            .filter_map(|_| {
-                std::thread::Builder::new()
-                    .name("connector-gen render".to_owned())
-                    .stack_size(RENDER_STACK)
-                    .spawn_scoped(s, work)
-                    .ok()
-            })
-            .collect();
-        // Rendered here only when no thread could start.
-        let mut out = if workers.is_empty() {
-            work()
-        } else {
-            Vec::new()
         };
-        for w in workers {
-            out.extend(
-                w.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            );
+        let out: Vec<(usize, Result<String, String>)> = std::thread::scope(|s| {
+            // A thread that cannot start leaves its share to the others.
+            let workers: Vec<_> = (0..threads)
+                .filter_map(|_| {
+                    std::thread::Builder::new()
+                        .name("connector-gen render".to_owned())
+                        .stack_size(RENDER_STACK)
+                        .spawn_scoped(s, work)
+                        .ok()
+                })
+                .collect();
+            let mut out = Vec::new();
+            // Rendered here only when no thread could start.
+            if workers.is_empty() {
+                out.extend(work());
+            }
+            for w in workers {
+                out.extend(
+                    w.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                );
+            }
+            out
+        });
+        let mut texts: Vec<Option<Result<String, String>>> = (0..count).map(|_| None).collect();
+        for (i, text) in out {
+            texts[i] = Some(text);
         }
-        out
+        texts
+    };
+    let mut take = |i: usize| {
+        texts[i]
+            .take()
+            .unwrap_or_else(|| Err("internal: a rendering job did not run".to_owned()))
+    };
+    let mut files = Vec::with_capacity(api.groups.len() + whole.len() + 1);
+    // The models: the opening, then each part in order; the first error stands for the file.
+    let first = whole.len();
+    let parts = n.div_ceil(MODEL_CHUNK);
+    // Joined into one allocation of the exact size: the models of a huge description are tens of MB.
+    let models: Result<Vec<String>, String> = (first..=first + parts).map(&mut take).collect();
+    let models = models.map(|pieces| {
+        let mut text = String::with_capacity(pieces.iter().map(String::len).sum());
+        for part in pieces {
+            text.push_str(&part);
+        }
+        text
     });
-    out.sort_by_key(|(i, _)| *i);
-    out.into_iter().map(|(_, file)| file).collect()
+    files.push(("src/models.rs".to_owned(), models));
+    for (g, group) in api.groups.iter().enumerate() {
+        files.push((
+            format!("src/{}.rs", group.module),
+            take(first + 1 + parts + g),
+        ));
+    }
+    for (i, (path, _)) in whole.iter().enumerate() {
+        files.push((path.clone(), take(i)));
+    }
+    files
 }
 
 /// Generate the connector as one token stream (a module body) for the `#[connector]` macro.
@@ -853,7 +922,7 @@ mod tests {
         // Called from a thread with the default stack, as tests and async runtimes do.
         let caller = std::thread::Builder::new()
             .stack_size(2 << 20)
-            .spawn(move || render_modules(&lowered.api, &lowered.facts, true, 4))
+            .spawn(move || render_modules(&lowered.api, &lowered.facts, true, 4, &[]))
             .expect("a thread starts");
         let files = caller.join().expect("renders without overflowing");
         assert!(files.iter().all(|(_, text)| text.is_ok()));
@@ -873,8 +942,8 @@ mod tests {
         let doc = load::load_str(&many_tags(), None).expect("loads");
         let lowered = lower_doc(&doc, &Settings::default()).expect("lowers");
         assert_eq!(lowered.api.groups.len(), 40);
-        let one = render_modules(&lowered.api, &lowered.facts, true, 1);
-        let four = render_modules(&lowered.api, &lowered.facts, true, 4);
+        let one = render_modules(&lowered.api, &lowered.facts, true, 1, &[]);
+        let four = render_modules(&lowered.api, &lowered.facts, true, 4, &[]);
         assert_eq!(one.len(), 41);
         assert_eq!(one, four);
         assert!(one.iter().all(|(_, text)| text.is_ok()));

@@ -33,7 +33,19 @@ pub fn escape(seg: &str) -> String {
 
 /// Follow a `#/a/b` pointer inside `root` (the loader's pointer rules: percent-decoding, `~` escapes).
 pub(crate) fn pointer<'a>(root: &'a Value, r: &str) -> Option<&'a Value> {
-    let segments = ptr::parse(r.strip_prefix('#')?)?;
+    let fragment = r.strip_prefix('#')?;
+    // Most references need no decoding: walked as written, without building their segments.
+    if !fragment.contains(['%', '~']) {
+        if fragment.is_empty() {
+            return Some(root);
+        }
+        let mut cur = root;
+        for segment in fragment.strip_prefix('/')?.split('/') {
+            cur = ptr::step(cur, segment)?;
+        }
+        return Some(cur);
+    }
+    let segments = ptr::parse(fragment)?;
     ptr::get(root, &segments)
 }
 

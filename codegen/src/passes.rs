@@ -82,32 +82,51 @@ pub(crate) fn operation_roots(op: &Operation) -> impl Iterator<Item = &Ty> {
 /// For every named type, the sources (by index) that reach it from their root types, directly or
 /// through other named types.
 pub(crate) fn reachability(api: &Api, sources: &[Vec<&Ty>]) -> Vec<BTreeSet<usize>> {
-    let mut reached: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); api.types.len()];
+    let n = api.types.len();
+    // Each type's named children, found once rather than once per source.
+    let children: Vec<Vec<usize>> = api
+        .types
+        .iter()
+        .map(|td| {
+            let mut out = Vec::new();
+            for t in type_children(td) {
+                walk(t, &mut |x| {
+                    if let Ty::Named(c) = x {
+                        out.push(c.0);
+                    }
+                });
+            }
+            out
+        })
+        .collect();
+    // Sources are walked in order, so each type's list is sorted; `seen` holds the last source that
+    // reached a type (a stamp, not a set per type).
+    let mut reached: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut seen: Vec<usize> = vec![usize::MAX; n];
+    let mut stack: Vec<usize> = Vec::new();
     for (si, roots) in sources.iter().enumerate() {
-        let mut stack: Vec<TypeId> = Vec::new();
         for t in roots {
             walk(t, &mut |x| {
                 if let Ty::Named(id) = x {
-                    stack.push(*id);
+                    stack.push(id.0);
                 }
             });
         }
         while let Some(id) = stack.pop() {
-            if !reached[id.0].insert(si) {
+            if id >= n || seen[id] == si {
                 continue;
             }
-            for t in type_children(&api.types[id.0]) {
-                walk(t, &mut |x| {
-                    if let Ty::Named(c) = x {
-                        if !reached[c.0].contains(&si) {
-                            stack.push(*c);
-                        }
-                    }
-                });
-            }
+            seen[id] = si;
+            reached[id].push(si);
+            stack.extend(
+                children[id]
+                    .iter()
+                    .copied()
+                    .filter(|c| seen.get(*c) != Some(&si)),
+            );
         }
     }
-    reached
+    reached.into_iter().map(BTreeSet::from_iter).collect()
 }
 
 /// The types each cargo feature needs, inverted: for every type, the features that reach it (see

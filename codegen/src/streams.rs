@@ -20,7 +20,7 @@
 //! writes only [`Api::streams`] and [`Api::stream_skips`]; a setting naming a field the item does not
 //! have is an error, never a guess.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::diag::Diagnostic;
 use crate::ir::*;
@@ -173,7 +173,18 @@ fn scalar<'a>(api: &'a Api, t: &'a Ty) -> Option<&'a Ty> {
 
 /// A field's name compared with the conventional names: snake_case (`updatedAt` is `updated_at`).
 fn norm(wire: &str) -> String {
-    names::snake_name(wire).trim_end_matches('_').to_owned()
+    // The same wire names come back for every stream and every rule: each is converted once.
+    thread_local! {
+        static NORMS: std::cell::RefCell<HashMap<String, String>> = Default::default();
+    }
+    NORMS.with(|cache| {
+        if let Some(n) = cache.borrow().get(wire) {
+            return n.clone();
+        }
+        let n = names::snake_name(wire).trim_end_matches('_').to_owned();
+        cache.borrow_mut().insert(wire.to_owned(), n.clone());
+        n
+    })
 }
 
 fn field<'a>(s: &'a Struct, wire: &str) -> Option<&'a Field> {
@@ -652,16 +663,22 @@ fn shape(path: &str) -> Vec<String> {
 /// The path parameter through which `child` hangs off `parent` (`issue_number` for
 /// `.../issues/{issue_number}/comments` under `.../issues`): the child's path is the parent's, one
 /// parameter segment, then a word (and maybe more).
+#[cfg(test)]
 fn hangs_off(parent: &str, child: &str) -> Option<String> {
     let (p, c) = (shape(parent), shape(child));
-    if c.len() < p.len() + 2 || c[..p.len()] != p[..] || c[p.len()] != "{}" {
+    if c.len() < p.len() + 2 || c[..p.len()] != p[..] {
         return None;
     }
-    if c[p.len() + 1] == "{}" {
+    param_at(child, &c, p.len())
+}
+
+/// The parameter through which the path `child` (of shape `c`) hangs off a parent path whose shape
+/// is `c[..depth]`: segment `depth` a parameter, the next one a word (see [`hangs_off`]).
+fn param_at(child: &str, c: &[String], depth: usize) -> Option<String> {
+    if c.len() < depth + 2 || c[depth] != "{}" || c[depth + 1] == "{}" {
         return None;
     }
-    let raw: Vec<&str> = child.split('/').filter(|s| !s.is_empty()).collect();
-    let seg = raw[p.len()];
+    let seg = child.split('/').filter(|s| !s.is_empty()).nth(depth)?;
     let name = seg.strip_prefix('{')?.strip_suffix('}')?;
     (!name.contains(['{', '}'])).then(|| name.to_owned())
 }
@@ -700,16 +717,26 @@ fn link_parents(
     found: &mut [Candidate],
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<(), Diagnostic> {
+    // Each candidate's path shape, and the last candidate of each shape: a parent is found by
+    // looking up the prefixes of the child's shape, not by comparing every pair.
+    let shapes: Vec<Vec<String>> = found
+        .iter()
+        .map(|c| shape(&api.operations[c.op].path))
+        .collect();
+    let mut last_of_shape: HashMap<&[String], usize> = HashMap::new();
+    for (i, s) in shapes.iter().enumerate() {
+        last_of_shape.insert(s.as_slice(), i);
+    }
     for ci in 0..found.len() {
         let op = &api.operations[found[ci].op];
         let hint = settings.streams.get(&op.operation_id);
-        let structural = (0..found.len())
-            .filter(|pi| *pi != ci)
-            .filter_map(|pi| {
-                let ppath = &api.operations[found[pi].op].path;
-                hangs_off(ppath, &op.path).map(|param| (pi, param, shape(ppath).len()))
-            })
-            .max_by_key(|(_, _, depth)| *depth);
+        // The deepest parent shape first; among candidates of one shape, the last (as a
+        // `max_by_key` over all pairs would pick).
+        let c = &shapes[ci];
+        let structural = (0..c.len().saturating_sub(1)).rev().find_map(|depth| {
+            let pi = *last_of_shape.get(&c[..depth])?;
+            param_at(&op.path, c, depth).map(|param| (pi, param, depth))
+        });
         let wanted = hint.and_then(|h| h.parent.as_deref());
         let parent = match wanted {
             Some(NONE) => None,
