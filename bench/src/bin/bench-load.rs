@@ -61,7 +61,8 @@ struct Args {
     threads: usize,
 }
 
-const HELP: &str = "bench-load [--server URL] --mode generated|reqwest|default|compare|decode|paginate
+const HELP: &str =
+    "bench-load [--server URL] --mode generated|reqwest|default|compare|decode|paginate
   [--concurrency N] [--requests N] [--warmup N] [--rounds N] [--modes a,b] [--items N]
   [--page-size N] [--threads N] [--quick]
 One JSON object per measurement on stdout; see the binary's documentation for each mode.";
