@@ -25,7 +25,7 @@ pub fn item_json(n: u64, out: &mut Vec<u8>) {
     let _ = write!(
         out,
         r#"{{"id":"it_{n}","name":"item number {n}","active":{},"score":{},"tags":["alpha","beta","gamma"]}}"#,
-        n % 2 == 0,
+        n.is_multiple_of(2),
         n.wrapping_mul(7919) % 100_000
     );
 }

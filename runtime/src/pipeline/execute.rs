@@ -247,7 +247,9 @@ impl Connector {
                 biased;
                 who = cancelled(opts.cancel.as_ref(), &shutdown) => Err(cancelled_error(who)
                     .with_context(Some(&request_id), &opts.method, &endpoint, 0, started.elapsed())),
-                r = self.attempts(&call) => r,
+                // Boxed: the attempt loop (hooks, auth, the exchange) is most of the call's state; the
+                // futures around it stay small to move.
+                r = Box::pin(self.attempts(&call)) => r,
             };
             r.map(|(resp, body)| {
                 let unread = body.map(|body| Unread {
