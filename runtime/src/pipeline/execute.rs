@@ -734,12 +734,13 @@ async fn send_once(
         *req.body_mut() = Some(reqwest::Body::wrap_stream(source.stream_from(0)));
     }
     let exchange = async {
-        let resp = client.execute(req).await.map_err(|e| {
+        let mut resp = client.execute(req).await.map_err(|e| {
             let sent = !e.is_connect();
             crate::error::from_transport(e, sent)
         })?;
         let status = resp.status();
-        let headers = resp.headers().clone();
+        // Moved out, not copied: what is left of the response is only ever read for its body.
+        let headers = std::mem::take(resp.headers_mut());
         if mode == BodyMode::Streamed && status.as_u16() < 400 {
             let parts = ResponseParts {
                 status,
