@@ -11,7 +11,10 @@
 //!               TLS, redirect and decompression settings), `.bytes()` then serde_json::from_slice into
 //!               a hand-written struct of the same shape
 //!   default     GET /item through the generated client with the runtime's default configuration
-//!               (concurrency limit 10, de-duplication on): what the defaults cost
+//!               (concurrency limit 10, de-duplication on: identical GETs in flight share one
+//!               exchange, so at a concurrency above 1 most calls are not sent at all)
+//!   default-nodedup  the default configuration with de-duplication off, so every call is sent:
+//!               what the default concurrency limit (10) costs
 //!   compare     --rounds R rounds of each of --modes (default generated,reqwest) alternated
 //!               (ABAB...), one line per run, then one `summary` line: medians, spread, ratios
 //!   decode      GET /items/large (20,000 objects, about 2 MB): through the generated client vs plain
@@ -26,6 +29,7 @@
 //!   --concurrency N    calls in flight (default 64)
 //!   --requests N       measured calls per run (default 20000)
 //!   --warmup N         calls before measuring, per run (default 2000)
+//!   --limit N          generated: the connector's concurrency limit (default: --concurrency)
 //!   --rounds N         compare: rounds (default 5)
 //!   --modes a,b        compare: modes alternated (default generated,reqwest)
 //!   --items N          paginate: items to list (default 1000000)
@@ -52,6 +56,7 @@ struct Args {
     server: Option<String>,
     mode: String,
     concurrency: usize,
+    limit: Option<usize>,
     requests: u64,
     warmup: u64,
     rounds: usize,
@@ -63,7 +68,7 @@ struct Args {
 
 const HELP: &str =
     "bench-load [--server URL] --mode generated|reqwest|default|compare|decode|paginate
-  [--concurrency N] [--requests N] [--warmup N] [--rounds N] [--modes a,b] [--items N]
+  [--concurrency N] [--limit N] [--requests N] [--warmup N] [--rounds N] [--modes a,b] [--items N]
   [--page-size N] [--threads N] [--quick]
 One JSON object per measurement on stdout; see the binary's documentation for each mode.";
 
@@ -72,6 +77,7 @@ fn parse_args() -> Result<Args, String> {
         server: None,
         mode: String::new(),
         concurrency: 64,
+        limit: None,
         requests: 20_000,
         warmup: 2_000,
         rounds: 5,
@@ -93,6 +99,7 @@ fn parse_args() -> Result<Args, String> {
             "--mode" => a.mode = it.next().ok_or("--mode takes a name")?,
             "--concurrency" => a.concurrency = num(it.next(), "--concurrency")?.max(1) as usize,
             "--requests" => a.requests = num(it.next(), "--requests")?.max(1),
+            "--limit" => a.limit = Some(num(it.next(), "--limit")?.max(1) as usize),
             "--warmup" => a.warmup = num(it.next(), "--warmup")?,
             "--rounds" => a.rounds = num(it.next(), "--rounds")?.max(1) as usize,
             "--modes" => {
@@ -199,7 +206,7 @@ async fn run(args: Args) -> Result<(), String> {
         }
     };
     match args.mode.as_str() {
-        "generated" | "reqwest" | "default" => {
+        "generated" | "reqwest" | "default" | "default-nodedup" => {
             let line = load(&args, &args.mode, &server).await?;
             emit(&line);
         }
@@ -276,13 +283,14 @@ async fn raised_client(server: &str, concurrency: usize) -> Result<Client, Strin
     config.rate_limit.concurrent_requests = concurrency.max(1);
     config.rate_limit.max_queue = concurrency.saturating_mul(2).max(1000);
     config.dedup.enabled = false;
-    config.pool.max_idle_per_host = concurrency.max(32);
+    config.pool.max_idle_per_host = concurrency.max(64);
     Client::new(config).await.map_err(|e| e.to_string())
 }
 
-async fn default_client(server: &str) -> Result<Client, String> {
+async fn default_client(server: &str, dedup: bool) -> Result<Client, String> {
     let mut config = Client::config();
     config.base_url = server.to_owned();
+    config.dedup.enabled = dedup;
     Client::new(config).await.map_err(|e| e.to_string())
 }
 
@@ -378,10 +386,13 @@ fn percentile_us(sorted: &[u64], p: f64) -> f64 {
 
 async fn caller_for(mode: &str, args: &Args, server: &str) -> Result<Caller, String> {
     Ok(match mode {
-        "generated" => Caller::Generated(raised_client(server, args.concurrency).await?),
-        "default" => Caller::Generated(default_client(server).await?),
+        "generated" => {
+            Caller::Generated(raised_client(server, args.limit.unwrap_or(args.concurrency)).await?)
+        }
+        "default" => Caller::Generated(default_client(server, true).await?),
+        "default-nodedup" => Caller::Generated(default_client(server, false).await?),
         "reqwest" => Caller::Plain(
-            plain_client(args.concurrency.max(32))?,
+            plain_client(args.concurrency.max(64))?,
             format!("{server}/item"),
         ),
         other => return Err(format!("not a load mode: {other:?}")),
