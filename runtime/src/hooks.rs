@@ -265,31 +265,47 @@ impl HookRegistry {
     pub(crate) async fn run(&self, stage: HookType, ctx: &mut HookContext) -> Result<(), Error> {
         ctx.set_stage(stage);
         for hook in self.stage(stage) {
-            let name = hook.name().to_owned();
-            let span = tracing::trace_span!("connector.hook", hook = %name, stage = stage.as_str());
-            if let Err(e) = hook.execute(ctx).instrument(span).await {
-                let code = match e.downcast_ref::<Error>() {
-                    Some(inner) => inner.code(),
-                    None => ErrorCode::InvalidRequest,
-                };
-                return Err(Error::new(
-                    code,
-                    ErrorSource::UserHook,
-                    format!("hook `{name}` failed at {}: {e}", stage.as_str()),
-                )
-                .with_detail("hook", name)
-                .with_cause(e));
-            }
-            if let Some(reason) = ctx.aborted() {
-                return Err(Error::new(
-                    ErrorCode::Cancelled,
-                    ErrorSource::UserHook,
-                    format!("aborted by hook `{name}` at {}: {reason}", stage.as_str()),
-                )
-                .with_detail("hook", name)
-                .with_detail("reason", reason.to_owned()));
+            let span =
+                tracing::trace_span!("connector.hook", hook = %hook.name(), stage = stage.as_str());
+            let outcome = hook.execute(ctx).instrument(span).await;
+            if outcome.is_err() || ctx.aborted().is_some() {
+                // The name is copied only for the error that carries it.
+                let name = hook.name().to_owned();
+                ctx_failure(stage, name, outcome, ctx)?;
             }
         }
         Ok(())
     }
+}
+
+/// The error of a hook that failed (`outcome`) or aborted the call (`ctx` says so).
+fn ctx_failure(
+    stage: HookType,
+    name: String,
+    outcome: Result<(), HookError>,
+    ctx: &HookContext,
+) -> Result<(), Error> {
+    if let Err(e) = outcome {
+        let code = match e.downcast_ref::<Error>() {
+            Some(inner) => inner.code(),
+            None => ErrorCode::InvalidRequest,
+        };
+        return Err(Error::new(
+            code,
+            ErrorSource::UserHook,
+            format!("hook `{name}` failed at {}: {e}", stage.as_str()),
+        )
+        .with_detail("hook", name)
+        .with_cause(e));
+    }
+    if let Some(reason) = ctx.aborted() {
+        return Err(Error::new(
+            ErrorCode::Cancelled,
+            ErrorSource::UserHook,
+            format!("aborted by hook `{name}` at {}: {reason}", stage.as_str()),
+        )
+        .with_detail("hook", name)
+        .with_detail("reason", reason.to_owned()));
+    }
+    Ok(())
 }

@@ -23,10 +23,11 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use http::Method;
+use metrics::SharedString;
 
 /// The most distinct endpoint labels made from concrete paths; later ones become [`OTHER_ENDPOINT`].
 pub const MAX_PATH_LABELS: usize = 256;
@@ -39,20 +40,30 @@ pub fn endpoint_label(endpoint: &str) -> Cow<'_, str> {
     if endpoint.contains('{') || !endpoint.contains('/') {
         return Cow::Borrowed(endpoint);
     }
-    let label = path_label(endpoint);
+    let label: Cow<'_, str> = if already_label(endpoint) {
+        Cow::Borrowed(endpoint)
+    } else {
+        Cow::Owned(path_label(endpoint))
+    };
     static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
     let mut seen = SEEN
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|p| p.into_inner());
-    if seen.contains(&label) {
-        return Cow::Owned(label);
+    if seen.contains(label.as_ref()) {
+        return label;
     }
     if seen.len() >= MAX_PATH_LABELS {
         return Cow::Borrowed(OTHER_ENDPOINT);
     }
-    seen.insert(label.clone());
-    Cow::Owned(label)
+    seen.insert(label.clone().into_owned());
+    label
+}
+
+/// Whether `path_label` would leave this path as it is: no query, fragment or scheme, no id-like
+/// segment.
+fn already_label(path: &str) -> bool {
+    !path.contains(['?', '#']) && !path.contains("://") && !path.split('/').any(id_like)
 }
 
 /// A concrete path (or absolute URL) without its query, with id-like segments replaced by `{id}`.
@@ -98,14 +109,62 @@ pub const CACHE_STORED_TOTAL: &str = "connector_cache_stored_total";
 /// Calls that shared an identical request in flight.
 pub const DEDUPLICATED_TOTAL: &str = "connector_deduplicated_total";
 
-pub(crate) fn attempt_done(method: &Method, endpoint: &str, status: Option<u16>, took: Duration) {
-    let m = method.as_str().to_owned();
-    let e = endpoint_label(endpoint).into_owned();
+/// The method and endpoint labels of one call, made once and shared by its attempts' metrics (the
+/// endpoint behind an `Arc`, so each metric takes it without copying; standard methods are static).
+pub(crate) struct Labels {
+    method: SharedString,
+    endpoint: SharedString,
+}
+
+impl Labels {
+    pub(crate) fn new(method: &Method, endpoint: &str) -> Labels {
+        Labels {
+            method: method_label(method),
+            endpoint: SharedString::from(Arc::<str>::from(endpoint_label(endpoint).as_ref())),
+        }
+    }
+}
+
+fn method_label(m: &Method) -> SharedString {
+    let known = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ];
+    const NAMES: [&str; 9] = [
+        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT",
+    ];
+    match known.iter().position(|k| k == m) {
+        Some(i) => SharedString::const_str(NAMES[i]),
+        None => SharedString::from(m.as_str().to_owned()),
+    }
+}
+
+/// A status code's label, made once per process for every valid code (100 to 999).
+fn status_label(status: u16) -> SharedString {
+    static LABELS: OnceLock<Vec<String>> = OnceLock::new();
+    let labels = LABELS.get_or_init(|| (100..1000u16).map(|s| s.to_string()).collect());
+    match status
+        .checked_sub(100)
+        .and_then(|i| labels.get(usize::from(i)))
+    {
+        Some(l) => SharedString::const_str(l.as_str()),
+        None => SharedString::from(status.to_string()),
+    }
+}
+
+pub(crate) fn attempt_done(labels: &Labels, status: Option<u16>, took: Duration) {
     if let Some(s) = status {
-        metrics::counter!(REQUESTS_TOTAL, "method" => m.clone(), "endpoint" => e.clone(), "status" => s.to_string())
+        metrics::counter!(REQUESTS_TOTAL, "method" => labels.method.clone(), "endpoint" => labels.endpoint.clone(), "status" => status_label(s))
             .increment(1);
     }
-    metrics::histogram!(REQUEST_DURATION, "method" => m, "endpoint" => e)
+    metrics::histogram!(REQUEST_DURATION, "method" => labels.method.clone(), "endpoint" => labels.endpoint.clone())
         .record(took.as_secs_f64());
 }
 
@@ -170,6 +229,22 @@ mod tests {
             "/v2/orders/{id}"
         );
         assert_eq!(path_label("/2010-04-01/Accounts"), "/2010-04-01/Accounts");
+        for p in [
+            "/items",
+            "/users/42?page=2",
+            "/2010-04-01/Accounts",
+            "https://h/v2/orders",
+            "/v1/customers/cus_NffrFeUfNV2Hib",
+            "/a#b",
+        ] {
+            assert_eq!(already_label(p), path_label(p) == p, "{p}");
+        }
+        assert_eq!(status_label(200).as_ref(), "200");
+        assert_eq!(status_label(999).as_ref(), "999");
+        assert_eq!(status_label(42).as_ref(), "42");
+        assert_eq!(method_label(&Method::PATCH).as_ref(), "PATCH");
+        let query = Method::from_bytes(b"QUERY").unwrap();
+        assert_eq!(method_label(&query).as_ref(), "QUERY");
     }
 
     #[test]

@@ -169,6 +169,8 @@ fn test(extra: &[String]) -> Result<(), String> {
             "connector-sync",
             "-p",
             "connector-blob",
+            "-p",
+            "connector-bench",
             "--",
             "--check",
         ],

@@ -51,7 +51,9 @@ pub type ErrorDecoder = fn(u16, &[u8]) -> Option<Box<dyn Any + Send + Sync>>;
 
 /// One operation call being assembled by generated code.
 pub struct Op {
-    opts: RequestOptions,
+    /// Boxed: generated builders, `send_*` and `Op::run` move the `Op` through several futures, and
+    /// the options are by far its largest part.
+    opts: Box<RequestOptions>,
     errors: Option<ErrorDecoder>,
     problem: Option<Error>,
     /// The `Accept` value the operation's responses declare (see [`Op::accept_types`]).
@@ -166,7 +168,7 @@ impl Op {
     /// Start an operation: method, path template (`/users/{id}`) and operation id (for observability).
     pub fn new(method: Method, template: &'static str) -> Op {
         Op {
-            opts: RequestOptions::new(method, template).endpoint(template),
+            opts: Box::new(RequestOptions::new(method, template).endpoint(template)),
             errors: None,
             problem: None,
             declared_accept: None,
@@ -620,7 +622,7 @@ impl Op {
                 0,
                 std::time::Duration::ZERO,
             )),
-            None => Ok((self.opts, self.errors)),
+            None => Ok((*self.opts, self.errors)),
         }
     }
 

@@ -388,7 +388,9 @@ impl Connector {
     /// Send a request through the whole pipeline; the body is returned as bytes (see
     /// [`Response::json`]). Every other request method is built on this one.
     pub async fn request(&self, options: RequestOptions) -> Result<Response<Bytes>, Error> {
-        self.execute(options).await
+        // The pipeline's state machine is large (attempt loop, hooks, reqwest's exchange): boxed
+        // once here, the futures of generated calls that await it stay small and cheap to move.
+        Box::pin(self.execute(options)).await
     }
 
     /// Send a request through the same pipeline as [`Connector::request`] (auth, breaker, rate limit,
@@ -404,7 +406,7 @@ impl Connector {
         &self,
         options: RequestOptions,
     ) -> Result<StreamingResponse, Error> {
-        self.execute_stream(options).await
+        Box::pin(self.execute_stream(options)).await
     }
 
     /// GET `path`.

@@ -46,7 +46,7 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use futures_util::stream::{BoxStream, Stream, StreamExt};
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName};
 use http::{Method, StatusCode};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -67,15 +67,16 @@ use crate::retry::{RetryDecision, RetryPolicy, parse_retry_after};
 use crate::{observe, redact::Redactor};
 
 /// Response headers that carry a server-side request id, most specific first.
-const SERVER_REQUEST_ID_HEADERS: &[&str] = &[
-    "x-request-id",
-    "request-id",
-    "x-github-request-id",
-    "x-amzn-requestid",
-    "x-amz-request-id",
-    "x-ms-request-id",
-    "twilio-request-id",
-    "x-correlation-id",
+/// (Names made once: looking one up by `&str` would validate and lower-case it on every answer.)
+static SERVER_REQUEST_ID_HEADERS: [HeaderName; 8] = [
+    HeaderName::from_static("x-request-id"),
+    HeaderName::from_static("request-id"),
+    HeaderName::from_static("x-github-request-id"),
+    HeaderName::from_static("x-amzn-requestid"),
+    HeaderName::from_static("x-amz-request-id"),
+    HeaderName::from_static("x-ms-request-id"),
+    HeaderName::from_static("twilio-request-id"),
+    HeaderName::from_static("x-correlation-id"),
 ];
 
 /// Who cancelled a call.
@@ -133,6 +134,8 @@ struct Unread {
 struct Call<'a> {
     opts: &'a RequestOptions,
     client: reqwest::Client,
+    /// The metric labels of every attempt.
+    labels: observe::Labels,
     endpoint: String,
     request_id: String,
     idempotency_key: Option<String>,
@@ -201,7 +204,7 @@ impl Connector {
             .get(self.inner.config.request_id_header.as_str())
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            .unwrap_or_else(crate::request::random_uuid);
         let span = tracing::info_span!(
             "connector.request",
             method = %opts.method,
@@ -232,6 +235,7 @@ impl Connector {
             let call = Call {
                 opts: &opts,
                 client,
+                labels: observe::Labels::new(&opts.method, &endpoint),
                 endpoint: endpoint.clone(),
                 request_id: request_id.clone(),
                 idempotency_key,
@@ -243,7 +247,9 @@ impl Connector {
                 biased;
                 who = cancelled(opts.cancel.as_ref(), &shutdown) => Err(cancelled_error(who)
                     .with_context(Some(&request_id), &opts.method, &endpoint, 0, started.elapsed())),
-                r = self.attempts(&call) => r,
+                // Boxed: the attempt loop (hooks, auth, the exchange) is most of the call's state; the
+                // futures around it stay small to move.
+                r = Box::pin(self.attempts(&call)) => r,
             };
             r.map(|(resp, body)| {
                 let unread = body.map(|body| Unread {
@@ -280,11 +286,6 @@ impl Connector {
     ) -> Result<(Response<Bytes>, Option<reqwest::Response>), Error> {
         let inner = &*self.inner;
         let opts = call.opts;
-        let policy = RetryPolicy::new(
-            opts.retry
-                .clone()
-                .unwrap_or_else(|| inner.config.retry.clone()),
-        );
         let timeout = opts
             .timeout
             .unwrap_or(std::time::Duration::from_millis(inner.config.timeout_ms));
@@ -352,20 +353,25 @@ impl Connector {
                 a.sign(&mut hctx.request).await.map_err(ctx_err)?;
             }
 
-            // 4. Execute.
+            // 4. Execute. The request's headers move into the exchange unless something reads the
+            // request after it: the cache's 304, a 401 refresh, or hooks of the later stages.
+            let keep = lookup.is_some()
+                || auth.is_some()
+                || inner.hooks.has(HookType::AfterResponse)
+                || inner.hooks.has(HookType::OnError)
+                || inner.hooks.has(HookType::OnRetry);
             let ticket = inner.breaker.acquire(&host).map_err(ctx_err)?;
             tracing::debug!(url = %hctx.request.redacted_url(), "sending");
             let sent_at = Instant::now();
             let (result, unread) =
-                match send_once(&call.client, &hctx.request, timeout, call.mode).await {
+                match send_once(&call.client, &mut hctx.request, keep, timeout, call.mode).await {
                     Ok((resp, unread)) => (Ok(resp), unread),
                     Err(e) => (Err(e), None),
                 };
             drop(slot);
             observe::in_flight(inner.limiter.in_flight());
             observe::attempt_done(
-                &opts.method,
-                &call.endpoint,
+                &call.labels,
                 result.as_ref().ok().map(|r| r.status.as_u16()),
                 sent_at.elapsed(),
             );
@@ -392,7 +398,19 @@ impl Connector {
                             return Err(ctx_err(e));
                         }
                     }
-                    let Some(resp) = hctx.response.clone() else {
+                    // A success without a cache lookup ends the call here: the answer moves out.
+                    // Otherwise the context keeps it for the onError hooks (and the cache's 304).
+                    let done = lookup.is_none()
+                        && hctx
+                            .response
+                            .as_ref()
+                            .is_some_and(|r| r.status.as_u16() < 400);
+                    let taken = if done {
+                        hctx.response.take()
+                    } else {
+                        hctx.response.clone()
+                    };
+                    let Some(resp) = taken else {
                         return Err(lost("response"));
                     };
                     // A 304 to the cache's conditional request becomes the stored answer.
@@ -498,6 +516,12 @@ impl Connector {
                 );
                 RetryDecision::Stop("unsafe method without an idempotency key")
             } else {
+                // Made on a failure only: a call that succeeds copies no retry settings.
+                let policy = RetryPolicy::new(
+                    opts.retry
+                        .clone()
+                        .unwrap_or_else(|| inner.config.retry.clone()),
+                );
                 match policy.decide(&err, retryable, attempt, call.started.elapsed()) {
                     // The server's own wait, longer than the call's timeout: fail now and say how long
                     // (`retry_after_ms`), as the rate limiter does for the calls after this one.
@@ -671,21 +695,34 @@ fn host_key(url: &Url) -> String {
 }
 
 fn server_request_id(headers: &HeaderMap) -> Option<String> {
+    // Every name above ends in `id`: most answers carry none, found in one pass over their names.
+    if !headers.keys().any(|k| k.as_str().ends_with("id")) {
+        return None;
+    }
     SERVER_REQUEST_ID_HEADERS
         .iter()
-        .find_map(|h| headers.get(*h)?.to_str().ok().map(str::to_owned))
+        .find_map(|h| headers.get(h)?.to_str().ok().map(str::to_owned))
 }
 
 /// One HTTP exchange under `timeout`: the body read in full, or, when streamed and the status is a
 /// success, left unread (returned beside an empty body) so the timeout covers the headers only.
+///
+/// `keep`: whether `parts` must stay whole for what follows; without it, its headers are moved into
+/// the exchange rather than copied.
 async fn send_once(
     client: &reqwest::Client,
-    parts: &RequestParts,
+    parts: &mut RequestParts,
+    keep: bool,
     timeout: std::time::Duration,
     mode: BodyMode,
 ) -> Result<(ResponseParts, Option<reqwest::Response>), Error> {
     let mut req = reqwest::Request::new(parts.method.clone(), parts.url.clone());
-    *req.headers_mut() = parts.headers.clone();
+    *req.headers_mut() = if keep {
+        parts.headers.clone()
+    } else {
+        std::mem::take(&mut parts.headers)
+    };
+    let parts = &*parts;
     if !parts.body.is_empty() {
         *req.body_mut() = Some(reqwest::Body::from(parts.body.clone()));
         if parts.stream.is_some() {
@@ -697,12 +734,13 @@ async fn send_once(
         *req.body_mut() = Some(reqwest::Body::wrap_stream(source.stream_from(0)));
     }
     let exchange = async {
-        let resp = client.execute(req).await.map_err(|e| {
+        let mut resp = client.execute(req).await.map_err(|e| {
             let sent = !e.is_connect();
             crate::error::from_transport(e, sent)
         })?;
         let status = resp.status();
-        let headers = resp.headers().clone();
+        // Moved out, not copied: what is left of the response is only ever read for its body.
+        let headers = std::mem::take(resp.headers_mut());
         if mode == BodyMode::Streamed && status.as_u16() < 400 {
             let parts = ResponseParts {
                 status,

@@ -717,6 +717,8 @@ pub fn call_base(
 pub(crate) fn join_url(base: &Url, path: &str, raw_query: Option<&str>) -> Result<Url, Error> {
     let mut url = if path.starts_with("http://") || path.starts_with("https://") {
         Url::parse(path)
+    } else if let Some(url) = join_plain_path(base, path) {
+        Ok(url)
     } else {
         let base = base.as_str().trim_end_matches('/');
         let sep = if path.starts_with('/') { "" } else { "/" };
@@ -727,6 +729,30 @@ pub(crate) fn join_url(base: &Url, path: &str, raw_query: Option<&str>) -> Resul
         append_raw_query(&mut url, raw);
     }
     Ok(url)
+}
+
+/// The common case of [`join_url`] without parsing the whole URL again (scheme, host and its IDNA
+/// processing): a plain path (printable ASCII, no query, fragment, backslash or dot segment) under a
+/// base with no query or fragment only has its path set. `None` when the full parse is needed; both
+/// give the same URL (see the test `plain_paths_join_as_a_full_parse_would`).
+fn join_plain_path(base: &Url, path: &str) -> Option<Url> {
+    let plain = path
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !matches!(b, b'?' | b'#' | b'\\'))
+        && !path.contains("/.")
+        && !path.starts_with('.');
+    if !plain || base.cannot_be_a_base() || base.query().is_some() || base.fragment().is_some() {
+        return None;
+    }
+    let prefix = base.path().trim_end_matches('/');
+    let sep = if path.starts_with('/') { "" } else { "/" };
+    let mut joined = String::with_capacity(prefix.len() + sep.len() + path.len());
+    joined.push_str(prefix);
+    joined.push_str(sep);
+    joined.push_str(path);
+    let mut url = base.clone();
+    url.set_path(&joined);
+    Some(url)
 }
 
 /// Append an already encoded query string to whatever query `url` has.
@@ -762,7 +788,15 @@ pub fn derive_idempotency_key(operation: &str, stable_inputs: &[u8]) -> String {
 
 /// A fresh random idempotency key (a v4 UUID).
 pub fn random_idempotency_key() -> String {
-    uuid::Uuid::new_v4().to_string()
+    random_uuid()
+}
+
+/// A v4 UUID in its hyphenated form, from the thread's CSPRNG (seeded from the OS once per thread)
+/// rather than a `getrandom` system call per id: request ids and idempotency keys are made per call.
+pub(crate) fn random_uuid() -> String {
+    uuid::Builder::from_random_bytes(rand::random::<[u8; 16]>())
+        .into_uuid()
+        .to_string()
 }
 
 /// The concrete request of one attempt: what auth, hooks and signers see and may change.
@@ -881,6 +915,51 @@ mod tests {
         assert_eq!(u.as_str(), "http://h/v1/a?k=v");
         let u = join_url(&base, "a", Some("")).unwrap();
         assert_eq!(u.as_str(), "http://h/v1/a");
+    }
+
+    #[test]
+    fn plain_paths_join_as_a_full_parse_would() {
+        let bases = [
+            "http://h",
+            "http://h/",
+            "http://h/v1/",
+            "https://user:pw@h:8443/api/v2",
+            "http://127.0.0.1:8080/x//",
+            "http://[::1]:9/",
+            "https://b\u{fc}cher.example/p",
+        ];
+        let paths = [
+            "",
+            "/",
+            "/item",
+            "items/large",
+            "/users/42/repos",
+            "/a%20b/%7Bx%7D",
+            "/a b",
+            "/caf\u{e9}",
+            "/a/../b",
+            "/./c",
+            "..",
+            "/q?x=1",
+            "/f#frag",
+            "/back\\slash",
+            "//double",
+            "/ends/",
+            "/{id}/~:@!$&'()*+,;=",
+            "/a/b.json",
+            "/v1/x..y",
+        ];
+        for b in bases {
+            let base = Url::parse(b).unwrap();
+            for p in paths {
+                let full = {
+                    let trimmed = base.as_str().trim_end_matches('/');
+                    let sep = if p.starts_with('/') { "" } else { "/" };
+                    Url::parse(&format!("{trimmed}{sep}{p}")).unwrap()
+                };
+                assert_eq!(join_url(&base, p, None).unwrap(), full, "{b} + {p}");
+            }
+        }
     }
 
     async fn read_all(s: ByteStream) -> io::Result<Vec<u8>> {

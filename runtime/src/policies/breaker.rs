@@ -100,11 +100,20 @@ impl CircuitBreaker {
             return Ok(ticket(false));
         }
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-        let h = hosts.entry(host.to_owned()).or_insert(HostState {
-            state: CircuitState::Closed,
-            failures: 0,
-            opened_at: Instant::now(),
-        });
+        // Look up before inserting: the key is allocated only for a host never seen.
+        if !hosts.contains_key(host) {
+            hosts.insert(
+                host.to_owned(),
+                HostState {
+                    state: CircuitState::Closed,
+                    failures: 0,
+                    opened_at: Instant::now(),
+                },
+            );
+        }
+        let Some(h) = hosts.get_mut(host) else {
+            return Ok(ticket(false));
+        };
         let open_for = self.open_for();
         match h.state {
             CircuitState::Closed => Ok(ticket(false)),

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::RateLimitConfig;
@@ -372,21 +372,33 @@ struct Parsed {
     reset: Option<u64>,
 }
 
-fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+static X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+static RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+static X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+static RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+static X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+static RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
+fn header_u64(headers: &HeaderMap, name: &HeaderName) -> Option<u64> {
     let v = headers.get(name)?.to_str().ok()?;
     // `X-RateLimit-Limit: 100, 100;w=60` and similar policy suffixes: the first number counts.
     crate::bounded::parse_count(v.split([',', ';']).next()?)
 }
 
 fn parse_headers(h: &HeaderMap) -> Parsed {
+    // Every name read here contains `ratelimit`: most answers carry none, found in one pass.
+    if !h.keys().any(|k| k.as_str().contains("ratelimit")) {
+        return Parsed::default();
+    }
     let mut p = Parsed {
-        limit: header_u64(h, "x-ratelimit-limit").or_else(|| header_u64(h, "ratelimit-limit")),
-        remaining: header_u64(h, "x-ratelimit-remaining")
-            .or_else(|| header_u64(h, "ratelimit-remaining")),
-        reset: header_u64(h, "x-ratelimit-reset").or_else(|| header_u64(h, "ratelimit-reset")),
+        limit: header_u64(h, &X_RATELIMIT_LIMIT).or_else(|| header_u64(h, &RATELIMIT_LIMIT)),
+        remaining: header_u64(h, &X_RATELIMIT_REMAINING)
+            .or_else(|| header_u64(h, &RATELIMIT_REMAINING)),
+        reset: header_u64(h, &X_RATELIMIT_RESET).or_else(|| header_u64(h, &RATELIMIT_RESET)),
     };
     // Combined field: `RateLimit: limit=100, remaining=50, reset=30` or `"default";r=50;t=30`.
-    if let Some(v) = h.get("ratelimit").and_then(|v| v.to_str().ok()) {
+    if let Some(v) = h.get(&RATELIMIT).and_then(|v| v.to_str().ok()) {
         for part in v.split([',', ';']) {
             let Some((k, val)) = part.trim().split_once('=') else {
                 continue;
