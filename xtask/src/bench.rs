@@ -562,7 +562,15 @@ fn build_ours(b: &mut Bench) -> Result<Ours, String> {
         ),
         (
             "release build of the serde_json floor",
-            &["build", "--release", "--quiet", "-p", "connector-codegen", "--example", "json_floor"][..],
+            &[
+                "build",
+                "--release",
+                "--quiet",
+                "-p",
+                "connector-codegen",
+                "--example",
+                "json_floor",
+            ][..],
         ),
         (
             "release build of connector-bench",
@@ -1498,7 +1506,7 @@ fn calls(b: &mut Bench, ours: &Ours) -> Result<(), String> {
     for round in 0..rounds {
         for concurrency in [1u32, 64] {
             let modes: &[&str] = if concurrency == 64 {
-                &["generated", "reqwest", "default"]
+                &["generated", "reqwest", "default-nodedup", "default"]
             } else {
                 &["generated", "reqwest"]
             };
@@ -1580,7 +1588,16 @@ fn calls(b: &mut Bench, ours: &Ours) -> Result<(), String> {
     b.rows.push(
         Row::new(
             "calls",
-            "concurrency 64, default configuration: requests per second",
+            "concurrency 64, default configuration but de-duplication off (limit 10): requests per second",
+            "req/s",
+            pick("default-nodedup", 64, "rps"),
+        )
+        .against("plain reqwest", pick("reqwest", 64, "rps")),
+    );
+    b.rows.push(
+        Row::new(
+            "calls",
+            "concurrency 64, default configuration (identical GETs in flight share one request): requests per second",
             "req/s",
             pick("default", 64, "rps"),
         )
