@@ -1231,6 +1231,27 @@ fn criterion(b: &mut Bench) -> Result<(), String> {
             },
         ));
     }
+    // The same call through the generated client and through plain reqwest, side by side.
+    let find = |name: &str| {
+        b.rows
+            .iter()
+            .find(|r| r.section == "criterion" && r.measure == name)
+            .map(|r| r.ours)
+    };
+    if let (Some(g), Some(r)) = (
+        find("pipeline/generated_get_item"),
+        find("pipeline/reqwest_get_item"),
+    ) {
+        b.rows.push(
+            Row::new(
+                "criterion",
+                "pipeline: one call through the generated client",
+                "ns",
+                g,
+            )
+            .against("plain reqwest (pipeline/reqwest_get_item)", r),
+        );
+    }
     Ok(())
 }
 
