@@ -13,6 +13,13 @@ pub struct Facts {
     pub defaultable: BTreeSet<TypeId>,
     /// Types reachable from request bodies (tri-state fields apply to these).
     pub request_types: BTreeSet<TypeId>,
+    /// Types that derive `Serialize`: those sent (parameters and bodies, closed under the types they
+    /// contain), and those nothing reaches (kept whole for callers).
+    pub serialized: BTreeSet<TypeId>,
+    /// Types that derive `Deserialize`: those received (answers, errors, stream events, page items,
+    /// sync streams' items, webhook payloads, closed under the types they contain), and those nothing
+    /// reaches.
+    pub deserialized: BTreeSet<TypeId>,
     /// Types with a `validate()` method (constraints somewhere inside).
     pub validating: BTreeSet<TypeId>,
     /// The output uses `chrono`.
@@ -29,6 +36,10 @@ pub struct Facts {
     /// The XML form of the types XML bodies and answers reach, and the query protocol operations
     /// (filled by the `xml` pass).
     pub xml: crate::xml::XmlFacts,
+    /// Types of the same shape as an earlier one (filled by [`same_shapes`] for emission): each is
+    /// emitted as an alias of the first of its shape, so an API that spells one inline schema in many
+    /// places compiles it once.
+    pub same_as: BTreeMap<TypeId, TypeId>,
 }
 
 /// Run all passes.
@@ -37,11 +48,14 @@ pub fn run(api: &mut Api) -> Facts {
     let mut facts = Facts {
         defaultable: defaultable(api),
         request_types: request_types(api),
+        serialized: BTreeSet::new(),
+        deserialized: BTreeSet::new(),
         validating: validating(api),
         newtypes: recursive_aliases(api),
         gates: feature_gates(api),
         ..Facts::default()
     };
+    (facts.serialized, facts.deserialized) = directions(api);
     let mut scan = |t: &Ty| {
         walk(t, &mut |x| match x {
             Ty::DateTime | Ty::Date => facts.uses_chrono = true,
@@ -372,6 +386,177 @@ fn request_types(api: &Api) -> BTreeSet<TypeId> {
         .flat_map(|b| named_in(&b.ty))
         .collect();
     reach(api, roots)
+}
+
+/// Which types are sent and which are received ([`Facts::serialized`], [`Facts::deserialized`]): a
+/// type only ever received needs no `Serialize`, one only ever sent no `Deserialize`, which halves
+/// what serde's derives expand to for most of a large API's types.
+fn directions(api: &Api) -> (BTreeSet<TypeId>, BTreeSet<TypeId>) {
+    let mut sent: Vec<TypeId> = Vec::new();
+    let mut received: Vec<TypeId> = Vec::new();
+    for op in &api.operations {
+        for p in &op.params {
+            sent.extend(named_in(&p.ty));
+        }
+        if let Some(b) = &op.body {
+            sent.extend(named_in(&b.ty));
+        }
+        for r in op.success.iter().chain(&op.errors) {
+            received.extend(named_in(&r.ty));
+        }
+        if let Some(s) = &op.stream {
+            received.extend(named_in(&s.ty));
+        }
+        if let Some(p) = &op.pagination {
+            received.extend(named_in(&p.item));
+        }
+    }
+    for w in &api.webhooks {
+        received.extend(named_in(&w.ty));
+    }
+    for s in &api.streams {
+        received.extend(named_in(&s.item));
+        received.push(s.item_struct);
+    }
+    let mut ser = reach(api, sent);
+    let mut de = reach(api, received);
+    for i in 0..api.types.len() {
+        let id = TypeId(i);
+        if !ser.contains(&id) && !de.contains(&id) {
+            ser.insert(id);
+            de.insert(id);
+        }
+    }
+    (ser, de)
+}
+
+/// `facts` with [`Facts::same_as`] filled: structs, unions and string enums equal in everything emission
+/// writes except docs (fields, wire names, constraints, discriminators, variants, and the types they
+/// refer to, compared the same way: the coarsest partition refinement), outside newtypes and XML types.
+/// The first type of each shape stands for all of them: it is compiled under every feature any of them
+/// is ([`Facts::gates`]) and derives what any of them needs ([`Facts::serialized`],
+/// [`Facts::deserialized`]).
+pub fn same_shapes(api: &Api, facts: &Facts) -> Facts {
+    let n = api.types.len();
+    let mut out = facts.clone();
+    // The shape without docs and with every referenced type erased, and the references in order.
+    let mut keys: BTreeMap<String, usize> = BTreeMap::new();
+    let mut class: Vec<usize> = Vec::with_capacity(n);
+    let mut refs: Vec<Vec<TypeId>> = Vec::with_capacity(n);
+    for (i, td) in api.types.iter().enumerate() {
+        let id = TypeId(i);
+        let mut kind = td.kind.clone();
+        let mut r = Vec::new();
+        let eligible = !facts.newtypes.contains(&id)
+            && !facts.xml.types.contains_key(&id)
+            && !matches!(kind, TypeKind::Alias(_));
+        match &mut kind {
+            TypeKind::Struct(st) => {
+                for f in &mut st.fields {
+                    f.doc = None;
+                    erase(&mut f.ty, &mut r);
+                }
+                if let Some(t) = &mut st.additional {
+                    erase(t, &mut r);
+                }
+            }
+            TypeKind::Union(u) => u.variants.iter_mut().for_each(|v| erase(&mut v.ty, &mut r)),
+            TypeKind::Alias(t) => erase(t, &mut r),
+            TypeKind::Enum(_) => {}
+        }
+        let key = if eligible {
+            format!("{:?}/{}", kind, facts.request_types.contains(&id))
+        } else {
+            format!("#{i}")
+        };
+        let next = keys.len();
+        class.push(*keys.entry(key).or_insert(next));
+        refs.push(r);
+    }
+    // Refine until the classes stop splitting: two types stay together only while the types they
+    // refer to, position by position, are in the same classes.
+    let mut count = keys.len();
+    loop {
+        let mut next_keys: BTreeMap<(usize, Vec<usize>), usize> = BTreeMap::new();
+        let next: Vec<usize> = (0..n)
+            .map(|i| {
+                let key = (class[i], refs[i].iter().map(|r| class[r.0]).collect());
+                let fresh = next_keys.len();
+                *next_keys.entry(key).or_insert(fresh)
+            })
+            .collect();
+        class = next;
+        if next_keys.len() == count {
+            break;
+        }
+        count = next_keys.len();
+    }
+    let mut first: BTreeMap<usize, TypeId> = BTreeMap::new();
+    for (i, c) in class.iter().enumerate() {
+        let id = TypeId(i);
+        let Some(&canon) = first.get(c) else {
+            first.insert(*c, id);
+            continue;
+        };
+        out.same_as.insert(id, canon);
+        // Ungated (every feature) wins; otherwise the union of both lists.
+        match (out.gates.get(&canon).cloned(), facts.gates.get(&id)) {
+            (None, _) => {}
+            (Some(_), None) => {
+                out.gates.remove(&canon);
+            }
+            (Some(mut mine), Some(theirs)) => {
+                for f in theirs {
+                    if !mine.contains(f) {
+                        mine.push(f.clone());
+                    }
+                }
+                // `all` enables every feature: a list naming real features besides it needs no `all`.
+                if mine.len() > 1 {
+                    mine.retain(|f| f != "all");
+                }
+                mine.sort();
+                out.gates.insert(canon, mine);
+            }
+        }
+    }
+    close_over_shapes(api, &out.same_as, &mut out.serialized);
+    close_over_shapes(api, &out.same_as, &mut out.deserialized);
+    out
+}
+
+/// `set` with the type standing for each of its members added, and the types those refer to, so
+/// a type that derives a trait only names types that do too.
+fn close_over_shapes(api: &Api, same_as: &BTreeMap<TypeId, TypeId>, set: &mut BTreeSet<TypeId>) {
+    let canon = |id: TypeId| *same_as.get(&id).unwrap_or(&id);
+    let mut todo: Vec<TypeId> = set.iter().copied().collect();
+    let mut done = BTreeSet::new();
+    while let Some(id) = todo.pop() {
+        let c = canon(id);
+        if !done.insert(c) {
+            continue;
+        }
+        set.insert(c);
+        for t in type_children(&api.types[c.0]) {
+            walk(t, &mut |x| {
+                if let Ty::Named(n) = x {
+                    todo.push(*n);
+                }
+            });
+        }
+    }
+}
+
+/// `t` with every named type replaced by one placeholder, the replaced ones appended to `out`.
+fn erase(t: &mut Ty, out: &mut Vec<TypeId>) {
+    match t {
+        Ty::Named(id) => {
+            out.push(*id);
+            *id = TypeId(usize::MAX);
+        }
+        Ty::Vec(i) | Ty::Map(i) | Ty::Option(i) | Ty::Box(i) => erase(i, out),
+        _ => {}
+    }
 }
 
 fn validating(api: &Api) -> BTreeSet<TypeId> {
