@@ -499,30 +499,70 @@ pub fn same_shapes(api: &Api, facts: &Facts) -> Facts {
             continue;
         };
         out.same_as.insert(id, canon);
-        // Ungated (every feature) wins; otherwise the union of both lists.
-        match (out.gates.get(&canon).cloned(), facts.gates.get(&id)) {
-            (None, _) => {}
-            (Some(_), None) => {
-                out.gates.remove(&canon);
-            }
-            (Some(mut mine), Some(theirs)) => {
-                for f in theirs {
-                    if !mine.contains(f) {
-                        mine.push(f.clone());
-                    }
-                }
-                // `all` enables every feature: a list naming real features besides it needs no `all`.
-                if mine.len() > 1 {
-                    mine.retain(|f| f != "all");
-                }
-                mine.sort();
-                out.gates.insert(canon, mine);
-            }
-        }
     }
+    widen_gates(api, &out.same_as, &mut out.gates);
     close_over_shapes(api, &out.same_as, &mut out.serialized);
     close_over_shapes(api, &out.same_as, &mut out.deserialized);
     out
+}
+
+/// Gates widened until every compiled type's references are compiled under its features too: the
+/// type standing for a shape under each of its members' features, and the types it names under its
+/// own.
+fn widen_gates(
+    api: &Api,
+    same_as: &BTreeMap<TypeId, TypeId>,
+    gates: &mut BTreeMap<TypeId, Vec<String>>,
+) {
+    // Widen `to` by `from` (`None`: every feature); whether it changed.
+    fn widen(
+        gates: &mut BTreeMap<TypeId, Vec<String>>,
+        to: TypeId,
+        from: Option<&Vec<String>>,
+    ) -> bool {
+        let Some(mine) = gates.get_mut(&to) else {
+            return false;
+        };
+        let Some(from) = from else {
+            gates.remove(&to);
+            return true;
+        };
+        let mut union = mine.clone();
+        for f in from {
+            if !union.contains(f) {
+                union.push(f.clone());
+            }
+        }
+        // `all` enables every feature: a list naming others besides it needs no `all`.
+        if union.len() > 1 {
+            union.retain(|f| f != "all");
+        }
+        if union.len() == mine.len() && union.iter().all(|f| mine.contains(f)) {
+            return false;
+        }
+        union.sort();
+        *mine = union;
+        true
+    }
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for (i, td) in api.types.iter().enumerate() {
+            let id = TypeId(i);
+            let gate = gates.get(&id).cloned();
+            if let Some(canon) = same_as.get(&id) {
+                changed |= widen(gates, *canon, gate.as_ref());
+                continue;
+            }
+            let mut named = Vec::new();
+            for t in type_children(td) {
+                named.extend(named_in(t));
+            }
+            for n in named {
+                changed |= widen(gates, n, gate.as_ref());
+            }
+        }
+    }
 }
 
 /// `set` with the type standing for each of its members added, and the types those refer to, so
@@ -689,5 +729,106 @@ mod tests {
             };
             assert!(matches!(&s.fields[0].ty, Ty::Option(i) if matches!(**i, Ty::Box(_))));
         }
+    }
+
+    /// Lowered and passed: the API of a small description, with its facts.
+    fn lowered(spec: serde_json::Value) -> (Api, Facts) {
+        let doc = crate::load::load_str(&spec.to_string(), None).expect("loads");
+        let l = crate::lower_doc(&doc, &crate::Settings::default()).expect("lowers");
+        (l.api, l.facts)
+    }
+
+    fn id_of(api: &Api, name: &str) -> TypeId {
+        TypeId(
+            api.types
+                .iter()
+                .position(|t| t.name == name)
+                .unwrap_or_else(|| panic!("no type {name}")),
+        )
+    }
+
+    #[test]
+    fn types_derive_only_the_directions_they_travel() {
+        let obj =
+            |p: &str| serde_json::json!({"type": "object", "properties": {p: {"type": "string"}}});
+        let (api, facts) = lowered(serde_json::json!({
+            "openapi": "3.0.3", "info": {"title": "T", "version": "1"},
+            "paths": {"/x": {"post": {
+                "operationId": "make",
+                "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Sent"}}}},
+                "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Received"}}}}}
+            }}},
+            "components": {"schemas": {
+                "Shared": obj("s"),
+                "Sent": {"type": "object", "properties": {"a": {"$ref": "#/components/schemas/Shared"}}},
+                "Received": {"type": "object", "properties": {"b": {"$ref": "#/components/schemas/Shared"}}},
+                "Unused": obj("u")
+            }}
+        }));
+        let dir = |n: &str| {
+            let id = id_of(&api, n);
+            (
+                facts.serialized.contains(&id),
+                facts.deserialized.contains(&id),
+            )
+        };
+        assert_eq!(dir("Sent"), (true, false));
+        assert_eq!(dir("Received"), (false, true));
+        assert_eq!(dir("Shared"), (true, true), "reached both ways");
+        assert_eq!(
+            dir("Unused"),
+            (true, true),
+            "nothing reaches it: kept whole"
+        );
+    }
+
+    #[test]
+    fn types_of_one_shape_are_emitted_once_under_all_their_features_and_directions() {
+        let inner = |doc: &str| serde_json::json!({"type": "object", "description": doc, "properties": {"n": {"type": "integer"}}});
+        let outer = |r: &str| serde_json::json!({"type": "object", "properties": {"in": {"$ref": format!("#/components/schemas/{r}")}}});
+        let get = |tag: &str, id: &str, r: &str| {
+            serde_json::json!({"get": {
+                "operationId": id, "tags": [tag],
+                "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{r}")}}}}}
+            }})
+        };
+        let (api, facts) = lowered(serde_json::json!({
+            "openapi": "3.0.3", "info": {"title": "T", "version": "1"},
+            "tags": [{"name": "a"}, {"name": "b"}, {"name": "c"}],
+            "paths": {"/a": get("a", "getA", "OuterA"), "/b": get("b", "getB", "OuterB"), "/c": get("c", "getC", "OuterC")},
+            "components": {"schemas": {
+                "InnerA": inner("one"), "InnerB": inner("two"),
+                "InnerC": {"type": "object", "properties": {"n": {"type": "string"}}},
+                "OuterA": outer("InnerA"), "OuterB": outer("InnerB"), "OuterC": outer("InnerC")
+            }}
+        }));
+        let merged = same_shapes(&api, &facts);
+        let id = |n: &str| id_of(&api, n);
+        let (first, later) = if id("OuterA") < id("OuterB") {
+            ("OuterA", "OuterB")
+        } else {
+            ("OuterB", "OuterA")
+        };
+        assert_eq!(
+            merged.same_as.get(&id(later)),
+            Some(&id(first)),
+            "same shape, docs aside"
+        );
+        assert!(
+            merged.same_as.contains_key(&id("InnerA"))
+                || merged.same_as.contains_key(&id("InnerB"))
+        );
+        for n in ["OuterC", "InnerC", first] {
+            assert!(
+                !merged.same_as.contains_key(&id(n)),
+                "{n} stands for itself"
+            );
+        }
+        let gate = merged.gates.get(&id(first)).expect("gated");
+        assert!(
+            gate.contains(&"a".to_owned()) && gate.contains(&"b".to_owned()),
+            "{gate:?}"
+        );
+        assert!(merged.deserialized.contains(&id(first)));
     }
 }

@@ -613,7 +613,10 @@ impl<'de> serde::Deserialize<'de> for UserCompact {
         feature = "sections",
         feature = "stories",
         feature = "task_templates",
-        feature = "tasks"
+        feature = "tasks",
+        feature = "typeahead",
+        feature = "users",
+        feature = "workspaces"
     )
 )]
 /// A *project* represents a prioritized list of tasks in Asana or a board with columns of tasks represented as cards. It exists in a single workspace or organization and is accessible to a subset of users in that workspace or organization, depending on its permissions.
@@ -5270,8 +5273,10 @@ connector_runtime::__string_enum! {
         feature = "portfolios",
         feature = "project_templates",
         feature = "projects",
+        feature = "tags",
         feature = "task_templates",
-        feature = "tasks"
+        feature = "tasks",
+        feature = "teams"
     )
 )]
 /// A *portfolio* gives a high-level overview of the status of multiple initiatives in Asana. Portfolios provide a dashboard overview of the state of multiple projects, including a progress report and the most recent [project status](/reference/project-statuses) update.

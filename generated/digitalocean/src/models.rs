@@ -1213,19 +1213,19 @@ connector_runtime::__string_enum! {
 #[cfg(
     any(
         feature = "actions",
-        feature = "block_storage",
-        feature = "block_storage_actions",
-        feature = "droplet_actions",
         feature = "droplets",
+        feature = "droplet_actions",
         feature = "floating_i_ps",
         feature = "floating_ip_actions",
         feature = "image_actions",
         feature = "load_balancers",
         feature = "regions",
         feature = "reserved_i_ps",
+        feature = "reserved_ip_actions",
         feature = "reserved_i_pv6",
         feature = "reserved_i_pv6_actions",
-        feature = "reserved_ip_actions"
+        feature = "block_storage",
+        feature = "block_storage_actions"
     )
 )]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1244,19 +1244,19 @@ pub struct Region {
 #[cfg(
     any(
         feature = "actions",
-        feature = "block_storage",
-        feature = "block_storage_actions",
-        feature = "droplet_actions",
         feature = "droplets",
+        feature = "droplet_actions",
         feature = "floating_i_ps",
         feature = "floating_ip_actions",
         feature = "image_actions",
         feature = "load_balancers",
         feature = "regions",
         feature = "reserved_i_ps",
+        feature = "reserved_ip_actions",
         feature = "reserved_i_pv6",
         feature = "reserved_i_pv6_actions",
-        feature = "reserved_ip_actions"
+        feature = "block_storage",
+        feature = "block_storage_actions"
     )
 )]
 impl<'de> serde::Deserialize<'de> for Region {
@@ -23043,7 +23043,7 @@ impl<'de> serde::Deserialize<'de> for FloatingIp {
         d.deserialize_map(__Visitor)
     }
 }
-#[cfg(feature = "floating_i_ps")]
+#[cfg(any(feature = "floating_i_ps", feature = "reserved_i_ps"))]
 pub type FloatingIpRegion = Region;
 #[cfg(
     any(feature = "floating_i_ps", feature = "reserved_i_ps", feature = "reserved_i_pv6")
@@ -49419,12 +49419,12 @@ pub enum ChatCompletionRequestToolChoice {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "agent_inference", feature = "serverless_inference"))]
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__string_enum! {
     pub enum ChatCompletionRequestToolChoiceVariant0 { None = "none", Auto = "auto",
     Required = "required", }
 }
-#[cfg(any(feature = "agent_inference", feature = "serverless_inference"))]
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 /// Force a specific tool to be called.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ChatCompletionRequestToolChoiceVariant1 {
@@ -49434,7 +49434,7 @@ pub struct ChatCompletionRequestToolChoiceVariant1 {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 pub type ChatCompletionRequestToolChoiceVariant1Function = AddonsPatchBody;
-#[cfg(any(feature = "agent_inference", feature = "serverless_inference"))]
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 /// Up to 4 sequences where the API will stop generating further tokens. The returned text will not contain the stop sequence.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -49444,7 +49444,7 @@ pub enum ChatCompletionRequestStop {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "agent_inference", feature = "serverless_inference"))]
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 /// Options for streaming response. Only set this when you set stream to true.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ChatCompletionRequestStreamOptions {
@@ -49452,7 +49452,7 @@ pub struct ChatCompletionRequestStreamOptions {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub include_usage: Option<bool>,
 }
-#[cfg(any(feature = "agent_inference", feature = "serverless_inference"))]
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__string_enum! {
     #[doc =
     " Constrains effort on reasoning for reasoning models. Reducing reasoning effort can result in faster responses and fewer tokens used on reasoning in a response."]
@@ -49576,7 +49576,7 @@ impl<'de> serde::Deserialize<'de> for ChatCompletionResponseChoicesItem {
         d.deserialize_map(__Visitor)
     }
 }
-#[cfg(any(feature = "agent_inference", feature = "serverless_inference"))]
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The reason the model stopped generating tokens. stop if the model hit a natural stop point or a provided stop sequence, length if the maximum number of tokens specified in the request was reached, tool_calls if the model called a tool."]
@@ -49644,7 +49644,7 @@ impl<'de> serde::Deserialize<'de> for ChatCompletionResponseChoicesItemMessage {
         d.deserialize_map(__Visitor)
     }
 }
-#[cfg(any(feature = "agent_inference", feature = "serverless_inference"))]
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ChatCompletionResponseChoicesItemMessageToolCallsItem {
     /// The ID of the tool call.
@@ -49653,7 +49653,7 @@ pub struct ChatCompletionResponseChoicesItemMessageToolCallsItem {
     pub type_: String,
     pub function: super::models::ChatCompletionResponseChoicesItemMessageToolCallsItemFunction,
 }
-#[cfg(any(feature = "agent_inference", feature = "serverless_inference"))]
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 impl<'de> serde::Deserialize<'de>
 for ChatCompletionResponseChoicesItemMessageToolCallsItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -49695,7 +49695,7 @@ for ChatCompletionResponseChoicesItemMessageToolCallsItem {
         d.deserialize_map(__Visitor)
     }
 }
-#[cfg(any(feature = "agent_inference", feature = "serverless_inference"))]
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ChatCompletionResponseChoicesItemMessageToolCallsItemFunction {
     /// The name of the function to call.
@@ -49703,7 +49703,7 @@ pub struct ChatCompletionResponseChoicesItemMessageToolCallsItemFunction {
     /// The arguments to call the function with.
     pub arguments: String,
 }
-#[cfg(any(feature = "agent_inference", feature = "serverless_inference"))]
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 impl<'de> serde::Deserialize<'de>
 for ChatCompletionResponseChoicesItemMessageToolCallsItemFunction {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

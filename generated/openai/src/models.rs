@@ -4432,7 +4432,7 @@ impl<'de> serde::Deserialize<'de> for MessageContentImageUrlObjectImageUrl {
         d.deserialize_map(__Visitor)
     }
 }
-#[cfg(feature = "assistants")]
+#[cfg(any(feature = "assistants", feature = "chat"))]
 /// Specifies the detail level of the image. `low` uses fewer tokens, you can opt in to high resolution using `high`. Default value is `auto`
 pub type MessageContentImageUrlObjectImageUrlDetail = MessageContentImageFileObjectImageFileDetail;
 #[cfg(feature = "assistants")]
@@ -5571,29 +5571,29 @@ impl<'de> serde::Deserialize<'de> for ErrorEvent {
     any(
         feature = "assistants",
         feature = "audio",
-        feature = "audit_logs",
-        feature = "certificates",
         feature = "chat",
         feature = "completions",
         feature = "containers",
-        feature = "content_provenance_checks",
         feature = "conversations",
         feature = "embeddings",
         feature = "evals",
+        feature = "audit_logs",
+        feature = "certificates",
+        feature = "usage",
+        feature = "groups",
         feature = "group_organization_role_assignments",
         feature = "group_users",
-        feature = "groups",
-        feature = "project_group_role_assignments",
-        feature = "project_groups",
-        feature = "project_user_role_assignments",
         feature = "projects",
-        feature = "responses",
-        feature = "responses2",
+        feature = "project_groups",
         feature = "roles",
-        feature = "skills",
-        feature = "usage",
         feature = "user_organization_role_assignments",
-        feature = "vector_stores"
+        feature = "project_group_role_assignments",
+        feature = "project_user_role_assignments",
+        feature = "responses",
+        feature = "vector_stores",
+        feature = "content_provenance_checks",
+        feature = "responses2",
+        feature = "skills"
     )
 )]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5608,29 +5608,29 @@ pub struct ErrorModel {
     any(
         feature = "assistants",
         feature = "audio",
-        feature = "audit_logs",
-        feature = "certificates",
         feature = "chat",
         feature = "completions",
         feature = "containers",
-        feature = "content_provenance_checks",
         feature = "conversations",
         feature = "embeddings",
         feature = "evals",
+        feature = "audit_logs",
+        feature = "certificates",
+        feature = "usage",
+        feature = "groups",
         feature = "group_organization_role_assignments",
         feature = "group_users",
-        feature = "groups",
-        feature = "project_group_role_assignments",
-        feature = "project_groups",
-        feature = "project_user_role_assignments",
         feature = "projects",
-        feature = "responses",
-        feature = "responses2",
+        feature = "project_groups",
         feature = "roles",
-        feature = "skills",
-        feature = "usage",
         feature = "user_organization_role_assignments",
-        feature = "vector_stores"
+        feature = "project_group_role_assignments",
+        feature = "project_user_role_assignments",
+        feature = "responses",
+        feature = "vector_stores",
+        feature = "content_provenance_checks",
+        feature = "responses2",
+        feature = "skills"
     )
 )]
 impl<'de> serde::Deserialize<'de> for ErrorModel {
@@ -12304,8 +12304,8 @@ impl<'de> serde::Deserialize<'de> for CodeInterpreterOutputImage {
         feature = "conversations",
         feature = "evals",
         feature = "responses",
-        feature = "responses2",
-        feature = "vector_stores"
+        feature = "vector_stores",
+        feature = "responses2"
     )
 )]
 /// Comparison Filter
@@ -12334,8 +12334,8 @@ pub struct ComparisonFilter {
         feature = "conversations",
         feature = "evals",
         feature = "responses",
-        feature = "responses2",
-        feature = "vector_stores"
+        feature = "vector_stores",
+        feature = "responses2"
     )
 )]
 impl<'de> serde::Deserialize<'de> for ComparisonFilter {
@@ -12441,8 +12441,8 @@ pub struct CompleteUploadRequest {
         feature = "conversations",
         feature = "evals",
         feature = "responses",
-        feature = "responses2",
-        feature = "vector_stores"
+        feature = "vector_stores",
+        feature = "responses2"
     )
 )]
 /// Compound Filter
@@ -12461,8 +12461,8 @@ pub struct CompoundFilter {
         feature = "conversations",
         feature = "evals",
         feature = "responses",
-        feature = "responses2",
-        feature = "vector_stores"
+        feature = "vector_stores",
+        feature = "responses2"
     )
 )]
 impl<'de> serde::Deserialize<'de> for CompoundFilter {

@@ -3377,15 +3377,39 @@ impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
         Ok(())
     }
 }
-#[cfg(feature = "api20100401_incoming_phone_number_local")]
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 /// Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`.
 pub type IncomingPhoneNumberLocalEnumAddressRequirement = DependentPhoneNumberEnumAddressRequirement;
-#[cfg(feature = "api20100401_incoming_phone_number_local")]
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 pub type IncomingPhoneNumberLocalEnumVoiceReceiveMode = IncomingPhoneNumberEnumVoiceReceiveMode;
-#[cfg(feature = "api20100401_incoming_phone_number_local")]
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
 pub type IncomingPhoneNumberLocalEnumEmergencyStatus = IncomingPhoneNumberEnumEmergencyStatus;
-#[cfg(feature = "api20100401_incoming_phone_number_local")]
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 /// The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number.
 pub type IncomingPhoneNumberLocalEnumEmergencyAddressStatus = IncomingPhoneNumberEnumEmergencyAddressStatus;
 #[cfg(feature = "api20100401_incoming_phone_number_mobile")]
