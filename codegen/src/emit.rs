@@ -144,9 +144,13 @@ pub fn file_part(tokens: TokenStream) -> Result<String, String> {
 ///
 /// With `tag_features`, a type not every feature needs is compiled only under the features that
 /// reach it ([`Facts::gates`]), so a crate built for one tag compiles that tag's types only.
+///
+/// Types of one shape are compiled once: the later ones are aliases of the first
+/// ([`passes::same_shapes`]).
 pub fn models(api: &Api, facts: &Facts, tag_features: bool) -> TokenStream {
     let head = models_head();
-    let items = model_items(api, facts, tag_features, 0..api.types.len());
+    let merged = passes::same_shapes(api, facts);
+    let items = model_items(api, &merged, tag_features, 0..api.types.len());
     quote! { #head #items }
 }
 
@@ -161,7 +165,8 @@ pub fn models_head() -> TokenStream {
     }
 }
 
-/// The items of the types in `range`, in order (see [`models`]).
+/// The items of the types in `range`, in order (see [`models`]); `facts` are the ones
+/// [`passes::same_shapes`] returns, so later types of one shape are aliases of the first.
 pub fn model_items(
     api: &Api,
     facts: &Facts,
@@ -226,16 +231,45 @@ fn item_attrs(item: &mut syn::Item) -> Option<&mut Vec<syn::Attribute>> {
     })
 }
 
+/// Which ways a model type crosses the wire: sent (`Serialize`), received (`Deserialize`), or both.
+#[derive(Clone, Copy, PartialEq)]
+struct Dir {
+    ser: bool,
+    de: bool,
+}
+
+impl Dir {
+    fn of(facts: &Facts, id: TypeId) -> Dir {
+        Dir {
+            ser: facts.serialized.contains(&id),
+            de: facts.deserialized.contains(&id),
+        }
+    }
+
+    /// The serde derives this direction needs (each followed by a comma).
+    fn derives(self) -> TokenStream {
+        let ser = self.ser.then(|| quote!(serde::Serialize,));
+        let de = self.de.then(|| quote!(serde::Deserialize,));
+        quote!(#ser #de)
+    }
+}
+
 fn type_def(api: &Api, facts: &Facts, id: TypeId, td: &TypeDef) -> TokenStream {
     let name = ident(&td.name);
     let doc = doc_attr(td.doc.as_deref());
+    if let Some(canon) = facts.same_as.get(&id) {
+        let canon = ident(&api.types[canon.0].name);
+        return quote! { #doc pub type #name = #canon; };
+    }
+    let dir = Dir::of(facts, id);
+    let serde = dir.derives();
     match &td.kind {
         TypeKind::Alias(t) if facts.newtypes.contains(&id) => {
             let t = ty_tokens(api, t, Place::Field);
             let default = facts.defaultable.contains(&id).then(|| quote!(Default,));
             quote! {
                 #doc
-                #[derive(Clone, Debug, PartialEq, #default serde::Serialize, serde::Deserialize)]
+                #[derive(Clone, Debug, PartialEq, #default #serde)]
                 #[serde(transparent)]
                 pub struct #name(pub #t);
             }
@@ -258,77 +292,188 @@ fn type_def(api: &Api, facts: &Facts, id: TypeId, td: &TypeDef) -> TokenStream {
         }
         TypeKind::Struct(s) => {
             let request_side = facts.request_types.contains(&id);
-            let fields = s.fields.iter().map(|f| field(api, f, request_side));
+            let fields = s
+                .fields
+                .iter()
+                .map(|f| field(api, f, request_side, dir.ser));
             let extra = s.additional.as_ref().map(|t| {
                 let t = ty_tokens(api, t, Place::Field);
+                let flatten = dir.ser.then(|| quote!(#[serde(flatten)]));
                 quote! {
                     /// Properties not described by the schema.
-                    #[serde(flatten)]
+                    #flatten
                     pub additional_properties: std::collections::BTreeMap<String, #t>,
                 }
             });
             let default = facts.defaultable.contains(&id).then(|| quote!(Default,));
+            let serialize = dir.ser.then(|| quote!(serde::Serialize,));
+            let deserialize = dir
+                .de
+                .then(|| struct_deserialize(api, &name, s, request_side));
             let validate = facts
                 .validating
                 .contains(&id)
                 .then(|| validate_impl(api, facts, &name, s, request_side));
             quote! {
                 #doc
-                #[derive(Clone, Debug, PartialEq, #default serde::Serialize, serde::Deserialize)]
+                #[derive(Clone, Debug, PartialEq, #default #serialize)]
                 pub struct #name {
                     #(#fields)*
                     #extra
                 }
+                #deserialize
                 #validate
             }
         }
-        TypeKind::Union(u) => union(api, &name, doc, u),
+        TypeKind::Union(u) => union(api, &name, doc, u, dir),
     }
 }
 
-fn field(api: &Api, f: &Field, request_side: bool) -> TokenStream {
+/// A struct field, with the attributes serde's `Serialize` derive reads when the type is sent (`ser`).
+fn field(api: &Api, f: &Field, request_side: bool, ser: bool) -> TokenStream {
     let doc = doc_attr(f.doc.as_deref());
     let name = ident(&f.name);
     let wire = &f.wire_name;
-    let rename = (f.name != f.wire_name).then(|| quote!(#[serde(rename = #wire)]));
+    let rename = (ser && f.name != f.wire_name).then(|| quote!(#[serde(rename = #wire)]));
     if f.tri_state && request_side {
-        let inner = match &f.ty {
-            Ty::Option(i) => i.as_ref(),
-            t => t,
-        };
-        let inner = match inner {
-            Ty::Option(i) => i.as_ref(),
-            t => t,
-        };
-        let t = ty_tokens(api, inner, Place::Field);
+        let t = ty_tokens(api, tri_state_inner(&f.ty), Place::Field);
+        let attr = ser.then(|| {
+            quote!(#[serde(skip_serializing_if = "Option::is_none", serialize_with = "rt::tri_state::serialize")])
+        });
         return quote! {
             #doc
             #rename
-            #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+            #attr
             pub #name: Option<Option<#t>>,
         };
     }
     let t = ty_tokens(api, &f.ty, Place::Field);
-    let skip = (!f.required && matches!(f.ty, Ty::Option(_)))
-        .then(|| quote!(#[serde(default, skip_serializing_if = "Option::is_none")]));
-    // Numbers also arrive as decimal text (`"19.720000"`): accepted when the text parses exactly.
-    let lenient = match &f.ty {
-        Ty::Float(_) => Some(quote!(#[serde(deserialize_with = "rt::lenient::number")])),
-        // `default` keeps an absent field `None`, as it is without `deserialize_with`.
-        Ty::Option(i) if matches!(**i, Ty::Float(_)) && skip.is_some() => {
-            Some(quote!(#[serde(deserialize_with = "rt::lenient::optional_number")]))
-        }
-        Ty::Option(i) if matches!(**i, Ty::Float(_)) => {
-            Some(quote!(#[serde(default, deserialize_with = "rt::lenient::optional_number")]))
-        }
-        _ => None,
-    };
+    let skip = (ser && !f.required && matches!(f.ty, Ty::Option(_)))
+        .then(|| quote!(#[serde(skip_serializing_if = "Option::is_none")]));
     quote! {
         #doc
         #rename
         #skip
-        #lenient
         pub #name: #t,
+    }
+}
+
+/// The value type inside a tri-state field's `Option<Option<_>>`.
+fn tri_state_inner(t: &Ty) -> &Ty {
+    let t = match t {
+        Ty::Option(i) => i.as_ref(),
+        t => t,
+    };
+    match t {
+        Ty::Option(i) => i.as_ref(),
+        t => t,
+    }
+}
+
+/// `Deserialize` for a struct, written out instead of derived: one local and one match arm per
+/// field over the object's keys (unknown keys skipped, or kept in `additional_properties`), which
+/// compiles to a fraction of serde's derive. An absent optional field is `None`, an absent required
+/// one serde's `missing field` error; a tri-state field is `Some` once present (null included);
+/// numbers also arrive as decimal text (`"19.720000"`), accepted when the text parses exactly.
+fn struct_deserialize(api: &Api, name: &Ident, s: &Struct, request_side: bool) -> TokenStream {
+    let expecting = format!("struct {name}");
+    let mut locals = Vec::new();
+    let mut arms = Vec::new();
+    let mut inits = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, f) in s.fields.iter().enumerate() {
+        let local = format_ident!("__f{}", i);
+        let fname = ident(&f.name);
+        let wire = &f.wire_name;
+        let first = seen.insert(wire.as_str());
+        let (ty, read, init) = if f.tri_state && request_side {
+            let t = ty_tokens(api, tri_state_inner(&f.ty), Place::Field);
+            (
+                quote!(Option<Option<#t>>),
+                quote!(#local = Some(__map.next_value()?)),
+                quote!(#local),
+            )
+        } else {
+            let t = ty_tokens(api, &f.ty, Place::Field);
+            match &f.ty {
+                Ty::Option(inner) if matches!(**inner, Ty::Float(_)) => (
+                    quote!(#t),
+                    quote!(#local = __map.next_value::<rt::de::LenientOption<f64>>()?.0),
+                    quote!(#local),
+                ),
+                Ty::Option(_) => (
+                    quote!(#t),
+                    quote!(#local = __map.next_value()?),
+                    quote!(#local),
+                ),
+                Ty::Float(_) => (
+                    quote!(Option<#t>),
+                    quote!(#local = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0)),
+                    quote!(rt::de::required(#local, #wire)?),
+                ),
+                _ => (
+                    quote!(Option<#t>),
+                    quote!(#local = Some(__map.next_value()?)),
+                    quote!(rt::de::required(#local, #wire)?),
+                ),
+            }
+        };
+        locals.push(quote!(let mut #local: #ty = None;));
+        if first {
+            arms.push(quote!(#wire => #read,));
+        }
+        inits.push(quote!(#fname: #init,));
+    }
+    let (extra_local, other, extra_init) = match &s.additional {
+        Some(t) => {
+            let t = ty_tokens(api, t, Place::Field);
+            (
+                quote!(let mut __extra: std::collections::BTreeMap<String, #t> = std::collections::BTreeMap::new();),
+                quote!(_ => { __extra.insert(__key.0.into_owned(), __map.next_value()?); }),
+                quote!(additional_properties: __extra,),
+            )
+        }
+        None => (
+            TokenStream::new(),
+            quote!(_ => rt::de::skip(&mut __map)?,),
+            TokenStream::new(),
+        ),
+    };
+    let read_keys = if arms.is_empty() && s.additional.is_none() {
+        quote! {
+            while __map.next_key::<serde::de::IgnoredAny>()?.is_some() {
+                rt::de::skip(&mut __map)?;
+            }
+        }
+    } else {
+        quote! {
+            while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                match &*__key.0 {
+                    #(#arms)*
+                    #other
+                }
+            }
+        }
+    };
+    quote! {
+        impl<'de> serde::Deserialize<'de> for #name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct __Visitor;
+                impl<'de> serde::de::Visitor<'de> for __Visitor {
+                    type Value = #name;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str(#expecting)
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut __map: A) -> Result<#name, A::Error> {
+                        #(#locals)*
+                        #extra_local
+                        #read_keys
+                        Ok(#name { #(#inits)* #extra_init })
+                    }
+                }
+                d.deserialize_map(__Visitor)
+            }
+        }
     }
 }
 
@@ -466,7 +611,7 @@ fn variant_rank(api: &Api, t: &Ty) -> (u8, i64) {
     }
 }
 
-fn union(api: &Api, name: &Ident, doc: TokenStream, u: &Union) -> TokenStream {
+fn union(api: &Api, name: &Ident, doc: TokenStream, u: &Union, dir: Dir) -> TokenStream {
     let mut variants: Vec<&UnionVariant> = u.variants.iter().collect();
     let has_any = variants
         .iter()
@@ -487,12 +632,15 @@ fn union(api: &Api, name: &Ident, doc: TokenStream, u: &Union) -> TokenStream {
         }
     });
     match &u.discriminator {
-        None => quote! {
-            #doc
-            #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-            #[serde(untagged)]
-            pub enum #name { #(#defs)* #other }
-        },
+        None => {
+            let serde = dir.derives();
+            quote! {
+                #doc
+                #[derive(Clone, Debug, PartialEq, #serde)]
+                #[serde(untagged)]
+                pub enum #name { #(#defs)* #other }
+            }
+        }
         Some(prop) => {
             // A tag claimed by two alternatives selects the first (a later arm could never match).
             let mut seen = std::collections::BTreeSet::new();
@@ -521,11 +669,10 @@ fn union(api: &Api, name: &Ident, doc: TokenStream, u: &Union) -> TokenStream {
             } else {
                 quote! { _ => Self::Other(v), }
             };
-            quote! {
-                #doc
-                #[derive(Clone, Debug, PartialEq, serde::Serialize)]
-                #[serde(untagged)]
-                pub enum #name { #(#defs)* #other }
+            let serialize = dir
+                .ser
+                .then(|| quote!(#[derive(serde::Serialize)] #[serde(untagged)]));
+            let deserialize = dir.de.then(|| quote! {
                 impl<'de> serde::Deserialize<'de> for #name {
                     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                         let v = serde_json::Value::deserialize(d)?;
@@ -535,6 +682,13 @@ fn union(api: &Api, name: &Ident, doc: TokenStream, u: &Union) -> TokenStream {
                         })
                     }
                 }
+            });
+            quote! {
+                #doc
+                #[derive(Clone, Debug, PartialEq)]
+                #serialize
+                pub enum #name { #(#defs)* #other }
+                #deserialize
             }
         }
     }

@@ -485,11 +485,13 @@ fn render_modules(
             .map(|a| Job::Models(a..(a + MODEL_CHUNK).min(n))),
     );
     jobs.extend((0..api.groups.len()).map(Job::Group));
+    // Types of one shape are compiled once, as the first of them (models only).
+    let merged = passes::same_shapes(api, facts);
     let render = |job: &Job| match job {
         Job::Whole((_, tokens)) => emit::file(tokens()),
         Job::ModelsHead => emit::file(emit::models_head()),
         Job::Models(range) => {
-            emit::file_part(emit::model_items(api, facts, tag_features, range.clone()))
+            emit::file_part(emit::model_items(api, &merged, tag_features, range.clone()))
         }
         Job::Group(g) => emit::file(emit::group(api, facts, *g, tag_features)),
     };

@@ -13,6 +13,13 @@ pub struct Facts {
     pub defaultable: BTreeSet<TypeId>,
     /// Types reachable from request bodies (tri-state fields apply to these).
     pub request_types: BTreeSet<TypeId>,
+    /// Types that derive `Serialize`: those sent (parameters and bodies, closed under the types they
+    /// contain), and those nothing reaches (kept whole for callers).
+    pub serialized: BTreeSet<TypeId>,
+    /// Types that derive `Deserialize`: those received (answers, errors, stream events, page items,
+    /// sync streams' items, webhook payloads, closed under the types they contain), and those nothing
+    /// reaches.
+    pub deserialized: BTreeSet<TypeId>,
     /// Types with a `validate()` method (constraints somewhere inside).
     pub validating: BTreeSet<TypeId>,
     /// The output uses `chrono`.
@@ -29,6 +36,10 @@ pub struct Facts {
     /// The XML form of the types XML bodies and answers reach, and the query protocol operations
     /// (filled by the `xml` pass).
     pub xml: crate::xml::XmlFacts,
+    /// Types of the same shape as an earlier one (filled by [`same_shapes`] for emission): each is
+    /// emitted as an alias of the first of its shape, so an API that spells one inline schema in many
+    /// places compiles it once.
+    pub same_as: BTreeMap<TypeId, TypeId>,
 }
 
 /// Run all passes.
@@ -37,11 +48,14 @@ pub fn run(api: &mut Api) -> Facts {
     let mut facts = Facts {
         defaultable: defaultable(api),
         request_types: request_types(api),
+        serialized: BTreeSet::new(),
+        deserialized: BTreeSet::new(),
         validating: validating(api),
         newtypes: recursive_aliases(api),
         gates: feature_gates(api),
         ..Facts::default()
     };
+    (facts.serialized, facts.deserialized) = directions(api);
     let mut scan = |t: &Ty| {
         walk(t, &mut |x| match x {
             Ty::DateTime | Ty::Date => facts.uses_chrono = true,
@@ -393,6 +407,217 @@ fn request_types(api: &Api) -> BTreeSet<TypeId> {
     reach(api, roots)
 }
 
+/// Which types are sent and which are received ([`Facts::serialized`], [`Facts::deserialized`]): a
+/// type only ever received needs no `Serialize`, one only ever sent no `Deserialize`, which halves
+/// what serde's derives expand to for most of a large API's types.
+fn directions(api: &Api) -> (BTreeSet<TypeId>, BTreeSet<TypeId>) {
+    let mut sent: Vec<TypeId> = Vec::new();
+    let mut received: Vec<TypeId> = Vec::new();
+    for op in &api.operations {
+        for p in &op.params {
+            sent.extend(named_in(&p.ty));
+        }
+        if let Some(b) = &op.body {
+            sent.extend(named_in(&b.ty));
+        }
+        for r in op.success.iter().chain(&op.errors) {
+            received.extend(named_in(&r.ty));
+        }
+        if let Some(s) = &op.stream {
+            received.extend(named_in(&s.ty));
+        }
+        if let Some(p) = &op.pagination {
+            received.extend(named_in(&p.item));
+        }
+    }
+    for w in &api.webhooks {
+        received.extend(named_in(&w.ty));
+    }
+    for s in &api.streams {
+        received.extend(named_in(&s.item));
+        received.push(s.item_struct);
+    }
+    let mut ser = reach(api, sent);
+    let mut de = reach(api, received);
+    for i in 0..api.types.len() {
+        let id = TypeId(i);
+        if !ser.contains(&id) && !de.contains(&id) {
+            ser.insert(id);
+            de.insert(id);
+        }
+    }
+    (ser, de)
+}
+
+/// `facts` with [`Facts::same_as`] filled: structs, unions and string enums equal in everything emission
+/// writes except docs (fields, wire names, constraints, discriminators, variants, and the types they
+/// refer to, compared the same way: the coarsest partition refinement), outside newtypes and XML types.
+/// The first type of each shape stands for all of them: it is compiled under every feature any of them
+/// is ([`Facts::gates`]) and derives what any of them needs ([`Facts::serialized`],
+/// [`Facts::deserialized`]).
+pub fn same_shapes(api: &Api, facts: &Facts) -> Facts {
+    let n = api.types.len();
+    let mut out = facts.clone();
+    // The shape without docs and with every referenced type erased, and the references in order.
+    let mut keys: BTreeMap<String, usize> = BTreeMap::new();
+    let mut class: Vec<usize> = Vec::with_capacity(n);
+    let mut refs: Vec<Vec<TypeId>> = Vec::with_capacity(n);
+    for (i, td) in api.types.iter().enumerate() {
+        let id = TypeId(i);
+        let mut kind = td.kind.clone();
+        let mut r = Vec::new();
+        let eligible = !facts.newtypes.contains(&id)
+            && !facts.xml.types.contains_key(&id)
+            && !matches!(kind, TypeKind::Alias(_));
+        match &mut kind {
+            TypeKind::Struct(st) => {
+                for f in &mut st.fields {
+                    f.doc = None;
+                    erase(&mut f.ty, &mut r);
+                }
+                if let Some(t) = &mut st.additional {
+                    erase(t, &mut r);
+                }
+            }
+            TypeKind::Union(u) => u.variants.iter_mut().for_each(|v| erase(&mut v.ty, &mut r)),
+            TypeKind::Alias(t) => erase(t, &mut r),
+            TypeKind::Enum(_) => {}
+        }
+        let key = if eligible {
+            format!("{:?}/{}", kind, facts.request_types.contains(&id))
+        } else {
+            format!("#{i}")
+        };
+        let next = keys.len();
+        class.push(*keys.entry(key).or_insert(next));
+        refs.push(r);
+    }
+    // Refine until the classes stop splitting: two types stay together only while the types they
+    // refer to, position by position, are in the same classes.
+    let mut count = keys.len();
+    loop {
+        let mut next_keys: BTreeMap<(usize, Vec<usize>), usize> = BTreeMap::new();
+        let next: Vec<usize> = (0..n)
+            .map(|i| {
+                let key = (class[i], refs[i].iter().map(|r| class[r.0]).collect());
+                let fresh = next_keys.len();
+                *next_keys.entry(key).or_insert(fresh)
+            })
+            .collect();
+        class = next;
+        if next_keys.len() == count {
+            break;
+        }
+        count = next_keys.len();
+    }
+    let mut first: BTreeMap<usize, TypeId> = BTreeMap::new();
+    for (i, c) in class.iter().enumerate() {
+        let id = TypeId(i);
+        let Some(&canon) = first.get(c) else {
+            first.insert(*c, id);
+            continue;
+        };
+        out.same_as.insert(id, canon);
+    }
+    widen_gates(api, &out.same_as, &mut out.gates);
+    close_over_shapes(api, &out.same_as, &mut out.serialized);
+    close_over_shapes(api, &out.same_as, &mut out.deserialized);
+    out
+}
+
+/// Gates widened until every compiled type's references are compiled under its features too: the
+/// type standing for a shape under each of its members' features, and the types it names under its
+/// own.
+fn widen_gates(
+    api: &Api,
+    same_as: &BTreeMap<TypeId, TypeId>,
+    gates: &mut BTreeMap<TypeId, Vec<String>>,
+) {
+    // Widen `to` by `from` (`None`: every feature); whether it changed.
+    fn widen(
+        gates: &mut BTreeMap<TypeId, Vec<String>>,
+        to: TypeId,
+        from: Option<&Vec<String>>,
+    ) -> bool {
+        let Some(mine) = gates.get_mut(&to) else {
+            return false;
+        };
+        let Some(from) = from else {
+            gates.remove(&to);
+            return true;
+        };
+        let mut union = mine.clone();
+        for f in from {
+            if !union.contains(f) {
+                union.push(f.clone());
+            }
+        }
+        // `all` enables every feature: a list naming others besides it needs no `all`.
+        if union.len() > 1 {
+            union.retain(|f| f != "all");
+        }
+        if union.len() == mine.len() && union.iter().all(|f| mine.contains(f)) {
+            return false;
+        }
+        union.sort();
+        *mine = union;
+        true
+    }
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for (i, td) in api.types.iter().enumerate() {
+            let id = TypeId(i);
+            let gate = gates.get(&id).cloned();
+            if let Some(canon) = same_as.get(&id) {
+                changed |= widen(gates, *canon, gate.as_ref());
+                continue;
+            }
+            let mut named = Vec::new();
+            for t in type_children(td) {
+                named.extend(named_in(t));
+            }
+            for n in named {
+                changed |= widen(gates, n, gate.as_ref());
+            }
+        }
+    }
+}
+
+/// `set` with the type standing for each of its members added, and the types those refer to, so
+/// a type that derives a trait only names types that do too.
+fn close_over_shapes(api: &Api, same_as: &BTreeMap<TypeId, TypeId>, set: &mut BTreeSet<TypeId>) {
+    let canon = |id: TypeId| *same_as.get(&id).unwrap_or(&id);
+    let mut todo: Vec<TypeId> = set.iter().copied().collect();
+    let mut done = BTreeSet::new();
+    while let Some(id) = todo.pop() {
+        let c = canon(id);
+        if !done.insert(c) {
+            continue;
+        }
+        set.insert(c);
+        for t in type_children(&api.types[c.0]) {
+            walk(t, &mut |x| {
+                if let Ty::Named(n) = x {
+                    todo.push(*n);
+                }
+            });
+        }
+    }
+}
+
+/// `t` with every named type replaced by one placeholder, the replaced ones appended to `out`.
+fn erase(t: &mut Ty, out: &mut Vec<TypeId>) {
+    match t {
+        Ty::Named(id) => {
+            out.push(*id);
+            *id = TypeId(usize::MAX);
+        }
+        Ty::Vec(i) | Ty::Map(i) | Ty::Option(i) | Ty::Box(i) => erase(i, out),
+        _ => {}
+    }
+}
+
 fn validating(api: &Api) -> BTreeSet<TypeId> {
     let mut yes = BTreeSet::new();
     loop {
@@ -523,5 +748,106 @@ mod tests {
             };
             assert!(matches!(&s.fields[0].ty, Ty::Option(i) if matches!(**i, Ty::Box(_))));
         }
+    }
+
+    /// Lowered and passed: the API of a small description, with its facts.
+    fn lowered(spec: serde_json::Value) -> (Api, Facts) {
+        let doc = crate::load::load_str(&spec.to_string(), None).expect("loads");
+        let l = crate::lower_doc(&doc, &crate::Settings::default()).expect("lowers");
+        (l.api, l.facts)
+    }
+
+    fn id_of(api: &Api, name: &str) -> TypeId {
+        TypeId(
+            api.types
+                .iter()
+                .position(|t| t.name == name)
+                .unwrap_or_else(|| panic!("no type {name}")),
+        )
+    }
+
+    #[test]
+    fn types_derive_only_the_directions_they_travel() {
+        let obj =
+            |p: &str| serde_json::json!({"type": "object", "properties": {p: {"type": "string"}}});
+        let (api, facts) = lowered(serde_json::json!({
+            "openapi": "3.0.3", "info": {"title": "T", "version": "1"},
+            "paths": {"/x": {"post": {
+                "operationId": "make",
+                "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Sent"}}}},
+                "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Received"}}}}}
+            }}},
+            "components": {"schemas": {
+                "Shared": obj("s"),
+                "Sent": {"type": "object", "properties": {"a": {"$ref": "#/components/schemas/Shared"}}},
+                "Received": {"type": "object", "properties": {"b": {"$ref": "#/components/schemas/Shared"}}},
+                "Unused": obj("u")
+            }}
+        }));
+        let dir = |n: &str| {
+            let id = id_of(&api, n);
+            (
+                facts.serialized.contains(&id),
+                facts.deserialized.contains(&id),
+            )
+        };
+        assert_eq!(dir("Sent"), (true, false));
+        assert_eq!(dir("Received"), (false, true));
+        assert_eq!(dir("Shared"), (true, true), "reached both ways");
+        assert_eq!(
+            dir("Unused"),
+            (true, true),
+            "nothing reaches it: kept whole"
+        );
+    }
+
+    #[test]
+    fn types_of_one_shape_are_emitted_once_under_all_their_features_and_directions() {
+        let inner = |doc: &str| serde_json::json!({"type": "object", "description": doc, "properties": {"n": {"type": "integer"}}});
+        let outer = |r: &str| serde_json::json!({"type": "object", "properties": {"in": {"$ref": format!("#/components/schemas/{r}")}}});
+        let get = |tag: &str, id: &str, r: &str| {
+            serde_json::json!({"get": {
+                "operationId": id, "tags": [tag],
+                "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{r}")}}}}}
+            }})
+        };
+        let (api, facts) = lowered(serde_json::json!({
+            "openapi": "3.0.3", "info": {"title": "T", "version": "1"},
+            "tags": [{"name": "a"}, {"name": "b"}, {"name": "c"}],
+            "paths": {"/a": get("a", "getA", "OuterA"), "/b": get("b", "getB", "OuterB"), "/c": get("c", "getC", "OuterC")},
+            "components": {"schemas": {
+                "InnerA": inner("one"), "InnerB": inner("two"),
+                "InnerC": {"type": "object", "properties": {"n": {"type": "string"}}},
+                "OuterA": outer("InnerA"), "OuterB": outer("InnerB"), "OuterC": outer("InnerC")
+            }}
+        }));
+        let merged = same_shapes(&api, &facts);
+        let id = |n: &str| id_of(&api, n);
+        let (first, later) = if id("OuterA") < id("OuterB") {
+            ("OuterA", "OuterB")
+        } else {
+            ("OuterB", "OuterA")
+        };
+        assert_eq!(
+            merged.same_as.get(&id(later)),
+            Some(&id(first)),
+            "same shape, docs aside"
+        );
+        assert!(
+            merged.same_as.contains_key(&id("InnerA"))
+                || merged.same_as.contains_key(&id("InnerB"))
+        );
+        for n in ["OuterC", "InnerC", first] {
+            assert!(
+                !merged.same_as.contains_key(&id(n)),
+                "{n} stands for itself"
+            );
+        }
+        let gate = merged.gates.get(&id(first)).expect("gated");
+        assert!(
+            gate.contains(&"a".to_owned()) && gate.contains(&"b".to_owned()),
+            "{gate:?}"
+        );
+        assert!(merged.deserialized.contains(&id(first)));
     }
 }

@@ -521,10 +521,7 @@ async fn discriminator_tags_from_const_enum_allof_and_inline_alternatives() {
     );
     assert_eq!(moved, &Event::Other(json!({"kind": "moved", "id": "5"})));
     assert_eq!(bare, &Event::Other(json!({"id": "6"})));
-    assert_eq!(
-        serde_json::to_value(&events).expect("serialise")[2],
-        json!({"kind": "renamed", "id": "3"})
-    );
+    // `Event` is only received, so it derives no `Serialize` (derives by direction).
 }
 
 #[tokio::test]

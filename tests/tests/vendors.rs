@@ -385,10 +385,55 @@ async fn openai_chat_completion_streams_typed_chunks_until_done() {
         openai_connector::Client::new(config(&server.uri(), openai_connector::Client::config()))
             .await
             .expect("client");
-    let request: openai_connector::models::CreateChatCompletionRequest = serde_json::from_value(
-        json!({"model": "gpt-test", "messages": [{"role": "user", "content": "Say hello"}]}),
-    )
-    .expect("a valid request");
+    use openai_connector::models as m;
+    // A request type is only sent, so it is built here rather than read from JSON.
+    let request = m::CreateChatCompletionRequest {
+        metadata: None,
+        top_logprobs: None,
+        temperature: None,
+        top_p: None,
+        user: None,
+        safety_identifier: None,
+        prompt_cache_key: None,
+        prompt_cache_retention: None,
+        prompt_cache_options: None,
+        messages: vec![
+            m::ChatCompletionRequestMessage::ChatCompletionRequestUserMessage(
+                m::ChatCompletionRequestUserMessage {
+                    content: m::ChatCompletionRequestUserMessageContent::String("Say hello".into()),
+                    role: "user".into(),
+                    name: None,
+                },
+            ),
+        ],
+        model: m::ModelIdsShared::String("gpt-test".into()),
+        service_tier: None,
+        modalities: None,
+        verbosity: None,
+        reasoning_effort: None,
+        max_completion_tokens: None,
+        frequency_penalty: None,
+        presence_penalty: None,
+        web_search_options: None,
+        response_format: None,
+        audio: None,
+        store: None,
+        moderation: None,
+        stream: None,
+        stop: None,
+        logit_bias: None,
+        logprobs: None,
+        max_tokens: None,
+        n: None,
+        prediction: None,
+        seed: None,
+        stream_options: None,
+        tools: None,
+        tool_choice: None,
+        parallel_tool_calls: None,
+        function_call: None,
+        functions: None,
+    };
     let chunks: Vec<openai_connector::models::CreateChatCompletionStreamResponse> = client
         .chat()
         .create_chat_completion(request)

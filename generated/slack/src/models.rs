@@ -8,17 +8,47 @@
 #[allow(unused_imports)]
 use connector_runtime::__private as rt;
 #[cfg(any(feature = "chat", feature = "conversations"))]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct BlocksItem {
-    #[serde(rename = "type")]
     pub type_: String,
     /// Properties not described by the schema.
-    #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
+impl<'de> serde::Deserialize<'de> for BlocksItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = BlocksItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct BlocksItem")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<BlocksItem, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        _ => {
+                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
+                        }
+                    }
+                }
+                Ok(BlocksItem {
+                    type_: rt::de::required(__f0, "type")?,
+                    additional_properties: __extra,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "chat", feature = "conversations"))]
 /// Bot Profile Object
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsBotProfile {
     /// App ID
     pub app_id: String,
@@ -30,6 +60,52 @@ pub struct ObjsBotProfile {
     /// Team ID
     pub team_id: String,
     pub updated: i64,
+}
+#[cfg(any(feature = "chat", feature = "conversations"))]
+impl<'de> serde::Deserialize<'de> for ObjsBotProfile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsBotProfile;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsBotProfile")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsBotProfile, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<super::models::ObjsBotProfileIcons> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "app_id" => __f0 = Some(__map.next_value()?),
+                        "deleted" => __f1 = Some(__map.next_value()?),
+                        "icons" => __f2 = Some(__map.next_value()?),
+                        "id" => __f3 = Some(__map.next_value()?),
+                        "name" => __f4 = Some(__map.next_value()?),
+                        "team_id" => __f5 = Some(__map.next_value()?),
+                        "updated" => __f6 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsBotProfile {
+                    app_id: rt::de::required(__f0, "app_id")?,
+                    deleted: rt::de::required(__f1, "deleted")?,
+                    icons: rt::de::required(__f2, "icons")?,
+                    id: rt::de::required(__f3, "id")?,
+                    name: rt::de::required(__f4, "name")?,
+                    team_id: rt::de::required(__f5, "team_id")?,
+                    updated: rt::de::required(__f6, "updated")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 impl ObjsBotProfile {
@@ -63,73 +139,210 @@ impl ObjsBotProfile {
     }
 }
 #[cfg(any(feature = "bots", feature = "chat", feature = "conversations"))]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsBotProfileIcons {
     pub image_36: String,
     pub image_48: String,
     pub image_72: String,
 }
+#[cfg(any(feature = "bots", feature = "chat", feature = "conversations"))]
+impl<'de> serde::Deserialize<'de> for ObjsBotProfileIcons {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsBotProfileIcons;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsBotProfileIcons")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsBotProfileIcons, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "image_36" => __f0 = Some(__map.next_value()?),
+                        "image_48" => __f1 = Some(__map.next_value()?),
+                        "image_72" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsBotProfileIcons {
+                    image_36: rt::de::required(__f0, "image_36")?,
+                    image_48: rt::de::required(__f1, "image_48")?,
+                    image_72: rt::de::required(__f2, "image_72")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "admin_conversations")]
 /// Channel Object
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsChannel {
     /// User ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepted_user: Option<String>,
     pub created: i64,
     /// User ID
     pub creator: String,
     /// Channel ID
     pub id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_archived: Option<bool>,
     pub is_channel: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_frozen: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_general: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_member: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_moved: Option<i64>,
     pub is_mpim: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_non_threadable: Option<bool>,
     pub is_org_shared: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_pending_ext_shared: Option<bool>,
     pub is_private: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_read_only: Option<bool>,
     pub is_shared: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_thread_only: Option<bool>,
     /// Timestamp in format 0123456789.012345
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_read: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest: Option<serde_json::Value>,
     pub members: Vec<String>,
     pub name: String,
     pub name_normalized: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_members: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_shared: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_names: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
     pub priority: Option<f64>,
     pub purpose: super::models::ObjsChannelPurpose,
     pub topic: super::models::ObjsChannelPurpose,
     /// Field to determine whether a channel has ever been shared/disconnected in the past
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unlinked: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unread_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unread_count_display: Option<i64>,
+}
+#[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for ObjsChannel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsChannel;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsChannel")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsChannel, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<bool> = None;
+                let mut __f6: Option<bool> = None;
+                let mut __f7: Option<bool> = None;
+                let mut __f8: Option<bool> = None;
+                let mut __f9: Option<i64> = None;
+                let mut __f10: Option<bool> = None;
+                let mut __f11: Option<bool> = None;
+                let mut __f12: Option<bool> = None;
+                let mut __f13: Option<bool> = None;
+                let mut __f14: Option<bool> = None;
+                let mut __f15: Option<bool> = None;
+                let mut __f16: Option<bool> = None;
+                let mut __f17: Option<bool> = None;
+                let mut __f18: Option<String> = None;
+                let mut __f19: Option<serde_json::Value> = None;
+                let mut __f20: Option<Vec<String>> = None;
+                let mut __f21: Option<String> = None;
+                let mut __f22: Option<String> = None;
+                let mut __f23: Option<i64> = None;
+                let mut __f24: Option<Vec<String>> = None;
+                let mut __f25: Option<Vec<String>> = None;
+                let mut __f26: Option<f64> = None;
+                let mut __f27: Option<super::models::ObjsChannelPurpose> = None;
+                let mut __f28: Option<super::models::ObjsChannelPurpose> = None;
+                let mut __f29: Option<i64> = None;
+                let mut __f30: Option<i64> = None;
+                let mut __f31: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "accepted_user" => __f0 = __map.next_value()?,
+                        "created" => __f1 = Some(__map.next_value()?),
+                        "creator" => __f2 = Some(__map.next_value()?),
+                        "id" => __f3 = Some(__map.next_value()?),
+                        "is_archived" => __f4 = __map.next_value()?,
+                        "is_channel" => __f5 = Some(__map.next_value()?),
+                        "is_frozen" => __f6 = __map.next_value()?,
+                        "is_general" => __f7 = __map.next_value()?,
+                        "is_member" => __f8 = __map.next_value()?,
+                        "is_moved" => __f9 = __map.next_value()?,
+                        "is_mpim" => __f10 = Some(__map.next_value()?),
+                        "is_non_threadable" => __f11 = __map.next_value()?,
+                        "is_org_shared" => __f12 = Some(__map.next_value()?),
+                        "is_pending_ext_shared" => __f13 = __map.next_value()?,
+                        "is_private" => __f14 = Some(__map.next_value()?),
+                        "is_read_only" => __f15 = __map.next_value()?,
+                        "is_shared" => __f16 = Some(__map.next_value()?),
+                        "is_thread_only" => __f17 = __map.next_value()?,
+                        "last_read" => __f18 = __map.next_value()?,
+                        "latest" => __f19 = __map.next_value()?,
+                        "members" => __f20 = Some(__map.next_value()?),
+                        "name" => __f21 = Some(__map.next_value()?),
+                        "name_normalized" => __f22 = Some(__map.next_value()?),
+                        "num_members" => __f23 = __map.next_value()?,
+                        "pending_shared" => __f24 = __map.next_value()?,
+                        "previous_names" => __f25 = __map.next_value()?,
+                        "priority" => {
+                            __f26 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "purpose" => __f27 = Some(__map.next_value()?),
+                        "topic" => __f28 = Some(__map.next_value()?),
+                        "unlinked" => __f29 = __map.next_value()?,
+                        "unread_count" => __f30 = __map.next_value()?,
+                        "unread_count_display" => __f31 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsChannel {
+                    accepted_user: __f0,
+                    created: rt::de::required(__f1, "created")?,
+                    creator: rt::de::required(__f2, "creator")?,
+                    id: rt::de::required(__f3, "id")?,
+                    is_archived: __f4,
+                    is_channel: rt::de::required(__f5, "is_channel")?,
+                    is_frozen: __f6,
+                    is_general: __f7,
+                    is_member: __f8,
+                    is_moved: __f9,
+                    is_mpim: rt::de::required(__f10, "is_mpim")?,
+                    is_non_threadable: __f11,
+                    is_org_shared: rt::de::required(__f12, "is_org_shared")?,
+                    is_pending_ext_shared: __f13,
+                    is_private: rt::de::required(__f14, "is_private")?,
+                    is_read_only: __f15,
+                    is_shared: rt::de::required(__f16, "is_shared")?,
+                    is_thread_only: __f17,
+                    last_read: __f18,
+                    latest: __f19,
+                    members: rt::de::required(__f20, "members")?,
+                    name: rt::de::required(__f21, "name")?,
+                    name_normalized: rt::de::required(__f22, "name_normalized")?,
+                    num_members: __f23,
+                    pending_shared: __f24,
+                    previous_names: __f25,
+                    priority: __f26,
+                    purpose: rt::de::required(__f27, "purpose")?,
+                    topic: rt::de::required(__f28, "topic")?,
+                    unlinked: __f29,
+                    unread_count: __f30,
+                    unread_count_display: __f31,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_conversations")]
 impl ObjsChannel {
@@ -189,12 +402,46 @@ impl ObjsChannel {
     }
 }
 #[cfg(feature = "admin_conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsChannelPurpose {
     /// User ID or empty string, used for topic and purpose creation
     pub creator: String,
     pub last_set: i64,
     pub value: String,
+}
+#[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for ObjsChannelPurpose {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsChannelPurpose;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsChannelPurpose")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsChannelPurpose, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "creator" => __f0 = Some(__map.next_value()?),
+                        "last_set" => __f1 = Some(__map.next_value()?),
+                        "value" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsChannelPurpose {
+                    creator: rt::de::required(__f0, "creator")?,
+                    last_set: rt::de::required(__f1, "last_set")?,
+                    value: rt::de::required(__f2, "value")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_conversations")]
 impl ObjsChannelPurpose {
@@ -215,27 +462,80 @@ impl ObjsChannelPurpose {
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 /// File Comment Object
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsComment {
     pub comment: String,
     pub created: i64,
     /// File Comment ID
     pub id: String,
     pub is_intro: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_starred: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_stars: Option<i64>,
     /// Info for a pinned item
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned_info: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned_to: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<Vec<super::models::ObjsReaction>>,
     pub timestamp: i64,
     /// User ID
     pub user: String,
+}
+#[cfg(any(feature = "chat", feature = "conversations"))]
+impl<'de> serde::Deserialize<'de> for ObjsComment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsComment;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsComment")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsComment, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<i64> = None;
+                let mut __f6: Option<serde_json::Value> = None;
+                let mut __f7: Option<Vec<String>> = None;
+                let mut __f8: Option<Vec<super::models::ObjsReaction>> = None;
+                let mut __f9: Option<i64> = None;
+                let mut __f10: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "comment" => __f0 = Some(__map.next_value()?),
+                        "created" => __f1 = Some(__map.next_value()?),
+                        "id" => __f2 = Some(__map.next_value()?),
+                        "is_intro" => __f3 = Some(__map.next_value()?),
+                        "is_starred" => __f4 = __map.next_value()?,
+                        "num_stars" => __f5 = __map.next_value()?,
+                        "pinned_info" => __f6 = __map.next_value()?,
+                        "pinned_to" => __f7 = __map.next_value()?,
+                        "reactions" => __f8 = __map.next_value()?,
+                        "timestamp" => __f9 = Some(__map.next_value()?),
+                        "user" => __f10 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsComment {
+                    comment: rt::de::required(__f0, "comment")?,
+                    created: rt::de::required(__f1, "created")?,
+                    id: rt::de::required(__f2, "id")?,
+                    is_intro: rt::de::required(__f3, "is_intro")?,
+                    is_starred: __f4,
+                    num_stars: __f5,
+                    pinned_info: __f6,
+                    pinned_to: __f7,
+                    reactions: __f8,
+                    timestamp: rt::de::required(__f9, "timestamp")?,
+                    user: rt::de::required(__f10, "user")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 impl ObjsComment {
@@ -254,17 +554,54 @@ impl ObjsComment {
 }
 #[cfg(any(feature = "chat", feature = "conversations", feature = "files"))]
 /// Reaction object
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsReaction {
     pub count: i64,
     pub name: String,
     pub users: Vec<String>,
     /// Properties not described by the schema.
-    #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
+#[cfg(any(feature = "chat", feature = "conversations", feature = "files"))]
+impl<'de> serde::Deserialize<'de> for ObjsReaction {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsReaction;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsReaction")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsReaction, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "count" => __f0 = Some(__map.next_value()?),
+                        "name" => __f1 = Some(__map.next_value()?),
+                        "users" => __f2 = Some(__map.next_value()?),
+                        _ => {
+                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
+                        }
+                    }
+                }
+                Ok(ObjsReaction {
+                    count: rt::de::required(__f0, "count")?,
+                    name: rt::de::required(__f1, "name")?,
+                    users: rt::de::required(__f2, "users")?,
+                    additional_properties: __extra,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "all")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ObjsEnterpriseUser {
     /// Enterprise ID
     pub enterprise_id: String,
@@ -275,6 +612,49 @@ pub struct ObjsEnterpriseUser {
     pub is_admin: bool,
     pub is_owner: bool,
     pub teams: Vec<String>,
+}
+#[cfg(feature = "all")]
+impl<'de> serde::Deserialize<'de> for ObjsEnterpriseUser {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsEnterpriseUser;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsEnterpriseUser")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsEnterpriseUser, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "enterprise_id" => __f0 = Some(__map.next_value()?),
+                        "enterprise_name" => __f1 = Some(__map.next_value()?),
+                        "id" => __f2 = Some(__map.next_value()?),
+                        "is_admin" => __f3 = Some(__map.next_value()?),
+                        "is_owner" => __f4 = Some(__map.next_value()?),
+                        "teams" => __f5 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsEnterpriseUser {
+                    enterprise_id: rt::de::required(__f0, "enterprise_id")?,
+                    enterprise_name: rt::de::required(__f1, "enterprise_name")?,
+                    id: rt::de::required(__f2, "id")?,
+                    is_admin: rt::de::required(__f3, "is_admin")?,
+                    is_owner: rt::de::required(__f4, "is_owner")?,
+                    teams: rt::de::required(__f5, "teams")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "all")]
 impl ObjsEnterpriseUser {
@@ -305,167 +685,396 @@ impl ObjsEnterpriseUser {
 }
 #[cfg(feature = "team")]
 /// External Org Migrations
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsExternalOrgMigrations {
     pub current: Vec<super::models::ObjsExternalOrgMigrationsCurrentItem>,
     pub date_updated: i64,
 }
 #[cfg(feature = "team")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+impl<'de> serde::Deserialize<'de> for ObjsExternalOrgMigrations {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsExternalOrgMigrations;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsExternalOrgMigrations")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsExternalOrgMigrations, A::Error> {
+                let mut __f0: Option<
+                    Vec<super::models::ObjsExternalOrgMigrationsCurrentItem>,
+                > = None;
+                let mut __f1: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "current" => __f0 = Some(__map.next_value()?),
+                        "date_updated" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsExternalOrgMigrations {
+                    current: rt::de::required(__f0, "current")?,
+                    date_updated: rt::de::required(__f1, "date_updated")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "team")]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsExternalOrgMigrationsCurrentItem {
     pub date_started: i64,
     pub team_id: String,
 }
+#[cfg(feature = "team")]
+impl<'de> serde::Deserialize<'de> for ObjsExternalOrgMigrationsCurrentItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsExternalOrgMigrationsCurrentItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsExternalOrgMigrationsCurrentItem")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsExternalOrgMigrationsCurrentItem, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "date_started" => __f0 = Some(__map.next_value()?),
+                        "team_id" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsExternalOrgMigrationsCurrentItem {
+                    date_started: rt::de::required(__f0, "date_started")?,
+                    team_id: rt::de::required(__f1, "team_id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(any(feature = "chat", feature = "conversations", feature = "files"))]
 /// file object
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsFile {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_delete: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_as_bot: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub editable: Option<bool>,
     /// User ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub editor: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filetype: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_rich_preview: Option<bool>,
     /// File ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_exif_rotation: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ims: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_external: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_public: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_starred: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_tombstoned: Option<bool>,
     /// User ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_editor: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mimetype: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub non_owner_editable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_stars: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_h: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_w: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permalink: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permalink_public: Option<String>,
     /// Info for a pinned item
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned_info: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned_to: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pretty_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_url_shared: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<Vec<super::models::ObjsReaction>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shares: Option<super::models::ObjsFileShares>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
     /// Team ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_team: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumb_1024: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumb_1024_h: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumb_1024_w: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumb_160: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumb_360: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumb_360_h: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumb_360_w: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumb_480: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumb_480_h: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumb_480_w: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumb_64: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumb_720: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumb_720_h: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumb_720_w: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumb_80: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumb_800: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumb_800_h: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumb_800_w: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumb_960: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumb_960_h: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumb_960_w: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumb_tiny: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url_private: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url_private_download: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Team ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_team: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+}
+#[cfg(any(feature = "chat", feature = "conversations", feature = "files"))]
+impl<'de> serde::Deserialize<'de> for ObjsFile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsFile;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsFile")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsFile, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<bool> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<Vec<String>> = None;
+                let mut __f12: Option<bool> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<i64> = None;
+                let mut __f15: Option<Vec<String>> = None;
+                let mut __f16: Option<bool> = None;
+                let mut __f17: Option<bool> = None;
+                let mut __f18: Option<bool> = None;
+                let mut __f19: Option<bool> = None;
+                let mut __f20: Option<String> = None;
+                let mut __f21: Option<String> = None;
+                let mut __f22: Option<String> = None;
+                let mut __f23: Option<String> = None;
+                let mut __f24: Option<bool> = None;
+                let mut __f25: Option<i64> = None;
+                let mut __f26: Option<i64> = None;
+                let mut __f27: Option<i64> = None;
+                let mut __f28: Option<String> = None;
+                let mut __f29: Option<String> = None;
+                let mut __f30: Option<serde_json::Value> = None;
+                let mut __f31: Option<Vec<String>> = None;
+                let mut __f32: Option<String> = None;
+                let mut __f33: Option<String> = None;
+                let mut __f34: Option<bool> = None;
+                let mut __f35: Option<Vec<super::models::ObjsReaction>> = None;
+                let mut __f36: Option<super::models::ObjsFileShares> = None;
+                let mut __f37: Option<i64> = None;
+                let mut __f38: Option<String> = None;
+                let mut __f39: Option<String> = None;
+                let mut __f40: Option<String> = None;
+                let mut __f41: Option<i64> = None;
+                let mut __f42: Option<i64> = None;
+                let mut __f43: Option<String> = None;
+                let mut __f44: Option<String> = None;
+                let mut __f45: Option<i64> = None;
+                let mut __f46: Option<i64> = None;
+                let mut __f47: Option<String> = None;
+                let mut __f48: Option<i64> = None;
+                let mut __f49: Option<i64> = None;
+                let mut __f50: Option<String> = None;
+                let mut __f51: Option<String> = None;
+                let mut __f52: Option<i64> = None;
+                let mut __f53: Option<i64> = None;
+                let mut __f54: Option<String> = None;
+                let mut __f55: Option<String> = None;
+                let mut __f56: Option<i64> = None;
+                let mut __f57: Option<i64> = None;
+                let mut __f58: Option<String> = None;
+                let mut __f59: Option<i64> = None;
+                let mut __f60: Option<i64> = None;
+                let mut __f61: Option<String> = None;
+                let mut __f62: Option<i64> = None;
+                let mut __f63: Option<String> = None;
+                let mut __f64: Option<i64> = None;
+                let mut __f65: Option<String> = None;
+                let mut __f66: Option<String> = None;
+                let mut __f67: Option<String> = None;
+                let mut __f68: Option<String> = None;
+                let mut __f69: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channels" => __f0 = __map.next_value()?,
+                        "comments_count" => __f1 = __map.next_value()?,
+                        "created" => __f2 = __map.next_value()?,
+                        "date_delete" => __f3 = __map.next_value()?,
+                        "display_as_bot" => __f4 = __map.next_value()?,
+                        "editable" => __f5 = __map.next_value()?,
+                        "editor" => __f6 = __map.next_value()?,
+                        "external_id" => __f7 = __map.next_value()?,
+                        "external_type" => __f8 = __map.next_value()?,
+                        "external_url" => __f9 = __map.next_value()?,
+                        "filetype" => __f10 = __map.next_value()?,
+                        "groups" => __f11 = __map.next_value()?,
+                        "has_rich_preview" => __f12 = __map.next_value()?,
+                        "id" => __f13 = __map.next_value()?,
+                        "image_exif_rotation" => __f14 = __map.next_value()?,
+                        "ims" => __f15 = __map.next_value()?,
+                        "is_external" => __f16 = __map.next_value()?,
+                        "is_public" => __f17 = __map.next_value()?,
+                        "is_starred" => __f18 = __map.next_value()?,
+                        "is_tombstoned" => __f19 = __map.next_value()?,
+                        "last_editor" => __f20 = __map.next_value()?,
+                        "mimetype" => __f21 = __map.next_value()?,
+                        "mode" => __f22 = __map.next_value()?,
+                        "name" => __f23 = __map.next_value()?,
+                        "non_owner_editable" => __f24 = __map.next_value()?,
+                        "num_stars" => __f25 = __map.next_value()?,
+                        "original_h" => __f26 = __map.next_value()?,
+                        "original_w" => __f27 = __map.next_value()?,
+                        "permalink" => __f28 = __map.next_value()?,
+                        "permalink_public" => __f29 = __map.next_value()?,
+                        "pinned_info" => __f30 = __map.next_value()?,
+                        "pinned_to" => __f31 = __map.next_value()?,
+                        "pretty_type" => __f32 = __map.next_value()?,
+                        "preview" => __f33 = __map.next_value()?,
+                        "public_url_shared" => __f34 = __map.next_value()?,
+                        "reactions" => __f35 = __map.next_value()?,
+                        "shares" => __f36 = __map.next_value()?,
+                        "size" => __f37 = __map.next_value()?,
+                        "source_team" => __f38 = __map.next_value()?,
+                        "state" => __f39 = __map.next_value()?,
+                        "thumb_1024" => __f40 = __map.next_value()?,
+                        "thumb_1024_h" => __f41 = __map.next_value()?,
+                        "thumb_1024_w" => __f42 = __map.next_value()?,
+                        "thumb_160" => __f43 = __map.next_value()?,
+                        "thumb_360" => __f44 = __map.next_value()?,
+                        "thumb_360_h" => __f45 = __map.next_value()?,
+                        "thumb_360_w" => __f46 = __map.next_value()?,
+                        "thumb_480" => __f47 = __map.next_value()?,
+                        "thumb_480_h" => __f48 = __map.next_value()?,
+                        "thumb_480_w" => __f49 = __map.next_value()?,
+                        "thumb_64" => __f50 = __map.next_value()?,
+                        "thumb_720" => __f51 = __map.next_value()?,
+                        "thumb_720_h" => __f52 = __map.next_value()?,
+                        "thumb_720_w" => __f53 = __map.next_value()?,
+                        "thumb_80" => __f54 = __map.next_value()?,
+                        "thumb_800" => __f55 = __map.next_value()?,
+                        "thumb_800_h" => __f56 = __map.next_value()?,
+                        "thumb_800_w" => __f57 = __map.next_value()?,
+                        "thumb_960" => __f58 = __map.next_value()?,
+                        "thumb_960_h" => __f59 = __map.next_value()?,
+                        "thumb_960_w" => __f60 = __map.next_value()?,
+                        "thumb_tiny" => __f61 = __map.next_value()?,
+                        "timestamp" => __f62 = __map.next_value()?,
+                        "title" => __f63 = __map.next_value()?,
+                        "updated" => __f64 = __map.next_value()?,
+                        "url_private" => __f65 = __map.next_value()?,
+                        "url_private_download" => __f66 = __map.next_value()?,
+                        "user" => __f67 = __map.next_value()?,
+                        "user_team" => __f68 = __map.next_value()?,
+                        "username" => __f69 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsFile {
+                    channels: __f0,
+                    comments_count: __f1,
+                    created: __f2,
+                    date_delete: __f3,
+                    display_as_bot: __f4,
+                    editable: __f5,
+                    editor: __f6,
+                    external_id: __f7,
+                    external_type: __f8,
+                    external_url: __f9,
+                    filetype: __f10,
+                    groups: __f11,
+                    has_rich_preview: __f12,
+                    id: __f13,
+                    image_exif_rotation: __f14,
+                    ims: __f15,
+                    is_external: __f16,
+                    is_public: __f17,
+                    is_starred: __f18,
+                    is_tombstoned: __f19,
+                    last_editor: __f20,
+                    mimetype: __f21,
+                    mode: __f22,
+                    name: __f23,
+                    non_owner_editable: __f24,
+                    num_stars: __f25,
+                    original_h: __f26,
+                    original_w: __f27,
+                    permalink: __f28,
+                    permalink_public: __f29,
+                    pinned_info: __f30,
+                    pinned_to: __f31,
+                    pretty_type: __f32,
+                    preview: __f33,
+                    public_url_shared: __f34,
+                    reactions: __f35,
+                    shares: __f36,
+                    size: __f37,
+                    source_team: __f38,
+                    state: __f39,
+                    thumb_1024: __f40,
+                    thumb_1024_h: __f41,
+                    thumb_1024_w: __f42,
+                    thumb_160: __f43,
+                    thumb_360: __f44,
+                    thumb_360_h: __f45,
+                    thumb_360_w: __f46,
+                    thumb_480: __f47,
+                    thumb_480_h: __f48,
+                    thumb_480_w: __f49,
+                    thumb_64: __f50,
+                    thumb_720: __f51,
+                    thumb_720_h: __f52,
+                    thumb_720_w: __f53,
+                    thumb_80: __f54,
+                    thumb_800: __f55,
+                    thumb_800_h: __f56,
+                    thumb_800_w: __f57,
+                    thumb_960: __f58,
+                    thumb_960_h: __f59,
+                    thumb_960_w: __f60,
+                    thumb_tiny: __f61,
+                    timestamp: __f62,
+                    title: __f63,
+                    updated: __f64,
+                    url_private: __f65,
+                    url_private_download: __f66,
+                    user: __f67,
+                    user_team: __f68,
+                    username: __f69,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "chat", feature = "conversations", feature = "files"))]
 impl ObjsFile {
@@ -502,133 +1111,312 @@ impl ObjsFile {
     }
 }
 #[cfg(any(feature = "chat", feature = "conversations", feature = "files"))]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsFileShares {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<serde_json::Value>,
 }
+#[cfg(any(feature = "chat", feature = "conversations", feature = "files"))]
+impl<'de> serde::Deserialize<'de> for ObjsFileShares {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsFileShares;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsFileShares")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsFileShares, A::Error> {
+                let mut __f0: Option<serde_json::Value> = None;
+                let mut __f1: Option<serde_json::Value> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "private" => __f0 = __map.next_value()?,
+                        "public" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsFileShares {
+                    private: __f0,
+                    public: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "team")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsIcon {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_102: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_132: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_230: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_34: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_44: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_68: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_88: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_default: Option<bool>,
+}
+#[cfg(feature = "team")]
+impl<'de> serde::Deserialize<'de> for ObjsIcon {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsIcon;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsIcon")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsIcon, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "image_102" => __f0 = __map.next_value()?,
+                        "image_132" => __f1 = __map.next_value()?,
+                        "image_230" => __f2 = __map.next_value()?,
+                        "image_34" => __f3 = __map.next_value()?,
+                        "image_44" => __f4 = __map.next_value()?,
+                        "image_68" => __f5 = __map.next_value()?,
+                        "image_88" => __f6 = __map.next_value()?,
+                        "image_default" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsIcon {
+                    image_102: __f0,
+                    image_132: __f1,
+                    image_230: __f2,
+                    image_34: __f3,
+                    image_44: __f4,
+                    image_68: __f5,
+                    image_88: __f6,
+                    image_default: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 /// Message object
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsMessage {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attachments: Option<Vec<super::models::ObjsMessageAttachmentsItem>>,
     /// Block Kit blocks
     ///
     /// This is a very loose definition, in the future, we'll populate this with deeper schema in this definition namespace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocks: Option<Vec<super::models::BlocksItem>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bot_id: Option<serde_json::Value>,
     /// Bot Profile Object
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bot_profile: Option<super::models::ObjsBotProfile>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_msg_id: Option<String>,
     /// File Comment Object
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<super::models::ObjsComment>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_as_bot: Option<bool>,
     /// file object
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<super::models::ObjsFile>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<super::models::ObjsFile>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub icons: Option<super::models::ObjsMessageIcons>,
     /// User ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inviter: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_delayed_message: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_intro: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_starred: Option<bool>,
     /// Timestamp in format 0123456789.012345
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_read: Option<String>,
     /// Timestamp in format 0123456789.012345
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_reply: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_name: Option<String>,
     /// User ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_user_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permalink: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned_to: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<Vec<super::models::ObjsReaction>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_users: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_users_count: Option<i64>,
     /// Team or Enterprise ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_team: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscribed: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subtype: Option<String>,
     /// Team or Enterprise ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<String>,
     pub text: String,
     /// Timestamp in format 0123456789.012345
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread_ts: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
     /// Timestamp in format 0123456789.012345
     pub ts: String,
-    #[serde(rename = "type")]
     pub type_: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unread_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload: Option<bool>,
     /// User ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_profile: Option<super::models::ObjsUserProfileShort>,
     /// Team or Enterprise ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_team: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+}
+#[cfg(any(feature = "chat", feature = "conversations"))]
+impl<'de> serde::Deserialize<'de> for ObjsMessage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsMessage;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsMessage")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsMessage, A::Error> {
+                let mut __f0: Option<Vec<super::models::ObjsMessageAttachmentsItem>> = None;
+                let mut __f1: Option<Vec<super::models::BlocksItem>> = None;
+                let mut __f2: Option<serde_json::Value> = None;
+                let mut __f3: Option<super::models::ObjsBotProfile> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<super::models::ObjsComment> = None;
+                let mut __f6: Option<bool> = None;
+                let mut __f7: Option<super::models::ObjsFile> = None;
+                let mut __f8: Option<Vec<super::models::ObjsFile>> = None;
+                let mut __f9: Option<super::models::ObjsMessageIcons> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<bool> = None;
+                let mut __f12: Option<bool> = None;
+                let mut __f13: Option<bool> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<String> = None;
+                let mut __f19: Option<String> = None;
+                let mut __f20: Option<Vec<String>> = None;
+                let mut __f21: Option<String> = None;
+                let mut __f22: Option<Vec<super::models::ObjsReaction>> = None;
+                let mut __f23: Option<i64> = None;
+                let mut __f24: Option<Vec<String>> = None;
+                let mut __f25: Option<i64> = None;
+                let mut __f26: Option<String> = None;
+                let mut __f27: Option<bool> = None;
+                let mut __f28: Option<String> = None;
+                let mut __f29: Option<String> = None;
+                let mut __f30: Option<String> = None;
+                let mut __f31: Option<String> = None;
+                let mut __f32: Option<String> = None;
+                let mut __f33: Option<String> = None;
+                let mut __f34: Option<String> = None;
+                let mut __f35: Option<i64> = None;
+                let mut __f36: Option<bool> = None;
+                let mut __f37: Option<String> = None;
+                let mut __f38: Option<super::models::ObjsUserProfileShort> = None;
+                let mut __f39: Option<String> = None;
+                let mut __f40: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "attachments" => __f0 = __map.next_value()?,
+                        "blocks" => __f1 = __map.next_value()?,
+                        "bot_id" => __f2 = __map.next_value()?,
+                        "bot_profile" => __f3 = __map.next_value()?,
+                        "client_msg_id" => __f4 = __map.next_value()?,
+                        "comment" => __f5 = __map.next_value()?,
+                        "display_as_bot" => __f6 = __map.next_value()?,
+                        "file" => __f7 = __map.next_value()?,
+                        "files" => __f8 = __map.next_value()?,
+                        "icons" => __f9 = __map.next_value()?,
+                        "inviter" => __f10 = __map.next_value()?,
+                        "is_delayed_message" => __f11 = __map.next_value()?,
+                        "is_intro" => __f12 = __map.next_value()?,
+                        "is_starred" => __f13 = __map.next_value()?,
+                        "last_read" => __f14 = __map.next_value()?,
+                        "latest_reply" => __f15 = __map.next_value()?,
+                        "name" => __f16 = __map.next_value()?,
+                        "old_name" => __f17 = __map.next_value()?,
+                        "parent_user_id" => __f18 = __map.next_value()?,
+                        "permalink" => __f19 = __map.next_value()?,
+                        "pinned_to" => __f20 = __map.next_value()?,
+                        "purpose" => __f21 = __map.next_value()?,
+                        "reactions" => __f22 = __map.next_value()?,
+                        "reply_count" => __f23 = __map.next_value()?,
+                        "reply_users" => __f24 = __map.next_value()?,
+                        "reply_users_count" => __f25 = __map.next_value()?,
+                        "source_team" => __f26 = __map.next_value()?,
+                        "subscribed" => __f27 = __map.next_value()?,
+                        "subtype" => __f28 = __map.next_value()?,
+                        "team" => __f29 = __map.next_value()?,
+                        "text" => __f30 = Some(__map.next_value()?),
+                        "thread_ts" => __f31 = __map.next_value()?,
+                        "topic" => __f32 = __map.next_value()?,
+                        "ts" => __f33 = Some(__map.next_value()?),
+                        "type" => __f34 = Some(__map.next_value()?),
+                        "unread_count" => __f35 = __map.next_value()?,
+                        "upload" => __f36 = __map.next_value()?,
+                        "user" => __f37 = __map.next_value()?,
+                        "user_profile" => __f38 = __map.next_value()?,
+                        "user_team" => __f39 = __map.next_value()?,
+                        "username" => __f40 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsMessage {
+                    attachments: __f0,
+                    blocks: __f1,
+                    bot_id: __f2,
+                    bot_profile: __f3,
+                    client_msg_id: __f4,
+                    comment: __f5,
+                    display_as_bot: __f6,
+                    file: __f7,
+                    files: __f8,
+                    icons: __f9,
+                    inviter: __f10,
+                    is_delayed_message: __f11,
+                    is_intro: __f12,
+                    is_starred: __f13,
+                    last_read: __f14,
+                    latest_reply: __f15,
+                    name: __f16,
+                    old_name: __f17,
+                    parent_user_id: __f18,
+                    permalink: __f19,
+                    pinned_to: __f20,
+                    purpose: __f21,
+                    reactions: __f22,
+                    reply_count: __f23,
+                    reply_users: __f24,
+                    reply_users_count: __f25,
+                    source_team: __f26,
+                    subscribed: __f27,
+                    subtype: __f28,
+                    team: __f29,
+                    text: rt::de::required(__f30, "text")?,
+                    thread_ts: __f31,
+                    topic: __f32,
+                    ts: rt::de::required(__f33, "ts")?,
+                    type_: rt::de::required(__f34, "type")?,
+                    unread_count: __f35,
+                    upload: __f36,
+                    user: __f37,
+                    user_profile: __f38,
+                    user_team: __f39,
+                    username: __f40,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 impl ObjsMessage {
@@ -735,34 +1523,100 @@ impl ObjsMessage {
     }
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsMessageAttachmentsItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
     pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_bytes: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_height: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_width: Option<i64>,
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+impl<'de> serde::Deserialize<'de> for ObjsMessageAttachmentsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsMessageAttachmentsItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsMessageAttachmentsItem")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsMessageAttachmentsItem, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "fallback" => __f0 = __map.next_value()?,
+                        "id" => __f1 = Some(__map.next_value()?),
+                        "image_bytes" => __f2 = __map.next_value()?,
+                        "image_height" => __f3 = __map.next_value()?,
+                        "image_url" => __f4 = __map.next_value()?,
+                        "image_width" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsMessageAttachmentsItem {
+                    fallback: __f0,
+                    id: rt::de::required(__f1, "id")?,
+                    image_bytes: __f2,
+                    image_height: __f3,
+                    image_url: __f4,
+                    image_width: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "chat", feature = "conversations"))]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsMessageIcons {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emoji: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_64: Option<String>,
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+impl<'de> serde::Deserialize<'de> for ObjsMessageIcons {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsMessageIcons;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsMessageIcons")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsMessageIcons, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "emoji" => __f0 = __map.next_value()?,
+                        "image_64" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsMessageIcons {
+                    emoji: __f0,
+                    image_64: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "chat", feature = "conversations"))]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsUserProfileShort {
     pub avatar_hash: String,
     pub display_name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name_normalized: Option<String>,
     pub first_name: Option<String>,
     pub image_72: String,
@@ -770,10 +1624,67 @@ pub struct ObjsUserProfileShort {
     pub is_ultra_restricted: bool,
     pub name: String,
     pub real_name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub real_name_normalized: Option<String>,
     /// Team or Enterprise ID
     pub team: String,
+}
+#[cfg(any(feature = "chat", feature = "conversations"))]
+impl<'de> serde::Deserialize<'de> for ObjsUserProfileShort {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsUserProfileShort;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsUserProfileShort")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsUserProfileShort, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<bool> = None;
+                let mut __f6: Option<bool> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "avatar_hash" => __f0 = Some(__map.next_value()?),
+                        "display_name" => __f1 = Some(__map.next_value()?),
+                        "display_name_normalized" => __f2 = __map.next_value()?,
+                        "first_name" => __f3 = __map.next_value()?,
+                        "image_72" => __f4 = Some(__map.next_value()?),
+                        "is_restricted" => __f5 = Some(__map.next_value()?),
+                        "is_ultra_restricted" => __f6 = Some(__map.next_value()?),
+                        "name" => __f7 = Some(__map.next_value()?),
+                        "real_name" => __f8 = Some(__map.next_value()?),
+                        "real_name_normalized" => __f9 = __map.next_value()?,
+                        "team" => __f10 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsUserProfileShort {
+                    avatar_hash: rt::de::required(__f0, "avatar_hash")?,
+                    display_name: rt::de::required(__f1, "display_name")?,
+                    display_name_normalized: __f2,
+                    first_name: __f3,
+                    image_72: rt::de::required(__f4, "image_72")?,
+                    is_restricted: rt::de::required(__f5, "is_restricted")?,
+                    is_ultra_restricted: rt::de::required(__f6, "is_ultra_restricted")?,
+                    name: rt::de::required(__f7, "name")?,
+                    real_name: rt::de::required(__f8, "real_name")?,
+                    real_name_normalized: __f9,
+                    team: rt::de::required(__f10, "team")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 impl ObjsUserProfileShort {
@@ -796,29 +1707,100 @@ impl ObjsUserProfileShort {
     any(feature = "files", feature = "reactions", feature = "stars", feature = "team")
 )]
 /// paging object
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsPaging {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<i64>,
     pub page: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pages: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spill: Option<i64>,
     pub total: i64,
 }
+#[cfg(
+    any(feature = "files", feature = "reactions", feature = "stars", feature = "team")
+)]
+impl<'de> serde::Deserialize<'de> for ObjsPaging {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsPaging;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsPaging")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsPaging, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "count" => __f0 = __map.next_value()?,
+                        "page" => __f1 = Some(__map.next_value()?),
+                        "pages" => __f2 = __map.next_value()?,
+                        "per_page" => __f3 = __map.next_value()?,
+                        "spill" => __f4 = __map.next_value()?,
+                        "total" => __f5 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsPaging {
+                    count: __f0,
+                    page: rt::de::required(__f1, "page")?,
+                    pages: __f2,
+                    per_page: __f3,
+                    spill: __f4,
+                    total: rt::de::required(__f5, "total")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "team")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsPrimaryOwner {
     pub email: String,
     pub id: String,
 }
+#[cfg(feature = "team")]
+impl<'de> serde::Deserialize<'de> for ObjsPrimaryOwner {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsPrimaryOwner;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsPrimaryOwner")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsPrimaryOwner, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "email" => __f0 = Some(__map.next_value()?),
+                        "id" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsPrimaryOwner {
+                    email: rt::de::required(__f0, "email")?,
+                    id: rt::de::required(__f1, "id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "reminders")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsReminder {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub complete_ts: Option<i64>,
     /// User ID
     pub creator: String,
@@ -826,10 +1808,55 @@ pub struct ObjsReminder {
     pub id: String,
     pub recurring: bool,
     pub text: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<i64>,
     /// User ID
     pub user: String,
+}
+#[cfg(feature = "reminders")]
+impl<'de> serde::Deserialize<'de> for ObjsReminder {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsReminder;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsReminder")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsReminder, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<i64> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "complete_ts" => __f0 = __map.next_value()?,
+                        "creator" => __f1 = Some(__map.next_value()?),
+                        "id" => __f2 = Some(__map.next_value()?),
+                        "recurring" => __f3 = Some(__map.next_value()?),
+                        "text" => __f4 = Some(__map.next_value()?),
+                        "time" => __f5 = __map.next_value()?,
+                        "user" => __f6 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsReminder {
+                    complete_ts: __f0,
+                    creator: rt::de::required(__f1, "creator")?,
+                    id: rt::de::required(__f2, "id")?,
+                    recurring: rt::de::required(__f3, "recurring")?,
+                    text: rt::de::required(__f4, "text")?,
+                    time: __f5,
+                    user: rt::de::required(__f6, "user")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "reminders")]
 impl ObjsReminder {
@@ -858,21 +1885,52 @@ impl ObjsReminder {
 }
 #[cfg(feature = "apps_permissions")]
 /// resources in info from apps.permissions.info
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsResources {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub excluded_ids: Option<Vec<serde_json::Value>>,
     pub ids: Vec<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wildcard: Option<bool>,
+}
+#[cfg(feature = "apps_permissions")]
+impl<'de> serde::Deserialize<'de> for ObjsResources {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsResources;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsResources")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsResources, A::Error> {
+                let mut __f0: Option<Vec<serde_json::Value>> = None;
+                let mut __f1: Option<Vec<serde_json::Value>> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "excluded_ids" => __f0 = __map.next_value()?,
+                        "ids" => __f1 = Some(__map.next_value()?),
+                        "wildcard" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsResources {
+                    excluded_ids: __f0,
+                    ids: rt::de::required(__f1, "ids")?,
+                    wildcard: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 /// Subteam/Usergroup Object
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsSubteam {
     pub auto_provision: bool,
     pub auto_type: serde_json::Value,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel_count: Option<i64>,
     /// User ID
     pub created_by: String,
@@ -894,10 +1952,99 @@ pub struct ObjsSubteam {
     pub team_id: String,
     /// User ID
     pub updated_by: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<String>>,
+}
+#[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
+impl<'de> serde::Deserialize<'de> for ObjsSubteam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsSubteam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsSubteam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsSubteam, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<serde_json::Value> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<i64> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<serde_json::Value> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<bool> = None;
+                let mut __f13: Option<bool> = None;
+                let mut __f14: Option<bool> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<super::models::ObjsSubteamPrefs> = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<String> = None;
+                let mut __f19: Option<i64> = None;
+                let mut __f20: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "auto_provision" => __f0 = Some(__map.next_value()?),
+                        "auto_type" => __f1 = Some(__map.next_value()?),
+                        "channel_count" => __f2 = __map.next_value()?,
+                        "created_by" => __f3 = Some(__map.next_value()?),
+                        "date_create" => __f4 = Some(__map.next_value()?),
+                        "date_delete" => __f5 = Some(__map.next_value()?),
+                        "date_update" => __f6 = Some(__map.next_value()?),
+                        "deleted_by" => __f7 = Some(__map.next_value()?),
+                        "description" => __f8 = Some(__map.next_value()?),
+                        "enterprise_subteam_id" => __f9 = Some(__map.next_value()?),
+                        "handle" => __f10 = Some(__map.next_value()?),
+                        "id" => __f11 = Some(__map.next_value()?),
+                        "is_external" => __f12 = Some(__map.next_value()?),
+                        "is_subteam" => __f13 = Some(__map.next_value()?),
+                        "is_usergroup" => __f14 = Some(__map.next_value()?),
+                        "name" => __f15 = Some(__map.next_value()?),
+                        "prefs" => __f16 = Some(__map.next_value()?),
+                        "team_id" => __f17 = Some(__map.next_value()?),
+                        "updated_by" => __f18 = Some(__map.next_value()?),
+                        "user_count" => __f19 = __map.next_value()?,
+                        "users" => __f20 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsSubteam {
+                    auto_provision: rt::de::required(__f0, "auto_provision")?,
+                    auto_type: rt::de::required(__f1, "auto_type")?,
+                    channel_count: __f2,
+                    created_by: rt::de::required(__f3, "created_by")?,
+                    date_create: rt::de::required(__f4, "date_create")?,
+                    date_delete: rt::de::required(__f5, "date_delete")?,
+                    date_update: rt::de::required(__f6, "date_update")?,
+                    deleted_by: rt::de::required(__f7, "deleted_by")?,
+                    description: rt::de::required(__f8, "description")?,
+                    enterprise_subteam_id: rt::de::required(
+                        __f9,
+                        "enterprise_subteam_id",
+                    )?,
+                    handle: rt::de::required(__f10, "handle")?,
+                    id: rt::de::required(__f11, "id")?,
+                    is_external: rt::de::required(__f12, "is_external")?,
+                    is_subteam: rt::de::required(__f13, "is_subteam")?,
+                    is_usergroup: rt::de::required(__f14, "is_usergroup")?,
+                    name: rt::de::required(__f15, "name")?,
+                    prefs: rt::de::required(__f16, "prefs")?,
+                    team_id: rt::de::required(__f17, "team_id")?,
+                    updated_by: rt::de::required(__f18, "updated_by")?,
+                    user_count: __f19,
+                    users: __f20,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 impl ObjsSubteam {
@@ -941,72 +2088,191 @@ impl ObjsSubteam {
     }
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsSubteamPrefs {
     pub channels: Vec<String>,
     pub groups: Vec<String>,
 }
+#[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
+impl<'de> serde::Deserialize<'de> for ObjsSubteamPrefs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsSubteamPrefs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsSubteamPrefs")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsSubteamPrefs, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channels" => __f0 = Some(__map.next_value()?),
+                        "groups" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsSubteamPrefs {
+                    channels: rt::de::required(__f0, "channels")?,
+                    groups: rt::de::required(__f1, "groups")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "team")]
 /// Team Object
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsTeam {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_base_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_create: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discoverable: Option<serde_json::Value>,
     pub domain: String,
     pub email_domain: String,
     /// Enterprise ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_id: Option<String>,
     /// Name of the enterprise org
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_name: Option<String>,
     /// External Org Migrations
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_org_migrations: Option<super::models::ObjsExternalOrgMigrations>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_compliance_export: Option<bool>,
     pub icon: super::models::ObjsIcon,
     /// Team or Enterprise ID
     pub id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_assigned: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_enterprise: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_over_storage_limit: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit_ts: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub messages_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msg_edit_window_mins: Option<i64>,
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub over_integrations_limit: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub over_storage_limit: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pay_prod_cur: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<super::models::ObjsTeamPlan>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_owner: Option<super::models::ObjsPrimaryOwner>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sso_provider: Option<super::models::ObjsTeamSsoProvider>,
+}
+#[cfg(feature = "team")]
+impl<'de> serde::Deserialize<'de> for ObjsTeam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsTeam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsTeam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsTeam, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<serde_json::Value> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<super::models::ObjsExternalOrgMigrations> = None;
+                let mut __f12: Option<bool> = None;
+                let mut __f13: Option<super::models::ObjsIcon> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<bool> = None;
+                let mut __f16: Option<i64> = None;
+                let mut __f17: Option<bool> = None;
+                let mut __f18: Option<i64> = None;
+                let mut __f19: Option<String> = None;
+                let mut __f20: Option<i64> = None;
+                let mut __f21: Option<i64> = None;
+                let mut __f22: Option<String> = None;
+                let mut __f23: Option<bool> = None;
+                let mut __f24: Option<bool> = None;
+                let mut __f25: Option<String> = None;
+                let mut __f26: Option<super::models::ObjsTeamPlan> = None;
+                let mut __f27: Option<super::models::ObjsPrimaryOwner> = None;
+                let mut __f28: Option<super::models::ObjsTeamSsoProvider> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "archived" => __f0 = __map.next_value()?,
+                        "avatar_base_url" => __f1 = __map.next_value()?,
+                        "created" => __f2 = __map.next_value()?,
+                        "date_create" => __f3 = __map.next_value()?,
+                        "deleted" => __f4 = __map.next_value()?,
+                        "description" => __f5 = __map.next_value()?,
+                        "discoverable" => __f6 = __map.next_value()?,
+                        "domain" => __f7 = Some(__map.next_value()?),
+                        "email_domain" => __f8 = Some(__map.next_value()?),
+                        "enterprise_id" => __f9 = __map.next_value()?,
+                        "enterprise_name" => __f10 = __map.next_value()?,
+                        "external_org_migrations" => __f11 = __map.next_value()?,
+                        "has_compliance_export" => __f12 = __map.next_value()?,
+                        "icon" => __f13 = Some(__map.next_value()?),
+                        "id" => __f14 = Some(__map.next_value()?),
+                        "is_assigned" => __f15 = __map.next_value()?,
+                        "is_enterprise" => __f16 = __map.next_value()?,
+                        "is_over_storage_limit" => __f17 = __map.next_value()?,
+                        "limit_ts" => __f18 = __map.next_value()?,
+                        "locale" => __f19 = __map.next_value()?,
+                        "messages_count" => __f20 = __map.next_value()?,
+                        "msg_edit_window_mins" => __f21 = __map.next_value()?,
+                        "name" => __f22 = Some(__map.next_value()?),
+                        "over_integrations_limit" => __f23 = __map.next_value()?,
+                        "over_storage_limit" => __f24 = __map.next_value()?,
+                        "pay_prod_cur" => __f25 = __map.next_value()?,
+                        "plan" => __f26 = __map.next_value()?,
+                        "primary_owner" => __f27 = __map.next_value()?,
+                        "sso_provider" => __f28 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsTeam {
+                    archived: __f0,
+                    avatar_base_url: __f1,
+                    created: __f2,
+                    date_create: __f3,
+                    deleted: __f4,
+                    description: __f5,
+                    discoverable: __f6,
+                    domain: rt::de::required(__f7, "domain")?,
+                    email_domain: rt::de::required(__f8, "email_domain")?,
+                    enterprise_id: __f9,
+                    enterprise_name: __f10,
+                    external_org_migrations: __f11,
+                    has_compliance_export: __f12,
+                    icon: rt::de::required(__f13, "icon")?,
+                    id: rt::de::required(__f14, "id")?,
+                    is_assigned: __f15,
+                    is_enterprise: __f16,
+                    is_over_storage_limit: __f17,
+                    limit_ts: __f18,
+                    locale: __f19,
+                    messages_count: __f20,
+                    msg_edit_window_mins: __f21,
+                    name: rt::de::required(__f22, "name")?,
+                    over_integrations_limit: __f23,
+                    over_storage_limit: __f24,
+                    pay_prod_cur: __f25,
+                    plan: __f26,
+                    primary_owner: __f27,
+                    sso_provider: __f28,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "team")]
 impl ObjsTeam {
@@ -1034,34 +2300,112 @@ connector_runtime::__string_enum! {
     "compliance", Enterprise = "enterprise", }
 }
 #[cfg(feature = "team")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsTeamSsoProvider {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(rename = "type")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
+#[cfg(feature = "team")]
+impl<'de> serde::Deserialize<'de> for ObjsTeamSsoProvider {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsTeamSsoProvider;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsTeamSsoProvider")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsTeamSsoProvider, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "label" => __f0 = __map.next_value()?,
+                        "name" => __f1 = __map.next_value()?,
+                        "type" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsTeamSsoProvider {
+                    label: __f0,
+                    name: __f1,
+                    type_: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "team_profile")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ObjsTeamProfileField {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field_name: Option<String>,
     pub hint: String,
     pub id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_hidden: Option<bool>,
     pub label: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<serde_json::Value>,
-    #[serde(deserialize_with = "rt::lenient::number")]
     pub ordering: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub possible_values: Option<Vec<String>>,
-    #[serde(rename = "type")]
     pub type_: super::models::ObjsTeamProfileFieldType,
+}
+#[cfg(feature = "team_profile")]
+impl<'de> serde::Deserialize<'de> for ObjsTeamProfileField {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsTeamProfileField;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsTeamProfileField")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsTeamProfileField, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<serde_json::Value> = None;
+                let mut __f6: Option<f64> = None;
+                let mut __f7: Option<Vec<String>> = None;
+                let mut __f8: Option<super::models::ObjsTeamProfileFieldType> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "field_name" => __f0 = __map.next_value()?,
+                        "hint" => __f1 = Some(__map.next_value()?),
+                        "id" => __f2 = Some(__map.next_value()?),
+                        "is_hidden" => __f3 = __map.next_value()?,
+                        "label" => __f4 = Some(__map.next_value()?),
+                        "options" => __f5 = __map.next_value()?,
+                        "ordering" => {
+                            __f6 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
+                        }
+                        "possible_values" => __f7 = __map.next_value()?,
+                        "type" => __f8 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsTeamProfileField {
+                    field_name: __f0,
+                    hint: rt::de::required(__f1, "hint")?,
+                    id: rt::de::required(__f2, "id")?,
+                    is_hidden: __f3,
+                    label: rt::de::required(__f4, "label")?,
+                    options: __f5,
+                    ordering: rt::de::required(__f6, "ordering")?,
+                    possible_values: __f7,
+                    type_: rt::de::required(__f8, "type")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "team_profile")]
 impl ObjsTeamProfileField {
@@ -1086,101 +2430,268 @@ connector_runtime::__string_enum! {
     Mailto = "mailto", OptionsList = "options_list", User = "user", }
 }
 #[cfg(feature = "all")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ObjsTeamProfileFieldOption {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_custom: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_multiple_entry: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_protected: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_scim: Option<bool>,
+}
+#[cfg(feature = "all")]
+impl<'de> serde::Deserialize<'de> for ObjsTeamProfileFieldOption {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsTeamProfileFieldOption;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsTeamProfileFieldOption")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsTeamProfileFieldOption, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "is_custom" => __f0 = __map.next_value()?,
+                        "is_multiple_entry" => __f1 = __map.next_value()?,
+                        "is_protected" => __f2 = __map.next_value()?,
+                        "is_scim" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsTeamProfileFieldOption {
+                    is_custom: __f0,
+                    is_multiple_entry: __f1,
+                    is_protected: __f2,
+                    is_scim: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users_profile")]
 /// User profile object
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ObjsUserProfile {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub always_active: Option<bool>,
     /// App ID or empty string
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_app_id: Option<String>,
     pub avatar_hash: String,
     /// Bot User ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bot_id: Option<String>,
     pub display_name: String,
     pub display_name_normalized: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     pub fields: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guest_expiration_ts: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guest_invited_by: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_1024: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_192: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_24: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_32: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_48: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_512: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_72: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_original: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_app_user: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_custom_image: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_restricted: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_ultra_restricted: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_avatar_image_hash: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memberships_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub phone: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pronouns: Option<String>,
     pub real_name: String,
     pub real_name_normalized: String,
     pub skype: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_default_emoji: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_default_text: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_default_text_canonical: Option<String>,
     pub status_emoji: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_expiration: Option<i64>,
     pub status_text: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_text_canonical: Option<String>,
     /// Team or Enterprise ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<String>,
     pub title: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+}
+#[cfg(feature = "users_profile")]
+impl<'de> serde::Deserialize<'de> for ObjsUserProfile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ObjsUserProfile;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ObjsUserProfile")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ObjsUserProfile, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<serde_json::Value> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<i64> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<String> = None;
+                let mut __f19: Option<bool> = None;
+                let mut __f20: Option<bool> = None;
+                let mut __f21: Option<bool> = None;
+                let mut __f22: Option<bool> = None;
+                let mut __f23: Option<String> = None;
+                let mut __f24: Option<String> = None;
+                let mut __f25: Option<i64> = None;
+                let mut __f26: Option<String> = None;
+                let mut __f27: Option<String> = None;
+                let mut __f28: Option<String> = None;
+                let mut __f29: Option<String> = None;
+                let mut __f30: Option<String> = None;
+                let mut __f31: Option<String> = None;
+                let mut __f32: Option<String> = None;
+                let mut __f33: Option<String> = None;
+                let mut __f34: Option<String> = None;
+                let mut __f35: Option<String> = None;
+                let mut __f36: Option<i64> = None;
+                let mut __f37: Option<String> = None;
+                let mut __f38: Option<String> = None;
+                let mut __f39: Option<String> = None;
+                let mut __f40: Option<String> = None;
+                let mut __f41: Option<i64> = None;
+                let mut __f42: Option<String> = None;
+                let mut __f43: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "always_active" => __f0 = __map.next_value()?,
+                        "api_app_id" => __f1 = __map.next_value()?,
+                        "avatar_hash" => __f2 = Some(__map.next_value()?),
+                        "bot_id" => __f3 = __map.next_value()?,
+                        "display_name" => __f4 = Some(__map.next_value()?),
+                        "display_name_normalized" => __f5 = Some(__map.next_value()?),
+                        "email" => __f6 = __map.next_value()?,
+                        "fields" => __f7 = __map.next_value()?,
+                        "first_name" => __f8 = __map.next_value()?,
+                        "guest_expiration_ts" => __f9 = __map.next_value()?,
+                        "guest_invited_by" => __f10 = __map.next_value()?,
+                        "image_1024" => __f11 = __map.next_value()?,
+                        "image_192" => __f12 = __map.next_value()?,
+                        "image_24" => __f13 = __map.next_value()?,
+                        "image_32" => __f14 = __map.next_value()?,
+                        "image_48" => __f15 = __map.next_value()?,
+                        "image_512" => __f16 = __map.next_value()?,
+                        "image_72" => __f17 = __map.next_value()?,
+                        "image_original" => __f18 = __map.next_value()?,
+                        "is_app_user" => __f19 = __map.next_value()?,
+                        "is_custom_image" => __f20 = __map.next_value()?,
+                        "is_restricted" => __f21 = __map.next_value()?,
+                        "is_ultra_restricted" => __f22 = __map.next_value()?,
+                        "last_avatar_image_hash" => __f23 = __map.next_value()?,
+                        "last_name" => __f24 = __map.next_value()?,
+                        "memberships_count" => __f25 = __map.next_value()?,
+                        "name" => __f26 = __map.next_value()?,
+                        "phone" => __f27 = Some(__map.next_value()?),
+                        "pronouns" => __f28 = __map.next_value()?,
+                        "real_name" => __f29 = Some(__map.next_value()?),
+                        "real_name_normalized" => __f30 = Some(__map.next_value()?),
+                        "skype" => __f31 = Some(__map.next_value()?),
+                        "status_default_emoji" => __f32 = __map.next_value()?,
+                        "status_default_text" => __f33 = __map.next_value()?,
+                        "status_default_text_canonical" => __f34 = __map.next_value()?,
+                        "status_emoji" => __f35 = Some(__map.next_value()?),
+                        "status_expiration" => __f36 = __map.next_value()?,
+                        "status_text" => __f37 = Some(__map.next_value()?),
+                        "status_text_canonical" => __f38 = __map.next_value()?,
+                        "team" => __f39 = __map.next_value()?,
+                        "title" => __f40 = Some(__map.next_value()?),
+                        "updated" => __f41 = __map.next_value()?,
+                        "user_id" => __f42 = __map.next_value()?,
+                        "username" => __f43 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ObjsUserProfile {
+                    always_active: __f0,
+                    api_app_id: __f1,
+                    avatar_hash: rt::de::required(__f2, "avatar_hash")?,
+                    bot_id: __f3,
+                    display_name: rt::de::required(__f4, "display_name")?,
+                    display_name_normalized: rt::de::required(
+                        __f5,
+                        "display_name_normalized",
+                    )?,
+                    email: __f6,
+                    fields: __f7,
+                    first_name: __f8,
+                    guest_expiration_ts: __f9,
+                    guest_invited_by: __f10,
+                    image_1024: __f11,
+                    image_192: __f12,
+                    image_24: __f13,
+                    image_32: __f14,
+                    image_48: __f15,
+                    image_512: __f16,
+                    image_72: __f17,
+                    image_original: __f18,
+                    is_app_user: __f19,
+                    is_custom_image: __f20,
+                    is_restricted: __f21,
+                    is_ultra_restricted: __f22,
+                    last_avatar_image_hash: __f23,
+                    last_name: __f24,
+                    memberships_count: __f25,
+                    name: __f26,
+                    phone: rt::de::required(__f27, "phone")?,
+                    pronouns: __f28,
+                    real_name: rt::de::required(__f29, "real_name")?,
+                    real_name_normalized: rt::de::required(
+                        __f30,
+                        "real_name_normalized",
+                    )?,
+                    skype: rt::de::required(__f31, "skype")?,
+                    status_default_emoji: __f32,
+                    status_default_text: __f33,
+                    status_default_text_canonical: __f34,
+                    status_emoji: rt::de::required(__f35, "status_emoji")?,
+                    status_expiration: __f36,
+                    status_text: rt::de::required(__f37, "status_text")?,
+                    status_text_canonical: __f38,
+                    team: __f39,
+                    title: rt::de::required(__f40, "title")?,
+                    updated: __f41,
+                    user_id: __f42,
+                    username: __f43,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users_profile")]
 impl ObjsUserProfile {
@@ -1217,15 +2728,15 @@ impl ObjsUserProfile {
     }
 }
 #[cfg(feature = "admin_apps")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminAppsApproveBody {
     /// The id of the app to approve.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,
     /// The id of the request to approve.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub team_id: Option<String>,
 }
 #[cfg(
@@ -1241,13 +2752,14 @@ pub struct AdminAppsApproveBody {
         feature = "admin_invite_requests",
         feature = "admin_invite_requests_approved",
         feature = "admin_invite_requests_denied",
-        feature = "admin_teams_admins",
         feature = "admin_teams",
+        feature = "admin_teams_admins",
         feature = "admin_teams_owners",
         feature = "admin_teams_settings",
         feature = "admin_usergroups",
         feature = "admin_users",
         feature = "admin_users_session",
+        feature = "api",
         feature = "apps_event_authorizations",
         feature = "apps_permissions_users",
         feature = "calls",
@@ -1266,13 +2778,79 @@ pub struct AdminAppsApproveBody {
 /// Default success template
 ///
 /// This method either only returns a brief _OK_ response or a verbose schema is not available for this method.
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct DefaultSuccessTemplate {
     /// default success response
     pub ok: bool,
     /// Properties not described by the schema.
-    #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+}
+#[cfg(
+    any(
+        feature = "admin_apps",
+        feature = "admin_apps_approved",
+        feature = "admin_apps_requests",
+        feature = "admin_apps_restricted",
+        feature = "admin_conversations",
+        feature = "admin_conversations_ekm",
+        feature = "admin_conversations_restrict_access",
+        feature = "admin_emoji",
+        feature = "admin_invite_requests",
+        feature = "admin_invite_requests_approved",
+        feature = "admin_invite_requests_denied",
+        feature = "admin_teams",
+        feature = "admin_teams_admins",
+        feature = "admin_teams_owners",
+        feature = "admin_teams_settings",
+        feature = "admin_usergroups",
+        feature = "admin_users",
+        feature = "admin_users_session",
+        feature = "api",
+        feature = "apps_event_authorizations",
+        feature = "apps_permissions_users",
+        feature = "calls",
+        feature = "calls_participants",
+        feature = "dnd",
+        feature = "emoji",
+        feature = "files_remote",
+        feature = "oauth",
+        feature = "oauth_v2",
+        feature = "search",
+        feature = "team",
+        feature = "views",
+        feature = "workflows"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for DefaultSuccessTemplate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DefaultSuccessTemplate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DefaultSuccessTemplate")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DefaultSuccessTemplate, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ok" => __f0 = Some(__map.next_value()?),
+                        _ => {
+                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
+                        }
+                    }
+                }
+                Ok(DefaultSuccessTemplate {
+                    ok: rt::de::required(__f0, "ok")?,
+                    additional_properties: __extra,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(
     any(
@@ -1312,50 +2890,128 @@ pub struct DefaultSuccessTemplate {
 /// Default error template
 ///
 /// This method either only returns a brief _not OK_ response or a verbose schema is not available for this method.
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct DefaultErrorTemplate {
-    /// default failure response
-    pub ok: bool,
-    /// Properties not described by the schema.
-    #[serde(flatten)]
-    pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
-}
+pub type DefaultErrorTemplate = DefaultSuccessTemplate;
 #[cfg(feature = "admin_apps")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AdminAppsRestrictBody {
-    /// The id of the app to restrict.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app_id: Option<String>,
-    /// The id of the request to restrict.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub team_id: Option<String>,
-}
+pub type AdminAppsRestrictBody = AdminAppsApproveBody;
 #[cfg(feature = "admin_conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminConversationsArchiveBody {
     /// The channel to archive.
     pub channel_id: String,
 }
-#[cfg(feature = "admin_conversations")]
+#[cfg(
+    any(
+        feature = "admin_conversations",
+        feature = "apps",
+        feature = "apps_permissions",
+        feature = "chat",
+        feature = "conversations",
+        feature = "dialog",
+        feature = "dnd",
+        feature = "files",
+        feature = "files_comments",
+        feature = "pins",
+        feature = "reactions",
+        feature = "reminders",
+        feature = "stars",
+        feature = "users"
+    )
+)]
 /// admin.conversations.archive schema
 ///
 /// Schema for successful response of admin.conversations.archive
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct AdminConversationsArchiveResponse200 {
     /// default success response
     pub ok: bool,
+}
+#[cfg(
+    any(
+        feature = "admin_conversations",
+        feature = "apps",
+        feature = "apps_permissions",
+        feature = "chat",
+        feature = "conversations",
+        feature = "dialog",
+        feature = "dnd",
+        feature = "files",
+        feature = "files_comments",
+        feature = "pins",
+        feature = "reactions",
+        feature = "reminders",
+        feature = "stars",
+        feature = "users"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for AdminConversationsArchiveResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsArchiveResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsArchiveResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsArchiveResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ok" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsArchiveResponse200 {
+                    ok: rt::de::required(__f0, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.archive error schema
 ///
 /// Schema for error response from admin.conversations.archive
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AdminConversationsArchiveError {
     pub error: super::models::AdminConversationsArchiveErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsArchiveError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsArchiveError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsArchiveError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsArchiveError, A::Error> {
+                let mut __f0: Option<
+                    super::models::AdminConversationsArchiveErrorError,
+                > = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "error" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsArchiveError {
+                    error: rt::de::required(__f0, "error")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1367,29 +3023,54 @@ connector_runtime::__string_enum! {
     "could_not_archive_channel", }
 }
 #[cfg(feature = "admin_conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AdminConversationsConvertToPrivateBody {
-    /// The channel to convert to private.
-    pub channel_id: String,
-}
+pub type AdminConversationsConvertToPrivateBody = AdminConversationsArchiveBody;
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.convertToPrivate schema
 ///
 /// Schema for successful response of admin.conversations.convertToPrivate
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AdminConversationsConvertToPrivateResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type AdminConversationsConvertToPrivateResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.convertToPrivate error schema
 ///
 /// Schema for error response from admin.conversations.convertToPrivate
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AdminConversationsConvertToPrivateError {
     pub error: super::models::AdminConversationsConvertToPrivateErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsConvertToPrivateError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsConvertToPrivateError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsConvertToPrivateError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsConvertToPrivateError, A::Error> {
+                let mut __f0: Option<
+                    super::models::AdminConversationsConvertToPrivateErrorError,
+                > = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "error" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsConvertToPrivateError {
+                    error: rt::de::required(__f0, "error")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1402,33 +3083,63 @@ connector_runtime::__string_enum! {
     "external_channel_migrating", }
 }
 #[cfg(feature = "admin_conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminConversationsCreateBody {
     /// Name of the public or private channel to create.
     pub name: String,
     /// Description of the public or private channel to create.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// When `true`, creates a private channel instead of a public channel
     pub is_private: bool,
     /// When `true`, the channel will be available org-wide. Note: if the channel is not `org_wide=true`, you must specify a `team_id` for this channel
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub org_wide: Option<bool>,
     /// The workspace to create the channel in. Note: this argument is required unless you set `org_wide=true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub team_id: Option<String>,
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.create schema
 ///
 /// Schema for successful response of admin.conversations.create
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct AdminConversationsCreateResponse200 {
     /// Channel ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel_id: Option<String>,
     /// default success response
     pub ok: bool,
+}
+#[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsCreateResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsCreateResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsCreateResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsCreateResponse200, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel_id" => __f0 = __map.next_value()?,
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsCreateResponse200 {
+                    channel_id: __f0,
+                    ok: rt::de::required(__f1, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_conversations")]
 impl AdminConversationsCreateResponse200 {
@@ -1450,11 +3161,44 @@ impl AdminConversationsCreateResponse200 {
 /// admin.conversations.create error schema
 ///
 /// Schema for error response from admin.conversations.create
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AdminConversationsCreateError {
     pub error: super::models::AdminConversationsCreateErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsCreateError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsCreateError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsCreateError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsCreateError, A::Error> {
+                let mut __f0: Option<
+                    super::models::AdminConversationsCreateErrorError,
+                > = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "error" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsCreateError {
+                    error: rt::de::required(__f0, "error")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1465,29 +3209,54 @@ connector_runtime::__string_enum! {
     TeamIdOrOrgRequired = "team_id_or_org_required", }
 }
 #[cfg(feature = "admin_conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AdminConversationsDeleteBody {
-    /// The channel to delete.
-    pub channel_id: String,
-}
+pub type AdminConversationsDeleteBody = AdminConversationsArchiveBody;
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.delete schema
 ///
 /// Schema for successful response of admin.conversations.delete
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AdminConversationsDeleteResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type AdminConversationsDeleteResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.delete error schema
 ///
 /// Schema for error response from admin.conversations.delete
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AdminConversationsDeleteError {
     pub error: super::models::AdminConversationsDeleteErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsDeleteError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsDeleteError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsDeleteError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsDeleteError, A::Error> {
+                let mut __f0: Option<
+                    super::models::AdminConversationsDeleteErrorError,
+                > = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "error" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsDeleteError {
+                    error: rt::de::required(__f0, "error")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1499,32 +3268,61 @@ connector_runtime::__string_enum! {
     = "missing_scope", }
 }
 #[cfg(feature = "admin_conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminConversationsDisconnectSharedBody {
     /// The channel to be disconnected from some workspaces.
     pub channel_id: String,
     /// The team to be removed from the channel. Currently only a single team id can be specified.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub leaving_team_ids: Option<String>,
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.rename schema
 ///
 /// Schema for successful response of admin.conversations.disconnectShared
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AdminConversationsDisconnectSharedResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type AdminConversationsDisconnectSharedResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.disconnectShared error schema
 ///
 /// Schema for error response from admin.conversations.disconnectShared
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AdminConversationsDisconnectSharedError {
     pub error: super::models::AdminConversationsDisconnectSharedErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsDisconnectSharedError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsDisconnectSharedError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsDisconnectSharedError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsDisconnectSharedError, A::Error> {
+                let mut __f0: Option<
+                    super::models::AdminConversationsDisconnectSharedErrorError,
+                > = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "error" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsDisconnectSharedError {
+                    error: rt::de::required(__f0, "error")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1541,45 +3339,183 @@ connector_runtime::__string_enum! {
 /// admin.conversations.getConversationPrefs schema
 ///
 /// Schema for successful response of admin.conversations.getConversationPrefs
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct AdminConversationsGetConversationPrefsResponse200 {
     /// default success response
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefs: Option<
         super::models::AdminConversationsGetConversationPrefsResponse200Prefs,
     >,
 }
 #[cfg(feature = "admin_conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+impl<'de> serde::Deserialize<'de> for AdminConversationsGetConversationPrefsResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsGetConversationPrefsResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsGetConversationPrefsResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsGetConversationPrefsResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<
+                    super::models::AdminConversationsGetConversationPrefsResponse200Prefs,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ok" => __f0 = Some(__map.next_value()?),
+                        "prefs" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsGetConversationPrefsResponse200 {
+                    ok: rt::de::required(__f0, "ok")?,
+                    prefs: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "admin_conversations")]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct AdminConversationsGetConversationPrefsResponse200Prefs {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_thread: Option<
         super::models::AdminConversationsGetConversationPrefsResponse200PrefsCanThread,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub who_can_post: Option<
         super::models::AdminConversationsGetConversationPrefsResponse200PrefsCanThread,
     >,
 }
 #[cfg(feature = "admin_conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+impl<'de> serde::Deserialize<'de>
+for AdminConversationsGetConversationPrefsResponse200Prefs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsGetConversationPrefsResponse200Prefs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct AdminConversationsGetConversationPrefsResponse200Prefs",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                AdminConversationsGetConversationPrefsResponse200Prefs,
+                A::Error,
+            > {
+                let mut __f0: Option<
+                    super::models::AdminConversationsGetConversationPrefsResponse200PrefsCanThread,
+                > = None;
+                let mut __f1: Option<
+                    super::models::AdminConversationsGetConversationPrefsResponse200PrefsCanThread,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "can_thread" => __f0 = __map.next_value()?,
+                        "who_can_post" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsGetConversationPrefsResponse200Prefs {
+                    can_thread: __f0,
+                    who_can_post: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "admin_conversations")]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct AdminConversationsGetConversationPrefsResponse200PrefsCanThread {
-    #[serde(rename = "type")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<Vec<String>>,
+}
+#[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de>
+for AdminConversationsGetConversationPrefsResponse200PrefsCanThread {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsGetConversationPrefsResponse200PrefsCanThread;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct AdminConversationsGetConversationPrefsResponse200PrefsCanThread",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                AdminConversationsGetConversationPrefsResponse200PrefsCanThread,
+                A::Error,
+            > {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = __map.next_value()?,
+                        "user" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsGetConversationPrefsResponse200PrefsCanThread {
+                    type_: __f0,
+                    user: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.unarchive error schema
 ///
 /// Schema for error response from admin.conversations.getConversationPrefs
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AdminConversationsGetConversationPrefsError {
     pub error: super::models::AdminConversationsGetConversationPrefsErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsGetConversationPrefsError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsGetConversationPrefsError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsGetConversationPrefsError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsGetConversationPrefsError, A::Error> {
+                let mut __f0: Option<
+                    super::models::AdminConversationsGetConversationPrefsErrorError,
+                > = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "error" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsGetConversationPrefsError {
+                    error: rt::de::required(__f0, "error")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1594,35 +3530,138 @@ connector_runtime::__string_enum! {
 /// admin.conversations.getTeams schema
 ///
 /// Schema for successful response of admin.conversations.getTeams
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct AdminConversationsGetTeamsResponse200 {
     /// default success response
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_metadata: Option<super::models::ResponseMetadata>,
     pub team_ids: Vec<String>,
+}
+#[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsGetTeamsResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsGetTeamsResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsGetTeamsResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsGetTeamsResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<super::models::ResponseMetadata> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ok" => __f0 = Some(__map.next_value()?),
+                        "response_metadata" => __f1 = __map.next_value()?,
+                        "team_ids" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsGetTeamsResponse200 {
+                    ok: rt::de::required(__f0, "ok")?,
+                    response_metadata: __f1,
+                    team_ids: rt::de::required(__f2, "team_ids")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(
     any(
         feature = "admin_conversations",
+        feature = "apps_permissions_resources",
         feature = "chat_scheduled_messages",
         feature = "conversations",
         feature = "users"
     )
 )]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ResponseMetadata {
     pub next_cursor: String,
+}
+#[cfg(
+    any(
+        feature = "admin_conversations",
+        feature = "apps_permissions_resources",
+        feature = "chat_scheduled_messages",
+        feature = "conversations",
+        feature = "users"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for ResponseMetadata {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ResponseMetadata;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ResponseMetadata")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ResponseMetadata, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "next_cursor" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ResponseMetadata {
+                    next_cursor: rt::de::required(__f0, "next_cursor")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.getTeams error schema
 ///
 /// Schema for error response from admin.conversations.getTeams
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AdminConversationsGetTeamsError {
     pub error: super::models::AdminConversationsGetTeamsErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsGetTeamsError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsGetTeamsError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsGetTeamsError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsGetTeamsError, A::Error> {
+                let mut __f0: Option<
+                    super::models::AdminConversationsGetTeamsErrorError,
+                > = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "error" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsGetTeamsError {
+                    error: rt::de::required(__f0, "error")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1633,7 +3672,7 @@ connector_runtime::__string_enum! {
     InvalidCursor = "invalid_cursor", InvalidLimit = "invalid_limit", }
 }
 #[cfg(feature = "admin_conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminConversationsInviteBody {
     /// The users to invite.
     pub user_ids: String,
@@ -1644,23 +3683,55 @@ pub struct AdminConversationsInviteBody {
 /// admin.conversations.invite schema
 ///
 /// Schema for successful response of admin.conversations.invite
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AdminConversationsInviteResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type AdminConversationsInviteResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.invite error schema
 ///
 /// Schema for error response from admin.conversations.invite
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AdminConversationsInviteError {
     pub error: super::models::AdminConversationsInviteErrorError,
     /// default failure response
     pub ok: bool,
     /// Properties not described by the schema.
-    #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+}
+#[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsInviteError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsInviteError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsInviteError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsInviteError, A::Error> {
+                let mut __f0: Option<
+                    super::models::AdminConversationsInviteErrorError,
+                > = None;
+                let mut __f1: Option<bool> = None;
+                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "error" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        _ => {
+                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
+                        }
+                    }
+                }
+                Ok(AdminConversationsInviteError {
+                    error: rt::de::required(__f0, "error")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                    additional_properties: __extra,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1671,7 +3742,7 @@ connector_runtime::__string_enum! {
     FailedForSomeUsers = "failed_for_some_users", }
 }
 #[cfg(feature = "admin_conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminConversationsRenameBody {
     /// The channel to rename.
     pub channel_id: String,
@@ -1681,20 +3752,49 @@ pub struct AdminConversationsRenameBody {
 /// admin.conversations.rename schema
 ///
 /// Schema for successful response of admin.conversations.rename
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AdminConversationsRenameResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type AdminConversationsRenameResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.unarchive error schema
 ///
 /// Schema for error response from admin.conversations.rename
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AdminConversationsRenameError {
     pub error: super::models::AdminConversationsRenameErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsRenameError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsRenameError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsRenameError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsRenameError, A::Error> {
+                let mut __f0: Option<
+                    super::models::AdminConversationsRenameErrorError,
+                > = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "error" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsRenameError {
+                    error: rt::de::required(__f0, "error")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1705,12 +3805,12 @@ connector_runtime::__string_enum! {
     "default_org_wide_channel", NameTaken = "name_taken", }
 }
 #[cfg(feature = "admin_conversations_restrict_access")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminConversationsRestrictAccessAddGroupBody {
     /// Authentication token. Requires scope: `admin.conversations:write`
     pub token: String,
     /// The workspace where the channel exists. This argument is required for channels only tied to one workspace, and optional for channels that are shared across an organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub team_id: Option<String>,
     /// The [IDP Group](https://slack.com/help/articles/115001435788-Connect-identity-provider-groups-to-your-Enterprise-Grid-org) ID to be an allowlist for the private channel.
     pub group_id: String,
@@ -1718,7 +3818,7 @@ pub struct AdminConversationsRestrictAccessAddGroupBody {
     pub channel_id: String,
 }
 #[cfg(feature = "admin_conversations_restrict_access")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminConversationsRestrictAccessRemoveGroupBody {
     /// Authentication token. Requires scope: `admin.conversations:write`
     pub token: String,
@@ -1733,10 +3833,41 @@ pub struct AdminConversationsRestrictAccessRemoveGroupBody {
 /// admin.conversations.search schema
 ///
 /// Schema for successful response of admin.conversations.search
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct AdminConversationsSearchResponse200 {
     pub channels: Vec<super::models::ObjsChannel>,
     pub next_cursor: String,
+}
+#[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsSearchResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsSearchResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsSearchResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsSearchResponse200, A::Error> {
+                let mut __f0: Option<Vec<super::models::ObjsChannel>> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channels" => __f0 = Some(__map.next_value()?),
+                        "next_cursor" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsSearchResponse200 {
+                    channels: rt::de::required(__f0, "channels")?,
+                    next_cursor: rt::de::required(__f1, "next_cursor")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_conversations")]
 impl AdminConversationsSearchResponse200 {
@@ -1755,11 +3886,44 @@ impl AdminConversationsSearchResponse200 {
 /// admin.conversations.search error schema
 ///
 /// Schema for error response from admin.conversations.search
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AdminConversationsSearchError {
     pub error: super::models::AdminConversationsSearchErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsSearchError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsSearchError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsSearchError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsSearchError, A::Error> {
+                let mut __f0: Option<
+                    super::models::AdminConversationsSearchErrorError,
+                > = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "error" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsSearchError {
+                    error: rt::de::required(__f0, "error")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1771,7 +3935,7 @@ connector_runtime::__string_enum! {
     "invalid_sort", InvalidSortDir = "invalid_sort_dir", }
 }
 #[cfg(feature = "admin_conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminConversationsSetConversationPrefsBody {
     /// The channel to set the prefs for
     pub channel_id: String,
@@ -1782,20 +3946,49 @@ pub struct AdminConversationsSetConversationPrefsBody {
 /// admin.conversations.setConversationPrefs schema
 ///
 /// Schema for successful response of admin.conversations.setConversationPrefs
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AdminConversationsSetConversationPrefsResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type AdminConversationsSetConversationPrefsResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.setConversationPrefs error schema
 ///
 /// Schema for error response from admin.conversations.setConversationPrefs
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AdminConversationsSetConversationPrefsError {
     pub error: super::models::AdminConversationsSetConversationPrefsErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsSetConversationPrefsError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsSetConversationPrefsError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsSetConversationPrefsError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsSetConversationPrefsError, A::Error> {
+                let mut __f0: Option<
+                    super::models::AdminConversationsSetConversationPrefsErrorError,
+                > = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "error" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsSetConversationPrefsError {
+                    error: rt::de::required(__f0, "error")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1807,44 +4000,69 @@ connector_runtime::__string_enum! {
     "default_org_wide_channel", }
 }
 #[cfg(feature = "admin_conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminConversationsSetTeamsBody {
     /// The encoded `channel_id` to add or remove to workspaces.
     pub channel_id: String,
     /// The workspace to which the channel belongs. Omit this argument if the channel is a cross-workspace shared channel.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub team_id: Option<String>,
     /// A comma-separated list of workspaces to which the channel should be shared. Not required if the channel is being shared org-wide.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub target_team_ids: Option<String>,
     /// True if channel has to be converted to an org channel
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub org_channel: Option<bool>,
 }
 #[cfg(feature = "admin_conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AdminConversationsUnarchiveBody {
-    /// The channel to unarchive.
-    pub channel_id: String,
-}
+pub type AdminConversationsUnarchiveBody = AdminConversationsArchiveBody;
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.unarchive schema
 ///
 /// Schema for successful response of admin.conversations.unarchive
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AdminConversationsUnarchiveResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type AdminConversationsUnarchiveResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.unarchive error schema
 ///
 /// Schema for error response from admin.conversations.unarchive
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AdminConversationsUnarchiveError {
     pub error: super::models::AdminConversationsUnarchiveErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsUnarchiveError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsUnarchiveError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsUnarchiveError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsUnarchiveError, A::Error> {
+                let mut __f0: Option<
+                    super::models::AdminConversationsUnarchiveErrorError,
+                > = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "error" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsUnarchiveError {
+                    error: rt::de::required(__f0, "error")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1856,7 +4074,7 @@ connector_runtime::__string_enum! {
     MissingScope = "missing_scope", }
 }
 #[cfg(feature = "admin_emoji")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminEmojiAddBody {
     /// Authentication token. Requires scope: `admin.teams:write`
     pub token: String,
@@ -1866,7 +4084,7 @@ pub struct AdminEmojiAddBody {
     pub url: String,
 }
 #[cfg(feature = "admin_emoji")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminEmojiAddAliasBody {
     /// Authentication token. Requires scope: `admin.teams:write`
     pub token: String,
@@ -1876,7 +4094,7 @@ pub struct AdminEmojiAddAliasBody {
     pub alias_for: String,
 }
 #[cfg(feature = "admin_emoji")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminEmojiRemoveBody {
     /// Authentication token. Requires scope: `admin.teams:write`
     pub token: String,
@@ -1884,7 +4102,7 @@ pub struct AdminEmojiRemoveBody {
     pub name: String,
 }
 #[cfg(feature = "admin_emoji")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminEmojiRenameBody {
     /// Authentication token. Requires scope: `admin.teams:write`
     pub token: String,
@@ -1894,30 +4112,30 @@ pub struct AdminEmojiRenameBody {
     pub new_name: String,
 }
 #[cfg(feature = "admin_invite_requests")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct TeamIdInviteRequestIdBody {
     /// ID for the workspace where the invite request was made.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub team_id: Option<String>,
     /// ID of the request to invite.
     pub invite_request_id: String,
 }
 #[cfg(feature = "admin_teams")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminTeamsCreateBody {
     /// Team domain (for example, slacksoftballteam).
     pub team_domain: String,
     /// Team name (for example, Slack Softball Team).
     pub team_name: String,
     /// Description for the team.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub team_description: Option<String>,
     /// Who can join the team. A team's discoverability can be `open`, `closed`, `invite_only`, or `unlisted`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub team_discoverability: Option<String>,
 }
 #[cfg(feature = "admin_teams_settings")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminTeamsSettingsSetDefaultChannelsBody {
     /// Authentication token. Requires scope: `admin.teams:write`
     pub token: String,
@@ -1927,7 +4145,7 @@ pub struct AdminTeamsSettingsSetDefaultChannelsBody {
     pub channel_ids: String,
 }
 #[cfg(feature = "admin_teams_settings")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminTeamsSettingsSetDescriptionBody {
     /// ID for the workspace to set the description for.
     pub team_id: String,
@@ -1935,7 +4153,7 @@ pub struct AdminTeamsSettingsSetDescriptionBody {
     pub description: String,
 }
 #[cfg(feature = "admin_teams_settings")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminTeamsSettingsSetDiscoverabilityBody {
     /// The ID of the workspace to set discoverability on.
     pub team_id: String,
@@ -1943,7 +4161,7 @@ pub struct AdminTeamsSettingsSetDiscoverabilityBody {
     pub discoverability: String,
 }
 #[cfg(feature = "admin_teams_settings")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminTeamsSettingsSetIconBody {
     /// Authentication token. Requires scope: `admin.teams:write`
     pub token: String,
@@ -1953,7 +4171,7 @@ pub struct AdminTeamsSettingsSetIconBody {
     pub team_id: String,
 }
 #[cfg(feature = "admin_teams_settings")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminTeamsSettingsSetNameBody {
     /// ID for the workspace to set the name for.
     pub team_id: String,
@@ -1961,29 +4179,29 @@ pub struct AdminTeamsSettingsSetNameBody {
     pub name: String,
 }
 #[cfg(feature = "admin_usergroups")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminUsergroupsAddChannelsBody {
     /// ID of the IDP group to add default channels for.
     pub usergroup_id: String,
     /// The workspace to add default channels in.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub team_id: Option<String>,
     /// Comma separated string of channel IDs.
     pub channel_ids: String,
 }
 #[cfg(feature = "admin_usergroups")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminUsergroupsAddTeamsBody {
     /// An encoded usergroup (IDP Group) ID.
     pub usergroup_id: String,
     /// A comma separated list of encoded team (workspace) IDs. Each workspace *MUST* belong to the organization associated with the token.
     pub team_ids: String,
     /// When `true`, this method automatically creates new workspace accounts for the IDP group members.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_provision: Option<bool>,
 }
 #[cfg(feature = "admin_usergroups")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminUsergroupsRemoveChannelsBody {
     /// ID of the IDP Group
     pub usergroup_id: String,
@@ -1991,24 +4209,24 @@ pub struct AdminUsergroupsRemoveChannelsBody {
     pub channel_ids: String,
 }
 #[cfg(feature = "admin_users")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminUsersAssignBody {
     /// The ID (`T1234`) of the workspace.
     pub team_id: String,
     /// The ID of the user to add to the workspace.
     pub user_id: String,
     /// True if user should be added to the workspace as a guest.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_restricted: Option<bool>,
     /// True if user should be added to the workspace as a single-channel guest.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_ultra_restricted: Option<bool>,
     /// Comma separated values of channel IDs to add user in the new workspace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channel_ids: Option<String>,
 }
 #[cfg(feature = "admin_users")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminUsersInviteBody {
     /// The ID (`T1234`) of the workspace.
     pub team_id: String,
@@ -2017,26 +4235,26 @@ pub struct AdminUsersInviteBody {
     /// A comma-separated list of `channel_id`s for this user to join. At least one channel is required.
     pub channel_ids: String,
     /// An optional message to send to the user in the invite email.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_message: Option<String>,
     /// Full name of the user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub real_name: Option<String>,
     /// Allow this invite to be resent in the future if a user has not signed up yet. (default: false)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub resend: Option<bool>,
     /// Is this user a multi-channel guest user? (default: false)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_restricted: Option<bool>,
     /// Is this user a single channel guest user? (default: false)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_ultra_restricted: Option<bool>,
     /// Timestamp when guest account should be disabled. Only include this timestamp if you are inviting a guest user and you want their account to expire on a certain date.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub guest_expiration_ts: Option<String>,
 }
 #[cfg(feature = "admin_users")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminUsersRemoveBody {
     /// The ID (`T1234`) of the workspace.
     pub team_id: String,
@@ -2044,34 +4262,28 @@ pub struct AdminUsersRemoveBody {
     pub user_id: String,
 }
 #[cfg(feature = "admin_users_session")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminUsersSessionInvalidateBody {
     /// ID of the team that the session belongs to
     pub team_id: String,
     pub session_id: i64,
 }
 #[cfg(feature = "admin_users_session")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminUsersSessionResetBody {
     /// The ID of the user to wipe sessions for
     pub user_id: String,
     /// Only expire mobile sessions (default: false)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mobile_only: Option<bool>,
     /// Only expire web sessions (default: false)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub web_only: Option<bool>,
 }
 #[cfg(feature = "admin_users")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AdminUsersSetAdminBody {
-    /// The ID (`T1234`) of the workspace.
-    pub team_id: String,
-    /// The ID of the user to designate as an admin.
-    pub user_id: String,
-}
+pub type AdminUsersSetAdminBody = AdminUsersRemoveBody;
 #[cfg(feature = "admin_users")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminUsersSetExpirationBody {
     /// The ID (`T1234`) of the workspace.
     pub team_id: String,
@@ -2081,58 +4293,106 @@ pub struct AdminUsersSetExpirationBody {
     pub expiration_ts: i64,
 }
 #[cfg(feature = "admin_users")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AdminUsersSetOwnerBody {
-    /// The ID (`T1234`) of the workspace.
-    pub team_id: String,
-    /// Id of the user to promote to owner.
-    pub user_id: String,
-}
+pub type AdminUsersSetOwnerBody = AdminUsersRemoveBody;
 #[cfg(feature = "admin_users")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AdminUsersSetRegularBody {
-    /// The ID (`T1234`) of the workspace.
-    pub team_id: String,
-    /// The ID of the user to designate as a regular user.
-    pub user_id: String,
-}
+pub type AdminUsersSetRegularBody = AdminUsersRemoveBody;
 #[cfg(feature = "api")]
 /// api.test success schema
 ///
 /// Schema for successful response api.test method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiTestResponse200 {
-    /// default success response
-    pub ok: bool,
-    /// Properties not described by the schema.
-    #[serde(flatten)]
-    pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
-}
-#[cfg(feature = "api")]
+pub type ApiTestResponse200 = DefaultSuccessTemplate;
+#[cfg(any(feature = "api", feature = "users"))]
 /// api.test error schema
 ///
 /// Schema for error response api.test method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiTestError {
     pub error: String,
     /// default failure response
     pub ok: bool,
     /// Properties not described by the schema.
-    #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+}
+#[cfg(any(feature = "api", feature = "users"))]
+impl<'de> serde::Deserialize<'de> for ApiTestError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiTestError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiTestError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiTestError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "error" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        _ => {
+                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
+                        }
+                    }
+                }
+                Ok(ApiTestError {
+                    error: rt::de::required(__f0, "error")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                    additional_properties: __extra,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "apps_permissions")]
 /// apps.permissions.info schema
 ///
 /// Schema for successful response from apps.permissions.info method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct AppsPermissionsInfoResponse200 {
     pub info: super::models::AppsPermissionsInfoResponse200Info,
     /// default success response
     pub ok: bool,
 }
 #[cfg(feature = "apps_permissions")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+impl<'de> serde::Deserialize<'de> for AppsPermissionsInfoResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AppsPermissionsInfoResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AppsPermissionsInfoResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AppsPermissionsInfoResponse200, A::Error> {
+                let mut __f0: Option<
+                    super::models::AppsPermissionsInfoResponse200Info,
+                > = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "info" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AppsPermissionsInfoResponse200 {
+                    info: rt::de::required(__f0, "info")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "apps_permissions")]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct AppsPermissionsInfoResponse200Info {
     pub app_home: super::models::AppsPermissionsInfoResponse200InfoAppHome,
     pub channel: super::models::AppsPermissionsInfoResponse200InfoAppHome,
@@ -2142,33 +4402,199 @@ pub struct AppsPermissionsInfoResponse200Info {
     pub team: super::models::AppsPermissionsInfoResponse200InfoTeam,
 }
 #[cfg(feature = "apps_permissions")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+impl<'de> serde::Deserialize<'de> for AppsPermissionsInfoResponse200Info {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AppsPermissionsInfoResponse200Info;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AppsPermissionsInfoResponse200Info")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AppsPermissionsInfoResponse200Info, A::Error> {
+                let mut __f0: Option<
+                    super::models::AppsPermissionsInfoResponse200InfoAppHome,
+                > = None;
+                let mut __f1: Option<
+                    super::models::AppsPermissionsInfoResponse200InfoAppHome,
+                > = None;
+                let mut __f2: Option<
+                    super::models::AppsPermissionsInfoResponse200InfoAppHome,
+                > = None;
+                let mut __f3: Option<
+                    super::models::AppsPermissionsInfoResponse200InfoAppHome,
+                > = None;
+                let mut __f4: Option<
+                    super::models::AppsPermissionsInfoResponse200InfoAppHome,
+                > = None;
+                let mut __f5: Option<
+                    super::models::AppsPermissionsInfoResponse200InfoTeam,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "app_home" => __f0 = Some(__map.next_value()?),
+                        "channel" => __f1 = Some(__map.next_value()?),
+                        "group" => __f2 = Some(__map.next_value()?),
+                        "im" => __f3 = Some(__map.next_value()?),
+                        "mpim" => __f4 = Some(__map.next_value()?),
+                        "team" => __f5 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AppsPermissionsInfoResponse200Info {
+                    app_home: rt::de::required(__f0, "app_home")?,
+                    channel: rt::de::required(__f1, "channel")?,
+                    group: rt::de::required(__f2, "group")?,
+                    im: rt::de::required(__f3, "im")?,
+                    mpim: rt::de::required(__f4, "mpim")?,
+                    team: rt::de::required(__f5, "team")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "apps_permissions")]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct AppsPermissionsInfoResponse200InfoAppHome {
     /// resources in info from apps.permissions.info
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<super::models::ObjsResources>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
 }
 #[cfg(feature = "apps_permissions")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+impl<'de> serde::Deserialize<'de> for AppsPermissionsInfoResponse200InfoAppHome {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AppsPermissionsInfoResponse200InfoAppHome;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AppsPermissionsInfoResponse200InfoAppHome")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AppsPermissionsInfoResponse200InfoAppHome, A::Error> {
+                let mut __f0: Option<super::models::ObjsResources> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "resources" => __f0 = __map.next_value()?,
+                        "scopes" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AppsPermissionsInfoResponse200InfoAppHome {
+                    resources: __f0,
+                    scopes: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "apps_permissions")]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct AppsPermissionsInfoResponse200InfoTeam {
     /// resources in info from apps.permissions.info
     pub resources: super::models::ObjsResources,
     pub scopes: Vec<String>,
 }
 #[cfg(feature = "apps_permissions")]
+impl<'de> serde::Deserialize<'de> for AppsPermissionsInfoResponse200InfoTeam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AppsPermissionsInfoResponse200InfoTeam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AppsPermissionsInfoResponse200InfoTeam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AppsPermissionsInfoResponse200InfoTeam, A::Error> {
+                let mut __f0: Option<super::models::ObjsResources> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "resources" => __f0 = Some(__map.next_value()?),
+                        "scopes" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AppsPermissionsInfoResponse200InfoTeam {
+                    resources: rt::de::required(__f0, "resources")?,
+                    scopes: rt::de::required(__f1, "scopes")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(
+        feature = "apps_permissions",
+        feature = "apps_permissions_scopes",
+        feature = "reminders",
+        feature = "stars",
+        feature = "team",
+        feature = "users"
+    )
+)]
 /// apps.permissions.info error schema
 ///
 /// Schema for error response from apps.permissions.info method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AppsPermissionsInfoError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ErrorModel,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(
+    any(
+        feature = "apps_permissions",
+        feature = "apps_permissions_scopes",
+        feature = "reminders",
+        feature = "stars",
+        feature = "team",
+        feature = "users"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for AppsPermissionsInfoError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AppsPermissionsInfoError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AppsPermissionsInfoError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AppsPermissionsInfoError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ErrorModel> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AppsPermissionsInfoError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(
     any(
@@ -2195,23 +4621,52 @@ connector_runtime::__string_enum! {
 /// apps.permissions.request schema
 ///
 /// Schema for successful response from apps.permissions.request method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AppsPermissionsRequestResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type AppsPermissionsRequestResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "apps_permissions")]
 /// apps.permissions.request error schema
 ///
 /// Schema for error response from apps.permissions.request method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AppsPermissionsRequestError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::AppsPermissionsRequestErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "apps_permissions")]
+impl<'de> serde::Deserialize<'de> for AppsPermissionsRequestError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AppsPermissionsRequestError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AppsPermissionsRequestError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AppsPermissionsRequestError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::AppsPermissionsRequestErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AppsPermissionsRequestError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "apps_permissions")]
 connector_runtime::__string_enum! {
@@ -2231,49 +4686,154 @@ connector_runtime::__string_enum! {
 /// apps.permissions.resources.list success schema
 ///
 /// Schema for successful response apps.permissions.resources.list method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct AppsPermissionsResourcesListResponse200 {
     /// default success response
     pub ok: bool,
     pub resources: Vec<
         super::models::AppsPermissionsResourcesListResponse200ResourcesItem,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_metadata: Option<
         super::models::AppsPermissionsResourcesListResponse200ResponseMetadata,
     >,
     /// Properties not described by the schema.
-    #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(feature = "apps_permissions_resources")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+impl<'de> serde::Deserialize<'de> for AppsPermissionsResourcesListResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AppsPermissionsResourcesListResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AppsPermissionsResourcesListResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AppsPermissionsResourcesListResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<
+                    Vec<
+                        super::models::AppsPermissionsResourcesListResponse200ResourcesItem,
+                    >,
+                > = None;
+                let mut __f2: Option<
+                    super::models::AppsPermissionsResourcesListResponse200ResponseMetadata,
+                > = None;
+                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ok" => __f0 = Some(__map.next_value()?),
+                        "resources" => __f1 = Some(__map.next_value()?),
+                        "response_metadata" => __f2 = __map.next_value()?,
+                        _ => {
+                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
+                        }
+                    }
+                }
+                Ok(AppsPermissionsResourcesListResponse200 {
+                    ok: rt::de::required(__f0, "ok")?,
+                    resources: rt::de::required(__f1, "resources")?,
+                    response_metadata: __f2,
+                    additional_properties: __extra,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "apps_permissions_resources")]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct AppsPermissionsResourcesListResponse200ResourcesItem {
     /// An ID for a resource
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// The type of resource the `id` corresponds to
-    #[serde(rename = "type")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
 #[cfg(feature = "apps_permissions_resources")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AppsPermissionsResourcesListResponse200ResponseMetadata {
-    pub next_cursor: String,
+impl<'de> serde::Deserialize<'de>
+for AppsPermissionsResourcesListResponse200ResourcesItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AppsPermissionsResourcesListResponse200ResourcesItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct AppsPermissionsResourcesListResponse200ResourcesItem",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AppsPermissionsResourcesListResponse200ResourcesItem, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = __map.next_value()?,
+                        "type" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AppsPermissionsResourcesListResponse200ResourcesItem {
+                    id: __f0,
+                    type_: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
+#[cfg(feature = "apps_permissions_resources")]
+pub type AppsPermissionsResourcesListResponse200ResponseMetadata = ResponseMetadata;
 #[cfg(feature = "apps_permissions_resources")]
 /// apps.permissions.resources.list error schema
 ///
 /// Schema for error response from apps.permissions.resources.list method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AppsPermissionsResourcesListError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::AppsPermissionsResourcesListErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "apps_permissions_resources")]
+impl<'de> serde::Deserialize<'de> for AppsPermissionsResourcesListError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AppsPermissionsResourcesListError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AppsPermissionsResourcesListError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AppsPermissionsResourcesListError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<
+                    super::models::AppsPermissionsResourcesListErrorError,
+                > = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AppsPermissionsResourcesListError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "apps_permissions_resources")]
 connector_runtime::__string_enum! {
@@ -2292,70 +4852,169 @@ connector_runtime::__string_enum! {
 /// api.permissions.scopes.list success schema
 ///
 /// Schema for successful response api.permissions.scopes.list method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct AppsPermissionsScopesListResponse200 {
     /// default success response
     pub ok: bool,
     pub scopes: super::models::AppsPermissionsScopesListResponse200Scopes,
     /// Properties not described by the schema.
-    #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(feature = "apps_permissions_scopes")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+impl<'de> serde::Deserialize<'de> for AppsPermissionsScopesListResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AppsPermissionsScopesListResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AppsPermissionsScopesListResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AppsPermissionsScopesListResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<
+                    super::models::AppsPermissionsScopesListResponse200Scopes,
+                > = None;
+                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ok" => __f0 = Some(__map.next_value()?),
+                        "scopes" => __f1 = Some(__map.next_value()?),
+                        _ => {
+                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
+                        }
+                    }
+                }
+                Ok(AppsPermissionsScopesListResponse200 {
+                    ok: rt::de::required(__f0, "ok")?,
+                    scopes: rt::de::required(__f1, "scopes")?,
+                    additional_properties: __extra,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "apps_permissions_scopes")]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct AppsPermissionsScopesListResponse200Scopes {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_home: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub im: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mpim: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<Vec<String>>,
     /// Properties not described by the schema.
-    #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+}
+#[cfg(feature = "apps_permissions_scopes")]
+impl<'de> serde::Deserialize<'de> for AppsPermissionsScopesListResponse200Scopes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AppsPermissionsScopesListResponse200Scopes;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AppsPermissionsScopesListResponse200Scopes")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AppsPermissionsScopesListResponse200Scopes, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                let mut __f4: Option<Vec<String>> = None;
+                let mut __f5: Option<Vec<String>> = None;
+                let mut __f6: Option<Vec<String>> = None;
+                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "app_home" => __f0 = __map.next_value()?,
+                        "channel" => __f1 = __map.next_value()?,
+                        "group" => __f2 = __map.next_value()?,
+                        "im" => __f3 = __map.next_value()?,
+                        "mpim" => __f4 = __map.next_value()?,
+                        "team" => __f5 = __map.next_value()?,
+                        "user" => __f6 = __map.next_value()?,
+                        _ => {
+                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
+                        }
+                    }
+                }
+                Ok(AppsPermissionsScopesListResponse200Scopes {
+                    app_home: __f0,
+                    channel: __f1,
+                    group: __f2,
+                    im: __f3,
+                    mpim: __f4,
+                    team: __f5,
+                    user: __f6,
+                    additional_properties: __extra,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "apps_permissions_scopes")]
 /// apps.permissions.scopes.list error schema
 ///
 /// Schema for error response from apps.permissions.scopes.list method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct AppsPermissionsScopesListError {
-    /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callstack: Option<String>,
-    pub error: super::models::ErrorModel,
-    /// default failure response
-    pub ok: bool,
-}
+pub type AppsPermissionsScopesListError = AppsPermissionsInfoError;
 #[cfg(feature = "apps")]
 /// apps.uninstall schema
 ///
 /// Schema for successful response from apps.uninstall method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AppsUninstallResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type AppsUninstallResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "apps")]
 /// apps.uninstall error schema
 ///
 /// Schema for error response from apps.uninstall method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AppsUninstallError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::AppsUninstallErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "apps")]
+impl<'de> serde::Deserialize<'de> for AppsUninstallError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AppsUninstallError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AppsUninstallError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AppsUninstallError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::AppsUninstallErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AppsUninstallError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
@@ -2375,24 +5034,88 @@ connector_runtime::__string_enum! {
 /// auth.revoke schema
 ///
 /// Schema for successful response from auth.revoke method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct AuthRevokeResponse200 {
     /// default success response
     pub ok: bool,
     pub revoked: bool,
 }
 #[cfg(feature = "auth_api")]
+impl<'de> serde::Deserialize<'de> for AuthRevokeResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AuthRevokeResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AuthRevokeResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AuthRevokeResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ok" => __f0 = Some(__map.next_value()?),
+                        "revoked" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AuthRevokeResponse200 {
+                    ok: rt::de::required(__f0, "ok")?,
+                    revoked: rt::de::required(__f1, "revoked")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "auth_api")]
 /// auth.revoke error schema
 ///
 /// Schema for error response from auth.revoke method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AuthRevokeError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::AuthRevokeErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "auth_api")]
+impl<'de> serde::Deserialize<'de> for AuthRevokeError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AuthRevokeError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AuthRevokeError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AuthRevokeError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::AuthRevokeErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AuthRevokeError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "auth_api")]
 connector_runtime::__string_enum! {
@@ -2410,12 +5133,10 @@ connector_runtime::__string_enum! {
 /// auth.test success schema
 ///
 /// Schema for successful response auth.test method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct AuthTestResponse200 {
     /// Bot User ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bot_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_enterprise_install: Option<bool>,
     /// default success response
     pub ok: bool,
@@ -2426,6 +5147,55 @@ pub struct AuthTestResponse200 {
     pub user: String,
     /// User ID
     pub user_id: String,
+}
+#[cfg(feature = "auth_api")]
+impl<'de> serde::Deserialize<'de> for AuthTestResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AuthTestResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AuthTestResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AuthTestResponse200, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "bot_id" => __f0 = __map.next_value()?,
+                        "is_enterprise_install" => __f1 = __map.next_value()?,
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        "team" => __f3 = Some(__map.next_value()?),
+                        "team_id" => __f4 = Some(__map.next_value()?),
+                        "url" => __f5 = Some(__map.next_value()?),
+                        "user" => __f6 = Some(__map.next_value()?),
+                        "user_id" => __f7 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AuthTestResponse200 {
+                    bot_id: __f0,
+                    is_enterprise_install: __f1,
+                    ok: rt::de::required(__f2, "ok")?,
+                    team: rt::de::required(__f3, "team")?,
+                    team_id: rt::de::required(__f4, "team_id")?,
+                    url: rt::de::required(__f5, "url")?,
+                    user: rt::de::required(__f6, "user")?,
+                    user_id: rt::de::required(__f7, "user_id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "auth_api")]
 impl AuthTestResponse200 {
@@ -2467,14 +5237,47 @@ impl AuthTestResponse200 {
 /// auth.test error schema
 ///
 /// Schema for error response auth.test method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AuthTestError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::AuthTestErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "auth_api")]
+impl<'de> serde::Deserialize<'de> for AuthTestError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AuthTestError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AuthTestError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AuthTestError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::AuthTestErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AuthTestError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "auth_api")]
 connector_runtime::__string_enum! {
@@ -2490,11 +5293,42 @@ connector_runtime::__string_enum! {
 /// bots.info schema
 ///
 /// Schema for successful response from bots.info method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct BotsInfoResponse200 {
     pub bot: super::models::BotsInfoResponse200Bot,
     /// default success response
     pub ok: bool,
+}
+#[cfg(feature = "bots")]
+impl<'de> serde::Deserialize<'de> for BotsInfoResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = BotsInfoResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct BotsInfoResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<BotsInfoResponse200, A::Error> {
+                let mut __f0: Option<super::models::BotsInfoResponse200Bot> = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "bot" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(BotsInfoResponse200 {
+                    bot: rt::de::required(__f0, "bot")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "bots")]
 impl BotsInfoResponse200 {
@@ -2508,7 +5342,7 @@ impl BotsInfoResponse200 {
     }
 }
 #[cfg(feature = "bots")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct BotsInfoResponse200Bot {
     /// App ID
     pub app_id: String,
@@ -2519,8 +5353,53 @@ pub struct BotsInfoResponse200Bot {
     pub name: String,
     pub updated: i64,
     /// User ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
+}
+#[cfg(feature = "bots")]
+impl<'de> serde::Deserialize<'de> for BotsInfoResponse200Bot {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = BotsInfoResponse200Bot;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct BotsInfoResponse200Bot")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<BotsInfoResponse200Bot, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<super::models::ObjsBotProfileIcons> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<i64> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "app_id" => __f0 = Some(__map.next_value()?),
+                        "deleted" => __f1 = Some(__map.next_value()?),
+                        "icons" => __f2 = Some(__map.next_value()?),
+                        "id" => __f3 = Some(__map.next_value()?),
+                        "name" => __f4 = Some(__map.next_value()?),
+                        "updated" => __f5 = Some(__map.next_value()?),
+                        "user_id" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(BotsInfoResponse200Bot {
+                    app_id: rt::de::required(__f0, "app_id")?,
+                    deleted: rt::de::required(__f1, "deleted")?,
+                    icons: rt::de::required(__f2, "icons")?,
+                    id: rt::de::required(__f3, "id")?,
+                    name: rt::de::required(__f4, "name")?,
+                    updated: rt::de::required(__f5, "updated")?,
+                    user_id: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "bots")]
 impl BotsInfoResponse200Bot {
@@ -2562,14 +5441,47 @@ impl BotsInfoResponse200Bot {
 /// bots.info error schema
 ///
 /// Schema for error response from bots.info method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct BotsInfoError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::BotsInfoErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "bots")]
+impl<'de> serde::Deserialize<'de> for BotsInfoError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = BotsInfoError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct BotsInfoError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<BotsInfoError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::BotsInfoErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(BotsInfoError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "bots")]
 connector_runtime::__string_enum! {
@@ -2585,42 +5497,42 @@ connector_runtime::__string_enum! {
     }
 }
 #[cfg(feature = "calls")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CallsAddBody {
     /// An ID supplied by the 3rd-party Call provider. It must be unique across all Calls from that service.
     pub external_unique_id: String,
     /// An optional, human-readable ID supplied by the 3rd-party Call provider. If supplied, this ID will be displayed in the Call object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub external_display_id: Option<String>,
     /// The URL required for a client to join the Call.
     pub join_url: String,
     /// When supplied, available Slack clients will attempt to directly launch the 3rd-party Call with this URL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub desktop_app_join_url: Option<String>,
     /// Call start time in UTC UNIX timestamp format
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub date_start: Option<i64>,
     /// The name of the Call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// The valid Slack user ID of the user who created this Call. When this method is called with a user token, the `created_by` field is optional and defaults to the authed user of the token. Otherwise, the field is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
     /// The list of users to register as participants in the Call. [Read more on how to specify users here](/apis/calls#users).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub users: Option<String>,
 }
 #[cfg(feature = "calls")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CallsEndBody {
     /// `id` returned when registering the call using the [`calls.add`](/methods/calls.add) method.
     pub id: String,
     /// Call duration in seconds
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
 }
 #[cfg(feature = "calls_participants")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CallsParticipantsAddBody {
     /// `id` returned by the [`calls.add`](/methods/calls.add) method.
     pub id: String,
@@ -2628,47 +5540,40 @@ pub struct CallsParticipantsAddBody {
     pub users: String,
 }
 #[cfg(feature = "calls_participants")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CallsParticipantsRemoveBody {
-    /// `id` returned by the [`calls.add`](/methods/calls.add) method.
-    pub id: String,
-    /// The list of users to remove as participants in the Call. [Read more on how to specify users here](/apis/calls#users).
-    pub users: String,
-}
+pub type CallsParticipantsRemoveBody = CallsParticipantsAddBody;
 #[cfg(feature = "calls")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CallsUpdateBody {
     /// `id` returned by the [`calls.add`](/methods/calls.add) method.
     pub id: String,
     /// The name of the Call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// The URL required for a client to join the Call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub join_url: Option<String>,
     /// When supplied, available Slack clients will attempt to directly launch the 3rd-party Call with this URL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub desktop_app_join_url: Option<String>,
 }
 #[cfg(feature = "chat")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ChatDeleteBody {
     /// Timestamp of the message to be deleted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ts: Option<f64>,
     /// Channel containing the message to be deleted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     /// Pass true to delete the message as the authed user with `chat:write:user` scope. [Bot users](/bot-users) in this context are considered authed users. If unused or false, the message will be deleted with `chat:write:bot` scope.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub as_user: Option<bool>,
 }
 #[cfg(feature = "chat")]
 /// chat.delete success schema
 ///
 /// Schema for successful response of chat.delete method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ChatDeleteResponse200 {
     /// Channel-like conversation ID
     pub channel: String,
@@ -2676,6 +5581,40 @@ pub struct ChatDeleteResponse200 {
     pub ok: bool,
     /// Timestamp in format 0123456789.012345
     pub ts: String,
+}
+#[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatDeleteResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatDeleteResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatDeleteResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatDeleteResponse200, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        "ts" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatDeleteResponse200 {
+                    channel: rt::de::required(__f0, "channel")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                    ts: rt::de::required(__f2, "ts")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat")]
 impl ChatDeleteResponse200 {
@@ -2708,14 +5647,47 @@ impl ChatDeleteResponse200 {
 /// chat.delete error schema
 ///
 /// Schema for error response from chat.delete method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ChatDeleteError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ChatDeleteErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatDeleteError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatDeleteError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatDeleteError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatDeleteError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ChatDeleteErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatDeleteError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -2732,10 +5704,10 @@ connector_runtime::__string_enum! {
     = "fatal_error", }
 }
 #[cfg(feature = "chat")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ChatDeleteScheduledMessageBody {
     /// Pass true to delete the message as the authed user with `chat:write:user` scope. [Bot users](/bot-users) in this context are considered authed users. If unused or false, the message will be deleted with `chat:write:bot` scope.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub as_user: Option<bool>,
     /// The channel the scheduled_message is posting to
     pub channel: String,
@@ -2746,23 +5718,54 @@ pub struct ChatDeleteScheduledMessageBody {
 /// chat.deleteScheduledMessage schema
 ///
 /// Schema for successful response from chat.deleteScheduledMessage method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ChatDeleteScheduledMessageResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type ChatDeleteScheduledMessageResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "chat")]
 /// chat.deleteScheduledMessage error schema
 ///
 /// Schema for error response from chat.deleteScheduledMessage method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ChatDeleteScheduledMessageError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ChatDeleteScheduledMessageErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatDeleteScheduledMessageError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatDeleteScheduledMessageError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatDeleteScheduledMessageError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatDeleteScheduledMessageError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<
+                    super::models::ChatDeleteScheduledMessageErrorError,
+                > = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatDeleteScheduledMessageError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -2783,13 +5786,47 @@ connector_runtime::__string_enum! {
 /// chat.getPermalink success schema
 ///
 /// Schema for successful response chat.getPermalink
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ChatGetPermalinkResponse200 {
     /// Channel-like conversation ID
     pub channel: String,
     /// default success response
     pub ok: bool,
     pub permalink: String,
+}
+#[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatGetPermalinkResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatGetPermalinkResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatGetPermalinkResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatGetPermalinkResponse200, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        "permalink" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatGetPermalinkResponse200 {
+                    channel: rt::de::required(__f0, "channel")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                    permalink: rt::de::required(__f2, "permalink")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat")]
 impl ChatGetPermalinkResponse200 {
@@ -2812,14 +5849,47 @@ impl ChatGetPermalinkResponse200 {
 /// chat.getPermalink error schema
 ///
 /// Schema for error response from chat.getPermalink method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ChatGetPermalinkError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ChatGetPermalinkErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatGetPermalinkError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatGetPermalinkError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatGetPermalinkError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatGetPermalinkError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ChatGetPermalinkErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatGetPermalinkError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -2835,29 +5905,61 @@ connector_runtime::__string_enum! {
     "upgrade_required", FatalError = "fatal_error", }
 }
 #[cfg(feature = "chat")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ChatMeMessageBody {
     /// Channel to send message to. Can be a public channel, private group or IM channel. Can be an encoded ID, or a name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     /// Text of the message to send.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
 #[cfg(feature = "chat")]
 /// chat.meMessage schema
 ///
 /// Schema for successful response from chat.meMessage method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ChatMeMessageResponse200 {
     /// Channel-like conversation ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     /// default success response
     pub ok: bool,
     /// Timestamp in format 0123456789.012345
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ts: Option<String>,
+}
+#[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatMeMessageResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatMeMessageResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatMeMessageResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatMeMessageResponse200, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel" => __f0 = __map.next_value()?,
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        "ts" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatMeMessageResponse200 {
+                    channel: __f0,
+                    ok: rt::de::required(__f1, "ok")?,
+                    ts: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat")]
 impl ChatMeMessageResponse200 {
@@ -2888,14 +5990,47 @@ impl ChatMeMessageResponse200 {
 /// chat.meMessage error schema
 ///
 /// Schema for error response from chat.meMessage method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ChatMeMessageError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ChatMeMessageErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatMeMessageError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatMeMessageError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatMeMessageError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatMeMessageError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ChatMeMessageErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatMeMessageError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -2913,53 +6048,84 @@ connector_runtime::__string_enum! {
     }
 }
 #[cfg(feature = "chat")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ChatPostEphemeralBody {
     /// Pass true to post the message as the authed user. Defaults to true if the chat:write:bot scope is not included. Otherwise, defaults to false.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub as_user: Option<bool>,
     /// A JSON-based array of structured attachments, presented as a URL-encoded string.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub attachments: Option<String>,
     /// A JSON-based array of structured blocks, presented as a URL-encoded string.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub blocks: Option<String>,
     /// Channel, private group, or IM channel to send message to. Can be an encoded ID, or a name.
     pub channel: String,
     /// Emoji to use as the icon for this message. Overrides `icon_url`. Must be used in conjunction with `as_user` set to `false`, otherwise ignored. See [authorship](#authorship) below.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub icon_emoji: Option<String>,
     /// URL to an image to use as the icon for this message. Must be used in conjunction with `as_user` set to false, otherwise ignored. See [authorship](#authorship) below.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub icon_url: Option<String>,
     /// Find and link channel names and usernames.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub link_names: Option<bool>,
     /// Change how messages are treated. Defaults to `none`. See [below](#formatting).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parse: Option<String>,
     /// How this field works and whether it is required depends on other fields you use in your API call. [See below](#text_usage) for more detail.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// Provide another message's `ts` value to post this message in a thread. Avoid using a reply's `ts` value; use its parent's value instead. Ephemeral messages in threads are only shown if there is already an active thread.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub thread_ts: Option<String>,
     /// `id` of the user who will receive the ephemeral message. The user should be in the channel specified by the `channel` argument.
     pub user: String,
     /// Set your bot's user name. Must be used in conjunction with `as_user` set to false, otherwise ignored. See [authorship](#authorship) below.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
 #[cfg(feature = "chat")]
 /// chat.postEphemeral success schema
 ///
 /// Schema for successful response from chat.postEphemeral method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ChatPostEphemeralResponse200 {
     /// Timestamp in format 0123456789.012345
     pub message_ts: String,
     /// default success response
     pub ok: bool,
+}
+#[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatPostEphemeralResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatPostEphemeralResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatPostEphemeralResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatPostEphemeralResponse200, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "message_ts" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatPostEphemeralResponse200 {
+                    message_ts: rt::de::required(__f0, "message_ts")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat")]
 impl ChatPostEphemeralResponse200 {
@@ -2982,14 +6148,47 @@ impl ChatPostEphemeralResponse200 {
 /// chat.postEphemeral error schema
 ///
 /// Schema for error response from chat.postEphemeral method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ChatPostEphemeralError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ChatPostEphemeralErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatPostEphemeralError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatPostEphemeralError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatPostEphemeralError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatPostEphemeralError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ChatPostEphemeralErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatPostEphemeralError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -3007,58 +6206,58 @@ connector_runtime::__string_enum! {
     "upgrade_required", FatalError = "fatal_error", }
 }
 #[cfg(feature = "chat")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ChatPostMessageBody {
     /// Pass true to post the message as the authed user, instead of as a bot. Defaults to false. See [authorship](#authorship) below.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub as_user: Option<String>,
     /// A JSON-based array of structured attachments, presented as a URL-encoded string.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub attachments: Option<String>,
     /// A JSON-based array of structured blocks, presented as a URL-encoded string.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub blocks: Option<String>,
     /// Channel, private group, or IM channel to send message to. Can be an encoded ID, or a name. See [below](#channels) for more details.
     pub channel: String,
     /// Emoji to use as the icon for this message. Overrides `icon_url`. Must be used in conjunction with `as_user` set to `false`, otherwise ignored. See [authorship](#authorship) below.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub icon_emoji: Option<String>,
     /// URL to an image to use as the icon for this message. Must be used in conjunction with `as_user` set to false, otherwise ignored. See [authorship](#authorship) below.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub icon_url: Option<String>,
     /// Find and link channel names and usernames.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub link_names: Option<bool>,
     /// Disable Slack markup parsing by setting to `false`. Enabled by default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mrkdwn: Option<bool>,
     /// Change how messages are treated. Defaults to `none`. See [below](#formatting).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parse: Option<String>,
     /// Used in conjunction with `thread_ts` and indicates whether reply should be made visible to everyone in the channel or conversation. Defaults to `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_broadcast: Option<bool>,
     /// How this field works and whether it is required depends on other fields you use in your API call. [See below](#text_usage) for more detail.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// Provide another message's `ts` value to make this message a reply. Avoid using a reply's `ts` value; use its parent instead.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub thread_ts: Option<String>,
     /// Pass true to enable unfurling of primarily text-based content.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unfurl_links: Option<bool>,
     /// Pass false to disable unfurling of media content.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unfurl_media: Option<bool>,
     /// Set your bot's user name. Must be used in conjunction with `as_user` set to false, otherwise ignored. See [authorship](#authorship) below.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
 #[cfg(feature = "chat")]
 /// chat.postMessage success schema
 ///
 /// Schema for successful response of chat.postMessage method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ChatPostMessageResponse200 {
     /// Channel-like conversation ID
     pub channel: String,
@@ -3068,6 +6267,43 @@ pub struct ChatPostMessageResponse200 {
     pub ok: bool,
     /// Timestamp in format 0123456789.012345
     pub ts: String,
+}
+#[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatPostMessageResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatPostMessageResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatPostMessageResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatPostMessageResponse200, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ObjsMessage> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel" => __f0 = Some(__map.next_value()?),
+                        "message" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        "ts" => __f3 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatPostMessageResponse200 {
+                    channel: rt::de::required(__f0, "channel")?,
+                    message: rt::de::required(__f1, "message")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                    ts: rt::de::required(__f3, "ts")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat")]
 impl ChatPostMessageResponse200 {
@@ -3104,14 +6340,47 @@ impl ChatPostMessageResponse200 {
 /// chat.postMessage error schema
 ///
 /// Schema for error response chat.postMessage method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ChatPostMessageError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ChatPostMessageErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatPostMessageError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatPostMessageError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatPostMessageError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatPostMessageError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ChatPostMessageErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatPostMessageError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -3125,51 +6394,50 @@ connector_runtime::__string_enum! {
     MissingPostType = "missing_post_type", }
 }
 #[cfg(feature = "chat")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ChatScheduleMessageBody {
     /// Channel, private group, or DM channel to send message to. Can be an encoded ID, or a name. See [below](#channels) for more details.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     /// How this field works and whether it is required depends on other fields you use in your API call. [See below](#text_usage) for more detail.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// Unix EPOCH timestamp of time in future to send the message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub post_at: Option<String>,
     /// Change how messages are treated. Defaults to `none`. See [chat.postMessage](chat.postMessage#formatting).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parse: Option<String>,
     /// Pass true to post the message as the authed user, instead of as a bot. Defaults to false. See [chat.postMessage](chat.postMessage#authorship).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub as_user: Option<bool>,
     /// Find and link channel names and usernames.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub link_names: Option<bool>,
     /// A JSON-based array of structured attachments, presented as a URL-encoded string.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub attachments: Option<String>,
     /// A JSON-based array of structured blocks, presented as a URL-encoded string.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub blocks: Option<String>,
     /// Pass true to enable unfurling of primarily text-based content.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unfurl_links: Option<bool>,
     /// Pass false to disable unfurling of media content.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unfurl_media: Option<bool>,
     /// Provide another message's `ts` value to make this message a reply. Avoid using a reply's `ts` value; use its parent instead.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub thread_ts: Option<f64>,
     /// Used in conjunction with `thread_ts` and indicates whether reply should be made visible to everyone in the channel or conversation. Defaults to `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_broadcast: Option<bool>,
 }
 #[cfg(feature = "chat")]
 /// chat.scheduleMessage success schema
 ///
 /// Schema for successful response of chat.scheduleMessage method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ChatScheduleMessageResponse200 {
     /// Channel-like conversation ID
     pub channel: String,
@@ -3179,6 +6447,48 @@ pub struct ChatScheduleMessageResponse200 {
     pub post_at: i64,
     /// Scheduled Message ID
     pub scheduled_message_id: String,
+}
+#[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatScheduleMessageResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatScheduleMessageResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatScheduleMessageResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatScheduleMessageResponse200, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<
+                    super::models::ChatScheduleMessageResponse200Message,
+                > = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel" => __f0 = Some(__map.next_value()?),
+                        "message" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        "post_at" => __f3 = Some(__map.next_value()?),
+                        "scheduled_message_id" => __f4 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatScheduleMessageResponse200 {
+                    channel: rt::de::required(__f0, "channel")?,
+                    message: rt::de::required(__f1, "message")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                    post_at: rt::de::required(__f3, "post_at")?,
+                    scheduled_message_id: rt::de::required(__f4, "scheduled_message_id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat")]
 impl ChatScheduleMessageResponse200 {
@@ -3212,22 +6522,65 @@ impl ChatScheduleMessageResponse200 {
     }
 }
 #[cfg(feature = "chat")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ChatScheduleMessageResponse200Message {
     /// Bot User ID
     pub bot_id: String,
     /// Bot Profile Object
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bot_profile: Option<super::models::ObjsBotProfile>,
     /// Team ID
     pub team: String,
     pub text: String,
-    #[serde(rename = "type")]
     pub type_: String,
     /// User ID
     pub user: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+}
+#[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatScheduleMessageResponse200Message {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatScheduleMessageResponse200Message;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatScheduleMessageResponse200Message")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatScheduleMessageResponse200Message, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ObjsBotProfile> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "bot_id" => __f0 = Some(__map.next_value()?),
+                        "bot_profile" => __f1 = __map.next_value()?,
+                        "team" => __f2 = Some(__map.next_value()?),
+                        "text" => __f3 = Some(__map.next_value()?),
+                        "type" => __f4 = Some(__map.next_value()?),
+                        "user" => __f5 = Some(__map.next_value()?),
+                        "username" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatScheduleMessageResponse200Message {
+                    bot_id: rt::de::required(__f0, "bot_id")?,
+                    bot_profile: __f1,
+                    team: rt::de::required(__f2, "team")?,
+                    text: rt::de::required(__f3, "text")?,
+                    type_: rt::de::required(__f4, "type")?,
+                    user: rt::de::required(__f5, "user")?,
+                    username: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat")]
 impl ChatScheduleMessageResponse200Message {
@@ -3273,14 +6626,47 @@ impl ChatScheduleMessageResponse200Message {
 /// chat.scheduleMessage error schema
 ///
 /// Schema for error response chat.scheduleMessage method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ChatScheduleMessageError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ChatScheduleMessageErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatScheduleMessageError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatScheduleMessageError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatScheduleMessageError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatScheduleMessageError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ChatScheduleMessageErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatScheduleMessageError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -3307,7 +6693,7 @@ connector_runtime::__string_enum! {
 /// chat.scheduledMessages.list schema
 ///
 /// Schema for successful response from chat.scheduledMessages.list method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ChatScheduledMessagesListResponse200 {
     /// default success response
     pub ok: bool,
@@ -3315,6 +6701,44 @@ pub struct ChatScheduledMessagesListResponse200 {
     pub scheduled_messages: Vec<
         super::models::ChatScheduledMessagesListResponse200ScheduledMessagesItem,
     >,
+}
+#[cfg(feature = "chat_scheduled_messages")]
+impl<'de> serde::Deserialize<'de> for ChatScheduledMessagesListResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatScheduledMessagesListResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatScheduledMessagesListResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatScheduledMessagesListResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<super::models::ResponseMetadata> = None;
+                let mut __f2: Option<
+                    Vec<
+                        super::models::ChatScheduledMessagesListResponse200ScheduledMessagesItem,
+                    >,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ok" => __f0 = Some(__map.next_value()?),
+                        "response_metadata" => __f1 = Some(__map.next_value()?),
+                        "scheduled_messages" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatScheduledMessagesListResponse200 {
+                    ok: rt::de::required(__f0, "ok")?,
+                    response_metadata: rt::de::required(__f1, "response_metadata")?,
+                    scheduled_messages: rt::de::required(__f2, "scheduled_messages")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat_scheduled_messages")]
 impl ChatScheduledMessagesListResponse200 {
@@ -3330,15 +6754,60 @@ impl ChatScheduledMessagesListResponse200 {
     }
 }
 #[cfg(feature = "chat_scheduled_messages")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ChatScheduledMessagesListResponse200ScheduledMessagesItem {
     /// Channel ID
     pub channel_id: String,
     pub date_created: i64,
     pub id: String,
     pub post_at: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+}
+#[cfg(feature = "chat_scheduled_messages")]
+impl<'de> serde::Deserialize<'de>
+for ChatScheduledMessagesListResponse200ScheduledMessagesItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatScheduledMessagesListResponse200ScheduledMessagesItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct ChatScheduledMessagesListResponse200ScheduledMessagesItem",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                ChatScheduledMessagesListResponse200ScheduledMessagesItem,
+                A::Error,
+            > {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel_id" => __f0 = Some(__map.next_value()?),
+                        "date_created" => __f1 = Some(__map.next_value()?),
+                        "id" => __f2 = Some(__map.next_value()?),
+                        "post_at" => __f3 = Some(__map.next_value()?),
+                        "text" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatScheduledMessagesListResponse200ScheduledMessagesItem {
+                    channel_id: rt::de::required(__f0, "channel_id")?,
+                    date_created: rt::de::required(__f1, "date_created")?,
+                    id: rt::de::required(__f2, "id")?,
+                    post_at: rt::de::required(__f3, "post_at")?,
+                    text: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat_scheduled_messages")]
 impl ChatScheduledMessagesListResponse200ScheduledMessagesItem {
@@ -3371,14 +6840,49 @@ impl ChatScheduledMessagesListResponse200ScheduledMessagesItem {
 /// chat.scheduledMessages.list error schema
 ///
 /// Schema for error response from chat.scheduledMessages.list method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ChatScheduledMessagesListError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ChatScheduledMessagesListErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "chat_scheduled_messages")]
+impl<'de> serde::Deserialize<'de> for ChatScheduledMessagesListError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatScheduledMessagesListError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatScheduledMessagesListError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatScheduledMessagesListError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<
+                    super::models::ChatScheduledMessagesListErrorError,
+                > = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatScheduledMessagesListError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat_scheduled_messages")]
 connector_runtime::__string_enum! {
@@ -3395,46 +6899,75 @@ connector_runtime::__string_enum! {
     }
 }
 #[cfg(feature = "chat")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ChatUnfurlBody {
     /// Channel ID of the message
     pub channel: String,
     /// Timestamp of the message to add unfurl behavior to.
     pub ts: String,
     /// URL-encoded JSON map with keys set to URLs featured in the the message, pointing to their unfurl blocks or message attachments.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unfurls: Option<String>,
     /// Provide a simply-formatted string to send as an ephemeral message to the user as invitation to authenticate further and enable full unfurling behavior
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_auth_message: Option<String>,
     /// Set to `true` or `1` to indicate the user must install your Slack app to trigger unfurls for this domain
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_auth_required: Option<bool>,
     /// Send users to this custom URL where they will complete authentication in your app to fully trigger unfurling. Value should be properly URL-encoded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_auth_url: Option<String>,
 }
 #[cfg(feature = "chat")]
 /// chat.unfurl success schema
 ///
 /// Schema for successful response from chat.unfurl method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ChatUnfurlResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type ChatUnfurlResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "chat")]
 /// chat.unfurl error schema
 ///
 /// Schema for error response from chat.unfurl method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ChatUnfurlError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ChatUnfurlErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatUnfurlError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatUnfurlError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatUnfurlError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatUnfurlError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ChatUnfurlErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatUnfurlError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -3452,27 +6985,27 @@ connector_runtime::__string_enum! {
     }
 }
 #[cfg(feature = "chat")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ChatUpdateBody {
     /// Pass true to update the message as the authed user. [Bot users](/bot-users) in this context are considered authed users.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub as_user: Option<String>,
     /// A JSON-based array of structured attachments, presented as a URL-encoded string. This field is required when not presenting `text`. If you don't include this field, the message's previous `attachments` will be retained. To remove previous `attachments`, include an empty array for this field.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub attachments: Option<String>,
     /// A JSON-based array of [structured blocks](/block-kit/building), presented as a URL-encoded string. If you don't include this field, the message's previous `blocks` will be retained. To remove previous `blocks`, include an empty array for this field.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub blocks: Option<String>,
     /// Channel containing the message to be updated.
     pub channel: String,
     /// Find and link channel names and usernames. Defaults to `none`. If you do not specify a value for this field, the original value set for the message will be overwritten with the default, `none`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub link_names: Option<String>,
     /// Change how messages are treated. Defaults to `client`, unlike `chat.postMessage`. Accepts either `none` or `full`. If you do not specify a value for this field, the original value set for the message will be overwritten with the default, `client`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parse: Option<String>,
     /// New text for the message, using the [default formatting rules](/reference/surfaces/formatting). It's not required when presenting `blocks` or `attachments`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// Timestamp of the message to be updated.
     pub ts: String,
@@ -3481,7 +7014,7 @@ pub struct ChatUpdateBody {
 /// chat.update success schema
 ///
 /// Schema for successful response of chat.update method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ChatUpdateResponse200 {
     pub channel: String,
     /// Message object
@@ -3492,27 +7025,132 @@ pub struct ChatUpdateResponse200 {
     pub ts: String,
 }
 #[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatUpdateResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatUpdateResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatUpdateResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatUpdateResponse200, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ChatUpdateResponse200Message> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel" => __f0 = Some(__map.next_value()?),
+                        "message" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        "text" => __f3 = Some(__map.next_value()?),
+                        "ts" => __f4 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatUpdateResponse200 {
+                    channel: rt::de::required(__f0, "channel")?,
+                    message: rt::de::required(__f1, "message")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                    text: rt::de::required(__f3, "text")?,
+                    ts: rt::de::required(__f4, "ts")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "chat")]
 /// Message object
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ChatUpdateResponse200Message {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attachments: Option<Vec<serde_json::Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocks: Option<serde_json::Value>,
     pub text: String,
+}
+#[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatUpdateResponse200Message {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatUpdateResponse200Message;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatUpdateResponse200Message")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatUpdateResponse200Message, A::Error> {
+                let mut __f0: Option<Vec<serde_json::Value>> = None;
+                let mut __f1: Option<serde_json::Value> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "attachments" => __f0 = __map.next_value()?,
+                        "blocks" => __f1 = __map.next_value()?,
+                        "text" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatUpdateResponse200Message {
+                    attachments: __f0,
+                    blocks: __f1,
+                    text: rt::de::required(__f2, "text")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat")]
 /// chat.update error schema
 ///
 /// Schema for error response chat.update method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ChatUpdateError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ChatUpdateErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatUpdateError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatUpdateError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatUpdateError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatUpdateError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ChatUpdateErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatUpdateError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -3530,37 +7168,70 @@ connector_runtime::__string_enum! {
     IsInactive = "is_inactive", }
 }
 #[cfg(feature = "conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ConversationsArchiveBody {
     /// ID of conversation to archive
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
 }
 #[cfg(feature = "conversations")]
 /// conversations.archive success schema
 ///
 /// Schema for successful response conversations.archive method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ConversationsArchiveResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type ConversationsArchiveResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "conversations")]
 /// conversations.archive error schema
 ///
 /// Schema for error response from conversations.archive method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConversationsArchiveError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ConversationsArchiveErrorError,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needed: Option<String>,
     /// default failure response
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsArchiveError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsArchiveError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsArchiveError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsArchiveError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ConversationsArchiveErrorError> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "needed" => __f2 = __map.next_value()?,
+                        "ok" => __f3 = Some(__map.next_value()?),
+                        "provided" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsArchiveError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    needed: __f2,
+                    ok: rt::de::required(__f3, "ok")?,
+                    provided: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -3580,41 +7251,105 @@ connector_runtime::__string_enum! {
     "superfluous_charset", }
 }
 #[cfg(feature = "conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ConversationsCloseBody {
-    /// Conversation to close.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub channel: Option<String>,
-}
+pub type ConversationsCloseBody = ConversationsArchiveBody;
 #[cfg(feature = "conversations")]
 /// conversations.close success schema
 ///
 /// Schema for successful response conversations.close method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ConversationsCloseResponse200 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub already_closed: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_op: Option<bool>,
     /// default success response
     pub ok: bool,
 }
 #[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsCloseResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsCloseResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsCloseResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsCloseResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "already_closed" => __f0 = __map.next_value()?,
+                        "no_op" => __f1 = __map.next_value()?,
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsCloseResponse200 {
+                    already_closed: __f0,
+                    no_op: __f1,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "conversations")]
 /// conversations.close error schema
 ///
 /// Schema for error response from conversations.close method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConversationsCloseError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ConversationsCloseErrorError,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needed: Option<String>,
     /// default failure response
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsCloseError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsCloseError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsCloseError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsCloseError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ConversationsCloseErrorError> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "needed" => __f2 = __map.next_value()?,
+                        "ok" => __f3 = Some(__map.next_value()?),
+                        "provided" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsCloseError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    needed: __f2,
+                    ok: rt::de::required(__f3, "ok")?,
+                    provided: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -3630,43 +7365,113 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
 #[cfg(feature = "conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ConversationsCreateBody {
     /// Name of the public or private channel to create
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Create a private channel instead of a public one
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_private: Option<bool>,
 }
 #[cfg(feature = "conversations")]
 /// conversations.create success schema
 ///
 /// Schema for successful response conversations.create method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ConversationsCreateResponse200 {
     pub channel: serde_json::Value,
     /// default success response
     pub ok: bool,
 }
 #[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsCreateResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsCreateResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsCreateResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsCreateResponse200, A::Error> {
+                let mut __f0: Option<serde_json::Value> = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsCreateResponse200 {
+                    channel: rt::de::required(__f0, "channel")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "conversations")]
 /// conversations.create error schema
 ///
 /// Schema for error response from conversations.create method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConversationsCreateError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     pub error: super::models::ConversationsCreateErrorError,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needed: Option<String>,
     /// default failure response
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsCreateError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsCreateError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsCreateError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsCreateError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::ConversationsCreateErrorError> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "detail" => __f1 = __map.next_value()?,
+                        "error" => __f2 = Some(__map.next_value()?),
+                        "needed" => __f3 = __map.next_value()?,
+                        "ok" => __f4 = Some(__map.next_value()?),
+                        "provided" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsCreateError {
+                    callstack: __f0,
+                    detail: __f1,
+                    error: rt::de::required(__f2, "error")?,
+                    needed: __f3,
+                    ok: rt::de::required(__f4, "ok")?,
+                    provided: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -3689,7 +7494,7 @@ connector_runtime::__string_enum! {
 /// conversations.history success schema
 ///
 /// Schema for successful response from conversations.history method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ConversationsHistoryResponse200 {
     pub channel_actions_count: i64,
     pub channel_actions_ts: serde_json::Value,
@@ -3698,6 +7503,52 @@ pub struct ConversationsHistoryResponse200 {
     /// default success response
     pub ok: bool,
     pub pin_count: i64,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsHistoryResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsHistoryResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsHistoryResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsHistoryResponse200, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<serde_json::Value> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<Vec<super::models::ObjsMessage>> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel_actions_count" => __f0 = Some(__map.next_value()?),
+                        "channel_actions_ts" => __f1 = Some(__map.next_value()?),
+                        "has_more" => __f2 = Some(__map.next_value()?),
+                        "messages" => __f3 = Some(__map.next_value()?),
+                        "ok" => __f4 = Some(__map.next_value()?),
+                        "pin_count" => __f5 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsHistoryResponse200 {
+                    channel_actions_count: rt::de::required(
+                        __f0,
+                        "channel_actions_count",
+                    )?,
+                    channel_actions_ts: rt::de::required(__f1, "channel_actions_ts")?,
+                    has_more: rt::de::required(__f2, "has_more")?,
+                    messages: rt::de::required(__f3, "messages")?,
+                    ok: rt::de::required(__f4, "ok")?,
+                    pin_count: rt::de::required(__f5, "pin_count")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 impl ConversationsHistoryResponse200 {
@@ -3722,18 +7573,55 @@ impl ConversationsHistoryResponse200 {
 /// conversations.history error schema
 ///
 /// Schema for error response from conversations.history method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConversationsHistoryError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ConversationsHistoryErrorError,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needed: Option<String>,
     /// default failure response
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsHistoryError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsHistoryError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsHistoryError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsHistoryError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ConversationsHistoryErrorError> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "needed" => __f2 = __map.next_value()?,
+                        "ok" => __f3 = Some(__map.next_value()?),
+                        "provided" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsHistoryError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    needed: __f2,
+                    ok: rt::de::required(__f3, "ok")?,
+                    provided: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -3751,28 +7639,60 @@ connector_runtime::__string_enum! {
 /// conversations.info success schema
 ///
 /// Schema for successful response conversations.info
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ConversationsInfoResponse200 {
-    pub channel: serde_json::Value,
-    /// default success response
-    pub ok: bool,
-}
+pub type ConversationsInfoResponse200 = ConversationsCreateResponse200;
 #[cfg(feature = "conversations")]
 /// conversations.info error schema
 ///
 /// Schema for error response from conversations.info method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConversationsInfoError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ConversationsInfoErrorError,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needed: Option<String>,
     /// default failure response
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsInfoError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsInfoError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsInfoError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsInfoError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ConversationsInfoErrorError> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "needed" => __f2 = __map.next_value()?,
+                        "ok" => __f3 = Some(__map.next_value()?),
+                        "provided" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsInfoError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    needed: __f2,
+                    ok: rt::de::required(__f3, "ok")?,
+                    provided: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -3786,45 +7706,80 @@ connector_runtime::__string_enum! {
     RequestTimeout = "request_timeout", UpgradeRequired = "upgrade_required", }
 }
 #[cfg(feature = "conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ConversationsInviteBody {
     /// The ID of the public or private channel to invite user(s) to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     /// A comma separated list of user IDs. Up to 1000 users may be listed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub users: Option<String>,
 }
 #[cfg(feature = "conversations")]
 /// conversations.invite error schema
 ///
 /// Schema for successful response from conversations.invite method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ConversationsInviteResponse200 {
-    pub channel: serde_json::Value,
-    /// default success response
-    pub ok: bool,
-}
+pub type ConversationsInviteResponse200 = ConversationsCreateResponse200;
 #[cfg(feature = "conversations")]
 /// conversations.invite error schema
 ///
 /// Schema for error response from conversations.invite method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ConversationsInviteError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<super::models::ConversationsInviteErrorError>,
     /// errors is returned when an error associates an user
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<super::models::ConversationsInviteErrorErrorsItem>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needed: Option<String>,
     /// default failure response
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsInviteError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsInviteError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsInviteError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsInviteError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ConversationsInviteErrorError> = None;
+                let mut __f2: Option<
+                    Vec<super::models::ConversationsInviteErrorErrorsItem>,
+                > = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = __map.next_value()?,
+                        "errors" => __f2 = __map.next_value()?,
+                        "needed" => __f3 = __map.next_value()?,
+                        "ok" => __f4 = Some(__map.next_value()?),
+                        "provided" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsInviteError {
+                    callstack: __f0,
+                    error: __f1,
+                    errors: __f2,
+                    needed: __f3,
+                    ok: rt::de::required(__f4, "ok")?,
+                    provided: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 impl ConversationsInviteError {
@@ -3864,14 +7819,47 @@ connector_runtime::__string_enum! {
     "superfluous_charset", }
 }
 #[cfg(feature = "conversations")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConversationsInviteErrorErrorsItem {
     pub error: super::models::ConversationsInviteErrorError,
     /// default failure response
     pub ok: bool,
     /// User ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsInviteErrorErrorsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsInviteErrorErrorsItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsInviteErrorErrorsItem")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsInviteErrorErrorsItem, A::Error> {
+                let mut __f0: Option<super::models::ConversationsInviteErrorError> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "error" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        "user" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsInviteErrorErrorsItem {
+                    error: rt::de::required(__f0, "error")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                    user: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 impl ConversationsInviteErrorErrorsItem {
@@ -3890,28 +7878,60 @@ impl ConversationsInviteErrorErrorsItem {
     }
 }
 #[cfg(feature = "conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ConversationsJoinBody {
-    /// ID of conversation to join
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub channel: Option<String>,
-}
+pub type ConversationsJoinBody = ConversationsArchiveBody;
 #[cfg(feature = "conversations")]
 /// conversations.join success schema
 ///
 /// Schema for successful response from conversations.join method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ConversationsJoinResponse200 {
     pub channel: serde_json::Value,
     /// default success response
     pub ok: bool,
     /// Response metadata
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_metadata: Option<
         super::models::ConversationsJoinResponse200ResponseMetadata,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsJoinResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsJoinResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsJoinResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsJoinResponse200, A::Error> {
+                let mut __f0: Option<serde_json::Value> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<
+                    super::models::ConversationsJoinResponse200ResponseMetadata,
+                > = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        "response_metadata" => __f2 = __map.next_value()?,
+                        "warning" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsJoinResponse200 {
+                    channel: rt::de::required(__f0, "channel")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                    response_metadata: __f2,
+                    warning: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 impl ConversationsJoinResponse200 {
@@ -3925,10 +7945,37 @@ impl ConversationsJoinResponse200 {
 }
 #[cfg(feature = "conversations")]
 /// Response metadata
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ConversationsJoinResponse200ResponseMetadata {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warnings: Option<Vec<String>>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsJoinResponse200ResponseMetadata {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsJoinResponse200ResponseMetadata;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsJoinResponse200ResponseMetadata")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsJoinResponse200ResponseMetadata, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "warnings" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsJoinResponse200ResponseMetadata {
+                    warnings: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 impl ConversationsJoinResponse200ResponseMetadata {
@@ -3949,18 +7996,55 @@ impl ConversationsJoinResponse200ResponseMetadata {
 /// conversations.join error schema
 ///
 /// Schema for error response from conversations.join method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConversationsJoinError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ConversationsJoinErrorError,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needed: Option<String>,
     /// default failure response
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsJoinError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsJoinError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsJoinError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsJoinError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ConversationsJoinErrorError> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "needed" => __f2 = __map.next_value()?,
+                        "ok" => __f3 = Some(__map.next_value()?),
+                        "provided" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsJoinError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    needed: __f2,
+                    ok: rt::de::required(__f3, "ok")?,
+                    provided: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -3979,40 +8063,73 @@ connector_runtime::__string_enum! {
     "superfluous_charset", }
 }
 #[cfg(feature = "conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ConversationsKickBody {
     /// ID of conversation to remove user from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     /// User ID to be removed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
 #[cfg(feature = "conversations")]
 /// conversations.kick success schema
 ///
 /// Schema for successful response conversations.kick method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ConversationsKickResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type ConversationsKickResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "conversations")]
 /// conversations.kick error schema
 ///
 /// Schema for error response conversations.kick method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConversationsKickError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ConversationsKickErrorError,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needed: Option<String>,
     /// default failure response
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsKickError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsKickError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsKickError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsKickError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ConversationsKickErrorError> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "needed" => __f2 = __map.next_value()?,
+                        "ok" => __f3 = Some(__map.next_value()?),
+                        "provided" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsKickError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    needed: __f2,
+                    ok: rt::de::required(__f3, "ok")?,
+                    provided: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4030,39 +8147,101 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
 #[cfg(feature = "conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ConversationsLeaveBody {
-    /// Conversation to leave
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub channel: Option<String>,
-}
+pub type ConversationsLeaveBody = ConversationsArchiveBody;
 #[cfg(feature = "conversations")]
 /// conversations.leave success schema
 ///
 /// Schema for successful response from conversations.leave method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ConversationsLeaveResponse200 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_in_channel: Option<bool>,
     /// default success response
     pub ok: bool,
 }
 #[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsLeaveResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsLeaveResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsLeaveResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsLeaveResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "not_in_channel" => __f0 = __map.next_value()?,
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsLeaveResponse200 {
+                    not_in_channel: __f0,
+                    ok: rt::de::required(__f1, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "conversations")]
 /// conversations.leave error schema
 ///
 /// Schema for error response from conversations.leave method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConversationsLeaveError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ConversationsLeaveErrorError,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needed: Option<String>,
     /// default failure response
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsLeaveError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsLeaveError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsLeaveError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsLeaveError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ConversationsLeaveErrorError> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "needed" => __f2 = __map.next_value()?,
+                        "ok" => __f3 = Some(__map.next_value()?),
+                        "provided" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsLeaveError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    needed: __f2,
+                    ok: rt::de::required(__f3, "ok")?,
+                    provided: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4084,30 +8263,100 @@ connector_runtime::__string_enum! {
 /// conversations.list success schema
 ///
 /// Schema for successful response from conversations.list method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ConversationsListResponse200 {
     pub channels: Vec<serde_json::Value>,
     /// default success response
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_metadata: Option<super::models::ResponseMetadata>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsListResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsListResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsListResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsListResponse200, A::Error> {
+                let mut __f0: Option<Vec<serde_json::Value>> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<super::models::ResponseMetadata> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channels" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        "response_metadata" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsListResponse200 {
+                    channels: rt::de::required(__f0, "channels")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                    response_metadata: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 /// conversations.list error schema
 ///
 /// Schema for error response from conversations.list method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConversationsListError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ConversationsListErrorError,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needed: Option<String>,
     /// default failure response
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsListError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsListError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsListError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsListError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ConversationsListErrorError> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "needed" => __f2 = __map.next_value()?,
+                        "ok" => __f3 = Some(__map.next_value()?),
+                        "provided" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsListError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    needed: __f2,
+                    ok: rt::de::required(__f3, "ok")?,
+                    provided: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4120,41 +8369,73 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
 #[cfg(feature = "conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ConversationsMarkBody {
     /// Channel or conversation to set the read cursor for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     /// Unique identifier of message you want marked as most recently seen in this conversation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ts: Option<f64>,
 }
 #[cfg(feature = "conversations")]
 /// conversations.mark success schema
 ///
 /// Schema for successful response conversations.mark method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ConversationsMarkResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type ConversationsMarkResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "conversations")]
 /// conversations.mark error schema
 ///
 /// Schema for error response from conversations.mark method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConversationsMarkError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ConversationsMarkErrorError,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needed: Option<String>,
     /// default failure response
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsMarkError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsMarkError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsMarkError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsMarkError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ConversationsMarkErrorError> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "needed" => __f2 = __map.next_value()?,
+                        "ok" => __f3 = Some(__map.next_value()?),
+                        "provided" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsMarkError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    needed: __f2,
+                    ok: rt::de::required(__f3, "ok")?,
+                    provided: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4174,12 +8455,46 @@ connector_runtime::__string_enum! {
 /// conversations.members success schema
 ///
 /// Schema for successful response conversations.members method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ConversationsMembersResponse200 {
     pub members: Vec<String>,
     /// default success response
     pub ok: bool,
     pub response_metadata: super::models::ResponseMetadata,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsMembersResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsMembersResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsMembersResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsMembersResponse200, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<super::models::ResponseMetadata> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "members" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        "response_metadata" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsMembersResponse200 {
+                    members: rt::de::required(__f0, "members")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                    response_metadata: rt::de::required(__f2, "response_metadata")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 impl ConversationsMembersResponse200 {
@@ -4201,14 +8516,47 @@ impl ConversationsMembersResponse200 {
 /// conversations.members error schema
 ///
 /// Schema for error response conversations.members method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConversationsMembersError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ConversationsMembersErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsMembersError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsMembersError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsMembersError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsMembersError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ConversationsMembersErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsMembersError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4223,44 +8571,112 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
 #[cfg(feature = "conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ConversationsOpenBody {
     /// Resume a conversation by supplying an `im` or `mpim`'s ID. Or provide the `users` field instead.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     /// Comma separated lists of users. If only one user is included, this creates a 1:1 DM.  The ordering of the users is preserved whenever a multi-person direct message is returned. Supply a `channel` when not supplying `users`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub users: Option<String>,
     /// Boolean, indicates you want the full IM channel definition in the response.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub return_im: Option<bool>,
 }
 #[cfg(feature = "conversations")]
 /// conversations.open success schema
 ///
 /// Schema for successful response from conversations.open method when opening channels, ims, mpims
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ConversationsOpenResponse200 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub already_open: Option<bool>,
     pub channel: serde_json::Value,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_op: Option<bool>,
     /// default success response
     pub ok: bool,
 }
 #[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsOpenResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsOpenResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsOpenResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsOpenResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<serde_json::Value> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "already_open" => __f0 = __map.next_value()?,
+                        "channel" => __f1 = Some(__map.next_value()?),
+                        "no_op" => __f2 = __map.next_value()?,
+                        "ok" => __f3 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsOpenResponse200 {
+                    already_open: __f0,
+                    channel: rt::de::required(__f1, "channel")?,
+                    no_op: __f2,
+                    ok: rt::de::required(__f3, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "conversations")]
 /// conversations.open error schema
 ///
 /// Schema for error response from conversations.open method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConversationsOpenError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ConversationsOpenErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsOpenError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsOpenError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsOpenError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsOpenError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ConversationsOpenErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsOpenError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4279,41 +8695,73 @@ connector_runtime::__string_enum! {
     "channel_not_found", }
 }
 #[cfg(feature = "conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ConversationsRenameBody {
     /// ID of conversation to rename
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     /// New name for conversation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 #[cfg(feature = "conversations")]
 /// conversations.rename success schema
 ///
 /// Schema for successful response from conversations.rename method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ConversationsRenameResponse200 {
-    pub channel: serde_json::Value,
-    /// default success response
-    pub ok: bool,
-}
+pub type ConversationsRenameResponse200 = ConversationsCreateResponse200;
 #[cfg(feature = "conversations")]
 /// conversations.rename error schema
 ///
 /// Schema for error response from conversations.rename method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConversationsRenameError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ConversationsRenameErrorError,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needed: Option<String>,
     /// default failure response
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsRenameError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsRenameError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsRenameError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsRenameError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ConversationsRenameErrorError> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "needed" => __f2 = __map.next_value()?,
+                        "ok" => __f3 = Some(__map.next_value()?),
+                        "provided" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsRenameError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    needed: __f2,
+                    ok: rt::de::required(__f3, "ok")?,
+                    provided: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4335,30 +8783,100 @@ connector_runtime::__string_enum! {
 /// conversations.replies success schema
 ///
 /// Schema for successful response from conversations.replies method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ConversationsRepliesResponse200 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_more: Option<bool>,
     pub messages: Vec<serde_json::Value>,
     /// default success response
     pub ok: bool,
 }
 #[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsRepliesResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsRepliesResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsRepliesResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsRepliesResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<Vec<serde_json::Value>> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "has_more" => __f0 = __map.next_value()?,
+                        "messages" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsRepliesResponse200 {
+                    has_more: __f0,
+                    messages: rt::de::required(__f1, "messages")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "conversations")]
 /// conversations.replies error schema
 ///
 /// Schema for error response from conversations.replies method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConversationsRepliesError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ConversationsRepliesErrorError,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needed: Option<String>,
     /// default failure response
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsRepliesError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsRepliesError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsRepliesError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsRepliesError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ConversationsRepliesErrorError> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "needed" => __f2 = __map.next_value()?,
+                        "ok" => __f3 = Some(__map.next_value()?),
+                        "provided" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsRepliesError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    needed: __f2,
+                    ok: rt::de::required(__f3, "ok")?,
+                    provided: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4373,41 +8891,75 @@ connector_runtime::__string_enum! {
     "upgrade_required", }
 }
 #[cfg(feature = "conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ConversationsSetPurposeBody {
     /// Conversation to set the purpose of
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     /// A new, specialer purpose
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
 }
 #[cfg(feature = "conversations")]
 /// conversations.setPurpose success schema
 ///
 /// Schema for successful response from conversations.setPurpose method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ConversationsSetPurposeResponse200 {
-    pub channel: serde_json::Value,
-    /// default success response
-    pub ok: bool,
-}
+pub type ConversationsSetPurposeResponse200 = ConversationsCreateResponse200;
 #[cfg(feature = "conversations")]
 /// conversations.setPurpose error schema
 ///
 /// Schema for error response from conversations.setPurpose method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConversationsSetPurposeError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ErrorMethodNotSupportedForChannelTypeMissingScope,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needed: Option<String>,
     /// default failure response
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsSetPurposeError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsSetPurposeError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsSetPurposeError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsSetPurposeError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<
+                    super::models::ErrorMethodNotSupportedForChannelTypeMissingScope,
+                > = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "needed" => __f2 = __map.next_value()?,
+                        "ok" => __f3 = Some(__map.next_value()?),
+                        "provided" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsSetPurposeError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    needed: __f2,
+                    ok: rt::de::required(__f3, "ok")?,
+                    provided: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4424,74 +8976,85 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
 #[cfg(feature = "conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ConversationsSetTopicBody {
     /// Conversation to set the topic of
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     /// The new topic string. Does not support formatting or linkification.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
 }
 #[cfg(feature = "conversations")]
 /// conversations.setTopic success schema
 ///
 /// Schema for successful response from conversations.setTopic method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ConversationsSetTopicResponse200 {
-    pub channel: serde_json::Value,
-    /// default success response
-    pub ok: bool,
-}
+pub type ConversationsSetTopicResponse200 = ConversationsCreateResponse200;
 #[cfg(feature = "conversations")]
 /// conversations.setTopic error schema
 ///
 /// Schema for error response from conversations.setTopic method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ConversationsSetTopicError {
-    /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callstack: Option<String>,
-    pub error: super::models::ErrorMethodNotSupportedForChannelTypeMissingScope,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub needed: Option<String>,
-    /// default failure response
-    pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provided: Option<String>,
-}
+pub type ConversationsSetTopicError = ConversationsSetPurposeError;
 #[cfg(feature = "conversations")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ConversationsUnarchiveBody {
-    /// ID of conversation to unarchive
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub channel: Option<String>,
-}
+pub type ConversationsUnarchiveBody = ConversationsArchiveBody;
 #[cfg(feature = "conversations")]
 /// conversations.unarchive success schema
 ///
 /// Schema for successful response from conversations.unarchive method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ConversationsUnarchiveResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type ConversationsUnarchiveResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "conversations")]
 /// conversations.unarchive error schema
 ///
 /// Schema for error response from conversations.unarchive method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConversationsUnarchiveError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ConversationsUnarchiveErrorError,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needed: Option<String>,
     /// default failure response
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsUnarchiveError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsUnarchiveError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsUnarchiveError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsUnarchiveError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ConversationsUnarchiveErrorError> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "needed" => __f2 = __map.next_value()?,
+                        "ok" => __f3 = Some(__map.next_value()?),
+                        "provided" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsUnarchiveError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    needed: __f2,
+                    ok: rt::de::required(__f3, "ok")?,
+                    provided: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4513,23 +9076,52 @@ connector_runtime::__string_enum! {
 /// dialog.open schema
 ///
 /// Schema for successful response from dialog.open method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct DialogOpenResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type DialogOpenResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "dialog")]
 /// dialog.open error schema
 ///
 /// Schema for error response from dialog.open method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DialogOpenError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::DialogOpenErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "dialog")]
+impl<'de> serde::Deserialize<'de> for DialogOpenError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DialogOpenError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DialogOpenError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DialogOpenError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::DialogOpenErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DialogOpenError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "dialog")]
 connector_runtime::__string_enum! {
@@ -4552,23 +9144,52 @@ connector_runtime::__string_enum! {
 /// dnd.endDnd schema
 ///
 /// Schema for successful response from dnd.endDnd method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct DndEndDndResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type DndEndDndResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "dnd")]
 /// dnd.endDnd error schema
 ///
 /// Schema for error response from dnd.endDnd method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DndEndDndError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::DndEndDndErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "dnd")]
+impl<'de> serde::Deserialize<'de> for DndEndDndError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DndEndDndError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DndEndDndError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DndEndDndError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::DndEndDndErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DndEndDndError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "dnd")]
 connector_runtime::__string_enum! {
@@ -4587,7 +9208,7 @@ connector_runtime::__string_enum! {
 /// dnd.endSnooze schema
 ///
 /// Schema for successful response from dnd.endSnooze method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct DndEndSnoozeResponse200 {
     pub dnd_enabled: bool,
     pub next_dnd_end_ts: i64,
@@ -4597,17 +9218,90 @@ pub struct DndEndSnoozeResponse200 {
     pub snooze_enabled: bool,
 }
 #[cfg(feature = "dnd")]
+impl<'de> serde::Deserialize<'de> for DndEndSnoozeResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DndEndSnoozeResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DndEndSnoozeResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DndEndSnoozeResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "dnd_enabled" => __f0 = Some(__map.next_value()?),
+                        "next_dnd_end_ts" => __f1 = Some(__map.next_value()?),
+                        "next_dnd_start_ts" => __f2 = Some(__map.next_value()?),
+                        "ok" => __f3 = Some(__map.next_value()?),
+                        "snooze_enabled" => __f4 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DndEndSnoozeResponse200 {
+                    dnd_enabled: rt::de::required(__f0, "dnd_enabled")?,
+                    next_dnd_end_ts: rt::de::required(__f1, "next_dnd_end_ts")?,
+                    next_dnd_start_ts: rt::de::required(__f2, "next_dnd_start_ts")?,
+                    ok: rt::de::required(__f3, "ok")?,
+                    snooze_enabled: rt::de::required(__f4, "snooze_enabled")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "dnd")]
 /// dnd.endSnooze error schema
 ///
 /// Schema for error response from dnd.endSnooze method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DndEndSnoozeError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::DndEndSnoozeErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "dnd")]
+impl<'de> serde::Deserialize<'de> for DndEndSnoozeError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DndEndSnoozeError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DndEndSnoozeError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DndEndSnoozeError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::DndEndSnoozeErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DndEndSnoozeError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "dnd")]
 connector_runtime::__string_enum! {
@@ -4627,32 +9321,108 @@ connector_runtime::__string_enum! {
 /// dnd.info schema
 ///
 /// Schema for successful response from dnd.info method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct DndInfoResponse200 {
     pub dnd_enabled: bool,
     pub next_dnd_end_ts: i64,
     pub next_dnd_start_ts: i64,
     /// default success response
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snooze_enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snooze_endtime: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snooze_remaining: Option<i64>,
+}
+#[cfg(feature = "dnd")]
+impl<'de> serde::Deserialize<'de> for DndInfoResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DndInfoResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DndInfoResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DndInfoResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<i64> = None;
+                let mut __f6: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "dnd_enabled" => __f0 = Some(__map.next_value()?),
+                        "next_dnd_end_ts" => __f1 = Some(__map.next_value()?),
+                        "next_dnd_start_ts" => __f2 = Some(__map.next_value()?),
+                        "ok" => __f3 = Some(__map.next_value()?),
+                        "snooze_enabled" => __f4 = __map.next_value()?,
+                        "snooze_endtime" => __f5 = __map.next_value()?,
+                        "snooze_remaining" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DndInfoResponse200 {
+                    dnd_enabled: rt::de::required(__f0, "dnd_enabled")?,
+                    next_dnd_end_ts: rt::de::required(__f1, "next_dnd_end_ts")?,
+                    next_dnd_start_ts: rt::de::required(__f2, "next_dnd_start_ts")?,
+                    ok: rt::de::required(__f3, "ok")?,
+                    snooze_enabled: __f4,
+                    snooze_endtime: __f5,
+                    snooze_remaining: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "dnd")]
 /// dnd.info error schema
 ///
 /// Schema for error response from dnd.info method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DndInfoError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::DndInfoErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "dnd")]
+impl<'de> serde::Deserialize<'de> for DndInfoError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DndInfoError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DndInfoError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DndInfoError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::DndInfoErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DndInfoError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "dnd")]
 connector_runtime::__string_enum! {
@@ -4668,7 +9438,7 @@ connector_runtime::__string_enum! {
     }
 }
 #[cfg(feature = "dnd")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct DndSetSnoozeBody {
     /// Authentication token. Requires scope: `dnd:write`
     pub token: String,
@@ -4679,7 +9449,7 @@ pub struct DndSetSnoozeBody {
 /// dnd.setSnooze schema
 ///
 /// Schema for successful response from dnd.setSnooze method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct DndSetSnoozeResponse200 {
     /// default success response
     pub ok: bool,
@@ -4688,17 +9458,87 @@ pub struct DndSetSnoozeResponse200 {
     pub snooze_remaining: i64,
 }
 #[cfg(feature = "dnd")]
+impl<'de> serde::Deserialize<'de> for DndSetSnoozeResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DndSetSnoozeResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DndSetSnoozeResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DndSetSnoozeResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ok" => __f0 = Some(__map.next_value()?),
+                        "snooze_enabled" => __f1 = Some(__map.next_value()?),
+                        "snooze_endtime" => __f2 = Some(__map.next_value()?),
+                        "snooze_remaining" => __f3 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DndSetSnoozeResponse200 {
+                    ok: rt::de::required(__f0, "ok")?,
+                    snooze_enabled: rt::de::required(__f1, "snooze_enabled")?,
+                    snooze_endtime: rt::de::required(__f2, "snooze_endtime")?,
+                    snooze_remaining: rt::de::required(__f3, "snooze_remaining")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "dnd")]
 /// dnd.setSnooze error schema
 ///
 /// Schema for error response from dnd.setSnooze method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DndSetSnoozeError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::DndSetSnoozeErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "dnd")]
+impl<'de> serde::Deserialize<'de> for DndSetSnoozeError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DndSetSnoozeError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DndSetSnoozeError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DndSetSnoozeError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::DndSetSnoozeErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DndSetSnoozeError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "dnd")]
 connector_runtime::__string_enum! {
@@ -4714,36 +9554,65 @@ connector_runtime::__string_enum! {
     "upgrade_required", TooLong = "too_long", FatalError = "fatal_error", }
 }
 #[cfg(feature = "files_comments")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct FilesCommentsDeleteBody {
     /// File to delete a comment from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
     /// The comment to delete.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
 #[cfg(feature = "files_comments")]
 /// files.comments.delete schema
 ///
 /// Schema for successful response files.comments.delete method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct FilesCommentsDeleteResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type FilesCommentsDeleteResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "files_comments")]
 /// files.comments.delete error schema
 ///
 /// Schema for error response files.comments.delete method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct FilesCommentsDeleteError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::FilesCommentsDeleteErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "files_comments")]
+impl<'de> serde::Deserialize<'de> for FilesCommentsDeleteError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FilesCommentsDeleteError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FilesCommentsDeleteError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FilesCommentsDeleteError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::FilesCommentsDeleteErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FilesCommentsDeleteError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "files_comments")]
 connector_runtime::__string_enum! {
@@ -4757,33 +9626,62 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
 #[cfg(feature = "files")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct FilesDeleteBody {
     /// ID of file to delete.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
 }
 #[cfg(feature = "files")]
 /// files.delete schema
 ///
 /// Schema for successful response files.delete method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct FilesDeleteResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type FilesDeleteResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "files")]
 /// files.delete error schema
 ///
 /// Schema for error response files.delete method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct FilesDeleteError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::FilesDeleteErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "files")]
+impl<'de> serde::Deserialize<'de> for FilesDeleteError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FilesDeleteError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FilesDeleteError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FilesDeleteError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::FilesDeleteErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FilesDeleteError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "files")]
 connector_runtime::__string_enum! {
@@ -4801,24 +9699,66 @@ connector_runtime::__string_enum! {
 /// files.info schema
 ///
 /// Schema for successful response from files.info method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct FilesInfoResponse200 {
     /// file comments object
     pub comments: Vec<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_html: Option<serde_json::Value>,
     /// User ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub editor: Option<String>,
     /// file object
     pub file: super::models::ObjsFile,
     /// default success response
     pub ok: bool,
     /// paging object
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paging: Option<super::models::ObjsPaging>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_metadata: Option<serde_json::Value>,
+}
+#[cfg(feature = "files")]
+impl<'de> serde::Deserialize<'de> for FilesInfoResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FilesInfoResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FilesInfoResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FilesInfoResponse200, A::Error> {
+                let mut __f0: Option<Vec<serde_json::Value>> = None;
+                let mut __f1: Option<serde_json::Value> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::ObjsFile> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<super::models::ObjsPaging> = None;
+                let mut __f6: Option<serde_json::Value> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "comments" => __f0 = Some(__map.next_value()?),
+                        "content_html" => __f1 = __map.next_value()?,
+                        "editor" => __f2 = __map.next_value()?,
+                        "file" => __f3 = Some(__map.next_value()?),
+                        "ok" => __f4 = Some(__map.next_value()?),
+                        "paging" => __f5 = __map.next_value()?,
+                        "response_metadata" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FilesInfoResponse200 {
+                    comments: rt::de::required(__f0, "comments")?,
+                    content_html: __f1,
+                    editor: __f2,
+                    file: rt::de::required(__f3, "file")?,
+                    ok: rt::de::required(__f4, "ok")?,
+                    paging: __f5,
+                    response_metadata: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "files")]
 impl FilesInfoResponse200 {
@@ -4844,14 +9784,47 @@ impl FilesInfoResponse200 {
 /// files.info error schema
 ///
 /// Schema for error response from files.info method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct FilesInfoError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::FilesInfoErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "files")]
+impl<'de> serde::Deserialize<'de> for FilesInfoError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FilesInfoError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FilesInfoError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FilesInfoError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::FilesInfoErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FilesInfoError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "files")]
 connector_runtime::__string_enum! {
@@ -4869,13 +9842,47 @@ connector_runtime::__string_enum! {
 /// files.list schema
 ///
 /// Schema for successful response from files.list method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct FilesListResponse200 {
     pub files: Vec<super::models::ObjsFile>,
     /// default success response
     pub ok: bool,
     /// paging object
     pub paging: super::models::ObjsPaging,
+}
+#[cfg(feature = "files")]
+impl<'de> serde::Deserialize<'de> for FilesListResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FilesListResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FilesListResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FilesListResponse200, A::Error> {
+                let mut __f0: Option<Vec<super::models::ObjsFile>> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<super::models::ObjsPaging> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "files" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        "paging" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FilesListResponse200 {
+                    files: rt::de::required(__f0, "files")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                    paging: rt::de::required(__f2, "paging")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "files")]
 impl FilesListResponse200 {
@@ -4895,14 +9902,47 @@ impl FilesListResponse200 {
 /// files.list error schema
 ///
 /// Schema for error response from files.list method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct FilesListError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::FilesListErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "files")]
+impl<'de> serde::Deserialize<'de> for FilesListError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FilesListError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FilesListError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FilesListError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::FilesListErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FilesListError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "files")]
 connector_runtime::__string_enum! {
@@ -4917,88 +9957,114 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
 #[cfg(feature = "files_remote")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct FilesRemoteAddBody {
     /// Authentication token. Requires scope: `remote_files:write`
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     /// Creator defined GUID for the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
     /// Title of the file being shared.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// type of file
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub filetype: Option<String>,
     /// URL of the remote file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub external_url: Option<String>,
     /// Preview of the document via `multipart/form-data`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub preview_image: Option<String>,
     /// A text file (txt, pdf, doc, etc.) containing textual search terms that are used to improve discovery of the remote file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub indexable_file_contents: Option<String>,
 }
 #[cfg(feature = "files_remote")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct FilesRemoteRemoveBody {
     /// Authentication token. Requires scope: `remote_files:write`
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     /// Specify a file by providing its ID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
     /// Creator defined GUID for the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
 }
 #[cfg(feature = "files_remote")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct FilesRemoteUpdateBody {
     /// Authentication token. Requires scope: `remote_files:write`
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     /// Specify a file by providing its ID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
     /// Creator defined GUID for the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
     /// Title of the file being shared.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// type of file
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub filetype: Option<String>,
     /// URL of the remote file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub external_url: Option<String>,
     /// Preview of the document via `multipart/form-data`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub preview_image: Option<String>,
     /// File containing contents that can be used to improve searchability for the remote file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub indexable_file_contents: Option<String>,
 }
 #[cfg(feature = "files")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct FilesRevokePublicUrlBody {
-    /// File to revoke
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-}
+pub type FilesRevokePublicUrlBody = FilesDeleteBody;
 #[cfg(feature = "files")]
 /// files.revokePublicURL schema
 ///
 /// Schema for successful response from files.revokePublicURL method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct FilesRevokePublicUrlResponse200 {
     /// file object
     pub file: super::models::ObjsFile,
     /// default success response
     pub ok: bool,
+}
+#[cfg(feature = "files")]
+impl<'de> serde::Deserialize<'de> for FilesRevokePublicUrlResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FilesRevokePublicUrlResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FilesRevokePublicUrlResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FilesRevokePublicUrlResponse200, A::Error> {
+                let mut __f0: Option<super::models::ObjsFile> = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "file" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FilesRevokePublicUrlResponse200 {
+                    file: rt::de::required(__f0, "file")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "files")]
 impl FilesRevokePublicUrlResponse200 {
@@ -5015,14 +10081,47 @@ impl FilesRevokePublicUrlResponse200 {
 /// files.revokePublicURL error schema
 ///
 /// Schema for error response from files.revokePublicURL method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct FilesRevokePublicUrlError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::FilesRevokePublicUrlErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "files")]
+impl<'de> serde::Deserialize<'de> for FilesRevokePublicUrlError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FilesRevokePublicUrlError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FilesRevokePublicUrlError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FilesRevokePublicUrlError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::FilesRevokePublicUrlErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FilesRevokePublicUrlError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "files")]
 connector_runtime::__string_enum! {
@@ -5039,46 +10138,57 @@ connector_runtime::__string_enum! {
     }
 }
 #[cfg(feature = "files")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct FilesSharedPublicUrlBody {
-    /// File to share
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-}
+pub type FilesSharedPublicUrlBody = FilesDeleteBody;
 #[cfg(feature = "files")]
 /// files.sharedPublicURL schema
 ///
 /// Schema for successful response from files.sharedPublicURL method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct FilesSharedPublicUrlResponse200 {
-    /// file object
-    pub file: super::models::ObjsFile,
-    /// default success response
-    pub ok: bool,
-}
-#[cfg(feature = "files")]
-impl FilesSharedPublicUrlResponse200 {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        {
-            let v = &self.file;
-            v.validate()?;
-        }
-        Ok(())
-    }
-}
+pub type FilesSharedPublicUrlResponse200 = FilesRevokePublicUrlResponse200;
 #[cfg(feature = "files")]
 /// files.sharedPublicURL error schema
 ///
 /// Schema for error response from files.sharedPublicURL method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct FilesSharedPublicUrlError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::FilesSharedPublicUrlErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "files")]
+impl<'de> serde::Deserialize<'de> for FilesSharedPublicUrlError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FilesSharedPublicUrlError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FilesSharedPublicUrlError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FilesSharedPublicUrlError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::FilesSharedPublicUrlErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FilesSharedPublicUrlError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "files")]
 connector_runtime::__string_enum! {
@@ -5095,71 +10205,86 @@ connector_runtime::__string_enum! {
     }
 }
 #[cfg(feature = "files")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct FilesUploadBody {
     /// Authentication token. Requires scope: `files:write:user`
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     /// File contents via `multipart/form-data`. If omitting this parameter, you must submit `content`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
     /// File contents via a POST variable. If omitting this parameter, you must provide a `file`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
     /// A [file type](/types/file#file_types) identifier.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub filetype: Option<String>,
     /// Filename of file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
     /// Title of file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// The message text introducing the file in specified `channels`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub initial_comment: Option<String>,
     /// Comma-separated list of channel names or IDs where the file will be shared.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channels: Option<String>,
     /// Provide another message's `ts` value to upload this file as a reply. Never use a reply's `ts` value; use its parent instead.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub thread_ts: Option<f64>,
 }
 #[cfg(feature = "files")]
 /// files.upload schema
 ///
 /// Schema for successful response files.upload method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct FilesUploadResponse200 {
-    /// file object
-    pub file: super::models::ObjsFile,
-    /// default success response
-    pub ok: bool,
-}
-#[cfg(feature = "files")]
-impl FilesUploadResponse200 {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        {
-            let v = &self.file;
-            v.validate()?;
-        }
-        Ok(())
-    }
-}
+pub type FilesUploadResponse200 = FilesRevokePublicUrlResponse200;
 #[cfg(feature = "files")]
 /// files.upload error schema
 ///
 /// Schema for error response files.upload method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct FilesUploadError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::FilesUploadErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "files")]
+impl<'de> serde::Deserialize<'de> for FilesUploadError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FilesUploadError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FilesUploadError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FilesUploadError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::FilesUploadErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FilesUploadError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "files")]
 connector_runtime::__string_enum! {
@@ -5179,23 +10304,66 @@ connector_runtime::__string_enum! {
 /// migration.exchange success schema
 ///
 /// Schema for successful response from migration.exchange method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct MigrationExchangeResponse200 {
     /// The enterprise grid organization ID containing the workspace/team.
     pub enterprise_id: String,
     /// A list of User IDs that cannot be mapped or found
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invalid_user_ids: Option<Vec<String>>,
     /// default success response
     pub ok: bool,
     /// Team ID
     pub team_id: String,
     /// A mapping of provided user IDs with mapped user IDs
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id_map: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     /// Properties not described by the schema.
-    #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+}
+#[cfg(feature = "migration")]
+impl<'de> serde::Deserialize<'de> for MigrationExchangeResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MigrationExchangeResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MigrationExchangeResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MigrationExchangeResponse200, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<
+                    std::collections::BTreeMap<String, serde_json::Value>,
+                > = None;
+                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "enterprise_id" => __f0 = Some(__map.next_value()?),
+                        "invalid_user_ids" => __f1 = __map.next_value()?,
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        "team_id" => __f3 = Some(__map.next_value()?),
+                        "user_id_map" => __f4 = __map.next_value()?,
+                        _ => {
+                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
+                        }
+                    }
+                }
+                Ok(MigrationExchangeResponse200 {
+                    enterprise_id: rt::de::required(__f0, "enterprise_id")?,
+                    invalid_user_ids: __f1,
+                    ok: rt::de::required(__f2, "ok")?,
+                    team_id: rt::de::required(__f3, "team_id")?,
+                    user_id_map: __f4,
+                    additional_properties: __extra,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "migration")]
 impl MigrationExchangeResponse200 {
@@ -5218,14 +10386,47 @@ impl MigrationExchangeResponse200 {
 /// migration.exchange error schema
 ///
 /// Schema for error response from migration.exchange method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MigrationExchangeError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::MigrationExchangeErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "migration")]
+impl<'de> serde::Deserialize<'de> for MigrationExchangeError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MigrationExchangeError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MigrationExchangeError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MigrationExchangeError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::MigrationExchangeErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(MigrationExchangeError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "migration")]
 connector_runtime::__string_enum! {
@@ -5241,35 +10442,64 @@ connector_runtime::__string_enum! {
     "upgrade_required", FatalError = "fatal_error", }
 }
 #[cfg(feature = "pins")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct PinsAddBody {
     /// Channel to pin the item in.
     pub channel: String,
     /// Timestamp of the message to pin.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
 }
 #[cfg(feature = "pins")]
 /// pins.add schema
 ///
 /// Schema for successful response from pins.add method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PinsAddResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type PinsAddResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "pins")]
 /// pins.add error schema
 ///
 /// Schema for error response from pins.add method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PinsAddError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::PinsAddErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "pins")]
+impl<'de> serde::Deserialize<'de> for PinsAddError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PinsAddError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PinsAddError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PinsAddError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::PinsAddErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PinsAddError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "pins")]
 connector_runtime::__string_enum! {
@@ -5289,14 +10519,47 @@ connector_runtime::__string_enum! {
 /// pins.list error schema
 ///
 /// Schema for error response from pins.list method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PinsListError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::PinsListErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "pins")]
+impl<'de> serde::Deserialize<'de> for PinsListError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PinsListError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PinsListError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PinsListError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::PinsListErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PinsListError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "pins")]
 connector_runtime::__string_enum! {
@@ -5310,35 +10573,57 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
 #[cfg(feature = "pins")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PinsRemoveBody {
-    /// Channel where the item is pinned to.
-    pub channel: String,
-    /// Timestamp of the message to un-pin.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamp: Option<String>,
-}
+pub type PinsRemoveBody = PinsAddBody;
 #[cfg(feature = "pins")]
 /// pins.remove schema
 ///
 /// Schema for successful response from pins.remove method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PinsRemoveResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type PinsRemoveResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "pins")]
 /// pins.remove error schema
 ///
 /// Schema for error response from pins.remove method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PinsRemoveError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::PinsRemoveErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "pins")]
+impl<'de> serde::Deserialize<'de> for PinsRemoveError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PinsRemoveError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PinsRemoveError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PinsRemoveError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::PinsRemoveErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PinsRemoveError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "pins")]
 connector_runtime::__string_enum! {
@@ -5355,7 +10640,7 @@ connector_runtime::__string_enum! {
     "upgrade_required", }
 }
 #[cfg(feature = "reactions")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ReactionsAddBody {
     /// Channel where the message to add reaction to was posted.
     pub channel: String,
@@ -5368,23 +10653,52 @@ pub struct ReactionsAddBody {
 /// reactions.add schema
 ///
 /// Schema for successful response from reactions.add method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ReactionsAddResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type ReactionsAddResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "reactions")]
 /// reactions.add error schema
 ///
 /// Schema for error response from reactions.add method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ReactionsAddError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ReactionsAddErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "reactions")]
+impl<'de> serde::Deserialize<'de> for ReactionsAddError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ReactionsAddError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ReactionsAddError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ReactionsAddError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ReactionsAddErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ReactionsAddError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
@@ -5404,14 +10718,47 @@ connector_runtime::__string_enum! {
 /// reactions.get error schema
 ///
 /// Schema for error response from reactions.get method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ReactionsGetError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ReactionsGetErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "reactions")]
+impl<'de> serde::Deserialize<'de> for ReactionsGetError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ReactionsGetError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ReactionsGetError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ReactionsGetError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ReactionsGetErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ReactionsGetError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
@@ -5429,29 +10776,97 @@ connector_runtime::__string_enum! {
 /// reactions.list schema
 ///
 /// Schema for successful response from reactions.list method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ReactionsListResponse200 {
     pub items: Vec<serde_json::Value>,
     /// default success response
     pub ok: bool,
     /// paging object
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paging: Option<super::models::ObjsPaging>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_metadata: Option<serde_json::Value>,
+}
+#[cfg(feature = "reactions")]
+impl<'de> serde::Deserialize<'de> for ReactionsListResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ReactionsListResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ReactionsListResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ReactionsListResponse200, A::Error> {
+                let mut __f0: Option<Vec<serde_json::Value>> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<super::models::ObjsPaging> = None;
+                let mut __f3: Option<serde_json::Value> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "items" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        "paging" => __f2 = __map.next_value()?,
+                        "response_metadata" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ReactionsListResponse200 {
+                    items: rt::de::required(__f0, "items")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                    paging: __f2,
+                    response_metadata: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "reactions")]
 /// reactions.list error schema
 ///
 /// Schema for error response from reactions.list method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ReactionsListError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ReactionsListErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "reactions")]
+impl<'de> serde::Deserialize<'de> for ReactionsListError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ReactionsListError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ReactionsListError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ReactionsListError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ReactionsListErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ReactionsListError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
@@ -5466,44 +10881,73 @@ connector_runtime::__string_enum! {
     }
 }
 #[cfg(feature = "reactions")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ReactionsRemoveBody {
     /// Reaction (emoji) name.
     pub name: String,
     /// File to remove reaction from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
     /// File comment to remove reaction from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub file_comment: Option<String>,
     /// Channel where the message to remove reaction from was posted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     /// Timestamp of the message to remove reaction from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
 }
 #[cfg(feature = "reactions")]
 /// reactions.remove schema
 ///
 /// Schema for successful response from reactions.remove method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ReactionsRemoveResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type ReactionsRemoveResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "reactions")]
 /// reactions.remove error schema
 ///
 /// Schema for error response from reactions.remove method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ReactionsRemoveError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ReactionsRemoveErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "reactions")]
+impl<'de> serde::Deserialize<'de> for ReactionsRemoveError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ReactionsRemoveError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ReactionsRemoveError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ReactionsRemoveError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ReactionsRemoveErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ReactionsRemoveError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
@@ -5520,25 +10964,56 @@ connector_runtime::__string_enum! {
     "upgrade_required", FatalError = "fatal_error", }
 }
 #[cfg(feature = "reminders")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct RemindersAddBody {
     /// The content of the reminder
     pub text: String,
     /// When this reminder should happen: the Unix timestamp (up to five years from now), the number of seconds until the reminder (if within 24 hours), or a natural language description (Ex. "in 15 minutes," or "every Thursday")
     pub time: String,
     /// The user who will receive the reminder. If no user is specified, the reminder will go to user who created it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
 #[cfg(feature = "reminders")]
 /// reminders.add schema
 ///
 /// Schema for successful response from reminders.add method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct RemindersAddResponse200 {
     /// default success response
     pub ok: bool,
     pub reminder: super::models::ObjsReminder,
+}
+#[cfg(feature = "reminders")]
+impl<'de> serde::Deserialize<'de> for RemindersAddResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RemindersAddResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RemindersAddResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RemindersAddResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<super::models::ObjsReminder> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ok" => __f0 = Some(__map.next_value()?),
+                        "reminder" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RemindersAddResponse200 {
+                    ok: rt::de::required(__f0, "ok")?,
+                    reminder: rt::de::required(__f1, "reminder")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "reminders")]
 impl RemindersAddResponse200 {
@@ -5555,14 +11030,47 @@ impl RemindersAddResponse200 {
 /// reminders.add error schema
 ///
 /// Schema for error response from reminders.add method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RemindersAddError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::RemindersAddErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "reminders")]
+impl<'de> serde::Deserialize<'de> for RemindersAddError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RemindersAddError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RemindersAddError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RemindersAddError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::RemindersAddErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RemindersAddError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "reminders")]
 connector_runtime::__string_enum! {
@@ -5581,33 +11089,62 @@ connector_runtime::__string_enum! {
     }
 }
 #[cfg(feature = "reminders")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct RemindersCompleteBody {
     /// The ID of the reminder to be marked as complete
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reminder: Option<String>,
 }
 #[cfg(feature = "reminders")]
 /// reminders.complete schema
 ///
 /// Schema for successful response from reminders.complete method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct RemindersCompleteResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type RemindersCompleteResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "reminders")]
 /// reminders.complete error schema
 ///
 /// Schema for error response from reminders.complete method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RemindersCompleteError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::RemindersCompleteErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "reminders")]
+impl<'de> serde::Deserialize<'de> for RemindersCompleteError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RemindersCompleteError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RemindersCompleteError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RemindersCompleteError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::RemindersCompleteErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RemindersCompleteError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "reminders")]
 connector_runtime::__string_enum! {
@@ -5624,33 +11161,57 @@ connector_runtime::__string_enum! {
     "upgrade_required", FatalError = "fatal_error", }
 }
 #[cfg(feature = "reminders")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct RemindersDeleteBody {
-    /// The ID of the reminder
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reminder: Option<String>,
-}
+pub type RemindersDeleteBody = RemindersCompleteBody;
 #[cfg(feature = "reminders")]
 /// reminders.delete schema
 ///
 /// Schema for successful response from reminders.delete method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct RemindersDeleteResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type RemindersDeleteResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "reminders")]
 /// reminders.delete error schema
 ///
 /// Schema for error response from reminders.delete method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RemindersDeleteError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ErrorNotFoundNotAuthed,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "reminders")]
+impl<'de> serde::Deserialize<'de> for RemindersDeleteError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RemindersDeleteError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RemindersDeleteError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RemindersDeleteError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ErrorNotFoundNotAuthed> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RemindersDeleteError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "reminders")]
 connector_runtime::__string_enum! {
@@ -5669,45 +11230,52 @@ connector_runtime::__string_enum! {
 /// reminders.info schema
 ///
 /// Schema for successful response from reminders.info method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct RemindersInfoResponse200 {
-    /// default success response
-    pub ok: bool,
-    pub reminder: super::models::ObjsReminder,
-}
-#[cfg(feature = "reminders")]
-impl RemindersInfoResponse200 {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        {
-            let v = &self.reminder;
-            v.validate()?;
-        }
-        Ok(())
-    }
-}
+pub type RemindersInfoResponse200 = RemindersAddResponse200;
 #[cfg(feature = "reminders")]
 /// reminders.info error schema
 ///
 /// Schema for error response from reminders.info method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RemindersInfoError {
-    /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callstack: Option<String>,
-    pub error: super::models::ErrorNotFoundNotAuthed,
-    /// default failure response
-    pub ok: bool,
-}
+pub type RemindersInfoError = RemindersDeleteError;
 #[cfg(feature = "reminders")]
 /// reminders.list schema
 ///
 /// Schema for successful response from reminders.list method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct RemindersListResponse200 {
     /// default success response
     pub ok: bool,
     pub reminders: Vec<super::models::ObjsReminder>,
+}
+#[cfg(feature = "reminders")]
+impl<'de> serde::Deserialize<'de> for RemindersListResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RemindersListResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RemindersListResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RemindersListResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<Vec<super::models::ObjsReminder>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ok" => __f0 = Some(__map.next_value()?),
+                        "reminders" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RemindersListResponse200 {
+                    ok: rt::de::required(__f0, "ok")?,
+                    reminders: rt::de::required(__f1, "reminders")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "reminders")]
 impl RemindersListResponse200 {
@@ -5726,27 +11294,55 @@ impl RemindersListResponse200 {
 /// reminders.list error schema
 ///
 /// Schema for error response from reminders.list method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RemindersListError {
-    /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callstack: Option<String>,
-    pub error: super::models::ErrorModel,
-    /// default failure response
-    pub ok: bool,
-}
+pub type RemindersListError = AppsPermissionsInfoError;
 #[cfg(feature = "rtm")]
 /// rtm.connect schema
 ///
 /// Schema for successful response from rtm.connect method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct RtmConnectResponse200 {
     /// default success response
     pub ok: bool,
-    #[serde(rename = "self")]
     pub self_: super::models::RtmConnectResponse200Self,
     pub team: super::models::RtmConnectResponse200Team,
     pub url: String,
+}
+#[cfg(feature = "rtm")]
+impl<'de> serde::Deserialize<'de> for RtmConnectResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RtmConnectResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RtmConnectResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RtmConnectResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<super::models::RtmConnectResponse200Self> = None;
+                let mut __f2: Option<super::models::RtmConnectResponse200Team> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ok" => __f0 = Some(__map.next_value()?),
+                        "self" => __f1 = Some(__map.next_value()?),
+                        "team" => __f2 = Some(__map.next_value()?),
+                        "url" => __f3 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RtmConnectResponse200 {
+                    ok: rt::de::required(__f0, "ok")?,
+                    self_: rt::de::required(__f1, "self")?,
+                    team: rt::de::required(__f2, "team")?,
+                    url: rt::de::required(__f3, "url")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "rtm")]
 impl RtmConnectResponse200 {
@@ -5764,11 +11360,42 @@ impl RtmConnectResponse200 {
     }
 }
 #[cfg(feature = "rtm")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct RtmConnectResponse200Self {
     /// User ID
     pub id: String,
     pub name: String,
+}
+#[cfg(feature = "rtm")]
+impl<'de> serde::Deserialize<'de> for RtmConnectResponse200Self {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RtmConnectResponse200Self;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RtmConnectResponse200Self")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RtmConnectResponse200Self, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = Some(__map.next_value()?),
+                        "name" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RtmConnectResponse200Self {
+                    id: rt::de::required(__f0, "id")?,
+                    name: rt::de::required(__f1, "name")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "rtm")]
 impl RtmConnectResponse200Self {
@@ -5788,12 +11415,46 @@ impl RtmConnectResponse200Self {
     }
 }
 #[cfg(feature = "rtm")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct RtmConnectResponse200Team {
     pub domain: String,
     /// Team ID
     pub id: String,
     pub name: String,
+}
+#[cfg(feature = "rtm")]
+impl<'de> serde::Deserialize<'de> for RtmConnectResponse200Team {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RtmConnectResponse200Team;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RtmConnectResponse200Team")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RtmConnectResponse200Team, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "domain" => __f0 = Some(__map.next_value()?),
+                        "id" => __f1 = Some(__map.next_value()?),
+                        "name" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RtmConnectResponse200Team {
+                    domain: rt::de::required(__f0, "domain")?,
+                    id: rt::de::required(__f1, "id")?,
+                    name: rt::de::required(__f2, "name")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "rtm")]
 impl RtmConnectResponse200Team {
@@ -5812,18 +11473,53 @@ impl RtmConnectResponse200Team {
         Ok(())
     }
 }
-#[cfg(feature = "rtm")]
+#[cfg(any(feature = "rtm", feature = "team"))]
 /// rtm.connect error schema
 ///
 /// Schema for error response from rtm.connect method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RtmConnectError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ErrorNotAuthedInvalidAuthAccountInactive,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(any(feature = "rtm", feature = "team"))]
+impl<'de> serde::Deserialize<'de> for RtmConnectError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RtmConnectError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RtmConnectError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RtmConnectError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<
+                    super::models::ErrorNotAuthedInvalidAuthAccountInactive,
+                > = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RtmConnectError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "rtm", feature = "team"))]
 connector_runtime::__string_enum! {
@@ -5838,42 +11534,71 @@ connector_runtime::__string_enum! {
     }
 }
 #[cfg(feature = "stars")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct StarsAddBody {
     /// Channel to add star to, or channel where the message to add star to was posted (used with `timestamp`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     /// File to add star to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
     /// File comment to add star to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub file_comment: Option<String>,
     /// Timestamp of the message to add star to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
 }
 #[cfg(feature = "stars")]
 /// stars.add schema
 ///
 /// Schema for successful response from stars.add method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct StarsAddResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type StarsAddResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "stars")]
 /// stars.add error schema
 ///
 /// Schema for error response from stars.add method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StarsAddError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::StarsAddErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "stars")]
+impl<'de> serde::Deserialize<'de> for StarsAddError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = StarsAddError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct StarsAddError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<StarsAddError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::StarsAddErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(StarsAddError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "stars")]
 connector_runtime::__string_enum! {
@@ -5895,65 +11620,105 @@ connector_runtime::__string_enum! {
 /// stars.list schema
 ///
 /// Schema for successful response from stars.list method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct StarsListResponse200 {
     pub items: Vec<serde_json::Value>,
     /// default success response
     pub ok: bool,
     /// paging object
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paging: Option<super::models::ObjsPaging>,
+}
+#[cfg(feature = "stars")]
+impl<'de> serde::Deserialize<'de> for StarsListResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = StarsListResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct StarsListResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<StarsListResponse200, A::Error> {
+                let mut __f0: Option<Vec<serde_json::Value>> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<super::models::ObjsPaging> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "items" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        "paging" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(StarsListResponse200 {
+                    items: rt::de::required(__f0, "items")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                    paging: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "stars")]
 /// stars.list error schema
 ///
 /// Schema for error response from stars.list method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct StarsListError {
-    /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callstack: Option<String>,
-    pub error: super::models::ErrorModel,
-    /// default failure response
-    pub ok: bool,
-}
+pub type StarsListError = AppsPermissionsInfoError;
 #[cfg(feature = "stars")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct StarsRemoveBody {
-    /// Channel to remove star from, or channel where the message to remove star from was posted (used with `timestamp`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub channel: Option<String>,
-    /// File to remove star from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-    /// File comment to remove star from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_comment: Option<String>,
-    /// Timestamp of the message to remove star from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamp: Option<String>,
-}
+pub type StarsRemoveBody = StarsAddBody;
 #[cfg(feature = "stars")]
 /// stars.remove schema
 ///
 /// Schema for successful response from stars.remove method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct StarsRemoveResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type StarsRemoveResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "stars")]
 /// stars.remove error schema
 ///
 /// Schema for error response from stars.remove method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StarsRemoveError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::StarsRemoveErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "stars")]
+impl<'de> serde::Deserialize<'de> for StarsRemoveError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = StarsRemoveError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct StarsRemoveError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<StarsRemoveError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::StarsRemoveErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(StarsRemoveError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "stars")]
 connector_runtime::__string_enum! {
@@ -5975,13 +11740,49 @@ connector_runtime::__string_enum! {
 /// team.accessLogs schema
 ///
 /// Schema for successful response from team.accessLogs method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct TeamAccessLogsResponse200 {
     pub logins: Vec<super::models::TeamAccessLogsResponse200LoginsItem>,
     /// default success response
     pub ok: bool,
     /// paging object
     pub paging: super::models::ObjsPaging,
+}
+#[cfg(feature = "team")]
+impl<'de> serde::Deserialize<'de> for TeamAccessLogsResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TeamAccessLogsResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TeamAccessLogsResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TeamAccessLogsResponse200, A::Error> {
+                let mut __f0: Option<
+                    Vec<super::models::TeamAccessLogsResponse200LoginsItem>,
+                > = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<super::models::ObjsPaging> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "logins" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        "paging" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TeamAccessLogsResponse200 {
+                    logins: rt::de::required(__f0, "logins")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                    paging: rt::de::required(__f2, "paging")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "team")]
 impl TeamAccessLogsResponse200 {
@@ -6003,7 +11804,7 @@ impl TeamAccessLogsResponse200 {
     }
 }
 #[cfg(feature = "team")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct TeamAccessLogsResponse200LoginsItem {
     pub count: i64,
     pub country: Option<String>,
@@ -6016,6 +11817,61 @@ pub struct TeamAccessLogsResponse200LoginsItem {
     /// User ID
     pub user_id: String,
     pub username: String,
+}
+#[cfg(feature = "team")]
+impl<'de> serde::Deserialize<'de> for TeamAccessLogsResponse200LoginsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TeamAccessLogsResponse200LoginsItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TeamAccessLogsResponse200LoginsItem")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TeamAccessLogsResponse200LoginsItem, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "count" => __f0 = Some(__map.next_value()?),
+                        "country" => __f1 = __map.next_value()?,
+                        "date_first" => __f2 = Some(__map.next_value()?),
+                        "date_last" => __f3 = Some(__map.next_value()?),
+                        "ip" => __f4 = __map.next_value()?,
+                        "isp" => __f5 = __map.next_value()?,
+                        "region" => __f6 = __map.next_value()?,
+                        "user_agent" => __f7 = Some(__map.next_value()?),
+                        "user_id" => __f8 = Some(__map.next_value()?),
+                        "username" => __f9 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TeamAccessLogsResponse200LoginsItem {
+                    count: rt::de::required(__f0, "count")?,
+                    country: __f1,
+                    date_first: rt::de::required(__f2, "date_first")?,
+                    date_last: rt::de::required(__f3, "date_last")?,
+                    ip: __f4,
+                    isp: __f5,
+                    region: __f6,
+                    user_agent: rt::de::required(__f7, "user_agent")?,
+                    user_id: rt::de::required(__f8, "user_id")?,
+                    username: rt::de::required(__f9, "username")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "team")]
 impl TeamAccessLogsResponse200LoginsItem {
@@ -6038,14 +11894,47 @@ impl TeamAccessLogsResponse200LoginsItem {
 /// team.accessLogs error schema
 ///
 /// Schema for error response from team.accessLogs method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TeamAccessLogsError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::TeamAccessLogsErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "team")]
+impl<'de> serde::Deserialize<'de> for TeamAccessLogsError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TeamAccessLogsError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TeamAccessLogsError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TeamAccessLogsError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::TeamAccessLogsErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TeamAccessLogsError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "team")]
 connector_runtime::__string_enum! {
@@ -6064,12 +11953,43 @@ connector_runtime::__string_enum! {
 /// team.info schema
 ///
 /// Schema for successful response from team.info method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct TeamInfoResponse200 {
     /// default success response
     pub ok: bool,
     /// Team Object
     pub team: super::models::ObjsTeam,
+}
+#[cfg(feature = "team")]
+impl<'de> serde::Deserialize<'de> for TeamInfoResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TeamInfoResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TeamInfoResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TeamInfoResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<super::models::ObjsTeam> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ok" => __f0 = Some(__map.next_value()?),
+                        "team" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TeamInfoResponse200 {
+                    ok: rt::de::required(__f0, "ok")?,
+                    team: rt::de::required(__f1, "team")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "team")]
 impl TeamInfoResponse200 {
@@ -6086,26 +12006,54 @@ impl TeamInfoResponse200 {
 /// team.info error schema
 ///
 /// Schema for error response from team.info method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TeamInfoError {
-    /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callstack: Option<String>,
-    pub error: super::models::ErrorNotAuthedInvalidAuthAccountInactive,
-    /// default failure response
-    pub ok: bool,
-}
+pub type TeamInfoError = RtmConnectError;
 #[cfg(feature = "team")]
 /// team.integrationLogs schema
 ///
 /// Schema for successful response from team.integrationLogs method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct TeamIntegrationLogsResponse200 {
     pub logs: Vec<super::models::TeamIntegrationLogsResponse200LogsItem>,
     /// default success response
     pub ok: bool,
     /// paging object
     pub paging: super::models::ObjsPaging,
+}
+#[cfg(feature = "team")]
+impl<'de> serde::Deserialize<'de> for TeamIntegrationLogsResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TeamIntegrationLogsResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TeamIntegrationLogsResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TeamIntegrationLogsResponse200, A::Error> {
+                let mut __f0: Option<
+                    Vec<super::models::TeamIntegrationLogsResponse200LogsItem>,
+                > = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<super::models::ObjsPaging> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "logs" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        "paging" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TeamIntegrationLogsResponse200 {
+                    logs: rt::de::required(__f0, "logs")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                    paging: rt::de::required(__f2, "paging")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "team")]
 impl TeamIntegrationLogsResponse200 {
@@ -6127,27 +12075,81 @@ impl TeamIntegrationLogsResponse200 {
     }
 }
 #[cfg(feature = "team")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct TeamIntegrationLogsResponse200LogsItem {
     /// App ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_app_id: Option<String>,
     /// App ID
     pub app_id: String,
     pub app_type: String,
     pub change_type: String,
     /// Channel-like conversation ID
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     pub date: String,
     pub scope: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_type: Option<String>,
     /// User ID
     pub user_id: String,
     pub user_name: String,
+}
+#[cfg(feature = "team")]
+impl<'de> serde::Deserialize<'de> for TeamIntegrationLogsResponse200LogsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TeamIntegrationLogsResponse200LogsItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TeamIntegrationLogsResponse200LogsItem")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TeamIntegrationLogsResponse200LogsItem, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "admin_app_id" => __f0 = __map.next_value()?,
+                        "app_id" => __f1 = Some(__map.next_value()?),
+                        "app_type" => __f2 = Some(__map.next_value()?),
+                        "change_type" => __f3 = Some(__map.next_value()?),
+                        "channel" => __f4 = __map.next_value()?,
+                        "date" => __f5 = Some(__map.next_value()?),
+                        "scope" => __f6 = Some(__map.next_value()?),
+                        "service_id" => __f7 = __map.next_value()?,
+                        "service_type" => __f8 = __map.next_value()?,
+                        "user_id" => __f9 = Some(__map.next_value()?),
+                        "user_name" => __f10 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TeamIntegrationLogsResponse200LogsItem {
+                    admin_app_id: __f0,
+                    app_id: rt::de::required(__f1, "app_id")?,
+                    app_type: rt::de::required(__f2, "app_type")?,
+                    change_type: rt::de::required(__f3, "change_type")?,
+                    channel: __f4,
+                    date: rt::de::required(__f5, "date")?,
+                    scope: rt::de::required(__f6, "scope")?,
+                    service_id: __f7,
+                    service_type: __f8,
+                    user_id: rt::de::required(__f9, "user_id")?,
+                    user_name: rt::de::required(__f10, "user_name")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "team")]
 impl TeamIntegrationLogsResponse200LogsItem {
@@ -6198,24 +12200,47 @@ impl TeamIntegrationLogsResponse200LogsItem {
 /// team.integrationLogs error schema
 ///
 /// Schema for error response from team.integrationLogs method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TeamIntegrationLogsError {
-    /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callstack: Option<String>,
-    pub error: super::models::ErrorModel,
-    /// default failure response
-    pub ok: bool,
-}
+pub type TeamIntegrationLogsError = AppsPermissionsInfoError;
 #[cfg(feature = "team_profile")]
 /// team.profile.get success schema
 ///
 /// Schema for successful response from team.profile.get method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct TeamProfileGetResponse200 {
     /// default success response
     pub ok: bool,
     pub profile: super::models::TeamProfileGetResponse200Profile,
+}
+#[cfg(feature = "team_profile")]
+impl<'de> serde::Deserialize<'de> for TeamProfileGetResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TeamProfileGetResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TeamProfileGetResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TeamProfileGetResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<super::models::TeamProfileGetResponse200Profile> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ok" => __f0 = Some(__map.next_value()?),
+                        "profile" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TeamProfileGetResponse200 {
+                    ok: rt::de::required(__f0, "ok")?,
+                    profile: rt::de::required(__f1, "profile")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "team_profile")]
 impl TeamProfileGetResponse200 {
@@ -6229,9 +12254,37 @@ impl TeamProfileGetResponse200 {
     }
 }
 #[cfg(feature = "team_profile")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct TeamProfileGetResponse200Profile {
     pub fields: Vec<super::models::ObjsTeamProfileField>,
+}
+#[cfg(feature = "team_profile")]
+impl<'de> serde::Deserialize<'de> for TeamProfileGetResponse200Profile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TeamProfileGetResponse200Profile;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TeamProfileGetResponse200Profile")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TeamProfileGetResponse200Profile, A::Error> {
+                let mut __f0: Option<Vec<super::models::ObjsTeamProfileField>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "fields" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TeamProfileGetResponse200Profile {
+                    fields: rt::de::required(__f0, "fields")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "team_profile")]
 impl TeamProfileGetResponse200Profile {
@@ -6250,14 +12303,47 @@ impl TeamProfileGetResponse200Profile {
 /// team.profile.get error schema
 ///
 /// Schema for error response from team.profile.get method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TeamProfileGetError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::TeamProfileGetErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "team_profile")]
+impl<'de> serde::Deserialize<'de> for TeamProfileGetError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TeamProfileGetError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TeamProfileGetError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TeamProfileGetError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::TeamProfileGetErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TeamProfileGetError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "team_profile")]
 connector_runtime::__string_enum! {
@@ -6271,35 +12357,66 @@ connector_runtime::__string_enum! {
     UpgradeRequired = "upgrade_required", }
 }
 #[cfg(feature = "usergroups")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UsergroupsCreateBody {
     /// A comma separated string of encoded channel IDs for which the User Group uses as a default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channels: Option<String>,
     /// A short description of the User Group.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// A mention handle. Must be unique among channels, users and User Groups.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub handle: Option<String>,
     /// Include the number of users in each User Group.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub include_count: Option<bool>,
     /// A name for the User Group. Must be unique among User Groups.
     pub name: String,
 }
-#[cfg(feature = "usergroups")]
+#[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 /// usergroups.create schema
 ///
 /// Schema for successful response from usergroups.create method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct UsergroupsCreateResponse200 {
     /// default success response
     pub ok: bool,
     /// Subteam/Usergroup Object
     pub usergroup: super::models::ObjsSubteam,
 }
-#[cfg(feature = "usergroups")]
+#[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
+impl<'de> serde::Deserialize<'de> for UsergroupsCreateResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsergroupsCreateResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsergroupsCreateResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsergroupsCreateResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<super::models::ObjsSubteam> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ok" => __f0 = Some(__map.next_value()?),
+                        "usergroup" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsergroupsCreateResponse200 {
+                    ok: rt::de::required(__f0, "ok")?,
+                    usergroup: rt::de::required(__f1, "usergroup")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 impl UsergroupsCreateResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6314,14 +12431,49 @@ impl UsergroupsCreateResponse200 {
 /// usergroups.create error schema
 ///
 /// Schema for error response from usergroups.create method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct UsergroupsCreateError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ErrorPermissionDeniedNotAuthedInvalidAuth,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "usergroups")]
+impl<'de> serde::Deserialize<'de> for UsergroupsCreateError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsergroupsCreateError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsergroupsCreateError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsergroupsCreateError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<
+                    super::models::ErrorPermissionDeniedNotAuthedInvalidAuth,
+                > = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsergroupsCreateError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "usergroups")]
 connector_runtime::__string_enum! {
@@ -6338,10 +12490,10 @@ connector_runtime::__string_enum! {
     }
 }
 #[cfg(feature = "usergroups")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UsergroupsDisableBody {
     /// Include the number of users in the User Group.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub include_count: Option<bool>,
     /// The encoded ID of the User Group to disable.
     pub usergroup: String,
@@ -6350,80 +12502,64 @@ pub struct UsergroupsDisableBody {
 /// usergroups.disable schema
 ///
 /// Schema for successful response from usergroups.disable method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UsergroupsDisableResponse200 {
-    /// default success response
-    pub ok: bool,
-    /// Subteam/Usergroup Object
-    pub usergroup: super::models::ObjsSubteam,
-}
-#[cfg(feature = "usergroups")]
-impl UsergroupsDisableResponse200 {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        {
-            let v = &self.usergroup;
-            v.validate()?;
-        }
-        Ok(())
-    }
-}
+pub type UsergroupsDisableResponse200 = UsergroupsCreateResponse200;
 #[cfg(feature = "usergroups")]
 /// usergroups.disable error schema
 ///
 /// Schema for error response from usergroups.disable method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct UsergroupsDisableError {
-    /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callstack: Option<String>,
-    pub error: super::models::ErrorPermissionDeniedNotAuthedInvalidAuth,
-    /// default failure response
-    pub ok: bool,
-}
+pub type UsergroupsDisableError = UsergroupsCreateError;
 #[cfg(feature = "usergroups")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UsergroupsEnableBody {
-    /// Include the number of users in the User Group.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub include_count: Option<bool>,
-    /// The encoded ID of the User Group to enable.
-    pub usergroup: String,
-}
+pub type UsergroupsEnableBody = UsergroupsDisableBody;
 #[cfg(feature = "usergroups")]
 /// usergroups.enable schema
 ///
 /// Schema for successful response from usergroups.enable method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UsergroupsEnableResponse200 {
-    /// default success response
-    pub ok: bool,
-    /// Subteam/Usergroup Object
-    pub usergroup: super::models::ObjsSubteam,
-}
-#[cfg(feature = "usergroups")]
-impl UsergroupsEnableResponse200 {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        {
-            let v = &self.usergroup;
-            v.validate()?;
-        }
-        Ok(())
-    }
-}
-#[cfg(feature = "usergroups")]
+pub type UsergroupsEnableResponse200 = UsergroupsCreateResponse200;
+#[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 /// usergroups.enable error schema
 ///
 /// Schema for error response from usergroups.enable method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct UsergroupsEnableError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ErrorNotAuthedInvalidAuth,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
+impl<'de> serde::Deserialize<'de> for UsergroupsEnableError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsergroupsEnableError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsergroupsEnableError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsergroupsEnableError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ErrorNotAuthedInvalidAuth> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsergroupsEnableError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 connector_runtime::__string_enum! {
@@ -6443,11 +12579,42 @@ connector_runtime::__string_enum! {
 /// usergroups.list schema
 ///
 /// Schema for successful response from usergroups.list method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct UsergroupsListResponse200 {
     /// default success response
     pub ok: bool,
     pub usergroups: Vec<super::models::ObjsSubteam>,
+}
+#[cfg(feature = "usergroups")]
+impl<'de> serde::Deserialize<'de> for UsergroupsListResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsergroupsListResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsergroupsListResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsergroupsListResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<Vec<super::models::ObjsSubteam>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ok" => __f0 = Some(__map.next_value()?),
+                        "usergroups" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsergroupsListResponse200 {
+                    ok: rt::de::required(__f0, "ok")?,
+                    usergroups: rt::de::required(__f1, "usergroups")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "usergroups")]
 impl UsergroupsListResponse200 {
@@ -6466,70 +12633,78 @@ impl UsergroupsListResponse200 {
 /// usergroups.list error schema
 ///
 /// Schema for error response from usergroups.list method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct UsergroupsListError {
-    /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callstack: Option<String>,
-    pub error: super::models::ErrorNotAuthedInvalidAuth,
-    /// default failure response
-    pub ok: bool,
-}
+pub type UsergroupsListError = UsergroupsEnableError;
 #[cfg(feature = "usergroups")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UsergroupsUpdateBody {
     /// A mention handle. Must be unique among channels, users and User Groups.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub handle: Option<String>,
     /// A short description of the User Group.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// A comma separated string of encoded channel IDs for which the User Group uses as a default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channels: Option<String>,
     /// Include the number of users in the User Group.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub include_count: Option<bool>,
     /// The encoded ID of the User Group to update.
     pub usergroup: String,
     /// A name for the User Group. Must be unique among User Groups.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 #[cfg(feature = "usergroups")]
 /// usergroups.update schema
 ///
 /// Schema for successful response from usergroups.update method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UsergroupsUpdateResponse200 {
-    /// default success response
-    pub ok: bool,
-    /// Subteam/Usergroup Object
-    pub usergroup: super::models::ObjsSubteam,
-}
-#[cfg(feature = "usergroups")]
-impl UsergroupsUpdateResponse200 {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        {
-            let v = &self.usergroup;
-            v.validate()?;
-        }
-        Ok(())
-    }
-}
-#[cfg(feature = "usergroups")]
+pub type UsergroupsUpdateResponse200 = UsergroupsCreateResponse200;
+#[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 /// usergroups.update error schema
 ///
 /// Schema for error response from usergroups.update method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct UsergroupsUpdateError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::ErrorPermissionDeniedNotAuthed,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
+impl<'de> serde::Deserialize<'de> for UsergroupsUpdateError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsergroupsUpdateError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsergroupsUpdateError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsergroupsUpdateError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ErrorPermissionDeniedNotAuthed> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsergroupsUpdateError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 connector_runtime::__string_enum! {
@@ -6549,30 +12724,53 @@ connector_runtime::__string_enum! {
 /// usergroups.users.list schema
 ///
 /// Schema for successful response from usergroups.users.list method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct UsergroupsUsersListResponse200 {
     /// default success response
     pub ok: bool,
     pub users: Vec<String>,
 }
 #[cfg(feature = "usergroups_users")]
+impl<'de> serde::Deserialize<'de> for UsergroupsUsersListResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsergroupsUsersListResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsergroupsUsersListResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsergroupsUsersListResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ok" => __f0 = Some(__map.next_value()?),
+                        "users" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsergroupsUsersListResponse200 {
+                    ok: rt::de::required(__f0, "ok")?,
+                    users: rt::de::required(__f1, "users")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "usergroups_users")]
 /// usergroups.users.list error schema
 ///
 /// Schema for error response from usergroups.users.list method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct UsergroupsUsersListError {
-    /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callstack: Option<String>,
-    pub error: super::models::ErrorNotAuthedInvalidAuth,
-    /// default failure response
-    pub ok: bool,
-}
+pub type UsergroupsUsersListError = UsergroupsEnableError;
 #[cfg(feature = "usergroups_users")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UsergroupsUsersUpdateBody {
     /// Include the number of users in the User Group.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub include_count: Option<bool>,
     /// The encoded ID of the User Group to update.
     pub usergroup: String,
@@ -6583,64 +12781,108 @@ pub struct UsergroupsUsersUpdateBody {
 /// usergroups.users.update schema
 ///
 /// Schema for successful response from usergroups.users.update method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UsergroupsUsersUpdateResponse200 {
-    /// default success response
-    pub ok: bool,
-    /// Subteam/Usergroup Object
-    pub usergroup: super::models::ObjsSubteam,
-}
-#[cfg(feature = "usergroups_users")]
-impl UsergroupsUsersUpdateResponse200 {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        {
-            let v = &self.usergroup;
-            v.validate()?;
-        }
-        Ok(())
-    }
-}
+pub type UsergroupsUsersUpdateResponse200 = UsergroupsCreateResponse200;
 #[cfg(feature = "usergroups_users")]
 /// usergroups.users.update error schema
 ///
 /// Schema for error response from usergroups.users.update method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct UsergroupsUsersUpdateError {
-    /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callstack: Option<String>,
-    pub error: super::models::ErrorPermissionDeniedNotAuthed,
-    /// default failure response
-    pub ok: bool,
-}
+pub type UsergroupsUsersUpdateError = UsergroupsUpdateError;
 #[cfg(feature = "users")]
 /// users.conversations success schema
 ///
 /// Schema for successful response from users.conversations method. Returned conversation objects do not include `num_members` or `is_member`
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct UsersConversationsResponse200 {
     pub channels: Vec<serde_json::Value>,
     /// default success response
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_metadata: Option<super::models::ResponseMetadata>,
     /// Properties not described by the schema.
-    #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+}
+#[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for UsersConversationsResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsersConversationsResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsersConversationsResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsersConversationsResponse200, A::Error> {
+                let mut __f0: Option<Vec<serde_json::Value>> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<super::models::ResponseMetadata> = None;
+                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channels" => __f0 = Some(__map.next_value()?),
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        "response_metadata" => __f2 = __map.next_value()?,
+                        _ => {
+                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
+                        }
+                    }
+                }
+                Ok(UsersConversationsResponse200 {
+                    channels: rt::de::required(__f0, "channels")?,
+                    ok: rt::de::required(__f1, "ok")?,
+                    response_metadata: __f2,
+                    additional_properties: __extra,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users")]
 /// users.conversations error schema
 ///
 /// Schema for error response from users.conversations method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct UsersConversationsError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::UsersConversationsErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for UsersConversationsError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsersConversationsError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsersConversationsError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsersConversationsError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::UsersConversationsErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsersConversationsError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -6657,7 +12899,7 @@ connector_runtime::__string_enum! {
     "upgrade_required", FatalError = "fatal_error", }
 }
 #[cfg(feature = "users")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UsersDeletePhotoBody {
     /// Authentication token. Requires scope: `users.profile:write`
     pub token: String,
@@ -6666,97 +12908,180 @@ pub struct UsersDeletePhotoBody {
 /// users.deletePhoto schema
 ///
 /// Schema for successful response from users.deletePhoto method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UsersDeletePhotoResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type UsersDeletePhotoResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "users")]
 /// users.deletePhoto error schema
 ///
 /// Schema for error response from users.deletePhoto method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct UsersDeletePhotoError {
-    /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callstack: Option<String>,
-    pub error: super::models::ErrorModel,
-    /// default failure response
-    pub ok: bool,
-}
+pub type UsersDeletePhotoError = AppsPermissionsInfoError;
 #[cfg(feature = "users")]
 /// API method: users.getPresence
 ///
 /// Generated from users.getPresence with shasum e7251aec575d8863f9e0eb38663ae9dc26655f65
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct UsersGetPresenceResponse200 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_away: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_activity: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual_away: Option<bool>,
     /// default success response
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub online: Option<bool>,
     pub presence: String,
     /// Properties not described by the schema.
-    #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+}
+#[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for UsersGetPresenceResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsersGetPresenceResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsersGetPresenceResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsersGetPresenceResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<bool> = None;
+                let mut __f6: Option<String> = None;
+                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "auto_away" => __f0 = __map.next_value()?,
+                        "connection_count" => __f1 = __map.next_value()?,
+                        "last_activity" => __f2 = __map.next_value()?,
+                        "manual_away" => __f3 = __map.next_value()?,
+                        "ok" => __f4 = Some(__map.next_value()?),
+                        "online" => __f5 = __map.next_value()?,
+                        "presence" => __f6 = Some(__map.next_value()?),
+                        _ => {
+                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
+                        }
+                    }
+                }
+                Ok(UsersGetPresenceResponse200 {
+                    auto_away: __f0,
+                    connection_count: __f1,
+                    last_activity: __f2,
+                    manual_away: __f3,
+                    ok: rt::de::required(__f4, "ok")?,
+                    online: __f5,
+                    presence: rt::de::required(__f6, "presence")?,
+                    additional_properties: __extra,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users")]
 /// users.counts error schema
 ///
 /// Schema for error response users.getPresence method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UsersGetPresenceError {
-    pub error: String,
-    /// default failure response
-    pub ok: bool,
-    /// Properties not described by the schema.
-    #[serde(flatten)]
-    pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
-}
+pub type UsersGetPresenceError = ApiTestError;
 #[cfg(feature = "users")]
 /// users.identity error schema
 ///
 /// Schema for error response from users.identity method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct UsersIdentityError {
-    /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callstack: Option<String>,
-    pub error: super::models::ErrorModel,
-    /// default failure response
-    pub ok: bool,
-}
+pub type UsersIdentityError = AppsPermissionsInfoError;
 #[cfg(feature = "users")]
 /// users.info success schema
 ///
 /// Schema for successful response from users.info method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct UsersInfoResponse200 {
     /// default success response
     pub ok: bool,
     pub user: serde_json::Value,
     /// Properties not described by the schema.
-    #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+}
+#[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for UsersInfoResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsersInfoResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsersInfoResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsersInfoResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<serde_json::Value> = None;
+                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ok" => __f0 = Some(__map.next_value()?),
+                        "user" => __f1 = Some(__map.next_value()?),
+                        _ => {
+                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
+                        }
+                    }
+                }
+                Ok(UsersInfoResponse200 {
+                    ok: rt::de::required(__f0, "ok")?,
+                    user: rt::de::required(__f1, "user")?,
+                    additional_properties: __extra,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users")]
 /// users.info error schema
 ///
 /// Schema for error response from users.info method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct UsersInfoError {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::UsersInfoErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for UsersInfoError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsersInfoError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsersInfoError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsersInfoError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::UsersInfoErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsersInfoError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -6773,14 +13098,50 @@ connector_runtime::__string_enum! {
 /// users.list schema
 ///
 /// Schema for successful response from users.list method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct UsersListResponse200 {
     pub cache_ts: i64,
     pub members: Vec<serde_json::Value>,
     /// default success response
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_metadata: Option<serde_json::Value>,
+}
+#[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for UsersListResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsersListResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsersListResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsersListResponse200, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<Vec<serde_json::Value>> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<serde_json::Value> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "cache_ts" => __f0 = Some(__map.next_value()?),
+                        "members" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        "response_metadata" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsersListResponse200 {
+                    cache_ts: rt::de::required(__f0, "cache_ts")?,
+                    members: rt::de::required(__f1, "members")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                    response_metadata: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users")]
 impl UsersListResponse200 {
@@ -6797,14 +13158,47 @@ impl UsersListResponse200 {
 /// users.list error schema
 ///
 /// Schema for error response from users.list method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct UsersListError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::UsersListErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for UsersListError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsersListError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsersListError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsersListError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::UsersListErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsersListError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -6822,27 +13216,52 @@ connector_runtime::__string_enum! {
 /// users.lookupByEmail success schema
 ///
 /// Schema for successful response from users.lookupByEmail method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UsersLookupByEmailResponse200 {
-    /// default success response
-    pub ok: bool,
-    pub user: serde_json::Value,
-    /// Properties not described by the schema.
-    #[serde(flatten)]
-    pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
-}
+pub type UsersLookupByEmailResponse200 = UsersInfoResponse200;
 #[cfg(feature = "users")]
 /// users.lookupByEmail error schema
 ///
 /// Schema for error response from users.lookupByEmail method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct UsersLookupByEmailError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::UsersLookupByEmailErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for UsersLookupByEmailError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsersLookupByEmailError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsersLookupByEmailError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsersLookupByEmailError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::UsersLookupByEmailErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsersLookupByEmailError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -6861,12 +13280,43 @@ connector_runtime::__string_enum! {
 /// users.profile.get schema
 ///
 /// Schema for successful response from users.profile.get method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct UsersProfileGetResponse200 {
     /// default success response
     pub ok: bool,
     /// User profile object
     pub profile: super::models::ObjsUserProfile,
+}
+#[cfg(feature = "users_profile")]
+impl<'de> serde::Deserialize<'de> for UsersProfileGetResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsersProfileGetResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsersProfileGetResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsersProfileGetResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<super::models::ObjsUserProfile> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ok" => __f0 = Some(__map.next_value()?),
+                        "profile" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsersProfileGetResponse200 {
+                    ok: rt::de::required(__f0, "ok")?,
+                    profile: rt::de::required(__f1, "profile")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users_profile")]
 impl UsersProfileGetResponse200 {
@@ -6883,14 +13333,47 @@ impl UsersProfileGetResponse200 {
 /// users.profile.get error schema
 ///
 /// Schema for error response from users.profile.get method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct UsersProfileGetError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::UsersProfileGetErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "users_profile")]
+impl<'de> serde::Deserialize<'de> for UsersProfileGetError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsersProfileGetError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsersProfileGetError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsersProfileGetError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::UsersProfileGetErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsersProfileGetError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users_profile")]
 connector_runtime::__string_enum! {
@@ -6906,34 +13389,70 @@ connector_runtime::__string_enum! {
     }
 }
 #[cfg(feature = "users_profile")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UsersProfileSetBody {
     /// Name of a single key to set. Usable only if `profile` is not passed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Collection of key:value pairs presented as a URL-encoded JSON hash. At most 50 fields may be set. Each field name is limited to 255 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
     /// ID of user to change. This argument may only be specified by team admins on paid teams.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Value to set a single key to. Usable only if `profile` is not passed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
 #[cfg(feature = "users_profile")]
 /// users.profile.set schema
 ///
 /// Schema for successful response from users.profile.set method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct UsersProfileSetResponse200 {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_pending: Option<String>,
     /// default success response
     pub ok: bool,
     /// User profile object
     pub profile: super::models::ObjsUserProfile,
     pub username: String,
+}
+#[cfg(feature = "users_profile")]
+impl<'de> serde::Deserialize<'de> for UsersProfileSetResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsersProfileSetResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsersProfileSetResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsersProfileSetResponse200, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<super::models::ObjsUserProfile> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "email_pending" => __f0 = __map.next_value()?,
+                        "ok" => __f1 = Some(__map.next_value()?),
+                        "profile" => __f2 = Some(__map.next_value()?),
+                        "username" => __f3 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsersProfileSetResponse200 {
+                    email_pending: __f0,
+                    ok: rt::de::required(__f1, "ok")?,
+                    profile: rt::de::required(__f2, "profile")?,
+                    username: rt::de::required(__f3, "username")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users_profile")]
 impl UsersProfileSetResponse200 {
@@ -6950,14 +13469,47 @@ impl UsersProfileSetResponse200 {
 /// users.profile.set error schema
 ///
 /// Schema for error response from users.profile.set method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct UsersProfileSetError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::UsersProfileSetErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "users_profile")]
+impl<'de> serde::Deserialize<'de> for UsersProfileSetError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsersProfileSetError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsersProfileSetError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsersProfileSetError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::UsersProfileSetErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsersProfileSetError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users_profile")]
 connector_runtime::__string_enum! {
@@ -6978,23 +13530,52 @@ connector_runtime::__string_enum! {
 /// users.setActive schema
 ///
 /// Schema for successful response from users.setActive method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UsersSetActiveResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type UsersSetActiveResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "users")]
 /// users.setActive error schema
 ///
 /// Schema for error response from users.setActive method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct UsersSetActiveError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::UsersSetActiveErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for UsersSetActiveError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsersSetActiveError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsersSetActiveError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsersSetActiveError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::UsersSetActiveErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsersSetActiveError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -7009,32 +13590,63 @@ connector_runtime::__string_enum! {
     = "fatal_error", InternalError = "internal_error", }
 }
 #[cfg(feature = "users")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UsersSetPhotoBody {
     /// Authentication token. Requires scope: `users.profile:write`
     pub token: String,
     /// Width/height of crop box (always square)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub crop_w: Option<String>,
     /// X coordinate of top-left corner of crop box
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub crop_x: Option<String>,
     /// Y coordinate of top-left corner of crop box
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub crop_y: Option<String>,
     /// File contents via `multipart/form-data`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
 }
 #[cfg(feature = "users")]
 /// users.setPhoto schema
 ///
 /// Schema for successful response from users.setPhoto method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct UsersSetPhotoResponse200 {
     /// default success response
     pub ok: bool,
     pub profile: super::models::UsersSetPhotoResponse200Profile,
+}
+#[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for UsersSetPhotoResponse200 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsersSetPhotoResponse200;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsersSetPhotoResponse200")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsersSetPhotoResponse200, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<super::models::UsersSetPhotoResponse200Profile> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ok" => __f0 = Some(__map.next_value()?),
+                        "profile" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsersSetPhotoResponse200 {
+                    ok: rt::de::required(__f0, "ok")?,
+                    profile: rt::de::required(__f1, "profile")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users")]
 impl UsersSetPhotoResponse200 {
@@ -7048,7 +13660,7 @@ impl UsersSetPhotoResponse200 {
     }
 }
 #[cfg(feature = "users")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct UsersSetPhotoResponse200Profile {
     pub avatar_hash: String,
     pub image_1024: String,
@@ -7059,6 +13671,58 @@ pub struct UsersSetPhotoResponse200Profile {
     pub image_512: String,
     pub image_72: String,
     pub image_original: String,
+}
+#[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for UsersSetPhotoResponse200Profile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsersSetPhotoResponse200Profile;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsersSetPhotoResponse200Profile")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsersSetPhotoResponse200Profile, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "avatar_hash" => __f0 = Some(__map.next_value()?),
+                        "image_1024" => __f1 = Some(__map.next_value()?),
+                        "image_192" => __f2 = Some(__map.next_value()?),
+                        "image_24" => __f3 = Some(__map.next_value()?),
+                        "image_32" => __f4 = Some(__map.next_value()?),
+                        "image_48" => __f5 = Some(__map.next_value()?),
+                        "image_512" => __f6 = Some(__map.next_value()?),
+                        "image_72" => __f7 = Some(__map.next_value()?),
+                        "image_original" => __f8 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsersSetPhotoResponse200Profile {
+                    avatar_hash: rt::de::required(__f0, "avatar_hash")?,
+                    image_1024: rt::de::required(__f1, "image_1024")?,
+                    image_192: rt::de::required(__f2, "image_192")?,
+                    image_24: rt::de::required(__f3, "image_24")?,
+                    image_32: rt::de::required(__f4, "image_32")?,
+                    image_48: rt::de::required(__f5, "image_48")?,
+                    image_512: rt::de::required(__f6, "image_512")?,
+                    image_72: rt::de::required(__f7, "image_72")?,
+                    image_original: rt::de::required(__f8, "image_original")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users")]
 impl UsersSetPhotoResponse200Profile {
@@ -7081,23 +13745,62 @@ impl UsersSetPhotoResponse200Profile {
 /// users.setPhoto error schema
 ///
 /// Schema for error response from users.setPhoto method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct UsersSetPhotoError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     /// possibly DEV/QA only
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub debug_step: Option<String>,
     /// possibly DEV/QA only
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dims: Option<String>,
     pub error: super::models::UsersSetPhotoErrorError,
     /// default failure response
     pub ok: bool,
     /// possibly DEV/QA only
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_ident: Option<i64>,
+}
+#[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for UsersSetPhotoError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsersSetPhotoError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsersSetPhotoError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsersSetPhotoError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::UsersSetPhotoErrorError> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "debug_step" => __f1 = __map.next_value()?,
+                        "dims" => __f2 = __map.next_value()?,
+                        "error" => __f3 = Some(__map.next_value()?),
+                        "ok" => __f4 = Some(__map.next_value()?),
+                        "time_ident" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsersSetPhotoError {
+                    callstack: __f0,
+                    debug_step: __f1,
+                    dims: __f2,
+                    error: rt::de::required(__f3, "error")?,
+                    ok: rt::de::required(__f4, "ok")?,
+                    time_ident: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -7114,7 +13817,7 @@ connector_runtime::__string_enum! {
     }
 }
 #[cfg(feature = "users")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UsersSetPresenceBody {
     /// Either `auto` or `away`
     pub presence: String,
@@ -7123,23 +13826,52 @@ pub struct UsersSetPresenceBody {
 /// users.setPresence schema
 ///
 /// Schema for successful response from users.setPresence method
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UsersSetPresenceResponse200 {
-    /// default success response
-    pub ok: bool,
-}
+pub type UsersSetPresenceResponse200 = AdminConversationsArchiveResponse200;
 #[cfg(feature = "users")]
 /// users.setPresence error schema
 ///
 /// Schema for error response from users.setPresence method
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct UsersSetPresenceError {
     /// Note: PHP callstack is only visible in dev/qa
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callstack: Option<String>,
     pub error: super::models::UsersSetPresenceErrorError,
     /// default failure response
     pub ok: bool,
+}
+#[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for UsersSetPresenceError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsersSetPresenceError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsersSetPresenceError")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsersSetPresenceError, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::UsersSetPresenceErrorError> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "callstack" => __f0 = __map.next_value()?,
+                        "error" => __f1 = Some(__map.next_value()?),
+                        "ok" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsersSetPresenceError {
+                    callstack: __f0,
+                    error: rt::de::required(__f1, "error")?,
+                    ok: rt::de::required(__f2, "ok")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {

@@ -8,39 +8,83 @@
 #[allow(unused_imports)]
 use connector_runtime::__private as rt;
 #[cfg(feature = "api20100401_account")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010Account {
     /// The authorization token for this account. This token should be kept a secret, so no sharing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_token: Option<String>,
     /// The date that this account was created, in GMT in RFC 2822 format
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date that this account was last updated, in GMT in RFC 2822 format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// A human readable description of this account, up to 64 characters long. By default the FriendlyName is your email address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The unique 34 character id that represents the parent of this account. The OwnerAccountSid of a parent account is it's own sid.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_account_sid: Option<String>,
     /// A 34 character string that uniquely identifies this resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The status of this account. Usually `active`, but can be `suspended` or `closed`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::AccountEnumStatus>,
     /// A Map of various subresources available for the given Account Instance
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
     /// The type of this account. Either `Trial` or `Full` if it's been upgraded
-    #[serde(rename = "type")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::AccountEnumType>,
     /// The URI for this resource, relative to `https://api.twilio.com`
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+#[cfg(feature = "api20100401_account")]
+impl<'de> serde::Deserialize<'de> for ApiV2010Account {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010Account;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010Account")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010Account, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<super::models::AccountEnumStatus> = None;
+                let mut __f7: Option<serde_json::Value> = None;
+                let mut __f8: Option<super::models::AccountEnumType> = None;
+                let mut __f9: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "auth_token" => __f0 = __map.next_value()?,
+                        "date_created" => __f1 = __map.next_value()?,
+                        "date_updated" => __f2 = __map.next_value()?,
+                        "friendly_name" => __f3 = __map.next_value()?,
+                        "owner_account_sid" => __f4 = __map.next_value()?,
+                        "sid" => __f5 = __map.next_value()?,
+                        "status" => __f6 = __map.next_value()?,
+                        "subresource_uris" => __f7 = __map.next_value()?,
+                        "type" => __f8 = __map.next_value()?,
+                        "uri" => __f9 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010Account {
+                    auth_token: __f0,
+                    date_created: __f1,
+                    date_updated: __f2,
+                    friendly_name: __f3,
+                    owner_account_sid: __f4,
+                    sid: __f5,
+                    status: __f6,
+                    subresource_uris: __f7,
+                    type_: __f8,
+                    uri: __f9,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_account")]
 impl ApiV2010Account {
@@ -80,56 +124,113 @@ connector_runtime::__string_enum! {
     pub enum AccountEnumType { Trial = "Trial", Full = "Full", }
 }
 #[cfg(feature = "api20100401_address")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountAddress {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that is responsible for the Address resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The city in which the address is located.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
     /// The name associated with the address.This property has a maximum length of 16 4-byte characters, or 21 3-byte characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_name: Option<String>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The string that you assigned to describe the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The ISO country code of the address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iso_country: Option<String>,
     /// The postal code of the address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postal_code: Option<String>,
     /// The state or region of the address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// The unique string that that we created to identify the Address resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The number and street address of the address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub street: Option<String>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     /// Whether emergency calling has been enabled on this number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_enabled: Option<bool>,
     /// Whether the address has been validated to comply with local regulation. In countries that require valid addresses, an invalid address will not be accepted. `true` indicates the Address has been validated. `false` indicate the country doesn't require validation or the Address is not valid.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validated: Option<bool>,
     /// Whether the address has been verified to comply with regulation. In countries that require valid addresses, an invalid address will not be accepted. `true` indicates the Address has been verified. `false` indicate the country doesn't require verified or the Address is not valid.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified: Option<bool>,
     /// The additional number and street address of the address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub street_secondary: Option<String>,
+}
+#[cfg(feature = "api20100401_address")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountAddress {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountAddress;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountAddress")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountAddress, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<bool> = None;
+                let mut __f13: Option<bool> = None;
+                let mut __f14: Option<bool> = None;
+                let mut __f15: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "city" => __f1 = __map.next_value()?,
+                        "customer_name" => __f2 = __map.next_value()?,
+                        "date_created" => __f3 = __map.next_value()?,
+                        "date_updated" => __f4 = __map.next_value()?,
+                        "friendly_name" => __f5 = __map.next_value()?,
+                        "iso_country" => __f6 = __map.next_value()?,
+                        "postal_code" => __f7 = __map.next_value()?,
+                        "region" => __f8 = __map.next_value()?,
+                        "sid" => __f9 = __map.next_value()?,
+                        "street" => __f10 = __map.next_value()?,
+                        "uri" => __f11 = __map.next_value()?,
+                        "emergency_enabled" => __f12 = __map.next_value()?,
+                        "validated" => __f13 = __map.next_value()?,
+                        "verified" => __f14 = __map.next_value()?,
+                        "street_secondary" => __f15 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountAddress {
+                    account_sid: __f0,
+                    city: __f1,
+                    customer_name: __f2,
+                    date_created: __f3,
+                    date_updated: __f4,
+                    friendly_name: __f5,
+                    iso_country: __f6,
+                    postal_code: __f7,
+                    region: __f8,
+                    sid: __f9,
+                    street: __f10,
+                    uri: __f11,
+                    emergency_enabled: __f12,
+                    validated: __f13,
+                    verified: __f14,
+                    street_secondary: __f15,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_address")]
 impl ApiV2010AccountAddress {
@@ -157,77 +258,156 @@ impl ApiV2010AccountAddress {
     }
 }
 #[cfg(feature = "api20100401_application")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountApplication {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Application resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The API version used to start a new TwiML session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The string that you assigned to describe the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The URL we call using a POST method to send message status information to your application.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_status_callback: Option<String>,
     /// The unique string that that we created to identify the Application resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The HTTP method we use to call `sms_fallback_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_method: Option<
         super::models::ApiV2010AccountApplicationSmsFallbackMethod,
     >,
     /// The URL that we call when an error occurs while retrieving or executing the TwiML from `sms_url`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
     /// The HTTP method we use to call `sms_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_method: Option<super::models::ApiV2010AccountApplicationSmsMethod>,
     /// The URL we call using a POST method to send status information to your application about SMS messages that refer to the application.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_status_callback: Option<String>,
     /// The URL we call when the phone number receives an incoming SMS message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_url: Option<String>,
     /// The URL we call using the `status_callback_method` to send status information to your application.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_callback: Option<String>,
     /// The HTTP method we use to call `status_callback`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_callback_method: Option<
         super::models::ApiV2010AccountApplicationStatusCallbackMethod,
     >,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     /// Whether we look up the caller's caller-ID name from the CNAM database (additional charges apply). Can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_caller_id_lookup: Option<bool>,
     /// The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_method: Option<
         super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
     >,
     /// The URL that we call when an error occurs retrieving or executing the TwiML requested by `url`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
     /// The HTTP method we use to call `voice_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_method: Option<super::models::ApiV2010AccountApplicationVoiceMethod>,
     /// The URL we call when the phone number assigned to this application receives a call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_url: Option<String>,
     /// Whether to allow other Twilio accounts to dial this applicaton using Dial verb. Can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_application_connect_enabled: Option<bool>,
+}
+#[cfg(feature = "api20100401_application")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountApplication {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountApplication;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountApplication")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountApplication, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<
+                    super::models::ApiV2010AccountApplicationSmsFallbackMethod,
+                > = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<
+                    super::models::ApiV2010AccountApplicationSmsMethod,
+                > = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<
+                    super::models::ApiV2010AccountApplicationStatusCallbackMethod,
+                > = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<bool> = None;
+                let mut __f16: Option<
+                    super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
+                > = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<
+                    super::models::ApiV2010AccountApplicationVoiceMethod,
+                > = None;
+                let mut __f19: Option<String> = None;
+                let mut __f20: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "api_version" => __f1 = __map.next_value()?,
+                        "date_created" => __f2 = __map.next_value()?,
+                        "date_updated" => __f3 = __map.next_value()?,
+                        "friendly_name" => __f4 = __map.next_value()?,
+                        "message_status_callback" => __f5 = __map.next_value()?,
+                        "sid" => __f6 = __map.next_value()?,
+                        "sms_fallback_method" => __f7 = __map.next_value()?,
+                        "sms_fallback_url" => __f8 = __map.next_value()?,
+                        "sms_method" => __f9 = __map.next_value()?,
+                        "sms_status_callback" => __f10 = __map.next_value()?,
+                        "sms_url" => __f11 = __map.next_value()?,
+                        "status_callback" => __f12 = __map.next_value()?,
+                        "status_callback_method" => __f13 = __map.next_value()?,
+                        "uri" => __f14 = __map.next_value()?,
+                        "voice_caller_id_lookup" => __f15 = __map.next_value()?,
+                        "voice_fallback_method" => __f16 = __map.next_value()?,
+                        "voice_fallback_url" => __f17 = __map.next_value()?,
+                        "voice_method" => __f18 = __map.next_value()?,
+                        "voice_url" => __f19 = __map.next_value()?,
+                        "public_application_connect_enabled" => {
+                            __f20 = __map.next_value()?;
+                        }
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountApplication {
+                    account_sid: __f0,
+                    api_version: __f1,
+                    date_created: __f2,
+                    date_updated: __f3,
+                    friendly_name: __f4,
+                    message_status_callback: __f5,
+                    sid: __f6,
+                    sms_fallback_method: __f7,
+                    sms_fallback_url: __f8,
+                    sms_method: __f9,
+                    sms_status_callback: __f10,
+                    sms_url: __f11,
+                    status_callback: __f12,
+                    status_callback_method: __f13,
+                    uri: __f14,
+                    voice_caller_id_lookup: __f15,
+                    voice_fallback_method: __f16,
+                    voice_fallback_url: __f17,
+                    voice_method: __f18,
+                    voice_url: __f19,
+                    public_application_connect_enabled: __f20,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_application")]
 impl ApiV2010AccountApplication {
@@ -257,11 +437,17 @@ impl ApiV2010AccountApplication {
 #[cfg(
     any(
         feature = "api20100401_application",
+        feature = "api20100401_call_notification",
+        feature = "api20100401_connect_app",
         feature = "api20100401_dependent_phone_number",
+        feature = "api20100401_domain",
         feature = "api20100401_incoming_phone_number",
         feature = "api20100401_incoming_phone_number_local",
         feature = "api20100401_incoming_phone_number_mobile",
-        feature = "api20100401_incoming_phone_number_toll_free"
+        feature = "api20100401_incoming_phone_number_toll_free",
+        feature = "api20100401_notification",
+        feature = "api20100401_short_code",
+        feature = "api20100401_trigger"
     )
 )]
 connector_runtime::__string_enum! {
@@ -279,10 +465,8 @@ connector_runtime::__string_enum! {
         feature = "api20100401_incoming_phone_number_toll_free"
     )
 )]
-connector_runtime::__string_enum! {
-    #[doc = " The HTTP method we use to call `sms_url`. Can be: `GET` or `POST`."] pub
-    enum ApiV2010AccountApplicationSmsMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we use to call `sms_url`. Can be: `GET` or `POST`.
+pub type ApiV2010AccountApplicationSmsMethod = ApiV2010AccountApplicationSmsFallbackMethod;
 #[cfg(
     any(
         feature = "api20100401_application",
@@ -293,11 +477,8 @@ connector_runtime::__string_enum! {
         feature = "api20100401_incoming_phone_number_toll_free"
     )
 )]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we use to call `status_callback`. Can be: `GET` or `POST`."] pub
-    enum ApiV2010AccountApplicationStatusCallbackMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we use to call `status_callback`. Can be: `GET` or `POST`.
+pub type ApiV2010AccountApplicationStatusCallbackMethod = ApiV2010AccountApplicationSmsFallbackMethod;
 #[cfg(
     any(
         feature = "api20100401_application",
@@ -309,11 +490,8 @@ connector_runtime::__string_enum! {
         feature = "api20100401_domain"
     )
 )]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`."] pub
-    enum ApiV2010AccountApplicationVoiceFallbackMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`.
+pub type ApiV2010AccountApplicationVoiceFallbackMethod = ApiV2010AccountApplicationSmsFallbackMethod;
 #[cfg(
     any(
         feature = "api20100401_application",
@@ -325,37 +503,78 @@ connector_runtime::__string_enum! {
         feature = "api20100401_domain"
     )
 )]
-connector_runtime::__string_enum! {
-    #[doc = " The HTTP method we use to call `voice_url`. Can be: `GET` or `POST`."] pub
-    enum ApiV2010AccountApplicationVoiceMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we use to call `voice_url`. Can be: `GET` or `POST`.
+pub type ApiV2010AccountApplicationVoiceMethod = ApiV2010AccountApplicationSmsFallbackMethod;
 #[cfg(feature = "api20100401_authorized_connect_app")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountAuthorizedConnectApp {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the AuthorizedConnectApp resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The company name set for the Connect App.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_app_company_name: Option<String>,
     /// A detailed description of the Connect App.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_app_description: Option<String>,
     /// The name of the Connect App.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_app_friendly_name: Option<String>,
     /// The public URL for the Connect App.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_app_homepage_url: Option<String>,
     /// The SID that we assigned to the Connect App.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_app_sid: Option<String>,
     /// The set of permissions that you authorized for the Connect App.  Can be: `get-all` or `post-all`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<Vec<super::models::AuthorizedConnectAppEnumPermission>>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+#[cfg(feature = "api20100401_authorized_connect_app")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountAuthorizedConnectApp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountAuthorizedConnectApp;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountAuthorizedConnectApp")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountAuthorizedConnectApp, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<
+                    Vec<super::models::AuthorizedConnectAppEnumPermission>,
+                > = None;
+                let mut __f7: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "connect_app_company_name" => __f1 = __map.next_value()?,
+                        "connect_app_description" => __f2 = __map.next_value()?,
+                        "connect_app_friendly_name" => __f3 = __map.next_value()?,
+                        "connect_app_homepage_url" => __f4 = __map.next_value()?,
+                        "connect_app_sid" => __f5 = __map.next_value()?,
+                        "permissions" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountAuthorizedConnectApp {
+                    account_sid: __f0,
+                    connect_app_company_name: __f1,
+                    connect_app_description: __f2,
+                    connect_app_friendly_name: __f3,
+                    connect_app_homepage_url: __f4,
+                    connect_app_sid: __f5,
+                    permissions: __f6,
+                    uri: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_authorized_connect_app")]
 impl ApiV2010AccountAuthorizedConnectApp {
@@ -390,67 +609,97 @@ connector_runtime::__string_enum! {
     "post-all", }
 }
 #[cfg(feature = "api20100401_available_phone_number_country")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountAvailablePhoneNumberCountry {
     /// The [ISO-3166-1](https://en.wikipedia.org/wiki/ISO_3166-1_alpha-2) country code of the country.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country_code: Option<String>,
     /// The name of the country.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
     /// The URI of the Country resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     /// Whether all phone numbers available in the country are new to the Twilio platform. `true` if they are and `false` if all numbers are not in the Twilio Phone Number Beta program.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beta: Option<bool>,
     /// A list of related AvailablePhoneNumber resources identified by their URIs relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
 }
-#[cfg(feature = "api20100401_local")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg(feature = "api20100401_available_phone_number_country")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountAvailablePhoneNumberCountry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountAvailablePhoneNumberCountry;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountAvailablePhoneNumberCountry")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountAvailablePhoneNumberCountry, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<serde_json::Value> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "country_code" => __f0 = __map.next_value()?,
+                        "country" => __f1 = __map.next_value()?,
+                        "uri" => __f2 = __map.next_value()?,
+                        "beta" => __f3 = __map.next_value()?,
+                        "subresource_uris" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountAvailablePhoneNumberCountry {
+                    country_code: __f0,
+                    country: __f1,
+                    uri: __f2,
+                    beta: __f3,
+                    subresource_uris: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(
+        feature = "api20100401_local",
+        feature = "api20100401_machine_to_machine",
+        feature = "api20100401_mobile",
+        feature = "api20100401_national",
+        feature = "api20100401_shared_cost",
+        feature = "api20100401_toll_free",
+        feature = "api20100401_voip"
+    )
+)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal {
     /// A formatted version of the phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The phone number in [E.164](https://www.twilio.com/docs/glossary/what-e164) format, which consists of a + followed by the country code and subscriber number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<String>,
     /// The [LATA](https://en.wikipedia.org/wiki/Local_access_and_transport_area) of this phone number. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lata: Option<String>,
     /// The locality or city of this phone number's location.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locality: Option<String>,
     /// The [rate center](https://en.wikipedia.org/wiki/Telephone_exchange) of this phone number. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_center: Option<String>,
     /// The latitude of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
     pub latitude: Option<f64>,
     /// The longitude of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
     pub longitude: Option<f64>,
     /// The two-letter state or province abbreviation of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// The postal or ZIP code of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postal_code: Option<String>,
     /// The [ISO country code](https://en.wikipedia.org/wiki/ISO_3166-1_alpha-2) of this phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iso_country: Option<String>,
     /// The type of [Address](https://www.twilio.com/docs/usage/api/address) resource the phone number requires. Can be: `none`, `any`, `local`, or `foreign`. `none` means no address is required. `any` means an address is required, but it can be anywhere in the world. `local` means an address in the phone number's country is required. `foreign` means an address outside of the phone number's country is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address_requirements: Option<String>,
     /// Whether the phone number is new to the Twilio platform. Can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beta: Option<bool>,
     /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are: `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<
         super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
     >,
@@ -466,312 +715,216 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal {
         feature = "api20100401_voip"
     )
 )]
+impl<'de> serde::Deserialize<'de>
+for ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal,
+                A::Error,
+            > {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<f64> = None;
+                let mut __f6: Option<f64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<bool> = None;
+                let mut __f12: Option<
+                    super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "friendly_name" => __f0 = __map.next_value()?,
+                        "phone_number" => __f1 = __map.next_value()?,
+                        "lata" => __f2 = __map.next_value()?,
+                        "locality" => __f3 = __map.next_value()?,
+                        "rate_center" => __f4 = __map.next_value()?,
+                        "latitude" => {
+                            __f5 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "longitude" => {
+                            __f6 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "region" => __f7 = __map.next_value()?,
+                        "postal_code" => __f8 = __map.next_value()?,
+                        "iso_country" => __f9 = __map.next_value()?,
+                        "address_requirements" => __f10 = __map.next_value()?,
+                        "beta" => __f11 = __map.next_value()?,
+                        "capabilities" => __f12 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal {
+                    friendly_name: __f0,
+                    phone_number: __f1,
+                    lata: __f2,
+                    locality: __f3,
+                    rate_center: __f4,
+                    latitude: __f5,
+                    longitude: __f6,
+                    region: __f7,
+                    postal_code: __f8,
+                    iso_country: __f9,
+                    address_requirements: __f10,
+                    beta: __f11,
+                    capabilities: __f12,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number",
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free",
+        feature = "api20100401_local",
+        feature = "api20100401_machine_to_machine",
+        feature = "api20100401_mobile",
+        feature = "api20100401_national",
+        feature = "api20100401_shared_cost",
+        feature = "api20100401_toll_free",
+        feature = "api20100401_voip"
+    )
+)]
 /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are: `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mms: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fax: Option<bool>,
 }
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number",
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free",
+        feature = "api20100401_local",
+        feature = "api20100401_machine_to_machine",
+        feature = "api20100401_mobile",
+        feature = "api20100401_national",
+        feature = "api20100401_shared_cost",
+        feature = "api20100401_toll_free",
+        feature = "api20100401_voip"
+    )
+)]
+impl<'de> serde::Deserialize<'de>
+for ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
+                A::Error,
+            > {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "mms" => __f0 = __map.next_value()?,
+                        "sms" => __f1 = __map.next_value()?,
+                        "voice" => __f2 = __map.next_value()?,
+                        "fax" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities {
+                    mms: __f0,
+                    sms: __f1,
+                    voice: __f2,
+                    fax: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "api20100401_machine_to_machine")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberMachineToMachine {
-    /// A formatted version of the phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub friendly_name: Option<String>,
-    /// The phone number in [E.164](https://www.twilio.com/docs/glossary/what-e164) format, which consists of a + followed by the country code and subscriber number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_number: Option<String>,
-    /// The [LATA](https://en.wikipedia.org/wiki/Local_access_and_transport_area) of this phone number. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lata: Option<String>,
-    /// The locality or city of this phone number's location.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locality: Option<String>,
-    /// The [rate center](https://en.wikipedia.org/wiki/Telephone_exchange) of this phone number. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate_center: Option<String>,
-    /// The latitude of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
-    pub latitude: Option<f64>,
-    /// The longitude of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
-    pub longitude: Option<f64>,
-    /// The two-letter state or province abbreviation of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// The postal or ZIP code of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub postal_code: Option<String>,
-    /// The [ISO country code](https://en.wikipedia.org/wiki/ISO_3166-1_alpha-2) of this phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iso_country: Option<String>,
-    /// The type of [Address](https://www.twilio.com/docs/usage/api/address) resource the phone number requires. Can be: `none`, `any`, `local`, or `foreign`. `none` means no address is required. `any` means an address is required, but it can be anywhere in the world. `local` means an address in the phone number's country is required. `foreign` means an address outside of the phone number's country is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_requirements: Option<String>,
-    /// Whether the phone number is new to the Twilio platform. Can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub beta: Option<bool>,
-    /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are: `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<
-        super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
-    >,
-}
+pub type ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberMachineToMachine = ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal;
 #[cfg(feature = "api20100401_mobile")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberMobile {
-    /// A formatted version of the phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub friendly_name: Option<String>,
-    /// The phone number in [E.164](https://www.twilio.com/docs/glossary/what-e164) format, which consists of a + followed by the country code and subscriber number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_number: Option<String>,
-    /// The [LATA](https://en.wikipedia.org/wiki/Local_access_and_transport_area) of this phone number. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lata: Option<String>,
-    /// The locality or city of this phone number's location.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locality: Option<String>,
-    /// The [rate center](https://en.wikipedia.org/wiki/Telephone_exchange) of this phone number. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate_center: Option<String>,
-    /// The latitude of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
-    pub latitude: Option<f64>,
-    /// The longitude of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
-    pub longitude: Option<f64>,
-    /// The two-letter state or province abbreviation of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// The postal or ZIP code of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub postal_code: Option<String>,
-    /// The [ISO country code](https://en.wikipedia.org/wiki/ISO_3166-1_alpha-2) of this phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iso_country: Option<String>,
-    /// The type of [Address](https://www.twilio.com/docs/usage/api/address) resource the phone number requires. Can be: `none`, `any`, `local`, or `foreign`. `none` means no address is required. `any` means an address is required, but it can be anywhere in the world. `local` means an address in the phone number's country is required. `foreign` means an address outside of the phone number's country is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_requirements: Option<String>,
-    /// Whether the phone number is new to the Twilio platform. Can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub beta: Option<bool>,
-    /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are: `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<
-        super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
-    >,
-}
+pub type ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberMobile = ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal;
 #[cfg(feature = "api20100401_national")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberNational {
-    /// A formatted version of the phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub friendly_name: Option<String>,
-    /// The phone number in [E.164](https://www.twilio.com/docs/glossary/what-e164) format, which consists of a + followed by the country code and subscriber number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_number: Option<String>,
-    /// The [LATA](https://en.wikipedia.org/wiki/Local_access_and_transport_area) of this phone number. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lata: Option<String>,
-    /// The locality or city of this phone number's location.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locality: Option<String>,
-    /// The [rate center](https://en.wikipedia.org/wiki/Telephone_exchange) of this phone number. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate_center: Option<String>,
-    /// The latitude of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
-    pub latitude: Option<f64>,
-    /// The longitude of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
-    pub longitude: Option<f64>,
-    /// The two-letter state or province abbreviation of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// The postal or ZIP code of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub postal_code: Option<String>,
-    /// The [ISO country code](https://en.wikipedia.org/wiki/ISO_3166-1_alpha-2) of this phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iso_country: Option<String>,
-    /// The type of [Address](https://www.twilio.com/docs/usage/api/address) resource the phone number requires. Can be: `none`, `any`, `local`, or `foreign`. `none` means no address is required. `any` means an address is required, but it can be anywhere in the world. `local` means an address in the phone number's country is required. `foreign` means an address outside of the phone number's country is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_requirements: Option<String>,
-    /// Whether the phone number is new to the Twilio platform. Can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub beta: Option<bool>,
-    /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are: `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<
-        super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
-    >,
-}
+pub type ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberNational = ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal;
 #[cfg(feature = "api20100401_shared_cost")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberSharedCost {
-    /// A formatted version of the phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub friendly_name: Option<String>,
-    /// The phone number in [E.164](https://www.twilio.com/docs/glossary/what-e164) format, which consists of a + followed by the country code and subscriber number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_number: Option<String>,
-    /// The [LATA](https://en.wikipedia.org/wiki/Local_access_and_transport_area) of this phone number. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lata: Option<String>,
-    /// The locality or city of this phone number's location.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locality: Option<String>,
-    /// The [rate center](https://en.wikipedia.org/wiki/Telephone_exchange) of this phone number. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate_center: Option<String>,
-    /// The latitude of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
-    pub latitude: Option<f64>,
-    /// The longitude of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
-    pub longitude: Option<f64>,
-    /// The two-letter state or province abbreviation of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// The postal or ZIP code of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub postal_code: Option<String>,
-    /// The [ISO country code](https://en.wikipedia.org/wiki/ISO_3166-1_alpha-2) of this phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iso_country: Option<String>,
-    /// The type of [Address](https://www.twilio.com/docs/usage/api/address) resource the phone number requires. Can be: `none`, `any`, `local`, or `foreign`. `none` means no address is required. `any` means an address is required, but it can be anywhere in the world. `local` means an address in the phone number's country is required. `foreign` means an address outside of the phone number's country is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_requirements: Option<String>,
-    /// Whether the phone number is new to the Twilio platform. Can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub beta: Option<bool>,
-    /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are: `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<
-        super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
-    >,
-}
+pub type ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberSharedCost = ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal;
 #[cfg(feature = "api20100401_toll_free")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberTollFree {
-    /// A formatted version of the phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub friendly_name: Option<String>,
-    /// The phone number in [E.164](https://www.twilio.com/docs/glossary/what-e164) format, which consists of a + followed by the country code and subscriber number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_number: Option<String>,
-    /// The [LATA](https://en.wikipedia.org/wiki/Local_access_and_transport_area) of this phone number. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lata: Option<String>,
-    /// The locality or city of this phone number's location.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locality: Option<String>,
-    /// The [rate center](https://en.wikipedia.org/wiki/Telephone_exchange) of this phone number. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate_center: Option<String>,
-    /// The latitude of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
-    pub latitude: Option<f64>,
-    /// The longitude of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
-    pub longitude: Option<f64>,
-    /// The two-letter state or province abbreviation of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// The postal or ZIP code of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub postal_code: Option<String>,
-    /// The [ISO country code](https://en.wikipedia.org/wiki/ISO_3166-1_alpha-2) of this phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iso_country: Option<String>,
-    /// The type of [Address](https://www.twilio.com/docs/usage/api/address) resource the phone number requires. Can be: `none`, `any`, `local`, or `foreign`. `none` means no address is required. `any` means an address is required, but it can be anywhere in the world. `local` means an address in the phone number's country is required. `foreign` means an address outside of the phone number's country is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_requirements: Option<String>,
-    /// Whether the phone number is new to the Twilio platform. Can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub beta: Option<bool>,
-    /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are: `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<
-        super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
-    >,
-}
+pub type ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberTollFree = ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal;
 #[cfg(feature = "api20100401_voip")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberVoip {
-    /// A formatted version of the phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub friendly_name: Option<String>,
-    /// The phone number in [E.164](https://www.twilio.com/docs/glossary/what-e164) format, which consists of a + followed by the country code and subscriber number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_number: Option<String>,
-    /// The [LATA](https://en.wikipedia.org/wiki/Local_access_and_transport_area) of this phone number. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lata: Option<String>,
-    /// The locality or city of this phone number's location.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locality: Option<String>,
-    /// The [rate center](https://en.wikipedia.org/wiki/Telephone_exchange) of this phone number. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate_center: Option<String>,
-    /// The latitude of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
-    pub latitude: Option<f64>,
-    /// The longitude of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
-    pub longitude: Option<f64>,
-    /// The two-letter state or province abbreviation of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// The postal or ZIP code of this phone number's location. Available for only phone numbers from the US and Canada.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub postal_code: Option<String>,
-    /// The [ISO country code](https://en.wikipedia.org/wiki/ISO_3166-1_alpha-2) of this phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iso_country: Option<String>,
-    /// The type of [Address](https://www.twilio.com/docs/usage/api/address) resource the phone number requires. Can be: `none`, `any`, `local`, or `foreign`. `none` means no address is required. `any` means an address is required, but it can be anywhere in the world. `local` means an address in the phone number's country is required. `foreign` means an address outside of the phone number's country is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_requirements: Option<String>,
-    /// Whether the phone number is new to the Twilio platform. Can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub beta: Option<bool>,
-    /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are: `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<
-        super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
-    >,
-}
+pub type ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberVoip = ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal;
 #[cfg(feature = "api20100401_balance")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountBalance {
     /// The unique SID identifier of the Account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The balance of the Account, in units specified by the unit parameter. Balance changes may not be reflected immediately. Child accounts do not contain balance information
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance: Option<String>,
     /// The units of currency for the account balance
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
+}
+#[cfg(feature = "api20100401_balance")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountBalance {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountBalance;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountBalance")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountBalance, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "balance" => __f1 = __map.next_value()?,
+                        "currency" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountBalance {
+                    account_sid: __f0,
+                    balance: __f1,
+                    currency: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_balance")]
 impl ApiV2010AccountBalance {
@@ -790,86 +943,163 @@ impl ApiV2010AccountBalance {
     }
 }
 #[cfg(feature = "api20100401_call")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountCall {
     /// The unique string that we created to identify this Call resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The date and time in UTC that this resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in UTC that this resource was last updated, specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The SID that identifies the call that created this leg.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_call_sid: Option<String>,
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created this Call resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The phone number, SIP address, Client identifier or SIM SID that received this call. Phone numbers are in [E.164](https://www.twilio.com/docs/glossary/what-e164) format (e.g., +16175551212). SIP addresses are formatted as `name@company.com`. Client identifiers are formatted `client:name`. SIM SIDs are formatted as `sim:sid`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     /// The phone number, SIP address or Client identifier that received this call. Formatted for display. Non-North American phone numbers are in [E.164](https://www.twilio.com/docs/glossary/what-e164) format (e.g., +442071838750).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_formatted: Option<String>,
     /// The phone number, SIP address, Client identifier or SIM SID that made this call. Phone numbers are in [E.164](https://www.twilio.com/docs/glossary/what-e164) format (e.g., +16175551212). SIP addresses are formatted as `name@company.com`. Client identifiers are formatted `client:name`. SIM SIDs are formatted as `sim:sid`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     /// The calling phone number, SIP address, or Client identifier formatted for display. Non-North American phone numbers are in [E.164](https://www.twilio.com/docs/glossary/what-e164) format (e.g., +442071838750).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_formatted: Option<String>,
     /// If the call was inbound, this is the SID of the IncomingPhoneNumber resource that received the call. If the call was outbound, it is the SID of the OutgoingCallerId resource from which the call was placed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number_sid: Option<String>,
     /// The status of this call. Can be: `queued`, `ringing`, `in-progress`, `canceled`, `completed`, `failed`, `busy` or `no-answer`. See [Call Status Values](https://www.twilio.com/docs/voice/api/call-resource#call-status-values) below for more information.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::CallEnumStatus>,
     /// The start time of the call, given as UTC in [RFC 2822](https://www.php.net/manual/en/class.datetime.php#datetime.constants.rfc2822) format. Empty if the call has not yet been dialed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
     /// The time the call ended, given as UTC in [RFC 2822](https://www.php.net/manual/en/class.datetime.php#datetime.constants.rfc2822) format. Empty if the call did not complete successfully.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_time: Option<String>,
     /// The length of the call in seconds. This value is empty for busy, failed, unanswered, or ongoing calls.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<String>,
     /// The charge for this call, in the currency associated with the account. Populated after the call is completed. May not be immediately available. The price associated with a call only reflects the charge for connectivity.  Charges for other call-related features such as Answering Machine Detection, Text-To-Speech, and SIP REFER are not included in this value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<String>,
     /// The currency in which `Price` is measured, in [ISO 4127](https://www.iso.org/iso/home/standards/currency_codes.htm) format (e.g., `USD`, `EUR`, `JPY`). Always capitalized for calls.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_unit: Option<String>,
     /// A string describing the direction of the call. Can be: `inbound` for inbound calls, `outbound-api` for calls initiated via the REST API or `outbound-dial` for calls initiated by a `<Dial>` verb. Using [Elastic SIP Trunking](https://www.twilio.com/docs/sip-trunking), the values can be [`trunking-terminating`](https://www.twilio.com/docs/sip-trunking#termination) for outgoing calls from your communications infrastructure to the PSTN or [`trunking-originating`](https://www.twilio.com/docs/sip-trunking#origination) for incoming calls to your communications infrastructure from the PSTN.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direction: Option<String>,
     /// Either `human` or `machine` if this call was initiated with answering machine detection. Empty otherwise.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answered_by: Option<String>,
     /// The API version used to create the call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// The forwarding phone number if this call was an incoming call forwarded from another number (depends on carrier supporting forwarding). Otherwise, empty.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forwarded_from: Option<String>,
     /// The Group SID associated with this call. If no Group is associated with the call, the field is empty.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_sid: Option<String>,
     /// The caller's name if this call was an incoming call to a phone number with caller ID Lookup enabled. Otherwise, empty.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller_name: Option<String>,
     /// The wait time in milliseconds before the call is placed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_time: Option<String>,
     /// The unique identifier of the trunk resource that was used for this call. The field is empty if the call was not made using a SIP trunk or if the call is not terminated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trunk_sid: Option<String>,
     /// The URI of this resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     /// A list of subresources available to this call, identified by their URIs relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
+}
+#[cfg(feature = "api20100401_call")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountCall {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountCall;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountCall")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountCall, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<super::models::CallEnumStatus> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<String> = None;
+                let mut __f19: Option<String> = None;
+                let mut __f20: Option<String> = None;
+                let mut __f21: Option<String> = None;
+                let mut __f22: Option<String> = None;
+                let mut __f23: Option<String> = None;
+                let mut __f24: Option<String> = None;
+                let mut __f25: Option<serde_json::Value> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "sid" => __f0 = __map.next_value()?,
+                        "date_created" => __f1 = __map.next_value()?,
+                        "date_updated" => __f2 = __map.next_value()?,
+                        "parent_call_sid" => __f3 = __map.next_value()?,
+                        "account_sid" => __f4 = __map.next_value()?,
+                        "to" => __f5 = __map.next_value()?,
+                        "to_formatted" => __f6 = __map.next_value()?,
+                        "from" => __f7 = __map.next_value()?,
+                        "from_formatted" => __f8 = __map.next_value()?,
+                        "phone_number_sid" => __f9 = __map.next_value()?,
+                        "status" => __f10 = __map.next_value()?,
+                        "start_time" => __f11 = __map.next_value()?,
+                        "end_time" => __f12 = __map.next_value()?,
+                        "duration" => __f13 = __map.next_value()?,
+                        "price" => __f14 = __map.next_value()?,
+                        "price_unit" => __f15 = __map.next_value()?,
+                        "direction" => __f16 = __map.next_value()?,
+                        "answered_by" => __f17 = __map.next_value()?,
+                        "api_version" => __f18 = __map.next_value()?,
+                        "forwarded_from" => __f19 = __map.next_value()?,
+                        "group_sid" => __f20 = __map.next_value()?,
+                        "caller_name" => __f21 = __map.next_value()?,
+                        "queue_time" => __f22 = __map.next_value()?,
+                        "trunk_sid" => __f23 = __map.next_value()?,
+                        "uri" => __f24 = __map.next_value()?,
+                        "subresource_uris" => __f25 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountCall {
+                    sid: __f0,
+                    date_created: __f1,
+                    date_updated: __f2,
+                    parent_call_sid: __f3,
+                    account_sid: __f4,
+                    to: __f5,
+                    to_formatted: __f6,
+                    from: __f7,
+                    from_formatted: __f8,
+                    phone_number_sid: __f9,
+                    status: __f10,
+                    start_time: __f11,
+                    end_time: __f12,
+                    duration: __f13,
+                    price: __f14,
+                    price_unit: __f15,
+                    direction: __f16,
+                    answered_by: __f17,
+                    api_version: __f18,
+                    forwarded_from: __f19,
+                    group_sid: __f20,
+                    caller_name: __f21,
+                    queue_time: __f22,
+                    trunk_sid: __f23,
+                    uri: __f24,
+                    subresource_uris: __f25,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_call")]
 impl ApiV2010AccountCall {
@@ -950,64 +1180,154 @@ connector_runtime::__string_enum! {
     pub enum CallEnumUpdateStatus { Canceled = "canceled", Completed = "completed", }
 }
 #[cfg(feature = "api20100401_event")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountCallCallEvent {
     /// Contains a dictionary representing the request of the call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<serde_json::Value>,
     /// Contains a dictionary representing the call response, including a list of the call events.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<serde_json::Value>,
 }
-#[cfg(feature = "api20100401_call_notification")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg(feature = "api20100401_event")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountCallCallEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountCallCallEvent;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountCallCallEvent")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountCallCallEvent, A::Error> {
+                let mut __f0: Option<serde_json::Value> = None;
+                let mut __f1: Option<serde_json::Value> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "request" => __f0 = __map.next_value()?,
+                        "response" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountCallCallEvent {
+                    request: __f0,
+                    response: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(feature = "api20100401_call_notification", feature = "api20100401_notification")
+)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountCallCallNotification {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Call Notification resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The API version used to create the Call Notification resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Call Notification resource is associated with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_sid: Option<String>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// A unique error code for the error condition that is described in our [Error Dictionary](https://www.twilio.com/docs/api/errors).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     /// An integer log level that corresponds to the type of notification: `0` is ERROR, `1` is WARNING.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
     /// The date the notification was actually generated in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format. Message buffering can cause this value to differ from `date_created`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_date: Option<String>,
     /// The text of the notification.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_text: Option<String>,
     /// The URL for more information about the error condition. This value is a page in our [Error Dictionary](https://www.twilio.com/docs/api/errors).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub more_info: Option<String>,
     /// The HTTP method used to generate the notification. If the notification was generated during a phone call, this is the HTTP Method used to request the resource on your server. If the notification was generated by your use of our REST API, this is the HTTP method used to call the resource on our servers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_method: Option<
         super::models::ApiV2010AccountCallCallNotificationRequestMethod,
     >,
     /// The URL of the resource that generated the notification. If the notification was generated during a phone call, this is the URL of the resource on your server that caused the notification. If the notification was generated by your use of our REST API, this is the URL of the resource you called.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_url: Option<String>,
     /// The unique string that that we created to identify the Call Notification resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(feature = "api20100401_call_notification")]
+#[cfg(
+    any(feature = "api20100401_call_notification", feature = "api20100401_notification")
+)]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountCallCallNotification {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountCallCallNotification;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountCallCallNotification")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountCallCallNotification, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<
+                    super::models::ApiV2010AccountCallCallNotificationRequestMethod,
+                > = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "api_version" => __f1 = __map.next_value()?,
+                        "call_sid" => __f2 = __map.next_value()?,
+                        "date_created" => __f3 = __map.next_value()?,
+                        "date_updated" => __f4 = __map.next_value()?,
+                        "error_code" => __f5 = __map.next_value()?,
+                        "log" => __f6 = __map.next_value()?,
+                        "message_date" => __f7 = __map.next_value()?,
+                        "message_text" => __f8 = __map.next_value()?,
+                        "more_info" => __f9 = __map.next_value()?,
+                        "request_method" => __f10 = __map.next_value()?,
+                        "request_url" => __f11 = __map.next_value()?,
+                        "sid" => __f12 = __map.next_value()?,
+                        "uri" => __f13 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountCallCallNotification {
+                    account_sid: __f0,
+                    api_version: __f1,
+                    call_sid: __f2,
+                    date_created: __f3,
+                    date_updated: __f4,
+                    error_code: __f5,
+                    log: __f6,
+                    message_date: __f7,
+                    message_text: __f8,
+                    more_info: __f9,
+                    request_method: __f10,
+                    request_url: __f11,
+                    sid: __f12,
+                    uri: __f13,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(feature = "api20100401_call_notification", feature = "api20100401_notification")
+)]
 impl ApiV2010AccountCallCallNotification {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1044,70 +1364,133 @@ impl ApiV2010AccountCallCallNotification {
 #[cfg(
     any(feature = "api20100401_call_notification", feature = "api20100401_notification")
 )]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method used to generate the notification. If the notification was generated during a phone call, this is the HTTP Method used to request the resource on your server. If the notification was generated by your use of our REST API, this is the HTTP method used to call the resource on our servers."]
-    pub enum ApiV2010AccountCallCallNotificationRequestMethod { Get = "GET", Post =
-    "POST", }
-}
-#[cfg(feature = "api20100401_call_notification")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+/// The HTTP method used to generate the notification. If the notification was generated during a phone call, this is the HTTP Method used to request the resource on your server. If the notification was generated by your use of our REST API, this is the HTTP method used to call the resource on our servers.
+pub type ApiV2010AccountCallCallNotificationRequestMethod = ApiV2010AccountApplicationSmsFallbackMethod;
+#[cfg(
+    any(feature = "api20100401_call_notification", feature = "api20100401_notification")
+)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountCallCallNotificationInstance {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Call Notification resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The API version used to create the Call Notification resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Call Notification resource is associated with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_sid: Option<String>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// A unique error code for the error condition that is described in our [Error Dictionary](https://www.twilio.com/docs/api/errors).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     /// An integer log level that corresponds to the type of notification: `0` is ERROR, `1` is WARNING.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
     /// The date the notification was actually generated in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format. Message buffering can cause this value to differ from `date_created`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_date: Option<String>,
     /// The text of the notification.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_text: Option<String>,
     /// The URL for more information about the error condition. This value is a page in our [Error Dictionary](https://www.twilio.com/docs/api/errors).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub more_info: Option<String>,
     /// The HTTP method used to generate the notification. If the notification was generated during a phone call, this is the HTTP Method used to request the resource on your server. If the notification was generated by your use of our REST API, this is the HTTP method used to call the resource on our servers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_method: Option<
         super::models::ApiV2010AccountCallCallNotificationRequestMethod,
     >,
     /// The URL of the resource that generated the notification. If the notification was generated during a phone call, this is the URL of the resource on your server that caused the notification. If the notification was generated by your use of our REST API, this is the URL of the resource you called.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_url: Option<String>,
     /// The HTTP GET or POST variables we sent to your server. However, if the notification was generated by our REST API, this contains the HTTP POST or PUT variables you sent to our API.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_variables: Option<String>,
     /// The HTTP body returned by your server.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_body: Option<String>,
     /// The HTTP headers returned by your server.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_headers: Option<String>,
     /// The unique string that that we created to identify the Call Notification resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(feature = "api20100401_call_notification")]
+#[cfg(
+    any(feature = "api20100401_call_notification", feature = "api20100401_notification")
+)]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountCallCallNotificationInstance {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountCallCallNotificationInstance;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountCallCallNotificationInstance")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountCallCallNotificationInstance, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<
+                    super::models::ApiV2010AccountCallCallNotificationRequestMethod,
+                > = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "api_version" => __f1 = __map.next_value()?,
+                        "call_sid" => __f2 = __map.next_value()?,
+                        "date_created" => __f3 = __map.next_value()?,
+                        "date_updated" => __f4 = __map.next_value()?,
+                        "error_code" => __f5 = __map.next_value()?,
+                        "log" => __f6 = __map.next_value()?,
+                        "message_date" => __f7 = __map.next_value()?,
+                        "message_text" => __f8 = __map.next_value()?,
+                        "more_info" => __f9 = __map.next_value()?,
+                        "request_method" => __f10 = __map.next_value()?,
+                        "request_url" => __f11 = __map.next_value()?,
+                        "request_variables" => __f12 = __map.next_value()?,
+                        "response_body" => __f13 = __map.next_value()?,
+                        "response_headers" => __f14 = __map.next_value()?,
+                        "sid" => __f15 = __map.next_value()?,
+                        "uri" => __f16 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountCallCallNotificationInstance {
+                    account_sid: __f0,
+                    api_version: __f1,
+                    call_sid: __f2,
+                    date_created: __f3,
+                    date_updated: __f4,
+                    error_code: __f5,
+                    log: __f6,
+                    message_date: __f7,
+                    message_text: __f8,
+                    more_info: __f9,
+                    request_method: __f10,
+                    request_url: __f11,
+                    request_variables: __f12,
+                    response_body: __f13,
+                    response_headers: __f14,
+                    sid: __f15,
+                    uri: __f16,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(feature = "api20100401_call_notification", feature = "api20100401_notification")
+)]
 impl ApiV2010AccountCallCallNotificationInstance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1142,63 +1525,125 @@ impl ApiV2010AccountCallCallNotificationInstance {
     }
 }
 #[cfg(feature = "api20100401_call_recording")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountCallCallRecording {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Recording resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The API version used to make the recording.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Recording resource is associated with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_sid: Option<String>,
     /// The Conference SID that identifies the conference associated with the recording, if a conference recording.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conference_sid: Option<String>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the resource was last updated, specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The start time of the recording in GMT and in [RFC 2822](https://www.php.net/manual/en/class.datetime.php#datetime.constants.rfc2822) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
     /// The length of the recording in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<String>,
     /// The unique string that that we created to identify the Recording resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The one-time cost of creating the recording in the `price_unit` currency.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
     pub price: Option<f64>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     /// How to decrypt the recording if it was encrypted using [Call Recording Encryption](https://www.twilio.com/docs/voice/tutorials/voice-recording-encryption) feature.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption_details: Option<serde_json::Value>,
     /// The currency used in the `price` property. Example: `USD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_unit: Option<String>,
     /// The status of the recording. Can be: `processing`, `completed` and `absent`. For more detailed statuses on in-progress recordings, check out how to [Update a Recording Resource](https://www.twilio.com/docs/voice/api/recording#update-a-recording-resource).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::CallRecordingEnumStatus>,
     /// The number of channels in the final recording file.  Can be: `1`, or `2`. Separating a two leg call into two separate channels of the recording file is supported in [Dial](https://www.twilio.com/docs/voice/twiml/dial#attributes-record) and [Outbound Rest API](https://www.twilio.com/docs/voice/make-calls) record options.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<i64>,
     /// How the recording was created. Can be: `DialVerb`, `Conference`, `OutboundAPI`, `Trunking`, `RecordVerb`, `StartCallRecordingAPI`, and `StartConferenceRecordingAPI`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<super::models::CallRecordingEnumSource>,
     /// The error code that describes why the recording is `absent`. The error code is described in our [Error Dictionary](https://www.twilio.com/docs/api/errors). This value is null if the recording `status` is not `absent`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<i64>,
     /// The recorded track. Can be: `inbound`, `outbound`, or `both`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub track: Option<String>,
+}
+#[cfg(feature = "api20100401_call_recording")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountCallCallRecording {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountCallCallRecording;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountCallCallRecording")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountCallCallRecording, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<f64> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<serde_json::Value> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<super::models::CallRecordingEnumStatus> = None;
+                let mut __f14: Option<i64> = None;
+                let mut __f15: Option<super::models::CallRecordingEnumSource> = None;
+                let mut __f16: Option<i64> = None;
+                let mut __f17: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "api_version" => __f1 = __map.next_value()?,
+                        "call_sid" => __f2 = __map.next_value()?,
+                        "conference_sid" => __f3 = __map.next_value()?,
+                        "date_created" => __f4 = __map.next_value()?,
+                        "date_updated" => __f5 = __map.next_value()?,
+                        "start_time" => __f6 = __map.next_value()?,
+                        "duration" => __f7 = __map.next_value()?,
+                        "sid" => __f8 = __map.next_value()?,
+                        "price" => {
+                            __f9 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "uri" => __f10 = __map.next_value()?,
+                        "encryption_details" => __f11 = __map.next_value()?,
+                        "price_unit" => __f12 = __map.next_value()?,
+                        "status" => __f13 = __map.next_value()?,
+                        "channels" => __f14 = __map.next_value()?,
+                        "source" => __f15 = __map.next_value()?,
+                        "error_code" => __f16 = __map.next_value()?,
+                        "track" => __f17 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountCallCallRecording {
+                    account_sid: __f0,
+                    api_version: __f1,
+                    call_sid: __f2,
+                    conference_sid: __f3,
+                    date_created: __f4,
+                    date_updated: __f5,
+                    start_time: __f6,
+                    duration: __f7,
+                    sid: __f8,
+                    price: __f9,
+                    uri: __f10,
+                    encryption_details: __f11,
+                    price_unit: __f12,
+                    status: __f13,
+                    channels: __f14,
+                    source: __f15,
+                    error_code: __f16,
+                    track: __f17,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_call_recording")]
 impl ApiV2010AccountCallCallRecording {
@@ -1243,7 +1688,12 @@ impl ApiV2010AccountCallCallRecording {
         Ok(())
     }
 }
-#[cfg(feature = "api20100401_call_recording")]
+#[cfg(
+    any(
+        feature = "api20100401_call_recording",
+        feature = "api20100401_conference_recording"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the recording. Can be: `processing`, `completed` and `absent`. For more detailed statuses on in-progress recordings, check out how to [Update a Recording Resource](https://www.twilio.com/docs/voice/api/recording#update-a-recording-resource)."]
@@ -1251,7 +1701,13 @@ connector_runtime::__string_enum! {
     Stopped = "stopped", Processing = "processing", Completed = "completed", Absent =
     "absent", }
 }
-#[cfg(feature = "api20100401_call_recording")]
+#[cfg(
+    any(
+        feature = "api20100401_call_recording",
+        feature = "api20100401_conference_recording",
+        feature = "api20100401_recording"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " How the recording was created. Can be: `DialVerb`, `Conference`, `OutboundAPI`, `Trunking`, `RecordVerb`, `StartCallRecordingAPI`, and `StartConferenceRecordingAPI`."]
@@ -1261,46 +1717,97 @@ connector_runtime::__string_enum! {
     "StartConferenceRecordingAPI", }
 }
 #[cfg(feature = "api20100401_conference")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountConference {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created this Conference resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The date and time in UTC that this resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in UTC that this resource was last updated, specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The API version used to create this conference.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// A string that you assigned to describe this conference room. Maximum length is 128 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// A string that represents the Twilio Region where the conference audio was mixed. May be `us1`, `us2`, `ie1`,  `de1`, `sg1`, `br1`, `au1`, and `jp1`. Basic conference audio will always be mixed in `us1`. Global Conference audio will be mixed nearest to the majority of participants.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// The unique, Twilio-provided string used to identify this Conference resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The status of this conference. Can be: `init`, `in-progress`, or `completed`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::ConferenceEnumStatus>,
     /// The URI of this resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     /// A list of related resources identified by their URIs relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
     /// The reason why a conference ended. When a conference is in progress, will be `null`. When conference is completed, can be: `conference-ended-via-api`, `participant-with-end-conference-on-exit-left`, `participant-with-end-conference-on-exit-kicked`, `last-participant-kicked`, or `last-participant-left`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason_conference_ended: Option<
         super::models::ConferenceEnumReasonConferenceEnded,
     >,
     /// The call SID that caused the conference to end.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_sid_ending_conference: Option<String>,
+}
+#[cfg(feature = "api20100401_conference")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountConference {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountConference;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountConference")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountConference, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<super::models::ConferenceEnumStatus> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<serde_json::Value> = None;
+                let mut __f10: Option<
+                    super::models::ConferenceEnumReasonConferenceEnded,
+                > = None;
+                let mut __f11: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "date_created" => __f1 = __map.next_value()?,
+                        "date_updated" => __f2 = __map.next_value()?,
+                        "api_version" => __f3 = __map.next_value()?,
+                        "friendly_name" => __f4 = __map.next_value()?,
+                        "region" => __f5 = __map.next_value()?,
+                        "sid" => __f6 = __map.next_value()?,
+                        "status" => __f7 = __map.next_value()?,
+                        "uri" => __f8 = __map.next_value()?,
+                        "subresource_uris" => __f9 = __map.next_value()?,
+                        "reason_conference_ended" => __f10 = __map.next_value()?,
+                        "call_sid_ending_conference" => __f11 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountConference {
+                    account_sid: __f0,
+                    date_created: __f1,
+                    date_updated: __f2,
+                    api_version: __f3,
+                    friendly_name: __f4,
+                    region: __f5,
+                    sid: __f6,
+                    status: __f7,
+                    uri: __f8,
+                    subresource_uris: __f9,
+                    reason_conference_ended: __f10,
+                    call_sid_ending_conference: __f11,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_conference")]
 impl ApiV2010AccountConference {
@@ -1355,59 +1862,118 @@ connector_runtime::__string_enum! {
     "last-participant-kicked", LastParticipantLeft = "last-participant-left", }
 }
 #[cfg(feature = "api20100401_conference_recording")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountConferenceConferenceRecording {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Conference Recording resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The API version used to create the recording.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Conference Recording resource is associated with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_sid: Option<String>,
     /// The Conference SID that identifies the conference associated with the recording.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conference_sid: Option<String>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the resource was last updated, specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The start time of the recording in GMT and in [RFC 2822](https://www.php.net/manual/en/class.datetime.php#datetime.constants.rfc2822) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
     /// The length of the recording in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<String>,
     /// The unique string that that we created to identify the Conference Recording resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The one-time cost of creating the recording in the `price_unit` currency.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<String>,
     /// The currency used in the `price` property. Example: `USD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_unit: Option<String>,
     /// The status of the recording. Can be: `processing`, `completed` and `absent`. For more detailed statuses on in-progress recordings, check out how to [Update a Recording Resource](https://www.twilio.com/docs/voice/api/recording#update-a-recording-resource).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::ConferenceRecordingEnumStatus>,
     /// The number of channels in the final recording file.  Can be: `1`, or `2`. Separating a two leg call into two separate channels of the recording file is supported in [Dial](https://www.twilio.com/docs/voice/twiml/dial#attributes-record) and [Outbound Rest API](https://www.twilio.com/docs/voice/make-calls) record options.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<i64>,
     /// How the recording was created. Can be: `DialVerb`, `Conference`, `OutboundAPI`, `Trunking`, `RecordVerb`, `StartCallRecordingAPI`, `StartConferenceRecordingAPI`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<super::models::ConferenceRecordingEnumSource>,
     /// The error code that describes why the recording is `absent`. The error code is described in our [Error Dictionary](https://www.twilio.com/docs/api/errors). This value is null if the recording `status` is not `absent`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<i64>,
     /// How to decrypt the recording if it was encrypted using [Call Recording Encryption](https://www.twilio.com/docs/voice/tutorials/voice-recording-encryption) feature.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption_details: Option<serde_json::Value>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+#[cfg(feature = "api20100401_conference_recording")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountConferenceConferenceRecording {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountConferenceConferenceRecording;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountConferenceConferenceRecording")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountConferenceConferenceRecording, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<super::models::ConferenceRecordingEnumStatus> = None;
+                let mut __f12: Option<i64> = None;
+                let mut __f13: Option<super::models::ConferenceRecordingEnumSource> = None;
+                let mut __f14: Option<i64> = None;
+                let mut __f15: Option<serde_json::Value> = None;
+                let mut __f16: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "api_version" => __f1 = __map.next_value()?,
+                        "call_sid" => __f2 = __map.next_value()?,
+                        "conference_sid" => __f3 = __map.next_value()?,
+                        "date_created" => __f4 = __map.next_value()?,
+                        "date_updated" => __f5 = __map.next_value()?,
+                        "start_time" => __f6 = __map.next_value()?,
+                        "duration" => __f7 = __map.next_value()?,
+                        "sid" => __f8 = __map.next_value()?,
+                        "price" => __f9 = __map.next_value()?,
+                        "price_unit" => __f10 = __map.next_value()?,
+                        "status" => __f11 = __map.next_value()?,
+                        "channels" => __f12 = __map.next_value()?,
+                        "source" => __f13 = __map.next_value()?,
+                        "error_code" => __f14 = __map.next_value()?,
+                        "encryption_details" => __f15 = __map.next_value()?,
+                        "uri" => __f16 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountConferenceConferenceRecording {
+                    account_sid: __f0,
+                    api_version: __f1,
+                    call_sid: __f2,
+                    conference_sid: __f3,
+                    date_created: __f4,
+                    date_updated: __f5,
+                    start_time: __f6,
+                    duration: __f7,
+                    sid: __f8,
+                    price: __f9,
+                    price_unit: __f10,
+                    status: __f11,
+                    channels: __f12,
+                    source: __f13,
+                    error_code: __f14,
+                    encryption_details: __f15,
+                    uri: __f16,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_conference_recording")]
 impl ApiV2010AccountConferenceConferenceRecording {
@@ -1453,60 +2019,98 @@ impl ApiV2010AccountConferenceConferenceRecording {
     }
 }
 #[cfg(feature = "api20100401_conference_recording")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The status of the recording. Can be: `processing`, `completed` and `absent`. For more detailed statuses on in-progress recordings, check out how to [Update a Recording Resource](https://www.twilio.com/docs/voice/api/recording#update-a-recording-resource)."]
-    pub enum ConferenceRecordingEnumStatus { InProgress = "in-progress", Paused =
-    "paused", Stopped = "stopped", Processing = "processing", Completed = "completed",
-    Absent = "absent", }
-}
+/// The status of the recording. Can be: `processing`, `completed` and `absent`. For more detailed statuses on in-progress recordings, check out how to [Update a Recording Resource](https://www.twilio.com/docs/voice/api/recording#update-a-recording-resource).
+pub type ConferenceRecordingEnumStatus = CallRecordingEnumStatus;
 #[cfg(feature = "api20100401_conference_recording")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " How the recording was created. Can be: `DialVerb`, `Conference`, `OutboundAPI`, `Trunking`, `RecordVerb`, `StartCallRecordingAPI`, `StartConferenceRecordingAPI`."]
-    pub enum ConferenceRecordingEnumSource { DialVerb = "DialVerb", Conference =
-    "Conference", OutboundApi = "OutboundAPI", Trunking = "Trunking", RecordVerb =
-    "RecordVerb", StartCallRecordingApi = "StartCallRecordingAPI",
-    StartConferenceRecordingApi = "StartConferenceRecordingAPI", }
-}
+/// How the recording was created. Can be: `DialVerb`, `Conference`, `OutboundAPI`, `Trunking`, `RecordVerb`, `StartCallRecordingAPI`, `StartConferenceRecordingAPI`.
+pub type ConferenceRecordingEnumSource = CallRecordingEnumSource;
 #[cfg(feature = "api20100401_connect_app")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountConnectApp {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the ConnectApp resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The URL we redirect the user to after we authenticate the user and obtain authorization to access the Connect App.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorize_redirect_url: Option<String>,
     /// The company name set for the Connect App.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub company_name: Option<String>,
     /// The HTTP method we use to call `deauthorize_callback_url`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deauthorize_callback_method: Option<
         super::models::ApiV2010AccountConnectAppDeauthorizeCallbackMethod,
     >,
     /// The URL we call using the `deauthorize_callback_method` to de-authorize the Connect App.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deauthorize_callback_url: Option<String>,
     /// The description of the Connect App.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The string that you assigned to describe the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The public URL where users can obtain more information about this Connect App.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub homepage_url: Option<String>,
     /// The set of permissions that your ConnectApp requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<Vec<super::models::ConnectAppEnumPermission>>,
     /// The unique string that that we created to identify the ConnectApp resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+#[cfg(feature = "api20100401_connect_app")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountConnectApp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountConnectApp;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountConnectApp")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountConnectApp, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<
+                    super::models::ApiV2010AccountConnectAppDeauthorizeCallbackMethod,
+                > = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<Vec<super::models::ConnectAppEnumPermission>> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "authorize_redirect_url" => __f1 = __map.next_value()?,
+                        "company_name" => __f2 = __map.next_value()?,
+                        "deauthorize_callback_method" => __f3 = __map.next_value()?,
+                        "deauthorize_callback_url" => __f4 = __map.next_value()?,
+                        "description" => __f5 = __map.next_value()?,
+                        "friendly_name" => __f6 = __map.next_value()?,
+                        "homepage_url" => __f7 = __map.next_value()?,
+                        "permissions" => __f8 = __map.next_value()?,
+                        "sid" => __f9 = __map.next_value()?,
+                        "uri" => __f10 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountConnectApp {
+                    account_sid: __f0,
+                    authorize_redirect_url: __f1,
+                    company_name: __f2,
+                    deauthorize_callback_method: __f3,
+                    deauthorize_callback_url: __f4,
+                    description: __f5,
+                    friendly_name: __f6,
+                    homepage_url: __f7,
+                    permissions: __f8,
+                    sid: __f9,
+                    uri: __f10,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_connect_app")]
 impl ApiV2010AccountConnectApp {
@@ -1534,104 +2138,193 @@ impl ApiV2010AccountConnectApp {
     }
 }
 #[cfg(feature = "api20100401_connect_app")]
-connector_runtime::__string_enum! {
-    #[doc = " The HTTP method we use to call `deauthorize_callback_url`."] pub enum
-    ApiV2010AccountConnectAppDeauthorizeCallbackMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we use to call `deauthorize_callback_url`.
+pub type ApiV2010AccountConnectAppDeauthorizeCallbackMethod = ApiV2010AccountApplicationSmsFallbackMethod;
 #[cfg(feature = "api20100401_connect_app")]
 connector_runtime::__string_enum! {
     #[doc = " The set of permissions that your ConnectApp requests."] pub enum
     ConnectAppEnumPermission { GetAll = "get-all", PostAll = "post-all", }
 }
 #[cfg(feature = "api20100401_dependent_phone_number")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountAddressDependentPhoneNumber {
     /// The unique string that that we created to identify the DependentPhoneNumber resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the DependentPhoneNumber resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The string that you assigned to describe the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The phone number in [E.164](https://www.twilio.com/docs/glossary/what-e164) format, which consists of a + followed by the country code and subscriber number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<String>,
     /// The URL we call when the phone number receives a call. The `voice_url` will not be used if a `voice_application_sid` or a `trunk_sid` is set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_url: Option<String>,
     /// The HTTP method we use to call `voice_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_method: Option<super::models::ApiV2010AccountApplicationVoiceMethod>,
     /// The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_method: Option<
         super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
     >,
     /// The URL that we call when an error occurs retrieving or executing the TwiML requested by `url`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
     /// Whether we look up the caller's caller-ID name from the CNAM database. Can be: `true` or `false`. Caller ID lookups can cost $0.01 each.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_caller_id_lookup: Option<bool>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The HTTP method we use to call `sms_fallback_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_method: Option<
         super::models::ApiV2010AccountApplicationSmsFallbackMethod,
     >,
     /// The URL that we call when an error occurs while retrieving or executing the TwiML from `sms_url`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
     /// The HTTP method we use to call `sms_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_method: Option<super::models::ApiV2010AccountApplicationSmsMethod>,
     /// The URL we call when the phone number receives an incoming SMS message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_url: Option<String>,
     /// Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address_requirements: Option<
         super::models::DependentPhoneNumberEnumAddressRequirement,
     >,
     /// The set of Boolean properties that indicates whether a phone number can receive calls or messages.  Capabilities are  `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<serde_json::Value>,
     /// The URL we call using the `status_callback_method` to send status information to your application.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_callback: Option<String>,
     /// The HTTP method we use to call `status_callback`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_callback_method: Option<
         super::models::ApiV2010AccountApplicationStatusCallbackMethod,
     >,
     /// The API version used to start a new TwiML session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// The SID of the application that handles SMS messages sent to the phone number. If an `sms_application_sid` is present, we ignore all `sms_*_url` values and use those of the application.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_application_sid: Option<String>,
     /// The SID of the application that handles calls to the phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_application_sid: Option<String>,
     /// The SID of the Trunk that handles calls to the phone number. If a `trunk_sid` is present, we ignore all of the voice urls and voice applications and use those set on the Trunk. Setting a `trunk_sid` will automatically delete your `voice_application_sid` and vice versa.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trunk_sid: Option<String>,
     /// Whether the phone number is enabled for emergency calling.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_status: Option<super::models::DependentPhoneNumberEnumEmergencyStatus>,
     /// The SID of the emergency address configuration that we use for emergency calling from the phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_address_sid: Option<String>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+#[cfg(feature = "api20100401_dependent_phone_number")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountAddressDependentPhoneNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountAddressDependentPhoneNumber;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountAddressDependentPhoneNumber")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountAddressDependentPhoneNumber, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<
+                    super::models::ApiV2010AccountApplicationVoiceMethod,
+                > = None;
+                let mut __f6: Option<
+                    super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
+                > = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<bool> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<
+                    super::models::ApiV2010AccountApplicationSmsFallbackMethod,
+                > = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<
+                    super::models::ApiV2010AccountApplicationSmsMethod,
+                > = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<
+                    super::models::DependentPhoneNumberEnumAddressRequirement,
+                > = None;
+                let mut __f16: Option<serde_json::Value> = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<
+                    super::models::ApiV2010AccountApplicationStatusCallbackMethod,
+                > = None;
+                let mut __f19: Option<String> = None;
+                let mut __f20: Option<String> = None;
+                let mut __f21: Option<String> = None;
+                let mut __f22: Option<String> = None;
+                let mut __f23: Option<
+                    super::models::DependentPhoneNumberEnumEmergencyStatus,
+                > = None;
+                let mut __f24: Option<String> = None;
+                let mut __f25: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "sid" => __f0 = __map.next_value()?,
+                        "account_sid" => __f1 = __map.next_value()?,
+                        "friendly_name" => __f2 = __map.next_value()?,
+                        "phone_number" => __f3 = __map.next_value()?,
+                        "voice_url" => __f4 = __map.next_value()?,
+                        "voice_method" => __f5 = __map.next_value()?,
+                        "voice_fallback_method" => __f6 = __map.next_value()?,
+                        "voice_fallback_url" => __f7 = __map.next_value()?,
+                        "voice_caller_id_lookup" => __f8 = __map.next_value()?,
+                        "date_created" => __f9 = __map.next_value()?,
+                        "date_updated" => __f10 = __map.next_value()?,
+                        "sms_fallback_method" => __f11 = __map.next_value()?,
+                        "sms_fallback_url" => __f12 = __map.next_value()?,
+                        "sms_method" => __f13 = __map.next_value()?,
+                        "sms_url" => __f14 = __map.next_value()?,
+                        "address_requirements" => __f15 = __map.next_value()?,
+                        "capabilities" => __f16 = __map.next_value()?,
+                        "status_callback" => __f17 = __map.next_value()?,
+                        "status_callback_method" => __f18 = __map.next_value()?,
+                        "api_version" => __f19 = __map.next_value()?,
+                        "sms_application_sid" => __f20 = __map.next_value()?,
+                        "voice_application_sid" => __f21 = __map.next_value()?,
+                        "trunk_sid" => __f22 = __map.next_value()?,
+                        "emergency_status" => __f23 = __map.next_value()?,
+                        "emergency_address_sid" => __f24 = __map.next_value()?,
+                        "uri" => __f25 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountAddressDependentPhoneNumber {
+                    sid: __f0,
+                    account_sid: __f1,
+                    friendly_name: __f2,
+                    phone_number: __f3,
+                    voice_url: __f4,
+                    voice_method: __f5,
+                    voice_fallback_method: __f6,
+                    voice_fallback_url: __f7,
+                    voice_caller_id_lookup: __f8,
+                    date_created: __f9,
+                    date_updated: __f10,
+                    sms_fallback_method: __f11,
+                    sms_fallback_url: __f12,
+                    sms_method: __f13,
+                    sms_url: __f14,
+                    address_requirements: __f15,
+                    capabilities: __f16,
+                    status_callback: __f17,
+                    status_callback_method: __f18,
+                    api_version: __f19,
+                    sms_application_sid: __f20,
+                    voice_application_sid: __f21,
+                    trunk_sid: __f22,
+                    emergency_status: __f23,
+                    emergency_address_sid: __f24,
+                    uri: __f25,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_dependent_phone_number")]
 impl ApiV2010AccountAddressDependentPhoneNumber {
@@ -1694,7 +2387,15 @@ impl ApiV2010AccountAddressDependentPhoneNumber {
         Ok(())
     }
 }
-#[cfg(feature = "api20100401_dependent_phone_number")]
+#[cfg(
+    any(
+        feature = "api20100401_dependent_phone_number",
+        feature = "api20100401_incoming_phone_number",
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`."]
@@ -1707,126 +2408,240 @@ connector_runtime::__string_enum! {
     DependentPhoneNumberEnumEmergencyStatus { Active = "Active", Inactive = "Inactive", }
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountIncomingPhoneNumber {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created this IncomingPhoneNumber resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The SID of the Address resource associated with the phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address_sid: Option<String>,
     /// Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address_requirements: Option<
         super::models::IncomingPhoneNumberEnumAddressRequirement,
     >,
     /// The API version used to start a new TwiML session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// Whether the phone number is new to the Twilio platform. Can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beta: Option<bool>,
     /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are  `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<
         super::models::ApiV2010AccountIncomingPhoneNumberCapabilities,
     >,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The string that you assigned to describe the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The SID of the Identity resource that we associate with the phone number. Some regions require an Identity to meet local regulations.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_sid: Option<String>,
     /// The phone number in [E.164](https://www.twilio.com/docs/glossary/what-e164) format, which consists of a + followed by the country code and subscriber number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<String>,
     /// The phone number's origin. `twilio` identifies Twilio-owned phone numbers and `hosted` identifies hosted phone numbers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
     /// The unique string that that we created to identify this IncomingPhoneNumber resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The SID of the application that handles SMS messages sent to the phone number. If an `sms_application_sid` is present, we ignore all `sms_*_url` values and use those of the application.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_application_sid: Option<String>,
     /// The HTTP method we use to call `sms_fallback_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_method: Option<
         super::models::ApiV2010AccountApplicationSmsFallbackMethod,
     >,
     /// The URL that we call when an error occurs while retrieving or executing the TwiML from `sms_url`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
     /// The HTTP method we use to call `sms_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_method: Option<super::models::ApiV2010AccountApplicationSmsMethod>,
     /// The URL we call when the phone number receives an incoming SMS message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_url: Option<String>,
     /// The URL we call using the `status_callback_method` to send status information to your application.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_callback: Option<String>,
     /// The HTTP method we use to call `status_callback`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_callback_method: Option<
         super::models::ApiV2010AccountApplicationStatusCallbackMethod,
     >,
     /// The SID of the Trunk that handles calls to the phone number. If a `trunk_sid` is present, we ignore all of the voice urls and voice applications and use those set on the Trunk. Setting a `trunk_sid` will automatically delete your `voice_application_sid` and vice versa.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trunk_sid: Option<String>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_receive_mode: Option<
         super::models::IncomingPhoneNumberEnumVoiceReceiveMode,
     >,
     /// The SID of the application that handles calls to the phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_application_sid: Option<String>,
     /// Whether we look up the caller's caller-ID name from the CNAM database ($0.01 per look up). Can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_caller_id_lookup: Option<bool>,
     /// The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_method: Option<
         super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
     >,
     /// The URL that we call when an error occurs retrieving or executing the TwiML requested by `url`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
     /// The HTTP method we use to call `voice_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_method: Option<super::models::ApiV2010AccountApplicationVoiceMethod>,
     /// The URL we call when the phone number receives a call. The `voice_url` will not be used if a `voice_application_sid` or a `trunk_sid` is set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_url: Option<String>,
     /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_status: Option<super::models::IncomingPhoneNumberEnumEmergencyStatus>,
     /// The SID of the emergency address configuration that we use for emergency calling from this phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_address_sid: Option<String>,
     /// The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_address_status: Option<
         super::models::IncomingPhoneNumberEnumEmergencyAddressStatus,
     >,
     /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_sid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// The phone number type.
-    #[serde(rename = "type")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
+}
+#[cfg(feature = "api20100401_incoming_phone_number")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountIncomingPhoneNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountIncomingPhoneNumber;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountIncomingPhoneNumber")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountIncomingPhoneNumber, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<
+                    super::models::IncomingPhoneNumberEnumAddressRequirement,
+                > = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<
+                    super::models::ApiV2010AccountIncomingPhoneNumberCapabilities,
+                > = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<
+                    super::models::ApiV2010AccountApplicationSmsFallbackMethod,
+                > = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<
+                    super::models::ApiV2010AccountApplicationSmsMethod,
+                > = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<String> = None;
+                let mut __f19: Option<
+                    super::models::ApiV2010AccountApplicationStatusCallbackMethod,
+                > = None;
+                let mut __f20: Option<String> = None;
+                let mut __f21: Option<String> = None;
+                let mut __f22: Option<
+                    super::models::IncomingPhoneNumberEnumVoiceReceiveMode,
+                > = None;
+                let mut __f23: Option<String> = None;
+                let mut __f24: Option<bool> = None;
+                let mut __f25: Option<
+                    super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
+                > = None;
+                let mut __f26: Option<String> = None;
+                let mut __f27: Option<
+                    super::models::ApiV2010AccountApplicationVoiceMethod,
+                > = None;
+                let mut __f28: Option<String> = None;
+                let mut __f29: Option<
+                    super::models::IncomingPhoneNumberEnumEmergencyStatus,
+                > = None;
+                let mut __f30: Option<String> = None;
+                let mut __f31: Option<
+                    super::models::IncomingPhoneNumberEnumEmergencyAddressStatus,
+                > = None;
+                let mut __f32: Option<String> = None;
+                let mut __f33: Option<String> = None;
+                let mut __f34: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "address_sid" => __f1 = __map.next_value()?,
+                        "address_requirements" => __f2 = __map.next_value()?,
+                        "api_version" => __f3 = __map.next_value()?,
+                        "beta" => __f4 = __map.next_value()?,
+                        "capabilities" => __f5 = __map.next_value()?,
+                        "date_created" => __f6 = __map.next_value()?,
+                        "date_updated" => __f7 = __map.next_value()?,
+                        "friendly_name" => __f8 = __map.next_value()?,
+                        "identity_sid" => __f9 = __map.next_value()?,
+                        "phone_number" => __f10 = __map.next_value()?,
+                        "origin" => __f11 = __map.next_value()?,
+                        "sid" => __f12 = __map.next_value()?,
+                        "sms_application_sid" => __f13 = __map.next_value()?,
+                        "sms_fallback_method" => __f14 = __map.next_value()?,
+                        "sms_fallback_url" => __f15 = __map.next_value()?,
+                        "sms_method" => __f16 = __map.next_value()?,
+                        "sms_url" => __f17 = __map.next_value()?,
+                        "status_callback" => __f18 = __map.next_value()?,
+                        "status_callback_method" => __f19 = __map.next_value()?,
+                        "trunk_sid" => __f20 = __map.next_value()?,
+                        "uri" => __f21 = __map.next_value()?,
+                        "voice_receive_mode" => __f22 = __map.next_value()?,
+                        "voice_application_sid" => __f23 = __map.next_value()?,
+                        "voice_caller_id_lookup" => __f24 = __map.next_value()?,
+                        "voice_fallback_method" => __f25 = __map.next_value()?,
+                        "voice_fallback_url" => __f26 = __map.next_value()?,
+                        "voice_method" => __f27 = __map.next_value()?,
+                        "voice_url" => __f28 = __map.next_value()?,
+                        "emergency_status" => __f29 = __map.next_value()?,
+                        "emergency_address_sid" => __f30 = __map.next_value()?,
+                        "emergency_address_status" => __f31 = __map.next_value()?,
+                        "bundle_sid" => __f32 = __map.next_value()?,
+                        "status" => __f33 = __map.next_value()?,
+                        "type" => __f34 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountIncomingPhoneNumber {
+                    account_sid: __f0,
+                    address_sid: __f1,
+                    address_requirements: __f2,
+                    api_version: __f3,
+                    beta: __f4,
+                    capabilities: __f5,
+                    date_created: __f6,
+                    date_updated: __f7,
+                    friendly_name: __f8,
+                    identity_sid: __f9,
+                    phone_number: __f10,
+                    origin: __f11,
+                    sid: __f12,
+                    sms_application_sid: __f13,
+                    sms_fallback_method: __f14,
+                    sms_fallback_url: __f15,
+                    sms_method: __f16,
+                    sms_url: __f17,
+                    status_callback: __f18,
+                    status_callback_method: __f19,
+                    trunk_sid: __f20,
+                    uri: __f21,
+                    voice_receive_mode: __f22,
+                    voice_application_sid: __f23,
+                    voice_caller_id_lookup: __f24,
+                    voice_fallback_method: __f25,
+                    voice_fallback_url: __f26,
+                    voice_method: __f27,
+                    voice_url: __f28,
+                    emergency_status: __f29,
+                    emergency_address_sid: __f30,
+                    emergency_address_status: __f31,
+                    bundle_sid: __f32,
+                    status: __f33,
+                    type_: __f34,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
 impl ApiV2010AccountIncomingPhoneNumber {
@@ -1917,12 +2732,8 @@ impl ApiV2010AccountIncomingPhoneNumber {
     }
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`."]
-    pub enum IncomingPhoneNumberEnumAddressRequirement { None = "none", Any = "any",
-    Local = "local", Foreign = "foreign", }
-}
+/// Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`.
+pub type IncomingPhoneNumberEnumAddressRequirement = DependentPhoneNumberEnumAddressRequirement;
 #[cfg(
     any(
         feature = "api20100401_incoming_phone_number",
@@ -1932,29 +2743,40 @@ connector_runtime::__string_enum! {
     )
 )]
 /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are  `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountIncomingPhoneNumberCapabilities {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mms: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fax: Option<bool>,
-}
-#[cfg(feature = "api20100401_incoming_phone_number")]
+pub type ApiV2010AccountIncomingPhoneNumberCapabilities = ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities;
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number",
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum IncomingPhoneNumberEnumVoiceReceiveMode { Voice = "voice", Fax = "fax", }
 }
-#[cfg(feature = "api20100401_incoming_phone_number")]
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number",
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country."]
     pub enum IncomingPhoneNumberEnumEmergencyStatus { Active = "Active", Inactive =
     "Inactive", }
 }
-#[cfg(feature = "api20100401_incoming_phone_number")]
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number",
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number."]
@@ -1964,41 +2786,94 @@ connector_runtime::__string_enum! {
     "pending-unregistration", UnregistrationFailure = "unregistration-failure", }
 }
 #[cfg(feature = "api20100401_assigned_add_on")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn {
     /// The unique string that that we created to identify the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The SID of the Phone Number to which the Add-on is assigned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_sid: Option<String>,
     /// The string that you assigned to describe the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// A short description of the functionality that the Add-on provides.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// A JSON string that represents the current configuration of this Add-on installation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<serde_json::Value>,
     /// An application-defined string that uniquely identifies the resource. It can be used in place of the resource's `sid` in the URL to address the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unique_name: Option<String>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     /// A list of related resources identified by their relative URIs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
+}
+#[cfg(feature = "api20100401_assigned_add_on")]
+impl<'de> serde::Deserialize<'de>
+for ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn,
+                A::Error,
+            > {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<serde_json::Value> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<serde_json::Value> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "sid" => __f0 = __map.next_value()?,
+                        "account_sid" => __f1 = __map.next_value()?,
+                        "resource_sid" => __f2 = __map.next_value()?,
+                        "friendly_name" => __f3 = __map.next_value()?,
+                        "description" => __f4 = __map.next_value()?,
+                        "configuration" => __f5 = __map.next_value()?,
+                        "unique_name" => __f6 = __map.next_value()?,
+                        "date_created" => __f7 = __map.next_value()?,
+                        "date_updated" => __f8 = __map.next_value()?,
+                        "uri" => __f9 = __map.next_value()?,
+                        "subresource_uris" => __f10 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn {
+                    sid: __f0,
+                    account_sid: __f1,
+                    resource_sid: __f2,
+                    friendly_name: __f3,
+                    description: __f4,
+                    configuration: __f5,
+                    unique_name: __f6,
+                    date_created: __f7,
+                    date_updated: __f8,
+                    uri: __f9,
+                    subresource_uris: __f10,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_assigned_add_on")]
 impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn {
@@ -2035,35 +2910,84 @@ impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn {
     }
 }
 #[cfg(feature = "api20100401_assigned_add_on_extension")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension {
     /// The unique string that that we created to identify the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The SID of the Phone Number to which the Add-on is assigned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_sid: Option<String>,
     /// The SID that uniquely identifies the assigned Add-on installation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigned_add_on_sid: Option<String>,
     /// The string that you assigned to describe the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// A string that you assigned to describe the Product this Extension is used within.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_name: Option<String>,
     /// An application-defined string that uniquely identifies the resource. It can be used in place of the resource's `sid` in the URL to address the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unique_name: Option<String>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     /// Whether the Extension will be invoked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+}
+#[cfg(feature = "api20100401_assigned_add_on_extension")]
+impl<'de> serde::Deserialize<'de>
+for ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension,
+                A::Error,
+            > {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "sid" => __f0 = __map.next_value()?,
+                        "account_sid" => __f1 = __map.next_value()?,
+                        "resource_sid" => __f2 = __map.next_value()?,
+                        "assigned_add_on_sid" => __f3 = __map.next_value()?,
+                        "friendly_name" => __f4 = __map.next_value()?,
+                        "product_name" => __f5 = __map.next_value()?,
+                        "unique_name" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "enabled" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension {
+                    sid: __f0,
+                    account_sid: __f1,
+                    resource_sid: __f2,
+                    assigned_add_on_sid: __f3,
+                    friendly_name: __f4,
+                    product_name: __f5,
+                    unique_name: __f6,
+                    uri: __f7,
+                    enabled: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_assigned_add_on_extension")]
 impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension {
@@ -2108,127 +3032,264 @@ impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingP
         Ok(())
     }
 }
-#[cfg(feature = "api20100401_incoming_phone_number_local")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The SID of the Address resource associated with the phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address_sid: Option<String>,
     /// Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address_requirements: Option<
         super::models::IncomingPhoneNumberLocalEnumAddressRequirement,
     >,
     /// The API version used to start a new TwiML session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// Whether the phone number is new to the Twilio platform. Can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beta: Option<bool>,
     /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are  `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<
         super::models::ApiV2010AccountIncomingPhoneNumberCapabilities,
     >,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The string that you assigned to describe the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The SID of the Identity resource that we associate with the phone number. Some regions require an Identity to meet local regulations.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_sid: Option<String>,
     /// The phone number in [E.164](https://www.twilio.com/docs/glossary/what-e164) format, which consists of a + followed by the country code and subscriber number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<String>,
     /// The phone number's origin. `twilio` identifies Twilio-owned phone numbers and `hosted` identifies hosted phone numbers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
     /// The unique string that that we created to identify the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The SID of the application that handles SMS messages sent to the phone number. If an `sms_application_sid` is present, we ignore all `sms_*_url` values and use those of the application.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_application_sid: Option<String>,
     /// The HTTP method we use to call `sms_fallback_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_method: Option<
         super::models::ApiV2010AccountApplicationSmsFallbackMethod,
     >,
     /// The URL that we call when an error occurs while retrieving or executing the TwiML from `sms_url`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
     /// The HTTP method we use to call `sms_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_method: Option<super::models::ApiV2010AccountApplicationSmsMethod>,
     /// The URL we call when the phone number receives an incoming SMS message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_url: Option<String>,
     /// The URL we call using the `status_callback_method` to send status information to your application.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_callback: Option<String>,
     /// The HTTP method we use to call `status_callback`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_callback_method: Option<
         super::models::ApiV2010AccountApplicationStatusCallbackMethod,
     >,
     /// The SID of the Trunk that handles calls to the phone number. If a `trunk_sid` is present, we ignore all of the voice urls and voice applications and use those set on the Trunk. Setting a `trunk_sid` will automatically delete your `voice_application_sid` and vice versa.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trunk_sid: Option<String>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_receive_mode: Option<
         super::models::IncomingPhoneNumberLocalEnumVoiceReceiveMode,
     >,
     /// The SID of the application that handles calls to the phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_application_sid: Option<String>,
     /// Whether we look up the caller's caller-ID name from the CNAM database ($0.01 per look up). Can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_caller_id_lookup: Option<bool>,
     /// The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_method: Option<
         super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
     >,
     /// The URL that we call when an error occurs retrieving or executing the TwiML requested by `url`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
     /// The HTTP method we use to call `voice_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_method: Option<super::models::ApiV2010AccountApplicationVoiceMethod>,
     /// The URL we call when this phone number receives a call. The `voice_url` will not be used if a `voice_application_sid` or a `trunk_sid` is set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_url: Option<String>,
     /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_status: Option<
         super::models::IncomingPhoneNumberLocalEnumEmergencyStatus,
     >,
     /// The SID of the emergency address configuration that we use for emergency calling from this phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_address_sid: Option<String>,
     /// The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_address_status: Option<
         super::models::IncomingPhoneNumberLocalEnumEmergencyAddressStatus,
     >,
     /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_sid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
-#[cfg(feature = "api20100401_incoming_phone_number_local")]
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
+impl<'de> serde::Deserialize<'de>
+for ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal,
+                A::Error,
+            > {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<
+                    super::models::IncomingPhoneNumberLocalEnumAddressRequirement,
+                > = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<
+                    super::models::ApiV2010AccountIncomingPhoneNumberCapabilities,
+                > = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<
+                    super::models::ApiV2010AccountApplicationSmsFallbackMethod,
+                > = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<
+                    super::models::ApiV2010AccountApplicationSmsMethod,
+                > = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<String> = None;
+                let mut __f19: Option<
+                    super::models::ApiV2010AccountApplicationStatusCallbackMethod,
+                > = None;
+                let mut __f20: Option<String> = None;
+                let mut __f21: Option<String> = None;
+                let mut __f22: Option<
+                    super::models::IncomingPhoneNumberLocalEnumVoiceReceiveMode,
+                > = None;
+                let mut __f23: Option<String> = None;
+                let mut __f24: Option<bool> = None;
+                let mut __f25: Option<
+                    super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
+                > = None;
+                let mut __f26: Option<String> = None;
+                let mut __f27: Option<
+                    super::models::ApiV2010AccountApplicationVoiceMethod,
+                > = None;
+                let mut __f28: Option<String> = None;
+                let mut __f29: Option<
+                    super::models::IncomingPhoneNumberLocalEnumEmergencyStatus,
+                > = None;
+                let mut __f30: Option<String> = None;
+                let mut __f31: Option<
+                    super::models::IncomingPhoneNumberLocalEnumEmergencyAddressStatus,
+                > = None;
+                let mut __f32: Option<String> = None;
+                let mut __f33: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "address_sid" => __f1 = __map.next_value()?,
+                        "address_requirements" => __f2 = __map.next_value()?,
+                        "api_version" => __f3 = __map.next_value()?,
+                        "beta" => __f4 = __map.next_value()?,
+                        "capabilities" => __f5 = __map.next_value()?,
+                        "date_created" => __f6 = __map.next_value()?,
+                        "date_updated" => __f7 = __map.next_value()?,
+                        "friendly_name" => __f8 = __map.next_value()?,
+                        "identity_sid" => __f9 = __map.next_value()?,
+                        "phone_number" => __f10 = __map.next_value()?,
+                        "origin" => __f11 = __map.next_value()?,
+                        "sid" => __f12 = __map.next_value()?,
+                        "sms_application_sid" => __f13 = __map.next_value()?,
+                        "sms_fallback_method" => __f14 = __map.next_value()?,
+                        "sms_fallback_url" => __f15 = __map.next_value()?,
+                        "sms_method" => __f16 = __map.next_value()?,
+                        "sms_url" => __f17 = __map.next_value()?,
+                        "status_callback" => __f18 = __map.next_value()?,
+                        "status_callback_method" => __f19 = __map.next_value()?,
+                        "trunk_sid" => __f20 = __map.next_value()?,
+                        "uri" => __f21 = __map.next_value()?,
+                        "voice_receive_mode" => __f22 = __map.next_value()?,
+                        "voice_application_sid" => __f23 = __map.next_value()?,
+                        "voice_caller_id_lookup" => __f24 = __map.next_value()?,
+                        "voice_fallback_method" => __f25 = __map.next_value()?,
+                        "voice_fallback_url" => __f26 = __map.next_value()?,
+                        "voice_method" => __f27 = __map.next_value()?,
+                        "voice_url" => __f28 = __map.next_value()?,
+                        "emergency_status" => __f29 = __map.next_value()?,
+                        "emergency_address_sid" => __f30 = __map.next_value()?,
+                        "emergency_address_status" => __f31 = __map.next_value()?,
+                        "bundle_sid" => __f32 = __map.next_value()?,
+                        "status" => __f33 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
+                    account_sid: __f0,
+                    address_sid: __f1,
+                    address_requirements: __f2,
+                    api_version: __f3,
+                    beta: __f4,
+                    capabilities: __f5,
+                    date_created: __f6,
+                    date_updated: __f7,
+                    friendly_name: __f8,
+                    identity_sid: __f9,
+                    phone_number: __f10,
+                    origin: __f11,
+                    sid: __f12,
+                    sms_application_sid: __f13,
+                    sms_fallback_method: __f14,
+                    sms_fallback_url: __f15,
+                    sms_method: __f16,
+                    sms_url: __f17,
+                    status_callback: __f18,
+                    status_callback_method: __f19,
+                    trunk_sid: __f20,
+                    uri: __f21,
+                    voice_receive_mode: __f22,
+                    voice_application_sid: __f23,
+                    voice_caller_id_lookup: __f24,
+                    voice_fallback_method: __f25,
+                    voice_fallback_url: __f26,
+                    voice_method: __f27,
+                    voice_url: __f28,
+                    emergency_status: __f29,
+                    emergency_address_sid: __f30,
+                    emergency_address_status: __f31,
+                    bundle_sid: __f32,
+                    status: __f33,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2316,526 +3377,117 @@ impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
         Ok(())
     }
 }
-#[cfg(feature = "api20100401_incoming_phone_number_local")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`."]
-    pub enum IncomingPhoneNumberLocalEnumAddressRequirement { None = "none", Any = "any",
-    Local = "local", Foreign = "foreign", }
-}
-#[cfg(feature = "api20100401_incoming_phone_number_local")]
-connector_runtime::__string_enum! {
-    pub enum IncomingPhoneNumberLocalEnumVoiceReceiveMode { Voice = "voice", Fax = "fax",
-    }
-}
-#[cfg(feature = "api20100401_incoming_phone_number_local")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country."]
-    pub enum IncomingPhoneNumberLocalEnumEmergencyStatus { Active = "Active", Inactive =
-    "Inactive", }
-}
-#[cfg(feature = "api20100401_incoming_phone_number_local")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number."]
-    pub enum IncomingPhoneNumberLocalEnumEmergencyAddressStatus { Registered =
-    "registered", Unregistered = "unregistered", PendingRegistration =
-    "pending-registration", RegistrationFailure = "registration-failure",
-    PendingUnregistration = "pending-unregistration", UnregistrationFailure =
-    "unregistration-failure", }
-}
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
+/// Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`.
+pub type IncomingPhoneNumberLocalEnumAddressRequirement = DependentPhoneNumberEnumAddressRequirement;
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
+pub type IncomingPhoneNumberLocalEnumVoiceReceiveMode = IncomingPhoneNumberEnumVoiceReceiveMode;
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
+/// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
+pub type IncomingPhoneNumberLocalEnumEmergencyStatus = IncomingPhoneNumberEnumEmergencyStatus;
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
+/// The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number.
+pub type IncomingPhoneNumberLocalEnumEmergencyAddressStatus = IncomingPhoneNumberEnumEmergencyAddressStatus;
 #[cfg(feature = "api20100401_incoming_phone_number_mobile")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_sid: Option<String>,
-    /// The SID of the Address resource associated with the phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_sid: Option<String>,
-    /// Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_requirements: Option<
-        super::models::IncomingPhoneNumberMobileEnumAddressRequirement,
-    >,
-    /// The API version used to start a new TwiML session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    /// Whether the phone number is new to the Twilio platform. Can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub beta: Option<bool>,
-    /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are  `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<
-        super::models::ApiV2010AccountIncomingPhoneNumberCapabilities,
-    >,
-    /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_created: Option<String>,
-    /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_updated: Option<String>,
-    /// The string that you assigned to describe the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub friendly_name: Option<String>,
-    /// The SID of the Identity resource that we associate with the phone number. Some regions require an Identity to meet local regulations.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub identity_sid: Option<String>,
-    /// The phone number in [E.164](https://www.twilio.com/docs/glossary/what-e164) format, which consists of a + followed by the country code and subscriber number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_number: Option<String>,
-    /// The phone number's origin. `twilio` identifies Twilio-owned phone numbers and `hosted` identifies hosted phone numbers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub origin: Option<String>,
-    /// The unique string that that we created to identify the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
-    /// The SID of the application that handles SMS messages sent to the phone number. If an `sms_application_sid` is present, we ignore all `sms_*_url` values and use those of the application.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_application_sid: Option<String>,
-    /// The HTTP method we use to call `sms_fallback_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::ApiV2010AccountApplicationSmsFallbackMethod,
-    >,
-    /// The URL that we call when an error occurs while retrieving or executing the TwiML from `sms_url`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_url: Option<String>,
-    /// The HTTP method we use to call `sms_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_method: Option<super::models::ApiV2010AccountApplicationSmsMethod>,
-    /// The URL we call when the phone number receives an incoming SMS message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_url: Option<String>,
-    /// The URL we call using the `status_callback_method` to send status information to your application.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback: Option<String>,
-    /// The HTTP method we use to call `status_callback`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::ApiV2010AccountApplicationStatusCallbackMethod,
-    >,
-    /// The SID of the Trunk that handles calls to the phone number. If a `trunk_sid` is present, we ignore all of the voice urls and voice applications and use those set on the Trunk. Setting a `trunk_sid` will automatically delete your `voice_application_sid` and vice versa.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trunk_sid: Option<String>,
-    /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_receive_mode: Option<
-        super::models::IncomingPhoneNumberMobileEnumVoiceReceiveMode,
-    >,
-    /// The SID of the application that handles calls to the phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_application_sid: Option<String>,
-    /// Whether we look up the caller's caller-ID name from the CNAM database ($0.01 per look up). Can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_caller_id_lookup: Option<bool>,
-    /// The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
-    >,
-    /// The URL that we call when an error occurs retrieving or executing the TwiML requested by `url`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_url: Option<String>,
-    /// The HTTP method we use to call `voice_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_method: Option<super::models::ApiV2010AccountApplicationVoiceMethod>,
-    /// The URL we call when the phone number receives a call. The `voice_url` will not be used if a `voice_application_sid` or a `trunk_sid` is set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_url: Option<String>,
-    /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_status: Option<
-        super::models::IncomingPhoneNumberMobileEnumEmergencyStatus,
-    >,
-    /// The SID of the emergency address configuration that we use for emergency calling from this phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_address_sid: Option<String>,
-    /// The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_address_status: Option<
-        super::models::IncomingPhoneNumberMobileEnumEmergencyAddressStatus,
-    >,
-    /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bundle_sid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-}
+pub type ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile = ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal;
 #[cfg(feature = "api20100401_incoming_phone_number_mobile")]
-impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.account_sid {
-            rt::check::string(
-                "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile.account_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.address_sid {
-            rt::check::string(
-                "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile.address_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AD[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.identity_sid {
-            rt::check::string(
-                "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile.identity_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^RI[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.sid {
-            rt::check::string(
-                "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile.sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^PN[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.sms_application_sid {
-            rt::check::string(
-                "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile.sms_application_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AP[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.trunk_sid {
-            rt::check::string(
-                "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile.trunk_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^TK[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.voice_application_sid {
-            rt::check::string(
-                "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile.voice_application_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AP[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.emergency_address_sid {
-            rt::check::string(
-                "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile.emergency_address_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AD[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.bundle_sid {
-            rt::check::string(
-                "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile.bundle_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^BU[0-9a-fA-F]{32}$",
-            )?;
-        }
-        Ok(())
-    }
-}
+/// Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`.
+pub type IncomingPhoneNumberMobileEnumAddressRequirement = DependentPhoneNumberEnumAddressRequirement;
 #[cfg(feature = "api20100401_incoming_phone_number_mobile")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`."]
-    pub enum IncomingPhoneNumberMobileEnumAddressRequirement { None = "none", Any =
-    "any", Local = "local", Foreign = "foreign", }
-}
+pub type IncomingPhoneNumberMobileEnumVoiceReceiveMode = IncomingPhoneNumberEnumVoiceReceiveMode;
 #[cfg(feature = "api20100401_incoming_phone_number_mobile")]
-connector_runtime::__string_enum! {
-    pub enum IncomingPhoneNumberMobileEnumVoiceReceiveMode { Voice = "voice", Fax =
-    "fax", }
-}
+/// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
+pub type IncomingPhoneNumberMobileEnumEmergencyStatus = IncomingPhoneNumberEnumEmergencyStatus;
 #[cfg(feature = "api20100401_incoming_phone_number_mobile")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country."]
-    pub enum IncomingPhoneNumberMobileEnumEmergencyStatus { Active = "Active", Inactive =
-    "Inactive", }
-}
-#[cfg(feature = "api20100401_incoming_phone_number_mobile")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number."]
-    pub enum IncomingPhoneNumberMobileEnumEmergencyAddressStatus { Registered =
-    "registered", Unregistered = "unregistered", PendingRegistration =
-    "pending-registration", RegistrationFailure = "registration-failure",
-    PendingUnregistration = "pending-unregistration", UnregistrationFailure =
-    "unregistration-failure", }
-}
+/// The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number.
+pub type IncomingPhoneNumberMobileEnumEmergencyAddressStatus = IncomingPhoneNumberEnumEmergencyAddressStatus;
 #[cfg(feature = "api20100401_incoming_phone_number_toll_free")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_sid: Option<String>,
-    /// The SID of the Address resource associated with the phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_sid: Option<String>,
-    /// Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_requirements: Option<
-        super::models::IncomingPhoneNumberTollFreeEnumAddressRequirement,
-    >,
-    /// The API version used to start a new TwiML session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    /// Whether the phone number is new to the Twilio platform. Can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub beta: Option<bool>,
-    /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are  `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<
-        super::models::ApiV2010AccountIncomingPhoneNumberCapabilities,
-    >,
-    /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_created: Option<String>,
-    /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_updated: Option<String>,
-    /// The string that you assigned to describe the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub friendly_name: Option<String>,
-    /// The SID of the Identity resource that we associate with the phone number. Some regions require an Identity to meet local regulations.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub identity_sid: Option<String>,
-    /// The phone number in [E.164](https://www.twilio.com/docs/glossary/what-e164) format, which consists of a + followed by the country code and subscriber number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_number: Option<String>,
-    /// The phone number's origin. `twilio` identifies Twilio-owned phone numbers and `hosted` identifies hosted phone numbers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub origin: Option<String>,
-    /// The unique string that that we created to identify the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
-    /// The SID of the application that handles SMS messages sent to the phone number. If an `sms_application_sid` is present, we ignore all `sms_*_url` values and use those of the application.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_application_sid: Option<String>,
-    /// The HTTP method we use to call `sms_fallback_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<
-        super::models::ApiV2010AccountApplicationSmsFallbackMethod,
-    >,
-    /// The URL that we call when an error occurs while retrieving or executing the TwiML from `sms_url`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_url: Option<String>,
-    /// The HTTP method we use to call `sms_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_method: Option<super::models::ApiV2010AccountApplicationSmsMethod>,
-    /// The URL we call when the phone number receives an incoming SMS message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_url: Option<String>,
-    /// The URL we call using the `status_callback_method` to send status information to your application.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback: Option<String>,
-    /// The HTTP method we use to call `status_callback`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<
-        super::models::ApiV2010AccountApplicationStatusCallbackMethod,
-    >,
-    /// The SID of the Trunk that handles calls to the phone number. If a `trunk_sid` is present, we ignore all of the voice urls and voice applications and use those set on the Trunk. Setting a `trunk_sid` will automatically delete your `voice_application_sid` and vice versa.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trunk_sid: Option<String>,
-    /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_receive_mode: Option<
-        super::models::IncomingPhoneNumberTollFreeEnumVoiceReceiveMode,
-    >,
-    /// The SID of the application that handles calls to the phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_application_sid: Option<String>,
-    /// Whether we look up the caller's caller-ID name from the CNAM database ($0.01 per look up). Can be: `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_caller_id_lookup: Option<bool>,
-    /// The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<
-        super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
-    >,
-    /// The URL that we call when an error occurs retrieving or executing the TwiML requested by `url`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_url: Option<String>,
-    /// The HTTP method we use to call `voice_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_method: Option<super::models::ApiV2010AccountApplicationVoiceMethod>,
-    /// The URL we call when the phone number receives a call. The `voice_url` will not be used if a `voice_application_sid` or a `trunk_sid` is set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_url: Option<String>,
-    /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_status: Option<
-        super::models::IncomingPhoneNumberTollFreeEnumEmergencyStatus,
-    >,
-    /// The SID of the emergency address configuration that we use for emergency calling from this phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_address_sid: Option<String>,
-    /// The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_address_status: Option<
-        super::models::IncomingPhoneNumberTollFreeEnumEmergencyAddressStatus,
-    >,
-    /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bundle_sid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-}
+pub type ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree = ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal;
 #[cfg(feature = "api20100401_incoming_phone_number_toll_free")]
-impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.account_sid {
-            rt::check::string(
-                "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree.account_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.address_sid {
-            rt::check::string(
-                "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree.address_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AD[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.identity_sid {
-            rt::check::string(
-                "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree.identity_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^RI[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.sid {
-            rt::check::string(
-                "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree.sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^PN[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.sms_application_sid {
-            rt::check::string(
-                "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree.sms_application_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AP[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.trunk_sid {
-            rt::check::string(
-                "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree.trunk_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^TK[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.voice_application_sid {
-            rt::check::string(
-                "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree.voice_application_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AP[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.emergency_address_sid {
-            rt::check::string(
-                "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree.emergency_address_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AD[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.bundle_sid {
-            rt::check::string(
-                "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree.bundle_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^BU[0-9a-fA-F]{32}$",
-            )?;
-        }
-        Ok(())
-    }
-}
+/// Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`.
+pub type IncomingPhoneNumberTollFreeEnumAddressRequirement = DependentPhoneNumberEnumAddressRequirement;
 #[cfg(feature = "api20100401_incoming_phone_number_toll_free")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`."]
-    pub enum IncomingPhoneNumberTollFreeEnumAddressRequirement { None = "none", Any =
-    "any", Local = "local", Foreign = "foreign", }
-}
+pub type IncomingPhoneNumberTollFreeEnumVoiceReceiveMode = IncomingPhoneNumberEnumVoiceReceiveMode;
 #[cfg(feature = "api20100401_incoming_phone_number_toll_free")]
-connector_runtime::__string_enum! {
-    pub enum IncomingPhoneNumberTollFreeEnumVoiceReceiveMode { Voice = "voice", Fax =
-    "fax", }
-}
+/// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
+pub type IncomingPhoneNumberTollFreeEnumEmergencyStatus = IncomingPhoneNumberEnumEmergencyStatus;
 #[cfg(feature = "api20100401_incoming_phone_number_toll_free")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country."]
-    pub enum IncomingPhoneNumberTollFreeEnumEmergencyStatus { Active = "Active", Inactive
-    = "Inactive", }
-}
-#[cfg(feature = "api20100401_incoming_phone_number_toll_free")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number."]
-    pub enum IncomingPhoneNumberTollFreeEnumEmergencyAddressStatus { Registered =
-    "registered", Unregistered = "unregistered", PendingRegistration =
-    "pending-registration", RegistrationFailure = "registration-failure",
-    PendingUnregistration = "pending-unregistration", UnregistrationFailure =
-    "unregistration-failure", }
-}
-#[cfg(feature = "api20100401_key")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+/// The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number.
+pub type IncomingPhoneNumberTollFreeEnumEmergencyAddressStatus = IncomingPhoneNumberEnumEmergencyAddressStatus;
+#[cfg(any(feature = "api20100401_key", feature = "api20100401_signing_key"))]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountKey {
     /// The unique string that that we created to identify the Key resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The string that you assigned to describe the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
 }
-#[cfg(feature = "api20100401_key")]
+#[cfg(any(feature = "api20100401_key", feature = "api20100401_signing_key"))]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountKey")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountKey, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "sid" => __f0 = __map.next_value()?,
+                        "friendly_name" => __f1 = __map.next_value()?,
+                        "date_created" => __f2 = __map.next_value()?,
+                        "date_updated" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountKey {
+                    sid: __f0,
+                    friendly_name: __f1,
+                    date_created: __f2,
+                    date_updated: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "api20100401_key", feature = "api20100401_signing_key"))]
 impl ApiV2010AccountKey {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2852,29 +3504,68 @@ impl ApiV2010AccountKey {
     }
 }
 #[cfg(any(feature = "api20100401_media_instance", feature = "api20100401_media"))]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountMessageMedia {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) associated with this Media resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The default [MIME type](https://en.wikipedia.org/wiki/Internet_media_type) of the media, for example `image/jpeg`, `image/png`, or `image/gif`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// The date and time in GMT when this Media resource was created, specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT when this Media resource was last updated, specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The SID of the Message resource that is associated with this Media resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_sid: Option<String>,
     /// The unique string that identifies this Media resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The URI of this Media resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+#[cfg(any(feature = "api20100401_media_instance", feature = "api20100401_media"))]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountMessageMedia {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountMessageMedia;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountMessageMedia")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountMessageMedia, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "content_type" => __f1 = __map.next_value()?,
+                        "date_created" => __f2 = __map.next_value()?,
+                        "date_updated" => __f3 = __map.next_value()?,
+                        "parent_sid" => __f4 = __map.next_value()?,
+                        "sid" => __f5 = __map.next_value()?,
+                        "uri" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountMessageMedia {
+                    account_sid: __f0,
+                    content_type: __f1,
+                    date_created: __f2,
+                    date_updated: __f3,
+                    parent_sid: __f4,
+                    sid: __f5,
+                    uri: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "api20100401_media_instance", feature = "api20100401_media"))]
 impl ApiV2010AccountMessageMedia {
@@ -2911,26 +3602,63 @@ impl ApiV2010AccountMessageMedia {
     }
 }
 #[cfg(feature = "api20100401_member")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountQueueMember {
     /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Member resource is associated with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_sid: Option<String>,
     /// The date that the member was enqueued, given in RFC 2822 format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_enqueued: Option<String>,
     /// This member's current position in the queue.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<i64>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     /// The number of seconds the member has been in the queue.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_time: Option<i64>,
     /// The SID of the Queue the member is in.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_sid: Option<String>,
+}
+#[cfg(feature = "api20100401_member")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountQueueMember {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountQueueMember;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountQueueMember")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountQueueMember, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "call_sid" => __f0 = __map.next_value()?,
+                        "date_enqueued" => __f1 = __map.next_value()?,
+                        "position" => __f2 = __map.next_value()?,
+                        "uri" => __f3 = __map.next_value()?,
+                        "wait_time" => __f4 = __map.next_value()?,
+                        "queue_sid" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountQueueMember {
+                    call_sid: __f0,
+                    date_enqueued: __f1,
+                    position: __f2,
+                    uri: __f3,
+                    wait_time: __f4,
+                    queue_sid: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_member")]
 impl ApiV2010AccountQueueMember {
@@ -2958,68 +3686,133 @@ impl ApiV2010AccountQueueMember {
     }
 }
 #[cfg(feature = "api20100401_message")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountMessage {
     /// The text content of the message
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     /// The number of segments that make up the complete message. SMS message bodies that exceed the [character limit](https://www.twilio.com/docs/glossary/what-sms-character-limit) are segmented and charged as multiple messages. Note: For messages sent via a Messaging Service, `num_segments` is initially `0`, since a sender hasn't yet been assigned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_segments: Option<String>,
     /// The direction of the message. Can be: `inbound` for incoming messages, `outbound-api` for messages created by the REST API, `outbound-call` for messages created during a call, or `outbound-reply` for messages created in response to an incoming message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direction: Option<super::models::MessageEnumDirection>,
     /// The sender's phone number (in [E.164](https://en.wikipedia.org/wiki/E.164) format), [alphanumeric sender ID](https://www.twilio.com/docs/sms/quickstart), [Wireless SIM](https://www.twilio.com/docs/iot/wireless/programmable-wireless-send-machine-machine-sms-commands), [short code](https://www.twilio.com/en-us/messaging/channels/sms/short-codes), or  [channel address](https://www.twilio.com/docs/messaging/channels) (e.g., `whatsapp:+15554449999`). For incoming messages, this is the number or channel address of the sender. For outgoing messages, this value is a Twilio phone number, alphanumeric sender ID, short code, or channel address from which the message is sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     /// The recipient's phone number (in [E.164](https://en.wikipedia.org/wiki/E.164) format) or [channel address](https://www.twilio.com/docs/messaging/channels) (e.g. `whatsapp:+15552229999`)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     /// The [RFC 2822](https://datatracker.ietf.org/doc/html/rfc2822#section-3.3) timestamp (in GMT) of when the Message resource was last updated
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The amount billed for the message in the currency specified by `price_unit`. The `price` is populated after the message has been sent/received, and may not be immediately availalble. View the [Pricing page](https://www.twilio.com/en-us/pricing) for more details.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<String>,
     /// The description of the `error_code` if the Message `status` is `failed` or `undelivered`. If no error was encountered, the value is `null`. The value returned in this field for a specific error cause is subject to change as Twilio improves errors. Users should not use the `error_code` and `error_message` fields programmatically.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
     /// The URI of the Message resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) associated with the Message resource
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The number of media files associated with the Message resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_media: Option<String>,
     /// The status of the Message. Possible values: `accepted`, `scheduled`, `canceled`, `queued`, `sending`, `sent`, `failed`, `delivered`, `undelivered`, `receiving`, `received`, or `read` (WhatsApp only). For more information, See [detailed descriptions](https://www.twilio.com/docs/sms/api/message-resource#message-status-values).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::MessageEnumStatus>,
     /// The SID of the [Messaging Service](https://www.twilio.com/docs/messaging/api/service-resource) associated with the Message resource. A unique default value is assigned if a Messaging Service is not used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub messaging_service_sid: Option<String>,
     /// The unique, Twilio-provided string that identifies the Message resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The [RFC 2822](https://datatracker.ietf.org/doc/html/rfc2822#section-3.3) timestamp (in GMT) of when the Message was sent. For an outgoing message, this is when Twilio sent the message. For an incoming message, this is when Twilio sent the HTTP request to your incoming message webhook URL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_sent: Option<String>,
     /// The [RFC 2822](https://datatracker.ietf.org/doc/html/rfc2822#section-3.3) timestamp (in GMT) of when the Message resource was created
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The [error code](https://www.twilio.com/docs/api/errors) returned if the Message `status` is `failed` or `undelivered`. If no error was encountered, the value is `null`. The value returned in this field for a specific error cause is subject to change as Twilio improves errors. Users should not use the `error_code` and `error_message` fields programmatically.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<i64>,
     /// The currency in which `price` is measured, in [ISO 4127](https://www.iso.org/iso/home/standards/currency_codes.htm) format (e.g. `usd`, `eur`, `jpy`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_unit: Option<String>,
     /// The API version used to process the Message
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// A list of related resources identified by their URIs relative to `https://api.twilio.com`
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
+}
+#[cfg(feature = "api20100401_message")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountMessage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountMessage;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountMessage")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountMessage, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::MessageEnumDirection> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<super::models::MessageEnumStatus> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<i64> = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<String> = None;
+                let mut __f19: Option<serde_json::Value> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "body" => __f0 = __map.next_value()?,
+                        "num_segments" => __f1 = __map.next_value()?,
+                        "direction" => __f2 = __map.next_value()?,
+                        "from" => __f3 = __map.next_value()?,
+                        "to" => __f4 = __map.next_value()?,
+                        "date_updated" => __f5 = __map.next_value()?,
+                        "price" => __f6 = __map.next_value()?,
+                        "error_message" => __f7 = __map.next_value()?,
+                        "uri" => __f8 = __map.next_value()?,
+                        "account_sid" => __f9 = __map.next_value()?,
+                        "num_media" => __f10 = __map.next_value()?,
+                        "status" => __f11 = __map.next_value()?,
+                        "messaging_service_sid" => __f12 = __map.next_value()?,
+                        "sid" => __f13 = __map.next_value()?,
+                        "date_sent" => __f14 = __map.next_value()?,
+                        "date_created" => __f15 = __map.next_value()?,
+                        "error_code" => __f16 = __map.next_value()?,
+                        "price_unit" => __f17 = __map.next_value()?,
+                        "api_version" => __f18 = __map.next_value()?,
+                        "subresource_uris" => __f19 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountMessage {
+                    body: __f0,
+                    num_segments: __f1,
+                    direction: __f2,
+                    from: __f3,
+                    to: __f4,
+                    date_updated: __f5,
+                    price: __f6,
+                    error_message: __f7,
+                    uri: __f8,
+                    account_sid: __f9,
+                    num_media: __f10,
+                    status: __f11,
+                    messaging_service_sid: __f12,
+                    sid: __f13,
+                    date_sent: __f14,
+                    date_created: __f15,
+                    error_code: __f16,
+                    price_unit: __f17,
+                    api_version: __f18,
+                    subresource_uris: __f19,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_message")]
 impl ApiV2010AccountMessage {
@@ -3090,26 +3883,63 @@ connector_runtime::__string_enum! {
     pub enum MessageEnumRiskCheck { Enable = "enable", Disable = "disable", }
 }
 #[cfg(feature = "api20100401_feedback")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountMessageMessageFeedback {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) associated with this MessageFeedback resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The SID of the Message resource associated with this MessageFeedback resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_sid: Option<String>,
     /// Reported outcome indicating whether there is confirmation that the Message recipient performed a tracked user action. Can be: `unconfirmed` or `confirmed`. For more details see [How to Optimize Message Deliverability with Message Feedback](https://www.twilio.com/docs/messaging/guides/send-message-feedback-to-twilio).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<super::models::MessageFeedbackEnumOutcome>,
     /// The date and time in GMT when this MessageFeedback resource was created, specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT when this MessageFeedback resource was last updated, specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+#[cfg(feature = "api20100401_feedback")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountMessageMessageFeedback {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountMessageMessageFeedback;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountMessageMessageFeedback")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountMessageMessageFeedback, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::MessageFeedbackEnumOutcome> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "message_sid" => __f1 = __map.next_value()?,
+                        "outcome" => __f2 = __map.next_value()?,
+                        "date_created" => __f3 = __map.next_value()?,
+                        "date_updated" => __f4 = __map.next_value()?,
+                        "uri" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountMessageMessageFeedback {
+                    account_sid: __f0,
+                    message_sid: __f1,
+                    outcome: __f2,
+                    date_created: __f3,
+                    date_updated: __f4,
+                    uri: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_feedback")]
 impl ApiV2010AccountMessageMessageFeedback {
@@ -3143,26 +3973,61 @@ connector_runtime::__string_enum! {
     pub enum MessageFeedbackEnumOutcome { Confirmed = "confirmed", Unconfirmed =
     "unconfirmed", }
 }
-#[cfg(feature = "api20100401_new_key")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg(any(feature = "api20100401_new_key", feature = "api20100401_new_signing_key"))]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountNewKey {
     /// The unique string that that we created to identify the NewKey resource. You will use this as the basic-auth `user` when authenticating to the API.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The string that you assigned to describe the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The date and time in GMT that the API Key was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the new API Key was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The secret your application uses to sign Access Tokens and to authenticate to the REST API (you will use this as the basic-auth `password`).  **Note that for security reasons, this field is ONLY returned when the API Key is first created.**
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }
-#[cfg(feature = "api20100401_new_key")]
+#[cfg(any(feature = "api20100401_new_key", feature = "api20100401_new_signing_key"))]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountNewKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountNewKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountNewKey")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountNewKey, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "sid" => __f0 = __map.next_value()?,
+                        "friendly_name" => __f1 = __map.next_value()?,
+                        "date_created" => __f2 = __map.next_value()?,
+                        "date_updated" => __f3 = __map.next_value()?,
+                        "secret" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountNewKey {
+                    sid: __f0,
+                    friendly_name: __f1,
+                    date_created: __f2,
+                    date_updated: __f3,
+                    secret: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "api20100401_new_key", feature = "api20100401_new_signing_key"))]
 impl ApiV2010AccountNewKey {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3179,237 +4044,74 @@ impl ApiV2010AccountNewKey {
     }
 }
 #[cfg(feature = "api20100401_new_signing_key")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountNewSigningKey {
-    /// The unique string that that we created to identify the NewSigningKey resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
-    /// The string that you assigned to describe the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub friendly_name: Option<String>,
-    /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_created: Option<String>,
-    /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_updated: Option<String>,
-    /// The secret your application uses to sign Access Tokens and to authenticate to the REST API (you will use this as the basic-auth `password`).  **Note that for security reasons, this field is ONLY returned when the API Key is first created.**
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
-}
-#[cfg(feature = "api20100401_new_signing_key")]
-impl ApiV2010AccountNewSigningKey {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.sid {
-            rt::check::string(
-                "ApiV2010AccountNewSigningKey.sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^SK[0-9a-fA-F]{32}$",
-            )?;
-        }
-        Ok(())
-    }
-}
+pub type ApiV2010AccountNewSigningKey = ApiV2010AccountNewKey;
 #[cfg(feature = "api20100401_notification")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountNotification {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Notification resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_sid: Option<String>,
-    /// The API version used to generate the notification. Can be empty for events that don't have a specific API version, such as incoming phone calls.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Notification resource is associated with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub call_sid: Option<String>,
-    /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_created: Option<String>,
-    /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_updated: Option<String>,
-    /// A unique error code for the error condition that is described in our [Error Dictionary](https://www.twilio.com/docs/api/errors).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_code: Option<String>,
-    /// An integer log level that corresponds to the type of notification: `0` is ERROR, `1` is WARNING.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log: Option<String>,
-    /// The date the notification was actually generated in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format. Message buffering can cause this value to differ from `date_created`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message_date: Option<String>,
-    /// The text of the notification.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message_text: Option<String>,
-    /// The URL for more information about the error condition. This value is a page in our [Error Dictionary](https://www.twilio.com/docs/api/errors).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub more_info: Option<String>,
-    /// The HTTP method used to generate the notification. If the notification was generated during a phone call, this is the HTTP Method used to request the resource on your server. If the notification was generated by your use of our REST API, this is the HTTP method used to call the resource on our servers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_method: Option<
-        super::models::ApiV2010AccountCallCallNotificationRequestMethod,
-    >,
-    /// The URL of the resource that generated the notification. If the notification was generated during a phone call, this is the URL of the resource on your server that caused the notification. If the notification was generated by your use of our REST API, this is the URL of the resource you called.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_url: Option<String>,
-    /// The unique string that that we created to identify the Notification resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
-    /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-}
+pub type ApiV2010AccountNotification = ApiV2010AccountCallCallNotification;
 #[cfg(feature = "api20100401_notification")]
-impl ApiV2010AccountNotification {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.account_sid {
-            rt::check::string(
-                "ApiV2010AccountNotification.account_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.call_sid {
-            rt::check::string(
-                "ApiV2010AccountNotification.call_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CA[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.sid {
-            rt::check::string(
-                "ApiV2010AccountNotification.sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^NO[0-9a-fA-F]{32}$",
-            )?;
-        }
-        Ok(())
-    }
-}
-#[cfg(feature = "api20100401_notification")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountNotificationInstance {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Notification resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_sid: Option<String>,
-    /// The API version used to generate the notification. Can be empty for events that don't have a specific API version, such as incoming phone calls.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Notification resource is associated with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub call_sid: Option<String>,
-    /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_created: Option<String>,
-    /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_updated: Option<String>,
-    /// A unique error code for the error condition that is described in our [Error Dictionary](https://www.twilio.com/docs/api/errors).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_code: Option<String>,
-    /// An integer log level that corresponds to the type of notification: `0` is ERROR, `1` is WARNING.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log: Option<String>,
-    /// The date the notification was actually generated in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format. Message buffering can cause this value to differ from `date_created`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message_date: Option<String>,
-    /// The text of the notification.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message_text: Option<String>,
-    /// The URL for more information about the error condition. This value is a page in our [Error Dictionary](https://www.twilio.com/docs/api/errors).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub more_info: Option<String>,
-    /// The HTTP method used to generate the notification. If the notification was generated during a phone call, this is the HTTP Method used to request the resource on your server. If the notification was generated by your use of our REST API, this is the HTTP method used to call the resource on our servers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_method: Option<
-        super::models::ApiV2010AccountCallCallNotificationRequestMethod,
-    >,
-    /// The URL of the resource that generated the notification. If the notification was generated during a phone call, this is the URL of the resource on your server that caused the notification. If the notification was generated by your use of our REST API, this is the URL of the resource you called.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_url: Option<String>,
-    /// The HTTP GET or POST variables we sent to your server. However, if the notification was generated by our REST API, this contains the HTTP POST or PUT variables you sent to our API.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_variables: Option<String>,
-    /// The HTTP body returned by your server.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_body: Option<String>,
-    /// The HTTP headers returned by your server.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_headers: Option<String>,
-    /// The unique string that that we created to identify the Notification resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
-    /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-}
-#[cfg(feature = "api20100401_notification")]
-impl ApiV2010AccountNotificationInstance {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.account_sid {
-            rt::check::string(
-                "ApiV2010AccountNotificationInstance.account_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.call_sid {
-            rt::check::string(
-                "ApiV2010AccountNotificationInstance.call_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CA[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.sid {
-            rt::check::string(
-                "ApiV2010AccountNotificationInstance.sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^NO[0-9a-fA-F]{32}$",
-            )?;
-        }
-        Ok(())
-    }
-}
+pub type ApiV2010AccountNotificationInstance = ApiV2010AccountCallCallNotificationInstance;
 #[cfg(feature = "api20100401_outgoing_caller_id")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountOutgoingCallerId {
     /// The unique string that that we created to identify the OutgoingCallerId resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The string that you assigned to describe the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the OutgoingCallerId resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The phone number in [E.164](https://www.twilio.com/docs/glossary/what-e164) format, which consists of a + followed by the country code and subscriber number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<String>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+#[cfg(feature = "api20100401_outgoing_caller_id")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountOutgoingCallerId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountOutgoingCallerId;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountOutgoingCallerId")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountOutgoingCallerId, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "sid" => __f0 = __map.next_value()?,
+                        "date_created" => __f1 = __map.next_value()?,
+                        "date_updated" => __f2 = __map.next_value()?,
+                        "friendly_name" => __f3 = __map.next_value()?,
+                        "account_sid" => __f4 = __map.next_value()?,
+                        "phone_number" => __f5 = __map.next_value()?,
+                        "uri" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountOutgoingCallerId {
+                    sid: __f0,
+                    date_created: __f1,
+                    date_updated: __f2,
+                    friendly_name: __f3,
+                    account_sid: __f4,
+                    phone_number: __f5,
+                    uri: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_outgoing_caller_id")]
 impl ApiV2010AccountOutgoingCallerId {
@@ -3437,53 +4139,108 @@ impl ApiV2010AccountOutgoingCallerId {
     }
 }
 #[cfg(feature = "api20100401_participant")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountConferenceParticipant {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Participant resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Participant resource is associated with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_sid: Option<String>,
     /// The user-specified label of this participant, if one was given when the participant was created. This may be used to fetch, update or delete the participant.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     /// The SID of the participant who is being `coached`. The participant being coached is the only participant who can hear the participant who is `coaching`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_sid_to_coach: Option<String>,
     /// Whether the participant is coaching another call. Can be: `true` or `false`. If not present, defaults to `false` unless `call_sid_to_coach` is defined. If `true`, `call_sid_to_coach` must be defined.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coaching: Option<bool>,
     /// The SID of the conference the participant is in.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conference_sid: Option<String>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// Whether the conference ends when the participant leaves. Can be: `true` or `false` and the default is `false`. If `true`, the conference ends and all other participants drop out when the participant leaves.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_conference_on_exit: Option<bool>,
     /// Whether the participant is muted. Can be `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub muted: Option<bool>,
     /// Whether the participant is on hold. Can be `true` or `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold: Option<bool>,
     /// Whether the conference starts when the participant joins the conference, if it has not already started. Can be: `true` or `false` and the default is `true`. If `false` and the conference has not started, the participant is muted and hears background music until another participant starts the conference.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_conference_on_enter: Option<bool>,
     /// The status of the participant's call in a session. Can be: `queued`, `connecting`, `ringing`, `connected`, `complete`, or `failed`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::ParticipantEnumStatus>,
     /// The wait time in milliseconds before participant's call is placed. Only available in the response to a create participant request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_time: Option<String>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+#[cfg(feature = "api20100401_participant")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountConferenceParticipant {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountConferenceParticipant;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountConferenceParticipant")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountConferenceParticipant, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<bool> = None;
+                let mut __f9: Option<bool> = None;
+                let mut __f10: Option<bool> = None;
+                let mut __f11: Option<bool> = None;
+                let mut __f12: Option<super::models::ParticipantEnumStatus> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "call_sid" => __f1 = __map.next_value()?,
+                        "label" => __f2 = __map.next_value()?,
+                        "call_sid_to_coach" => __f3 = __map.next_value()?,
+                        "coaching" => __f4 = __map.next_value()?,
+                        "conference_sid" => __f5 = __map.next_value()?,
+                        "date_created" => __f6 = __map.next_value()?,
+                        "date_updated" => __f7 = __map.next_value()?,
+                        "end_conference_on_exit" => __f8 = __map.next_value()?,
+                        "muted" => __f9 = __map.next_value()?,
+                        "hold" => __f10 = __map.next_value()?,
+                        "start_conference_on_enter" => __f11 = __map.next_value()?,
+                        "status" => __f12 = __map.next_value()?,
+                        "queue_time" => __f13 = __map.next_value()?,
+                        "uri" => __f14 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountConferenceParticipant {
+                    account_sid: __f0,
+                    call_sid: __f1,
+                    label: __f2,
+                    call_sid_to_coach: __f3,
+                    coaching: __f4,
+                    conference_sid: __f5,
+                    date_created: __f6,
+                    date_updated: __f7,
+                    end_conference_on_exit: __f8,
+                    muted: __f9,
+                    hold: __f10,
+                    start_conference_on_enter: __f11,
+                    status: __f12,
+                    queue_time: __f13,
+                    uri: __f14,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_participant")]
 impl ApiV2010AccountConferenceParticipant {
@@ -3537,26 +4294,63 @@ connector_runtime::__string_enum! {
     "failed", }
 }
 #[cfg(feature = "api20100401_payment")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountCallPayments {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Payments resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Payments resource is associated with. This will refer to the call sid that is producing the payment card (credit/ACH) information thru DTMF.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_sid: Option<String>,
     /// The SID of the Payments resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+#[cfg(feature = "api20100401_payment")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountCallPayments {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountCallPayments;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountCallPayments")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountCallPayments, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "call_sid" => __f1 = __map.next_value()?,
+                        "sid" => __f2 = __map.next_value()?,
+                        "date_created" => __f3 = __map.next_value()?,
+                        "date_updated" => __f4 = __map.next_value()?,
+                        "uri" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountCallPayments {
+                    account_sid: __f0,
+                    call_sid: __f1,
+                    sid: __f2,
+                    date_created: __f3,
+                    date_updated: __f4,
+                    uri: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_payment")]
 impl ApiV2010AccountCallPayments {
@@ -3631,35 +4425,78 @@ connector_runtime::__string_enum! {
     pub enum PaymentsEnumStatus { Complete = "complete", Cancel = "cancel", }
 }
 #[cfg(feature = "api20100401_queue")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountQueue {
     /// The date and time in GMT that this resource was last updated, specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The number of calls currently in the queue.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_size: Option<i64>,
     /// A string that you assigned to describe this resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The URI of this resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created this Queue resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The average wait time in seconds of the members in this queue. This is calculated at the time of the request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub average_wait_time: Option<i64>,
     /// The unique string that that we created to identify this Queue resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The date and time in GMT that this resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The maximum number of calls that can be in the queue. The default is 1000 and the maximum is 5000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_size: Option<i64>,
+}
+#[cfg(feature = "api20100401_queue")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountQueue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountQueue;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountQueue")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountQueue, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<i64> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "date_updated" => __f0 = __map.next_value()?,
+                        "current_size" => __f1 = __map.next_value()?,
+                        "friendly_name" => __f2 = __map.next_value()?,
+                        "uri" => __f3 = __map.next_value()?,
+                        "account_sid" => __f4 = __map.next_value()?,
+                        "average_wait_time" => __f5 = __map.next_value()?,
+                        "sid" => __f6 = __map.next_value()?,
+                        "date_created" => __f7 = __map.next_value()?,
+                        "max_size" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountQueue {
+                    date_updated: __f0,
+                    current_size: __f1,
+                    friendly_name: __f2,
+                    uri: __f3,
+                    account_sid: __f4,
+                    average_wait_time: __f5,
+                    sid: __f6,
+                    date_created: __f7,
+                    max_size: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_queue")]
 impl ApiV2010AccountQueue {
@@ -3687,28 +4524,67 @@ impl ApiV2010AccountQueue {
     }
 }
 #[cfg(feature = "api20100401_call_transcription")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountCallRealtimeTranscription {
     /// The SID of the Transcription resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created this Transcription resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Transcription resource is associated with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_sid: Option<String>,
     /// The user-specified name of this Transcription, if one was given when the Transcription was created. This may be used to stop the Transcription.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The status - one of `stopped`, `in-flight`
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::RealtimeTranscriptionEnumStatus>,
     /// The date and time in GMT that this resource was last updated, specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+#[cfg(feature = "api20100401_call_transcription")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountCallRealtimeTranscription {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountCallRealtimeTranscription;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountCallRealtimeTranscription")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountCallRealtimeTranscription, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::RealtimeTranscriptionEnumStatus> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "sid" => __f0 = __map.next_value()?,
+                        "account_sid" => __f1 = __map.next_value()?,
+                        "call_sid" => __f2 = __map.next_value()?,
+                        "name" => __f3 = __map.next_value()?,
+                        "status" => __f4 = __map.next_value()?,
+                        "date_updated" => __f5 = __map.next_value()?,
+                        "uri" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountCallRealtimeTranscription {
+                    sid: __f0,
+                    account_sid: __f1,
+                    call_sid: __f2,
+                    name: __f3,
+                    status: __f4,
+                    date_updated: __f5,
+                    uri: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_call_transcription")]
 impl ApiV2010AccountCallRealtimeTranscription {
@@ -3744,77 +4620,152 @@ impl ApiV2010AccountCallRealtimeTranscription {
         Ok(())
     }
 }
-#[cfg(feature = "api20100401_call_transcription")]
+#[cfg(
+    any(
+        feature = "api20100401_call_transcription",
+        feature = "api20100401_siprec",
+        feature = "api20100401_stream"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The status - one of `stopped`, `in-flight`"] pub enum
     RealtimeTranscriptionEnumStatus { InProgress = "in-progress", Stopped = "stopped", }
 }
-#[cfg(feature = "api20100401_call_transcription")]
+#[cfg(
+    any(
+        feature = "api20100401_call_transcription",
+        feature = "api20100401_siprec",
+        feature = "api20100401_stream"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " One of `inbound_track`, `outbound_track`, `both_tracks`."] pub enum
     RealtimeTranscriptionEnumTrack { InboundTrack = "inbound_track", OutboundTrack =
     "outbound_track", BothTracks = "both_tracks", }
 }
 #[cfg(feature = "api20100401_recording")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountRecording {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Recording resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The API version used during the recording.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Recording resource is associated with. This will always refer to the parent leg of a two-leg call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_sid: Option<String>,
     /// The Conference SID that identifies the conference associated with the recording, if a conference recording.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conference_sid: Option<String>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The start time of the recording in GMT and in [RFC 2822](https://www.php.net/manual/en/class.datetime.php#datetime.constants.rfc2822) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
     /// The length of the recording in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<String>,
     /// The unique string that that we created to identify the Recording resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The one-time cost of creating the recording in the `price_unit` currency.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<String>,
     /// The currency used in the `price` property. Example: `USD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_unit: Option<String>,
     /// The status of the recording. Can be: `processing`, `completed`, `absent` or `deleted`. For information about more detailed statuses on in-progress recordings, check out how to [Update a Recording Resource](https://www.twilio.com/docs/voice/api/recording#update-a-recording-resource).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::RecordingEnumStatus>,
     /// The number of channels in the recording resource. For information on specifying the number of channels in the downloaded recording file, check out [Fetch a Recording’s media file](https://www.twilio.com/docs/voice/api/recording#download-dual-channel-media-file).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<i64>,
     /// How the recording was created. Can be: `DialVerb`, `Conference`, `OutboundAPI`, `Trunking`, `RecordVerb`, `StartCallRecordingAPI`, and `StartConferenceRecordingAPI`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<super::models::RecordingEnumSource>,
     /// The error code that describes why the recording is `absent`. The error code is described in our [Error Dictionary](https://www.twilio.com/docs/api/errors). This value is null if the recording `status` is not `absent`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<i64>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     /// How to decrypt the recording if it was encrypted using [Call Recording Encryption](https://www.twilio.com/docs/voice/tutorials/voice-recording-encryption) feature.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption_details: Option<serde_json::Value>,
     /// A list of related resources identified by their relative URIs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
     /// The URL of the media file associated with this recording resource. When stored externally, this is the full URL location of the media file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_url: Option<String>,
+}
+#[cfg(feature = "api20100401_recording")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountRecording {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountRecording;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountRecording")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountRecording, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<super::models::RecordingEnumStatus> = None;
+                let mut __f12: Option<i64> = None;
+                let mut __f13: Option<super::models::RecordingEnumSource> = None;
+                let mut __f14: Option<i64> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<serde_json::Value> = None;
+                let mut __f17: Option<serde_json::Value> = None;
+                let mut __f18: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "api_version" => __f1 = __map.next_value()?,
+                        "call_sid" => __f2 = __map.next_value()?,
+                        "conference_sid" => __f3 = __map.next_value()?,
+                        "date_created" => __f4 = __map.next_value()?,
+                        "date_updated" => __f5 = __map.next_value()?,
+                        "start_time" => __f6 = __map.next_value()?,
+                        "duration" => __f7 = __map.next_value()?,
+                        "sid" => __f8 = __map.next_value()?,
+                        "price" => __f9 = __map.next_value()?,
+                        "price_unit" => __f10 = __map.next_value()?,
+                        "status" => __f11 = __map.next_value()?,
+                        "channels" => __f12 = __map.next_value()?,
+                        "source" => __f13 = __map.next_value()?,
+                        "error_code" => __f14 = __map.next_value()?,
+                        "uri" => __f15 = __map.next_value()?,
+                        "encryption_details" => __f16 = __map.next_value()?,
+                        "subresource_uris" => __f17 = __map.next_value()?,
+                        "media_url" => __f18 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountRecording {
+                    account_sid: __f0,
+                    api_version: __f1,
+                    call_sid: __f2,
+                    conference_sid: __f3,
+                    date_created: __f4,
+                    date_updated: __f5,
+                    start_time: __f6,
+                    duration: __f7,
+                    sid: __f8,
+                    price: __f9,
+                    price_unit: __f10,
+                    status: __f11,
+                    channels: __f12,
+                    source: __f13,
+                    error_code: __f14,
+                    uri: __f15,
+                    encryption_details: __f16,
+                    subresource_uris: __f17,
+                    media_url: __f18,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_recording")]
 impl ApiV2010AccountRecording {
@@ -3868,47 +4819,86 @@ connector_runtime::__string_enum! {
     Deleted = "deleted", }
 }
 #[cfg(feature = "api20100401_recording")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " How the recording was created. Can be: `DialVerb`, `Conference`, `OutboundAPI`, `Trunking`, `RecordVerb`, `StartCallRecordingAPI`, and `StartConferenceRecordingAPI`."]
-    pub enum RecordingEnumSource { DialVerb = "DialVerb", Conference = "Conference",
-    OutboundApi = "OutboundAPI", Trunking = "Trunking", RecordVerb = "RecordVerb",
-    StartCallRecordingApi = "StartCallRecordingAPI", StartConferenceRecordingApi =
-    "StartConferenceRecordingAPI", }
-}
+/// How the recording was created. Can be: `DialVerb`, `Conference`, `OutboundAPI`, `Trunking`, `RecordVerb`, `StartCallRecordingAPI`, and `StartConferenceRecordingAPI`.
+pub type RecordingEnumSource = CallRecordingEnumSource;
 #[cfg(feature = "api20100401_add_on_result")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountRecordingRecordingAddOnResult {
     /// The unique string that that we created to identify the Recording AddOnResult resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Recording AddOnResult resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The status of the result. Can be: `canceled`, `completed`, `deleted`, `failed`, `in-progress`, `init`, `processing`, `queued`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::RecordingAddOnResultEnumStatus>,
     /// The SID of the Add-on to which the result belongs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub add_on_sid: Option<String>,
     /// The SID of the Add-on configuration.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub add_on_configuration_sid: Option<String>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The date and time in GMT that the result was completed specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_completed: Option<String>,
     /// The SID of the recording to which the AddOnResult resource belongs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_sid: Option<String>,
     /// A list of related resources identified by their relative URIs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
+}
+#[cfg(feature = "api20100401_add_on_result")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountRecordingRecordingAddOnResult {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountRecordingRecordingAddOnResult;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountRecordingRecordingAddOnResult")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountRecordingRecordingAddOnResult, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::RecordingAddOnResultEnumStatus> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<serde_json::Value> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "sid" => __f0 = __map.next_value()?,
+                        "account_sid" => __f1 = __map.next_value()?,
+                        "status" => __f2 = __map.next_value()?,
+                        "add_on_sid" => __f3 = __map.next_value()?,
+                        "add_on_configuration_sid" => __f4 = __map.next_value()?,
+                        "date_created" => __f5 = __map.next_value()?,
+                        "date_updated" => __f6 = __map.next_value()?,
+                        "date_completed" => __f7 = __map.next_value()?,
+                        "reference_sid" => __f8 = __map.next_value()?,
+                        "subresource_uris" => __f9 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountRecordingRecordingAddOnResult {
+                    sid: __f0,
+                    account_sid: __f1,
+                    status: __f2,
+                    add_on_sid: __f3,
+                    add_on_configuration_sid: __f4,
+                    date_created: __f5,
+                    date_updated: __f6,
+                    date_completed: __f7,
+                    reference_sid: __f8,
+                    subresource_uris: __f9,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_add_on_result")]
 impl ApiV2010AccountRecordingRecordingAddOnResult {
@@ -3971,41 +4961,94 @@ connector_runtime::__string_enum! {
     = "init", Processing = "processing", Queued = "queued", }
 }
 #[cfg(feature = "api20100401_payload")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload {
     /// The unique string that that we created to identify the Recording AddOnResult Payload resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The SID of the AddOnResult to which the payload belongs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub add_on_result_sid: Option<String>,
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Recording AddOnResult Payload resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The string provided by the vendor that describes the payload.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     /// The SID of the Add-on to which the result belongs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub add_on_sid: Option<String>,
     /// The SID of the Add-on configuration.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub add_on_configuration_sid: Option<String>,
     /// The MIME type of the payload.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The SID of the recording to which the AddOnResult resource that contains the payload belongs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_sid: Option<String>,
     /// A list of related resources identified by their relative URIs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
+}
+#[cfg(feature = "api20100401_payload")]
+impl<'de> serde::Deserialize<'de>
+for ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload,
+                A::Error,
+            > {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<serde_json::Value> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "sid" => __f0 = __map.next_value()?,
+                        "add_on_result_sid" => __f1 = __map.next_value()?,
+                        "account_sid" => __f2 = __map.next_value()?,
+                        "label" => __f3 = __map.next_value()?,
+                        "add_on_sid" => __f4 = __map.next_value()?,
+                        "add_on_configuration_sid" => __f5 = __map.next_value()?,
+                        "content_type" => __f6 = __map.next_value()?,
+                        "date_created" => __f7 = __map.next_value()?,
+                        "date_updated" => __f8 = __map.next_value()?,
+                        "reference_sid" => __f9 = __map.next_value()?,
+                        "subresource_uris" => __f10 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload {
+                    sid: __f0,
+                    add_on_result_sid: __f1,
+                    account_sid: __f2,
+                    label: __f3,
+                    add_on_sid: __f4,
+                    add_on_configuration_sid: __f5,
+                    content_type: __f6,
+                    date_created: __f7,
+                    date_updated: __f8,
+                    reference_sid: __f9,
+                    subresource_uris: __f10,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_payload")]
 impl ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload {
@@ -4069,58 +5112,158 @@ impl ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload {
     }
 }
 #[cfg(feature = "all")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayloadRecordingAddOnResultPayloadData {
     /// The URL to redirect to to get the data returned by the AddOn that was previously stored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_to: Option<String>,
 }
-#[cfg(feature = "api20100401_recording_transcription")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg(feature = "all")]
+impl<'de> serde::Deserialize<'de>
+for ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayloadRecordingAddOnResultPayloadData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayloadRecordingAddOnResultPayloadData;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayloadRecordingAddOnResultPayloadData",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayloadRecordingAddOnResultPayloadData,
+                A::Error,
+            > {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "redirect_to" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayloadRecordingAddOnResultPayloadData {
+                    redirect_to: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(
+        feature = "api20100401_recording_transcription",
+        feature = "api20100401_transcription"
+    )
+)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountRecordingRecordingTranscription {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Transcription resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The API version used to create the transcription.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The duration of the transcribed audio in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<String>,
     /// The charge for the transcript in the currency associated with the account. This value is populated after the transcript is complete so it may not be available immediately.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
     pub price: Option<f64>,
     /// The currency in which `price` is measured, in [ISO 4127](https://www.iso.org/iso/home/standards/currency_codes.htm) format (e.g. `usd`, `eur`, `jpy`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_unit: Option<String>,
     /// The SID of the [Recording](https://www.twilio.com/docs/voice/api/recording) from which the transcription was created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording_sid: Option<String>,
     /// The unique string that that we created to identify the Transcription resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The status of the transcription. Can be: `in-progress`, `completed`, `failed`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::RecordingTranscriptionEnumStatus>,
     /// The text content of the transcription.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcription_text: Option<String>,
     /// The transcription type.
-    #[serde(rename = "type")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(feature = "api20100401_recording_transcription")]
+#[cfg(
+    any(
+        feature = "api20100401_recording_transcription",
+        feature = "api20100401_transcription"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountRecordingRecordingTranscription {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountRecordingRecordingTranscription;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountRecordingRecordingTranscription")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountRecordingRecordingTranscription, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<f64> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<super::models::RecordingTranscriptionEnumStatus> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "api_version" => __f1 = __map.next_value()?,
+                        "date_created" => __f2 = __map.next_value()?,
+                        "date_updated" => __f3 = __map.next_value()?,
+                        "duration" => __f4 = __map.next_value()?,
+                        "price" => {
+                            __f5 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "price_unit" => __f6 = __map.next_value()?,
+                        "recording_sid" => __f7 = __map.next_value()?,
+                        "sid" => __f8 = __map.next_value()?,
+                        "status" => __f9 = __map.next_value()?,
+                        "transcription_text" => __f10 = __map.next_value()?,
+                        "type" => __f11 = __map.next_value()?,
+                        "uri" => __f12 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountRecordingRecordingTranscription {
+                    account_sid: __f0,
+                    api_version: __f1,
+                    date_created: __f2,
+                    date_updated: __f3,
+                    duration: __f4,
+                    price: __f5,
+                    price_unit: __f6,
+                    recording_sid: __f7,
+                    sid: __f8,
+                    status: __f9,
+                    transcription_text: __f10,
+                    type_: __f11,
+                    uri: __f12,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(
+        feature = "api20100401_recording_transcription",
+        feature = "api20100401_transcription"
+    )
+)]
 impl ApiV2010AccountRecordingRecordingTranscription {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4154,7 +5297,12 @@ impl ApiV2010AccountRecordingRecordingTranscription {
         Ok(())
     }
 }
-#[cfg(feature = "api20100401_recording_transcription")]
+#[cfg(
+    any(
+        feature = "api20100401_recording_transcription",
+        feature = "api20100401_transcription"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the transcription. Can be: `in-progress`, `completed`, `failed`."]
@@ -4162,46 +5310,97 @@ connector_runtime::__string_enum! {
     "completed", Failed = "failed", }
 }
 #[cfg(feature = "api20100401_short_code")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountShortCode {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created this ShortCode resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The API version used to start a new TwiML session when an SMS message is sent to this short code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// The date and time in GMT that this resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that this resource was last updated, specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// A string that you assigned to describe this resource. By default, the `FriendlyName` is the short code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The short code. e.g., 894546.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub short_code: Option<String>,
     /// The unique string that that we created to identify this ShortCode resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The HTTP method we use to call the `sms_fallback_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_method: Option<
         super::models::ApiV2010AccountShortCodeSmsFallbackMethod,
     >,
     /// The URL that we call if an error occurs while retrieving or executing the TwiML from `sms_url`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
     /// The HTTP method we use to call the `sms_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_method: Option<super::models::ApiV2010AccountShortCodeSmsMethod>,
     /// The URL we call when receiving an incoming SMS message to this short code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_url: Option<String>,
     /// The URI of this resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+#[cfg(feature = "api20100401_short_code")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountShortCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountShortCode;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountShortCode")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountShortCode, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<
+                    super::models::ApiV2010AccountShortCodeSmsFallbackMethod,
+                > = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<super::models::ApiV2010AccountShortCodeSmsMethod> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "api_version" => __f1 = __map.next_value()?,
+                        "date_created" => __f2 = __map.next_value()?,
+                        "date_updated" => __f3 = __map.next_value()?,
+                        "friendly_name" => __f4 = __map.next_value()?,
+                        "short_code" => __f5 = __map.next_value()?,
+                        "sid" => __f6 = __map.next_value()?,
+                        "sms_fallback_method" => __f7 = __map.next_value()?,
+                        "sms_fallback_url" => __f8 = __map.next_value()?,
+                        "sms_method" => __f9 = __map.next_value()?,
+                        "sms_url" => __f10 = __map.next_value()?,
+                        "uri" => __f11 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountShortCode {
+                    account_sid: __f0,
+                    api_version: __f1,
+                    date_created: __f2,
+                    date_updated: __f3,
+                    friendly_name: __f4,
+                    short_code: __f5,
+                    sid: __f6,
+                    sms_fallback_method: __f7,
+                    sms_fallback_url: __f8,
+                    sms_method: __f9,
+                    sms_url: __f10,
+                    uri: __f11,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_short_code")]
 impl ApiV2010AccountShortCode {
@@ -4229,73 +5428,118 @@ impl ApiV2010AccountShortCode {
     }
 }
 #[cfg(feature = "api20100401_short_code")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we use to call the `sms_fallback_url`. Can be: `GET` or `POST`."]
-    pub enum ApiV2010AccountShortCodeSmsFallbackMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we use to call the `sms_fallback_url`. Can be: `GET` or `POST`.
+pub type ApiV2010AccountShortCodeSmsFallbackMethod = ApiV2010AccountApplicationSmsFallbackMethod;
 #[cfg(feature = "api20100401_short_code")]
-connector_runtime::__string_enum! {
-    #[doc = " The HTTP method we use to call the `sms_url`. Can be: `GET` or `POST`."]
-    pub enum ApiV2010AccountShortCodeSmsMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we use to call the `sms_url`. Can be: `GET` or `POST`.
+pub type ApiV2010AccountShortCodeSmsMethod = ApiV2010AccountApplicationSmsFallbackMethod;
 #[cfg(feature = "api20100401_signing_key")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountSigningKey {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub friendly_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_created: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_updated: Option<String>,
-}
-#[cfg(feature = "api20100401_signing_key")]
-impl ApiV2010AccountSigningKey {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.sid {
-            rt::check::string(
-                "ApiV2010AccountSigningKey.sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^SK[0-9a-fA-F]{32}$",
-            )?;
+pub type ApiV2010AccountSigningKey = ApiV2010AccountKey;
+#[cfg(feature = "all")]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
+pub struct ApiV2010AccountSip {}
+#[cfg(feature = "all")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountSip {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountSip;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountSip")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountSip, A::Error> {
+                while __map.next_key::<serde::de::IgnoredAny>()?.is_some() {
+                    rt::de::skip(&mut __map)?;
+                }
+                Ok(ApiV2010AccountSip {})
+            }
         }
-        Ok(())
+        d.deserialize_map(__Visitor)
     }
 }
 #[cfg(feature = "all")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountSip {}
+pub type ApiV2010AccountSipSipDomainSipAuth = ApiV2010AccountSip;
 #[cfg(feature = "all")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountSipSipDomainSipAuth {}
-#[cfg(feature = "all")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthCalls {}
-#[cfg(feature = "api20100401_auth_calls_credential_list_mapping")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub type ApiV2010AccountSipSipDomainSipAuthSipAuthCalls = ApiV2010AccountSip;
+#[cfg(
+    any(
+        feature = "api20100401_auth_calls_credential_list_mapping",
+        feature = "api20100401_auth_registrations_credential_list_mapping"
+    )
+)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the CredentialListMapping resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The string that you assigned to describe the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The unique string that that we created to identify the CredentialListMapping resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
 }
-#[cfg(feature = "api20100401_auth_calls_credential_list_mapping")]
+#[cfg(
+    any(
+        feature = "api20100401_auth_calls_credential_list_mapping",
+        feature = "api20100401_auth_registrations_credential_list_mapping"
+    )
+)]
+impl<'de> serde::Deserialize<'de>
+for ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping,
+                A::Error,
+            > {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "date_created" => __f1 = __map.next_value()?,
+                        "date_updated" => __f2 = __map.next_value()?,
+                        "friendly_name" => __f3 = __map.next_value()?,
+                        "sid" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping {
+                    account_sid: __f0,
+                    date_created: __f1,
+                    date_updated: __f2,
+                    friendly_name: __f3,
+                    sid: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(
+        feature = "api20100401_auth_calls_credential_list_mapping",
+        feature = "api20100401_auth_registrations_credential_list_mapping"
+    )
+)]
 impl ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4321,23 +5565,64 @@ impl ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMap
     }
 }
 #[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the IpAccessControlListMapping resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The string that you assigned to describe the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The unique string that that we created to identify the IpAccessControlListMapping resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+}
+#[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
+impl<'de> serde::Deserialize<'de>
+for ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping,
+                A::Error,
+            > {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "date_created" => __f1 = __map.next_value()?,
+                        "date_updated" => __f2 = __map.next_value()?,
+                        "friendly_name" => __f3 = __map.next_value()?,
+                        "sid" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping {
+                    account_sid: __f0,
+                    date_created: __f1,
+                    date_updated: __f2,
+                    friendly_name: __f3,
+                    sid: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
 impl ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping {
@@ -4365,76 +5650,72 @@ impl ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlLi
     }
 }
 #[cfg(feature = "all")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrations {}
+pub type ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrations = ApiV2010AccountSip;
 #[cfg(feature = "api20100401_auth_registrations_credential_list_mapping")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the CredentialListMapping resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_sid: Option<String>,
-    /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_created: Option<String>,
-    /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_updated: Option<String>,
-    /// The string that you assigned to describe the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub friendly_name: Option<String>,
-    /// The unique string that that we created to identify the CredentialListMapping resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
-}
-#[cfg(feature = "api20100401_auth_registrations_credential_list_mapping")]
-impl ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.account_sid {
-            rt::check::string(
-                "ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping.account_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.sid {
-            rt::check::string(
-                "ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping.sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CL[0-9a-fA-F]{32}$",
-            )?;
-        }
-        Ok(())
-    }
-}
+pub type ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping = ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping;
 #[cfg(feature = "api20100401_credential")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountSipSipCredentialListSipCredential {
     /// A 34 character string that uniquely identifies this resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The unique id of the Account that is responsible for this resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The unique id that identifies the credential list that includes this credential.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential_list_sid: Option<String>,
     /// The username for this credential.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// The date that this resource was created, given as GMT in [RFC 2822](https://www.php.net/manual/en/class.datetime.php#datetime.constants.rfc2822) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date that this resource was last updated, given as GMT in [RFC 2822](https://www.php.net/manual/en/class.datetime.php#datetime.constants.rfc2822) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The URI for this resource, relative to `https://api.twilio.com`
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+#[cfg(feature = "api20100401_credential")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountSipSipCredentialListSipCredential {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountSipSipCredentialListSipCredential;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountSipSipCredentialListSipCredential")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountSipSipCredentialListSipCredential, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "sid" => __f0 = __map.next_value()?,
+                        "account_sid" => __f1 = __map.next_value()?,
+                        "credential_list_sid" => __f2 = __map.next_value()?,
+                        "username" => __f3 = __map.next_value()?,
+                        "date_created" => __f4 = __map.next_value()?,
+                        "date_updated" => __f5 = __map.next_value()?,
+                        "uri" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountSipSipCredentialListSipCredential {
+                    sid: __f0,
+                    account_sid: __f1,
+                    credential_list_sid: __f2,
+                    username: __f3,
+                    date_created: __f4,
+                    date_updated: __f5,
+                    uri: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_credential")]
 impl ApiV2010AccountSipSipCredentialListSipCredential {
@@ -4471,29 +5752,68 @@ impl ApiV2010AccountSipSipCredentialListSipCredential {
     }
 }
 #[cfg(feature = "api20100401_credential_list")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountSipSipCredentialList {
     /// The unique id of the [Account](https://www.twilio.com/docs/iam/api/account) that owns this resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The date that this resource was created, given as GMT in [RFC 2822](https://www.php.net/manual/en/class.datetime.php#datetime.constants.rfc2822) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date that this resource was last updated, given as GMT in [RFC 2822](https://www.php.net/manual/en/class.datetime.php#datetime.constants.rfc2822) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// A human readable descriptive text that describes the CredentialList, up to 64 characters long.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// A 34 character string that uniquely identifies this resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// A list of credentials associated with this credential list.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
     /// The URI for this resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+#[cfg(feature = "api20100401_credential_list")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountSipSipCredentialList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountSipSipCredentialList;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountSipSipCredentialList")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountSipSipCredentialList, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<serde_json::Value> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "date_created" => __f1 = __map.next_value()?,
+                        "date_updated" => __f2 = __map.next_value()?,
+                        "friendly_name" => __f3 = __map.next_value()?,
+                        "sid" => __f4 = __map.next_value()?,
+                        "subresource_uris" => __f5 = __map.next_value()?,
+                        "uri" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountSipSipCredentialList {
+                    account_sid: __f0,
+                    date_created: __f1,
+                    date_updated: __f2,
+                    friendly_name: __f3,
+                    sid: __f4,
+                    subresource_uris: __f5,
+                    uri: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_credential_list")]
 impl ApiV2010AccountSipSipCredentialList {
@@ -4521,29 +5841,69 @@ impl ApiV2010AccountSipSipCredentialList {
     }
 }
 #[cfg(feature = "api20100401_credential_list_mapping")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountSipSipDomainSipCredentialListMapping {
     /// The unique id of the Account that is responsible for this resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The date that this resource was created, given as GMT in [RFC 2822](https://www.php.net/manual/en/class.datetime.php#datetime.constants.rfc2822) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date that this resource was last updated, given as GMT in [RFC 2822](https://www.php.net/manual/en/class.datetime.php#datetime.constants.rfc2822) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The unique string that is created to identify the SipDomain resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_sid: Option<String>,
     /// A human readable descriptive text for this resource, up to 64 characters long.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// A 34 character string that uniquely identifies this resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The URI for this resource, relative to `https://api.twilio.com`
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+#[cfg(feature = "api20100401_credential_list_mapping")]
+impl<'de> serde::Deserialize<'de>
+for ApiV2010AccountSipSipDomainSipCredentialListMapping {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountSipSipDomainSipCredentialListMapping;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountSipSipDomainSipCredentialListMapping")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountSipSipDomainSipCredentialListMapping, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "date_created" => __f1 = __map.next_value()?,
+                        "date_updated" => __f2 = __map.next_value()?,
+                        "domain_sid" => __f3 = __map.next_value()?,
+                        "friendly_name" => __f4 = __map.next_value()?,
+                        "sid" => __f5 = __map.next_value()?,
+                        "uri" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountSipSipDomainSipCredentialListMapping {
+                    account_sid: __f0,
+                    date_created: __f1,
+                    date_updated: __f2,
+                    domain_sid: __f3,
+                    friendly_name: __f4,
+                    sid: __f5,
+                    uri: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_credential_list_mapping")]
 impl ApiV2010AccountSipSipDomainSipCredentialListMapping {
@@ -4580,75 +5940,148 @@ impl ApiV2010AccountSipSipDomainSipCredentialListMapping {
     }
 }
 #[cfg(feature = "api20100401_domain")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountSipSipDomain {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the SipDomain resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The API version used to process the call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// The types of authentication you have mapped to your domain. Can be: `IP_ACL` and `CREDENTIAL_LIST`. If you have both defined for your domain, both will be returned in a comma delimited string. If `auth_type` is not defined, the domain will not be able to receive any traffic.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_type: Option<String>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The unique address you reserve on Twilio to which you route your SIP traffic. Domain names can contain letters, digits, and "-" and must end with `sip.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_name: Option<String>,
     /// The string that you assigned to describe the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The unique string that that we created to identify the SipDomain resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     /// The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_method: Option<
         super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
     >,
     /// The URL that we call when an error occurs while retrieving or executing the TwiML requested from `voice_url`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
     /// The HTTP method we use to call `voice_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_method: Option<super::models::ApiV2010AccountApplicationVoiceMethod>,
     /// The HTTP method we use to call `voice_status_callback_url`. Either `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_status_callback_method: Option<
         super::models::ApiV2010AccountSipSipDomainVoiceStatusCallbackMethod,
     >,
     /// The URL that we call to pass status parameters (such as call ended) to your application.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_status_callback_url: Option<String>,
     /// The URL we call using the `voice_method` when the domain receives a call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_url: Option<String>,
     /// A list of mapping resources associated with the SIP Domain resource identified by their relative URIs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
     /// Whether to allow SIP Endpoints to register with the domain to receive calls.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sip_registration: Option<bool>,
     /// Whether emergency calling is enabled for the domain. If enabled, allows emergency calls on the domain from phone numbers with validated addresses.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_calling_enabled: Option<bool>,
     /// Whether secure SIP is enabled for the domain. If enabled, TLS will be enforced and SRTP will be negotiated on all incoming calls to this sip domain.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secure: Option<bool>,
     /// The SID of the BYOC Trunk(Bring Your Own Carrier) resource that the Sip Domain will be associated with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub byoc_trunk_sid: Option<String>,
     /// Whether an emergency caller sid is configured for the domain. If present, this phone number will be used as the callback for the emergency call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_caller_sid: Option<String>,
+}
+#[cfg(feature = "api20100401_domain")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountSipSipDomain {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountSipSipDomain;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountSipSipDomain")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountSipSipDomain, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<
+                    super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
+                > = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<
+                    super::models::ApiV2010AccountApplicationVoiceMethod,
+                > = None;
+                let mut __f12: Option<
+                    super::models::ApiV2010AccountSipSipDomainVoiceStatusCallbackMethod,
+                > = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<serde_json::Value> = None;
+                let mut __f16: Option<bool> = None;
+                let mut __f17: Option<bool> = None;
+                let mut __f18: Option<bool> = None;
+                let mut __f19: Option<String> = None;
+                let mut __f20: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "api_version" => __f1 = __map.next_value()?,
+                        "auth_type" => __f2 = __map.next_value()?,
+                        "date_created" => __f3 = __map.next_value()?,
+                        "date_updated" => __f4 = __map.next_value()?,
+                        "domain_name" => __f5 = __map.next_value()?,
+                        "friendly_name" => __f6 = __map.next_value()?,
+                        "sid" => __f7 = __map.next_value()?,
+                        "uri" => __f8 = __map.next_value()?,
+                        "voice_fallback_method" => __f9 = __map.next_value()?,
+                        "voice_fallback_url" => __f10 = __map.next_value()?,
+                        "voice_method" => __f11 = __map.next_value()?,
+                        "voice_status_callback_method" => __f12 = __map.next_value()?,
+                        "voice_status_callback_url" => __f13 = __map.next_value()?,
+                        "voice_url" => __f14 = __map.next_value()?,
+                        "subresource_uris" => __f15 = __map.next_value()?,
+                        "sip_registration" => __f16 = __map.next_value()?,
+                        "emergency_calling_enabled" => __f17 = __map.next_value()?,
+                        "secure" => __f18 = __map.next_value()?,
+                        "byoc_trunk_sid" => __f19 = __map.next_value()?,
+                        "emergency_caller_sid" => __f20 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountSipSipDomain {
+                    account_sid: __f0,
+                    api_version: __f1,
+                    auth_type: __f2,
+                    date_created: __f3,
+                    date_updated: __f4,
+                    domain_name: __f5,
+                    friendly_name: __f6,
+                    sid: __f7,
+                    uri: __f8,
+                    voice_fallback_method: __f9,
+                    voice_fallback_url: __f10,
+                    voice_method: __f11,
+                    voice_status_callback_method: __f12,
+                    voice_status_callback_url: __f13,
+                    voice_url: __f14,
+                    subresource_uris: __f15,
+                    sip_registration: __f16,
+                    emergency_calling_enabled: __f17,
+                    secure: __f18,
+                    byoc_trunk_sid: __f19,
+                    emergency_caller_sid: __f20,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_domain")]
 impl ApiV2010AccountSipSipDomain {
@@ -4694,36 +6127,71 @@ impl ApiV2010AccountSipSipDomain {
     }
 }
 #[cfg(feature = "api20100401_domain")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we use to call `voice_status_callback_url`. Either `GET` or `POST`."]
-    pub enum ApiV2010AccountSipSipDomainVoiceStatusCallbackMethod { Get = "GET", Post =
-    "POST", }
-}
+/// The HTTP method we use to call `voice_status_callback_url`. Either `GET` or `POST`.
+pub type ApiV2010AccountSipSipDomainVoiceStatusCallbackMethod = ApiV2010AccountApplicationSmsFallbackMethod;
 #[cfg(feature = "api20100401_ip_access_control_list")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountSipSipIpAccessControlList {
     /// A 34 character string that uniquely identifies this resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The unique id of the [Account](https://www.twilio.com/docs/iam/api/account) that owns this resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// A human readable descriptive text, up to 255 characters long.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The date that this resource was created, given as GMT in [RFC 2822](https://www.php.net/manual/en/class.datetime.php#datetime.constants.rfc2822) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date that this resource was last updated, given as GMT in [RFC 2822](https://www.php.net/manual/en/class.datetime.php#datetime.constants.rfc2822) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// A list of the IpAddress resources associated with this IP access control list resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
     /// The URI for this resource, relative to `https://api.twilio.com`
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+#[cfg(feature = "api20100401_ip_access_control_list")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountSipSipIpAccessControlList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountSipSipIpAccessControlList;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountSipSipIpAccessControlList")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountSipSipIpAccessControlList, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<serde_json::Value> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "sid" => __f0 = __map.next_value()?,
+                        "account_sid" => __f1 = __map.next_value()?,
+                        "friendly_name" => __f2 = __map.next_value()?,
+                        "date_created" => __f3 = __map.next_value()?,
+                        "date_updated" => __f4 = __map.next_value()?,
+                        "subresource_uris" => __f5 = __map.next_value()?,
+                        "uri" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountSipSipIpAccessControlList {
+                    sid: __f0,
+                    account_sid: __f1,
+                    friendly_name: __f2,
+                    date_created: __f3,
+                    date_updated: __f4,
+                    subresource_uris: __f5,
+                    uri: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_ip_access_control_list")]
 impl ApiV2010AccountSipSipIpAccessControlList {
@@ -4751,29 +6219,74 @@ impl ApiV2010AccountSipSipIpAccessControlList {
     }
 }
 #[cfg(feature = "api20100401_ip_access_control_list_mapping")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountSipSipDomainSipIpAccessControlListMapping {
     /// The unique id of the Account that is responsible for this resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The date that this resource was created, given as GMT in [RFC 2822](https://www.php.net/manual/en/class.datetime.php#datetime.constants.rfc2822) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date that this resource was last updated, given as GMT in [RFC 2822](https://www.php.net/manual/en/class.datetime.php#datetime.constants.rfc2822) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The unique string that is created to identify the SipDomain resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_sid: Option<String>,
     /// A human readable descriptive text for this resource, up to 64 characters long.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// A 34 character string that uniquely identifies this resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The URI for this resource, relative to `https://api.twilio.com`
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+#[cfg(feature = "api20100401_ip_access_control_list_mapping")]
+impl<'de> serde::Deserialize<'de>
+for ApiV2010AccountSipSipDomainSipIpAccessControlListMapping {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountSipSipDomainSipIpAccessControlListMapping;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct ApiV2010AccountSipSipDomainSipIpAccessControlListMapping",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                ApiV2010AccountSipSipDomainSipIpAccessControlListMapping,
+                A::Error,
+            > {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "date_created" => __f1 = __map.next_value()?,
+                        "date_updated" => __f2 = __map.next_value()?,
+                        "domain_sid" => __f3 = __map.next_value()?,
+                        "friendly_name" => __f4 = __map.next_value()?,
+                        "sid" => __f5 = __map.next_value()?,
+                        "uri" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountSipSipDomainSipIpAccessControlListMapping {
+                    account_sid: __f0,
+                    date_created: __f1,
+                    date_updated: __f2,
+                    domain_sid: __f3,
+                    friendly_name: __f4,
+                    sid: __f5,
+                    uri: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_ip_access_control_list_mapping")]
 impl ApiV2010AccountSipSipDomainSipIpAccessControlListMapping {
@@ -4810,35 +6323,81 @@ impl ApiV2010AccountSipSipDomainSipIpAccessControlListMapping {
     }
 }
 #[cfg(feature = "api20100401_sip_ip_address")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountSipSipIpAccessControlListSipIpAddress {
     /// A 34 character string that uniquely identifies this resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The unique id of the Account that is responsible for this resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// A human readable descriptive text for this resource, up to 255 characters long.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// An IP address in dotted decimal notation from which you want to accept traffic. Any SIP requests from this IP address will be allowed by Twilio. IPv4 only supported today.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_address: Option<String>,
     /// An integer representing the length of the CIDR prefix to use with this IP address when accepting traffic. By default the entire IP address is used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cidr_prefix_length: Option<i64>,
     /// The unique id of the IpAccessControlList resource that includes this resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_access_control_list_sid: Option<String>,
     /// The date that this resource was created, given as GMT in [RFC 2822](https://www.php.net/manual/en/class.datetime.php#datetime.constants.rfc2822) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date that this resource was last updated, given as GMT in [RFC 2822](https://www.php.net/manual/en/class.datetime.php#datetime.constants.rfc2822) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The URI for this resource, relative to `https://api.twilio.com`
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+#[cfg(feature = "api20100401_sip_ip_address")]
+impl<'de> serde::Deserialize<'de>
+for ApiV2010AccountSipSipIpAccessControlListSipIpAddress {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountSipSipIpAccessControlListSipIpAddress;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct ApiV2010AccountSipSipIpAccessControlListSipIpAddress",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountSipSipIpAccessControlListSipIpAddress, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "sid" => __f0 = __map.next_value()?,
+                        "account_sid" => __f1 = __map.next_value()?,
+                        "friendly_name" => __f2 = __map.next_value()?,
+                        "ip_address" => __f3 = __map.next_value()?,
+                        "cidr_prefix_length" => __f4 = __map.next_value()?,
+                        "ip_access_control_list_sid" => __f5 = __map.next_value()?,
+                        "date_created" => __f6 = __map.next_value()?,
+                        "date_updated" => __f7 = __map.next_value()?,
+                        "uri" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountSipSipIpAccessControlListSipIpAddress {
+                    sid: __f0,
+                    account_sid: __f1,
+                    friendly_name: __f2,
+                    ip_address: __f3,
+                    cidr_prefix_length: __f4,
+                    ip_access_control_list_sid: __f5,
+                    date_created: __f6,
+                    date_updated: __f7,
+                    uri: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_sip_ip_address")]
 impl ApiV2010AccountSipSipIpAccessControlListSipIpAddress {
@@ -4875,29 +6434,68 @@ impl ApiV2010AccountSipSipIpAccessControlListSipIpAddress {
     }
 }
 #[cfg(feature = "api20100401_siprec")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountCallSiprec {
     /// The SID of the Siprec resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created this Siprec resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Siprec resource is associated with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_sid: Option<String>,
     /// The user-specified name of this Siprec, if one was given when the Siprec was created. This may be used to stop the Siprec.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The status - one of `stopped`, `in-progress`
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::SiprecEnumStatus>,
     /// The date and time in GMT that this resource was last updated, specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+#[cfg(feature = "api20100401_siprec")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountCallSiprec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountCallSiprec;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountCallSiprec")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountCallSiprec, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::SiprecEnumStatus> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "sid" => __f0 = __map.next_value()?,
+                        "account_sid" => __f1 = __map.next_value()?,
+                        "call_sid" => __f2 = __map.next_value()?,
+                        "name" => __f3 = __map.next_value()?,
+                        "status" => __f4 = __map.next_value()?,
+                        "date_updated" => __f5 = __map.next_value()?,
+                        "uri" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountCallSiprec {
+                    sid: __f0,
+                    account_sid: __f1,
+                    call_sid: __f2,
+                    name: __f3,
+                    status: __f4,
+                    date_updated: __f5,
+                    uri: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_siprec")]
 impl ApiV2010AccountCallSiprec {
@@ -4934,16 +6532,11 @@ impl ApiV2010AccountCallSiprec {
     }
 }
 #[cfg(feature = "api20100401_siprec")]
-connector_runtime::__string_enum! {
-    #[doc = " The status - one of `stopped`, `in-progress`"] pub enum SiprecEnumStatus {
-    InProgress = "in-progress", Stopped = "stopped", }
-}
+/// The status - one of `stopped`, `in-progress`
+pub type SiprecEnumStatus = RealtimeTranscriptionEnumStatus;
 #[cfg(feature = "api20100401_siprec")]
-connector_runtime::__string_enum! {
-    #[doc = " One of `inbound_track`, `outbound_track`, `both_tracks`."] pub enum
-    SiprecEnumTrack { InboundTrack = "inbound_track", OutboundTrack = "outbound_track",
-    BothTracks = "both_tracks", }
-}
+/// One of `inbound_track`, `outbound_track`, `both_tracks`.
+pub type SiprecEnumTrack = RealtimeTranscriptionEnumTrack;
 #[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     pub enum SmsFeedbackEnumOutcome { Confirmed = "confirmed", Unconfirmed =
@@ -4951,42 +6544,72 @@ connector_runtime::__string_enum! {
     "delayed", }
 }
 #[cfg(feature = "all")]
-connector_runtime::__string_enum! {
-    pub enum SmsMessageEnumStatus { Queued = "queued", Sending = "sending", Sent =
-    "sent", Failed = "failed", Delivered = "delivered", Undelivered = "undelivered",
-    Receiving = "receiving", Received = "received", Accepted = "accepted", Scheduled =
-    "scheduled", Read = "read", PartiallyDelivered = "partially_delivered", Canceled =
-    "canceled", }
-}
+pub type SmsMessageEnumStatus = MessageEnumStatus;
 #[cfg(feature = "all")]
-connector_runtime::__string_enum! {
-    pub enum SmsMessageEnumDirection { Inbound = "inbound", OutboundApi = "outbound-api",
-    OutboundCall = "outbound-call", OutboundReply = "outbound-reply", }
-}
+pub type SmsMessageEnumDirection = MessageEnumDirection;
 #[cfg(feature = "api20100401_stream")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountCallStream {
     /// The SID of the Stream resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created this Stream resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Stream resource is associated with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_sid: Option<String>,
     /// The user-specified name of this Stream, if one was given when the Stream was created. This can be used to stop the Stream.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The status of the Stream. Possible values are `stopped` and `in-progress`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::StreamEnumStatus>,
     /// The date and time in GMT that this resource was last updated, specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+#[cfg(feature = "api20100401_stream")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountCallStream {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountCallStream;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountCallStream")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountCallStream, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::StreamEnumStatus> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "sid" => __f0 = __map.next_value()?,
+                        "account_sid" => __f1 = __map.next_value()?,
+                        "call_sid" => __f2 = __map.next_value()?,
+                        "name" => __f3 = __map.next_value()?,
+                        "status" => __f4 = __map.next_value()?,
+                        "date_updated" => __f5 = __map.next_value()?,
+                        "uri" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountCallStream {
+                    sid: __f0,
+                    account_sid: __f1,
+                    call_sid: __f2,
+                    name: __f3,
+                    status: __f4,
+                    date_updated: __f5,
+                    uri: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_stream")]
 impl ApiV2010AccountCallStream {
@@ -5023,42 +6646,76 @@ impl ApiV2010AccountCallStream {
     }
 }
 #[cfg(feature = "api20100401_stream")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The status of the Stream. Possible values are `stopped` and `in-progress`."] pub
-    enum StreamEnumStatus { InProgress = "in-progress", Stopped = "stopped", }
-}
+/// The status of the Stream. Possible values are `stopped` and `in-progress`.
+pub type StreamEnumStatus = RealtimeTranscriptionEnumStatus;
 #[cfg(feature = "api20100401_stream")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The tracks to be included in the Stream. Possible values are `inbound_track`, `outbound_track`, `both_tracks`. Default value is `inbound_track`."]
-    pub enum StreamEnumTrack { InboundTrack = "inbound_track", OutboundTrack =
-    "outbound_track", BothTracks = "both_tracks", }
-}
+/// The tracks to be included in the Stream. Possible values are `inbound_track`, `outbound_track`, `both_tracks`. Default value is `inbound_track`.
+pub type StreamEnumTrack = RealtimeTranscriptionEnumTrack;
 #[cfg(feature = "api20100401_token")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountToken {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Token resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// An array representing the ephemeral credentials and the STUN and TURN server URIs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ice_servers: Option<Vec<super::models::ApiV2010AccountTokenIceServersItem>>,
     /// The temporary password that the username will use when authenticating with Twilio.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
     /// The duration in seconds for which the username and password are valid.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<String>,
     /// The temporary username that uniquely identifies a Token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+}
+#[cfg(feature = "api20100401_token")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountToken {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountToken;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountToken")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountToken, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<
+                    Vec<super::models::ApiV2010AccountTokenIceServersItem>,
+                > = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "date_created" => __f1 = __map.next_value()?,
+                        "date_updated" => __f2 = __map.next_value()?,
+                        "ice_servers" => __f3 = __map.next_value()?,
+                        "password" => __f4 = __map.next_value()?,
+                        "ttl" => __f5 = __map.next_value()?,
+                        "username" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountToken {
+                    account_sid: __f0,
+                    date_created: __f1,
+                    date_updated: __f2,
+                    ice_servers: __f3,
+                    password: __f4,
+                    ttl: __f5,
+                    username: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_token")]
 impl ApiV2010AccountToken {
@@ -5077,157 +6734,200 @@ impl ApiV2010AccountToken {
     }
 }
 #[cfg(feature = "api20100401_token")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountTokenIceServersItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub urls: Option<String>,
 }
-#[cfg(feature = "api20100401_transcription")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountTranscription {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Transcription resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_sid: Option<String>,
-    /// The API version used to create the transcription.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_created: Option<String>,
-    /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_updated: Option<String>,
-    /// The duration of the transcribed audio in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration: Option<String>,
-    /// The charge for the transcript in the currency associated with the account. This value is populated after the transcript is complete so it may not be available immediately.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
-    pub price: Option<f64>,
-    /// The currency in which `price` is measured, in [ISO 4127](https://www.iso.org/iso/home/standards/currency_codes.htm) format (e.g. `usd`, `eur`, `jpy`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_unit: Option<String>,
-    /// The SID of the [Recording](https://www.twilio.com/docs/voice/api/recording) from which the transcription was created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recording_sid: Option<String>,
-    /// The unique string that that we created to identify the Transcription resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
-    /// The status of the transcription. Can be: `in-progress`, `completed`, `failed`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<super::models::TranscriptionEnumStatus>,
-    /// The text content of the transcription.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transcription_text: Option<String>,
-    /// The transcription type. Can only be: `fast`.
-    #[serde(rename = "type")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub type_: Option<String>,
-    /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-}
-#[cfg(feature = "api20100401_transcription")]
-impl ApiV2010AccountTranscription {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.account_sid {
-            rt::check::string(
-                "ApiV2010AccountTranscription.account_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            )?;
+#[cfg(feature = "api20100401_token")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountTokenIceServersItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountTokenIceServersItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountTokenIceServersItem")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountTokenIceServersItem, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "credential" => __f0 = __map.next_value()?,
+                        "username" => __f1 = __map.next_value()?,
+                        "url" => __f2 = __map.next_value()?,
+                        "urls" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountTokenIceServersItem {
+                    credential: __f0,
+                    username: __f1,
+                    url: __f2,
+                    urls: __f3,
+                })
+            }
         }
-        if let Some(v) = &self.recording_sid {
-            rt::check::string(
-                "ApiV2010AccountTranscription.recording_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^RE[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.sid {
-            rt::check::string(
-                "ApiV2010AccountTranscription.sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^TR[0-9a-fA-F]{32}$",
-            )?;
-        }
-        Ok(())
+        d.deserialize_map(__Visitor)
     }
 }
 #[cfg(feature = "api20100401_transcription")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The status of the transcription. Can be: `in-progress`, `completed`, `failed`."]
-    pub enum TranscriptionEnumStatus { InProgress = "in-progress", Completed =
-    "completed", Failed = "failed", }
-}
+pub type ApiV2010AccountTranscription = ApiV2010AccountRecordingRecordingTranscription;
+#[cfg(feature = "api20100401_transcription")]
+/// The status of the transcription. Can be: `in-progress`, `completed`, `failed`.
+pub type TranscriptionEnumStatus = RecordingTranscriptionEnumStatus;
 #[cfg(feature = "all")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountUsage {}
-#[cfg(feature = "api20100401_record")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub type ApiV2010AccountUsage = ApiV2010AccountSip;
+#[cfg(
+    any(
+        feature = "api20100401_all_time",
+        feature = "api20100401_daily",
+        feature = "api20100401_last_month",
+        feature = "api20100401_monthly",
+        feature = "api20100401_record",
+        feature = "api20100401_this_month",
+        feature = "api20100401_today",
+        feature = "api20100401_yearly",
+        feature = "api20100401_yesterday"
+    )
+)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountUsageUsageRecord {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The API version used to create the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// Usage records up to date as of this timestamp, formatted as YYYY-MM-DDTHH:MM:SS+00:00. All timestamps are in GMT
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as_of: Option<String>,
     /// The category of usage. For more information, see [Usage Categories](https://www.twilio.com/docs/usage/api/usage-record#usage-categories).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
     /// The number of usage events, such as the number of calls.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<String>,
     /// The units in which `count` is measured, such as `calls` for calls or `messages` for SMS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count_unit: Option<String>,
     /// A plain-language description of the usage category.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The last date for which usage is included in the UsageRecord. The date is specified in GMT and formatted as `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_date: Option<chrono::NaiveDate>,
     /// The total price of the usage in the currency specified in `price_unit` and associated with the account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
     pub price: Option<f64>,
     /// The currency in which `price` is measured, in [ISO 4127](https://www.iso.org/iso/home/standards/currency_codes.htm) format, such as `usd`, `eur`, and `jpy`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_unit: Option<String>,
     /// The first date for which usage is included in this UsageRecord. The date is specified in GMT and formatted as `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_date: Option<chrono::NaiveDate>,
     /// A list of related resources identified by their URIs. For more information, see [List Subresources](https://www.twilio.com/docs/usage/api/usage-record#list-subresources).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     /// The amount used to bill usage and measured in units described in `usage_unit`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<String>,
     /// The units in which `usage` is measured, such as `minutes` for calls or `messages` for SMS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_unit: Option<String>,
 }
-#[cfg(feature = "api20100401_record")]
+#[cfg(
+    any(
+        feature = "api20100401_all_time",
+        feature = "api20100401_daily",
+        feature = "api20100401_last_month",
+        feature = "api20100401_monthly",
+        feature = "api20100401_record",
+        feature = "api20100401_this_month",
+        feature = "api20100401_today",
+        feature = "api20100401_yearly",
+        feature = "api20100401_yesterday"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountUsageUsageRecord {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountUsageUsageRecord;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountUsageUsageRecord")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountUsageUsageRecord, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<chrono::NaiveDate> = None;
+                let mut __f8: Option<f64> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<chrono::NaiveDate> = None;
+                let mut __f11: Option<serde_json::Value> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "api_version" => __f1 = __map.next_value()?,
+                        "as_of" => __f2 = __map.next_value()?,
+                        "category" => __f3 = __map.next_value()?,
+                        "count" => __f4 = __map.next_value()?,
+                        "count_unit" => __f5 = __map.next_value()?,
+                        "description" => __f6 = __map.next_value()?,
+                        "end_date" => __f7 = __map.next_value()?,
+                        "price" => {
+                            __f8 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "price_unit" => __f9 = __map.next_value()?,
+                        "start_date" => __f10 = __map.next_value()?,
+                        "subresource_uris" => __f11 = __map.next_value()?,
+                        "uri" => __f12 = __map.next_value()?,
+                        "usage" => __f13 = __map.next_value()?,
+                        "usage_unit" => __f14 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountUsageUsageRecord {
+                    account_sid: __f0,
+                    api_version: __f1,
+                    as_of: __f2,
+                    category: __f3,
+                    count: __f4,
+                    count_unit: __f5,
+                    description: __f6,
+                    end_date: __f7,
+                    price: __f8,
+                    price_unit: __f9,
+                    start_date: __f10,
+                    subresource_uris: __f11,
+                    uri: __f12,
+                    usage: __f13,
+                    usage_unit: __f14,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(
+        feature = "api20100401_all_time",
+        feature = "api20100401_daily",
+        feature = "api20100401_last_month",
+        feature = "api20100401_monthly",
+        feature = "api20100401_record",
+        feature = "api20100401_this_month",
+        feature = "api20100401_today",
+        feature = "api20100401_yearly",
+        feature = "api20100401_yesterday"
+    )
+)]
 impl ApiV2010AccountUsageUsageRecord {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5244,586 +6944,133 @@ impl ApiV2010AccountUsageUsageRecord {
     }
 }
 #[cfg(feature = "api20100401_all_time")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountUsageUsageRecordUsageRecordAllTime {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_sid: Option<String>,
-    /// The API version used to create the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    /// Usage records up to date as of this timestamp, formatted as YYYY-MM-DDTHH:MM:SS+00:00. All timestamps are in GMT
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub as_of: Option<String>,
-    /// The category of usage. For more information, see [Usage Categories](https://www.twilio.com/docs/usage/api/usage-record#usage-categories).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
-    /// The number of usage events, such as the number of calls.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<String>,
-    /// The units in which `count` is measured, such as `calls` for calls or `messages` for SMS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count_unit: Option<String>,
-    /// A plain-language description of the usage category.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// The last date for which usage is included in the UsageRecord. The date is specified in GMT and formatted as `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_date: Option<chrono::NaiveDate>,
-    /// The total price of the usage in the currency specified in `price_unit` and associated with the account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
-    pub price: Option<f64>,
-    /// The currency in which `price` is measured, in [ISO 4127](https://www.iso.org/iso/home/standards/currency_codes.htm) format, such as `usd`, `eur`, and `jpy`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_unit: Option<String>,
-    /// The first date for which usage is included in this UsageRecord. The date is specified in GMT and formatted as `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_date: Option<chrono::NaiveDate>,
-    /// A list of related resources identified by their URIs. For more information, see [List Subresources](https://www.twilio.com/docs/usage/api/usage-record#list-subresources).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subresource_uris: Option<serde_json::Value>,
-    /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    /// The amount used to bill usage and measured in units described in `usage_unit`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<String>,
-    /// The units in which `usage` is measured, such as `minutes` for calls or `messages` for SMS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_unit: Option<String>,
-}
-#[cfg(feature = "api20100401_all_time")]
-impl ApiV2010AccountUsageUsageRecordUsageRecordAllTime {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.account_sid {
-            rt::check::string(
-                "ApiV2010AccountUsageUsageRecordUsageRecordAllTime.account_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            )?;
-        }
-        Ok(())
-    }
-}
+pub type ApiV2010AccountUsageUsageRecordUsageRecordAllTime = ApiV2010AccountUsageUsageRecord;
 #[cfg(feature = "api20100401_daily")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountUsageUsageRecordUsageRecordDaily {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_sid: Option<String>,
-    /// The API version used to create the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    /// Usage records up to date as of this timestamp, formatted as YYYY-MM-DDTHH:MM:SS+00:00. All timestamps are in GMT
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub as_of: Option<String>,
-    /// The category of usage. For more information, see [Usage Categories](https://www.twilio.com/docs/usage/api/usage-record#usage-categories).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
-    /// The number of usage events, such as the number of calls.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<String>,
-    /// The units in which `count` is measured, such as `calls` for calls or `messages` for SMS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count_unit: Option<String>,
-    /// A plain-language description of the usage category.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// The last date for which usage is included in the UsageRecord. The date is specified in GMT and formatted as `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_date: Option<chrono::NaiveDate>,
-    /// The total price of the usage in the currency specified in `price_unit` and associated with the account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
-    pub price: Option<f64>,
-    /// The currency in which `price` is measured, in [ISO 4127](https://www.iso.org/iso/home/standards/currency_codes.htm) format, such as `usd`, `eur`, and `jpy`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_unit: Option<String>,
-    /// The first date for which usage is included in this UsageRecord. The date is specified in GMT and formatted as `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_date: Option<chrono::NaiveDate>,
-    /// A list of related resources identified by their URIs. For more information, see [List Subresources](https://www.twilio.com/docs/usage/api/usage-record#list-subresources).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subresource_uris: Option<serde_json::Value>,
-    /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    /// The amount used to bill usage and measured in units described in `usage_unit`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<String>,
-    /// The units in which `usage` is measured, such as `minutes` for calls or `messages` for SMS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_unit: Option<String>,
-}
-#[cfg(feature = "api20100401_daily")]
-impl ApiV2010AccountUsageUsageRecordUsageRecordDaily {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.account_sid {
-            rt::check::string(
-                "ApiV2010AccountUsageUsageRecordUsageRecordDaily.account_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            )?;
-        }
-        Ok(())
-    }
-}
+pub type ApiV2010AccountUsageUsageRecordUsageRecordDaily = ApiV2010AccountUsageUsageRecord;
 #[cfg(feature = "api20100401_last_month")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountUsageUsageRecordUsageRecordLastMonth {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_sid: Option<String>,
-    /// The API version used to create the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    /// Usage records up to date as of this timestamp, formatted as YYYY-MM-DDTHH:MM:SS+00:00. All timestamps are in GMT
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub as_of: Option<String>,
-    /// The category of usage. For more information, see [Usage Categories](https://www.twilio.com/docs/usage/api/usage-record#usage-categories).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
-    /// The number of usage events, such as the number of calls.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<String>,
-    /// The units in which `count` is measured, such as `calls` for calls or `messages` for SMS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count_unit: Option<String>,
-    /// A plain-language description of the usage category.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// The last date for which usage is included in the UsageRecord. The date is specified in GMT and formatted as `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_date: Option<chrono::NaiveDate>,
-    /// The total price of the usage in the currency specified in `price_unit` and associated with the account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
-    pub price: Option<f64>,
-    /// The currency in which `price` is measured, in [ISO 4127](https://www.iso.org/iso/home/standards/currency_codes.htm) format, such as `usd`, `eur`, and `jpy`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_unit: Option<String>,
-    /// The first date for which usage is included in this UsageRecord. The date is specified in GMT and formatted as `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_date: Option<chrono::NaiveDate>,
-    /// A list of related resources identified by their URIs. For more information, see [List Subresources](https://www.twilio.com/docs/usage/api/usage-record#list-subresources).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subresource_uris: Option<serde_json::Value>,
-    /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    /// The amount used to bill usage and measured in units described in `usage_unit`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<String>,
-    /// The units in which `usage` is measured, such as `minutes` for calls or `messages` for SMS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_unit: Option<String>,
-}
-#[cfg(feature = "api20100401_last_month")]
-impl ApiV2010AccountUsageUsageRecordUsageRecordLastMonth {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.account_sid {
-            rt::check::string(
-                "ApiV2010AccountUsageUsageRecordUsageRecordLastMonth.account_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            )?;
-        }
-        Ok(())
-    }
-}
+pub type ApiV2010AccountUsageUsageRecordUsageRecordLastMonth = ApiV2010AccountUsageUsageRecord;
 #[cfg(feature = "api20100401_monthly")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountUsageUsageRecordUsageRecordMonthly {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_sid: Option<String>,
-    /// The API version used to create the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    /// Usage records up to date as of this timestamp, formatted as YYYY-MM-DDTHH:MM:SS+00:00. All timestamps are in GMT
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub as_of: Option<String>,
-    /// The category of usage. For more information, see [Usage Categories](https://www.twilio.com/docs/usage/api/usage-record#usage-categories).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
-    /// The number of usage events, such as the number of calls.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<String>,
-    /// The units in which `count` is measured, such as `calls` for calls or `messages` for SMS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count_unit: Option<String>,
-    /// A plain-language description of the usage category.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// The last date for which usage is included in the UsageRecord. The date is specified in GMT and formatted as `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_date: Option<chrono::NaiveDate>,
-    /// The total price of the usage in the currency specified in `price_unit` and associated with the account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
-    pub price: Option<f64>,
-    /// The currency in which `price` is measured, in [ISO 4127](https://www.iso.org/iso/home/standards/currency_codes.htm) format, such as `usd`, `eur`, and `jpy`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_unit: Option<String>,
-    /// The first date for which usage is included in this UsageRecord. The date is specified in GMT and formatted as `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_date: Option<chrono::NaiveDate>,
-    /// A list of related resources identified by their URIs. For more information, see [List Subresources](https://www.twilio.com/docs/usage/api/usage-record#list-subresources).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subresource_uris: Option<serde_json::Value>,
-    /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    /// The amount used to bill usage and measured in units described in `usage_unit`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<String>,
-    /// The units in which `usage` is measured, such as `minutes` for calls or `messages` for SMS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_unit: Option<String>,
-}
-#[cfg(feature = "api20100401_monthly")]
-impl ApiV2010AccountUsageUsageRecordUsageRecordMonthly {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.account_sid {
-            rt::check::string(
-                "ApiV2010AccountUsageUsageRecordUsageRecordMonthly.account_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            )?;
-        }
-        Ok(())
-    }
-}
+pub type ApiV2010AccountUsageUsageRecordUsageRecordMonthly = ApiV2010AccountUsageUsageRecord;
 #[cfg(feature = "api20100401_this_month")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountUsageUsageRecordUsageRecordThisMonth {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_sid: Option<String>,
-    /// The API version used to create the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    /// Usage records up to date as of this timestamp, formatted as YYYY-MM-DDTHH:MM:SS+00:00. All timestamps are in GMT
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub as_of: Option<String>,
-    /// The category of usage. For more information, see [Usage Categories](https://www.twilio.com/docs/usage/api/usage-record#usage-categories).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
-    /// The number of usage events, such as the number of calls.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<String>,
-    /// The units in which `count` is measured, such as `calls` for calls or `messages` for SMS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count_unit: Option<String>,
-    /// A plain-language description of the usage category.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// The last date for which usage is included in the UsageRecord. The date is specified in GMT and formatted as `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_date: Option<chrono::NaiveDate>,
-    /// The total price of the usage in the currency specified in `price_unit` and associated with the account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
-    pub price: Option<f64>,
-    /// The currency in which `price` is measured, in [ISO 4127](https://www.iso.org/iso/home/standards/currency_codes.htm) format, such as `usd`, `eur`, and `jpy`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_unit: Option<String>,
-    /// The first date for which usage is included in this UsageRecord. The date is specified in GMT and formatted as `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_date: Option<chrono::NaiveDate>,
-    /// A list of related resources identified by their URIs. For more information, see [List Subresources](https://www.twilio.com/docs/usage/api/usage-record#list-subresources).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subresource_uris: Option<serde_json::Value>,
-    /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    /// The amount used to bill usage and measured in units described in `usage_unit`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<String>,
-    /// The units in which `usage` is measured, such as `minutes` for calls or `messages` for SMS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_unit: Option<String>,
-}
-#[cfg(feature = "api20100401_this_month")]
-impl ApiV2010AccountUsageUsageRecordUsageRecordThisMonth {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.account_sid {
-            rt::check::string(
-                "ApiV2010AccountUsageUsageRecordUsageRecordThisMonth.account_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            )?;
-        }
-        Ok(())
-    }
-}
+pub type ApiV2010AccountUsageUsageRecordUsageRecordThisMonth = ApiV2010AccountUsageUsageRecord;
 #[cfg(feature = "api20100401_today")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountUsageUsageRecordUsageRecordToday {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_sid: Option<String>,
-    /// The API version used to create the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    /// Usage records up to date as of this timestamp, formatted as YYYY-MM-DDTHH:MM:SS+00:00. All timestamps are in GMT
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub as_of: Option<String>,
-    /// The category of usage. For more information, see [Usage Categories](https://www.twilio.com/docs/usage/api/usage-record#usage-categories).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
-    /// The number of usage events, such as the number of calls.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<String>,
-    /// The units in which `count` is measured, such as `calls` for calls or `messages` for SMS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count_unit: Option<String>,
-    /// A plain-language description of the usage category.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// The last date for which usage is included in the UsageRecord. The date is specified in GMT and formatted as `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_date: Option<chrono::NaiveDate>,
-    /// The total price of the usage in the currency specified in `price_unit` and associated with the account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
-    pub price: Option<f64>,
-    /// The currency in which `price` is measured, in [ISO 4127](https://www.iso.org/iso/home/standards/currency_codes.htm) format, such as `usd`, `eur`, and `jpy`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_unit: Option<String>,
-    /// The first date for which usage is included in this UsageRecord. The date is specified in GMT and formatted as `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_date: Option<chrono::NaiveDate>,
-    /// A list of related resources identified by their URIs. For more information, see [List Subresources](https://www.twilio.com/docs/usage/api/usage-record#list-subresources).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subresource_uris: Option<serde_json::Value>,
-    /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    /// The amount used to bill usage and measured in units described in `usage_unit`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<String>,
-    /// The units in which `usage` is measured, such as `minutes` for calls or `messages` for SMS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_unit: Option<String>,
-}
-#[cfg(feature = "api20100401_today")]
-impl ApiV2010AccountUsageUsageRecordUsageRecordToday {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.account_sid {
-            rt::check::string(
-                "ApiV2010AccountUsageUsageRecordUsageRecordToday.account_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            )?;
-        }
-        Ok(())
-    }
-}
+pub type ApiV2010AccountUsageUsageRecordUsageRecordToday = ApiV2010AccountUsageUsageRecord;
 #[cfg(feature = "api20100401_yearly")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountUsageUsageRecordUsageRecordYearly {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_sid: Option<String>,
-    /// The API version used to create the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    /// Usage records up to date as of this timestamp, formatted as YYYY-MM-DDTHH:MM:SS+00:00. All timestamps are in GMT
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub as_of: Option<String>,
-    /// The category of usage. For more information, see [Usage Categories](https://www.twilio.com/docs/usage/api/usage-record#usage-categories).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
-    /// The number of usage events, such as the number of calls.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<String>,
-    /// The units in which `count` is measured, such as `calls` for calls or `messages` for SMS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count_unit: Option<String>,
-    /// A plain-language description of the usage category.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// The last date for which usage is included in the UsageRecord. The date is specified in GMT and formatted as `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_date: Option<chrono::NaiveDate>,
-    /// The total price of the usage in the currency specified in `price_unit` and associated with the account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
-    pub price: Option<f64>,
-    /// The currency in which `price` is measured, in [ISO 4127](https://www.iso.org/iso/home/standards/currency_codes.htm) format, such as `usd`, `eur`, and `jpy`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_unit: Option<String>,
-    /// The first date for which usage is included in this UsageRecord. The date is specified in GMT and formatted as `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_date: Option<chrono::NaiveDate>,
-    /// A list of related resources identified by their URIs. For more information, see [List Subresources](https://www.twilio.com/docs/usage/api/usage-record#list-subresources).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subresource_uris: Option<serde_json::Value>,
-    /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    /// The amount used to bill usage and measured in units described in `usage_unit`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<String>,
-    /// The units in which `usage` is measured, such as `minutes` for calls or `messages` for SMS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_unit: Option<String>,
-}
-#[cfg(feature = "api20100401_yearly")]
-impl ApiV2010AccountUsageUsageRecordUsageRecordYearly {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.account_sid {
-            rt::check::string(
-                "ApiV2010AccountUsageUsageRecordUsageRecordYearly.account_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            )?;
-        }
-        Ok(())
-    }
-}
+pub type ApiV2010AccountUsageUsageRecordUsageRecordYearly = ApiV2010AccountUsageUsageRecord;
 #[cfg(feature = "api20100401_yesterday")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountUsageUsageRecordUsageRecordYesterday {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_sid: Option<String>,
-    /// The API version used to create the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    /// Usage records up to date as of this timestamp, formatted as YYYY-MM-DDTHH:MM:SS+00:00. All timestamps are in GMT
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub as_of: Option<String>,
-    /// The category of usage. For more information, see [Usage Categories](https://www.twilio.com/docs/usage/api/usage-record#usage-categories).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
-    /// The number of usage events, such as the number of calls.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<String>,
-    /// The units in which `count` is measured, such as `calls` for calls or `messages` for SMS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count_unit: Option<String>,
-    /// A plain-language description of the usage category.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// The last date for which usage is included in the UsageRecord. The date is specified in GMT and formatted as `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_date: Option<chrono::NaiveDate>,
-    /// The total price of the usage in the currency specified in `price_unit` and associated with the account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
-    pub price: Option<f64>,
-    /// The currency in which `price` is measured, in [ISO 4127](https://www.iso.org/iso/home/standards/currency_codes.htm) format, such as `usd`, `eur`, and `jpy`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_unit: Option<String>,
-    /// The first date for which usage is included in this UsageRecord. The date is specified in GMT and formatted as `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_date: Option<chrono::NaiveDate>,
-    /// A list of related resources identified by their URIs. For more information, see [List Subresources](https://www.twilio.com/docs/usage/api/usage-record#list-subresources).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subresource_uris: Option<serde_json::Value>,
-    /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    /// The amount used to bill usage and measured in units described in `usage_unit`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<String>,
-    /// The units in which `usage` is measured, such as `minutes` for calls or `messages` for SMS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_unit: Option<String>,
-}
-#[cfg(feature = "api20100401_yesterday")]
-impl ApiV2010AccountUsageUsageRecordUsageRecordYesterday {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.account_sid {
-            rt::check::string(
-                "ApiV2010AccountUsageUsageRecordUsageRecordYesterday.account_sid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AC[0-9a-fA-F]{32}$",
-            )?;
-        }
-        Ok(())
-    }
-}
+pub type ApiV2010AccountUsageUsageRecordUsageRecordYesterday = ApiV2010AccountUsageUsageRecord;
 #[cfg(feature = "api20100401_trigger")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountUsageUsageTrigger {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that the trigger monitors.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The API version used to create the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// The HTTP method we use to call `callback_url`. Can be: `GET` or `POST`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_method: Option<
         super::models::ApiV2010AccountUsageUsageTriggerCallbackMethod,
     >,
     /// The URL we call using the `callback_method` when the trigger fires.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
     /// The current value of the field the trigger is watching.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_value: Option<String>,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The date and time in GMT that the trigger was last fired specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_fired: Option<String>,
     /// The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
     /// The string that you assigned to describe the trigger.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The frequency of a recurring UsageTrigger.  Can be: `daily`, `monthly`, or `yearly` for recurring triggers or empty for non-recurring triggers. A trigger will only fire once during each period. Recurring times are in GMT.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recurring: Option<super::models::UsageTriggerEnumRecurring>,
     /// The unique string that that we created to identify the UsageTrigger resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The field in the [UsageRecord](https://www.twilio.com/docs/usage/api/usage-record) resource that fires the trigger.  Can be: `count`, `usage`, or `price`, as described in the [UsageRecords documentation](https://www.twilio.com/docs/usage/api/usage-record#usage-count-price).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger_by: Option<super::models::UsageTriggerEnumTriggerField>,
     /// The value at which the trigger will fire.  Must be a positive, numeric value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger_value: Option<String>,
     /// The URI of the resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     /// The usage category the trigger watches. Must be one of the supported [usage categories](https://www.twilio.com/docs/usage/api/usage-record#usage-categories).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_category: Option<String>,
     /// The URI of the [UsageRecord](https://www.twilio.com/docs/usage/api/usage-record) resource this trigger watches, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_record_uri: Option<String>,
+}
+#[cfg(feature = "api20100401_trigger")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountUsageUsageTrigger {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountUsageUsageTrigger;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountUsageUsageTrigger")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountUsageUsageTrigger, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<
+                    super::models::ApiV2010AccountUsageUsageTriggerCallbackMethod,
+                > = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<super::models::UsageTriggerEnumRecurring> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<super::models::UsageTriggerEnumTriggerField> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "api_version" => __f1 = __map.next_value()?,
+                        "callback_method" => __f2 = __map.next_value()?,
+                        "callback_url" => __f3 = __map.next_value()?,
+                        "current_value" => __f4 = __map.next_value()?,
+                        "date_created" => __f5 = __map.next_value()?,
+                        "date_fired" => __f6 = __map.next_value()?,
+                        "date_updated" => __f7 = __map.next_value()?,
+                        "friendly_name" => __f8 = __map.next_value()?,
+                        "recurring" => __f9 = __map.next_value()?,
+                        "sid" => __f10 = __map.next_value()?,
+                        "trigger_by" => __f11 = __map.next_value()?,
+                        "trigger_value" => __f12 = __map.next_value()?,
+                        "uri" => __f13 = __map.next_value()?,
+                        "usage_category" => __f14 = __map.next_value()?,
+                        "usage_record_uri" => __f15 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountUsageUsageTrigger {
+                    account_sid: __f0,
+                    api_version: __f1,
+                    callback_method: __f2,
+                    callback_url: __f3,
+                    current_value: __f4,
+                    date_created: __f5,
+                    date_fired: __f6,
+                    date_updated: __f7,
+                    friendly_name: __f8,
+                    recurring: __f9,
+                    sid: __f10,
+                    trigger_by: __f11,
+                    trigger_value: __f12,
+                    uri: __f13,
+                    usage_category: __f14,
+                    usage_record_uri: __f15,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_trigger")]
 impl ApiV2010AccountUsageUsageTrigger {
@@ -5851,11 +7098,8 @@ impl ApiV2010AccountUsageUsageTrigger {
     }
 }
 #[cfg(feature = "api20100401_trigger")]
-connector_runtime::__string_enum! {
-    #[doc = " The HTTP method we use to call `callback_url`. Can be: `GET` or `POST`."]
-    pub enum ApiV2010AccountUsageUsageTriggerCallbackMethod { Get = "GET", Post = "POST",
-    }
-}
+/// The HTTP method we use to call `callback_url`. Can be: `GET` or `POST`.
+pub type ApiV2010AccountUsageUsageTriggerCallbackMethod = ApiV2010AccountApplicationSmsFallbackMethod;
 #[cfg(feature = "api20100401_trigger")]
 connector_runtime::__string_enum! {
     #[doc =
@@ -5871,20 +7115,53 @@ connector_runtime::__string_enum! {
     "price", }
 }
 #[cfg(feature = "api20100401_user_defined_message")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountCallUserDefinedMessage {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created User Defined Message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the User Defined Message is associated with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_sid: Option<String>,
     /// The SID that uniquely identifies this User Defined Message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The date that this User Defined Message was created, given in RFC 2822 format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
+}
+#[cfg(feature = "api20100401_user_defined_message")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountCallUserDefinedMessage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountCallUserDefinedMessage;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountCallUserDefinedMessage")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountCallUserDefinedMessage, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "call_sid" => __f1 = __map.next_value()?,
+                        "sid" => __f2 = __map.next_value()?,
+                        "date_created" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountCallUserDefinedMessage {
+                    account_sid: __f0,
+                    call_sid: __f1,
+                    sid: __f2,
+                    date_created: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_user_defined_message")]
 impl ApiV2010AccountCallUserDefinedMessage {
@@ -5921,23 +7198,58 @@ impl ApiV2010AccountCallUserDefinedMessage {
     }
 }
 #[cfg(feature = "api20100401_user_defined_message_subscription")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountCallUserDefinedMessageSubscription {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that subscribed to the User Defined Messages.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the User Defined Message Subscription is associated with. This refers to the Call SID that is producing the User Defined Messages.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_sid: Option<String>,
     /// The SID that uniquely identifies this User Defined Message Subscription.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The date that this User Defined Message Subscription was created, given in RFC 2822 format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
     /// The URI of the User Defined Message Subscription Resource, relative to `https://api.twilio.com`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+#[cfg(feature = "api20100401_user_defined_message_subscription")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountCallUserDefinedMessageSubscription {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountCallUserDefinedMessageSubscription;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountCallUserDefinedMessageSubscription")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountCallUserDefinedMessageSubscription, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "call_sid" => __f1 = __map.next_value()?,
+                        "sid" => __f2 = __map.next_value()?,
+                        "date_created" => __f3 = __map.next_value()?,
+                        "uri" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountCallUserDefinedMessageSubscription {
+                    account_sid: __f0,
+                    call_sid: __f1,
+                    sid: __f2,
+                    date_created: __f3,
+                    uri: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_user_defined_message_subscription")]
 impl ApiV2010AccountCallUserDefinedMessageSubscription {
@@ -5974,23 +7286,58 @@ impl ApiV2010AccountCallUserDefinedMessageSubscription {
     }
 }
 #[cfg(feature = "api20100401_validation_request")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiV2010AccountValidationRequest {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) responsible for the Caller ID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Caller ID is associated with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_sid: Option<String>,
     /// The string that you assigned to describe the resource.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The phone number to verify in [E.164](https://www.twilio.com/docs/glossary/what-e164) format, which consists of a + followed by the country code and subscriber number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<String>,
     /// The 6 digit validation code that someone must enter to validate the Caller ID  when `phone_number` is called.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_code: Option<String>,
+}
+#[cfg(feature = "api20100401_validation_request")]
+impl<'de> serde::Deserialize<'de> for ApiV2010AccountValidationRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiV2010AccountValidationRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiV2010AccountValidationRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiV2010AccountValidationRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_sid" => __f0 = __map.next_value()?,
+                        "call_sid" => __f1 = __map.next_value()?,
+                        "friendly_name" => __f2 = __map.next_value()?,
+                        "phone_number" => __f3 = __map.next_value()?,
+                        "validation_code" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiV2010AccountValidationRequest {
+                    account_sid: __f0,
+                    call_sid: __f1,
+                    friendly_name: __f2,
+                    phone_number: __f3,
+                    validation_code: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_validation_request")]
 impl ApiV2010AccountValidationRequest {
@@ -6019,26 +7366,69 @@ impl ApiV2010AccountValidationRequest {
 }
 #[cfg(feature = "api20100401_account")]
 /// ListAccountResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListAccountResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accounts: Option<Vec<super::models::ApiV2010Account>>,
+}
+#[cfg(feature = "api20100401_account")]
+impl<'de> serde::Deserialize<'de> for ListAccountResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListAccountResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListAccountResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListAccountResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<Vec<super::models::ApiV2010Account>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "accounts" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListAccountResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    accounts: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_account")]
 impl ListAccountResponse {
@@ -6052,50 +7442,102 @@ impl ListAccountResponse {
         Ok(())
     }
 }
-#[cfg(feature = "api20100401_account")]
+#[cfg(
+    any(
+        feature = "api20100401_account",
+        feature = "api20100401_key",
+        feature = "api20100401_new_key",
+        feature = "api20100401_new_signing_key",
+        feature = "api20100401_outgoing_caller_id",
+        feature = "api20100401_signing_key"
+    )
+)]
 /// CreateAccountRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateAccountBody {
     /// A human readable description of the account to create, defaults to `SubAccount Created at {YYYY-MM-DD HH:MM meridian}`
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
 }
 #[cfg(feature = "api20100401_account")]
 /// UpdateAccountRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateAccountBody {
     /// Update the human-readable description of this Account
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The status of this account. Usually `active`, but can be `suspended` or `closed`.
     #[serde(rename = "Status")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::AccountEnumStatus>,
 }
 #[cfg(feature = "api20100401_address")]
 /// ListAddressResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListAddressResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addresses: Option<Vec<super::models::ApiV2010AccountAddress>>,
+}
+#[cfg(feature = "api20100401_address")]
+impl<'de> serde::Deserialize<'de> for ListAddressResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListAddressResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListAddressResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListAddressResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<Vec<super::models::ApiV2010AccountAddress>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "addresses" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListAddressResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    addresses: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_address")]
 impl ListAddressResponse {
@@ -6111,7 +7553,7 @@ impl ListAddressResponse {
 }
 #[cfg(feature = "api20100401_address")]
 /// CreateAddressRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateAddressBody {
     /// The name to associate with the new address.
     #[serde(rename = "CustomerName")]
@@ -6133,84 +7575,127 @@ pub struct CreateAddressBody {
     pub iso_country: String,
     /// A descriptive string that you create to describe the new address. It can be up to 64 characters long for Regulatory Compliance addresses and 32 characters long for Emergency addresses.
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// Whether to enable emergency calling on the new address. Can be: `true` or `false`.
     #[serde(rename = "EmergencyEnabled")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub emergency_enabled: Option<bool>,
     /// Whether we should automatically correct the address. Can be: `true` or `false` and the default is `true`. If empty or `true`, we will correct the address you provide if necessary. If `false`, we won't alter the address you provide.
     #[serde(rename = "AutoCorrectAddress")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_correct_address: Option<bool>,
     /// The additional number and street address of the address.
     #[serde(rename = "StreetSecondary")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub street_secondary: Option<String>,
 }
 #[cfg(feature = "api20100401_address")]
 /// UpdateAddressRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateAddressBody {
     /// A descriptive string that you create to describe the new address. It can be up to 64 characters long for Regulatory Compliance addresses and 32 characters long for Emergency addresses.
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The name to associate with the address.
     #[serde(rename = "CustomerName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_name: Option<String>,
     /// The number and street address of the address.
     #[serde(rename = "Street")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub street: Option<String>,
     /// The city of the address.
     #[serde(rename = "City")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
     /// The state or region of the address.
     #[serde(rename = "Region")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// The postal code of the address.
     #[serde(rename = "PostalCode")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub postal_code: Option<String>,
     /// Whether to enable emergency calling on the address. Can be: `true` or `false`.
     #[serde(rename = "EmergencyEnabled")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub emergency_enabled: Option<bool>,
     /// Whether we should automatically correct the address. Can be: `true` or `false` and the default is `true`. If empty or `true`, we will correct the address you provide if necessary. If `false`, we won't alter the address you provide.
     #[serde(rename = "AutoCorrectAddress")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_correct_address: Option<bool>,
     /// The additional number and street address of the address.
     #[serde(rename = "StreetSecondary")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub street_secondary: Option<String>,
 }
 #[cfg(feature = "api20100401_application")]
 /// ListApplicationResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListApplicationResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applications: Option<Vec<super::models::ApiV2010AccountApplication>>,
+}
+#[cfg(feature = "api20100401_application")]
+impl<'de> serde::Deserialize<'de> for ListApplicationResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListApplicationResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListApplicationResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListApplicationResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<Vec<super::models::ApiV2010AccountApplication>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "applications" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListApplicationResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    applications: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_application")]
 impl ListApplicationResponse {
@@ -6226,195 +7711,251 @@ impl ListApplicationResponse {
 }
 #[cfg(feature = "api20100401_application")]
 /// CreateApplicationRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateApplicationBody {
     /// The API version to use to start a new TwiML session. Can be: `2010-04-01` or `2008-08-01`. The default value is the account's default API version.
     #[serde(rename = "ApiVersion")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// The URL we should call when the phone number assigned to this application receives a call.
     #[serde(rename = "VoiceUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_url: Option<String>,
     /// The HTTP method we should use to call `voice_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_method: Option<super::models::VoiceMethodGetPost>,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
     /// The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_fallback_method: Option<super::models::VoiceFallbackMethodGetPost>,
     /// The URL we should call using the `status_callback_method` to send status information to your application.
     #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback: Option<String>,
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`.
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback_method: Option<super::models::StatusCallbackMethodGetPost>,
     /// Whether we should look up the caller's caller-ID name from the CNAM database (additional charges apply). Can be: `true` or `false`.
     #[serde(rename = "VoiceCallerIdLookup")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_caller_id_lookup: Option<bool>,
     /// The URL we should call when the phone number receives an incoming SMS message.
     #[serde(rename = "SmsUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_url: Option<String>,
     /// The HTTP method we should use to call `sms_url`. Can be: `GET` or `POST`.
     #[serde(rename = "SmsMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_method: Option<super::models::SmsMethodGetPost>,
     /// The URL that we should call when an error occurs while retrieving or executing the TwiML from `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
     /// The HTTP method we should use to call `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "SmsFallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_fallback_method: Option<super::models::SmsFallbackMethodGetPost>,
     /// The URL we should call using a POST method to send status information about SMS messages sent by the application.
     #[serde(rename = "SmsStatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_status_callback: Option<String>,
     /// The URL we should call using a POST method to send message status information to your application.
     #[serde(rename = "MessageStatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub message_status_callback: Option<String>,
     /// A descriptive string that you create to describe the new application. It can be up to 64 characters long.
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// Whether to allow other Twilio accounts to dial this applicaton using Dial verb. Can be: `true` or `false`.
     #[serde(rename = "PublicApplicationConnectEnabled")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub public_application_connect_enabled: Option<bool>,
 }
-#[cfg(any(feature = "api20100401_application", feature = "api20100401_domain"))]
+#[cfg(
+    any(
+        feature = "api20100401_application",
+        feature = "api20100401_call",
+        feature = "api20100401_call_recording",
+        feature = "api20100401_call_transcription",
+        feature = "api20100401_conference",
+        feature = "api20100401_connect_app",
+        feature = "api20100401_domain",
+        feature = "api20100401_incoming_phone_number",
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free",
+        feature = "api20100401_member",
+        feature = "api20100401_participant",
+        feature = "api20100401_short_code",
+        feature = "api20100401_siprec",
+        feature = "api20100401_stream",
+        feature = "api20100401_trigger",
+        feature = "api20100401_user_defined_message_subscription",
+        feature = "api20100401_validation_request"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `voice_url`. Can be: `GET` or `POST`."] pub
     enum VoiceMethodGetPost { Get = "GET", Post = "POST", }
 }
 #[cfg(any(feature = "api20100401_application", feature = "api20100401_domain"))]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`."]
-    pub enum VoiceFallbackMethodGetPost { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`.
+pub type VoiceFallbackMethodGetPost = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_application")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`."]
-    pub enum StatusCallbackMethodGetPost { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`.
+pub type StatusCallbackMethodGetPost = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_application")]
-connector_runtime::__string_enum! {
-    #[doc = " The HTTP method we should use to call `sms_url`. Can be: `GET` or `POST`."]
-    pub enum SmsMethodGetPost { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we should use to call `sms_url`. Can be: `GET` or `POST`.
+pub type SmsMethodGetPost = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_application")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use to call `sms_fallback_url`. Can be: `GET` or `POST`."]
-    pub enum SmsFallbackMethodGetPost { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we should use to call `sms_fallback_url`. Can be: `GET` or `POST`.
+pub type SmsFallbackMethodGetPost = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_application")]
 /// UpdateApplicationRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateApplicationBody {
     /// A descriptive string that you create to describe the resource. It can be up to 64 characters long.
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The API version to use to start a new TwiML session. Can be: `2010-04-01` or `2008-08-01`. The default value is your account's default API version.
     #[serde(rename = "ApiVersion")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// The URL we should call when the phone number assigned to this application receives a call.
     #[serde(rename = "VoiceUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_url: Option<String>,
     /// The HTTP method we should use to call `voice_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_method: Option<super::models::VoiceMethodGetPost>,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
     /// The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_fallback_method: Option<super::models::VoiceFallbackMethodGetPost>,
     /// The URL we should call using the `status_callback_method` to send status information to your application.
     #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback: Option<String>,
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`.
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback_method: Option<super::models::StatusCallbackMethodGetPost>,
     /// Whether we should look up the caller's caller-ID name from the CNAM database (additional charges apply). Can be: `true` or `false`.
     #[serde(rename = "VoiceCallerIdLookup")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_caller_id_lookup: Option<bool>,
     /// The URL we should call when the phone number receives an incoming SMS message.
     #[serde(rename = "SmsUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_url: Option<String>,
     /// The HTTP method we should use to call `sms_url`. Can be: `GET` or `POST`.
     #[serde(rename = "SmsMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_method: Option<super::models::SmsMethodGetPost>,
     /// The URL that we should call when an error occurs while retrieving or executing the TwiML from `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
     /// The HTTP method we should use to call `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "SmsFallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_fallback_method: Option<super::models::SmsFallbackMethodGetPost>,
     /// Same as message_status_callback: The URL we should call using a POST method to send status information about SMS messages sent by the application. Deprecated, included for backwards compatibility.
     #[serde(rename = "SmsStatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_status_callback: Option<String>,
     /// The URL we should call using a POST method to send message status information to your application.
     #[serde(rename = "MessageStatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub message_status_callback: Option<String>,
     /// Whether to allow other Twilio accounts to dial this applicaton using Dial verb. Can be: `true` or `false`.
     #[serde(rename = "PublicApplicationConnectEnabled")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub public_application_connect_enabled: Option<bool>,
 }
 #[cfg(feature = "api20100401_authorized_connect_app")]
 /// ListAuthorizedConnectAppResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListAuthorizedConnectAppResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorized_connect_apps: Option<
         Vec<super::models::ApiV2010AccountAuthorizedConnectApp>,
     >,
+}
+#[cfg(feature = "api20100401_authorized_connect_app")]
+impl<'de> serde::Deserialize<'de> for ListAuthorizedConnectAppResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListAuthorizedConnectAppResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListAuthorizedConnectAppResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListAuthorizedConnectAppResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<super::models::ApiV2010AccountAuthorizedConnectApp>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "authorized_connect_apps" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListAuthorizedConnectAppResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    authorized_connect_apps: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_authorized_connect_app")]
 impl ListAuthorizedConnectAppResponse {
@@ -6430,226 +7971,223 @@ impl ListAuthorizedConnectAppResponse {
 }
 #[cfg(feature = "api20100401_available_phone_number_country")]
 /// ListAvailablePhoneNumberCountryResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListAvailablePhoneNumberCountryResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub countries: Option<
         Vec<super::models::ApiV2010AccountAvailablePhoneNumberCountry>,
     >,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(feature = "api20100401_local")]
+#[cfg(feature = "api20100401_available_phone_number_country")]
+impl<'de> serde::Deserialize<'de> for ListAvailablePhoneNumberCountryResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListAvailablePhoneNumberCountryResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListAvailablePhoneNumberCountryResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListAvailablePhoneNumberCountryResponse, A::Error> {
+                let mut __f0: Option<
+                    Vec<super::models::ApiV2010AccountAvailablePhoneNumberCountry>,
+                > = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "countries" => __f0 = __map.next_value()?,
+                        "uri" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListAvailablePhoneNumberCountryResponse {
+                    countries: __f0,
+                    uri: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(
+        feature = "api20100401_local",
+        feature = "api20100401_machine_to_machine",
+        feature = "api20100401_mobile",
+        feature = "api20100401_national",
+        feature = "api20100401_shared_cost",
+        feature = "api20100401_toll_free",
+        feature = "api20100401_voip"
+    )
+)]
 /// ListAvailablePhoneNumberLocalResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListAvailablePhoneNumberLocalResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_phone_numbers: Option<
         Vec<
             super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal,
         >,
     >,
 }
+#[cfg(
+    any(
+        feature = "api20100401_local",
+        feature = "api20100401_machine_to_machine",
+        feature = "api20100401_mobile",
+        feature = "api20100401_national",
+        feature = "api20100401_shared_cost",
+        feature = "api20100401_toll_free",
+        feature = "api20100401_voip"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for ListAvailablePhoneNumberLocalResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListAvailablePhoneNumberLocalResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListAvailablePhoneNumberLocalResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListAvailablePhoneNumberLocalResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<
+                        super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal,
+                    >,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "available_phone_numbers" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListAvailablePhoneNumberLocalResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    available_phone_numbers: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "api20100401_machine_to_machine")]
 /// ListAvailablePhoneNumberMachineToMachineResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListAvailablePhoneNumberMachineToMachineResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub available_phone_numbers: Option<
-        Vec<
-            super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberMachineToMachine,
-        >,
-    >,
-}
+pub type ListAvailablePhoneNumberMachineToMachineResponse = ListAvailablePhoneNumberLocalResponse;
 #[cfg(feature = "api20100401_mobile")]
 /// ListAvailablePhoneNumberMobileResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListAvailablePhoneNumberMobileResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub available_phone_numbers: Option<
-        Vec<
-            super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberMobile,
-        >,
-    >,
-}
+pub type ListAvailablePhoneNumberMobileResponse = ListAvailablePhoneNumberLocalResponse;
 #[cfg(feature = "api20100401_national")]
 /// ListAvailablePhoneNumberNationalResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListAvailablePhoneNumberNationalResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub available_phone_numbers: Option<
-        Vec<
-            super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberNational,
-        >,
-    >,
-}
+pub type ListAvailablePhoneNumberNationalResponse = ListAvailablePhoneNumberLocalResponse;
 #[cfg(feature = "api20100401_shared_cost")]
 /// ListAvailablePhoneNumberSharedCostResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListAvailablePhoneNumberSharedCostResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub available_phone_numbers: Option<
-        Vec<
-            super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberSharedCost,
-        >,
-    >,
-}
+pub type ListAvailablePhoneNumberSharedCostResponse = ListAvailablePhoneNumberLocalResponse;
 #[cfg(feature = "api20100401_toll_free")]
 /// ListAvailablePhoneNumberTollFreeResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListAvailablePhoneNumberTollFreeResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub available_phone_numbers: Option<
-        Vec<
-            super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberTollFree,
-        >,
-    >,
-}
+pub type ListAvailablePhoneNumberTollFreeResponse = ListAvailablePhoneNumberLocalResponse;
 #[cfg(feature = "api20100401_voip")]
 /// ListAvailablePhoneNumberVoipResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListAvailablePhoneNumberVoipResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub available_phone_numbers: Option<
-        Vec<
-            super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberVoip,
-        >,
-    >,
-}
+pub type ListAvailablePhoneNumberVoipResponse = ListAvailablePhoneNumberLocalResponse;
 #[cfg(feature = "api20100401_call")]
 /// ListCallResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListCallResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calls: Option<Vec<super::models::ApiV2010AccountCall>>,
+}
+#[cfg(feature = "api20100401_call")]
+impl<'de> serde::Deserialize<'de> for ListCallResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListCallResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListCallResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListCallResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<Vec<super::models::ApiV2010AccountCall>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "calls" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListCallResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    calls: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_call")]
 impl ListCallResponse {
@@ -6665,7 +8203,7 @@ impl ListCallResponse {
 }
 #[cfg(feature = "api20100401_call")]
 /// CreateCallRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateCallBody {
     /// The phone number, SIP address, or client identifier to call.
     #[serde(rename = "To")]
@@ -6675,145 +8213,145 @@ pub struct CreateCallBody {
     pub from: String,
     /// The HTTP method we should use when calling the `url` parameter's value. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
     #[serde(rename = "Method")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<super::models::CreateCallBodyMethod>,
     /// The URL that we call using the `fallback_method` if an error occurs when requesting or executing the TwiML at `url`. If an `application_sid` parameter is present, this parameter is ignored.
     #[serde(rename = "FallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback_url: Option<String>,
     /// The HTTP method that we should use to request the `fallback_url`. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
     #[serde(rename = "FallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback_method: Option<super::models::FallbackMethod>,
     /// The URL we should call using the `status_callback_method` to send status information to your application. If no `status_callback_event` is specified, we will send the `completed` status. If an `application_sid` parameter is present, this parameter is ignored. URLs must contain a valid hostname (underscores are not permitted).
     #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback: Option<String>,
     /// The call progress events that we will send to the `status_callback` URL. Can be: `initiated`, `ringing`, `answered`, and `completed`. If no event is specified, we send the `completed` status. If you want to receive multiple events, specify each one in a separate `status_callback_event` parameter. See the code sample for [monitoring call progress](https://www.twilio.com/docs/voice/api/call-resource?code-sample=code-create-a-call-resource-and-specify-a-statuscallbackevent&code-sdk-version=json). If an `application_sid` is present, this parameter is ignored.
     #[serde(rename = "StatusCallbackEvent")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback_event: Option<Vec<String>>,
     /// The HTTP method we should use when calling the `status_callback` URL. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback_method: Option<
         super::models::CreateCallBodyStatusCallbackMethod,
     >,
     /// The string of keys to dial after connecting to the number, with a maximum length of 32 digits. Valid digits in the string include any digit (`0`-`9`), '`A`', '`B`', '`C`', '`D`', '`#`', and '`*`'. You can also use '`w`' to insert a half-second pause and '`W`' to insert a one-second pause. For example, to pause for one second after connecting and then dial extension 1234 followed by the # key, set this parameter to `W1234#`. Be sure to URL-encode this string because the '`#`' character has special meaning in a URL. If both `SendDigits` and `MachineDetection` parameters are provided, then `MachineDetection` will be ignored.
     #[serde(rename = "SendDigits")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub send_digits: Option<String>,
     /// The integer number of seconds that we should allow the phone to ring before assuming there is no answer. The default is `60` seconds and the maximum is `600` seconds. For some call flows, we will add a 5-second buffer to the timeout value you provide. For this reason, a timeout value of 10 seconds could result in an actual timeout closer to 15 seconds. You can set this to a short time, such as `15` seconds, to hang up before reaching an answering machine or voicemail.
     #[serde(rename = "Timeout")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<i64>,
     /// Whether to record the call. Can be `true` to record the phone call, or `false` to not. The default is `false`. The `recording_url` is sent to the `status_callback` URL.
     #[serde(rename = "Record")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<bool>,
     /// The number of channels in the final recording. Can be: `mono` or `dual`. The default is `mono`. `mono` records both legs of the call in a single channel of the recording file. `dual` records each leg to a separate channel of the recording file. The first channel of a dual-channel recording contains the parent call and the second channel contains the child call.
     #[serde(rename = "RecordingChannels")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub recording_channels: Option<String>,
     /// The URL that we call when the recording is available to be accessed.
     #[serde(rename = "RecordingStatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub recording_status_callback: Option<String>,
     /// The HTTP method we should use when calling the `recording_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`.
     #[serde(rename = "RecordingStatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub recording_status_callback_method: Option<
         super::models::CreateCallBodyRecordingStatusCallbackMethod,
     >,
     /// The username used to authenticate the caller making a SIP call.
     #[serde(rename = "SipAuthUsername")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sip_auth_username: Option<String>,
     /// The password required to authenticate the user account specified in `sip_auth_username`.
     #[serde(rename = "SipAuthPassword")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sip_auth_password: Option<String>,
     /// Whether to detect if a human, answering machine, or fax has picked up the call. Can be: `Enable` or `DetectMessageEnd`. Use `Enable` if you would like us to return `AnsweredBy` as soon as the called party is identified. Use `DetectMessageEnd`, if you would like to leave a message on an answering machine. If `send_digits` is provided, this parameter is ignored. For more information, see [Answering Machine Detection](https://www.twilio.com/docs/voice/answering-machine-detection).
     #[serde(rename = "MachineDetection")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub machine_detection: Option<String>,
     /// The number of seconds that we should attempt to detect an answering machine before timing out and sending a voice request with `AnsweredBy` of `unknown`. The default timeout is 30 seconds.
     #[serde(rename = "MachineDetectionTimeout")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub machine_detection_timeout: Option<i64>,
     /// The recording status events that will trigger calls to the URL specified in `recording_status_callback`. Can be: `in-progress`, `completed` and `absent`. Defaults to `completed`. Separate  multiple values with a space.
     #[serde(rename = "RecordingStatusCallbackEvent")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub recording_status_callback_event: Option<Vec<String>>,
     /// Whether to trim any leading and trailing silence from the recording. Can be: `trim-silence` or `do-not-trim` and the default is `trim-silence`.
     #[serde(rename = "Trim")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub trim: Option<String>,
     /// The phone number, SIP address, or Client identifier that made this call. Phone numbers are in [E.164 format](https://wwnw.twilio.com/docs/glossary/what-e164) (e.g., +16175551212). SIP addresses are formatted as `name@company.com`.
     #[serde(rename = "CallerId")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub caller_id: Option<String>,
     /// The number of milliseconds that is used as the measuring stick for the length of the speech activity, where durations lower than this value will be interpreted as a human and longer than this value as a machine. Possible Values: 1000-6000. Default: 2400.
     #[serde(rename = "MachineDetectionSpeechThreshold")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub machine_detection_speech_threshold: Option<i64>,
     /// The number of milliseconds of silence after speech activity at which point the speech activity is considered complete. Possible Values: 500-5000. Default: 1200.
     #[serde(rename = "MachineDetectionSpeechEndThreshold")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub machine_detection_speech_end_threshold: Option<i64>,
     /// The number of milliseconds of initial silence after which an `unknown` AnsweredBy result will be returned. Possible Values: 2000-10000. Default: 5000.
     #[serde(rename = "MachineDetectionSilenceTimeout")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub machine_detection_silence_timeout: Option<i64>,
     /// Select whether to perform answering machine detection in the background. Default, blocks the execution of the call until Answering Machine Detection is completed. Can be: `true` or `false`.
     #[serde(rename = "AsyncAmd")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub async_amd: Option<String>,
     /// The URL that we should call using the `async_amd_status_callback_method` to notify customer application whether the call was answered by human, machine or fax.
     #[serde(rename = "AsyncAmdStatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub async_amd_status_callback: Option<String>,
     /// The HTTP method we should use when calling the `async_amd_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`.
     #[serde(rename = "AsyncAmdStatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub async_amd_status_callback_method: Option<
         super::models::CreateCallBodyAsyncAmdStatusCallbackMethod,
     >,
     /// The SID of a BYOC (Bring Your Own Carrier) trunk to route this call with. Note that `byoc` is only meaningful when `to` is a phone number; it will otherwise be ignored. (Beta)
     #[serde(rename = "Byoc")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub byoc: Option<String>,
     /// The Reason for the outgoing call. Use it to specify the purpose of the call that is presented on the called party's phone. (Branded Calls Beta)
     #[serde(rename = "CallReason")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub call_reason: Option<String>,
     /// A token string needed to invoke a forwarded call. A call_token is generated when an incoming call is received on a Twilio number. Pass an incoming call's call_token value to a forwarded call via the call_token parameter when creating a new call. A forwarded call should bear the same CallerID of the original incoming call.
     #[serde(rename = "CallToken")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub call_token: Option<String>,
     /// The audio track to record for the call. Can be: `inbound`, `outbound` or `both`. The default is `both`. `inbound` records the audio that is received by Twilio. `outbound` records the audio that is generated from Twilio. `both` records the audio that is received and generated by Twilio.
     #[serde(rename = "RecordingTrack")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub recording_track: Option<String>,
     /// The maximum duration of the call in seconds. Constraints depend on account and configuration.
     #[serde(rename = "TimeLimit")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub time_limit: Option<i64>,
     /// The URL that we should use to deliver `push call notification`.
     #[serde(rename = "ClientNotificationUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_notification_url: Option<String>,
     /// The absolute URL that returns the TwiML instructions for the call. We will call this URL using the `method` when the call connects. For more information, see the [Url Parameter](https://www.twilio.com/docs/voice/make-calls#specify-a-url-parameter) section in [Making Calls](https://www.twilio.com/docs/voice/make-calls).
     #[serde(rename = "Url")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// TwiML instructions for the call Twilio will use without fetching Twiml from url parameter. If both `twiml` and `url` are provided then `twiml` parameter will be ignored. Max 4000 characters.
     #[serde(rename = "Twiml")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub twiml: Option<String>,
     /// The SID of the Application resource that will handle the call, if the call will be handled by an application.
     #[serde(rename = "ApplicationSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub application_sid: Option<String>,
 }
 #[cfg(feature = "api20100401_call")]
@@ -6842,136 +8380,209 @@ impl CreateCallBody {
     }
 }
 #[cfg(feature = "api20100401_call")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use when calling the `url` parameter's value. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored."]
-    pub enum CreateCallBodyMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we should use when calling the `url` parameter's value. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
+pub type CreateCallBodyMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_call")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method that we should use to request the `fallback_url`. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored."]
-    pub enum FallbackMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method that we should use to request the `fallback_url`. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
+pub type FallbackMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_call")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use when calling the `status_callback` URL. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored."]
-    pub enum CreateCallBodyStatusCallbackMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we should use when calling the `status_callback` URL. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
+pub type CreateCallBodyStatusCallbackMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_call")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use when calling the `recording_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`."]
-    pub enum CreateCallBodyRecordingStatusCallbackMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we should use when calling the `recording_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`.
+pub type CreateCallBodyRecordingStatusCallbackMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_call")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use when calling the `async_amd_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`."]
-    pub enum CreateCallBodyAsyncAmdStatusCallbackMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we should use when calling the `async_amd_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`.
+pub type CreateCallBodyAsyncAmdStatusCallbackMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_call")]
 /// UpdateCallRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateCallBody {
     /// The absolute URL that returns the TwiML instructions for the call. We will call this URL using the `method` when the call connects. For more information, see the [Url Parameter](https://www.twilio.com/docs/voice/make-calls#specify-a-url-parameter) section in [Making Calls](https://www.twilio.com/docs/voice/make-calls).
     #[serde(rename = "Url")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// The HTTP method we should use when calling the `url`. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
     #[serde(rename = "Method")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<super::models::UpdateCallBodyMethod>,
     #[serde(rename = "Status")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::CallEnumUpdateStatus>,
     /// The URL that we call using the `fallback_method` if an error occurs when requesting or executing the TwiML at `url`. If an `application_sid` parameter is present, this parameter is ignored.
     #[serde(rename = "FallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback_url: Option<String>,
     /// The HTTP method that we should use to request the `fallback_url`. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
     #[serde(rename = "FallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback_method: Option<super::models::FallbackMethod>,
     /// The URL we should call using the `status_callback_method` to send status information to your application. If no `status_callback_event` is specified, we will send the `completed` status. If an `application_sid` parameter is present, this parameter is ignored. URLs must contain a valid hostname (underscores are not permitted).
     #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback: Option<String>,
     /// The HTTP method we should use when requesting the `status_callback` URL. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback_method: Option<
         super::models::UpdateCallBodyStatusCallbackMethod,
     >,
     /// TwiML instructions for the call Twilio will use without fetching Twiml from url. Twiml and url parameters are mutually exclusive
     #[serde(rename = "Twiml")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub twiml: Option<String>,
     /// The maximum duration of the call in seconds. Constraints depend on account and configuration.
     #[serde(rename = "TimeLimit")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub time_limit: Option<i64>,
 }
 #[cfg(feature = "api20100401_call")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use when calling the `url`. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored."]
-    pub enum UpdateCallBodyMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we should use when calling the `url`. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
+pub type UpdateCallBodyMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_call")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use when requesting the `status_callback` URL. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored."]
-    pub enum UpdateCallBodyStatusCallbackMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we should use when requesting the `status_callback` URL. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
+pub type UpdateCallBodyStatusCallbackMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_event")]
 /// ListCallEventResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListCallEventResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<super::models::ApiV2010AccountCallCallEvent>>,
 }
-#[cfg(feature = "api20100401_call_notification")]
+#[cfg(feature = "api20100401_event")]
+impl<'de> serde::Deserialize<'de> for ListCallEventResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListCallEventResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListCallEventResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListCallEventResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<Vec<super::models::ApiV2010AccountCallCallEvent>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "events" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListCallEventResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    events: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(feature = "api20100401_call_notification", feature = "api20100401_notification")
+)]
 /// ListCallNotificationResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListCallNotificationResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications: Option<Vec<super::models::ApiV2010AccountCallCallNotification>>,
 }
-#[cfg(feature = "api20100401_call_notification")]
+#[cfg(
+    any(feature = "api20100401_call_notification", feature = "api20100401_notification")
+)]
+impl<'de> serde::Deserialize<'de> for ListCallNotificationResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListCallNotificationResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListCallNotificationResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListCallNotificationResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<super::models::ApiV2010AccountCallCallNotification>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "notifications" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListCallNotificationResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    notifications: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(feature = "api20100401_call_notification", feature = "api20100401_notification")
+)]
 impl ListCallNotificationResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6985,26 +8596,71 @@ impl ListCallNotificationResponse {
 }
 #[cfg(feature = "api20100401_call_recording")]
 /// ListCallRecordingResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListCallRecordingResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recordings: Option<Vec<super::models::ApiV2010AccountCallCallRecording>>,
+}
+#[cfg(feature = "api20100401_call_recording")]
+impl<'de> serde::Deserialize<'de> for ListCallRecordingResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListCallRecordingResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListCallRecordingResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListCallRecordingResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<super::models::ApiV2010AccountCallCallRecording>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "recordings" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListCallRecordingResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    recordings: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_call_recording")]
 impl ListCallRecordingResponse {
@@ -7020,114 +8676,188 @@ impl ListCallRecordingResponse {
 }
 #[cfg(feature = "api20100401_call_recording")]
 /// CreateCallRecordingRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateCallRecordingBody {
     /// The recording status events on which we should call the `recording_status_callback` URL. Can be: `in-progress`, `completed` and `absent` and the default is `completed`. Separate multiple event values with a space.
     #[serde(rename = "RecordingStatusCallbackEvent")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub recording_status_callback_event: Option<Vec<String>>,
     /// The URL we should call using the `recording_status_callback_method` on each recording event specified in  `recording_status_callback_event`. For more information, see [RecordingStatusCallback parameters](https://www.twilio.com/docs/voice/api/recording#recordingstatuscallback).
     #[serde(rename = "RecordingStatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub recording_status_callback: Option<String>,
     /// The HTTP method we should use to call `recording_status_callback`. Can be: `GET` or `POST` and the default is `POST`.
     #[serde(rename = "RecordingStatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub recording_status_callback_method: Option<
         super::models::CreateCallRecordingBodyRecordingStatusCallbackMethod,
     >,
     /// Whether to trim any leading and trailing silence in the recording. Can be: `trim-silence` or `do-not-trim` and the default is `do-not-trim`. `trim-silence` trims the silence from the beginning and end of the recording and `do-not-trim` does not.
     #[serde(rename = "Trim")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub trim: Option<String>,
     /// The number of channels used in the recording. Can be: `mono` or `dual` and the default is `mono`. `mono` records all parties of the call into one channel. `dual` records each party of a 2-party call into separate channels.
     #[serde(rename = "RecordingChannels")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub recording_channels: Option<String>,
     /// The audio track to record for the call. Can be: `inbound`, `outbound` or `both`. The default is `both`. `inbound` records the audio that is received by Twilio. `outbound` records the audio that is generated from Twilio. `both` records the audio that is received and generated by Twilio.
     #[serde(rename = "RecordingTrack")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub recording_track: Option<String>,
 }
 #[cfg(feature = "api20100401_call_recording")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use to call `recording_status_callback`. Can be: `GET` or `POST` and the default is `POST`."]
-    pub enum CreateCallRecordingBodyRecordingStatusCallbackMethod { Get = "GET", Post =
-    "POST", }
-}
-#[cfg(feature = "api20100401_call_recording")]
+/// The HTTP method we should use to call `recording_status_callback`. Can be: `GET` or `POST` and the default is `POST`.
+pub type CreateCallRecordingBodyRecordingStatusCallbackMethod = VoiceMethodGetPost;
+#[cfg(
+    any(
+        feature = "api20100401_call_recording",
+        feature = "api20100401_conference_recording"
+    )
+)]
 /// UpdateCallRecordingRequest
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct UpdateCallRecordingBody {
     /// The status of the recording. Can be: `processing`, `completed` and `absent`. For more detailed statuses on in-progress recordings, check out how to [Update a Recording Resource](https://www.twilio.com/docs/voice/api/recording#update-a-recording-resource).
     #[serde(rename = "Status")]
     pub status: super::models::CallRecordingEnumStatus,
     /// Whether to record during a pause. Can be: `skip` or `silence` and the default is `silence`. `skip` does not record during the pause period, while `silence` will replace the actual audio of the call with silence during the pause period. This parameter only applies when setting `status` is set to `paused`.
     #[serde(rename = "PauseBehavior")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pause_behavior: Option<String>,
 }
 #[cfg(feature = "api20100401_call_recording")]
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct UpdateCallRecordingError408 {
     /// Twilio-specific error code
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<i32>,
     /// Error message
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// Link to Error Code References
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub more_info: Option<String>,
     /// HTTP response status code
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<i32>,
+}
+#[cfg(feature = "api20100401_call_recording")]
+impl<'de> serde::Deserialize<'de> for UpdateCallRecordingError408 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateCallRecordingError408;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateCallRecordingError408")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateCallRecordingError408, A::Error> {
+                let mut __f0: Option<i32> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i32> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "code" => __f0 = __map.next_value()?,
+                        "message" => __f1 = __map.next_value()?,
+                        "more_info" => __f2 = __map.next_value()?,
+                        "status" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateCallRecordingError408 {
+                    code: __f0,
+                    message: __f1,
+                    more_info: __f2,
+                    status: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_conference")]
 /// UpdateConferenceRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateConferenceBody {
     #[serde(rename = "Status")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// The URL we should call to announce something into the conference. The URL may return an MP3 file, a WAV file, or a TwiML document that contains `<Play>`, `<Say>`, `<Pause>`, or `<Redirect>` verbs.
     #[serde(rename = "AnnounceUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub announce_url: Option<String>,
     /// The HTTP method used to call `announce_url`. Can be: `GET` or `POST` and the default is `POST`
     #[serde(rename = "AnnounceMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub announce_method: Option<super::models::UpdateConferenceBodyAnnounceMethod>,
 }
 #[cfg(feature = "api20100401_conference")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method used to call `announce_url`. Can be: `GET` or `POST` and the default is `POST`"]
-    pub enum UpdateConferenceBodyAnnounceMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method used to call `announce_url`. Can be: `GET` or `POST` and the default is `POST`
+pub type UpdateConferenceBodyAnnounceMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_conference")]
 /// ListConferenceResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListConferenceResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conferences: Option<Vec<super::models::ApiV2010AccountConference>>,
+}
+#[cfg(feature = "api20100401_conference")]
+impl<'de> serde::Deserialize<'de> for ListConferenceResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListConferenceResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListConferenceResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListConferenceResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<Vec<super::models::ApiV2010AccountConference>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "conferences" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListConferenceResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    conferences: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_conference")]
 impl ListConferenceResponse {
@@ -7143,28 +8873,73 @@ impl ListConferenceResponse {
 }
 #[cfg(feature = "api20100401_conference_recording")]
 /// ListConferenceRecordingResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListConferenceRecordingResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recordings: Option<
         Vec<super::models::ApiV2010AccountConferenceConferenceRecording>,
     >,
+}
+#[cfg(feature = "api20100401_conference_recording")]
+impl<'de> serde::Deserialize<'de> for ListConferenceRecordingResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListConferenceRecordingResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListConferenceRecordingResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListConferenceRecordingResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<super::models::ApiV2010AccountConferenceConferenceRecording>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "recordings" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListConferenceRecordingResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    recordings: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_conference_recording")]
 impl ListConferenceRecordingResponse {
@@ -7180,82 +8955,114 @@ impl ListConferenceRecordingResponse {
 }
 #[cfg(feature = "api20100401_conference_recording")]
 /// UpdateConferenceRecordingRequest
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct UpdateConferenceRecordingBody {
-    /// The status of the recording. Can be: `processing`, `completed` and `absent`. For more detailed statuses on in-progress recordings, check out how to [Update a Recording Resource](https://www.twilio.com/docs/voice/api/recording#update-a-recording-resource).
-    #[serde(rename = "Status")]
-    pub status: super::models::ConferenceRecordingEnumStatus,
-    /// Whether to record during a pause. Can be: `skip` or `silence` and the default is `silence`. `skip` does not record during the pause period, while `silence` will replace the actual audio of the call with silence during the pause period. This parameter only applies when setting `status` is set to `paused`.
-    #[serde(rename = "PauseBehavior")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pause_behavior: Option<String>,
-}
+pub type UpdateConferenceRecordingBody = UpdateCallRecordingBody;
 #[cfg(feature = "api20100401_connect_app")]
 /// UpdateConnectAppRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateConnectAppBody {
     /// The URL to redirect the user to after we authenticate the user and obtain authorization to access the Connect App.
     #[serde(rename = "AuthorizeRedirectUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub authorize_redirect_url: Option<String>,
     /// The company name to set for the Connect App.
     #[serde(rename = "CompanyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub company_name: Option<String>,
     /// The HTTP method to use when calling `deauthorize_callback_url`.
     #[serde(rename = "DeauthorizeCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub deauthorize_callback_method: Option<
         super::models::UpdateConnectAppBodyDeauthorizeCallbackMethod,
     >,
     /// The URL to call using the `deauthorize_callback_method` to de-authorize the Connect App.
     #[serde(rename = "DeauthorizeCallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub deauthorize_callback_url: Option<String>,
     /// A description of the Connect App.
     #[serde(rename = "Description")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// A descriptive string that you create to describe the resource. It can be up to 64 characters long.
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// A public URL where users can obtain more information about this Connect App.
     #[serde(rename = "HomepageUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub homepage_url: Option<String>,
     /// A comma-separated list of the permissions you will request from the users of this ConnectApp.  Can include: `get-all` and `post-all`.
     #[serde(rename = "Permissions")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub permissions: Option<Vec<super::models::ConnectAppEnumPermission>>,
 }
 #[cfg(feature = "api20100401_connect_app")]
-connector_runtime::__string_enum! {
-    #[doc = " The HTTP method to use when calling `deauthorize_callback_url`."] pub enum
-    UpdateConnectAppBodyDeauthorizeCallbackMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method to use when calling `deauthorize_callback_url`.
+pub type UpdateConnectAppBodyDeauthorizeCallbackMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_connect_app")]
 /// ListConnectAppResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListConnectAppResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_apps: Option<Vec<super::models::ApiV2010AccountConnectApp>>,
+}
+#[cfg(feature = "api20100401_connect_app")]
+impl<'de> serde::Deserialize<'de> for ListConnectAppResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListConnectAppResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListConnectAppResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListConnectAppResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<Vec<super::models::ApiV2010AccountConnectApp>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "connect_apps" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListConnectAppResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    connect_apps: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_connect_app")]
 impl ListConnectAppResponse {
@@ -7271,28 +9078,73 @@ impl ListConnectAppResponse {
 }
 #[cfg(feature = "api20100401_dependent_phone_number")]
 /// ListDependentPhoneNumberResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListDependentPhoneNumberResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependent_phone_numbers: Option<
         Vec<super::models::ApiV2010AccountAddressDependentPhoneNumber>,
     >,
+}
+#[cfg(feature = "api20100401_dependent_phone_number")]
+impl<'de> serde::Deserialize<'de> for ListDependentPhoneNumberResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListDependentPhoneNumberResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListDependentPhoneNumberResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListDependentPhoneNumberResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<super::models::ApiV2010AccountAddressDependentPhoneNumber>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "dependent_phone_numbers" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListDependentPhoneNumberResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    dependent_phone_numbers: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_dependent_phone_number")]
 impl ListDependentPhoneNumberResponse {
@@ -7308,100 +9160,100 @@ impl ListDependentPhoneNumberResponse {
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
 /// UpdateIncomingPhoneNumberRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateIncomingPhoneNumberBody {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the IncomingPhoneNumber resource to update.  For more information, see [Exchanging Numbers Between Subaccounts](https://www.twilio.com/docs/iam/api/subaccounts#exchanging-numbers).
     #[serde(rename = "AccountSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     /// The API version to use for incoming calls made to the phone number. The default is `2010-04-01`.
     #[serde(rename = "ApiVersion")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// A descriptive string that you created to describe this phone number. It can be up to 64 characters long. By default, this is a formatted version of the phone number.
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The SID of the application that should handle SMS messages sent to the number. If an `sms_application_sid` is present, we ignore all of the `sms_*_url` urls and use those set on the application.
     #[serde(rename = "SmsApplicationSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_application_sid: Option<String>,
     /// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsFallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_fallback_method: Option<super::models::SmsFallbackMethod>,
     /// The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
     /// The HTTP method that we should use to call `sms_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_method: Option<super::models::SmsMethod>,
     /// The URL we should call when the phone number receives an incoming SMS message.
     #[serde(rename = "SmsUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_url: Option<String>,
     /// The URL we should call using the `status_callback_method` to send status information to your application.
     #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback: Option<String>,
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback_method: Option<super::models::StatusCallbackMethod>,
     /// The SID of the application we should use to handle phone calls to the phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use only those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(rename = "VoiceApplicationSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_application_sid: Option<String>,
     /// Whether to lookup the caller's name from the CNAM database and post it to your app. Can be: `true` or `false` and defaults to `false`.
     #[serde(rename = "VoiceCallerIdLookup")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_caller_id_lookup: Option<bool>,
     /// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_fallback_method: Option<super::models::VoiceFallbackMethod>,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
     /// The HTTP method that we should use to call `voice_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_method: Option<super::models::VoiceMethod>,
     /// The URL that we should call to answer a call to the phone number. The `voice_url` will not be called if a `voice_application_sid` or a `trunk_sid` is set.
     #[serde(rename = "VoiceUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_url: Option<String>,
     /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
     #[serde(rename = "EmergencyStatus")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub emergency_status: Option<super::models::IncomingPhoneNumberEnumEmergencyStatus>,
     /// The SID of the emergency address configuration to use for emergency calling from this phone number.
     #[serde(rename = "EmergencyAddressSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub emergency_address_sid: Option<String>,
     /// The SID of the Trunk we should use to handle phone calls to the phone number. If a `trunk_sid` is present, we ignore all of the voice urls and voice applications and use only those set on the Trunk. Setting a `trunk_sid` will automatically delete your `voice_application_sid` and vice versa.
     #[serde(rename = "TrunkSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub trunk_sid: Option<String>,
     #[serde(rename = "VoiceReceiveMode")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_receive_mode: Option<
         super::models::IncomingPhoneNumberEnumVoiceReceiveMode,
     >,
     /// The SID of the Identity resource that we should associate with the phone number. Some regions require an identity to meet local regulations.
     #[serde(rename = "IdentitySid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub identity_sid: Option<String>,
     /// The SID of the Address resource we should associate with the phone number. Some regions require addresses to meet local regulations.
     #[serde(rename = "AddressSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub address_sid: Option<String>,
     /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
     #[serde(rename = "BundleSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bundle_sid: Option<String>,
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
@@ -7491,11 +9343,8 @@ impl UpdateIncomingPhoneNumberBody {
         feature = "api20100401_incoming_phone_number_toll_free"
     )
 )]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`."]
-    pub enum SmsFallbackMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
+pub type SmsFallbackMethod = VoiceMethodGetPost;
 #[cfg(
     any(
         feature = "api20100401_incoming_phone_number",
@@ -7504,11 +9353,8 @@ connector_runtime::__string_enum! {
         feature = "api20100401_incoming_phone_number_toll_free"
     )
 )]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method that we should use to call `sms_url`. Can be: `GET` or `POST` and defaults to `POST`."]
-    pub enum SmsMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method that we should use to call `sms_url`. Can be: `GET` or `POST` and defaults to `POST`.
+pub type SmsMethod = VoiceMethodGetPost;
 #[cfg(
     any(
         feature = "api20100401_incoming_phone_number",
@@ -7517,11 +9363,8 @@ connector_runtime::__string_enum! {
         feature = "api20100401_incoming_phone_number_toll_free"
     )
 )]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`."]
-    pub enum StatusCallbackMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
+pub type StatusCallbackMethod = VoiceMethodGetPost;
 #[cfg(
     any(
         feature = "api20100401_incoming_phone_number",
@@ -7530,11 +9373,8 @@ connector_runtime::__string_enum! {
         feature = "api20100401_incoming_phone_number_toll_free"
     )
 )]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`."]
-    pub enum VoiceFallbackMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
+pub type VoiceFallbackMethod = VoiceMethodGetPost;
 #[cfg(
     any(
         feature = "api20100401_incoming_phone_number",
@@ -7543,35 +9383,77 @@ connector_runtime::__string_enum! {
         feature = "api20100401_incoming_phone_number_toll_free"
     )
 )]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method that we should use to call `voice_url`. Can be: `GET` or `POST` and defaults to `POST`."]
-    pub enum VoiceMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method that we should use to call `voice_url`. Can be: `GET` or `POST` and defaults to `POST`.
+pub type VoiceMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_incoming_phone_number")]
 /// ListIncomingPhoneNumberResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListIncomingPhoneNumberResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incoming_phone_numbers: Option<
         Vec<super::models::ApiV2010AccountIncomingPhoneNumber>,
     >,
+}
+#[cfg(feature = "api20100401_incoming_phone_number")]
+impl<'de> serde::Deserialize<'de> for ListIncomingPhoneNumberResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListIncomingPhoneNumberResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListIncomingPhoneNumberResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListIncomingPhoneNumberResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<super::models::ApiV2010AccountIncomingPhoneNumber>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "incoming_phone_numbers" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListIncomingPhoneNumberResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    incoming_phone_numbers: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
 impl ListIncomingPhoneNumberResponse {
@@ -7587,104 +9469,104 @@ impl ListIncomingPhoneNumberResponse {
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
 /// CreateIncomingPhoneNumberRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateIncomingPhoneNumberBody {
     /// The API version to use for incoming calls made to the new phone number. The default is `2010-04-01`.
     #[serde(rename = "ApiVersion")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// A descriptive string that you created to describe the new phone number. It can be up to 64 characters long. By default, this is a formatted version of the new phone number.
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The SID of the application that should handle SMS messages sent to the new phone number. If an `sms_application_sid` is present, we ignore all of the `sms_*_url` urls and use those set on the application.
     #[serde(rename = "SmsApplicationSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_application_sid: Option<String>,
     /// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsFallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_fallback_method: Option<super::models::SmsFallbackMethod>,
     /// The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
     /// The HTTP method that we should use to call `sms_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_method: Option<super::models::SmsMethod>,
     /// The URL we should call when the new phone number receives an incoming SMS message.
     #[serde(rename = "SmsUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_url: Option<String>,
     /// The URL we should call using the `status_callback_method` to send status information to your application.
     #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback: Option<String>,
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback_method: Option<super::models::StatusCallbackMethod>,
     /// The SID of the application we should use to handle calls to the new phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use only those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(rename = "VoiceApplicationSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_application_sid: Option<String>,
     /// Whether to lookup the caller's name from the CNAM database and post it to your app. Can be: `true` or `false` and defaults to `false`.
     #[serde(rename = "VoiceCallerIdLookup")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_caller_id_lookup: Option<bool>,
     /// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_fallback_method: Option<super::models::VoiceFallbackMethod>,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
     /// The HTTP method that we should use to call `voice_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_method: Option<super::models::VoiceMethod>,
     /// The URL that we should call to answer a call to the new phone number. The `voice_url` will not be called if a `voice_application_sid` or a `trunk_sid` is set.
     #[serde(rename = "VoiceUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_url: Option<String>,
     /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
     #[serde(rename = "EmergencyStatus")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub emergency_status: Option<super::models::IncomingPhoneNumberEnumEmergencyStatus>,
     /// The SID of the emergency address configuration to use for emergency calling from the new phone number.
     #[serde(rename = "EmergencyAddressSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub emergency_address_sid: Option<String>,
     /// The SID of the Trunk we should use to handle calls to the new phone number. If a `trunk_sid` is present, we ignore all of the voice urls and voice applications and use only those set on the Trunk. Setting a `trunk_sid` will automatically delete your `voice_application_sid` and vice versa.
     #[serde(rename = "TrunkSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub trunk_sid: Option<String>,
     /// The SID of the Identity resource that we should associate with the new phone number. Some regions require an identity to meet local regulations.
     #[serde(rename = "IdentitySid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub identity_sid: Option<String>,
     /// The SID of the Address resource we should associate with the new phone number. Some regions require addresses to meet local regulations.
     #[serde(rename = "AddressSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub address_sid: Option<String>,
     #[serde(rename = "VoiceReceiveMode")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_receive_mode: Option<
         super::models::IncomingPhoneNumberEnumVoiceReceiveMode,
     >,
     /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
     #[serde(rename = "BundleSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bundle_sid: Option<String>,
     /// The phone number to purchase specified in [E.164](https://www.twilio.com/docs/glossary/what-e164) format.  E.164 phone numbers consist of a + followed by the country code and subscriber number without punctuation characters. For example, +14155551234.
     #[serde(rename = "PhoneNumber")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<String>,
     /// The desired area code for your new incoming phone number. Can be any three-digit, US or Canada area code. We will provision an available phone number within this area code for you. **You must provide an `area_code` or a `phone_number`.** (US and Canada only).
     #[serde(rename = "AreaCode")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub area_code: Option<String>,
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
@@ -7759,30 +9641,77 @@ impl CreateIncomingPhoneNumberBody {
 }
 #[cfg(feature = "api20100401_assigned_add_on")]
 /// ListIncomingPhoneNumberAssignedAddOnResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListIncomingPhoneNumberAssignedAddOnResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigned_add_ons: Option<
         Vec<
             super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn,
         >,
     >,
+}
+#[cfg(feature = "api20100401_assigned_add_on")]
+impl<'de> serde::Deserialize<'de> for ListIncomingPhoneNumberAssignedAddOnResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListIncomingPhoneNumberAssignedAddOnResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListIncomingPhoneNumberAssignedAddOnResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListIncomingPhoneNumberAssignedAddOnResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<
+                        super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn,
+                    >,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "assigned_add_ons" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListIncomingPhoneNumberAssignedAddOnResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    assigned_add_ons: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_assigned_add_on")]
 impl ListIncomingPhoneNumberAssignedAddOnResponse {
@@ -7798,7 +9727,7 @@ impl ListIncomingPhoneNumberAssignedAddOnResponse {
 }
 #[cfg(feature = "api20100401_assigned_add_on")]
 /// CreateIncomingPhoneNumberAssignedAddOnRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateIncomingPhoneNumberAssignedAddOnBody {
     /// The SID that identifies the Add-on installation.
     #[serde(rename = "InstalledAddOnSid")]
@@ -7823,30 +9752,83 @@ impl CreateIncomingPhoneNumberAssignedAddOnBody {
 }
 #[cfg(feature = "api20100401_assigned_add_on_extension")]
 /// ListIncomingPhoneNumberAssignedAddOnExtensionResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListIncomingPhoneNumberAssignedAddOnExtensionResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extensions: Option<
         Vec<
             super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension,
         >,
     >,
+}
+#[cfg(feature = "api20100401_assigned_add_on_extension")]
+impl<'de> serde::Deserialize<'de>
+for ListIncomingPhoneNumberAssignedAddOnExtensionResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListIncomingPhoneNumberAssignedAddOnExtensionResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct ListIncomingPhoneNumberAssignedAddOnExtensionResponse",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                ListIncomingPhoneNumberAssignedAddOnExtensionResponse,
+                A::Error,
+            > {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<
+                        super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension,
+                    >,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "extensions" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListIncomingPhoneNumberAssignedAddOnExtensionResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    extensions: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_assigned_add_on_extension")]
 impl ListIncomingPhoneNumberAssignedAddOnExtensionResponse {
@@ -7860,32 +9842,97 @@ impl ListIncomingPhoneNumberAssignedAddOnExtensionResponse {
         Ok(())
     }
 }
-#[cfg(feature = "api20100401_incoming_phone_number_local")]
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 /// ListIncomingPhoneNumberLocalResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListIncomingPhoneNumberLocalResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incoming_phone_numbers: Option<
         Vec<super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal>,
     >,
 }
-#[cfg(feature = "api20100401_incoming_phone_number_local")]
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for ListIncomingPhoneNumberLocalResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListIncomingPhoneNumberLocalResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListIncomingPhoneNumberLocalResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListIncomingPhoneNumberLocalResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<
+                        super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal,
+                    >,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "incoming_phone_numbers" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListIncomingPhoneNumberLocalResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    incoming_phone_numbers: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 impl ListIncomingPhoneNumberLocalResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7897,106 +9944,118 @@ impl ListIncomingPhoneNumberLocalResponse {
         Ok(())
     }
 }
-#[cfg(feature = "api20100401_incoming_phone_number_local")]
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 /// CreateIncomingPhoneNumberLocalRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateIncomingPhoneNumberLocalBody {
     /// The phone number to purchase specified in [E.164](https://www.twilio.com/docs/glossary/what-e164) format.  E.164 phone numbers consist of a + followed by the country code and subscriber number without punctuation characters. For example, +14155551234.
     #[serde(rename = "PhoneNumber")]
     pub phone_number: String,
     /// The API version to use for incoming calls made to the new phone number. The default is `2010-04-01`.
     #[serde(rename = "ApiVersion")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// A descriptive string that you created to describe the new phone number. It can be up to 64 characters long. By default, this is a formatted version of the phone number.
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The SID of the application that should handle SMS messages sent to the new phone number. If an `sms_application_sid` is present, we ignore all of the `sms_*_url` urls and use those set on the application.
     #[serde(rename = "SmsApplicationSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_application_sid: Option<String>,
     /// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsFallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_fallback_method: Option<super::models::SmsFallbackMethod>,
     /// The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
     /// The HTTP method that we should use to call `sms_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_method: Option<super::models::SmsMethod>,
     /// The URL we should call when the new phone number receives an incoming SMS message.
     #[serde(rename = "SmsUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_url: Option<String>,
     /// The URL we should call using the `status_callback_method` to send status information to your application.
     #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback: Option<String>,
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback_method: Option<super::models::StatusCallbackMethod>,
     /// The SID of the application we should use to handle calls to the new phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use only those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(rename = "VoiceApplicationSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_application_sid: Option<String>,
     /// Whether to lookup the caller's name from the CNAM database and post it to your app. Can be: `true` or `false` and defaults to `false`.
     #[serde(rename = "VoiceCallerIdLookup")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_caller_id_lookup: Option<bool>,
     /// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_fallback_method: Option<super::models::VoiceFallbackMethod>,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
     /// The HTTP method that we should use to call `voice_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_method: Option<super::models::VoiceMethod>,
     /// The URL that we should call to answer a call to the new phone number. The `voice_url` will not be called if a `voice_application_sid` or a `trunk_sid` is set.
     #[serde(rename = "VoiceUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_url: Option<String>,
     /// The SID of the Identity resource that we should associate with the new phone number. Some regions require an identity to meet local regulations.
     #[serde(rename = "IdentitySid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub identity_sid: Option<String>,
     /// The SID of the Address resource we should associate with the new phone number. Some regions require addresses to meet local regulations.
     #[serde(rename = "AddressSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub address_sid: Option<String>,
     /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
     #[serde(rename = "EmergencyStatus")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub emergency_status: Option<
         super::models::IncomingPhoneNumberLocalEnumEmergencyStatus,
     >,
     /// The SID of the emergency address configuration to use for emergency calling from the new phone number.
     #[serde(rename = "EmergencyAddressSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub emergency_address_sid: Option<String>,
     /// The SID of the Trunk we should use to handle calls to the new phone number. If a `trunk_sid` is present, we ignore all of the voice urls and voice applications and use only those set on the Trunk. Setting a `trunk_sid` will automatically delete your `voice_application_sid` and vice versa.
     #[serde(rename = "TrunkSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub trunk_sid: Option<String>,
     #[serde(rename = "VoiceReceiveMode")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_receive_mode: Option<
         super::models::IncomingPhoneNumberLocalEnumVoiceReceiveMode,
     >,
     /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
     #[serde(rename = "BundleSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bundle_sid: Option<String>,
 }
-#[cfg(feature = "api20100401_incoming_phone_number_local")]
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 impl CreateIncomingPhoneNumberLocalBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8068,447 +10127,84 @@ impl CreateIncomingPhoneNumberLocalBody {
 }
 #[cfg(feature = "api20100401_incoming_phone_number_mobile")]
 /// ListIncomingPhoneNumberMobileResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListIncomingPhoneNumberMobileResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub incoming_phone_numbers: Option<
-        Vec<super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile>,
-    >,
-}
-#[cfg(feature = "api20100401_incoming_phone_number_mobile")]
-impl ListIncomingPhoneNumberMobileResponse {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.incoming_phone_numbers {
-            for item in v.iter() {
-                item.validate()?;
-            }
-        }
-        Ok(())
-    }
-}
+pub type ListIncomingPhoneNumberMobileResponse = ListIncomingPhoneNumberLocalResponse;
 #[cfg(feature = "api20100401_incoming_phone_number_mobile")]
 /// CreateIncomingPhoneNumberMobileRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateIncomingPhoneNumberMobileBody {
-    /// The phone number to purchase specified in [E.164](https://www.twilio.com/docs/glossary/what-e164) format.  E.164 phone numbers consist of a + followed by the country code and subscriber number without punctuation characters. For example, +14155551234.
-    #[serde(rename = "PhoneNumber")]
-    pub phone_number: String,
-    /// The API version to use for incoming calls made to the new phone number. The default is `2010-04-01`.
-    #[serde(rename = "ApiVersion")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    /// A descriptive string that you created to describe the new phone number. It can be up to 64 characters long. By default, the is a formatted version of the phone number.
-    #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub friendly_name: Option<String>,
-    /// The SID of the application that should handle SMS messages sent to the new phone number. If an `sms_application_sid` is present, we ignore all of the `sms_*_url` urls and use those of the application.
-    #[serde(rename = "SmsApplicationSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_application_sid: Option<String>,
-    /// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
-    #[serde(rename = "SmsFallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<super::models::SmsFallbackMethod>,
-    /// The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`.
-    #[serde(rename = "SmsFallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_url: Option<String>,
-    /// The HTTP method that we should use to call `sms_url`. Can be: `GET` or `POST` and defaults to `POST`.
-    #[serde(rename = "SmsMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_method: Option<super::models::SmsMethod>,
-    /// The URL we should call when the new phone number receives an incoming SMS message.
-    #[serde(rename = "SmsUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_url: Option<String>,
-    /// The URL we should call using the `status_callback_method` to send status information to your application.
-    #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback: Option<String>,
-    /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
-    #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<super::models::StatusCallbackMethod>,
-    /// The SID of the application we should use to handle calls to the new phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use only those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
-    #[serde(rename = "VoiceApplicationSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_application_sid: Option<String>,
-    /// Whether to lookup the caller's name from the CNAM database and post it to your app. Can be: `true` or `false` and defaults to `false`.
-    #[serde(rename = "VoiceCallerIdLookup")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_caller_id_lookup: Option<bool>,
-    /// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
-    #[serde(rename = "VoiceFallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<super::models::VoiceFallbackMethod>,
-    /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
-    #[serde(rename = "VoiceFallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_url: Option<String>,
-    /// The HTTP method that we should use to call `voice_url`. Can be: `GET` or `POST` and defaults to `POST`.
-    #[serde(rename = "VoiceMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_method: Option<super::models::VoiceMethod>,
-    /// The URL that we should call to answer a call to the new phone number. The `voice_url` will not be called if a `voice_application_sid` or a `trunk_sid` is set.
-    #[serde(rename = "VoiceUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_url: Option<String>,
-    /// The SID of the Identity resource that we should associate with the new phone number. Some regions require an identity to meet local regulations.
-    #[serde(rename = "IdentitySid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub identity_sid: Option<String>,
-    /// The SID of the Address resource we should associate with the new phone number. Some regions require addresses to meet local regulations.
-    #[serde(rename = "AddressSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_sid: Option<String>,
-    /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
-    #[serde(rename = "EmergencyStatus")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_status: Option<
-        super::models::IncomingPhoneNumberMobileEnumEmergencyStatus,
-    >,
-    /// The SID of the emergency address configuration to use for emergency calling from the new phone number.
-    #[serde(rename = "EmergencyAddressSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_address_sid: Option<String>,
-    /// The SID of the Trunk we should use to handle calls to the new phone number. If a `trunk_sid` is present, we ignore all of the voice urls and voice applications and use only those set on the Trunk. Setting a `trunk_sid` will automatically delete your `voice_application_sid` and vice versa.
-    #[serde(rename = "TrunkSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trunk_sid: Option<String>,
-    #[serde(rename = "VoiceReceiveMode")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_receive_mode: Option<
-        super::models::IncomingPhoneNumberMobileEnumVoiceReceiveMode,
-    >,
-    /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
-    #[serde(rename = "BundleSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bundle_sid: Option<String>,
-}
-#[cfg(feature = "api20100401_incoming_phone_number_mobile")]
-impl CreateIncomingPhoneNumberMobileBody {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.sms_application_sid {
-            rt::check::string(
-                "CreateIncomingPhoneNumberMobileBody.SmsApplicationSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AP[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.voice_application_sid {
-            rt::check::string(
-                "CreateIncomingPhoneNumberMobileBody.VoiceApplicationSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AP[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.identity_sid {
-            rt::check::string(
-                "CreateIncomingPhoneNumberMobileBody.IdentitySid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^RI[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.address_sid {
-            rt::check::string(
-                "CreateIncomingPhoneNumberMobileBody.AddressSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AD[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.emergency_address_sid {
-            rt::check::string(
-                "CreateIncomingPhoneNumberMobileBody.EmergencyAddressSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AD[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.trunk_sid {
-            rt::check::string(
-                "CreateIncomingPhoneNumberMobileBody.TrunkSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^TK[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.bundle_sid {
-            rt::check::string(
-                "CreateIncomingPhoneNumberMobileBody.BundleSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^BU[0-9a-fA-F]{32}$",
-            )?;
-        }
-        Ok(())
-    }
-}
+pub type CreateIncomingPhoneNumberMobileBody = CreateIncomingPhoneNumberLocalBody;
 #[cfg(feature = "api20100401_incoming_phone_number_toll_free")]
 /// ListIncomingPhoneNumberTollFreeResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListIncomingPhoneNumberTollFreeResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub incoming_phone_numbers: Option<
-        Vec<super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree>,
-    >,
-}
-#[cfg(feature = "api20100401_incoming_phone_number_toll_free")]
-impl ListIncomingPhoneNumberTollFreeResponse {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.incoming_phone_numbers {
-            for item in v.iter() {
-                item.validate()?;
-            }
-        }
-        Ok(())
-    }
-}
+pub type ListIncomingPhoneNumberTollFreeResponse = ListIncomingPhoneNumberLocalResponse;
 #[cfg(feature = "api20100401_incoming_phone_number_toll_free")]
 /// CreateIncomingPhoneNumberTollFreeRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateIncomingPhoneNumberTollFreeBody {
-    /// The phone number to purchase specified in [E.164](https://www.twilio.com/docs/glossary/what-e164) format.  E.164 phone numbers consist of a + followed by the country code and subscriber number without punctuation characters. For example, +14155551234.
-    #[serde(rename = "PhoneNumber")]
-    pub phone_number: String,
-    /// The API version to use for incoming calls made to the new phone number. The default is `2010-04-01`.
-    #[serde(rename = "ApiVersion")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    /// A descriptive string that you created to describe the new phone number. It can be up to 64 characters long. By default, this is a formatted version of the phone number.
-    #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub friendly_name: Option<String>,
-    /// The SID of the application that should handle SMS messages sent to the new phone number. If an `sms_application_sid` is present, we ignore all `sms_*_url` values and use those of the application.
-    #[serde(rename = "SmsApplicationSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_application_sid: Option<String>,
-    /// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
-    #[serde(rename = "SmsFallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<super::models::SmsFallbackMethod>,
-    /// The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`.
-    #[serde(rename = "SmsFallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_url: Option<String>,
-    /// The HTTP method that we should use to call `sms_url`. Can be: `GET` or `POST` and defaults to `POST`.
-    #[serde(rename = "SmsMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_method: Option<super::models::SmsMethod>,
-    /// The URL we should call when the new phone number receives an incoming SMS message.
-    #[serde(rename = "SmsUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_url: Option<String>,
-    /// The URL we should call using the `status_callback_method` to send status information to your application.
-    #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback: Option<String>,
-    /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
-    #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<super::models::StatusCallbackMethod>,
-    /// The SID of the application we should use to handle calls to the new phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
-    #[serde(rename = "VoiceApplicationSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_application_sid: Option<String>,
-    /// Whether to lookup the caller's name from the CNAM database and post it to your app. Can be: `true` or `false` and defaults to `false`.
-    #[serde(rename = "VoiceCallerIdLookup")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_caller_id_lookup: Option<bool>,
-    /// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
-    #[serde(rename = "VoiceFallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<super::models::VoiceFallbackMethod>,
-    /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
-    #[serde(rename = "VoiceFallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_url: Option<String>,
-    /// The HTTP method that we should use to call `voice_url`. Can be: `GET` or `POST` and defaults to `POST`.
-    #[serde(rename = "VoiceMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_method: Option<super::models::VoiceMethod>,
-    /// The URL that we should call to answer a call to the new phone number. The `voice_url` will not be called if a `voice_application_sid` or a `trunk_sid` is set.
-    #[serde(rename = "VoiceUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_url: Option<String>,
-    /// The SID of the Identity resource that we should associate with the new phone number. Some regions require an Identity to meet local regulations.
-    #[serde(rename = "IdentitySid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub identity_sid: Option<String>,
-    /// The SID of the Address resource we should associate with the new phone number. Some regions require addresses to meet local regulations.
-    #[serde(rename = "AddressSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_sid: Option<String>,
-    /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
-    #[serde(rename = "EmergencyStatus")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_status: Option<
-        super::models::IncomingPhoneNumberTollFreeEnumEmergencyStatus,
-    >,
-    /// The SID of the emergency address configuration to use for emergency calling from the new phone number.
-    #[serde(rename = "EmergencyAddressSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_address_sid: Option<String>,
-    /// The SID of the Trunk we should use to handle calls to the new phone number. If a `trunk_sid` is present, we ignore all of the voice urls and voice applications and use only those set on the Trunk. Setting a `trunk_sid` will automatically delete your `voice_application_sid` and vice versa.
-    #[serde(rename = "TrunkSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trunk_sid: Option<String>,
-    #[serde(rename = "VoiceReceiveMode")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_receive_mode: Option<
-        super::models::IncomingPhoneNumberTollFreeEnumVoiceReceiveMode,
-    >,
-    /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
-    #[serde(rename = "BundleSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bundle_sid: Option<String>,
-}
-#[cfg(feature = "api20100401_incoming_phone_number_toll_free")]
-impl CreateIncomingPhoneNumberTollFreeBody {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.sms_application_sid {
-            rt::check::string(
-                "CreateIncomingPhoneNumberTollFreeBody.SmsApplicationSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AP[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.voice_application_sid {
-            rt::check::string(
-                "CreateIncomingPhoneNumberTollFreeBody.VoiceApplicationSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AP[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.identity_sid {
-            rt::check::string(
-                "CreateIncomingPhoneNumberTollFreeBody.IdentitySid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^RI[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.address_sid {
-            rt::check::string(
-                "CreateIncomingPhoneNumberTollFreeBody.AddressSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AD[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.emergency_address_sid {
-            rt::check::string(
-                "CreateIncomingPhoneNumberTollFreeBody.EmergencyAddressSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AD[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.trunk_sid {
-            rt::check::string(
-                "CreateIncomingPhoneNumberTollFreeBody.TrunkSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^TK[0-9a-fA-F]{32}$",
-            )?;
-        }
-        if let Some(v) = &self.bundle_sid {
-            rt::check::string(
-                "CreateIncomingPhoneNumberTollFreeBody.BundleSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^BU[0-9a-fA-F]{32}$",
-            )?;
-        }
-        Ok(())
-    }
-}
+pub type CreateIncomingPhoneNumberTollFreeBody = CreateIncomingPhoneNumberLocalBody;
 #[cfg(feature = "api20100401_key")]
 /// UpdateKeyRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UpdateKeyBody {
-    /// A descriptive string that you create to describe the resource. It can be up to 64 characters long.
-    #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub friendly_name: Option<String>,
-}
+pub type UpdateKeyBody = CreateAccountBody;
 #[cfg(feature = "api20100401_key")]
 /// ListKeyResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListKeyResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<Vec<super::models::ApiV2010AccountKey>>,
+}
+#[cfg(feature = "api20100401_key")]
+impl<'de> serde::Deserialize<'de> for ListKeyResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListKeyResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListKeyResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListKeyResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<Vec<super::models::ApiV2010AccountKey>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "keys" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListKeyResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    keys: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_key")]
 impl ListKeyResponse {
@@ -8524,35 +10220,72 @@ impl ListKeyResponse {
 }
 #[cfg(feature = "api20100401_new_key")]
 /// CreateNewKeyRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateNewKeyBody {
-    /// A descriptive string that you create to describe the resource. It can be up to 64 characters long.
-    #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub friendly_name: Option<String>,
-}
+pub type CreateNewKeyBody = CreateAccountBody;
 #[cfg(feature = "api20100401_media")]
 /// ListMediaResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListMediaResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_list: Option<Vec<super::models::ApiV2010AccountMessageMedia>>,
+}
+#[cfg(feature = "api20100401_media")]
+impl<'de> serde::Deserialize<'de> for ListMediaResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListMediaResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListMediaResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListMediaResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<Vec<super::models::ApiV2010AccountMessageMedia>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "media_list" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListMediaResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    media_list: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_media")]
 impl ListMediaResponse {
@@ -8568,44 +10301,84 @@ impl ListMediaResponse {
 }
 #[cfg(feature = "api20100401_member")]
 /// UpdateMemberRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateMemberBody {
     /// The absolute URL of the Queue resource.
     #[serde(rename = "Url")]
     pub url: String,
     /// How to pass the update request data. Can be `GET` or `POST` and the default is `POST`. `POST` sends the data as encoded form data and `GET` sends the data as query parameters.
     #[serde(rename = "Method")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<super::models::UpdateMemberBodyMethod>,
 }
 #[cfg(feature = "api20100401_member")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " How to pass the update request data. Can be `GET` or `POST` and the default is `POST`. `POST` sends the data as encoded form data and `GET` sends the data as query parameters."]
-    pub enum UpdateMemberBodyMethod { Get = "GET", Post = "POST", }
-}
+/// How to pass the update request data. Can be `GET` or `POST` and the default is `POST`. `POST` sends the data as encoded form data and `GET` sends the data as query parameters.
+pub type UpdateMemberBodyMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_member")]
 /// ListMemberResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListMemberResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_members: Option<Vec<super::models::ApiV2010AccountQueueMember>>,
+}
+#[cfg(feature = "api20100401_member")]
+impl<'de> serde::Deserialize<'de> for ListMemberResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListMemberResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListMemberResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListMemberResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<Vec<super::models::ApiV2010AccountQueueMember>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "queue_members" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListMemberResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    queue_members: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_member")]
 impl ListMemberResponse {
@@ -8621,26 +10394,69 @@ impl ListMemberResponse {
 }
 #[cfg(feature = "api20100401_message")]
 /// ListMessageResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListMessageResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub messages: Option<Vec<super::models::ApiV2010AccountMessage>>,
+}
+#[cfg(feature = "api20100401_message")]
+impl<'de> serde::Deserialize<'de> for ListMessageResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListMessageResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListMessageResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListMessageResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<Vec<super::models::ApiV2010AccountMessage>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "messages" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListMessageResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    messages: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_message")]
 impl ListMessageResponse {
@@ -8656,106 +10472,105 @@ impl ListMessageResponse {
 }
 #[cfg(feature = "api20100401_message")]
 /// CreateMessageRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateMessageBody {
     /// The recipient's phone number in [E.164](https://www.twilio.com/docs/glossary/what-e164) format (for SMS/MMS) or [channel address](https://www.twilio.com/docs/messaging/channels), e.g. `whatsapp:+15552229999`.
     #[serde(rename = "To")]
     pub to: String,
     /// The URL of the endpoint to which Twilio sends [Message status callback requests](https://www.twilio.com/docs/sms/api/message-resource#twilios-request-to-the-statuscallback-url). URL must contain a valid hostname and underscores are not allowed. If you include this parameter with the `messaging_service_sid`, Twilio uses this URL instead of the Status Callback URL of the [Messaging Service](https://www.twilio.com/docs/messaging/api/service-resource).
     #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback: Option<String>,
     /// The SID of the associated [TwiML Application](https://www.twilio.com/docs/usage/api/applications). [Message status callback requests](https://www.twilio.com/docs/sms/api/message-resource#twilios-request-to-the-statuscallback-url) are sent to the TwiML App's `message_status_callback` URL. Note that the `status_callback` parameter of a request takes priority over the `application_sid` parameter; if both are included `application_sid` is ignored.
     #[serde(rename = "ApplicationSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub application_sid: Option<String>,
     /// [OBSOLETE] This parameter will no longer have any effect as of 2024-06-03.
     #[serde(rename = "MaxPrice")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_price: Option<f64>,
     /// Boolean indicating whether or not you intend to provide delivery confirmation feedback to Twilio (used in conjunction with the [Message Feedback subresource](https://www.twilio.com/docs/sms/api/message-feedback-resource)). Default value is `false`.
     #[serde(rename = "ProvideFeedback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub provide_feedback: Option<bool>,
     /// Total number of attempts made (including this request) to send the message regardless of the provider used
     #[serde(rename = "Attempt")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub attempt: Option<i64>,
     /// The maximum length in seconds that the Message can remain in Twilio's outgoing message queue. If a queued Message exceeds the `validity_period`, the Message is not sent. Accepted values are integers from `1` to `36000`. Default value is `36000`. A `validity_period` greater than `5` is recommended. [Learn more about the validity period](https://www.twilio.com/blog/take-more-control-of-outbound-messages-using-validity-period-html)
     #[serde(rename = "ValidityPeriod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub validity_period: Option<i64>,
     /// Reserved
     #[serde(rename = "ForceDelivery")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub force_delivery: Option<bool>,
     /// Determines if the message content can be stored or redacted based on privacy settings
     #[serde(rename = "ContentRetention")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_retention: Option<super::models::MessageEnumContentRetention>,
     /// Determines if the address can be stored or obfuscated based on privacy settings
     #[serde(rename = "AddressRetention")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub address_retention: Option<super::models::MessageEnumAddressRetention>,
     /// Whether to detect Unicode characters that have a similar GSM-7 character and replace them. Can be: `true` or `false`.
     #[serde(rename = "SmartEncoded")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub smart_encoded: Option<bool>,
     /// Rich actions for non-SMS/MMS channels. Used for [sending location in WhatsApp messages](https://www.twilio.com/docs/whatsapp/message-features#location-messages-with-whatsapp).
     #[serde(rename = "PersistentAction")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub persistent_action: Option<Vec<String>>,
     #[serde(rename = "TrafficType")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub traffic_type: Option<String>,
     /// For Messaging Services with [Link Shortening configured](https://www.twilio.com/docs/messaging/features/link-shortening) only: A Boolean indicating whether or not Twilio should shorten links in the `body` of the Message. Default value is `false`. If `true`, the `messaging_service_sid` parameter must also be provided.
     #[serde(rename = "ShortenUrls")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub shorten_urls: Option<bool>,
     /// For Messaging Services only: Include this parameter with a value of `fixed` in conjuction with the `send_time` parameter in order to [schedule a Message](https://www.twilio.com/docs/messaging/features/message-scheduling).
     #[serde(rename = "ScheduleType")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule_type: Option<String>,
     /// The time that Twilio will send the message. Must be in ISO 8601 format.
     #[serde(rename = "SendAt")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub send_at: Option<chrono::DateTime<chrono::Utc>>,
     /// If set to `true`, Twilio delivers the message as a single MMS message, regardless of the presence of media.
     #[serde(rename = "SendAsMms")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub send_as_mms: Option<bool>,
     /// For [Content Editor/API](https://www.twilio.com/docs/content) only: Key-value pairs of [Template variables](https://www.twilio.com/docs/content/using-variables-with-content-api) and their substitution values. `content_sid` parameter must also be provided. If values are not defined in the `content_variables` parameter, the [Template's default placeholder values](https://www.twilio.com/docs/content/content-api-resources#create-templates) are used.
     #[serde(rename = "ContentVariables")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_variables: Option<String>,
     /// Include this parameter with a value of `disable` to skip any kind of risk check on the respective message request.
     #[serde(rename = "RiskCheck")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub risk_check: Option<super::models::MessageEnumRiskCheck>,
     /// The sender's Twilio phone number (in [E.164](https://en.wikipedia.org/wiki/E.164) format), [alphanumeric sender ID](https://www.twilio.com/docs/sms/quickstart), [Wireless SIM](https://www.twilio.com/docs/iot/wireless/programmable-wireless-send-machine-machine-sms-commands), [short code](https://www.twilio.com/en-us/messaging/channels/sms/short-codes), or [channel address](https://www.twilio.com/docs/messaging/channels) (e.g., `whatsapp:+15554449999`). The value of the `from` parameter must be a sender that is hosted within Twilio and belongs to the Account creating the Message. If you are using `messaging_service_sid`, this parameter can be empty (Twilio assigns a `from` value from the Messaging Service's Sender Pool) or you can provide a specific sender from your Sender Pool.
     #[serde(rename = "From")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     /// A fallback SMS sender to use when the recipient cannot be reached over RCS. This parameter may only be used when also providing a [Messaging Service](https://twilio.com/docs/messaging/services) containing an RCS sender. The fallback SMS sender must be either a Twilio phone number (in [E.164](https://en.wikipedia.org/wiki/E.164) format), [alphanumeric sender ID](https://www.twilio.com/docs/sms/quickstart), or [short code](https://www.twilio.com/en-us/messaging/channels/sms/short-codes), hosted within Twilio and belong to the Account creating the Message.
     #[serde(rename = "FallbackFrom")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback_from: Option<String>,
     /// The SID of the [Messaging Service](https://www.twilio.com/docs/messaging/services) you want to associate with the Message. When this parameter is provided and the `from` parameter is omitted, Twilio selects the optimal sender from the Messaging Service's Sender Pool. You may also provide a `from` parameter if you want to use a specific Sender from the Sender Pool.
     #[serde(rename = "MessagingServiceSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub messaging_service_sid: Option<String>,
     /// The text content of the outgoing message. Can be up to 1,600 characters in length. SMS only: If the `body` contains more than 160 [GSM-7](https://www.twilio.com/docs/glossary/what-is-gsm-7-character-encoding) characters (or 70 [UCS-2](https://www.twilio.com/docs/glossary/what-is-ucs-2-character-encoding) characters), the message is segmented and charged accordingly. For long `body` text, consider using the [send_as_mms parameter](https://www.twilio.com/blog/mms-for-long-text-messages).
     #[serde(rename = "Body")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     /// The URL of media to include in the Message content. `jpeg`, `jpg`, `gif`, and `png` file types are fully supported by Twilio and content is formatted for delivery on destination devices. The media size limit is 5 MB for supported file types (`jpeg`, `jpg`, `png`, `gif`) and 500 KB for [other types](https://www.twilio.com/docs/messaging/guides/accepted-mime-types) of accepted media. To send more than one image in the message, provide multiple `media_url` parameters in the POST request. You can include up to ten `media_url` parameters per message. [International](https://support.twilio.com/hc/en-us/articles/223179808-Sending-and-receiving-MMS-messages) and [carrier](https://support.twilio.com/hc/en-us/articles/223133707-Is-MMS-supported-for-all-carriers-in-US-and-Canada-) limits apply.
     #[serde(rename = "MediaUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub media_url: Option<Vec<String>>,
     /// For [Content Editor/API](https://www.twilio.com/docs/content) only: The SID of the Content Template to be used with the Message, e.g., `HXXXXXXXXXXXXXXXXXXXXXXXXXXXXX`. If this parameter is not provided, a Content Template is not used. Find the SID in the Console on the Content Editor page. For Content API users, the SID is found in Twilio's response when [creating the Template](https://www.twilio.com/docs/content/content-api-resources#create-templates) or by [fetching your Templates](https://www.twilio.com/docs/content/content-api-resources#fetch-all-content-resources).
     #[serde(rename = "ContentSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_sid: Option<String>,
 }
 #[cfg(feature = "api20100401_message")]
@@ -8794,47 +10609,90 @@ impl CreateMessageBody {
 }
 #[cfg(feature = "api20100401_message")]
 /// UpdateMessageRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateMessageBody {
     /// The new `body` of the Message resource. To redact the text content of a Message, this parameter's value must be an empty string
     #[serde(rename = "Body")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     #[serde(rename = "Status")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
 #[cfg(feature = "api20100401_feedback")]
 /// CreateMessageFeedbackRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateMessageFeedbackBody {
     /// Reported outcome indicating whether there is confirmation that the Message recipient performed a tracked user action. Can be: `unconfirmed` or `confirmed`. For more details see [How to Optimize Message Deliverability with Message Feedback](https://www.twilio.com/docs/messaging/guides/send-message-feedback-to-twilio).
     #[serde(rename = "Outcome")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<super::models::MessageFeedbackEnumOutcome>,
 }
 #[cfg(feature = "api20100401_signing_key")]
 /// ListSigningKeyResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListSigningKeyResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_keys: Option<Vec<super::models::ApiV2010AccountSigningKey>>,
+}
+#[cfg(feature = "api20100401_signing_key")]
+impl<'de> serde::Deserialize<'de> for ListSigningKeyResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListSigningKeyResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListSigningKeyResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListSigningKeyResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<Vec<super::models::ApiV2010AccountSigningKey>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "signing_keys" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListSigningKeyResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    signing_keys: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_signing_key")]
 impl ListSigningKeyResponse {
@@ -8850,79 +10708,80 @@ impl ListSigningKeyResponse {
 }
 #[cfg(feature = "api20100401_new_signing_key")]
 /// CreateNewSigningKeyRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateNewSigningKeyBody {
-    /// A descriptive string that you create to describe the resource. It can be up to 64 characters long.
-    #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub friendly_name: Option<String>,
-}
+pub type CreateNewSigningKeyBody = CreateAccountBody;
 #[cfg(feature = "api20100401_notification")]
 /// ListNotificationResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListNotificationResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notifications: Option<Vec<super::models::ApiV2010AccountNotification>>,
-}
-#[cfg(feature = "api20100401_notification")]
-impl ListNotificationResponse {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.notifications {
-            for item in v.iter() {
-                item.validate()?;
-            }
-        }
-        Ok(())
-    }
-}
+pub type ListNotificationResponse = ListCallNotificationResponse;
 #[cfg(feature = "api20100401_outgoing_caller_id")]
 /// UpdateOutgoingCallerIdRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UpdateOutgoingCallerIdBody {
-    /// A descriptive string that you create to describe the resource. It can be up to 64 characters long.
-    #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub friendly_name: Option<String>,
-}
+pub type UpdateOutgoingCallerIdBody = CreateAccountBody;
 #[cfg(feature = "api20100401_outgoing_caller_id")]
 /// ListOutgoingCallerIdResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListOutgoingCallerIdResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outgoing_caller_ids: Option<Vec<super::models::ApiV2010AccountOutgoingCallerId>>,
+}
+#[cfg(feature = "api20100401_outgoing_caller_id")]
+impl<'de> serde::Deserialize<'de> for ListOutgoingCallerIdResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListOutgoingCallerIdResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListOutgoingCallerIdResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListOutgoingCallerIdResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<super::models::ApiV2010AccountOutgoingCallerId>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "outgoing_caller_ids" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListOutgoingCallerIdResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    outgoing_caller_ids: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_outgoing_caller_id")]
 impl ListOutgoingCallerIdResponse {
@@ -8938,92 +10797,88 @@ impl ListOutgoingCallerIdResponse {
 }
 #[cfg(feature = "api20100401_validation_request")]
 /// CreateValidationRequestRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateValidationRequestBody {
     /// The phone number to verify in [E.164](https://www.twilio.com/docs/glossary/what-e164) format, which consists of a + followed by the country code and subscriber number.
     #[serde(rename = "PhoneNumber")]
     pub phone_number: String,
     /// A descriptive string that you create to describe the new caller ID resource. It can be up to 64 characters long. The default value is a formatted version of the phone number.
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The number of seconds to delay before initiating the verification call. Can be an integer between `0` and `60`, inclusive. The default is `0`.
     #[serde(rename = "CallDelay")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub call_delay: Option<i64>,
     /// The digits to dial after connecting the verification call.
     #[serde(rename = "Extension")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub extension: Option<String>,
     /// The URL we should call using the `status_callback_method` to send status information about the verification process to your application.
     #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback: Option<String>,
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`, and the default is `POST`.
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback_method: Option<
         super::models::CreateValidationRequestBodyStatusCallbackMethod,
     >,
 }
 #[cfg(feature = "api20100401_validation_request")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`, and the default is `POST`."]
-    pub enum CreateValidationRequestBodyStatusCallbackMethod { Get = "GET", Post =
-    "POST", }
-}
+/// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`, and the default is `POST`.
+pub type CreateValidationRequestBodyStatusCallbackMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_participant")]
 /// UpdateParticipantRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateParticipantBody {
     /// Whether the participant should be muted. Can be `true` or `false`. `true` will mute the participant, and `false` will un-mute them. Anything value other than `true` or `false` is interpreted as `false`.
     #[serde(rename = "Muted")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub muted: Option<bool>,
     /// Whether the participant should be on hold. Can be: `true` or `false`. `true` puts the participant on hold, and `false` lets them rejoin the conference.
     #[serde(rename = "Hold")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hold: Option<bool>,
     /// The URL we call using the `hold_method` for music that plays when the participant is on hold. The URL may return an MP3 file, a WAV file, or a TwiML document that contains `<Play>`, `<Say>`, `<Pause>`, or `<Redirect>` verbs.
     #[serde(rename = "HoldUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hold_url: Option<String>,
     /// The HTTP method we should use to call `hold_url`. Can be: `GET` or `POST` and the default is `GET`.
     #[serde(rename = "HoldMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hold_method: Option<super::models::UpdateParticipantBodyHoldMethod>,
     /// The URL we call using the `announce_method` for an announcement to the participant. The URL may return an MP3 file, a WAV file, or a TwiML document that contains `<Play>`, `<Say>`, `<Pause>`, or `<Redirect>` verbs.
     #[serde(rename = "AnnounceUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub announce_url: Option<String>,
     /// The HTTP method we should use to call `announce_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "AnnounceMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub announce_method: Option<super::models::UpdateParticipantBodyAnnounceMethod>,
     /// The URL that Twilio calls using the `wait_method` before the conference has started. The URL may return an MP3 file, a WAV file, or a TwiML document. The default value is the URL of our standard hold music. If you do not want anything to play while waiting for the conference to start, specify an empty string by setting `wait_url` to `''`. For more details on the allowable verbs within the `waitUrl`, see the `waitUrl` attribute in the [<Conference> TwiML instruction](https://www.twilio.com/docs/voice/twiml/conference#attributes-waiturl).
     #[serde(rename = "WaitUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub wait_url: Option<String>,
     /// The HTTP method we should use to call `wait_url`. Can be `GET` or `POST` and the default is `POST`. When using a static audio file, this should be `GET` so that we can cache the file.
     #[serde(rename = "WaitMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub wait_method: Option<super::models::WaitMethod>,
     /// Whether to play a notification beep to the conference when the participant exits. Can be: `true` or `false`.
     #[serde(rename = "BeepOnExit")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub beep_on_exit: Option<bool>,
     /// Whether to end the conference when the participant leaves. Can be: `true` or `false` and defaults to `false`.
     #[serde(rename = "EndConferenceOnExit")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub end_conference_on_exit: Option<bool>,
     /// Whether the participant is coaching another call. Can be: `true` or `false`. If not present, defaults to `false` unless `call_sid_to_coach` is defined. If `true`, `call_sid_to_coach` must be defined.
     #[serde(rename = "Coaching")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub coaching: Option<bool>,
     /// The SID of the participant who is being `coached`. The participant being coached is the only participant who can hear the participant who is `coaching`.
     #[serde(rename = "CallSidToCoach")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub call_sid_to_coach: Option<String>,
 }
 #[cfg(feature = "api20100401_participant")]
@@ -9043,45 +10898,81 @@ impl UpdateParticipantBody {
     }
 }
 #[cfg(feature = "api20100401_participant")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use to call `hold_url`. Can be: `GET` or `POST` and the default is `GET`."]
-    pub enum UpdateParticipantBodyHoldMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we should use to call `hold_url`. Can be: `GET` or `POST` and the default is `GET`.
+pub type UpdateParticipantBodyHoldMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_participant")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use to call `announce_url`. Can be: `GET` or `POST` and defaults to `POST`."]
-    pub enum UpdateParticipantBodyAnnounceMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we should use to call `announce_url`. Can be: `GET` or `POST` and defaults to `POST`.
+pub type UpdateParticipantBodyAnnounceMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_participant")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use to call `wait_url`. Can be `GET` or `POST` and the default is `POST`. When using a static audio file, this should be `GET` so that we can cache the file."]
-    pub enum WaitMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we should use to call `wait_url`. Can be `GET` or `POST` and the default is `POST`. When using a static audio file, this should be `GET` so that we can cache the file.
+pub type WaitMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_participant")]
 /// ListParticipantResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListParticipantResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub participants: Option<Vec<super::models::ApiV2010AccountConferenceParticipant>>,
+}
+#[cfg(feature = "api20100401_participant")]
+impl<'de> serde::Deserialize<'de> for ListParticipantResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListParticipantResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListParticipantResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListParticipantResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<super::models::ApiV2010AccountConferenceParticipant>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "participants" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListParticipantResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    participants: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_participant")]
 impl ListParticipantResponse {
@@ -9097,7 +10988,7 @@ impl ListParticipantResponse {
 }
 #[cfg(feature = "api20100401_participant")]
 /// CreateParticipantRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateParticipantBody {
     /// The phone number, Client identifier, or username portion of SIP address that made this call. Phone numbers are in [E.164](https://www.twilio.com/docs/glossary/what-e164) format (e.g., +16175551212). Client identifiers are formatted `client:name`. If using a phone number, it must be a Twilio number or a Verified [outgoing caller id](https://www.twilio.com/docs/voice/api/outgoing-caller-ids) for your account. If the `to` parameter is a phone number, `from` must also be a phone number. If `to` is sip address, this value of `from` should be a username portion to be used to populate the P-Asserted-Identity header that is passed to the SIP endpoint.
     #[serde(rename = "From")]
@@ -9107,205 +10998,205 @@ pub struct CreateParticipantBody {
     pub to: String,
     /// The URL we should call using the `status_callback_method` to send status information to your application.
     #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback: Option<String>,
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` and `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback_method: Option<
         super::models::CreateParticipantBodyStatusCallbackMethod,
     >,
     /// The conference state changes that should generate a call to `status_callback`. Can be: `initiated`, `ringing`, `answered`, and `completed`. Separate multiple values with a space. The default value is `completed`.
     #[serde(rename = "StatusCallbackEvent")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback_event: Option<Vec<String>>,
     /// A label for this participant. If one is supplied, it may subsequently be used to fetch, update or delete the participant.
     #[serde(rename = "Label")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     /// The number of seconds that we should allow the phone to ring before assuming there is no answer. Can be an integer between `5` and `600`, inclusive. The default value is `60`. We always add a 5-second timeout buffer to outgoing calls, so  value of 10 would result in an actual timeout that was closer to 15 seconds.
     #[serde(rename = "Timeout")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<i64>,
     /// Whether to record the participant and their conferences, including the time between conferences. Can be `true` or `false` and the default is `false`.
     #[serde(rename = "Record")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<bool>,
     /// Whether the agent is muted in the conference. Can be `true` or `false` and the default is `false`.
     #[serde(rename = "Muted")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub muted: Option<bool>,
     /// Whether to play a notification beep to the conference when the participant joins. Can be: `true`, `false`, `onEnter`, or `onExit`. The default value is `true`.
     #[serde(rename = "Beep")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub beep: Option<String>,
     /// Whether to start the conference when the participant joins, if it has not already started. Can be: `true` or `false` and the default is `true`. If `false` and the conference has not started, the participant is muted and hears background music until another participant starts the conference.
     #[serde(rename = "StartConferenceOnEnter")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub start_conference_on_enter: Option<bool>,
     /// Whether to end the conference when the participant leaves. Can be: `true` or `false` and defaults to `false`.
     #[serde(rename = "EndConferenceOnExit")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub end_conference_on_exit: Option<bool>,
     /// The URL that Twilio calls using the `wait_method` before the conference has started. The URL may return an MP3 file, a WAV file, or a TwiML document. The default value is the URL of our standard hold music. If you do not want anything to play while waiting for the conference to start, specify an empty string by setting `wait_url` to `''`. For more details on the allowable verbs within the `waitUrl`, see the `waitUrl` attribute in the [<Conference> TwiML instruction](https://www.twilio.com/docs/voice/twiml/conference#attributes-waiturl).
     #[serde(rename = "WaitUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub wait_url: Option<String>,
     /// The HTTP method we should use to call `wait_url`. Can be `GET` or `POST` and the default is `POST`. When using a static audio file, this should be `GET` so that we can cache the file.
     #[serde(rename = "WaitMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub wait_method: Option<super::models::WaitMethod>,
     /// Whether to allow an agent to hear the state of the outbound call, including ringing or disconnect messages. Can be: `true` or `false` and defaults to `true`.
     #[serde(rename = "EarlyMedia")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub early_media: Option<bool>,
     /// The maximum number of participants in the conference. Can be a positive integer from `2` to `250`. The default value is `250`.
     #[serde(rename = "MaxParticipants")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_participants: Option<i64>,
     /// Whether to record the conference the participant is joining. Can be: `true`, `false`, `record-from-start`, and `do-not-record`. The default value is `false`.
     #[serde(rename = "ConferenceRecord")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub conference_record: Option<String>,
     /// Whether to trim leading and trailing silence from the conference recording. Can be: `trim-silence` or `do-not-trim` and defaults to `trim-silence`.
     #[serde(rename = "ConferenceTrim")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub conference_trim: Option<String>,
     /// The URL we should call using the `conference_status_callback_method` when the conference events in `conference_status_callback_event` occur. Only the value set by the first participant to join the conference is used. Subsequent `conference_status_callback` values are ignored.
     #[serde(rename = "ConferenceStatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub conference_status_callback: Option<String>,
     /// The HTTP method we should use to call `conference_status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "ConferenceStatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub conference_status_callback_method: Option<
         super::models::CreateParticipantBodyConferenceStatusCallbackMethod,
     >,
     /// The conference state changes that should generate a call to `conference_status_callback`. Can be: `start`, `end`, `join`, `leave`, `mute`, `hold`, `modify`, `speaker`, and `announcement`. Separate multiple values with a space. Defaults to `start end`.
     #[serde(rename = "ConferenceStatusCallbackEvent")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub conference_status_callback_event: Option<Vec<String>>,
     /// The recording channels for the final recording. Can be: `mono` or `dual` and the default is `mono`.
     #[serde(rename = "RecordingChannels")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub recording_channels: Option<String>,
     /// The URL that we should call using the `recording_status_callback_method` when the recording status changes.
     #[serde(rename = "RecordingStatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub recording_status_callback: Option<String>,
     /// The HTTP method we should use when we call `recording_status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "RecordingStatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub recording_status_callback_method: Option<
         super::models::CreateParticipantBodyRecordingStatusCallbackMethod,
     >,
     /// The SIP username used for authentication.
     #[serde(rename = "SipAuthUsername")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sip_auth_username: Option<String>,
     /// The SIP password for authentication.
     #[serde(rename = "SipAuthPassword")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sip_auth_password: Option<String>,
     /// The [region](https://support.twilio.com/hc/en-us/articles/223132167-How-global-low-latency-routing-and-region-selection-work-for-conferences-and-Client-calls) where we should mix the recorded audio. Can be:`us1`, `us2`, `ie1`, `de1`, `sg1`, `br1`, `au1`, or `jp1`.
     #[serde(rename = "Region")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// The URL we should call using the `conference_recording_status_callback_method` when the conference recording is available.
     #[serde(rename = "ConferenceRecordingStatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub conference_recording_status_callback: Option<String>,
     /// The HTTP method we should use to call `conference_recording_status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "ConferenceRecordingStatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub conference_recording_status_callback_method: Option<
         super::models::CreateParticipantBodyConferenceRecordingStatusCallbackMethod,
     >,
     /// The recording state changes that should generate a call to `recording_status_callback`. Can be: `started`, `in-progress`, `paused`, `resumed`, `stopped`, `completed`, `failed`, and `absent`. Separate multiple values with a space, ex: `'in-progress completed failed'`.
     #[serde(rename = "RecordingStatusCallbackEvent")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub recording_status_callback_event: Option<Vec<String>>,
     /// The conference recording state changes that generate a call to `conference_recording_status_callback`. Can be: `in-progress`, `completed`, `failed`, and `absent`. Separate multiple values with a space, ex: `'in-progress completed failed'`
     #[serde(rename = "ConferenceRecordingStatusCallbackEvent")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub conference_recording_status_callback_event: Option<Vec<String>>,
     /// Whether the participant is coaching another call. Can be: `true` or `false`. If not present, defaults to `false` unless `call_sid_to_coach` is defined. If `true`, `call_sid_to_coach` must be defined.
     #[serde(rename = "Coaching")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub coaching: Option<bool>,
     /// The SID of the participant who is being `coached`. The participant being coached is the only participant who can hear the participant who is `coaching`.
     #[serde(rename = "CallSidToCoach")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub call_sid_to_coach: Option<String>,
     /// Jitter buffer size for the connecting participant. Twilio will use this setting to apply Jitter Buffer before participant's audio is mixed into the conference. Can be: `off`, `small`, `medium`, and `large`. Default to `large`.
     #[serde(rename = "JitterBufferSize")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jitter_buffer_size: Option<String>,
     /// The SID of a BYOC (Bring Your Own Carrier) trunk to route this call with. Note that `byoc` is only meaningful when `to` is a phone number; it will otherwise be ignored. (Beta)
     #[serde(rename = "Byoc")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub byoc: Option<String>,
     /// The phone number, Client identifier, or username portion of SIP address that made this call. Phone numbers are in [E.164](https://www.twilio.com/docs/glossary/what-e164) format (e.g., +16175551212). Client identifiers are formatted `client:name`. If using a phone number, it must be a Twilio number or a Verified [outgoing caller id](https://www.twilio.com/docs/voice/api/outgoing-caller-ids) for your account. If the `to` parameter is a phone number, `callerId` must also be a phone number. If `to` is sip address, this value of `callerId` should be a username portion to be used to populate the From header that is passed to the SIP endpoint.
     #[serde(rename = "CallerId")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub caller_id: Option<String>,
     /// The Reason for the outgoing call. Use it to specify the purpose of the call that is presented on the called party's phone. (Branded Calls Beta)
     #[serde(rename = "CallReason")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub call_reason: Option<String>,
     /// The audio track to record for the call. Can be: `inbound`, `outbound` or `both`. The default is `both`. `inbound` records the audio that is received by Twilio. `outbound` records the audio that is sent from Twilio. `both` records the audio that is received and sent by Twilio.
     #[serde(rename = "RecordingTrack")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub recording_track: Option<String>,
     /// The maximum duration of the call in seconds. Constraints depend on account and configuration.
     #[serde(rename = "TimeLimit")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub time_limit: Option<i64>,
     /// Whether to detect if a human, answering machine, or fax has picked up the call. Can be: `Enable` or `DetectMessageEnd`. Use `Enable` if you would like us to return `AnsweredBy` as soon as the called party is identified. Use `DetectMessageEnd`, if you would like to leave a message on an answering machine. For more information, see [Answering Machine Detection](https://www.twilio.com/docs/voice/answering-machine-detection).
     #[serde(rename = "MachineDetection")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub machine_detection: Option<String>,
     /// The number of seconds that we should attempt to detect an answering machine before timing out and sending a voice request with `AnsweredBy` of `unknown`. The default timeout is 30 seconds.
     #[serde(rename = "MachineDetectionTimeout")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub machine_detection_timeout: Option<i64>,
     /// The number of milliseconds that is used as the measuring stick for the length of the speech activity, where durations lower than this value will be interpreted as a human and longer than this value as a machine. Possible Values: 1000-6000. Default: 2400.
     #[serde(rename = "MachineDetectionSpeechThreshold")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub machine_detection_speech_threshold: Option<i64>,
     /// The number of milliseconds of silence after speech activity at which point the speech activity is considered complete. Possible Values: 500-5000. Default: 1200.
     #[serde(rename = "MachineDetectionSpeechEndThreshold")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub machine_detection_speech_end_threshold: Option<i64>,
     /// The number of milliseconds of initial silence after which an `unknown` AnsweredBy result will be returned. Possible Values: 2000-10000. Default: 5000.
     #[serde(rename = "MachineDetectionSilenceTimeout")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub machine_detection_silence_timeout: Option<i64>,
     /// The URL that we should call using the `amd_status_callback_method` to notify customer application whether the call was answered by human, machine or fax.
     #[serde(rename = "AmdStatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub amd_status_callback: Option<String>,
     /// The HTTP method we should use when calling the `amd_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`.
     #[serde(rename = "AmdStatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub amd_status_callback_method: Option<
         super::models::CreateParticipantBodyAmdStatusCallbackMethod,
     >,
     /// Whether to trim any leading and trailing silence from the participant recording. Can be: `trim-silence` or `do-not-trim` and the default is `trim-silence`.
     #[serde(rename = "Trim")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub trim: Option<String>,
     /// A token string needed to invoke a forwarded call. A call_token is generated when an incoming call is received on a Twilio number. Pass an incoming call's call_token value to a forwarded call via the call_token parameter when creating a new call. A forwarded call should bear the same CallerID of the original incoming call.
     #[serde(rename = "CallToken")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub call_token: Option<String>,
     /// The URL that we should use to deliver `push call notification`.
     #[serde(rename = "ClientNotificationUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_notification_url: Option<String>,
     /// The name that populates the display name in the From header. Must be between 2 and 255 characters. Only applicable for calls to sip address.
     #[serde(rename = "CallerDisplayName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub caller_display_name: Option<String>,
 }
 #[cfg(feature = "api20100401_participant")]
@@ -9334,41 +11225,23 @@ impl CreateParticipantBody {
     }
 }
 #[cfg(feature = "api20100401_participant")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use to call `status_callback`. Can be: `GET` and `POST` and defaults to `POST`."]
-    pub enum CreateParticipantBodyStatusCallbackMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we should use to call `status_callback`. Can be: `GET` and `POST` and defaults to `POST`.
+pub type CreateParticipantBodyStatusCallbackMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_participant")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use to call `conference_status_callback`. Can be: `GET` or `POST` and defaults to `POST`."]
-    pub enum CreateParticipantBodyConferenceStatusCallbackMethod { Get = "GET", Post =
-    "POST", }
-}
+/// The HTTP method we should use to call `conference_status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
+pub type CreateParticipantBodyConferenceStatusCallbackMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_participant")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use when we call `recording_status_callback`. Can be: `GET` or `POST` and defaults to `POST`."]
-    pub enum CreateParticipantBodyRecordingStatusCallbackMethod { Get = "GET", Post =
-    "POST", }
-}
+/// The HTTP method we should use when we call `recording_status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
+pub type CreateParticipantBodyRecordingStatusCallbackMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_participant")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use to call `conference_recording_status_callback`. Can be: `GET` or `POST` and defaults to `POST`."]
-    pub enum CreateParticipantBodyConferenceRecordingStatusCallbackMethod { Get = "GET",
-    Post = "POST", }
-}
+/// The HTTP method we should use to call `conference_recording_status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
+pub type CreateParticipantBodyConferenceRecordingStatusCallbackMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_participant")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use when calling the `amd_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`."]
-    pub enum CreateParticipantBodyAmdStatusCallbackMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we should use when calling the `amd_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`.
+pub type CreateParticipantBodyAmdStatusCallbackMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_payment")]
 /// CreatePaymentsRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreatePaymentsBody {
     /// A unique token that will be used to ensure that multiple API calls with the same information do not result in multiple transactions. This should be a unique string value per API call and can be a randomly generated.
     #[serde(rename = "IdempotencyKey")]
@@ -9378,68 +11251,67 @@ pub struct CreatePaymentsBody {
     pub status_callback: String,
     /// Type of bank account if payment source is ACH. One of `consumer-checking`, `consumer-savings`, or `commercial-checking`. The default value is `consumer-checking`.
     #[serde(rename = "BankAccountType")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bank_account_type: Option<super::models::PaymentsEnumBankAccountType>,
     /// A positive decimal value less than 1,000,000 to charge against the credit card or bank account. Default currency can be overwritten with `currency` field. Leave blank or set to 0 to tokenize.
     #[serde(rename = "ChargeAmount")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(deserialize_with = "rt::lenient::optional_number")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub charge_amount: Option<f64>,
     /// The currency of the `charge_amount`, formatted as [ISO 4127](http://www.iso.org/iso/home/standards/currency_codes.htm) format. The default value is `USD` and all values allowed from the Pay Connector are accepted.
     #[serde(rename = "Currency")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
     /// The description can be used to provide more details regarding the transaction. This information is submitted along with the payment details to the Payment Connector which are then posted on the transactions.
     #[serde(rename = "Description")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// A list of inputs that should be accepted. Currently only `dtmf` is supported. All digits captured during a pay session are redacted from the logs.
     #[serde(rename = "Input")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub input: Option<String>,
     /// A positive integer that is used to validate the length of the `PostalCode` inputted by the user. User must enter this many digits.
     #[serde(rename = "MinPostalCodeLength")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min_postal_code_length: Option<i64>,
     /// A single-level JSON object used to pass custom parameters to payment processors. (Required for ACH payments). The information that has to be included here depends on the <Pay> Connector. [Read more](https://www.twilio.com/console/voice/pay-connectors).
     #[serde(rename = "Parameter")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter: Option<serde_json::Value>,
     /// This is the unique name corresponding to the Pay Connector installed in the Twilio Add-ons. Learn more about [<Pay> Connectors](https://www.twilio.com/console/voice/pay-connectors). The default value is `Default`.
     #[serde(rename = "PaymentConnector")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_connector: Option<String>,
     /// Type of payment being captured. One of `credit-card` or `ach-debit`. The default value is `credit-card`.
     #[serde(rename = "PaymentMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_method: Option<super::models::PaymentsEnumPaymentMethod>,
     /// Indicates whether the credit card postal code (zip code) is a required piece of payment information that must be provided by the caller. The default is `true`.
     #[serde(rename = "PostalCode")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub postal_code: Option<bool>,
     /// Indicates whether the credit card security code is a required piece of payment information that must be provided by the caller. The default is `true`.
     #[serde(rename = "SecurityCode")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub security_code: Option<bool>,
     /// The number of seconds that <Pay> should wait for the caller to press a digit between each subsequent digit, after the first one, before moving on to validate the digits captured. The default is `5`, maximum is `600`.
     #[serde(rename = "Timeout")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<i64>,
     /// Indicates whether the payment method should be tokenized as a `one-time`, `reusable`, or `payment-method` token. The default value is `reusable`. Do not enter a charge amount when tokenizing. If a charge amount is entered, the payment method will be charged and not tokenized.
     #[serde(rename = "TokenType")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<super::models::PaymentsEnumTokenType>,
     /// Credit card types separated by space that Pay should accept. The default value is `visa mastercard amex`
     #[serde(rename = "ValidCardTypes")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub valid_card_types: Option<String>,
     /// A comma-separated list of payment information fields that require the caller to enter the same value twice for confirmation. Supported values are `payment-card-number`, `expiration-date`, `security-code`, and `postal-code`.
     #[serde(rename = "RequireMatchingInputs")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub require_matching_inputs: Option<String>,
     /// Whether to prompt the caller to confirm their payment information before submitting to the payment gateway. If `true`, the caller will hear the last 4 digits of their card or account number and must press 1 to confirm or 2 to cancel. Default is `false`.
     #[serde(rename = "Confirmation")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub confirmation: Option<super::models::CreatePaymentsBodyConfirmation>,
 }
 #[cfg(feature = "api20100401_payment")]
@@ -9450,7 +11322,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "api20100401_payment")]
 /// UpdatePaymentsRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdatePaymentsBody {
     /// A unique token that will be used to ensure that multiple API calls with the same information do not result in multiple transactions. This should be a unique string value per API call and can be a randomly generated.
     #[serde(rename = "IdempotencyKey")]
@@ -9460,48 +11332,91 @@ pub struct UpdatePaymentsBody {
     pub status_callback: String,
     /// The piece of payment information that you wish the caller to enter. Must be one of `payment-card-number`, `expiration-date`, `security-code`, `postal-code`, `bank-routing-number`, `bank-account-number`, or their `-matcher` variants for input confirmation when `RequireMatchingInputs` is enabled.
     #[serde(rename = "Capture")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub capture: Option<super::models::PaymentsEnumCapture>,
     /// Indicates whether the current payment session should be cancelled or completed. When `cancel` the payment session is cancelled. When `complete`, Twilio sends the payment information to the selected Pay Connector for processing.
     #[serde(rename = "Status")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::PaymentsEnumStatus>,
 }
 #[cfg(feature = "api20100401_queue")]
 /// UpdateQueueRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateQueueBody {
     /// A descriptive string that you created to describe this resource. It can be up to 64 characters long.
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The maximum number of calls allowed to be in the queue. The default is 1000. The maximum is 5000.
     #[serde(rename = "MaxSize")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_size: Option<i64>,
 }
 #[cfg(feature = "api20100401_queue")]
 /// ListQueueResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListQueueResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queues: Option<Vec<super::models::ApiV2010AccountQueue>>,
+}
+#[cfg(feature = "api20100401_queue")]
+impl<'de> serde::Deserialize<'de> for ListQueueResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListQueueResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListQueueResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListQueueResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<Vec<super::models::ApiV2010AccountQueue>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "queues" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListQueueResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    queues: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_queue")]
 impl ListQueueResponse {
@@ -9517,127 +11432,174 @@ impl ListQueueResponse {
 }
 #[cfg(feature = "api20100401_queue")]
 /// CreateQueueRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateQueueBody {
     /// A descriptive string that you created to describe this resource. It can be up to 64 characters long.
     #[serde(rename = "FriendlyName")]
     pub friendly_name: String,
     /// The maximum number of calls allowed to be in the queue. The default is 1000. The maximum is 5000.
     #[serde(rename = "MaxSize")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_size: Option<i64>,
 }
 #[cfg(feature = "api20100401_call_transcription")]
 /// CreateRealtimeTranscriptionRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateRealtimeTranscriptionBody {
     /// The user-specified name of this Transcription, if one was given when the Transcription was created. This may be used to stop the Transcription.
     #[serde(rename = "Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// One of `inbound_track`, `outbound_track`, `both_tracks`.
     #[serde(rename = "Track")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub track: Option<super::models::RealtimeTranscriptionEnumTrack>,
     /// Absolute URL of the status callback.
     #[serde(rename = "StatusCallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback_url: Option<String>,
     /// The http method for the status_callback (one of GET, POST).
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback_method: Option<super::models::StatusCallbackMethod2>,
     /// Friendly name given to the Inbound Track
     #[serde(rename = "InboundTrackLabel")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub inbound_track_label: Option<String>,
     /// Friendly name given to the Outbound Track
     #[serde(rename = "OutboundTrackLabel")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub outbound_track_label: Option<String>,
     /// Indicates if partial results are going to be sent to the customer
     #[serde(rename = "PartialResults")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub partial_results: Option<bool>,
     /// Language code used by the transcription engine, specified in [BCP-47](https://www.rfc-editor.org/rfc/bcp/bcp47.txt) format
     #[serde(rename = "LanguageCode")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub language_code: Option<String>,
     /// Definition of the transcription engine to be used, among those supported by Twilio
     #[serde(rename = "TranscriptionEngine")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub transcription_engine: Option<String>,
     /// indicates if the server will attempt to filter out profanities, replacing all but the initial character in each filtered word with asterisks
     #[serde(rename = "ProfanityFilter")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub profanity_filter: Option<bool>,
     /// Recognition model used by the transcription engine, among those supported by the provider
     #[serde(rename = "SpeechModel")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub speech_model: Option<String>,
     /// A Phrase contains words and phrase "hints" so that the speech recognition engine is more likely to recognize them.
     #[serde(rename = "Hints")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hints: Option<String>,
     /// The provider will add punctuation to recognition result
     #[serde(rename = "EnableAutomaticPunctuation")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub enable_automatic_punctuation: Option<bool>,
     /// The SID or unique name of the [Intelligence Service](https://www.twilio.com/docs/conversational-intelligence/api/service-resource) for persisting transcripts and running post-call Language Operators
     #[serde(rename = "IntelligenceService")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub intelligence_service: Option<String>,
     /// The ID of the Conversations Configuration for customizing conversation behavior in Intelligence Service
     #[serde(rename = "ConversationConfiguration")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub conversation_configuration: Option<String>,
     /// The ID of the Conversation for associating this Transcription with an existing Conversation in Intelligence Service
     #[serde(rename = "ConversationId")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub conversation_id: Option<String>,
     /// The ID of the RealTimeTranscription Configuration for configuring all the non-default behaviors in one go.
     #[serde(rename = "ConfigurationId")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub configuration_id: Option<String>,
     /// Whether the callback includes raw provider data.
     #[serde(rename = "EnableProviderData")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub enable_provider_data: Option<bool>,
 }
 #[cfg(any(feature = "api20100401_call_transcription", feature = "api20100401_siprec"))]
-connector_runtime::__string_enum! {
-    #[doc = " The http method for the status_callback (one of GET, POST)."] pub enum
-    StatusCallbackMethod2 { Get = "GET", Post = "POST", }
-}
-#[cfg(feature = "api20100401_call_transcription")]
+/// The http method for the status_callback (one of GET, POST).
+pub type StatusCallbackMethod2 = VoiceMethodGetPost;
+#[cfg(
+    any(
+        feature = "api20100401_call_transcription",
+        feature = "api20100401_siprec",
+        feature = "api20100401_stream"
+    )
+)]
 /// UpdateRealtimeTranscriptionRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateRealtimeTranscriptionBody {
     #[serde(rename = "Status")]
     pub status: String,
 }
 #[cfg(feature = "api20100401_recording")]
 /// ListRecordingResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListRecordingResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recordings: Option<Vec<super::models::ApiV2010AccountRecording>>,
+}
+#[cfg(feature = "api20100401_recording")]
+impl<'de> serde::Deserialize<'de> for ListRecordingResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListRecordingResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListRecordingResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListRecordingResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<Vec<super::models::ApiV2010AccountRecording>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "recordings" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListRecordingResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    recordings: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_recording")]
 impl ListRecordingResponse {
@@ -9653,28 +11615,73 @@ impl ListRecordingResponse {
 }
 #[cfg(feature = "api20100401_add_on_result")]
 /// ListRecordingAddOnResultResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListRecordingAddOnResultResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub add_on_results: Option<
         Vec<super::models::ApiV2010AccountRecordingRecordingAddOnResult>,
     >,
+}
+#[cfg(feature = "api20100401_add_on_result")]
+impl<'de> serde::Deserialize<'de> for ListRecordingAddOnResultResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListRecordingAddOnResultResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListRecordingAddOnResultResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListRecordingAddOnResultResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<super::models::ApiV2010AccountRecordingRecordingAddOnResult>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "add_on_results" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListRecordingAddOnResultResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    add_on_results: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_add_on_result")]
 impl ListRecordingAddOnResultResponse {
@@ -9690,30 +11697,77 @@ impl ListRecordingAddOnResultResponse {
 }
 #[cfg(feature = "api20100401_payload")]
 /// ListRecordingAddOnResultPayloadResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListRecordingAddOnResultPayloadResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payloads: Option<
         Vec<
             super::models::ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload,
         >,
     >,
+}
+#[cfg(feature = "api20100401_payload")]
+impl<'de> serde::Deserialize<'de> for ListRecordingAddOnResultPayloadResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListRecordingAddOnResultPayloadResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListRecordingAddOnResultPayloadResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListRecordingAddOnResultPayloadResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<
+                        super::models::ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload,
+                    >,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "payloads" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListRecordingAddOnResultPayloadResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    payloads: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_payload")]
 impl ListRecordingAddOnResultPayloadResponse {
@@ -9727,32 +11781,92 @@ impl ListRecordingAddOnResultPayloadResponse {
         Ok(())
     }
 }
-#[cfg(feature = "api20100401_recording_transcription")]
+#[cfg(
+    any(
+        feature = "api20100401_recording_transcription",
+        feature = "api20100401_transcription"
+    )
+)]
 /// ListRecordingTranscriptionResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListRecordingTranscriptionResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcriptions: Option<
         Vec<super::models::ApiV2010AccountRecordingRecordingTranscription>,
     >,
 }
-#[cfg(feature = "api20100401_recording_transcription")]
+#[cfg(
+    any(
+        feature = "api20100401_recording_transcription",
+        feature = "api20100401_transcription"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for ListRecordingTranscriptionResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListRecordingTranscriptionResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListRecordingTranscriptionResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListRecordingTranscriptionResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<super::models::ApiV2010AccountRecordingRecordingTranscription>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "transcriptions" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListRecordingTranscriptionResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    transcriptions: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(
+        feature = "api20100401_recording_transcription",
+        feature = "api20100401_transcription"
+    )
+)]
 impl ListRecordingTranscriptionResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9766,67 +11880,104 @@ impl ListRecordingTranscriptionResponse {
 }
 #[cfg(feature = "api20100401_short_code")]
 /// UpdateShortCodeRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateShortCodeBody {
     /// A descriptive string that you created to describe this resource. It can be up to 64 characters long. By default, the `FriendlyName` is the short code.
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The API version to use to start a new TwiML session. Can be: `2010-04-01` or `2008-08-01`.
     #[serde(rename = "ApiVersion")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// The URL we should call when receiving an incoming SMS message to this short code.
     #[serde(rename = "SmsUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_url: Option<String>,
     /// The HTTP method we should use when calling the `sms_url`. Can be: `GET` or `POST`.
     #[serde(rename = "SmsMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_method: Option<super::models::UpdateShortCodeBodySmsMethod>,
     /// The URL that we should call if an error occurs while retrieving or executing the TwiML from `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
     /// The HTTP method that we should use to call the `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "SmsFallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_fallback_method: Option<super::models::UpdateShortCodeBodySmsFallbackMethod>,
 }
 #[cfg(feature = "api20100401_short_code")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use when calling the `sms_url`. Can be: `GET` or `POST`."]
-    pub enum UpdateShortCodeBodySmsMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we should use when calling the `sms_url`. Can be: `GET` or `POST`.
+pub type UpdateShortCodeBodySmsMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_short_code")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method that we should use to call the `sms_fallback_url`. Can be: `GET` or `POST`."]
-    pub enum UpdateShortCodeBodySmsFallbackMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method that we should use to call the `sms_fallback_url`. Can be: `GET` or `POST`.
+pub type UpdateShortCodeBodySmsFallbackMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_short_code")]
 /// ListShortCodeResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListShortCodeResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub short_codes: Option<Vec<super::models::ApiV2010AccountShortCode>>,
+}
+#[cfg(feature = "api20100401_short_code")]
+impl<'de> serde::Deserialize<'de> for ListShortCodeResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListShortCodeResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListShortCodeResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListShortCodeResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<Vec<super::models::ApiV2010AccountShortCode>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "short_codes" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListShortCodeResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    short_codes: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_short_code")]
 impl ListShortCodeResponse {
@@ -9842,40 +11993,97 @@ impl ListShortCodeResponse {
 }
 #[cfg(feature = "api20100401_signing_key")]
 /// UpdateSigningKeyRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UpdateSigningKeyBody {
-    #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub friendly_name: Option<String>,
-}
-#[cfg(feature = "api20100401_auth_calls_credential_list_mapping")]
+pub type UpdateSigningKeyBody = CreateAccountBody;
+#[cfg(
+    any(
+        feature = "api20100401_auth_calls_credential_list_mapping",
+        feature = "api20100401_auth_registrations_credential_list_mapping"
+    )
+)]
 /// ListSipAuthCallsCredentialListMappingResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListSipAuthCallsCredentialListMappingResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contents: Option<
         Vec<
             super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping,
         >,
     >,
 }
-#[cfg(feature = "api20100401_auth_calls_credential_list_mapping")]
+#[cfg(
+    any(
+        feature = "api20100401_auth_calls_credential_list_mapping",
+        feature = "api20100401_auth_registrations_credential_list_mapping"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for ListSipAuthCallsCredentialListMappingResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListSipAuthCallsCredentialListMappingResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListSipAuthCallsCredentialListMappingResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListSipAuthCallsCredentialListMappingResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<
+                        super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping,
+                    >,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "contents" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListSipAuthCallsCredentialListMappingResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    contents: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(
+        feature = "api20100401_auth_calls_credential_list_mapping",
+        feature = "api20100401_auth_registrations_credential_list_mapping"
+    )
+)]
 impl ListSipAuthCallsCredentialListMappingResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9887,15 +12095,27 @@ impl ListSipAuthCallsCredentialListMappingResponse {
         Ok(())
     }
 }
-#[cfg(feature = "api20100401_auth_calls_credential_list_mapping")]
+#[cfg(
+    any(
+        feature = "api20100401_auth_calls_credential_list_mapping",
+        feature = "api20100401_auth_registrations_credential_list_mapping",
+        feature = "api20100401_credential_list_mapping"
+    )
+)]
 /// CreateSipAuthCallsCredentialListMappingRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateSipAuthCallsCredentialListMappingBody {
     /// The SID of the CredentialList resource to map to the SIP domain.
     #[serde(rename = "CredentialListSid")]
     pub credential_list_sid: String,
 }
-#[cfg(feature = "api20100401_auth_calls_credential_list_mapping")]
+#[cfg(
+    any(
+        feature = "api20100401_auth_calls_credential_list_mapping",
+        feature = "api20100401_auth_registrations_credential_list_mapping",
+        feature = "api20100401_credential_list_mapping"
+    )
+)]
 impl CreateSipAuthCallsCredentialListMappingBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9914,30 +12134,78 @@ impl CreateSipAuthCallsCredentialListMappingBody {
 }
 #[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
 /// ListSipAuthCallsIpAccessControlListMappingResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListSipAuthCallsIpAccessControlListMappingResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contents: Option<
         Vec<
             super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping,
         >,
     >,
+}
+#[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
+impl<'de> serde::Deserialize<'de>
+for ListSipAuthCallsIpAccessControlListMappingResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListSipAuthCallsIpAccessControlListMappingResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListSipAuthCallsIpAccessControlListMappingResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListSipAuthCallsIpAccessControlListMappingResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<
+                        super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping,
+                    >,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "contents" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListSipAuthCallsIpAccessControlListMappingResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    contents: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
 impl ListSipAuthCallsIpAccessControlListMappingResponse {
@@ -9951,15 +12219,25 @@ impl ListSipAuthCallsIpAccessControlListMappingResponse {
         Ok(())
     }
 }
-#[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
+#[cfg(
+    any(
+        feature = "api20100401_auth_calls_ip_access_control_list_mapping",
+        feature = "api20100401_ip_access_control_list_mapping"
+    )
+)]
 /// CreateSipAuthCallsIpAccessControlListMappingRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateSipAuthCallsIpAccessControlListMappingBody {
     /// The SID of the IpAccessControlList resource to map to the SIP domain.
     #[serde(rename = "IpAccessControlListSid")]
     pub ip_access_control_list_sid: String,
 }
-#[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
+#[cfg(
+    any(
+        feature = "api20100401_auth_calls_ip_access_control_list_mapping",
+        feature = "api20100401_ip_access_control_list_mapping"
+    )
+)]
 impl CreateSipAuthCallsIpAccessControlListMappingBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9978,92 +12256,79 @@ impl CreateSipAuthCallsIpAccessControlListMappingBody {
 }
 #[cfg(feature = "api20100401_auth_registrations_credential_list_mapping")]
 /// ListSipAuthRegistrationsCredentialListMappingResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListSipAuthRegistrationsCredentialListMappingResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contents: Option<
-        Vec<
-            super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping,
-        >,
-    >,
-}
-#[cfg(feature = "api20100401_auth_registrations_credential_list_mapping")]
-impl ListSipAuthRegistrationsCredentialListMappingResponse {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.contents {
-            for item in v.iter() {
-                item.validate()?;
-            }
-        }
-        Ok(())
-    }
-}
+pub type ListSipAuthRegistrationsCredentialListMappingResponse = ListSipAuthCallsCredentialListMappingResponse;
 #[cfg(feature = "api20100401_auth_registrations_credential_list_mapping")]
 /// CreateSipAuthRegistrationsCredentialListMappingRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateSipAuthRegistrationsCredentialListMappingBody {
-    /// The SID of the CredentialList resource to map to the SIP domain.
-    #[serde(rename = "CredentialListSid")]
-    pub credential_list_sid: String,
-}
-#[cfg(feature = "api20100401_auth_registrations_credential_list_mapping")]
-impl CreateSipAuthRegistrationsCredentialListMappingBody {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        {
-            let v = &self.credential_list_sid;
-            rt::check::string(
-                "CreateSipAuthRegistrationsCredentialListMappingBody.CredentialListSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CL[0-9a-fA-F]{32}$",
-            )?;
-        }
-        Ok(())
-    }
-}
+pub type CreateSipAuthRegistrationsCredentialListMappingBody = CreateSipAuthCallsCredentialListMappingBody;
 #[cfg(feature = "api20100401_credential")]
 /// ListSipCredentialResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListSipCredentialResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<
         Vec<super::models::ApiV2010AccountSipSipCredentialListSipCredential>,
     >,
+}
+#[cfg(feature = "api20100401_credential")]
+impl<'de> serde::Deserialize<'de> for ListSipCredentialResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListSipCredentialResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListSipCredentialResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListSipCredentialResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<super::models::ApiV2010AccountSipSipCredentialListSipCredential>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "credentials" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListSipCredentialResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    credentials: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_credential")]
 impl ListSipCredentialResponse {
@@ -10079,7 +12344,7 @@ impl ListSipCredentialResponse {
 }
 #[cfg(feature = "api20100401_credential")]
 /// CreateSipCredentialRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateSipCredentialBody {
     /// The username that will be passed when authenticating SIP requests. The username should be sent in response to Twilio's challenge of the initial INVITE. It can be up to 32 characters long.
     #[serde(rename = "Username")]
@@ -10090,37 +12355,82 @@ pub struct CreateSipCredentialBody {
 }
 #[cfg(feature = "api20100401_credential")]
 /// UpdateSipCredentialRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateSipCredentialBody {
     /// The password that the username will use when authenticating SIP requests. The password must be a minimum of 12 characters, contain at least 1 digit, and have mixed case. (eg `IWasAtSignal2018`)
     #[serde(rename = "Password")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
 }
 #[cfg(feature = "api20100401_credential_list")]
 /// ListSipCredentialListResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListSipCredentialListResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential_lists: Option<
         Vec<super::models::ApiV2010AccountSipSipCredentialList>,
     >,
+}
+#[cfg(feature = "api20100401_credential_list")]
+impl<'de> serde::Deserialize<'de> for ListSipCredentialListResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListSipCredentialListResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListSipCredentialListResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListSipCredentialListResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<super::models::ApiV2010AccountSipSipCredentialList>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "credential_lists" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListSipCredentialListResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    credential_lists: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_credential_list")]
 impl ListSipCredentialListResponse {
@@ -10134,9 +12444,14 @@ impl ListSipCredentialListResponse {
         Ok(())
     }
 }
-#[cfg(feature = "api20100401_credential_list")]
+#[cfg(
+    any(
+        feature = "api20100401_credential_list",
+        feature = "api20100401_ip_access_control_list"
+    )
+)]
 /// CreateSipCredentialListRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateSipCredentialListBody {
     /// A human readable descriptive text that describes the CredentialList, up to 64 characters long.
     #[serde(rename = "FriendlyName")]
@@ -10144,36 +12459,78 @@ pub struct CreateSipCredentialListBody {
 }
 #[cfg(feature = "api20100401_credential_list")]
 /// UpdateSipCredentialListRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UpdateSipCredentialListBody {
-    /// A human readable descriptive text for a CredentialList, up to 64 characters long.
-    #[serde(rename = "FriendlyName")]
-    pub friendly_name: String,
-}
+pub type UpdateSipCredentialListBody = CreateSipCredentialListBody;
 #[cfg(feature = "api20100401_credential_list_mapping")]
 /// ListSipCredentialListMappingResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListSipCredentialListMappingResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential_list_mappings: Option<
         Vec<super::models::ApiV2010AccountSipSipDomainSipCredentialListMapping>,
     >,
+}
+#[cfg(feature = "api20100401_credential_list_mapping")]
+impl<'de> serde::Deserialize<'de> for ListSipCredentialListMappingResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListSipCredentialListMappingResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListSipCredentialListMappingResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListSipCredentialListMappingResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<
+                        super::models::ApiV2010AccountSipSipDomainSipCredentialListMapping,
+                    >,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "credential_list_mappings" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListSipCredentialListMappingResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    credential_list_mappings: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_credential_list_mapping")]
 impl ListSipCredentialListMappingResponse {
@@ -10189,51 +12546,72 @@ impl ListSipCredentialListMappingResponse {
 }
 #[cfg(feature = "api20100401_credential_list_mapping")]
 /// CreateSipCredentialListMappingRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateSipCredentialListMappingBody {
-    /// A 34 character string that uniquely identifies the CredentialList resource to map to the SIP domain.
-    #[serde(rename = "CredentialListSid")]
-    pub credential_list_sid: String,
-}
-#[cfg(feature = "api20100401_credential_list_mapping")]
-impl CreateSipCredentialListMappingBody {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        {
-            let v = &self.credential_list_sid;
-            rt::check::string(
-                "CreateSipCredentialListMappingBody.CredentialListSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^CL[0-9a-fA-F]{32}$",
-            )?;
-        }
-        Ok(())
-    }
-}
+pub type CreateSipCredentialListMappingBody = CreateSipAuthCallsCredentialListMappingBody;
 #[cfg(feature = "api20100401_domain")]
 /// ListSipDomainResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListSipDomainResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domains: Option<Vec<super::models::ApiV2010AccountSipSipDomain>>,
+}
+#[cfg(feature = "api20100401_domain")]
+impl<'de> serde::Deserialize<'de> for ListSipDomainResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListSipDomainResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListSipDomainResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListSipDomainResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<Vec<super::models::ApiV2010AccountSipSipDomain>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "domains" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListSipDomainResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    domains: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_domain")]
 impl ListSipDomainResponse {
@@ -10249,58 +12627,58 @@ impl ListSipDomainResponse {
 }
 #[cfg(feature = "api20100401_domain")]
 /// CreateSipDomainRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateSipDomainBody {
     /// The unique address you reserve on Twilio to which you route your SIP traffic. Domain names can contain letters, digits, and "-" and must end with `sip.twilio.com`.
     #[serde(rename = "DomainName")]
     pub domain_name: String,
     /// A descriptive string that you created to describe the resource. It can be up to 64 characters long.
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The URL we should when the domain receives a call.
     #[serde(rename = "VoiceUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_url: Option<String>,
     /// The HTTP method we should use to call `voice_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_method: Option<super::models::VoiceMethodGetPost>,
     /// The URL that we should call when an error occurs while retrieving or executing the TwiML from `voice_url`.
     #[serde(rename = "VoiceFallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
     /// The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_fallback_method: Option<super::models::VoiceFallbackMethodGetPost>,
     /// The URL that we should call to pass status parameters (such as call ended) to your application.
     #[serde(rename = "VoiceStatusCallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_status_callback_url: Option<String>,
     /// The HTTP method we should use to call `voice_status_callback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceStatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_status_callback_method: Option<super::models::VoiceStatusCallbackMethod>,
     /// Whether to allow SIP Endpoints to register with the domain to receive calls. Can be `true` or `false`. `true` allows SIP Endpoints to register with the domain to receive calls, `false` does not.
     #[serde(rename = "SipRegistration")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sip_registration: Option<bool>,
     /// Whether emergency calling is enabled for the domain. If enabled, allows emergency calls on the domain from phone numbers with validated addresses.
     #[serde(rename = "EmergencyCallingEnabled")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub emergency_calling_enabled: Option<bool>,
     /// Whether secure SIP is enabled for the domain. If enabled, TLS will be enforced and SRTP will be negotiated on all incoming calls to this sip domain.
     #[serde(rename = "Secure")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub secure: Option<bool>,
     /// The SID of the BYOC Trunk(Bring Your Own Carrier) resource that the Sip Domain will be associated with.
     #[serde(rename = "ByocTrunkSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub byoc_trunk_sid: Option<String>,
     /// Whether an emergency caller sid is configured for the domain. If present, this phone number will be used as the callback for the emergency call.
     #[serde(rename = "EmergencyCallerSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub emergency_caller_sid: Option<String>,
 }
 #[cfg(feature = "api20100401_domain")]
@@ -10329,66 +12707,63 @@ impl CreateSipDomainBody {
     }
 }
 #[cfg(feature = "api20100401_domain")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use to call `voice_status_callback_url`. Can be: `GET` or `POST`."]
-    pub enum VoiceStatusCallbackMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we should use to call `voice_status_callback_url`. Can be: `GET` or `POST`.
+pub type VoiceStatusCallbackMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_domain")]
 /// UpdateSipDomainRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateSipDomainBody {
     /// A descriptive string that you created to describe the resource. It can be up to 64 characters long.
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_fallback_method: Option<super::models::VoiceFallbackMethodGetPost>,
     /// The URL that we should call when an error occurs while retrieving or executing the TwiML requested by `voice_url`.
     #[serde(rename = "VoiceFallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
     /// The HTTP method we should use to call `voice_url`
     #[serde(rename = "VoiceMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_method: Option<super::models::UpdateSipDomainBodyVoiceMethod>,
     /// The HTTP method we should use to call `voice_status_callback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceStatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_status_callback_method: Option<super::models::VoiceStatusCallbackMethod>,
     /// The URL that we should call to pass status parameters (such as call ended) to your application.
     #[serde(rename = "VoiceStatusCallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_status_callback_url: Option<String>,
     /// The URL we should call when the domain receives a call.
     #[serde(rename = "VoiceUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voice_url: Option<String>,
     /// Whether to allow SIP Endpoints to register with the domain to receive calls. Can be `true` or `false`. `true` allows SIP Endpoints to register with the domain to receive calls, `false` does not.
     #[serde(rename = "SipRegistration")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sip_registration: Option<bool>,
     /// The unique address you reserve on Twilio to which you route your SIP traffic. Domain names can contain letters, digits, and "-" and must end with `sip.twilio.com`.
     #[serde(rename = "DomainName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub domain_name: Option<String>,
     /// Whether emergency calling is enabled for the domain. If enabled, allows emergency calls on the domain from phone numbers with validated addresses.
     #[serde(rename = "EmergencyCallingEnabled")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub emergency_calling_enabled: Option<bool>,
     /// Whether secure SIP is enabled for the domain. If enabled, TLS will be enforced and SRTP will be negotiated on all incoming calls to this sip domain.
     #[serde(rename = "Secure")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub secure: Option<bool>,
     /// The SID of the BYOC Trunk(Bring Your Own Carrier) resource that the Sip Domain will be associated with.
     #[serde(rename = "ByocTrunkSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub byoc_trunk_sid: Option<String>,
     /// Whether an emergency caller sid is configured for the domain. If present, this phone number will be used as the callback for the emergency call.
     #[serde(rename = "EmergencyCallerSid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub emergency_caller_sid: Option<String>,
 }
 #[cfg(feature = "api20100401_domain")]
@@ -10417,34 +12792,77 @@ impl UpdateSipDomainBody {
     }
 }
 #[cfg(feature = "api20100401_domain")]
-connector_runtime::__string_enum! {
-    #[doc = " The HTTP method we should use to call `voice_url`"] pub enum
-    UpdateSipDomainBodyVoiceMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we should use to call `voice_url`
+pub type UpdateSipDomainBodyVoiceMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_ip_access_control_list")]
 /// ListSipIpAccessControlListResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListSipIpAccessControlListResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_access_control_lists: Option<
         Vec<super::models::ApiV2010AccountSipSipIpAccessControlList>,
     >,
+}
+#[cfg(feature = "api20100401_ip_access_control_list")]
+impl<'de> serde::Deserialize<'de> for ListSipIpAccessControlListResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListSipIpAccessControlListResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListSipIpAccessControlListResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListSipIpAccessControlListResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<super::models::ApiV2010AccountSipSipIpAccessControlList>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "ip_access_control_lists" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListSipIpAccessControlListResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    ip_access_control_lists: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_ip_access_control_list")]
 impl ListSipIpAccessControlListResponse {
@@ -10460,44 +12878,81 @@ impl ListSipIpAccessControlListResponse {
 }
 #[cfg(feature = "api20100401_ip_access_control_list")]
 /// CreateSipIpAccessControlListRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateSipIpAccessControlListBody {
-    /// A human readable descriptive text that describes the IpAccessControlList, up to 255 characters long.
-    #[serde(rename = "FriendlyName")]
-    pub friendly_name: String,
-}
+pub type CreateSipIpAccessControlListBody = CreateSipCredentialListBody;
 #[cfg(feature = "api20100401_ip_access_control_list")]
 /// UpdateSipIpAccessControlListRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UpdateSipIpAccessControlListBody {
-    /// A human readable descriptive text, up to 255 characters long.
-    #[serde(rename = "FriendlyName")]
-    pub friendly_name: String,
-}
+pub type UpdateSipIpAccessControlListBody = CreateSipCredentialListBody;
 #[cfg(feature = "api20100401_ip_access_control_list_mapping")]
 /// ListSipIpAccessControlListMappingResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListSipIpAccessControlListMappingResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_access_control_list_mappings: Option<
         Vec<super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping>,
     >,
+}
+#[cfg(feature = "api20100401_ip_access_control_list_mapping")]
+impl<'de> serde::Deserialize<'de> for ListSipIpAccessControlListMappingResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListSipIpAccessControlListMappingResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListSipIpAccessControlListMappingResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListSipIpAccessControlListMappingResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<
+                        super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping,
+                    >,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "ip_access_control_list_mappings" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListSipIpAccessControlListMappingResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    ip_access_control_list_mappings: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_ip_access_control_list_mapping")]
 impl ListSipIpAccessControlListMappingResponse {
@@ -10513,53 +12968,78 @@ impl ListSipIpAccessControlListMappingResponse {
 }
 #[cfg(feature = "api20100401_ip_access_control_list_mapping")]
 /// CreateSipIpAccessControlListMappingRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateSipIpAccessControlListMappingBody {
-    /// The unique id of the IP access control list to map to the SIP domain.
-    #[serde(rename = "IpAccessControlListSid")]
-    pub ip_access_control_list_sid: String,
-}
-#[cfg(feature = "api20100401_ip_access_control_list_mapping")]
-impl CreateSipIpAccessControlListMappingBody {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        {
-            let v = &self.ip_access_control_list_sid;
-            rt::check::string(
-                "CreateSipIpAccessControlListMappingBody.IpAccessControlListSid",
-                v,
-                Some(34u64),
-                Some(34u64),
-                "^AL[0-9a-fA-F]{32}$",
-            )?;
-        }
-        Ok(())
-    }
-}
+pub type CreateSipIpAccessControlListMappingBody = CreateSipAuthCallsIpAccessControlListMappingBody;
 #[cfg(feature = "api20100401_sip_ip_address")]
 /// ListSipIpAddressResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListSipIpAddressResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_addresses: Option<
         Vec<super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress>,
     >,
+}
+#[cfg(feature = "api20100401_sip_ip_address")]
+impl<'de> serde::Deserialize<'de> for ListSipIpAddressResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListSipIpAddressResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListSipIpAddressResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListSipIpAddressResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<
+                        super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress,
+                    >,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "ip_addresses" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListSipIpAddressResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    ip_addresses: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_sip_ip_address")]
 impl ListSipIpAddressResponse {
@@ -10575,7 +13055,7 @@ impl ListSipIpAddressResponse {
 }
 #[cfg(feature = "api20100401_sip_ip_address")]
 /// CreateSipIpAddressRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateSipIpAddressBody {
     /// A human readable descriptive text for this resource, up to 255 characters long.
     #[serde(rename = "FriendlyName")]
@@ -10585,1749 +13065,1787 @@ pub struct CreateSipIpAddressBody {
     pub ip_address: String,
     /// An integer representing the length of the CIDR prefix to use with this IP address when accepting traffic. By default the entire IP address is used.
     #[serde(rename = "CidrPrefixLength")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cidr_prefix_length: Option<i64>,
 }
 #[cfg(feature = "api20100401_sip_ip_address")]
 /// UpdateSipIpAddressRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateSipIpAddressBody {
     /// An IP address in dotted decimal notation from which you want to accept traffic. Any SIP requests from this IP address will be allowed by Twilio. IPv4 only supported today.
     #[serde(rename = "IpAddress")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ip_address: Option<String>,
     /// A human readable descriptive text for this resource, up to 255 characters long.
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// An integer representing the length of the CIDR prefix to use with this IP address when accepting traffic. By default the entire IP address is used.
     #[serde(rename = "CidrPrefixLength")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cidr_prefix_length: Option<i64>,
 }
 #[cfg(feature = "api20100401_siprec")]
 /// CreateSiprecRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateSiprecBody {
     /// The user-specified name of this Siprec, if one was given when the Siprec was created. This may be used to stop the Siprec.
     #[serde(rename = "Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Unique name used when configuring the connector via Marketplace Add-on.
     #[serde(rename = "ConnectorName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub connector_name: Option<String>,
     /// One of `inbound_track`, `outbound_track`, `both_tracks`.
     #[serde(rename = "Track")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub track: Option<super::models::SiprecEnumTrack>,
     /// Absolute URL of the status callback.
     #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback: Option<String>,
     /// The http method for the status_callback (one of GET, POST).
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback_method: Option<super::models::StatusCallbackMethod2>,
     /// Parameter name
     #[serde(rename = "Parameter1.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter1_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter1.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter1_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter2.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter2_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter2.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter2_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter3.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter3_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter3.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter3_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter4.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter4_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter4.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter4_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter5.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter5_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter5.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter5_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter6.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter6_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter6.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter6_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter7.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter7_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter7.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter7_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter8.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter8_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter8.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter8_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter9.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter9_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter9.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter9_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter10.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter10_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter10.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter10_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter11.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter11_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter11.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter11_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter12.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter12_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter12.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter12_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter13.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter13_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter13.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter13_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter14.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter14_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter14.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter14_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter15.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter15_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter15.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter15_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter16.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter16_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter16.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter16_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter17.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter17_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter17.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter17_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter18.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter18_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter18.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter18_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter19.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter19_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter19.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter19_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter20.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter20_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter20.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter20_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter21.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter21_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter21.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter21_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter22.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter22_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter22.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter22_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter23.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter23_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter23.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter23_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter24.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter24_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter24.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter24_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter25.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter25_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter25.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter25_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter26.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter26_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter26.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter26_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter27.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter27_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter27.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter27_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter28.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter28_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter28.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter28_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter29.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter29_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter29.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter29_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter30.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter30_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter30.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter30_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter31.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter31_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter31.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter31_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter32.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter32_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter32.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter32_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter33.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter33_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter33.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter33_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter34.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter34_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter34.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter34_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter35.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter35_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter35.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter35_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter36.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter36_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter36.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter36_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter37.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter37_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter37.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter37_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter38.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter38_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter38.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter38_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter39.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter39_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter39.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter39_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter40.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter40_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter40.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter40_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter41.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter41_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter41.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter41_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter42.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter42_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter42.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter42_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter43.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter43_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter43.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter43_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter44.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter44_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter44.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter44_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter45.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter45_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter45.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter45_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter46.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter46_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter46.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter46_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter47.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter47_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter47.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter47_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter48.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter48_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter48.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter48_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter49.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter49_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter49.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter49_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter50.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter50_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter50.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter50_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter51.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter51_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter51.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter51_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter52.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter52_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter52.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter52_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter53.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter53_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter53.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter53_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter54.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter54_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter54.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter54_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter55.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter55_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter55.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter55_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter56.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter56_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter56.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter56_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter57.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter57_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter57.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter57_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter58.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter58_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter58.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter58_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter59.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter59_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter59.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter59_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter60.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter60_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter60.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter60_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter61.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter61_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter61.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter61_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter62.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter62_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter62.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter62_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter63.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter63_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter63.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter63_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter64.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter64_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter64.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter64_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter65.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter65_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter65.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter65_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter66.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter66_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter66.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter66_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter67.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter67_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter67.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter67_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter68.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter68_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter68.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter68_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter69.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter69_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter69.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter69_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter70.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter70_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter70.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter70_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter71.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter71_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter71.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter71_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter72.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter72_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter72.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter72_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter73.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter73_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter73.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter73_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter74.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter74_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter74.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter74_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter75.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter75_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter75.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter75_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter76.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter76_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter76.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter76_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter77.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter77_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter77.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter77_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter78.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter78_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter78.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter78_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter79.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter79_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter79.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter79_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter80.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter80_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter80.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter80_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter81.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter81_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter81.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter81_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter82.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter82_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter82.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter82_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter83.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter83_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter83.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter83_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter84.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter84_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter84.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter84_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter85.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter85_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter85.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter85_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter86.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter86_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter86.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter86_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter87.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter87_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter87.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter87_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter88.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter88_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter88.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter88_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter89.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter89_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter89.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter89_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter90.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter90_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter90.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter90_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter91.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter91_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter91.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter91_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter92.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter92_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter92.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter92_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter93.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter93_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter93.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter93_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter94.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter94_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter94.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter94_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter95.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter95_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter95.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter95_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter96.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter96_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter96.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter96_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter97.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter97_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter97.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter97_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter98.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter98_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter98.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter98_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter99.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter99_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter99.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter99_value: Option<String>,
 }
 #[cfg(feature = "api20100401_siprec")]
 /// UpdateSiprecRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UpdateSiprecBody {
-    #[serde(rename = "Status")]
-    pub status: String,
-}
+pub type UpdateSiprecBody = UpdateRealtimeTranscriptionBody;
 #[cfg(feature = "api20100401_stream")]
 /// CreateStreamRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateStreamBody {
     /// Relative or absolute URL where WebSocket connection will be established.
     #[serde(rename = "Url")]
     pub url: String,
     /// The user-specified name of this Stream, if one was given when the Stream was created. This can be used to stop the Stream.
     #[serde(rename = "Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The tracks to be included in the Stream. Possible values are `inbound_track`, `outbound_track`, `both_tracks`. Default value is `inbound_track`.
     #[serde(rename = "Track")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub track: Option<super::models::StreamEnumTrack>,
     /// Absolute URL to which Twilio sends status callback HTTP requests.
     #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback: Option<String>,
     /// The HTTP method Twilio uses when sending `status_callback` requests. Possible values are `GET` and `POST`. Default is `POST`.
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_callback_method: Option<
         super::models::CreateStreamBodyStatusCallbackMethod,
     >,
     /// Parameter name
     #[serde(rename = "Parameter1.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter1_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter1.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter1_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter2.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter2_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter2.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter2_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter3.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter3_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter3.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter3_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter4.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter4_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter4.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter4_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter5.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter5_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter5.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter5_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter6.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter6_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter6.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter6_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter7.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter7_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter7.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter7_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter8.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter8_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter8.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter8_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter9.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter9_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter9.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter9_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter10.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter10_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter10.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter10_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter11.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter11_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter11.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter11_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter12.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter12_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter12.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter12_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter13.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter13_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter13.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter13_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter14.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter14_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter14.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter14_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter15.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter15_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter15.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter15_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter16.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter16_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter16.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter16_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter17.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter17_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter17.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter17_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter18.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter18_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter18.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter18_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter19.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter19_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter19.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter19_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter20.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter20_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter20.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter20_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter21.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter21_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter21.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter21_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter22.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter22_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter22.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter22_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter23.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter23_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter23.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter23_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter24.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter24_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter24.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter24_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter25.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter25_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter25.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter25_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter26.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter26_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter26.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter26_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter27.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter27_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter27.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter27_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter28.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter28_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter28.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter28_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter29.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter29_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter29.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter29_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter30.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter30_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter30.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter30_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter31.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter31_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter31.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter31_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter32.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter32_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter32.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter32_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter33.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter33_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter33.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter33_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter34.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter34_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter34.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter34_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter35.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter35_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter35.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter35_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter36.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter36_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter36.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter36_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter37.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter37_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter37.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter37_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter38.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter38_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter38.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter38_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter39.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter39_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter39.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter39_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter40.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter40_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter40.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter40_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter41.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter41_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter41.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter41_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter42.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter42_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter42.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter42_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter43.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter43_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter43.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter43_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter44.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter44_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter44.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter44_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter45.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter45_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter45.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter45_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter46.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter46_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter46.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter46_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter47.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter47_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter47.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter47_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter48.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter48_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter48.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter48_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter49.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter49_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter49.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter49_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter50.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter50_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter50.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter50_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter51.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter51_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter51.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter51_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter52.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter52_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter52.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter52_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter53.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter53_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter53.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter53_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter54.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter54_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter54.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter54_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter55.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter55_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter55.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter55_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter56.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter56_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter56.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter56_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter57.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter57_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter57.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter57_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter58.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter58_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter58.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter58_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter59.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter59_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter59.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter59_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter60.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter60_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter60.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter60_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter61.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter61_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter61.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter61_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter62.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter62_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter62.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter62_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter63.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter63_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter63.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter63_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter64.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter64_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter64.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter64_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter65.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter65_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter65.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter65_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter66.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter66_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter66.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter66_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter67.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter67_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter67.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter67_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter68.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter68_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter68.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter68_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter69.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter69_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter69.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter69_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter70.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter70_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter70.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter70_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter71.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter71_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter71.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter71_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter72.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter72_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter72.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter72_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter73.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter73_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter73.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter73_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter74.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter74_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter74.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter74_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter75.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter75_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter75.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter75_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter76.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter76_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter76.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter76_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter77.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter77_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter77.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter77_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter78.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter78_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter78.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter78_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter79.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter79_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter79.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter79_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter80.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter80_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter80.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter80_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter81.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter81_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter81.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter81_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter82.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter82_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter82.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter82_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter83.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter83_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter83.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter83_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter84.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter84_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter84.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter84_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter85.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter85_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter85.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter85_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter86.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter86_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter86.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter86_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter87.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter87_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter87.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter87_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter88.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter88_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter88.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter88_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter89.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter89_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter89.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter89_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter90.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter90_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter90.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter90_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter91.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter91_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter91.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter91_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter92.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter92_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter92.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter92_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter93.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter93_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter93.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter93_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter94.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter94_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter94.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter94_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter95.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter95_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter95.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter95_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter96.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter96_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter96.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter96_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter97.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter97_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter97.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter97_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter98.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter98_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter98.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter98_value: Option<String>,
     /// Parameter name
     #[serde(rename = "Parameter99.Name")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter99_name: Option<String>,
     /// Parameter value
     #[serde(rename = "Parameter99.Value")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter99_value: Option<String>,
 }
 #[cfg(feature = "api20100401_stream")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method Twilio uses when sending `status_callback` requests. Possible values are `GET` and `POST`. Default is `POST`."]
-    pub enum CreateStreamBodyStatusCallbackMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method Twilio uses when sending `status_callback` requests. Possible values are `GET` and `POST`. Default is `POST`.
+pub type CreateStreamBodyStatusCallbackMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_stream")]
 /// UpdateStreamRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct UpdateStreamBody {
-    #[serde(rename = "Status")]
-    pub status: String,
-}
+pub type UpdateStreamBody = UpdateRealtimeTranscriptionBody;
 #[cfg(feature = "api20100401_token")]
 /// CreateTokenRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateTokenBody {
     /// The duration in seconds for which the generated credentials are valid. The default value is 86400 (24 hours).
     #[serde(rename = "Ttl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
 }
 #[cfg(feature = "api20100401_transcription")]
 /// ListTranscriptionResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListTranscriptionResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transcriptions: Option<Vec<super::models::ApiV2010AccountTranscription>>,
-}
-#[cfg(feature = "api20100401_transcription")]
-impl ListTranscriptionResponse {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.transcriptions {
-            for item in v.iter() {
-                item.validate()?;
-            }
-        }
-        Ok(())
-    }
-}
-#[cfg(feature = "api20100401_record")]
+pub type ListTranscriptionResponse = ListRecordingTranscriptionResponse;
+#[cfg(
+    any(
+        feature = "api20100401_all_time",
+        feature = "api20100401_daily",
+        feature = "api20100401_last_month",
+        feature = "api20100401_monthly",
+        feature = "api20100401_record",
+        feature = "api20100401_this_month",
+        feature = "api20100401_today",
+        feature = "api20100401_yearly",
+        feature = "api20100401_yesterday"
+    )
+)]
 /// ListUsageRecordResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListUsageRecordResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_records: Option<Vec<super::models::ApiV2010AccountUsageUsageRecord>>,
 }
-#[cfg(feature = "api20100401_record")]
+#[cfg(
+    any(
+        feature = "api20100401_all_time",
+        feature = "api20100401_daily",
+        feature = "api20100401_last_month",
+        feature = "api20100401_monthly",
+        feature = "api20100401_record",
+        feature = "api20100401_this_month",
+        feature = "api20100401_today",
+        feature = "api20100401_yearly",
+        feature = "api20100401_yesterday"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for ListUsageRecordResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListUsageRecordResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListUsageRecordResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListUsageRecordResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<super::models::ApiV2010AccountUsageUsageRecord>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "usage_records" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListUsageRecordResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    usage_records: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(
+        feature = "api20100401_all_time",
+        feature = "api20100401_daily",
+        feature = "api20100401_last_month",
+        feature = "api20100401_monthly",
+        feature = "api20100401_record",
+        feature = "api20100401_this_month",
+        feature = "api20100401_today",
+        feature = "api20100401_yearly",
+        feature = "api20100401_yesterday"
+    )
+)]
 impl ListUsageRecordResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12341,345 +14859,115 @@ impl ListUsageRecordResponse {
 }
 #[cfg(feature = "api20100401_all_time")]
 /// ListUsageRecordAllTimeResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListUsageRecordAllTimeResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records: Option<
-        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordAllTime>,
-    >,
-}
-#[cfg(feature = "api20100401_all_time")]
-impl ListUsageRecordAllTimeResponse {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.usage_records {
-            for item in v.iter() {
-                item.validate()?;
-            }
-        }
-        Ok(())
-    }
-}
+pub type ListUsageRecordAllTimeResponse = ListUsageRecordResponse;
 #[cfg(feature = "api20100401_daily")]
 /// ListUsageRecordDailyResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListUsageRecordDailyResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records: Option<
-        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordDaily>,
-    >,
-}
-#[cfg(feature = "api20100401_daily")]
-impl ListUsageRecordDailyResponse {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.usage_records {
-            for item in v.iter() {
-                item.validate()?;
-            }
-        }
-        Ok(())
-    }
-}
+pub type ListUsageRecordDailyResponse = ListUsageRecordResponse;
 #[cfg(feature = "api20100401_last_month")]
 /// ListUsageRecordLastMonthResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListUsageRecordLastMonthResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records: Option<
-        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordLastMonth>,
-    >,
-}
-#[cfg(feature = "api20100401_last_month")]
-impl ListUsageRecordLastMonthResponse {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.usage_records {
-            for item in v.iter() {
-                item.validate()?;
-            }
-        }
-        Ok(())
-    }
-}
+pub type ListUsageRecordLastMonthResponse = ListUsageRecordResponse;
 #[cfg(feature = "api20100401_monthly")]
 /// ListUsageRecordMonthlyResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListUsageRecordMonthlyResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records: Option<
-        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordMonthly>,
-    >,
-}
-#[cfg(feature = "api20100401_monthly")]
-impl ListUsageRecordMonthlyResponse {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.usage_records {
-            for item in v.iter() {
-                item.validate()?;
-            }
-        }
-        Ok(())
-    }
-}
+pub type ListUsageRecordMonthlyResponse = ListUsageRecordResponse;
 #[cfg(feature = "api20100401_this_month")]
 /// ListUsageRecordThisMonthResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListUsageRecordThisMonthResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records: Option<
-        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordThisMonth>,
-    >,
-}
-#[cfg(feature = "api20100401_this_month")]
-impl ListUsageRecordThisMonthResponse {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.usage_records {
-            for item in v.iter() {
-                item.validate()?;
-            }
-        }
-        Ok(())
-    }
-}
+pub type ListUsageRecordThisMonthResponse = ListUsageRecordResponse;
 #[cfg(feature = "api20100401_today")]
 /// ListUsageRecordTodayResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListUsageRecordTodayResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records: Option<
-        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordToday>,
-    >,
-}
-#[cfg(feature = "api20100401_today")]
-impl ListUsageRecordTodayResponse {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.usage_records {
-            for item in v.iter() {
-                item.validate()?;
-            }
-        }
-        Ok(())
-    }
-}
+pub type ListUsageRecordTodayResponse = ListUsageRecordResponse;
 #[cfg(feature = "api20100401_yearly")]
 /// ListUsageRecordYearlyResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListUsageRecordYearlyResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records: Option<
-        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordYearly>,
-    >,
-}
-#[cfg(feature = "api20100401_yearly")]
-impl ListUsageRecordYearlyResponse {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.usage_records {
-            for item in v.iter() {
-                item.validate()?;
-            }
-        }
-        Ok(())
-    }
-}
+pub type ListUsageRecordYearlyResponse = ListUsageRecordResponse;
 #[cfg(feature = "api20100401_yesterday")]
 /// ListUsageRecordYesterdayResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ListUsageRecordYesterdayResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records: Option<
-        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordYesterday>,
-    >,
-}
-#[cfg(feature = "api20100401_yesterday")]
-impl ListUsageRecordYesterdayResponse {
-    /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
-    pub fn validate(&self) -> Result<(), rt::Error> {
-        if let Some(v) = &self.usage_records {
-            for item in v.iter() {
-                item.validate()?;
-            }
-        }
-        Ok(())
-    }
-}
+pub type ListUsageRecordYesterdayResponse = ListUsageRecordResponse;
 #[cfg(feature = "api20100401_trigger")]
 /// UpdateUsageTriggerRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateUsageTriggerBody {
     /// The HTTP method we should use to call `callback_url`. Can be: `GET` or `POST` and the default is `POST`.
     #[serde(rename = "CallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub callback_method: Option<super::models::CallbackMethod>,
     /// The URL we should call using `callback_method` when the trigger fires.
     #[serde(rename = "CallbackUrl")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
     /// A descriptive string that you create to describe the resource. It can be up to 64 characters long.
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
 }
 #[cfg(feature = "api20100401_trigger")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method we should use to call `callback_url`. Can be: `GET` or `POST` and the default is `POST`."]
-    pub enum CallbackMethod { Get = "GET", Post = "POST", }
-}
+/// The HTTP method we should use to call `callback_url`. Can be: `GET` or `POST` and the default is `POST`.
+pub type CallbackMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_trigger")]
 /// ListUsageTriggerResponse
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListUsageTriggerResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_page_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_triggers: Option<Vec<super::models::ApiV2010AccountUsageUsageTrigger>>,
+}
+#[cfg(feature = "api20100401_trigger")]
+impl<'de> serde::Deserialize<'de> for ListUsageTriggerResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ListUsageTriggerResponse;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListUsageTriggerResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ListUsageTriggerResponse, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    Vec<super::models::ApiV2010AccountUsageUsageTrigger>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = __map.next_value()?,
+                        "first_page_uri" => __f1 = __map.next_value()?,
+                        "next_page_uri" => __f2 = __map.next_value()?,
+                        "page" => __f3 = __map.next_value()?,
+                        "page_size" => __f4 = __map.next_value()?,
+                        "previous_page_uri" => __f5 = __map.next_value()?,
+                        "start" => __f6 = __map.next_value()?,
+                        "uri" => __f7 = __map.next_value()?,
+                        "usage_triggers" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ListUsageTriggerResponse {
+                    end: __f0,
+                    first_page_uri: __f1,
+                    next_page_uri: __f2,
+                    page: __f3,
+                    page_size: __f4,
+                    previous_page_uri: __f5,
+                    start: __f6,
+                    uri: __f7,
+                    usage_triggers: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_trigger")]
 impl ListUsageTriggerResponse {
@@ -12695,7 +14983,7 @@ impl ListUsageTriggerResponse {
 }
 #[cfg(feature = "api20100401_trigger")]
 /// CreateUsageTriggerRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateUsageTriggerBody {
     /// The URL we should call using `callback_method` when the trigger fires.
     #[serde(rename = "CallbackUrl")]
@@ -12708,53 +14996,49 @@ pub struct CreateUsageTriggerBody {
     pub usage_category: String,
     /// The HTTP method we should use to call `callback_url`. Can be: `GET` or `POST` and the default is `POST`.
     #[serde(rename = "CallbackMethod")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub callback_method: Option<super::models::CallbackMethod>,
     /// A descriptive string that you create to describe the resource. It can be up to 64 characters long.
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
     /// The frequency of a recurring UsageTrigger.  Can be: `daily`, `monthly`, or `yearly` for recurring triggers or empty for non-recurring triggers. A trigger will only fire once during each period. Recurring times are in GMT.
     #[serde(rename = "Recurring")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub recurring: Option<super::models::UsageTriggerEnumRecurring>,
     /// The field in the [UsageRecord](https://www.twilio.com/docs/usage/api/usage-record) resource that fires the trigger.  Can be: `count`, `usage`, or `price`, as described in the [UsageRecords documentation](https://www.twilio.com/docs/usage/api/usage-record#usage-count-price).
     #[serde(rename = "TriggerBy")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub trigger_by: Option<super::models::UsageTriggerEnumTriggerField>,
 }
 #[cfg(feature = "api20100401_user_defined_message")]
 /// CreateUserDefinedMessageRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateUserDefinedMessageBody {
     /// The User Defined Message in the form of URL-encoded JSON string.
     #[serde(rename = "Content")]
     pub content: String,
     /// A unique string value to identify API call. This should be a unique string value per API call and can be a randomly generated.
     #[serde(rename = "IdempotencyKey")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
 }
 #[cfg(feature = "api20100401_user_defined_message_subscription")]
 /// CreateUserDefinedMessageSubscriptionRequest
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateUserDefinedMessageSubscriptionBody {
     /// The URL we should call using the `method` to send user defined events to your application. URLs must contain a valid hostname (underscores are not permitted).
     #[serde(rename = "Callback")]
     pub callback: String,
     /// A unique string value to identify API call. This should be a unique string value per API call and can be a randomly generated.
     #[serde(rename = "IdempotencyKey")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
     /// The HTTP method Twilio will use when requesting the above `Url`. Either `GET` or `POST`. Default is `POST`.
     #[serde(rename = "Method")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<super::models::CreateUserDefinedMessageSubscriptionBodyMethod>,
 }
 #[cfg(feature = "api20100401_user_defined_message_subscription")]
-connector_runtime::__string_enum! {
-    #[doc =
-    " The HTTP method Twilio will use when requesting the above `Url`. Either `GET` or `POST`. Default is `POST`."]
-    pub enum CreateUserDefinedMessageSubscriptionBodyMethod { Get = "GET", Post = "POST",
-    }
-}
+/// The HTTP method Twilio will use when requesting the above `Url`. Either `GET` or `POST`. Default is `POST`.
+pub type CreateUserDefinedMessageSubscriptionBodyMethod = VoiceMethodGetPost;

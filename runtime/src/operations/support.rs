@@ -1411,6 +1411,71 @@ pub mod lenient {
     }
 }
 
+/// What generated `Deserialize` impls of model structs call: they read the object's keys
+/// themselves (one local and one match arm per field), which compiles to a fraction of what serde's
+/// derive expands to for the same struct.
+pub mod de {
+    use std::borrow::Cow;
+    use std::fmt;
+    use std::str::FromStr;
+
+    use serde::de::{DeserializeOwned, Error, MapAccess, Visitor};
+    use serde::{Deserialize, Deserializer};
+
+    /// An object key, borrowed from the input when it can be.
+    pub struct Key<'de>(pub Cow<'de, str>);
+
+    impl<'de> Deserialize<'de> for Key<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct KeyVisitor;
+            impl<'de> Visitor<'de> for KeyVisitor {
+                type Value = Key<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a field name")
+                }
+                fn visit_borrowed_str<E: Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Borrowed(v)))
+                }
+                fn visit_str<E: Error>(self, v: &str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Owned(v.to_owned())))
+                }
+                fn visit_string<E: Error>(self, v: String) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Owned(v)))
+                }
+            }
+            d.deserialize_str(KeyVisitor)
+        }
+    }
+
+    /// A required field's value, or serde's `missing field` error naming it.
+    pub fn required<T, E: Error>(value: Option<T>, field: &'static str) -> Result<T, E> {
+        value.ok_or_else(|| E::missing_field(field))
+    }
+
+    /// Skips the value of a key the struct does not describe.
+    pub fn skip<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+        map.next_value::<serde::de::IgnoredAny>().map(|_| ())
+    }
+
+    /// A number, or text holding one ([`super::lenient::number`]).
+    pub struct Lenient<T>(pub T);
+
+    impl<'de, T: DeserializeOwned + FromStr> Deserialize<'de> for Lenient<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            super::lenient::number(d).map(Lenient)
+        }
+    }
+
+    /// [`Lenient`] that may be null ([`super::lenient::optional_number`]).
+    pub struct LenientOption<T>(pub Option<T>);
+
+    impl<'de, T: DeserializeOwned + FromStr> Deserialize<'de> for LenientOption<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            super::lenient::optional_number(d).map(LenientOption)
+        }
+    }
+}
+
 /// serde `with` module for tri-state fields (`Option<Option<T>>`): absent is `None`, `null` is
 /// `Some(None)`, a value is `Some(Some(v))`. Use with `default` and `skip_serializing_if = "Option::is_none"`.
 pub mod tri_state {

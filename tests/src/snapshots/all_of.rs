@@ -14,16 +14,79 @@ pub mod models {
     )]
     #[allow(unused_imports)]
     use connector_runtime::__private as rt;
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Base {
         pub id: String,
         #[serde(rename = "createdAt")]
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub created_at: Option<chrono::DateTime<chrono::Utc>>,
     }
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    impl<'de> serde::Deserialize<'de> for Base {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = Base;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct Base")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<Base, A::Error> {
+                    let mut __f0: Option<String> = None;
+                    let mut __f1: Option<chrono::DateTime<chrono::Utc>> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "id" => __f0 = Some(__map.next_value()?),
+                            "createdAt" => __f1 = __map.next_value()?,
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(Base {
+                        id: rt::de::required(__f0, "id")?,
+                        created_at: __f1,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
+    }
+    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Named {
         pub name: String,
+    }
+    impl<'de> serde::Deserialize<'de> for Named {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = Named;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct Named")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<Named, A::Error> {
+                    let mut __f0: Option<String> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "name" => __f0 = Some(__map.next_value()?),
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(Named {
+                        name: rt::de::required(__f0, "name")?,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
     }
     impl Named {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -35,11 +98,11 @@ pub mod models {
             Ok(())
         }
     }
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Person {
         pub id: uuid::Uuid,
         #[serde(rename = "createdAt")]
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub created_at: Option<chrono::DateTime<chrono::Utc>>,
         pub name: String,
         pub age: i64,
@@ -59,15 +122,55 @@ pub mod models {
         }
     }
     /// A person with an employer; a one-part allOf plus properties of its own.
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Employee {
         pub id: uuid::Uuid,
-        #[serde(rename = "createdAt")]
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub created_at: Option<chrono::DateTime<chrono::Utc>>,
         pub name: String,
         pub age: i64,
         pub employer: String,
+    }
+    impl<'de> serde::Deserialize<'de> for Employee {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = Employee;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct Employee")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<Employee, A::Error> {
+                    let mut __f0: Option<uuid::Uuid> = None;
+                    let mut __f1: Option<chrono::DateTime<chrono::Utc>> = None;
+                    let mut __f2: Option<String> = None;
+                    let mut __f3: Option<i64> = None;
+                    let mut __f4: Option<String> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "id" => __f0 = Some(__map.next_value()?),
+                            "createdAt" => __f1 = __map.next_value()?,
+                            "name" => __f2 = Some(__map.next_value()?),
+                            "age" => __f3 = Some(__map.next_value()?),
+                            "employer" => __f4 = Some(__map.next_value()?),
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(Employee {
+                        id: rt::de::required(__f0, "id")?,
+                        created_at: __f1,
+                        name: rt::de::required(__f2, "name")?,
+                        age: rt::de::required(__f3, "age")?,
+                        employer: rt::de::required(__f4, "employer")?,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
     }
     impl Employee {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -84,14 +187,53 @@ pub mod models {
         }
     }
     /// A one-part allOf, which is the same type as its part.
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct PersonRef {
         pub id: uuid::Uuid,
         #[serde(rename = "createdAt")]
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub created_at: Option<chrono::DateTime<chrono::Utc>>,
         pub name: String,
         pub age: i64,
+    }
+    impl<'de> serde::Deserialize<'de> for PersonRef {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = PersonRef;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct PersonRef")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<PersonRef, A::Error> {
+                    let mut __f0: Option<uuid::Uuid> = None;
+                    let mut __f1: Option<chrono::DateTime<chrono::Utc>> = None;
+                    let mut __f2: Option<String> = None;
+                    let mut __f3: Option<i64> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "id" => __f0 = Some(__map.next_value()?),
+                            "createdAt" => __f1 = __map.next_value()?,
+                            "name" => __f2 = Some(__map.next_value()?),
+                            "age" => __f3 = Some(__map.next_value()?),
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(PersonRef {
+                        id: rt::de::required(__f0, "id")?,
+                        created_at: __f1,
+                        name: rt::de::required(__f2, "name")?,
+                        age: rt::de::required(__f3, "age")?,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
     }
     impl PersonRef {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.

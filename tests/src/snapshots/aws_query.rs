@@ -14,18 +14,18 @@ pub mod models {
     )]
     #[allow(unused_imports)]
     use connector_runtime::__private as rt;
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct CreateQueueRequest {
         #[serde(rename = "QueueName")]
         pub queue_name: String,
         #[serde(rename = "Labels")]
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub labels: Option<Vec<String>>,
         #[serde(rename = "Policies")]
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub policies: Option<Vec<String>>,
         #[serde(rename = "RedrivePolicy")]
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub redrive_policy: Option<super::models::RedrivePolicy>,
     }
     /// The XML form of [`CreateQueueRequest`].
@@ -68,13 +68,13 @@ pub mod models {
             },
         ],
     });
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct RedrivePolicy {
         #[serde(rename = "MaxReceiveCount")]
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub max_receive_count: Option<i64>,
         #[serde(rename = "DeadLetterTargetArn")]
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub dead_letter_target_arn: Option<String>,
     }
     /// The XML form of [`RedrivePolicy`].
@@ -97,11 +97,39 @@ pub mod models {
             },
         ],
     });
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default)]
     pub struct CreateQueueResult {
-        #[serde(rename = "QueueUrl")]
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub queue_url: Option<String>,
+    }
+    impl<'de> serde::Deserialize<'de> for CreateQueueResult {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = CreateQueueResult;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct CreateQueueResult")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<CreateQueueResult, A::Error> {
+                    let mut __f0: Option<String> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "QueueUrl" => __f0 = __map.next_value()?,
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(CreateQueueResult {
+                        queue_url: __f0,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
     }
     /// The XML form of [`CreateQueueResult`].
     pub static CREATE_QUEUE_RESULT_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
@@ -117,14 +145,43 @@ pub mod models {
             },
         ],
     });
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListQueuesResult {
-        #[serde(rename = "QueueUrls")]
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub queue_urls: Option<Vec<String>>,
-        #[serde(rename = "NextToken")]
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub next_token: Option<String>,
+    }
+    impl<'de> serde::Deserialize<'de> for ListQueuesResult {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = ListQueuesResult;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct ListQueuesResult")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<ListQueuesResult, A::Error> {
+                    let mut __f0: Option<Vec<String>> = None;
+                    let mut __f1: Option<String> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "QueueUrls" => __f0 = __map.next_value()?,
+                            "NextToken" => __f1 = __map.next_value()?,
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(ListQueuesResult {
+                        queue_urls: __f0,
+                        next_token: __f1,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
     }
     /// The XML form of [`ListQueuesResult`].
     pub static LIST_QUEUES_RESULT_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
@@ -150,17 +207,47 @@ pub mod models {
             },
         ],
     });
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default)]
     pub struct GetQueueAttributesResult {
-        #[serde(rename = "VisibleMessages")]
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub visible_messages: Option<i64>,
-        #[serde(rename = "FifoQueue")]
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub fifo_queue: Option<bool>,
-        #[serde(rename = "Labels")]
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub labels: Option<Vec<String>>,
+    }
+    impl<'de> serde::Deserialize<'de> for GetQueueAttributesResult {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = GetQueueAttributesResult;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct GetQueueAttributesResult")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<GetQueueAttributesResult, A::Error> {
+                    let mut __f0: Option<i64> = None;
+                    let mut __f1: Option<bool> = None;
+                    let mut __f2: Option<Vec<String>> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "VisibleMessages" => __f0 = __map.next_value()?,
+                            "FifoQueue" => __f1 = __map.next_value()?,
+                            "Labels" => __f2 = __map.next_value()?,
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(GetQueueAttributesResult {
+                        visible_messages: __f0,
+                        fifo_queue: __f1,
+                        labels: __f2,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
     }
     /// The XML form of [`GetQueueAttributesResult`].
     pub static GET_QUEUE_ATTRIBUTES_RESULT_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
@@ -192,11 +279,37 @@ pub mod models {
             },
         ],
     });
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default)]
     pub struct QueueDoesNotExist {
-        #[serde(rename = "Message")]
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub message: Option<String>,
+    }
+    impl<'de> serde::Deserialize<'de> for QueueDoesNotExist {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = QueueDoesNotExist;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct QueueDoesNotExist")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<QueueDoesNotExist, A::Error> {
+                    let mut __f0: Option<String> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "Message" => __f0 = __map.next_value()?,
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(QueueDoesNotExist { message: __f0 })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
     }
     /// The XML form of [`QueueDoesNotExist`].
     pub static QUEUE_DOES_NOT_EXIST_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
@@ -212,11 +325,39 @@ pub mod models {
             },
         ],
     });
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default)]
     pub struct QueueDeletedRecently {
-        #[serde(rename = "Message")]
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub message: Option<String>,
+    }
+    impl<'de> serde::Deserialize<'de> for QueueDeletedRecently {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = QueueDeletedRecently;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct QueueDeletedRecently")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<QueueDeletedRecently, A::Error> {
+                    let mut __f0: Option<String> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "Message" => __f0 = __map.next_value()?,
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(QueueDeletedRecently {
+                        message: __f0,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
     }
     /// The XML form of [`QueueDeletedRecently`].
     pub static QUEUE_DELETED_RECENTLY_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {

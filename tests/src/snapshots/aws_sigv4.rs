@@ -14,21 +14,50 @@ pub mod models {
     )]
     #[allow(unused_imports)]
     use connector_runtime::__private as rt;
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default)]
     pub struct FunctionConfiguration {
-        #[serde(rename = "FunctionName")]
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub function_name: Option<String>,
-        #[serde(rename = "MemorySize")]
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub memory_size: Option<i64>,
     }
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    impl<'de> serde::Deserialize<'de> for FunctionConfiguration {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = FunctionConfiguration;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct FunctionConfiguration")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<FunctionConfiguration, A::Error> {
+                    let mut __f0: Option<String> = None;
+                    let mut __f1: Option<i64> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "FunctionName" => __f0 = __map.next_value()?,
+                            "MemorySize" => __f1 = __map.next_value()?,
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(FunctionConfiguration {
+                        function_name: __f0,
+                        memory_size: __f1,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
+    }
+    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct CreateFunctionRequest {
         #[serde(rename = "FunctionName")]
         pub function_name: String,
         #[serde(rename = "MemorySize")]
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub memory_size: Option<i64>,
     }
 }

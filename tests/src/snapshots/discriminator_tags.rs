@@ -14,8 +14,7 @@ pub mod models {
     )]
     #[allow(unused_imports)]
     use connector_runtime::__private as rt;
-    #[derive(Clone, Debug, PartialEq, serde::Serialize)]
-    #[serde(untagged)]
+    #[derive(Clone, Debug, PartialEq)]
     pub enum Event {
         Created(super::models::Created),
         Deleted(super::models::Deleted),
@@ -54,32 +53,49 @@ pub mod models {
             )
         }
     }
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Created {
         pub kind: String,
         pub id: String,
     }
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-    pub struct Deleted {
-        pub kind: String,
-        pub id: String,
+    impl<'de> serde::Deserialize<'de> for Created {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = Created;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct Created")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<Created, A::Error> {
+                    let mut __f0: Option<String> = None;
+                    let mut __f1: Option<String> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "kind" => __f0 = Some(__map.next_value()?),
+                            "id" => __f1 = Some(__map.next_value()?),
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(Created {
+                        kind: rt::de::required(__f0, "kind")?,
+                        id: rt::de::required(__f1, "id")?,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
     }
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-    pub struct Renamed {
-        pub kind: String,
-        pub id: String,
-    }
+    pub type Deleted = Created;
+    pub type Renamed = Created;
     /// Archived
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-    pub struct EventVariant3 {
-        pub kind: String,
-        pub id: String,
-    }
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-    pub struct EventBase {
-        pub kind: String,
-        pub id: String,
-    }
+    pub type EventVariant3 = Created;
+    pub type EventBase = Created;
 }
 pub mod events {
     //! Operations tagged `events`.

@@ -14,20 +14,64 @@ pub mod models {
     )]
     #[allow(unused_imports)]
     use connector_runtime::__private as rt;
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Thing {
         pub id: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub label: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub size: Option<serde_json::Value>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub colour: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[serde(deserialize_with = "rt::lenient::optional_number")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub weight: Option<f64>,
     }
-    #[derive(Clone, Debug, PartialEq, serde::Serialize)]
+    impl<'de> serde::Deserialize<'de> for Thing {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = Thing;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct Thing")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<Thing, A::Error> {
+                    let mut __f0: Option<String> = None;
+                    let mut __f1: Option<String> = None;
+                    let mut __f2: Option<serde_json::Value> = None;
+                    let mut __f3: Option<String> = None;
+                    let mut __f4: Option<f64> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "id" => __f0 = Some(__map.next_value()?),
+                            "label" => __f1 = __map.next_value()?,
+                            "size" => __f2 = __map.next_value()?,
+                            "colour" => __f3 = __map.next_value()?,
+                            "weight" => {
+                                __f4 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                            }
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(Thing {
+                        id: rt::de::required(__f0, "id")?,
+                        label: __f1,
+                        size: __f2,
+                        colour: __f3,
+                        weight: __f4,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
+    }
+    #[derive(Clone, Debug, PartialEq)]
+    #[derive(serde::Serialize)]
     #[serde(untagged)]
     pub enum Shape {
         Thing(super::models::Thing),
@@ -50,10 +94,38 @@ pub mod models {
             )
         }
     }
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct ShapeVariant1 {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub kind: Option<String>,
+    }
+    impl<'de> serde::Deserialize<'de> for ShapeVariant1 {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = ShapeVariant1;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct ShapeVariant1")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<ShapeVariant1, A::Error> {
+                    let mut __f0: Option<String> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "kind" => __f0 = __map.next_value()?,
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(ShapeVariant1 { kind: __f0 })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
     }
 }
 pub mod things {

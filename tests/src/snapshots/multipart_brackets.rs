@@ -14,23 +14,53 @@ pub mod models {
     )]
     #[allow(unused_imports)]
     use connector_runtime::__private as rt;
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct UploadFileBody {
         pub file: rt::FilePart,
         pub purpose: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub tags: Option<Vec<String>>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub expires_after: Option<super::models::UploadFileBodyExpiresAfter>,
     }
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct UploadFileBodyExpiresAfter {
         pub anchor: String,
         pub seconds: i64,
     }
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default)]
     pub struct UploadFileResponse {
         pub id: String,
+    }
+    impl<'de> serde::Deserialize<'de> for UploadFileResponse {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = UploadFileResponse;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct UploadFileResponse")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<UploadFileResponse, A::Error> {
+                    let mut __f0: Option<String> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "id" => __f0 = Some(__map.next_value()?),
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(UploadFileResponse {
+                        id: rt::de::required(__f0, "id")?,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
     }
 }
 pub mod files {

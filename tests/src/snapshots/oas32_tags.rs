@@ -14,11 +14,43 @@ pub mod models {
     )]
     #[allow(unused_imports)]
     use connector_runtime::__private as rt;
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Order {
         pub id: i64,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub status: Option<String>,
+    }
+    impl<'de> serde::Deserialize<'de> for Order {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = Order;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct Order")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<Order, A::Error> {
+                    let mut __f0: Option<i64> = None;
+                    let mut __f1: Option<String> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "id" => __f0 = Some(__map.next_value()?),
+                            "status" => __f1 = __map.next_value()?,
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(Order {
+                        id: rt::de::required(__f0, "id")?,
+                        status: __f1,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
     }
 }
 pub mod store {

@@ -14,40 +14,136 @@ pub mod models {
     )]
     #[allow(unused_imports)]
     use connector_runtime::__private as rt;
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Pet {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub id: Option<i64>,
         pub name: String,
         #[serde(
-            default,
             skip_serializing_if = "Option::is_none",
-            with = "rt::tri_state"
+            serialize_with = "rt::tri_state::serialize"
         )]
         pub nickname: Option<Option<String>>,
     }
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    impl<'de> serde::Deserialize<'de> for Pet {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = Pet;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct Pet")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<Pet, A::Error> {
+                    let mut __f0: Option<i64> = None;
+                    let mut __f1: Option<String> = None;
+                    let mut __f2: Option<Option<String>> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "id" => __f0 = __map.next_value()?,
+                            "name" => __f1 = Some(__map.next_value()?),
+                            "nickname" => __f2 = Some(__map.next_value()?),
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(Pet {
+                        id: __f0,
+                        name: rt::de::required(__f1, "name")?,
+                        nickname: __f2,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
+    }
+    #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ApiResponse {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub code: Option<i32>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub message: Option<String>,
     }
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    impl<'de> serde::Deserialize<'de> for ApiResponse {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = ApiResponse;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct ApiResponse")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<ApiResponse, A::Error> {
+                    let mut __f0: Option<i32> = None;
+                    let mut __f1: Option<String> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "code" => __f0 = __map.next_value()?,
+                            "message" => __f1 = __map.next_value()?,
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(ApiResponse {
+                        code: __f0,
+                        message: __f1,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
+    }
+    #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ApiError {
         pub message: String,
     }
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    impl<'de> serde::Deserialize<'de> for ApiError {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = ApiError;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct ApiError")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<ApiError, A::Error> {
+                    let mut __f0: Option<String> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "message" => __f0 = Some(__map.next_value()?),
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(ApiError {
+                        message: rt::de::required(__f0, "message")?,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
+    }
+    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct UploadPhotoBody {
         pub file: rt::FilePart,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub caption: Option<String>,
     }
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct LoginBody {
         pub username: String,
         pub password: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub remember: Option<bool>,
     }
 }

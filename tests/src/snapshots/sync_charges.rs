@@ -14,29 +14,84 @@ pub mod models {
     )]
     #[allow(unused_imports)]
     use connector_runtime::__private as rt;
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Charge {
         pub id: String,
         pub object: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub amount: Option<i64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub currency: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub status: Option<super::models::ChargeStatus>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub paid: Option<bool>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub customer: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub description: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub metadata: Option<std::collections::BTreeMap<String, String>>,
         pub created: i64,
         pub updated: i64,
         /// Present and true on a deleted charge's tombstone.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub deleted: Option<bool>,
+    }
+    impl<'de> serde::Deserialize<'de> for Charge {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = Charge;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct Charge")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<Charge, A::Error> {
+                    let mut __f0: Option<String> = None;
+                    let mut __f1: Option<String> = None;
+                    let mut __f2: Option<i64> = None;
+                    let mut __f3: Option<String> = None;
+                    let mut __f4: Option<super::models::ChargeStatus> = None;
+                    let mut __f5: Option<bool> = None;
+                    let mut __f6: Option<String> = None;
+                    let mut __f7: Option<String> = None;
+                    let mut __f8: Option<std::collections::BTreeMap<String, String>> = None;
+                    let mut __f9: Option<i64> = None;
+                    let mut __f10: Option<i64> = None;
+                    let mut __f11: Option<bool> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "id" => __f0 = Some(__map.next_value()?),
+                            "object" => __f1 = Some(__map.next_value()?),
+                            "amount" => __f2 = __map.next_value()?,
+                            "currency" => __f3 = __map.next_value()?,
+                            "status" => __f4 = __map.next_value()?,
+                            "paid" => __f5 = __map.next_value()?,
+                            "customer" => __f6 = __map.next_value()?,
+                            "description" => __f7 = __map.next_value()?,
+                            "metadata" => __f8 = __map.next_value()?,
+                            "created" => __f9 = Some(__map.next_value()?),
+                            "updated" => __f10 = Some(__map.next_value()?),
+                            "deleted" => __f11 = __map.next_value()?,
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(Charge {
+                        id: rt::de::required(__f0, "id")?,
+                        object: rt::de::required(__f1, "object")?,
+                        amount: __f2,
+                        currency: __f3,
+                        status: __f4,
+                        paid: __f5,
+                        customer: __f6,
+                        description: __f7,
+                        metadata: __f8,
+                        created: rt::de::required(__f9, "created")?,
+                        updated: rt::de::required(__f10, "updated")?,
+                        deleted: __f11,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
     }
     impl Charge {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -52,7 +107,7 @@ pub mod models {
         pub enum ChargeStatus { Succeeded = "succeeded", Pending = "pending", Failed =
         "failed", }
     }
-    #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, serde::Serialize)]
     #[serde(untagged)]
     pub enum GetChargesUpdated {
         GetChargesUpdatedVariant0(super::models::GetChargesUpdatedVariant0),
@@ -60,23 +115,62 @@ pub mod models {
         /// A value matching none of the described alternatives.
         Other(serde_json::Value),
     }
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct GetChargesUpdatedVariant0 {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub gt: Option<i64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub gte: Option<i64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub lt: Option<i64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub lte: Option<i64>,
     }
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default)]
     pub struct GetChargesResponse {
         pub object: String,
         pub data: Vec<super::models::Charge>,
         pub has_more: bool,
         pub url: String,
+    }
+    impl<'de> serde::Deserialize<'de> for GetChargesResponse {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = GetChargesResponse;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct GetChargesResponse")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<GetChargesResponse, A::Error> {
+                    let mut __f0: Option<String> = None;
+                    let mut __f1: Option<Vec<super::models::Charge>> = None;
+                    let mut __f2: Option<bool> = None;
+                    let mut __f3: Option<String> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "object" => __f0 = Some(__map.next_value()?),
+                            "data" => __f1 = Some(__map.next_value()?),
+                            "has_more" => __f2 = Some(__map.next_value()?),
+                            "url" => __f3 = Some(__map.next_value()?),
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(GetChargesResponse {
+                        object: rt::de::required(__f0, "object")?,
+                        data: rt::de::required(__f1, "data")?,
+                        has_more: rt::de::required(__f2, "has_more")?,
+                        url: rt::de::required(__f3, "url")?,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
     }
     impl GetChargesResponse {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.

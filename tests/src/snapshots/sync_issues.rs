@@ -14,54 +14,222 @@ pub mod models {
     )]
     #[allow(unused_imports)]
     use connector_runtime::__private as rt;
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default)]
     pub struct SimpleUser {
         pub login: String,
         pub id: i64,
     }
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    impl<'de> serde::Deserialize<'de> for SimpleUser {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = SimpleUser;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct SimpleUser")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<SimpleUser, A::Error> {
+                    let mut __f0: Option<String> = None;
+                    let mut __f1: Option<i64> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "login" => __f0 = Some(__map.next_value()?),
+                            "id" => __f1 = Some(__map.next_value()?),
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(SimpleUser {
+                        login: rt::de::required(__f0, "login")?,
+                        id: rt::de::required(__f1, "id")?,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
+    }
+    #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Label {
         pub name: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub color: Option<String>,
     }
-    #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    impl<'de> serde::Deserialize<'de> for Label {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = Label;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct Label")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<Label, A::Error> {
+                    let mut __f0: Option<String> = None;
+                    let mut __f1: Option<String> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "name" => __f0 = Some(__map.next_value()?),
+                            "color" => __f1 = __map.next_value()?,
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(Label {
+                        name: rt::de::required(__f0, "name")?,
+                        color: __f1,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
+    }
+    #[derive(Clone, Debug, PartialEq)]
     pub struct Issue {
         pub id: i64,
         pub number: i64,
         pub title: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub body: Option<String>,
         pub state: super::models::IssueState,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub locked: Option<bool>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub comments: Option<i64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[serde(deserialize_with = "rt::lenient::optional_number")]
         pub score: Option<f64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub user: Option<super::models::SimpleUser>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub labels: Option<Vec<super::models::Label>>,
         pub created_at: chrono::DateTime<chrono::Utc>,
         pub updated_at: chrono::DateTime<chrono::Utc>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub closed_at: Option<chrono::DateTime<chrono::Utc>>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+    }
+    impl<'de> serde::Deserialize<'de> for Issue {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = Issue;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct Issue")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<Issue, A::Error> {
+                    let mut __f0: Option<i64> = None;
+                    let mut __f1: Option<i64> = None;
+                    let mut __f2: Option<String> = None;
+                    let mut __f3: Option<String> = None;
+                    let mut __f4: Option<super::models::IssueState> = None;
+                    let mut __f5: Option<bool> = None;
+                    let mut __f6: Option<i64> = None;
+                    let mut __f7: Option<f64> = None;
+                    let mut __f8: Option<super::models::SimpleUser> = None;
+                    let mut __f9: Option<Vec<super::models::Label>> = None;
+                    let mut __f10: Option<chrono::DateTime<chrono::Utc>> = None;
+                    let mut __f11: Option<chrono::DateTime<chrono::Utc>> = None;
+                    let mut __f12: Option<chrono::DateTime<chrono::Utc>> = None;
+                    let mut __f13: Option<chrono::DateTime<chrono::Utc>> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "id" => __f0 = Some(__map.next_value()?),
+                            "number" => __f1 = Some(__map.next_value()?),
+                            "title" => __f2 = Some(__map.next_value()?),
+                            "body" => __f3 = __map.next_value()?,
+                            "state" => __f4 = Some(__map.next_value()?),
+                            "locked" => __f5 = __map.next_value()?,
+                            "comments" => __f6 = __map.next_value()?,
+                            "score" => {
+                                __f7 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                            }
+                            "user" => __f8 = __map.next_value()?,
+                            "labels" => __f9 = __map.next_value()?,
+                            "created_at" => __f10 = Some(__map.next_value()?),
+                            "updated_at" => __f11 = Some(__map.next_value()?),
+                            "closed_at" => __f12 = __map.next_value()?,
+                            "deleted_at" => __f13 = __map.next_value()?,
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(Issue {
+                        id: rt::de::required(__f0, "id")?,
+                        number: rt::de::required(__f1, "number")?,
+                        title: rt::de::required(__f2, "title")?,
+                        body: __f3,
+                        state: rt::de::required(__f4, "state")?,
+                        locked: __f5,
+                        comments: __f6,
+                        score: __f7,
+                        user: __f8,
+                        labels: __f9,
+                        created_at: rt::de::required(__f10, "created_at")?,
+                        updated_at: rt::de::required(__f11, "updated_at")?,
+                        closed_at: __f12,
+                        deleted_at: __f13,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
     }
     connector_runtime::__string_enum! {
         pub enum IssueState { Open = "open", Closed = "closed", }
     }
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default)]
     pub struct IssueComment {
         pub id: i64,
         pub body: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub user: Option<super::models::SimpleUser>,
         pub created_at: chrono::DateTime<chrono::Utc>,
         pub updated_at: chrono::DateTime<chrono::Utc>,
+    }
+    impl<'de> serde::Deserialize<'de> for IssueComment {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = IssueComment;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct IssueComment")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<IssueComment, A::Error> {
+                    let mut __f0: Option<i64> = None;
+                    let mut __f1: Option<String> = None;
+                    let mut __f2: Option<super::models::SimpleUser> = None;
+                    let mut __f3: Option<chrono::DateTime<chrono::Utc>> = None;
+                    let mut __f4: Option<chrono::DateTime<chrono::Utc>> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "id" => __f0 = Some(__map.next_value()?),
+                            "body" => __f1 = Some(__map.next_value()?),
+                            "user" => __f2 = __map.next_value()?,
+                            "created_at" => __f3 = Some(__map.next_value()?),
+                            "updated_at" => __f4 = Some(__map.next_value()?),
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(IssueComment {
+                        id: rt::de::required(__f0, "id")?,
+                        body: rt::de::required(__f1, "body")?,
+                        user: __f2,
+                        created_at: rt::de::required(__f3, "created_at")?,
+                        updated_at: rt::de::required(__f4, "updated_at")?,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
     }
     connector_runtime::__string_enum! {
         pub enum IssuesListForRepoState { Open = "open", Closed = "closed", All = "all",

@@ -14,20 +14,58 @@ pub mod models {
     )]
     #[allow(unused_imports)]
     use connector_runtime::__private as rt;
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Bag {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub scalars: Option<Vec<super::models::Scalar>>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub names: Option<Vec<super::models::StringOrList>>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         pub shapes: Option<Vec<super::models::Shape>>,
         #[serde(
-            default,
             skip_serializing_if = "Option::is_none",
-            with = "rt::tri_state"
+            serialize_with = "rt::tri_state::serialize"
         )]
         pub maybe: Option<Option<super::models::MaybeShape>>,
+    }
+    impl<'de> serde::Deserialize<'de> for Bag {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = Bag;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct Bag")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<Bag, A::Error> {
+                    let mut __f0: Option<Vec<super::models::Scalar>> = None;
+                    let mut __f1: Option<Vec<super::models::StringOrList>> = None;
+                    let mut __f2: Option<Vec<super::models::Shape>> = None;
+                    let mut __f3: Option<Option<super::models::MaybeShape>> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "scalars" => __f0 = __map.next_value()?,
+                            "names" => __f1 = __map.next_value()?,
+                            "shapes" => __f2 = __map.next_value()?,
+                            "maybe" => __f3 = Some(__map.next_value()?),
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(Bag {
+                        scalars: __f0,
+                        names: __f1,
+                        shapes: __f2,
+                        maybe: __f3,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
     }
     #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
     #[serde(untagged)]
@@ -55,26 +93,85 @@ pub mod models {
         /// A value matching none of the described alternatives.
         Other(serde_json::Value),
     }
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Circle {
-        #[serde(deserialize_with = "rt::lenient::number")]
         pub radius: f64,
     }
-    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    impl<'de> serde::Deserialize<'de> for Circle {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = Circle;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct Circle")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<Circle, A::Error> {
+                    let mut __f0: Option<f64> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "radius" => {
+                                __f0 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
+                            }
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(Circle {
+                        radius: rt::de::required(__f0, "radius")?,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
+    }
+    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Rectangle {
-        #[serde(deserialize_with = "rt::lenient::number")]
         pub width: f64,
-        #[serde(deserialize_with = "rt::lenient::number")]
         pub height: f64,
     }
-    #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-    #[serde(untagged)]
-    pub enum MaybeShape {
-        Rectangle(super::models::Rectangle),
-        Circle(super::models::Circle),
-        /// A value matching none of the described alternatives.
-        Other(serde_json::Value),
+    impl<'de> serde::Deserialize<'de> for Rectangle {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = Rectangle;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct Rectangle")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<Rectangle, A::Error> {
+                    let mut __f0: Option<f64> = None;
+                    let mut __f1: Option<f64> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "width" => {
+                                __f0 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
+                            }
+                            "height" => {
+                                __f1 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
+                            }
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(Rectangle {
+                        width: rt::de::required(__f0, "width")?,
+                        height: rt::de::required(__f1, "height")?,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
     }
+    pub type MaybeShape = Shape;
 }
 pub mod values {
     //! Operations tagged `values`.
