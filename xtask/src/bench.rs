@@ -832,19 +832,33 @@ fn generation(
     Ok(())
 }
 
+/// The most telling line of a failure (its log's tail follows the first line): a panic, an exception
+/// or an error, else the first line.
 fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or("").chars().take(200).collect()
+    first_line_matching(s)
 }
 
-/// The most telling line of a failure's log: the first naming an error, else the first.
+/// See [`first_line`].
 fn first_line_matching(s: &str) -> String {
-    s.lines()
-        .find(|l| l.to_ascii_lowercase().contains("error"))
-        .unwrap_or_else(|| s.lines().next().unwrap_or(""))
-        .trim()
-        .chars()
-        .take(200)
-        .collect()
+    let tail: Vec<&str> = s.lines().skip(1).collect();
+    let telling = |l: &&str| {
+        let l = l.to_ascii_lowercase();
+        l.contains("panicked")
+            || l.contains("not yet implemented")
+            || l.contains("exception")
+            || l.starts_with("error")
+            || l.contains("] error")
+    };
+    // A panic's message is the line after `panicked at`.
+    let line = match tail.iter().position(|l| l.contains("panicked at")) {
+        Some(i) => tail.get(i + 1).copied().unwrap_or(tail[i]),
+        None => tail
+            .iter()
+            .copied()
+            .find(telling)
+            .unwrap_or_else(|| s.lines().next().unwrap_or("")),
+    };
+    line.trim().chars().take(200).collect()
 }
 
 /// Touch `src/lib.rs` so cargo rebuilds only the crate itself.
