@@ -1409,18 +1409,8 @@ fn machine() -> String {
             })
             .unwrap_or_else(|| "unknown".into())
     };
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            let kb: f64 = m
-                .lines()
-                .find(|l| l.starts_with("MemTotal:"))?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()?;
-            Some(format!("{:.1} GiB", kb / 1024.0 / 1024.0))
-        })
+    let mem = crate::report::memory_gib()
+        .map(|g| format!("{g:.1} GiB"))
         .unwrap_or_else(|| "unknown memory".into());
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -1645,71 +1635,74 @@ fn calls(b: &mut Bench, ours: &Ours) -> Result<(), String> {
             .unwrap_or_default();
         Stat::of(&xs)
     };
-    b.rows.push(
-        Row::new(
-            "calls",
+    // (measure, unit, our mode, concurrency, field, goal): each against plain reqwest's same field.
+    type CallRow<'a> = (&'a str, &'static str, &'a str, u32, &'a str, Option<Goal>);
+    let rows: [CallRow; 7] = [
+        (
             "concurrency 1: median latency",
             "µs",
-            pick("generated", 1, "p50_us"),
-        )
-        .against("plain reqwest", pick("reqwest", 1, "p50_us"))
-        .goal(Goal::DeltaBelow(20.0)),
-    );
-    b.rows.push(
-        Row::new(
-            "calls",
+            "generated",
+            1,
+            "p50_us",
+            Some(Goal::DeltaBelow(20.0)),
+        ),
+        (
             "concurrency 1: p99 latency",
             "µs",
-            pick("generated", 1, "p99_us"),
-        )
-        .against("plain reqwest", pick("reqwest", 1, "p99_us")),
-    );
-    b.rows.push(
-        Row::new(
-            "calls",
+            "generated",
+            1,
+            "p99_us",
+            None,
+        ),
+        (
             "concurrency 64: requests per second",
             "req/s",
-            pick("generated", 64, "rps"),
-        )
-        .against("plain reqwest", pick("reqwest", 64, "rps"))
-        .goal(Goal::RatioAtLeast(0.95)),
-    );
-    b.rows.push(
-        Row::new(
-            "calls",
+            "generated",
+            64,
+            "rps",
+            Some(Goal::RatioAtLeast(0.95)),
+        ),
+        (
             "concurrency 64: client CPU per request",
             "µs",
-            pick("generated", 64, "cpu_us_per_req"),
-        )
-        .against("plain reqwest", pick("reqwest", 64, "cpu_us_per_req")),
-    );
-    b.rows.push(
-        Row::new(
-            "calls",
+            "generated",
+            64,
+            "cpu_us_per_req",
+            None,
+        ),
+        (
             "concurrency 64: p99 latency",
             "µs",
-            pick("generated", 64, "p99_us"),
-        )
-        .against("plain reqwest", pick("reqwest", 64, "p99_us")),
-    );
-    b.rows.push(
-        Row::new(
-            "calls",
+            "generated",
+            64,
+            "p99_us",
+            None,
+        ),
+        (
             "concurrency 64, default configuration but de-duplication off (limit 10): requests per second",
             "req/s",
-            pick("default-nodedup", 64, "rps"),
-        )
-        .against("plain reqwest", pick("reqwest", 64, "rps")),
-    );
-    b.rows.push(
-        Row::new(
-            "calls",
+            "default-nodedup",
+            64,
+            "rps",
+            None,
+        ),
+        (
             "concurrency 64, default configuration (identical GETs in flight share one request): requests per second",
             "req/s",
-            pick("default", 64, "rps"),
-        )
-        .against("plain reqwest", pick("reqwest", 64, "rps")),
-    );
+            "default",
+            64,
+            "rps",
+            None,
+        ),
+    ];
+    for (measure, unit, mode, concurrency, field, goal) in rows {
+        let row = Row::new("calls", measure, unit, pick(mode, concurrency, field))
+            .against("plain reqwest", pick("reqwest", concurrency, field));
+        b.rows.push(match goal {
+            Some(g) => row.goal(g),
+            None => row,
+        });
+    }
     // Decoding a large typed answer, and paginating.
     let mut args = vec![
         "--server".to_owned(),

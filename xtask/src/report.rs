@@ -173,20 +173,23 @@ fn command_output(program: &str, args: &[&str]) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// The machine's memory in GiB, from `/proc/meminfo`.
+pub(crate) fn memory_gib() -> Option<f64> {
+    let m = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: f64 = m
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0 / 1024.0)
+}
+
 fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let memory = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            let kb: u64 = m
-                .lines()
-                .find(|l| l.starts_with("MemTotal:"))?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()?;
-            Some(format!(", {:.1} GB of memory", kb as f64 / 1024.0 / 1024.0))
-        })
+    let memory = memory_gib()
+        .map(|g| format!(", {g:.1} GB of memory"))
         .unwrap_or_default();
     format!(
         "{cores} cores{memory}, {}",
