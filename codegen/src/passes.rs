@@ -16,9 +16,9 @@ pub struct Facts {
     /// Types that derive `Serialize`: those sent (parameters and bodies, closed under the types they
     /// contain), and those nothing reaches (kept whole for callers).
     pub serialized: BTreeSet<TypeId>,
-    /// Types that derive `Deserialize`: those received (answers, errors, stream events, page items,
-    /// sync streams' items, webhook payloads, closed under the types they contain), and those nothing
-    /// reaches.
+    /// Types that derive `Deserialize`: every type: those received (answers, errors, stream events,
+    /// page items, sync streams' items, webhook payloads, closed under the types they contain), those
+    /// sent (requests built from JSON), and those nothing reaches.
     pub deserialized: BTreeSet<TypeId>,
     /// Types with a `validate()` method (constraints somewhere inside).
     pub validating: BTreeSet<TypeId>,
@@ -408,8 +408,8 @@ fn request_types(api: &Api) -> BTreeSet<TypeId> {
 }
 
 /// Which types are sent and which are received ([`Facts::serialized`], [`Facts::deserialized`]): a
-/// type only ever received needs no `Serialize`, one only ever sent no `Deserialize`, which halves
-/// what serde's derives expand to for most of a large API's types.
+/// type only ever received needs no `Serialize`, which is most of a large API's types; every type
+/// can be read (sent ones too, for requests built from JSON).
 fn directions(api: &Api) -> (BTreeSet<TypeId>, BTreeSet<TypeId>) {
     let mut sent: Vec<TypeId> = Vec::new();
     let mut received: Vec<TypeId> = Vec::new();
@@ -438,7 +438,10 @@ fn directions(api: &Api) -> (BTreeSet<TypeId>, BTreeSet<TypeId>) {
         received.push(s.item_struct);
     }
     let mut ser = reach(api, sent);
+    // Sent types are read from JSON too: callers build requests from configuration or recorded
+    // values, and conformance plans build every body from the description's examples.
     let mut de = reach(api, received);
+    de.extend(ser.iter().copied());
     for i in 0..api.types.len() {
         let id = TypeId(i);
         if !ser.contains(&id) && !de.contains(&id) {
@@ -791,7 +794,7 @@ mod tests {
                 facts.deserialized.contains(&id),
             )
         };
-        assert_eq!(dir("Sent"), (true, false));
+        assert_eq!(dir("Sent"), (true, true), "sent types are read from JSON too");
         assert_eq!(dir("Received"), (false, true));
         assert_eq!(dir("Shared"), (true, true), "reached both ways");
         assert_eq!(

@@ -649,6 +649,52 @@ pub struct AllocationRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
 }
+#[cfg(feature = "allocations")]
+impl<'de> serde::Deserialize<'de> for AllocationRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AllocationRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AllocationRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AllocationRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<chrono::NaiveDate> = None;
+                let mut __f3: Option<chrono::NaiveDate> = None;
+                let mut __f4: Option<Option<super::models::AllocationBaseEffort>> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "start_date" => __f2 = __map.next_value()?,
+                        "end_date" => __f3 = __map.next_value()?,
+                        "effort" => __f4 = Some(__map.next_value()?),
+                        "assignee" => __f5 = __map.next_value()?,
+                        "parent" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AllocationRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    start_date: __f2,
+                    end_date: __f3,
+                    effort: __f4,
+                    assignee: __f5,
+                    parent: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct AddCustomFieldSettingRequest {
@@ -664,7 +710,46 @@ pub struct AddCustomFieldSettingRequest {
     pub insert_after: Option<String>,
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+impl<'de> serde::Deserialize<'de> for AddCustomFieldSettingRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AddCustomFieldSettingRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AddCustomFieldSettingRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AddCustomFieldSettingRequest, A::Error> {
+                let mut __f0: Option<
+                    super::models::AddCustomFieldSettingRequestCustomField,
+                > = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "custom_field" => __f0 = Some(__map.next_value()?),
+                        "is_important" => __f1 = __map.next_value()?,
+                        "insert_before" => __f2 = __map.next_value()?,
+                        "insert_after" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AddCustomFieldSettingRequest {
+                    custom_field: rt::de::required(__f0, "custom_field")?,
+                    is_important: __f1,
+                    insert_before: __f2,
+                    insert_after: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum AddCustomFieldSettingRequestCustomField {
     CustomFieldCreateRequest(super::models::CustomFieldCreateRequest),
@@ -807,6 +892,142 @@ pub struct CustomFieldCreateRequest {
     pub reference_value: Option<Vec<String>>,
     /// The type of the custom field. Must be one of the given values.
     pub resource_subtype: super::models::CustomFieldCreateRequestResourceSubtype,
+}
+#[cfg(
+    any(
+        feature = "custom_fields",
+        feature = "goals",
+        feature = "portfolios",
+        feature = "projects"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for CustomFieldCreateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CustomFieldCreateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CustomFieldCreateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CustomFieldCreateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::CustomFieldCreateRequestType> = None;
+                let mut __f4: Option<Vec<super::models::EnumOption>> = None;
+                let mut __f5: Option<bool> = None;
+                let mut __f6: Option<
+                    super::models::CustomFieldCreateRequestRepresentationType,
+                > = None;
+                let mut __f7: Option<Option<String>> = None;
+                let mut __f8: Option<
+                    Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>,
+                > = None;
+                let mut __f9: Option<bool> = None;
+                let mut __f10: Option<
+                    Option<super::models::CustomFieldCreateRequestDateValue>,
+                > = None;
+                let mut __f11: Option<
+                    super::models::CustomFieldCreateRequestEnumValue,
+                > = None;
+                let mut __f12: Option<Vec<super::models::EnumOption>> = None;
+                let mut __f13: Option<Option<f64>> = None;
+                let mut __f14: Option<Option<String>> = None;
+                let mut __f15: Option<Option<String>> = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<i64> = None;
+                let mut __f18: Option<super::models::CustomFieldCreateRequestFormat> = None;
+                let mut __f19: Option<Option<String>> = None;
+                let mut __f20: Option<Option<String>> = None;
+                let mut __f21: Option<
+                    Option<super::models::CustomFieldCreateRequestCustomLabelPosition>,
+                > = None;
+                let mut __f22: Option<bool> = None;
+                let mut __f23: Option<bool> = None;
+                let mut __f24: Option<
+                    Option<super::models::CustomFieldCreateRequestAsanaCreatedField>,
+                > = None;
+                let mut __f25: Option<String> = None;
+                let mut __f26: Option<bool> = None;
+                let mut __f27: Option<Vec<String>> = None;
+                let mut __f28: Option<Vec<String>> = None;
+                let mut __f29: Option<
+                    super::models::CustomFieldCreateRequestResourceSubtype,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        "type" => __f3 = __map.next_value()?,
+                        "enum_options" => __f4 = __map.next_value()?,
+                        "enabled" => __f5 = __map.next_value()?,
+                        "representation_type" => __f6 = __map.next_value()?,
+                        "id_prefix" => __f7 = Some(__map.next_value()?),
+                        "input_restrictions" => __f8 = __map.next_value()?,
+                        "is_formula_field" => __f9 = __map.next_value()?,
+                        "date_value" => __f10 = Some(__map.next_value()?),
+                        "enum_value" => __f11 = __map.next_value()?,
+                        "multi_enum_values" => __f12 = __map.next_value()?,
+                        "number_value" => __f13 = Some(__map.next_value()?),
+                        "text_value" => __f14 = Some(__map.next_value()?),
+                        "display_value" => __f15 = Some(__map.next_value()?),
+                        "description" => __f16 = __map.next_value()?,
+                        "precision" => __f17 = __map.next_value()?,
+                        "format" => __f18 = __map.next_value()?,
+                        "currency_code" => __f19 = Some(__map.next_value()?),
+                        "custom_label" => __f20 = Some(__map.next_value()?),
+                        "custom_label_position" => __f21 = Some(__map.next_value()?),
+                        "is_global_to_workspace" => __f22 = __map.next_value()?,
+                        "has_notifications_enabled" => __f23 = __map.next_value()?,
+                        "asana_created_field" => __f24 = Some(__map.next_value()?),
+                        "workspace" => __f25 = Some(__map.next_value()?),
+                        "owned_by_app" => __f26 = __map.next_value()?,
+                        "people_value" => __f27 = __map.next_value()?,
+                        "reference_value" => __f28 = __map.next_value()?,
+                        "resource_subtype" => __f29 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CustomFieldCreateRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    name: __f2,
+                    type_: __f3,
+                    enum_options: __f4,
+                    enabled: __f5,
+                    representation_type: __f6,
+                    id_prefix: __f7,
+                    input_restrictions: __f8,
+                    is_formula_field: __f9,
+                    date_value: __f10,
+                    enum_value: __f11,
+                    multi_enum_values: __f12,
+                    number_value: __f13,
+                    text_value: __f14,
+                    display_value: __f15,
+                    description: __f16,
+                    precision: __f17,
+                    format: __f18,
+                    currency_code: __f19,
+                    custom_label: __f20,
+                    custom_label_position: __f21,
+                    is_global_to_workspace: __f22,
+                    has_notifications_enabled: __f23,
+                    asana_created_field: __f24,
+                    workspace: rt::de::required(__f25, "workspace")?,
+                    owned_by_app: __f26,
+                    people_value: __f27,
+                    reference_value: __f28,
+                    resource_subtype: rt::de::required(__f29, "resource_subtype")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(
     any(
@@ -1181,11 +1402,67 @@ pub struct AddFollowersRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
     pub followers: String,
 }
+#[cfg(feature = "projects")]
+impl<'de> serde::Deserialize<'de> for AddFollowersRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AddFollowersRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AddFollowersRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AddFollowersRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "followers" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AddFollowersRequest {
+                    followers: rt::de::required(__f0, "followers")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(any(feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AddMembersRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
     pub members: String,
+}
+#[cfg(any(feature = "portfolios", feature = "projects"))]
+impl<'de> serde::Deserialize<'de> for AddMembersRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AddMembersRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AddMembersRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AddMembersRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "members" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AddMembersRequest {
+                    members: rt::de::required(__f0, "members")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(
     any(
@@ -1898,6 +2175,32 @@ pub struct BatchRequest {
     pub actions: Option<Vec<super::models::BatchRequestAction>>,
 }
 #[cfg(feature = "batch_api")]
+impl<'de> serde::Deserialize<'de> for BatchRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = BatchRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct BatchRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<BatchRequest, A::Error> {
+                let mut __f0: Option<Vec<super::models::BatchRequestAction>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "actions" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(BatchRequest { actions: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "batch_api")]
 /// An action object for use in a batch request.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct BatchRequestAction {
@@ -1911,6 +2214,43 @@ pub struct BatchRequestAction {
     /// Pagination (`limit` and `offset`) and output options (`fields` or `expand`) for the action. “Pretty” JSON output is not an available option on individual actions; if you want pretty output, specify that option on the parent request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub options: Option<super::models::BatchRequestActionOptions>,
+}
+#[cfg(feature = "batch_api")]
+impl<'de> serde::Deserialize<'de> for BatchRequestAction {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = BatchRequestAction;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct BatchRequestAction")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<BatchRequestAction, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::BatchRequestActionMethod> = None;
+                let mut __f2: Option<serde_json::Value> = None;
+                let mut __f3: Option<super::models::BatchRequestActionOptions> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "relative_path" => __f0 = Some(__map.next_value()?),
+                        "method" => __f1 = Some(__map.next_value()?),
+                        "data" => __f2 = __map.next_value()?,
+                        "options" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(BatchRequestAction {
+                    relative_path: rt::de::required(__f0, "relative_path")?,
+                    method: rt::de::required(__f1, "method")?,
+                    data: __f2,
+                    options: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "batch_api")]
 connector_runtime::__string_enum! {
@@ -1931,6 +2271,40 @@ pub struct BatchRequestActionOptions {
     /// The fields to retrieve in the request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<String>>,
+}
+#[cfg(feature = "batch_api")]
+impl<'de> serde::Deserialize<'de> for BatchRequestActionOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = BatchRequestActionOptions;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct BatchRequestActionOptions")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<BatchRequestActionOptions, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "limit" => __f0 = __map.next_value()?,
+                        "offset" => __f1 = __map.next_value()?,
+                        "fields" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(BatchRequestActionOptions {
+                    limit: __f0,
+                    offset: __f1,
+                    fields: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "batch_api")]
 /// A response object returned from a batch request.
@@ -2289,6 +2663,52 @@ pub struct BudgetRequest {
     pub parent: Option<String>,
 }
 #[cfg(feature = "budgets")]
+impl<'de> serde::Deserialize<'de> for BudgetRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = BudgetRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct BudgetRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<BudgetRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::BudgetCompactBudgetType> = None;
+                let mut __f3: Option<super::models::BudgetEstimateRequest> = None;
+                let mut __f4: Option<super::models::BudgetActualRequest> = None;
+                let mut __f5: Option<super::models::BudgetTotalRequest> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "budget_type" => __f2 = __map.next_value()?,
+                        "estimate" => __f3 = __map.next_value()?,
+                        "actual" => __f4 = __map.next_value()?,
+                        "total" => __f5 = __map.next_value()?,
+                        "parent" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(BudgetRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    budget_type: __f2,
+                    estimate: __f3,
+                    actual: __f4,
+                    total: __f5,
+                    parent: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "budgets")]
 /// Defines how the estimate portion of a budget is configured. This object controls whether the estimate is enabled, what data source it uses, and which tasks (by billable status) are included in calculating the estimate value. When disabled (enabled: false and source: none), the estimate is hidden and the API response will return `value: null` and `units: null` for this field.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct BudgetEstimateRequest {
@@ -2305,6 +2725,42 @@ pub struct BudgetEstimateRequest {
     pub enabled: Option<bool>,
 }
 #[cfg(feature = "budgets")]
+impl<'de> serde::Deserialize<'de> for BudgetEstimateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = BudgetEstimateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct BudgetEstimateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<BudgetEstimateRequest, A::Error> {
+                let mut __f0: Option<
+                    super::models::BudgetEstimateResponseBillableStatusFilter,
+                > = None;
+                let mut __f1: Option<super::models::BudgetEstimateResponseSource> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "billable_status_filter" => __f0 = __map.next_value()?,
+                        "source" => __f1 = __map.next_value()?,
+                        "enabled" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(BudgetEstimateRequest {
+                    billable_status_filter: __f0,
+                    source: __f1,
+                    enabled: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "budgets")]
 /// Defines the configuration of the actual portion of a budget. The actual value represents aggregated time tracking data attributed to the budget’s parent. This object controls which time entries are included based on their billable status. When no entries match the selected filter, the value will be 0.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct BudgetActualRequest {
@@ -2313,6 +2769,36 @@ pub struct BudgetActualRequest {
     pub billable_status_filter: Option<
         super::models::BudgetActualResponseBillableStatusFilter,
     >,
+}
+#[cfg(feature = "budgets")]
+impl<'de> serde::Deserialize<'de> for BudgetActualRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = BudgetActualRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct BudgetActualRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<BudgetActualRequest, A::Error> {
+                let mut __f0: Option<
+                    super::models::BudgetActualResponseBillableStatusFilter,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "billable_status_filter" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(BudgetActualRequest {
+                    billable_status_filter: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "budgets")]
 /// Defines how the total portion of a budget is configured. The total represents a user-defined target value, not an aggregated one. This object specifies whether the total is displayed and the current value for the selected budget_type.
@@ -2324,6 +2810,39 @@ pub struct BudgetTotalRequest {
     /// The user-set value for the total budget. When `budget_type` is `time`, represents minutes. When `budget_type` is `cost`, represents the monetary amount in the domain's currency. This value is stored separately for each `budget_type`, so switching between types preserves each value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
+}
+#[cfg(feature = "budgets")]
+impl<'de> serde::Deserialize<'de> for BudgetTotalRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = BudgetTotalRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct BudgetTotalRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<BudgetTotalRequest, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<f64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "enabled" => __f0 = __map.next_value()?,
+                        "value" => {
+                            __f1 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(BudgetTotalRequest {
+                    enabled: __f0,
+                    value: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2799,6 +3318,130 @@ pub struct CustomFieldRequest {
     /// *Conditional*. Only relevant for custom fields of type `reference`. This array of GIDs reflects the objects to be written to a `reference` custom field. Note that *write* operations will replace existing objects (if any) in the custom field with the objects specified in this array.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference_value: Option<Vec<String>>,
+}
+#[cfg(feature = "custom_fields")]
+impl<'de> serde::Deserialize<'de> for CustomFieldRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CustomFieldRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CustomFieldRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CustomFieldRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::CustomFieldCreateRequestType> = None;
+                let mut __f4: Option<Vec<super::models::EnumOption>> = None;
+                let mut __f5: Option<bool> = None;
+                let mut __f6: Option<
+                    super::models::CustomFieldCreateRequestRepresentationType,
+                > = None;
+                let mut __f7: Option<Option<String>> = None;
+                let mut __f8: Option<
+                    Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>,
+                > = None;
+                let mut __f9: Option<bool> = None;
+                let mut __f10: Option<
+                    Option<super::models::CustomFieldCreateRequestDateValue>,
+                > = None;
+                let mut __f11: Option<
+                    super::models::CustomFieldCreateRequestEnumValue,
+                > = None;
+                let mut __f12: Option<Vec<super::models::EnumOption>> = None;
+                let mut __f13: Option<Option<f64>> = None;
+                let mut __f14: Option<Option<String>> = None;
+                let mut __f15: Option<Option<String>> = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<i64> = None;
+                let mut __f18: Option<super::models::CustomFieldCreateRequestFormat> = None;
+                let mut __f19: Option<Option<String>> = None;
+                let mut __f20: Option<Option<String>> = None;
+                let mut __f21: Option<
+                    Option<super::models::CustomFieldCreateRequestCustomLabelPosition>,
+                > = None;
+                let mut __f22: Option<bool> = None;
+                let mut __f23: Option<bool> = None;
+                let mut __f24: Option<
+                    Option<super::models::CustomFieldCreateRequestAsanaCreatedField>,
+                > = None;
+                let mut __f25: Option<String> = None;
+                let mut __f26: Option<bool> = None;
+                let mut __f27: Option<Vec<String>> = None;
+                let mut __f28: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        "type" => __f3 = __map.next_value()?,
+                        "enum_options" => __f4 = __map.next_value()?,
+                        "enabled" => __f5 = __map.next_value()?,
+                        "representation_type" => __f6 = __map.next_value()?,
+                        "id_prefix" => __f7 = Some(__map.next_value()?),
+                        "input_restrictions" => __f8 = __map.next_value()?,
+                        "is_formula_field" => __f9 = __map.next_value()?,
+                        "date_value" => __f10 = Some(__map.next_value()?),
+                        "enum_value" => __f11 = __map.next_value()?,
+                        "multi_enum_values" => __f12 = __map.next_value()?,
+                        "number_value" => __f13 = Some(__map.next_value()?),
+                        "text_value" => __f14 = Some(__map.next_value()?),
+                        "display_value" => __f15 = Some(__map.next_value()?),
+                        "description" => __f16 = __map.next_value()?,
+                        "precision" => __f17 = __map.next_value()?,
+                        "format" => __f18 = __map.next_value()?,
+                        "currency_code" => __f19 = Some(__map.next_value()?),
+                        "custom_label" => __f20 = Some(__map.next_value()?),
+                        "custom_label_position" => __f21 = Some(__map.next_value()?),
+                        "is_global_to_workspace" => __f22 = __map.next_value()?,
+                        "has_notifications_enabled" => __f23 = __map.next_value()?,
+                        "asana_created_field" => __f24 = Some(__map.next_value()?),
+                        "workspace" => __f25 = Some(__map.next_value()?),
+                        "owned_by_app" => __f26 = __map.next_value()?,
+                        "people_value" => __f27 = __map.next_value()?,
+                        "reference_value" => __f28 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CustomFieldRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    name: __f2,
+                    type_: __f3,
+                    enum_options: __f4,
+                    enabled: __f5,
+                    representation_type: __f6,
+                    id_prefix: __f7,
+                    input_restrictions: __f8,
+                    is_formula_field: __f9,
+                    date_value: __f10,
+                    enum_value: __f11,
+                    multi_enum_values: __f12,
+                    number_value: __f13,
+                    text_value: __f14,
+                    display_value: __f15,
+                    description: __f16,
+                    precision: __f17,
+                    format: __f18,
+                    currency_code: __f19,
+                    custom_label: __f20,
+                    custom_label_position: __f21,
+                    is_global_to_workspace: __f22,
+                    has_notifications_enabled: __f23,
+                    asana_created_field: __f24,
+                    workspace: rt::de::required(__f25, "workspace")?,
+                    owned_by_app: __f26,
+                    people_value: __f27,
+                    reference_value: __f28,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "custom_fields", feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3644,6 +4287,40 @@ pub struct EnumOptionInsertRequest {
     pub after_enum_option: Option<String>,
 }
 #[cfg(feature = "custom_fields")]
+impl<'de> serde::Deserialize<'de> for EnumOptionInsertRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = EnumOptionInsertRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct EnumOptionInsertRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<EnumOptionInsertRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "enum_option" => __f0 = Some(__map.next_value()?),
+                        "before_enum_option" => __f1 = __map.next_value()?,
+                        "after_enum_option" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(EnumOptionInsertRequest {
+                    enum_option: rt::de::required(__f0, "enum_option")?,
+                    before_enum_option: __f1,
+                    after_enum_option: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct EnumOptionRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -3667,6 +4344,52 @@ pub struct EnumOptionRequest {
     /// An existing enum option within this custom field after which the new enum option should be inserted. Cannot be provided together with before_enum_option.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub insert_after: Option<String>,
+}
+#[cfg(feature = "custom_fields")]
+impl<'de> serde::Deserialize<'de> for EnumOptionRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = EnumOptionRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct EnumOptionRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<EnumOptionRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        "enabled" => __f3 = __map.next_value()?,
+                        "color" => __f4 = __map.next_value()?,
+                        "insert_before" => __f5 = __map.next_value()?,
+                        "insert_after" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(EnumOptionRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    name: __f2,
+                    enabled: __f3,
+                    color: __f4,
+                    insert_before: __f5,
+                    insert_after: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ErrorModel {
@@ -4171,6 +4894,73 @@ pub struct GoalMetricBase {
     pub is_custom_weight: Option<bool>,
 }
 #[cfg(feature = "goals")]
+impl<'de> serde::Deserialize<'de> for GoalMetricBase {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = GoalMetricBase;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct GoalMetricBase")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<GoalMetricBase, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<super::models::GoalMetricBaseUnit> = None;
+                let mut __f5: Option<Option<String>> = None;
+                let mut __f6: Option<f64> = None;
+                let mut __f7: Option<f64> = None;
+                let mut __f8: Option<f64> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<super::models::GoalMetricBaseProgressSource> = None;
+                let mut __f11: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "resource_subtype" => __f2 = __map.next_value()?,
+                        "precision" => __f3 = __map.next_value()?,
+                        "unit" => __f4 = __map.next_value()?,
+                        "currency_code" => __f5 = Some(__map.next_value()?),
+                        "initial_number_value" => {
+                            __f6 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "target_number_value" => {
+                            __f7 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "current_number_value" => {
+                            __f8 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "current_display_value" => __f9 = __map.next_value()?,
+                        "progress_source" => __f10 = __map.next_value()?,
+                        "is_custom_weight" => __f11 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(GoalMetricBase {
+                    gid: __f0,
+                    resource_type: __f1,
+                    resource_subtype: __f2,
+                    precision: __f3,
+                    unit: __f4,
+                    currency_code: __f5,
+                    initial_number_value: __f6,
+                    target_number_value: __f7,
+                    current_number_value: __f8,
+                    current_display_value: __f9,
+                    progress_source: __f10,
+                    is_custom_weight: __f11,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "goals")]
 connector_runtime::__string_enum! {
     #[doc = " A supported unit of measure for the goal metric, or none."] pub enum
     GoalMetricBaseUnit { None = "none", Currency = "currency", Percentage = "percentage",
@@ -4192,6 +4982,34 @@ pub struct GoalRemoveSupportingRelationshipRequest {
     pub supporting_resource: String,
 }
 #[cfg(feature = "goal_relationships")]
+impl<'de> serde::Deserialize<'de> for GoalRemoveSupportingRelationshipRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = GoalRemoveSupportingRelationshipRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct GoalRemoveSupportingRelationshipRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<GoalRemoveSupportingRelationshipRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "supporting_resource" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(GoalRemoveSupportingRelationshipRequest {
+                    supporting_resource: rt::de::required(__f0, "supporting_resource")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct GoalAddSupportingRelationshipRequest {
     /// The gid of the supporting resource to add to the parent goal. Must be the gid of a goal, project, task, or portfolio.
@@ -4207,6 +5025,45 @@ pub struct GoalAddSupportingRelationshipRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contribution_weight: Option<f64>,
 }
+#[cfg(feature = "goal_relationships")]
+impl<'de> serde::Deserialize<'de> for GoalAddSupportingRelationshipRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = GoalAddSupportingRelationshipRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct GoalAddSupportingRelationshipRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<GoalAddSupportingRelationshipRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<f64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "supporting_resource" => __f0 = Some(__map.next_value()?),
+                        "insert_before" => __f1 = __map.next_value()?,
+                        "insert_after" => __f2 = __map.next_value()?,
+                        "contribution_weight" => {
+                            __f3 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(GoalAddSupportingRelationshipRequest {
+                    supporting_resource: rt::de::required(__f0, "supporting_resource")?,
+                    insert_before: __f1,
+                    insert_after: __f2,
+                    contribution_weight: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "goals")]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4220,6 +5077,42 @@ pub struct GoalMetricCurrentValueRequest {
     /// *Conditional*. This number is the current value of a goal metric of type number.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_number_value: Option<f64>,
+}
+#[cfg(feature = "goals")]
+impl<'de> serde::Deserialize<'de> for GoalMetricCurrentValueRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = GoalMetricCurrentValueRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct GoalMetricCurrentValueRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<GoalMetricCurrentValueRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<f64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "current_number_value" => {
+                            __f2 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(GoalMetricCurrentValueRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    current_number_value: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4423,6 +5316,73 @@ pub struct GoalRequest {
     pub followers: Option<Vec<String>>,
 }
 #[cfg(feature = "goals")]
+impl<'de> serde::Deserialize<'de> for GoalRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = GoalRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct GoalRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<GoalRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<Option<String>> = None;
+                let mut __f6: Option<Option<String>> = None;
+                let mut __f7: Option<bool> = None;
+                let mut __f8: Option<bool> = None;
+                let mut __f9: Option<Option<String>> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<Option<String>> = None;
+                let mut __f12: Option<Option<String>> = None;
+                let mut __f13: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        "html_notes" => __f3 = __map.next_value()?,
+                        "notes" => __f4 = __map.next_value()?,
+                        "due_on" => __f5 = Some(__map.next_value()?),
+                        "start_on" => __f6 = Some(__map.next_value()?),
+                        "is_workspace_level" => __f7 = __map.next_value()?,
+                        "liked" => __f8 = __map.next_value()?,
+                        "team" => __f9 = Some(__map.next_value()?),
+                        "workspace" => __f10 = __map.next_value()?,
+                        "time_period" => __f11 = Some(__map.next_value()?),
+                        "owner" => __f12 = Some(__map.next_value()?),
+                        "followers" => __f13 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(GoalRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    name: __f2,
+                    html_notes: __f3,
+                    notes: __f4,
+                    due_on: __f5,
+                    start_on: __f6,
+                    is_workspace_level: __f7,
+                    liked: __f8,
+                    team: __f9,
+                    workspace: __f10,
+                    time_period: __f11,
+                    owner: __f12,
+                    followers: __f13,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct GoalUpdateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -4489,6 +5449,76 @@ pub struct GoalUpdateRequest {
     /// An object where each key is the GID of a custom field and its corresponding value is either an enum GID, string, number, or object (depending on the custom field type). See the [custom fields guide](/docs/custom-fields-guide) for details on creating and updating custom field values.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<std::collections::BTreeMap<String, String>>,
+}
+#[cfg(feature = "goals")]
+impl<'de> serde::Deserialize<'de> for GoalUpdateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = GoalUpdateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct GoalUpdateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<GoalUpdateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<Option<String>> = None;
+                let mut __f6: Option<Option<String>> = None;
+                let mut __f7: Option<bool> = None;
+                let mut __f8: Option<bool> = None;
+                let mut __f9: Option<Option<String>> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<Option<String>> = None;
+                let mut __f12: Option<Option<String>> = None;
+                let mut __f13: Option<Option<String>> = None;
+                let mut __f14: Option<std::collections::BTreeMap<String, String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        "html_notes" => __f3 = __map.next_value()?,
+                        "notes" => __f4 = __map.next_value()?,
+                        "due_on" => __f5 = Some(__map.next_value()?),
+                        "start_on" => __f6 = Some(__map.next_value()?),
+                        "is_workspace_level" => __f7 = __map.next_value()?,
+                        "liked" => __f8 = __map.next_value()?,
+                        "team" => __f9 = Some(__map.next_value()?),
+                        "workspace" => __f10 = __map.next_value()?,
+                        "time_period" => __f11 = Some(__map.next_value()?),
+                        "owner" => __f12 = Some(__map.next_value()?),
+                        "status" => __f13 = Some(__map.next_value()?),
+                        "custom_fields" => __f14 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(GoalUpdateRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    name: __f2,
+                    html_notes: __f3,
+                    notes: __f4,
+                    due_on: __f5,
+                    start_on: __f6,
+                    is_workspace_level: __f7,
+                    liked: __f8,
+                    team: __f9,
+                    workspace: __f10,
+                    time_period: __f11,
+                    owner: __f12,
+                    status: __f13,
+                    custom_fields: __f14,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5148,6 +6178,55 @@ pub struct GoalRelationshipRequest {
     pub contribution_weight: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub supported_goal: Option<super::models::GoalRelationshipBaseSupportedGoal>,
+}
+#[cfg(feature = "goal_relationships")]
+impl<'de> serde::Deserialize<'de> for GoalRelationshipRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = GoalRelationshipRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct GoalRelationshipRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<GoalRelationshipRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<
+                    super::models::GoalRelationshipBaseResourceSubtype,
+                > = None;
+                let mut __f3: Option<
+                    super::models::GoalRelationshipBaseSupportingResource,
+                > = None;
+                let mut __f4: Option<f64> = None;
+                let mut __f5: Option<super::models::GoalRelationshipBaseSupportedGoal> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "resource_subtype" => __f2 = __map.next_value()?,
+                        "supporting_resource" => __f3 = __map.next_value()?,
+                        "contribution_weight" => {
+                            __f4 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "supported_goal" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(GoalRelationshipRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    resource_subtype: __f2,
+                    supporting_resource: __f3,
+                    contribution_weight: __f4,
+                    supported_goal: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "goal_relationships")]
 pub type GoalRelationshipResponse = GoalRelationshipBase;
@@ -5875,12 +6954,68 @@ pub struct ModifyDependenciesRequest {
     pub dependencies: Option<Vec<String>>,
 }
 #[cfg(feature = "tasks")]
+impl<'de> serde::Deserialize<'de> for ModifyDependenciesRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ModifyDependenciesRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ModifyDependenciesRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ModifyDependenciesRequest, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "dependencies" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ModifyDependenciesRequest {
+                    dependencies: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "tasks")]
 /// A set of dependent tasks.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ModifyDependentsRequest {
     /// An array of task gids that are dependents of the given task.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dependents: Option<Vec<String>>,
+}
+#[cfg(feature = "tasks")]
+impl<'de> serde::Deserialize<'de> for ModifyDependentsRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ModifyDependentsRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ModifyDependentsRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ModifyDependentsRequest, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "dependents" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ModifyDependentsRequest {
+                    dependents: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(
     any(
@@ -6021,6 +7156,43 @@ pub struct OooEntryBase {
     /// The day on which the OOO entry ends.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub end_date: Option<chrono::NaiveDate>,
+}
+#[cfg(feature = "ooo_entries")]
+impl<'de> serde::Deserialize<'de> for OooEntryBase {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = OooEntryBase;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct OooEntryBase")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<OooEntryBase, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<chrono::NaiveDate> = None;
+                let mut __f3: Option<chrono::NaiveDate> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "start_date" => __f2 = __map.next_value()?,
+                        "end_date" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(OooEntryBase {
+                    gid: __f0,
+                    resource_type: __f1,
+                    start_date: __f2,
+                    end_date: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "ooo_entries")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -6239,6 +7411,34 @@ pub struct OrganizationExportRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organization: Option<String>,
 }
+#[cfg(feature = "organization_exports")]
+impl<'de> serde::Deserialize<'de> for OrganizationExportRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = OrganizationExportRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct OrganizationExportRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<OrganizationExportRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "organization" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(OrganizationExportRequest {
+                    organization: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct PortfolioAddItemRequest {
@@ -6250,6 +7450,40 @@ pub struct PortfolioAddItemRequest {
     /// An id of an item in this portfolio. The new item will be added after the one specified here. `insert_before` and `insert_after` parameters cannot both be specified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub insert_after: Option<String>,
+}
+#[cfg(feature = "portfolios")]
+impl<'de> serde::Deserialize<'de> for PortfolioAddItemRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PortfolioAddItemRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PortfolioAddItemRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PortfolioAddItemRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "item" => __f0 = Some(__map.next_value()?),
+                        "insert_before" => __f1 = __map.next_value()?,
+                        "insert_after" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PortfolioAddItemRequest {
+                    item: rt::de::required(__f0, "item")?,
+                    insert_before: __f1,
+                    insert_after: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -6469,6 +7703,34 @@ pub struct PortfolioRemoveItemRequest {
     pub item: String,
 }
 #[cfg(feature = "portfolios")]
+impl<'de> serde::Deserialize<'de> for PortfolioRemoveItemRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PortfolioRemoveItemRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PortfolioRemoveItemRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PortfolioRemoveItemRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "item" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PortfolioRemoveItemRequest {
+                    item: rt::de::required(__f0, "item")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct PortfolioRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -6509,6 +7771,61 @@ pub struct PortfolioRequest {
     pub public: Option<bool>,
 }
 #[cfg(feature = "portfolios")]
+impl<'de> serde::Deserialize<'de> for PortfolioRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PortfolioRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PortfolioRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PortfolioRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<super::models::PortfolioBaseColor> = None;
+                let mut __f5: Option<Option<chrono::NaiveDate>> = None;
+                let mut __f6: Option<Option<chrono::NaiveDate>> = None;
+                let mut __f7: Option<super::models::PortfolioBaseDefaultAccessLevel> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        "archived" => __f3 = __map.next_value()?,
+                        "color" => __f4 = __map.next_value()?,
+                        "start_on" => __f5 = Some(__map.next_value()?),
+                        "due_on" => __f6 = Some(__map.next_value()?),
+                        "default_access_level" => __f7 = __map.next_value()?,
+                        "workspace" => __f8 = __map.next_value()?,
+                        "public" => __f9 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PortfolioRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    name: __f2,
+                    archived: __f3,
+                    color: __f4,
+                    start_on: __f5,
+                    due_on: __f6,
+                    default_access_level: __f7,
+                    workspace: __f8,
+                    public: __f9,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct PortfolioUpdateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -6544,6 +7861,58 @@ pub struct PortfolioUpdateRequest {
     /// An object where each key is the GID of a custom field and its corresponding value is either an enum GID, string, number, or object (depending on the custom field type). See the [custom fields guide](/docs/custom-fields-guide) for details on creating and updating custom field values.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<std::collections::BTreeMap<String, String>>,
+}
+#[cfg(feature = "portfolios")]
+impl<'de> serde::Deserialize<'de> for PortfolioUpdateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PortfolioUpdateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PortfolioUpdateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PortfolioUpdateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<super::models::PortfolioBaseColor> = None;
+                let mut __f5: Option<Option<chrono::NaiveDate>> = None;
+                let mut __f6: Option<Option<chrono::NaiveDate>> = None;
+                let mut __f7: Option<super::models::PortfolioBaseDefaultAccessLevel> = None;
+                let mut __f8: Option<std::collections::BTreeMap<String, String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        "archived" => __f3 = __map.next_value()?,
+                        "color" => __f4 = __map.next_value()?,
+                        "start_on" => __f5 = Some(__map.next_value()?),
+                        "due_on" => __f6 = Some(__map.next_value()?),
+                        "default_access_level" => __f7 = __map.next_value()?,
+                        "custom_fields" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PortfolioUpdateRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    name: __f2,
+                    archived: __f3,
+                    color: __f4,
+                    start_on: __f5,
+                    due_on: __f6,
+                    default_access_level: __f7,
+                    custom_fields: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -7209,6 +8578,46 @@ pub struct ProjectBriefRequest {
     pub text: Option<String>,
 }
 #[cfg(feature = "project_briefs")]
+impl<'de> serde::Deserialize<'de> for ProjectBriefRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ProjectBriefRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ProjectBriefRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ProjectBriefRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "title" => __f2 = __map.next_value()?,
+                        "html_text" => __f3 = __map.next_value()?,
+                        "text" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ProjectBriefRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    title: __f2,
+                    html_text: __f3,
+                    text: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "project_briefs")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ProjectBriefResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -7318,6 +8727,42 @@ pub struct ProjectDuplicateRequest {
     pub schedule_dates: Option<super::models::ProjectDuplicateRequestScheduleDates>,
 }
 #[cfg(feature = "projects")]
+impl<'de> serde::Deserialize<'de> for ProjectDuplicateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ProjectDuplicateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ProjectDuplicateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ProjectDuplicateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<
+                    super::models::ProjectDuplicateRequestScheduleDates,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "include" => __f1 = __map.next_value()?,
+                        "schedule_dates" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ProjectDuplicateRequest {
+                    name: rt::de::required(__f0, "name")?,
+                    include: __f1,
+                    schedule_dates: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "projects")]
 /// A dictionary of options to auto-shift dates. `task_dates` must be included to use this option. Requires `should_skip_weekends` and either `start_on` or `due_on`, but not both.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ProjectDuplicateRequestScheduleDates {
@@ -7330,6 +8775,40 @@ pub struct ProjectDuplicateRequestScheduleDates {
     /// Sets the first start date in the duplicated project to the given date. The rest of the start dates will be offset by the same amount as the start dates in the original project.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_on: Option<String>,
+}
+#[cfg(feature = "projects")]
+impl<'de> serde::Deserialize<'de> for ProjectDuplicateRequestScheduleDates {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ProjectDuplicateRequestScheduleDates;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ProjectDuplicateRequestScheduleDates")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ProjectDuplicateRequestScheduleDates, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "should_skip_weekends" => __f0 = __map.next_value()?,
+                        "due_on" => __f1 = __map.next_value()?,
+                        "start_on" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ProjectDuplicateRequestScheduleDates {
+                    should_skip_weekends: __f0,
+                    due_on: __f1,
+                    start_on: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -7352,6 +8831,37 @@ pub struct PortfolioDuplicateRequest {
     /// - child_portfolios
     #[serde(skip_serializing_if = "Option::is_none")]
     pub include: Option<String>,
+}
+#[cfg(feature = "portfolios")]
+impl<'de> serde::Deserialize<'de> for PortfolioDuplicateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PortfolioDuplicateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PortfolioDuplicateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PortfolioDuplicateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "include" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PortfolioDuplicateRequest {
+                    name: rt::de::required(__f0, "name")?,
+                    include: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "project_memberships")]
 /// This object describes a team or a user's membership to a project including their level of access (Admin, Editor, Commenter, or Viewer).
@@ -7624,6 +9134,34 @@ pub struct ProjectPortfolioSettingUpdateRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_access_control_inherited: Option<bool>,
 }
+#[cfg(feature = "project_portfolio_settings")]
+impl<'de> serde::Deserialize<'de> for ProjectPortfolioSettingUpdateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ProjectPortfolioSettingUpdateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ProjectPortfolioSettingUpdateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ProjectPortfolioSettingUpdateRequest, A::Error> {
+                let mut __f0: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "is_access_control_inherited" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ProjectPortfolioSettingUpdateRequest {
+                    is_access_control_inherited: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ProjectRequest {
@@ -7734,6 +9272,121 @@ pub struct ProjectRequest {
     pub workspace: Option<String>,
 }
 #[cfg(feature = "projects")]
+impl<'de> serde::Deserialize<'de> for ProjectRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ProjectRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ProjectRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ProjectRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<Option<super::models::ProjectBaseColor>> = None;
+                let mut __f5: Option<Option<super::models::ProjectBaseIcon>> = None;
+                let mut __f6: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f7: Option<super::models::ProjectBaseCurrentStatus> = None;
+                let mut __f8: Option<super::models::ProjectBaseCurrentStatusUpdate> = None;
+                let mut __f9: Option<Vec<super::models::CustomFieldSettingResponse>> = None;
+                let mut __f10: Option<super::models::ProjectBaseDefaultView> = None;
+                let mut __f11: Option<Option<chrono::NaiveDate>> = None;
+                let mut __f12: Option<Option<chrono::NaiveDate>> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<Vec<super::models::UserCompact>> = None;
+                let mut __f15: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<bool> = None;
+                let mut __f18: Option<super::models::ProjectBasePrivacySetting> = None;
+                let mut __f19: Option<Option<chrono::NaiveDate>> = None;
+                let mut __f20: Option<super::models::ProjectBaseDefaultAccessLevel> = None;
+                let mut __f21: Option<
+                    super::models::ProjectBaseMinimumAccessLevelForCustomization,
+                > = None;
+                let mut __f22: Option<
+                    super::models::ProjectBaseMinimumAccessLevelForSharing,
+                > = None;
+                let mut __f23: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f24: Option<String> = None;
+                let mut __f25: Option<Option<String>> = None;
+                let mut __f26: Option<String> = None;
+                let mut __f27: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        "archived" => __f3 = __map.next_value()?,
+                        "color" => __f4 = Some(__map.next_value()?),
+                        "icon" => __f5 = Some(__map.next_value()?),
+                        "created_at" => __f6 = __map.next_value()?,
+                        "current_status" => __f7 = __map.next_value()?,
+                        "current_status_update" => __f8 = __map.next_value()?,
+                        "custom_field_settings" => __f9 = __map.next_value()?,
+                        "default_view" => __f10 = __map.next_value()?,
+                        "due_date" => __f11 = Some(__map.next_value()?),
+                        "due_on" => __f12 = Some(__map.next_value()?),
+                        "html_notes" => __f13 = __map.next_value()?,
+                        "members" => __f14 = __map.next_value()?,
+                        "modified_at" => __f15 = __map.next_value()?,
+                        "notes" => __f16 = __map.next_value()?,
+                        "public" => __f17 = __map.next_value()?,
+                        "privacy_setting" => __f18 = __map.next_value()?,
+                        "start_on" => __f19 = Some(__map.next_value()?),
+                        "default_access_level" => __f20 = __map.next_value()?,
+                        "minimum_access_level_for_customization" => {
+                            __f21 = __map.next_value()?;
+                        }
+                        "minimum_access_level_for_sharing" => __f22 = __map.next_value()?,
+                        "custom_fields" => __f23 = __map.next_value()?,
+                        "followers" => __f24 = __map.next_value()?,
+                        "owner" => __f25 = Some(__map.next_value()?),
+                        "team" => __f26 = __map.next_value()?,
+                        "workspace" => __f27 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ProjectRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    name: __f2,
+                    archived: __f3,
+                    color: __f4,
+                    icon: __f5,
+                    created_at: __f6,
+                    current_status: __f7,
+                    current_status_update: __f8,
+                    custom_field_settings: __f9,
+                    default_view: __f10,
+                    due_date: __f11,
+                    due_on: __f12,
+                    html_notes: __f13,
+                    members: __f14,
+                    modified_at: __f15,
+                    notes: __f16,
+                    public: __f17,
+                    privacy_setting: __f18,
+                    start_on: __f19,
+                    default_access_level: __f20,
+                    minimum_access_level_for_customization: __f21,
+                    minimum_access_level_for_sharing: __f22,
+                    custom_fields: __f23,
+                    followers: __f24,
+                    owner: __f25,
+                    team: __f26,
+                    workspace: __f27,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ProjectUpdateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -7838,6 +9491,118 @@ pub struct ProjectUpdateRequest {
     /// *Deprecated:* Updating the team a project is shared with is deprecated. Use `POST /memberships` with `{ parent: project, member: team }` instead to manage team sharing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub team: Option<String>,
+}
+#[cfg(feature = "projects")]
+impl<'de> serde::Deserialize<'de> for ProjectUpdateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ProjectUpdateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ProjectUpdateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ProjectUpdateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<Option<super::models::ProjectBaseColor>> = None;
+                let mut __f5: Option<Option<super::models::ProjectBaseIcon>> = None;
+                let mut __f6: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f7: Option<super::models::ProjectBaseCurrentStatus> = None;
+                let mut __f8: Option<super::models::ProjectBaseCurrentStatusUpdate> = None;
+                let mut __f9: Option<Vec<super::models::CustomFieldSettingResponse>> = None;
+                let mut __f10: Option<super::models::ProjectBaseDefaultView> = None;
+                let mut __f11: Option<Option<chrono::NaiveDate>> = None;
+                let mut __f12: Option<Option<chrono::NaiveDate>> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<Vec<super::models::UserCompact>> = None;
+                let mut __f15: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<bool> = None;
+                let mut __f18: Option<super::models::ProjectBasePrivacySetting> = None;
+                let mut __f19: Option<Option<chrono::NaiveDate>> = None;
+                let mut __f20: Option<super::models::ProjectBaseDefaultAccessLevel> = None;
+                let mut __f21: Option<
+                    super::models::ProjectBaseMinimumAccessLevelForCustomization,
+                > = None;
+                let mut __f22: Option<
+                    super::models::ProjectBaseMinimumAccessLevelForSharing,
+                > = None;
+                let mut __f23: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f24: Option<String> = None;
+                let mut __f25: Option<Option<String>> = None;
+                let mut __f26: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        "archived" => __f3 = __map.next_value()?,
+                        "color" => __f4 = Some(__map.next_value()?),
+                        "icon" => __f5 = Some(__map.next_value()?),
+                        "created_at" => __f6 = __map.next_value()?,
+                        "current_status" => __f7 = __map.next_value()?,
+                        "current_status_update" => __f8 = __map.next_value()?,
+                        "custom_field_settings" => __f9 = __map.next_value()?,
+                        "default_view" => __f10 = __map.next_value()?,
+                        "due_date" => __f11 = Some(__map.next_value()?),
+                        "due_on" => __f12 = Some(__map.next_value()?),
+                        "html_notes" => __f13 = __map.next_value()?,
+                        "members" => __f14 = __map.next_value()?,
+                        "modified_at" => __f15 = __map.next_value()?,
+                        "notes" => __f16 = __map.next_value()?,
+                        "public" => __f17 = __map.next_value()?,
+                        "privacy_setting" => __f18 = __map.next_value()?,
+                        "start_on" => __f19 = Some(__map.next_value()?),
+                        "default_access_level" => __f20 = __map.next_value()?,
+                        "minimum_access_level_for_customization" => {
+                            __f21 = __map.next_value()?;
+                        }
+                        "minimum_access_level_for_sharing" => __f22 = __map.next_value()?,
+                        "custom_fields" => __f23 = __map.next_value()?,
+                        "followers" => __f24 = __map.next_value()?,
+                        "owner" => __f25 = Some(__map.next_value()?),
+                        "team" => __f26 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ProjectUpdateRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    name: __f2,
+                    archived: __f3,
+                    color: __f4,
+                    icon: __f5,
+                    created_at: __f6,
+                    current_status: __f7,
+                    current_status_update: __f8,
+                    custom_field_settings: __f9,
+                    default_view: __f10,
+                    due_date: __f11,
+                    due_on: __f12,
+                    html_notes: __f13,
+                    members: __f14,
+                    modified_at: __f15,
+                    notes: __f16,
+                    public: __f17,
+                    privacy_setting: __f18,
+                    start_on: __f19,
+                    default_access_level: __f20,
+                    minimum_access_level_for_customization: __f21,
+                    minimum_access_level_for_sharing: __f22,
+                    custom_fields: __f23,
+                    followers: __f24,
+                    owner: __f25,
+                    team: __f26,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8067,6 +9832,40 @@ pub struct ProjectSectionInsertRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after_section: Option<String>,
 }
+#[cfg(feature = "sections")]
+impl<'de> serde::Deserialize<'de> for ProjectSectionInsertRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ProjectSectionInsertRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ProjectSectionInsertRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ProjectSectionInsertRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "section" => __f0 = Some(__map.next_value()?),
+                        "before_section" => __f1 = __map.next_value()?,
+                        "after_section" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ProjectSectionInsertRequest {
+                    section: rt::de::required(__f0, "section")?,
+                    before_section: __f1,
+                    after_section: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "project_statuses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ProjectStatusBase {
@@ -8088,6 +9887,49 @@ pub struct ProjectStatusBase {
     /// The color associated with the status update.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub color: Option<super::models::ProjectBaseCurrentStatusColor>,
+}
+#[cfg(feature = "project_statuses")]
+impl<'de> serde::Deserialize<'de> for ProjectStatusBase {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ProjectStatusBase;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ProjectStatusBase")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ProjectStatusBase, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<super::models::ProjectBaseCurrentStatusColor> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "title" => __f2 = __map.next_value()?,
+                        "text" => __f3 = __map.next_value()?,
+                        "html_text" => __f4 = __map.next_value()?,
+                        "color" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ProjectStatusBase {
+                    gid: __f0,
+                    resource_type: __f1,
+                    title: __f2,
+                    text: __f3,
+                    html_text: __f4,
+                    color: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "project_statuses")]
 /// *Deprecated: new integrations should prefer the `status_update` resource.*
@@ -8406,6 +10248,52 @@ pub struct ProjectTemplateInstantiateProjectRequest {
     pub requested_roles: Option<Vec<super::models::RequestedRoleRequest>>,
 }
 #[cfg(feature = "project_templates")]
+impl<'de> serde::Deserialize<'de> for ProjectTemplateInstantiateProjectRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ProjectTemplateInstantiateProjectRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ProjectTemplateInstantiateProjectRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ProjectTemplateInstantiateProjectRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<super::models::ProjectBasePrivacySetting> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<Vec<super::models::DateVariableRequest>> = None;
+                let mut __f6: Option<Vec<super::models::RequestedRoleRequest>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "team" => __f1 = __map.next_value()?,
+                        "public" => __f2 = __map.next_value()?,
+                        "privacy_setting" => __f3 = __map.next_value()?,
+                        "is_strict" => __f4 = __map.next_value()?,
+                        "requested_dates" => __f5 = __map.next_value()?,
+                        "requested_roles" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ProjectTemplateInstantiateProjectRequest {
+                    name: rt::de::required(__f0, "name")?,
+                    team: __f1,
+                    public: __f2,
+                    privacy_setting: __f3,
+                    is_strict: __f4,
+                    requested_dates: __f5,
+                    requested_roles: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "project_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct DateVariableRequest {
     /// Globally unique identifier of the date field in the project template. A value of `1` refers to the project start date, while `2` refers to the project due date.
@@ -8419,6 +10307,37 @@ pub struct DateVariableRequest {
     pub value: Option<Option<chrono::DateTime<chrono::Utc>>>,
 }
 #[cfg(feature = "project_templates")]
+impl<'de> serde::Deserialize<'de> for DateVariableRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DateVariableRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DateVariableRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DateVariableRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Option<chrono::DateTime<chrono::Utc>>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "value" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DateVariableRequest {
+                    gid: __f0,
+                    value: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "project_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct RequestedRoleRequest {
     /// Globally unique identifier of the template role in the project template.
@@ -8427,6 +10346,37 @@ pub struct RequestedRoleRequest {
     /// A string identifying a user that should be assigned to the template role. This can either be the string "me", an email, or the gid of a user.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+}
+#[cfg(feature = "project_templates")]
+impl<'de> serde::Deserialize<'de> for RequestedRoleRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RequestedRoleRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RequestedRoleRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RequestedRoleRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "value" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RequestedRoleRequest {
+                    gid: __f0,
+                    value: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8442,6 +10392,43 @@ pub struct ProjectSaveAsTemplateRequest {
     /// Sets the project template to public to its team.
     pub public: bool,
 }
+#[cfg(feature = "projects")]
+impl<'de> serde::Deserialize<'de> for ProjectSaveAsTemplateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ProjectSaveAsTemplateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ProjectSaveAsTemplateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ProjectSaveAsTemplateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "team" => __f1 = __map.next_value()?,
+                        "workspace" => __f2 = __map.next_value()?,
+                        "public" => __f3 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ProjectSaveAsTemplateRequest {
+                    name: rt::de::required(__f0, "name")?,
+                    team: __f1,
+                    workspace: __f2,
+                    public: rt::de::required(__f3, "public")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "rules")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct RuleTriggerRequest {
@@ -8449,6 +10436,39 @@ pub struct RuleTriggerRequest {
     pub resource: String,
     /// The dynamic keys and values of the request. These fields are intended to be used in the action for the rule associated with this trigger.
     pub action_data: std::collections::BTreeMap<String, serde_json::Value>,
+}
+#[cfg(feature = "rules")]
+impl<'de> serde::Deserialize<'de> for RuleTriggerRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RuleTriggerRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RuleTriggerRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RuleTriggerRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<
+                    std::collections::BTreeMap<String, serde_json::Value>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "resource" => __f0 = Some(__map.next_value()?),
+                        "action_data" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RuleTriggerRequest {
+                    resource: rt::de::required(__f0, "resource")?,
+                    action_data: rt::de::required(__f1, "action_data")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "events", feature = "rules"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8489,6 +10509,34 @@ impl<'de> serde::Deserialize<'de> for RuleTriggerResponse {
 pub struct RemoveCustomFieldSettingRequest {
     /// The custom field to remove from this portfolio.
     pub custom_field: String,
+}
+#[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
+impl<'de> serde::Deserialize<'de> for RemoveCustomFieldSettingRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RemoveCustomFieldSettingRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RemoveCustomFieldSettingRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RemoveCustomFieldSettingRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "custom_field" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RemoveCustomFieldSettingRequest {
+                    custom_field: rt::de::required(__f0, "custom_field")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "projects")]
 pub type RemoveFollowersRequest = AddFollowersRequest;
@@ -8540,6 +10588,61 @@ pub struct ResourceExportFilters {
     pub modified_at_before: Option<chrono::DateTime<chrono::Utc>>,
 }
 #[cfg(feature = "exports")]
+impl<'de> serde::Deserialize<'de> for ResourceExportFilters {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ResourceExportFilters;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ResourceExportFilters")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ResourceExportFilters, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f4: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f5: Option<Vec<String>> = None;
+                let mut __f6: Option<Vec<String>> = None;
+                let mut __f7: Option<Vec<String>> = None;
+                let mut __f8: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f9: Option<chrono::DateTime<chrono::Utc>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "assigned_by.any" => __f0 = __map.next_value()?,
+                        "assignee.any" => __f1 = __map.next_value()?,
+                        "commented_on_by.any" => __f2 = __map.next_value()?,
+                        "created_at.after" => __f3 = __map.next_value()?,
+                        "created_at.before" => __f4 = __map.next_value()?,
+                        "created_by.any" => __f5 = __map.next_value()?,
+                        "followers.any" => __f6 = __map.next_value()?,
+                        "liked_by.any" => __f7 = __map.next_value()?,
+                        "modified_at.after" => __f8 = __map.next_value()?,
+                        "modified_at.before" => __f9 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ResourceExportFilters {
+                    assigned_by_any: __f0,
+                    assignee_any: __f1,
+                    commented_on_by_any: __f2,
+                    created_at_after: __f3,
+                    created_at_before: __f4,
+                    created_by_any: __f5,
+                    followers_any: __f6,
+                    liked_by_any: __f7,
+                    modified_at_after: __f8,
+                    modified_at_before: __f9,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "exports")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ResourceExportRequestParameter {
     /// The type of the resource to be exported. This can be a task, team, or message.
@@ -8553,6 +10656,40 @@ pub struct ResourceExportRequestParameter {
     pub fields: Option<Vec<String>>,
 }
 #[cfg(feature = "exports")]
+impl<'de> serde::Deserialize<'de> for ResourceExportRequestParameter {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ResourceExportRequestParameter;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ResourceExportRequestParameter")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ResourceExportRequestParameter, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ResourceExportFilters> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "resource_type" => __f0 = __map.next_value()?,
+                        "filters" => __f1 = __map.next_value()?,
+                        "fields" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ResourceExportRequestParameter {
+                    resource_type: __f0,
+                    filters: __f1,
+                    fields: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "exports")]
 /// A *resource_export* request starts a job to bulk export objects for one or more resources.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ResourceExportRequest {
@@ -8564,6 +10701,39 @@ pub struct ResourceExportRequest {
     pub export_request_parameters: Option<
         Vec<super::models::ResourceExportRequestParameter>,
     >,
+}
+#[cfg(feature = "exports")]
+impl<'de> serde::Deserialize<'de> for ResourceExportRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ResourceExportRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ResourceExportRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ResourceExportRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<
+                    Vec<super::models::ResourceExportRequestParameter>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "workspace" => __f0 = __map.next_value()?,
+                        "export_request_parameters" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ResourceExportRequest {
+                    workspace: __f0,
+                    export_request_parameters: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "exports")]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -8630,6 +10800,32 @@ pub struct GraphExportRequest {
     /// Globally unique ID of the parent object: goal, project, portfolio, or team.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+}
+#[cfg(feature = "exports")]
+impl<'de> serde::Deserialize<'de> for GraphExportRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = GraphExportRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct GraphExportRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<GraphExportRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "parent" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(GraphExportRequest { parent: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "exports")]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -8771,6 +10967,48 @@ pub struct RateRequest {
     pub rate: f64,
 }
 #[cfg(feature = "rates")]
+impl<'de> serde::Deserialize<'de> for RateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<f64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "parent" => __f2 = Some(__map.next_value()?),
+                        "resource" => __f3 = Some(__map.next_value()?),
+                        "rate" => {
+                            __f4 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
+                        }
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RateRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    parent: rt::de::required(__f2, "parent")?,
+                    resource: rt::de::required(__f3, "resource")?,
+                    rate: rt::de::required(__f4, "rate")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "rates")]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct RateUpdateRequest {
@@ -8783,6 +11021,42 @@ pub struct RateUpdateRequest {
     /// The monetary value of the rate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
+}
+#[cfg(feature = "rates")]
+impl<'de> serde::Deserialize<'de> for RateUpdateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RateUpdateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RateUpdateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RateUpdateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<f64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "rate" => {
+                            __f2 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RateUpdateRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    rate: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "rates")]
 pub type RateResponse = RateCompact;
@@ -8880,6 +11154,40 @@ pub struct SectionRequest {
     pub insert_after: Option<String>,
 }
 #[cfg(feature = "sections")]
+impl<'de> serde::Deserialize<'de> for SectionRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = SectionRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct SectionRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<SectionRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "insert_before" => __f1 = __map.next_value()?,
+                        "insert_after" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(SectionRequest {
+                    name: rt::de::required(__f0, "name")?,
+                    insert_before: __f1,
+                    insert_after: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "sections")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SectionResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -8949,6 +11257,40 @@ pub struct SectionTaskInsertRequest {
     /// An existing task within this section after which the added task should be inserted. Cannot be provided together with insert_before.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub insert_after: Option<String>,
+}
+#[cfg(feature = "sections")]
+impl<'de> serde::Deserialize<'de> for SectionTaskInsertRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = SectionTaskInsertRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct SectionTaskInsertRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<SectionTaskInsertRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "task" => __f0 = Some(__map.next_value()?),
+                        "insert_before" => __f1 = __map.next_value()?,
+                        "insert_after" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(SectionTaskInsertRequest {
+                    task: rt::de::required(__f0, "task")?,
+                    insert_before: __f1,
+                    insert_after: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -9072,6 +11414,57 @@ pub struct StatusUpdateRequest {
     /// - Goals: `on_track`, `at_risk`, `off_track`, `achieved`, `partial`, `missed`, `dropped`.
     pub status_type: super::models::StatusUpdateBaseStatusType,
     pub parent: String,
+}
+#[cfg(feature = "status_updates")]
+impl<'de> serde::Deserialize<'de> for StatusUpdateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = StatusUpdateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct StatusUpdateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<StatusUpdateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<
+                    super::models::StatusUpdateCompactResourceSubtype,
+                > = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<super::models::StatusUpdateBaseStatusType> = None;
+                let mut __f7: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "title" => __f2 = __map.next_value()?,
+                        "resource_subtype" => __f3 = __map.next_value()?,
+                        "text" => __f4 = Some(__map.next_value()?),
+                        "html_text" => __f5 = __map.next_value()?,
+                        "status_type" => __f6 = Some(__map.next_value()?),
+                        "parent" => __f7 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(StatusUpdateRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    title: __f2,
+                    resource_subtype: __f3,
+                    text: rt::de::required(__f4, "text")?,
+                    html_text: __f5,
+                    status_type: rt::de::required(__f6, "status_type")?,
+                    parent: rt::de::required(__f7, "parent")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "status_updates")]
 #[derive(Clone, Debug, PartialEq)]
@@ -9287,6 +11680,55 @@ pub struct StoryBase {
     /// The name of the sticker in this story. `null` if there is no sticker.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sticker_name: Option<super::models::StoryBaseStickerName>,
+}
+#[cfg(feature = "stories")]
+impl<'de> serde::Deserialize<'de> for StoryBase {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = StoryBase;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct StoryBase")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<StoryBase, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<bool> = None;
+                let mut __f7: Option<super::models::StoryBaseStickerName> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "created_at" => __f2 = __map.next_value()?,
+                        "resource_subtype" => __f3 = __map.next_value()?,
+                        "text" => __f4 = __map.next_value()?,
+                        "html_text" => __f5 = __map.next_value()?,
+                        "is_pinned" => __f6 = __map.next_value()?,
+                        "sticker_name" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(StoryBase {
+                    gid: __f0,
+                    resource_type: __f1,
+                    created_at: __f2,
+                    resource_subtype: __f3,
+                    text: __f4,
+                    html_text: __f5,
+                    is_pinned: __f6,
+                    sticker_name: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "stories")]
 connector_runtime::__string_enum! {
@@ -9753,6 +12195,46 @@ pub struct TagBase {
     pub notes: Option<String>,
 }
 #[cfg(feature = "tags")]
+impl<'de> serde::Deserialize<'de> for TagBase {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TagBase;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TagBase")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TagBase, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Option<super::models::TagBaseColor>> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        "color" => __f3 = Some(__map.next_value()?),
+                        "notes" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TagBase {
+                    gid: __f0,
+                    resource_type: __f1,
+                    name: __f2,
+                    color: __f3,
+                    notes: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "tags")]
 /// Color of the tag.
 pub type TagBaseColor = PortfolioBaseColor;
 #[cfg(feature = "tags")]
@@ -9781,6 +12263,49 @@ pub struct TagCreateTagForWorkspaceRequest {
     pub followers: Option<Vec<String>>,
 }
 #[cfg(feature = "tags")]
+impl<'de> serde::Deserialize<'de> for TagCreateTagForWorkspaceRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TagCreateTagForWorkspaceRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TagCreateTagForWorkspaceRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TagCreateTagForWorkspaceRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Option<super::models::TagBaseColor>> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        "color" => __f3 = Some(__map.next_value()?),
+                        "notes" => __f4 = __map.next_value()?,
+                        "followers" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TagCreateTagForWorkspaceRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    name: __f2,
+                    color: __f3,
+                    notes: __f4,
+                    followers: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct TagCreateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -9807,6 +12332,52 @@ pub struct TagCreateRequest {
     /// Gid of an object.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
+}
+#[cfg(feature = "tags")]
+impl<'de> serde::Deserialize<'de> for TagCreateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TagCreateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TagCreateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TagCreateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Option<super::models::TagBaseColor>> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<Vec<String>> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        "color" => __f3 = Some(__map.next_value()?),
+                        "notes" => __f4 = __map.next_value()?,
+                        "followers" => __f5 = __map.next_value()?,
+                        "workspace" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TagCreateRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    name: __f2,
+                    color: __f3,
+                    notes: __f4,
+                    followers: __f5,
+                    workspace: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9888,6 +12459,34 @@ pub struct TaskAddFollowersRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
     pub followers: Vec<String>,
 }
+#[cfg(any(feature = "goals", feature = "tasks"))]
+impl<'de> serde::Deserialize<'de> for TaskAddFollowersRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TaskAddFollowersRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TaskAddFollowersRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TaskAddFollowersRequest, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "followers" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TaskAddFollowersRequest {
+                    followers: rt::de::required(__f0, "followers")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct TaskAddProjectRequest {
@@ -9913,10 +12512,75 @@ pub struct TaskAddProjectRequest {
     pub section: Option<Option<String>>,
 }
 #[cfg(feature = "tasks")]
+impl<'de> serde::Deserialize<'de> for TaskAddProjectRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TaskAddProjectRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TaskAddProjectRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TaskAddProjectRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Option<String>> = None;
+                let mut __f2: Option<Option<String>> = None;
+                let mut __f3: Option<Option<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "project" => __f0 = Some(__map.next_value()?),
+                        "insert_after" => __f1 = Some(__map.next_value()?),
+                        "insert_before" => __f2 = Some(__map.next_value()?),
+                        "section" => __f3 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TaskAddProjectRequest {
+                    project: rt::de::required(__f0, "project")?,
+                    insert_after: __f1,
+                    insert_before: __f2,
+                    section: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct TaskAddTagRequest {
     /// The tag's gid to add to the task.
     pub tag: String,
+}
+#[cfg(feature = "tasks")]
+impl<'de> serde::Deserialize<'de> for TaskAddTagRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TaskAddTagRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TaskAddTagRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TaskAddTagRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "tag" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TaskAddTagRequest {
+                    tag: rt::de::required(__f0, "tag")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10569,12 +13233,71 @@ pub struct TaskDuplicateRequest {
     pub include: Option<String>,
 }
 #[cfg(feature = "tasks")]
+impl<'de> serde::Deserialize<'de> for TaskDuplicateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TaskDuplicateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TaskDuplicateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TaskDuplicateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = __map.next_value()?,
+                        "include" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TaskDuplicateRequest {
+                    name: __f0,
+                    include: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "tasks")]
 pub type TaskRemoveFollowersRequest = TaskAddFollowersRequest;
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct TaskRemoveProjectRequest {
     /// The project to remove the task from.
     pub project: String,
+}
+#[cfg(feature = "tasks")]
+impl<'de> serde::Deserialize<'de> for TaskRemoveProjectRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TaskRemoveProjectRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TaskRemoveProjectRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TaskRemoveProjectRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "project" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TaskRemoveProjectRequest {
+                    project: rt::de::required(__f0, "project")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "tasks")]
 pub type TaskRemoveTagRequest = TaskAddTagRequest;
@@ -10584,6 +13307,34 @@ pub struct TaskTemplateInstantiateTaskRequest {
     /// The name of the new task. If not provided, the name of the task template will be used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+#[cfg(feature = "task_templates")]
+impl<'de> serde::Deserialize<'de> for TaskTemplateInstantiateTaskRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TaskTemplateInstantiateTaskRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TaskTemplateInstantiateTaskRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TaskTemplateInstantiateTaskRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TaskTemplateInstantiateTaskRequest {
+                    name: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11044,6 +13795,151 @@ pub struct TaskCreateRequest {
     pub workspace: Option<String>,
 }
 #[cfg(feature = "tasks")]
+impl<'de> serde::Deserialize<'de> for TaskCreateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TaskCreateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TaskCreateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TaskCreateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::JobCompactNewTaskResourceSubtype> = None;
+                let mut __f4: Option<super::models::AttachmentResponseParentCreatedBy> = None;
+                let mut __f5: Option<super::models::TaskBaseApprovalStatus> = None;
+                let mut __f6: Option<super::models::TaskBaseAssigneeStatus> = None;
+                let mut __f7: Option<super::models::UserCompact> = None;
+                let mut __f8: Option<bool> = None;
+                let mut __f9: Option<Option<chrono::DateTime<chrono::Utc>>> = None;
+                let mut __f10: Option<super::models::UserCompact> = None;
+                let mut __f11: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f12: Option<Vec<super::models::AsanaResource>> = None;
+                let mut __f13: Option<Vec<super::models::AsanaResource>> = None;
+                let mut __f14: Option<Option<chrono::DateTime<chrono::Utc>>> = None;
+                let mut __f15: Option<Option<chrono::NaiveDate>> = None;
+                let mut __f16: Option<super::models::TaskBaseExternal> = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<bool> = None;
+                let mut __f19: Option<Vec<super::models::Like>> = None;
+                let mut __f20: Option<bool> = None;
+                let mut __f21: Option<bool> = None;
+                let mut __f22: Option<Vec<super::models::Like>> = None;
+                let mut __f23: Option<Vec<super::models::TaskBaseMembershipsItem>> = None;
+                let mut __f24: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f25: Option<String> = None;
+                let mut __f26: Option<i64> = None;
+                let mut __f27: Option<i64> = None;
+                let mut __f28: Option<i64> = None;
+                let mut __f29: Option<Option<chrono::DateTime<chrono::Utc>>> = None;
+                let mut __f30: Option<Option<chrono::NaiveDate>> = None;
+                let mut __f31: Option<Option<f64>> = None;
+                let mut __f32: Option<Option<String>> = None;
+                let mut __f33: Option<Option<String>> = None;
+                let mut __f34: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f35: Option<Option<String>> = None;
+                let mut __f36: Option<Vec<String>> = None;
+                let mut __f37: Option<Vec<String>> = None;
+                let mut __f38: Option<Vec<String>> = None;
+                let mut __f39: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        "resource_subtype" => __f3 = __map.next_value()?,
+                        "created_by" => __f4 = __map.next_value()?,
+                        "approval_status" => __f5 = __map.next_value()?,
+                        "assignee_status" => __f6 = __map.next_value()?,
+                        "assigned_by" => __f7 = __map.next_value()?,
+                        "completed" => __f8 = __map.next_value()?,
+                        "completed_at" => __f9 = Some(__map.next_value()?),
+                        "completed_by" => __f10 = __map.next_value()?,
+                        "created_at" => __f11 = __map.next_value()?,
+                        "dependencies" => __f12 = __map.next_value()?,
+                        "dependents" => __f13 = __map.next_value()?,
+                        "due_at" => __f14 = Some(__map.next_value()?),
+                        "due_on" => __f15 = Some(__map.next_value()?),
+                        "external" => __f16 = __map.next_value()?,
+                        "html_notes" => __f17 = __map.next_value()?,
+                        "hearted" => __f18 = __map.next_value()?,
+                        "hearts" => __f19 = __map.next_value()?,
+                        "is_rendered_as_separator" => __f20 = __map.next_value()?,
+                        "liked" => __f21 = __map.next_value()?,
+                        "likes" => __f22 = __map.next_value()?,
+                        "memberships" => __f23 = __map.next_value()?,
+                        "modified_at" => __f24 = __map.next_value()?,
+                        "notes" => __f25 = __map.next_value()?,
+                        "num_hearts" => __f26 = __map.next_value()?,
+                        "num_likes" => __f27 = __map.next_value()?,
+                        "num_subtasks" => __f28 = __map.next_value()?,
+                        "start_at" => __f29 = Some(__map.next_value()?),
+                        "start_on" => __f30 = Some(__map.next_value()?),
+                        "actual_time_minutes" => __f31 = Some(__map.next_value()?),
+                        "assignee" => __f32 = Some(__map.next_value()?),
+                        "assignee_section" => __f33 = Some(__map.next_value()?),
+                        "custom_fields" => __f34 = __map.next_value()?,
+                        "parent" => __f35 = Some(__map.next_value()?),
+                        "followers" => __f36 = __map.next_value()?,
+                        "projects" => __f37 = __map.next_value()?,
+                        "tags" => __f38 = __map.next_value()?,
+                        "workspace" => __f39 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TaskCreateRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    name: __f2,
+                    resource_subtype: __f3,
+                    created_by: __f4,
+                    approval_status: __f5,
+                    assignee_status: __f6,
+                    assigned_by: __f7,
+                    completed: __f8,
+                    completed_at: __f9,
+                    completed_by: __f10,
+                    created_at: __f11,
+                    dependencies: __f12,
+                    dependents: __f13,
+                    due_at: __f14,
+                    due_on: __f15,
+                    external: __f16,
+                    html_notes: __f17,
+                    hearted: __f18,
+                    hearts: __f19,
+                    is_rendered_as_separator: __f20,
+                    liked: __f21,
+                    likes: __f22,
+                    memberships: __f23,
+                    modified_at: __f24,
+                    notes: __f25,
+                    num_hearts: __f26,
+                    num_likes: __f27,
+                    num_subtasks: __f28,
+                    start_at: __f29,
+                    start_on: __f30,
+                    actual_time_minutes: __f31,
+                    assignee: __f32,
+                    assignee_section: __f33,
+                    custom_fields: __f34,
+                    parent: __f35,
+                    followers: __f36,
+                    projects: __f37,
+                    tags: __f38,
+                    workspace: __f39,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct TaskUpdateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -11223,6 +14119,145 @@ pub struct TaskUpdateRequest {
         serialize_with = "rt::tri_state::serialize"
     )]
     pub custom_type_status_option: Option<Option<String>>,
+}
+#[cfg(feature = "tasks")]
+impl<'de> serde::Deserialize<'de> for TaskUpdateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TaskUpdateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TaskUpdateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TaskUpdateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::JobCompactNewTaskResourceSubtype> = None;
+                let mut __f4: Option<super::models::AttachmentResponseParentCreatedBy> = None;
+                let mut __f5: Option<super::models::TaskBaseApprovalStatus> = None;
+                let mut __f6: Option<super::models::TaskBaseAssigneeStatus> = None;
+                let mut __f7: Option<super::models::UserCompact> = None;
+                let mut __f8: Option<bool> = None;
+                let mut __f9: Option<Option<chrono::DateTime<chrono::Utc>>> = None;
+                let mut __f10: Option<super::models::UserCompact> = None;
+                let mut __f11: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f12: Option<Vec<super::models::AsanaResource>> = None;
+                let mut __f13: Option<Vec<super::models::AsanaResource>> = None;
+                let mut __f14: Option<Option<chrono::DateTime<chrono::Utc>>> = None;
+                let mut __f15: Option<Option<chrono::NaiveDate>> = None;
+                let mut __f16: Option<super::models::TaskBaseExternal> = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<bool> = None;
+                let mut __f19: Option<Vec<super::models::Like>> = None;
+                let mut __f20: Option<bool> = None;
+                let mut __f21: Option<bool> = None;
+                let mut __f22: Option<Vec<super::models::Like>> = None;
+                let mut __f23: Option<Vec<super::models::TaskBaseMembershipsItem>> = None;
+                let mut __f24: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f25: Option<String> = None;
+                let mut __f26: Option<i64> = None;
+                let mut __f27: Option<i64> = None;
+                let mut __f28: Option<i64> = None;
+                let mut __f29: Option<Option<chrono::DateTime<chrono::Utc>>> = None;
+                let mut __f30: Option<Option<chrono::NaiveDate>> = None;
+                let mut __f31: Option<Option<f64>> = None;
+                let mut __f32: Option<Option<String>> = None;
+                let mut __f33: Option<Option<String>> = None;
+                let mut __f34: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f35: Option<Option<String>> = None;
+                let mut __f36: Option<Option<String>> = None;
+                let mut __f37: Option<Option<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        "resource_subtype" => __f3 = __map.next_value()?,
+                        "created_by" => __f4 = __map.next_value()?,
+                        "approval_status" => __f5 = __map.next_value()?,
+                        "assignee_status" => __f6 = __map.next_value()?,
+                        "assigned_by" => __f7 = __map.next_value()?,
+                        "completed" => __f8 = __map.next_value()?,
+                        "completed_at" => __f9 = Some(__map.next_value()?),
+                        "completed_by" => __f10 = __map.next_value()?,
+                        "created_at" => __f11 = __map.next_value()?,
+                        "dependencies" => __f12 = __map.next_value()?,
+                        "dependents" => __f13 = __map.next_value()?,
+                        "due_at" => __f14 = Some(__map.next_value()?),
+                        "due_on" => __f15 = Some(__map.next_value()?),
+                        "external" => __f16 = __map.next_value()?,
+                        "html_notes" => __f17 = __map.next_value()?,
+                        "hearted" => __f18 = __map.next_value()?,
+                        "hearts" => __f19 = __map.next_value()?,
+                        "is_rendered_as_separator" => __f20 = __map.next_value()?,
+                        "liked" => __f21 = __map.next_value()?,
+                        "likes" => __f22 = __map.next_value()?,
+                        "memberships" => __f23 = __map.next_value()?,
+                        "modified_at" => __f24 = __map.next_value()?,
+                        "notes" => __f25 = __map.next_value()?,
+                        "num_hearts" => __f26 = __map.next_value()?,
+                        "num_likes" => __f27 = __map.next_value()?,
+                        "num_subtasks" => __f28 = __map.next_value()?,
+                        "start_at" => __f29 = Some(__map.next_value()?),
+                        "start_on" => __f30 = Some(__map.next_value()?),
+                        "actual_time_minutes" => __f31 = Some(__map.next_value()?),
+                        "assignee" => __f32 = Some(__map.next_value()?),
+                        "assignee_section" => __f33 = Some(__map.next_value()?),
+                        "custom_fields" => __f34 = __map.next_value()?,
+                        "parent" => __f35 = Some(__map.next_value()?),
+                        "custom_type" => __f36 = Some(__map.next_value()?),
+                        "custom_type_status_option" => __f37 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TaskUpdateRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    name: __f2,
+                    resource_subtype: __f3,
+                    created_by: __f4,
+                    approval_status: __f5,
+                    assignee_status: __f6,
+                    assigned_by: __f7,
+                    completed: __f8,
+                    completed_at: __f9,
+                    completed_by: __f10,
+                    created_at: __f11,
+                    dependencies: __f12,
+                    dependents: __f13,
+                    due_at: __f14,
+                    due_on: __f15,
+                    external: __f16,
+                    html_notes: __f17,
+                    hearted: __f18,
+                    hearts: __f19,
+                    is_rendered_as_separator: __f20,
+                    liked: __f21,
+                    likes: __f22,
+                    memberships: __f23,
+                    modified_at: __f24,
+                    notes: __f25,
+                    num_hearts: __f26,
+                    num_likes: __f27,
+                    num_subtasks: __f28,
+                    start_at: __f29,
+                    start_on: __f30,
+                    actual_time_minutes: __f31,
+                    assignee: __f32,
+                    assignee_section: __f33,
+                    custom_fields: __f34,
+                    parent: __f35,
+                    custom_type: __f36,
+                    custom_type_status_option: __f37,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11511,6 +14546,40 @@ pub struct TaskSetParentRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub insert_before: Option<String>,
 }
+#[cfg(feature = "tasks")]
+impl<'de> serde::Deserialize<'de> for TaskSetParentRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TaskSetParentRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TaskSetParentRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TaskSetParentRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "parent" => __f0 = Some(__map.next_value()?),
+                        "insert_after" => __f1 = __map.next_value()?,
+                        "insert_before" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TaskSetParentRequest {
+                    parent: rt::de::required(__f0, "parent")?,
+                    insert_after: __f1,
+                    insert_before: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(any(feature = "teams", feature = "workspaces"))]
 /// A user identification object for specification with the addUser/removeUser endpoints.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11518,6 +14587,32 @@ pub struct TeamAddUserRequest {
     /// A string identifying a user. This can either be the string "me", an email, or the gid of a user.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+}
+#[cfg(any(feature = "teams", feature = "workspaces"))]
+impl<'de> serde::Deserialize<'de> for TeamAddUserRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TeamAddUserRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TeamAddUserRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TeamAddUserRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "user" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TeamAddUserRequest { user: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "team_memberships", feature = "teams"))]
 /// This object represents a user's connection to a team.
@@ -11651,6 +14746,102 @@ pub struct TeamRequest {
     /// Whether the team has been endorsed
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endorsed: Option<bool>,
+}
+#[cfg(feature = "teams")]
+impl<'de> serde::Deserialize<'de> for TeamRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TeamRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TeamRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TeamRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<super::models::TeamRequestVisibility> = None;
+                let mut __f7: Option<
+                    super::models::TeamRequestEditTeamNameOrDescriptionAccessLevel,
+                > = None;
+                let mut __f8: Option<
+                    super::models::TeamRequestEditTeamVisibilityOrTrashTeamAccessLevel,
+                > = None;
+                let mut __f9: Option<
+                    super::models::TeamRequestMemberInviteManagementAccessLevel,
+                > = None;
+                let mut __f10: Option<
+                    super::models::TeamRequestGuestInviteManagementAccessLevel,
+                > = None;
+                let mut __f11: Option<
+                    super::models::TeamRequestJoinRequestManagementAccessLevel,
+                > = None;
+                let mut __f12: Option<
+                    super::models::TeamRequestTeamMemberRemovalAccessLevel,
+                > = None;
+                let mut __f13: Option<
+                    super::models::TeamRequestTeamContentManagementAccessLevel,
+                > = None;
+                let mut __f14: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        "description" => __f3 = __map.next_value()?,
+                        "html_description" => __f4 = __map.next_value()?,
+                        "organization" => __f5 = __map.next_value()?,
+                        "visibility" => __f6 = __map.next_value()?,
+                        "edit_team_name_or_description_access_level" => {
+                            __f7 = __map.next_value()?;
+                        }
+                        "edit_team_visibility_or_trash_team_access_level" => {
+                            __f8 = __map.next_value()?;
+                        }
+                        "member_invite_management_access_level" => {
+                            __f9 = __map.next_value()?;
+                        }
+                        "guest_invite_management_access_level" => {
+                            __f10 = __map.next_value()?;
+                        }
+                        "join_request_management_access_level" => {
+                            __f11 = __map.next_value()?;
+                        }
+                        "team_member_removal_access_level" => __f12 = __map.next_value()?,
+                        "team_content_management_access_level" => {
+                            __f13 = __map.next_value()?;
+                        }
+                        "endorsed" => __f14 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TeamRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    name: __f2,
+                    description: __f3,
+                    html_description: __f4,
+                    organization: __f5,
+                    visibility: __f6,
+                    edit_team_name_or_description_access_level: __f7,
+                    edit_team_visibility_or_trash_team_access_level: __f8,
+                    member_invite_management_access_level: __f9,
+                    guest_invite_management_access_level: __f10,
+                    join_request_management_access_level: __f11,
+                    team_member_removal_access_level: __f12,
+                    team_content_management_access_level: __f13,
+                    endorsed: __f14,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
@@ -11923,6 +15114,43 @@ pub struct UserUpdateRequest {
     /// An object where each key is the GID of a custom field and its corresponding value is either an enum GID, string, number, or object (depending on the custom field type). See the [custom fields guide](/docs/custom-fields-guide) for details on creating and updating custom field values.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<std::collections::BTreeMap<String, String>>,
+}
+#[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for UserUpdateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UserUpdateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UserUpdateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UserUpdateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<std::collections::BTreeMap<String, String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        "custom_fields" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UserUpdateRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    name: __f2,
+                    custom_fields: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "workspaces")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12228,6 +15456,40 @@ pub struct WebhookRequest {
     pub filters: Option<Vec<super::models::WebhookRequestFiltersItem>>,
 }
 #[cfg(feature = "webhooks")]
+impl<'de> serde::Deserialize<'de> for WebhookRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = WebhookRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct WebhookRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<WebhookRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<Vec<super::models::WebhookRequestFiltersItem>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "resource" => __f0 = Some(__map.next_value()?),
+                        "target" => __f1 = Some(__map.next_value()?),
+                        "filters" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(WebhookRequest {
+                    resource: rt::de::required(__f0, "resource")?,
+                    target: rt::de::required(__f1, "target")?,
+                    filters: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct WebhookRequestFiltersItem {
     /// The type of the resource which created the event when modified; for example, to filter to changes on regular tasks this field should be set to `task`.
@@ -12381,6 +15643,34 @@ pub struct WebhookUpdateRequest {
     /// An array of WebhookFilter objects to specify a whitelist of filters to apply to events from this webhook. If a webhook event passes any of the filters the event will be delivered; otherwise no event will be sent to the receiving server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filters: Option<Vec<super::models::WebhookRequestFiltersItem>>,
+}
+#[cfg(feature = "webhooks")]
+impl<'de> serde::Deserialize<'de> for WebhookUpdateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = WebhookUpdateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct WebhookUpdateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<WebhookUpdateRequest, A::Error> {
+                let mut __f0: Option<Vec<super::models::WebhookRequestFiltersItem>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "filters" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(WebhookUpdateRequest {
+                    filters: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "workspaces")]
 /// A user identification object for specification with the addUser/removeUser endpoints.
@@ -12816,6 +16106,34 @@ pub struct MembershipRequest {
     pub access_level: Option<String>,
 }
 #[cfg(feature = "memberships")]
+impl<'de> serde::Deserialize<'de> for MembershipRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MembershipRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MembershipRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MembershipRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "access_level" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(MembershipRequest {
+                    access_level: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateMembershipRequest {
     /// Sets the access level for the member. Goals can have access levels `viewer`, `commenter`, `editor` or `admin`. Projects can have access levels `admin`, `editor` or `commenter`. Portfolios can have access levels `admin`, `editor` or `viewer`. Custom Fields can have access levels `admin`, `editor` or `user`.
@@ -12830,6 +16148,43 @@ pub struct CreateMembershipRequest {
     /// *Deprecated: new integrations should use access_level* The role given to the member. Optional argument, will default to `commenter` for goals and the default project role for projects. Can be `editor` or `commenter` for goals. Can be `admin`,`editor` or `commenter` for projects.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+}
+#[cfg(feature = "memberships")]
+impl<'de> serde::Deserialize<'de> for CreateMembershipRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateMembershipRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateMembershipRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateMembershipRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "access_level" => __f0 = __map.next_value()?,
+                        "member" => __f1 = __map.next_value()?,
+                        "parent" => __f2 = __map.next_value()?,
+                        "role" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateMembershipRequest {
+                    access_level: __f0,
+                    member: __f1,
+                    parent: __f2,
+                    role: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
@@ -12866,6 +16221,51 @@ pub struct UpdateTimeTrackingEntryRequest {
     /// *Optional*. The gids of time tracking categories to assign to this time tracking entry. Existing categories will be overridden. Currently limited to a maximum of 1 category.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub categories: Option<Vec<String>>,
+}
+#[cfg(feature = "time_tracking_entries")]
+impl<'de> serde::Deserialize<'de> for UpdateTimeTrackingEntryRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateTimeTrackingEntryRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateTimeTrackingEntryRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateTimeTrackingEntryRequest, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<chrono::NaiveDate> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<
+                    super::models::UpdateTimeTrackingEntryRequestBillableStatus,
+                > = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "duration_minutes" => __f0 = __map.next_value()?,
+                        "entered_on" => __f1 = __map.next_value()?,
+                        "attributable_to" => __f2 = __map.next_value()?,
+                        "billable_status" => __f3 = __map.next_value()?,
+                        "description" => __f4 = __map.next_value()?,
+                        "categories" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateTimeTrackingEntryRequest {
+                    duration_minutes: __f0,
+                    entered_on: __f1,
+                    attributable_to: __f2,
+                    billable_status: __f3,
+                    description: __f4,
+                    categories: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "time_tracking_entries")]
 connector_runtime::__string_enum! {
@@ -13217,6 +16617,40 @@ pub struct TimeTrackingCategoryCreateRequest {
     pub workspace: String,
 }
 #[cfg(feature = "time_tracking_categories")]
+impl<'de> serde::Deserialize<'de> for TimeTrackingCategoryCreateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TimeTrackingCategoryCreateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TimeTrackingCategoryCreateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TimeTrackingCategoryCreateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::TimeTrackingCategoryCompactColor> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "color" => __f1 = __map.next_value()?,
+                        "workspace" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TimeTrackingCategoryCreateRequest {
+                    name: rt::de::required(__f0, "name")?,
+                    color: __f1,
+                    workspace: rt::de::required(__f2, "workspace")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "time_tracking_categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct TimeTrackingCategoryUpdateRequest {
     /// The name of the time tracking category (e.g., 'Development', 'Meetings').
@@ -13228,6 +16662,40 @@ pub struct TimeTrackingCategoryUpdateRequest {
     /// *Optional*. Whether the category is archived. Archived categories cannot be assigned to new time entries but remain visible on existing entries.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_archived: Option<bool>,
+}
+#[cfg(feature = "time_tracking_categories")]
+impl<'de> serde::Deserialize<'de> for TimeTrackingCategoryUpdateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TimeTrackingCategoryUpdateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TimeTrackingCategoryUpdateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TimeTrackingCategoryUpdateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::TimeTrackingCategoryCompactColor> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = __map.next_value()?,
+                        "color" => __f1 = __map.next_value()?,
+                        "is_archived" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TimeTrackingCategoryUpdateRequest {
+                    name: __f0,
+                    color: __f1,
+                    is_archived: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 /// A request to create a timesheet approval status.
@@ -13243,6 +16711,43 @@ pub struct CreateTimesheetApprovalStatusRequest {
     pub end_date: chrono::NaiveDate,
 }
 #[cfg(feature = "timesheet_approval_statuses")]
+impl<'de> serde::Deserialize<'de> for CreateTimesheetApprovalStatusRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateTimesheetApprovalStatusRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateTimesheetApprovalStatusRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateTimesheetApprovalStatusRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<chrono::NaiveDate> = None;
+                let mut __f3: Option<chrono::NaiveDate> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "user" => __f0 = Some(__map.next_value()?),
+                        "workspace" => __f1 = Some(__map.next_value()?),
+                        "start_date" => __f2 = Some(__map.next_value()?),
+                        "end_date" => __f3 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateTimesheetApprovalStatusRequest {
+                    user: rt::de::required(__f0, "user")?,
+                    workspace: rt::de::required(__f1, "workspace")?,
+                    start_date: rt::de::required(__f2, "start_date")?,
+                    end_date: rt::de::required(__f3, "end_date")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "timesheet_approval_statuses")]
 /// A request to update a timesheet approval status.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct UpdateTimesheetApprovalStatusRequest {
@@ -13251,6 +16756,39 @@ pub struct UpdateTimesheetApprovalStatusRequest {
     /// Optional message to include with the transition (e.g., reason for approval or rejection).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+#[cfg(feature = "timesheet_approval_statuses")]
+impl<'de> serde::Deserialize<'de> for UpdateTimesheetApprovalStatusRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateTimesheetApprovalStatusRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateTimesheetApprovalStatusRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateTimesheetApprovalStatusRequest, A::Error> {
+                let mut __f0: Option<
+                    super::models::UpdateTimesheetApprovalStatusRequestApprovalStatus,
+                > = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "approval_status" => __f0 = Some(__map.next_value()?),
+                        "message" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateTimesheetApprovalStatusRequest {
+                    approval_status: rt::de::required(__f0, "approval_status")?,
+                    message: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 connector_runtime::__string_enum! {
@@ -13421,6 +16959,37 @@ pub struct AccessRequestCreateRequest {
         serialize_with = "rt::tri_state::serialize"
     )]
     pub message: Option<Option<String>>,
+}
+#[cfg(feature = "access_requests")]
+impl<'de> serde::Deserialize<'de> for AccessRequestCreateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AccessRequestCreateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AccessRequestCreateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AccessRequestCreateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Option<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "target" => __f0 = Some(__map.next_value()?),
+                        "message" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AccessRequestCreateRequest {
+                    target: rt::de::required(__f0, "target")?,
+                    message: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "all")]
 /// A request to approve access for a user.
@@ -13971,6 +17540,61 @@ pub struct RbacRoleRequest {
     pub workspace: String,
 }
 #[cfg(feature = "roles")]
+impl<'de> serde::Deserialize<'de> for RbacRoleRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RbacRoleRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RbacRoleRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RbacRoleRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f6: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f7: Option<super::models::RbacRoleBaseBaseRoleType> = None;
+                let mut __f8: Option<super::models::RbacRoleBasePermissions> = None;
+                let mut __f9: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "name" => __f2 = Some(__map.next_value()?),
+                        "description" => __f3 = Some(__map.next_value()?),
+                        "is_standard_role" => __f4 = __map.next_value()?,
+                        "creation_time" => __f5 = __map.next_value()?,
+                        "modified_at" => __f6 = __map.next_value()?,
+                        "base_role_type" => __f7 = Some(__map.next_value()?),
+                        "permissions" => __f8 = __map.next_value()?,
+                        "workspace" => __f9 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RbacRoleRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    name: rt::de::required(__f2, "name")?,
+                    description: rt::de::required(__f3, "description")?,
+                    is_standard_role: __f4,
+                    creation_time: __f5,
+                    modified_at: __f6,
+                    base_role_type: rt::de::required(__f7, "base_role_type")?,
+                    permissions: __f8,
+                    workspace: rt::de::required(__f9, "workspace")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "roles")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct RbacRoleUpdateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -14000,6 +17624,58 @@ pub struct RbacRoleUpdateRequest {
     /// The permissions of the role.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub permissions: Option<super::models::RbacRoleBasePermissions>,
+}
+#[cfg(feature = "roles")]
+impl<'de> serde::Deserialize<'de> for RbacRoleUpdateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RbacRoleUpdateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RbacRoleUpdateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RbacRoleUpdateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f6: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f7: Option<super::models::RbacRoleBaseBaseRoleType> = None;
+                let mut __f8: Option<super::models::RbacRoleBasePermissions> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        "description" => __f3 = __map.next_value()?,
+                        "is_standard_role" => __f4 = __map.next_value()?,
+                        "creation_time" => __f5 = __map.next_value()?,
+                        "modified_at" => __f6 = __map.next_value()?,
+                        "base_role_type" => __f7 = __map.next_value()?,
+                        "permissions" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RbacRoleUpdateRequest {
+                    gid: __f0,
+                    resource_type: __f1,
+                    name: __f2,
+                    description: __f3,
+                    is_standard_role: __f4,
+                    creation_time: __f5,
+                    modified_at: __f6,
+                    base_role_type: __f7,
+                    permissions: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "access_requests")]
 connector_runtime::__string_enum! {
@@ -14046,6 +17722,34 @@ pub struct CreateAccessRequestBody {
     /// A request to create shareable access for a user.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AccessRequestCreateRequest>,
+}
+#[cfg(feature = "access_requests")]
+impl<'de> serde::Deserialize<'de> for CreateAccessRequestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateAccessRequestBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateAccessRequestBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateAccessRequestBody, A::Error> {
+                let mut __f0: Option<super::models::AccessRequestCreateRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateAccessRequestBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "access_requests")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14309,6 +18013,32 @@ pub struct UpdateAllocationBody {
     pub data: Option<super::models::AllocationRequest>,
 }
 #[cfg(feature = "allocations")]
+impl<'de> serde::Deserialize<'de> for UpdateAllocationBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateAllocationBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateAllocationBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateAllocationBody, A::Error> {
+                let mut __f0: Option<super::models::AllocationRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateAllocationBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "allocations")]
 connector_runtime::__string_enum! {
     pub enum GetAllocationsOptFieldsItem { Assignee = "assignee", AssigneeName =
     "assignee.name", CreatedBy = "created_by", CreatedByName = "created_by.name", Effort
@@ -14362,6 +18092,32 @@ pub struct CreateAllocationBody {
     pub data: Option<super::models::CreateAllocationBodyData>,
 }
 #[cfg(feature = "allocations")]
+impl<'de> serde::Deserialize<'de> for CreateAllocationBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateAllocationBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateAllocationBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateAllocationBody, A::Error> {
+                let mut __f0: Option<super::models::CreateAllocationBodyData> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateAllocationBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "allocations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateAllocationBodyData {
     /// Globally unique identifier of the resource, as a string.
@@ -14384,6 +18140,52 @@ pub struct CreateAllocationBodyData {
     pub assignee: String,
     /// Globally unique identifier for the project the allocation is on.
     pub parent: String,
+}
+#[cfg(feature = "allocations")]
+impl<'de> serde::Deserialize<'de> for CreateAllocationBodyData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateAllocationBodyData;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateAllocationBodyData")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateAllocationBodyData, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<chrono::NaiveDate> = None;
+                let mut __f3: Option<chrono::NaiveDate> = None;
+                let mut __f4: Option<Option<super::models::AllocationBaseEffort>> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "start_date" => __f2 = Some(__map.next_value()?),
+                        "end_date" => __f3 = Some(__map.next_value()?),
+                        "effort" => __f4 = Some(__map.next_value()?),
+                        "assignee" => __f5 = Some(__map.next_value()?),
+                        "parent" => __f6 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateAllocationBodyData {
+                    gid: __f0,
+                    resource_type: __f1,
+                    start_date: rt::de::required(__f2, "start_date")?,
+                    end_date: rt::de::required(__f3, "end_date")?,
+                    effort: __f4,
+                    assignee: rt::de::required(__f5, "assignee")?,
+                    parent: rt::de::required(__f6, "parent")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "attachments")]
 connector_runtime::__string_enum! {
@@ -14503,6 +18305,49 @@ pub struct CreateAttachmentForObjectBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connect_to_app: Option<bool>,
 }
+#[cfg(feature = "attachments")]
+impl<'de> serde::Deserialize<'de> for CreateAttachmentForObjectBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateAttachmentForObjectBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateAttachmentForObjectBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateAttachmentForObjectBody, A::Error> {
+                let mut __f0: Option<super::models::AttachmentRequestResourceSubtype> = None;
+                let mut __f1: Option<rt::FilePart> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "resource_subtype" => __f0 = __map.next_value()?,
+                        "file" => __f1 = __map.next_value()?,
+                        "parent" => __f2 = Some(__map.next_value()?),
+                        "url" => __f3 = __map.next_value()?,
+                        "name" => __f4 = __map.next_value()?,
+                        "connect_to_app" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateAttachmentForObjectBody {
+                    resource_subtype: __f0,
+                    file: __f1,
+                    parent: rt::de::required(__f2, "parent")?,
+                    url: __f3,
+                    name: __f4,
+                    connect_to_app: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "audit_log_api")]
 pub type GetAuditLogEventsActorType = AuditLogEventActorActorType;
 #[cfg(feature = "audit_log_api")]
@@ -14554,6 +18399,34 @@ pub struct CreateBatchRequestBody {
     /// A request object for use in a batch request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::BatchRequest>,
+}
+#[cfg(feature = "batch_api")]
+impl<'de> serde::Deserialize<'de> for CreateBatchRequestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateBatchRequestBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateBatchRequestBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateBatchRequestBody, A::Error> {
+                let mut __f0: Option<super::models::BatchRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateBatchRequestBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "batch_api")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14626,6 +18499,34 @@ impl<'de> serde::Deserialize<'de> for GetBudgetsResponse200 {
 pub struct DataBudgetRequestBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::BudgetRequest>,
+}
+#[cfg(feature = "budgets")]
+impl<'de> serde::Deserialize<'de> for DataBudgetRequestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DataBudgetRequestBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DataBudgetRequestBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DataBudgetRequestBody, A::Error> {
+                let mut __f0: Option<super::models::BudgetRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DataBudgetRequestBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "budgets")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14861,6 +18762,34 @@ pub struct CreateCustomFieldBody {
     pub data: Option<super::models::CustomFieldCreateRequest>,
 }
 #[cfg(feature = "custom_fields")]
+impl<'de> serde::Deserialize<'de> for CreateCustomFieldBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateCustomFieldBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateCustomFieldBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateCustomFieldBody, A::Error> {
+                let mut __f0: Option<super::models::CustomFieldCreateRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateCustomFieldBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct DataCustomFieldResponseResponse {
     pub data: Option<super::models::CustomFieldResponse>,
@@ -14898,6 +18827,34 @@ impl<'de> serde::Deserialize<'de> for DataCustomFieldResponseResponse {
 pub struct UpdateCustomFieldBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CustomFieldRequest>,
+}
+#[cfg(feature = "custom_fields")]
+impl<'de> serde::Deserialize<'de> for UpdateCustomFieldBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateCustomFieldBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateCustomFieldBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateCustomFieldBody, A::Error> {
+                let mut __f0: Option<super::models::CustomFieldRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateCustomFieldBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "custom_fields")]
 connector_runtime::__string_enum! {
@@ -14974,6 +18931,34 @@ pub struct CreateEnumOptionForCustomFieldBody {
     pub data: Option<super::models::EnumOptionRequest>,
 }
 #[cfg(feature = "custom_fields")]
+impl<'de> serde::Deserialize<'de> for CreateEnumOptionForCustomFieldBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateEnumOptionForCustomFieldBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateEnumOptionForCustomFieldBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateEnumOptionForCustomFieldBody, A::Error> {
+                let mut __f0: Option<super::models::EnumOptionRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateEnumOptionForCustomFieldBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct DataEnumOptionResponse {
     /// Enum options are the possible values which an enum custom field can adopt. An enum custom field must contain at least 1 enum option but no more than 500.
@@ -15024,6 +19009,34 @@ pub struct InsertEnumOptionForCustomFieldBody {
     pub data: Option<super::models::EnumOptionInsertRequest>,
 }
 #[cfg(feature = "custom_fields")]
+impl<'de> serde::Deserialize<'de> for InsertEnumOptionForCustomFieldBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = InsertEnumOptionForCustomFieldBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct InsertEnumOptionForCustomFieldBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<InsertEnumOptionForCustomFieldBody, A::Error> {
+                let mut __f0: Option<super::models::EnumOptionInsertRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(InsertEnumOptionForCustomFieldBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateEnumOptionBody {
     /// Enum options are the possible values which an enum custom field can adopt. An enum custom field must contain at least 1 enum option but no more than 500.
@@ -15039,6 +19052,32 @@ pub struct UpdateEnumOptionBody {
     /// An enum options list can be reordered with the `POST /custom_fields/custom_field_gid/enum_options/insert` endpoint.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::EnumOption>,
+}
+#[cfg(feature = "custom_fields")]
+impl<'de> serde::Deserialize<'de> for UpdateEnumOptionBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateEnumOptionBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateEnumOptionBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateEnumOptionBody, A::Error> {
+                let mut __f0: Option<super::models::EnumOption> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateEnumOptionBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "custom_types")]
 connector_runtime::__string_enum! {
@@ -15228,6 +19267,34 @@ pub struct CreateGraphExportBody {
     pub data: Option<super::models::GraphExportRequest>,
 }
 #[cfg(feature = "exports")]
+impl<'de> serde::Deserialize<'de> for CreateGraphExportBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateGraphExportBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateGraphExportBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateGraphExportBody, A::Error> {
+                let mut __f0: Option<super::models::GraphExportRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateGraphExportBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "exports")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct CreateGraphExportResponse201 {
     /// A generic Asana Resource, containing a globally unique identifier.
@@ -15267,6 +19334,34 @@ pub struct CreateResourceExportBody {
     /// A *resource_export* request starts a job to bulk export objects for one or more resources.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ResourceExportRequest>,
+}
+#[cfg(feature = "exports")]
+impl<'de> serde::Deserialize<'de> for CreateResourceExportBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateResourceExportBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateResourceExportBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateResourceExportBody, A::Error> {
+                let mut __f0: Option<super::models::ResourceExportRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateResourceExportBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "exports")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -15351,6 +19446,34 @@ pub struct UpdateGoalRelationshipBody {
     pub data: Option<super::models::GoalRelationshipRequest>,
 }
 #[cfg(feature = "goal_relationships")]
+impl<'de> serde::Deserialize<'de> for UpdateGoalRelationshipBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateGoalRelationshipBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateGoalRelationshipBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateGoalRelationshipBody, A::Error> {
+                let mut __f0: Option<super::models::GoalRelationshipRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateGoalRelationshipBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "goal_relationships")]
 connector_runtime::__string_enum! {
     pub enum GetGoalRelationshipsOptFieldsItem { ContributionWeight =
     "contribution_weight", Offset = "offset", Path = "path", ResourceSubtype =
@@ -15405,10 +19528,70 @@ pub struct AddSupportingRelationshipBody {
     pub data: Option<super::models::GoalAddSupportingRelationshipRequest>,
 }
 #[cfg(feature = "goal_relationships")]
+impl<'de> serde::Deserialize<'de> for AddSupportingRelationshipBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AddSupportingRelationshipBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AddSupportingRelationshipBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AddSupportingRelationshipBody, A::Error> {
+                let mut __f0: Option<
+                    super::models::GoalAddSupportingRelationshipRequest,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AddSupportingRelationshipBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct RemoveSupportingRelationshipBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalRemoveSupportingRelationshipRequest>,
+}
+#[cfg(feature = "goal_relationships")]
+impl<'de> serde::Deserialize<'de> for RemoveSupportingRelationshipBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RemoveSupportingRelationshipBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RemoveSupportingRelationshipBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RemoveSupportingRelationshipBody, A::Error> {
+                let mut __f0: Option<
+                    super::models::GoalRemoveSupportingRelationshipRequest,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RemoveSupportingRelationshipBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "goals")]
 connector_runtime::__string_enum! {
@@ -15586,6 +19769,32 @@ impl<'de> serde::Deserialize<'de> for DataGoalResponseResponse {
 pub struct UpdateGoalBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalUpdateRequest>,
+}
+#[cfg(feature = "goals")]
+impl<'de> serde::Deserialize<'de> for UpdateGoalBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateGoalBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateGoalBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateGoalBody, A::Error> {
+                let mut __f0: Option<super::models::GoalUpdateRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateGoalBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "goals")]
 connector_runtime::__string_enum! {
@@ -15770,11 +19979,63 @@ pub struct CreateGoalBody {
     pub data: Option<super::models::GoalRequest>,
 }
 #[cfg(feature = "goals")]
+impl<'de> serde::Deserialize<'de> for CreateGoalBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateGoalBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateGoalBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateGoalBody, A::Error> {
+                let mut __f0: Option<super::models::GoalRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateGoalBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateGoalMetricBody {
     /// A generic Asana Resource, containing a globally unique identifier.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalMetricBase>,
+}
+#[cfg(feature = "goals")]
+impl<'de> serde::Deserialize<'de> for CreateGoalMetricBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateGoalMetricBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateGoalMetricBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateGoalMetricBody, A::Error> {
+                let mut __f0: Option<super::models::GoalMetricBase> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateGoalMetricBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -15783,11 +20044,65 @@ pub struct UpdateGoalMetricBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalMetricCurrentValueRequest>,
 }
+#[cfg(feature = "goals")]
+impl<'de> serde::Deserialize<'de> for UpdateGoalMetricBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateGoalMetricBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateGoalMetricBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateGoalMetricBody, A::Error> {
+                let mut __f0: Option<super::models::GoalMetricCurrentValueRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateGoalMetricBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(any(feature = "goals", feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct DataTaskAddFollowersRequestBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskAddFollowersRequest>,
+}
+#[cfg(any(feature = "goals", feature = "tasks"))]
+impl<'de> serde::Deserialize<'de> for DataTaskAddFollowersRequestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DataTaskAddFollowersRequestBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DataTaskAddFollowersRequestBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DataTaskAddFollowersRequestBody, A::Error> {
+                let mut __f0: Option<super::models::TaskAddFollowersRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DataTaskAddFollowersRequestBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -15829,6 +20144,34 @@ pub struct DataAddCustomFieldSettingRequestBody {
     pub data: Option<super::models::AddCustomFieldSettingRequest>,
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
+impl<'de> serde::Deserialize<'de> for DataAddCustomFieldSettingRequestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DataAddCustomFieldSettingRequestBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DataAddCustomFieldSettingRequestBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DataAddCustomFieldSettingRequestBody, A::Error> {
+                let mut __f0: Option<super::models::AddCustomFieldSettingRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DataAddCustomFieldSettingRequestBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct DataCustomFieldSettingResponseResponse {
     pub data: Option<super::models::CustomFieldSettingResponse>,
@@ -15866,6 +20209,34 @@ impl<'de> serde::Deserialize<'de> for DataCustomFieldSettingResponseResponse {
 pub struct DataRemoveCustomFieldSettingRequestBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RemoveCustomFieldSettingRequest>,
+}
+#[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
+impl<'de> serde::Deserialize<'de> for DataRemoveCustomFieldSettingRequestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DataRemoveCustomFieldSettingRequestBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DataRemoveCustomFieldSettingRequestBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DataRemoveCustomFieldSettingRequestBody, A::Error> {
+                let mut __f0: Option<super::models::RemoveCustomFieldSettingRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DataRemoveCustomFieldSettingRequestBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(
     any(
@@ -15994,6 +20365,32 @@ pub struct CreateMembershipBody {
     pub data: Option<super::models::CreateMembershipRequest>,
 }
 #[cfg(feature = "memberships")]
+impl<'de> serde::Deserialize<'de> for CreateMembershipBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateMembershipBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateMembershipBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateMembershipBody, A::Error> {
+                let mut __f0: Option<super::models::CreateMembershipRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateMembershipBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct DataMembershipResponseResponse {
     pub data: Option<super::models::MembershipResponse>,
@@ -16031,6 +20428,32 @@ impl<'de> serde::Deserialize<'de> for DataMembershipResponseResponse {
 pub struct UpdateMembershipBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::MembershipRequest>,
+}
+#[cfg(feature = "memberships")]
+impl<'de> serde::Deserialize<'de> for UpdateMembershipBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateMembershipBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateMembershipBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateMembershipBody, A::Error> {
+                let mut __f0: Option<super::models::MembershipRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateMembershipBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "memberships")]
 pub type UpdateMembershipResponse200 = DataMembershipResponseResponse;
@@ -16079,6 +20502,32 @@ pub struct UpdateOooEntryBody {
     /// A generic Asana Resource, containing a globally unique identifier.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::OooEntryBase>,
+}
+#[cfg(feature = "ooo_entries")]
+impl<'de> serde::Deserialize<'de> for UpdateOooEntryBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateOooEntryBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateOooEntryBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateOooEntryBody, A::Error> {
+                let mut __f0: Option<super::models::OooEntryBase> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateOooEntryBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "ooo_entries")]
 connector_runtime::__string_enum! {
@@ -16131,6 +20580,32 @@ pub struct CreateOooEntryBody {
     pub data: Option<super::models::CreateOooEntryBodyData>,
 }
 #[cfg(feature = "ooo_entries")]
+impl<'de> serde::Deserialize<'de> for CreateOooEntryBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateOooEntryBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateOooEntryBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateOooEntryBody, A::Error> {
+                let mut __f0: Option<super::models::CreateOooEntryBodyData> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateOooEntryBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "ooo_entries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateOooEntryBodyData {
     /// Globally unique identifier of the resource, as a string.
@@ -16148,6 +20623,49 @@ pub struct CreateOooEntryBodyData {
     /// Globally unique identifier for the workspace.
     pub workspace: String,
 }
+#[cfg(feature = "ooo_entries")]
+impl<'de> serde::Deserialize<'de> for CreateOooEntryBodyData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateOooEntryBodyData;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateOooEntryBodyData")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateOooEntryBodyData, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<chrono::NaiveDate> = None;
+                let mut __f3: Option<chrono::NaiveDate> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gid" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        "start_date" => __f2 = Some(__map.next_value()?),
+                        "end_date" => __f3 = Some(__map.next_value()?),
+                        "user" => __f4 = Some(__map.next_value()?),
+                        "workspace" => __f5 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateOooEntryBodyData {
+                    gid: __f0,
+                    resource_type: __f1,
+                    start_date: rt::de::required(__f2, "start_date")?,
+                    end_date: rt::de::required(__f3, "end_date")?,
+                    user: rt::de::required(__f4, "user")?,
+                    workspace: rt::de::required(__f5, "workspace")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "organization_exports")]
 connector_runtime::__string_enum! {
     pub enum OptFieldsItemCreatedAtDownloadUrl { CreatedAt = "created_at", DownloadUrl =
@@ -16160,6 +20678,34 @@ pub struct CreateOrganizationExportBody {
     /// An *organization_export* request starts a job to export the complete data of the given Organization.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::OrganizationExportRequest>,
+}
+#[cfg(feature = "organization_exports")]
+impl<'de> serde::Deserialize<'de> for CreateOrganizationExportBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateOrganizationExportBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateOrganizationExportBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateOrganizationExportBody, A::Error> {
+                let mut __f0: Option<super::models::OrganizationExportRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateOrganizationExportBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "organization_exports")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -16598,6 +21144,32 @@ pub struct CreatePortfolioBody {
     pub data: Option<super::models::PortfolioRequest>,
 }
 #[cfg(feature = "portfolios")]
+impl<'de> serde::Deserialize<'de> for CreatePortfolioBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreatePortfolioBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreatePortfolioBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreatePortfolioBody, A::Error> {
+                let mut __f0: Option<super::models::PortfolioRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreatePortfolioBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct DataPortfolioResponseResponse {
     pub data: Option<super::models::PortfolioResponse>,
@@ -16635,6 +21207,32 @@ impl<'de> serde::Deserialize<'de> for DataPortfolioResponseResponse {
 pub struct UpdatePortfolioBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::PortfolioUpdateRequest>,
+}
+#[cfg(feature = "portfolios")]
+impl<'de> serde::Deserialize<'de> for UpdatePortfolioBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdatePortfolioBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdatePortfolioBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdatePortfolioBody, A::Error> {
+                let mut __f0: Option<super::models::PortfolioUpdateRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdatePortfolioBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "portfolios", feature = "projects"))]
 connector_runtime::__string_enum! {
@@ -16838,10 +21436,66 @@ pub struct AddItemForPortfolioBody {
     pub data: Option<super::models::PortfolioAddItemRequest>,
 }
 #[cfg(feature = "portfolios")]
+impl<'de> serde::Deserialize<'de> for AddItemForPortfolioBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AddItemForPortfolioBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AddItemForPortfolioBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AddItemForPortfolioBody, A::Error> {
+                let mut __f0: Option<super::models::PortfolioAddItemRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AddItemForPortfolioBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct RemoveItemForPortfolioBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::PortfolioRemoveItemRequest>,
+}
+#[cfg(feature = "portfolios")]
+impl<'de> serde::Deserialize<'de> for RemoveItemForPortfolioBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RemoveItemForPortfolioBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RemoveItemForPortfolioBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RemoveItemForPortfolioBody, A::Error> {
+                let mut __f0: Option<super::models::PortfolioRemoveItemRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RemoveItemForPortfolioBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -16850,12 +21504,68 @@ pub struct DataAddMembersRequestBody {
     pub data: Option<super::models::AddMembersRequest>,
 }
 #[cfg(any(feature = "portfolios", feature = "projects"))]
+impl<'de> serde::Deserialize<'de> for DataAddMembersRequestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DataAddMembersRequestBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DataAddMembersRequestBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DataAddMembersRequestBody, A::Error> {
+                let mut __f0: Option<super::models::AddMembersRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DataAddMembersRequestBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "portfolios", feature = "projects"))]
 pub type DataRemoveMembersRequestBody = DataAddMembersRequestBody;
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct DuplicatePortfolioBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::PortfolioDuplicateRequest>,
+}
+#[cfg(feature = "portfolios")]
+impl<'de> serde::Deserialize<'de> for DuplicatePortfolioBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DuplicatePortfolioBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DuplicatePortfolioBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DuplicatePortfolioBody, A::Error> {
+                let mut __f0: Option<super::models::PortfolioDuplicateRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DuplicatePortfolioBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "project_briefs")]
 connector_runtime::__string_enum! {
@@ -16901,6 +21611,34 @@ impl<'de> serde::Deserialize<'de> for DataProjectBriefResponseResponse {
 pub struct DataProjectBriefRequestBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectBriefRequest>,
+}
+#[cfg(feature = "project_briefs")]
+impl<'de> serde::Deserialize<'de> for DataProjectBriefRequestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DataProjectBriefRequestBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DataProjectBriefRequestBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DataProjectBriefRequestBody, A::Error> {
+                let mut __f0: Option<super::models::ProjectBriefRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DataProjectBriefRequestBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "project_memberships")]
 connector_runtime::__string_enum! {
@@ -17030,6 +21768,36 @@ impl<'de> serde::Deserialize<'de> for DataProjectPortfolioSettingResponseRespons
 pub struct UpdateProjectPortfolioSettingBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectPortfolioSettingUpdateRequest>,
+}
+#[cfg(feature = "project_portfolio_settings")]
+impl<'de> serde::Deserialize<'de> for UpdateProjectPortfolioSettingBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateProjectPortfolioSettingBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateProjectPortfolioSettingBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateProjectPortfolioSettingBody, A::Error> {
+                let mut __f0: Option<
+                    super::models::ProjectPortfolioSettingUpdateRequest,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateProjectPortfolioSettingBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "project_portfolio_settings")]
 connector_runtime::__string_enum! {
@@ -17169,6 +21937,34 @@ pub struct CreateProjectStatusForProjectBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectStatusBase>,
 }
+#[cfg(feature = "project_statuses")]
+impl<'de> serde::Deserialize<'de> for CreateProjectStatusForProjectBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateProjectStatusForProjectBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateProjectStatusForProjectBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateProjectStatusForProjectBody, A::Error> {
+                let mut __f0: Option<super::models::ProjectStatusBase> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateProjectStatusForProjectBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "project_templates")]
 connector_runtime::__string_enum! {
     pub enum GetProjectTemplateOptFieldsItem { Color = "color", Description =
@@ -17228,6 +22024,36 @@ pub type DataProjectTemplateCompactResponse = GetPortfoliosResponse200;
 pub struct InstantiateProjectBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectTemplateInstantiateProjectRequest>,
+}
+#[cfg(feature = "project_templates")]
+impl<'de> serde::Deserialize<'de> for InstantiateProjectBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = InstantiateProjectBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct InstantiateProjectBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<InstantiateProjectBody, A::Error> {
+                let mut __f0: Option<
+                    super::models::ProjectTemplateInstantiateProjectRequest,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(InstantiateProjectBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
@@ -17377,6 +22203,34 @@ pub struct DataProjectRequestBody {
     pub data: Option<super::models::ProjectRequest>,
 }
 #[cfg(feature = "projects")]
+impl<'de> serde::Deserialize<'de> for DataProjectRequestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DataProjectRequestBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DataProjectRequestBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DataProjectRequestBody, A::Error> {
+                let mut __f0: Option<super::models::ProjectRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DataProjectRequestBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct DataProjectResponseResponse {
     pub data: Option<super::models::ProjectResponse>,
@@ -17416,10 +22270,62 @@ pub struct UpdateProjectBody {
     pub data: Option<super::models::ProjectUpdateRequest>,
 }
 #[cfg(feature = "projects")]
+impl<'de> serde::Deserialize<'de> for UpdateProjectBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateProjectBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateProjectBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateProjectBody, A::Error> {
+                let mut __f0: Option<super::models::ProjectUpdateRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateProjectBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct DuplicateProjectBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectDuplicateRequest>,
+}
+#[cfg(feature = "projects")]
+impl<'de> serde::Deserialize<'de> for DuplicateProjectBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DuplicateProjectBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DuplicateProjectBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DuplicateProjectBody, A::Error> {
+                let mut __f0: Option<super::models::ProjectDuplicateRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DuplicateProjectBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
@@ -17508,12 +22414,68 @@ pub struct AddFollowersForProjectBody {
     pub data: Option<super::models::AddFollowersRequest>,
 }
 #[cfg(feature = "projects")]
+impl<'de> serde::Deserialize<'de> for AddFollowersForProjectBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AddFollowersForProjectBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AddFollowersForProjectBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AddFollowersForProjectBody, A::Error> {
+                let mut __f0: Option<super::models::AddFollowersRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AddFollowersForProjectBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "projects")]
 pub type RemoveFollowersForProjectBody = AddFollowersForProjectBody;
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ProjectSaveAsTemplateBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectSaveAsTemplateRequest>,
+}
+#[cfg(feature = "projects")]
+impl<'de> serde::Deserialize<'de> for ProjectSaveAsTemplateBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ProjectSaveAsTemplateBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ProjectSaveAsTemplateBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ProjectSaveAsTemplateBody, A::Error> {
+                let mut __f0: Option<super::models::ProjectSaveAsTemplateRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ProjectSaveAsTemplateBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "rates")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17568,6 +22530,32 @@ pub struct CreateRateBody {
     pub data: Option<super::models::RateRequest>,
 }
 #[cfg(feature = "rates")]
+impl<'de> serde::Deserialize<'de> for CreateRateBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateRateBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateRateBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateRateBody, A::Error> {
+                let mut __f0: Option<super::models::RateRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateRateBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "rates")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct DataRateResponseResponse {
     pub data: Option<super::models::RateResponse>,
@@ -17606,6 +22594,32 @@ pub struct UpdateRateBody {
     /// A generic Asana Resource, containing a globally unique identifier.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RateUpdateRequest>,
+}
+#[cfg(feature = "rates")]
+impl<'de> serde::Deserialize<'de> for UpdateRateBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateRateBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateRateBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateRateBody, A::Error> {
+                let mut __f0: Option<super::models::RateUpdateRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateRateBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "reactions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17757,6 +22771,32 @@ pub struct CreateRoleBody {
     pub data: Option<super::models::RbacRoleRequest>,
 }
 #[cfg(feature = "roles")]
+impl<'de> serde::Deserialize<'de> for CreateRoleBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateRoleBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateRoleBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateRoleBody, A::Error> {
+                let mut __f0: Option<super::models::RbacRoleRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateRoleBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "roles")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct DataRbacRoleResponseResponse {
     pub data: Option<super::models::RbacRoleResponse>,
@@ -17795,11 +22835,63 @@ pub struct UpdateRoleBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RbacRoleUpdateRequest>,
 }
+#[cfg(feature = "roles")]
+impl<'de> serde::Deserialize<'de> for UpdateRoleBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateRoleBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateRoleBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateRoleBody, A::Error> {
+                let mut __f0: Option<super::models::RbacRoleUpdateRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateRoleBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "rules")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct TriggerRuleBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RuleTriggerRequest>,
+}
+#[cfg(feature = "rules")]
+impl<'de> serde::Deserialize<'de> for TriggerRuleBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TriggerRuleBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TriggerRuleBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TriggerRuleBody, A::Error> {
+                let mut __f0: Option<super::models::RuleTriggerRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TriggerRuleBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "rules")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17880,6 +22972,34 @@ pub struct DataSectionRequestBody {
     pub data: Option<super::models::SectionRequest>,
 }
 #[cfg(feature = "sections")]
+impl<'de> serde::Deserialize<'de> for DataSectionRequestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DataSectionRequestBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DataSectionRequestBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DataSectionRequestBody, A::Error> {
+                let mut __f0: Option<super::models::SectionRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DataSectionRequestBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "sections")]
 connector_runtime::__string_enum! {
     pub enum GetSectionsForProjectOptFieldsItem { CreatedAt = "created_at", Name =
     "name", Offset = "offset", Path = "path", Project = "project", ProjectName =
@@ -17894,10 +23014,66 @@ pub struct AddTaskForSectionBody {
     pub data: Option<super::models::SectionTaskInsertRequest>,
 }
 #[cfg(feature = "sections")]
+impl<'de> serde::Deserialize<'de> for AddTaskForSectionBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AddTaskForSectionBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AddTaskForSectionBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AddTaskForSectionBody, A::Error> {
+                let mut __f0: Option<super::models::SectionTaskInsertRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AddTaskForSectionBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "sections")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct InsertSectionForProjectBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectSectionInsertRequest>,
+}
+#[cfg(feature = "sections")]
+impl<'de> serde::Deserialize<'de> for InsertSectionForProjectBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = InsertSectionForProjectBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct InsertSectionForProjectBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<InsertSectionForProjectBody, A::Error> {
+                let mut __f0: Option<super::models::ProjectSectionInsertRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(InsertSectionForProjectBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "status_updates")]
 connector_runtime::__string_enum! {
@@ -18005,6 +23181,34 @@ impl<'de> serde::Deserialize<'de> for GetStatusesForObjectResponse200 {
 pub struct CreateStatusForObjectBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::StatusUpdateRequest>,
+}
+#[cfg(feature = "status_updates")]
+impl<'de> serde::Deserialize<'de> for CreateStatusForObjectBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateStatusForObjectBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateStatusForObjectBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateStatusForObjectBody, A::Error> {
+                let mut __f0: Option<super::models::StatusUpdateRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateStatusForObjectBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "stories")]
 connector_runtime::__string_enum! {
@@ -18125,6 +23329,32 @@ pub struct DataStoryBaseBody {
     /// A story represents an activity associated with an object in the Asana system.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::StoryBase>,
+}
+#[cfg(feature = "stories")]
+impl<'de> serde::Deserialize<'de> for DataStoryBaseBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DataStoryBaseBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DataStoryBaseBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DataStoryBaseBody, A::Error> {
+                let mut __f0: Option<super::models::StoryBase> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DataStoryBaseBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "stories")]
 connector_runtime::__string_enum! {
@@ -18268,6 +23498,32 @@ pub struct CreateTagBody {
     pub data: Option<super::models::TagCreateRequest>,
 }
 #[cfg(feature = "tags")]
+impl<'de> serde::Deserialize<'de> for CreateTagBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateTagBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateTagBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateTagBody, A::Error> {
+                let mut __f0: Option<super::models::TagCreateRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateTagBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct DataTagResponseResponse {
     pub data: Option<super::models::TagResponse>,
@@ -18307,10 +23563,64 @@ pub struct UpdateTagBody {
     pub data: Option<super::models::TagBase>,
 }
 #[cfg(feature = "tags")]
+impl<'de> serde::Deserialize<'de> for UpdateTagBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateTagBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateTagBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateTagBody, A::Error> {
+                let mut __f0: Option<super::models::TagBase> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateTagBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateTagForWorkspaceBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TagCreateTagForWorkspaceRequest>,
+}
+#[cfg(feature = "tags")]
+impl<'de> serde::Deserialize<'de> for CreateTagForWorkspaceBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateTagForWorkspaceBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateTagForWorkspaceBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateTagForWorkspaceBody, A::Error> {
+                let mut __f0: Option<super::models::TagCreateTagForWorkspaceRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateTagForWorkspaceBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "task_templates")]
 connector_runtime::__string_enum! {
@@ -18388,6 +23698,34 @@ impl<'de> serde::Deserialize<'de> for GetTaskTemplateResponse200 {
 pub struct InstantiateTaskBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskTemplateInstantiateTaskRequest>,
+}
+#[cfg(feature = "task_templates")]
+impl<'de> serde::Deserialize<'de> for InstantiateTaskBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = InstantiateTaskBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct InstantiateTaskBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<InstantiateTaskBody, A::Error> {
+                let mut __f0: Option<
+                    super::models::TaskTemplateInstantiateTaskRequest,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(InstantiateTaskBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__string_enum! {
@@ -18574,6 +23912,34 @@ pub struct DataTaskCreateRequestBody {
     pub data: Option<super::models::TaskCreateRequest>,
 }
 #[cfg(feature = "tasks")]
+impl<'de> serde::Deserialize<'de> for DataTaskCreateRequestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DataTaskCreateRequestBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DataTaskCreateRequestBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DataTaskCreateRequestBody, A::Error> {
+                let mut __f0: Option<super::models::TaskCreateRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DataTaskCreateRequestBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct DataTaskResponseResponse {
     pub data: Option<super::models::TaskResponse>,
@@ -18613,10 +23979,62 @@ pub struct UpdateTaskBody {
     pub data: Option<super::models::TaskUpdateRequest>,
 }
 #[cfg(feature = "tasks")]
+impl<'de> serde::Deserialize<'de> for UpdateTaskBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateTaskBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateTaskBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateTaskBody, A::Error> {
+                let mut __f0: Option<super::models::TaskUpdateRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateTaskBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct DuplicateTaskBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskDuplicateRequest>,
+}
+#[cfg(feature = "tasks")]
+impl<'de> serde::Deserialize<'de> for DuplicateTaskBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DuplicateTaskBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DuplicateTaskBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DuplicateTaskBody, A::Error> {
+                let mut __f0: Option<super::models::TaskDuplicateRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DuplicateTaskBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -18625,10 +24043,64 @@ pub struct SetParentForTaskBody {
     pub data: Option<super::models::TaskSetParentRequest>,
 }
 #[cfg(feature = "tasks")]
+impl<'de> serde::Deserialize<'de> for SetParentForTaskBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = SetParentForTaskBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct SetParentForTaskBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<SetParentForTaskBody, A::Error> {
+                let mut __f0: Option<super::models::TaskSetParentRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(SetParentForTaskBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct DataModifyDependenciesRequestBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ModifyDependenciesRequest>,
+}
+#[cfg(feature = "tasks")]
+impl<'de> serde::Deserialize<'de> for DataModifyDependenciesRequestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DataModifyDependenciesRequestBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DataModifyDependenciesRequestBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DataModifyDependenciesRequestBody, A::Error> {
+                let mut __f0: Option<super::models::ModifyDependenciesRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DataModifyDependenciesRequestBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -18638,10 +24110,66 @@ pub struct DataModifyDependentsRequestBody {
     pub data: Option<super::models::ModifyDependentsRequest>,
 }
 #[cfg(feature = "tasks")]
+impl<'de> serde::Deserialize<'de> for DataModifyDependentsRequestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DataModifyDependentsRequestBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DataModifyDependentsRequestBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DataModifyDependentsRequestBody, A::Error> {
+                let mut __f0: Option<super::models::ModifyDependentsRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DataModifyDependentsRequestBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AddProjectForTaskBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskAddProjectRequest>,
+}
+#[cfg(feature = "tasks")]
+impl<'de> serde::Deserialize<'de> for AddProjectForTaskBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AddProjectForTaskBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AddProjectForTaskBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AddProjectForTaskBody, A::Error> {
+                let mut __f0: Option<super::models::TaskAddProjectRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AddProjectForTaskBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -18650,10 +24178,64 @@ pub struct RemoveProjectForTaskBody {
     pub data: Option<super::models::TaskRemoveProjectRequest>,
 }
 #[cfg(feature = "tasks")]
+impl<'de> serde::Deserialize<'de> for RemoveProjectForTaskBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RemoveProjectForTaskBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RemoveProjectForTaskBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RemoveProjectForTaskBody, A::Error> {
+                let mut __f0: Option<super::models::TaskRemoveProjectRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RemoveProjectForTaskBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AddTagForTaskBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskAddTagRequest>,
+}
+#[cfg(feature = "tasks")]
+impl<'de> serde::Deserialize<'de> for AddTagForTaskBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AddTagForTaskBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AddTagForTaskBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AddTagForTaskBody, A::Error> {
+                let mut __f0: Option<super::models::TaskAddTagRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AddTagForTaskBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "tasks")]
 pub type RemoveTagForTaskBody = AddTagForTaskBody;
@@ -18901,6 +24483,32 @@ pub struct DataTeamRequestBody {
     pub data: Option<super::models::TeamRequest>,
 }
 #[cfg(feature = "teams")]
+impl<'de> serde::Deserialize<'de> for DataTeamRequestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DataTeamRequestBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DataTeamRequestBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DataTeamRequestBody, A::Error> {
+                let mut __f0: Option<super::models::TeamRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DataTeamRequestBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "teams")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct DataTeamResponseResponse {
     pub data: Option<super::models::TeamResponse>,
@@ -19050,6 +24658,32 @@ pub struct AddUserForTeamBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TeamAddUserRequest>,
 }
+#[cfg(any(feature = "teams", feature = "workspaces"))]
+impl<'de> serde::Deserialize<'de> for AddUserForTeamBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AddUserForTeamBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AddUserForTeamBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AddUserForTeamBody, A::Error> {
+                let mut __f0: Option<super::models::TeamAddUserRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AddUserForTeamBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "teams")]
 pub type RemoveUserForTeamBody = AddUserForTeamBody;
 #[cfg(feature = "time_periods")]
@@ -19182,6 +24816,34 @@ pub struct UpdateTimeTrackingCategoryBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TimeTrackingCategoryUpdateRequest>,
 }
+#[cfg(feature = "time_tracking_categories")]
+impl<'de> serde::Deserialize<'de> for UpdateTimeTrackingCategoryBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateTimeTrackingCategoryBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateTimeTrackingCategoryBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateTimeTrackingCategoryBody, A::Error> {
+                let mut __f0: Option<super::models::TimeTrackingCategoryUpdateRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateTimeTrackingCategoryBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(any(feature = "time_tracking_categories", feature = "time_tracking_entries"))]
 connector_runtime::__string_enum! {
     pub enum OptFieldsItemAttributableToAttributableToName { AttributableTo =
@@ -19278,6 +24940,34 @@ pub struct CreateTimeTrackingCategoryBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TimeTrackingCategoryCreateRequest>,
 }
+#[cfg(feature = "time_tracking_categories")]
+impl<'de> serde::Deserialize<'de> for CreateTimeTrackingCategoryBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateTimeTrackingCategoryBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateTimeTrackingCategoryBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateTimeTrackingCategoryBody, A::Error> {
+                let mut __f0: Option<super::models::TimeTrackingCategoryCreateRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateTimeTrackingCategoryBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "time_tracking_entries")]
 connector_runtime::__string_enum! {
     pub enum OptFieldsItemApprovalStatusAttributableTo { ApprovalStatus =
@@ -19295,6 +24985,34 @@ connector_runtime::__string_enum! {
 pub struct CreateTimeTrackingEntryBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CreateTimeTrackingEntryRequest>,
+}
+#[cfg(feature = "time_tracking_entries")]
+impl<'de> serde::Deserialize<'de> for CreateTimeTrackingEntryBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateTimeTrackingEntryBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateTimeTrackingEntryBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateTimeTrackingEntryBody, A::Error> {
+                let mut __f0: Option<super::models::CreateTimeTrackingEntryRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateTimeTrackingEntryBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "time_tracking_entries")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -19379,6 +25097,36 @@ pub struct UpdateTimesheetApprovalStatusBody {
     pub data: Option<super::models::UpdateTimesheetApprovalStatusRequest>,
 }
 #[cfg(feature = "timesheet_approval_statuses")]
+impl<'de> serde::Deserialize<'de> for UpdateTimesheetApprovalStatusBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateTimesheetApprovalStatusBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateTimesheetApprovalStatusBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateTimesheetApprovalStatusBody, A::Error> {
+                let mut __f0: Option<
+                    super::models::UpdateTimesheetApprovalStatusRequest,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateTimesheetApprovalStatusBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "timesheet_approval_statuses")]
 connector_runtime::__string_enum! {
     pub enum GetTimesheetApprovalStatusesOptFieldsItem { ApprovalStatus =
     "approval_status", CreatedAt = "created_at", EndDate = "end_date", Offset = "offset",
@@ -19431,6 +25179,36 @@ pub struct CreateTimesheetApprovalStatusBody {
     /// A request to create a timesheet approval status.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CreateTimesheetApprovalStatusRequest>,
+}
+#[cfg(feature = "timesheet_approval_statuses")]
+impl<'de> serde::Deserialize<'de> for CreateTimesheetApprovalStatusBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateTimesheetApprovalStatusBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateTimesheetApprovalStatusBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateTimesheetApprovalStatusBody, A::Error> {
+                let mut __f0: Option<
+                    super::models::CreateTimesheetApprovalStatusRequest,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateTimesheetApprovalStatusBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "typeahead")]
 connector_runtime::__string_enum! {
@@ -19590,6 +25368,34 @@ pub struct DataUserUpdateRequestBody {
     pub data: Option<super::models::UserUpdateRequest>,
 }
 #[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for DataUserUpdateRequestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DataUserUpdateRequestBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DataUserUpdateRequestBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DataUserUpdateRequestBody, A::Error> {
+                let mut __f0: Option<super::models::UserUpdateRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DataUserUpdateRequestBody {
+                    data: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "users")]
 connector_runtime::__string_enum! {
     pub enum GetFavoritesForUserResourceType { Portfolio = "portfolio", Project =
     "project", Tag = "tag", Task = "task", User = "user", ProjectTemplate =
@@ -19671,6 +25477,32 @@ pub struct CreateWebhookBody {
     pub data: Option<super::models::WebhookRequest>,
 }
 #[cfg(feature = "webhooks")]
+impl<'de> serde::Deserialize<'de> for CreateWebhookBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateWebhookBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateWebhookBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateWebhookBody, A::Error> {
+                let mut __f0: Option<super::models::WebhookRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateWebhookBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct CreateWebhookResponse201 {
     pub data: Option<super::models::WebhookResponse>,
@@ -19746,6 +25578,32 @@ impl<'de> serde::Deserialize<'de> for DataWebhookResponseResponse {
 pub struct UpdateWebhookBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::WebhookUpdateRequest>,
+}
+#[cfg(feature = "webhooks")]
+impl<'de> serde::Deserialize<'de> for UpdateWebhookBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateWebhookBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateWebhookBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateWebhookBody, A::Error> {
+                let mut __f0: Option<super::models::WebhookUpdateRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateWebhookBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "workspace_memberships")]
 connector_runtime::__string_enum! {
@@ -19891,6 +25749,32 @@ pub struct UpdateWorkspaceBody {
     /// A *workspace* is the highest-level organizational unit in Asana. All projects and tasks have an associated workspace.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::WorkspaceCompact>,
+}
+#[cfg(feature = "workspaces")]
+impl<'de> serde::Deserialize<'de> for UpdateWorkspaceBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateWorkspaceBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateWorkspaceBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateWorkspaceBody, A::Error> {
+                let mut __f0: Option<super::models::WorkspaceCompact> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateWorkspaceBody { data: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "workspaces")]
 connector_runtime::__string_enum! {

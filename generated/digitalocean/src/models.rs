@@ -142,6 +142,37 @@ pub struct OneClicksCreate {
     pub cluster_uuid: String,
 }
 #[cfg(feature = "n_1_click_applications")]
+impl<'de> serde::Deserialize<'de> for OneClicksCreate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = OneClicksCreate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct OneClicksCreate")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<OneClicksCreate, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "addon_slugs" => __f0 = Some(__map.next_value()?),
+                        "cluster_uuid" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(OneClicksCreate {
+                    addon_slugs: rt::de::required(__f0, "addon_slugs")?,
+                    cluster_uuid: rt::de::required(__f1, "cluster_uuid")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "n_1_click_applications")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct OneClicksInstallKubernetesResponse200 {
     /// A message about the result of the request.
@@ -1002,7 +1033,7 @@ impl<'de> serde::Deserialize<'de> for SshKeySshKeysResponse {
     }
 }
 #[cfg(feature = "ssh_keys")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum SshKeyIdentifier {
     SshKeyId(i64),
@@ -2134,6 +2165,49 @@ pub struct AddonsResourceNew {
     pub fleet_uuid: Option<String>,
 }
 #[cfg(feature = "add_ons")]
+impl<'de> serde::Deserialize<'de> for AddonsResourceNew {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AddonsResourceNew;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AddonsResourceNew")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AddonsResourceNew, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Vec<super::models::AddonsResourceMetadata>> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "app_slug" => __f0 = Some(__map.next_value()?),
+                        "plan_slug" => __f1 = Some(__map.next_value()?),
+                        "name" => __f2 = Some(__map.next_value()?),
+                        "metadata" => __f3 = Some(__map.next_value()?),
+                        "linked_droplet_id" => __f4 = __map.next_value()?,
+                        "fleet_uuid" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AddonsResourceNew {
+                    app_slug: rt::de::required(__f0, "app_slug")?,
+                    plan_slug: rt::de::required(__f1, "plan_slug")?,
+                    name: rt::de::required(__f2, "name")?,
+                    metadata: rt::de::required(__f3, "metadata")?,
+                    linked_droplet_id: __f4,
+                    fleet_uuid: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ResourceAddonsResourceResponse {
     pub resource: Option<super::models::AddonsResource>,
@@ -2223,6 +2297,34 @@ impl<'de> serde::Deserialize<'de> for AddonsPatchBody {
 pub struct AddonsPatchPlanBody {
     /// The slug identifier for the new plan to apply to the add-on resource.
     pub plan_slug: String,
+}
+#[cfg(feature = "add_ons")]
+impl<'de> serde::Deserialize<'de> for AddonsPatchPlanBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AddonsPatchPlanBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AddonsPatchPlanBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AddonsPatchPlanBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "plan_slug" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AddonsPatchPlanBody {
+                    plan_slug: rt::de::required(__f0, "plan_slug")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -6547,6 +6649,37 @@ pub struct AppsCreateAppRequest {
     pub project_id: Option<String>,
 }
 #[cfg(feature = "apps")]
+impl<'de> serde::Deserialize<'de> for AppsCreateAppRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AppsCreateAppRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AppsCreateAppRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AppsCreateAppRequest, A::Error> {
+                let mut __f0: Option<super::models::AppSpec> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "spec" => __f0 = Some(__map.next_value()?),
+                        "project_id" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AppsCreateAppRequest {
+                    spec: rt::de::required(__f0, "spec")?,
+                    project_id: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "apps")]
 impl AppsCreateAppRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6611,6 +6744,37 @@ pub struct AppsUpdateAppRequest {
     pub update_all_source_versions: Option<bool>,
 }
 #[cfg(feature = "apps")]
+impl<'de> serde::Deserialize<'de> for AppsUpdateAppRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AppsUpdateAppRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AppsUpdateAppRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AppsUpdateAppRequest, A::Error> {
+                let mut __f0: Option<super::models::AppSpec> = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "spec" => __f0 = Some(__map.next_value()?),
+                        "update_all_source_versions" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AppsUpdateAppRequest {
+                    spec: rt::de::required(__f0, "spec")?,
+                    update_all_source_versions: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "apps")]
 impl AppsUpdateAppRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6659,6 +6823,34 @@ pub struct AppsRestartRequest {
     /// Optional list of components to restart. If not provided, all components will be restarted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub components: Option<Vec<String>>,
+}
+#[cfg(feature = "apps")]
+impl<'de> serde::Deserialize<'de> for AppsRestartRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AppsRestartRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AppsRestartRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AppsRestartRequest, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "components" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AppsRestartRequest {
+                    components: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -6932,6 +7124,34 @@ pub struct AppsCreateDeploymentRequest {
     /// Indicates whether to force a build of app from source even if an existing cached build is suitable for re-use
     #[serde(skip_serializing_if = "Option::is_none")]
     pub force_build: Option<bool>,
+}
+#[cfg(feature = "apps")]
+impl<'de> serde::Deserialize<'de> for AppsCreateDeploymentRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AppsCreateDeploymentRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AppsCreateDeploymentRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AppsCreateDeploymentRequest, A::Error> {
+                let mut __f0: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "force_build" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AppsCreateDeploymentRequest {
+                    force_build: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -7747,6 +7967,37 @@ pub struct AppPropose {
     pub app_id: Option<String>,
 }
 #[cfg(feature = "apps")]
+impl<'de> serde::Deserialize<'de> for AppPropose {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AppPropose;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AppPropose")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AppPropose, A::Error> {
+                let mut __f0: Option<super::models::AppSpec> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "spec" => __f0 = Some(__map.next_value()?),
+                        "app_id" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AppPropose {
+                    spec: rt::de::required(__f0, "spec")?,
+                    app_id: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "apps")]
 impl AppPropose {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8067,6 +8318,37 @@ pub struct AppsAssignAppAlertDestinationsRequest {
     pub slack_webhooks: Option<Vec<super::models::AppAlertSlackWebhook>>,
 }
 #[cfg(feature = "apps")]
+impl<'de> serde::Deserialize<'de> for AppsAssignAppAlertDestinationsRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AppsAssignAppAlertDestinationsRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AppsAssignAppAlertDestinationsRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AppsAssignAppAlertDestinationsRequest, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<Vec<super::models::AppAlertSlackWebhook>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "emails" => __f0 = __map.next_value()?,
+                        "slack_webhooks" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AppsAssignAppAlertDestinationsRequest {
+                    emails: __f0,
+                    slack_webhooks: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct AppsAlertResponse {
     pub alert: Option<super::models::AppAlert>,
@@ -8106,6 +8388,37 @@ pub struct AppsRollbackAppRequest {
     /// Whether to skip pinning the rollback deployment. If false, the rollback deployment will be pinned and any new deployments including Auto Deploy on Push hooks will be disabled until the rollback is either manually committed or reverted via the CommitAppRollback or RevertAppRollback endpoints respectively. If true, the rollback will be immediately committed and the app will remain unpinned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skip_pin: Option<bool>,
+}
+#[cfg(feature = "apps")]
+impl<'de> serde::Deserialize<'de> for AppsRollbackAppRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AppsRollbackAppRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AppsRollbackAppRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AppsRollbackAppRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "deployment_id" => __f0 = __map.next_value()?,
+                        "skip_pin" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AppsRollbackAppRequest {
+                    deployment_id: __f0,
+                    skip_pin: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8324,6 +8637,37 @@ pub struct AppMetricsBandwidthUsageRequest {
     /// Optional day to query. Only the date component of the timestamp will be considered. Default: yesterday.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub date: Option<chrono::DateTime<chrono::Utc>>,
+}
+#[cfg(feature = "apps")]
+impl<'de> serde::Deserialize<'de> for AppMetricsBandwidthUsageRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AppMetricsBandwidthUsageRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AppMetricsBandwidthUsageRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AppMetricsBandwidthUsageRequest, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<chrono::DateTime<chrono::Utc>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "app_ids" => __f0 = Some(__map.next_value()?),
+                        "date" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AppMetricsBandwidthUsageRequest {
+                    app_ids: rt::de::required(__f0, "app_ids")?,
+                    date: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "apps")]
 impl AppMetricsBandwidthUsageRequest {
@@ -8727,10 +9071,72 @@ pub struct UpdateEndpoint {
     pub custom_domain: Option<String>,
 }
 #[cfg(feature = "cdn_endpoints")]
+impl<'de> serde::Deserialize<'de> for UpdateEndpoint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateEndpoint;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateEndpoint")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateEndpoint, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<uuid::Uuid> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ttl" => __f0 = __map.next_value()?,
+                        "certificate_id" => __f1 = __map.next_value()?,
+                        "custom_domain" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateEndpoint {
+                    ttl: __f0,
+                    certificate_id: __f1,
+                    custom_domain: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "cdn_endpoints")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct PurgeCache {
     /// An array of strings containing the path to the content to be purged from the CDN cache.
     pub files: Vec<String>,
+}
+#[cfg(feature = "cdn_endpoints")]
+impl<'de> serde::Deserialize<'de> for PurgeCache {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PurgeCache;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PurgeCache")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PurgeCache, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "files" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PurgeCache {
+                    files: rt::de::required(__f0, "files")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "certificates")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8856,7 +9262,7 @@ connector_runtime::__string_enum! {
     pub enum CertificateType { Custom = "custom", LetsEncrypt = "lets_encrypt", }
 }
 #[cfg(feature = "certificates")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CertificatesCreateBody {
     CertificateRequestCustom(super::models::CertificateRequestCustom),
@@ -8878,6 +9284,40 @@ pub struct CertificateRequestLetsEncrypt {
     pub dns_names: Vec<String>,
 }
 #[cfg(feature = "certificates")]
+impl<'de> serde::Deserialize<'de> for CertificateRequestLetsEncrypt {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CertificateRequestLetsEncrypt;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CertificateRequestLetsEncrypt")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CertificateRequestLetsEncrypt, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::CertificateType> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "type" => __f1 = __map.next_value()?,
+                        "dns_names" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CertificateRequestLetsEncrypt {
+                    name: rt::de::required(__f0, "name")?,
+                    type_: __f1,
+                    dns_names: rt::de::required(__f2, "dns_names")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "certificates")]
 /// Custom Certificate Request
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CertificateRequestCustom {
@@ -8894,6 +9334,46 @@ pub struct CertificateRequestCustom {
     /// The full PEM-formatted trust chain between the certificate authority's certificate and your domain's SSL certificate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certificate_chain: Option<String>,
+}
+#[cfg(feature = "certificates")]
+impl<'de> serde::Deserialize<'de> for CertificateRequestCustom {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CertificateRequestCustom;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CertificateRequestCustom")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CertificateRequestCustom, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::CertificateType> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "type" => __f1 = __map.next_value()?,
+                        "private_key" => __f2 = Some(__map.next_value()?),
+                        "leaf_certificate" => __f3 = Some(__map.next_value()?),
+                        "certificate_chain" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CertificateRequestCustom {
+                    name: rt::de::required(__f0, "name")?,
+                    type_: __f1,
+                    private_key: rt::de::required(__f2, "private_key")?,
+                    leaf_certificate: rt::de::required(__f3, "leaf_certificate")?,
+                    certificate_chain: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "certificates")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11046,6 +11526,123 @@ pub struct DatabasesCreateClusterBody {
     pub backup_restore: Option<super::models::DatabaseBackup>,
 }
 #[cfg(feature = "databases")]
+impl<'de> serde::Deserialize<'de> for DatabasesCreateClusterBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DatabasesCreateClusterBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DatabasesCreateClusterBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DatabasesCreateClusterBody, A::Error> {
+                let mut __f0: Option<uuid::Uuid> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::DatabaseClusterReadEngine> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<i64> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<super::models::DatabaseClusterReadStatus> = None;
+                let mut __f9: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<Option<Vec<String>>> = None;
+                let mut __f12: Option<Option<Vec<String>>> = None;
+                let mut __f13: Option<super::models::OpensearchConnection> = None;
+                let mut __f14: Option<super::models::SchemaRegistryConnection> = None;
+                let mut __f15: Option<super::models::DatabaseConnection> = None;
+                let mut __f16: Option<super::models::DatabaseConnection> = None;
+                let mut __f17: Option<super::models::DatabaseConnection> = None;
+                let mut __f18: Option<super::models::DatabaseConnection> = None;
+                let mut __f19: Option<Option<Vec<super::models::DatabaseUser>>> = None;
+                let mut __f20: Option<
+                    Option<super::models::DatabaseMaintenanceWindow>,
+                > = None;
+                let mut __f21: Option<uuid::Uuid> = None;
+                let mut __f22: Option<Vec<super::models::FirewallRule>> = None;
+                let mut __f23: Option<String> = None;
+                let mut __f24: Option<String> = None;
+                let mut __f25: Option<i64> = None;
+                let mut __f26: Option<Vec<super::models::DatabaseServiceEndpoint>> = None;
+                let mut __f27: Option<super::models::DatabaseAutoscaleParams> = None;
+                let mut __f28: Option<super::models::DoSettings> = None;
+                let mut __f29: Option<super::models::DatabaseBackup> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = __map.next_value()?,
+                        "name" => __f1 = Some(__map.next_value()?),
+                        "engine" => __f2 = Some(__map.next_value()?),
+                        "version" => __f3 = __map.next_value()?,
+                        "semantic_version" => __f4 = __map.next_value()?,
+                        "num_nodes" => __f5 = Some(__map.next_value()?),
+                        "size" => __f6 = Some(__map.next_value()?),
+                        "region" => __f7 = Some(__map.next_value()?),
+                        "status" => __f8 = __map.next_value()?,
+                        "created_at" => __f9 = __map.next_value()?,
+                        "private_network_uuid" => __f10 = __map.next_value()?,
+                        "tags" => __f11 = Some(__map.next_value()?),
+                        "db_names" => __f12 = Some(__map.next_value()?),
+                        "ui_connection" => __f13 = __map.next_value()?,
+                        "schema_registry_connection" => __f14 = __map.next_value()?,
+                        "connection" => __f15 = __map.next_value()?,
+                        "private_connection" => __f16 = __map.next_value()?,
+                        "standby_connection" => __f17 = __map.next_value()?,
+                        "standby_private_connection" => __f18 = __map.next_value()?,
+                        "users" => __f19 = Some(__map.next_value()?),
+                        "maintenance_window" => __f20 = Some(__map.next_value()?),
+                        "project_id" => __f21 = __map.next_value()?,
+                        "rules" => __f22 = __map.next_value()?,
+                        "version_end_of_life" => __f23 = __map.next_value()?,
+                        "version_end_of_availability" => __f24 = __map.next_value()?,
+                        "storage_size_mib" => __f25 = __map.next_value()?,
+                        "metrics_endpoints" => __f26 = __map.next_value()?,
+                        "autoscale" => __f27 = __map.next_value()?,
+                        "do_settings" => __f28 = __map.next_value()?,
+                        "backup_restore" => __f29 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DatabasesCreateClusterBody {
+                    id: __f0,
+                    name: rt::de::required(__f1, "name")?,
+                    engine: rt::de::required(__f2, "engine")?,
+                    version: __f3,
+                    semantic_version: __f4,
+                    num_nodes: rt::de::required(__f5, "num_nodes")?,
+                    size: rt::de::required(__f6, "size")?,
+                    region: rt::de::required(__f7, "region")?,
+                    status: __f8,
+                    created_at: __f9,
+                    private_network_uuid: __f10,
+                    tags: __f11,
+                    db_names: __f12,
+                    ui_connection: __f13,
+                    schema_registry_connection: __f14,
+                    connection: __f15,
+                    private_connection: __f16,
+                    standby_connection: __f17,
+                    standby_private_connection: __f18,
+                    users: __f19,
+                    maintenance_window: __f20,
+                    project_id: __f21,
+                    rules: __f22,
+                    version_end_of_life: __f23,
+                    version_end_of_availability: __f24,
+                    storage_size_mib: __f25,
+                    metrics_endpoints: __f26,
+                    autoscale: __f27,
+                    do_settings: __f28,
+                    backup_restore: __f29,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "databases")]
 impl DatabasesCreateClusterBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -11195,6 +11792,37 @@ pub struct DatabaseBackup {
     /// The timestamp of an existing database cluster backup in ISO8601 combined date and time format. The most recent backup will be used if excluded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup_created_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+#[cfg(feature = "databases")]
+impl<'de> serde::Deserialize<'de> for DatabaseBackup {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DatabaseBackup;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DatabaseBackup")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DatabaseBackup, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<chrono::DateTime<chrono::Utc>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "database_name" => __f0 = Some(__map.next_value()?),
+                        "backup_created_at" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DatabaseBackup {
+                    database_name: rt::de::required(__f0, "database_name")?,
+                    backup_created_at: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq)]
@@ -14749,7 +15377,33 @@ pub struct DatabaseConfig {
     pub config: Option<super::models::DatabaseConfigConfig>,
 }
 #[cfg(feature = "databases")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+impl<'de> serde::Deserialize<'de> for DatabaseConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DatabaseConfig;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DatabaseConfig")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DatabaseConfig, A::Error> {
+                let mut __f0: Option<super::models::DatabaseConfigConfig> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "config" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DatabaseConfig { config: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "databases")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DatabaseConfigConfig {
     MysqlAdvancedConfig(super::models::MysqlAdvancedConfig),
@@ -14891,6 +15545,40 @@ pub struct SourceDatabase {
     pub ignore_dbs: Option<Vec<String>>,
 }
 #[cfg(feature = "databases")]
+impl<'de> serde::Deserialize<'de> for SourceDatabase {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = SourceDatabase;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct SourceDatabase")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<SourceDatabase, A::Error> {
+                let mut __f0: Option<super::models::SourceDatabaseSource> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "source" => __f0 = Some(__map.next_value()?),
+                        "disable_ssl" => __f1 = __map.next_value()?,
+                        "ignore_dbs" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(SourceDatabase {
+                    source: rt::de::required(__f0, "source")?,
+                    disable_ssl: __f1,
+                    ignore_dbs: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct SourceDatabaseSource {
     /// The FQDN pointing to the database cluster's current primary node.
@@ -14910,10 +15598,78 @@ pub struct SourceDatabaseSource {
     pub password: Option<String>,
 }
 #[cfg(feature = "databases")]
+impl<'de> serde::Deserialize<'de> for SourceDatabaseSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = SourceDatabaseSource;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct SourceDatabaseSource")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<SourceDatabaseSource, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "host" => __f0 = __map.next_value()?,
+                        "port" => __f1 = __map.next_value()?,
+                        "dbname" => __f2 = __map.next_value()?,
+                        "username" => __f3 = __map.next_value()?,
+                        "password" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(SourceDatabaseSource {
+                    host: __f0,
+                    port: __f1,
+                    dbname: __f2,
+                    username: __f3,
+                    password: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct DatabasesUpdateRegionBody {
     /// A slug identifier for the region to which the database cluster will be migrated.
     pub region: String,
+}
+#[cfg(feature = "databases")]
+impl<'de> serde::Deserialize<'de> for DatabasesUpdateRegionBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DatabasesUpdateRegionBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DatabasesUpdateRegionBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DatabasesUpdateRegionBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "region" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DatabasesUpdateRegionBody {
+                    region: rt::de::required(__f0, "region")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -14925,6 +15681,40 @@ pub struct DatabaseClusterResize {
     /// Additional storage added to the cluster, in MiB. If null, no additional storage is added to the cluster, beyond what is provided as a base amount from the 'size' and any previously added additional storage.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub storage_size_mib: Option<i64>,
+}
+#[cfg(feature = "databases")]
+impl<'de> serde::Deserialize<'de> for DatabaseClusterResize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DatabaseClusterResize;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DatabaseClusterResize")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DatabaseClusterResize, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i32> = None;
+                let mut __f2: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "size" => __f0 = Some(__map.next_value()?),
+                        "num_nodes" => __f1 = Some(__map.next_value()?),
+                        "storage_size_mib" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DatabaseClusterResize {
+                    size: rt::de::required(__f0, "size")?,
+                    num_nodes: rt::de::required(__f1, "num_nodes")?,
+                    storage_size_mib: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14976,6 +15766,34 @@ impl DatabasesListFirewallRulesResponse200 {
 pub struct DatabasesUpdateFirewallRulesBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<super::models::FirewallRule>>,
+}
+#[cfg(feature = "databases")]
+impl<'de> serde::Deserialize<'de> for DatabasesUpdateFirewallRulesBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DatabasesUpdateFirewallRulesBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DatabasesUpdateFirewallRulesBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DatabasesUpdateFirewallRulesBody, A::Error> {
+                let mut __f0: Option<Vec<super::models::FirewallRule>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "rules" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DatabasesUpdateFirewallRulesBody {
+                    rules: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "databases")]
 impl DatabasesUpdateFirewallRulesBody {
@@ -15039,6 +15857,34 @@ impl DatabasesGetDoSettingsResponse200 {
 pub struct DatabasesUpdateDoSettingsBody {
     /// DigitalOcean-specific settings for the database cluster.
     pub do_settings: super::models::DoSettings,
+}
+#[cfg(feature = "databases")]
+impl<'de> serde::Deserialize<'de> for DatabasesUpdateDoSettingsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DatabasesUpdateDoSettingsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DatabasesUpdateDoSettingsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DatabasesUpdateDoSettingsBody, A::Error> {
+                let mut __f0: Option<super::models::DoSettings> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "do_settings" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DatabasesUpdateDoSettingsBody {
+                    do_settings: rt::de::required(__f0, "do_settings")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "databases")]
 impl DatabasesUpdateDoSettingsBody {
@@ -15366,6 +16212,67 @@ pub struct DatabaseReplica {
     pub do_settings: Option<super::models::DoSettings>,
 }
 #[cfg(feature = "databases")]
+impl<'de> serde::Deserialize<'de> for DatabaseReplica {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DatabaseReplica;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DatabaseReplica")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DatabaseReplica, A::Error> {
+                let mut __f0: Option<uuid::Uuid> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::DatabaseClusterReadStatus> = None;
+                let mut __f5: Option<Vec<String>> = None;
+                let mut __f6: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<super::models::DatabaseConnection> = None;
+                let mut __f9: Option<super::models::DatabaseConnection> = None;
+                let mut __f10: Option<i64> = None;
+                let mut __f11: Option<super::models::DoSettings> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = __map.next_value()?,
+                        "name" => __f1 = Some(__map.next_value()?),
+                        "region" => __f2 = __map.next_value()?,
+                        "size" => __f3 = __map.next_value()?,
+                        "status" => __f4 = __map.next_value()?,
+                        "tags" => __f5 = __map.next_value()?,
+                        "created_at" => __f6 = __map.next_value()?,
+                        "private_network_uuid" => __f7 = __map.next_value()?,
+                        "connection" => __f8 = __map.next_value()?,
+                        "private_connection" => __f9 = __map.next_value()?,
+                        "storage_size_mib" => __f10 = __map.next_value()?,
+                        "do_settings" => __f11 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DatabaseReplica {
+                    id: __f0,
+                    name: rt::de::required(__f1, "name")?,
+                    region: __f2,
+                    size: __f3,
+                    status: __f4,
+                    tags: __f5,
+                    created_at: __f6,
+                    private_network_uuid: __f7,
+                    connection: __f8,
+                    private_connection: __f9,
+                    storage_size_mib: __f10,
+                    do_settings: __f11,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "databases")]
 impl DatabaseReplica {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15570,6 +16477,55 @@ pub struct DatabasesAddUserBody {
     pub readonly: Option<bool>,
 }
 #[cfg(feature = "databases")]
+impl<'de> serde::Deserialize<'de> for DatabasesAddUserBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DatabasesAddUserBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DatabasesAddUserBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DatabasesAddUserBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::DatabaseUserRole> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<super::models::MysqlSettings> = None;
+                let mut __f6: Option<super::models::UserSettings> = None;
+                let mut __f7: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "role" => __f1 = __map.next_value()?,
+                        "password" => __f2 = __map.next_value()?,
+                        "access_cert" => __f3 = __map.next_value()?,
+                        "access_key" => __f4 = __map.next_value()?,
+                        "mysql_settings" => __f5 = __map.next_value()?,
+                        "settings" => __f6 = __map.next_value()?,
+                        "readonly" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DatabasesAddUserBody {
+                    name: rt::de::required(__f0, "name")?,
+                    role: __f1,
+                    password: __f2,
+                    access_cert: __f3,
+                    access_key: __f4,
+                    mysql_settings: __f5,
+                    settings: __f6,
+                    readonly: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct UserDatabaseUserResponse {
     pub user: super::models::DatabaseUser,
@@ -15609,10 +16565,66 @@ pub struct DatabasesUpdateUserBody {
     pub settings: Option<super::models::UserSettings>,
 }
 #[cfg(feature = "databases")]
+impl<'de> serde::Deserialize<'de> for DatabasesUpdateUserBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DatabasesUpdateUserBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DatabasesUpdateUserBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DatabasesUpdateUserBody, A::Error> {
+                let mut __f0: Option<super::models::UserSettings> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "settings" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DatabasesUpdateUserBody {
+                    settings: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct DatabasesResetAuthBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mysql_settings: Option<super::models::MysqlSettings>,
+}
+#[cfg(feature = "databases")]
+impl<'de> serde::Deserialize<'de> for DatabasesResetAuthBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DatabasesResetAuthBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DatabasesResetAuthBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DatabasesResetAuthBody, A::Error> {
+                let mut __f0: Option<super::models::MysqlSettings> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "mysql_settings" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DatabasesResetAuthBody {
+                    mysql_settings: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -15836,6 +16848,43 @@ pub struct ConnectionPoolUpdate {
     pub user: Option<String>,
 }
 #[cfg(feature = "databases")]
+impl<'de> serde::Deserialize<'de> for ConnectionPoolUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConnectionPoolUpdate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConnectionPoolUpdate")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConnectionPoolUpdate, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i32> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "mode" => __f0 = Some(__map.next_value()?),
+                        "size" => __f1 = Some(__map.next_value()?),
+                        "db" => __f2 = Some(__map.next_value()?),
+                        "user" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConnectionPoolUpdate {
+                    mode: rt::de::required(__f0, "mode")?,
+                    size: rt::de::required(__f1, "size")?,
+                    db: rt::de::required(__f2, "db")?,
+                    user: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq)]
 pub struct DatabasesGetEvictionPolicyResponse200 {
     /// A string specifying the desired eviction policy for a Caching or Valkey cluster.
@@ -15890,6 +16939,34 @@ pub struct DatabasesUpdateEvictionPolicyBody {
     pub eviction_policy: super::models::EvictionPolicyModel,
 }
 #[cfg(feature = "databases")]
+impl<'de> serde::Deserialize<'de> for DatabasesUpdateEvictionPolicyBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DatabasesUpdateEvictionPolicyBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DatabasesUpdateEvictionPolicyBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DatabasesUpdateEvictionPolicyBody, A::Error> {
+                let mut __f0: Option<super::models::EvictionPolicyModel> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "eviction_policy" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DatabasesUpdateEvictionPolicyBody {
+                    eviction_policy: rt::de::required(__f0, "eviction_policy")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct SqlMode {
     /// A string specifying the configured SQL modes for the MySQL cluster.
@@ -15929,6 +17006,32 @@ pub struct Version {
     /// A string representing the version of the database engine in use for the cluster.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+}
+#[cfg(any(feature = "databases", feature = "kubernetes"))]
+impl<'de> serde::Deserialize<'de> for Version {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = Version;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct Version")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<Version, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "version" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(Version { version: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -16076,6 +17179,43 @@ pub struct KafkaTopicCreate {
     pub partition_count: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config: Option<super::models::KafkaTopicConfig>,
+}
+#[cfg(feature = "databases")]
+impl<'de> serde::Deserialize<'de> for KafkaTopicCreate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = KafkaTopicCreate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct KafkaTopicCreate")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<KafkaTopicCreate, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<super::models::KafkaTopicConfig> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = __map.next_value()?,
+                        "replication_factor" => __f1 = __map.next_value()?,
+                        "partition_count" => __f2 = __map.next_value()?,
+                        "config" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(KafkaTopicCreate {
+                    name: __f0,
+                    replication_factor: __f1,
+                    partition_count: __f2,
+                    config: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "databases")]
 impl KafkaTopicCreate {
@@ -16542,6 +17682,40 @@ pub struct KafkaTopicUpdate {
     pub config: Option<super::models::KafkaTopicConfig>,
 }
 #[cfg(feature = "databases")]
+impl<'de> serde::Deserialize<'de> for KafkaTopicUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = KafkaTopicUpdate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct KafkaTopicUpdate")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<KafkaTopicUpdate, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<super::models::KafkaTopicConfig> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "replication_factor" => __f0 = __map.next_value()?,
+                        "partition_count" => __f1 = __map.next_value()?,
+                        "config" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(KafkaTopicUpdate {
+                    replication_factor: __f0,
+                    partition_count: __f1,
+                    config: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "databases")]
 impl KafkaTopicUpdate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16911,6 +18085,40 @@ pub struct LogsinkCreate {
     pub config: Option<super::models::LogsinkCreateConfig>,
 }
 #[cfg(feature = "databases")]
+impl<'de> serde::Deserialize<'de> for LogsinkCreate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = LogsinkCreate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct LogsinkCreate")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<LogsinkCreate, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::LogsinkCreateSinkType> = None;
+                let mut __f2: Option<super::models::LogsinkCreateConfig> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "sink_name" => __f0 = __map.next_value()?,
+                        "sink_type" => __f1 = __map.next_value()?,
+                        "config" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(LogsinkCreate {
+                    sink_name: __f0,
+                    sink_type: __f1,
+                    config: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc = " Type of logsink integration."] #[doc = " "] #[doc =
     " - Use `datadog` for Datadog integration **only with MongoDB clusters**."] #[doc =
@@ -16922,7 +18130,7 @@ connector_runtime::__string_enum! {
     Opensearch = "opensearch", Datadog = "datadog", }
 }
 #[cfg(feature = "databases")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum LogsinkCreateConfig {
     RsyslogLogsink(super::models::RsyslogLogsink),
@@ -16969,6 +18177,34 @@ impl<'de> serde::Deserialize<'de> for DatabasesCreateLogsinkResponse201 {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct LogsinkUpdate {
     pub config: super::models::LogsinkCreateConfig,
+}
+#[cfg(feature = "databases")]
+impl<'de> serde::Deserialize<'de> for LogsinkUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = LogsinkUpdate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct LogsinkUpdate")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<LogsinkUpdate, A::Error> {
+                let mut __f0: Option<super::models::LogsinkCreateConfig> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "config" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(LogsinkUpdate {
+                    config: rt::de::required(__f0, "config")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17069,6 +18305,40 @@ pub struct DatabaseKafkaSchemaCreate {
     /// The schema definition in the specified format.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
+}
+#[cfg(feature = "databases")]
+impl<'de> serde::Deserialize<'de> for DatabaseKafkaSchemaCreate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DatabaseKafkaSchemaCreate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DatabaseKafkaSchemaCreate")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DatabaseKafkaSchemaCreate, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::KafkaSchemaVerboseSchemaType> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "subject_name" => __f0 = __map.next_value()?,
+                        "schema_type" => __f1 = __map.next_value()?,
+                        "schema" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DatabaseKafkaSchemaCreate {
+                    subject_name: __f0,
+                    schema_type: __f1,
+                    schema: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17986,6 +19256,39 @@ pub struct DedicatedInferenceUpdateRequest {
     >,
 }
 #[cfg(feature = "dedicated_inference")]
+impl<'de> serde::Deserialize<'de> for DedicatedInferenceUpdateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DedicatedInferenceUpdateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DedicatedInferenceUpdateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DedicatedInferenceUpdateRequest, A::Error> {
+                let mut __f0: Option<super::models::DedicatedInferenceSpec> = None;
+                let mut __f1: Option<
+                    super::models::DedicatedInferenceUpdateRequestAccessTokens,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "spec" => __f0 = __map.next_value()?,
+                        "access_tokens" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DedicatedInferenceUpdateRequest {
+                    spec: __f0,
+                    access_tokens: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "dedicated_inference")]
 impl DedicatedInferenceUpdateRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -18002,6 +19305,34 @@ pub struct DedicatedInferenceUpdateRequestAccessTokens {
     /// Hugging Face token required for gated models.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hugging_face_token: Option<String>,
+}
+#[cfg(feature = "dedicated_inference")]
+impl<'de> serde::Deserialize<'de> for DedicatedInferenceUpdateRequestAccessTokens {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DedicatedInferenceUpdateRequestAccessTokens;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DedicatedInferenceUpdateRequestAccessTokens")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DedicatedInferenceUpdateRequestAccessTokens, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "hugging_face_token" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DedicatedInferenceUpdateRequestAccessTokens {
+                    hugging_face_token: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__string_enum! {
@@ -18146,6 +19477,37 @@ pub struct DedicatedInferenceCreateRequest {
     /// Key-value pairs for provider tokens (e.g. Hugging Face).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_tokens: Option<std::collections::BTreeMap<String, String>>,
+}
+#[cfg(feature = "dedicated_inference")]
+impl<'de> serde::Deserialize<'de> for DedicatedInferenceCreateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DedicatedInferenceCreateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DedicatedInferenceCreateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DedicatedInferenceCreateRequest, A::Error> {
+                let mut __f0: Option<super::models::DedicatedInferenceSpec> = None;
+                let mut __f1: Option<std::collections::BTreeMap<String, String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "spec" => __f0 = Some(__map.next_value()?),
+                        "access_tokens" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DedicatedInferenceCreateRequest {
+                    spec: rt::de::required(__f0, "spec")?,
+                    access_tokens: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "dedicated_inference")]
 impl DedicatedInferenceCreateRequest {
@@ -18445,6 +19807,34 @@ impl<'de> serde::Deserialize<'de> for DedicatedInferencesListTokensResponse200 {
 pub struct DedicatedInferenceTokenCreateRequest {
     /// Name for the new token.
     pub name: String,
+}
+#[cfg(feature = "dedicated_inference")]
+impl<'de> serde::Deserialize<'de> for DedicatedInferenceTokenCreateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DedicatedInferenceTokenCreateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DedicatedInferenceTokenCreateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DedicatedInferenceTokenCreateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DedicatedInferenceTokenCreateRequest {
+                    name: rt::de::required(__f0, "name")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "dedicated_inference")]
 impl DedicatedInferenceTokenCreateRequest {
@@ -18967,6 +20357,62 @@ pub enum DomainsCreateRecordBody {
     Other(serde_json::Value),
 }
 #[cfg(feature = "domain_records")]
+impl<'de> serde::Deserialize<'de> for DomainsCreateRecordBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("domain_record_a") => {
+                    Self::DomainRecordA(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("domain_record_aaaa") => {
+                    Self::DomainRecordAaaa(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("domain_record_caa") => {
+                    Self::DomainRecordCaa(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("domain_record_cname") => {
+                    Self::DomainRecordCname(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("domain_record_mx") => {
+                    Self::DomainRecordMx(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("domain_record_ns") => {
+                    Self::DomainRecordNs(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("domain_record_soa") => {
+                    Self::DomainRecordSoa(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("domain_record_srv") => {
+                    Self::DomainRecordSrv(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("domain_record_txt") => {
+                    Self::DomainRecordTxt(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
+    }
+}
+#[cfg(feature = "domain_records")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct DomainRecordA {
     /// A unique identifier for each domain record.
@@ -19014,6 +20460,61 @@ pub struct DomainRecordA {
     pub tag: Option<Option<String>>,
 }
 #[cfg(feature = "domain_records")]
+impl<'de> serde::Deserialize<'de> for DomainRecordA {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DomainRecordA;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DomainRecordA")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DomainRecordA, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<Option<i64>> = None;
+                let mut __f5: Option<Option<i64>> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<Option<i64>> = None;
+                let mut __f8: Option<Option<i64>> = None;
+                let mut __f9: Option<Option<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = __map.next_value()?,
+                        "type" => __f1 = Some(__map.next_value()?),
+                        "name" => __f2 = Some(__map.next_value()?),
+                        "data" => __f3 = Some(__map.next_value()?),
+                        "priority" => __f4 = Some(__map.next_value()?),
+                        "port" => __f5 = Some(__map.next_value()?),
+                        "ttl" => __f6 = __map.next_value()?,
+                        "weight" => __f7 = Some(__map.next_value()?),
+                        "flags" => __f8 = Some(__map.next_value()?),
+                        "tag" => __f9 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DomainRecordA {
+                    id: __f0,
+                    type_: rt::de::required(__f1, "type")?,
+                    name: rt::de::required(__f2, "name")?,
+                    data: rt::de::required(__f3, "data")?,
+                    priority: __f4,
+                    port: __f5,
+                    ttl: __f6,
+                    weight: __f7,
+                    flags: __f8,
+                    tag: __f9,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "domain_records")]
 pub type DomainRecordAaaa = DomainRecordA;
 #[cfg(feature = "domain_records")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -19053,6 +20554,61 @@ pub struct DomainRecordCaa {
     pub flags: Option<i64>,
     /// The parameter tag for CAA records. Valid values are "issue", "issuewild", or "iodef"
     pub tag: Option<String>,
+}
+#[cfg(feature = "domain_records")]
+impl<'de> serde::Deserialize<'de> for DomainRecordCaa {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DomainRecordCaa;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DomainRecordCaa")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DomainRecordCaa, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<Option<i64>> = None;
+                let mut __f5: Option<Option<i64>> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<Option<i64>> = None;
+                let mut __f8: Option<i64> = None;
+                let mut __f9: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = __map.next_value()?,
+                        "type" => __f1 = Some(__map.next_value()?),
+                        "name" => __f2 = Some(__map.next_value()?),
+                        "data" => __f3 = Some(__map.next_value()?),
+                        "priority" => __f4 = Some(__map.next_value()?),
+                        "port" => __f5 = Some(__map.next_value()?),
+                        "ttl" => __f6 = __map.next_value()?,
+                        "weight" => __f7 = Some(__map.next_value()?),
+                        "flags" => __f8 = __map.next_value()?,
+                        "tag" => __f9 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DomainRecordCaa {
+                    id: __f0,
+                    type_: rt::de::required(__f1, "type")?,
+                    name: rt::de::required(__f2, "name")?,
+                    data: rt::de::required(__f3, "data")?,
+                    priority: __f4,
+                    port: __f5,
+                    ttl: __f6,
+                    weight: __f7,
+                    flags: __f8,
+                    tag: __f9,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "domain_records")]
 pub type DomainRecordCname = DomainRecordA;
@@ -19099,6 +20655,61 @@ pub struct DomainRecordMx {
         serialize_with = "rt::tri_state::serialize"
     )]
     pub tag: Option<Option<String>>,
+}
+#[cfg(feature = "domain_records")]
+impl<'de> serde::Deserialize<'de> for DomainRecordMx {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DomainRecordMx;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DomainRecordMx")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DomainRecordMx, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<Option<i64>> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<Option<i64>> = None;
+                let mut __f8: Option<Option<i64>> = None;
+                let mut __f9: Option<Option<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = __map.next_value()?,
+                        "type" => __f1 = Some(__map.next_value()?),
+                        "name" => __f2 = __map.next_value()?,
+                        "data" => __f3 = Some(__map.next_value()?),
+                        "priority" => __f4 = __map.next_value()?,
+                        "port" => __f5 = Some(__map.next_value()?),
+                        "ttl" => __f6 = __map.next_value()?,
+                        "weight" => __f7 = Some(__map.next_value()?),
+                        "flags" => __f8 = Some(__map.next_value()?),
+                        "tag" => __f9 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DomainRecordMx {
+                    id: __f0,
+                    type_: rt::de::required(__f1, "type")?,
+                    name: __f2,
+                    data: rt::de::required(__f3, "data")?,
+                    priority: __f4,
+                    port: __f5,
+                    ttl: __f6,
+                    weight: __f7,
+                    flags: __f8,
+                    tag: __f9,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "domain_records")]
 pub type DomainRecordNs = DomainRecordCaa;
@@ -19151,6 +20762,61 @@ pub struct DomainRecordSoa {
     pub tag: Option<Option<String>>,
 }
 #[cfg(feature = "domain_records")]
+impl<'de> serde::Deserialize<'de> for DomainRecordSoa {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DomainRecordSoa;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DomainRecordSoa")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DomainRecordSoa, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<Option<i64>> = None;
+                let mut __f5: Option<Option<i64>> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<Option<i64>> = None;
+                let mut __f8: Option<Option<i64>> = None;
+                let mut __f9: Option<Option<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = __map.next_value()?,
+                        "type" => __f1 = Some(__map.next_value()?),
+                        "name" => __f2 = __map.next_value()?,
+                        "data" => __f3 = __map.next_value()?,
+                        "priority" => __f4 = Some(__map.next_value()?),
+                        "port" => __f5 = Some(__map.next_value()?),
+                        "ttl" => __f6 = Some(__map.next_value()?),
+                        "weight" => __f7 = Some(__map.next_value()?),
+                        "flags" => __f8 = Some(__map.next_value()?),
+                        "tag" => __f9 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DomainRecordSoa {
+                    id: __f0,
+                    type_: rt::de::required(__f1, "type")?,
+                    name: __f2,
+                    data: __f3,
+                    priority: __f4,
+                    port: __f5,
+                    ttl: rt::de::required(__f6, "ttl")?,
+                    weight: __f7,
+                    flags: __f8,
+                    tag: __f9,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "domain_records")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct DomainRecordSrv {
     /// A unique identifier for each domain record.
@@ -19180,6 +20846,61 @@ pub struct DomainRecordSrv {
     pub flags: Option<i64>,
     /// The parameter tag for CAA records. Valid values are "issue", "issuewild", or "iodef"
     pub tag: Option<String>,
+}
+#[cfg(feature = "domain_records")]
+impl<'de> serde::Deserialize<'de> for DomainRecordSrv {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DomainRecordSrv;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DomainRecordSrv")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DomainRecordSrv, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<i64> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<Option<i64>> = None;
+                let mut __f8: Option<i64> = None;
+                let mut __f9: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = __map.next_value()?,
+                        "type" => __f1 = Some(__map.next_value()?),
+                        "name" => __f2 = Some(__map.next_value()?),
+                        "data" => __f3 = Some(__map.next_value()?),
+                        "priority" => __f4 = __map.next_value()?,
+                        "port" => __f5 = __map.next_value()?,
+                        "ttl" => __f6 = __map.next_value()?,
+                        "weight" => __f7 = Some(__map.next_value()?),
+                        "flags" => __f8 = __map.next_value()?,
+                        "tag" => __f9 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DomainRecordSrv {
+                    id: __f0,
+                    type_: rt::de::required(__f1, "type")?,
+                    name: rt::de::required(__f2, "name")?,
+                    data: rt::de::required(__f3, "data")?,
+                    priority: __f4,
+                    port: __f5,
+                    ttl: __f6,
+                    weight: __f7,
+                    flags: __f8,
+                    tag: __f9,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "domain_records")]
 pub type DomainRecordTxt = DomainRecordCaa;
@@ -20318,7 +22039,7 @@ impl<'de> serde::Deserialize<'de> for NetworkV6 {
     }
 }
 #[cfg(feature = "droplets")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DropletsCreateBody {
     DropletSingleCreate(super::models::DropletSingleCreate),
@@ -20379,6 +22100,81 @@ pub struct DropletSingleCreate {
     pub public_networking: Option<bool>,
 }
 #[cfg(feature = "droplets")]
+impl<'de> serde::Deserialize<'de> for DropletSingleCreate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DropletSingleCreate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DropletSingleCreate")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DropletSingleCreate, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::DropletSingleCreateImage> = None;
+                let mut __f4: Option<
+                    Vec<super::models::DropletSingleCreateSshKeysItem>,
+                > = None;
+                let mut __f5: Option<bool> = None;
+                let mut __f6: Option<super::models::DropletBackupPolicy> = None;
+                let mut __f7: Option<bool> = None;
+                let mut __f8: Option<bool> = None;
+                let mut __f9: Option<Option<Vec<String>>> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<bool> = None;
+                let mut __f12: Option<Vec<String>> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<bool> = None;
+                let mut __f15: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "region" => __f1 = __map.next_value()?,
+                        "size" => __f2 = Some(__map.next_value()?),
+                        "image" => __f3 = Some(__map.next_value()?),
+                        "ssh_keys" => __f4 = __map.next_value()?,
+                        "backups" => __f5 = __map.next_value()?,
+                        "backup_policy" => __f6 = __map.next_value()?,
+                        "ipv6" => __f7 = __map.next_value()?,
+                        "monitoring" => __f8 = __map.next_value()?,
+                        "tags" => __f9 = Some(__map.next_value()?),
+                        "user_data" => __f10 = __map.next_value()?,
+                        "private_networking" => __f11 = __map.next_value()?,
+                        "volumes" => __f12 = __map.next_value()?,
+                        "vpc_uuid" => __f13 = __map.next_value()?,
+                        "with_droplet_agent" => __f14 = __map.next_value()?,
+                        "public_networking" => __f15 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DropletSingleCreate {
+                    name: rt::de::required(__f0, "name")?,
+                    region: __f1,
+                    size: rt::de::required(__f2, "size")?,
+                    image: rt::de::required(__f3, "image")?,
+                    ssh_keys: __f4,
+                    backups: __f5,
+                    backup_policy: __f6,
+                    ipv6: __f7,
+                    monitoring: __f8,
+                    tags: __f9,
+                    user_data: __f10,
+                    private_networking: __f11,
+                    volumes: __f12,
+                    vpc_uuid: __f13,
+                    with_droplet_agent: __f14,
+                    public_networking: __f15,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "droplets")]
 impl DropletSingleCreate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20397,7 +22193,7 @@ impl DropletSingleCreate {
 }
 #[cfg(any(feature = "droplet_actions", feature = "droplets"))]
 /// The image ID of a public or private image or the slug identifier for a public image. This image will be the base image for your Droplet.<br>Requires `image:read` scope.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DropletSingleCreateImage {
     Integer(i64),
@@ -20529,6 +22325,81 @@ pub struct DropletMultiCreate {
     /// An optional boolean indicating whether this Droplet should be created with public networking or not. By default, all Droplets are created with public networking available. If explicitly set to `false`, only private networking will be enabled, and public networking will be disabled; currently this means that it will not have any public static or Reserved IPv4 or IPv6 address, nor can one be assigned later. If explicitly set to `false`, `ipv6` must also be `false`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_networking: Option<bool>,
+}
+#[cfg(feature = "droplets")]
+impl<'de> serde::Deserialize<'de> for DropletMultiCreate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DropletMultiCreate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DropletMultiCreate")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DropletMultiCreate, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::DropletSingleCreateImage> = None;
+                let mut __f4: Option<
+                    Vec<super::models::DropletSingleCreateSshKeysItem>,
+                > = None;
+                let mut __f5: Option<bool> = None;
+                let mut __f6: Option<super::models::DropletBackupPolicy> = None;
+                let mut __f7: Option<bool> = None;
+                let mut __f8: Option<bool> = None;
+                let mut __f9: Option<Option<Vec<String>>> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<bool> = None;
+                let mut __f12: Option<Vec<String>> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<bool> = None;
+                let mut __f15: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "names" => __f0 = Some(__map.next_value()?),
+                        "region" => __f1 = __map.next_value()?,
+                        "size" => __f2 = Some(__map.next_value()?),
+                        "image" => __f3 = Some(__map.next_value()?),
+                        "ssh_keys" => __f4 = __map.next_value()?,
+                        "backups" => __f5 = __map.next_value()?,
+                        "backup_policy" => __f6 = __map.next_value()?,
+                        "ipv6" => __f7 = __map.next_value()?,
+                        "monitoring" => __f8 = __map.next_value()?,
+                        "tags" => __f9 = Some(__map.next_value()?),
+                        "user_data" => __f10 = __map.next_value()?,
+                        "private_networking" => __f11 = __map.next_value()?,
+                        "volumes" => __f12 = __map.next_value()?,
+                        "vpc_uuid" => __f13 = __map.next_value()?,
+                        "with_droplet_agent" => __f14 = __map.next_value()?,
+                        "public_networking" => __f15 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DropletMultiCreate {
+                    names: rt::de::required(__f0, "names")?,
+                    region: __f1,
+                    size: rt::de::required(__f2, "size")?,
+                    image: rt::de::required(__f3, "image")?,
+                    ssh_keys: __f4,
+                    backups: __f5,
+                    backup_policy: __f6,
+                    ipv6: __f7,
+                    monitoring: __f8,
+                    tags: __f9,
+                    user_data: __f10,
+                    private_networking: __f11,
+                    volumes: __f12,
+                    vpc_uuid: __f13,
+                    with_droplet_agent: __f14,
+                    public_networking: __f15,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
@@ -21154,12 +23025,96 @@ pub enum DropletActionsPostBody {
     Other(serde_json::Value),
 }
 #[cfg(feature = "droplet_actions")]
+impl<'de> serde::Deserialize<'de> for DropletActionsPostBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("droplet_action") => {
+                    Self::DropletAction(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("droplet_action_enable_backups") => {
+                    Self::DropletActionEnableBackups(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("droplet_action_change_backup_policy") => {
+                    Self::DropletActionChangeBackupPolicy(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("droplet_action_restore") => {
+                    Self::DropletActionRestore(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("droplet_action_resize") => {
+                    Self::DropletActionResize(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("droplet_action_rebuild") => {
+                    Self::DropletActionRebuild(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("droplet_action_rename") => {
+                    Self::DropletActionRename(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("droplet_action_change_kernel") => {
+                    Self::DropletActionChangeKernel(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("droplet_action_snapshot") => {
+                    Self::DropletActionSnapshot(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
+    }
+}
+#[cfg(feature = "droplet_actions")]
 /// Specifies the action that will be taken on the Droplet.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct DropletAction {
     /// The type of action to initiate for the Droplet.
     #[serde(rename = "type")]
     pub type_: super::models::DropletActionType,
+}
+#[cfg(feature = "droplet_actions")]
+impl<'de> serde::Deserialize<'de> for DropletAction {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DropletAction;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DropletAction")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DropletAction, A::Error> {
+                let mut __f0: Option<super::models::DropletActionType> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DropletAction {
+                    type_: rt::de::required(__f0, "type")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "droplet_actions")]
 connector_runtime::__string_enum! {
@@ -21181,12 +23136,74 @@ pub struct DropletActionEnableBackups {
     pub backup_policy: Option<super::models::DropletBackupPolicy>,
 }
 #[cfg(feature = "droplet_actions")]
+impl<'de> serde::Deserialize<'de> for DropletActionEnableBackups {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DropletActionEnableBackups;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DropletActionEnableBackups")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DropletActionEnableBackups, A::Error> {
+                let mut __f0: Option<super::models::DropletActionType> = None;
+                let mut __f1: Option<super::models::DropletBackupPolicy> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "backup_policy" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DropletActionEnableBackups {
+                    type_: rt::de::required(__f0, "type")?,
+                    backup_policy: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct DropletActionChangeBackupPolicy {
     /// The type of action to initiate for the Droplet.
     #[serde(rename = "type")]
     pub type_: super::models::DropletActionType,
     pub backup_policy: super::models::DropletBackupPolicy,
+}
+#[cfg(feature = "droplet_actions")]
+impl<'de> serde::Deserialize<'de> for DropletActionChangeBackupPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DropletActionChangeBackupPolicy;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DropletActionChangeBackupPolicy")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DropletActionChangeBackupPolicy, A::Error> {
+                let mut __f0: Option<super::models::DropletActionType> = None;
+                let mut __f1: Option<super::models::DropletBackupPolicy> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "backup_policy" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DropletActionChangeBackupPolicy {
+                    type_: rt::de::required(__f0, "type")?,
+                    backup_policy: rt::de::required(__f1, "backup_policy")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -21197,6 +23214,37 @@ pub struct DropletActionRestore {
     /// The ID of a backup of the current Droplet instance to restore from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<i64>,
+}
+#[cfg(feature = "droplet_actions")]
+impl<'de> serde::Deserialize<'de> for DropletActionRestore {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DropletActionRestore;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DropletActionRestore")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DropletActionRestore, A::Error> {
+                let mut __f0: Option<super::models::DropletActionType> = None;
+                let mut __f1: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "image" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DropletActionRestore {
+                    type_: rt::de::required(__f0, "type")?,
+                    image: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -21212,6 +23260,40 @@ pub struct DropletActionResize {
     pub size: Option<String>,
 }
 #[cfg(feature = "droplet_actions")]
+impl<'de> serde::Deserialize<'de> for DropletActionResize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DropletActionResize;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DropletActionResize")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DropletActionResize, A::Error> {
+                let mut __f0: Option<super::models::DropletActionType> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "disk" => __f1 = __map.next_value()?,
+                        "size" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DropletActionResize {
+                    type_: rt::de::required(__f0, "type")?,
+                    disk: __f1,
+                    size: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct DropletActionRebuild {
     /// The type of action to initiate for the Droplet.
@@ -21220,6 +23302,37 @@ pub struct DropletActionRebuild {
     /// The image ID of a public or private image or the slug identifier for a public image. The Droplet will be rebuilt using this image as its base.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<super::models::DropletActionRebuildImage>,
+}
+#[cfg(feature = "droplet_actions")]
+impl<'de> serde::Deserialize<'de> for DropletActionRebuild {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DropletActionRebuild;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DropletActionRebuild")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DropletActionRebuild, A::Error> {
+                let mut __f0: Option<super::models::DropletActionType> = None;
+                let mut __f1: Option<super::models::DropletActionRebuildImage> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "image" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DropletActionRebuild {
+                    type_: rt::de::required(__f0, "type")?,
+                    image: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "droplet_actions")]
 /// The image ID of a public or private image or the slug identifier for a public image. The Droplet will be rebuilt using this image as its base.
@@ -21235,6 +23348,37 @@ pub struct DropletActionRename {
     pub name: Option<String>,
 }
 #[cfg(feature = "droplet_actions")]
+impl<'de> serde::Deserialize<'de> for DropletActionRename {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DropletActionRename;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DropletActionRename")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DropletActionRename, A::Error> {
+                let mut __f0: Option<super::models::DropletActionType> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "name" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DropletActionRename {
+                    type_: rt::de::required(__f0, "type")?,
+                    name: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct DropletActionChangeKernel {
     /// The type of action to initiate for the Droplet.
@@ -21243,6 +23387,37 @@ pub struct DropletActionChangeKernel {
     /// A unique number used to identify and reference a specific kernel.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel: Option<i64>,
+}
+#[cfg(feature = "droplet_actions")]
+impl<'de> serde::Deserialize<'de> for DropletActionChangeKernel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DropletActionChangeKernel;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DropletActionChangeKernel")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DropletActionChangeKernel, A::Error> {
+                let mut __f0: Option<super::models::DropletActionType> = None;
+                let mut __f1: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "kernel" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DropletActionChangeKernel {
+                    type_: rt::de::required(__f0, "type")?,
+                    kernel: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "droplet_actions")]
 pub type DropletActionSnapshot = DropletActionRename;
@@ -21255,6 +23430,27 @@ pub enum DropletActionsPostByTagBody {
     DropletActionSnapshot(super::models::DropletActionSnapshot),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
+}
+#[cfg(feature = "droplet_actions")]
+impl<'de> serde::Deserialize<'de> for DropletActionsPostByTagBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("droplet_action") => {
+                    Self::DropletAction(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("droplet_action_snapshot") => {
+                    Self::DropletActionSnapshot(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
+    }
 }
 #[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -21838,6 +24034,46 @@ pub struct SelectiveDestroyAssociatedResource {
     /// An array of unique identifiers for the volume snapshots to be scheduled for deletion.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub volume_snapshots: Option<Vec<String>>,
+}
+#[cfg(feature = "droplets")]
+impl<'de> serde::Deserialize<'de> for SelectiveDestroyAssociatedResource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = SelectiveDestroyAssociatedResource;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct SelectiveDestroyAssociatedResource")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<SelectiveDestroyAssociatedResource, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                let mut __f4: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "floating_ips" => __f0 = __map.next_value()?,
+                        "reserved_ips" => __f1 = __map.next_value()?,
+                        "snapshots" => __f2 = __map.next_value()?,
+                        "volumes" => __f3 = __map.next_value()?,
+                        "volume_snapshots" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(SelectiveDestroyAssociatedResource {
+                    floating_ips: __f0,
+                    reserved_ips: __f1,
+                    snapshots: __f2,
+                    volumes: __f3,
+                    volume_snapshots: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "droplets")]
 /// An objects containing information about a resources scheduled for deletion.
@@ -22497,6 +24733,40 @@ pub struct AutoscalePoolCreate {
     pub droplet_template: super::models::AutoscalePoolDropletTemplate,
 }
 #[cfg(feature = "droplet_autoscale_pools")]
+impl<'de> serde::Deserialize<'de> for AutoscalePoolCreate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AutoscalePoolCreate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AutoscalePoolCreate")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AutoscalePoolCreate, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::AutoscalePoolConfig> = None;
+                let mut __f2: Option<super::models::AutoscalePoolDropletTemplate> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "config" => __f1 = Some(__map.next_value()?),
+                        "droplet_template" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AutoscalePoolCreate {
+                    name: rt::de::required(__f0, "name")?,
+                    config: rt::de::required(__f1, "config")?,
+                    droplet_template: rt::de::required(__f2, "droplet_template")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "droplet_autoscale_pools")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct AutoscalePoolAutoscalePoolResponse {
     pub autoscale_pool: Option<super::models::AutoscalePool>,
@@ -22859,6 +25129,62 @@ pub struct FirewallsCreateBody {
     pub outbound_rules: Option<Option<Vec<super::models::FirewallOutboundRulesItem>>>,
 }
 #[cfg(feature = "firewalls")]
+impl<'de> serde::Deserialize<'de> for FirewallsCreateBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FirewallsCreateBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FirewallsCreateBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FirewallsCreateBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::FirewallStatus> = None;
+                let mut __f2: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f3: Option<Vec<super::models::FirewallPendingChangesItem>> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<Option<Vec<i64>>> = None;
+                let mut __f6: Option<Option<Vec<String>>> = None;
+                let mut __f7: Option<
+                    Option<Vec<super::models::FirewallInboundRulesItem>>,
+                > = None;
+                let mut __f8: Option<
+                    Option<Vec<super::models::FirewallOutboundRulesItem>>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = __map.next_value()?,
+                        "status" => __f1 = __map.next_value()?,
+                        "created_at" => __f2 = __map.next_value()?,
+                        "pending_changes" => __f3 = __map.next_value()?,
+                        "name" => __f4 = Some(__map.next_value()?),
+                        "droplet_ids" => __f5 = Some(__map.next_value()?),
+                        "tags" => __f6 = Some(__map.next_value()?),
+                        "inbound_rules" => __f7 = Some(__map.next_value()?),
+                        "outbound_rules" => __f8 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FirewallsCreateBody {
+                    id: __f0,
+                    status: __f1,
+                    created_at: __f2,
+                    pending_changes: __f3,
+                    name: rt::de::required(__f4, "name")?,
+                    droplet_ids: __f5,
+                    tags: __f6,
+                    inbound_rules: __f7,
+                    outbound_rules: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "firewalls")]
 impl FirewallsCreateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22926,12 +25252,66 @@ pub struct FirewallsAssignDropletsBody {
     /// An array containing the IDs of the Droplets to be assigned to the firewall.
     pub droplet_ids: Vec<i64>,
 }
+#[cfg(any(feature = "firewalls", feature = "load_balancers"))]
+impl<'de> serde::Deserialize<'de> for FirewallsAssignDropletsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FirewallsAssignDropletsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FirewallsAssignDropletsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FirewallsAssignDropletsBody, A::Error> {
+                let mut __f0: Option<Vec<i64>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "droplet_ids" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FirewallsAssignDropletsBody {
+                    droplet_ids: rt::de::required(__f0, "droplet_ids")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "firewalls")]
 pub type FirewallsDeleteDropletsBody = FirewallsAssignDropletsBody;
 #[cfg(feature = "firewalls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct FirewallsAddTagsBody {
     pub tags: Option<Vec<String>>,
+}
+#[cfg(feature = "firewalls")]
+impl<'de> serde::Deserialize<'de> for FirewallsAddTagsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FirewallsAddTagsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FirewallsAddTagsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FirewallsAddTagsBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "tags" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FirewallsAddTagsBody { tags: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "firewalls")]
 pub type FirewallsDeleteTagsBody = FirewallsAddTagsBody;
@@ -22948,6 +25328,41 @@ pub struct InboundRulesFirewallInboundRulesItemBody {
         serialize_with = "rt::tri_state::serialize"
     )]
     pub outbound_rules: Option<Option<Vec<super::models::FirewallOutboundRulesItem>>>,
+}
+#[cfg(feature = "firewalls")]
+impl<'de> serde::Deserialize<'de> for InboundRulesFirewallInboundRulesItemBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = InboundRulesFirewallInboundRulesItemBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct InboundRulesFirewallInboundRulesItemBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<InboundRulesFirewallInboundRulesItemBody, A::Error> {
+                let mut __f0: Option<
+                    Option<Vec<super::models::FirewallInboundRulesItem>>,
+                > = None;
+                let mut __f1: Option<
+                    Option<Vec<super::models::FirewallOutboundRulesItem>>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "inbound_rules" => __f0 = Some(__map.next_value()?),
+                        "outbound_rules" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(InboundRulesFirewallInboundRulesItemBody {
+                    inbound_rules: __f0,
+                    outbound_rules: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "floating_i_ps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -23056,7 +25471,7 @@ pub enum FloatingIpDroplet {
     Value(Option<serde_json::Value>),
 }
 #[cfg(feature = "floating_i_ps")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum FloatingIpCreate {
     FloatingIpCreateVariant0(super::models::FloatingIpCreateVariant0),
@@ -23072,6 +25487,34 @@ pub struct FloatingIpCreateVariant0 {
     pub droplet_id: i64,
 }
 #[cfg(any(feature = "floating_i_ps", feature = "reserved_i_ps"))]
+impl<'de> serde::Deserialize<'de> for FloatingIpCreateVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FloatingIpCreateVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FloatingIpCreateVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FloatingIpCreateVariant0, A::Error> {
+                let mut __f0: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "droplet_id" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FloatingIpCreateVariant0 {
+                    droplet_id: rt::de::required(__f0, "droplet_id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "floating_i_ps", feature = "reserved_i_ps"))]
 /// Reserve to Region
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct FloatingIpCreateVariant1 {
@@ -23080,6 +25523,37 @@ pub struct FloatingIpCreateVariant1 {
     /// The UUID of the project to which the floating IP will be assigned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub project_id: Option<uuid::Uuid>,
+}
+#[cfg(any(feature = "floating_i_ps", feature = "reserved_i_ps"))]
+impl<'de> serde::Deserialize<'de> for FloatingIpCreateVariant1 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FloatingIpCreateVariant1;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FloatingIpCreateVariant1")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FloatingIpCreateVariant1, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<uuid::Uuid> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "region" => __f0 = Some(__map.next_value()?),
+                        "project_id" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FloatingIpCreateVariant1 {
+                    region: rt::de::required(__f0, "region")?,
+                    project_id: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "floating_i_ps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -23200,6 +25674,27 @@ pub enum FloatingIPsActionPostBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
+#[cfg(feature = "floating_ip_actions")]
+impl<'de> serde::Deserialize<'de> for FloatingIPsActionPostBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("floating_ip_action_unassign") => {
+                    Self::FloatingIpActionUnassign(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("floating_ip_action_assign") => {
+                    Self::FloatingIpActionAssign(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
+    }
+}
 #[cfg(
     any(
         feature = "floating_ip_actions",
@@ -23212,6 +25707,40 @@ pub struct FloatingIpActionUnassign {
     /// The type of action to initiate for the floating IP.
     #[serde(rename = "type")]
     pub type_: super::models::FloatingIpActionUnassignType,
+}
+#[cfg(
+    any(
+        feature = "floating_ip_actions",
+        feature = "reserved_i_pv6_actions",
+        feature = "reserved_ip_actions"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for FloatingIpActionUnassign {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FloatingIpActionUnassign;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FloatingIpActionUnassign")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FloatingIpActionUnassign, A::Error> {
+                let mut __f0: Option<super::models::FloatingIpActionUnassignType> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FloatingIpActionUnassign {
+                    type_: rt::de::required(__f0, "type")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(
     any(
@@ -23238,6 +25767,43 @@ pub struct FloatingIpActionAssign {
     pub type_: super::models::FloatingIpActionUnassignType,
     /// The ID of the Droplet that the floating IP will be assigned to.
     pub droplet_id: i64,
+}
+#[cfg(
+    any(
+        feature = "floating_ip_actions",
+        feature = "reserved_i_pv6_actions",
+        feature = "reserved_ip_actions"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for FloatingIpActionAssign {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FloatingIpActionAssign;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FloatingIpActionAssign")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FloatingIpActionAssign, A::Error> {
+                let mut __f0: Option<super::models::FloatingIpActionUnassignType> = None;
+                let mut __f1: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "droplet_id" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FloatingIpActionAssign {
+                    type_: rt::de::required(__f0, "type")?,
+                    droplet_id: rt::de::required(__f1, "droplet_id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "floating_ip_actions", feature = "reserved_ip_actions"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -23458,6 +26024,37 @@ pub struct CreateNamespace {
     pub region: String,
     /// The namespace's unique name.
     pub label: String,
+}
+#[cfg(feature = "functions")]
+impl<'de> serde::Deserialize<'de> for CreateNamespace {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateNamespace;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateNamespace")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateNamespace, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "region" => __f0 = Some(__map.next_value()?),
+                        "label" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateNamespace {
+                    region: rt::de::required(__f0, "region")?,
+                    label: rt::de::required(__f1, "label")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -23700,6 +26297,46 @@ pub struct CreateTrigger {
     pub scheduled_details: super::models::ScheduledDetails,
 }
 #[cfg(feature = "functions")]
+impl<'de> serde::Deserialize<'de> for CreateTrigger {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateTrigger;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateTrigger")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateTrigger, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<super::models::ScheduledDetails> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "function" => __f1 = Some(__map.next_value()?),
+                        "type" => __f2 = Some(__map.next_value()?),
+                        "is_enabled" => __f3 = Some(__map.next_value()?),
+                        "scheduled_details" => __f4 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateTrigger {
+                    name: rt::de::required(__f0, "name")?,
+                    function: rt::de::required(__f1, "function")?,
+                    type_: rt::de::required(__f2, "type")?,
+                    is_enabled: rt::de::required(__f3, "is_enabled")?,
+                    scheduled_details: rt::de::required(__f4, "scheduled_details")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct TriggerTriggerInfoResponse {
     pub trigger: Option<super::models::TriggerInfo>,
@@ -23741,6 +26378,37 @@ pub struct UpdateTrigger {
     /// Trigger details for SCHEDULED type, where body is optional.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scheduled_details: Option<super::models::ScheduledDetails>,
+}
+#[cfg(feature = "functions")]
+impl<'de> serde::Deserialize<'de> for UpdateTrigger {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateTrigger;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateTrigger")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateTrigger, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<super::models::ScheduledDetails> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "is_enabled" => __f0 = __map.next_value()?,
+                        "scheduled_details" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateTrigger {
+                    is_enabled: __f0,
+                    scheduled_details: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -23842,6 +26510,37 @@ pub struct AccessKeyCreateRequest {
     /// The duration after which the access key expires, specified as a human-readable duration string in the format `<int>h` (hours) or `<int>d` (days). Minimum value is `1h`. If omitted, the key will never expire.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_in: Option<String>,
+}
+#[cfg(feature = "functions")]
+impl<'de> serde::Deserialize<'de> for AccessKeyCreateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AccessKeyCreateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AccessKeyCreateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AccessKeyCreateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "expires_in" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AccessKeyCreateRequest {
+                    name: rt::de::required(__f0, "name")?,
+                    expires_in: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -24052,6 +26751,49 @@ pub struct ImageNewCustom {
     pub tags: Option<Option<Vec<String>>>,
 }
 #[cfg(feature = "images")]
+impl<'de> serde::Deserialize<'de> for ImageNewCustom {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ImageNewCustom;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ImageNewCustom")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ImageNewCustom, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::Distribution> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::RegionSlug> = None;
+                let mut __f5: Option<Option<Vec<String>>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "distribution" => __f1 = __map.next_value()?,
+                        "description" => __f2 = __map.next_value()?,
+                        "url" => __f3 = Some(__map.next_value()?),
+                        "region" => __f4 = Some(__map.next_value()?),
+                        "tags" => __f5 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ImageNewCustom {
+                    name: rt::de::required(__f0, "name")?,
+                    distribution: __f1,
+                    description: __f2,
+                    url: rt::de::required(__f3, "url")?,
+                    region: rt::de::required(__f4, "region")?,
+                    tags: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ImagesCreateCustomResponse202 {
     pub image: Option<super::models::Image>,
@@ -24161,7 +26903,41 @@ pub struct ImageUpdate {
     pub description: Option<String>,
 }
 #[cfg(feature = "images")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+impl<'de> serde::Deserialize<'de> for ImageUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ImageUpdate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ImageUpdate")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ImageUpdate, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::Distribution> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = __map.next_value()?,
+                        "distribution" => __f1 = __map.next_value()?,
+                        "description" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ImageUpdate {
+                    name: __f0,
+                    distribution: __f1,
+                    description: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "images")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ImagesPostAccountTransferCreate {
     ImagesPostAccountTransferCreateVariant0(
@@ -24181,11 +26957,67 @@ pub struct ImagesPostAccountTransferCreateVariant0 {
     pub recipient_email: String,
 }
 #[cfg(feature = "images")]
+impl<'de> serde::Deserialize<'de> for ImagesPostAccountTransferCreateVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ImagesPostAccountTransferCreateVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ImagesPostAccountTransferCreateVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ImagesPostAccountTransferCreateVariant0, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "recipient_email" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ImagesPostAccountTransferCreateVariant0 {
+                    recipient_email: rt::de::required(__f0, "recipient_email")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "images")]
 /// Transfer To Team
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ImagesPostAccountTransferCreateVariant1 {
     /// The UUID of the team that the image will be transferred to.
     pub recipient_uuid: String,
+}
+#[cfg(feature = "images")]
+impl<'de> serde::Deserialize<'de> for ImagesPostAccountTransferCreateVariant1 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ImagesPostAccountTransferCreateVariant1;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ImagesPostAccountTransferCreateVariant1")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ImagesPostAccountTransferCreateVariant1, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "recipient_uuid" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ImagesPostAccountTransferCreateVariant1 {
+                    recipient_uuid: rt::de::required(__f0, "recipient_uuid")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -24230,10 +27062,69 @@ pub struct ImagesPostAccountTransferAccept {
     pub recipient_uuid: String,
 }
 #[cfg(feature = "images")]
+impl<'de> serde::Deserialize<'de> for ImagesPostAccountTransferAccept {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ImagesPostAccountTransferAccept;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ImagesPostAccountTransferAccept")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ImagesPostAccountTransferAccept, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "transfer_id" => __f0 = Some(__map.next_value()?),
+                        "recipient_uuid" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ImagesPostAccountTransferAccept {
+                    transfer_id: rt::de::required(__f0, "transfer_id")?,
+                    recipient_uuid: rt::de::required(__f1, "recipient_uuid")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ImagesPostAccountTransferCancel {
     /// A unique number that used to identify and reference an image account transfer.
     pub transfer_id: i64,
+}
+#[cfg(feature = "images")]
+impl<'de> serde::Deserialize<'de> for ImagesPostAccountTransferCancel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ImagesPostAccountTransferCancel;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ImagesPostAccountTransferCancel")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ImagesPostAccountTransferCancel, A::Error> {
+                let mut __f0: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "transfer_id" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ImagesPostAccountTransferCancel {
+                    transfer_id: rt::de::required(__f0, "transfer_id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "images")]
 pub type ImagesPostAccountTransferDecline = ImagesPostAccountTransferCancel;
@@ -24248,11 +27139,60 @@ pub enum ImageActionsPostBody {
     Other(serde_json::Value),
 }
 #[cfg(feature = "image_actions")]
+impl<'de> serde::Deserialize<'de> for ImageActionsPostBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("image_action_base") => {
+                    Self::ImageActionBase(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("image_action_transfer") => {
+                    Self::ImageActionTransfer(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
+    }
+}
+#[cfg(feature = "image_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct ImageActionBase {
     /// The action to be taken on the image. Can be either `convert` or `transfer`.
     #[serde(rename = "type")]
     pub type_: super::models::ImageActionBaseType,
+}
+#[cfg(feature = "image_actions")]
+impl<'de> serde::Deserialize<'de> for ImageActionBase {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ImageActionBase;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ImageActionBase")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ImageActionBase, A::Error> {
+                let mut __f0: Option<super::models::ImageActionBaseType> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ImageActionBase {
+                    type_: rt::de::required(__f0, "type")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "image_actions")]
 connector_runtime::__string_enum! {
@@ -24268,6 +27208,37 @@ pub struct ImageActionTransfer {
     pub type_: super::models::ImageActionBaseType,
     /// The slug identifier for the region where the resource will initially be  available.
     pub region: super::models::RegionSlug,
+}
+#[cfg(feature = "image_actions")]
+impl<'de> serde::Deserialize<'de> for ImageActionTransfer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ImageActionTransfer;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ImageActionTransfer")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ImageActionTransfer, A::Error> {
+                let mut __f0: Option<super::models::ImageActionBaseType> = None;
+                let mut __f1: Option<super::models::RegionSlug> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "region" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ImageActionTransfer {
+                    type_: rt::de::required(__f0, "type")?,
+                    region: rt::de::required(__f1, "region")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -25472,6 +28443,87 @@ pub struct ClusterUpdate {
     pub coredns_autoscaler: Option<Option<super::models::CorednsAutoscaler>>,
 }
 #[cfg(feature = "kubernetes")]
+impl<'de> serde::Deserialize<'de> for ClusterUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ClusterUpdate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ClusterUpdate")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ClusterUpdate, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<Option<super::models::MaintenancePolicy>> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<bool> = None;
+                let mut __f6: Option<Option<super::models::ControlPlaneFirewall>> = None;
+                let mut __f7: Option<
+                    Option<super::models::ClusterAutoscalerConfiguration>,
+                > = None;
+                let mut __f8: Option<Option<super::models::Sso>> = None;
+                let mut __f9: Option<Option<super::models::RoutingAgent>> = None;
+                let mut __f10: Option<Option<super::models::P2pOciRegistryPlugin>> = None;
+                let mut __f11: Option<Option<super::models::AmdGpuDevicePlugin>> = None;
+                let mut __f12: Option<
+                    Option<super::models::AmdGpuDeviceMetricsExporterPlugin>,
+                > = None;
+                let mut __f13: Option<Option<super::models::NvidiaGpuDevicePlugin>> = None;
+                let mut __f14: Option<Option<super::models::RdmaSharedDevPlugin>> = None;
+                let mut __f15: Option<Option<super::models::CorednsAutoscaler>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "tags" => __f1 = __map.next_value()?,
+                        "maintenance_policy" => __f2 = Some(__map.next_value()?),
+                        "auto_upgrade" => __f3 = __map.next_value()?,
+                        "surge_upgrade" => __f4 = __map.next_value()?,
+                        "ha" => __f5 = __map.next_value()?,
+                        "control_plane_firewall" => __f6 = Some(__map.next_value()?),
+                        "cluster_autoscaler_configuration" => {
+                            __f7 = Some(__map.next_value()?);
+                        }
+                        "sso" => __f8 = Some(__map.next_value()?),
+                        "routing_agent" => __f9 = Some(__map.next_value()?),
+                        "p2p_oci_registry_plugin" => __f10 = Some(__map.next_value()?),
+                        "amd_gpu_device_plugin" => __f11 = Some(__map.next_value()?),
+                        "amd_gpu_device_metrics_exporter_plugin" => {
+                            __f12 = Some(__map.next_value()?);
+                        }
+                        "nvidia_gpu_device_plugin" => __f13 = Some(__map.next_value()?),
+                        "rdma_shared_dev_plugin" => __f14 = Some(__map.next_value()?),
+                        "coredns_autoscaler" => __f15 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ClusterUpdate {
+                    name: rt::de::required(__f0, "name")?,
+                    tags: __f1,
+                    maintenance_policy: __f2,
+                    auto_upgrade: __f3,
+                    surge_upgrade: __f4,
+                    ha: __f5,
+                    control_plane_firewall: __f6,
+                    cluster_autoscaler_configuration: __f7,
+                    sso: __f8,
+                    routing_agent: __f9,
+                    p2p_oci_registry_plugin: __f10,
+                    amd_gpu_device_plugin: __f11,
+                    amd_gpu_device_metrics_exporter_plugin: __f12,
+                    nvidia_gpu_device_plugin: __f13,
+                    rdma_shared_dev_plugin: __f14,
+                    coredns_autoscaler: __f15,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "kubernetes")]
 /// An object containing the IDs of resources associated with a Kubernetes cluster.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct AssociatedKubernetesResources {
@@ -25568,6 +28620,40 @@ pub struct DestroyAssociatedKubernetesResources {
     /// A list of IDs for associated volume snapshots to destroy along with the cluster.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub volume_snapshots: Option<Vec<String>>,
+}
+#[cfg(feature = "kubernetes")]
+impl<'de> serde::Deserialize<'de> for DestroyAssociatedKubernetesResources {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DestroyAssociatedKubernetesResources;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DestroyAssociatedKubernetesResources")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DestroyAssociatedKubernetesResources, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "load_balancers" => __f0 = __map.next_value()?,
+                        "volumes" => __f1 = __map.next_value()?,
+                        "volume_snapshots" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DestroyAssociatedKubernetesResources {
+                    load_balancers: __f0,
+                    volumes: __f1,
+                    volume_snapshots: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__string_enum! {
@@ -25827,12 +28913,95 @@ pub struct KubernetesNodePoolUpdate {
     pub nodes: Option<Vec<super::models::Node>>,
 }
 #[cfg(feature = "kubernetes")]
+impl<'de> serde::Deserialize<'de> for KubernetesNodePoolUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = KubernetesNodePoolUpdate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct KubernetesNodePoolUpdate")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<KubernetesNodePoolUpdate, A::Error> {
+                let mut __f0: Option<uuid::Uuid> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                let mut __f4: Option<Option<serde_json::Value>> = None;
+                let mut __f5: Option<Vec<super::models::KubernetesNodePoolTaint>> = None;
+                let mut __f6: Option<bool> = None;
+                let mut __f7: Option<i64> = None;
+                let mut __f8: Option<i64> = None;
+                let mut __f9: Option<Vec<super::models::Node>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = __map.next_value()?,
+                        "name" => __f1 = Some(__map.next_value()?),
+                        "count" => __f2 = Some(__map.next_value()?),
+                        "tags" => __f3 = __map.next_value()?,
+                        "labels" => __f4 = Some(__map.next_value()?),
+                        "taints" => __f5 = __map.next_value()?,
+                        "auto_scale" => __f6 = __map.next_value()?,
+                        "min_nodes" => __f7 = __map.next_value()?,
+                        "max_nodes" => __f8 = __map.next_value()?,
+                        "nodes" => __f9 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(KubernetesNodePoolUpdate {
+                    id: __f0,
+                    name: rt::de::required(__f1, "name")?,
+                    count: rt::de::required(__f2, "count")?,
+                    tags: __f3,
+                    labels: __f4,
+                    taints: __f5,
+                    auto_scale: __f6,
+                    min_nodes: __f7,
+                    max_nodes: __f8,
+                    nodes: __f9,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "kubernetes")]
 pub type KubernetesUpdateNodePoolResponse202 = KubernetesAddNodePoolResponse201;
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct KubernetesRecycleNodePoolBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nodes: Option<Vec<String>>,
+}
+#[cfg(feature = "kubernetes")]
+impl<'de> serde::Deserialize<'de> for KubernetesRecycleNodePoolBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = KubernetesRecycleNodePoolBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct KubernetesRecycleNodePoolBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<KubernetesRecycleNodePoolBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "nodes" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(KubernetesRecycleNodePoolBody {
+                    nodes: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -26183,6 +29352,43 @@ pub struct ClusterlintRequest {
     pub exclude_checks: Option<Vec<String>>,
 }
 #[cfg(feature = "kubernetes")]
+impl<'de> serde::Deserialize<'de> for ClusterlintRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ClusterlintRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ClusterlintRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ClusterlintRequest, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "include_groups" => __f0 = __map.next_value()?,
+                        "include_checks" => __f1 = __map.next_value()?,
+                        "exclude_groups" => __f2 = __map.next_value()?,
+                        "exclude_checks" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ClusterlintRequest {
+                    include_groups: __f0,
+                    include_checks: __f1,
+                    exclude_groups: __f2,
+                    exclude_checks: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct KubernetesRunClusterLintResponse202 {
     /// ID of the clusterlint run that can be used later to fetch the diagnostics.
@@ -26224,6 +29430,34 @@ pub struct ClusterRegistry {
     pub cluster_uuids: Option<Vec<String>>,
 }
 #[cfg(feature = "kubernetes")]
+impl<'de> serde::Deserialize<'de> for ClusterRegistry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ClusterRegistry;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ClusterRegistry")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ClusterRegistry, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "cluster_uuids" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ClusterRegistry {
+                    cluster_uuids: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ClusterRegistries {
     /// An array containing the UUIDs of Kubernetes clusters.
@@ -26232,6 +29466,37 @@ pub struct ClusterRegistries {
     /// An array containing the registry names.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registries: Option<Vec<String>>,
+}
+#[cfg(feature = "kubernetes")]
+impl<'de> serde::Deserialize<'de> for ClusterRegistries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ClusterRegistries;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ClusterRegistries")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ClusterRegistries, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "cluster_uuids" => __f0 = __map.next_value()?,
+                        "registries" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ClusterRegistries {
+                    cluster_uuids: __f0,
+                    registries: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -27031,7 +30296,7 @@ connector_runtime::__string_enum! {
     pub enum LoadBalancerTlsCipherPolicy { Default = "DEFAULT", Strong = "STRONG", }
 }
 #[cfg(feature = "load_balancers")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum LoadBalancerCreate {
     LoadBalancerCreateVariant0(super::models::LoadBalancerCreateVariant0),
@@ -27133,6 +30398,118 @@ pub struct LoadBalancerCreateVariant0 {
     /// A string indicating the policy for the TLS cipher suites used by the load balancer. The possible values are `DEFAULT` or `STRONG`. The default value is `DEFAULT`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_cipher_policy: Option<super::models::LoadBalancerTlsCipherPolicy>,
+}
+#[cfg(feature = "load_balancers")]
+impl<'de> serde::Deserialize<'de> for LoadBalancerCreateVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = LoadBalancerCreateVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct LoadBalancerCreateVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<LoadBalancerCreateVariant0, A::Error> {
+                let mut __f0: Option<Vec<i64>> = None;
+                let mut __f1: Option<super::models::RegionSlug> = None;
+                let mut __f2: Option<uuid::Uuid> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<i64> = None;
+                let mut __f8: Option<super::models::LoadBalancerSize> = None;
+                let mut __f9: Option<super::models::LoadBalancerAlgorithm> = None;
+                let mut __f10: Option<super::models::LoadBalancerStatus> = None;
+                let mut __f11: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f12: Option<Vec<super::models::ForwardingRule>> = None;
+                let mut __f13: Option<super::models::HealthCheck> = None;
+                let mut __f14: Option<super::models::StickySessions> = None;
+                let mut __f15: Option<bool> = None;
+                let mut __f16: Option<bool> = None;
+                let mut __f17: Option<bool> = None;
+                let mut __f18: Option<i64> = None;
+                let mut __f19: Option<uuid::Uuid> = None;
+                let mut __f20: Option<bool> = None;
+                let mut __f21: Option<super::models::LbFirewall> = None;
+                let mut __f22: Option<super::models::LoadBalancerNetwork> = None;
+                let mut __f23: Option<super::models::LoadBalancerNetworkStack> = None;
+                let mut __f24: Option<super::models::LoadBalancerType> = None;
+                let mut __f25: Option<Vec<super::models::Domains>> = None;
+                let mut __f26: Option<super::models::GlbSettings> = None;
+                let mut __f27: Option<Vec<String>> = None;
+                let mut __f28: Option<super::models::LoadBalancerTlsCipherPolicy> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "droplet_ids" => __f0 = Some(__map.next_value()?),
+                        "region" => __f1 = Some(__map.next_value()?),
+                        "id" => __f2 = __map.next_value()?,
+                        "name" => __f3 = __map.next_value()?,
+                        "project_id" => __f4 = __map.next_value()?,
+                        "ip" => __f5 = __map.next_value()?,
+                        "ipv6" => __f6 = __map.next_value()?,
+                        "size_unit" => __f7 = __map.next_value()?,
+                        "size" => __f8 = __map.next_value()?,
+                        "algorithm" => __f9 = __map.next_value()?,
+                        "status" => __f10 = __map.next_value()?,
+                        "created_at" => __f11 = __map.next_value()?,
+                        "forwarding_rules" => __f12 = Some(__map.next_value()?),
+                        "health_check" => __f13 = __map.next_value()?,
+                        "sticky_sessions" => __f14 = __map.next_value()?,
+                        "redirect_http_to_https" => __f15 = __map.next_value()?,
+                        "enable_proxy_protocol" => __f16 = __map.next_value()?,
+                        "enable_backend_keepalive" => __f17 = __map.next_value()?,
+                        "http_idle_timeout_seconds" => __f18 = __map.next_value()?,
+                        "vpc_uuid" => __f19 = __map.next_value()?,
+                        "disable_lets_encrypt_dns_records" => __f20 = __map.next_value()?,
+                        "firewall" => __f21 = __map.next_value()?,
+                        "network" => __f22 = __map.next_value()?,
+                        "network_stack" => __f23 = __map.next_value()?,
+                        "type" => __f24 = __map.next_value()?,
+                        "domains" => __f25 = __map.next_value()?,
+                        "glb_settings" => __f26 = __map.next_value()?,
+                        "target_load_balancer_ids" => __f27 = __map.next_value()?,
+                        "tls_cipher_policy" => __f28 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(LoadBalancerCreateVariant0 {
+                    droplet_ids: rt::de::required(__f0, "droplet_ids")?,
+                    region: rt::de::required(__f1, "region")?,
+                    id: __f2,
+                    name: __f3,
+                    project_id: __f4,
+                    ip: __f5,
+                    ipv6: __f6,
+                    size_unit: __f7,
+                    size: __f8,
+                    algorithm: __f9,
+                    status: __f10,
+                    created_at: __f11,
+                    forwarding_rules: rt::de::required(__f12, "forwarding_rules")?,
+                    health_check: __f13,
+                    sticky_sessions: __f14,
+                    redirect_http_to_https: __f15,
+                    enable_proxy_protocol: __f16,
+                    enable_backend_keepalive: __f17,
+                    http_idle_timeout_seconds: __f18,
+                    vpc_uuid: __f19,
+                    disable_lets_encrypt_dns_records: __f20,
+                    firewall: __f21,
+                    network: __f22,
+                    network_stack: __f23,
+                    type_: __f24,
+                    domains: __f25,
+                    glb_settings: __f26,
+                    target_load_balancer_ids: __f27,
+                    tls_cipher_policy: __f28,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "load_balancers")]
 impl LoadBalancerCreateVariant0 {
@@ -27271,6 +30648,118 @@ pub struct LoadBalancerCreateVariant1 {
     pub tls_cipher_policy: Option<super::models::LoadBalancerTlsCipherPolicy>,
 }
 #[cfg(feature = "load_balancers")]
+impl<'de> serde::Deserialize<'de> for LoadBalancerCreateVariant1 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = LoadBalancerCreateVariant1;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct LoadBalancerCreateVariant1")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<LoadBalancerCreateVariant1, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::RegionSlug> = None;
+                let mut __f2: Option<uuid::Uuid> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<i64> = None;
+                let mut __f8: Option<super::models::LoadBalancerSize> = None;
+                let mut __f9: Option<super::models::LoadBalancerAlgorithm> = None;
+                let mut __f10: Option<super::models::LoadBalancerStatus> = None;
+                let mut __f11: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f12: Option<Vec<super::models::ForwardingRule>> = None;
+                let mut __f13: Option<super::models::HealthCheck> = None;
+                let mut __f14: Option<super::models::StickySessions> = None;
+                let mut __f15: Option<bool> = None;
+                let mut __f16: Option<bool> = None;
+                let mut __f17: Option<bool> = None;
+                let mut __f18: Option<i64> = None;
+                let mut __f19: Option<uuid::Uuid> = None;
+                let mut __f20: Option<bool> = None;
+                let mut __f21: Option<super::models::LbFirewall> = None;
+                let mut __f22: Option<super::models::LoadBalancerNetwork> = None;
+                let mut __f23: Option<super::models::LoadBalancerNetworkStack> = None;
+                let mut __f24: Option<super::models::LoadBalancerType> = None;
+                let mut __f25: Option<Vec<super::models::Domains>> = None;
+                let mut __f26: Option<super::models::GlbSettings> = None;
+                let mut __f27: Option<Vec<String>> = None;
+                let mut __f28: Option<super::models::LoadBalancerTlsCipherPolicy> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "tag" => __f0 = Some(__map.next_value()?),
+                        "region" => __f1 = Some(__map.next_value()?),
+                        "id" => __f2 = __map.next_value()?,
+                        "name" => __f3 = __map.next_value()?,
+                        "project_id" => __f4 = __map.next_value()?,
+                        "ip" => __f5 = __map.next_value()?,
+                        "ipv6" => __f6 = __map.next_value()?,
+                        "size_unit" => __f7 = __map.next_value()?,
+                        "size" => __f8 = __map.next_value()?,
+                        "algorithm" => __f9 = __map.next_value()?,
+                        "status" => __f10 = __map.next_value()?,
+                        "created_at" => __f11 = __map.next_value()?,
+                        "forwarding_rules" => __f12 = Some(__map.next_value()?),
+                        "health_check" => __f13 = __map.next_value()?,
+                        "sticky_sessions" => __f14 = __map.next_value()?,
+                        "redirect_http_to_https" => __f15 = __map.next_value()?,
+                        "enable_proxy_protocol" => __f16 = __map.next_value()?,
+                        "enable_backend_keepalive" => __f17 = __map.next_value()?,
+                        "http_idle_timeout_seconds" => __f18 = __map.next_value()?,
+                        "vpc_uuid" => __f19 = __map.next_value()?,
+                        "disable_lets_encrypt_dns_records" => __f20 = __map.next_value()?,
+                        "firewall" => __f21 = __map.next_value()?,
+                        "network" => __f22 = __map.next_value()?,
+                        "network_stack" => __f23 = __map.next_value()?,
+                        "type" => __f24 = __map.next_value()?,
+                        "domains" => __f25 = __map.next_value()?,
+                        "glb_settings" => __f26 = __map.next_value()?,
+                        "target_load_balancer_ids" => __f27 = __map.next_value()?,
+                        "tls_cipher_policy" => __f28 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(LoadBalancerCreateVariant1 {
+                    tag: rt::de::required(__f0, "tag")?,
+                    region: rt::de::required(__f1, "region")?,
+                    id: __f2,
+                    name: __f3,
+                    project_id: __f4,
+                    ip: __f5,
+                    ipv6: __f6,
+                    size_unit: __f7,
+                    size: __f8,
+                    algorithm: __f9,
+                    status: __f10,
+                    created_at: __f11,
+                    forwarding_rules: rt::de::required(__f12, "forwarding_rules")?,
+                    health_check: __f13,
+                    sticky_sessions: __f14,
+                    redirect_http_to_https: __f15,
+                    enable_proxy_protocol: __f16,
+                    enable_backend_keepalive: __f17,
+                    http_idle_timeout_seconds: __f18,
+                    vpc_uuid: __f19,
+                    disable_lets_encrypt_dns_records: __f20,
+                    firewall: __f21,
+                    network: __f22,
+                    network_stack: __f23,
+                    type_: __f24,
+                    domains: __f25,
+                    glb_settings: __f26,
+                    target_load_balancer_ids: __f27,
+                    tls_cipher_policy: __f28,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "load_balancers")]
 impl LoadBalancerCreateVariant1 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27360,6 +30849,34 @@ pub type DropletIdsBody = FirewallsAssignDropletsBody;
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ForwardingRulesForwardingRuleBody {
     pub forwarding_rules: Vec<super::models::ForwardingRule>,
+}
+#[cfg(feature = "load_balancers")]
+impl<'de> serde::Deserialize<'de> for ForwardingRulesForwardingRuleBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ForwardingRulesForwardingRuleBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ForwardingRulesForwardingRuleBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ForwardingRulesForwardingRuleBody, A::Error> {
+                let mut __f0: Option<Vec<super::models::ForwardingRule>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "forwarding_rules" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ForwardingRulesForwardingRuleBody {
+                    forwarding_rules: rt::de::required(__f0, "forwarding_rules")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "load_balancers")]
 impl ForwardingRulesForwardingRuleBody {
@@ -27647,6 +31164,60 @@ pub struct AlertPolicyRequest {
     pub type_: super::models::AlertPolicyType,
     pub value: f64,
     pub window: super::models::AlertPolicyRequestWindow,
+}
+#[cfg(feature = "monitoring")]
+impl<'de> serde::Deserialize<'de> for AlertPolicyRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AlertPolicyRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AlertPolicyRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AlertPolicyRequest, A::Error> {
+                let mut __f0: Option<super::models::Alerts> = None;
+                let mut __f1: Option<super::models::AlertPolicyCompare> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<Vec<String>> = None;
+                let mut __f5: Option<Vec<String>> = None;
+                let mut __f6: Option<super::models::AlertPolicyType> = None;
+                let mut __f7: Option<f64> = None;
+                let mut __f8: Option<super::models::AlertPolicyRequestWindow> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "alerts" => __f0 = Some(__map.next_value()?),
+                        "compare" => __f1 = Some(__map.next_value()?),
+                        "description" => __f2 = Some(__map.next_value()?),
+                        "enabled" => __f3 = Some(__map.next_value()?),
+                        "entities" => __f4 = Some(__map.next_value()?),
+                        "tags" => __f5 = Some(__map.next_value()?),
+                        "type" => __f6 = Some(__map.next_value()?),
+                        "value" => {
+                            __f7 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
+                        }
+                        "window" => __f8 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AlertPolicyRequest {
+                    alerts: rt::de::required(__f0, "alerts")?,
+                    compare: rt::de::required(__f1, "compare")?,
+                    description: rt::de::required(__f2, "description")?,
+                    enabled: rt::de::required(__f3, "enabled")?,
+                    entities: rt::de::required(__f4, "entities")?,
+                    tags: rt::de::required(__f5, "tags")?,
+                    type_: rt::de::required(__f6, "type")?,
+                    value: rt::de::required(__f7, "value")?,
+                    window: rt::de::required(__f8, "window")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
@@ -28005,6 +31576,40 @@ pub struct DestinationRequest {
     pub config: super::models::OpensearchConfigRequest,
 }
 #[cfg(feature = "monitoring")]
+impl<'de> serde::Deserialize<'de> for DestinationRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DestinationRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DestinationRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DestinationRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::DestinationRequestType> = None;
+                let mut __f2: Option<super::models::OpensearchConfigRequest> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = __map.next_value()?,
+                        "type" => __f1 = Some(__map.next_value()?),
+                        "config" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DestinationRequest {
+                    name: __f0,
+                    type_: rt::de::required(__f1, "type")?,
+                    config: rt::de::required(__f2, "config")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
     #[doc =
     " The destination type. `opensearch_dbaas` for a DigitalOcean managed OpenSearch"]
@@ -28032,6 +31637,51 @@ pub struct OpensearchConfigRequest {
     /// Number of days to retain logs in an OpenSearch cluster.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<i64>,
+}
+#[cfg(feature = "monitoring")]
+impl<'de> serde::Deserialize<'de> for OpensearchConfigRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = OpensearchConfigRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct OpensearchConfigRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<OpensearchConfigRequest, A::Error> {
+                let mut __f0: Option<
+                    super::models::OpensearchConfigRequestCredentials,
+                > = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "credentials" => __f0 = __map.next_value()?,
+                        "endpoint" => __f1 = Some(__map.next_value()?),
+                        "cluster_uuid" => __f2 = __map.next_value()?,
+                        "cluster_name" => __f3 = __map.next_value()?,
+                        "index_name" => __f4 = __map.next_value()?,
+                        "retention_days" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(OpensearchConfigRequest {
+                    credentials: __f0,
+                    endpoint: rt::de::required(__f1, "endpoint")?,
+                    cluster_uuid: __f2,
+                    cluster_name: __f3,
+                    index_name: __f4,
+                    retention_days: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "monitoring")]
 /// Credentials for an OpenSearch cluster user. Optional if `cluster_uuid` is passed.
@@ -28377,6 +32027,37 @@ pub struct MonitoringCreateSinkBody {
     /// List of resources identified by their URNs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<super::models::SinkResource>>,
+}
+#[cfg(feature = "monitoring")]
+impl<'de> serde::Deserialize<'de> for MonitoringCreateSinkBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MonitoringCreateSinkBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MonitoringCreateSinkBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MonitoringCreateSinkBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<super::models::SinkResource>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "destination_uuid" => __f0 = __map.next_value()?,
+                        "resources" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(MonitoringCreateSinkBody {
+                    destination_uuid: __f0,
+                    resources: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "monitoring")]
 impl MonitoringCreateSinkBody {
@@ -28743,6 +32424,46 @@ pub struct NfsRequest {
     pub performance_tier: Option<String>,
 }
 #[cfg(feature = "nfs")]
+impl<'de> serde::Deserialize<'de> for NfsRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = NfsRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct NfsRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<NfsRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "size_gib" => __f1 = Some(__map.next_value()?),
+                        "region" => __f2 = Some(__map.next_value()?),
+                        "vpc_ids" => __f3 = Some(__map.next_value()?),
+                        "performance_tier" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(NfsRequest {
+                    name: rt::de::required(__f0, "name")?,
+                    size_gib: rt::de::required(__f1, "size_gib")?,
+                    region: rt::de::required(__f2, "region")?,
+                    vpc_ids: rt::de::required(__f3, "vpc_ids")?,
+                    performance_tier: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "nfs")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct NfsCreateResponse {
     pub share: Option<super::models::NfsResponse>,
@@ -28790,6 +32511,47 @@ pub enum NfsCreateActionBody {
     Other(serde_json::Value),
 }
 #[cfg(feature = "nfs_actions")]
+impl<'de> serde::Deserialize<'de> for NfsCreateActionBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("nfs_action_resize") => {
+                    Self::NfsActionResize(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("nfs_action_snapshot") => {
+                    Self::NfsActionSnapshot(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("nfs_action_attach") => {
+                    Self::NfsActionAttach(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("nfs_action_detach") => {
+                    Self::NfsActionDetach(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("nfs_action_reassign") => {
+                    Self::NfsActionReassign(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("nfs_action_switch_performance_tier") => {
+                    Self::NfsActionSwitchPerformanceTier(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
+    }
+}
+#[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct NfsActionResize {
     /// The type of action to initiate for the NFS share (such as resize or snapshot).
@@ -28800,6 +32562,40 @@ pub struct NfsActionResize {
     pub region: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub params: Option<super::models::NfsActionResizeParams>,
+}
+#[cfg(feature = "nfs_actions")]
+impl<'de> serde::Deserialize<'de> for NfsActionResize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = NfsActionResize;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct NfsActionResize")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<NfsActionResize, A::Error> {
+                let mut __f0: Option<super::models::NfsActionResizeType> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::NfsActionResizeParams> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "region" => __f1 = __map.next_value()?,
+                        "params" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(NfsActionResize {
+                    type_: rt::de::required(__f0, "type")?,
+                    region: __f1,
+                    params: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "nfs_actions")]
 connector_runtime::__string_enum! {
@@ -28816,6 +32612,34 @@ pub struct NfsActionResizeParams {
     pub size_gib: i64,
 }
 #[cfg(feature = "nfs_actions")]
+impl<'de> serde::Deserialize<'de> for NfsActionResizeParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = NfsActionResizeParams;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct NfsActionResizeParams")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<NfsActionResizeParams, A::Error> {
+                let mut __f0: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "size_gib" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(NfsActionResizeParams {
+                    size_gib: rt::de::required(__f0, "size_gib")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct NfsActionSnapshot {
     /// The type of action to initiate for the NFS share (such as resize or snapshot).
@@ -28826,6 +32650,40 @@ pub struct NfsActionSnapshot {
     pub region: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub params: Option<super::models::NfsActionSnapshotParams>,
+}
+#[cfg(feature = "nfs_actions")]
+impl<'de> serde::Deserialize<'de> for NfsActionSnapshot {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = NfsActionSnapshot;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct NfsActionSnapshot")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<NfsActionSnapshot, A::Error> {
+                let mut __f0: Option<super::models::NfsActionResizeType> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::NfsActionSnapshotParams> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "region" => __f1 = __map.next_value()?,
+                        "params" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(NfsActionSnapshot {
+                    type_: rt::de::required(__f0, "type")?,
+                    region: __f1,
+                    params: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "nfs_actions")]
 pub type NfsActionSnapshotParams = AddonsPatchBody;
@@ -28842,10 +32700,72 @@ pub struct NfsActionAttach {
     pub params: Option<super::models::NfsActionAttachParams>,
 }
 #[cfg(feature = "nfs_actions")]
+impl<'de> serde::Deserialize<'de> for NfsActionAttach {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = NfsActionAttach;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct NfsActionAttach")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<NfsActionAttach, A::Error> {
+                let mut __f0: Option<super::models::NfsActionResizeType> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::NfsActionAttachParams> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "region" => __f1 = __map.next_value()?,
+                        "params" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(NfsActionAttach {
+                    type_: rt::de::required(__f0, "type")?,
+                    region: __f1,
+                    params: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct NfsActionAttachParams {
     /// The ID of the VPC to which the NFS share will be attached
     pub vpc_id: String,
+}
+#[cfg(feature = "nfs_actions")]
+impl<'de> serde::Deserialize<'de> for NfsActionAttachParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = NfsActionAttachParams;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct NfsActionAttachParams")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<NfsActionAttachParams, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "vpc_id" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(NfsActionAttachParams {
+                    vpc_id: rt::de::required(__f0, "vpc_id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "nfs_actions")]
 pub type NfsActionDetach = NfsActionAttach;
@@ -28864,12 +32784,77 @@ pub struct NfsActionReassign {
     pub params: Option<super::models::NfsActionReassignParams>,
 }
 #[cfg(feature = "nfs_actions")]
+impl<'de> serde::Deserialize<'de> for NfsActionReassign {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = NfsActionReassign;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct NfsActionReassign")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<NfsActionReassign, A::Error> {
+                let mut __f0: Option<super::models::NfsActionResizeType> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::NfsActionReassignParams> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "region" => __f1 = __map.next_value()?,
+                        "params" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(NfsActionReassign {
+                    type_: rt::de::required(__f0, "type")?,
+                    region: __f1,
+                    params: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct NfsActionReassignParams {
     /// The ID of the VPC from which the NFS share will be reassigned
     pub old_vpc_id: String,
     /// The ID of the VPC to which the NFS share will be reassigned
     pub new_vpc_id: String,
+}
+#[cfg(feature = "nfs_actions")]
+impl<'de> serde::Deserialize<'de> for NfsActionReassignParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = NfsActionReassignParams;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct NfsActionReassignParams")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<NfsActionReassignParams, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "old_vpc_id" => __f0 = Some(__map.next_value()?),
+                        "new_vpc_id" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(NfsActionReassignParams {
+                    old_vpc_id: rt::de::required(__f0, "old_vpc_id")?,
+                    new_vpc_id: rt::de::required(__f1, "new_vpc_id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -28884,10 +32869,74 @@ pub struct NfsActionSwitchPerformanceTier {
     pub params: Option<super::models::NfsActionSwitchPerformanceTierParams>,
 }
 #[cfg(feature = "nfs_actions")]
+impl<'de> serde::Deserialize<'de> for NfsActionSwitchPerformanceTier {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = NfsActionSwitchPerformanceTier;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct NfsActionSwitchPerformanceTier")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<NfsActionSwitchPerformanceTier, A::Error> {
+                let mut __f0: Option<super::models::NfsActionResizeType> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<
+                    super::models::NfsActionSwitchPerformanceTierParams,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "region" => __f1 = __map.next_value()?,
+                        "params" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(NfsActionSwitchPerformanceTier {
+                    type_: rt::de::required(__f0, "type")?,
+                    region: __f1,
+                    params: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct NfsActionSwitchPerformanceTierParams {
     /// The performance tier to which the NFS share will be switched (e.g., standard, high).
     pub performance_tier: String,
+}
+#[cfg(feature = "nfs_actions")]
+impl<'de> serde::Deserialize<'de> for NfsActionSwitchPerformanceTierParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = NfsActionSwitchPerformanceTierParams;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct NfsActionSwitchPerformanceTierParams")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<NfsActionSwitchPerformanceTierParams, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "performance_tier" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(NfsActionSwitchPerformanceTierParams {
+                    performance_tier: rt::de::required(__f0, "performance_tier")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "nfs_actions")]
 /// Action response of an NFS share.
@@ -29242,6 +33291,43 @@ pub struct AccessPointRequest {
     pub vpc_id: String,
 }
 #[cfg(feature = "nfs")]
+impl<'de> serde::Deserialize<'de> for AccessPointRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AccessPointRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AccessPointRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AccessPointRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::AccessPolicy> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "path" => __f1 = Some(__map.next_value()?),
+                        "access_policy" => __f2 = Some(__map.next_value()?),
+                        "vpc_id" => __f3 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AccessPointRequest {
+                    name: rt::de::required(__f0, "name")?,
+                    path: rt::de::required(__f1, "path")?,
+                    access_policy: rt::de::required(__f2, "access_policy")?,
+                    vpc_id: rt::de::required(__f3, "vpc_id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "nfs")]
 /// Response returned after starting an access point mutation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AccessPointActionResponse {
@@ -29326,6 +33412,37 @@ pub struct CreateTeamRequest {
     pub invitations: Option<Vec<super::models::TeamInvitation>>,
 }
 #[cfg(feature = "organizations")]
+impl<'de> serde::Deserialize<'de> for CreateTeamRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateTeamRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateTeamRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateTeamRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<super::models::TeamInvitation>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "invitations" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateTeamRequest {
+                    name: rt::de::required(__f0, "name")?,
+                    invitations: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "organizations")]
 /// An invitation to join a newly created team.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct TeamInvitation {
@@ -29333,6 +33450,37 @@ pub struct TeamInvitation {
     pub email: String,
     /// The role to assign to the invited user. The `owner` role cannot be assigned via invitation.
     pub role: super::models::TeamInvitationRole,
+}
+#[cfg(feature = "organizations")]
+impl<'de> serde::Deserialize<'de> for TeamInvitation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TeamInvitation;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TeamInvitation")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TeamInvitation, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::TeamInvitationRole> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "email" => __f0 = Some(__map.next_value()?),
+                        "role" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TeamInvitation {
+                    email: rt::de::required(__f0, "email")?,
+                    role: rt::de::required(__f1, "role")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "organizations")]
 connector_runtime::__string_enum! {
@@ -29808,6 +33956,62 @@ pub struct PartnerAttachmentWritable {
     pub redundancy_zone: Option<super::models::PartnerAttachmentWritableRedundancyZone>,
 }
 #[cfg(feature = "partner_network_connect")]
+impl<'de> serde::Deserialize<'de> for PartnerAttachmentWritable {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PartnerAttachmentWritable;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PartnerAttachmentWritable")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PartnerAttachmentWritable, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<super::models::PartnerAttachmentWritableRegion> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<Vec<String>> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<super::models::PartnerAttachmentWritableBgp> = None;
+                let mut __f7: Option<
+                    super::models::PartnerAttachmentWritableRedundancyZone,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "connection_bandwidth_in_mbps" => {
+                            __f1 = Some(__map.next_value()?);
+                        }
+                        "region" => __f2 = Some(__map.next_value()?),
+                        "naas_provider" => __f3 = Some(__map.next_value()?),
+                        "vpc_ids" => __f4 = Some(__map.next_value()?),
+                        "parent_uuid" => __f5 = __map.next_value()?,
+                        "bgp" => __f6 = __map.next_value()?,
+                        "redundancy_zone" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PartnerAttachmentWritable {
+                    name: rt::de::required(__f0, "name")?,
+                    connection_bandwidth_in_mbps: rt::de::required(
+                        __f1,
+                        "connection_bandwidth_in_mbps",
+                    )?,
+                    region: rt::de::required(__f2, "region")?,
+                    naas_provider: rt::de::required(__f3, "naas_provider")?,
+                    vpc_ids: rt::de::required(__f4, "vpc_ids")?,
+                    parent_uuid: __f5,
+                    bgp: __f6,
+                    redundancy_zone: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "partner_network_connect")]
 impl PartnerAttachmentWritable {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29851,6 +34055,43 @@ pub struct PartnerAttachmentWritableBgp {
     pub peer_router_asn: i64,
     /// BGP Auth Key
     pub auth_key: String,
+}
+#[cfg(feature = "partner_network_connect")]
+impl<'de> serde::Deserialize<'de> for PartnerAttachmentWritableBgp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PartnerAttachmentWritableBgp;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PartnerAttachmentWritableBgp")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PartnerAttachmentWritableBgp, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "local_router_ip" => __f0 = Some(__map.next_value()?),
+                        "peer_router_ip" => __f1 = Some(__map.next_value()?),
+                        "peer_router_asn" => __f2 = Some(__map.next_value()?),
+                        "auth_key" => __f3 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PartnerAttachmentWritableBgp {
+                    local_router_ip: rt::de::required(__f0, "local_router_ip")?,
+                    peer_router_ip: rt::de::required(__f1, "peer_router_ip")?,
+                    peer_router_asn: rt::de::required(__f2, "peer_router_asn")?,
+                    auth_key: rt::de::required(__f3, "auth_key")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "partner_network_connect")]
 connector_runtime::__string_enum! {
@@ -29902,7 +34143,7 @@ impl PartnerAttachmentPartnerAttachmentResponse {
     }
 }
 #[cfg(feature = "partner_network_connect")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PartnerAttachmentUpdatable {
     PartnerAttachmentUpdatableVariant0(
@@ -29923,6 +34164,34 @@ pub enum PartnerAttachmentUpdatable {
 pub struct PartnerAttachmentUpdatableVariant0 {
     /// The name of the partner attachment. Must be unique and may only contain alphanumeric characters, dashes, and periods.
     pub name: String,
+}
+#[cfg(feature = "partner_network_connect")]
+impl<'de> serde::Deserialize<'de> for PartnerAttachmentUpdatableVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PartnerAttachmentUpdatableVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PartnerAttachmentUpdatableVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PartnerAttachmentUpdatableVariant0, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PartnerAttachmentUpdatableVariant0 {
+                    name: rt::de::required(__f0, "name")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "partner_network_connect")]
 impl PartnerAttachmentUpdatableVariant0 {
@@ -29949,6 +34218,34 @@ pub struct PartnerAttachmentUpdatableVariant1 {
     pub vpc_ids: Vec<String>,
 }
 #[cfg(feature = "partner_network_connect")]
+impl<'de> serde::Deserialize<'de> for PartnerAttachmentUpdatableVariant1 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PartnerAttachmentUpdatableVariant1;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PartnerAttachmentUpdatableVariant1")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PartnerAttachmentUpdatableVariant1, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "vpc_ids" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PartnerAttachmentUpdatableVariant1 {
+                    vpc_ids: rt::de::required(__f0, "vpc_ids")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "partner_network_connect")]
 impl PartnerAttachmentUpdatableVariant1 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29971,6 +34268,36 @@ pub struct PartnerAttachmentUpdatableVariant2 {
     /// BGP configurations
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bgp: Option<super::models::PartnerAttachmentUpdatableVariant2Bgp>,
+}
+#[cfg(feature = "partner_network_connect")]
+impl<'de> serde::Deserialize<'de> for PartnerAttachmentUpdatableVariant2 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PartnerAttachmentUpdatableVariant2;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PartnerAttachmentUpdatableVariant2")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PartnerAttachmentUpdatableVariant2, A::Error> {
+                let mut __f0: Option<
+                    super::models::PartnerAttachmentUpdatableVariant2Bgp,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "bgp" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PartnerAttachmentUpdatableVariant2 {
+                    bgp: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "partner_network_connect")]
 /// BGP configurations
@@ -30339,6 +34666,58 @@ pub struct ProjectBase {
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 #[cfg(feature = "projects")]
+impl<'de> serde::Deserialize<'de> for ProjectBase {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ProjectBase;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ProjectBase")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ProjectBase, A::Error> {
+                let mut __f0: Option<uuid::Uuid> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<super::models::ProjectEnvironment> = None;
+                let mut __f7: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f8: Option<chrono::DateTime<chrono::Utc>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = __map.next_value()?,
+                        "owner_uuid" => __f1 = __map.next_value()?,
+                        "owner_id" => __f2 = __map.next_value()?,
+                        "name" => __f3 = __map.next_value()?,
+                        "description" => __f4 = __map.next_value()?,
+                        "purpose" => __f5 = __map.next_value()?,
+                        "environment" => __f6 = __map.next_value()?,
+                        "created_at" => __f7 = __map.next_value()?,
+                        "updated_at" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ProjectBase {
+                    id: __f0,
+                    owner_uuid: __f1,
+                    owner_id: __f2,
+                    name: __f3,
+                    description: __f4,
+                    purpose: __f5,
+                    environment: __f6,
+                    created_at: __f7,
+                    updated_at: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "projects")]
 impl ProjectBase {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30563,6 +34942,34 @@ pub struct ProjectAssignment {
     /// A list of uniform resource names (URNs) to be added to a project. Only resources that you are authorized to see will be returned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<String>>,
+}
+#[cfg(feature = "project_resources")]
+impl<'de> serde::Deserialize<'de> for ProjectAssignment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ProjectAssignment;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ProjectAssignment")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ProjectAssignment, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "resources" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ProjectAssignment {
+                    resources: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "project_resources")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -30897,6 +35304,42 @@ pub struct MultiregistryCreate {
     pub region: Option<super::models::MultiregistryCreateRegion>,
 }
 #[cfg(feature = "container_registries")]
+impl<'de> serde::Deserialize<'de> for MultiregistryCreate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MultiregistryCreate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MultiregistryCreate")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MultiregistryCreate, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<
+                    super::models::MultiregistryCreateSubscriptionTierSlug,
+                > = None;
+                let mut __f2: Option<super::models::MultiregistryCreateRegion> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "subscription_tier_slug" => __f1 = __map.next_value()?,
+                        "region" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(MultiregistryCreate {
+                    name: rt::de::required(__f0, "name")?,
+                    subscription_tier_slug: __f1,
+                    region: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "container_registries")]
 impl MultiregistryCreate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31181,6 +35624,32 @@ pub struct TierSlugBody {
     /// The slug of the subscription tier to sign up for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tier_slug: Option<super::models::TierSlugBodyTierSlug>,
+}
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
+impl<'de> serde::Deserialize<'de> for TierSlugBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TierSlugBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TierSlugBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TierSlugBody, A::Error> {
+                let mut __f0: Option<super::models::TierSlugBodyTierSlug> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "tier_slug" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TierSlugBody { tier_slug: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 /// The slug of the subscription tier to sign up for.
@@ -31493,6 +35962,32 @@ pub struct UpdateRegistry {
     /// A boolean value indicating that the garbage collection should be cancelled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancel: Option<bool>,
+}
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
+impl<'de> serde::Deserialize<'de> for UpdateRegistry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateRegistry;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateRegistry")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateRegistry, A::Error> {
+                let mut __f0: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "cancel" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateRegistry { cancel: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -31849,6 +36344,34 @@ pub struct ValidateRegistry {
     pub name: String,
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
+impl<'de> serde::Deserialize<'de> for ValidateRegistry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ValidateRegistry;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ValidateRegistry")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ValidateRegistry, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ValidateRegistry {
+                    name: rt::de::required(__f0, "name")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "container_registries", feature = "container_registry"))]
 impl ValidateRegistry {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31918,6 +36441,45 @@ pub struct RegistryCreate {
     /// Slug of the region where registry data is stored. When not provided, a region will be selected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<super::models::RegistryCreateRegion>,
+}
+#[cfg(feature = "container_registry")]
+impl<'de> serde::Deserialize<'de> for RegistryCreate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RegistryCreate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RegistryCreate")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RegistryCreate, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<
+                    super::models::MultiregistryCreateSubscriptionTierSlug,
+                > = None;
+                let mut __f2: Option<super::models::RegistryCreateRegion> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "subscription_tier_slug" => __f1 = Some(__map.next_value()?),
+                        "region" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RegistryCreate {
+                    name: rt::de::required(__f0, "name")?,
+                    subscription_tier_slug: rt::de::required(
+                        __f1,
+                        "subscription_tier_slug",
+                    )?,
+                    region: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "container_registry")]
 impl RegistryCreate {
@@ -32041,6 +36603,32 @@ pub struct RegistryRunGc {
     pub type_: Option<super::models::RegistryRunGcType>,
 }
 #[cfg(feature = "container_registry")]
+impl<'de> serde::Deserialize<'de> for RegistryRunGc {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RegistryRunGc;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RegistryRunGc")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RegistryRunGc, A::Error> {
+                let mut __f0: Option<super::models::RegistryRunGcType> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RegistryRunGc { type_: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "container_registry")]
 connector_runtime::__string_enum! {
     #[doc = " Type of the garbage collection to run against this registry"] pub enum
     RegistryRunGcType { UntaggedManifestsOnly = "untagged manifests only",
@@ -32129,7 +36717,7 @@ pub type ReservedIpRegion = Region;
 /// The Droplet that the reserved IP has been assigned to. When you query a reserved IP, if it is assigned to a Droplet, the entire Droplet object will be returned. If it is not assigned, the value will be null.<br><br>Requires `droplet:read` scope.
 pub type ReservedIpDroplet = FloatingIpDroplet;
 #[cfg(feature = "reserved_i_ps")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ReservedIpCreate {
     ReservedIpCreateVariant0(super::models::ReservedIpCreateVariant0),
@@ -32224,6 +36812,27 @@ pub enum ReservedIPsActionsPostBody {
     ReservedIpActionAssign(super::models::ReservedIpActionAssign),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
+}
+#[cfg(feature = "reserved_ip_actions")]
+impl<'de> serde::Deserialize<'de> for ReservedIPsActionsPostBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("reserved_ip_action_unassign") => {
+                    Self::ReservedIpActionUnassign(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("reserved_ip_action_assign") => {
+                    Self::ReservedIpActionAssign(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
+    }
 }
 #[cfg(feature = "reserved_ip_actions")]
 pub type ReservedIpActionUnassign = FloatingIpActionUnassign;
@@ -32340,6 +36949,34 @@ pub type ReservedIPv6ListResponse200ReservedIpv6sItemDroplet = FloatingIpDroplet
 pub struct ReservedIpv6Create {
     /// The slug identifier for the region the reserved IPv6 will be reserved to.
     pub region_slug: String,
+}
+#[cfg(feature = "reserved_i_pv6")]
+impl<'de> serde::Deserialize<'de> for ReservedIpv6Create {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ReservedIpv6Create;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ReservedIpv6Create")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ReservedIpv6Create, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "region_slug" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ReservedIpv6Create {
+                    region_slug: rt::de::required(__f0, "region_slug")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "reserved_i_pv6")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -32511,6 +37148,27 @@ pub enum ReservedIPv6ActionsPostBody {
     ReservedIpv6ActionAssign(super::models::ReservedIpv6ActionAssign),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
+}
+#[cfg(feature = "reserved_i_pv6_actions")]
+impl<'de> serde::Deserialize<'de> for ReservedIPv6ActionsPostBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("reserved_ipv6_action_unassign") => {
+                    Self::ReservedIpv6ActionUnassign(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("reserved_ipv6_action_assign") => {
+                    Self::ReservedIpv6ActionAssign(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
+    }
 }
 #[cfg(feature = "reserved_i_pv6_actions")]
 pub type ReservedIpv6ActionUnassign = FloatingIpActionUnassign;
@@ -32802,6 +37460,40 @@ pub struct ByoipPrefixCreate {
     pub signature: String,
 }
 #[cfg(feature = "byoip_prefixes")]
+impl<'de> serde::Deserialize<'de> for ByoipPrefixCreate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ByoipPrefixCreate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ByoipPrefixCreate")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ByoipPrefixCreate, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "prefix" => __f0 = Some(__map.next_value()?),
+                        "region" => __f1 = Some(__map.next_value()?),
+                        "signature" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ByoipPrefixCreate {
+                    prefix: rt::de::required(__f0, "prefix")?,
+                    region: rt::de::required(__f1, "region")?,
+                    signature: rt::de::required(__f2, "signature")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "byoip_prefixes")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ByoipPrefixesCreateResponse202 {
     /// The unique identifier for the BYOIP prefix
@@ -32884,6 +37576,34 @@ pub struct ByoipPrefixUpdate {
     /// Whether the BYOIP prefix should be advertised
     #[serde(skip_serializing_if = "Option::is_none")]
     pub advertise: Option<bool>,
+}
+#[cfg(feature = "byoip_prefixes")]
+impl<'de> serde::Deserialize<'de> for ByoipPrefixUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ByoipPrefixUpdate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ByoipPrefixUpdate")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ByoipPrefixUpdate, A::Error> {
+                let mut __f0: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "advertise" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ByoipPrefixUpdate {
+                    advertise: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "byoip_prefixes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -33271,6 +37991,34 @@ pub struct SecurityCreateScanRuleBody {
     /// The URN of a resource to exclude from future scans.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
+}
+#[cfg(feature = "security")]
+impl<'de> serde::Deserialize<'de> for SecurityCreateScanRuleBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = SecurityCreateScanRuleBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct SecurityCreateScanRuleBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<SecurityCreateScanRuleBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "resource" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(SecurityCreateScanRuleBody {
+                    resource: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -33755,6 +38503,39 @@ pub struct SecurityUpdateSettingsPlanBody {
     >,
 }
 #[cfg(feature = "security")]
+impl<'de> serde::Deserialize<'de> for SecurityUpdateSettingsPlanBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = SecurityUpdateSettingsPlanBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct SecurityUpdateSettingsPlanBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<SecurityUpdateSettingsPlanBody, A::Error> {
+                let mut __f0: Option<
+                    std::collections::BTreeMap<
+                        String,
+                        super::models::SecurityUpdateSettingsPlanBodyTierCoverageValue,
+                    >,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "tier_coverage" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(SecurityUpdateSettingsPlanBody {
+                    tier_coverage: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct SecurityUpdateSettingsPlanBodyTierCoverageValue {
     /// The URNs of resources to scan for the tier.
@@ -33763,6 +38544,37 @@ pub struct SecurityUpdateSettingsPlanBodyTierCoverageValue {
     /// Resource tags to scan for the tier.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
+}
+#[cfg(feature = "security")]
+impl<'de> serde::Deserialize<'de> for SecurityUpdateSettingsPlanBodyTierCoverageValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = SecurityUpdateSettingsPlanBodyTierCoverageValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct SecurityUpdateSettingsPlanBodyTierCoverageValue")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<SecurityUpdateSettingsPlanBodyTierCoverageValue, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "resources" => __f0 = __map.next_value()?,
+                        "tags" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(SecurityUpdateSettingsPlanBodyTierCoverageValue {
+                    resources: __f0,
+                    tags: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -33813,6 +38625,37 @@ pub struct SecurityCreateSuppressionBody {
     /// The URNs of resources to suppress for the rule.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<String>>,
+}
+#[cfg(feature = "security")]
+impl<'de> serde::Deserialize<'de> for SecurityCreateSuppressionBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = SecurityCreateSuppressionBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct SecurityCreateSuppressionBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<SecurityCreateSuppressionBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "rule_uuid" => __f0 = __map.next_value()?,
+                        "resources" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(SecurityCreateSuppressionBody {
+                    rule_uuid: __f0,
+                    resources: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "sizes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -34693,6 +39536,34 @@ pub struct TagsResource {
     pub resources: Vec<super::models::TagsResourceResourcesItem>,
 }
 #[cfg(feature = "tags")]
+impl<'de> serde::Deserialize<'de> for TagsResource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TagsResource;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TagsResource")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TagsResource, A::Error> {
+                let mut __f0: Option<Vec<super::models::TagsResourceResourcesItem>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "resources" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TagsResource {
+                    resources: rt::de::required(__f0, "resources")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct TagsResourceResourcesItem {
     /// The identifier of a resource.
@@ -34701,6 +39572,39 @@ pub struct TagsResourceResourcesItem {
     /// The type of the resource.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<super::models::TagsResourceResourcesItemResourceType>,
+}
+#[cfg(feature = "tags")]
+impl<'de> serde::Deserialize<'de> for TagsResourceResourcesItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TagsResourceResourcesItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TagsResourceResourcesItem")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TagsResourceResourcesItem, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<
+                    super::models::TagsResourceResourcesItemResourceType,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "resource_id" => __f0 = __map.next_value()?,
+                        "resource_type" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TagsResourceResourcesItem {
+                    resource_id: __f0,
+                    resource_type: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "tags")]
 connector_runtime::__string_enum! {
@@ -34951,6 +39855,46 @@ pub struct VectordbCreateVectorDbRequest {
     pub tags: Option<Vec<String>>,
 }
 #[cfg(feature = "vector_databases")]
+impl<'de> serde::Deserialize<'de> for VectordbCreateVectorDbRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = VectordbCreateVectorDbRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct VectordbCreateVectorDbRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<VectordbCreateVectorDbRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = __map.next_value()?,
+                        "project_id" => __f1 = __map.next_value()?,
+                        "region" => __f2 = __map.next_value()?,
+                        "size" => __f3 = __map.next_value()?,
+                        "tags" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(VectordbCreateVectorDbRequest {
+                    name: __f0,
+                    project_id: __f1,
+                    region: __f2,
+                    size: __f3,
+                    tags: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct VectordbCreateVectorDbResponse {
     /// VectorDB represents a provisioned vector database instance.
@@ -34998,6 +39942,40 @@ pub struct VectordbUpdateVectorDbRequest {
     /// Optional. New project UUID to assign the database to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub project_id: Option<String>,
+}
+#[cfg(feature = "vector_databases")]
+impl<'de> serde::Deserialize<'de> for VectordbUpdateVectorDbRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = VectordbUpdateVectorDbRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct VectordbUpdateVectorDbRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<VectordbUpdateVectorDbRequest, A::Error> {
+                let mut __f0: Option<super::models::VectordbVectorDbConfig> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "config" => __f0 = __map.next_value()?,
+                        "id" => __f1 = __map.next_value()?,
+                        "project_id" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(VectordbUpdateVectorDbRequest {
+                    config: __f0,
+                    id: __f1,
+                    project_id: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "vector_databases")]
 pub type VectordbUpdateVectorDbResponse = VectordbCreateVectorDbResponse;
@@ -35140,6 +40118,37 @@ pub struct VectordbRestoreBackupRequest {
     pub id: Option<String>,
 }
 #[cfg(feature = "vector_databases")]
+impl<'de> serde::Deserialize<'de> for VectordbRestoreBackupRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = VectordbRestoreBackupRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct VectordbRestoreBackupRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<VectordbRestoreBackupRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "backup_id" => __f0 = __map.next_value()?,
+                        "id" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(VectordbRestoreBackupRequest {
+                    backup_id: __f0,
+                    id: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct VectordbRestoreBackupResponse {
     /// The backup ID being restored.
@@ -35228,6 +40237,37 @@ pub struct VectordbResizeVectorDbRequest {
     pub size: Option<String>,
 }
 #[cfg(feature = "vector_databases")]
+impl<'de> serde::Deserialize<'de> for VectordbResizeVectorDbRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = VectordbResizeVectorDbRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct VectordbResizeVectorDbRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<VectordbResizeVectorDbRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = __map.next_value()?,
+                        "size" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(VectordbResizeVectorDbRequest {
+                    id: __f0,
+                    size: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "vector_databases")]
 pub type VectordbResizeVectorDbResponse = VectordbCreateVectorDbResponse;
 #[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -35238,6 +40278,37 @@ pub struct VectordbUpdateVectorDbTagsRequest {
     /// Tags to set on the vector database. Replaces all existing tags.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
+}
+#[cfg(feature = "vector_databases")]
+impl<'de> serde::Deserialize<'de> for VectordbUpdateVectorDbTagsRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = VectordbUpdateVectorDbTagsRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct VectordbUpdateVectorDbTagsRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<VectordbUpdateVectorDbTagsRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = __map.next_value()?,
+                        "tags" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(VectordbUpdateVectorDbTagsRequest {
+                    id: __f0,
+                    tags: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "vector_databases")]
 pub type VectordbUpdateVectorDbTagsResponse = VectordbCreateVectorDbResponse;
@@ -35362,7 +40433,7 @@ impl<'de> serde::Deserialize<'de> for VolumeFull {
     }
 }
 #[cfg(feature = "block_storage")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum VolumesCreateBody {
     VolumesExt4(super::models::VolumesExt4),
@@ -35410,6 +40481,64 @@ pub struct VolumesExt4 {
     pub filesystem_label: Option<String>,
 }
 #[cfg(feature = "block_storage")]
+impl<'de> serde::Deserialize<'de> for VolumesExt4 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = VolumesExt4;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct VolumesExt4")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<VolumesExt4, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Option<Vec<i64>>> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<Option<Vec<String>>> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<super::models::RegionSlug> = None;
+                let mut __f10: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = __map.next_value()?,
+                        "droplet_ids" => __f1 = Some(__map.next_value()?),
+                        "name" => __f2 = Some(__map.next_value()?),
+                        "description" => __f3 = __map.next_value()?,
+                        "size_gigabytes" => __f4 = Some(__map.next_value()?),
+                        "created_at" => __f5 = __map.next_value()?,
+                        "tags" => __f6 = Some(__map.next_value()?),
+                        "snapshot_id" => __f7 = __map.next_value()?,
+                        "filesystem_type" => __f8 = __map.next_value()?,
+                        "region" => __f9 = Some(__map.next_value()?),
+                        "filesystem_label" => __f10 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(VolumesExt4 {
+                    id: __f0,
+                    droplet_ids: __f1,
+                    name: rt::de::required(__f2, "name")?,
+                    description: __f3,
+                    size_gigabytes: rt::de::required(__f4, "size_gigabytes")?,
+                    created_at: __f5,
+                    tags: __f6,
+                    snapshot_id: __f7,
+                    filesystem_type: __f8,
+                    region: rt::de::required(__f9, "region")?,
+                    filesystem_label: __f10,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "block_storage")]
 pub type VolumesXfs = VolumesExt4;
 #[cfg(feature = "block_storage")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -35455,6 +40584,27 @@ pub enum VolumeActionsPostBody {
     Other(serde_json::Value),
 }
 #[cfg(feature = "block_storage_actions")]
+impl<'de> serde::Deserialize<'de> for VolumeActionsPostBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("volume_action_post_attach") => {
+                    Self::VolumeActionPostAttach(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("volume_action_post_detach") => {
+                    Self::VolumeActionPostDetach(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
+    }
+}
+#[cfg(feature = "block_storage_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct VolumeActionPostAttach {
     /// The volume action to initiate.
@@ -35473,6 +40623,43 @@ pub struct VolumeActionPostAttach {
     pub tags: Option<Option<Vec<String>>>,
 }
 #[cfg(feature = "block_storage_actions")]
+impl<'de> serde::Deserialize<'de> for VolumeActionPostAttach {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = VolumeActionPostAttach;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct VolumeActionPostAttach")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<VolumeActionPostAttach, A::Error> {
+                let mut __f0: Option<super::models::VolumeActionPostAttachType> = None;
+                let mut __f1: Option<super::models::RegionSlug> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<Option<Vec<String>>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "region" => __f1 = __map.next_value()?,
+                        "droplet_id" => __f2 = Some(__map.next_value()?),
+                        "tags" => __f3 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(VolumeActionPostAttach {
+                    type_: rt::de::required(__f0, "type")?,
+                    region: __f1,
+                    droplet_id: rt::de::required(__f2, "droplet_id")?,
+                    tags: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "block_storage_actions")]
 connector_runtime::__string_enum! {
     #[doc = " The volume action to initiate."] pub enum VolumeActionPostAttachType {
     Attach = "attach", Detach = "detach", Resize = "resize", }
@@ -35488,6 +40675,40 @@ pub struct VolumeActionPostDetach {
     pub region: Option<super::models::RegionSlug>,
     /// The unique identifier for the Droplet the volume will be attached or detached from.
     pub droplet_id: i64,
+}
+#[cfg(feature = "block_storage_actions")]
+impl<'de> serde::Deserialize<'de> for VolumeActionPostDetach {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = VolumeActionPostDetach;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct VolumeActionPostDetach")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<VolumeActionPostDetach, A::Error> {
+                let mut __f0: Option<super::models::VolumeActionPostAttachType> = None;
+                let mut __f1: Option<super::models::RegionSlug> = None;
+                let mut __f2: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "region" => __f1 = __map.next_value()?,
+                        "droplet_id" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(VolumeActionPostDetach {
+                    type_: rt::de::required(__f0, "type")?,
+                    region: __f1,
+                    droplet_id: rt::de::required(__f2, "droplet_id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "block_storage_actions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -35650,6 +40871,32 @@ pub enum VolumeActionsPostByIdBody {
     Other(serde_json::Value),
 }
 #[cfg(feature = "block_storage_actions")]
+impl<'de> serde::Deserialize<'de> for VolumeActionsPostByIdBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("volume_action_post_attach") => {
+                    Self::VolumeActionPostAttach(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("volume_action_post_detach") => {
+                    Self::VolumeActionPostDetach(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("volume_action_post_resize") => {
+                    Self::VolumeActionPostResize(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
+    }
+}
+#[cfg(feature = "block_storage_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct VolumeActionPostResize {
     /// The volume action to initiate.
@@ -35660,6 +40907,40 @@ pub struct VolumeActionPostResize {
     pub region: Option<super::models::RegionSlug>,
     /// The new size of the block storage volume in GiB (1024^3).
     pub size_gigabytes: i64,
+}
+#[cfg(feature = "block_storage_actions")]
+impl<'de> serde::Deserialize<'de> for VolumeActionPostResize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = VolumeActionPostResize;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct VolumeActionPostResize")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<VolumeActionPostResize, A::Error> {
+                let mut __f0: Option<super::models::VolumeActionPostAttachType> = None;
+                let mut __f1: Option<super::models::RegionSlug> = None;
+                let mut __f2: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "region" => __f1 = __map.next_value()?,
+                        "size_gigabytes" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(VolumeActionPostResize {
+                    type_: rt::de::required(__f0, "type")?,
+                    region: __f1,
+                    size_gigabytes: rt::de::required(__f2, "size_gigabytes")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "block_storage_actions")]
 impl VolumeActionPostResize {
@@ -35690,6 +40971,37 @@ pub struct VolumeSnapshotsCreateBody {
         serialize_with = "rt::tri_state::serialize"
     )]
     pub tags: Option<Option<Vec<String>>>,
+}
+#[cfg(feature = "block_storage")]
+impl<'de> serde::Deserialize<'de> for VolumeSnapshotsCreateBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = VolumeSnapshotsCreateBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct VolumeSnapshotsCreateBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<VolumeSnapshotsCreateBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Option<Vec<String>>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "tags" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(VolumeSnapshotsCreateBody {
+                    name: rt::de::required(__f0, "name")?,
+                    tags: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "vp_cs")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -35850,6 +41162,43 @@ pub struct VpcsCreateBody {
     pub ip_range: Option<String>,
 }
 #[cfg(feature = "vp_cs")]
+impl<'de> serde::Deserialize<'de> for VpcsCreateBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = VpcsCreateBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct VpcsCreateBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<VpcsCreateBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "description" => __f1 = __map.next_value()?,
+                        "region" => __f2 = Some(__map.next_value()?),
+                        "ip_range" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(VpcsCreateBody {
+                    name: rt::de::required(__f0, "name")?,
+                    description: __f1,
+                    region: rt::de::required(__f2, "region")?,
+                    ip_range: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "vp_cs")]
 impl VpcsCreateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35923,6 +41272,40 @@ pub struct VpcsUpdateBody {
     pub default: Option<bool>,
 }
 #[cfg(feature = "vp_cs")]
+impl<'de> serde::Deserialize<'de> for VpcsUpdateBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = VpcsUpdateBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct VpcsUpdateBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<VpcsUpdateBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "description" => __f1 = __map.next_value()?,
+                        "default" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(VpcsUpdateBody {
+                    name: rt::de::required(__f0, "name")?,
+                    description: __f1,
+                    default: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "vp_cs")]
 impl VpcsUpdateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35954,6 +41337,40 @@ pub struct VpcsPatchBody {
     /// A boolean value indicating whether or not the VPC is the default network for the region. All applicable resources are placed into the default VPC network unless otherwise specified during their creation. The `default` field cannot be unset from `true`. If you want to set a new default VPC network, update the `default` field of another VPC network in the same region. The previous network's `default` field will be set to `false` when a new default VPC has been defined.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default: Option<bool>,
+}
+#[cfg(feature = "vp_cs")]
+impl<'de> serde::Deserialize<'de> for VpcsPatchBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = VpcsPatchBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct VpcsPatchBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<VpcsPatchBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = __map.next_value()?,
+                        "description" => __f1 = __map.next_value()?,
+                        "default" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(VpcsPatchBody {
+                    name: __f0,
+                    description: __f1,
+                    default: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "vp_cs")]
 impl VpcsPatchBody {
@@ -36221,6 +41638,37 @@ pub struct VpcsCreatePeeringsBody {
     pub vpc_id: uuid::Uuid,
 }
 #[cfg(feature = "vp_cs")]
+impl<'de> serde::Deserialize<'de> for VpcsCreatePeeringsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = VpcsCreatePeeringsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct VpcsCreatePeeringsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<VpcsCreatePeeringsBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<uuid::Uuid> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "vpc_id" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(VpcsCreatePeeringsBody {
+                    name: rt::de::required(__f0, "name")?,
+                    vpc_id: rt::de::required(__f1, "vpc_id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "vp_cs")]
 impl VpcsCreatePeeringsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36286,6 +41734,32 @@ pub struct VpcPeeringUpdatable {
     /// The name of the VPC peering. Must be unique within the team and may only contain alphanumeric characters and dashes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+#[cfg(any(feature = "vp_cs", feature = "vpc_peerings"))]
+impl<'de> serde::Deserialize<'de> for VpcPeeringUpdatable {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = VpcPeeringUpdatable;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct VpcPeeringUpdatable")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<VpcPeeringUpdatable, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(VpcPeeringUpdatable { name: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "vp_cs", feature = "vpc_peerings"))]
 impl VpcPeeringUpdatable {
@@ -36363,6 +41837,37 @@ pub struct VpcPeeringsCreateBody {
     pub name: String,
     /// An array of the two peered VPCs IDs.
     pub vpc_ids: Vec<uuid::Uuid>,
+}
+#[cfg(feature = "vpc_peerings")]
+impl<'de> serde::Deserialize<'de> for VpcPeeringsCreateBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = VpcPeeringsCreateBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct VpcPeeringsCreateBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<VpcPeeringsCreateBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<uuid::Uuid>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "vpc_ids" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(VpcPeeringsCreateBody {
+                    name: rt::de::required(__f0, "name")?,
+                    vpc_ids: rt::de::required(__f1, "vpc_ids")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "vpc_peerings")]
 impl VpcPeeringsCreateBody {
@@ -37160,6 +42665,46 @@ pub struct CheckUpdatable {
     pub enabled: Option<bool>,
 }
 #[cfg(feature = "uptime")]
+impl<'de> serde::Deserialize<'de> for CheckUpdatable {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CheckUpdatable;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CheckUpdatable")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CheckUpdatable, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::CheckType> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Vec<super::models::CheckRegionsItem>> = None;
+                let mut __f4: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = __map.next_value()?,
+                        "type" => __f1 = __map.next_value()?,
+                        "target" => __f2 = __map.next_value()?,
+                        "regions" => __f3 = __map.next_value()?,
+                        "enabled" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CheckUpdatable {
+                    name: __f0,
+                    type_: __f1,
+                    target: __f2,
+                    regions: __f3,
+                    enabled: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct CheckCheckResponse {
     pub check: Option<super::models::Check>,
@@ -37652,6 +43197,49 @@ pub struct AlertUpdatable {
     /// Period of time the threshold must be exceeded to trigger the alert.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub period: Option<super::models::AlertPeriod>,
+}
+#[cfg(feature = "uptime")]
+impl<'de> serde::Deserialize<'de> for AlertUpdatable {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AlertUpdatable;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AlertUpdatable")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AlertUpdatable, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::AlertType> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<super::models::AlertComparison> = None;
+                let mut __f4: Option<super::models::Notification> = None;
+                let mut __f5: Option<super::models::AlertPeriod> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = __map.next_value()?,
+                        "type" => __f1 = __map.next_value()?,
+                        "threshold" => __f2 = __map.next_value()?,
+                        "comparison" => __f3 = __map.next_value()?,
+                        "notifications" => __f4 = __map.next_value()?,
+                        "period" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AlertUpdatable {
+                    name: __f0,
+                    type_: __f1,
+                    threshold: __f2,
+                    comparison: __f3,
+                    notifications: __f4,
+                    period: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// List of Agents
@@ -39573,6 +45161,88 @@ pub struct ApiCreateAgentInputPublic {
     pub workspace_uuid: Option<String>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiCreateAgentInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiCreateAgentInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiCreateAgentInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiCreateAgentInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                let mut __f4: Option<Vec<super::models::ApiMcpServer>> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<Vec<String>> = None;
+                let mut __f15: Option<i64> = None;
+                let mut __f16: Option<bool> = None;
+                let mut __f17: Option<bool> = None;
+                let mut __f18: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "anthropic_key_uuid" => __f0 = __map.next_value()?,
+                        "description" => __f1 = __map.next_value()?,
+                        "instruction" => __f2 = __map.next_value()?,
+                        "knowledge_base_uuid" => __f3 = __map.next_value()?,
+                        "mcp_servers" => __f4 = __map.next_value()?,
+                        "model_provider_key_uuid" => __f5 = __map.next_value()?,
+                        "model_router_uuid" => __f6 = __map.next_value()?,
+                        "model_uuid" => __f7 = __map.next_value()?,
+                        "name" => __f8 = __map.next_value()?,
+                        "open_ai_key_uuid" => __f9 = __map.next_value()?,
+                        "project_id" => __f10 = __map.next_value()?,
+                        "reasoning_effort" => __f11 = __map.next_value()?,
+                        "region" => __f12 = __map.next_value()?,
+                        "router_preset_slug" => __f13 = __map.next_value()?,
+                        "tags" => __f14 = __map.next_value()?,
+                        "thinking_token_budget" => __f15 = __map.next_value()?,
+                        "web_fetch_enabled" => __f16 = __map.next_value()?,
+                        "web_search_enabled" => __f17 = __map.next_value()?,
+                        "workspace_uuid" => __f18 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiCreateAgentInputPublic {
+                    anthropic_key_uuid: __f0,
+                    description: __f1,
+                    instruction: __f2,
+                    knowledge_base_uuid: __f3,
+                    mcp_servers: __f4,
+                    model_provider_key_uuid: __f5,
+                    model_router_uuid: __f6,
+                    model_uuid: __f7,
+                    name: __f8,
+                    open_ai_key_uuid: __f9,
+                    project_id: __f10,
+                    reasoning_effort: __f11,
+                    region: __f12,
+                    router_preset_slug: __f13,
+                    tags: __f14,
+                    thinking_token_budget: __f15,
+                    web_fetch_enabled: __f16,
+                    web_search_enabled: __f17,
+                    workspace_uuid: __f18,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about a newly created Agent
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiCreateAgentOutput {
@@ -41010,6 +46680,37 @@ pub struct ApiCreateAgentApiKeyInputPublic {
     pub name: Option<String>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiCreateAgentApiKeyInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiCreateAgentApiKeyInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiCreateAgentApiKeyInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiCreateAgentApiKeyInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "agent_uuid" => __f0 = __map.next_value()?,
+                        "name" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiCreateAgentApiKeyInputPublic {
+                    agent_uuid: __f0,
+                    name: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiCreateAgentApiKeyOutput {
     /// Agent API Key Info
@@ -41057,6 +46758,40 @@ pub struct ApiUpdateAgentApiKeyInputPublic {
     pub name: Option<String>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiUpdateAgentApiKeyInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiUpdateAgentApiKeyInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiUpdateAgentApiKeyInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiUpdateAgentApiKeyInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "agent_uuid" => __f0 = __map.next_value()?,
+                        "api_key_uuid" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiUpdateAgentApiKeyInputPublic {
+                    agent_uuid: __f0,
+                    api_key_uuid: __f1,
+                    name: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 pub type ApiUpdateAgentApiKeyOutput = ApiCreateAgentApiKeyOutput;
 #[cfg(feature = "gradient_ai_platform")]
 pub type ApiDeleteAgentApiKeyOutput = ApiCreateAgentApiKeyOutput;
@@ -41087,6 +46822,52 @@ pub struct ApiLinkAgentFunctionInputPublic {
     /// Describe the output schema for the function so the agent handle its response
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<serde_json::Value>,
+}
+#[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiLinkAgentFunctionInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiLinkAgentFunctionInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiLinkAgentFunctionInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiLinkAgentFunctionInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<serde_json::Value> = None;
+                let mut __f6: Option<serde_json::Value> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "agent_uuid" => __f0 = __map.next_value()?,
+                        "description" => __f1 = __map.next_value()?,
+                        "faas_name" => __f2 = __map.next_value()?,
+                        "faas_namespace" => __f3 = __map.next_value()?,
+                        "function_name" => __f4 = __map.next_value()?,
+                        "input_schema" => __f5 = __map.next_value()?,
+                        "output_schema" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiLinkAgentFunctionInputPublic {
+                    agent_uuid: __f0,
+                    description: __f1,
+                    faas_name: __f2,
+                    faas_namespace: __f3,
+                    function_name: __f4,
+                    input_schema: __f5,
+                    output_schema: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Information about a newly function linked agent
@@ -41121,6 +46902,55 @@ pub struct ApiUpdateAgentFunctionInputPublic {
     pub output_schema: Option<serde_json::Value>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiUpdateAgentFunctionInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiUpdateAgentFunctionInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiUpdateAgentFunctionInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiUpdateAgentFunctionInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<serde_json::Value> = None;
+                let mut __f7: Option<serde_json::Value> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "agent_uuid" => __f0 = __map.next_value()?,
+                        "description" => __f1 = __map.next_value()?,
+                        "faas_name" => __f2 = __map.next_value()?,
+                        "faas_namespace" => __f3 = __map.next_value()?,
+                        "function_name" => __f4 = __map.next_value()?,
+                        "function_uuid" => __f5 = __map.next_value()?,
+                        "input_schema" => __f6 = __map.next_value()?,
+                        "output_schema" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiUpdateAgentFunctionInputPublic {
+                    agent_uuid: __f0,
+                    description: __f1,
+                    faas_name: __f2,
+                    faas_namespace: __f3,
+                    function_name: __f4,
+                    function_uuid: __f5,
+                    input_schema: __f6,
+                    output_schema: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// The updated agent
 pub type ApiUpdateAgentFunctionOutput = ApiCreateAgentOutput;
 #[cfg(feature = "gradient_ai_platform")]
@@ -41138,6 +46968,37 @@ pub struct ApiLinkAgentGuardrailsInputPublic {
     pub guardrails: Option<Vec<super::models::ApiAgentGuardrailInput>>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiLinkAgentGuardrailsInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiLinkAgentGuardrailsInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiLinkAgentGuardrailsInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiLinkAgentGuardrailsInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<super::models::ApiAgentGuardrailInput>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "agent_uuid" => __f0 = __map.next_value()?,
+                        "guardrails" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiLinkAgentGuardrailsInputPublic {
+                    agent_uuid: __f0,
+                    guardrails: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ApiAgentGuardrailInput {
     /// Guardrail uuid
@@ -41146,6 +47007,37 @@ pub struct ApiAgentGuardrailInput {
     /// Priority of the guardrail
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
+}
+#[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiAgentGuardrailInput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiAgentGuardrailInput;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiAgentGuardrailInput")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiAgentGuardrailInput, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "guardrail_uuid" => __f0 = __map.next_value()?,
+                        "priority" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiAgentGuardrailInput {
+                    guardrail_uuid: __f0,
+                    priority: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Information about an updated agent
@@ -41178,6 +47070,46 @@ pub struct ApiUpdateLinkedAgentInputPublic {
     /// Unique id of linkage
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
+}
+#[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiUpdateLinkedAgentInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiUpdateLinkedAgentInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiUpdateLinkedAgentInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiUpdateLinkedAgentInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "child_agent_uuid" => __f0 = __map.next_value()?,
+                        "if_case" => __f1 = __map.next_value()?,
+                        "parent_agent_uuid" => __f2 = __map.next_value()?,
+                        "route_name" => __f3 = __map.next_value()?,
+                        "uuid" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiUpdateLinkedAgentInputPublic {
+                    child_agent_uuid: __f0,
+                    if_case: __f1,
+                    parent_agent_uuid: __f2,
+                    route_name: __f3,
+                    uuid: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Information about an updated linkage
@@ -41243,6 +47175,43 @@ pub struct ApiLinkAgentInputPublic {
     /// Name of route
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route_name: Option<String>,
+}
+#[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiLinkAgentInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiLinkAgentInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiLinkAgentInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiLinkAgentInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "child_agent_uuid" => __f0 = __map.next_value()?,
+                        "if_case" => __f1 = __map.next_value()?,
+                        "parent_agent_uuid" => __f2 = __map.next_value()?,
+                        "route_name" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiLinkAgentInputPublic {
+                    child_agent_uuid: __f0,
+                    if_case: __f1,
+                    parent_agent_uuid: __f2,
+                    route_name: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Information about a newly linked agent
@@ -41375,6 +47344,116 @@ pub struct ApiUpdateAgentInputPublic {
     pub web_search_enabled: Option<bool>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiUpdateAgentInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiUpdateAgentInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiUpdateAgentInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiUpdateAgentInputPublic, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<i64> = None;
+                let mut __f8: Option<i64> = None;
+                let mut __f9: Option<Vec<super::models::ApiMcpServer>> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<bool> = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<super::models::ApiRetrievalMethod> = None;
+                let mut __f19: Option<String> = None;
+                let mut __f20: Option<Vec<String>> = None;
+                let mut __f21: Option<f64> = None;
+                let mut __f22: Option<i64> = None;
+                let mut __f23: Option<f64> = None;
+                let mut __f24: Option<String> = None;
+                let mut __f25: Option<bool> = None;
+                let mut __f26: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "agent_log_insights_enabled" => __f0 = __map.next_value()?,
+                        "allowed_domains" => __f1 = __map.next_value()?,
+                        "anthropic_key_uuid" => __f2 = __map.next_value()?,
+                        "clear_mcp_servers" => __f3 = __map.next_value()?,
+                        "conversation_logs_enabled" => __f4 = __map.next_value()?,
+                        "description" => __f5 = __map.next_value()?,
+                        "instruction" => __f6 = __map.next_value()?,
+                        "k" => __f7 = __map.next_value()?,
+                        "max_tokens" => __f8 = __map.next_value()?,
+                        "mcp_servers" => __f9 = __map.next_value()?,
+                        "model_provider_key_uuid" => __f10 = __map.next_value()?,
+                        "model_router_uuid" => __f11 = __map.next_value()?,
+                        "model_uuid" => __f12 = __map.next_value()?,
+                        "name" => __f13 = __map.next_value()?,
+                        "open_ai_key_uuid" => __f14 = __map.next_value()?,
+                        "project_id" => __f15 = __map.next_value()?,
+                        "provide_citations" => __f16 = __map.next_value()?,
+                        "reasoning_effort" => __f17 = __map.next_value()?,
+                        "retrieval_method" => __f18 = __map.next_value()?,
+                        "router_preset_slug" => __f19 = __map.next_value()?,
+                        "tags" => __f20 = __map.next_value()?,
+                        "temperature" => {
+                            __f21 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "thinking_token_budget" => __f22 = __map.next_value()?,
+                        "top_p" => {
+                            __f23 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "uuid" => __f24 = __map.next_value()?,
+                        "web_fetch_enabled" => __f25 = __map.next_value()?,
+                        "web_search_enabled" => __f26 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiUpdateAgentInputPublic {
+                    agent_log_insights_enabled: __f0,
+                    allowed_domains: __f1,
+                    anthropic_key_uuid: __f2,
+                    clear_mcp_servers: __f3,
+                    conversation_logs_enabled: __f4,
+                    description: __f5,
+                    instruction: __f6,
+                    k: __f7,
+                    max_tokens: __f8,
+                    mcp_servers: __f9,
+                    model_provider_key_uuid: __f10,
+                    model_router_uuid: __f11,
+                    model_uuid: __f12,
+                    name: __f13,
+                    open_ai_key_uuid: __f14,
+                    project_id: __f15,
+                    provide_citations: __f16,
+                    reasoning_effort: __f17,
+                    retrieval_method: __f18,
+                    router_preset_slug: __f19,
+                    tags: __f20,
+                    temperature: __f21,
+                    thinking_token_budget: __f22,
+                    top_p: __f23,
+                    uuid: __f24,
+                    web_fetch_enabled: __f25,
+                    web_search_enabled: __f26,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about an updated agent
 pub type ApiUpdateAgentOutput = ApiCreateAgentOutput;
 #[cfg(feature = "gradient_ai_platform")]
@@ -41429,6 +47508,37 @@ pub struct ApiUpdateAgentDeploymentVisibilityInputPublic {
     /// - VISIBILITY_PRIVATE: The deployment is private and will only service requests from other agents, or through API keys
     #[serde(skip_serializing_if = "Option::is_none")]
     pub visibility: Option<super::models::ApiDeploymentVisibility>,
+}
+#[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiUpdateAgentDeploymentVisibilityInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiUpdateAgentDeploymentVisibilityInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiUpdateAgentDeploymentVisibilityInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiUpdateAgentDeploymentVisibilityInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ApiDeploymentVisibility> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "uuid" => __f0 = __map.next_value()?,
+                        "visibility" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiUpdateAgentDeploymentVisibilityInputPublic {
+                    uuid: __f0,
+                    visibility: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// UpdateAgentDeploymentVisbilityOutput description
@@ -41975,6 +48085,37 @@ pub struct ApiRollbackToAgentVersionInputPublic {
     pub version_hash: Option<String>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiRollbackToAgentVersionInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiRollbackToAgentVersionInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiRollbackToAgentVersionInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiRollbackToAgentVersionInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "uuid" => __f0 = __map.next_value()?,
+                        "version_hash" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiRollbackToAgentVersionInputPublic {
+                    uuid: __f0,
+                    version_hash: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiRollbackToAgentVersionOutput {
     /// An alternative way to provide auth information. for internal use only.
@@ -42128,6 +48269,37 @@ pub struct ApiCreateAnthropicApiKeyInputPublic {
     pub name: Option<String>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiCreateAnthropicApiKeyInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiCreateAnthropicApiKeyInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiCreateAnthropicApiKeyInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiCreateAnthropicApiKeyInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "api_key" => __f0 = __map.next_value()?,
+                        "name" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiCreateAnthropicApiKeyInputPublic {
+                    api_key: __f0,
+                    name: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// CreateAnthropicAPIKeyOutput is used to return the newly created Anthropic API key.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiCreateAnthropicApiKeyOutput {
@@ -42177,6 +48349,40 @@ pub struct ApiUpdateAnthropicApiKeyInputPublic {
     /// Name of the key
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+#[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiUpdateAnthropicApiKeyInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiUpdateAnthropicApiKeyInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiUpdateAnthropicApiKeyInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiUpdateAnthropicApiKeyInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "api_key" => __f0 = __map.next_value()?,
+                        "api_key_uuid" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiUpdateAnthropicApiKeyInputPublic {
+                    api_key: __f0,
+                    api_key_uuid: __f1,
+                    name: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// UpdateAnthropicAPIKeyOutput is used to return the updated Anthropic API key.
@@ -42690,6 +48896,55 @@ pub struct ApiImportCustomModelInputPublic {
     pub tags: Option<super::models::CustomModelTags>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiImportCustomModelInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiImportCustomModelInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiImportCustomModelInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiImportCustomModelInputPublic, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<super::models::CustomModelSourceRef> = None;
+                let mut __f6: Option<super::models::CustomModelSourceType> = None;
+                let mut __f7: Option<super::models::CustomModelTags> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "accept_hf_token_storage" => __f0 = __map.next_value()?,
+                        "accept_terms_and_conditions" => __f1 = __map.next_value()?,
+                        "description" => __f2 = __map.next_value()?,
+                        "name" => __f3 = __map.next_value()?,
+                        "preferred_gpu_region" => __f4 = __map.next_value()?,
+                        "source_ref" => __f5 = __map.next_value()?,
+                        "source_type" => __f6 = __map.next_value()?,
+                        "tags" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiImportCustomModelInputPublic {
+                    accept_hf_token_storage: __f0,
+                    accept_terms_and_conditions: __f1,
+                    description: __f2,
+                    name: __f3,
+                    preferred_gpu_region: __f4,
+                    source_ref: __f5,
+                    source_type: __f6,
+                    tags: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// Response containing imported model details (public)
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiImportCustomModelOutputPublic {
@@ -42978,6 +49233,55 @@ pub struct ApiUpdateCustomModelMetadataInputPublic {
     pub uuid: Option<String>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiUpdateCustomModelMetadataInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiUpdateCustomModelMetadataInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiUpdateCustomModelMetadataInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiUpdateCustomModelMetadataInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<Vec<String>> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<super::models::CustomModelTags> = None;
+                let mut __f7: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "description" => __f0 = __map.next_value()?,
+                        "input_modalities" => __f1 = __map.next_value()?,
+                        "license" => __f2 = __map.next_value()?,
+                        "name" => __f3 = __map.next_value()?,
+                        "output_modalities" => __f4 = __map.next_value()?,
+                        "parameters" => __f5 = __map.next_value()?,
+                        "tags" => __f6 = __map.next_value()?,
+                        "uuid" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiUpdateCustomModelMetadataInputPublic {
+                    description: __f0,
+                    input_modalities: __f1,
+                    license: __f2,
+                    name: __f3,
+                    output_modalities: __f4,
+                    parameters: __f5,
+                    tags: __f6,
+                    uuid: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// Response containing the updated custom model (public)
 pub type ApiUpdateCustomModelMetadataOutputPublic = ApiGetCustomModelOutputPublic;
 #[cfg(feature = "gradient_ai_platform")]
@@ -43035,6 +49339,40 @@ pub struct ApiCreateEvaluationDatasetInputPublic {
     /// The name of the agent evaluation dataset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+#[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiCreateEvaluationDatasetInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiCreateEvaluationDatasetInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiCreateEvaluationDatasetInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiCreateEvaluationDatasetInputPublic, A::Error> {
+                let mut __f0: Option<super::models::ApiEvaluationDatasetType> = None;
+                let mut __f1: Option<super::models::ApiFileUploadDataSource> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "dataset_type" => __f0 = __map.next_value()?,
+                        "file_upload_dataset" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiCreateEvaluationDatasetInputPublic {
+                    dataset_type: __f0,
+                    file_upload_dataset: __f1,
+                    name: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// File to upload as data source for knowledge base.
@@ -43128,6 +49466,40 @@ pub struct ApiCreateDataSourceFileUploadPresignedUrlsInputPublic {
     pub files: Option<Vec<super::models::ApiPresignedUrlFile>>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de>
+for ApiCreateDataSourceFileUploadPresignedUrlsInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiCreateDataSourceFileUploadPresignedUrlsInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct ApiCreateDataSourceFileUploadPresignedUrlsInputPublic",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                ApiCreateDataSourceFileUploadPresignedUrlsInputPublic,
+                A::Error,
+            > {
+                let mut __f0: Option<Vec<super::models::ApiPresignedUrlFile>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "files" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiCreateDataSourceFileUploadPresignedUrlsInputPublic {
+                    files: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// A single file’s metadata in the request.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ApiPresignedUrlFile {
@@ -43137,6 +49509,37 @@ pub struct ApiPresignedUrlFile {
     /// The size of the file in bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file_size: Option<String>,
+}
+#[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiPresignedUrlFile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiPresignedUrlFile;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiPresignedUrlFile")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiPresignedUrlFile, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "file_name" => __f0 = __map.next_value()?,
+                        "file_size" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiPresignedUrlFile {
+                    file_name: __f0,
+                    file_size: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Response with pre-signed urls to upload files.
@@ -43314,6 +49717,40 @@ pub struct ApiCreateCustomEvaluationMetricInputPublic {
     pub metric_name: Option<String>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiCreateCustomEvaluationMetricInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiCreateCustomEvaluationMetricInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiCreateCustomEvaluationMetricInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiCreateCustomEvaluationMetricInputPublic, A::Error> {
+                let mut __f0: Option<super::models::ApiCustomEvaluationMetricConfig> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "config" => __f0 = __map.next_value()?,
+                        "description" => __f1 = __map.next_value()?,
+                        "metric_name" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiCreateCustomEvaluationMetricInputPublic {
+                    config: __f0,
+                    description: __f1,
+                    metric_name: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiCreateCustomEvaluationMetricOutput {
     pub metric: Option<super::models::ApiEvaluationMetric>,
@@ -43361,6 +49798,43 @@ pub struct ApiUpdateCustomEvaluationMetricInputPublic {
     pub metric_uuid: Option<String>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiUpdateCustomEvaluationMetricInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiUpdateCustomEvaluationMetricInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiUpdateCustomEvaluationMetricInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiUpdateCustomEvaluationMetricInputPublic, A::Error> {
+                let mut __f0: Option<super::models::ApiCustomEvaluationMetricConfig> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "config" => __f0 = __map.next_value()?,
+                        "description" => __f1 = __map.next_value()?,
+                        "metric_name" => __f2 = __map.next_value()?,
+                        "metric_uuid" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiUpdateCustomEvaluationMetricInputPublic {
+                    config: __f0,
+                    description: __f1,
+                    metric_name: __f2,
+                    metric_uuid: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 pub type ApiUpdateCustomEvaluationMetricOutput = ApiCreateCustomEvaluationMetricOutput;
 #[cfg(feature = "gradient_ai_platform")]
 /// Run an evaluation test case.
@@ -43378,6 +49852,43 @@ pub struct ApiRunEvaluationTestCaseInputPublic {
     /// Test-case UUID to run
     #[serde(skip_serializing_if = "Option::is_none")]
     pub test_case_uuid: Option<String>,
+}
+#[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiRunEvaluationTestCaseInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiRunEvaluationTestCaseInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiRunEvaluationTestCaseInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiRunEvaluationTestCaseInputPublic, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "agent_deployment_names" => __f0 = __map.next_value()?,
+                        "agent_uuids" => __f1 = __map.next_value()?,
+                        "run_name" => __f2 = __map.next_value()?,
+                        "test_case_uuid" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiRunEvaluationTestCaseInputPublic {
+                    agent_deployment_names: __f0,
+                    agent_uuids: __f1,
+                    run_name: __f2,
+                    test_case_uuid: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -44404,6 +50915,52 @@ pub struct ApiCreateEvaluationTestCaseInputPublic {
     pub workspace_uuid: Option<String>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiCreateEvaluationTestCaseInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiCreateEvaluationTestCaseInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiCreateEvaluationTestCaseInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiCreateEvaluationTestCaseInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<super::models::ApiStarMetric> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "agent_workspace_name" => __f0 = __map.next_value()?,
+                        "dataset_uuid" => __f1 = __map.next_value()?,
+                        "description" => __f2 = __map.next_value()?,
+                        "metrics" => __f3 = __map.next_value()?,
+                        "name" => __f4 = __map.next_value()?,
+                        "star_metric" => __f5 = __map.next_value()?,
+                        "workspace_uuid" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiCreateEvaluationTestCaseInputPublic {
+                    agent_workspace_name: __f0,
+                    dataset_uuid: __f1,
+                    description: __f2,
+                    metrics: __f3,
+                    name: __f4,
+                    star_metric: __f5,
+                    workspace_uuid: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiCreateEvaluationTestCaseOutput {
     /// Test‑case UUID.
@@ -44525,10 +51082,81 @@ pub struct ApiUpdateEvaluationTestCaseInputPublic {
     pub test_case_uuid: Option<String>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiUpdateEvaluationTestCaseInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiUpdateEvaluationTestCaseInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiUpdateEvaluationTestCaseInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiUpdateEvaluationTestCaseInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::ApiEvaluationTestCaseMetricList> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::ApiStarMetric> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "dataset_uuid" => __f0 = __map.next_value()?,
+                        "description" => __f1 = __map.next_value()?,
+                        "metrics" => __f2 = __map.next_value()?,
+                        "name" => __f3 = __map.next_value()?,
+                        "star_metric" => __f4 = __map.next_value()?,
+                        "test_case_uuid" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiUpdateEvaluationTestCaseInputPublic {
+                    dataset_uuid: __f0,
+                    description: __f1,
+                    metrics: __f2,
+                    name: __f3,
+                    star_metric: __f4,
+                    test_case_uuid: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ApiEvaluationTestCaseMetricList {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metric_uuids: Option<Vec<String>>,
+}
+#[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiEvaluationTestCaseMetricList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiEvaluationTestCaseMetricList;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiEvaluationTestCaseMetricList")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiEvaluationTestCaseMetricList, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "metric_uuids" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiEvaluationTestCaseMetricList {
+                    metric_uuids: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -44623,6 +51251,37 @@ pub struct ApiStartKnowledgeBaseIndexingJobInputPublic {
     /// Knowledge base id
     #[serde(skip_serializing_if = "Option::is_none")]
     pub knowledge_base_uuid: Option<String>,
+}
+#[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiStartKnowledgeBaseIndexingJobInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiStartKnowledgeBaseIndexingJobInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiStartKnowledgeBaseIndexingJobInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiStartKnowledgeBaseIndexingJobInputPublic, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "data_source_uuids" => __f0 = __map.next_value()?,
+                        "knowledge_base_uuid" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiStartKnowledgeBaseIndexingJobInputPublic {
+                    data_source_uuids: __f0,
+                    knowledge_base_uuid: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// StartKnowledgeBaseIndexingJobOutput description
@@ -44738,6 +51397,34 @@ pub struct ApiCancelKnowledgeBaseIndexingJobInputPublic {
     pub uuid: Option<String>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiCancelKnowledgeBaseIndexingJobInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiCancelKnowledgeBaseIndexingJobInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiCancelKnowledgeBaseIndexingJobInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiCancelKnowledgeBaseIndexingJobInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "uuid" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiCancelKnowledgeBaseIndexingJobInputPublic {
+                    uuid: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// CancelKnowledgeBaseIndexingJobOutput description
 pub type ApiCancelKnowledgeBaseIndexingJobOutput = ApiStartKnowledgeBaseIndexingJobOutput;
 #[cfg(feature = "gradient_ai_platform")]
@@ -44822,6 +51509,61 @@ pub struct ApiCreateKnowledgeBaseInputPublic {
     pub vpc_uuid: Option<String>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiCreateKnowledgeBaseInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiCreateKnowledgeBaseInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiCreateKnowledgeBaseInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiCreateKnowledgeBaseInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<super::models::ApiKbDataSource>> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<super::models::ApiRerankingConfiguration> = None;
+                let mut __f7: Option<super::models::ApiOpenSearchPlanSize> = None;
+                let mut __f8: Option<Vec<String>> = None;
+                let mut __f9: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "database_id" => __f0 = __map.next_value()?,
+                        "datasources" => __f1 = __map.next_value()?,
+                        "embedding_model_uuid" => __f2 = __map.next_value()?,
+                        "name" => __f3 = __map.next_value()?,
+                        "project_id" => __f4 = __map.next_value()?,
+                        "region" => __f5 = __map.next_value()?,
+                        "reranking_config" => __f6 = __map.next_value()?,
+                        "size" => __f7 = __map.next_value()?,
+                        "tags" => __f8 = __map.next_value()?,
+                        "vpc_uuid" => __f9 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiCreateKnowledgeBaseInputPublic {
+                    database_id: __f0,
+                    datasources: __f1,
+                    embedding_model_uuid: __f2,
+                    name: __f3,
+                    project_id: __f4,
+                    region: __f5,
+                    reranking_config: __f6,
+                    size: __f7,
+                    tags: __f8,
+                    vpc_uuid: __f9,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ApiKbDataSource {
     /// AWS S3 Data Source
@@ -44856,6 +51598,64 @@ pub struct ApiKbDataSource {
     pub web_crawler_data_source: Option<super::models::ApiWebCrawlerDataSource>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiKbDataSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiKbDataSource;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiKbDataSource")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiKbDataSource, A::Error> {
+                let mut __f0: Option<super::models::ApiAwsDataSource> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::ApiChunkingAlgorithm> = None;
+                let mut __f4: Option<super::models::ApiChunkingOptions> = None;
+                let mut __f5: Option<super::models::ApiDropboxDataSource> = None;
+                let mut __f6: Option<super::models::ApiFileUploadDataSource> = None;
+                let mut __f7: Option<super::models::ApiGoogleDriveDataSource> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<super::models::ApiSpacesDataSource> = None;
+                let mut __f10: Option<super::models::ApiWebCrawlerDataSource> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "aws_data_source" => __f0 = __map.next_value()?,
+                        "bucket_name" => __f1 = __map.next_value()?,
+                        "bucket_region" => __f2 = __map.next_value()?,
+                        "chunking_algorithm" => __f3 = __map.next_value()?,
+                        "chunking_options" => __f4 = __map.next_value()?,
+                        "dropbox_data_source" => __f5 = __map.next_value()?,
+                        "file_upload_data_source" => __f6 = __map.next_value()?,
+                        "google_drive_data_source" => __f7 = __map.next_value()?,
+                        "item_path" => __f8 = __map.next_value()?,
+                        "spaces_data_source" => __f9 = __map.next_value()?,
+                        "web_crawler_data_source" => __f10 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiKbDataSource {
+                    aws_data_source: __f0,
+                    bucket_name: __f1,
+                    bucket_region: __f2,
+                    chunking_algorithm: __f3,
+                    chunking_options: __f4,
+                    dropbox_data_source: __f5,
+                    file_upload_data_source: __f6,
+                    google_drive_data_source: __f7,
+                    item_path: __f8,
+                    spaces_data_source: __f9,
+                    web_crawler_data_source: __f10,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// AWS S3 Data Source
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ApiAwsDataSource {
@@ -44873,6 +51673,46 @@ pub struct ApiAwsDataSource {
     /// The AWS Secret Key
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_key: Option<String>,
+}
+#[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiAwsDataSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiAwsDataSource;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiAwsDataSource")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiAwsDataSource, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "bucket_name" => __f0 = __map.next_value()?,
+                        "item_path" => __f1 = __map.next_value()?,
+                        "key_id" => __f2 = __map.next_value()?,
+                        "region" => __f3 = __map.next_value()?,
+                        "secret_key" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiAwsDataSource {
+                    bucket_name: __f0,
+                    item_path: __f1,
+                    key_id: __f2,
+                    region: __f3,
+                    secret_key: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -44948,6 +51788,37 @@ pub struct ApiDropboxDataSource {
     pub refresh_token: Option<String>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiDropboxDataSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiDropboxDataSource;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiDropboxDataSource")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiDropboxDataSource, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "folder" => __f0 = __map.next_value()?,
+                        "refresh_token" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiDropboxDataSource {
+                    folder: __f0,
+                    refresh_token: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// Google Drive Data Source
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ApiGoogleDriveDataSource {
@@ -44956,6 +51827,37 @@ pub struct ApiGoogleDriveDataSource {
     /// Refresh token. you can obrain a refresh token by following the oauth2 flow. see /v2/gen-ai/oauth2/google/tokens for reference.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+}
+#[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiGoogleDriveDataSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiGoogleDriveDataSource;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiGoogleDriveDataSource")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiGoogleDriveDataSource, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "folder_id" => __f0 = __map.next_value()?,
+                        "refresh_token" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiGoogleDriveDataSource {
+                    folder_id: __f0,
+                    refresh_token: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Spaces Bucket Data Source
@@ -45409,6 +52311,49 @@ pub struct ApiCreateKnowledgeBaseDataSourceInputPublic {
     pub web_crawler_data_source: Option<super::models::ApiWebCrawlerDataSource>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiCreateKnowledgeBaseDataSourceInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiCreateKnowledgeBaseDataSourceInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiCreateKnowledgeBaseDataSourceInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiCreateKnowledgeBaseDataSourceInputPublic, A::Error> {
+                let mut __f0: Option<super::models::ApiAwsDataSource> = None;
+                let mut __f1: Option<super::models::ApiChunkingAlgorithm> = None;
+                let mut __f2: Option<super::models::ApiChunkingOptions> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::ApiSpacesDataSource> = None;
+                let mut __f5: Option<super::models::ApiWebCrawlerDataSource> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "aws_data_source" => __f0 = __map.next_value()?,
+                        "chunking_algorithm" => __f1 = __map.next_value()?,
+                        "chunking_options" => __f2 = __map.next_value()?,
+                        "knowledge_base_uuid" => __f3 = __map.next_value()?,
+                        "spaces_data_source" => __f4 = __map.next_value()?,
+                        "web_crawler_data_source" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiCreateKnowledgeBaseDataSourceInputPublic {
+                    aws_data_source: __f0,
+                    chunking_algorithm: __f1,
+                    chunking_options: __f2,
+                    knowledge_base_uuid: __f3,
+                    spaces_data_source: __f4,
+                    web_crawler_data_source: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about a newly created knowldege base data source
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiCreateKnowledgeBaseDataSourceOutput {
@@ -45457,6 +52402,43 @@ pub struct ApiUpdateKnowledgeBaseDataSourceInputPublic {
     /// Knowledge Base ID (Path Parameter)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub knowledge_base_uuid: Option<String>,
+}
+#[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiUpdateKnowledgeBaseDataSourceInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiUpdateKnowledgeBaseDataSourceInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiUpdateKnowledgeBaseDataSourceInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiUpdateKnowledgeBaseDataSourceInputPublic, A::Error> {
+                let mut __f0: Option<super::models::ApiChunkingAlgorithm> = None;
+                let mut __f1: Option<super::models::ApiChunkingOptions> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "chunking_algorithm" => __f0 = __map.next_value()?,
+                        "chunking_options" => __f1 = __map.next_value()?,
+                        "data_source_uuid" => __f2 = __map.next_value()?,
+                        "knowledge_base_uuid" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiUpdateKnowledgeBaseDataSourceInputPublic {
+                    chunking_algorithm: __f0,
+                    chunking_options: __f1,
+                    data_source_uuid: __f2,
+                    knowledge_base_uuid: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Update a data source of a knowledge base with change in chunking algorithm/options
@@ -45570,6 +52552,49 @@ pub struct ApiUpdateKnowledgeBaseInputPublic {
     /// Knowledge base id
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
+}
+#[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiUpdateKnowledgeBaseInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiUpdateKnowledgeBaseInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiUpdateKnowledgeBaseInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiUpdateKnowledgeBaseInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::ApiRerankingConfiguration> = None;
+                let mut __f4: Option<Vec<String>> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "database_id" => __f0 = __map.next_value()?,
+                        "name" => __f1 = __map.next_value()?,
+                        "project_id" => __f2 = __map.next_value()?,
+                        "reranking_config" => __f3 = __map.next_value()?,
+                        "tags" => __f4 = __map.next_value()?,
+                        "uuid" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiUpdateKnowledgeBaseInputPublic {
+                    database_id: __f0,
+                    name: __f1,
+                    project_id: __f2,
+                    reranking_config: __f3,
+                    tags: __f4,
+                    uuid: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Information about an updated knowledge base
@@ -46180,6 +53205,73 @@ pub struct ApiCreateModelEvaluationRunInputPublic {
     pub source: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub star_metric: Option<super::models::ApiStarMetric>,
+}
+#[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiCreateModelEvaluationRunInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiCreateModelEvaluationRunInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiCreateModelEvaluationRunInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiCreateModelEvaluationRunInputPublic, A::Error> {
+                let mut __f0: Option<super::models::ApiCandidateInferenceConfig> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::ApiCandidateModelSource> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<Vec<String>> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<Vec<super::models::ApiPresetSaveSection>> = None;
+                let mut __f11: Option<bool> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<super::models::ApiStarMetric> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "candidate_inference_config" => __f0 = __map.next_value()?,
+                        "candidate_model_name" => __f1 = __map.next_value()?,
+                        "candidate_model_source" => __f2 = __map.next_value()?,
+                        "candidate_model_uuid" => __f3 = __map.next_value()?,
+                        "dataset_uuid" => __f4 = __map.next_value()?,
+                        "eval_preset_uuid" => __f5 = __map.next_value()?,
+                        "judge_model_uuid" => __f6 = __map.next_value()?,
+                        "metric_uuids" => __f7 = __map.next_value()?,
+                        "name" => __f8 = __map.next_value()?,
+                        "preset_name" => __f9 = __map.next_value()?,
+                        "preset_save_sections" => __f10 = __map.next_value()?,
+                        "save_as_preset" => __f11 = __map.next_value()?,
+                        "source" => __f12 = __map.next_value()?,
+                        "star_metric" => __f13 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiCreateModelEvaluationRunInputPublic {
+                    candidate_inference_config: __f0,
+                    candidate_model_name: __f1,
+                    candidate_model_source: __f2,
+                    candidate_model_uuid: __f3,
+                    dataset_uuid: __f4,
+                    eval_preset_uuid: __f5,
+                    judge_model_uuid: __f6,
+                    metric_uuids: __f7,
+                    name: __f8,
+                    preset_name: __f9,
+                    preset_save_sections: __f10,
+                    save_as_preset: __f11,
+                    source: __f12,
+                    star_metric: __f13,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -47221,6 +54313,37 @@ pub struct ApiUpdateModelEvaluationRunInputPublic {
     pub name: Option<String>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiUpdateModelEvaluationRunInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiUpdateModelEvaluationRunInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiUpdateModelEvaluationRunInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiUpdateModelEvaluationRunInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "eval_run_uuid" => __f0 = __map.next_value()?,
+                        "name" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiUpdateModelEvaluationRunInputPublic {
+                    eval_run_uuid: __f0,
+                    name: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiUpdateModelEvaluationRunOutput {
     /// Model Evaluation Run Summary - lightweight view used in run history list.
@@ -47263,6 +54386,34 @@ pub struct ApiCancelModelEvaluationRunInputPublic {
     /// error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eval_run_uuid: Option<String>,
+}
+#[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiCancelModelEvaluationRunInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiCancelModelEvaluationRunInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiCancelModelEvaluationRunInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiCancelModelEvaluationRunInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "eval_run_uuid" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiCancelModelEvaluationRunInputPublic {
+                    eval_run_uuid: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 pub type ApiCancelModelEvaluationRunOutput = ApiUpdateModelEvaluationRunOutput;
@@ -47674,6 +54825,37 @@ pub struct ApiUpdateModelApiKeyInputPublic {
     /// Name
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+#[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiUpdateModelApiKeyInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiUpdateModelApiKeyInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiUpdateModelApiKeyInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiUpdateModelApiKeyInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "api_key_uuid" => __f0 = __map.next_value()?,
+                        "name" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiUpdateModelApiKeyInputPublic {
+                    api_key_uuid: __f0,
+                    name: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 pub type ApiUpdateModelApiKeyOutput = ApiCreateAgentApiKeyOutput;
@@ -48339,6 +55521,46 @@ pub struct ApiCreateModelRouterInputPublic {
     pub regions: Option<Vec<String>>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiCreateModelRouterInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiCreateModelRouterInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiCreateModelRouterInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiCreateModelRouterInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Vec<super::models::ApiModelRouterTaskPolicy>> = None;
+                let mut __f4: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "description" => __f0 = __map.next_value()?,
+                        "fallback_models" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        "policies" => __f3 = __map.next_value()?,
+                        "regions" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiCreateModelRouterInputPublic {
+                    description: __f0,
+                    fallback_models: __f1,
+                    name: __f2,
+                    policies: __f3,
+                    regions: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about a newly created model router
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiCreateModelRouterOutput {
@@ -48609,6 +55831,49 @@ pub struct ApiUpdateModelRouterInputPublic {
     pub uuid: Option<String>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiUpdateModelRouterInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiUpdateModelRouterInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiUpdateModelRouterInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiUpdateModelRouterInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<serde_json::Value>> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Vec<super::models::ApiModelRouterTaskPolicy>> = None;
+                let mut __f4: Option<Vec<String>> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "description" => __f0 = __map.next_value()?,
+                        "fallback_models" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        "policies" => __f3 = __map.next_value()?,
+                        "regions" => __f4 = __map.next_value()?,
+                        "uuid" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiUpdateModelRouterInputPublic {
+                    description: __f0,
+                    fallback_models: __f1,
+                    name: __f2,
+                    policies: __f3,
+                    regions: __f4,
+                    uuid: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about an updated model router
 pub type ApiUpdateModelRouterOutput = ApiCreateModelRouterOutput;
 #[cfg(feature = "gradient_ai_platform")]
@@ -48624,6 +55889,37 @@ pub struct ApiDropboxOauth2GetTokensInput {
     /// Redirect url
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,
+}
+#[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiDropboxOauth2GetTokensInput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiDropboxOauth2GetTokensInput;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiDropboxOauth2GetTokensInput")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiDropboxOauth2GetTokensInput, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "code" => __f0 = __map.next_value()?,
+                        "redirect_url" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiDropboxOauth2GetTokensInput {
+                    code: __f0,
+                    redirect_url: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The dropbox oauth2 token and refresh token
@@ -48869,6 +56165,40 @@ pub struct ApiCreateScheduledIndexingInputPublic {
     pub time: Option<String>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiCreateScheduledIndexingInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiCreateScheduledIndexingInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiCreateScheduledIndexingInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiCreateScheduledIndexingInputPublic, A::Error> {
+                let mut __f0: Option<Vec<i32>> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "days" => __f0 = __map.next_value()?,
+                        "knowledge_base_uuid" => __f1 = __map.next_value()?,
+                        "time" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiCreateScheduledIndexingInputPublic {
+                    days: __f0,
+                    knowledge_base_uuid: __f1,
+                    time: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiCreateScheduledIndexingOutput {
     /// Metadata for scheduled indexing entries
@@ -49035,6 +56365,40 @@ pub struct ApiCreateWorkspaceInputPublic {
     pub name: Option<String>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiCreateWorkspaceInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiCreateWorkspaceInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiCreateWorkspaceInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiCreateWorkspaceInputPublic, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "agent_uuids" => __f0 = __map.next_value()?,
+                        "description" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiCreateWorkspaceInputPublic {
+                    agent_uuids: __f0,
+                    description: __f1,
+                    name: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ApiCreateWorkspaceOutput {
     pub workspace: Option<super::models::ApiWorkspace>,
@@ -49084,6 +56448,40 @@ pub struct ApiUpdateWorkspaceInputPublic {
     pub workspace_uuid: Option<String>,
 }
 #[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiUpdateWorkspaceInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiUpdateWorkspaceInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiUpdateWorkspaceInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiUpdateWorkspaceInputPublic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "description" => __f0 = __map.next_value()?,
+                        "name" => __f1 = __map.next_value()?,
+                        "workspace_uuid" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiUpdateWorkspaceInputPublic {
+                    description: __f0,
+                    name: __f1,
+                    workspace_uuid: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 pub type ApiUpdateWorkspaceOutput = ApiCreateWorkspaceOutput;
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -49131,6 +56529,37 @@ pub struct ApiMoveAgentsToWorkspaceInputPublic {
     /// Workspace uuid to move agents to
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workspace_uuid: Option<String>,
+}
+#[cfg(feature = "gradient_ai_platform")]
+impl<'de> serde::Deserialize<'de> for ApiMoveAgentsToWorkspaceInputPublic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ApiMoveAgentsToWorkspaceInputPublic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ApiMoveAgentsToWorkspaceInputPublic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ApiMoveAgentsToWorkspaceInputPublic, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "agent_uuids" => __f0 = __map.next_value()?,
+                        "workspace_uuid" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ApiMoveAgentsToWorkspaceInputPublic {
+                    agent_uuids: __f0,
+                    workspace_uuid: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 pub type ApiMoveAgentsToWorkspaceOutput = ApiCreateWorkspaceOutput;
@@ -49251,6 +56680,100 @@ pub struct ChatCompletionRequest {
     pub user: Option<String>,
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
+impl<'de> serde::Deserialize<'de> for ChatCompletionRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatCompletionRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatCompletionRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatCompletionRequest, A::Error> {
+                let mut __f0: Option<Vec<super::models::ChatMessage>> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<Option<i64>> = None;
+                let mut __f3: Option<Option<i64>> = None;
+                let mut __f4: Option<Option<f64>> = None;
+                let mut __f5: Option<Option<f64>> = None;
+                let mut __f6: Option<Option<i64>> = None;
+                let mut __f7: Option<Vec<super::models::ChatCompletionTool>> = None;
+                let mut __f8: Option<super::models::ChatCompletionRequestToolChoice> = None;
+                let mut __f9: Option<Option<bool>> = None;
+                let mut __f10: Option<super::models::ChatCompletionRequestStop> = None;
+                let mut __f11: Option<Option<std::collections::BTreeMap<String, i64>>> = None;
+                let mut __f12: Option<Option<bool>> = None;
+                let mut __f13: Option<Option<i64>> = None;
+                let mut __f14: Option<
+                    Option<super::models::ChatCompletionRequestStreamOptions>,
+                > = None;
+                let mut __f15: Option<
+                    Option<super::models::ChatCompletionRequestReasoningEffort>,
+                > = None;
+                let mut __f16: Option<Option<i64>> = None;
+                let mut __f17: Option<
+                    Option<std::collections::BTreeMap<String, String>>,
+                > = None;
+                let mut __f18: Option<Option<f64>> = None;
+                let mut __f19: Option<Option<f64>> = None;
+                let mut __f20: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "messages" => __f0 = Some(__map.next_value()?),
+                        "model" => __f1 = Some(__map.next_value()?),
+                        "max_tokens" => __f2 = Some(__map.next_value()?),
+                        "max_completion_tokens" => __f3 = Some(__map.next_value()?),
+                        "frequency_penalty" => __f4 = Some(__map.next_value()?),
+                        "presence_penalty" => __f5 = Some(__map.next_value()?),
+                        "top_logprobs" => __f6 = Some(__map.next_value()?),
+                        "tools" => __f7 = __map.next_value()?,
+                        "tool_choice" => __f8 = __map.next_value()?,
+                        "stream" => __f9 = Some(__map.next_value()?),
+                        "stop" => __f10 = __map.next_value()?,
+                        "logit_bias" => __f11 = Some(__map.next_value()?),
+                        "logprobs" => __f12 = Some(__map.next_value()?),
+                        "n" => __f13 = Some(__map.next_value()?),
+                        "stream_options" => __f14 = Some(__map.next_value()?),
+                        "reasoning_effort" => __f15 = Some(__map.next_value()?),
+                        "seed" => __f16 = Some(__map.next_value()?),
+                        "metadata" => __f17 = Some(__map.next_value()?),
+                        "temperature" => __f18 = Some(__map.next_value()?),
+                        "top_p" => __f19 = Some(__map.next_value()?),
+                        "user" => __f20 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatCompletionRequest {
+                    messages: rt::de::required(__f0, "messages")?,
+                    model: rt::de::required(__f1, "model")?,
+                    max_tokens: __f2,
+                    max_completion_tokens: __f3,
+                    frequency_penalty: __f4,
+                    presence_penalty: __f5,
+                    top_logprobs: __f6,
+                    tools: __f7,
+                    tool_choice: __f8,
+                    stream: __f9,
+                    stop: __f10,
+                    logit_bias: __f11,
+                    logprobs: __f12,
+                    n: __f13,
+                    stream_options: __f14,
+                    reasoning_effort: __f15,
+                    seed: __f16,
+                    metadata: __f17,
+                    temperature: __f18,
+                    top_p: __f19,
+                    user: __f20,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 impl ChatCompletionRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -49362,6 +56885,49 @@ pub struct ChatMessage {
     pub reasoning_content: Option<Option<String>>,
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
+impl<'de> serde::Deserialize<'de> for ChatMessage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatMessage;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatMessage")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatMessage, A::Error> {
+                let mut __f0: Option<super::models::ChatMessageRole> = None;
+                let mut __f1: Option<Option<String>> = None;
+                let mut __f2: Option<Option<String>> = None;
+                let mut __f3: Option<Vec<super::models::ChatCompletionToolCall>> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<Option<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "role" => __f0 = Some(__map.next_value()?),
+                        "content" => __f1 = Some(__map.next_value()?),
+                        "refusal" => __f2 = Some(__map.next_value()?),
+                        "tool_calls" => __f3 = __map.next_value()?,
+                        "tool_call_id" => __f4 = __map.next_value()?,
+                        "reasoning_content" => __f5 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatMessage {
+                    role: rt::de::required(__f0, "role")?,
+                    content: __f1,
+                    refusal: __f2,
+                    tool_calls: __f3,
+                    tool_call_id: __f4,
+                    reasoning_content: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__string_enum! {
     #[doc = " The role of the message author."] pub enum ChatMessageRole { System =
     "system", Developer = "developer", User = "user", Assistant = "assistant", Tool =
@@ -49378,6 +56944,40 @@ pub struct ChatCompletionToolCall {
     pub function: super::models::ChatCompletionToolCallFunction,
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
+impl<'de> serde::Deserialize<'de> for ChatCompletionToolCall {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatCompletionToolCall;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatCompletionToolCall")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatCompletionToolCall, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::ChatCompletionToolCallFunction> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = Some(__map.next_value()?),
+                        "type" => __f1 = Some(__map.next_value()?),
+                        "function" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatCompletionToolCall {
+                    id: rt::de::required(__f0, "id")?,
+                    type_: rt::de::required(__f1, "type")?,
+                    function: rt::de::required(__f2, "function")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ChatCompletionToolCallFunction {
     /// The name of the function to call.
@@ -49386,12 +56986,74 @@ pub struct ChatCompletionToolCallFunction {
     pub arguments: String,
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
+impl<'de> serde::Deserialize<'de> for ChatCompletionToolCallFunction {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatCompletionToolCallFunction;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatCompletionToolCallFunction")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatCompletionToolCallFunction, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "arguments" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatCompletionToolCallFunction {
+                    name: rt::de::required(__f0, "name")?,
+                    arguments: rt::de::required(__f1, "arguments")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ChatCompletionTool {
     /// The type of the tool. Currently, only function is supported.
     #[serde(rename = "type")]
     pub type_: String,
     pub function: super::models::FunctionObject,
+}
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
+impl<'de> serde::Deserialize<'de> for ChatCompletionTool {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatCompletionTool;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatCompletionTool")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatCompletionTool, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::FunctionObject> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "function" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatCompletionTool {
+                    type_: rt::de::required(__f0, "type")?,
+                    function: rt::de::required(__f1, "function")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -49406,8 +57068,44 @@ pub struct FunctionObject {
     pub parameters: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
+impl<'de> serde::Deserialize<'de> for FunctionObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FunctionObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FunctionObject")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FunctionObject, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<
+                    std::collections::BTreeMap<String, serde_json::Value>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "description" => __f1 = __map.next_value()?,
+                        "parameters" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FunctionObject {
+                    name: rt::de::required(__f0, "name")?,
+                    description: __f1,
+                    parameters: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 /// Controls which (if any) tool is called by the model. none means the model will not call any tool and instead generates a message. auto means the model can pick between generating a message or calling one or more tools. required means the model must call one or more tools. Specifying a particular tool via {"type": "function", "function": {"name": "my_function"}} forces the model to call that tool. none is the default when no tools are present. auto is the default if tools are present.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ChatCompletionRequestToolChoice {
     ChatCompletionRequestToolChoiceVariant1(
@@ -49433,10 +57131,43 @@ pub struct ChatCompletionRequestToolChoiceVariant1 {
     pub function: super::models::ChatCompletionRequestToolChoiceVariant1Function,
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
+impl<'de> serde::Deserialize<'de> for ChatCompletionRequestToolChoiceVariant1 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatCompletionRequestToolChoiceVariant1;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatCompletionRequestToolChoiceVariant1")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatCompletionRequestToolChoiceVariant1, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<
+                    super::models::ChatCompletionRequestToolChoiceVariant1Function,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "function" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatCompletionRequestToolChoiceVariant1 {
+                    type_: rt::de::required(__f0, "type")?,
+                    function: rt::de::required(__f1, "function")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 pub type ChatCompletionRequestToolChoiceVariant1Function = AddonsPatchBody;
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 /// Up to 4 sequences where the API will stop generating further tokens. The returned text will not contain the stop sequence.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ChatCompletionRequestStop {
     List(Vec<String>),
@@ -49451,6 +57182,34 @@ pub struct ChatCompletionRequestStreamOptions {
     /// If set, an additional chunk will be streamed before the data [DONE] message. The usage field on this chunk shows the token usage statistics for the entire request, and the choices field will always be an empty array.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub include_usage: Option<bool>,
+}
+#[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
+impl<'de> serde::Deserialize<'de> for ChatCompletionRequestStreamOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatCompletionRequestStreamOptions;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatCompletionRequestStreamOptions")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatCompletionRequestStreamOptions, A::Error> {
+                let mut __f0: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "include_usage" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatCompletionRequestStreamOptions {
+                    include_usage: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__string_enum! {
@@ -50323,6 +58082,82 @@ pub struct MessagesCreateRequest {
     pub thinking: Option<Option<super::models::MessagesThinkingConfigParam>>,
 }
 #[cfg(feature = "serverless_inference")]
+impl<'de> serde::Deserialize<'de> for MessagesCreateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MessagesCreateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MessagesCreateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MessagesCreateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<Vec<super::models::MessagesApiMessageParam>> = None;
+                let mut __f3: Option<super::models::MessagesCreateRequestSystem> = None;
+                let mut __f4: Option<Vec<String>> = None;
+                let mut __f5: Option<bool> = None;
+                let mut __f6: Option<Option<f64>> = None;
+                let mut __f7: Option<Option<f64>> = None;
+                let mut __f8: Option<Option<i64>> = None;
+                let mut __f9: Option<Vec<super::models::MessagesToolDefinitionParam>> = None;
+                let mut __f10: Option<super::models::MessagesToolChoiceParam> = None;
+                let mut __f11: Option<super::models::MessagesCreateRequestMetadata> = None;
+                let mut __f12: Option<
+                    Option<super::models::MessagesCreateRequestReasoningEffort>,
+                > = None;
+                let mut __f13: Option<
+                    Option<super::models::MessagesCreateRequestSpeed>,
+                > = None;
+                let mut __f14: Option<
+                    Option<super::models::MessagesThinkingConfigParam>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "model" => __f0 = Some(__map.next_value()?),
+                        "max_tokens" => __f1 = Some(__map.next_value()?),
+                        "messages" => __f2 = Some(__map.next_value()?),
+                        "system" => __f3 = __map.next_value()?,
+                        "stop_sequences" => __f4 = __map.next_value()?,
+                        "stream" => __f5 = __map.next_value()?,
+                        "temperature" => __f6 = Some(__map.next_value()?),
+                        "top_p" => __f7 = Some(__map.next_value()?),
+                        "top_k" => __f8 = Some(__map.next_value()?),
+                        "tools" => __f9 = __map.next_value()?,
+                        "tool_choice" => __f10 = __map.next_value()?,
+                        "metadata" => __f11 = __map.next_value()?,
+                        "reasoning_effort" => __f12 = Some(__map.next_value()?),
+                        "speed" => __f13 = Some(__map.next_value()?),
+                        "thinking" => __f14 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(MessagesCreateRequest {
+                    model: rt::de::required(__f0, "model")?,
+                    max_tokens: rt::de::required(__f1, "max_tokens")?,
+                    messages: rt::de::required(__f2, "messages")?,
+                    system: __f3,
+                    stop_sequences: __f4,
+                    stream: __f5,
+                    temperature: __f6,
+                    top_p: __f7,
+                    top_k: __f8,
+                    tools: __f9,
+                    tool_choice: __f10,
+                    metadata: __f11,
+                    reasoning_effort: __f12,
+                    speed: __f13,
+                    thinking: __f14,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "serverless_inference")]
 impl MessagesCreateRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -50373,13 +58208,44 @@ pub struct MessagesApiMessageParam {
     pub content: super::models::MessagesApiMessageParamContent,
 }
 #[cfg(feature = "serverless_inference")]
+impl<'de> serde::Deserialize<'de> for MessagesApiMessageParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MessagesApiMessageParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MessagesApiMessageParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MessagesApiMessageParam, A::Error> {
+                let mut __f0: Option<super::models::MessagesApiMessageParamRole> = None;
+                let mut __f1: Option<super::models::MessagesApiMessageParamContent> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "role" => __f0 = Some(__map.next_value()?),
+                        "content" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(MessagesApiMessageParam {
+                    role: rt::de::required(__f0, "role")?,
+                    content: rt::de::required(__f1, "content")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
     #[doc = " Speaker role for this message."] pub enum MessagesApiMessageParamRole {
     User = "user", Assistant = "assistant", }
 }
 #[cfg(feature = "serverless_inference")]
 /// Message body as plain text or structured blocks.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum MessagesApiMessageParamContent {
     List(Vec<super::models::MessagesRequestContentBlockParam>),
@@ -50389,7 +58255,7 @@ pub enum MessagesApiMessageParamContent {
 }
 #[cfg(feature = "serverless_inference")]
 /// Structured message content. Block `type` is one of `text`, `image`, `tool_use`, or `tool_result`. Some tool definitions may be rejected by server policy even when valid here.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum MessagesRequestContentBlockParam {
     MessagesToolUseBlockParam(super::models::MessagesToolUseBlockParam),
@@ -50410,6 +58276,37 @@ pub struct MessagesRequestTextBlockParam {
     pub text: String,
 }
 #[cfg(feature = "serverless_inference")]
+impl<'de> serde::Deserialize<'de> for MessagesRequestTextBlockParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MessagesRequestTextBlockParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MessagesRequestTextBlockParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MessagesRequestTextBlockParam, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "text" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(MessagesRequestTextBlockParam {
+                    type_: rt::de::required(__f0, "type")?,
+                    text: rt::de::required(__f1, "text")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "serverless_inference")]
 /// Image content block in a request message.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct MessagesImageBlockParam {
@@ -50417,6 +58314,37 @@ pub struct MessagesImageBlockParam {
     pub type_: String,
     /// Image payload (for example base64-encoded bytes).
     pub source: super::models::MessagesImageSourceParam,
+}
+#[cfg(feature = "serverless_inference")]
+impl<'de> serde::Deserialize<'de> for MessagesImageBlockParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MessagesImageBlockParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MessagesImageBlockParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MessagesImageBlockParam, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::MessagesImageSourceParam> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "source" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(MessagesImageBlockParam {
+                    type_: rt::de::required(__f0, "type")?,
+                    source: rt::de::required(__f1, "source")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "serverless_inference")]
 /// Image payload (for example base64-encoded bytes).
@@ -50431,6 +58359,40 @@ pub struct MessagesImageSourceParam {
     pub data: String,
 }
 #[cfg(feature = "serverless_inference")]
+impl<'de> serde::Deserialize<'de> for MessagesImageSourceParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MessagesImageSourceParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MessagesImageSourceParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MessagesImageSourceParam, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "media_type" => __f1 = Some(__map.next_value()?),
+                        "data" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(MessagesImageSourceParam {
+                    type_: rt::de::required(__f0, "type")?,
+                    media_type: rt::de::required(__f1, "media_type")?,
+                    data: rt::de::required(__f2, "data")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "serverless_inference")]
 /// Tool invocation block in a request message (from the model or a prior turn).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct MessagesToolUseBlockParam {
@@ -50440,6 +58402,45 @@ pub struct MessagesToolUseBlockParam {
     pub name: String,
     /// JSON object matching the tool's `input_schema`.
     pub input: std::collections::BTreeMap<String, serde_json::Value>,
+}
+#[cfg(feature = "serverless_inference")]
+impl<'de> serde::Deserialize<'de> for MessagesToolUseBlockParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MessagesToolUseBlockParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MessagesToolUseBlockParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MessagesToolUseBlockParam, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<
+                    std::collections::BTreeMap<String, serde_json::Value>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "id" => __f1 = Some(__map.next_value()?),
+                        "name" => __f2 = Some(__map.next_value()?),
+                        "input" => __f3 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(MessagesToolUseBlockParam {
+                    type_: rt::de::required(__f0, "type")?,
+                    id: rt::de::required(__f1, "id")?,
+                    name: rt::de::required(__f2, "name")?,
+                    input: rt::de::required(__f3, "input")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "serverless_inference")]
 /// Result for a prior `tool_use` block, returned to the model.
@@ -50452,8 +58453,44 @@ pub struct MessagesToolResultBlockParam {
     pub content: super::models::MessagesToolResultBlockParamContent,
 }
 #[cfg(feature = "serverless_inference")]
+impl<'de> serde::Deserialize<'de> for MessagesToolResultBlockParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MessagesToolResultBlockParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MessagesToolResultBlockParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MessagesToolResultBlockParam, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<
+                    super::models::MessagesToolResultBlockParamContent,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "tool_use_id" => __f1 = Some(__map.next_value()?),
+                        "content" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(MessagesToolResultBlockParam {
+                    type_: rt::de::required(__f0, "type")?,
+                    tool_use_id: rt::de::required(__f1, "tool_use_id")?,
+                    content: rt::de::required(__f2, "content")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "serverless_inference")]
 /// Tool output as plain text or structured objects.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum MessagesToolResultBlockParamContent {
     List(Vec<std::collections::BTreeMap<String, serde_json::Value>>),
@@ -50463,7 +58500,7 @@ pub enum MessagesToolResultBlockParamContent {
 }
 #[cfg(feature = "serverless_inference")]
 /// System prompt as plain text or as an array of text blocks.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum MessagesCreateRequestSystem {
     List(Vec<super::models::MessagesRequestTextBlockParam>),
@@ -50484,8 +58521,44 @@ pub struct MessagesToolDefinitionParam {
     pub input_schema: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(feature = "serverless_inference")]
+impl<'de> serde::Deserialize<'de> for MessagesToolDefinitionParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MessagesToolDefinitionParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MessagesToolDefinitionParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MessagesToolDefinitionParam, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<
+                    std::collections::BTreeMap<String, serde_json::Value>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "description" => __f1 = __map.next_value()?,
+                        "input_schema" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(MessagesToolDefinitionParam {
+                    name: rt::de::required(__f0, "name")?,
+                    description: __f1,
+                    input_schema: rt::de::required(__f2, "input_schema")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "serverless_inference")]
 /// Controls how the model uses tools: automatic selection, require any tool, force a specific tool, or a string form accepted by the service.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum MessagesToolChoiceParam {
     MessagesToolChoiceParamVariant1(super::models::MessagesToolChoiceParamVariant1),
@@ -50504,6 +58577,39 @@ pub struct MessagesToolChoiceParamVariant1 {
     pub name: Option<String>,
 }
 #[cfg(feature = "serverless_inference")]
+impl<'de> serde::Deserialize<'de> for MessagesToolChoiceParamVariant1 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MessagesToolChoiceParamVariant1;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MessagesToolChoiceParamVariant1")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MessagesToolChoiceParamVariant1, A::Error> {
+                let mut __f0: Option<
+                    super::models::MessagesToolChoiceParamVariant1Type,
+                > = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "name" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(MessagesToolChoiceParamVariant1 {
+                    type_: rt::de::required(__f0, "type")?,
+                    name: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
     #[doc = " Tool selection mode."] pub enum MessagesToolChoiceParamVariant1Type { Auto
     = "auto", Any = "any", Tool = "tool", }
@@ -50515,6 +58621,34 @@ pub struct MessagesCreateRequestMetadata {
     /// Opaque identifier for the end user (for example a UUID or hash). Do not include PII.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
+}
+#[cfg(feature = "serverless_inference")]
+impl<'de> serde::Deserialize<'de> for MessagesCreateRequestMetadata {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MessagesCreateRequestMetadata;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MessagesCreateRequestMetadata")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MessagesCreateRequestMetadata, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "user_id" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(MessagesCreateRequestMetadata {
+                    user_id: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "serverless_inference")]
 /// DigitalOcean extension for reasoning-capable models. Ignored by executors that do not support it.
@@ -50532,6 +58666,34 @@ pub struct MessagesThinkingConfigParam {
     /// Thinking mode discriminator (for example enabled or disabled).
     #[serde(rename = "type")]
     pub type_: String,
+}
+#[cfg(feature = "serverless_inference")]
+impl<'de> serde::Deserialize<'de> for MessagesThinkingConfigParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MessagesThinkingConfigParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MessagesThinkingConfigParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MessagesThinkingConfigParam, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(MessagesThinkingConfigParam {
+                    type_: rt::de::required(__f0, "type")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "serverless_inference")]
 /// Non-streaming assistant message from `POST /v1/messages`. `type` is always `message` and `role` is always `assistant`.
@@ -50973,6 +59135,43 @@ pub struct EmbeddingsRequest {
     pub encoding_format: Option<super::models::EmbeddingsRequestEncodingFormat>,
 }
 #[cfg(feature = "serverless_inference")]
+impl<'de> serde::Deserialize<'de> for EmbeddingsRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = EmbeddingsRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct EmbeddingsRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<EmbeddingsRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::EmbeddingsRequestInput> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::EmbeddingsRequestEncodingFormat> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "model" => __f0 = Some(__map.next_value()?),
+                        "input" => __f1 = Some(__map.next_value()?),
+                        "user" => __f2 = __map.next_value()?,
+                        "encoding_format" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(EmbeddingsRequest {
+                    model: rt::de::required(__f0, "model")?,
+                    input: rt::de::required(__f1, "input")?,
+                    user: __f2,
+                    encoding_format: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "serverless_inference")]
 /// A single string or 1–2048 strings; each string produces one row in `data`, in order.
 pub type EmbeddingsRequestInput = ChatCompletionRequestStop;
 #[cfg(feature = "serverless_inference")]
@@ -51186,6 +59385,67 @@ pub struct CreateImageRequest {
         serialize_with = "rt::tri_state::serialize"
     )]
     pub user: Option<Option<String>>,
+}
+#[cfg(feature = "serverless_inference")]
+impl<'de> serde::Deserialize<'de> for CreateImageRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateImageRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateImageRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateImageRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<Option<String>> = None;
+                let mut __f3: Option<Option<String>> = None;
+                let mut __f4: Option<Option<String>> = None;
+                let mut __f5: Option<Option<i64>> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<Option<String>> = None;
+                let mut __f8: Option<super::models::CreateImageRequestSize> = None;
+                let mut __f9: Option<Option<bool>> = None;
+                let mut __f10: Option<Option<i64>> = None;
+                let mut __f11: Option<Option<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "prompt" => __f0 = Some(__map.next_value()?),
+                        "model" => __f1 = Some(__map.next_value()?),
+                        "moderation" => __f2 = Some(__map.next_value()?),
+                        "background" => __f3 = Some(__map.next_value()?),
+                        "output_format" => __f4 = Some(__map.next_value()?),
+                        "output_compression" => __f5 = Some(__map.next_value()?),
+                        "n" => __f6 = Some(__map.next_value()?),
+                        "quality" => __f7 = Some(__map.next_value()?),
+                        "size" => __f8 = __map.next_value()?,
+                        "stream" => __f9 = Some(__map.next_value()?),
+                        "partial_images" => __f10 = Some(__map.next_value()?),
+                        "user" => __f11 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateImageRequest {
+                    prompt: rt::de::required(__f0, "prompt")?,
+                    model: rt::de::required(__f1, "model")?,
+                    moderation: __f2,
+                    background: __f3,
+                    output_format: __f4,
+                    output_compression: __f5,
+                    n: rt::de::required(__f6, "n")?,
+                    quality: __f7,
+                    size: __f8,
+                    stream: __f9,
+                    partial_images: __f10,
+                    user: __f11,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "serverless_inference")]
 impl CreateImageRequest {
@@ -51701,6 +59961,78 @@ pub struct CreateResponseRequest {
     pub user: Option<Option<String>>,
 }
 #[cfg(feature = "serverless_inference")]
+impl<'de> serde::Deserialize<'de> for CreateResponseRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateResponseRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateResponseRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateResponseRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::CreateResponseRequestInput> = None;
+                let mut __f2: Option<Option<i64>> = None;
+                let mut __f3: Option<Option<f64>> = None;
+                let mut __f4: Option<Option<bool>> = None;
+                let mut __f5: Option<Option<String>> = None;
+                let mut __f6: Option<Option<f64>> = None;
+                let mut __f7: Option<
+                    Option<super::models::CreateResponseRequestStreamOptions>,
+                > = None;
+                let mut __f8: Option<
+                    Option<Vec<super::models::CreateResponseRequestToolsItem>>,
+                > = None;
+                let mut __f9: Option<super::models::CreateResponseRequestToolChoice> = None;
+                let mut __f10: Option<
+                    Option<super::models::CreateResponseRequestStop>,
+                > = None;
+                let mut __f11: Option<
+                    Option<std::collections::BTreeMap<String, String>>,
+                > = None;
+                let mut __f12: Option<Option<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "model" => __f0 = Some(__map.next_value()?),
+                        "input" => __f1 = Some(__map.next_value()?),
+                        "max_output_tokens" => __f2 = Some(__map.next_value()?),
+                        "temperature" => __f3 = Some(__map.next_value()?),
+                        "stream" => __f4 = Some(__map.next_value()?),
+                        "instructions" => __f5 = Some(__map.next_value()?),
+                        "top_p" => __f6 = Some(__map.next_value()?),
+                        "stream_options" => __f7 = Some(__map.next_value()?),
+                        "tools" => __f8 = Some(__map.next_value()?),
+                        "tool_choice" => __f9 = __map.next_value()?,
+                        "stop" => __f10 = Some(__map.next_value()?),
+                        "metadata" => __f11 = Some(__map.next_value()?),
+                        "user" => __f12 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateResponseRequest {
+                    model: rt::de::required(__f0, "model")?,
+                    input: rt::de::required(__f1, "input")?,
+                    max_output_tokens: __f2,
+                    temperature: __f3,
+                    stream: __f4,
+                    instructions: __f5,
+                    top_p: __f6,
+                    stream_options: __f7,
+                    tools: __f8,
+                    tool_choice: __f9,
+                    stop: __f10,
+                    metadata: __f11,
+                    user: __f12,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "serverless_inference")]
 impl CreateResponseRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -51733,7 +60065,7 @@ impl CreateResponseRequest {
 }
 #[cfg(feature = "serverless_inference")]
 /// The prompt or input content you want the model to respond to. Can be a simple text string or an array of message objects for conversation context.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateResponseRequestInput {
     List(Vec<super::models::CreateResponseRequestInputVariant1Item>),
@@ -51749,6 +60081,39 @@ pub struct CreateResponseRequestInputVariant1Item {
     pub role: Option<super::models::CreateResponseRequestInputVariant1ItemRole>,
     /// The content of the message.
     pub content: String,
+}
+#[cfg(feature = "serverless_inference")]
+impl<'de> serde::Deserialize<'de> for CreateResponseRequestInputVariant1Item {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateResponseRequestInputVariant1Item;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateResponseRequestInputVariant1Item")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateResponseRequestInputVariant1Item, A::Error> {
+                let mut __f0: Option<
+                    super::models::CreateResponseRequestInputVariant1ItemRole,
+                > = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "role" => __f0 = __map.next_value()?,
+                        "content" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateResponseRequestInputVariant1Item {
+                    role: __f0,
+                    content: rt::de::required(__f1, "content")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
@@ -51776,8 +60141,47 @@ pub struct CreateResponseRequestToolsItem {
     pub parameters: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 #[cfg(feature = "serverless_inference")]
+impl<'de> serde::Deserialize<'de> for CreateResponseRequestToolsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateResponseRequestToolsItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateResponseRequestToolsItem")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateResponseRequestToolsItem, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<
+                    std::collections::BTreeMap<String, serde_json::Value>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "name" => __f1 = __map.next_value()?,
+                        "description" => __f2 = __map.next_value()?,
+                        "parameters" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateResponseRequestToolsItem {
+                    type_: rt::de::required(__f0, "type")?,
+                    name: __f1,
+                    description: __f2,
+                    parameters: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "serverless_inference")]
 /// Controls which (if any) tool is called by the model.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateResponseRequestToolChoice {
     CreateResponseRequestToolChoiceVariant1(
@@ -52458,6 +60862,42 @@ pub struct AsyncInvokeRequest {
     pub tags: Option<Option<Vec<super::models::AsyncInvokeRequestTagsItem>>>,
 }
 #[cfg(feature = "serverless_inference")]
+impl<'de> serde::Deserialize<'de> for AsyncInvokeRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AsyncInvokeRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AsyncInvokeRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AsyncInvokeRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::AsyncInvokeRequestInput> = None;
+                let mut __f2: Option<
+                    Option<Vec<super::models::AsyncInvokeRequestTagsItem>>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "model_id" => __f0 = Some(__map.next_value()?),
+                        "input" => __f1 = Some(__map.next_value()?),
+                        "tags" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AsyncInvokeRequest {
+                    model_id: rt::de::required(__f0, "model_id")?,
+                    input: rt::de::required(__f1, "input")?,
+                    tags: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "serverless_inference")]
 impl AsyncInvokeRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -52525,6 +60965,59 @@ pub struct AsyncInvokeRequestInput {
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(feature = "serverless_inference")]
+impl<'de> serde::Deserialize<'de> for AsyncInvokeRequestInput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AsyncInvokeRequestInput;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AsyncInvokeRequestInput")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AsyncInvokeRequestInput, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<Option<String>> = None;
+                let mut __f3: Option<Option<i64>> = None;
+                let mut __f4: Option<Option<f64>> = None;
+                let mut __f5: Option<Option<i64>> = None;
+                let mut __f6: Option<Option<bool>> = None;
+                let mut __f7: Option<Option<i64>> = None;
+                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "prompt" => __f0 = __map.next_value()?,
+                        "text" => __f1 = __map.next_value()?,
+                        "output_format" => __f2 = Some(__map.next_value()?),
+                        "num_inference_steps" => __f3 = Some(__map.next_value()?),
+                        "guidance_scale" => __f4 = Some(__map.next_value()?),
+                        "num_images" => __f5 = Some(__map.next_value()?),
+                        "enable_safety_checker" => __f6 = Some(__map.next_value()?),
+                        "seconds_total" => __f7 = Some(__map.next_value()?),
+                        _ => {
+                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
+                        }
+                    }
+                }
+                Ok(AsyncInvokeRequestInput {
+                    prompt: __f0,
+                    text: __f1,
+                    output_format: __f2,
+                    num_inference_steps: __f3,
+                    guidance_scale: __f4,
+                    num_images: __f5,
+                    enable_safety_checker: __f6,
+                    seconds_total: __f7,
+                    additional_properties: __extra,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "serverless_inference")]
 impl AsyncInvokeRequestInput {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -52562,6 +61055,37 @@ pub struct AsyncInvokeRequestTagsItem {
     pub key: String,
     /// The tag value.
     pub value: String,
+}
+#[cfg(feature = "serverless_inference")]
+impl<'de> serde::Deserialize<'de> for AsyncInvokeRequestTagsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AsyncInvokeRequestTagsItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AsyncInvokeRequestTagsItem")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AsyncInvokeRequestTagsItem, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "key" => __f0 = Some(__map.next_value()?),
+                        "value" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AsyncInvokeRequestTagsItem {
+                    key: rt::de::required(__f0, "key")?,
+                    value: rt::de::required(__f1, "value")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "serverless_inference")]
 /// Response returned when an asynchronous invocation request is accepted. The job status is QUEUED initially. Use the request_id to poll for the result.
@@ -52649,6 +61173,34 @@ connector_runtime::__string_enum! {
 pub struct BatchFileCreateRequest {
     /// The file you plan to upload. Must end with `.jsonl` (case-insensitive) and contain one request per line in the schema expected by the target `provider`.
     pub file_name: String,
+}
+#[cfg(feature = "batch_inference")]
+impl<'de> serde::Deserialize<'de> for BatchFileCreateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = BatchFileCreateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct BatchFileCreateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<BatchFileCreateRequest, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "file_name" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(BatchFileCreateRequest {
+                    file_name: rt::de::required(__f0, "file_name")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "batch_inference")]
 impl BatchFileCreateRequest {
@@ -53006,6 +61558,51 @@ pub struct BatchCreateRequest {
         serialize_with = "rt::tri_state::serialize"
     )]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
+}
+#[cfg(feature = "batch_inference")]
+impl<'de> serde::Deserialize<'de> for BatchCreateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = BatchCreateRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct BatchCreateRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<BatchCreateRequest, A::Error> {
+                let mut __f0: Option<uuid::Uuid> = None;
+                let mut __f1: Option<super::models::BatchCreateRequestProvider> = None;
+                let mut __f2: Option<super::models::BatchCreateRequestEndpoint> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<
+                    Option<std::collections::BTreeMap<String, String>>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "file_id" => __f0 = Some(__map.next_value()?),
+                        "provider" => __f1 = Some(__map.next_value()?),
+                        "endpoint" => __f2 = __map.next_value()?,
+                        "completion_window" => __f3 = Some(__map.next_value()?),
+                        "request_id" => __f4 = Some(__map.next_value()?),
+                        "metadata" => __f5 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(BatchCreateRequest {
+                    file_id: rt::de::required(__f0, "file_id")?,
+                    provider: rt::de::required(__f1, "provider")?,
+                    endpoint: __f2,
+                    completion_window: rt::de::required(__f3, "completion_window")?,
+                    request_id: rt::de::required(__f4, "request_id")?,
+                    metadata: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "batch_inference")]
 connector_runtime::__string_enum! {

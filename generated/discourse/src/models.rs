@@ -582,6 +582,34 @@ impl<'de> serde::Deserialize<'de> for GetBackupsResponseItem {
 pub struct CreateBackupBody {
     pub with_uploads: bool,
 }
+#[cfg(feature = "backups")]
+impl<'de> serde::Deserialize<'de> for CreateBackupBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateBackupBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateBackupBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateBackupBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "with_uploads" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateBackupBody {
+                    with_uploads: rt::de::required(__f0, "with_uploads")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(
     any(feature = "backups", feature = "groups", feature = "uploads", feature = "users")
 )]
@@ -996,6 +1024,37 @@ pub struct NameBadgeTypeIdBody {
     /// The ID for the badge type. 1 for Gold, 2 for Silver,
     /// 3 for Bronze.
     pub badge_type_id: i64,
+}
+#[cfg(feature = "badges")]
+impl<'de> serde::Deserialize<'de> for NameBadgeTypeIdBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = NameBadgeTypeIdBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct NameBadgeTypeIdBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<NameBadgeTypeIdBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "badge_type_id" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(NameBadgeTypeIdBody {
+                    name: rt::de::required(__f0, "name")?,
+                    badge_type_id: rt::de::required(__f1, "badge_type_id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1490,6 +1549,75 @@ pub struct NameColorBody {
     >,
 }
 #[cfg(feature = "categories")]
+impl<'de> serde::Deserialize<'de> for NameColorBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = NameColorBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct NameColorBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<NameColorBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<bool> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<bool> = None;
+                let mut __f10: Option<super::models::NameColorBodyPermissions> = None;
+                let mut __f11: Option<i64> = None;
+                let mut __f12: Option<Vec<serde_json::Value>> = None;
+                let mut __f13: Option<
+                    Vec<super::models::NameColorBodyCategoryLocalizationsItem>,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "color" => __f1 = __map.next_value()?,
+                        "text_color" => __f2 = __map.next_value()?,
+                        "style_type" => __f3 = __map.next_value()?,
+                        "emoji" => __f4 = __map.next_value()?,
+                        "icon" => __f5 = __map.next_value()?,
+                        "parent_category_id" => __f6 = __map.next_value()?,
+                        "allow_badges" => __f7 = __map.next_value()?,
+                        "slug" => __f8 = __map.next_value()?,
+                        "topic_featured_links_allowed" => __f9 = __map.next_value()?,
+                        "permissions" => __f10 = __map.next_value()?,
+                        "search_priority" => __f11 = __map.next_value()?,
+                        "form_template_ids" => __f12 = __map.next_value()?,
+                        "category_localizations" => __f13 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(NameColorBody {
+                    name: rt::de::required(__f0, "name")?,
+                    color: __f1,
+                    text_color: __f2,
+                    style_type: __f3,
+                    emoji: __f4,
+                    icon: __f5,
+                    parent_category_id: __f6,
+                    allow_badges: __f7,
+                    slug: __f8,
+                    topic_featured_links_allowed: __f9,
+                    permissions: __f10,
+                    search_priority: __f11,
+                    form_template_ids: __f12,
+                    category_localizations: __f13,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct NameColorBodyPermissions {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1499,6 +1627,41 @@ pub struct NameColorBodyPermissions {
     /// Properties not described by the schema.
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+}
+#[cfg(feature = "categories")]
+impl<'de> serde::Deserialize<'de> for NameColorBodyPermissions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = NameColorBodyPermissions;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct NameColorBodyPermissions")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<NameColorBodyPermissions, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "everyone" => __f0 = __map.next_value()?,
+                        "staff" => __f1 = __map.next_value()?,
+                        _ => {
+                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
+                        }
+                    }
+                }
+                Ok(NameColorBodyPermissions {
+                    everyone: __f0,
+                    staff: __f1,
+                    additional_properties: __extra,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1516,6 +1679,43 @@ pub struct NameColorBodyCategoryLocalizationsItem {
     /// specified locale.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+}
+#[cfg(feature = "categories")]
+impl<'de> serde::Deserialize<'de> for NameColorBodyCategoryLocalizationsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = NameColorBodyCategoryLocalizationsItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct NameColorBodyCategoryLocalizationsItem")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<NameColorBodyCategoryLocalizationsItem, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = __map.next_value()?,
+                        "locale" => __f1 = Some(__map.next_value()?),
+                        "name" => __f2 = Some(__map.next_value()?),
+                        "description" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(NameColorBodyCategoryLocalizationsItem {
+                    id: __f0,
+                    locale: rt::de::required(__f1, "locale")?,
+                    name: rt::de::required(__f2, "name")?,
+                    description: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2864,6 +3064,34 @@ pub struct GroupBody {
     pub group: super::models::GroupBodyGroup,
 }
 #[cfg(feature = "groups")]
+impl<'de> serde::Deserialize<'de> for GroupBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = GroupBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct GroupBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<GroupBody, A::Error> {
+                let mut __f0: Option<super::models::GroupBodyGroup> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "group" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(GroupBody {
+                    group: rt::de::required(__f0, "group")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct GroupBodyGroup {
     pub name: String,
@@ -2907,6 +3135,90 @@ pub struct GroupBodyGroup {
     pub tracking_category_ids: Option<Vec<i64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watching_first_post_category_ids: Option<Vec<i64>>,
+}
+#[cfg(feature = "groups")]
+impl<'de> serde::Deserialize<'de> for GroupBodyGroup {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = GroupBodyGroup;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct GroupBodyGroup")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<GroupBodyGroup, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<bool> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<i64> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<bool> = None;
+                let mut __f12: Option<bool> = None;
+                let mut __f13: Option<i64> = None;
+                let mut __f14: Option<Vec<i64>> = None;
+                let mut __f15: Option<Vec<i64>> = None;
+                let mut __f16: Option<Vec<i64>> = None;
+                let mut __f17: Option<Vec<i64>> = None;
+                let mut __f18: Option<Vec<i64>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "full_name" => __f1 = __map.next_value()?,
+                        "bio_raw" => __f2 = __map.next_value()?,
+                        "usernames" => __f3 = __map.next_value()?,
+                        "owner_usernames" => __f4 = __map.next_value()?,
+                        "automatic_membership_email_domains" => {
+                            __f5 = __map.next_value()?;
+                        }
+                        "visibility_level" => __f6 = __map.next_value()?,
+                        "primary_group" => __f7 = __map.next_value()?,
+                        "flair_icon" => __f8 = __map.next_value()?,
+                        "flair_upload_id" => __f9 = __map.next_value()?,
+                        "flair_bg_color" => __f10 = __map.next_value()?,
+                        "public_admission" => __f11 = __map.next_value()?,
+                        "public_exit" => __f12 = __map.next_value()?,
+                        "default_notification_level" => __f13 = __map.next_value()?,
+                        "muted_category_ids" => __f14 = __map.next_value()?,
+                        "regular_category_ids" => __f15 = __map.next_value()?,
+                        "watching_category_ids" => __f16 = __map.next_value()?,
+                        "tracking_category_ids" => __f17 = __map.next_value()?,
+                        "watching_first_post_category_ids" => __f18 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(GroupBodyGroup {
+                    name: rt::de::required(__f0, "name")?,
+                    full_name: __f1,
+                    bio_raw: __f2,
+                    usernames: __f3,
+                    owner_usernames: __f4,
+                    automatic_membership_email_domains: __f5,
+                    visibility_level: __f6,
+                    primary_group: __f7,
+                    flair_icon: __f8,
+                    flair_upload_id: __f9,
+                    flair_bg_color: __f10,
+                    public_admission: __f11,
+                    public_exit: __f12,
+                    default_notification_level: __f13,
+                    muted_category_ids: __f14,
+                    regular_category_ids: __f15,
+                    watching_category_ids: __f16,
+                    tracking_category_ids: __f17,
+                    watching_first_post_category_ids: __f18,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3610,6 +3922,32 @@ pub struct UsernamesBody {
     pub usernames: Option<String>,
 }
 #[cfg(feature = "groups")]
+impl<'de> serde::Deserialize<'de> for UsernamesBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsernamesBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsernamesBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsernamesBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "usernames" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsernamesBody { usernames: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct AddGroupMembersResponse {
     pub success: String,
@@ -3965,6 +4303,55 @@ pub struct CreateInviteBody {
     pub expires_at: Option<String>,
 }
 #[cfg(feature = "invites")]
+impl<'de> serde::Deserialize<'de> for CreateInviteBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateInviteBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateInviteBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateInviteBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "email" => __f0 = __map.next_value()?,
+                        "skip_email" => __f1 = __map.next_value()?,
+                        "custom_message" => __f2 = __map.next_value()?,
+                        "max_redemptions_allowed" => __f3 = __map.next_value()?,
+                        "topic_id" => __f4 = __map.next_value()?,
+                        "group_ids" => __f5 = __map.next_value()?,
+                        "group_names" => __f6 = __map.next_value()?,
+                        "expires_at" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateInviteBody {
+                    email: __f0,
+                    skip_email: __f1,
+                    custom_message: __f2,
+                    max_redemptions_allowed: __f3,
+                    topic_id: __f4,
+                    group_ids: __f5,
+                    group_names: __f6,
+                    expires_at: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "invites")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct CreateInviteResponse {
     pub id: i64,
@@ -4282,6 +4669,34 @@ pub struct MarkNotificationsAsReadBody {
     /// read
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
+}
+#[cfg(feature = "notifications")]
+impl<'de> serde::Deserialize<'de> for MarkNotificationsAsReadBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MarkNotificationsAsReadBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MarkNotificationsAsReadBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MarkNotificationsAsReadBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(MarkNotificationsAsReadBody {
+                    id: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "notifications", feature = "topics"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4703,6 +5118,67 @@ pub struct CreateTopicPostPmBody {
     /// the user will track the topic.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_track: Option<bool>,
+}
+#[cfg(feature = "posts")]
+impl<'de> serde::Deserialize<'de> for CreateTopicPostPmBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateTopicPostPmBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateTopicPostPmBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateTopicPostPmBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<i64> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "title" => __f0 = __map.next_value()?,
+                        "raw" => __f1 = Some(__map.next_value()?),
+                        "topic_id" => __f2 = __map.next_value()?,
+                        "category" => __f3 = __map.next_value()?,
+                        "target_recipients" => __f4 = __map.next_value()?,
+                        "target_usernames" => __f5 = __map.next_value()?,
+                        "archetype" => __f6 = __map.next_value()?,
+                        "created_at" => __f7 = __map.next_value()?,
+                        "reply_to_post_number" => __f8 = __map.next_value()?,
+                        "embed_url" => __f9 = __map.next_value()?,
+                        "external_id" => __f10 = __map.next_value()?,
+                        "auto_track" => __f11 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateTopicPostPmBody {
+                    title: __f0,
+                    raw: rt::de::required(__f1, "raw")?,
+                    topic_id: __f2,
+                    category: __f3,
+                    target_recipients: __f4,
+                    target_usernames: __f5,
+                    archetype: __f6,
+                    created_at: __f7,
+                    reply_to_post_number: __f8,
+                    embed_url: __f9,
+                    external_id: __f10,
+                    auto_track: __f11,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5293,11 +5769,73 @@ pub struct UpdatePostBody {
     pub bypass_bump: Option<bool>,
 }
 #[cfg(feature = "posts")]
+impl<'de> serde::Deserialize<'de> for UpdatePostBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdatePostBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdatePostBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdatePostBody, A::Error> {
+                let mut __f0: Option<super::models::UpdatePostBodyPost> = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "post" => __f0 = __map.next_value()?,
+                        "bypass_bump" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdatePostBody {
+                    post: __f0,
+                    bypass_bump: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdatePostBodyPost {
     pub raw: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub edit_reason: Option<String>,
+}
+#[cfg(feature = "posts")]
+impl<'de> serde::Deserialize<'de> for UpdatePostBodyPost {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdatePostBodyPost;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdatePostBodyPost")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdatePostBodyPost, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "raw" => __f0 = Some(__map.next_value()?),
+                        "edit_reason" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdatePostBodyPost {
+                    raw: rt::de::required(__f0, "raw")?,
+                    edit_reason: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5610,6 +6148,34 @@ pub struct DeletePostBody {
     pub force_destroy: Option<bool>,
 }
 #[cfg(feature = "posts")]
+impl<'de> serde::Deserialize<'de> for DeletePostBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DeletePostBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DeletePostBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DeletePostBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "force_destroy" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DeletePostBody {
+                    force_destroy: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct PostRepliesResponseItem {
     pub id: i64,
@@ -5916,6 +6482,34 @@ pub struct LockPostBody {
     pub locked: String,
 }
 #[cfg(feature = "posts")]
+impl<'de> serde::Deserialize<'de> for LockPostBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = LockPostBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct LockPostBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<LockPostBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "locked" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(LockPostBody {
+                    locked: rt::de::required(__f0, "locked")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct LockPostResponse {
     /// Whether the post is locked
@@ -5959,6 +6553,40 @@ pub struct PerformPostActionBody {
     /// Whether to flag the entire topic
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flag_topic: Option<bool>,
+}
+#[cfg(feature = "posts")]
+impl<'de> serde::Deserialize<'de> for PerformPostActionBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PerformPostActionBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PerformPostActionBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PerformPostActionBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = Some(__map.next_value()?),
+                        "post_action_type_id" => __f1 = Some(__map.next_value()?),
+                        "flag_topic" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PerformPostActionBody {
+                    id: rt::de::required(__f0, "id")?,
+                    post_action_type_id: rt::de::required(__f1, "post_action_type_id")?,
+                    flag_topic: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8762,6 +9390,34 @@ pub struct CreateTagGroupBody {
     pub name: String,
 }
 #[cfg(feature = "tags")]
+impl<'de> serde::Deserialize<'de> for CreateTagGroupBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateTagGroupBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateTagGroupBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateTagGroupBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateTagGroupBody {
+                    name: rt::de::required(__f0, "name")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct CreateTagGroupResponse {
     pub tag_group: super::models::CreateTagGroupResponseTagGroup,
@@ -8971,6 +9627,32 @@ impl<'de> serde::Deserialize<'de> for TagGroupPermissions {
 pub struct UpdateTagGroupBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+#[cfg(feature = "tags")]
+impl<'de> serde::Deserialize<'de> for UpdateTagGroupBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateTagGroupBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateTagGroupBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateTagGroupBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateTagGroupBody { name: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9445,6 +10127,34 @@ impl<'de> serde::Deserialize<'de> for GetTagResponseTopicListTopicsItem {
 pub struct GetSpecificPostsFromTopicBody {
     #[serde(rename = "post_ids[]")]
     pub post_ids: i64,
+}
+#[cfg(feature = "topics")]
+impl<'de> serde::Deserialize<'de> for GetSpecificPostsFromTopicBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = GetSpecificPostsFromTopicBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct GetSpecificPostsFromTopicBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<GetSpecificPostsFromTopicBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "post_ids[]" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(GetSpecificPostsFromTopicBody {
+                    post_ids: rt::de::required(__f0, "post_ids[]")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -10838,12 +11548,69 @@ pub struct UpdateTopicBody {
     pub topic: Option<super::models::UpdateTopicBodyTopic>,
 }
 #[cfg(feature = "topics")]
+impl<'de> serde::Deserialize<'de> for UpdateTopicBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateTopicBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateTopicBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateTopicBody, A::Error> {
+                let mut __f0: Option<super::models::UpdateTopicBodyTopic> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "topic" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateTopicBody { topic: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateTopicBodyTopic {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub category_id: Option<i64>,
+}
+#[cfg(feature = "topics")]
+impl<'de> serde::Deserialize<'de> for UpdateTopicBodyTopic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateTopicBodyTopic;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateTopicBodyTopic")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateTopicBodyTopic, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "title" => __f0 = __map.next_value()?,
+                        "category_id" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateTopicBodyTopic {
+                    title: __f0,
+                    category_id: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -10936,6 +11703,37 @@ pub struct InviteToTopicBody {
     pub email: Option<String>,
 }
 #[cfg(feature = "topics")]
+impl<'de> serde::Deserialize<'de> for InviteToTopicBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = InviteToTopicBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct InviteToTopicBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<InviteToTopicBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "user" => __f0 = __map.next_value()?,
+                        "email" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(InviteToTopicBody {
+                    user: __f0,
+                    email: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct InviteToTopicResponse {
     pub user: Option<super::models::UsersItem>,
@@ -10977,6 +11775,37 @@ pub struct InviteGroupToTopicBody {
     /// Whether to notify the group, it defaults to true
     #[serde(skip_serializing_if = "Option::is_none")]
     pub should_notify: Option<bool>,
+}
+#[cfg(feature = "topics")]
+impl<'de> serde::Deserialize<'de> for InviteGroupToTopicBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = InviteGroupToTopicBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct InviteGroupToTopicBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<InviteGroupToTopicBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "group" => __f0 = __map.next_value()?,
+                        "should_notify" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(InviteGroupToTopicBody {
+                    group: __f0,
+                    should_notify: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11056,6 +11885,40 @@ pub struct UpdateTopicStatusBody {
     /// Only required for `pinned` and `pinned_globally`
     #[serde(skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
+}
+#[cfg(feature = "topics")]
+impl<'de> serde::Deserialize<'de> for UpdateTopicStatusBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateTopicStatusBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateTopicStatusBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateTopicStatusBody, A::Error> {
+                let mut __f0: Option<super::models::UpdateTopicStatusBodyStatus> = None;
+                let mut __f1: Option<super::models::IncludeSubcategories> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "status" => __f0 = Some(__map.next_value()?),
+                        "enabled" => __f1 = Some(__map.next_value()?),
+                        "until" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateTopicStatusBody {
+                    status: rt::de::required(__f0, "status")?,
+                    enabled: rt::de::required(__f1, "enabled")?,
+                    until: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "topics")]
 connector_runtime::__string_enum! {
@@ -11675,6 +12538,36 @@ pub struct SetNotificationLevelBody {
     pub notification_level: super::models::SetNotificationLevelBodyNotificationLevel,
 }
 #[cfg(feature = "topics")]
+impl<'de> serde::Deserialize<'de> for SetNotificationLevelBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = SetNotificationLevelBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct SetNotificationLevelBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<SetNotificationLevelBody, A::Error> {
+                let mut __f0: Option<
+                    super::models::SetNotificationLevelBodyNotificationLevel,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "notification_level" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(SetNotificationLevelBody {
+                    notification_level: rt::de::required(__f0, "notification_level")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "topics")]
 connector_runtime::__string_enum! {
     pub enum SetNotificationLevelBodyNotificationLevel { V0 = "0", V1 = "1", V2 = "2", V3
     = "3", }
@@ -11687,6 +12580,34 @@ pub struct UpdateTopicTimestampBody {
     pub timestamp: String,
 }
 #[cfg(feature = "topics")]
+impl<'de> serde::Deserialize<'de> for UpdateTopicTimestampBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateTopicTimestampBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateTopicTimestampBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateTopicTimestampBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "timestamp" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateTopicTimestampBody {
+                    timestamp: rt::de::required(__f0, "timestamp")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateTopicTimerBody {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -11697,6 +12618,43 @@ pub struct CreateTopicTimerBody {
     pub based_on_last_post: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub category_id: Option<i64>,
+}
+#[cfg(feature = "topics")]
+impl<'de> serde::Deserialize<'de> for CreateTopicTimerBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateTopicTimerBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateTopicTimerBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateTopicTimerBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "time" => __f0 = __map.next_value()?,
+                        "status_type" => __f1 = __map.next_value()?,
+                        "based_on_last_post" => __f2 = __map.next_value()?,
+                        "category_id" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateTopicTimerBody {
+                    time: __f0,
+                    status_type: __f1,
+                    based_on_last_post: __f2,
+                    category_id: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11763,6 +12721,43 @@ pub struct CreateUploadBody {
     pub synchronous: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<rt::FilePart>,
+}
+#[cfg(feature = "uploads")]
+impl<'de> serde::Deserialize<'de> for CreateUploadBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateUploadBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateUploadBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateUploadBody, A::Error> {
+                let mut __f0: Option<super::models::UploadType> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<rt::FilePart> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "upload_type" => __f0 = Some(__map.next_value()?),
+                        "user_id" => __f1 = __map.next_value()?,
+                        "synchronous" => __f2 = __map.next_value()?,
+                        "file" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateUploadBody {
+                    upload_type: rt::de::required(__f0, "upload_type")?,
+                    user_id: __f1,
+                    synchronous: __f2,
+                    file: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "uploads")]
 connector_runtime::__string_enum! {
@@ -11989,6 +12984,43 @@ pub struct GeneratePresignedPutBody {
     pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "uploads")]
+impl<'de> serde::Deserialize<'de> for GeneratePresignedPutBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = GeneratePresignedPutBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct GeneratePresignedPutBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<GeneratePresignedPutBody, A::Error> {
+                let mut __f0: Option<super::models::UploadType> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<super::models::Metadata> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "file_name" => __f1 = Some(__map.next_value()?),
+                        "file_size" => __f2 = Some(__map.next_value()?),
+                        "metadata" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(GeneratePresignedPutBody {
+                    type_: rt::de::required(__f0, "type")?,
+                    file_name: rt::de::required(__f1, "file_name")?,
+                    file_size: rt::de::required(__f2, "file_size")?,
+                    metadata: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct Metadata {
     /// The SHA1 checksum of the upload binary blob. Optionally
@@ -11997,6 +13029,32 @@ pub struct Metadata {
     #[serde(rename = "sha1-checksum")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha1_checksum: Option<String>,
+}
+#[cfg(feature = "uploads")]
+impl<'de> serde::Deserialize<'de> for Metadata {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = Metadata;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct Metadata")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<Metadata, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "sha1-checksum" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(Metadata { sha1_checksum: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12071,6 +13129,43 @@ pub struct CompleteExternalUploadBody {
     pub pasted: Option<String>,
 }
 #[cfg(feature = "uploads")]
+impl<'de> serde::Deserialize<'de> for CompleteExternalUploadBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CompleteExternalUploadBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CompleteExternalUploadBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CompleteExternalUploadBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "unique_identifier" => __f0 = Some(__map.next_value()?),
+                        "for_private_message" => __f1 = __map.next_value()?,
+                        "for_site_setting" => __f2 = __map.next_value()?,
+                        "pasted" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CompleteExternalUploadBody {
+                    unique_identifier: rt::de::required(__f0, "unique_identifier")?,
+                    for_private_message: __f1,
+                    for_site_setting: __f2,
+                    pasted: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct CreateMultipartUploadBody {
     pub upload_type: super::models::UploadType,
@@ -12079,6 +13174,43 @@ pub struct CreateMultipartUploadBody {
     pub file_size: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::Metadata>,
+}
+#[cfg(feature = "uploads")]
+impl<'de> serde::Deserialize<'de> for CreateMultipartUploadBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateMultipartUploadBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateMultipartUploadBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateMultipartUploadBody, A::Error> {
+                let mut __f0: Option<super::models::UploadType> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<super::models::Metadata> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "upload_type" => __f0 = Some(__map.next_value()?),
+                        "file_name" => __f1 = Some(__map.next_value()?),
+                        "file_size" => __f2 = Some(__map.next_value()?),
+                        "metadata" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateMultipartUploadBody {
+                    upload_type: rt::de::required(__f0, "upload_type")?,
+                    file_name: rt::de::required(__f1, "file_name")?,
+                    file_size: rt::de::required(__f2, "file_size")?,
+                    metadata: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12142,6 +13274,37 @@ pub struct BatchPresignMultipartPartsBody {
     pub unique_identifier: String,
 }
 #[cfg(feature = "uploads")]
+impl<'de> serde::Deserialize<'de> for BatchPresignMultipartPartsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = BatchPresignMultipartPartsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct BatchPresignMultipartPartsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<BatchPresignMultipartPartsBody, A::Error> {
+                let mut __f0: Option<Vec<serde_json::Value>> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "part_numbers" => __f0 = Some(__map.next_value()?),
+                        "unique_identifier" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(BatchPresignMultipartPartsBody {
+                    part_numbers: rt::de::required(__f0, "part_numbers")?,
+                    unique_identifier: rt::de::required(__f1, "unique_identifier")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct BatchPresignMultipartPartsResponse {
     /// The presigned URLs for each part number, which has
@@ -12184,6 +13347,37 @@ pub struct AbortMultipartBody {
     pub external_upload_identifier: String,
 }
 #[cfg(feature = "uploads")]
+impl<'de> serde::Deserialize<'de> for AbortMultipartBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AbortMultipartBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AbortMultipartBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AbortMultipartBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "external_upload_identifier" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AbortMultipartBody {
+                    external_upload_identifier: rt::de::required(
+                        __f0,
+                        "external_upload_identifier",
+                    )?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CompleteMultipartBody {
     /// The unique identifier returned in the original /create-multipart
@@ -12192,6 +13386,37 @@ pub struct CompleteMultipartBody {
     /// All of the part numbers and their corresponding ETags
     /// that have been uploaded must be provided.
     pub parts: Vec<serde_json::Value>,
+}
+#[cfg(feature = "uploads")]
+impl<'de> serde::Deserialize<'de> for CompleteMultipartBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CompleteMultipartBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CompleteMultipartBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CompleteMultipartBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<serde_json::Value>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "unique_identifier" => __f0 = Some(__map.next_value()?),
+                        "parts" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CompleteMultipartBody {
+                    unique_identifier: rt::de::required(__f0, "unique_identifier")?,
+                    parts: rt::de::required(__f1, "parts")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12470,6 +13695,55 @@ pub struct CreateUserBody {
     pub external_ids: Option<serde_json::Value>,
 }
 #[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for CreateUserBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateUserBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateUserBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateUserBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<bool> = None;
+                let mut __f6: Option<super::models::CreateUserBodyUserFields> = None;
+                let mut __f7: Option<serde_json::Value> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "email" => __f1 = Some(__map.next_value()?),
+                        "password" => __f2 = Some(__map.next_value()?),
+                        "username" => __f3 = Some(__map.next_value()?),
+                        "active" => __f4 = __map.next_value()?,
+                        "approved" => __f5 = __map.next_value()?,
+                        "user_fields" => __f6 = __map.next_value()?,
+                        "external_ids" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateUserBody {
+                    name: rt::de::required(__f0, "name")?,
+                    email: rt::de::required(__f1, "email")?,
+                    password: rt::de::required(__f2, "password")?,
+                    username: rt::de::required(__f3, "username")?,
+                    active: __f4,
+                    approved: __f5,
+                    user_fields: __f6,
+                    external_ids: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CreateUserBodyUserFields {
     #[serde(rename = "1")]
@@ -12478,6 +13752,38 @@ pub struct CreateUserBodyUserFields {
     /// Properties not described by the schema.
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+}
+#[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for CreateUserBodyUserFields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateUserBodyUserFields;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateUserBodyUserFields")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateUserBodyUserFields, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "1" => __f0 = __map.next_value()?,
+                        _ => {
+                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
+                        }
+                    }
+                }
+                Ok(CreateUserBodyUserFields {
+                    n_1: __f0,
+                    additional_properties: __extra,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13810,6 +15116,37 @@ pub struct UpdateUserBody {
     pub external_ids: Option<serde_json::Value>,
 }
 #[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for UpdateUserBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateUserBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateUserBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateUserBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<serde_json::Value> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = __map.next_value()?,
+                        "external_ids" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateUserBody {
+                    name: __f0,
+                    external_ids: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct UpdateUserResponse {
     pub success: String,
@@ -13854,6 +15191,37 @@ pub struct UpdateAvatarBody {
     pub type_: super::models::UpdateAvatarBodyType,
 }
 #[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for UpdateAvatarBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateAvatarBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateAvatarBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateAvatarBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<super::models::UpdateAvatarBodyType> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "upload_id" => __f0 = Some(__map.next_value()?),
+                        "type" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateAvatarBody {
+                    upload_id: rt::de::required(__f0, "upload_id")?,
+                    type_: rt::de::required(__f1, "type")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "users")]
 connector_runtime::__string_enum! {
     pub enum UpdateAvatarBodyType { Uploaded = "uploaded", Custom = "custom", Gravatar =
     "gravatar", System = "system", }
@@ -13864,9 +15232,65 @@ pub struct UpdateEmailBody {
     pub email: String,
 }
 #[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for UpdateEmailBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateEmailBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateEmailBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateEmailBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "email" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateEmailBody {
+                    email: rt::de::required(__f0, "email")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateUsernameBody {
     pub new_username: String,
+}
+#[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for UpdateUsernameBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateUsernameBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateUsernameBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateUsernameBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "new_username" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateUsernameBody {
+                    new_username: rt::de::required(__f0, "new_username")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -14932,6 +16356,43 @@ pub struct DeleteUserBody {
     pub block_ip: Option<bool>,
 }
 #[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for DeleteUserBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DeleteUserBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DeleteUserBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DeleteUserBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "delete_posts" => __f0 = __map.next_value()?,
+                        "block_email" => __f1 = __map.next_value()?,
+                        "block_urls" => __f2 = __map.next_value()?,
+                        "block_ip" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DeleteUserBody {
+                    delete_posts: __f0,
+                    block_email: __f1,
+                    block_urls: __f2,
+                    block_ip: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct DeleteUserResponse {
     pub deleted: bool,
@@ -14974,6 +16435,43 @@ pub struct SuspendUserBody {
     pub message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub post_action: Option<String>,
+}
+#[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for SuspendUserBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = SuspendUserBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct SuspendUserBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<SuspendUserBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "suspend_until" => __f0 = Some(__map.next_value()?),
+                        "reason" => __f1 = Some(__map.next_value()?),
+                        "message" => __f2 = __map.next_value()?,
+                        "post_action" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(SuspendUserBody {
+                    suspend_until: rt::de::required(__f0, "suspend_until")?,
+                    reason: rt::de::required(__f1, "reason")?,
+                    message: __f2,
+                    post_action: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -15067,6 +16565,43 @@ pub struct SilenceUserBody {
     pub message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub post_action: Option<String>,
+}
+#[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for SilenceUserBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = SilenceUserBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct SilenceUserBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<SilenceUserBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "silenced_till" => __f0 = Some(__map.next_value()?),
+                        "reason" => __f1 = Some(__map.next_value()?),
+                        "message" => __f2 = __map.next_value()?,
+                        "post_action" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(SilenceUserBody {
+                    silenced_till: rt::de::required(__f0, "silenced_till")?,
+                    reason: rt::de::required(__f1, "reason")?,
+                    message: __f2,
+                    post_action: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -15548,6 +17083,34 @@ pub struct SendPasswordResetEmailBody {
     pub login: String,
 }
 #[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for SendPasswordResetEmailBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = SendPasswordResetEmailBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct SendPasswordResetEmailBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<SendPasswordResetEmailBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "login" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(SendPasswordResetEmailBody {
+                    login: rt::de::required(__f0, "login")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SendPasswordResetEmailResponse {
     pub success: String,
@@ -15589,6 +17152,37 @@ impl<'de> serde::Deserialize<'de> for SendPasswordResetEmailResponse {
 pub struct ChangePasswordBody {
     pub username: String,
     pub password: String,
+}
+#[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for ChangePasswordBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChangePasswordBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChangePasswordBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChangePasswordBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "username" => __f0 = Some(__map.next_value()?),
+                        "password" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChangePasswordBody {
+                    username: rt::de::required(__f0, "username")?,
+                    password: rt::de::required(__f1, "password")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]

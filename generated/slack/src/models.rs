@@ -2739,6 +2739,40 @@ pub struct AdminAppsApproveBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub team_id: Option<String>,
 }
+#[cfg(feature = "admin_apps")]
+impl<'de> serde::Deserialize<'de> for AdminAppsApproveBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminAppsApproveBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminAppsApproveBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminAppsApproveBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "app_id" => __f0 = __map.next_value()?,
+                        "request_id" => __f1 = __map.next_value()?,
+                        "team_id" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminAppsApproveBody {
+                    app_id: __f0,
+                    request_id: __f1,
+                    team_id: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(
     any(
         feature = "admin_apps",
@@ -2898,6 +2932,34 @@ pub type AdminAppsRestrictBody = AdminAppsApproveBody;
 pub struct AdminConversationsArchiveBody {
     /// The channel to archive.
     pub channel_id: String,
+}
+#[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsArchiveBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsArchiveBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsArchiveBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsArchiveBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel_id" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsArchiveBody {
+                    channel_id: rt::de::required(__f0, "channel_id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(
     any(
@@ -3100,6 +3162,46 @@ pub struct AdminConversationsCreateBody {
     pub team_id: Option<String>,
 }
 #[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsCreateBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsCreateBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsCreateBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsCreateBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "description" => __f1 = __map.next_value()?,
+                        "is_private" => __f2 = Some(__map.next_value()?),
+                        "org_wide" => __f3 = __map.next_value()?,
+                        "team_id" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsCreateBody {
+                    name: rt::de::required(__f0, "name")?,
+                    description: __f1,
+                    is_private: rt::de::required(__f2, "is_private")?,
+                    org_wide: __f3,
+                    team_id: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.create schema
 ///
 /// Schema for successful response of admin.conversations.create
@@ -3275,6 +3377,37 @@ pub struct AdminConversationsDisconnectSharedBody {
     /// The team to be removed from the channel. Currently only a single team id can be specified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leaving_team_ids: Option<String>,
+}
+#[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsDisconnectSharedBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsDisconnectSharedBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsDisconnectSharedBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsDisconnectSharedBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel_id" => __f0 = Some(__map.next_value()?),
+                        "leaving_team_ids" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsDisconnectSharedBody {
+                    channel_id: rt::de::required(__f0, "channel_id")?,
+                    leaving_team_ids: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.rename schema
@@ -3680,6 +3813,37 @@ pub struct AdminConversationsInviteBody {
     pub channel_id: String,
 }
 #[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsInviteBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsInviteBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsInviteBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsInviteBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "user_ids" => __f0 = Some(__map.next_value()?),
+                        "channel_id" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsInviteBody {
+                    user_ids: rt::de::required(__f0, "user_ids")?,
+                    channel_id: rt::de::required(__f1, "channel_id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.invite schema
 ///
 /// Schema for successful response of admin.conversations.invite
@@ -3747,6 +3911,37 @@ pub struct AdminConversationsRenameBody {
     /// The channel to rename.
     pub channel_id: String,
     pub name: String,
+}
+#[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsRenameBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsRenameBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsRenameBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsRenameBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel_id" => __f0 = Some(__map.next_value()?),
+                        "name" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsRenameBody {
+                    channel_id: rt::de::required(__f0, "channel_id")?,
+                    name: rt::de::required(__f1, "name")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.rename schema
@@ -3818,6 +4013,43 @@ pub struct AdminConversationsRestrictAccessAddGroupBody {
     pub channel_id: String,
 }
 #[cfg(feature = "admin_conversations_restrict_access")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsRestrictAccessAddGroupBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsRestrictAccessAddGroupBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsRestrictAccessAddGroupBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsRestrictAccessAddGroupBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "token" => __f0 = Some(__map.next_value()?),
+                        "team_id" => __f1 = __map.next_value()?,
+                        "group_id" => __f2 = Some(__map.next_value()?),
+                        "channel_id" => __f3 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsRestrictAccessAddGroupBody {
+                    token: rt::de::required(__f0, "token")?,
+                    team_id: __f1,
+                    group_id: rt::de::required(__f2, "group_id")?,
+                    channel_id: rt::de::required(__f3, "channel_id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "admin_conversations_restrict_access")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminConversationsRestrictAccessRemoveGroupBody {
     /// Authentication token. Requires scope: `admin.conversations:write`
@@ -3828,6 +4060,43 @@ pub struct AdminConversationsRestrictAccessRemoveGroupBody {
     pub group_id: String,
     /// The channel to remove the linked group from.
     pub channel_id: String,
+}
+#[cfg(feature = "admin_conversations_restrict_access")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsRestrictAccessRemoveGroupBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsRestrictAccessRemoveGroupBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsRestrictAccessRemoveGroupBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsRestrictAccessRemoveGroupBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "token" => __f0 = Some(__map.next_value()?),
+                        "team_id" => __f1 = Some(__map.next_value()?),
+                        "group_id" => __f2 = Some(__map.next_value()?),
+                        "channel_id" => __f3 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsRestrictAccessRemoveGroupBody {
+                    token: rt::de::required(__f0, "token")?,
+                    team_id: rt::de::required(__f1, "team_id")?,
+                    group_id: rt::de::required(__f2, "group_id")?,
+                    channel_id: rt::de::required(__f3, "channel_id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.search schema
@@ -3943,6 +4212,37 @@ pub struct AdminConversationsSetConversationPrefsBody {
     pub prefs: String,
 }
 #[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsSetConversationPrefsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsSetConversationPrefsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsSetConversationPrefsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsSetConversationPrefsBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel_id" => __f0 = Some(__map.next_value()?),
+                        "prefs" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsSetConversationPrefsBody {
+                    channel_id: rt::de::required(__f0, "channel_id")?,
+                    prefs: rt::de::required(__f1, "prefs")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.setConversationPrefs schema
 ///
 /// Schema for successful response of admin.conversations.setConversationPrefs
@@ -4015,6 +4315,43 @@ pub struct AdminConversationsSetTeamsBody {
     pub org_channel: Option<bool>,
 }
 #[cfg(feature = "admin_conversations")]
+impl<'de> serde::Deserialize<'de> for AdminConversationsSetTeamsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminConversationsSetTeamsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminConversationsSetTeamsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminConversationsSetTeamsBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel_id" => __f0 = Some(__map.next_value()?),
+                        "team_id" => __f1 = __map.next_value()?,
+                        "target_team_ids" => __f2 = __map.next_value()?,
+                        "org_channel" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminConversationsSetTeamsBody {
+                    channel_id: rt::de::required(__f0, "channel_id")?,
+                    team_id: __f1,
+                    target_team_ids: __f2,
+                    org_channel: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "admin_conversations")]
 pub type AdminConversationsUnarchiveBody = AdminConversationsArchiveBody;
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.unarchive schema
@@ -4084,6 +4421,40 @@ pub struct AdminEmojiAddBody {
     pub url: String,
 }
 #[cfg(feature = "admin_emoji")]
+impl<'de> serde::Deserialize<'de> for AdminEmojiAddBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminEmojiAddBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminEmojiAddBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminEmojiAddBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "token" => __f0 = Some(__map.next_value()?),
+                        "name" => __f1 = Some(__map.next_value()?),
+                        "url" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminEmojiAddBody {
+                    token: rt::de::required(__f0, "token")?,
+                    name: rt::de::required(__f1, "name")?,
+                    url: rt::de::required(__f2, "url")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "admin_emoji")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminEmojiAddAliasBody {
     /// Authentication token. Requires scope: `admin.teams:write`
@@ -4094,12 +4465,77 @@ pub struct AdminEmojiAddAliasBody {
     pub alias_for: String,
 }
 #[cfg(feature = "admin_emoji")]
+impl<'de> serde::Deserialize<'de> for AdminEmojiAddAliasBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminEmojiAddAliasBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminEmojiAddAliasBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminEmojiAddAliasBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "token" => __f0 = Some(__map.next_value()?),
+                        "name" => __f1 = Some(__map.next_value()?),
+                        "alias_for" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminEmojiAddAliasBody {
+                    token: rt::de::required(__f0, "token")?,
+                    name: rt::de::required(__f1, "name")?,
+                    alias_for: rt::de::required(__f2, "alias_for")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "admin_emoji")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminEmojiRemoveBody {
     /// Authentication token. Requires scope: `admin.teams:write`
     pub token: String,
     /// The name of the emoji to be removed. Colons (`:myemoji:`) around the value are not required, although they may be included.
     pub name: String,
+}
+#[cfg(feature = "admin_emoji")]
+impl<'de> serde::Deserialize<'de> for AdminEmojiRemoveBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminEmojiRemoveBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminEmojiRemoveBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminEmojiRemoveBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "token" => __f0 = Some(__map.next_value()?),
+                        "name" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminEmojiRemoveBody {
+                    token: rt::de::required(__f0, "token")?,
+                    name: rt::de::required(__f1, "name")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_emoji")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4111,6 +4547,40 @@ pub struct AdminEmojiRenameBody {
     /// The new name of the emoji.
     pub new_name: String,
 }
+#[cfg(feature = "admin_emoji")]
+impl<'de> serde::Deserialize<'de> for AdminEmojiRenameBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminEmojiRenameBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminEmojiRenameBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminEmojiRenameBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "token" => __f0 = Some(__map.next_value()?),
+                        "name" => __f1 = Some(__map.next_value()?),
+                        "new_name" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminEmojiRenameBody {
+                    token: rt::de::required(__f0, "token")?,
+                    name: rt::de::required(__f1, "name")?,
+                    new_name: rt::de::required(__f2, "new_name")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "admin_invite_requests")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct TeamIdInviteRequestIdBody {
@@ -4119,6 +4589,37 @@ pub struct TeamIdInviteRequestIdBody {
     pub team_id: Option<String>,
     /// ID of the request to invite.
     pub invite_request_id: String,
+}
+#[cfg(feature = "admin_invite_requests")]
+impl<'de> serde::Deserialize<'de> for TeamIdInviteRequestIdBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TeamIdInviteRequestIdBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TeamIdInviteRequestIdBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TeamIdInviteRequestIdBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "team_id" => __f0 = __map.next_value()?,
+                        "invite_request_id" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TeamIdInviteRequestIdBody {
+                    team_id: __f0,
+                    invite_request_id: rt::de::required(__f1, "invite_request_id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4134,6 +4635,43 @@ pub struct AdminTeamsCreateBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub team_discoverability: Option<String>,
 }
+#[cfg(feature = "admin_teams")]
+impl<'de> serde::Deserialize<'de> for AdminTeamsCreateBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminTeamsCreateBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminTeamsCreateBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminTeamsCreateBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "team_domain" => __f0 = Some(__map.next_value()?),
+                        "team_name" => __f1 = Some(__map.next_value()?),
+                        "team_description" => __f2 = __map.next_value()?,
+                        "team_discoverability" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminTeamsCreateBody {
+                    team_domain: rt::de::required(__f0, "team_domain")?,
+                    team_name: rt::de::required(__f1, "team_name")?,
+                    team_description: __f2,
+                    team_discoverability: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "admin_teams_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminTeamsSettingsSetDefaultChannelsBody {
@@ -4145,6 +4683,40 @@ pub struct AdminTeamsSettingsSetDefaultChannelsBody {
     pub channel_ids: String,
 }
 #[cfg(feature = "admin_teams_settings")]
+impl<'de> serde::Deserialize<'de> for AdminTeamsSettingsSetDefaultChannelsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminTeamsSettingsSetDefaultChannelsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminTeamsSettingsSetDefaultChannelsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminTeamsSettingsSetDefaultChannelsBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "token" => __f0 = Some(__map.next_value()?),
+                        "team_id" => __f1 = Some(__map.next_value()?),
+                        "channel_ids" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminTeamsSettingsSetDefaultChannelsBody {
+                    token: rt::de::required(__f0, "token")?,
+                    team_id: rt::de::required(__f1, "team_id")?,
+                    channel_ids: rt::de::required(__f2, "channel_ids")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "admin_teams_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminTeamsSettingsSetDescriptionBody {
     /// ID for the workspace to set the description for.
@@ -4153,12 +4725,74 @@ pub struct AdminTeamsSettingsSetDescriptionBody {
     pub description: String,
 }
 #[cfg(feature = "admin_teams_settings")]
+impl<'de> serde::Deserialize<'de> for AdminTeamsSettingsSetDescriptionBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminTeamsSettingsSetDescriptionBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminTeamsSettingsSetDescriptionBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminTeamsSettingsSetDescriptionBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "team_id" => __f0 = Some(__map.next_value()?),
+                        "description" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminTeamsSettingsSetDescriptionBody {
+                    team_id: rt::de::required(__f0, "team_id")?,
+                    description: rt::de::required(__f1, "description")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "admin_teams_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminTeamsSettingsSetDiscoverabilityBody {
     /// The ID of the workspace to set discoverability on.
     pub team_id: String,
     /// This workspace's discovery setting. It must be set to one of `open`, `invite_only`, `closed`, or `unlisted`.
     pub discoverability: String,
+}
+#[cfg(feature = "admin_teams_settings")]
+impl<'de> serde::Deserialize<'de> for AdminTeamsSettingsSetDiscoverabilityBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminTeamsSettingsSetDiscoverabilityBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminTeamsSettingsSetDiscoverabilityBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminTeamsSettingsSetDiscoverabilityBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "team_id" => __f0 = Some(__map.next_value()?),
+                        "discoverability" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminTeamsSettingsSetDiscoverabilityBody {
+                    team_id: rt::de::required(__f0, "team_id")?,
+                    discoverability: rt::de::required(__f1, "discoverability")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_teams_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4171,12 +4805,77 @@ pub struct AdminTeamsSettingsSetIconBody {
     pub team_id: String,
 }
 #[cfg(feature = "admin_teams_settings")]
+impl<'de> serde::Deserialize<'de> for AdminTeamsSettingsSetIconBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminTeamsSettingsSetIconBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminTeamsSettingsSetIconBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminTeamsSettingsSetIconBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "token" => __f0 = Some(__map.next_value()?),
+                        "image_url" => __f1 = Some(__map.next_value()?),
+                        "team_id" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminTeamsSettingsSetIconBody {
+                    token: rt::de::required(__f0, "token")?,
+                    image_url: rt::de::required(__f1, "image_url")?,
+                    team_id: rt::de::required(__f2, "team_id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "admin_teams_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminTeamsSettingsSetNameBody {
     /// ID for the workspace to set the name for.
     pub team_id: String,
     /// The new name of the workspace.
     pub name: String,
+}
+#[cfg(feature = "admin_teams_settings")]
+impl<'de> serde::Deserialize<'de> for AdminTeamsSettingsSetNameBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminTeamsSettingsSetNameBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminTeamsSettingsSetNameBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminTeamsSettingsSetNameBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "team_id" => __f0 = Some(__map.next_value()?),
+                        "name" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminTeamsSettingsSetNameBody {
+                    team_id: rt::de::required(__f0, "team_id")?,
+                    name: rt::de::required(__f1, "name")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_usergroups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4190,6 +4889,40 @@ pub struct AdminUsergroupsAddChannelsBody {
     pub channel_ids: String,
 }
 #[cfg(feature = "admin_usergroups")]
+impl<'de> serde::Deserialize<'de> for AdminUsergroupsAddChannelsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminUsergroupsAddChannelsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminUsergroupsAddChannelsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminUsergroupsAddChannelsBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "usergroup_id" => __f0 = Some(__map.next_value()?),
+                        "team_id" => __f1 = __map.next_value()?,
+                        "channel_ids" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminUsergroupsAddChannelsBody {
+                    usergroup_id: rt::de::required(__f0, "usergroup_id")?,
+                    team_id: __f1,
+                    channel_ids: rt::de::required(__f2, "channel_ids")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "admin_usergroups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminUsergroupsAddTeamsBody {
     /// An encoded usergroup (IDP Group) ID.
@@ -4201,12 +4934,77 @@ pub struct AdminUsergroupsAddTeamsBody {
     pub auto_provision: Option<bool>,
 }
 #[cfg(feature = "admin_usergroups")]
+impl<'de> serde::Deserialize<'de> for AdminUsergroupsAddTeamsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminUsergroupsAddTeamsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminUsergroupsAddTeamsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminUsergroupsAddTeamsBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "usergroup_id" => __f0 = Some(__map.next_value()?),
+                        "team_ids" => __f1 = Some(__map.next_value()?),
+                        "auto_provision" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminUsergroupsAddTeamsBody {
+                    usergroup_id: rt::de::required(__f0, "usergroup_id")?,
+                    team_ids: rt::de::required(__f1, "team_ids")?,
+                    auto_provision: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "admin_usergroups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminUsergroupsRemoveChannelsBody {
     /// ID of the IDP Group
     pub usergroup_id: String,
     /// Comma-separated string of channel IDs
     pub channel_ids: String,
+}
+#[cfg(feature = "admin_usergroups")]
+impl<'de> serde::Deserialize<'de> for AdminUsergroupsRemoveChannelsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminUsergroupsRemoveChannelsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminUsergroupsRemoveChannelsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminUsergroupsRemoveChannelsBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "usergroup_id" => __f0 = Some(__map.next_value()?),
+                        "channel_ids" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminUsergroupsRemoveChannelsBody {
+                    usergroup_id: rt::de::required(__f0, "usergroup_id")?,
+                    channel_ids: rt::de::required(__f1, "channel_ids")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4224,6 +5022,46 @@ pub struct AdminUsersAssignBody {
     /// Comma separated values of channel IDs to add user in the new workspace.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel_ids: Option<String>,
+}
+#[cfg(feature = "admin_users")]
+impl<'de> serde::Deserialize<'de> for AdminUsersAssignBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminUsersAssignBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminUsersAssignBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminUsersAssignBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "team_id" => __f0 = Some(__map.next_value()?),
+                        "user_id" => __f1 = Some(__map.next_value()?),
+                        "is_restricted" => __f2 = __map.next_value()?,
+                        "is_ultra_restricted" => __f3 = __map.next_value()?,
+                        "channel_ids" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminUsersAssignBody {
+                    team_id: rt::de::required(__f0, "team_id")?,
+                    user_id: rt::de::required(__f1, "user_id")?,
+                    is_restricted: __f2,
+                    is_ultra_restricted: __f3,
+                    channel_ids: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4254,6 +5092,58 @@ pub struct AdminUsersInviteBody {
     pub guest_expiration_ts: Option<String>,
 }
 #[cfg(feature = "admin_users")]
+impl<'de> serde::Deserialize<'de> for AdminUsersInviteBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminUsersInviteBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminUsersInviteBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminUsersInviteBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<bool> = None;
+                let mut __f6: Option<bool> = None;
+                let mut __f7: Option<bool> = None;
+                let mut __f8: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "team_id" => __f0 = Some(__map.next_value()?),
+                        "email" => __f1 = Some(__map.next_value()?),
+                        "channel_ids" => __f2 = Some(__map.next_value()?),
+                        "custom_message" => __f3 = __map.next_value()?,
+                        "real_name" => __f4 = __map.next_value()?,
+                        "resend" => __f5 = __map.next_value()?,
+                        "is_restricted" => __f6 = __map.next_value()?,
+                        "is_ultra_restricted" => __f7 = __map.next_value()?,
+                        "guest_expiration_ts" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminUsersInviteBody {
+                    team_id: rt::de::required(__f0, "team_id")?,
+                    email: rt::de::required(__f1, "email")?,
+                    channel_ids: rt::de::required(__f2, "channel_ids")?,
+                    custom_message: __f3,
+                    real_name: __f4,
+                    resend: __f5,
+                    is_restricted: __f6,
+                    is_ultra_restricted: __f7,
+                    guest_expiration_ts: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "admin_users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminUsersRemoveBody {
     /// The ID (`T1234`) of the workspace.
@@ -4261,12 +5151,74 @@ pub struct AdminUsersRemoveBody {
     /// The ID of the user to remove.
     pub user_id: String,
 }
+#[cfg(feature = "admin_users")]
+impl<'de> serde::Deserialize<'de> for AdminUsersRemoveBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminUsersRemoveBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminUsersRemoveBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminUsersRemoveBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "team_id" => __f0 = Some(__map.next_value()?),
+                        "user_id" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminUsersRemoveBody {
+                    team_id: rt::de::required(__f0, "team_id")?,
+                    user_id: rt::de::required(__f1, "user_id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "admin_users_session")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AdminUsersSessionInvalidateBody {
     /// ID of the team that the session belongs to
     pub team_id: String,
     pub session_id: i64,
+}
+#[cfg(feature = "admin_users_session")]
+impl<'de> serde::Deserialize<'de> for AdminUsersSessionInvalidateBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminUsersSessionInvalidateBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminUsersSessionInvalidateBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminUsersSessionInvalidateBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "team_id" => __f0 = Some(__map.next_value()?),
+                        "session_id" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminUsersSessionInvalidateBody {
+                    team_id: rt::de::required(__f0, "team_id")?,
+                    session_id: rt::de::required(__f1, "session_id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_users_session")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4280,6 +5232,40 @@ pub struct AdminUsersSessionResetBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub web_only: Option<bool>,
 }
+#[cfg(feature = "admin_users_session")]
+impl<'de> serde::Deserialize<'de> for AdminUsersSessionResetBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminUsersSessionResetBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminUsersSessionResetBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminUsersSessionResetBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "user_id" => __f0 = Some(__map.next_value()?),
+                        "mobile_only" => __f1 = __map.next_value()?,
+                        "web_only" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminUsersSessionResetBody {
+                    user_id: rt::de::required(__f0, "user_id")?,
+                    mobile_only: __f1,
+                    web_only: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "admin_users")]
 pub type AdminUsersSetAdminBody = AdminUsersRemoveBody;
 #[cfg(feature = "admin_users")]
@@ -4291,6 +5277,40 @@ pub struct AdminUsersSetExpirationBody {
     pub user_id: String,
     /// Timestamp when guest account should be disabled.
     pub expiration_ts: i64,
+}
+#[cfg(feature = "admin_users")]
+impl<'de> serde::Deserialize<'de> for AdminUsersSetExpirationBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdminUsersSetExpirationBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdminUsersSetExpirationBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdminUsersSetExpirationBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "team_id" => __f0 = Some(__map.next_value()?),
+                        "user_id" => __f1 = Some(__map.next_value()?),
+                        "expiration_ts" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdminUsersSetExpirationBody {
+                    team_id: rt::de::required(__f0, "team_id")?,
+                    user_id: rt::de::required(__f1, "user_id")?,
+                    expiration_ts: rt::de::required(__f2, "expiration_ts")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "admin_users")]
 pub type AdminUsersSetOwnerBody = AdminUsersRemoveBody;
@@ -5523,6 +6543,55 @@ pub struct CallsAddBody {
     pub users: Option<String>,
 }
 #[cfg(feature = "calls")]
+impl<'de> serde::Deserialize<'de> for CallsAddBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CallsAddBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CallsAddBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CallsAddBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "external_unique_id" => __f0 = Some(__map.next_value()?),
+                        "external_display_id" => __f1 = __map.next_value()?,
+                        "join_url" => __f2 = Some(__map.next_value()?),
+                        "desktop_app_join_url" => __f3 = __map.next_value()?,
+                        "date_start" => __f4 = __map.next_value()?,
+                        "title" => __f5 = __map.next_value()?,
+                        "created_by" => __f6 = __map.next_value()?,
+                        "users" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CallsAddBody {
+                    external_unique_id: rt::de::required(__f0, "external_unique_id")?,
+                    external_display_id: __f1,
+                    join_url: rt::de::required(__f2, "join_url")?,
+                    desktop_app_join_url: __f3,
+                    date_start: __f4,
+                    title: __f5,
+                    created_by: __f6,
+                    users: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "calls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CallsEndBody {
     /// `id` returned when registering the call using the [`calls.add`](/methods/calls.add) method.
@@ -5531,6 +6600,37 @@ pub struct CallsEndBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
 }
+#[cfg(feature = "calls")]
+impl<'de> serde::Deserialize<'de> for CallsEndBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CallsEndBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CallsEndBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CallsEndBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = Some(__map.next_value()?),
+                        "duration" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CallsEndBody {
+                    id: rt::de::required(__f0, "id")?,
+                    duration: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "calls_participants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CallsParticipantsAddBody {
@@ -5538,6 +6638,37 @@ pub struct CallsParticipantsAddBody {
     pub id: String,
     /// The list of users to add as participants in the Call. [Read more on how to specify users here](/apis/calls#users).
     pub users: String,
+}
+#[cfg(feature = "calls_participants")]
+impl<'de> serde::Deserialize<'de> for CallsParticipantsAddBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CallsParticipantsAddBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CallsParticipantsAddBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CallsParticipantsAddBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = Some(__map.next_value()?),
+                        "users" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CallsParticipantsAddBody {
+                    id: rt::de::required(__f0, "id")?,
+                    users: rt::de::required(__f1, "users")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "calls_participants")]
 pub type CallsParticipantsRemoveBody = CallsParticipantsAddBody;
@@ -5556,6 +6687,43 @@ pub struct CallsUpdateBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub desktop_app_join_url: Option<String>,
 }
+#[cfg(feature = "calls")]
+impl<'de> serde::Deserialize<'de> for CallsUpdateBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CallsUpdateBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CallsUpdateBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CallsUpdateBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = Some(__map.next_value()?),
+                        "title" => __f1 = __map.next_value()?,
+                        "join_url" => __f2 = __map.next_value()?,
+                        "desktop_app_join_url" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CallsUpdateBody {
+                    id: rt::de::required(__f0, "id")?,
+                    title: __f1,
+                    join_url: __f2,
+                    desktop_app_join_url: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ChatDeleteBody {
@@ -5568,6 +6736,42 @@ pub struct ChatDeleteBody {
     /// Pass true to delete the message as the authed user with `chat:write:user` scope. [Bot users](/bot-users) in this context are considered authed users. If unused or false, the message will be deleted with `chat:write:bot` scope.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub as_user: Option<bool>,
+}
+#[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatDeleteBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatDeleteBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatDeleteBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatDeleteBody, A::Error> {
+                let mut __f0: Option<f64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ts" => {
+                            __f0 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "channel" => __f1 = __map.next_value()?,
+                        "as_user" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatDeleteBody {
+                    ts: __f0,
+                    channel: __f1,
+                    as_user: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat")]
 /// chat.delete success schema
@@ -5713,6 +6917,40 @@ pub struct ChatDeleteScheduledMessageBody {
     pub channel: String,
     /// `scheduled_message_id` returned from call to chat.scheduleMessage
     pub scheduled_message_id: String,
+}
+#[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatDeleteScheduledMessageBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatDeleteScheduledMessageBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatDeleteScheduledMessageBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatDeleteScheduledMessageBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "as_user" => __f0 = __map.next_value()?,
+                        "channel" => __f1 = Some(__map.next_value()?),
+                        "scheduled_message_id" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatDeleteScheduledMessageBody {
+                    as_user: __f0,
+                    channel: rt::de::required(__f1, "channel")?,
+                    scheduled_message_id: rt::de::required(__f2, "scheduled_message_id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat")]
 /// chat.deleteScheduledMessage schema
@@ -5915,6 +7153,37 @@ pub struct ChatMeMessageBody {
     pub text: Option<String>,
 }
 #[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatMeMessageBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatMeMessageBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatMeMessageBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatMeMessageBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel" => __f0 = __map.next_value()?,
+                        "text" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatMeMessageBody {
+                    channel: __f0,
+                    text: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "chat")]
 /// chat.meMessage schema
 ///
 /// Schema for successful response from chat.meMessage method
@@ -6086,6 +7355,67 @@ pub struct ChatPostEphemeralBody {
     pub username: Option<String>,
 }
 #[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatPostEphemeralBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatPostEphemeralBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatPostEphemeralBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatPostEphemeralBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<bool> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "as_user" => __f0 = __map.next_value()?,
+                        "attachments" => __f1 = __map.next_value()?,
+                        "blocks" => __f2 = __map.next_value()?,
+                        "channel" => __f3 = Some(__map.next_value()?),
+                        "icon_emoji" => __f4 = __map.next_value()?,
+                        "icon_url" => __f5 = __map.next_value()?,
+                        "link_names" => __f6 = __map.next_value()?,
+                        "parse" => __f7 = __map.next_value()?,
+                        "text" => __f8 = __map.next_value()?,
+                        "thread_ts" => __f9 = __map.next_value()?,
+                        "user" => __f10 = Some(__map.next_value()?),
+                        "username" => __f11 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatPostEphemeralBody {
+                    as_user: __f0,
+                    attachments: __f1,
+                    blocks: __f2,
+                    channel: rt::de::required(__f3, "channel")?,
+                    icon_emoji: __f4,
+                    icon_url: __f5,
+                    link_names: __f6,
+                    parse: __f7,
+                    text: __f8,
+                    thread_ts: __f9,
+                    user: rt::de::required(__f10, "user")?,
+                    username: __f11,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "chat")]
 /// chat.postEphemeral success schema
 ///
 /// Schema for successful response from chat.postEphemeral method
@@ -6252,6 +7582,76 @@ pub struct ChatPostMessageBody {
     /// Set your bot's user name. Must be used in conjunction with `as_user` set to false, otherwise ignored. See [authorship](#authorship) below.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+}
+#[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatPostMessageBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatPostMessageBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatPostMessageBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatPostMessageBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<bool> = None;
+                let mut __f7: Option<bool> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<bool> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<bool> = None;
+                let mut __f13: Option<bool> = None;
+                let mut __f14: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "as_user" => __f0 = __map.next_value()?,
+                        "attachments" => __f1 = __map.next_value()?,
+                        "blocks" => __f2 = __map.next_value()?,
+                        "channel" => __f3 = Some(__map.next_value()?),
+                        "icon_emoji" => __f4 = __map.next_value()?,
+                        "icon_url" => __f5 = __map.next_value()?,
+                        "link_names" => __f6 = __map.next_value()?,
+                        "mrkdwn" => __f7 = __map.next_value()?,
+                        "parse" => __f8 = __map.next_value()?,
+                        "reply_broadcast" => __f9 = __map.next_value()?,
+                        "text" => __f10 = __map.next_value()?,
+                        "thread_ts" => __f11 = __map.next_value()?,
+                        "unfurl_links" => __f12 = __map.next_value()?,
+                        "unfurl_media" => __f13 = __map.next_value()?,
+                        "username" => __f14 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatPostMessageBody {
+                    as_user: __f0,
+                    attachments: __f1,
+                    blocks: __f2,
+                    channel: rt::de::required(__f3, "channel")?,
+                    icon_emoji: __f4,
+                    icon_url: __f5,
+                    link_names: __f6,
+                    mrkdwn: __f7,
+                    parse: __f8,
+                    reply_broadcast: __f9,
+                    text: __f10,
+                    thread_ts: __f11,
+                    unfurl_links: __f12,
+                    unfurl_media: __f13,
+                    username: __f14,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat")]
 /// chat.postMessage success schema
@@ -6432,6 +7832,69 @@ pub struct ChatScheduleMessageBody {
     /// Used in conjunction with `thread_ts` and indicates whether reply should be made visible to everyone in the channel or conversation. Defaults to `false`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_broadcast: Option<bool>,
+}
+#[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatScheduleMessageBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatScheduleMessageBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatScheduleMessageBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatScheduleMessageBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<bool> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<bool> = None;
+                let mut __f9: Option<bool> = None;
+                let mut __f10: Option<f64> = None;
+                let mut __f11: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel" => __f0 = __map.next_value()?,
+                        "text" => __f1 = __map.next_value()?,
+                        "post_at" => __f2 = __map.next_value()?,
+                        "parse" => __f3 = __map.next_value()?,
+                        "as_user" => __f4 = __map.next_value()?,
+                        "link_names" => __f5 = __map.next_value()?,
+                        "attachments" => __f6 = __map.next_value()?,
+                        "blocks" => __f7 = __map.next_value()?,
+                        "unfurl_links" => __f8 = __map.next_value()?,
+                        "unfurl_media" => __f9 = __map.next_value()?,
+                        "thread_ts" => {
+                            __f10 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "reply_broadcast" => __f11 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatScheduleMessageBody {
+                    channel: __f0,
+                    text: __f1,
+                    post_at: __f2,
+                    parse: __f3,
+                    as_user: __f4,
+                    link_names: __f5,
+                    attachments: __f6,
+                    blocks: __f7,
+                    unfurl_links: __f8,
+                    unfurl_media: __f9,
+                    thread_ts: __f10,
+                    reply_broadcast: __f11,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat")]
 /// chat.scheduleMessage success schema
@@ -6919,6 +8382,49 @@ pub struct ChatUnfurlBody {
     pub user_auth_url: Option<String>,
 }
 #[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatUnfurlBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatUnfurlBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatUnfurlBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatUnfurlBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel" => __f0 = Some(__map.next_value()?),
+                        "ts" => __f1 = Some(__map.next_value()?),
+                        "unfurls" => __f2 = __map.next_value()?,
+                        "user_auth_message" => __f3 = __map.next_value()?,
+                        "user_auth_required" => __f4 = __map.next_value()?,
+                        "user_auth_url" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatUnfurlBody {
+                    channel: rt::de::required(__f0, "channel")?,
+                    ts: rt::de::required(__f1, "ts")?,
+                    unfurls: __f2,
+                    user_auth_message: __f3,
+                    user_auth_required: __f4,
+                    user_auth_url: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "chat")]
 /// chat.unfurl success schema
 ///
 /// Schema for successful response from chat.unfurl method
@@ -7009,6 +8515,55 @@ pub struct ChatUpdateBody {
     pub text: Option<String>,
     /// Timestamp of the message to be updated.
     pub ts: String,
+}
+#[cfg(feature = "chat")]
+impl<'de> serde::Deserialize<'de> for ChatUpdateBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ChatUpdateBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ChatUpdateBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ChatUpdateBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "as_user" => __f0 = __map.next_value()?,
+                        "attachments" => __f1 = __map.next_value()?,
+                        "blocks" => __f2 = __map.next_value()?,
+                        "channel" => __f3 = Some(__map.next_value()?),
+                        "link_names" => __f4 = __map.next_value()?,
+                        "parse" => __f5 = __map.next_value()?,
+                        "text" => __f6 = __map.next_value()?,
+                        "ts" => __f7 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ChatUpdateBody {
+                    as_user: __f0,
+                    attachments: __f1,
+                    blocks: __f2,
+                    channel: rt::de::required(__f3, "channel")?,
+                    link_names: __f4,
+                    parse: __f5,
+                    text: __f6,
+                    ts: rt::de::required(__f7, "ts")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "chat")]
 /// chat.update success schema
@@ -7173,6 +8728,34 @@ pub struct ConversationsArchiveBody {
     /// ID of conversation to archive
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsArchiveBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsArchiveBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsArchiveBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsArchiveBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsArchiveBody {
+                    channel: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 /// conversations.archive success schema
@@ -7373,6 +8956,37 @@ pub struct ConversationsCreateBody {
     /// Create a private channel instead of a public one
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_private: Option<bool>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsCreateBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsCreateBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsCreateBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsCreateBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = __map.next_value()?,
+                        "is_private" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsCreateBody {
+                    name: __f0,
+                    is_private: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 /// conversations.create success schema
@@ -7714,6 +9328,37 @@ pub struct ConversationsInviteBody {
     /// A comma separated list of user IDs. Up to 1000 users may be listed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub users: Option<String>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsInviteBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsInviteBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsInviteBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsInviteBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel" => __f0 = __map.next_value()?,
+                        "users" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsInviteBody {
+                    channel: __f0,
+                    users: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 /// conversations.invite error schema
@@ -8073,6 +9718,37 @@ pub struct ConversationsKickBody {
     pub user: Option<String>,
 }
 #[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsKickBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsKickBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsKickBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsKickBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel" => __f0 = __map.next_value()?,
+                        "user" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsKickBody {
+                    channel: __f0,
+                    user: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "conversations")]
 /// conversations.kick success schema
 ///
 /// Schema for successful response conversations.kick method
@@ -8379,6 +10055,39 @@ pub struct ConversationsMarkBody {
     pub ts: Option<f64>,
 }
 #[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsMarkBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsMarkBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsMarkBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsMarkBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<f64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel" => __f0 = __map.next_value()?,
+                        "ts" => {
+                            __f1 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsMarkBody {
+                    channel: __f0,
+                    ts: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "conversations")]
 /// conversations.mark success schema
 ///
 /// Schema for successful response conversations.mark method
@@ -8584,6 +10293,40 @@ pub struct ConversationsOpenBody {
     pub return_im: Option<bool>,
 }
 #[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsOpenBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsOpenBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsOpenBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsOpenBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel" => __f0 = __map.next_value()?,
+                        "users" => __f1 = __map.next_value()?,
+                        "return_im" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsOpenBody {
+                    channel: __f0,
+                    users: __f1,
+                    return_im: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "conversations")]
 /// conversations.open success schema
 ///
 /// Schema for successful response from conversations.open method when opening channels, ims, mpims
@@ -8703,6 +10446,37 @@ pub struct ConversationsRenameBody {
     /// New name for conversation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsRenameBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsRenameBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsRenameBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsRenameBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel" => __f0 = __map.next_value()?,
+                        "name" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsRenameBody {
+                    channel: __f0,
+                    name: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 /// conversations.rename success schema
@@ -8901,6 +10675,37 @@ pub struct ConversationsSetPurposeBody {
     pub purpose: Option<String>,
 }
 #[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsSetPurposeBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsSetPurposeBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsSetPurposeBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsSetPurposeBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel" => __f0 = __map.next_value()?,
+                        "purpose" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsSetPurposeBody {
+                    channel: __f0,
+                    purpose: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "conversations")]
 /// conversations.setPurpose success schema
 ///
 /// Schema for successful response from conversations.setPurpose method
@@ -8984,6 +10789,37 @@ pub struct ConversationsSetTopicBody {
     /// The new topic string. Does not support formatting or linkification.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
+}
+#[cfg(feature = "conversations")]
+impl<'de> serde::Deserialize<'de> for ConversationsSetTopicBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConversationsSetTopicBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConversationsSetTopicBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConversationsSetTopicBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel" => __f0 = __map.next_value()?,
+                        "topic" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConversationsSetTopicBody {
+                    channel: __f0,
+                    topic: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "conversations")]
 /// conversations.setTopic success schema
@@ -9446,6 +11282,37 @@ pub struct DndSetSnoozeBody {
     pub num_minutes: String,
 }
 #[cfg(feature = "dnd")]
+impl<'de> serde::Deserialize<'de> for DndSetSnoozeBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DndSetSnoozeBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DndSetSnoozeBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DndSetSnoozeBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "token" => __f0 = Some(__map.next_value()?),
+                        "num_minutes" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DndSetSnoozeBody {
+                    token: rt::de::required(__f0, "token")?,
+                    num_minutes: rt::de::required(__f1, "num_minutes")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "dnd")]
 /// dnd.setSnooze schema
 ///
 /// Schema for successful response from dnd.setSnooze method
@@ -9564,6 +11431,37 @@ pub struct FilesCommentsDeleteBody {
     pub id: Option<String>,
 }
 #[cfg(feature = "files_comments")]
+impl<'de> serde::Deserialize<'de> for FilesCommentsDeleteBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FilesCommentsDeleteBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FilesCommentsDeleteBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FilesCommentsDeleteBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "file" => __f0 = __map.next_value()?,
+                        "id" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FilesCommentsDeleteBody {
+                    file: __f0,
+                    id: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "files_comments")]
 /// files.comments.delete schema
 ///
 /// Schema for successful response files.comments.delete method
@@ -9631,6 +11529,32 @@ pub struct FilesDeleteBody {
     /// ID of file to delete.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+}
+#[cfg(feature = "files")]
+impl<'de> serde::Deserialize<'de> for FilesDeleteBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FilesDeleteBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FilesDeleteBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FilesDeleteBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "file" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FilesDeleteBody { file: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "files")]
 /// files.delete schema
@@ -9982,6 +11906,52 @@ pub struct FilesRemoteAddBody {
     pub indexable_file_contents: Option<String>,
 }
 #[cfg(feature = "files_remote")]
+impl<'de> serde::Deserialize<'de> for FilesRemoteAddBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FilesRemoteAddBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FilesRemoteAddBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FilesRemoteAddBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "token" => __f0 = __map.next_value()?,
+                        "external_id" => __f1 = __map.next_value()?,
+                        "title" => __f2 = __map.next_value()?,
+                        "filetype" => __f3 = __map.next_value()?,
+                        "external_url" => __f4 = __map.next_value()?,
+                        "preview_image" => __f5 = __map.next_value()?,
+                        "indexable_file_contents" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FilesRemoteAddBody {
+                    token: __f0,
+                    external_id: __f1,
+                    title: __f2,
+                    filetype: __f3,
+                    external_url: __f4,
+                    preview_image: __f5,
+                    indexable_file_contents: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "files_remote")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct FilesRemoteRemoveBody {
     /// Authentication token. Requires scope: `remote_files:write`
@@ -9993,6 +11963,40 @@ pub struct FilesRemoteRemoveBody {
     /// Creator defined GUID for the file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+}
+#[cfg(feature = "files_remote")]
+impl<'de> serde::Deserialize<'de> for FilesRemoteRemoveBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FilesRemoteRemoveBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FilesRemoteRemoveBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FilesRemoteRemoveBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "token" => __f0 = __map.next_value()?,
+                        "file" => __f1 = __map.next_value()?,
+                        "external_id" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FilesRemoteRemoveBody {
+                    token: __f0,
+                    file: __f1,
+                    external_id: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "files_remote")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10021,6 +12025,55 @@ pub struct FilesRemoteUpdateBody {
     /// File containing contents that can be used to improve searchability for the remote file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub indexable_file_contents: Option<String>,
+}
+#[cfg(feature = "files_remote")]
+impl<'de> serde::Deserialize<'de> for FilesRemoteUpdateBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FilesRemoteUpdateBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FilesRemoteUpdateBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FilesRemoteUpdateBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "token" => __f0 = __map.next_value()?,
+                        "file" => __f1 = __map.next_value()?,
+                        "external_id" => __f2 = __map.next_value()?,
+                        "title" => __f3 = __map.next_value()?,
+                        "filetype" => __f4 = __map.next_value()?,
+                        "external_url" => __f5 = __map.next_value()?,
+                        "preview_image" => __f6 = __map.next_value()?,
+                        "indexable_file_contents" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FilesRemoteUpdateBody {
+                    token: __f0,
+                    file: __f1,
+                    external_id: __f2,
+                    title: __f3,
+                    filetype: __f4,
+                    external_url: __f5,
+                    preview_image: __f6,
+                    indexable_file_contents: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "files")]
 pub type FilesRevokePublicUrlBody = FilesDeleteBody;
@@ -10234,6 +12287,60 @@ pub struct FilesUploadBody {
     /// Provide another message's `ts` value to upload this file as a reply. Never use a reply's `ts` value; use its parent instead.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thread_ts: Option<f64>,
+}
+#[cfg(feature = "files")]
+impl<'de> serde::Deserialize<'de> for FilesUploadBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = FilesUploadBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct FilesUploadBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<FilesUploadBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<f64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "token" => __f0 = __map.next_value()?,
+                        "file" => __f1 = __map.next_value()?,
+                        "content" => __f2 = __map.next_value()?,
+                        "filetype" => __f3 = __map.next_value()?,
+                        "filename" => __f4 = __map.next_value()?,
+                        "title" => __f5 = __map.next_value()?,
+                        "initial_comment" => __f6 = __map.next_value()?,
+                        "channels" => __f7 = __map.next_value()?,
+                        "thread_ts" => {
+                            __f8 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(FilesUploadBody {
+                    token: __f0,
+                    file: __f1,
+                    content: __f2,
+                    filetype: __f3,
+                    filename: __f4,
+                    title: __f5,
+                    initial_comment: __f6,
+                    channels: __f7,
+                    thread_ts: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "files")]
 /// files.upload schema
@@ -10451,6 +12558,37 @@ pub struct PinsAddBody {
     pub timestamp: Option<String>,
 }
 #[cfg(feature = "pins")]
+impl<'de> serde::Deserialize<'de> for PinsAddBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PinsAddBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PinsAddBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PinsAddBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel" => __f0 = Some(__map.next_value()?),
+                        "timestamp" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PinsAddBody {
+                    channel: rt::de::required(__f0, "channel")?,
+                    timestamp: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "pins")]
 /// pins.add schema
 ///
 /// Schema for successful response from pins.add method
@@ -10648,6 +12786,40 @@ pub struct ReactionsAddBody {
     pub name: String,
     /// Timestamp of the message to add reaction to.
     pub timestamp: String,
+}
+#[cfg(feature = "reactions")]
+impl<'de> serde::Deserialize<'de> for ReactionsAddBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ReactionsAddBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ReactionsAddBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ReactionsAddBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel" => __f0 = Some(__map.next_value()?),
+                        "name" => __f1 = Some(__map.next_value()?),
+                        "timestamp" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ReactionsAddBody {
+                    channel: rt::de::required(__f0, "channel")?,
+                    name: rt::de::required(__f1, "name")?,
+                    timestamp: rt::de::required(__f2, "timestamp")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "reactions")]
 /// reactions.add schema
@@ -10899,6 +13071,46 @@ pub struct ReactionsRemoveBody {
     pub timestamp: Option<String>,
 }
 #[cfg(feature = "reactions")]
+impl<'de> serde::Deserialize<'de> for ReactionsRemoveBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ReactionsRemoveBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ReactionsRemoveBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ReactionsRemoveBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "file" => __f1 = __map.next_value()?,
+                        "file_comment" => __f2 = __map.next_value()?,
+                        "channel" => __f3 = __map.next_value()?,
+                        "timestamp" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ReactionsRemoveBody {
+                    name: rt::de::required(__f0, "name")?,
+                    file: __f1,
+                    file_comment: __f2,
+                    channel: __f3,
+                    timestamp: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "reactions")]
 /// reactions.remove schema
 ///
 /// Schema for successful response from reactions.remove method
@@ -10973,6 +13185,40 @@ pub struct RemindersAddBody {
     /// The user who will receive the reminder. If no user is specified, the reminder will go to user who created it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+}
+#[cfg(feature = "reminders")]
+impl<'de> serde::Deserialize<'de> for RemindersAddBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RemindersAddBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RemindersAddBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RemindersAddBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "text" => __f0 = Some(__map.next_value()?),
+                        "time" => __f1 = Some(__map.next_value()?),
+                        "user" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RemindersAddBody {
+                    text: rt::de::required(__f0, "text")?,
+                    time: rt::de::required(__f1, "time")?,
+                    user: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "reminders")]
 /// reminders.add schema
@@ -11094,6 +13340,34 @@ pub struct RemindersCompleteBody {
     /// The ID of the reminder to be marked as complete
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reminder: Option<String>,
+}
+#[cfg(feature = "reminders")]
+impl<'de> serde::Deserialize<'de> for RemindersCompleteBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RemindersCompleteBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RemindersCompleteBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RemindersCompleteBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "reminder" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RemindersCompleteBody {
+                    reminder: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "reminders")]
 /// reminders.complete schema
@@ -11548,6 +13822,43 @@ pub struct StarsAddBody {
     /// Timestamp of the message to add star to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+}
+#[cfg(feature = "stars")]
+impl<'de> serde::Deserialize<'de> for StarsAddBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = StarsAddBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct StarsAddBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<StarsAddBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channel" => __f0 = __map.next_value()?,
+                        "file" => __f1 = __map.next_value()?,
+                        "file_comment" => __f2 = __map.next_value()?,
+                        "timestamp" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(StarsAddBody {
+                    channel: __f0,
+                    file: __f1,
+                    file_comment: __f2,
+                    timestamp: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "stars")]
 /// stars.add schema
@@ -12374,6 +14685,46 @@ pub struct UsergroupsCreateBody {
     /// A name for the User Group. Must be unique among User Groups.
     pub name: String,
 }
+#[cfg(feature = "usergroups")]
+impl<'de> serde::Deserialize<'de> for UsergroupsCreateBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsergroupsCreateBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsergroupsCreateBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsergroupsCreateBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "channels" => __f0 = __map.next_value()?,
+                        "description" => __f1 = __map.next_value()?,
+                        "handle" => __f2 = __map.next_value()?,
+                        "include_count" => __f3 = __map.next_value()?,
+                        "name" => __f4 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsergroupsCreateBody {
+                    channels: __f0,
+                    description: __f1,
+                    handle: __f2,
+                    include_count: __f3,
+                    name: rt::de::required(__f4, "name")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 /// usergroups.create schema
 ///
@@ -12497,6 +14848,37 @@ pub struct UsergroupsDisableBody {
     pub include_count: Option<bool>,
     /// The encoded ID of the User Group to disable.
     pub usergroup: String,
+}
+#[cfg(feature = "usergroups")]
+impl<'de> serde::Deserialize<'de> for UsergroupsDisableBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsergroupsDisableBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsergroupsDisableBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsergroupsDisableBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "include_count" => __f0 = __map.next_value()?,
+                        "usergroup" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsergroupsDisableBody {
+                    include_count: __f0,
+                    usergroup: rt::de::required(__f1, "usergroup")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "usergroups")]
 /// usergroups.disable schema
@@ -12656,6 +15038,49 @@ pub struct UsergroupsUpdateBody {
     pub name: Option<String>,
 }
 #[cfg(feature = "usergroups")]
+impl<'de> serde::Deserialize<'de> for UsergroupsUpdateBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsergroupsUpdateBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsergroupsUpdateBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsergroupsUpdateBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "handle" => __f0 = __map.next_value()?,
+                        "description" => __f1 = __map.next_value()?,
+                        "channels" => __f2 = __map.next_value()?,
+                        "include_count" => __f3 = __map.next_value()?,
+                        "usergroup" => __f4 = Some(__map.next_value()?),
+                        "name" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsergroupsUpdateBody {
+                    handle: __f0,
+                    description: __f1,
+                    channels: __f2,
+                    include_count: __f3,
+                    usergroup: rt::de::required(__f4, "usergroup")?,
+                    name: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "usergroups")]
 /// usergroups.update schema
 ///
 /// Schema for successful response from usergroups.update method
@@ -12776,6 +15201,40 @@ pub struct UsergroupsUsersUpdateBody {
     pub usergroup: String,
     /// A comma separated string of encoded user IDs that represent the entire list of users for the User Group.
     pub users: String,
+}
+#[cfg(feature = "usergroups_users")]
+impl<'de> serde::Deserialize<'de> for UsergroupsUsersUpdateBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsergroupsUsersUpdateBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsergroupsUsersUpdateBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsergroupsUsersUpdateBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "include_count" => __f0 = __map.next_value()?,
+                        "usergroup" => __f1 = Some(__map.next_value()?),
+                        "users" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsergroupsUsersUpdateBody {
+                    include_count: __f0,
+                    usergroup: rt::de::required(__f1, "usergroup")?,
+                    users: rt::de::required(__f2, "users")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "usergroups_users")]
 /// usergroups.users.update schema
@@ -12903,6 +15362,34 @@ connector_runtime::__string_enum! {
 pub struct UsersDeletePhotoBody {
     /// Authentication token. Requires scope: `users.profile:write`
     pub token: String,
+}
+#[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for UsersDeletePhotoBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsersDeletePhotoBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsersDeletePhotoBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsersDeletePhotoBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "token" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsersDeletePhotoBody {
+                    token: rt::de::required(__f0, "token")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users")]
 /// users.deletePhoto schema
@@ -13405,6 +15892,43 @@ pub struct UsersProfileSetBody {
     pub value: Option<String>,
 }
 #[cfg(feature = "users_profile")]
+impl<'de> serde::Deserialize<'de> for UsersProfileSetBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsersProfileSetBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsersProfileSetBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsersProfileSetBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = __map.next_value()?,
+                        "profile" => __f1 = __map.next_value()?,
+                        "user" => __f2 = __map.next_value()?,
+                        "value" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsersProfileSetBody {
+                    name: __f0,
+                    profile: __f1,
+                    user: __f2,
+                    value: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "users_profile")]
 /// users.profile.set schema
 ///
 /// Schema for successful response from users.profile.set method
@@ -13606,6 +16130,46 @@ pub struct UsersSetPhotoBody {
     /// File contents via `multipart/form-data`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+}
+#[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for UsersSetPhotoBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsersSetPhotoBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsersSetPhotoBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsersSetPhotoBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "token" => __f0 = Some(__map.next_value()?),
+                        "crop_w" => __f1 = __map.next_value()?,
+                        "crop_x" => __f2 = __map.next_value()?,
+                        "crop_y" => __f3 = __map.next_value()?,
+                        "image" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsersSetPhotoBody {
+                    token: rt::de::required(__f0, "token")?,
+                    crop_w: __f1,
+                    crop_x: __f2,
+                    crop_y: __f3,
+                    image: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users")]
 /// users.setPhoto schema
@@ -13821,6 +16385,34 @@ connector_runtime::__string_enum! {
 pub struct UsersSetPresenceBody {
     /// Either `auto` or `away`
     pub presence: String,
+}
+#[cfg(feature = "users")]
+impl<'de> serde::Deserialize<'de> for UsersSetPresenceBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsersSetPresenceBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsersSetPresenceBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsersSetPresenceBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "presence" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsersSetPresenceBody {
+                    presence: rt::de::required(__f0, "presence")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "users")]
 /// users.setPresence schema

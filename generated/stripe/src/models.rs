@@ -40175,6 +40175,49 @@ pub struct Post3dSecureBody {
     pub return_url: String,
 }
 #[cfg(feature = "n_3d_secure")]
+impl<'de> serde::Deserialize<'de> for Post3dSecureBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = Post3dSecureBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct Post3dSecureBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<Post3dSecureBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<Vec<String>> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = Some(__map.next_value()?),
+                        "card" => __f1 = __map.next_value()?,
+                        "currency" => __f2 = Some(__map.next_value()?),
+                        "customer" => __f3 = __map.next_value()?,
+                        "expand" => __f4 = __map.next_value()?,
+                        "return_url" => __f5 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(Post3dSecureBody {
+                    amount: rt::de::required(__f0, "amount")?,
+                    card: __f1,
+                    currency: rt::de::required(__f2, "currency")?,
+                    customer: __f3,
+                    expand: __f4,
+                    return_url: rt::de::required(__f5, "return_url")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "n_3d_secure")]
 impl Post3dSecureBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40253,6 +40296,80 @@ pub struct AccountTokenBankAccountBody {
     pub tos_acceptance: Option<super::models::TosAcceptanceSpecs>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
+impl<'de> serde::Deserialize<'de> for AccountTokenBankAccountBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AccountTokenBankAccountBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AccountTokenBankAccountBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AccountTokenBankAccountBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<
+                    super::models::BankAccountAccountHolderNameAccountHolderType,
+                > = None;
+                let mut __f2: Option<super::models::BusinessProfileSpecs> = None;
+                let mut __f3: Option<super::models::BusinessType> = None;
+                let mut __f4: Option<super::models::CapabilitiesParam> = None;
+                let mut __f5: Option<super::models::CompanySpecs> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<super::models::DocumentsSpecs> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<Vec<String>> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<super::models::IndividualSpecs> = None;
+                let mut __f12: Option<super::models::Metadata> = None;
+                let mut __f13: Option<
+                    super::models::AccountTokenBankAccountBodySettings,
+                > = None;
+                let mut __f14: Option<super::models::TosAcceptanceSpecs> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_token" => __f0 = __map.next_value()?,
+                        "bank_account" => __f1 = __map.next_value()?,
+                        "business_profile" => __f2 = __map.next_value()?,
+                        "business_type" => __f3 = __map.next_value()?,
+                        "capabilities" => __f4 = __map.next_value()?,
+                        "company" => __f5 = __map.next_value()?,
+                        "default_currency" => __f6 = __map.next_value()?,
+                        "documents" => __f7 = __map.next_value()?,
+                        "email" => __f8 = __map.next_value()?,
+                        "expand" => __f9 = __map.next_value()?,
+                        "external_account" => __f10 = __map.next_value()?,
+                        "individual" => __f11 = __map.next_value()?,
+                        "metadata" => __f12 = __map.next_value()?,
+                        "settings" => __f13 = __map.next_value()?,
+                        "tos_acceptance" => __f14 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AccountTokenBankAccountBody {
+                    account_token: __f0,
+                    bank_account: __f1,
+                    business_profile: __f2,
+                    business_type: __f3,
+                    capabilities: __f4,
+                    company: __f5,
+                    default_currency: __f6,
+                    documents: __f7,
+                    email: __f8,
+                    expand: __f9,
+                    external_account: __f10,
+                    individual: __f11,
+                    metadata: __f12,
+                    settings: __f13,
+                    tos_acceptance: __f14,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl AccountTokenBankAccountBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40292,7 +40409,7 @@ impl AccountTokenBankAccountBody {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// Either a token, like the ones returned by [Stripe.js](https://stripe.com/docs/js), or a dictionary containing a user's bank account details.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum BankAccountAccountHolderNameAccountHolderType {
     BankAccountAccountHolderNameAccountHolderTypeVariant0(
@@ -40320,6 +40437,61 @@ pub struct BankAccountAccountHolderNameAccountHolderTypeVariant0 {
     pub object: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub routing_number: Option<String>,
+}
+#[cfg(any(feature = "account", feature = "accounts"))]
+impl<'de> serde::Deserialize<'de>
+for BankAccountAccountHolderNameAccountHolderTypeVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = BankAccountAccountHolderNameAccountHolderTypeVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct BankAccountAccountHolderNameAccountHolderTypeVariant0",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                BankAccountAccountHolderNameAccountHolderTypeVariant0,
+                A::Error,
+            > {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::AccountHolderType> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::AccountTypeCheckingFutsu> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_holder_name" => __f0 = __map.next_value()?,
+                        "account_holder_type" => __f1 = __map.next_value()?,
+                        "account_number" => __f2 = Some(__map.next_value()?),
+                        "account_type" => __f3 = __map.next_value()?,
+                        "country" => __f4 = Some(__map.next_value()?),
+                        "currency" => __f5 = __map.next_value()?,
+                        "object" => __f6 = __map.next_value()?,
+                        "routing_number" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(BankAccountAccountHolderNameAccountHolderTypeVariant0 {
+                    account_holder_name: __f0,
+                    account_holder_type: __f1,
+                    account_number: rt::de::required(__f2, "account_number")?,
+                    account_type: __f3,
+                    country: rt::de::required(__f4, "country")?,
+                    currency: __f5,
+                    object: __f6,
+                    routing_number: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl BankAccountAccountHolderNameAccountHolderTypeVariant0 {
@@ -40409,6 +40581,55 @@ pub struct BusinessProfileSpecs {
     pub url: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
+impl<'de> serde::Deserialize<'de> for BusinessProfileSpecs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = BusinessProfileSpecs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct BusinessProfileSpecs")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<BusinessProfileSpecs, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::AddressCityCountryLine1> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<super::models::AdditionalDocumentation> = None;
+                let mut __f7: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "mcc" => __f0 = __map.next_value()?,
+                        "name" => __f1 = __map.next_value()?,
+                        "product_description" => __f2 = __map.next_value()?,
+                        "support_address" => __f3 = __map.next_value()?,
+                        "support_email" => __f4 = __map.next_value()?,
+                        "support_phone" => __f5 = __map.next_value()?,
+                        "support_url" => __f6 = __map.next_value()?,
+                        "url" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(BusinessProfileSpecs {
+                    mcc: __f0,
+                    name: __f1,
+                    product_description: __f2,
+                    support_address: __f3,
+                    support_email: __f4,
+                    support_phone: __f5,
+                    support_url: __f6,
+                    url: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl BusinessProfileSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40461,6 +40682,49 @@ pub struct AddressCityCountryLine1 {
     pub state: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
+impl<'de> serde::Deserialize<'de> for AddressCityCountryLine1 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AddressCityCountryLine1;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AddressCityCountryLine1")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AddressCityCountryLine1, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "city" => __f0 = __map.next_value()?,
+                        "country" => __f1 = __map.next_value()?,
+                        "line1" => __f2 = __map.next_value()?,
+                        "line2" => __f3 = __map.next_value()?,
+                        "postal_code" => __f4 = __map.next_value()?,
+                        "state" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AddressCityCountryLine1 {
+                    city: __f0,
+                    country: __f1,
+                    line1: __f2,
+                    line2: __f3,
+                    postal_code: __f4,
+                    state: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl AddressCityCountryLine1 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40511,7 +40775,7 @@ impl AddressCityCountryLine1 {
         feature = "setup_intents"
     )
 )]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum AdditionalDocumentation {
     String(String),
@@ -40630,11 +40894,204 @@ pub struct CapabilitiesParam {
     >,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
+impl<'de> serde::Deserialize<'de> for CapabilitiesParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CapabilitiesParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CapabilitiesParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CapabilitiesParam, A::Error> {
+                let mut __f0: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f1: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f2: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f3: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f4: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f5: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f6: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f7: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f8: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f9: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f10: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f11: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f12: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f13: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f14: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f15: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f16: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f17: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f18: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f19: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f20: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f21: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f22: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f23: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f24: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f25: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f26: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                let mut __f27: Option<
+                    super::models::CapabilitiesParamAcssDebitPayments,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "acss_debit_payments" => __f0 = __map.next_value()?,
+                        "afterpay_clearpay_payments" => __f1 = __map.next_value()?,
+                        "au_becs_debit_payments" => __f2 = __map.next_value()?,
+                        "bacs_debit_payments" => __f3 = __map.next_value()?,
+                        "bancontact_payments" => __f4 = __map.next_value()?,
+                        "bank_transfer_payments" => __f5 = __map.next_value()?,
+                        "boleto_payments" => __f6 = __map.next_value()?,
+                        "card_issuing" => __f7 = __map.next_value()?,
+                        "card_payments" => __f8 = __map.next_value()?,
+                        "cartes_bancaires_payments" => __f9 = __map.next_value()?,
+                        "eps_payments" => __f10 = __map.next_value()?,
+                        "fpx_payments" => __f11 = __map.next_value()?,
+                        "giropay_payments" => __f12 = __map.next_value()?,
+                        "grabpay_payments" => __f13 = __map.next_value()?,
+                        "ideal_payments" => __f14 = __map.next_value()?,
+                        "jcb_payments" => __f15 = __map.next_value()?,
+                        "klarna_payments" => __f16 = __map.next_value()?,
+                        "konbini_payments" => __f17 = __map.next_value()?,
+                        "legacy_payments" => __f18 = __map.next_value()?,
+                        "oxxo_payments" => __f19 = __map.next_value()?,
+                        "p24_payments" => __f20 = __map.next_value()?,
+                        "paynow_payments" => __f21 = __map.next_value()?,
+                        "sepa_debit_payments" => __f22 = __map.next_value()?,
+                        "sofort_payments" => __f23 = __map.next_value()?,
+                        "tax_reporting_us_1099_k" => __f24 = __map.next_value()?,
+                        "tax_reporting_us_1099_misc" => __f25 = __map.next_value()?,
+                        "transfers" => __f26 = __map.next_value()?,
+                        "us_bank_account_ach_payments" => __f27 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CapabilitiesParam {
+                    acss_debit_payments: __f0,
+                    afterpay_clearpay_payments: __f1,
+                    au_becs_debit_payments: __f2,
+                    bacs_debit_payments: __f3,
+                    bancontact_payments: __f4,
+                    bank_transfer_payments: __f5,
+                    boleto_payments: __f6,
+                    card_issuing: __f7,
+                    card_payments: __f8,
+                    cartes_bancaires_payments: __f9,
+                    eps_payments: __f10,
+                    fpx_payments: __f11,
+                    giropay_payments: __f12,
+                    grabpay_payments: __f13,
+                    ideal_payments: __f14,
+                    jcb_payments: __f15,
+                    klarna_payments: __f16,
+                    konbini_payments: __f17,
+                    legacy_payments: __f18,
+                    oxxo_payments: __f19,
+                    p24_payments: __f20,
+                    paynow_payments: __f21,
+                    sepa_debit_payments: __f22,
+                    sofort_payments: __f23,
+                    tax_reporting_us_1099_k: __f24,
+                    tax_reporting_us_1099_misc: __f25,
+                    transfers: __f26,
+                    us_bank_account_ach_payments: __f27,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// capability_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CapabilitiesParamAcssDebitPayments {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requested: Option<bool>,
+}
+#[cfg(any(feature = "account", feature = "accounts"))]
+impl<'de> serde::Deserialize<'de> for CapabilitiesParamAcssDebitPayments {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CapabilitiesParamAcssDebitPayments;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CapabilitiesParamAcssDebitPayments")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CapabilitiesParamAcssDebitPayments, A::Error> {
+                let mut __f0: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "requested" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CapabilitiesParamAcssDebitPayments {
+                    requested: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// company_specs
@@ -40681,6 +41138,82 @@ pub struct CompanySpecs {
     /// verification_specs
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification: Option<super::models::VerificationSpecs>,
+}
+#[cfg(any(feature = "account", feature = "accounts"))]
+impl<'de> serde::Deserialize<'de> for CompanySpecs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CompanySpecs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CompanySpecs")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CompanySpecs, A::Error> {
+                let mut __f0: Option<super::models::AddressCityCountryLine1> = None;
+                let mut __f1: Option<super::models::AddressKana> = None;
+                let mut __f2: Option<super::models::AddressKanji> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<bool> = None;
+                let mut __f9: Option<super::models::CompanyOwnershipDeclaration> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<super::models::Structure> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<super::models::VerificationSpecs> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "address" => __f0 = __map.next_value()?,
+                        "address_kana" => __f1 = __map.next_value()?,
+                        "address_kanji" => __f2 = __map.next_value()?,
+                        "directors_provided" => __f3 = __map.next_value()?,
+                        "executives_provided" => __f4 = __map.next_value()?,
+                        "name" => __f5 = __map.next_value()?,
+                        "name_kana" => __f6 = __map.next_value()?,
+                        "name_kanji" => __f7 = __map.next_value()?,
+                        "owners_provided" => __f8 = __map.next_value()?,
+                        "ownership_declaration" => __f9 = __map.next_value()?,
+                        "phone" => __f10 = __map.next_value()?,
+                        "registration_number" => __f11 = __map.next_value()?,
+                        "structure" => __f12 = __map.next_value()?,
+                        "tax_id" => __f13 = __map.next_value()?,
+                        "tax_id_registrar" => __f14 = __map.next_value()?,
+                        "vat_id" => __f15 = __map.next_value()?,
+                        "verification" => __f16 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CompanySpecs {
+                    address: __f0,
+                    address_kana: __f1,
+                    address_kanji: __f2,
+                    directors_provided: __f3,
+                    executives_provided: __f4,
+                    name: __f5,
+                    name_kana: __f6,
+                    name_kanji: __f7,
+                    owners_provided: __f8,
+                    ownership_declaration: __f9,
+                    phone: __f10,
+                    registration_number: __f11,
+                    structure: __f12,
+                    tax_id: __f13,
+                    tax_id_registrar: __f14,
+                    vat_id: __f15,
+                    verification: __f16,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl CompanySpecs {
@@ -40753,6 +41286,52 @@ pub struct AddressKana {
     pub town: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
+impl<'de> serde::Deserialize<'de> for AddressKana {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AddressKana;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AddressKana")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AddressKana, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "city" => __f0 = __map.next_value()?,
+                        "country" => __f1 = __map.next_value()?,
+                        "line1" => __f2 = __map.next_value()?,
+                        "line2" => __f3 = __map.next_value()?,
+                        "postal_code" => __f4 = __map.next_value()?,
+                        "state" => __f5 = __map.next_value()?,
+                        "town" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AddressKana {
+                    city: __f0,
+                    country: __f1,
+                    line1: __f2,
+                    line2: __f3,
+                    postal_code: __f4,
+                    state: __f5,
+                    town: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl AddressKana {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40809,6 +41388,47 @@ pub struct CompanyOwnershipDeclaration {
         feature = "tokens"
     )
 )]
+impl<'de> serde::Deserialize<'de> for CompanyOwnershipDeclaration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CompanyOwnershipDeclaration;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CompanyOwnershipDeclaration")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CompanyOwnershipDeclaration, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "date" => __f0 = __map.next_value()?,
+                        "ip" => __f1 = __map.next_value()?,
+                        "user_agent" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CompanyOwnershipDeclaration {
+                    date: __f0,
+                    ip: __f1,
+                    user_agent: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(
+        feature = "account",
+        feature = "accounts",
+        feature = "sources",
+        feature = "tokens"
+    )
+)]
 impl CompanyOwnershipDeclaration {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40848,6 +41468,34 @@ pub struct VerificationSpecs {
     pub document: Option<super::models::VerificationSpecsDocument>,
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
+impl<'de> serde::Deserialize<'de> for VerificationSpecs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = VerificationSpecs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct VerificationSpecs")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<VerificationSpecs, A::Error> {
+                let mut __f0: Option<super::models::VerificationSpecsDocument> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "document" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(VerificationSpecs {
+                    document: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl VerificationSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40865,6 +41513,37 @@ pub struct VerificationSpecsDocument {
     pub back: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub front: Option<String>,
+}
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
+impl<'de> serde::Deserialize<'de> for VerificationSpecsDocument {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = VerificationSpecsDocument;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct VerificationSpecsDocument")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<VerificationSpecsDocument, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "back" => __f0 = __map.next_value()?,
+                        "front" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(VerificationSpecsDocument {
+                    back: __f0,
+                    front: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl VerificationSpecsDocument {
@@ -40907,12 +41586,86 @@ pub struct DocumentsSpecs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proof_of_registration: Option<super::models::DocumentsParam>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
+impl<'de> serde::Deserialize<'de> for DocumentsSpecs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DocumentsSpecs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DocumentsSpecs")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DocumentsSpecs, A::Error> {
+                let mut __f0: Option<super::models::DocumentsParam> = None;
+                let mut __f1: Option<super::models::DocumentsParam> = None;
+                let mut __f2: Option<super::models::DocumentsParam> = None;
+                let mut __f3: Option<super::models::DocumentsParam> = None;
+                let mut __f4: Option<super::models::DocumentsParam> = None;
+                let mut __f5: Option<super::models::DocumentsParam> = None;
+                let mut __f6: Option<super::models::DocumentsParam> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "bank_account_ownership_verification" => {
+                            __f0 = __map.next_value()?;
+                        }
+                        "company_license" => __f1 = __map.next_value()?,
+                        "company_memorandum_of_association" => __f2 = __map.next_value()?,
+                        "company_ministerial_decree" => __f3 = __map.next_value()?,
+                        "company_registration_verification" => __f4 = __map.next_value()?,
+                        "company_tax_id_verification" => __f5 = __map.next_value()?,
+                        "proof_of_registration" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DocumentsSpecs {
+                    bank_account_ownership_verification: __f0,
+                    company_license: __f1,
+                    company_memorandum_of_association: __f2,
+                    company_ministerial_decree: __f3,
+                    company_registration_verification: __f4,
+                    company_tax_id_verification: __f5,
+                    proof_of_registration: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// documents_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct DocumentsParam {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<String>>,
+}
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
+impl<'de> serde::Deserialize<'de> for DocumentsParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DocumentsParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DocumentsParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DocumentsParam, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "files" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DocumentsParam { files: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// individual_specs
@@ -40964,6 +41717,91 @@ pub struct IndividualSpecs {
     /// person_verification_specs
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification: Option<super::models::Verification>,
+}
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
+impl<'de> serde::Deserialize<'de> for IndividualSpecs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = IndividualSpecs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct IndividualSpecs")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<IndividualSpecs, A::Error> {
+                let mut __f0: Option<super::models::AddressCityCountryLine1> = None;
+                let mut __f1: Option<super::models::AddressKana> = None;
+                let mut __f2: Option<super::models::AddressKanji> = None;
+                let mut __f3: Option<super::models::DobDayMonth> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<super::models::FullNameAliasesListString> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<super::models::MetadataMapString> = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<super::models::PoliticalExposure> = None;
+                let mut __f18: Option<String> = None;
+                let mut __f19: Option<super::models::Verification> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "address" => __f0 = __map.next_value()?,
+                        "address_kana" => __f1 = __map.next_value()?,
+                        "address_kanji" => __f2 = __map.next_value()?,
+                        "dob" => __f3 = __map.next_value()?,
+                        "email" => __f4 = __map.next_value()?,
+                        "first_name" => __f5 = __map.next_value()?,
+                        "first_name_kana" => __f6 = __map.next_value()?,
+                        "first_name_kanji" => __f7 = __map.next_value()?,
+                        "full_name_aliases" => __f8 = __map.next_value()?,
+                        "gender" => __f9 = __map.next_value()?,
+                        "id_number" => __f10 = __map.next_value()?,
+                        "last_name" => __f11 = __map.next_value()?,
+                        "last_name_kana" => __f12 = __map.next_value()?,
+                        "last_name_kanji" => __f13 = __map.next_value()?,
+                        "maiden_name" => __f14 = __map.next_value()?,
+                        "metadata" => __f15 = __map.next_value()?,
+                        "phone" => __f16 = __map.next_value()?,
+                        "political_exposure" => __f17 = __map.next_value()?,
+                        "ssn_last_4" => __f18 = __map.next_value()?,
+                        "verification" => __f19 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(IndividualSpecs {
+                    address: __f0,
+                    address_kana: __f1,
+                    address_kanji: __f2,
+                    dob: __f3,
+                    email: __f4,
+                    first_name: __f5,
+                    first_name_kana: __f6,
+                    first_name_kanji: __f7,
+                    full_name_aliases: __f8,
+                    gender: __f9,
+                    id_number: __f10,
+                    last_name: __f11,
+                    last_name_kana: __f12,
+                    last_name_kanji: __f13,
+                    maiden_name: __f14,
+                    metadata: __f15,
+                    phone: __f16,
+                    political_exposure: __f17,
+                    ssn_last_4: __f18,
+                    verification: __f19,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl IndividualSpecs {
@@ -41027,7 +41865,7 @@ impl IndividualSpecs {
     }
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DobDayMonth {
     DateOfBirthSpecs(super::models::DateOfBirthSpecs),
@@ -41056,6 +41894,49 @@ pub struct DateOfBirthSpecs {
     any(
         feature = "account",
         feature = "accounts",
+        feature = "issuing",
+        feature = "payment_intents",
+        feature = "payment_methods",
+        feature = "tokens"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for DateOfBirthSpecs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DateOfBirthSpecs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DateOfBirthSpecs")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DateOfBirthSpecs, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "day" => __f0 = Some(__map.next_value()?),
+                        "month" => __f1 = Some(__map.next_value()?),
+                        "year" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DateOfBirthSpecs {
+                    day: rt::de::required(__f0, "day")?,
+                    month: rt::de::required(__f1, "month")?,
+                    year: rt::de::required(__f2, "year")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(
+        feature = "account",
+        feature = "accounts",
         feature = "credit_notes",
         feature = "customers",
         feature = "invoiceitems",
@@ -41069,7 +41950,7 @@ pub struct DateOfBirthSpecs {
         feature = "tokens"
     )
 )]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum FullNameAliasesListString {
     List(Vec<String>),
@@ -41117,7 +41998,7 @@ pub enum FullNameAliasesListString {
         feature = "webhook_endpoints"
     )
 )]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum MetadataMapString {
     Map(std::collections::BTreeMap<String, String>),
@@ -41139,6 +42020,37 @@ pub struct Verification {
     /// person_verification_document_specs
     #[serde(skip_serializing_if = "Option::is_none")]
     pub document: Option<super::models::PersonVerificationDocumentSpecs>,
+}
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
+impl<'de> serde::Deserialize<'de> for Verification {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = Verification;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct Verification")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<Verification, A::Error> {
+                let mut __f0: Option<super::models::PersonVerificationDocumentSpecs> = None;
+                let mut __f1: Option<super::models::PersonVerificationDocumentSpecs> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "additional_document" => __f0 = __map.next_value()?,
+                        "document" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(Verification {
+                    additional_document: __f0,
+                    document: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl Verification {
@@ -41219,6 +42131,46 @@ pub struct AccountTokenBankAccountBodySettings {
     pub payouts: Option<super::models::PayoutSettingsSpecs>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
+impl<'de> serde::Deserialize<'de> for AccountTokenBankAccountBodySettings {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AccountTokenBankAccountBodySettings;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AccountTokenBankAccountBodySettings")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AccountTokenBankAccountBodySettings, A::Error> {
+                let mut __f0: Option<super::models::BrandingSettingsSpecs> = None;
+                let mut __f1: Option<super::models::CardIssuingSettingsSpecs> = None;
+                let mut __f2: Option<super::models::CardPaymentsSettingsSpecs> = None;
+                let mut __f3: Option<super::models::PaymentsSettingsSpecs> = None;
+                let mut __f4: Option<super::models::PayoutSettingsSpecs> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "branding" => __f0 = __map.next_value()?,
+                        "card_issuing" => __f1 = __map.next_value()?,
+                        "card_payments" => __f2 = __map.next_value()?,
+                        "payments" => __f3 = __map.next_value()?,
+                        "payouts" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AccountTokenBankAccountBodySettings {
+                    branding: __f0,
+                    card_issuing: __f1,
+                    card_payments: __f2,
+                    payments: __f3,
+                    payouts: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl AccountTokenBankAccountBodySettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41252,6 +42204,43 @@ pub struct BrandingSettingsSpecs {
     pub primary_color: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secondary_color: Option<String>,
+}
+#[cfg(any(feature = "account", feature = "accounts"))]
+impl<'de> serde::Deserialize<'de> for BrandingSettingsSpecs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = BrandingSettingsSpecs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct BrandingSettingsSpecs")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<BrandingSettingsSpecs, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "icon" => __f0 = __map.next_value()?,
+                        "logo" => __f1 = __map.next_value()?,
+                        "primary_color" => __f2 = __map.next_value()?,
+                        "secondary_color" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(BrandingSettingsSpecs {
+                    icon: __f0,
+                    logo: __f1,
+                    primary_color: __f2,
+                    secondary_color: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl BrandingSettingsSpecs {
@@ -41291,6 +42280,36 @@ pub struct CardIssuingSettingsSpecs {
     pub tos_acceptance: Option<super::models::CardIssuingSettingsSpecsTosAcceptance>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
+impl<'de> serde::Deserialize<'de> for CardIssuingSettingsSpecs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CardIssuingSettingsSpecs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CardIssuingSettingsSpecs")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CardIssuingSettingsSpecs, A::Error> {
+                let mut __f0: Option<
+                    super::models::CardIssuingSettingsSpecsTosAcceptance,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "tos_acceptance" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CardIssuingSettingsSpecs {
+                    tos_acceptance: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl CardIssuingSettingsSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41312,6 +42331,39 @@ pub struct CardPaymentsSettingsSpecs {
     pub decline_on: Option<super::models::CardPaymentsSettingsSpecsDeclineOn>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statement_descriptor_prefix: Option<String>,
+}
+#[cfg(any(feature = "account", feature = "accounts"))]
+impl<'de> serde::Deserialize<'de> for CardPaymentsSettingsSpecs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CardPaymentsSettingsSpecs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CardPaymentsSettingsSpecs")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CardPaymentsSettingsSpecs, A::Error> {
+                let mut __f0: Option<
+                    super::models::CardPaymentsSettingsSpecsDeclineOn,
+                > = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "decline_on" => __f0 = __map.next_value()?,
+                        "statement_descriptor_prefix" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CardPaymentsSettingsSpecs {
+                    decline_on: __f0,
+                    statement_descriptor_prefix: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl CardPaymentsSettingsSpecs {
@@ -41338,6 +42390,37 @@ pub struct CardPaymentsSettingsSpecsDeclineOn {
     pub cvc_failure: Option<bool>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
+impl<'de> serde::Deserialize<'de> for CardPaymentsSettingsSpecsDeclineOn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CardPaymentsSettingsSpecsDeclineOn;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CardPaymentsSettingsSpecsDeclineOn")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CardPaymentsSettingsSpecsDeclineOn, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "avs_failure" => __f0 = __map.next_value()?,
+                        "cvc_failure" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CardPaymentsSettingsSpecsDeclineOn {
+                    avs_failure: __f0,
+                    cvc_failure: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// payments_settings_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct PaymentsSettingsSpecs {
@@ -41347,6 +42430,40 @@ pub struct PaymentsSettingsSpecs {
     pub statement_descriptor_kana: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statement_descriptor_kanji: Option<String>,
+}
+#[cfg(any(feature = "account", feature = "accounts"))]
+impl<'de> serde::Deserialize<'de> for PaymentsSettingsSpecs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentsSettingsSpecs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentsSettingsSpecs")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentsSettingsSpecs, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "statement_descriptor" => __f0 = __map.next_value()?,
+                        "statement_descriptor_kana" => __f1 = __map.next_value()?,
+                        "statement_descriptor_kanji" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentsSettingsSpecs {
+                    statement_descriptor: __f0,
+                    statement_descriptor_kana: __f1,
+                    statement_descriptor_kanji: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl PaymentsSettingsSpecs {
@@ -41392,6 +42509,40 @@ pub struct PayoutSettingsSpecs {
     pub statement_descriptor: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
+impl<'de> serde::Deserialize<'de> for PayoutSettingsSpecs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PayoutSettingsSpecs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PayoutSettingsSpecs")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PayoutSettingsSpecs, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<super::models::PayoutSettingsSpecsSchedule> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "debit_negative_balances" => __f0 = __map.next_value()?,
+                        "schedule" => __f1 = __map.next_value()?,
+                        "statement_descriptor" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PayoutSettingsSpecs {
+                    debit_negative_balances: __f0,
+                    schedule: __f1,
+                    statement_descriptor: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl PayoutSettingsSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41419,6 +42570,49 @@ pub struct PayoutSettingsSpecsSchedule {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub weekly_anchor: Option<super::models::PayoutSettingsSpecsScheduleWeeklyAnchor>,
 }
+#[cfg(any(feature = "account", feature = "accounts"))]
+impl<'de> serde::Deserialize<'de> for PayoutSettingsSpecsSchedule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PayoutSettingsSpecsSchedule;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PayoutSettingsSpecsSchedule")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PayoutSettingsSpecsSchedule, A::Error> {
+                let mut __f0: Option<
+                    super::models::PayoutSettingsSpecsScheduleDelayDays,
+                > = None;
+                let mut __f1: Option<
+                    super::models::PayoutSettingsSpecsScheduleInterval,
+                > = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<
+                    super::models::PayoutSettingsSpecsScheduleWeeklyAnchor,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "delay_days" => __f0 = __map.next_value()?,
+                        "interval" => __f1 = __map.next_value()?,
+                        "monthly_anchor" => __f2 = __map.next_value()?,
+                        "weekly_anchor" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PayoutSettingsSpecsSchedule {
+                    delay_days: __f0,
+                    interval: __f1,
+                    monthly_anchor: __f2,
+                    weekly_anchor: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(
     any(
         feature = "account",
@@ -41432,7 +42626,7 @@ pub struct PayoutSettingsSpecsSchedule {
         feature = "subscriptions"
     )
 )]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PayoutSettingsSpecsScheduleDelayDays {
     Integer(i64),
@@ -41467,6 +42661,43 @@ pub struct TosAcceptanceSpecs {
     pub user_agent: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
+impl<'de> serde::Deserialize<'de> for TosAcceptanceSpecs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TosAcceptanceSpecs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TosAcceptanceSpecs")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TosAcceptanceSpecs, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "date" => __f0 = __map.next_value()?,
+                        "ip" => __f1 = __map.next_value()?,
+                        "service_agreement" => __f2 = __map.next_value()?,
+                        "user_agent" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TosAcceptanceSpecs {
+                    date: __f0,
+                    ip: __f1,
+                    service_agreement: __f2,
+                    user_agent: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "account", feature = "accounts"))]
 impl TosAcceptanceSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41489,6 +42720,32 @@ impl TosAcceptanceSpecs {
 pub struct DeleteAccountBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+}
+#[cfg(feature = "account")]
+impl<'de> serde::Deserialize<'de> for DeleteAccountBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DeleteAccountBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DeleteAccountBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DeleteAccountBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DeleteAccountBody { account: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "account")]
 impl DeleteAccountBody {
@@ -41520,6 +42777,48 @@ pub struct BankAccountDefaultForCurrencyBody {
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
+}
+#[cfg(any(feature = "account", feature = "accounts"))]
+impl<'de> serde::Deserialize<'de> for BankAccountDefaultForCurrencyBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = BankAccountDefaultForCurrencyBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct BankAccountDefaultForCurrencyBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<BankAccountDefaultForCurrencyBody, A::Error> {
+                let mut __f0: Option<
+                    super::models::BankAccountAccountHolderNameAccountHolderType,
+                > = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<std::collections::BTreeMap<String, String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "bank_account" => __f0 = __map.next_value()?,
+                        "default_for_currency" => __f1 = __map.next_value()?,
+                        "expand" => __f2 = __map.next_value()?,
+                        "external_account" => __f3 = __map.next_value()?,
+                        "metadata" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(BankAccountDefaultForCurrencyBody {
+                    bank_account: __f0,
+                    default_for_currency: __f1,
+                    expand: __f2,
+                    external_account: __f3,
+                    metadata: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl BankAccountDefaultForCurrencyBody {
@@ -41588,6 +42887,80 @@ pub struct AccountHolderNameAccountHolderTypeBody {
     /// Cardholder name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+#[cfg(any(feature = "account", feature = "accounts"))]
+impl<'de> serde::Deserialize<'de> for AccountHolderNameAccountHolderTypeBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AccountHolderNameAccountHolderTypeBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AccountHolderNameAccountHolderTypeBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AccountHolderNameAccountHolderTypeBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<
+                    super::models::AccountHolderNameAccountHolderTypeBodyAccountHolderType,
+                > = None;
+                let mut __f2: Option<
+                    super::models::AccountHolderNameAccountHolderTypeBodyAccountType,
+                > = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<bool> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<Vec<String>> = None;
+                let mut __f13: Option<super::models::Metadata> = None;
+                let mut __f14: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_holder_name" => __f0 = __map.next_value()?,
+                        "account_holder_type" => __f1 = __map.next_value()?,
+                        "account_type" => __f2 = __map.next_value()?,
+                        "address_city" => __f3 = __map.next_value()?,
+                        "address_country" => __f4 = __map.next_value()?,
+                        "address_line1" => __f5 = __map.next_value()?,
+                        "address_line2" => __f6 = __map.next_value()?,
+                        "address_state" => __f7 = __map.next_value()?,
+                        "address_zip" => __f8 = __map.next_value()?,
+                        "default_for_currency" => __f9 = __map.next_value()?,
+                        "exp_month" => __f10 = __map.next_value()?,
+                        "exp_year" => __f11 = __map.next_value()?,
+                        "expand" => __f12 = __map.next_value()?,
+                        "metadata" => __f13 = __map.next_value()?,
+                        "name" => __f14 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AccountHolderNameAccountHolderTypeBody {
+                    account_holder_name: __f0,
+                    account_holder_type: __f1,
+                    account_type: __f2,
+                    address_city: __f3,
+                    address_country: __f4,
+                    address_line1: __f5,
+                    address_line2: __f6,
+                    address_state: __f7,
+                    address_zip: __f8,
+                    default_for_currency: __f9,
+                    exp_month: __f10,
+                    exp_year: __f11,
+                    expand: __f12,
+                    metadata: __f13,
+                    name: __f14,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl AccountHolderNameAccountHolderTypeBody {
@@ -41763,6 +43136,37 @@ pub struct ExpandRequestedBody {
     pub requested: Option<bool>,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
+impl<'de> serde::Deserialize<'de> for ExpandRequestedBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ExpandRequestedBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ExpandRequestedBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ExpandRequestedBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "requested" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ExpandRequestedBody {
+                    expand: __f0,
+                    requested: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "account", feature = "accounts"))]
 /// ExternalAccountList
 pub type ExternalAccountList = AccountExternalAccounts;
 #[cfg(feature = "account")]
@@ -41775,6 +43179,40 @@ pub struct PostAccountLoginLinksBody {
     /// Where to redirect the user after they log out of their dashboard.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,
+}
+#[cfg(feature = "account")]
+impl<'de> serde::Deserialize<'de> for PostAccountLoginLinksBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostAccountLoginLinksBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostAccountLoginLinksBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostAccountLoginLinksBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account" => __f0 = Some(__map.next_value()?),
+                        "expand" => __f1 = __map.next_value()?,
+                        "redirect_url" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostAccountLoginLinksBody {
+                    account: rt::de::required(__f0, "account")?,
+                    expand: __f1,
+                    redirect_url: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "account")]
 impl PostAccountLoginLinksBody {
@@ -41804,6 +43242,43 @@ pub struct AllPeopleRelationshipSpecs {
     pub owner: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub representative: Option<bool>,
+}
+#[cfg(any(feature = "account", feature = "accounts"))]
+impl<'de> serde::Deserialize<'de> for AllPeopleRelationshipSpecs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AllPeopleRelationshipSpecs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AllPeopleRelationshipSpecs")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AllPeopleRelationshipSpecs, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "director" => __f0 = __map.next_value()?,
+                        "executive" => __f1 = __map.next_value()?,
+                        "owner" => __f2 = __map.next_value()?,
+                        "representative" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AllPeopleRelationshipSpecs {
+                    director: __f0,
+                    executive: __f1,
+                    owner: __f2,
+                    representative: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -41964,6 +43439,109 @@ pub struct AccountAddressBody {
     pub verification: Option<super::models::PersonVerificationSpecs>,
 }
 #[cfg(feature = "account")]
+impl<'de> serde::Deserialize<'de> for AccountAddressBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AccountAddressBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AccountAddressBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AccountAddressBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::AddressSpecs> = None;
+                let mut __f2: Option<super::models::JapanAddressKanaSpecs> = None;
+                let mut __f3: Option<super::models::JapanAddressKanjiSpecs> = None;
+                let mut __f4: Option<super::models::Dob> = None;
+                let mut __f5: Option<super::models::PersonDocumentsSpecs> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<Vec<String>> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<super::models::FullNameAliases> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<super::models::Metadata> = None;
+                let mut __f19: Option<String> = None;
+                let mut __f20: Option<String> = None;
+                let mut __f21: Option<String> = None;
+                let mut __f22: Option<String> = None;
+                let mut __f23: Option<super::models::RelationshipSpecs> = None;
+                let mut __f24: Option<String> = None;
+                let mut __f25: Option<super::models::PersonVerificationSpecs> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account" => __f0 = __map.next_value()?,
+                        "address" => __f1 = __map.next_value()?,
+                        "address_kana" => __f2 = __map.next_value()?,
+                        "address_kanji" => __f3 = __map.next_value()?,
+                        "dob" => __f4 = __map.next_value()?,
+                        "documents" => __f5 = __map.next_value()?,
+                        "email" => __f6 = __map.next_value()?,
+                        "expand" => __f7 = __map.next_value()?,
+                        "first_name" => __f8 = __map.next_value()?,
+                        "first_name_kana" => __f9 = __map.next_value()?,
+                        "first_name_kanji" => __f10 = __map.next_value()?,
+                        "full_name_aliases" => __f11 = __map.next_value()?,
+                        "gender" => __f12 = __map.next_value()?,
+                        "id_number" => __f13 = __map.next_value()?,
+                        "last_name" => __f14 = __map.next_value()?,
+                        "last_name_kana" => __f15 = __map.next_value()?,
+                        "last_name_kanji" => __f16 = __map.next_value()?,
+                        "maiden_name" => __f17 = __map.next_value()?,
+                        "metadata" => __f18 = __map.next_value()?,
+                        "nationality" => __f19 = __map.next_value()?,
+                        "person_token" => __f20 = __map.next_value()?,
+                        "phone" => __f21 = __map.next_value()?,
+                        "political_exposure" => __f22 = __map.next_value()?,
+                        "relationship" => __f23 = __map.next_value()?,
+                        "ssn_last_4" => __f24 = __map.next_value()?,
+                        "verification" => __f25 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AccountAddressBody {
+                    account: __f0,
+                    address: __f1,
+                    address_kana: __f2,
+                    address_kanji: __f3,
+                    dob: __f4,
+                    documents: __f5,
+                    email: __f6,
+                    expand: __f7,
+                    first_name: __f8,
+                    first_name_kana: __f9,
+                    first_name_kanji: __f10,
+                    full_name_aliases: __f11,
+                    gender: __f12,
+                    id_number: __f13,
+                    last_name: __f14,
+                    last_name_kana: __f15,
+                    last_name_kanji: __f16,
+                    maiden_name: __f17,
+                    metadata: __f18,
+                    nationality: __f19,
+                    person_token: __f20,
+                    phone: __f21,
+                    political_exposure: __f22,
+                    relationship: __f23,
+                    ssn_last_4: __f24,
+                    verification: __f25,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "account")]
 impl AccountAddressBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42085,6 +43663,40 @@ pub struct PersonDocumentsSpecs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub visa: Option<super::models::DocumentsParam>,
 }
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
+impl<'de> serde::Deserialize<'de> for PersonDocumentsSpecs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PersonDocumentsSpecs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PersonDocumentsSpecs")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PersonDocumentsSpecs, A::Error> {
+                let mut __f0: Option<super::models::DocumentsParam> = None;
+                let mut __f1: Option<super::models::DocumentsParam> = None;
+                let mut __f2: Option<super::models::DocumentsParam> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "company_authorization" => __f0 = __map.next_value()?,
+                        "passport" => __f1 = __map.next_value()?,
+                        "visa" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PersonDocumentsSpecs {
+                    company_authorization: __f0,
+                    passport: __f1,
+                    visa: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// A list of alternate names or aliases that the person is known by.
 pub type FullNameAliases = FullNameAliasesListString;
@@ -42108,6 +43720,49 @@ pub struct RelationshipSpecs {
     pub title: Option<String>,
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
+impl<'de> serde::Deserialize<'de> for RelationshipSpecs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RelationshipSpecs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RelationshipSpecs")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RelationshipSpecs, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<super::models::PercentOwnership> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "director" => __f0 = __map.next_value()?,
+                        "executive" => __f1 = __map.next_value()?,
+                        "owner" => __f2 = __map.next_value()?,
+                        "percent_ownership" => __f3 = __map.next_value()?,
+                        "representative" => __f4 = __map.next_value()?,
+                        "title" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RelationshipSpecs {
+                    director: __f0,
+                    executive: __f1,
+                    owner: __f2,
+                    percent_ownership: __f3,
+                    representative: __f4,
+                    title: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl RelationshipSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42125,7 +43780,7 @@ impl RelationshipSpecs {
         feature = "tokens"
     )
 )]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PercentOwnership {
     Number(f64),
@@ -42158,6 +43813,49 @@ pub struct PostAccountLinksBody {
     /// The type of account link the user is requesting. Possible values are `account_onboarding` or `account_update`.
     #[serde(rename = "type")]
     pub type_: super::models::PostAccountLinksBodyType,
+}
+#[cfg(feature = "account_links")]
+impl<'de> serde::Deserialize<'de> for PostAccountLinksBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostAccountLinksBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostAccountLinksBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostAccountLinksBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::PostAccountLinksBodyCollect> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<super::models::PostAccountLinksBodyType> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account" => __f0 = Some(__map.next_value()?),
+                        "collect" => __f1 = __map.next_value()?,
+                        "expand" => __f2 = __map.next_value()?,
+                        "refresh_url" => __f3 = __map.next_value()?,
+                        "return_url" => __f4 = __map.next_value()?,
+                        "type" => __f5 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostAccountLinksBody {
+                    account: rt::de::required(__f0, "account")?,
+                    collect: __f1,
+                    expand: __f2,
+                    refresh_url: __f3,
+                    return_url: __f4,
+                    type_: rt::de::required(__f5, "type")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "account_links")]
 impl PostAccountLinksBody {
@@ -42224,7 +43922,7 @@ connector_runtime::__string_enum! {
         feature = "transfers"
     )
 )]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum Created {
     CreatedVariant0(super::models::CreatedVariant0),
@@ -42283,6 +43981,82 @@ pub struct CreatedVariant0 {
     pub lt: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lte: Option<i64>,
+}
+#[cfg(
+    any(
+        feature = "accounts",
+        feature = "application_fees",
+        feature = "balance",
+        feature = "balance_transactions",
+        feature = "charges",
+        feature = "coupons",
+        feature = "customers",
+        feature = "disputes",
+        feature = "events",
+        feature = "file_links",
+        feature = "files",
+        feature = "identity",
+        feature = "invoiceitems",
+        feature = "invoices",
+        feature = "issuing",
+        feature = "order_returns",
+        feature = "orders",
+        feature = "payment_intents",
+        feature = "payouts",
+        feature = "plans",
+        feature = "prices",
+        feature = "products",
+        feature = "promotion_codes",
+        feature = "radar",
+        feature = "recipients",
+        feature = "refunds",
+        feature = "reporting",
+        feature = "reviews",
+        feature = "setup_attempts",
+        feature = "setup_intents",
+        feature = "shipping_rates",
+        feature = "subscription_schedules",
+        feature = "subscriptions",
+        feature = "tax_rates",
+        feature = "topups",
+        feature = "transfers"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for CreatedVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreatedVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreatedVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreatedVariant0, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "gt" => __f0 = __map.next_value()?,
+                        "gte" => __f1 = __map.next_value()?,
+                        "lt" => __f2 = __map.next_value()?,
+                        "lte" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreatedVariant0 {
+                    gt: __f0,
+                    gte: __f1,
+                    lt: __f2,
+                    lte: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "accounts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -42428,6 +44202,84 @@ pub struct PostAccountsBody {
     pub type_: Option<super::models::PostAccountsBodyType>,
 }
 #[cfg(feature = "accounts")]
+impl<'de> serde::Deserialize<'de> for PostAccountsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostAccountsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostAccountsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostAccountsBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<
+                    super::models::BankAccountAccountHolderNameAccountHolderType,
+                > = None;
+                let mut __f2: Option<super::models::BusinessProfileSpecs> = None;
+                let mut __f3: Option<super::models::BusinessType> = None;
+                let mut __f4: Option<super::models::CapabilitiesParam> = None;
+                let mut __f5: Option<super::models::CompanySpecs> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<super::models::DocumentsSpecs> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<Vec<String>> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<super::models::IndividualSpecs> = None;
+                let mut __f13: Option<super::models::Metadata> = None;
+                let mut __f14: Option<super::models::PostAccountsBodySettings> = None;
+                let mut __f15: Option<super::models::TosAcceptanceSpecs> = None;
+                let mut __f16: Option<super::models::PostAccountsBodyType> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_token" => __f0 = __map.next_value()?,
+                        "bank_account" => __f1 = __map.next_value()?,
+                        "business_profile" => __f2 = __map.next_value()?,
+                        "business_type" => __f3 = __map.next_value()?,
+                        "capabilities" => __f4 = __map.next_value()?,
+                        "company" => __f5 = __map.next_value()?,
+                        "country" => __f6 = __map.next_value()?,
+                        "default_currency" => __f7 = __map.next_value()?,
+                        "documents" => __f8 = __map.next_value()?,
+                        "email" => __f9 = __map.next_value()?,
+                        "expand" => __f10 = __map.next_value()?,
+                        "external_account" => __f11 = __map.next_value()?,
+                        "individual" => __f12 = __map.next_value()?,
+                        "metadata" => __f13 = __map.next_value()?,
+                        "settings" => __f14 = __map.next_value()?,
+                        "tos_acceptance" => __f15 = __map.next_value()?,
+                        "type" => __f16 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostAccountsBody {
+                    account_token: __f0,
+                    bank_account: __f1,
+                    business_profile: __f2,
+                    business_type: __f3,
+                    capabilities: __f4,
+                    company: __f5,
+                    country: __f6,
+                    default_currency: __f7,
+                    documents: __f8,
+                    email: __f9,
+                    expand: __f10,
+                    external_account: __f11,
+                    individual: __f12,
+                    metadata: __f13,
+                    settings: __f14,
+                    tos_acceptance: __f15,
+                    type_: __f16,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "accounts")]
 impl PostAccountsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42484,6 +44336,37 @@ pub struct PostAccountsAccountLoginLinksBody {
     /// Where to redirect the user after they log out of their dashboard.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,
+}
+#[cfg(feature = "accounts")]
+impl<'de> serde::Deserialize<'de> for PostAccountsAccountLoginLinksBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostAccountsAccountLoginLinksBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostAccountsAccountLoginLinksBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostAccountsAccountLoginLinksBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "redirect_url" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostAccountsAccountLoginLinksBody {
+                    expand: __f0,
+                    redirect_url: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "accounts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -42575,6 +44458,106 @@ pub struct AddressAddressKanaBody {
     /// The person's verification status.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification: Option<super::models::PersonVerificationSpecs>,
+}
+#[cfg(feature = "accounts")]
+impl<'de> serde::Deserialize<'de> for AddressAddressKanaBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AddressAddressKanaBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AddressAddressKanaBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AddressAddressKanaBody, A::Error> {
+                let mut __f0: Option<super::models::AddressSpecs> = None;
+                let mut __f1: Option<super::models::JapanAddressKanaSpecs> = None;
+                let mut __f2: Option<super::models::JapanAddressKanjiSpecs> = None;
+                let mut __f3: Option<super::models::Dob> = None;
+                let mut __f4: Option<super::models::PersonDocumentsSpecs> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<Vec<String>> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<super::models::FullNameAliases> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<super::models::Metadata> = None;
+                let mut __f18: Option<String> = None;
+                let mut __f19: Option<String> = None;
+                let mut __f20: Option<String> = None;
+                let mut __f21: Option<String> = None;
+                let mut __f22: Option<super::models::RelationshipSpecs> = None;
+                let mut __f23: Option<String> = None;
+                let mut __f24: Option<super::models::PersonVerificationSpecs> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "address" => __f0 = __map.next_value()?,
+                        "address_kana" => __f1 = __map.next_value()?,
+                        "address_kanji" => __f2 = __map.next_value()?,
+                        "dob" => __f3 = __map.next_value()?,
+                        "documents" => __f4 = __map.next_value()?,
+                        "email" => __f5 = __map.next_value()?,
+                        "expand" => __f6 = __map.next_value()?,
+                        "first_name" => __f7 = __map.next_value()?,
+                        "first_name_kana" => __f8 = __map.next_value()?,
+                        "first_name_kanji" => __f9 = __map.next_value()?,
+                        "full_name_aliases" => __f10 = __map.next_value()?,
+                        "gender" => __f11 = __map.next_value()?,
+                        "id_number" => __f12 = __map.next_value()?,
+                        "last_name" => __f13 = __map.next_value()?,
+                        "last_name_kana" => __f14 = __map.next_value()?,
+                        "last_name_kanji" => __f15 = __map.next_value()?,
+                        "maiden_name" => __f16 = __map.next_value()?,
+                        "metadata" => __f17 = __map.next_value()?,
+                        "nationality" => __f18 = __map.next_value()?,
+                        "person_token" => __f19 = __map.next_value()?,
+                        "phone" => __f20 = __map.next_value()?,
+                        "political_exposure" => __f21 = __map.next_value()?,
+                        "relationship" => __f22 = __map.next_value()?,
+                        "ssn_last_4" => __f23 = __map.next_value()?,
+                        "verification" => __f24 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AddressAddressKanaBody {
+                    address: __f0,
+                    address_kana: __f1,
+                    address_kanji: __f2,
+                    dob: __f3,
+                    documents: __f4,
+                    email: __f5,
+                    expand: __f6,
+                    first_name: __f7,
+                    first_name_kana: __f8,
+                    first_name_kanji: __f9,
+                    full_name_aliases: __f10,
+                    gender: __f11,
+                    id_number: __f12,
+                    last_name: __f13,
+                    last_name_kana: __f14,
+                    last_name_kanji: __f15,
+                    maiden_name: __f16,
+                    metadata: __f17,
+                    nationality: __f18,
+                    person_token: __f19,
+                    phone: __f20,
+                    political_exposure: __f21,
+                    relationship: __f22,
+                    ssn_last_4: __f23,
+                    verification: __f24,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "accounts")]
 impl AddressAddressKanaBody {
@@ -42696,6 +44679,37 @@ pub struct PostAccountsAccountRejectBody {
     pub reason: String,
 }
 #[cfg(feature = "accounts")]
+impl<'de> serde::Deserialize<'de> for PostAccountsAccountRejectBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostAccountsAccountRejectBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostAccountsAccountRejectBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostAccountsAccountRejectBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "reason" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostAccountsAccountRejectBody {
+                    expand: __f0,
+                    reason: rt::de::required(__f1, "reason")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "accounts")]
 impl PostAccountsAccountRejectBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42791,6 +44805,37 @@ pub struct PostApplePayDomainsBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
+#[cfg(feature = "apple_pay")]
+impl<'de> serde::Deserialize<'de> for PostApplePayDomainsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostApplePayDomainsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostApplePayDomainsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostApplePayDomainsBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "domain_name" => __f0 = Some(__map.next_value()?),
+                        "expand" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostApplePayDomainsBody {
+                    domain_name: rt::de::required(__f0, "domain_name")?,
+                    expand: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "application_fees")]
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct GetApplicationFeesResponse200 {
@@ -42881,6 +44926,46 @@ pub struct ExpandMetadataBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::Metadata>,
 }
+#[cfg(
+    any(
+        feature = "application_fees",
+        feature = "charges",
+        feature = "issuing",
+        feature = "payouts",
+        feature = "refunds",
+        feature = "transfers"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for ExpandMetadataBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ExpandMetadataBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ExpandMetadataBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ExpandMetadataBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<super::models::Metadata> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "metadata" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ExpandMetadataBody {
+                    expand: __f0,
+                    metadata: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "application_fees")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct PostApplicationFeesIdRefundBody {
@@ -42891,6 +44976,40 @@ pub struct PostApplicationFeesIdRefundBody {
     /// Specifies which fields in the response should be expanded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
+}
+#[cfg(feature = "application_fees")]
+impl<'de> serde::Deserialize<'de> for PostApplicationFeesIdRefundBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostApplicationFeesIdRefundBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostApplicationFeesIdRefundBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostApplicationFeesIdRefundBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "directive" => __f1 = __map.next_value()?,
+                        "expand" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostApplicationFeesIdRefundBody {
+                    amount: __f0,
+                    directive: __f1,
+                    expand: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "application_fees")]
 impl PostApplicationFeesIdRefundBody {
@@ -42922,6 +45041,40 @@ pub struct PostApplicationFeesIdRefundsBody {
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
+}
+#[cfg(feature = "application_fees")]
+impl<'de> serde::Deserialize<'de> for PostApplicationFeesIdRefundsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostApplicationFeesIdRefundsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostApplicationFeesIdRefundsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostApplicationFeesIdRefundsBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<std::collections::BTreeMap<String, String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        "metadata" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostApplicationFeesIdRefundsBody {
+                    amount: __f0,
+                    expand: __f1,
+                    metadata: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "balance", feature = "balance_transactions"))]
 /// BalanceTransactionsList
@@ -43088,6 +45241,50 @@ pub struct PostBillingPortalConfigurationsBody {
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
 }
 #[cfg(feature = "billing_portal")]
+impl<'de> serde::Deserialize<'de> for PostBillingPortalConfigurationsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostBillingPortalConfigurationsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostBillingPortalConfigurationsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostBillingPortalConfigurationsBody, A::Error> {
+                let mut __f0: Option<
+                    super::models::PostBillingPortalConfigurationsBodyBusinessProfile,
+                > = None;
+                let mut __f1: Option<super::models::DefaultReturnUrl> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<
+                    super::models::PostBillingPortalConfigurationsBodyFeatures,
+                > = None;
+                let mut __f4: Option<std::collections::BTreeMap<String, String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "business_profile" => __f0 = Some(__map.next_value()?),
+                        "default_return_url" => __f1 = __map.next_value()?,
+                        "expand" => __f2 = __map.next_value()?,
+                        "features" => __f3 = Some(__map.next_value()?),
+                        "metadata" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostBillingPortalConfigurationsBody {
+                    business_profile: rt::de::required(__f0, "business_profile")?,
+                    default_return_url: __f1,
+                    expand: __f2,
+                    features: rt::de::required(__f3, "features")?,
+                    metadata: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "billing_portal")]
 impl PostBillingPortalConfigurationsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43110,6 +45307,41 @@ pub struct PostBillingPortalConfigurationsBodyBusinessProfile {
     pub privacy_policy_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub terms_of_service_url: Option<String>,
+}
+#[cfg(feature = "billing_portal")]
+impl<'de> serde::Deserialize<'de>
+for PostBillingPortalConfigurationsBodyBusinessProfile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostBillingPortalConfigurationsBodyBusinessProfile;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostBillingPortalConfigurationsBodyBusinessProfile")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostBillingPortalConfigurationsBodyBusinessProfile, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "headline" => __f0 = __map.next_value()?,
+                        "privacy_policy_url" => __f1 = __map.next_value()?,
+                        "terms_of_service_url" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostBillingPortalConfigurationsBodyBusinessProfile {
+                    headline: __f0,
+                    privacy_policy_url: __f1,
+                    terms_of_service_url: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "billing_portal")]
 impl PostBillingPortalConfigurationsBodyBusinessProfile {
@@ -43161,6 +45393,55 @@ pub struct PostBillingPortalConfigurationsBodyFeatures {
     >,
 }
 #[cfg(feature = "billing_portal")]
+impl<'de> serde::Deserialize<'de> for PostBillingPortalConfigurationsBodyFeatures {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostBillingPortalConfigurationsBodyFeatures;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostBillingPortalConfigurationsBodyFeatures")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostBillingPortalConfigurationsBodyFeatures, A::Error> {
+                let mut __f0: Option<
+                    super::models::PostBillingPortalConfigurationsBodyFeaturesCustomerUpdate,
+                > = None;
+                let mut __f1: Option<super::models::InvoiceListParam> = None;
+                let mut __f2: Option<super::models::PaymentMethodUpdateParam> = None;
+                let mut __f3: Option<
+                    super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancel,
+                > = None;
+                let mut __f4: Option<super::models::SubscriptionPauseParam> = None;
+                let mut __f5: Option<
+                    super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdate,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "customer_update" => __f0 = __map.next_value()?,
+                        "invoice_history" => __f1 = __map.next_value()?,
+                        "payment_method_update" => __f2 = __map.next_value()?,
+                        "subscription_cancel" => __f3 = __map.next_value()?,
+                        "subscription_pause" => __f4 = __map.next_value()?,
+                        "subscription_update" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostBillingPortalConfigurationsBodyFeatures {
+                    customer_update: __f0,
+                    invoice_history: __f1,
+                    payment_method_update: __f2,
+                    subscription_cancel: __f3,
+                    subscription_pause: __f4,
+                    subscription_update: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "billing_portal")]
 /// customer_update_creation_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesCustomerUpdate {
@@ -43168,7 +45449,44 @@ pub struct PostBillingPortalConfigurationsBodyFeaturesCustomerUpdate {
     pub enabled: bool,
 }
 #[cfg(feature = "billing_portal")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+impl<'de> serde::Deserialize<'de>
+for PostBillingPortalConfigurationsBodyFeaturesCustomerUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostBillingPortalConfigurationsBodyFeaturesCustomerUpdate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostBillingPortalConfigurationsBodyFeaturesCustomerUpdate",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostBillingPortalConfigurationsBodyFeaturesCustomerUpdate,
+                A::Error,
+            > {
+                let mut __f0: Option<super::models::AllowedUpdates> = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "allowed_updates" => __f0 = Some(__map.next_value()?),
+                        "enabled" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostBillingPortalConfigurationsBodyFeaturesCustomerUpdate {
+                    allowed_updates: rt::de::required(__f0, "allowed_updates")?,
+                    enabled: rt::de::required(__f1, "enabled")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "billing_portal")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum AllowedUpdates {
     List(Vec<super::models::PortalCustomerUpdateAllowedUpdatesItem>),
@@ -43194,6 +45512,46 @@ pub enum AllowedUpdates {
 pub struct InvoiceListParam {
     pub enabled: bool,
 }
+#[cfg(
+    any(
+        feature = "billing_portal",
+        feature = "checkout",
+        feature = "customers",
+        feature = "invoices",
+        feature = "payment_intents",
+        feature = "payment_links",
+        feature = "quotes",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for InvoiceListParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = InvoiceListParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct InvoiceListParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<InvoiceListParam, A::Error> {
+                let mut __f0: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "enabled" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(InvoiceListParam {
+                    enabled: rt::de::required(__f0, "enabled")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "billing_portal")]
 /// payment_method_update_param
 pub type PaymentMethodUpdateParam = InvoiceListParam;
@@ -43213,6 +45571,51 @@ pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancel {
     pub proration_behavior: Option<super::models::ProrationBehavior>,
 }
 #[cfg(feature = "billing_portal")]
+impl<'de> serde::Deserialize<'de>
+for PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancel;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancel",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancel,
+                A::Error,
+            > {
+                let mut __f0: Option<
+                    super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellationReason,
+                > = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<super::models::Mode> = None;
+                let mut __f3: Option<super::models::ProrationBehavior> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "cancellation_reason" => __f0 = __map.next_value()?,
+                        "enabled" => __f1 = Some(__map.next_value()?),
+                        "mode" => __f2 = __map.next_value()?,
+                        "proration_behavior" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancel {
+                    cancellation_reason: __f0,
+                    enabled: rt::de::required(__f1, "enabled")?,
+                    mode: __f2,
+                    proration_behavior: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "billing_portal")]
 /// subscription_cancellation_reason_creation_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellationReason {
@@ -43220,7 +45623,44 @@ pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancella
     pub options: super::models::Options,
 }
 #[cfg(feature = "billing_portal")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+impl<'de> serde::Deserialize<'de>
+for PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellationReason {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellationReason;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellationReason",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellationReason,
+                A::Error,
+            > {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<super::models::Options> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "enabled" => __f0 = Some(__map.next_value()?),
+                        "options" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellationReason {
+                    enabled: rt::de::required(__f0, "enabled")?,
+                    options: rt::de::required(__f1, "options")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "billing_portal")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum Options {
     List(Vec<super::models::PortalSubscriptionCancellationReasonOptionsItem>),
@@ -43254,6 +45694,34 @@ pub struct SubscriptionPauseParam {
     pub enabled: Option<bool>,
 }
 #[cfg(feature = "billing_portal")]
+impl<'de> serde::Deserialize<'de> for SubscriptionPauseParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = SubscriptionPauseParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct SubscriptionPauseParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<SubscriptionPauseParam, A::Error> {
+                let mut __f0: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "enabled" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(SubscriptionPauseParam {
+                    enabled: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "billing_portal")]
 /// subscription_update_creation_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdate {
@@ -43264,7 +45732,53 @@ pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdate {
     pub proration_behavior: Option<super::models::ProrationBehavior>,
 }
 #[cfg(feature = "billing_portal")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+impl<'de> serde::Deserialize<'de>
+for PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdate",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdate,
+                A::Error,
+            > {
+                let mut __f0: Option<super::models::DefaultAllowedUpdates> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<super::models::Products> = None;
+                let mut __f3: Option<super::models::ProrationBehavior> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "default_allowed_updates" => __f0 = Some(__map.next_value()?),
+                        "enabled" => __f1 = Some(__map.next_value()?),
+                        "products" => __f2 = Some(__map.next_value()?),
+                        "proration_behavior" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdate {
+                    default_allowed_updates: rt::de::required(
+                        __f0,
+                        "default_allowed_updates",
+                    )?,
+                    enabled: rt::de::required(__f1, "enabled")?,
+                    products: rt::de::required(__f2, "products")?,
+                    proration_behavior: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "billing_portal")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DefaultAllowedUpdates {
     List(Vec<super::models::PortalSubscriptionUpdateDefaultAllowedUpdatesItem>),
@@ -43273,7 +45787,7 @@ pub enum DefaultAllowedUpdates {
     Other(serde_json::Value),
 }
 #[cfg(feature = "billing_portal")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum Products {
     List(Vec<super::models::ProductsVariant0Item>),
@@ -43287,6 +45801,37 @@ pub enum Products {
 pub struct ProductsVariant0Item {
     pub prices: Vec<String>,
     pub product: String,
+}
+#[cfg(feature = "billing_portal")]
+impl<'de> serde::Deserialize<'de> for ProductsVariant0Item {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ProductsVariant0Item;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ProductsVariant0Item")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ProductsVariant0Item, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "prices" => __f0 = Some(__map.next_value()?),
+                        "product" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ProductsVariant0Item {
+                    prices: rt::de::required(__f0, "prices")?,
+                    product: rt::de::required(__f1, "product")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "billing_portal")]
 impl ProductsVariant0Item {
@@ -43330,6 +45875,53 @@ pub struct PostBillingPortalConfigurationsConfigurationBody {
     pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "billing_portal")]
+impl<'de> serde::Deserialize<'de> for PostBillingPortalConfigurationsConfigurationBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostBillingPortalConfigurationsConfigurationBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostBillingPortalConfigurationsConfigurationBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostBillingPortalConfigurationsConfigurationBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<
+                    super::models::PostBillingPortalConfigurationsConfigurationBodyBusinessProfile,
+                > = None;
+                let mut __f2: Option<super::models::DefaultReturnUrl> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                let mut __f4: Option<
+                    super::models::PostBillingPortalConfigurationsConfigurationBodyFeatures,
+                > = None;
+                let mut __f5: Option<super::models::Metadata> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "active" => __f0 = __map.next_value()?,
+                        "business_profile" => __f1 = __map.next_value()?,
+                        "default_return_url" => __f2 = __map.next_value()?,
+                        "expand" => __f3 = __map.next_value()?,
+                        "features" => __f4 = __map.next_value()?,
+                        "metadata" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostBillingPortalConfigurationsConfigurationBody {
+                    active: __f0,
+                    business_profile: __f1,
+                    default_return_url: __f2,
+                    expand: __f3,
+                    features: __f4,
+                    metadata: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "billing_portal")]
 impl PostBillingPortalConfigurationsConfigurationBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43351,6 +45943,46 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyBusinessProfile {
     pub privacy_policy_url: Option<super::models::AdditionalDocumentation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub terms_of_service_url: Option<super::models::AdditionalDocumentation>,
+}
+#[cfg(feature = "billing_portal")]
+impl<'de> serde::Deserialize<'de>
+for PostBillingPortalConfigurationsConfigurationBodyBusinessProfile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostBillingPortalConfigurationsConfigurationBodyBusinessProfile;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostBillingPortalConfigurationsConfigurationBodyBusinessProfile",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostBillingPortalConfigurationsConfigurationBodyBusinessProfile,
+                A::Error,
+            > {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::AdditionalDocumentation> = None;
+                let mut __f2: Option<super::models::AdditionalDocumentation> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "headline" => __f0 = __map.next_value()?,
+                        "privacy_policy_url" => __f1 = __map.next_value()?,
+                        "terms_of_service_url" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostBillingPortalConfigurationsConfigurationBodyBusinessProfile {
+                    headline: __f0,
+                    privacy_policy_url: __f1,
+                    terms_of_service_url: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "billing_portal")]
 impl PostBillingPortalConfigurationsConfigurationBodyBusinessProfile {
@@ -43399,6 +46031,61 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeatures {
     >,
 }
 #[cfg(feature = "billing_portal")]
+impl<'de> serde::Deserialize<'de>
+for PostBillingPortalConfigurationsConfigurationBodyFeatures {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostBillingPortalConfigurationsConfigurationBodyFeatures;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostBillingPortalConfigurationsConfigurationBodyFeatures",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostBillingPortalConfigurationsConfigurationBodyFeatures,
+                A::Error,
+            > {
+                let mut __f0: Option<
+                    super::models::PostBillingPortalConfigurationsConfigurationBodyFeaturesCustomerUpdate,
+                > = None;
+                let mut __f1: Option<super::models::InvoiceListParam> = None;
+                let mut __f2: Option<super::models::PaymentMethodUpdateParam> = None;
+                let mut __f3: Option<
+                    super::models::PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionCancel,
+                > = None;
+                let mut __f4: Option<super::models::SubscriptionPauseParam> = None;
+                let mut __f5: Option<
+                    super::models::PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionUpdate,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "customer_update" => __f0 = __map.next_value()?,
+                        "invoice_history" => __f1 = __map.next_value()?,
+                        "payment_method_update" => __f2 = __map.next_value()?,
+                        "subscription_cancel" => __f3 = __map.next_value()?,
+                        "subscription_pause" => __f4 = __map.next_value()?,
+                        "subscription_update" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostBillingPortalConfigurationsConfigurationBodyFeatures {
+                    customer_update: __f0,
+                    invoice_history: __f1,
+                    payment_method_update: __f2,
+                    subscription_cancel: __f3,
+                    subscription_pause: __f4,
+                    subscription_update: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "billing_portal")]
 /// customer_update_updating_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesCustomerUpdate {
@@ -43406,6 +46093,43 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesCustomerUpdat
     pub allowed_updates: Option<super::models::AllowedUpdates>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+}
+#[cfg(feature = "billing_portal")]
+impl<'de> serde::Deserialize<'de>
+for PostBillingPortalConfigurationsConfigurationBodyFeaturesCustomerUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostBillingPortalConfigurationsConfigurationBodyFeaturesCustomerUpdate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostBillingPortalConfigurationsConfigurationBodyFeaturesCustomerUpdate",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostBillingPortalConfigurationsConfigurationBodyFeaturesCustomerUpdate,
+                A::Error,
+            > {
+                let mut __f0: Option<super::models::AllowedUpdates> = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "allowed_updates" => __f0 = __map.next_value()?,
+                        "enabled" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostBillingPortalConfigurationsConfigurationBodyFeaturesCustomerUpdate {
+                    allowed_updates: __f0,
+                    enabled: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "billing_portal")]
 /// subscription_cancel_updating_param
@@ -43424,12 +46148,94 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionC
     pub proration_behavior: Option<super::models::ProrationBehavior>,
 }
 #[cfg(feature = "billing_portal")]
+impl<'de> serde::Deserialize<'de>
+for PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionCancel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionCancel;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionCancel",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionCancel,
+                A::Error,
+            > {
+                let mut __f0: Option<
+                    super::models::PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionCancelCancellationReason,
+                > = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<super::models::Mode> = None;
+                let mut __f3: Option<super::models::ProrationBehavior> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "cancellation_reason" => __f0 = __map.next_value()?,
+                        "enabled" => __f1 = __map.next_value()?,
+                        "mode" => __f2 = __map.next_value()?,
+                        "proration_behavior" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionCancel {
+                    cancellation_reason: __f0,
+                    enabled: __f1,
+                    mode: __f2,
+                    proration_behavior: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "billing_portal")]
 /// subscription_cancellation_reason_updating_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionCancelCancellationReason {
     pub enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub options: Option<super::models::Options>,
+}
+#[cfg(feature = "billing_portal")]
+impl<'de> serde::Deserialize<'de>
+for PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionCancelCancellationReason {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionCancelCancellationReason;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionCancelCancellationReason",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionCancelCancellationReason,
+                A::Error,
+            > {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<super::models::Options> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "enabled" => __f0 = Some(__map.next_value()?),
+                        "options" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionCancelCancellationReason {
+                    enabled: rt::de::required(__f0, "enabled")?,
+                    options: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "billing_portal")]
 /// subscription_update_updating_param
@@ -43443,6 +46249,49 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionU
     pub products: Option<super::models::Products>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proration_behavior: Option<super::models::ProrationBehavior>,
+}
+#[cfg(feature = "billing_portal")]
+impl<'de> serde::Deserialize<'de>
+for PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionUpdate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionUpdate",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionUpdate,
+                A::Error,
+            > {
+                let mut __f0: Option<super::models::DefaultAllowedUpdates> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<super::models::Products> = None;
+                let mut __f3: Option<super::models::ProrationBehavior> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "default_allowed_updates" => __f0 = __map.next_value()?,
+                        "enabled" => __f1 = __map.next_value()?,
+                        "products" => __f2 = __map.next_value()?,
+                        "proration_behavior" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionUpdate {
+                    default_allowed_updates: __f0,
+                    enabled: __f1,
+                    products: __f2,
+                    proration_behavior: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "billing_portal")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -43464,6 +46313,51 @@ pub struct PostBillingPortalSessionsBody {
     /// The default URL to redirect customers to when they click on the portal's link to return to your website.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub return_url: Option<String>,
+}
+#[cfg(feature = "billing_portal")]
+impl<'de> serde::Deserialize<'de> for PostBillingPortalSessionsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostBillingPortalSessionsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostBillingPortalSessionsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostBillingPortalSessionsBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<
+                    super::models::PostBillingPortalSessionsBodyLocale,
+                > = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "configuration" => __f0 = __map.next_value()?,
+                        "customer" => __f1 = Some(__map.next_value()?),
+                        "expand" => __f2 = __map.next_value()?,
+                        "locale" => __f3 = __map.next_value()?,
+                        "on_behalf_of" => __f4 = __map.next_value()?,
+                        "return_url" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostBillingPortalSessionsBody {
+                    configuration: __f0,
+                    customer: rt::de::required(__f1, "customer")?,
+                    expand: __f2,
+                    locale: __f3,
+                    on_behalf_of: __f4,
+                    return_url: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "billing_portal")]
 impl PostBillingPortalSessionsBody {
@@ -43711,6 +46605,88 @@ pub struct PostChargesBody {
     pub transfer_group: Option<String>,
 }
 #[cfg(feature = "charges")]
+impl<'de> serde::Deserialize<'de> for PostChargesBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostChargesBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostChargesBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostChargesBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<super::models::CardAddressCityAddressCountry> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<super::models::PostChargesBodyDestination> = None;
+                let mut __f9: Option<Vec<String>> = None;
+                let mut __f10: Option<super::models::Metadata> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<super::models::OptionalFieldsShipping> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<super::models::PostChargesBodyTransferData> = None;
+                let mut __f18: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "application_fee" => __f1 = __map.next_value()?,
+                        "application_fee_amount" => __f2 = __map.next_value()?,
+                        "capture" => __f3 = __map.next_value()?,
+                        "card" => __f4 = __map.next_value()?,
+                        "currency" => __f5 = __map.next_value()?,
+                        "customer" => __f6 = __map.next_value()?,
+                        "description" => __f7 = __map.next_value()?,
+                        "destination" => __f8 = __map.next_value()?,
+                        "expand" => __f9 = __map.next_value()?,
+                        "metadata" => __f10 = __map.next_value()?,
+                        "on_behalf_of" => __f11 = __map.next_value()?,
+                        "receipt_email" => __f12 = __map.next_value()?,
+                        "shipping" => __f13 = __map.next_value()?,
+                        "source" => __f14 = __map.next_value()?,
+                        "statement_descriptor" => __f15 = __map.next_value()?,
+                        "statement_descriptor_suffix" => __f16 = __map.next_value()?,
+                        "transfer_data" => __f17 = __map.next_value()?,
+                        "transfer_group" => __f18 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostChargesBody {
+                    amount: __f0,
+                    application_fee: __f1,
+                    application_fee_amount: __f2,
+                    capture: __f3,
+                    card: __f4,
+                    currency: __f5,
+                    customer: __f6,
+                    description: __f7,
+                    destination: __f8,
+                    expand: __f9,
+                    metadata: __f10,
+                    on_behalf_of: __f11,
+                    receipt_email: __f12,
+                    shipping: __f13,
+                    source: __f14,
+                    statement_descriptor: __f15,
+                    statement_descriptor_suffix: __f16,
+                    transfer_data: __f17,
+                    transfer_group: __f18,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "charges")]
 impl PostChargesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43753,7 +46729,7 @@ impl PostChargesBody {
 }
 #[cfg(any(feature = "charges", feature = "customers"))]
 /// A token, like the ones returned by [Stripe.js](https://stripe.com/docs/js).
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CardAddressCityAddressCountry {
     CardAddressCityAddressCountryVariant0(
@@ -43790,6 +46766,70 @@ pub struct CardAddressCityAddressCountryVariant0 {
     pub number: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub object: Option<String>,
+}
+#[cfg(any(feature = "charges", feature = "customers"))]
+impl<'de> serde::Deserialize<'de> for CardAddressCityAddressCountryVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CardAddressCityAddressCountryVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CardAddressCityAddressCountryVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CardAddressCityAddressCountryVariant0, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<i64> = None;
+                let mut __f8: Option<i64> = None;
+                let mut __f9: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "address_city" => __f0 = __map.next_value()?,
+                        "address_country" => __f1 = __map.next_value()?,
+                        "address_line1" => __f2 = __map.next_value()?,
+                        "address_line2" => __f3 = __map.next_value()?,
+                        "address_state" => __f4 = __map.next_value()?,
+                        "address_zip" => __f5 = __map.next_value()?,
+                        "cvc" => __f6 = __map.next_value()?,
+                        "exp_month" => __f7 = Some(__map.next_value()?),
+                        "exp_year" => __f8 = Some(__map.next_value()?),
+                        "metadata" => __f9 = __map.next_value()?,
+                        "name" => __f10 = __map.next_value()?,
+                        "number" => __f11 = Some(__map.next_value()?),
+                        "object" => __f12 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CardAddressCityAddressCountryVariant0 {
+                    address_city: __f0,
+                    address_country: __f1,
+                    address_line1: __f2,
+                    address_line2: __f3,
+                    address_state: __f4,
+                    address_zip: __f5,
+                    cvc: __f6,
+                    exp_month: rt::de::required(__f7, "exp_month")?,
+                    exp_year: rt::de::required(__f8, "exp_year")?,
+                    metadata: __f9,
+                    name: __f10,
+                    number: rt::de::required(__f11, "number")?,
+                    object: __f12,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "charges", feature = "customers"))]
 impl CardAddressCityAddressCountryVariant0 {
@@ -43880,7 +46920,7 @@ impl CardAddressCityAddressCountryVariant0 {
     }
 }
 #[cfg(feature = "charges")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostChargesBodyDestination {
     PostChargesBodyDestinationVariant0(
@@ -43897,6 +46937,37 @@ pub struct PostChargesBodyDestinationVariant0 {
     pub account: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
+}
+#[cfg(feature = "charges")]
+impl<'de> serde::Deserialize<'de> for PostChargesBodyDestinationVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostChargesBodyDestinationVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostChargesBodyDestinationVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostChargesBodyDestinationVariant0, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account" => __f0 = Some(__map.next_value()?),
+                        "amount" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostChargesBodyDestinationVariant0 {
+                    account: rt::de::required(__f0, "account")?,
+                    amount: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "charges")]
 impl PostChargesBodyDestinationVariant0 {
@@ -43929,6 +47000,46 @@ pub struct OptionalFieldsShipping {
     pub phone: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tracking_number: Option<String>,
+}
+#[cfg(any(feature = "charges", feature = "payment_intents"))]
+impl<'de> serde::Deserialize<'de> for OptionalFieldsShipping {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = OptionalFieldsShipping;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct OptionalFieldsShipping")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<OptionalFieldsShipping, A::Error> {
+                let mut __f0: Option<super::models::OptionalFieldsAddress> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "address" => __f0 = Some(__map.next_value()?),
+                        "carrier" => __f1 = __map.next_value()?,
+                        "name" => __f2 = Some(__map.next_value()?),
+                        "phone" => __f3 = __map.next_value()?,
+                        "tracking_number" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(OptionalFieldsShipping {
+                    address: rt::de::required(__f0, "address")?,
+                    carrier: __f1,
+                    name: rt::de::required(__f2, "name")?,
+                    phone: __f3,
+                    tracking_number: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "charges", feature = "payment_intents"))]
 impl OptionalFieldsShipping {
@@ -43999,6 +47110,60 @@ pub struct OptionalFieldsAddress {
         feature = "terminal"
     )
 )]
+impl<'de> serde::Deserialize<'de> for OptionalFieldsAddress {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = OptionalFieldsAddress;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct OptionalFieldsAddress")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<OptionalFieldsAddress, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "city" => __f0 = __map.next_value()?,
+                        "country" => __f1 = __map.next_value()?,
+                        "line1" => __f2 = __map.next_value()?,
+                        "line2" => __f3 = __map.next_value()?,
+                        "postal_code" => __f4 = __map.next_value()?,
+                        "state" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(OptionalFieldsAddress {
+                    city: __f0,
+                    country: __f1,
+                    line1: __f2,
+                    line2: __f3,
+                    postal_code: __f4,
+                    state: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(
+        feature = "charges",
+        feature = "customers",
+        feature = "invoices",
+        feature = "orders",
+        feature = "payment_intents",
+        feature = "payment_methods",
+        feature = "sources",
+        feature = "terminal"
+    )
+)]
 impl OptionalFieldsAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44037,6 +47202,37 @@ pub struct PostChargesBodyTransferData {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
     pub destination: String,
+}
+#[cfg(feature = "charges")]
+impl<'de> serde::Deserialize<'de> for PostChargesBodyTransferData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostChargesBodyTransferData;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostChargesBodyTransferData")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostChargesBodyTransferData, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "destination" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostChargesBodyTransferData {
+                    amount: __f0,
+                    destination: rt::de::required(__f1, "destination")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "charges")]
 impl PostChargesBodyTransferData {
@@ -44173,6 +47369,55 @@ pub struct PostChargesChargeBody {
     pub transfer_group: Option<String>,
 }
 #[cfg(feature = "charges")]
+impl<'de> serde::Deserialize<'de> for PostChargesChargeBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostChargesChargeBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostChargesChargeBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostChargesChargeBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<super::models::PostChargesChargeBodyFraudDetails> = None;
+                let mut __f4: Option<super::models::Metadata> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<super::models::OptionalFieldsShipping> = None;
+                let mut __f7: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "customer" => __f0 = __map.next_value()?,
+                        "description" => __f1 = __map.next_value()?,
+                        "expand" => __f2 = __map.next_value()?,
+                        "fraud_details" => __f3 = __map.next_value()?,
+                        "metadata" => __f4 = __map.next_value()?,
+                        "receipt_email" => __f5 = __map.next_value()?,
+                        "shipping" => __f6 = __map.next_value()?,
+                        "transfer_group" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostChargesChargeBody {
+                    customer: __f0,
+                    description: __f1,
+                    expand: __f2,
+                    fraud_details: __f3,
+                    metadata: __f4,
+                    receipt_email: __f5,
+                    shipping: __f6,
+                    transfer_group: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "charges")]
 impl PostChargesChargeBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44208,6 +47453,36 @@ impl PostChargesChargeBody {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct PostChargesChargeBodyFraudDetails {
     pub user_report: super::models::PostChargesChargeBodyFraudDetailsUserReport,
+}
+#[cfg(feature = "charges")]
+impl<'de> serde::Deserialize<'de> for PostChargesChargeBodyFraudDetails {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostChargesChargeBodyFraudDetails;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostChargesChargeBodyFraudDetails")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostChargesChargeBodyFraudDetails, A::Error> {
+                let mut __f0: Option<
+                    super::models::PostChargesChargeBodyFraudDetailsUserReport,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "user_report" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostChargesChargeBodyFraudDetails {
+                    user_report: rt::de::required(__f0, "user_report")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "charges")]
 connector_runtime::__string_enum! {
@@ -44248,6 +47523,60 @@ pub struct PostChargesChargeCaptureBody {
     pub transfer_group: Option<String>,
 }
 #[cfg(feature = "charges")]
+impl<'de> serde::Deserialize<'de> for PostChargesChargeCaptureBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostChargesChargeCaptureBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostChargesChargeCaptureBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostChargesChargeCaptureBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<
+                    super::models::PostChargesChargeCaptureBodyTransferData,
+                > = None;
+                let mut __f8: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "application_fee" => __f1 = __map.next_value()?,
+                        "application_fee_amount" => __f2 = __map.next_value()?,
+                        "expand" => __f3 = __map.next_value()?,
+                        "receipt_email" => __f4 = __map.next_value()?,
+                        "statement_descriptor" => __f5 = __map.next_value()?,
+                        "statement_descriptor_suffix" => __f6 = __map.next_value()?,
+                        "transfer_data" => __f7 = __map.next_value()?,
+                        "transfer_group" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostChargesChargeCaptureBody {
+                    amount: __f0,
+                    application_fee: __f1,
+                    application_fee_amount: __f2,
+                    expand: __f3,
+                    receipt_email: __f4,
+                    statement_descriptor: __f5,
+                    statement_descriptor_suffix: __f6,
+                    transfer_data: __f7,
+                    transfer_group: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "charges")]
 impl PostChargesChargeCaptureBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44279,6 +47608,34 @@ pub struct PostChargesChargeCaptureBodyTransferData {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
 }
+#[cfg(any(feature = "charges", feature = "payment_intents"))]
+impl<'de> serde::Deserialize<'de> for PostChargesChargeCaptureBodyTransferData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostChargesChargeCaptureBodyTransferData;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostChargesChargeCaptureBodyTransferData")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostChargesChargeCaptureBodyTransferData, A::Error> {
+                let mut __f0: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostChargesChargeCaptureBodyTransferData {
+                    amount: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(any(feature = "charges", feature = "disputes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct EvidenceExpandBody {
@@ -44296,6 +47653,43 @@ pub struct EvidenceExpandBody {
     /// Whether to immediately submit evidence to the bank. If `false`, evidence is staged on the dispute. Staged evidence is visible in the API and Dashboard, and can be submitted to the bank by making another request with this attribute set to `true` (the default).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub submit: Option<bool>,
+}
+#[cfg(any(feature = "charges", feature = "disputes"))]
+impl<'de> serde::Deserialize<'de> for EvidenceExpandBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = EvidenceExpandBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct EvidenceExpandBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<EvidenceExpandBody, A::Error> {
+                let mut __f0: Option<super::models::EvidenceExpandBodyEvidence> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<super::models::Metadata> = None;
+                let mut __f3: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "evidence" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        "metadata" => __f2 = __map.next_value()?,
+                        "submit" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(EvidenceExpandBody {
+                    evidence: __f0,
+                    expand: __f1,
+                    metadata: __f2,
+                    submit: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "charges", feature = "disputes"))]
 impl EvidenceExpandBody {
@@ -44367,6 +47761,112 @@ pub struct EvidenceExpandBodyEvidence {
     pub uncategorized_file: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uncategorized_text: Option<String>,
+}
+#[cfg(any(feature = "charges", feature = "disputes"))]
+impl<'de> serde::Deserialize<'de> for EvidenceExpandBodyEvidence {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = EvidenceExpandBodyEvidence;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct EvidenceExpandBodyEvidence")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<EvidenceExpandBodyEvidence, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<String> = None;
+                let mut __f19: Option<String> = None;
+                let mut __f20: Option<String> = None;
+                let mut __f21: Option<String> = None;
+                let mut __f22: Option<String> = None;
+                let mut __f23: Option<String> = None;
+                let mut __f24: Option<String> = None;
+                let mut __f25: Option<String> = None;
+                let mut __f26: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "access_activity_log" => __f0 = __map.next_value()?,
+                        "billing_address" => __f1 = __map.next_value()?,
+                        "cancellation_policy" => __f2 = __map.next_value()?,
+                        "cancellation_policy_disclosure" => __f3 = __map.next_value()?,
+                        "cancellation_rebuttal" => __f4 = __map.next_value()?,
+                        "customer_communication" => __f5 = __map.next_value()?,
+                        "customer_email_address" => __f6 = __map.next_value()?,
+                        "customer_name" => __f7 = __map.next_value()?,
+                        "customer_purchase_ip" => __f8 = __map.next_value()?,
+                        "customer_signature" => __f9 = __map.next_value()?,
+                        "duplicate_charge_documentation" => __f10 = __map.next_value()?,
+                        "duplicate_charge_explanation" => __f11 = __map.next_value()?,
+                        "duplicate_charge_id" => __f12 = __map.next_value()?,
+                        "product_description" => __f13 = __map.next_value()?,
+                        "receipt" => __f14 = __map.next_value()?,
+                        "refund_policy" => __f15 = __map.next_value()?,
+                        "refund_policy_disclosure" => __f16 = __map.next_value()?,
+                        "refund_refusal_explanation" => __f17 = __map.next_value()?,
+                        "service_date" => __f18 = __map.next_value()?,
+                        "service_documentation" => __f19 = __map.next_value()?,
+                        "shipping_address" => __f20 = __map.next_value()?,
+                        "shipping_carrier" => __f21 = __map.next_value()?,
+                        "shipping_date" => __f22 = __map.next_value()?,
+                        "shipping_documentation" => __f23 = __map.next_value()?,
+                        "shipping_tracking_number" => __f24 = __map.next_value()?,
+                        "uncategorized_file" => __f25 = __map.next_value()?,
+                        "uncategorized_text" => __f26 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(EvidenceExpandBodyEvidence {
+                    access_activity_log: __f0,
+                    billing_address: __f1,
+                    cancellation_policy: __f2,
+                    cancellation_policy_disclosure: __f3,
+                    cancellation_rebuttal: __f4,
+                    customer_communication: __f5,
+                    customer_email_address: __f6,
+                    customer_name: __f7,
+                    customer_purchase_ip: __f8,
+                    customer_signature: __f9,
+                    duplicate_charge_documentation: __f10,
+                    duplicate_charge_explanation: __f11,
+                    duplicate_charge_id: __f12,
+                    product_description: __f13,
+                    receipt: __f14,
+                    refund_policy: __f15,
+                    refund_policy_disclosure: __f16,
+                    refund_refusal_explanation: __f17,
+                    service_date: __f18,
+                    service_documentation: __f19,
+                    shipping_address: __f20,
+                    shipping_carrier: __f21,
+                    shipping_date: __f22,
+                    shipping_documentation: __f23,
+                    shipping_tracking_number: __f24,
+                    uncategorized_file: __f25,
+                    uncategorized_text: __f26,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "charges", feature = "disputes"))]
 impl EvidenceExpandBodyEvidence {
@@ -44544,6 +48044,50 @@ pub struct ExpandBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
+#[cfg(
+    any(
+        feature = "charges",
+        feature = "checkout",
+        feature = "credit_notes",
+        feature = "customers",
+        feature = "disputes",
+        feature = "ephemeral_keys",
+        feature = "identity",
+        feature = "invoices",
+        feature = "payment_methods",
+        feature = "payouts",
+        feature = "quotes",
+        feature = "refunds",
+        feature = "reviews",
+        feature = "terminal",
+        feature = "topups"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for ExpandBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ExpandBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ExpandBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ExpandBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ExpandBody { expand: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "charges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AmountExpandBody {
@@ -44563,6 +48107,52 @@ pub struct AmountExpandBody {
     pub refund_application_fee: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reverse_transfer: Option<bool>,
+}
+#[cfg(feature = "charges")]
+impl<'de> serde::Deserialize<'de> for AmountExpandBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AmountExpandBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AmountExpandBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AmountExpandBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<super::models::Metadata> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::Reason> = None;
+                let mut __f5: Option<bool> = None;
+                let mut __f6: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        "metadata" => __f2 = __map.next_value()?,
+                        "payment_intent" => __f3 = __map.next_value()?,
+                        "reason" => __f4 = __map.next_value()?,
+                        "refund_application_fee" => __f5 = __map.next_value()?,
+                        "reverse_transfer" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AmountExpandBody {
+                    amount: __f0,
+                    expand: __f1,
+                    metadata: __f2,
+                    payment_intent: __f3,
+                    reason: __f4,
+                    refund_application_fee: __f5,
+                    reverse_transfer: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "charges")]
 impl AmountExpandBody {
@@ -44837,6 +48427,154 @@ pub struct PostCheckoutSessionsBody {
     >,
 }
 #[cfg(feature = "checkout")]
+impl<'de> serde::Deserialize<'de> for PostCheckoutSessionsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCheckoutSessionsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCheckoutSessionsBody, A::Error> {
+                let mut __f0: Option<
+                    super::models::PostCheckoutSessionsBodyAfterExpiration,
+                > = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<
+                    super::models::PostCheckoutSessionsBodyAutomaticTax,
+                > = None;
+                let mut __f3: Option<
+                    super::models::PostCheckoutSessionsBodyBillingAddressCollection,
+                > = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<
+                    super::models::PostCheckoutSessionsBodyConsentCollection,
+                > = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<
+                    super::models::PostCheckoutSessionsBodyCustomerCreation,
+                > = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<
+                    super::models::PostCheckoutSessionsBodyCustomerUpdate,
+                > = None;
+                let mut __f11: Option<
+                    Vec<super::models::PostCheckoutSessionsBodyDiscountsItem>,
+                > = None;
+                let mut __f12: Option<Vec<String>> = None;
+                let mut __f13: Option<i64> = None;
+                let mut __f14: Option<
+                    Vec<super::models::PostCheckoutSessionsBodyLineItemsItem>,
+                > = None;
+                let mut __f15: Option<super::models::PostCheckoutSessionsBodyLocale> = None;
+                let mut __f16: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f17: Option<super::models::PostCheckoutSessionsBodyMode> = None;
+                let mut __f18: Option<
+                    super::models::PostCheckoutSessionsBodyPaymentIntentData,
+                > = None;
+                let mut __f19: Option<
+                    super::models::PostCheckoutSessionsBodyPaymentMethodOptions,
+                > = None;
+                let mut __f20: Option<
+                    Vec<super::models::TypeAcssDebitAfterpayClearpay>,
+                > = None;
+                let mut __f21: Option<
+                    super::models::PostCheckoutSessionsBodyPhoneNumberCollection,
+                > = None;
+                let mut __f22: Option<
+                    super::models::PostCheckoutSessionsBodySetupIntentData,
+                > = None;
+                let mut __f23: Option<
+                    super::models::PostCheckoutSessionsBodyShippingAddressCollection,
+                > = None;
+                let mut __f24: Option<
+                    Vec<super::models::PostCheckoutSessionsBodyShippingOptionsItem>,
+                > = None;
+                let mut __f25: Option<
+                    super::models::PostCheckoutSessionsBodySubmitType,
+                > = None;
+                let mut __f26: Option<
+                    super::models::PostCheckoutSessionsBodySubscriptionData,
+                > = None;
+                let mut __f27: Option<String> = None;
+                let mut __f28: Option<
+                    super::models::PostCheckoutSessionsBodyTaxIdCollection,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "after_expiration" => __f0 = __map.next_value()?,
+                        "allow_promotion_codes" => __f1 = __map.next_value()?,
+                        "automatic_tax" => __f2 = __map.next_value()?,
+                        "billing_address_collection" => __f3 = __map.next_value()?,
+                        "cancel_url" => __f4 = Some(__map.next_value()?),
+                        "client_reference_id" => __f5 = __map.next_value()?,
+                        "consent_collection" => __f6 = __map.next_value()?,
+                        "customer" => __f7 = __map.next_value()?,
+                        "customer_creation" => __f8 = __map.next_value()?,
+                        "customer_email" => __f9 = __map.next_value()?,
+                        "customer_update" => __f10 = __map.next_value()?,
+                        "discounts" => __f11 = __map.next_value()?,
+                        "expand" => __f12 = __map.next_value()?,
+                        "expires_at" => __f13 = __map.next_value()?,
+                        "line_items" => __f14 = __map.next_value()?,
+                        "locale" => __f15 = __map.next_value()?,
+                        "metadata" => __f16 = __map.next_value()?,
+                        "mode" => __f17 = __map.next_value()?,
+                        "payment_intent_data" => __f18 = __map.next_value()?,
+                        "payment_method_options" => __f19 = __map.next_value()?,
+                        "payment_method_types" => __f20 = __map.next_value()?,
+                        "phone_number_collection" => __f21 = __map.next_value()?,
+                        "setup_intent_data" => __f22 = __map.next_value()?,
+                        "shipping_address_collection" => __f23 = __map.next_value()?,
+                        "shipping_options" => __f24 = __map.next_value()?,
+                        "submit_type" => __f25 = __map.next_value()?,
+                        "subscription_data" => __f26 = __map.next_value()?,
+                        "success_url" => __f27 = Some(__map.next_value()?),
+                        "tax_id_collection" => __f28 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBody {
+                    after_expiration: __f0,
+                    allow_promotion_codes: __f1,
+                    automatic_tax: __f2,
+                    billing_address_collection: __f3,
+                    cancel_url: rt::de::required(__f4, "cancel_url")?,
+                    client_reference_id: __f5,
+                    consent_collection: __f6,
+                    customer: __f7,
+                    customer_creation: __f8,
+                    customer_email: __f9,
+                    customer_update: __f10,
+                    discounts: __f11,
+                    expand: __f12,
+                    expires_at: __f13,
+                    line_items: __f14,
+                    locale: __f15,
+                    metadata: __f16,
+                    mode: __f17,
+                    payment_intent_data: __f18,
+                    payment_method_options: __f19,
+                    payment_method_types: __f20,
+                    phone_number_collection: __f21,
+                    setup_intent_data: __f22,
+                    shipping_address_collection: __f23,
+                    shipping_options: __f24,
+                    submit_type: __f25,
+                    subscription_data: __f26,
+                    success_url: rt::de::required(__f27, "success_url")?,
+                    tax_id_collection: __f28,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44915,12 +48653,73 @@ pub struct PostCheckoutSessionsBodyAfterExpiration {
     pub recovery: Option<super::models::PostCheckoutSessionsBodyAfterExpirationRecovery>,
 }
 #[cfg(feature = "checkout")]
+impl<'de> serde::Deserialize<'de> for PostCheckoutSessionsBodyAfterExpiration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyAfterExpiration;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCheckoutSessionsBodyAfterExpiration")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCheckoutSessionsBodyAfterExpiration, A::Error> {
+                let mut __f0: Option<
+                    super::models::PostCheckoutSessionsBodyAfterExpirationRecovery,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "recovery" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyAfterExpiration {
+                    recovery: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "checkout")]
 /// recovery_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct PostCheckoutSessionsBodyAfterExpirationRecovery {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allow_promotion_codes: Option<bool>,
     pub enabled: bool,
+}
+#[cfg(feature = "checkout")]
+impl<'de> serde::Deserialize<'de> for PostCheckoutSessionsBodyAfterExpirationRecovery {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyAfterExpirationRecovery;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCheckoutSessionsBodyAfterExpirationRecovery")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCheckoutSessionsBodyAfterExpirationRecovery, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "allow_promotion_codes" => __f0 = __map.next_value()?,
+                        "enabled" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyAfterExpirationRecovery {
+                    allow_promotion_codes: __f0,
+                    enabled: rt::de::required(__f1, "enabled")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "checkout")]
 /// automatic_tax_params
@@ -44938,6 +48737,34 @@ pub type PostCheckoutSessionsBodyBillingAddressCollection = PaymentLinkBillingAd
 pub struct PostCheckoutSessionsBodyConsentCollection {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub promotions: Option<String>,
+}
+#[cfg(feature = "checkout")]
+impl<'de> serde::Deserialize<'de> for PostCheckoutSessionsBodyConsentCollection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyConsentCollection;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCheckoutSessionsBodyConsentCollection")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCheckoutSessionsBodyConsentCollection, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "promotions" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyConsentCollection {
+                    promotions: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
@@ -44967,6 +48794,46 @@ pub struct PostCheckoutSessionsBodyCustomerUpdate {
     pub shipping: Option<super::models::PostCheckoutSessionsBodyCustomerUpdateAddress>,
 }
 #[cfg(feature = "checkout")]
+impl<'de> serde::Deserialize<'de> for PostCheckoutSessionsBodyCustomerUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyCustomerUpdate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCheckoutSessionsBodyCustomerUpdate")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCheckoutSessionsBodyCustomerUpdate, A::Error> {
+                let mut __f0: Option<
+                    super::models::PostCheckoutSessionsBodyCustomerUpdateAddress,
+                > = None;
+                let mut __f1: Option<
+                    super::models::PostCheckoutSessionsBodyCustomerUpdateAddress,
+                > = None;
+                let mut __f2: Option<
+                    super::models::PostCheckoutSessionsBodyCustomerUpdateAddress,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "address" => __f0 = __map.next_value()?,
+                        "name" => __f1 = __map.next_value()?,
+                        "shipping" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyCustomerUpdate {
+                    address: __f0,
+                    name: __f1,
+                    shipping: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
     pub enum PostCheckoutSessionsBodyCustomerUpdateAddress { Auto = "auto", Never =
     "never", }
@@ -44979,6 +48846,37 @@ pub struct PostCheckoutSessionsBodyDiscountsItem {
     pub coupon: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub promotion_code: Option<String>,
+}
+#[cfg(feature = "checkout")]
+impl<'de> serde::Deserialize<'de> for PostCheckoutSessionsBodyDiscountsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyDiscountsItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCheckoutSessionsBodyDiscountsItem")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCheckoutSessionsBodyDiscountsItem, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "coupon" => __f0 = __map.next_value()?,
+                        "promotion_code" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyDiscountsItem {
+                    coupon: __f0,
+                    promotion_code: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyDiscountsItem {
@@ -45025,6 +48923,51 @@ pub struct PostCheckoutSessionsBodyLineItemsItem {
     pub tax_rates: Option<Vec<String>>,
 }
 #[cfg(feature = "checkout")]
+impl<'de> serde::Deserialize<'de> for PostCheckoutSessionsBodyLineItemsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyLineItemsItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCheckoutSessionsBodyLineItemsItem")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCheckoutSessionsBodyLineItemsItem, A::Error> {
+                let mut __f0: Option<super::models::AdjustableQuantityParams> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<
+                    super::models::PostCheckoutSessionsBodyLineItemsItemPriceData,
+                > = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "adjustable_quantity" => __f0 = __map.next_value()?,
+                        "dynamic_tax_rates" => __f1 = __map.next_value()?,
+                        "price" => __f2 = __map.next_value()?,
+                        "price_data" => __f3 = __map.next_value()?,
+                        "quantity" => __f4 = __map.next_value()?,
+                        "tax_rates" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyLineItemsItem {
+                    adjustable_quantity: __f0,
+                    dynamic_tax_rates: __f1,
+                    price: __f2,
+                    price_data: __f3,
+                    quantity: __f4,
+                    tax_rates: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyLineItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45052,6 +48995,40 @@ pub struct AdjustableQuantityParams {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub minimum: Option<i64>,
 }
+#[cfg(any(feature = "checkout", feature = "payment_links"))]
+impl<'de> serde::Deserialize<'de> for AdjustableQuantityParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AdjustableQuantityParams;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AdjustableQuantityParams")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AdjustableQuantityParams, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "enabled" => __f0 = Some(__map.next_value()?),
+                        "maximum" => __f1 = __map.next_value()?,
+                        "minimum" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AdjustableQuantityParams {
+                    enabled: rt::de::required(__f0, "enabled")?,
+                    maximum: __f1,
+                    minimum: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "checkout")]
 /// price_data_with_product_data
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -45073,6 +49050,54 @@ pub struct PostCheckoutSessionsBodyLineItemsItemPriceData {
     pub unit_amount: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
+}
+#[cfg(feature = "checkout")]
+impl<'de> serde::Deserialize<'de> for PostCheckoutSessionsBodyLineItemsItemPriceData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyLineItemsItemPriceData;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCheckoutSessionsBodyLineItemsItemPriceData")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCheckoutSessionsBodyLineItemsItemPriceData, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<
+                    super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataProductData,
+                > = None;
+                let mut __f3: Option<super::models::RecurringAdhoc> = None;
+                let mut __f4: Option<super::models::TaxBehavior> = None;
+                let mut __f5: Option<i64> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "currency" => __f0 = Some(__map.next_value()?),
+                        "product" => __f1 = __map.next_value()?,
+                        "product_data" => __f2 = __map.next_value()?,
+                        "recurring" => __f3 = __map.next_value()?,
+                        "tax_behavior" => __f4 = __map.next_value()?,
+                        "unit_amount" => __f5 = __map.next_value()?,
+                        "unit_amount_decimal" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyLineItemsItemPriceData {
+                    currency: rt::de::required(__f0, "currency")?,
+                    product: __f1,
+                    product_data: __f2,
+                    recurring: __f3,
+                    tax_behavior: __f4,
+                    unit_amount: __f5,
+                    unit_amount_decimal: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyLineItemsItemPriceData {
@@ -45105,6 +49130,52 @@ pub struct PostCheckoutSessionsBodyLineItemsItemPriceDataProductData {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tax_code: Option<String>,
+}
+#[cfg(feature = "checkout")]
+impl<'de> serde::Deserialize<'de>
+for PostCheckoutSessionsBodyLineItemsItemPriceDataProductData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyLineItemsItemPriceDataProductData;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostCheckoutSessionsBodyLineItemsItemPriceDataProductData",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostCheckoutSessionsBodyLineItemsItemPriceDataProductData,
+                A::Error,
+            > {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "description" => __f0 = __map.next_value()?,
+                        "images" => __f1 = __map.next_value()?,
+                        "metadata" => __f2 = __map.next_value()?,
+                        "name" => __f3 = Some(__map.next_value()?),
+                        "tax_code" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyLineItemsItemPriceDataProductData {
+                    description: __f0,
+                    images: __f1,
+                    metadata: __f2,
+                    name: rt::de::required(__f3, "name")?,
+                    tax_code: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyLineItemsItemPriceDataProductData {
@@ -45155,6 +49226,47 @@ pub struct RecurringAdhoc {
     pub interval: super::models::Interval,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interval_count: Option<i64>,
+}
+#[cfg(
+    any(
+        feature = "checkout",
+        feature = "customers",
+        feature = "invoices",
+        feature = "quotes",
+        feature = "subscription_items",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for RecurringAdhoc {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RecurringAdhoc;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RecurringAdhoc")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RecurringAdhoc, A::Error> {
+                let mut __f0: Option<super::models::Interval> = None;
+                let mut __f1: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "interval" => __f0 = Some(__map.next_value()?),
+                        "interval_count" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RecurringAdhoc {
+                    interval: rt::de::required(__f0, "interval")?,
+                    interval_count: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(
     any(
@@ -45249,6 +49361,73 @@ pub struct PostCheckoutSessionsBodyPaymentIntentData {
     pub transfer_group: Option<String>,
 }
 #[cfg(feature = "checkout")]
+impl<'de> serde::Deserialize<'de> for PostCheckoutSessionsBodyPaymentIntentData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyPaymentIntentData;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCheckoutSessionsBodyPaymentIntentData")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCheckoutSessionsBodyPaymentIntentData, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<super::models::PaymentIntentConfirmationMethod> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<
+                    super::models::PostCheckoutSessionsBodyPaymentIntentDataSetupFutureUsage,
+                > = None;
+                let mut __f7: Option<
+                    super::models::PostCheckoutSessionsBodyPaymentIntentDataShipping,
+                > = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<
+                    super::models::PostCheckoutSessionsBodyPaymentIntentDataTransferData,
+                > = None;
+                let mut __f11: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "application_fee_amount" => __f0 = __map.next_value()?,
+                        "capture_method" => __f1 = __map.next_value()?,
+                        "description" => __f2 = __map.next_value()?,
+                        "metadata" => __f3 = __map.next_value()?,
+                        "on_behalf_of" => __f4 = __map.next_value()?,
+                        "receipt_email" => __f5 = __map.next_value()?,
+                        "setup_future_usage" => __f6 = __map.next_value()?,
+                        "shipping" => __f7 = __map.next_value()?,
+                        "statement_descriptor" => __f8 = __map.next_value()?,
+                        "statement_descriptor_suffix" => __f9 = __map.next_value()?,
+                        "transfer_data" => __f10 = __map.next_value()?,
+                        "transfer_group" => __f11 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyPaymentIntentData {
+                    application_fee_amount: __f0,
+                    capture_method: __f1,
+                    description: __f2,
+                    metadata: __f3,
+                    on_behalf_of: __f4,
+                    receipt_email: __f5,
+                    setup_future_usage: __f6,
+                    shipping: __f7,
+                    statement_descriptor: __f8,
+                    statement_descriptor_suffix: __f9,
+                    transfer_data: __f10,
+                    transfer_group: __f11,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyPaymentIntentData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45300,6 +49479,46 @@ pub struct PostCheckoutSessionsBodyPaymentIntentDataShipping {
     pub phone: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tracking_number: Option<String>,
+}
+#[cfg(feature = "checkout")]
+impl<'de> serde::Deserialize<'de> for PostCheckoutSessionsBodyPaymentIntentDataShipping {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyPaymentIntentDataShipping;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCheckoutSessionsBodyPaymentIntentDataShipping")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCheckoutSessionsBodyPaymentIntentDataShipping, A::Error> {
+                let mut __f0: Option<super::models::AddressCityCountryLine1Line2> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "address" => __f0 = Some(__map.next_value()?),
+                        "carrier" => __f1 = __map.next_value()?,
+                        "name" => __f2 = Some(__map.next_value()?),
+                        "phone" => __f3 = __map.next_value()?,
+                        "tracking_number" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyPaymentIntentDataShipping {
+                    address: rt::de::required(__f0, "address")?,
+                    carrier: __f1,
+                    name: rt::de::required(__f2, "name")?,
+                    phone: __f3,
+                    tracking_number: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyPaymentIntentDataShipping {
@@ -45360,6 +49579,49 @@ pub struct AddressCityCountryLine1Line2 {
     pub postal_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+}
+#[cfg(any(feature = "checkout", feature = "sources"))]
+impl<'de> serde::Deserialize<'de> for AddressCityCountryLine1Line2 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AddressCityCountryLine1Line2;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AddressCityCountryLine1Line2")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AddressCityCountryLine1Line2, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "city" => __f0 = __map.next_value()?,
+                        "country" => __f1 = __map.next_value()?,
+                        "line1" => __f2 = Some(__map.next_value()?),
+                        "line2" => __f3 = __map.next_value()?,
+                        "postal_code" => __f4 = __map.next_value()?,
+                        "state" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AddressCityCountryLine1Line2 {
+                    city: __f0,
+                    country: __f1,
+                    line1: rt::de::required(__f2, "line1")?,
+                    line2: __f3,
+                    postal_code: __f4,
+                    state: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "checkout", feature = "sources"))]
 impl AddressCityCountryLine1Line2 {
@@ -45432,6 +49694,50 @@ pub struct PostCheckoutSessionsBodyPaymentIntentDataTransferData {
     pub amount: Option<i64>,
     pub destination: String,
 }
+#[cfg(
+    any(
+        feature = "checkout",
+        feature = "invoices",
+        feature = "payment_intents",
+        feature = "payment_links"
+    )
+)]
+impl<'de> serde::Deserialize<'de>
+for PostCheckoutSessionsBodyPaymentIntentDataTransferData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyPaymentIntentDataTransferData;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostCheckoutSessionsBodyPaymentIntentDataTransferData",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostCheckoutSessionsBodyPaymentIntentDataTransferData,
+                A::Error,
+            > {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "destination" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyPaymentIntentDataTransferData {
+                    amount: __f0,
+                    destination: rt::de::required(__f1, "destination")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "checkout")]
 /// payment_method_options_param
 ///
@@ -45468,6 +49774,61 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptions {
     >,
 }
 #[cfg(feature = "checkout")]
+impl<'de> serde::Deserialize<'de> for PostCheckoutSessionsBodyPaymentMethodOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyPaymentMethodOptions;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCheckoutSessionsBodyPaymentMethodOptions")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCheckoutSessionsBodyPaymentMethodOptions, A::Error> {
+                let mut __f0: Option<
+                    super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit,
+                > = None;
+                let mut __f1: Option<
+                    super::models::PostCheckoutSessionsBodyPaymentMethodOptionsBoleto,
+                > = None;
+                let mut __f2: Option<
+                    super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbini,
+                > = None;
+                let mut __f3: Option<
+                    super::models::PostCheckoutSessionsBodyPaymentMethodOptionsBoleto,
+                > = None;
+                let mut __f4: Option<
+                    super::models::PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccount,
+                > = None;
+                let mut __f5: Option<
+                    super::models::PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "acss_debit" => __f0 = __map.next_value()?,
+                        "boleto" => __f1 = __map.next_value()?,
+                        "konbini" => __f2 = __map.next_value()?,
+                        "oxxo" => __f3 = __map.next_value()?,
+                        "us_bank_account" => __f4 = __map.next_value()?,
+                        "wechat_pay" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyPaymentMethodOptions {
+                    acss_debit: __f0,
+                    boleto: __f1,
+                    konbini: __f2,
+                    oxxo: __f3,
+                    us_bank_account: __f4,
+                    wechat_pay: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyPaymentMethodOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45493,6 +49854,48 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit {
     >,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification_method: Option<super::models::VerificationMethod>,
+}
+#[cfg(any(feature = "checkout", feature = "setup_intents"))]
+impl<'de> serde::Deserialize<'de>
+for PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit,
+                A::Error,
+            > {
+                let mut __f0: Option<super::models::Currency> = None;
+                let mut __f1: Option<
+                    super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions,
+                > = None;
+                let mut __f2: Option<super::models::VerificationMethod> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "currency" => __f0 = __map.next_value()?,
+                        "mandate_options" => __f1 = __map.next_value()?,
+                        "verification_method" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit {
+                    currency: __f0,
+                    mandate_options: __f1,
+                    verification_method: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "checkout", feature = "setup_intents"))]
 impl PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit {
@@ -45522,6 +49925,54 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions {
     pub payment_schedule: Option<super::models::PaymentSchedule>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transaction_type: Option<super::models::TransactionType>,
+}
+#[cfg(any(feature = "checkout", feature = "setup_intents"))]
+impl<'de> serde::Deserialize<'de>
+for PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions,
+                A::Error,
+            > {
+                let mut __f0: Option<super::models::AdditionalDocumentation> = None;
+                let mut __f1: Option<
+                    Vec<super::models::MandateAcssDebitDefaultForItem>,
+                > = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::PaymentSchedule> = None;
+                let mut __f4: Option<super::models::TransactionType> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "custom_mandate_url" => __f0 = __map.next_value()?,
+                        "default_for" => __f1 = __map.next_value()?,
+                        "interval_description" => __f2 = __map.next_value()?,
+                        "payment_schedule" => __f3 = __map.next_value()?,
+                        "transaction_type" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions {
+                    custom_mandate_url: __f0,
+                    default_for: __f1,
+                    interval_description: __f2,
+                    payment_schedule: __f3,
+                    transaction_type: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "checkout", feature = "setup_intents"))]
 impl PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions {
@@ -45578,11 +50029,69 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptionsBoleto {
     pub expires_after_days: Option<i64>,
 }
 #[cfg(feature = "checkout")]
+impl<'de> serde::Deserialize<'de>
+for PostCheckoutSessionsBodyPaymentMethodOptionsBoleto {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyPaymentMethodOptionsBoleto;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCheckoutSessionsBodyPaymentMethodOptionsBoleto")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCheckoutSessionsBodyPaymentMethodOptionsBoleto, A::Error> {
+                let mut __f0: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expires_after_days" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyPaymentMethodOptionsBoleto {
+                    expires_after_days: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "checkout")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct PostCheckoutSessionsBodyPaymentMethodOptionsKonbini {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_after_days: Option<super::models::ExpiresAfterDays>,
+}
+#[cfg(feature = "checkout")]
+impl<'de> serde::Deserialize<'de>
+for PostCheckoutSessionsBodyPaymentMethodOptionsKonbini {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyPaymentMethodOptionsKonbini;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCheckoutSessionsBodyPaymentMethodOptionsKonbini")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCheckoutSessionsBodyPaymentMethodOptionsKonbini, A::Error> {
+                let mut __f0: Option<super::models::ExpiresAfterDays> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expires_after_days" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyPaymentMethodOptionsKonbini {
+                    expires_after_days: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(
     any(
@@ -45597,7 +50106,7 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptionsKonbini {
         feature = "subscriptions"
     )
 )]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ExpiresAfterDays {
     Integer(i64),
@@ -45615,6 +50124,42 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccount {
     >,
 }
 #[cfg(feature = "checkout")]
+impl<'de> serde::Deserialize<'de>
+for PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccount;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccount",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccount,
+                A::Error,
+            > {
+                let mut __f0: Option<
+                    super::models::PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccountVerificationMethod,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "verification_method" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccount {
+                    verification_method: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
     pub enum PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccountVerificationMethod
     { Automatic = "automatic", Instant = "instant", }
@@ -45626,6 +50171,43 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,
     pub client: super::models::ClientModel,
+}
+#[cfg(feature = "checkout")]
+impl<'de> serde::Deserialize<'de>
+for PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay,
+                A::Error,
+            > {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ClientModel> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "app_id" => __f0 = __map.next_value()?,
+                        "client" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay {
+                    app_id: __f0,
+                    client: rt::de::required(__f1, "client")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay {
@@ -45678,6 +50260,40 @@ pub struct PostCheckoutSessionsBodySetupIntentData {
     pub on_behalf_of: Option<String>,
 }
 #[cfg(feature = "checkout")]
+impl<'de> serde::Deserialize<'de> for PostCheckoutSessionsBodySetupIntentData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodySetupIntentData;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCheckoutSessionsBodySetupIntentData")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCheckoutSessionsBodySetupIntentData, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "description" => __f0 = __map.next_value()?,
+                        "metadata" => __f1 = __map.next_value()?,
+                        "on_behalf_of" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodySetupIntentData {
+                    description: __f0,
+                    metadata: __f1,
+                    on_behalf_of: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodySetupIntentData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45702,6 +50318,38 @@ pub struct PostCheckoutSessionsBodyShippingAddressCollection {
         super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem,
     >,
 }
+#[cfg(any(feature = "checkout", feature = "payment_links"))]
+impl<'de> serde::Deserialize<'de> for PostCheckoutSessionsBodyShippingAddressCollection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyShippingAddressCollection;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCheckoutSessionsBodyShippingAddressCollection")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCheckoutSessionsBodyShippingAddressCollection, A::Error> {
+                let mut __f0: Option<
+                    Vec<
+                        super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem,
+                    >,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "allowed_countries" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyShippingAddressCollection {
+                    allowed_countries: rt::de::required(__f0, "allowed_countries")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "checkout")]
 /// shipping_option_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -45713,6 +50361,39 @@ pub struct PostCheckoutSessionsBodyShippingOptionsItem {
     pub shipping_rate_data: Option<
         super::models::PostCheckoutSessionsBodyShippingOptionsItemShippingRateData,
     >,
+}
+#[cfg(feature = "checkout")]
+impl<'de> serde::Deserialize<'de> for PostCheckoutSessionsBodyShippingOptionsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyShippingOptionsItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCheckoutSessionsBodyShippingOptionsItem")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCheckoutSessionsBodyShippingOptionsItem, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<
+                    super::models::PostCheckoutSessionsBodyShippingOptionsItemShippingRateData,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "shipping_rate" => __f0 = __map.next_value()?,
+                        "shipping_rate_data" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyShippingOptionsItem {
+                    shipping_rate: __f0,
+                    shipping_rate_data: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyShippingOptionsItem {
@@ -45758,6 +50439,62 @@ pub struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateData {
     pub type_: Option<String>,
 }
 #[cfg(feature = "checkout")]
+impl<'de> serde::Deserialize<'de>
+for PostCheckoutSessionsBodyShippingOptionsItemShippingRateData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyShippingOptionsItemShippingRateData;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateData",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostCheckoutSessionsBodyShippingOptionsItemShippingRateData,
+                A::Error,
+            > {
+                let mut __f0: Option<
+                    super::models::PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimate,
+                > = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<
+                    super::models::PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataFixedAmount,
+                > = None;
+                let mut __f3: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f4: Option<super::models::TaxBehavior> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "delivery_estimate" => __f0 = __map.next_value()?,
+                        "display_name" => __f1 = Some(__map.next_value()?),
+                        "fixed_amount" => __f2 = __map.next_value()?,
+                        "metadata" => __f3 = __map.next_value()?,
+                        "tax_behavior" => __f4 = __map.next_value()?,
+                        "tax_code" => __f5 = __map.next_value()?,
+                        "type" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyShippingOptionsItemShippingRateData {
+                    delivery_estimate: __f0,
+                    display_name: rt::de::required(__f1, "display_name")?,
+                    fixed_amount: __f2,
+                    metadata: __f3,
+                    tax_behavior: __f4,
+                    tax_code: __f5,
+                    type_: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyShippingOptionsItemShippingRateData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45785,11 +50522,79 @@ pub struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEs
     pub minimum: Option<super::models::DeliveryEstimateBound>,
 }
 #[cfg(any(feature = "checkout", feature = "shipping_rates"))]
+impl<'de> serde::Deserialize<'de>
+for PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimate",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimate,
+                A::Error,
+            > {
+                let mut __f0: Option<super::models::DeliveryEstimateBound> = None;
+                let mut __f1: Option<super::models::DeliveryEstimateBound> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "maximum" => __f0 = __map.next_value()?,
+                        "minimum" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimate {
+                    maximum: __f0,
+                    minimum: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 /// delivery_estimate_bound
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct DeliveryEstimateBound {
     pub unit: super::models::DeliveryEstimateBoundUnit,
     pub value: i64,
+}
+#[cfg(any(feature = "checkout", feature = "shipping_rates"))]
+impl<'de> serde::Deserialize<'de> for DeliveryEstimateBound {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DeliveryEstimateBound;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DeliveryEstimateBound")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DeliveryEstimateBound, A::Error> {
+                let mut __f0: Option<super::models::DeliveryEstimateBoundUnit> = None;
+                let mut __f1: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "unit" => __f0 = Some(__map.next_value()?),
+                        "value" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DeliveryEstimateBound {
+                    unit: rt::de::required(__f0, "unit")?,
+                    value: rt::de::required(__f1, "value")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 connector_runtime::__string_enum! {
@@ -45802,6 +50607,43 @@ connector_runtime::__string_enum! {
 pub struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataFixedAmount {
     pub amount: i64,
     pub currency: String,
+}
+#[cfg(any(feature = "checkout", feature = "setup_intents", feature = "shipping_rates"))]
+impl<'de> serde::Deserialize<'de>
+for PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataFixedAmount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataFixedAmount;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataFixedAmount",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataFixedAmount,
+                A::Error,
+            > {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = Some(__map.next_value()?),
+                        "currency" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataFixedAmount {
+                    amount: rt::de::required(__f0, "amount")?,
+                    currency: rt::de::required(__f1, "currency")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
@@ -45839,6 +50681,56 @@ pub struct PostCheckoutSessionsBodySubscriptionData {
     pub trial_period_days: Option<i64>,
 }
 #[cfg(feature = "checkout")]
+impl<'de> serde::Deserialize<'de> for PostCheckoutSessionsBodySubscriptionData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodySubscriptionData;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCheckoutSessionsBodySubscriptionData")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCheckoutSessionsBodySubscriptionData, A::Error> {
+                let mut __f0: Option<f64> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<
+                    Vec<super::models::PostCheckoutSessionsBodySubscriptionDataItemsItem>,
+                > = None;
+                let mut __f3: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f4: Option<super::models::TransferDataSpecs> = None;
+                let mut __f5: Option<i64> = None;
+                let mut __f6: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "application_fee_percent" => {
+                            __f0 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "default_tax_rates" => __f1 = __map.next_value()?,
+                        "items" => __f2 = __map.next_value()?,
+                        "metadata" => __f3 = __map.next_value()?,
+                        "transfer_data" => __f4 = __map.next_value()?,
+                        "trial_end" => __f5 = __map.next_value()?,
+                        "trial_period_days" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodySubscriptionData {
+                    application_fee_percent: __f0,
+                    default_tax_rates: __f1,
+                    items: __f2,
+                    metadata: __f3,
+                    transfer_data: __f4,
+                    trial_end: __f5,
+                    trial_period_days: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodySubscriptionData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45859,6 +50751,40 @@ pub struct PostCheckoutSessionsBodySubscriptionDataItemsItem {
     pub quantity: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tax_rates: Option<Vec<String>>,
+}
+#[cfg(feature = "checkout")]
+impl<'de> serde::Deserialize<'de> for PostCheckoutSessionsBodySubscriptionDataItemsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCheckoutSessionsBodySubscriptionDataItemsItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCheckoutSessionsBodySubscriptionDataItemsItem")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCheckoutSessionsBodySubscriptionDataItemsItem, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "plan" => __f0 = Some(__map.next_value()?),
+                        "quantity" => __f1 = __map.next_value()?,
+                        "tax_rates" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCheckoutSessionsBodySubscriptionDataItemsItem {
+                    plan: rt::de::required(__f0, "plan")?,
+                    quantity: __f1,
+                    tax_rates: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodySubscriptionDataItemsItem {
@@ -45890,6 +50816,46 @@ pub struct TransferDataSpecs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amount_percent: Option<f64>,
     pub destination: String,
+}
+#[cfg(
+    any(
+        feature = "checkout",
+        feature = "customers",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for TransferDataSpecs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TransferDataSpecs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TransferDataSpecs")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TransferDataSpecs, A::Error> {
+                let mut __f0: Option<f64> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount_percent" => {
+                            __f0 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "destination" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TransferDataSpecs {
+                    amount_percent: __f0,
+                    destination: rt::de::required(__f1, "destination")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "checkout")]
 /// tax_id_collection_params
@@ -46084,6 +51050,69 @@ pub struct PostCouponsBody {
     pub redeem_by: Option<i64>,
 }
 #[cfg(feature = "coupons")]
+impl<'de> serde::Deserialize<'de> for PostCouponsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCouponsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCouponsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCouponsBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<super::models::PostCouponsBodyAppliesTo> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::PostCouponsBodyDuration> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<Vec<String>> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<i64> = None;
+                let mut __f8: Option<super::models::Metadata> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<f64> = None;
+                let mut __f11: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount_off" => __f0 = __map.next_value()?,
+                        "applies_to" => __f1 = __map.next_value()?,
+                        "currency" => __f2 = __map.next_value()?,
+                        "duration" => __f3 = __map.next_value()?,
+                        "duration_in_months" => __f4 = __map.next_value()?,
+                        "expand" => __f5 = __map.next_value()?,
+                        "id" => __f6 = __map.next_value()?,
+                        "max_redemptions" => __f7 = __map.next_value()?,
+                        "metadata" => __f8 = __map.next_value()?,
+                        "name" => __f9 = __map.next_value()?,
+                        "percent_off" => {
+                            __f10 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "redeem_by" => __f11 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCouponsBody {
+                    amount_off: __f0,
+                    applies_to: __f1,
+                    currency: __f2,
+                    duration: __f3,
+                    duration_in_months: __f4,
+                    expand: __f5,
+                    id: __f6,
+                    max_redemptions: __f7,
+                    metadata: __f8,
+                    name: __f9,
+                    percent_off: __f10,
+                    redeem_by: __f11,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "coupons")]
 impl PostCouponsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46106,6 +51135,34 @@ pub struct PostCouponsBodyAppliesTo {
     pub products: Option<Vec<String>>,
 }
 #[cfg(feature = "coupons")]
+impl<'de> serde::Deserialize<'de> for PostCouponsBodyAppliesTo {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCouponsBodyAppliesTo;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCouponsBodyAppliesTo")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCouponsBodyAppliesTo, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "products" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCouponsBodyAppliesTo {
+                    products: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "coupons")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies how long the discount will be in effect if used on a subscription. Can be `forever`, `once`, or `repeating`. Defaults to `once`."]
@@ -46124,6 +51181,40 @@ pub struct PostCouponsCouponBody {
     /// Name of the coupon displayed to customers on, for instance invoices, or receipts. By default the `id` is shown if `name` is not set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+#[cfg(feature = "coupons")]
+impl<'de> serde::Deserialize<'de> for PostCouponsCouponBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCouponsCouponBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCouponsCouponBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCouponsCouponBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<super::models::Metadata> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "metadata" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCouponsCouponBody {
+                    expand: __f0,
+                    metadata: __f1,
+                    name: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "coupons")]
 impl PostCouponsCouponBody {
@@ -46238,6 +51329,64 @@ pub struct PostCreditNotesBody {
     pub refund_amount: Option<i64>,
 }
 #[cfg(feature = "credit_notes")]
+impl<'de> serde::Deserialize<'de> for PostCreditNotesBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCreditNotesBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCreditNotesBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCreditNotesBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<Vec<super::models::CreditNoteLineItemParams>> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f7: Option<i64> = None;
+                let mut __f8: Option<super::models::PostCreditNotesBodyReason> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "credit_amount" => __f1 = __map.next_value()?,
+                        "expand" => __f2 = __map.next_value()?,
+                        "invoice" => __f3 = Some(__map.next_value()?),
+                        "lines" => __f4 = __map.next_value()?,
+                        "memo" => __f5 = __map.next_value()?,
+                        "metadata" => __f6 = __map.next_value()?,
+                        "out_of_band_amount" => __f7 = __map.next_value()?,
+                        "reason" => __f8 = __map.next_value()?,
+                        "refund" => __f9 = __map.next_value()?,
+                        "refund_amount" => __f10 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCreditNotesBody {
+                    amount: __f0,
+                    credit_amount: __f1,
+                    expand: __f2,
+                    invoice: rt::de::required(__f3, "invoice")?,
+                    lines: __f4,
+                    memo: __f5,
+                    metadata: __f6,
+                    out_of_band_amount: __f7,
+                    reason: __f8,
+                    refund: __f9,
+                    refund_amount: __f10,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "credit_notes")]
 impl PostCreditNotesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46276,6 +51425,55 @@ pub struct CreditNoteLineItemParams {
     pub unit_amount: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
+}
+#[cfg(feature = "credit_notes")]
+impl<'de> serde::Deserialize<'de> for CreditNoteLineItemParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreditNoteLineItemParams;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreditNoteLineItemParams")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreditNoteLineItemParams, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<super::models::TaxRates> = None;
+                let mut __f5: Option<super::models::CreditNoteLineItemParamsType> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "description" => __f1 = __map.next_value()?,
+                        "invoice_line_item" => __f2 = __map.next_value()?,
+                        "quantity" => __f3 = __map.next_value()?,
+                        "tax_rates" => __f4 = __map.next_value()?,
+                        "type" => __f5 = Some(__map.next_value()?),
+                        "unit_amount" => __f6 = __map.next_value()?,
+                        "unit_amount_decimal" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreditNoteLineItemParams {
+                    amount: __f0,
+                    description: __f1,
+                    invoice_line_item: __f2,
+                    quantity: __f3,
+                    tax_rates: __f4,
+                    type_: rt::de::required(__f5, "type")?,
+                    unit_amount: __f6,
+                    unit_amount_decimal: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "credit_notes")]
 impl CreditNoteLineItemParams {
@@ -46342,6 +51540,40 @@ pub struct PostCreditNotesIdBody {
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
+}
+#[cfg(feature = "credit_notes")]
+impl<'de> serde::Deserialize<'de> for PostCreditNotesIdBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCreditNotesIdBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCreditNotesIdBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCreditNotesIdBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<std::collections::BTreeMap<String, String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "memo" => __f1 = __map.next_value()?,
+                        "metadata" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCreditNotesIdBody {
+                    expand: __f0,
+                    memo: __f1,
+                    metadata: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "credit_notes")]
 impl PostCreditNotesIdBody {
@@ -46493,6 +51725,94 @@ pub struct PostCustomersBody {
     pub test_clock: Option<String>,
 }
 #[cfg(feature = "customers")]
+impl<'de> serde::Deserialize<'de> for PostCustomersBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCustomersBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCustomersBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCustomersBody, A::Error> {
+                let mut __f0: Option<super::models::AddressCityCountryString> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<Vec<String>> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<super::models::CustomerParam> = None;
+                let mut __f8: Option<super::models::Metadata> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<i64> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<Vec<String>> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<super::models::ShippingAddressName> = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<super::models::TaxParam> = None;
+                let mut __f18: Option<super::models::TaxExempt> = None;
+                let mut __f19: Option<Vec<super::models::DataParams>> = None;
+                let mut __f20: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "address" => __f0 = __map.next_value()?,
+                        "balance" => __f1 = __map.next_value()?,
+                        "coupon" => __f2 = __map.next_value()?,
+                        "description" => __f3 = __map.next_value()?,
+                        "email" => __f4 = __map.next_value()?,
+                        "expand" => __f5 = __map.next_value()?,
+                        "invoice_prefix" => __f6 = __map.next_value()?,
+                        "invoice_settings" => __f7 = __map.next_value()?,
+                        "metadata" => __f8 = __map.next_value()?,
+                        "name" => __f9 = __map.next_value()?,
+                        "next_invoice_sequence" => __f10 = __map.next_value()?,
+                        "payment_method" => __f11 = __map.next_value()?,
+                        "phone" => __f12 = __map.next_value()?,
+                        "preferred_locales" => __f13 = __map.next_value()?,
+                        "promotion_code" => __f14 = __map.next_value()?,
+                        "shipping" => __f15 = __map.next_value()?,
+                        "source" => __f16 = __map.next_value()?,
+                        "tax" => __f17 = __map.next_value()?,
+                        "tax_exempt" => __f18 = __map.next_value()?,
+                        "tax_id_data" => __f19 = __map.next_value()?,
+                        "test_clock" => __f20 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCustomersBody {
+                    address: __f0,
+                    balance: __f1,
+                    coupon: __f2,
+                    description: __f3,
+                    email: __f4,
+                    expand: __f5,
+                    invoice_prefix: __f6,
+                    invoice_settings: __f7,
+                    metadata: __f8,
+                    name: __f9,
+                    next_invoice_sequence: __f10,
+                    payment_method: __f11,
+                    phone: __f12,
+                    preferred_locales: __f13,
+                    promotion_code: __f14,
+                    shipping: __f15,
+                    source: __f16,
+                    tax: __f17,
+                    tax_exempt: __f18,
+                    tax_id_data: __f19,
+                    test_clock: __f20,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "customers")]
 impl PostCustomersBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46549,7 +51869,7 @@ impl PostCustomersBody {
 }
 #[cfg(feature = "customers")]
 /// The customer's address.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum AddressCityCountryString {
     OptionalFieldsAddress(super::models::OptionalFieldsAddress),
@@ -46571,6 +51891,40 @@ pub struct CustomerParam {
     pub footer: Option<String>,
 }
 #[cfg(feature = "customers")]
+impl<'de> serde::Deserialize<'de> for CustomerParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CustomerParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CustomerParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CustomerParam, A::Error> {
+                let mut __f0: Option<super::models::CustomerParamCustomFields> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "custom_fields" => __f0 = __map.next_value()?,
+                        "default_payment_method" => __f1 = __map.next_value()?,
+                        "footer" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CustomerParam {
+                    custom_fields: __f0,
+                    default_payment_method: __f1,
+                    footer: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "customers")]
 impl CustomerParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46589,7 +51943,7 @@ impl CustomerParam {
     }
 }
 #[cfg(any(feature = "customers", feature = "invoices"))]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CustomerParamCustomFields {
     List(Vec<super::models::CustomFieldParams>),
@@ -46603,6 +51957,37 @@ pub enum CustomerParamCustomFields {
 pub struct CustomFieldParams {
     pub name: String,
     pub value: String,
+}
+#[cfg(any(feature = "customers", feature = "invoices"))]
+impl<'de> serde::Deserialize<'de> for CustomFieldParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CustomFieldParams;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CustomFieldParams")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CustomFieldParams, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "name" => __f0 = Some(__map.next_value()?),
+                        "value" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CustomFieldParams {
+                    name: rt::de::required(__f0, "name")?,
+                    value: rt::de::required(__f1, "value")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "customers", feature = "invoices"))]
 impl CustomFieldParams {
@@ -46621,7 +52006,7 @@ impl CustomFieldParams {
 }
 #[cfg(feature = "customers")]
 /// The customer's shipping information. Appears on invoices emailed to this customer.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ShippingAddressName {
     CustomerShipping(super::models::CustomerShipping),
@@ -46638,6 +52023,40 @@ pub struct CustomerShipping {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
+}
+#[cfg(any(feature = "customers", feature = "invoices", feature = "orders"))]
+impl<'de> serde::Deserialize<'de> for CustomerShipping {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CustomerShipping;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CustomerShipping")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CustomerShipping, A::Error> {
+                let mut __f0: Option<super::models::OptionalFieldsAddress> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "address" => __f0 = Some(__map.next_value()?),
+                        "name" => __f1 = Some(__map.next_value()?),
+                        "phone" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CustomerShipping {
+                    address: rt::de::required(__f0, "address")?,
+                    name: rt::de::required(__f1, "name")?,
+                    phone: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "orders"))]
 impl CustomerShipping {
@@ -46667,6 +52086,32 @@ pub struct TaxParam {
     pub ip_address: Option<super::models::AdditionalDocumentation>,
 }
 #[cfg(feature = "customers")]
+impl<'de> serde::Deserialize<'de> for TaxParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TaxParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TaxParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TaxParam, A::Error> {
+                let mut __f0: Option<super::models::AdditionalDocumentation> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ip_address" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TaxParam { ip_address: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "customers")]
 connector_runtime::__string_enum! {
     #[doc = " The customer's tax exemption. One of `none`, `exempt`, or `reverse`."] pub
     enum TaxExempt { Empty = "", Exempt = "exempt", None = "none", Reverse = "reverse", }
@@ -46678,6 +52123,37 @@ pub struct DataParams {
     #[serde(rename = "type")]
     pub type_: super::models::DataParamsType,
     pub value: String,
+}
+#[cfg(any(feature = "customers", feature = "invoices"))]
+impl<'de> serde::Deserialize<'de> for DataParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DataParams;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DataParams")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DataParams, A::Error> {
+                let mut __f0: Option<super::models::DataParamsType> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = Some(__map.next_value()?),
+                        "value" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DataParams {
+                    type_: rt::de::required(__f0, "type")?,
+                    value: rt::de::required(__f1, "value")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "customers", feature = "invoices"))]
 connector_runtime::__string_enum! {
@@ -46876,6 +52352,108 @@ pub struct PostCustomersCustomerBody {
     pub trial_end: Option<super::models::TrialEnd>,
 }
 #[cfg(feature = "customers")]
+impl<'de> serde::Deserialize<'de> for PostCustomersCustomerBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCustomersCustomerBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCustomersCustomerBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCustomersCustomerBody, A::Error> {
+                let mut __f0: Option<super::models::AddressCityCountryString> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<
+                    super::models::BankAccountAccountHolderNameAccountHolderTypeString,
+                > = None;
+                let mut __f3: Option<super::models::CardAddressCityAddressCountry> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<Vec<String>> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<super::models::CustomerParam> = None;
+                let mut __f14: Option<super::models::Metadata> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<i64> = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<Vec<String>> = None;
+                let mut __f19: Option<String> = None;
+                let mut __f20: Option<super::models::ShippingAddressName> = None;
+                let mut __f21: Option<String> = None;
+                let mut __f22: Option<super::models::TaxParam> = None;
+                let mut __f23: Option<super::models::TaxExempt> = None;
+                let mut __f24: Option<super::models::TrialEnd> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "address" => __f0 = __map.next_value()?,
+                        "balance" => __f1 = __map.next_value()?,
+                        "bank_account" => __f2 = __map.next_value()?,
+                        "card" => __f3 = __map.next_value()?,
+                        "coupon" => __f4 = __map.next_value()?,
+                        "default_alipay_account" => __f5 = __map.next_value()?,
+                        "default_bank_account" => __f6 = __map.next_value()?,
+                        "default_card" => __f7 = __map.next_value()?,
+                        "default_source" => __f8 = __map.next_value()?,
+                        "description" => __f9 = __map.next_value()?,
+                        "email" => __f10 = __map.next_value()?,
+                        "expand" => __f11 = __map.next_value()?,
+                        "invoice_prefix" => __f12 = __map.next_value()?,
+                        "invoice_settings" => __f13 = __map.next_value()?,
+                        "metadata" => __f14 = __map.next_value()?,
+                        "name" => __f15 = __map.next_value()?,
+                        "next_invoice_sequence" => __f16 = __map.next_value()?,
+                        "phone" => __f17 = __map.next_value()?,
+                        "preferred_locales" => __f18 = __map.next_value()?,
+                        "promotion_code" => __f19 = __map.next_value()?,
+                        "shipping" => __f20 = __map.next_value()?,
+                        "source" => __f21 = __map.next_value()?,
+                        "tax" => __f22 = __map.next_value()?,
+                        "tax_exempt" => __f23 = __map.next_value()?,
+                        "trial_end" => __f24 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCustomersCustomerBody {
+                    address: __f0,
+                    balance: __f1,
+                    bank_account: __f2,
+                    card: __f3,
+                    coupon: __f4,
+                    default_alipay_account: __f5,
+                    default_bank_account: __f6,
+                    default_card: __f7,
+                    default_source: __f8,
+                    description: __f9,
+                    email: __f10,
+                    expand: __f11,
+                    invoice_prefix: __f12,
+                    invoice_settings: __f13,
+                    metadata: __f14,
+                    name: __f15,
+                    next_invoice_sequence: __f16,
+                    phone: __f17,
+                    preferred_locales: __f18,
+                    promotion_code: __f19,
+                    shipping: __f20,
+                    source: __f21,
+                    tax: __f22,
+                    tax_exempt: __f23,
+                    trial_end: __f24,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "customers")]
 impl PostCustomersCustomerBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46968,7 +52546,7 @@ impl PostCustomersCustomerBody {
 }
 #[cfg(feature = "customers")]
 /// Either a token, like the ones returned by [Stripe.js](https://stripe.com/docs/js), or a dictionary containing a user's bank account details.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum BankAccountAccountHolderNameAccountHolderTypeString {
     BankAccountAccountHolderNameAccountHolderTypeStringVariant0(
@@ -46994,6 +52572,58 @@ pub struct BankAccountAccountHolderNameAccountHolderTypeStringVariant0 {
     pub object: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub routing_number: Option<String>,
+}
+#[cfg(feature = "customers")]
+impl<'de> serde::Deserialize<'de>
+for BankAccountAccountHolderNameAccountHolderTypeStringVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = BankAccountAccountHolderNameAccountHolderTypeStringVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct BankAccountAccountHolderNameAccountHolderTypeStringVariant0",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                BankAccountAccountHolderNameAccountHolderTypeStringVariant0,
+                A::Error,
+            > {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::AccountHolderType> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_holder_name" => __f0 = __map.next_value()?,
+                        "account_holder_type" => __f1 = __map.next_value()?,
+                        "account_number" => __f2 = Some(__map.next_value()?),
+                        "country" => __f3 = Some(__map.next_value()?),
+                        "currency" => __f4 = __map.next_value()?,
+                        "object" => __f5 = __map.next_value()?,
+                        "routing_number" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(BankAccountAccountHolderNameAccountHolderTypeStringVariant0 {
+                    account_holder_name: __f0,
+                    account_holder_type: __f1,
+                    account_number: rt::de::required(__f2, "account_number")?,
+                    country: rt::de::required(__f3, "country")?,
+                    currency: __f4,
+                    object: __f5,
+                    routing_number: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "customers")]
 impl BankAccountAccountHolderNameAccountHolderTypeStringVariant0 {
@@ -47138,6 +52768,46 @@ pub struct PostCustomersCustomerBalanceTransactionsBody {
     pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "customers")]
+impl<'de> serde::Deserialize<'de> for PostCustomersCustomerBalanceTransactionsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCustomersCustomerBalanceTransactionsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCustomersCustomerBalanceTransactionsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCustomersCustomerBalanceTransactionsBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                let mut __f4: Option<super::models::Metadata> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = Some(__map.next_value()?),
+                        "currency" => __f1 = Some(__map.next_value()?),
+                        "description" => __f2 = __map.next_value()?,
+                        "expand" => __f3 = __map.next_value()?,
+                        "metadata" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCustomersCustomerBalanceTransactionsBody {
+                    amount: rt::de::required(__f0, "amount")?,
+                    currency: rt::de::required(__f1, "currency")?,
+                    description: __f2,
+                    expand: __f3,
+                    metadata: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "customers")]
 impl PostCustomersCustomerBalanceTransactionsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47164,6 +52834,46 @@ pub struct PostCustomersCustomerBalanceTransactionsTransactionBody {
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::Metadata>,
+}
+#[cfg(feature = "customers")]
+impl<'de> serde::Deserialize<'de>
+for PostCustomersCustomerBalanceTransactionsTransactionBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCustomersCustomerBalanceTransactionsTransactionBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostCustomersCustomerBalanceTransactionsTransactionBody",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostCustomersCustomerBalanceTransactionsTransactionBody,
+                A::Error,
+            > {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<super::models::Metadata> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "description" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        "metadata" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCustomersCustomerBalanceTransactionsTransactionBody {
+                    description: __f0,
+                    expand: __f1,
+                    metadata: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "customers")]
 impl PostCustomersCustomerBalanceTransactionsTransactionBody {
@@ -47277,6 +52987,51 @@ pub struct AlipayAccountBankAccountBody {
     pub source: Option<String>,
 }
 #[cfg(feature = "customers")]
+impl<'de> serde::Deserialize<'de> for AlipayAccountBankAccountBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AlipayAccountBankAccountBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AlipayAccountBankAccountBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AlipayAccountBankAccountBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<
+                    super::models::BankAccountAccountHolderNameAccountHolderTypeString,
+                > = None;
+                let mut __f2: Option<super::models::CardAddressCityAddressCountry> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                let mut __f4: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "alipay_account" => __f0 = __map.next_value()?,
+                        "bank_account" => __f1 = __map.next_value()?,
+                        "card" => __f2 = __map.next_value()?,
+                        "expand" => __f3 = __map.next_value()?,
+                        "metadata" => __f4 = __map.next_value()?,
+                        "source" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AlipayAccountBankAccountBody {
+                    alipay_account: __f0,
+                    bank_account: __f1,
+                    card: __f2,
+                    expand: __f3,
+                    metadata: __f4,
+                    source: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "customers")]
 impl AlipayAccountBankAccountBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47348,6 +53103,77 @@ pub struct AccountHolderNameAccountHolderTypeAddressCityBody {
     pub owner: Option<
         super::models::AccountHolderNameAccountHolderTypeAddressCityBodyOwner,
     >,
+}
+#[cfg(feature = "customers")]
+impl<'de> serde::Deserialize<'de> for AccountHolderNameAccountHolderTypeAddressCityBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AccountHolderNameAccountHolderTypeAddressCityBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AccountHolderNameAccountHolderTypeAddressCityBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AccountHolderNameAccountHolderTypeAddressCityBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<
+                    super::models::AccountHolderNameAccountHolderTypeAddressCityBodyAccountHolderType,
+                > = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<Vec<String>> = None;
+                let mut __f11: Option<super::models::Metadata> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<
+                    super::models::AccountHolderNameAccountHolderTypeAddressCityBodyOwner,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_holder_name" => __f0 = __map.next_value()?,
+                        "account_holder_type" => __f1 = __map.next_value()?,
+                        "address_city" => __f2 = __map.next_value()?,
+                        "address_country" => __f3 = __map.next_value()?,
+                        "address_line1" => __f4 = __map.next_value()?,
+                        "address_line2" => __f5 = __map.next_value()?,
+                        "address_state" => __f6 = __map.next_value()?,
+                        "address_zip" => __f7 = __map.next_value()?,
+                        "exp_month" => __f8 = __map.next_value()?,
+                        "exp_year" => __f9 = __map.next_value()?,
+                        "expand" => __f10 = __map.next_value()?,
+                        "metadata" => __f11 = __map.next_value()?,
+                        "name" => __f12 = __map.next_value()?,
+                        "owner" => __f13 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AccountHolderNameAccountHolderTypeAddressCityBody {
+                    account_holder_name: __f0,
+                    account_holder_type: __f1,
+                    address_city: __f2,
+                    address_country: __f3,
+                    address_line1: __f4,
+                    address_line2: __f5,
+                    address_state: __f6,
+                    address_zip: __f7,
+                    exp_month: __f8,
+                    exp_year: __f9,
+                    expand: __f10,
+                    metadata: __f11,
+                    name: __f12,
+                    owner: __f13,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "customers")]
 impl AccountHolderNameAccountHolderTypeAddressCityBody {
@@ -47457,6 +53283,49 @@ pub struct AccountHolderNameAccountHolderTypeAddressCityBodyOwner {
     pub phone: Option<String>,
 }
 #[cfg(any(feature = "customers", feature = "sources"))]
+impl<'de> serde::Deserialize<'de>
+for AccountHolderNameAccountHolderTypeAddressCityBodyOwner {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AccountHolderNameAccountHolderTypeAddressCityBodyOwner;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct AccountHolderNameAccountHolderTypeAddressCityBodyOwner",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                AccountHolderNameAccountHolderTypeAddressCityBodyOwner,
+                A::Error,
+            > {
+                let mut __f0: Option<super::models::SourceAddress> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "address" => __f0 = __map.next_value()?,
+                        "email" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        "phone" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AccountHolderNameAccountHolderTypeAddressCityBodyOwner {
+                    address: __f0,
+                    email: __f1,
+                    name: __f2,
+                    phone: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "customers", feature = "sources"))]
 impl AccountHolderNameAccountHolderTypeAddressCityBodyOwner {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47513,6 +53382,37 @@ pub struct AmountsExpandBody {
     /// Specifies which fields in the response should be expanded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
+}
+#[cfg(feature = "customers")]
+impl<'de> serde::Deserialize<'de> for AmountsExpandBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AmountsExpandBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AmountsExpandBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AmountsExpandBody, A::Error> {
+                let mut __f0: Option<Vec<i64>> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amounts" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AmountsExpandBody {
+                    amounts: __f0,
+                    expand: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "customers")]
 /// CardList
@@ -47700,6 +53600,124 @@ pub struct PostCustomersCustomerSubscriptionsBody {
     pub trial_period_days: Option<i64>,
 }
 #[cfg(feature = "customers")]
+impl<'de> serde::Deserialize<'de> for PostCustomersCustomerSubscriptionsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCustomersCustomerSubscriptionsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCustomersCustomerSubscriptionsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCustomersCustomerSubscriptionsBody, A::Error> {
+                let mut __f0: Option<Vec<super::models::AddInvoiceItemEntry>> = None;
+                let mut __f1: Option<f64> = None;
+                let mut __f2: Option<super::models::AutomaticTaxConfig> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<
+                    super::models::BillingThresholdsAmountGteResetBillingCycleAnchor,
+                > = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<bool> = None;
+                let mut __f8: Option<super::models::CollectionMethod> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<i64> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<super::models::DefaultTaxRatesListString> = None;
+                let mut __f14: Option<Vec<String>> = None;
+                let mut __f15: Option<
+                    Vec<super::models::SubscriptionItemCreateParams>,
+                > = None;
+                let mut __f16: Option<super::models::Metadata> = None;
+                let mut __f17: Option<bool> = None;
+                let mut __f18: Option<
+                    super::models::PaymentBehaviorAllowIncompleteDefaultIncomplete,
+                > = None;
+                let mut __f19: Option<super::models::PaymentSettings> = None;
+                let mut __f20: Option<super::models::PendingInvoiceItemInterval> = None;
+                let mut __f21: Option<String> = None;
+                let mut __f22: Option<
+                    super::models::ProrationBehaviorAlwaysInvoiceCreateProrationsNone,
+                > = None;
+                let mut __f23: Option<
+                    super::models::TransferDataAmountPercentDestination,
+                > = None;
+                let mut __f24: Option<super::models::TrialEndStringInteger> = None;
+                let mut __f25: Option<bool> = None;
+                let mut __f26: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "add_invoice_items" => __f0 = __map.next_value()?,
+                        "application_fee_percent" => {
+                            __f1 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "automatic_tax" => __f2 = __map.next_value()?,
+                        "backdate_start_date" => __f3 = __map.next_value()?,
+                        "billing_cycle_anchor" => __f4 = __map.next_value()?,
+                        "billing_thresholds" => __f5 = __map.next_value()?,
+                        "cancel_at" => __f6 = __map.next_value()?,
+                        "cancel_at_period_end" => __f7 = __map.next_value()?,
+                        "collection_method" => __f8 = __map.next_value()?,
+                        "coupon" => __f9 = __map.next_value()?,
+                        "days_until_due" => __f10 = __map.next_value()?,
+                        "default_payment_method" => __f11 = __map.next_value()?,
+                        "default_source" => __f12 = __map.next_value()?,
+                        "default_tax_rates" => __f13 = __map.next_value()?,
+                        "expand" => __f14 = __map.next_value()?,
+                        "items" => __f15 = __map.next_value()?,
+                        "metadata" => __f16 = __map.next_value()?,
+                        "off_session" => __f17 = __map.next_value()?,
+                        "payment_behavior" => __f18 = __map.next_value()?,
+                        "payment_settings" => __f19 = __map.next_value()?,
+                        "pending_invoice_item_interval" => __f20 = __map.next_value()?,
+                        "promotion_code" => __f21 = __map.next_value()?,
+                        "proration_behavior" => __f22 = __map.next_value()?,
+                        "transfer_data" => __f23 = __map.next_value()?,
+                        "trial_end" => __f24 = __map.next_value()?,
+                        "trial_from_plan" => __f25 = __map.next_value()?,
+                        "trial_period_days" => __f26 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCustomersCustomerSubscriptionsBody {
+                    add_invoice_items: __f0,
+                    application_fee_percent: __f1,
+                    automatic_tax: __f2,
+                    backdate_start_date: __f3,
+                    billing_cycle_anchor: __f4,
+                    billing_thresholds: __f5,
+                    cancel_at: __f6,
+                    cancel_at_period_end: __f7,
+                    collection_method: __f8,
+                    coupon: __f9,
+                    days_until_due: __f10,
+                    default_payment_method: __f11,
+                    default_source: __f12,
+                    default_tax_rates: __f13,
+                    expand: __f14,
+                    items: __f15,
+                    metadata: __f16,
+                    off_session: __f17,
+                    payment_behavior: __f18,
+                    payment_settings: __f19,
+                    pending_invoice_item_interval: __f20,
+                    promotion_code: __f21,
+                    proration_behavior: __f22,
+                    transfer_data: __f23,
+                    trial_end: __f24,
+                    trial_from_plan: __f25,
+                    trial_period_days: __f26,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "customers")]
 impl PostCustomersCustomerSubscriptionsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47775,6 +53793,49 @@ pub struct AddInvoiceItemEntry {
         feature = "subscriptions"
     )
 )]
+impl<'de> serde::Deserialize<'de> for AddInvoiceItemEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AddInvoiceItemEntry;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AddInvoiceItemEntry")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AddInvoiceItemEntry, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::OneTimePriceData> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<super::models::TaxRates> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "price" => __f0 = __map.next_value()?,
+                        "price_data" => __f1 = __map.next_value()?,
+                        "quantity" => __f2 = __map.next_value()?,
+                        "tax_rates" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AddInvoiceItemEntry {
+                    price: __f0,
+                    price_data: __f1,
+                    quantity: __f2,
+                    tax_rates: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(
+        feature = "customers",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
 impl AddInvoiceItemEntry {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47817,6 +53878,54 @@ pub struct OneTimePriceData {
         feature = "subscriptions"
     )
 )]
+impl<'de> serde::Deserialize<'de> for OneTimePriceData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = OneTimePriceData;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct OneTimePriceData")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<OneTimePriceData, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::TaxBehavior> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "currency" => __f0 = Some(__map.next_value()?),
+                        "product" => __f1 = Some(__map.next_value()?),
+                        "tax_behavior" => __f2 = __map.next_value()?,
+                        "unit_amount" => __f3 = __map.next_value()?,
+                        "unit_amount_decimal" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(OneTimePriceData {
+                    currency: rt::de::required(__f0, "currency")?,
+                    product: rt::de::required(__f1, "product")?,
+                    tax_behavior: __f2,
+                    unit_amount: __f3,
+                    unit_amount_decimal: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(
+        feature = "customers",
+        feature = "invoiceitems",
+        feature = "invoices",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
 impl OneTimePriceData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47840,7 +53949,7 @@ pub type AutomaticTaxConfig = InvoiceListParam;
     )
 )]
 /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period. Pass an empty string to remove previously-defined thresholds.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum BillingThresholdsAmountGteResetBillingCycleAnchor {
     BillingThresholdsParam(super::models::BillingThresholdsParam),
@@ -47862,6 +53971,43 @@ pub struct BillingThresholdsParam {
     pub amount_gte: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reset_billing_cycle_anchor: Option<bool>,
+}
+#[cfg(
+    any(
+        feature = "customers",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for BillingThresholdsParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = BillingThresholdsParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct BillingThresholdsParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<BillingThresholdsParam, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount_gte" => __f0 = __map.next_value()?,
+                        "reset_billing_cycle_anchor" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(BillingThresholdsParam {
+                    amount_gte: __f0,
+                    reset_billing_cycle_anchor: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(
     any(
@@ -47900,6 +54046,49 @@ pub struct SubscriptionItemCreateParams {
     pub tax_rates: Option<super::models::TaxRates>,
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
+impl<'de> serde::Deserialize<'de> for SubscriptionItemCreateParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = SubscriptionItemCreateParams;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct SubscriptionItemCreateParams")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<SubscriptionItemCreateParams, A::Error> {
+                let mut __f0: Option<super::models::BillingThresholds> = None;
+                let mut __f1: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::RecurringPriceData> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<super::models::TaxRates> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "billing_thresholds" => __f0 = __map.next_value()?,
+                        "metadata" => __f1 = __map.next_value()?,
+                        "price" => __f2 = __map.next_value()?,
+                        "price_data" => __f3 = __map.next_value()?,
+                        "quantity" => __f4 = __map.next_value()?,
+                        "tax_rates" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(SubscriptionItemCreateParams {
+                    billing_thresholds: __f0,
+                    metadata: __f1,
+                    price: __f2,
+                    price_data: __f3,
+                    quantity: __f4,
+                    tax_rates: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 impl SubscriptionItemCreateParams {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47926,7 +54115,7 @@ impl SubscriptionItemCreateParams {
         feature = "subscriptions"
     )
 )]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum BillingThresholds {
     ItemBillingThresholdsParam(super::models::ItemBillingThresholdsParam),
@@ -47957,6 +54146,42 @@ pub struct ItemBillingThresholdsParam {
         feature = "subscriptions"
     )
 )]
+impl<'de> serde::Deserialize<'de> for ItemBillingThresholdsParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ItemBillingThresholdsParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ItemBillingThresholdsParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ItemBillingThresholdsParam, A::Error> {
+                let mut __f0: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "usage_gte" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ItemBillingThresholdsParam {
+                    usage_gte: rt::de::required(__f0, "usage_gte")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(
+        feature = "customers",
+        feature = "invoices",
+        feature = "subscription_items",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
 /// recurring_price_data
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct RecurringPriceData {
@@ -47970,6 +54195,57 @@ pub struct RecurringPriceData {
     pub unit_amount: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
+}
+#[cfg(
+    any(
+        feature = "customers",
+        feature = "invoices",
+        feature = "subscription_items",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for RecurringPriceData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RecurringPriceData;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RecurringPriceData")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RecurringPriceData, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::RecurringAdhoc> = None;
+                let mut __f3: Option<super::models::TaxBehavior> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "currency" => __f0 = Some(__map.next_value()?),
+                        "product" => __f1 = Some(__map.next_value()?),
+                        "recurring" => __f2 = Some(__map.next_value()?),
+                        "tax_behavior" => __f3 = __map.next_value()?,
+                        "unit_amount" => __f4 = __map.next_value()?,
+                        "unit_amount_decimal" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RecurringPriceData {
+                    currency: rt::de::required(__f0, "currency")?,
+                    product: rt::de::required(__f1, "product")?,
+                    recurring: rt::de::required(__f2, "recurring")?,
+                    tax_behavior: __f3,
+                    unit_amount: __f4,
+                    unit_amount_decimal: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(
     any(
@@ -48021,6 +54297,39 @@ pub struct PaymentSettings {
     pub payment_method_types: Option<super::models::PaymentMethodTypes>,
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
+impl<'de> serde::Deserialize<'de> for PaymentSettings {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentSettings;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentSettings")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentSettings, A::Error> {
+                let mut __f0: Option<
+                    super::models::PaymentSettingsPaymentMethodOptions,
+                > = None;
+                let mut __f1: Option<super::models::PaymentMethodTypes> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "payment_method_options" => __f0 = __map.next_value()?,
+                        "payment_method_types" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentSettings {
+                    payment_method_options: __f0,
+                    payment_method_types: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// payment_method_options
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct PaymentSettingsPaymentMethodOptions {
@@ -48037,8 +54346,53 @@ pub struct PaymentSettingsPaymentMethodOptions {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub us_bank_account: Option<super::models::UsBankAccount>,
 }
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
+impl<'de> serde::Deserialize<'de> for PaymentSettingsPaymentMethodOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentSettingsPaymentMethodOptions;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentSettingsPaymentMethodOptions")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentSettingsPaymentMethodOptions, A::Error> {
+                let mut __f0: Option<super::models::AcssDebit> = None;
+                let mut __f1: Option<super::models::Bancontact> = None;
+                let mut __f2: Option<
+                    super::models::PaymentSettingsPaymentMethodOptionsCard,
+                > = None;
+                let mut __f3: Option<super::models::CustomerBalance> = None;
+                let mut __f4: Option<super::models::Konbini> = None;
+                let mut __f5: Option<super::models::UsBankAccount> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "acss_debit" => __f0 = __map.next_value()?,
+                        "bancontact" => __f1 = __map.next_value()?,
+                        "card" => __f2 = __map.next_value()?,
+                        "customer_balance" => __f3 = __map.next_value()?,
+                        "konbini" => __f4 = __map.next_value()?,
+                        "us_bank_account" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentSettingsPaymentMethodOptions {
+                    acss_debit: __f0,
+                    bancontact: __f1,
+                    card: __f2,
+                    customer_balance: __f3,
+                    konbini: __f4,
+                    us_bank_account: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum AcssDebit {
     AcssDebitVariant0(super::models::AcssDebitVariant0),
@@ -48057,6 +54411,37 @@ pub struct AcssDebitVariant0 {
     pub verification_method: Option<super::models::VerificationMethod>,
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
+impl<'de> serde::Deserialize<'de> for AcssDebitVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AcssDebitVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AcssDebitVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AcssDebitVariant0, A::Error> {
+                let mut __f0: Option<super::models::AcssDebitVariant0MandateOptions> = None;
+                let mut __f1: Option<super::models::VerificationMethod> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "mandate_options" => __f0 = __map.next_value()?,
+                        "verification_method" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AcssDebitVariant0 {
+                    mandate_options: __f0,
+                    verification_method: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 /// mandate_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AcssDebitVariant0MandateOptions {
@@ -48064,7 +54449,35 @@ pub struct AcssDebitVariant0MandateOptions {
     pub transaction_type: Option<super::models::TransactionType>,
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+impl<'de> serde::Deserialize<'de> for AcssDebitVariant0MandateOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AcssDebitVariant0MandateOptions;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AcssDebitVariant0MandateOptions")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AcssDebitVariant0MandateOptions, A::Error> {
+                let mut __f0: Option<super::models::TransactionType> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "transaction_type" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AcssDebitVariant0MandateOptions {
+                    transaction_type: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum Bancontact {
     BancontactVariant0(super::models::BancontactVariant0),
@@ -48079,6 +54492,34 @@ pub struct BancontactVariant0 {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preferred_language: Option<super::models::PreferredLanguage>,
 }
+#[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
+impl<'de> serde::Deserialize<'de> for BancontactVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = BancontactVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct BancontactVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<BancontactVariant0, A::Error> {
+                let mut __f0: Option<super::models::PreferredLanguage> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "preferred_language" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(BancontactVariant0 {
+                    preferred_language: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(
     any(
         feature = "customers",
@@ -48091,7 +54532,7 @@ connector_runtime::__string_enum! {
     pub enum PreferredLanguage { De = "de", En = "en", Fr = "fr", Nl = "nl", }
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentSettingsPaymentMethodOptionsCard {
     PaymentSettingsPaymentMethodOptionsCardVariant0(
@@ -48114,6 +54555,39 @@ pub struct PaymentSettingsPaymentMethodOptionsCardVariant0 {
     pub request_three_d_secure: Option<super::models::RequestThreeDSecureAnyAutomatic>,
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
+impl<'de> serde::Deserialize<'de> for PaymentSettingsPaymentMethodOptionsCardVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentSettingsPaymentMethodOptionsCardVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentSettingsPaymentMethodOptionsCardVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentSettingsPaymentMethodOptionsCardVariant0, A::Error> {
+                let mut __f0: Option<
+                    super::models::PaymentSettingsPaymentMethodOptionsCardVariant0MandateOptions,
+                > = None;
+                let mut __f1: Option<super::models::RequestThreeDSecureAnyAutomatic> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "mandate_options" => __f0 = __map.next_value()?,
+                        "request_three_d_secure" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentSettingsPaymentMethodOptionsCardVariant0 {
+                    mandate_options: __f0,
+                    request_three_d_secure: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 impl PaymentSettingsPaymentMethodOptionsCardVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -48133,6 +54607,46 @@ pub struct PaymentSettingsPaymentMethodOptionsCardVariant0MandateOptions {
     pub amount_type: Option<super::models::AmountType>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+}
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
+impl<'de> serde::Deserialize<'de>
+for PaymentSettingsPaymentMethodOptionsCardVariant0MandateOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentSettingsPaymentMethodOptionsCardVariant0MandateOptions;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PaymentSettingsPaymentMethodOptionsCardVariant0MandateOptions",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PaymentSettingsPaymentMethodOptionsCardVariant0MandateOptions,
+                A::Error,
+            > {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<super::models::AmountType> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "amount_type" => __f1 = __map.next_value()?,
+                        "description" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentSettingsPaymentMethodOptionsCardVariant0MandateOptions {
+                    amount: __f0,
+                    amount_type: __f1,
+                    description: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 impl PaymentSettingsPaymentMethodOptionsCardVariant0MandateOptions {
@@ -48173,7 +54687,7 @@ connector_runtime::__string_enum! {
     pub enum RequestThreeDSecureAnyAutomatic { Any = "any", Automatic = "automatic", }
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CustomerBalance {
     CustomerBalanceVariant0(super::models::CustomerBalanceVariant0),
@@ -48192,12 +54706,73 @@ pub struct CustomerBalanceVariant0 {
     pub funding_type: Option<String>,
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
+impl<'de> serde::Deserialize<'de> for CustomerBalanceVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CustomerBalanceVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CustomerBalanceVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CustomerBalanceVariant0, A::Error> {
+                let mut __f0: Option<
+                    super::models::CustomerBalanceVariant0BankTransfer,
+                > = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "bank_transfer" => __f0 = __map.next_value()?,
+                        "funding_type" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CustomerBalanceVariant0 {
+                    bank_transfer: __f0,
+                    funding_type: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 /// bank_transfer_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct CustomerBalanceVariant0BankTransfer {
     #[serde(rename = "type")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
+}
+#[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
+impl<'de> serde::Deserialize<'de> for CustomerBalanceVariant0BankTransfer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CustomerBalanceVariant0BankTransfer;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CustomerBalanceVariant0BankTransfer")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CustomerBalanceVariant0BankTransfer, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "type" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CustomerBalanceVariant0BankTransfer {
+                    type_: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(
     any(
@@ -48207,14 +54782,14 @@ pub struct CustomerBalanceVariant0BankTransfer {
         feature = "subscriptions"
     )
 )]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum Konbini {
     String(String),
     Value(serde_json::Value),
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum UsBankAccount {
     UsBankAccountVariant0(super::models::UsBankAccountVariant0),
@@ -48236,8 +54811,43 @@ pub struct UsBankAccountVariant0 {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification_method: Option<super::models::VerificationMethod>,
 }
+#[cfg(
+    any(
+        feature = "customers",
+        feature = "invoices",
+        feature = "setup_intents",
+        feature = "subscriptions"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for UsBankAccountVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UsBankAccountVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UsBankAccountVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UsBankAccountVariant0, A::Error> {
+                let mut __f0: Option<super::models::VerificationMethod> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "verification_method" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UsBankAccountVariant0 {
+                    verification_method: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentMethodTypes {
     List(Vec<super::models::InvoicesPaymentSettingsPaymentMethodTypesItem>),
@@ -48247,7 +54857,7 @@ pub enum PaymentMethodTypes {
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// Specifies an interval for how often to bill for any pending invoice items. It is analogous to calling [Create an invoice](https://stripe.com/docs/api#create_invoice) for the given subscription at the specified interval.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PendingInvoiceItemInterval {
     PendingInvoiceItemIntervalVariant0(
@@ -48387,6 +54997,130 @@ pub struct AddInvoiceItemsApplicationFeePercentBody {
     pub trial_from_plan: Option<bool>,
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
+impl<'de> serde::Deserialize<'de> for AddInvoiceItemsApplicationFeePercentBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AddInvoiceItemsApplicationFeePercentBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AddInvoiceItemsApplicationFeePercentBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AddInvoiceItemsApplicationFeePercentBody, A::Error> {
+                let mut __f0: Option<Vec<super::models::AddInvoiceItemEntry>> = None;
+                let mut __f1: Option<f64> = None;
+                let mut __f2: Option<super::models::AutomaticTaxConfig> = None;
+                let mut __f3: Option<
+                    super::models::AddInvoiceItemsApplicationFeePercentBodyBillingCycleAnchor,
+                > = None;
+                let mut __f4: Option<
+                    super::models::BillingThresholdsAmountGteResetBillingCycleAnchor,
+                > = None;
+                let mut __f5: Option<
+                    super::models::AddInvoiceItemsApplicationFeePercentBodyCancelAt,
+                > = None;
+                let mut __f6: Option<bool> = None;
+                let mut __f7: Option<super::models::CollectionMethod> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<i64> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<
+                    super::models::AddInvoiceItemsApplicationFeePercentBodyDefaultTaxRates,
+                > = None;
+                let mut __f13: Option<Vec<String>> = None;
+                let mut __f14: Option<
+                    Vec<super::models::SubscriptionItemUpdateParams>,
+                > = None;
+                let mut __f15: Option<super::models::Metadata> = None;
+                let mut __f16: Option<bool> = None;
+                let mut __f17: Option<
+                    super::models::AddInvoiceItemsApplicationFeePercentBodyPauseCollection,
+                > = None;
+                let mut __f18: Option<super::models::PaymentBehavior> = None;
+                let mut __f19: Option<super::models::PaymentSettings> = None;
+                let mut __f20: Option<super::models::PendingInvoiceItemInterval> = None;
+                let mut __f21: Option<String> = None;
+                let mut __f22: Option<
+                    super::models::ProrationBehaviorAlwaysInvoiceCreateProrations,
+                > = None;
+                let mut __f23: Option<i64> = None;
+                let mut __f24: Option<
+                    super::models::AddInvoiceItemsApplicationFeePercentBodyTransferData,
+                > = None;
+                let mut __f25: Option<super::models::TrialEnd> = None;
+                let mut __f26: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "add_invoice_items" => __f0 = __map.next_value()?,
+                        "application_fee_percent" => {
+                            __f1 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "automatic_tax" => __f2 = __map.next_value()?,
+                        "billing_cycle_anchor" => __f3 = __map.next_value()?,
+                        "billing_thresholds" => __f4 = __map.next_value()?,
+                        "cancel_at" => __f5 = __map.next_value()?,
+                        "cancel_at_period_end" => __f6 = __map.next_value()?,
+                        "collection_method" => __f7 = __map.next_value()?,
+                        "coupon" => __f8 = __map.next_value()?,
+                        "days_until_due" => __f9 = __map.next_value()?,
+                        "default_payment_method" => __f10 = __map.next_value()?,
+                        "default_source" => __f11 = __map.next_value()?,
+                        "default_tax_rates" => __f12 = __map.next_value()?,
+                        "expand" => __f13 = __map.next_value()?,
+                        "items" => __f14 = __map.next_value()?,
+                        "metadata" => __f15 = __map.next_value()?,
+                        "off_session" => __f16 = __map.next_value()?,
+                        "pause_collection" => __f17 = __map.next_value()?,
+                        "payment_behavior" => __f18 = __map.next_value()?,
+                        "payment_settings" => __f19 = __map.next_value()?,
+                        "pending_invoice_item_interval" => __f20 = __map.next_value()?,
+                        "promotion_code" => __f21 = __map.next_value()?,
+                        "proration_behavior" => __f22 = __map.next_value()?,
+                        "proration_date" => __f23 = __map.next_value()?,
+                        "transfer_data" => __f24 = __map.next_value()?,
+                        "trial_end" => __f25 = __map.next_value()?,
+                        "trial_from_plan" => __f26 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AddInvoiceItemsApplicationFeePercentBody {
+                    add_invoice_items: __f0,
+                    application_fee_percent: __f1,
+                    automatic_tax: __f2,
+                    billing_cycle_anchor: __f3,
+                    billing_thresholds: __f4,
+                    cancel_at: __f5,
+                    cancel_at_period_end: __f6,
+                    collection_method: __f7,
+                    coupon: __f8,
+                    days_until_due: __f9,
+                    default_payment_method: __f10,
+                    default_source: __f11,
+                    default_tax_rates: __f12,
+                    expand: __f13,
+                    items: __f14,
+                    metadata: __f15,
+                    off_session: __f16,
+                    pause_collection: __f17,
+                    payment_behavior: __f18,
+                    payment_settings: __f19,
+                    pending_invoice_item_interval: __f20,
+                    promotion_code: __f21,
+                    proration_behavior: __f22,
+                    proration_date: __f23,
+                    transfer_data: __f24,
+                    trial_end: __f25,
+                    trial_from_plan: __f26,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
 impl AddInvoiceItemsApplicationFeePercentBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -48473,6 +55207,58 @@ pub struct SubscriptionItemUpdateParams {
     pub tax_rates: Option<super::models::TaxRates>,
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
+impl<'de> serde::Deserialize<'de> for SubscriptionItemUpdateParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = SubscriptionItemUpdateParams;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct SubscriptionItemUpdateParams")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<SubscriptionItemUpdateParams, A::Error> {
+                let mut __f0: Option<super::models::BillingThresholds> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::MetadataMapString> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<super::models::RecurringPriceData> = None;
+                let mut __f7: Option<i64> = None;
+                let mut __f8: Option<super::models::TaxRates> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "billing_thresholds" => __f0 = __map.next_value()?,
+                        "clear_usage" => __f1 = __map.next_value()?,
+                        "deleted" => __f2 = __map.next_value()?,
+                        "id" => __f3 = __map.next_value()?,
+                        "metadata" => __f4 = __map.next_value()?,
+                        "price" => __f5 = __map.next_value()?,
+                        "price_data" => __f6 = __map.next_value()?,
+                        "quantity" => __f7 = __map.next_value()?,
+                        "tax_rates" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(SubscriptionItemUpdateParams {
+                    billing_thresholds: __f0,
+                    clear_usage: __f1,
+                    deleted: __f2,
+                    id: __f3,
+                    metadata: __f4,
+                    price: __f5,
+                    price_data: __f6,
+                    quantity: __f7,
+                    tax_rates: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 impl SubscriptionItemUpdateParams {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -48500,7 +55286,7 @@ impl SubscriptionItemUpdateParams {
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// If specified, payment collection for this subscription will be paused.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum AddInvoiceItemsApplicationFeePercentBodyPauseCollection {
     AddInvoiceItemsApplicationFeePercentBodyPauseCollectionVariant0(
@@ -48517,6 +55303,45 @@ pub struct AddInvoiceItemsApplicationFeePercentBodyPauseCollectionVariant0 {
     pub behavior: super::models::AddInvoiceItemsApplicationFeePercentBodyPauseCollectionVariant0Behavior,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resumes_at: Option<i64>,
+}
+#[cfg(any(feature = "customers", feature = "subscriptions"))]
+impl<'de> serde::Deserialize<'de>
+for AddInvoiceItemsApplicationFeePercentBodyPauseCollectionVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AddInvoiceItemsApplicationFeePercentBodyPauseCollectionVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct AddInvoiceItemsApplicationFeePercentBodyPauseCollectionVariant0",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                AddInvoiceItemsApplicationFeePercentBodyPauseCollectionVariant0,
+                A::Error,
+            > {
+                let mut __f0: Option<
+                    super::models::AddInvoiceItemsApplicationFeePercentBodyPauseCollectionVariant0Behavior,
+                > = None;
+                let mut __f1: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "behavior" => __f0 = Some(__map.next_value()?),
+                        "resumes_at" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AddInvoiceItemsApplicationFeePercentBodyPauseCollectionVariant0 {
+                    behavior: rt::de::required(__f0, "behavior")?,
+                    resumes_at: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 connector_runtime::__string_enum! {
@@ -48552,7 +55377,7 @@ pub type ProrationBehaviorAlwaysInvoiceCreateProrations = ProrationBehavior;
     )
 )]
 /// If specified, the funds from the subscription's invoices will be transferred to the destination and the ID of the resulting transfers will be found on the resulting charges. This will be unset if you POST an empty value.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum AddInvoiceItemsApplicationFeePercentBodyTransferData {
     TransferDataSpecs(super::models::TransferDataSpecs),
@@ -48579,6 +55404,52 @@ pub struct DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prorate: Option<bool>,
 }
+#[cfg(
+    any(
+        feature = "customers",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
+impl<'de> serde::Deserialize<'de>
+for DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdBody",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdBody,
+                A::Error,
+            > {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "invoice_now" => __f1 = __map.next_value()?,
+                        "prorate" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
+                    expand: __f0,
+                    invoice_now: __f1,
+                    prorate: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "customers")]
 /// TaxIDsList
 pub type GetCustomersCustomerTaxIdsResponse200 = CustomerTaxIds;
@@ -48593,6 +55464,42 @@ pub struct PostCustomersCustomerTaxIdsBody {
     pub type_: super::models::PostCustomersCustomerTaxIdsBodyType,
     /// Value of the tax ID.
     pub value: String,
+}
+#[cfg(feature = "customers")]
+impl<'de> serde::Deserialize<'de> for PostCustomersCustomerTaxIdsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostCustomersCustomerTaxIdsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostCustomersCustomerTaxIdsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostCustomersCustomerTaxIdsBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<
+                    super::models::PostCustomersCustomerTaxIdsBodyType,
+                > = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "type" => __f1 = Some(__map.next_value()?),
+                        "value" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostCustomersCustomerTaxIdsBody {
+                    expand: __f0,
+                    type_: rt::de::required(__f1, "type")?,
+                    value: rt::de::required(__f2, "value")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "customers")]
 /// Type of the tax ID, one of `ae_trn`, `au_abn`, `au_arn`, `bg_uic`, `br_cnpj`, `br_cpf`, `ca_bn`, `ca_gst_hst`, `ca_pst_bc`, `ca_pst_mb`, `ca_pst_sk`, `ca_qst`, `ch_vat`, `cl_tin`, `es_cif`, `eu_vat`, `gb_vat`, `ge_vat`, `hk_br`, `hu_tin`, `id_npwp`, `il_vat`, `in_gst`, `is_vat`, `jp_cn`, `jp_rn`, `kr_brn`, `li_uid`, `mx_rfc`, `my_frp`, `my_itn`, `my_sst`, `no_vat`, `nz_gst`, `ru_inn`, `ru_kpp`, `sa_vat`, `sg_gst`, `sg_uen`, `si_tin`, `th_vat`, `tw_vat`, `ua_vat`, `us_ein`, or `za_vat`
@@ -48680,6 +55587,40 @@ pub struct PostEphemeralKeysBody {
     /// The ID of the Issuing Card you'd like to access using the resulting ephemeral key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuing_card: Option<String>,
+}
+#[cfg(feature = "ephemeral_keys")]
+impl<'de> serde::Deserialize<'de> for PostEphemeralKeysBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostEphemeralKeysBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostEphemeralKeysBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostEphemeralKeysBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "customer" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        "issuing_card" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostEphemeralKeysBody {
+                    customer: __f0,
+                    expand: __f1,
+                    issuing_card: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "ephemeral_keys")]
 impl PostEphemeralKeysBody {
@@ -48929,6 +55870,43 @@ pub struct PostFileLinksBody {
     pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "file_links")]
+impl<'de> serde::Deserialize<'de> for PostFileLinksBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostFileLinksBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostFileLinksBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostFileLinksBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::Metadata> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "expires_at" => __f1 = __map.next_value()?,
+                        "file" => __f2 = Some(__map.next_value()?),
+                        "metadata" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostFileLinksBody {
+                    expand: __f0,
+                    expires_at: __f1,
+                    file: rt::de::required(__f2, "file")?,
+                    metadata: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "file_links")]
 impl PostFileLinksBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -48951,6 +55929,40 @@ pub struct PostFileLinksLinkBody {
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::Metadata>,
+}
+#[cfg(feature = "file_links")]
+impl<'de> serde::Deserialize<'de> for PostFileLinksLinkBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostFileLinksLinkBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostFileLinksLinkBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostFileLinksLinkBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<super::models::PostFileLinksLinkBodyExpiresAt> = None;
+                let mut __f2: Option<super::models::Metadata> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "expires_at" => __f1 = __map.next_value()?,
+                        "metadata" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostFileLinksLinkBody {
+                    expand: __f0,
+                    expires_at: __f1,
+                    metadata: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "file_links")]
 /// A future timestamp after which the link will no longer be usable, or `now` to expire the link immediately.
@@ -49045,6 +56057,43 @@ pub struct PostFilesBody {
     pub purpose: super::models::PostFilesBodyPurpose,
 }
 #[cfg(feature = "files")]
+impl<'de> serde::Deserialize<'de> for PostFilesBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostFilesBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostFilesBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostFilesBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::PostFilesBodyFileLinkData> = None;
+                let mut __f3: Option<super::models::PostFilesBodyPurpose> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "file" => __f1 = Some(__map.next_value()?),
+                        "file_link_data" => __f2 = __map.next_value()?,
+                        "purpose" => __f3 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostFilesBody {
+                    expand: __f0,
+                    file: rt::de::required(__f1, "file")?,
+                    file_link_data: __f2,
+                    purpose: rt::de::required(__f3, "purpose")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "files")]
 /// file_link_creation_params
 ///
 /// Optional parameters to automatically create a [file link](https://stripe.com/docs/api#file_links) for the newly created file.
@@ -49055,6 +56104,40 @@ pub struct PostFilesBodyFileLinkData {
     pub expires_at: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::MetadataMapString>,
+}
+#[cfg(feature = "files")]
+impl<'de> serde::Deserialize<'de> for PostFilesBodyFileLinkData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostFilesBodyFileLinkData;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostFilesBodyFileLinkData")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostFilesBodyFileLinkData, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<super::models::MetadataMapString> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "create" => __f0 = Some(__map.next_value()?),
+                        "expires_at" => __f1 = __map.next_value()?,
+                        "metadata" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostFilesBodyFileLinkData {
+                    create: rt::de::required(__f0, "create")?,
+                    expires_at: __f1,
+                    metadata: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "files")]
 connector_runtime::__string_enum! {
@@ -49234,6 +56317,46 @@ pub struct PostIdentityVerificationSessionsBody {
     pub type_: super::models::IdentityVerificationSessionType,
 }
 #[cfg(feature = "identity")]
+impl<'de> serde::Deserialize<'de> for PostIdentityVerificationSessionsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostIdentityVerificationSessionsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostIdentityVerificationSessionsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostIdentityVerificationSessionsBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f2: Option<super::models::SessionOptionsParam> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::IdentityVerificationSessionType> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "metadata" => __f1 = __map.next_value()?,
+                        "options" => __f2 = __map.next_value()?,
+                        "return_url" => __f3 = __map.next_value()?,
+                        "type" => __f4 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostIdentityVerificationSessionsBody {
+                    expand: __f0,
+                    metadata: __f1,
+                    options: __f2,
+                    return_url: __f3,
+                    type_: rt::de::required(__f4, "type")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "identity")]
 /// session_options_param
 ///
 /// A set of options for the session’s verification checks.
@@ -49243,7 +56366,35 @@ pub struct SessionOptionsParam {
     pub document: Option<super::models::SessionOptionsParamDocument>,
 }
 #[cfg(feature = "identity")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+impl<'de> serde::Deserialize<'de> for SessionOptionsParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = SessionOptionsParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct SessionOptionsParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<SessionOptionsParam, A::Error> {
+                let mut __f0: Option<super::models::SessionOptionsParamDocument> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "document" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(SessionOptionsParam {
+                    document: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "identity")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum SessionOptionsParamDocument {
     SessionOptionsParamDocumentVariant0(
@@ -49269,6 +56420,45 @@ pub struct SessionOptionsParamDocumentVariant0 {
     pub require_matching_selfie: Option<bool>,
 }
 #[cfg(feature = "identity")]
+impl<'de> serde::Deserialize<'de> for SessionOptionsParamDocumentVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = SessionOptionsParamDocumentVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct SessionOptionsParamDocumentVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<SessionOptionsParamDocumentVariant0, A::Error> {
+                let mut __f0: Option<
+                    Vec<super::models::GelatoReportDocumentOptionsAllowedTypesItem>,
+                > = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "allowed_types" => __f0 = __map.next_value()?,
+                        "require_id_number" => __f1 = __map.next_value()?,
+                        "require_live_capture" => __f2 = __map.next_value()?,
+                        "require_matching_selfie" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(SessionOptionsParamDocumentVariant0 {
+                    allowed_types: __f0,
+                    require_id_number: __f1,
+                    require_live_capture: __f2,
+                    require_matching_selfie: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "identity")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct PostIdentityVerificationSessionsSessionBody {
     /// Specifies which fields in the response should be expanded.
@@ -49286,6 +56476,43 @@ pub struct PostIdentityVerificationSessionsSessionBody {
     #[serde(rename = "type")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::IdentityVerificationSessionType>,
+}
+#[cfg(feature = "identity")]
+impl<'de> serde::Deserialize<'de> for PostIdentityVerificationSessionsSessionBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostIdentityVerificationSessionsSessionBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostIdentityVerificationSessionsSessionBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostIdentityVerificationSessionsSessionBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f2: Option<super::models::SessionOptionsParam> = None;
+                let mut __f3: Option<super::models::IdentityVerificationSessionType> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "metadata" => __f1 = __map.next_value()?,
+                        "options" => __f2 = __map.next_value()?,
+                        "type" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostIdentityVerificationSessionsSessionBody {
+                    expand: __f0,
+                    metadata: __f1,
+                    options: __f2,
+                    type_: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "invoiceitems")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -49417,6 +56644,82 @@ pub struct PostInvoiceitemsBody {
     pub unit_amount_decimal: Option<String>,
 }
 #[cfg(feature = "invoiceitems")]
+impl<'de> serde::Deserialize<'de> for PostInvoiceitemsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostInvoiceitemsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostInvoiceitemsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostInvoiceitemsBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<super::models::PostInvoiceitemsBodyDiscounts> = None;
+                let mut __f6: Option<Vec<String>> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<super::models::Metadata> = None;
+                let mut __f9: Option<super::models::PeriodEndStart> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<super::models::PriceDataCurrencyProduct> = None;
+                let mut __f12: Option<i64> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<Vec<String>> = None;
+                let mut __f15: Option<i64> = None;
+                let mut __f16: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "currency" => __f1 = __map.next_value()?,
+                        "customer" => __f2 = Some(__map.next_value()?),
+                        "description" => __f3 = __map.next_value()?,
+                        "discountable" => __f4 = __map.next_value()?,
+                        "discounts" => __f5 = __map.next_value()?,
+                        "expand" => __f6 = __map.next_value()?,
+                        "invoice" => __f7 = __map.next_value()?,
+                        "metadata" => __f8 = __map.next_value()?,
+                        "period" => __f9 = __map.next_value()?,
+                        "price" => __f10 = __map.next_value()?,
+                        "price_data" => __f11 = __map.next_value()?,
+                        "quantity" => __f12 = __map.next_value()?,
+                        "subscription" => __f13 = __map.next_value()?,
+                        "tax_rates" => __f14 = __map.next_value()?,
+                        "unit_amount" => __f15 = __map.next_value()?,
+                        "unit_amount_decimal" => __f16 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostInvoiceitemsBody {
+                    amount: __f0,
+                    currency: __f1,
+                    customer: rt::de::required(__f2, "customer")?,
+                    description: __f3,
+                    discountable: __f4,
+                    discounts: __f5,
+                    expand: __f6,
+                    invoice: __f7,
+                    metadata: __f8,
+                    period: __f9,
+                    price: __f10,
+                    price_data: __f11,
+                    quantity: __f12,
+                    subscription: __f13,
+                    tax_rates: __f14,
+                    unit_amount: __f15,
+                    unit_amount_decimal: __f16,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "invoiceitems")]
 impl PostInvoiceitemsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -49454,7 +56757,7 @@ impl PostInvoiceitemsBody {
 }
 #[cfg(any(feature = "invoiceitems", feature = "invoices", feature = "quotes"))]
 /// The coupons to redeem into discounts for the invoice item or invoice line item.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostInvoiceitemsBodyDiscounts {
     List(Vec<super::models::DiscountsDataParam>),
@@ -49470,6 +56773,37 @@ pub struct DiscountsDataParam {
     pub coupon: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub discount: Option<String>,
+}
+#[cfg(any(feature = "invoiceitems", feature = "invoices", feature = "quotes"))]
+impl<'de> serde::Deserialize<'de> for DiscountsDataParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DiscountsDataParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DiscountsDataParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DiscountsDataParam, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "coupon" => __f0 = __map.next_value()?,
+                        "discount" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DiscountsDataParam {
+                    coupon: __f0,
+                    discount: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "invoiceitems", feature = "invoices", feature = "quotes"))]
 impl DiscountsDataParam {
@@ -49492,6 +56826,37 @@ impl DiscountsDataParam {
 pub struct PeriodEndStart {
     pub end: i64,
     pub start: i64,
+}
+#[cfg(feature = "invoiceitems")]
+impl<'de> serde::Deserialize<'de> for PeriodEndStart {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PeriodEndStart;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PeriodEndStart")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PeriodEndStart, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "end" => __f0 = Some(__map.next_value()?),
+                        "start" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PeriodEndStart {
+                    end: rt::de::required(__f0, "end")?,
+                    start: rt::de::required(__f1, "start")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "invoiceitems")]
 /// one_time_price_data
@@ -49544,6 +56909,74 @@ pub struct PostInvoiceitemsInvoiceitemBody {
     /// Same as `unit_amount`, but accepts a decimal value in %s with at most 12 decimal places. Only one of `unit_amount` and `unit_amount_decimal` can be set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
+}
+#[cfg(feature = "invoiceitems")]
+impl<'de> serde::Deserialize<'de> for PostInvoiceitemsInvoiceitemBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostInvoiceitemsInvoiceitemBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostInvoiceitemsInvoiceitemBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostInvoiceitemsInvoiceitemBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<
+                    super::models::PostInvoiceitemsInvoiceitemBodyDiscounts,
+                > = None;
+                let mut __f4: Option<Vec<String>> = None;
+                let mut __f5: Option<super::models::Metadata> = None;
+                let mut __f6: Option<super::models::PeriodEndStart> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<super::models::PriceDataCurrencyProduct> = None;
+                let mut __f9: Option<i64> = None;
+                let mut __f10: Option<
+                    super::models::PostInvoiceitemsInvoiceitemBodyTaxRates,
+                > = None;
+                let mut __f11: Option<i64> = None;
+                let mut __f12: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "description" => __f1 = __map.next_value()?,
+                        "discountable" => __f2 = __map.next_value()?,
+                        "discounts" => __f3 = __map.next_value()?,
+                        "expand" => __f4 = __map.next_value()?,
+                        "metadata" => __f5 = __map.next_value()?,
+                        "period" => __f6 = __map.next_value()?,
+                        "price" => __f7 = __map.next_value()?,
+                        "price_data" => __f8 = __map.next_value()?,
+                        "quantity" => __f9 = __map.next_value()?,
+                        "tax_rates" => __f10 = __map.next_value()?,
+                        "unit_amount" => __f11 = __map.next_value()?,
+                        "unit_amount_decimal" => __f12 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostInvoiceitemsInvoiceitemBody {
+                    amount: __f0,
+                    description: __f1,
+                    discountable: __f2,
+                    discounts: __f3,
+                    expand: __f4,
+                    metadata: __f5,
+                    period: __f6,
+                    price: __f7,
+                    price_data: __f8,
+                    quantity: __f9,
+                    tax_rates: __f10,
+                    unit_amount: __f11,
+                    unit_amount_decimal: __f12,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "invoiceitems")]
 impl PostInvoiceitemsInvoiceitemBody {
@@ -49746,6 +57179,104 @@ pub struct PostInvoicesBody {
     pub transfer_data: Option<super::models::PostInvoicesBodyTransferData>,
 }
 #[cfg(feature = "invoices")]
+impl<'de> serde::Deserialize<'de> for PostInvoicesBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostInvoicesBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostInvoicesBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostInvoicesBody, A::Error> {
+                let mut __f0: Option<super::models::AccountTaxIds> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<super::models::AutomaticTaxParam> = None;
+                let mut __f4: Option<super::models::PostInvoicesBodyCollectionMethod> = None;
+                let mut __f5: Option<super::models::PostInvoicesBodyCustomFields> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<i64> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<Vec<String>> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<super::models::PostInvoicesBodyDiscounts> = None;
+                let mut __f13: Option<i64> = None;
+                let mut __f14: Option<Vec<String>> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<super::models::Metadata> = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<
+                    super::models::PaymentSettingsPaymentMethodOptionsPaymentMethodTypes,
+                > = None;
+                let mut __f19: Option<
+                    super::models::PostInvoicesBodyPendingInvoiceItemsBehavior,
+                > = None;
+                let mut __f20: Option<String> = None;
+                let mut __f21: Option<String> = None;
+                let mut __f22: Option<super::models::PostInvoicesBodyTransferData> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_tax_ids" => __f0 = __map.next_value()?,
+                        "application_fee_amount" => __f1 = __map.next_value()?,
+                        "auto_advance" => __f2 = __map.next_value()?,
+                        "automatic_tax" => __f3 = __map.next_value()?,
+                        "collection_method" => __f4 = __map.next_value()?,
+                        "custom_fields" => __f5 = __map.next_value()?,
+                        "customer" => __f6 = __map.next_value()?,
+                        "days_until_due" => __f7 = __map.next_value()?,
+                        "default_payment_method" => __f8 = __map.next_value()?,
+                        "default_source" => __f9 = __map.next_value()?,
+                        "default_tax_rates" => __f10 = __map.next_value()?,
+                        "description" => __f11 = __map.next_value()?,
+                        "discounts" => __f12 = __map.next_value()?,
+                        "due_date" => __f13 = __map.next_value()?,
+                        "expand" => __f14 = __map.next_value()?,
+                        "footer" => __f15 = __map.next_value()?,
+                        "metadata" => __f16 = __map.next_value()?,
+                        "on_behalf_of" => __f17 = __map.next_value()?,
+                        "payment_settings" => __f18 = __map.next_value()?,
+                        "pending_invoice_items_behavior" => __f19 = __map.next_value()?,
+                        "statement_descriptor" => __f20 = __map.next_value()?,
+                        "subscription" => __f21 = __map.next_value()?,
+                        "transfer_data" => __f22 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostInvoicesBody {
+                    account_tax_ids: __f0,
+                    application_fee_amount: __f1,
+                    auto_advance: __f2,
+                    automatic_tax: __f3,
+                    collection_method: __f4,
+                    custom_fields: __f5,
+                    customer: __f6,
+                    days_until_due: __f7,
+                    default_payment_method: __f8,
+                    default_source: __f9,
+                    default_tax_rates: __f10,
+                    description: __f11,
+                    discounts: __f12,
+                    due_date: __f13,
+                    expand: __f14,
+                    footer: __f15,
+                    metadata: __f16,
+                    on_behalf_of: __f17,
+                    payment_settings: __f18,
+                    pending_invoice_items_behavior: __f19,
+                    statement_descriptor: __f20,
+                    subscription: __f21,
+                    transfer_data: __f22,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "invoices")]
 impl PostInvoicesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -49820,6 +57351,45 @@ pub struct PaymentSettingsPaymentMethodOptionsPaymentMethodTypes {
     pub payment_method_types: Option<super::models::PaymentMethodTypes>,
 }
 #[cfg(feature = "invoices")]
+impl<'de> serde::Deserialize<'de>
+for PaymentSettingsPaymentMethodOptionsPaymentMethodTypes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentSettingsPaymentMethodOptionsPaymentMethodTypes;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PaymentSettingsPaymentMethodOptionsPaymentMethodTypes",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PaymentSettingsPaymentMethodOptionsPaymentMethodTypes,
+                A::Error,
+            > {
+                let mut __f0: Option<
+                    super::models::PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptions,
+                > = None;
+                let mut __f1: Option<super::models::PaymentMethodTypes> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "payment_method_options" => __f0 = __map.next_value()?,
+                        "payment_method_types" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentSettingsPaymentMethodOptionsPaymentMethodTypes {
+                    payment_method_options: __f0,
+                    payment_method_types: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "invoices")]
 /// payment_method_options
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptions {
@@ -49839,7 +57409,58 @@ pub struct PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOpt
     pub us_bank_account: Option<super::models::UsBankAccount>,
 }
 #[cfg(feature = "invoices")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+impl<'de> serde::Deserialize<'de>
+for PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptions;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptions",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptions,
+                A::Error,
+            > {
+                let mut __f0: Option<super::models::AcssDebit> = None;
+                let mut __f1: Option<super::models::Bancontact> = None;
+                let mut __f2: Option<
+                    super::models::PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptionsCard,
+                > = None;
+                let mut __f3: Option<super::models::CustomerBalance> = None;
+                let mut __f4: Option<super::models::Konbini> = None;
+                let mut __f5: Option<super::models::UsBankAccount> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "acss_debit" => __f0 = __map.next_value()?,
+                        "bancontact" => __f1 = __map.next_value()?,
+                        "card" => __f2 = __map.next_value()?,
+                        "customer_balance" => __f3 = __map.next_value()?,
+                        "konbini" => __f4 = __map.next_value()?,
+                        "us_bank_account" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptions {
+                    acss_debit: __f0,
+                    bancontact: __f1,
+                    card: __f2,
+                    customer_balance: __f3,
+                    konbini: __f4,
+                    us_bank_account: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "invoices")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptionsCard {
     PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptionsCardVariant0(
@@ -49855,6 +57476,40 @@ pub enum PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptio
 pub struct PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptionsCardVariant0 {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_three_d_secure: Option<super::models::RequestThreeDSecureAnyAutomatic>,
+}
+#[cfg(feature = "invoices")]
+impl<'de> serde::Deserialize<'de>
+for PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptionsCardVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptionsCardVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptionsCardVariant0",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptionsCardVariant0,
+                A::Error,
+            > {
+                let mut __f0: Option<super::models::RequestThreeDSecureAnyAutomatic> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "request_three_d_secure" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptionsCardVariant0 {
+                    request_three_d_secure: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "invoices")]
 connector_runtime::__string_enum! {
@@ -49974,7 +57629,47 @@ pub struct CustomerDetailsParam {
     pub tax_ids: Option<Vec<super::models::DataParams>>,
 }
 #[cfg(feature = "invoices")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+impl<'de> serde::Deserialize<'de> for CustomerDetailsParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CustomerDetailsParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CustomerDetailsParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CustomerDetailsParam, A::Error> {
+                let mut __f0: Option<super::models::CustomerDetailsParamAddress> = None;
+                let mut __f1: Option<super::models::CustomerDetailsParamShipping> = None;
+                let mut __f2: Option<super::models::CustomerDetailsParamTax> = None;
+                let mut __f3: Option<super::models::CustomerDetailsParamTaxExempt> = None;
+                let mut __f4: Option<Vec<super::models::DataParams>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "address" => __f0 = __map.next_value()?,
+                        "shipping" => __f1 = __map.next_value()?,
+                        "tax" => __f2 = __map.next_value()?,
+                        "tax_exempt" => __f3 = __map.next_value()?,
+                        "tax_ids" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CustomerDetailsParam {
+                    address: __f0,
+                    shipping: __f1,
+                    tax: __f2,
+                    tax_exempt: __f3,
+                    tax_ids: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "invoices")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CustomerDetailsParamAddress {
     OptionalFieldsAddress(super::models::OptionalFieldsAddress),
@@ -49983,7 +57678,7 @@ pub enum CustomerDetailsParamAddress {
     Other(serde_json::Value),
 }
 #[cfg(feature = "invoices")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CustomerDetailsParamShipping {
     CustomerShipping(super::models::CustomerShipping),
@@ -49999,12 +57694,40 @@ pub struct CustomerDetailsParamTax {
     pub ip_address: Option<super::models::AdditionalDocumentation>,
 }
 #[cfg(feature = "invoices")]
+impl<'de> serde::Deserialize<'de> for CustomerDetailsParamTax {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CustomerDetailsParamTax;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CustomerDetailsParamTax")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CustomerDetailsParamTax, A::Error> {
+                let mut __f0: Option<super::models::AdditionalDocumentation> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ip_address" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CustomerDetailsParamTax {
+                    ip_address: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "invoices")]
 connector_runtime::__string_enum! {
     pub enum CustomerDetailsParamTaxExempt { Empty = "", Exempt = "exempt", None =
     "none", Reverse = "reverse", }
 }
 #[cfg(feature = "invoices")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DiscountsListString {
     List(Vec<super::models::DiscountsDataParam>),
@@ -50048,6 +57771,73 @@ pub struct InvoiceItemPreviewParams {
     pub unit_amount_decimal: Option<String>,
 }
 #[cfg(feature = "invoices")]
+impl<'de> serde::Deserialize<'de> for InvoiceItemPreviewParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = InvoiceItemPreviewParams;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct InvoiceItemPreviewParams")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<InvoiceItemPreviewParams, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<super::models::DiscountsListString> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<super::models::MetadataMapString> = None;
+                let mut __f7: Option<super::models::InvoiceItemPreviewParamsPeriod> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<super::models::OneTimePriceData> = None;
+                let mut __f10: Option<i64> = None;
+                let mut __f11: Option<super::models::TaxRates> = None;
+                let mut __f12: Option<i64> = None;
+                let mut __f13: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "currency" => __f1 = __map.next_value()?,
+                        "description" => __f2 = __map.next_value()?,
+                        "discountable" => __f3 = __map.next_value()?,
+                        "discounts" => __f4 = __map.next_value()?,
+                        "invoiceitem" => __f5 = __map.next_value()?,
+                        "metadata" => __f6 = __map.next_value()?,
+                        "period" => __f7 = __map.next_value()?,
+                        "price" => __f8 = __map.next_value()?,
+                        "price_data" => __f9 = __map.next_value()?,
+                        "quantity" => __f10 = __map.next_value()?,
+                        "tax_rates" => __f11 = __map.next_value()?,
+                        "unit_amount" => __f12 = __map.next_value()?,
+                        "unit_amount_decimal" => __f13 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(InvoiceItemPreviewParams {
+                    amount: __f0,
+                    currency: __f1,
+                    description: __f2,
+                    discountable: __f3,
+                    discounts: __f4,
+                    invoiceitem: __f5,
+                    metadata: __f6,
+                    period: __f7,
+                    price: __f8,
+                    price_data: __f9,
+                    quantity: __f10,
+                    tax_rates: __f11,
+                    unit_amount: __f12,
+                    unit_amount_decimal: __f13,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "invoices")]
 impl InvoiceItemPreviewParams {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -50080,7 +57870,7 @@ impl InvoiceItemPreviewParams {
 /// period
 pub type InvoiceItemPreviewParamsPeriod = InvoiceLineItemPeriod;
 #[cfg(feature = "invoices")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum SubscriptionBillingCycleAnchor {
     SubscriptionBillingCycleAnchorVariant0(
@@ -50098,7 +57888,7 @@ connector_runtime::__string_enum! {
 #[cfg(any(feature = "invoices", feature = "issuing", feature = "payment_intents"))]
 pub type CanceledAt = ExpiresAfterDays;
 #[cfg(feature = "invoices")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum SubscriptionTrialEnd {
     Integer(i64),
@@ -50182,6 +57972,103 @@ pub struct PostInvoicesInvoiceBody {
     pub transfer_data: Option<super::models::PostInvoicesInvoiceBodyTransferData>,
 }
 #[cfg(feature = "invoices")]
+impl<'de> serde::Deserialize<'de> for PostInvoicesInvoiceBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostInvoicesInvoiceBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostInvoicesInvoiceBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostInvoicesInvoiceBody, A::Error> {
+                let mut __f0: Option<super::models::AccountTaxIds> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<super::models::AutomaticTaxParam> = None;
+                let mut __f4: Option<
+                    super::models::PostInvoicesInvoiceBodyCollectionMethod,
+                > = None;
+                let mut __f5: Option<
+                    super::models::PostInvoicesInvoiceBodyCustomFields,
+                > = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<
+                    super::models::PostInvoicesInvoiceBodyDefaultTaxRates,
+                > = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<super::models::PostInvoicesInvoiceBodyDiscounts> = None;
+                let mut __f12: Option<i64> = None;
+                let mut __f13: Option<Vec<String>> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<super::models::Metadata> = None;
+                let mut __f16: Option<
+                    super::models::PostInvoicesInvoiceBodyOnBehalfOf,
+                > = None;
+                let mut __f17: Option<
+                    super::models::PaymentSettingsPaymentMethodOptionsPaymentMethodTypes,
+                > = None;
+                let mut __f18: Option<String> = None;
+                let mut __f19: Option<
+                    super::models::PostInvoicesInvoiceBodyTransferData,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_tax_ids" => __f0 = __map.next_value()?,
+                        "application_fee_amount" => __f1 = __map.next_value()?,
+                        "auto_advance" => __f2 = __map.next_value()?,
+                        "automatic_tax" => __f3 = __map.next_value()?,
+                        "collection_method" => __f4 = __map.next_value()?,
+                        "custom_fields" => __f5 = __map.next_value()?,
+                        "days_until_due" => __f6 = __map.next_value()?,
+                        "default_payment_method" => __f7 = __map.next_value()?,
+                        "default_source" => __f8 = __map.next_value()?,
+                        "default_tax_rates" => __f9 = __map.next_value()?,
+                        "description" => __f10 = __map.next_value()?,
+                        "discounts" => __f11 = __map.next_value()?,
+                        "due_date" => __f12 = __map.next_value()?,
+                        "expand" => __f13 = __map.next_value()?,
+                        "footer" => __f14 = __map.next_value()?,
+                        "metadata" => __f15 = __map.next_value()?,
+                        "on_behalf_of" => __f16 = __map.next_value()?,
+                        "payment_settings" => __f17 = __map.next_value()?,
+                        "statement_descriptor" => __f18 = __map.next_value()?,
+                        "transfer_data" => __f19 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostInvoicesInvoiceBody {
+                    account_tax_ids: __f0,
+                    application_fee_amount: __f1,
+                    auto_advance: __f2,
+                    automatic_tax: __f3,
+                    collection_method: __f4,
+                    custom_fields: __f5,
+                    days_until_due: __f6,
+                    default_payment_method: __f7,
+                    default_source: __f8,
+                    default_tax_rates: __f9,
+                    description: __f10,
+                    discounts: __f11,
+                    due_date: __f12,
+                    expand: __f13,
+                    footer: __f14,
+                    metadata: __f15,
+                    on_behalf_of: __f16,
+                    payment_settings: __f17,
+                    statement_descriptor: __f18,
+                    transfer_data: __f19,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "invoices")]
 impl PostInvoicesInvoiceBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -50240,7 +58127,7 @@ pub type PostInvoicesInvoiceBodyDiscounts = PostInvoiceitemsBodyDiscounts;
 pub type PostInvoicesInvoiceBodyOnBehalfOf = AdditionalDocumentation;
 #[cfg(feature = "invoices")]
 /// If specified, the funds from the invoice will be transferred to the destination and the ID of the resulting transfer will be found on the invoice's charge. This will be unset if you POST an empty value.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostInvoicesInvoiceBodyTransferData {
     PostInvoicesInvoiceBodyTransferDataVariant0(
@@ -50262,6 +58149,37 @@ pub struct PostInvoicesInvoiceFinalizeBody {
     /// Specifies which fields in the response should be expanded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
+}
+#[cfg(feature = "invoices")]
+impl<'de> serde::Deserialize<'de> for PostInvoicesInvoiceFinalizeBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostInvoicesInvoiceFinalizeBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostInvoicesInvoiceFinalizeBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostInvoicesInvoiceFinalizeBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "auto_advance" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostInvoicesInvoiceFinalizeBody {
+                    auto_advance: __f0,
+                    expand: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "invoices")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -50286,6 +58204,49 @@ pub struct PostInvoicesInvoicePayBody {
     /// A payment source to be charged. The source must be the ID of a source belonging to the customer associated with the invoice being paid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+}
+#[cfg(feature = "invoices")]
+impl<'de> serde::Deserialize<'de> for PostInvoicesInvoicePayBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostInvoicesInvoicePayBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostInvoicesInvoicePayBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostInvoicesInvoicePayBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "forgive" => __f1 = __map.next_value()?,
+                        "off_session" => __f2 = __map.next_value()?,
+                        "paid_out_of_band" => __f3 = __map.next_value()?,
+                        "payment_method" => __f4 = __map.next_value()?,
+                        "source" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostInvoicesInvoicePayBody {
+                    expand: __f0,
+                    forgive: __f1,
+                    off_session: __f2,
+                    paid_out_of_band: __f3,
+                    payment_method: __f4,
+                    source: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "invoices")]
 impl PostInvoicesInvoicePayBody {
@@ -50469,6 +58430,40 @@ pub struct PostIssuingAuthorizationsAuthorizationApproveBody {
     pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for PostIssuingAuthorizationsAuthorizationApproveBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostIssuingAuthorizationsAuthorizationApproveBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostIssuingAuthorizationsAuthorizationApproveBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostIssuingAuthorizationsAuthorizationApproveBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<super::models::Metadata> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        "metadata" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostIssuingAuthorizationsAuthorizationApproveBody {
+                    amount: __f0,
+                    expand: __f1,
+                    metadata: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "issuing")]
 pub type GetIssuingCardholdersStatus = IssuingCardholderStatus;
 #[cfg(feature = "issuing")]
 pub type GetIssuingCardholdersType = PaymentMethodDetailsAchDebitAccountHolderType;
@@ -50587,6 +58582,64 @@ pub struct PostIssuingCardholdersBody {
     pub type_: super::models::IssuingCardholderType,
 }
 #[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for PostIssuingCardholdersBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostIssuingCardholdersBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostIssuingCardholdersBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostIssuingCardholdersBody, A::Error> {
+                let mut __f0: Option<super::models::BillingSpecs> = None;
+                let mut __f1: Option<super::models::CompanyParam> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                let mut __f4: Option<super::models::IndividualParam> = None;
+                let mut __f5: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<super::models::AuthorizationControlsParamV2> = None;
+                let mut __f9: Option<super::models::PostIssuingCardholdersBodyStatus> = None;
+                let mut __f10: Option<super::models::IssuingCardholderType> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "billing" => __f0 = Some(__map.next_value()?),
+                        "company" => __f1 = __map.next_value()?,
+                        "email" => __f2 = __map.next_value()?,
+                        "expand" => __f3 = __map.next_value()?,
+                        "individual" => __f4 = __map.next_value()?,
+                        "metadata" => __f5 = __map.next_value()?,
+                        "name" => __f6 = Some(__map.next_value()?),
+                        "phone_number" => __f7 = __map.next_value()?,
+                        "spending_controls" => __f8 = __map.next_value()?,
+                        "status" => __f9 = __map.next_value()?,
+                        "type" => __f10 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostIssuingCardholdersBody {
+                    billing: rt::de::required(__f0, "billing")?,
+                    company: __f1,
+                    email: __f2,
+                    expand: __f3,
+                    individual: __f4,
+                    metadata: __f5,
+                    name: rt::de::required(__f6, "name")?,
+                    phone_number: __f7,
+                    spending_controls: __f8,
+                    status: __f9,
+                    type_: rt::de::required(__f10, "type")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "issuing")]
 impl PostIssuingCardholdersBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -50613,6 +58666,34 @@ pub struct BillingSpecs {
     pub address: super::models::RequiredAddress,
 }
 #[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for BillingSpecs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = BillingSpecs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct BillingSpecs")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<BillingSpecs, A::Error> {
+                let mut __f0: Option<super::models::RequiredAddress> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "address" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(BillingSpecs {
+                    address: rt::de::required(__f0, "address")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "issuing")]
 impl BillingSpecs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -50635,6 +58716,49 @@ pub struct RequiredAddress {
     pub postal_code: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+}
+#[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for RequiredAddress {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = RequiredAddress;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RequiredAddress")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<RequiredAddress, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "city" => __f0 = Some(__map.next_value()?),
+                        "country" => __f1 = Some(__map.next_value()?),
+                        "line1" => __f2 = Some(__map.next_value()?),
+                        "line2" => __f3 = __map.next_value()?,
+                        "postal_code" => __f4 = Some(__map.next_value()?),
+                        "state" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(RequiredAddress {
+                    city: rt::de::required(__f0, "city")?,
+                    country: rt::de::required(__f1, "country")?,
+                    line1: rt::de::required(__f2, "line1")?,
+                    line2: __f3,
+                    postal_code: rt::de::required(__f4, "postal_code")?,
+                    state: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "issuing")]
 impl RequiredAddress {
@@ -50675,6 +58799,32 @@ pub struct CompanyParam {
     pub tax_id: Option<String>,
 }
 #[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for CompanyParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CompanyParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CompanyParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CompanyParam, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "tax_id" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CompanyParam { tax_id: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "issuing")]
 impl CompanyParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -50698,6 +58848,43 @@ pub struct IndividualParam {
     /// person_verification_param
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification: Option<super::models::IndividualParamVerification>,
+}
+#[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for IndividualParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = IndividualParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct IndividualParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<IndividualParam, A::Error> {
+                let mut __f0: Option<super::models::DateOfBirthSpecs> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::IndividualParamVerification> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "dob" => __f0 = __map.next_value()?,
+                        "first_name" => __f1 = Some(__map.next_value()?),
+                        "last_name" => __f2 = Some(__map.next_value()?),
+                        "verification" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(IndividualParam {
+                    dob: __f0,
+                    first_name: rt::de::required(__f1, "first_name")?,
+                    last_name: rt::de::required(__f2, "last_name")?,
+                    verification: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "issuing")]
 impl IndividualParam {
@@ -50726,6 +58913,36 @@ pub struct IndividualParamVerification {
     pub document: Option<super::models::IndividualParamVerificationDocument>,
 }
 #[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for IndividualParamVerification {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = IndividualParamVerification;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct IndividualParamVerification")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<IndividualParamVerification, A::Error> {
+                let mut __f0: Option<
+                    super::models::IndividualParamVerificationDocument,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "document" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(IndividualParamVerification {
+                    document: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "issuing")]
 impl IndividualParamVerification {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -50743,6 +58960,37 @@ pub struct IndividualParamVerificationDocument {
     pub back: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub front: Option<String>,
+}
+#[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for IndividualParamVerificationDocument {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = IndividualParamVerificationDocument;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct IndividualParamVerificationDocument")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<IndividualParamVerificationDocument, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "back" => __f0 = __map.next_value()?,
+                        "front" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(IndividualParamVerificationDocument {
+                    back: __f0,
+                    front: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "issuing")]
 impl IndividualParamVerificationDocument {
@@ -50781,6 +59029,43 @@ pub struct AuthorizationControlsParamV2 {
     pub spending_limits: Option<Vec<super::models::SpendingLimitsParam>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spending_limits_currency: Option<String>,
+}
+#[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for AuthorizationControlsParamV2 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AuthorizationControlsParamV2;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AuthorizationControlsParamV2")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AuthorizationControlsParamV2, A::Error> {
+                let mut __f0: Option<Vec<super::models::AllowedCategoriesItem>> = None;
+                let mut __f1: Option<Vec<super::models::AllowedCategoriesItem>> = None;
+                let mut __f2: Option<Vec<super::models::SpendingLimitsParam>> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "allowed_categories" => __f0 = __map.next_value()?,
+                        "blocked_categories" => __f1 = __map.next_value()?,
+                        "spending_limits" => __f2 = __map.next_value()?,
+                        "spending_limits_currency" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AuthorizationControlsParamV2 {
+                    allowed_categories: __f0,
+                    blocked_categories: __f1,
+                    spending_limits: __f2,
+                    spending_limits_currency: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
@@ -51020,6 +59305,40 @@ pub struct SpendingLimitsParam {
     pub interval: super::models::SpendingLimitsParamInterval,
 }
 #[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for SpendingLimitsParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = SpendingLimitsParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct SpendingLimitsParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<SpendingLimitsParam, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<Vec<super::models::AllowedCategoriesItem>> = None;
+                let mut __f2: Option<super::models::SpendingLimitsParamInterval> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = Some(__map.next_value()?),
+                        "categories" => __f1 = __map.next_value()?,
+                        "interval" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(SpendingLimitsParam {
+                    amount: rt::de::required(__f0, "amount")?,
+                    categories: __f1,
+                    interval: rt::de::required(__f2, "interval")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
     pub enum SpendingLimitsParamInterval { AllTime = "all_time", Daily = "daily", Monthly
     = "monthly", PerAuthorization = "per_authorization", Weekly = "weekly", Yearly =
@@ -51070,6 +59389,60 @@ pub struct PostIssuingCardholdersCardholderBody {
     /// Specifies whether to permit authorizations on this cardholder's cards.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::PostIssuingCardholdersCardholderBodyStatus>,
+}
+#[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for PostIssuingCardholdersCardholderBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostIssuingCardholdersCardholderBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostIssuingCardholdersCardholderBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostIssuingCardholdersCardholderBody, A::Error> {
+                let mut __f0: Option<super::models::BillingSpecs> = None;
+                let mut __f1: Option<super::models::CompanyParam> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                let mut __f4: Option<super::models::IndividualParam> = None;
+                let mut __f5: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<super::models::AuthorizationControlsParamV2> = None;
+                let mut __f8: Option<
+                    super::models::PostIssuingCardholdersCardholderBodyStatus,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "billing" => __f0 = __map.next_value()?,
+                        "company" => __f1 = __map.next_value()?,
+                        "email" => __f2 = __map.next_value()?,
+                        "expand" => __f3 = __map.next_value()?,
+                        "individual" => __f4 = __map.next_value()?,
+                        "metadata" => __f5 = __map.next_value()?,
+                        "phone_number" => __f6 = __map.next_value()?,
+                        "spending_controls" => __f7 = __map.next_value()?,
+                        "status" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostIssuingCardholdersCardholderBody {
+                    billing: __f0,
+                    company: __f1,
+                    email: __f2,
+                    expand: __f3,
+                    individual: __f4,
+                    metadata: __f5,
+                    phone_number: __f6,
+                    spending_controls: __f7,
+                    status: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "issuing")]
 impl PostIssuingCardholdersCardholderBody {
@@ -51203,6 +59576,63 @@ pub struct PostIssuingCardsBody {
     pub type_: super::models::PostIssuingCardsBodyType,
 }
 #[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for PostIssuingCardsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostIssuingCardsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostIssuingCardsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostIssuingCardsBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<
+                    super::models::PostIssuingCardsBodyReplacementReason,
+                > = None;
+                let mut __f6: Option<super::models::PostIssuingCardsBodyShipping> = None;
+                let mut __f7: Option<super::models::AuthorizationControlsParam> = None;
+                let mut __f8: Option<super::models::PostIssuingCardsBodyStatus> = None;
+                let mut __f9: Option<super::models::PostIssuingCardsBodyType> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "cardholder" => __f0 = __map.next_value()?,
+                        "currency" => __f1 = Some(__map.next_value()?),
+                        "expand" => __f2 = __map.next_value()?,
+                        "metadata" => __f3 = __map.next_value()?,
+                        "replacement_for" => __f4 = __map.next_value()?,
+                        "replacement_reason" => __f5 = __map.next_value()?,
+                        "shipping" => __f6 = __map.next_value()?,
+                        "spending_controls" => __f7 = __map.next_value()?,
+                        "status" => __f8 = __map.next_value()?,
+                        "type" => __f9 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostIssuingCardsBody {
+                    cardholder: __f0,
+                    currency: rt::de::required(__f1, "currency")?,
+                    expand: __f2,
+                    metadata: __f3,
+                    replacement_for: __f4,
+                    replacement_reason: __f5,
+                    shipping: __f6,
+                    spending_controls: __f7,
+                    status: __f8,
+                    type_: rt::de::required(__f9, "type")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "issuing")]
 impl PostIssuingCardsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -51251,6 +59681,45 @@ pub struct PostIssuingCardsBodyShipping {
     pub type_: Option<super::models::PostIssuingCardsBodyShippingType>,
 }
 #[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for PostIssuingCardsBodyShipping {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostIssuingCardsBodyShipping;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostIssuingCardsBodyShipping")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostIssuingCardsBodyShipping, A::Error> {
+                let mut __f0: Option<super::models::RequiredAddress> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<
+                    super::models::PostIssuingCardsBodyShippingService,
+                > = None;
+                let mut __f3: Option<super::models::PostIssuingCardsBodyShippingType> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "address" => __f0 = Some(__map.next_value()?),
+                        "name" => __f1 = Some(__map.next_value()?),
+                        "service" => __f2 = __map.next_value()?,
+                        "type" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostIssuingCardsBodyShipping {
+                    address: rt::de::required(__f0, "address")?,
+                    name: rt::de::required(__f1, "name")?,
+                    service: __f2,
+                    type_: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "issuing")]
 impl PostIssuingCardsBodyShipping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -51294,6 +59763,40 @@ pub struct AuthorizationControlsParam {
     pub spending_limits: Option<Vec<super::models::SpendingLimitsParam>>,
 }
 #[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for AuthorizationControlsParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AuthorizationControlsParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AuthorizationControlsParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AuthorizationControlsParam, A::Error> {
+                let mut __f0: Option<Vec<super::models::AllowedCategoriesItem>> = None;
+                let mut __f1: Option<Vec<super::models::AllowedCategoriesItem>> = None;
+                let mut __f2: Option<Vec<super::models::SpendingLimitsParam>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "allowed_categories" => __f0 = __map.next_value()?,
+                        "blocked_categories" => __f1 = __map.next_value()?,
+                        "spending_limits" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AuthorizationControlsParam {
+                    allowed_categories: __f0,
+                    blocked_categories: __f1,
+                    spending_limits: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "issuing")]
 /// Whether authorizations can be approved on this card. Defaults to `inactive`.
 pub type PostIssuingCardsBodyStatus = PostIssuingCardholdersBodyStatus;
 #[cfg(feature = "issuing")]
@@ -51330,6 +59833,51 @@ pub struct PostIssuingCardsCardBody {
     pub status: Option<super::models::PostIssuingCardsCardBodyStatus>,
 }
 #[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for PostIssuingCardsCardBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostIssuingCardsCardBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostIssuingCardsCardBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostIssuingCardsCardBody, A::Error> {
+                let mut __f0: Option<
+                    super::models::PostIssuingCardsCardBodyCancellationReason,
+                > = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<super::models::Metadata> = None;
+                let mut __f3: Option<super::models::PostIssuingCardsCardBodyPin> = None;
+                let mut __f4: Option<super::models::AuthorizationControlsParam> = None;
+                let mut __f5: Option<super::models::PostIssuingCardsCardBodyStatus> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "cancellation_reason" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        "metadata" => __f2 = __map.next_value()?,
+                        "pin" => __f3 = __map.next_value()?,
+                        "spending_controls" => __f4 = __map.next_value()?,
+                        "status" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostIssuingCardsCardBody {
+                    cancellation_reason: __f0,
+                    expand: __f1,
+                    metadata: __f2,
+                    pin: __f3,
+                    spending_controls: __f4,
+                    status: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "issuing")]
 impl PostIssuingCardsCardBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -51352,6 +59900,34 @@ connector_runtime::__string_enum! {
 pub struct PostIssuingCardsCardBodyPin {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encrypted_number: Option<String>,
+}
+#[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for PostIssuingCardsCardBodyPin {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostIssuingCardsCardBodyPin;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostIssuingCardsCardBodyPin")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostIssuingCardsCardBodyPin, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "encrypted_number" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostIssuingCardsCardBodyPin {
+                    encrypted_number: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "issuing")]
 impl PostIssuingCardsCardBodyPin {
@@ -51467,6 +60043,43 @@ pub struct PostIssuingDisputesBody {
     pub transaction: String,
 }
 #[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for PostIssuingDisputesBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostIssuingDisputesBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostIssuingDisputesBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostIssuingDisputesBody, A::Error> {
+                let mut __f0: Option<super::models::EvidenceParam> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "evidence" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        "metadata" => __f2 = __map.next_value()?,
+                        "transaction" => __f3 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostIssuingDisputesBody {
+                    evidence: __f0,
+                    expand: __f1,
+                    metadata: __f2,
+                    transaction: rt::de::required(__f3, "transaction")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "issuing")]
 impl PostIssuingDisputesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -51510,7 +60123,60 @@ pub struct EvidenceParam {
     >,
 }
 #[cfg(feature = "issuing")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+impl<'de> serde::Deserialize<'de> for EvidenceParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = EvidenceParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct EvidenceParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<EvidenceParam, A::Error> {
+                let mut __f0: Option<super::models::EvidenceParamCanceled> = None;
+                let mut __f1: Option<super::models::EvidenceParamDuplicate> = None;
+                let mut __f2: Option<super::models::EvidenceParamFraudulent> = None;
+                let mut __f3: Option<
+                    super::models::EvidenceParamMerchandiseNotAsDescribed,
+                > = None;
+                let mut __f4: Option<super::models::EvidenceParamNotReceived> = None;
+                let mut __f5: Option<super::models::EvidenceParamOther> = None;
+                let mut __f6: Option<super::models::EvidenceParamReason> = None;
+                let mut __f7: Option<
+                    super::models::EvidenceParamServiceNotAsDescribed,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "canceled" => __f0 = __map.next_value()?,
+                        "duplicate" => __f1 = __map.next_value()?,
+                        "fraudulent" => __f2 = __map.next_value()?,
+                        "merchandise_not_as_described" => __f3 = __map.next_value()?,
+                        "not_received" => __f4 = __map.next_value()?,
+                        "other" => __f5 = __map.next_value()?,
+                        "reason" => __f6 = __map.next_value()?,
+                        "service_not_as_described" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(EvidenceParam {
+                    canceled: __f0,
+                    duplicate: __f1,
+                    fraudulent: __f2,
+                    merchandise_not_as_described: __f3,
+                    not_received: __f4,
+                    other: __f5,
+                    reason: __f6,
+                    service_not_as_described: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "issuing")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum EvidenceParamCanceled {
     EvidenceParamCanceledVariant0(super::models::EvidenceParamCanceledVariant0),
@@ -51546,6 +60212,67 @@ pub struct EvidenceParamCanceledVariant0 {
     pub returned_at: Option<super::models::CanceledAt>,
 }
 #[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for EvidenceParamCanceledVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = EvidenceParamCanceledVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct EvidenceParamCanceledVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<EvidenceParamCanceledVariant0, A::Error> {
+                let mut __f0: Option<super::models::AdditionalDocumentation> = None;
+                let mut __f1: Option<super::models::CanceledAt> = None;
+                let mut __f2: Option<
+                    super::models::EvidenceParamCanceledVariant0CancellationPolicyProvided,
+                > = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::CanceledAt> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<
+                    super::models::EvidenceParamCanceledVariant0ProductType,
+                > = None;
+                let mut __f8: Option<
+                    super::models::EvidenceParamCanceledVariant0ReturnStatus,
+                > = None;
+                let mut __f9: Option<super::models::CanceledAt> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "additional_documentation" => __f0 = __map.next_value()?,
+                        "canceled_at" => __f1 = __map.next_value()?,
+                        "cancellation_policy_provided" => __f2 = __map.next_value()?,
+                        "cancellation_reason" => __f3 = __map.next_value()?,
+                        "expected_at" => __f4 = __map.next_value()?,
+                        "explanation" => __f5 = __map.next_value()?,
+                        "product_description" => __f6 = __map.next_value()?,
+                        "product_type" => __f7 = __map.next_value()?,
+                        "return_status" => __f8 = __map.next_value()?,
+                        "returned_at" => __f9 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(EvidenceParamCanceledVariant0 {
+                    additional_documentation: __f0,
+                    canceled_at: __f1,
+                    cancellation_policy_provided: __f2,
+                    cancellation_reason: __f3,
+                    expected_at: __f4,
+                    explanation: __f5,
+                    product_description: __f6,
+                    product_type: __f7,
+                    return_status: __f8,
+                    returned_at: __f9,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "issuing")]
 impl EvidenceParamCanceledVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -51577,7 +60304,7 @@ impl EvidenceParamCanceledVariant0 {
     }
 }
 #[cfg(feature = "issuing")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum EvidenceParamCanceledVariant0CancellationPolicyProvided {
     Bool(bool),
@@ -51596,7 +60323,7 @@ connector_runtime::__string_enum! {
     "merchant_rejected", Successful = "successful", }
 }
 #[cfg(feature = "issuing")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum EvidenceParamDuplicate {
     EvidenceParamDuplicateVariant0(super::models::EvidenceParamDuplicateVariant0),
@@ -51622,6 +60349,49 @@ pub struct EvidenceParamDuplicateVariant0 {
     pub original_transaction: Option<String>,
 }
 #[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for EvidenceParamDuplicateVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = EvidenceParamDuplicateVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct EvidenceParamDuplicateVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<EvidenceParamDuplicateVariant0, A::Error> {
+                let mut __f0: Option<super::models::AdditionalDocumentation> = None;
+                let mut __f1: Option<super::models::AdditionalDocumentation> = None;
+                let mut __f2: Option<super::models::AdditionalDocumentation> = None;
+                let mut __f3: Option<super::models::AdditionalDocumentation> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "additional_documentation" => __f0 = __map.next_value()?,
+                        "card_statement" => __f1 = __map.next_value()?,
+                        "cash_receipt" => __f2 = __map.next_value()?,
+                        "check_image" => __f3 = __map.next_value()?,
+                        "explanation" => __f4 = __map.next_value()?,
+                        "original_transaction" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(EvidenceParamDuplicateVariant0 {
+                    additional_documentation: __f0,
+                    card_statement: __f1,
+                    cash_receipt: __f2,
+                    check_image: __f3,
+                    explanation: __f4,
+                    original_transaction: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "issuing")]
 impl EvidenceParamDuplicateVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -51645,7 +60415,7 @@ impl EvidenceParamDuplicateVariant0 {
     }
 }
 #[cfg(feature = "issuing")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum EvidenceParamFraudulent {
     EvidenceParamFraudulentVariant0(super::models::EvidenceParamFraudulentVariant0),
@@ -51663,6 +60433,37 @@ pub struct EvidenceParamFraudulentVariant0 {
     pub explanation: Option<String>,
 }
 #[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for EvidenceParamFraudulentVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = EvidenceParamFraudulentVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct EvidenceParamFraudulentVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<EvidenceParamFraudulentVariant0, A::Error> {
+                let mut __f0: Option<super::models::AdditionalDocumentation> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "additional_documentation" => __f0 = __map.next_value()?,
+                        "explanation" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(EvidenceParamFraudulentVariant0 {
+                    additional_documentation: __f0,
+                    explanation: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "issuing")]
 impl EvidenceParamFraudulentVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -51678,7 +60479,7 @@ impl EvidenceParamFraudulentVariant0 {
     }
 }
 #[cfg(feature = "issuing")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum EvidenceParamMerchandiseNotAsDescribed {
     EvidenceParamMerchandiseNotAsDescribedVariant0(
@@ -51706,6 +60507,51 @@ pub struct EvidenceParamMerchandiseNotAsDescribedVariant0 {
     pub returned_at: Option<super::models::CanceledAt>,
 }
 #[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for EvidenceParamMerchandiseNotAsDescribedVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = EvidenceParamMerchandiseNotAsDescribedVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct EvidenceParamMerchandiseNotAsDescribedVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<EvidenceParamMerchandiseNotAsDescribedVariant0, A::Error> {
+                let mut __f0: Option<super::models::AdditionalDocumentation> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::CanceledAt> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<
+                    super::models::EvidenceParamCanceledVariant0ReturnStatus,
+                > = None;
+                let mut __f5: Option<super::models::CanceledAt> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "additional_documentation" => __f0 = __map.next_value()?,
+                        "explanation" => __f1 = __map.next_value()?,
+                        "received_at" => __f2 = __map.next_value()?,
+                        "return_description" => __f3 = __map.next_value()?,
+                        "return_status" => __f4 = __map.next_value()?,
+                        "returned_at" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(EvidenceParamMerchandiseNotAsDescribedVariant0 {
+                    additional_documentation: __f0,
+                    explanation: __f1,
+                    received_at: __f2,
+                    return_description: __f3,
+                    return_status: __f4,
+                    returned_at: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "issuing")]
 impl EvidenceParamMerchandiseNotAsDescribedVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -51729,7 +60575,7 @@ impl EvidenceParamMerchandiseNotAsDescribedVariant0 {
     }
 }
 #[cfg(feature = "issuing")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum EvidenceParamNotReceived {
     EvidenceParamNotReceivedVariant0(super::models::EvidenceParamNotReceivedVariant0),
@@ -51751,6 +60597,48 @@ pub struct EvidenceParamNotReceivedVariant0 {
     pub product_description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product_type: Option<super::models::EvidenceParamCanceledVariant0ProductType>,
+}
+#[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for EvidenceParamNotReceivedVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = EvidenceParamNotReceivedVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct EvidenceParamNotReceivedVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<EvidenceParamNotReceivedVariant0, A::Error> {
+                let mut __f0: Option<super::models::AdditionalDocumentation> = None;
+                let mut __f1: Option<super::models::CanceledAt> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<
+                    super::models::EvidenceParamCanceledVariant0ProductType,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "additional_documentation" => __f0 = __map.next_value()?,
+                        "expected_at" => __f1 = __map.next_value()?,
+                        "explanation" => __f2 = __map.next_value()?,
+                        "product_description" => __f3 = __map.next_value()?,
+                        "product_type" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(EvidenceParamNotReceivedVariant0 {
+                    additional_documentation: __f0,
+                    expected_at: __f1,
+                    explanation: __f2,
+                    product_description: __f3,
+                    product_type: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "issuing")]
 impl EvidenceParamNotReceivedVariant0 {
@@ -51776,7 +60664,7 @@ impl EvidenceParamNotReceivedVariant0 {
     }
 }
 #[cfg(feature = "issuing")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum EvidenceParamOther {
     EvidenceParamOtherVariant0(super::models::EvidenceParamOtherVariant0),
@@ -51796,6 +60684,45 @@ pub struct EvidenceParamOtherVariant0 {
     pub product_description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product_type: Option<super::models::EvidenceParamCanceledVariant0ProductType>,
+}
+#[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for EvidenceParamOtherVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = EvidenceParamOtherVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct EvidenceParamOtherVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<EvidenceParamOtherVariant0, A::Error> {
+                let mut __f0: Option<super::models::AdditionalDocumentation> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<
+                    super::models::EvidenceParamCanceledVariant0ProductType,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "additional_documentation" => __f0 = __map.next_value()?,
+                        "explanation" => __f1 = __map.next_value()?,
+                        "product_description" => __f2 = __map.next_value()?,
+                        "product_type" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(EvidenceParamOtherVariant0 {
+                    additional_documentation: __f0,
+                    explanation: __f1,
+                    product_description: __f2,
+                    product_type: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "issuing")]
 impl EvidenceParamOtherVariant0 {
@@ -51828,7 +60755,7 @@ connector_runtime::__string_enum! {
     ServiceNotAsDescribed = "service_not_as_described", }
 }
 #[cfg(feature = "issuing")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum EvidenceParamServiceNotAsDescribed {
     EvidenceParamServiceNotAsDescribedVariant0(
@@ -51852,6 +60779,46 @@ pub struct EvidenceParamServiceNotAsDescribedVariant0 {
     pub explanation: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub received_at: Option<super::models::CanceledAt>,
+}
+#[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for EvidenceParamServiceNotAsDescribedVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = EvidenceParamServiceNotAsDescribedVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct EvidenceParamServiceNotAsDescribedVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<EvidenceParamServiceNotAsDescribedVariant0, A::Error> {
+                let mut __f0: Option<super::models::AdditionalDocumentation> = None;
+                let mut __f1: Option<super::models::CanceledAt> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::CanceledAt> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "additional_documentation" => __f0 = __map.next_value()?,
+                        "canceled_at" => __f1 = __map.next_value()?,
+                        "cancellation_reason" => __f2 = __map.next_value()?,
+                        "explanation" => __f3 = __map.next_value()?,
+                        "received_at" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(EvidenceParamServiceNotAsDescribedVariant0 {
+                    additional_documentation: __f0,
+                    canceled_at: __f1,
+                    cancellation_reason: __f2,
+                    explanation: __f3,
+                    received_at: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "issuing")]
 impl EvidenceParamServiceNotAsDescribedVariant0 {
@@ -51890,6 +60857,40 @@ pub struct PostIssuingDisputesDisputeBody {
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::Metadata>,
+}
+#[cfg(feature = "issuing")]
+impl<'de> serde::Deserialize<'de> for PostIssuingDisputesDisputeBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostIssuingDisputesDisputeBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostIssuingDisputesDisputeBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostIssuingDisputesDisputeBody, A::Error> {
+                let mut __f0: Option<super::models::EvidenceParam> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<super::models::Metadata> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "evidence" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        "metadata" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostIssuingDisputesDisputeBody {
+                    evidence: __f0,
+                    expand: __f1,
+                    metadata: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -51971,6 +60972,37 @@ pub struct ExpandMetadataBody2 {
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
+}
+#[cfg(any(feature = "issuing", feature = "payouts"))]
+impl<'de> serde::Deserialize<'de> for ExpandMetadataBody2 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ExpandMetadataBody2;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ExpandMetadataBody2")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ExpandMetadataBody2, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<std::collections::BTreeMap<String, String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "metadata" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ExpandMetadataBody2 {
+                    expand: __f0,
+                    metadata: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "issuing")]
 pub type GetIssuingTransactionsType = IssuingTransactionType;
@@ -52130,6 +61162,43 @@ pub struct GetOrdersStatusTransitions {
     pub returned: Option<super::models::Created>,
 }
 #[cfg(feature = "orders")]
+impl<'de> serde::Deserialize<'de> for GetOrdersStatusTransitions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = GetOrdersStatusTransitions;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct GetOrdersStatusTransitions")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<GetOrdersStatusTransitions, A::Error> {
+                let mut __f0: Option<super::models::Created> = None;
+                let mut __f1: Option<super::models::Created> = None;
+                let mut __f2: Option<super::models::Created> = None;
+                let mut __f3: Option<super::models::Created> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "canceled" => __f0 = __map.next_value()?,
+                        "fulfilled" => __f1 = __map.next_value()?,
+                        "paid" => __f2 = __map.next_value()?,
+                        "returned" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(GetOrdersStatusTransitions {
+                    canceled: __f0,
+                    fulfilled: __f1,
+                    paid: __f2,
+                    returned: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "orders")]
 /// OrdersLegacyResourceOrderList
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct GetOrdersResponse200 {
@@ -52231,6 +61300,55 @@ pub struct PostOrdersBody {
     pub shipping: Option<super::models::PostOrdersBodyShipping>,
 }
 #[cfg(feature = "orders")]
+impl<'de> serde::Deserialize<'de> for PostOrdersBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostOrdersBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostOrdersBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostOrdersBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<Vec<String>> = None;
+                let mut __f5: Option<Vec<super::models::OrderItemSpecs>> = None;
+                let mut __f6: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f7: Option<super::models::PostOrdersBodyShipping> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "coupon" => __f0 = __map.next_value()?,
+                        "currency" => __f1 = Some(__map.next_value()?),
+                        "customer" => __f2 = __map.next_value()?,
+                        "email" => __f3 = __map.next_value()?,
+                        "expand" => __f4 = __map.next_value()?,
+                        "items" => __f5 = __map.next_value()?,
+                        "metadata" => __f6 = __map.next_value()?,
+                        "shipping" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostOrdersBody {
+                    coupon: __f0,
+                    currency: rt::de::required(__f1, "currency")?,
+                    customer: __f2,
+                    email: __f3,
+                    expand: __f4,
+                    items: __f5,
+                    metadata: __f6,
+                    shipping: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "orders")]
 impl PostOrdersBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -52271,6 +61389,49 @@ pub struct OrderItemSpecs {
     #[serde(rename = "type")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::TypeDiscountShipping>,
+}
+#[cfg(any(feature = "orders", feature = "sources"))]
+impl<'de> serde::Deserialize<'de> for OrderItemSpecs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = OrderItemSpecs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct OrderItemSpecs")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<OrderItemSpecs, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<super::models::TypeDiscountShipping> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "currency" => __f1 = __map.next_value()?,
+                        "description" => __f2 = __map.next_value()?,
+                        "parent" => __f3 = __map.next_value()?,
+                        "quantity" => __f4 = __map.next_value()?,
+                        "type" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(OrderItemSpecs {
+                    amount: __f0,
+                    currency: __f1,
+                    description: __f2,
+                    parent: __f3,
+                    quantity: __f4,
+                    type_: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "orders", feature = "sources"))]
 impl OrderItemSpecs {
@@ -52320,6 +61481,49 @@ pub struct PostOrdersIdBody {
     pub status: Option<super::models::PostOrdersIdBodyStatus>,
 }
 #[cfg(feature = "orders")]
+impl<'de> serde::Deserialize<'de> for PostOrdersIdBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostOrdersIdBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostOrdersIdBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostOrdersIdBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<super::models::Metadata> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::PostOrdersIdBodyShipping> = None;
+                let mut __f5: Option<super::models::PostOrdersIdBodyStatus> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "coupon" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        "metadata" => __f2 = __map.next_value()?,
+                        "selected_shipping_method" => __f3 = __map.next_value()?,
+                        "shipping" => __f4 = __map.next_value()?,
+                        "status" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostOrdersIdBody {
+                    coupon: __f0,
+                    expand: __f1,
+                    metadata: __f2,
+                    selected_shipping_method: __f3,
+                    shipping: __f4,
+                    status: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "orders")]
 impl PostOrdersIdBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -52348,6 +61552,37 @@ impl PostOrdersIdBody {
 pub struct PostOrdersIdBodyShipping {
     pub carrier: String,
     pub tracking_number: String,
+}
+#[cfg(feature = "orders")]
+impl<'de> serde::Deserialize<'de> for PostOrdersIdBodyShipping {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostOrdersIdBodyShipping;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostOrdersIdBodyShipping")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostOrdersIdBodyShipping, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "carrier" => __f0 = Some(__map.next_value()?),
+                        "tracking_number" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostOrdersIdBodyShipping {
+                    carrier: rt::de::required(__f0, "carrier")?,
+                    tracking_number: rt::de::required(__f1, "tracking_number")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "orders")]
 impl PostOrdersIdBodyShipping {
@@ -52404,6 +61639,49 @@ pub struct PostOrdersIdPayBody {
     pub source: Option<String>,
 }
 #[cfg(feature = "orders")]
+impl<'de> serde::Deserialize<'de> for PostOrdersIdPayBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostOrdersIdPayBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostOrdersIdPayBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostOrdersIdPayBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                let mut __f4: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "application_fee" => __f0 = __map.next_value()?,
+                        "customer" => __f1 = __map.next_value()?,
+                        "email" => __f2 = __map.next_value()?,
+                        "expand" => __f3 = __map.next_value()?,
+                        "metadata" => __f4 = __map.next_value()?,
+                        "source" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostOrdersIdPayBody {
+                    application_fee: __f0,
+                    customer: __f1,
+                    email: __f2,
+                    expand: __f3,
+                    metadata: __f4,
+                    source: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "orders")]
 impl PostOrdersIdPayBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -52430,8 +61708,39 @@ pub struct PostOrdersIdReturnsBody {
     pub items: Option<super::models::PostOrdersIdReturnsBodyItems>,
 }
 #[cfg(feature = "orders")]
+impl<'de> serde::Deserialize<'de> for PostOrdersIdReturnsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostOrdersIdReturnsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostOrdersIdReturnsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostOrdersIdReturnsBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<super::models::PostOrdersIdReturnsBodyItems> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "items" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostOrdersIdReturnsBody {
+                    expand: __f0,
+                    items: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "orders")]
 /// List of items to return.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostOrdersIdReturnsBodyItems {
     List(Vec<super::models::PostOrdersIdReturnsBodyItemsVariant0Item>),
@@ -52454,6 +61763,46 @@ pub struct PostOrdersIdReturnsBodyItemsVariant0Item {
     #[serde(rename = "type")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::TypeDiscountShipping>,
+}
+#[cfg(feature = "orders")]
+impl<'de> serde::Deserialize<'de> for PostOrdersIdReturnsBodyItemsVariant0Item {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostOrdersIdReturnsBodyItemsVariant0Item;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostOrdersIdReturnsBodyItemsVariant0Item")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostOrdersIdReturnsBodyItemsVariant0Item, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<super::models::TypeDiscountShipping> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "description" => __f1 = __map.next_value()?,
+                        "parent" => __f2 = __map.next_value()?,
+                        "quantity" => __f3 = __map.next_value()?,
+                        "type" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostOrdersIdReturnsBodyItemsVariant0Item {
+                    amount: __f0,
+                    description: __f1,
+                    parent: __f2,
+                    quantity: __f3,
+                    type_: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "orders")]
 impl PostOrdersIdReturnsBodyItemsVariant0Item {
@@ -52668,6 +62017,126 @@ pub struct PostPaymentIntentsBody {
     pub use_stripe_sdk: Option<bool>,
 }
 #[cfg(feature = "payment_intents")]
+impl<'de> serde::Deserialize<'de> for PostPaymentIntentsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPaymentIntentsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPaymentIntentsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPaymentIntentsBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<
+                    super::models::PostPaymentIntentsBodyAutomaticPaymentMethods,
+                > = None;
+                let mut __f3: Option<super::models::PaymentIntentCaptureMethod> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<super::models::PaymentIntentConfirmationMethod> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<bool> = None;
+                let mut __f10: Option<Vec<String>> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<
+                    super::models::PostPaymentIntentsBodyMandateData,
+                > = None;
+                let mut __f13: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f14: Option<super::models::PostPaymentIntentsBodyOffSession> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<super::models::PaymentMethodDataParams> = None;
+                let mut __f18: Option<super::models::PaymentMethodOptionsParam> = None;
+                let mut __f19: Option<Vec<String>> = None;
+                let mut __f20: Option<String> = None;
+                let mut __f21: Option<String> = None;
+                let mut __f22: Option<
+                    super::models::PostPaymentIntentsBodySetupFutureUsage,
+                > = None;
+                let mut __f23: Option<super::models::PostPaymentIntentsBodyShipping> = None;
+                let mut __f24: Option<String> = None;
+                let mut __f25: Option<String> = None;
+                let mut __f26: Option<
+                    super::models::PostPaymentIntentsBodyTransferData,
+                > = None;
+                let mut __f27: Option<String> = None;
+                let mut __f28: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = Some(__map.next_value()?),
+                        "application_fee_amount" => __f1 = __map.next_value()?,
+                        "automatic_payment_methods" => __f2 = __map.next_value()?,
+                        "capture_method" => __f3 = __map.next_value()?,
+                        "confirm" => __f4 = __map.next_value()?,
+                        "confirmation_method" => __f5 = __map.next_value()?,
+                        "currency" => __f6 = Some(__map.next_value()?),
+                        "customer" => __f7 = __map.next_value()?,
+                        "description" => __f8 = __map.next_value()?,
+                        "error_on_requires_action" => __f9 = __map.next_value()?,
+                        "expand" => __f10 = __map.next_value()?,
+                        "mandate" => __f11 = __map.next_value()?,
+                        "mandate_data" => __f12 = __map.next_value()?,
+                        "metadata" => __f13 = __map.next_value()?,
+                        "off_session" => __f14 = __map.next_value()?,
+                        "on_behalf_of" => __f15 = __map.next_value()?,
+                        "payment_method" => __f16 = __map.next_value()?,
+                        "payment_method_data" => __f17 = __map.next_value()?,
+                        "payment_method_options" => __f18 = __map.next_value()?,
+                        "payment_method_types" => __f19 = __map.next_value()?,
+                        "receipt_email" => __f20 = __map.next_value()?,
+                        "return_url" => __f21 = __map.next_value()?,
+                        "setup_future_usage" => __f22 = __map.next_value()?,
+                        "shipping" => __f23 = __map.next_value()?,
+                        "statement_descriptor" => __f24 = __map.next_value()?,
+                        "statement_descriptor_suffix" => __f25 = __map.next_value()?,
+                        "transfer_data" => __f26 = __map.next_value()?,
+                        "transfer_group" => __f27 = __map.next_value()?,
+                        "use_stripe_sdk" => __f28 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPaymentIntentsBody {
+                    amount: rt::de::required(__f0, "amount")?,
+                    application_fee_amount: __f1,
+                    automatic_payment_methods: __f2,
+                    capture_method: __f3,
+                    confirm: __f4,
+                    confirmation_method: __f5,
+                    currency: rt::de::required(__f6, "currency")?,
+                    customer: __f7,
+                    description: __f8,
+                    error_on_requires_action: __f9,
+                    expand: __f10,
+                    mandate: __f11,
+                    mandate_data: __f12,
+                    metadata: __f13,
+                    off_session: __f14,
+                    on_behalf_of: __f15,
+                    payment_method: __f16,
+                    payment_method_data: __f17,
+                    payment_method_options: __f18,
+                    payment_method_types: __f19,
+                    receipt_email: __f20,
+                    return_url: __f21,
+                    setup_future_usage: __f22,
+                    shipping: __f23,
+                    statement_descriptor: __f24,
+                    statement_descriptor_suffix: __f25,
+                    transfer_data: __f26,
+                    transfer_group: __f27,
+                    use_stripe_sdk: __f28,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -52741,6 +62210,34 @@ pub struct PostPaymentIntentsBodyMandateData {
     pub customer_acceptance: super::models::CustomerAcceptanceParam,
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
+impl<'de> serde::Deserialize<'de> for PostPaymentIntentsBodyMandateData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPaymentIntentsBodyMandateData;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPaymentIntentsBodyMandateData")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPaymentIntentsBodyMandateData, A::Error> {
+                let mut __f0: Option<super::models::CustomerAcceptanceParam> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "customer_acceptance" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPaymentIntentsBodyMandateData {
+                    customer_acceptance: rt::de::required(__f0, "customer_acceptance")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 impl PostPaymentIntentsBodyMandateData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -52767,6 +62264,43 @@ pub struct CustomerAcceptanceParam {
     pub type_: super::models::Type,
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
+impl<'de> serde::Deserialize<'de> for CustomerAcceptanceParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CustomerAcceptanceParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CustomerAcceptanceParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CustomerAcceptanceParam, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<serde_json::Value> = None;
+                let mut __f2: Option<super::models::CustomerAcceptanceParamOnline> = None;
+                let mut __f3: Option<super::models::Type> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "accepted_at" => __f0 = __map.next_value()?,
+                        "offline" => __f1 = __map.next_value()?,
+                        "online" => __f2 = __map.next_value()?,
+                        "type" => __f3 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CustomerAcceptanceParam {
+                    accepted_at: __f0,
+                    offline: __f1,
+                    online: __f2,
+                    type_: rt::de::required(__f3, "type")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 impl CustomerAcceptanceParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -52782,6 +62316,37 @@ impl CustomerAcceptanceParam {
 pub struct CustomerAcceptanceParamOnline {
     pub ip_address: String,
     pub user_agent: String,
+}
+#[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
+impl<'de> serde::Deserialize<'de> for CustomerAcceptanceParamOnline {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CustomerAcceptanceParamOnline;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CustomerAcceptanceParamOnline")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CustomerAcceptanceParamOnline, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ip_address" => __f0 = Some(__map.next_value()?),
+                        "user_agent" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CustomerAcceptanceParamOnline {
+                    ip_address: rt::de::required(__f0, "ip_address")?,
+                    user_agent: rt::de::required(__f1, "user_agent")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 impl CustomerAcceptanceParamOnline {
@@ -52805,7 +62370,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "payment_intents")]
 /// Set to `true` to indicate that the customer is not in your checkout flow during this payment attempt, and therefore is unable to authenticate. This parameter is intended for scenarios where you collect card details and [charge them later](https://stripe.com/docs/payments/cards/charging-saved-cards). This parameter can only be used with [`confirm=true`](https://stripe.com/docs/api/payment_intents/create#create_payment_intent-confirm).
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyOffSession {
     OneOffRecurringVariant1(super::models::OneOffRecurringVariant1),
@@ -52900,6 +62465,112 @@ pub struct PaymentMethodDataParams {
     pub wechat_pay: Option<serde_json::Value>,
 }
 #[cfg(feature = "payment_intents")]
+impl<'de> serde::Deserialize<'de> for PaymentMethodDataParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodDataParams;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodDataParams")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodDataParams, A::Error> {
+                let mut __f0: Option<super::models::PaymentMethodDataParamsAcssDebit> = None;
+                let mut __f1: Option<serde_json::Value> = None;
+                let mut __f2: Option<serde_json::Value> = None;
+                let mut __f3: Option<
+                    super::models::PaymentMethodDataParamsAuBecsDebit,
+                > = None;
+                let mut __f4: Option<super::models::PaymentMethodDataParamsBacsDebit> = None;
+                let mut __f5: Option<serde_json::Value> = None;
+                let mut __f6: Option<
+                    super::models::PaymentMethodDataParamsBillingDetails,
+                > = None;
+                let mut __f7: Option<super::models::PaymentMethodDataParamsBoleto> = None;
+                let mut __f8: Option<super::models::PaymentMethodDataParamsEps> = None;
+                let mut __f9: Option<super::models::PaymentMethodDataParamsFpx> = None;
+                let mut __f10: Option<serde_json::Value> = None;
+                let mut __f11: Option<serde_json::Value> = None;
+                let mut __f12: Option<super::models::PaymentMethodDataParamsIdeal> = None;
+                let mut __f13: Option<serde_json::Value> = None;
+                let mut __f14: Option<super::models::PaymentMethodDataParamsKlarna> = None;
+                let mut __f15: Option<serde_json::Value> = None;
+                let mut __f16: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f17: Option<serde_json::Value> = None;
+                let mut __f18: Option<super::models::PaymentMethodDataParamsP24> = None;
+                let mut __f19: Option<serde_json::Value> = None;
+                let mut __f20: Option<super::models::PaymentMethodDataParamsSepaDebit> = None;
+                let mut __f21: Option<super::models::PaymentMethodDataParamsSofort> = None;
+                let mut __f22: Option<super::models::PaymentMethodDataParamsType> = None;
+                let mut __f23: Option<
+                    super::models::PaymentMethodDataParamsUsBankAccount,
+                > = None;
+                let mut __f24: Option<serde_json::Value> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "acss_debit" => __f0 = __map.next_value()?,
+                        "afterpay_clearpay" => __f1 = __map.next_value()?,
+                        "alipay" => __f2 = __map.next_value()?,
+                        "au_becs_debit" => __f3 = __map.next_value()?,
+                        "bacs_debit" => __f4 = __map.next_value()?,
+                        "bancontact" => __f5 = __map.next_value()?,
+                        "billing_details" => __f6 = __map.next_value()?,
+                        "boleto" => __f7 = __map.next_value()?,
+                        "eps" => __f8 = __map.next_value()?,
+                        "fpx" => __f9 = __map.next_value()?,
+                        "giropay" => __f10 = __map.next_value()?,
+                        "grabpay" => __f11 = __map.next_value()?,
+                        "ideal" => __f12 = __map.next_value()?,
+                        "interac_present" => __f13 = __map.next_value()?,
+                        "klarna" => __f14 = __map.next_value()?,
+                        "konbini" => __f15 = __map.next_value()?,
+                        "metadata" => __f16 = __map.next_value()?,
+                        "oxxo" => __f17 = __map.next_value()?,
+                        "p24" => __f18 = __map.next_value()?,
+                        "paynow" => __f19 = __map.next_value()?,
+                        "sepa_debit" => __f20 = __map.next_value()?,
+                        "sofort" => __f21 = __map.next_value()?,
+                        "type" => __f22 = Some(__map.next_value()?),
+                        "us_bank_account" => __f23 = __map.next_value()?,
+                        "wechat_pay" => __f24 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodDataParams {
+                    acss_debit: __f0,
+                    afterpay_clearpay: __f1,
+                    alipay: __f2,
+                    au_becs_debit: __f3,
+                    bacs_debit: __f4,
+                    bancontact: __f5,
+                    billing_details: __f6,
+                    boleto: __f7,
+                    eps: __f8,
+                    fpx: __f9,
+                    giropay: __f10,
+                    grabpay: __f11,
+                    ideal: __f12,
+                    interac_present: __f13,
+                    klarna: __f14,
+                    konbini: __f15,
+                    metadata: __f16,
+                    oxxo: __f17,
+                    p24: __f18,
+                    paynow: __f19,
+                    sepa_debit: __f20,
+                    sofort: __f21,
+                    type_: rt::de::required(__f22, "type")?,
+                    us_bank_account: __f23,
+                    wechat_pay: __f24,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
 impl PaymentMethodDataParams {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -52934,6 +62605,40 @@ pub struct PaymentMethodDataParamsAcssDebit {
     pub account_number: String,
     pub institution_number: String,
     pub transit_number: String,
+}
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
+impl<'de> serde::Deserialize<'de> for PaymentMethodDataParamsAcssDebit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodDataParamsAcssDebit;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodDataParamsAcssDebit")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodDataParamsAcssDebit, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_number" => __f0 = Some(__map.next_value()?),
+                        "institution_number" => __f1 = Some(__map.next_value()?),
+                        "transit_number" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodDataParamsAcssDebit {
+                    account_number: rt::de::required(__f0, "account_number")?,
+                    institution_number: rt::de::required(__f1, "institution_number")?,
+                    transit_number: rt::de::required(__f2, "transit_number")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 impl PaymentMethodDataParamsAcssDebit {
@@ -52977,6 +62682,37 @@ pub struct PaymentMethodDataParamsAuBecsDebit {
     pub bsb_number: String,
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
+impl<'de> serde::Deserialize<'de> for PaymentMethodDataParamsAuBecsDebit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodDataParamsAuBecsDebit;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodDataParamsAuBecsDebit")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodDataParamsAuBecsDebit, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_number" => __f0 = Some(__map.next_value()?),
+                        "bsb_number" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodDataParamsAuBecsDebit {
+                    account_number: rt::de::required(__f0, "account_number")?,
+                    bsb_number: rt::de::required(__f1, "bsb_number")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 impl PaymentMethodDataParamsAuBecsDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -53009,6 +62745,37 @@ pub struct PaymentMethodDataParamsBacsDebit {
     pub account_number: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sort_code: Option<String>,
+}
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
+impl<'de> serde::Deserialize<'de> for PaymentMethodDataParamsBacsDebit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodDataParamsBacsDebit;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodDataParamsBacsDebit")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodDataParamsBacsDebit, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_number" => __f0 = __map.next_value()?,
+                        "sort_code" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodDataParamsBacsDebit {
+                    account_number: __f0,
+                    sort_code: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 impl PaymentMethodDataParamsBacsDebit {
@@ -53047,6 +62814,43 @@ pub struct PaymentMethodDataParamsBillingDetails {
     pub phone: Option<String>,
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
+impl<'de> serde::Deserialize<'de> for PaymentMethodDataParamsBillingDetails {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodDataParamsBillingDetails;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodDataParamsBillingDetails")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodDataParamsBillingDetails, A::Error> {
+                let mut __f0: Option<super::models::AddressCityCountry> = None;
+                let mut __f1: Option<super::models::AdditionalDocumentation> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "address" => __f0 = __map.next_value()?,
+                        "email" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        "phone" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodDataParamsBillingDetails {
+                    address: __f0,
+                    email: __f1,
+                    name: __f2,
+                    phone: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 impl PaymentMethodDataParamsBillingDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -53070,7 +62874,7 @@ impl PaymentMethodDataParamsBillingDetails {
     }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum AddressCityCountry {
     AddressCityCountryVariant0(super::models::AddressCityCountryVariant0),
@@ -53086,6 +62890,34 @@ pub type AddressCityCountryVariant0 = OptionalFieldsAddress;
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct PaymentMethodDataParamsBoleto {
     pub tax_id: String,
+}
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
+impl<'de> serde::Deserialize<'de> for PaymentMethodDataParamsBoleto {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodDataParamsBoleto;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodDataParamsBoleto")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodDataParamsBoleto, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "tax_id" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodDataParamsBoleto {
+                    tax_id: rt::de::required(__f0, "tax_id")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 impl PaymentMethodDataParamsBoleto {
@@ -53109,6 +62941,36 @@ impl PaymentMethodDataParamsBoleto {
 pub struct PaymentMethodDataParamsEps {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bank: Option<super::models::BankArzteUndApothekerBankAustrianAnadiBankAg>,
+}
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
+impl<'de> serde::Deserialize<'de> for PaymentMethodDataParamsEps {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodDataParamsEps;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodDataParamsEps")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodDataParamsEps, A::Error> {
+                let mut __f0: Option<
+                    super::models::BankArzteUndApothekerBankAustrianAnadiBankAg,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "bank" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodDataParamsEps {
+                    bank: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
@@ -53138,6 +63000,34 @@ pub struct PaymentMethodDataParamsFpx {
     pub bank: super::models::BankAffinBankAgrobank,
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
+impl<'de> serde::Deserialize<'de> for PaymentMethodDataParamsFpx {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodDataParamsFpx;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodDataParamsFpx")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodDataParamsFpx, A::Error> {
+                let mut __f0: Option<super::models::BankAffinBankAgrobank> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "bank" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodDataParamsFpx {
+                    bank: rt::de::required(__f0, "bank")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
     pub enum BankAffinBankAgrobank { AffinBank = "affin_bank", Agrobank = "agrobank",
     AllianceBank = "alliance_bank", Ambank = "ambank", BankIslam = "bank_islam",
@@ -53155,6 +63045,34 @@ pub struct PaymentMethodDataParamsIdeal {
     pub bank: Option<super::models::Bank>,
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
+impl<'de> serde::Deserialize<'de> for PaymentMethodDataParamsIdeal {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodDataParamsIdeal;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodDataParamsIdeal")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodDataParamsIdeal, A::Error> {
+                let mut __f0: Option<super::models::Bank> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "bank" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodDataParamsIdeal {
+                    bank: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
     pub enum Bank { AbnAmro = "abn_amro", AsnBank = "asn_bank", Bunq = "bunq",
     Handelsbanken = "handelsbanken", Ing = "ing", Knab = "knab", Moneyou = "moneyou",
@@ -53170,6 +63088,34 @@ pub struct PaymentMethodDataParamsKlarna {
     pub dob: Option<super::models::DateOfBirth>,
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
+impl<'de> serde::Deserialize<'de> for PaymentMethodDataParamsKlarna {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodDataParamsKlarna;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodDataParamsKlarna")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodDataParamsKlarna, A::Error> {
+                let mut __f0: Option<super::models::DateOfBirth> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "dob" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodDataParamsKlarna {
+                    dob: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 /// date_of_birth
 pub type DateOfBirth = DateOfBirthSpecs;
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
@@ -53178,6 +63124,34 @@ pub type DateOfBirth = DateOfBirthSpecs;
 pub struct PaymentMethodDataParamsP24 {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bank: Option<super::models::BankAliorBankBankMillennium>,
+}
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
+impl<'de> serde::Deserialize<'de> for PaymentMethodDataParamsP24 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodDataParamsP24;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodDataParamsP24")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodDataParamsP24, A::Error> {
+                let mut __f0: Option<super::models::BankAliorBankBankMillennium> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "bank" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodDataParamsP24 {
+                    bank: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
@@ -53197,6 +63171,34 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct PaymentMethodDataParamsSepaDebit {
     pub iban: String,
+}
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
+impl<'de> serde::Deserialize<'de> for PaymentMethodDataParamsSepaDebit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodDataParamsSepaDebit;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodDataParamsSepaDebit")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodDataParamsSepaDebit, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "iban" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodDataParamsSepaDebit {
+                    iban: rt::de::required(__f0, "iban")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 impl PaymentMethodDataParamsSepaDebit {
@@ -53219,6 +63221,34 @@ impl PaymentMethodDataParamsSepaDebit {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct PaymentMethodDataParamsSofort {
     pub country: super::models::Country,
+}
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
+impl<'de> serde::Deserialize<'de> for PaymentMethodDataParamsSofort {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodDataParamsSofort;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodDataParamsSofort")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodDataParamsSofort, A::Error> {
+                let mut __f0: Option<super::models::Country> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "country" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodDataParamsSofort {
+                    country: rt::de::required(__f0, "country")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
@@ -53246,6 +63276,45 @@ pub struct PaymentMethodDataParamsUsBankAccount {
     pub account_type: Option<super::models::AccountTypeCheckingSavings>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub routing_number: Option<String>,
+}
+#[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
+impl<'de> serde::Deserialize<'de> for PaymentMethodDataParamsUsBankAccount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodDataParamsUsBankAccount;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodDataParamsUsBankAccount")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodDataParamsUsBankAccount, A::Error> {
+                let mut __f0: Option<
+                    super::models::AccountHolderTypeCompanyIndividual,
+                > = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::AccountTypeCheckingSavings> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_holder_type" => __f0 = __map.next_value()?,
+                        "account_number" => __f1 = __map.next_value()?,
+                        "account_type" => __f2 = __map.next_value()?,
+                        "routing_number" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodDataParamsUsBankAccount {
+                    account_holder_type: __f0,
+                    account_number: __f1,
+                    account_type: __f2,
+                    routing_number: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 impl PaymentMethodDataParamsUsBankAccount {
@@ -53334,7 +63403,124 @@ pub struct PaymentMethodOptionsParam {
     pub wechat_pay: Option<super::models::PaymentMethodOptionsParamWechatPay>,
 }
 #[cfg(feature = "payment_intents")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptionsParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsParam, A::Error> {
+                let mut __f0: Option<
+                    super::models::PaymentMethodOptionsParamAcssDebit,
+                > = None;
+                let mut __f1: Option<
+                    super::models::PaymentMethodOptionsParamAfterpayClearpay,
+                > = None;
+                let mut __f2: Option<super::models::PaymentMethodOptionsParamAlipay> = None;
+                let mut __f3: Option<
+                    super::models::PaymentMethodOptionsParamAuBecsDebit,
+                > = None;
+                let mut __f4: Option<
+                    super::models::PaymentMethodOptionsParamBacsDebit,
+                > = None;
+                let mut __f5: Option<
+                    super::models::PaymentMethodOptionsParamBancontact,
+                > = None;
+                let mut __f6: Option<super::models::PaymentMethodOptionsParamBoleto> = None;
+                let mut __f7: Option<super::models::PaymentMethodOptionsParamCard> = None;
+                let mut __f8: Option<
+                    super::models::PaymentMethodOptionsParamCardPresent,
+                > = None;
+                let mut __f9: Option<super::models::PaymentMethodOptionsParamEps> = None;
+                let mut __f10: Option<super::models::PaymentMethodOptionsParamFpx> = None;
+                let mut __f11: Option<super::models::PaymentMethodOptionsParamFpx> = None;
+                let mut __f12: Option<super::models::PaymentMethodOptionsParamFpx> = None;
+                let mut __f13: Option<super::models::PaymentMethodOptionsParamAlipay> = None;
+                let mut __f14: Option<
+                    super::models::PaymentMethodOptionsParamInteracPresent,
+                > = None;
+                let mut __f15: Option<super::models::PaymentMethodOptionsParamKlarna> = None;
+                let mut __f16: Option<super::models::PaymentMethodOptionsParamKonbini> = None;
+                let mut __f17: Option<super::models::PaymentMethodOptionsParamOxxo> = None;
+                let mut __f18: Option<super::models::PaymentMethodOptionsParamP24> = None;
+                let mut __f19: Option<super::models::PaymentMethodOptionsParamFpx> = None;
+                let mut __f20: Option<
+                    super::models::PaymentMethodOptionsParamSepaDebit,
+                > = None;
+                let mut __f21: Option<super::models::PaymentMethodOptionsParamSofort> = None;
+                let mut __f22: Option<
+                    super::models::PaymentMethodOptionsParamUsBankAccount,
+                > = None;
+                let mut __f23: Option<
+                    super::models::PaymentMethodOptionsParamWechatPay,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "acss_debit" => __f0 = __map.next_value()?,
+                        "afterpay_clearpay" => __f1 = __map.next_value()?,
+                        "alipay" => __f2 = __map.next_value()?,
+                        "au_becs_debit" => __f3 = __map.next_value()?,
+                        "bacs_debit" => __f4 = __map.next_value()?,
+                        "bancontact" => __f5 = __map.next_value()?,
+                        "boleto" => __f6 = __map.next_value()?,
+                        "card" => __f7 = __map.next_value()?,
+                        "card_present" => __f8 = __map.next_value()?,
+                        "eps" => __f9 = __map.next_value()?,
+                        "fpx" => __f10 = __map.next_value()?,
+                        "giropay" => __f11 = __map.next_value()?,
+                        "grabpay" => __f12 = __map.next_value()?,
+                        "ideal" => __f13 = __map.next_value()?,
+                        "interac_present" => __f14 = __map.next_value()?,
+                        "klarna" => __f15 = __map.next_value()?,
+                        "konbini" => __f16 = __map.next_value()?,
+                        "oxxo" => __f17 = __map.next_value()?,
+                        "p24" => __f18 = __map.next_value()?,
+                        "paynow" => __f19 = __map.next_value()?,
+                        "sepa_debit" => __f20 = __map.next_value()?,
+                        "sofort" => __f21 = __map.next_value()?,
+                        "us_bank_account" => __f22 = __map.next_value()?,
+                        "wechat_pay" => __f23 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsParam {
+                    acss_debit: __f0,
+                    afterpay_clearpay: __f1,
+                    alipay: __f2,
+                    au_becs_debit: __f3,
+                    bacs_debit: __f4,
+                    bancontact: __f5,
+                    boleto: __f6,
+                    card: __f7,
+                    card_present: __f8,
+                    eps: __f9,
+                    fpx: __f10,
+                    giropay: __f11,
+                    grabpay: __f12,
+                    ideal: __f13,
+                    interac_present: __f14,
+                    klarna: __f15,
+                    konbini: __f16,
+                    oxxo: __f17,
+                    p24: __f18,
+                    paynow: __f19,
+                    sepa_debit: __f20,
+                    sofort: __f21,
+                    us_bank_account: __f22,
+                    wechat_pay: __f23,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentMethodOptionsParamAcssDebit {
     PaymentMethodOptionsParamAcssDebitVariant0(
@@ -53361,6 +63547,44 @@ pub struct PaymentMethodOptionsParamAcssDebitVariant0 {
     pub verification_method: Option<super::models::VerificationMethod>,
 }
 #[cfg(feature = "payment_intents")]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptionsParamAcssDebitVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsParamAcssDebitVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsParamAcssDebitVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsParamAcssDebitVariant0, A::Error> {
+                let mut __f0: Option<
+                    super::models::PaymentMethodOptionsParamAcssDebitVariant0MandateOptions,
+                > = None;
+                let mut __f1: Option<
+                    super::models::PaymentMethodOptionsParamAcssDebitVariant0SetupFutureUsage,
+                > = None;
+                let mut __f2: Option<super::models::VerificationMethod> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "mandate_options" => __f0 = __map.next_value()?,
+                        "setup_future_usage" => __f1 = __map.next_value()?,
+                        "verification_method" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsParamAcssDebitVariant0 {
+                    mandate_options: __f0,
+                    setup_future_usage: __f1,
+                    verification_method: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
 impl PaymentMethodOptionsParamAcssDebitVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -53384,6 +63608,49 @@ pub struct PaymentMethodOptionsParamAcssDebitVariant0MandateOptions {
     pub transaction_type: Option<super::models::TransactionType>,
 }
 #[cfg(feature = "payment_intents")]
+impl<'de> serde::Deserialize<'de>
+for PaymentMethodOptionsParamAcssDebitVariant0MandateOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsParamAcssDebitVariant0MandateOptions;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PaymentMethodOptionsParamAcssDebitVariant0MandateOptions",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PaymentMethodOptionsParamAcssDebitVariant0MandateOptions,
+                A::Error,
+            > {
+                let mut __f0: Option<super::models::AdditionalDocumentation> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::PaymentSchedule> = None;
+                let mut __f3: Option<super::models::TransactionType> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "custom_mandate_url" => __f0 = __map.next_value()?,
+                        "interval_description" => __f1 = __map.next_value()?,
+                        "payment_schedule" => __f2 = __map.next_value()?,
+                        "transaction_type" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsParamAcssDebitVariant0MandateOptions {
+                    custom_mandate_url: __f0,
+                    interval_description: __f1,
+                    payment_schedule: __f2,
+                    transaction_type: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
 impl PaymentMethodOptionsParamAcssDebitVariant0MandateOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -53404,7 +63671,7 @@ connector_runtime::__string_enum! {
     None = "none", OffSession = "off_session", OnSession = "on_session", }
 }
 #[cfg(feature = "payment_intents")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentMethodOptionsParamAfterpayClearpay {
     PaymentMethodOptionsParamAfterpayClearpayVariant0(
@@ -53428,6 +63695,42 @@ pub struct PaymentMethodOptionsParamAfterpayClearpayVariant0 {
     pub setup_future_usage: Option<String>,
 }
 #[cfg(feature = "payment_intents")]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptionsParamAfterpayClearpayVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsParamAfterpayClearpayVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsParamAfterpayClearpayVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsParamAfterpayClearpayVariant0, A::Error> {
+                let mut __f0: Option<
+                    super::models::PaymentMethodOptionsParamAfterpayClearpayVariant0CaptureMethod,
+                > = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "capture_method" => __f0 = __map.next_value()?,
+                        "reference" => __f1 = __map.next_value()?,
+                        "setup_future_usage" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsParamAfterpayClearpayVariant0 {
+                    capture_method: __f0,
+                    reference: __f1,
+                    setup_future_usage: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
 impl PaymentMethodOptionsParamAfterpayClearpayVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -53448,7 +63751,7 @@ connector_runtime::__string_enum! {
     Manual = "manual", }
 }
 #[cfg(feature = "payment_intents")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentMethodOptionsParamAlipay {
     PaymentMethodOptionsParamAlipayVariant0(
@@ -53468,12 +63771,42 @@ pub struct PaymentMethodOptionsParamAlipayVariant0 {
     >,
 }
 #[cfg(feature = "payment_intents")]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptionsParamAlipayVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsParamAlipayVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsParamAlipayVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsParamAlipayVariant0, A::Error> {
+                let mut __f0: Option<
+                    super::models::PaymentMethodOptionsParamAlipayVariant0SetupFutureUsage,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "setup_future_usage" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsParamAlipayVariant0 {
+                    setup_future_usage: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
     pub enum PaymentMethodOptionsParamAlipayVariant0SetupFutureUsage { Empty = "", None =
     "none", OffSession = "off_session", }
 }
 #[cfg(feature = "payment_intents")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentMethodOptionsParamAuBecsDebit {
     PaymentMethodOptionsParamAuBecsDebitVariant0(
@@ -53493,7 +63826,37 @@ pub struct PaymentMethodOptionsParamAuBecsDebitVariant0 {
     >,
 }
 #[cfg(feature = "payment_intents")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptionsParamAuBecsDebitVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsParamAuBecsDebitVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsParamAuBecsDebitVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsParamAuBecsDebitVariant0, A::Error> {
+                let mut __f0: Option<
+                    super::models::PaymentMethodOptionsParamAcssDebitVariant0SetupFutureUsage,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "setup_future_usage" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsParamAuBecsDebitVariant0 {
+                    setup_future_usage: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentMethodOptionsParamBacsDebit {
     PaymentMethodOptionsParamBacsDebitVariant0(
@@ -53507,7 +63870,7 @@ pub enum PaymentMethodOptionsParamBacsDebit {
 /// payment_method_options_param
 pub type PaymentMethodOptionsParamBacsDebitVariant0 = PaymentMethodOptionsParamAuBecsDebitVariant0;
 #[cfg(feature = "payment_intents")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentMethodOptionsParamBancontact {
     PaymentMethodOptionsParamBancontactVariant0(
@@ -53529,7 +63892,40 @@ pub struct PaymentMethodOptionsParamBancontactVariant0 {
     >,
 }
 #[cfg(feature = "payment_intents")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptionsParamBancontactVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsParamBancontactVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsParamBancontactVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsParamBancontactVariant0, A::Error> {
+                let mut __f0: Option<super::models::PreferredLanguage> = None;
+                let mut __f1: Option<
+                    super::models::PaymentMethodOptionsParamAlipayVariant0SetupFutureUsage,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "preferred_language" => __f0 = __map.next_value()?,
+                        "setup_future_usage" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsParamBancontactVariant0 {
+                    preferred_language: __f0,
+                    setup_future_usage: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentMethodOptionsParamBoleto {
     PaymentMethodOptionsParamBoletoVariant0(
@@ -53551,7 +63947,40 @@ pub struct PaymentMethodOptionsParamBoletoVariant0 {
     >,
 }
 #[cfg(feature = "payment_intents")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptionsParamBoletoVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsParamBoletoVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsParamBoletoVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsParamBoletoVariant0, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<
+                    super::models::PaymentMethodOptionsParamAcssDebitVariant0SetupFutureUsage,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expires_after_days" => __f0 = __map.next_value()?,
+                        "setup_future_usage" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsParamBoletoVariant0 {
+                    expires_after_days: __f0,
+                    setup_future_usage: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentMethodOptionsParamCard {
     PaymentMethodOptionsParamCardVariant0(
@@ -53591,6 +64020,62 @@ pub struct PaymentMethodOptionsParamCardVariant0 {
     >,
 }
 #[cfg(feature = "payment_intents")]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptionsParamCardVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsParamCardVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsParamCardVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsParamCardVariant0, A::Error> {
+                let mut __f0: Option<
+                    super::models::PaymentMethodOptionsParamAfterpayClearpayVariant0CaptureMethod,
+                > = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<
+                    super::models::PaymentMethodOptionsParamCardVariant0Installments,
+                > = None;
+                let mut __f3: Option<
+                    super::models::PaymentMethodOptionsParamCardVariant0MandateOptions,
+                > = None;
+                let mut __f4: Option<
+                    super::models::PaymentMethodOptionsParamCardVariant0Network,
+                > = None;
+                let mut __f5: Option<super::models::RequestThreeDSecure> = None;
+                let mut __f6: Option<
+                    super::models::PaymentMethodOptionsParamAcssDebitVariant0SetupFutureUsage,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "capture_method" => __f0 = __map.next_value()?,
+                        "cvc_token" => __f1 = __map.next_value()?,
+                        "installments" => __f2 = __map.next_value()?,
+                        "mandate_options" => __f3 = __map.next_value()?,
+                        "network" => __f4 = __map.next_value()?,
+                        "request_three_d_secure" => __f5 = __map.next_value()?,
+                        "setup_future_usage" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsParamCardVariant0 {
+                    capture_method: __f0,
+                    cvc_token: __f1,
+                    installments: __f2,
+                    mandate_options: __f3,
+                    network: __f4,
+                    request_three_d_secure: __f5,
+                    setup_future_usage: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
 impl PaymentMethodOptionsParamCardVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -53620,7 +64105,40 @@ pub struct PaymentMethodOptionsParamCardVariant0Installments {
     >,
 }
 #[cfg(feature = "payment_intents")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptionsParamCardVariant0Installments {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsParamCardVariant0Installments;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsParamCardVariant0Installments")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsParamCardVariant0Installments, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<
+                    super::models::PaymentMethodOptionsParamCardVariant0InstallmentsPlan,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "enabled" => __f0 = __map.next_value()?,
+                        "plan" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsParamCardVariant0Installments {
+                    enabled: __f0,
+                    plan: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentMethodOptionsParamCardVariant0InstallmentsPlan {
     PaymentMethodOptionsParamCardVariant0InstallmentsPlanVariant0(
@@ -53640,6 +64158,46 @@ pub struct PaymentMethodOptionsParamCardVariant0InstallmentsPlanVariant0 {
     pub type_: String,
 }
 #[cfg(feature = "payment_intents")]
+impl<'de> serde::Deserialize<'de>
+for PaymentMethodOptionsParamCardVariant0InstallmentsPlanVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsParamCardVariant0InstallmentsPlanVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PaymentMethodOptionsParamCardVariant0InstallmentsPlanVariant0",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PaymentMethodOptionsParamCardVariant0InstallmentsPlanVariant0,
+                A::Error,
+            > {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "count" => __f0 = Some(__map.next_value()?),
+                        "interval" => __f1 = Some(__map.next_value()?),
+                        "type" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsParamCardVariant0InstallmentsPlanVariant0 {
+                    count: rt::de::required(__f0, "count")?,
+                    interval: rt::de::required(__f1, "interval")?,
+                    type_: rt::de::required(__f2, "type")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
 /// mandate_options_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct PaymentMethodOptionsParamCardVariant0MandateOptions {
@@ -53656,6 +64214,59 @@ pub struct PaymentMethodOptionsParamCardVariant0MandateOptions {
     pub start_date: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub supported_types: Option<Vec<String>>,
+}
+#[cfg(feature = "payment_intents")]
+impl<'de> serde::Deserialize<'de>
+for PaymentMethodOptionsParamCardVariant0MandateOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsParamCardVariant0MandateOptions;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsParamCardVariant0MandateOptions")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsParamCardVariant0MandateOptions, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<super::models::AmountType> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<super::models::IntervalDayMonth> = None;
+                let mut __f5: Option<i64> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<i64> = None;
+                let mut __f8: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = Some(__map.next_value()?),
+                        "amount_type" => __f1 = Some(__map.next_value()?),
+                        "description" => __f2 = __map.next_value()?,
+                        "end_date" => __f3 = __map.next_value()?,
+                        "interval" => __f4 = Some(__map.next_value()?),
+                        "interval_count" => __f5 = __map.next_value()?,
+                        "reference" => __f6 = Some(__map.next_value()?),
+                        "start_date" => __f7 = Some(__map.next_value()?),
+                        "supported_types" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsParamCardVariant0MandateOptions {
+                    amount: rt::de::required(__f0, "amount")?,
+                    amount_type: rt::de::required(__f1, "amount_type")?,
+                    description: __f2,
+                    end_date: __f3,
+                    interval: rt::de::required(__f4, "interval")?,
+                    interval_count: __f5,
+                    reference: rt::de::required(__f6, "reference")?,
+                    start_date: rt::de::required(__f7, "start_date")?,
+                    supported_types: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "payment_intents")]
 impl PaymentMethodOptionsParamCardVariant0MandateOptions {
@@ -53696,7 +64307,7 @@ connector_runtime::__string_enum! {
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 pub type RequestThreeDSecure = RequestThreeDSecureAnyAutomatic;
 #[cfg(feature = "payment_intents")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentMethodOptionsParamCardPresent {
     PaymentMethodOptionsParamCardPresentVariant0(
@@ -53716,7 +64327,40 @@ pub struct PaymentMethodOptionsParamCardPresentVariant0 {
     pub request_incremental_authorization_support: Option<bool>,
 }
 #[cfg(feature = "payment_intents")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptionsParamCardPresentVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsParamCardPresentVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsParamCardPresentVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsParamCardPresentVariant0, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "request_extended_authorization" => __f0 = __map.next_value()?,
+                        "request_incremental_authorization_support" => {
+                            __f1 = __map.next_value()?;
+                        }
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsParamCardPresentVariant0 {
+                    request_extended_authorization: __f0,
+                    request_incremental_authorization_support: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentMethodOptionsParamEps {
     PaymentMethodOptionsParamEpsVariant0(
@@ -53734,7 +64378,35 @@ pub struct PaymentMethodOptionsParamEpsVariant0 {
     pub setup_future_usage: Option<String>,
 }
 #[cfg(feature = "payment_intents")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptionsParamEpsVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsParamEpsVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsParamEpsVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsParamEpsVariant0, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "setup_future_usage" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsParamEpsVariant0 {
+                    setup_future_usage: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentMethodOptionsParamFpx {
     PaymentMethodOptionsParamFpxVariant0(
@@ -53750,7 +64422,7 @@ pub type PaymentMethodOptionsParamFpxVariant0 = PaymentMethodOptionsParamEpsVari
 #[cfg(feature = "payment_intents")]
 pub type PaymentMethodOptionsParamInteracPresent = Konbini;
 #[cfg(feature = "payment_intents")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentMethodOptionsParamKlarna {
     PaymentMethodOptionsParamKlarnaVariant0(
@@ -53776,6 +64448,44 @@ pub struct PaymentMethodOptionsParamKlarnaVariant0 {
     pub setup_future_usage: Option<String>,
 }
 #[cfg(feature = "payment_intents")]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptionsParamKlarnaVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsParamKlarnaVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsParamKlarnaVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsParamKlarnaVariant0, A::Error> {
+                let mut __f0: Option<
+                    super::models::PaymentMethodOptionsParamAfterpayClearpayVariant0CaptureMethod,
+                > = None;
+                let mut __f1: Option<
+                    super::models::PaymentMethodOptionsParamKlarnaVariant0PreferredLocale,
+                > = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "capture_method" => __f0 = __map.next_value()?,
+                        "preferred_locale" => __f1 = __map.next_value()?,
+                        "setup_future_usage" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsParamKlarnaVariant0 {
+                    capture_method: __f0,
+                    preferred_locale: __f1,
+                    setup_future_usage: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
     pub enum PaymentMethodOptionsParamKlarnaVariant0PreferredLocale { DaDk = "da-DK",
     DeAt = "de-AT", DeDe = "de-DE", EnAt = "en-AT", EnBe = "en-BE", EnDe = "en-DE", EnDk
@@ -53786,7 +64496,7 @@ connector_runtime::__string_enum! {
     "sv-FI", SvSe = "sv-SE", }
 }
 #[cfg(feature = "payment_intents")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentMethodOptionsParamKonbini {
     PaymentMethodOptionsParamKonbiniVariant0(
@@ -53812,6 +64522,46 @@ pub struct PaymentMethodOptionsParamKonbiniVariant0 {
     pub setup_future_usage: Option<String>,
 }
 #[cfg(feature = "payment_intents")]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptionsParamKonbiniVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsParamKonbiniVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsParamKonbiniVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsParamKonbiniVariant0, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ExpiresAfterDays> = None;
+                let mut __f2: Option<super::models::CanceledAt> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "confirmation_number" => __f0 = __map.next_value()?,
+                        "expires_after_days" => __f1 = __map.next_value()?,
+                        "expires_at" => __f2 = __map.next_value()?,
+                        "product_description" => __f3 = __map.next_value()?,
+                        "setup_future_usage" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsParamKonbiniVariant0 {
+                    confirmation_number: __f0,
+                    expires_after_days: __f1,
+                    expires_at: __f2,
+                    product_description: __f3,
+                    setup_future_usage: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
 impl PaymentMethodOptionsParamKonbiniVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -53835,7 +64585,7 @@ impl PaymentMethodOptionsParamKonbiniVariant0 {
     }
 }
 #[cfg(feature = "payment_intents")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentMethodOptionsParamOxxo {
     PaymentMethodOptionsParamOxxoVariant0(
@@ -53855,7 +64605,38 @@ pub struct PaymentMethodOptionsParamOxxoVariant0 {
     pub setup_future_usage: Option<String>,
 }
 #[cfg(feature = "payment_intents")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptionsParamOxxoVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsParamOxxoVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsParamOxxoVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsParamOxxoVariant0, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expires_after_days" => __f0 = __map.next_value()?,
+                        "setup_future_usage" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsParamOxxoVariant0 {
+                    expires_after_days: __f0,
+                    setup_future_usage: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentMethodOptionsParamP24 {
     PaymentMethodOptionsParamP24Variant0(
@@ -53875,7 +64656,38 @@ pub struct PaymentMethodOptionsParamP24Variant0 {
     pub tos_shown_and_accepted: Option<bool>,
 }
 #[cfg(feature = "payment_intents")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptionsParamP24Variant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsParamP24Variant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsParamP24Variant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsParamP24Variant0, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "setup_future_usage" => __f0 = __map.next_value()?,
+                        "tos_shown_and_accepted" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsParamP24Variant0 {
+                    setup_future_usage: __f0,
+                    tos_shown_and_accepted: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentMethodOptionsParamSepaDebit {
     PaymentMethodOptionsParamSepaDebitVariant0(
@@ -53898,7 +64710,40 @@ pub struct PaymentMethodOptionsParamSepaDebitVariant0 {
     >,
 }
 #[cfg(feature = "payment_intents")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptionsParamSepaDebitVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsParamSepaDebitVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsParamSepaDebitVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsParamSepaDebitVariant0, A::Error> {
+                let mut __f0: Option<serde_json::Value> = None;
+                let mut __f1: Option<
+                    super::models::PaymentMethodOptionsParamAcssDebitVariant0SetupFutureUsage,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "mandate_options" => __f0 = __map.next_value()?,
+                        "setup_future_usage" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsParamSepaDebitVariant0 {
+                    mandate_options: __f0,
+                    setup_future_usage: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentMethodOptionsParamSofort {
     PaymentMethodOptionsParamSofortVariant0(
@@ -53922,12 +64767,47 @@ pub struct PaymentMethodOptionsParamSofortVariant0 {
     >,
 }
 #[cfg(feature = "payment_intents")]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptionsParamSofortVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsParamSofortVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsParamSofortVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsParamSofortVariant0, A::Error> {
+                let mut __f0: Option<
+                    super::models::PaymentMethodOptionsParamSofortVariant0PreferredLanguage,
+                > = None;
+                let mut __f1: Option<
+                    super::models::PaymentMethodOptionsParamAlipayVariant0SetupFutureUsage,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "preferred_language" => __f0 = __map.next_value()?,
+                        "setup_future_usage" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsParamSofortVariant0 {
+                    preferred_language: __f0,
+                    setup_future_usage: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
     pub enum PaymentMethodOptionsParamSofortVariant0PreferredLanguage { Empty = "", De =
     "de", En = "en", Es = "es", Fr = "fr", It = "it", Nl = "nl", Pl = "pl", }
 }
 #[cfg(feature = "payment_intents")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentMethodOptionsParamUsBankAccount {
     PaymentMethodOptionsParamUsBankAccountVariant0(
@@ -53949,7 +64829,40 @@ pub struct PaymentMethodOptionsParamUsBankAccountVariant0 {
     pub verification_method: Option<super::models::VerificationMethod>,
 }
 #[cfg(feature = "payment_intents")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptionsParamUsBankAccountVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsParamUsBankAccountVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsParamUsBankAccountVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsParamUsBankAccountVariant0, A::Error> {
+                let mut __f0: Option<
+                    super::models::PaymentMethodOptionsParamAcssDebitVariant0SetupFutureUsage,
+                > = None;
+                let mut __f1: Option<super::models::VerificationMethod> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "setup_future_usage" => __f0 = __map.next_value()?,
+                        "verification_method" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsParamUsBankAccountVariant0 {
+                    setup_future_usage: __f0,
+                    verification_method: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentMethodOptionsParamWechatPay {
     PaymentMethodOptionsParamWechatPayVariant0(
@@ -53968,6 +64881,40 @@ pub struct PaymentMethodOptionsParamWechatPayVariant0 {
     pub client: super::models::ClientModel,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<String>,
+}
+#[cfg(feature = "payment_intents")]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptionsParamWechatPayVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsParamWechatPayVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsParamWechatPayVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsParamWechatPayVariant0, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::ClientModel> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "app_id" => __f0 = __map.next_value()?,
+                        "client" => __f1 = Some(__map.next_value()?),
+                        "setup_future_usage" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsParamWechatPayVariant0 {
+                    app_id: __f0,
+                    client: rt::de::required(__f1, "client")?,
+                    setup_future_usage: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "payment_intents")]
 impl PaymentMethodOptionsParamWechatPayVariant0 {
@@ -54167,6 +65114,89 @@ pub struct PostPaymentIntentsIntentBody {
     pub transfer_group: Option<String>,
 }
 #[cfg(feature = "payment_intents")]
+impl<'de> serde::Deserialize<'de> for PostPaymentIntentsIntentBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPaymentIntentsIntentBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPaymentIntentsIntentBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPaymentIntentsIntentBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<
+                    super::models::PostPaymentIntentsIntentBodyApplicationFeeAmount,
+                > = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<Vec<String>> = None;
+                let mut __f6: Option<super::models::Metadata> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<super::models::PaymentMethodDataParams> = None;
+                let mut __f9: Option<super::models::PaymentMethodOptionsParam> = None;
+                let mut __f10: Option<Vec<String>> = None;
+                let mut __f11: Option<super::models::ReceiptEmail> = None;
+                let mut __f12: Option<super::models::SetupFutureUsage> = None;
+                let mut __f13: Option<super::models::ShippingAddressCarrier> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<
+                    super::models::PostPaymentIntentsIntentBodyTransferData,
+                > = None;
+                let mut __f17: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "application_fee_amount" => __f1 = __map.next_value()?,
+                        "currency" => __f2 = __map.next_value()?,
+                        "customer" => __f3 = __map.next_value()?,
+                        "description" => __f4 = __map.next_value()?,
+                        "expand" => __f5 = __map.next_value()?,
+                        "metadata" => __f6 = __map.next_value()?,
+                        "payment_method" => __f7 = __map.next_value()?,
+                        "payment_method_data" => __f8 = __map.next_value()?,
+                        "payment_method_options" => __f9 = __map.next_value()?,
+                        "payment_method_types" => __f10 = __map.next_value()?,
+                        "receipt_email" => __f11 = __map.next_value()?,
+                        "setup_future_usage" => __f12 = __map.next_value()?,
+                        "shipping" => __f13 = __map.next_value()?,
+                        "statement_descriptor" => __f14 = __map.next_value()?,
+                        "statement_descriptor_suffix" => __f15 = __map.next_value()?,
+                        "transfer_data" => __f16 = __map.next_value()?,
+                        "transfer_group" => __f17 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPaymentIntentsIntentBody {
+                    amount: __f0,
+                    application_fee_amount: __f1,
+                    currency: __f2,
+                    customer: __f3,
+                    description: __f4,
+                    expand: __f5,
+                    metadata: __f6,
+                    payment_method: __f7,
+                    payment_method_data: __f8,
+                    payment_method_options: __f9,
+                    payment_method_types: __f10,
+                    receipt_email: __f11,
+                    setup_future_usage: __f12,
+                    shipping: __f13,
+                    statement_descriptor: __f14,
+                    statement_descriptor_suffix: __f15,
+                    transfer_data: __f16,
+                    transfer_group: __f17,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsIntentBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -54237,7 +65267,7 @@ connector_runtime::__string_enum! {
 }
 #[cfg(feature = "payment_intents")]
 /// Shipping information for this PaymentIntent.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ShippingAddressCarrier {
     ShippingAddressCarrierVariant0(super::models::ShippingAddressCarrierVariant0),
@@ -54273,6 +65303,40 @@ pub struct PostPaymentIntentsIntentApplyCustomerBalanceBody {
     pub expand: Option<Vec<String>>,
 }
 #[cfg(feature = "payment_intents")]
+impl<'de> serde::Deserialize<'de> for PostPaymentIntentsIntentApplyCustomerBalanceBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPaymentIntentsIntentApplyCustomerBalanceBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPaymentIntentsIntentApplyCustomerBalanceBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPaymentIntentsIntentApplyCustomerBalanceBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "currency" => __f1 = __map.next_value()?,
+                        "expand" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPaymentIntentsIntentApplyCustomerBalanceBody {
+                    amount: __f0,
+                    currency: __f1,
+                    expand: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct PostPaymentIntentsIntentCancelBody {
     /// Reason for canceling this PaymentIntent. Possible values are `duplicate`, `fraudulent`, `requested_by_customer`, or `abandoned`
@@ -54283,6 +65347,39 @@ pub struct PostPaymentIntentsIntentCancelBody {
     /// Specifies which fields in the response should be expanded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
+}
+#[cfg(feature = "payment_intents")]
+impl<'de> serde::Deserialize<'de> for PostPaymentIntentsIntentCancelBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPaymentIntentsIntentCancelBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPaymentIntentsIntentCancelBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPaymentIntentsIntentCancelBody, A::Error> {
+                let mut __f0: Option<
+                    super::models::PostPaymentIntentsIntentCancelBodyCancellationReason,
+                > = None;
+                let mut __f1: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "cancellation_reason" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPaymentIntentsIntentCancelBody {
+                    cancellation_reason: __f0,
+                    expand: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
@@ -54318,6 +65415,51 @@ pub struct PostPaymentIntentsIntentCaptureBody {
     pub transfer_data: Option<
         super::models::PostPaymentIntentsIntentCaptureBodyTransferData,
     >,
+}
+#[cfg(feature = "payment_intents")]
+impl<'de> serde::Deserialize<'de> for PostPaymentIntentsIntentCaptureBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPaymentIntentsIntentCaptureBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPaymentIntentsIntentCaptureBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPaymentIntentsIntentCaptureBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<
+                    super::models::PostPaymentIntentsIntentCaptureBodyTransferData,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount_to_capture" => __f0 = __map.next_value()?,
+                        "application_fee_amount" => __f1 = __map.next_value()?,
+                        "expand" => __f2 = __map.next_value()?,
+                        "statement_descriptor" => __f3 = __map.next_value()?,
+                        "statement_descriptor_suffix" => __f4 = __map.next_value()?,
+                        "transfer_data" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPaymentIntentsIntentCaptureBody {
+                    amount_to_capture: __f0,
+                    application_fee_amount: __f1,
+                    expand: __f2,
+                    statement_descriptor: __f3,
+                    statement_descriptor_suffix: __f4,
+                    transfer_data: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsIntentCaptureBody {
@@ -54414,6 +65556,78 @@ pub struct PostPaymentIntentsIntentConfirmBody {
     pub use_stripe_sdk: Option<bool>,
 }
 #[cfg(feature = "payment_intents")]
+impl<'de> serde::Deserialize<'de> for PostPaymentIntentsIntentConfirmBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPaymentIntentsIntentConfirmBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPaymentIntentsIntentConfirmBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPaymentIntentsIntentConfirmBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::MandateData> = None;
+                let mut __f5: Option<
+                    super::models::PostPaymentIntentsIntentConfirmBodyOffSession,
+                > = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<super::models::PaymentMethodDataParams> = None;
+                let mut __f8: Option<super::models::PaymentMethodOptionsParam> = None;
+                let mut __f9: Option<Vec<String>> = None;
+                let mut __f10: Option<super::models::ReceiptEmail> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<super::models::SetupFutureUsage> = None;
+                let mut __f13: Option<super::models::ShippingAddressCarrier> = None;
+                let mut __f14: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "client_secret" => __f0 = __map.next_value()?,
+                        "error_on_requires_action" => __f1 = __map.next_value()?,
+                        "expand" => __f2 = __map.next_value()?,
+                        "mandate" => __f3 = __map.next_value()?,
+                        "mandate_data" => __f4 = __map.next_value()?,
+                        "off_session" => __f5 = __map.next_value()?,
+                        "payment_method" => __f6 = __map.next_value()?,
+                        "payment_method_data" => __f7 = __map.next_value()?,
+                        "payment_method_options" => __f8 = __map.next_value()?,
+                        "payment_method_types" => __f9 = __map.next_value()?,
+                        "receipt_email" => __f10 = __map.next_value()?,
+                        "return_url" => __f11 = __map.next_value()?,
+                        "setup_future_usage" => __f12 = __map.next_value()?,
+                        "shipping" => __f13 = __map.next_value()?,
+                        "use_stripe_sdk" => __f14 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPaymentIntentsIntentConfirmBody {
+                    client_secret: __f0,
+                    error_on_requires_action: __f1,
+                    expand: __f2,
+                    mandate: __f3,
+                    mandate_data: __f4,
+                    off_session: __f5,
+                    payment_method: __f6,
+                    payment_method_data: __f7,
+                    payment_method_options: __f8,
+                    payment_method_types: __f9,
+                    receipt_email: __f10,
+                    return_url: __f11,
+                    setup_future_usage: __f12,
+                    shipping: __f13,
+                    use_stripe_sdk: __f14,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsIntentConfirmBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -54449,7 +65663,7 @@ impl PostPaymentIntentsIntentConfirmBody {
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 /// This hash contains details about the Mandate to create
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum MandateData {
     MandateDataVariant0(super::models::MandateDataVariant0),
@@ -54466,6 +65680,36 @@ pub type MandateDataVariant0 = PostPaymentIntentsBodyMandateData;
 pub struct MandateDataVariant1 {
     /// customer_acceptance_param
     pub customer_acceptance: super::models::MandateDataVariant1CustomerAcceptance,
+}
+#[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
+impl<'de> serde::Deserialize<'de> for MandateDataVariant1 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MandateDataVariant1;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MandateDataVariant1")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MandateDataVariant1, A::Error> {
+                let mut __f0: Option<
+                    super::models::MandateDataVariant1CustomerAcceptance,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "customer_acceptance" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(MandateDataVariant1 {
+                    customer_acceptance: rt::de::required(__f0, "customer_acceptance")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 impl MandateDataVariant1 {
@@ -54486,6 +65730,39 @@ pub struct MandateDataVariant1CustomerAcceptance {
     pub online: super::models::MandateDataVariant1CustomerAcceptanceOnline,
     #[serde(rename = "type")]
     pub type_: String,
+}
+#[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
+impl<'de> serde::Deserialize<'de> for MandateDataVariant1CustomerAcceptance {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MandateDataVariant1CustomerAcceptance;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MandateDataVariant1CustomerAcceptance")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MandateDataVariant1CustomerAcceptance, A::Error> {
+                let mut __f0: Option<
+                    super::models::MandateDataVariant1CustomerAcceptanceOnline,
+                > = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "online" => __f0 = Some(__map.next_value()?),
+                        "type" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(MandateDataVariant1CustomerAcceptance {
+                    online: rt::de::required(__f0, "online")?,
+                    type_: rt::de::required(__f1, "type")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 impl MandateDataVariant1CustomerAcceptance {
@@ -54515,6 +65792,37 @@ pub struct MandateDataVariant1CustomerAcceptanceOnline {
     pub ip_address: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
+}
+#[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
+impl<'de> serde::Deserialize<'de> for MandateDataVariant1CustomerAcceptanceOnline {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MandateDataVariant1CustomerAcceptanceOnline;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MandateDataVariant1CustomerAcceptanceOnline")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MandateDataVariant1CustomerAcceptanceOnline, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ip_address" => __f0 = __map.next_value()?,
+                        "user_agent" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(MandateDataVariant1CustomerAcceptanceOnline {
+                    ip_address: __f0,
+                    user_agent: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 impl MandateDataVariant1CustomerAcceptanceOnline {
@@ -54561,6 +65869,52 @@ pub struct PostPaymentIntentsIntentIncrementAuthorizationBody {
     >,
 }
 #[cfg(feature = "payment_intents")]
+impl<'de> serde::Deserialize<'de>
+for PostPaymentIntentsIntentIncrementAuthorizationBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPaymentIntentsIntentIncrementAuthorizationBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPaymentIntentsIntentIncrementAuthorizationBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPaymentIntentsIntentIncrementAuthorizationBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                let mut __f4: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f5: Option<
+                    super::models::PostPaymentIntentsIntentIncrementAuthorizationBodyTransferData,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = Some(__map.next_value()?),
+                        "application_fee_amount" => __f1 = __map.next_value()?,
+                        "description" => __f2 = __map.next_value()?,
+                        "expand" => __f3 = __map.next_value()?,
+                        "metadata" => __f4 = __map.next_value()?,
+                        "transfer_data" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPaymentIntentsIntentIncrementAuthorizationBody {
+                    amount: rt::de::required(__f0, "amount")?,
+                    application_fee_amount: __f1,
+                    description: __f2,
+                    expand: __f3,
+                    metadata: __f4,
+                    transfer_data: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsIntentIncrementAuthorizationBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -54596,6 +65950,43 @@ pub struct PostPaymentIntentsIntentVerifyMicrodepositsBody {
     /// Specifies which fields in the response should be expanded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
+}
+#[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
+impl<'de> serde::Deserialize<'de> for PostPaymentIntentsIntentVerifyMicrodepositsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPaymentIntentsIntentVerifyMicrodepositsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPaymentIntentsIntentVerifyMicrodepositsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPaymentIntentsIntentVerifyMicrodepositsBody, A::Error> {
+                let mut __f0: Option<Vec<i64>> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amounts" => __f0 = __map.next_value()?,
+                        "client_secret" => __f1 = __map.next_value()?,
+                        "descriptor_code" => __f2 = __map.next_value()?,
+                        "expand" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPaymentIntentsIntentVerifyMicrodepositsBody {
+                    amounts: __f0,
+                    client_secret: __f1,
+                    descriptor_code: __f2,
+                    expand: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 impl PostPaymentIntentsIntentVerifyMicrodepositsBody {
@@ -54760,6 +66151,88 @@ pub struct PostPaymentLinksBody {
     pub transfer_data: Option<super::models::PostPaymentLinksBodyTransferData>,
 }
 #[cfg(feature = "payment_links")]
+impl<'de> serde::Deserialize<'de> for PostPaymentLinksBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPaymentLinksBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPaymentLinksBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPaymentLinksBody, A::Error> {
+                let mut __f0: Option<super::models::AfterCompletionParams> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<f64> = None;
+                let mut __f4: Option<super::models::AutomaticTaxParams> = None;
+                let mut __f5: Option<
+                    super::models::PaymentLinkBillingAddressCollection,
+                > = None;
+                let mut __f6: Option<Vec<String>> = None;
+                let mut __f7: Option<
+                    Vec<super::models::PostPaymentLinksBodyLineItemsItem>,
+                > = None;
+                let mut __f8: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<Vec<String>> = None;
+                let mut __f11: Option<
+                    super::models::PostPaymentLinksBodyPhoneNumberCollection,
+                > = None;
+                let mut __f12: Option<
+                    super::models::PostPaymentLinksBodyShippingAddressCollection,
+                > = None;
+                let mut __f13: Option<
+                    super::models::PostPaymentLinksBodySubscriptionData,
+                > = None;
+                let mut __f14: Option<super::models::PostPaymentLinksBodyTransferData> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "after_completion" => __f0 = __map.next_value()?,
+                        "allow_promotion_codes" => __f1 = __map.next_value()?,
+                        "application_fee_amount" => __f2 = __map.next_value()?,
+                        "application_fee_percent" => {
+                            __f3 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "automatic_tax" => __f4 = __map.next_value()?,
+                        "billing_address_collection" => __f5 = __map.next_value()?,
+                        "expand" => __f6 = __map.next_value()?,
+                        "line_items" => __f7 = Some(__map.next_value()?),
+                        "metadata" => __f8 = __map.next_value()?,
+                        "on_behalf_of" => __f9 = __map.next_value()?,
+                        "payment_method_types" => __f10 = __map.next_value()?,
+                        "phone_number_collection" => __f11 = __map.next_value()?,
+                        "shipping_address_collection" => __f12 = __map.next_value()?,
+                        "subscription_data" => __f13 = __map.next_value()?,
+                        "transfer_data" => __f14 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPaymentLinksBody {
+                    after_completion: __f0,
+                    allow_promotion_codes: __f1,
+                    application_fee_amount: __f2,
+                    application_fee_percent: __f3,
+                    automatic_tax: __f4,
+                    billing_address_collection: __f5,
+                    expand: __f6,
+                    line_items: rt::de::required(__f7, "line_items")?,
+                    metadata: __f8,
+                    on_behalf_of: __f9,
+                    payment_method_types: __f10,
+                    phone_number_collection: __f11,
+                    shipping_address_collection: __f12,
+                    subscription_data: __f13,
+                    transfer_data: __f14,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_links")]
 impl PostPaymentLinksBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -54793,6 +66266,42 @@ pub struct AfterCompletionParams {
     pub type_: super::models::AfterCompletionParamsType,
 }
 #[cfg(feature = "payment_links")]
+impl<'de> serde::Deserialize<'de> for AfterCompletionParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AfterCompletionParams;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AfterCompletionParams")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AfterCompletionParams, A::Error> {
+                let mut __f0: Option<
+                    super::models::AfterCompletionParamsHostedConfirmation,
+                > = None;
+                let mut __f1: Option<super::models::AfterCompletionParamsRedirect> = None;
+                let mut __f2: Option<super::models::AfterCompletionParamsType> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "hosted_confirmation" => __f0 = __map.next_value()?,
+                        "redirect" => __f1 = __map.next_value()?,
+                        "type" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AfterCompletionParams {
+                    hosted_confirmation: __f0,
+                    redirect: __f1,
+                    type_: rt::de::required(__f2, "type")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_links")]
 impl AfterCompletionParams {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -54811,6 +66320,34 @@ impl AfterCompletionParams {
 pub struct AfterCompletionParamsHostedConfirmation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_message: Option<String>,
+}
+#[cfg(feature = "payment_links")]
+impl<'de> serde::Deserialize<'de> for AfterCompletionParamsHostedConfirmation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AfterCompletionParamsHostedConfirmation;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AfterCompletionParamsHostedConfirmation")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AfterCompletionParamsHostedConfirmation, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "custom_message" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AfterCompletionParamsHostedConfirmation {
+                    custom_message: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "payment_links")]
 impl AfterCompletionParamsHostedConfirmation {
@@ -54832,6 +66369,34 @@ impl AfterCompletionParamsHostedConfirmation {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct AfterCompletionParamsRedirect {
     pub url: String,
+}
+#[cfg(feature = "payment_links")]
+impl<'de> serde::Deserialize<'de> for AfterCompletionParamsRedirect {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = AfterCompletionParamsRedirect;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct AfterCompletionParamsRedirect")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<AfterCompletionParamsRedirect, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "url" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(AfterCompletionParamsRedirect {
+                    url: rt::de::required(__f0, "url")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "payment_links")]
 impl AfterCompletionParamsRedirect {
@@ -54870,6 +66435,40 @@ pub struct PostPaymentLinksBodyLineItemsItem {
     pub quantity: i64,
 }
 #[cfg(feature = "payment_links")]
+impl<'de> serde::Deserialize<'de> for PostPaymentLinksBodyLineItemsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPaymentLinksBodyLineItemsItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPaymentLinksBodyLineItemsItem")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPaymentLinksBodyLineItemsItem, A::Error> {
+                let mut __f0: Option<super::models::AdjustableQuantityParams> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "adjustable_quantity" => __f0 = __map.next_value()?,
+                        "price" => __f1 = Some(__map.next_value()?),
+                        "quantity" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPaymentLinksBodyLineItemsItem {
+                    adjustable_quantity: __f0,
+                    price: rt::de::required(__f1, "price")?,
+                    quantity: rt::de::required(__f2, "quantity")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_links")]
 impl PostPaymentLinksBodyLineItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -54905,6 +66504,34 @@ pub type PostPaymentLinksBodyShippingAddressCollection = PostCheckoutSessionsBod
 pub struct PostPaymentLinksBodySubscriptionData {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trial_period_days: Option<i64>,
+}
+#[cfg(feature = "payment_links")]
+impl<'de> serde::Deserialize<'de> for PostPaymentLinksBodySubscriptionData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPaymentLinksBodySubscriptionData;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPaymentLinksBodySubscriptionData")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPaymentLinksBodySubscriptionData, A::Error> {
+                let mut __f0: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "trial_period_days" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPaymentLinksBodySubscriptionData {
+                    trial_period_days: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "payment_links")]
 /// transfer_data_params
@@ -54958,6 +66585,69 @@ pub struct PostPaymentLinksPaymentLinkBody {
     >,
 }
 #[cfg(feature = "payment_links")]
+impl<'de> serde::Deserialize<'de> for PostPaymentLinksPaymentLinkBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPaymentLinksPaymentLinkBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPaymentLinksPaymentLinkBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPaymentLinksPaymentLinkBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<super::models::AfterCompletionParams> = None;
+                let mut __f2: Option<bool> = None;
+                let mut __f3: Option<super::models::AutomaticTaxParams> = None;
+                let mut __f4: Option<
+                    super::models::PaymentLinkBillingAddressCollection,
+                > = None;
+                let mut __f5: Option<Vec<String>> = None;
+                let mut __f6: Option<
+                    Vec<super::models::PostPaymentLinksPaymentLinkBodyLineItemsItem>,
+                > = None;
+                let mut __f7: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f8: Option<
+                    super::models::PostPaymentLinksPaymentLinkBodyPaymentMethodTypes,
+                > = None;
+                let mut __f9: Option<
+                    super::models::PostPaymentLinksPaymentLinkBodyShippingAddressCollection,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "active" => __f0 = __map.next_value()?,
+                        "after_completion" => __f1 = __map.next_value()?,
+                        "allow_promotion_codes" => __f2 = __map.next_value()?,
+                        "automatic_tax" => __f3 = __map.next_value()?,
+                        "billing_address_collection" => __f4 = __map.next_value()?,
+                        "expand" => __f5 = __map.next_value()?,
+                        "line_items" => __f6 = __map.next_value()?,
+                        "metadata" => __f7 = __map.next_value()?,
+                        "payment_method_types" => __f8 = __map.next_value()?,
+                        "shipping_address_collection" => __f9 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPaymentLinksPaymentLinkBody {
+                    active: __f0,
+                    after_completion: __f1,
+                    allow_promotion_codes: __f2,
+                    automatic_tax: __f3,
+                    billing_address_collection: __f4,
+                    expand: __f5,
+                    line_items: __f6,
+                    metadata: __f7,
+                    payment_method_types: __f8,
+                    shipping_address_collection: __f9,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_links")]
 impl PostPaymentLinksPaymentLinkBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -54984,6 +66674,40 @@ pub struct PostPaymentLinksPaymentLinkBodyLineItemsItem {
     pub quantity: Option<i64>,
 }
 #[cfg(feature = "payment_links")]
+impl<'de> serde::Deserialize<'de> for PostPaymentLinksPaymentLinkBodyLineItemsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPaymentLinksPaymentLinkBodyLineItemsItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPaymentLinksPaymentLinkBodyLineItemsItem")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPaymentLinksPaymentLinkBodyLineItemsItem, A::Error> {
+                let mut __f0: Option<super::models::AdjustableQuantityParams> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "adjustable_quantity" => __f0 = __map.next_value()?,
+                        "id" => __f1 = Some(__map.next_value()?),
+                        "quantity" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPaymentLinksPaymentLinkBodyLineItemsItem {
+                    adjustable_quantity: __f0,
+                    id: rt::de::required(__f1, "id")?,
+                    quantity: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_links")]
 impl PostPaymentLinksPaymentLinkBodyLineItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -55004,7 +66728,7 @@ impl PostPaymentLinksPaymentLinkBodyLineItemsItem {
 pub type PostPaymentLinksPaymentLinkBodyPaymentMethodTypes = FullNameAliasesListString;
 #[cfg(feature = "payment_links")]
 /// Configuration for collecting the customer's shipping address.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentLinksPaymentLinkBodyShippingAddressCollection {
     PostPaymentLinksPaymentLinkBodyShippingAddressCollectionVariant0(
@@ -55231,6 +66955,120 @@ pub struct PostPaymentMethodsBody {
     pub wechat_pay: Option<serde_json::Value>,
 }
 #[cfg(feature = "payment_methods")]
+impl<'de> serde::Deserialize<'de> for PostPaymentMethodsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPaymentMethodsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPaymentMethodsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPaymentMethodsBody, A::Error> {
+                let mut __f0: Option<super::models::PostPaymentMethodsBodyAcssDebit> = None;
+                let mut __f1: Option<serde_json::Value> = None;
+                let mut __f2: Option<serde_json::Value> = None;
+                let mut __f3: Option<super::models::PostPaymentMethodsBodyAuBecsDebit> = None;
+                let mut __f4: Option<super::models::PostPaymentMethodsBodyBacsDebit> = None;
+                let mut __f5: Option<serde_json::Value> = None;
+                let mut __f6: Option<super::models::BillingDetailsInnerParams> = None;
+                let mut __f7: Option<super::models::PostPaymentMethodsBodyBoleto> = None;
+                let mut __f8: Option<super::models::PostPaymentMethodsBodyCard> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<super::models::PostPaymentMethodsBodyEps> = None;
+                let mut __f11: Option<Vec<String>> = None;
+                let mut __f12: Option<super::models::PostPaymentMethodsBodyFpx> = None;
+                let mut __f13: Option<serde_json::Value> = None;
+                let mut __f14: Option<serde_json::Value> = None;
+                let mut __f15: Option<super::models::PostPaymentMethodsBodyIdeal> = None;
+                let mut __f16: Option<serde_json::Value> = None;
+                let mut __f17: Option<super::models::PostPaymentMethodsBodyKlarna> = None;
+                let mut __f18: Option<serde_json::Value> = None;
+                let mut __f19: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f20: Option<serde_json::Value> = None;
+                let mut __f21: Option<super::models::PostPaymentMethodsBodyP24> = None;
+                let mut __f22: Option<String> = None;
+                let mut __f23: Option<serde_json::Value> = None;
+                let mut __f24: Option<super::models::PostPaymentMethodsBodySepaDebit> = None;
+                let mut __f25: Option<super::models::PostPaymentMethodsBodySofort> = None;
+                let mut __f26: Option<super::models::PostPaymentMethodsBodyType> = None;
+                let mut __f27: Option<
+                    super::models::PostPaymentMethodsBodyUsBankAccount,
+                > = None;
+                let mut __f28: Option<serde_json::Value> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "acss_debit" => __f0 = __map.next_value()?,
+                        "afterpay_clearpay" => __f1 = __map.next_value()?,
+                        "alipay" => __f2 = __map.next_value()?,
+                        "au_becs_debit" => __f3 = __map.next_value()?,
+                        "bacs_debit" => __f4 = __map.next_value()?,
+                        "bancontact" => __f5 = __map.next_value()?,
+                        "billing_details" => __f6 = __map.next_value()?,
+                        "boleto" => __f7 = __map.next_value()?,
+                        "card" => __f8 = __map.next_value()?,
+                        "customer" => __f9 = __map.next_value()?,
+                        "eps" => __f10 = __map.next_value()?,
+                        "expand" => __f11 = __map.next_value()?,
+                        "fpx" => __f12 = __map.next_value()?,
+                        "giropay" => __f13 = __map.next_value()?,
+                        "grabpay" => __f14 = __map.next_value()?,
+                        "ideal" => __f15 = __map.next_value()?,
+                        "interac_present" => __f16 = __map.next_value()?,
+                        "klarna" => __f17 = __map.next_value()?,
+                        "konbini" => __f18 = __map.next_value()?,
+                        "metadata" => __f19 = __map.next_value()?,
+                        "oxxo" => __f20 = __map.next_value()?,
+                        "p24" => __f21 = __map.next_value()?,
+                        "payment_method" => __f22 = __map.next_value()?,
+                        "paynow" => __f23 = __map.next_value()?,
+                        "sepa_debit" => __f24 = __map.next_value()?,
+                        "sofort" => __f25 = __map.next_value()?,
+                        "type" => __f26 = __map.next_value()?,
+                        "us_bank_account" => __f27 = __map.next_value()?,
+                        "wechat_pay" => __f28 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPaymentMethodsBody {
+                    acss_debit: __f0,
+                    afterpay_clearpay: __f1,
+                    alipay: __f2,
+                    au_becs_debit: __f3,
+                    bacs_debit: __f4,
+                    bancontact: __f5,
+                    billing_details: __f6,
+                    boleto: __f7,
+                    card: __f8,
+                    customer: __f9,
+                    eps: __f10,
+                    expand: __f11,
+                    fpx: __f12,
+                    giropay: __f13,
+                    grabpay: __f14,
+                    ideal: __f15,
+                    interac_present: __f16,
+                    klarna: __f17,
+                    konbini: __f18,
+                    metadata: __f19,
+                    oxxo: __f20,
+                    p24: __f21,
+                    payment_method: __f22,
+                    paynow: __f23,
+                    sepa_debit: __f24,
+                    sofort: __f25,
+                    type_: __f26,
+                    us_bank_account: __f27,
+                    wechat_pay: __f28,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_methods")]
 impl PostPaymentMethodsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -55301,7 +67139,7 @@ pub type BillingDetailsInnerParams = PaymentMethodDataParamsBillingDetails;
 pub type PostPaymentMethodsBodyBoleto = PaymentMethodDataParamsBoleto;
 #[cfg(feature = "payment_methods")]
 /// If this is a `card` PaymentMethod, this hash contains the user's card details. For backwards compatibility, you can alternatively provide a Stripe token (e.g., for Apple Pay, Amex Express Checkout, or legacy Checkout) into the card hash with format `card: {token: "tok_visa"}`. When providing a card number, you must meet the requirements for [PCI compliance](https://stripe.com/docs/security#validating-pci-compliance). We strongly recommend using Stripe.js instead of interacting with this API directly.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentMethodsBodyCard {
     PostPaymentMethodsBodyCardVariant0(
@@ -55322,6 +67160,43 @@ pub struct PostPaymentMethodsBodyCardVariant0 {
     pub exp_month: i64,
     pub exp_year: i64,
     pub number: String,
+}
+#[cfg(feature = "payment_methods")]
+impl<'de> serde::Deserialize<'de> for PostPaymentMethodsBodyCardVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPaymentMethodsBodyCardVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPaymentMethodsBodyCardVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPaymentMethodsBodyCardVariant0, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "cvc" => __f0 = __map.next_value()?,
+                        "exp_month" => __f1 = Some(__map.next_value()?),
+                        "exp_year" => __f2 = Some(__map.next_value()?),
+                        "number" => __f3 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPaymentMethodsBodyCardVariant0 {
+                    cvc: __f0,
+                    exp_month: rt::de::required(__f1, "exp_month")?,
+                    exp_year: rt::de::required(__f2, "exp_year")?,
+                    number: rt::de::required(__f3, "number")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "payment_methods")]
 impl PostPaymentMethodsBodyCardVariant0 {
@@ -55352,6 +67227,34 @@ impl PostPaymentMethodsBodyCardVariant0 {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct PostPaymentMethodsBodyCardVariant1 {
     pub token: String,
+}
+#[cfg(feature = "payment_methods")]
+impl<'de> serde::Deserialize<'de> for PostPaymentMethodsBodyCardVariant1 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPaymentMethodsBodyCardVariant1;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPaymentMethodsBodyCardVariant1")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPaymentMethodsBodyCardVariant1, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "token" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPaymentMethodsBodyCardVariant1 {
+                    token: rt::de::required(__f0, "token")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "payment_methods")]
 impl PostPaymentMethodsBodyCardVariant1 {
@@ -55440,6 +67343,50 @@ pub struct PostPaymentMethodsPaymentMethodBody {
     >,
 }
 #[cfg(feature = "payment_methods")]
+impl<'de> serde::Deserialize<'de> for PostPaymentMethodsPaymentMethodBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPaymentMethodsPaymentMethodBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPaymentMethodsPaymentMethodBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPaymentMethodsPaymentMethodBody, A::Error> {
+                let mut __f0: Option<super::models::BillingDetailsInnerParams> = None;
+                let mut __f1: Option<
+                    super::models::PostPaymentMethodsPaymentMethodBodyCard,
+                > = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<super::models::Metadata> = None;
+                let mut __f4: Option<
+                    super::models::PostPaymentMethodsPaymentMethodBodyUsBankAccount,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "billing_details" => __f0 = __map.next_value()?,
+                        "card" => __f1 = __map.next_value()?,
+                        "expand" => __f2 = __map.next_value()?,
+                        "metadata" => __f3 = __map.next_value()?,
+                        "us_bank_account" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPaymentMethodsPaymentMethodBody {
+                    billing_details: __f0,
+                    card: __f1,
+                    expand: __f2,
+                    metadata: __f3,
+                    us_bank_account: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_methods")]
 impl PostPaymentMethodsPaymentMethodBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -55461,6 +67408,37 @@ pub struct PostPaymentMethodsPaymentMethodBodyCard {
     pub exp_year: Option<i64>,
 }
 #[cfg(feature = "payment_methods")]
+impl<'de> serde::Deserialize<'de> for PostPaymentMethodsPaymentMethodBodyCard {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPaymentMethodsPaymentMethodBodyCard;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPaymentMethodsPaymentMethodBodyCard")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPaymentMethodsPaymentMethodBodyCard, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "exp_month" => __f0 = __map.next_value()?,
+                        "exp_year" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPaymentMethodsPaymentMethodBodyCard {
+                    exp_month: __f0,
+                    exp_year: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_methods")]
 /// update_param
 ///
 /// If this is an `us_bank_account` PaymentMethod, this hash contains details about the US bank account payment method.
@@ -55470,6 +67448,36 @@ pub struct PostPaymentMethodsPaymentMethodBodyUsBankAccount {
     pub account_holder_type: Option<super::models::AccountHolderTypeCompanyIndividual>,
 }
 #[cfg(feature = "payment_methods")]
+impl<'de> serde::Deserialize<'de> for PostPaymentMethodsPaymentMethodBodyUsBankAccount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPaymentMethodsPaymentMethodBodyUsBankAccount;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPaymentMethodsPaymentMethodBodyUsBankAccount")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPaymentMethodsPaymentMethodBodyUsBankAccount, A::Error> {
+                let mut __f0: Option<
+                    super::models::AccountHolderTypeCompanyIndividual,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_holder_type" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPaymentMethodsPaymentMethodBodyUsBankAccount {
+                    account_holder_type: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "payment_methods")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct PostPaymentMethodsPaymentMethodAttachBody {
     /// The ID of the customer to which to attach the PaymentMethod.
@@ -55477,6 +67485,37 @@ pub struct PostPaymentMethodsPaymentMethodAttachBody {
     /// Specifies which fields in the response should be expanded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
+}
+#[cfg(feature = "payment_methods")]
+impl<'de> serde::Deserialize<'de> for PostPaymentMethodsPaymentMethodAttachBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPaymentMethodsPaymentMethodAttachBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPaymentMethodsPaymentMethodAttachBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPaymentMethodsPaymentMethodAttachBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "customer" => __f0 = Some(__map.next_value()?),
+                        "expand" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPaymentMethodsPaymentMethodAttachBody {
+                    customer: rt::de::required(__f0, "customer")?,
+                    expand: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "payment_methods")]
 impl PostPaymentMethodsPaymentMethodAttachBody {
@@ -55594,6 +67633,58 @@ pub struct PostPayoutsBody {
     /// A string to be displayed on the recipient's bank or card statement. This may be at most 22 characters. Attempting to use a `statement_descriptor` longer than 22 characters will return an error. Note: Most banks will truncate this information and/or display it inconsistently. Some may not display it at all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statement_descriptor: Option<String>,
+}
+#[cfg(feature = "payouts")]
+impl<'de> serde::Deserialize<'de> for PostPayoutsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPayoutsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPayoutsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPayoutsBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<Vec<String>> = None;
+                let mut __f5: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f6: Option<super::models::PostPayoutsBodyMethod> = None;
+                let mut __f7: Option<super::models::PostPayoutsBodySourceType> = None;
+                let mut __f8: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = Some(__map.next_value()?),
+                        "currency" => __f1 = Some(__map.next_value()?),
+                        "description" => __f2 = __map.next_value()?,
+                        "destination" => __f3 = __map.next_value()?,
+                        "expand" => __f4 = __map.next_value()?,
+                        "metadata" => __f5 = __map.next_value()?,
+                        "method" => __f6 = __map.next_value()?,
+                        "source_type" => __f7 = __map.next_value()?,
+                        "statement_descriptor" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPayoutsBody {
+                    amount: rt::de::required(__f0, "amount")?,
+                    currency: rt::de::required(__f1, "currency")?,
+                    description: __f2,
+                    destination: __f3,
+                    expand: __f4,
+                    metadata: __f5,
+                    method: __f6,
+                    source_type: __f7,
+                    statement_descriptor: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "payouts")]
 impl PostPayoutsBody {
@@ -55757,6 +67848,85 @@ pub struct PostPlansBody {
     pub usage_type: Option<super::models::RecurringUsageType>,
 }
 #[cfg(feature = "plans")]
+impl<'de> serde::Deserialize<'de> for PostPlansBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPlansBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPlansBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPlansBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<super::models::PostPlansBodyAggregateUsage> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::PlanBillingScheme> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<Vec<String>> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<super::models::PostPlansBodyInterval> = None;
+                let mut __f9: Option<i64> = None;
+                let mut __f10: Option<super::models::Metadata> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<super::models::PostPlansBodyProduct> = None;
+                let mut __f13: Option<Vec<super::models::Tier>> = None;
+                let mut __f14: Option<super::models::TiersMode> = None;
+                let mut __f15: Option<super::models::TransformUsageParam> = None;
+                let mut __f16: Option<i64> = None;
+                let mut __f17: Option<super::models::RecurringUsageType> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "active" => __f0 = __map.next_value()?,
+                        "aggregate_usage" => __f1 = __map.next_value()?,
+                        "amount" => __f2 = __map.next_value()?,
+                        "amount_decimal" => __f3 = __map.next_value()?,
+                        "billing_scheme" => __f4 = __map.next_value()?,
+                        "currency" => __f5 = Some(__map.next_value()?),
+                        "expand" => __f6 = __map.next_value()?,
+                        "id" => __f7 = __map.next_value()?,
+                        "interval" => __f8 = Some(__map.next_value()?),
+                        "interval_count" => __f9 = __map.next_value()?,
+                        "metadata" => __f10 = __map.next_value()?,
+                        "nickname" => __f11 = __map.next_value()?,
+                        "product" => __f12 = __map.next_value()?,
+                        "tiers" => __f13 = __map.next_value()?,
+                        "tiers_mode" => __f14 = __map.next_value()?,
+                        "transform_usage" => __f15 = __map.next_value()?,
+                        "trial_period_days" => __f16 = __map.next_value()?,
+                        "usage_type" => __f17 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPlansBody {
+                    active: __f0,
+                    aggregate_usage: __f1,
+                    amount: __f2,
+                    amount_decimal: __f3,
+                    billing_scheme: __f4,
+                    currency: rt::de::required(__f5, "currency")?,
+                    expand: __f6,
+                    id: __f7,
+                    interval: rt::de::required(__f8, "interval")?,
+                    interval_count: __f9,
+                    metadata: __f10,
+                    nickname: __f11,
+                    product: __f12,
+                    tiers: __f13,
+                    tiers_mode: __f14,
+                    transform_usage: __f15,
+                    trial_period_days: __f16,
+                    usage_type: __f17,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "plans")]
 impl PostPlansBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -55780,7 +67950,7 @@ connector_runtime::__string_enum! {
 /// Specifies billing frequency. Either `day`, `week`, `month` or `year`.
 pub type PostPlansBodyInterval = Interval;
 #[cfg(feature = "plans")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPlansBodyProduct {
     PostPlansBodyProductVariant0(super::models::PostPlansBodyProductVariant0),
@@ -55807,6 +67977,52 @@ pub struct PostPlansBodyProductVariant0 {
     pub tax_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit_label: Option<String>,
+}
+#[cfg(any(feature = "plans", feature = "prices"))]
+impl<'de> serde::Deserialize<'de> for PostPlansBodyProductVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPlansBodyProductVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPlansBodyProductVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPlansBodyProductVariant0, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "active" => __f0 = __map.next_value()?,
+                        "id" => __f1 = __map.next_value()?,
+                        "metadata" => __f2 = __map.next_value()?,
+                        "name" => __f3 = Some(__map.next_value()?),
+                        "statement_descriptor" => __f4 = __map.next_value()?,
+                        "tax_code" => __f5 = __map.next_value()?,
+                        "unit_label" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPlansBodyProductVariant0 {
+                    active: __f0,
+                    id: __f1,
+                    metadata: __f2,
+                    name: rt::de::required(__f3, "name")?,
+                    statement_descriptor: __f4,
+                    tax_code: __f5,
+                    unit_label: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "plans", feature = "prices"))]
 impl PostPlansBodyProductVariant0 {
@@ -55871,6 +68087,46 @@ pub struct Tier {
     pub up_to: super::models::TierUpTo,
 }
 #[cfg(any(feature = "plans", feature = "prices"))]
+impl<'de> serde::Deserialize<'de> for Tier {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = Tier;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct Tier")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<Tier, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::TierUpTo> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "flat_amount" => __f0 = __map.next_value()?,
+                        "flat_amount_decimal" => __f1 = __map.next_value()?,
+                        "unit_amount" => __f2 = __map.next_value()?,
+                        "unit_amount_decimal" => __f3 = __map.next_value()?,
+                        "up_to" => __f4 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(Tier {
+                    flat_amount: __f0,
+                    flat_amount_decimal: __f1,
+                    unit_amount: __f2,
+                    unit_amount_decimal: __f3,
+                    up_to: rt::de::required(__f4, "up_to")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(any(feature = "plans", feature = "prices"))]
 pub type TierUpTo = PayoutSettingsSpecsScheduleDelayDays;
 #[cfg(any(feature = "plans", feature = "prices"))]
 connector_runtime::__string_enum! {
@@ -55886,6 +68142,37 @@ connector_runtime::__string_enum! {
 pub struct TransformUsageParam {
     pub divide_by: i64,
     pub round: super::models::TransformUsageParamRound,
+}
+#[cfg(any(feature = "plans", feature = "prices"))]
+impl<'de> serde::Deserialize<'de> for TransformUsageParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TransformUsageParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TransformUsageParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TransformUsageParam, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<super::models::TransformUsageParamRound> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "divide_by" => __f0 = Some(__map.next_value()?),
+                        "round" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TransformUsageParam {
+                    divide_by: rt::de::required(__f0, "divide_by")?,
+                    round: rt::de::required(__f1, "round")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "plans", feature = "prices"))]
 connector_runtime::__string_enum! {
@@ -55914,6 +68201,49 @@ pub struct PostPlansPlanBody {
     pub trial_period_days: Option<i64>,
 }
 #[cfg(feature = "plans")]
+impl<'de> serde::Deserialize<'de> for PostPlansPlanBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPlansPlanBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPlansPlanBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPlansPlanBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<super::models::Metadata> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "active" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        "metadata" => __f2 = __map.next_value()?,
+                        "nickname" => __f3 = __map.next_value()?,
+                        "product" => __f4 = __map.next_value()?,
+                        "trial_period_days" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPlansPlanBody {
+                    active: __f0,
+                    expand: __f1,
+                    metadata: __f2,
+                    nickname: __f3,
+                    product: __f4,
+                    trial_period_days: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "plans")]
 impl PostPlansPlanBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -55934,6 +68264,37 @@ pub struct GetPricesRecurring {
     pub interval: Option<super::models::Interval>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage_type: Option<super::models::UsageType>,
+}
+#[cfg(feature = "prices")]
+impl<'de> serde::Deserialize<'de> for GetPricesRecurring {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = GetPricesRecurring;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct GetPricesRecurring")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<GetPricesRecurring, A::Error> {
+                let mut __f0: Option<super::models::Interval> = None;
+                let mut __f1: Option<super::models::UsageType> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "interval" => __f0 = __map.next_value()?,
+                        "usage_type" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(GetPricesRecurring {
+                    interval: __f0,
+                    usage_type: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "prices")]
 pub type UsageType = RecurringUsageType;
@@ -56073,6 +68434,82 @@ pub struct PostPricesBody {
     pub unit_amount_decimal: Option<String>,
 }
 #[cfg(feature = "prices")]
+impl<'de> serde::Deserialize<'de> for PostPricesBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPricesBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPricesBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPricesBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<super::models::PriceBillingScheme> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<super::models::PostPricesBodyProductData> = None;
+                let mut __f9: Option<super::models::PostPricesBodyRecurring> = None;
+                let mut __f10: Option<super::models::TaxBehaviorExclusiveInclusive> = None;
+                let mut __f11: Option<Vec<super::models::Tier>> = None;
+                let mut __f12: Option<super::models::TiersMode> = None;
+                let mut __f13: Option<bool> = None;
+                let mut __f14: Option<super::models::TransformUsageParam> = None;
+                let mut __f15: Option<i64> = None;
+                let mut __f16: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "active" => __f0 = __map.next_value()?,
+                        "billing_scheme" => __f1 = __map.next_value()?,
+                        "currency" => __f2 = Some(__map.next_value()?),
+                        "expand" => __f3 = __map.next_value()?,
+                        "lookup_key" => __f4 = __map.next_value()?,
+                        "metadata" => __f5 = __map.next_value()?,
+                        "nickname" => __f6 = __map.next_value()?,
+                        "product" => __f7 = __map.next_value()?,
+                        "product_data" => __f8 = __map.next_value()?,
+                        "recurring" => __f9 = __map.next_value()?,
+                        "tax_behavior" => __f10 = __map.next_value()?,
+                        "tiers" => __f11 = __map.next_value()?,
+                        "tiers_mode" => __f12 = __map.next_value()?,
+                        "transfer_lookup_key" => __f13 = __map.next_value()?,
+                        "transform_quantity" => __f14 = __map.next_value()?,
+                        "unit_amount" => __f15 = __map.next_value()?,
+                        "unit_amount_decimal" => __f16 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPricesBody {
+                    active: __f0,
+                    billing_scheme: __f1,
+                    currency: rt::de::required(__f2, "currency")?,
+                    expand: __f3,
+                    lookup_key: __f4,
+                    metadata: __f5,
+                    nickname: __f6,
+                    product: __f7,
+                    product_data: __f8,
+                    recurring: __f9,
+                    tax_behavior: __f10,
+                    tiers: __f11,
+                    tiers_mode: __f12,
+                    transfer_lookup_key: __f13,
+                    transform_quantity: __f14,
+                    unit_amount: __f15,
+                    unit_amount_decimal: __f16,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "prices")]
 impl PostPricesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -56109,6 +68546,45 @@ pub struct PostPricesBodyRecurring {
     pub interval_count: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage_type: Option<super::models::UsageType>,
+}
+#[cfg(feature = "prices")]
+impl<'de> serde::Deserialize<'de> for PostPricesBodyRecurring {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPricesBodyRecurring;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPricesBodyRecurring")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPricesBodyRecurring, A::Error> {
+                let mut __f0: Option<
+                    super::models::PostPricesBodyRecurringAggregateUsage,
+                > = None;
+                let mut __f1: Option<super::models::Interval> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<super::models::UsageType> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "aggregate_usage" => __f0 = __map.next_value()?,
+                        "interval" => __f1 = Some(__map.next_value()?),
+                        "interval_count" => __f2 = __map.next_value()?,
+                        "usage_type" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPricesBodyRecurring {
+                    aggregate_usage: __f0,
+                    interval: rt::de::required(__f1, "interval")?,
+                    interval_count: __f2,
+                    usage_type: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "prices")]
 pub type PostPricesBodyRecurringAggregateUsage = PostPlansBodyAggregateUsage;
@@ -56220,6 +68696,52 @@ pub struct PostPricesPriceBody {
     /// If set to true, will atomically remove the lookup key from the existing price, and assign it to this price.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transfer_lookup_key: Option<bool>,
+}
+#[cfg(feature = "prices")]
+impl<'de> serde::Deserialize<'de> for PostPricesPriceBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPricesPriceBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPricesPriceBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPricesPriceBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::Metadata> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<super::models::TaxBehaviorExclusiveInclusive> = None;
+                let mut __f6: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "active" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        "lookup_key" => __f2 = __map.next_value()?,
+                        "metadata" => __f3 = __map.next_value()?,
+                        "nickname" => __f4 = __map.next_value()?,
+                        "tax_behavior" => __f5 = __map.next_value()?,
+                        "transfer_lookup_key" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPricesPriceBody {
+                    active: __f0,
+                    expand: __f1,
+                    lookup_key: __f2,
+                    metadata: __f3,
+                    nickname: __f4,
+                    tax_behavior: __f5,
+                    transfer_lookup_key: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "prices")]
 impl PostPricesPriceBody {
@@ -56355,6 +68877,70 @@ pub struct PostProductsBody {
     pub url: Option<String>,
 }
 #[cfg(feature = "products")]
+impl<'de> serde::Deserialize<'de> for PostProductsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostProductsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostProductsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostProductsBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<Vec<String>> = None;
+                let mut __f5: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<super::models::PostProductsBodyPackageDimensions> = None;
+                let mut __f8: Option<bool> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "active" => __f0 = __map.next_value()?,
+                        "description" => __f1 = __map.next_value()?,
+                        "expand" => __f2 = __map.next_value()?,
+                        "id" => __f3 = __map.next_value()?,
+                        "images" => __f4 = __map.next_value()?,
+                        "metadata" => __f5 = __map.next_value()?,
+                        "name" => __f6 = Some(__map.next_value()?),
+                        "package_dimensions" => __f7 = __map.next_value()?,
+                        "shippable" => __f8 = __map.next_value()?,
+                        "statement_descriptor" => __f9 = __map.next_value()?,
+                        "tax_code" => __f10 = __map.next_value()?,
+                        "unit_label" => __f11 = __map.next_value()?,
+                        "url" => __f12 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostProductsBody {
+                    active: __f0,
+                    description: __f1,
+                    expand: __f2,
+                    id: __f3,
+                    images: __f4,
+                    metadata: __f5,
+                    name: rt::de::required(__f6, "name")?,
+                    package_dimensions: __f7,
+                    shippable: __f8,
+                    statement_descriptor: __f9,
+                    tax_code: __f10,
+                    unit_label: __f11,
+                    url: __f12,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "products")]
 impl PostProductsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -56395,6 +68981,51 @@ pub struct PostProductsBodyPackageDimensions {
     pub length: f64,
     pub weight: f64,
     pub width: f64,
+}
+#[cfg(any(feature = "products", feature = "skus"))]
+impl<'de> serde::Deserialize<'de> for PostProductsBodyPackageDimensions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostProductsBodyPackageDimensions;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostProductsBodyPackageDimensions")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostProductsBodyPackageDimensions, A::Error> {
+                let mut __f0: Option<f64> = None;
+                let mut __f1: Option<f64> = None;
+                let mut __f2: Option<f64> = None;
+                let mut __f3: Option<f64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "height" => {
+                            __f0 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
+                        }
+                        "length" => {
+                            __f1 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
+                        }
+                        "weight" => {
+                            __f2 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
+                        }
+                        "width" => {
+                            __f3 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
+                        }
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostProductsBodyPackageDimensions {
+                    height: rt::de::required(__f0, "height")?,
+                    length: rt::de::required(__f1, "length")?,
+                    weight: rt::de::required(__f2, "weight")?,
+                    width: rt::de::required(__f3, "width")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "products")]
 /// SearchResult
@@ -56526,6 +69157,69 @@ pub struct PostProductsIdBody {
     pub url: Option<super::models::PostProductsIdBodyUrl>,
 }
 #[cfg(feature = "products")]
+impl<'de> serde::Deserialize<'de> for PostProductsIdBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostProductsIdBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostProductsIdBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostProductsIdBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<super::models::PostProductsIdBodyImages> = None;
+                let mut __f4: Option<super::models::Metadata> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<
+                    super::models::PostProductsIdBodyPackageDimensions,
+                > = None;
+                let mut __f7: Option<bool> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<super::models::PostProductsIdBodyTaxCode> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<super::models::PostProductsIdBodyUrl> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "active" => __f0 = __map.next_value()?,
+                        "description" => __f1 = __map.next_value()?,
+                        "expand" => __f2 = __map.next_value()?,
+                        "images" => __f3 = __map.next_value()?,
+                        "metadata" => __f4 = __map.next_value()?,
+                        "name" => __f5 = __map.next_value()?,
+                        "package_dimensions" => __f6 = __map.next_value()?,
+                        "shippable" => __f7 = __map.next_value()?,
+                        "statement_descriptor" => __f8 = __map.next_value()?,
+                        "tax_code" => __f9 = __map.next_value()?,
+                        "unit_label" => __f10 = __map.next_value()?,
+                        "url" => __f11 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostProductsIdBody {
+                    active: __f0,
+                    description: __f1,
+                    expand: __f2,
+                    images: __f3,
+                    metadata: __f4,
+                    name: __f5,
+                    package_dimensions: __f6,
+                    shippable: __f7,
+                    statement_descriptor: __f8,
+                    tax_code: __f9,
+                    unit_label: __f10,
+                    url: __f11,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "products")]
 impl PostProductsIdBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -56559,7 +69253,7 @@ impl PostProductsIdBody {
 pub type PostProductsIdBodyImages = FullNameAliasesListString;
 #[cfg(any(feature = "products", feature = "skus"))]
 /// The dimensions of this product for shipping purposes.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostProductsIdBodyPackageDimensions {
     PackageDimensionsSpecs(super::models::PackageDimensionsSpecs),
@@ -56680,6 +69374,60 @@ pub struct PostPromotionCodesBody {
     pub restrictions: Option<super::models::PostPromotionCodesBodyRestrictions>,
 }
 #[cfg(feature = "promotion_codes")]
+impl<'de> serde::Deserialize<'de> for PostPromotionCodesBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPromotionCodesBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPromotionCodesBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPromotionCodesBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<Vec<String>> = None;
+                let mut __f5: Option<i64> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f8: Option<
+                    super::models::PostPromotionCodesBodyRestrictions,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "active" => __f0 = __map.next_value()?,
+                        "code" => __f1 = __map.next_value()?,
+                        "coupon" => __f2 = Some(__map.next_value()?),
+                        "customer" => __f3 = __map.next_value()?,
+                        "expand" => __f4 = __map.next_value()?,
+                        "expires_at" => __f5 = __map.next_value()?,
+                        "max_redemptions" => __f6 = __map.next_value()?,
+                        "metadata" => __f7 = __map.next_value()?,
+                        "restrictions" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPromotionCodesBody {
+                    active: __f0,
+                    code: __f1,
+                    coupon: rt::de::required(__f2, "coupon")?,
+                    customer: __f3,
+                    expand: __f4,
+                    expires_at: __f5,
+                    max_redemptions: __f6,
+                    metadata: __f7,
+                    restrictions: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "promotion_codes")]
 impl PostPromotionCodesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -56714,6 +69462,40 @@ pub struct PostPromotionCodesBodyRestrictions {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub minimum_amount_currency: Option<String>,
 }
+#[cfg(feature = "promotion_codes")]
+impl<'de> serde::Deserialize<'de> for PostPromotionCodesBodyRestrictions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPromotionCodesBodyRestrictions;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPromotionCodesBodyRestrictions")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPromotionCodesBodyRestrictions, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "first_time_transaction" => __f0 = __map.next_value()?,
+                        "minimum_amount" => __f1 = __map.next_value()?,
+                        "minimum_amount_currency" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPromotionCodesBodyRestrictions {
+                    first_time_transaction: __f0,
+                    minimum_amount: __f1,
+                    minimum_amount_currency: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(any(feature = "promotion_codes", feature = "shipping_rates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct PostPromotionCodesPromotionCodeBody {
@@ -56726,6 +69508,40 @@ pub struct PostPromotionCodesPromotionCodeBody {
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::Metadata>,
+}
+#[cfg(any(feature = "promotion_codes", feature = "shipping_rates"))]
+impl<'de> serde::Deserialize<'de> for PostPromotionCodesPromotionCodeBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostPromotionCodesPromotionCodeBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostPromotionCodesPromotionCodeBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostPromotionCodesPromotionCodeBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<super::models::Metadata> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "active" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        "metadata" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostPromotionCodesPromotionCodeBody {
+                    active: __f0,
+                    expand: __f1,
+                    metadata: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "quotes")]
 pub type GetQuotesStatus = QuoteStatus;
@@ -56873,6 +69689,91 @@ pub struct PostQuotesBody {
     pub transfer_data: Option<super::models::TransferDataAmountAmountPercent>,
 }
 #[cfg(feature = "quotes")]
+impl<'de> serde::Deserialize<'de> for PostQuotesBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostQuotesBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostQuotesBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostQuotesBody, A::Error> {
+                let mut __f0: Option<super::models::ApplicationFeeAmount> = None;
+                let mut __f1: Option<super::models::ApplicationFeePercent> = None;
+                let mut __f2: Option<super::models::AutomaticTaxEnabled> = None;
+                let mut __f3: Option<super::models::CollectionMethod2> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<super::models::DefaultTaxRates> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<super::models::Discounts> = None;
+                let mut __f8: Option<Vec<String>> = None;
+                let mut __f9: Option<i64> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<super::models::PostQuotesBodyFromQuote> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<super::models::QuoteParam> = None;
+                let mut __f14: Option<Vec<super::models::PostQuotesBodyLineItemsItem>> = None;
+                let mut __f15: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f16: Option<super::models::OnBehalfOf> = None;
+                let mut __f17: Option<super::models::PostQuotesBodySubscriptionData> = None;
+                let mut __f18: Option<String> = None;
+                let mut __f19: Option<super::models::TransferDataAmountAmountPercent> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "application_fee_amount" => __f0 = __map.next_value()?,
+                        "application_fee_percent" => __f1 = __map.next_value()?,
+                        "automatic_tax" => __f2 = __map.next_value()?,
+                        "collection_method" => __f3 = __map.next_value()?,
+                        "customer" => __f4 = __map.next_value()?,
+                        "default_tax_rates" => __f5 = __map.next_value()?,
+                        "description" => __f6 = __map.next_value()?,
+                        "discounts" => __f7 = __map.next_value()?,
+                        "expand" => __f8 = __map.next_value()?,
+                        "expires_at" => __f9 = __map.next_value()?,
+                        "footer" => __f10 = __map.next_value()?,
+                        "from_quote" => __f11 = __map.next_value()?,
+                        "header" => __f12 = __map.next_value()?,
+                        "invoice_settings" => __f13 = __map.next_value()?,
+                        "line_items" => __f14 = __map.next_value()?,
+                        "metadata" => __f15 = __map.next_value()?,
+                        "on_behalf_of" => __f16 = __map.next_value()?,
+                        "subscription_data" => __f17 = __map.next_value()?,
+                        "test_clock" => __f18 = __map.next_value()?,
+                        "transfer_data" => __f19 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostQuotesBody {
+                    application_fee_amount: __f0,
+                    application_fee_percent: __f1,
+                    automatic_tax: __f2,
+                    collection_method: __f3,
+                    customer: __f4,
+                    default_tax_rates: __f5,
+                    description: __f6,
+                    discounts: __f7,
+                    expand: __f8,
+                    expires_at: __f9,
+                    footer: __f10,
+                    from_quote: __f11,
+                    header: __f12,
+                    invoice_settings: __f13,
+                    line_items: __f14,
+                    metadata: __f15,
+                    on_behalf_of: __f16,
+                    subscription_data: __f17,
+                    test_clock: __f18,
+                    transfer_data: __f19,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "quotes")]
 impl PostQuotesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -56933,6 +69834,37 @@ pub struct PostQuotesBodyFromQuote {
     pub quote: String,
 }
 #[cfg(feature = "quotes")]
+impl<'de> serde::Deserialize<'de> for PostQuotesBodyFromQuote {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostQuotesBodyFromQuote;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostQuotesBodyFromQuote")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostQuotesBodyFromQuote, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "is_revision" => __f0 = __map.next_value()?,
+                        "quote" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostQuotesBodyFromQuote {
+                    is_revision: __f0,
+                    quote: rt::de::required(__f1, "quote")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "quotes")]
 impl PostQuotesBodyFromQuote {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -56952,6 +69884,32 @@ pub struct QuoteParam {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub days_until_due: Option<i64>,
 }
+#[cfg(any(feature = "quotes", feature = "subscription_schedules"))]
+impl<'de> serde::Deserialize<'de> for QuoteParam {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = QuoteParam;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct QuoteParam")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<QuoteParam, A::Error> {
+                let mut __f0: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "days_until_due" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(QuoteParam { days_until_due: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "quotes")]
 /// line_item_create_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -56965,6 +69923,43 @@ pub struct PostQuotesBodyLineItemsItem {
     pub quantity: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tax_rates: Option<super::models::TaxRates>,
+}
+#[cfg(feature = "quotes")]
+impl<'de> serde::Deserialize<'de> for PostQuotesBodyLineItemsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostQuotesBodyLineItemsItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostQuotesBodyLineItemsItem")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostQuotesBodyLineItemsItem, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::PriceDataCurrencyProductRecurring> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<super::models::TaxRates> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "price" => __f0 = __map.next_value()?,
+                        "price_data" => __f1 = __map.next_value()?,
+                        "quantity" => __f2 = __map.next_value()?,
+                        "tax_rates" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostQuotesBodyLineItemsItem {
+                    price: __f0,
+                    price_data: __f1,
+                    quantity: __f2,
+                    tax_rates: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "quotes")]
 impl PostQuotesBodyLineItemsItem {
@@ -57001,6 +69996,49 @@ pub struct PriceDataCurrencyProductRecurring {
     pub unit_amount_decimal: Option<String>,
 }
 #[cfg(feature = "quotes")]
+impl<'de> serde::Deserialize<'de> for PriceDataCurrencyProductRecurring {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PriceDataCurrencyProductRecurring;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PriceDataCurrencyProductRecurring")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PriceDataCurrencyProductRecurring, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::RecurringAdhoc> = None;
+                let mut __f3: Option<super::models::TaxBehavior> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "currency" => __f0 = Some(__map.next_value()?),
+                        "product" => __f1 = Some(__map.next_value()?),
+                        "recurring" => __f2 = __map.next_value()?,
+                        "tax_behavior" => __f3 = __map.next_value()?,
+                        "unit_amount" => __f4 = __map.next_value()?,
+                        "unit_amount_decimal" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PriceDataCurrencyProductRecurring {
+                    currency: rt::de::required(__f0, "currency")?,
+                    product: rt::de::required(__f1, "product")?,
+                    recurring: __f2,
+                    tax_behavior: __f3,
+                    unit_amount: __f4,
+                    unit_amount_decimal: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "quotes")]
 impl PriceDataCurrencyProductRecurring {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -57031,10 +70069,41 @@ pub struct PostQuotesBodySubscriptionData {
     pub trial_period_days: Option<super::models::ExpiresAfterDays>,
 }
 #[cfg(feature = "quotes")]
+impl<'de> serde::Deserialize<'de> for PostQuotesBodySubscriptionData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostQuotesBodySubscriptionData;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostQuotesBodySubscriptionData")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostQuotesBodySubscriptionData, A::Error> {
+                let mut __f0: Option<super::models::EffectiveDate> = None;
+                let mut __f1: Option<super::models::ExpiresAfterDays> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "effective_date" => __f0 = __map.next_value()?,
+                        "trial_period_days" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostQuotesBodySubscriptionData {
+                    effective_date: __f0,
+                    trial_period_days: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "quotes")]
 pub type EffectiveDate = PayoutSettingsSpecsScheduleDelayDays;
 #[cfg(feature = "quotes")]
 /// The data with which to automatically create a Transfer for each of the invoices.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum TransferDataAmountAmountPercent {
     TransferDataAmountAmountPercentVariant0(
@@ -57053,6 +70122,42 @@ pub struct TransferDataAmountAmountPercentVariant0 {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amount_percent: Option<f64>,
     pub destination: String,
+}
+#[cfg(feature = "quotes")]
+impl<'de> serde::Deserialize<'de> for TransferDataAmountAmountPercentVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = TransferDataAmountAmountPercentVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct TransferDataAmountAmountPercentVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<TransferDataAmountAmountPercentVariant0, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<f64> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "amount_percent" => {
+                            __f1 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "destination" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(TransferDataAmountAmountPercentVariant0 {
+                    amount: __f0,
+                    amount_percent: __f1,
+                    destination: rt::de::required(__f2, "destination")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "quotes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -57119,6 +70224,89 @@ pub struct PostQuotesQuoteBody {
     pub transfer_data: Option<super::models::TransferDataAmountAmountPercent>,
 }
 #[cfg(feature = "quotes")]
+impl<'de> serde::Deserialize<'de> for PostQuotesQuoteBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostQuotesQuoteBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostQuotesQuoteBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostQuotesQuoteBody, A::Error> {
+                let mut __f0: Option<super::models::ApplicationFeeAmount> = None;
+                let mut __f1: Option<super::models::ApplicationFeePercent> = None;
+                let mut __f2: Option<super::models::AutomaticTaxEnabled> = None;
+                let mut __f3: Option<super::models::CollectionMethod2> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<super::models::DefaultTaxRates> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<super::models::Discounts> = None;
+                let mut __f8: Option<Vec<String>> = None;
+                let mut __f9: Option<i64> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<super::models::QuoteParam> = None;
+                let mut __f13: Option<
+                    Vec<super::models::PostQuotesQuoteBodyLineItemsItem>,
+                > = None;
+                let mut __f14: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f15: Option<super::models::OnBehalfOf> = None;
+                let mut __f16: Option<
+                    super::models::PostQuotesQuoteBodySubscriptionData,
+                > = None;
+                let mut __f17: Option<super::models::TransferDataAmountAmountPercent> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "application_fee_amount" => __f0 = __map.next_value()?,
+                        "application_fee_percent" => __f1 = __map.next_value()?,
+                        "automatic_tax" => __f2 = __map.next_value()?,
+                        "collection_method" => __f3 = __map.next_value()?,
+                        "customer" => __f4 = __map.next_value()?,
+                        "default_tax_rates" => __f5 = __map.next_value()?,
+                        "description" => __f6 = __map.next_value()?,
+                        "discounts" => __f7 = __map.next_value()?,
+                        "expand" => __f8 = __map.next_value()?,
+                        "expires_at" => __f9 = __map.next_value()?,
+                        "footer" => __f10 = __map.next_value()?,
+                        "header" => __f11 = __map.next_value()?,
+                        "invoice_settings" => __f12 = __map.next_value()?,
+                        "line_items" => __f13 = __map.next_value()?,
+                        "metadata" => __f14 = __map.next_value()?,
+                        "on_behalf_of" => __f15 = __map.next_value()?,
+                        "subscription_data" => __f16 = __map.next_value()?,
+                        "transfer_data" => __f17 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostQuotesQuoteBody {
+                    application_fee_amount: __f0,
+                    application_fee_percent: __f1,
+                    automatic_tax: __f2,
+                    collection_method: __f3,
+                    customer: __f4,
+                    default_tax_rates: __f5,
+                    description: __f6,
+                    discounts: __f7,
+                    expand: __f8,
+                    expires_at: __f9,
+                    footer: __f10,
+                    header: __f11,
+                    invoice_settings: __f12,
+                    line_items: __f13,
+                    metadata: __f14,
+                    on_behalf_of: __f15,
+                    subscription_data: __f16,
+                    transfer_data: __f17,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "quotes")]
 impl PostQuotesQuoteBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -57157,6 +70345,46 @@ pub struct PostQuotesQuoteBodyLineItemsItem {
     pub quantity: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tax_rates: Option<super::models::TaxRates>,
+}
+#[cfg(feature = "quotes")]
+impl<'de> serde::Deserialize<'de> for PostQuotesQuoteBodyLineItemsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostQuotesQuoteBodyLineItemsItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostQuotesQuoteBodyLineItemsItem")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostQuotesQuoteBodyLineItemsItem, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::PriceDataCurrencyProductRecurring> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<super::models::TaxRates> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id" => __f0 = __map.next_value()?,
+                        "price" => __f1 = __map.next_value()?,
+                        "price_data" => __f2 = __map.next_value()?,
+                        "quantity" => __f3 = __map.next_value()?,
+                        "tax_rates" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostQuotesQuoteBodyLineItemsItem {
+                    id: __f0,
+                    price: __f1,
+                    price_data: __f2,
+                    quantity: __f3,
+                    tax_rates: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "quotes")]
 impl PostQuotesQuoteBodyLineItemsItem {
@@ -57201,6 +70429,37 @@ pub struct PostQuotesQuoteFinalizeBody {
     /// A future timestamp on which the quote will be canceled if in `open` or `draft` status. Measured in seconds since the Unix epoch.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+}
+#[cfg(feature = "quotes")]
+impl<'de> serde::Deserialize<'de> for PostQuotesQuoteFinalizeBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostQuotesQuoteFinalizeBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostQuotesQuoteFinalizeBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostQuotesQuoteFinalizeBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "expires_at" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostQuotesQuoteFinalizeBody {
+                    expand: __f0,
+                    expires_at: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "radar")]
 /// RadarEarlyFraudWarningList
@@ -57357,6 +70616,40 @@ pub struct PostRadarValueListItemsBody {
     pub value_list: String,
 }
 #[cfg(feature = "radar")]
+impl<'de> serde::Deserialize<'de> for PostRadarValueListItemsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostRadarValueListItemsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostRadarValueListItemsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostRadarValueListItemsBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "value" => __f1 = Some(__map.next_value()?),
+                        "value_list" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostRadarValueListItemsBody {
+                    expand: __f0,
+                    value: rt::de::required(__f1, "value")?,
+                    value_list: rt::de::required(__f2, "value_list")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "radar")]
 impl PostRadarValueListItemsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -57470,6 +70763,46 @@ pub struct PostRadarValueListsBody {
     pub name: String,
 }
 #[cfg(feature = "radar")]
+impl<'de> serde::Deserialize<'de> for PostRadarValueListsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostRadarValueListsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostRadarValueListsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostRadarValueListsBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<super::models::PostRadarValueListsBodyItemType> = None;
+                let mut __f3: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "alias" => __f0 = Some(__map.next_value()?),
+                        "expand" => __f1 = __map.next_value()?,
+                        "item_type" => __f2 = __map.next_value()?,
+                        "metadata" => __f3 = __map.next_value()?,
+                        "name" => __f4 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostRadarValueListsBody {
+                    alias: rt::de::required(__f0, "alias")?,
+                    expand: __f1,
+                    item_type: __f2,
+                    metadata: __f3,
+                    name: rt::de::required(__f4, "name")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "radar")]
 impl PostRadarValueListsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -57508,6 +70841,43 @@ pub struct PostRadarValueListsValueListBody {
     /// The human-readable name of the value list.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+#[cfg(feature = "radar")]
+impl<'de> serde::Deserialize<'de> for PostRadarValueListsValueListBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostRadarValueListsValueListBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostRadarValueListsValueListBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostRadarValueListsValueListBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f3: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "alias" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        "metadata" => __f2 = __map.next_value()?,
+                        "name" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostRadarValueListsValueListBody {
+                    alias: __f0,
+                    expand: __f1,
+                    metadata: __f2,
+                    name: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "radar")]
 impl PostRadarValueListsValueListBody {
@@ -57639,6 +71009,58 @@ pub struct PostRecipientsBody {
     pub type_: String,
 }
 #[cfg(feature = "recipients")]
+impl<'de> serde::Deserialize<'de> for PostRecipientsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostRecipientsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostRecipientsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostRecipientsBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<Vec<String>> = None;
+                let mut __f5: Option<super::models::Metadata> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "bank_account" => __f0 = __map.next_value()?,
+                        "card" => __f1 = __map.next_value()?,
+                        "description" => __f2 = __map.next_value()?,
+                        "email" => __f3 = __map.next_value()?,
+                        "expand" => __f4 = __map.next_value()?,
+                        "metadata" => __f5 = __map.next_value()?,
+                        "name" => __f6 = Some(__map.next_value()?),
+                        "tax_id" => __f7 = __map.next_value()?,
+                        "type" => __f8 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostRecipientsBody {
+                    bank_account: __f0,
+                    card: __f1,
+                    description: __f2,
+                    email: __f3,
+                    expand: __f4,
+                    metadata: __f5,
+                    name: rt::de::required(__f6, "name")?,
+                    tax_id: __f7,
+                    type_: rt::de::required(__f8, "type")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "recipients")]
 impl PostRecipientsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -57712,6 +71134,58 @@ pub struct PostRecipientsIdBody {
     /// The recipient's tax ID, as a string. For type `individual`, the full SSN; for type `corporation`, the full EIN.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tax_id: Option<String>,
+}
+#[cfg(feature = "recipients")]
+impl<'de> serde::Deserialize<'de> for PostRecipientsIdBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostRecipientsIdBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostRecipientsIdBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostRecipientsIdBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<Vec<String>> = None;
+                let mut __f6: Option<super::models::Metadata> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "bank_account" => __f0 = __map.next_value()?,
+                        "card" => __f1 = __map.next_value()?,
+                        "default_card" => __f2 = __map.next_value()?,
+                        "description" => __f3 = __map.next_value()?,
+                        "email" => __f4 = __map.next_value()?,
+                        "expand" => __f5 = __map.next_value()?,
+                        "metadata" => __f6 = __map.next_value()?,
+                        "name" => __f7 = __map.next_value()?,
+                        "tax_id" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostRecipientsIdBody {
+                    bank_account: __f0,
+                    card: __f1,
+                    default_card: __f2,
+                    description: __f3,
+                    email: __f4,
+                    expand: __f5,
+                    metadata: __f6,
+                    name: __f7,
+                    tax_id: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "recipients")]
 impl PostRecipientsIdBody {
@@ -57850,6 +71324,55 @@ pub struct PostRefundsBody {
     pub reverse_transfer: Option<bool>,
 }
 #[cfg(feature = "refunds")]
+impl<'de> serde::Deserialize<'de> for PostRefundsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostRefundsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostRefundsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostRefundsBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<super::models::Metadata> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<super::models::Reason> = None;
+                let mut __f6: Option<bool> = None;
+                let mut __f7: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "charge" => __f1 = __map.next_value()?,
+                        "expand" => __f2 = __map.next_value()?,
+                        "metadata" => __f3 = __map.next_value()?,
+                        "payment_intent" => __f4 = __map.next_value()?,
+                        "reason" => __f5 = __map.next_value()?,
+                        "refund_application_fee" => __f6 = __map.next_value()?,
+                        "reverse_transfer" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostRefundsBody {
+                    amount: __f0,
+                    charge: __f1,
+                    expand: __f2,
+                    metadata: __f3,
+                    payment_intent: __f4,
+                    reason: __f5,
+                    refund_application_fee: __f6,
+                    reverse_transfer: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "refunds")]
 impl PostRefundsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -57948,6 +71471,42 @@ pub struct PostReportingReportRunsBody {
     pub report_type: String,
 }
 #[cfg(feature = "reporting")]
+impl<'de> serde::Deserialize<'de> for PostReportingReportRunsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostReportingReportRunsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostReportingReportRunsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostReportingReportRunsBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<
+                    super::models::PostReportingReportRunsBodyParameters,
+                > = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "parameters" => __f1 = __map.next_value()?,
+                        "report_type" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostReportingReportRunsBody {
+                    expand: __f0,
+                    parameters: __f1,
+                    report_type: rt::de::required(__f2, "report_type")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "reporting")]
 /// run_parameter_specs
 ///
 /// Parameters specifying how the report should be run. Different Report Types have different required and optional parameters, listed in the [API Access to Reports](https://stripe.com/docs/reporting/statements/api) documentation.
@@ -57971,6 +71530,59 @@ pub struct PostReportingReportRunsBodyParameters {
     >,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timezone: Option<super::models::PostReportingReportRunsBodyParametersTimezone>,
+}
+#[cfg(feature = "reporting")]
+impl<'de> serde::Deserialize<'de> for PostReportingReportRunsBodyParameters {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostReportingReportRunsBodyParameters;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostReportingReportRunsBodyParameters")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostReportingReportRunsBodyParameters, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<
+                    super::models::PostReportingReportRunsBodyParametersReportingCategory,
+                > = None;
+                let mut __f7: Option<
+                    super::models::PostReportingReportRunsBodyParametersTimezone,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "columns" => __f0 = __map.next_value()?,
+                        "connected_account" => __f1 = __map.next_value()?,
+                        "currency" => __f2 = __map.next_value()?,
+                        "interval_end" => __f3 = __map.next_value()?,
+                        "interval_start" => __f4 = __map.next_value()?,
+                        "payout" => __f5 = __map.next_value()?,
+                        "reporting_category" => __f6 = __map.next_value()?,
+                        "timezone" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostReportingReportRunsBodyParameters {
+                    columns: __f0,
+                    connected_account: __f1,
+                    currency: __f2,
+                    interval_end: __f3,
+                    interval_start: __f4,
+                    payout: __f5,
+                    reporting_category: __f6,
+                    timezone: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "reporting")]
 connector_runtime::__string_enum! {
@@ -58595,6 +72207,70 @@ pub struct PostSetupIntentsBody {
     pub usage: Option<super::models::PostSetupIntentsBodyUsage>,
 }
 #[cfg(feature = "setup_intents")]
+impl<'de> serde::Deserialize<'de> for PostSetupIntentsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSetupIntentsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostSetupIntentsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostSetupIntentsBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                let mut __f4: Option<super::models::PostSetupIntentsBodyMandateData> = None;
+                let mut __f5: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<super::models::PaymentMethodOptions> = None;
+                let mut __f9: Option<Vec<String>> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<super::models::PostSetupIntentsBodySingleUse> = None;
+                let mut __f12: Option<super::models::PostSetupIntentsBodyUsage> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "confirm" => __f0 = __map.next_value()?,
+                        "customer" => __f1 = __map.next_value()?,
+                        "description" => __f2 = __map.next_value()?,
+                        "expand" => __f3 = __map.next_value()?,
+                        "mandate_data" => __f4 = __map.next_value()?,
+                        "metadata" => __f5 = __map.next_value()?,
+                        "on_behalf_of" => __f6 = __map.next_value()?,
+                        "payment_method" => __f7 = __map.next_value()?,
+                        "payment_method_options" => __f8 = __map.next_value()?,
+                        "payment_method_types" => __f9 = __map.next_value()?,
+                        "return_url" => __f10 = __map.next_value()?,
+                        "single_use" => __f11 = __map.next_value()?,
+                        "usage" => __f12 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSetupIntentsBody {
+                    confirm: __f0,
+                    customer: __f1,
+                    description: __f2,
+                    expand: __f3,
+                    mandate_data: __f4,
+                    metadata: __f5,
+                    on_behalf_of: __f6,
+                    payment_method: __f7,
+                    payment_method_options: __f8,
+                    payment_method_types: __f9,
+                    return_url: __f10,
+                    single_use: __f11,
+                    usage: __f12,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "setup_intents")]
 impl PostSetupIntentsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -58651,6 +72327,43 @@ pub struct PaymentMethodOptions {
     pub us_bank_account: Option<super::models::PaymentMethodOptionsUsBankAccount>,
 }
 #[cfg(feature = "setup_intents")]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptions;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptions")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptions, A::Error> {
+                let mut __f0: Option<super::models::PaymentMethodOptionsAcssDebit> = None;
+                let mut __f1: Option<super::models::PaymentMethodOptionsCard> = None;
+                let mut __f2: Option<super::models::PaymentMethodOptionsSepaDebit> = None;
+                let mut __f3: Option<super::models::PaymentMethodOptionsUsBankAccount> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "acss_debit" => __f0 = __map.next_value()?,
+                        "card" => __f1 = __map.next_value()?,
+                        "sepa_debit" => __f2 = __map.next_value()?,
+                        "us_bank_account" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptions {
+                    acss_debit: __f0,
+                    card: __f1,
+                    sepa_debit: __f2,
+                    us_bank_account: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "setup_intents")]
 impl PaymentMethodOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -58680,6 +72393,39 @@ pub struct PaymentMethodOptionsCard {
     pub request_three_d_secure: Option<super::models::RequestThreeDSecure>,
 }
 #[cfg(feature = "setup_intents")]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptionsCard {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsCard;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsCard")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsCard, A::Error> {
+                let mut __f0: Option<
+                    super::models::PaymentMethodOptionsCardMandateOptions2,
+                > = None;
+                let mut __f1: Option<super::models::RequestThreeDSecure> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "mandate_options" => __f0 = __map.next_value()?,
+                        "request_three_d_secure" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsCard {
+                    mandate_options: __f0,
+                    request_three_d_secure: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "setup_intents")]
 impl PaymentMethodOptionsCard {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -58707,6 +72453,61 @@ pub struct PaymentMethodOptionsCardMandateOptions2 {
     pub start_date: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub supported_types: Option<Vec<String>>,
+}
+#[cfg(feature = "setup_intents")]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptionsCardMandateOptions2 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsCardMandateOptions2;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsCardMandateOptions2")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsCardMandateOptions2, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<super::models::AmountType> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<super::models::IntervalDayMonth> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<i64> = None;
+                let mut __f9: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = Some(__map.next_value()?),
+                        "amount_type" => __f1 = Some(__map.next_value()?),
+                        "currency" => __f2 = Some(__map.next_value()?),
+                        "description" => __f3 = __map.next_value()?,
+                        "end_date" => __f4 = __map.next_value()?,
+                        "interval" => __f5 = Some(__map.next_value()?),
+                        "interval_count" => __f6 = __map.next_value()?,
+                        "reference" => __f7 = Some(__map.next_value()?),
+                        "start_date" => __f8 = Some(__map.next_value()?),
+                        "supported_types" => __f9 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsCardMandateOptions2 {
+                    amount: rt::de::required(__f0, "amount")?,
+                    amount_type: rt::de::required(__f1, "amount_type")?,
+                    currency: rt::de::required(__f2, "currency")?,
+                    description: __f3,
+                    end_date: __f4,
+                    interval: rt::de::required(__f5, "interval")?,
+                    interval_count: __f6,
+                    reference: rt::de::required(__f7, "reference")?,
+                    start_date: rt::de::required(__f8, "start_date")?,
+                    supported_types: __f9,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "setup_intents")]
 impl PaymentMethodOptionsCardMandateOptions2 {
@@ -58739,6 +72540,34 @@ pub struct PaymentMethodOptionsSepaDebit {
     /// payment_method_options_mandate_options_param
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mandate_options: Option<serde_json::Value>,
+}
+#[cfg(feature = "setup_intents")]
+impl<'de> serde::Deserialize<'de> for PaymentMethodOptionsSepaDebit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PaymentMethodOptionsSepaDebit;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PaymentMethodOptionsSepaDebit")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PaymentMethodOptionsSepaDebit, A::Error> {
+                let mut __f0: Option<serde_json::Value> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "mandate_options" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PaymentMethodOptionsSepaDebit {
+                    mandate_options: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "setup_intents")]
 /// setup_intent_payment_method_options_param
@@ -58779,6 +72608,52 @@ pub struct PostSetupIntentsIntentBody {
     /// The list of payment method types (e.g. card) that this SetupIntent is allowed to set up. If this is not provided, defaults to ["card"].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_method_types: Option<Vec<String>>,
+}
+#[cfg(feature = "setup_intents")]
+impl<'de> serde::Deserialize<'de> for PostSetupIntentsIntentBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSetupIntentsIntentBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostSetupIntentsIntentBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostSetupIntentsIntentBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<super::models::Metadata> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<super::models::PaymentMethodOptions> = None;
+                let mut __f6: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "customer" => __f0 = __map.next_value()?,
+                        "description" => __f1 = __map.next_value()?,
+                        "expand" => __f2 = __map.next_value()?,
+                        "metadata" => __f3 = __map.next_value()?,
+                        "payment_method" => __f4 = __map.next_value()?,
+                        "payment_method_options" => __f5 = __map.next_value()?,
+                        "payment_method_types" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSetupIntentsIntentBody {
+                    customer: __f0,
+                    description: __f1,
+                    expand: __f2,
+                    metadata: __f3,
+                    payment_method: __f4,
+                    payment_method_options: __f5,
+                    payment_method_types: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "setup_intents")]
 impl PostSetupIntentsIntentBody {
@@ -58827,6 +72702,39 @@ pub struct PostSetupIntentsIntentCancelBody {
     pub expand: Option<Vec<String>>,
 }
 #[cfg(feature = "setup_intents")]
+impl<'de> serde::Deserialize<'de> for PostSetupIntentsIntentCancelBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSetupIntentsIntentCancelBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostSetupIntentsIntentCancelBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostSetupIntentsIntentCancelBody, A::Error> {
+                let mut __f0: Option<
+                    super::models::PostSetupIntentsIntentCancelBodyCancellationReason,
+                > = None;
+                let mut __f1: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "cancellation_reason" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSetupIntentsIntentCancelBody {
+                    cancellation_reason: __f0,
+                    expand: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "setup_intents")]
 connector_runtime::__string_enum! {
     #[doc =
     " Reason for canceling this SetupIntent. Possible values are `abandoned`, `requested_by_customer`, or `duplicate`"]
@@ -58859,6 +72767,49 @@ pub struct PostSetupIntentsIntentConfirmBody {
     /// This parameter is only used for cards and other redirect-based payment methods.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub return_url: Option<String>,
+}
+#[cfg(feature = "setup_intents")]
+impl<'de> serde::Deserialize<'de> for PostSetupIntentsIntentConfirmBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSetupIntentsIntentConfirmBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostSetupIntentsIntentConfirmBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostSetupIntentsIntentConfirmBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<super::models::MandateData> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::PaymentMethodOptions> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "client_secret" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        "mandate_data" => __f2 = __map.next_value()?,
+                        "payment_method" => __f3 = __map.next_value()?,
+                        "payment_method_options" => __f4 = __map.next_value()?,
+                        "return_url" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSetupIntentsIntentConfirmBody {
+                    client_secret: __f0,
+                    expand: __f1,
+                    mandate_data: __f2,
+                    payment_method: __f3,
+                    payment_method_options: __f4,
+                    return_url: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "setup_intents")]
 impl PostSetupIntentsIntentConfirmBody {
@@ -58991,6 +72942,57 @@ pub struct PostShippingRatesBody {
     #[serde(rename = "type")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
+}
+#[cfg(feature = "shipping_rates")]
+impl<'de> serde::Deserialize<'de> for PostShippingRatesBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostShippingRatesBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostShippingRatesBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostShippingRatesBody, A::Error> {
+                let mut __f0: Option<
+                    super::models::PostShippingRatesBodyDeliveryEstimate,
+                > = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<super::models::PostShippingRatesBodyFixedAmount> = None;
+                let mut __f4: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f5: Option<super::models::PostShippingRatesBodyTaxBehavior> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "delivery_estimate" => __f0 = __map.next_value()?,
+                        "display_name" => __f1 = Some(__map.next_value()?),
+                        "expand" => __f2 = __map.next_value()?,
+                        "fixed_amount" => __f3 = __map.next_value()?,
+                        "metadata" => __f4 = __map.next_value()?,
+                        "tax_behavior" => __f5 = __map.next_value()?,
+                        "tax_code" => __f6 = __map.next_value()?,
+                        "type" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostShippingRatesBody {
+                    delivery_estimate: __f0,
+                    display_name: rt::de::required(__f1, "display_name")?,
+                    expand: __f2,
+                    fixed_amount: __f3,
+                    metadata: __f4,
+                    tax_behavior: __f5,
+                    tax_code: __f6,
+                    type_: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "shipping_rates")]
 impl PostShippingRatesBody {
@@ -59203,6 +73205,64 @@ pub struct PostSkusBody {
     pub product: String,
 }
 #[cfg(feature = "skus")]
+impl<'de> serde::Deserialize<'de> for PostSkusBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSkusBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostSkusBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostSkusBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<super::models::PostSkusBodyInventory> = None;
+                let mut __f7: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f8: Option<super::models::PostSkusBodyPackageDimensions> = None;
+                let mut __f9: Option<i64> = None;
+                let mut __f10: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "active" => __f0 = __map.next_value()?,
+                        "attributes" => __f1 = __map.next_value()?,
+                        "currency" => __f2 = Some(__map.next_value()?),
+                        "expand" => __f3 = __map.next_value()?,
+                        "id" => __f4 = __map.next_value()?,
+                        "image" => __f5 = __map.next_value()?,
+                        "inventory" => __f6 = Some(__map.next_value()?),
+                        "metadata" => __f7 = __map.next_value()?,
+                        "package_dimensions" => __f8 = __map.next_value()?,
+                        "price" => __f9 = Some(__map.next_value()?),
+                        "product" => __f10 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSkusBody {
+                    active: __f0,
+                    attributes: __f1,
+                    currency: rt::de::required(__f2, "currency")?,
+                    expand: __f3,
+                    id: __f4,
+                    image: __f5,
+                    inventory: rt::de::required(__f6, "inventory")?,
+                    metadata: __f7,
+                    package_dimensions: __f8,
+                    price: rt::de::required(__f9, "price")?,
+                    product: rt::de::required(__f10, "product")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "skus")]
 impl PostSkusBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -59228,6 +73288,40 @@ pub struct PostSkusBodyInventory {
     pub type_: super::models::TypeBucketFinite,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<super::models::ValueModel>,
+}
+#[cfg(feature = "skus")]
+impl<'de> serde::Deserialize<'de> for PostSkusBodyInventory {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSkusBodyInventory;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostSkusBodyInventory")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostSkusBodyInventory, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<super::models::TypeBucketFinite> = None;
+                let mut __f2: Option<super::models::ValueModel> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "quantity" => __f0 = __map.next_value()?,
+                        "type" => __f1 = Some(__map.next_value()?),
+                        "value" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSkusBodyInventory {
+                    quantity: __f0,
+                    type_: rt::de::required(__f1, "type")?,
+                    value: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "skus")]
 connector_runtime::__string_enum! {
@@ -59290,6 +73384,61 @@ pub struct PostSkusIdBody {
     pub product: Option<String>,
 }
 #[cfg(feature = "skus")]
+impl<'de> serde::Deserialize<'de> for PostSkusIdBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSkusIdBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostSkusIdBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostSkusIdBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<super::models::PostSkusIdBodyInventory> = None;
+                let mut __f6: Option<super::models::Metadata> = None;
+                let mut __f7: Option<super::models::PostSkusIdBodyPackageDimensions> = None;
+                let mut __f8: Option<i64> = None;
+                let mut __f9: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "active" => __f0 = __map.next_value()?,
+                        "attributes" => __f1 = __map.next_value()?,
+                        "currency" => __f2 = __map.next_value()?,
+                        "expand" => __f3 = __map.next_value()?,
+                        "image" => __f4 = __map.next_value()?,
+                        "inventory" => __f5 = __map.next_value()?,
+                        "metadata" => __f6 = __map.next_value()?,
+                        "package_dimensions" => __f7 = __map.next_value()?,
+                        "price" => __f8 = __map.next_value()?,
+                        "product" => __f9 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSkusIdBody {
+                    active: __f0,
+                    attributes: __f1,
+                    currency: __f2,
+                    expand: __f3,
+                    image: __f4,
+                    inventory: __f5,
+                    metadata: __f6,
+                    package_dimensions: __f7,
+                    price: __f8,
+                    product: __f9,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "skus")]
 impl PostSkusIdBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -59315,6 +73464,40 @@ pub struct PostSkusIdBodyInventory {
     pub type_: Option<super::models::TypeBucketFinite>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<super::models::ValueModel>,
+}
+#[cfg(feature = "skus")]
+impl<'de> serde::Deserialize<'de> for PostSkusIdBodyInventory {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSkusIdBodyInventory;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostSkusIdBodyInventory")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostSkusIdBodyInventory, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<super::models::TypeBucketFinite> = None;
+                let mut __f2: Option<super::models::ValueModel> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "quantity" => __f0 = __map.next_value()?,
+                        "type" => __f1 = __map.next_value()?,
+                        "value" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSkusIdBodyInventory {
+                    quantity: __f0,
+                    type_: __f1,
+                    value: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "skus")]
 /// The dimensions of this SKU for shipping purposes.
@@ -59379,6 +73562,79 @@ pub struct PostSourcesBody {
     pub type_: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::models::PostSourcesBodyUsage>,
+}
+#[cfg(feature = "sources")]
+impl<'de> serde::Deserialize<'de> for PostSourcesBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSourcesBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostSourcesBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostSourcesBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                let mut __f4: Option<super::models::PostSourcesBodyFlow> = None;
+                let mut __f5: Option<super::models::MandateParams> = None;
+                let mut __f6: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<super::models::Owner> = None;
+                let mut __f9: Option<super::models::PostSourcesBodyReceiver> = None;
+                let mut __f10: Option<super::models::PostSourcesBodyRedirect> = None;
+                let mut __f11: Option<super::models::PostSourcesBodySourceOrder> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<super::models::PostSourcesBodyUsage> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "currency" => __f1 = __map.next_value()?,
+                        "customer" => __f2 = __map.next_value()?,
+                        "expand" => __f3 = __map.next_value()?,
+                        "flow" => __f4 = __map.next_value()?,
+                        "mandate" => __f5 = __map.next_value()?,
+                        "metadata" => __f6 = __map.next_value()?,
+                        "original_source" => __f7 = __map.next_value()?,
+                        "owner" => __f8 = __map.next_value()?,
+                        "receiver" => __f9 = __map.next_value()?,
+                        "redirect" => __f10 = __map.next_value()?,
+                        "source_order" => __f11 = __map.next_value()?,
+                        "statement_descriptor" => __f12 = __map.next_value()?,
+                        "token" => __f13 = __map.next_value()?,
+                        "type" => __f14 = __map.next_value()?,
+                        "usage" => __f15 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSourcesBody {
+                    amount: __f0,
+                    currency: __f1,
+                    customer: __f2,
+                    expand: __f3,
+                    flow: __f4,
+                    mandate: __f5,
+                    metadata: __f6,
+                    original_source: __f7,
+                    owner: __f8,
+                    receiver: __f9,
+                    redirect: __f10,
+                    source_order: __f11,
+                    statement_descriptor: __f12,
+                    token: __f13,
+                    type_: __f14,
+                    usage: __f15,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "sources")]
 impl PostSourcesBody {
@@ -59447,6 +73703,46 @@ pub struct MandateParams {
     pub notification_method: Option<super::models::MandateParamsNotificationMethod>,
 }
 #[cfg(feature = "sources")]
+impl<'de> serde::Deserialize<'de> for MandateParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MandateParams;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MandateParams")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MandateParams, A::Error> {
+                let mut __f0: Option<super::models::MandateParamsAcceptance> = None;
+                let mut __f1: Option<super::models::ExpiresAfterDays> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::MandateParamsInterval> = None;
+                let mut __f4: Option<super::models::MandateParamsNotificationMethod> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "acceptance" => __f0 = __map.next_value()?,
+                        "amount" => __f1 = __map.next_value()?,
+                        "currency" => __f2 = __map.next_value()?,
+                        "interval" => __f3 = __map.next_value()?,
+                        "notification_method" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(MandateParams {
+                    acceptance: __f0,
+                    amount: __f1,
+                    currency: __f2,
+                    interval: __f3,
+                    notification_method: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "sources")]
 impl MandateParams {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -59478,6 +73774,52 @@ pub struct MandateParamsAcceptance {
     pub user_agent: Option<String>,
 }
 #[cfg(feature = "sources")]
+impl<'de> serde::Deserialize<'de> for MandateParamsAcceptance {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MandateParamsAcceptance;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MandateParamsAcceptance")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MandateParamsAcceptance, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::MandateParamsAcceptanceOffline> = None;
+                let mut __f3: Option<super::models::MandateParamsAcceptanceOnline> = None;
+                let mut __f4: Option<super::models::MandateParamsAcceptanceStatus> = None;
+                let mut __f5: Option<super::models::Type> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "date" => __f0 = __map.next_value()?,
+                        "ip" => __f1 = __map.next_value()?,
+                        "offline" => __f2 = __map.next_value()?,
+                        "online" => __f3 = __map.next_value()?,
+                        "status" => __f4 = Some(__map.next_value()?),
+                        "type" => __f5 = __map.next_value()?,
+                        "user_agent" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(MandateParamsAcceptance {
+                    date: __f0,
+                    ip: __f1,
+                    offline: __f2,
+                    online: __f3,
+                    status: rt::de::required(__f4, "status")?,
+                    type_: __f5,
+                    user_agent: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "sources")]
 impl MandateParamsAcceptance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -59500,6 +73842,34 @@ impl MandateParamsAcceptance {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct MandateParamsAcceptanceOffline {
     pub contact_email: String,
+}
+#[cfg(feature = "sources")]
+impl<'de> serde::Deserialize<'de> for MandateParamsAcceptanceOffline {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = MandateParamsAcceptanceOffline;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct MandateParamsAcceptanceOffline")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<MandateParamsAcceptanceOffline, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "contact_email" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(MandateParamsAcceptanceOffline {
+                    contact_email: rt::de::required(__f0, "contact_email")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "sources")]
 /// mandate_online_acceptance_params
@@ -59536,6 +73906,36 @@ pub struct PostSourcesBodyReceiver {
     >,
 }
 #[cfg(feature = "sources")]
+impl<'de> serde::Deserialize<'de> for PostSourcesBodyReceiver {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSourcesBodyReceiver;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostSourcesBodyReceiver")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostSourcesBodyReceiver, A::Error> {
+                let mut __f0: Option<
+                    super::models::PostSourcesBodyReceiverRefundAttributesMethod,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "refund_attributes_method" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSourcesBodyReceiver {
+                    refund_attributes_method: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "sources")]
 connector_runtime::__string_enum! {
     pub enum PostSourcesBodyReceiverRefundAttributesMethod { Email = "email", Manual =
     "manual", None = "none", }
@@ -59549,6 +73949,34 @@ pub struct PostSourcesBodyRedirect {
     pub return_url: String,
 }
 #[cfg(feature = "sources")]
+impl<'de> serde::Deserialize<'de> for PostSourcesBodyRedirect {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSourcesBodyRedirect;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostSourcesBodyRedirect")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostSourcesBodyRedirect, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "return_url" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSourcesBodyRedirect {
+                    return_url: rt::de::required(__f0, "return_url")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "sources")]
 /// shallow_order_specs
 ///
 /// Information about the items and shipping associated with the source. Required for transactional credit (for example Klarna) sources before you can charge it.
@@ -59559,6 +73987,37 @@ pub struct PostSourcesBodySourceOrder {
     /// order_shipping
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shipping: Option<super::models::OrderShipping>,
+}
+#[cfg(feature = "sources")]
+impl<'de> serde::Deserialize<'de> for PostSourcesBodySourceOrder {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSourcesBodySourceOrder;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostSourcesBodySourceOrder")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostSourcesBodySourceOrder, A::Error> {
+                let mut __f0: Option<Vec<super::models::OrderItemSpecs>> = None;
+                let mut __f1: Option<super::models::OrderShipping> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "items" => __f0 = __map.next_value()?,
+                        "shipping" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSourcesBodySourceOrder {
+                    items: __f0,
+                    shipping: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "sources")]
 impl PostSourcesBodySourceOrder {
@@ -59589,6 +74048,46 @@ pub struct OrderShipping {
     pub phone: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tracking_number: Option<String>,
+}
+#[cfg(feature = "sources")]
+impl<'de> serde::Deserialize<'de> for OrderShipping {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = OrderShipping;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct OrderShipping")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<OrderShipping, A::Error> {
+                let mut __f0: Option<super::models::AddressCityCountryLine1Line2> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "address" => __f0 = Some(__map.next_value()?),
+                        "carrier" => __f1 = __map.next_value()?,
+                        "name" => __f2 = __map.next_value()?,
+                        "phone" => __f3 = __map.next_value()?,
+                        "tracking_number" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(OrderShipping {
+                    address: rt::de::required(__f0, "address")?,
+                    carrier: __f1,
+                    name: __f2,
+                    phone: __f3,
+                    tracking_number: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "sources")]
 impl OrderShipping {
@@ -59644,6 +74143,49 @@ pub struct PostSourcesSourceBody {
     /// Information about the items and shipping associated with the source. Required for transactional credit (for example Klarna) sources before you can charge it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_order: Option<super::models::PostSourcesSourceBodySourceOrder>,
+}
+#[cfg(feature = "sources")]
+impl<'de> serde::Deserialize<'de> for PostSourcesSourceBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSourcesSourceBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostSourcesSourceBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostSourcesSourceBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<super::models::MandateParams> = None;
+                let mut __f3: Option<super::models::Metadata> = None;
+                let mut __f4: Option<super::models::Owner> = None;
+                let mut __f5: Option<super::models::PostSourcesSourceBodySourceOrder> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        "mandate" => __f2 = __map.next_value()?,
+                        "metadata" => __f3 = __map.next_value()?,
+                        "owner" => __f4 = __map.next_value()?,
+                        "source_order" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSourcesSourceBody {
+                    amount: __f0,
+                    expand: __f1,
+                    mandate: __f2,
+                    metadata: __f3,
+                    owner: __f4,
+                    source_order: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "sources")]
 impl PostSourcesSourceBody {
@@ -59745,6 +74287,37 @@ pub struct PostSourcesSourceVerifyBody {
     pub expand: Option<Vec<String>>,
     /// The values needed to verify the source.
     pub values: Vec<String>,
+}
+#[cfg(feature = "sources")]
+impl<'de> serde::Deserialize<'de> for PostSourcesSourceVerifyBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSourcesSourceVerifyBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostSourcesSourceVerifyBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostSourcesSourceVerifyBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "values" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSourcesSourceVerifyBody {
+                    expand: __f0,
+                    values: rt::de::required(__f1, "values")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "subscription_items")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -59868,6 +74441,66 @@ pub struct PostSubscriptionItemsBody {
     pub tax_rates: Option<super::models::TaxRatesListString>,
 }
 #[cfg(feature = "subscription_items")]
+impl<'de> serde::Deserialize<'de> for PostSubscriptionItemsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSubscriptionItemsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostSubscriptionItemsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostSubscriptionItemsBody, A::Error> {
+                let mut __f0: Option<super::models::BillingThresholdsUsageGteString> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f3: Option<super::models::PaymentBehavior> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<super::models::PriceData> = None;
+                let mut __f6: Option<
+                    super::models::ProrationBehaviorAlwaysInvoiceCreateProrations,
+                > = None;
+                let mut __f7: Option<i64> = None;
+                let mut __f8: Option<i64> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<super::models::TaxRatesListString> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "billing_thresholds" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        "metadata" => __f2 = __map.next_value()?,
+                        "payment_behavior" => __f3 = __map.next_value()?,
+                        "price" => __f4 = __map.next_value()?,
+                        "price_data" => __f5 = __map.next_value()?,
+                        "proration_behavior" => __f6 = __map.next_value()?,
+                        "proration_date" => __f7 = __map.next_value()?,
+                        "quantity" => __f8 = __map.next_value()?,
+                        "subscription" => __f9 = Some(__map.next_value()?),
+                        "tax_rates" => __f10 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSubscriptionItemsBody {
+                    billing_thresholds: __f0,
+                    expand: __f1,
+                    metadata: __f2,
+                    payment_behavior: __f3,
+                    price: __f4,
+                    price_data: __f5,
+                    proration_behavior: __f6,
+                    proration_date: __f7,
+                    quantity: __f8,
+                    subscription: rt::de::required(__f9, "subscription")?,
+                    tax_rates: __f10,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "subscription_items")]
 impl PostSubscriptionItemsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -59957,6 +74590,66 @@ pub struct PostSubscriptionItemsItemBody {
     pub tax_rates: Option<super::models::TaxRatesListString>,
 }
 #[cfg(feature = "subscription_items")]
+impl<'de> serde::Deserialize<'de> for PostSubscriptionItemsItemBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSubscriptionItemsItemBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostSubscriptionItemsItemBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostSubscriptionItemsItemBody, A::Error> {
+                let mut __f0: Option<super::models::BillingThresholdsUsageGteString> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<super::models::Metadata> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<super::models::PaymentBehavior> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<super::models::PriceData> = None;
+                let mut __f7: Option<
+                    super::models::ProrationBehaviorAlwaysInvoiceCreateProrations,
+                > = None;
+                let mut __f8: Option<i64> = None;
+                let mut __f9: Option<i64> = None;
+                let mut __f10: Option<super::models::TaxRatesListString> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "billing_thresholds" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        "metadata" => __f2 = __map.next_value()?,
+                        "off_session" => __f3 = __map.next_value()?,
+                        "payment_behavior" => __f4 = __map.next_value()?,
+                        "price" => __f5 = __map.next_value()?,
+                        "price_data" => __f6 = __map.next_value()?,
+                        "proration_behavior" => __f7 = __map.next_value()?,
+                        "proration_date" => __f8 = __map.next_value()?,
+                        "quantity" => __f9 = __map.next_value()?,
+                        "tax_rates" => __f10 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSubscriptionItemsItemBody {
+                    billing_thresholds: __f0,
+                    expand: __f1,
+                    metadata: __f2,
+                    off_session: __f3,
+                    payment_behavior: __f4,
+                    price: __f5,
+                    price_data: __f6,
+                    proration_behavior: __f7,
+                    proration_date: __f8,
+                    quantity: __f9,
+                    tax_rates: __f10,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "subscription_items")]
 impl PostSubscriptionItemsItemBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -59992,6 +74685,42 @@ pub struct DeleteSubscriptionItemsItemBody {
     /// If set, the proration will be calculated as though the subscription was updated at the given time. This can be used to apply the same proration that was previewed with the [upcoming invoice](https://stripe.com/docs/api#retrieve_customer_invoice) endpoint.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proration_date: Option<i64>,
+}
+#[cfg(feature = "subscription_items")]
+impl<'de> serde::Deserialize<'de> for DeleteSubscriptionItemsItemBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DeleteSubscriptionItemsItemBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DeleteSubscriptionItemsItemBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DeleteSubscriptionItemsItemBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<
+                    super::models::ProrationBehaviorAlwaysInvoiceCreateProrations,
+                > = None;
+                let mut __f2: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "clear_usage" => __f0 = __map.next_value()?,
+                        "proration_behavior" => __f1 = __map.next_value()?,
+                        "proration_date" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DeleteSubscriptionItemsItemBody {
+                    clear_usage: __f0,
+                    proration_behavior: __f1,
+                    proration_date: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "subscription_items")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -60087,6 +74816,53 @@ pub struct PostSubscriptionItemsSubscriptionItemUsageRecordsBody {
     pub timestamp: Option<
         super::models::PostSubscriptionItemsSubscriptionItemUsageRecordsBodyTimestamp,
     >,
+}
+#[cfg(feature = "subscription_items")]
+impl<'de> serde::Deserialize<'de>
+for PostSubscriptionItemsSubscriptionItemUsageRecordsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSubscriptionItemsSubscriptionItemUsageRecordsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostSubscriptionItemsSubscriptionItemUsageRecordsBody",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostSubscriptionItemsSubscriptionItemUsageRecordsBody,
+                A::Error,
+            > {
+                let mut __f0: Option<
+                    super::models::PostSubscriptionItemsSubscriptionItemUsageRecordsBodyAction,
+                > = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<
+                    super::models::PostSubscriptionItemsSubscriptionItemUsageRecordsBodyTimestamp,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "action" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        "quantity" => __f2 = Some(__map.next_value()?),
+                        "timestamp" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSubscriptionItemsSubscriptionItemUsageRecordsBody {
+                    action: __f0,
+                    expand: __f1,
+                    quantity: rt::de::required(__f2, "quantity")?,
+                    timestamp: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "subscription_items")]
 connector_runtime::__string_enum! {
@@ -60200,6 +74976,59 @@ pub struct PostSubscriptionSchedulesBody {
     pub start_date: Option<super::models::PostSubscriptionSchedulesBodyStartDate>,
 }
 #[cfg(feature = "subscription_schedules")]
+impl<'de> serde::Deserialize<'de> for PostSubscriptionSchedulesBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSubscriptionSchedulesBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostSubscriptionSchedulesBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostSubscriptionSchedulesBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::DefaultSettingsParams> = None;
+                let mut __f2: Option<super::models::EndBehavior> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<super::models::Metadata> = None;
+                let mut __f6: Option<
+                    Vec<super::models::PostSubscriptionSchedulesBodyPhasesItem>,
+                > = None;
+                let mut __f7: Option<
+                    super::models::PostSubscriptionSchedulesBodyStartDate,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "customer" => __f0 = __map.next_value()?,
+                        "default_settings" => __f1 = __map.next_value()?,
+                        "end_behavior" => __f2 = __map.next_value()?,
+                        "expand" => __f3 = __map.next_value()?,
+                        "from_subscription" => __f4 = __map.next_value()?,
+                        "metadata" => __f5 = __map.next_value()?,
+                        "phases" => __f6 = __map.next_value()?,
+                        "start_date" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSubscriptionSchedulesBody {
+                    customer: __f0,
+                    default_settings: __f1,
+                    end_behavior: __f2,
+                    expand: __f3,
+                    from_subscription: __f4,
+                    metadata: __f5,
+                    phases: __f6,
+                    start_date: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "subscription_schedules")]
 impl PostSubscriptionSchedulesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -60260,6 +75089,65 @@ pub struct DefaultSettingsParams {
     pub invoice_settings: Option<super::models::DefaultSettingsParamsInvoiceSettings>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transfer_data: Option<super::models::DefaultSettingsParamsTransferData>,
+}
+#[cfg(feature = "subscription_schedules")]
+impl<'de> serde::Deserialize<'de> for DefaultSettingsParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DefaultSettingsParams;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DefaultSettingsParams")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DefaultSettingsParams, A::Error> {
+                let mut __f0: Option<f64> = None;
+                let mut __f1: Option<super::models::DefaultSettingsParamsAutomaticTax> = None;
+                let mut __f2: Option<
+                    super::models::DefaultSettingsParamsBillingCycleAnchor,
+                > = None;
+                let mut __f3: Option<
+                    super::models::DefaultSettingsParamsBillingThresholds,
+                > = None;
+                let mut __f4: Option<
+                    super::models::CollectionMethodChargeAutomaticallySendInvoice,
+                > = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<
+                    super::models::DefaultSettingsParamsInvoiceSettings,
+                > = None;
+                let mut __f7: Option<super::models::DefaultSettingsParamsTransferData> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "application_fee_percent" => {
+                            __f0 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "automatic_tax" => __f1 = __map.next_value()?,
+                        "billing_cycle_anchor" => __f2 = __map.next_value()?,
+                        "billing_thresholds" => __f3 = __map.next_value()?,
+                        "collection_method" => __f4 = __map.next_value()?,
+                        "default_payment_method" => __f5 = __map.next_value()?,
+                        "invoice_settings" => __f6 = __map.next_value()?,
+                        "transfer_data" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DefaultSettingsParams {
+                    application_fee_percent: __f0,
+                    automatic_tax: __f1,
+                    billing_cycle_anchor: __f2,
+                    billing_thresholds: __f3,
+                    collection_method: __f4,
+                    default_payment_method: __f5,
+                    invoice_settings: __f6,
+                    transfer_data: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "subscription_schedules")]
 impl DefaultSettingsParams {
@@ -60346,6 +75234,92 @@ pub struct PostSubscriptionSchedulesBodyPhasesItem {
     pub trial_end: Option<i64>,
 }
 #[cfg(feature = "subscription_schedules")]
+impl<'de> serde::Deserialize<'de> for PostSubscriptionSchedulesBodyPhasesItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSubscriptionSchedulesBodyPhasesItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostSubscriptionSchedulesBodyPhasesItem")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostSubscriptionSchedulesBodyPhasesItem, A::Error> {
+                let mut __f0: Option<Vec<super::models::AddInvoiceItemEntry>> = None;
+                let mut __f1: Option<f64> = None;
+                let mut __f2: Option<super::models::DefaultSettingsParamsAutomaticTax> = None;
+                let mut __f3: Option<
+                    super::models::DefaultSettingsParamsBillingCycleAnchor,
+                > = None;
+                let mut __f4: Option<
+                    super::models::DefaultSettingsParamsBillingThresholds,
+                > = None;
+                let mut __f5: Option<
+                    super::models::CollectionMethodChargeAutomaticallySendInvoice,
+                > = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<super::models::TaxRates> = None;
+                let mut __f9: Option<i64> = None;
+                let mut __f10: Option<
+                    super::models::DefaultSettingsParamsInvoiceSettings,
+                > = None;
+                let mut __f11: Option<Vec<super::models::ConfigurationItemParams>> = None;
+                let mut __f12: Option<i64> = None;
+                let mut __f13: Option<super::models::ProrationBehavior> = None;
+                let mut __f14: Option<super::models::TransferDataSpecs> = None;
+                let mut __f15: Option<bool> = None;
+                let mut __f16: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "add_invoice_items" => __f0 = __map.next_value()?,
+                        "application_fee_percent" => {
+                            __f1 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "automatic_tax" => __f2 = __map.next_value()?,
+                        "billing_cycle_anchor" => __f3 = __map.next_value()?,
+                        "billing_thresholds" => __f4 = __map.next_value()?,
+                        "collection_method" => __f5 = __map.next_value()?,
+                        "coupon" => __f6 = __map.next_value()?,
+                        "default_payment_method" => __f7 = __map.next_value()?,
+                        "default_tax_rates" => __f8 = __map.next_value()?,
+                        "end_date" => __f9 = __map.next_value()?,
+                        "invoice_settings" => __f10 = __map.next_value()?,
+                        "items" => __f11 = Some(__map.next_value()?),
+                        "iterations" => __f12 = __map.next_value()?,
+                        "proration_behavior" => __f13 = __map.next_value()?,
+                        "transfer_data" => __f14 = __map.next_value()?,
+                        "trial" => __f15 = __map.next_value()?,
+                        "trial_end" => __f16 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSubscriptionSchedulesBodyPhasesItem {
+                    add_invoice_items: __f0,
+                    application_fee_percent: __f1,
+                    automatic_tax: __f2,
+                    billing_cycle_anchor: __f3,
+                    billing_thresholds: __f4,
+                    collection_method: __f5,
+                    coupon: __f6,
+                    default_payment_method: __f7,
+                    default_tax_rates: __f8,
+                    end_date: __f9,
+                    invoice_settings: __f10,
+                    items: rt::de::required(__f11, "items")?,
+                    iterations: __f12,
+                    proration_behavior: __f13,
+                    transfer_data: __f14,
+                    trial: __f15,
+                    trial_end: __f16,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "subscription_schedules")]
 impl PostSubscriptionSchedulesBodyPhasesItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -60396,6 +75370,46 @@ pub struct ConfigurationItemParams {
     pub tax_rates: Option<super::models::TaxRates>,
 }
 #[cfg(feature = "subscription_schedules")]
+impl<'de> serde::Deserialize<'de> for ConfigurationItemParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = ConfigurationItemParams;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ConfigurationItemParams")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<ConfigurationItemParams, A::Error> {
+                let mut __f0: Option<super::models::BillingThresholds> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::RecurringPriceData> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<super::models::TaxRates> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "billing_thresholds" => __f0 = __map.next_value()?,
+                        "price" => __f1 = __map.next_value()?,
+                        "price_data" => __f2 = __map.next_value()?,
+                        "quantity" => __f3 = __map.next_value()?,
+                        "tax_rates" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(ConfigurationItemParams {
+                    billing_thresholds: __f0,
+                    price: __f1,
+                    price_data: __f2,
+                    quantity: __f3,
+                    tax_rates: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "subscription_schedules")]
 impl ConfigurationItemParams {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -60438,6 +75452,53 @@ pub struct PostSubscriptionSchedulesScheduleBody {
     pub proration_behavior: Option<
         super::models::PostSubscriptionSchedulesScheduleBodyProrationBehavior,
     >,
+}
+#[cfg(feature = "subscription_schedules")]
+impl<'de> serde::Deserialize<'de> for PostSubscriptionSchedulesScheduleBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSubscriptionSchedulesScheduleBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostSubscriptionSchedulesScheduleBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostSubscriptionSchedulesScheduleBody, A::Error> {
+                let mut __f0: Option<super::models::DefaultSettingsParams> = None;
+                let mut __f1: Option<super::models::EndBehavior> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<super::models::Metadata> = None;
+                let mut __f4: Option<
+                    Vec<super::models::PostSubscriptionSchedulesScheduleBodyPhasesItem>,
+                > = None;
+                let mut __f5: Option<
+                    super::models::PostSubscriptionSchedulesScheduleBodyProrationBehavior,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "default_settings" => __f0 = __map.next_value()?,
+                        "end_behavior" => __f1 = __map.next_value()?,
+                        "expand" => __f2 = __map.next_value()?,
+                        "metadata" => __f3 = __map.next_value()?,
+                        "phases" => __f4 = __map.next_value()?,
+                        "proration_behavior" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSubscriptionSchedulesScheduleBody {
+                    default_settings: __f0,
+                    end_behavior: __f1,
+                    expand: __f2,
+                    metadata: __f3,
+                    phases: __f4,
+                    proration_behavior: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "subscription_schedules")]
 impl PostSubscriptionSchedulesScheduleBody {
@@ -60510,6 +75571,101 @@ pub struct PostSubscriptionSchedulesScheduleBodyPhasesItem {
     >,
 }
 #[cfg(feature = "subscription_schedules")]
+impl<'de> serde::Deserialize<'de> for PostSubscriptionSchedulesScheduleBodyPhasesItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSubscriptionSchedulesScheduleBodyPhasesItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostSubscriptionSchedulesScheduleBodyPhasesItem")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostSubscriptionSchedulesScheduleBodyPhasesItem, A::Error> {
+                let mut __f0: Option<Vec<super::models::AddInvoiceItemEntry>> = None;
+                let mut __f1: Option<f64> = None;
+                let mut __f2: Option<super::models::DefaultSettingsParamsAutomaticTax> = None;
+                let mut __f3: Option<
+                    super::models::DefaultSettingsParamsBillingCycleAnchor,
+                > = None;
+                let mut __f4: Option<
+                    super::models::DefaultSettingsParamsBillingThresholds,
+                > = None;
+                let mut __f5: Option<
+                    super::models::CollectionMethodChargeAutomaticallySendInvoice,
+                > = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<super::models::TaxRates> = None;
+                let mut __f9: Option<
+                    super::models::PostSubscriptionSchedulesScheduleBodyPhasesItemEndDate,
+                > = None;
+                let mut __f10: Option<
+                    super::models::DefaultSettingsParamsInvoiceSettings,
+                > = None;
+                let mut __f11: Option<Vec<super::models::ConfigurationItemParams>> = None;
+                let mut __f12: Option<i64> = None;
+                let mut __f13: Option<super::models::ProrationBehavior> = None;
+                let mut __f14: Option<
+                    super::models::PostSubscriptionSchedulesScheduleBodyPhasesItemEndDate,
+                > = None;
+                let mut __f15: Option<super::models::TransferDataSpecs> = None;
+                let mut __f16: Option<bool> = None;
+                let mut __f17: Option<
+                    super::models::PostSubscriptionSchedulesScheduleBodyPhasesItemEndDate,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "add_invoice_items" => __f0 = __map.next_value()?,
+                        "application_fee_percent" => {
+                            __f1 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "automatic_tax" => __f2 = __map.next_value()?,
+                        "billing_cycle_anchor" => __f3 = __map.next_value()?,
+                        "billing_thresholds" => __f4 = __map.next_value()?,
+                        "collection_method" => __f5 = __map.next_value()?,
+                        "coupon" => __f6 = __map.next_value()?,
+                        "default_payment_method" => __f7 = __map.next_value()?,
+                        "default_tax_rates" => __f8 = __map.next_value()?,
+                        "end_date" => __f9 = __map.next_value()?,
+                        "invoice_settings" => __f10 = __map.next_value()?,
+                        "items" => __f11 = Some(__map.next_value()?),
+                        "iterations" => __f12 = __map.next_value()?,
+                        "proration_behavior" => __f13 = __map.next_value()?,
+                        "start_date" => __f14 = __map.next_value()?,
+                        "transfer_data" => __f15 = __map.next_value()?,
+                        "trial" => __f16 = __map.next_value()?,
+                        "trial_end" => __f17 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSubscriptionSchedulesScheduleBodyPhasesItem {
+                    add_invoice_items: __f0,
+                    application_fee_percent: __f1,
+                    automatic_tax: __f2,
+                    billing_cycle_anchor: __f3,
+                    billing_thresholds: __f4,
+                    collection_method: __f5,
+                    coupon: __f6,
+                    default_payment_method: __f7,
+                    default_tax_rates: __f8,
+                    end_date: __f9,
+                    invoice_settings: __f10,
+                    items: rt::de::required(__f11, "items")?,
+                    iterations: __f12,
+                    proration_behavior: __f13,
+                    start_date: __f14,
+                    transfer_data: __f15,
+                    trial: __f16,
+                    trial_end: __f17,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "subscription_schedules")]
 impl PostSubscriptionSchedulesScheduleBodyPhasesItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -60559,6 +75715,37 @@ pub struct PostSubscriptionSchedulesScheduleReleaseBody {
     /// Keep any cancellation on the subscription that the schedule has set
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preserve_cancel_date: Option<bool>,
+}
+#[cfg(feature = "subscription_schedules")]
+impl<'de> serde::Deserialize<'de> for PostSubscriptionSchedulesScheduleReleaseBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSubscriptionSchedulesScheduleReleaseBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostSubscriptionSchedulesScheduleReleaseBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostSubscriptionSchedulesScheduleReleaseBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "preserve_cancel_date" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSubscriptionSchedulesScheduleReleaseBody {
+                    expand: __f0,
+                    preserve_cancel_date: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "subscriptions")]
 connector_runtime::__string_enum! {
@@ -60744,6 +75931,127 @@ pub struct PostSubscriptionsBody {
     /// Integer representing the number of trial period days before the customer is charged for the first time. This will always overwrite any trials that might apply via a subscribed plan. See [Using trial periods on subscriptions](https://stripe.com/docs/billing/subscriptions/trials) to learn more.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trial_period_days: Option<i64>,
+}
+#[cfg(feature = "subscriptions")]
+impl<'de> serde::Deserialize<'de> for PostSubscriptionsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostSubscriptionsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostSubscriptionsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostSubscriptionsBody, A::Error> {
+                let mut __f0: Option<Vec<super::models::AddInvoiceItemEntry>> = None;
+                let mut __f1: Option<f64> = None;
+                let mut __f2: Option<super::models::AutomaticTaxConfig> = None;
+                let mut __f3: Option<i64> = None;
+                let mut __f4: Option<i64> = None;
+                let mut __f5: Option<
+                    super::models::BillingThresholdsAmountGteResetBillingCycleAnchor,
+                > = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<bool> = None;
+                let mut __f8: Option<super::models::CollectionMethod> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<i64> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<super::models::DefaultTaxRatesListString> = None;
+                let mut __f15: Option<Vec<String>> = None;
+                let mut __f16: Option<
+                    Vec<super::models::SubscriptionItemCreateParams>,
+                > = None;
+                let mut __f17: Option<super::models::Metadata> = None;
+                let mut __f18: Option<bool> = None;
+                let mut __f19: Option<
+                    super::models::PaymentBehaviorAllowIncompleteDefaultIncomplete,
+                > = None;
+                let mut __f20: Option<super::models::PaymentSettings> = None;
+                let mut __f21: Option<super::models::PendingInvoiceItemInterval> = None;
+                let mut __f22: Option<String> = None;
+                let mut __f23: Option<
+                    super::models::ProrationBehaviorAlwaysInvoiceCreateProrationsNone,
+                > = None;
+                let mut __f24: Option<
+                    super::models::TransferDataAmountPercentDestination,
+                > = None;
+                let mut __f25: Option<super::models::TrialEndStringInteger> = None;
+                let mut __f26: Option<bool> = None;
+                let mut __f27: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "add_invoice_items" => __f0 = __map.next_value()?,
+                        "application_fee_percent" => {
+                            __f1 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "automatic_tax" => __f2 = __map.next_value()?,
+                        "backdate_start_date" => __f3 = __map.next_value()?,
+                        "billing_cycle_anchor" => __f4 = __map.next_value()?,
+                        "billing_thresholds" => __f5 = __map.next_value()?,
+                        "cancel_at" => __f6 = __map.next_value()?,
+                        "cancel_at_period_end" => __f7 = __map.next_value()?,
+                        "collection_method" => __f8 = __map.next_value()?,
+                        "coupon" => __f9 = __map.next_value()?,
+                        "customer" => __f10 = Some(__map.next_value()?),
+                        "days_until_due" => __f11 = __map.next_value()?,
+                        "default_payment_method" => __f12 = __map.next_value()?,
+                        "default_source" => __f13 = __map.next_value()?,
+                        "default_tax_rates" => __f14 = __map.next_value()?,
+                        "expand" => __f15 = __map.next_value()?,
+                        "items" => __f16 = __map.next_value()?,
+                        "metadata" => __f17 = __map.next_value()?,
+                        "off_session" => __f18 = __map.next_value()?,
+                        "payment_behavior" => __f19 = __map.next_value()?,
+                        "payment_settings" => __f20 = __map.next_value()?,
+                        "pending_invoice_item_interval" => __f21 = __map.next_value()?,
+                        "promotion_code" => __f22 = __map.next_value()?,
+                        "proration_behavior" => __f23 = __map.next_value()?,
+                        "transfer_data" => __f24 = __map.next_value()?,
+                        "trial_end" => __f25 = __map.next_value()?,
+                        "trial_from_plan" => __f26 = __map.next_value()?,
+                        "trial_period_days" => __f27 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostSubscriptionsBody {
+                    add_invoice_items: __f0,
+                    application_fee_percent: __f1,
+                    automatic_tax: __f2,
+                    backdate_start_date: __f3,
+                    billing_cycle_anchor: __f4,
+                    billing_thresholds: __f5,
+                    cancel_at: __f6,
+                    cancel_at_period_end: __f7,
+                    collection_method: __f8,
+                    coupon: __f9,
+                    customer: rt::de::required(__f10, "customer")?,
+                    days_until_due: __f11,
+                    default_payment_method: __f12,
+                    default_source: __f13,
+                    default_tax_rates: __f14,
+                    expand: __f15,
+                    items: __f16,
+                    metadata: __f17,
+                    off_session: __f18,
+                    payment_behavior: __f19,
+                    payment_settings: __f20,
+                    pending_invoice_item_interval: __f21,
+                    promotion_code: __f22,
+                    proration_behavior: __f23,
+                    transfer_data: __f24,
+                    trial_end: __f25,
+                    trial_from_plan: __f26,
+                    trial_period_days: __f27,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "subscriptions")]
 impl PostSubscriptionsBody {
@@ -61053,6 +76361,66 @@ pub struct PostTaxRatesBody {
     pub tax_type: Option<super::models::TaxType>,
 }
 #[cfg(feature = "tax_rates")]
+impl<'de> serde::Deserialize<'de> for PostTaxRatesBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTaxRatesBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTaxRatesBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTaxRatesBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<Vec<String>> = None;
+                let mut __f5: Option<bool> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f8: Option<f64> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<super::models::TaxType> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "active" => __f0 = __map.next_value()?,
+                        "country" => __f1 = __map.next_value()?,
+                        "description" => __f2 = __map.next_value()?,
+                        "display_name" => __f3 = Some(__map.next_value()?),
+                        "expand" => __f4 = __map.next_value()?,
+                        "inclusive" => __f5 = Some(__map.next_value()?),
+                        "jurisdiction" => __f6 = __map.next_value()?,
+                        "metadata" => __f7 = __map.next_value()?,
+                        "percentage" => {
+                            __f8 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
+                        }
+                        "state" => __f9 = __map.next_value()?,
+                        "tax_type" => __f10 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTaxRatesBody {
+                    active: __f0,
+                    country: __f1,
+                    description: __f2,
+                    display_name: rt::de::required(__f3, "display_name")?,
+                    expand: __f4,
+                    inclusive: rt::de::required(__f5, "inclusive")?,
+                    jurisdiction: __f6,
+                    metadata: __f7,
+                    percentage: rt::de::required(__f8, "percentage")?,
+                    state: __f9,
+                    tax_type: __f10,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "tax_rates")]
 impl PostTaxRatesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -61113,6 +76481,58 @@ pub struct PostTaxRatesTaxRateBody {
     pub tax_type: Option<super::models::TaxType>,
 }
 #[cfg(feature = "tax_rates")]
+impl<'de> serde::Deserialize<'de> for PostTaxRatesTaxRateBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTaxRatesTaxRateBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTaxRatesTaxRateBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTaxRatesTaxRateBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<Vec<String>> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<super::models::Metadata> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<super::models::TaxType> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "active" => __f0 = __map.next_value()?,
+                        "country" => __f1 = __map.next_value()?,
+                        "description" => __f2 = __map.next_value()?,
+                        "display_name" => __f3 = __map.next_value()?,
+                        "expand" => __f4 = __map.next_value()?,
+                        "jurisdiction" => __f5 = __map.next_value()?,
+                        "metadata" => __f6 = __map.next_value()?,
+                        "state" => __f7 = __map.next_value()?,
+                        "tax_type" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTaxRatesTaxRateBody {
+                    active: __f0,
+                    country: __f1,
+                    description: __f2,
+                    display_name: __f3,
+                    expand: __f4,
+                    jurisdiction: __f5,
+                    metadata: __f6,
+                    state: __f7,
+                    tax_type: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "tax_rates")]
 impl PostTaxRatesTaxRateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -61163,6 +76583,37 @@ pub struct PostTerminalConnectionTokensBody {
     /// The id of the location that this connection token is scoped to. If specified the connection token will only be usable with readers assigned to that location, otherwise the connection token will be usable with all readers. Note that location scoping only applies to internet-connected readers. For more details, see [the docs on scoping connection tokens](https://stripe.com/docs/terminal/fleet/locations#connection-tokens).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+}
+#[cfg(feature = "terminal")]
+impl<'de> serde::Deserialize<'de> for PostTerminalConnectionTokensBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTerminalConnectionTokensBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTerminalConnectionTokensBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTerminalConnectionTokensBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "location" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTerminalConnectionTokensBody {
+                    expand: __f0,
+                    location: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "terminal")]
 impl PostTerminalConnectionTokensBody {
@@ -61268,6 +76719,43 @@ pub struct PostTerminalLocationsBody {
     pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "terminal")]
+impl<'de> serde::Deserialize<'de> for PostTerminalLocationsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTerminalLocationsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTerminalLocationsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTerminalLocationsBody, A::Error> {
+                let mut __f0: Option<super::models::PostTerminalLocationsBodyAddress> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<super::models::Metadata> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "address" => __f0 = Some(__map.next_value()?),
+                        "display_name" => __f1 = Some(__map.next_value()?),
+                        "expand" => __f2 = __map.next_value()?,
+                        "metadata" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTerminalLocationsBody {
+                    address: rt::de::required(__f0, "address")?,
+                    display_name: rt::de::required(__f1, "display_name")?,
+                    expand: __f2,
+                    metadata: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "terminal")]
 impl PostTerminalLocationsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -61304,6 +76792,49 @@ pub struct PostTerminalLocationsBodyAddress {
     pub postal_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+}
+#[cfg(feature = "terminal")]
+impl<'de> serde::Deserialize<'de> for PostTerminalLocationsBodyAddress {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTerminalLocationsBodyAddress;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTerminalLocationsBodyAddress")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTerminalLocationsBodyAddress, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "city" => __f0 = __map.next_value()?,
+                        "country" => __f1 = Some(__map.next_value()?),
+                        "line1" => __f2 = __map.next_value()?,
+                        "line2" => __f3 = __map.next_value()?,
+                        "postal_code" => __f4 = __map.next_value()?,
+                        "state" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTerminalLocationsBodyAddress {
+                    city: __f0,
+                    country: rt::de::required(__f1, "country")?,
+                    line1: __f2,
+                    line2: __f3,
+                    postal_code: __f4,
+                    state: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "terminal")]
 impl PostTerminalLocationsBodyAddress {
@@ -61387,6 +76918,45 @@ pub struct PostTerminalLocationsLocationBody {
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::Metadata>,
+}
+#[cfg(feature = "terminal")]
+impl<'de> serde::Deserialize<'de> for PostTerminalLocationsLocationBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTerminalLocationsLocationBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTerminalLocationsLocationBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTerminalLocationsLocationBody, A::Error> {
+                let mut __f0: Option<
+                    super::models::PostTerminalLocationsLocationBodyAddress,
+                > = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<super::models::Metadata> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "address" => __f0 = __map.next_value()?,
+                        "display_name" => __f1 = __map.next_value()?,
+                        "expand" => __f2 = __map.next_value()?,
+                        "metadata" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTerminalLocationsLocationBody {
+                    address: __f0,
+                    display_name: __f1,
+                    expand: __f2,
+                    metadata: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "terminal")]
 impl PostTerminalLocationsLocationBody {
@@ -61506,6 +77076,46 @@ pub struct PostTerminalReadersBody {
     pub registration_code: String,
 }
 #[cfg(feature = "terminal")]
+impl<'de> serde::Deserialize<'de> for PostTerminalReadersBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTerminalReadersBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTerminalReadersBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTerminalReadersBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::Metadata> = None;
+                let mut __f4: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "label" => __f1 = __map.next_value()?,
+                        "location" => __f2 = __map.next_value()?,
+                        "metadata" => __f3 = __map.next_value()?,
+                        "registration_code" => __f4 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTerminalReadersBody {
+                    expand: __f0,
+                    label: __f1,
+                    location: __f2,
+                    metadata: __f3,
+                    registration_code: rt::de::required(__f4, "registration_code")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "terminal")]
 impl PostTerminalReadersBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -61555,6 +77165,40 @@ pub struct PostTerminalReadersReaderBody {
     pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "terminal")]
+impl<'de> serde::Deserialize<'de> for PostTerminalReadersReaderBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTerminalReadersReaderBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTerminalReadersReaderBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTerminalReadersReaderBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::Metadata> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "label" => __f1 = __map.next_value()?,
+                        "metadata" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTerminalReadersReaderBody {
+                    expand: __f0,
+                    label: __f1,
+                    metadata: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "terminal")]
 impl PostTerminalReadersReaderBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -61586,6 +77230,42 @@ pub struct PostTerminalReadersReaderProcessPaymentIntentBody {
     >,
 }
 #[cfg(feature = "terminal")]
+impl<'de> serde::Deserialize<'de> for PostTerminalReadersReaderProcessPaymentIntentBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTerminalReadersReaderProcessPaymentIntentBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTerminalReadersReaderProcessPaymentIntentBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTerminalReadersReaderProcessPaymentIntentBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<
+                    super::models::PostTerminalReadersReaderProcessPaymentIntentBodyProcessConfig,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "payment_intent" => __f1 = Some(__map.next_value()?),
+                        "process_config" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTerminalReadersReaderProcessPaymentIntentBody {
+                    expand: __f0,
+                    payment_intent: rt::de::required(__f1, "payment_intent")?,
+                    process_config: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "terminal")]
 impl PostTerminalReadersReaderProcessPaymentIntentBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -61611,6 +77291,40 @@ pub struct PostTerminalReadersReaderProcessPaymentIntentBodyProcessConfig {
     pub skip_tipping: Option<bool>,
 }
 #[cfg(feature = "terminal")]
+impl<'de> serde::Deserialize<'de>
+for PostTerminalReadersReaderProcessPaymentIntentBodyProcessConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTerminalReadersReaderProcessPaymentIntentBodyProcessConfig;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostTerminalReadersReaderProcessPaymentIntentBodyProcessConfig",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostTerminalReadersReaderProcessPaymentIntentBodyProcessConfig,
+                A::Error,
+            > {
+                let mut __f0: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "skip_tipping" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTerminalReadersReaderProcessPaymentIntentBodyProcessConfig {
+                    skip_tipping: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "terminal")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct PostTerminalReadersReaderProcessSetupIntentBody {
     /// Customer Consent Collected
@@ -61620,6 +77334,43 @@ pub struct PostTerminalReadersReaderProcessSetupIntentBody {
     pub expand: Option<Vec<String>>,
     /// SetupIntent ID
     pub setup_intent: String,
+}
+#[cfg(feature = "terminal")]
+impl<'de> serde::Deserialize<'de> for PostTerminalReadersReaderProcessSetupIntentBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTerminalReadersReaderProcessSetupIntentBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTerminalReadersReaderProcessSetupIntentBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTerminalReadersReaderProcessSetupIntentBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "customer_consent_collected" => __f0 = Some(__map.next_value()?),
+                        "expand" => __f1 = __map.next_value()?,
+                        "setup_intent" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTerminalReadersReaderProcessSetupIntentBody {
+                    customer_consent_collected: rt::de::required(
+                        __f0,
+                        "customer_consent_collected",
+                    )?,
+                    expand: __f1,
+                    setup_intent: rt::de::required(__f2, "setup_intent")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "terminal")]
 impl PostTerminalReadersReaderProcessSetupIntentBody {
@@ -61653,6 +77404,42 @@ pub struct PostTerminalReadersReaderSetReaderDisplayBody {
     pub type_: String,
 }
 #[cfg(feature = "terminal")]
+impl<'de> serde::Deserialize<'de> for PostTerminalReadersReaderSetReaderDisplayBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTerminalReadersReaderSetReaderDisplayBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTerminalReadersReaderSetReaderDisplayBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTerminalReadersReaderSetReaderDisplayBody, A::Error> {
+                let mut __f0: Option<
+                    super::models::PostTerminalReadersReaderSetReaderDisplayBodyCart,
+                > = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "cart" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        "type" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTerminalReadersReaderSetReaderDisplayBody {
+                    cart: __f0,
+                    expand: __f1,
+                    type_: rt::de::required(__f2, "type")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "terminal")]
 impl PostTerminalReadersReaderSetReaderDisplayBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -61677,6 +77464,47 @@ pub struct PostTerminalReadersReaderSetReaderDisplayBodyCart {
     pub total: i64,
 }
 #[cfg(feature = "terminal")]
+impl<'de> serde::Deserialize<'de> for PostTerminalReadersReaderSetReaderDisplayBodyCart {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTerminalReadersReaderSetReaderDisplayBodyCart;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTerminalReadersReaderSetReaderDisplayBodyCart")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTerminalReadersReaderSetReaderDisplayBodyCart, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<
+                    Vec<
+                        super::models::PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem,
+                    >,
+                > = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "currency" => __f0 = Some(__map.next_value()?),
+                        "line_items" => __f1 = Some(__map.next_value()?),
+                        "tax" => __f2 = __map.next_value()?,
+                        "total" => __f3 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTerminalReadersReaderSetReaderDisplayBodyCart {
+                    currency: rt::de::required(__f0, "currency")?,
+                    line_items: rt::de::required(__f1, "line_items")?,
+                    tax: __f2,
+                    total: rt::de::required(__f3, "total")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "terminal")]
 impl PostTerminalReadersReaderSetReaderDisplayBodyCart {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -61696,6 +77524,46 @@ pub struct PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem {
     pub amount: i64,
     pub description: String,
     pub quantity: i64,
+}
+#[cfg(feature = "terminal")]
+impl<'de> serde::Deserialize<'de>
+for PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem,
+                A::Error,
+            > {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = Some(__map.next_value()?),
+                        "description" => __f1 = Some(__map.next_value()?),
+                        "quantity" => __f2 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem {
+                    amount: rt::de::required(__f0, "amount")?,
+                    description: rt::de::required(__f1, "description")?,
+                    quantity: rt::de::required(__f2, "quantity")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "terminal")]
 impl PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem {
@@ -61732,6 +77600,48 @@ pub struct PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody {
     pub type_: Option<String>,
 }
 #[cfg(feature = "test_helpers")]
+impl<'de> serde::Deserialize<'de>
+for PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody,
+                A::Error,
+            > {
+                let mut __f0: Option<
+                    super::models::PostTestHelpersTerminalReadersReaderPresentPaymentMethodBodyCardPresent,
+                > = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "card_present" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        "type" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody {
+                    card_present: __f0,
+                    expand: __f1,
+                    type_: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "test_helpers")]
 impl PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -61749,6 +77659,40 @@ impl PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody {
 pub struct PostTestHelpersTerminalReadersReaderPresentPaymentMethodBodyCardPresent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub number: Option<String>,
+}
+#[cfg(feature = "test_helpers")]
+impl<'de> serde::Deserialize<'de>
+for PostTestHelpersTerminalReadersReaderPresentPaymentMethodBodyCardPresent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTestHelpersTerminalReadersReaderPresentPaymentMethodBodyCardPresent;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "struct PostTestHelpersTerminalReadersReaderPresentPaymentMethodBodyCardPresent",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<
+                PostTestHelpersTerminalReadersReaderPresentPaymentMethodBodyCardPresent,
+                A::Error,
+            > {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "number" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTestHelpersTerminalReadersReaderPresentPaymentMethodBodyCardPresent {
+                    number: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "test_helpers")]
 impl PostTestHelpersTerminalReadersReaderPresentPaymentMethodBodyCardPresent {
@@ -61849,6 +77793,40 @@ pub struct PostTestHelpersTestClocksBody {
     pub name: Option<String>,
 }
 #[cfg(feature = "test_helpers")]
+impl<'de> serde::Deserialize<'de> for PostTestHelpersTestClocksBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTestHelpersTestClocksBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTestHelpersTestClocksBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTestHelpersTestClocksBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<i64> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "frozen_time" => __f1 = Some(__map.next_value()?),
+                        "name" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTestHelpersTestClocksBody {
+                    expand: __f0,
+                    frozen_time: rt::de::required(__f1, "frozen_time")?,
+                    name: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "test_helpers")]
 impl PostTestHelpersTestClocksBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -61871,6 +77849,37 @@ pub struct PostTestHelpersTestClocksTestClockAdvanceBody {
     pub expand: Option<Vec<String>>,
     /// The time to advance the test clock. Must be after the test clock's current frozen time. Cannot be more than two intervals in the future from the shortest subscription in this test clock. If there are no subscriptions in this test clock, it cannot be more than two years in the future.
     pub frozen_time: i64,
+}
+#[cfg(feature = "test_helpers")]
+impl<'de> serde::Deserialize<'de> for PostTestHelpersTestClocksTestClockAdvanceBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTestHelpersTestClocksTestClockAdvanceBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTestHelpersTestClocksTestClockAdvanceBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTestHelpersTestClocksTestClockAdvanceBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "expand" => __f0 = __map.next_value()?,
+                        "frozen_time" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTestHelpersTestClocksTestClockAdvanceBody {
+                    expand: __f0,
+                    frozen_time: rt::de::required(__f1, "frozen_time")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "tokens")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -61908,6 +77917,55 @@ pub struct PostTokensBody {
     /// The PII this token will represent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pii: Option<super::models::PostTokensBodyPii>,
+}
+#[cfg(feature = "tokens")]
+impl<'de> serde::Deserialize<'de> for PostTokensBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTokensBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTokensBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTokensBody, A::Error> {
+                let mut __f0: Option<super::models::PostTokensBodyAccount> = None;
+                let mut __f1: Option<super::models::PostTokensBodyBankAccount> = None;
+                let mut __f2: Option<super::models::PostTokensBodyCard> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::PostTokensBodyCvcUpdate> = None;
+                let mut __f5: Option<Vec<String>> = None;
+                let mut __f6: Option<super::models::PostTokensBodyPerson> = None;
+                let mut __f7: Option<super::models::PostTokensBodyPii> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account" => __f0 = __map.next_value()?,
+                        "bank_account" => __f1 = __map.next_value()?,
+                        "card" => __f2 = __map.next_value()?,
+                        "customer" => __f3 = __map.next_value()?,
+                        "cvc_update" => __f4 = __map.next_value()?,
+                        "expand" => __f5 = __map.next_value()?,
+                        "person" => __f6 = __map.next_value()?,
+                        "pii" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTokensBody {
+                    account: __f0,
+                    bank_account: __f1,
+                    card: __f2,
+                    customer: __f3,
+                    cvc_update: __f4,
+                    expand: __f5,
+                    person: __f6,
+                    pii: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "tokens")]
 impl PostTokensBody {
@@ -61950,6 +78008,43 @@ pub struct PostTokensBodyAccount {
     pub individual: Option<super::models::PostTokensBodyAccountIndividual>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tos_shown_and_accepted: Option<bool>,
+}
+#[cfg(feature = "tokens")]
+impl<'de> serde::Deserialize<'de> for PostTokensBodyAccount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTokensBodyAccount;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTokensBodyAccount")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTokensBodyAccount, A::Error> {
+                let mut __f0: Option<super::models::PostTokensBodyAccountBusinessType> = None;
+                let mut __f1: Option<super::models::PostTokensBodyAccountCompany> = None;
+                let mut __f2: Option<super::models::PostTokensBodyAccountIndividual> = None;
+                let mut __f3: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "business_type" => __f0 = __map.next_value()?,
+                        "company" => __f1 = __map.next_value()?,
+                        "individual" => __f2 = __map.next_value()?,
+                        "tos_shown_and_accepted" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTokensBodyAccount {
+                    business_type: __f0,
+                    company: __f1,
+                    individual: __f2,
+                    tos_shown_and_accepted: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "tokens")]
 impl PostTokensBodyAccount {
@@ -62011,6 +78106,87 @@ pub struct PostTokensBodyAccountCompany {
     /// verification_specs
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification: Option<super::models::VerificationSpecs>,
+}
+#[cfg(feature = "tokens")]
+impl<'de> serde::Deserialize<'de> for PostTokensBodyAccountCompany {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTokensBodyAccountCompany;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTokensBodyAccountCompany")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTokensBodyAccountCompany, A::Error> {
+                let mut __f0: Option<super::models::AddressCityCountryLine1> = None;
+                let mut __f1: Option<super::models::AddressKana> = None;
+                let mut __f2: Option<super::models::AddressKanji> = None;
+                let mut __f3: Option<bool> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<bool> = None;
+                let mut __f9: Option<super::models::CompanyOwnershipDeclaration> = None;
+                let mut __f10: Option<bool> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<super::models::Structure> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<super::models::VerificationSpecs> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "address" => __f0 = __map.next_value()?,
+                        "address_kana" => __f1 = __map.next_value()?,
+                        "address_kanji" => __f2 = __map.next_value()?,
+                        "directors_provided" => __f3 = __map.next_value()?,
+                        "executives_provided" => __f4 = __map.next_value()?,
+                        "name" => __f5 = __map.next_value()?,
+                        "name_kana" => __f6 = __map.next_value()?,
+                        "name_kanji" => __f7 = __map.next_value()?,
+                        "owners_provided" => __f8 = __map.next_value()?,
+                        "ownership_declaration" => __f9 = __map.next_value()?,
+                        "ownership_declaration_shown_and_signed" => {
+                            __f10 = __map.next_value()?;
+                        }
+                        "phone" => __f11 = __map.next_value()?,
+                        "registration_number" => __f12 = __map.next_value()?,
+                        "structure" => __f13 = __map.next_value()?,
+                        "tax_id" => __f14 = __map.next_value()?,
+                        "tax_id_registrar" => __f15 = __map.next_value()?,
+                        "vat_id" => __f16 = __map.next_value()?,
+                        "verification" => __f17 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTokensBodyAccountCompany {
+                    address: __f0,
+                    address_kana: __f1,
+                    address_kanji: __f2,
+                    directors_provided: __f3,
+                    executives_provided: __f4,
+                    name: __f5,
+                    name_kana: __f6,
+                    name_kanji: __f7,
+                    owners_provided: __f8,
+                    ownership_declaration: __f9,
+                    ownership_declaration_shown_and_signed: __f10,
+                    phone: __f11,
+                    registration_number: __f12,
+                    structure: __f13,
+                    tax_id: __f14,
+                    tax_id_registrar: __f15,
+                    vat_id: __f16,
+                    verification: __f17,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "tokens")]
 impl PostTokensBodyAccountCompany {
@@ -62121,6 +78297,52 @@ pub struct PostTokensBodyBankAccount {
     pub routing_number: Option<String>,
 }
 #[cfg(feature = "tokens")]
+impl<'de> serde::Deserialize<'de> for PostTokensBodyBankAccount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTokensBodyBankAccount;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTokensBodyBankAccount")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTokensBodyBankAccount, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::AccountHolderType> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::AccountTypeCheckingFutsu> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "account_holder_name" => __f0 = __map.next_value()?,
+                        "account_holder_type" => __f1 = __map.next_value()?,
+                        "account_number" => __f2 = Some(__map.next_value()?),
+                        "account_type" => __f3 = __map.next_value()?,
+                        "country" => __f4 = Some(__map.next_value()?),
+                        "currency" => __f5 = __map.next_value()?,
+                        "routing_number" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTokensBodyBankAccount {
+                    account_holder_name: __f0,
+                    account_holder_type: __f1,
+                    account_number: rt::de::required(__f2, "account_number")?,
+                    account_type: __f3,
+                    country: rt::de::required(__f4, "country")?,
+                    currency: __f5,
+                    routing_number: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "tokens")]
 impl PostTokensBodyBankAccount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -62162,7 +78384,7 @@ impl PostTokensBodyBankAccount {
     }
 }
 #[cfg(feature = "tokens")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostTokensBodyCard {
     PostTokensBodyCardVariant0(super::models::PostTokensBodyCardVariant0),
@@ -62195,6 +78417,67 @@ pub struct PostTokensBodyCardVariant0 {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub number: String,
+}
+#[cfg(feature = "tokens")]
+impl<'de> serde::Deserialize<'de> for PostTokensBodyCardVariant0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTokensBodyCardVariant0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTokensBodyCardVariant0")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTokensBodyCardVariant0, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "address_city" => __f0 = __map.next_value()?,
+                        "address_country" => __f1 = __map.next_value()?,
+                        "address_line1" => __f2 = __map.next_value()?,
+                        "address_line2" => __f3 = __map.next_value()?,
+                        "address_state" => __f4 = __map.next_value()?,
+                        "address_zip" => __f5 = __map.next_value()?,
+                        "currency" => __f6 = __map.next_value()?,
+                        "cvc" => __f7 = __map.next_value()?,
+                        "exp_month" => __f8 = Some(__map.next_value()?),
+                        "exp_year" => __f9 = Some(__map.next_value()?),
+                        "name" => __f10 = __map.next_value()?,
+                        "number" => __f11 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTokensBodyCardVariant0 {
+                    address_city: __f0,
+                    address_country: __f1,
+                    address_line1: __f2,
+                    address_line2: __f3,
+                    address_state: __f4,
+                    address_zip: __f5,
+                    currency: __f6,
+                    cvc: __f7,
+                    exp_month: rt::de::required(__f8, "exp_month")?,
+                    exp_year: rt::de::required(__f9, "exp_year")?,
+                    name: __f10,
+                    number: rt::de::required(__f11, "number")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "tokens")]
 impl PostTokensBodyCardVariant0 {
@@ -62306,6 +78589,34 @@ pub struct PostTokensBodyCvcUpdate {
     pub cvc: String,
 }
 #[cfg(feature = "tokens")]
+impl<'de> serde::Deserialize<'de> for PostTokensBodyCvcUpdate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTokensBodyCvcUpdate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTokensBodyCvcUpdate")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTokensBodyCvcUpdate, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "cvc" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTokensBodyCvcUpdate {
+                    cvc: rt::de::required(__f0, "cvc")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "tokens")]
 impl PostTokensBodyCvcUpdate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -62374,6 +78685,100 @@ pub struct PostTokensBodyPerson {
     /// person_verification_specs
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification: Option<super::models::Verification>,
+}
+#[cfg(feature = "tokens")]
+impl<'de> serde::Deserialize<'de> for PostTokensBodyPerson {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTokensBodyPerson;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTokensBodyPerson")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTokensBodyPerson, A::Error> {
+                let mut __f0: Option<super::models::AddressCityCountryLine1> = None;
+                let mut __f1: Option<super::models::AddressKana> = None;
+                let mut __f2: Option<super::models::AddressKanji> = None;
+                let mut __f3: Option<super::models::DobDayMonth> = None;
+                let mut __f4: Option<super::models::PostTokensBodyPersonDocuments> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<super::models::TaxRates> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<super::models::MetadataMapString> = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<String> = None;
+                let mut __f19: Option<String> = None;
+                let mut __f20: Option<super::models::PostTokensBodyPersonRelationship> = None;
+                let mut __f21: Option<String> = None;
+                let mut __f22: Option<super::models::Verification> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "address" => __f0 = __map.next_value()?,
+                        "address_kana" => __f1 = __map.next_value()?,
+                        "address_kanji" => __f2 = __map.next_value()?,
+                        "dob" => __f3 = __map.next_value()?,
+                        "documents" => __f4 = __map.next_value()?,
+                        "email" => __f5 = __map.next_value()?,
+                        "first_name" => __f6 = __map.next_value()?,
+                        "first_name_kana" => __f7 = __map.next_value()?,
+                        "first_name_kanji" => __f8 = __map.next_value()?,
+                        "full_name_aliases" => __f9 = __map.next_value()?,
+                        "gender" => __f10 = __map.next_value()?,
+                        "id_number" => __f11 = __map.next_value()?,
+                        "last_name" => __f12 = __map.next_value()?,
+                        "last_name_kana" => __f13 = __map.next_value()?,
+                        "last_name_kanji" => __f14 = __map.next_value()?,
+                        "maiden_name" => __f15 = __map.next_value()?,
+                        "metadata" => __f16 = __map.next_value()?,
+                        "nationality" => __f17 = __map.next_value()?,
+                        "phone" => __f18 = __map.next_value()?,
+                        "political_exposure" => __f19 = __map.next_value()?,
+                        "relationship" => __f20 = __map.next_value()?,
+                        "ssn_last_4" => __f21 = __map.next_value()?,
+                        "verification" => __f22 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTokensBodyPerson {
+                    address: __f0,
+                    address_kana: __f1,
+                    address_kanji: __f2,
+                    dob: __f3,
+                    documents: __f4,
+                    email: __f5,
+                    first_name: __f6,
+                    first_name_kana: __f7,
+                    first_name_kanji: __f8,
+                    full_name_aliases: __f9,
+                    gender: __f10,
+                    id_number: __f11,
+                    last_name: __f12,
+                    last_name_kana: __f13,
+                    last_name_kanji: __f14,
+                    maiden_name: __f15,
+                    metadata: __f16,
+                    nationality: __f17,
+                    phone: __f18,
+                    political_exposure: __f19,
+                    relationship: __f20,
+                    ssn_last_4: __f21,
+                    verification: __f22,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "tokens")]
 impl PostTokensBodyPerson {
@@ -62481,6 +78886,34 @@ pub type PostTokensBodyPersonRelationship = RelationshipSpecs;
 pub struct PostTokensBodyPii {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_number: Option<String>,
+}
+#[cfg(feature = "tokens")]
+impl<'de> serde::Deserialize<'de> for PostTokensBodyPii {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTokensBodyPii;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTokensBodyPii")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTokensBodyPii, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "id_number" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTokensBodyPii {
+                    id_number: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "tokens")]
 impl PostTokensBodyPii {
@@ -62596,6 +79029,55 @@ pub struct PostTopupsBody {
     pub transfer_group: Option<String>,
 }
 #[cfg(feature = "topups")]
+impl<'de> serde::Deserialize<'de> for PostTopupsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTopupsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTopupsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTopupsBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                let mut __f4: Option<super::models::Metadata> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = Some(__map.next_value()?),
+                        "currency" => __f1 = Some(__map.next_value()?),
+                        "description" => __f2 = __map.next_value()?,
+                        "expand" => __f3 = __map.next_value()?,
+                        "metadata" => __f4 = __map.next_value()?,
+                        "source" => __f5 = __map.next_value()?,
+                        "statement_descriptor" => __f6 = __map.next_value()?,
+                        "transfer_group" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTopupsBody {
+                    amount: rt::de::required(__f0, "amount")?,
+                    currency: rt::de::required(__f1, "currency")?,
+                    description: __f2,
+                    expand: __f3,
+                    metadata: __f4,
+                    source: __f5,
+                    statement_descriptor: __f6,
+                    transfer_group: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "topups")]
 impl PostTopupsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -62628,6 +79110,40 @@ pub struct DescriptionExpandBody {
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::Metadata>,
+}
+#[cfg(any(feature = "topups", feature = "transfers"))]
+impl<'de> serde::Deserialize<'de> for DescriptionExpandBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = DescriptionExpandBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct DescriptionExpandBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<DescriptionExpandBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<Vec<String>> = None;
+                let mut __f2: Option<super::models::Metadata> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "description" => __f0 = __map.next_value()?,
+                        "expand" => __f1 = __map.next_value()?,
+                        "metadata" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(DescriptionExpandBody {
+                    description: __f0,
+                    expand: __f1,
+                    metadata: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(any(feature = "topups", feature = "transfers"))]
 impl DescriptionExpandBody {
@@ -62747,6 +79263,58 @@ pub struct PostTransfersBody {
     pub transfer_group: Option<String>,
 }
 #[cfg(feature = "transfers")]
+impl<'de> serde::Deserialize<'de> for PostTransfersBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTransfersBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTransfersBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTransfersBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<Vec<String>> = None;
+                let mut __f5: Option<std::collections::BTreeMap<String, String>> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<super::models::PostTransfersBodySourceType> = None;
+                let mut __f8: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "currency" => __f1 = Some(__map.next_value()?),
+                        "description" => __f2 = __map.next_value()?,
+                        "destination" => __f3 = Some(__map.next_value()?),
+                        "expand" => __f4 = __map.next_value()?,
+                        "metadata" => __f5 = __map.next_value()?,
+                        "source_transaction" => __f6 = __map.next_value()?,
+                        "source_type" => __f7 = __map.next_value()?,
+                        "transfer_group" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTransfersBody {
+                    amount: __f0,
+                    currency: rt::de::required(__f1, "currency")?,
+                    description: __f2,
+                    destination: rt::de::required(__f3, "destination")?,
+                    expand: __f4,
+                    metadata: __f5,
+                    source_transaction: __f6,
+                    source_type: __f7,
+                    transfer_group: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "transfers")]
 impl PostTransfersBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -62780,6 +79348,46 @@ pub struct PostTransfersIdReversalsBody {
     /// Boolean indicating whether the application fee should be refunded when reversing this transfer. If a full transfer reversal is given, the full application fee will be refunded. Otherwise, the application fee will be refunded with an amount proportional to the amount of the transfer reversed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refund_application_fee: Option<bool>,
+}
+#[cfg(feature = "transfers")]
+impl<'de> serde::Deserialize<'de> for PostTransfersIdReversalsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostTransfersIdReversalsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostTransfersIdReversalsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostTransfersIdReversalsBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<Vec<String>> = None;
+                let mut __f3: Option<super::models::Metadata> = None;
+                let mut __f4: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "amount" => __f0 = __map.next_value()?,
+                        "description" => __f1 = __map.next_value()?,
+                        "expand" => __f2 = __map.next_value()?,
+                        "metadata" => __f3 = __map.next_value()?,
+                        "refund_application_fee" => __f4 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostTransfersIdReversalsBody {
+                    amount: __f0,
+                    description: __f1,
+                    expand: __f2,
+                    metadata: __f3,
+                    refund_application_fee: __f4,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "transfers")]
 impl PostTransfersIdReversalsBody {
@@ -62889,6 +79497,54 @@ pub struct PostWebhookEndpointsBody {
     pub metadata: Option<super::models::Metadata>,
     /// The URL of the webhook endpoint.
     pub url: String,
+}
+#[cfg(feature = "webhook_endpoints")]
+impl<'de> serde::Deserialize<'de> for PostWebhookEndpointsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostWebhookEndpointsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostWebhookEndpointsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostWebhookEndpointsBody, A::Error> {
+                let mut __f0: Option<
+                    super::models::PostWebhookEndpointsBodyApiVersion,
+                > = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<Vec<super::models::EnabledEventsItem>> = None;
+                let mut __f4: Option<Vec<String>> = None;
+                let mut __f5: Option<super::models::Metadata> = None;
+                let mut __f6: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "api_version" => __f0 = __map.next_value()?,
+                        "connect" => __f1 = __map.next_value()?,
+                        "description" => __f2 = __map.next_value()?,
+                        "enabled_events" => __f3 = Some(__map.next_value()?),
+                        "expand" => __f4 = __map.next_value()?,
+                        "metadata" => __f5 = __map.next_value()?,
+                        "url" => __f6 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostWebhookEndpointsBody {
+                    api_version: __f0,
+                    connect: __f1,
+                    description: __f2,
+                    enabled_events: rt::de::required(__f3, "enabled_events")?,
+                    expand: __f4,
+                    metadata: __f5,
+                    url: rt::de::required(__f6, "url")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "webhook_endpoints")]
 impl PostWebhookEndpointsBody {
@@ -63096,6 +79752,49 @@ pub struct PostWebhookEndpointsWebhookEndpointBody {
     /// The URL of the webhook endpoint.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+}
+#[cfg(feature = "webhook_endpoints")]
+impl<'de> serde::Deserialize<'de> for PostWebhookEndpointsWebhookEndpointBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = PostWebhookEndpointsWebhookEndpointBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct PostWebhookEndpointsWebhookEndpointBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<PostWebhookEndpointsWebhookEndpointBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<Vec<super::models::EnabledEventsItem>> = None;
+                let mut __f3: Option<Vec<String>> = None;
+                let mut __f4: Option<super::models::Metadata> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "description" => __f0 = __map.next_value()?,
+                        "disabled" => __f1 = __map.next_value()?,
+                        "enabled_events" => __f2 = __map.next_value()?,
+                        "expand" => __f3 = __map.next_value()?,
+                        "metadata" => __f4 = __map.next_value()?,
+                        "url" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(PostWebhookEndpointsWebhookEndpointBody {
+                    description: __f0,
+                    disabled: __f1,
+                    enabled_events: __f2,
+                    expand: __f3,
+                    metadata: __f4,
+                    url: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "webhook_endpoints")]
 impl PostWebhookEndpointsWebhookEndpointBody {

@@ -7460,6 +7460,43 @@ pub struct CreateAccountBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
 }
+#[cfg(
+    any(
+        feature = "api20100401_account",
+        feature = "api20100401_key",
+        feature = "api20100401_new_key",
+        feature = "api20100401_new_signing_key",
+        feature = "api20100401_outgoing_caller_id",
+        feature = "api20100401_signing_key"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for CreateAccountBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateAccountBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateAccountBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateAccountBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "FriendlyName" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateAccountBody {
+                    friendly_name: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "api20100401_account")]
 /// UpdateAccountRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -7472,6 +7509,37 @@ pub struct UpdateAccountBody {
     #[serde(rename = "Status")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::AccountEnumStatus>,
+}
+#[cfg(feature = "api20100401_account")]
+impl<'de> serde::Deserialize<'de> for UpdateAccountBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateAccountBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateAccountBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateAccountBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::AccountEnumStatus> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "FriendlyName" => __f0 = __map.next_value()?,
+                        "Status" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateAccountBody {
+                    friendly_name: __f0,
+                    status: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_address")]
 /// ListAddressResponse
@@ -7591,6 +7659,61 @@ pub struct CreateAddressBody {
     pub street_secondary: Option<String>,
 }
 #[cfg(feature = "api20100401_address")]
+impl<'de> serde::Deserialize<'de> for CreateAddressBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateAddressBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateAddressBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateAddressBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<bool> = None;
+                let mut __f8: Option<bool> = None;
+                let mut __f9: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "CustomerName" => __f0 = Some(__map.next_value()?),
+                        "Street" => __f1 = Some(__map.next_value()?),
+                        "City" => __f2 = Some(__map.next_value()?),
+                        "Region" => __f3 = Some(__map.next_value()?),
+                        "PostalCode" => __f4 = Some(__map.next_value()?),
+                        "IsoCountry" => __f5 = Some(__map.next_value()?),
+                        "FriendlyName" => __f6 = __map.next_value()?,
+                        "EmergencyEnabled" => __f7 = __map.next_value()?,
+                        "AutoCorrectAddress" => __f8 = __map.next_value()?,
+                        "StreetSecondary" => __f9 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateAddressBody {
+                    customer_name: rt::de::required(__f0, "CustomerName")?,
+                    street: rt::de::required(__f1, "Street")?,
+                    city: rt::de::required(__f2, "City")?,
+                    region: rt::de::required(__f3, "Region")?,
+                    postal_code: rt::de::required(__f4, "PostalCode")?,
+                    iso_country: rt::de::required(__f5, "IsoCountry")?,
+                    friendly_name: __f6,
+                    emergency_enabled: __f7,
+                    auto_correct_address: __f8,
+                    street_secondary: __f9,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "api20100401_address")]
 /// UpdateAddressRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateAddressBody {
@@ -7630,6 +7753,58 @@ pub struct UpdateAddressBody {
     #[serde(rename = "StreetSecondary")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub street_secondary: Option<String>,
+}
+#[cfg(feature = "api20100401_address")]
+impl<'de> serde::Deserialize<'de> for UpdateAddressBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateAddressBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateAddressBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateAddressBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<bool> = None;
+                let mut __f7: Option<bool> = None;
+                let mut __f8: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "FriendlyName" => __f0 = __map.next_value()?,
+                        "CustomerName" => __f1 = __map.next_value()?,
+                        "Street" => __f2 = __map.next_value()?,
+                        "City" => __f3 = __map.next_value()?,
+                        "Region" => __f4 = __map.next_value()?,
+                        "PostalCode" => __f5 = __map.next_value()?,
+                        "EmergencyEnabled" => __f6 = __map.next_value()?,
+                        "AutoCorrectAddress" => __f7 = __map.next_value()?,
+                        "StreetSecondary" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateAddressBody {
+                    friendly_name: __f0,
+                    customer_name: __f1,
+                    street: __f2,
+                    city: __f3,
+                    region: __f4,
+                    postal_code: __f5,
+                    emergency_enabled: __f6,
+                    auto_correct_address: __f7,
+                    street_secondary: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_application")]
 /// ListApplicationResponse
@@ -7778,6 +7953,79 @@ pub struct CreateApplicationBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_application_connect_enabled: Option<bool>,
 }
+#[cfg(feature = "api20100401_application")]
+impl<'de> serde::Deserialize<'de> for CreateApplicationBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateApplicationBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateApplicationBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateApplicationBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::VoiceMethodGetPost> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::VoiceFallbackMethodGetPost> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<super::models::StatusCallbackMethodGetPost> = None;
+                let mut __f7: Option<bool> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<super::models::SmsMethodGetPost> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<super::models::SmsFallbackMethodGetPost> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ApiVersion" => __f0 = __map.next_value()?,
+                        "VoiceUrl" => __f1 = __map.next_value()?,
+                        "VoiceMethod" => __f2 = __map.next_value()?,
+                        "VoiceFallbackUrl" => __f3 = __map.next_value()?,
+                        "VoiceFallbackMethod" => __f4 = __map.next_value()?,
+                        "StatusCallback" => __f5 = __map.next_value()?,
+                        "StatusCallbackMethod" => __f6 = __map.next_value()?,
+                        "VoiceCallerIdLookup" => __f7 = __map.next_value()?,
+                        "SmsUrl" => __f8 = __map.next_value()?,
+                        "SmsMethod" => __f9 = __map.next_value()?,
+                        "SmsFallbackUrl" => __f10 = __map.next_value()?,
+                        "SmsFallbackMethod" => __f11 = __map.next_value()?,
+                        "SmsStatusCallback" => __f12 = __map.next_value()?,
+                        "MessageStatusCallback" => __f13 = __map.next_value()?,
+                        "FriendlyName" => __f14 = __map.next_value()?,
+                        "PublicApplicationConnectEnabled" => __f15 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateApplicationBody {
+                    api_version: __f0,
+                    voice_url: __f1,
+                    voice_method: __f2,
+                    voice_fallback_url: __f3,
+                    voice_fallback_method: __f4,
+                    status_callback: __f5,
+                    status_callback_method: __f6,
+                    voice_caller_id_lookup: __f7,
+                    sms_url: __f8,
+                    sms_method: __f9,
+                    sms_fallback_url: __f10,
+                    sms_fallback_method: __f11,
+                    sms_status_callback: __f12,
+                    message_status_callback: __f13,
+                    friendly_name: __f14,
+                    public_application_connect_enabled: __f15,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(
     any(
         feature = "api20100401_application",
@@ -7886,6 +8134,79 @@ pub struct UpdateApplicationBody {
     #[serde(rename = "PublicApplicationConnectEnabled")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_application_connect_enabled: Option<bool>,
+}
+#[cfg(feature = "api20100401_application")]
+impl<'de> serde::Deserialize<'de> for UpdateApplicationBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateApplicationBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateApplicationBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateApplicationBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::VoiceMethodGetPost> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<super::models::VoiceFallbackMethodGetPost> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<super::models::StatusCallbackMethodGetPost> = None;
+                let mut __f8: Option<bool> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<super::models::SmsMethodGetPost> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<super::models::SmsFallbackMethodGetPost> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "FriendlyName" => __f0 = __map.next_value()?,
+                        "ApiVersion" => __f1 = __map.next_value()?,
+                        "VoiceUrl" => __f2 = __map.next_value()?,
+                        "VoiceMethod" => __f3 = __map.next_value()?,
+                        "VoiceFallbackUrl" => __f4 = __map.next_value()?,
+                        "VoiceFallbackMethod" => __f5 = __map.next_value()?,
+                        "StatusCallback" => __f6 = __map.next_value()?,
+                        "StatusCallbackMethod" => __f7 = __map.next_value()?,
+                        "VoiceCallerIdLookup" => __f8 = __map.next_value()?,
+                        "SmsUrl" => __f9 = __map.next_value()?,
+                        "SmsMethod" => __f10 = __map.next_value()?,
+                        "SmsFallbackUrl" => __f11 = __map.next_value()?,
+                        "SmsFallbackMethod" => __f12 = __map.next_value()?,
+                        "SmsStatusCallback" => __f13 = __map.next_value()?,
+                        "MessageStatusCallback" => __f14 = __map.next_value()?,
+                        "PublicApplicationConnectEnabled" => __f15 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateApplicationBody {
+                    friendly_name: __f0,
+                    api_version: __f1,
+                    voice_url: __f2,
+                    voice_method: __f3,
+                    voice_fallback_url: __f4,
+                    voice_fallback_method: __f5,
+                    status_callback: __f6,
+                    status_callback_method: __f7,
+                    voice_caller_id_lookup: __f8,
+                    sms_url: __f9,
+                    sms_method: __f10,
+                    sms_fallback_url: __f11,
+                    sms_fallback_method: __f12,
+                    sms_status_callback: __f13,
+                    message_status_callback: __f14,
+                    public_application_connect_enabled: __f15,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_authorized_connect_app")]
 /// ListAuthorizedConnectAppResponse
@@ -8355,6 +8676,147 @@ pub struct CreateCallBody {
     pub application_sid: Option<String>,
 }
 #[cfg(feature = "api20100401_call")]
+impl<'de> serde::Deserialize<'de> for CreateCallBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateCallBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateCallBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateCallBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::CreateCallBodyMethod> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::FallbackMethod> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<Vec<String>> = None;
+                let mut __f7: Option<
+                    super::models::CreateCallBodyStatusCallbackMethod,
+                > = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<i64> = None;
+                let mut __f10: Option<bool> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<
+                    super::models::CreateCallBodyRecordingStatusCallbackMethod,
+                > = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<i64> = None;
+                let mut __f18: Option<Vec<String>> = None;
+                let mut __f19: Option<String> = None;
+                let mut __f20: Option<String> = None;
+                let mut __f21: Option<i64> = None;
+                let mut __f22: Option<i64> = None;
+                let mut __f23: Option<i64> = None;
+                let mut __f24: Option<String> = None;
+                let mut __f25: Option<String> = None;
+                let mut __f26: Option<
+                    super::models::CreateCallBodyAsyncAmdStatusCallbackMethod,
+                > = None;
+                let mut __f27: Option<String> = None;
+                let mut __f28: Option<String> = None;
+                let mut __f29: Option<String> = None;
+                let mut __f30: Option<String> = None;
+                let mut __f31: Option<i64> = None;
+                let mut __f32: Option<String> = None;
+                let mut __f33: Option<String> = None;
+                let mut __f34: Option<String> = None;
+                let mut __f35: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "To" => __f0 = Some(__map.next_value()?),
+                        "From" => __f1 = Some(__map.next_value()?),
+                        "Method" => __f2 = __map.next_value()?,
+                        "FallbackUrl" => __f3 = __map.next_value()?,
+                        "FallbackMethod" => __f4 = __map.next_value()?,
+                        "StatusCallback" => __f5 = __map.next_value()?,
+                        "StatusCallbackEvent" => __f6 = __map.next_value()?,
+                        "StatusCallbackMethod" => __f7 = __map.next_value()?,
+                        "SendDigits" => __f8 = __map.next_value()?,
+                        "Timeout" => __f9 = __map.next_value()?,
+                        "Record" => __f10 = __map.next_value()?,
+                        "RecordingChannels" => __f11 = __map.next_value()?,
+                        "RecordingStatusCallback" => __f12 = __map.next_value()?,
+                        "RecordingStatusCallbackMethod" => __f13 = __map.next_value()?,
+                        "SipAuthUsername" => __f14 = __map.next_value()?,
+                        "SipAuthPassword" => __f15 = __map.next_value()?,
+                        "MachineDetection" => __f16 = __map.next_value()?,
+                        "MachineDetectionTimeout" => __f17 = __map.next_value()?,
+                        "RecordingStatusCallbackEvent" => __f18 = __map.next_value()?,
+                        "Trim" => __f19 = __map.next_value()?,
+                        "CallerId" => __f20 = __map.next_value()?,
+                        "MachineDetectionSpeechThreshold" => __f21 = __map.next_value()?,
+                        "MachineDetectionSpeechEndThreshold" => {
+                            __f22 = __map.next_value()?;
+                        }
+                        "MachineDetectionSilenceTimeout" => __f23 = __map.next_value()?,
+                        "AsyncAmd" => __f24 = __map.next_value()?,
+                        "AsyncAmdStatusCallback" => __f25 = __map.next_value()?,
+                        "AsyncAmdStatusCallbackMethod" => __f26 = __map.next_value()?,
+                        "Byoc" => __f27 = __map.next_value()?,
+                        "CallReason" => __f28 = __map.next_value()?,
+                        "CallToken" => __f29 = __map.next_value()?,
+                        "RecordingTrack" => __f30 = __map.next_value()?,
+                        "TimeLimit" => __f31 = __map.next_value()?,
+                        "ClientNotificationUrl" => __f32 = __map.next_value()?,
+                        "Url" => __f33 = __map.next_value()?,
+                        "Twiml" => __f34 = __map.next_value()?,
+                        "ApplicationSid" => __f35 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateCallBody {
+                    to: rt::de::required(__f0, "To")?,
+                    from: rt::de::required(__f1, "From")?,
+                    method: __f2,
+                    fallback_url: __f3,
+                    fallback_method: __f4,
+                    status_callback: __f5,
+                    status_callback_event: __f6,
+                    status_callback_method: __f7,
+                    send_digits: __f8,
+                    timeout: __f9,
+                    record: __f10,
+                    recording_channels: __f11,
+                    recording_status_callback: __f12,
+                    recording_status_callback_method: __f13,
+                    sip_auth_username: __f14,
+                    sip_auth_password: __f15,
+                    machine_detection: __f16,
+                    machine_detection_timeout: __f17,
+                    recording_status_callback_event: __f18,
+                    trim: __f19,
+                    caller_id: __f20,
+                    machine_detection_speech_threshold: __f21,
+                    machine_detection_speech_end_threshold: __f22,
+                    machine_detection_silence_timeout: __f23,
+                    async_amd: __f24,
+                    async_amd_status_callback: __f25,
+                    async_amd_status_callback_method: __f26,
+                    byoc: __f27,
+                    call_reason: __f28,
+                    call_token: __f29,
+                    recording_track: __f30,
+                    time_limit: __f31,
+                    client_notification_url: __f32,
+                    url: __f33,
+                    twiml: __f34,
+                    application_sid: __f35,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "api20100401_call")]
 impl CreateCallBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8435,6 +8897,60 @@ pub struct UpdateCallBody {
     #[serde(rename = "TimeLimit")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_limit: Option<i64>,
+}
+#[cfg(feature = "api20100401_call")]
+impl<'de> serde::Deserialize<'de> for UpdateCallBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateCallBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateCallBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateCallBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::UpdateCallBodyMethod> = None;
+                let mut __f2: Option<super::models::CallEnumUpdateStatus> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::FallbackMethod> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<
+                    super::models::UpdateCallBodyStatusCallbackMethod,
+                > = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "Url" => __f0 = __map.next_value()?,
+                        "Method" => __f1 = __map.next_value()?,
+                        "Status" => __f2 = __map.next_value()?,
+                        "FallbackUrl" => __f3 = __map.next_value()?,
+                        "FallbackMethod" => __f4 = __map.next_value()?,
+                        "StatusCallback" => __f5 = __map.next_value()?,
+                        "StatusCallbackMethod" => __f6 = __map.next_value()?,
+                        "Twiml" => __f7 = __map.next_value()?,
+                        "TimeLimit" => __f8 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateCallBody {
+                    url: __f0,
+                    method: __f1,
+                    status: __f2,
+                    fallback_url: __f3,
+                    fallback_method: __f4,
+                    status_callback: __f5,
+                    status_callback_method: __f6,
+                    twiml: __f7,
+                    time_limit: __f8,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_call")]
 /// The HTTP method we should use when calling the `url`. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
@@ -8706,6 +9222,51 @@ pub struct CreateCallRecordingBody {
     pub recording_track: Option<String>,
 }
 #[cfg(feature = "api20100401_call_recording")]
+impl<'de> serde::Deserialize<'de> for CreateCallRecordingBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateCallRecordingBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateCallRecordingBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateCallRecordingBody, A::Error> {
+                let mut __f0: Option<Vec<String>> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<
+                    super::models::CreateCallRecordingBodyRecordingStatusCallbackMethod,
+                > = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "RecordingStatusCallbackEvent" => __f0 = __map.next_value()?,
+                        "RecordingStatusCallback" => __f1 = __map.next_value()?,
+                        "RecordingStatusCallbackMethod" => __f2 = __map.next_value()?,
+                        "Trim" => __f3 = __map.next_value()?,
+                        "RecordingChannels" => __f4 = __map.next_value()?,
+                        "RecordingTrack" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateCallRecordingBody {
+                    recording_status_callback_event: __f0,
+                    recording_status_callback: __f1,
+                    recording_status_callback_method: __f2,
+                    trim: __f3,
+                    recording_channels: __f4,
+                    recording_track: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "api20100401_call_recording")]
 /// The HTTP method we should use to call `recording_status_callback`. Can be: `GET` or `POST` and the default is `POST`.
 pub type CreateCallRecordingBodyRecordingStatusCallbackMethod = VoiceMethodGetPost;
 #[cfg(
@@ -8724,6 +9285,42 @@ pub struct UpdateCallRecordingBody {
     #[serde(rename = "PauseBehavior")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pause_behavior: Option<String>,
+}
+#[cfg(
+    any(
+        feature = "api20100401_call_recording",
+        feature = "api20100401_conference_recording"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for UpdateCallRecordingBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateCallRecordingBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateCallRecordingBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateCallRecordingBody, A::Error> {
+                let mut __f0: Option<super::models::CallRecordingEnumStatus> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "Status" => __f0 = Some(__map.next_value()?),
+                        "PauseBehavior" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateCallRecordingBody {
+                    status: rt::de::required(__f0, "Status")?,
+                    pause_behavior: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_call_recording")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8789,6 +9386,42 @@ pub struct UpdateConferenceBody {
     #[serde(rename = "AnnounceMethod")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub announce_method: Option<super::models::UpdateConferenceBodyAnnounceMethod>,
+}
+#[cfg(feature = "api20100401_conference")]
+impl<'de> serde::Deserialize<'de> for UpdateConferenceBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateConferenceBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateConferenceBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateConferenceBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<
+                    super::models::UpdateConferenceBodyAnnounceMethod,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "Status" => __f0 = __map.next_value()?,
+                        "AnnounceUrl" => __f1 = __map.next_value()?,
+                        "AnnounceMethod" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateConferenceBody {
+                    status: __f0,
+                    announce_url: __f1,
+                    announce_method: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_conference")]
 /// The HTTP method used to call `announce_url`. Can be: `GET` or `POST` and the default is `POST`
@@ -8994,6 +9627,57 @@ pub struct UpdateConnectAppBody {
     #[serde(rename = "Permissions")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub permissions: Option<Vec<super::models::ConnectAppEnumPermission>>,
+}
+#[cfg(feature = "api20100401_connect_app")]
+impl<'de> serde::Deserialize<'de> for UpdateConnectAppBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateConnectAppBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateConnectAppBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateConnectAppBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<
+                    super::models::UpdateConnectAppBodyDeauthorizeCallbackMethod,
+                > = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<Vec<super::models::ConnectAppEnumPermission>> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "AuthorizeRedirectUrl" => __f0 = __map.next_value()?,
+                        "CompanyName" => __f1 = __map.next_value()?,
+                        "DeauthorizeCallbackMethod" => __f2 = __map.next_value()?,
+                        "DeauthorizeCallbackUrl" => __f3 = __map.next_value()?,
+                        "Description" => __f4 = __map.next_value()?,
+                        "FriendlyName" => __f5 = __map.next_value()?,
+                        "HomepageUrl" => __f6 = __map.next_value()?,
+                        "Permissions" => __f7 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateConnectAppBody {
+                    authorize_redirect_url: __f0,
+                    company_name: __f1,
+                    deauthorize_callback_method: __f2,
+                    deauthorize_callback_url: __f3,
+                    description: __f4,
+                    friendly_name: __f5,
+                    homepage_url: __f6,
+                    permissions: __f7,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_connect_app")]
 /// The HTTP method to use when calling `deauthorize_callback_url`.
@@ -9255,6 +9939,104 @@ pub struct UpdateIncomingPhoneNumberBody {
     #[serde(rename = "BundleSid")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bundle_sid: Option<String>,
+}
+#[cfg(feature = "api20100401_incoming_phone_number")]
+impl<'de> serde::Deserialize<'de> for UpdateIncomingPhoneNumberBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateIncomingPhoneNumberBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateIncomingPhoneNumberBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateIncomingPhoneNumberBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::SmsFallbackMethod> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<super::models::SmsMethod> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<super::models::StatusCallbackMethod> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<bool> = None;
+                let mut __f12: Option<super::models::VoiceFallbackMethod> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<super::models::VoiceMethod> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<
+                    super::models::IncomingPhoneNumberEnumEmergencyStatus,
+                > = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<String> = None;
+                let mut __f19: Option<
+                    super::models::IncomingPhoneNumberEnumVoiceReceiveMode,
+                > = None;
+                let mut __f20: Option<String> = None;
+                let mut __f21: Option<String> = None;
+                let mut __f22: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "AccountSid" => __f0 = __map.next_value()?,
+                        "ApiVersion" => __f1 = __map.next_value()?,
+                        "FriendlyName" => __f2 = __map.next_value()?,
+                        "SmsApplicationSid" => __f3 = __map.next_value()?,
+                        "SmsFallbackMethod" => __f4 = __map.next_value()?,
+                        "SmsFallbackUrl" => __f5 = __map.next_value()?,
+                        "SmsMethod" => __f6 = __map.next_value()?,
+                        "SmsUrl" => __f7 = __map.next_value()?,
+                        "StatusCallback" => __f8 = __map.next_value()?,
+                        "StatusCallbackMethod" => __f9 = __map.next_value()?,
+                        "VoiceApplicationSid" => __f10 = __map.next_value()?,
+                        "VoiceCallerIdLookup" => __f11 = __map.next_value()?,
+                        "VoiceFallbackMethod" => __f12 = __map.next_value()?,
+                        "VoiceFallbackUrl" => __f13 = __map.next_value()?,
+                        "VoiceMethod" => __f14 = __map.next_value()?,
+                        "VoiceUrl" => __f15 = __map.next_value()?,
+                        "EmergencyStatus" => __f16 = __map.next_value()?,
+                        "EmergencyAddressSid" => __f17 = __map.next_value()?,
+                        "TrunkSid" => __f18 = __map.next_value()?,
+                        "VoiceReceiveMode" => __f19 = __map.next_value()?,
+                        "IdentitySid" => __f20 = __map.next_value()?,
+                        "AddressSid" => __f21 = __map.next_value()?,
+                        "BundleSid" => __f22 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateIncomingPhoneNumberBody {
+                    account_sid: __f0,
+                    api_version: __f1,
+                    friendly_name: __f2,
+                    sms_application_sid: __f3,
+                    sms_fallback_method: __f4,
+                    sms_fallback_url: __f5,
+                    sms_method: __f6,
+                    sms_url: __f7,
+                    status_callback: __f8,
+                    status_callback_method: __f9,
+                    voice_application_sid: __f10,
+                    voice_caller_id_lookup: __f11,
+                    voice_fallback_method: __f12,
+                    voice_fallback_url: __f13,
+                    voice_method: __f14,
+                    voice_url: __f15,
+                    emergency_status: __f16,
+                    emergency_address_sid: __f17,
+                    trunk_sid: __f18,
+                    voice_receive_mode: __f19,
+                    identity_sid: __f20,
+                    address_sid: __f21,
+                    bundle_sid: __f22,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
 impl UpdateIncomingPhoneNumberBody {
@@ -9570,6 +10352,107 @@ pub struct CreateIncomingPhoneNumberBody {
     pub area_code: Option<String>,
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
+impl<'de> serde::Deserialize<'de> for CreateIncomingPhoneNumberBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateIncomingPhoneNumberBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateIncomingPhoneNumberBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateIncomingPhoneNumberBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::SmsFallbackMethod> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<super::models::SmsMethod> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<super::models::StatusCallbackMethod> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<bool> = None;
+                let mut __f11: Option<super::models::VoiceFallbackMethod> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<super::models::VoiceMethod> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<
+                    super::models::IncomingPhoneNumberEnumEmergencyStatus,
+                > = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<String> = None;
+                let mut __f19: Option<String> = None;
+                let mut __f20: Option<
+                    super::models::IncomingPhoneNumberEnumVoiceReceiveMode,
+                > = None;
+                let mut __f21: Option<String> = None;
+                let mut __f22: Option<String> = None;
+                let mut __f23: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "ApiVersion" => __f0 = __map.next_value()?,
+                        "FriendlyName" => __f1 = __map.next_value()?,
+                        "SmsApplicationSid" => __f2 = __map.next_value()?,
+                        "SmsFallbackMethod" => __f3 = __map.next_value()?,
+                        "SmsFallbackUrl" => __f4 = __map.next_value()?,
+                        "SmsMethod" => __f5 = __map.next_value()?,
+                        "SmsUrl" => __f6 = __map.next_value()?,
+                        "StatusCallback" => __f7 = __map.next_value()?,
+                        "StatusCallbackMethod" => __f8 = __map.next_value()?,
+                        "VoiceApplicationSid" => __f9 = __map.next_value()?,
+                        "VoiceCallerIdLookup" => __f10 = __map.next_value()?,
+                        "VoiceFallbackMethod" => __f11 = __map.next_value()?,
+                        "VoiceFallbackUrl" => __f12 = __map.next_value()?,
+                        "VoiceMethod" => __f13 = __map.next_value()?,
+                        "VoiceUrl" => __f14 = __map.next_value()?,
+                        "EmergencyStatus" => __f15 = __map.next_value()?,
+                        "EmergencyAddressSid" => __f16 = __map.next_value()?,
+                        "TrunkSid" => __f17 = __map.next_value()?,
+                        "IdentitySid" => __f18 = __map.next_value()?,
+                        "AddressSid" => __f19 = __map.next_value()?,
+                        "VoiceReceiveMode" => __f20 = __map.next_value()?,
+                        "BundleSid" => __f21 = __map.next_value()?,
+                        "PhoneNumber" => __f22 = __map.next_value()?,
+                        "AreaCode" => __f23 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateIncomingPhoneNumberBody {
+                    api_version: __f0,
+                    friendly_name: __f1,
+                    sms_application_sid: __f2,
+                    sms_fallback_method: __f3,
+                    sms_fallback_url: __f4,
+                    sms_method: __f5,
+                    sms_url: __f6,
+                    status_callback: __f7,
+                    status_callback_method: __f8,
+                    voice_application_sid: __f9,
+                    voice_caller_id_lookup: __f10,
+                    voice_fallback_method: __f11,
+                    voice_fallback_url: __f12,
+                    voice_method: __f13,
+                    voice_url: __f14,
+                    emergency_status: __f15,
+                    emergency_address_sid: __f16,
+                    trunk_sid: __f17,
+                    identity_sid: __f18,
+                    address_sid: __f19,
+                    voice_receive_mode: __f20,
+                    bundle_sid: __f21,
+                    phone_number: __f22,
+                    area_code: __f23,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "api20100401_incoming_phone_number")]
 impl CreateIncomingPhoneNumberBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9732,6 +10615,34 @@ pub struct CreateIncomingPhoneNumberAssignedAddOnBody {
     /// The SID that identifies the Add-on installation.
     #[serde(rename = "InstalledAddOnSid")]
     pub installed_add_on_sid: String,
+}
+#[cfg(feature = "api20100401_assigned_add_on")]
+impl<'de> serde::Deserialize<'de> for CreateIncomingPhoneNumberAssignedAddOnBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateIncomingPhoneNumberAssignedAddOnBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateIncomingPhoneNumberAssignedAddOnBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateIncomingPhoneNumberAssignedAddOnBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "InstalledAddOnSid" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateIncomingPhoneNumberAssignedAddOnBody {
+                    installed_add_on_sid: rt::de::required(__f0, "InstalledAddOnSid")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_assigned_add_on")]
 impl CreateIncomingPhoneNumberAssignedAddOnBody {
@@ -10056,6 +10967,110 @@ pub struct CreateIncomingPhoneNumberLocalBody {
         feature = "api20100401_incoming_phone_number_toll_free"
     )
 )]
+impl<'de> serde::Deserialize<'de> for CreateIncomingPhoneNumberLocalBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateIncomingPhoneNumberLocalBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateIncomingPhoneNumberLocalBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateIncomingPhoneNumberLocalBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::SmsFallbackMethod> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<super::models::SmsMethod> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<super::models::StatusCallbackMethod> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<bool> = None;
+                let mut __f12: Option<super::models::VoiceFallbackMethod> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<super::models::VoiceMethod> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<
+                    super::models::IncomingPhoneNumberLocalEnumEmergencyStatus,
+                > = None;
+                let mut __f19: Option<String> = None;
+                let mut __f20: Option<String> = None;
+                let mut __f21: Option<
+                    super::models::IncomingPhoneNumberLocalEnumVoiceReceiveMode,
+                > = None;
+                let mut __f22: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "PhoneNumber" => __f0 = Some(__map.next_value()?),
+                        "ApiVersion" => __f1 = __map.next_value()?,
+                        "FriendlyName" => __f2 = __map.next_value()?,
+                        "SmsApplicationSid" => __f3 = __map.next_value()?,
+                        "SmsFallbackMethod" => __f4 = __map.next_value()?,
+                        "SmsFallbackUrl" => __f5 = __map.next_value()?,
+                        "SmsMethod" => __f6 = __map.next_value()?,
+                        "SmsUrl" => __f7 = __map.next_value()?,
+                        "StatusCallback" => __f8 = __map.next_value()?,
+                        "StatusCallbackMethod" => __f9 = __map.next_value()?,
+                        "VoiceApplicationSid" => __f10 = __map.next_value()?,
+                        "VoiceCallerIdLookup" => __f11 = __map.next_value()?,
+                        "VoiceFallbackMethod" => __f12 = __map.next_value()?,
+                        "VoiceFallbackUrl" => __f13 = __map.next_value()?,
+                        "VoiceMethod" => __f14 = __map.next_value()?,
+                        "VoiceUrl" => __f15 = __map.next_value()?,
+                        "IdentitySid" => __f16 = __map.next_value()?,
+                        "AddressSid" => __f17 = __map.next_value()?,
+                        "EmergencyStatus" => __f18 = __map.next_value()?,
+                        "EmergencyAddressSid" => __f19 = __map.next_value()?,
+                        "TrunkSid" => __f20 = __map.next_value()?,
+                        "VoiceReceiveMode" => __f21 = __map.next_value()?,
+                        "BundleSid" => __f22 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateIncomingPhoneNumberLocalBody {
+                    phone_number: rt::de::required(__f0, "PhoneNumber")?,
+                    api_version: __f1,
+                    friendly_name: __f2,
+                    sms_application_sid: __f3,
+                    sms_fallback_method: __f4,
+                    sms_fallback_url: __f5,
+                    sms_method: __f6,
+                    sms_url: __f7,
+                    status_callback: __f8,
+                    status_callback_method: __f9,
+                    voice_application_sid: __f10,
+                    voice_caller_id_lookup: __f11,
+                    voice_fallback_method: __f12,
+                    voice_fallback_url: __f13,
+                    voice_method: __f14,
+                    voice_url: __f15,
+                    identity_sid: __f16,
+                    address_sid: __f17,
+                    emergency_status: __f18,
+                    emergency_address_sid: __f19,
+                    trunk_sid: __f20,
+                    voice_receive_mode: __f21,
+                    bundle_sid: __f22,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 impl CreateIncomingPhoneNumberLocalBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10310,6 +11325,37 @@ pub struct UpdateMemberBody {
     #[serde(rename = "Method")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<super::models::UpdateMemberBodyMethod>,
+}
+#[cfg(feature = "api20100401_member")]
+impl<'de> serde::Deserialize<'de> for UpdateMemberBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateMemberBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateMemberBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateMemberBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::UpdateMemberBodyMethod> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "Url" => __f0 = Some(__map.next_value()?),
+                        "Method" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateMemberBody {
+                    url: rt::de::required(__f0, "Url")?,
+                    method: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_member")]
 /// How to pass the update request data. Can be `GET` or `POST` and the default is `POST`. `POST` sends the data as encoded form data and `GET` sends the data as query parameters.
@@ -10574,6 +11620,108 @@ pub struct CreateMessageBody {
     pub content_sid: Option<String>,
 }
 #[cfg(feature = "api20100401_message")]
+impl<'de> serde::Deserialize<'de> for CreateMessageBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateMessageBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateMessageBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateMessageBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<f64> = None;
+                let mut __f4: Option<bool> = None;
+                let mut __f5: Option<i64> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<bool> = None;
+                let mut __f8: Option<super::models::MessageEnumContentRetention> = None;
+                let mut __f9: Option<super::models::MessageEnumAddressRetention> = None;
+                let mut __f10: Option<bool> = None;
+                let mut __f11: Option<Vec<String>> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<bool> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<chrono::DateTime<chrono::Utc>> = None;
+                let mut __f16: Option<bool> = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<super::models::MessageEnumRiskCheck> = None;
+                let mut __f19: Option<String> = None;
+                let mut __f20: Option<String> = None;
+                let mut __f21: Option<String> = None;
+                let mut __f22: Option<String> = None;
+                let mut __f23: Option<Vec<String>> = None;
+                let mut __f24: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "To" => __f0 = Some(__map.next_value()?),
+                        "StatusCallback" => __f1 = __map.next_value()?,
+                        "ApplicationSid" => __f2 = __map.next_value()?,
+                        "MaxPrice" => {
+                            __f3 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "ProvideFeedback" => __f4 = __map.next_value()?,
+                        "Attempt" => __f5 = __map.next_value()?,
+                        "ValidityPeriod" => __f6 = __map.next_value()?,
+                        "ForceDelivery" => __f7 = __map.next_value()?,
+                        "ContentRetention" => __f8 = __map.next_value()?,
+                        "AddressRetention" => __f9 = __map.next_value()?,
+                        "SmartEncoded" => __f10 = __map.next_value()?,
+                        "PersistentAction" => __f11 = __map.next_value()?,
+                        "TrafficType" => __f12 = __map.next_value()?,
+                        "ShortenUrls" => __f13 = __map.next_value()?,
+                        "ScheduleType" => __f14 = __map.next_value()?,
+                        "SendAt" => __f15 = __map.next_value()?,
+                        "SendAsMms" => __f16 = __map.next_value()?,
+                        "ContentVariables" => __f17 = __map.next_value()?,
+                        "RiskCheck" => __f18 = __map.next_value()?,
+                        "From" => __f19 = __map.next_value()?,
+                        "FallbackFrom" => __f20 = __map.next_value()?,
+                        "MessagingServiceSid" => __f21 = __map.next_value()?,
+                        "Body" => __f22 = __map.next_value()?,
+                        "MediaUrl" => __f23 = __map.next_value()?,
+                        "ContentSid" => __f24 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateMessageBody {
+                    to: rt::de::required(__f0, "To")?,
+                    status_callback: __f1,
+                    application_sid: __f2,
+                    max_price: __f3,
+                    provide_feedback: __f4,
+                    attempt: __f5,
+                    validity_period: __f6,
+                    force_delivery: __f7,
+                    content_retention: __f8,
+                    address_retention: __f9,
+                    smart_encoded: __f10,
+                    persistent_action: __f11,
+                    traffic_type: __f12,
+                    shorten_urls: __f13,
+                    schedule_type: __f14,
+                    send_at: __f15,
+                    send_as_mms: __f16,
+                    content_variables: __f17,
+                    risk_check: __f18,
+                    from: __f19,
+                    fallback_from: __f20,
+                    messaging_service_sid: __f21,
+                    body: __f22,
+                    media_url: __f23,
+                    content_sid: __f24,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "api20100401_message")]
 impl CreateMessageBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10619,6 +11767,37 @@ pub struct UpdateMessageBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
+#[cfg(feature = "api20100401_message")]
+impl<'de> serde::Deserialize<'de> for UpdateMessageBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateMessageBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateMessageBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateMessageBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "Body" => __f0 = __map.next_value()?,
+                        "Status" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateMessageBody {
+                    body: __f0,
+                    status: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "api20100401_feedback")]
 /// CreateMessageFeedbackRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10627,6 +11806,34 @@ pub struct CreateMessageFeedbackBody {
     #[serde(rename = "Outcome")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<super::models::MessageFeedbackEnumOutcome>,
+}
+#[cfg(feature = "api20100401_feedback")]
+impl<'de> serde::Deserialize<'de> for CreateMessageFeedbackBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateMessageFeedbackBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateMessageFeedbackBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateMessageFeedbackBody, A::Error> {
+                let mut __f0: Option<super::models::MessageFeedbackEnumOutcome> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "Outcome" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateMessageFeedbackBody {
+                    outcome: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_signing_key")]
 /// ListSigningKeyResponse
@@ -10826,6 +12033,51 @@ pub struct CreateValidationRequestBody {
     >,
 }
 #[cfg(feature = "api20100401_validation_request")]
+impl<'de> serde::Deserialize<'de> for CreateValidationRequestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateValidationRequestBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateValidationRequestBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateValidationRequestBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<i64> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<
+                    super::models::CreateValidationRequestBodyStatusCallbackMethod,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "PhoneNumber" => __f0 = Some(__map.next_value()?),
+                        "FriendlyName" => __f1 = __map.next_value()?,
+                        "CallDelay" => __f2 = __map.next_value()?,
+                        "Extension" => __f3 = __map.next_value()?,
+                        "StatusCallback" => __f4 = __map.next_value()?,
+                        "StatusCallbackMethod" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateValidationRequestBody {
+                    phone_number: rt::de::required(__f0, "PhoneNumber")?,
+                    friendly_name: __f1,
+                    call_delay: __f2,
+                    extension: __f3,
+                    status_callback: __f4,
+                    status_callback_method: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "api20100401_validation_request")]
 /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`, and the default is `POST`.
 pub type CreateValidationRequestBodyStatusCallbackMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_participant")]
@@ -10880,6 +12132,69 @@ pub struct UpdateParticipantBody {
     #[serde(rename = "CallSidToCoach")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub call_sid_to_coach: Option<String>,
+}
+#[cfg(feature = "api20100401_participant")]
+impl<'de> serde::Deserialize<'de> for UpdateParticipantBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateParticipantBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateParticipantBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateParticipantBody, A::Error> {
+                let mut __f0: Option<bool> = None;
+                let mut __f1: Option<bool> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::UpdateParticipantBodyHoldMethod> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<
+                    super::models::UpdateParticipantBodyAnnounceMethod,
+                > = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<super::models::WaitMethod> = None;
+                let mut __f8: Option<bool> = None;
+                let mut __f9: Option<bool> = None;
+                let mut __f10: Option<bool> = None;
+                let mut __f11: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "Muted" => __f0 = __map.next_value()?,
+                        "Hold" => __f1 = __map.next_value()?,
+                        "HoldUrl" => __f2 = __map.next_value()?,
+                        "HoldMethod" => __f3 = __map.next_value()?,
+                        "AnnounceUrl" => __f4 = __map.next_value()?,
+                        "AnnounceMethod" => __f5 = __map.next_value()?,
+                        "WaitUrl" => __f6 = __map.next_value()?,
+                        "WaitMethod" => __f7 = __map.next_value()?,
+                        "BeepOnExit" => __f8 = __map.next_value()?,
+                        "EndConferenceOnExit" => __f9 = __map.next_value()?,
+                        "Coaching" => __f10 = __map.next_value()?,
+                        "CallSidToCoach" => __f11 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateParticipantBody {
+                    muted: __f0,
+                    hold: __f1,
+                    hold_url: __f2,
+                    hold_method: __f3,
+                    announce_url: __f4,
+                    announce_method: __f5,
+                    wait_url: __f6,
+                    wait_method: __f7,
+                    beep_on_exit: __f8,
+                    end_conference_on_exit: __f9,
+                    coaching: __f10,
+                    call_sid_to_coach: __f11,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_participant")]
 impl UpdateParticipantBody {
@@ -11200,6 +12515,199 @@ pub struct CreateParticipantBody {
     pub caller_display_name: Option<String>,
 }
 #[cfg(feature = "api20100401_participant")]
+impl<'de> serde::Deserialize<'de> for CreateParticipantBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateParticipantBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateParticipantBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateParticipantBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<
+                    super::models::CreateParticipantBodyStatusCallbackMethod,
+                > = None;
+                let mut __f4: Option<Vec<String>> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<i64> = None;
+                let mut __f7: Option<bool> = None;
+                let mut __f8: Option<bool> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<bool> = None;
+                let mut __f11: Option<bool> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<super::models::WaitMethod> = None;
+                let mut __f14: Option<bool> = None;
+                let mut __f15: Option<i64> = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<String> = None;
+                let mut __f19: Option<
+                    super::models::CreateParticipantBodyConferenceStatusCallbackMethod,
+                > = None;
+                let mut __f20: Option<Vec<String>> = None;
+                let mut __f21: Option<String> = None;
+                let mut __f22: Option<String> = None;
+                let mut __f23: Option<
+                    super::models::CreateParticipantBodyRecordingStatusCallbackMethod,
+                > = None;
+                let mut __f24: Option<String> = None;
+                let mut __f25: Option<String> = None;
+                let mut __f26: Option<String> = None;
+                let mut __f27: Option<String> = None;
+                let mut __f28: Option<
+                    super::models::CreateParticipantBodyConferenceRecordingStatusCallbackMethod,
+                > = None;
+                let mut __f29: Option<Vec<String>> = None;
+                let mut __f30: Option<Vec<String>> = None;
+                let mut __f31: Option<bool> = None;
+                let mut __f32: Option<String> = None;
+                let mut __f33: Option<String> = None;
+                let mut __f34: Option<String> = None;
+                let mut __f35: Option<String> = None;
+                let mut __f36: Option<String> = None;
+                let mut __f37: Option<String> = None;
+                let mut __f38: Option<i64> = None;
+                let mut __f39: Option<String> = None;
+                let mut __f40: Option<i64> = None;
+                let mut __f41: Option<i64> = None;
+                let mut __f42: Option<i64> = None;
+                let mut __f43: Option<i64> = None;
+                let mut __f44: Option<String> = None;
+                let mut __f45: Option<
+                    super::models::CreateParticipantBodyAmdStatusCallbackMethod,
+                > = None;
+                let mut __f46: Option<String> = None;
+                let mut __f47: Option<String> = None;
+                let mut __f48: Option<String> = None;
+                let mut __f49: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "From" => __f0 = Some(__map.next_value()?),
+                        "To" => __f1 = Some(__map.next_value()?),
+                        "StatusCallback" => __f2 = __map.next_value()?,
+                        "StatusCallbackMethod" => __f3 = __map.next_value()?,
+                        "StatusCallbackEvent" => __f4 = __map.next_value()?,
+                        "Label" => __f5 = __map.next_value()?,
+                        "Timeout" => __f6 = __map.next_value()?,
+                        "Record" => __f7 = __map.next_value()?,
+                        "Muted" => __f8 = __map.next_value()?,
+                        "Beep" => __f9 = __map.next_value()?,
+                        "StartConferenceOnEnter" => __f10 = __map.next_value()?,
+                        "EndConferenceOnExit" => __f11 = __map.next_value()?,
+                        "WaitUrl" => __f12 = __map.next_value()?,
+                        "WaitMethod" => __f13 = __map.next_value()?,
+                        "EarlyMedia" => __f14 = __map.next_value()?,
+                        "MaxParticipants" => __f15 = __map.next_value()?,
+                        "ConferenceRecord" => __f16 = __map.next_value()?,
+                        "ConferenceTrim" => __f17 = __map.next_value()?,
+                        "ConferenceStatusCallback" => __f18 = __map.next_value()?,
+                        "ConferenceStatusCallbackMethod" => __f19 = __map.next_value()?,
+                        "ConferenceStatusCallbackEvent" => __f20 = __map.next_value()?,
+                        "RecordingChannels" => __f21 = __map.next_value()?,
+                        "RecordingStatusCallback" => __f22 = __map.next_value()?,
+                        "RecordingStatusCallbackMethod" => __f23 = __map.next_value()?,
+                        "SipAuthUsername" => __f24 = __map.next_value()?,
+                        "SipAuthPassword" => __f25 = __map.next_value()?,
+                        "Region" => __f26 = __map.next_value()?,
+                        "ConferenceRecordingStatusCallback" => {
+                            __f27 = __map.next_value()?;
+                        }
+                        "ConferenceRecordingStatusCallbackMethod" => {
+                            __f28 = __map.next_value()?;
+                        }
+                        "RecordingStatusCallbackEvent" => __f29 = __map.next_value()?,
+                        "ConferenceRecordingStatusCallbackEvent" => {
+                            __f30 = __map.next_value()?;
+                        }
+                        "Coaching" => __f31 = __map.next_value()?,
+                        "CallSidToCoach" => __f32 = __map.next_value()?,
+                        "JitterBufferSize" => __f33 = __map.next_value()?,
+                        "Byoc" => __f34 = __map.next_value()?,
+                        "CallerId" => __f35 = __map.next_value()?,
+                        "CallReason" => __f36 = __map.next_value()?,
+                        "RecordingTrack" => __f37 = __map.next_value()?,
+                        "TimeLimit" => __f38 = __map.next_value()?,
+                        "MachineDetection" => __f39 = __map.next_value()?,
+                        "MachineDetectionTimeout" => __f40 = __map.next_value()?,
+                        "MachineDetectionSpeechThreshold" => __f41 = __map.next_value()?,
+                        "MachineDetectionSpeechEndThreshold" => {
+                            __f42 = __map.next_value()?;
+                        }
+                        "MachineDetectionSilenceTimeout" => __f43 = __map.next_value()?,
+                        "AmdStatusCallback" => __f44 = __map.next_value()?,
+                        "AmdStatusCallbackMethod" => __f45 = __map.next_value()?,
+                        "Trim" => __f46 = __map.next_value()?,
+                        "CallToken" => __f47 = __map.next_value()?,
+                        "ClientNotificationUrl" => __f48 = __map.next_value()?,
+                        "CallerDisplayName" => __f49 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateParticipantBody {
+                    from: rt::de::required(__f0, "From")?,
+                    to: rt::de::required(__f1, "To")?,
+                    status_callback: __f2,
+                    status_callback_method: __f3,
+                    status_callback_event: __f4,
+                    label: __f5,
+                    timeout: __f6,
+                    record: __f7,
+                    muted: __f8,
+                    beep: __f9,
+                    start_conference_on_enter: __f10,
+                    end_conference_on_exit: __f11,
+                    wait_url: __f12,
+                    wait_method: __f13,
+                    early_media: __f14,
+                    max_participants: __f15,
+                    conference_record: __f16,
+                    conference_trim: __f17,
+                    conference_status_callback: __f18,
+                    conference_status_callback_method: __f19,
+                    conference_status_callback_event: __f20,
+                    recording_channels: __f21,
+                    recording_status_callback: __f22,
+                    recording_status_callback_method: __f23,
+                    sip_auth_username: __f24,
+                    sip_auth_password: __f25,
+                    region: __f26,
+                    conference_recording_status_callback: __f27,
+                    conference_recording_status_callback_method: __f28,
+                    recording_status_callback_event: __f29,
+                    conference_recording_status_callback_event: __f30,
+                    coaching: __f31,
+                    call_sid_to_coach: __f32,
+                    jitter_buffer_size: __f33,
+                    byoc: __f34,
+                    caller_id: __f35,
+                    call_reason: __f36,
+                    recording_track: __f37,
+                    time_limit: __f38,
+                    machine_detection: __f39,
+                    machine_detection_timeout: __f40,
+                    machine_detection_speech_threshold: __f41,
+                    machine_detection_speech_end_threshold: __f42,
+                    machine_detection_silence_timeout: __f43,
+                    amd_status_callback: __f44,
+                    amd_status_callback_method: __f45,
+                    trim: __f46,
+                    call_token: __f47,
+                    client_notification_url: __f48,
+                    caller_display_name: __f49,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "api20100401_participant")]
 impl CreateParticipantBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -11315,6 +12823,87 @@ pub struct CreatePaymentsBody {
     pub confirmation: Option<super::models::CreatePaymentsBodyConfirmation>,
 }
 #[cfg(feature = "api20100401_payment")]
+impl<'de> serde::Deserialize<'de> for CreatePaymentsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreatePaymentsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreatePaymentsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreatePaymentsBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::PaymentsEnumBankAccountType> = None;
+                let mut __f3: Option<f64> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<i64> = None;
+                let mut __f8: Option<serde_json::Value> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<super::models::PaymentsEnumPaymentMethod> = None;
+                let mut __f11: Option<bool> = None;
+                let mut __f12: Option<bool> = None;
+                let mut __f13: Option<i64> = None;
+                let mut __f14: Option<super::models::PaymentsEnumTokenType> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<super::models::CreatePaymentsBodyConfirmation> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "IdempotencyKey" => __f0 = Some(__map.next_value()?),
+                        "StatusCallback" => __f1 = Some(__map.next_value()?),
+                        "BankAccountType" => __f2 = __map.next_value()?,
+                        "ChargeAmount" => {
+                            __f3 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
+                        }
+                        "Currency" => __f4 = __map.next_value()?,
+                        "Description" => __f5 = __map.next_value()?,
+                        "Input" => __f6 = __map.next_value()?,
+                        "MinPostalCodeLength" => __f7 = __map.next_value()?,
+                        "Parameter" => __f8 = __map.next_value()?,
+                        "PaymentConnector" => __f9 = __map.next_value()?,
+                        "PaymentMethod" => __f10 = __map.next_value()?,
+                        "PostalCode" => __f11 = __map.next_value()?,
+                        "SecurityCode" => __f12 = __map.next_value()?,
+                        "Timeout" => __f13 = __map.next_value()?,
+                        "TokenType" => __f14 = __map.next_value()?,
+                        "ValidCardTypes" => __f15 = __map.next_value()?,
+                        "RequireMatchingInputs" => __f16 = __map.next_value()?,
+                        "Confirmation" => __f17 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreatePaymentsBody {
+                    idempotency_key: rt::de::required(__f0, "IdempotencyKey")?,
+                    status_callback: rt::de::required(__f1, "StatusCallback")?,
+                    bank_account_type: __f2,
+                    charge_amount: __f3,
+                    currency: __f4,
+                    description: __f5,
+                    input: __f6,
+                    min_postal_code_length: __f7,
+                    parameter: __f8,
+                    payment_connector: __f9,
+                    payment_method: __f10,
+                    postal_code: __f11,
+                    security_code: __f12,
+                    timeout: __f13,
+                    token_type: __f14,
+                    valid_card_types: __f15,
+                    require_matching_inputs: __f16,
+                    confirmation: __f17,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "api20100401_payment")]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether to prompt the caller to confirm their payment information before submitting to the payment gateway. If `true`, the caller will hear the last 4 digits of their card or account number and must press 1 to confirm or 2 to cancel. Default is `false`."]
@@ -11339,6 +12928,43 @@ pub struct UpdatePaymentsBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::PaymentsEnumStatus>,
 }
+#[cfg(feature = "api20100401_payment")]
+impl<'de> serde::Deserialize<'de> for UpdatePaymentsBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdatePaymentsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdatePaymentsBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdatePaymentsBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::PaymentsEnumCapture> = None;
+                let mut __f3: Option<super::models::PaymentsEnumStatus> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "IdempotencyKey" => __f0 = Some(__map.next_value()?),
+                        "StatusCallback" => __f1 = Some(__map.next_value()?),
+                        "Capture" => __f2 = __map.next_value()?,
+                        "Status" => __f3 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdatePaymentsBody {
+                    idempotency_key: rt::de::required(__f0, "IdempotencyKey")?,
+                    status_callback: rt::de::required(__f1, "StatusCallback")?,
+                    capture: __f2,
+                    status: __f3,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "api20100401_queue")]
 /// UpdateQueueRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11351,6 +12977,37 @@ pub struct UpdateQueueBody {
     #[serde(rename = "MaxSize")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_size: Option<i64>,
+}
+#[cfg(feature = "api20100401_queue")]
+impl<'de> serde::Deserialize<'de> for UpdateQueueBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateQueueBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateQueueBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateQueueBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "FriendlyName" => __f0 = __map.next_value()?,
+                        "MaxSize" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateQueueBody {
+                    friendly_name: __f0,
+                    max_size: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_queue")]
 /// ListQueueResponse
@@ -11442,6 +13099,37 @@ pub struct CreateQueueBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_size: Option<i64>,
 }
+#[cfg(feature = "api20100401_queue")]
+impl<'de> serde::Deserialize<'de> for CreateQueueBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateQueueBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateQueueBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateQueueBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "FriendlyName" => __f0 = Some(__map.next_value()?),
+                        "MaxSize" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateQueueBody {
+                    friendly_name: rt::de::required(__f0, "FriendlyName")?,
+                    max_size: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "api20100401_call_transcription")]
 /// CreateRealtimeTranscriptionRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11519,6 +13207,85 @@ pub struct CreateRealtimeTranscriptionBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enable_provider_data: Option<bool>,
 }
+#[cfg(feature = "api20100401_call_transcription")]
+impl<'de> serde::Deserialize<'de> for CreateRealtimeTranscriptionBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateRealtimeTranscriptionBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateRealtimeTranscriptionBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateRealtimeTranscriptionBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::RealtimeTranscriptionEnumTrack> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::StatusCallbackMethod2> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<bool> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<bool> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<bool> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<bool> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "Name" => __f0 = __map.next_value()?,
+                        "Track" => __f1 = __map.next_value()?,
+                        "StatusCallbackUrl" => __f2 = __map.next_value()?,
+                        "StatusCallbackMethod" => __f3 = __map.next_value()?,
+                        "InboundTrackLabel" => __f4 = __map.next_value()?,
+                        "OutboundTrackLabel" => __f5 = __map.next_value()?,
+                        "PartialResults" => __f6 = __map.next_value()?,
+                        "LanguageCode" => __f7 = __map.next_value()?,
+                        "TranscriptionEngine" => __f8 = __map.next_value()?,
+                        "ProfanityFilter" => __f9 = __map.next_value()?,
+                        "SpeechModel" => __f10 = __map.next_value()?,
+                        "Hints" => __f11 = __map.next_value()?,
+                        "EnableAutomaticPunctuation" => __f12 = __map.next_value()?,
+                        "IntelligenceService" => __f13 = __map.next_value()?,
+                        "ConversationConfiguration" => __f14 = __map.next_value()?,
+                        "ConversationId" => __f15 = __map.next_value()?,
+                        "ConfigurationId" => __f16 = __map.next_value()?,
+                        "EnableProviderData" => __f17 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateRealtimeTranscriptionBody {
+                    name: __f0,
+                    track: __f1,
+                    status_callback_url: __f2,
+                    status_callback_method: __f3,
+                    inbound_track_label: __f4,
+                    outbound_track_label: __f5,
+                    partial_results: __f6,
+                    language_code: __f7,
+                    transcription_engine: __f8,
+                    profanity_filter: __f9,
+                    speech_model: __f10,
+                    hints: __f11,
+                    enable_automatic_punctuation: __f12,
+                    intelligence_service: __f13,
+                    conversation_configuration: __f14,
+                    conversation_id: __f15,
+                    configuration_id: __f16,
+                    enable_provider_data: __f17,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(any(feature = "api20100401_call_transcription", feature = "api20100401_siprec"))]
 /// The http method for the status_callback (one of GET, POST).
 pub type StatusCallbackMethod2 = VoiceMethodGetPost;
@@ -11534,6 +13301,40 @@ pub type StatusCallbackMethod2 = VoiceMethodGetPost;
 pub struct UpdateRealtimeTranscriptionBody {
     #[serde(rename = "Status")]
     pub status: String,
+}
+#[cfg(
+    any(
+        feature = "api20100401_call_transcription",
+        feature = "api20100401_siprec",
+        feature = "api20100401_stream"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for UpdateRealtimeTranscriptionBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateRealtimeTranscriptionBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateRealtimeTranscriptionBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateRealtimeTranscriptionBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "Status" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateRealtimeTranscriptionBody {
+                    status: rt::de::required(__f0, "Status")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_recording")]
 /// ListRecordingResponse
@@ -11908,6 +13709,51 @@ pub struct UpdateShortCodeBody {
     pub sms_fallback_method: Option<super::models::UpdateShortCodeBodySmsFallbackMethod>,
 }
 #[cfg(feature = "api20100401_short_code")]
+impl<'de> serde::Deserialize<'de> for UpdateShortCodeBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateShortCodeBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateShortCodeBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateShortCodeBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::UpdateShortCodeBodySmsMethod> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<
+                    super::models::UpdateShortCodeBodySmsFallbackMethod,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "FriendlyName" => __f0 = __map.next_value()?,
+                        "ApiVersion" => __f1 = __map.next_value()?,
+                        "SmsUrl" => __f2 = __map.next_value()?,
+                        "SmsMethod" => __f3 = __map.next_value()?,
+                        "SmsFallbackUrl" => __f4 = __map.next_value()?,
+                        "SmsFallbackMethod" => __f5 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateShortCodeBody {
+                    friendly_name: __f0,
+                    api_version: __f1,
+                    sms_url: __f2,
+                    sms_method: __f3,
+                    sms_fallback_url: __f4,
+                    sms_fallback_method: __f5,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "api20100401_short_code")]
 /// The HTTP method we should use when calling the `sms_url`. Can be: `GET` or `POST`.
 pub type UpdateShortCodeBodySmsMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_short_code")]
@@ -12116,6 +13962,40 @@ pub struct CreateSipAuthCallsCredentialListMappingBody {
         feature = "api20100401_credential_list_mapping"
     )
 )]
+impl<'de> serde::Deserialize<'de> for CreateSipAuthCallsCredentialListMappingBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateSipAuthCallsCredentialListMappingBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateSipAuthCallsCredentialListMappingBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateSipAuthCallsCredentialListMappingBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "CredentialListSid" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateSipAuthCallsCredentialListMappingBody {
+                    credential_list_sid: rt::de::required(__f0, "CredentialListSid")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(
+    any(
+        feature = "api20100401_auth_calls_credential_list_mapping",
+        feature = "api20100401_auth_registrations_credential_list_mapping",
+        feature = "api20100401_credential_list_mapping"
+    )
+)]
 impl CreateSipAuthCallsCredentialListMappingBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12231,6 +14111,42 @@ pub struct CreateSipAuthCallsIpAccessControlListMappingBody {
     /// The SID of the IpAccessControlList resource to map to the SIP domain.
     #[serde(rename = "IpAccessControlListSid")]
     pub ip_access_control_list_sid: String,
+}
+#[cfg(
+    any(
+        feature = "api20100401_auth_calls_ip_access_control_list_mapping",
+        feature = "api20100401_ip_access_control_list_mapping"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for CreateSipAuthCallsIpAccessControlListMappingBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateSipAuthCallsIpAccessControlListMappingBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateSipAuthCallsIpAccessControlListMappingBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateSipAuthCallsIpAccessControlListMappingBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "IpAccessControlListSid" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateSipAuthCallsIpAccessControlListMappingBody {
+                    ip_access_control_list_sid: rt::de::required(
+                        __f0,
+                        "IpAccessControlListSid",
+                    )?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(
     any(
@@ -12354,6 +14270,37 @@ pub struct CreateSipCredentialBody {
     pub password: String,
 }
 #[cfg(feature = "api20100401_credential")]
+impl<'de> serde::Deserialize<'de> for CreateSipCredentialBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateSipCredentialBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateSipCredentialBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateSipCredentialBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "Username" => __f0 = Some(__map.next_value()?),
+                        "Password" => __f1 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateSipCredentialBody {
+                    username: rt::de::required(__f0, "Username")?,
+                    password: rt::de::required(__f1, "Password")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "api20100401_credential")]
 /// UpdateSipCredentialRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateSipCredentialBody {
@@ -12361,6 +14308,34 @@ pub struct UpdateSipCredentialBody {
     #[serde(rename = "Password")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+}
+#[cfg(feature = "api20100401_credential")]
+impl<'de> serde::Deserialize<'de> for UpdateSipCredentialBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateSipCredentialBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateSipCredentialBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateSipCredentialBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "Password" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateSipCredentialBody {
+                    password: __f0,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_credential_list")]
 /// ListSipCredentialListResponse
@@ -12456,6 +14431,39 @@ pub struct CreateSipCredentialListBody {
     /// A human readable descriptive text that describes the CredentialList, up to 64 characters long.
     #[serde(rename = "FriendlyName")]
     pub friendly_name: String,
+}
+#[cfg(
+    any(
+        feature = "api20100401_credential_list",
+        feature = "api20100401_ip_access_control_list"
+    )
+)]
+impl<'de> serde::Deserialize<'de> for CreateSipCredentialListBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateSipCredentialListBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateSipCredentialListBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateSipCredentialListBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "FriendlyName" => __f0 = Some(__map.next_value()?),
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateSipCredentialListBody {
+                    friendly_name: rt::de::required(__f0, "FriendlyName")?,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_credential_list")]
 /// UpdateSipCredentialListRequest
@@ -12682,6 +14690,70 @@ pub struct CreateSipDomainBody {
     pub emergency_caller_sid: Option<String>,
 }
 #[cfg(feature = "api20100401_domain")]
+impl<'de> serde::Deserialize<'de> for CreateSipDomainBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateSipDomainBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateSipDomainBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateSipDomainBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::VoiceMethodGetPost> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<super::models::VoiceFallbackMethodGetPost> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<super::models::VoiceStatusCallbackMethod> = None;
+                let mut __f8: Option<bool> = None;
+                let mut __f9: Option<bool> = None;
+                let mut __f10: Option<bool> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "DomainName" => __f0 = Some(__map.next_value()?),
+                        "FriendlyName" => __f1 = __map.next_value()?,
+                        "VoiceUrl" => __f2 = __map.next_value()?,
+                        "VoiceMethod" => __f3 = __map.next_value()?,
+                        "VoiceFallbackUrl" => __f4 = __map.next_value()?,
+                        "VoiceFallbackMethod" => __f5 = __map.next_value()?,
+                        "VoiceStatusCallbackUrl" => __f6 = __map.next_value()?,
+                        "VoiceStatusCallbackMethod" => __f7 = __map.next_value()?,
+                        "SipRegistration" => __f8 = __map.next_value()?,
+                        "EmergencyCallingEnabled" => __f9 = __map.next_value()?,
+                        "Secure" => __f10 = __map.next_value()?,
+                        "ByocTrunkSid" => __f11 = __map.next_value()?,
+                        "EmergencyCallerSid" => __f12 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateSipDomainBody {
+                    domain_name: rt::de::required(__f0, "DomainName")?,
+                    friendly_name: __f1,
+                    voice_url: __f2,
+                    voice_method: __f3,
+                    voice_fallback_url: __f4,
+                    voice_fallback_method: __f5,
+                    voice_status_callback_url: __f6,
+                    voice_status_callback_method: __f7,
+                    sip_registration: __f8,
+                    emergency_calling_enabled: __f9,
+                    secure: __f10,
+                    byoc_trunk_sid: __f11,
+                    emergency_caller_sid: __f12,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "api20100401_domain")]
 impl CreateSipDomainBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12765,6 +14837,70 @@ pub struct UpdateSipDomainBody {
     #[serde(rename = "EmergencyCallerSid")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub emergency_caller_sid: Option<String>,
+}
+#[cfg(feature = "api20100401_domain")]
+impl<'de> serde::Deserialize<'de> for UpdateSipDomainBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateSipDomainBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateSipDomainBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateSipDomainBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<super::models::VoiceFallbackMethodGetPost> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::UpdateSipDomainBodyVoiceMethod> = None;
+                let mut __f4: Option<super::models::VoiceStatusCallbackMethod> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<bool> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<bool> = None;
+                let mut __f10: Option<bool> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "FriendlyName" => __f0 = __map.next_value()?,
+                        "VoiceFallbackMethod" => __f1 = __map.next_value()?,
+                        "VoiceFallbackUrl" => __f2 = __map.next_value()?,
+                        "VoiceMethod" => __f3 = __map.next_value()?,
+                        "VoiceStatusCallbackMethod" => __f4 = __map.next_value()?,
+                        "VoiceStatusCallbackUrl" => __f5 = __map.next_value()?,
+                        "VoiceUrl" => __f6 = __map.next_value()?,
+                        "SipRegistration" => __f7 = __map.next_value()?,
+                        "DomainName" => __f8 = __map.next_value()?,
+                        "EmergencyCallingEnabled" => __f9 = __map.next_value()?,
+                        "Secure" => __f10 = __map.next_value()?,
+                        "ByocTrunkSid" => __f11 = __map.next_value()?,
+                        "EmergencyCallerSid" => __f12 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateSipDomainBody {
+                    friendly_name: __f0,
+                    voice_fallback_method: __f1,
+                    voice_fallback_url: __f2,
+                    voice_method: __f3,
+                    voice_status_callback_method: __f4,
+                    voice_status_callback_url: __f5,
+                    voice_url: __f6,
+                    sip_registration: __f7,
+                    domain_name: __f8,
+                    emergency_calling_enabled: __f9,
+                    secure: __f10,
+                    byoc_trunk_sid: __f11,
+                    emergency_caller_sid: __f12,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_domain")]
 impl UpdateSipDomainBody {
@@ -13069,6 +15205,40 @@ pub struct CreateSipIpAddressBody {
     pub cidr_prefix_length: Option<i64>,
 }
 #[cfg(feature = "api20100401_sip_ip_address")]
+impl<'de> serde::Deserialize<'de> for CreateSipIpAddressBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateSipIpAddressBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateSipIpAddressBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateSipIpAddressBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "FriendlyName" => __f0 = Some(__map.next_value()?),
+                        "IpAddress" => __f1 = Some(__map.next_value()?),
+                        "CidrPrefixLength" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateSipIpAddressBody {
+                    friendly_name: rt::de::required(__f0, "FriendlyName")?,
+                    ip_address: rt::de::required(__f1, "IpAddress")?,
+                    cidr_prefix_length: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "api20100401_sip_ip_address")]
 /// UpdateSipIpAddressRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct UpdateSipIpAddressBody {
@@ -13084,6 +15254,40 @@ pub struct UpdateSipIpAddressBody {
     #[serde(rename = "CidrPrefixLength")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cidr_prefix_length: Option<i64>,
+}
+#[cfg(feature = "api20100401_sip_ip_address")]
+impl<'de> serde::Deserialize<'de> for UpdateSipIpAddressBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateSipIpAddressBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateSipIpAddressBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateSipIpAddressBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "IpAddress" => __f0 = __map.next_value()?,
+                        "FriendlyName" => __f1 = __map.next_value()?,
+                        "CidrPrefixLength" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateSipIpAddressBody {
+                    ip_address: __f0,
+                    friendly_name: __f1,
+                    cidr_prefix_length: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_siprec")]
 /// CreateSiprecRequest
@@ -13901,6 +16105,640 @@ pub struct CreateSiprecBody {
     #[serde(rename = "Parameter99.Value")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter99_value: Option<String>,
+}
+#[cfg(feature = "api20100401_siprec")]
+impl<'de> serde::Deserialize<'de> for CreateSiprecBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateSiprecBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateSiprecBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateSiprecBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::SiprecEnumTrack> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<super::models::StatusCallbackMethod2> = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<String> = None;
+                let mut __f19: Option<String> = None;
+                let mut __f20: Option<String> = None;
+                let mut __f21: Option<String> = None;
+                let mut __f22: Option<String> = None;
+                let mut __f23: Option<String> = None;
+                let mut __f24: Option<String> = None;
+                let mut __f25: Option<String> = None;
+                let mut __f26: Option<String> = None;
+                let mut __f27: Option<String> = None;
+                let mut __f28: Option<String> = None;
+                let mut __f29: Option<String> = None;
+                let mut __f30: Option<String> = None;
+                let mut __f31: Option<String> = None;
+                let mut __f32: Option<String> = None;
+                let mut __f33: Option<String> = None;
+                let mut __f34: Option<String> = None;
+                let mut __f35: Option<String> = None;
+                let mut __f36: Option<String> = None;
+                let mut __f37: Option<String> = None;
+                let mut __f38: Option<String> = None;
+                let mut __f39: Option<String> = None;
+                let mut __f40: Option<String> = None;
+                let mut __f41: Option<String> = None;
+                let mut __f42: Option<String> = None;
+                let mut __f43: Option<String> = None;
+                let mut __f44: Option<String> = None;
+                let mut __f45: Option<String> = None;
+                let mut __f46: Option<String> = None;
+                let mut __f47: Option<String> = None;
+                let mut __f48: Option<String> = None;
+                let mut __f49: Option<String> = None;
+                let mut __f50: Option<String> = None;
+                let mut __f51: Option<String> = None;
+                let mut __f52: Option<String> = None;
+                let mut __f53: Option<String> = None;
+                let mut __f54: Option<String> = None;
+                let mut __f55: Option<String> = None;
+                let mut __f56: Option<String> = None;
+                let mut __f57: Option<String> = None;
+                let mut __f58: Option<String> = None;
+                let mut __f59: Option<String> = None;
+                let mut __f60: Option<String> = None;
+                let mut __f61: Option<String> = None;
+                let mut __f62: Option<String> = None;
+                let mut __f63: Option<String> = None;
+                let mut __f64: Option<String> = None;
+                let mut __f65: Option<String> = None;
+                let mut __f66: Option<String> = None;
+                let mut __f67: Option<String> = None;
+                let mut __f68: Option<String> = None;
+                let mut __f69: Option<String> = None;
+                let mut __f70: Option<String> = None;
+                let mut __f71: Option<String> = None;
+                let mut __f72: Option<String> = None;
+                let mut __f73: Option<String> = None;
+                let mut __f74: Option<String> = None;
+                let mut __f75: Option<String> = None;
+                let mut __f76: Option<String> = None;
+                let mut __f77: Option<String> = None;
+                let mut __f78: Option<String> = None;
+                let mut __f79: Option<String> = None;
+                let mut __f80: Option<String> = None;
+                let mut __f81: Option<String> = None;
+                let mut __f82: Option<String> = None;
+                let mut __f83: Option<String> = None;
+                let mut __f84: Option<String> = None;
+                let mut __f85: Option<String> = None;
+                let mut __f86: Option<String> = None;
+                let mut __f87: Option<String> = None;
+                let mut __f88: Option<String> = None;
+                let mut __f89: Option<String> = None;
+                let mut __f90: Option<String> = None;
+                let mut __f91: Option<String> = None;
+                let mut __f92: Option<String> = None;
+                let mut __f93: Option<String> = None;
+                let mut __f94: Option<String> = None;
+                let mut __f95: Option<String> = None;
+                let mut __f96: Option<String> = None;
+                let mut __f97: Option<String> = None;
+                let mut __f98: Option<String> = None;
+                let mut __f99: Option<String> = None;
+                let mut __f100: Option<String> = None;
+                let mut __f101: Option<String> = None;
+                let mut __f102: Option<String> = None;
+                let mut __f103: Option<String> = None;
+                let mut __f104: Option<String> = None;
+                let mut __f105: Option<String> = None;
+                let mut __f106: Option<String> = None;
+                let mut __f107: Option<String> = None;
+                let mut __f108: Option<String> = None;
+                let mut __f109: Option<String> = None;
+                let mut __f110: Option<String> = None;
+                let mut __f111: Option<String> = None;
+                let mut __f112: Option<String> = None;
+                let mut __f113: Option<String> = None;
+                let mut __f114: Option<String> = None;
+                let mut __f115: Option<String> = None;
+                let mut __f116: Option<String> = None;
+                let mut __f117: Option<String> = None;
+                let mut __f118: Option<String> = None;
+                let mut __f119: Option<String> = None;
+                let mut __f120: Option<String> = None;
+                let mut __f121: Option<String> = None;
+                let mut __f122: Option<String> = None;
+                let mut __f123: Option<String> = None;
+                let mut __f124: Option<String> = None;
+                let mut __f125: Option<String> = None;
+                let mut __f126: Option<String> = None;
+                let mut __f127: Option<String> = None;
+                let mut __f128: Option<String> = None;
+                let mut __f129: Option<String> = None;
+                let mut __f130: Option<String> = None;
+                let mut __f131: Option<String> = None;
+                let mut __f132: Option<String> = None;
+                let mut __f133: Option<String> = None;
+                let mut __f134: Option<String> = None;
+                let mut __f135: Option<String> = None;
+                let mut __f136: Option<String> = None;
+                let mut __f137: Option<String> = None;
+                let mut __f138: Option<String> = None;
+                let mut __f139: Option<String> = None;
+                let mut __f140: Option<String> = None;
+                let mut __f141: Option<String> = None;
+                let mut __f142: Option<String> = None;
+                let mut __f143: Option<String> = None;
+                let mut __f144: Option<String> = None;
+                let mut __f145: Option<String> = None;
+                let mut __f146: Option<String> = None;
+                let mut __f147: Option<String> = None;
+                let mut __f148: Option<String> = None;
+                let mut __f149: Option<String> = None;
+                let mut __f150: Option<String> = None;
+                let mut __f151: Option<String> = None;
+                let mut __f152: Option<String> = None;
+                let mut __f153: Option<String> = None;
+                let mut __f154: Option<String> = None;
+                let mut __f155: Option<String> = None;
+                let mut __f156: Option<String> = None;
+                let mut __f157: Option<String> = None;
+                let mut __f158: Option<String> = None;
+                let mut __f159: Option<String> = None;
+                let mut __f160: Option<String> = None;
+                let mut __f161: Option<String> = None;
+                let mut __f162: Option<String> = None;
+                let mut __f163: Option<String> = None;
+                let mut __f164: Option<String> = None;
+                let mut __f165: Option<String> = None;
+                let mut __f166: Option<String> = None;
+                let mut __f167: Option<String> = None;
+                let mut __f168: Option<String> = None;
+                let mut __f169: Option<String> = None;
+                let mut __f170: Option<String> = None;
+                let mut __f171: Option<String> = None;
+                let mut __f172: Option<String> = None;
+                let mut __f173: Option<String> = None;
+                let mut __f174: Option<String> = None;
+                let mut __f175: Option<String> = None;
+                let mut __f176: Option<String> = None;
+                let mut __f177: Option<String> = None;
+                let mut __f178: Option<String> = None;
+                let mut __f179: Option<String> = None;
+                let mut __f180: Option<String> = None;
+                let mut __f181: Option<String> = None;
+                let mut __f182: Option<String> = None;
+                let mut __f183: Option<String> = None;
+                let mut __f184: Option<String> = None;
+                let mut __f185: Option<String> = None;
+                let mut __f186: Option<String> = None;
+                let mut __f187: Option<String> = None;
+                let mut __f188: Option<String> = None;
+                let mut __f189: Option<String> = None;
+                let mut __f190: Option<String> = None;
+                let mut __f191: Option<String> = None;
+                let mut __f192: Option<String> = None;
+                let mut __f193: Option<String> = None;
+                let mut __f194: Option<String> = None;
+                let mut __f195: Option<String> = None;
+                let mut __f196: Option<String> = None;
+                let mut __f197: Option<String> = None;
+                let mut __f198: Option<String> = None;
+                let mut __f199: Option<String> = None;
+                let mut __f200: Option<String> = None;
+                let mut __f201: Option<String> = None;
+                let mut __f202: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "Name" => __f0 = __map.next_value()?,
+                        "ConnectorName" => __f1 = __map.next_value()?,
+                        "Track" => __f2 = __map.next_value()?,
+                        "StatusCallback" => __f3 = __map.next_value()?,
+                        "StatusCallbackMethod" => __f4 = __map.next_value()?,
+                        "Parameter1.Name" => __f5 = __map.next_value()?,
+                        "Parameter1.Value" => __f6 = __map.next_value()?,
+                        "Parameter2.Name" => __f7 = __map.next_value()?,
+                        "Parameter2.Value" => __f8 = __map.next_value()?,
+                        "Parameter3.Name" => __f9 = __map.next_value()?,
+                        "Parameter3.Value" => __f10 = __map.next_value()?,
+                        "Parameter4.Name" => __f11 = __map.next_value()?,
+                        "Parameter4.Value" => __f12 = __map.next_value()?,
+                        "Parameter5.Name" => __f13 = __map.next_value()?,
+                        "Parameter5.Value" => __f14 = __map.next_value()?,
+                        "Parameter6.Name" => __f15 = __map.next_value()?,
+                        "Parameter6.Value" => __f16 = __map.next_value()?,
+                        "Parameter7.Name" => __f17 = __map.next_value()?,
+                        "Parameter7.Value" => __f18 = __map.next_value()?,
+                        "Parameter8.Name" => __f19 = __map.next_value()?,
+                        "Parameter8.Value" => __f20 = __map.next_value()?,
+                        "Parameter9.Name" => __f21 = __map.next_value()?,
+                        "Parameter9.Value" => __f22 = __map.next_value()?,
+                        "Parameter10.Name" => __f23 = __map.next_value()?,
+                        "Parameter10.Value" => __f24 = __map.next_value()?,
+                        "Parameter11.Name" => __f25 = __map.next_value()?,
+                        "Parameter11.Value" => __f26 = __map.next_value()?,
+                        "Parameter12.Name" => __f27 = __map.next_value()?,
+                        "Parameter12.Value" => __f28 = __map.next_value()?,
+                        "Parameter13.Name" => __f29 = __map.next_value()?,
+                        "Parameter13.Value" => __f30 = __map.next_value()?,
+                        "Parameter14.Name" => __f31 = __map.next_value()?,
+                        "Parameter14.Value" => __f32 = __map.next_value()?,
+                        "Parameter15.Name" => __f33 = __map.next_value()?,
+                        "Parameter15.Value" => __f34 = __map.next_value()?,
+                        "Parameter16.Name" => __f35 = __map.next_value()?,
+                        "Parameter16.Value" => __f36 = __map.next_value()?,
+                        "Parameter17.Name" => __f37 = __map.next_value()?,
+                        "Parameter17.Value" => __f38 = __map.next_value()?,
+                        "Parameter18.Name" => __f39 = __map.next_value()?,
+                        "Parameter18.Value" => __f40 = __map.next_value()?,
+                        "Parameter19.Name" => __f41 = __map.next_value()?,
+                        "Parameter19.Value" => __f42 = __map.next_value()?,
+                        "Parameter20.Name" => __f43 = __map.next_value()?,
+                        "Parameter20.Value" => __f44 = __map.next_value()?,
+                        "Parameter21.Name" => __f45 = __map.next_value()?,
+                        "Parameter21.Value" => __f46 = __map.next_value()?,
+                        "Parameter22.Name" => __f47 = __map.next_value()?,
+                        "Parameter22.Value" => __f48 = __map.next_value()?,
+                        "Parameter23.Name" => __f49 = __map.next_value()?,
+                        "Parameter23.Value" => __f50 = __map.next_value()?,
+                        "Parameter24.Name" => __f51 = __map.next_value()?,
+                        "Parameter24.Value" => __f52 = __map.next_value()?,
+                        "Parameter25.Name" => __f53 = __map.next_value()?,
+                        "Parameter25.Value" => __f54 = __map.next_value()?,
+                        "Parameter26.Name" => __f55 = __map.next_value()?,
+                        "Parameter26.Value" => __f56 = __map.next_value()?,
+                        "Parameter27.Name" => __f57 = __map.next_value()?,
+                        "Parameter27.Value" => __f58 = __map.next_value()?,
+                        "Parameter28.Name" => __f59 = __map.next_value()?,
+                        "Parameter28.Value" => __f60 = __map.next_value()?,
+                        "Parameter29.Name" => __f61 = __map.next_value()?,
+                        "Parameter29.Value" => __f62 = __map.next_value()?,
+                        "Parameter30.Name" => __f63 = __map.next_value()?,
+                        "Parameter30.Value" => __f64 = __map.next_value()?,
+                        "Parameter31.Name" => __f65 = __map.next_value()?,
+                        "Parameter31.Value" => __f66 = __map.next_value()?,
+                        "Parameter32.Name" => __f67 = __map.next_value()?,
+                        "Parameter32.Value" => __f68 = __map.next_value()?,
+                        "Parameter33.Name" => __f69 = __map.next_value()?,
+                        "Parameter33.Value" => __f70 = __map.next_value()?,
+                        "Parameter34.Name" => __f71 = __map.next_value()?,
+                        "Parameter34.Value" => __f72 = __map.next_value()?,
+                        "Parameter35.Name" => __f73 = __map.next_value()?,
+                        "Parameter35.Value" => __f74 = __map.next_value()?,
+                        "Parameter36.Name" => __f75 = __map.next_value()?,
+                        "Parameter36.Value" => __f76 = __map.next_value()?,
+                        "Parameter37.Name" => __f77 = __map.next_value()?,
+                        "Parameter37.Value" => __f78 = __map.next_value()?,
+                        "Parameter38.Name" => __f79 = __map.next_value()?,
+                        "Parameter38.Value" => __f80 = __map.next_value()?,
+                        "Parameter39.Name" => __f81 = __map.next_value()?,
+                        "Parameter39.Value" => __f82 = __map.next_value()?,
+                        "Parameter40.Name" => __f83 = __map.next_value()?,
+                        "Parameter40.Value" => __f84 = __map.next_value()?,
+                        "Parameter41.Name" => __f85 = __map.next_value()?,
+                        "Parameter41.Value" => __f86 = __map.next_value()?,
+                        "Parameter42.Name" => __f87 = __map.next_value()?,
+                        "Parameter42.Value" => __f88 = __map.next_value()?,
+                        "Parameter43.Name" => __f89 = __map.next_value()?,
+                        "Parameter43.Value" => __f90 = __map.next_value()?,
+                        "Parameter44.Name" => __f91 = __map.next_value()?,
+                        "Parameter44.Value" => __f92 = __map.next_value()?,
+                        "Parameter45.Name" => __f93 = __map.next_value()?,
+                        "Parameter45.Value" => __f94 = __map.next_value()?,
+                        "Parameter46.Name" => __f95 = __map.next_value()?,
+                        "Parameter46.Value" => __f96 = __map.next_value()?,
+                        "Parameter47.Name" => __f97 = __map.next_value()?,
+                        "Parameter47.Value" => __f98 = __map.next_value()?,
+                        "Parameter48.Name" => __f99 = __map.next_value()?,
+                        "Parameter48.Value" => __f100 = __map.next_value()?,
+                        "Parameter49.Name" => __f101 = __map.next_value()?,
+                        "Parameter49.Value" => __f102 = __map.next_value()?,
+                        "Parameter50.Name" => __f103 = __map.next_value()?,
+                        "Parameter50.Value" => __f104 = __map.next_value()?,
+                        "Parameter51.Name" => __f105 = __map.next_value()?,
+                        "Parameter51.Value" => __f106 = __map.next_value()?,
+                        "Parameter52.Name" => __f107 = __map.next_value()?,
+                        "Parameter52.Value" => __f108 = __map.next_value()?,
+                        "Parameter53.Name" => __f109 = __map.next_value()?,
+                        "Parameter53.Value" => __f110 = __map.next_value()?,
+                        "Parameter54.Name" => __f111 = __map.next_value()?,
+                        "Parameter54.Value" => __f112 = __map.next_value()?,
+                        "Parameter55.Name" => __f113 = __map.next_value()?,
+                        "Parameter55.Value" => __f114 = __map.next_value()?,
+                        "Parameter56.Name" => __f115 = __map.next_value()?,
+                        "Parameter56.Value" => __f116 = __map.next_value()?,
+                        "Parameter57.Name" => __f117 = __map.next_value()?,
+                        "Parameter57.Value" => __f118 = __map.next_value()?,
+                        "Parameter58.Name" => __f119 = __map.next_value()?,
+                        "Parameter58.Value" => __f120 = __map.next_value()?,
+                        "Parameter59.Name" => __f121 = __map.next_value()?,
+                        "Parameter59.Value" => __f122 = __map.next_value()?,
+                        "Parameter60.Name" => __f123 = __map.next_value()?,
+                        "Parameter60.Value" => __f124 = __map.next_value()?,
+                        "Parameter61.Name" => __f125 = __map.next_value()?,
+                        "Parameter61.Value" => __f126 = __map.next_value()?,
+                        "Parameter62.Name" => __f127 = __map.next_value()?,
+                        "Parameter62.Value" => __f128 = __map.next_value()?,
+                        "Parameter63.Name" => __f129 = __map.next_value()?,
+                        "Parameter63.Value" => __f130 = __map.next_value()?,
+                        "Parameter64.Name" => __f131 = __map.next_value()?,
+                        "Parameter64.Value" => __f132 = __map.next_value()?,
+                        "Parameter65.Name" => __f133 = __map.next_value()?,
+                        "Parameter65.Value" => __f134 = __map.next_value()?,
+                        "Parameter66.Name" => __f135 = __map.next_value()?,
+                        "Parameter66.Value" => __f136 = __map.next_value()?,
+                        "Parameter67.Name" => __f137 = __map.next_value()?,
+                        "Parameter67.Value" => __f138 = __map.next_value()?,
+                        "Parameter68.Name" => __f139 = __map.next_value()?,
+                        "Parameter68.Value" => __f140 = __map.next_value()?,
+                        "Parameter69.Name" => __f141 = __map.next_value()?,
+                        "Parameter69.Value" => __f142 = __map.next_value()?,
+                        "Parameter70.Name" => __f143 = __map.next_value()?,
+                        "Parameter70.Value" => __f144 = __map.next_value()?,
+                        "Parameter71.Name" => __f145 = __map.next_value()?,
+                        "Parameter71.Value" => __f146 = __map.next_value()?,
+                        "Parameter72.Name" => __f147 = __map.next_value()?,
+                        "Parameter72.Value" => __f148 = __map.next_value()?,
+                        "Parameter73.Name" => __f149 = __map.next_value()?,
+                        "Parameter73.Value" => __f150 = __map.next_value()?,
+                        "Parameter74.Name" => __f151 = __map.next_value()?,
+                        "Parameter74.Value" => __f152 = __map.next_value()?,
+                        "Parameter75.Name" => __f153 = __map.next_value()?,
+                        "Parameter75.Value" => __f154 = __map.next_value()?,
+                        "Parameter76.Name" => __f155 = __map.next_value()?,
+                        "Parameter76.Value" => __f156 = __map.next_value()?,
+                        "Parameter77.Name" => __f157 = __map.next_value()?,
+                        "Parameter77.Value" => __f158 = __map.next_value()?,
+                        "Parameter78.Name" => __f159 = __map.next_value()?,
+                        "Parameter78.Value" => __f160 = __map.next_value()?,
+                        "Parameter79.Name" => __f161 = __map.next_value()?,
+                        "Parameter79.Value" => __f162 = __map.next_value()?,
+                        "Parameter80.Name" => __f163 = __map.next_value()?,
+                        "Parameter80.Value" => __f164 = __map.next_value()?,
+                        "Parameter81.Name" => __f165 = __map.next_value()?,
+                        "Parameter81.Value" => __f166 = __map.next_value()?,
+                        "Parameter82.Name" => __f167 = __map.next_value()?,
+                        "Parameter82.Value" => __f168 = __map.next_value()?,
+                        "Parameter83.Name" => __f169 = __map.next_value()?,
+                        "Parameter83.Value" => __f170 = __map.next_value()?,
+                        "Parameter84.Name" => __f171 = __map.next_value()?,
+                        "Parameter84.Value" => __f172 = __map.next_value()?,
+                        "Parameter85.Name" => __f173 = __map.next_value()?,
+                        "Parameter85.Value" => __f174 = __map.next_value()?,
+                        "Parameter86.Name" => __f175 = __map.next_value()?,
+                        "Parameter86.Value" => __f176 = __map.next_value()?,
+                        "Parameter87.Name" => __f177 = __map.next_value()?,
+                        "Parameter87.Value" => __f178 = __map.next_value()?,
+                        "Parameter88.Name" => __f179 = __map.next_value()?,
+                        "Parameter88.Value" => __f180 = __map.next_value()?,
+                        "Parameter89.Name" => __f181 = __map.next_value()?,
+                        "Parameter89.Value" => __f182 = __map.next_value()?,
+                        "Parameter90.Name" => __f183 = __map.next_value()?,
+                        "Parameter90.Value" => __f184 = __map.next_value()?,
+                        "Parameter91.Name" => __f185 = __map.next_value()?,
+                        "Parameter91.Value" => __f186 = __map.next_value()?,
+                        "Parameter92.Name" => __f187 = __map.next_value()?,
+                        "Parameter92.Value" => __f188 = __map.next_value()?,
+                        "Parameter93.Name" => __f189 = __map.next_value()?,
+                        "Parameter93.Value" => __f190 = __map.next_value()?,
+                        "Parameter94.Name" => __f191 = __map.next_value()?,
+                        "Parameter94.Value" => __f192 = __map.next_value()?,
+                        "Parameter95.Name" => __f193 = __map.next_value()?,
+                        "Parameter95.Value" => __f194 = __map.next_value()?,
+                        "Parameter96.Name" => __f195 = __map.next_value()?,
+                        "Parameter96.Value" => __f196 = __map.next_value()?,
+                        "Parameter97.Name" => __f197 = __map.next_value()?,
+                        "Parameter97.Value" => __f198 = __map.next_value()?,
+                        "Parameter98.Name" => __f199 = __map.next_value()?,
+                        "Parameter98.Value" => __f200 = __map.next_value()?,
+                        "Parameter99.Name" => __f201 = __map.next_value()?,
+                        "Parameter99.Value" => __f202 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateSiprecBody {
+                    name: __f0,
+                    connector_name: __f1,
+                    track: __f2,
+                    status_callback: __f3,
+                    status_callback_method: __f4,
+                    parameter1_name: __f5,
+                    parameter1_value: __f6,
+                    parameter2_name: __f7,
+                    parameter2_value: __f8,
+                    parameter3_name: __f9,
+                    parameter3_value: __f10,
+                    parameter4_name: __f11,
+                    parameter4_value: __f12,
+                    parameter5_name: __f13,
+                    parameter5_value: __f14,
+                    parameter6_name: __f15,
+                    parameter6_value: __f16,
+                    parameter7_name: __f17,
+                    parameter7_value: __f18,
+                    parameter8_name: __f19,
+                    parameter8_value: __f20,
+                    parameter9_name: __f21,
+                    parameter9_value: __f22,
+                    parameter10_name: __f23,
+                    parameter10_value: __f24,
+                    parameter11_name: __f25,
+                    parameter11_value: __f26,
+                    parameter12_name: __f27,
+                    parameter12_value: __f28,
+                    parameter13_name: __f29,
+                    parameter13_value: __f30,
+                    parameter14_name: __f31,
+                    parameter14_value: __f32,
+                    parameter15_name: __f33,
+                    parameter15_value: __f34,
+                    parameter16_name: __f35,
+                    parameter16_value: __f36,
+                    parameter17_name: __f37,
+                    parameter17_value: __f38,
+                    parameter18_name: __f39,
+                    parameter18_value: __f40,
+                    parameter19_name: __f41,
+                    parameter19_value: __f42,
+                    parameter20_name: __f43,
+                    parameter20_value: __f44,
+                    parameter21_name: __f45,
+                    parameter21_value: __f46,
+                    parameter22_name: __f47,
+                    parameter22_value: __f48,
+                    parameter23_name: __f49,
+                    parameter23_value: __f50,
+                    parameter24_name: __f51,
+                    parameter24_value: __f52,
+                    parameter25_name: __f53,
+                    parameter25_value: __f54,
+                    parameter26_name: __f55,
+                    parameter26_value: __f56,
+                    parameter27_name: __f57,
+                    parameter27_value: __f58,
+                    parameter28_name: __f59,
+                    parameter28_value: __f60,
+                    parameter29_name: __f61,
+                    parameter29_value: __f62,
+                    parameter30_name: __f63,
+                    parameter30_value: __f64,
+                    parameter31_name: __f65,
+                    parameter31_value: __f66,
+                    parameter32_name: __f67,
+                    parameter32_value: __f68,
+                    parameter33_name: __f69,
+                    parameter33_value: __f70,
+                    parameter34_name: __f71,
+                    parameter34_value: __f72,
+                    parameter35_name: __f73,
+                    parameter35_value: __f74,
+                    parameter36_name: __f75,
+                    parameter36_value: __f76,
+                    parameter37_name: __f77,
+                    parameter37_value: __f78,
+                    parameter38_name: __f79,
+                    parameter38_value: __f80,
+                    parameter39_name: __f81,
+                    parameter39_value: __f82,
+                    parameter40_name: __f83,
+                    parameter40_value: __f84,
+                    parameter41_name: __f85,
+                    parameter41_value: __f86,
+                    parameter42_name: __f87,
+                    parameter42_value: __f88,
+                    parameter43_name: __f89,
+                    parameter43_value: __f90,
+                    parameter44_name: __f91,
+                    parameter44_value: __f92,
+                    parameter45_name: __f93,
+                    parameter45_value: __f94,
+                    parameter46_name: __f95,
+                    parameter46_value: __f96,
+                    parameter47_name: __f97,
+                    parameter47_value: __f98,
+                    parameter48_name: __f99,
+                    parameter48_value: __f100,
+                    parameter49_name: __f101,
+                    parameter49_value: __f102,
+                    parameter50_name: __f103,
+                    parameter50_value: __f104,
+                    parameter51_name: __f105,
+                    parameter51_value: __f106,
+                    parameter52_name: __f107,
+                    parameter52_value: __f108,
+                    parameter53_name: __f109,
+                    parameter53_value: __f110,
+                    parameter54_name: __f111,
+                    parameter54_value: __f112,
+                    parameter55_name: __f113,
+                    parameter55_value: __f114,
+                    parameter56_name: __f115,
+                    parameter56_value: __f116,
+                    parameter57_name: __f117,
+                    parameter57_value: __f118,
+                    parameter58_name: __f119,
+                    parameter58_value: __f120,
+                    parameter59_name: __f121,
+                    parameter59_value: __f122,
+                    parameter60_name: __f123,
+                    parameter60_value: __f124,
+                    parameter61_name: __f125,
+                    parameter61_value: __f126,
+                    parameter62_name: __f127,
+                    parameter62_value: __f128,
+                    parameter63_name: __f129,
+                    parameter63_value: __f130,
+                    parameter64_name: __f131,
+                    parameter64_value: __f132,
+                    parameter65_name: __f133,
+                    parameter65_value: __f134,
+                    parameter66_name: __f135,
+                    parameter66_value: __f136,
+                    parameter67_name: __f137,
+                    parameter67_value: __f138,
+                    parameter68_name: __f139,
+                    parameter68_value: __f140,
+                    parameter69_name: __f141,
+                    parameter69_value: __f142,
+                    parameter70_name: __f143,
+                    parameter70_value: __f144,
+                    parameter71_name: __f145,
+                    parameter71_value: __f146,
+                    parameter72_name: __f147,
+                    parameter72_value: __f148,
+                    parameter73_name: __f149,
+                    parameter73_value: __f150,
+                    parameter74_name: __f151,
+                    parameter74_value: __f152,
+                    parameter75_name: __f153,
+                    parameter75_value: __f154,
+                    parameter76_name: __f155,
+                    parameter76_value: __f156,
+                    parameter77_name: __f157,
+                    parameter77_value: __f158,
+                    parameter78_name: __f159,
+                    parameter78_value: __f160,
+                    parameter79_name: __f161,
+                    parameter79_value: __f162,
+                    parameter80_name: __f163,
+                    parameter80_value: __f164,
+                    parameter81_name: __f165,
+                    parameter81_value: __f166,
+                    parameter82_name: __f167,
+                    parameter82_value: __f168,
+                    parameter83_name: __f169,
+                    parameter83_value: __f170,
+                    parameter84_name: __f171,
+                    parameter84_value: __f172,
+                    parameter85_name: __f173,
+                    parameter85_value: __f174,
+                    parameter86_name: __f175,
+                    parameter86_value: __f176,
+                    parameter87_name: __f177,
+                    parameter87_value: __f178,
+                    parameter88_name: __f179,
+                    parameter88_value: __f180,
+                    parameter89_name: __f181,
+                    parameter89_value: __f182,
+                    parameter90_name: __f183,
+                    parameter90_value: __f184,
+                    parameter91_name: __f185,
+                    parameter91_value: __f186,
+                    parameter92_name: __f187,
+                    parameter92_value: __f188,
+                    parameter93_name: __f189,
+                    parameter93_value: __f190,
+                    parameter94_name: __f191,
+                    parameter94_value: __f192,
+                    parameter95_name: __f193,
+                    parameter95_value: __f194,
+                    parameter96_name: __f195,
+                    parameter96_value: __f196,
+                    parameter97_name: __f197,
+                    parameter97_value: __f198,
+                    parameter98_name: __f199,
+                    parameter98_value: __f200,
+                    parameter99_name: __f201,
+                    parameter99_value: __f202,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_siprec")]
 /// UpdateSiprecRequest
@@ -14724,6 +17562,642 @@ pub struct CreateStreamBody {
     pub parameter99_value: Option<String>,
 }
 #[cfg(feature = "api20100401_stream")]
+impl<'de> serde::Deserialize<'de> for CreateStreamBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateStreamBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateStreamBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateStreamBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<super::models::StreamEnumTrack> = None;
+                let mut __f3: Option<String> = None;
+                let mut __f4: Option<
+                    super::models::CreateStreamBodyStatusCallbackMethod,
+                > = None;
+                let mut __f5: Option<String> = None;
+                let mut __f6: Option<String> = None;
+                let mut __f7: Option<String> = None;
+                let mut __f8: Option<String> = None;
+                let mut __f9: Option<String> = None;
+                let mut __f10: Option<String> = None;
+                let mut __f11: Option<String> = None;
+                let mut __f12: Option<String> = None;
+                let mut __f13: Option<String> = None;
+                let mut __f14: Option<String> = None;
+                let mut __f15: Option<String> = None;
+                let mut __f16: Option<String> = None;
+                let mut __f17: Option<String> = None;
+                let mut __f18: Option<String> = None;
+                let mut __f19: Option<String> = None;
+                let mut __f20: Option<String> = None;
+                let mut __f21: Option<String> = None;
+                let mut __f22: Option<String> = None;
+                let mut __f23: Option<String> = None;
+                let mut __f24: Option<String> = None;
+                let mut __f25: Option<String> = None;
+                let mut __f26: Option<String> = None;
+                let mut __f27: Option<String> = None;
+                let mut __f28: Option<String> = None;
+                let mut __f29: Option<String> = None;
+                let mut __f30: Option<String> = None;
+                let mut __f31: Option<String> = None;
+                let mut __f32: Option<String> = None;
+                let mut __f33: Option<String> = None;
+                let mut __f34: Option<String> = None;
+                let mut __f35: Option<String> = None;
+                let mut __f36: Option<String> = None;
+                let mut __f37: Option<String> = None;
+                let mut __f38: Option<String> = None;
+                let mut __f39: Option<String> = None;
+                let mut __f40: Option<String> = None;
+                let mut __f41: Option<String> = None;
+                let mut __f42: Option<String> = None;
+                let mut __f43: Option<String> = None;
+                let mut __f44: Option<String> = None;
+                let mut __f45: Option<String> = None;
+                let mut __f46: Option<String> = None;
+                let mut __f47: Option<String> = None;
+                let mut __f48: Option<String> = None;
+                let mut __f49: Option<String> = None;
+                let mut __f50: Option<String> = None;
+                let mut __f51: Option<String> = None;
+                let mut __f52: Option<String> = None;
+                let mut __f53: Option<String> = None;
+                let mut __f54: Option<String> = None;
+                let mut __f55: Option<String> = None;
+                let mut __f56: Option<String> = None;
+                let mut __f57: Option<String> = None;
+                let mut __f58: Option<String> = None;
+                let mut __f59: Option<String> = None;
+                let mut __f60: Option<String> = None;
+                let mut __f61: Option<String> = None;
+                let mut __f62: Option<String> = None;
+                let mut __f63: Option<String> = None;
+                let mut __f64: Option<String> = None;
+                let mut __f65: Option<String> = None;
+                let mut __f66: Option<String> = None;
+                let mut __f67: Option<String> = None;
+                let mut __f68: Option<String> = None;
+                let mut __f69: Option<String> = None;
+                let mut __f70: Option<String> = None;
+                let mut __f71: Option<String> = None;
+                let mut __f72: Option<String> = None;
+                let mut __f73: Option<String> = None;
+                let mut __f74: Option<String> = None;
+                let mut __f75: Option<String> = None;
+                let mut __f76: Option<String> = None;
+                let mut __f77: Option<String> = None;
+                let mut __f78: Option<String> = None;
+                let mut __f79: Option<String> = None;
+                let mut __f80: Option<String> = None;
+                let mut __f81: Option<String> = None;
+                let mut __f82: Option<String> = None;
+                let mut __f83: Option<String> = None;
+                let mut __f84: Option<String> = None;
+                let mut __f85: Option<String> = None;
+                let mut __f86: Option<String> = None;
+                let mut __f87: Option<String> = None;
+                let mut __f88: Option<String> = None;
+                let mut __f89: Option<String> = None;
+                let mut __f90: Option<String> = None;
+                let mut __f91: Option<String> = None;
+                let mut __f92: Option<String> = None;
+                let mut __f93: Option<String> = None;
+                let mut __f94: Option<String> = None;
+                let mut __f95: Option<String> = None;
+                let mut __f96: Option<String> = None;
+                let mut __f97: Option<String> = None;
+                let mut __f98: Option<String> = None;
+                let mut __f99: Option<String> = None;
+                let mut __f100: Option<String> = None;
+                let mut __f101: Option<String> = None;
+                let mut __f102: Option<String> = None;
+                let mut __f103: Option<String> = None;
+                let mut __f104: Option<String> = None;
+                let mut __f105: Option<String> = None;
+                let mut __f106: Option<String> = None;
+                let mut __f107: Option<String> = None;
+                let mut __f108: Option<String> = None;
+                let mut __f109: Option<String> = None;
+                let mut __f110: Option<String> = None;
+                let mut __f111: Option<String> = None;
+                let mut __f112: Option<String> = None;
+                let mut __f113: Option<String> = None;
+                let mut __f114: Option<String> = None;
+                let mut __f115: Option<String> = None;
+                let mut __f116: Option<String> = None;
+                let mut __f117: Option<String> = None;
+                let mut __f118: Option<String> = None;
+                let mut __f119: Option<String> = None;
+                let mut __f120: Option<String> = None;
+                let mut __f121: Option<String> = None;
+                let mut __f122: Option<String> = None;
+                let mut __f123: Option<String> = None;
+                let mut __f124: Option<String> = None;
+                let mut __f125: Option<String> = None;
+                let mut __f126: Option<String> = None;
+                let mut __f127: Option<String> = None;
+                let mut __f128: Option<String> = None;
+                let mut __f129: Option<String> = None;
+                let mut __f130: Option<String> = None;
+                let mut __f131: Option<String> = None;
+                let mut __f132: Option<String> = None;
+                let mut __f133: Option<String> = None;
+                let mut __f134: Option<String> = None;
+                let mut __f135: Option<String> = None;
+                let mut __f136: Option<String> = None;
+                let mut __f137: Option<String> = None;
+                let mut __f138: Option<String> = None;
+                let mut __f139: Option<String> = None;
+                let mut __f140: Option<String> = None;
+                let mut __f141: Option<String> = None;
+                let mut __f142: Option<String> = None;
+                let mut __f143: Option<String> = None;
+                let mut __f144: Option<String> = None;
+                let mut __f145: Option<String> = None;
+                let mut __f146: Option<String> = None;
+                let mut __f147: Option<String> = None;
+                let mut __f148: Option<String> = None;
+                let mut __f149: Option<String> = None;
+                let mut __f150: Option<String> = None;
+                let mut __f151: Option<String> = None;
+                let mut __f152: Option<String> = None;
+                let mut __f153: Option<String> = None;
+                let mut __f154: Option<String> = None;
+                let mut __f155: Option<String> = None;
+                let mut __f156: Option<String> = None;
+                let mut __f157: Option<String> = None;
+                let mut __f158: Option<String> = None;
+                let mut __f159: Option<String> = None;
+                let mut __f160: Option<String> = None;
+                let mut __f161: Option<String> = None;
+                let mut __f162: Option<String> = None;
+                let mut __f163: Option<String> = None;
+                let mut __f164: Option<String> = None;
+                let mut __f165: Option<String> = None;
+                let mut __f166: Option<String> = None;
+                let mut __f167: Option<String> = None;
+                let mut __f168: Option<String> = None;
+                let mut __f169: Option<String> = None;
+                let mut __f170: Option<String> = None;
+                let mut __f171: Option<String> = None;
+                let mut __f172: Option<String> = None;
+                let mut __f173: Option<String> = None;
+                let mut __f174: Option<String> = None;
+                let mut __f175: Option<String> = None;
+                let mut __f176: Option<String> = None;
+                let mut __f177: Option<String> = None;
+                let mut __f178: Option<String> = None;
+                let mut __f179: Option<String> = None;
+                let mut __f180: Option<String> = None;
+                let mut __f181: Option<String> = None;
+                let mut __f182: Option<String> = None;
+                let mut __f183: Option<String> = None;
+                let mut __f184: Option<String> = None;
+                let mut __f185: Option<String> = None;
+                let mut __f186: Option<String> = None;
+                let mut __f187: Option<String> = None;
+                let mut __f188: Option<String> = None;
+                let mut __f189: Option<String> = None;
+                let mut __f190: Option<String> = None;
+                let mut __f191: Option<String> = None;
+                let mut __f192: Option<String> = None;
+                let mut __f193: Option<String> = None;
+                let mut __f194: Option<String> = None;
+                let mut __f195: Option<String> = None;
+                let mut __f196: Option<String> = None;
+                let mut __f197: Option<String> = None;
+                let mut __f198: Option<String> = None;
+                let mut __f199: Option<String> = None;
+                let mut __f200: Option<String> = None;
+                let mut __f201: Option<String> = None;
+                let mut __f202: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "Url" => __f0 = Some(__map.next_value()?),
+                        "Name" => __f1 = __map.next_value()?,
+                        "Track" => __f2 = __map.next_value()?,
+                        "StatusCallback" => __f3 = __map.next_value()?,
+                        "StatusCallbackMethod" => __f4 = __map.next_value()?,
+                        "Parameter1.Name" => __f5 = __map.next_value()?,
+                        "Parameter1.Value" => __f6 = __map.next_value()?,
+                        "Parameter2.Name" => __f7 = __map.next_value()?,
+                        "Parameter2.Value" => __f8 = __map.next_value()?,
+                        "Parameter3.Name" => __f9 = __map.next_value()?,
+                        "Parameter3.Value" => __f10 = __map.next_value()?,
+                        "Parameter4.Name" => __f11 = __map.next_value()?,
+                        "Parameter4.Value" => __f12 = __map.next_value()?,
+                        "Parameter5.Name" => __f13 = __map.next_value()?,
+                        "Parameter5.Value" => __f14 = __map.next_value()?,
+                        "Parameter6.Name" => __f15 = __map.next_value()?,
+                        "Parameter6.Value" => __f16 = __map.next_value()?,
+                        "Parameter7.Name" => __f17 = __map.next_value()?,
+                        "Parameter7.Value" => __f18 = __map.next_value()?,
+                        "Parameter8.Name" => __f19 = __map.next_value()?,
+                        "Parameter8.Value" => __f20 = __map.next_value()?,
+                        "Parameter9.Name" => __f21 = __map.next_value()?,
+                        "Parameter9.Value" => __f22 = __map.next_value()?,
+                        "Parameter10.Name" => __f23 = __map.next_value()?,
+                        "Parameter10.Value" => __f24 = __map.next_value()?,
+                        "Parameter11.Name" => __f25 = __map.next_value()?,
+                        "Parameter11.Value" => __f26 = __map.next_value()?,
+                        "Parameter12.Name" => __f27 = __map.next_value()?,
+                        "Parameter12.Value" => __f28 = __map.next_value()?,
+                        "Parameter13.Name" => __f29 = __map.next_value()?,
+                        "Parameter13.Value" => __f30 = __map.next_value()?,
+                        "Parameter14.Name" => __f31 = __map.next_value()?,
+                        "Parameter14.Value" => __f32 = __map.next_value()?,
+                        "Parameter15.Name" => __f33 = __map.next_value()?,
+                        "Parameter15.Value" => __f34 = __map.next_value()?,
+                        "Parameter16.Name" => __f35 = __map.next_value()?,
+                        "Parameter16.Value" => __f36 = __map.next_value()?,
+                        "Parameter17.Name" => __f37 = __map.next_value()?,
+                        "Parameter17.Value" => __f38 = __map.next_value()?,
+                        "Parameter18.Name" => __f39 = __map.next_value()?,
+                        "Parameter18.Value" => __f40 = __map.next_value()?,
+                        "Parameter19.Name" => __f41 = __map.next_value()?,
+                        "Parameter19.Value" => __f42 = __map.next_value()?,
+                        "Parameter20.Name" => __f43 = __map.next_value()?,
+                        "Parameter20.Value" => __f44 = __map.next_value()?,
+                        "Parameter21.Name" => __f45 = __map.next_value()?,
+                        "Parameter21.Value" => __f46 = __map.next_value()?,
+                        "Parameter22.Name" => __f47 = __map.next_value()?,
+                        "Parameter22.Value" => __f48 = __map.next_value()?,
+                        "Parameter23.Name" => __f49 = __map.next_value()?,
+                        "Parameter23.Value" => __f50 = __map.next_value()?,
+                        "Parameter24.Name" => __f51 = __map.next_value()?,
+                        "Parameter24.Value" => __f52 = __map.next_value()?,
+                        "Parameter25.Name" => __f53 = __map.next_value()?,
+                        "Parameter25.Value" => __f54 = __map.next_value()?,
+                        "Parameter26.Name" => __f55 = __map.next_value()?,
+                        "Parameter26.Value" => __f56 = __map.next_value()?,
+                        "Parameter27.Name" => __f57 = __map.next_value()?,
+                        "Parameter27.Value" => __f58 = __map.next_value()?,
+                        "Parameter28.Name" => __f59 = __map.next_value()?,
+                        "Parameter28.Value" => __f60 = __map.next_value()?,
+                        "Parameter29.Name" => __f61 = __map.next_value()?,
+                        "Parameter29.Value" => __f62 = __map.next_value()?,
+                        "Parameter30.Name" => __f63 = __map.next_value()?,
+                        "Parameter30.Value" => __f64 = __map.next_value()?,
+                        "Parameter31.Name" => __f65 = __map.next_value()?,
+                        "Parameter31.Value" => __f66 = __map.next_value()?,
+                        "Parameter32.Name" => __f67 = __map.next_value()?,
+                        "Parameter32.Value" => __f68 = __map.next_value()?,
+                        "Parameter33.Name" => __f69 = __map.next_value()?,
+                        "Parameter33.Value" => __f70 = __map.next_value()?,
+                        "Parameter34.Name" => __f71 = __map.next_value()?,
+                        "Parameter34.Value" => __f72 = __map.next_value()?,
+                        "Parameter35.Name" => __f73 = __map.next_value()?,
+                        "Parameter35.Value" => __f74 = __map.next_value()?,
+                        "Parameter36.Name" => __f75 = __map.next_value()?,
+                        "Parameter36.Value" => __f76 = __map.next_value()?,
+                        "Parameter37.Name" => __f77 = __map.next_value()?,
+                        "Parameter37.Value" => __f78 = __map.next_value()?,
+                        "Parameter38.Name" => __f79 = __map.next_value()?,
+                        "Parameter38.Value" => __f80 = __map.next_value()?,
+                        "Parameter39.Name" => __f81 = __map.next_value()?,
+                        "Parameter39.Value" => __f82 = __map.next_value()?,
+                        "Parameter40.Name" => __f83 = __map.next_value()?,
+                        "Parameter40.Value" => __f84 = __map.next_value()?,
+                        "Parameter41.Name" => __f85 = __map.next_value()?,
+                        "Parameter41.Value" => __f86 = __map.next_value()?,
+                        "Parameter42.Name" => __f87 = __map.next_value()?,
+                        "Parameter42.Value" => __f88 = __map.next_value()?,
+                        "Parameter43.Name" => __f89 = __map.next_value()?,
+                        "Parameter43.Value" => __f90 = __map.next_value()?,
+                        "Parameter44.Name" => __f91 = __map.next_value()?,
+                        "Parameter44.Value" => __f92 = __map.next_value()?,
+                        "Parameter45.Name" => __f93 = __map.next_value()?,
+                        "Parameter45.Value" => __f94 = __map.next_value()?,
+                        "Parameter46.Name" => __f95 = __map.next_value()?,
+                        "Parameter46.Value" => __f96 = __map.next_value()?,
+                        "Parameter47.Name" => __f97 = __map.next_value()?,
+                        "Parameter47.Value" => __f98 = __map.next_value()?,
+                        "Parameter48.Name" => __f99 = __map.next_value()?,
+                        "Parameter48.Value" => __f100 = __map.next_value()?,
+                        "Parameter49.Name" => __f101 = __map.next_value()?,
+                        "Parameter49.Value" => __f102 = __map.next_value()?,
+                        "Parameter50.Name" => __f103 = __map.next_value()?,
+                        "Parameter50.Value" => __f104 = __map.next_value()?,
+                        "Parameter51.Name" => __f105 = __map.next_value()?,
+                        "Parameter51.Value" => __f106 = __map.next_value()?,
+                        "Parameter52.Name" => __f107 = __map.next_value()?,
+                        "Parameter52.Value" => __f108 = __map.next_value()?,
+                        "Parameter53.Name" => __f109 = __map.next_value()?,
+                        "Parameter53.Value" => __f110 = __map.next_value()?,
+                        "Parameter54.Name" => __f111 = __map.next_value()?,
+                        "Parameter54.Value" => __f112 = __map.next_value()?,
+                        "Parameter55.Name" => __f113 = __map.next_value()?,
+                        "Parameter55.Value" => __f114 = __map.next_value()?,
+                        "Parameter56.Name" => __f115 = __map.next_value()?,
+                        "Parameter56.Value" => __f116 = __map.next_value()?,
+                        "Parameter57.Name" => __f117 = __map.next_value()?,
+                        "Parameter57.Value" => __f118 = __map.next_value()?,
+                        "Parameter58.Name" => __f119 = __map.next_value()?,
+                        "Parameter58.Value" => __f120 = __map.next_value()?,
+                        "Parameter59.Name" => __f121 = __map.next_value()?,
+                        "Parameter59.Value" => __f122 = __map.next_value()?,
+                        "Parameter60.Name" => __f123 = __map.next_value()?,
+                        "Parameter60.Value" => __f124 = __map.next_value()?,
+                        "Parameter61.Name" => __f125 = __map.next_value()?,
+                        "Parameter61.Value" => __f126 = __map.next_value()?,
+                        "Parameter62.Name" => __f127 = __map.next_value()?,
+                        "Parameter62.Value" => __f128 = __map.next_value()?,
+                        "Parameter63.Name" => __f129 = __map.next_value()?,
+                        "Parameter63.Value" => __f130 = __map.next_value()?,
+                        "Parameter64.Name" => __f131 = __map.next_value()?,
+                        "Parameter64.Value" => __f132 = __map.next_value()?,
+                        "Parameter65.Name" => __f133 = __map.next_value()?,
+                        "Parameter65.Value" => __f134 = __map.next_value()?,
+                        "Parameter66.Name" => __f135 = __map.next_value()?,
+                        "Parameter66.Value" => __f136 = __map.next_value()?,
+                        "Parameter67.Name" => __f137 = __map.next_value()?,
+                        "Parameter67.Value" => __f138 = __map.next_value()?,
+                        "Parameter68.Name" => __f139 = __map.next_value()?,
+                        "Parameter68.Value" => __f140 = __map.next_value()?,
+                        "Parameter69.Name" => __f141 = __map.next_value()?,
+                        "Parameter69.Value" => __f142 = __map.next_value()?,
+                        "Parameter70.Name" => __f143 = __map.next_value()?,
+                        "Parameter70.Value" => __f144 = __map.next_value()?,
+                        "Parameter71.Name" => __f145 = __map.next_value()?,
+                        "Parameter71.Value" => __f146 = __map.next_value()?,
+                        "Parameter72.Name" => __f147 = __map.next_value()?,
+                        "Parameter72.Value" => __f148 = __map.next_value()?,
+                        "Parameter73.Name" => __f149 = __map.next_value()?,
+                        "Parameter73.Value" => __f150 = __map.next_value()?,
+                        "Parameter74.Name" => __f151 = __map.next_value()?,
+                        "Parameter74.Value" => __f152 = __map.next_value()?,
+                        "Parameter75.Name" => __f153 = __map.next_value()?,
+                        "Parameter75.Value" => __f154 = __map.next_value()?,
+                        "Parameter76.Name" => __f155 = __map.next_value()?,
+                        "Parameter76.Value" => __f156 = __map.next_value()?,
+                        "Parameter77.Name" => __f157 = __map.next_value()?,
+                        "Parameter77.Value" => __f158 = __map.next_value()?,
+                        "Parameter78.Name" => __f159 = __map.next_value()?,
+                        "Parameter78.Value" => __f160 = __map.next_value()?,
+                        "Parameter79.Name" => __f161 = __map.next_value()?,
+                        "Parameter79.Value" => __f162 = __map.next_value()?,
+                        "Parameter80.Name" => __f163 = __map.next_value()?,
+                        "Parameter80.Value" => __f164 = __map.next_value()?,
+                        "Parameter81.Name" => __f165 = __map.next_value()?,
+                        "Parameter81.Value" => __f166 = __map.next_value()?,
+                        "Parameter82.Name" => __f167 = __map.next_value()?,
+                        "Parameter82.Value" => __f168 = __map.next_value()?,
+                        "Parameter83.Name" => __f169 = __map.next_value()?,
+                        "Parameter83.Value" => __f170 = __map.next_value()?,
+                        "Parameter84.Name" => __f171 = __map.next_value()?,
+                        "Parameter84.Value" => __f172 = __map.next_value()?,
+                        "Parameter85.Name" => __f173 = __map.next_value()?,
+                        "Parameter85.Value" => __f174 = __map.next_value()?,
+                        "Parameter86.Name" => __f175 = __map.next_value()?,
+                        "Parameter86.Value" => __f176 = __map.next_value()?,
+                        "Parameter87.Name" => __f177 = __map.next_value()?,
+                        "Parameter87.Value" => __f178 = __map.next_value()?,
+                        "Parameter88.Name" => __f179 = __map.next_value()?,
+                        "Parameter88.Value" => __f180 = __map.next_value()?,
+                        "Parameter89.Name" => __f181 = __map.next_value()?,
+                        "Parameter89.Value" => __f182 = __map.next_value()?,
+                        "Parameter90.Name" => __f183 = __map.next_value()?,
+                        "Parameter90.Value" => __f184 = __map.next_value()?,
+                        "Parameter91.Name" => __f185 = __map.next_value()?,
+                        "Parameter91.Value" => __f186 = __map.next_value()?,
+                        "Parameter92.Name" => __f187 = __map.next_value()?,
+                        "Parameter92.Value" => __f188 = __map.next_value()?,
+                        "Parameter93.Name" => __f189 = __map.next_value()?,
+                        "Parameter93.Value" => __f190 = __map.next_value()?,
+                        "Parameter94.Name" => __f191 = __map.next_value()?,
+                        "Parameter94.Value" => __f192 = __map.next_value()?,
+                        "Parameter95.Name" => __f193 = __map.next_value()?,
+                        "Parameter95.Value" => __f194 = __map.next_value()?,
+                        "Parameter96.Name" => __f195 = __map.next_value()?,
+                        "Parameter96.Value" => __f196 = __map.next_value()?,
+                        "Parameter97.Name" => __f197 = __map.next_value()?,
+                        "Parameter97.Value" => __f198 = __map.next_value()?,
+                        "Parameter98.Name" => __f199 = __map.next_value()?,
+                        "Parameter98.Value" => __f200 = __map.next_value()?,
+                        "Parameter99.Name" => __f201 = __map.next_value()?,
+                        "Parameter99.Value" => __f202 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateStreamBody {
+                    url: rt::de::required(__f0, "Url")?,
+                    name: __f1,
+                    track: __f2,
+                    status_callback: __f3,
+                    status_callback_method: __f4,
+                    parameter1_name: __f5,
+                    parameter1_value: __f6,
+                    parameter2_name: __f7,
+                    parameter2_value: __f8,
+                    parameter3_name: __f9,
+                    parameter3_value: __f10,
+                    parameter4_name: __f11,
+                    parameter4_value: __f12,
+                    parameter5_name: __f13,
+                    parameter5_value: __f14,
+                    parameter6_name: __f15,
+                    parameter6_value: __f16,
+                    parameter7_name: __f17,
+                    parameter7_value: __f18,
+                    parameter8_name: __f19,
+                    parameter8_value: __f20,
+                    parameter9_name: __f21,
+                    parameter9_value: __f22,
+                    parameter10_name: __f23,
+                    parameter10_value: __f24,
+                    parameter11_name: __f25,
+                    parameter11_value: __f26,
+                    parameter12_name: __f27,
+                    parameter12_value: __f28,
+                    parameter13_name: __f29,
+                    parameter13_value: __f30,
+                    parameter14_name: __f31,
+                    parameter14_value: __f32,
+                    parameter15_name: __f33,
+                    parameter15_value: __f34,
+                    parameter16_name: __f35,
+                    parameter16_value: __f36,
+                    parameter17_name: __f37,
+                    parameter17_value: __f38,
+                    parameter18_name: __f39,
+                    parameter18_value: __f40,
+                    parameter19_name: __f41,
+                    parameter19_value: __f42,
+                    parameter20_name: __f43,
+                    parameter20_value: __f44,
+                    parameter21_name: __f45,
+                    parameter21_value: __f46,
+                    parameter22_name: __f47,
+                    parameter22_value: __f48,
+                    parameter23_name: __f49,
+                    parameter23_value: __f50,
+                    parameter24_name: __f51,
+                    parameter24_value: __f52,
+                    parameter25_name: __f53,
+                    parameter25_value: __f54,
+                    parameter26_name: __f55,
+                    parameter26_value: __f56,
+                    parameter27_name: __f57,
+                    parameter27_value: __f58,
+                    parameter28_name: __f59,
+                    parameter28_value: __f60,
+                    parameter29_name: __f61,
+                    parameter29_value: __f62,
+                    parameter30_name: __f63,
+                    parameter30_value: __f64,
+                    parameter31_name: __f65,
+                    parameter31_value: __f66,
+                    parameter32_name: __f67,
+                    parameter32_value: __f68,
+                    parameter33_name: __f69,
+                    parameter33_value: __f70,
+                    parameter34_name: __f71,
+                    parameter34_value: __f72,
+                    parameter35_name: __f73,
+                    parameter35_value: __f74,
+                    parameter36_name: __f75,
+                    parameter36_value: __f76,
+                    parameter37_name: __f77,
+                    parameter37_value: __f78,
+                    parameter38_name: __f79,
+                    parameter38_value: __f80,
+                    parameter39_name: __f81,
+                    parameter39_value: __f82,
+                    parameter40_name: __f83,
+                    parameter40_value: __f84,
+                    parameter41_name: __f85,
+                    parameter41_value: __f86,
+                    parameter42_name: __f87,
+                    parameter42_value: __f88,
+                    parameter43_name: __f89,
+                    parameter43_value: __f90,
+                    parameter44_name: __f91,
+                    parameter44_value: __f92,
+                    parameter45_name: __f93,
+                    parameter45_value: __f94,
+                    parameter46_name: __f95,
+                    parameter46_value: __f96,
+                    parameter47_name: __f97,
+                    parameter47_value: __f98,
+                    parameter48_name: __f99,
+                    parameter48_value: __f100,
+                    parameter49_name: __f101,
+                    parameter49_value: __f102,
+                    parameter50_name: __f103,
+                    parameter50_value: __f104,
+                    parameter51_name: __f105,
+                    parameter51_value: __f106,
+                    parameter52_name: __f107,
+                    parameter52_value: __f108,
+                    parameter53_name: __f109,
+                    parameter53_value: __f110,
+                    parameter54_name: __f111,
+                    parameter54_value: __f112,
+                    parameter55_name: __f113,
+                    parameter55_value: __f114,
+                    parameter56_name: __f115,
+                    parameter56_value: __f116,
+                    parameter57_name: __f117,
+                    parameter57_value: __f118,
+                    parameter58_name: __f119,
+                    parameter58_value: __f120,
+                    parameter59_name: __f121,
+                    parameter59_value: __f122,
+                    parameter60_name: __f123,
+                    parameter60_value: __f124,
+                    parameter61_name: __f125,
+                    parameter61_value: __f126,
+                    parameter62_name: __f127,
+                    parameter62_value: __f128,
+                    parameter63_name: __f129,
+                    parameter63_value: __f130,
+                    parameter64_name: __f131,
+                    parameter64_value: __f132,
+                    parameter65_name: __f133,
+                    parameter65_value: __f134,
+                    parameter66_name: __f135,
+                    parameter66_value: __f136,
+                    parameter67_name: __f137,
+                    parameter67_value: __f138,
+                    parameter68_name: __f139,
+                    parameter68_value: __f140,
+                    parameter69_name: __f141,
+                    parameter69_value: __f142,
+                    parameter70_name: __f143,
+                    parameter70_value: __f144,
+                    parameter71_name: __f145,
+                    parameter71_value: __f146,
+                    parameter72_name: __f147,
+                    parameter72_value: __f148,
+                    parameter73_name: __f149,
+                    parameter73_value: __f150,
+                    parameter74_name: __f151,
+                    parameter74_value: __f152,
+                    parameter75_name: __f153,
+                    parameter75_value: __f154,
+                    parameter76_name: __f155,
+                    parameter76_value: __f156,
+                    parameter77_name: __f157,
+                    parameter77_value: __f158,
+                    parameter78_name: __f159,
+                    parameter78_value: __f160,
+                    parameter79_name: __f161,
+                    parameter79_value: __f162,
+                    parameter80_name: __f163,
+                    parameter80_value: __f164,
+                    parameter81_name: __f165,
+                    parameter81_value: __f166,
+                    parameter82_name: __f167,
+                    parameter82_value: __f168,
+                    parameter83_name: __f169,
+                    parameter83_value: __f170,
+                    parameter84_name: __f171,
+                    parameter84_value: __f172,
+                    parameter85_name: __f173,
+                    parameter85_value: __f174,
+                    parameter86_name: __f175,
+                    parameter86_value: __f176,
+                    parameter87_name: __f177,
+                    parameter87_value: __f178,
+                    parameter88_name: __f179,
+                    parameter88_value: __f180,
+                    parameter89_name: __f181,
+                    parameter89_value: __f182,
+                    parameter90_name: __f183,
+                    parameter90_value: __f184,
+                    parameter91_name: __f185,
+                    parameter91_value: __f186,
+                    parameter92_name: __f187,
+                    parameter92_value: __f188,
+                    parameter93_name: __f189,
+                    parameter93_value: __f190,
+                    parameter94_name: __f191,
+                    parameter94_value: __f192,
+                    parameter95_name: __f193,
+                    parameter95_value: __f194,
+                    parameter96_name: __f195,
+                    parameter96_value: __f196,
+                    parameter97_name: __f197,
+                    parameter97_value: __f198,
+                    parameter98_name: __f199,
+                    parameter98_value: __f200,
+                    parameter99_name: __f201,
+                    parameter99_value: __f202,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "api20100401_stream")]
 /// The HTTP method Twilio uses when sending `status_callback` requests. Possible values are `GET` and `POST`. Default is `POST`.
 pub type CreateStreamBodyStatusCallbackMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_stream")]
@@ -14737,6 +18211,32 @@ pub struct CreateTokenBody {
     #[serde(rename = "Ttl")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
+}
+#[cfg(feature = "api20100401_token")]
+impl<'de> serde::Deserialize<'de> for CreateTokenBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateTokenBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateTokenBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateTokenBody, A::Error> {
+                let mut __f0: Option<i64> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "Ttl" => __f0 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateTokenBody { ttl: __f0 })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_transcription")]
 /// ListTranscriptionResponse
@@ -14899,6 +18399,40 @@ pub struct UpdateUsageTriggerBody {
     pub friendly_name: Option<String>,
 }
 #[cfg(feature = "api20100401_trigger")]
+impl<'de> serde::Deserialize<'de> for UpdateUsageTriggerBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = UpdateUsageTriggerBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct UpdateUsageTriggerBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<UpdateUsageTriggerBody, A::Error> {
+                let mut __f0: Option<super::models::CallbackMethod> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "CallbackMethod" => __f0 = __map.next_value()?,
+                        "CallbackUrl" => __f1 = __map.next_value()?,
+                        "FriendlyName" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(UpdateUsageTriggerBody {
+                    callback_method: __f0,
+                    callback_url: __f1,
+                    friendly_name: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
+#[cfg(feature = "api20100401_trigger")]
 /// The HTTP method we should use to call `callback_url`. Can be: `GET` or `POST` and the default is `POST`.
 pub type CallbackMethod = VoiceMethodGetPost;
 #[cfg(feature = "api20100401_trigger")]
@@ -15011,6 +18545,52 @@ pub struct CreateUsageTriggerBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trigger_by: Option<super::models::UsageTriggerEnumTriggerField>,
 }
+#[cfg(feature = "api20100401_trigger")]
+impl<'de> serde::Deserialize<'de> for CreateUsageTriggerBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateUsageTriggerBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateUsageTriggerBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateUsageTriggerBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<String> = None;
+                let mut __f3: Option<super::models::CallbackMethod> = None;
+                let mut __f4: Option<String> = None;
+                let mut __f5: Option<super::models::UsageTriggerEnumRecurring> = None;
+                let mut __f6: Option<super::models::UsageTriggerEnumTriggerField> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "CallbackUrl" => __f0 = Some(__map.next_value()?),
+                        "TriggerValue" => __f1 = Some(__map.next_value()?),
+                        "UsageCategory" => __f2 = Some(__map.next_value()?),
+                        "CallbackMethod" => __f3 = __map.next_value()?,
+                        "FriendlyName" => __f4 = __map.next_value()?,
+                        "Recurring" => __f5 = __map.next_value()?,
+                        "TriggerBy" => __f6 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateUsageTriggerBody {
+                    callback_url: rt::de::required(__f0, "CallbackUrl")?,
+                    trigger_value: rt::de::required(__f1, "TriggerValue")?,
+                    usage_category: rt::de::required(__f2, "UsageCategory")?,
+                    callback_method: __f3,
+                    friendly_name: __f4,
+                    recurring: __f5,
+                    trigger_by: __f6,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
+}
 #[cfg(feature = "api20100401_user_defined_message")]
 /// CreateUserDefinedMessageRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -15022,6 +18602,37 @@ pub struct CreateUserDefinedMessageBody {
     #[serde(rename = "IdempotencyKey")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+}
+#[cfg(feature = "api20100401_user_defined_message")]
+impl<'de> serde::Deserialize<'de> for CreateUserDefinedMessageBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateUserDefinedMessageBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateUserDefinedMessageBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateUserDefinedMessageBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "Content" => __f0 = Some(__map.next_value()?),
+                        "IdempotencyKey" => __f1 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateUserDefinedMessageBody {
+                    content: rt::de::required(__f0, "Content")?,
+                    idempotency_key: __f1,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_user_defined_message_subscription")]
 /// CreateUserDefinedMessageSubscriptionRequest
@@ -15038,6 +18649,42 @@ pub struct CreateUserDefinedMessageSubscriptionBody {
     #[serde(rename = "Method")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<super::models::CreateUserDefinedMessageSubscriptionBodyMethod>,
+}
+#[cfg(feature = "api20100401_user_defined_message_subscription")]
+impl<'de> serde::Deserialize<'de> for CreateUserDefinedMessageSubscriptionBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct __Visitor;
+        impl<'de> serde::de::Visitor<'de> for __Visitor {
+            type Value = CreateUserDefinedMessageSubscriptionBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct CreateUserDefinedMessageSubscriptionBody")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut __map: A,
+            ) -> Result<CreateUserDefinedMessageSubscriptionBody, A::Error> {
+                let mut __f0: Option<String> = None;
+                let mut __f1: Option<String> = None;
+                let mut __f2: Option<
+                    super::models::CreateUserDefinedMessageSubscriptionBodyMethod,
+                > = None;
+                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                    match &*__key.0 {
+                        "Callback" => __f0 = Some(__map.next_value()?),
+                        "IdempotencyKey" => __f1 = __map.next_value()?,
+                        "Method" => __f2 = __map.next_value()?,
+                        _ => rt::de::skip(&mut __map)?,
+                    }
+                }
+                Ok(CreateUserDefinedMessageSubscriptionBody {
+                    callback: rt::de::required(__f0, "Callback")?,
+                    idempotency_key: __f1,
+                    method: __f2,
+                })
+            }
+        }
+        d.deserialize_map(__Visitor)
+    }
 }
 #[cfg(feature = "api20100401_user_defined_message_subscription")]
 /// The HTTP method Twilio will use when requesting the above `Url`. Either `GET` or `POST`. Default is `POST`.

@@ -107,6 +107,45 @@ pub mod models {
         pub name: String,
         pub age: i64,
     }
+    impl<'de> serde::Deserialize<'de> for Person {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = Person;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct Person")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<Person, A::Error> {
+                    let mut __f0: Option<uuid::Uuid> = None;
+                    let mut __f1: Option<chrono::DateTime<chrono::Utc>> = None;
+                    let mut __f2: Option<String> = None;
+                    let mut __f3: Option<i64> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "id" => __f0 = Some(__map.next_value()?),
+                            "createdAt" => __f1 = __map.next_value()?,
+                            "name" => __f2 = Some(__map.next_value()?),
+                            "age" => __f3 = Some(__map.next_value()?),
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(Person {
+                        id: rt::de::required(__f0, "id")?,
+                        created_at: __f1,
+                        name: rt::de::required(__f2, "name")?,
+                        age: rt::de::required(__f3, "age")?,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
+    }
     impl Person {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
         pub fn validate(&self) -> Result<(), rt::Error> {

@@ -28,6 +28,45 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub redrive_policy: Option<super::models::RedrivePolicy>,
     }
+    impl<'de> serde::Deserialize<'de> for CreateQueueRequest {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = CreateQueueRequest;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct CreateQueueRequest")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<CreateQueueRequest, A::Error> {
+                    let mut __f0: Option<String> = None;
+                    let mut __f1: Option<Vec<String>> = None;
+                    let mut __f2: Option<Vec<String>> = None;
+                    let mut __f3: Option<super::models::RedrivePolicy> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "QueueName" => __f0 = Some(__map.next_value()?),
+                            "Labels" => __f1 = __map.next_value()?,
+                            "Policies" => __f2 = __map.next_value()?,
+                            "RedrivePolicy" => __f3 = __map.next_value()?,
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(CreateQueueRequest {
+                        queue_name: rt::de::required(__f0, "QueueName")?,
+                        labels: __f1,
+                        policies: __f2,
+                        redrive_policy: __f3,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
+    }
     /// The XML form of [`CreateQueueRequest`].
     pub static CREATE_QUEUE_REQUEST_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
         name: "CreateQueueRequest",
@@ -76,6 +115,39 @@ pub mod models {
         #[serde(rename = "DeadLetterTargetArn")]
         #[serde(skip_serializing_if = "Option::is_none")]
         pub dead_letter_target_arn: Option<String>,
+    }
+    impl<'de> serde::Deserialize<'de> for RedrivePolicy {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = RedrivePolicy;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct RedrivePolicy")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<RedrivePolicy, A::Error> {
+                    let mut __f0: Option<i64> = None;
+                    let mut __f1: Option<String> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "MaxReceiveCount" => __f0 = __map.next_value()?,
+                            "DeadLetterTargetArn" => __f1 = __map.next_value()?,
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(RedrivePolicy {
+                        max_receive_count: __f0,
+                        dead_letter_target_arn: __f1,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
     }
     /// The XML form of [`RedrivePolicy`].
     pub static REDRIVE_POLICY_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {

@@ -60,6 +60,39 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub memory_size: Option<i64>,
     }
+    impl<'de> serde::Deserialize<'de> for CreateFunctionRequest {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = CreateFunctionRequest;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct CreateFunctionRequest")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<CreateFunctionRequest, A::Error> {
+                    let mut __f0: Option<String> = None;
+                    let mut __f1: Option<i64> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "FunctionName" => __f0 = Some(__map.next_value()?),
+                            "MemorySize" => __f1 = __map.next_value()?,
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(CreateFunctionRequest {
+                        function_name: rt::de::required(__f0, "FunctionName")?,
+                        memory_size: __f1,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
+    }
 }
 pub mod functions {
     //! Operations tagged `functions`.

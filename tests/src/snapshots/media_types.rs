@@ -139,6 +139,39 @@ pub mod models {
         )]
         pub size: Option<Option<i64>>,
     }
+    impl<'de> serde::Deserialize<'de> for WidgetPatch {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = WidgetPatch;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct WidgetPatch")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<WidgetPatch, A::Error> {
+                    let mut __f0: Option<String> = None;
+                    let mut __f1: Option<Option<i64>> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "name" => __f0 = __map.next_value()?,
+                            "size" => __f1 = Some(__map.next_value()?),
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(WidgetPatch {
+                        name: __f0,
+                        size: __f1,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
+    }
 }
 pub mod reports {
     //! Operations tagged `reports`.

@@ -745,6 +745,39 @@ pub mod models {
         )]
         pub stream: Option<Option<bool>>,
     }
+    impl<'de> serde::Deserialize<'de> for CreateChatBody {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = CreateChatBody;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct CreateChatBody")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<CreateChatBody, A::Error> {
+                    let mut __f0: Option<String> = None;
+                    let mut __f1: Option<Option<bool>> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "prompt" => __f0 = Some(__map.next_value()?),
+                            "stream" => __f1 = Some(__map.next_value()?),
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(CreateChatBody {
+                        prompt: rt::de::required(__f0, "prompt")?,
+                        stream: __f1,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
+    }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct TailLogsEvent {
         pub line: Option<String>,

@@ -139,12 +139,81 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub caption: Option<String>,
     }
+    impl<'de> serde::Deserialize<'de> for UploadPhotoBody {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = UploadPhotoBody;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct UploadPhotoBody")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<UploadPhotoBody, A::Error> {
+                    let mut __f0: Option<rt::FilePart> = None;
+                    let mut __f1: Option<String> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "file" => __f0 = Some(__map.next_value()?),
+                            "caption" => __f1 = __map.next_value()?,
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(UploadPhotoBody {
+                        file: rt::de::required(__f0, "file")?,
+                        caption: __f1,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
+    }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct LoginBody {
         pub username: String,
         pub password: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         pub remember: Option<bool>,
+    }
+    impl<'de> serde::Deserialize<'de> for LoginBody {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = LoginBody;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct LoginBody")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<LoginBody, A::Error> {
+                    let mut __f0: Option<String> = None;
+                    let mut __f1: Option<String> = None;
+                    let mut __f2: Option<bool> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "username" => __f0 = Some(__map.next_value()?),
+                            "password" => __f1 = Some(__map.next_value()?),
+                            "remember" => __f2 = __map.next_value()?,
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(LoginBody {
+                        username: rt::de::required(__f0, "username")?,
+                        password: rt::de::required(__f1, "password")?,
+                        remember: __f2,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
     }
 }
 pub mod pets {

@@ -107,7 +107,7 @@ pub mod models {
         pub enum ChargeStatus { Succeeded = "succeeded", Pending = "pending", Failed =
         "failed", }
     }
-    #[derive(Clone, Debug, PartialEq, serde::Serialize)]
+    #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
     #[serde(untagged)]
     pub enum GetChargesUpdated {
         GetChargesUpdatedVariant0(super::models::GetChargesUpdatedVariant0),
@@ -125,6 +125,45 @@ pub mod models {
         pub lt: Option<i64>,
         #[serde(skip_serializing_if = "Option::is_none")]
         pub lte: Option<i64>,
+    }
+    impl<'de> serde::Deserialize<'de> for GetChargesUpdatedVariant0 {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct __Visitor;
+            impl<'de> serde::de::Visitor<'de> for __Visitor {
+                type Value = GetChargesUpdatedVariant0;
+                fn expecting(
+                    &self,
+                    f: &mut std::fmt::Formatter<'_>,
+                ) -> std::fmt::Result {
+                    f.write_str("struct GetChargesUpdatedVariant0")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut __map: A,
+                ) -> Result<GetChargesUpdatedVariant0, A::Error> {
+                    let mut __f0: Option<i64> = None;
+                    let mut __f1: Option<i64> = None;
+                    let mut __f2: Option<i64> = None;
+                    let mut __f3: Option<i64> = None;
+                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
+                        match &*__key.0 {
+                            "gt" => __f0 = __map.next_value()?,
+                            "gte" => __f1 = __map.next_value()?,
+                            "lt" => __f2 = __map.next_value()?,
+                            "lte" => __f3 = __map.next_value()?,
+                            _ => rt::de::skip(&mut __map)?,
+                        }
+                    }
+                    Ok(GetChargesUpdatedVariant0 {
+                        gt: __f0,
+                        gte: __f1,
+                        lt: __f2,
+                        lte: __f3,
+                    })
+                }
+            }
+            d.deserialize_map(__Visitor)
+        }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct GetChargesResponse {
