@@ -794,7 +794,11 @@ mod tests {
                 facts.deserialized.contains(&id),
             )
         };
-        assert_eq!(dir("Sent"), (true, true), "sent types are read from JSON too");
+        assert_eq!(
+            dir("Sent"),
+            (true, true),
+            "sent types are read from JSON too"
+        );
         assert_eq!(dir("Received"), (false, true));
         assert_eq!(dir("Shared"), (true, true), "reached both ways");
         assert_eq!(
