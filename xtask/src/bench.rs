@@ -862,7 +862,7 @@ fn first_line_matching(s: &str) -> String {
 }
 
 /// Touch `src/lib.rs` so cargo rebuilds only the crate itself.
-fn touch_lib(dir: &Path) -> Result<(), String> {
+pub(crate) fn touch_lib(dir: &Path) -> Result<(), String> {
     let lib = dir.join("src/lib.rs");
     let file = std::fs::File::options()
         .append(true)

@@ -151,13 +151,7 @@ fn check(dir: &Path, target: &Path, name: &str, extra: &[&str]) -> Result<(), St
 
 /// `cargo check` after touching `src/lib.rs`, timed.
 fn timed_check(dir: &Path, target: &Path, name: &str, extra: &[&str]) -> Result<Duration, String> {
-    let lib = dir.join("src/lib.rs");
-    let file = std::fs::File::options()
-        .append(true)
-        .open(&lib)
-        .map_err(|e| format!("{}: {e}", lib.display()))?;
-    file.set_modified(std::time::SystemTime::now())
-        .map_err(|e| format!("touch {}: {e}", lib.display()))?;
+    crate::bench::touch_lib(dir)?;
     let started = Instant::now();
     check(dir, target, name, extra)?;
     Ok(started.elapsed())
